@@ -1,0 +1,30 @@
+import type { Verdict } from './detector.js';
+
+export type Outcome = 'rollback' | 'promote' | 'abandoned';
+
+export interface MetricVerdict extends Verdict {
+  /** alpha_i given to this metric by the Bonferroni split. */
+  alpha: number;
+  /** Shadow metrics are computed and recorded, never acted on. */
+  shadow: boolean;
+}
+
+/** The record written to the audit log BEFORE any job is enqueued. */
+export interface Decision {
+  id: string;
+  analysis: string;
+  service: string;
+  route?: string;
+  outcome: Outcome;
+  /** Why, in one sentence. */
+  reason: string;
+  canaryVersion: string;
+  baselineVersion: string;
+  look: number;
+  eventTimeUnixMs: number;
+  verdicts: MetricVerdict[];
+  configHash: string;
+  /** Plan (connector names, in order) that this decision runs; empty for promote. */
+  plan: string[];
+  dryRun: boolean;
+}

@@ -1,0 +1,56 @@
+import type { CohortPair } from './evidence.js';
+
+/**
+ * Input of one look. Detectors contrast the cohorts WITHIN each look (`batch`) and accumulate across looks
+ * (STATISTICS.md: cumulative comparisons break during progressive rollouts). `totals` are for display.
+ */
+export interface LookInput {
+  analysisId: string;
+  /** 1-based look number. */
+  look: number;
+  /** Event time of the end of the look (unix ms). */
+  atUnixMs: number;
+  batch: CohortPair;
+  totals: CohortPair;
+  expectedCanaryShare?: number;
+}
+
+/** pass: bounds exclude harm; fail: canary is worse; inconclusive: not enough evidence yet; error: cannot compute. */
+export type Phase = 'pass' | 'fail' | 'inconclusive' | 'error';
+
+export interface Verdict {
+  detector: string;
+  metric: string;
+  phase: Phase;
+  /** Always-valid p-value: non-increasing over looks. */
+  pValue: number;
+  /** Effect estimate (a canary/baseline ratio for every built-in detector) and its anytime-valid bounds. */
+  estimate?: number;
+  lower?: number;
+  upper?: number;
+  /** What the effect is, for humans: e.g. "error-rate ratio canary/baseline". */
+  effect?: string;
+  samples: { baseline: number; canary: number };
+  /** One line a human understands in chat. */
+  summary: string;
+}
+
+export interface DetectorLookResult<S> {
+  state: S;
+  verdict: Verdict;
+}
+
+/** A detector is pure and synchronous: no clock, no I/O, no randomness. */
+export interface Detector<S = unknown> {
+  readonly type: string;
+  /** The metric name this instance is configured for. */
+  readonly name: string;
+  init(): S;
+  look(state: S, input: LookInput, alpha: number): DetectorLookResult<S>;
+}
+
+/** Builds a detector from its config entry; validates `options` and throws VIGIL_ERR_DETECTOR_OPTIONS. */
+export interface DetectorFactory {
+  readonly type: string;
+  create(metricName: string, options: unknown, ctx: { minSamples: number }): Detector;
+}

@@ -1,0 +1,8 @@
+export type { Cohort, CohortOrUnknown, RequestSample, DecodedTraces } from './telemetry.js';
+export type { LogMoments, LatencyHistogram, CohortBatch, CohortPair } from './evidence.js';
+export type { LookInput, Phase, Verdict, Detector, DetectorFactory, DetectorLookResult } from './detector.js';
+export type { Outcome, MetricVerdict, Decision } from './decision.js';
+export type {
+  RollbackTarget, ActionContext, ActionResult, FlagConnector, TrafficConnector, Deployer, ActionConnector,
+  PlanConnector, Notification, NotificationKind, Notifier, AnyConnector, ConnectorDeps, ConnectorFactory,
+} from './connector.js';

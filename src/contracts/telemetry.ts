@@ -1,0 +1,29 @@
+/** Which side of a comparison a request belongs to. `unknown` requests are counted but never compared. */
+export type Cohort = 'baseline' | 'canary';
+export type CohortOrUnknown = Cohort | 'unknown';
+
+/** One finished request, from a SERVER (or CONSUMER) span or a metric delta. */
+export interface RequestSample {
+  service: string;
+  route?: string;
+  /** service.version (or pod label); '' when the telemetry carries none. */
+  version: string;
+  cohort: CohortOrUnknown;
+  /** Event time: the span's end, unix ms. */
+  endUnixMs: number;
+  durationMs: number;
+  /** A failed request (status ERROR, 5xx on a server span, RPC error). 4xx is not a failure. */
+  error: boolean;
+}
+
+/** What a decoder hands to ingestion: the samples plus what it skipped and why (for partial success). */
+export interface DecodedTraces {
+  samples: RequestSample[];
+  /** Spans seen in the request (all kinds). */
+  spans: number;
+  /** Spans that are not requests (CLIENT, INTERNAL, PRODUCER): not counted as requests, not rejected. */
+  nonRequestSpans: number;
+  /** Spans the spec says to reject (e.g. zero timestamps); reported through partialSuccess. */
+  rejectedSpans: number;
+  rejectionMessage?: string;
+}
