@@ -1,0 +1,116 @@
+/**
+ * The decision engine: pure and synchronous (no clock, no I/O). Given the verdicts of one look it says
+ * whether the analysis ends, and how. Same inputs, same Decision, byte for byte: that is what makes replay
+ * and golden tests exact.
+ *
+ * Policy, in order:
+ *  1. any ACTING (non-shadow) metric `fail` → rollback (its alpha_i came from the Bonferroni split, so the
+ *     family-wise false-rollback probability over the whole analysis is <= alpha);
+ *  2. every acting metric `pass` (its anytime-valid bounds exclude harm) → promote;
+ *  3. elapsed event time >= maxDuration → promote (nothing failed within the budget);
+ *  4. otherwise continue. Shadow metrics are recorded in every decision, never decide.
+ * Storm guard: a rollback for a service that already had `maxRollbacks` within the window keeps its
+ * outcome but runs no plan (recorded as held), so a flapping release cannot thrash the fleet.
+ */
+import { createHash } from 'node:crypto';
+import type { Decision, MetricVerdict, Outcome } from '../contracts/index.js';
+
+export interface DecideInput {
+  analysisId: string;
+  service: string;
+  route?: string;
+  canaryVersion: string;
+  baselineVersion: string;
+  look: number;
+  atUnixMs: number;
+  elapsedMs: number;
+  verdicts: MetricVerdict[];
+}
+
+export interface DecidePolicy {
+  maxDurationMs: number;
+  plan: readonly string[];
+  dryRun: boolean;
+  configHash: string;
+  maxRollbacks: number;
+  /** Rollbacks of this service already decided within the storm window. */
+  recentRollbacks: number;
+}
+
+/** Deterministic decision id: the same analysis, look and outcome always give the same id. */
+export function decisionId(analysisId: string, look: number, outcome: Outcome): string {
+  return `d-${createHash('sha256').update(`${analysisId}|${look}|${outcome}`).digest('hex').slice(0, 16)}`;
+}
+
+function describe(v: MetricVerdict): string {
+  return `${v.metric}: ${v.summary}`;
+}
+
+export function decide(input: DecideInput, policy: DecidePolicy): Decision | null {
+  const acting = input.verdicts.filter((v) => !v.shadow);
+  const failed = acting.filter((v) => v.phase === 'fail');
+  let outcome: Outcome | null = null;
+  let reason = '';
+  let plan: readonly string[] = [];
+  if (failed.length > 0) {
+    outcome = 'rollback';
+    reason = `canary is worse: ${failed.map(describe).join('; ')}`;
+    plan = policy.plan;
+    if (policy.recentRollbacks >= policy.maxRollbacks) {
+      plan = [];
+      reason += ` (storm guard: ${policy.recentRollbacks} rollbacks of ${input.service} within the window; plan held)`;
+    }
+  } else if (acting.length > 0 && acting.every((v) => v.phase === 'pass')) {
+    outcome = 'promote';
+    reason = `every metric's confidence bounds exclude harm: ${acting.map(describe).join('; ')}`;
+  } else if (input.elapsedMs >= policy.maxDurationMs) {
+    outcome = 'promote';
+    reason = `no metric failed within maxDuration (${Math.round(input.elapsedMs / 1000)}s of event time)`;
+  }
+  if (outcome === null) return null;
+  return {
+    id: decisionId(input.analysisId, input.look, outcome),
+    analysis: input.analysisId,
+    service: input.service,
+    ...(input.route === undefined ? {} : { route: input.route }),
+    outcome,
+    reason,
+    canaryVersion: input.canaryVersion,
+    baselineVersion: input.baselineVersion,
+    look: input.look,
+    eventTimeUnixMs: input.atUnixMs,
+    verdicts: input.verdicts,
+    configHash: policy.configHash,
+    plan: [...plan],
+    dryRun: policy.dryRun,
+  };
+}
+
+/** An analysis that ends because its canary went silent: no plan, recorded and notified. */
+export function abandon(input: Omit<DecideInput, 'elapsedMs'>, policy: Pick<DecidePolicy, 'configHash' | 'dryRun'>, silentMs: number): Decision {
+  return {
+    id: decisionId(input.analysisId, input.look, 'abandoned'),
+    analysis: input.analysisId,
+    service: input.service,
+    ...(input.route === undefined ? {} : { route: input.route }),
+    outcome: 'abandoned',
+    reason: `the canary sent no telemetry for ${Math.round(silentMs / 1000)}s of event time while the baseline did`,
+    canaryVersion: input.canaryVersion,
+    baselineVersion: input.baselineVersion,
+    look: input.look,
+    eventTimeUnixMs: input.atUnixMs,
+    verdicts: input.verdicts,
+    configHash: policy.configHash,
+    plan: [],
+    dryRun: policy.dryRun,
+  };
+}
+
+/**
+ * Bonferroni split of the family-wise alpha across ACTING metrics by weight. A shadow metric gets the
+ * alpha it would get if it were acting (so its trial verdicts mean what they would mean in production).
+ */
+export function splitAlpha(alpha: number, metrics: readonly { weight: number; shadow: boolean }[]): number[] {
+  const actingWeight = metrics.reduce((s, m) => s + (m.shadow ? 0 : m.weight), 0);
+  return metrics.map((m) => (alpha * m.weight) / (m.shadow ? actingWeight + m.weight : actingWeight));
+}

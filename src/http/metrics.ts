@@ -1,0 +1,35 @@
+/** Vigil's own Prometheus metrics (served on the API port at /metrics). One registry per agent. */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface VigilMetrics {
+  registry: Registry;
+  spansAccepted: Counter<'transport' | 'encoding'>;
+  spansRejected: Counter<'transport' | 'reason'>;
+  requestsRejected: Counter<'transport' | 'status'>;
+  samples: Counter<'cohort'>;
+  analyses: Gauge<'state'>;
+  looks: Counter;
+  decisions: Counter<'outcome'>;
+  jobs: Counter<'queue' | 'outcome' | 'connector'>;
+  queueLag: Gauge<'queue'>;
+  queueDepth: Gauge<'queue' | 'state'>;
+}
+
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}): VigilMetrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'vigil_process_' });
+  const r = [registry];
+  return {
+    registry,
+    spansAccepted: new Counter({ name: 'vigil_otlp_spans_accepted_total', help: 'Spans accepted over OTLP', labelNames: ['transport', 'encoding'], registers: r }),
+    spansRejected: new Counter({ name: 'vigil_otlp_spans_rejected_total', help: 'Spans rejected (partial success)', labelNames: ['transport', 'reason'], registers: r }),
+    requestsRejected: new Counter({ name: 'vigil_otlp_requests_rejected_total', help: 'OTLP requests answered with an error status', labelNames: ['transport', 'status'], registers: r }),
+    samples: new Counter({ name: 'vigil_request_samples_total', help: 'Request samples by cohort (unknown = not compared)', labelNames: ['cohort'], registers: r }),
+    analyses: new Gauge({ name: 'vigil_analyses', help: 'Analyses by state', labelNames: ['state'], registers: r }),
+    looks: new Counter({ name: 'vigil_looks_total', help: 'Looks evaluated', registers: r }),
+    decisions: new Counter({ name: 'vigil_decisions_total', help: 'Decisions by outcome', labelNames: ['outcome'], registers: r }),
+    jobs: new Counter({ name: 'vigil_jobs_total', help: 'Job outcomes by queue', labelNames: ['queue', 'outcome', 'connector'], registers: r }),
+    queueLag: new Gauge({ name: 'vigil_queue_lag_seconds', help: 'Age of the oldest waiting job', labelNames: ['queue'], registers: r }),
+    queueDepth: new Gauge({ name: 'vigil_queue_jobs', help: 'Jobs by queue and state', labelNames: ['queue', 'state'], registers: r }),
+  };
+}
