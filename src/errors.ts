@@ -26,12 +26,15 @@ export const ERROR_CODES = {
   // jobs
   VIGIL_ERR_QUEUE_UNAVAILABLE: { message: 'job queue is unavailable: %s', retryable: true },
   VIGIL_ERR_JOB_RETRIES_EXHAUSTED: { message: 'job %s failed after %s attempts', retryable: false },
+  VIGIL_ERR_QUEUE_DRAIN_TIMEOUT: { message: 'queue %s did not drain within %s ms', retryable: true },
+  VIGIL_ERR_QUEUE_CLOSED: { message: 'queue %s is closed', retryable: false },
   // connectors
   VIGIL_ERR_CONNECTOR_HTTP_4XX: { message: 'vendor rejected the request: %s', retryable: false },
   VIGIL_ERR_CONNECTOR_HTTP_5XX: { message: 'vendor failed: %s', retryable: true },
   VIGIL_ERR_CONNECTOR_TIMEOUT: { message: 'vendor did not answer within %s ms', retryable: true },
   VIGIL_ERR_CONNECTOR_NETWORK: { message: 'vendor unreachable: %s', retryable: true },
   VIGIL_ERR_CONNECTOR_FAILED: { message: 'connector failed: %s', retryable: false },
+  VIGIL_ERR_CONNECTOR_ABORTED: { message: 'connector call was aborted by the caller: %s', retryable: true },
   // cli
   VIGIL_ERR_CLI_USAGE: { message: '%s', retryable: false },
   VIGIL_ERR_REPLAY_INPUT: { message: 'replay input is unreadable: %s', retryable: false },

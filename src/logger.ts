@@ -35,3 +35,8 @@ export function silentLogger(): Logger {
 }
 
 export type { Logger };
+
+/** A child logger for a server framework: request-level chatter (info) is dropped, warnings kept. */
+export function serverLogger(parent: Logger, server: string): Logger {
+  return parent.child({ server }, { level: parent.levelVal > 40 ? parent.level : 'warn' });
+}

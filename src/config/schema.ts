@@ -126,7 +126,7 @@ export const configSchema = z
     actions: z
       .object({
         mode: z.enum(['enforce', 'dry-run']).default('enforce'),
-        stepTimeout: duration('30s'),
+        stepTimeout: duration('20s'),
         attempts: z.number().int().min(1).max(50).default(5),
         backoff: duration('1s'),
         /** Storm guard: at most this many rollbacks per service per window. */

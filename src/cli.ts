@@ -1,0 +1,149 @@
+/**
+ * `vigil serve | validate | replay | demo | status`. Exit codes: 0 ok, 1 runtime failure, 2 bad config or
+ * bad usage. Data goes to stdout, progress and logs to stderr.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { ConfigError, defaultConfig, loadConfigFile, type LoadedConfig } from './config/load.js';
+import { formatDuration } from './config/duration.js';
+import { runDemo } from './demo/run-demo.js';
+import { isVigilError } from './errors.js';
+import { createLogger } from './logger.js';
+import { createAgent } from './main.js';
+import { BUILTIN_REGISTRIES } from './registries.js';
+import { runReplay } from './replay/run-replay.js';
+
+const out = (s: string) => process.stdout.write(`${s}\n`);
+const err = (s: string) => process.stderr.write(`${s}\n`);
+
+function load(file: string | undefined): LoadedConfig {
+  return file ? loadConfigFile(file, BUILTIN_REGISTRIES) : defaultConfig(BUILTIN_REGISTRIES);
+}
+
+function fail(e: unknown): number {
+  if (e instanceof ConfigError) {
+    err(e.message);
+    return 2;
+  }
+  if (isVigilError(e)) {
+    err(`vigil: ${e.message} [${e.code}]`);
+    return 1;
+  }
+  err(`vigil: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  return 1;
+}
+
+async function serve(opts: { config?: string }): Promise<number> {
+  const loaded = load(opts.config);
+  const logger = createLogger({ level: loaded.config.logging.level });
+  const agent = createAgent({ loaded, registries: BUILTIN_REGISTRIES, logger });
+  await agent.start();
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        resolve(1);
+        return;
+      }
+      stopping = true;
+      logger.info({ signal }, 'shutting down: finishing recorded decisions and active jobs');
+      agent.stop().then(
+        () => resolve(0),
+        (e: unknown) => {
+          logger.error({ err: e }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+function validate(file: string): number {
+  const loaded = loadConfigFile(file, BUILTIN_REGISTRIES);
+  const c = loaded.config;
+  out(`${file}: valid (config hash ${loaded.hash})`);
+  out(`  analysis: look every ${formatDuration(c.analysis.interval)}, alpha ${c.analysis.alpha} over ${c.analysis.metrics.filter((m) => !m.shadow).length} acting metric(s) [${c.analysis.metrics.map((m) => `${m.name}${m.shadow ? ' (shadow)' : ''}`).join(', ')}], burn-in ${c.analysis.minSamples} per cohort, promote after ${formatDuration(c.analysis.maxDuration)}`);
+  out(`  plan: ${c.plan.join(' → ') || '(none)'}; ${c.rollouts.length} rollout override(s); ${c.connectors.length} connector(s), ${c.notifiers.length} notifier(s)`);
+  out(`  queue: ${c.queue.redis ? 'BullMQ on Redis' : 'embedded (single node, not durable)'}; actions: ${c.actions.mode}`);
+  for (const w of loaded.warnings) out(`  warning: ${w}`);
+  return 0;
+}
+
+async function status(opts: { api: string; token?: string }): Promise<number> {
+  const res = await fetch(new URL('/api/v1/analyses', opts.api), { headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {} });
+  if (!res.ok) {
+    err(`vigil status: ${opts.api} answered HTTP ${res.status}: ${await res.text()}`);
+    return 1;
+  }
+  const body = (await res.json()) as { analyses: { id: string; phase: string; look: number; why: string; totals: { canary: { requests: number }; baseline: { requests: number } } }[] };
+  if (body.analyses.length === 0) out('no analyses yet');
+  for (const a of body.analyses) out(`${a.id}  ${a.phase}  look ${a.look}  canary ${a.totals.canary.requests} / baseline ${a.totals.baseline.requests} requests  — ${a.why}`);
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = new Command()
+    .name('vigil')
+    .description('Watches canary releases through OpenTelemetry and rolls them back when they regress.\nDocs: README.md (quick start, configuration, statistics).')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
+    .showHelpAfterError('(run vigil --help for usage)');
+
+  program
+    .command('serve')
+    .description('Run the agent: OTLP/HTTP receiver (:4318), control API, dashboard and /metrics (:8080).\nWithout --config it runs on the embedded default (in-process queue, no Redis, no rollback plan).')
+    .option('-c, --config <file>', 'YAML config file (see README "Configuration")')
+    .action(async (o: { config?: string }) => {
+      code = await serve(o);
+    });
+
+  program
+    .command('validate')
+    .description('Check a config file: prints a summary, or every problem with file, line, key and fix (exit 2).')
+    .argument('<file>', 'YAML config file')
+    .action((file: string) => {
+      code = validate(file);
+    });
+
+  program
+    .command('replay')
+    .description('Replay recorded OTLP JSON lines (Collector file exporter; .gz accepted) through the same pipeline in event time.\nActions run in dry-run, notifications are off. One JSON line per decision on stdout, then a summary line.')
+    .requiredOption('-c, --config <file>', 'YAML config file whose analysis settings to use')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(['json', 'text']).default('json'))
+    .option('--audit <file>', 'where to write the replay audit log', 'vigil-replay-audit.jsonl')
+    .argument('<files...>', 'OTLP JSON lines files')
+    .action(async (files: string[], o: { config: string; format: 'json' | 'text'; audit: string }) => {
+      const loaded = load(o.config);
+      const logger = createLogger({ level: process.env.VIGIL_LOG_LEVEL ?? 'warn', destination: process.stderr });
+      await runReplay({ loaded, registries: BUILTIN_REGISTRIES, files, logger, format: o.format, out, progress: err, auditPath: o.audit });
+    });
+
+  program
+    .command('demo')
+    .description('A self-contained demo: real OTel SDK traffic with a canary at 5x the baseline error rate; Vigil detects it,\nrolls it back through a signed webhook and posts to a local chat endpoint. No Redis needed. Exits 0 on success.')
+    .option('--requests <n>', 'requests per cohort per look', (v) => Number(v), 300)
+    .action(async (o: { requests: number }) => {
+      const ok = await runDemo({ registries: BUILTIN_REGISTRIES, print: out, requestsPerLook: o.requests });
+      code = ok ? 0 : 1;
+    });
+
+  program
+    .command('status')
+    .description('Show every analysis of a running agent, its phase and why it is there.')
+    .option('--api <url>', 'the agent\'s API base URL', 'http://127.0.0.1:8080')
+    .option('--token <token>', 'bearer token (or VIGIL_TOKEN)', process.env.VIGIL_TOKEN)
+    .action(async (o: { api: string; token?: string }) => {
+      code = await status(o);
+    });
+
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    return fail(e);
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * The control API (port 8080): health, readiness, Prometheus metrics, analyses and decisions as JSON,
+ * resume of a rolled-back version, and a small server-rendered dashboard. `/api/*` needs a bearer token
+ * when `server.auth.tokens` is set; health, readiness and metrics stay open for probes and scrapers.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { AnalysisRegistry, AnalysisSnapshot } from '../analysis/analysis-registry.js';
+import type { AuditLog } from '../decide/audit-log.js';
+import type { JobQueue } from '../jobs/queue.js';
+import { serverLogger } from '../logger.js';
+import type { VigilMetrics } from './metrics.js';
+
+export interface ApiDeps {
+  logger: Logger;
+  metrics: VigilMetrics;
+  registry: AnalysisRegistry;
+  audit: AuditLog;
+  tokens: readonly string[];
+  queues: Record<string, JobQueue<unknown>>;
+  /** Reasons the agent is not ready ([] = ready). */
+  ready(): string[];
+  onResume(service: string, version: string, by: string, reason: string): Promise<boolean>;
+}
+
+function tokenOk(header: string | undefined, tokens: readonly string[]): boolean {
+  if (tokens.length === 0) return true;
+  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  if (!m?.[1]) return false;
+  const given = Buffer.from(m[1]);
+  return tokens.some((t) => {
+    const want = Buffer.from(t);
+    return want.length === given.length && timingSafeEqual(want, given);
+  });
+}
+
+const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function dashboard(analyses: AnalysisSnapshot[]): string {
+  const rows = analyses
+    .sort((a, b) => b.startedAtUnixMs - a.startedAtUnixMs)
+    .map((a) => {
+      const v = a.verdicts.map((x) => `${esc(x.metric)}${x.shadow ? ' (shadow)' : ''}: ${esc(x.phase)} p=${esc(x.pValue.toPrecision(2))}`).join('<br>');
+      return `<tr class="${esc(a.phase)}"><td>${esc(a.service)}</td><td>${esc(a.canaryVersion)} vs ${esc(a.baselineVersion)}</td><td>${esc(a.phase)}</td><td>${a.look}</td><td>${a.totals.canary.requests} / ${a.totals.baseline.requests}</td><td>${v}</td><td>${esc(a.why)}</td></tr>`;
+    })
+    .join('\n');
+  return `<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="5"><title>Vigil</title>
+<style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:6px;text-align:left;vertical-align:top}
+tr.rollback{background:#fde8e8}tr.promote{background:#e8f7ea}tr.abandoned{background:#f3f3f3}</style></head>
+<body><h1>Vigil</h1><p>Analyses (canary vs baseline). JSON: <a href="/api/v1/analyses">/api/v1/analyses</a>, <a href="/api/v1/decisions">/api/v1/decisions</a>.</p>
+<table><tr><th>service</th><th>versions</th><th>phase</th><th>look</th><th>requests canary / baseline</th><th>verdicts</th><th>why</th></tr>
+${rows || '<tr><td colspan="7">No analysis yet: Vigil starts one when a service shows both a canary and a baseline cohort.</td></tr>'}
+</table></body></html>`;
+}
+
+export function buildApiApp(deps: ApiDeps): FastifyInstance {
+  const app = Fastify({ loggerInstance: serverLogger(deps.logger, 'api') as FastifyBaseLogger });
+  const guard = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (!tokenOk(req.headers.authorization, deps.tokens)) {
+      await reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'unauthorized', message: 'send Authorization: Bearer <token> (server.auth.tokens)' });
+    }
+  };
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const reasons = deps.ready();
+    const queueProblems: string[] = [];
+    await Promise.all(
+      Object.entries(deps.queues).map(async ([name, q]) => {
+        try {
+          await q.counts();
+        } catch (e) {
+          queueProblems.push(`${name} queue: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }),
+    );
+    const all = [...reasons, ...queueProblems];
+    return reply.code(all.length ? 503 : 200).send({ status: all.length ? 'not ready' : 'ready', reasons: all });
+  });
+  app.get('/metrics', async (_req, reply) => {
+    const { running, decided } = deps.registry.analysisCount;
+    deps.metrics.analyses.set({ state: 'running' }, running);
+    deps.metrics.analyses.set({ state: 'decided' }, decided);
+    await Promise.all(
+      Object.entries(deps.queues).map(async ([name, q]) => {
+        try {
+          const c = await q.counts();
+          for (const [state, n] of Object.entries(c)) deps.metrics.queueDepth.set({ queue: name, state }, n);
+          deps.metrics.queueLag.set({ queue: name }, (await q.lagMs()) / 1000);
+        } catch {
+          // an unreachable queue shows in /readyz; the scrape still answers
+        }
+      }),
+    );
+    return reply.header('Content-Type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+
+  void app.register(async (api) => {
+    api.addHook('onRequest', guard);
+    api.get('/api/v1/analyses', async () => ({ analyses: deps.registry.list(), unknownCohorts: deps.registry.unknownCohorts(), counters: deps.registry.counters }));
+    api.get<{ Params: { id: string } }>('/api/v1/analyses/:id', async (req, reply) => {
+      const a = deps.registry.get(req.params.id);
+      return a ?? reply.code(404).send({ error: 'not found', message: `no analysis ${req.params.id}` });
+    });
+    api.get('/api/v1/decisions', async () => ({ decisions: deps.audit.recentDecisions() }));
+    api.get<{ Params: { id: string } }>('/api/v1/decisions/:id', async (req, reply) => {
+      const d = deps.audit.findDecision(req.params.id);
+      return d ?? reply.code(404).send({ error: 'not found', message: `no decision ${req.params.id} in memory; see the audit log ${deps.audit.path}` });
+    });
+    api.post<{ Params: { id: string }; Body: { by?: string; reason?: string } | undefined }>('/api/v1/analyses/:id/resume', async (req, reply) => {
+      const a = deps.registry.get(req.params.id);
+      const by = req.body?.by;
+      const reason = req.body?.reason;
+      if (!by || !reason) return reply.code(400).send({ error: 'bad request', message: 'send JSON {"by": "<who>", "reason": "<why>"}: a resume is recorded in the audit log' });
+      if (!a || a.phase === 'running') return reply.code(409).send({ error: 'conflict', message: `analysis ${req.params.id} is not decided; nothing to resume` });
+      await deps.onResume(a.service, a.canaryVersion, by, reason);
+      return { resumed: a.id, by, reason };
+    });
+    api.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(dashboard(deps.registry.list())));
+  });
+  return app;
+}

@@ -1,0 +1,203 @@
+/**
+ * BullMQ (Redis) adapter of the JobQueue port: durable, shared by every replica.
+ *
+ * - One `Queue` (adds, counts) and, once `process()` is called, one `Worker`; each owns its Redis connection,
+ *   created from the URL (the worker's with `maxRetriesPerRequest: null`, as BullMQ requires for blocking calls).
+ *   `close()` closes the worker (waiting for active jobs), then the queue, which releases both connections.
+ * - Job id: the Vigil id, mapped reversibly by `encodeJobId` (BullMQ 6 rejects ':' and integer ids).
+ * - Idempotent add: BullMQ answers a duplicate jobId with the existing job and no error, indistinguishable from
+ *   a fresh add. Each add therefore stores a random nonce with the data and reads the job back: the add that won
+ *   is the one whose nonce is stored. One extra round trip per add; exact under concurrent adders.
+ * - Retries: `attempts` and exponential `backoff` from the policy (BullMQ computes `delay * 2^(attemptsMade-1)`,
+ *   the same formula as the port). A non-retryable error is rethrown as BullMQ's `UnrecoverableError`, which fails
+ *   the job without further attempts; the handler's original error is what `onFailed` receives.
+ * - Retention: finished jobs are removed by age (default 7 days, `removeOnComplete/removeOnFail: { age }`), so the
+ *   dedupe window is at least that long. BullMQ evaluates removal only when another job finishes.
+ * - Events come from the Worker ('completed'/'failed'), so they fire in the process that ran the job.
+ */
+import { randomUUID } from 'node:crypto';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { VigilError, isRetryable } from '../errors.js';
+import { decodeJobId, encodeJobId } from './bullmq-job-id.js';
+import {
+  DEFAULT_DRAIN_TIMEOUT_MS, checkJobId, checkPolicy, safeEmit,
+  type JobInfo, type JobQueue, type QueueAdapterOptions, type QueueCounts, type QueueEvents, type RetryPolicy,
+} from './queue.js';
+
+export interface BullmqQueueOptions extends QueueAdapterOptions {
+  /** Redis URL (`redis://[:password@]host:port[/db]`, `rediss://` for TLS). Never logged. */
+  connection: string;
+  /** Redis key prefix; BullMQ keys are `<prefix>:<queue name>:…`. */
+  prefix: string;
+  /** How long finished jobs (and so their ids, for dedupe) are kept, in seconds (default 7 days). */
+  retentionSeconds?: number;
+  /** How often drain() polls the counts, in ms (default 25). */
+  drainPollMs?: number;
+}
+
+/** The adapter adds `obliterate()` (deletes every key of the queue; tests and `vigil` maintenance only). */
+export interface BullmqJobQueue<T> extends JobQueue<T> {
+  obliterate(): Promise<void>;
+}
+
+export const DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600;
+
+/** What BullMQ stores as job data: the Vigil id (also decodable from the job id), the add nonce, the payload. */
+interface Envelope<T> {
+  id: string;
+  nonce: string;
+  data: T;
+}
+
+type EnvelopeJob<T> = Job<Envelope<T>, void, string>;
+
+/** What the worker callback saw, kept until the Worker's event for that attempt fires. */
+interface InFlight<T> {
+  info: JobInfo<T>;
+  err?: unknown;
+  willRetry?: boolean;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export function createBullmqQueue<T>(name: string, policy: RetryPolicy, opts: BullmqQueueOptions): BullmqJobQueue<T> {
+  const retry = checkPolicy(policy);
+  const logger = opts.logger;
+  const concurrency = Math.max(1, Math.floor(opts.concurrency ?? 1));
+  const age = opts.retentionSeconds ?? DEFAULT_RETENTION_SECONDS;
+  const pollMs = opts.drainPollMs ?? 25;
+
+  const queue = new Queue<Envelope<T>, void, string>(name, {
+    connection: { url: opts.connection },
+    prefix: opts.prefix,
+    defaultJobOptions: {
+      attempts: retry.attempts,
+      backoff: { type: 'exponential', delay: retry.backoffMs },
+      removeOnComplete: { age },
+      removeOnFail: { age },
+    },
+  });
+  queue.on('error', (err: Error) => logger?.warn({ queue: name, err: err.message }, 'job queue connection error'));
+
+  let worker: Worker<Envelope<T>, void, string> | undefined;
+  let closing: Promise<void> | undefined;
+  /** Keyed by BullMQ job id; an entry lives from the handler's end to the Worker's event for that attempt. */
+  const inFlight = new Map<string, InFlight<T>>();
+
+  const toInfo = (job: EnvelopeJob<T>): JobInfo<T> => ({
+    id: job.data.id ?? decodeJobId(job.id ?? ''),
+    name: job.name,
+    data: job.data.data,
+    attempt: job.attemptsMade + 1,
+    maxAttempts: job.opts.attempts ?? retry.attempts,
+  });
+
+  const takeInFlight = (job: EnvelopeJob<T> | undefined): InFlight<T> | undefined => {
+    if (!job?.id) return undefined;
+    const entry = inFlight.get(job.id);
+    inFlight.delete(job.id);
+    return entry;
+  };
+
+  return {
+    name,
+    async add(spec) {
+      checkJobId(spec.id);
+      if (closing) throw new VigilError('VIGIL_ERR_QUEUE_CLOSED', [name]);
+      const jobId = encodeJobId(spec.id);
+      const nonce = randomUUID();
+      try {
+        await queue.add(spec.name, { id: spec.id, nonce, data: spec.data }, { jobId });
+        const stored = await queue.getJob(jobId);
+        // A job gone already was finished and removed in between; only ours could have been (retention >> RTT).
+        return { added: stored === undefined || stored.data.nonce === nonce };
+      } catch (err) {
+        throw new VigilError('VIGIL_ERR_QUEUE_UNAVAILABLE', [errorMessage(err)], { cause: err });
+      }
+    },
+
+    process(handler, events: QueueEvents<T> = {}) {
+      if (worker) throw new Error(`queue ${name}: process() was already called`);
+      if (closing) throw new VigilError('VIGIL_ERR_QUEUE_CLOSED', [name]);
+      worker = new Worker<Envelope<T>, void, string>(
+        name,
+        async (job) => {
+          const info = toInfo(job);
+          const key = job.id ?? '';
+          try {
+            await handler(info);
+            inFlight.set(key, { info });
+          } catch (err) {
+            const permanent = !isRetryable(err);
+            inFlight.set(key, { info, err, willRetry: !permanent && info.attempt < info.maxAttempts });
+            if (permanent) throw new UnrecoverableError(errorMessage(err));
+            throw err instanceof Error ? err : new Error(errorMessage(err));
+          }
+        },
+        {
+          connection: { url: opts.connection, maxRetriesPerRequest: null },
+          prefix: opts.prefix,
+          concurrency,
+        },
+      );
+      worker.on('error', (err: Error) => logger?.warn({ queue: name, err: err.message }, 'job worker error'));
+      worker.on('completed', (job) => {
+        const entry = takeInFlight(job);
+        const info = entry?.info ?? toInfo(job);
+        safeEmit(logger, 'onCompleted', () => events.onCompleted?.(info));
+      });
+      worker.on('failed', (job, err) => {
+        if (!job) return;
+        const entry = takeInFlight(job);
+        const info = entry?.info ?? { ...toInfo(job), attempt: job.attemptsMade };
+        const original = entry && 'err' in entry ? entry.err : err;
+        const willRetry = entry?.willRetry ?? (err.name !== 'UnrecoverableError' && job.attemptsMade < info.maxAttempts);
+        safeEmit(logger, 'onFailed', () => events.onFailed?.(info, original, willRetry));
+      });
+    },
+
+    async counts(): Promise<QueueCounts> {
+      const c = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed');
+      return {
+        waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
+        active: c.active ?? 0,
+        delayed: c.delayed ?? 0,
+        completed: c.completed ?? 0,
+        failed: c.failed ?? 0,
+      };
+    },
+
+    async lagMs() {
+      const [oldest] = await queue.getJobs(['wait'], 0, 0, true);
+      return oldest ? Math.max(0, Date.now() - oldest.timestamp) : 0;
+    },
+
+    async drain(timeoutMs = DEFAULT_DRAIN_TIMEOUT_MS) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const c = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
+        const busy = (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.active ?? 0) + (c.delayed ?? 0);
+        if (busy === 0 && inFlight.size === 0) return;
+        if (Date.now() >= deadline) throw new VigilError('VIGIL_ERR_QUEUE_DRAIN_TIMEOUT', [name, timeoutMs]);
+        await new Promise((r) => setTimeout(r, pollMs));
+      }
+    },
+
+    close() {
+      closing ??= (async () => {
+        try {
+          await worker?.close();
+        } finally {
+          await queue.close();
+        }
+      })();
+      return closing;
+    },
+
+    async obliterate() {
+      await queue.obliterate({ force: true });
+    },
+  };
+}

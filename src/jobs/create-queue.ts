@@ -1,0 +1,42 @@
+/**
+ * Picks the JobQueue adapter from config: BullMQ when a Redis URL is set (durable, shared by replicas), the
+ * embedded in-process queue otherwise (single node, not durable). The choice is logged with the URL's password
+ * and username masked.
+ */
+import { createBullmqQueue } from './bullmq-queue.js';
+import { createEmbeddedQueue } from './embedded-queue.js';
+import type { JobQueue, QueueAdapterOptions, RetryPolicy } from './queue.js';
+
+export interface CreateQueueOptions extends QueueAdapterOptions {
+  /** Redis URL; absent or empty selects the embedded queue. */
+  redisUrl?: string;
+  /** Redis key prefix (BullMQ only). */
+  prefix: string;
+  /** Finished-job retention for dedupe, seconds (BullMQ only; default 7 days). */
+  retentionSeconds?: number;
+  logger?: QueueAdapterOptions['logger'] & { info(obj: object, msg?: string): void };
+}
+
+/** `redis://user:secret@host:6379/0` → `redis://***:***@host:6379/0`; unparsable input → `[unparsable url]`. */
+export function redactRedisUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.username) u.username = '***';
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '[unparsable url]';
+  }
+}
+
+export function createQueue<T>(name: string, policy: RetryPolicy, opts: CreateQueueOptions): JobQueue<T> {
+  const { redisUrl, prefix, retentionSeconds, ...common } = opts;
+  if (redisUrl) {
+    opts.logger?.info({ queue: name, adapter: 'bullmq', target: redactRedisUrl(redisUrl), prefix }, 'job queue');
+    return createBullmqQueue<T>(name, policy, {
+      ...common, connection: redisUrl, prefix, ...(retentionSeconds === undefined ? {} : { retentionSeconds }),
+    });
+  }
+  opts.logger?.info({ queue: name, adapter: 'embedded' }, 'job queue (in-process, not durable)');
+  return createEmbeddedQueue<T>(name, policy, common);
+}

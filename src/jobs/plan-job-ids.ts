@@ -1,0 +1,22 @@
+/**
+ * Deterministic job ids of a decision's jobs (DESIGN.md "Reliability rules"): enqueueing the same decision twice
+ * yields the same ids, so every step and notification runs once.
+ */
+import type { Decision } from '../contracts/decision.js';
+import type { NotificationKind } from '../contracts/connector.js';
+
+/**
+ * `<analysis>:<decision>:<connector>` for the step at index `step` of `decision.plan`. A connector named twice in one
+ * plan gets `#<step>` on its later occurrences, so each occurrence is its own job and the chain never stalls on a
+ * duplicate id.
+ */
+export function stepJobId(decision: Decision, step: number): string {
+  const connector = decision.plan[step] ?? `step-${step}`;
+  const base = `${decision.analysis}:${decision.id}:${connector}`;
+  return decision.plan.indexOf(connector) === step ? base : `${base}#${step}`;
+}
+
+/** `<analysis>:<decision>:notify:<notifier>:<kind>`. */
+export function notifyJobId(decision: Decision, notifier: string, kind: NotificationKind): string {
+  return `${decision.analysis}:${decision.id}:notify:${notifier}:${kind}`;
+}

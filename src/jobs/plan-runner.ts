@@ -1,0 +1,225 @@
+/**
+ * Runs a decision's rollback plan through the job queues.
+ *
+ * - One job per plan step on the `actions` queue, with deterministic ids (plan-job-ids.ts). Step i+1 is enqueued
+ *   by step i's job after its connector succeeded and its audit entry was written, so the plan runs in order and a
+ *   crash between the two is repaired by the queue's retry (connectors SET state: re-applying is harmless). The
+ *   results of the steps done so far travel in the next step's job data and end in the 'plan-completed'
+ *   notification.
+ * - Notifications go on their own `notifications` queue: a chat outage delays or fails only notification jobs,
+ *   never a rollback step.
+ * - A step that fails for good (non-retryable error, or its last attempt) writes an 'action-failed' audit entry and
+ *   enqueues an 'action-failed' notification to every notifier BEFORE the job is marked failed, then the plan stops:
+ *   later steps are never enqueued. Doing it in the handler (not in an onFailed listener) keeps it durable with
+ *   BullMQ: if the process dies in between, the job is retried and the side effects are idempotent (job ids).
+ * - Each attempt gets `AbortSignal.timeout(stepTimeoutMs)`; a connector that ignores the signal is abandoned at the
+ *   deadline with a retryable VIGIL_ERR_CONNECTOR_TIMEOUT. With BullMQ keep stepTimeoutMs below the worker lock
+ *   duration (30 s) so a slow step is not taken for stalled.
+ * - Dry run (deps.dryRun, the global kill switch, or decision.dryRun): connectors and notifiers are still called,
+ *   with dryRun: true; they describe what they would do and touch nothing.
+ */
+import type { Logger } from 'pino';
+import type { Notification, NotificationKind, Notifier, PlanConnector, RollbackTarget } from '../contracts/connector.js';
+import type { Decision } from '../contracts/decision.js';
+import { VigilError, isRetryable, isVigilError } from '../errors.js';
+import { notifyJobId, stepJobId } from './plan-job-ids.js';
+import type { JobInfo, JobQueue } from './queue.js';
+
+export interface StepResult {
+  connector: string;
+  changed: boolean;
+  detail: string;
+}
+
+export interface StepJob {
+  decision: Decision;
+  /** Index into decision.plan. */
+  step: number;
+  /** Results of steps 0..step-1 (absent on step 0). */
+  done?: StepResult[];
+}
+
+export interface NotifyJob {
+  notification: Notification;
+  notifier: string;
+}
+
+export interface PlanRunnerDeps {
+  actions: JobQueue<StepJob>;
+  notifications: JobQueue<NotifyJob>;
+  connectors: ReadonlyMap<string, PlanConnector>;
+  notifiers: readonly Notifier[];
+  /** JSON-lines audit log (written by the lead's audit module). */
+  audit: { append(entry: Record<string, unknown>): Promise<void> };
+  logger: Logger;
+  /** Global kill switch (actions.mode: dry-run); a decision's own dryRun also applies. */
+  dryRun: boolean;
+  /** Deadline of one attempt of one step or notification. */
+  stepTimeoutMs: number;
+  metrics?: {
+    jobOutcome(kind: 'action' | 'notify', outcome: 'completed' | 'retry' | 'failed', connector: string): void;
+  };
+  link?(decision: Decision): string | undefined;
+}
+
+export interface PlanRunner {
+  /** Enqueues the 'decision' notifications and, for a rollback with a non-empty plan, step 0. Idempotent. */
+  dispatch(decision: Decision): Promise<void>;
+  /** Starts the workers of both queues. */
+  start(): void;
+  /** Closes the actions queue (waiting for the active step), then the notifications queue. */
+  close(): Promise<void>;
+}
+
+function describeError(err: unknown): { error: string; code?: string } {
+  const error = err instanceof Error ? err.message : String(err);
+  return isVigilError(err) ? { error, code: err.code } : { error };
+}
+
+function targetOf(d: Decision): RollbackTarget {
+  return {
+    service: d.service, analysisId: d.analysis, decisionId: d.id,
+    canaryVersion: d.canaryVersion, baselineVersion: d.baselineVersion, reason: d.reason,
+  };
+}
+
+/**
+ * Runs `fn` with a fresh timeout signal. Rejects with a retryable VIGIL_ERR_CONNECTOR_TIMEOUT at the deadline even
+ * if `fn` ignores the signal; an error thrown because of the abort is converted the same way.
+ */
+async function withDeadline<R>(timeoutMs: number, fn: (signal: AbortSignal) => Promise<R>): Promise<R> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  const timeoutError = (cause?: unknown): VigilError =>
+    new VigilError('VIGIL_ERR_CONNECTOR_TIMEOUT', [timeoutMs], cause === undefined ? {} : { cause });
+  let onAbort: (() => void) | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    onAbort = () => reject(timeoutError(signal.reason));
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([fn(signal), deadline]);
+  } catch (err) {
+    if (signal.aborted && !isVigilError(err)) throw timeoutError(err);
+    throw err;
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
+}
+
+export function createPlanRunner(deps: PlanRunnerDeps): PlanRunner {
+  const { actions, notifications, audit, logger } = deps;
+  const notifierByName = new Map(deps.notifiers.map((n) => [n.name, n] as const));
+  const dryRunOf = (d: Decision): boolean => deps.dryRun || d.dryRun;
+
+  const notifyAll = async (
+    kind: NotificationKind, decision: Decision, extra: Pick<Notification, 'failure' | 'steps'> = {},
+  ): Promise<void> => {
+    const link = deps.link?.(decision);
+    const notification: Notification = { kind, decision, ...(link === undefined ? {} : { link }), ...extra };
+    await Promise.all(deps.notifiers.map((n) => notifications.add({
+      id: notifyJobId(decision, n.name, kind), name: `notify-${kind}`, data: { notification, notifier: n.name },
+    })));
+  };
+
+  /** Final failure of a step: audit, alert every notifier. Errors here are logged; the step still fails. */
+  const stepFailedForGood = async (job: JobInfo<StepJob>, connector: string, err: unknown, log: Logger): Promise<void> => {
+    const { decision, step } = job.data;
+    const why = describeError(err);
+    try {
+      await audit.append({
+        type: 'action-failed', decisionId: decision.id, analysis: decision.analysis, service: decision.service,
+        connector, step, dryRun: dryRunOf(decision), attempt: job.attempt, ...why,
+      });
+    } catch (auditErr) {
+      log.error({ err: describeError(auditErr) }, 'audit entry for a failed step could not be written');
+    }
+    try {
+      await notifyAll('action-failed', decision, { failure: { connector, ...why } });
+    } catch (notifyErr) {
+      log.error({ err: describeError(notifyErr) }, 'action-failed notifications could not be enqueued');
+    }
+  };
+
+  const runStep = async (job: JobInfo<StepJob>): Promise<void> => {
+    const { decision, step } = job.data;
+    const name = decision.plan[step] ?? `step-${step}`;
+    const dryRun = dryRunOf(decision);
+    const log = logger.child({ decisionId: decision.id, analysis: decision.analysis, jobId: job.id, connector: name, step, attempt: job.attempt });
+    try {
+      const connector = decision.plan[step] === undefined ? undefined : deps.connectors.get(name);
+      if (!connector) throw new VigilError('VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR', [name], { details: { step } });
+      const r = await withDeadline(deps.stepTimeoutMs, (signal) =>
+        connector.apply({ logger: log, signal, dryRun, target: targetOf(decision), decision }));
+      const result: StepResult = { connector: name, changed: r.changed, detail: r.detail };
+      await audit.append({
+        type: 'action', decisionId: decision.id, analysis: decision.analysis, service: decision.service,
+        connector: name, step, changed: result.changed, detail: result.detail, dryRun, attempt: job.attempt,
+      });
+      log.info({ changed: result.changed, dryRun }, 'rollback step applied');
+      const done = [...(job.data.done ?? []), result];
+      if (step + 1 < decision.plan.length) {
+        await actions.add({ id: stepJobId(decision, step + 1), name: 'rollback-step', data: { decision, step: step + 1, done } });
+      } else {
+        await notifyAll('plan-completed', decision, { steps: done });
+      }
+    } catch (err) {
+      const final = !isRetryable(err) || job.attempt >= job.maxAttempts;
+      log.warn({ err: describeError(err), final }, final ? 'rollback step failed for good; plan stops' : 'rollback step failed; will retry');
+      if (final) await stepFailedForGood(job, name, err, log);
+      throw err;
+    }
+  };
+
+  const runNotify = async (job: JobInfo<NotifyJob>): Promise<void> => {
+    const { notification, notifier: name } = job.data;
+    const decision = notification.decision;
+    const log = logger.child({ decisionId: decision.id, analysis: decision.analysis, jobId: job.id, notifier: name, attempt: job.attempt });
+    try {
+      const notifier = notifierByName.get(name);
+      if (!notifier) throw new VigilError('VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR', [name]);
+      await withDeadline(deps.stepTimeoutMs, (signal) => notifier.post(notification, { logger: log, signal, dryRun: dryRunOf(decision) }));
+    } catch (err) {
+      const final = !isRetryable(err) || job.attempt >= job.maxAttempts;
+      log.warn({ err: describeError(err), final, kind: notification.kind }, 'notification failed');
+      if (final) {
+        await audit.append({
+          type: 'notify-failed', decisionId: decision.id, analysis: decision.analysis, notifier: name,
+          kind: notification.kind, attempt: job.attempt, ...describeError(err),
+        }).catch((auditErr: unknown) => log.error({ err: describeError(auditErr) }, 'audit entry could not be written'));
+      }
+      throw err;
+    }
+  };
+
+  const stepConnector = (job: JobInfo<StepJob>): string => job.data.decision.plan[job.data.step] ?? `step-${job.data.step}`;
+
+  return {
+    async dispatch(decision) {
+      const tasks: Promise<unknown>[] = [];
+      if (decision.outcome === 'rollback' && decision.plan.length > 0) {
+        tasks.push(actions.add({ id: stepJobId(decision, 0), name: 'rollback-step', data: { decision, step: 0 } }));
+      }
+      tasks.push(notifyAll('decision', decision));
+      const settled = await Promise.allSettled(tasks);
+      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failed) throw failed.reason;
+    },
+    start() {
+      actions.process(runStep, {
+        onCompleted: (job) => deps.metrics?.jobOutcome('action', 'completed', stepConnector(job)),
+        onFailed: (job, _err, willRetry) => deps.metrics?.jobOutcome('action', willRetry ? 'retry' : 'failed', stepConnector(job)),
+      });
+      notifications.process(runNotify, {
+        onCompleted: (job) => deps.metrics?.jobOutcome('notify', 'completed', job.data.notifier),
+        onFailed: (job, _err, willRetry) => deps.metrics?.jobOutcome('notify', willRetry ? 'retry' : 'failed', job.data.notifier),
+      });
+    },
+    async close() {
+      try {
+        await actions.close();
+      } finally {
+        await notifications.close();
+      }
+    },
+  };
+}

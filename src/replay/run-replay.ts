@@ -1,0 +1,117 @@
+/**
+ * `vigil replay`: recorded OTLP JSON lines (the Collector's file exporter: one Export*ServiceRequest per
+ * line, gzip accepted) through the same pipeline in event time, actions in dry-run, notifications off.
+ * Writes one JSON object per decision to `out`, then a summary line.
+ */
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { createGunzip } from 'node:zlib';
+import type { Logger } from 'pino';
+import type { LoadedConfig, Registries } from '../config/load.js';
+import type { Decision } from '../contracts/index.js';
+import { VigilError } from '../errors.js';
+import { decodeTracesJson } from '../ingest/otlp/decode-traces-json.js';
+import { createAgent } from '../main.js';
+
+export interface ReplayOptions {
+  loaded: LoadedConfig;
+  registries: Registries;
+  files: string[];
+  logger: Logger;
+  format: 'json' | 'text';
+  out: (line: string) => void;
+  progress?: (msg: string) => void;
+  auditPath: string;
+}
+
+export interface ReplaySummary {
+  type: 'summary';
+  files: number;
+  lines: number;
+  badLines: number;
+  metricLines: number;
+  spans: number;
+  samples: number;
+  analyses: number;
+  outcomes: Record<string, number>;
+  unknownCohortSamples: number;
+  lateSamples: number;
+}
+
+async function isGzip(file: string): Promise<boolean> {
+  const fh = await open(file, 'r');
+  try {
+    const { buffer, bytesRead } = await fh.read(Buffer.alloc(2), 0, 2, 0);
+    return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
+  } finally {
+    await fh.close();
+  }
+}
+
+export function decisionLine(d: Decision): Record<string, unknown> {
+  return {
+    type: 'decision',
+    service: d.service,
+    analysis: d.analysis,
+    outcome: d.outcome,
+    look: d.look,
+    eventTimeUnixMs: d.eventTimeUnixMs,
+    canaryVersion: d.canaryVersion,
+    baselineVersion: d.baselineVersion,
+    decisionId: d.id,
+    reasons: d.verdicts
+      .filter((v) => !v.shadow && (d.outcome !== 'rollback' || v.phase === 'fail'))
+      .map((v) => ({ metric: v.metric, phase: v.phase, pValue: v.pValue, estimate: v.estimate, lower: v.lower, upper: v.upper })),
+  };
+}
+
+export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
+  const agent = createAgent({ loaded: opts.loaded, registries: opts.registries, logger: opts.logger, forceDryRun: true, silenceNotifiers: true, auditPath: opts.auditPath });
+  const summary: ReplaySummary = { type: 'summary', files: opts.files.length, lines: 0, badLines: 0, metricLines: 0, spans: 0, samples: 0, analyses: 0, outcomes: {}, unknownCohortSamples: 0, lateSamples: 0 };
+  agent.onDecision((d) => {
+    summary.outcomes[d.outcome] = (summary.outcomes[d.outcome] ?? 0) + 1;
+    if (opts.format === 'json') opts.out(JSON.stringify(decisionLine(d)));
+    else opts.out(`${new Date(d.eventTimeUnixMs).toISOString()} ${d.outcome.toUpperCase()} ${d.analysis} (look ${d.look}): ${d.reason}`);
+  });
+  try {
+    for (const file of opts.files) {
+      let stream: NodeJS.ReadableStream;
+      try {
+        stream = (await isGzip(file)) ? createReadStream(file).pipe(createGunzip()) : createReadStream(file);
+      } catch (e) {
+        throw new VigilError('VIGIL_ERR_REPLAY_INPUT', [`${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`], { cause: e });
+      }
+      let lineNo = 0;
+      for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
+        lineNo++;
+        if (!line.trim()) continue;
+        summary.lines++;
+        if (line.includes('"resourceMetrics"') || line.includes('"resource_metrics"')) {
+          summary.metricLines++; // metrics ingestion arrives with the ingestion issue
+          continue;
+        }
+        try {
+          const decoded = decodeTracesJson(line, agent.cohortRules);
+          summary.spans += decoded.spans;
+          summary.samples += decoded.samples.length;
+          agent.ingest(decoded.samples);
+        } catch (e) {
+          summary.badLines++;
+          opts.logger.warn({ file, line: lineNo, err: e instanceof Error ? e.message : String(e) }, 'skipped an undecodable line');
+        }
+        if (summary.lines % 1000 === 0) opts.progress?.(`${file}: ${summary.lines} lines, ${summary.spans} spans, ${agent.registry.analysisCount.running} analyses running`);
+      }
+    }
+    agent.registry.flush();
+    await agent.settle();
+  } finally {
+    await agent.stop();
+  }
+  const counts = agent.registry.analysisCount;
+  summary.analyses = counts.running + counts.decided;
+  summary.unknownCohortSamples = agent.registry.counters.unknownCohort;
+  summary.lateSamples = agent.registry.counters.lateSamples;
+  opts.out(opts.format === 'json' ? JSON.stringify(summary) : `summary: ${JSON.stringify(summary)}`);
+  return summary;
+}

@@ -1,0 +1,91 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import type { RequestSample } from '../../src/contracts/index.js';
+import { silentLogger } from '../../src/logger.js';
+import { createAgent, type Agent } from '../../src/main.js';
+import { BUILTIN_REGISTRIES } from '../../src/registries.js';
+
+const agents: Agent[] = [];
+afterEach(async () => {
+  for (const a of agents.splice(0)) await a.stop();
+});
+
+function agent(extra = '') {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-api-'));
+  const loaded = parseConfig(`audit: { path: "${join(dir, 'audit.jsonl')}" }\nanalysis: { interval: 10s, allowedLateness: 0s, minSamples: 20 }\nserver: { auth: { tokens: ["t0ken"] } }\n${extra}`, 'api.yaml', BUILTIN_REGISTRIES, {});
+  const a = createAgent({ loaded, registries: BUILTIN_REGISTRIES, logger: silentLogger() });
+  agents.push(a);
+  return { a, auditPath: join(dir, 'audit.jsonl') };
+}
+
+/** Requests with a canary at 20% errors vs 1%: a rollback within a few looks. */
+function regressed(look: number): RequestSample[] {
+  const out: RequestSample[] = [];
+  for (let i = 0; i < 200; i++) {
+    const t = 1_767_225_600_000 + look * 10_000 + i * 50;
+    out.push({ service: 'cart', version: '1', cohort: 'baseline', endUnixMs: t, durationMs: 30 + (i % 7), error: i % 100 === 0 });
+    out.push({ service: 'cart', version: '2', cohort: 'canary', endUnixMs: t + 1, durationMs: 30 + (i % 7), error: i % 5 === 0 });
+  }
+  return out;
+}
+
+const auth = { authorization: 'Bearer t0ken' };
+
+describe('control API', () => {
+  it('health is open; readiness waits for listening; metrics are Prometheus text', async () => {
+    const { a } = agent();
+    expect((await a.apiApp.inject('/healthz')).statusCode).toBe(200);
+    const notReady = await a.apiApp.inject('/readyz');
+    expect(notReady.statusCode).toBe(503);
+    expect(notReady.json().reasons).toContain('not listening yet');
+    a.ingest(regressed(0));
+    const m = await a.apiApp.inject('/metrics');
+    expect(m.statusCode).toBe(200);
+    expect(m.headers['content-type']).toMatch(/text\/plain/);
+    expect(m.body).toMatch(/vigil_request_samples_total\{cohort="canary"\} 200/);
+    expect(m.body).toContain('vigil_queue_lag_seconds{queue="actions"} 0');
+    expect(m.body).toContain('vigil_analyses{state="running"} 1');
+  });
+
+  it('/api needs the bearer token when tokens are configured', async () => {
+    const { a } = agent();
+    expect((await a.apiApp.inject('/api/v1/analyses')).statusCode).toBe(401);
+    expect((await a.apiApp.inject({ url: '/api/v1/analyses', headers: { authorization: 'Bearer wrong' } })).statusCode).toBe(401);
+    expect((await a.apiApp.inject({ url: '/api/v1/analyses', headers: auth })).statusCode).toBe(200);
+  });
+
+  it('shows decisions and resumes a rolled-back version with who and why in the audit log', async () => {
+    const { a, auditPath } = agent();
+    for (let look = 0; look < 10; look++) a.ingest(regressed(look));
+    await a.settle();
+    const list = (await a.apiApp.inject({ url: '/api/v1/analyses', headers: auth })).json();
+    expect(list.analyses[0]).toMatchObject({ id: 'cart:2', phase: 'rollback' });
+    const decisions = (await a.apiApp.inject({ url: '/api/v1/decisions', headers: auth })).json().decisions;
+    expect(decisions).toHaveLength(1);
+    const one = await a.apiApp.inject({ url: `/api/v1/decisions/${decisions[0].id}`, headers: auth });
+    expect(one.json()).toMatchObject({ outcome: 'rollback', service: 'cart' });
+
+    const bad = await a.apiApp.inject({ method: 'POST', url: '/api/v1/analyses/cart:2/resume', headers: auth, payload: {} });
+    expect(bad.statusCode).toBe(400);
+    const ok = await a.apiApp.inject({ method: 'POST', url: '/api/v1/analyses/cart:2/resume', headers: auth, payload: { by: 'alice', reason: 'fixed the flag' } });
+    expect(ok.statusCode).toBe(200);
+    const audit = readFileSync(auditPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(audit.find((e) => e.type === 'resume')).toMatchObject({ service: 'cart', canaryVersion: '2', by: 'alice', reason: 'fixed the flag' });
+    // after resume, the same version is analysed again
+    for (let look = 10; look < 20; look++) a.ingest(regressed(look));
+    await a.settle();
+    expect((await a.apiApp.inject({ url: '/api/v1/decisions', headers: auth })).json().decisions).toHaveLength(2);
+  });
+
+  it('the dashboard lists analyses (HTML-escaped)', async () => {
+    const { a } = agent();
+    a.ingest(regressed(0).map((s) => ({ ...s, service: '<script>x</script>' })));
+    const page = await a.apiApp.inject({ url: '/', headers: auth });
+    expect(page.headers['content-type']).toMatch(/text\/html/);
+    expect(page.body).toContain('&#60;script&#62;x&#60;/script&#62;');
+    expect(page.body).not.toContain('<script>x');
+  });
+});
