@@ -217,7 +217,7 @@ export function createAgent(opts: AgentOptions): Agent {
       await otlpApp.close();
       await decisionChain;
       await runner.close();
-      await Promise.all([...connectors.values(), ...notifiers].map((c) => c.close?.()));
+      await Promise.all([...connectors.values(), ...notifiers].map((c) => (c.close ? c.close() : Promise.resolve())));
       await audit.close();
       await apiApp.close();
     },

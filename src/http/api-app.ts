@@ -55,7 +55,8 @@ ${rows || '<tr><td colspan="7">No analysis yet: Vigil starts one when a service 
 }
 
 export function buildApiApp(deps: ApiDeps): FastifyInstance {
-  const app = Fastify({ loggerInstance: serverLogger(deps.logger, 'api') as FastifyBaseLogger });
+  const log: FastifyBaseLogger = serverLogger(deps.logger, 'api');
+  const app = Fastify({ loggerInstance: log });
   const guard = async (req: FastifyRequest, reply: FastifyReply) => {
     if (!tokenOk(req.headers.authorization, deps.tokens)) {
       await reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'unauthorized', message: 'send Authorization: Bearer <token> (server.auth.tokens)' });
@@ -86,7 +87,7 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
       Object.entries(deps.queues).map(async ([name, q]) => {
         try {
           const c = await q.counts();
-          for (const [state, n] of Object.entries(c)) deps.metrics.queueDepth.set({ queue: name, state }, n);
+          for (const [state, n] of Object.entries(c) as [string, number][]) deps.metrics.queueDepth.set({ queue: name, state }, n);
           deps.metrics.queueLag.set({ queue: name }, (await q.lagMs()) / 1000);
         } catch {
           // an unreachable queue shows in /readyz; the scrape still answers

@@ -16,7 +16,8 @@ export interface OtlpAppDeps {
 }
 
 export function buildOtlpApp(deps: OtlpAppDeps): FastifyInstance {
-  const app = Fastify({ loggerInstance: serverLogger(deps.logger, 'otlp-http') as FastifyBaseLogger, bodyLimit: deps.maxBodyBytes, return503OnClosing: true });
+  const log: FastifyBaseLogger = serverLogger(deps.logger, 'otlp-http');
+  const app = Fastify({ loggerInstance: log, bodyLimit: deps.maxBodyBytes, return503OnClosing: true });
   void app.register(otlpHttpPlugin, {
     tracesPath: '/v1/traces',
     metricsPath: '/v1/metrics',

@@ -25,7 +25,10 @@ export async function startHttpPeer(opts: { forwardTo?: string } = {}): Promise<
         return;
       }
       const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers[k] = v;
+      for (const k of ['content-type', 'content-encoding']) {
+        const v = req.headers[k];
+        if (typeof v === 'string') headers[k] = v;
+      }
       fetch(new URL(rec.url, opts.forwardTo), { method: rec.method, headers, body: rec.body }).then(
         async (r) => res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json' }).end(Buffer.from(await r.arrayBuffer())),
         () => res.writeHead(502).end(),

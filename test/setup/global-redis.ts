@@ -49,11 +49,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
       throw new Error(`VIGIL_TEST_REDIS_URL=${fromEnv} does not answer PING. Start Redis there or unset the variable.`);
     }
     project.provide('redisUrl', fromEnv);
-    return async () => {};
+    return () => Promise.resolve();
   }
   if (await ping('127.0.0.1', 6379)) {
     project.provide('redisUrl', 'redis://127.0.0.1:6379');
-    return async () => {};
+    return () => Promise.resolve();
   }
   const port = await freePort();
   child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import type {
+  ActionContext, ActionResult, ConnectorFactory, PlanConnector, RollbackTarget,
+} from '../../src/contracts/connector.js';
+import { abortedError } from '../shared/http.js';
+import { parseOptions } from '../shared/options.js';
+
+const schema = z.strictObject({
+  kind: z
+    .enum(['flag', 'traffic', 'deployer', 'action'], {
+      error: 'must be one of flag, traffic, deployer, action (the kind of plan step this noop stands in for)',
+    })
+    .default('action'),
+});
+
+export type NoopActionOptions = z.output<typeof schema>;
+
+/** The state a rollback sets: this canary of this analysis rolled back to this baseline. */
+function stateKey(t: RollbackTarget): string {
+  return JSON.stringify([t.analysisId, t.canaryVersion, t.baselineVersion]);
+}
+
+/**
+ * A plan step that touches nothing outside the process, for dry runs, demos and tests. It models SET
+ * semantics like every real connector: the first apply for a target reports `changed: true`, applying the
+ * same target again `changed: false`. The target is (analysis id, canary version, baseline version), so a
+ * new canary version of the same analysis is a new state. Dry runs report `changed: false` and record
+ * nothing. Memory: one short string per distinct target, until `close()`.
+ * Options: `kind` (flag | traffic | deployer | action, default action): the kind of step it stands in for.
+ */
+export const noopActionFactory: ConnectorFactory<NoopActionOptions> = {
+  type: 'noop',
+  kind: 'action',
+  parse: (options) => parseOptions('noop', schema, options),
+  create(name: string, options: NoopActionOptions): PlanConnector {
+    const applied = new Set<string>();
+    return {
+      name,
+      type: 'noop',
+      kind: options.kind,
+      apply(ctx: ActionContext): Promise<ActionResult> {
+        if (ctx.signal.aborted) return Promise.reject(abortedError('noop', ctx.signal));
+        const t = ctx.target;
+        const what = `${t.service} canary ${t.canaryVersion} rolled back to baseline ${t.baselineVersion}`;
+        if (ctx.dryRun) return Promise.resolve({ changed: false, detail: `dry-run: noop would record ${what}` });
+        const key = stateKey(t);
+        if (applied.has(key)) return Promise.resolve({ changed: false, detail: `noop: already recorded ${what}` });
+        applied.add(key);
+        return Promise.resolve({ changed: true, detail: `noop: recorded ${what}` });
+      },
+      healthCheck: () => Promise.resolve(),
+      close: () => {
+        applied.clear();
+        return Promise.resolve();
+      },
+    };
+  },
+};

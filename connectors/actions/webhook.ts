@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import type {
+  ActionConnector, ActionContext, ActionResult, ConnectorDeps, ConnectorFactory,
+} from '../../src/contracts/connector.js';
+import { ROLLBACK_EVENT_TYPE, rollbackEvent } from '../shared/cloudevent.js';
+import { abortedError, describeUrl, postWithTimeout } from '../shared/http.js';
+import { headersOption, httpUrl, parseOptions, secretOption, sourceOption, timeoutMsOption } from '../shared/options.js';
+import { signedDelivery } from '../shared/signed-delivery.js';
+
+const schema = z.strictObject({
+  url: httpUrl('the http(s) URL that receives the CloudEvent', { httpsOnly: false }),
+  secret: secretOption,
+  timeoutMs: timeoutMsOption,
+  headers: headersOption,
+  source: sourceOption,
+});
+
+export type WebhookActionOptions = z.output<typeof schema>;
+
+/**
+ * Plan step that forwards a rollback decision as a signed CloudEvent (`dev.vigil.rollback`, DESIGN.md's
+ * webhook contract) to `options.url`, e.g. a team's own flag service or a deploy pipeline trigger.
+ * Options: `url` (required), `secret` (HMAC key; unsigned without it), `timeoutMs` (default 10000),
+ * `headers` (extra request headers, e.g. Authorization; never logged), `source` (default "vigil").
+ *
+ * Idempotency: the event `id` is the decision id and stays the same on every retry of the job (only
+ * `time` and the signature timestamp change), so receivers MUST treat the event id as an idempotency key
+ * and act on it at most once. `changed: true` therefore means "delivered", not "the receiver changed
+ * something": only the receiver knows whether a delivery was a repeat.
+ *
+ * Dry run sends nothing and describes what would have been sent. There is no `healthCheck`: HEAD and
+ * OPTIONS are answered by proxies and frameworks whether or not the POST handler works, and a test POST
+ * would be a real event to the receiver; the URL is validated when the options are parsed.
+ */
+export const webhookActionFactory: ConnectorFactory<WebhookActionOptions> = {
+  type: 'webhook',
+  kind: 'action',
+  parse: (options) => parseOptions('webhook', schema, options),
+  create(name: string, options: WebhookActionOptions, deps: ConnectorDeps): ActionConnector {
+    const logUrl = describeUrl(options.url, { keepPath: true });
+    return {
+      name,
+      type: 'webhook',
+      kind: 'action',
+      async apply(ctx: ActionContext): Promise<ActionResult> {
+        if (ctx.signal.aborted) throw abortedError('webhook', ctx.signal);
+        const nowMs = deps.now();
+        const event = rollbackEvent(ctx.decision, { source: options.source, nowMs });
+        const delivery = signedDelivery(event, { secret: options.secret, headers: options.headers, nowMs });
+        const what = `CloudEvent ${ROLLBACK_EVENT_TYPE} id=${event.id} (${Buffer.byteLength(delivery.body)} bytes, ` +
+          `${options.secret !== undefined ? 'signed' : 'unsigned'}) to ${logUrl}`;
+        if (ctx.dryRun) return { changed: false, detail: `dry-run: would POST ${what}` };
+        const res = await postWithTimeout({
+          vendor: 'webhook',
+          url: options.url,
+          body: delivery.body,
+          headers: delivery.headers,
+          timeoutMs: options.timeoutMs,
+          signal: ctx.signal,
+          fetch: deps.fetch,
+          logger: ctx.logger,
+          logUrl,
+        });
+        ctx.logger.info({ connector: name, eventId: event.id, status: res.status }, 'rollback event delivered');
+        return { changed: true, detail: `POSTed ${what}: HTTP ${res.status}` };
+      },
+    };
+  },
+};

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import type { ConnectorDeps, ConnectorFactory, Notification, Notifier } from '../../src/contracts/connector.js';
+import type { Logger } from 'pino';
+import { notificationEvent } from '../shared/cloudevent.js';
+import { abortedError, describeUrl, postWithTimeout } from '../shared/http.js';
+import { headersOption, httpUrl, parseOptions, secretOption, sourceOption, timeoutMsOption } from '../shared/options.js';
+import { signedDelivery } from '../shared/signed-delivery.js';
+
+const schema = z.strictObject({
+  url: httpUrl('the http(s) URL that receives the notification CloudEvent', { httpsOnly: false }),
+  secret: secretOption,
+  timeoutMs: timeoutMsOption,
+  headers: headersOption,
+  source: sourceOption,
+});
+
+export type WebhookNotifierOptions = z.output<typeof schema>;
+
+/**
+ * Generic notifier: POSTs each notification as a CloudEvent `dev.vigil.notification.<kind>` with id
+ * `<decision id>:<kind>` (stable across retries: receivers dedupe on it), signed exactly like the webhook
+ * action. `data` is the decision record plus `kind`, `link`, `failure` and `steps`.
+ *
+ * Dry run (`ctx.dryRun` or a dry-run decision) still posts, because `actions.mode: dry-run` means "decide
+ * and notify, touch nothing": the event's `data.dryRun` is true so the receiver can tell.
+ * Options as the webhook action: `url`, `secret`, `timeoutMs`, `headers`, `source`.
+ */
+export const webhookNotifierFactory: ConnectorFactory<WebhookNotifierOptions> = {
+  type: 'webhook',
+  kind: 'notifier',
+  parse: (options) => parseOptions('webhook', schema, options),
+  create(name: string, options: WebhookNotifierOptions, deps: ConnectorDeps): Notifier {
+    const logUrl = describeUrl(options.url, { keepPath: true });
+    return {
+      name,
+      type: 'webhook',
+      kind: 'notifier',
+      async post(n: Notification, ctx: { logger: Logger; signal: AbortSignal; dryRun: boolean }): Promise<void> {
+        if (ctx.signal.aborted) throw abortedError('webhook', ctx.signal);
+        const nowMs = deps.now();
+        const event = notificationEvent(n, { source: options.source, nowMs, dryRun: ctx.dryRun });
+        const delivery = signedDelivery(event, { secret: options.secret, headers: options.headers, nowMs });
+        const res = await postWithTimeout({
+          vendor: 'webhook',
+          url: options.url,
+          body: delivery.body,
+          headers: delivery.headers,
+          timeoutMs: options.timeoutMs,
+          signal: ctx.signal,
+          fetch: deps.fetch,
+          logger: ctx.logger,
+          logUrl,
+        });
+        ctx.logger.debug({ notifier: name, eventId: event.id, status: res.status }, 'notification delivered');
+      },
+    };
+  },
+};

@@ -1,0 +1,139 @@
+import type { CohortRules } from '../cohort.js';
+import { VERSION_KEYS } from '../cohort.js';
+
+/**
+ * The few attribute keys Vigil reads, compiled once per CohortRules so that decoders can recognise a key
+ * without building a string: protobuf keys are matched on their UTF-8 bytes (bucketed by length, then
+ * compared byte by byte), JSON keys through a Map. Every other attribute is skipped unread.
+ *
+ * A key may carry several roles (e.g. a cohort attribute configured as `k8s.pod.label.track`).
+ */
+export const ROLE_SERVICE_NAME = 0;
+export const ROLE_SERVICE_VERSION = 1;
+export const ROLE_POD_APP_VERSION = 2;
+export const ROLE_POD_VERSION = 3;
+export const ROLE_COHORT = 4;
+export const ROLE_HTTP_ROUTE = 5;
+export const ROLE_HTTP_RESPONSE_STATUS = 6;
+export const ROLE_HTTP_STATUS_OLD = 7;
+export const ROLE_RPC_GRPC_STATUS = 8;
+export const ROLE_RPC_RESPONSE_STATUS = 9;
+/** Pod label i of the rules: role FIRST_POD_LABEL_ROLE + 2i (current key), + 2i + 1 (deprecated key). */
+export const FIRST_POD_LABEL_ROLE = 10;
+
+/** A scalar attribute value; arrays, kvlists and bytes are not read (undefined). */
+export type Scalar = string | number | boolean | undefined;
+
+interface ByteKey {
+  bytes: Buffer;
+  roles: readonly number[];
+}
+
+export class CompiledRules {
+  readonly rules: CohortRules;
+  readonly roleCount: number;
+  readonly byName: ReadonlyMap<string, readonly number[]>;
+  private readonly byLength: (ByteKey[] | undefined)[];
+
+  constructor(rules: CohortRules) {
+    this.rules = rules;
+    const names = new Map<string, number[]>();
+    const add = (key: string, role: number): void => {
+      const roles = names.get(key);
+      if (roles) roles.push(role);
+      else names.set(key, [role]);
+    };
+    add('service.name', ROLE_SERVICE_NAME);
+    add(VERSION_KEYS[0], ROLE_SERVICE_VERSION);
+    add(VERSION_KEYS[1], ROLE_POD_APP_VERSION);
+    add(VERSION_KEYS[2], ROLE_POD_VERSION);
+    add(rules.attribute, ROLE_COHORT);
+    add('http.route', ROLE_HTTP_ROUTE);
+    add('http.response.status_code', ROLE_HTTP_RESPONSE_STATUS);
+    add('http.status_code', ROLE_HTTP_STATUS_OLD);
+    add('rpc.grpc.status_code', ROLE_RPC_GRPC_STATUS);
+    add('rpc.response.status_code', ROLE_RPC_RESPONSE_STATUS);
+    rules.podLabels.forEach((label, i) => {
+      add(`k8s.pod.label.${label}`, FIRST_POD_LABEL_ROLE + 2 * i);
+      add(`k8s.pod.labels.${label}`, FIRST_POD_LABEL_ROLE + 2 * i + 1);
+    });
+    this.roleCount = FIRST_POD_LABEL_ROLE + 2 * rules.podLabels.length;
+    this.byName = names;
+    this.byLength = [];
+    for (const [name, roles] of names) {
+      const bytes = Buffer.from(name, 'utf8');
+      const bucket = (this.byLength[bytes.length] ??= []);
+      bucket.push({ bytes, roles });
+    }
+  }
+
+  /** Roles of the key stored in buf[start, end), or undefined for a key Vigil does not read. O(key length). */
+  matchBytes(buf: Uint8Array, start: number, end: number): readonly number[] | undefined {
+    const len = end - start;
+    if (len >= this.byLength.length) return undefined;
+    const bucket = this.byLength[len];
+    if (bucket === undefined) return undefined;
+    for (const candidate of bucket) {
+      const bytes = candidate.bytes;
+      let i = 0;
+      while (i < len && bytes[i] === buf[start + i]) i++;
+      if (i === len) return candidate.roles;
+    }
+    return undefined;
+  }
+}
+
+const compiled = new WeakMap<CohortRules, CompiledRules>();
+
+/** The compiled form of rules, cached per rules object (rules are frozen config, never mutated). */
+export function compileRules(rules: CohortRules): CompiledRules {
+  let c = compiled.get(rules);
+  if (c === undefined) {
+    c = new CompiledRules(rules);
+    compiled.set(rules, c);
+  }
+  return c;
+}
+
+/** Whether the key in buf[start, end) starts with `http.` (a span with HTTP semantics). */
+export function isHttpKeyBytes(buf: Uint8Array, start: number, end: number): boolean {
+  return end - start > 5 && buf[start] === 0x68 && buf[start + 1] === 0x74 && buf[start + 2] === 0x74 &&
+    buf[start + 3] === 0x70 && buf[start + 4] === 0x2e;
+}
+
+/**
+ * The values of the recognised attributes of one resource or one span, indexed by role. One bag per
+ * decode call per level, reset between resources/spans: no allocation per attribute.
+ */
+export class AttrBag {
+  readonly values: Scalar[];
+  /** Any attribute key starting with `http.` was seen. */
+  hasHttp = false;
+
+  constructor(roleCount: number) {
+    this.values = new Array<Scalar>(roleCount).fill(undefined);
+  }
+
+  reset(): void {
+    this.values.fill(undefined);
+    this.hasHttp = false;
+  }
+
+  set(roles: readonly number[], value: Scalar): void {
+    for (const role of roles) this.values[role] = value;
+  }
+
+  /** A string-valued role; numbers and booleans in their string form (an int version `2` is "2"). */
+  str(role: number): string | undefined {
+    const v = this.values[role];
+    return v === undefined ? undefined : typeof v === 'string' ? v : String(v);
+  }
+
+  /** A numeric role; numeric strings are accepted; NaN when absent or not a number. */
+  num(role: number): number {
+    const v = this.values[role];
+    if (typeof v === 'number') return v;
+    if (typeof v === 'string' && v.trim() !== '') return Number(v);
+    return Number.NaN;
+  }
+}

@@ -1,0 +1,273 @@
+/**
+ * Conformance suites every connector must pass (the BullMQ adapter-conformance idea): call
+ * `connectorConformance` / `notifierConformance` from a test file with a factory for the connector under
+ * test. HTTP connectors get a REAL local server (node:http on 127.0.0.1:0) that records raw requests and
+ * answers the statuses each case chooses; in-memory connectors run the cases that need no server.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Notifier, PlanConnector } from '../../../src/contracts/connector.js';
+import { VigilError } from '../../../src/errors.js';
+import { actionContext, everyNotification, notifyContext, rollbackDecision } from './fixtures.js';
+import { HttpReceiver, closedPortUrl } from './http-receiver.js';
+
+export interface ConnectorTarget {
+  /** Where the connector must send (the receiver's URL plus a path). */
+  url: string;
+  timeoutMs: number;
+}
+
+export interface HttpEnv {
+  /** Strings that must never appear in errors or logs: secrets, the secret parts of URLs. */
+  secrets: string[];
+}
+
+export interface PlanConformanceEnv {
+  /** Present for connectors that talk HTTP; absent for in-memory ones (noop). */
+  http?: HttpEnv;
+}
+
+export interface NotifierConformanceEnv {
+  http?: HttpEnv & {
+    contentType: RegExp;
+    /** Whether a raw posted body says the notification is a dry run. */
+    dryRunMarked(rawBody: string): boolean;
+  };
+}
+
+const TIMEOUT_MS = 300;
+
+async function rejection(p: Promise<unknown>): Promise<VigilError> {
+  const err: unknown = await p.then(
+    () => { throw new Error('expected the call to fail'); },
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(VigilError);
+  return err as VigilError;
+}
+
+function expectNoSecrets(err: VigilError, secrets: string[]): void {
+  const shown = `${err.message} ${JSON.stringify(err.details)}`;
+  for (const s of secrets) expect(shown).not.toContain(s);
+}
+
+/**
+ * The failure cases shared by every HTTP connector: abort (before and during), vendor 4xx permanent,
+ * 408/429/5xx retryable, timeout and network retryable with their cause, redirects not followed.
+ * `call` performs one apply/post against the given target with the given signal.
+ */
+function httpFailureCases(
+  receiver: () => HttpReceiver,
+  env: HttpEnv,
+  call: (target: ConnectorTarget, signal: AbortSignal) => Promise<unknown>,
+): void {
+  const target = (): ConnectorTarget => ({ url: `${receiver().url}/hook`, timeoutMs: TIMEOUT_MS });
+
+  it('honours an abort signal that fires while the vendor is answering', async () => {
+    receiver().hang();
+    const ac = new AbortController();
+    const pending = call({ ...target(), timeoutMs: 30_000 }, ac.signal);
+    await receiver().waitForRequests(1);
+    ac.abort(new Error('worker shutting down'));
+    const err = await rejection(pending);
+    expect(err.code).toBe('VIGIL_ERR_CONNECTOR_ABORTED');
+    expect(err.retryable).toBe(true);
+    expect((err.cause as Error).message).toBe('worker shutting down');
+  });
+
+  for (const status of [400, 401, 404, 410]) {
+    it(`maps vendor HTTP ${status} to a permanent error`, async () => {
+      receiver().answer(status, `no_service ${status}`);
+      const err = await rejection(call(target(), new AbortController().signal));
+      expect(err.code).toBe('VIGIL_ERR_CONNECTOR_HTTP_4XX');
+      expect(err.retryable).toBe(false);
+      expect(err.details.status).toBe(status);
+      expect(err.message).toContain(`no_service ${status}`);
+      expectNoSecrets(err, env.secrets);
+    });
+  }
+
+  for (const status of [408, 429, 500, 502, 503]) {
+    it(`maps vendor HTTP ${status} to a retryable error`, async () => {
+      receiver().answer(status, 'try later');
+      const err = await rejection(call(target(), new AbortController().signal));
+      expect(err.code).toBe('VIGIL_ERR_CONNECTOR_HTTP_5XX');
+      expect(err.retryable).toBe(true);
+      expect(err.details.status).toBe(status);
+      expectNoSecrets(err, env.secrets);
+    });
+  }
+
+  it('does not follow redirects (a signed body must not go elsewhere) and fails permanently', async () => {
+    receiver().answer(307, '', { location: `${receiver().url}/elsewhere` });
+    const err = await rejection(call(target(), new AbortController().signal));
+    expect(err.code).toBe('VIGIL_ERR_CONNECTOR_FAILED');
+    expect(err.retryable).toBe(false);
+    expect(receiver().requests.map((r) => r.path)).toEqual(['/hook']);
+  });
+
+  it('maps a timeout to a retryable error whose cause is the TimeoutError', async () => {
+    receiver().hang();
+    const err = await rejection(call(target(), new AbortController().signal));
+    expect(err.code).toBe('VIGIL_ERR_CONNECTOR_TIMEOUT');
+    expect(err.retryable).toBe(true);
+    expect((err.cause as Error).name).toBe('TimeoutError');
+    expect(err.message).toContain(String(TIMEOUT_MS));
+  });
+
+  it('maps a refused connection to a retryable network error with its cause', async () => {
+    const err = await rejection(call({ url: await closedPortUrl(), timeoutMs: 5_000 }, new AbortController().signal));
+    expect(err.code).toBe('VIGIL_ERR_CONNECTOR_NETWORK');
+    expect(err.retryable).toBe(true);
+    expect(err.cause).toBeInstanceOf(Error);
+    expectNoSecrets(err, env.secrets);
+  });
+}
+
+function withReceiver(): () => HttpReceiver {
+  let receiver: HttpReceiver | undefined;
+  beforeAll(async () => { receiver = await HttpReceiver.start(); });
+  afterAll(async () => { await receiver?.close(); });
+  beforeEach(() => receiver?.reset());
+  return () => {
+    if (!receiver) throw new Error('receiver not started');
+    return receiver;
+  };
+}
+
+/** Every plan connector (flag, traffic, deployer, action) passes this. */
+export function connectorConformance(
+  name: string,
+  makeConnector: (target: ConnectorTarget) => PlanConnector,
+  env: PlanConformanceEnv,
+): void {
+  describe(`plan connector conformance: ${name}`, () => {
+    const receiver = env.http ? withReceiver() : undefined;
+    const target = (): ConnectorTarget => ({ url: receiver ? `${receiver().url}/hook` : 'http://127.0.0.1:9/unused', timeoutMs: TIMEOUT_MS });
+    const decision = rollbackDecision();
+
+    it('identifies itself as a plan connector', () => {
+      const c = makeConnector(target());
+      expect(['flag', 'traffic', 'deployer', 'action']).toContain(c.kind);
+      expect(c.type).toMatch(/^[a-z][a-z0-9-]*$/);
+      expect(c.name).not.toBe('');
+    });
+
+    it('SETS state: applying the same decision twice is harmless', async () => {
+      const c = makeConnector(target());
+      const first = await c.apply(actionContext(decision));
+      const second = await c.apply(actionContext(decision));
+      expect(first.detail).not.toBe('');
+      expect(second.detail).not.toBe('');
+      if (receiver) {
+        // The receiver cannot be asked whether it acted: both deliveries carry the same event id, which
+        // receivers use as the idempotency key.
+        const ids = receiver().requests.map((r) => (JSON.parse(r.text) as { id: string }).id);
+        expect(ids).toEqual([decision.id, decision.id]);
+        expect(first.changed).toBe(true);
+      } else {
+        expect(first.changed).toBe(true);
+        expect(second.changed).toBe(false);
+      }
+    });
+
+    it('treats a new canary version as a new state', async () => {
+      const c = makeConnector(target());
+      await c.apply(actionContext(decision));
+      const next = rollbackDecision({ id: 'dec-next', canaryVersion: 'v1.8.1' });
+      const res = await c.apply(actionContext(next));
+      expect(res.changed).toBe(true);
+      if (receiver) expect((JSON.parse(receiver().requests[1]!.text) as { id: string }).id).toBe('dec-next');
+    });
+
+    it('dry run touches nothing and records nothing', async () => {
+      const c = makeConnector(target());
+      const dry = await c.apply(actionContext(decision, { dryRun: true }));
+      expect(dry.changed).toBe(false);
+      expect(dry.detail).toMatch(/dry-run/);
+      if (receiver) expect(receiver().requests).toHaveLength(0);
+      const real = await c.apply(actionContext(decision));
+      expect(real.changed).toBe(true);
+    });
+
+    it('honours an already aborted signal: fails retryably and sends nothing', async () => {
+      const c = makeConnector(target());
+      const ac = new AbortController();
+      ac.abort(new Error('cancelled'));
+      const err = await rejection(c.apply(actionContext(decision, { signal: ac.signal })));
+      expect(err.code).toBe('VIGIL_ERR_CONNECTOR_ABORTED');
+      expect(err.retryable).toBe(true);
+      if (receiver) expect(receiver().requests).toHaveLength(0);
+      else expect((await c.apply(actionContext(decision))).changed).toBe(true);
+    });
+
+    it('health check and close, when present, resolve', async () => {
+      const c = makeConnector(target());
+      const ctx = actionContext(decision);
+      if (c.healthCheck) await expect(c.healthCheck({ logger: ctx.logger, signal: ctx.signal })).resolves.toBeUndefined();
+      if (c.close) await expect(c.close()).resolves.toBeUndefined();
+    });
+
+    if (env.http && receiver) {
+      httpFailureCases(receiver, env.http, (t, signal) => makeConnector(t).apply(actionContext(decision, { signal })));
+    }
+  });
+}
+
+/** Every notifier passes this. */
+export function notifierConformance(
+  name: string,
+  makeNotifier: (target: ConnectorTarget) => Notifier,
+  env: NotifierConformanceEnv,
+): void {
+  describe(`notifier conformance: ${name}`, () => {
+    const receiver = env.http ? withReceiver() : undefined;
+    const target = (): ConnectorTarget => ({ url: receiver ? `${receiver().url}/hook` : 'http://127.0.0.1:9/unused', timeoutMs: TIMEOUT_MS });
+
+    it('identifies itself as a notifier', () => {
+      const n = makeNotifier(target());
+      expect(n.kind).toBe('notifier');
+      expect(n.type).toMatch(/^[a-z][a-z0-9-]*$/);
+    });
+
+    it('posts every kind of notification, one request each, without secrets in the body', async () => {
+      const n = makeNotifier(target());
+      for (const note of everyNotification()) await n.post(note, notifyContext());
+      if (env.http && receiver) {
+        const reqs = receiver().requests;
+        expect(reqs).toHaveLength(3);
+        for (const r of reqs) {
+          expect(r.method).toBe('POST');
+          expect(r.headers['content-type']).toMatch(env.http.contentType);
+          expect(() => JSON.parse(r.text) as unknown).not.toThrow();
+          for (const s of env.http.secrets) expect(r.text).not.toContain(s);
+        }
+      }
+    });
+
+    it('still notifies in a dry run, and marks it as one', async () => {
+      const n = makeNotifier(target());
+      await n.post(everyNotification()[0]!, notifyContext({ dryRun: true }));
+      await n.post(everyNotification()[0]!, notifyContext({ dryRun: false }));
+      await n.post(everyNotification(rollbackDecision({ dryRun: true }))[0]!, notifyContext({ dryRun: false }));
+      if (env.http && receiver) {
+        const marks = receiver().requests.map((r) => env.http!.dryRunMarked(r.text));
+        expect(marks).toEqual([true, false, true]);
+      }
+    });
+
+    it('honours an already aborted signal: fails retryably and sends nothing', async () => {
+      const n = makeNotifier(target());
+      const ac = new AbortController();
+      ac.abort(new Error('cancelled'));
+      const err = await rejection(n.post(everyNotification()[0]!, notifyContext({ signal: ac.signal })));
+      expect(err.code).toBe('VIGIL_ERR_CONNECTOR_ABORTED');
+      expect(err.retryable).toBe(true);
+      if (receiver) expect(receiver().requests).toHaveLength(0);
+    });
+
+    if (env.http && receiver) {
+      httpFailureCases(receiver, env.http, (t, signal) =>
+        makeNotifier(t).post(everyNotification()[0]!, notifyContext({ signal })));
+    }
+  });
+}

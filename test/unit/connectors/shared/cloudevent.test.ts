@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { decisionEventData, notificationEvent, rollbackEvent } from '../../../../connectors/shared/cloudevent.js';
+import { NOW_MS, actionFailed, rollbackDecision } from '../fixtures.js';
+
+describe('CloudEvents', () => {
+  it('rollback event: CloudEvents 1.0 attributes, id = decision id, time from the injected clock', () => {
+    const d = rollbackDecision({ route: '/pay' });
+    const e = rollbackEvent(d, { nowMs: NOW_MS });
+    expect(e).toMatchObject({
+      specversion: '1.0',
+      type: 'dev.vigil.rollback',
+      source: 'vigil',
+      id: d.id,
+      time: '2026-01-01T00:01:10.000Z',
+      datacontenttype: 'application/json',
+      subject: 'checkout',
+    });
+    expect(e.data).toMatchObject({
+      decisionId: d.id, analysis: 'checkout', service: 'checkout', route: '/pay', outcome: 'rollback',
+      canaryVersion: 'v1.8.0', baselineVersion: 'v1.7.3',
+    });
+    expect(e.data.verdicts.map((v) => [v.metric, v.phase, v.pValue])).toEqual(d.verdicts.map((v) => [v.metric, v.phase, v.pValue]));
+    expect(rollbackEvent(d, { nowMs: NOW_MS, source: '/clusters/prod' }).source).toBe('/clusters/prod');
+  });
+
+  it('data is a copy: changing it does not change the decision', () => {
+    const d = rollbackDecision();
+    const data = decisionEventData(d);
+    data.verdicts[0]!.samples.canary = -1;
+    data.plan.push('x');
+    expect(d.verdicts[0]!.samples.canary).toBe(1315);
+    expect(d.plan).toHaveLength(3);
+  });
+
+  it('notification event: type per kind, id "<decision>:<kind>", failure and dry-run carried', () => {
+    const e = notificationEvent(actionFailed(), { nowMs: NOW_MS, dryRun: true });
+    expect(e.type).toBe('dev.vigil.notification.action-failed');
+    expect(e.id).toBe('dec-01JH2Q7K8Z:action-failed');
+    expect(e.data.kind).toBe('action-failed');
+    expect(e.data.failure?.connector).toBe('shift-traffic');
+    expect(e.data.dryRun).toBe(true);
+    expect(notificationEvent(actionFailed(), { nowMs: NOW_MS }).data.dryRun).toBe(false);
+  });
+});

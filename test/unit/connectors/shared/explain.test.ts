@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import {
+  decidingVerdicts, describeVerdict, explainDecision, explainNotification, formatCount, formatProbability, formatRatio,
+} from '../../../../connectors/shared/explain.js';
+import { actionFailed, errorRateFail, latencyInconclusive, rollbackDecision, shadowFail } from '../fixtures.js';
+
+describe('number formatting', () => {
+  it('ratios: 2 decimals, infinite and missing bounds spelled out', () => {
+    expect(formatRatio(2.1034)).toBe('2.10');
+    expect(formatRatio(0.995)).toBe('0.99');
+    expect(formatRatio(1)).toBe('1.00');
+    expect(formatRatio(Infinity)).toBe('∞');
+    expect(formatRatio(undefined)).toBe('n/a');
+    expect(formatRatio(NaN)).toBe('n/a');
+  });
+
+  it('p-values: 2 significant digits, "<0.0001" below', () => {
+    expect(formatProbability(0.00312)).toBe('0.0031');
+    expect(formatProbability(0.0001)).toBe('0.00010');
+    expect(formatProbability(0.0000999)).toBe('<0.0001');
+    expect(formatProbability(0)).toBe('<0.0001');
+    expect(formatProbability(0.41)).toBe('0.41');
+    expect(formatProbability(1)).toBe('1.0');
+  });
+
+  it('counts: thousands separators', () => {
+    expect(formatCount(12480)).toBe('12,480');
+    expect(formatCount(7)).toBe('7');
+  });
+});
+
+describe('decidingVerdicts', () => {
+  it('rollback: failing metrics that are not shadows', () => {
+    expect(decidingVerdicts(rollbackDecision())).toEqual([errorRateFail]);
+  });
+  it('promote: every metric that is not a shadow; abandoned: none', () => {
+    expect(decidingVerdicts(rollbackDecision({ outcome: 'promote' }))).toEqual([errorRateFail, latencyInconclusive]);
+    expect(decidingVerdicts(rollbackDecision({ outcome: 'abandoned' }))).toEqual([]);
+  });
+});
+
+describe('explainDecision', () => {
+  it('explains a rollback with its numbers and plan', () => {
+    const { title, lines } = explainDecision(rollbackDecision());
+    expect(title).toBe('Rollback checkout: canary v1.8.0 is worse than baseline v1.7.3');
+    expect(lines).toContain(
+      'error-rate: FAIL, error-rate ratio canary/baseline 2.10 (bounds 1.45–3.05), p-value 0.0031 (alpha 0.025), ' +
+        'samples baseline 12,480 / canary 1,315',
+    );
+    expect(lines).toContain('Other metrics: latency inconclusive, latency-p99 fail (shadow).');
+    expect(lines).toContain('Rollback plan: kill-flag → shift-traffic → undo-deploy.');
+    expect(lines.at(-1)).toBe('Decision dec-01JH2Q7K8Z, config sha256:3f9a1c07d2e4.');
+  });
+
+  it('marks dry runs in the title and says the plan is not applied', () => {
+    const { title, lines } = explainDecision(rollbackDecision({ dryRun: true }));
+    expect(title.startsWith('[dry-run] Rollback')).toBe(true);
+    expect(lines.join('\n')).toMatch(/NOT applied; no connector is touched/);
+  });
+
+  it('names the route and handles promote', () => {
+    const { title, lines } = explainDecision(rollbackDecision({ outcome: 'promote', route: '/pay', plan: [] }));
+    expect(title).toBe('Promote checkout /pay: canary v1.8.0 holds up against baseline v1.7.3');
+    expect(lines).toContain('No action: nothing is rolled back.');
+  });
+
+  it('describes a shadow verdict as not acted on, and an unbounded upper bound', () => {
+    expect(describeVerdict(shadowFail)).toBe(
+      'latency-p99: FAIL (shadow, not acted on), p99 latency ratio canary/baseline 1.52 (bounds 1.21–∞), ' +
+        'p-value <0.0001 (alpha 0.050), samples baseline 12,480 / canary 1,315',
+    );
+  });
+});
+
+describe('explainNotification', () => {
+  it('action-failed: names the connector and its error first, and links the decision', () => {
+    const { title, lines } = explainNotification(actionFailed());
+    expect(title).toBe('Rollback of checkout canary v1.8.0 FAILED: connector shift-traffic');
+    expect(lines[0]).toMatch(/^Connector shift-traffic failed: traffic answered HTTP 403: .* \[VIGIL_ERR_CONNECTOR_HTTP_4XX\]/);
+    expect(lines.at(-1)).toBe('Details: https://vigil.example.com/api/decisions/dec-01JH2Q7K8Z');
+  });
+
+  it('plan-completed: lists what each step did', () => {
+    const { lines } = explainNotification({
+      kind: 'plan-completed',
+      decision: rollbackDecision(),
+      steps: [{ connector: 'kill-flag', changed: false, detail: 'flag already off' }],
+    });
+    expect(lines).toContain('Step kill-flag: already in place, flag already off');
+  });
+});
