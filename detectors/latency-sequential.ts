@@ -1,0 +1,211 @@
+import { z } from 'zod';
+import type { Detector, DetectorFactory, DetectorLookResult, LookInput, Phase, Verdict } from '../src/contracts/detector.js';
+import { batchProblem } from './lib/batch-check.js';
+import { formatConfidence, formatLooks, formatP, formatRatio, formatTolerance } from './lib/format.js';
+import { howardTau2, normalMixtureLogM, normalMixtureRadius } from './lib/normal-mixture.js';
+import { checkMinSamples, parseDetectorOptions } from './lib/options.js';
+import { alwaysValidPValue } from './lib/p-value.js';
+
+/**
+ * `latency-sequential`: is the canary's (geometric-mean) latency more than (1 + tolerance) x the baseline's?
+ *
+ * Method: one-sided normal mixture on y = ln(duration ms), STRATIFIED BY LOOK (STATISTICS.md, "Latency").
+ * Per look j with both cohorts present: w_j = n_c n_b / (n_c + n_b), delta_j = ybar_c - ybar_b.
+ *   d  = sum w_j delta_j / sum w_j - ln(1 + tolerance)
+ *   s2 = (v_c sum w_j^2/n_c,j + v_b sum w_j^2/n_b,j) / (sum w_j)^2,  v = pooled within-look variance
+ *        sum SS_within / sum (n_j - 1) per cohort (every look with data; a cohort without degrees of freedom
+ *        yet borrows the other's)
+ *   log M = log 2 + 1/2 log(s2/(s2+tau2)) + tau2 d^2/(2 s2 (s2+tau2)) + log Phi(tau d / sqrt(s2 (s2+tau2)))
+ * `fail` when log M >= log(1/alpha) at this look, after burn-in. p_t = min(p_{t-1}, 1/M_t) from look 1 on.
+ * tau2 = V_plan (2 ln(1/a) + ln(1 + 2 ln(1/a))) / nOpt, a = 2 alpha (alpha of the look where it is fixed),
+ * V_plan = `planningVariance` if given (tau2 fixed at look 1), else 2 x the pooled within-look variance of
+ * both cohorts at the look where both first reach the burn-in (tau2 fixed then; p stays 1 before). tau2 is
+ * fixed ONCE, kept in state, never re-estimated.
+ *
+ * Estimate and bounds (ratios canary/baseline = exp of log-unit values): estimate exp(d + ln(1+tol)); bounds
+ * exp(d_raw -/+ r) with r the ONE-SIDED normal-mixture radius at level alpha EACH (same tau2, s2), so the pair
+ * is a 1 - 2 alpha confidence sequence; `fail` <=> lower >= 1 + tolerance, `pass` <=> upper < 1 + tolerance
+ * (the mirrored one-sided mixture rejects "canary at least (1 + tolerance) x slower"), decided on the mixtures.
+ *
+ * Reference: Howard, Ramdas, McAuliffe & Sekhon, "Time-uniform, nonparametric, nonasymptotic confidence
+ * sequences", Ann. Statist. 2021 (one-sided normal mixture, tau2 tuning); Johari et al., "Always valid
+ * inference", Oper. Res. 2022 (mSPRT, its two-sided sibling).
+ * Assumptions: within a look, log-latencies are independent with a finite variance, and the stratified
+ * difference is approximately normal (CLT; burn-in 20-30 per cohort); the plug-in variance is consistent.
+ * Heavy tails are tamed by the log; a tail regression needs `latency-quantile`.
+ * Complexity: O(1) per look and O(1) state (nine numbers); the one-sided radius is ~10-50 O(1) evaluations.
+ */
+
+export const LATENCY_SEQUENTIAL = 'latency-sequential';
+
+const optionsSchema = z.strictObject({
+  /** H0: canary geometric-mean latency <= (1 + tolerance) x baseline. */
+  tolerance: z.number().min(0).default(0),
+  /** Per-cohort sample size at which power matters most (tunes tau2). */
+  nOpt: z.number().int().min(2).default(500),
+  /** Variance of one canary-minus-baseline pair of log-latencies (2 x var of ln duration); else from burn-in. */
+  planningVariance: z.number().positive().optional(),
+});
+
+export type LatencyOptions = z.output<typeof optionsSchema>;
+
+/** Plain JSON state: O(1). */
+export interface LatencyState {
+  looks: number;
+  canarySamples: number;
+  baselineSamples: number;
+  sumW: number;
+  sumWDelta: number;
+  sumW2OverNc: number;
+  sumW2OverNb: number;
+  ssCanary: number;
+  dfCanary: number;
+  ssBaseline: number;
+  dfBaseline: number;
+  /** V_plan used for tau2 (null until fixed). */
+  planningVariance: number | null;
+  /** Mixture variance, fixed once (null until fixed). */
+  tau2: number | null;
+  pValue: number;
+}
+
+/** The stratified statistic: d_raw (log-ratio, no tolerance) and its variance s2; undefined without data. */
+export function latencyStatistic(s: LatencyState): { dRaw: number; s2: number } | undefined {
+  const df = s.dfCanary + s.dfBaseline;
+  if (s.sumW <= 0 || df <= 0) return undefined;
+  const pooled = (s.ssCanary + s.ssBaseline) / df;
+  const vc = s.dfCanary > 0 ? s.ssCanary / s.dfCanary : pooled;
+  const vb = s.dfBaseline > 0 ? s.ssBaseline / s.dfBaseline : pooled;
+  const s2 = (vc * s.sumW2OverNc + vb * s.sumW2OverNb) / (s.sumW * s.sumW);
+  if (!(s2 > 0)) return undefined;
+  return { dRaw: s.sumWDelta / s.sumW, s2 };
+}
+
+const EFFECT = 'latency ratio canary/baseline (geometric mean, stratified by look)';
+
+interface Evaluation {
+  logM: number;
+  passEvidence: number;
+  estimate?: number;
+  lower?: number;
+  upper?: number;
+}
+
+function evaluate(s: LatencyState, logR0: number, alpha: number): Evaluation {
+  const stat = latencyStatistic(s);
+  if (stat === undefined || s.tau2 === null) return { logM: 0, passEvidence: 0 };
+  const { dRaw, s2 } = stat;
+  const r = normalMixtureRadius(s2, s.tau2, alpha, 'one-sided');
+  return {
+    logM: normalMixtureLogM(dRaw - logR0, s2, s.tau2, 'one-sided'),
+    passEvidence: normalMixtureLogM(logR0 - dRaw, s2, s.tau2, 'one-sided'),
+    estimate: Math.exp(dRaw),
+    lower: Math.exp(dRaw - r),
+    upper: Math.exp(dRaw + r),
+  };
+}
+
+function summarize(phase: Phase, s: LatencyState, e: Evaluation, alpha: number, r0: number, minSamples: number, burnIn: boolean): string {
+  const tail = `${formatP(s.pValue)} ${formatLooks(s.looks)}; ${s.canarySamples} canary vs ${s.baselineSamples} baseline spans`;
+  const tol = r0 > 1 ? `, tolerance ${formatTolerance(r0 - 1)}` : '';
+  if (burnIn) return `burn-in: ${s.canarySamples}/${minSamples} canary and ${s.baselineSamples}/${minSamples} baseline spans, ${tail}`;
+  if (e.estimate === undefined || e.lower === undefined || e.upper === undefined) return `latency not comparable yet (no look with both cohorts and spread), ${tail}`;
+  const est = `latency ${formatRatio(e.estimate)}x baseline`;
+  if (phase === 'fail') return `${est} (≥ ${formatRatio(e.lower)}x with ${formatConfidence(alpha)} confidence${tol}), ${tail}`;
+  if (phase === 'pass') return `${est} (≤ ${formatRatio(e.upper)}x with ${formatConfidence(alpha)} confidence${tol}), ${tail}`;
+  return `${est} (${formatRatio(e.lower)}x to ${formatRatio(e.upper)}x with ${formatConfidence(2 * alpha)} confidence${tol}), ${tail}`;
+}
+
+function errorVerdict(name: string, s: LatencyState, why: string): Verdict {
+  return {
+    detector: LATENCY_SEQUENTIAL,
+    metric: name,
+    phase: 'error',
+    pValue: s.pValue,
+    effect: EFFECT,
+    samples: { baseline: s.baselineSamples, canary: s.canarySamples },
+    summary: `cannot use this look: ${why}`,
+  };
+}
+
+/** Builds one latency detector; exported for tests and direct use. */
+export function createLatencySequential(name: string, options: unknown, minSamples: number): Detector<LatencyState> {
+  const opts = parseDetectorOptions(optionsSchema, LATENCY_SEQUENTIAL, name, options);
+  const burnInSamples = checkMinSamples(LATENCY_SEQUENTIAL, name, minSamples);
+  const r0 = 1 + opts.tolerance;
+  const logR0 = Math.log1p(opts.tolerance);
+
+  return {
+    type: LATENCY_SEQUENTIAL,
+    name,
+    init(): LatencyState {
+      return {
+        looks: 0, canarySamples: 0, baselineSamples: 0,
+        sumW: 0, sumWDelta: 0, sumW2OverNc: 0, sumW2OverNb: 0,
+        ssCanary: 0, dfCanary: 0, ssBaseline: 0, dfBaseline: 0,
+        planningVariance: null, tau2: null, pValue: 1,
+      };
+    },
+    look(state: LatencyState, input: LookInput, alpha: number): DetectorLookResult<LatencyState> {
+      if (!(Number.isFinite(alpha) && alpha > 0 && alpha < 0.5)) return { state, verdict: errorVerdict(name, state, `alpha must be in (0, 0.5), got ${alpha}`) };
+      const c = input.batch.canary.logLatency;
+      const b = input.batch.baseline.logLatency;
+      const problem = batchProblem('canary', input.batch.canary, 'latency') ?? batchProblem('baseline', input.batch.baseline, 'latency');
+      if (problem !== undefined) return { state, verdict: errorVerdict(name, state, problem) };
+
+      const s: LatencyState = { ...state, looks: state.looks + 1, canarySamples: state.canarySamples + c.n, baselineSamples: state.baselineSamples + b.n };
+      if (c.n > 0) {
+        s.ssCanary += Math.max(0, c.m2);
+        s.dfCanary += c.n - 1;
+      }
+      if (b.n > 0) {
+        s.ssBaseline += Math.max(0, b.m2);
+        s.dfBaseline += b.n - 1;
+      }
+      if (c.n > 0 && b.n > 0) {
+        const w = (c.n * b.n) / (c.n + b.n);
+        s.sumW += w;
+        s.sumWDelta += w * (c.mean - b.mean);
+        s.sumW2OverNc += (w * w) / c.n;
+        s.sumW2OverNb += (w * w) / b.n;
+      }
+      const burnIn = s.canarySamples < burnInSamples || s.baselineSamples < burnInSamples;
+      if (s.tau2 === null) {
+        const df = s.dfCanary + s.dfBaseline;
+        const vPlan = opts.planningVariance ?? (!burnIn && df > 0 ? (2 * (s.ssCanary + s.ssBaseline)) / df : 0);
+        if (vPlan > 0) {
+          s.planningVariance = vPlan;
+          s.tau2 = howardTau2(vPlan, opts.nOpt, 2 * alpha);
+        }
+      }
+      const e = evaluate(s, logR0, alpha);
+      s.pValue = alwaysValidPValue(state.pValue, e.logM);
+
+      const logInv = Math.log(1 / alpha);
+      let phase: Phase = 'inconclusive';
+      if (!burnIn && e.logM >= logInv) phase = 'fail';
+      else if (!burnIn && e.passEvidence >= logInv) phase = 'pass';
+
+      const verdict: Verdict = {
+        detector: LATENCY_SEQUENTIAL,
+        metric: name,
+        phase,
+        pValue: s.pValue,
+        effect: EFFECT,
+        samples: { baseline: s.baselineSamples, canary: s.canarySamples },
+        summary: summarize(phase, s, e, alpha, r0, burnInSamples, burnIn),
+      };
+      if (e.estimate !== undefined) verdict.estimate = e.estimate;
+      if (e.lower !== undefined) verdict.lower = e.lower;
+      if (e.upper !== undefined) verdict.upper = e.upper;
+      return { state: s, verdict };
+    },
+  };
+}
+
+export const latencySequential: DetectorFactory = {
+  type: LATENCY_SEQUENTIAL,
+  create(metricName: string, options: unknown, ctx: { minSamples: number }): Detector {
+    return createLatencySequential(metricName, options, ctx.minSamples);
+  },
+};

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { formatConfidence, formatLooks, formatP, formatRatio, formatTolerance } from '../../../../detectors/lib/format.js';
+
+describe('summary formatting', () => {
+  it('ratios: 2 significant digits, 3 near 1, rounded from 10', () => {
+    expect(formatRatio(5.123)).toBe('5.1');
+    expect(formatRatio(3)).toBe('3');
+    expect(formatRatio(1.0432)).toBe('1.04');
+    expect(formatRatio(0.6234)).toBe('0.62');
+    expect(formatRatio(1.5234)).toBe('1.52');
+    expect(formatRatio(12.6)).toBe('13');
+    expect(formatRatio(Number.POSITIVE_INFINITY)).toBe('∞');
+    expect(formatRatio(Number.NaN)).toBe('n/a');
+  });
+  it('p-values', () => {
+    expect(formatP(0.0004)).toBe('p=0.0004');
+    expect(formatP(0.04567)).toBe('p=0.046');
+    expect(formatP(1)).toBe('p=1');
+    expect(formatP(3e-7)).toBe('p<0.0001');
+  });
+  it('confidence, tolerance and looks', () => {
+    expect(formatConfidence(0.05)).toBe('95%');
+    expect(formatConfidence(0.025)).toBe('97.5%');
+    expect(formatConfidence(0.1)).toBe('90%');
+    expect(formatTolerance(0.05)).toBe('+5%');
+    expect(formatTolerance(0.125)).toBe('+12.5%');
+    expect(formatLooks(1)).toBe('after 1 look');
+    expect(formatLooks(6)).toBe('after 6 looks');
+  });
+});
