@@ -1,19 +1,13 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import type {
   ActionConnector, ActionContext, ActionResult, ConnectorDeps, ConnectorFactory,
 } from '../../src/contracts/connector.js';
 import { ROLLBACK_EVENT_TYPE, rollbackEvent } from '../shared/cloudevent.js';
 import { abortedError, describeUrl, postWithTimeout } from '../shared/http.js';
-import { headersOption, httpUrl, parseOptions, secretOption, sourceOption, timeoutMsOption } from '../shared/options.js';
+import { parseOptions, webhookOptionsSchema } from '../shared/options.js';
 import { signedDelivery } from '../shared/signed-delivery.js';
 
-const schema = z.strictObject({
-  url: httpUrl('the http(s) URL that receives the CloudEvent', { httpsOnly: false }),
-  secret: secretOption,
-  timeoutMs: timeoutMsOption,
-  headers: headersOption,
-  source: sourceOption,
-});
+const schema = webhookOptionsSchema('the http(s) URL that receives the CloudEvent');
 
 export type WebhookActionOptions = z.output<typeof schema>;
 

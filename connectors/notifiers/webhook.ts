@@ -1,18 +1,12 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { ConnectorDeps, ConnectorFactory, Notification, Notifier } from '../../src/contracts/connector.js';
 import type { Logger } from 'pino';
 import { notificationEvent } from '../shared/cloudevent.js';
 import { abortedError, describeUrl, postWithTimeout } from '../shared/http.js';
-import { headersOption, httpUrl, parseOptions, secretOption, sourceOption, timeoutMsOption } from '../shared/options.js';
+import { parseOptions, webhookOptionsSchema } from '../shared/options.js';
 import { signedDelivery } from '../shared/signed-delivery.js';
 
-const schema = z.strictObject({
-  url: httpUrl('the http(s) URL that receives the notification CloudEvent', { httpsOnly: false }),
-  secret: secretOption,
-  timeoutMs: timeoutMsOption,
-  headers: headersOption,
-  source: sourceOption,
-});
+const schema = webhookOptionsSchema('the http(s) URL that receives the notification CloudEvent');
 
 export type WebhookNotifierOptions = z.output<typeof schema>;
 

@@ -93,3 +93,14 @@ export const headersOption = z
     }
   })
   .default({});
+
+/** The options shared by the webhook action and the webhook notifier. */
+export function webhookOptionsSchema(urlPurpose: string) {
+  return z.strictObject({
+    url: httpUrl(urlPurpose, { httpsOnly: false }),
+    secret: secretOption,
+    timeoutMs: timeoutMsOption,
+    headers: headersOption,
+    source: sourceOption,
+  });
+}

@@ -68,6 +68,22 @@ export function decide(input: DecideInput, policy: DecidePolicy): Decision | nul
     reason = `no metric failed within maxDuration (${Math.round(input.elapsedMs / 1000)}s of event time)`;
   }
   if (outcome === null) return null;
+  return record(input, outcome, reason, plan, policy);
+}
+
+/** An analysis that ends because its canary went silent: no plan, recorded and notified. */
+export function abandon(input: Omit<DecideInput, 'elapsedMs'>, policy: Pick<DecidePolicy, 'configHash' | 'dryRun'>, silentMs: number): Decision {
+  const reason = `the canary sent no telemetry for ${Math.round(silentMs / 1000)}s of event time while the baseline did`;
+  return record(input, 'abandoned', reason, [], policy);
+}
+
+function record(
+  input: Omit<DecideInput, 'elapsedMs'>,
+  outcome: Outcome,
+  reason: string,
+  plan: readonly string[],
+  policy: Pick<DecidePolicy, 'configHash' | 'dryRun'>,
+): Decision {
   return {
     id: decisionId(input.analysisId, input.look, outcome),
     analysis: input.analysisId,
@@ -82,26 +98,6 @@ export function decide(input: DecideInput, policy: DecidePolicy): Decision | nul
     verdicts: input.verdicts,
     configHash: policy.configHash,
     plan: [...plan],
-    dryRun: policy.dryRun,
-  };
-}
-
-/** An analysis that ends because its canary went silent: no plan, recorded and notified. */
-export function abandon(input: Omit<DecideInput, 'elapsedMs'>, policy: Pick<DecidePolicy, 'configHash' | 'dryRun'>, silentMs: number): Decision {
-  return {
-    id: decisionId(input.analysisId, input.look, 'abandoned'),
-    analysis: input.analysisId,
-    service: input.service,
-    ...(input.route === undefined ? {} : { route: input.route }),
-    outcome: 'abandoned',
-    reason: `the canary sent no telemetry for ${Math.round(silentMs / 1000)}s of event time while the baseline did`,
-    canaryVersion: input.canaryVersion,
-    baselineVersion: input.baselineVersion,
-    look: input.look,
-    eventTimeUnixMs: input.atUnixMs,
-    verdicts: input.verdicts,
-    configHash: policy.configHash,
-    plan: [],
     dryRun: policy.dryRun,
   };
 }

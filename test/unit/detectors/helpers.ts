@@ -1,5 +1,6 @@
 import type { LookInput } from '../../../src/contracts/detector.js';
 import type { CohortBatch, LogMoments } from '../../../src/contracts/evidence.js';
+import { seededRandom } from '../../../src/demo/traffic-generator.js';
 
 /** A cohort batch with the given counts and log-latency moments (histogram left empty: unused here). */
 export function batch(requests: number, errors: number, logLatency: LogMoments = { n: 0, mean: 0, m2: 0 }): CohortBatch {
@@ -25,16 +26,7 @@ export function moments(ys: readonly number[]): LogMoments {
 }
 
 /** Seeded PRNG (mulberry32) so simulations in tests are deterministic. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = seededRandom;
 
 export function binomial(rand: () => number, n: number, p: number): number {
   let k = 0;
