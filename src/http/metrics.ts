@@ -6,6 +6,7 @@ export interface VigilMetrics {
   spansAccepted: Counter<'transport' | 'encoding'>;
   spansRejected: Counter<'transport' | 'reason'>;
   requestsRejected: Counter<'transport' | 'status'>;
+  otlpDropped: Counter<'signal'>;
   samples: Counter<'cohort'>;
   analyses: Gauge<'state'>;
   looks: Counter;
@@ -24,6 +25,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): VigilMet
     spansAccepted: new Counter({ name: 'vigil_otlp_spans_accepted_total', help: 'Spans accepted over OTLP', labelNames: ['transport', 'encoding'], registers: r }),
     spansRejected: new Counter({ name: 'vigil_otlp_spans_rejected_total', help: 'Spans rejected (partial success)', labelNames: ['transport', 'reason'], registers: r }),
     requestsRejected: new Counter({ name: 'vigil_otlp_requests_rejected_total', help: 'OTLP requests answered with an error status', labelNames: ['transport', 'status'], registers: r }),
+    otlpDropped: new Counter({ name: 'vigil_otlp_dropped_bytes_total', help: 'OTLP payload bytes accepted and dropped unread (signals Vigil does not analyse yet)', labelNames: ['signal'], registers: r }),
     samples: new Counter({ name: 'vigil_request_samples_total', help: 'Request samples by cohort (unknown = not compared)', labelNames: ['cohort'], registers: r }),
     analyses: new Gauge({ name: 'vigil_analyses', help: 'Analyses by state', labelNames: ['state'], registers: r }),
     looks: new Counter({ name: 'vigil_looks_total', help: 'Looks evaluated', registers: r }),

@@ -24,12 +24,13 @@ export function buildOtlpApp(deps: OtlpAppDeps): FastifyInstance {
     logsPath: '/v1/logs',
     maxBodyBytes: deps.maxBodyBytes,
     cohortRules: deps.cohortRules,
-    onTraces: (decoded) => {
-      deps.metrics.spansAccepted.inc({ transport: 'http', encoding: 'otlp' }, decoded.spans - decoded.rejectedSpans);
+    onTraces: (decoded, encoding) => {
+      deps.metrics.spansAccepted.inc({ transport: 'http', encoding }, decoded.spans - decoded.rejectedSpans);
       if (decoded.rejectedSpans > 0) deps.metrics.spansRejected.inc({ transport: 'http', reason: 'invalid' }, decoded.rejectedSpans);
       deps.ingest(decoded.samples);
       return { kind: 'accepted' };
     },
+    onDropped: (signal, bytes) => deps.metrics.otlpDropped.inc({ signal }, bytes),
     onRejected: (reason, status) => {
       deps.metrics.requestsRejected.inc({ transport: 'http', status: String(status) });
       deps.logger.debug({ reason, status }, 'OTLP request rejected');

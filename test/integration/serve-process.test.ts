@@ -42,6 +42,7 @@ describe('vigil serve (process)', () => {
     const metrics = await (await fetch(`${api}/metrics`)).text();
     expect(metrics).toMatch(/vigil_request_samples_total\{cohort="unknown"\} 1/);
     expect(metrics).toMatch(/vigil_otlp_requests_rejected_total\{transport="http",status="400"\} 1/);
+    expect(metrics).toMatch(/vigil_otlp_spans_accepted_total\{transport="http",encoding="json"\} 1/);
 
     child.kill('SIGTERM');
     expect(await exited).toBe(0);

@@ -33,7 +33,7 @@ export interface OtlpHttpOptions {
   maxBodyBytes?: number;
   cohortRules?: CohortRules;
   /** Synchronous hand-off of decoded traces; the caller aggregates. */
-  onTraces(decoded: DecodedTraces): IngestOutcome;
+  onTraces(decoded: DecodedTraces, encoding: OtlpEncoding): IngestOutcome;
   /** Seam for metrics ingestion; may throw VIGIL_ERR_INGEST_DECODE (400). Absent: 200 and dropped. */
   onMetrics?(body: Buffer, contentType: OtlpEncoding): IngestOutcome;
   /** Every non-200 answer: a short reason (`media-type`, `encoding`, `too-large`, `decode`, `method`,
@@ -92,7 +92,7 @@ export async function otlpHttpPlugin(app: FastifyInstance, opts: OtlpHttpOptions
   const handlers: Record<OtlpSignal, (body: Buffer, media: MediaType) => Answer | Buffer> = {
     traces: (body, media) => {
       const decoded = media.encoding === 'protobuf' ? decodeTracesProtobuf(body, rules) : decodeTracesJson(body, rules);
-      const outcome = opts.onTraces(decoded);
+      const outcome = opts.onTraces(decoded, media.encoding);
       if (outcome.kind === 'throttled') return throttled(outcome.retryAfterSeconds);
       const rejected = decoded.rejectedSpans + (outcome.rejected ?? 0);
       const message = [decoded.rejectionMessage, outcome.message].filter((m) => m).join('; ');
