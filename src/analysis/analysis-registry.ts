@@ -105,6 +105,8 @@ interface ServiceState {
   /** Baseline increments of looks the service clock has not closed: a new analysis starts with them. */
   baselineOpen: Map<number, CohortBatch>;
   closedIndex: number;
+  /** A far-ahead sample waiting for a second one to confirm that time really jumped. */
+  jumpCandidateMs?: number;
 }
 
 export class AnalysisRegistry {
@@ -191,13 +193,24 @@ export class AnalysisRegistry {
     return svc;
   }
 
-  /** Moves the service's event clock; refuses a sample that would jump it by more than maxDuration. */
+  /**
+   * Moves the service's event clock. A lone sample more than maxDuration ahead of the clock (a pod with a
+   * skewed clock) is refused: it would close every look up to it at once. A second sample that confirms the
+   * new time (within maxDuration of the first) is accepted: the service was idle, and time really moved.
+   */
   private advance(svc: ServiceState, endMs: number): boolean {
     if (svc.maxEndMs === -Infinity) {
       svc.maxEndMs = endMs;
       return true;
     }
-    if (endMs - svc.maxEndMs > this.settings.maxDurationMs) return false;
+    if (endMs - svc.maxEndMs > this.settings.maxDurationMs) {
+      const candidate = svc.jumpCandidateMs;
+      if (candidate === undefined || Math.abs(endMs - candidate) > this.settings.maxDurationMs) {
+        svc.jumpCandidateMs = endMs;
+        return false;
+      }
+    }
+    svc.jumpCandidateMs = undefined;
     if (endMs > svc.maxEndMs) svc.maxEndMs = endMs;
     return true;
   }
@@ -334,8 +347,9 @@ export class AnalysisRegistry {
         recentRollbacks: svc.rollbackTimes.length,
       },
     );
+    // A silent canary is abandoned rather than promoted: no evidence is not evidence of health.
     const silentMs = atUnixMs - a.lastCanaryMs;
-    if (!decision && silentMs >= this.settings.silenceTimeoutMs) {
+    if (decision?.outcome !== 'rollback' && silentMs >= this.settings.silenceTimeoutMs) {
       decision = abandon(base, { configHash: this.settings.configHash, dryRun: this.settings.dryRun }, silentMs);
     }
     if (decision) {

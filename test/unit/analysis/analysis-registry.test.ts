@@ -111,12 +111,23 @@ describe('AnalysisRegistry', () => {
     expect(reg.counters.lateSamples).toBe(1);
   });
 
-  it('refuses a sample that would jump the event clock by more than maxDuration', () => {
+  it('refuses a lone sample that would jump the event clock by more than maxDuration', () => {
     const { d } = countingDetector();
     const reg = new AnalysisRegistry(settings(d), { onDecision: () => {} });
-    reg.ingest([s('baseline', 0), s('canary', 1000), s('baseline', 10 * 86_400_000)]);
+    reg.ingest([s('baseline', 0), s('canary', 1000), s('baseline', 10 * 86_400_000), s('canary', 2000)]);
     expect(reg.counters.clockSkewSamples).toBe(1);
     expect(reg.list()[0]!.look).toBe(0);
+  });
+
+  it('accepts a confirmed jump (an idle service) and abandons, never promotes, the silent analysis', () => {
+    const { d } = countingDetector();
+    const decisions: Decision[] = [];
+    const reg = new AnalysisRegistry(settings(d), { onDecision: (x) => decisions.push(x) });
+    reg.ingest([s('baseline', 0), s('canary', 1000)]);
+    const day = 86_400_000;
+    reg.ingest([s('baseline', day), s('baseline', day + 500)]);
+    expect(reg.counters.clockSkewSamples).toBe(1);
+    expect(decisions.map((x) => x.outcome)).toEqual(['abandoned']);
   });
 
   it('gives the same decisions whether requests arrive one by one or together (replay = live)', () => {
