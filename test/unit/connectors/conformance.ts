@@ -19,11 +19,35 @@ export interface ConnectorTarget {
 export interface HttpEnv {
   /** Strings that must never appear in errors or logs: secrets, the secret parts of URLs. */
   secrets: string[];
+  /**
+   * The path of the connector's first request under the target URL (default: exactly `/hook`). Connectors
+   * that address resources below a base URL (a Kubernetes API server at `<url>`) send `/hook/apis/...`.
+   */
+  requestPath?: RegExp;
+}
+
+/**
+ * A peer whose state a connector SETS: a file, a proxy, a (fake) Kubernetes API. Before each case the suite
+ * puts it in the state a live canary leaves; snapshots prove what a call changed and what it did not.
+ */
+export interface StatefulPeer {
+  /** The base URL the connector must talk to, for peers reached over HTTP; passed as `ConnectorTarget.url`. */
+  url?: string;
+  /** Puts the peer in the state a live canary of `canaryVersion` leaves (it receives traffic, it is deployed). */
+  rollOut(canaryVersion: string): Promise<void>;
+  /** The peer's observable state: equal snapshots mean nothing changed. */
+  snapshot(): Promise<string>;
+  close(): Promise<void>;
 }
 
 export interface PlanConformanceEnv {
-  /** Present for connectors that talk HTTP; absent for in-memory ones (noop). */
+  /** Present for connectors that talk HTTP (the failure cases run against a recording receiver). */
   http?: HttpEnv;
+  /**
+   * Present for connectors that SET state in a peer (started once per suite): the SET, dry-run and abort
+   * cases then run against it and compare its state, instead of counting deliveries.
+   */
+  stateful?: () => Promise<StatefulPeer>;
 }
 
 export interface NotifierConformanceEnv {
@@ -35,6 +59,8 @@ export interface NotifierConformanceEnv {
 }
 
 const TIMEOUT_MS = 300;
+/** Stateful peers are real processes (nginx -t, a reload): give them room; failure cases use TIMEOUT_MS. */
+const STATEFUL_TIMEOUT_MS = 10_000;
 
 async function rejection(p: Promise<unknown>): Promise<VigilError> {
   const err: unknown = await p.then(
@@ -102,7 +128,9 @@ function httpFailureCases(
     const err = await rejection(call(target(), new AbortController().signal));
     expect(err.code).toBe('VIGIL_ERR_CONNECTOR_FAILED');
     expect(err.retryable).toBe(false);
-    expect(receiver().requests.map((r) => r.path)).toEqual(['/hook']);
+    const paths = receiver().requests.map((r) => r.path);
+    expect(paths).toHaveLength(1);
+    expect(paths[0]).toMatch(env.requestPath ?? /^\/hook$/);
   });
 
   it('maps a timeout to a retryable error whose cause is the TimeoutError', async () => {
@@ -134,6 +162,16 @@ function withReceiver(): () => HttpReceiver {
   };
 }
 
+function withPeer(start: () => Promise<StatefulPeer>): () => StatefulPeer {
+  let peer: StatefulPeer | undefined;
+  beforeAll(async () => { peer = await start(); });
+  afterAll(async () => { await peer?.close(); });
+  return () => {
+    if (!peer) throw new Error('stateful peer not started');
+    return peer;
+  };
+}
+
 /** Every plan connector (flag, traffic, deployer, action) passes this. */
 export function connectorConformance(
   name: string,
@@ -142,8 +180,13 @@ export function connectorConformance(
 ): void {
   describe(`plan connector conformance: ${name}`, () => {
     const receiver = env.http ? withReceiver() : undefined;
-    const target = (): ConnectorTarget => ({ url: receiver ? `${receiver().url}/hook` : 'http://127.0.0.1:9/unused', timeoutMs: TIMEOUT_MS });
+    const peer = env.stateful ? withPeer(env.stateful) : undefined;
+    const target = (): ConnectorTarget => {
+      if (peer) return { url: peer().url ?? '', timeoutMs: STATEFUL_TIMEOUT_MS };
+      return { url: receiver ? `${receiver().url}/hook` : 'http://127.0.0.1:9/unused', timeoutMs: TIMEOUT_MS };
+    };
     const decision = rollbackDecision();
+    if (peer) beforeEach(() => peer().rollOut(decision.canaryVersion));
 
     it('identifies itself as a plan connector', () => {
       const c = makeConnector(target());
@@ -155,10 +198,15 @@ export function connectorConformance(
     it('SETS state: applying the same decision twice is harmless', async () => {
       const c = makeConnector(target());
       const first = await c.apply(actionContext(decision));
+      const afterFirst = peer ? await peer().snapshot() : '';
       const second = await c.apply(actionContext(decision));
       expect(first.detail).not.toBe('');
       expect(second.detail).not.toBe('');
-      if (receiver) {
+      if (peer) {
+        expect(first.changed).toBe(true);
+        expect(second.changed).toBe(false);
+        expect(await peer().snapshot()).toBe(afterFirst);
+      } else if (receiver) {
         // The receiver cannot be asked whether it acted: both deliveries carry the same event id, which
         // receivers use as the idempotency key.
         const ids = receiver().requests.map((r) => (JSON.parse(r.text) as { id: string }).id);
@@ -174,30 +222,43 @@ export function connectorConformance(
       const c = makeConnector(target());
       await c.apply(actionContext(decision));
       const next = rollbackDecision({ id: 'dec-next', canaryVersion: 'v1.8.1' });
+      // A stateful peer only has something to roll back once the new canary is live again.
+      if (peer) await peer().rollOut(next.canaryVersion);
       const res = await c.apply(actionContext(next));
       expect(res.changed).toBe(true);
-      if (receiver) expect((JSON.parse(receiver().requests[1]!.text) as { id: string }).id).toBe('dec-next');
+      if (receiver && !peer) expect((JSON.parse(receiver().requests[1]!.text) as { id: string }).id).toBe('dec-next');
+      if (peer) expect((await c.apply(actionContext(next))).changed).toBe(false);
     });
 
     it('dry run touches nothing and records nothing', async () => {
       const c = makeConnector(target());
+      const before = peer ? await peer().snapshot() : '';
       const dry = await c.apply(actionContext(decision, { dryRun: true }));
       expect(dry.changed).toBe(false);
       expect(dry.detail).toMatch(/dry-run/);
-      if (receiver) expect(receiver().requests).toHaveLength(0);
+      if (peer) expect(await peer().snapshot()).toBe(before);
+      else if (receiver) expect(receiver().requests).toHaveLength(0);
       const real = await c.apply(actionContext(decision));
       expect(real.changed).toBe(true);
+      if (peer) expect(await peer().snapshot()).not.toBe(before);
     });
 
     it('honours an already aborted signal: fails retryably and sends nothing', async () => {
       const c = makeConnector(target());
+      const before = peer ? await peer().snapshot() : '';
       const ac = new AbortController();
       ac.abort(new Error('cancelled'));
       const err = await rejection(c.apply(actionContext(decision, { signal: ac.signal })));
       expect(err.code).toBe('VIGIL_ERR_CONNECTOR_ABORTED');
       expect(err.retryable).toBe(true);
-      if (receiver) expect(receiver().requests).toHaveLength(0);
-      else expect((await c.apply(actionContext(decision))).changed).toBe(true);
+      if (peer) {
+        expect(await peer().snapshot()).toBe(before);
+        expect((await c.apply(actionContext(decision))).changed).toBe(true);
+      } else if (receiver) {
+        expect(receiver().requests).toHaveLength(0);
+      } else {
+        expect((await c.apply(actionContext(decision))).changed).toBe(true);
+      }
     });
 
     it('health check and close, when present, resolve', async () => {

@@ -1,0 +1,86 @@
+import { z } from 'zod';
+import type { Logger } from 'pino';
+import type { ConnectorDeps, ConnectorFactory, Notification, Notifier } from '../../src/contracts/connector.js';
+import { isVigilError } from '../../src/errors.js';
+import { abortedError, describeUrl, postWithTimeout } from '../shared/http.js';
+import { httpUrl, parseOptions, timeoutMsOption } from '../shared/options.js';
+import { buildPagerDutyEvent } from './pagerduty-event.js';
+
+export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
+
+const schema = z.strictObject({
+  routingKey: z
+    .string({ error: (iss) => (iss.input === undefined ? 'is required: the 32-character integration key of an Events API v2 integration, e.g. "${PAGERDUTY_ROUTING_KEY}"' : 'must be a string: the integration key') })
+    .regex(/^[A-Za-z0-9]{32}$/, { error: 'must be the 32-character integration (routing) key of an Events API v2 integration' }),
+  url: httpUrl(`the Events API v2 endpoint (default ${PAGERDUTY_EVENTS_URL}; EU accounts: https://events.eu.pagerduty.com/v2/enqueue)`, { httpsOnly: true })
+    .default(PAGERDUTY_EVENTS_URL),
+  severity: z
+    .enum(['critical', 'error', 'warning', 'info'], { error: 'must be one of critical, error, warning, info' })
+    .default('error'),
+  source: z
+    .string({ error: 'must be a string: the affected system as PagerDuty shows it (default: the service)' })
+    .min(1, { error: 'must not be empty: remove it to use the service name' })
+    .max(255, { error: 'must be at most 255 characters' })
+    .optional(),
+  onAbandoned: z.enum(['ignore', 'trigger'], { error: 'must be ignore or trigger' }).default('ignore'),
+  resolveAfterRollback: z.boolean({ error: 'must be true or false' }).default(false),
+  timeoutMs: timeoutMsOption,
+});
+
+export type PagerDutyOptions = z.output<typeof schema>;
+
+/**
+ * Pages through the PagerDuty Events API v2: a rollback triggers an alert whose `dedup_key` is the
+ * analysis id, a failed step re-triggers it as critical, the completed plan is appended to it, a promote
+ * resolves it (see `buildPagerDutyEvent`). Options: `routingKey` (required: the integration key; it
+ * travels in the body, never in logs or errors), `url` (default the US endpoint), `severity` of a
+ * rollback (default `error`), `source` (default the service), `onAbandoned` (`ignore` or `trigger` a
+ * warning), `resolveAfterRollback` (default false: the alert stays open for a human), `timeoutMs`.
+ *
+ * PagerDuty answers 202 Accepted. 400 (invalid event) is permanent; 429 (throttled) and 5xx are retried,
+ * as PagerDuty documents. Dry runs trigger with severity `info` and a "[dry-run]" summary. No
+ * `healthCheck`: the Events API has no read-only probe.
+ */
+export const pagerDutyNotifierFactory: ConnectorFactory<PagerDutyOptions> = {
+  type: 'pagerduty',
+  kind: 'notifier',
+  parse: (options) => parseOptions('pagerduty', schema, options),
+  create(name: string, options: PagerDutyOptions, deps: ConnectorDeps): Notifier {
+    const logUrl = describeUrl(options.url, { keepPath: true });
+    return {
+      name,
+      type: 'pagerduty',
+      kind: 'notifier',
+      async post(n: Notification, ctx: { logger: Logger; signal: AbortSignal; dryRun: boolean }): Promise<void> {
+        if (ctx.signal.aborted) throw abortedError('pagerduty', ctx.signal);
+        const event = buildPagerDutyEvent(n, { ...options, dryRun: ctx.dryRun, nowMs: deps.now() });
+        if (!event) {
+          ctx.logger.debug({ notifier: name, kind: n.kind, outcome: n.decision.outcome }, 'pagerduty: nothing to send for this notification');
+          return;
+        }
+        try {
+          await postWithTimeout({
+            vendor: 'pagerduty',
+            url: options.url,
+            body: JSON.stringify(event),
+            headers: { 'content-type': 'application/json', 'user-agent': 'vigil' },
+            timeoutMs: options.timeoutMs,
+            signal: ctx.signal,
+            fetch: deps.fetch,
+            logger: ctx.logger,
+            logUrl,
+          });
+        } catch (err) {
+          // PagerDuty's answers do not echo the routing key; should one ever do, the key must not travel on.
+          if (isVigilError(err) && err.message.includes(options.routingKey)) {
+            const scrub = (s: string) => s.split(options.routingKey).join('[routing key]');
+            err.message = scrub(err.message);
+            if (err.stack !== undefined) err.stack = scrub(err.stack);
+          }
+          throw err;
+        }
+        ctx.logger.debug({ notifier: name, kind: n.kind, action: event.event_action, dedupKey: event.dedup_key }, 'pagerduty event accepted');
+      },
+    };
+  },
+};

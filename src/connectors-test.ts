@@ -1,0 +1,231 @@
+/**
+ * `vigil connectors test <name>`: builds one connector or notifier of a config the way the agent does,
+ * runs its health check, then a dry run on a synthetic decision marked as a TEST. Plan connectors `apply`
+ * with `dryRun: true` (a dry run that changes something or sends a write request fails the test);
+ * notifiers render the request they WOULD post without posting it, or post a test notification with
+ * `send`. Credentials never reach the output: URLs show their origin only, headers other than framing
+ * ones and every secret-looking option value are redacted.
+ */
+import type { Logger } from 'pino';
+import type { LoadedConfig, Registries } from './config/load.js';
+import { buildConnector, type ConnectorSection } from './connectors-build.js';
+import { describeCheckError } from './connectors-check.js';
+import type { AnyConnector, ConnectorDeps, Decision, Notification } from './contracts/index.js';
+
+export interface ConnectorTestOptions {
+  loaded: LoadedConfig;
+  registries: Registries;
+  name: string;
+  /** Notifiers: post the test notification instead of printing it. */
+  send: boolean;
+  outcome: 'rollback' | 'promote';
+  /** Bounds the health check and the dry run, each. */
+  timeoutMs: number;
+  logger: Logger;
+  out: (line: string) => void;
+  err: (line: string) => void;
+  fetch?: typeof globalThis.fetch;
+  now?: () => number;
+}
+
+export const TEST_SERVICE = 'vigil-connectors-test';
+
+/** A decision that says everywhere it is a test: service, versions, reason, summary; always a dry run. */
+export function connectorTestDecision(o: { nowMs: number; configHash: string; outcome: 'rollback' | 'promote'; plan: readonly string[] }): Decision {
+  const rollback = o.outcome === 'rollback';
+  return {
+    id: `${TEST_SERVICE}-${o.nowMs}`,
+    analysis: `${TEST_SERVICE}:v0.0.0-test-canary`,
+    service: TEST_SERVICE,
+    outcome: o.outcome,
+    reason: `TEST from \`vigil connectors test\`: synthetic numbers, no canary was analysed, nothing is ${rollback ? 'rolled back' : 'promoted'}`,
+    canaryVersion: 'v0.0.0-test-canary',
+    baselineVersion: 'v0.0.0-test-baseline',
+    look: 1,
+    eventTimeUnixMs: o.nowMs,
+    verdicts: [{
+      detector: 'error-rate-sequential',
+      metric: 'error-rate',
+      phase: rollback ? 'fail' : 'pass',
+      pValue: rollback ? 0.001 : 0.5,
+      estimate: rollback ? 3 : 0.98,
+      lower: rollback ? 1.8 : 0.81,
+      upper: rollback ? 5.2 : 1.04,
+      effect: 'error-rate ratio canary/baseline',
+      samples: { baseline: 1000, canary: 100 },
+      summary: 'TEST: synthetic numbers',
+      alpha: 0.05,
+      shadow: false,
+    }],
+    configHash: o.configHash,
+    plan: rollback ? [...o.plan] : [],
+    dryRun: true,
+  };
+}
+
+const SECRET_KEY = /secret|token|password|passwd|key|url|auth|header|credential|cookie/i;
+
+/** Every string in the options under a secret-looking key (and the path and query of such URLs). */
+export function secretValues(options: unknown, underSecret = false): string[] {
+  if (typeof options === 'string') {
+    if (!underSecret || options.length < 4) return [];
+    const found = [options];
+    try {
+      const u = new URL(options);
+      if (u.pathname.length > 1) found.push(u.pathname);
+      if (u.search) found.push(u.search.slice(1));
+      for (const v of u.searchParams.values()) if (v.length >= 4) found.push(v);
+    } catch {
+      // not a URL: the whole value is the secret
+    }
+    return found;
+  }
+  if (Array.isArray(options)) return options.flatMap((v) => secretValues(v, underSecret));
+  if (options && typeof options === 'object') {
+    return Object.entries(options).flatMap(([k, v]) => secretValues(v, underSecret || SECRET_KEY.test(k)));
+  }
+  return [];
+}
+
+/** Replaces every secret (longest first) with "[redacted]". */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of [...new Set(secrets)].sort((a, b) => b.length - a.length)) out = out.split(s).join('[redacted]');
+  return out;
+}
+
+const SHOWN_HEADERS = /^(content-type|user-agent|ce-[a-z]+|x-vigil-timestamp)$/i;
+
+interface Captured { method: string; url: string; headers: Record<string, string>; body: string }
+
+function headersOf(init: RequestInit | undefined): Record<string, string> {
+  const h = new Headers(init?.headers);
+  return Object.fromEntries([...h.entries()]);
+}
+
+/** The request lines an operator may see: method and origin, framing headers, the pretty body, redacted. */
+export function describeRequest(req: Captured, secrets: readonly string[]): string[] {
+  const u = new URL(req.url);
+  const hidden = u.pathname.length > 1 || u.search !== '';
+  const lines = [`${req.method} ${u.protocol}//${u.host}${hidden ? '/… (path and query hidden: they may hold the credential)' : ''}`];
+  for (const [k, v] of Object.entries(req.headers)) lines.push(`${k}: ${SHOWN_HEADERS.test(k) ? v : '[redacted]'}`);
+  let body = req.body;
+  try {
+    body = JSON.stringify(JSON.parse(req.body), null, 2);
+  } catch {
+    // not JSON: shown as sent
+  }
+  lines.push('', ...redact(body, secrets).split('\n'));
+  return lines;
+}
+
+function find(loaded: LoadedConfig, name: string): { section: ConnectorSection; entry: { name: string; type: string } } | undefined {
+  const c = loaded.config.connectors.find((x) => x.name === name);
+  if (c) return { section: 'connectors', entry: c };
+  const n = loaded.config.notifiers.find((x) => x.name === name);
+  return n ? { section: 'notifiers', entry: n } : undefined;
+}
+
+/** Runs the test and prints what happened. Exit code: 0 passed, 1 a check failed, 2 unknown name / bad config. */
+export async function runConnectorTest(o: ConnectorTestOptions): Promise<number> {
+  const realFetch = o.fetch ?? globalThis.fetch;
+  const now = o.now ?? Date.now;
+  const found = find(o.loaded, o.name);
+  if (!found) {
+    const list = (xs: readonly { name: string }[]) => xs.map((x) => x.name).join(', ') || '(none)';
+    o.err(`vigil connectors test: ${o.loaded.file} has no connector or notifier named "${o.name}" (connectors: ${list(o.loaded.config.connectors)}; notifiers: ${list(o.loaded.config.notifiers)})`);
+    return 2;
+  }
+
+  // Requests are captured (notifier preview) or counted (writes during a dry run); health checks pass through.
+  let mode: 'pass' | 'capture' | 'watch' = 'pass';
+  const captured: Captured[] = [];
+  const writes: string[] = [];
+  const statuses: number[] = [];
+  const fetch: typeof globalThis.fetch = async (input, init) => {
+    const url = input instanceof Request ? input.url : String(input);
+    const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
+    if (mode === 'capture') {
+      captured.push({ method, url, headers: headersOf(init), body: typeof init?.body === 'string' ? init.body : '' });
+      return new Response('ok', { status: 200, headers: { 'content-type': 'text/plain' } });
+    }
+    if (mode === 'watch' && !['GET', 'HEAD', 'OPTIONS'].includes(method)) writes.push(`${method} ${new URL(url).origin}`);
+    const res = await realFetch(input, init);
+    statuses.push(res.status);
+    return res;
+  };
+  const deps: ConnectorDeps = { fetch, now };
+
+  let conn: AnyConnector;
+  try {
+    conn = buildConnector(o.loaded, o.registries, found.section, found.entry, deps);
+  } catch (e) {
+    const { error, code } = describeCheckError(e);
+    o.err(`vigil connectors test: ${o.name} could not be built: ${error}${code ? ` [${code}]` : ''}`);
+    return 2;
+  }
+  const secrets = secretValues(o.loaded.connectorOptions.get(o.name));
+  const show = (line: string) => o.out(redact(line, secrets));
+  const fail = (what: string, e: unknown) => {
+    const { error, code } = describeCheckError(e);
+    show(`  ${what}: FAILED: ${error}${code ? ` [${code}]` : ''}`);
+  };
+  let ok = true;
+
+  show(`${conn.kind === 'notifier' ? 'notifier' : `${conn.kind} connector`} ${conn.name} (type ${conn.type}) from ${o.loaded.file}`);
+  if (conn.healthCheck) {
+    try {
+      await conn.healthCheck({ logger: o.logger, signal: AbortSignal.timeout(o.timeoutMs) });
+      show('  health check: ok');
+    } catch (e) {
+      fail('health check', e);
+      ok = false;
+    }
+  } else {
+    show(`  health check: none (${conn.type} has no health check)`);
+  }
+
+  const decision = connectorTestDecision({ nowMs: now(), configHash: o.loaded.hash, outcome: o.outcome, plan: conn.kind === 'notifier' ? o.loaded.config.plan : [conn.name] });
+  const signal = AbortSignal.timeout(o.timeoutMs);
+  if (conn.kind !== 'notifier') {
+    mode = 'watch';
+    try {
+      const r = await conn.apply({
+        logger: o.logger, signal, dryRun: true, decision,
+        target: { service: decision.service, analysisId: decision.analysis, decisionId: decision.id, canaryVersion: decision.canaryVersion, baselineVersion: decision.baselineVersion, reason: decision.reason },
+      });
+      show(`  dry run (${o.outcome} of ${decision.service}): ${r.detail} (changed: ${r.changed})`);
+      if (r.changed) { show('  dry run: FAILED: it reports a change, a dry run must touch nothing'); ok = false; }
+      if (writes.length > 0) { show(`  dry run: FAILED: it sent ${writes.length} write request(s) (${writes.join(', ')}), a dry run must touch nothing`); ok = false; }
+    } catch (e) {
+      fail('dry run', e);
+      ok = false;
+    }
+  } else {
+    const publicUrl = o.loaded.config.server.api.publicUrl;
+    const notification: Notification = {
+      kind: 'decision', decision,
+      ...(publicUrl ? { link: `${publicUrl.replace(/\/$/, '')}/api/v1/decisions/${encodeURIComponent(decision.id)}` } : {}),
+    };
+    mode = o.send ? 'pass' : 'capture';
+    try {
+      await conn.post(notification, { logger: o.logger, signal, dryRun: true });
+      if (o.send) {
+        show(`  sent: a TEST notification (${o.outcome}, marked dry-run) was posted${statuses.length > 0 ? ` (HTTP ${statuses.join(', ')})` : ''}`);
+      } else if (captured.length === 0) {
+        show(`  preview: ${conn.type} sends no request for this notification`);
+      } else {
+        for (const req of captured) {
+          show(`  preview (NOT sent; --send posts it as a test): the ${o.outcome} notification would be`);
+          for (const line of describeRequest(req, secrets)) show(line === '' ? '' : `    ${line}`);
+        }
+      }
+    } catch (e) {
+      fail(o.send ? 'send' : 'preview', e);
+      ok = false;
+    }
+  }
+  await conn.close?.().catch((e: unknown) => fail('close', e));
+  show(ok ? 'result: ok' : 'result: FAILED');
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,166 @@
+/**
+ * The haproxy connector against a REAL haproxy (Debian package) with a `level admin` stats socket in a temp
+ * directory, load-balancing two local backends that answer their names.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { haproxyTrafficFactory } from '../../../../connectors/traffic/haproxy.js';
+import { parseWeight, runtimeCommand } from '../../../../connectors/traffic/haproxy-runtime.js';
+import type { VigilError } from '../../../../src/errors.js';
+import { connectorConformance } from '../../../unit/connectors/conformance.js';
+import { actionContext, asPlan, deps, rollbackDecision } from '../../../unit/connectors/fixtures.js';
+import { type NamedBackend, type PeerProcess, findBinary, freePort, namedBackend, startPeer, tally } from './proxy-peers.js';
+
+interface Haproxy {
+  dir: string;
+  socket: string;
+  url: string;
+  baseline: NamedBackend;
+  canary: NamedBackend;
+  process: PeerProcess;
+  /** Runs one runtime API command (test side, independent of the connector). */
+  cli(command: string): Promise<string>;
+  weights(): Promise<{ baseline: number; canary: number }>;
+  close(): Promise<void>;
+}
+
+async function startHaproxy(opts: { balance?: string } = {}): Promise<Haproxy> {
+  const bin = findBinary('haproxy');
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-haproxy-'));
+  const socket = join(dir, 'admin.sock');
+  const [baseline, canary, port] = [await namedBackend('baseline'), await namedBackend('canary'), await freePort()];
+  writeFileSync(join(dir, 'haproxy.cfg'), [
+    'global',
+    `  stats socket ${socket} mode 600 level admin`,
+    `  stats socket ${join(dir, 'user.sock')} mode 600 level user`,
+    'defaults',
+    '  mode http',
+    '  timeout connect 2s',
+    '  timeout client 10s',
+    '  timeout server 10s',
+    'frontend fe',
+    `  bind 127.0.0.1:${port}`,
+    '  default_backend checkout',
+    'backend checkout',
+    `  balance ${opts.balance ?? 'roundrobin'}`,
+    `  server baseline 127.0.0.1:${baseline.port} weight 100`,
+    `  server canary 127.0.0.1:${canary.port} weight 100`,
+    '',
+  ].join('\n'));
+  const cli = (command: string) => runtimeCommand('test', { path: socket }, command, { signal: new AbortController().signal, timeoutMs: 5_000 });
+  const proc = await startPeer(bin, ['-f', join(dir, 'haproxy.cfg'), '-db'], async () => (await cli('show cli level')).trim() === 'admin');
+  const weight = async (s: string) => parseWeight(await cli(`get weight checkout/${s}`))!.current;
+  return {
+    dir, socket, url: `http://127.0.0.1:${port}/`, baseline, canary, process: proc, cli,
+    weights: async () => ({ baseline: await weight('baseline'), canary: await weight('canary') }),
+    async close() {
+      await proc.stop();
+      await Promise.all([baseline.close(), canary.close()]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function connector(socket: string, extra: object = {}) {
+  return asPlan(haproxyTrafficFactory.create('lb', haproxyTrafficFactory.parse({
+    socket, backend: 'checkout', baselineServer: 'baseline', canaryServer: 'canary', ...extra,
+  }), deps));
+}
+
+connectorConformance('haproxy', (t) => connector(t.url, { timeoutMs: t.timeoutMs }), {
+  stateful: async () => {
+    const h = await startHaproxy();
+    return {
+      url: h.socket,
+      rollOut: async () => {
+        await h.cli('set weight checkout/baseline 100%');
+        await h.cli('set weight checkout/canary 100%');
+      },
+      snapshot: async () => JSON.stringify(await h.weights()),
+      close: () => h.close(),
+    };
+  },
+});
+
+describe('haproxy against a real haproxy', () => {
+  let h: Haproxy;
+  beforeAll(async () => { h = await startHaproxy(); });
+  afterAll(() => h.close());
+  beforeEach(async () => {
+    await h.cli('set weight checkout/baseline 100%');
+    await h.cli('set weight checkout/canary 100%');
+  });
+
+  it('before: both backends get traffic; after apply: every request reaches the baseline', async () => {
+    const before = await tally(h.url, 20);
+    expect(before.baseline).toBeGreaterThan(0);
+    expect(before.canary).toBeGreaterThan(0);
+
+    const c = connector(h.socket);
+    const res = await c.apply(actionContext(rollbackDecision()));
+    expect(res).toEqual({
+      changed: true,
+      detail: `sent "set weight checkout/canary 0%" to backend checkout via ${h.socket}: baseline 100→100, canary 100→0`,
+    });
+    expect(await h.weights()).toEqual({ baseline: 100, canary: 0 });
+    const canaryHits = h.canary.hits;
+    expect(await tally(h.url, 60)).toEqual({ baseline: 60 });
+    expect(h.canary.hits).toBe(canaryHits);
+
+    expect(await c.apply(actionContext(rollbackDecision()))).toEqual({
+      changed: false, detail: `backend checkout via ${h.socket}: all weight already on baseline (baseline=100, canary=0)`,
+    });
+  });
+
+  it('restores a drained baseline to its configured weight before taking the canary out', async () => {
+    await h.cli('set weight checkout/baseline 0');
+    const res = await connector(h.socket).apply(actionContext(rollbackDecision()));
+    expect(res.detail).toBe(`sent "set weight checkout/baseline 100%; set weight checkout/canary 0%" to backend checkout via ${h.socket}: baseline 0→100, canary 100→0`);
+    expect(await h.weights()).toEqual({ baseline: 100, canary: 0 });
+    expect(await tally(h.url, 10)).toEqual({ baseline: 10 });
+  });
+
+  it('dry run reads the weights and changes nothing', async () => {
+    const res = await connector(h.socket).apply(actionContext(rollbackDecision(), { dryRun: true }));
+    expect(res).toEqual({
+      changed: false,
+      detail: `dry-run: would send "set weight checkout/canary 0%" to backend checkout via ${h.socket} (now baseline=100, canary=100)`,
+    });
+    expect(await h.weights()).toEqual({ baseline: 100, canary: 100 });
+  });
+
+  it('fails permanently with HAProxy\'s own answer for an unknown server or a socket without admin level', async () => {
+    const unknown = (await connector(h.socket, { canaryServer: 'nope' }).apply(actionContext(rollbackDecision())).catch((e: unknown) => e)) as VigilError;
+    expect([unknown.code, unknown.retryable]).toEqual(['VIGIL_ERR_CONNECTOR_FAILED', false]);
+    expect(unknown.message).toBe('connector failed: haproxy: get weight checkout/nope answered: No such server.');
+
+    const userLevel = connector(join(h.dir, 'user.sock'));
+    const denied = (await userLevel.apply(actionContext(rollbackDecision())).catch((e: unknown) => e)) as VigilError;
+    expect(denied.message).toBe('connector failed: haproxy: set weight checkout/canary 0% answered: Permission denied');
+    const ctx = actionContext(rollbackDecision());
+    await expect(userLevel.healthCheck!({ logger: ctx.logger, signal: ctx.signal })).rejects.toThrow(/grants level "user": set weights needs "level admin"/);
+    await expect(connector(h.socket).healthCheck!({ logger: ctx.logger, signal: ctx.signal })).resolves.toBeUndefined();
+    expect(await h.weights()).toEqual({ baseline: 100, canary: 100 });
+  });
+
+  it('a socket nobody listens on is a retryable network error', async () => {
+    const err = (await connector(join(h.dir, 'missing.sock')).apply(actionContext(rollbackDecision())).catch((e: unknown) => e)) as VigilError;
+    expect([err.code, err.retryable]).toEqual(['VIGIL_ERR_CONNECTOR_NETWORK', true]);
+    expect((err.cause as NodeJS.ErrnoException).code).toBe('ENOENT');
+  });
+});
+
+describe('haproxy with a static algorithm (balance source)', () => {
+  let h: Haproxy;
+  beforeAll(async () => { h = await startHaproxy({ balance: 'source' }); });
+  afterAll(() => h.close());
+
+  it('uses relative weights, which static algorithms accept', async () => {
+    const res = await connector(h.socket).apply(actionContext(rollbackDecision()));
+    expect(res.changed).toBe(true);
+    expect(await h.weights()).toEqual({ baseline: 100, canary: 0 });
+    expect(await tally(h.url, 10)).toEqual({ baseline: 10 });
+  });
+});
