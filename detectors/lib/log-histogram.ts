@@ -31,9 +31,10 @@ export function histogramProblem(cohort: string, h: LatencyHistogram | undefined
   if (!(Number.isInteger(h.scale) && h.scale >= MIN_SCALE && h.scale <= MAX_SCALE)) return `${cohort} histogram scale must be an integer in [${MIN_SCALE}, ${MAX_SCALE}], got ${h.scale}`;
   if (!(Number.isInteger(h.zeroCount) && h.zeroCount >= 0)) return `${cohort} histogram zeroCount must be an integer >= 0, got ${h.zeroCount}`;
   if (h.counts === null || typeof h.counts !== 'object') return `${cohort} histogram counts must be an object`;
-  for (const [k, c] of Object.entries(h.counts)) {
+  for (const k in h.counts) {
+    const c = h.counts[k as unknown as number];
     if (!Number.isInteger(Number(k)) || k.trim() === '') return `${cohort} histogram bucket index must be an integer, got "${k}"`;
-    if (!(Number.isInteger(c) && c >= 0)) return `${cohort} histogram bucket ${k} count must be an integer >= 0, got ${c}`;
+    if (!(c !== undefined && Number.isInteger(c) && c >= 0)) return `${cohort} histogram bucket ${k} count must be an integer >= 0, got ${c}`;
   }
   return undefined;
 }
@@ -45,15 +46,23 @@ export function histogramProblem(cohort: string, h: LatencyHistogram | undefined
 export function sortedAtScale(h: LatencyHistogram, to: number): SortedHistogram {
   if (to > h.scale) throw new RangeError(`cannot refine a histogram from scale ${h.scale} to ${to}`);
   const shift = 2 ** (h.scale - to);
-  const merged = new Map<number, number>();
-  for (const [k, c] of Object.entries(h.counts)) {
-    if (c <= 0) continue;
-    const j = Math.floor(Number(k) / shift);
-    merged.set(j, (merged.get(j) ?? 0) + c);
+  const pairs: [number, number][] = [];
+  for (const k in h.counts) {
+    const c = h.counts[k as unknown as number] as number;
+    if (c > 0) pairs.push([Math.floor(Number(k) / shift), c]);
   }
-  const index = [...merged.keys()].sort((a, b) => a - b);
-  const count = index.map((i) => merged.get(i) as number);
-  const total = count.reduce((s, c) => s + c, h.zeroCount);
+  pairs.sort((a, b) => a[0] - b[0]);
+  const index: number[] = [];
+  const count: number[] = [];
+  let total = h.zeroCount;
+  for (const [i, c] of pairs) {
+    total += c;
+    if (index.length > 0 && index[index.length - 1] === i) count[count.length - 1] = (count[count.length - 1] as number) + c;
+    else {
+      index.push(i);
+      count.push(c);
+    }
+  }
   return { scale: to, zeroCount: h.zeroCount, index, count, total };
 }
 

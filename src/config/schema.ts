@@ -40,12 +40,20 @@ export const metricSchema = z
     shadow: z.boolean().default(false),
     /** Bonferroni weight: this metric gets alpha * weight / sum(weights of acting metrics). */
     weight: z.number().positive().default(1),
+    /**
+     * Which telemetry the detector sees (src/analysis/evidence-source.ts): `auto` (per look: the spans when
+     * both cohorts have spans, else the OTLP metric histograms), `spans`, `metrics`, or `both` (summed; only
+     * for fleets where each instance exports one or the other).
+     */
+    source: z.enum(['auto', 'spans', 'metrics', 'both']).default('auto'),
   })
   .strict();
 
 export const DEFAULT_METRICS = [
   { name: 'error-rate', detector: 'error-rate-sequential', options: {}, shadow: false, weight: 1 },
   { name: 'latency', detector: 'latency-sequential', options: { tolerance: 0.05 }, shadow: false, weight: 1 },
+  // The tail guard is part of the default set: the mean-of-log test barely sees a slower tail.
+  { name: 'latency-p99', detector: 'latency-quantile', options: { quantile: 0.99, tolerance: 0.1 }, shadow: false, weight: 1 },
 ];
 
 const analysisSchema = z
@@ -61,7 +69,41 @@ const analysisSchema = z
     allowedLateness: duration('5s'),
     /** A canary silent this long (event time) while the baseline keeps reporting is abandoned. */
     silenceTimeout: duration('5m'),
-    metrics: z.array(metricSchema).min(1).default(DEFAULT_METRICS),
+    metrics: z.array(metricSchema).min(1).prefault(DEFAULT_METRICS),
+  })
+  .strict();
+
+/** Cardinality limits and event-time expiry (src/ingest/backpressure-limits.ts). */
+const limitsSchema = z
+  .object({
+    /** Services tracked at once; telemetry of further services is dropped (counted, logged once). */
+    maxServices: z.number().int().min(1).default(10_000),
+    /** Analyses running at once over all services; further canary versions wait. */
+    maxAnalyses: z.number().int().min(1).default(5_000),
+    /** Versions remembered per service (canary, unknown-cohort and finished versions). */
+    maxVersionsPerService: z.number().int().min(1).default(64),
+    /** Metric streams held for cumulative→delta conversion. */
+    maxMetricStreams: z.number().int().min(1).default(200_000),
+    /** A service silent this long (event time, behind most other services) is forgotten. */
+    serviceIdleTimeout: duration('1h'),
+    /** A finished analysis stays listed this long (event time) after its decision; its outcome is kept. */
+    finishedRetention: duration('1h'),
+  })
+  .strict();
+
+/** The bounded ingest queue (src/ingest/backpressure-gate.ts): past it, 503 + Retry-After / UNAVAILABLE. */
+const ingestSchema = z
+  .object({
+    /** Estimated memory of OTLP requests admitted and not yet aggregated (bodies raw and inflated). */
+    maxInflightBytes: z.number().int().min(1024 * 1024).default(128 * 1024 * 1024),
+    /** OTLP requests admitted and not yet answered, HTTP and gRPC together. */
+    maxInflightRequests: z.number().int().min(1).default(128),
+    /** The delay refused clients are asked to wait (Retry-After, RetryInfo); at least 1s. */
+    retryAfter: duration('1s'),
+    /** Trace bodies of at least this many bytes (after gzip) are decoded in worker threads; 0: never. */
+    workerDecodeBytes: z.number().int().min(0).default(1024 * 1024),
+    /** Worker threads for large bodies; 0: one less than the CPUs (at least 1, at most 4). */
+    decodeWorkers: z.number().int().min(0).max(64).default(0),
   })
   .strict();
 
@@ -119,6 +161,8 @@ export const configSchema = z
       .strict()
       .prefault({}),
     analysis: analysisSchema.prefault({}),
+    limits: limitsSchema.prefault({}),
+    ingest: ingestSchema.prefault({}),
     rollouts: z.array(rolloutSchema).default([]),
     plan: z.array(z.string()).default([]),
     connectors: z.array(connectorSchema).default([]),

@@ -1,6 +1,14 @@
 import type { ErrorRateState } from '../../detectors/error-rate-sequential.js';
 import { createErrorRateSequential } from '../../detectors/error-rate-sequential.js';
+import { createKayentaMannWhitney } from '../../detectors/kayenta-mann-whitney.js';
+import type { KayentaState } from '../../detectors/kayenta-mann-whitney.js';
 import { createLatencySequential } from '../../detectors/latency-sequential.js';
+import { createSloGuard } from '../../detectors/slo-guard.js';
+import type { SloGuardState } from '../../detectors/slo-guard.js';
+import { createSrm } from '../../detectors/srm.js';
+import type { SrmState } from '../../detectors/srm.js';
+import { createLatencyQuantile } from '../../detectors/latency-quantile.js';
+import { addRequest, emptyBatch } from '../../src/evidence/cohort-batch.js';
 import { lookLogLikelihoodRatio, mixtureGrid } from '../../detectors/lib/discrete-mixture.js';
 import type { LookInput } from '../../src/contracts/detector.js';
 import type { CohortBatch, LogMoments } from '../../src/contracts/evidence.js';
@@ -49,12 +57,40 @@ function latencyLook(j: number): { c: LogMoments; b: LogMoments } {
   return { c: { n: 20, mean: 4.6 + 0.01 * (j % 5), m2: 19 * 0.25 }, b: { n: 20, mean: 4.6, m2: 19 * 0.26 } };
 }
 
+/** Kayenta state after `looks` looks of errorLook (plain data: per-look error rates). */
+function kayentaStateAfter(looks: number): KayentaState {
+  const s: KayentaState = { looks, canaryValues: [], baselineValues: [], canarySamples: 0, baselineSamples: 0, pValue: 1 };
+  for (let j = 1; j <= looks; j++) {
+    const { nc, xc, nb, xb } = errorLook(j);
+    s.canaryValues.push(xc / nc);
+    s.baselineValues.push(xb / nb);
+    s.canarySamples += nc;
+    s.baselineSamples += nb;
+  }
+  return s;
+}
+
+/** Deterministic look j for latency-quantile: 200 spans per cohort at log-normal quantiles (histograms as production builds them). */
+function quantileLook(j: number): { c: CohortBatch; b: CohortBatch } {
+  const c = emptyBatch();
+  const b = emptyBatch();
+  for (let i = 0; i < 200; i++) {
+    const z = Math.sqrt(2) * Math.atan(((i + 0.5) / 200 - 0.5) * Math.PI) * 0.9; // heavy-ish deterministic spread
+    addRequest(b, 100 * Math.exp(0.5 * z + 0.001 * (j % 7)), false);
+    addRequest(c, 100 * Math.exp(0.5 * z + 0.002 * (j % 5)), false);
+  }
+  return { c, b };
+}
+
 export const detectorsPerLook: BenchSuite = {
   name: 'detectors-per-look',
   cases(): BenchCase[] {
     const cases: BenchCase[] = [];
     const err = createErrorRateSequential('error-rate', {}, 25);
     const lat = createLatencySequential('latency', { tolerance: 0.05 }, 25);
+    const kay = createKayentaMannWhitney('errors-kayenta', {}, 25);
+    const srmD = createSrm('srm', {}, 25);
+    const slo = createSloGuard('slo', { maxErrorRate: 0.01 }, 25);
     for (const at of [1, 100, 1000]) {
       const prior = at === 1 ? err.init() : errorStateAfter(at - 1, 48);
       const e = errorLook(at);
@@ -70,6 +106,35 @@ export const detectorsPerLook: BenchSuite = {
       const linp = input(at, cohort(20, 0, l.c), cohort(20, 0, l.b));
       const lprior = ls;
       cases.push({ name: `latency-sequential at look ${at}`, fn: () => lat.look(lprior, linp, 0.05), iterations: 20_000, warmup: 1000 });
+
+      // Kayenta compatibility re-judges ALL looks so far: O(n log n x ~100) per look.
+      const kprior = kayentaStateAfter(at - 1);
+      cases.push({ name: `kayenta-mann-whitney at look ${at}`, fn: () => kay.look(kprior, inp, 0.05), iterations: at >= 1000 ? 10 : at >= 100 ? 100 : 2000, warmup: at >= 1000 ? 2 : 20 });
+
+      // srm: O(segments); the worst case is an expected share that changes at every look (one segment each).
+      const sprior: SrmState = { looks: at - 1, canaryRequests: 0, baselineRequests: 0, segments: [], pValue: 1 };
+      for (let j = 1; j < at; j++) {
+        const { nc, nb } = errorLook(j);
+        sprior.segments.push({ share: nc / (nc + nb), baseline: nb, canary: nc });
+      }
+      const sinp = { ...inp, expectedCanaryShare: e.nc / (e.nc + e.nb) + 1e-9 };
+      cases.push({ name: `srm (share changes every look) at look ${at}`, fn: () => srmD.look(sprior, sinp, 0.05), iterations: at >= 1000 ? 20 : at >= 100 ? 200 : 2000, warmup: 10 });
+
+      // slo-guard: O(1) state; cost grows with the counts through the incomplete beta (~sqrt(errors)).
+      const gprior: SloGuardState = { looks: at - 1, trials: (at - 1) * e.nc, sure: Math.round((at - 1) * e.nc * 0.011), possible: Math.round((at - 1) * e.nc * 0.011), canaryRequests: (at - 1) * e.nc, baselineRequests: 0, pValue: 1 };
+      cases.push({ name: `slo-guard (maxErrorRate 1%) at look ${at}`, fn: () => slo.look(gprior, inp, 0.05), iterations: 500, warmup: 20 });
+
+      // latency-quantile: O(buckets + rungs x K) per look, state independent of the number of looks.
+      const q = createLatencyQuantile('latency-p99', {}, 25);
+      let qs = q.init();
+      for (let j = 1; j < at; j++) {
+        const { c: qc, b: qb } = quantileLook(j);
+        qs = q.look(qs, input(j, qc, qb), 0.05).state;
+      }
+      const ql = quantileLook(at);
+      const qinp = input(at, ql.c, ql.b);
+      const qprior = qs;
+      cases.push({ name: `latency-quantile at look ${at}`, fn: () => q.look(qprior, qinp, 0.05), iterations: 5000, warmup: 200 });
     }
     return cases;
   },

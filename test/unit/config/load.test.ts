@@ -58,7 +58,7 @@ describe('config loading', () => {
     expect(config.analysis.minSamples).toBe(25);
     expect(config.queue.redis).toBeNull();
     expect(config.cohorts.attribute).toBe('vigil.cohort');
-    expect(config.analysis.metrics.map((m) => m.detector)).toEqual(['error-rate-sequential', 'latency-sequential']);
+    expect(config.analysis.metrics.map((m) => m.detector)).toEqual(['error-rate-sequential', 'latency-sequential', 'latency-quantile']);
     expect(config.actions.mode).toBe('enforce');
   });
 

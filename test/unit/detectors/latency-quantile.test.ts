@@ -244,6 +244,19 @@ describe('latency-quantile: simulation (seeded)', () => {
     expect(alarms / reps).toBeLessThanOrEqual(alpha);
   });
 
+  it('is equivariant on the bucket lattice: a canary exactly 2^(2/8) slower with tolerance 0.1 is the A/A test with tolerance 0', () => {
+    const b = 2 ** (2 / 8); // ceil(8 log2 1.1) = 2 rungs: the boundary of the tolerance-0.1 null
+    const rand = rng(77);
+    const looks: Look[] = Array.from({ length: 30 }, () => [logNormal(rand, 80), logNormal(rand, 80)]);
+    const plain = run(looks, { tolerance: 0 }, 25).verdicts;
+    const scaledRun = run(looks.map(([c, base]) => [c.map((v) => v * b), base]), { tolerance: 0.1 }, 25).verdicts;
+    scaledRun.forEach((v, i) => {
+      expect(v.pValue).toBeCloseTo(plain[i]!.pValue, 12);
+      expect(v.phase === 'fail').toBe(plain[i]!.phase === 'fail');
+      if (plain[i]!.estimate !== undefined) expect(v.estimate!).toBeCloseTo(plain[i]!.estimate * b, 9);
+    });
+  });
+
   it('a canary 1.05x slower everywhere stays within tolerance 0.1: false alarms <= alpha', () => {
     const alpha = 0.2;
     let alarms = 0;
