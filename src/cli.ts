@@ -11,6 +11,10 @@ import { createLogger } from './logger.js';
 import { createAgent } from './main.js';
 import { BUILTIN_REGISTRIES } from './registries.js';
 import { runReplay } from './replay/run-replay.js';
+import {
+  BACKTEST_DESCRIPTION, BACKTEST_HELP_AFTER, DEFAULT_INJECT, DEFAULT_INJECTIONS, DEFAULT_TRIALS, backtestCommand, parseInject, parseSeed, parseServices,
+  parseShare, parseTrials, type BacktestCliOptions,
+} from './backtest/backtest-command.js';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 const err = (s: string) => process.stderr.write(`${s}\n`);
@@ -122,12 +126,54 @@ export async function main(argv: string[]): Promise<number> {
     });
 
   program
+    .command('backtest')
+    .description(BACKTEST_DESCRIPTION)
+    .option('-c, --config <file>', 'YAML config file to backtest (default: the embedded default config)')
+    .option('--trials <n>', 'A/A splits (trials) to run; each also runs every injected regression', parseTrials, DEFAULT_TRIALS)
+    .option('--seed <n>', 'seed of the splits and injections: the same seed gives the same report', parseSeed, 1)
+    .addOption(new Option('--inject <list>', 'regressions to inject, kind=factor comma-separated (kinds: error, latency, tail), or none').argParser(parseInject).default(DEFAULT_INJECTIONS(), DEFAULT_INJECT))
+    .option('--canary-share <share>', 'pseudo-canary share of the split (default per service: rollouts[].expectedCanaryShare, else the canary\'s share in the recording, else 0.5)', parseShare)
+    .option('--services <names>', 'only these services (comma-separated)', parseServices)
+    .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('-q, --quiet', 'no progress on stderr')
+    .argument('<files...>', 'OTLP JSON lines files (Collector file exporter; .gz accepted)')
+    .addHelpText('after', BACKTEST_HELP_AFTER)
+    .action(async (files: string[], o: BacktestCliOptions) => {
+      const loaded = load(o.config);
+      const logger = createLogger({ level: process.env.VIGIL_LOG_LEVEL ?? 'warn', destination: process.stderr });
+      code = await backtestCommand({ loaded, registries: BUILTIN_REGISTRIES, files, options: o, logger, out, progress: err });
+    });
+
+  program
     .command('demo')
     .description('A self-contained demo: real OTel SDK traffic with a canary at 5x the baseline error rate; Vigil detects it,\nrolls it back through a signed webhook and posts to a local chat endpoint. No Redis needed. Exits 0 on success.')
     .option('--requests <n>', 'requests per cohort per look', (v) => Number(v), 300)
     .action(async (o: { requests: number }) => {
       const ok = await runDemo({ registries: BUILTIN_REGISTRIES, print: out, requestsPerLook: o.requests });
       code = ok ? 0 : 1;
+    });
+
+  program
+    .command('connectors')
+    .description('Check connectors and notifiers before trusting the plan (see "connectors test --help").')
+    .command('test')
+    .description('Build one connector or notifier of the config as the agent does, run its health check, then a dry run on a\nsynthetic TEST decision: plan connectors apply with dryRun (touching nothing); notifiers print the request they\nwould post (credentials hidden) without posting, or post a marked test notification with --send.\nExit 0 passed, 1 a check failed, 2 bad usage, unknown name or invalid config.')
+    .argument('<name>', 'the connector or notifier name (its `name:` in the config)')
+    .requiredOption('-c, --config <file>', 'YAML config file that defines it')
+    .option('--send', 'notifiers: post the test notification for real (marked TEST and dry-run)')
+    .addOption(new Option('--outcome <outcome>', 'the synthetic decision').choices(['rollback', 'promote']).default('rollback'))
+    .option('--timeout <ms>', 'time limit of the health check and of the dry run, each', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new CommanderError(2, 'commander.invalidArgument', 'must be a positive integer number of milliseconds');
+      return n;
+    }, 30_000)
+    .action(async (name: string, o: { config: string; send?: boolean; outcome: 'rollback' | 'promote'; timeout: number }) => {
+      const { runConnectorTest } = await import('./connectors-test.js');
+      const loaded = load(o.config);
+      const logger = createLogger({ level: process.env.VIGIL_LOG_LEVEL ?? 'warn', destination: process.stderr });
+      code = await runConnectorTest({
+        loaded, registries: BUILTIN_REGISTRIES, name, send: o.send === true, outcome: o.outcome, timeoutMs: o.timeout, logger, out, err,
+      });
     });
 
   program

@@ -37,7 +37,8 @@ export const ERROR_CODES = {
   VIGIL_ERR_CONNECTOR_ABORTED: { message: 'connector call was aborted by the caller: %s', retryable: true },
   // cli
   VIGIL_ERR_CLI_USAGE: { message: '%s', retryable: false },
-  VIGIL_ERR_REPLAY_INPUT: { message: 'replay input is unreadable: %s', retryable: false },
+  VIGIL_ERR_REPLAY_INPUT: { message: 'recording is unreadable: %s', retryable: false },
+  VIGIL_ERR_BACKTEST_NO_TRAFFIC: { message: 'nothing to backtest: %s', retryable: false },
 } as const satisfies Record<string, { message: string; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -4,17 +4,25 @@
  * `stop` shuts down gracefully: stop accepting OTLP, let recorded decisions reach the queue, finish the
  * active jobs, close the audit log and the API.
  */
+import { availableParallelism } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { AnalysisRegistry, type LookEvent } from './analysis/analysis-registry.js';
 import type { LoadedConfig, Registries } from './config/load.js';
-import type { AnyConnector, ConnectorDeps, Decision, Notifier, PlanConnector, RequestSample } from './contracts/index.js';
+import { connectorHealth } from './connectors-check.js';
+import { buildConnectors } from './connectors-build.js';
+import type { CohortIncrement, ConnectorDeps, Decision, RequestSample } from './contracts/index.js';
 import { createAuditLog, type AuditLog } from './decide/audit-log.js';
 import { VigilError } from './errors.js';
 import { buildApiApp } from './http/api-app.js';
 import { createMetrics, type VigilMetrics } from './http/metrics.js';
-import { buildOtlpApp } from './http/otlp-app.js';
+import { buildOtlpApp, metricsConsumer, tracesConsumer } from './http/otlp-app.js';
+import { DecodePool } from './ingest/backpressure-decode-pool.js';
+import { IngestGate } from './ingest/backpressure-gate.js';
+import { limitMessage } from './ingest/backpressure-limits.js';
+import { createOtlpGrpcReceiver, type OtlpGrpcReceiver } from './ingest/otlp/grpc-receiver.js';
 import type { CohortRules } from './ingest/cohort.js';
+import { MetricsIngest } from './ingest/metrics/metrics-ingest.js';
 import { createQueue } from './jobs/create-queue.js';
 import { createPlanRunner, type NotifyJob, type StepJob } from './jobs/plan-runner.js';
 import type { JobQueue } from './jobs/queue.js';
@@ -27,8 +35,8 @@ export interface AgentOptions {
   forceDryRun?: boolean;
   /** Do not post notifications (replay). */
   silenceNotifiers?: boolean;
-  /** Override listen ports (tests use 0). */
-  ports?: { otlpHttp?: number; api?: number };
+  /** Override listen ports (tests use 0). When `ports` is given, an unnamed otlpGrpc port is 0 (ephemeral). */
+  ports?: { otlpHttp?: number; otlpGrpc?: number; api?: number };
   deps?: Partial<ConnectorDeps>;
   /** Audit log path override. */
   auditPath?: string;
@@ -39,39 +47,26 @@ export interface Agent {
   readonly audit: AuditLog;
   readonly metrics: VigilMetrics;
   readonly otlpApp: FastifyInstance;
+  readonly otlpGrpc: OtlpGrpcReceiver;
+  /** The ingest queue shared by the OTLP receivers. */
+  readonly gate: IngestGate;
+  /** Decodes large trace bodies in worker threads (ingest.workerDecodeBytes). */
+  readonly decodePool: DecodePool;
   readonly apiApp: FastifyInstance;
   readonly cohortRules: CohortRules;
   /** Feeds request samples (replay and tests; OTLP routes call it too). */
   ingest(samples: RequestSample[]): void;
+  /** Feeds pre-aggregated cohort increments (OTLP metric deltas; the /v1/metrics routes call it). */
+  ingestBatches(items: CohortIncrement[]): void;
+  /** OTLP metrics → increments (stream state, counters). */
+  readonly metricsIngest: MetricsIngest;
   /** Called after a decision is durably recorded (before its jobs run). */
   onDecision(listener: (d: Decision) => void): void;
   onLook(listener: (e: LookEvent) => void): void;
   /** Resolves when every recorded decision is dispatched and the queues are idle. */
   settle(timeoutMs?: number): Promise<void>;
-  start(): Promise<{ otlpHttpUrl: string; apiUrl: string }>;
+  start(): Promise<{ otlpHttpUrl: string; otlpGrpcAddress: string; apiUrl: string }>;
   stop(): Promise<void>;
-}
-
-function buildConnectors(loaded: LoadedConfig, registries: Registries, deps: ConnectorDeps) {
-  const { config } = loaded;
-  const make = (section: 'connectors' | 'notifiers', c: { name: string; type: string }): AnyConnector => {
-    const factory = (section === 'connectors' ? registries.planConnectors : registries.notifiers).get(c.type);
-    if (!factory) throw new VigilError('VIGIL_ERR_CONFIG_UNKNOWN_TYPE', [c.type]);
-    return factory.create(c.name, loaded.connectorOptions.get(c.name), deps);
-  };
-  const plan = new Map<string, PlanConnector>();
-  for (const c of config.connectors) {
-    const conn = make('connectors', c);
-    if (conn.kind === 'notifier') throw new VigilError('VIGIL_ERR_CONFIG_UNKNOWN_TYPE', [`${c.type} (a notifier) under connectors:`]);
-    plan.set(c.name, conn);
-  }
-  const notifiers: Notifier[] = [];
-  for (const n of config.notifiers) {
-    const conn = make('notifiers', n);
-    if (conn.kind !== 'notifier') throw new VigilError('VIGIL_ERR_CONFIG_UNKNOWN_TYPE', [`${n.type} (not a notifier) under notifiers:`]);
-    notifiers.push(conn);
-  }
-  return { plan, notifiers };
 }
 
 export function createAgent(opts: AgentOptions): Agent {
@@ -82,6 +77,10 @@ export function createAgent(opts: AgentOptions): Agent {
   const audit = createAuditLog(opts.auditPath ?? config.audit.path);
   const deps: ConnectorDeps = { fetch: opts.deps?.fetch ?? globalThis.fetch, now: opts.deps?.now ?? Date.now };
   const { plan: connectors, notifiers } = buildConnectors(loaded, registries, deps);
+  // Connector health checks (credentials, reachability): at start and every 30 s; shown by /readyz as
+  // warnings. They do not fail readiness: an unreachable flag service must not stop Vigil from ingesting.
+  const health = connectorHealth({ connectors, notifiers, logger, timeoutMs: 5_000 });
+  let healthTimer: NodeJS.Timeout | undefined;
 
   const policy = { attempts: config.actions.attempts, backoffMs: config.actions.backoff };
   const queueOpts = { redisUrl: config.queue.redis ?? undefined, prefix: config.queue.prefix };
@@ -109,7 +108,7 @@ export function createAgent(opts: AgentOptions): Agent {
   const metricsSetup = config.analysis.metrics.map((m) => {
     const factory = registries.detectors.get(m.detector);
     if (!factory) throw new VigilError('VIGIL_ERR_CONFIG_UNKNOWN_TYPE', [m.detector]);
-    return { name: m.name, shadow: m.shadow, weight: m.weight, detector: factory.create(m.name, m.options, { minSamples: config.analysis.minSamples }) };
+    return { name: m.name, shadow: m.shadow, weight: m.weight, source: m.source, detector: factory.create(m.name, m.options, { minSamples: config.analysis.minSamples }) };
   });
 
   const registry = new AnalysisRegistry(
@@ -122,13 +121,27 @@ export function createAgent(opts: AgentOptions): Agent {
       metrics: metricsSetup,
       planFor: (service) => rollouts.get(service)?.plan ?? config.plan,
       expectedCanaryShare: (service) => rollouts.get(service)?.expectedCanaryShare,
+      baselineFree: (service) => rollouts.get(service)?.baseline === 'none',
       dryRun,
       configHash: loaded.hash,
       maxRollbacks: config.actions.maxRollbacksPerService,
       stormWindowMs: config.actions.stormWindow,
+      limits: {
+        maxServices: config.limits.maxServices,
+        maxAnalyses: config.limits.maxAnalyses,
+        maxVersionsPerService: config.limits.maxVersionsPerService,
+        serviceIdleMs: config.limits.serviceIdleTimeout,
+        finishedRetentionMs: config.limits.finishedRetention,
+      },
     },
     {
       onAnalysisStarted: (a) => logger.info({ analysis: a.id, service: a.service, canaryVersion: a.canaryVersion, baselineVersion: a.baselineVersion }, 'analysis started'),
+      onLimitReached: (hit) => {
+        metrics.limitReached.inc({ limit: hit.limit });
+        logger.warn({ limit: hit.limit, max: hit.max }, limitMessage(hit));
+      },
+      onLimitRefused: (limit, n) => metrics.limitRefused.inc({ limit }, n),
+      onServiceExpired: (service, idleMs, running) => logger.info({ service, idleMs, runningAnalyses: running }, 'idle service forgotten'),
       onLook: (e) => {
         metrics.looks.inc();
         for (const l of lookListeners) l(e);
@@ -151,18 +164,80 @@ export function createAgent(opts: AgentOptions): Agent {
   // Per-service canaryVersion from `rollouts:` applies where the global cohort rules found nothing.
   const rolloutCanary = new Map(config.rollouts.filter((r) => r.canaryVersion).map((r) => [r.service, r.canaryVersion!]));
   const ingest = (samples: RequestSample[]) => {
+    // counted per request, not per sample: a labelled counter increment costs ~0.3 µs
+    let canary = 0;
+    let baseline = 0;
     for (const s of samples) {
       if (s.cohort === 'unknown') {
         const cv = rolloutCanary.get(s.service);
         if (cv !== undefined) s.cohort = s.version === cv ? 'canary' : 'baseline';
       }
-      metrics.samples.inc({ cohort: s.cohort });
+      if (s.cohort === 'canary') canary++;
+      else if (s.cohort === 'baseline') baseline++;
     }
+    if (canary > 0) metrics.samples.inc({ cohort: 'canary' }, canary);
+    if (baseline > 0) metrics.samples.inc({ cohort: 'baseline' }, baseline);
+    if (samples.length > canary + baseline) metrics.samples.inc({ cohort: 'unknown' }, samples.length - canary - baseline);
     registry.ingest(samples);
   };
 
   const cohortRules: CohortRules = { attribute: config.cohorts.attribute, podLabels: [...config.cohorts.podLabels], canaryVersion: config.cohorts.canaryVersion };
-  const otlpApp = buildOtlpApp({ logger, metrics, cohortRules, maxBodyBytes: config.server.maxBodyBytes, ingest });
+  const metricsIngest = new MetricsIngest({
+    rules: cohortRules,
+    maxStreams: config.limits.maxMetricStreams,
+    intervalMs: config.analysis.interval,
+    logger,
+    onLimitReached: (hit) => {
+      metrics.limitReached.inc({ limit: hit.limit });
+      logger.warn({ limit: hit.limit, max: hit.max }, limitMessage(hit));
+    },
+  });
+  const ingestBatches = (items: CohortIncrement[]) => {
+    for (const it of items) {
+      if (it.cohort === 'unknown') {
+        const cv = rolloutCanary.get(it.service);
+        if (cv !== undefined) it.cohort = it.version === cv ? 'canary' : 'baseline';
+      }
+      metrics.samples.inc({ cohort: it.cohort }, it.batch.requests);
+    }
+    registry.ingestBatches(items);
+  };
+  const ingestMetrics = metricsConsumer({ metrics, metricsIngest, ingestBatches });
+  const gate = new IngestGate({
+    maxBytes: config.ingest.maxInflightBytes,
+    maxRequests: config.ingest.maxInflightRequests,
+    retryAfterSeconds: Math.max(1, Math.ceil(config.ingest.retryAfter / 1000)),
+  });
+  const { workerDecodeBytes, decodeWorkers } = config.ingest;
+  const decodePool = new DecodePool({
+    rules: cohortRules,
+    workers: decodeWorkers > 0 ? decodeWorkers : Math.min(4, Math.max(1, availableParallelism() - 1)),
+    minBytes: workerDecodeBytes > 0 ? workerDecodeBytes : Number.POSITIVE_INFINITY,
+  });
+  const decodeTraces = (body: Buffer, encoding: 'protobuf' | 'json') => decodePool.decode(body, encoding);
+  const otlpApp = buildOtlpApp({ logger, metrics, cohortRules, maxBodyBytes: config.server.maxBodyBytes, ingest, gate, ingestMetrics, decodeTraces });
+  const otlpGrpc = createOtlpGrpcReceiver({
+    host: config.server.otlpGrpc.host,
+    port: opts.ports?.otlpGrpc ?? (opts.ports !== undefined ? 0 : config.server.otlpGrpc.port),
+    maxMessageBytes: config.server.maxBodyBytes,
+    cohortRules,
+    gate,
+    onTraces: tracesConsumer({ metrics, ingest }, 'grpc'),
+    decodeTraces,
+    onMetrics: ingestMetrics,
+    onDropped: (signal, bytes) => metrics.otlpDropped.inc({ signal }, bytes),
+    onRejected: (reason, code) => {
+      metrics.requestsRejected.inc({ transport: 'grpc', status: String(code) });
+      logger.debug({ reason, code }, 'OTLP/gRPC request rejected');
+    },
+    onThrottled: (reason) => metrics.ingestThrottled.inc({ transport: 'grpc', reason }),
+    onGateChange: () => {
+      const g = gate.stats();
+      metrics.ingestInflightRequests.set(g.inFlightRequests);
+      metrics.ingestInflightBytes.set(g.inFlightBytes);
+    },
+    onInternalError: (err) => logger.error({ err }, 'OTLP/gRPC request failed'),
+  });
   let started = false;
   const apiApp = buildApiApp({
     logger,
@@ -172,6 +247,7 @@ export function createAgent(opts: AgentOptions): Agent {
     tokens: config.server.auth.tokens,
     queues: { actions, notifications },
     ready: () => (started ? [] : ['not listening yet']),
+    warnings: () => health.problems(),
     onResume: async (service, version, by, reason) => {
       const ok = registry.resume(service, version);
       if (ok) await audit.append({ type: 'resume', service, canaryVersion: version, by, reason });
@@ -198,23 +274,34 @@ export function createAgent(opts: AgentOptions): Agent {
     audit,
     metrics,
     otlpApp,
+    otlpGrpc,
+    gate,
+    decodePool,
     apiApp,
     cohortRules,
     ingest,
+    ingestBatches,
+    metricsIngest,
     onDecision: (l) => decisionListeners.push(l),
     onLook: (l) => lookListeners.push(l),
     settle,
     async start() {
       const otlpHttpUrl = await otlpApp.listen({ host: config.server.otlpHttp.host, port: opts.ports?.otlpHttp ?? config.server.otlpHttp.port });
+      const { address: otlpGrpcAddress } = await otlpGrpc.listen();
       const apiUrl = await apiApp.listen({ host: config.server.api.host, port: opts.ports?.api ?? config.server.api.port });
       started = true;
       for (const w of loaded.warnings) logger.warn(w);
-      logger.info({ otlpHttp: otlpHttpUrl, api: apiUrl, queue: config.queue.redis ? 'bullmq' : 'embedded', dryRun, config: loaded.file, configHash: loaded.hash }, 'vigil is listening');
-      return { otlpHttpUrl, apiUrl };
+      await health.refresh();
+      healthTimer = setInterval(() => void health.refresh(), 30_000);
+      healthTimer.unref();
+      logger.info({ otlpHttp: otlpHttpUrl, otlpGrpc: otlpGrpcAddress, api: apiUrl, queue: config.queue.redis ? 'bullmq' : 'embedded', dryRun, config: loaded.file, configHash: loaded.hash }, 'vigil is listening');
+      return { otlpHttpUrl, otlpGrpcAddress, apiUrl };
     },
     async stop() {
       started = false;
-      await otlpApp.close();
+      clearInterval(healthTimer);
+      await Promise.all([otlpApp.close(), otlpGrpc.close(5_000)]);
+      await decodePool.close();
       await decisionChain;
       await runner.close();
       await Promise.all([...connectors.values(), ...notifiers].map((c) => (c.close ? c.close() : Promise.resolve())));

@@ -120,6 +120,9 @@ const rolloutSchema = z
     canaryVersion: z.string().optional(),
     /** Expected canary share of requests (0..1), when known. */
     expectedCanaryShare: z.number().gt(0).lt(1).optional(),
+    /** `none`: this service ships without a baseline cohort; its analysis starts with the first canary
+     *  sample and only absolute metrics (slo-guard) can fail it; it is promoted at maxDuration. */
+    baseline: z.enum(['required', 'none']).default('required'),
   })
   .strict();
 

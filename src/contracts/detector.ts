@@ -33,6 +33,12 @@ export interface Verdict {
   samples: { baseline: number; canary: number };
   /** One line a human understands in chat. */
   summary: string;
+  /**
+   * Why promotion is held (e.g. 'srm': the traffic split is broken, so no comparison can be trusted). The
+   * analysis must not be promoted while any acting verdict holds: neither on all-pass nor at maxDuration; it
+   * keeps running (a `fail` still rolls back). Absent when nothing holds.
+   */
+  hold?: string;
 }
 
 export interface DetectorLookResult<S> {

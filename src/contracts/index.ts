@@ -1,4 +1,4 @@
-export type { Cohort, CohortOrUnknown, RequestSample, DecodedTraces } from './telemetry.js';
+export type { Cohort, CohortOrUnknown, RequestSample, DecodedTraces, CohortIncrement } from './telemetry.js';
 export type { LogMoments, LatencyHistogram, CohortBatch, CohortPair } from './evidence.js';
 export type { LookInput, Phase, Verdict, Detector, DetectorFactory, DetectorLookResult } from './detector.js';
 export type { Outcome, MetricVerdict, Decision } from './decision.js';

@@ -1,3 +1,5 @@
+import type { CohortBatch } from './evidence.js';
+
 /** Which side of a comparison a request belongs to. `unknown` requests are counted but never compared. */
 export type Cohort = 'baseline' | 'canary';
 export type CohortOrUnknown = Cohort | 'unknown';
@@ -26,4 +28,18 @@ export interface DecodedTraces {
   /** Spans the spec says to reject (e.g. zero timestamps); reported through partialSuccess. */
   rejectedSpans: number;
   rejectionMessage?: string;
+}
+
+/**
+ * Pre-aggregated evidence: what one cohort of a service did up to `endUnixMs`, e.g. the delta of an OTLP
+ * request-duration histogram. Ingested like request samples (same looks, clock and discovery).
+ */
+export interface CohortIncrement {
+  service: string;
+  /** service.version (or pod label); '' when the telemetry carries none. */
+  version: string;
+  cohort: CohortOrUnknown;
+  /** Event time: the end of the interval the increment covers, unix ms. */
+  endUnixMs: number;
+  batch: CohortBatch;
 }

@@ -9,6 +9,8 @@
  *  2. every acting metric `pass` (its anytime-valid bounds exclude harm) → promote;
  *  3. elapsed event time >= maxDuration → promote (nothing failed within the budget);
  *  4. otherwise continue. Shadow metrics are recorded in every decision, never decide.
+ * Holds: while any ACTING verdict carries `hold` (e.g. `srm`, a broken traffic split), steps 2 and 3 never
+ * promote; the analysis keeps running (step 1 still rolls back). `holdReason` says why for status displays.
  * Storm guard: a rollback for a service that already had `maxRollbacks` within the window keeps its
  * outcome but runs no plan (recorded as held), so a flapping release cannot thrash the fleet.
  */
@@ -46,9 +48,28 @@ function describe(v: MetricVerdict): string {
   return `${v.metric}: ${v.summary}`;
 }
 
+function holding(verdicts: readonly MetricVerdict[]): MetricVerdict[] {
+  return verdicts.filter((v) => !v.shadow && v.hold !== undefined);
+}
+
+/**
+ * Why an analysis that `decide` left running is held, or undefined when no acting verdict holds: names each
+ * hold and its metric, and says when maxDuration has passed (promotion would otherwise have happened). O(m).
+ */
+export function holdReason(input: Pick<DecideInput, 'verdicts' | 'elapsedMs'>, policy: Pick<DecidePolicy, 'maxDurationMs'>): string | undefined {
+  const held = holding(input.verdicts);
+  if (held.length === 0) return undefined;
+  const what = held.map((v) => `${v.hold ?? ''} (${describe(v)})`).join('; ');
+  if (input.elapsedMs >= policy.maxDurationMs) {
+    return `maxDuration (${Math.round(policy.maxDurationMs / 1000)}s) has passed but promotion is held: ${what}; the analysis keeps running until the hold clears or a metric fails`;
+  }
+  return `promotion is held: ${what}`;
+}
+
 export function decide(input: DecideInput, policy: DecidePolicy): Decision | null {
   const acting = input.verdicts.filter((v) => !v.shadow);
   const failed = acting.filter((v) => v.phase === 'fail');
+  const held = holding(input.verdicts).length > 0;
   let outcome: Outcome | null = null;
   let reason = '';
   let plan: readonly string[] = [];
@@ -60,6 +81,8 @@ export function decide(input: DecideInput, policy: DecidePolicy): Decision | nul
       plan = [];
       reason += ` (storm guard: ${policy.recentRollbacks} rollbacks of ${input.service} within the window; plan held)`;
     }
+  } else if (held) {
+    // never promote while held (holdReason says why); a failure above still rolls back
   } else if (acting.length > 0 && acting.every((v) => v.phase === 'pass')) {
     outcome = 'promote';
     reason = `every metric's confidence bounds exclude harm: ${acting.map(describe).join('; ')}`;

@@ -21,6 +21,8 @@ export interface ApiDeps {
   queues: Record<string, JobQueue<unknown>>;
   /** Reasons the agent is not ready ([] = ready). */
   ready(): string[];
+  /** Problems worth seeing that do not make the agent unready (e.g. a connector's failed health check). */
+  warnings?(): string[];
   onResume(service: string, version: string, by: string, reason: string): Promise<boolean>;
 }
 
@@ -77,7 +79,7 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
       }),
     );
     const all = [...reasons, ...queueProblems];
-    return reply.code(all.length ? 503 : 200).send({ status: all.length ? 'not ready' : 'ready', reasons: all });
+    return reply.code(all.length ? 503 : 200).send({ status: all.length ? 'not ready' : 'ready', reasons: all, warnings: deps.warnings?.() ?? [] });
   });
   app.get('/metrics', async (_req, reply) => {
     const { running, decided } = deps.registry.analysisCount;

@@ -14,6 +14,11 @@ export interface VigilMetrics {
   jobs: Counter<'queue' | 'outcome' | 'connector'>;
   queueLag: Gauge<'queue'>;
   queueDepth: Gauge<'queue' | 'state'>;
+  ingestInflightRequests: Gauge;
+  ingestInflightBytes: Gauge;
+  ingestThrottled: Counter<'transport' | 'reason'>;
+  limitRefused: Counter<'limit'>;
+  limitReached: Counter<'limit'>;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): VigilMetrics {
@@ -33,5 +38,10 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): VigilMet
     jobs: new Counter({ name: 'vigil_jobs_total', help: 'Job outcomes by queue', labelNames: ['queue', 'outcome', 'connector'], registers: r }),
     queueLag: new Gauge({ name: 'vigil_queue_lag_seconds', help: 'Age of the oldest waiting job', labelNames: ['queue'], registers: r }),
     queueDepth: new Gauge({ name: 'vigil_queue_jobs', help: 'Jobs by queue and state', labelNames: ['queue', 'state'], registers: r }),
+    ingestInflightRequests: new Gauge({ name: 'vigil_ingest_inflight_requests', help: 'OTLP requests admitted by the ingest queue and not yet answered', registers: r }),
+    ingestInflightBytes: new Gauge({ name: 'vigil_ingest_inflight_bytes', help: 'Estimated memory held by admitted OTLP requests (ingest.maxInflightBytes bounds it)', registers: r }),
+    ingestThrottled: new Counter({ name: 'vigil_ingest_throttled_total', help: 'OTLP requests refused because the ingest queue was full (503 / UNAVAILABLE, retried by clients)', labelNames: ['transport', 'reason'], registers: r }),
+    limitRefused: new Counter({ name: 'vigil_limit_refused_total', help: 'Samples or streams dropped because a cardinality limit was reached', labelNames: ['limit'], registers: r }),
+    limitReached: new Counter({ name: 'vigil_limit_reached_total', help: 'Times a cardinality limit was reached (each also logged once)', labelNames: ['limit'], registers: r }),
   };
 }

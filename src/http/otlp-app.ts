@@ -1,9 +1,13 @@
 /** The OTLP/HTTP server (port 4318): the receiver plugin wired to the pipeline and to Vigil's metrics. */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { RequestSample } from '../contracts/index.js';
+import type { CohortIncrement, DecodedTraces, RequestSample } from '../contracts/index.js';
+import type { IngestGate } from '../ingest/backpressure-gate.js';
+import { httpAdmissionHook } from '../ingest/backpressure-http.js';
 import type { CohortRules } from '../ingest/cohort.js';
-import { otlpHttpPlugin } from '../ingest/otlp/http-receiver.js';
+import type { MetricsIngest } from '../ingest/metrics/metrics-ingest.js';
+import { otlpHttpPlugin, type IngestOutcome } from '../ingest/otlp/http-receiver.js';
+import type { OtlpEncoding } from '../ingest/otlp/otlp-responses.js';
 import { serverLogger } from '../logger.js';
 import type { VigilMetrics } from './metrics.js';
 
@@ -13,23 +17,42 @@ export interface OtlpAppDeps {
   cohortRules: CohortRules;
   maxBodyBytes: number;
   ingest(samples: RequestSample[]): void;
+  /** The ingest queue shared with the gRPC receiver; absent: no admission control. */
+  gate?: IngestGate;
+  /** OTLP metrics consumer (see metricsConsumer); absent: /v1/metrics is accepted and dropped. */
+  ingestMetrics?: (body: Buffer, encoding: OtlpEncoding) => IngestOutcome;
+  /** Trace decoding (large bodies in worker threads, DecodePool); absent: inline. */
+  decodeTraces?: (body: Buffer, encoding: OtlpEncoding) => DecodedTraces | Promise<DecodedTraces>;
 }
 
 export function buildOtlpApp(deps: OtlpAppDeps): FastifyInstance {
   const log: FastifyBaseLogger = serverLogger(deps.logger, 'otlp-http');
   const app = Fastify({ loggerInstance: log, bodyLimit: deps.maxBodyBytes, return503OnClosing: true });
+  if (deps.gate !== undefined) {
+    const gate = deps.gate;
+    app.addHook('onRequest', httpAdmissionHook({
+      gate,
+      maxBodyBytes: deps.maxBodyBytes,
+      onThrottled: (reason) => {
+        deps.metrics.ingestThrottled.inc({ transport: 'http', reason });
+        deps.metrics.requestsRejected.inc({ transport: 'http', status: '503' });
+      },
+      onChange: () => {
+        const s = gate.stats();
+        deps.metrics.ingestInflightRequests.set(s.inFlightRequests);
+        deps.metrics.ingestInflightBytes.set(s.inFlightBytes);
+      },
+    }));
+  }
   void app.register(otlpHttpPlugin, {
     tracesPath: '/v1/traces',
     metricsPath: '/v1/metrics',
     logsPath: '/v1/logs',
     maxBodyBytes: deps.maxBodyBytes,
     cohortRules: deps.cohortRules,
-    onTraces: (decoded, encoding) => {
-      deps.metrics.spansAccepted.inc({ transport: 'http', encoding }, decoded.spans - decoded.rejectedSpans);
-      if (decoded.rejectedSpans > 0) deps.metrics.spansRejected.inc({ transport: 'http', reason: 'invalid' }, decoded.rejectedSpans);
-      deps.ingest(decoded.samples);
-      return { kind: 'accepted' };
-    },
+    onTraces: tracesConsumer(deps, 'http'),
+    ...(deps.decodeTraces !== undefined ? { decodeTraces: deps.decodeTraces } : {}),
+    ...(deps.ingestMetrics !== undefined ? { onMetrics: deps.ingestMetrics } : {}),
     onDropped: (signal, bytes) => deps.metrics.otlpDropped.inc({ signal }, bytes),
     onRejected: (reason, status) => {
       deps.metrics.requestsRejected.inc({ transport: 'http', status: String(status) });
@@ -37,4 +60,33 @@ export function buildOtlpApp(deps: OtlpAppDeps): FastifyInstance {
     },
   });
   return app;
+}
+
+/** The hand-off of decoded traces to the pipeline, counted per transport (the HTTP and gRPC receivers share it). */
+export function tracesConsumer(deps: Pick<OtlpAppDeps, 'metrics' | 'ingest'>, transport: 'http' | 'grpc') {
+  return (decoded: DecodedTraces, encoding: OtlpEncoding): IngestOutcome => {
+    deps.metrics.spansAccepted.inc({ transport, encoding }, decoded.spans - decoded.rejectedSpans);
+    if (decoded.rejectedSpans > 0) deps.metrics.spansRejected.inc({ transport, reason: 'invalid' }, decoded.rejectedSpans);
+    deps.ingest(decoded.samples);
+    return { kind: 'accepted' };
+  };
+}
+
+/**
+ * The hand-off of an OTLP metrics request (HTTP and gRPC share it): decode (a malformed body throws the
+ * decode error the receivers answer with 400 / INVALID_ARGUMENT), turn the histogram points into cohort
+ * increments, feed them to the pipeline, and report rejected data points as a partial success. Points the
+ * metric-stream limit dropped are counted in `vigil_limit_refused_total{limit="metric-streams"}`.
+ */
+export function metricsConsumer(
+  deps: { metrics: VigilMetrics; metricsIngest: MetricsIngest; ingestBatches(items: CohortIncrement[]): void },
+) {
+  return (body: Buffer, encoding: OtlpEncoding): IngestOutcome => {
+    const refusedBefore = deps.metricsIngest.guard.refused;
+    const r = deps.metricsIngest.ingest(body, encoding);
+    const refused = deps.metricsIngest.guard.refused - refusedBefore;
+    if (refused > 0) deps.metrics.limitRefused.inc({ limit: 'metric-streams' }, refused);
+    deps.ingestBatches(r.increments);
+    return r.rejected > 0 ? { kind: 'accepted', rejected: r.rejected, message: r.message ?? '' } : { kind: 'accepted' };
+  };
 }

@@ -3,16 +3,12 @@
  * line, gzip accepted) through the same pipeline in event time, actions in dry-run, notifications off.
  * Writes one JSON object per decision to `out`, then a summary line.
  */
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
-import { createGunzip } from 'node:zlib';
 import type { Logger } from 'pino';
 import type { LoadedConfig, Registries } from '../config/load.js';
 import type { Decision } from '../contracts/index.js';
-import { VigilError } from '../errors.js';
 import { decodeTracesJson } from '../ingest/otlp/decode-traces-json.js';
 import { createAgent } from '../main.js';
+import { readRecording } from './read-recording.js';
 
 export interface ReplayOptions {
   loaded: LoadedConfig;
@@ -31,22 +27,14 @@ export interface ReplaySummary {
   lines: number;
   badLines: number;
   metricLines: number;
+  /** Cohort increments taken from metric histogram points. */
+  metricIncrements: number;
   spans: number;
   samples: number;
   analyses: number;
   outcomes: Record<string, number>;
   unknownCohortSamples: number;
   lateSamples: number;
-}
-
-async function isGzip(file: string): Promise<boolean> {
-  const fh = await open(file, 'r');
-  try {
-    const { buffer, bytesRead } = await fh.read(Buffer.alloc(2), 0, 2, 0);
-    return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
-  } finally {
-    await fh.close();
-  }
 }
 
 export function decisionLine(d: Decision): Record<string, unknown> {
@@ -68,40 +56,40 @@ export function decisionLine(d: Decision): Record<string, unknown> {
 
 export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   const agent = createAgent({ loaded: opts.loaded, registries: opts.registries, logger: opts.logger, forceDryRun: true, silenceNotifiers: true, auditPath: opts.auditPath });
-  const summary: ReplaySummary = { type: 'summary', files: opts.files.length, lines: 0, badLines: 0, metricLines: 0, spans: 0, samples: 0, analyses: 0, outcomes: {}, unknownCohortSamples: 0, lateSamples: 0 };
+  const summary: ReplaySummary = { type: 'summary', files: opts.files.length, lines: 0, badLines: 0, metricLines: 0, metricIncrements: 0, spans: 0, samples: 0, analyses: 0, outcomes: {}, unknownCohortSamples: 0, lateSamples: 0 };
   agent.onDecision((d) => {
     summary.outcomes[d.outcome] = (summary.outcomes[d.outcome] ?? 0) + 1;
     if (opts.format === 'json') opts.out(JSON.stringify(decisionLine(d)));
     else opts.out(`${new Date(d.eventTimeUnixMs).toISOString()} ${d.outcome.toUpperCase()} ${d.analysis} (look ${d.look}): ${d.reason}`);
   });
   try {
-    for (const file of opts.files) {
-      let stream: NodeJS.ReadableStream;
-      try {
-        stream = (await isGzip(file)) ? createReadStream(file).pipe(createGunzip()) : createReadStream(file);
-      } catch (e) {
-        throw new VigilError('VIGIL_ERR_REPLAY_INPUT', [`${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`], { cause: e });
-      }
-      let lineNo = 0;
-      for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
-        lineNo++;
-        if (!line.trim()) continue;
-        summary.lines++;
-        if (line.includes('"resourceMetrics"') || line.includes('"resource_metrics"')) {
-          summary.metricLines++; // metrics ingestion arrives with the ingestion issue
-          continue;
-        }
+    for await (const { file, lineNo, text, signal } of readRecording(opts.files)) {
+      summary.lines++;
+      if (signal === 'metrics') {
+        summary.metricLines++;
         try {
-          const decoded = decodeTracesJson(line, agent.cohortRules);
-          summary.spans += decoded.spans;
-          summary.samples += decoded.samples.length;
-          agent.ingest(decoded.samples);
+          // Replay keeps every metric stream for the whole file (clock 0: nothing goes stale), so the result
+          // depends on the recording alone. A series whose first point is in the file starts as a baseline.
+          const r = agent.metricsIngest.ingest(Buffer.from(text, 'utf8'), 'json', 0);
+          summary.metricIncrements += r.increments.length;
+          agent.ingestBatches(r.increments);
         } catch (e) {
           summary.badLines++;
           opts.logger.warn({ file, line: lineNo, err: e instanceof Error ? e.message : String(e) }, 'skipped an undecodable line');
         }
-        if (summary.lines % 1000 === 0) opts.progress?.(`${file}: ${summary.lines} lines, ${summary.spans} spans, ${agent.registry.analysisCount.running} analyses running`);
+        continue;
       }
+      if (signal !== 'traces') continue;
+      try {
+        const decoded = decodeTracesJson(text, agent.cohortRules);
+        summary.spans += decoded.spans;
+        summary.samples += decoded.samples.length;
+        agent.ingest(decoded.samples);
+      } catch (e) {
+        summary.badLines++;
+        opts.logger.warn({ file, line: lineNo, err: e instanceof Error ? e.message : String(e) }, 'skipped an undecodable line');
+      }
+      if (summary.lines % 1000 === 0) opts.progress?.(`${file}: ${summary.lines} lines, ${summary.spans} spans, ${agent.registry.analysisCount.running} analyses running`);
     }
     agent.registry.flush();
     await agent.settle();

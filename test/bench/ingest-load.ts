@@ -32,6 +32,8 @@ export interface AgentProcess {
   rss(): { rss: number; peak: number };
   /** One sample of a Prometheus metric (first matching line), or NaN. */
   metric(line: string): Promise<number>;
+  /** Several metrics from ONE scrape (some gauges, e.g. event-loop delay, reset on every scrape). */
+  metrics(lines: readonly string[]): Promise<number[]>;
   stop(): Promise<void>;
 }
 
@@ -74,17 +76,22 @@ export async function startAgentProcess(dir: string, extraYaml: string, nodeArgs
       const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN) * 1024;
       return { rss: kb('VmRSS'), peak: kb('VmHWM') };
     },
-    metric: async (line: string) => {
-      const text = await (await fetch(`${apiUrl}/metrics`)).text();
-      const found = text.split('\n').find((l) => l.startsWith(`${line} `));
-      return found === undefined ? Number.NaN : Number(found.slice(line.length + 1));
-    },
+    metric: async (line: string) => (await scrape(apiUrl, [line]))[0]!,
+    metrics: (lines: readonly string[]) => scrape(apiUrl, lines),
     stop: () =>
       new Promise<void>((resolve) => {
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
       }),
   };
+}
+
+async function scrape(apiUrl: string, lines: readonly string[]): Promise<number[]> {
+  const text = (await (await fetch(`${apiUrl}/metrics`)).text()).split('\n');
+  return lines.map((line) => {
+    const found = text.find((l) => l.startsWith(`${line} `));
+    return found === undefined ? Number.NaN : Number(found.slice(line.length + 1));
+  });
 }
 
 export interface LoadResult {

@@ -106,9 +106,11 @@ interface Template {
 
 export class TrafficSource {
   private readonly templates: Template[] = [];
-  private bodies: Body[] = [];
+  private readonly bodies: { body: Body; deltaMs: number; minor: number }[] = [];
   private next = 0;
   private readonly baseMs: number;
+  private deltaMs = 0;
+  private minor = 1;
 
   /**
    * `requests` distinct requests of `spansPerRequest` spans, spread round robin over `services` in resources
@@ -131,36 +133,48 @@ export class TrafficSource {
       for (const m of jsonText.matchAll(TIME_RE)) jsonTimes.push(m.index + m[0].length - 20);
       this.templates.push({ pb, layout: layoutOf(pb), json: Buffer.from(jsonText), jsonTimes, spans: opts.spansPerRequest });
     }
-    this.refresh(this.baseMs, 1);
+    for (const t of this.templates) this.bodies.push({ body: this.build(t), deltaMs: 0, minor: 1 });
   }
 
-  /** Moves every span time by (now - start of the benchmark) and sets the canary minor version. */
+  /**
+   * From now on, span times are moved by (now - start of the benchmark) and canaries carry minor version
+   * `canaryMinor`. Bodies are rebuilt lazily, one per `take()`, so the client never stalls on a refresh.
+   */
   refresh(nowMs: number, canaryMinor: number): void {
-    const delta = BigInt(Math.round(nowMs - this.baseMs)) * 1_000_000n;
-    const digit = 0x30 + (canaryMinor % 10);
-    this.bodies = this.templates.map((t): Body => {
-      if (this.mode === 'json') {
-        const body = Buffer.from(t.json);
-        for (const at of t.jsonTimes) body.write(String(BigInt(t.json.toString('latin1', at, at + 19)) + delta), at, 'latin1');
-        return { body, headers: { 'content-type': 'application/json' }, spans: t.spans };
-      }
-      const body = Buffer.from(t.pb);
-      for (const at of t.layout.times) body.writeBigUInt64LE(t.pb.readBigUInt64LE(at) + delta, at);
-      for (const v of t.layout.canaryVersions) if (v.length === 5) body[v.at + 2] = digit; // "1.x.0"
-      return this.mode === 'protobuf+gzip'
-        ? { body: gzipSync(body), headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }, spans: t.spans }
-        : { body, headers: { 'content-type': 'application/x-protobuf' }, spans: t.spans };
-    });
+    this.deltaMs = Math.round(nowMs - this.baseMs);
+    this.minor = canaryMinor;
   }
 
   take(): Body {
-    const b = this.bodies[this.next]!;
+    const i = this.next;
     this.next = (this.next + 1) % this.bodies.length;
-    return b;
+    const slot = this.bodies[i]!;
+    if (slot.deltaMs !== this.deltaMs || slot.minor !== this.minor) {
+      slot.body = this.build(this.templates[i]!);
+      slot.deltaMs = this.deltaMs;
+      slot.minor = this.minor;
+    }
+    return slot.body;
   }
 
   /** Bytes of one request in this mode (as sent). */
   get bodyBytes(): number {
-    return this.bodies[0]!.body.length;
+    return this.bodies[0]!.body.body.length;
+  }
+
+  private build(t: Template): Body {
+    const delta = BigInt(this.deltaMs) * 1_000_000n;
+    if (this.mode === 'json') {
+      const body = Buffer.from(t.json);
+      for (const at of t.jsonTimes) body.write(String(BigInt(t.json.toString('latin1', at, at + 19)) + delta), at, 'latin1');
+      return { body, headers: { 'content-type': 'application/json' }, spans: t.spans };
+    }
+    const body = Buffer.from(t.pb);
+    const digit = 0x30 + (this.minor % 10);
+    for (const at of t.layout.times) body.writeBigUInt64LE(t.pb.readBigUInt64LE(at) + delta, at);
+    for (const v of t.layout.canaryVersions) if (v.length === 5) body[v.at + 2] = digit; // "1.x.0"
+    return this.mode === 'protobuf+gzip'
+      ? { body: gzipSync(body), headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }, spans: t.spans }
+      : { body, headers: { 'content-type': 'application/x-protobuf' }, spans: t.spans };
   }
 }

@@ -17,7 +17,7 @@
  * --agent-node-args "<flags>" (node flags for the agent process), --quick (short phases, for a smoke run).
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runDecode, type DecodeResult } from './ingest-decode.js';
@@ -112,7 +112,7 @@ interface SoakResult {
   services: number;
   rate: number;
   load: LoadResult;
-  rss: { atSec: number; rssMb: number; heapUsedMb: number; analysesRunning: number; loopLagP99Ms: number; loopLagMaxMs: number; majorGcMs: number }[];
+  rss: { atSec: number; rssMb: number; heapUsedMb: number; analysesRunning: number; loopLagP99Ms: number; loopLagMaxMs: number; majorGcMs: number; loadAvg1m: number }[];
   peakRssMb: number;
 }
 
@@ -132,18 +132,25 @@ async function soak(rate: number, minutes: number): Promise<SoakResult> {
     const samples: SoakResult['rss'] = [];
     let gcBefore = 0;
     const sample = async (atSec: number) => {
-      const gc = await agent.metric('vigil_process_nodejs_gc_duration_seconds_sum{kind="major"}');
+      // one scrape: the event-loop delay gauges cover the time since the previous scrape (prom-client resets them)
+      const [gc = 0, heap = 0, running = 0, lagP99 = 0, lagMax = 0] = await agent.metrics([
+        'vigil_process_nodejs_gc_duration_seconds_sum{kind="major"}',
+        'vigil_process_nodejs_heap_size_used_bytes',
+        'vigil_analyses{state="running"}',
+        'vigil_process_nodejs_eventloop_lag_p99_seconds',
+        'vigil_process_nodejs_eventloop_lag_max_seconds',
+      ]);
       samples.push({
         atSec,
         rssMb: agent.rss().rss / MB,
-        heapUsedMb: (await agent.metric('vigil_process_nodejs_heap_size_used_bytes')) / MB,
-        analysesRunning: await agent.metric('vigil_analyses{state="running"}'),
-        // event-loop delay since the previous scrape (prom-client resets its histogram on each collect)
-        loopLagP99Ms: (await agent.metric('vigil_process_nodejs_eventloop_lag_p99_seconds')) * 1000,
-        loopLagMaxMs: (await agent.metric('vigil_process_nodejs_eventloop_lag_max_seconds')) * 1000,
-        majorGcMs: ((gc || 0) - gcBefore) * 1000,
+        heapUsedMb: heap / MB,
+        analysesRunning: running,
+        loopLagP99Ms: lagP99 * 1000,
+        loopLagMaxMs: lagMax * 1000,
+        majorGcMs: ((Number.isNaN(gc) ? 0 : gc) - gcBefore) * 1000,
+        loadAvg1m: loadavg()[0]!,
       });
-      gcBefore = gc || 0;
+      gcBefore = Number.isNaN(gc) ? 0 : gc;
     };
     let lastSample = 0;
     const load = await runLoad({
@@ -169,7 +176,7 @@ function table(header: string[], rows: string[][]): string {
 
 function printSoak(r: SoakResult): void {
   const l = r.load;
-  console.log(`\n${table(['at s', 'RSS MB', 'heap used MB', 'analyses running', 'loop delay p99 ms', 'loop delay max ms', 'major GC ms'], r.rss.map((s) => [String(s.atSec), fmt(s.rssMb, 1), fmt(s.heapUsedMb, 1), fmt(s.analysesRunning), fmt(s.loopLagP99Ms, 1), fmt(s.loopLagMaxMs, 1), fmt(s.majorGcMs, 1)]))}`);
+  console.log(`\n${table(['at s', 'RSS MB', 'heap used MB', 'analyses running', 'loop delay p99 ms', 'loop delay max ms', 'major GC ms', 'machine load (1 min)'], r.rss.map((s) => [String(s.atSec), fmt(s.rssMb, 1), fmt(s.heapUsedMb, 1), fmt(s.analysesRunning), fmt(s.loopLagP99Ms, 1), fmt(s.loopLagMaxMs, 1), fmt(s.majorGcMs, 1), fmt(s.loadAvg1m, 2)]))}`);
   console.log(`\n${table(['until s', 'requests', 'p50 ms', 'p99 ms', 'max ms'], (l.windows ?? []).map((w) => [String(w.endSec), String(w.requests), fmt(w.p50Ms, 1), fmt(w.p99Ms, 1), fmt(w.maxMs, 1)]))}`);
   console.log(`\nrequests ${l.requests}, errors ${JSON.stringify(l.errors)}, p50 ${fmt(l.p50Ms, 1)} ms, p99 ${fmt(l.p99Ms, 1)} ms, peak RSS ${fmt(r.peakRssMb, 1)} MB; soak RSS start / middle / end ${soakSummary(r)}`);
 }
@@ -192,7 +199,8 @@ async function main(): Promise<void> {
     await soakOnly();
     return;
   }
-  console.log(`# ingest benchmark (node ${process.version}, ${SECONDS}s phases)\n\n## decode only`);
+  const loadAtStart = loadavg();
+  console.log(`# ingest benchmark (node ${process.version}, ${SECONDS}s phases; machine load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')})\n\n## decode only`);
   const decode: DecodeResult = runDecode({ spans: SPANS, rounds: args.quick ? 3 : 7, roundMs: args.quick ? 200 : 500 });
   const byName = (prefix: string) => decode.rows.find((r) => r.name.startsWith(prefix))!;
   console.log(`\n500 spans x 10 attributes: protobuf ${fmt(decode.protobufBytes)} B, OTLP/JSON ${fmt(decode.jsonBytes)} B\n`);
@@ -245,7 +253,7 @@ async function main(): Promise<void> {
   ])}`);
 
   mkdirSync('bench-results', { recursive: true });
-  const out = { suite: 'ingest', node: process.version, date: new Date().toISOString(), seconds: SECONDS, clients: CLIENTS, decode, endToEnd: rows, e2ePeakRssMb, peakRssMb, stalls: stall, soak: soakResult, goals };
+  const out = { suite: 'ingest', node: process.version, date: new Date().toISOString(), loadAvgAtStart: loadAtStart, loadAvgAtEnd: loadavg(), seconds: SECONDS, clients: CLIENTS, decode, endToEnd: rows, e2ePeakRssMb, peakRssMb, stalls: stall, soak: soakResult, goals };
   writeFileSync('bench-results/ingest.json', `${JSON.stringify(out, null, 2)}\n`);
   console.log('\nwrote bench-results/ingest.json');
 }

@@ -16,7 +16,7 @@ afterEach(async () => {
 function agent(extra = '') {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-api-'));
   const loaded = parseConfig(`audit: { path: "${join(dir, 'audit.jsonl')}" }\nanalysis: { interval: 10s, allowedLateness: 0s, minSamples: 20 }\nserver: { auth: { tokens: ["t0ken"] } }\n${extra}`, 'api.yaml', BUILTIN_REGISTRIES, {});
-  const a = createAgent({ loaded, registries: BUILTIN_REGISTRIES, logger: silentLogger() });
+  const a = createAgent({ loaded, registries: BUILTIN_REGISTRIES, logger: silentLogger(), ports: { otlpHttp: 0, api: 0, otlpGrpc: 0 } });
   agents.push(a);
   return { a, auditPath: join(dir, 'audit.jsonl') };
 }
@@ -48,6 +48,16 @@ describe('control API', () => {
     expect(m.body).toMatch(/vigil_request_samples_total\{cohort="canary"\} 200/);
     expect(m.body).toContain('vigil_queue_lag_seconds{queue="actions"} 0');
     expect(m.body).toContain('vigil_analyses{state="running"} 1');
+  });
+
+  it('readiness shows a failing connector health check as a warning without failing', async () => {
+    const { a } = agent('connectors:\n  - { name: kill-flag, type: flagd, options: { path: /nonexistent/vigil/flags.json, flag: f, variant: off } }\nplan: [kill-flag]\n');
+    await a.start();
+    const res = await a.apiApp.inject('/readyz');
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body.status).toBe('ready');
+    expect(body.warnings.join('\n')).toContain('kill-flag');
   });
 
   it('/api needs the bearer token when tokens are configured', async () => {

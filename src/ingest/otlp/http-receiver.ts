@@ -34,6 +34,8 @@ export interface OtlpHttpOptions {
   cohortRules?: CohortRules;
   /** Synchronous hand-off of decoded traces; the caller aggregates. */
   onTraces(decoded: DecodedTraces, encoding: OtlpEncoding): IngestOutcome;
+  /** Trace decoding (e.g. large bodies in worker threads, DecodePool); default: the decoders, inline. */
+  decodeTraces?(body: Buffer, encoding: OtlpEncoding): DecodedTraces | Promise<DecodedTraces>;
   /** Seam for metrics ingestion; may throw VIGIL_ERR_INGEST_DECODE (400). Absent: 200 and dropped. */
   onMetrics?(body: Buffer, contentType: OtlpEncoding): IngestOutcome;
   /** Every non-200 answer: a short reason (`media-type`, `encoding`, `too-large`, `decode`, `method`,
@@ -89,9 +91,11 @@ export async function otlpHttpPlugin(app: FastifyInstance, opts: OtlpHttpOptions
     done();
   });
 
-  const handlers: Record<OtlpSignal, (body: Buffer, media: MediaType) => Answer | Buffer> = {
-    traces: (body, media) => {
-      const decoded = media.encoding === 'protobuf' ? decodeTracesProtobuf(body, rules) : decodeTracesJson(body, rules);
+  const handlers: Record<OtlpSignal, (body: Buffer, media: MediaType) => Answer | Buffer | Promise<Answer | Buffer>> = {
+    traces: async (body, media) => {
+      const decoded = opts.decodeTraces !== undefined
+        ? await opts.decodeTraces(body, media.encoding)
+        : media.encoding === 'protobuf' ? decodeTracesProtobuf(body, rules) : decodeTracesJson(body, rules);
       const outcome = opts.onTraces(decoded, media.encoding);
       if (outcome.kind === 'throttled') return throttled(outcome.retryAfterSeconds);
       const rejected = decoded.rejectedSpans + (outcome.rejected ?? 0);
@@ -156,7 +160,7 @@ export async function otlpHttpPlugin(app: FastifyInstance, opts: OtlpHttpOptions
       if (announced > limit) throw tooLarge(limit, 'announced');
       let body = await readBoundedBody(request.body as Readable | undefined, limit);
       if (contentEncoding === 'gzip' && signal !== 'logs') body = await inflateGzip(body, limit);
-      return send(reply, media, handlers[signal](body, media));
+      return send(reply, media, await handlers[signal](body, media));
     } catch (err) {
       return send(reply, media, answerFor(err, request));
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MetricVerdict } from '../../../src/contracts/index.js';
-import { decide, decisionId, splitAlpha, type DecideInput, type DecidePolicy } from '../../../src/decide/engine.js';
+import { decide, decisionId, holdReason, splitAlpha, type DecideInput, type DecidePolicy } from '../../../src/decide/engine.js';
 
 const v = (metric: string, phase: MetricVerdict['phase'], shadow = false): MetricVerdict =>
   ({ detector: 'd', metric, phase, pValue: phase === 'fail' ? 0.001 : 0.5, samples: { baseline: 100, canary: 100 }, summary: `${metric} ${phase}`, alpha: 0.025, shadow });
@@ -33,6 +33,35 @@ describe('decide (pure)', () => {
     const d = decide(input([v('errors', 'fail')]), { ...policy, recentRollbacks: 3 })!;
     expect(d.outcome).toBe('rollback');
     expect(d.plan).toEqual([]);
+  });
+});
+
+describe('decide: holds (e.g. srm)', () => {
+  const held = (metric: string, shadow = false): MetricVerdict => ({ ...v(metric, 'inconclusive', shadow), hold: 'srm', summary: 'sample-ratio mismatch' });
+  const heldPass = (metric: string): MetricVerdict => ({ ...v(metric, 'pass'), hold: 'srm' });
+
+  it('an acting hold prevents the all-pass promote', () => {
+    expect(decide(input([v('errors', 'pass'), heldPass('srm')]), policy)).toBeNull();
+    expect(decide(input([v('errors', 'pass'), v('latency', 'pass'), held('srm')]), policy)).toBeNull();
+  });
+
+  it('an acting hold prevents the maxDuration promote, and holdReason says why; the analysis keeps running', () => {
+    const inp = input([v('errors', 'inconclusive'), held('srm')], 1_800_000);
+    expect(decide(inp, policy)).toBeNull();
+    const why = holdReason(inp, policy)!;
+    expect(why).toContain('maxDuration (1800s) has passed but promotion is held');
+    expect(why).toContain('srm (srm: sample-ratio mismatch)');
+    expect(holdReason(input([held('srm')], 60_000), policy)).toBe('promotion is held: srm (srm: sample-ratio mismatch)');
+  });
+
+  it('a failure still rolls back while held', () => {
+    expect(decide(input([v('errors', 'fail'), held('srm')], 1_800_000), policy)?.outcome).toBe('rollback');
+  });
+
+  it('a shadow hold never holds', () => {
+    expect(decide(input([v('errors', 'pass'), held('srm', true)]), policy)?.outcome).toBe('promote');
+    expect(decide(input([v('errors', 'inconclusive'), held('srm', true)], 1_800_000), policy)?.outcome).toBe('promote');
+    expect(holdReason(input([held('srm', true)]), policy)).toBeUndefined();
   });
 });
 

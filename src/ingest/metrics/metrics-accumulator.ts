@@ -1,0 +1,213 @@
+import type { CohortOrUnknown } from '../../contracts/telemetry.js';
+import type { CohortRules } from '../cohort.js';
+import { resolveResource, resolveSpanCohort } from '../cohort.js';
+import type { AttrEntry } from './attributes.js';
+import { attrValue, canonicalSet, scalarNumber, scalarString } from './attributes.js';
+import type {
+  DecodedMetrics, ExplicitBuckets, ExponentialBuckets, HistogramPoint, MetricDataKind, ResourceInfo, VigilMetricSpec,
+} from './metric-model.js';
+import { FLAG_NO_RECORDED_VALUE, TEMPORALITY_CUMULATIVE, TEMPORALITY_DELTA, VIGIL_METRICS, msPerUnit } from './metric-model.js';
+
+/**
+ * What an OTLP metric data point means to Vigil, shared by the protobuf and the JSON decoder so that both
+ * produce identical DecodedMetrics (the role TraceAccumulator plays for spans).
+ *
+ * - Vigil reads the histograms (explicit or exponential) named in VIGIL_METRICS whose unit is a time unit
+ *   (the metric's default unit when it carries none). Every other data point is counted and ignored.
+ * - Rejected (partial success): any data point with time_unix_nano 0 (the spec says consumers SHOULD reject
+ *   them); a Vigil histogram point with an unspecified (or unknown) aggregation temporality, bucket counts
+ *   that do not match `bounds.length + 1`, bounds that are not finite and strictly increasing, bucket counts
+ *   that do not add up to `count`, a zero threshold that is not finite and >= 0, or an exponential scale
+ *   outside [-10, 20]. Points flagged NO_RECORDED_VALUE are kept unchecked (stream state skips them).
+ * - Error: for HTTP metrics `http.response.status_code` (else `http.status_code`) >= 500, or a non-empty
+ *   `error.type`; for RPC metrics a gRPC server-error status (UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED,
+ *   INTERNAL, UNAVAILABLE, DATA_LOSS) in `rpc.grpc.status_code` or `rpc.response.status_code` (number or
+ *   name), or, when neither is present, a non-empty `error.type`.
+ * - Version and cohort: from the resource (same rules as spans); the cohort attribute on the point overrides.
+ */
+const GRPC_SERVER_ERRORS: ReadonlySet<number> = new Set([2, 4, 12, 13, 14, 15]);
+const GRPC_SERVER_ERROR_NAMES: ReadonlySet<string> = new Set([
+  'UNKNOWN', 'DEADLINE_EXCEEDED', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS',
+]);
+
+/** The metric a data point belongs to, resolved once per Metric message. */
+export interface MetricContext {
+  resource: ResourceInfo;
+  scope: string;
+  name: string;
+  unit: string;
+  kind: MetricDataKind;
+  temporality: number;
+  spec: VigilMetricSpec;
+  msPerUnit: number;
+}
+
+/** A histogram data point as decoded, before validation. Times are [whole ms, ns remainder]. */
+export interface RawHistogramPoint {
+  attributes: AttrEntry[];
+  startMs: number;
+  startRem: number;
+  timeMs: number;
+  timeRem: number;
+  count: number;
+  flags: number;
+  sum?: number;
+  min?: number;
+  max?: number;
+  explicit?: ExplicitBuckets;
+  exponential?: ExponentialBuckets;
+}
+
+function isHttpError(attrs: readonly AttrEntry[]): boolean {
+  let status = scalarNumber(attrValue(attrs, 'http.response.status_code'));
+  if (Number.isNaN(status)) status = scalarNumber(attrValue(attrs, 'http.status_code'));
+  if (status >= 500) return true;
+  const errorType = scalarString(attrValue(attrs, 'error.type'));
+  return errorType !== undefined && errorType !== '';
+}
+
+function isRpcError(attrs: readonly AttrEntry[]): boolean {
+  const grpc = attrValue(attrs, 'rpc.grpc.status_code');
+  const rpc = attrValue(attrs, 'rpc.response.status_code');
+  if (grpc === undefined && rpc === undefined) {
+    const errorType = scalarString(attrValue(attrs, 'error.type'));
+    return errorType !== undefined && errorType !== '';
+  }
+  if (GRPC_SERVER_ERRORS.has(scalarNumber(grpc))) return true;
+  if (rpc === undefined) return false;
+  return GRPC_SERVER_ERRORS.has(scalarNumber(rpc)) || (typeof rpc === 'string' && GRPC_SERVER_ERROR_NAMES.has(rpc.trim().toUpperCase()));
+}
+
+function sumOf(counts: readonly number[]): number {
+  let s = 0;
+  for (const c of counts) s += c;
+  return s;
+}
+
+/** Why a histogram point's buckets are inconsistent, or undefined. O(buckets). */
+function bucketProblem(p: RawHistogramPoint): string | undefined {
+  const e = p.explicit;
+  if (e !== undefined) {
+    if (e.counts.length === 0 && e.bounds.length === 0) return undefined;
+    if (e.counts.length !== e.bounds.length + 1) return `${e.counts.length} bucket counts for ${e.bounds.length} explicit bounds`;
+    for (let i = 0; i < e.bounds.length; i++) {
+      const b = e.bounds[i]!;
+      if (!Number.isFinite(b) || (i > 0 && !(b > e.bounds[i - 1]!))) return 'explicit bounds are not finite and strictly increasing';
+    }
+    if (sumOf(e.counts) !== p.count) return 'bucket counts do not add up to count';
+    return undefined;
+  }
+  const x = p.exponential;
+  if (x !== undefined) {
+    if (!Number.isInteger(x.scale) || x.scale < -10 || x.scale > 20) return `exponential scale ${x.scale} outside [-10, 20]`;
+    if (!(x.zeroThreshold >= 0) || !Number.isFinite(x.zeroThreshold)) return 'zero threshold is not finite and >= 0';
+    if (x.zeroCount + sumOf(x.positive) + sumOf(x.negative) !== p.count) return 'bucket counts do not add up to count';
+  }
+  return undefined;
+}
+
+export class MetricsAccumulator {
+  readonly points: HistogramPoint[] = [];
+  dataPoints = 0;
+  ignoredDataPoints = 0;
+  private zeroTime = 0;
+  private noTemporality = 0;
+  private inconsistent = 0;
+  private firstInconsistency = '';
+
+  constructor(private readonly rules: CohortRules) {}
+
+  /** Identity, version and cohort of a resource from all its attributes. O(k log k). */
+  resource(entries: readonly AttrEntry[]): ResourceInfo {
+    const get = (key: string): string | undefined => scalarString(attrValue(entries, key));
+    const { version, cohort } = resolveResource(this.rules, get);
+    const name = get('service.name');
+    return { service: name === undefined || name === '' ? 'unknown_service' : name, version, cohort, key: canonicalSet(entries) };
+  }
+
+  /** Identity of an instrumentation scope. */
+  scope(name: string, version: string, entries: readonly AttrEntry[]): string {
+    return `${JSON.stringify(name)}@${JSON.stringify(version)}{${canonicalSet(entries)}}`;
+  }
+
+  /** The context of a metric Vigil reads, or undefined when its points are only counted. */
+  metric(resource: ResourceInfo, scope: string, name: string, unit: string, kind: MetricDataKind, temporality: number): MetricContext | undefined {
+    const spec = VIGIL_METRICS.get(name);
+    if (spec === undefined || (kind !== 'histogram' && kind !== 'exponential_histogram')) return undefined;
+    const factor = msPerUnit(unit === '' ? spec.defaultUnit : unit);
+    if (factor === undefined) return undefined;
+    return { resource, scope, name, unit, kind, temporality, spec, msPerUnit: factor };
+  }
+
+  /** A data point of a metric Vigil does not read: counted, and rejected when its time is 0. */
+  otherPoint(timeIsZero: boolean): void {
+    this.dataPoints++;
+    if (timeIsZero) this.zeroTime++;
+    else this.ignoredDataPoints++;
+  }
+
+  /** A histogram point of a Vigil metric: validated, given its meaning and identity, kept. O(attributes + buckets). */
+  histogramPoint(p: RawHistogramPoint, m: MetricContext): void {
+    this.dataPoints++;
+    if (p.timeMs === 0 && p.timeRem === 0) {
+      this.zeroTime++;
+      return;
+    }
+    if (m.temporality !== TEMPORALITY_DELTA && m.temporality !== TEMPORALITY_CUMULATIVE) {
+      this.noTemporality++;
+      return;
+    }
+    if ((p.flags & FLAG_NO_RECORDED_VALUE) === 0) {
+      const problem = bucketProblem(p);
+      if (problem !== undefined) {
+        if (this.inconsistent++ === 0) this.firstInconsistency = `${m.name}: ${problem}`;
+        return;
+      }
+    }
+    const attributes = canonicalSet(p.attributes);
+    const cohort: CohortOrUnknown = resolveSpanCohort(scalarString(attrValue(p.attributes, this.rules.attribute)), m.resource.cohort);
+    const error = m.spec.protocol === 'http' ? isHttpError(p.attributes) : isRpcError(p.attributes);
+    const point: HistogramPoint = {
+      resource: m.resource,
+      scope: m.scope,
+      metric: m.name,
+      unit: m.unit,
+      msPerUnit: m.msPerUnit,
+      temporality: m.temporality,
+      attributes,
+      streamKey: `${m.resource.key}\n${m.scope}\n${m.name}\n${m.kind}\n${m.unit}\n${m.temporality}\n${attributes}`,
+      cohort,
+      error,
+      startMs: p.startMs,
+      startRem: p.startRem,
+      timeMs: p.timeMs,
+      timeRem: p.timeRem,
+      count: p.count,
+      flags: p.flags,
+    };
+    if (p.sum !== undefined) point.sum = p.sum;
+    if (p.min !== undefined) point.min = p.min;
+    if (p.max !== undefined) point.max = p.max;
+    if (p.explicit !== undefined) point.explicit = p.explicit;
+    if (p.exponential !== undefined) point.exponential = p.exponential;
+    this.points.push(point);
+  }
+
+  result(): DecodedMetrics {
+    const rejected = this.zeroTime + this.noTemporality + this.inconsistent;
+    const out: DecodedMetrics = {
+      points: this.points,
+      dataPoints: this.dataPoints,
+      ignoredDataPoints: this.ignoredDataPoints,
+      rejectedDataPoints: rejected,
+    };
+    if (rejected > 0) {
+      const parts: string[] = [];
+      if (this.zeroTime > 0) parts.push(`${this.zeroTime} with time_unix_nano 0`);
+      if (this.noTemporality > 0) parts.push(`${this.noTemporality} with an unspecified or unknown aggregation_temporality`);
+      if (this.inconsistent > 0) parts.push(`${this.inconsistent} with inconsistent buckets (first: ${this.firstInconsistency})`);
+      out.rejectionMessage = `rejected ${rejected} data point(s): ${parts.join(', ')}`;
+    }
+    return out;
+  }
+}

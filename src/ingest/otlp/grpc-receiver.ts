@@ -1,0 +1,282 @@
+/**
+ * The OTLP/gRPC receiver (port 4317): unary `Export` of
+ * `opentelemetry.proto.collector.trace.v1.TraceService`, `...metrics.v1.MetricsService` and
+ * `...logs.v1.LogsService` (logs are accepted and dropped, as over HTTP).
+ *
+ * No .proto is loaded: the services are registered with identity (de)serializers, so each handler gets the
+ * raw (already gunzipped) request Buffer and decodes it with the project's protobuf decoder. Behaviour
+ * (OTLP.md "Transport"):
+ * - grpc-js handles `grpc-encoding: gzip`; `grpc.max_receive_message_length` is the configured body limit
+ *   (checked by grpc-js after decompression too: RESOURCE_EXHAUSTED);
+ * - success: an empty Export*ServiceResponse, or one with `partial_success` (rejected spans / data points
+ *   and a message);
+ * - undecodable data: INVALID_ARGUMENT with the decoder's message (field and offset), not retried;
+ * - overload (the shared IngestGate is full, or the consumer says so): UNAVAILABLE with a google.rpc.Status
+ *   carrying google.rpc.RetryInfo in `grpc-status-details-bin`, which the Collector honours;
+ * - a consumer that throws: INTERNAL.
+ * Admission happens in a server interceptor when the call's metadata arrives, before its message is read,
+ * and is released when the status is sent or the call is cancelled.
+ */
+import type {
+  Metadata as MetadataType, ServerInterceptingCallInterface, ServerInterceptor, ServerUnaryCall, ServiceDefinition,
+  UntypedServiceImplementation, sendUnaryData,
+} from '@grpc/grpc-js';
+import { Metadata, Server, ServerCredentials, ServerInterceptingCall, status } from '@grpc/grpc-js';
+import type { DecodedTraces } from '../../contracts/telemetry.js';
+import { isVigilError } from '../../errors.js';
+import type { Admission, IngestGate } from '../backpressure-gate.js';
+import { chargeFor } from '../backpressure-gate.js';
+import type { CohortRules } from '../cohort.js';
+import { DEFAULT_COHORT_RULES } from '../cohort.js';
+import { decodeTracesProtobuf } from './decode-traces-protobuf.js';
+import type { IngestOutcome, OtlpSignal } from './http-receiver.js';
+import { DEFAULT_OTLP_MAX_BODY_BYTES } from './http-receiver.js';
+import { exportResponseBody } from './otlp-responses.js';
+
+export const TRACE_EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+export const METRICS_EXPORT_PATH = '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export';
+export const LOGS_EXPORT_PATH = '/opentelemetry.proto.collector.logs.v1.LogsService/Export';
+
+export interface OtlpGrpcOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Largest request message, after decompression (default 16 MiB, as the HTTP body limit). */
+  maxMessageBytes?: number;
+  cohortRules?: CohortRules;
+  /** The ingest queue (shared with the HTTP receiver); absent: no admission control. */
+  gate?: IngestGate;
+  /** Synchronous hand-off of decoded traces; the caller aggregates. */
+  onTraces(decoded: DecodedTraces, encoding: 'protobuf'): IngestOutcome;
+  /** Trace decoding (e.g. large messages in worker threads, DecodePool); default: the decoder, inline. */
+  decodeTraces?(body: Buffer, encoding: 'protobuf'): DecodedTraces | Promise<DecodedTraces>;
+  /** Metrics ingestion (same seam as the HTTP receiver); may throw VIGIL_ERR_INGEST_DECODE. Absent: dropped. */
+  onMetrics?(body: Buffer, encoding: 'protobuf'): IngestOutcome;
+  /** Every non-OK answer: a short reason (`decode`, `throttled`, `internal`) and the gRPC status code. */
+  onRejected?(reason: string, code: number): void;
+  /** The gate refused a call (`bytes` or `requests`); also reported to onRejected as `throttled`. */
+  onThrottled?(reason: 'bytes' | 'requests'): void;
+  /** A request accepted and dropped unread (logs, and metrics while no onMetrics is given). */
+  onDropped?(signal: OtlpSignal, bytes: number): void;
+  /** The gate's occupancy changed. */
+  onGateChange?(): void;
+  /** Unexpected errors (answered INTERNAL). */
+  onInternalError?(err: unknown): void;
+}
+
+export interface OtlpGrpcReceiver {
+  /** Binds and starts serving; resolves with the bound address (`host:port`). */
+  listen(): Promise<{ host: string; port: number; address: string }>;
+  /** Stops accepting calls, lets running calls finish for up to `graceMs`, then cancels the rest. */
+  close(graceMs?: number): Promise<void>;
+}
+
+const identity = (b: Buffer): Buffer => b;
+
+function unaryMethod(path: string) {
+  return {
+    path,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: identity,
+    requestDeserialize: identity,
+    responseSerialize: identity,
+    responseDeserialize: identity,
+    originalName: 'export',
+  } as const;
+}
+
+function serviceOf(path: string): ServiceDefinition<UntypedServiceImplementation> {
+  return { Export: unaryMethod(path) };
+}
+
+// ---- google.rpc.Status with RetryInfo ----------------------------------------------------------------
+
+function varint(out: number[], value: number): void {
+  let v = value;
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  out.push(v);
+}
+
+function lengthDelimited(out: number[], field: number, payload: readonly number[] | Uint8Array): void {
+  varint(out, (field << 3) | 2);
+  varint(out, payload.length);
+  for (const b of payload) out.push(b);
+}
+
+/**
+ * `google.rpc.Status { code = 1; message = 2; repeated Any details = 3 }` with one detail,
+ * `google.rpc.RetryInfo { google.protobuf.Duration retry_delay = 1 }` (Duration { int64 seconds = 1 }),
+ * as sent in the `grpc-status-details-bin` trailer.
+ */
+export function retryInfoStatusDetails(code: number, message: string, retryAfterSeconds: number): Buffer {
+  const duration: number[] = [];
+  varint(duration, 1 << 3);
+  varint(duration, Math.max(0, Math.round(retryAfterSeconds)));
+  const retryInfo: number[] = [];
+  lengthDelimited(retryInfo, 1, duration);
+  const any: number[] = [];
+  lengthDelimited(any, 1, Buffer.from('type.googleapis.com/google.rpc.RetryInfo', 'utf8'));
+  lengthDelimited(any, 2, retryInfo);
+  const out: number[] = [];
+  varint(out, 1 << 3);
+  varint(out, code);
+  if (message !== '') lengthDelimited(out, 2, Buffer.from(message, 'utf8'));
+  lengthDelimited(out, 3, any);
+  return Buffer.from(out);
+}
+
+interface GrpcError {
+  code: number;
+  details: string;
+  metadata?: MetadataType;
+}
+
+function unavailable(retryAfterSeconds: number, why: string): GrpcError {
+  const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
+  const details = `${why}; retry after ${seconds} s`;
+  const metadata = new Metadata();
+  metadata.set('grpc-status-details-bin', retryInfoStatusDetails(status.UNAVAILABLE, details, seconds));
+  return { code: status.UNAVAILABLE, details, metadata };
+}
+
+// ---- the receiver ------------------------------------------------------------------------------------
+
+export function createOtlpGrpcReceiver(opts: OtlpGrpcOptions): OtlpGrpcReceiver {
+  const limit = opts.maxMessageBytes ?? DEFAULT_OTLP_MAX_BODY_BYTES;
+  const rules = opts.cohortRules ?? DEFAULT_COHORT_RULES;
+  const interceptors = opts.gate === undefined ? [] : [admissionInterceptor(opts.gate, limit, opts)];
+  const server = new Server({
+    'grpc.max_receive_message_length': limit,
+    'grpc.max_send_message_length': 1024 * 1024,
+    interceptors,
+  });
+
+  const answer = async (signal: OtlpSignal, body: Buffer): Promise<Buffer | GrpcError> => {
+    if (signal === 'traces') {
+      const decoded = opts.decodeTraces !== undefined ? await opts.decodeTraces(body, 'protobuf') : decodeTracesProtobuf(body, rules);
+      const outcome = opts.onTraces(decoded, 'protobuf');
+      if (outcome.kind === 'throttled') return unavailable(outcome.retryAfterSeconds, 'ingest is saturated');
+      const rejected = decoded.rejectedSpans + (outcome.rejected ?? 0);
+      const message = [decoded.rejectionMessage, outcome.message].filter((m) => m).join('; ');
+      return exportResponseBody('protobuf', rejected, message);
+    }
+    if (signal === 'metrics' && opts.onMetrics !== undefined) {
+      const outcome = opts.onMetrics(body, 'protobuf');
+      if (outcome.kind === 'throttled') return unavailable(outcome.retryAfterSeconds, 'ingest is saturated');
+      return exportResponseBody('protobuf', outcome.rejected ?? 0, outcome.message ?? '', 'rejectedDataPoints');
+    }
+    opts.onDropped?.(signal, body.length);
+    return exportResponseBody('protobuf');
+  };
+
+  const failed = (err: unknown): GrpcError => {
+    if (isVigilError(err) && err.code === 'VIGIL_ERR_INGEST_DECODE') {
+      opts.onRejected?.('decode', status.INVALID_ARGUMENT);
+      return { code: status.INVALID_ARGUMENT, details: err.message };
+    }
+    opts.onInternalError?.(err);
+    opts.onRejected?.('internal', status.INTERNAL);
+    return { code: status.INTERNAL, details: 'internal error while ingesting the request' };
+  };
+
+  const handler = (signal: OtlpSignal) => (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>): void => {
+    answer(signal, call.request).then(
+      (result) => {
+        if (Buffer.isBuffer(result)) {
+          callback(null, result);
+          return;
+        }
+        opts.onRejected?.('throttled', result.code);
+        callback(result, null);
+      },
+      (err: unknown) => callback(failed(err), null),
+    );
+  };
+
+  server.addService(serviceOf(TRACE_EXPORT_PATH), { Export: handler('traces') });
+  server.addService(serviceOf(METRICS_EXPORT_PATH), { Export: handler('metrics') });
+  server.addService(serviceOf(LOGS_EXPORT_PATH), { Export: handler('logs') });
+
+  let bound = false;
+  return {
+    listen: () =>
+      new Promise((resolve, reject) => {
+        server.bindAsync(`${opts.host}:${opts.port}`, ServerCredentials.createInsecure(), (err, port) => {
+          if (err) {
+            reject(err);
+            return;
+          }
+          bound = true;
+          const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+          resolve({ host: opts.host, port, address: `${host}:${port}` });
+        });
+      }),
+    close: (graceMs = 5_000) =>
+      new Promise<void>((resolve) => {
+        if (!bound) {
+          server.forceShutdown();
+          resolve();
+          return;
+        }
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+  };
+}
+
+/**
+ * Admits each call through the gate when its metadata arrives (charged as an unknown-size body, gzip if
+ * `grpc-encoding` says so), resizes the charge to the real message once it is read, and releases it when
+ * the status is sent or the call is cancelled. A refused call gets UNAVAILABLE + RetryInfo at once and its
+ * message is never read.
+ */
+function admissionInterceptor(gate: IngestGate, limit: number, opts: OtlpGrpcOptions): ServerInterceptor {
+  return (_method, call: ServerInterceptingCallInterface) => {
+    let admission: Admission | undefined;
+    const release = (): void => {
+      if (admission?.ok) {
+        admission.release();
+        opts.onGateChange?.();
+      }
+      admission = undefined;
+    };
+    return new ServerInterceptingCall(call, {
+      start: (next) => {
+        next({
+          onReceiveMetadata: (metadata, nextMetadata) => {
+            const gzip = metadata.get('grpc-encoding')[0] === 'gzip';
+            const a = gate.tryAdmit(chargeFor(undefined, { gzip, json: false }, limit));
+            if (!a.ok) {
+              opts.onThrottled?.(a.reason);
+              opts.onRejected?.('throttled', status.UNAVAILABLE);
+              call.sendStatus(unavailable(a.retryAfterSeconds, `ingest queue is full (${a.reason})`));
+              return;
+            }
+            admission = a;
+            opts.onGateChange?.();
+            nextMetadata(metadata);
+          },
+          onReceiveMessage: (message: unknown, nextMessage) => {
+            if (admission?.ok && Buffer.isBuffer(message)) admission.resize(2 * message.length);
+            nextMessage(message);
+          },
+          onCancel: release,
+        });
+      },
+      sendStatus: (s, next) => {
+        release();
+        next(s);
+      },
+    });
+  };
+}
