@@ -22,8 +22,8 @@ COPY bin ./bin
 RUN mkdir -p /var/lib/vigil && chown node:node /var/lib/vigil
 WORKDIR /var/lib/vigil
 USER node
-# 4318 OTLP/HTTP, 8080 control API, dashboard and /metrics (4317 OTLP/gRPC arrives with the ingestion issue)
-EXPOSE 4318 8080
+# 4317 OTLP/gRPC, 4318 OTLP/HTTP, 8080 control API, dashboard and /metrics
+EXPOSE 4317 4318 8080
 HEALTHCHECK --interval=30s --timeout=3s CMD node -e "fetch('http://127.0.0.1:8080/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 ENTRYPOINT ["node", "/app/bin/vigil.js"]
 CMD ["serve", "--config", "/etc/vigil/vigil.yaml"]
