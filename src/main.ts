@@ -9,11 +9,11 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { AnalysisRegistry, type LookEvent } from './analysis/analysis-registry.js';
 import type { LoadedConfig, Registries } from './config/load.js';
+import { pipelineMetrics, pipelineSettings, rolloutCohortResolver } from './backtest/pipeline-settings.js';
 import { connectorHealth } from './connectors-check.js';
 import { buildConnectors } from './connectors-build.js';
 import type { CohortIncrement, ConnectorDeps, Decision, RequestSample } from './contracts/index.js';
 import { createAuditLog, type AuditLog } from './decide/audit-log.js';
-import { VigilError } from './errors.js';
 import { buildApiApp } from './http/api-app.js';
 import { createMetrics, type VigilMetrics } from './http/metrics.js';
 import { buildOtlpApp, metricsConsumer, tracesConsumer } from './http/otlp-app.js';
@@ -104,36 +104,9 @@ export function createAgent(opts: AgentOptions): Agent {
   const lookListeners: ((e: LookEvent) => void)[] = [];
   let decisionChain: Promise<void> = Promise.resolve();
 
-  const rollouts = new Map(config.rollouts.map((r) => [r.service, r]));
-  const metricsSetup = config.analysis.metrics.map((m) => {
-    const factory = registries.detectors.get(m.detector);
-    if (!factory) throw new VigilError('VIGIL_ERR_CONFIG_UNKNOWN_TYPE', [m.detector]);
-    return { name: m.name, shadow: m.shadow, weight: m.weight, source: m.source, detector: factory.create(m.name, m.options, { minSamples: config.analysis.minSamples }) };
-  });
-
+  const metricsSetup = pipelineMetrics(loaded, registries);
   const registry = new AnalysisRegistry(
-    {
-      intervalMs: config.analysis.interval,
-      allowedLatenessMs: config.analysis.allowedLateness,
-      maxDurationMs: config.analysis.maxDuration,
-      silenceTimeoutMs: config.analysis.silenceTimeout,
-      alpha: config.analysis.alpha,
-      metrics: metricsSetup,
-      planFor: (service) => rollouts.get(service)?.plan ?? config.plan,
-      expectedCanaryShare: (service) => rollouts.get(service)?.expectedCanaryShare,
-      baselineFree: (service) => rollouts.get(service)?.baseline === 'none',
-      dryRun,
-      configHash: loaded.hash,
-      maxRollbacks: config.actions.maxRollbacksPerService,
-      stormWindowMs: config.actions.stormWindow,
-      limits: {
-        maxServices: config.limits.maxServices,
-        maxAnalyses: config.limits.maxAnalyses,
-        maxVersionsPerService: config.limits.maxVersionsPerService,
-        serviceIdleMs: config.limits.serviceIdleTimeout,
-        finishedRetentionMs: config.limits.finishedRetention,
-      },
-    },
+    pipelineSettings(loaded, metricsSetup, { plans: true, dryRun }),
     {
       onAnalysisStarted: (a) => logger.info({ analysis: a.id, service: a.service, canaryVersion: a.canaryVersion, baselineVersion: a.baselineVersion }, 'analysis started'),
       onLimitReached: (hit) => {
@@ -162,16 +135,13 @@ export function createAgent(opts: AgentOptions): Agent {
   );
 
   // Per-service canaryVersion from `rollouts:` applies where the global cohort rules found nothing.
-  const rolloutCanary = new Map(config.rollouts.filter((r) => r.canaryVersion).map((r) => [r.service, r.canaryVersion!]));
+  const rolloutCohort = rolloutCohortResolver(loaded);
   const ingest = (samples: RequestSample[]) => {
     // counted per request, not per sample: a labelled counter increment costs ~0.3 µs
     let canary = 0;
     let baseline = 0;
     for (const s of samples) {
-      if (s.cohort === 'unknown') {
-        const cv = rolloutCanary.get(s.service);
-        if (cv !== undefined) s.cohort = s.version === cv ? 'canary' : 'baseline';
-      }
+      if (s.cohort === 'unknown') s.cohort = rolloutCohort(s.service, s.version);
       if (s.cohort === 'canary') canary++;
       else if (s.cohort === 'baseline') baseline++;
     }
@@ -194,10 +164,7 @@ export function createAgent(opts: AgentOptions): Agent {
   });
   const ingestBatches = (items: CohortIncrement[]) => {
     for (const it of items) {
-      if (it.cohort === 'unknown') {
-        const cv = rolloutCanary.get(it.service);
-        if (cv !== undefined) it.cohort = it.version === cv ? 'canary' : 'baseline';
-      }
+      if (it.cohort === 'unknown') it.cohort = rolloutCohort(it.service, it.version);
       metrics.samples.inc({ cohort: it.cohort }, it.batch.requests);
     }
     registry.ingestBatches(items);

@@ -14,7 +14,7 @@ export function pipelineMetrics(loaded: LoadedConfig, registries: Registries): M
   return config.analysis.metrics.map((m) => {
     const factory = registries.detectors.get(m.detector);
     if (!factory) throw new VigilError('VIGIL_ERR_CONFIG_UNKNOWN_TYPE', [m.detector]);
-    return { name: m.name, shadow: m.shadow, weight: m.weight, detector: factory.create(m.name, m.options, { minSamples: config.analysis.minSamples }) };
+    return { name: m.name, shadow: m.shadow, weight: m.weight, source: m.source, detector: factory.create(m.name, m.options, { minSamples: config.analysis.minSamples }) };
   });
 }
 
@@ -24,10 +24,16 @@ export function metricAlphas(loaded: LoadedConfig, metrics: readonly MetricSetup
 }
 
 /**
- * Registry settings for a dry pipeline. `expectedCanaryShare` is the config's (`rollouts[].expectedCanaryShare`),
- * so a sample-ratio guard sees what it would see in production.
+ * The AnalysisRegistry settings of a config: the ONE place they are derived, for the agent (`createAgent`,
+ * with its plans and action mode) and for dry pipelines (backtest: no plans, dry-run, the defaults).
+ * `expectedCanaryShare` is the config's (`rollouts[].expectedCanaryShare`), so a sample-ratio guard sees
+ * what it would see in production.
  */
-export function pipelineSettings(loaded: LoadedConfig, metrics: readonly MetricSetup[]): AnalysisSettings {
+export function pipelineSettings(
+  loaded: LoadedConfig,
+  metrics: readonly MetricSetup[],
+  opts: { plans?: boolean; dryRun?: boolean } = {},
+): AnalysisSettings {
   const { config } = loaded;
   const rollouts = new Map(config.rollouts.map((r) => [r.service, r]));
   return {
@@ -37,12 +43,20 @@ export function pipelineSettings(loaded: LoadedConfig, metrics: readonly MetricS
     silenceTimeoutMs: config.analysis.silenceTimeout,
     alpha: config.analysis.alpha,
     metrics,
-    planFor: () => [],
+    planFor: opts.plans ? (service) => rollouts.get(service)?.plan ?? config.plan : () => [],
     expectedCanaryShare: (service) => rollouts.get(service)?.expectedCanaryShare,
-    dryRun: true,
+    baselineFree: (service) => rollouts.get(service)?.baseline === 'none',
+    dryRun: opts.dryRun ?? true,
     configHash: loaded.hash,
     maxRollbacks: config.actions.maxRollbacksPerService,
     stormWindowMs: config.actions.stormWindow,
+    limits: {
+      maxServices: config.limits.maxServices,
+      maxAnalyses: config.limits.maxAnalyses,
+      maxVersionsPerService: config.limits.maxVersionsPerService,
+      serviceIdleMs: config.limits.serviceIdleTimeout,
+      finishedRetentionMs: config.limits.finishedRetention,
+    },
   };
 }
 

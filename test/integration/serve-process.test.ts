@@ -12,7 +12,7 @@ describe('vigil serve (process)', () => {
   it('serves, rejects bad OTLP with 4xx while accepting good OTLP, and exits 0 on SIGTERM', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vigil-serve-'));
     const cfg = join(dir, 'vigil.yaml');
-    writeFileSync(cfg, `server:\n  otlpHttp: { host: 127.0.0.1, port: 0 }\n  api: { host: 127.0.0.1, port: 0 }\naudit: { path: "${join(dir, 'audit.jsonl')}" }\nconnectors:\n  - { name: hook, type: webhook, options: { url: "http://127.0.0.1:9/x", secret: "\${HOOK_SECRET}" } }\nplan: [hook]\n`);
+    writeFileSync(cfg, `server:\n  otlpHttp: { host: 127.0.0.1, port: 0 }\n  otlpGrpc: { host: 127.0.0.1, port: 0 }\n  api: { host: 127.0.0.1, port: 0 }\naudit: { path: "${join(dir, 'audit.jsonl')}" }\nconnectors:\n  - { name: hook, type: webhook, options: { url: "http://127.0.0.1:9/x", secret: "\${HOOK_SECRET}" } }\nplan: [hook]\n`);
     const child = spawn(process.execPath, [join(root, 'bin/vigil.js'), 'serve', '--config', cfg], {
       env: { ...process.env, HOOK_SECRET: 'super-secret-value', VIGIL_LOG_LEVEL: 'debug' },
       stdio: ['ignore', 'pipe', 'pipe'],
