@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import type { Logger } from 'pino';
-import type { ConnectorDeps, ConnectorFactory, Notification, Notifier } from '../../src/contracts/connector.js';
-import { abortedError, describeUrl, postWithTimeout } from '../shared/http.js';
+import type { ConnectorDeps, ConnectorFactory, Notifier } from '../../src/contracts/connector.js';
+import { jsonWebhookNotifier } from '../shared/json-webhook-notifier.js';
 import { httpUrl, parseOptions, timeoutMsOption } from '../shared/options.js';
 import { buildMattermostMessage } from './mattermost-message.js';
 
@@ -38,29 +37,6 @@ export const mattermostNotifierFactory: ConnectorFactory<MattermostOptions> = {
   kind: 'notifier',
   parse: (options) => parseOptions('mattermost', schema, options),
   create(name: string, options: MattermostOptions, deps: ConnectorDeps): Notifier {
-    const logUrl = describeUrl(options.webhookUrl, { keepPath: false });
-    return {
-      name,
-      type: 'mattermost',
-      kind: 'notifier',
-      async post(n: Notification, ctx: { logger: Logger; signal: AbortSignal; dryRun: boolean }): Promise<void> {
-        if (ctx.signal.aborted) throw abortedError('mattermost', ctx.signal);
-        const message = buildMattermostMessage(n, {
-          dryRun: ctx.dryRun, channel: options.channel, username: options.username, iconUrl: options.iconUrl,
-        });
-        await postWithTimeout({
-          vendor: 'mattermost',
-          url: options.webhookUrl,
-          body: JSON.stringify(message),
-          headers: { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'vigil' },
-          timeoutMs: options.timeoutMs,
-          signal: ctx.signal,
-          fetch: deps.fetch,
-          logger: ctx.logger,
-          logUrl,
-        });
-        ctx.logger.debug({ notifier: name, kind: n.kind, decisionId: n.decision.id }, 'mattermost message posted');
-      },
-    };
+    return jsonWebhookNotifier('mattermost', name, options, deps, (n, dryRun) => buildMattermostMessage(n, { dryRun, channel: options.channel, username: options.username, iconUrl: options.iconUrl }), 'message');
   },
 };

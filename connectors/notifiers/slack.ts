@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import type { Logger } from 'pino';
-import type { ConnectorDeps, ConnectorFactory, Notification, Notifier } from '../../src/contracts/connector.js';
-import { abortedError, describeUrl, postWithTimeout } from '../shared/http.js';
+import type { ConnectorDeps, ConnectorFactory, Notifier } from '../../src/contracts/connector.js';
+import { jsonWebhookNotifier } from '../shared/json-webhook-notifier.js';
 import { httpUrl, parseOptions, timeoutMsOption } from '../shared/options.js';
 import { buildSlackMessage } from './slack-message.js';
 
@@ -38,27 +37,6 @@ export const slackNotifierFactory: ConnectorFactory<SlackOptions> = {
   kind: 'notifier',
   parse: (options) => parseOptions('slack', schema, options),
   create(name: string, options: SlackOptions, deps: ConnectorDeps): Notifier {
-    const logUrl = describeUrl(options.webhookUrl, { keepPath: false });
-    return {
-      name,
-      type: 'slack',
-      kind: 'notifier',
-      async post(n: Notification, ctx: { logger: Logger; signal: AbortSignal; dryRun: boolean }): Promise<void> {
-        if (ctx.signal.aborted) throw abortedError('slack', ctx.signal);
-        const message = buildSlackMessage(n, { dryRun: ctx.dryRun, channel: options.channel, username: options.username });
-        await postWithTimeout({
-          vendor: 'slack',
-          url: options.webhookUrl,
-          body: JSON.stringify(message),
-          headers: { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'vigil' },
-          timeoutMs: options.timeoutMs,
-          signal: ctx.signal,
-          fetch: deps.fetch,
-          logger: ctx.logger,
-          logUrl,
-        });
-        ctx.logger.debug({ notifier: name, kind: n.kind, decisionId: n.decision.id }, 'slack message posted');
-      },
-    };
+    return jsonWebhookNotifier('slack', name, options, deps, (n, dryRun) => buildSlackMessage(n, { dryRun, channel: options.channel, username: options.username }), 'message');
   },
 };

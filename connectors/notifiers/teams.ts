@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import type { Logger } from 'pino';
-import type { ConnectorDeps, ConnectorFactory, Notification, Notifier } from '../../src/contracts/connector.js';
-import { abortedError, describeUrl, postWithTimeout } from '../shared/http.js';
+import type { ConnectorDeps, ConnectorFactory, Notifier } from '../../src/contracts/connector.js';
+import { jsonWebhookNotifier } from '../shared/json-webhook-notifier.js';
 import { httpUrl, parseOptions, timeoutMsOption } from '../shared/options.js';
 import { buildTeamsMessage } from './teams-message.js';
 
@@ -28,27 +27,6 @@ export const teamsNotifierFactory: ConnectorFactory<TeamsOptions> = {
   kind: 'notifier',
   parse: (options) => parseOptions('teams', schema, options),
   create(name: string, options: TeamsOptions, deps: ConnectorDeps): Notifier {
-    const logUrl = describeUrl(options.webhookUrl, { keepPath: false });
-    return {
-      name,
-      type: 'teams',
-      kind: 'notifier',
-      async post(n: Notification, ctx: { logger: Logger; signal: AbortSignal; dryRun: boolean }): Promise<void> {
-        if (ctx.signal.aborted) throw abortedError('teams', ctx.signal);
-        const message = buildTeamsMessage(n, { dryRun: ctx.dryRun });
-        await postWithTimeout({
-          vendor: 'teams',
-          url: options.webhookUrl,
-          body: JSON.stringify(message),
-          headers: { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'vigil' },
-          timeoutMs: options.timeoutMs,
-          signal: ctx.signal,
-          fetch: deps.fetch,
-          logger: ctx.logger,
-          logUrl,
-        });
-        ctx.logger.debug({ notifier: name, kind: n.kind, decisionId: n.decision.id }, 'teams card posted');
-      },
-    };
+    return jsonWebhookNotifier('teams', name, options, deps, (n, dryRun) => buildTeamsMessage(n, { dryRun }), 'card');
   },
 };

@@ -1,0 +1,38 @@
+import type { ConnectorDeps, Notification, Notifier } from '../../src/contracts/connector.js';
+import { abortedError, describeUrl, postWithTimeout } from './http.js';
+
+/**
+ * A notifier that POSTs one JSON message per notification to a webhook URL that is itself the credential
+ * (Slack, Teams Workflows, Mattermost): logs and errors show only the URL's origin. `build` turns the
+ * notification into the vendor's message; everything else (abort, timeout, error mapping) is shared.
+ */
+export function jsonWebhookNotifier(
+  type: string,
+  name: string,
+  options: { webhookUrl: string; timeoutMs: number },
+  deps: ConnectorDeps,
+  build: (n: Notification, dryRun: boolean) => unknown,
+  posted: string,
+): Notifier {
+  const logUrl = describeUrl(options.webhookUrl, { keepPath: false });
+  return {
+    name,
+    type,
+    kind: 'notifier',
+    async post(n, ctx) {
+      if (ctx.signal.aborted) throw abortedError(type, ctx.signal);
+      await postWithTimeout({
+        vendor: type,
+        url: options.webhookUrl,
+        body: JSON.stringify(build(n, ctx.dryRun)),
+        headers: { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'vigil' },
+        timeoutMs: options.timeoutMs,
+        signal: ctx.signal,
+        fetch: deps.fetch,
+        logger: ctx.logger,
+        logUrl,
+      });
+      ctx.logger.debug({ notifier: name, kind: n.kind, decisionId: n.decision.id }, `${type} ${posted} posted`);
+    },
+  };
+}
