@@ -1,153 +1,26 @@
 /**
- * Analyses: discovery of canary/baseline pairs per service, per-look evidence, the event-time clock and
- * the look runner. Synchronous and free of wall-clock time: the clock is the watermark of each service
- * (latest span end seen minus the allowed lateness), so a live stream and a replay of the same requests
- * give the same looks, verdicts and decisions.
+ * Analyses: discovery of canary/baseline pairs per service, per-look evidence buckets and the event-time
+ * clock. Synchronous and free of wall-clock time: the clock is the watermark of each service (latest span
+ * end seen minus the allowed lateness), so a live stream and a replay of the same requests give the same
+ * looks, verdicts and decisions. Looks are run by look-runner.ts, expiry is expiry.ts, the types are in
+ * analysis-types.ts (re-exported here).
  *
  * Memory: per analysis, the open (not yet closed) look buckets (at most lateness/interval + 1 of them),
  * running totals and detector states; O(1) in traffic.
  */
-import type { CohortBatch, CohortIncrement, CohortPair, Decision, Detector, MetricVerdict, RequestSample } from '../contracts/index.js';
-import { abandon, decide, splitAlpha } from '../decide/engine.js';
-import { addRequest, emptyBatch, emptyPair, mergeBatch, mergePair } from '../evidence/cohort-batch.js';
-import type { LimitHit, LimitName, LimitSettings } from '../ingest/backpressure-limits.js';
-import { DEFAULT_LIMITS, LimitGuard, upperMedian } from '../ingest/backpressure-limits.js';
-import type { EvidenceSource } from './evidence-source.js';
-import { batchAt, selectEvidence } from './evidence-source.js';
+import type { CohortBatch, CohortIncrement, CohortPair, RequestSample } from '../contracts/index.js';
+import { splitAlpha } from '../decide/engine.js';
+import { addRequest, emptyBatch, emptyPair, mergeBatch } from '../evidence/cohort-batch.js';
+import type { LimitHit, LimitSettings } from '../ingest/backpressure-limits.js';
+import { DEFAULT_LIMITS, LimitGuard } from '../ingest/backpressure-limits.js';
+import type { Analysis, AnalysisSettings, AnalysisSnapshot, RegistryCounters, RegistryHooks, ServiceState } from './analysis-types.js';
+import { batchAt } from './evidence-source.js';
+import { expire } from './expiry.js';
+import { LookRunner, snapshot } from './look-runner.js';
 
-export interface MetricSetup {
-  name: string;
-  shadow: boolean;
-  weight: number;
-  detector: Detector;
-  /** Spans, metrics, both, or auto (the default): see evidence-source.ts. */
-  source?: EvidenceSource;
-}
-
-export interface AnalysisSettings {
-  intervalMs: number;
-  allowedLatenessMs: number;
-  maxDurationMs: number;
-  silenceTimeoutMs: number;
-  alpha: number;
-  metrics: readonly MetricSetup[];
-  planFor(service: string): readonly string[];
-  expectedCanaryShare?(service: string): number | undefined;
-  /** Services that ship without a baseline cohort: their analysis starts with the first canary sample
-   *  (comparative metrics stay inconclusive; absolute ones such as slo-guard decide). */
-  baselineFree?(service: string): boolean;
-  /** Canary version forced by a `rollouts:` entry; overrides nothing else. */
-  dryRun: boolean;
-  configHash: string;
-  maxRollbacks: number;
-  stormWindowMs: number;
-  /** Cardinality limits and event-time expiry (defaults: DEFAULT_LIMITS). */
-  limits?: Partial<LimitSettings>;
-}
-
-export type AnalysisPhase = 'running' | 'rollback' | 'promote' | 'abandoned';
-
-export interface AnalysisSnapshot {
-  id: string;
-  service: string;
-  canaryVersion: string;
-  baselineVersion: string;
-  phase: AnalysisPhase;
-  /** Why it is in that phase, in one sentence. */
-  why: string;
-  look: number;
-  startedAtUnixMs: number;
-  watermarkUnixMs: number;
-  totals: { baseline: { requests: number; errors: number }; canary: { requests: number; errors: number } };
-  verdicts: MetricVerdict[];
-  decisionId?: string;
-}
-
-export interface LookEvent {
-  analysis: AnalysisSnapshot;
-  batch: CohortPair;
-}
-
-export interface RegistryHooks {
-  onDecision(decision: Decision): void;
-  onLook?(event: LookEvent): void;
-  onAnalysisStarted?(snapshot: AnalysisSnapshot): void;
-  /** A limit was reached (once, until the collection is below the limit again): log it. */
-  onLimitReached?(hit: LimitHit): void;
-  /** Samples dropped by a limit during one ingest call (for a metric). */
-  onLimitRefused?(limit: LimitName, samples: number): void;
-  /** A service idle for `idleMs` (event time) was forgotten, with its running analyses. */
-  onServiceExpired?(service: string, idleMs: number, runningAnalyses: number): void;
-}
-
-export interface RegistryCounters {
-  samples: number;
-  unknownCohort: number;
-  lateSamples: number;
-  clockSkewSamples: number;
-  preAnalysisSamples: number;
-  /** Canary samples of a version that already has a decision (rolled back versions stay rolled back). */
-  decidedVersionSamples: number;
-  /** Samples dropped because a limit was reached (services, analyses, versions). */
-  limitedSamples: number;
-  /** Services forgotten after being idle; finished analyses reduced to their outcome after the retention. */
-  expiredServices: number;
-  expiredAnalyses: number;
-  /** Pre-aggregated increments ingested (OTLP metric deltas). */
-  metricIncrements: number;
-}
-
-/** What is kept of a finished analysis after `finishedRetentionMs`: enough to keep its version decided. */
-interface FinishedVersion {
-  outcome: AnalysisPhase;
-  decisionId: string;
-}
-
-interface Analysis {
-  id: string;
-  service: string;
-  canaryVersion: string;
-  baselineVersion: string;
-  startIndex: number;
-  lastClosedIndex: number;
-  open: Map<number, CohortPair>;
-  /** Metric-sourced increments of the open looks (created when the first one arrives). */
-  openMetrics?: Map<number, CohortPair>;
-  /** Totals of the `auto` evidence (what `totals` shows and `auto` detectors see). */
-  totals: CohortPair;
-  /** Running totals of the other evidence sources configured metrics use. */
-  sourceTotals?: Map<EvidenceSource, CohortPair>;
-  states: unknown[];
-  alphas: number[];
-  look: number;
-  verdicts: MetricVerdict[];
-  lastCanaryMs: number;
-  phase: AnalysisPhase;
-  why: string;
-  decision?: Decision;
-}
-
-interface ServiceState {
-  name: string;
-  maxEndMs: number;
-  baselineVersion?: string;
-  /** Canary versions seen before any baseline (pending analyses). */
-  canarySeen: Set<string>;
-  running: Map<string, Analysis>;
-  /** Versions with a decision: not re-analysed until resumed. */
-  decided: Map<string, Analysis>;
-  /** Decided versions past the retention, oldest first (at most maxVersionsPerService). */
-  finished: Map<string, FinishedVersion>;
-  rollbackTimes: number[];
-  unknownByVersion: Map<string, number>;
-  /** Baseline increments of looks the service clock has not closed: a new analysis starts with them. */
-  baselineOpen: Map<number, CohortBatch>;
-  /** The same for metric-sourced increments (created when the first one arrives). */
-  baselineOpenMetrics?: Map<number, CohortBatch>;
-  closedIndex: number;
-  /** A far-ahead sample waiting for a second one to confirm that time really jumped. */
-  jumpCandidateMs?: number;
-}
+export type {
+  AnalysisPhase, AnalysisSettings, AnalysisSnapshot, LookEvent, MetricSetup, RegistryCounters, RegistryHooks,
+} from './analysis-types.js';
 
 export class AnalysisRegistry {
   readonly counters: RegistryCounters = {
@@ -162,6 +35,7 @@ export class AnalysisRegistry {
   private readonly refusedNow = { services: 0, analyses: 0, versions: 0 };
   private runningCount = 0;
   private samplesSinceSweep = 0;
+  private readonly looks: LookRunner;
 
   constructor(
     private readonly settings: AnalysisSettings,
@@ -175,6 +49,7 @@ export class AnalysisRegistry {
       analyses: new LimitGuard('analyses', this.limits.maxAnalyses, reached),
       versions: new LimitGuard('versions', this.limits.maxVersionsPerService, reached),
     };
+    this.looks = new LookRunner(settings, hooks);
   }
 
   /**
@@ -227,51 +102,16 @@ export class AnalysisRegistry {
     this.maybeSweep(items.length);
   }
 
-  /**
-   * Expiry, on event time only (so a replay expires exactly what the live run did):
-   * - the fleet clock is the upper median of the services' clocks (one service with a skewed clock cannot
-   *   make the others look idle); a service whose clock is more than `serviceIdleMs` behind it is forgotten
-   *   with its analyses (a service that went away entirely never closes another look);
-   * - a decided analysis whose decision is more than `finishedRetentionMs` behind its service's clock is
-   *   reduced to its outcome (the version stays decided; rolled back stays rolled back), and at most
-   *   `maxVersionsPerService` such outcomes are kept per service (oldest dropped first).
-   * O(services log services + analyses).
-   */
+  /** Expires idle services and finished analyses now (event time only; see expiry.ts). */
   sweep(): void {
     this.samplesSinceSweep = 0;
-    this.doSweep();
+    this.runningCount -= expire(this.services, this.limits, this.counters, this.hooks);
   }
 
   /** Sweeps every max(10000, 10 x services) ingested items: amortised O(log services) per item. */
   private maybeSweep(items: number): void {
     this.samplesSinceSweep += items;
     if (this.samplesSinceSweep >= Math.max(10_000, 10 * this.services.size)) this.sweep();
-  }
-
-  private doSweep(): void {
-    const fleetClock = upperMedian([...this.services.values()].map((s) => s.maxEndMs).filter((t) => t !== -Infinity));
-    for (const [name, svc] of this.services) {
-      const idleMs = fleetClock - svc.maxEndMs;
-      if (idleMs > this.limits.serviceIdleMs) {
-        this.services.delete(name);
-        this.runningCount -= svc.running.size;
-        this.counters.expiredServices++;
-        this.hooks.onServiceExpired?.(name, idleMs, svc.running.size);
-        continue;
-      }
-      for (const [version, a] of svc.decided) {
-        const at = a.decision?.eventTimeUnixMs ?? -Infinity;
-        if (svc.maxEndMs - at <= this.limits.finishedRetentionMs) continue;
-        svc.decided.delete(version);
-        svc.finished.delete(version);
-        svc.finished.set(version, { outcome: a.phase, decisionId: a.decision?.id ?? a.id });
-        this.counters.expiredAnalyses++;
-      }
-      for (const version of svc.finished.keys()) {
-        if (svc.finished.size <= this.limits.maxVersionsPerService) break;
-        svc.finished.delete(version);
-      }
-    }
   }
 
   /** End of input (replay): closes every look that has data, as if the lateness had passed. */
@@ -293,8 +133,8 @@ export class AnalysisRegistry {
   list(): AnalysisSnapshot[] {
     const out: AnalysisSnapshot[] = [];
     for (const svc of this.services.values()) {
-      for (const a of svc.running.values()) out.push(this.snapshot(svc, a));
-      for (const a of svc.decided.values()) out.push(this.snapshot(svc, a));
+      for (const a of svc.running.values()) out.push(snapshot(this.settings, svc, a));
+      for (const a of svc.decided.values()) out.push(snapshot(this.settings, svc, a));
     }
     return out;
   }
@@ -330,6 +170,10 @@ export class AnalysisRegistry {
       this.services.set(name, svc);
     }
     return svc;
+  }
+
+  private closeLooks(svc: ServiceState): void {
+    this.runningCount -= this.looks.closeLooks(svc);
   }
 
   private refuse(limit: 'services' | 'analyses' | 'versions'): void {
@@ -453,7 +297,7 @@ export class AnalysisRegistry {
       if (i >= index) mergeBatch(batchAt((a.openMetrics ??= new Map<number, CohortPair>()), i, 'baseline'), b);
     }
     svc.running.set(canaryVersion, a);
-    this.hooks.onAnalysisStarted?.(this.snapshot(svc, a));
+    this.hooks.onAnalysisStarted?.(snapshot(this.settings, svc, a));
     return a;
   }
 
@@ -466,130 +310,6 @@ export class AnalysisRegistry {
     addEvidence(batchAt('batch' in s ? (a.openMetrics ??= new Map<number, CohortPair>()) : a.open, index, cohort), s);
   }
 
-  private closeLooks(svc: ServiceState): void {
-    const { intervalMs, allowedLatenessMs } = this.settings;
-    const watermark = svc.maxEndMs - allowedLatenessMs;
-    const closeUpTo = Math.floor(watermark / intervalMs) - 1;
-    if (closeUpTo > svc.closedIndex) {
-      svc.closedIndex = closeUpTo;
-      for (const i of svc.baselineOpen.keys()) if (i <= closeUpTo) svc.baselineOpen.delete(i);
-      for (const i of svc.baselineOpenMetrics?.keys() ?? []) if (i <= closeUpTo) svc.baselineOpenMetrics!.delete(i);
-    }
-    for (const a of [...svc.running.values()]) {
-      if (svc.baselineVersion !== undefined) a.baselineVersion = svc.baselineVersion;
-      while (a.lastClosedIndex < closeUpTo && a.phase === 'running') {
-        const index = a.lastClosedIndex + 1;
-        a.lastClosedIndex = index;
-        const batch = a.open.get(index) ?? emptyPair();
-        a.open.delete(index);
-        const fromMetrics = a.openMetrics?.get(index);
-        a.openMetrics?.delete(index);
-        this.runLook(svc, a, index, batch, fromMetrics);
-      }
-    }
-  }
-
-  private runLook(svc: ServiceState, a: Analysis, index: number, spans: CohortPair, fromMetrics: CohortPair | undefined): void {
-    const { intervalMs, metrics } = this.settings;
-    const batch = selectEvidence('auto', spans, fromMetrics);
-    mergePair(a.totals, batch);
-    const bySource = this.sourceInputs(a, spans, fromMetrics);
-    a.look = index - a.startIndex + 1;
-    const atUnixMs = (index + 1) * intervalMs;
-    const expected = this.settings.expectedCanaryShare?.(svc.name);
-    const input = { analysisId: a.id, look: a.look, atUnixMs, batch, totals: a.totals, ...(expected === undefined ? {} : { expectedCanaryShare: expected }) };
-    a.verdicts = metrics.map((m, i) => {
-      const alpha = a.alphas[i] ?? 0;
-      const own = bySource.get(m.source ?? 'auto');
-      try {
-        const r = m.detector.look(a.states[i], own === undefined ? input : { ...input, ...own }, alpha);
-        a.states[i] = r.state;
-        return { ...r.verdict, alpha, shadow: m.shadow };
-      } catch (e) {
-        const msg = e instanceof Error ? e.message : String(e);
-        return { detector: m.detector.type, metric: m.name, phase: 'error' as const, pValue: 1, samples: { baseline: a.totals.baseline.requests, canary: a.totals.canary.requests }, summary: `detector error: ${msg}`, alpha, shadow: m.shadow };
-      }
-    });
-    const base = { analysisId: a.id, service: a.service, canaryVersion: a.canaryVersion, baselineVersion: a.baselineVersion, look: a.look, atUnixMs, verdicts: a.verdicts };
-    const windowStart = atUnixMs - this.settings.stormWindowMs;
-    svc.rollbackTimes = svc.rollbackTimes.filter((t) => t > windowStart);
-    let decision = decide(
-      { ...base, elapsedMs: atUnixMs - a.startIndex * intervalMs },
-      {
-        maxDurationMs: this.settings.maxDurationMs,
-        plan: this.settings.planFor(a.service),
-        dryRun: this.settings.dryRun,
-        configHash: this.settings.configHash,
-        maxRollbacks: this.settings.maxRollbacks,
-        recentRollbacks: svc.rollbackTimes.length,
-      },
-    );
-    // A silent canary is abandoned rather than promoted: no evidence is not evidence of health.
-    const silentMs = atUnixMs - a.lastCanaryMs;
-    if (decision?.outcome !== 'rollback' && silentMs >= this.settings.silenceTimeoutMs) {
-      decision = abandon(base, { configHash: this.settings.configHash, dryRun: this.settings.dryRun }, silentMs);
-    }
-    if (decision) {
-      a.phase = decision.outcome;
-      a.why = decision.reason;
-      a.decision = decision;
-      a.open.clear();
-      a.openMetrics?.clear();
-      svc.running.delete(a.canaryVersion);
-      this.runningCount--;
-      svc.decided.set(a.canaryVersion, a);
-      if (decision.outcome === 'rollback') svc.rollbackTimes.push(atUnixMs);
-    } else {
-      a.why = this.whyRunning(a);
-    }
-    this.hooks.onLook?.({ analysis: this.snapshot(svc, a), batch });
-    if (decision) this.hooks.onDecision(decision);
-  }
-
-  /** The look's batch and running totals of each evidence source other than `auto` that a metric uses. */
-  private sourceInputs(a: Analysis, spans: CohortPair, fromMetrics: CohortPair | undefined): Map<EvidenceSource, { batch: CohortPair; totals: CohortPair }> {
-    const out = new Map<EvidenceSource, { batch: CohortPair; totals: CohortPair }>();
-    for (const m of this.settings.metrics) {
-      const source = m.source ?? 'auto';
-      if (source === 'auto' || out.has(source)) continue;
-      const batch = selectEvidence(source, spans, fromMetrics);
-      const all = (a.sourceTotals ??= new Map<EvidenceSource, CohortPair>());
-      let totals = all.get(source);
-      if (!totals) all.set(source, (totals = emptyPair()));
-      mergePair(totals, batch);
-      out.set(source, { batch, totals });
-    }
-    return out;
-  }
-
-  private whyRunning(a: Analysis): string {
-    const acting = a.verdicts.filter((v) => !v.shadow);
-    const burnIn = acting.some((v) => v.phase === 'inconclusive' && (v.samples.canary === 0 || v.samples.baseline === 0));
-    if (burnIn) return 'waiting for samples in both cohorts';
-    const best = acting.reduce((m, v) => Math.min(m, v.pValue), 1);
-    return `no metric has failed yet (lowest p-value ${best.toPrecision(2)}); keeps looking every interval`;
-  }
-
-  private snapshot(svc: ServiceState, a: Analysis): AnalysisSnapshot {
-    const t = a.totals;
-    return {
-      id: a.id,
-      service: a.service,
-      canaryVersion: a.canaryVersion,
-      baselineVersion: a.baselineVersion,
-      phase: a.phase,
-      why: a.why,
-      look: a.look,
-      startedAtUnixMs: a.startIndex * this.settings.intervalMs,
-      watermarkUnixMs: svc.maxEndMs - this.settings.allowedLatenessMs,
-      totals: {
-        baseline: { requests: t.baseline.requests, errors: t.baseline.errors },
-        canary: { requests: t.canary.requests, errors: t.canary.errors },
-      },
-      verdicts: a.verdicts,
-      ...(a.decision ? { decisionId: a.decision.id } : {}),
-    };
-  }
 }
 
 /** Adds one request sample, or merges a pre-aggregated increment, into a cohort's batch. */

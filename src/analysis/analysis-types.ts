@@ -1,0 +1,143 @@
+/**
+ * The analysis registry's types: what it is configured with, what it reports (snapshots, look events,
+ * counters, hooks), and the per-service / per-analysis state its parts share (discovery in
+ * analysis-registry.ts, looks in look-runner.ts, expiry in expiry.ts). The state types are internal to this
+ * folder; everything else is re-exported by analysis-registry.ts.
+ */
+import type { CohortBatch, CohortPair, Decision, Detector, MetricVerdict } from '../contracts/index.js';
+import type { LimitHit, LimitName, LimitSettings } from '../ingest/backpressure-limits.js';
+import type { EvidenceSource } from './evidence-source.js';
+
+export interface MetricSetup {
+  name: string;
+  shadow: boolean;
+  weight: number;
+  detector: Detector;
+  /** Spans, metrics, both, or auto (the default): see evidence-source.ts. */
+  source?: EvidenceSource;
+}
+
+export interface AnalysisSettings {
+  intervalMs: number;
+  allowedLatenessMs: number;
+  maxDurationMs: number;
+  silenceTimeoutMs: number;
+  alpha: number;
+  metrics: readonly MetricSetup[];
+  planFor(service: string): readonly string[];
+  expectedCanaryShare?(service: string): number | undefined;
+  /** Services that ship without a baseline cohort: their analysis starts with the first canary sample
+   *  (comparative metrics stay inconclusive; absolute ones such as slo-guard decide). */
+  baselineFree?(service: string): boolean;
+  /** Canary version forced by a `rollouts:` entry; overrides nothing else. */
+  dryRun: boolean;
+  configHash: string;
+  maxRollbacks: number;
+  stormWindowMs: number;
+  /** Cardinality limits and event-time expiry (defaults: DEFAULT_LIMITS). */
+  limits?: Partial<LimitSettings>;
+}
+
+export type AnalysisPhase = 'running' | 'rollback' | 'promote' | 'abandoned';
+
+export interface AnalysisSnapshot {
+  id: string;
+  service: string;
+  canaryVersion: string;
+  baselineVersion: string;
+  phase: AnalysisPhase;
+  /** Why it is in that phase, in one sentence. */
+  why: string;
+  look: number;
+  startedAtUnixMs: number;
+  watermarkUnixMs: number;
+  totals: { baseline: { requests: number; errors: number }; canary: { requests: number; errors: number } };
+  verdicts: MetricVerdict[];
+  decisionId?: string;
+}
+
+export interface LookEvent {
+  analysis: AnalysisSnapshot;
+  batch: CohortPair;
+}
+
+export interface RegistryHooks {
+  onDecision(decision: Decision): void;
+  onLook?(event: LookEvent): void;
+  onAnalysisStarted?(snapshot: AnalysisSnapshot): void;
+  /** A limit was reached (once, until the collection is below the limit again): log it. */
+  onLimitReached?(hit: LimitHit): void;
+  /** Samples dropped by a limit during one ingest call (for a metric). */
+  onLimitRefused?(limit: LimitName, samples: number): void;
+  /** A service idle for `idleMs` (event time) was forgotten, with its running analyses. */
+  onServiceExpired?(service: string, idleMs: number, runningAnalyses: number): void;
+}
+
+export interface RegistryCounters {
+  samples: number;
+  unknownCohort: number;
+  lateSamples: number;
+  clockSkewSamples: number;
+  preAnalysisSamples: number;
+  /** Canary samples of a version that already has a decision (rolled back versions stay rolled back). */
+  decidedVersionSamples: number;
+  /** Samples dropped because a limit was reached (services, analyses, versions). */
+  limitedSamples: number;
+  /** Services forgotten after being idle; finished analyses reduced to their outcome after the retention. */
+  expiredServices: number;
+  expiredAnalyses: number;
+  /** Pre-aggregated increments ingested (OTLP metric deltas). */
+  metricIncrements: number;
+}
+
+/** What is kept of a finished analysis after `finishedRetentionMs`: enough to keep its version decided. */
+export interface FinishedVersion {
+  outcome: AnalysisPhase;
+  decisionId: string;
+}
+
+export interface Analysis {
+  id: string;
+  service: string;
+  canaryVersion: string;
+  baselineVersion: string;
+  startIndex: number;
+  lastClosedIndex: number;
+  open: Map<number, CohortPair>;
+  /** Metric-sourced increments of the open looks (created when the first one arrives). */
+  openMetrics?: Map<number, CohortPair>;
+  /** Totals of the `auto` evidence (what `totals` shows and `auto` detectors see). */
+  totals: CohortPair;
+  /** Running totals of the other evidence sources configured metrics use. */
+  sourceTotals?: Map<EvidenceSource, CohortPair>;
+  states: unknown[];
+  alphas: number[];
+  look: number;
+  verdicts: MetricVerdict[];
+  lastCanaryMs: number;
+  phase: AnalysisPhase;
+  why: string;
+  decision?: Decision;
+}
+
+export interface ServiceState {
+  name: string;
+  maxEndMs: number;
+  baselineVersion?: string;
+  /** Canary versions seen before any baseline (pending analyses). */
+  canarySeen: Set<string>;
+  running: Map<string, Analysis>;
+  /** Versions with a decision: not re-analysed until resumed. */
+  decided: Map<string, Analysis>;
+  /** Decided versions past the retention, oldest first (at most maxVersionsPerService). */
+  finished: Map<string, FinishedVersion>;
+  rollbackTimes: number[];
+  unknownByVersion: Map<string, number>;
+  /** Baseline increments of looks the service clock has not closed: a new analysis starts with them. */
+  baselineOpen: Map<number, CohortBatch>;
+  /** The same for metric-sourced increments (created when the first one arrives). */
+  baselineOpenMetrics?: Map<number, CohortBatch>;
+  closedIndex: number;
+  /** A far-ahead sample waiting for a second one to confirm that time really jumped. */
+  jumpCandidateMs?: number;
+}

@@ -1,0 +1,42 @@
+/**
+ * Expiry of analysis state, on event time only (so a replay expires exactly what the live run did):
+ * - the fleet clock is the upper median of the services' clocks (one service with a skewed clock cannot
+ *   make the others look idle); a service whose clock is more than `serviceIdleMs` behind it is forgotten
+ *   with its analyses (a service that went away entirely never closes another look);
+ * - a decided analysis whose decision is more than `finishedRetentionMs` behind its service's clock is
+ *   reduced to its outcome (the version stays decided; rolled back stays rolled back), and at most
+ *   `maxVersionsPerService` such outcomes are kept per service (oldest dropped first).
+ * O(services log services + analyses).
+ */
+import type { LimitSettings } from '../ingest/backpressure-limits.js';
+import { upperMedian } from '../ingest/backpressure-limits.js';
+import type { RegistryCounters, RegistryHooks, ServiceState } from './analysis-types.js';
+
+/** Expires idle services and finished analyses in place; returns how many RUNNING analyses were dropped. */
+export function expire(services: Map<string, ServiceState>, limits: LimitSettings, counters: RegistryCounters, hooks: RegistryHooks): number {
+  let droppedRunning = 0;
+  const fleetClock = upperMedian([...services.values()].map((s) => s.maxEndMs).filter((t) => t !== -Infinity));
+  for (const [name, svc] of services) {
+    const idleMs = fleetClock - svc.maxEndMs;
+    if (idleMs > limits.serviceIdleMs) {
+      services.delete(name);
+      droppedRunning += svc.running.size;
+      counters.expiredServices++;
+      hooks.onServiceExpired?.(name, idleMs, svc.running.size);
+      continue;
+    }
+    for (const [version, a] of svc.decided) {
+      const at = a.decision?.eventTimeUnixMs ?? -Infinity;
+      if (svc.maxEndMs - at <= limits.finishedRetentionMs) continue;
+      svc.decided.delete(version);
+      svc.finished.delete(version);
+      svc.finished.set(version, { outcome: a.phase, decisionId: a.decision?.id ?? a.id });
+      counters.expiredAnalyses++;
+    }
+    for (const version of svc.finished.keys()) {
+      if (svc.finished.size <= limits.maxVersionsPerService) break;
+      svc.finished.delete(version);
+    }
+  }
+  return droppedRunning;
+}
