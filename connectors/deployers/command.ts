@@ -8,7 +8,7 @@ import type {
 import { VigilError } from '../../src/errors.js';
 import { abortedError } from '../shared/http.js';
 import { parseOptions } from '../shared/options.js';
-import { type RunResult, runProcess } from './run-process.js';
+import { type RunResult, runProcess } from '../shared/run-process.js';
 
 const TYPE = 'command';
 

@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import type { Logger } from 'pino';
 import type { ConnectorDeps, ConnectorFactory, Notification, Notifier } from '../../src/contracts/connector.js';
-import { abortedError, describeUrl, postWithTimeout } from '../shared/http.js';
+import { jsonWebhookNotifier } from '../shared/json-webhook-notifier.js';
 import { httpUrl, parseOptions, timeoutMsOption } from '../shared/options.js';
 import { buildDiscordMessage } from './discord-message.js';
 
@@ -47,28 +46,7 @@ export const discordNotifierFactory: ConnectorFactory<DiscordOptions> = {
   kind: 'notifier',
   parse: (options) => parseOptions('discord', schema, options),
   create(name: string, options: DiscordOptions, deps: ConnectorDeps): Notifier {
-    const logUrl = describeUrl(options.webhookUrl, { keepPath: false });
-    const url = discordPostUrl(options);
-    return {
-      name,
-      type: 'discord',
-      kind: 'notifier',
-      async post(n: Notification, ctx: { logger: Logger; signal: AbortSignal; dryRun: boolean }): Promise<void> {
-        if (ctx.signal.aborted) throw abortedError('discord', ctx.signal);
-        const message = buildDiscordMessage(n, { dryRun: ctx.dryRun, username: options.username, avatarUrl: options.avatarUrl });
-        await postWithTimeout({
-          vendor: 'discord',
-          url,
-          body: JSON.stringify(message),
-          headers: { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'vigil' },
-          timeoutMs: options.timeoutMs,
-          signal: ctx.signal,
-          fetch: deps.fetch,
-          logger: ctx.logger,
-          logUrl,
-        });
-        ctx.logger.debug({ notifier: name, kind: n.kind, decisionId: n.decision.id }, 'discord message posted');
-      },
-    };
+    const build = (n: Notification, dryRun: boolean) => buildDiscordMessage(n, { dryRun, username: options.username, avatarUrl: options.avatarUrl });
+    return jsonWebhookNotifier('discord', name, { ...options, postUrl: discordPostUrl(options) }, deps, build, 'message');
   },
 };

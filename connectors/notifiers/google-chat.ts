@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import type { Logger } from 'pino';
 import type { ConnectorDeps, ConnectorFactory, Notification, Notifier } from '../../src/contracts/connector.js';
-import { abortedError, describeUrl, postWithTimeout } from '../shared/http.js';
+import { jsonWebhookNotifier } from '../shared/json-webhook-notifier.js';
 import { httpUrl, parseOptions, timeoutMsOption } from '../shared/options.js';
 import { buildGoogleChatMessage } from './google-chat-message.js';
 
@@ -36,28 +35,7 @@ export const googleChatNotifierFactory: ConnectorFactory<GoogleChatOptions> = {
   kind: 'notifier',
   parse: (options) => parseOptions('google-chat', schema, options),
   create(name: string, options: GoogleChatOptions, deps: ConnectorDeps): Notifier {
-    const logUrl = describeUrl(options.webhookUrl, { keepPath: false });
-    const url = googleChatPostUrl(options);
-    return {
-      name,
-      type: 'google-chat',
-      kind: 'notifier',
-      async post(n: Notification, ctx: { logger: Logger; signal: AbortSignal; dryRun: boolean }): Promise<void> {
-        if (ctx.signal.aborted) throw abortedError('google-chat', ctx.signal);
-        const message = buildGoogleChatMessage(n, { dryRun: ctx.dryRun, threaded: options.threaded });
-        await postWithTimeout({
-          vendor: 'google-chat',
-          url,
-          body: JSON.stringify(message),
-          headers: { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'vigil' },
-          timeoutMs: options.timeoutMs,
-          signal: ctx.signal,
-          fetch: deps.fetch,
-          logger: ctx.logger,
-          logUrl,
-        });
-        ctx.logger.debug({ notifier: name, kind: n.kind, decisionId: n.decision.id }, 'google chat message posted');
-      },
-    };
+    const build = (n: Notification, dryRun: boolean) => buildGoogleChatMessage(n, { dryRun, threaded: options.threaded });
+    return jsonWebhookNotifier('google-chat', name, { ...options, postUrl: googleChatPostUrl(options) }, deps, build, 'message');
   },
 };

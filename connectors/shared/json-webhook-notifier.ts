@@ -3,13 +3,15 @@ import { abortedError, describeUrl, postWithTimeout } from './http.js';
 
 /**
  * A notifier that POSTs one JSON message per notification to a webhook URL that is itself the credential
- * (Slack, Teams Workflows, Mattermost): logs and errors show only the URL's origin. `build` turns the
- * notification into the vendor's message; everything else (abort, timeout, error mapping) is shared.
+ * (Slack, Teams Workflows, Mattermost, Discord, Google Chat): logs and errors show only the URL's origin.
+ * `build` turns the notification into the vendor's message; `postUrl` (default: the webhook URL) is where it
+ * goes when the vendor wants query parameters added; everything else (abort, timeout, error mapping) is
+ * shared.
  */
 export function jsonWebhookNotifier(
   type: string,
   name: string,
-  options: { webhookUrl: string; timeoutMs: number },
+  options: { webhookUrl: string; timeoutMs: number; postUrl?: string },
   deps: ConnectorDeps,
   build: (n: Notification, dryRun: boolean) => unknown,
   posted: string,
@@ -23,7 +25,7 @@ export function jsonWebhookNotifier(
       if (ctx.signal.aborted) throw abortedError(type, ctx.signal);
       await postWithTimeout({
         vendor: type,
-        url: options.webhookUrl,
+        url: options.postUrl ?? options.webhookUrl,
         body: JSON.stringify(build(n, ctx.dryRun)),
         headers: { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'vigil' },
         timeoutMs: options.timeoutMs,

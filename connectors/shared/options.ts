@@ -14,8 +14,10 @@ export function parseOptions<S extends z.ZodObject>(type: string, schema: S, opt
   const known = Object.keys(schema.shape);
   const problems = result.error.issues.map((issue) => {
     if (issue.code === 'unrecognized_keys') {
-      const keys = issue.keys.map((k) => `options.${k}`).join(', ');
-      return `unknown option ${keys}: remove it or fix its spelling (known options: ${known.join(', ')})`;
+      const keys = issue.keys.map((k) => `options.${[...issue.path, k].map(String).join('.')}`).join(', ');
+      // the known names are listed for top-level options; a nested one is named with its parent
+      const hint = issue.path.length === 0 ? ` (known options: ${known.join(', ')})` : '';
+      return `unknown option ${keys}: remove it or fix its spelling${hint}`;
     }
     if (issue.path.length === 0 && issue.code === 'invalid_type') {
       return `options must be a mapping of option names to values (known options: ${known.join(', ')})`;
@@ -26,7 +28,7 @@ export function parseOptions<S extends z.ZodObject>(type: string, schema: S, opt
     details: {
       connectorType: type,
       options: result.error.issues.map((i) =>
-        i.code === 'unrecognized_keys' ? i.keys.join(',') : i.path.map(String).join('.'),
+        i.code === 'unrecognized_keys' ? i.keys.map((k) => [...i.path, k].map(String).join('.')).join(',') : i.path.map(String).join('.'),
       ),
     },
   });

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { VigilError } from '../../src/errors.js';
-import { abortedError } from '../shared/http.js';
+import { abortedError } from './http.js';
 
 /** After SIGTERM, a process group gets this long to exit before SIGKILL. */
 export const KILL_GRACE_MS = 2_000;

@@ -1,13 +1,10 @@
 import { z } from 'zod';
-import type {
-  ActionContext, ActionResult, ConnectorFactory, TrafficConnector,
-} from '../../src/contracts/connector.js';
-import { VigilError } from '../../src/errors.js';
-import { abortedError } from '../shared/http.js';
-import { KubeClient, PATCH_CONTENT_TYPE, jsonPointer } from '../shared/kube-client.js';
+import type { ConnectorFactory, TrafficConnector } from '../../src/contracts/connector.js';
+import { jsonPointer } from '../shared/kube-client.js';
 import { contextNeedsKubeconfig, kubeConnectionShape, kubeName } from '../shared/kube-options.js';
 import { parseOptions } from '../shared/options.js';
-import { type Role, describeMoves, moveWeights } from './weights.js';
+import { type WeightedGroup, kubeWeightedRouteConnector } from './kube-weighted-route.js';
+import type { Role } from './weights.js';
 
 const TYPE = 'istio';
 
@@ -61,38 +58,27 @@ function label(d: Destination | undefined): string {
 }
 
 /**
- * The JSON patch that moves each HTTP route's canary weight to the baseline. An absent weight is 100 when
- * the route has one destination and 0 otherwise (Istio: weights of a route add up to 100). Every changed
- * weight is preceded by `test`s of the destination's host and subset at that index.
+ * Each HTTP route's destinations as a weighted group. An absent weight is 100 when the route has one
+ * destination and 0 otherwise (Istio: weights of a route add up to 100). A changed weight is preceded by
+ * `test`s of the destination's host and subset at that index.
  */
-function plan(vs: VirtualService, o: Target, where: string) {
-  const out = { ops: [] as unknown[], changes: [] as string[], current: [] as string[] };
-  let mentioned = false;
-  (vs.spec?.http ?? []).forEach((http, i) => {
+function groups(vs: VirtualService, o: Target): WeightedGroup[] {
+  return (vs.spec?.http ?? []).map((http, i) => {
     const routes = http.route ?? [];
-    const entries = routes.map((r) => ({ role: roleOf(r.destination, o), weight: r.weight ?? (routes.length === 1 ? 100 : 0) }));
-    if (!entries.some((e) => e.role !== 'other')) return;
-    mentioned = true;
-    const labels = routes.map((r) => label(r.destination));
-    const at = `http[${i}]${http.name ? ` (${http.name})` : ''}`;
-    out.current.push(`${at}: ${entries.flatMap((e, j) => (e.role === 'other' ? [] : [`${labels[j]}=${e.weight}`])).join(', ')}`);
-    const next = moveWeights(entries, `${where} ${at}`, TYPE);
-    if (!next) return;
-    next.forEach((w, j) => {
-      if (w === entries[j]!.weight) return;
-      const d = routes[j]!.destination!;
-      out.ops.push({ op: 'test', path: jsonPointer('spec', 'http', i, 'route', j, 'destination', 'host'), value: d.host });
-      if (d.subset !== undefined) out.ops.push({ op: 'test', path: jsonPointer('spec', 'http', i, 'route', j, 'destination', 'subset'), value: d.subset });
-      out.ops.push({ op: 'add', path: jsonPointer('spec', 'http', i, 'route', j, 'weight'), value: w });
-    });
-    out.changes.push(`${at}: ${describeMoves(labels, entries.map((e) => e.weight), next)}`);
+    return {
+      at: `http[${i}]${http.name ? ` (${http.name})` : ''}`,
+      entries: routes.map((r) => ({ role: roleOf(r.destination, o), weight: r.weight ?? (routes.length === 1 ? 100 : 0) })),
+      labels: routes.map((r) => label(r.destination)),
+      setWeight: (j, w) => {
+        const d = routes[j]!.destination!;
+        return [
+          { op: 'test', path: jsonPointer('spec', 'http', i, 'route', j, 'destination', 'host'), value: d.host },
+          ...(d.subset === undefined ? [] : [{ op: 'test', path: jsonPointer('spec', 'http', i, 'route', j, 'destination', 'subset'), value: d.subset }]),
+          { op: 'add', path: jsonPointer('spec', 'http', i, 'route', j, 'weight'), value: w },
+        ];
+      },
+    };
   });
-  if (!mentioned) {
-    throw new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [`${TYPE}: ${where} has no HTTP route to ${label(o.baseline)} or ${label(o.canary)}: check options.virtualService and the hosts and subsets`], {
-      details: { vendor: TYPE },
-    });
-  }
-  return out;
 }
 
 /**
@@ -113,35 +99,17 @@ export const istioTrafficFactory: ConnectorFactory<IstioOptions> = {
   parse: (options) => parseOptions(TYPE, schema, options),
   create(name: string, options: IstioOptions): TrafficConnector {
     const o = {
-      ...options,
       baseline: { host: options.baselineHost, subset: options.baselineSubset },
       canary: { host: options.canaryHost ?? options.baselineHost, subset: options.canarySubset },
     };
-    const client = new KubeClient(TYPE, o);
-    const path = `/apis/networking.istio.io/${o.apiVersion}/namespaces/${o.namespace}/virtualservices/${o.virtualService}`;
-    const where = `VirtualService ${o.namespace}/${o.virtualService}`;
-    return {
-      name,
+    return kubeWeightedRouteConnector<VirtualService>(name, options, {
       type: TYPE,
-      kind: 'traffic',
-      async apply(ctx: ActionContext): Promise<ActionResult> {
-        if (ctx.signal.aborted) throw abortedError(TYPE, ctx.signal);
-        const call = { signal: ctx.signal, timeoutMs: o.timeoutMs, logger: ctx.logger };
-        const p = plan((await client.get(path, call)) as VirtualService, o, where);
-        if (p.ops.length === 0) {
-          return { changed: false, detail: `${where}: all weight already on ${label(o.baseline)} (${p.current.join('; ')})` };
-        }
-        const what = `${where} (${PATCH_CONTENT_TYPE.json}): ${p.changes.join('; ')}`;
-        if (ctx.dryRun) return { changed: false, detail: `dry-run: would PATCH ${what}` };
-        await client.patch(path, PATCH_CONTENT_TYPE.json, p.ops, call);
-        ctx.logger.info({ connector: name, virtualService: where }, 'canary weight moved to baseline');
-        return { changed: true, detail: `PATCHed ${what}` };
-      },
-      async healthCheck(ctx): Promise<void> {
-        const call = { signal: ctx.signal, timeoutMs: o.timeoutMs, logger: ctx.logger };
-        plan((await client.get(path, call)) as VirtualService, o, where);
-        await client.patch(`${path}?dryRun=All`, PATCH_CONTENT_TYPE.json, [], call);
-      },
-    };
+      path: `/apis/networking.istio.io/${options.apiVersion}/namespaces/${options.namespace}/virtualservices/${options.virtualService}`,
+      where: `VirtualService ${options.namespace}/${options.virtualService}`,
+      baselineLabel: label(o.baseline),
+      logField: 'virtualService',
+      groups: (vs) => groups(vs, o),
+      notMentioned: `has no HTTP route to ${label(o.baseline)} or ${label(o.canary)}: check options.virtualService and the hosts and subsets`,
+    });
   },
 };

@@ -6,7 +6,7 @@ import type {
   ActionContext, ActionResult, ConnectorFactory, TrafficConnector,
 } from '../../src/contracts/connector.js';
 import { VigilError } from '../../src/errors.js';
-import { runProcess } from '../deployers/run-process.js';
+import { runProcess } from '../shared/run-process.js';
 import { abortedError } from '../shared/http.js';
 import { parseOptions, timeoutMsOption } from '../shared/options.js';
 import { applySplices } from './nginx-config.js';

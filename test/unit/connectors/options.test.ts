@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { noopActionFactory } from '../../../connectors/actions/noop.js';
 import { webhookActionFactory } from '../../../connectors/actions/webhook.js';
 import { noopNotifierFactory } from '../../../connectors/notifiers/noop.js';
 import { slackNotifierFactory } from '../../../connectors/notifiers/slack.js';
 import { webhookNotifierFactory } from '../../../connectors/notifiers/webhook.js';
+import { parseOptions } from '../../../connectors/shared/options.js';
 import type { ConnectorFactory } from '../../../src/contracts/connector.js';
 import { VigilError } from '../../../src/errors.js';
 
@@ -88,5 +90,18 @@ describe('noop options', () => {
   it('notifier noop: takes no options', () => {
     expect(noopNotifierFactory.parse(undefined)).toEqual({});
     expect(parseError(noopNotifierFactory, { verbose: true }).message).toMatch(/unknown option options\.verbose/);
+  });
+});
+
+describe('parseOptions on nested options', () => {
+  const schema = z.strictObject({ upstream: z.strictObject({ host: z.string(), port: z.int().optional() }) });
+  const nested: ConnectorFactory = { type: 'nested', kind: 'action', parse: (o) => parseOptions('nested', schema, o), create: () => { throw new Error('unused'); } };
+
+  it('names an unknown nested option with its parent, and lists the known names only at the top level', () => {
+    const err = parseError(nested, { upstream: { host: 'a', prot: 8080 } });
+    expect(err.message).toMatch(/nested: unknown option options\.upstream\.prot: remove it or fix its spelling$/);
+    expect(err.details).toMatchObject({ options: ['upstream.prot'] });
+    const top = parseError(nested, { upstream: { host: 'a' }, extra: 1 });
+    expect(top.message).toMatch(/nested: unknown option options\.extra: remove it or fix its spelling \(known options: upstream\)$/);
   });
 });
