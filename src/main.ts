@@ -27,6 +27,11 @@ import { createQueue } from './jobs/create-queue.js';
 import { createPlanRunner, type NotifyJob, type StepJob } from './jobs/plan-runner.js';
 import type { JobQueue } from './jobs/queue.js';
 
+/** Longest stretch of look evaluation between two turns of the event loop (requests get in between). */
+const LOOK_SLICE_MS = 4;
+/** Looks run between two clock reads in a slice (one look costs ~0.1-0.5 ms with the default metrics). */
+const LOOKS_PER_CHECK = 4;
+
 export interface AgentOptions {
   loaded: LoadedConfig;
   registries: Registries;
@@ -132,7 +137,25 @@ export function createAgent(opts: AgentOptions): Agent {
           .catch((e: unknown) => log.error({ err: e }, 'decision could not be recorded or dispatched'));
       },
     },
+    { deferLooks: true },
   );
+
+  // Looks run in slices of at most LOOK_SLICE_MS between requests (see look-runner.ts): a fleet's
+  // analyses all close their looks just after each interval boundary, and running them inside the
+  // request that closed them stalled every client for the whole burst.
+  let lookSliceScheduled = false;
+  const runLookSlice = (): void => {
+    lookSliceScheduled = false;
+    const until = performance.now() + LOOK_SLICE_MS;
+    do registry.runPendingLooks(LOOKS_PER_CHECK);
+    while (registry.pendingLooks > 0 && performance.now() < until);
+    scheduleLooks();
+  };
+  const scheduleLooks = (): void => {
+    if (lookSliceScheduled || registry.pendingLooks === 0) return;
+    lookSliceScheduled = true;
+    setImmediate(runLookSlice);
+  };
 
   // Per-service canaryVersion from `rollouts:` applies where the global cohort rules found nothing.
   const rolloutCohort = rolloutCohortResolver(loaded);
@@ -149,6 +172,7 @@ export function createAgent(opts: AgentOptions): Agent {
     if (baseline > 0) metrics.samples.inc({ cohort: 'baseline' }, baseline);
     if (samples.length > canary + baseline) metrics.samples.inc({ cohort: 'unknown' }, samples.length - canary - baseline);
     registry.ingest(samples);
+    scheduleLooks();
   };
 
   const cohortRules: CohortRules = { attribute: config.cohorts.attribute, podLabels: [...config.cohorts.podLabels], canaryVersion: config.cohorts.canaryVersion };
@@ -168,6 +192,7 @@ export function createAgent(opts: AgentOptions): Agent {
       metrics.samples.inc({ cohort: it.cohort }, it.batch.requests);
     }
     registry.ingestBatches(items);
+    scheduleLooks();
   };
   const ingestMetrics = metricsConsumer({ metrics, metricsIngest, ingestBatches });
   const gate = new IngestGate({
@@ -226,6 +251,7 @@ export function createAgent(opts: AgentOptions): Agent {
 
   const settle = async (timeoutMs = 30_000) => {
     const deadline = Date.now() + timeoutMs;
+    registry.runPendingLooks();
     let seen: Promise<void> | undefined;
     while (seen !== decisionChain) {
       seen = decisionChain;
@@ -269,6 +295,7 @@ export function createAgent(opts: AgentOptions): Agent {
       clearInterval(healthTimer);
       await Promise.all([otlpApp.close(), otlpGrpc.close(5_000)]);
       await decodePool.close();
+      registry.runPendingLooks(); // every closed look is run, and its decision recorded, before exit
       await decisionChain;
       await runner.close();
       await Promise.all([...connectors.values(), ...notifiers].map((c) => (c.close ? c.close() : Promise.resolve())));

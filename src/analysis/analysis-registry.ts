@@ -37,9 +37,15 @@ export class AnalysisRegistry {
   private samplesSinceSweep = 0;
   private readonly looks: LookRunner;
 
+  /**
+   * With `deferLooks`, looks closed by `ingest` are queued for `runPendingLooks` (the agent runs them in
+   * time slices between requests); without it (replay, backtest) they run inside `ingest`. Same looks and
+   * decisions either way (see look-runner.ts).
+   */
   constructor(
     private readonly settings: AnalysisSettings,
     private readonly hooks: RegistryHooks,
+    private readonly options: { deferLooks?: boolean } = {},
   ) {
     this.alphas = splitAlpha(settings.alpha, settings.metrics);
     this.limits = { ...DEFAULT_LIMITS, ...settings.limits };
@@ -72,7 +78,8 @@ export class AnalysisRegistry {
       touched.add(svc);
       this.route(svc, s);
     }
-    for (const svc of touched) this.closeLooks(svc);
+    for (const svc of touched) this.looks.closeLooks(svc);
+    if (this.options.deferLooks !== true) this.runPendingLooks();
     this.reportRefused();
     this.maybeSweep(samples.length);
   }
@@ -97,7 +104,8 @@ export class AnalysisRegistry {
       touched.add(svc);
       this.route(svc, item);
     }
-    for (const svc of touched) this.closeLooks(svc);
+    for (const svc of touched) this.looks.closeLooks(svc);
+    if (this.options.deferLooks !== true) this.runPendingLooks();
     this.reportRefused();
     this.maybeSweep(items.length);
   }
@@ -114,12 +122,23 @@ export class AnalysisRegistry {
     if (this.samplesSinceSweep >= Math.max(10_000, 10 * this.services.size)) this.sweep();
   }
 
-  /** End of input (replay): closes every look that has data, as if the lateness had passed. */
+  /** End of input (replay): closes every look that has data, as if the lateness had passed, and runs them. */
   flush(): void {
     for (const svc of this.services.values()) {
       svc.maxEndMs += this.settings.allowedLatenessMs + this.settings.intervalMs;
-      this.closeLooks(svc);
+      this.looks.closeLooks(svc);
     }
+    this.runPendingLooks();
+  }
+
+  /** Looks closed and not yet run (always 0 without `deferLooks`, outside `ingest`). */
+  get pendingLooks(): number {
+    return this.looks.pendingCount;
+  }
+
+  /** Runs up to `max` closed looks, oldest first (all of them by default). */
+  runPendingLooks(max = Number.POSITIVE_INFINITY): void {
+    this.runningCount -= this.looks.runPending(max);
   }
 
   /** Lets a rolled-back (or otherwise decided) canary version be analysed again. */
@@ -170,10 +189,6 @@ export class AnalysisRegistry {
       this.services.set(name, svc);
     }
     return svc;
-  }
-
-  private closeLooks(svc: ServiceState): void {
-    this.runningCount -= this.looks.closeLooks(svc);
   }
 
   private refuse(limit: 'services' | 'analyses' | 'versions'): void {

@@ -23,6 +23,7 @@ export function expire(services: Map<string, ServiceState>, limits: LimitSetting
       droppedRunning += svc.running.size;
       counters.expiredServices++;
       hooks.onServiceExpired?.(name, idleMs, svc.running.size);
+      svc.running.clear(); // its queued looks, if any, are not run
       continue;
     }
     for (const [version, a] of svc.decided) {

@@ -3,6 +3,13 @@
  * analysis of the service closes that look: the look's cohort batch goes to every metric's detector, the
  * verdicts to the pure decision engine, and a canary silent for `silenceTimeoutMs` is abandoned. Looks
  * close in order, one interval at a time, so a live stream and a replay give the same looks.
+ *
+ * Closing and running are apart: closing a look freezes its evidence and queues it; `runPending` runs the
+ * queue. A replay runs it at once; the agent runs it in time slices between requests, because a fleet's
+ * analyses all close their looks within a second of each interval boundary (1,000 analyses cost ~300 ms
+ * of detector work), which would otherwise stall ingestion for every client. Both give the same looks
+ * and decisions: a queued look carries what it would have seen had it run at closing. Until it runs, its
+ * analysis still counts as running (for the version and analysis limits too).
  * Synchronous, no wall-clock time, no I/O (hooks are the caller's).
  */
 import type { CohortPair } from '../contracts/index.js';
@@ -12,44 +19,90 @@ import type { Analysis, AnalysisSettings, AnalysisSnapshot, RegistryHooks, Servi
 import type { EvidenceSource } from './evidence-source.js';
 import { selectEvidence } from './evidence-source.js';
 
+/** A closed look waiting to run, with what it must see of its analysis as of closing. */
+interface LookTask {
+  svc: ServiceState;
+  a: Analysis;
+  index: number;
+  spans: CohortPair;
+  fromMetrics: CohortPair | undefined;
+  baselineVersion: string;
+  lastCanaryMs: number;
+  watermarkMs: number;
+}
+
 export class LookRunner {
   constructor(
     private readonly settings: AnalysisSettings,
     private readonly hooks: RegistryHooks,
   ) {}
 
+  /** Closed looks not yet run, oldest first (`pending` from index `head`). */
+  private pending: LookTask[] = [];
+  private head = 0;
+
+  /** Looks closed and not yet run. */
+  get pendingCount(): number {
+    return this.pending.length - this.head;
+  }
+
   /**
-   * Closes every look of the service's running analyses that its watermark has passed, in order, and runs
-   * them. Returns how many analyses were decided (they leave `svc.running`).
+   * Closes every look of the service's running analyses that its watermark has passed, in order: each
+   * look's evidence is taken out of the open buckets and queued with what the look must see of the
+   * analysis at this point of the stream (its baseline version, the canary's last sample time, the
+   * watermark), so that running it later gives exactly what running it now would. `runPending` runs them.
    */
-  closeLooks(svc: ServiceState): number {
-    let decided = 0;
+  closeLooks(svc: ServiceState): void {
     const { intervalMs, allowedLatenessMs } = this.settings;
-    const watermark = svc.maxEndMs - allowedLatenessMs;
-    const closeUpTo = Math.floor(watermark / intervalMs) - 1;
+    const watermarkMs = svc.maxEndMs - allowedLatenessMs;
+    const closeUpTo = Math.floor(watermarkMs / intervalMs) - 1;
     if (closeUpTo > svc.closedIndex) {
       svc.closedIndex = closeUpTo;
       for (const i of svc.baselineOpen.keys()) if (i <= closeUpTo) svc.baselineOpen.delete(i);
       for (const i of svc.baselineOpenMetrics?.keys() ?? []) if (i <= closeUpTo) svc.baselineOpenMetrics!.delete(i);
     }
-    for (const a of [...svc.running.values()]) {
+    for (const a of svc.running.values()) {
       if (svc.baselineVersion !== undefined) a.baselineVersion = svc.baselineVersion;
-      while (a.lastClosedIndex < closeUpTo && a.phase === 'running') {
+      while (a.lastClosedIndex < closeUpTo) {
         const index = a.lastClosedIndex + 1;
         a.lastClosedIndex = index;
-        const batch = a.open.get(index) ?? emptyPair();
+        const spans = a.open.get(index) ?? emptyPair();
         a.open.delete(index);
         const fromMetrics = a.openMetrics?.get(index);
         a.openMetrics?.delete(index);
-        if (this.runLook(svc, a, index, batch, fromMetrics)) decided++;
+        this.pending.push({ svc, a, index, spans, fromMetrics, baselineVersion: a.baselineVersion, lastCanaryMs: a.lastCanaryMs, watermarkMs });
       }
+    }
+  }
+
+  /**
+   * Runs up to `max` pending looks, oldest first (a look of an analysis decided by an earlier one is
+   * dropped, as it would never have been run). Returns how many analyses were decided (they leave
+   * `svc.running`). O(max x metrics x detector look cost).
+   */
+  runPending(max = Number.POSITIVE_INFINITY): number {
+    let decided = 0;
+    for (let n = 0; n < max && this.head < this.pending.length; n++) {
+      const task = this.pending[this.head]!;
+      this.pending[this.head++] = undefined as unknown as LookTask; // let the batch be collected
+      // not run: looks of an analysis an earlier look decided, or of a service expired meanwhile
+      if (task.svc.running.get(task.a.canaryVersion) === task.a && this.runLook(task)) decided++;
+    }
+    if (this.head === this.pending.length) {
+      this.pending = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.pending.length) {
+      this.pending = this.pending.slice(this.head);
+      this.head = 0;
     }
     return decided;
   }
 
   /** One look: detectors, decision engine, silence; returns true when the analysis was decided. */
-  private runLook(svc: ServiceState, a: Analysis, index: number, spans: CohortPair, fromMetrics: CohortPair | undefined): boolean {
+  private runLook(task: LookTask): boolean {
+    const { svc, a, index, spans, fromMetrics } = task;
     const { intervalMs, metrics } = this.settings;
+    a.baselineVersion = task.baselineVersion;
     const batch = selectEvidence('auto', spans, fromMetrics);
     mergePair(a.totals, batch);
     const bySource = this.sourceInputs(a, spans, fromMetrics);
@@ -84,7 +137,7 @@ export class LookRunner {
       },
     );
     // A silent canary is abandoned rather than promoted: no evidence is not evidence of health.
-    const silentMs = atUnixMs - a.lastCanaryMs;
+    const silentMs = atUnixMs - task.lastCanaryMs;
     if (decision?.outcome !== 'rollback' && silentMs >= this.settings.silenceTimeoutMs) {
       decision = abandon(base, { configHash: this.settings.configHash, dryRun: this.settings.dryRun }, silentMs);
     }
@@ -100,7 +153,7 @@ export class LookRunner {
     } else {
       a.why = this.whyRunning(a);
     }
-    this.hooks.onLook?.({ analysis: snapshot(this.settings, svc, a), batch });
+    this.hooks.onLook?.({ analysis: snapshot(this.settings, svc, a, task.watermarkMs), batch });
     if (decision) this.hooks.onDecision(decision);
     return decision !== undefined;
   }
@@ -131,7 +184,7 @@ export class LookRunner {
 }
 
 /** What the API, the dashboard and the hooks see of an analysis. */
-export function snapshot(settings: AnalysisSettings, svc: ServiceState, a: Analysis): AnalysisSnapshot {
+export function snapshot(settings: AnalysisSettings, svc: ServiceState, a: Analysis, watermarkMs = svc.maxEndMs - settings.allowedLatenessMs): AnalysisSnapshot {
   const t = a.totals;
   return {
     id: a.id,
@@ -142,7 +195,7 @@ export function snapshot(settings: AnalysisSettings, svc: ServiceState, a: Analy
     why: a.why,
     look: a.look,
     startedAtUnixMs: a.startIndex * settings.intervalMs,
-    watermarkUnixMs: svc.maxEndMs - settings.allowedLatenessMs,
+    watermarkUnixMs: watermarkMs,
     totals: {
       baseline: { requests: t.baseline.requests, errors: t.baseline.errors },
       canary: { requests: t.canary.requests, errors: t.canary.errors },

@@ -64,8 +64,7 @@ export function makeResources(opts: {
     left -= n;
     const spans: GenSpan[] = [];
     for (let i = 0; i < n; i++) {
-      const latencyMs = svc.latencyMs * Math.exp(0.5 * normal(rnd));
-      const error = rnd() < svc.errorRate;
+      const { latencyMs, error } = drawRequest(svc, rnd);
       const endNs = BigInt(opts.endMs - Math.floor(rnd() * 1000)) * 1_000_000n + BigInt(Math.floor(rnd() * 1e6));
       const startNs = endNs - BigInt(Math.round(latencyMs * 1e6));
       const route = ROUTES[Math.floor(rnd() * ROUTES.length)]!;
@@ -89,7 +88,8 @@ export function makeResources(opts: {
           ['client.address', `10.0.${Math.floor(rnd() * 255)}.${Math.floor(rnd() * 255)}`],
           ['user_agent.original', 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36'],
         ],
-        statusCode: error ? 2 : 0,
+        // always written (OK or ERROR) so that the traffic source can redraw it in place (ingest-traffic.ts)
+        statusCode: error ? 2 : 1,
       });
     }
     out.push({
@@ -112,6 +112,13 @@ export function makeResources(opts: {
   return out;
 }
 
+/** One request of a cohort: log-normal latency (median `latencyMs`, sigma 0.5), error with `errorRate`. */
+export function drawRequest(svc: GenService, rnd: () => number): { latencyMs: number; error: boolean } {
+  const latencyMs = svc.latencyMs * Math.exp(0.5 * normal(rnd));
+  return { latencyMs, error: rnd() < svc.errorRate };
+}
+
+/** A standard normal draw (Box-Muller). */
 function normal(rnd: () => number): number {
   const u = Math.max(rnd(), 1e-12);
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rnd());

@@ -3,9 +3,16 @@
  * moved forward (patched in place of a copy, byte-exact) so that event time advances with the wall clock and
  * the agent's looks close as they would in production. Canary versions can be rotated (same-length
  * strings, e.g. 1.1.0 → 1.2.0) so that analyses finish and new ones start during a soak.
+ *
+ * In the protobuf modes every rebuilt request also draws each span's latency and error afresh from its
+ * cohort's model (end time, Status.code and http.response.status_code patched in place, same lengths), so
+ * the agent sees independent requests, as from a real fleet: replaying the same few spans of a service over
+ * and over would make tiny chance differences between its two cohorts look significant, and most analyses
+ * would end within a few looks instead of running. JSON bodies keep their fixed spans (short phases only).
  */
 import { gzipSync } from 'node:zlib';
-import { encodeJson, encodeProtobuf, makeResources, type GenService } from './ingest-payload.js';
+import { seededRandom } from '../../src/demo/traffic-generator.js';
+import { drawRequest, encodeJson, encodeProtobuf, makeResources, type GenService } from './ingest-payload.js';
 
 export type Mode = 'protobuf' | 'protobuf+gzip' | 'json';
 
@@ -15,16 +22,29 @@ export interface Body {
   spans: number;
 }
 
+interface SpanLayout {
+  /** Offsets of the 8 bytes of Span.start_time_unix_nano and end_time_unix_nano. */
+  start: number;
+  end: number;
+  /** Offset of the Status.code varint (1 byte: OK 1 / ERROR 2). */
+  status: number;
+  /** Offset of the http.response.status_code varint (2 bytes: 200 / 503). */
+  http: number;
+  /** `service.name|vigil.cohort` of the span's resource. */
+  cohort: string;
+}
+
 interface Layout {
   /** Offsets of the 8 bytes of every Span.start/end_time_unix_nano. */
   times: number[];
+  spans: SpanLayout[];
   /** Offsets of the bytes of the canary resources' service.version string values. */
   canaryVersions: { at: number; length: number }[];
 }
 
 /** Walks an ExportTraceServiceRequest this benchmark wrote, recording where the times and versions are. */
 function layoutOf(buf: Buffer): Layout {
-  const out: Layout = { times: [], canaryVersions: [] };
+  const out: Layout = { times: [], spans: [], canaryVersions: [] };
   let pos = 0;
   const varint = (): number => {
     let v = 0;
@@ -50,17 +70,33 @@ function layoutOf(buf: Buffer): Layout {
         on(field, wire, pos, pos + 8);
         pos += 8;
       } else if (wire === 5) pos += 4;
-      else varint();
+      else {
+        const at = pos;
+        varint();
+        const stop = pos;
+        on(field, wire, at, stop);
+        pos = stop;
+      }
     }
   };
   const str = (start: number, stop: number): string => buf.toString('utf8', start, stop);
+  const anyInt = (start: number, stop: number): number => {
+    let at = -1;
+    pos = start;
+    fields(stop, (f, w, x) => {
+      if (f === 3 && w === 0) at = x;
+    });
+    return at;
+  };
   fields(buf.length, (_f, _w, rsStart, rsStop) => {
     pos = rsStart;
+    let cohort = '';
     fields(rsStop, (f, _w2, s, e) => {
       if (f === 1) {
-        // Resource: find service.version and vigil.cohort
+        // Resource: find service.name, service.version and vigil.cohort
         let version: { at: number; length: number } | undefined;
-        let canary = false;
+        let name = '';
+        let cohortName = '';
         pos = s;
         fields(e, (_f3, _w3, kvStart, kvStop) => {
           let key = '';
@@ -75,18 +111,41 @@ function layoutOf(buf: Buffer): Layout {
               });
             }
           });
+          const text = value ? str(value.at, value.at + value.length) : '';
           if (key === 'service.version') version = value;
-          if (key === 'vigil.cohort' && value && str(value.at, value.at + value.length) === 'canary') canary = true;
+          if (key === 'service.name') name = text;
+          if (key === 'vigil.cohort') cohortName = text;
         });
-        if (canary && version) out.canaryVersions.push(version);
+        cohort = `${name}|${cohortName}`;
+        if (cohortName === 'canary' && version) out.canaryVersions.push(version);
       } else if (f === 2) {
         pos = s;
         fields(e, (f3, _w3, spStart, spStop) => {
           if (f3 !== 2) return;
+          const span: SpanLayout = { start: -1, end: -1, status: -1, http: -1, cohort };
           pos = spStart;
-          fields(spStop, (f4, w4, a) => {
+          fields(spStop, (f4, w4, a, b) => {
+            if (w4 === 1 && f4 === 7) span.start = a;
+            if (w4 === 1 && f4 === 8) span.end = a;
             if (w4 === 1 && (f4 === 7 || f4 === 8)) out.times.push(a);
+            if (f4 === 15 && w4 === 2) {
+              pos = a;
+              fields(b, (f5, w5, x) => {
+                if (f5 === 3 && w5 === 0) span.status = x;
+              });
+            }
+            if (f4 === 9 && w4 === 2) {
+              let key = '';
+              let value = -1;
+              pos = a;
+              fields(b, (f5, _w5, x, y) => {
+                if (f5 === 1) key = str(x, y);
+                if (f5 === 2) value = anyInt(x, y);
+              });
+              if (key === 'http.response.status_code') span.http = value;
+            }
           });
+          out.spans.push(span);
         });
       }
     });
@@ -109,6 +168,9 @@ export class TrafficSource {
   private readonly bodies: { body: Body; deltaMs: number; minor: number }[] = [];
   private next = 0;
   private readonly baseMs: number;
+  /** Each `service.name|vigil.cohort`'s model, for the fresh draws. */
+  private readonly cohorts = new Map<string, GenService>();
+  private readonly rnd: () => number;
   private deltaMs = 0;
   private minor = 1;
 
@@ -121,6 +183,8 @@ export class TrafficSource {
     opts: { services: readonly GenService[]; requests: number; spansPerRequest: number; spansPerResource: number; seed?: number },
   ) {
     this.baseMs = Date.now();
+    for (const svc of opts.services) this.cohorts.set(`${svc.name}|${svc.cohort}`, svc);
+    this.rnd = seededRandom((opts.seed ?? 1) * 7919 + 17);
     const perRequest = Math.ceil(opts.spansPerRequest / opts.spansPerResource);
     for (let i = 0; i < opts.requests; i++) {
       const resources = makeResources({
@@ -149,7 +213,9 @@ export class TrafficSource {
     const i = this.next;
     this.next = (this.next + 1) % this.bodies.length;
     const slot = this.bodies[i]!;
-    if (slot.deltaMs !== this.deltaMs || slot.minor !== this.minor) {
+    // plain protobuf: a fresh draw for every request; gzip and JSON: rebuilt when time or version moved
+    // (compressing every request would cost the load generator more than the agent spends on it)
+    if (this.mode === 'protobuf' || slot.deltaMs !== this.deltaMs || slot.minor !== this.minor) {
       slot.body = this.build(this.templates[i]!);
       slot.deltaMs = this.deltaMs;
       slot.minor = this.minor;
@@ -160,6 +226,20 @@ export class TrafficSource {
   /** Bytes of one request in this mode (as sent). */
   get bodyBytes(): number {
     return this.bodies[0]!.body.body.length;
+  }
+
+  /** New latency and error for every span, from its cohort's model (same byte lengths: patched in place). */
+  private redraw(t: Template, body: Buffer): void {
+    for (const sp of t.layout.spans) {
+      const svc = this.cohorts.get(sp.cohort);
+      if (svc === undefined || sp.start < 0 || sp.end < 0 || sp.status < 0 || sp.http < 0) continue;
+      const { latencyMs, error } = drawRequest(svc, this.rnd);
+      body.writeBigUInt64LE(body.readBigUInt64LE(sp.start) + BigInt(Math.round(latencyMs * 1e6)), sp.end);
+      body[sp.status] = error ? 2 : 1;
+      // 503 = 0xf7 0x03, 200 = 0xc8 0x01 (two-byte varints)
+      body[sp.http] = error ? 0xf7 : 0xc8;
+      body[sp.http + 1] = error ? 0x03 : 0x01;
+    }
   }
 
   private build(t: Template): Body {
@@ -173,6 +253,7 @@ export class TrafficSource {
     const digit = 0x30 + (this.minor % 10);
     for (const at of t.layout.times) body.writeBigUInt64LE(t.pb.readBigUInt64LE(at) + delta, at);
     for (const v of t.layout.canaryVersions) if (v.length === 5) body[v.at + 2] = digit; // "1.x.0"
+    this.redraw(t, body);
     return this.mode === 'protobuf+gzip'
       ? { body: gzipSync(body), headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }, spans: t.spans }
       : { body, headers: { 'content-type': 'application/x-protobuf' }, spans: t.spans };

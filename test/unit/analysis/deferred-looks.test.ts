@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest';
+import { AnalysisRegistry, type AnalysisSettings, type LookEvent } from '../../../src/analysis/analysis-registry.js';
+import type { Decision, RequestSample } from '../../../src/contracts/index.js';
+import { seededRandom } from '../../../src/demo/traffic-generator.js';
+import { createErrorRateSequential } from '../../../detectors/error-rate-sequential.js';
+import { createLatencyQuantile } from '../../../detectors/latency-quantile.js';
+import { createLatencySequential } from '../../../detectors/latency-sequential.js';
+
+/**
+ * The agent runs closed looks later, in slices between requests (`deferLooks`); a replay runs them inside
+ * `ingest`. Both must give the same looks and decisions, whatever arrives between closing and running.
+ */
+
+const INTERVAL = 10_000;
+const T0 = 1_767_225_600_000;
+
+function settings(): AnalysisSettings {
+  return {
+    intervalMs: INTERVAL, allowedLatenessMs: 5_000, maxDurationMs: 200_000, silenceTimeoutMs: 40_000, alpha: 0.05,
+    metrics: [
+      { name: 'error-rate', shadow: false, weight: 1, detector: createErrorRateSequential('error-rate', {}, 25) },
+      { name: 'latency', shadow: false, weight: 1, detector: createLatencySequential('latency', {}, 25) },
+      { name: 'latency-p99', shadow: true, weight: 1, detector: createLatencyQuantile('latency-p99', {}, 25) },
+    ],
+    planFor: () => ['hook'], dryRun: false, configHash: 'h', maxRollbacks: 2, stormWindowMs: 3_600_000,
+    limits: { maxVersionsPerService: 3 },
+  };
+}
+
+/**
+ * 12 services for 40 looks, in requests of 40 samples: healthy canaries (promoted at maxDuration), bad
+ * ones (rolled back, then a new version), one whose canary goes silent and one whose canary pauses
+ * (abandoned), one whose baseline version changes mid-way, and late samples.
+ */
+function stream(seed: number): RequestSample[][] {
+  const rnd = seededRandom(seed);
+  const requests: RequestSample[][] = [];
+  let batch: RequestSample[] = [];
+  for (let t = 0; t < 40 * INTERVAL; t += 50) {
+    for (let k = 0; k < 12; k++) {
+      const service = `svc-${k}`;
+      const bad = k % 4 === 1;
+      // svc-2's canary stops; svc-6's pauses after 120 s and resumes at 165.5 s, a few requests after the
+      // look that ends at 160 s (the first to find it silent for 40 s) closed at watermark 160 s (data
+      // time 165 s): that look must not see the resumed samples, however late it runs
+      const silentCanary = (k === 2 && t > 12 * INTERVAL) || (k === 6 && t > 12 * INTERVAL && t < 16.55 * INTERVAL);
+      const cohort = rnd() < 0.5 ? 'baseline' : 'canary';
+      if (cohort === 'canary' && silentCanary) continue;
+      const version = cohort === 'baseline' ? (k === 4 && t > 15 * INTERVAL ? '1.1' : '1.0') : t > 25 * INTERVAL ? '2.1' : '2.0';
+      const late = rnd() < 0.02 ? 7_000 : 0;
+      const errorRate = cohort === 'canary' && bad && version === '2.0' ? 0.2 : 0.02;
+      batch.push({
+        service, version, cohort, endUnixMs: T0 + t - late + Math.floor(rnd() * 50),
+        durationMs: 20 * Math.exp(0.5 * (rnd() + rnd() + rnd() - 1.5)) * (cohort === 'canary' && k % 4 === 3 ? 1.3 : 1),
+        error: rnd() < errorRate,
+      });
+      if (batch.length === 40) {
+        requests.push(batch);
+        batch = [];
+      }
+    }
+  }
+  if (batch.length > 0) requests.push(batch);
+  return requests;
+}
+
+interface Run {
+  looks: unknown[];
+  decisions: Decision[];
+  list: unknown[];
+  counters: Record<string, number>;
+}
+
+function run(requests: RequestSample[][], deferred: { seed: number; lazy?: boolean } | undefined): Run {
+  const looks: unknown[] = [];
+  const decisions: Decision[] = [];
+  const onLook = (e: LookEvent) => looks.push(structuredClone(e));
+  const reg = new AnalysisRegistry(settings(), { onDecision: (d) => decisions.push(d), onLook }, { deferLooks: deferred !== undefined });
+  const rnd = seededRandom(deferred?.seed ?? 1);
+  for (const [i, r] of requests.entries()) {
+    reg.ingest(r.map((s) => ({ ...s })));
+    if (deferred?.lazy === true) {
+      // a busy agent: looks wait for 150 requests (~25 s of event time: several intervals)
+      if (i % 150 === 149) reg.runPendingLooks();
+    } else if (deferred) {
+      // the agent's slices: sometimes none between two requests, sometimes a few, sometimes all
+      const x = rnd();
+      if (x < 0.1) reg.runPendingLooks();
+      else if (x < 0.6) reg.runPendingLooks(Math.floor(rnd() * 6));
+    } else {
+      expect(reg.pendingLooks).toBe(0);
+    }
+  }
+  reg.flush();
+  expect(reg.pendingLooks).toBe(0);
+  const { decidedVersionSamples: _ignored, lateSamples: _late, ...counters } = reg.counters;
+  return { looks, decisions, list: reg.list(), counters: counters };
+}
+
+describe('deferred looks (the agent) and looks run at closing (replay)', () => {
+  const requests = stream(42);
+  const sync = run(requests, undefined);
+
+  it('the scenario exercises every outcome', () => {
+    const outcomes = new Set(sync.decisions.map((d) => d.outcome));
+    expect(outcomes).toEqual(new Set(['rollback', 'promote', 'abandoned']));
+    expect(sync.looks.length).toBeGreaterThan(200);
+    // svc-6's canary resumed right after the look that found it silent for 40 s closed
+    expect(sync.decisions.find((d) => d.analysis === 'svc-6:2.0')?.outcome).toBe('abandoned');
+  });
+
+  it.each([
+    { seed: 1 }, { seed: 2 }, { seed: 3 }, { seed: 4 }, { seed: 0, lazy: true },
+  ])('gives the same looks, decisions and analyses whatever the slicing (%o)', (slicing) => {
+    const deferred = run(requests, slicing);
+    expect(deferred.decisions).toEqual(sync.decisions);
+    expect(deferred.looks).toEqual(sync.looks);
+    expect(deferred.list).toEqual(sync.list);
+    expect(deferred.counters).toEqual(sync.counters);
+  });
+
+  it('runs at most the number of looks asked, oldest first, and nothing while none is asked', () => {
+    const seen: string[] = [];
+    const reg = new AnalysisRegistry(settings(), { onDecision: () => {}, onLook: (e) => seen.push(`${e.analysis.id}#${e.analysis.look}`) }, { deferLooks: true });
+    for (const r of requests.slice(0, 200)) reg.ingest(r);
+    expect(seen).toEqual([]);
+    const pending = reg.pendingLooks;
+    expect(pending).toBeGreaterThan(10);
+    reg.runPendingLooks(5);
+    expect(seen).toHaveLength(5);
+    expect(reg.pendingLooks).toBe(pending - 5);
+    reg.runPendingLooks();
+    expect(reg.pendingLooks).toBe(0);
+    const firstLooks = sync.looks.slice(0, seen.length).map((e) => `${(e as LookEvent).analysis.id}#${(e as LookEvent).analysis.look}`);
+    expect(seen).toEqual(firstLooks);
+  });
+});
