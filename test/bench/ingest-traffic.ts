@@ -8,7 +8,9 @@
  * cohort's model (end time, Status.code and http.response.status_code patched in place, same lengths), so
  * the agent sees independent requests, as from a real fleet: replaying the same few spans of a service over
  * and over would make tiny chance differences between its two cohorts look significant, and most analyses
- * would end within a few looks instead of running. JSON bodies keep their fixed spans (short phases only).
+ * would end within a few looks instead of running. JSON bodies keep their fixed spans (short phases only),
+ * and so do sources made with `redraw: false` (the large bodies of the event-loop-stall phase: redrawing
+ * 30,000 spans would block the load generator, which also times the victim client).
  */
 import { gzipSync } from 'node:zlib';
 import { seededRandom } from '../../src/demo/traffic-generator.js';
@@ -171,6 +173,8 @@ export class TrafficSource {
   /** Each `service.name|vigil.cohort`'s model, for the fresh draws. */
   private readonly cohorts = new Map<string, GenService>();
   private readonly rnd: () => number;
+  /** Fresh latencies and errors in every plain-protobuf request (`redraw: false`: fixed spans, less client CPU). */
+  private readonly redrawEach: boolean;
   private deltaMs = 0;
   private minor = 1;
 
@@ -180,8 +184,9 @@ export class TrafficSource {
    */
   constructor(
     readonly mode: Mode,
-    opts: { services: readonly GenService[]; requests: number; spansPerRequest: number; spansPerResource: number; seed?: number },
+    opts: { services: readonly GenService[]; requests: number; spansPerRequest: number; spansPerResource: number; seed?: number; redraw?: boolean },
   ) {
+    this.redrawEach = opts.redraw !== false && mode === 'protobuf';
     this.baseMs = Date.now();
     for (const svc of opts.services) this.cohorts.set(`${svc.name}|${svc.cohort}`, svc);
     this.rnd = seededRandom((opts.seed ?? 1) * 7919 + 17);
@@ -215,7 +220,7 @@ export class TrafficSource {
     const slot = this.bodies[i]!;
     // plain protobuf: a fresh draw for every request; gzip and JSON: rebuilt when time or version moved
     // (compressing every request would cost the load generator more than the agent spends on it)
-    if (this.mode === 'protobuf' || slot.deltaMs !== this.deltaMs || slot.minor !== this.minor) {
+    if (this.redrawEach || slot.deltaMs !== this.deltaMs || slot.minor !== this.minor) {
       slot.body = this.build(this.templates[i]!);
       slot.deltaMs = this.deltaMs;
       slot.minor = this.minor;
@@ -253,7 +258,7 @@ export class TrafficSource {
     const digit = 0x30 + (this.minor % 10);
     for (const at of t.layout.times) body.writeBigUInt64LE(t.pb.readBigUInt64LE(at) + delta, at);
     for (const v of t.layout.canaryVersions) if (v.length === 5) body[v.at + 2] = digit; // "1.x.0"
-    this.redraw(t, body);
+    if (this.redrawEach) this.redraw(t, body);
     return this.mode === 'protobuf+gzip'
       ? { body: gzipSync(body), headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }, spans: t.spans }
       : { body, headers: { 'content-type': 'application/x-protobuf' }, spans: t.spans };
