@@ -147,8 +147,13 @@ export function createAgent(opts: AgentOptions): Agent {
   const runLookSlice = (): void => {
     lookSliceScheduled = false;
     const until = performance.now() + LOOK_SLICE_MS;
-    do registry.runPendingLooks(LOOKS_PER_CHECK);
-    while (registry.pendingLooks > 0 && performance.now() < until);
+    try {
+      do registry.runPendingLooks(LOOKS_PER_CHECK);
+      while (registry.pendingLooks > 0 && performance.now() < until);
+    } catch (err) {
+      // a look listener threw (detector errors are verdicts, not exceptions): log it, keep running looks
+      logger.error({ err }, 'a look listener failed');
+    }
     scheduleLooks();
   };
   const scheduleLooks = (): void => {

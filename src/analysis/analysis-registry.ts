@@ -55,7 +55,7 @@ export class AnalysisRegistry {
       analyses: new LimitGuard('analyses', this.limits.maxAnalyses, reached),
       versions: new LimitGuard('versions', this.limits.maxVersionsPerService, reached),
     };
-    this.looks = new LookRunner(settings, hooks);
+    this.looks = new LookRunner(settings, hooks, () => this.runningCount--);
   }
 
   /**
@@ -138,7 +138,7 @@ export class AnalysisRegistry {
 
   /** Runs up to `max` closed looks, oldest first (all of them by default). */
   runPendingLooks(max = Number.POSITIVE_INFINITY): void {
-    this.runningCount -= this.looks.runPending(max);
+    this.looks.runPending(max);
   }
 
   /** Lets a rolled-back (or otherwise decided) canary version be analysed again. */

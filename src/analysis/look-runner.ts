@@ -35,6 +35,8 @@ export class LookRunner {
   constructor(
     private readonly settings: AnalysisSettings,
     private readonly hooks: RegistryHooks,
+    /** Called when a look decides its analysis (it leaves `svc.running`). */
+    private readonly onLeaveRunning: () => void,
   ) {}
 
   /** Closed looks not yet run, oldest first (`pending` from index `head`). */
@@ -77,17 +79,23 @@ export class LookRunner {
 
   /**
    * Runs up to `max` pending looks, oldest first (a look of an analysis decided by an earlier one is
-   * dropped, as it would never have been run). Returns how many analyses were decided (they leave
-   * `svc.running`). O(max x metrics x detector look cost).
+   * dropped, as it would never have been run). A hook that throws stops the run there; the rest stays
+   * queued. O(max x metrics x detector look cost).
    */
-  runPending(max = Number.POSITIVE_INFINITY): number {
-    let decided = 0;
-    for (let n = 0; n < max && this.head < this.pending.length; n++) {
-      const task = this.pending[this.head]!;
-      this.pending[this.head++] = undefined as unknown as LookTask; // let the batch be collected
-      // not run: looks of an analysis an earlier look decided, or of a service expired meanwhile
-      if (task.svc.running.get(task.a.canaryVersion) === task.a && this.runLook(task)) decided++;
+  runPending(max = Number.POSITIVE_INFINITY): void {
+    try {
+      for (let n = 0; n < max && this.head < this.pending.length; n++) {
+        const task = this.pending[this.head]!;
+        this.pending[this.head++] = undefined as unknown as LookTask; // let the batch be collected
+        // not run: looks of an analysis an earlier look decided, or of a service expired meanwhile
+        if (task.svc.running.get(task.a.canaryVersion) === task.a) this.runLook(task);
+      }
+    } finally {
+      this.compact();
     }
+  }
+
+  private compact(): void {
     if (this.head === this.pending.length) {
       this.pending = [];
       this.head = 0;
@@ -95,11 +103,10 @@ export class LookRunner {
       this.pending = this.pending.slice(this.head);
       this.head = 0;
     }
-    return decided;
   }
 
-  /** One look: detectors, decision engine, silence; returns true when the analysis was decided. */
-  private runLook(task: LookTask): boolean {
+  /** One look: detectors, decision engine, silence. */
+  private runLook(task: LookTask): void {
     const { svc, a, index, spans, fromMetrics } = task;
     const { intervalMs, metrics } = this.settings;
     a.baselineVersion = task.baselineVersion;
@@ -148,14 +155,17 @@ export class LookRunner {
       a.open.clear();
       a.openMetrics?.clear();
       svc.running.delete(a.canaryVersion);
+      this.onLeaveRunning();
       svc.decided.set(a.canaryVersion, a);
       if (decision.outcome === 'rollback') svc.rollbackTimes.push(atUnixMs);
     } else {
       a.why = this.whyRunning(a);
     }
-    this.hooks.onLook?.({ analysis: snapshot(this.settings, svc, a, task.watermarkMs), batch });
-    if (decision) this.hooks.onDecision(decision);
-    return decision !== undefined;
+    try {
+      this.hooks.onLook?.({ analysis: snapshot(this.settings, svc, a, task.watermarkMs), batch });
+    } finally {
+      if (decision) this.hooks.onDecision(decision); // a decision is never lost to a failing look listener
+    }
   }
 
   /** The look's batch and running totals of each evidence source other than `auto` that a metric uses. */

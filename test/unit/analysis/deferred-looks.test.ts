@@ -134,4 +134,29 @@ describe('deferred looks (the agent) and looks run at closing (replay)', () => {
     const firstLooks = sync.looks.slice(0, seen.length).map((e) => `${(e as LookEvent).analysis.id}#${(e as LookEvent).analysis.look}`);
     expect(seen).toEqual(firstLooks);
   });
+
+  it('a look listener that throws loses no decision, and the queue goes on at the next run', () => {
+    const decisions: Decision[] = [];
+    let thrown = 0;
+    const onLook = (e: LookEvent) => {
+      if (thrown === 0 && e.analysis.phase !== 'running') {
+        thrown++;
+        throw new Error('listener failed');
+      }
+    };
+    const reg = new AnalysisRegistry(settings(), { onDecision: (d) => decisions.push(d), onLook }, { deferLooks: true });
+    let caught = 0;
+    for (const r of requests) {
+      reg.ingest(r.map((x) => ({ ...x })));
+      try {
+        reg.runPendingLooks();
+      } catch {
+        caught++;
+      }
+    }
+    reg.flush();
+    expect([thrown, caught]).toEqual([1, 1]);
+    expect(decisions).toEqual(sync.decisions);
+    expect(reg.analysisCount.running).toBe(sync.list.filter((a) => (a as { phase: string }).phase === 'running').length);
+  });
 });
