@@ -55,6 +55,15 @@ const DATA_KINDS: Readonly<Record<number, MetricDataKind>> = {
 
 const TWO_32 = 4294967296;
 
+/** Field numbers that differ between HistogramDataPoint and ExponentialHistogramDataPoint (opentelemetry-proto v1). */
+interface PointFields {
+  attributes: number;
+  min: number;
+  max: number;
+}
+const HISTOGRAM_FIELDS: PointFields = { attributes: 9, min: 11, max: 12 };
+const EXPONENTIAL_FIELDS: PointFields = { attributes: 1, min: 12, max: 13 };
+
 class Decoder extends ProtoValueReader {
   private readonly split: [number, number] = [0, 0];
 
@@ -256,52 +265,64 @@ class Decoder extends ProtoValueReader {
     while (r.pos < end) {
       const tag = r.tag(end, M);
       switch (tag >>> 3) {
-        case 9: {
-          r.expect(tag, WIRE_LEN, `${M}.attributes`);
-          const e = r.lengthDelimited(end, `${M}.attributes`);
-          p.attributes.push(this.keyValue(e, 0));
-          r.pos = e;
-          break;
-        }
-        case 2:
-          r.expect(tag, WIRE_FIXED64, `${M}.start_time_unix_nano`);
-          this.time(end, `${M}.start_time_unix_nano`, p, true);
-          break;
-        case 3:
-          r.expect(tag, WIRE_FIXED64, `${M}.time_unix_nano`);
-          this.time(end, `${M}.time_unix_nano`, p, false);
-          break;
-        case 4:
-          r.expect(tag, WIRE_FIXED64, `${M}.count`);
-          p.count = this.u64(end, `${M}.count`);
-          break;
-        case 5:
-          r.expect(tag, WIRE_FIXED64, `${M}.sum`);
-          p.sum = r.double(end, `${M}.sum`);
-          break;
         case 6:
           this.repeatedFixed(tag, end, `${M}.bucket_counts`, counts, false);
           break;
         case 7:
           this.repeatedFixed(tag, end, `${M}.explicit_bounds`, bounds, true);
           break;
-        case 10:
-          r.expect(tag, WIRE_VARINT, `${M}.flags`);
-          p.flags = r.varint32(end, `${M}.flags`);
-          break;
-        case 11:
-          r.expect(tag, WIRE_FIXED64, `${M}.min`);
-          p.min = r.double(end, `${M}.min`);
-          break;
-        case 12:
-          r.expect(tag, WIRE_FIXED64, `${M}.max`);
-          p.max = r.double(end, `${M}.max`);
-          break;
         default:
-          r.skip(tag, end, M);
+          this.commonPointField(tag, end, M, p, HISTOGRAM_FIELDS);
       }
     }
     this.acc.histogramPoint(p, ctx);
+  }
+
+  /**
+   * The fields both histogram data points have (their numbers differ: `fields`): attributes, start and time,
+   * count, sum, flags, min, max; any other field is skipped.
+   */
+  private commonPointField(tag: number, end: number, M: string, p: RawHistogramPoint, fields: PointFields): void {
+    const r = this.r;
+    switch (tag >>> 3) {
+      case fields.attributes: {
+        r.expect(tag, WIRE_LEN, `${M}.attributes`);
+        const e = r.lengthDelimited(end, `${M}.attributes`);
+        p.attributes.push(this.keyValue(e, 0));
+        r.pos = e;
+        break;
+      }
+      case 2:
+        r.expect(tag, WIRE_FIXED64, `${M}.start_time_unix_nano`);
+        this.time(end, `${M}.start_time_unix_nano`, p, true);
+        break;
+      case 3:
+        r.expect(tag, WIRE_FIXED64, `${M}.time_unix_nano`);
+        this.time(end, `${M}.time_unix_nano`, p, false);
+        break;
+      case 4:
+        r.expect(tag, WIRE_FIXED64, `${M}.count`);
+        p.count = this.u64(end, `${M}.count`);
+        break;
+      case 5:
+        r.expect(tag, WIRE_FIXED64, `${M}.sum`);
+        p.sum = r.double(end, `${M}.sum`);
+        break;
+      case 10:
+        r.expect(tag, WIRE_VARINT, `${M}.flags`);
+        p.flags = r.varint32(end, `${M}.flags`);
+        break;
+      case fields.min:
+        r.expect(tag, WIRE_FIXED64, `${M}.min`);
+        p.min = r.double(end, `${M}.min`);
+        break;
+      case fields.max:
+        r.expect(tag, WIRE_FIXED64, `${M}.max`);
+        p.max = r.double(end, `${M}.max`);
+        break;
+      default:
+        r.skip(tag, end, M);
+    }
   }
 
   /** A repeated fixed64 / double field, packed (one length-delimited run) or unpacked (one value per field). */
@@ -326,29 +347,6 @@ class Decoder extends ProtoValueReader {
     while (r.pos < end) {
       const tag = r.tag(end, M);
       switch (tag >>> 3) {
-        case 1: {
-          r.expect(tag, WIRE_LEN, `${M}.attributes`);
-          const e = r.lengthDelimited(end, `${M}.attributes`);
-          p.attributes.push(this.keyValue(e, 0));
-          r.pos = e;
-          break;
-        }
-        case 2:
-          r.expect(tag, WIRE_FIXED64, `${M}.start_time_unix_nano`);
-          this.time(end, `${M}.start_time_unix_nano`, p, true);
-          break;
-        case 3:
-          r.expect(tag, WIRE_FIXED64, `${M}.time_unix_nano`);
-          this.time(end, `${M}.time_unix_nano`, p, false);
-          break;
-        case 4:
-          r.expect(tag, WIRE_FIXED64, `${M}.count`);
-          p.count = this.u64(end, `${M}.count`);
-          break;
-        case 5:
-          r.expect(tag, WIRE_FIXED64, `${M}.sum`);
-          p.sum = r.double(end, `${M}.sum`);
-          break;
         case 6:
           r.expect(tag, WIRE_VARINT, `${M}.scale`);
           x.scale = zigzag32(r.varint32(end, `${M}.scale`));
@@ -369,24 +367,12 @@ class Decoder extends ProtoValueReader {
           r.pos = e;
           break;
         }
-        case 10:
-          r.expect(tag, WIRE_VARINT, `${M}.flags`);
-          p.flags = r.varint32(end, `${M}.flags`);
-          break;
-        case 12:
-          r.expect(tag, WIRE_FIXED64, `${M}.min`);
-          p.min = r.double(end, `${M}.min`);
-          break;
-        case 13:
-          r.expect(tag, WIRE_FIXED64, `${M}.max`);
-          p.max = r.double(end, `${M}.max`);
-          break;
         case 14:
           r.expect(tag, WIRE_FIXED64, `${M}.zero_threshold`);
           x.zeroThreshold = r.double(end, `${M}.zero_threshold`);
           break;
         default:
-          r.skip(tag, end, M);
+          this.commonPointField(tag, end, M, p, EXPONENTIAL_FIELDS);
       }
     }
     this.acc.histogramPoint(p, ctx);
