@@ -91,8 +91,24 @@ export interface ExponentialBuckets {
   negative: number[];
 }
 
-/** One histogram data point of a Vigil metric, after validation. Times are [whole ms, ns remainder]. */
-export interface HistogramPoint {
+/** The values of a histogram data point, as decoded and after validation. Times are [whole ms, ns remainder]. */
+export interface HistogramPointValues {
+  startMs: number;
+  startRem: number;
+  timeMs: number;
+  timeRem: number;
+  count: number;
+  flags: number;
+  /** Decoded and carried, not used for evidence (min/max of a cumulative point span its whole life). */
+  sum?: number;
+  min?: number;
+  max?: number;
+  explicit?: ExplicitBuckets;
+  exponential?: ExponentialBuckets;
+}
+
+/** One histogram data point of a Vigil metric, after validation. */
+export interface HistogramPoint extends HistogramPointValues {
   resource: ResourceInfo;
   /** Canonical scope identity (name, version, attributes). */
   scope: string;
@@ -107,18 +123,6 @@ export interface HistogramPoint {
   streamKey: string;
   cohort: CohortOrUnknown;
   error: boolean;
-  startMs: number;
-  startRem: number;
-  timeMs: number;
-  timeRem: number;
-  count: number;
-  flags: number;
-  /** Decoded and carried, not used for evidence (min/max of a cumulative point span its whole life). */
-  sum?: number;
-  min?: number;
-  max?: number;
-  explicit?: ExplicitBuckets;
-  exponential?: ExponentialBuckets;
 }
 
 export interface DecodedMetrics {

@@ -4,7 +4,7 @@ import { resolveResource, resolveSpanCohort } from '../cohort.js';
 import type { AttrEntry } from './attributes.js';
 import { attrValue, canonicalSet, scalarNumber, scalarString } from './attributes.js';
 import type {
-  DecodedMetrics, ExplicitBuckets, ExponentialBuckets, HistogramPoint, MetricDataKind, ResourceInfo, VigilMetricSpec,
+  DecodedMetrics, HistogramPoint, HistogramPointValues, MetricDataKind, ResourceInfo, VigilMetricSpec,
 } from './metric-model.js';
 import { FLAG_NO_RECORDED_VALUE, TEMPORALITY_CUMULATIVE, TEMPORALITY_DELTA, VIGIL_METRICS, msPerUnit } from './metric-model.js';
 
@@ -42,20 +42,9 @@ export interface MetricContext {
   msPerUnit: number;
 }
 
-/** A histogram data point as decoded, before validation. Times are [whole ms, ns remainder]. */
-export interface RawHistogramPoint {
+/** A histogram data point as decoded, before validation: its values and its attributes as sent. */
+export interface RawHistogramPoint extends HistogramPointValues {
   attributes: AttrEntry[];
-  startMs: number;
-  startRem: number;
-  timeMs: number;
-  timeRem: number;
-  count: number;
-  flags: number;
-  sum?: number;
-  min?: number;
-  max?: number;
-  explicit?: ExplicitBuckets;
-  exponential?: ExponentialBuckets;
 }
 
 function isHttpError(attrs: readonly AttrEntry[]): boolean {
