@@ -63,25 +63,8 @@ export class AnalysisRegistry {
    * Every max(10000, 10 x services) samples, expires idle services and finished analyses (see `sweep`).
    */
   ingest(samples: readonly RequestSample[]): void {
-    const touched = new Set<ServiceState>();
-    for (const s of samples) {
-      this.counters.samples++;
-      const svc = this.service(s.service);
-      if (svc === undefined) {
-        this.refuse('services');
-        continue;
-      }
-      if (!this.advance(svc, s.endUnixMs)) {
-        this.counters.clockSkewSamples++;
-        continue;
-      }
-      touched.add(svc);
-      this.route(svc, s);
-    }
-    for (const svc of touched) this.looks.closeLooks(svc);
-    if (this.options.deferLooks !== true) this.runPendingLooks();
-    this.reportRefused();
-    this.maybeSweep(samples.length);
+    this.counters.samples += samples.length;
+    this.ingestItems(samples);
   }
 
   /**
@@ -89,9 +72,13 @@ export class AnalysisRegistry {
    * increment's end time) and look buckets, kept apart from span evidence (see evidence-source.ts).
    */
   ingestBatches(items: readonly CohortIncrement[]): void {
+    this.counters.metricIncrements += items.length;
+    this.ingestItems(items);
+  }
+
+  private ingestItems(items: readonly (RequestSample | CohortIncrement)[]): void {
     const touched = new Set<ServiceState>();
     for (const item of items) {
-      this.counters.metricIncrements++;
       const svc = this.service(item.service);
       if (svc === undefined) {
         this.refuse('services');
