@@ -31,7 +31,9 @@ import { DEFAULT_COHORT_RULES } from '../cohort.js';
 import { decodeTracesProtobuf } from './decode-traces-protobuf.js';
 import type { IngestOutcome, OtlpSignal } from './http-receiver.js';
 import { DEFAULT_OTLP_MAX_BODY_BYTES } from './http-receiver.js';
-import { exportResponseBody } from './otlp-responses.js';
+import { exportResponseBody, retryInfoStatusDetails } from './otlp-responses.js';
+
+export { retryInfoStatusDetails };
 
 export const TRACE_EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 export const METRICS_EXPORT_PATH = '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export';
@@ -88,45 +90,6 @@ function unaryMethod(path: string) {
 
 function serviceOf(path: string): ServiceDefinition<UntypedServiceImplementation> {
   return { Export: unaryMethod(path) };
-}
-
-// ---- google.rpc.Status with RetryInfo ----------------------------------------------------------------
-
-function varint(out: number[], value: number): void {
-  let v = value;
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  out.push(v);
-}
-
-function lengthDelimited(out: number[], field: number, payload: readonly number[] | Uint8Array): void {
-  varint(out, (field << 3) | 2);
-  varint(out, payload.length);
-  for (const b of payload) out.push(b);
-}
-
-/**
- * `google.rpc.Status { code = 1; message = 2; repeated Any details = 3 }` with one detail,
- * `google.rpc.RetryInfo { google.protobuf.Duration retry_delay = 1 }` (Duration { int64 seconds = 1 }),
- * as sent in the `grpc-status-details-bin` trailer.
- */
-export function retryInfoStatusDetails(code: number, message: string, retryAfterSeconds: number): Buffer {
-  const duration: number[] = [];
-  varint(duration, 1 << 3);
-  varint(duration, Math.max(0, Math.round(retryAfterSeconds)));
-  const retryInfo: number[] = [];
-  lengthDelimited(retryInfo, 1, duration);
-  const any: number[] = [];
-  lengthDelimited(any, 1, Buffer.from('type.googleapis.com/google.rpc.RetryInfo', 'utf8'));
-  lengthDelimited(any, 2, retryInfo);
-  const out: number[] = [];
-  varint(out, 1 << 3);
-  varint(out, code);
-  if (message !== '') lengthDelimited(out, 2, Buffer.from(message, 'utf8'));
-  lengthDelimited(out, 3, any);
-  return Buffer.from(out);
 }
 
 interface GrpcError {

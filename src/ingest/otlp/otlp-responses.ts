@@ -23,7 +23,7 @@ function varint(out: number[], value: number): void {
   out.push(v);
 }
 
-function lengthDelimited(out: number[], fieldNumber: number, payload: Uint8Array): void {
+function lengthDelimited(out: number[], fieldNumber: number, payload: readonly number[] | Uint8Array): void {
   varint(out, (fieldNumber << 3) | 2);
   varint(out, payload.length);
   for (const b of payload) out.push(b);
@@ -55,5 +55,27 @@ export function statusBody(encoding: OtlpEncoding, code: number, message: string
   varint(out, (1 << 3) | 0);
   varint(out, code);
   if (message !== '') lengthDelimited(out, 2, Buffer.from(message, 'utf8'));
+  return Buffer.from(out);
+}
+
+/**
+ * `google.rpc.Status { code = 1; message = 2; repeated Any details = 3 }` with one detail,
+ * `google.rpc.RetryInfo { google.protobuf.Duration retry_delay = 1 }` (Duration { int64 seconds = 1 }),
+ * as sent in the `grpc-status-details-bin` trailer.
+ */
+export function retryInfoStatusDetails(code: number, message: string, retryAfterSeconds: number): Buffer {
+  const duration: number[] = [];
+  varint(duration, 1 << 3);
+  varint(duration, Math.max(0, Math.round(retryAfterSeconds)));
+  const retryInfo: number[] = [];
+  lengthDelimited(retryInfo, 1, duration);
+  const any: number[] = [];
+  lengthDelimited(any, 1, Buffer.from('type.googleapis.com/google.rpc.RetryInfo', 'utf8'));
+  lengthDelimited(any, 2, retryInfo);
+  const out: number[] = [];
+  varint(out, 1 << 3);
+  varint(out, code);
+  if (message !== '') lengthDelimited(out, 2, Buffer.from(message, 'utf8'));
+  lengthDelimited(out, 3, any);
   return Buffer.from(out);
 }
