@@ -7,10 +7,10 @@ import type { DecodedMetrics, ExponentialBuckets, MetricDataKind, ResourceInfo }
 import type { MetricContext, RawHistogramPoint } from '../metrics/metrics-accumulator.js';
 import { MetricsAccumulator } from '../metrics/metrics-accumulator.js';
 import type { Scalar } from './attribute-keys.js';
-import type { Obj, Path } from './decode-metrics-json-values.js';
+import type { Obj, Path } from './otlp-json-values.js';
 import {
   arr, double, enumValue, field, i64, int32, isObj, jsonError, nanos, obj, optDouble, u64,
-} from './decode-metrics-json-values.js';
+} from './otlp-json-values.js';
 
 /**
  * Decodes an OTLP/JSON ExportMetricsServiceRequest into the histogram points Vigil reads, with the same

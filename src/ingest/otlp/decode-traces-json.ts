@@ -1,7 +1,8 @@
 import type { DecodedTraces } from '../../contracts/telemetry.js';
-import { VigilError } from '../../errors.js';
 import type { CohortRules } from '../cohort.js';
 import type { CompiledRules, Scalar } from './attribute-keys.js';
+import type { Obj } from './otlp-json-values.js';
+import { arr, enumValue, field, isObj, jsonError, nanos, obj } from './otlp-json-values.js';
 import { AttrBag, compileRules } from './attribute-keys.js';
 import type { ResolvedResource } from './span-to-sample.js';
 import { SpanFacts, TraceAccumulator, resolveResourceBag } from './span-to-sample.js';
@@ -27,92 +28,6 @@ export function decodeTracesJson(body: Buffer | string, rules: CohortRules): Dec
   const d = new JsonDecoder(compiled);
   d.request(root);
   return d.acc.result();
-}
-
-function jsonError(message: string, cause?: unknown): VigilError {
-  return new VigilError('VIGIL_ERR_INGEST_DECODE', [message], { cause, details: { encoding: 'json' } });
-}
-
-type Obj = Record<string, unknown>;
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** The value under the camelCase or the snake_case key; null counts as absent. */
-function field(o: Obj, camel: string, snake: string): unknown {
-  const v = o[camel] ?? o[snake];
-  return v === null ? undefined : v;
-}
-
-/** An optional object: undefined when absent, else it must be an object. */
-function obj(v: unknown, path: string | (() => string)): Obj | undefined {
-  if (v === undefined) return undefined;
-  if (!isObj(v)) throw jsonError(`${typeof path === 'string' ? path : path()} must be an object`);
-  return v;
-}
-
-const EMPTY: unknown[] = [];
-
-/** An optional array: empty when absent, else it must be an array. */
-function arr(v: unknown, path: string | (() => string)): unknown[] {
-  if (v === undefined) return EMPTY;
-  if (!Array.isArray(v)) throw jsonError(`${typeof path === 'string' ? path : path()} must be an array`);
-  return v;
-}
-
-const MAX_U64 = '18446744073709551615';
-
-function isDigits(s: string): boolean {
-  if (s.length === 0 || s.length > 20) return false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
-  }
-  return s.length < 20 || s <= MAX_U64;
-}
-
-/**
- * A fixed64 ns time from a decimal string or a JSON number, as [whole ms, ns remainder] (see SpanFacts):
- * exact for any string, and for numbers up to 2^53 (larger numbers were already rounded by JSON.parse).
- * Returns false when the value is not an unsigned 64-bit integer.
- */
-function parseNanos(v: unknown, out: [number, number]): boolean {
-  if (v === undefined) {
-    out[0] = 0;
-    out[1] = 0;
-    return true;
-  }
-  if (typeof v === 'string') {
-    if (!isDigits(v)) return false;
-    const cut = v.length - 6;
-    out[0] = cut > 0 ? Number(v.slice(0, cut)) : 0;
-    out[1] = cut > 0 ? Number(v.slice(cut)) : Number(v);
-    return true;
-  }
-  if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 18446744073709551616) {
-    return v <= Number.MAX_SAFE_INTEGER ? splitSafe(v, out) : parseNanos(BigInt(v).toString(), out);
-  }
-  return false;
-}
-
-function splitSafe(v: number, out: [number, number]): boolean {
-  const ms = Math.floor(v / 1e6);
-  out[0] = ms;
-  out[1] = v - ms * 1e6;
-  return true;
-}
-
-/** An enum as a number, a numeric string, or a name (with or without its prefix); unknown names are 0. */
-function parseEnum(v: unknown, names: Readonly<Record<string, number>>, prefix: string, path: () => string): number {
-  if (v === undefined) return 0;
-  if (typeof v === 'number' && Number.isInteger(v)) return v;
-  if (typeof v === 'string') {
-    if (/^-?[0-9]+$/.test(v)) return Number(v);
-    const name = v.trim().toUpperCase();
-    return names[name.startsWith(prefix) ? name.slice(prefix.length) : name] ?? 0;
-  }
-  throw jsonError(`${path()} must be an enum number or name, got ${JSON.stringify(v)}`);
 }
 
 const SPAN_KINDS: Readonly<Record<string, number>> = {
@@ -155,7 +70,7 @@ class JsonDecoder {
 
   request(root: unknown): void {
     if (!isObj(root)) throw jsonError('the request must be an object');
-    const rss = arr(field(root, 'resourceSpans', 'resource_spans'), 'resourceSpans');
+    const rss = arr(field(root, 'resourceSpans', 'resource_spans'), () => 'resourceSpans');
     for (let i = 0; i < rss.length; i++) this.resourceSpans(rss[i], i);
   }
 
@@ -200,17 +115,17 @@ class JsonDecoder {
     bag.reset();
     const w = this.split;
     const start = field(s, 'startTimeUnixNano', 'start_time_unix_nano');
-    if (!parseNanos(start, w)) throw jsonError(`${at()}.startTimeUnixNano must be an unsigned 64-bit integer, got ${JSON.stringify(start)}`);
+    nanos(start, w, () => `${at()}.startTimeUnixNano`);
     f.startMs = w[0];
     f.startRem = w[1];
     const end = field(s, 'endTimeUnixNano', 'end_time_unix_nano');
-    if (!parseNanos(end, w)) throw jsonError(`${at()}.endTimeUnixNano must be an unsigned 64-bit integer, got ${JSON.stringify(end)}`);
+    nanos(end, w, () => `${at()}.endTimeUnixNano`);
     f.endMs = w[0];
     f.endRem = w[1];
-    f.kind = parseEnum(field(s, 'kind', 'kind'), SPAN_KINDS, 'SPAN_KIND_', () => `${at()}.kind`);
+    f.kind = enumValue(field(s, 'kind', 'kind'), SPAN_KINDS, 'SPAN_KIND_', () => `${at()}.kind`);
     const status = obj(field(s, 'status', 'status'), () => `${at()}.status`);
     if (status !== undefined) {
-      f.statusCode = parseEnum(field(status, 'code', 'code'), STATUS_CODES, 'STATUS_CODE_', () => `${at()}.status.code`);
+      f.statusCode = enumValue(field(status, 'code', 'code'), STATUS_CODES, 'STATUS_CODE_', () => `${at()}.status.code`);
     }
     this.attributes(s, bag, at);
     const name = field(s, 'name', 'name');

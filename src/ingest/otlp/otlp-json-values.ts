@@ -4,7 +4,8 @@ import { VigilError } from '../../errors.js';
  * Scalar readers for OTLP/JSON (OTLP.md "JSON encoding quirks"), used by the metrics JSON decoder: 64-bit
  * integers as decimal strings or JSON numbers, doubles as numbers or "NaN" / "Infinity" / "-Infinity",
  * enums as numbers, numeric strings or names, lowerCamelCase or snake_case keys, null as absent. Each
- * reader throws a decode error naming the JSON path of a value of the wrong type.
+ * reader throws a decode error naming the JSON path of a value of the wrong type. Shared by the traces and
+ * metrics JSON decoders.
  */
 export function jsonError(message: string, cause?: unknown): VigilError {
   return new VigilError('VIGIL_ERR_INGEST_DECODE', [message], { cause, details: { encoding: 'json' } });
@@ -41,6 +42,7 @@ export function arr(v: unknown, path: Path): readonly unknown[] {
 
 const MAX_U64 = '18446744073709551615';
 
+/** A decimal string of an unsigned 64-bit integer (at most 18446744073709551615). */
 function isDigits(s: string): boolean {
   if (s.length === 0 || s.length > 20) return false;
   for (let i = 0; i < s.length; i++) {
