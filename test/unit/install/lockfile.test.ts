@@ -72,7 +72,10 @@ describe('package-lock.json', () => {
   });
 
   it("pins light-my-request to a line whose cookie runs on Node 20, and fastify's range accepts it", () => {
+    // The override holds this tree; the direct dependency holds a project that installs Vigil (overrides
+    // of a dependency are ignored there), where npm dedupes fastify's ^6 onto it.
     expect(pkg.overrides?.['light-my-request']).toBe('6.6.0');
+    expect((pkg as unknown as { dependencies: Record<string, string> }).dependencies['light-my-request']).toBe('6.6.0');
     const fastifyRange = lock.packages['node_modules/fastify']!.dependencies!['light-my-request']!;
     expect(semver.satisfies('6.6.0', fastifyRange)).toBe(true);
     const lmr = resolveIn('node_modules/fastify', 'light-my-request')!;
