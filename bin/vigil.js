@@ -8,5 +8,10 @@ if (!existsSync(fileURLToPath(cli))) {
   process.stderr.write('vigil: dist/ is missing. Run `npm run build` (npm install runs it through `prepare`).\n');
   process.exit(2);
 }
+// `vigil validate x.yaml | head -1`: a reader that goes away is not a crash; stop quietly like other CLIs.
+process.stdout.on('error', (e) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
 const { main } = await import(cli.href);
 process.exitCode = await main(process.argv);
