@@ -3,7 +3,7 @@ import type { Detector, DetectorFactory, DetectorLookResult, LookInput, Phase, V
 import { batchProblem } from './lib/batch-check.js';
 import type { MixtureGrid, Stratum } from './lib/discrete-mixture.js';
 import { lookLogLikelihoodRatio, mantelHaenszelRatio, mixtureBounds, mixtureGrid, stratifiedMixtureLogM } from './lib/discrete-mixture.js';
-import { formatConfidence, formatLooks, formatP, formatRatio, formatTolerance } from './lib/format.js';
+import { formatBounds, formatLooks, formatP, formatRatio, formatTolerance } from './lib/format.js';
 import { logSumExp } from './lib/log-sum-exp.js';
 import { checkMinSamples, parseDetectorOptions } from './lib/options.js';
 import { alwaysValidPValue } from './lib/p-value.js';
@@ -111,7 +111,7 @@ function countsText(s: ErrorRateState): string {
   return `canary ${s.canaryErrors}/${s.canaryRequests} vs baseline ${s.baselineErrors}/${s.baselineRequests}`;
 }
 
-function summarize(phase: Phase, s: ErrorRateState, e: Evaluation, alpha: number, r0: number, minSamples: number, burnIn: boolean): string {
+function summarize(phase: Phase, s: ErrorRateState, e: Evaluation, r0: number, minSamples: number, burnIn: boolean): string {
   const tail = `${formatP(s.pValue)} ${formatLooks(s.looks)}; ${countsText(s)}`;
   const tol = r0 > 1 ? `, tolerance ${formatTolerance(r0 - 1)}` : '';
   if (burnIn) {
@@ -119,10 +119,8 @@ function summarize(phase: Phase, s: ErrorRateState, e: Evaluation, alpha: number
   }
   if (s.strata.length === 0) return `no failed requests in either cohort yet, ${tail}`;
   const est = Number.isFinite(e.estimate) ? `error rate ${formatRatio(e.estimate)}x baseline` : 'canary failing, baseline not';
-  if (phase === 'fail') return `${est} (≥ ${formatRatio(e.lower)}x with ${formatConfidence(alpha)} confidence${tol}), ${tail}`;
-  if (phase === 'pass') return `${est} (≤ ${formatRatio(e.upper)}x with ${formatConfidence(alpha)} confidence${tol}), ${tail}`;
-  const hi = Number.isFinite(e.upper) ? `${formatRatio(e.upper)}x` : '∞';
-  return `${est} (${formatRatio(e.lower)}x to ${hi} with ${formatConfidence(2 * alpha)} confidence${tol}), ${tail}`;
+  const side = phase === 'fail' ? 'lower' : phase === 'pass' ? 'upper' : 'both';
+  return `${est} (${formatBounds(e.lower, e.upper, side)}${tol}), ${tail}`;
 }
 
 function errorVerdict(name: string, state: ErrorRateState, why: string): Verdict {
@@ -190,7 +188,7 @@ export function createErrorRateSequential(name: string, options: unknown, minSam
         pValue: next.pValue,
         effect: EFFECT,
         samples: { baseline: next.baselineRequests, canary: next.canaryRequests },
-        summary: summarize(phase, next, e, alpha, r0, burnInSamples, burnIn),
+        summary: summarize(phase, next, e, r0, burnInSamples, burnIn),
       };
       if (Number.isFinite(e.estimate)) verdict.estimate = e.estimate;
       if (next.strata.length > 0) {

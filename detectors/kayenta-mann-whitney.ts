@@ -103,8 +103,9 @@ function describe(c: KayentaMetricClassification, s: KayentaState, opts: Kayenta
     return `${head}${c.reason !== undefined ? ` (${c.reason})` : ''}`;
   }
   const level = `${Number((100 * opts.confidenceLevel).toPrecision(4))}%`;
-  const effect = opts.effectMeasure === 'cles' ? `, cles ${num(c.effectSize ?? Number.NaN)}` : '';
-  return `${head} (mean ratio ${formatRatio(c.meanRatio ?? Number.NaN)}${effect}), shift ${num(c.estimate, true)} (${level} interval ${num(c.ciLow, true)} to ${num(c.ciHigh, true)}, bound ±${num(c.bound)})`;
+  const ratio = c.meanRatio !== undefined && Number.isFinite(c.meanRatio) ? `mean ratio ${formatRatio(c.meanRatio)}` : 'mean ratio undefined (baseline mean 0)';
+  const effect = opts.effectMeasure === 'cles' && c.effectSize !== undefined && Number.isFinite(c.effectSize) ? `, cles ${num(c.effectSize)}` : '';
+  return `${head} (${ratio}${effect}), shift ${num(c.estimate, true)} (${level} interval ${num(c.ciLow, true)} to ${num(c.ciHigh, true)}, bound ±${num(c.bound)})`;
 }
 
 function errorVerdict(name: string, s: KayentaState, why: string): Verdict {
@@ -158,7 +159,7 @@ export function createKayentaMannWhitney(name: string, options: unknown, minSamp
       };
       const pLook = kayentaPValue(partial.baselineValues, partial.canaryValues, opts.direction);
       const next: KayentaState = { ...partial, pValue: Number.isFinite(pLook) ? Math.min(state.pValue, pLook) : state.pValue };
-      const pText = `fixed-horizon Mann-Whitney ${Number.isFinite(pLook) ? formatP(pLook) : 'p=n/a'} this look (min ${formatP(next.pValue)})`;
+      const pText = `fixed-horizon Mann-Whitney ${Number.isFinite(pLook) ? formatP(pLook) : 'no p-value'} this look (min ${formatP(next.pValue)})`;
 
       const nc = next.canaryValues.length;
       const nb = next.baselineValues.length;

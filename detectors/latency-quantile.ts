@@ -4,7 +4,7 @@ import type { LatencyHistogram } from '../src/contracts/evidence.js';
 import { mixtureGrid } from './lib/discrete-mixture.js';
 import type { Alternatives } from './lib/exceedance-mixture.js';
 import { addLook, alternativesOf, crossingRung, rungLogM } from './lib/exceedance-mixture.js';
-import { formatConfidence, formatLooks, formatP, formatRatio, formatTolerance } from './lib/format.js';
+import { formatBounds, formatLooks, formatP, formatRatio, formatTolerance } from './lib/format.js';
 import { histogramProblem, quantileBucket, sortedAtScale, tailCounts } from './lib/log-histogram.js';
 import { checkMinSamples, parseDetectorOptions } from './lib/options.js';
 import { alwaysValidPValue } from './lib/p-value.js';
@@ -188,7 +188,7 @@ function pLabel(q: number): string {
   return `p${Number((100 * q).toPrecision(4))}`;
 }
 
-function summarize(phase: Phase, s: LatencyQuantileState, e: Evaluation, o: LatencyQuantileOptions, ladder: Ladder | undefined, alpha: number, minSamples: number, burnIn: boolean): string {
+function summarize(phase: Phase, s: LatencyQuantileState, e: Evaluation, o: LatencyQuantileOptions, ladder: Ladder | undefined, minSamples: number, burnIn: boolean): string {
   const q = pLabel(o.quantile);
   const at = ladder === undefined ? '' : `${formatRatio(ladder.ratio(ladder.low + ladder.failRow))}x `;
   const tail = `${formatP(s.pValue)} ${formatLooks(s.looks)}; canary ${s.canaryAbove}/${s.canaryTested} spans above ${at}the baseline's running ${q}, baseline ${s.baselineAbove}/${s.baselineTested} above it`;
@@ -197,11 +197,8 @@ function summarize(phase: Phase, s: LatencyQuantileState, e: Evaluation, o: Late
   const failAt = ladder.ratio(ladder.low + ladder.failRow);
   const tol = o.tolerance > 0 ? `, tolerance ${formatTolerance(o.tolerance)} tested at ${formatRatio(failAt)}x on the histogram's buckets` : '';
   const est = e.estimate === undefined ? `${q} ratio not estimable yet` : `${q} latency ${formatRatio(e.estimate)}x baseline`;
-  const low = e.lower === undefined ? 'n/a' : `${formatRatio(e.lower)}x`;
-  const high = e.upper === undefined ? '∞' : `${formatRatio(e.upper)}x`;
-  if (phase === 'fail') return `${est} (> ${low} with ${formatConfidence(alpha)} confidence${tol}), ${tail}`;
-  if (phase === 'pass') return `${est} (< ${high} with ${formatConfidence(alpha)} confidence${tol}), ${tail}`;
-  return `${est} (${low} to ${high} with ${formatConfidence(2 * alpha)} confidence${tol}), ${tail}`;
+  const side = phase === 'fail' ? 'lower' : phase === 'pass' ? 'upper' : 'both';
+  return `${est} (${formatBounds(e.lower, e.upper, side)}${tol}), ${tail}`;
 }
 
 const EFFECT_OF = (q: number): string => `${pLabel(q)} latency ratio canary/baseline (exceedances of the baseline's running ${pLabel(q)}, stratified by look)`;
@@ -299,7 +296,7 @@ export function createLatencyQuantile(name: string, options: unknown, minSamples
         pValue: s.pValue,
         effect,
         samples: { baseline: s.baselineSamples, canary: s.canarySamples },
-        summary: summarize(phase, s, e, opts, ladder, alpha, burnInSamples, burnIn),
+        summary: summarize(phase, s, e, opts, ladder, burnInSamples, burnIn),
       };
       if (e.estimate !== undefined) verdict.estimate = e.estimate;
       if (e.lower !== undefined) verdict.lower = e.lower;

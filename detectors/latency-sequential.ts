@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Detector, DetectorFactory, DetectorLookResult, LookInput, Phase, Verdict } from '../src/contracts/detector.js';
 import { batchProblem } from './lib/batch-check.js';
-import { formatConfidence, formatLooks, formatP, formatRatio, formatTolerance } from './lib/format.js';
+import { formatBounds, formatLooks, formatP, formatRatio, formatTolerance } from './lib/format.js';
 import { howardTau2, normalMixtureLogM, normalMixtureRadius } from './lib/normal-mixture.js';
 import { checkMinSamples, parseDetectorOptions } from './lib/options.js';
 import { alwaysValidPValue } from './lib/p-value.js';
@@ -105,15 +105,14 @@ function evaluate(s: LatencyState, logR0: number, alpha: number): Evaluation {
   };
 }
 
-function summarize(phase: Phase, s: LatencyState, e: Evaluation, alpha: number, r0: number, minSamples: number, burnIn: boolean): string {
+function summarize(phase: Phase, s: LatencyState, e: Evaluation, r0: number, minSamples: number, burnIn: boolean): string {
   const tail = `${formatP(s.pValue)} ${formatLooks(s.looks)}; ${s.canarySamples} canary vs ${s.baselineSamples} baseline spans`;
   const tol = r0 > 1 ? `, tolerance ${formatTolerance(r0 - 1)}` : '';
   if (burnIn) return `burn-in: ${s.canarySamples}/${minSamples} canary and ${s.baselineSamples}/${minSamples} baseline spans, ${tail}`;
   if (e.estimate === undefined || e.lower === undefined || e.upper === undefined) return `latency not comparable yet (no look with both cohorts and spread), ${tail}`;
   const est = `latency ${formatRatio(e.estimate)}x baseline`;
-  if (phase === 'fail') return `${est} (≥ ${formatRatio(e.lower)}x with ${formatConfidence(alpha)} confidence${tol}), ${tail}`;
-  if (phase === 'pass') return `${est} (≤ ${formatRatio(e.upper)}x with ${formatConfidence(alpha)} confidence${tol}), ${tail}`;
-  return `${est} (${formatRatio(e.lower)}x to ${formatRatio(e.upper)}x with ${formatConfidence(2 * alpha)} confidence${tol}), ${tail}`;
+  const side = phase === 'fail' ? 'lower' : phase === 'pass' ? 'upper' : 'both';
+  return `${est} (${formatBounds(e.lower, e.upper, side)}${tol}), ${tail}`;
 }
 
 function errorVerdict(name: string, s: LatencyState, why: string): Verdict {
@@ -193,7 +192,7 @@ export function createLatencySequential(name: string, options: unknown, minSampl
         pValue: s.pValue,
         effect: EFFECT,
         samples: { baseline: s.baselineSamples, canary: s.canarySamples },
-        summary: summarize(phase, s, e, alpha, r0, burnInSamples, burnIn),
+        summary: summarize(phase, s, e, r0, burnInSamples, burnIn),
       };
       if (e.estimate !== undefined) verdict.estimate = e.estimate;
       if (e.lower !== undefined) verdict.lower = e.lower;

@@ -3,7 +3,7 @@ import type { Detector, DetectorFactory, DetectorLookResult, LookInput, Phase, V
 import type { LatencyHistogram } from '../src/contracts/evidence.js';
 import { batchProblem } from './lib/batch-check.js';
 import { truncatedBetaLogM } from './lib/bernoulli-mixture.js';
-import { formatConfidence, formatLooks, formatP } from './lib/format.js';
+import { formatBounds, formatLooks, formatP } from './lib/format.js';
 import { checkMinSamples, parseDetectorOptions } from './lib/options.js';
 import { alwaysValidPValue } from './lib/p-value.js';
 import { bisect } from './lib/root-finding.js';
@@ -185,12 +185,11 @@ export function createSloGuard(name: string, options: unknown, minSamples: numbe
       let phase: Phase = 'inconclusive';
       if (logFail >= logInv) phase = 'fail';
       else if (logPass >= logInv) phase = 'pass';
-      const conf = formatConfidence(alpha);
       const obs = `${pct(rate)} ${what} (${s.sure}/${s.trials})`;
       let summary: string;
-      if (phase === 'fail') summary = `SLO ${slo} broken: ${obs}, ≥ ${pct(lower)} with ${conf} confidence, ${tail}`;
-      else if (phase === 'pass') summary = `SLO ${slo} met: ${obs}, ≤ ${pct(upper)} with ${conf} confidence, ${tail}`;
-      else summary = `SLO ${slo} undecided: ${obs}, ${pct(lower)} to ${pct(upper)} with ${formatConfidence(2 * alpha)} confidence, ${tail}`;
+      if (phase === 'fail') summary = `SLO ${slo} broken: ${obs}, ${formatBounds(lower, upper, 'lower', pct)}, ${tail}`;
+      else if (phase === 'pass') summary = `SLO ${slo} met: ${obs}, ${formatBounds(lower, upper, 'upper', pct)}, ${tail}`;
+      else summary = `SLO ${slo} undecided: ${obs}, ${formatBounds(lower, upper, 'both', pct)}, ${tail}`;
       const verdict = verdictOf(s, phase, summary);
       if (s.trials > 0) verdict.estimate = rate / p0;
       verdict.lower = lower / p0;

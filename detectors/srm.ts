@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Detector, DetectorFactory, DetectorLookResult, LookInput, Phase, Verdict } from '../src/contracts/detector.js';
 import { batchProblem } from './lib/batch-check.js';
 import { twoArmLogBF } from './lib/dirichlet-multinomial.js';
-import { formatConfidence, formatLooks, formatP, formatRatio } from './lib/format.js';
+import { formatBounds, formatLooks, formatP, formatRatio } from './lib/format.js';
 import { checkMinSamples, parseDetectorOptions } from './lib/options.js';
 import { alwaysValidPValue } from './lib/p-value.js';
 import { bisect } from './lib/root-finding.js';
@@ -180,7 +180,8 @@ export function createSrm(name: string, options: unknown, minSamples: number): D
 
       const estimate = oddsEstimate(segments);
       const { lower, upper } = oddsBounds(segments, k, logInv, estimate);
-      const bounds = `odds ratio ${formatRatio(estimate)} of expected, ${formatConfidence(alpha)} confidence ${formatRatio(lower)} to ${formatRatio(upper)}`;
+      const odds = Number.isFinite(estimate) ? `odds ratio ${formatRatio(estimate)} of expected` : 'odds ratio unbounded (no baseline request)';
+      const bounds = `${odds}, ${formatBounds(lower, upper, 'both', formatRatio)}`;
       const tail = `${formatP(next.pValue)} ${looksText}`;
 
       let phase: Phase = 'inconclusive';

@@ -15,7 +15,7 @@ import { buildConnectors } from './connectors-build.js';
 import type { CohortIncrement, ConnectorDeps, Decision, RequestSample } from './contracts/index.js';
 import { createAuditLog, type AuditLog } from './decide/audit-log.js';
 import { buildApiApp } from './http/api-app.js';
-import { createMetrics, type VigilMetrics } from './http/metrics.js';
+import { createMetrics, jobOutcomeMetrics, type VigilMetrics } from './http/metrics.js';
 import { buildOtlpApp, metricsConsumer, tracesConsumer } from './http/otlp-app.js';
 import { DecodePool } from './ingest/backpressure-decode-pool.js';
 import { IngestGate } from './ingest/backpressure-gate.js';
@@ -88,7 +88,7 @@ export function createAgent(opts: AgentOptions): Agent {
   let healthTimer: NodeJS.Timeout | undefined;
 
   const policy = { attempts: config.actions.attempts, backoffMs: config.actions.backoff };
-  const queueOpts = { redisUrl: config.queue.redis ?? undefined, prefix: config.queue.prefix };
+  const queueOpts = { redisUrl: config.queue.redis ?? undefined, prefix: config.queue.prefix, logger };
   const actions: JobQueue<StepJob> = createQueue<StepJob>('actions', policy, queueOpts);
   const notifications: JobQueue<NotifyJob> = createQueue<NotifyJob>('notifications', policy, queueOpts);
   const publicUrl = config.server.api.publicUrl;
@@ -101,7 +101,7 @@ export function createAgent(opts: AgentOptions): Agent {
     logger,
     dryRun,
     stepTimeoutMs: config.actions.stepTimeout,
-    metrics: { jobOutcome: (kind, outcome, connector) => metrics.jobs.inc({ queue: kind, outcome, connector }) },
+    metrics: jobOutcomeMetrics(metrics),
     link: publicUrl ? (d) => `${publicUrl.replace(/\/$/, '')}/api/v1/decisions/${encodeURIComponent(d.id)}` : undefined,
   });
 
@@ -126,7 +126,7 @@ export function createAgent(opts: AgentOptions): Agent {
       },
       onDecision: (d) => {
         metrics.decisions.inc({ outcome: d.outcome });
-        const log = logger.child({ service: d.service, analysis: d.analysis, decision: d.id });
+        const log = logger.child({ decisionId: d.id, analysis: d.analysis, service: d.service });
         decisionChain = decisionChain
           .then(async () => {
             await audit.recordDecision(d); // recorded BEFORE any job is enqueued
@@ -292,7 +292,7 @@ export function createAgent(opts: AgentOptions): Agent {
       await health.refresh();
       healthTimer = setInterval(() => void health.refresh(), 30_000);
       healthTimer.unref();
-      logger.info({ otlpHttp: otlpHttpUrl, otlpGrpc: otlpGrpcAddress, api: apiUrl, queue: config.queue.redis ? 'bullmq' : 'embedded', dryRun, config: loaded.file, configHash: loaded.hash }, 'vigil is listening');
+      logger.info({ otlpHttp: otlpHttpUrl, otlpGrpc: otlpGrpcAddress, api: apiUrl, queueAdapter: config.queue.redis ? 'bullmq' : 'embedded', dryRun, config: loaded.file, configHash: loaded.hash }, 'vigil is listening');
       return { otlpHttpUrl, otlpGrpcAddress, apiUrl };
     },
     async stop() {

@@ -6,6 +6,7 @@ import { ROLLBACK_EVENT_TYPE, rollbackEvent } from '../shared/cloudevent.js';
 import { abortedError, describeUrl, postWithTimeout } from '../shared/http.js';
 import { parseOptions, webhookOptionsSchema } from '../shared/options.js';
 import { signedDelivery } from '../shared/signed-delivery.js';
+import { withBindings } from '../shared/log.js';
 
 const schema = webhookOptionsSchema('the http(s) URL that receives the CloudEvent');
 
@@ -55,7 +56,7 @@ export const webhookActionFactory: ConnectorFactory<WebhookActionOptions> = {
           logger: ctx.logger,
           logUrl,
         });
-        ctx.logger.info({ connector: name, eventId: event.id, status: res.status }, 'rollback event delivered');
+        withBindings(ctx.logger, { connector: name }).info({ eventId: event.id, status: res.status }, 'rollback event delivered');
         return { changed: true, detail: `POSTed ${what}: HTTP ${res.status}` };
       },
     };

@@ -7,6 +7,7 @@ import { abortedError } from '../shared/http.js';
 import { type KubeCall, KubeClient, PATCH_CONTENT_TYPE } from '../shared/kube-client.js';
 import { contextNeedsKubeconfig, kubeConnectionShape, kubeName } from '../shared/kube-options.js';
 import { parseOptions } from '../shared/options.js';
+import { withBindings } from '../shared/log.js';
 
 const TYPE = 'argo-rollouts';
 
@@ -90,7 +91,7 @@ export const argoRolloutsDeployerFactory: ConnectorFactory<ArgoRolloutsOptions> 
         const what = `${where}: merge patch ${JSON.stringify(ABORT_PATCH)} (${PATCH_CONTENT_TYPE.merge}) to its status subresource`;
         if (ctx.dryRun) return { changed: false, detail: `dry-run: would abort ${what}${phase}` };
         const sentTo = await patchAbort(call);
-        ctx.logger.info({ connector: name, rollout: where }, 'rollout aborted');
+        withBindings(ctx.logger, { connector: name }).info({ rollout: where }, 'rollout aborted');
         return { changed: true, detail: `aborted ${where}${phase}: PATCHed ${sentTo} with ${JSON.stringify(ABORT_PATCH)}` };
       },
       async healthCheck(ctx): Promise<void> {

@@ -9,6 +9,7 @@ import { VigilError } from '../../src/errors.js';
 import { abortedError } from '../shared/http.js';
 import { parseOptions } from '../shared/options.js';
 import { type RunResult, runProcess } from '../shared/run-process.js';
+import { withBindings } from '../shared/log.js';
 
 const TYPE = 'command';
 
@@ -186,7 +187,7 @@ export const commandDeployerFactory: ConnectorFactory<CommandOptions> = {
             retryable: o.retryOnFailure, details: { exitCode: r.exitCode, exitSignal: r.exitSignal },
           });
         }
-        ctx.logger.info({ connector: name, program: command[0] }, 'rollback command succeeded');
+        withBindings(ctx.logger, { connector: name }).info({ program: command[0] }, 'rollback command succeeded');
         return { changed: true, detail: `ran ${shown} (exit 0)${r.output ? `: ${tail(r, o.maxOutputBytes)}` : ''}` };
       },
       async healthCheck(): Promise<void> {

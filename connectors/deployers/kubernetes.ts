@@ -11,6 +11,7 @@ import {
   type Deployment, type ReplicaSet, type VersionSource, controlledBy, equalIgnoreHash, revisionOf, rollbackAnnotations,
   selectorString, versionOf, withoutHash,
 } from './kube-revisions.js';
+import { withBindings } from '../shared/log.js';
 
 const TYPE = 'kubernetes';
 
@@ -119,7 +120,7 @@ export const kubernetesDeployerFactory: ConnectorFactory<KubernetesDeployerOptio
         { op: 'replace', path: '/spec/template', value: withoutHash(target.spec?.template) },
         { op: 'add', path: '/metadata/annotations', value: rollbackAnnotations(d, target) },
       ], call);
-      ctx.logger.info({ connector: name, deployment: where, revision }, 'deployment rolled back');
+      withBindings(ctx.logger, { connector: name }).info({ deployment: where, revision }, 'deployment rolled back');
       return { changed: true, detail: `rolled back ${what}` };
     }
 
@@ -135,7 +136,7 @@ export const kubernetesDeployerFactory: ConnectorFactory<KubernetesDeployerOptio
       const what = `${where} from ${replicas} to 0 replicas (merge patch {"spec":{"replicas":0}} to its scale subresource)`;
       if (ctx.dryRun) return { changed: false, detail: `dry-run: would scale ${what}` };
       await client.patch(`${path}/scale`, PATCH_CONTENT_TYPE.merge, { spec: { replicas: 0 } }, call);
-      ctx.logger.info({ connector: name, deployment: where }, 'canary deployment scaled to zero');
+      withBindings(ctx.logger, { connector: name }).info({ deployment: where }, 'canary deployment scaled to zero');
       return { changed: true, detail: `scaled ${what}` };
     }
 

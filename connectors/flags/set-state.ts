@@ -1,5 +1,6 @@
 import type { ActionContext, ActionResult } from '../../src/contracts/connector.js';
 import { abortedError } from '../shared/http.js';
+import { withBindings } from '../shared/log.js';
 
 /**
  * The read-then-set cycle every flag connector runs, so that `apply` SETS a state instead of toggling:
@@ -46,6 +47,6 @@ export async function applySetState<S>(setter: StateSetter<S>, ctx: ActionContex
   }
   if (ctx.signal.aborted) throw abortedError(setter.vendor, ctx.signal);
   await setter.write(state, ctx);
-  ctx.logger.info({ vendor: setter.vendor, decision: ctx.target.decisionId }, 'flag set to its rollback state');
+  withBindings(ctx.logger, { decisionId: ctx.target.decisionId }).info({ vendor: setter.vendor }, 'flag set to its rollback state');
   return { changed: true, detail: withCaveat(`applied: ${setter.describeWrite(state)}; before: ${setter.describe(state)}`, caveat) };
 }

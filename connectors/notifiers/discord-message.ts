@@ -87,6 +87,7 @@ function embedOf(v: NotificationView, limit: number): DiscordEmbed {
     fields.push(field(`${m.name} (${m.detector}): ${m.phase}`, lines.join('\n'), false));
   }
   if (v.moreMetrics > 0) fields.push(field('More metrics', moreMetricsLine(v.moreMetrics), false));
+  if (v.confidence) fields.push(field('Confidence', escapeDiscord(v.confidence.replace(/^Confidence: /, '')), false));
   if (v.otherMetrics) fields.push(field('Other metrics', escapeDiscord(v.otherMetrics), false));
   const action = actionField(v);
   fields.push(field(action.name, action.value, false));

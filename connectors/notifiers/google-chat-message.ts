@@ -72,6 +72,7 @@ function sections(v: NotificationView, limit: number): ChatSection[] {
     return para(lines.join('<br>'));
   });
   if (v.moreMetrics > 0) metricWidgets.push(para(html(moreMetricsLine(v.moreMetrics))));
+  if (v.confidence) metricWidgets.push(para(`<i>${html(v.confidence)}</i>`));
   if (v.otherMetrics) metricWidgets.push(para(`<b>Other metrics:</b> ${html(v.otherMetrics)}`));
 
   let action: ChatSection;

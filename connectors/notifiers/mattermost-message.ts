@@ -71,6 +71,7 @@ function attachmentText(v: NotificationView, limit: number): string {
     parts.push(lines.join('\n'));
   }
   if (v.moreMetrics > 0) parts.push(esc(moreMetricsLine(v.moreMetrics)));
+  if (v.confidence) parts.push(`*${esc(v.confidence)}*`);
   if (v.otherMetrics) parts.push(`**Other metrics:** ${esc(v.otherMetrics)}`);
   if (v.action.kind === 'steps') {
     parts.push(`**Steps:**\n${v.action.steps.map((s) => `- ${esc(s)}`).join('\n')}`);

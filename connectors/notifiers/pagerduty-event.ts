@@ -148,6 +148,7 @@ export function buildPagerDutyEvent(n: Notification, opts: PagerDutyEventOptions
     plan: d.plan,
     metrics: d.verdicts.slice(0, PAGERDUTY_LIMITS.maxMetrics).map(metricDetails),
   };
+  if (v.confidence) details.confidence = v.confidence;
   if (n.kind === 'action-failed' && n.failure) {
     details.failure = {
       connector: n.failure.connector,

@@ -5,6 +5,7 @@ import { isVigilError } from '../../src/errors.js';
 import { abortedError, describeUrl, postWithTimeout } from '../shared/http.js';
 import { httpUrl, parseOptions, timeoutMsOption } from '../shared/options.js';
 import { buildPagerDutyEvent } from './pagerduty-event.js';
+import { withBindings } from '../shared/log.js';
 
 export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
 
@@ -54,8 +55,9 @@ export const pagerDutyNotifierFactory: ConnectorFactory<PagerDutyOptions> = {
       async post(n: Notification, ctx: { logger: Logger; signal: AbortSignal; dryRun: boolean }): Promise<void> {
         if (ctx.signal.aborted) throw abortedError('pagerduty', ctx.signal);
         const event = buildPagerDutyEvent(n, { ...options, dryRun: ctx.dryRun, nowMs: deps.now() });
+        const log = withBindings(ctx.logger, { connector: name, decisionId: n.decision.id, kind: n.kind });
         if (!event) {
-          ctx.logger.debug({ notifier: name, kind: n.kind, outcome: n.decision.outcome }, 'pagerduty: nothing to send for this notification');
+          log.debug({ decisionOutcome: n.decision.outcome }, 'pagerduty: nothing to send for this notification');
           return;
         }
         try {
@@ -79,7 +81,7 @@ export const pagerDutyNotifierFactory: ConnectorFactory<PagerDutyOptions> = {
           }
           throw err;
         }
-        ctx.logger.debug({ notifier: name, kind: n.kind, action: event.event_action, dedupKey: event.dedup_key }, 'pagerduty event accepted');
+        log.debug({ action: event.event_action, dedupKey: event.dedup_key }, 'pagerduty event accepted');
       },
     };
   },

@@ -1,7 +1,7 @@
 import type { Decision } from '../../src/contracts/decision.js';
 import type { Notification } from '../../src/contracts/connector.js';
 import {
-  FAILURE_ADVICE, decidingVerdicts, describeEffect, describeEvidence, describePlan, describeStep,
+  FAILURE_ADVICE, decidingVerdicts, describeConfidence, describeEffect, describeEvidence, describePlan, describeStep,
   explainNotification, formatCount, otherVerdicts, subjectOf,
 } from '../shared/explain.js';
 
@@ -91,6 +91,8 @@ function verdictBlocks(d: Decision): SlackBlock[] {
   if (deciding.length > MAX_VERDICT_BLOCKS) {
     blocks.push(section(`…and ${deciding.length - MAX_VERDICT_BLOCKS} more metrics (see the decision record).`));
   }
+  const confidence = describeConfidence(d);
+  if (confidence !== undefined) blocks.push({ type: 'context', elements: [mrkdwn(escapeMrkdwn(confidence), SLACK_LIMITS.sectionText)] });
   const others = otherVerdicts(d);
   if (others.length > 0) {
     const list = others.map((v) => `${v.metric} ${v.phase}${v.shadow ? ' (shadow)' : ''}`).join(', ');
@@ -126,7 +128,8 @@ function leadText(n: Notification, d: Decision): string {
 /**
  * Builds the Block Kit message for one notification: header (title), the reason (and for action-failed
  * which connector failed and its error), fields (service, outcome, versions, look, analysis), one section
- * per deciding metric (effect, bounds, p-value, alpha, samples), other metrics in one line, what the plan
+ * per deciding metric (effect, bounds, p-value, alpha, samples), the confidence of the bounds (one level for
+ * the whole message), other metrics in one line, what the plan
  * does / did, and a context line (decision link or id, config hash, dry-run marker). Pure; O(verdicts).
  * `dryRun` marks the message as a dry run even when the decision itself was not one.
  */

@@ -87,6 +87,7 @@ function cardBody(v: NotificationView, limit: number): CardElement[] {
   }));
   const tail: RichTextBlock[] = [];
   if (v.moreMetrics > 0) tail.push(block([run(moreMetricsLine(v.moreMetrics), { isSubtle: true })]));
+  if (v.confidence) tail.push(block([run(v.confidence, { isSubtle: true })]));
   if (v.otherMetrics) tail.push(block([run('Other metrics: ', { weight: 'Bolder' }), run(v.otherMetrics)]));
 
   const action: RichTextBlock[] = [];

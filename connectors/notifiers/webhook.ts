@@ -5,6 +5,7 @@ import { notificationEvent } from '../shared/cloudevent.js';
 import { abortedError, describeUrl, postWithTimeout } from '../shared/http.js';
 import { parseOptions, webhookOptionsSchema } from '../shared/options.js';
 import { signedDelivery } from '../shared/signed-delivery.js';
+import { withBindings } from '../shared/log.js';
 
 const schema = webhookOptionsSchema('the http(s) URL that receives the notification CloudEvent');
 
@@ -45,7 +46,7 @@ export const webhookNotifierFactory: ConnectorFactory<WebhookNotifierOptions> = 
           logger: ctx.logger,
           logUrl,
         });
-        ctx.logger.debug({ notifier: name, eventId: event.id, status: res.status }, 'notification delivered');
+        withBindings(ctx.logger, { connector: name, decisionId: n.decision.id, kind: n.kind }).debug({ eventId: event.id, status: res.status }, 'notification delivered');
       },
     };
   },

@@ -4,30 +4,43 @@ import type { Notification } from '../../src/contracts/connector.js';
 /**
  * Human explanations of decisions, shared by every notifier and the CLI. Pure functions of the decision:
  * decisions carry no secrets, and nothing here adds any. Numbers: ratios with 2 decimals, probabilities
- * with 2 significant digits (or "<0.0001"), counts with thousands separators.
+ * with 2 significant digits (or "<0.0001"), counts with thousands separators. A value that is missing or not a
+ * number is left out (never "n/a"); an infinite bound reads "unbounded above" / "unbounded below".
+ *
+ * Confidence: a message states ONE level, the family-wise level of the decision's alpha split
+ * (`describeConfidence`): each side of a metric's bounds is one-sided at its alpha_i (src/contracts/detector.ts), the
+ * alpha_i of the acting metrics sum to the analysis' alpha (Bonferroni), so all lower bounds hold together with
+ * confidence 1 - alpha, and so do all upper bounds. Per-metric texts (bounds, detector summaries) state no level.
  */
 export interface Explanation {
   title: string;
   lines: string[];
 }
 
-/** A ratio with 2 decimals; "∞" for an unbounded side, "n/a" when missing or not a number. */
-export function formatRatio(x: number | undefined): string {
-  if (x === undefined || Number.isNaN(x)) return 'n/a';
-  if (x === Infinity) return '∞';
-  if (x === -Infinity) return '-∞';
+/** A finite ratio with 2 decimals (callers word missing and infinite values: `describeBounds`). */
+export function formatRatio(x: number): string {
   return x.toFixed(2);
 }
 
-/** A p-value or alpha with 2 significant digits, "<0.0001" below that; "n/a" when not a number. */
+/** A finite p-value or alpha with 2 significant digits, "<0.0001" below that (callers leave out NaN). */
 export function formatProbability(p: number): string {
-  if (Number.isNaN(p)) return 'n/a';
   if (p < 0.0001) return '<0.0001';
   return p.toPrecision(2);
 }
 
+/** A count with thousands separators; "unknown" when not a finite number. */
 export function formatCount(n: number): string {
-  return Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a';
+  return Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'unknown';
+}
+
+/** A confidence level in percent from the probability that it misses: 0.05 → "95%", 0.025 → "97.5%". */
+export function formatConfidence(miss: number): string {
+  const pct = (100 * (1 - miss)).toFixed(2).replace(/\.?0+$/, '');
+  return `${pct}%`;
+}
+
+function isNumber(x: number | undefined): x is number {
+  return x !== undefined && !Number.isNaN(x);
 }
 
 /** "checkout" or "checkout /pay" when the analysis is per route. */
@@ -52,18 +65,83 @@ export function otherVerdicts(d: Decision): MetricVerdict[] {
   return d.verdicts.filter((v) => !deciding.has(v));
 }
 
-/** "error-rate ratio canary/baseline 2.10 (bounds 1.45–3.05)", or "no estimate yet". */
-export function describeEffect(v: MetricVerdict): string {
-  if (v.estimate === undefined) return 'no estimate yet';
-  const bounds = v.lower !== undefined || v.upper !== undefined
-    ? ` (bounds ${formatRatio(v.lower)}–${formatRatio(v.upper)})`
-    : '';
-  return `${v.effect ?? 'ratio canary/baseline'} ${formatRatio(v.estimate)}${bounds}`;
+/**
+ * A verdict's bounds in words, without a confidence level (the message states it once: `describeConfidence`):
+ * "bounds 1.45–3.05"; an infinite side reads "unbounded above" / "unbounded below" ("at least 1.21, unbounded
+ * above"); a missing (or NaN) side is left out ("at least 1.45"); undefined when the verdict has no bound.
+ */
+export function describeBounds(v: Pick<MetricVerdict, 'lower' | 'upper'>): string | undefined {
+  const lo = isNumber(v.lower) ? v.lower : undefined;
+  const hi = isNumber(v.upper) ? v.upper : undefined;
+  const loFinite = lo !== undefined && Number.isFinite(lo);
+  const hiFinite = hi !== undefined && Number.isFinite(hi);
+  if (loFinite && hiFinite) return `bounds ${formatRatio(lo)}–${formatRatio(hi)}`;
+  const parts: string[] = [];
+  if (loFinite) parts.push(`at least ${formatRatio(lo)}`);
+  if (hiFinite) parts.push(`at most ${formatRatio(hi)}`);
+  if (lo === -Infinity) parts.push('unbounded below');
+  if (hi === Infinity) parts.push('unbounded above');
+  return parts.length > 0 ? parts.join(', ') : undefined;
 }
 
+/** True when `describeBounds` says something about this verdict. */
+export function hasBounds(v: Pick<MetricVerdict, 'lower' | 'upper'>): boolean {
+  return describeBounds(v) !== undefined;
+}
+
+/**
+ * "error-rate ratio canary/baseline 2.10 (bounds 1.45–3.05)", "… 1.52 (at least 1.21, unbounded above)",
+ * "…: no point estimate (at least 11.44)" when only bounds exist, or "no estimate yet".
+ */
+export function describeEffect(v: MetricVerdict): string {
+  const bounds = describeBounds(v);
+  const within = bounds === undefined ? '' : ` (${bounds})`;
+  const what = v.effect ?? 'ratio canary/baseline';
+  if (!isNumber(v.estimate)) return bounds === undefined ? 'no estimate yet' : `${what}: no point estimate${within}`;
+  if (!Number.isFinite(v.estimate)) return `${what} ${v.estimate > 0 ? 'unbounded above' : 'unbounded below'}${within}`;
+  return `${what} ${formatRatio(v.estimate)}${within}`;
+}
+
+/** "p-value 0.0031 (alpha 0.025), samples baseline 12,480 / canary 1,315"; a p-value or alpha that is not a
+ *  number is left out. */
 export function describeEvidence(v: MetricVerdict): string {
-  return `p-value ${formatProbability(v.pValue)} (alpha ${formatProbability(v.alpha)}), samples baseline ` +
-    `${formatCount(v.samples.baseline)} / canary ${formatCount(v.samples.canary)}`;
+  const parts: string[] = [];
+  if (isNumber(v.pValue)) parts.push(`p-value ${formatProbability(v.pValue)}${isNumber(v.alpha) ? ` (alpha ${formatProbability(v.alpha)})` : ''}`);
+  else if (isNumber(v.alpha)) parts.push(`alpha ${formatProbability(v.alpha)}`);
+  parts.push(`samples baseline ${formatCount(v.samples.baseline)} / canary ${formatCount(v.samples.canary)}`);
+  return parts.join(', ');
+}
+
+/**
+ * The family-wise alpha of a decision: the sum of its acting (non-shadow) metrics' alpha_i, i.e. the analysis'
+ * alpha the Bonferroni split came from. Undefined when no acting metric has an alpha in (0, 1).
+ */
+export function familyAlpha(d: Decision): { alpha: number; metrics: number } | undefined {
+  const acting = d.verdicts.filter((v) => !v.shadow && isNumber(v.alpha) && v.alpha >= 0);
+  const alpha = acting.reduce((sum, v) => sum + v.alpha, 0);
+  if (acting.length === 0 || !(alpha > 0 && alpha < 1)) return undefined;
+  return { alpha, metrics: acting.length };
+}
+
+/**
+ * The one confidence statement of a message, or undefined when the message shows no bound (no deciding metric has
+ * one) or the decision has no alpha split. One level for every metric of the decision, derived from the split:
+ * each side of each acting metric's bounds misses with probability at most alpha_i, so the lower bounds hold
+ * together with confidence 1 - sum(alpha_i) = 1 - alpha, and so do the upper bounds (at every look: the bounds are
+ * anytime-valid). A two-sided statement about both sides of every metric would hold at 1 - 2 alpha; this one is
+ * the level that matters for the decision (lower bounds for a rollback, upper bounds for a promote).
+ */
+export function describeConfidence(d: Decision): string | undefined {
+  if (!decidingVerdicts(d).some(hasBounds)) return undefined;
+  const family = familyAlpha(d);
+  if (family === undefined) return undefined;
+  const level = formatConfidence(family.alpha);
+  const alpha = formatProbability(family.alpha);
+  if (family.metrics === 1) {
+    return `Confidence: the lower bound holds with ${level} confidence, and so does the upper bound (alpha ${alpha}; anytime-valid).`;
+  }
+  return `Confidence: all lower bounds hold together with ${level} confidence, and so do all upper bounds ` +
+    `(alpha ${alpha} split across ${family.metrics} acting metrics; anytime-valid).`;
 }
 
 /** One line per verdict: "error-rate: FAIL, <effect>, p-value … (alpha …), samples …". */
@@ -105,6 +183,8 @@ export function explainDecision(d: Decision): Explanation {
       `analysis ${d.analysis}.`,
   ];
   for (const v of decidingVerdicts(d)) lines.push(describeVerdict(v));
+  const confidence = describeConfidence(d);
+  if (confidence !== undefined) lines.push(confidence);
   const others = otherVerdicts(d);
   if (others.length > 0) lines.push(`Other metrics: ${others.map(briefVerdict).join(', ')}.`);
   lines.push(describePlan(d));

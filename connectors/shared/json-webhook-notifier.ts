@@ -1,5 +1,6 @@
 import type { ConnectorDeps, Notification, Notifier } from '../../src/contracts/connector.js';
 import { abortedError, describeUrl, postWithTimeout } from './http.js';
+import { withBindings } from './log.js';
 
 /**
  * A notifier that POSTs one JSON message per notification to a webhook URL that is itself the credential
@@ -34,7 +35,7 @@ export function jsonWebhookNotifier(
         logger: ctx.logger,
         logUrl,
       });
-      ctx.logger.debug({ notifier: name, kind: n.kind, decisionId: n.decision.id }, `${type} ${posted} posted`);
+      withBindings(ctx.logger, { connector: name, decisionId: n.decision.id, kind: n.kind }).debug(`${type} ${posted} posted`);
     },
   };
 }

@@ -1,8 +1,8 @@
 import type { Decision } from '../../src/contracts/decision.js';
 import type { Notification } from '../../src/contracts/connector.js';
 import {
-  FAILURE_ADVICE, decidingVerdicts, describeEffect, describeEvidence, describeFailureCause, describePlan, describeStep,
-  explainNotification, formatCount, otherVerdicts, subjectOf,
+  FAILURE_ADVICE, decidingVerdicts, describeConfidence, describeEffect, describeEvidence, describeFailureCause, describePlan,
+  describeStep, explainNotification, formatCount, otherVerdicts, subjectOf,
 } from './explain.js';
 
 /**
@@ -10,7 +10,8 @@ import {
  * and lays these out in its own format. Built from explain.ts, so all notifiers explain a decision the same
  * way: title, the reason (for action-failed: which connector failed, its error and what that means), the
  * facts (service, outcome, versions, look, analysis), one entry per deciding metric (effect with bounds,
- * p-value, alpha, samples), the other metrics, what the plan does / did, the link and the footer.
+ * p-value, alpha, samples), the one confidence statement for all their bounds, the other metrics, what the plan
+ * does / did, the link and the footer.
  */
 export interface NotificationView {
   /** The decision as shown: `dryRun` set when the delivery is a dry run. */
@@ -25,6 +26,9 @@ export interface NotificationView {
   /** Deciding metrics, at most `maxMetrics`; `moreMetrics` counts the ones left out. */
   metrics: { name: string; detector: string; phase: string; effect: string; evidence: string; summary?: string }[];
   moreMetrics: number;
+  /** The message's one confidence level, stated once for the bounds of every metric (explain.ts
+   *  `describeConfidence`); absent when no metric shown has bounds. Builders show it after the metrics. */
+  confidence?: string;
   /** "latency inconclusive, latency-p99 fail (shadow)", or undefined when there are none. */
   otherMetrics?: string;
   action: PlanView;
@@ -111,6 +115,8 @@ export function notificationView(n: Notification, opts: { dryRun: boolean; maxMe
     lines: explained.lines,
   };
   if (note.kind === 'action-failed') view.failure = { cause: describeFailureCause(note), advice: FAILURE_ADVICE };
+  const confidence = describeConfidence(d);
+  if (confidence !== undefined) view.confidence = confidence;
   if (others.length > 0) view.otherMetrics = others.map((v) => `${v.metric} ${v.phase}${v.shadow ? ' (shadow)' : ''}`).join(', ');
   const link = safeHttpUrl(note.link);
   if (link !== undefined) view.link = link;

@@ -8,6 +8,7 @@ import { parseOptions, timeoutMsOption } from '../shared/options.js';
 import {
   type RuntimeAddress, type RuntimeCall, describeAddress, parseRuntimeAddress, parseWeight, runtimeCommand,
 } from './haproxy-runtime.js';
+import { withBindings } from '../shared/log.js';
 
 const TYPE = 'haproxy';
 
@@ -99,7 +100,7 @@ export const haproxyTrafficFactory: ConnectorFactory<HaproxyOptions> = {
         if (after.canary.current !== 0 || after.base.current === 0) {
           throw failed(`after "${what}" ${where} reports ${o.baselineServer}=${after.base.current}, ${o.canaryServer}=${after.canary.current}`);
         }
-        ctx.logger.info({ connector: name, backend: o.backend }, 'canary weight set to 0');
+        withBindings(ctx.logger, { connector: name }).info({ backend: o.backend }, 'canary weight set to 0');
         return {
           changed: true,
           detail: `sent "${what}" to ${where}: ${o.baselineServer} ${base.current}→${after.base.current}, ${o.canaryServer} ${canary.current}→0`,

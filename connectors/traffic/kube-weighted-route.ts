@@ -3,6 +3,7 @@ import { VigilError } from '../../src/errors.js';
 import { abortedError } from '../shared/http.js';
 import { KubeClient, PATCH_CONTENT_TYPE, type KubeConnection } from '../shared/kube-client.js';
 import { type WeightedEntry, describeMoves, moveWeights } from './weights.js';
+import { withBindings } from '../shared/log.js';
 
 /** One weighted group of a route resource (an HTTPRoute rule, a VirtualService HTTP route). */
 export interface WeightedGroup {
@@ -95,7 +96,7 @@ export function kubeWeightedRouteConnector<R>(
       const what = `${kind.where} (${PATCH_CONTENT_TYPE.json}): ${p.changes.join('; ')}`;
       if (ctx.dryRun) return { changed: false, detail: `dry-run: would PATCH ${what}` };
       await client.patch(kind.path, PATCH_CONTENT_TYPE.json, p.ops, call);
-      ctx.logger.info({ connector: name, [kind.logField]: kind.where }, 'canary weight moved to baseline');
+      withBindings(ctx.logger, { connector: name }).info({ [kind.logField]: kind.where }, 'canary weight moved to baseline');
       return { changed: true, detail: `PATCHed ${what}` };
     },
     async healthCheck(ctx): Promise<void> {

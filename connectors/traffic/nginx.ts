@@ -11,6 +11,7 @@ import { abortedError } from '../shared/http.js';
 import { parseOptions, timeoutMsOption } from '../shared/options.js';
 import { applySplices } from './nginx-config.js';
 import { type NginxTarget, rollbackEdit } from './nginx-rollback.js';
+import { withBindings } from '../shared/log.js';
 
 const TYPE = 'nginx';
 /** nginx -t explains a failure in a few lines; keep enough of them for the audit log. */
@@ -163,7 +164,7 @@ export const nginxTrafficFactory: ConnectorFactory<NginxOptions> = {
           } catch (err) {
             return failed(`${why}; restoring the previous ${o.includePath} FAILED too (${(err as NodeJS.ErrnoException).code ?? String(err)}): fix the file by hand`, { cause: err });
           }
-          ctx.logger.warn({ connector: name, file: o.includePath }, 'nginx step failed: previous include file restored');
+          withBindings(ctx.logger, { connector: name }).warn({ file: o.includePath }, 'nginx step failed: previous include file restored');
           if (cause instanceof VigilError) return cause;
           return failed(`${why}; the previous ${o.includePath} is restored`, { cause, retryable });
         };
@@ -178,7 +179,7 @@ export const nginxTrafficFactory: ConnectorFactory<NginxOptions> = {
         };
         await step(testCommand, `rejected the rewritten ${o.includePath}`, false);
         await step(reloadCommand, 'failed', true);
-        ctx.logger.info({ connector: name, file: o.includePath }, 'nginx rewritten and reloaded');
+        withBindings(ctx.logger, { connector: name }).info({ file: o.includePath }, 'nginx rewritten and reloaded');
         return { changed: true, detail: `rewrote ${o.includePath}: ${e.changes.join('; ')}; ${show(testCommand)} passed; reloaded with ${show(reloadCommand)}` };
       },
       async healthCheck(ctx): Promise<void> {

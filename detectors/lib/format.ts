@@ -12,6 +12,29 @@ export function formatRatio(r: number): string {
   return trimZeros(r.toPrecision(r >= 0.9 && r < 2 ? 3 : 2));
 }
 
+/**
+ * A verdict's bounds for a summary, WITHOUT a confidence level: each side is one-sided at the metric's alpha_i, and
+ * whoever presents a decision states the level once for all its metrics (the family-wise level of the alpha split,
+ * connectors/shared/explain.ts). `side` is what the phase claims: 'lower' for fail ("lower bound 1.45x"), 'upper'
+ * for pass ("upper bound 1.08x"), 'both' otherwise ("bounds 0.91x to 1.2x"). A missing or infinite side reads
+ * "unbounded above" / "unbounded below", never "n/a" or "∞". `fmt` formats one bound (default: a ratio, "1.45x").
+ */
+export function formatBounds(
+  lower: number | undefined,
+  upper: number | undefined,
+  side: 'lower' | 'upper' | 'both',
+  fmt: (x: number) => string = (x) => `${formatRatio(x)}x`,
+): string {
+  const lo = lower !== undefined && Number.isFinite(lower) ? fmt(lower) : undefined;
+  const hi = upper !== undefined && Number.isFinite(upper) ? fmt(upper) : undefined;
+  if (side === 'lower') return lo === undefined ? 'unbounded below' : `lower bound ${lo}`;
+  if (side === 'upper') return hi === undefined ? 'unbounded above' : `upper bound ${hi}`;
+  if (lo !== undefined && hi !== undefined) return `bounds ${lo} to ${hi}`;
+  if (lo !== undefined) return `lower bound ${lo}, unbounded above`;
+  if (hi !== undefined) return `upper bound ${hi}, unbounded below`;
+  return 'unbounded below and above';
+}
+
 /** A tolerance as a relative increase: 0.05 -> "+5%". */
 export function formatTolerance(tolerance: number): string {
   return `+${trimZeros((100 * tolerance).toFixed(2))}%`;
@@ -23,7 +46,8 @@ export function formatP(p: number): string {
   return `p=${trimZeros(p.toPrecision(2))}`;
 }
 
-/** A confidence level in percent from its miss probability: 0.05 -> "95%", 0.025 -> "97.5%". */
+/** A confidence level in percent from its miss probability: 0.05 -> "95%", 0.025 -> "97.5%". Summaries do not print
+ *  it (see formatBounds); kept for reports and benchmarks. */
 export function formatConfidence(miss: number): string {
   return `${trimZeros((100 * (1 - miss)).toFixed(2))}%`;
 }

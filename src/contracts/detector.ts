@@ -24,14 +24,20 @@ export interface Verdict {
   phase: Phase;
   /** Always-valid p-value: non-increasing over looks. */
   pValue: number;
-  /** Effect estimate (a canary/baseline ratio for every built-in detector) and its anytime-valid bounds. */
+  /**
+   * Effect estimate (a canary/baseline ratio for every built-in detector) and its anytime-valid bounds: each side is
+   * one-sided at the alpha `look` was given (it holds at every look with probability >= 1 - alpha), so [lower, upper]
+   * is a 1 - 2 alpha confidence sequence. A side the detector cannot bound is left out (an unbounded upper bound
+   * too: JSON has no Infinity).
+   */
   estimate?: number;
   lower?: number;
   upper?: number;
   /** What the effect is, for humans: e.g. "error-rate ratio canary/baseline". */
   effect?: string;
   samples: { baseline: number; canary: number };
-  /** One line a human understands in chat. */
+  /** One line a human understands in chat. It names bounds without a confidence level: the level depends on the
+   *  whole alpha split, so explanations state it once per decision (connectors/shared/explain.ts). */
   summary: string;
   /**
    * Why promotion is held (e.g. 'srm': the traffic split is broken, so no comparison can be trusted). The

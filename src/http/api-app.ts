@@ -10,7 +10,7 @@ import type { AnalysisRegistry, AnalysisSnapshot } from '../analysis/analysis-re
 import type { AuditLog } from '../decide/audit-log.js';
 import type { JobQueue } from '../jobs/queue.js';
 import { serverLogger } from '../logger.js';
-import type { VigilMetrics } from './metrics.js';
+import { recordQueueStats, type VigilMetrics } from './metrics.js';
 
 export interface ApiDeps {
   logger: Logger;
@@ -70,11 +70,11 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
     const reasons = deps.ready();
     const queueProblems: string[] = [];
     await Promise.all(
-      Object.entries(deps.queues).map(async ([name, q]) => {
+      Object.values(deps.queues).map(async (q) => {
         try {
           await q.counts();
         } catch (e) {
-          queueProblems.push(`${name} queue: ${e instanceof Error ? e.message : String(e)}`);
+          queueProblems.push(`${q.name} queue: ${e instanceof Error ? e.message : String(e)}`);
         }
       }),
     );
@@ -85,17 +85,7 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
     const { running, decided } = deps.registry.analysisCount;
     deps.metrics.analyses.set({ state: 'running' }, running);
     deps.metrics.analyses.set({ state: 'decided' }, decided);
-    await Promise.all(
-      Object.entries(deps.queues).map(async ([name, q]) => {
-        try {
-          const c = await q.counts();
-          for (const [state, n] of Object.entries(c) as [string, number][]) deps.metrics.queueDepth.set({ queue: name, state }, n);
-          deps.metrics.queueLag.set({ queue: name }, (await q.lagMs()) / 1000);
-        } catch {
-          // an unreachable queue shows in /readyz; the scrape still answers
-        }
-      }),
-    );
+    await recordQueueStats(deps.metrics, Object.values(deps.queues));
     return reply.header('Content-Type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 

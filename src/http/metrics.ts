@@ -1,5 +1,16 @@
-/** Vigil's own Prometheus metrics (served on the API port at /metrics). One registry per agent. */
+/**
+ * Vigil's own Prometheus metrics (served on the API port at /metrics). One registry per agent.
+ *
+ * prom-client's default metrics are registered with the prefix `vigil_`: their own names already say what they
+ * measure (`process_*` for the OS process, `nodejs_*` for the runtime), so they read `vigil_process_cpu_user_seconds_total`,
+ * `vigil_process_resident_memory_bytes`, `vigil_nodejs_eventloop_lag_p99_seconds`, `vigil_nodejs_heap_size_used_bytes`, ...
+ */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PlanRunnerDeps } from '../jobs/plan-runner.js';
+import type { JobQueue } from '../jobs/queue.js';
+
+/** Prefix of prom-client's default (process and Node.js runtime) metrics. */
+export const DEFAULT_METRICS_PREFIX = 'vigil_';
 
 export interface VigilMetrics {
   registry: Registry;
@@ -23,7 +34,7 @@ export interface VigilMetrics {
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): VigilMetrics {
   const registry = new Registry();
-  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'vigil_process_' });
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: DEFAULT_METRICS_PREFIX });
   const r = [registry];
   return {
     registry,
@@ -35,7 +46,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): VigilMet
     analyses: new Gauge({ name: 'vigil_analyses', help: 'Analyses by state', labelNames: ['state'], registers: r }),
     looks: new Counter({ name: 'vigil_looks_total', help: 'Looks evaluated', registers: r }),
     decisions: new Counter({ name: 'vigil_decisions_total', help: 'Decisions by outcome', labelNames: ['outcome'], registers: r }),
-    jobs: new Counter({ name: 'vigil_jobs_total', help: 'Job outcomes by queue', labelNames: ['queue', 'outcome', 'connector'], registers: r }),
+    jobs: new Counter({ name: 'vigil_jobs_total', help: 'Finished job attempts by queue (actions, notifications), outcome (completed, retry, failed) and connector (plan connector or notifier name)', labelNames: ['queue', 'outcome', 'connector'], registers: r }),
     queueLag: new Gauge({ name: 'vigil_queue_lag_seconds', help: 'Age of the oldest waiting job', labelNames: ['queue'], registers: r }),
     queueDepth: new Gauge({ name: 'vigil_queue_jobs', help: 'Jobs by queue and state', labelNames: ['queue', 'state'], registers: r }),
     ingestInflightRequests: new Gauge({ name: 'vigil_ingest_inflight_requests', help: 'OTLP requests admitted by the ingest queue and not yet answered', registers: r }),
@@ -44,4 +55,27 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): VigilMet
     limitRefused: new Counter({ name: 'vigil_limit_refused_total', help: 'Samples or streams dropped because a cardinality limit was reached', labelNames: ['limit'], registers: r }),
     limitReached: new Counter({ name: 'vigil_limit_reached_total', help: 'Times a cardinality limit was reached (each also logged once)', labelNames: ['limit'], registers: r }),
   };
+}
+
+/**
+ * The plan runner's job-outcome hook: one `vigil_jobs_total` increment per finished attempt. The `queue` label is
+ * the queue's name (`actions`, `notifications`), the same value as the `queue` label of `vigil_queue_jobs` /
+ * `vigil_queue_lag_seconds` and the `queue` key of the job log lines.
+ */
+export function jobOutcomeMetrics(m: VigilMetrics): NonNullable<PlanRunnerDeps['metrics']> {
+  return { jobOutcome: (queue, outcome, connector) => m.jobs.inc({ queue, outcome, connector }) };
+}
+
+/** Sets `vigil_queue_jobs` and `vigil_queue_lag_seconds` of each queue, labelled with the queue's name. An unreachable
+ *  queue keeps its last values (`/readyz` reports it); the scrape still answers. */
+export async function recordQueueStats(m: VigilMetrics, queues: readonly JobQueue<unknown>[]): Promise<void> {
+  await Promise.all(queues.map(async (q) => {
+    try {
+      const c = await q.counts();
+      for (const [state, n] of Object.entries(c) as [string, number][]) m.queueDepth.set({ queue: q.name, state }, n);
+      m.queueLag.set({ queue: q.name }, (await q.lagMs()) / 1000);
+    } catch {
+      // an unreachable queue shows in /readyz
+    }
+  }));
 }

@@ -17,6 +17,10 @@
  *   duration (30 s) so a slow step is not taken for stalled.
  * - Dry run (deps.dryRun, the global kill switch, or decision.dryRun): connectors and notifiers are still called,
  *   with dryRun: true; they describe what they would do and touch nothing.
+ * - Names: every log line of a job carries `queue` (the queue's name: `actions`, `notifications`), `jobId`,
+ *   `decisionId`, `analysis`, `connector` (plan connector or notifier), `attempt` (and `step` or `kind`), each key
+ *   once; its last line says `outcome` (completed, retry, failed). vigil_jobs_total uses the same `queue`,
+ *   `outcome` and `connector` values (deps.metrics).
  */
 import type { Logger } from 'pino';
 import type { Notification, NotificationKind, Notifier, PlanConnector, RollbackTarget } from '../contracts/connector.js';
@@ -56,11 +60,17 @@ export interface PlanRunnerDeps {
   dryRun: boolean;
   /** Deadline of one attempt of one step or notification. */
   stepTimeoutMs: number;
+  /** Called once per finished attempt. `queue` is the queue's name (`actions.name`, `notifications.name`) and
+   *  `connector` the plan connector or notifier: the same values as the `queue`, `outcome` and `connector` keys of
+   *  the job's log lines. */
   metrics?: {
-    jobOutcome(kind: 'action' | 'notify', outcome: 'completed' | 'retry' | 'failed', connector: string): void;
+    jobOutcome(queue: string, outcome: JobOutcome, connector: string): void;
   };
   link?(decision: Decision): string | undefined;
 }
+
+/** How one attempt of a job ended: the `outcome` of vigil_jobs_total and of the job's last log line. */
+export type JobOutcome = 'completed' | 'retry' | 'failed';
 
 export interface PlanRunner {
   /** Enqueues the 'decision' notifications and, for a rollback with a non-empty plan, step 0. Idempotent. */
@@ -74,6 +84,11 @@ export interface PlanRunner {
 function describeError(err: unknown): { error: string; code?: string } {
   const error = err instanceof Error ? err.message : String(err);
   return isVigilError(err) ? { error, code: err.code } : { error };
+}
+
+/** The outcome a failed attempt reports: `failed` when it was the last one, `retry` otherwise. */
+function outcomeOf(final: boolean): JobOutcome {
+  return final ? 'failed' : 'retry';
 }
 
 function targetOf(d: Decision): RollbackTarget {
@@ -144,7 +159,8 @@ export function createPlanRunner(deps: PlanRunnerDeps): PlanRunner {
     const { decision, step } = job.data;
     const name = decision.plan[step] ?? `step-${step}`;
     const dryRun = dryRunOf(decision);
-    const log = logger.child({ decisionId: decision.id, analysis: decision.analysis, jobId: job.id, connector: name, step, attempt: job.attempt });
+    // Bound once here: connectors log through this logger and must not repeat these keys (connectors/shared/log.ts).
+    const log = logger.child({ queue: actions.name, jobId: job.id, decisionId: decision.id, analysis: decision.analysis, connector: name, step, attempt: job.attempt });
     try {
       const connector = decision.plan[step] === undefined ? undefined : deps.connectors.get(name);
       if (!connector) throw new VigilError('VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR', [name], { details: { step } });
@@ -155,16 +171,16 @@ export function createPlanRunner(deps: PlanRunnerDeps): PlanRunner {
         type: 'action', decisionId: decision.id, analysis: decision.analysis, service: decision.service,
         connector: name, step, changed: result.changed, detail: result.detail, dryRun, attempt: job.attempt,
       });
-      log.info({ changed: result.changed, dryRun }, 'rollback step applied');
       const done = [...(job.data.done ?? []), result];
       if (step + 1 < decision.plan.length) {
         await actions.add({ id: stepJobId(decision, step + 1), name: 'rollback-step', data: { decision, step: step + 1, done } });
       } else {
         await notifyAll('plan-completed', decision, { steps: done });
       }
+      log.info({ outcome: 'completed' satisfies JobOutcome, changed: result.changed, dryRun }, 'rollback step applied');
     } catch (err) {
       const final = !isRetryable(err) || job.attempt >= job.maxAttempts;
-      log.warn({ err: describeError(err), final }, final ? 'rollback step failed for good; plan stops' : 'rollback step failed; will retry');
+      log.warn({ outcome: outcomeOf(final), err: describeError(err) }, final ? 'rollback step failed for good; plan stops' : 'rollback step failed; will retry');
       if (final) await stepFailedForGood(job, name, err, log);
       throw err;
     }
@@ -173,14 +189,20 @@ export function createPlanRunner(deps: PlanRunnerDeps): PlanRunner {
   const runNotify = async (job: JobInfo<NotifyJob>): Promise<void> => {
     const { notification, notifier: name } = job.data;
     const decision = notification.decision;
-    const log = logger.child({ decisionId: decision.id, analysis: decision.analysis, jobId: job.id, notifier: name, attempt: job.attempt });
+    // A notifier is a connector: its name is the `connector` key, as in vigil_jobs_total{queue="notifications"}.
+    const log = logger.child({
+      queue: notifications.name, jobId: job.id, decisionId: decision.id, analysis: decision.analysis, connector: name,
+      kind: notification.kind, attempt: job.attempt,
+    });
+    const dryRun = dryRunOf(decision);
     try {
       const notifier = notifierByName.get(name);
       if (!notifier) throw new VigilError('VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR', [name]);
-      await withDeadline(deps.stepTimeoutMs, (signal) => notifier.post(notification, { logger: log, signal, dryRun: dryRunOf(decision) }));
+      await withDeadline(deps.stepTimeoutMs, (signal) => notifier.post(notification, { logger: log, signal, dryRun }));
+      log.info({ outcome: 'completed' satisfies JobOutcome, dryRun }, 'notification handled');
     } catch (err) {
       const final = !isRetryable(err) || job.attempt >= job.maxAttempts;
-      log.warn({ err: describeError(err), final, kind: notification.kind }, 'notification failed');
+      log.warn({ outcome: outcomeOf(final), err: describeError(err) }, final ? 'notification failed for good' : 'notification failed; will retry');
       if (final) {
         await audit.append({
           type: 'notify-failed', decisionId: decision.id, analysis: decision.analysis, notifier: name,
@@ -206,12 +228,12 @@ export function createPlanRunner(deps: PlanRunnerDeps): PlanRunner {
     },
     start() {
       actions.process(runStep, {
-        onCompleted: (job) => deps.metrics?.jobOutcome('action', 'completed', stepConnector(job)),
-        onFailed: (job, _err, willRetry) => deps.metrics?.jobOutcome('action', willRetry ? 'retry' : 'failed', stepConnector(job)),
+        onCompleted: (job) => deps.metrics?.jobOutcome(actions.name, 'completed', stepConnector(job)),
+        onFailed: (job, _err, willRetry) => deps.metrics?.jobOutcome(actions.name, outcomeOf(!willRetry), stepConnector(job)),
       });
       notifications.process(runNotify, {
-        onCompleted: (job) => deps.metrics?.jobOutcome('notify', 'completed', job.data.notifier),
-        onFailed: (job, _err, willRetry) => deps.metrics?.jobOutcome('notify', willRetry ? 'retry' : 'failed', job.data.notifier),
+        onCompleted: (job) => deps.metrics?.jobOutcome(notifications.name, 'completed', job.data.notifier),
+        onFailed: (job, _err, willRetry) => deps.metrics?.jobOutcome(notifications.name, outcomeOf(!willRetry), job.data.notifier),
       });
     },
     async close() {

@@ -134,11 +134,11 @@ async function soak(rate: number, minutes: number): Promise<SoakResult> {
     const sample = async (atSec: number) => {
       // one scrape: the event-loop delay gauges cover the time since the previous scrape (prom-client resets them)
       const [gc = 0, heap = 0, running = 0, lagP99 = 0, lagMax = 0] = await agent.metrics([
-        'vigil_process_nodejs_gc_duration_seconds_sum{kind="major"}',
-        'vigil_process_nodejs_heap_size_used_bytes',
+        'vigil_nodejs_gc_duration_seconds_sum{kind="major"}',
+        'vigil_nodejs_heap_size_used_bytes',
         'vigil_analyses{state="running"}',
-        'vigil_process_nodejs_eventloop_lag_p99_seconds',
-        'vigil_process_nodejs_eventloop_lag_max_seconds',
+        'vigil_nodejs_eventloop_lag_p99_seconds',
+        'vigil_nodejs_eventloop_lag_max_seconds',
       ]);
       samples.push({
         atSec,

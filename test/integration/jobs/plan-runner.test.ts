@@ -113,8 +113,8 @@ describe.each(ADAPTERS)('plan runner on the $kind queue', ({ kind }) => {
     const done = w.posts.find((p) => p.kind === 'plan-completed');
     expect(done?.n.steps?.map((s) => s.connector)).toEqual(['kill-flag', 'shift-traffic', 'undo-deploy']);
     expect(done?.n.link).toBe('https://vigil.example/decisions/dec-1');
-    expect(w.metrics.filter((m) => m.startsWith('action:'))).toEqual([
-      'action:completed:kill-flag', 'action:completed:shift-traffic', 'action:completed:undo-deploy',
+    expect(w.metrics.filter((m) => m.startsWith('actions:'))).toEqual([
+      'actions:completed:kill-flag', 'actions:completed:shift-traffic', 'actions:completed:undo-deploy',
     ]);
   });
 
@@ -154,7 +154,7 @@ describe.each(ADAPTERS)('plan runner on the $kind queue', ({ kind }) => {
     expect(failed).toHaveLength(1);
     expect(failed[0]?.n.failure).toEqual({ connector: 'shift-traffic', error: expect.stringContaining('403') as unknown, code: 'VIGIL_ERR_CONNECTOR_HTTP_4XX' });
     expect(w.posts.some((p) => p.kind === 'plan-completed')).toBe(false);
-    expect(w.metrics).toContain('action:failed:shift-traffic');
+    expect(w.metrics).toContain('actions:failed:shift-traffic');
   });
 
   it('retries a retryable failure and then finishes the plan', async () => {
@@ -176,7 +176,7 @@ describe.each(ADAPTERS)('plan runner on the $kind queue', ({ kind }) => {
     expect(w.audit.map((e) => [e.type, e.connector, e.attempt])).toEqual([
       ['action', 'kill-flag', 1], ['action', 'shift-traffic', 2], ['action', 'undo-deploy', 1],
     ]);
-    expect(w.metrics).toContain('action:retry:shift-traffic');
+    expect(w.metrics).toContain('actions:retry:shift-traffic');
     expect(w.posts.map((p) => p.kind).sort()).toEqual(['decision', 'plan-completed']);
   });
 

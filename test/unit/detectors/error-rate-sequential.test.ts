@@ -83,7 +83,7 @@ describe('error-rate-sequential: behaviour', () => {
       const v = verdicts[first]!;
       expect(v.lower!).toBeGreaterThan(1);
       expect(v.pValue).toBeLessThanOrEqual(0.05);
-      expect(v.summary).toMatch(/^error rate \S+x baseline \(≥ \S+x with 95% confidence\), p[=<]\S+ after \d looks?; canary \d+\/\d+ vs baseline \d+\/\d+$/);
+      expect(v.summary).toMatch(/^error rate \S+x baseline \(lower bound \S+x\), p[=<]\S+ after \d looks?; canary \d+\/\d+ vs baseline \d+\/\d+$/);
     }
   });
 
@@ -134,7 +134,7 @@ describe('error-rate-sequential: behaviour', () => {
     expect(verdicts.some((v) => v.phase === 'fail')).toBe(false);
     expect(verdicts.at(-1)!.phase).toBe('pass');
     expect(verdicts.at(-1)!.upper!).toBeLessThan(1);
-    expect(verdicts.at(-1)!.summary).toMatch(/^error rate 0\.1x baseline \(≤ \S+x with 95% confidence\)/);
+    expect(verdicts.at(-1)!.summary).toMatch(/^error rate 0\.1x baseline \(upper bound \S+x\)/);
   });
 
   it('burn-in keeps the phase inconclusive but reports the p-value; then the verdict follows the test', () => {

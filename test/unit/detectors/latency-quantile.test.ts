@@ -120,7 +120,7 @@ describe('latency-quantile: exact values', () => {
     expect(states[2]!.baselineTested).toBe(300);
     expect(verdicts[2]!.phase).toBe('fail');
     expect(verdicts[2]!.estimate!).toBeGreaterThan(1.5);
-    expect(verdicts[2]!.summary).toMatch(/^p90 latency [\d.]+x baseline \(> [\d.]+x with 95% confidence, tolerance \+10% tested at 1\.19x/);
+    expect(verdicts[2]!.summary).toMatch(/^p90 latency [\d.]+x baseline \(lower bound [\d.]+x, tolerance \+10% tested at 1\.19x/);
   });
 });
 

@@ -125,7 +125,7 @@ describe('latency-sequential: behaviour', () => {
       expect(first).toBeLessThan(6);
       const v = verdicts[first]!;
       expect(v.lower!).toBeGreaterThan(1.05);
-      expect(v.summary).toMatch(/^latency \S+x baseline \(≥ \S+x with 95% confidence, tolerance \+5%\), p[=<]\S+ after \d looks?; \d+ canary vs \d+ baseline spans$/);
+      expect(v.summary).toMatch(/^latency \S+x baseline \(lower bound \S+x, tolerance \+5%\), p[=<]\S+ after \d looks?; \d+ canary vs \d+ baseline spans$/);
     }
   });
 

@@ -1,17 +1,32 @@
 import { describe, expect, it } from 'vitest';
 import {
-  decidingVerdicts, describeVerdict, explainDecision, explainNotification, formatCount, formatProbability, formatRatio,
+  decidingVerdicts, describeBounds, describeConfidence, describeVerdict, explainDecision, explainNotification, formatConfidence,
+  formatCount, formatProbability, formatRatio,
 } from '../../../../connectors/shared/explain.js';
 import { actionFailed, errorRateFail, latencyInconclusive, rollbackDecision, shadowFail } from '../fixtures.js';
 
 describe('number formatting', () => {
-  it('ratios: 2 decimals, infinite and missing bounds spelled out', () => {
+  it('ratios: 2 decimals', () => {
     expect(formatRatio(2.1034)).toBe('2.10');
     expect(formatRatio(0.995)).toBe('0.99');
     expect(formatRatio(1)).toBe('1.00');
-    expect(formatRatio(Infinity)).toBe('∞');
-    expect(formatRatio(undefined)).toBe('n/a');
-    expect(formatRatio(NaN)).toBe('n/a');
+  });
+
+  it('bounds: infinite sides spelled out, missing ones left out, never n/a', () => {
+    expect(describeBounds({ lower: 1.4521, upper: 3.0467 })).toBe('bounds 1.45–3.05');
+    expect(describeBounds({ lower: 1.21, upper: Infinity })).toBe('at least 1.21, unbounded above');
+    expect(describeBounds({ lower: 1.21 })).toBe('at least 1.21');
+    expect(describeBounds({ lower: NaN, upper: 3.05 })).toBe('at most 3.05');
+    expect(describeBounds({ lower: -Infinity, upper: 3.05 })).toBe('at most 3.05, unbounded below');
+    expect(describeBounds({ lower: -Infinity, upper: Infinity })).toBe('unbounded below, unbounded above');
+    expect(describeBounds({})).toBeUndefined();
+  });
+
+  it('confidence levels: 1 - alpha in percent', () => {
+    expect(formatConfidence(0.05)).toBe('95%');
+    expect(formatConfidence(0.025)).toBe('97.5%');
+    expect(formatConfidence(0.05 / 3 + 0.05 / 3 + 0.05 / 3)).toBe('95%');
+    expect(formatConfidence(0.1)).toBe('90%');
   });
 
   it('p-values: 2 significant digits, "<0.0001" below', () => {
@@ -23,9 +38,10 @@ describe('number formatting', () => {
     expect(formatProbability(1)).toBe('1.0');
   });
 
-  it('counts: thousands separators', () => {
+  it('counts: thousands separators, "unknown" when not a number', () => {
     expect(formatCount(12480)).toBe('12,480');
     expect(formatCount(7)).toBe('7');
+    expect(formatCount(NaN)).toBe('unknown');
   });
 });
 
@@ -47,6 +63,10 @@ describe('explainDecision', () => {
       'error-rate: FAIL, error-rate ratio canary/baseline 2.10 (bounds 1.45–3.05), p-value 0.0031 (alpha 0.025), ' +
         'samples baseline 12,480 / canary 1,315',
     );
+    expect(lines).toContain(
+      'Confidence: all lower bounds hold together with 95% confidence, and so do all upper bounds ' +
+        '(alpha 0.050 split across 2 acting metrics; anytime-valid).',
+    );
     expect(lines).toContain('Other metrics: latency inconclusive, latency-p99 fail (shadow).');
     expect(lines).toContain('Rollback plan: kill-flag → shift-traffic → undo-deploy.');
     expect(lines.at(-1)).toBe('Decision dec-01JH2Q7K8Z, config sha256:3f9a1c07d2e4.');
@@ -66,9 +86,27 @@ describe('explainDecision', () => {
 
   it('describes a shadow verdict as not acted on, and an unbounded upper bound', () => {
     expect(describeVerdict(shadowFail)).toBe(
-      'latency-p99: FAIL (shadow, not acted on), p99 latency ratio canary/baseline 1.52 (bounds 1.21–∞), ' +
+      'latency-p99: FAIL (shadow, not acted on), p99 latency ratio canary/baseline 1.52 (at least 1.21, unbounded above), ' +
         'p-value <0.0001 (alpha 0.050), samples baseline 12,480 / canary 1,315',
     );
+  });
+});
+
+describe('describeConfidence', () => {
+  it('states the family level of the alpha split once: the sum of the acting alphas, shadows left out', () => {
+    const weighted = rollbackDecision({
+      verdicts: [{ ...errorRateFail, alpha: 0.0075 }, { ...latencyInconclusive, alpha: 0.0025 }, { ...shadowFail, alpha: 0.0075 }],
+    });
+    expect(describeConfidence(weighted)).toMatch(/ 99% confidence/);
+    expect(describeConfidence(rollbackDecision({ verdicts: [errorRateFail] }))).toBe(
+      'Confidence: the lower bound holds with 97.5% confidence, and so does the upper bound (alpha 0.025; anytime-valid).',
+    );
+  });
+
+  it('says nothing when the message shows no bound', () => {
+    expect(describeConfidence(rollbackDecision({ outcome: 'abandoned' }))).toBeUndefined();
+    const noBounds = { ...errorRateFail, lower: undefined, upper: undefined };
+    expect(describeConfidence(rollbackDecision({ verdicts: [noBounds] }))).toBeUndefined();
   });
 });
 

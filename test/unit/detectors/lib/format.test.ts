@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatConfidence, formatLooks, formatP, formatRatio, formatTolerance } from '../../../../detectors/lib/format.js';
+import { formatBounds, formatConfidence, formatLooks, formatP, formatRatio, formatTolerance } from '../../../../detectors/lib/format.js';
 
 describe('summary formatting', () => {
   it('ratios: 2 significant digits, 3 near 1, rounded from 10', () => {
@@ -26,5 +26,20 @@ describe('summary formatting', () => {
     expect(formatTolerance(0.125)).toBe('+12.5%');
     expect(formatLooks(1)).toBe('after 1 look');
     expect(formatLooks(6)).toBe('after 6 looks');
+  });
+});
+
+describe('formatBounds', () => {
+  it('states what the phase claims, with no confidence level, and never n/a or ∞', () => {
+    expect(formatBounds(1.4521, 3.0467, 'lower')).toBe('lower bound 1.45x');
+    expect(formatBounds(1.4521, 3.0467, 'upper')).toBe('upper bound 3x');
+    expect(formatBounds(0.91, 1.2, 'both')).toBe('bounds 0.91x to 1.2x');
+    expect(formatBounds(1.21, Infinity, 'both')).toBe('lower bound 1.21x, unbounded above');
+    expect(formatBounds(1.21, undefined, 'both')).toBe('lower bound 1.21x, unbounded above');
+    expect(formatBounds(undefined, 1.2, 'both')).toBe('upper bound 1.2x, unbounded below');
+    expect(formatBounds(undefined, undefined, 'both')).toBe('unbounded below and above');
+    expect(formatBounds(1.1, Infinity, 'upper')).toBe('unbounded above');
+    expect(formatBounds(Number.NaN, 2, 'lower')).toBe('unbounded below');
+    expect(formatBounds(0.021, 0.045, 'both', (x) => `${x * 100}%`)).toBe('bounds 2.1% to 4.5%');
   });
 });
