@@ -11,6 +11,7 @@ import { createLogger } from './logger.js';
 import { createAgent } from './main.js';
 import { BUILTIN_REGISTRIES } from './registries.js';
 import { runReplay } from './replay/run-replay.js';
+import { vigilVersion } from './version.js';
 import {
   BACKTEST_DESCRIPTION, BACKTEST_HELP_AFTER, DEFAULT_INJECT, DEFAULT_INJECTIONS, DEFAULT_TRIALS, backtestCommand, parseInject, parseSeed, parseServices,
   parseShare, parseTrials, type BacktestCliOptions,
@@ -92,6 +93,7 @@ export async function main(argv: string[]): Promise<number> {
   const program = new Command()
     .name('vigil')
     .description('Watches canary releases through OpenTelemetry and rolls them back when they regress.\nDocs: README.md (quick start, configuration, statistics).')
+    .version(vigilVersion(), '-V, --version', 'print the version of Vigil and exit')
     .exitOverride()
     .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError('(run vigil --help for usage)');

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli.js';
@@ -52,10 +52,24 @@ describe('vigil CLI', () => {
     expect(stderr).toContain('--config');
   });
 
+  it('--version and -V print the version of package.json and exit 0', async () => {
+    const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+    expect(await run('--version')).toBe(0);
+    expect(stdout).toBe(`${version}\n`);
+    stdout = '';
+    expect(await run('-V')).toBe(0);
+    expect(stdout).toBe(`${version}\n`);
+    expect(stderr).toBe('');
+  });
+
   it('the installed bin runs the built CLI (npm install builds it through `prepare`)', () => {
     expect(existsSync(join(root, 'dist/src/cli.js')), 'dist/ is missing: run `npm run build`').toBe(true);
     const r = spawnSync(process.execPath, [join(root, 'bin/vigil.js'), '--help'], { encoding: 'utf8' });
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('Usage: vigil');
+    const v = spawnSync(process.execPath, [join(root, 'bin/vigil.js'), '--version'], { encoding: 'utf8' });
+    expect(v.status).toBe(0);
+    expect(v.stdout).toMatch(/^\d+\.\d+\.\d+\S*\n$/);
+    expect(v.stdout).not.toContain('unknown');
   });
 });
