@@ -3,7 +3,7 @@
  * bad usage. Data goes to stdout, progress and logs to stderr.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { ConfigError, defaultConfig, loadConfigFile, type LoadedConfig } from './config/load.js';
+import { ConfigError, defaultConfig, loadConfigFile, readApiAddress, type LoadedConfig } from './config/load.js';
 import { formatDuration } from './config/duration.js';
 import { runDemo } from './demo/run-demo.js';
 import { isVigilError } from './errors.js';
@@ -11,6 +11,7 @@ import { createLogger } from './logger.js';
 import { createAgent } from './main.js';
 import { BUILTIN_REGISTRIES } from './registries.js';
 import { runReplay } from './replay/run-replay.js';
+import { DEFAULT_API_URL, localApiUrl, runStatus } from './status.js';
 import { vigilVersion } from './version.js';
 import {
   BACKTEST_DESCRIPTION, BACKTEST_HELP_AFTER, DEFAULT_INJECT, DEFAULT_INJECTIONS, DEFAULT_TRIALS, backtestCommand, parseInject, parseSeed, parseServices,
@@ -76,16 +77,34 @@ function validate(file: string): number {
   return 0;
 }
 
-async function status(opts: { api: string; token?: string }): Promise<number> {
-  const res = await fetch(new URL('/api/v1/analyses', opts.api), { headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {} });
-  if (!res.ok) {
-    err(`vigil status: ${opts.api} answered HTTP ${res.status}: ${await res.text()}`);
-    return 1;
+function positiveInt(what: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new CommanderError(2, 'commander.invalidArgument', `${what} must be a positive integer number of milliseconds`);
+    return n;
+  };
+}
+
+async function status(o: { api?: string; config?: string; token?: string; timeout: number }): Promise<number> {
+  let api: string;
+  if (o.api !== undefined) {
+    let u: URL | undefined;
+    try {
+      u = new URL(o.api);
+    } catch {
+      u = undefined;
+    }
+    if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
+      err(`vigil status: --api must be an http(s) URL such as ${DEFAULT_API_URL} (got "${o.api}")`);
+      return 2;
+    }
+    api = o.api;
+  } else {
+    api = o.config ? localApiUrl(readApiAddress(o.config)) : DEFAULT_API_URL;
   }
-  const body = (await res.json()) as { analyses: { id: string; phase: string; look: number; why: string; totals: { canary: { requests: number }; baseline: { requests: number } } }[] };
-  if (body.analyses.length === 0) out('no analyses yet');
-  for (const a of body.analyses) out(`${a.id}  ${a.phase}  look ${a.look}  canary ${a.totals.canary.requests} / baseline ${a.totals.baseline.requests} requests  — ${a.why}`);
-  return 0;
+  // Read at action time, never as an option default: commander prints defaults in --help.
+  const token = o.token ?? (process.env.VIGIL_TOKEN || undefined);
+  return runStatus({ api, token, timeoutMs: o.timeout, out, err });
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -181,9 +200,11 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('status')
     .description('Show every analysis of a running agent, its phase and why it is there.')
-    .option('--api <url>', 'the agent\'s API base URL', 'http://127.0.0.1:8080')
-    .option('--token <token>', 'bearer token (or VIGIL_TOKEN)', process.env.VIGIL_TOKEN)
-    .action(async (o: { api: string; token?: string }) => {
+    .option('--api <url>', `the agent's API base URL (default: ${DEFAULT_API_URL}, or the API address of --config)`)
+    .option('-c, --config <file>', 'take the API address from this config\'s server.api host and port (a wildcard host such as 0.0.0.0 means this machine); publicUrl is not used, give it with --api to go through it')
+    .option('--token <token>', 'bearer token, one of the agent\'s server.auth.tokens (default: $VIGIL_TOKEN)')
+    .option('--timeout <ms>', 'give up when the agent has not answered within this time', positiveInt('--timeout'), 5000)
+    .action(async (o: { api?: string; config?: string; token?: string; timeout: number }) => {
       code = await status(o);
     });
 

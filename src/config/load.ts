@@ -328,6 +328,43 @@ export function loadConfigFile(file: string, registries: Registries, env: NodeJS
   return parseConfig(text, file, registries, env);
 }
 
+export interface ApiAddress {
+  host: string;
+  port: number;
+  publicUrl?: string;
+}
+
+/**
+ * Only `server.api` of a config file (for `vigil status`): the rest of the file is not validated, so a
+ * shell without the agent's secrets in its environment can still read where the API listens.
+ */
+export function readApiAddress(file: string, env: NodeJS.ProcessEnv = process.env): ApiAddress {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError([{ code: 'VIGIL_ERR_CONFIG_NOT_FOUND', file, key: '', problem: `cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)})`, fix: 'check the path given to --config' }]);
+  }
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  const path = ['server', 'api'];
+  const all: unknown = doc.errors.length === 0 ? doc.toJS() : undefined;
+  const server: unknown = all && typeof all === 'object' ? (all as Record<string, unknown>).server : undefined;
+  const node: unknown = server && typeof server === 'object' ? (server as Record<string, unknown>).api : undefined;
+  const missing: { path: Path; name: string }[] = [];
+  const api = substituteEnv(node ?? {}, path, env, missing);
+  const schema = configSchema.shape.server.unwrap().shape.api.unwrap();
+  const parsed = schema.safeParse(api);
+  if (doc.errors.length > 0 || missing.length > 0 || !parsed.success) {
+    const first = missing[0]?.path ?? (parsed.success ? path : [...path, ...parsed.error.issues[0]!.path.map((p) => (typeof p === 'symbol' ? String(p) : p))]);
+    const problem = doc.errors.length > 0
+      ? 'the file is not valid YAML'
+      : missing[0] ? `environment variable ${missing[0].name} is not set` : `server.api is invalid: ${parsed.success ? '' : parsed.error.issues[0]!.message}`;
+    throw new ConfigError([{ code: 'VIGIL_ERR_CONFIG_INVALID', file, key: keyOf(first), ...locate(doc, lc, first), problem, fix: `run \`vigil validate ${file}\`, or give the API URL with --api` }]);
+  }
+  return parsed.data;
+}
+
 /** The embedded default: no file, every key at its default. */
 export function defaultConfig(registries: Registries): LoadedConfig {
   return { ...parseConfig('{}', '<defaults>', registries, {}), file: '<defaults>' };

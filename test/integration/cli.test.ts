@@ -1,8 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli.js';
+import { fetchFailureReason, localApiUrl } from '../../src/status.js';
 
 const root = join(import.meta.dirname, '../..');
 const fixtures = join(root, 'fixtures/config');
@@ -71,5 +75,106 @@ describe('vigil CLI', () => {
     expect(v.status).toBe(0);
     expect(v.stdout).toMatch(/^\d+\.\d+\.\d+\S*\n$/);
     expect(v.stdout).not.toContain('unknown');
+  });
+});
+
+/** A stand-in for the agent's API: answers /api/v1/analyses with `status` and `body`, or never (`hang`). */
+async function fakeApi(o: { status?: number; body?: unknown; hang?: boolean } = {}) {
+  const seen: { url: string; headers: IncomingHttpHeaders }[] = [];
+  const server: Server = createServer((req, res) => {
+    seen.push({ url: req.url ?? '', headers: req.headers });
+    if (o.hang) return;
+    res.writeHead(o.status ?? 200, { 'content-type': 'application/json' }).end(JSON.stringify(o.body ?? { analyses: [] }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    port, seen, url: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
+}
+
+describe('vigil status', () => {
+  const SECRET = 'sekret-token-4f1c';
+  afterEach(() => { delete process.env.VIGIL_TOKEN; });
+
+  it('without an agent: ONE line naming the URL and the reason, exit 1, no stack trace', async () => {
+    const api = await fakeApi();
+    await api.close(); // the port is now closed
+    expect(await run('status', '--api', api.url)).toBe(1);
+    expect(stderr).toBe(`vigil status: ${api.url}/api/v1/analyses: connection refused (ECONNREFUSED): is \`vigil serve\` running there? (point at it with --api or --config)\n`);
+  });
+
+  it('gives up after --timeout', async () => {
+    const api = await fakeApi({ hang: true });
+    try {
+      expect(await run('status', '--api', api.url, '--timeout', '200')).toBe(1);
+      expect(stderr).toBe(`vigil status: ${api.url}/api/v1/analyses: no answer within 200 ms (--timeout)\n`);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('a 401 says to pass --token or VIGIL_TOKEN', async () => {
+    const api = await fakeApi({ status: 401, body: { error: 'unauthorized' } });
+    try {
+      expect(await run('status', '--api', api.url)).toBe(1);
+      expect(stderr).toContain('HTTP 401: the API needs a bearer token; pass --token <token> or set VIGIL_TOKEN');
+      expect(stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('sends VIGIL_TOKEN, read when it runs, and never prints it (not even as the default in --help)', async () => {
+    process.env.VIGIL_TOKEN = SECRET;
+    expect(await run('status', '--help')).toBe(0);
+    expect(stdout).toContain('(default: $VIGIL_TOKEN)');
+    expect(stdout).not.toContain(SECRET);
+    const api = await fakeApi({ status: 403 });
+    try {
+      expect(await run('status', '--api', api.url)).toBe(1);
+      expect(api.seen[0]!.headers.authorization).toBe(`Bearer ${SECRET}`);
+      expect(stderr).toContain('the token was refused');
+      expect(stdout + stderr).not.toContain(SECRET);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('--config takes the API host and port from server.api (0.0.0.0 → 127.0.0.1); --api overrides it', async () => {
+    const api = await fakeApi({ body: { analyses: [{ id: 'checkout:v2', phase: 'running', look: 3, why: 'collecting', totals: { canary: { requests: 40 }, baseline: { requests: 400 } } }] } });
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-status-'));
+    try {
+      const file = join(dir, 'vigil.yaml');
+      // the agent's secrets are not needed to find its address
+      writeFileSync(file, `server:\n  api: { host: 0.0.0.0, port: ${api.port} }\nnotifiers:\n  - { name: ops, type: slack, options: { webhookUrl: "\${SLACK_URL}" } }\n`);
+      expect(await run('status', '--config', file)).toBe(0);
+      expect(stdout).toBe('checkout:v2  running  look 3  canary 40 / baseline 400 requests  — collecting\n');
+      stdout = '';
+      const closed = await fakeApi();
+      await closed.close();
+      expect(await run('status', '--config', file, '--api', closed.url)).toBe(1);
+      expect(stderr).toContain(`${closed.url}/api/v1/analyses: connection refused`);
+      expect(await run('status', '--api', 'localhost:8080')).toBe(2);
+      expect(stderr).toContain('--api must be an http(s) URL');
+    } finally {
+      await api.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a wildcard listen address means this machine', () => {
+    expect(localApiUrl({ host: '0.0.0.0', port: 8080 })).toBe('http://127.0.0.1:8080');
+    expect(localApiUrl({ host: '::', port: 9000 })).toBe('http://[::1]:9000');
+    expect(localApiUrl({ host: 'fd00::7', port: 80 })).toBe('http://[fd00::7]:80');
+    expect(localApiUrl({ host: 'vigil.internal', port: 8080, publicUrl: 'https://vigil.example.com' })).toBe('http://vigil.internal:8080');
+  });
+
+  it('names the reason of a network failure from the error cause', () => {
+    const failed = (cause: unknown) => new TypeError('fetch failed', { cause });
+    expect(fetchFailureReason(failed(Object.assign(new Error('getaddrinfo ENOTFOUND vigil.internal'), { code: 'ENOTFOUND' })), 5000)).toBe('unknown host (ENOTFOUND)');
+    expect(fetchFailureReason(failed(Object.assign(new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })]), { code: undefined })), 5000)).toBe('connection refused (ECONNREFUSED)');
+    expect(fetchFailureReason(new DOMException('The operation was aborted due to timeout', 'TimeoutError'), 5000)).toBe('no answer within 5000 ms (--timeout)');
   });
 });
