@@ -38,6 +38,40 @@ describe('vigil CLI', () => {
     expect(stderr).toContain('fix:');
   });
 
+  it('validate reports every problem in one run and never prints a secret from the environment', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-validate-'));
+    const SECRET = 'hunter2-Sup3rSecret-token';
+    process.env.VIGIL_TEST_HOOK_SECRET = SECRET;
+    try {
+      const file = join(dir, 'vigil.yaml');
+      writeFileSync(file, [
+        'analysis:',
+        '  minSamples: twenty-five',
+        '  interval: "${VIGIL_TEST_HOOK_SECRET}"',
+        '  metrics:',
+        '    - { name: err, detector: error-rate-sequentail }',
+        'plan: [kill-flag, nope]',
+        'connectors:',
+        '  - { name: kill-flag, type: webhok }',
+        '  - { name: hook, type: webhook, options: { url: "${VIGIL_TEST_UNSET_HOOK_URL}", timeoutMs: "${VIGIL_TEST_HOOK_SECRET}" } }',
+        'server: { api: { port: "${VIGIL_TEST_HOOK_SECRET}" } }',
+        '',
+      ].join('\n'));
+      expect(await run('validate', file)).toBe(2);
+      expect(stderr).toMatch(/^8 problems in the config:\n/);
+      for (const key of ['analysis.minSamples', 'analysis.interval', 'analysis.metrics[0].detector', 'plan[1]', 'connectors[0].type',
+        'connectors[1].options.url', 'connectors[1].options', 'server.api.port']) expect(stderr).toContain(` ${key}: `);
+      expect(stderr).toContain("analysis.minSamples: expected a number, got 'twenty-five'");
+      expect(stderr).toContain('environment variable VIGIL_TEST_UNSET_HOOK_URL is not set');
+      expect(stderr).not.toContain('absolute URL'); // the empty url the unset variable left is not a second problem
+      expect(stderr).not.toContain(SECRET);
+      expect(stdout).not.toContain(SECRET);
+    } finally {
+      delete process.env.VIGIL_TEST_HOOK_SECRET;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('serve refuses an invalid config with exit code 2 before listening', async () => {
     expect(await run('serve', '--config', join(fixtures, 'invalid/VIGIL_ERR_CONFIG_INVALID--alpha-out-of-range.yaml'))).toBe(2);
     expect(stderr).toContain('analysis.alpha');
