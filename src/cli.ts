@@ -2,6 +2,9 @@
  * `vigil serve | validate | replay | demo | status`. Exit codes: 0 ok, 1 runtime failure, 2 bad config or
  * bad usage. Data goes to stdout, progress and logs to stderr.
  */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, defaultConfig, loadConfigFile, readApiAddress, type LoadedConfig } from './config/load.js';
 import { formatDuration } from './config/duration.js';
@@ -136,14 +139,22 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('replay')
     .description('Replay recorded OTLP JSON lines (Collector file exporter; .gz accepted) through the same pipeline in event time.\nActions run in dry-run, notifications are off. One JSON line per decision on stdout, then a summary line.')
-    .requiredOption('-c, --config <file>', 'YAML config file whose analysis settings to use')
+    .option('-c, --config <file>', 'YAML config file whose analysis settings to use (default: the embedded default config)')
     .addOption(new Option('-f, --format <format>', 'output format').choices(['json', 'text']).default('json'))
-    .option('--audit <file>', 'where to write the replay audit log', 'vigil-replay-audit.jsonl')
+    .option('--audit <file>', 'where to write the replay\'s audit log (default: audit.jsonl in a new temporary directory; its path is printed at the end)')
     .argument('<files...>', 'OTLP JSON lines files')
-    .action(async (files: string[], o: { config: string; format: 'json' | 'text'; audit: string }) => {
+    .action(async (files: string[], o: { config?: string; format: 'json' | 'text'; audit?: string }) => {
       const loaded = load(o.config);
       const logger = createLogger({ level: process.env.VIGIL_LOG_LEVEL ?? 'warn', destination: process.stderr });
-      await runReplay({ loaded, registries: BUILTIN_REGISTRIES, files, logger, format: o.format, out, progress: err, auditPath: o.audit });
+      // Never a file in the current directory by surprise: a replay's audit log is a by-product.
+      const tempDir = o.audit === undefined ? mkdtempSync(join(tmpdir(), 'vigil-replay-')) : undefined;
+      const auditPath = o.audit ?? join(tempDir!, 'audit.jsonl');
+      try {
+        await runReplay({ loaded, registries: BUILTIN_REGISTRIES, files, logger, format: o.format, out, progress: err, auditPath });
+      } finally {
+        if (existsSync(auditPath)) err(`vigil replay: audit log written to ${auditPath}`);
+        else if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+      }
     });
 
   program

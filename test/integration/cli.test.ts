@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -85,9 +85,61 @@ describe('vigil CLI', () => {
     expect(await run('frobnicate')).toBe(2);
   });
 
-  it('replay without --config is a usage error', async () => {
-    expect(await run('replay', 'x.jsonl')).toBe(2);
-    expect(stderr).toContain('--config');
+  describe('replay', () => {
+    const recording = join(root, 'fixtures/recordings/healthy-canary.jsonl.gz');
+    const recordingConfig = join(root, 'fixtures/recordings/vigil-backtest.yaml');
+    /** Runs in a fresh empty working directory; returns what is in it afterwards. */
+    async function inEmptyCwd(fn: () => Promise<void>): Promise<string[]> {
+      const cwd = process.cwd();
+      const dir = mkdtempSync(join(tmpdir(), 'vigil-replay-cwd-'));
+      process.chdir(dir);
+      try {
+        await fn();
+        return readdirSync(dir);
+      } finally {
+        process.chdir(cwd);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+
+    it('writes its audit log into a new temporary directory, prints its path, and leaves the cwd alone', async () => {
+      const left = await inEmptyCwd(async () => {
+        expect(await run('replay', '--config', recordingConfig, recording)).toBe(0);
+      });
+      expect(left).toEqual([]);
+      expect(stdout).toContain('"outcome":"promote"');
+      const m = /^vigil replay: audit log written to (.+)\n$/m.exec(stderr);
+      expect(m, stderr).not.toBeNull();
+      const audit = m![1]!;
+      expect(audit.startsWith(join(tmpdir(), 'vigil-replay-'))).toBe(true);
+      expect(audit.endsWith('/audit.jsonl')).toBe(true);
+      expect(readFileSync(audit, 'utf8')).toContain('"outcome":"promote"');
+      rmSync(join(audit, '..'), { recursive: true, force: true });
+    });
+
+    it('--audit names the file; without --config it runs on the embedded default', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'vigil-replay-named-'));
+      try {
+        const audit = join(dir, 'named.jsonl');
+        expect(await run('replay', '--config', recordingConfig, '--audit', audit, recording)).toBe(0);
+        expect(existsSync(audit)).toBe(true);
+        expect(stderr).toContain(`vigil replay: audit log written to ${audit}\n`);
+        stdout = '';
+        stderr = '';
+        const left = await inEmptyCwd(async () => {
+          expect(await run('replay', '--format', 'text', recording)).toBe(0);
+        });
+        expect(left).toEqual([]);
+        expect(stdout).toMatch(/^summary: \{"type":"summary","files":1,/m);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('without a recording is a usage error', async () => {
+      expect(await run('replay')).toBe(2);
+      expect(stderr).toContain("missing required argument 'files'");
+    });
   });
 
   it('--version and -V print the version of package.json and exit 0', async () => {
