@@ -192,7 +192,7 @@ export async function main(argv: string[]): Promise<number> {
     .description('Build one connector or notifier of the config as the agent does, run its health check, then a dry run on a\nsynthetic TEST decision: plan connectors apply with dryRun (touching nothing); notifiers print the request they\nwould post (credentials hidden) without posting, or post a marked test notification with --send.\nExit 0 passed, 1 a check failed, 2 bad usage, unknown name or invalid config.')
     .argument('<name>', 'the connector or notifier name (its `name:` in the config)')
     .requiredOption('-c, --config <file>', 'YAML config file that defines it')
-    .option('--send', 'notifiers: post the test notification for real (marked TEST and dry-run)')
+    .option('--send', 'really send the test: notifiers post the notification, webhook connectors deliver the signed event (both marked test and dry-run); refused for connectors that would act')
     .addOption(new Option('--outcome <outcome>', 'the synthetic decision').choices(['rollback', 'promote']).default('rollback'))
     .option('--timeout <ms>', 'time limit of the health check and of the dry run, each', (v) => {
       const n = Number(v);
