@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli.js';
+import { wrapHelpText } from '../../src/cli-help.js';
 import { fetchFailureReason, localApiUrl } from '../../src/status.js';
 
 const root = join(import.meta.dirname, '../..');
@@ -262,5 +263,85 @@ describe('vigil status', () => {
     expect(fetchFailureReason(failed(Object.assign(new Error('getaddrinfo ENOTFOUND vigil.internal'), { code: 'ENOTFOUND' })), 5000)).toBe('unknown host (ENOTFOUND)');
     expect(fetchFailureReason(failed(Object.assign(new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })]), { code: undefined })), 5000)).toBe('connection refused (ECONNREFUSED)');
     expect(fetchFailureReason(new DOMException('The operation was aborted due to timeout', 'TimeoutError'), 5000)).toBe('no answer within 5000 ms (--timeout)');
+  });
+});
+
+/**
+ * Lines of help text that were broken early: B continues A's paragraph (same column: A's text or A's
+ * item description), yet B's first word would have fitted on A. Greedy wrapping never does that; a hard
+ * "\n" inside a description that commander re-wraps does ("…/metrics\n(:8080).\nWithout…").
+ */
+function raggedLines(text: string, width: number): string[] {
+  const lines = text.split('\n');
+  const indent = (l: string) => /^ */.exec(l)![0].length;
+  const bad: string[] = [];
+  for (let i = 0; i + 1 < lines.length; i++) {
+    const a = lines[i]!;
+    const b = lines[i + 1]!;
+    if (!a.trim() || !b.trim() || a.trimEnd().endsWith('\\')) continue;
+    if (/^[$#-]/.test(b.trim())) continue; // a new example, comment or option
+    const item = /^( *\S+(?: \S+)*? {2,})\S/.exec(a);
+    const column = item ? item[1]!.length : indent(a);
+    if (indent(b) !== column) continue;
+    const firstWord = b.trim().split(' ')[0]!;
+    if (a.length + 1 + firstWord.length <= width) bad.push(`${a}⏎${b}`);
+  }
+  return bad;
+}
+
+describe('help', () => {
+  const COMMANDS = [[], ['serve'], ['validate'], ['replay'], ['backtest'], ['demo'], ['connectors'], ['connectors', 'test'], ['status']];
+  afterEach(() => { delete process.env.COLUMNS; });
+
+  it.each([80, 60])('at width %i: no line is longer, none is broken early, every command has examples', async (width) => {
+    process.env.COLUMNS = String(width);
+    for (const cmd of COMMANDS) {
+      stdout = '';
+      expect(await run(...cmd, '--help')).toBe(0);
+      const long = stdout.split('\n').filter((l) => l.length > width);
+      expect(long, `vigil ${cmd.join(' ')} --help`).toEqual([]);
+      expect(raggedLines(stdout, width), `vigil ${cmd.join(' ')} --help`).toEqual([]);
+      expect(stdout, `vigil ${cmd.join(' ')} --help`).toMatch(/\nExamples:\n( {2}[#$] .*\n)+/);
+    }
+  });
+
+  it('the ragged-line check catches a hard line break re-wrapped by commander', () => {
+    const before = 'Run the agent: OTLP/HTTP receiver (:4318), control API, dashboard and /metrics\n(:8080).\nWithout --config it runs on the embedded default (in-process queue, no Redis, no\nrollback plan).';
+    expect(raggedLines(before, 80)).toHaveLength(1);
+  });
+
+  it('vigil --help lists one-line summaries; serve --help names the three ports and that --config is optional', async () => {
+    expect(await run('--help')).toBe(0);
+    const commands = stdout.slice(stdout.indexOf('Commands:'), stdout.indexOf('\n\n', stdout.indexOf('Commands:')));
+    expect(commands).toContain('Run the agent: OTLP in; decisions, rollbacks');
+    expect(commands).not.toContain('4317');
+    stdout = '';
+    expect(await run('serve', '--help')).toBe(0);
+    const flat = stdout.replace(/\s+/g, ' ');
+    expect(flat).toContain('4317 for OTLP/gRPC');
+    expect(flat).toContain('4318 for OTLP/HTTP');
+    expect(flat).toContain('8080 for the control API, the dashboard and Prometheus /metrics');
+    expect(flat).toContain('--config is optional');
+  });
+
+  it('wraps the text after the help: prose at its indentation, items under their description, examples with " \\"', () => {
+    expect(wrapHelpText('  one two three four five six', 16)).toBe('  one two three\n  four five six');
+    expect(wrapHelpText('  error=F   the canary fails F times as often', 30)).toBe('  error=F   the canary fails F\n            times as often');
+    expect(wrapHelpText('  $ vigil backtest --config vigil.yaml --trials 500 a.jsonl', 40)).toBe('  $ vigil backtest --config vigil.yaml \\\n      --trials 500 a.jsonl');
+    expect(wrapHelpText('  # a comment that is long enough', 20)).toBe('  # a comment that\n  # is long enough');
+  });
+
+  it('bad usage is ONE line naming the command, exit 2', async () => {
+    for (const [args, line] of [
+      [['frobnicate'], "vigil: unknown command 'frobnicate' (see vigil --help)"],
+      [['status', '--frob'], "vigil status: unknown option '--frob' (see vigil status --help)"],
+      [['connectors'], 'vigil connectors: missing command: test (see vigil connectors --help)'],
+      [['demo', '--requests', 'many'], "vigil demo: option '--requests <n>' argument 'many' is invalid. --requests must be a positive integer number of requests (see vigil demo --help)"],
+      [['validate'], "vigil validate: missing required argument 'file' (see vigil validate --help)"],
+    ] as const) {
+      stderr = '';
+      expect(await run(...args)).toBe(2);
+      expect(stderr).toBe(`${line}\n`);
+    }
   });
 });
