@@ -549,16 +549,21 @@ export function readApiAddress(file: string, env: NodeJS.ProcessEnv = process.en
   const all: unknown = doc.errors.length === 0 ? doc.toJS() : undefined;
   const server: unknown = all && typeof all === 'object' ? (all as Record<string, unknown>).server : undefined;
   const node: unknown = server && typeof server === 'object' ? (server as Record<string, unknown>).api : undefined;
-  const missing: { path: Path; name: string }[] = [];
-  const api = substituteEnv(node ?? {}, path, env, missing);
+  const missing: EnvRef[] = [];
+  const used: EnvValue[] = [];
+  const api = substituteEnv(node ?? {}, path, env, missing, used);
   const schema = configSchema.shape.server.unwrap().shape.api.unwrap();
-  const parsed = schema.safeParse(api);
-  if (doc.errors.length > 0 || missing.length > 0 || !parsed.success) {
-    const first = missing[0]?.path ?? (parsed.success ? path : [...path, ...parsed.error.issues[0]!.path.map((p) => (typeof p === 'symbol' ? String(p) : p))]);
-    const problem = doc.errors.length > 0
-      ? 'the file is not valid YAML'
-      : missing[0] ? `environment variable ${missing[0].name} is not set` : `server.api is invalid: ${parsed.success ? '' : parsed.error.issues[0]!.message}`;
-    throw new ConfigError([{ code: 'VIGIL_ERR_CONFIG_INVALID', file, key: keyOf(first), ...locate(doc, lc, first), problem, fix: `run \`vigil validate ${file}\`, or give the API URL with --api` }]);
+  const parsed = schema.safeParse(api, { reportInput: true });
+  const fix = `run \`vigil validate ${file}\`, or give the API URL with --api`;
+  const issue = (code: ErrorCode, at: Path, problem: string) => new ConfigError([{ code, file, key: keyOf(at), ...locate(doc, lc, at), problem, fix }]);
+  if (doc.errors.length > 0) throw issue('VIGIL_ERR_CONFIG_YAML', [], 'the file is not valid YAML');
+  if (missing[0]) throw issue('VIGIL_ERR_CONFIG_ENV_MISSING', missing[0].path, `environment variable ${missing[0].name} is not set`);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0]!;
+    const at: Path = [...path, ...first.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
+    const fromEnv = used.some((u) => isUnder(u.path, at));
+    const shown = first.input === undefined ? undefined : showValue(fromEnv && typeof first.input === 'string' ? valueAt(node, at.slice(2)) : first.input);
+    throw issue('VIGIL_ERR_CONFIG_INVALID', at, describeSchemaIssue(first, { shown, fromEnv }).problem);
   }
   return parsed.data;
 }

@@ -245,6 +245,10 @@ describe('vigil status', () => {
       expect(stderr).toContain(`${closed.url}/api/v1/analyses: connection refused`);
       expect(await run('status', '--api', 'localhost:8080')).toBe(2);
       expect(stderr).toContain('--api must be an http(s) URL');
+      const unset = join(dir, 'unset.yaml');
+      writeFileSync(unset, 'server:\n  api: { port: "${VIGIL_TEST_UNSET_API_PORT}" }\n');
+      expect(await run('status', '--config', unset)).toBe(2);
+      expect(stderr).toContain('server.api.port: environment variable VIGIL_TEST_UNSET_API_PORT is not set');
     } finally {
       await api.close();
       rmSync(dir, { recursive: true, force: true });
