@@ -237,12 +237,12 @@ export async function runConnectorTest(o: ConnectorTestOptions): Promise<number>
   if (conn.kind !== 'notifier' && o.send) {
     mode = 'send';
     try {
-      const r = await conn.apply({
+      await conn.apply({
         logger: o.logger, signal, dryRun: false, decision,
         target: { service: decision.service, analysisId: decision.analysis, decisionId: decision.id, canaryVersion: decision.canaryVersion, baselineVersion: decision.baselineVersion, reason: decision.reason },
       });
       showSent();
-      show(`  sent: a TEST event (${o.outcome} of ${decision.service}, marked test and dry-run) — ${r.detail}`);
+      show(`  sent: a TEST event (${o.outcome} of ${decision.service}, marked test and dry-run) was delivered${statuses.length > 0 ? ` (HTTP ${statuses.join(', ')})` : ''}`);
     } catch (e) {
       showSent();
       fail('send', e);

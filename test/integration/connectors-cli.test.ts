@@ -145,7 +145,7 @@ describe('vigil connectors test', () => {
 
       expect(stdout).toContain('action connector hook (type webhook)');
       expect(stdout).toContain(`POST ${peer.url}/hooks/T0AB12CDE/B0AB12CDE/****?api-version=1&sig=**** → HTTP 200`);
-      expect(stdout).toContain('sent: a TEST event (rollback of vigil-connectors-test, marked test and dry-run)');
+      expect(stdout).toContain('sent: a TEST event (rollback of vigil-connectors-test, marked test and dry-run) was delivered (HTTP 200)');
       expect(stdout).toMatch(/result: ok\n$/);
       for (const secret of [TOKEN, SIG, HOOK_SECRET]) expect(stdout + stderr).not.toContain(secret);
 
