@@ -8,10 +8,12 @@ if (!existsSync(fileURLToPath(cli))) {
   process.stderr.write('vigil: dist/ is missing. Run `npm run build` (npm install runs it through `prepare`).\n');
   process.exit(2);
 }
-// `vigil validate x.yaml | head -1`: a reader that goes away is not a crash; stop quietly like other CLIs.
-process.stdout.on('error', (e) => {
-  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-  throw e;
-});
+// `vigil --help | head`: a reader that stops early is not an error worth a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(process.exitCode ?? 0);
+  });
+}
 const { main } = await import(cli.href);
 process.exitCode = await main(process.argv);

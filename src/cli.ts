@@ -2,8 +2,11 @@
  * `vigil serve | validate | replay | demo | status`. Exit codes: 0 ok, 1 runtime failure, 2 bad config or
  * bad usage. Data goes to stdout, progress and logs to stderr.
  */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { ConfigError, defaultConfig, loadConfigFile, type LoadedConfig } from './config/load.js';
+import { ConfigError, defaultConfig, loadConfigFile, readApiAddress, type LoadedConfig } from './config/load.js';
 import { formatDuration } from './config/duration.js';
 import { runDemo } from './demo/run-demo.js';
 import { isVigilError } from './errors.js';
@@ -11,6 +14,9 @@ import { createLogger } from './logger.js';
 import { createAgent } from './main.js';
 import { BUILTIN_REGISTRIES } from './registries.js';
 import { runReplay } from './replay/run-replay.js';
+import { DEFAULT_API_URL, localApiUrl, runStatus } from './status.js';
+import { examples, helpWidth, wrapHelpText } from './cli-help.js';
+import { vigilVersion } from './version.js';
 import {
   BACKTEST_DESCRIPTION, BACKTEST_HELP_AFTER, DEFAULT_INJECT, DEFAULT_INJECTIONS, DEFAULT_TRIALS, backtestCommand, parseInject, parseSeed, parseServices,
   parseShare, parseTrials, type BacktestCliOptions,
@@ -75,58 +81,141 @@ function validate(file: string): number {
   return 0;
 }
 
-async function status(opts: { api: string; token?: string }): Promise<number> {
-  const res = await fetch(new URL('/api/v1/analyses', opts.api), { headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {} });
-  if (!res.ok) {
-    err(`vigil status: ${opts.api} answered HTTP ${res.status}: ${await res.text()}`);
-    return 1;
+function positiveInt(what: string, unit = 'milliseconds') {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new CommanderError(2, 'commander.invalidArgument', `${what} must be a positive integer number of ${unit}`);
+    return n;
+  };
+}
+
+async function status(o: { api?: string; config?: string; token?: string; timeout: number }): Promise<number> {
+  let api: string;
+  if (o.api !== undefined) {
+    let u: URL | undefined;
+    try {
+      u = new URL(o.api);
+    } catch {
+      u = undefined;
+    }
+    if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
+      err(`vigil status: --api must be an http(s) URL such as ${DEFAULT_API_URL} (got "${o.api}")`);
+      return 2;
+    }
+    api = o.api;
+  } else {
+    api = o.config ? localApiUrl(readApiAddress(o.config)) : DEFAULT_API_URL;
   }
-  const body = (await res.json()) as { analyses: { id: string; phase: string; look: number; why: string; totals: { canary: { requests: number }; baseline: { requests: number } } }[] };
-  if (body.analyses.length === 0) out('no analyses yet');
-  for (const a of body.analyses) out(`${a.id}  ${a.phase}  look ${a.look}  canary ${a.totals.canary.requests} / baseline ${a.totals.baseline.requests} requests  — ${a.why}`);
-  return 0;
+  // Read at action time, never as an option default: commander prints defaults in --help.
+  const token = o.token ?? (process.env.VIGIL_TOKEN || undefined);
+  return runStatus({ api, token, timeoutMs: o.timeout, out, err });
+}
+
+/** Adds the text after a command's help, wrapped to the width of the stream the help goes to. */
+function after(cmd: Command, text: string): Command {
+  return cmd.addHelpText('after', (ctx) => wrapHelpText(text, helpWidth(ctx.error ? process.stderr : process.stdout)));
+}
+
+/** "vigil connectors test" for a (sub)command. */
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/**
+ * Usage errors are ONE line: "vigil status: unknown option '--frob' (see vigil status --help)".
+ * Commander's own error text starts with "error: "; the command's path replaces it.
+ */
+function oneLineUsageErrors(cmd: Command): void {
+  const path = commandPath(cmd);
+  cmd.configureOutput({
+    outputError: (str, write) => write(`${path}: ${str.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (see ${path} --help)\n`),
+  });
+  for (const sub of cmd.commands) oneLineUsageErrors(sub);
 }
 
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
   const program = new Command()
     .name('vigil')
-    .description('Watches canary releases through OpenTelemetry and rolls them back when they regress.\nDocs: README.md (quick start, configuration, statistics).')
+    .description('Watches canary releases through OpenTelemetry and rolls them back when they regress. Docs: README.md (quick start, configuration, statistics), docs/ (detectors, connectors, ingest).')
+    .version(vigilVersion(), '-V, --version', 'print the version of Vigil and exit')
     .exitOverride()
-    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
-    .showHelpAfterError('(run vigil --help for usage)');
+    // commander leaves descriptions unwrapped when their column is narrower than 40; 20 still reads well
+    .configureHelp({ minWidthToWrap: 20 })
+    .configureOutput({
+      writeOut: (s) => process.stdout.write(s),
+      writeErr: (s) => process.stderr.write(s),
+      getOutHelpWidth: () => helpWidth(process.stdout),
+      getErrHelpWidth: () => helpWidth(process.stderr),
+    });
+  after(program, [
+    '',
+    'Exit codes: 0 ok, 1 runtime failure, 2 bad config or bad usage. Data goes to stdout; progress, logs and errors to stderr. Run "vigil <command> --help" for the options and examples of each command.',
+    examples([
+      ['embedded default: OTLP on :4317 (gRPC) and :4318 (HTTP), API on :8080', 'vigil serve'],
+      ['every problem of a config, with file, line, key and fix', 'vigil validate vigil.yaml'],
+      ['', 'vigil serve --config vigil.yaml'],
+      ['', 'vigil status --config vigil.yaml'],
+      ['health check and dry run of one connector or notifier', 'vigil connectors test kill-flag --config vigil.yaml'],
+    ]),
+  ].join('\n'));
 
-  program
+  after(program
     .command('serve')
-    .description('Run the agent: OTLP/HTTP receiver (:4318), control API, dashboard and /metrics (:8080).\nWithout --config it runs on the embedded default (in-process queue, no Redis, no rollback plan).')
-    .option('-c, --config <file>', 'YAML config file (see README "Configuration")')
+    .summary('Run the agent: OTLP in; decisions, rollbacks and notifications out.')
+    .description('Run the agent. It listens on three ports: 4317 for OTLP/gRPC and 4318 for OTLP/HTTP (traces and metrics from Collectors and SDKs), and 8080 for the control API, the dashboard and Prometheus /metrics (server.otlpGrpc, server.otlpHttp and server.api in the config change them). --config is optional: without it the agent runs on the embedded default (in-process queue, no Redis, no rollback plan: decisions are recorded, nothing is rolled back). SIGTERM or SIGINT stops it gracefully: OTLP is refused, recorded decisions reach the queue, active jobs finish.')
+    .option('-c, --config <file>', 'YAML config file (optional; see README.md#configuration)')
     .action(async (o: { config?: string }) => {
       code = await serve(o);
-    });
+    }), examples([
+    ['the embedded default', 'vigil serve'],
+    ['', 'vigil serve --config /etc/vigil/vigil.yaml'],
+    ['check first, then run', 'vigil validate vigil.yaml && vigil serve --config vigil.yaml'],
+  ]));
 
-  program
+  after(program
     .command('validate')
-    .description('Check a config file: prints a summary, or every problem with file, line, key and fix (exit 2).')
+    .summary('Check a config file: a summary, or every problem with its fix.')
+    .description('Check a config file as serve would load it: YAML, ${VAR} substitution, every key, detector and connector options, and the connectors the plans name. Prints a summary (exit 0), or every problem at once with file, line, key, what is wrong and how to fix it, with a link to the docs (exit 2). Values that come from environment variables are never printed.')
     .argument('<file>', 'YAML config file')
     .action((file: string) => {
       code = validate(file);
-    });
+    }), examples([
+    ['', 'vigil validate vigil.yaml'],
+    ['with the variables the config references set, as the agent will have them', 'HOOK_SECRET=… SLACK_WEBHOOK_URL=… vigil validate vigil.yaml'],
+  ]));
 
-  program
+  after(program
     .command('replay')
-    .description('Replay recorded OTLP JSON lines (Collector file exporter; .gz accepted) through the same pipeline in event time.\nActions run in dry-run, notifications are off. One JSON line per decision on stdout, then a summary line.')
-    .requiredOption('-c, --config <file>', 'YAML config file whose analysis settings to use')
+    .summary('Replay recorded OTLP JSON lines through the pipeline, in dry-run.')
+    .description('Replay recorded OTLP JSON lines (the Collector\'s file exporter; .gz accepted) through the same pipeline in event time. Actions run in dry-run and notifications are off. Prints one JSON line per decision on stdout, then a summary line. The audit log goes to a new temporary directory unless --audit names a file; its path is printed on stderr at the end.')
+    .option('-c, --config <file>', 'YAML config file whose analysis settings to use (default: the embedded default config)')
     .addOption(new Option('-f, --format <format>', 'output format').choices(['json', 'text']).default('json'))
-    .option('--audit <file>', 'where to write the replay audit log', 'vigil-replay-audit.jsonl')
+    .option('--audit <file>', 'where to write the replay\'s audit log (default: audit.jsonl in a new temporary directory)')
     .argument('<files...>', 'OTLP JSON lines files')
-    .action(async (files: string[], o: { config: string; format: 'json' | 'text'; audit: string }) => {
+    .action(async (files: string[], o: { config?: string; format: 'json' | 'text'; audit?: string }) => {
       const loaded = load(o.config);
       const logger = createLogger({ level: process.env.VIGIL_LOG_LEVEL ?? 'warn', destination: process.stderr });
-      await runReplay({ loaded, registries: BUILTIN_REGISTRIES, files, logger, format: o.format, out, progress: err, auditPath: o.audit });
-    });
+      // Never a file in the current directory by surprise: a replay's audit log is a by-product.
+      const tempDir = o.audit === undefined ? mkdtempSync(join(tmpdir(), 'vigil-replay-')) : undefined;
+      const auditPath = o.audit ?? join(tempDir!, 'audit.jsonl');
+      try {
+        await runReplay({ loaded, registries: BUILTIN_REGISTRIES, files, logger, format: o.format, out, progress: err, auditPath });
+      } finally {
+        if (existsSync(auditPath)) err(`vigil replay: audit log written to ${auditPath}`);
+        else if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+      }
+    }), examples([
+    ['', 'vigil replay traces.jsonl.gz'],
+    ['', 'vigil replay --config vigil.yaml --format text traces.jsonl.gz'],
+    ['keep the audit log', 'vigil replay --config vigil.yaml --audit replay-audit.jsonl a.jsonl b.jsonl'],
+  ]));
 
-  program
+  after(program
     .command('backtest')
+    .summary('False rollbacks and detection delay of a config, on recorded traffic.')
     .description(BACKTEST_DESCRIPTION)
     .option('-c, --config <file>', 'YAML config file to backtest (default: the embedded default config)')
     .option('--trials <n>', 'A/A splits (trials) to run; each also runs every injected regression', parseTrials, DEFAULT_TRIALS)
@@ -137,36 +226,41 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('-q, --quiet', 'no progress on stderr')
     .argument('<files...>', 'OTLP JSON lines files (Collector file exporter; .gz accepted)')
-    .addHelpText('after', BACKTEST_HELP_AFTER)
     .action(async (files: string[], o: BacktestCliOptions) => {
       const loaded = load(o.config);
       const logger = createLogger({ level: process.env.VIGIL_LOG_LEVEL ?? 'warn', destination: process.stderr });
       code = await backtestCommand({ loaded, registries: BUILTIN_REGISTRIES, files, options: o, logger, out, progress: err });
-    });
+    }), BACKTEST_HELP_AFTER);
 
-  program
+  after(program
     .command('demo')
-    .description('A self-contained demo: real OTel SDK traffic with a canary at 5x the baseline error rate; Vigil detects it,\nrolls it back through a signed webhook and posts to a local chat endpoint. No Redis needed. Exits 0 on success.')
-    .option('--requests <n>', 'requests per cohort per look', (v) => Number(v), 300)
+    .summary('A self-contained demo: a 5x error regression detected and rolled back.')
+    .description('A self-contained demo: real OpenTelemetry SDK traffic with a canary that fails 5 times as often as its baseline. Vigil detects it, rolls it back through a signed webhook and posts to a local chat endpoint. No Redis needed. Exits 0 on success.')
+    .option('--requests <n>', 'requests per cohort per look', positiveInt('--requests', 'requests'), 300)
     .action(async (o: { requests: number }) => {
       const ok = await runDemo({ registries: BUILTIN_REGISTRIES, print: out, requestsPerLook: o.requests });
       code = ok ? 0 : 1;
-    });
+    }), examples([['', 'vigil demo'], ['more traffic per look', 'vigil demo --requests 1000']]));
 
-  program
+  const connectors = after(program
     .command('connectors')
-    .description('Check connectors and notifiers before trusting the plan (see "connectors test --help").')
+    .summary('Check connectors and notifiers before trusting the plan.')
+    .description('Check connectors and notifiers before trusting the plan: "vigil connectors test <name>" builds one as the agent does, runs its health check and a dry run.')
+    .usage('[options] [command]')
+    .argument('[command]')
+    .action((sub: string | undefined) => {
+      connectors.error(sub === undefined ? 'missing command: test' : `unknown command '${sub}': the command is test`, { exitCode: 2, code: 'commander.missingArgument' });
+    }),
+  examples([['', 'vigil connectors test kill-flag --config vigil.yaml']]));
+  after(connectors
     .command('test')
-    .description('Build one connector or notifier of the config as the agent does, run its health check, then a dry run on a\nsynthetic TEST decision: plan connectors apply with dryRun (touching nothing); notifiers print the request they\nwould post (credentials hidden) without posting, or post a marked test notification with --send.\nExit 0 passed, 1 a check failed, 2 bad usage, unknown name or invalid config.')
+    .summary('Health check and dry run (or a marked test send) of one connector or notifier.')
+    .description('Build one connector or notifier of the config as the agent does, run its health check, then a dry run on a synthetic TEST decision: plan connectors apply with dryRun, touching nothing; notifiers print the request they would post (credentials hidden) without posting. With --send, notifiers post the test notification and webhook connectors deliver the signed event, both marked test and dry-run; the URLs printed keep scheme, host and port and hide path segments that look like tokens and the values of secret query parameters. Exit 0 passed, 1 a check failed, 2 bad usage, unknown name or invalid config.')
     .argument('<name>', 'the connector or notifier name (its `name:` in the config)')
     .requiredOption('-c, --config <file>', 'YAML config file that defines it')
-    .option('--send', 'notifiers: post the test notification for real (marked TEST and dry-run)')
+    .option('--send', 'really send the test: notifiers post the notification, webhook connectors deliver the signed event (both marked test and dry-run); refused for connectors that would act')
     .addOption(new Option('--outcome <outcome>', 'the synthetic decision').choices(['rollback', 'promote']).default('rollback'))
-    .option('--timeout <ms>', 'time limit of the health check and of the dry run, each', (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1) throw new CommanderError(2, 'commander.invalidArgument', 'must be a positive integer number of milliseconds');
-      return n;
-    }, 30_000)
+    .option('--timeout <ms>', 'time limit of the health check and of the dry run, each', positiveInt('--timeout'), 30_000)
     .action(async (name: string, o: { config: string; send?: boolean; outcome: 'rollback' | 'promote'; timeout: number }) => {
       const { runConnectorTest } = await import('./connectors-test.js');
       const loaded = load(o.config);
@@ -174,17 +268,30 @@ export async function main(argv: string[]): Promise<number> {
       code = await runConnectorTest({
         loaded, registries: BUILTIN_REGISTRIES, name, send: o.send === true, outcome: o.outcome, timeoutMs: o.timeout, logger, out, err,
       });
-    });
+    }), examples([
+    ['health check + dry run of a plan connector', 'vigil connectors test kill-flag --config vigil.yaml'],
+    ['the request a notifier WOULD post (credential hidden)', 'vigil connectors test teams-ops --config vigil.yaml'],
+    ['post a marked TEST notification for real', 'vigil connectors test teams-ops --config vigil.yaml --send'],
+    ['preview the resolve event', 'vigil connectors test pager --config vigil.yaml --outcome promote'],
+  ]));
 
-  program
+  after(program
     .command('status')
-    .description('Show every analysis of a running agent, its phase and why it is there.')
-    .option('--api <url>', 'the agent\'s API base URL', 'http://127.0.0.1:8080')
-    .option('--token <token>', 'bearer token (or VIGIL_TOKEN)', process.env.VIGIL_TOKEN)
-    .action(async (o: { api: string; token?: string }) => {
+    .summary('List the analyses of a running agent.')
+    .description(`Show every analysis of a running agent, its phase and why it is there. It asks the API at --api, else at the host and port of server.api in --config (the address an operator on the agent's machine uses: a wildcard host such as 0.0.0.0 means 127.0.0.1; publicUrl is not used), else at ${DEFAULT_API_URL}. When the agent cannot be reached or refuses, it prints one line naming the URL and the reason, and exits 1.`)
+    .option('--api <url>', `the agent's API base URL (default: ${DEFAULT_API_URL}, or the API address of --config)`)
+    .option('-c, --config <file>', 'take the API host and port from this config\'s server.api')
+    .option('--token <token>', 'bearer token, one of the agent\'s server.auth.tokens (default: $VIGIL_TOKEN)')
+    .option('--timeout <ms>', 'give up when the agent has not answered within this time', positiveInt('--timeout'), 5000)
+    .action(async (o: { api?: string; config?: string; token?: string; timeout: number }) => {
       code = await status(o);
-    });
+    }), examples([
+    ['', 'vigil status'],
+    ['the agent of this config, on this machine', 'vigil status --config /etc/vigil/vigil.yaml'],
+    ['through its public address', 'VIGIL_TOKEN=… vigil status --api https://vigil.example.com'],
+  ]));
 
+  oneLineUsageErrors(program);
   try {
     await program.parseAsync(argv);
     return code;

@@ -1,10 +1,14 @@
 /**
  * `vigil connectors test <name>`: builds one connector or notifier of a config the way the agent does,
- * runs its health check, then a dry run on a synthetic decision marked as a TEST. Plan connectors `apply`
- * with `dryRun: true` (a dry run that changes something or sends a write request fails the test);
- * notifiers render the request they WOULD post without posting it, or post a test notification with
- * `send`. Credentials never reach the output: URLs show their origin only, headers other than framing
- * ones and every secret-looking option value are redacted.
+ * runs its health check, then a dry run on a synthetic decision marked as a TEST (`test: true`, dry-run,
+ * service `vigil-connectors-test`). Plan connectors `apply` with `dryRun: true` (a dry run that changes
+ * something or sends a write request fails the test); notifiers render the request they WOULD post
+ * without posting it. With `send`, notifiers post the test notification and action connectors (webhook:
+ * they only deliver a message) apply it for real, so the receiver gets a real, signed event marked test;
+ * other plan connectors refuse `send` (they would really roll something back). Credentials never reach the
+ * output: previews show the URL's origin only, sent requests their URL with token-like path segments and
+ * secret query values hidden (`redactUrl`), headers other than framing ones and every secret-looking
+ * option value are redacted.
  */
 import type { Logger } from 'pino';
 import type { LoadedConfig, Registries } from './config/load.js';
@@ -60,10 +64,40 @@ export function connectorTestDecision(o: { nowMs: number; configHash: string; ou
     configHash: o.configHash,
     plan: rollback ? [...o.plan] : [],
     dryRun: true,
+    test: true,
   };
 }
 
 const SECRET_KEY = /secret|token|password|passwd|key|url|auth|header|credential|cookie/i;
+
+/** Query parameters whose values are credentials (`?token=`, `&sig=`, `api_key`, `code`…). */
+const SECRET_PARAM = /token|key|secret|sig|signature|code|auth|password|passwd|pwd|credential/i;
+
+/** A path segment or value that looks generated rather than named: long, or mixing letters and digits at length 16+. */
+export function looksLikeToken(s: string): boolean {
+  const plain = decodeURIComponent(s);
+  return plain.length >= 32 || (plain.length >= 16 && /[0-9]/.test(plain) && /[A-Za-z]/.test(plain));
+}
+
+/**
+ * A URL as `connectors test` prints it: scheme, host and port kept (where it goes); user info dropped;
+ * path segments that look like tokens and the values of secret-named or token-looking query parameters
+ * replaced by "****". E.g. a Slack incoming webhook `https://hooks.slack.com/services/T0AB12CDE/B0AB12CDE/
+ * nq8Xr4…` prints as `https://hooks.slack.com/services/T0AB12CDE/B0AB12CDE/****`.
+ */
+export function redactUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return '(not a URL)';
+  }
+  const path = u.pathname.split('/').map((seg) => (seg && looksLikeToken(seg) ? '****' : seg)).join('/');
+  const query = [...u.searchParams.entries()]
+    .map(([k, v]) => `${encodeURIComponent(k)}=${SECRET_PARAM.test(k) || looksLikeToken(v) ? '****' : encodeURIComponent(v)}`)
+    .join('&');
+  return `${u.protocol}//${u.host}${path}${query ? `?${query}` : ''}`;
+}
 
 /** Every string in the options under a secret-looking key (and the path and query of such URLs). */
 export function secretValues(options: unknown, underSecret = false): string[] {
@@ -138,10 +172,11 @@ export async function runConnectorTest(o: ConnectorTestOptions): Promise<number>
   }
 
   // Requests are captured (notifier preview) or counted (writes during a dry run); health checks pass through.
-  let mode: 'pass' | 'capture' | 'watch' = 'pass';
+  let mode: 'pass' | 'capture' | 'watch' | 'send' = 'pass';
   const captured: Captured[] = [];
   const writes: string[] = [];
   const statuses: number[] = [];
+  const sent: { method: string; url: string; status?: number }[] = [];
   const fetch: typeof globalThis.fetch = async (input, init) => {
     const url = input instanceof Request ? input.url : String(input);
     const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
@@ -150,8 +185,11 @@ export async function runConnectorTest(o: ConnectorTestOptions): Promise<number>
       return new Response('ok', { status: 200, headers: { 'content-type': 'text/plain' } });
     }
     if (mode === 'watch' && !['GET', 'HEAD', 'OPTIONS'].includes(method)) writes.push(`${method} ${new URL(url).origin}`);
+    const request: { method: string; url: string; status?: number } = { method, url };
+    if (mode === 'send') sent.push(request);
     const res = await realFetch(input, init);
     statuses.push(res.status);
+    request.status = res.status;
     return res;
   };
   const deps: ConnectorDeps = { fetch, now };
@@ -162,6 +200,11 @@ export async function runConnectorTest(o: ConnectorTestOptions): Promise<number>
   } catch (e) {
     const { error, code } = describeCheckError(e);
     o.err(`vigil connectors test: ${o.name} could not be built: ${error}${code ? ` [${code}]` : ''}`);
+    return 2;
+  }
+  if (o.send && conn.kind !== 'notifier' && conn.kind !== 'action') {
+    o.err(`vigil connectors test: --send is for notifiers and action connectors (webhook), which only deliver a message; ${o.name} is a ${conn.kind} connector (type ${conn.type}) and would really act: run it without --send for its dry run`);
+    await conn.close?.().catch(() => undefined);
     return 2;
   }
   const secrets = secretValues(o.loaded.connectorOptions.get(o.name));
@@ -187,7 +230,25 @@ export async function runConnectorTest(o: ConnectorTestOptions): Promise<number>
 
   const decision = connectorTestDecision({ nowMs: now(), configHash: o.loaded.hash, outcome: o.outcome, plan: conn.kind === 'notifier' ? o.loaded.config.plan : [conn.name] });
   const signal = AbortSignal.timeout(o.timeoutMs);
-  if (conn.kind !== 'notifier') {
+  // The requests of a real send, where they went (secrets in the URL hidden) and what came back.
+  const showSent = () => {
+    for (const r of sent) o.out(`  ${r.method} ${redactUrl(r.url)} → ${r.status === undefined ? 'no answer' : `HTTP ${r.status}`}`);
+  };
+  if (conn.kind !== 'notifier' && o.send) {
+    mode = 'send';
+    try {
+      await conn.apply({
+        logger: o.logger, signal, dryRun: false, decision,
+        target: { service: decision.service, analysisId: decision.analysis, decisionId: decision.id, canaryVersion: decision.canaryVersion, baselineVersion: decision.baselineVersion, reason: decision.reason },
+      });
+      showSent();
+      show(`  sent: a TEST event (${o.outcome} of ${decision.service}, marked test and dry-run) was delivered${statuses.length > 0 ? ` (HTTP ${statuses.join(', ')})` : ''}`);
+    } catch (e) {
+      showSent();
+      fail('send', e);
+      ok = false;
+    }
+  } else if (conn.kind !== 'notifier') {
     mode = 'watch';
     try {
       const r = await conn.apply({
@@ -207,10 +268,11 @@ export async function runConnectorTest(o: ConnectorTestOptions): Promise<number>
       kind: 'decision', decision,
       ...(publicUrl ? { link: `${publicUrl.replace(/\/$/, '')}/api/v1/decisions/${encodeURIComponent(decision.id)}` } : {}),
     };
-    mode = o.send ? 'pass' : 'capture';
+    mode = o.send ? 'send' : 'capture';
     try {
       await conn.post(notification, { logger: o.logger, signal, dryRun: true });
       if (o.send) {
+        showSent();
         show(`  sent: a TEST notification (${o.outcome}, marked dry-run) was posted${statuses.length > 0 ? ` (HTTP ${statuses.join(', ')})` : ''}`);
       } else if (captured.length === 0) {
         show(`  preview: ${conn.type} sends no request for this notification`);
@@ -221,6 +283,7 @@ export async function runConnectorTest(o: ConnectorTestOptions): Promise<number>
         }
       }
     } catch (e) {
+      if (o.send) showSent();
       fail(o.send ? 'send' : 'preview', e);
       ok = false;
     }

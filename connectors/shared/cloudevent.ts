@@ -18,6 +18,11 @@ export interface CloudEvent<D> {
   datacontenttype: 'application/json';
   /** The service the event is about (CloudEvents `subject`), handy for routing on the receiver. */
   subject: string;
+  /**
+   * CloudEvents extension attribute, present (true) only on the test events of `vigil connectors test
+   * --send`: receivers and their routing filters can drop them without reading `data`.
+   */
+  vigiltest?: true;
   data: D;
 }
 
@@ -37,6 +42,8 @@ export interface DecisionEventData {
   configHash: string;
   plan: string[];
   dryRun: boolean;
+  /** Present (true) only on a synthetic test decision (`vigil connectors test --send`): do not act on it. */
+  test?: true;
 }
 
 export interface NotificationEventData extends DecisionEventData {
@@ -71,10 +78,11 @@ export function decisionEventData(d: Decision): DecisionEventData {
     dryRun: d.dryRun,
   };
   if (d.route !== undefined) data.route = d.route;
+  if (d.test === true) data.test = true;
   return data;
 }
 
-function envelope<D>(type: string, id: string, subject: string, data: D, opts: EventOptions): CloudEvent<D> {
+function envelope<D>(type: string, id: string, subject: string, data: D, opts: EventOptions & { test?: boolean }): CloudEvent<D> {
   return {
     specversion: '1.0',
     type,
@@ -83,13 +91,14 @@ function envelope<D>(type: string, id: string, subject: string, data: D, opts: E
     time: new Date(opts.nowMs).toISOString(),
     datacontenttype: 'application/json',
     subject,
+    ...(opts.test === true ? { vigiltest: true as const } : {}),
     data,
   };
 }
 
 /** `dev.vigil.rollback` with id = decision id: every retry of the same decision carries the same id. */
 export function rollbackEvent(decision: Decision, opts: EventOptions): CloudEvent<DecisionEventData> {
-  return envelope(ROLLBACK_EVENT_TYPE, decision.id, decision.service, decisionEventData(decision), opts);
+  return envelope(ROLLBACK_EVENT_TYPE, decision.id, decision.service, decisionEventData(decision), { ...opts, test: decision.test });
 }
 
 /**
@@ -105,5 +114,5 @@ export function notificationEvent(
   if (n.link !== undefined) data.link = n.link;
   if (n.failure !== undefined) data.failure = { ...n.failure };
   if (n.steps !== undefined) data.steps = n.steps.map((s) => ({ ...s }));
-  return envelope(`${NOTIFICATION_EVENT_TYPE_PREFIX}${n.kind}`, `${n.decision.id}:${n.kind}`, n.decision.service, data, opts);
+  return envelope(`${NOTIFICATION_EVENT_TYPE_PREFIX}${n.kind}`, `${n.decision.id}:${n.kind}`, n.decision.service, data, { ...opts, test: n.decision.test });
 }

@@ -27,6 +27,8 @@ export function parseOptions<S extends z.ZodObject>(type: string, schema: S, opt
   throw new VigilError('VIGIL_ERR_CONFIG_CONNECTOR_OPTIONS', [`${type}: ${problems.join('; ')}`], {
     details: {
       connectorType: type,
+      /** One message per entry of `options` (same order), so a caller can report a subset. */
+      problems,
       options: result.error.issues.map((i) =>
         i.code === 'unrecognized_keys' ? i.keys.map((k) => [...i.path, k].map(String).join('.')).join(',') : i.path.map(String).join('.'),
       ),

@@ -15,14 +15,10 @@ export { DEFAULT_INJECT };
 export const BACKTEST_DESCRIPTION =
   'Tune before you trust: on your own recorded telemetry, how often would this config falsely roll back, and how fast would it catch a regression?';
 
+/** After the options in `vigil backtest --help`: one paragraph or item per line (the CLI wraps them). */
 export const BACKTEST_HELP_AFTER = `
 How it works:
-  Reads OTLP JSON lines as the Collector's file exporter writes them (.gz accepted), once. Each trial
-  splits every service's baseline traffic (all of it when cohorts are unknown) into two pseudo-cohorts by
-  trace id and runs the configured analysis on them, in event time, with no actions: in this A/A setting
-  every rollback is a false alarm. Copies of the pseudo-canary with injected regressions measure how often
-  and how fast each regression is caught. Prints a table per service and metric and advice in plain words;
-  progress goes to stderr.
+  Reads OTLP JSON lines as the Collector's file exporter writes them (.gz accepted), once. Each trial splits every service's baseline traffic (all of it when cohorts are unknown) into two pseudo-cohorts by trace id and runs the configured analysis on them, in event time, with no actions: in this A/A setting every rollback is a false alarm. Copies of the pseudo-canary with injected regressions measure how often and how fast each regression is caught. Prints a table per service and metric and advice in plain words; progress goes to stderr.
 
 Injections (into copies of the pseudo-canary, seeded):
   error=F     the canary fails F times as often
@@ -32,9 +28,9 @@ Injections (into copies of the pseudo-canary, seeded):
 Exit codes: 0 done, 1 unreadable input or no request spans, 2 bad usage or config.
 
 Examples:
-  vigil backtest --config vigil.yaml traces.jsonl.gz
-  vigil backtest --config vigil.yaml --trials 500 --inject error=1.5,error=3,latency=1.1 --format json a.jsonl b.jsonl
-  vigil backtest --config vigil.yaml --inject none --services checkout,cart traces.jsonl`;
+  $ vigil backtest --config vigil.yaml traces.jsonl.gz
+  $ vigil backtest --config vigil.yaml --trials 500 --inject error=1.5,error=3,latency=1.1 --format json a.jsonl b.jsonl
+  $ vigil backtest --config vigil.yaml --inject none --services checkout,cart traces.jsonl`;
 
 export interface BacktestCliOptions {
   config?: string;

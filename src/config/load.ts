@@ -9,7 +9,11 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type
 import type { z } from 'zod';
 import type { ConnectorFactory, DetectorFactory } from '../contracts/index.js';
 import { isVigilError, VigilError, type ErrorCode } from '../errors.js';
-import { configSchema, type VigilConfig } from './schema.js';
+import {
+  CONFIG_DOC, CONNECTORS_DOC, DETECTORS_DOC, docForDetector, docForKey, docsForConnector,
+} from './doc-links.js';
+import { parseDuration } from './duration.js';
+import { configSchema, DEFAULT_METRICS, type VigilConfig } from './schema.js';
 
 export interface ConfigIssue {
   code: ErrorCode;
@@ -70,20 +74,30 @@ function keyOf(path: readonly PropertyKey[]): string {
   return s;
 }
 
-/** Replaces ${VAR} and ${VAR:-default} in every string scalar; an unset VAR without default is an issue. */
-function substituteEnv(value: unknown, path: Path, env: NodeJS.ProcessEnv, missing: { path: Path; name: string }[]): unknown {
+interface EnvRef { path: Path; name: string }
+/** A value taken from the environment: it may be a secret, so no message may show it. */
+interface EnvValue extends EnvRef { value: string }
+
+/**
+ * Replaces ${VAR} and ${VAR:-default} in every string scalar; an unset VAR without default is an issue.
+ * `used` records each substituted environment value and where, so that messages can hide it.
+ */
+function substituteEnv(value: unknown, path: Path, env: NodeJS.ProcessEnv, missing: EnvRef[], used: EnvValue[] = []): unknown {
   if (typeof value === 'string') {
     return value.replace(ENV_REF, (_m, varName: string, hasDefault: string | undefined, def: string | undefined) => {
       const v = env[varName];
-      if (v !== undefined) return v;
+      if (v !== undefined) {
+        used.push({ path, name: varName, value: v });
+        return v;
+      }
       if (hasDefault !== undefined) return def ?? '';
       missing.push({ path, name: varName });
       return '';
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, [...path, i], env, missing));
+  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, [...path, i], env, missing, used));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteEnv(v, [...path, k], env, missing)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteEnv(v, [...path, k], env, missing, used)]));
   }
   return value;
 }
@@ -128,8 +142,7 @@ const OPTIONAL_KEYS: Record<string, string[]> = {
 
 /** Keys the schema knows at a path, from the defaults (plus the optional ones without defaults). */
 function knownKeys(path: readonly PropertyKey[]): string[] {
-  const defaults: unknown = configSchema.parse({});
-  let node: unknown = defaults;
+  let node: unknown = schemaDefaults();
   const named = path.filter((p) => typeof p !== 'number').map(String);
   for (const p of named) node = node && typeof node === 'object' ? (node as Record<string, unknown>)[p] : undefined;
   const keys = node && typeof node === 'object' && !Array.isArray(node) ? Object.keys(node) : [];
@@ -138,35 +151,72 @@ function knownKeys(path: readonly PropertyKey[]): string[] {
   return [...keys, ...(OPTIONAL_KEYS[named.join('.')] ?? [])];
 }
 
-function fixFor(issue: z.core.$ZodIssue): string {
+/** "a number", "an integer", "a list" for zod's expected type names. */
+function typeName(expected: string): string {
+  const name = ({ array: 'list', object: 'mapping', record: 'mapping', int: 'integer', nan: 'number' } as Record<string, string>)[expected] ?? expected;
+  return `${/^[aeiou]/.test(name) ? 'an' : 'a'} ${name}`;
+}
+
+/** A value as a message may show it: strings quoted and cut, collections by kind only. */
+function showValue(v: unknown): string {
+  if (typeof v === 'string') return `'${v.length > 40 ? `${v.slice(0, 40)}…` : v}'`;
+  if (v === null) return 'an empty value';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  return typeof v === 'object' ? 'a mapping' : typeof v;
+}
+
+const isUnder = (path: readonly PropertyKey[], prefix: readonly PropertyKey[]) =>
+  prefix.length <= path.length && prefix.every((p, i) => p === path[i]);
+
+/**
+ * Problem and fix of one schema issue. `input` is the value as written when it may be shown; for a value
+ * that came from the environment it is the text before substitution (`'${PORT}'`), never the value.
+ */
+function describeSchemaIssue(issue: z.core.$ZodIssue, input: { shown?: string; fromEnv: boolean }): { problem: string; fix: string } {
   const params = (issue as { params?: { fix?: string } }).params;
-  if (params?.fix) return params.fix;
+  const got = input.shown !== undefined ? `, got ${input.shown}` : '';
+  const own = (fix: string) => params?.fix ?? fix;
   switch (issue.code) {
-    case 'invalid_type':
-      return issue.input === undefined
-        ? `add the key (a ${issue.expected})`
-        : `write a ${issue.expected} here${issue.expected === 'array' ? ' (a YAML list: [a, b] or "- a" lines)' : ''}`;
+    case 'invalid_type': {
+      const want = typeName(issue.expected);
+      const last = issue.path[issue.path.length - 1];
+      if (issue.input === undefined) {
+        return { problem: `${typeof last === 'string' ? `"${last}"` : 'a value'} is missing (${want} is required here)`, fix: own(`add ${typeof last === 'string' ? `${last}: ` : 'it as '}${want}`) };
+      }
+      if (input.fromEnv && typeof issue.input === 'string' && issue.expected !== 'string') {
+        return { problem: `expected ${want}${got}, a string (an environment value is always a string)`, fix: own(`write ${want} here, not a \${VAR}`) };
+      }
+      return {
+        problem: `expected ${want}${got}`,
+        fix: own(`write ${want} here${issue.expected === 'array' ? ' (a YAML list: [a, b] or "- a" lines)' : ''}`),
+      };
+    }
     case 'too_big':
-      return `use a value ${issue.inclusive ? '<=' : '<'} ${String(issue.maximum)}`;
+      return issue.origin === 'array' || issue.origin === 'string'
+        ? { problem: `has more than ${String(issue.maximum)} ${issue.origin === 'array' ? 'item(s)' : 'character(s)'}`, fix: own(`shorten it to at most ${String(issue.maximum)}`) }
+        : { problem: `must be ${issue.inclusive ? 'at most' : 'less than'} ${String(issue.maximum)}${got}`, fix: own(`use a value ${issue.inclusive ? '<=' : '<'} ${String(issue.maximum)}`) };
     case 'too_small':
       return issue.origin === 'array' || issue.origin === 'string'
-        ? `give at least ${String(issue.minimum)} item(s)`
-        : `use a value ${issue.inclusive ? '>=' : '>'} ${String(issue.minimum)}`;
-    case 'invalid_value':
-      return `use one of: ${issue.values.map((v) => String(v)).join(', ')}`;
-    case 'unrecognized_keys': {
-      const known = knownKeys(issue.path);
-      const hints = issue.keys.map((k) => {
-        const c = closest(k, known);
-        return c ? `"${k}" → did you mean "${c}"?` : `remove "${k}"`;
-      });
-      return `${hints.join('; ')} (known keys here: ${known.join(', ')})`;
+        ? { problem: issue.origin === 'string' && Number(issue.minimum) === 1 ? 'must not be empty' : `needs at least ${String(issue.minimum)} ${issue.origin === 'array' ? 'item(s)' : 'character(s)'}`, fix: own(`give at least ${String(issue.minimum)} ${issue.origin === 'array' ? 'item(s)' : 'character(s)'}`) }
+        : { problem: `must be ${issue.inclusive ? 'at least' : 'more than'} ${String(issue.minimum)}${got}`, fix: own(`use a value ${issue.inclusive ? '>=' : '>'} ${String(issue.minimum)}`) };
+    case 'invalid_value': {
+      const values = issue.values.map((v) => String(v));
+      const c = typeof issue.input === 'string' && !input.fromEnv ? closest(issue.input, values) : undefined;
+      return { problem: `expected one of ${values.join(', ')}${got}`, fix: own(`${c ? `did you mean "${c}"? ` : ''}use one of: ${values.join(', ')}`) };
     }
     case 'invalid_format':
-      return `write a valid ${issue.format}`;
+      return { problem: `expected a valid ${issue.format}${got}`, fix: own(`write a valid ${issue.format}`) };
     default:
-      return 'see the configuration reference in README.md';
+      return { problem: `${issue.message}${issue.code === 'custom' ? '' : got}`, fix: own('correct the value') };
   }
+}
+
+/** The problem and fix of an unknown key (zod reports them per mapping: one issue per key here). */
+function unknownKey(path: readonly PropertyKey[], key: string): { problem: string; fix: string } {
+  const known = knownKeys(path);
+  const c = closest(key, known);
+  return { problem: `unknown key "${key}"`, fix: `${c ? `did you mean "${c}"?` : `remove "${key}"`} (known keys here: ${known.join(', ')})` };
 }
 
 /** Line/column of the YAML node at a path (or its nearest existing parent). */
@@ -183,8 +233,52 @@ function locate(doc: Document, lc: LineCounter, path: readonly PropertyKey[]): {
   return {};
 }
 
+/** An issue while checking: the path (to filter and redact) and the option paths a connector named. */
+interface Pending extends ConfigIssue {
+  path: Path;
+  /** For an error of a connector's or detector's `options`: what it is about, problem by problem, if known. */
+  options?: OptionProblem[];
+  /** With `options[].text`: the problem with only some of them is this prefix and their texts joined by "; ". */
+  optionsPrefix?: string;
+}
+
+const asObject = (v: unknown): Record<string, unknown> | undefined =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+const asList = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const asString = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let node = root;
+  for (const p of path) node = node && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[p] : undefined;
+  return node;
+}
+
+/** One problem a connector's or detector's options error names: the options it is about, and its text if known. */
+interface OptionProblem { paths: Path[]; text?: string }
+
 /**
- * Parses and validates config text. `file` is used in messages only. Throws ConfigError with every issue.
+ * The problems a connector's or detector's options error names, from its details (parseOptions: `options`
+ * and `problems`, one entry per problem; parseDetectorOptions: `issues`), as absolute paths.
+ */
+function badOptions(e: unknown, base: Path): OptionProblem[] | undefined {
+  if (!isVigilError(e)) return undefined;
+  const split = (dotted: string): Path => [...base, ...dotted.split('.').filter(Boolean).map((k) => (/^\d+$/.test(k) ? Number(k) : k))];
+  const { options, problems, issues } = e.details as { options?: unknown; problems?: unknown; issues?: unknown };
+  if (Array.isArray(options) && options.every((o) => typeof o === 'string')) {
+    const texts = Array.isArray(problems) && problems.length === options.length && problems.every((p) => typeof p === 'string') ? problems : undefined;
+    return options.map((o: string, n) => ({ paths: o.split(',').map((k) => split(k.trim())), ...(texts ? { text: texts[n] } : {}) }));
+  }
+  if (Array.isArray(issues)) {
+    return issues.map((i) => ({ paths: [[...base, ...asList((i as { path?: unknown }).path).map((k) => (typeof k === 'number' ? k : String(k)))]] }));
+  }
+  return undefined;
+}
+
+/**
+ * Parses and validates config text. `file` is used in messages only. Throws ConfigError with every issue:
+ * the structural (schema) problems AND the semantic ones (registries, cross-references) of every part
+ * that could be read, in one run. A value that came from the environment never appears in a message, and
+ * an unset variable is one problem, not also a second one about the empty value it left.
  */
 export function parseConfig(
   text: string,
@@ -205,102 +299,160 @@ export function parseConfig(
           column: pos?.col,
           key: '',
           problem: e.message.split('\n')[0] ?? e.message,
-          fix: 'fix the YAML syntax at that line (indentation, quotes, a missing ":" or a duplicate key)',
+          fix: `fix the YAML syntax at that line (indentation, quotes, a missing ":" or a duplicate key); see ${CONFIG_DOC}`,
         };
       }),
     );
   }
   const raw: unknown = doc.toJS() ?? {};
   if (typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError([{ code: 'VIGIL_ERR_CONFIG_INVALID', file, key: '', problem: 'the file is not a YAML mapping', fix: 'start from the example in README.md' }]);
+    throw new ConfigError([{ code: 'VIGIL_ERR_CONFIG_INVALID', file, key: '', problem: 'the file is not a YAML mapping', fix: `start from the example in ${CONFIG_DOC}` }]);
   }
-  const issues: ConfigIssue[] = [];
-  const at = (path: readonly PropertyKey[]) => ({ file, key: keyOf(path), ...locate(doc, lc, path) });
+  const issues: Pending[] = [];
+  const locateAt = (path: Path) => locate(doc, lc, path);
+  const add = (code: ErrorCode, path: Path, problem: string, fix: string, docs: string | string[], extra: Partial<Pending> = {}) => {
+    const see = (Array.isArray(docs) ? docs : [docs]).join(' and ');
+    issues.push({ code, file, key: keyOf(path), ...locateAt(path), problem, fix: `${fix}; see ${see}`, path, ...extra });
+  };
 
-  const missing: { path: Path; name: string }[] = [];
-  const substituted = substituteEnv(raw, [], env, missing);
+  const missing: EnvRef[] = [];
+  const used: EnvValue[] = [];
+  const substituted = substituteEnv(raw, [], env, missing, used) as Record<string, unknown>;
   for (const m of missing) {
-    issues.push({
-      code: 'VIGIL_ERR_CONFIG_ENV_MISSING',
-      ...at(m.path),
-      problem: `environment variable ${m.name} is not set`,
-      fix: `export ${m.name}=… before starting Vigil, or write \${${m.name}:-} to allow it to be empty`,
-    });
+    add('VIGIL_ERR_CONFIG_ENV_MISSING', m.path, `environment variable ${m.name} is not set`,
+      `export ${m.name}=… before starting Vigil, or write \${${m.name}:-} to allow it to be empty`, CONFIG_DOC);
   }
 
-  const parsed = configSchema.safeParse(substituted);
+  // 1. Structure: every schema issue (reportInput: the value given, to say what was wrong with it).
+  const parsed = configSchema.safeParse(substituted, { reportInput: true });
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
-      const path = issue.code === 'unrecognized_keys' && issue.keys[0] ? [...issue.path, issue.keys[0]] : issue.path;
-      issues.push({ code: 'VIGIL_ERR_CONFIG_INVALID', ...at(path), problem: issue.message, fix: fixFor(issue) });
+      const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+      if (issue.code === 'unrecognized_keys') {
+        for (const k of issue.keys) {
+          const { problem, fix } = unknownKey(path, k);
+          add('VIGIL_ERR_CONFIG_INVALID', [...path, k], problem, fix, docForKey(path));
+        }
+        continue;
+      }
+      const fromEnv = used.some((u) => isUnder(u.path, path));
+      // A string with an environment value is shown as written (`'${PORT}'`); other values hold none.
+      const shown = issue.input === undefined ? undefined : showValue(fromEnv && typeof issue.input === 'string' ? valueAt(raw, path) : issue.input);
+      const { problem, fix } = describeSchemaIssue(issue, { shown, fromEnv });
+      add('VIGIL_ERR_CONFIG_INVALID', path, problem, fix, docForKey(path));
     }
-    throw new ConfigError(issues);
   }
-  const config = parsed.data;
-  const warnings: string[] = [];
 
-  // Names are unique per section; plans reference existing connectors; types are known.
+  // 2. Semantics, on every part that can be read (so one run reports everything): names are unique per
+  // section, types are known, options parse, plans reference existing connectors, detectors build.
+  const defaults = schemaDefaults();
   const connectorOptions = new Map<string, unknown>();
+  const allNames = new Set<string>();
   const checkSection = (section: 'connectors' | 'notifiers', registry: ReadonlyMap<string, ConnectorFactory>) => {
     const seen = new Set<string>();
-    config[section].forEach((c, i) => {
-      if (seen.has(c.name) || (section === 'notifiers' && connectorOptions.has(c.name))) {
-        issues.push({ code: 'VIGIL_ERR_CONFIG_DUPLICATE_NAME', ...at([section, i, 'name']), problem: `name "${c.name}" is used twice`, fix: 'give every connector and notifier its own name' });
+    asList(substituted[section]).forEach((item, i) => {
+      const c = asObject(item);
+      if (!c) return;
+      const name = asString(c.name);
+      const type = asString(c.type);
+      if (name !== undefined) {
+        if (seen.has(name) || (section === 'notifiers' && allNames.has(name))) {
+          add('VIGIL_ERR_CONFIG_DUPLICATE_NAME', [section, i, 'name'], `name "${name}" is used twice`, 'give every connector and notifier its own name', CONNECTORS_DOC);
+        }
+        seen.add(name);
+        allNames.add(name);
       }
-      seen.add(c.name);
-      const factory = registry.get(c.type);
+      if (!type) return;
+      const factory = registry.get(type);
       if (!factory) {
-        issues.push({ code: 'VIGIL_ERR_CONFIG_UNKNOWN_TYPE', ...at([section, i, 'type']), problem: `unknown ${section === 'connectors' ? 'connector' : 'notifier'} type "${c.type}"`, fix: `use one of: ${[...registry.keys()].join(', ')}` });
+        const types = [...registry.keys()];
+        const guess = closest(type, types);
+        const other = section === 'connectors' ? registries.notifiers.has(type) && 'notifier' : registries.planConnectors.has(type) && 'plan connector';
+        const elsewhere = other ? `"${type}" is a ${other} type: move this entry under ${section === 'connectors' ? 'notifiers' : 'connectors'}:, or ` : '';
+        add('VIGIL_ERR_CONFIG_UNKNOWN_TYPE', [section, i, 'type'], `unknown ${section === 'connectors' ? 'connector' : 'notifier'} type "${type}"`,
+          `${elsewhere}${guess ? `did you mean "${guess}"? ` : ''}use one of: ${types.join(', ')}`, CONNECTORS_DOC);
         return;
       }
+      if (c.options !== undefined && !asObject(c.options)) return; // the schema reported it
       try {
-        connectorOptions.set(c.name, factory.parse(c.options));
+        const options = factory.parse(c.options ?? {});
+        if (name !== undefined) connectorOptions.set(name, options);
       } catch (e) {
-        issues.push({ code: isVigilError(e) ? e.code : 'VIGIL_ERR_CONFIG_CONNECTOR_OPTIONS', ...at([section, i, 'options']), problem: `${c.type} "${c.name}": ${e instanceof Error ? e.message : String(e)}`, fix: `see the ${c.type} connector's options in README.md` });
+        const who = `${type} "${name ?? `#${i + 1}`}": `;
+        const options = badOptions(e, [section, i, 'options']);
+        add(isVigilError(e) ? e.code : 'VIGIL_ERR_CONFIG_CONNECTOR_OPTIONS', [section, i, 'options'], `${who}${e instanceof Error ? e.message : String(e)}`,
+          `correct the ${type} options named above`, docsForConnector(section, type),
+          options ? { options, optionsPrefix: `${who}${new VigilError('VIGIL_ERR_CONFIG_CONNECTOR_OPTIONS', [`${type}: `]).message}` } : {});
       }
     });
   };
   checkSection('connectors', registries.planConnectors);
+  const planConnectorNames = new Set(asList(substituted.connectors).map((c) => asString(asObject(c)?.name)).filter((n) => n !== undefined));
   checkSection('notifiers', registries.notifiers);
 
-  const planConnectorNames = new Set(config.connectors.map((c) => c.name));
-  const checkPlan = (plan: readonly string[], path: Path) => {
-    plan.forEach((n, i) => {
-      if (!planConnectorNames.has(n)) {
-        const c = closest(n, [...planConnectorNames]);
-        issues.push({ code: 'VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR', ...at([...path, i]), problem: `plan names connector "${n}", which is not defined under connectors:`, fix: c ? `did you mean "${c}"?` : `define it under connectors: (name: ${n}, type: …) or remove it from the plan` });
-      }
+  const checkPlan = (plan: unknown, path: Path) => {
+    asList(plan).forEach((n, i) => {
+      if (typeof n !== 'string' || planConnectorNames.has(n)) return;
+      const c = closest(n, [...planConnectorNames]);
+      add('VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR', [...path, i], `plan names connector "${n}", which is not defined under connectors:`,
+        `${c ? `did you mean "${c}"? Otherwise, ` : ''}define it under connectors: (name: ${n}, type: …) or remove it from the plan`, CONNECTORS_DOC);
     });
   };
-  checkPlan(config.plan, ['plan']);
-  config.rollouts.forEach((r, i) => r.plan && checkPlan(r.plan, ['rollouts', i, 'plan']));
+  checkPlan(substituted.plan, ['plan']);
+  asList(substituted.rollouts).forEach((r, i) => checkPlan(asObject(r)?.plan, ['rollouts', i, 'plan']));
 
+  const analysis = substituted.analysis === undefined ? {} : asObject(substituted.analysis);
+  const metrics: unknown[] = analysis ? (analysis.metrics === undefined ? DEFAULT_METRICS : asList(analysis.metrics)) : [];
+  const rawMinSamples = analysis?.minSamples;
+  const minSamples = parsed.success ? parsed.data.analysis.minSamples
+    : typeof rawMinSamples === 'number' && Number.isInteger(rawMinSamples) && rawMinSamples >= 1 ? rawMinSamples : defaults.analysis.minSamples;
   const metricNames = new Set<string>();
-  config.analysis.metrics.forEach((m, i) => {
-    if (metricNames.has(m.name)) {
-      issues.push({ code: 'VIGIL_ERR_CONFIG_DUPLICATE_NAME', ...at(['analysis', 'metrics', i, 'name']), problem: `metric name "${m.name}" is used twice`, fix: 'give every metric its own name' });
+  metrics.forEach((item, i) => {
+    const m = asObject(item);
+    if (!m) return;
+    const name = asString(m.name);
+    if (name !== undefined) {
+      if (metricNames.has(name)) add('VIGIL_ERR_CONFIG_DUPLICATE_NAME', ['analysis', 'metrics', i, 'name'], `metric name "${name}" is used twice`, 'give every metric its own name', DETECTORS_DOC);
+      metricNames.add(name);
     }
-    metricNames.add(m.name);
-    const factory = registries.detectors.get(m.detector);
+    const detector = asString(m.detector);
+    if (!detector) return;
+    const factory = registries.detectors.get(detector);
     if (!factory) {
-      issues.push({ code: 'VIGIL_ERR_CONFIG_UNKNOWN_TYPE', ...at(['analysis', 'metrics', i, 'detector']), problem: `unknown detector "${m.detector}"`, fix: `use one of: ${[...registries.detectors.keys()].join(', ')}` });
+      const types = [...registries.detectors.keys()];
+      const guess = closest(detector, types);
+      add('VIGIL_ERR_CONFIG_UNKNOWN_TYPE', ['analysis', 'metrics', i, 'detector'], `unknown detector "${detector}"`,
+        `${guess ? `did you mean "${guess}"? ` : ''}use one of: ${types.join(', ')}`, DETECTORS_DOC);
       return;
     }
+    if (m.options !== undefined && !asObject(m.options)) return; // the schema reported it
     try {
-      factory.create(m.name, m.options, { minSamples: config.analysis.minSamples });
+      factory.create(name ?? `metrics[${i}]`, m.options ?? {}, { minSamples });
     } catch (e) {
-      issues.push({ code: isVigilError(e) ? e.code : 'VIGIL_ERR_DETECTOR_OPTIONS', ...at(['analysis', 'metrics', i, 'options']), problem: `${m.detector}: ${e instanceof Error ? e.message : String(e)}`, fix: `see the ${m.detector} options in README.md` });
+      const base: Path = ['analysis', 'metrics', i, 'options'];
+      add(isVigilError(e) ? e.code : 'VIGIL_ERR_DETECTOR_OPTIONS', base, `${detector}: ${e instanceof Error ? e.message : String(e)}`,
+        `correct the ${detector} options named above`, docForDetector(detector), { options: badOptions(e, base) });
     }
   });
-  if (config.analysis.metrics.every((m) => m.shadow)) {
-    issues.push({ code: 'VIGIL_ERR_CONFIG_INVALID', ...at(['analysis', 'metrics']), problem: 'every metric is shadow: nothing could ever roll back', fix: 'set shadow: false on at least one metric' });
+  if (metrics.length > 0 && metrics.every((m) => asObject(m)?.shadow === true)) {
+    add('VIGIL_ERR_CONFIG_INVALID', ['analysis', 'metrics'], 'every metric is shadow: nothing could ever roll back', 'set shadow: false on at least one metric', DETECTORS_DOC);
   }
-  if (config.analysis.maxDuration < config.analysis.interval) {
-    issues.push({ code: 'VIGIL_ERR_CONFIG_INVALID', ...at(['analysis', 'maxDuration']), problem: 'maxDuration is shorter than one look interval', fix: 'make analysis.maxDuration at least analysis.interval (typically 30m vs 10s)' });
+  const durationAt = (key: 'interval' | 'maxDuration'): number | undefined => {
+    if (parsed.success) return parsed.data.analysis[key];
+    const v = analysis?.[key];
+    return v === undefined ? defaults.analysis[key] : typeof v === 'string' || typeof v === 'number' ? parseDuration(v) : undefined;
+  };
+  const interval = durationAt('interval');
+  const maxDuration = durationAt('maxDuration');
+  if (interval !== undefined && maxDuration !== undefined && maxDuration < interval) {
+    add('VIGIL_ERR_CONFIG_INVALID', ['analysis', 'maxDuration'], 'maxDuration is shorter than one look interval', 'make analysis.maxDuration at least analysis.interval (typically 30m vs 10s)', CONFIG_DOC);
   }
 
-  if (issues.length > 0) throw new ConfigError(issues);
+  const reported = finishIssues(issues, missing, used);
+  if (reported.length > 0 || !parsed.success) throw new ConfigError(reported);
 
+  const config = parsed.data;
+  const warnings: string[] = [];
   config.server.auth.tokens = config.server.auth.tokens.filter((t) => t.length > 0);
   if (config.server.auth.tokens.length === 0) warnings.push('server.auth.tokens is empty: the control API is open to anyone who can reach it');
   if (config.queue.redis === '') config.queue.redis = null;
@@ -317,6 +469,52 @@ export function parseConfig(
   };
 }
 
+/**
+ * Drops the issues an unset variable caused (at or under its key, or an options error naming only such
+ * options), hides every environment value in the texts, and orders the issues as they appear in the file.
+ */
+function finishIssues(issues: Pending[], missing: readonly EnvRef[], used: readonly EnvValue[]): ConfigIssue[] {
+  const fromMissing = (p: Path) => missing.some((m) => isUnder(p, m.path));
+  const kept = issues.flatMap((i): Pending[] => {
+    if (i.code === 'VIGIL_ERR_CONFIG_ENV_MISSING') return [i];
+    if (fromMissing(i.path)) return [];
+    const caused = (o: OptionProblem) => o.paths.every(fromMissing);
+    if (!i.options?.some(caused)) return [i];
+    if (i.options.every(caused)) return [];
+    // Some of the problems came from an unset variable: keep the others, when they can be told apart.
+    const rest = i.options.filter((o) => !caused(o));
+    return i.optionsPrefix !== undefined && rest.every((o) => o.text !== undefined)
+      ? [{ ...i, problem: `${i.optionsPrefix}${rest.map((o) => o.text).join('; ')}` }]
+      : [i];
+  });
+  // Longest first, so that a value containing another is replaced whole.
+  const secrets = [...used].sort((a, b) => b.value.length - a.value.length);
+  const hide = (i: Pending, text: string): string => {
+    let out = text;
+    for (const u of secrets) {
+      // Anywhere for values long enough not to be ordinary words; near their own key for shorter ones.
+      const near = isUnder(u.path, i.path) || isUnder(i.path, u.path);
+      const ref = `\${${u.name}}`;
+      if (near) for (const q of ['"', "'"]) out = out.split(`${q}${u.value}${q}`).join(`${q}${ref}${q}`);
+      if (u.value.length >= 8 || (near && u.value.length >= 3)) out = out.split(u.value).join(ref);
+    }
+    return out;
+  };
+  return kept
+    .map((i, n) => ({ i, n }))
+    .sort((a, b) => (a.i.line ?? 0) - (b.i.line ?? 0) || (a.i.column ?? 0) - (b.i.column ?? 0) || a.n - b.n)
+    .map(({ i }) => {
+      const { path: _path, options: _options, ...issue } = i;
+      return { ...issue, problem: hide(i, issue.problem), fix: hide(i, issue.fix) };
+    });
+}
+
+let defaultsCache: VigilConfig | undefined;
+/** Every key at its default (the schema parsed on {}). */
+function schemaDefaults(): VigilConfig {
+  return (defaultsCache ??= configSchema.parse({}));
+}
+
 /** Reads and validates a config file. */
 export function loadConfigFile(file: string, registries: Registries, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   let text: string;
@@ -326,6 +524,48 @@ export function loadConfigFile(file: string, registries: Registries, env: NodeJS
     throw new ConfigError([{ code: 'VIGIL_ERR_CONFIG_NOT_FOUND', file, key: '', problem: `cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)})`, fix: 'check the path given to --config' }]);
   }
   return parseConfig(text, file, registries, env);
+}
+
+export interface ApiAddress {
+  host: string;
+  port: number;
+  publicUrl?: string;
+}
+
+/**
+ * Only `server.api` of a config file (for `vigil status`): the rest of the file is not validated, so a
+ * shell without the agent's secrets in its environment can still read where the API listens.
+ */
+export function readApiAddress(file: string, env: NodeJS.ProcessEnv = process.env): ApiAddress {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError([{ code: 'VIGIL_ERR_CONFIG_NOT_FOUND', file, key: '', problem: `cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)})`, fix: 'check the path given to --config' }]);
+  }
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  const path = ['server', 'api'];
+  const all: unknown = doc.errors.length === 0 ? doc.toJS() : undefined;
+  const server: unknown = all && typeof all === 'object' ? (all as Record<string, unknown>).server : undefined;
+  const node: unknown = server && typeof server === 'object' ? (server as Record<string, unknown>).api : undefined;
+  const missing: EnvRef[] = [];
+  const used: EnvValue[] = [];
+  const api = substituteEnv(node ?? {}, path, env, missing, used);
+  const schema = configSchema.shape.server.unwrap().shape.api.unwrap();
+  const parsed = schema.safeParse(api, { reportInput: true });
+  const fix = `run \`vigil validate ${file}\`, or give the API URL with --api`;
+  const issue = (code: ErrorCode, at: Path, problem: string) => new ConfigError([{ code, file, key: keyOf(at), ...locate(doc, lc, at), problem, fix }]);
+  if (doc.errors.length > 0) throw issue('VIGIL_ERR_CONFIG_YAML', [], 'the file is not valid YAML');
+  if (missing[0]) throw issue('VIGIL_ERR_CONFIG_ENV_MISSING', missing[0].path, `environment variable ${missing[0].name} is not set`);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0]!;
+    const at: Path = [...path, ...first.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
+    const fromEnv = used.some((u) => isUnder(u.path, at));
+    const shown = first.input === undefined ? undefined : showValue(fromEnv && typeof first.input === 'string' ? valueAt(node, at.slice(2)) : first.input);
+    throw issue('VIGIL_ERR_CONFIG_INVALID', at, describeSchemaIssue(first, { shown, fromEnv }).problem);
+  }
+  return parsed.data;
 }
 
 /** The embedded default: no file, every key at its default. */

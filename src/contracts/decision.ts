@@ -27,4 +27,9 @@ export interface Decision {
   /** Plan (connector names, in order) that this decision runs; empty for promote. */
   plan: string[];
   dryRun: boolean;
+  /**
+   * A synthetic decision of `vigil connectors test`: no canary was analysed. Receivers of forwarded
+   * decisions (webhooks) see it as `data.test: true` and the CloudEvents extension `vigiltest: true`.
+   */
+  test?: true;
 }

@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli.js';
 import { parseConfig, type Registries } from '../../src/config/load.js';
-import { runConnectorTest } from '../../src/connectors-test.js';
+import { redactUrl, runConnectorTest } from '../../src/connectors-test.js';
+import { verifySignature } from '../../connectors/shared/signing.js';
+import { startHttpPeer } from '../helpers/http-peer.js';
 import type { ActionResult, ConnectorDeps, ConnectorFactory, PlanConnector } from '../../src/contracts/index.js';
 import { VigilError } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
@@ -112,6 +114,59 @@ describe('vigil connectors test', () => {
     expect(stdout).toContain('action connector kill-flag (type webhook)');
     expect(stdout).toMatch(/dry run \(rollback of vigil-connectors-test\): .*dry-run.*\(changed: false\)/);
     expect(stdout).not.toContain('hook-secret-123');
+  });
+
+  it('--send delivers a real, signed webhook event marked test, and prints the host without the secrets', async () => {
+    const peer = await startHttpPeer();
+    try {
+      const TOKEN = 'nq8Xr4ZpQ2LmW7vK1sD9fG3h';
+      const HOOK_SECRET = 'hook-secret-456';
+      const file = join(dir, 'send.yaml');
+      writeFileSync(file, [
+        'connectors:',
+        `  - { name: hook, type: webhook, options: { url: "${peer.url}/hooks/T0AB12CDE/B0AB12CDE/${TOKEN}?api-version=1&sig=${SIG}", secret: "\${HOOK_SECRET}" } }`,
+        '  - { name: fake-flag, type: noop, options: { kind: flag } }',
+        '',
+      ].join('\n'));
+      process.env.HOOK_SECRET = HOOK_SECRET;
+      expect(await run('connectors', 'test', 'hook', '--config', file, '--send')).toBe(0);
+
+      expect(peer.requests).toHaveLength(1);
+      const req = peer.requests[0]!;
+      expect(req.method).toBe('POST');
+      expect(req.url).toBe(`/hooks/T0AB12CDE/B0AB12CDE/${TOKEN}?api-version=1&sig=${SIG}`);
+      const event = JSON.parse(req.body.toString('utf8')) as { type: string; vigiltest?: boolean; subject: string; data: { test?: boolean; dryRun: boolean; service: string; reason: string } };
+      expect(event.type).toBe('dev.vigil.rollback');
+      expect(event.vigiltest).toBe(true);
+      expect(event.data).toMatchObject({ test: true, dryRun: true, service: 'vigil-connectors-test' });
+      expect(event.data.reason).toContain('TEST from `vigil connectors test`');
+      const verified = verifySignature(HOOK_SECRET, req.headers['x-vigil-timestamp'] as string, req.body, req.headers['x-vigil-signature'] as string, { nowSec: Math.floor(Date.now() / 1000) });
+      expect(verified).toEqual({ ok: true });
+
+      expect(stdout).toContain('action connector hook (type webhook)');
+      expect(stdout).toContain(`POST ${peer.url}/hooks/T0AB12CDE/B0AB12CDE/****?api-version=1&sig=**** → HTTP 200`);
+      expect(stdout).toContain('sent: a TEST event (rollback of vigil-connectors-test, marked test and dry-run) was delivered (HTTP 200)');
+      expect(stdout).toMatch(/result: ok\n$/);
+      for (const secret of [TOKEN, SIG, HOOK_SECRET]) expect(stdout + stderr).not.toContain(secret);
+
+      // a connector that would really act refuses --send, and sends nothing
+      expect(await run('connectors', 'test', 'fake-flag', '--config', file, '--send')).toBe(2);
+      expect(stderr).toContain('--send is for notifiers and action connectors (webhook)');
+      expect(peer.requests).toHaveLength(1);
+    } finally {
+      delete process.env.HOOK_SECRET;
+      await peer.close();
+    }
+  });
+
+  it('prints URLs with token-like path segments and secret query values hidden, host and port kept', () => {
+    expect(redactUrl('https://hooks.slack.com/services/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')).toBe('https://hooks.slack.com/services/T0AB12CDE/B0AB12CDE/****');
+    expect(redactUrl('https://discord.com/api/webhooks/123456789012345678/AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_AbCdEfGhIjKlMnOpQrStUvWxYz012345?wait=true'))
+      .toBe('https://discord.com/api/webhooks/123456789012345678/****?wait=true');
+    expect(redactUrl('https://prod-01.westeurope.logic.azure.com:443/workflows/0123456789abcdef0123456789abcdef/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=AbC123'))
+      .toBe('https://prod-01.westeurope.logic.azure.com/workflows/****/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=****');
+    expect(redactUrl('https://chat.googleapis.com/v1/spaces/AAAAbcdEfg/messages?key=AIzaSyDdI0hCZtE6vySjMm-WEfRq3CPzqKqqsHI&token=x')).toBe('https://chat.googleapis.com/v1/spaces/AAAAbcdEfg/messages?key=****&token=****');
+    expect(redactUrl('http://user:pass@flags.internal:8081/vigil/rollback?access_token=abc&team=checkout')).toBe('http://flags.internal:8081/vigil/rollback?access_token=****&team=checkout');
   });
 
   it('runs the health check of connectors that have one', async () => {

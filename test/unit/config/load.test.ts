@@ -5,6 +5,16 @@ import { ConfigError, defaultConfig, loadConfigFile, parseConfig } from '../../.
 import { BUILTIN_REGISTRIES } from '../../../src/registries.js';
 
 const dir = join(import.meta.dirname, '../../../fixtures/config');
+
+function problems(text: string, env: NodeJS.ProcessEnv = {}): ConfigError {
+  try {
+    parseConfig(text, 'x.yaml', BUILTIN_REGISTRIES, env);
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error('expected a ConfigError');
+}
 const invalid = readdirSync(join(dir, 'invalid')).filter((f) => f.endsWith('.yaml'));
 
 describe('invalid configs (fixtures/config/invalid/<ERROR_CODE>--case.yaml)', () => {
@@ -83,6 +93,94 @@ describe('config loading', () => {
       expect(ce.message).toContain('did you mean "alpha"');
       expect(ce.message).toMatch(/x\.yaml:2:\d+ analysis\.alpah/);
     }
+  });
+
+  it('reports structural AND semantic problems in one run', () => {
+    const ce = problems([
+      'analysis:',
+      '  minSamples: twenty-five',
+      '  metrics:',
+      '    - { name: err, detector: error-rate-sequentail }',
+      'plan: [kill-flag, nope]',
+      'connectors:',
+      '  - { name: kill-flag, type: webhok }',
+      '  - { name: hook, type: webhook, optons: {} }',
+    ].join('\n'));
+    expect(ce.issues.map((i) => `${i.key} ${i.code}`)).toEqual([
+      'analysis.minSamples VIGIL_ERR_CONFIG_INVALID',
+      'analysis.metrics[0].detector VIGIL_ERR_CONFIG_UNKNOWN_TYPE',
+      'plan[1] VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR',
+      'connectors[0].type VIGIL_ERR_CONFIG_UNKNOWN_TYPE',
+      'connectors[1].options VIGIL_ERR_CONFIG_CONNECTOR_OPTIONS', // without options, url is missing
+      'connectors[1].optons VIGIL_ERR_CONFIG_INVALID',
+    ]);
+    expect(ce.issues[1]!.fix).toContain('did you mean "error-rate-sequential"?');
+    expect(ce.issues[3]!.fix).toContain('did you mean "webhook"?');
+    expect(ce.issues[5]!.fix).toContain('did you mean "options"?');
+  });
+
+  it('says what a wrong value is, and tells a missing key from a wrong type', () => {
+    const wrong = problems('analysis:\n  minSamples: twenty-five\n').issues[0]!;
+    expect(wrong.problem).toBe("expected a number, got 'twenty-five'");
+    expect(wrong.fix).toMatch(/^write a number here; see README\.md#configuration$/);
+    const missing = problems('connectors:\n  - { name: hook }\n').issues[0]!;
+    expect(missing.key).toBe('connectors[0].type');
+    expect(missing.problem).toBe('"type" is missing (a string is required here)');
+    expect(missing.fix).toMatch(/^add type: a string; see /);
+    const enumIssue = problems('actions: { mode: dryrun }\n').issues[0]!;
+    expect(enumIssue.problem).toBe("expected one of enforce, dry-run, got 'dryrun'");
+    expect(enumIssue.fix).toContain('did you mean "dry-run"?');
+    expect(problems('analysis: { alpha: 2 }\n').issues[0]!.problem).toBe('must be less than 1, got 2');
+    expect(problems('connectors:\n  - { name: a, type: slack }\n').issues[0]!.fix).toContain('"slack" is a notifier type: move this entry under notifiers:');
+  });
+
+  it('an unset variable is ONE problem, not also one about the empty value it leaves', () => {
+    const ce = problems([
+      'server: { api: { publicUrl: "${PUBLIC_URL}" } }',
+      'plan: ["${FIRST_STEP}"]',
+      'connectors:',
+      '  - { name: hook, type: webhook, options: { url: "${HOOK_URL}" } }',
+      '  - { name: hook2, type: webhook, options: { url: "${HOOK_URL}", timeoutMs: soon } }',
+    ].join('\n'));
+    expect(ce.issues.map((i) => `${i.key}: ${i.problem}`)).toEqual([
+      'server.api.publicUrl: environment variable PUBLIC_URL is not set',
+      'plan[0]: environment variable FIRST_STEP is not set',
+      'connectors[0].options.url: environment variable HOOK_URL is not set',
+      // another mistake in the same options is still reported, without the one the variable caused
+      'connectors[1].options: webhook "hook2": connector options are invalid: webhook: options.timeoutMs must be an integer number of milliseconds',
+      'connectors[1].options.url: environment variable HOOK_URL is not set',
+    ]);
+  });
+
+  it('never prints a value that came from the environment', () => {
+    const SECRET = 'xoxb-S3CRET-value-42';
+    const text = [
+      'server:',
+      '  api: { port: "${S}", publicUrl: "${S}" }',
+      'analysis:',
+      '  interval: "${S}"',
+      '  metrics:',
+      '    - { name: m, detector: "${S}" }',
+      '    - { name: l, detector: latency-sequential, options: { tolerance: "${S}" } }',
+      'actions: { mode: "${S}" }',
+      'plan: ["${S}"]',
+      'connectors:',
+      '  - { name: a, type: webhook, options: { url: "${S}", secret: "${S}", timeoutMs: "${S}" } }',
+      '  - { name: b, type: "${S}" }',
+      'notifiers:',
+      '  - { name: d, type: slack, options: { webhookUrl: "http://hooks.example.com/services/${S}" } }',
+      '  - { name: e, type: pagerduty, options: { routingKey: "${S}" } }',
+    ].join('\n');
+    const ce = problems(text, { S: SECRET });
+    expect(ce.issues.length).toBeGreaterThanOrEqual(10);
+    expect(ce.message).not.toContain(SECRET);
+    expect(ce.message).not.toContain('S3CRET');
+    expect(JSON.stringify(ce.details)).not.toContain(SECRET);
+    expect(ce.message).toContain("server.api.port: expected a number, got '${S}', a string");
+    expect(ce.message).toContain('analysis.interval: "${S}" is not a duration');
+    // a short value is hidden near its own key too
+    const short = problems('analysis: { interval: "${D}" }\n', { D: 'abc' });
+    expect(short.message).not.toContain('abc');
   });
 
   it('a missing file names the path', () => {

@@ -23,6 +23,18 @@ describe('CloudEvents', () => {
     expect(rollbackEvent(d, { nowMs: NOW_MS, source: '/clusters/prod' }).source).toBe('/clusters/prod');
   });
 
+  it('a test decision (vigil connectors test --send) is marked: extension vigiltest and data.test; others carry neither', () => {
+    const real = rollbackEvent(rollbackDecision(), { nowMs: NOW_MS });
+    expect('vigiltest' in real).toBe(false);
+    expect('test' in real.data).toBe(false);
+    const test = rollbackEvent({ ...rollbackDecision(), dryRun: true, test: true }, { nowMs: NOW_MS });
+    expect(test.vigiltest).toBe(true);
+    expect(test.data).toMatchObject({ test: true, dryRun: true });
+    const n = notificationEvent({ ...actionFailed(), decision: { ...actionFailed().decision, test: true } }, { nowMs: NOW_MS });
+    expect(n.vigiltest).toBe(true);
+    expect(n.data.test).toBe(true);
+  });
+
   it('data is a copy: changing it does not change the decision', () => {
     const d = rollbackDecision();
     const data = decisionEventData(d);

@@ -1,0 +1,120 @@
+/**
+ * `vigil status`: lists the analyses of a running agent. Every failure is ONE line on stderr naming the URL
+ * it tried and why (connection refused, timeout, unknown host, HTTP status), exit 1. The bearer token is
+ * sent, never printed.
+ */
+import type { ApiAddress } from './config/load.js';
+
+export interface StatusOptions {
+  /** The API base URL (already resolved: --api, or from --config, or the default). */
+  api: string;
+  token?: string;
+  timeoutMs: number;
+  out: (line: string) => void;
+  err: (line: string) => void;
+  fetch?: typeof globalThis.fetch;
+}
+
+export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
+
+/**
+ * The URL an operator on the agent's machine reaches the API at: `server.api` host and port, where a
+ * wildcard listen address (0.0.0.0, ::) means this machine (127.0.0.1, [::1]). `publicUrl` is not used:
+ * it is the address for links in chat, often behind a proxy or SSO; pass it with --api to go through it.
+ */
+export function localApiUrl(a: ApiAddress): string {
+  const host = a.host === '0.0.0.0' ? '127.0.0.1' : a.host === '::' || a.host === '[::]' ? '[::1]' : a.host;
+  const literal = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return `http://${literal}:${a.port}`;
+}
+
+const REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'unknown host',
+  EAI_AGAIN: 'host name lookup failed (DNS)',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ETIMEDOUT: 'connection timed out',
+  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+  UND_ERR_SOCKET: 'the connection closed unexpectedly',
+  CERT_HAS_EXPIRED: 'TLS certificate has expired',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'self-signed TLS certificate',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'TLS certificate does not match the host',
+};
+
+function codeOf(e: unknown): string | undefined {
+  if (!e || typeof e !== 'object') return undefined;
+  const o = e as { code?: unknown; errors?: unknown };
+  if (typeof o.code === 'string') return o.code;
+  // happy eyeballs (localhost → ::1 and 127.0.0.1) fails with an AggregateError of one error per address
+  if (Array.isArray(o.errors)) for (const x of o.errors as unknown[]) { const c = codeOf(x); if (c) return c; }
+  return undefined;
+}
+
+/**
+ * Why a fetch failed, in a few words from the error's cause: "connection refused (ECONNREFUSED)",
+ * "unknown host (ENOTFOUND)", "no answer within 5000 ms". undici says only "fetch failed"; the reason is
+ * in `cause` (an Error with a code, or an AggregateError of one per address).
+ */
+export function fetchFailureReason(e: unknown, timeoutMs: number): string {
+  if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) return `no answer within ${timeoutMs} ms (--timeout)`;
+  const cause = e instanceof Error ? e.cause : undefined;
+  const code = codeOf(cause) ?? codeOf(e);
+  if (code) return `${REASONS[code] ?? 'network error'} (${code})`;
+  const msg = cause instanceof Error ? cause.message : e instanceof Error ? e.message : String(e);
+  return msg.split('\n')[0] ?? msg;
+}
+
+function oneLine(s: string, max = 200): string {
+  const flat = s.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
+
+interface AnalysesBody {
+  analyses: { id: string; phase: string; look: number; why: string; totals: { canary: { requests: number }; baseline: { requests: number } } }[];
+}
+
+/** Prints one line per analysis. Exit code: 0 listed, 1 the agent could not be asked or answered an error. */
+export async function runStatus(o: StatusOptions): Promise<number> {
+  const fetch = o.fetch ?? globalThis.fetch;
+  const url = new URL('/api/v1/analyses', o.api).href;
+  const fail = (why: string) => {
+    o.err(`vigil status: ${url}: ${why}`);
+    return 1;
+  };
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      headers: { accept: 'application/json', ...(o.token ? { authorization: `Bearer ${o.token}` } : {}) },
+      signal: AbortSignal.timeout(o.timeoutMs),
+      redirect: 'manual',
+    });
+  } catch (e) {
+    const why = fetchFailureReason(e, o.timeoutMs);
+    const hint = /ECONNREFUSED/.test(why) ? ': is `vigil serve` running there? (point at it with --api or --config)' : '';
+    return fail(`${why}${hint}`);
+  }
+  let text: string;
+  try {
+    text = await res.text();
+  } catch (e) {
+    return fail(`the answer broke off: ${fetchFailureReason(e, o.timeoutMs)}`);
+  }
+  if (res.status === 401 || res.status === 403) {
+    return fail(o.token
+      ? `HTTP ${res.status}: the token was refused; pass one of the agent's server.auth.tokens with --token or VIGIL_TOKEN`
+      : `HTTP ${res.status}: the API needs a bearer token; pass --token <token> or set VIGIL_TOKEN`);
+  }
+  if (!res.ok) return fail(`HTTP ${res.status}${text ? `: ${oneLine(text)}` : ''}`);
+  let body: AnalysesBody;
+  try {
+    body = JSON.parse(text) as AnalysesBody;
+    if (!Array.isArray(body.analyses)) throw new Error('no "analyses" list');
+  } catch {
+    return fail(`HTTP ${res.status} but not a Vigil API answer (is --api the agent's API port?): ${oneLine(text, 80)}`);
+  }
+  if (body.analyses.length === 0) o.out('no analyses yet');
+  for (const a of body.analyses) o.out(`${a.id}  ${a.phase}  look ${a.look}  canary ${a.totals.canary.requests} / baseline ${a.totals.baseline.requests} requests  — ${a.why}`);
+  return 0;
+}
