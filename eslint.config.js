@@ -1,9 +1,88 @@
 // @ts-check
 import js from '@eslint/js';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+import importX from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The nevers of the design (docs/architecture.md), as import zones: a wall here is a lint error, not a
+ * convention. Paths are relative to the repository root.
+ */
+export const zones = [
+  {
+    target: './detectors',
+    from: './src',
+    except: ['./contracts', './errors.ts', './evidence/latency-histogram.ts'],
+    message: 'detectors import only src/contracts, src/errors.ts and the pure src/evidence/latency-histogram.ts',
+  },
+  { target: './detectors', from: './connectors', message: 'detectors never import connectors' },
+  {
+    target: './connectors',
+    from: './src',
+    except: ['./contracts', './errors.ts'],
+    message: 'connectors import only src/contracts and src/errors.ts',
+  },
+  { target: './connectors', from: './detectors', message: 'connectors never import detectors' },
+  {
+    target: './src/contracts',
+    from: './src',
+    except: ['./contracts', './errors.ts'],
+    message: 'contracts are the plug-in API: they import only each other and src/errors.ts',
+  },
+  {
+    target: ['./src/decide/engine.ts', './src/evidence'],
+    from: './src',
+    except: ['./contracts', './errors.ts', './evidence'],
+    message: 'the decision engine and the evidence are pure: they import only contracts, errors and evidence',
+  },
+  {
+    target: './src/ingest',
+    from: ['./src/jobs', './src/decide', './src/http', './src/main.ts'],
+    message: 'ingest never waits on the queue, the audit log or the servers: it hands samples on',
+  },
+  {
+    target: './src/jobs',
+    from: ['./src/ingest', './src/analysis', './src/http', './src/main.ts'],
+    message: 'jobs run plans; they know decisions and connectors, not telemetry or servers',
+  },
+];
+
+/** How import-x reads the TypeScript sources it follows (without these it cannot see a cycle through .ts files). */
+export function importSettings(/** @type {string} */ root) {
+  return {
+    ...importX.flatConfigs.typescript.settings,
+    'import-x/resolver-next': [createTypeScriptImportResolver({ project: `${root}/tsconfig.json` })],
+  };
+}
+
+/** Purity of detectors and the decision engine: no clock, no randomness, no I/O, no timers.
+ * @type {import('eslint').Linter.RulesRecord} */
+export const pureRules = {
+  'no-restricted-globals': [
+    'error',
+    ...['setTimeout', 'setInterval', 'setImmediate', 'fetch', 'performance', 'process', 'require'].map((name) => ({
+      name,
+      message: 'detectors and the decision engine are pure: time and I/O are passed in',
+    })),
+  ],
+  'no-restricted-properties': [
+    'error',
+    { object: 'Date', property: 'now', message: 'pure code takes time as an argument' },
+    { object: 'Math', property: 'random', message: 'pure code is deterministic: take a seeded source as an argument' },
+  ],
+  'no-restricted-syntax': [
+    'error',
+    { selector: 'ExportAllDeclaration', message: 'No export *: name what you export.' },
+    { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'pure code takes time as an argument' },
+  ],
+  'no-restricted-imports': [
+    'error',
+    { patterns: [{ group: ['node:*', '!node:crypto', 'fs', 'fs/*', 'http', 'https', 'net', 'child_process', 'pino', 'ioredis', 'bullmq'], message: 'pure code does no I/O (node:crypto hashing is allowed: it is deterministic)' }] },
+  ],
+};
+
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'bench-results/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'bench-results/**', 'coverage/**', 'test/fixtures/lint/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -21,6 +100,16 @@ export default tseslint.config(
       'no-restricted-syntax': ['error', { selector: 'ExportAllDeclaration', message: 'No export *: name what you export.' }],
     },
   },
+  {
+    files: ['src/**/*.ts', 'detectors/**/*.ts', 'connectors/**/*.ts', 'test/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: importSettings(import.meta.dirname),
+    rules: {
+      'import-x/no-restricted-paths': ['error', { zones }],
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
+    },
+  },
+  { files: ['detectors/**/*.ts', 'src/decide/engine.ts'], rules: pureRules },
   {
     files: ['test/**/*.ts'],
     rules: {
