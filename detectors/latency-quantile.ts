@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import type { Detector, DetectorFactory, DetectorLookResult, LookInput, Phase, Verdict } from '../src/contracts/detector.js';
 import type { LatencyHistogram } from '../src/contracts/evidence.js';
+import { histogramCount, histogramProblem, quantileBucket, sortedAtScale, tailCounts } from '../src/evidence/latency-histogram.js';
 import { mixtureGrid } from './lib/discrete-mixture.js';
 import type { Alternatives } from './lib/exceedance-mixture.js';
 import { addLook, alternativesOf, crossingRung, rungLogM } from './lib/exceedance-mixture.js';
 import { formatBounds, formatLooks, formatP, formatRatio, formatTolerance } from './lib/format.js';
-import { histogramProblem, quantileBucket, sortedAtScale, tailCounts } from './lib/log-histogram.js';
 import { checkMinSamples, parseDetectorOptions } from './lib/options.js';
 import { alwaysValidPValue } from './lib/p-value.js';
 
@@ -207,12 +207,6 @@ function errorVerdict(name: string, s: LatencyQuantileState, q: number, why: str
   return { detector: LATENCY_QUANTILE, metric: name, phase: 'error', pValue: s.pValue, effect: EFFECT_OF(q), samples: { baseline: s.baselineSamples, canary: s.canarySamples }, summary: `cannot use this look: ${why}` };
 }
 
-function histogramTotal(h: LatencyHistogram): number {
-  let n = h.zeroCount;
-  for (const k in h.counts) n += h.counts[k as unknown as number] as number;
-  return n;
-}
-
 function histogramScale(c: LatencyHistogram, b: LatencyHistogram, cn: number, bn: number): number {
   const scales = [...(cn > 0 ? [c.scale] : []), ...(bn > 0 ? [b.scale] : [])];
   return Math.min(MAX_WORK_SCALE, ...scales);
@@ -241,8 +235,8 @@ export function createLatencyQuantile(name: string, options: unknown, minSamples
       const problem = histogramProblem('canary', ch) ?? histogramProblem('baseline', bh);
       if (problem !== undefined) return { state, verdict: errorVerdict(name, state, opts.quantile, problem) };
 
-      const cn = histogramTotal(ch);
-      const bn = histogramTotal(bh);
+      const cn = histogramCount(ch);
+      const bn = histogramCount(bh);
       const s: LatencyQuantileState = { ...state, looks: state.looks + 1, canarySamples: state.canarySamples + cn, baselineSamples: state.baselineSamples + bn };
       if (s.scale === null && cn + bn > 0) {
         const ladder = ladderOf(histogramScale(ch, bh, cn, bn), opts.tolerance);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Detector, DetectorFactory, DetectorLookResult, LookInput, Phase, Verdict } from '../src/contracts/detector.js';
 import type { LatencyHistogram } from '../src/contracts/evidence.js';
+import { latticeBound } from '../src/evidence/latency-histogram.js';
 import { batchProblem } from './lib/batch-check.js';
 import { truncatedBetaLogM } from './lib/bernoulli-mixture.js';
 import { formatBounds, formatLooks, formatP } from './lib/format.js';
@@ -89,7 +90,6 @@ interface Exceedances {
 export function histogramExceedances(h: LatencyHistogram, thresholdMs: number): Exceedances | string {
   if (!Number.isInteger(h.scale)) return `latency histogram scale must be an integer, got ${h.scale}`;
   if (!(Number.isInteger(h.zeroCount) && h.zeroCount >= 0)) return `latency histogram zeroCount must be an integer >= 0, got ${h.zeroCount}`;
-  const perLog2 = 2 ** h.scale;
   let trials = h.zeroCount;
   let sure = 0;
   let straddle = 0;
@@ -97,8 +97,8 @@ export function histogramExceedances(h: LatencyHistogram, thresholdMs: number): 
     const i = Number(key);
     if (!Number.isInteger(i) || !(Number.isInteger(count) && count >= 0)) return `latency histogram bucket ${key} has a bad count ${count}`;
     trials += count;
-    const lower = 2 ** (i / perLog2);
-    const upper = 2 ** ((i + 1) / perLog2);
+    const lower = latticeBound(i, h.scale);
+    const upper = latticeBound(i + 1, h.scale);
     if (lower >= thresholdMs) sure += count;
     else if (upper > thresholdMs) straddle += count;
   }

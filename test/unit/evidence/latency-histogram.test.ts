@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { histogramProblem, latticeBound, quantileBucket, sortedAtScale, tailCounts } from '../../../../detectors/lib/log-histogram.js';
-import { bucketIndex, emptyHistogram, histogramQuantile, recordHistogram } from '../../../../src/evidence/latency-histogram.js';
-import { rng } from '../helpers.js';
+import {
+  bucketIndex, emptyHistogram, histogramProblem, histogramQuantile, latticeBound, quantileBucket, recordHistogram, sortedAtScale, tailCounts,
+} from '../../../src/evidence/latency-histogram.js';
+import { rng } from '../detectors/helpers.js';
 
 function histogramOf(values: readonly number[], scale = 3): ReturnType<typeof emptyHistogram> {
   const h = emptyHistogram(scale);
@@ -9,7 +10,34 @@ function histogramOf(values: readonly number[], scale = 3): ReturnType<typeof em
   return h;
 }
 
-describe('log-histogram', () => {
+describe('latency histogram', () => {
+  it('bucketIndex and latticeBound agree: a value lies in (b_i, b_{i+1}] of its bucket i', () => {
+    const rand = rng(5);
+    for (const scale of [-2, 0, 3, 5]) {
+      for (let n = 0; n < 200; n++) {
+        const v = Math.exp(12 * (rand() - 0.3));
+        const i = bucketIndex(v, scale);
+        expect(v).toBeGreaterThan(latticeBound(i, scale) * (1 - 1e-12));
+        expect(v).toBeLessThanOrEqual(latticeBound(i + 1, scale) * (1 + 1e-12));
+      }
+    }
+    expect(latticeBound(8, 3)).toBe(2);
+    expect(latticeBound(-8, 3)).toBe(0.5);
+  });
+
+  it('histogramQuantile is the upper bound of the bucket holding the rank-ceil(pN) value; 0 among zeros or when empty', () => {
+    const rand = rng(13);
+    const values = Array.from({ length: 777 }, () => 3 + 400 * rand() ** 2);
+    const h = histogramOf(values);
+    const sorted = [...values].sort((a, b) => a - b);
+    for (const p of [0, 0.25, 0.5, 0.9, 0.99, 1]) {
+      const v = sorted[Math.max(1, Math.ceil(p * sorted.length)) - 1]!;
+      expect(histogramQuantile(h, p)).toBe(latticeBound(bucketIndex(v, 3) + 1, 3));
+    }
+    expect(histogramQuantile(emptyHistogram(), 0.5)).toBe(0);
+    expect(histogramQuantile(histogramOf([0, 0, 0, 10]), 0.5)).toBe(0);
+  });
+
   it('tailCounts counts exactly the values above each lattice bound', () => {
     const rand = rng(7);
     const values = Array.from({ length: 500 }, () => 100 * Math.exp(0.7 * (rand() - 0.5) * 4));
