@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import type { Detector, DetectorFactory, DetectorLookResult, LookInput, Phase, Verdict } from '../src/contracts/detector.js';
+import type { DetectorFactory, DetectorLookResult, LookInput, Phase } from '../src/contracts/detector.js';
 import { batchProblem } from './lib/batch-check.js';
+import type { DetectorMethods } from './lib/detector-kit.js';
+import { alphaProblem, defineDetector, finiteOrUndefined, sequentialPhase, verdictWriter, withEffect } from './lib/detector-kit.js';
 import type { MixtureGrid, Stratum } from './lib/discrete-mixture.js';
 import { lookLogLikelihoodRatio, mantelHaenszelRatio, mixtureBounds, mixtureGrid, stratifiedMixtureLogM } from './lib/discrete-mixture.js';
 import { formatBounds, formatLooks, formatP, formatRatio, formatTolerance } from './lib/format.js';
 import { logSumExp } from './lib/log-sum-exp.js';
-import { checkMinSamples, parseDetectorOptions } from './lib/options.js';
 import { alwaysValidPValue } from './lib/p-value.js';
 
 /**
@@ -72,12 +73,13 @@ export interface ErrorRateState {
   pValue: number;
 }
 
+/** The test's two e-values; estimate (finite), lower and upper (finite) once a look had failures. */
 interface Evaluation {
   logM: number;
-  estimate: number;
-  lower: number;
-  upper: number;
   passEvidence: number;
+  estimate?: number | undefined;
+  lower?: number;
+  upper?: number | undefined;
 }
 
 const EFFECT = 'error-rate ratio canary/baseline (failed requests / requests, stratified by look)';
@@ -93,17 +95,15 @@ function addStratum(strata: Stratum[], s: Stratum): Stratum[] {
 
 function evaluate(state: ErrorRateState, grid: MixtureGrid, r0: number, alpha: number): Evaluation {
   const logM = logSumExp(grid.logW.map((w, k) => w + (state.llr[k] as number)));
-  if (state.strata.length === 0) {
-    return { logM, estimate: Number.NaN, lower: 0, upper: Number.POSITIVE_INFINITY, passEvidence: 0 };
-  }
+  if (state.strata.length === 0) return { logM, passEvidence: 0 };
   const estimate = mantelHaenszelRatio(state.strata);
   const { lower, upper } = mixtureBounds(state.strata, grid, alpha, estimate);
   return {
     logM,
-    estimate,
-    lower,
-    upper,
     passEvidence: stratifiedMixtureLogM(state.strata, grid, r0, 'lower-alternatives'),
+    estimate: finiteOrUndefined(estimate),
+    lower,
+    upper: finiteOrUndefined(upper),
   };
 }
 
@@ -118,42 +118,25 @@ function summarize(phase: Phase, s: ErrorRateState, e: Evaluation, r0: number, m
     return `burn-in: ${s.canaryRequests}/${minSamples} canary and ${s.baselineRequests}/${minSamples} baseline requests, ${tail}`;
   }
   if (s.strata.length === 0) return `no failed requests in either cohort yet, ${tail}`;
-  const est = Number.isFinite(e.estimate) ? `error rate ${formatRatio(e.estimate)}x baseline` : 'canary failing, baseline not';
+  const est = e.estimate !== undefined ? `error rate ${formatRatio(e.estimate)}x baseline` : 'canary failing, baseline not';
   const side = phase === 'fail' ? 'lower' : phase === 'pass' ? 'upper' : 'both';
   return `${est} (${formatBounds(e.lower, e.upper, side)}${tol}), ${tail}`;
 }
 
-function errorVerdict(name: string, state: ErrorRateState, why: string): Verdict {
-  return {
-    detector: ERROR_RATE_SEQUENTIAL,
-    metric: name,
-    phase: 'error',
-    pValue: state.pValue,
-    effect: EFFECT,
-    samples: { baseline: state.baselineRequests, canary: state.canaryRequests },
-    summary: `cannot use this look: ${why}`,
-  };
-}
-
-/** Builds one error-rate detector; exported for tests and direct use. */
-export function createErrorRateSequential(name: string, options: unknown, minSamples: number): Detector<ErrorRateState> {
-  const opts = parseDetectorOptions(optionsSchema, ERROR_RATE_SEQUENTIAL, name, options);
-  const burnInSamples = checkMinSamples(ERROR_RATE_SEQUENTIAL, name, minSamples);
+function errorRateMethods(name: string, opts: ErrorRateOptions, burnInSamples: number): DetectorMethods<ErrorRateState> {
+  const out = verdictWriter<ErrorRateState>({ detector: ERROR_RATE_SEQUENTIAL, metric: name, effect: EFFECT }, (s) => ({ baseline: s.baselineRequests, canary: s.canaryRequests }));
   const grid = mixtureGrid(opts.grid, opts.priorScale);
   const r0 = 1 + opts.tolerance;
   const alternatives = grid.logG.map((lg) => r0 * Math.exp(lg));
 
   return {
-    type: ERROR_RATE_SEQUENTIAL,
-    name,
     init(): ErrorRateState {
       return { looks: 0, canaryRequests: 0, baselineRequests: 0, canaryErrors: 0, baselineErrors: 0, llr: alternatives.map(() => 0), strata: [], pValue: 1 };
     },
     look(state: ErrorRateState, input: LookInput, alpha: number): DetectorLookResult<ErrorRateState> {
-      if (!(Number.isFinite(alpha) && alpha > 0 && alpha < 1)) return { state, verdict: errorVerdict(name, state, `alpha must be in (0, 1), got ${alpha}`) };
+      const problem = alphaProblem(alpha) ?? batchProblem('canary', input.batch.canary, 'counts') ?? batchProblem('baseline', input.batch.baseline, 'counts');
+      if (problem !== undefined) return { state, verdict: out.errorVerdict(state, problem) };
       const { canary, baseline } = input.batch;
-      const problem = batchProblem('canary', canary, 'counts') ?? batchProblem('baseline', baseline, 'counts');
-      if (problem !== undefined) return { state, verdict: errorVerdict(name, state, problem) };
 
       let { llr, strata } = state;
       const m = canary.errors + baseline.errors;
@@ -176,33 +159,14 @@ export function createErrorRateSequential(name: string, options: unknown, minSam
       const next: ErrorRateState = { ...partial, pValue: alwaysValidPValue(state.pValue, e.logM) };
 
       const burnIn = next.canaryRequests < burnInSamples || next.baselineRequests < burnInSamples;
-      const logInv = Math.log(1 / alpha);
-      let phase: Phase = 'inconclusive';
-      if (!burnIn && e.logM >= logInv) phase = 'fail';
-      else if (!burnIn && e.passEvidence >= logInv) phase = 'pass';
-
-      const verdict: Verdict = {
-        detector: ERROR_RATE_SEQUENTIAL,
-        metric: name,
-        phase,
-        pValue: next.pValue,
-        effect: EFFECT,
-        samples: { baseline: next.baselineRequests, canary: next.canaryRequests },
-        summary: summarize(phase, next, e, r0, burnInSamples, burnIn),
-      };
-      if (Number.isFinite(e.estimate)) verdict.estimate = e.estimate;
-      if (next.strata.length > 0) {
-        verdict.lower = e.lower;
-        if (Number.isFinite(e.upper)) verdict.upper = e.upper;
-      }
-      return { state: next, verdict };
+      const phase = sequentialPhase(e, alpha, burnIn);
+      const verdict = out.verdict(next, phase, summarize(phase, next, e, r0, burnInSamples, burnIn));
+      return { state: next, verdict: withEffect(verdict, e) };
     },
   };
 }
 
-export const errorRateSequential: DetectorFactory = {
-  type: ERROR_RATE_SEQUENTIAL,
-  create(metricName: string, options: unknown, ctx: { minSamples: number }): Detector {
-    return createErrorRateSequential(metricName, options, ctx.minSamples);
-  },
-};
+const definition = defineDetector({ type: ERROR_RATE_SEQUENTIAL, options: optionsSchema, methods: errorRateMethods });
+/** Builds one error-rate detector; exported for tests and direct use. */
+export const createErrorRateSequential = definition.create;
+export const errorRateSequential: DetectorFactory = definition.factory;
