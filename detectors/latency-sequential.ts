@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import type { Detector, DetectorFactory, DetectorLookResult, LookInput, Phase, Verdict } from '../src/contracts/detector.js';
+import type { DetectorFactory, DetectorLookResult, LookInput, Phase } from '../src/contracts/detector.js';
 import { batchProblem } from './lib/batch-check.js';
+import type { DetectorMethods } from './lib/detector-kit.js';
+import { alphaProblem, defineDetector, sequentialPhase, verdictWriter, withEffect } from './lib/detector-kit.js';
 import { formatBounds, formatLooks, formatP, formatRatio, formatTolerance } from './lib/format.js';
 import { howardTau2, normalMixtureLogM, normalMixtureRadius } from './lib/normal-mixture.js';
-import { checkMinSamples, parseDetectorOptions } from './lib/options.js';
 import { alwaysValidPValue } from './lib/p-value.js';
 
 /**
@@ -115,28 +116,12 @@ function summarize(phase: Phase, s: LatencyState, e: Evaluation, r0: number, min
   return `${est} (${formatBounds(e.lower, e.upper, side)}${tol}), ${tail}`;
 }
 
-function errorVerdict(name: string, s: LatencyState, why: string): Verdict {
-  return {
-    detector: LATENCY_SEQUENTIAL,
-    metric: name,
-    phase: 'error',
-    pValue: s.pValue,
-    effect: EFFECT,
-    samples: { baseline: s.baselineSamples, canary: s.canarySamples },
-    summary: `cannot use this look: ${why}`,
-  };
-}
-
-/** Builds one latency detector; exported for tests and direct use. */
-export function createLatencySequential(name: string, options: unknown, minSamples: number): Detector<LatencyState> {
-  const opts = parseDetectorOptions(optionsSchema, LATENCY_SEQUENTIAL, name, options);
-  const burnInSamples = checkMinSamples(LATENCY_SEQUENTIAL, name, minSamples);
+function latencyMethods(name: string, opts: LatencyOptions, burnInSamples: number): DetectorMethods<LatencyState> {
+  const out = verdictWriter<LatencyState>({ detector: LATENCY_SEQUENTIAL, metric: name, effect: EFFECT }, (s) => ({ baseline: s.baselineSamples, canary: s.canarySamples }));
   const r0 = 1 + opts.tolerance;
   const logR0 = Math.log1p(opts.tolerance);
 
   return {
-    type: LATENCY_SEQUENTIAL,
-    name,
     init(): LatencyState {
       return {
         looks: 0, canarySamples: 0, baselineSamples: 0,
@@ -146,11 +131,11 @@ export function createLatencySequential(name: string, options: unknown, minSampl
       };
     },
     look(state: LatencyState, input: LookInput, alpha: number): DetectorLookResult<LatencyState> {
-      if (!(Number.isFinite(alpha) && alpha > 0 && alpha < 0.5)) return { state, verdict: errorVerdict(name, state, `alpha must be in (0, 0.5), got ${alpha}`) };
+      // tau2 is tuned at level 2 alpha, which must stay below 1
+      const problem = alphaProblem(alpha, 0.5) ?? batchProblem('canary', input.batch.canary, 'latency') ?? batchProblem('baseline', input.batch.baseline, 'latency');
+      if (problem !== undefined) return { state, verdict: out.errorVerdict(state, problem) };
       const c = input.batch.canary.logLatency;
       const b = input.batch.baseline.logLatency;
-      const problem = batchProblem('canary', input.batch.canary, 'latency') ?? batchProblem('baseline', input.batch.baseline, 'latency');
-      if (problem !== undefined) return { state, verdict: errorVerdict(name, state, problem) };
 
       const s: LatencyState = { ...state, looks: state.looks + 1, canarySamples: state.canarySamples + c.n, baselineSamples: state.baselineSamples + b.n };
       if (c.n > 0) {
@@ -180,31 +165,14 @@ export function createLatencySequential(name: string, options: unknown, minSampl
       const e = evaluate(s, logR0, alpha);
       s.pValue = alwaysValidPValue(state.pValue, e.logM);
 
-      const logInv = Math.log(1 / alpha);
-      let phase: Phase = 'inconclusive';
-      if (!burnIn && e.logM >= logInv) phase = 'fail';
-      else if (!burnIn && e.passEvidence >= logInv) phase = 'pass';
-
-      const verdict: Verdict = {
-        detector: LATENCY_SEQUENTIAL,
-        metric: name,
-        phase,
-        pValue: s.pValue,
-        effect: EFFECT,
-        samples: { baseline: s.baselineSamples, canary: s.canarySamples },
-        summary: summarize(phase, s, e, r0, burnInSamples, burnIn),
-      };
-      if (e.estimate !== undefined) verdict.estimate = e.estimate;
-      if (e.lower !== undefined) verdict.lower = e.lower;
-      if (e.upper !== undefined) verdict.upper = e.upper;
-      return { state: s, verdict };
+      const phase = sequentialPhase(e, alpha, burnIn);
+      const verdict = out.verdict(s, phase, summarize(phase, s, e, r0, burnInSamples, burnIn));
+      return { state: s, verdict: withEffect(verdict, e) };
     },
   };
 }
 
-export const latencySequential: DetectorFactory = {
-  type: LATENCY_SEQUENTIAL,
-  create(metricName: string, options: unknown, ctx: { minSamples: number }): Detector {
-    return createLatencySequential(metricName, options, ctx.minSamples);
-  },
-};
+const definition = defineDetector({ type: LATENCY_SEQUENTIAL, options: optionsSchema, methods: latencyMethods });
+/** Builds one latency detector; exported for tests and direct use. */
+export const createLatencySequential = definition.create;
+export const latencySequential: DetectorFactory = definition.factory;
