@@ -1,12 +1,13 @@
 import { z } from 'zod';
-import type { Detector, DetectorFactory, DetectorLookResult, LookInput, Phase, Verdict } from '../src/contracts/detector.js';
+import type { DetectorFactory, DetectorLookResult, LookInput, Phase } from '../src/contracts/detector.js';
 import type { LatencyHistogram } from '../src/contracts/evidence.js';
 import { histogramCount, histogramProblem, quantileBucket, sortedAtScale, tailCounts } from '../src/evidence/latency-histogram.js';
+import type { DetectorMethods } from './lib/detector-kit.js';
+import { alphaProblem, defineDetector, sequentialPhase, verdictWriter, withEffect } from './lib/detector-kit.js';
 import { mixtureGrid } from './lib/discrete-mixture.js';
 import type { Alternatives } from './lib/exceedance-mixture.js';
 import { addLook, alternativesOf, crossingRung, rungLogM } from './lib/exceedance-mixture.js';
 import { formatBounds, formatLooks, formatP, formatRatio, formatTolerance } from './lib/format.js';
-import { checkMinSamples, parseDetectorOptions } from './lib/options.js';
 import { alwaysValidPValue } from './lib/p-value.js';
 
 /**
@@ -203,25 +204,16 @@ function summarize(phase: Phase, s: LatencyQuantileState, e: Evaluation, o: Late
 
 const EFFECT_OF = (q: number): string => `${pLabel(q)} latency ratio canary/baseline (exceedances of the baseline's running ${pLabel(q)}, stratified by look)`;
 
-function errorVerdict(name: string, s: LatencyQuantileState, q: number, why: string): Verdict {
-  return { detector: LATENCY_QUANTILE, metric: name, phase: 'error', pValue: s.pValue, effect: EFFECT_OF(q), samples: { baseline: s.baselineSamples, canary: s.canarySamples }, summary: `cannot use this look: ${why}` };
-}
-
 function histogramScale(c: LatencyHistogram, b: LatencyHistogram, cn: number, bn: number): number {
   const scales = [...(cn > 0 ? [c.scale] : []), ...(bn > 0 ? [b.scale] : [])];
   return Math.min(MAX_WORK_SCALE, ...scales);
 }
 
-/** Builds one tail-latency detector; exported for tests and direct use. */
-export function createLatencyQuantile(name: string, options: unknown, minSamples: number): Detector<LatencyQuantileState> {
-  const opts = parseDetectorOptions(optionsSchema, LATENCY_QUANTILE, name, options);
-  const burnInSamples = checkMinSamples(LATENCY_QUANTILE, name, minSamples);
+function latencyQuantileMethods(name: string, opts: LatencyQuantileOptions, burnInSamples: number): DetectorMethods<LatencyQuantileState> {
   const alt = alternativesOf(mixtureGrid(opts.grid, opts.priorScale));
-  const effect = EFFECT_OF(opts.quantile);
+  const out = verdictWriter<LatencyQuantileState>({ detector: LATENCY_QUANTILE, metric: name, effect: EFFECT_OF(opts.quantile) }, (s) => ({ baseline: s.baselineSamples, canary: s.canarySamples }));
 
   return {
-    type: LATENCY_QUANTILE,
-    name,
     init(): LatencyQuantileState {
       return {
         looks: 0, canarySamples: 0, baselineSamples: 0, scale: null, lowRung: 0, baselineCounts: {}, baselineZero: 0,
@@ -229,11 +221,10 @@ export function createLatencyQuantile(name: string, options: unknown, minSamples
       };
     },
     look(state: LatencyQuantileState, input: LookInput, alpha: number): DetectorLookResult<LatencyQuantileState> {
-      if (!(Number.isFinite(alpha) && alpha > 0 && alpha < 1)) return { state, verdict: errorVerdict(name, state, opts.quantile, `alpha must be in (0, 1), got ${alpha}`) };
+      const problem = alphaProblem(alpha) ?? histogramProblem('canary', input.batch.canary.latencyHistogram) ?? histogramProblem('baseline', input.batch.baseline.latencyHistogram);
+      if (problem !== undefined) return { state, verdict: out.errorVerdict(state, problem) };
       const ch = input.batch.canary.latencyHistogram;
       const bh = input.batch.baseline.latencyHistogram;
-      const problem = histogramProblem('canary', ch) ?? histogramProblem('baseline', bh);
-      if (problem !== undefined) return { state, verdict: errorVerdict(name, state, opts.quantile, problem) };
 
       const cn = histogramCount(ch);
       const bn = histogramCount(bh);
@@ -247,7 +238,7 @@ export function createLatencyQuantile(name: string, options: unknown, minSamples
       }
       const ladder = s.scale === null ? undefined : ladderOf(s.scale, opts.tolerance);
       if (ladder !== undefined && ((cn > 0 && ch.scale < ladder.scale) || (bn > 0 && bh.scale < ladder.scale))) {
-        return { state, verdict: errorVerdict(name, state, opts.quantile, `histogram scale ${Math.min(ch.scale, bh.scale)} is coarser than the analysis' scale ${ladder.scale}`) };
+        return { state, verdict: out.errorVerdict(state, `histogram scale ${Math.min(ch.scale, bh.scale)} is coarser than the analysis' scale ${ladder.scale}`) };
       }
 
       if (ladder !== undefined) {
@@ -278,31 +269,14 @@ export function createLatencyQuantile(name: string, options: unknown, minSamples
       const e: Evaluation = ladder === undefined ? { logM: 0, passEvidence: 0 } : evaluate(s, ladder, alt, alpha);
       s.pValue = alwaysValidPValue(state.pValue, e.logM);
       const burnIn = s.canarySamples < burnInSamples || s.baselineSamples < burnInSamples;
-      const logInv = Math.log(1 / alpha);
-      let phase: Phase = 'inconclusive';
-      if (!burnIn && e.logM >= logInv) phase = 'fail';
-      else if (!burnIn && e.passEvidence >= logInv) phase = 'pass';
-
-      const verdict: Verdict = {
-        detector: LATENCY_QUANTILE,
-        metric: name,
-        phase,
-        pValue: s.pValue,
-        effect,
-        samples: { baseline: s.baselineSamples, canary: s.canarySamples },
-        summary: summarize(phase, s, e, opts, ladder, burnInSamples, burnIn),
-      };
-      if (e.estimate !== undefined) verdict.estimate = e.estimate;
-      if (e.lower !== undefined) verdict.lower = e.lower;
-      if (e.upper !== undefined) verdict.upper = e.upper;
-      return { state: s, verdict };
+      const phase = sequentialPhase(e, alpha, burnIn);
+      const verdict = out.verdict(s, phase, summarize(phase, s, e, opts, ladder, burnInSamples, burnIn));
+      return { state: s, verdict: withEffect(verdict, e) };
     },
   };
 }
 
-export const latencyQuantile: DetectorFactory = {
-  type: LATENCY_QUANTILE,
-  create(metricName: string, options: unknown, ctx: { minSamples: number }): Detector {
-    return createLatencyQuantile(metricName, options, ctx.minSamples);
-  },
-};
+const definition = defineDetector({ type: LATENCY_QUANTILE, options: optionsSchema, methods: latencyQuantileMethods });
+/** Builds one tail-latency detector; exported for tests and direct use. */
+export const createLatencyQuantile = definition.create;
+export const latencyQuantile: DetectorFactory = definition.factory;
