@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import type { Detector, DetectorFactory, DetectorLookResult, LookInput, Phase, Verdict } from '../src/contracts/detector.js';
+import type { DetectorFactory, DetectorLookResult, LookInput, Phase } from '../src/contracts/detector.js';
 import type { CohortBatch } from '../src/contracts/evidence.js';
 import { batchProblem } from './lib/batch-check.js';
+import type { DetectorMethods } from './lib/detector-kit.js';
+import { alphaProblem, defineDetector, finiteOrUndefined, verdictWriter, withEffect } from './lib/detector-kit.js';
 import { formatLooks, formatP, formatRatio } from './lib/format.js';
 import type { KayentaClassifierConfig, KayentaLabel, KayentaMetricClassification } from './lib/kayenta-judge.js';
 import { classifyKayentaMetric, kayentaClassifierConfig, kayentaPValue } from './lib/kayenta-judge.js';
-import { checkMinSamples, parseDetectorOptions } from './lib/options.js';
 
 /**
  * `kayenta-mann-whitney`: Kayenta's NetflixACAJudge metric classification, for teams migrating from
@@ -108,21 +109,9 @@ function describe(c: KayentaMetricClassification, s: KayentaState, opts: Kayenta
   return `${head} (${ratio}${effect}), shift ${num(c.estimate, true)} (${level} interval ${num(c.ciLow, true)} to ${num(c.ciHigh, true)}, bound ±${num(c.bound)})`;
 }
 
-function errorVerdict(name: string, s: KayentaState, why: string): Verdict {
-  return {
-    detector: KAYENTA_MANN_WHITNEY,
-    metric: name,
-    phase: 'error',
-    pValue: s.pValue,
-    samples: { baseline: s.baselineSamples, canary: s.canarySamples },
-    summary: `cannot use this look: ${why}. ${KAYENTA_NOT_VALID}`,
-  };
-}
+const verdictSamples = (s: KayentaState): { baseline: number; canary: number } => ({ baseline: s.baselineSamples, canary: s.canarySamples });
 
-/** Builds one Kayenta-compatible detector; exported for tests and direct use. */
-export function createKayentaMannWhitney(name: string, options: unknown, minSamples: number): Detector<KayentaState> {
-  const opts = parseDetectorOptions(optionsSchema, KAYENTA_MANN_WHITNEY, name, options);
-  const burnInSamples = checkMinSamples(KAYENTA_MANN_WHITNEY, name, minSamples);
+function kayentaMethods(name: string, opts: KayentaOptions, burnInSamples: number): DetectorMethods<KayentaState> {
   const over: Partial<KayentaClassifierConfig> = {
     direction: opts.direction,
     effectMeasure: opts.effectMeasure,
@@ -133,19 +122,19 @@ export function createKayentaMannWhitney(name: string, options: unknown, minSamp
   if (opts.allowedDecrease !== undefined) over.allowedDecrease = opts.allowedDecrease;
   const config = kayentaClassifierConfig(over);
   const effect = `mean ratio canary/baseline of per-look ${opts.measure === 'error-rate' ? 'error rates' : 'geometric-mean latencies'} (Kayenta, not anytime-valid)`;
+  const out = verdictWriter({ detector: KAYENTA_MANN_WHITNEY, metric: name, effect }, verdictSamples);
+  // error verdicts carry no effect
+  const unusable = verdictWriter({ detector: KAYENTA_MANN_WHITNEY, metric: name }, verdictSamples);
 
   return {
-    type: KAYENTA_MANN_WHITNEY,
-    name,
     init(): KayentaState {
       return { looks: 0, canaryValues: [], baselineValues: [], canarySamples: 0, baselineSamples: 0, pValue: 1 };
     },
     look(state: KayentaState, input: LookInput, alpha: number): DetectorLookResult<KayentaState> {
-      if (!(Number.isFinite(alpha) && alpha > 0 && alpha < 1)) return { state, verdict: errorVerdict(name, state, `alpha must be in (0, 1), got ${alpha}`) };
-      const { canary, baseline } = input.batch;
       const what = opts.measure === 'error-rate' ? 'counts' : 'latency';
-      const problem = batchProblem('canary', canary, what) ?? batchProblem('baseline', baseline, what);
-      if (problem !== undefined) return { state, verdict: errorVerdict(name, state, problem) };
+      const problem = alphaProblem(alpha) ?? batchProblem('canary', input.batch.canary, what) ?? batchProblem('baseline', input.batch.baseline, what);
+      if (problem !== undefined) return { state, verdict: unusable.errorVerdict(state, `${problem}. ${KAYENTA_NOT_VALID}`) };
+      const { canary, baseline } = input.batch;
 
       const vc = lookValue(canary, opts.measure);
       const vb = lookValue(baseline, opts.measure);
@@ -164,10 +153,9 @@ export function createKayentaMannWhitney(name: string, options: unknown, minSamp
       const nc = next.canaryValues.length;
       const nb = next.baselineValues.length;
       const burnIn = nc < opts.minLooks || nb < opts.minLooks || next.canarySamples < burnInSamples || next.baselineSamples < burnInSamples;
-      const samples = { baseline: next.baselineSamples, canary: next.canarySamples };
       if (burnIn) {
         const summary = `burn-in: ${nc}/${opts.minLooks} canary and ${nb}/${opts.minLooks} baseline looks with data, ${next.canarySamples}/${burnInSamples} canary and ${next.baselineSamples}/${burnInSamples} baseline samples, ${pText} ${formatLooks(next.looks)}. ${KAYENTA_NOT_VALID}`;
-        return { state: next, verdict: { detector: KAYENTA_MANN_WHITNEY, metric: name, phase: 'inconclusive', pValue: next.pValue, effect, samples, summary } };
+        return { state: next, verdict: out.verdict(next, 'inconclusive', summary) };
       }
 
       const c = classifyKayentaMetric(next.baselineValues, next.canaryValues, config);
@@ -175,16 +163,12 @@ export function createKayentaMannWhitney(name: string, options: unknown, minSamp
       if (c.label === 'NoData') phase = 'inconclusive';
       else if (failing(c.label, opts.direction)) phase = 'fail';
       const summary = `Kayenta ${c.label}: ${describe(c, next, opts)}, ${pText} ${formatLooks(next.looks)}. ${KAYENTA_NOT_VALID}`;
-      const verdict: Verdict = { detector: KAYENTA_MANN_WHITNEY, metric: name, phase, pValue: next.pValue, effect, samples, summary };
-      if (c.meanRatio !== undefined && Number.isFinite(c.meanRatio)) verdict.estimate = c.meanRatio;
-      return { state: next, verdict };
+      return { state: next, verdict: withEffect(out.verdict(next, phase, summary), { estimate: finiteOrUndefined(c.meanRatio) }) };
     },
   };
 }
 
-export const kayentaMannWhitney: DetectorFactory = {
-  type: KAYENTA_MANN_WHITNEY,
-  create(metricName: string, options: unknown, ctx: { minSamples: number }): Detector {
-    return createKayentaMannWhitney(metricName, options, ctx.minSamples);
-  },
-};
+const definition = defineDetector({ type: KAYENTA_MANN_WHITNEY, options: optionsSchema, methods: kayentaMethods });
+/** Builds one Kayenta-compatible detector; exported for tests and direct use. */
+export const createKayentaMannWhitney = definition.create;
+export const kayentaMannWhitney: DetectorFactory = definition.factory;
