@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import type { Detector, DetectorFactory, DetectorLookResult, LookInput, Phase, Verdict } from '../src/contracts/detector.js';
+import type { DetectorFactory, DetectorLookResult, LookInput } from '../src/contracts/detector.js';
 import type { LatencyHistogram } from '../src/contracts/evidence.js';
 import { latticeBound } from '../src/evidence/latency-histogram.js';
 import { batchProblem } from './lib/batch-check.js';
 import { truncatedBetaLogM } from './lib/bernoulli-mixture.js';
+import type { DetectorMethods } from './lib/detector-kit.js';
+import { alphaProblem, defineDetector, sequentialPhase, verdictWriter, withEffect } from './lib/detector-kit.js';
 import { formatBounds, formatLooks, formatP } from './lib/format.js';
-import { checkMinSamples, parseDetectorOptions } from './lib/options.js';
 import { alwaysValidPValue } from './lib/p-value.js';
 import { bisect } from './lib/root-finding.js';
 
@@ -123,10 +124,7 @@ function upperRate(n: number, x: number, k: number, threshold: number): number {
   return bisect(f, bottom, 1 - EDGE, 1e-12);
 }
 
-/** Builds one SLO guard; exported for tests and direct use. */
-export function createSloGuard(name: string, options: unknown, minSamples: number): Detector<SloGuardState> {
-  const opts = parseDetectorOptions(optionsSchema, SLO_GUARD, name, options);
-  const burnIn = checkMinSamples(SLO_GUARD, name, minSamples);
+function sloGuardMethods(name: string, opts: SloGuardOptions, burnIn: number): DetectorMethods<SloGuardState> {
   const errorMode = opts.maxErrorRate !== undefined;
   const p0 = opts.maxErrorRate ?? 1 - (opts.quantile as number);
   const thresholdMs = opts.maxLatencyMs ?? 0;
@@ -136,28 +134,17 @@ export function createSloGuard(name: string, options: unknown, minSamples: numbe
   const what = errorMode ? 'of requests failed' : `of requests slower than ${thresholdMs} ms`;
   const effect = errorMode ? 'canary error rate / maxErrorRate (no baseline)' : `canary share of requests slower than maxLatencyMs / (1 - quantile) (no baseline)`;
 
-  const verdictOf = (s: SloGuardState, phase: Phase, summary: string): Verdict => ({
-    detector: SLO_GUARD,
-    metric: name,
-    phase,
-    pValue: s.pValue,
-    effect,
-    samples: { baseline: s.baselineRequests, canary: s.canaryRequests },
-    summary,
-  });
+  const out = verdictWriter<SloGuardState>({ detector: SLO_GUARD, metric: name, effect }, (s) => ({ baseline: s.baselineRequests, canary: s.canaryRequests }));
 
   return {
-    type: SLO_GUARD,
-    name,
     init(): SloGuardState {
       return { looks: 0, trials: 0, sure: 0, possible: 0, canaryRequests: 0, baselineRequests: 0, pValue: 1 };
     },
     look(state: SloGuardState, input: LookInput, alpha: number): DetectorLookResult<SloGuardState> {
-      const bad = (why: string): DetectorLookResult<SloGuardState> => ({ state, verdict: verdictOf(state, 'error', `cannot use this look: ${why}`) });
-      if (!(Number.isFinite(alpha) && alpha > 0 && alpha < 1)) return bad(`alpha must be in (0, 1), got ${alpha}`);
-      const { canary, baseline } = input.batch;
-      const problem = batchProblem('canary', canary, 'counts') ?? batchProblem('baseline', baseline, 'counts');
+      const bad = (why: string): DetectorLookResult<SloGuardState> => ({ state, verdict: out.errorVerdict(state, why) });
+      const problem = alphaProblem(alpha) ?? batchProblem('canary', input.batch.canary, 'counts') ?? batchProblem('baseline', input.batch.baseline, 'counts');
       if (problem !== undefined) return bad(problem);
+      const { canary, baseline } = input.batch;
       const add = errorMode ? { trials: canary.requests, sure: canary.errors, possible: canary.errors } : histogramExceedances(canary.latencyHistogram, thresholdMs);
       if (typeof add === 'string') return bad(`canary ${add}`);
 
@@ -176,33 +163,25 @@ export function createSloGuard(name: string, options: unknown, minSamples: numbe
       const logInv = Math.log(1 / alpha);
       const tail = `${formatP(s.pValue)} ${formatLooks(s.looks)}, canary only`;
       if (s.trials < burnIn) {
-        return { state: s, verdict: verdictOf(s, 'inconclusive', `burn-in: ${s.trials}/${burnIn} canary ${errorMode ? 'requests' : 'latency samples'}, SLO ${slo}, ${tail}`) };
+        return { state: s, verdict: out.verdict(s, 'inconclusive', `burn-in: ${s.trials}/${burnIn} canary ${errorMode ? 'requests' : 'latency samples'}, SLO ${slo}, ${tail}`) };
       }
 
       const lower = lowerRate(s.trials, s.sure, k, logInv);
       const upper = upperRate(s.trials, s.possible, k, logInv);
       const rate = s.trials > 0 ? s.sure / s.trials : 0;
-      let phase: Phase = 'inconclusive';
-      if (logFail >= logInv) phase = 'fail';
-      else if (logPass >= logInv) phase = 'pass';
+      const phase = sequentialPhase({ logM: logFail, passEvidence: logPass }, alpha, false);
       const obs = `${pct(rate)} ${what} (${s.sure}/${s.trials})`;
       let summary: string;
       if (phase === 'fail') summary = `SLO ${slo} broken: ${obs}, ${formatBounds(lower, upper, 'lower', pct)}, ${tail}`;
       else if (phase === 'pass') summary = `SLO ${slo} met: ${obs}, ${formatBounds(lower, upper, 'upper', pct)}, ${tail}`;
       else summary = `SLO ${slo} undecided: ${obs}, ${formatBounds(lower, upper, 'both', pct)}, ${tail}`;
-      const verdict = verdictOf(s, phase, summary);
-      if (s.trials > 0) verdict.estimate = rate / p0;
-      verdict.lower = lower / p0;
-      verdict.upper = upper / p0;
-      return { state: s, verdict };
+      return { state: s, verdict: withEffect(out.verdict(s, phase, summary), { estimate: s.trials > 0 ? rate / p0 : undefined, lower: lower / p0, upper: upper / p0 }) };
     },
   };
 }
 
-export const sloGuard: DetectorFactory = {
-  type: SLO_GUARD,
-  create(metricName: string, options: unknown, ctx: { minSamples: number }): Detector {
-    return createSloGuard(metricName, options, ctx.minSamples);
-  },
-};
+const definition = defineDetector({ type: SLO_GUARD, options: optionsSchema, methods: sloGuardMethods });
+/** Builds one SLO guard; exported for tests and direct use. */
+export const createSloGuard = definition.create;
+export const sloGuard: DetectorFactory = definition.factory;
 
