@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import type { Detector, DetectorFactory, DetectorLookResult, LookInput, Phase, Verdict } from '../src/contracts/detector.js';
+import type { DetectorFactory, DetectorLookResult, LookInput, Phase } from '../src/contracts/detector.js';
 import { batchProblem } from './lib/batch-check.js';
+import type { DetectorMethods } from './lib/detector-kit.js';
+import { alphaProblem, defineDetector, finiteOrUndefined, verdictWriter, withEffect } from './lib/detector-kit.js';
 import { twoArmLogBF } from './lib/dirichlet-multinomial.js';
 import { formatBounds, formatLooks, formatP, formatRatio } from './lib/format.js';
-import { checkMinSamples, parseDetectorOptions } from './lib/options.js';
 import { alwaysValidPValue } from './lib/p-value.js';
 import { bisect } from './lib/root-finding.js';
 
@@ -113,37 +114,23 @@ function pct(x: number): string {
   return `${Number((100 * x).toPrecision(3))}%`;
 }
 
-/** Builds one SRM guard; exported for tests and direct use. */
-export function createSrm(name: string, options: unknown, minSamples: number): Detector<SrmState> {
-  const opts = parseDetectorOptions(optionsSchema, SRM, name, options);
-  const burnIn = 2 * checkMinSamples(SRM, name, minSamples);
+function srmMethods(name: string, opts: SrmOptions, minSamples: number): DetectorMethods<SrmState> {
+  const burnIn = 2 * minSamples;
   const k = opts.concentration;
   const effect = 'odds ratio of the canary share of requests, realised/expected (1 = split as expected)';
-
-  const verdictOf = (s: SrmState, phase: Phase, summary: string): Verdict => ({
-    detector: SRM,
-    metric: name,
-    phase,
-    pValue: s.pValue,
-    effect,
-    samples: { baseline: s.baselineRequests, canary: s.canaryRequests },
-    summary,
-  });
+  const out = verdictWriter<SrmState>({ detector: SRM, metric: name, effect }, (s) => ({ baseline: s.baselineRequests, canary: s.canaryRequests }));
 
   return {
-    type: SRM,
-    name,
     init(): SrmState {
       return { looks: 0, canaryRequests: 0, baselineRequests: 0, segments: [], pValue: 1 };
     },
     look(state: SrmState, input: LookInput, alpha: number): DetectorLookResult<SrmState> {
-      if (!(Number.isFinite(alpha) && alpha > 0 && alpha < 1)) return { state, verdict: verdictOf(state, 'error', `cannot use this look: alpha must be in (0, 1), got ${alpha}`) };
+      const problem = alphaProblem(alpha) ?? batchProblem('canary', input.batch.canary, 'counts') ?? batchProblem('baseline', input.batch.baseline, 'counts');
+      if (problem !== undefined) return { state, verdict: out.errorVerdict(state, problem) };
       const { canary, baseline } = input.batch;
-      const problem = batchProblem('canary', canary, 'counts') ?? batchProblem('baseline', baseline, 'counts');
-      if (problem !== undefined) return { state, verdict: verdictOf(state, 'error', `cannot use this look: ${problem}`) };
       const expected = input.expectedCanaryShare ?? opts.expectedShare;
       if (expected !== undefined && !(expected > 0 && expected < 1)) {
-        return { state, verdict: verdictOf(state, 'error', `cannot use this look: expected canary share must be in (0, 1), got ${expected}`) };
+        return { state, verdict: out.errorVerdict(state, `expected canary share must be in (0, 1), got ${expected}`) };
       }
 
       let segments = state.segments;
@@ -168,7 +155,7 @@ export function createSrm(name: string, options: unknown, minSamples: number): D
       if (segments.length === 0) {
         const why = expected === undefined ? 'no expected canary share is known (set rollouts[].expectedCanaryShare or the option expectedShare), so the split is not checked' : 'no requests yet';
         const share = next.canaryRequests + next.baselineRequests > 0 ? `; canary got ${pct(next.canaryRequests / (next.canaryRequests + next.baselineRequests))} of requests` : '';
-        return { state: next, verdict: verdictOf(next, 'inconclusive', `${why}${share} ${looksText}`) };
+        return { state: next, verdict: out.verdict(next, 'inconclusive', `${why}${share} ${looksText}`) };
       }
 
       const tested = segments.reduce((a, g) => a + g.baseline + g.canary, 0);
@@ -196,19 +183,14 @@ export function createSrm(name: string, options: unknown, minSamples: number): D
         phase = 'pass';
         summary = `split as expected so far: ${shares} (${bounds}), ${tail}`;
       }
-      const verdict = verdictOf(next, phase, summary);
+      const verdict = out.verdict(next, phase, summary);
       if (next.mismatchLook !== undefined && opts.onMismatch === 'hold') verdict.hold = 'srm';
-      if (Number.isFinite(estimate)) verdict.estimate = estimate;
-      verdict.lower = lower;
-      if (Number.isFinite(upper)) verdict.upper = upper;
-      return { state: next, verdict };
+      return { state: next, verdict: withEffect(verdict, { estimate: finiteOrUndefined(estimate), lower, upper: finiteOrUndefined(upper) }) };
     },
   };
 }
 
-export const srm: DetectorFactory = {
-  type: SRM,
-  create(metricName: string, options: unknown, ctx: { minSamples: number }): Detector {
-    return createSrm(metricName, options, ctx.minSamples);
-  },
-};
+const definition = defineDetector({ type: SRM, options: optionsSchema, methods: srmMethods });
+/** Builds one SRM guard; exported for tests and direct use. */
+export const createSrm = definition.create;
+export const srm: DetectorFactory = definition.factory;
