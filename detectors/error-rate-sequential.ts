@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { DetectorFactory, DetectorLookResult, LookInput, Phase } from '../src/contracts/detector.js';
 import { batchProblem } from './lib/batch-check.js';
-import type { DetectorMethods } from './lib/detector-kit.js';
+import type { DetectorMethods, SequentialEvaluation } from './lib/detector-kit.js';
 import { alphaProblem, defineDetector, finiteOrUndefined, sequentialPhase, verdictWriter, withEffect } from './lib/detector-kit.js';
 import type { MixtureGrid, Stratum } from './lib/discrete-mixture.js';
 import { lookLogLikelihoodRatio, mantelHaenszelRatio, mixtureBounds, mixtureGrid, stratifiedMixtureLogM } from './lib/discrete-mixture.js';
@@ -73,15 +73,6 @@ export interface ErrorRateState {
   pValue: number;
 }
 
-/** The test's two e-values; estimate (finite), lower and upper (finite) once a look had failures. */
-interface Evaluation {
-  logM: number;
-  passEvidence: number;
-  estimate?: number | undefined;
-  lower?: number;
-  upper?: number | undefined;
-}
-
 const EFFECT = 'error-rate ratio canary/baseline (failed requests / requests, stratified by look)';
 
 function addStratum(strata: Stratum[], s: Stratum): Stratum[] {
@@ -93,7 +84,8 @@ function addStratum(strata: Stratum[], s: Stratum): Stratum[] {
   return out;
 }
 
-function evaluate(state: ErrorRateState, grid: MixtureGrid, r0: number, alpha: number): Evaluation {
+/** The test's two e-values; estimate (finite), lower and upper (finite) once a look had failures. */
+function evaluate(state: ErrorRateState, grid: MixtureGrid, r0: number, alpha: number): SequentialEvaluation {
   const logM = logSumExp(grid.logW.map((w, k) => w + (state.llr[k] as number)));
   if (state.strata.length === 0) return { logM, passEvidence: 0 };
   const estimate = mantelHaenszelRatio(state.strata);
@@ -111,7 +103,7 @@ function countsText(s: ErrorRateState): string {
   return `canary ${s.canaryErrors}/${s.canaryRequests} vs baseline ${s.baselineErrors}/${s.baselineRequests}`;
 }
 
-function summarize(phase: Phase, s: ErrorRateState, e: Evaluation, r0: number, minSamples: number, burnIn: boolean): string {
+function summarize(phase: Phase, s: ErrorRateState, e: SequentialEvaluation, r0: number, minSamples: number, burnIn: boolean): string {
   const tail = `${formatP(s.pValue)} ${formatLooks(s.looks)}; ${countsText(s)}`;
   const tol = r0 > 1 ? `, tolerance ${formatTolerance(r0 - 1)}` : '';
   if (burnIn) {

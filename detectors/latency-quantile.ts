@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { DetectorFactory, DetectorLookResult, LookInput, Phase } from '../src/contracts/detector.js';
 import type { LatencyHistogram } from '../src/contracts/evidence.js';
 import { histogramCount, histogramProblem, quantileBucket, sortedAtScale, tailCounts } from '../src/evidence/latency-histogram.js';
-import type { DetectorMethods } from './lib/detector-kit.js';
+import type { DetectorMethods, SequentialEvaluation } from './lib/detector-kit.js';
 import { alphaProblem, defineDetector, sequentialPhase, verdictWriter, withEffect } from './lib/detector-kit.js';
 import { mixtureGrid } from './lib/discrete-mixture.js';
 import type { Alternatives } from './lib/exceedance-mixture.js';
@@ -120,14 +120,6 @@ export interface LatencyQuantileState {
   pValue: number;
 }
 
-interface Evaluation {
-  logM: number;
-  passEvidence: number;
-  estimate?: number;
-  lower?: number;
-  upper?: number;
-}
-
 interface Ladder {
   scale: number;
   low: number;
@@ -154,13 +146,13 @@ function ladderOf(scale: number, tolerance: number): Ladder {
   };
 }
 
-function evaluate(s: LatencyQuantileState, ladder: Ladder, alt: Alternatives, alpha: number): Evaluation {
+function evaluate(s: LatencyQuantileState, ladder: Ladder, alt: Alternatives, alpha: number): SequentialEvaluation {
   const logInv = Math.log(1 / alpha);
   const up = (r: number): number => rungLogM(s.llr[r] as number[], alt, 'up');
   const down = (r: number): number => rungLogM(s.llr[r] as number[], alt, 'down');
   const logM = up(ladder.failRow);
   const passEvidence = down(ladder.passRow);
-  const e: Evaluation = { logM, passEvidence };
+  const e: SequentialEvaluation = { logM, passEvidence };
   if (s.canaryTested === 0) return e;
   // up(r) is non-increasing and down(r) non-decreasing along the ladder: binary searches, O(K log rungs).
   const last = s.llr.length - 1;
@@ -189,7 +181,7 @@ function pLabel(q: number): string {
   return `p${Number((100 * q).toPrecision(4))}`;
 }
 
-function summarize(phase: Phase, s: LatencyQuantileState, e: Evaluation, o: LatencyQuantileOptions, ladder: Ladder | undefined, minSamples: number, burnIn: boolean): string {
+function summarize(phase: Phase, s: LatencyQuantileState, e: SequentialEvaluation, o: LatencyQuantileOptions, ladder: Ladder | undefined, minSamples: number, burnIn: boolean): string {
   const q = pLabel(o.quantile);
   const at = ladder === undefined ? '' : `${formatRatio(ladder.ratio(ladder.low + ladder.failRow))}x `;
   const tail = `${formatP(s.pValue)} ${formatLooks(s.looks)}; canary ${s.canaryAbove}/${s.canaryTested} spans above ${at}the baseline's running ${q}, baseline ${s.baselineAbove}/${s.baselineTested} above it`;
@@ -266,7 +258,7 @@ function latencyQuantileMethods(name: string, opts: LatencyQuantileOptions, burn
         }
       }
 
-      const e: Evaluation = ladder === undefined ? { logM: 0, passEvidence: 0 } : evaluate(s, ladder, alt, alpha);
+      const e: SequentialEvaluation = ladder === undefined ? { logM: 0, passEvidence: 0 } : evaluate(s, ladder, alt, alpha);
       s.pValue = alwaysValidPValue(state.pValue, e.logM);
       const burnIn = s.canarySamples < burnInSamples || s.baselineSamples < burnInSamples;
       const phase = sequentialPhase(e, alpha, burnIn);

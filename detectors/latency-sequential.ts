@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { DetectorFactory, DetectorLookResult, LookInput, Phase } from '../src/contracts/detector.js';
 import { batchProblem } from './lib/batch-check.js';
-import type { DetectorMethods } from './lib/detector-kit.js';
+import type { DetectorMethods, SequentialEvaluation } from './lib/detector-kit.js';
 import { alphaProblem, defineDetector, sequentialPhase, verdictWriter, withEffect } from './lib/detector-kit.js';
 import { formatBounds, formatLooks, formatP, formatRatio, formatTolerance } from './lib/format.js';
 import { howardTau2, normalMixtureLogM, normalMixtureRadius } from './lib/normal-mixture.js';
@@ -84,15 +84,7 @@ export function latencyStatistic(s: LatencyState): { dRaw: number; s2: number } 
 
 const EFFECT = 'latency ratio canary/baseline (geometric mean, stratified by look)';
 
-interface Evaluation {
-  logM: number;
-  passEvidence: number;
-  estimate?: number;
-  lower?: number;
-  upper?: number;
-}
-
-function evaluate(s: LatencyState, logR0: number, alpha: number): Evaluation {
+function evaluate(s: LatencyState, logR0: number, alpha: number): SequentialEvaluation {
   const stat = latencyStatistic(s);
   if (stat === undefined || s.tau2 === null) return { logM: 0, passEvidence: 0 };
   const { dRaw, s2 } = stat;
@@ -106,7 +98,7 @@ function evaluate(s: LatencyState, logR0: number, alpha: number): Evaluation {
   };
 }
 
-function summarize(phase: Phase, s: LatencyState, e: Evaluation, r0: number, minSamples: number, burnIn: boolean): string {
+function summarize(phase: Phase, s: LatencyState, e: SequentialEvaluation, r0: number, minSamples: number, burnIn: boolean): string {
   const tail = `${formatP(s.pValue)} ${formatLooks(s.looks)}; ${s.canarySamples} canary vs ${s.baselineSamples} baseline spans`;
   const tol = r0 > 1 ? `, tolerance ${formatTolerance(r0 - 1)}` : '';
   if (burnIn) return `burn-in: ${s.canarySamples}/${minSamples} canary and ${s.baselineSamples}/${minSamples} baseline spans, ${tail}`;

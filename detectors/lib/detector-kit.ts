@@ -112,6 +112,9 @@ export interface Effect {
   upper?: number | undefined;
 }
 
+/** What a one-sided sequential detector evaluates at a look: its two e-values and the effect it reports. */
+export type SequentialEvaluation = SequentialEvidence & Effect;
+
 /**
  * Adds estimate, lower and upper to the verdict (in that order), each only when defined; returns the verdict.
  * JSON has no Infinity or NaN: map a side you do not report (unbounded, not estimable) to undefined, e.g. with
