@@ -111,7 +111,7 @@ describe('vigil connectors test', () => {
   it('dry-runs a plan connector: nothing is sent, nothing changes', async () => {
     expect(await run('connectors', 'test', 'kill-flag', '--config', config())).toBe(0);
     expect(receiver.requests).toHaveLength(0);
-    expect(stdout).toContain('action connector kill-flag (type webhook)');
+    expect(stdout).toContain('webhook connector kill-flag (type webhook)');
     expect(stdout).toMatch(/dry run \(rollback of vigil-connectors-test\): .*dry-run.*\(changed: false\)/);
     expect(stdout).not.toContain('hook-secret-123');
   });
@@ -143,7 +143,7 @@ describe('vigil connectors test', () => {
       const verified = verifySignature(HOOK_SECRET, req.headers['x-vigil-timestamp'] as string, req.body, req.headers['x-vigil-signature'] as string, { nowSec: Math.floor(Date.now() / 1000) });
       expect(verified).toEqual({ ok: true });
 
-      expect(stdout).toContain('action connector hook (type webhook)');
+      expect(stdout).toContain('webhook connector hook (type webhook)');
       expect(stdout).toContain(`POST ${peer.url}/hooks/T0AB12CDE/B0AB12CDE/****?api-version=1&sig=**** → HTTP 200`);
       expect(stdout).toContain('sent: a TEST event (rollback of vigil-connectors-test, marked test and dry-run) was delivered (HTTP 200)');
       expect(stdout).toMatch(/result: ok\n$/);
@@ -151,7 +151,7 @@ describe('vigil connectors test', () => {
 
       // a connector that would really act refuses --send, and sends nothing
       expect(await run('connectors', 'test', 'fake-flag', '--config', file, '--send')).toBe(2);
-      expect(stderr).toContain('--send is for notifiers and action connectors (webhook)');
+      expect(stderr).toContain('--send is for notifiers and webhook connectors');
       expect(peer.requests).toHaveLength(1);
     } finally {
       delete process.env.HOOK_SECRET;

@@ -172,7 +172,7 @@ function withPeer(start: () => Promise<StatefulPeer>): () => StatefulPeer {
   };
 }
 
-/** Every plan connector (flag, traffic, deployer, action) passes this. */
+/** Every plan connector (flag, traffic, deployer, webhook) passes this. */
 export function connectorConformance(
   name: string,
   makeConnector: (target: ConnectorTarget) => PlanConnector,
@@ -190,7 +190,7 @@ export function connectorConformance(
 
     it('identifies itself as a plan connector', () => {
       const c = makeConnector(target());
-      expect(['flag', 'traffic', 'deployer', 'action']).toContain(c.kind);
+      expect(['flag', 'traffic', 'deployer', 'webhook']).toContain(c.kind);
       expect(c.type).toMatch(/^[a-z][a-z0-9-]*$/);
       expect(c.name).not.toBe('');
     });

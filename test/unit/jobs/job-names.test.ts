@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterEach, beforeAll, afterAll, describe, expect, it, inject } from 'vitest';
-import { webhookActionFactory } from '../../../connectors/actions/webhook.js';
+import { webhookConnectorFactory } from '../../../connectors/webhooks/webhook.js';
 import { flagdFactory } from '../../../connectors/flags/flagd.js';
 import { slackNotifierFactory } from '../../../connectors/notifiers/slack.js';
 import { webhookNotifierFactory } from '../../../connectors/notifiers/webhook.js';
@@ -79,8 +79,8 @@ describe.each([{ adapter: 'embedded' }, { adapter: 'bullmq' }])('job names on th
     copyFileSync(FLAGS, flagFile);
     const connectors = [
       asPlan(build(flagdFactory, 'kill-flag', { path: flagFile, flag: 'checkout-v2', variant: 'baseline' })),
-      asPlan(build(webhookActionFactory, 'hook', { url: `${receiver.url}/rollback` })),
-      asPlan(build(webhookActionFactory, 'broken', { url: await closedPortUrl(), timeoutMs: 1_000 })),
+      asPlan(build(webhookConnectorFactory, 'hook', { url: `${receiver.url}/rollback` })),
+      asPlan(build(webhookConnectorFactory, 'broken', { url: await closedPortUrl(), timeoutMs: 1_000 })),
     ];
     const notifiers = [
       asNotifier(build(slackNotifierFactory, 'chat', { webhookUrl: `${receiver.url}/services/T0/B0/x` })),

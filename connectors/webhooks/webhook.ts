@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type {
-  ActionConnector, ActionContext, ActionResult, ConnectorDeps, ConnectorFactory,
+  ActionContext, ActionResult, ConnectorDeps, ConnectorFactory, PlanConnector,
 } from '../../src/contracts/connector.js';
 import { ROLLBACK_EVENT_TYPE, rollbackEvent } from '../shared/cloudevent.js';
 import { abortedError, describeUrl, postWithTimeout } from '../shared/http.js';
@@ -10,11 +10,11 @@ import { withBindings } from '../shared/log.js';
 
 const schema = webhookOptionsSchema('the http(s) URL that receives the CloudEvent');
 
-export type WebhookActionOptions = z.output<typeof schema>;
+export type WebhookConnectorOptions = z.output<typeof schema>;
 
 /**
- * Plan step that forwards a rollback decision as a signed CloudEvent (`dev.vigil.rollback`, DESIGN.md's
- * webhook contract) to `options.url`, e.g. a team's own flag service or a deploy pipeline trigger.
+ * Plan step of kind `webhook` that forwards a rollback decision as a signed CloudEvent (`dev.vigil.rollback`,
+ * DESIGN.md's webhook contract) to `options.url`, e.g. a team's own flag service or a deploy pipeline trigger.
  * Options: `url` (required), `secret` (HMAC key; unsigned without it), `timeoutMs` (default 10000),
  * `headers` (extra request headers, e.g. Authorization; never logged), `source` (default "vigil").
  *
@@ -27,16 +27,16 @@ export type WebhookActionOptions = z.output<typeof schema>;
  * OPTIONS are answered by proxies and frameworks whether or not the POST handler works, and a test POST
  * would be a real event to the receiver; the URL is validated when the options are parsed.
  */
-export const webhookActionFactory: ConnectorFactory<WebhookActionOptions> = {
+export const webhookConnectorFactory: ConnectorFactory<WebhookConnectorOptions> = {
   type: 'webhook',
-  kind: 'action',
+  kind: 'webhook',
   parse: (options) => parseOptions('webhook', schema, options),
-  create(name: string, options: WebhookActionOptions, deps: ConnectorDeps): ActionConnector {
+  create(name: string, options: WebhookConnectorOptions, deps: ConnectorDeps): PlanConnector<'webhook'> {
     const logUrl = describeUrl(options.url, { keepPath: true });
     return {
       name,
       type: 'webhook',
-      kind: 'action',
+      kind: 'webhook',
       async apply(ctx: ActionContext): Promise<ActionResult> {
         if (ctx.signal.aborted) throw abortedError('webhook', ctx.signal);
         const nowMs = deps.now();
