@@ -2,10 +2,10 @@ import type { z } from 'zod';
 import type {
   ActionContext, ActionResult, ConnectorDeps, ConnectorFactory, PlanConnector,
 } from '../../src/contracts/connector.js';
-import { ROLLBACK_EVENT_TYPE, rollbackEvent } from '../shared/cloudevent.js';
-import { abortedError, describeUrl, postWithTimeout } from '../shared/http.js';
+import { CLOUDEVENT_CONTENT_TYPE, ROLLBACK_EVENT_TYPE, rollbackEvent } from '../shared/cloudevent.js';
+import { abortedError, describeUrl } from '../shared/http.js';
 import { parseOptions, webhookOptionsSchema } from '../shared/options.js';
-import { signedDelivery } from '../shared/signed-delivery.js';
+import { postSigned } from '../shared/signed-post.js';
 import { withBindings } from '../shared/log.js';
 
 const schema = webhookOptionsSchema('the http(s) URL that receives the CloudEvent');
@@ -41,20 +41,14 @@ export const webhookConnectorFactory: ConnectorFactory<WebhookConnectorOptions> 
         if (ctx.signal.aborted) throw abortedError('webhook', ctx.signal);
         const nowMs = deps.now();
         const event = rollbackEvent(ctx.decision, { source: options.source, nowMs });
-        const delivery = signedDelivery(event, { secret: options.secret, headers: options.headers, nowMs });
-        const what = `CloudEvent ${ROLLBACK_EVENT_TYPE} id=${event.id} (${Buffer.byteLength(delivery.body)} bytes, ` +
+        const body = JSON.stringify(event);
+        const what = `CloudEvent ${ROLLBACK_EVENT_TYPE} id=${event.id} (${Buffer.byteLength(body)} bytes, ` +
           `${options.secret !== undefined ? 'signed' : 'unsigned'}) to ${logUrl}`;
         if (ctx.dryRun) return { changed: false, detail: `dry-run: would POST ${what}` };
-        const res = await postWithTimeout({
-          vendor: 'webhook',
-          url: options.url,
-          body: delivery.body,
-          headers: delivery.headers,
-          timeoutMs: options.timeoutMs,
-          signal: ctx.signal,
-          fetch: deps.fetch,
-          logger: ctx.logger,
-          logUrl,
+        const res = await postSigned({
+          vendor: 'webhook', url: options.url, logUrl, body, contentType: CLOUDEVENT_CONTENT_TYPE, headers: options.headers,
+          signing: { id: event.id, nowMs, secret: options.secret },
+          timeoutMs: options.timeoutMs, signal: ctx.signal, fetch: deps.fetch, logger: ctx.logger,
         });
         withBindings(ctx.logger, { connector: name }).info({ eventId: event.id, status: res.status }, 'rollback event delivered');
         return { changed: true, detail: `POSTed ${what}: HTTP ${res.status}` };

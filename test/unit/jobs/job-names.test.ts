@@ -1,6 +1,6 @@
 /**
  * Names across logs and metrics: a rollback plan runs through the real plan runner, the real queues (embedded, and
- * BullMQ on the test Redis with a per-test prefix) and real connectors (flagd file, webhook action, a webhook to a
+ * BullMQ on the test Redis with a per-test prefix) and real connectors (flagd file, webhook connector, a webhook to a
  * closed port that fails, Slack and webhook notifiers against a local receiver), with the agent's logger writing
  * into an array and the agent's metrics wiring (jobOutcomeMetrics, recordQueueStats).
  * - every raw log line has each key once (at every depth);
