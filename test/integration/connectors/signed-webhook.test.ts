@@ -9,7 +9,7 @@ import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from '../../../co
 import {
   NOW_MS, NOW_SEC, actionContext, actionFailed, asNotifier, asPlan, deps, notifyContext, rollbackDecision,
 } from '../../unit/connectors/fixtures.js';
-import { HttpReceiver, type RecordedRequest } from '../../unit/connectors/http-receiver.js';
+import { HttpPeer, type RecordedRequest } from '../../helpers/http-peer.js';
 
 const SECRET = 'whsec_5b1e0c2a9d';
 
@@ -23,8 +23,8 @@ function verify(r: RecordedRequest, body: Buffer | string = r.rawBody, nowSec = 
 }
 
 describe('signed webhook delivery', () => {
-  let receiver: HttpReceiver;
-  beforeAll(async () => { receiver = await HttpReceiver.start(); });
+  let receiver: HttpPeer;
+  beforeAll(async () => { receiver = await HttpPeer.start(); });
   afterAll(async () => { await receiver.close(); });
   beforeEach(() => receiver.reset());
 

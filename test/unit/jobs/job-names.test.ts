@@ -26,7 +26,7 @@ import { createPlanRunner, type NotifyJob, type PlanRunner, type StepJob } from 
 import type { JobQueue } from '../../../src/jobs/queue.js';
 import { captureLogs, duplicateKeys } from '../../helpers/log-lines.js';
 import { asNotifier, asPlan, deps, rollbackDecision } from '../connectors/fixtures.js';
-import { HttpReceiver, closedPortUrl } from '../connectors/http-receiver.js';
+import { HttpPeer, closedPortUrl } from '../../helpers/http-peer.js';
 
 const FLAGS = new URL('../../../fixtures/flags/flagd-flags.json', import.meta.url);
 
@@ -35,12 +35,12 @@ function build<O>(f: ConnectorFactory<O>, name: string, options: unknown) {
 }
 
 describe.each([{ adapter: 'embedded' }, { adapter: 'bullmq' }])('job names on the $adapter queue', ({ adapter }) => {
-  let receiver: HttpReceiver;
+  let receiver: HttpPeer;
   let dir: string;
   let runner: PlanRunner | undefined;
   let cleanup: (() => Promise<void>) | undefined;
   beforeAll(async () => {
-    receiver = await HttpReceiver.start();
+    receiver = await HttpPeer.start();
     dir = mkdtempSync(join(tmpdir(), 'vigil-job-names-'));
   });
   afterEach(async () => {
