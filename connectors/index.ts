@@ -1,6 +1,4 @@
 import type { ConnectorFactory } from '../src/contracts/connector.js';
-import { noopActionFactory } from './actions/noop.js';
-import { webhookActionFactory } from './actions/webhook.js';
 import { argoRolloutsDeployerFactory } from './deployers/argo-rollouts.js';
 import { commandDeployerFactory } from './deployers/command.js';
 import { kubernetesDeployerFactory } from './deployers/kubernetes.js';
@@ -8,6 +6,7 @@ import { flagdFactory } from './flags/flagd.js';
 import { flagsmithFactory } from './flags/flagsmith.js';
 import { launchDarklyFactory } from './flags/launchdarkly.js';
 import { unleashFactory } from './flags/unleash.js';
+import { noopConnectorFactory } from './noop.js';
 import { noopNotifierFactory } from './notifiers/noop.js';
 import { discordNotifierFactory } from './notifiers/discord.js';
 import { googleChatNotifierFactory } from './notifiers/google-chat.js';
@@ -20,6 +19,7 @@ import { gatewayApiTrafficFactory } from './traffic/gateway-api.js';
 import { haproxyTrafficFactory } from './traffic/haproxy.js';
 import { istioTrafficFactory } from './traffic/istio.js';
 import { nginxTrafficFactory } from './traffic/nginx.js';
+import { webhookConnectorFactory } from './webhooks/webhook.js';
 
 function byType(factories: ConnectorFactory[]): ReadonlyMap<string, ConnectorFactory> {
   const map = new Map<string, ConnectorFactory>();
@@ -31,12 +31,12 @@ function byType(factories: ConnectorFactory[]): ReadonlyMap<string, ConnectorFac
 }
 
 /**
- * Built-in plan connectors (config `connectors:`), keyed by `type`. An unknown type is rejected by the
- * composition root (VIGIL_ERR_CONFIG_UNKNOWN_TYPE); there is no fallback.
+ * Built-in plan connectors (config `connectors:`; kinds flag, traffic, deployer, webhook), keyed by `type`.
+ * An unknown type is rejected by the composition root (VIGIL_ERR_CONFIG_UNKNOWN_TYPE); there is no fallback.
  */
 export const PLAN_CONNECTORS: ReadonlyMap<string, ConnectorFactory> = byType([
-  webhookActionFactory,
-  noopActionFactory,
+  webhookConnectorFactory,
+  noopConnectorFactory,
   flagdFactory,
   unleashFactory,
   launchDarklyFactory,

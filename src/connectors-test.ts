@@ -3,8 +3,8 @@
  * runs its health check, then a dry run on a synthetic decision marked as a TEST (`test: true`, dry-run,
  * service `vigil-connectors-test`). Plan connectors `apply` with `dryRun: true` (a dry run that changes
  * something or sends a write request fails the test); notifiers render the request they WOULD post
- * without posting it. With `send`, notifiers post the test notification and action connectors (webhook:
- * they only deliver a message) apply it for real, so the receiver gets a real, signed event marked test;
+ * without posting it. With `send`, notifiers post the test notification and webhook connectors (they only
+ * deliver a message) apply it for real, so the receiver gets a real, signed event marked test;
  * other plan connectors refuse `send` (they would really roll something back). Credentials never reach the
  * output: previews show the URL's origin only, sent requests their URL with token-like path segments and
  * secret query values hidden (`redactUrl`), headers other than framing ones and every secret-looking
@@ -202,8 +202,8 @@ export async function runConnectorTest(o: ConnectorTestOptions): Promise<number>
     o.err(`vigil connectors test: ${o.name} could not be built: ${error}${code ? ` [${code}]` : ''}`);
     return 2;
   }
-  if (o.send && conn.kind !== 'notifier' && conn.kind !== 'action') {
-    o.err(`vigil connectors test: --send is for notifiers and action connectors (webhook), which only deliver a message; ${o.name} is a ${conn.kind} connector (type ${conn.type}) and would really act: run it without --send for its dry run`);
+  if (o.send && conn.kind !== 'notifier' && conn.kind !== 'webhook') {
+    o.err(`vigil connectors test: --send is for notifiers and webhook connectors, which only deliver a message; ${o.name} is a ${conn.kind} connector (type ${conn.type}) and would really act: run it without --send for its dry run`);
     await conn.close?.().catch(() => undefined);
     return 2;
   }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type {
-  ActionContext, ActionResult, ConnectorFactory, Deployer,
+  ActionContext, ActionResult, ConnectorFactory, PlanConnector,
 } from '../../src/contracts/connector.js';
 import { VigilError, isVigilError } from '../../src/errors.js';
 import { abortedError } from '../shared/http.js';
@@ -48,7 +48,7 @@ export const argoRolloutsDeployerFactory: ConnectorFactory<ArgoRolloutsOptions> 
   type: TYPE,
   kind: 'deployer',
   parse: (options) => parseOptions(TYPE, schema, options),
-  create(name: string, o: ArgoRolloutsOptions): Deployer {
+  create(name: string, o: ArgoRolloutsOptions): PlanConnector<'deployer'> {
     const client = new KubeClient(TYPE, o);
     const path = `/apis/argoproj.io/v1alpha1/namespaces/${o.namespace}/rollouts/${o.rollout}`;
     const where = `Rollout ${o.namespace}/${o.rollout}`;

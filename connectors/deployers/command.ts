@@ -3,7 +3,7 @@ import { access } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import type {
-  ActionContext, ActionResult, ConnectorFactory, Deployer, RollbackTarget,
+  ActionContext, ActionResult, ConnectorFactory, PlanConnector, RollbackTarget,
 } from '../../src/contracts/connector.js';
 import { VigilError } from '../../src/errors.js';
 import { abortedError } from '../shared/http.js';
@@ -152,7 +152,7 @@ export const commandDeployerFactory: ConnectorFactory<CommandOptions> = {
   type: TYPE,
   kind: 'deployer',
   parse: (options) => parseOptions(TYPE, schema, options),
-  create(name: string, o: CommandOptions): Deployer {
+  create(name: string, o: CommandOptions): PlanConnector<'deployer'> {
     const wrap = (args: readonly string[]) => (o.shell ? ['/bin/sh', '-c', args[0]!] : [...args]);
     const secrets = Object.values(o.env).filter((v) => v.length >= 4).sort((a, b) => b.length - a.length);
     const mask = (text: string) => secrets.reduce((t, s) => t.split(s).join('***'), text);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type {
-  ActionContext, ActionResult, ConnectorFactory, Deployer,
+  ActionContext, ActionResult, ConnectorFactory, PlanConnector,
 } from '../../src/contracts/connector.js';
 import { VigilError } from '../../src/errors.js';
 import { abortedError } from '../shared/http.js';
@@ -64,7 +64,7 @@ export const kubernetesDeployerFactory: ConnectorFactory<KubernetesDeployerOptio
   type: TYPE,
   kind: 'deployer',
   parse: (options) => parseOptions(TYPE, schema, options),
-  create(name: string, o: KubernetesDeployerOptions): Deployer {
+  create(name: string, o: KubernetesDeployerOptions): PlanConnector<'deployer'> {
     const client = new KubeClient(TYPE, o);
     const apps = `/apis/apps/v1/namespaces/${o.namespace}`;
     const path = `${apps}/deployments/${o.deployment}`;

@@ -4,7 +4,7 @@ import { access, open, readFile, realpath, rename, stat, unlink } from 'node:fs/
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import type {
-  ActionContext, ActionResult, ConnectorFactory, FlagConnector,
+  ActionContext, ActionResult, ConnectorFactory, PlanConnector,
 } from '../../src/contracts/connector.js';
 import { VigilError } from '../../src/errors.js';
 import { abortedError } from '../shared/http.js';
@@ -103,7 +103,7 @@ export const flagdFactory: ConnectorFactory<FlagdOptions> = {
   type: 'flagd',
   kind: 'flag',
   parse: (options) => parseOptions('flagd', schema, options),
-  create(name: string, o: FlagdOptions): FlagConnector {
+  create(name: string, o: FlagdOptions): PlanConnector<'flag'> {
     const where = `flag "${o.flag}" in ${o.path}`;
 
     async function read(signal: AbortSignal): Promise<FlagdState> {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type {
-  ActionContext, ActionResult, ConnectorDeps, ConnectorFactory, FlagConnector,
+  ActionContext, ActionResult, ConnectorDeps, ConnectorFactory, PlanConnector,
 } from '../../src/contracts/connector.js';
 import { VigilError } from '../../src/errors.js';
 import { httpUrl, parseOptions, timeoutMsOption } from '../shared/options.js';
@@ -64,7 +64,7 @@ export const flagsmithFactory: ConnectorFactory<FlagsmithOptions> = {
   type: 'flagsmith',
   kind: 'flag',
   parse: (options) => parseOptions('flagsmith', schema, options),
-  create(name: string, o: FlagsmithOptions, deps: ConnectorDeps): FlagConnector {
+  create(name: string, o: FlagsmithOptions, deps: ConnectorDeps): PlanConnector<'flag'> {
     const statesPath = `/api/v1/environments/${encodeURIComponent(o.environmentKey)}/featurestates/`;
     const listUrl = `${joinUrl(o.baseUrl, statesPath)}?feature_name=${encodeURIComponent(o.feature)}`;
     const stateUrl = (id: number): string => joinUrl(o.baseUrl, `${statesPath}${id}/`);

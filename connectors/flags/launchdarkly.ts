@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type {
-  ActionContext, ActionResult, ConnectorDeps, ConnectorFactory, FlagConnector, RollbackTarget,
+  ActionContext, ActionResult, ConnectorDeps, ConnectorFactory, PlanConnector, RollbackTarget,
 } from '../../src/contracts/connector.js';
 import { VigilError } from '../../src/errors.js';
 import { httpUrl, parseOptions, timeoutMsOption } from '../shared/options.js';
@@ -118,7 +118,7 @@ export const launchDarklyFactory: ConnectorFactory<LaunchDarklyOptions> = {
   type: 'launchdarkly',
   kind: 'flag',
   parse: (options) => parseOptions('launchdarkly', schema, options),
-  create(name: string, o: LaunchDarklyOptions, deps: ConnectorDeps): FlagConnector {
+  create(name: string, o: LaunchDarklyOptions, deps: ConnectorDeps): PlanConnector<'flag'> {
     const flagPath = `/api/v2/flags/${encodeURIComponent(o.project)}/${encodeURIComponent(o.flag)}`;
     const flagUrl = joinUrl(o.baseUrl, flagPath);
     const readUrl = `${flagUrl}?env=${encodeURIComponent(o.environment)}`;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type {
-  ActionContext, ActionResult, ConnectorDeps, ConnectorFactory, FlagConnector,
+  ActionContext, ActionResult, ConnectorDeps, ConnectorFactory, PlanConnector,
 } from '../../src/contracts/connector.js';
 import { VigilError } from '../../src/errors.js';
 import { httpUrl, parseOptions, timeoutMsOption } from '../shared/options.js';
@@ -45,7 +45,7 @@ export const unleashFactory: ConnectorFactory<UnleashOptions> = {
   type: 'unleash',
   kind: 'flag',
   parse: (options) => parseOptions('unleash', schema, options),
-  create(name: string, o: UnleashOptions, deps: ConnectorDeps): FlagConnector {
+  create(name: string, o: UnleashOptions, deps: ConnectorDeps): PlanConnector<'flag'> {
     const featurePath = `/api/admin/projects/${encodeURIComponent(o.project)}/features/${encodeURIComponent(o.feature)}`;
     const featureUrl = joinUrl(o.url, featurePath);
     const offUrl = joinUrl(o.url, `${featurePath}/environments/${encodeURIComponent(o.environment)}/off`);

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { ConnectorDeps, ConnectorFactory, Notification, Notifier } from '../../src/contracts/connector.js';
-import { isVigilError } from '../../src/errors.js';
-import { abortedError, describeUrl, postWithTimeout } from '../shared/http.js';
+import { abortedError, describeUrl } from '../shared/http.js';
 import { httpUrl, parseOptions, timeoutMsOption } from '../shared/options.js';
+import { postSigned } from '../shared/signed-post.js';
 import { buildPagerDutyEvent } from './pagerduty-event.js';
 import { withBindings } from '../shared/log.js';
 
@@ -60,27 +60,12 @@ export const pagerDutyNotifierFactory: ConnectorFactory<PagerDutyOptions> = {
           log.debug({ decisionOutcome: n.decision.outcome }, 'pagerduty: nothing to send for this notification');
           return;
         }
-        try {
-          await postWithTimeout({
-            vendor: 'pagerduty',
-            url: options.url,
-            body: JSON.stringify(event),
-            headers: { 'content-type': 'application/json', 'user-agent': 'vigil' },
-            timeoutMs: options.timeoutMs,
-            signal: ctx.signal,
-            fetch: deps.fetch,
-            logger: ctx.logger,
-            logUrl,
-          });
-        } catch (err) {
+        await postSigned({
+          vendor: 'pagerduty', url: options.url, logUrl, body: JSON.stringify(event), contentType: 'application/json',
           // PagerDuty's answers do not echo the routing key; should one ever do, the key must not travel on.
-          if (isVigilError(err) && err.message.includes(options.routingKey)) {
-            const scrub = (s: string) => s.split(options.routingKey).join('[routing key]');
-            err.message = scrub(err.message);
-            if (err.stack !== undefined) err.stack = scrub(err.stack);
-          }
-          throw err;
-        }
+          conceal: { secret: options.routingKey, as: '[routing key]' },
+          timeoutMs: options.timeoutMs, signal: ctx.signal, fetch: deps.fetch, logger: ctx.logger,
+        });
         log.debug({ action: event.event_action, dedupKey: event.dedup_key }, 'pagerduty event accepted');
       },
     };

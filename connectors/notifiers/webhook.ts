@@ -1,10 +1,10 @@
 import type { z } from 'zod';
 import type { ConnectorDeps, ConnectorFactory, Notification, Notifier } from '../../src/contracts/connector.js';
 import type { Logger } from 'pino';
-import { notificationEvent } from '../shared/cloudevent.js';
-import { abortedError, describeUrl, postWithTimeout } from '../shared/http.js';
+import { CLOUDEVENT_CONTENT_TYPE, notificationEvent } from '../shared/cloudevent.js';
+import { abortedError, describeUrl } from '../shared/http.js';
 import { parseOptions, webhookOptionsSchema } from '../shared/options.js';
-import { signedDelivery } from '../shared/signed-delivery.js';
+import { postSigned } from '../shared/signed-post.js';
 import { withBindings } from '../shared/log.js';
 
 const schema = webhookOptionsSchema('the http(s) URL that receives the notification CloudEvent');
@@ -14,11 +14,11 @@ export type WebhookNotifierOptions = z.output<typeof schema>;
 /**
  * Generic notifier: POSTs each notification as a CloudEvent `dev.vigil.notification.<kind>` with id
  * `<decision id>:<kind>` (stable across retries: receivers dedupe on it), signed exactly like the webhook
- * action. `data` is the decision record plus `kind`, `link`, `failure` and `steps`.
+ * connector (`postSigned`). `data` is the decision record plus `kind`, `link`, `failure` and `steps`.
  *
  * Dry run (`ctx.dryRun` or a dry-run decision) still posts, because `actions.mode: dry-run` means "decide
  * and notify, touch nothing": the event's `data.dryRun` is true so the receiver can tell.
- * Options as the webhook action: `url`, `secret`, `timeoutMs`, `headers`, `source`.
+ * Options as the webhook connector: `url`, `secret`, `timeoutMs`, `headers`, `source`.
  */
 export const webhookNotifierFactory: ConnectorFactory<WebhookNotifierOptions> = {
   type: 'webhook',
@@ -34,17 +34,10 @@ export const webhookNotifierFactory: ConnectorFactory<WebhookNotifierOptions> = 
         if (ctx.signal.aborted) throw abortedError('webhook', ctx.signal);
         const nowMs = deps.now();
         const event = notificationEvent(n, { source: options.source, nowMs, dryRun: ctx.dryRun });
-        const delivery = signedDelivery(event, { secret: options.secret, headers: options.headers, nowMs });
-        const res = await postWithTimeout({
-          vendor: 'webhook',
-          url: options.url,
-          body: delivery.body,
-          headers: delivery.headers,
-          timeoutMs: options.timeoutMs,
-          signal: ctx.signal,
-          fetch: deps.fetch,
-          logger: ctx.logger,
-          logUrl,
+        const res = await postSigned({
+          vendor: 'webhook', url: options.url, logUrl, body: JSON.stringify(event), contentType: CLOUDEVENT_CONTENT_TYPE,
+          headers: options.headers, signing: { id: event.id, nowMs, secret: options.secret },
+          timeoutMs: options.timeoutMs, signal: ctx.signal, fetch: deps.fetch, logger: ctx.logger,
         });
         withBindings(ctx.logger, { connector: name, decisionId: n.decision.id, kind: n.kind }).debug({ eventId: event.id, status: res.status }, 'notification delivered');
       },

@@ -1,13 +1,14 @@
 import type { ConnectorDeps, Notification, Notifier } from '../../src/contracts/connector.js';
-import { abortedError, describeUrl, postWithTimeout } from './http.js';
+import { abortedError, describeUrl } from './http.js';
 import { withBindings } from './log.js';
+import { postSigned } from './signed-post.js';
 
 /**
  * A notifier that POSTs one JSON message per notification to a webhook URL that is itself the credential
  * (Slack, Teams Workflows, Mattermost, Discord, Google Chat): logs and errors show only the URL's origin.
  * `build` turns the notification into the vendor's message; `postUrl` (default: the webhook URL) is where it
  * goes when the vendor wants query parameters added; everything else (abort, timeout, error mapping) is
- * shared.
+ * shared (`postSigned`, unsigned: the URL is the credential).
  */
 export function jsonWebhookNotifier(
   type: string,
@@ -24,16 +25,10 @@ export function jsonWebhookNotifier(
     kind: 'notifier',
     async post(n, ctx) {
       if (ctx.signal.aborted) throw abortedError(type, ctx.signal);
-      await postWithTimeout({
-        vendor: type,
-        url: options.postUrl ?? options.webhookUrl,
-        body: JSON.stringify(build(n, ctx.dryRun)),
-        headers: { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'vigil' },
-        timeoutMs: options.timeoutMs,
-        signal: ctx.signal,
-        fetch: deps.fetch,
-        logger: ctx.logger,
-        logUrl,
+      await postSigned({
+        vendor: type, url: options.postUrl ?? options.webhookUrl, logUrl, body: JSON.stringify(build(n, ctx.dryRun)),
+        contentType: 'application/json; charset=utf-8',
+        timeoutMs: options.timeoutMs, signal: ctx.signal, fetch: deps.fetch, logger: ctx.logger,
       });
       withBindings(ctx.logger, { connector: name, decisionId: n.decision.id, kind: n.kind }).debug(`${type} ${posted} posted`);
     },

@@ -98,7 +98,7 @@ export const headersOption = z
   })
   .default({});
 
-/** The options shared by the webhook action and the webhook notifier. */
+/** The options shared by the webhook connector and the webhook notifier. */
 export function webhookOptionsSchema(urlPurpose: string) {
   return z.strictObject({
     url: httpUrl(urlPurpose, { httpsOnly: false }),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ConnectorFactory, TrafficConnector } from '../../src/contracts/connector.js';
+import type { ConnectorFactory, PlanConnector } from '../../src/contracts/connector.js';
 import { jsonPointer } from '../shared/kube-client.js';
 import { contextNeedsKubeconfig, kubeConnectionShape, kubeName } from '../shared/kube-options.js';
 import { parseOptions } from '../shared/options.js';
@@ -75,7 +75,7 @@ export const gatewayApiTrafficFactory: ConnectorFactory<GatewayApiOptions> = {
   type: TYPE,
   kind: 'traffic',
   parse: (options) => parseOptions(TYPE, schema, options),
-  create(name: string, o: GatewayApiOptions): TrafficConnector {
+  create(name: string, o: GatewayApiOptions): PlanConnector<'traffic'> {
     return kubeWeightedRouteConnector<HttpRoute>(name, o, {
       type: TYPE,
       path: `/apis/gateway.networking.k8s.io/${o.apiVersion}/namespaces/${o.namespace}/httproutes/${o.route}`,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type {
-  ActionContext, ActionResult, ConnectorFactory, TrafficConnector,
+  ActionContext, ActionResult, ConnectorFactory, PlanConnector,
 } from '../../src/contracts/connector.js';
 import { VigilError } from '../../src/errors.js';
 import { abortedError } from '../shared/http.js';
@@ -56,7 +56,7 @@ export const haproxyTrafficFactory: ConnectorFactory<HaproxyOptions> = {
   type: TYPE,
   kind: 'traffic',
   parse: (options) => parseOptions(TYPE, schema, options),
-  create(name: string, o: HaproxyOptions): TrafficConnector {
+  create(name: string, o: HaproxyOptions): PlanConnector<'traffic'> {
     const address: RuntimeAddress = parseRuntimeAddress(o.socket)!;
     const where = `backend ${o.backend} via ${describeAddress(address)}`;
     const send = (command: string, call: RuntimeCall) => runtimeCommand(TYPE, address, command, call);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ConnectorFactory, TrafficConnector } from '../../src/contracts/connector.js';
+import type { ConnectorFactory, PlanConnector } from '../../src/contracts/connector.js';
 import { jsonPointer } from '../shared/kube-client.js';
 import { contextNeedsKubeconfig, kubeConnectionShape, kubeName } from '../shared/kube-options.js';
 import { parseOptions } from '../shared/options.js';
@@ -97,7 +97,7 @@ export const istioTrafficFactory: ConnectorFactory<IstioOptions> = {
   type: TYPE,
   kind: 'traffic',
   parse: (options) => parseOptions(TYPE, schema, options),
-  create(name: string, options: IstioOptions): TrafficConnector {
+  create(name: string, options: IstioOptions): PlanConnector<'traffic'> {
     const o = {
       baseline: { host: options.baselineHost, subset: options.baselineSubset },
       canary: { host: options.canaryHost ?? options.baselineHost, subset: options.canarySubset },

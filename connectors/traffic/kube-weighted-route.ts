@@ -1,4 +1,4 @@
-import type { ActionContext, ActionResult, TrafficConnector } from '../../src/contracts/connector.js';
+import type { ActionContext, ActionResult, PlanConnector } from '../../src/contracts/connector.js';
 import { VigilError } from '../../src/errors.js';
 import { abortedError } from '../shared/http.js';
 import { KubeClient, PATCH_CONTENT_TYPE, type KubeConnection } from '../shared/kube-client.js';
@@ -80,7 +80,7 @@ export function kubeWeightedRouteConnector<R>(
   name: string,
   o: KubeConnection & { timeoutMs: number },
   kind: WeightedRouteKind<R>,
-): TrafficConnector {
+): PlanConnector<'traffic'> {
   const client = new KubeClient(kind.type, o);
   return {
     name,

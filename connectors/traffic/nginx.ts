@@ -3,7 +3,7 @@ import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import type {
-  ActionContext, ActionResult, ConnectorFactory, TrafficConnector,
+  ActionContext, ActionResult, ConnectorFactory, PlanConnector,
 } from '../../src/contracts/connector.js';
 import { VigilError } from '../../src/errors.js';
 import { runProcess } from '../shared/run-process.js';
@@ -104,7 +104,7 @@ export const nginxTrafficFactory: ConnectorFactory<NginxOptions> = {
   type: TYPE,
   kind: 'traffic',
   parse: (options) => parseOptions(TYPE, schema, options),
-  create(name: string, o: NginxOptions): TrafficConnector {
+  create(name: string, o: NginxOptions): PlanConnector<'traffic'> {
     const target: NginxTarget = o.variable !== undefined
       ? { kind: 'mapping', variable: o.variable, baselineValue: o.baselineValue!, canaryValue: o.canaryValue! }
       : { kind: 'upstream', upstream: o.upstream!, baselineServer: o.baselineServer!, canaryServer: o.canaryServer! };

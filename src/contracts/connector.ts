@@ -31,25 +31,22 @@ interface ConnectorBase {
   close?(): Promise<void>;
 }
 
-/** Connectors SET state, they never toggle: applying twice leaves the same result (changed: false). */
-export interface FlagConnector extends ConnectorBase {
-  readonly kind: 'flag';
+/**
+ * What a plan step does, as DESIGN.md names it: `flag` (flag off / variant to baseline), `traffic` (all
+ * weight to baseline), `deployer` (undo / abort the rollout), and `webhook`: it tells another system (a
+ * team's own flag service, a deploy pipeline) by delivering a signed event, and changes nothing itself.
+ * Notifiers are not plan steps (`Notifier`, below). Every kind has a `noop` (type `noop`, option `kind`).
+ */
+export type PlanConnectorKind = 'flag' | 'traffic' | 'deployer' | 'webhook';
+
+/**
+ * A step of a rollback plan. Connectors SET state, they never toggle: applying twice leaves the same result
+ * (changed: false). `K` narrows the kind for a connector that is always of one kind.
+ */
+export interface PlanConnector<K extends PlanConnectorKind = PlanConnectorKind> extends ConnectorBase {
+  readonly kind: K;
   apply(ctx: ActionContext): Promise<ActionResult>;
 }
-export interface TrafficConnector extends ConnectorBase {
-  readonly kind: 'traffic';
-  apply(ctx: ActionContext): Promise<ActionResult>;
-}
-export interface Deployer extends ConnectorBase {
-  readonly kind: 'deployer';
-  apply(ctx: ActionContext): Promise<ActionResult>;
-}
-/** A `webhook` action connector: forwards the decision; it is of kind 'action'. */
-export interface ActionConnector extends ConnectorBase {
-  readonly kind: 'action';
-  apply(ctx: ActionContext): Promise<ActionResult>;
-}
-export type PlanConnector = FlagConnector | TrafficConnector | Deployer | ActionConnector;
 
 export type NotificationKind = 'decision' | 'action-failed' | 'plan-completed';
 

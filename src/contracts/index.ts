@@ -3,6 +3,6 @@ export type { LogMoments, LatencyHistogram, CohortBatch, CohortPair } from './ev
 export type { LookInput, Phase, Verdict, Detector, DetectorFactory, DetectorLookResult } from './detector.js';
 export type { Outcome, MetricVerdict, Decision } from './decision.js';
 export type {
-  RollbackTarget, ActionContext, ActionResult, FlagConnector, TrafficConnector, Deployer, ActionConnector,
+  RollbackTarget, ActionContext, ActionResult, PlanConnectorKind,
   PlanConnector, Notification, NotificationKind, Notifier, AnyConnector, ConnectorDeps, ConnectorFactory,
 } from './connector.js';

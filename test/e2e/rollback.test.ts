@@ -16,7 +16,7 @@ import { createLogger, silentLogger } from '../../src/logger.js';
 import { createAgent, type Agent } from '../../src/main.js';
 import { BUILTIN_REGISTRIES } from '../../src/registries.js';
 import { decisionLine, runReplay } from '../../src/replay/run-replay.js';
-import { startHttpPeer, type HttpPeer } from '../helpers/http-peer.js';
+import { HttpPeer, forwardTo } from '../helpers/http-peer.js';
 
 const SECRET = 'e2e-secret';
 const INTERVAL = 10_000;
@@ -66,7 +66,7 @@ function generator(url: string, service: string, canaryErrorRate: number, encodi
 describe('end to end with the real OTel SDK exporters', () => {
   it('rolls back a regressed canary, leaves a healthy one alone, and records before acting', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vigil-e2e-'));
-    const receiver = await startHttpPeer();
+    const receiver = await HttpPeer.start();
     cleanups.push(() => receiver.close());
     const { agent, otlp, decisions } = await startAgent(receiver, dir);
     const bad = generator(otlp, 'checkout', 0.05, ['protobuf', 'json'], 11);
@@ -93,14 +93,14 @@ describe('end to end with the real OTel SDK exporters', () => {
     expect(agent.registry.get('search:1.1.0')?.phase).toBe('running');
 
     // the router received exactly one signed CloudEvent for that decision, verified over the raw body
-    const hits = receiver.requests.filter((r) => r.url === '/rollback');
+    const hits = receiver.requests.filter((r) => r.path === '/rollback');
     expect(hits).toHaveLength(1);
     const hit = hits[0]!;
-    expect(verifySignature(SECRET, hit.headers['x-vigil-timestamp'] as string, hit.body, hit.headers['x-vigil-signature'] as string, { nowSec: Math.floor(Date.now() / 1000) })).toEqual({ ok: true });
-    const event = JSON.parse(hit.body.toString('utf8'));
+    expect(verifySignature(SECRET, hit.headers['x-vigil-timestamp'] as string, hit.rawBody, hit.headers['x-vigil-signature'] as string, { nowSec: Math.floor(Date.now() / 1000) })).toEqual({ ok: true });
+    const event = JSON.parse(hit.text);
     expect(event).toMatchObject({ specversion: '1.0', type: 'dev.vigil.rollback', id: rollback!.id });
     expect(event.data).toMatchObject({ service: 'checkout', outcome: 'rollback', decisionId: rollback!.id });
-    expect(receiver.requests.some((r) => r.url === '/notify')).toBe(true);
+    expect(receiver.requests.some((r) => r.path === '/notify')).toBe(true);
 
     // the audit log holds the decision BEFORE the action it caused
     const audit = readFileSync(join(dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -114,10 +114,10 @@ describe('end to end with the real OTel SDK exporters', () => {
 
   it('replays the recorded telemetry to the same decision', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vigil-e2e-'));
-    const receiver = await startHttpPeer();
+    const receiver = await HttpPeer.start();
     cleanups.push(() => receiver.close());
     const { agent, otlp, decisions } = await startAgent(receiver, dir);
-    const tee = await startHttpPeer({ forwardTo: otlp });
+    const tee = await HttpPeer.start(forwardTo(otlp));
     cleanups.push(() => tee.close());
     const gen = generator(tee.url, 'checkout', 0.05, ['json', 'json'], 21);
     const t0 = Math.floor(Date.now() / INTERVAL) * INTERVAL;
@@ -127,7 +127,7 @@ describe('end to end with the real OTel SDK exporters', () => {
 
     // the tee saw exactly what the agent saw: one OTLP JSON request per line, as the Collector's file exporter writes
     const recording = join(dir, 'recorded.jsonl');
-    writeFileSync(recording, tee.requests.map((r) => r.body.toString('utf8')).join('\n') + '\n');
+    writeFileSync(recording, tee.requests.map((r) => r.text).join('\n') + '\n');
     const lines: string[] = [];
     const summary = await runReplay({
       loaded: config('http://127.0.0.1:9', join(dir, 'replay-audit.jsonl')),

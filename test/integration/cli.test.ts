@@ -1,13 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli.js';
 import { wrapHelpText } from '../../src/cli-help.js';
 import { fetchFailureReason, localApiUrl } from '../../src/status.js';
+import { HttpPeer } from '../helpers/http-peer.js';
 
 const root = join(import.meta.dirname, '../..');
 const fixtures = join(root, 'fixtures/config');
@@ -166,19 +165,8 @@ describe('vigil CLI', () => {
 });
 
 /** A stand-in for the agent's API: answers /api/v1/analyses with `status` and `body`, or never (`hang`). */
-async function fakeApi(o: { status?: number; body?: unknown; hang?: boolean } = {}) {
-  const seen: { url: string; headers: IncomingHttpHeaders }[] = [];
-  const server: Server = createServer((req, res) => {
-    seen.push({ url: req.url ?? '', headers: req.headers });
-    if (o.hang) return;
-    res.writeHead(o.status ?? 200, { 'content-type': 'application/json' }).end(JSON.stringify(o.body ?? { analyses: [] }));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return {
-    port, seen, url: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
-  };
+function fakeApi(o: { status?: number; body?: unknown; hang?: boolean } = {}): Promise<HttpPeer> {
+  return HttpPeer.start(() => (o.hang ? 'hang' : { status: o.status ?? 200, body: JSON.stringify(o.body ?? { analyses: [] }), headers: { 'content-type': 'application/json' } }));
 }
 
 describe('vigil status', () => {
@@ -221,7 +209,7 @@ describe('vigil status', () => {
     const api = await fakeApi({ status: 403 });
     try {
       expect(await run('status', '--api', api.url)).toBe(1);
-      expect(api.seen[0]!.headers.authorization).toBe(`Bearer ${SECRET}`);
+      expect(api.requests[0]!.headers.authorization).toBe(`Bearer ${SECRET}`);
       expect(stderr).toContain('the token was refused');
       expect(stdout + stderr).not.toContain(SECRET);
     } finally {

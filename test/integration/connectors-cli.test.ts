@@ -10,22 +10,21 @@ import { main } from '../../src/cli.js';
 import { parseConfig, type Registries } from '../../src/config/load.js';
 import { redactUrl, runConnectorTest } from '../../src/connectors-test.js';
 import { verifySignature } from '../../connectors/shared/signing.js';
-import { startHttpPeer } from '../helpers/http-peer.js';
 import type { ActionResult, ConnectorDeps, ConnectorFactory, PlanConnector } from '../../src/contracts/index.js';
 import { VigilError } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
 import { BUILTIN_REGISTRIES } from '../../src/registries.js';
-import { HttpReceiver } from '../unit/connectors/http-receiver.js';
+import { HttpPeer } from '../helpers/http-peer.js';
 
 const ROUTING_KEY = 'CLIROUTINGKEY0123456789abcdefABC';
 const SIG = 'sig-0f9e8d7c6b5a';
 let stdout = '';
 let stderr = '';
 let dir: string;
-let receiver: HttpReceiver;
+let receiver: HttpPeer;
 
 beforeAll(async () => {
-  receiver = await HttpReceiver.start();
+  receiver = await HttpPeer.start();
   dir = mkdtempSync(join(tmpdir(), 'vigil-connectors-cli-'));
 });
 afterAll(async () => {
@@ -111,13 +110,13 @@ describe('vigil connectors test', () => {
   it('dry-runs a plan connector: nothing is sent, nothing changes', async () => {
     expect(await run('connectors', 'test', 'kill-flag', '--config', config())).toBe(0);
     expect(receiver.requests).toHaveLength(0);
-    expect(stdout).toContain('action connector kill-flag (type webhook)');
+    expect(stdout).toContain('webhook connector kill-flag (type webhook)');
     expect(stdout).toMatch(/dry run \(rollback of vigil-connectors-test\): .*dry-run.*\(changed: false\)/);
     expect(stdout).not.toContain('hook-secret-123');
   });
 
   it('--send delivers a real, signed webhook event marked test, and prints the host without the secrets', async () => {
-    const peer = await startHttpPeer();
+    const peer = await HttpPeer.start();
     try {
       const TOKEN = 'nq8Xr4ZpQ2LmW7vK1sD9fG3h';
       const HOOK_SECRET = 'hook-secret-456';
@@ -134,16 +133,16 @@ describe('vigil connectors test', () => {
       expect(peer.requests).toHaveLength(1);
       const req = peer.requests[0]!;
       expect(req.method).toBe('POST');
-      expect(req.url).toBe(`/hooks/T0AB12CDE/B0AB12CDE/${TOKEN}?api-version=1&sig=${SIG}`);
-      const event = JSON.parse(req.body.toString('utf8')) as { type: string; vigiltest?: boolean; subject: string; data: { test?: boolean; dryRun: boolean; service: string; reason: string } };
+      expect(req.path).toBe(`/hooks/T0AB12CDE/B0AB12CDE/${TOKEN}?api-version=1&sig=${SIG}`);
+      const event = JSON.parse(req.text) as { type: string; vigiltest?: boolean; subject: string; data: { test?: boolean; dryRun: boolean; service: string; reason: string } };
       expect(event.type).toBe('dev.vigil.rollback');
       expect(event.vigiltest).toBe(true);
       expect(event.data).toMatchObject({ test: true, dryRun: true, service: 'vigil-connectors-test' });
       expect(event.data.reason).toContain('TEST from `vigil connectors test`');
-      const verified = verifySignature(HOOK_SECRET, req.headers['x-vigil-timestamp'] as string, req.body, req.headers['x-vigil-signature'] as string, { nowSec: Math.floor(Date.now() / 1000) });
+      const verified = verifySignature(HOOK_SECRET, req.headers['x-vigil-timestamp'] as string, req.rawBody, req.headers['x-vigil-signature'] as string, { nowSec: Math.floor(Date.now() / 1000) });
       expect(verified).toEqual({ ok: true });
 
-      expect(stdout).toContain('action connector hook (type webhook)');
+      expect(stdout).toContain('webhook connector hook (type webhook)');
       expect(stdout).toContain(`POST ${peer.url}/hooks/T0AB12CDE/B0AB12CDE/****?api-version=1&sig=**** → HTTP 200`);
       expect(stdout).toContain('sent: a TEST event (rollback of vigil-connectors-test, marked test and dry-run) was delivered (HTTP 200)');
       expect(stdout).toMatch(/result: ok\n$/);
@@ -151,7 +150,7 @@ describe('vigil connectors test', () => {
 
       // a connector that would really act refuses --send, and sends nothing
       expect(await run('connectors', 'test', 'fake-flag', '--config', file, '--send')).toBe(2);
-      expect(stderr).toContain('--send is for notifiers and action connectors (webhook)');
+      expect(stderr).toContain('--send is for notifiers and webhook connectors');
       expect(peer.requests).toHaveLength(1);
     } finally {
       delete process.env.HOOK_SECRET;

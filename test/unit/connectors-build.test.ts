@@ -18,7 +18,7 @@ describe('buildConnectors', () => {
   it('builds every plan connector (by name, in order) and notifier with its parsed options', () => {
     const loaded = parseConfig(yaml, 'x.yaml', BUILTIN_REGISTRIES, {});
     const built = buildConnectors(loaded, BUILTIN_REGISTRIES, deps);
-    expect([...built.plan.entries()].map(([n, c]) => `${n}:${c.type}:${c.kind}`)).toEqual(['hook:webhook:action', 'nothing:noop:action']);
+    expect([...built.plan.entries()].map(([n, c]) => `${n}:${c.type}:${c.kind}`)).toEqual(['hook:webhook:webhook', 'nothing:noop:webhook']);
     expect(built.notifiers.map((n) => `${n.name}:${n.type}`)).toEqual(['ops:teams', 'pager:pagerduty']);
   });
 

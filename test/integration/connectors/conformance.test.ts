@@ -1,4 +1,4 @@
-import { webhookActionFactory } from '../../../connectors/actions/webhook.js';
+import { webhookConnectorFactory } from '../../../connectors/webhooks/webhook.js';
 import { slackNotifierFactory } from '../../../connectors/notifiers/slack.js';
 import { webhookNotifierFactory } from '../../../connectors/notifiers/webhook.js';
 import { connectorConformance, notifierConformance } from '../../unit/connectors/conformance.js';
@@ -9,9 +9,9 @@ const TOKEN = 'Bearer conformance-token-91c2';
 
 connectorConformance(
   'webhook',
-  (t) => asPlan(webhookActionFactory.create(
+  (t) => asPlan(webhookConnectorFactory.create(
     'hook',
-    webhookActionFactory.parse({ url: t.url, secret: SECRET, timeoutMs: t.timeoutMs, headers: { authorization: TOKEN } }),
+    webhookConnectorFactory.parse({ url: t.url, secret: SECRET, timeoutMs: t.timeoutMs, headers: { authorization: TOKEN } }),
     deps,
   )),
   { http: { secrets: [SECRET, TOKEN] } },

@@ -12,7 +12,7 @@ import type { Notification } from '../../../src/contracts/connector.js';
 import { VigilError } from '../../../src/errors.js';
 import { notifierConformance } from '../../unit/connectors/conformance.js';
 import { asNotifier, deps, everyNotification, notifyContext, rollbackDecision } from '../../unit/connectors/fixtures.js';
-import { HttpReceiver } from '../../unit/connectors/http-receiver.js';
+import { HttpPeer } from '../../helpers/http-peer.js';
 
 const ROUTING_KEY = 'CONFORMANCEKEY0123456789abcdefAB';
 
@@ -89,8 +89,8 @@ notifierConformance(
 );
 
 describe('pagerduty over HTTP', () => {
-  let receiver: HttpReceiver;
-  beforeAll(async () => { receiver = await HttpReceiver.start(); });
+  let receiver: HttpPeer;
+  beforeAll(async () => { receiver = await HttpPeer.start(); });
   afterAll(async () => { await receiver.close(); });
   beforeEach(() => receiver.reset());
 

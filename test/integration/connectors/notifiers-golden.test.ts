@@ -15,7 +15,7 @@ import { pagerDutyNotifierFactory } from '../../../connectors/notifiers/pagerdut
 import { teamsNotifierFactory } from '../../../connectors/notifiers/teams.js';
 import type { ConnectorFactory, Notification } from '../../../src/contracts/connector.js';
 import { actionFailed, asNotifier, deps, everyNotification, notifyContext, rollbackDecision } from '../../unit/connectors/fixtures.js';
-import { HttpReceiver } from '../../unit/connectors/http-receiver.js';
+import { HttpPeer } from '../../helpers/http-peer.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../fixtures/notifiers/', import.meta.url));
 const ROUTING_KEY = 'R0UTINGKEY0123456789abcdefABCDEF';
@@ -63,8 +63,8 @@ const cases: Case[] = [
 ];
 
 describe('chat and paging golden payloads', () => {
-  let receiver: HttpReceiver;
-  beforeAll(async () => { receiver = await HttpReceiver.start(); });
+  let receiver: HttpPeer;
+  beforeAll(async () => { receiver = await HttpPeer.start(); });
   afterAll(async () => { await receiver.close(); });
 
   for (const c of cases) {

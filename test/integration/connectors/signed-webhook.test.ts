@@ -3,13 +3,13 @@
  * signature with `verifySignature` over the RAW body exactly as a receiver (or the demo) would.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { webhookActionFactory } from '../../../connectors/actions/webhook.js';
+import { webhookConnectorFactory } from '../../../connectors/webhooks/webhook.js';
 import { webhookNotifierFactory } from '../../../connectors/notifiers/webhook.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from '../../../connectors/shared/signing.js';
 import {
   NOW_MS, NOW_SEC, actionContext, actionFailed, asNotifier, asPlan, deps, notifyContext, rollbackDecision,
 } from '../../unit/connectors/fixtures.js';
-import { HttpReceiver, type RecordedRequest } from '../../unit/connectors/http-receiver.js';
+import { HttpPeer, type RecordedRequest } from '../../helpers/http-peer.js';
 
 const SECRET = 'whsec_5b1e0c2a9d';
 
@@ -23,13 +23,13 @@ function verify(r: RecordedRequest, body: Buffer | string = r.rawBody, nowSec = 
 }
 
 describe('signed webhook delivery', () => {
-  let receiver: HttpReceiver;
-  beforeAll(async () => { receiver = await HttpReceiver.start(); });
+  let receiver: HttpPeer;
+  beforeAll(async () => { receiver = await HttpPeer.start(); });
   afterAll(async () => { await receiver.close(); });
   beforeEach(() => receiver.reset());
 
   const action = (options: Record<string, unknown> = {}) =>
-    asPlan(webhookActionFactory.create('kill-flag', webhookActionFactory.parse({ url: `${receiver.url}/vigil`, ...options }), deps));
+    asPlan(webhookConnectorFactory.create('kill-flag', webhookConnectorFactory.parse({ url: `${receiver.url}/vigil`, ...options }), deps));
 
   it('POSTs a structured CloudEvent that the receiver verifies over the raw body', async () => {
     const d = rollbackDecision();
@@ -78,9 +78,9 @@ describe('signed webhook delivery', () => {
   });
 
   it('dry run describes the POST (URL without query secrets) and sends nothing', async () => {
-    const c = asPlan(webhookActionFactory.create(
+    const c = asPlan(webhookConnectorFactory.create(
       'kill-flag',
-      webhookActionFactory.parse({ url: `${receiver.url}/vigil?token=qs-secret`, secret: SECRET }),
+      webhookConnectorFactory.parse({ url: `${receiver.url}/vigil?token=qs-secret`, secret: SECRET }),
       deps,
     ));
     const res = await c.apply(actionContext(rollbackDecision(), { dryRun: true }));

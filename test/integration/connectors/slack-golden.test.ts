@@ -9,13 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { slackNotifierFactory } from '../../../connectors/notifiers/slack.js';
 import type { Notification } from '../../../src/contracts/connector.js';
 import { actionFailed, asNotifier, deps, notifyContext, rollbackDecision } from '../../unit/connectors/fixtures.js';
-import { HttpReceiver } from '../../unit/connectors/http-receiver.js';
+import { HttpPeer } from '../../helpers/http-peer.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../fixtures/notifiers/', import.meta.url));
 
 describe('slack golden payloads', () => {
-  let receiver: HttpReceiver;
-  beforeAll(async () => { receiver = await HttpReceiver.start(); });
+  let receiver: HttpPeer;
+  beforeAll(async () => { receiver = await HttpPeer.start(); });
   afterAll(async () => { await receiver.close(); });
 
   const cases: [string, Notification][] = [

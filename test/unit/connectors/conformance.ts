@@ -1,14 +1,14 @@
 /**
  * Conformance suites every connector must pass (the BullMQ adapter-conformance idea): call
  * `connectorConformance` / `notifierConformance` from a test file with a factory for the connector under
- * test. HTTP connectors get a REAL local server (node:http on 127.0.0.1:0) that records raw requests and
- * answers the statuses each case chooses; in-memory connectors run the cases that need no server.
+ * test. HTTP connectors get a REAL local server (the test HTTP peer, test/helpers/http-peer.ts) that
+ * records raw requests and answers the statuses each case chooses; in-memory connectors run the cases that need no server.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Notifier, PlanConnector } from '../../../src/contracts/connector.js';
 import { VigilError } from '../../../src/errors.js';
 import { actionContext, everyNotification, notifyContext, rollbackDecision } from './fixtures.js';
-import { HttpReceiver, closedPortUrl } from './http-receiver.js';
+import { HttpPeer, closedPortUrl } from '../../helpers/http-peer.js';
 
 export interface ConnectorTarget {
   /** Where the connector must send (the receiver's URL plus a path). */
@@ -82,7 +82,7 @@ function expectNoSecrets(err: VigilError, secrets: string[]): void {
  * `call` performs one apply/post against the given target with the given signal.
  */
 function httpFailureCases(
-  receiver: () => HttpReceiver,
+  receiver: () => HttpPeer,
   env: HttpEnv,
   call: (target: ConnectorTarget, signal: AbortSignal) => Promise<unknown>,
 ): void {
@@ -151,9 +151,9 @@ function httpFailureCases(
   });
 }
 
-function withReceiver(): () => HttpReceiver {
-  let receiver: HttpReceiver | undefined;
-  beforeAll(async () => { receiver = await HttpReceiver.start(); });
+function withReceiver(): () => HttpPeer {
+  let receiver: HttpPeer | undefined;
+  beforeAll(async () => { receiver = await HttpPeer.start(); });
   afterAll(async () => { await receiver?.close(); });
   beforeEach(() => receiver?.reset());
   return () => {
@@ -172,7 +172,7 @@ function withPeer(start: () => Promise<StatefulPeer>): () => StatefulPeer {
   };
 }
 
-/** Every plan connector (flag, traffic, deployer, action) passes this. */
+/** Every plan connector (flag, traffic, deployer, webhook) passes this. */
 export function connectorConformance(
   name: string,
   makeConnector: (target: ConnectorTarget) => PlanConnector,
@@ -190,7 +190,7 @@ export function connectorConformance(
 
     it('identifies itself as a plan connector', () => {
       const c = makeConnector(target());
-      expect(['flag', 'traffic', 'deployer', 'action']).toContain(c.kind);
+      expect(['flag', 'traffic', 'deployer', 'webhook']).toContain(c.kind);
       expect(c.type).toMatch(/^[a-z][a-z0-9-]*$/);
       expect(c.name).not.toBe('');
     });

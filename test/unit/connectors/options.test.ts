@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { noopActionFactory } from '../../../connectors/actions/noop.js';
-import { webhookActionFactory } from '../../../connectors/actions/webhook.js';
+import { noopConnectorFactory } from '../../../connectors/noop.js';
+import { webhookConnectorFactory } from '../../../connectors/webhooks/webhook.js';
 import { noopNotifierFactory } from '../../../connectors/notifiers/noop.js';
 import { slackNotifierFactory } from '../../../connectors/notifiers/slack.js';
 import { webhookNotifierFactory } from '../../../connectors/notifiers/webhook.js';
@@ -23,7 +23,7 @@ function parseError(f: ConnectorFactory, options: unknown): VigilError {
 }
 
 describe.each([
-  ['webhook action', webhookActionFactory],
+  ['webhook connector', webhookConnectorFactory],
   ['webhook notifier', webhookNotifierFactory],
 ])('%s options', (_label, f) => {
   it('applies defaults', () => {
@@ -85,7 +85,7 @@ describe('slack options', () => {
 
 describe('noop options', () => {
   it('plan noop: names a bad kind', () => {
-    expect(parseError(noopActionFactory, { kind: 'notifier' }).message).toMatch(/noop: options\.kind must be one of flag, traffic, deployer, action/);
+    expect(parseError(noopConnectorFactory, { kind: 'notifier' }).message).toMatch(/noop: options\.kind must be one of flag, traffic, deployer, webhook/);
   });
   it('notifier noop: takes no options', () => {
     expect(noopNotifierFactory.parse(undefined)).toEqual({});
@@ -95,7 +95,7 @@ describe('noop options', () => {
 
 describe('parseOptions on nested options', () => {
   const schema = z.strictObject({ upstream: z.strictObject({ host: z.string(), port: z.int().optional() }) });
-  const nested: ConnectorFactory = { type: 'nested', kind: 'action', parse: (o) => parseOptions('nested', schema, o), create: () => { throw new Error('unused'); } };
+  const nested: ConnectorFactory = { type: 'nested', kind: 'webhook', parse: (o) => parseOptions('nested', schema, o), create: () => { throw new Error('unused'); } };
 
   it('names an unknown nested option with its parent, and lists the known names only at the top level', () => {
     const err = parseError(nested, { upstream: { host: 'a', prot: 8080 } });

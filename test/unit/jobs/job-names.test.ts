@@ -1,6 +1,6 @@
 /**
  * Names across logs and metrics: a rollback plan runs through the real plan runner, the real queues (embedded, and
- * BullMQ on the test Redis with a per-test prefix) and real connectors (flagd file, webhook action, a webhook to a
+ * BullMQ on the test Redis with a per-test prefix) and real connectors (flagd file, webhook connector, a webhook to a
  * closed port that fails, Slack and webhook notifiers against a local receiver), with the agent's logger writing
  * into an array and the agent's metrics wiring (jobOutcomeMetrics, recordQueueStats).
  * - every raw log line has each key once (at every depth);
@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterEach, beforeAll, afterAll, describe, expect, it, inject } from 'vitest';
-import { webhookActionFactory } from '../../../connectors/actions/webhook.js';
+import { webhookConnectorFactory } from '../../../connectors/webhooks/webhook.js';
 import { flagdFactory } from '../../../connectors/flags/flagd.js';
 import { slackNotifierFactory } from '../../../connectors/notifiers/slack.js';
 import { webhookNotifierFactory } from '../../../connectors/notifiers/webhook.js';
@@ -26,7 +26,7 @@ import { createPlanRunner, type NotifyJob, type PlanRunner, type StepJob } from 
 import type { JobQueue } from '../../../src/jobs/queue.js';
 import { captureLogs, duplicateKeys } from '../../helpers/log-lines.js';
 import { asNotifier, asPlan, deps, rollbackDecision } from '../connectors/fixtures.js';
-import { HttpReceiver, closedPortUrl } from '../connectors/http-receiver.js';
+import { HttpPeer, closedPortUrl } from '../../helpers/http-peer.js';
 
 const FLAGS = new URL('../../../fixtures/flags/flagd-flags.json', import.meta.url);
 
@@ -35,12 +35,12 @@ function build<O>(f: ConnectorFactory<O>, name: string, options: unknown) {
 }
 
 describe.each([{ adapter: 'embedded' }, { adapter: 'bullmq' }])('job names on the $adapter queue', ({ adapter }) => {
-  let receiver: HttpReceiver;
+  let receiver: HttpPeer;
   let dir: string;
   let runner: PlanRunner | undefined;
   let cleanup: (() => Promise<void>) | undefined;
   beforeAll(async () => {
-    receiver = await HttpReceiver.start();
+    receiver = await HttpPeer.start();
     dir = mkdtempSync(join(tmpdir(), 'vigil-job-names-'));
   });
   afterEach(async () => {
@@ -79,8 +79,8 @@ describe.each([{ adapter: 'embedded' }, { adapter: 'bullmq' }])('job names on th
     copyFileSync(FLAGS, flagFile);
     const connectors = [
       asPlan(build(flagdFactory, 'kill-flag', { path: flagFile, flag: 'checkout-v2', variant: 'baseline' })),
-      asPlan(build(webhookActionFactory, 'hook', { url: `${receiver.url}/rollback` })),
-      asPlan(build(webhookActionFactory, 'broken', { url: await closedPortUrl(), timeoutMs: 1_000 })),
+      asPlan(build(webhookConnectorFactory, 'hook', { url: `${receiver.url}/rollback` })),
+      asPlan(build(webhookConnectorFactory, 'broken', { url: await closedPortUrl(), timeoutMs: 1_000 })),
     ];
     const notifiers = [
       asNotifier(build(slackNotifierFactory, 'chat', { webhookUrl: `${receiver.url}/services/T0/B0/x` })),

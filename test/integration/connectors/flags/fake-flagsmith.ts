@@ -8,7 +8,8 @@
  *   application/json` and {"enabled": false} (Django routes need the trailing slash)
  * Both with `Authorization: Api-Key <key>` or `Authorization: Token <token>` (401 otherwise).
  */
-import { FakeVendor, jsonBody, type FakeReply, type FakeRequest } from './fake-vendor.js';
+import type { RecordedRequest } from '../../../helpers/http-peer.js';
+import { FakeVendor, jsonBody, type FakeReply } from './fake-vendor.js';
 
 export interface FlagsmithFeatureState {
   id: number;
@@ -41,7 +42,7 @@ export class FakeFlagsmith {
     return this.vendor.url;
   }
 
-  private handle(req: FakeRequest): FakeReply {
+  private handle(req: RecordedRequest): FakeReply {
     const v = this.vendor;
     if (!this.accepted.includes(String(req.headers.authorization))) {
       return { status: 401, json: { detail: 'Invalid token.' } };
@@ -60,7 +61,7 @@ export class FakeFlagsmith {
     if (req.method !== 'PATCH') return v.reject(req, `expected PATCH, got ${req.method}`, 405);
     if (req.headers['content-type'] !== 'application/json') return v.reject(req, `content-type ${req.headers['content-type']}`);
     const body = jsonBody(req);
-    if (JSON.stringify(body) !== '{"enabled":false}') return v.reject(req, `unexpected body ${req.body}`);
+    if (JSON.stringify(body) !== '{"enabled":false}') return v.reject(req, `unexpected body ${req.text}`);
     const state = this.states.find((s) => s.id === Number(m[2]));
     if (!state) return { status: 404, json: { detail: 'Not found.' } };
     state.enabled = false;

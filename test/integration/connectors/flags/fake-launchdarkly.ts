@@ -10,7 +10,8 @@
  *   as a JSON patch and answers 400.
  * Both with `Authorization: <api key>` (401 otherwise). Answers follow the documented flag representation.
  */
-import { FakeVendor, jsonBody, type FakeReply, type FakeRequest } from './fake-vendor.js';
+import type { RecordedRequest } from '../../../helpers/http-peer.js';
+import { FakeVendor, jsonBody, type FakeReply } from './fake-vendor.js';
 
 export interface LdEnvState {
   on: boolean;
@@ -66,7 +67,7 @@ export class FakeLaunchDarkly {
     return { status, json: { code, message } };
   }
 
-  private handle(req: FakeRequest): FakeReply {
+  private handle(req: RecordedRequest): FakeReply {
     const v = this.vendor;
     if (req.headers.authorization !== this.apiKey) return this.error(401, 'unauthorized', 'Invalid access token');
     const u = new URL(req.path, 'http://ld.invalid');
@@ -85,7 +86,7 @@ export class FakeLaunchDarkly {
     return this.semanticPatch(req);
   }
 
-  private semanticPatch(req: FakeRequest): FakeReply {
+  private semanticPatch(req: RecordedRequest): FakeReply {
     const v = this.vendor;
     const body = jsonBody(req) as { environmentKey?: unknown; comment?: unknown; instructions?: unknown } | undefined;
     if (!body || typeof body !== 'object') return v.reject(req, 'body is not a JSON object');

@@ -7,7 +7,8 @@
  * both with `Authorization: <admin token>` (401 AuthenticationRequired otherwise, as Unleash answers).
  * Answers are shaped like unleash-server 7.5.1's (recorded against the real server).
  */
-import { FakeVendor, type FakeReply, type FakeRequest } from './fake-vendor.js';
+import type { RecordedRequest } from '../../../helpers/http-peer.js';
+import { FakeVendor, type FakeReply } from './fake-vendor.js';
 
 export interface UnleashFeatureState {
   project: string;
@@ -36,7 +37,7 @@ export class FakeUnleash {
     return { status: 404, json: { name: 'NotFoundError', message, details: [{ message }] } };
   }
 
-  private handle(req: FakeRequest): FakeReply {
+  private handle(req: RecordedRequest): FakeReply {
     const v = this.vendor;
     if (req.headers.authorization !== this.token) {
       const message = 'You must log in to use Unleash.';
@@ -48,11 +49,11 @@ export class FakeUnleash {
     if (project !== this.feature.project || feature !== this.feature.name) return this.notFound(project, feature);
     if (m[3] === undefined) {
       if (req.method !== 'GET') return v.reject(req, `expected GET, got ${req.method}`, 405);
-      if (req.body !== '') return v.reject(req, 'a GET has no body');
+      if (req.text !== '') return v.reject(req, 'a GET has no body');
       return { status: 200, json: this.representation() };
     }
     if (req.method !== 'POST') return v.reject(req, `expected POST, got ${req.method}`, 405);
-    if (req.body !== '') return v.reject(req, 'POST .../off takes no request body');
+    if (req.text !== '') return v.reject(req, 'POST .../off takes no request body');
     const env = decodeURIComponent(m[4]!);
     if (!(env in this.feature.environments)) {
       const message = `Could not find environment ${env} for feature: ${feature}`;

@@ -63,7 +63,7 @@ describe('flagsmith against a server that checks the documented requests', () =>
     ]);
     for (const r of fake.vendor.requests) expect(r.headers.authorization).toBe(`Api-Key ${API_KEY}`);
     expect(fake.vendor.requests[1]!.headers['content-type']).toBe('application/json');
-    expect(fake.vendor.requests[1]!.body).toBe('{"enabled":false}');
+    expect(fake.vendor.requests[1]!.text).toBe('{"enabled":false}');
     expect(fake.states.map((s) => s.enabled)).toEqual([false, true]);
   });
 

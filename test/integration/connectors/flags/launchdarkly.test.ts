@@ -70,7 +70,7 @@ describe('launchdarkly against a server that checks the documented requests', ()
     expect(get!.headers.authorization).toBe(API_KEY);
     expect(patch!.headers.authorization).toBe(API_KEY);
     expect(patch!.headers['content-type']).toBe('application/json; domain-model=launchdarkly.semanticpatch');
-    expect(JSON.parse(patch!.body)).toEqual({
+    expect(JSON.parse(patch!.text)).toEqual({
       environmentKey: 'production',
       comment: `Vigil rollback of checkout canary v1.8.0 to baseline v1.7.3 (decision ${d.id}): ${d.reason}`,
       instructions: [{ kind: 'turnFlagOff' }],

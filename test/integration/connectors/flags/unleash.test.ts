@@ -3,7 +3,7 @@ import { type UnleashOptions, unleashFactory } from '../../../../connectors/flag
 import { VigilError } from '../../../../src/errors.js';
 import { connectorConformance, type StatefulPeer } from '../../../unit/connectors/conformance.js';
 import { actionContext, asPlan, deps, rollbackDecision } from '../../../unit/connectors/fixtures.js';
-import { closedPortUrl } from '../../../unit/connectors/http-receiver.js';
+import { closedPortUrl } from '../../../helpers/http-peer.js';
 import { captureLogger } from './capture-logger.js';
 import { FakeUnleash } from './fake-unleash.js';
 import { postgresReachable, startUnleash, type UnleashServer } from './unleash-server.js';

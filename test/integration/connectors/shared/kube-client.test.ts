@@ -1,13 +1,12 @@
 /** KubeClient answers and failures beyond the conformance suite, against local HTTP servers. */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KubeClient, jsonPointer } from '../../../../connectors/shared/kube-client.js';
 import type { VigilError } from '../../../../src/errors.js';
+import { HttpPeer } from '../../../helpers/http-peer.js';
 import { writeKubeconfig } from '../../../unit/connectors/shared/kube-fake-api.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-kubeclient-'));
@@ -15,51 +14,34 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const call = () => ({ signal: new AbortController().signal, timeoutMs: 2_000 });
 
-async function serve(handler: Parameters<typeof createServer>[1]): Promise<{ server: Server; url: string }> {
-  const server = createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
-
 async function failure(p: Promise<unknown>): Promise<VigilError> {
   return (await p.then(() => { throw new Error('expected a failure'); }, (e: unknown) => e)) as VigilError;
 }
 
 describe('KubeClient', () => {
   it('sends the token and the exact content type, below the server\'s path prefix', async () => {
-    const seen: { url?: string; auth?: string; type?: string; body: string }[] = [];
-    const { server, url } = await serve((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => { body += c.toString(); });
-      req.on('end', () => {
-        seen.push({ url: req.url, auth: req.headers.authorization, type: req.headers['content-type'], body });
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{"kind":"X"}');
-      });
-    });
-    const client = new KubeClient('test', { kubeconfig: writeKubeconfig(dir, `${url}/k8s/clusters/c-1`, 'tok-123') });
+    const server = await HttpPeer.start(() => ({ status: 200, body: '{"kind":"X"}', headers: { 'content-type': 'application/json' } }));
+    const client = new KubeClient('test', { kubeconfig: writeKubeconfig(dir, `${server.url}/k8s/clusters/c-1`, 'tok-123') });
     expect(await client.patch('/apis/g/v1/namespaces/n/xs/a', 'application/merge-patch+json', { spec: { a: 1 } }, call())).toEqual({ kind: 'X' });
+    const seen = server.requests.map((r) => ({ url: r.path, auth: r.headers.authorization, type: r.headers['content-type'], body: r.text }));
     expect(seen).toEqual([{ url: '/k8s/clusters/c-1/apis/g/v1/namespaces/n/xs/a', auth: 'Bearer tok-123', type: 'application/merge-patch+json', body: '{"spec":{"a":1}}' }]);
-    server.close();
+    await server.close();
   });
 
   it('409 Conflict is retryable with the Status message; a 2xx that is not JSON is retryable; an oversized answer is refused', async () => {
-    let mode = 'conflict';
-    const { server, url } = await serve((_req, res) => {
-      if (mode === 'conflict') res.writeHead(409).end(JSON.stringify({ kind: 'Status', message: 'Operation cannot be fulfilled: the object has been modified', code: 409 }));
-      else if (mode === 'html') res.writeHead(200, { 'content-type': 'text/html' }).end('<html>login</html>');
-      else res.writeHead(200).end(Buffer.alloc(9 * 1024 * 1024, 32));
-    });
-    const client = new KubeClient('test', { kubeconfig: writeKubeconfig(dir, url, 't') });
+    const server = await HttpPeer.start();
+    server.answer(409, JSON.stringify({ kind: 'Status', message: 'Operation cannot be fulfilled: the object has been modified', code: 409 }));
+    const client = new KubeClient('test', { kubeconfig: writeKubeconfig(dir, server.url, 't') });
     const conflict = await failure(client.get('/api/v1/namespaces/n/x', call()));
     expect([conflict.code, conflict.retryable, conflict.details.status]).toEqual(['VIGIL_ERR_CONNECTOR_HTTP_4XX', true, 409]);
     expect(conflict.message).toMatch(/HTTP 409 \(conflict, another writer\): Operation cannot be fulfilled/);
-    mode = 'html';
+    server.answer(200, '<html>login</html>', { 'content-type': 'text/html' });
     const html = await failure(client.get('/api/v1/namespaces/n/x', call()));
     expect([html.code, html.retryable]).toEqual(['VIGIL_ERR_CONNECTOR_FAILED', true]);
-    mode = 'huge';
+    server.script(() => ({ status: 200, body: Buffer.alloc(9 * 1024 * 1024, 32) }));
     const huge = await failure(client.get('/api/v1/namespaces/n/x', call()));
     expect(huge.message).toMatch(/exceeds 8388608 bytes/);
-    server.close();
+    await server.close();
   });
 
   it('explains configuration problems without calling anything', async () => {

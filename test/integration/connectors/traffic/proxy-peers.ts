@@ -1,34 +1,26 @@
 /**
- * Real peers for the proxy connectors' tests: named HTTP backends (node:http, each answers its own name),
+ * Real peers for the proxy connectors' tests: named HTTP backends (test HTTP peers, each answers its own name),
  * free ports, the nginx/haproxy binaries (Debian packages; `.ci/run` installs them when absent), and a
  * child-process wrapper that waits for readiness and shuts down cleanly.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { delimiter, join } from 'node:path';
+import { HttpPeer } from '../../../helpers/http-peer.js';
 
 export interface NamedBackend {
   name: string;
   port: number;
   /** Requests it answered. */
-  hits: number;
+  readonly hits: number;
   close(): Promise<void>;
 }
 
 /** An HTTP server on 127.0.0.1 that answers every request with its name. */
 export async function namedBackend(name: string): Promise<NamedBackend> {
-  const backend = { name, port: 0, hits: 0 };
-  const server: Server = createServer((_req, res) => {
-    backend.hits += 1;
-    res.writeHead(200, { 'content-type': 'text/plain' }).end(name);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  backend.port = (server.address() as AddressInfo).port;
-  return Object.assign(backend, {
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
-  });
+  const peer = await HttpPeer.start(() => ({ status: 200, body: name, headers: { 'content-type': 'text/plain' } }));
+  return { name, port: peer.port, get hits() { return peer.requests.length; }, close: () => peer.close() };
 }
 
 export function freePort(): Promise<number> {

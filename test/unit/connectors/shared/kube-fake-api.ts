@@ -1,5 +1,5 @@
 /**
- * A small, strict stand-in for a Kubernetes API server (node:http on 127.0.0.1:<random port>), for the
+ * A small, strict stand-in for a Kubernetes API server (on the test HTTP peer, test/helpers/http-peer.ts), for the
  * gateway-api, istio, kubernetes and argo-rollouts connectors. It keeps objects by their REST path, answers
  * what the API server answers for what those connectors send, and records every request so tests can check
  * the exact method, path, Content-Type and body:
@@ -12,8 +12,7 @@
  *   `status`; `?dryRun=All` validates and answers without storing; `metadata.resourceVersion` and
  *   `metadata.generation` move as the API server moves them.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { HttpPeer, type RecordedRequest, type Reply } from '../../../helpers/http-peer.js';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -163,57 +162,51 @@ export class FakeKubeApi {
   /** Runs before a PATCH is applied: lets a test play another writer racing the connector. */
   beforePatch: ((path: string) => void) | undefined;
   private readonly objects = new Map<string, Obj>();
-  private readonly server: Server;
-  private base = '';
+  private peer: HttpPeer | undefined;
   private version = 100;
 
   private constructor(token: string) {
     this.token = token;
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const url = new URL(req.url ?? '/', 'http://fake');
-        const text = Buffer.concat(chunks).toString('utf8');
-        const rec: KubeRequest = {
-          method: req.method ?? '',
-          path: url.pathname,
-          query: url.searchParams,
-          contentType: req.headers['content-type'],
-          authorization: req.headers.authorization,
-          body: undefined,
-        };
-        this.requests.push(rec);
-        let status = 200;
-        let answer: unknown;
-        try {
-          if (text !== '') {
-            try {
-              rec.body = JSON.parse(text);
-            } catch {
-              throw new HttpStatus(400, 'BadRequest', 'the request body is not JSON');
-            }
-          }
-          answer = this.handle(rec);
-        } catch (e) {
-          if (!(e instanceof HttpStatus)) throw e;
-          status = e.code;
-          answer = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: e.message, reason: e.reason, code: e.code };
-        }
-        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
-      });
-    });
   }
 
   static async start(opts: { token?: string } = {}): Promise<FakeKubeApi> {
     const api = new FakeKubeApi(opts.token ?? 'fake-kube-token-3c41b7');
-    await new Promise<void>((resolve) => api.server.listen(0, '127.0.0.1', resolve));
-    api.base = `http://127.0.0.1:${(api.server.address() as AddressInfo).port}`;
+    api.peer = await HttpPeer.start((rec) => api.answer(rec));
     return api;
   }
 
   get url(): string {
-    return this.base;
+    return this.peer?.url ?? '';
+  }
+
+  private answer(raw: RecordedRequest): Reply {
+    const url = new URL(raw.path || '/', 'http://fake');
+    const rec: KubeRequest = {
+      method: raw.method,
+      path: url.pathname,
+      query: url.searchParams,
+      contentType: raw.headers['content-type'],
+      authorization: raw.headers.authorization,
+      body: undefined,
+    };
+    this.requests.push(rec);
+    let status = 200;
+    let answer: unknown;
+    try {
+      if (raw.text !== '') {
+        try {
+          rec.body = JSON.parse(raw.text);
+        } catch {
+          throw new HttpStatus(400, 'BadRequest', 'the request body is not JSON');
+        }
+      }
+      answer = this.handle(rec);
+    } catch (e) {
+      if (!(e instanceof HttpStatus)) throw e;
+      status = e.code;
+      answer = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: e.message, reason: e.reason, code: e.code };
+    }
+    return { status, body: JSON.stringify(answer), headers: { 'content-type': 'application/json' } };
   }
 
   /** Stores (or replaces) an object at its REST path; fills resourceVersion, generation and uid. */
@@ -243,8 +236,7 @@ export class FakeKubeApi {
   }
 
   async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.peer?.close();
   }
 
   private handle(req: KubeRequest): unknown {

@@ -1,20 +1,20 @@
 import type { z } from 'zod';
 import type {
-  ActionConnector, ActionContext, ActionResult, ConnectorDeps, ConnectorFactory,
+  ActionContext, ActionResult, ConnectorDeps, ConnectorFactory, PlanConnector,
 } from '../../src/contracts/connector.js';
-import { ROLLBACK_EVENT_TYPE, rollbackEvent } from '../shared/cloudevent.js';
-import { abortedError, describeUrl, postWithTimeout } from '../shared/http.js';
+import { CLOUDEVENT_CONTENT_TYPE, ROLLBACK_EVENT_TYPE, rollbackEvent } from '../shared/cloudevent.js';
+import { abortedError, describeUrl } from '../shared/http.js';
 import { parseOptions, webhookOptionsSchema } from '../shared/options.js';
-import { signedDelivery } from '../shared/signed-delivery.js';
+import { postSigned } from '../shared/signed-post.js';
 import { withBindings } from '../shared/log.js';
 
 const schema = webhookOptionsSchema('the http(s) URL that receives the CloudEvent');
 
-export type WebhookActionOptions = z.output<typeof schema>;
+export type WebhookConnectorOptions = z.output<typeof schema>;
 
 /**
- * Plan step that forwards a rollback decision as a signed CloudEvent (`dev.vigil.rollback`, DESIGN.md's
- * webhook contract) to `options.url`, e.g. a team's own flag service or a deploy pipeline trigger.
+ * Plan step of kind `webhook` that forwards a rollback decision as a signed CloudEvent (`dev.vigil.rollback`,
+ * DESIGN.md's webhook contract) to `options.url`, e.g. a team's own flag service or a deploy pipeline trigger.
  * Options: `url` (required), `secret` (HMAC key; unsigned without it), `timeoutMs` (default 10000),
  * `headers` (extra request headers, e.g. Authorization; never logged), `source` (default "vigil").
  *
@@ -27,34 +27,28 @@ export type WebhookActionOptions = z.output<typeof schema>;
  * OPTIONS are answered by proxies and frameworks whether or not the POST handler works, and a test POST
  * would be a real event to the receiver; the URL is validated when the options are parsed.
  */
-export const webhookActionFactory: ConnectorFactory<WebhookActionOptions> = {
+export const webhookConnectorFactory: ConnectorFactory<WebhookConnectorOptions> = {
   type: 'webhook',
-  kind: 'action',
+  kind: 'webhook',
   parse: (options) => parseOptions('webhook', schema, options),
-  create(name: string, options: WebhookActionOptions, deps: ConnectorDeps): ActionConnector {
+  create(name: string, options: WebhookConnectorOptions, deps: ConnectorDeps): PlanConnector<'webhook'> {
     const logUrl = describeUrl(options.url, { keepPath: true });
     return {
       name,
       type: 'webhook',
-      kind: 'action',
+      kind: 'webhook',
       async apply(ctx: ActionContext): Promise<ActionResult> {
         if (ctx.signal.aborted) throw abortedError('webhook', ctx.signal);
         const nowMs = deps.now();
         const event = rollbackEvent(ctx.decision, { source: options.source, nowMs });
-        const delivery = signedDelivery(event, { secret: options.secret, headers: options.headers, nowMs });
-        const what = `CloudEvent ${ROLLBACK_EVENT_TYPE} id=${event.id} (${Buffer.byteLength(delivery.body)} bytes, ` +
+        const body = JSON.stringify(event);
+        const what = `CloudEvent ${ROLLBACK_EVENT_TYPE} id=${event.id} (${Buffer.byteLength(body)} bytes, ` +
           `${options.secret !== undefined ? 'signed' : 'unsigned'}) to ${logUrl}`;
         if (ctx.dryRun) return { changed: false, detail: `dry-run: would POST ${what}` };
-        const res = await postWithTimeout({
-          vendor: 'webhook',
-          url: options.url,
-          body: delivery.body,
-          headers: delivery.headers,
-          timeoutMs: options.timeoutMs,
-          signal: ctx.signal,
-          fetch: deps.fetch,
-          logger: ctx.logger,
-          logUrl,
+        const res = await postSigned({
+          vendor: 'webhook', url: options.url, logUrl, body, contentType: CLOUDEVENT_CONTENT_TYPE, headers: options.headers,
+          signing: { id: event.id, nowMs, secret: options.secret },
+          timeoutMs: options.timeoutMs, signal: ctx.signal, fetch: deps.fetch, logger: ctx.logger,
         });
         withBindings(ctx.logger, { connector: name }).info({ eventId: event.id, status: res.status }, 'rollback event delivered');
         return { changed: true, detail: `POSTed ${what}: HTTP ${res.status}` };

@@ -1,19 +1,21 @@
 import { z } from 'zod';
 import type {
-  ActionContext, ActionResult, ConnectorFactory, PlanConnector, RollbackTarget,
-} from '../../src/contracts/connector.js';
-import { abortedError } from '../shared/http.js';
-import { parseOptions } from '../shared/options.js';
+  ActionContext, ActionResult, ConnectorFactory, PlanConnector, PlanConnectorKind, RollbackTarget,
+} from '../src/contracts/connector.js';
+import { abortedError } from './shared/http.js';
+import { parseOptions } from './shared/options.js';
 
 const schema = z.strictObject({
   kind: z
-    .enum(['flag', 'traffic', 'deployer', 'action'], {
-      error: 'must be one of flag, traffic, deployer, action (the kind of plan step this noop stands in for)',
+    .enum(['flag', 'traffic', 'deployer', 'webhook', 'action'], {
+      error: 'must be one of flag, traffic, deployer, webhook (the kind of plan step this noop stands in for)',
     })
-    .default('action'),
+    .default('webhook')
+    // `action` is the old name of `webhook`: configs written with it keep loading.
+    .transform((kind): PlanConnectorKind => (kind === 'action' ? 'webhook' : kind)),
 });
 
-export type NoopActionOptions = z.output<typeof schema>;
+export type NoopConnectorOptions = z.output<typeof schema>;
 
 /** The state a rollback sets: this canary of this analysis rolled back to this baseline. */
 function stateKey(t: RollbackTarget): string {
@@ -26,13 +28,14 @@ function stateKey(t: RollbackTarget): string {
  * same target again `changed: false`. The target is (analysis id, canary version, baseline version), so a
  * new canary version of the same analysis is a new state. Dry runs report `changed: false` and record
  * nothing. Memory: one short string per distinct target, until `close()`.
- * Options: `kind` (flag | traffic | deployer | action, default action): the kind of step it stands in for.
+ * Options: `kind` (flag | traffic | deployer | webhook, default webhook; `action` is accepted as the old name
+ * of webhook): the kind of step it stands in for, so every plan connector kind has a noop.
  */
-export const noopActionFactory: ConnectorFactory<NoopActionOptions> = {
+export const noopConnectorFactory: ConnectorFactory<NoopConnectorOptions> = {
   type: 'noop',
-  kind: 'action',
+  kind: 'webhook', // its default; `options.kind` picks the kind it stands in for
   parse: (options) => parseOptions('noop', schema, options),
-  create(name: string, options: NoopActionOptions): PlanConnector {
+  create(name: string, options: NoopConnectorOptions): PlanConnector {
     const applied = new Set<string>();
     return {
       name,
