@@ -19,7 +19,7 @@ import { createMetrics, jobOutcomeMetrics, type VigilMetrics } from './http/metr
 import { buildOtlpApp, metricsConsumer, tracesConsumer } from './http/otlp-app.js';
 import { DecodePool } from './ingest/backpressure-decode-pool.js';
 import { IngestGate } from './ingest/backpressure-gate.js';
-import { limitMessage } from './ingest/backpressure-limits.js';
+import { limitMessage } from './limits/limits.js';
 import { createOtlpGrpcReceiver, type OtlpGrpcReceiver } from './ingest/otlp/grpc-receiver.js';
 import type { CohortRules } from './ingest/cohort.js';
 import { MetricsIngest } from './ingest/metrics/metrics-ingest.js';

@@ -5,7 +5,7 @@
  * folder; everything else is re-exported by analysis-registry.ts.
  */
 import type { CohortBatch, CohortPair, Decision, Detector, MetricVerdict } from '../contracts/index.js';
-import type { LimitHit, LimitName, LimitSettings } from '../ingest/backpressure-limits.js';
+import type { LimitHit, LimitName, LimitSettings } from '../limits/limits.js';
 import type { EvidenceSource } from './evidence-source.js';
 
 export interface MetricSetup {

@@ -97,7 +97,7 @@ const analysisSchema = z
   })
   .strict();
 
-// Cardinality limits and event-time expiry: src/ingest/backpressure-limits.ts.
+// Cardinality limits and event-time expiry: src/limits/limits.ts.
 const limitsSchema = z
   .object({
     maxServices: z

@@ -1,7 +1,7 @@
 import type { CohortIncrement } from '../../contracts/telemetry.js';
 import { mergeBatch } from '../../evidence/cohort-batch.js';
-import type { LimitHit } from '../backpressure-limits.js';
-import { DEFAULT_LIMITS, LimitGuard } from '../backpressure-limits.js';
+import type { LimitHit } from '../../limits/limits.js';
+import { DEFAULT_LIMITS, LimitGuard } from '../../limits/limits.js';
 import type { CohortRules } from '../cohort.js';
 import { decodeMetricsJson } from '../otlp/decode-metrics-json.js';
 import { decodeMetricsProtobuf } from '../otlp/decode-metrics-protobuf.js';

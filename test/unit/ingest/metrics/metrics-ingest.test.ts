@@ -2,7 +2,7 @@ import { JsonMetricsSerializer, ProtobufMetricsSerializer } from '@opentelemetry
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AggregationTemporality, MeterProvider } from '@opentelemetry/sdk-metrics';
 import { describe, expect, it } from 'vitest';
-import type { LimitHit } from '../../../../src/ingest/backpressure-limits.js';
+import type { LimitHit } from '../../../../src/limits/limits.js';
 import type { CohortRules } from '../../../../src/ingest/cohort.js';
 import { MetricsIngest } from '../../../../src/ingest/metrics/metrics-ingest.js';
 import { CollectingReader } from './sdk-metrics.js';
