@@ -17,8 +17,9 @@ import { createAuditLog, type AuditLog } from './decide/audit-log.js';
 import { buildApiApp } from './http/api-app.js';
 import { createMetrics, jobOutcomeMetrics, type VigilMetrics } from './http/metrics.js';
 import { buildOtlpApp, metricsConsumer, tracesConsumer } from './http/otlp-app.js';
-import { DecodePool } from './ingest/backpressure-decode-pool.js';
-import { IngestGate } from './ingest/backpressure-gate.js';
+import { DecodePool } from './ingest/admission/decode-pool.js';
+import { IngestGate } from './ingest/admission/gate.js';
+import { grpcAdmissionInterceptor } from './ingest/admission/grpc-interceptor.js';
 import { limitMessage } from './limits/limits.js';
 import { createOtlpGrpcReceiver, type OtlpGrpcReceiver } from './ingest/otlp/grpc-receiver.js';
 import type { CohortRules } from './ingest/cohort.js';
@@ -213,26 +214,31 @@ export function createAgent(opts: AgentOptions): Agent {
   });
   const decodeTraces = (body: Buffer, encoding: 'protobuf' | 'json') => decodePool.decode(body, encoding);
   const otlpApp = buildOtlpApp({ logger, metrics, cohortRules, maxBodyBytes: config.server.maxBodyBytes, ingest, gate, ingestMetrics, decodeTraces });
+  const onGrpcRejected = (reason: string, code: number) => {
+    metrics.requestsRejected.inc({ transport: 'grpc', status: String(code) });
+    logger.debug({ reason, code }, 'OTLP/gRPC request rejected');
+  };
   const otlpGrpc = createOtlpGrpcReceiver({
     host: config.server.otlpGrpc.host,
     port: opts.ports?.otlpGrpc ?? (opts.ports !== undefined ? 0 : config.server.otlpGrpc.port),
     maxMessageBytes: config.server.maxBodyBytes,
     cohortRules,
-    gate,
+    admission: grpcAdmissionInterceptor({
+      gate,
+      maxMessageBytes: config.server.maxBodyBytes,
+      onThrottled: (reason) => metrics.ingestThrottled.inc({ transport: 'grpc', reason }),
+      onRejected: onGrpcRejected,
+      onChange: () => {
+        const g = gate.stats();
+        metrics.ingestInflightRequests.set(g.inFlightRequests);
+        metrics.ingestInflightBytes.set(g.inFlightBytes);
+      },
+    }),
     onTraces: tracesConsumer({ metrics, ingest }, 'grpc'),
     decodeTraces,
     onMetrics: ingestMetrics,
     onDropped: (signal, bytes) => metrics.otlpDropped.inc({ signal }, bytes),
-    onRejected: (reason, code) => {
-      metrics.requestsRejected.inc({ transport: 'grpc', status: String(code) });
-      logger.debug({ reason, code }, 'OTLP/gRPC request rejected');
-    },
-    onThrottled: (reason) => metrics.ingestThrottled.inc({ transport: 'grpc', reason }),
-    onGateChange: () => {
-      const g = gate.stats();
-      metrics.ingestInflightRequests.set(g.inFlightRequests);
-      metrics.ingestInflightBytes.set(g.inFlightBytes);
-    },
+    onRejected: onGrpcRejected,
     onInternalError: (err) => logger.error({ err }, 'OTLP/gRPC request failed'),
   });
   let started = false;

@@ -129,7 +129,7 @@ const limitsSchema = z
   })
   .strict();
 
-// The bounded ingest queue: src/ingest/backpressure-gate.ts.
+// The bounded ingest queue: src/ingest/admission/gate.ts.
 const ingestSchema = z
   .object({
     maxInflightBytes: z
