@@ -23,7 +23,7 @@ import { grpcAdmissionInterceptor } from './ingest/admission/grpc-interceptor.js
 import { limitMessage } from './limits/limits.js';
 import { createOtlpGrpcReceiver, type OtlpGrpcReceiver } from './ingest/otlp/grpc-receiver.js';
 import type { CohortRules } from './ingest/cohort.js';
-import { MetricsIngest } from './ingest/metrics/metrics-ingest.js';
+import { MetricsIngest } from './ingest/metrics-ingest.js';
 import { createQueue } from './jobs/create-queue.js';
 import { createPlanRunner, type NotifyJob, type StepJob } from './jobs/plan-runner.js';
 import type { JobQueue } from './jobs/queue.js';

@@ -2,10 +2,10 @@ import { JsonMetricsSerializer, ProtobufMetricsSerializer } from '@opentelemetry
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AggregationTemporality, MeterProvider } from '@opentelemetry/sdk-metrics';
 import { describe, expect, it } from 'vitest';
-import type { LimitHit } from '../../../../src/limits/limits.js';
-import type { CohortRules } from '../../../../src/ingest/cohort.js';
-import { MetricsIngest } from '../../../../src/ingest/metrics/metrics-ingest.js';
-import { CollectingReader } from './sdk-metrics.js';
+import type { LimitHit } from '../../../src/limits/limits.js';
+import type { CohortRules } from '../../../src/ingest/cohort.js';
+import { MetricsIngest } from '../../../src/ingest/metrics-ingest.js';
+import { CollectingReader } from './metrics/sdk-metrics.js';
 
 const RULES: CohortRules = { attribute: 'vigil.cohort', podLabels: ['track'], canaryVersion: null };
 
