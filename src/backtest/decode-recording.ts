@@ -13,7 +13,7 @@
 import type { CohortRules } from '../ingest/cohort.js';
 import type { CohortOrUnknown } from '../contracts/index.js';
 import { decodeTracesJson } from '../ingest/otlp/decode-traces-json.js';
-import { readRecording } from '../replay/read-recording.js';
+import { readRecording } from '../recording/read-recording.js';
 import { hashString } from './hash.js';
 import { cohortCode, SampleStoreBuilder, type SampleStore } from './sample-store.js';
 

@@ -8,7 +8,7 @@ import type { LoadedConfig, Registries } from '../config/load.js';
 import type { Decision } from '../contracts/index.js';
 import { decodeTracesJson } from '../ingest/otlp/decode-traces-json.js';
 import { createAgent } from '../main.js';
-import { readRecording } from './read-recording.js';
+import { readRecording } from '../recording/read-recording.js';
 
 export interface ReplayOptions {
   loaded: LoadedConfig;

@@ -12,7 +12,7 @@ import { decodeRecording } from '../../src/backtest/decode-recording.js';
 import { COHORT_BASELINE, COHORT_CANARY } from '../../src/backtest/sample-store.js';
 import { DEFAULT_COHORT_RULES } from '../../src/ingest/cohort.js';
 import { decodeTracesJson } from '../../src/ingest/otlp/decode-traces-json.js';
-import { readRecording } from '../../src/replay/read-recording.js';
+import { readRecording } from '../../src/recording/read-recording.js';
 import { generateRecording, healthyCanarySpec } from '../helpers/generate-recordings.js';
 
 const root = join(import.meta.dirname, '../..');
