@@ -229,7 +229,7 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (files: string[], o: BacktestCliOptions) => {
       const loaded = load(o.config);
       const logger = createLogger({ level: process.env.VIGIL_LOG_LEVEL ?? 'warn', destination: process.stderr });
-      code = await backtestCommand({ loaded, registries: BUILTIN_REGISTRIES, files, options: o, logger, out, progress: err });
+      code = await backtestCommand({ loaded, files, options: o, logger, out, progress: err });
     }), BACKTEST_HELP_AFTER);
 
   after(program

@@ -8,8 +8,8 @@ import { availableParallelism } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { AnalysisRegistry, type LookEvent } from './analysis/analysis-registry.js';
+import { analysisSettings, rolloutCohortResolver } from './analysis/settings.js';
 import type { LoadedConfig, Registries } from './config/load.js';
-import { pipelineMetrics, pipelineSettings, rolloutCohortResolver } from './backtest/pipeline-settings.js';
 import { connectorHealth } from './connectors-check.js';
 import { buildConnectors } from './connectors-build.js';
 import type { CohortIncrement, ConnectorDeps, Decision, RequestSample } from './contracts/index.js';
@@ -110,9 +110,8 @@ export function createAgent(opts: AgentOptions): Agent {
   const lookListeners: ((e: LookEvent) => void)[] = [];
   let decisionChain: Promise<void> = Promise.resolve();
 
-  const metricsSetup = pipelineMetrics(loaded, registries);
   const registry = new AnalysisRegistry(
-    pipelineSettings(loaded, metricsSetup, { plans: true, dryRun }),
+    analysisSettings(loaded, { plans: true, dryRun }),
     {
       onAnalysisStarted: (a) => logger.info({ analysis: a.id, service: a.service, canaryVersion: a.canaryVersion, baselineVersion: a.baselineVersion }, 'analysis started'),
       onLimitReached: (hit) => {

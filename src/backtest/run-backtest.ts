@@ -14,10 +14,10 @@
  * Cost: decoding O(spans) once; then trials x scenarios pipelines of O(used requests) each. Memory: ~30
  * bytes per request (SampleStore) plus the registry's O(analyses) state.
  */
-import type { LoadedConfig, Registries } from '../config/load.js';
+import { analysisSettings, metricAlphas, rolloutCohortResolver } from '../analysis/settings.js';
+import type { LoadedConfig } from '../config/load.js';
 import { VigilError } from '../errors.js';
 import { decodeRecording } from './decode-recording.js';
-import { metricAlphas, pipelineMetrics, pipelineSettings, rolloutCohortResolver } from './pipeline-settings.js';
 import { recommend } from './recommend.js';
 import type { BacktestReport, MetricInfo, ScenarioReport, ServiceReport } from './report.js';
 import { runTrial } from './run-trial.js';
@@ -27,7 +27,6 @@ import { lookStats, Tally, wilson } from './tally.js';
 
 export interface BacktestOptions {
   loaded: LoadedConfig;
-  registries: Registries;
   files: string[];
   trials: number;
   seed: number;
@@ -85,10 +84,10 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestReport
   const decodedMs = performance.now() - started;
   opts.progress?.(`backtest: decoded ${stats.spans} spans into ${stats.samples} requests of ${store.services.length} service(s) in ${(decodedMs / 1000).toFixed(1)} s`);
 
-  const metrics = pipelineMetrics(loaded, opts.registries);
-  const alphas = metricAlphas(loaded, metrics);
+  const settings = analysisSettings(loaded);
+  const { metrics } = settings;
+  const alphas = metricAlphas(settings);
   const metricInfo: MetricInfo[] = metrics.map((m, i) => ({ metric: m.name, detector: m.detector.type, shadow: m.shadow, alpha: alphas[i]! }));
-  const settings = pipelineSettings(loaded, metrics);
   const scenarios = scenariosFor(opts.injections);
   const tallies = plans.plans.map(() => scenarios.map(() => new Tally(metrics.length)));
   const pipelines = opts.trials * scenarios.length;

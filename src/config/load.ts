@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
-import type { ConnectorFactory, DetectorFactory } from '../contracts/index.js';
+import type { ConnectorFactory, Detector, DetectorFactory } from '../contracts/index.js';
 import { isVigilError, VigilError, type ErrorCode } from '../errors.js';
 import {
   CONFIG_DOC, CONNECTORS_DOC, DETECTORS_DOC, docForDetector, docForKey, docsForConnector,
@@ -40,6 +40,12 @@ export interface LoadedConfig {
   file: string;
   /** Connector options as parsed by each connector's own schema, by connector name. */
   connectorOptions: ReadonlyMap<string, unknown>;
+  /**
+   * The detector of each metric (`analysis.metrics[]`), by metric name, built once when the config is checked.
+   * Detectors are pure (their state is what `init()` and `look()` return, never held), so one instance serves
+   * every analysis of the agent and every trial of a backtest.
+   */
+  detectors: ReadonlyMap<string, Detector>;
   warnings: string[];
 }
 
@@ -407,6 +413,7 @@ export function parseConfig(
   const minSamples = parsed.success ? parsed.data.analysis.minSamples
     : typeof rawMinSamples === 'number' && Number.isInteger(rawMinSamples) && rawMinSamples >= 1 ? rawMinSamples : defaults.analysis.minSamples;
   const metricNames = new Set<string>();
+  const detectors = new Map<string, Detector>();
   metrics.forEach((item, i) => {
     const m = asObject(item);
     if (!m) return;
@@ -427,7 +434,8 @@ export function parseConfig(
     }
     if (m.options !== undefined && !asObject(m.options)) return; // the schema reported it
     try {
-      factory.create(name ?? `metrics[${i}]`, m.options ?? {}, { minSamples });
+      const built = factory.create(name ?? `metrics[${i}]`, m.options ?? {}, { minSamples });
+      if (name !== undefined) detectors.set(name, built);
     } catch (e) {
       const base: Path = ['analysis', 'metrics', i, 'options'];
       add(isVigilError(e) ? e.code : 'VIGIL_ERR_DETECTOR_OPTIONS', base, `${detector}: ${e instanceof Error ? e.message : String(e)}`,
@@ -465,6 +473,7 @@ export function parseConfig(
     hash: createHash('sha256').update(canonical(raw)).digest('hex').slice(0, 16),
     file,
     connectorOptions,
+    detectors,
     warnings,
   };
 }

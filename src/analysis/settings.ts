@@ -1,39 +1,29 @@
 /**
- * The analysis pipeline of a config, without servers, queues, audit log or connectors: the detectors it
- * configures and the AnalysisRegistry settings, built exactly as `createAgent` (src/main.ts) builds them, so
- * a backtest measures the config the agent would run. Actions are off (dry-run, empty plans).
+ * The AnalysisRegistry settings of a config: the ONE place they are derived, for the agent (with its plans
+ * and action mode) and for dry pipelines (backtest: no plans, dry-run), so a backtest measures the config
+ * the agent would run. `expectedCanaryShare` is the config's (`rollouts[].expectedCanaryShare`), so a
+ * sample-ratio guard sees what it would see in production.
  */
-import type { AnalysisSettings, MetricSetup } from '../analysis/analysis-registry.js';
-import type { LoadedConfig, Registries } from '../config/load.js';
+import type { LoadedConfig } from '../config/load.js';
 import { splitAlpha } from '../decide/engine.js';
 import { VigilError } from '../errors.js';
+import type { AnalysisSettings, MetricSetup } from './analysis-types.js';
 
-/** The configured metrics with their detectors (pure: one instance serves every trial). */
-export function pipelineMetrics(loaded: LoadedConfig, registries: Registries): MetricSetup[] {
-  const { config } = loaded;
-  return config.analysis.metrics.map((m) => {
-    const factory = registries.detectors.get(m.detector);
-    if (!factory) throw new VigilError('VIGIL_ERR_CONFIG_UNKNOWN_TYPE', [m.detector]);
-    return { name: m.name, shadow: m.shadow, weight: m.weight, source: m.source, detector: factory.create(m.name, m.options, { minSamples: config.analysis.minSamples }) };
+/** The configured metrics with the detectors the config built (pure: one instance serves every analysis). */
+export function analysisMetrics(loaded: LoadedConfig): MetricSetup[] {
+  return loaded.config.analysis.metrics.map((m) => {
+    const detector = loaded.detectors.get(m.name);
+    if (!detector) throw new VigilError('VIGIL_ERR_CONFIG_UNKNOWN_TYPE', [m.detector]);
+    return { name: m.name, shadow: m.shadow, weight: m.weight, source: m.source, detector };
   });
 }
 
 /** Each metric's share of alpha (Bonferroni by weight; a shadow metric gets what it would get acting). */
-export function metricAlphas(loaded: LoadedConfig, metrics: readonly MetricSetup[]): number[] {
-  return splitAlpha(loaded.config.analysis.alpha, metrics);
+export function metricAlphas(settings: Pick<AnalysisSettings, 'alpha' | 'metrics'>): number[] {
+  return splitAlpha(settings.alpha, settings.metrics);
 }
 
-/**
- * The AnalysisRegistry settings of a config: the ONE place they are derived, for the agent (`createAgent`,
- * with its plans and action mode) and for dry pipelines (backtest: no plans, dry-run, the defaults).
- * `expectedCanaryShare` is the config's (`rollouts[].expectedCanaryShare`), so a sample-ratio guard sees
- * what it would see in production.
- */
-export function pipelineSettings(
-  loaded: LoadedConfig,
-  metrics: readonly MetricSetup[],
-  opts: { plans?: boolean; dryRun?: boolean } = {},
-): AnalysisSettings {
+export function analysisSettings(loaded: LoadedConfig, opts: { plans?: boolean; dryRun?: boolean } = {}): AnalysisSettings {
   const { config } = loaded;
   const rollouts = new Map(config.rollouts.map((r) => [r.service, r]));
   return {
@@ -42,7 +32,7 @@ export function pipelineSettings(
     maxDurationMs: config.analysis.maxDuration,
     silenceTimeoutMs: config.analysis.silenceTimeout,
     alpha: config.analysis.alpha,
-    metrics,
+    metrics: analysisMetrics(loaded),
     planFor: opts.plans ? (service) => rollouts.get(service)?.plan ?? config.plan : () => [],
     expectedCanaryShare: (service) => rollouts.get(service)?.expectedCanaryShare,
     baselineFree: (service) => rollouts.get(service)?.baseline === 'none',
