@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { AnalysisRegistry, type LookEvent } from './analysis/analysis-registry.js';
-import { analysisSettings, rolloutCohortResolver } from './analysis/settings.js';
+import { analysisSettings } from './analysis/settings.js';
 import type { LoadedConfig, Registries } from './config/load.js';
 import { connectorHealth } from './connectors-check.js';
 import { buildConnectors } from './connectors-build.js';
@@ -22,7 +22,7 @@ import { IngestGate } from './ingest/admission/gate.js';
 import { grpcAdmissionInterceptor } from './ingest/admission/grpc-interceptor.js';
 import { limitMessage } from './limits/limits.js';
 import { createOtlpGrpcReceiver, type OtlpGrpcReceiver } from './ingest/otlp/grpc-receiver.js';
-import type { CohortRules } from './ingest/cohort.js';
+import { cohortRulesOf, type CohortRules } from './ingest/cohort.js';
 import { MetricsIngest } from './ingest/metrics-ingest.js';
 import { createQueue } from './jobs/create-queue.js';
 import { createPlanRunner, type NotifyJob, type StepJob } from './jobs/plan-runner.js';
@@ -162,14 +162,11 @@ export function createAgent(opts: AgentOptions): Agent {
     setImmediate(runLookSlice);
   };
 
-  // Per-service canaryVersion from `rollouts:` applies where the global cohort rules found nothing.
-  const rolloutCohort = rolloutCohortResolver(loaded);
   const ingest = (samples: RequestSample[]) => {
     // counted per request, not per sample: a labelled counter increment costs ~0.3 µs
     let canary = 0;
     let baseline = 0;
     for (const s of samples) {
-      if (s.cohort === 'unknown') s.cohort = rolloutCohort(s.service, s.version);
       if (s.cohort === 'canary') canary++;
       else if (s.cohort === 'baseline') baseline++;
     }
@@ -180,7 +177,7 @@ export function createAgent(opts: AgentOptions): Agent {
     scheduleLooks();
   };
 
-  const cohortRules: CohortRules = { attribute: config.cohorts.attribute, podLabels: [...config.cohorts.podLabels], canaryVersion: config.cohorts.canaryVersion };
+  const cohortRules: CohortRules = cohortRulesOf(config);
   const metricsIngest = new MetricsIngest({
     rules: cohortRules,
     maxStreams: config.limits.maxMetricStreams,
@@ -192,10 +189,7 @@ export function createAgent(opts: AgentOptions): Agent {
     },
   });
   const ingestBatches = (items: CohortIncrement[]) => {
-    for (const it of items) {
-      if (it.cohort === 'unknown') it.cohort = rolloutCohort(it.service, it.version);
-      metrics.samples.inc({ cohort: it.cohort }, it.batch.requests);
-    }
+    for (const it of items) metrics.samples.inc({ cohort: it.cohort }, it.batch.requests);
     registry.ingestBatches(items);
     scheduleLooks();
   };

@@ -29,7 +29,6 @@ export interface AnalysisSettings {
   /** Services that ship without a baseline cohort: their analysis starts with the first canary sample
    *  (comparative metrics stay inconclusive; absolute ones such as slo-guard decide). */
   baselineFree?(service: string): boolean;
-  /** Canary version forced by a `rollouts:` entry; overrides nothing else. */
   dryRun: boolean;
   configHash: string;
   maxRollbacks: number;

@@ -49,13 +49,3 @@ export function analysisSettings(loaded: LoadedConfig, opts: { plans?: boolean; 
     },
   };
 }
-
-/** The cohort `serve` gives a sample its cohort rules left unknown: `rollouts[].canaryVersion`, if any. */
-export function rolloutCohortResolver(loaded: LoadedConfig): (service: string, version: string) => 'canary' | 'baseline' | 'unknown' {
-  const byService = new Map(loaded.config.rollouts.filter((r) => r.canaryVersion !== undefined).map((r) => [r.service, r.canaryVersion]));
-  return (service, version) => {
-    const cv = byService.get(service);
-    if (cv === undefined) return 'unknown';
-    return version === cv ? 'canary' : 'baseline';
-  };
-}

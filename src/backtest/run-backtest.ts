@@ -14,9 +14,10 @@
  * Cost: decoding O(spans) once; then trials x scenarios pipelines of O(used requests) each. Memory: ~30
  * bytes per request (SampleStore) plus the registry's O(analyses) state.
  */
-import { analysisSettings, metricAlphas, rolloutCohortResolver } from '../analysis/settings.js';
+import { analysisSettings, metricAlphas } from '../analysis/settings.js';
 import type { LoadedConfig } from '../config/load.js';
 import { VigilError } from '../errors.js';
+import { cohortRulesOf } from '../ingest/cohort.js';
 import { decodeRecording } from './decode-recording.js';
 import { recommend } from './recommend.js';
 import type { BacktestReport, MetricInfo, ScenarioReport, ServiceReport } from './report.js';
@@ -69,8 +70,7 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestReport
   opts.progress?.(`backtest: decoding ${opts.files.length} file(s)`);
   const { store, stats } = await decodeRecording({
     files: opts.files,
-    rules: { attribute: loaded.config.cohorts.attribute, podLabels: [...loaded.config.cohorts.podLabels], canaryVersion: loaded.config.cohorts.canaryVersion },
-    resolveUnknown: rolloutCohortResolver(loaded),
+    rules: cohortRulesOf(loaded.config),
     ...(opts.onBadLine ? { onBadLine: opts.onBadLine } : {}),
     progress: (s) => tick(() => `backtest: decoded ${s.lines} lines, ${s.samples} requests`),
   });

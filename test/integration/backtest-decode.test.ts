@@ -69,8 +69,7 @@ describe('backtest decoding', () => {
     const bad: string[] = [];
     const { store, stats } = await decodeRecording({
       files: [file],
-      rules: DEFAULT_COHORT_RULES,
-      resolveUnknown: (service, version) => (service === 'api' && version === '2.0' ? 'canary' : 'unknown'),
+      rules: { ...DEFAULT_COHORT_RULES, canaryVersionByService: new Map([['api', '2.0']]) },
       onBadLine: (_f, lineNo, message) => bad.push(`${lineNo}: ${message}`),
     });
     expect(stats).toMatchObject({ files: 1, lines: 4, badLines: 2, otherLines: 1, spans: 5, samples: 4, samplesWithoutTraceId: 1 });

@@ -46,6 +46,17 @@ describe('MetricsIngest', () => {
     expect(ingest.tracker.counters).toMatchObject({ baselines: 2, deltas: 3, duplicates: 0 }); // 2 fresh series + 1 subtraction
   });
 
+  it('metric points get their cohort from the same rules as spans, rollouts[].canaryVersion included', async () => {
+    const ingest = new MetricsIngest({ rules: { ...RULES, canaryVersionByService: new Map([['pay', '3.1']]) }, agentStartUnixMs: 0 });
+    const cohorts: string[] = [];
+    for (const [service, version, cohort] of [['pay', '3.1', undefined], ['pay', '3.0', undefined], ['pay', '3.1', 'baseline'], ['cart', '3.1', undefined]] as const) {
+      const app = sdk({ 'service.name': service, 'service.version': version, ...(cohort ? { 'vigil.cohort': cohort } : {}) }, AggregationTemporality.DELTA);
+      app.stable.record(0.01, {});
+      cohorts.push(...ingest.ingest(await app.export(), 'protobuf').increments.map((i) => i.cohort));
+    }
+    expect(cohorts).toEqual(['canary', 'baseline', 'baseline', 'unknown']);
+  });
+
   it('a series older than the agent starts as a baseline; delta temporality needs no baseline', async () => {
     const ingest = new MetricsIngest({ rules: RULES, agentStartUnixMs: Date.now() + 60_000 });
     const cumulative = sdk({ 'service.name': 'a', 'vigil.cohort': 'baseline' });
