@@ -158,18 +158,23 @@ export function createOtlpGrpcReceiver(opts: OtlpGrpcOptions): OtlpGrpcReceiver 
   server.addService(serviceOf(METRICS_EXPORT_PATH), { Export: handler('metrics') });
   server.addService(serviceOf(LOGS_EXPORT_PATH), { Export: handler('logs') });
 
+  return lifecycle(server, opts.host, opts.port);
+}
+
+/** Binding and graceful shutdown of the server (a server never bound is shut down at once). */
+function lifecycle(server: Server, host: string, port: number): OtlpGrpcReceiver {
   let bound = false;
   return {
     listen: () =>
       new Promise((resolve, reject) => {
-        server.bindAsync(`${opts.host}:${opts.port}`, ServerCredentials.createInsecure(), (err, port) => {
+        server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, boundPort) => {
           if (err) {
             reject(err);
             return;
           }
           bound = true;
-          const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-          resolve({ host: opts.host, port, address: `${host}:${port}` });
+          const shown = host.includes(':') ? `[${host}]` : host;
+          resolve({ host, port: boundPort, address: `${shown}:${boundPort}` });
         });
       }),
     close: (graceMs = 5_000) =>
