@@ -55,6 +55,27 @@ function scenarioReport(sc: Scenario, plan: ServicePlan, tally: Tally, metrics: 
   };
 }
 
+function serviceReport(p: ServicePlan, scenarios: ScenarioReport[]): Omit<ServiceReport, 'recommendations'> {
+  return {
+    service: p.name,
+    traffic: {
+      source: p.source,
+      requests: p.requests,
+      recordedMs: p.recordedMs,
+      coveredMs: p.coveredMs,
+      analysesPerTrial: p.windows,
+      canaryShare: p.share,
+      canaryShareSource: p.shareSource,
+      perLook: p.perLook,
+      baselineErrorRate: p.baselineErrorRate,
+      medianMs: p.medianMs,
+      p95Ms: p.p95Ms,
+      requestsPerTrace: p.requestsPerTrace,
+    },
+    scenarios,
+  };
+}
+
 export async function runBacktest(opts: BacktestOptions): Promise<BacktestReport> {
   const { loaded } = opts;
   const a = loaded.config.analysis;
@@ -108,24 +129,7 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestReport
 
   const ctx = { alpha: a.alpha, minSamples: a.minSamples, intervalMs: a.interval, maxDurationMs: a.maxDuration };
   const services: ServiceReport[] = plans.plans.map((p, pi) => {
-    const base: Omit<ServiceReport, 'recommendations'> = {
-      service: p.name,
-      traffic: {
-        source: p.source,
-        requests: p.requests,
-        recordedMs: p.recordedMs,
-        coveredMs: p.coveredMs,
-        analysesPerTrial: p.windows,
-        canaryShare: p.share,
-        canaryShareSource: p.shareSource,
-        perLook: p.perLook,
-        baselineErrorRate: p.baselineErrorRate,
-        medianMs: p.medianMs,
-        p95Ms: p.p95Ms,
-        requestsPerTrace: p.requestsPerTrace,
-      },
-      scenarios: scenarios.map((sc, si) => scenarioReport(sc, p, tallies[pi]![si]!, metricInfo, a.interval)),
-    };
+    const base = serviceReport(p, scenarios.map((sc, si) => scenarioReport(sc, p, tallies[pi]![si]!, metricInfo, a.interval)));
     return { ...base, recommendations: recommend(base, ctx) };
   });
   return {
