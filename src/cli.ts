@@ -135,8 +135,11 @@ function oneLineUsageErrors(cmd: Command): void {
   for (const sub of cmd.commands) oneLineUsageErrors(sub);
 }
 
-export async function main(argv: string[]): Promise<number> {
-  let code = 0;
+/** How a command's action reports its exit code to `main`. */
+type SetExitCode = (code: number) => void;
+
+/** The `vigil` program with its description, version and help, without its commands. */
+function rootProgram(): Command {
   const program = new Command()
     .name('vigil')
     .description('Watches canary releases through OpenTelemetry and rolls them back when they regress. Docs: README.md (quick start, configuration, statistics), docs/ (detectors, connectors, ingest).')
@@ -161,32 +164,42 @@ export async function main(argv: string[]): Promise<number> {
       ['health check and dry run of one connector or notifier', 'vigil connectors test kill-flag --config vigil.yaml'],
     ]),
   ].join('\n'));
+  return program;
+}
 
+/** `vigil serve`: the agent. */
+function addServe(program: Command, setCode: SetExitCode): void {
   after(program
     .command('serve')
     .summary('Run the agent: OTLP in; decisions, rollbacks and notifications out.')
     .description('Run the agent. It listens on three ports: 4317 for OTLP/gRPC and 4318 for OTLP/HTTP (traces and metrics from Collectors and SDKs), and 8080 for the control API, the dashboard and Prometheus /metrics (server.otlpGrpc, server.otlpHttp and server.api in the config change them). --config is optional: without it the agent runs on the embedded default (in-process queue, no Redis, no rollback plan: decisions are recorded, nothing is rolled back). SIGTERM or SIGINT stops it gracefully: OTLP is refused, recorded decisions reach the queue, active jobs finish.')
     .option('-c, --config <file>', 'YAML config file (optional; see README.md#configuration)')
     .action(async (o: { config?: string }) => {
-      code = await serve(o);
+      setCode(await serve(o));
     }), examples([
     ['the embedded default', 'vigil serve'],
     ['', 'vigil serve --config /etc/vigil/vigil.yaml'],
     ['check first, then run', 'vigil validate vigil.yaml && vigil serve --config vigil.yaml'],
   ]));
+}
 
+/** `vigil validate`: a config file checked as serve would load it. */
+function addValidate(program: Command, setCode: SetExitCode): void {
   after(program
     .command('validate')
     .summary('Check a config file: a summary, or every problem with its fix.')
     .description('Check a config file as serve would load it: YAML, ${VAR} substitution, every key, detector and connector options, and the connectors the plans name. Prints a summary (exit 0), or every problem at once with file, line, key, what is wrong and how to fix it, with a link to the docs (exit 2). Values that come from environment variables are never printed.')
     .argument('<file>', 'YAML config file')
     .action((file: string) => {
-      code = validate(file);
+      setCode(validate(file));
     }), examples([
     ['', 'vigil validate vigil.yaml'],
     ['with the variables the config references set, as the agent will have them', 'HOOK_SECRET=… SLACK_WEBHOOK_URL=… vigil validate vigil.yaml'],
   ]));
+}
 
+/** `vigil replay`: recorded OTLP through the pipeline, in dry-run. */
+function addReplay(program: Command, _setCode: SetExitCode): void {
   after(program
     .command('replay')
     .summary('Replay recorded OTLP JSON lines through the pipeline, in dry-run.')
@@ -212,7 +225,10 @@ export async function main(argv: string[]): Promise<number> {
     ['', 'vigil replay --config vigil.yaml --format text traces.jsonl.gz'],
     ['keep the audit log', 'vigil replay --config vigil.yaml --audit replay-audit.jsonl a.jsonl b.jsonl'],
   ]));
+}
 
+/** `vigil backtest`: false rollbacks and detection delay of a config, on recorded traffic. */
+function addBacktest(program: Command, setCode: SetExitCode): void {
   after(program
     .command('backtest')
     .summary('False rollbacks and detection delay of a config, on recorded traffic.')
@@ -229,9 +245,12 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (files: string[], o: BacktestCliOptions) => {
       const loaded = load(o.config);
       const logger = createLogger({ level: process.env.VIGIL_LOG_LEVEL ?? 'warn', destination: process.stderr });
-      code = await backtestCommand({ loaded, registries: BUILTIN_REGISTRIES, files, options: o, logger, out, progress: err });
+      setCode(await backtestCommand({ loaded, files, options: o, logger, out, progress: err }));
     }), BACKTEST_HELP_AFTER);
+}
 
+/** `vigil demo`: the self-contained demo. */
+function addDemo(program: Command, setCode: SetExitCode): void {
   after(program
     .command('demo')
     .summary('A self-contained demo: a 5x error regression detected and rolled back.')
@@ -239,9 +258,12 @@ export async function main(argv: string[]): Promise<number> {
     .option('--requests <n>', 'requests per cohort per look', positiveInt('--requests', 'requests'), 300)
     .action(async (o: { requests: number }) => {
       const ok = await runDemo({ registries: BUILTIN_REGISTRIES, print: out, requestsPerLook: o.requests });
-      code = ok ? 0 : 1;
+      setCode(ok ? 0 : 1);
     }), examples([['', 'vigil demo'], ['more traffic per look', 'vigil demo --requests 1000']]));
+}
 
+/** `vigil connectors test`: one connector or notifier checked and dry-run. */
+function addConnectors(program: Command, setCode: SetExitCode): void {
   const connectors = after(program
     .command('connectors')
     .summary('Check connectors and notifiers before trusting the plan.')
@@ -265,16 +287,19 @@ export async function main(argv: string[]): Promise<number> {
       const { runConnectorTest } = await import('./connectors-test.js');
       const loaded = load(o.config);
       const logger = createLogger({ level: process.env.VIGIL_LOG_LEVEL ?? 'warn', destination: process.stderr });
-      code = await runConnectorTest({
+      setCode(await runConnectorTest({
         loaded, registries: BUILTIN_REGISTRIES, name, send: o.send === true, outcome: o.outcome, timeoutMs: o.timeout, logger, out, err,
-      });
+      }));
     }), examples([
     ['health check + dry run of a plan connector', 'vigil connectors test kill-flag --config vigil.yaml'],
     ['the request a notifier WOULD post (credential hidden)', 'vigil connectors test teams-ops --config vigil.yaml'],
     ['post a marked TEST notification for real', 'vigil connectors test teams-ops --config vigil.yaml --send'],
     ['preview the resolve event', 'vigil connectors test pager --config vigil.yaml --outcome promote'],
   ]));
+}
 
+/** `vigil status`: the analyses of a running agent. */
+function addStatus(program: Command, setCode: SetExitCode): void {
   after(program
     .command('status')
     .summary('List the analyses of a running agent.')
@@ -284,13 +309,21 @@ export async function main(argv: string[]): Promise<number> {
     .option('--token <token>', 'bearer token, one of the agent\'s server.auth.tokens (default: $VIGIL_TOKEN)')
     .option('--timeout <ms>', 'give up when the agent has not answered within this time', positiveInt('--timeout'), 5000)
     .action(async (o: { api?: string; config?: string; token?: string; timeout: number }) => {
-      code = await status(o);
+      setCode(await status(o));
     }), examples([
     ['', 'vigil status'],
     ['the agent of this config, on this machine', 'vigil status --config /etc/vigil/vigil.yaml'],
     ['through its public address', 'VIGIL_TOKEN=… vigil status --api https://vigil.example.com'],
   ]));
+}
 
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const setCode: SetExitCode = (c) => {
+    code = c;
+  };
+  const program = rootProgram();
+  for (const add of [addServe, addValidate, addReplay, addBacktest, addDemo, addConnectors, addStatus]) add(program, setCode);
   oneLineUsageErrors(program);
   try {
     await program.parseAsync(argv);

@@ -1,6 +1,6 @@
 /**
  * Builds plan connectors and notifiers from a loaded config, through the registries. Shared by the agent
- * (src/main.ts) and `vigil connectors test`, so both build a connector exactly the same way.
+ * (src/agent/actions.ts) and `vigil connectors test`, so both build a connector exactly the same way.
  */
 import type { LoadedConfig, Registries } from './config/load.js';
 import type { AnyConnector, ConnectorDeps, Notifier, PlanConnector } from './contracts/index.js';

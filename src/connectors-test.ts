@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { LoadedConfig, Registries } from './config/load.js';
 import { buildConnector, type ConnectorSection } from './connectors-build.js';
 import { describeCheckError } from './connectors-check.js';
-import type { AnyConnector, ConnectorDeps, Decision, Notification } from './contracts/index.js';
+import type { AnyConnector, ConnectorDeps, Decision, Notification, Notifier, PlanConnector, RollbackTarget } from './contracts/index.js';
 
 export interface ConnectorTestOptions {
   loaded: LoadedConfig;
@@ -160,9 +160,144 @@ function find(loaded: LoadedConfig, name: string): { section: ConnectorSection; 
   return n ? { section: 'notifiers', entry: n } : undefined;
 }
 
+/** The requests of a connector under test: captured (notifier preview), watched for writes (dry run), or sent. */
+interface Network {
+  /** What `fetch` does with a request now; health checks pass through. */
+  mode: 'pass' | 'capture' | 'watch' | 'send';
+  fetch: typeof globalThis.fetch;
+  captured: Captured[];
+  writes: string[];
+  statuses: number[];
+  sent: { method: string; url: string; status?: number }[];
+}
+
+function network(realFetch: typeof globalThis.fetch): Network {
+  const net: Network = {
+    mode: 'pass',
+    captured: [],
+    writes: [],
+    statuses: [],
+    sent: [],
+    fetch: async (input, init) => {
+      const url = input instanceof Request ? input.url : String(input);
+      const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
+      if (net.mode === 'capture') {
+        net.captured.push({ method, url, headers: headersOf(init), body: typeof init?.body === 'string' ? init.body : '' });
+        return new Response('ok', { status: 200, headers: { 'content-type': 'text/plain' } });
+      }
+      if (net.mode === 'watch' && !['GET', 'HEAD', 'OPTIONS'].includes(method)) net.writes.push(`${method} ${new URL(url).origin}`);
+      const request: { method: string; url: string; status?: number } = { method, url };
+      if (net.mode === 'send') net.sent.push(request);
+      const res = await realFetch(input, init);
+      net.statuses.push(res.status);
+      request.status = res.status;
+      return res;
+    },
+  };
+  return net;
+}
+
+/** One test under way: its options, the connector's network, the synthetic decision and the output. */
+interface TestRun {
+  o: ConnectorTestOptions;
+  net: Network;
+  decision: Decision;
+  signal: AbortSignal;
+  secrets: string[];
+  show: (line: string) => void;
+  fail: (what: string, e: unknown) => void;
+}
+
+function targetOf(d: Decision): RollbackTarget {
+  return { service: d.service, analysisId: d.analysis, decisionId: d.id, canaryVersion: d.canaryVersion, baselineVersion: d.baselineVersion, reason: d.reason };
+}
+
+/** The requests of a real send, where they went (secrets in the URL hidden) and what came back. */
+function showSent(run: TestRun): void {
+  for (const r of run.net.sent) run.o.out(`  ${r.method} ${redactUrl(r.url)} → ${r.status === undefined ? 'no answer' : `HTTP ${r.status}`}`);
+}
+
+async function checkHealth(conn: AnyConnector, o: ConnectorTestOptions, show: TestRun['show'], fail: TestRun['fail']): Promise<boolean> {
+  if (!conn.healthCheck) {
+    show(`  health check: none (${conn.type} has no health check)`);
+    return true;
+  }
+  try {
+    await conn.healthCheck({ logger: o.logger, signal: AbortSignal.timeout(o.timeoutMs) });
+    show('  health check: ok');
+    return true;
+  } catch (e) {
+    fail('health check', e);
+    return false;
+  }
+}
+
+/** --send of an action connector: it delivers a real TEST event (marked test and dry-run). */
+async function sendAction(conn: PlanConnector, run: TestRun): Promise<boolean> {
+  const { o, decision, show } = run;
+  run.net.mode = 'send';
+  try {
+    await conn.apply({ logger: o.logger, signal: run.signal, dryRun: false, decision, target: targetOf(decision) });
+    showSent(run);
+    show(`  sent: a TEST event (${o.outcome} of ${decision.service}, marked test and dry-run) was delivered${run.net.statuses.length > 0 ? ` (HTTP ${run.net.statuses.join(', ')})` : ''}`);
+    return true;
+  } catch (e) {
+    showSent(run);
+    run.fail('send', e);
+    return false;
+  }
+}
+
+/** The dry run of a plan connector: it must report no change and send no write request. */
+async function dryRunAction(conn: PlanConnector, run: TestRun): Promise<boolean> {
+  const { o, decision, show } = run;
+  run.net.mode = 'watch';
+  try {
+    const r = await conn.apply({ logger: o.logger, signal: run.signal, dryRun: true, decision, target: targetOf(decision) });
+    show(`  dry run (${o.outcome} of ${decision.service}): ${r.detail} (changed: ${r.changed})`);
+    let ok = true;
+    if (r.changed) { show('  dry run: FAILED: it reports a change, a dry run must touch nothing'); ok = false; }
+    const writes = run.net.writes;
+    if (writes.length > 0) { show(`  dry run: FAILED: it sent ${writes.length} write request(s) (${writes.join(', ')}), a dry run must touch nothing`); ok = false; }
+    return ok;
+  } catch (e) {
+    run.fail('dry run', e);
+    return false;
+  }
+}
+
+/** A notifier's test: the request it would post (preview), or, with --send, the test notification posted. */
+async function notify(conn: Notifier, run: TestRun): Promise<boolean> {
+  const { o, decision, show } = run;
+  const publicUrl = o.loaded.config.server.api.publicUrl;
+  const notification: Notification = {
+    kind: 'decision', decision,
+    ...(publicUrl ? { link: `${publicUrl.replace(/\/$/, '')}/api/v1/decisions/${encodeURIComponent(decision.id)}` } : {}),
+  };
+  run.net.mode = o.send ? 'send' : 'capture';
+  try {
+    await conn.post(notification, { logger: o.logger, signal: run.signal, dryRun: true });
+    if (o.send) {
+      showSent(run);
+      show(`  sent: a TEST notification (${o.outcome}, marked dry-run) was posted${run.net.statuses.length > 0 ? ` (HTTP ${run.net.statuses.join(', ')})` : ''}`);
+    } else if (run.net.captured.length === 0) {
+      show(`  preview: ${conn.type} sends no request for this notification`);
+    } else {
+      for (const req of run.net.captured) {
+        show(`  preview (NOT sent; --send posts it as a test): the ${o.outcome} notification would be`);
+        for (const line of describeRequest(req, run.secrets)) show(line === '' ? '' : `    ${line}`);
+      }
+    }
+    return true;
+  } catch (e) {
+    if (o.send) showSent(run);
+    run.fail(o.send ? 'send' : 'preview', e);
+    return false;
+  }
+}
+
 /** Runs the test and prints what happened. Exit code: 0 passed, 1 a check failed, 2 unknown name / bad config. */
 export async function runConnectorTest(o: ConnectorTestOptions): Promise<number> {
-  const realFetch = o.fetch ?? globalThis.fetch;
   const now = o.now ?? Date.now;
   const found = find(o.loaded, o.name);
   if (!found) {
@@ -170,29 +305,8 @@ export async function runConnectorTest(o: ConnectorTestOptions): Promise<number>
     o.err(`vigil connectors test: ${o.loaded.file} has no connector or notifier named "${o.name}" (connectors: ${list(o.loaded.config.connectors)}; notifiers: ${list(o.loaded.config.notifiers)})`);
     return 2;
   }
-
-  // Requests are captured (notifier preview) or counted (writes during a dry run); health checks pass through.
-  let mode: 'pass' | 'capture' | 'watch' | 'send' = 'pass';
-  const captured: Captured[] = [];
-  const writes: string[] = [];
-  const statuses: number[] = [];
-  const sent: { method: string; url: string; status?: number }[] = [];
-  const fetch: typeof globalThis.fetch = async (input, init) => {
-    const url = input instanceof Request ? input.url : String(input);
-    const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
-    if (mode === 'capture') {
-      captured.push({ method, url, headers: headersOf(init), body: typeof init?.body === 'string' ? init.body : '' });
-      return new Response('ok', { status: 200, headers: { 'content-type': 'text/plain' } });
-    }
-    if (mode === 'watch' && !['GET', 'HEAD', 'OPTIONS'].includes(method)) writes.push(`${method} ${new URL(url).origin}`);
-    const request: { method: string; url: string; status?: number } = { method, url };
-    if (mode === 'send') sent.push(request);
-    const res = await realFetch(input, init);
-    statuses.push(res.status);
-    request.status = res.status;
-    return res;
-  };
-  const deps: ConnectorDeps = { fetch, now };
+  const net = network(o.fetch ?? globalThis.fetch);
+  const deps: ConnectorDeps = { fetch: net.fetch, now };
 
   let conn: AnyConnector;
   try {
@@ -213,81 +327,13 @@ export async function runConnectorTest(o: ConnectorTestOptions): Promise<number>
     const { error, code } = describeCheckError(e);
     show(`  ${what}: FAILED: ${error}${code ? ` [${code}]` : ''}`);
   };
-  let ok = true;
 
   show(`${conn.kind === 'notifier' ? 'notifier' : `${conn.kind} connector`} ${conn.name} (type ${conn.type}) from ${o.loaded.file}`);
-  if (conn.healthCheck) {
-    try {
-      await conn.healthCheck({ logger: o.logger, signal: AbortSignal.timeout(o.timeoutMs) });
-      show('  health check: ok');
-    } catch (e) {
-      fail('health check', e);
-      ok = false;
-    }
-  } else {
-    show(`  health check: none (${conn.type} has no health check)`);
-  }
-
+  const healthy = await checkHealth(conn, o, show, fail);
   const decision = connectorTestDecision({ nowMs: now(), configHash: o.loaded.hash, outcome: o.outcome, plan: conn.kind === 'notifier' ? o.loaded.config.plan : [conn.name] });
-  const signal = AbortSignal.timeout(o.timeoutMs);
-  // The requests of a real send, where they went (secrets in the URL hidden) and what came back.
-  const showSent = () => {
-    for (const r of sent) o.out(`  ${r.method} ${redactUrl(r.url)} → ${r.status === undefined ? 'no answer' : `HTTP ${r.status}`}`);
-  };
-  if (conn.kind !== 'notifier' && o.send) {
-    mode = 'send';
-    try {
-      await conn.apply({
-        logger: o.logger, signal, dryRun: false, decision,
-        target: { service: decision.service, analysisId: decision.analysis, decisionId: decision.id, canaryVersion: decision.canaryVersion, baselineVersion: decision.baselineVersion, reason: decision.reason },
-      });
-      showSent();
-      show(`  sent: a TEST event (${o.outcome} of ${decision.service}, marked test and dry-run) was delivered${statuses.length > 0 ? ` (HTTP ${statuses.join(', ')})` : ''}`);
-    } catch (e) {
-      showSent();
-      fail('send', e);
-      ok = false;
-    }
-  } else if (conn.kind !== 'notifier') {
-    mode = 'watch';
-    try {
-      const r = await conn.apply({
-        logger: o.logger, signal, dryRun: true, decision,
-        target: { service: decision.service, analysisId: decision.analysis, decisionId: decision.id, canaryVersion: decision.canaryVersion, baselineVersion: decision.baselineVersion, reason: decision.reason },
-      });
-      show(`  dry run (${o.outcome} of ${decision.service}): ${r.detail} (changed: ${r.changed})`);
-      if (r.changed) { show('  dry run: FAILED: it reports a change, a dry run must touch nothing'); ok = false; }
-      if (writes.length > 0) { show(`  dry run: FAILED: it sent ${writes.length} write request(s) (${writes.join(', ')}), a dry run must touch nothing`); ok = false; }
-    } catch (e) {
-      fail('dry run', e);
-      ok = false;
-    }
-  } else {
-    const publicUrl = o.loaded.config.server.api.publicUrl;
-    const notification: Notification = {
-      kind: 'decision', decision,
-      ...(publicUrl ? { link: `${publicUrl.replace(/\/$/, '')}/api/v1/decisions/${encodeURIComponent(decision.id)}` } : {}),
-    };
-    mode = o.send ? 'send' : 'capture';
-    try {
-      await conn.post(notification, { logger: o.logger, signal, dryRun: true });
-      if (o.send) {
-        showSent();
-        show(`  sent: a TEST notification (${o.outcome}, marked dry-run) was posted${statuses.length > 0 ? ` (HTTP ${statuses.join(', ')})` : ''}`);
-      } else if (captured.length === 0) {
-        show(`  preview: ${conn.type} sends no request for this notification`);
-      } else {
-        for (const req of captured) {
-          show(`  preview (NOT sent; --send posts it as a test): the ${o.outcome} notification would be`);
-          for (const line of describeRequest(req, secrets)) show(line === '' ? '' : `    ${line}`);
-        }
-      }
-    } catch (e) {
-      if (o.send) showSent();
-      fail(o.send ? 'send' : 'preview', e);
-      ok = false;
-    }
-  }
+  const run: TestRun = { o, net, decision, signal: AbortSignal.timeout(o.timeoutMs), secrets, show, fail };
+  const acted = conn.kind === 'notifier' ? await notify(conn, run) : o.send ? await sendAction(conn, run) : await dryRunAction(conn, run);
+  const ok = healthy && acted;
   await conn.close?.().catch((e: unknown) => fail('close', e));
   show(ok ? 'result: ok' : 'result: FAILED');
   return ok ? 0 : 1;

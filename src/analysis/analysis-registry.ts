@@ -11,8 +11,8 @@
 import type { CohortBatch, CohortIncrement, CohortPair, RequestSample } from '../contracts/index.js';
 import { splitAlpha } from '../decide/engine.js';
 import { addRequest, emptyBatch, emptyPair, mergeBatch } from '../evidence/cohort-batch.js';
-import type { LimitHit, LimitSettings } from '../ingest/backpressure-limits.js';
-import { DEFAULT_LIMITS, LimitGuard } from '../ingest/backpressure-limits.js';
+import type { LimitHit, LimitSettings } from '../limits/limits.js';
+import { DEFAULT_LIMITS, LimitGuard } from '../limits/limits.js';
 import type { Analysis, AnalysisSettings, AnalysisSnapshot, RegistryCounters, RegistryHooks, ServiceState } from './analysis-types.js';
 import { batchAt } from './evidence-source.js';
 import { expire } from './expiry.js';

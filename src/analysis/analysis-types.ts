@@ -5,7 +5,7 @@
  * folder; everything else is re-exported by analysis-registry.ts.
  */
 import type { CohortBatch, CohortPair, Decision, Detector, MetricVerdict } from '../contracts/index.js';
-import type { LimitHit, LimitName, LimitSettings } from '../ingest/backpressure-limits.js';
+import type { LimitHit, LimitName, LimitSettings } from '../limits/limits.js';
 import type { EvidenceSource } from './evidence-source.js';
 
 export interface MetricSetup {
@@ -29,7 +29,6 @@ export interface AnalysisSettings {
   /** Services that ship without a baseline cohort: their analysis starts with the first canary sample
    *  (comparative metrics stay inconclusive; absolute ones such as slo-guard decide). */
   baselineFree?(service: string): boolean;
-  /** Canary version forced by a `rollouts:` entry; overrides nothing else. */
   dryRun: boolean;
   configHash: string;
   maxRollbacks: number;

@@ -8,8 +8,8 @@
  *   `maxVersionsPerService` such outcomes are kept per service (oldest dropped first).
  * O(services log services + analyses).
  */
-import type { LimitSettings } from '../ingest/backpressure-limits.js';
-import { upperMedian } from '../ingest/backpressure-limits.js';
+import type { LimitSettings } from '../limits/limits.js';
+import { upperMedian } from '../limits/limits.js';
 import type { RegistryCounters, RegistryHooks, ServiceState } from './analysis-types.js';
 
 /** Expires idle services and finished analyses in place; returns how many RUNNING analyses were dropped. */

@@ -4,7 +4,7 @@
  */
 import { InvalidArgumentError } from 'commander';
 import type { Logger } from 'pino';
-import type { LoadedConfig, Registries } from '../config/load.js';
+import type { LoadedConfig } from '../config/load.js';
 import { isVigilError } from '../errors.js';
 import { formatReport } from './format-report.js';
 import { runBacktest } from './run-backtest.js';
@@ -81,7 +81,6 @@ export const DEFAULT_INJECTIONS = (): Injection[] => parseInjections(DEFAULT_INJ
 /** Runs the backtest and prints the report on `out`; returns the exit code. */
 export async function backtestCommand(args: {
   loaded: LoadedConfig;
-  registries: Registries;
   files: string[];
   options: BacktestCliOptions;
   logger: Logger;
@@ -91,7 +90,6 @@ export async function backtestCommand(args: {
   const o = args.options;
   const report = await runBacktest({
     loaded: args.loaded,
-    registries: args.registries,
     files: args.files,
     trials: o.trials,
     seed: o.seed,

@@ -11,9 +11,8 @@
  * Cost: about one extra JSON parse + stringify per span, paid once per recording, not per trial.
  */
 import type { CohortRules } from '../ingest/cohort.js';
-import type { CohortOrUnknown } from '../contracts/index.js';
 import { decodeTracesJson } from '../ingest/otlp/decode-traces-json.js';
-import { readRecording } from '../replay/read-recording.js';
+import { readRecording } from '../recording/read-recording.js';
 import { hashString } from './hash.js';
 import { cohortCode, SampleStoreBuilder, type SampleStore } from './sample-store.js';
 
@@ -31,9 +30,8 @@ export interface DecodeStats {
 
 export interface DecodeOptions {
   files: readonly string[];
+  /** The config's cohort rules (`cohortRulesOf`), as `serve` applies them. */
   rules: CohortRules;
-  /** Cohort of a sample the cohort rules left unknown (`rollouts[].canaryVersion`, as `serve` applies it). */
-  resolveUnknown?: (service: string, version: string) => CohortOrUnknown;
   onBadLine?: (file: string, lineNo: number, message: string) => void;
   progress?: (stats: DecodeStats) => void;
 }
@@ -97,7 +95,6 @@ function groupByTrace(root: unknown): TraceGroup[] | undefined {
 export async function decodeRecording(opts: DecodeOptions): Promise<{ store: SampleStore; stats: DecodeStats }> {
   const b = new SampleStoreBuilder();
   const stats: DecodeStats = { files: opts.files.length, lines: 0, badLines: 0, otherLines: 0, spans: 0, samples: 0, samplesWithoutTraceId: 0 };
-  const resolve = opts.resolveUnknown;
   for await (const { file, lineNo, text, signal } of readRecording(opts.files)) {
     stats.lines++;
     if (signal !== 'traces') {
@@ -122,8 +119,6 @@ export async function decodeRecording(opts: DecodeOptions): Promise<{ store: Sam
         const decoded = decodeTracesJson(g.request, opts.rules);
         spans += decoded.spans;
         for (const s of decoded.samples) {
-          let cohort = s.cohort;
-          if (cohort === 'unknown' && resolve) cohort = resolve(s.service, s.version);
           let a: number;
           let c: number;
           if (g.traceId === '') {
@@ -135,7 +130,7 @@ export async function decodeRecording(opts: DecodeOptions): Promise<{ store: Sam
             a = hashString(g.traceId, SEED_A);
             c = hashString(g.traceId, SEED_B);
           }
-          b.add(s.service, cohortCode(cohort), s.endUnixMs, s.durationMs, s.error, a, c);
+          b.add(s.service, cohortCode(s.cohort), s.endUnixMs, s.durationMs, s.error, a, c);
         }
       }
     } catch (e) {

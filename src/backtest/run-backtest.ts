@@ -14,10 +14,11 @@
  * Cost: decoding O(spans) once; then trials x scenarios pipelines of O(used requests) each. Memory: ~30
  * bytes per request (SampleStore) plus the registry's O(analyses) state.
  */
-import type { LoadedConfig, Registries } from '../config/load.js';
+import { analysisSettings, metricAlphas } from '../analysis/settings.js';
+import type { LoadedConfig } from '../config/load.js';
 import { VigilError } from '../errors.js';
+import { cohortRulesOf } from '../ingest/cohort.js';
 import { decodeRecording } from './decode-recording.js';
-import { metricAlphas, pipelineMetrics, pipelineSettings, rolloutCohortResolver } from './pipeline-settings.js';
 import { recommend } from './recommend.js';
 import type { BacktestReport, MetricInfo, ScenarioReport, ServiceReport } from './report.js';
 import { runTrial } from './run-trial.js';
@@ -27,7 +28,6 @@ import { lookStats, Tally, wilson } from './tally.js';
 
 export interface BacktestOptions {
   loaded: LoadedConfig;
-  registries: Registries;
   files: string[];
   trials: number;
   seed: number;
@@ -55,6 +55,27 @@ function scenarioReport(sc: Scenario, plan: ServicePlan, tally: Tally, metrics: 
   };
 }
 
+function serviceReport(p: ServicePlan, scenarios: ScenarioReport[]): Omit<ServiceReport, 'recommendations'> {
+  return {
+    service: p.name,
+    traffic: {
+      source: p.source,
+      requests: p.requests,
+      recordedMs: p.recordedMs,
+      coveredMs: p.coveredMs,
+      analysesPerTrial: p.windows,
+      canaryShare: p.share,
+      canaryShareSource: p.shareSource,
+      perLook: p.perLook,
+      baselineErrorRate: p.baselineErrorRate,
+      medianMs: p.medianMs,
+      p95Ms: p.p95Ms,
+      requestsPerTrace: p.requestsPerTrace,
+    },
+    scenarios,
+  };
+}
+
 export async function runBacktest(opts: BacktestOptions): Promise<BacktestReport> {
   const { loaded } = opts;
   const a = loaded.config.analysis;
@@ -70,8 +91,7 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestReport
   opts.progress?.(`backtest: decoding ${opts.files.length} file(s)`);
   const { store, stats } = await decodeRecording({
     files: opts.files,
-    rules: { attribute: loaded.config.cohorts.attribute, podLabels: [...loaded.config.cohorts.podLabels], canaryVersion: loaded.config.cohorts.canaryVersion },
-    resolveUnknown: rolloutCohortResolver(loaded),
+    rules: cohortRulesOf(loaded.config),
     ...(opts.onBadLine ? { onBadLine: opts.onBadLine } : {}),
     progress: (s) => tick(() => `backtest: decoded ${s.lines} lines, ${s.samples} requests`),
   });
@@ -85,10 +105,10 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestReport
   const decodedMs = performance.now() - started;
   opts.progress?.(`backtest: decoded ${stats.spans} spans into ${stats.samples} requests of ${store.services.length} service(s) in ${(decodedMs / 1000).toFixed(1)} s`);
 
-  const metrics = pipelineMetrics(loaded, opts.registries);
-  const alphas = metricAlphas(loaded, metrics);
+  const settings = analysisSettings(loaded);
+  const { metrics } = settings;
+  const alphas = metricAlphas(settings);
   const metricInfo: MetricInfo[] = metrics.map((m, i) => ({ metric: m.name, detector: m.detector.type, shadow: m.shadow, alpha: alphas[i]! }));
-  const settings = pipelineSettings(loaded, metrics);
   const scenarios = scenariosFor(opts.injections);
   const tallies = plans.plans.map(() => scenarios.map(() => new Tally(metrics.length)));
   const pipelines = opts.trials * scenarios.length;
@@ -109,24 +129,7 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestReport
 
   const ctx = { alpha: a.alpha, minSamples: a.minSamples, intervalMs: a.interval, maxDurationMs: a.maxDuration };
   const services: ServiceReport[] = plans.plans.map((p, pi) => {
-    const base: Omit<ServiceReport, 'recommendations'> = {
-      service: p.name,
-      traffic: {
-        source: p.source,
-        requests: p.requests,
-        recordedMs: p.recordedMs,
-        coveredMs: p.coveredMs,
-        analysesPerTrial: p.windows,
-        canaryShare: p.share,
-        canaryShareSource: p.shareSource,
-        perLook: p.perLook,
-        baselineErrorRate: p.baselineErrorRate,
-        medianMs: p.medianMs,
-        p95Ms: p.p95Ms,
-        requestsPerTrace: p.requestsPerTrace,
-      },
-      scenarios: scenarios.map((sc, si) => scenarioReport(sc, p, tallies[pi]![si]!, metricInfo, a.interval)),
-    };
+    const base = serviceReport(p, scenarios.map((sc, si) => scenarioReport(sc, p, tallies[pi]![si]!, metricInfo, a.interval)));
     return { ...base, recommendations: recommend(base, ctx) };
   });
   return {

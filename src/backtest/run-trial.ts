@@ -58,14 +58,8 @@ function injectionPlan(p: ServicePlan, inj: Injection | undefined): InjectionPla
   return { flip: 0, keep: inj.factor, tailMs: p.p95Ms };
 }
 
-export function runTrial(input: TrialInput): AnalysisRun[] {
-  const { store, plans, settings, seed, trial, injection } = input;
-  const byService: (ServicePlan | undefined)[] = new Array<ServicePlan | undefined>(store.services.length);
-  const injBy: InjectionPlan[] = new Array<InjectionPlan>(store.services.length);
-  for (const p of plans.plans) {
-    byService[p.index] = p;
-    injBy[p.index] = injectionPlan(p, injection);
-  }
+/** A fresh registry for one run, and the runs (one per analysis window) that its hooks fill in. */
+function trialRegistry(plans: Plans, settings: AnalysisSettings): { registry: AnalysisRegistry; runs: Map<string, AnalysisRun> } {
   const runs = new Map<string, AnalysisRun>();
   const ids = new Map<string, { plan: number; window: number }>();
   plans.plans.forEach((p, i) => p.canaryVersions.forEach((v, w) => ids.set(`${p.name}:${v}`, { plan: i, window: w })));
@@ -101,6 +95,18 @@ export function runTrial(input: TrialInput): AnalysisRun[] {
       }
     },
   });
+  return { registry, runs };
+}
+
+export function runTrial(input: TrialInput): AnalysisRun[] {
+  const { store, plans, settings, seed, trial, injection } = input;
+  const byService: (ServicePlan | undefined)[] = new Array<ServicePlan | undefined>(store.services.length);
+  const injBy: InjectionPlan[] = new Array<InjectionPlan>(store.services.length);
+  for (const p of plans.plans) {
+    byService[p.index] = p;
+    injBy[p.index] = injectionPlan(p, injection);
+  }
+  const { registry, runs } = trialRegistry(plans, settings);
 
   const splitSalt = mix3(seed, trial, SPLIT);
   const injectSalt = mix3(seed, trial, hashString(injection ? `${injection.kind}=${injection.factor}` : '', INJECT));

@@ -68,9 +68,11 @@ function quantileSorted(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? 0;
 }
 
-export function planServices(store: SampleStore, loaded: LoadedConfig, opts: PlanOptions): Plans {
-  const { interval, maxDuration, minSamples } = loaded.config.analysis;
-  const configShare = new Map(loaded.config.rollouts.filter((r) => r.expectedCanaryShare !== undefined).map((r) => [r.service, r.expectedCanaryShare!]));
+/**
+ * Per service: its requests per cohort, which requests the backtest may use (`eligible`: the baseline
+ * cohort when there is one, else all), and the event time of the first and last of those.
+ */
+function scanServices(store: SampleStore) {
   const k = store.services.length;
   const baseline = new Float64Array(k);
   const canary = new Float64Array(k);
@@ -90,6 +92,14 @@ export function planServices(store: SampleStore, loaded: LoadedConfig, opts: Pla
     if (t < first[s]!) first[s] = t;
     if (t > last[s]!) last[s] = t;
   }
+  return { baseline, canary, first, last, source, eligible };
+}
+
+export function planServices(store: SampleStore, loaded: LoadedConfig, opts: PlanOptions): Plans {
+  const { interval, maxDuration, minSamples } = loaded.config.analysis;
+  const configShare = new Map(loaded.config.rollouts.filter((r) => r.expectedCanaryShare !== undefined).map((r) => [r.service, r.expectedCanaryShare!]));
+  const k = store.services.length;
+  const { baseline, canary, first, last, source, eligible } = scanServices(store);
   const windowMs = Math.ceil(maxDuration / interval) * interval;
   const wanted = opts.services && opts.services.length > 0 ? new Set(opts.services) : undefined;
   const skipped: Plans['skipped'] = [];

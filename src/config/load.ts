@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
-import type { ConnectorFactory, DetectorFactory } from '../contracts/index.js';
+import type { ConnectorFactory, Detector, DetectorFactory } from '../contracts/index.js';
 import { isVigilError, VigilError, type ErrorCode } from '../errors.js';
 import {
   CONFIG_DOC, CONNECTORS_DOC, DETECTORS_DOC, docForDetector, docForKey, docsForConnector,
@@ -40,6 +40,12 @@ export interface LoadedConfig {
   file: string;
   /** Connector options as parsed by each connector's own schema, by connector name. */
   connectorOptions: ReadonlyMap<string, unknown>;
+  /**
+   * The detector of each metric (`analysis.metrics[]`), by metric name, built once when the config is checked.
+   * Detectors are pure (their state is what `init()` and `look()` return, never held), so one instance serves
+   * every analysis of the agent and every trial of a backtest.
+   */
+  detectors: ReadonlyMap<string, Detector>;
   warnings: string[];
 }
 
@@ -274,18 +280,11 @@ function badOptions(e: unknown, base: Path): OptionProblem[] | undefined {
   return undefined;
 }
 
-/**
- * Parses and validates config text. `file` is used in messages only. Throws ConfigError with every issue:
- * the structural (schema) problems AND the semantic ones (registries, cross-references) of every part
- * that could be read, in one run. A value that came from the environment never appears in a message, and
- * an unset variable is one problem, not also a second one about the empty value it left.
- */
-export function parseConfig(
-  text: string,
-  file: string,
-  registries: Registries,
-  env: NodeJS.ProcessEnv = process.env,
-): LoadedConfig {
+/** Records one issue at a path: where it is in the file, what is wrong, how to fix it and where to read more. */
+type AddIssue = (code: ErrorCode, path: Path, problem: string, fix: string, docs: string | string[], extra?: Partial<Pending>) => void;
+
+/** The YAML document of config text; a syntax error, or a file that is not a mapping, is a ConfigError. */
+function readYaml(text: string, file: string): { doc: Document; lc: LineCounter; raw: unknown } {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -308,44 +307,33 @@ export function parseConfig(
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError([{ code: 'VIGIL_ERR_CONFIG_INVALID', file, key: '', problem: 'the file is not a YAML mapping', fix: `start from the example in ${CONFIG_DOC}` }]);
   }
-  const issues: Pending[] = [];
-  const locateAt = (path: Path) => locate(doc, lc, path);
-  const add = (code: ErrorCode, path: Path, problem: string, fix: string, docs: string | string[], extra: Partial<Pending> = {}) => {
-    const see = (Array.isArray(docs) ? docs : [docs]).join(' and ');
-    issues.push({ code, file, key: keyOf(path), ...locateAt(path), problem, fix: `${fix}; see ${see}`, path, ...extra });
-  };
+  return { doc, lc, raw };
+}
 
-  const missing: EnvRef[] = [];
-  const used: EnvValue[] = [];
-  const substituted = substituteEnv(raw, [], env, missing, used) as Record<string, unknown>;
-  for (const m of missing) {
-    add('VIGIL_ERR_CONFIG_ENV_MISSING', m.path, `environment variable ${m.name} is not set`,
-      `export ${m.name}=… before starting Vigil, or write \${${m.name}:-} to allow it to be empty`, CONFIG_DOC);
-  }
-
-  // 1. Structure: every schema issue (reportInput: the value given, to say what was wrong with it).
-  const parsed = configSchema.safeParse(substituted, { reportInput: true });
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
-      if (issue.code === 'unrecognized_keys') {
-        for (const k of issue.keys) {
-          const { problem, fix } = unknownKey(path, k);
-          add('VIGIL_ERR_CONFIG_INVALID', [...path, k], problem, fix, docForKey(path));
-        }
-        continue;
+/** 1. Structure: every schema issue (reportInput: the value given, to say what was wrong with it). */
+function checkStructure(issues: readonly z.core.$ZodIssue[], raw: unknown, used: readonly EnvValue[], add: AddIssue): void {
+  for (const issue of issues) {
+    const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+    if (issue.code === 'unrecognized_keys') {
+      for (const k of issue.keys) {
+        const { problem, fix } = unknownKey(path, k);
+        add('VIGIL_ERR_CONFIG_INVALID', [...path, k], problem, fix, docForKey(path));
       }
-      const fromEnv = used.some((u) => isUnder(u.path, path));
-      // A string with an environment value is shown as written (`'${PORT}'`); other values hold none.
-      const shown = issue.input === undefined ? undefined : showValue(fromEnv && typeof issue.input === 'string' ? valueAt(raw, path) : issue.input);
-      const { problem, fix } = describeSchemaIssue(issue, { shown, fromEnv });
-      add('VIGIL_ERR_CONFIG_INVALID', path, problem, fix, docForKey(path));
+      continue;
     }
+    const fromEnv = used.some((u) => isUnder(u.path, path));
+    // A string with an environment value is shown as written (`'${PORT}'`); other values hold none.
+    const shown = issue.input === undefined ? undefined : showValue(fromEnv && typeof issue.input === 'string' ? valueAt(raw, path) : issue.input);
+    const { problem, fix } = describeSchemaIssue(issue, { shown, fromEnv });
+    add('VIGIL_ERR_CONFIG_INVALID', path, problem, fix, docForKey(path));
   }
+}
 
-  // 2. Semantics, on every part that can be read (so one run reports everything): names are unique per
-  // section, types are known, options parse, plans reference existing connectors, detectors build.
-  const defaults = schemaDefaults();
+/**
+ * 2a. Connectors and notifiers: names are unique, types are known, options parse (returned by name), and
+ * the plans name connectors that exist.
+ */
+function checkConnectors(substituted: Record<string, unknown>, registries: Registries, add: AddIssue): Map<string, unknown> {
   const connectorOptions = new Map<string, unknown>();
   const allNames = new Set<string>();
   const checkSection = (section: 'connectors' | 'notifiers', registry: ReadonlyMap<string, ConnectorFactory>) => {
@@ -400,13 +388,23 @@ export function parseConfig(
   };
   checkPlan(substituted.plan, ['plan']);
   asList(substituted.rollouts).forEach((r, i) => checkPlan(asObject(r)?.plan, ['rollouts', i, 'plan']));
+  return connectorOptions;
+}
 
+/**
+ * 2b. Analysis: metric names are unique, detectors are known and build with their options (returned by
+ * metric name: the pipeline uses these instances), not every metric is shadow, and maxDuration holds at
+ * least one look. `parsed` is the schema's result when the structure is valid.
+ */
+function checkAnalysis(substituted: Record<string, unknown>, parsed: VigilConfig | undefined, registries: Registries, add: AddIssue): Map<string, Detector> {
+  const defaults = schemaDefaults();
   const analysis = substituted.analysis === undefined ? {} : asObject(substituted.analysis);
   const metrics: unknown[] = analysis ? (analysis.metrics === undefined ? DEFAULT_METRICS : asList(analysis.metrics)) : [];
   const rawMinSamples = analysis?.minSamples;
-  const minSamples = parsed.success ? parsed.data.analysis.minSamples
+  const minSamples = parsed ? parsed.analysis.minSamples
     : typeof rawMinSamples === 'number' && Number.isInteger(rawMinSamples) && rawMinSamples >= 1 ? rawMinSamples : defaults.analysis.minSamples;
   const metricNames = new Set<string>();
+  const detectors = new Map<string, Detector>();
   metrics.forEach((item, i) => {
     const m = asObject(item);
     if (!m) return;
@@ -427,7 +425,8 @@ export function parseConfig(
     }
     if (m.options !== undefined && !asObject(m.options)) return; // the schema reported it
     try {
-      factory.create(name ?? `metrics[${i}]`, m.options ?? {}, { minSamples });
+      const built = factory.create(name ?? `metrics[${i}]`, m.options ?? {}, { minSamples });
+      if (name !== undefined) detectors.set(name, built);
     } catch (e) {
       const base: Path = ['analysis', 'metrics', i, 'options'];
       add(isVigilError(e) ? e.code : 'VIGIL_ERR_DETECTOR_OPTIONS', base, `${detector}: ${e instanceof Error ? e.message : String(e)}`,
@@ -438,7 +437,7 @@ export function parseConfig(
     add('VIGIL_ERR_CONFIG_INVALID', ['analysis', 'metrics'], 'every metric is shadow: nothing could ever roll back', 'set shadow: false on at least one metric', DETECTORS_DOC);
   }
   const durationAt = (key: 'interval' | 'maxDuration'): number | undefined => {
-    if (parsed.success) return parsed.data.analysis[key];
+    if (parsed) return parsed.analysis[key];
     const v = analysis?.[key];
     return v === undefined ? defaults.analysis[key] : typeof v === 'string' || typeof v === 'number' ? parseDuration(v) : undefined;
   };
@@ -447,11 +446,11 @@ export function parseConfig(
   if (interval !== undefined && maxDuration !== undefined && maxDuration < interval) {
     add('VIGIL_ERR_CONFIG_INVALID', ['analysis', 'maxDuration'], 'maxDuration is shorter than one look interval', 'make analysis.maxDuration at least analysis.interval (typically 30m vs 10s)', CONFIG_DOC);
   }
+  return detectors;
+}
 
-  const reported = finishIssues(issues, missing, used);
-  if (reported.length > 0 || !parsed.success) throw new ConfigError(reported);
-
-  const config = parsed.data;
+/** Normalises a valid config in place (empty tokens dropped, an empty Redis URL is none); returns the warnings. */
+function normalise(config: VigilConfig): string[] {
   const warnings: string[] = [];
   config.server.auth.tokens = config.server.auth.tokens.filter((t) => t.length > 0);
   if (config.server.auth.tokens.length === 0) warnings.push('server.auth.tokens is empty: the control API is open to anyone who can reach it');
@@ -459,12 +458,54 @@ export function parseConfig(
   if (config.plan.length === 0 && config.rollouts.every((r) => !r.plan?.length)) {
     warnings.push('no rollback plan is configured: decisions are recorded and notified, nothing is rolled back');
   }
+  return warnings;
+}
 
+/**
+ * Parses and validates config text. `file` is used in messages only. Throws ConfigError with every issue:
+ * the structural (schema) problems AND the semantic ones (registries, cross-references) of every part
+ * that could be read, in one run. A value that came from the environment never appears in a message, and
+ * an unset variable is one problem, not also a second one about the empty value it left.
+ */
+export function parseConfig(
+  text: string,
+  file: string,
+  registries: Registries,
+  env: NodeJS.ProcessEnv = process.env,
+): LoadedConfig {
+  const { doc, lc, raw } = readYaml(text, file);
+  const issues: Pending[] = [];
+  const add: AddIssue = (code, path, problem, fix, docs, extra = {}) => {
+    const see = (Array.isArray(docs) ? docs : [docs]).join(' and ');
+    issues.push({ code, file, key: keyOf(path), ...locate(doc, lc, path), problem, fix: `${fix}; see ${see}`, path, ...extra });
+  };
+
+  const missing: EnvRef[] = [];
+  const used: EnvValue[] = [];
+  const substituted = substituteEnv(raw, [], env, missing, used) as Record<string, unknown>;
+  for (const m of missing) {
+    add('VIGIL_ERR_CONFIG_ENV_MISSING', m.path, `environment variable ${m.name} is not set`,
+      `export ${m.name}=… before starting Vigil, or write \${${m.name}:-} to allow it to be empty`, CONFIG_DOC);
+  }
+
+  const parsed = configSchema.safeParse(substituted, { reportInput: true });
+  if (!parsed.success) checkStructure(parsed.error.issues, raw, used, add);
+  // 2. Semantics, on every part that can be read (so one run reports everything): names are unique per
+  // section, types are known, options parse, plans reference existing connectors, detectors build.
+  const connectorOptions = checkConnectors(substituted, registries, add);
+  const detectors = checkAnalysis(substituted, parsed.success ? parsed.data : undefined, registries, add);
+
+  const reported = finishIssues(issues, missing, used);
+  if (reported.length > 0 || !parsed.success) throw new ConfigError(reported);
+
+  const config = parsed.data;
+  const warnings = normalise(config);
   return {
     config: deepFreeze(config),
     hash: createHash('sha256').update(canonical(raw)).digest('hex').slice(0, 16),
     file,
     connectorOptions,
+    detectors,
     warnings,
   };
 }

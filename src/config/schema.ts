@@ -97,7 +97,7 @@ const analysisSchema = z
   })
   .strict();
 
-// Cardinality limits and event-time expiry: src/ingest/backpressure-limits.ts.
+// Cardinality limits and event-time expiry: src/limits/limits.ts.
 const limitsSchema = z
   .object({
     maxServices: z
@@ -129,7 +129,7 @@ const limitsSchema = z
   })
   .strict();
 
-// The bounded ingest queue: src/ingest/backpressure-gate.ts.
+// The bounded ingest queue: src/ingest/admission/gate.ts.
 const ingestSchema = z
   .object({
     maxInflightBytes: z

@@ -4,6 +4,9 @@ import type { CohortBatch } from './evidence.js';
 export type Cohort = 'baseline' | 'canary';
 export type CohortOrUnknown = Cohort | 'unknown';
 
+/** A scalar attribute value as the decoders read it; arrays, kvlists and bytes are not read (undefined). */
+export type Scalar = string | number | boolean | undefined;
+
 /** One finished request, from a SERVER (or CONSUMER) span or a metric delta. */
 export interface RequestSample {
   service: string;

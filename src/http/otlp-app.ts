@@ -2,10 +2,10 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { CohortIncrement, DecodedTraces, RequestSample } from '../contracts/index.js';
-import type { IngestGate } from '../ingest/backpressure-gate.js';
-import { httpAdmissionHook } from '../ingest/backpressure-http.js';
+import type { IngestGate } from '../ingest/admission/gate.js';
+import { httpAdmissionHook } from '../ingest/admission/http-hook.js';
 import type { CohortRules } from '../ingest/cohort.js';
-import type { MetricsIngest } from '../ingest/metrics/metrics-ingest.js';
+import type { MetricsIngest } from '../ingest/metrics-ingest.js';
 import { otlpHttpPlugin, type IngestOutcome } from '../ingest/otlp/http-receiver.js';
 import type { OtlpEncoding } from '../ingest/otlp/otlp-responses.js';
 import { serverLogger } from '../logger.js';

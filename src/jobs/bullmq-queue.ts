@@ -62,13 +62,9 @@ function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export function createBullmqQueue<T>(name: string, policy: RetryPolicy, opts: BullmqQueueOptions): BullmqJobQueue<T> {
-  const retry = checkPolicy(policy);
-  const logger = opts.logger;
-  const concurrency = Math.max(1, Math.floor(opts.concurrency ?? 1));
+/** The BullMQ queue of a Vigil queue: the policy's attempts and backoff, finished jobs kept `retentionSeconds`. */
+function bullQueue<T>(name: string, retry: RetryPolicy, opts: BullmqQueueOptions): Queue<Envelope<T>, void, string> {
   const age = opts.retentionSeconds ?? DEFAULT_RETENTION_SECONDS;
-  const pollMs = opts.drainPollMs ?? 25;
-
   const queue = new Queue<Envelope<T>, void, string>(name, {
     connection: { url: opts.connection },
     prefix: opts.prefix,
@@ -79,27 +75,86 @@ export function createBullmqQueue<T>(name: string, policy: RetryPolicy, opts: Bu
       removeOnFail: { age },
     },
   });
-  queue.on('error', (err: Error) => logger?.warn({ queue: name, err: err.message }, 'job queue connection error'));
+  queue.on('error', (err: Error) => opts.logger?.warn({ queue: name, err: err.message }, 'job queue connection error'));
+  return queue;
+}
 
-  let worker: Worker<Envelope<T>, void, string> | undefined;
-  let closing: Promise<void> | undefined;
-  /** Keyed by BullMQ job id; an entry lives from the handler's end to the Worker's event for that attempt. */
-  const inFlight = new Map<string, InFlight<T>>();
-
-  const toInfo = (job: EnvelopeJob<T>): JobInfo<T> => ({
+function toInfo<T>(job: EnvelopeJob<T>, retry: RetryPolicy): JobInfo<T> {
+  return {
     id: job.data.id ?? decodeJobId(job.id ?? ''),
     name: job.name,
     data: job.data.data,
     attempt: job.attemptsMade + 1,
     maxAttempts: job.opts.attempts ?? retry.attempts,
-  });
-
-  const takeInFlight = (job: EnvelopeJob<T> | undefined): InFlight<T> | undefined => {
-    if (!job?.id) return undefined;
-    const entry = inFlight.get(job.id);
-    inFlight.delete(job.id);
-    return entry;
   };
+}
+
+function takeInFlight<T>(inFlight: Map<string, InFlight<T>>, job: EnvelopeJob<T> | undefined): InFlight<T> | undefined {
+  if (!job?.id) return undefined;
+  const entry = inFlight.get(job.id);
+  inFlight.delete(job.id);
+  return entry;
+}
+
+/**
+ * The Worker that runs `handler`: what the handler saw is kept in `inFlight` until the Worker's event for
+ * that attempt fires, so that `onFailed` gets the handler's own error and whether it will be retried.
+ */
+function startWorker<T>(
+  name: string,
+  handler: (job: JobInfo<T>) => Promise<void>,
+  events: QueueEvents<T>,
+  ctx: { opts: BullmqQueueOptions; retry: RetryPolicy; inFlight: Map<string, InFlight<T>> },
+): Worker<Envelope<T>, void, string> {
+  const { opts, retry, inFlight } = ctx;
+  const logger = opts.logger;
+  const concurrency = Math.max(1, Math.floor(opts.concurrency ?? 1));
+  const worker = new Worker<Envelope<T>, void, string>(
+    name,
+    async (job) => {
+      const info = toInfo(job, retry);
+      const key = job.id ?? '';
+      try {
+        await handler(info);
+        inFlight.set(key, { info });
+      } catch (err) {
+        const permanent = !isRetryable(err);
+        inFlight.set(key, { info, err, willRetry: !permanent && info.attempt < info.maxAttempts });
+        if (permanent) throw new UnrecoverableError(errorMessage(err));
+        throw err instanceof Error ? err : new Error(errorMessage(err));
+      }
+    },
+    {
+      connection: { url: opts.connection, maxRetriesPerRequest: null },
+      prefix: opts.prefix,
+      concurrency,
+    },
+  );
+  worker.on('error', (err: Error) => logger?.warn({ queue: name, err: err.message }, 'job worker error'));
+  worker.on('completed', (job) => {
+    const entry = takeInFlight(inFlight, job);
+    const info = entry?.info ?? toInfo(job, retry);
+    safeEmit(logger, 'onCompleted', () => events.onCompleted?.(info));
+  });
+  worker.on('failed', (job, err) => {
+    if (!job) return;
+    const entry = takeInFlight(inFlight, job);
+    const info = entry?.info ?? { ...toInfo(job, retry), attempt: job.attemptsMade };
+    const original = entry && 'err' in entry ? entry.err : err;
+    const willRetry = entry?.willRetry ?? (err.name !== 'UnrecoverableError' && job.attemptsMade < info.maxAttempts);
+    safeEmit(logger, 'onFailed', () => events.onFailed?.(info, original, willRetry));
+  });
+  return worker;
+}
+
+export function createBullmqQueue<T>(name: string, policy: RetryPolicy, opts: BullmqQueueOptions): BullmqJobQueue<T> {
+  const retry = checkPolicy(policy);
+  const pollMs = opts.drainPollMs ?? 25;
+  const queue = bullQueue<T>(name, retry, opts);
+  let worker: Worker<Envelope<T>, void, string> | undefined;
+  let closing: Promise<void> | undefined;
+  /** Keyed by BullMQ job id; an entry lives from the handler's end to the Worker's event for that attempt. */
+  const inFlight = new Map<string, InFlight<T>>();
 
   return {
     name,
@@ -121,41 +176,7 @@ export function createBullmqQueue<T>(name: string, policy: RetryPolicy, opts: Bu
     process(handler, events: QueueEvents<T> = {}) {
       if (worker) throw new Error(`queue ${name}: process() was already called`);
       if (closing) throw new VigilError('VIGIL_ERR_QUEUE_CLOSED', [name]);
-      worker = new Worker<Envelope<T>, void, string>(
-        name,
-        async (job) => {
-          const info = toInfo(job);
-          const key = job.id ?? '';
-          try {
-            await handler(info);
-            inFlight.set(key, { info });
-          } catch (err) {
-            const permanent = !isRetryable(err);
-            inFlight.set(key, { info, err, willRetry: !permanent && info.attempt < info.maxAttempts });
-            if (permanent) throw new UnrecoverableError(errorMessage(err));
-            throw err instanceof Error ? err : new Error(errorMessage(err));
-          }
-        },
-        {
-          connection: { url: opts.connection, maxRetriesPerRequest: null },
-          prefix: opts.prefix,
-          concurrency,
-        },
-      );
-      worker.on('error', (err: Error) => logger?.warn({ queue: name, err: err.message }, 'job worker error'));
-      worker.on('completed', (job) => {
-        const entry = takeInFlight(job);
-        const info = entry?.info ?? toInfo(job);
-        safeEmit(logger, 'onCompleted', () => events.onCompleted?.(info));
-      });
-      worker.on('failed', (job, err) => {
-        if (!job) return;
-        const entry = takeInFlight(job);
-        const info = entry?.info ?? { ...toInfo(job), attempt: job.attemptsMade };
-        const original = entry && 'err' in entry ? entry.err : err;
-        const willRetry = entry?.willRetry ?? (err.name !== 'UnrecoverableError' && job.attemptsMade < info.maxAttempts);
-        safeEmit(logger, 'onFailed', () => events.onFailed?.(info, original, willRetry));
-      });
+      worker = startWorker(name, handler, events, { opts, retry, inFlight });
     },
 
     async counts(): Promise<QueueCounts> {

@@ -70,156 +70,178 @@ export function createEmbeddedQueue<T>(
   policy: RetryPolicy,
   opts: EmbeddedQueueOptions = {},
 ): JobQueue<T> {
-  const retry = checkPolicy(policy);
-  const concurrency = Math.max(1, Math.floor(opts.concurrency ?? 1));
-  const retain = Math.max(0, Math.floor(opts.retainFinished ?? DEFAULT_RETAIN_FINISHED));
-  const logger = opts.logger;
+  return new EmbeddedQueue<T>(name, policy, opts);
+}
 
-  const pending = new Map<string, Pending<T>>();
-  const finished = new Map<string, FinishedState>();
-  const waiting = new Fifo<Pending<T>>();
-  let delayed = 0;
-  let active = 0;
-  let completedCount = 0;
-  let failedCount = 0;
-  let closed = false;
-  let handler: ((job: JobInfo<T>) => Promise<void>) | undefined;
-  let events: QueueEvents<T> = {};
+class EmbeddedQueue<T> implements JobQueue<T> {
+  private readonly retry: RetryPolicy;
+  private readonly concurrency: number;
+  private readonly retain: number;
+  private readonly logger: EmbeddedQueueOptions['logger'];
+
+  private readonly pending = new Map<string, Pending<T>>();
+  private readonly finished = new Map<string, FinishedState>();
+  private readonly waiting = new Fifo<Pending<T>>();
+  private delayed = 0;
+  private active = 0;
+  private completedCount = 0;
+  private failedCount = 0;
+  private closed = false;
+  private handler: ((job: JobInfo<T>) => Promise<void>) | undefined;
+  private events: QueueEvents<T> = {};
   /** Re-checked on every state change: drain waiters and close's wait for active jobs. */
-  let listeners: (() => void)[] = [];
+  private listeners: (() => void)[] = [];
 
-  const notify = (): void => {
-    const current = listeners;
-    listeners = [];
+  constructor(
+    readonly name: string,
+    policy: RetryPolicy,
+    opts: EmbeddedQueueOptions,
+  ) {
+    this.retry = checkPolicy(policy);
+    this.concurrency = Math.max(1, Math.floor(opts.concurrency ?? 1));
+    this.retain = Math.max(0, Math.floor(opts.retainFinished ?? DEFAULT_RETAIN_FINISHED));
+    this.logger = opts.logger;
+  }
+
+  add(spec: JobSpec<T>): Promise<{ added: boolean }> {
+    checkJobId(spec.id);
+    if (this.closed) return Promise.reject(new VigilError('VIGIL_ERR_QUEUE_CLOSED', [this.name]));
+    if (this.pending.has(spec.id) || this.finished.has(spec.id)) return Promise.resolve({ added: false });
+    const data = JSON.parse(JSON.stringify(spec.data ?? null)) as T;
+    const p: Pending<T> = { spec: { id: spec.id, name: spec.name, data }, addedAt: Date.now(), attemptsMade: 0, state: 'waiting' };
+    this.pending.set(spec.id, p);
+    this.waiting.push(p);
+    this.pump();
+    return Promise.resolve({ added: true });
+  }
+
+  process(h: (job: JobInfo<T>) => Promise<void>, ev?: QueueEvents<T>): void {
+    if (this.handler) throw new Error(`queue ${this.name}: process() was already called`);
+    this.handler = h;
+    this.events = ev ?? {};
+    this.pump();
+  }
+
+  counts(): Promise<QueueCounts> {
+    return Promise.resolve({
+      waiting: this.waiting.length, active: this.active, delayed: this.delayed, completed: this.completedCount, failed: this.failedCount,
+    });
+  }
+
+  lagMs(): Promise<number> {
+    const oldest = this.waiting.peek();
+    return Promise.resolve(oldest ? Math.max(0, Date.now() - oldest.addedAt) : 0);
+  }
+
+  async drain(timeoutMs = DEFAULT_DRAIN_TIMEOUT_MS): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new VigilError('VIGIL_ERR_QUEUE_DRAIN_TIMEOUT', [this.name, timeoutMs])), timeoutMs);
+    });
+    try {
+      await Promise.race([this.waitFor(() => this.waiting.length === 0 && this.delayed === 0 && this.active === 0), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      for (const p of this.pending.values()) {
+        if (p.timer) clearTimeout(p.timer);
+      }
+      this.delayed = 0;
+      this.waiting.clear();
+      this.notify();
+    }
+    await this.waitFor(() => this.active === 0);
+  }
+
+  private notify(): void {
+    const current = this.listeners;
+    this.listeners = [];
     for (const l of current) l();
-  };
-  const waitFor = (cond: () => boolean): Promise<void> =>
-    new Promise((resolve) => {
+  }
+
+  private waitFor(cond: () => boolean): Promise<void> {
+    return new Promise((resolve) => {
       const check = (): void => {
         if (cond()) resolve();
-        else listeners.push(check);
+        else this.listeners.push(check);
       };
       check();
     });
+  }
 
-  const remember = (id: string, state: FinishedState): void => {
-    if (retain === 0) return;
-    finished.set(id, state);
-    if (state === 'completed') completedCount++;
-    else failedCount++;
-    while (finished.size > retain) {
-      const oldest = finished.entries().next().value;
+  private remember(id: string, state: FinishedState): void {
+    if (this.retain === 0) return;
+    this.finished.set(id, state);
+    if (state === 'completed') this.completedCount++;
+    else this.failedCount++;
+    while (this.finished.size > this.retain) {
+      const oldest = this.finished.entries().next().value;
       if (!oldest) break;
-      finished.delete(oldest[0]);
-      if (oldest[1] === 'completed') completedCount--;
-      else failedCount--;
+      this.finished.delete(oldest[0]);
+      if (oldest[1] === 'completed') this.completedCount--;
+      else this.failedCount--;
     }
-  };
+  }
 
-  const info = (p: Pending<T>): JobInfo<T> => ({
-    id: p.spec.id, name: p.spec.name, data: p.spec.data, attempt: p.attemptsMade, maxAttempts: retry.attempts,
-  });
+  private info(p: Pending<T>): JobInfo<T> {
+    return { id: p.spec.id, name: p.spec.name, data: p.spec.data, attempt: p.attemptsMade, maxAttempts: this.retry.attempts };
+  }
 
-  const pump = (): void => {
-    while (!closed && handler && active < concurrency && waiting.length > 0) {
-      const next = waiting.shift();
-      if (next) start(next, handler);
+  private pump(): void {
+    while (!this.closed && this.handler && this.active < this.concurrency && this.waiting.length > 0) {
+      const next = this.waiting.shift();
+      if (next) this.start(next, this.handler);
     }
-  };
+  }
 
-  const start = (p: Pending<T>, run: (job: JobInfo<T>) => Promise<void>): void => {
+  private start(p: Pending<T>, run: (job: JobInfo<T>) => Promise<void>): void {
     p.state = 'active';
     p.attemptsMade++;
-    active++;
-    const job = info(p);
+    this.active++;
+    const job = this.info(p);
     Promise.resolve()
       .then(() => run(job))
       .then(
         () => {
-          pending.delete(p.spec.id);
-          remember(p.spec.id, 'completed');
-          safeEmit(logger, 'onCompleted', () => events.onCompleted?.(job));
+          this.pending.delete(p.spec.id);
+          this.remember(p.spec.id, 'completed');
+          safeEmit(this.logger, 'onCompleted', () => this.events.onCompleted?.(job));
         },
-        (err: unknown) => {
-          const willRetry = isRetryable(err) && p.attemptsMade < retry.attempts;
-          if (willRetry && closed) {
-            pending.delete(p.spec.id); // closing drops what would wait (not durable)
-          } else if (willRetry) {
-            p.state = 'delayed';
-            delayed++;
-            p.timer = setTimeout(() => {
-              p.timer = undefined;
-              delayed--;
-              p.state = 'waiting';
-              waiting.push(p);
-              pump();
-              notify();
-            }, backoffDelayMs(retry, p.attemptsMade));
-          } else {
-            pending.delete(p.spec.id);
-            remember(p.spec.id, 'failed');
-          }
-          safeEmit(logger, 'onFailed', () => events.onFailed?.(job, err, willRetry));
-        },
+        (err: unknown) => this.failed(p, job, err),
       )
       .finally(() => {
-        active--;
-        pump();
-        notify();
+        this.active--;
+        this.pump();
+        this.notify();
       })
       .catch(() => undefined); // unreachable: both branches above never throw
-  };
+  }
 
-  return {
-    name,
-    add(spec) {
-      checkJobId(spec.id);
-      if (closed) return Promise.reject(new VigilError('VIGIL_ERR_QUEUE_CLOSED', [name]));
-      if (pending.has(spec.id) || finished.has(spec.id)) return Promise.resolve({ added: false });
-      const data = JSON.parse(JSON.stringify(spec.data ?? null)) as T;
-      const p: Pending<T> = { spec: { id: spec.id, name: spec.name, data }, addedAt: Date.now(), attemptsMade: 0, state: 'waiting' };
-      pending.set(spec.id, p);
-      waiting.push(p);
-      pump();
-      return Promise.resolve({ added: true });
-    },
-    process(h, ev) {
-      if (handler) throw new Error(`queue ${name}: process() was already called`);
-      handler = h;
-      events = ev ?? {};
-      pump();
-    },
-    counts(): Promise<QueueCounts> {
-      return Promise.resolve({
-        waiting: waiting.length, active, delayed, completed: completedCount, failed: failedCount,
-      });
-    },
-    lagMs() {
-      const oldest = waiting.peek();
-      return Promise.resolve(oldest ? Math.max(0, Date.now() - oldest.addedAt) : 0);
-    },
-    async drain(timeoutMs = DEFAULT_DRAIN_TIMEOUT_MS) {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new VigilError('VIGIL_ERR_QUEUE_DRAIN_TIMEOUT', [name, timeoutMs])), timeoutMs);
-      });
-      try {
-        await Promise.race([waitFor(() => waiting.length === 0 && delayed === 0 && active === 0), timeout]);
-      } finally {
-        clearTimeout(timer);
-      }
-    },
-    async close() {
-      if (!closed) {
-        closed = true;
-        for (const p of pending.values()) {
-          if (p.timer) clearTimeout(p.timer);
-        }
-        delayed = 0;
-        waiting.clear();
-        notify();
-      }
-      await waitFor(() => active === 0);
-    },
-  };
+  /** A failed attempt: retried after its backoff when retryable and attempts are left, else failed for good. */
+  private failed(p: Pending<T>, job: JobInfo<T>, err: unknown): void {
+    const willRetry = isRetryable(err) && p.attemptsMade < this.retry.attempts;
+    if (willRetry && this.closed) {
+      this.pending.delete(p.spec.id); // closing drops what would wait (not durable)
+    } else if (willRetry) {
+      p.state = 'delayed';
+      this.delayed++;
+      p.timer = setTimeout(() => {
+        p.timer = undefined;
+        this.delayed--;
+        p.state = 'waiting';
+        this.waiting.push(p);
+        this.pump();
+        this.notify();
+      }, backoffDelayMs(this.retry, p.attemptsMade));
+    } else {
+      this.pending.delete(p.spec.id);
+      this.remember(p.spec.id, 'failed');
+    }
+    safeEmit(this.logger, 'onFailed', () => this.events.onFailed?.(job, err, willRetry));
+  }
 }

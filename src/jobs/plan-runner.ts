@@ -121,44 +121,48 @@ async function withDeadline<R>(timeoutMs: number, fn: (signal: AbortSignal) => P
   }
 }
 
-export function createPlanRunner(deps: PlanRunnerDeps): PlanRunner {
-  const { actions, notifications, audit, logger } = deps;
-  const notifierByName = new Map(deps.notifiers.map((n) => [n.name, n] as const));
-  const dryRunOf = (d: Decision): boolean => deps.dryRun || d.dryRun;
+/** The kill switch and the decision's own dry run. */
+function dryRunOf(deps: PlanRunnerDeps, d: Decision): boolean {
+  return deps.dryRun || d.dryRun;
+}
 
-  const notifyAll = async (
-    kind: NotificationKind, decision: Decision, extra: Pick<Notification, 'failure' | 'steps'> = {},
-  ): Promise<void> => {
-    const link = deps.link?.(decision);
-    const notification: Notification = { kind, decision, ...(link === undefined ? {} : { link }), ...extra };
-    await Promise.all(deps.notifiers.map((n) => notifications.add({
-      id: notifyJobId(decision, n.name, kind), name: `notify-${kind}`, data: { notification, notifier: n.name },
-    })));
-  };
+/** Enqueues one notification job per notifier (ids are deterministic: enqueued once). */
+async function notifyAll(
+  deps: PlanRunnerDeps, kind: NotificationKind, decision: Decision, extra: Pick<Notification, 'failure' | 'steps'> = {},
+): Promise<void> {
+  const link = deps.link?.(decision);
+  const notification: Notification = { kind, decision, ...(link === undefined ? {} : { link }), ...extra };
+  await Promise.all(deps.notifiers.map((n) => deps.notifications.add({
+    id: notifyJobId(decision, n.name, kind), name: `notify-${kind}`, data: { notification, notifier: n.name },
+  })));
+}
 
-  /** Final failure of a step: audit, alert every notifier. Errors here are logged; the step still fails. */
-  const stepFailedForGood = async (job: JobInfo<StepJob>, connector: string, err: unknown, log: Logger): Promise<void> => {
-    const { decision, step } = job.data;
-    const why = describeError(err);
-    try {
-      await audit.append({
-        type: 'action-failed', decisionId: decision.id, analysis: decision.analysis, service: decision.service,
-        connector, step, dryRun: dryRunOf(decision), attempt: job.attempt, ...why,
-      });
-    } catch (auditErr) {
-      log.error({ err: describeError(auditErr) }, 'audit entry for a failed step could not be written');
-    }
-    try {
-      await notifyAll('action-failed', decision, { failure: { connector, ...why } });
-    } catch (notifyErr) {
-      log.error({ err: describeError(notifyErr) }, 'action-failed notifications could not be enqueued');
-    }
-  };
+/** Final failure of a step: audit, alert every notifier. Errors here are logged; the step still fails. */
+async function stepFailedForGood(deps: PlanRunnerDeps, job: JobInfo<StepJob>, connector: string, err: unknown, log: Logger): Promise<void> {
+  const { decision, step } = job.data;
+  const why = describeError(err);
+  try {
+    await deps.audit.append({
+      type: 'action-failed', decisionId: decision.id, analysis: decision.analysis, service: decision.service,
+      connector, step, dryRun: dryRunOf(deps, decision), attempt: job.attempt, ...why,
+    });
+  } catch (auditErr) {
+    log.error({ err: describeError(auditErr) }, 'audit entry for a failed step could not be written');
+  }
+  try {
+    await notifyAll(deps, 'action-failed', decision, { failure: { connector, ...why } });
+  } catch (notifyErr) {
+    log.error({ err: describeError(notifyErr) }, 'action-failed notifications could not be enqueued');
+  }
+}
 
-  const runStep = async (job: JobInfo<StepJob>): Promise<void> => {
+/** The handler of the actions queue: applies one step of a plan, then enqueues the next (or notifies the end). */
+function stepHandler(deps: PlanRunnerDeps): (job: JobInfo<StepJob>) => Promise<void> {
+  const { actions, audit, logger } = deps;
+  return async (job) => {
     const { decision, step } = job.data;
     const name = decision.plan[step] ?? `step-${step}`;
-    const dryRun = dryRunOf(decision);
+    const dryRun = dryRunOf(deps, decision);
     // Bound once here: connectors log through this logger and must not repeat these keys (connectors/shared/log.ts).
     const log = logger.child({ queue: actions.name, jobId: job.id, decisionId: decision.id, analysis: decision.analysis, connector: name, step, attempt: job.attempt });
     try {
@@ -175,18 +179,23 @@ export function createPlanRunner(deps: PlanRunnerDeps): PlanRunner {
       if (step + 1 < decision.plan.length) {
         await actions.add({ id: stepJobId(decision, step + 1), name: 'rollback-step', data: { decision, step: step + 1, done } });
       } else {
-        await notifyAll('plan-completed', decision, { steps: done });
+        await notifyAll(deps, 'plan-completed', decision, { steps: done });
       }
       log.info({ outcome: 'completed' satisfies JobOutcome, changed: result.changed, dryRun }, 'rollback step applied');
     } catch (err) {
       const final = !isRetryable(err) || job.attempt >= job.maxAttempts;
       log.warn({ outcome: outcomeOf(final), err: describeError(err) }, final ? 'rollback step failed for good; plan stops' : 'rollback step failed; will retry');
-      if (final) await stepFailedForGood(job, name, err, log);
+      if (final) await stepFailedForGood(deps, job, name, err, log);
       throw err;
     }
   };
+}
 
-  const runNotify = async (job: JobInfo<NotifyJob>): Promise<void> => {
+/** The handler of the notifications queue: one notification posted by one notifier. */
+function notifyHandler(deps: PlanRunnerDeps): (job: JobInfo<NotifyJob>) => Promise<void> {
+  const { notifications, audit, logger } = deps;
+  const notifierByName = new Map(deps.notifiers.map((n) => [n.name, n] as const));
+  return async (job) => {
     const { notification, notifier: name } = job.data;
     const decision = notification.decision;
     // A notifier is a connector: its name is the `connector` key, as in vigil_jobs_total{queue="notifications"}.
@@ -194,7 +203,7 @@ export function createPlanRunner(deps: PlanRunnerDeps): PlanRunner {
       queue: notifications.name, jobId: job.id, decisionId: decision.id, analysis: decision.analysis, connector: name,
       kind: notification.kind, attempt: job.attempt,
     });
-    const dryRun = dryRunOf(decision);
+    const dryRun = dryRunOf(deps, decision);
     try {
       const notifier = notifierByName.get(name);
       if (!notifier) throw new VigilError('VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR', [name]);
@@ -212,7 +221,10 @@ export function createPlanRunner(deps: PlanRunnerDeps): PlanRunner {
       throw err;
     }
   };
+}
 
+export function createPlanRunner(deps: PlanRunnerDeps): PlanRunner {
+  const { actions, notifications } = deps;
   const stepConnector = (job: JobInfo<StepJob>): string => job.data.decision.plan[job.data.step] ?? `step-${job.data.step}`;
 
   return {
@@ -221,17 +233,17 @@ export function createPlanRunner(deps: PlanRunnerDeps): PlanRunner {
       if (decision.outcome === 'rollback' && decision.plan.length > 0) {
         tasks.push(actions.add({ id: stepJobId(decision, 0), name: 'rollback-step', data: { decision, step: 0 } }));
       }
-      tasks.push(notifyAll('decision', decision));
+      tasks.push(notifyAll(deps, 'decision', decision));
       const settled = await Promise.allSettled(tasks);
       const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (failed) throw failed.reason;
     },
     start() {
-      actions.process(runStep, {
+      actions.process(stepHandler(deps), {
         onCompleted: (job) => deps.metrics?.jobOutcome(actions.name, 'completed', stepConnector(job)),
         onFailed: (job, _err, willRetry) => deps.metrics?.jobOutcome(actions.name, outcomeOf(!willRetry), stepConnector(job)),
       });
-      notifications.process(runNotify, {
+      notifications.process(notifyHandler(deps), {
         onCompleted: (job) => deps.metrics?.jobOutcome(notifications.name, 'completed', job.data.notifier),
         onFailed: (job, _err, willRetry) => deps.metrics?.jobOutcome(notifications.name, outcomeOf(!willRetry), job.data.notifier),
       });

@@ -1,14 +1,15 @@
 /**
  * `vigil replay`: recorded OTLP JSON lines (the Collector's file exporter: one Export*ServiceRequest per
- * line, gzip accepted) through the same pipeline in event time, actions in dry-run, notifications off.
+ * line, gzip accepted) through the agent's pipeline (src/agent/pipeline.ts, without its servers) in event
+ * time, actions in dry-run, notifications off.
  * Writes one JSON object per decision to `out`, then a summary line.
  */
 import type { Logger } from 'pino';
+import { createPipeline } from '../agent/pipeline.js';
 import type { LoadedConfig, Registries } from '../config/load.js';
 import type { Decision } from '../contracts/index.js';
 import { decodeTracesJson } from '../ingest/otlp/decode-traces-json.js';
-import { createAgent } from '../main.js';
-import { readRecording } from './read-recording.js';
+import { readRecording } from '../recording/read-recording.js';
 
 export interface ReplayOptions {
   loaded: LoadedConfig;
@@ -55,9 +56,10 @@ export function decisionLine(d: Decision): Record<string, unknown> {
 }
 
 export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
-  const agent = createAgent({ loaded: opts.loaded, registries: opts.registries, logger: opts.logger, forceDryRun: true, silenceNotifiers: true, auditPath: opts.auditPath });
+  const pipeline = createPipeline({ loaded: opts.loaded, registries: opts.registries, logger: opts.logger, forceDryRun: true, silenceNotifiers: true, auditPath: opts.auditPath });
+  const { intake, registry } = pipeline;
   const summary: ReplaySummary = { type: 'summary', files: opts.files.length, lines: 0, badLines: 0, metricLines: 0, metricIncrements: 0, spans: 0, samples: 0, analyses: 0, outcomes: {}, unknownCohortSamples: 0, lateSamples: 0 };
-  agent.onDecision((d) => {
+  pipeline.onDecision((d) => {
     summary.outcomes[d.outcome] = (summary.outcomes[d.outcome] ?? 0) + 1;
     if (opts.format === 'json') opts.out(JSON.stringify(decisionLine(d)));
     else opts.out(`${new Date(d.eventTimeUnixMs).toISOString()} ${d.outcome.toUpperCase()} ${d.analysis} (look ${d.look}): ${d.reason}`);
@@ -70,9 +72,9 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
         try {
           // Replay keeps every metric stream for the whole file (clock 0: nothing goes stale), so the result
           // depends on the recording alone. A series whose first point is in the file starts as a baseline.
-          const r = agent.metricsIngest.ingest(Buffer.from(text, 'utf8'), 'json', 0);
+          const r = intake.metricsIngest.ingest(Buffer.from(text, 'utf8'), 'json', 0);
           summary.metricIncrements += r.increments.length;
-          agent.ingestBatches(r.increments);
+          intake.ingestBatches(r.increments);
         } catch (e) {
           summary.badLines++;
           opts.logger.warn({ file, line: lineNo, err: e instanceof Error ? e.message : String(e) }, 'skipped an undecodable line');
@@ -81,25 +83,25 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
       }
       if (signal !== 'traces') continue;
       try {
-        const decoded = decodeTracesJson(text, agent.cohortRules);
+        const decoded = decodeTracesJson(text, intake.cohortRules);
         summary.spans += decoded.spans;
         summary.samples += decoded.samples.length;
-        agent.ingest(decoded.samples);
+        intake.ingest(decoded.samples);
       } catch (e) {
         summary.badLines++;
         opts.logger.warn({ file, line: lineNo, err: e instanceof Error ? e.message : String(e) }, 'skipped an undecodable line');
       }
-      if (summary.lines % 1000 === 0) opts.progress?.(`${file}: ${summary.lines} lines, ${summary.spans} spans, ${agent.registry.analysisCount.running} analyses running`);
+      if (summary.lines % 1000 === 0) opts.progress?.(`${file}: ${summary.lines} lines, ${summary.spans} spans, ${registry.analysisCount.running} analyses running`);
     }
-    agent.registry.flush();
-    await agent.settle();
+    registry.flush();
+    await pipeline.settle();
   } finally {
-    await agent.stop();
+    await pipeline.close();
   }
-  const counts = agent.registry.analysisCount;
+  const counts = registry.analysisCount;
   summary.analyses = counts.running + counts.decided;
-  summary.unknownCohortSamples = agent.registry.counters.unknownCohort;
-  summary.lateSamples = agent.registry.counters.lateSamples;
+  summary.unknownCohortSamples = registry.counters.unknownCohort;
+  summary.lateSamples = registry.counters.lateSamples;
   opts.out(opts.format === 'json' ? JSON.stringify(summary) : `summary: ${JSON.stringify(summary)}`);
   return summary;
 }

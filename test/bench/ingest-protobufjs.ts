@@ -8,9 +8,8 @@
  * resource/v1/resource.proto, common/v1/common.proto), as listed in decode-traces-protobuf.ts.
  */
 import protobuf from 'protobufjs';
-import type { DecodedTraces } from '../../src/contracts/telemetry.js';
+import type { DecodedTraces, Scalar } from '../../src/contracts/telemetry.js';
 import type { CohortRules } from '../../src/ingest/cohort.js';
-import type { Scalar } from '../../src/ingest/otlp/attribute-keys.js';
 import { AttrBag, compileRules } from '../../src/ingest/otlp/attribute-keys.js';
 import { SpanFacts, TraceAccumulator, resolveResourceBag, splitNanos } from '../../src/ingest/otlp/span-to-sample.js';
 

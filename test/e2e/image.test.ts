@@ -129,7 +129,7 @@ describe('the container image, built from the Dockerfile as written', () => {
     const app = appDir();
     expect(readdirSync(app).sort()).toEqual(['bin', 'dist', 'node_modules', 'package.json']);
     expect(existsSync(join(app, 'dist/src/cli.js'))).toBe(true);
-    expect(existsSync(join(app, 'dist/src/ingest/backpressure-decode-worker.js'))).toBe(true);
+    expect(existsSync(join(app, 'dist/src/ingest/admission/decode-worker.js'))).toBe(true);
 
     // every package the lock marks dev-only is gone; the build and test tools by name, too
     const build = image.stages.find((s) => s.stage.name === 'build')!;

@@ -12,7 +12,7 @@ import { decodeRecording } from '../../src/backtest/decode-recording.js';
 import { COHORT_BASELINE, COHORT_CANARY } from '../../src/backtest/sample-store.js';
 import { DEFAULT_COHORT_RULES } from '../../src/ingest/cohort.js';
 import { decodeTracesJson } from '../../src/ingest/otlp/decode-traces-json.js';
-import { readRecording } from '../../src/replay/read-recording.js';
+import { readRecording } from '../../src/recording/read-recording.js';
 import { generateRecording, healthyCanarySpec } from '../helpers/generate-recordings.js';
 
 const root = join(import.meta.dirname, '../..');
@@ -69,8 +69,7 @@ describe('backtest decoding', () => {
     const bad: string[] = [];
     const { store, stats } = await decodeRecording({
       files: [file],
-      rules: DEFAULT_COHORT_RULES,
-      resolveUnknown: (service, version) => (service === 'api' && version === '2.0' ? 'canary' : 'unknown'),
+      rules: { ...DEFAULT_COHORT_RULES, canaryVersionByService: new Map([['api', '2.0']]) },
       onBadLine: (_f, lineNo, message) => bad.push(`${lineNo}: ${message}`),
     });
     expect(stats).toMatchObject({ files: 1, lines: 4, badLines: 2, otherLines: 1, spans: 5, samples: 4, samplesWithoutTraceId: 1 });

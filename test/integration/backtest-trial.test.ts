@@ -5,7 +5,7 @@
  * exact effect on the pseudo-canary.
  */
 import { describe, expect, it } from 'vitest';
-import { pipelineMetrics, pipelineSettings } from '../../src/backtest/pipeline-settings.js';
+import { analysisSettings } from '../../src/analysis/settings.js';
 import { runTrial, type AnalysisRun } from '../../src/backtest/run-trial.js';
 import { COHORT_BASELINE, COHORT_CANARY, SampleStoreBuilder, type SampleStore } from '../../src/backtest/sample-store.js';
 import type { Injection } from '../../src/backtest/scenarios.js';
@@ -55,7 +55,7 @@ function pipeline(s: SampleStore, canaryShare: number) {
   const registries: Registries = { ...BUILTIN_REGISTRIES, detectors: new Map([['probe', p.factory]]) };
   const loaded = parseConfig('analysis: { interval: 10s, allowedLateness: 0s, minSamples: 5, maxDuration: 3m, metrics: [{ name: probe, detector: probe }] }', 't.yaml', registries, {});
   const plans = planServices(s, loaded, { canaryShare });
-  const settings = pipelineSettings(loaded, pipelineMetrics(loaded, registries));
+  const settings = analysisSettings(loaded);
   const run = (trial: number, injection?: Injection): AnalysisRun[] => {
     p.looks.length = 0;
     return runTrial({ store: s, plans, settings, seed: 7, trial, ...(injection ? { injection } : {}) });

@@ -1,4 +1,4 @@
-import type { Scalar } from '../otlp/attribute-keys.js';
+import type { Scalar } from '../../contracts/telemetry.js';
 
 /**
  * Attributes of resources, scopes and metric data points, as the metrics decoders hand them over: every

@@ -109,9 +109,8 @@ export class MetricsAccumulator {
   /** Identity, version and cohort of a resource from all its attributes. O(k log k). */
   resource(entries: readonly AttrEntry[]): ResourceInfo {
     const get = (key: string): string | undefined => scalarString(attrValue(entries, key));
-    const { version, cohort } = resolveResource(this.rules, get);
-    const name = get('service.name');
-    return { service: name === undefined || name === '' ? 'unknown_service' : name, version, cohort, key: canonicalSet(entries) };
+    const { service, version, cohort } = resolveResource(this.rules, get);
+    return { service, version, cohort, key: canonicalSet(entries) };
   }
 
   /** Identity of an instrumentation scope. */

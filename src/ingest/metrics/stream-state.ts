@@ -1,4 +1,4 @@
-import type { LimitGuard } from '../backpressure-limits.js';
+import type { LimitGuard } from '../../limits/limits.js';
 import type { ExplicitBuckets, ExponentialBuckets, HistogramPoint } from './metric-model.js';
 import { FLAG_NO_RECORDED_VALUE, TEMPORALITY_CUMULATIVE, compareTimes } from './metric-model.js';
 

@@ -1,3 +1,4 @@
+import type { Scalar } from '../../contracts/telemetry.js';
 import type { CohortRules } from '../cohort.js';
 import { VERSION_KEYS } from '../cohort.js';
 
@@ -20,9 +21,6 @@ export const ROLE_RPC_GRPC_STATUS = 8;
 export const ROLE_RPC_RESPONSE_STATUS = 9;
 /** Pod label i of the rules: role FIRST_POD_LABEL_ROLE + 2i (current key), + 2i + 1 (deprecated key). */
 export const FIRST_POD_LABEL_ROLE = 10;
-
-/** A scalar attribute value; arrays, kvlists and bytes are not read (undefined). */
-export type Scalar = string | number | boolean | undefined;
 
 interface ByteKey {
   bytes: Buffer;

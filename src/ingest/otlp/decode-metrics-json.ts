@@ -1,3 +1,4 @@
+import type { Scalar } from '../../contracts/telemetry.js';
 import type { CohortRules } from '../cohort.js';
 import type { AttrEntry } from '../metrics/attributes.js';
 import {
@@ -6,7 +7,6 @@ import {
 import type { DecodedMetrics, ExponentialBuckets, MetricDataKind, ResourceInfo } from '../metrics/metric-model.js';
 import type { MetricContext, RawHistogramPoint } from '../metrics/metrics-accumulator.js';
 import { MetricsAccumulator } from '../metrics/metrics-accumulator.js';
-import type { Scalar } from './attribute-keys.js';
 import type { Obj, Path } from './otlp-json-values.js';
 import {
   arr, double, enumValue, field, i64, int32, isObj, jsonError, nanos, obj, optDouble, u64,

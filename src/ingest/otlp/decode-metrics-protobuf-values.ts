@@ -1,8 +1,8 @@
+import type { Scalar } from '../../contracts/telemetry.js';
 import type { AttrEntry } from '../metrics/attributes.js';
 import {
   MAX_VALUE_DEPTH, canonArray, canonBool, canonBytes, canonDouble, canonInt, canonKvList, canonString,
 } from '../metrics/attributes.js';
-import type { Scalar } from './attribute-keys.js';
 import type { ProtoReader } from './proto-reader.js';
 import { WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './proto-reader.js';
 

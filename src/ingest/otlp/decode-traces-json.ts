@@ -1,6 +1,6 @@
-import type { DecodedTraces } from '../../contracts/telemetry.js';
+import type { DecodedTraces, Scalar } from '../../contracts/telemetry.js';
 import type { CohortRules } from '../cohort.js';
-import type { CompiledRules, Scalar } from './attribute-keys.js';
+import type { CompiledRules } from './attribute-keys.js';
 import type { Obj } from './otlp-json-values.js';
 import { arr, enumValue, field, isObj, jsonError, nanos, obj } from './otlp-json-values.js';
 import { AttrBag, compileRules } from './attribute-keys.js';

@@ -1,6 +1,6 @@
-import type { DecodedTraces } from '../../contracts/telemetry.js';
+import type { DecodedTraces, Scalar } from '../../contracts/telemetry.js';
 import type { CohortRules } from '../cohort.js';
-import type { CompiledRules, Scalar } from './attribute-keys.js';
+import type { CompiledRules } from './attribute-keys.js';
 import { AttrBag, compileRules, isHttpKeyBytes } from './attribute-keys.js';
 import { ProtoReader, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './proto-reader.js';
 import type { ResolvedResource } from './span-to-sample.js';

@@ -11,21 +11,18 @@
  * - success: an empty Export*ServiceResponse, or one with `partial_success` (rejected spans / data points
  *   and a message);
  * - undecodable data: INVALID_ARGUMENT with the decoder's message (field and offset), not retried;
- * - overload (the shared IngestGate is full, or the consumer says so): UNAVAILABLE with a google.rpc.Status
+ * - overload (the shared ingest queue is full, or the consumer says so): UNAVAILABLE with a google.rpc.Status
  *   carrying google.rpc.RetryInfo in `grpc-status-details-bin`, which the Collector honours;
  * - a consumer that throws: INTERNAL.
- * Admission happens in a server interceptor when the call's metadata arrives, before its message is read,
- * and is released when the status is sent or the call is cancelled.
+ * Admission (the shared ingest queue) is an interceptor the caller gives (admission/grpc-interceptor.ts).
  */
 import type {
-  Metadata as MetadataType, ServerInterceptingCallInterface, ServerInterceptor, ServerUnaryCall, ServiceDefinition,
-  UntypedServiceImplementation, sendUnaryData,
+  Metadata as MetadataType, ServerInterceptor, ServerUnaryCall, ServiceDefinition, UntypedServiceImplementation,
+  sendUnaryData,
 } from '@grpc/grpc-js';
-import { Metadata, Server, ServerCredentials, ServerInterceptingCall, status } from '@grpc/grpc-js';
+import { Metadata, Server, ServerCredentials, status } from '@grpc/grpc-js';
 import type { DecodedTraces } from '../../contracts/telemetry.js';
 import { isVigilError } from '../../errors.js';
-import type { Admission, IngestGate } from '../backpressure-gate.js';
-import { chargeFor } from '../backpressure-gate.js';
 import type { CohortRules } from '../cohort.js';
 import { DEFAULT_COHORT_RULES } from '../cohort.js';
 import { decodeTracesProtobuf } from './decode-traces-protobuf.js';
@@ -46,8 +43,8 @@ export interface OtlpGrpcOptions {
   /** Largest request message, after decompression (default 16 MiB, as the HTTP body limit). */
   maxMessageBytes?: number;
   cohortRules?: CohortRules;
-  /** The ingest queue (shared with the HTTP receiver); absent: no admission control. */
-  gate?: IngestGate;
+  /** Admission control: the ingest queue's interceptor (admission/grpc-interceptor.ts); absent: none. */
+  admission?: ServerInterceptor;
   /** Synchronous hand-off of decoded traces; the caller aggregates. */
   onTraces(decoded: DecodedTraces, encoding: 'protobuf'): IngestOutcome;
   /** Trace decoding (e.g. large messages in worker threads, DecodePool); default: the decoder, inline. */
@@ -56,12 +53,8 @@ export interface OtlpGrpcOptions {
   onMetrics?(body: Buffer, encoding: 'protobuf'): IngestOutcome;
   /** Every non-OK answer: a short reason (`decode`, `throttled`, `internal`) and the gRPC status code. */
   onRejected?(reason: string, code: number): void;
-  /** The gate refused a call (`bytes` or `requests`); also reported to onRejected as `throttled`. */
-  onThrottled?(reason: 'bytes' | 'requests'): void;
   /** A request accepted and dropped unread (logs, and metrics while no onMetrics is given). */
   onDropped?(signal: OtlpSignal, bytes: number): void;
-  /** The gate's occupancy changed. */
-  onGateChange?(): void;
   /** Unexpected errors (answered INTERNAL). */
   onInternalError?(err: unknown): void;
 }
@@ -92,13 +85,14 @@ function serviceOf(path: string): ServiceDefinition<UntypedServiceImplementation
   return { Export: unaryMethod(path) };
 }
 
-interface GrpcError {
+export interface GrpcError {
   code: number;
   details: string;
   metadata?: MetadataType;
 }
 
-function unavailable(retryAfterSeconds: number, why: string): GrpcError {
+/** UNAVAILABLE with a google.rpc.Status carrying RetryInfo (the Collector waits that long, then retries). */
+export function unavailable(retryAfterSeconds: number, why: string): GrpcError {
   const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
   const details = `${why}; retry after ${seconds} s`;
   const metadata = new Metadata();
@@ -111,7 +105,7 @@ function unavailable(retryAfterSeconds: number, why: string): GrpcError {
 export function createOtlpGrpcReceiver(opts: OtlpGrpcOptions): OtlpGrpcReceiver {
   const limit = opts.maxMessageBytes ?? DEFAULT_OTLP_MAX_BODY_BYTES;
   const rules = opts.cohortRules ?? DEFAULT_COHORT_RULES;
-  const interceptors = opts.gate === undefined ? [] : [admissionInterceptor(opts.gate, limit, opts)];
+  const interceptors = opts.admission === undefined ? [] : [opts.admission];
   const server = new Server({
     'grpc.max_receive_message_length': limit,
     'grpc.max_send_message_length': 1024 * 1024,
@@ -164,18 +158,23 @@ export function createOtlpGrpcReceiver(opts: OtlpGrpcOptions): OtlpGrpcReceiver 
   server.addService(serviceOf(METRICS_EXPORT_PATH), { Export: handler('metrics') });
   server.addService(serviceOf(LOGS_EXPORT_PATH), { Export: handler('logs') });
 
+  return lifecycle(server, opts.host, opts.port);
+}
+
+/** Binding and graceful shutdown of the server (a server never bound is shut down at once). */
+function lifecycle(server: Server, host: string, port: number): OtlpGrpcReceiver {
   let bound = false;
   return {
     listen: () =>
       new Promise((resolve, reject) => {
-        server.bindAsync(`${opts.host}:${opts.port}`, ServerCredentials.createInsecure(), (err, port) => {
+        server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, boundPort) => {
           if (err) {
             reject(err);
             return;
           }
           bound = true;
-          const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-          resolve({ host: opts.host, port, address: `${host}:${port}` });
+          const shown = host.includes(':') ? `[${host}]` : host;
+          resolve({ host, port: boundPort, address: `${shown}:${boundPort}` });
         });
       }),
     close: (graceMs = 5_000) =>
@@ -194,52 +193,5 @@ export function createOtlpGrpcReceiver(opts: OtlpGrpcOptions): OtlpGrpcReceiver 
           resolve();
         });
       }),
-  };
-}
-
-/**
- * Admits each call through the gate when its metadata arrives (charged as an unknown-size body, gzip if
- * `grpc-encoding` says so), resizes the charge to the real message once it is read, and releases it when
- * the status is sent or the call is cancelled. A refused call gets UNAVAILABLE + RetryInfo at once and its
- * message is never read.
- */
-function admissionInterceptor(gate: IngestGate, limit: number, opts: OtlpGrpcOptions): ServerInterceptor {
-  return (_method, call: ServerInterceptingCallInterface) => {
-    let admission: Admission | undefined;
-    const release = (): void => {
-      if (admission?.ok) {
-        admission.release();
-        opts.onGateChange?.();
-      }
-      admission = undefined;
-    };
-    return new ServerInterceptingCall(call, {
-      start: (next) => {
-        next({
-          onReceiveMetadata: (metadata, nextMetadata) => {
-            const gzip = metadata.get('grpc-encoding')[0] === 'gzip';
-            const a = gate.tryAdmit(chargeFor(undefined, { gzip, json: false }, limit));
-            if (!a.ok) {
-              opts.onThrottled?.(a.reason);
-              opts.onRejected?.('throttled', status.UNAVAILABLE);
-              call.sendStatus(unavailable(a.retryAfterSeconds, `ingest queue is full (${a.reason})`));
-              return;
-            }
-            admission = a;
-            opts.onGateChange?.();
-            nextMetadata(metadata);
-          },
-          onReceiveMessage: (message: unknown, nextMessage) => {
-            if (admission?.ok && Buffer.isBuffer(message)) admission.resize(2 * message.length);
-            nextMessage(message);
-          },
-          onCancel: release,
-        });
-      },
-      sendStatus: (s, next) => {
-        release();
-        next(s);
-      },
-    });
   };
 }

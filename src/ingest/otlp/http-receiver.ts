@@ -91,31 +91,7 @@ export async function otlpHttpPlugin(app: FastifyInstance, opts: OtlpHttpOptions
     done();
   });
 
-  const handlers: Record<OtlpSignal, (body: Buffer, media: MediaType) => Answer | Buffer | Promise<Answer | Buffer>> = {
-    traces: async (body, media) => {
-      const decoded = opts.decodeTraces !== undefined
-        ? await opts.decodeTraces(body, media.encoding)
-        : media.encoding === 'protobuf' ? decodeTracesProtobuf(body, rules) : decodeTracesJson(body, rules);
-      const outcome = opts.onTraces(decoded, media.encoding);
-      if (outcome.kind === 'throttled') return throttled(outcome.retryAfterSeconds);
-      const rejected = decoded.rejectedSpans + (outcome.rejected ?? 0);
-      const message = [decoded.rejectionMessage, outcome.message].filter((m) => m).join('; ');
-      return exportResponseBody(media.encoding, rejected, message);
-    },
-    metrics: (body, media) => {
-      if (opts.onMetrics === undefined) {
-        opts.onDropped?.('metrics', body.length);
-        return exportResponseBody(media.encoding);
-      }
-      const outcome = opts.onMetrics(body, media.encoding);
-      if (outcome.kind === 'throttled') return throttled(outcome.retryAfterSeconds);
-      return exportResponseBody(media.encoding, outcome.rejected ?? 0, outcome.message ?? '', 'rejectedDataPoints');
-    },
-    logs: (body, media) => {
-      opts.onDropped?.('logs', body.length);
-      return exportResponseBody(media.encoding);
-    },
-  };
+  const handlers = signalHandlers(opts, rules);
 
   const register = (signal: OtlpSignal, path: string): void => {
     app.post(path, async (request, reply) => handle(signal, request, reply));
@@ -170,6 +146,37 @@ export async function otlpHttpPlugin(app: FastifyInstance, opts: OtlpHttpOptions
   register('metrics', opts.metricsPath ?? '/v1/metrics');
   register('logs', opts.logsPath ?? '/v1/logs');
   return Promise.resolve();
+}
+
+type SignalHandler = (body: Buffer, media: MediaType) => Answer | Buffer | Promise<Answer | Buffer>;
+
+/** What each signal's body becomes: decoded and handed to its consumer (traces, metrics) or dropped (logs). */
+function signalHandlers(opts: OtlpHttpOptions, rules: CohortRules): Record<OtlpSignal, SignalHandler> {
+  return {
+    traces: async (body, media) => {
+      const decoded = opts.decodeTraces !== undefined
+        ? await opts.decodeTraces(body, media.encoding)
+        : media.encoding === 'protobuf' ? decodeTracesProtobuf(body, rules) : decodeTracesJson(body, rules);
+      const outcome = opts.onTraces(decoded, media.encoding);
+      if (outcome.kind === 'throttled') return throttled(outcome.retryAfterSeconds);
+      const rejected = decoded.rejectedSpans + (outcome.rejected ?? 0);
+      const message = [decoded.rejectionMessage, outcome.message].filter((m) => m).join('; ');
+      return exportResponseBody(media.encoding, rejected, message);
+    },
+    metrics: (body, media) => {
+      if (opts.onMetrics === undefined) {
+        opts.onDropped?.('metrics', body.length);
+        return exportResponseBody(media.encoding);
+      }
+      const outcome = opts.onMetrics(body, media.encoding);
+      if (outcome.kind === 'throttled') return throttled(outcome.retryAfterSeconds);
+      return exportResponseBody(media.encoding, outcome.rejected ?? 0, outcome.message ?? '', 'rejectedDataPoints');
+    },
+    logs: (body, media) => {
+      opts.onDropped?.('logs', body.length);
+      return exportResponseBody(media.encoding);
+    },
+  };
 }
 
 function throttled(retryAfterSeconds: number): Answer {

@@ -1,5 +1,5 @@
 import type { CohortOrUnknown, DecodedTraces, RequestSample } from '../../contracts/telemetry.js';
-import { pickVersion, resolveResourceCohort, resolveSpanCohort } from '../cohort.js';
+import { pickVersion, resolveResourceCohort, resolveSpanCohort, serviceName } from '../cohort.js';
 import type { AttrBag, CompiledRules } from './attribute-keys.js';
 import {
   FIRST_POD_LABEL_ROLE, ROLE_COHORT, ROLE_HTTP_RESPONSE_STATUS, ROLE_HTTP_ROUTE, ROLE_HTTP_STATUS_OLD,
@@ -86,12 +86,12 @@ export function toMillis(ms: number, rem: number): number {
 
 /** Version and cohort of a resource from its attribute bag. O(number of pod label keys). */
 export function resolveResourceBag(compiled: CompiledRules, bag: AttrBag): ResolvedResource {
+  const service = serviceName(bag.str(ROLE_SERVICE_NAME));
   const version = pickVersion(bag.str(ROLE_SERVICE_VERSION), bag.str(ROLE_POD_APP_VERSION), bag.str(ROLE_POD_VERSION));
   const labels: (string | undefined)[] = [];
   for (let role = FIRST_POD_LABEL_ROLE; role < compiled.roleCount; role++) labels.push(bag.str(role));
-  const cohort = resolveResourceCohort(compiled.rules, version, bag.str(ROLE_COHORT), labels);
-  const name = bag.str(ROLE_SERVICE_NAME);
-  return { service: name === undefined || name === '' ? 'unknown_service' : name, version, cohort };
+  const cohort = resolveResourceCohort(compiled.rules, service, version, bag.str(ROLE_COHORT), labels);
+  return { service, version, cohort };
 }
 
 /** Whether the span name is needed as the route (so the protobuf decoder decodes it only then). */

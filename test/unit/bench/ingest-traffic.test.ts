@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeInline } from '../../../src/ingest/backpressure-decode-pool.js';
+import { decodeInline } from '../../../src/ingest/admission/decode-pool.js';
 import { DEFAULT_COHORT_RULES } from '../../../src/ingest/cohort.js';
 import type { RequestSample } from '../../../src/contracts/index.js';
 import type { GenService } from '../../bench/ingest-payload.js';

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { CohortRules } from '../../../src/ingest/cohort.js';
 import {
-  DEFAULT_COHORT_RULES, cohortFromAttribute, cohortFromPodLabel, pickVersion, resolveResource, resolveSpanCohort,
+  DEFAULT_COHORT_RULES, cohortFromAttribute, cohortFromPodLabel, cohortRulesOf, pickVersion, resolveResource, resolveSpanCohort,
 } from '../../../src/ingest/cohort.js';
+import { parseConfig } from '../../../src/config/load.js';
+import { BUILTIN_REGISTRIES } from '../../../src/registries.js';
 
 const rules = (over: Partial<CohortRules> = {}): CohortRules => ({ ...DEFAULT_COHORT_RULES, ...over });
 
@@ -57,7 +59,50 @@ describe('resolveResource: first rule that matches', () => {
       { 'canarylens.cohort': 'canary', 'vigil.cohort': 'baseline' }, { version: '', cohort: 'canary' }],
   ];
   it.each(table)('%s', (_name, r, attrs, expected) => {
-    expect(resolveResource(r, (k) => attrs[k])).toEqual(expected);
+    expect(resolveResource(r, (k) => attrs[k])).toEqual({ service: 'unknown_service', ...expected });
+  });
+});
+
+describe('rule 4: the service\'s rollouts[].canaryVersion, after every other rule', () => {
+  const byService = new Map([['checkout', '2.0']]);
+  const r = rules({ canaryVersionByService: byService });
+  const table: [string, CohortRules, Record<string, string>, { service: string; version: string; cohort: string }][] = [
+    ['its canary version is the canary', r, { 'service.name': 'checkout', 'service.version': '2.0' }, { service: 'checkout', version: '2.0', cohort: 'canary' }],
+    ['its other versions are the baseline', r, { 'service.name': 'checkout', 'service.version': '1.9' }, { service: 'checkout', version: '1.9', cohort: 'baseline' }],
+    ['an unversioned resource is the baseline', r, { 'service.name': 'checkout' }, { service: 'checkout', version: '', cohort: 'baseline' }],
+    ['other services stay unknown', r, { 'service.name': 'cart', 'service.version': '2.0' }, { service: 'cart', version: '2.0', cohort: 'unknown' }],
+    ['the cohort attribute wins', r, { 'service.name': 'checkout', 'service.version': '2.0', 'vigil.cohort': 'baseline' }, { service: 'checkout', version: '2.0', cohort: 'baseline' }],
+    ['an attribute naming no cohort falls through to it', r, { 'service.name': 'checkout', 'service.version': '2.0', 'vigil.cohort': 'blue' }, { service: 'checkout', version: '2.0', cohort: 'canary' }],
+    ['a pod label wins', r, { 'service.name': 'checkout', 'service.version': '1.9', 'k8s.pod.label.track': 'canary' }, { service: 'checkout', version: '1.9', cohort: 'canary' }],
+    ['the global canaryVersion wins', rules({ canaryVersion: '3.0', canaryVersionByService: byService }),
+      { 'service.name': 'checkout', 'service.version': '2.0' }, { service: 'checkout', version: '2.0', cohort: 'baseline' }],
+    ['the pod label version counts as the version', r, { 'service.name': 'checkout', 'k8s.pod.label.version': '2.0' }, { service: 'checkout', version: '2.0', cohort: 'canary' }],
+  ];
+  it.each(table)('%s', (_name, rr, attrs, expected) => {
+    expect(resolveResource(rr, (k) => attrs[k])).toEqual(expected);
+  });
+
+  it('a span (or metric point) attribute naming a cohort still overrides it; other values leave it', () => {
+    const { cohort } = resolveResource(r, (k) => ({ 'service.name': 'checkout', 'service.version': '2.0' })[k]);
+    expect(resolveSpanCohort('baseline', cohort)).toBe('baseline');
+    expect(resolveSpanCohort('bogus', cohort)).toBe('canary');
+  });
+});
+
+describe('cohortRulesOf: the rules of a whole config', () => {
+  it('takes cohorts: and every rollouts[].canaryVersion, as data a decode worker receives intact', () => {
+    const loaded = parseConfig(`
+cohorts: { attribute: deploy.track, podLabels: [role], canaryVersion: null }
+rollouts:
+  - { service: checkout, canaryVersion: "2.0" }
+  - { service: cart, expectedCanaryShare: 0.1 }
+  - { service: "constructor", canaryVersion: "9" }
+`, 't.yaml', BUILTIN_REGISTRIES, {});
+    const r = cohortRulesOf(loaded.config);
+    expect(r).toEqual({ attribute: 'deploy.track', podLabels: ['role'], canaryVersion: null, canaryVersionByService: new Map([['checkout', '2.0'], ['constructor', '9']]) });
+    expect(structuredClone(r)).toEqual(r);
+    expect(resolveResource(r, (k) => ({ 'service.name': 'toString', 'service.version': '9' })[k]).cohort).toBe('unknown');
+    expect(cohortRulesOf(parseConfig('{}', 'd.yaml', BUILTIN_REGISTRIES, {}).config)).toEqual({ attribute: 'vigil.cohort', podLabels: ['track'], canaryVersion: null });
   });
 });
 

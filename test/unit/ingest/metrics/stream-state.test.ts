@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LimitGuard, type LimitHit } from '../../../../src/ingest/backpressure-limits.js';
+import { LimitGuard, type LimitHit } from '../../../../src/limits/limits.js';
 import type { ExponentialBuckets, HistogramPoint } from '../../../../src/ingest/metrics/metric-model.js';
 import { StreamTracker } from '../../../../src/ingest/metrics/stream-state.js';
 

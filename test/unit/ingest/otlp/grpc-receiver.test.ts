@@ -1,14 +1,15 @@
 import { Client, Metadata, credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DecodedTraces } from '../../../../src/contracts/telemetry.js';
-import { IngestGate } from '../../../../src/ingest/backpressure-gate.js';
+import { IngestGate } from '../../../../src/ingest/admission/gate.js';
+import { grpcAdmissionInterceptor } from '../../../../src/ingest/admission/grpc-interceptor.js';
 import {
   LOGS_EXPORT_PATH, METRICS_EXPORT_PATH, TRACE_EXPORT_PATH, createOtlpGrpcReceiver, retryInfoStatusDetails,
   type OtlpGrpcOptions, type OtlpGrpcReceiver,
 } from '../../../../src/ingest/otlp/grpc-receiver.js';
 import type { IngestOutcome } from '../../../../src/ingest/otlp/http-receiver.js';
-import { otlpFixture } from '../otlp/fixtures.js';
-import { readFields, request as pbRequest, span } from '../otlp/pb-writer.js';
+import { otlpFixture } from './fixtures.js';
+import { readFields, request as pbRequest, span } from './pb-writer.js';
 
 /**
  * The OTLP/gRPC receiver against a real grpc-js client over loopback, calling the Export methods by path
@@ -141,7 +142,9 @@ describe('OTLP/gRPC receiver', () => {
   it('answers UNAVAILABLE with RetryInfo when the ingest queue is full, without reading the message', async () => {
     const gate = new IngestGate({ maxBytes: 1 << 30, maxRequests: 1, retryAfterSeconds: 7 });
     const throttled: string[] = [];
-    const h = await start({ gate, onThrottled: (r) => throttled.push(r) });
+    const refused: [string, number][] = [];
+    const admission = grpcAdmissionInterceptor({ gate, maxMessageBytes: 64 * 1024, onThrottled: (r) => throttled.push(r), onRejected: (r, code) => refused.push([r, code]) });
+    const h = await start({ admission });
     const c = client(h);
     const held = gate.tryAdmit(1);
     const res = await call(c, TRACE_EXPORT_PATH, pb);
@@ -152,7 +155,8 @@ describe('OTLP/gRPC receiver', () => {
     expect(retryDelaySeconds(st.details[0]!.value)).toBe(7);
     expect(h.traces).toHaveLength(0);
     expect(throttled).toEqual(['requests']);
-    expect(h.rejected).toEqual([['throttled', status.UNAVAILABLE]]);
+    expect(refused).toEqual([['throttled', status.UNAVAILABLE]]);
+    expect(h.rejected).toEqual([]);
     if (held.ok) held.release();
     expect((await call(c, TRACE_EXPORT_PATH, pb)).error).toBeUndefined();
     expect(h.traces).toHaveLength(1);

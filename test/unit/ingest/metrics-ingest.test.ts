@@ -2,10 +2,10 @@ import { JsonMetricsSerializer, ProtobufMetricsSerializer } from '@opentelemetry
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AggregationTemporality, MeterProvider } from '@opentelemetry/sdk-metrics';
 import { describe, expect, it } from 'vitest';
-import type { LimitHit } from '../../../../src/ingest/backpressure-limits.js';
-import type { CohortRules } from '../../../../src/ingest/cohort.js';
-import { MetricsIngest } from '../../../../src/ingest/metrics/metrics-ingest.js';
-import { CollectingReader } from './sdk-metrics.js';
+import type { LimitHit } from '../../../src/limits/limits.js';
+import type { CohortRules } from '../../../src/ingest/cohort.js';
+import { MetricsIngest } from '../../../src/ingest/metrics-ingest.js';
+import { CollectingReader } from './metrics/sdk-metrics.js';
 
 const RULES: CohortRules = { attribute: 'vigil.cohort', podLabels: ['track'], canaryVersion: null };
 
@@ -44,6 +44,17 @@ describe('MetricsIngest', () => {
     const third = ingest.ingest(await app.export(), 'protobuf');
     expect(third.increments).toEqual([]); // nothing recorded since
     expect(ingest.tracker.counters).toMatchObject({ baselines: 2, deltas: 3, duplicates: 0 }); // 2 fresh series + 1 subtraction
+  });
+
+  it('metric points get their cohort from the same rules as spans, rollouts[].canaryVersion included', async () => {
+    const ingest = new MetricsIngest({ rules: { ...RULES, canaryVersionByService: new Map([['pay', '3.1']]) }, agentStartUnixMs: 0 });
+    const cohorts: string[] = [];
+    for (const [service, version, cohort] of [['pay', '3.1', undefined], ['pay', '3.0', undefined], ['pay', '3.1', 'baseline'], ['cart', '3.1', undefined]] as const) {
+      const app = sdk({ 'service.name': service, 'service.version': version, ...(cohort ? { 'vigil.cohort': cohort } : {}) }, AggregationTemporality.DELTA);
+      app.stable.record(0.01, {});
+      cohorts.push(...ingest.ingest(await app.export(), 'protobuf').increments.map((i) => i.cohort));
+    }
+    expect(cohorts).toEqual(['canary', 'baseline', 'baseline', 'unknown']);
   });
 
   it('a series older than the agent starts as a baseline; delta temporality needs no baseline', async () => {

@@ -5,10 +5,10 @@
  * (UNAVAILABLE) in the request's encoding; its body is never buffered (Node discards it).
  */
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
-import type { IngestGate } from './backpressure-gate.js';
-import { chargeFor } from './backpressure-gate.js';
-import { parseContentEncoding, parseOtlpMediaType } from './otlp/media-type.js';
-import { RPC_UNAVAILABLE, statusBody } from './otlp/otlp-responses.js';
+import type { IngestGate } from './gate.js';
+import { chargeFor } from './gate.js';
+import { parseContentEncoding, parseOtlpMediaType } from '../otlp/media-type.js';
+import { RPC_UNAVAILABLE, statusBody } from '../otlp/otlp-responses.js';
 
 export interface HttpAdmissionOptions {
   gate: IngestGate;

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_COHORT_RULES } from '../../../src/ingest/cohort.js';
-import { DecodePool, decodeInline, packTraces, unpackTraces } from '../../../src/ingest/backpressure-decode-pool.js';
-import { isVigilError } from '../../../src/errors.js';
-import { encodeJson, encodeProtobuf, fleet, makeResources } from '../../bench/ingest-payload.js';
-import { otlpFixture } from './otlp/fixtures.js';
-import { request as pbRequest, span, strAttr } from './otlp/pb-writer.js';
+import { DEFAULT_COHORT_RULES } from '../../../../src/ingest/cohort.js';
+import { DecodePool, decodeInline, packTraces, unpackTraces } from '../../../../src/ingest/admission/decode-pool.js';
+import { isVigilError } from '../../../../src/errors.js';
+import { encodeJson, encodeProtobuf, fleet, makeResources } from '../../../bench/ingest-payload.js';
+import { otlpFixture } from '../otlp/fixtures.js';
+import { request as pbRequest, span, strAttr } from '../otlp/pb-writer.js';
 
 const rules = { ...DEFAULT_COHORT_RULES, canaryVersion: '1.1.0' };
 const pools: DecodePool[] = [];
@@ -84,6 +84,28 @@ describe('DecodePool', () => {
     }
     const badJson = await Promise.resolve(p.decode(Buffer.from('{"resourceSpans": 5}'), 'json')).catch((e: unknown) => e);
     expect(isVigilError(badJson) && badJson.message).toMatch(/resourceSpans must be an array/);
+  });
+
+  it('gives the final cohort in the worker too: rollouts[].canaryVersion reaches it with the rules', async () => {
+    const withRollouts = { ...DEFAULT_COHORT_RULES, canaryVersionByService: new Map([['pay', '3.1']]) };
+    const p = new DecodePool({ rules: withRollouts, workers: 1, minBytes: 1 });
+    pools.push(p);
+    const resource = (attrs: Record<string, string>, spanCohort?: string) => ({
+      resource: { attributes: Object.entries(attrs).map(([key, v]) => ({ key, value: { stringValue: v } })) },
+      scopeSpans: [{ spans: [{ traceId: '01'.repeat(16), spanId: '02'.repeat(8), name: 'GET /pay', kind: 2, startTimeUnixNano: '1767225600000000000', endTimeUnixNano: '1767225600005000000',
+        attributes: spanCohort === undefined ? [] : [{ key: 'vigil.cohort', value: { stringValue: spanCohort } }] }] }],
+    });
+    const body = Buffer.from(JSON.stringify({ resourceSpans: [
+      resource({ 'service.name': 'pay', 'service.version': '3.1' }),
+      resource({ 'service.name': 'pay', 'service.version': '3.0' }),
+      resource({ 'service.name': 'pay', 'service.version': '3.1', 'vigil.cohort': 'baseline' }),
+      resource({ 'service.name': 'pay', 'service.version': '3.1' }, 'control'),
+      resource({ 'service.name': 'cart', 'service.version': '3.1' }),
+    ] }));
+    const inline = decodeInline(body, 'json', withRollouts);
+    expect(inline.samples.map((x) => x.cohort)).toEqual(['canary', 'baseline', 'baseline', 'baseline', 'unknown']);
+    expect(await p.decode(Buffer.from(body), 'json')).toStrictEqual(inline);
+    expect(p.counts.offloaded).toBe(1);
   });
 
   it('spreads concurrent jobs over its workers and decodes inline once closed', async () => {

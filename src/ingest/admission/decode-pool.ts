@@ -11,12 +11,12 @@
  * Workers start on the first large body, are unref'd, and are replaced if one dies.
  */
 import { Worker } from 'node:worker_threads';
-import type { CohortOrUnknown, DecodedTraces, RequestSample } from '../contracts/telemetry.js';
-import { VigilError, type ErrorCode } from '../errors.js';
-import type { CohortRules } from './cohort.js';
-import { decodeTracesJson } from './otlp/decode-traces-json.js';
-import { decodeTracesProtobuf } from './otlp/decode-traces-protobuf.js';
-import type { OtlpEncoding } from './otlp/otlp-responses.js';
+import type { CohortOrUnknown, DecodedTraces, RequestSample } from '../../contracts/telemetry.js';
+import { VigilError, type ErrorCode } from '../../errors.js';
+import type { CohortRules } from '../cohort.js';
+import { decodeTracesJson } from '../otlp/decode-traces-json.js';
+import { decodeTracesProtobuf } from '../otlp/decode-traces-protobuf.js';
+import type { OtlpEncoding } from '../otlp/otlp-responses.js';
 
 /** DecodedTraces in columns: one entry per sample; strings by index into `strings` (route -1 = none). */
 export interface PackedTraces {
@@ -167,7 +167,7 @@ export class DecodePool {
 
   private spawn(i: number): Slot {
     const ts = import.meta.url.endsWith('.ts');
-    const url = new URL(`./backpressure-decode-worker.${ts ? 'ts' : 'js'}`, import.meta.url);
+    const url = new URL(`./decode-worker.${ts ? 'ts' : 'js'}`, import.meta.url);
     // from sources (tests, tsx) a worker does not inherit tsx's hooks: register them, then load the entry
     const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`;
     const worker = ts

@@ -1,15 +1,15 @@
-import type { CohortIncrement } from '../../contracts/telemetry.js';
-import { mergeBatch } from '../../evidence/cohort-batch.js';
-import type { LimitHit } from '../backpressure-limits.js';
-import { DEFAULT_LIMITS, LimitGuard } from '../backpressure-limits.js';
-import type { CohortRules } from '../cohort.js';
-import { decodeMetricsJson } from '../otlp/decode-metrics-json.js';
-import { decodeMetricsProtobuf } from '../otlp/decode-metrics-protobuf.js';
-import type { OtlpEncoding } from '../otlp/otlp-responses.js';
-import { deltaToBatch } from './histogram-to-batch.js';
-import type { DecodedMetrics } from './metric-model.js';
-import { LEGACY_HTTP_METRIC, STABLE_HTTP_METRIC, TEMPORALITY_DELTA } from './metric-model.js';
-import { StreamTracker } from './stream-state.js';
+import type { CohortIncrement } from '../contracts/telemetry.js';
+import { mergeBatch } from '../evidence/cohort-batch.js';
+import type { LimitHit } from '../limits/limits.js';
+import { DEFAULT_LIMITS, LimitGuard } from '../limits/limits.js';
+import type { CohortRules } from './cohort.js';
+import { decodeMetricsJson } from './otlp/decode-metrics-json.js';
+import { decodeMetricsProtobuf } from './otlp/decode-metrics-protobuf.js';
+import type { OtlpEncoding } from './otlp/otlp-responses.js';
+import { deltaToBatch } from './metrics/histogram-to-batch.js';
+import type { DecodedMetrics } from './metrics/metric-model.js';
+import { LEGACY_HTTP_METRIC, STABLE_HTTP_METRIC, TEMPORALITY_DELTA } from './metrics/metric-model.js';
+import { StreamTracker } from './metrics/stream-state.js';
 
 export type { CohortIncrement };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GZIP_CHARGE_FACTOR, IngestGate, JSON_CHARGE_FACTOR, chargeFor } from '../../../src/ingest/backpressure-gate.js';
+import { GZIP_CHARGE_FACTOR, IngestGate, JSON_CHARGE_FACTOR, chargeFor } from '../../../../src/ingest/admission/gate.js';
 
 const MiB = 1024 * 1024;
 

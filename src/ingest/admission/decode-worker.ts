@@ -1,16 +1,16 @@
 /**
- * Worker-thread entry of DecodePool (backpressure-decode-pool.ts): decodes OTLP trace bodies with the
+ * Worker-thread entry of DecodePool (decode-pool.ts): decodes OTLP trace bodies with the
  * project's decoders and answers with the samples packed in transferable columns.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { isVigilError } from '../errors.js';
-import type { CohortRules } from './cohort.js';
-import type { DecodeJob, DecodeReply } from './backpressure-decode-pool.js';
-import { decodeInline, packTraces, packedTransferList } from './backpressure-decode-pool.js';
+import { isVigilError } from '../../errors.js';
+import type { CohortRules } from '../cohort.js';
+import type { DecodeJob, DecodeReply } from './decode-pool.js';
+import { decodeInline, packTraces, packedTransferList } from './decode-pool.js';
 
 const { rules } = workerData as { rules: CohortRules };
 const port = parentPort;
-if (port === null) throw new Error('backpressure-decode-worker runs in a worker thread only');
+if (port === null) throw new Error('decode-worker runs in a worker thread only');
 
 port.on('message', (job: DecodeJob) => {
   let reply: DecodeReply;

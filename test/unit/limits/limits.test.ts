@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AnalysisRegistry, type AnalysisSettings, type RegistryHooks } from '../../../src/analysis/analysis-registry.js';
 import type { Detector, RequestSample } from '../../../src/contracts/index.js';
-import { LimitGuard, limitMessage, upperMedian, type LimitHit, type LimitName } from '../../../src/ingest/backpressure-limits.js';
+import { LimitGuard, limitMessage, upperMedian, type LimitHit, type LimitName } from '../../../src/limits/limits.js';
 
 /** Fails as soon as the canary has `failAt` errors in total (the statistics are not under test here). */
 function detector(failAt = Infinity): Detector<null> {

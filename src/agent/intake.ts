@@ -1,0 +1,69 @@
+/**
+ * Where decoded telemetry enters the analysis. Request samples (spans) and cohort increments (OTLP metric
+ * deltas) arrive with their final cohort (the decoders resolve it once, from the whole config: see
+ * ingest/cohort.ts); they are counted by cohort, handed to the analysis registry, and the looks they close
+ * are scheduled. Nothing here rewrites a sample.
+ */
+import type { Logger } from 'pino';
+import type { AnalysisRegistry } from '../analysis/analysis-registry.js';
+import type { VigilConfig } from '../config/schema.js';
+import type { CohortIncrement, RequestSample } from '../contracts/index.js';
+import type { VigilMetrics } from '../http/metrics.js';
+import { cohortRulesOf, type CohortRules } from '../ingest/cohort.js';
+import { MetricsIngest } from '../ingest/metrics-ingest.js';
+import type { LookScheduler } from './look-scheduler.js';
+import { limitReached } from './registry.js';
+
+export interface IntakeOptions {
+  config: Readonly<VigilConfig>;
+  logger: Logger;
+  metrics: VigilMetrics;
+  registry: AnalysisRegistry;
+  looks: LookScheduler;
+}
+
+export interface Intake {
+  /** The cohort rules of the config, for every decoder (and every decode worker). */
+  readonly cohortRules: CohortRules;
+  /** OTLP metrics → increments (stream state, counters). */
+  readonly metricsIngest: MetricsIngest;
+  /** Feeds the request samples of one request. */
+  readonly ingest: (samples: RequestSample[]) => void;
+  /** Feeds pre-aggregated cohort increments (OTLP metric deltas). */
+  readonly ingestBatches: (items: CohortIncrement[]) => void;
+}
+
+export function createIntake(opts: IntakeOptions): Intake {
+  const { config, logger, metrics, registry, looks } = opts;
+  const cohortRules = cohortRulesOf(config);
+  const metricsIngest = new MetricsIngest({
+    rules: cohortRules,
+    maxStreams: config.limits.maxMetricStreams,
+    intervalMs: config.analysis.interval,
+    logger,
+    onLimitReached: limitReached(metrics, logger),
+  });
+  return {
+    cohortRules,
+    metricsIngest,
+    ingest: (samples) => {
+      // counted per request, not per sample: a labelled counter increment costs ~0.3 µs
+      let canary = 0;
+      let baseline = 0;
+      for (const s of samples) {
+        if (s.cohort === 'canary') canary++;
+        else if (s.cohort === 'baseline') baseline++;
+      }
+      if (canary > 0) metrics.samples.inc({ cohort: 'canary' }, canary);
+      if (baseline > 0) metrics.samples.inc({ cohort: 'baseline' }, baseline);
+      if (samples.length > canary + baseline) metrics.samples.inc({ cohort: 'unknown' }, samples.length - canary - baseline);
+      registry.ingest(samples);
+      looks.schedule();
+    },
+    ingestBatches: (items) => {
+      for (const it of items) metrics.samples.inc({ cohort: it.cohort }, it.batch.requests);
+      registry.ingestBatches(items);
+      looks.schedule();
+    },
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * The agent's pipeline without its servers: telemetry in (intake) → analysis registry → look scheduler →
+ * decision dispatcher (audit log, listeners, job queues) → plan runner and connectors (actions). The agent
+ * (src/main.ts) puts its OTLP receivers and its API around it; `vigil replay` feeds it a recording.
+ */
+import type { Logger } from 'pino';
+import type { AnalysisRegistry, LookEvent } from '../analysis/analysis-registry.js';
+import type { LoadedConfig, Registries } from '../config/load.js';
+import type { ConnectorDeps, Decision } from '../contracts/index.js';
+import { createAuditLog, type AuditLog } from '../decide/audit-log.js';
+import { createMetrics, type VigilMetrics } from '../http/metrics.js';
+import { createActions, type Actions } from './actions.js';
+import { DecisionDispatcher } from './decision-dispatcher.js';
+import { createIntake, type Intake } from './intake.js';
+import { LookScheduler } from './look-scheduler.js';
+import { createRegistry } from './registry.js';
+
+export interface PipelineOptions {
+  loaded: LoadedConfig;
+  registries: Registries;
+  logger: Logger;
+  /** Force dry-run whatever the config says (replay). */
+  forceDryRun?: boolean;
+  /** Do not post notifications (replay). */
+  silenceNotifiers?: boolean;
+  deps?: Partial<ConnectorDeps>;
+  /** Audit log path override. */
+  auditPath?: string;
+}
+
+export interface Pipeline {
+  /** `actions.mode: dry-run`, or forced. */
+  readonly dryRun: boolean;
+  readonly metrics: VigilMetrics;
+  readonly audit: AuditLog;
+  readonly registry: AnalysisRegistry;
+  readonly intake: Intake;
+  readonly actions: Actions;
+  /** Called after a decision is durably recorded (before its jobs run). */
+  readonly onDecision: (listener: (d: Decision) => void) => void;
+  readonly onLook: (listener: (e: LookEvent) => void) => void;
+  /** Lets a rolled-back canary version be analysed again, and records who did it and why. */
+  readonly resume: (service: string, version: string, by: string, reason: string) => Promise<boolean>;
+  /** Resolves when every closed look has run, every decision is dispatched and the queues are idle. */
+  readonly settle: (timeoutMs?: number) => Promise<void>;
+  /** Runs every closed look, lets its decision reach the queue, finishes the active jobs, closes the audit log. */
+  readonly close: () => Promise<void>;
+}
+
+export function createPipeline(opts: PipelineOptions): Pipeline {
+  const { loaded, logger } = opts;
+  const { config } = loaded;
+  const dryRun = opts.forceDryRun === true || config.actions.mode === 'dry-run';
+  const metrics = createMetrics();
+  const audit = createAuditLog(opts.auditPath ?? config.audit.path);
+  const actions = createActions({ loaded, registries: opts.registries, logger, metrics, audit, dryRun, silenceNotifiers: opts.silenceNotifiers, deps: opts.deps });
+  const dispatcher = new DecisionDispatcher({ audit, runner: actions.runner, queues: [actions.actions, actions.notifications], logger });
+  const lookListeners: ((e: LookEvent) => void)[] = [];
+  const registry = createRegistry({
+    loaded,
+    dryRun,
+    logger,
+    metrics,
+    onLook: (e) => {
+      for (const l of lookListeners) l(e);
+    },
+    onDecision: (d) => dispatcher.dispatch(d),
+  });
+  const intake = createIntake({ config, logger, metrics, registry, looks: new LookScheduler(registry, logger) });
+  actions.runner.start();
+  return {
+    dryRun,
+    metrics,
+    audit,
+    registry,
+    intake,
+    actions,
+    onDecision: (l) => dispatcher.onDecision(l),
+    onLook: (l) => lookListeners.push(l),
+    async resume(service, version, by, reason) {
+      const ok = registry.resume(service, version);
+      if (ok) await audit.append({ type: 'resume', service, canaryVersion: version, by, reason });
+      return ok;
+    },
+    async settle(timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      registry.runPendingLooks();
+      await dispatcher.settle(deadline);
+    },
+    async close() {
+      registry.runPendingLooks(); // every closed look is run, and its decision recorded, before exit
+      await dispatcher.dispatched();
+      await actions.close();
+      await audit.close();
+    },
+  };
+}

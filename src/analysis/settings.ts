@@ -1,0 +1,51 @@
+/**
+ * The AnalysisRegistry settings of a config: the ONE place they are derived, for the agent (with its plans
+ * and action mode) and for dry pipelines (backtest: no plans, dry-run), so a backtest measures the config
+ * the agent would run. `expectedCanaryShare` is the config's (`rollouts[].expectedCanaryShare`), so a
+ * sample-ratio guard sees what it would see in production.
+ */
+import type { LoadedConfig } from '../config/load.js';
+import { splitAlpha } from '../decide/engine.js';
+import { VigilError } from '../errors.js';
+import type { AnalysisSettings, MetricSetup } from './analysis-types.js';
+
+/** The configured metrics with the detectors the config built (pure: one instance serves every analysis). */
+export function analysisMetrics(loaded: LoadedConfig): MetricSetup[] {
+  return loaded.config.analysis.metrics.map((m) => {
+    const detector = loaded.detectors.get(m.name);
+    if (!detector) throw new VigilError('VIGIL_ERR_CONFIG_UNKNOWN_TYPE', [m.detector]);
+    return { name: m.name, shadow: m.shadow, weight: m.weight, source: m.source, detector };
+  });
+}
+
+/** Each metric's share of alpha (Bonferroni by weight; a shadow metric gets what it would get acting). */
+export function metricAlphas(settings: Pick<AnalysisSettings, 'alpha' | 'metrics'>): number[] {
+  return splitAlpha(settings.alpha, settings.metrics);
+}
+
+export function analysisSettings(loaded: LoadedConfig, opts: { plans?: boolean; dryRun?: boolean } = {}): AnalysisSettings {
+  const { config } = loaded;
+  const rollouts = new Map(config.rollouts.map((r) => [r.service, r]));
+  return {
+    intervalMs: config.analysis.interval,
+    allowedLatenessMs: config.analysis.allowedLateness,
+    maxDurationMs: config.analysis.maxDuration,
+    silenceTimeoutMs: config.analysis.silenceTimeout,
+    alpha: config.analysis.alpha,
+    metrics: analysisMetrics(loaded),
+    planFor: opts.plans ? (service) => rollouts.get(service)?.plan ?? config.plan : () => [],
+    expectedCanaryShare: (service) => rollouts.get(service)?.expectedCanaryShare,
+    baselineFree: (service) => rollouts.get(service)?.baseline === 'none',
+    dryRun: opts.dryRun ?? true,
+    configHash: loaded.hash,
+    maxRollbacks: config.actions.maxRollbacksPerService,
+    stormWindowMs: config.actions.stormWindow,
+    limits: {
+      maxServices: config.limits.maxServices,
+      maxAnalyses: config.limits.maxAnalyses,
+      maxVersionsPerService: config.limits.maxVersionsPerService,
+      serviceIdleMs: config.limits.serviceIdleTimeout,
+      finishedRetentionMs: config.limits.finishedRetention,
+    },
+  };
+}
