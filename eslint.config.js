@@ -41,6 +41,17 @@ export const zones = [
     message: 'ingest never waits on the queue, the audit log or the servers: it hands samples on',
   },
   {
+    target: './src/analysis',
+    from: ['./src/ingest', './src/jobs', './src/http', './src/agent'],
+    message: 'analysis sees samples and batches, not how they arrived (limits live in src/limits) nor what runs after',
+  },
+  {
+    target: ['./src/!(cli).ts', './src/!(backtest|replay|demo)/**/*'],
+    from: ['./src/backtest/**/*', './src/replay/**/*', './src/demo/**/*'],
+    except: [],
+    message: 'replay, backtest and demo are leaves: only src/cli.ts composes them',
+  },
+  {
     target: './src/jobs',
     from: ['./src/ingest', './src/analysis', './src/http', './src/main.ts'],
     message: 'jobs run plans; they know decisions and connectors, not telemetry or servers',
@@ -110,6 +121,11 @@ export default tseslint.config(
     },
   },
   { files: ['detectors/**/*.ts', 'src/decide/engine.ts'], rules: pureRules },
+  {
+    // one job per function: split what grows past this
+    files: ['src/**/*.ts'],
+    rules: { 'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }] },
+  },
   {
     files: ['test/**/*.ts'],
     rules: {

@@ -68,6 +68,17 @@ describe('the walls of eslint.config.js', () => {
     expect(found).toEqual([expect.stringMatching(/ingest never waits on the queue/)]);
   });
 
+  it('replay, backtest and demo are leaves that only the CLI composes', async () => {
+    const code = "import { runReplay } from '../replay/run-replay.js';\nexport const x = runReplay;\n";
+    expect(await problems(code, 'src/agent/probe.ts')).toEqual([expect.stringMatching(/only src\/cli\.ts composes them/)]);
+    expect(await problems("import { runReplay } from './replay/run-replay.js';\nexport const x = runReplay;\n", 'src/cli.ts')).toEqual([]);
+  });
+
+  it('analysis does not reach into ingest', async () => {
+    const found = await problems("import { cohortRulesOf } from '../ingest/cohort.js';\nexport const x = cohortRulesOf;\n", 'src/analysis/probe.ts');
+    expect(found).toEqual([expect.stringMatching(/analysis sees samples and batches/)]);
+  });
+
   it('detectors and the engine are pure: no clock, no randomness, no I/O', async () => {
     const code = "import { readFileSync } from 'node:fs';\nexport const x = [readFileSync, Date.now(), Math.random(), new Date(), setTimeout];\n";
     const found = await problems(code, 'detectors/probe.ts');
