@@ -14,7 +14,7 @@ import { silentLogger } from '../../src/logger.js';
 import { createAgent, type Agent } from '../../src/main.js';
 import { BUILTIN_REGISTRIES } from '../../src/registries.js';
 import { encodeJson, encodeProtobuf, fleet, makeResources } from '../bench/ingest-payload.js';
-import { readFields } from '../unit/ingest/otlp/pb-writer.js';
+import { readFields } from '../helpers/otlp/pb-writer.js';
 
 const agents: Agent[] = [];
 afterEach(async () => {

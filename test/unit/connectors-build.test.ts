@@ -3,7 +3,7 @@ import { parseConfig, type Registries } from '../../src/config/load.js';
 import { buildConnector, buildConnectors } from '../../src/connectors-build.js';
 import type { ConnectorFactory } from '../../src/contracts/index.js';
 import { BUILTIN_REGISTRIES } from '../../src/registries.js';
-import { deps } from './connectors/fixtures.js';
+import { deps } from '../helpers/connectors/fixtures.js';
 
 const yaml = [
   'connectors:',

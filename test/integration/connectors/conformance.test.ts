@@ -1,8 +1,8 @@
 import { webhookConnectorFactory } from '../../../connectors/webhooks/webhook.js';
 import { slackNotifierFactory } from '../../../connectors/notifiers/slack.js';
 import { webhookNotifierFactory } from '../../../connectors/notifiers/webhook.js';
-import { connectorConformance, notifierConformance } from '../../unit/connectors/conformance.js';
-import { asNotifier, asPlan, deps } from '../../unit/connectors/fixtures.js';
+import { connectorConformance, notifierConformance } from '../../helpers/connectors/conformance.js';
+import { asNotifier, asPlan, deps } from '../../helpers/connectors/fixtures.js';
 
 const SECRET = 'conformance-hmac-secret-7f3a';
 const TOKEN = 'Bearer conformance-token-91c2';

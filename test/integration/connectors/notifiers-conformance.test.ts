@@ -10,8 +10,8 @@ import { pagerDutyNotifierFactory } from '../../../connectors/notifiers/pagerdut
 import { teamsNotifierFactory } from '../../../connectors/notifiers/teams.js';
 import type { Notification } from '../../../src/contracts/connector.js';
 import { VigilError } from '../../../src/errors.js';
-import { notifierConformance } from '../../unit/connectors/conformance.js';
-import { asNotifier, deps, everyNotification, notifyContext, rollbackDecision } from '../../unit/connectors/fixtures.js';
+import { notifierConformance } from '../../helpers/connectors/conformance.js';
+import { asNotifier, deps, everyNotification, notifyContext, rollbackDecision } from '../../helpers/connectors/fixtures.js';
 import { HttpPeer } from '../../helpers/http-peer.js';
 
 const ROUTING_KEY = 'CONFORMANCEKEY0123456789abcdefAB';

@@ -14,7 +14,7 @@ import { mattermostNotifierFactory } from '../../../connectors/notifiers/matterm
 import { pagerDutyNotifierFactory } from '../../../connectors/notifiers/pagerduty.js';
 import { teamsNotifierFactory } from '../../../connectors/notifiers/teams.js';
 import type { ConnectorFactory, Notification } from '../../../src/contracts/connector.js';
-import { actionFailed, asNotifier, deps, everyNotification, notifyContext, rollbackDecision } from '../../unit/connectors/fixtures.js';
+import { actionFailed, asNotifier, deps, everyNotification, notifyContext, rollbackDecision } from '../../helpers/connectors/fixtures.js';
 import { HttpPeer } from '../../helpers/http-peer.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../fixtures/notifiers/', import.meta.url));

@@ -8,7 +8,7 @@ import { webhookNotifierFactory } from '../../../connectors/notifiers/webhook.js
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from '../../../connectors/shared/signing.js';
 import {
   NOW_MS, NOW_SEC, actionContext, actionFailed, asNotifier, asPlan, deps, notifyContext, rollbackDecision,
-} from '../../unit/connectors/fixtures.js';
+} from '../../helpers/connectors/fixtures.js';
 import { HttpPeer, type RecordedRequest } from '../../helpers/http-peer.js';
 
 const SECRET = 'whsec_5b1e0c2a9d';

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { slackNotifierFactory } from '../../../connectors/notifiers/slack.js';
 import type { Notification } from '../../../src/contracts/connector.js';
-import { actionFailed, asNotifier, deps, notifyContext, rollbackDecision } from '../../unit/connectors/fixtures.js';
+import { actionFailed, asNotifier, deps, notifyContext, rollbackDecision } from '../../helpers/connectors/fixtures.js';
 import { HttpPeer } from '../../helpers/http-peer.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../fixtures/notifiers/', import.meta.url));

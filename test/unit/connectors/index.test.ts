@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NOTIFIERS, PLAN_CONNECTORS } from '../../../connectors/index.js';
-import { deps } from './fixtures.js';
+import { deps } from '../../helpers/connectors/fixtures.js';
 
 /** The smallest valid options of every built-in type (a new connector must add its entry here).
  *  None of these `create` calls touches the disk or the network. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { noopConnectorFactory } from '../../../connectors/noop.js';
-import { connectorConformance } from './conformance.js';
-import { actionContext, asPlan, deps, rollbackDecision } from './fixtures.js';
+import { connectorConformance } from '../../helpers/connectors/conformance.js';
+import { actionContext, asPlan, deps, rollbackDecision } from '../../helpers/connectors/fixtures.js';
 
 connectorConformance('noop', () => asPlan(noopConnectorFactory.create('noop-step', noopConnectorFactory.parse({}), deps)), {});
 

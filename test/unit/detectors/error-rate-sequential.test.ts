@@ -6,7 +6,7 @@ import { mixtureGrid, stratifiedMixtureLogM } from '../../../detectors/lib/discr
 import { logSumExp } from '../../../detectors/lib/log-sum-exp.js';
 import { VigilError } from '../../../src/errors.js';
 import type { Verdict } from '../../../src/contracts/detector.js';
-import { batch, binomial, llrByTheta, lookInput, relErr, rng } from './helpers.js';
+import { batch, binomial, llrByTheta, lookInput, relErr, rng } from '../../helpers/detectors.js';
 
 type Look = [canaryRequests: number, canaryErrors: number, baselineRequests: number, baselineErrors: number];
 

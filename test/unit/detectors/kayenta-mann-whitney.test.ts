@@ -4,7 +4,7 @@ import { KAYENTA_NOT_VALID, createKayentaMannWhitney, kayentaMannWhitney } from 
 import { classifyKayentaMetric, kayentaClassifierConfig, kayentaPValue } from '../../../detectors/lib/kayenta-judge.js';
 import type { Verdict } from '../../../src/contracts/detector.js';
 import { VigilError } from '../../../src/errors.js';
-import { batch, binomial, lookInput, rng } from './helpers.js';
+import { batch, binomial, lookInput, rng } from '../../helpers/detectors.js';
 
 type Look = [canaryRequests: number, canaryErrors: number, baselineRequests: number, baselineErrors: number];
 

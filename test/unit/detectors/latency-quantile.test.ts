@@ -9,7 +9,7 @@ import type { CohortBatch, LatencyHistogram } from '../../../src/contracts/evide
 import { VigilError } from '../../../src/errors.js';
 import { addRequest, emptyBatch } from '../../../src/evidence/cohort-batch.js';
 import { bucketIndex } from '../../../src/evidence/latency-histogram.js';
-import { gaussian, llrByTheta, lookInput, relErr, rng } from './helpers.js';
+import { gaussian, llrByTheta, lookInput, relErr, rng } from '../../helpers/detectors.js';
 
 /** A cohort's look built the production way (addRequest), from durations in ms. */
 function cohort(durations: readonly number[]): CohortBatch {

@@ -6,7 +6,7 @@ import { howardTau2 } from '../../../detectors/lib/normal-mixture.js';
 import type { Verdict } from '../../../src/contracts/detector.js';
 import type { LogMoments } from '../../../src/contracts/evidence.js';
 import { VigilError } from '../../../src/errors.js';
-import { batch, gaussian, lookInput, moments, relErr, rng, simpson } from './helpers.js';
+import { batch, gaussian, lookInput, moments, relErr, rng, simpson } from '../../helpers/detectors.js';
 
 type Look = [canary: LogMoments, baseline: LogMoments];
 

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createErrorRateSequential } from '../../../detectors/error-rate-sequential.js';
 import { createLatencySequential } from '../../../detectors/latency-sequential.js';
 import type { CohortBatch } from '../../../src/contracts/evidence.js';
-import { batch, lookInput } from './helpers.js';
+import { batch, lookInput } from '../../helpers/detectors.js';
 
 const looks: [CohortBatch, CohortBatch][] = [
   [batch(120, 6, { n: 120, mean: 3.3, m2: 40 }), batch(880, 9, { n: 880, mean: 3.2, m2: 300 })],

@@ -7,7 +7,7 @@ import { createSloGuard, histogramExceedances, sloGuard } from '../../../detecto
 import type { Verdict } from '../../../src/contracts/detector.js';
 import type { CohortBatch, LatencyHistogram } from '../../../src/contracts/evidence.js';
 import { VigilError } from '../../../src/errors.js';
-import { batch, binomial, lookInput, relErr, rng, simpson } from './helpers.js';
+import { batch, binomial, lookInput, relErr, rng, simpson } from '../../helpers/detectors.js';
 
 function run(canaries: CohortBatch[], options: unknown, minSamples = 0, alpha = 0.05): { verdicts: Verdict[]; state: SloGuardState } {
   const d = createSloGuard('slo', options, minSamples);

@@ -6,7 +6,7 @@ import type { SrmState } from '../../../detectors/srm.js';
 import { createSrm, srm } from '../../../detectors/srm.js';
 import type { Verdict } from '../../../src/contracts/detector.js';
 import { VigilError } from '../../../src/errors.js';
-import { batch, binomial, lookInput, relErr, rng } from './helpers.js';
+import { batch, binomial, lookInput, relErr, rng } from '../../helpers/detectors.js';
 
 type Look = [baseline: number, canary: number, expectedShare?: number];
 

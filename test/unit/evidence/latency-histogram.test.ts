@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   bucketIndex, emptyHistogram, histogramProblem, histogramQuantile, latticeBound, quantileBucket, recordHistogram, sortedAtScale, tailCounts,
 } from '../../../src/evidence/latency-histogram.js';
-import { rng } from '../detectors/helpers.js';
+import { rng } from '../../helpers/detectors.js';
 
 function histogramOf(values: readonly number[], scale = 3): ReturnType<typeof emptyHistogram> {
   const h = emptyHistogram(scale);

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { LimitHit } from '../../../src/limits/limits.js';
 import type { CohortRules } from '../../../src/ingest/cohort.js';
 import { MetricsIngest } from '../../../src/ingest/metrics-ingest.js';
-import { CollectingReader } from './metrics/sdk-metrics.js';
+import { CollectingReader } from '../../helpers/otlp/sdk-metrics.js';
 
 const RULES: CohortRules = { attribute: 'vigil.cohort', podLabels: ['track'], canaryVersion: null };
 

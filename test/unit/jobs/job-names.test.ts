@@ -25,7 +25,7 @@ import { createQueue } from '../../../src/jobs/create-queue.js';
 import { createPlanRunner, type NotifyJob, type PlanRunner, type StepJob } from '../../../src/jobs/plan-runner.js';
 import type { JobQueue } from '../../../src/jobs/queue.js';
 import { captureLogs, duplicateKeys } from '../../helpers/log-lines.js';
-import { asNotifier, asPlan, deps, rollbackDecision } from '../connectors/fixtures.js';
+import { asNotifier, asPlan, deps, rollbackDecision } from '../../helpers/connectors/fixtures.js';
 import { HttpPeer, closedPortUrl } from '../../helpers/http-peer.js';
 
 const FLAGS = new URL('../../../fixtures/flags/flagd-flags.json', import.meta.url);

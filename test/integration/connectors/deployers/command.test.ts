@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { type CommandOptions, commandDeployerFactory } from '../../../../connectors/deployers/command.js';
 import type { VigilError } from '../../../../src/errors.js';
-import { connectorConformance } from '../../../unit/connectors/conformance.js';
-import { actionContext, asPlan, deps, rollbackDecision } from '../../../unit/connectors/fixtures.js';
+import { connectorConformance } from '../../../helpers/connectors/conformance.js';
+import { actionContext, asPlan, deps, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-command-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

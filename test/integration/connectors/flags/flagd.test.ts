@@ -6,8 +6,8 @@ import { FlagdCore } from '@openfeature/flagd-core';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { type FlagdOptions, flagdFactory } from '../../../../connectors/flags/flagd.js';
 import { VigilError } from '../../../../src/errors.js';
-import { connectorConformance, type StatefulPeer } from '../../../unit/connectors/conformance.js';
-import { actionContext, asPlan, deps, rollbackDecision } from '../../../unit/connectors/fixtures.js';
+import { connectorConformance, type StatefulPeer } from '../../../helpers/connectors/conformance.js';
+import { actionContext, asPlan, deps, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
 
 const FIXTURE = readFileSync(new URL('../../../../fixtures/flags/flagd-flags.json', import.meta.url), 'utf8');
 const dir = mkdtempSync(join(tmpdir(), 'vigil-flagd-'));

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type UnleashOptions, unleashFactory } from '../../../../connectors/flags/unleash.js';
 import { VigilError } from '../../../../src/errors.js';
-import { connectorConformance, type StatefulPeer } from '../../../unit/connectors/conformance.js';
-import { actionContext, asPlan, deps, rollbackDecision } from '../../../unit/connectors/fixtures.js';
+import { connectorConformance, type StatefulPeer } from '../../../helpers/connectors/conformance.js';
+import { actionContext, asPlan, deps, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
 import { closedPortUrl } from '../../../helpers/http-peer.js';
 import { captureLogger } from './capture-logger.js';
 import { FakeUnleash } from './fake-unleash.js';

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { KubeClient, jsonPointer } from '../../../../connectors/shared/kube-client.js';
 import type { VigilError } from '../../../../src/errors.js';
 import { HttpPeer } from '../../../helpers/http-peer.js';
-import { writeKubeconfig } from '../../../unit/connectors/shared/kube-fake-api.js';
+import { writeKubeconfig } from '../../../helpers/connectors/kube-fake-api.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-kubeclient-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { haproxyTrafficFactory } from '../../../../connectors/traffic/haproxy.js';
 import { parseWeight, runtimeCommand } from '../../../../connectors/traffic/haproxy-runtime.js';
 import type { VigilError } from '../../../../src/errors.js';
-import { connectorConformance } from '../../../unit/connectors/conformance.js';
-import { actionContext, asPlan, deps, rollbackDecision } from '../../../unit/connectors/fixtures.js';
+import { connectorConformance } from '../../../helpers/connectors/conformance.js';
+import { actionContext, asPlan, deps, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
 import { type NamedBackend, type PeerProcess, findBinary, freePort, namedBackend, startPeer, tally } from './proxy-peers.js';
 
 interface Haproxy {

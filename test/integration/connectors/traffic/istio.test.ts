@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { istioTrafficFactory } from '../../../../connectors/traffic/istio.js';
 import type { VigilError } from '../../../../src/errors.js';
-import { connectorConformance } from '../../../unit/connectors/conformance.js';
-import { actionContext, asPlan, deps, rollbackDecision } from '../../../unit/connectors/fixtures.js';
-import { FakeKubeApi, writeKubeconfig } from '../../../unit/connectors/shared/kube-fake-api.js';
+import { connectorConformance } from '../../../helpers/connectors/conformance.js';
+import { actionContext, asPlan, deps, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
+import { FakeKubeApi, writeKubeconfig } from '../../../helpers/connectors/kube-fake-api.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-istio-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

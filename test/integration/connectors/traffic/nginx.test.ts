@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type NginxOptions, nginxTrafficFactory } from '../../../../connectors/traffic/nginx.js';
 import type { VigilError } from '../../../../src/errors.js';
-import { connectorConformance } from '../../../unit/connectors/conformance.js';
-import { actionContext, asPlan, deps, rollbackDecision } from '../../../unit/connectors/fixtures.js';
+import { connectorConformance } from '../../../helpers/connectors/conformance.js';
+import { actionContext, asPlan, deps, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
 import { type NamedBackend, type PeerProcess, findBinary, freePort, namedBackend, startPeer, tally, whoAnswers } from './proxy-peers.js';
 
 interface Nginx {

@@ -3,7 +3,7 @@ import {
   DISCORD_LIMITS, DISCORD_MAX_METRICS, buildDiscordMessage, embedChars, escapeDiscord, type DiscordMessage,
 } from '../../../../connectors/notifiers/discord-message.js';
 import type { MetricVerdict } from '../../../../src/contracts/decision.js';
-import { actionFailed, errorRateFail, everyNotification, rollbackDecision } from '../fixtures.js';
+import { actionFailed, errorRateFail, everyNotification, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
 
 const len = (s: string) => Array.from(s).length;
 

@@ -3,7 +3,7 @@ import {
   GOOGLE_CHAT_LIMITS, buildGoogleChatMessage, escapeChatHtml, neutralizeChatText, threadKeyOf, type GoogleChatMessage,
 } from '../../../../connectors/notifiers/google-chat-message.js';
 import type { MetricVerdict } from '../../../../src/contracts/decision.js';
-import { actionFailed, errorRateFail, everyNotification, rollbackDecision } from '../fixtures.js';
+import { actionFailed, errorRateFail, everyNotification, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
 
 const bytes = (m: GoogleChatMessage) => Buffer.byteLength(JSON.stringify(m), 'utf8');
 const widgets = (m: GoogleChatMessage) => m.cardsV2[0].card.sections.flatMap((s) => s.widgets);

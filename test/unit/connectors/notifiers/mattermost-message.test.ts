@@ -3,7 +3,7 @@ import {
   MATTERMOST_LIMITS, buildMattermostMessage, escapeMattermost, mattermostChars,
 } from '../../../../connectors/notifiers/mattermost-message.js';
 import type { MetricVerdict } from '../../../../src/contracts/decision.js';
-import { actionFailed, errorRateFail, everyNotification, rollbackDecision } from '../fixtures.js';
+import { actionFailed, errorRateFail, everyNotification, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
 
 describe('buildMattermostMessage', () => {
   it('stays within the post limit for every kind of notification', () => {

@@ -19,8 +19,8 @@ import { createErrorRateSequential } from '../../../../detectors/error-rate-sequ
 import type { Notification } from '../../../../src/contracts/connector.js';
 import type { Decision, MetricVerdict } from '../../../../src/contracts/decision.js';
 import { decide, splitAlpha } from '../../../../src/decide/engine.js';
-import { batch, lookInput } from '../../detectors/helpers.js';
-import { NOW_MS, errorRateFail, everyNotification, latencyInconclusive, rollbackDecision, shadowFail } from '../fixtures.js';
+import { batch, lookInput } from '../../../helpers/detectors.js';
+import { NOW_MS, errorRateFail, everyNotification, latencyInconclusive, rollbackDecision, shadowFail } from '../../../helpers/connectors/fixtures.js';
 
 const BUILDERS: { name: string; build: (n: Notification) => unknown }[] = [
   { name: 'slack', build: (n) => buildSlackMessage(n, { dryRun: false }) },

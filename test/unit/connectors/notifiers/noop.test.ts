@@ -1,5 +1,5 @@
 import { noopNotifierFactory } from '../../../../connectors/notifiers/noop.js';
-import { notifierConformance } from '../conformance.js';
-import { asNotifier, deps } from '../fixtures.js';
+import { notifierConformance } from '../../../helpers/connectors/conformance.js';
+import { asNotifier, deps } from '../../../helpers/connectors/fixtures.js';
 
 notifierConformance('noop', () => asNotifier(noopNotifierFactory.create('quiet', noopNotifierFactory.parse({}), deps)), {});

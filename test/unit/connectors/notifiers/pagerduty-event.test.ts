@@ -3,7 +3,7 @@ import { PAGERDUTY_LIMITS, buildPagerDutyEvent, dedupKeyOf, type PagerDutyEventO
 import { pagerDutyNotifierFactory } from '../../../../connectors/notifiers/pagerduty.js';
 import type { MetricVerdict } from '../../../../src/contracts/decision.js';
 import { VigilError } from '../../../../src/errors.js';
-import { NOW_MS, actionFailed, errorRateFail, everyNotification, rollbackDecision } from '../fixtures.js';
+import { NOW_MS, actionFailed, errorRateFail, everyNotification, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
 
 const KEY = 'abcdefABCDEF0123456789abcdefABCD';
 const opts: PagerDutyEventOptions = { routingKey: KEY, severity: 'error', onAbandoned: 'ignore', resolveAfterRollback: false, dryRun: false, nowMs: NOW_MS };

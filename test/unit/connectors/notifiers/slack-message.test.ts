@@ -3,7 +3,7 @@ import {
   MAX_VERDICT_BLOCKS, SLACK_LIMITS, buildSlackMessage, escapeMrkdwn, truncate, type SlackBlock, type SlackMessage,
 } from '../../../../connectors/notifiers/slack-message.js';
 import type { MetricVerdict } from '../../../../src/contracts/decision.js';
-import { actionFailed, errorRateFail, everyNotification, rollbackDecision } from '../fixtures.js';
+import { actionFailed, errorRateFail, everyNotification, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
 
 function texts(b: SlackBlock): string[] {
   if (b.type === 'header') return [b.text.text];

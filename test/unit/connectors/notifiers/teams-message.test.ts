@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TEAMS_LIMITS, buildTeamsMessage, type CardElement, type TeamsMessage, type TextRun } from '../../../../connectors/notifiers/teams-message.js';
 import type { MetricVerdict } from '../../../../src/contracts/decision.js';
-import { actionFailed, errorRateFail, everyNotification, rollbackDecision } from '../fixtures.js';
+import { actionFailed, errorRateFail, everyNotification, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
 
 function runs(elements: CardElement[]): TextRun[] {
   return elements.flatMap((e) => (e.type === 'Container' ? runs(e.items) : e.inlines));

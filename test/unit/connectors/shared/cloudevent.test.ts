@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decisionEventData, notificationEvent, rollbackEvent } from '../../../../connectors/shared/cloudevent.js';
-import { NOW_MS, actionFailed, rollbackDecision } from '../fixtures.js';
+import { NOW_MS, actionFailed, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
 
 describe('CloudEvents', () => {
   it('rollback event: CloudEvents 1.0 attributes, id = decision id, time from the injected clock', () => {

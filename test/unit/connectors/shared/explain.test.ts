@@ -3,7 +3,7 @@ import {
   decidingVerdicts, describeBounds, describeConfidence, describeVerdict, explainDecision, explainNotification, formatConfidence,
   formatCount, formatProbability, formatRatio,
 } from '../../../../connectors/shared/explain.js';
-import { actionFailed, errorRateFail, latencyInconclusive, rollbackDecision, shadowFail } from '../fixtures.js';
+import { actionFailed, errorRateFail, latencyInconclusive, rollbackDecision, shadowFail } from '../../../helpers/connectors/fixtures.js';
 
 describe('number formatting', () => {
   it('ratios: 2 decimals', () => {

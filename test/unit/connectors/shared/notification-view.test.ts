@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TEXT_LIMITS, fitWithin, notificationView, safeHttpUrl } from '../../../../connectors/shared/notification-view.js';
 import type { MetricVerdict } from '../../../../src/contracts/decision.js';
-import { actionFailed, errorRateFail, everyNotification, rollbackDecision } from '../fixtures.js';
+import { actionFailed, errorRateFail, everyNotification, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
 
 describe('notificationView', () => {
   it('explains a rollback: facts, the failing metric, other metrics, the plan', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bonferroni } from '../../../../detectors/lib/bonferroni.js';
 import { VigilError } from '../../../../src/errors.js';
-import { relErr } from '../helpers.js';
+import { relErr } from '../../../helpers/detectors.js';
 
 describe('bonferroni (reference section I)', () => {
   // I.per_metric_alpha[m, FWER=0.05]: bonferroni and e_value_threshold_bonferroni = 1/alpha_i

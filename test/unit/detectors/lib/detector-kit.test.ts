@@ -5,7 +5,7 @@ import {
   alphaProblem, defineDetector, finiteOrUndefined, sequentialPhase, verdictWriter, withEffect,
 } from '../../../../detectors/lib/detector-kit.js';
 import { VigilError } from '../../../../src/errors.js';
-import { batch, lookInput } from '../helpers.js';
+import { batch, lookInput } from '../../../helpers/detectors.js';
 
 describe('detector kit', () => {
   it('alphaProblem accepts alpha in the open interval (0, below) only, with the message detectors put in error verdicts', () => {

@@ -9,7 +9,7 @@ import {
   stratifiedMixtureLogM,
 } from '../../../../detectors/lib/discrete-mixture.js';
 import { bisect } from '../../../../detectors/lib/root-finding.js';
-import { llrByTheta, relErr } from '../helpers.js';
+import { llrByTheta, relErr } from '../../../helpers/detectors.js';
 
 // stats-reference.txt F.counts_per_interval [(baseline, canary)] and G.conditional_binomial_sprt[rho=.5, r=2].
 const F_COUNTS: Array<[number, number]> = [[9, 14], [11, 16], [10, 17], [8, 19], [12, 15], [10, 18], [9, 20], [11, 17], [10, 16], [13, 21]];

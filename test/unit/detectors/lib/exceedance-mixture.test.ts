@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mixtureGrid } from '../../../../detectors/lib/discrete-mixture.js';
 import type { Alternatives } from '../../../../detectors/lib/exceedance-mixture.js';
 import { addLook, alternativesOf, crossingRung, rungLogM } from '../../../../detectors/lib/exceedance-mixture.js';
-import { llrByTheta, relErr } from '../helpers.js';
+import { llrByTheta, relErr } from '../../../helpers/detectors.js';
 
 // stats-reference.txt, sections F and G
 const F_COUNTS: [baseline: number, canary: number][] = [[9, 14], [11, 16], [10, 17], [8, 19], [12, 15], [10, 18], [9, 20], [11, 17], [10, 16], [13, 21]];

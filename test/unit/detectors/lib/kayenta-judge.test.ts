@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KayentaClassifierConfig, KayentaMetricResult } from '../../../../detectors/lib/kayenta-judge.js';
 import { classifyKayentaMetric, kayentaClassifierConfig, kayentaPValue, scoreKayentaCanary } from '../../../../detectors/lib/kayenta-judge.js';
-import { relErr } from '../helpers.js';
+import { relErr } from '../../../helpers/detectors.js';
 
 // stats-reference.txt section B
 const K_BASE = [101.2, 99.8, 103.5, 100.1, 98.7, 102.3, 100.9, 99.5, 101.8, 100.4, 102.9, 99.1];

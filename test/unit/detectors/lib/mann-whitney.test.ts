@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { averageRanks, commonLanguageEffectSize, mannWhitneyU, shiftInterval, wilcoxonDiff } from '../../../../detectors/lib/mann-whitney.js';
 import { normalQuantile } from '../../../../detectors/lib/normal-quantile.js';
 import { zeroin } from '../../../../detectors/lib/zeroin.js';
-import { relErr } from '../helpers.js';
+import { relErr } from '../../../helpers/detectors.js';
 
 // stats-reference.txt section A
 const A_BASE = [12.1, 15.3, 9.8, 15.3, 20.0, 11.4, 13.3, 15.3, 18.7, 10.2, 14.4, 16.0];

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { howardTau2, normalMixtureLogM, normalMixtureRadius } from '../../../../detectors/lib/normal-mixture.js';
 import { alwaysValidPValue } from '../../../../detectors/lib/p-value.js';
-import { relErr, simpson } from '../helpers.js';
+import { relErr, simpson } from '../../../helpers/detectors.js';
 
 // stats-reference.txt section C (mSPRT, Johari et al.) and D (normal-mixture confidence sequences).
 const C_X = [0.12, -0.85, 1.31, 0.4, -0.27, 0.98, -1.44, 0.05, 0.66, -0.31, 1.12, -0.58, 0.23, 0.91, -0.09, 0.47, -1.02, 0.35, 0.78, -0.64, 0.44, -0.72, 0.18, 1.05, -0.36, 0.29, -0.88, 0.61, 0.07, -0.15];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { erfc, logErfc, normalCdf, normalLogCdf, normalPdf } from '../../../../detectors/lib/normal.js';
-import { relErr, simpson } from '../helpers.js';
+import { relErr, simpson } from '../../../helpers/detectors.js';
 
 describe('normal cdf / erfc', () => {
   // Published values (Abramowitz & Stegun tables; scipy.special to 16 digits).

@@ -3,8 +3,8 @@ import { DEFAULT_COHORT_RULES } from '../../../../src/ingest/cohort.js';
 import { DecodePool, decodeInline, packTraces, unpackTraces } from '../../../../src/ingest/admission/decode-pool.js';
 import { isVigilError } from '../../../../src/errors.js';
 import { encodeJson, encodeProtobuf, fleet, makeResources } from '../../../bench/ingest-payload.js';
-import { otlpFixture } from '../otlp/fixtures.js';
-import { request as pbRequest, span, strAttr } from '../otlp/pb-writer.js';
+import { otlpFixture } from '../../../helpers/otlp/fixtures.js';
+import { request as pbRequest, span, strAttr } from '../../../helpers/otlp/pb-writer.js';
 
 const rules = { ...DEFAULT_COHORT_RULES, canaryVersion: '1.1.0' };
 const pools: DecodePool[] = [];

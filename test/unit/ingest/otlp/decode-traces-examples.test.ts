@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_COHORT_RULES } from '../../../../src/ingest/cohort.js';
 import { decodeTracesJson } from '../../../../src/ingest/otlp/decode-traces-json.js';
 import { decodeTracesProtobuf } from '../../../../src/ingest/otlp/decode-traces-protobuf.js';
-import { otlpFixture } from './fixtures.js';
+import { otlpFixture } from '../../../helpers/otlp/fixtures.js';
 
 const pb = otlpFixture('sdk-trace-20.pb');
 const json = otlpFixture('sdk-trace-20.json');

@@ -3,7 +3,7 @@ import { DEFAULT_COHORT_RULES } from '../../../../src/ingest/cohort.js';
 import { decodeTracesJson } from '../../../../src/ingest/otlp/decode-traces-json.js';
 import { decodeTracesProtobuf } from '../../../../src/ingest/otlp/decode-traces-protobuf.js';
 import { VigilError } from '../../../../src/errors.js';
-import { intAttr, request, span, strAttr } from './pb-writer.js';
+import { intAttr, request, span, strAttr } from '../../../helpers/otlp/pb-writer.js';
 
 const rules = DEFAULT_COHORT_RULES;
 

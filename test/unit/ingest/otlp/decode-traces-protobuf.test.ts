@@ -3,10 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_COHORT_RULES, type CohortRules } from '../../../../src/ingest/cohort.js';
 import { decodeTracesProtobuf } from '../../../../src/ingest/otlp/decode-traces-protobuf.js';
 import { VigilError } from '../../../../src/errors.js';
-import { otlpFixture } from './fixtures.js';
+import { otlpFixture } from '../../../helpers/otlp/fixtures.js';
 import {
   buf, fBytes, fDouble, fFixed32, fFixed64, fMsg, fString, fVarint, intAttr, request, span, strAttr, tag, varint,
-} from './pb-writer.js';
+} from '../../../helpers/otlp/pb-writer.js';
 
 const rules = DEFAULT_COHORT_RULES;
 const T0 = 1_700_000_000_000_000_000n;

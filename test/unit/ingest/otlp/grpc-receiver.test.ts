@@ -8,8 +8,8 @@ import {
   type OtlpGrpcOptions, type OtlpGrpcReceiver,
 } from '../../../../src/ingest/otlp/grpc-receiver.js';
 import type { IngestOutcome } from '../../../../src/ingest/otlp/http-receiver.js';
-import { otlpFixture } from './fixtures.js';
-import { readFields, request as pbRequest, span } from './pb-writer.js';
+import { otlpFixture } from '../../../helpers/otlp/fixtures.js';
+import { readFields, request as pbRequest, span } from '../../../helpers/otlp/pb-writer.js';
 
 /**
  * The OTLP/gRPC receiver against a real grpc-js client over loopback, calling the Export methods by path

@@ -5,8 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { DecodedTraces } from '../../../../src/contracts/telemetry.js';
 import { DEFAULT_COHORT_RULES } from '../../../../src/ingest/cohort.js';
 import { otlpHttpPlugin, type IngestOutcome, type OtlpHttpOptions } from '../../../../src/ingest/otlp/http-receiver.js';
-import { otlpFixture } from './fixtures.js';
-import { readFields, request as pbRequest, span } from './pb-writer.js';
+import { otlpFixture } from '../../../helpers/otlp/fixtures.js';
+import { readFields, request as pbRequest, span } from '../../../helpers/otlp/pb-writer.js';
 
 const PB = 'application/x-protobuf';
 const JSON_CT = 'application/json';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { AnalysisRegistry, type AnalysisSettings, type MetricSetup } from '../../../../src/analysis/analysis-registry.js';
-import { selectEvidence, type EvidenceSource } from '../../../../src/analysis/evidence-source.js';
-import type { CohortBatch, CohortIncrement, CohortPair, Detector, RequestSample } from '../../../../src/contracts/index.js';
-import { addRequest, emptyBatch, emptyPair } from '../../../../src/evidence/cohort-batch.js';
+import { AnalysisRegistry, type AnalysisSettings, type MetricSetup } from '../../../src/analysis/analysis-registry.js';
+import { selectEvidence, type EvidenceSource } from '../../../src/analysis/evidence-source.js';
+import type { CohortBatch, CohortIncrement, CohortPair, Detector, RequestSample } from '../../../src/contracts/index.js';
+import { addRequest, emptyBatch, emptyPair } from '../../../src/evidence/cohort-batch.js';
 
 /** A recording detector: the registry (and the evidence routing) is under test, not the statistics. */
 function recorder(name: string, source?: EvidenceSource) {

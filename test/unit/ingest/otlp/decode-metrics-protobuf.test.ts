@@ -4,9 +4,9 @@ import { isVigilError } from '../../../../src/errors.js';
 import type { CohortRules } from '../../../../src/ingest/cohort.js';
 import { decodeMetricsJson } from '../../../../src/ingest/otlp/decode-metrics-json.js';
 import { decodeMetricsProtobuf } from '../../../../src/ingest/otlp/decode-metrics-protobuf.js';
-import { otlpFixture } from '../otlp/fixtures.js';
-import { buf, fBytes, fDouble, fFixed32, fFixed64, fMsg, fString, fVarint } from '../otlp/pb-writer.js';
-import { SEC, T0, expPoint, histPoint, kvInt, kvStr, metric, metricsRequest } from './pb-metrics.js';
+import { otlpFixture } from '../../../helpers/otlp/fixtures.js';
+import { buf, fBytes, fDouble, fFixed32, fFixed64, fMsg, fString, fVarint } from '../../../helpers/otlp/pb-writer.js';
+import { SEC, T0, expPoint, histPoint, kvInt, kvStr, metric, metricsRequest } from '../../../helpers/otlp/pb-metrics.js';
 
 const RULES: CohortRules = { attribute: 'vigil.cohort', podLabels: ['track'], canaryVersion: null };
 const RES = [kvStr(1, 'service.name', 'checkout'), kvStr(1, 'service.version', '2.0'), kvStr(1, 'vigil.cohort', 'canary')];

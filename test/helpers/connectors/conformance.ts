@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Notifier, PlanConnector } from '../../../src/contracts/connector.js';
 import { VigilError } from '../../../src/errors.js';
 import { actionContext, everyNotification, notifyContext, rollbackDecision } from './fixtures.js';
-import { HttpPeer, closedPortUrl } from '../../helpers/http-peer.js';
+import { HttpPeer, closedPortUrl } from '../http-peer.js';
 
 export interface ConnectorTarget {
   /** Where the connector must send (the receiver's URL plus a path). */

@@ -1,5 +1,5 @@
-import type { Part } from '../otlp/pb-writer.js';
-import { buf, fDouble, fFixed64, fMsg, fString, fVarint, tag, varint } from '../otlp/pb-writer.js';
+import type { Part } from './pb-writer.js';
+import { buf, fDouble, fFixed64, fMsg, fString, fVarint, tag, varint } from './pb-writer.js';
 
 /**
  * Hand-built ExportMetricsServiceRequest messages for decoder tests: layouts the SDK never emits (unpacked

@@ -4,7 +4,7 @@ import type { CohortRules } from '../../../../src/ingest/cohort.js';
 import { DEFAULT_COHORT_RULES } from '../../../../src/ingest/cohort.js';
 import { decodeMetricsJson } from '../../../../src/ingest/otlp/decode-metrics-json.js';
 import { decodeMetricsProtobuf } from '../../../../src/ingest/otlp/decode-metrics-protobuf.js';
-import { otlpFixture } from '../otlp/fixtures.js';
+import { otlpFixture } from '../../../helpers/otlp/fixtures.js';
 
 const RULES: CohortRules = { attribute: 'vigil.cohort', podLabels: ['track'], canaryVersion: null };
 

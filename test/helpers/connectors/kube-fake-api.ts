@@ -12,7 +12,7 @@
  *   `status`; `?dryRun=All` validates and answers without storing; `metadata.resourceVersion` and
  *   `metadata.generation` move as the API server moves them.
  */
-import { HttpPeer, type RecordedRequest, type Reply } from '../../../helpers/http-peer.js';
+import { HttpPeer, type RecordedRequest, type Reply } from '../http-peer.js';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

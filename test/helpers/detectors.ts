@@ -1,6 +1,6 @@
-import type { LookInput } from '../../../src/contracts/detector.js';
-import type { CohortBatch, LogMoments } from '../../../src/contracts/evidence.js';
-import { seededRandom } from '../../../src/demo/traffic-generator.js';
+import type { LookInput } from '../../src/contracts/detector.js';
+import type { CohortBatch, LogMoments } from '../../src/contracts/evidence.js';
+import { seededRandom } from '../../src/demo/traffic-generator.js';
 
 /** A cohort batch with the given counts and log-latency moments (histogram left empty: unused here). */
 export function batch(requests: number, errors: number, logLatency: LogMoments = { n: 0, mean: 0, m2: 0 }): CohortBatch {

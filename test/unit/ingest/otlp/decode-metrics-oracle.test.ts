@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { CohortRules } from '../../../../src/ingest/cohort.js';
 import { decodeMetricsJson } from '../../../../src/ingest/otlp/decode-metrics-json.js';
 import { decodeMetricsProtobuf } from '../../../../src/ingest/otlp/decode-metrics-protobuf.js';
-import { collectSdkMetrics, type SdkHistogramSpec, type SdkMetricsSpec } from './sdk-metrics.js';
+import { collectSdkMetrics, type SdkHistogramSpec, type SdkMetricsSpec } from '../../../helpers/otlp/sdk-metrics.js';
 
 /**
  * Oracle: metrics recorded with the real OpenTelemetry SDK, serialised by the SDK's own protobuf and JSON

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { noopConnectorFactory } from '../../../connectors/noop.js';
-import { webhookConnectorFactory } from '../../../connectors/webhooks/webhook.js';
-import { noopNotifierFactory } from '../../../connectors/notifiers/noop.js';
-import { slackNotifierFactory } from '../../../connectors/notifiers/slack.js';
-import { webhookNotifierFactory } from '../../../connectors/notifiers/webhook.js';
-import { parseOptions } from '../../../connectors/shared/options.js';
-import type { ConnectorFactory } from '../../../src/contracts/connector.js';
-import { VigilError } from '../../../src/errors.js';
+import { noopConnectorFactory } from '../../../../connectors/noop.js';
+import { webhookConnectorFactory } from '../../../../connectors/webhooks/webhook.js';
+import { noopNotifierFactory } from '../../../../connectors/notifiers/noop.js';
+import { slackNotifierFactory } from '../../../../connectors/notifiers/slack.js';
+import { webhookNotifierFactory } from '../../../../connectors/notifiers/webhook.js';
+import { parseOptions } from '../../../../connectors/shared/options.js';
+import type { ConnectorFactory } from '../../../../src/contracts/connector.js';
+import { VigilError } from '../../../../src/errors.js';
 
 function parseError(f: ConnectorFactory, options: unknown): VigilError {
   try {
