@@ -1,6 +1,11 @@
 import { z } from 'zod';
 import type {
-  ActionContext, ActionResult, ConnectorFactory, PlanConnector, PlanConnectorKind, RollbackTarget,
+  ActionContext,
+  ActionResult,
+  ConnectorFactory,
+  PlanConnector,
+  PlanConnectorKind,
+  RollbackTarget,
 } from '../src/contracts/connector.js';
 import { abortedError } from './shared/http.js';
 import { parseOptions } from './shared/options.js';

@@ -2,9 +2,22 @@ import { z } from 'zod';
 import type { DetectorFactory, DetectorLookResult, LookInput, Phase } from '../src/contracts/detector.js';
 import { batchProblem } from './lib/batch-check.js';
 import type { DetectorMethods, SequentialEvaluation } from './lib/detector-kit.js';
-import { alphaProblem, defineDetector, finiteOrUndefined, sequentialPhase, verdictWriter, withEffect } from './lib/detector-kit.js';
+import {
+  alphaProblem,
+  defineDetector,
+  finiteOrUndefined,
+  sequentialPhase,
+  verdictWriter,
+  withEffect,
+} from './lib/detector-kit.js';
 import type { MixtureGrid, Stratum } from './lib/discrete-mixture.js';
-import { lookLogLikelihoodRatio, mantelHaenszelRatio, mixtureBounds, mixtureGrid, stratifiedMixtureLogM } from './lib/discrete-mixture.js';
+import {
+  lookLogLikelihoodRatio,
+  mantelHaenszelRatio,
+  mixtureBounds,
+  mixtureGrid,
+  stratifiedMixtureLogM,
+} from './lib/discrete-mixture.js';
 import { formatBounds, formatLooks, formatP, formatRatio, formatTolerance } from './lib/format.js';
 import { logSumExp } from './lib/log-sum-exp.js';
 import { alwaysValidPValue } from './lib/p-value.js';
@@ -103,30 +116,57 @@ function countsText(s: ErrorRateState): string {
   return `canary ${s.canaryErrors}/${s.canaryRequests} vs baseline ${s.baselineErrors}/${s.baselineRequests}`;
 }
 
-function summarize(phase: Phase, s: ErrorRateState, e: SequentialEvaluation, r0: number, minSamples: number, burnIn: boolean): string {
+function summarize(
+  phase: Phase,
+  s: ErrorRateState,
+  e: SequentialEvaluation,
+  r0: number,
+  minSamples: number,
+  burnIn: boolean,
+): string {
   const tail = `${formatP(s.pValue)} ${formatLooks(s.looks)}; ${countsText(s)}`;
   const tol = r0 > 1 ? `, tolerance ${formatTolerance(r0 - 1)}` : '';
   if (burnIn) {
     return `burn-in: ${s.canaryRequests}/${minSamples} canary and ${s.baselineRequests}/${minSamples} baseline requests, ${tail}`;
   }
   if (s.strata.length === 0) return `no failed requests in either cohort yet, ${tail}`;
-  const est = e.estimate !== undefined ? `error rate ${formatRatio(e.estimate)}x baseline` : 'canary failing, baseline not';
+  const est =
+    e.estimate !== undefined ? `error rate ${formatRatio(e.estimate)}x baseline` : 'canary failing, baseline not';
   const side = phase === 'fail' ? 'lower' : phase === 'pass' ? 'upper' : 'both';
   return `${est} (${formatBounds(e.lower, e.upper, side)}${tol}), ${tail}`;
 }
 
-function errorRateMethods(name: string, opts: ErrorRateOptions, burnInSamples: number): DetectorMethods<ErrorRateState> {
-  const out = verdictWriter<ErrorRateState>({ detector: ERROR_RATE_SEQUENTIAL, metric: name, effect: EFFECT }, (s) => ({ baseline: s.baselineRequests, canary: s.canaryRequests }));
+function errorRateMethods(
+  name: string,
+  opts: ErrorRateOptions,
+  burnInSamples: number,
+): DetectorMethods<ErrorRateState> {
+  const out = verdictWriter<ErrorRateState>({ detector: ERROR_RATE_SEQUENTIAL, metric: name, effect: EFFECT }, (s) => ({
+    baseline: s.baselineRequests,
+    canary: s.canaryRequests,
+  }));
   const grid = mixtureGrid(opts.grid, opts.priorScale);
   const r0 = 1 + opts.tolerance;
   const alternatives = grid.logG.map((lg) => r0 * Math.exp(lg));
 
   return {
     init(): ErrorRateState {
-      return { looks: 0, canaryRequests: 0, baselineRequests: 0, canaryErrors: 0, baselineErrors: 0, llr: alternatives.map(() => 0), strata: [], pValue: 1 };
+      return {
+        looks: 0,
+        canaryRequests: 0,
+        baselineRequests: 0,
+        canaryErrors: 0,
+        baselineErrors: 0,
+        llr: alternatives.map(() => 0),
+        strata: [],
+        pValue: 1,
+      };
     },
     look(state: ErrorRateState, input: LookInput, alpha: number): DetectorLookResult<ErrorRateState> {
-      const problem = alphaProblem(alpha) ?? batchProblem('canary', input.batch.canary, 'counts') ?? batchProblem('baseline', input.batch.baseline, 'counts');
+      const problem =
+        alphaProblem(alpha) ??
+        batchProblem('canary', input.batch.canary, 'counts') ??
+        batchProblem('baseline', input.batch.baseline, 'counts');
       if (problem !== undefined) return { state, verdict: out.errorVerdict(state, problem) };
       const { canary, baseline } = input.batch;
 

@@ -104,12 +104,21 @@ function describe(c: KayentaMetricClassification, s: KayentaState, opts: Kayenta
     return `${head}${c.reason !== undefined ? ` (${c.reason})` : ''}`;
   }
   const level = `${Number((100 * opts.confidenceLevel).toPrecision(4))}%`;
-  const ratio = c.meanRatio !== undefined && Number.isFinite(c.meanRatio) ? `mean ratio ${formatRatio(c.meanRatio)}` : 'mean ratio undefined (baseline mean 0)';
-  const effect = opts.effectMeasure === 'cles' && c.effectSize !== undefined && Number.isFinite(c.effectSize) ? `, cles ${num(c.effectSize)}` : '';
+  const ratio =
+    c.meanRatio !== undefined && Number.isFinite(c.meanRatio)
+      ? `mean ratio ${formatRatio(c.meanRatio)}`
+      : 'mean ratio undefined (baseline mean 0)';
+  const effect =
+    opts.effectMeasure === 'cles' && c.effectSize !== undefined && Number.isFinite(c.effectSize)
+      ? `, cles ${num(c.effectSize)}`
+      : '';
   return `${head} (${ratio}${effect}), shift ${num(c.estimate, true)} (${level} interval ${num(c.ciLow, true)} to ${num(c.ciHigh, true)}, bound ±${num(c.bound)})`;
 }
 
-const verdictSamples = (s: KayentaState): { baseline: number; canary: number } => ({ baseline: s.baselineSamples, canary: s.canarySamples });
+const verdictSamples = (s: KayentaState): { baseline: number; canary: number } => ({
+  baseline: s.baselineSamples,
+  canary: s.canarySamples,
+});
 
 function kayentaMethods(name: string, opts: KayentaOptions, burnInSamples: number): DetectorMethods<KayentaState> {
   const over: Partial<KayentaClassifierConfig> = {
@@ -132,8 +141,12 @@ function kayentaMethods(name: string, opts: KayentaOptions, burnInSamples: numbe
     },
     look(state: KayentaState, input: LookInput, alpha: number): DetectorLookResult<KayentaState> {
       const what = opts.measure === 'error-rate' ? 'counts' : 'latency';
-      const problem = alphaProblem(alpha) ?? batchProblem('canary', input.batch.canary, what) ?? batchProblem('baseline', input.batch.baseline, what);
-      if (problem !== undefined) return { state, verdict: unusable.errorVerdict(state, `${problem}. ${KAYENTA_NOT_VALID}`) };
+      const problem =
+        alphaProblem(alpha) ??
+        batchProblem('canary', input.batch.canary, what) ??
+        batchProblem('baseline', input.batch.baseline, what);
+      if (problem !== undefined)
+        return { state, verdict: unusable.errorVerdict(state, `${problem}. ${KAYENTA_NOT_VALID}`) };
       const { canary, baseline } = input.batch;
 
       const vc = lookValue(canary, opts.measure);
@@ -147,12 +160,19 @@ function kayentaMethods(name: string, opts: KayentaOptions, burnInSamples: numbe
         pValue: state.pValue,
       };
       const pLook = kayentaPValue(partial.baselineValues, partial.canaryValues, opts.direction);
-      const next: KayentaState = { ...partial, pValue: Number.isFinite(pLook) ? Math.min(state.pValue, pLook) : state.pValue };
+      const next: KayentaState = {
+        ...partial,
+        pValue: Number.isFinite(pLook) ? Math.min(state.pValue, pLook) : state.pValue,
+      };
       const pText = `fixed-horizon Mann-Whitney ${Number.isFinite(pLook) ? formatP(pLook) : 'no p-value'} this look (min ${formatP(next.pValue)})`;
 
       const nc = next.canaryValues.length;
       const nb = next.baselineValues.length;
-      const burnIn = nc < opts.minLooks || nb < opts.minLooks || next.canarySamples < burnInSamples || next.baselineSamples < burnInSamples;
+      const burnIn =
+        nc < opts.minLooks ||
+        nb < opts.minLooks ||
+        next.canarySamples < burnInSamples ||
+        next.baselineSamples < burnInSamples;
       if (burnIn) {
         const summary = `burn-in: ${nc}/${opts.minLooks} canary and ${nb}/${opts.minLooks} baseline looks with data, ${next.canarySamples}/${burnInSamples} canary and ${next.baselineSamples}/${burnInSamples} baseline samples, ${pText} ${formatLooks(next.looks)}. ${KAYENTA_NOT_VALID}`;
         return { state: next, verdict: out.verdict(next, 'inconclusive', summary) };
@@ -163,7 +183,10 @@ function kayentaMethods(name: string, opts: KayentaOptions, burnInSamples: numbe
       if (c.label === 'NoData') phase = 'inconclusive';
       else if (failing(c.label, opts.direction)) phase = 'fail';
       const summary = `Kayenta ${c.label}: ${describe(c, next, opts)}, ${pText} ${formatLooks(next.looks)}. ${KAYENTA_NOT_VALID}`;
-      return { state: next, verdict: withEffect(out.verdict(next, phase, summary), { estimate: finiteOrUndefined(c.meanRatio) }) };
+      return {
+        state: next,
+        verdict: withEffect(out.verdict(next, phase, summary), { estimate: finiteOrUndefined(c.meanRatio) }),
+      };
     },
   };
 }

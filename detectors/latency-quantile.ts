@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import type { DetectorFactory, DetectorLookResult, LookInput, Phase } from '../src/contracts/detector.js';
 import type { LatencyHistogram } from '../src/contracts/evidence.js';
-import { histogramCount, histogramProblem, quantileBucket, sortedAtScale, tailCounts } from '../src/evidence/latency-histogram.js';
+import {
+  histogramCount,
+  histogramProblem,
+  quantileBucket,
+  sortedAtScale,
+  tailCounts,
+} from '../src/evidence/latency-histogram.js';
 import type { DetectorMethods, SequentialEvaluation } from './lib/detector-kit.js';
 import { alphaProblem, defineDetector, sequentialPhase, verdictWriter, withEffect } from './lib/detector-kit.js';
 import { mixtureGrid } from './lib/discrete-mixture.js';
@@ -181,46 +187,89 @@ function pLabel(q: number): string {
   return `p${Number((100 * q).toPrecision(4))}`;
 }
 
-function summarize(phase: Phase, s: LatencyQuantileState, e: SequentialEvaluation, o: LatencyQuantileOptions, ladder: Ladder | undefined, minSamples: number, burnIn: boolean): string {
+function summarize(
+  phase: Phase,
+  s: LatencyQuantileState,
+  e: SequentialEvaluation,
+  o: LatencyQuantileOptions,
+  ladder: Ladder | undefined,
+  minSamples: number,
+  burnIn: boolean,
+): string {
   const q = pLabel(o.quantile);
   const at = ladder === undefined ? '' : `${formatRatio(ladder.ratio(ladder.low + ladder.failRow))}x `;
   const tail = `${formatP(s.pValue)} ${formatLooks(s.looks)}; canary ${s.canaryAbove}/${s.canaryTested} spans above ${at}the baseline's running ${q}, baseline ${s.baselineAbove}/${s.baselineTested} above it`;
-  if (burnIn) return `burn-in: ${s.canarySamples}/${minSamples} canary and ${s.baselineSamples}/${minSamples} baseline spans, ${tail}`;
-  if (ladder === undefined || s.canaryTested === 0) return `${q} not comparable yet (needs a look with both cohorts after one with baseline spans), ${tail}`;
+  if (burnIn)
+    return `burn-in: ${s.canarySamples}/${minSamples} canary and ${s.baselineSamples}/${minSamples} baseline spans, ${tail}`;
+  if (ladder === undefined || s.canaryTested === 0)
+    return `${q} not comparable yet (needs a look with both cohorts after one with baseline spans), ${tail}`;
   const failAt = ladder.ratio(ladder.low + ladder.failRow);
-  const tol = o.tolerance > 0 ? `, tolerance ${formatTolerance(o.tolerance)} tested at ${formatRatio(failAt)}x on the histogram's buckets` : '';
-  const est = e.estimate === undefined ? `${q} ratio not estimable yet` : `${q} latency ${formatRatio(e.estimate)}x baseline`;
+  const tol =
+    o.tolerance > 0
+      ? `, tolerance ${formatTolerance(o.tolerance)} tested at ${formatRatio(failAt)}x on the histogram's buckets`
+      : '';
+  const est =
+    e.estimate === undefined ? `${q} ratio not estimable yet` : `${q} latency ${formatRatio(e.estimate)}x baseline`;
   const side = phase === 'fail' ? 'lower' : phase === 'pass' ? 'upper' : 'both';
   return `${est} (${formatBounds(e.lower, e.upper, side)}${tol}), ${tail}`;
 }
 
-const EFFECT_OF = (q: number): string => `${pLabel(q)} latency ratio canary/baseline (exceedances of the baseline's running ${pLabel(q)}, stratified by look)`;
+const EFFECT_OF = (q: number): string =>
+  `${pLabel(q)} latency ratio canary/baseline (exceedances of the baseline's running ${pLabel(q)}, stratified by look)`;
 
 function histogramScale(c: LatencyHistogram, b: LatencyHistogram, cn: number, bn: number): number {
   const scales = [...(cn > 0 ? [c.scale] : []), ...(bn > 0 ? [b.scale] : [])];
   return Math.min(MAX_WORK_SCALE, ...scales);
 }
 
-function latencyQuantileMethods(name: string, opts: LatencyQuantileOptions, burnInSamples: number): DetectorMethods<LatencyQuantileState> {
+function latencyQuantileMethods(
+  name: string,
+  opts: LatencyQuantileOptions,
+  burnInSamples: number,
+): DetectorMethods<LatencyQuantileState> {
   const alt = alternativesOf(mixtureGrid(opts.grid, opts.priorScale));
-  const out = verdictWriter<LatencyQuantileState>({ detector: LATENCY_QUANTILE, metric: name, effect: EFFECT_OF(opts.quantile) }, (s) => ({ baseline: s.baselineSamples, canary: s.canarySamples }));
+  const out = verdictWriter<LatencyQuantileState>(
+    { detector: LATENCY_QUANTILE, metric: name, effect: EFFECT_OF(opts.quantile) },
+    (s) => ({ baseline: s.baselineSamples, canary: s.canarySamples }),
+  );
 
   return {
     init(): LatencyQuantileState {
       return {
-        looks: 0, canarySamples: 0, baselineSamples: 0, scale: null, lowRung: 0, baselineCounts: {}, baselineZero: 0,
-        llr: [], mhNum: [], mhDen: 0, canaryAbove: 0, baselineAbove: 0, canaryTested: 0, baselineTested: 0, pValue: 1,
+        looks: 0,
+        canarySamples: 0,
+        baselineSamples: 0,
+        scale: null,
+        lowRung: 0,
+        baselineCounts: {},
+        baselineZero: 0,
+        llr: [],
+        mhNum: [],
+        mhDen: 0,
+        canaryAbove: 0,
+        baselineAbove: 0,
+        canaryTested: 0,
+        baselineTested: 0,
+        pValue: 1,
       };
     },
     look(state: LatencyQuantileState, input: LookInput, alpha: number): DetectorLookResult<LatencyQuantileState> {
-      const problem = alphaProblem(alpha) ?? histogramProblem('canary', input.batch.canary.latencyHistogram) ?? histogramProblem('baseline', input.batch.baseline.latencyHistogram);
+      const problem =
+        alphaProblem(alpha) ??
+        histogramProblem('canary', input.batch.canary.latencyHistogram) ??
+        histogramProblem('baseline', input.batch.baseline.latencyHistogram);
       if (problem !== undefined) return { state, verdict: out.errorVerdict(state, problem) };
       const ch = input.batch.canary.latencyHistogram;
       const bh = input.batch.baseline.latencyHistogram;
 
       const cn = histogramCount(ch);
       const bn = histogramCount(bh);
-      const s: LatencyQuantileState = { ...state, looks: state.looks + 1, canarySamples: state.canarySamples + cn, baselineSamples: state.baselineSamples + bn };
+      const s: LatencyQuantileState = {
+        ...state,
+        looks: state.looks + 1,
+        canarySamples: state.canarySamples + cn,
+        baselineSamples: state.baselineSamples + bn,
+      };
       if (s.scale === null && cn + bn > 0) {
         const ladder = ladderOf(histogramScale(ch, bh, cn, bn), opts.tolerance);
         s.scale = ladder.scale;
@@ -230,7 +279,13 @@ function latencyQuantileMethods(name: string, opts: LatencyQuantileOptions, burn
       }
       const ladder = s.scale === null ? undefined : ladderOf(s.scale, opts.tolerance);
       if (ladder !== undefined && ((cn > 0 && ch.scale < ladder.scale) || (bn > 0 && bh.scale < ladder.scale))) {
-        return { state, verdict: out.errorVerdict(state, `histogram scale ${Math.min(ch.scale, bh.scale)} is coarser than the analysis' scale ${ladder.scale}`) };
+        return {
+          state,
+          verdict: out.errorVerdict(
+            state,
+            `histogram scale ${Math.min(ch.scale, bh.scale)} is coarser than the analysis' scale ${ladder.scale}`,
+          ),
+        };
       }
 
       if (ladder !== undefined) {
@@ -258,7 +313,8 @@ function latencyQuantileMethods(name: string, opts: LatencyQuantileOptions, burn
         }
       }
 
-      const e: SequentialEvaluation = ladder === undefined ? { logM: 0, passEvidence: 0 } : evaluate(s, ladder, alt, alpha);
+      const e: SequentialEvaluation =
+        ladder === undefined ? { logM: 0, passEvidence: 0 } : evaluate(s, ladder, alt, alpha);
       s.pValue = alwaysValidPValue(state.pValue, e.logM);
       const burnIn = s.canarySamples < burnInSamples || s.baselineSamples < burnInSamples;
       const phase = sequentialPhase(e, alpha, burnIn);

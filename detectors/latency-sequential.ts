@@ -98,38 +98,68 @@ function evaluate(s: LatencyState, logR0: number, alpha: number): SequentialEval
   };
 }
 
-function summarize(phase: Phase, s: LatencyState, e: SequentialEvaluation, r0: number, minSamples: number, burnIn: boolean): string {
+function summarize(
+  phase: Phase,
+  s: LatencyState,
+  e: SequentialEvaluation,
+  r0: number,
+  minSamples: number,
+  burnIn: boolean,
+): string {
   const tail = `${formatP(s.pValue)} ${formatLooks(s.looks)}; ${s.canarySamples} canary vs ${s.baselineSamples} baseline spans`;
   const tol = r0 > 1 ? `, tolerance ${formatTolerance(r0 - 1)}` : '';
-  if (burnIn) return `burn-in: ${s.canarySamples}/${minSamples} canary and ${s.baselineSamples}/${minSamples} baseline spans, ${tail}`;
-  if (e.estimate === undefined || e.lower === undefined || e.upper === undefined) return `latency not comparable yet (no look with both cohorts and spread), ${tail}`;
+  if (burnIn)
+    return `burn-in: ${s.canarySamples}/${minSamples} canary and ${s.baselineSamples}/${minSamples} baseline spans, ${tail}`;
+  if (e.estimate === undefined || e.lower === undefined || e.upper === undefined)
+    return `latency not comparable yet (no look with both cohorts and spread), ${tail}`;
   const est = `latency ${formatRatio(e.estimate)}x baseline`;
   const side = phase === 'fail' ? 'lower' : phase === 'pass' ? 'upper' : 'both';
   return `${est} (${formatBounds(e.lower, e.upper, side)}${tol}), ${tail}`;
 }
 
 function latencyMethods(name: string, opts: LatencyOptions, burnInSamples: number): DetectorMethods<LatencyState> {
-  const out = verdictWriter<LatencyState>({ detector: LATENCY_SEQUENTIAL, metric: name, effect: EFFECT }, (s) => ({ baseline: s.baselineSamples, canary: s.canarySamples }));
+  const out = verdictWriter<LatencyState>({ detector: LATENCY_SEQUENTIAL, metric: name, effect: EFFECT }, (s) => ({
+    baseline: s.baselineSamples,
+    canary: s.canarySamples,
+  }));
   const r0 = 1 + opts.tolerance;
   const logR0 = Math.log1p(opts.tolerance);
 
   return {
     init(): LatencyState {
       return {
-        looks: 0, canarySamples: 0, baselineSamples: 0,
-        sumW: 0, sumWDelta: 0, sumW2OverNc: 0, sumW2OverNb: 0,
-        ssCanary: 0, dfCanary: 0, ssBaseline: 0, dfBaseline: 0,
-        planningVariance: null, tau2: null, pValue: 1,
+        looks: 0,
+        canarySamples: 0,
+        baselineSamples: 0,
+        sumW: 0,
+        sumWDelta: 0,
+        sumW2OverNc: 0,
+        sumW2OverNb: 0,
+        ssCanary: 0,
+        dfCanary: 0,
+        ssBaseline: 0,
+        dfBaseline: 0,
+        planningVariance: null,
+        tau2: null,
+        pValue: 1,
       };
     },
     look(state: LatencyState, input: LookInput, alpha: number): DetectorLookResult<LatencyState> {
       // tau2 is tuned at level 2 alpha, which must stay below 1
-      const problem = alphaProblem(alpha, 0.5) ?? batchProblem('canary', input.batch.canary, 'latency') ?? batchProblem('baseline', input.batch.baseline, 'latency');
+      const problem =
+        alphaProblem(alpha, 0.5) ??
+        batchProblem('canary', input.batch.canary, 'latency') ??
+        batchProblem('baseline', input.batch.baseline, 'latency');
       if (problem !== undefined) return { state, verdict: out.errorVerdict(state, problem) };
       const c = input.batch.canary.logLatency;
       const b = input.batch.baseline.logLatency;
 
-      const s: LatencyState = { ...state, looks: state.looks + 1, canarySamples: state.canarySamples + c.n, baselineSamples: state.baselineSamples + b.n };
+      const s: LatencyState = {
+        ...state,
+        looks: state.looks + 1,
+        canarySamples: state.canarySamples + c.n,
+        baselineSamples: state.baselineSamples + b.n,
+      };
       if (c.n > 0) {
         s.ssCanary += Math.max(0, c.m2);
         s.dfCanary += c.n - 1;

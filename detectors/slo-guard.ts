@@ -55,9 +55,17 @@ const optionsSchema = z
   .superRefine((o, ctx) => {
     const latency = o.quantile !== undefined || o.maxLatencyMs !== undefined;
     if (o.maxErrorRate !== undefined && latency) {
-      ctx.addIssue({ code: 'custom', path: ['maxErrorRate'], message: 'set maxErrorRate, or quantile and maxLatencyMs, not both (use two metrics)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxErrorRate'],
+        message: 'set maxErrorRate, or quantile and maxLatencyMs, not both (use two metrics)',
+      });
     } else if (o.maxErrorRate === undefined && !latency) {
-      ctx.addIssue({ code: 'custom', path: ['maxErrorRate'], message: 'required: set maxErrorRate, or quantile and maxLatencyMs' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxErrorRate'],
+        message: 'required: set maxErrorRate, or quantile and maxLatencyMs',
+      });
     } else if (latency && o.quantile === undefined) {
       ctx.addIssue({ code: 'custom', path: ['quantile'], message: 'required with maxLatencyMs (e.g. 0.99)' });
     } else if (latency && o.maxLatencyMs === undefined) {
@@ -90,13 +98,15 @@ interface Exceedances {
 /** Counts of a histogram above `thresholdMs` (see the file comment), or a reason it is unusable. */
 export function histogramExceedances(h: LatencyHistogram, thresholdMs: number): Exceedances | string {
   if (!Number.isInteger(h.scale)) return `latency histogram scale must be an integer, got ${h.scale}`;
-  if (!(Number.isInteger(h.zeroCount) && h.zeroCount >= 0)) return `latency histogram zeroCount must be an integer >= 0, got ${h.zeroCount}`;
+  if (!(Number.isInteger(h.zeroCount) && h.zeroCount >= 0))
+    return `latency histogram zeroCount must be an integer >= 0, got ${h.zeroCount}`;
   let trials = h.zeroCount;
   let sure = 0;
   let straddle = 0;
   for (const [key, count] of Object.entries(h.counts)) {
     const i = Number(key);
-    if (!Number.isInteger(i) || !(Number.isInteger(count) && count >= 0)) return `latency histogram bucket ${key} has a bad count ${count}`;
+    if (!Number.isInteger(i) || !(Number.isInteger(count) && count >= 0))
+      return `latency histogram bucket ${key} has a bad count ${count}`;
     trials += count;
     const lower = latticeBound(i, h.scale);
     const upper = latticeBound(i + 1, h.scale);
@@ -130,22 +140,37 @@ function sloGuardMethods(name: string, opts: SloGuardOptions, burnIn: number): D
   const thresholdMs = opts.maxLatencyMs ?? 0;
   const k = opts.concentration ?? 1 / Math.min(p0, 1 - p0);
   const pct = (x: number): string => `${Number((100 * x).toPrecision(3))}%`;
-  const slo = errorMode ? `error rate ≤ ${pct(p0)}` : `p${Number((100 * (opts.quantile as number)).toPrecision(4))} ≤ ${thresholdMs} ms`;
+  const slo = errorMode
+    ? `error rate ≤ ${pct(p0)}`
+    : `p${Number((100 * (opts.quantile as number)).toPrecision(4))} ≤ ${thresholdMs} ms`;
   const what = errorMode ? 'of requests failed' : `of requests slower than ${thresholdMs} ms`;
-  const effect = errorMode ? 'canary error rate / maxErrorRate (no baseline)' : `canary share of requests slower than maxLatencyMs / (1 - quantile) (no baseline)`;
+  const effect = errorMode
+    ? 'canary error rate / maxErrorRate (no baseline)'
+    : `canary share of requests slower than maxLatencyMs / (1 - quantile) (no baseline)`;
 
-  const out = verdictWriter<SloGuardState>({ detector: SLO_GUARD, metric: name, effect }, (s) => ({ baseline: s.baselineRequests, canary: s.canaryRequests }));
+  const out = verdictWriter<SloGuardState>({ detector: SLO_GUARD, metric: name, effect }, (s) => ({
+    baseline: s.baselineRequests,
+    canary: s.canaryRequests,
+  }));
 
   return {
     init(): SloGuardState {
       return { looks: 0, trials: 0, sure: 0, possible: 0, canaryRequests: 0, baselineRequests: 0, pValue: 1 };
     },
     look(state: SloGuardState, input: LookInput, alpha: number): DetectorLookResult<SloGuardState> {
-      const bad = (why: string): DetectorLookResult<SloGuardState> => ({ state, verdict: out.errorVerdict(state, why) });
-      const problem = alphaProblem(alpha) ?? batchProblem('canary', input.batch.canary, 'counts') ?? batchProblem('baseline', input.batch.baseline, 'counts');
+      const bad = (why: string): DetectorLookResult<SloGuardState> => ({
+        state,
+        verdict: out.errorVerdict(state, why),
+      });
+      const problem =
+        alphaProblem(alpha) ??
+        batchProblem('canary', input.batch.canary, 'counts') ??
+        batchProblem('baseline', input.batch.baseline, 'counts');
       if (problem !== undefined) return bad(problem);
       const { canary, baseline } = input.batch;
-      const add = errorMode ? { trials: canary.requests, sure: canary.errors, possible: canary.errors } : histogramExceedances(canary.latencyHistogram, thresholdMs);
+      const add = errorMode
+        ? { trials: canary.requests, sure: canary.errors, possible: canary.errors }
+        : histogramExceedances(canary.latencyHistogram, thresholdMs);
       if (typeof add === 'string') return bad(`canary ${add}`);
 
       const s: SloGuardState = {
@@ -163,7 +188,14 @@ function sloGuardMethods(name: string, opts: SloGuardOptions, burnIn: number): D
       const logInv = Math.log(1 / alpha);
       const tail = `${formatP(s.pValue)} ${formatLooks(s.looks)}, canary only`;
       if (s.trials < burnIn) {
-        return { state: s, verdict: out.verdict(s, 'inconclusive', `burn-in: ${s.trials}/${burnIn} canary ${errorMode ? 'requests' : 'latency samples'}, SLO ${slo}, ${tail}`) };
+        return {
+          state: s,
+          verdict: out.verdict(
+            s,
+            'inconclusive',
+            `burn-in: ${s.trials}/${burnIn} canary ${errorMode ? 'requests' : 'latency samples'}, SLO ${slo}, ${tail}`,
+          ),
+        };
       }
 
       const lower = lowerRate(s.trials, s.sure, k, logInv);
@@ -173,9 +205,17 @@ function sloGuardMethods(name: string, opts: SloGuardOptions, burnIn: number): D
       const obs = `${pct(rate)} ${what} (${s.sure}/${s.trials})`;
       let summary: string;
       if (phase === 'fail') summary = `SLO ${slo} broken: ${obs}, ${formatBounds(lower, upper, 'lower', pct)}, ${tail}`;
-      else if (phase === 'pass') summary = `SLO ${slo} met: ${obs}, ${formatBounds(lower, upper, 'upper', pct)}, ${tail}`;
+      else if (phase === 'pass')
+        summary = `SLO ${slo} met: ${obs}, ${formatBounds(lower, upper, 'upper', pct)}, ${tail}`;
       else summary = `SLO ${slo} undecided: ${obs}, ${formatBounds(lower, upper, 'both', pct)}, ${tail}`;
-      return { state: s, verdict: withEffect(out.verdict(s, phase, summary), { estimate: s.trials > 0 ? rate / p0 : undefined, lower: lower / p0, upper: upper / p0 }) };
+      return {
+        state: s,
+        verdict: withEffect(out.verdict(s, phase, summary), {
+          estimate: s.trials > 0 ? rate / p0 : undefined,
+          lower: lower / p0,
+          upper: upper / p0,
+        }),
+      };
     },
   };
 }
@@ -184,4 +224,3 @@ const definition = defineDetector({ type: SLO_GUARD, options: optionsSchema, met
 /** Builds one SLO guard; exported for tests and direct use. */
 export const createSloGuard = definition.create;
 export const sloGuard: DetectorFactory = definition.factory;
-

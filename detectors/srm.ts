@@ -91,7 +91,12 @@ function oddsEstimate(segments: readonly SrmSegment[]): number {
 }
 
 /** Bounds of {r : logM(r) < threshold}, searched outward from the estimate in ln r (0 / Infinity when open). */
-function oddsBounds(segments: readonly SrmSegment[], k: number, threshold: number, estimate: number): { lower: number; upper: number } {
+function oddsBounds(
+  segments: readonly SrmSegment[],
+  k: number,
+  threshold: number,
+  estimate: number,
+): { lower: number; upper: number } {
   const f = (lr: number): number => logM(segments, k, Math.exp(lr)) - threshold;
   const LIMIT = 30;
   const center = Math.min(LIMIT - 1, Math.max(-LIMIT + 1, Math.log(estimate)));
@@ -118,14 +123,20 @@ function srmMethods(name: string, opts: SrmOptions, minSamples: number): Detecto
   const burnIn = 2 * minSamples;
   const k = opts.concentration;
   const effect = 'odds ratio of the canary share of requests, realised/expected (1 = split as expected)';
-  const out = verdictWriter<SrmState>({ detector: SRM, metric: name, effect }, (s) => ({ baseline: s.baselineRequests, canary: s.canaryRequests }));
+  const out = verdictWriter<SrmState>({ detector: SRM, metric: name, effect }, (s) => ({
+    baseline: s.baselineRequests,
+    canary: s.canaryRequests,
+  }));
 
   return {
     init(): SrmState {
       return { looks: 0, canaryRequests: 0, baselineRequests: 0, segments: [], pValue: 1 };
     },
     look(state: SrmState, input: LookInput, alpha: number): DetectorLookResult<SrmState> {
-      const problem = alphaProblem(alpha) ?? batchProblem('canary', input.batch.canary, 'counts') ?? batchProblem('baseline', input.batch.baseline, 'counts');
+      const problem =
+        alphaProblem(alpha) ??
+        batchProblem('canary', input.batch.canary, 'counts') ??
+        batchProblem('baseline', input.batch.baseline, 'counts');
       if (problem !== undefined) return { state, verdict: out.errorVerdict(state, problem) };
       const { canary, baseline } = input.batch;
       const expected = input.expectedCanaryShare ?? opts.expectedShare;
@@ -138,7 +149,10 @@ function srmMethods(name: string, opts: SrmOptions, minSamples: number): Detecto
         const last = segments.at(-1);
         segments =
           last !== undefined && last.share === expected
-            ? [...segments.slice(0, -1), { share: expected, baseline: last.baseline + baseline.requests, canary: last.canary + canary.requests }]
+            ? [
+                ...segments.slice(0, -1),
+                { share: expected, baseline: last.baseline + baseline.requests, canary: last.canary + canary.requests },
+              ]
             : [...segments, { share: expected, baseline: baseline.requests, canary: canary.requests }];
       }
       const lm = logM(segments, k, 1);
@@ -153,8 +167,14 @@ function srmMethods(name: string, opts: SrmOptions, minSamples: number): Detecto
       const looksText = formatLooks(next.looks);
 
       if (segments.length === 0) {
-        const why = expected === undefined ? 'no expected canary share is known (set rollouts[].expectedCanaryShare or the option expectedShare), so the split is not checked' : 'no requests yet';
-        const share = next.canaryRequests + next.baselineRequests > 0 ? `; canary got ${pct(next.canaryRequests / (next.canaryRequests + next.baselineRequests))} of requests` : '';
+        const why =
+          expected === undefined
+            ? 'no expected canary share is known (set rollouts[].expectedCanaryShare or the option expectedShare), so the split is not checked'
+            : 'no requests yet';
+        const share =
+          next.canaryRequests + next.baselineRequests > 0
+            ? `; canary got ${pct(next.canaryRequests / (next.canaryRequests + next.baselineRequests))} of requests`
+            : '';
         return { state: next, verdict: out.verdict(next, 'inconclusive', `${why}${share} ${looksText}`) };
       }
 
@@ -167,14 +187,19 @@ function srmMethods(name: string, opts: SrmOptions, minSamples: number): Detecto
 
       const estimate = oddsEstimate(segments);
       const { lower, upper } = oddsBounds(segments, k, logInv, estimate);
-      const odds = Number.isFinite(estimate) ? `odds ratio ${formatRatio(estimate)} of expected` : 'odds ratio unbounded (no baseline request)';
+      const odds = Number.isFinite(estimate)
+        ? `odds ratio ${formatRatio(estimate)} of expected`
+        : 'odds ratio unbounded (no baseline request)';
       const bounds = `${odds}, ${formatBounds(lower, upper, 'both', formatRatio)}`;
       const tail = `${formatP(next.pValue)} ${looksText}`;
 
       let phase: Phase = 'inconclusive';
       let summary: string;
       if (next.mismatchLook !== undefined) {
-        const action = opts.onMismatch === 'hold' ? 'promotion held (onMismatch: hold): fix the traffic split and start a new analysis' : 'rolling back (onMismatch: rollback)';
+        const action =
+          opts.onMismatch === 'hold'
+            ? 'promotion held (onMismatch: hold): fix the traffic split and start a new analysis'
+            : 'rolling back (onMismatch: rollback)';
         phase = opts.onMismatch === 'hold' ? 'inconclusive' : 'fail';
         summary = `sample-ratio mismatch since look ${next.mismatchLook}: ${shares} (${bounds}), ${tail}; ${action}`;
       } else if (tested < burnIn) {
@@ -185,7 +210,10 @@ function srmMethods(name: string, opts: SrmOptions, minSamples: number): Detecto
       }
       const verdict = out.verdict(next, phase, summary);
       if (next.mismatchLook !== undefined && opts.onMismatch === 'hold') verdict.hold = 'srm';
-      return { state: next, verdict: withEffect(verdict, { estimate: finiteOrUndefined(estimate), lower, upper: finiteOrUndefined(upper) }) };
+      return {
+        state: next,
+        verdict: withEffect(verdict, { estimate: finiteOrUndefined(estimate), lower, upper: finiteOrUndefined(upper) }),
+      };
     },
   };
 }

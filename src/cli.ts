@@ -18,8 +18,18 @@ import { DEFAULT_API_URL, localApiUrl, runStatus } from './status.js';
 import { examples, helpWidth, wrapHelpText } from './cli-help.js';
 import { vigilVersion } from './version.js';
 import {
-  BACKTEST_DESCRIPTION, BACKTEST_HELP_AFTER, DEFAULT_INJECT, DEFAULT_INJECTIONS, DEFAULT_TRIALS, backtestCommand, parseInject, parseSeed, parseServices,
-  parseShare, parseTrials, type BacktestCliOptions,
+  BACKTEST_DESCRIPTION,
+  BACKTEST_HELP_AFTER,
+  DEFAULT_INJECT,
+  DEFAULT_INJECTIONS,
+  DEFAULT_TRIALS,
+  backtestCommand,
+  parseInject,
+  parseSeed,
+  parseServices,
+  parseShare,
+  parseTrials,
+  type BacktestCliOptions,
 } from './backtest/backtest-command.js';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
@@ -74,9 +84,15 @@ function validate(file: string): number {
   const loaded = loadConfigFile(file, BUILTIN_REGISTRIES);
   const c = loaded.config;
   out(`${file}: valid (config hash ${loaded.hash})`);
-  out(`  analysis: look every ${formatDuration(c.analysis.interval)}, alpha ${c.analysis.alpha} over ${c.analysis.metrics.filter((m) => !m.shadow).length} acting metric(s) [${c.analysis.metrics.map((m) => `${m.name}${m.shadow ? ' (shadow)' : ''}`).join(', ')}], burn-in ${c.analysis.minSamples} per cohort, promote after ${formatDuration(c.analysis.maxDuration)}`);
-  out(`  plan: ${c.plan.join(' → ') || '(none)'}; ${c.rollouts.length} rollout override(s); ${c.connectors.length} connector(s), ${c.notifiers.length} notifier(s)`);
-  out(`  queue: ${c.queue.redis ? 'BullMQ on Redis' : 'embedded (single node, not durable)'}; actions: ${c.actions.mode}`);
+  out(
+    `  analysis: look every ${formatDuration(c.analysis.interval)}, alpha ${c.analysis.alpha} over ${c.analysis.metrics.filter((m) => !m.shadow).length} acting metric(s) [${c.analysis.metrics.map((m) => `${m.name}${m.shadow ? ' (shadow)' : ''}`).join(', ')}], burn-in ${c.analysis.minSamples} per cohort, promote after ${formatDuration(c.analysis.maxDuration)}`,
+  );
+  out(
+    `  plan: ${c.plan.join(' → ') || '(none)'}; ${c.rollouts.length} rollout override(s); ${c.connectors.length} connector(s), ${c.notifiers.length} notifier(s)`,
+  );
+  out(
+    `  queue: ${c.queue.redis ? 'BullMQ on Redis' : 'embedded (single node, not durable)'}; actions: ${c.actions.mode}`,
+  );
   for (const w of loaded.warnings) out(`  warning: ${w}`);
   return 0;
 }
@@ -84,7 +100,8 @@ function validate(file: string): number {
 function positiveInt(what: string, unit = 'milliseconds') {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new CommanderError(2, 'commander.invalidArgument', `${what} must be a positive integer number of ${unit}`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new CommanderError(2, 'commander.invalidArgument', `${what} must be a positive integer number of ${unit}`);
     return n;
   };
 }
@@ -130,7 +147,13 @@ function commandPath(cmd: Command): string {
 function oneLineUsageErrors(cmd: Command): void {
   const path = commandPath(cmd);
   cmd.configureOutput({
-    outputError: (str, write) => write(`${path}: ${str.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (see ${path} --help)\n`),
+    outputError: (str, write) =>
+      write(
+        `${path}: ${str
+          .trim()
+          .replace(/^error: /, '')
+          .replace(/\s*\n\s*/g, ' ')} (see ${path} --help)\n`,
+      ),
   });
   for (const sub of cmd.commands) oneLineUsageErrors(sub);
 }
@@ -142,7 +165,9 @@ type SetExitCode = (code: number) => void;
 function rootProgram(): Command {
   const program = new Command()
     .name('vigil')
-    .description('Watches canary releases through OpenTelemetry and rolls them back when they regress. Docs: README.md (quick start, configuration, statistics), docs/ (detectors, connectors, ingest).')
+    .description(
+      'Watches canary releases through OpenTelemetry and rolls them back when they regress. Docs: README.md (quick start, configuration, statistics), docs/ (detectors, connectors, ingest).',
+    )
     .version(vigilVersion(), '-V, --version', 'print the version of Vigil and exit')
     .exitOverride()
     // commander leaves descriptions unwrapped when their column is narrower than 40; 20 still reads well
@@ -153,168 +178,283 @@ function rootProgram(): Command {
       getOutHelpWidth: () => helpWidth(process.stdout),
       getErrHelpWidth: () => helpWidth(process.stderr),
     });
-  after(program, [
-    '',
-    'Exit codes: 0 ok, 1 runtime failure, 2 bad config or bad usage. Data goes to stdout; progress, logs and errors to stderr. Run "vigil <command> --help" for the options and examples of each command.',
-    examples([
-      ['embedded default: OTLP on :4317 (gRPC) and :4318 (HTTP), API on :8080', 'vigil serve'],
-      ['every problem of a config, with file, line, key and fix', 'vigil validate vigil.yaml'],
-      ['', 'vigil serve --config vigil.yaml'],
-      ['', 'vigil status --config vigil.yaml'],
-      ['health check and dry run of one connector or notifier', 'vigil connectors test kill-flag --config vigil.yaml'],
-    ]),
-  ].join('\n'));
+  after(
+    program,
+    [
+      '',
+      'Exit codes: 0 ok, 1 runtime failure, 2 bad config or bad usage. Data goes to stdout; progress, logs and errors to stderr. Run "vigil <command> --help" for the options and examples of each command.',
+      examples([
+        ['embedded default: OTLP on :4317 (gRPC) and :4318 (HTTP), API on :8080', 'vigil serve'],
+        ['every problem of a config, with file, line, key and fix', 'vigil validate vigil.yaml'],
+        ['', 'vigil serve --config vigil.yaml'],
+        ['', 'vigil status --config vigil.yaml'],
+        [
+          'health check and dry run of one connector or notifier',
+          'vigil connectors test kill-flag --config vigil.yaml',
+        ],
+      ]),
+    ].join('\n'),
+  );
   return program;
 }
 
 /** `vigil serve`: the agent. */
 function addServe(program: Command, setCode: SetExitCode): void {
-  after(program
-    .command('serve')
-    .summary('Run the agent: OTLP in; decisions, rollbacks and notifications out.')
-    .description('Run the agent. It listens on three ports: 4317 for OTLP/gRPC and 4318 for OTLP/HTTP (traces and metrics from Collectors and SDKs), and 8080 for the control API, the dashboard and Prometheus /metrics (server.otlpGrpc, server.otlpHttp and server.api in the config change them). --config is optional: without it the agent runs on the embedded default (in-process queue, no Redis, no rollback plan: decisions are recorded, nothing is rolled back). SIGTERM or SIGINT stops it gracefully: OTLP is refused, recorded decisions reach the queue, active jobs finish.')
-    .option('-c, --config <file>', 'YAML config file (optional; see README.md#configuration)')
-    .action(async (o: { config?: string }) => {
-      setCode(await serve(o));
-    }), examples([
-    ['the embedded default', 'vigil serve'],
-    ['', 'vigil serve --config /etc/vigil/vigil.yaml'],
-    ['check first, then run', 'vigil validate vigil.yaml && vigil serve --config vigil.yaml'],
-  ]));
+  after(
+    program
+      .command('serve')
+      .summary('Run the agent: OTLP in; decisions, rollbacks and notifications out.')
+      .description(
+        'Run the agent. It listens on three ports: 4317 for OTLP/gRPC and 4318 for OTLP/HTTP (traces and metrics from Collectors and SDKs), and 8080 for the control API, the dashboard and Prometheus /metrics (server.otlpGrpc, server.otlpHttp and server.api in the config change them). --config is optional: without it the agent runs on the embedded default (in-process queue, no Redis, no rollback plan: decisions are recorded, nothing is rolled back). SIGTERM or SIGINT stops it gracefully: OTLP is refused, recorded decisions reach the queue, active jobs finish.',
+      )
+      .option('-c, --config <file>', 'YAML config file (optional; see README.md#configuration)')
+      .action(async (o: { config?: string }) => {
+        setCode(await serve(o));
+      }),
+    examples([
+      ['the embedded default', 'vigil serve'],
+      ['', 'vigil serve --config /etc/vigil/vigil.yaml'],
+      ['check first, then run', 'vigil validate vigil.yaml && vigil serve --config vigil.yaml'],
+    ]),
+  );
 }
 
 /** `vigil validate`: a config file checked as serve would load it. */
 function addValidate(program: Command, setCode: SetExitCode): void {
-  after(program
-    .command('validate')
-    .summary('Check a config file: a summary, or every problem with its fix.')
-    .description('Check a config file as serve would load it: YAML, ${VAR} substitution, every key, detector and connector options, and the connectors the plans name. Prints a summary (exit 0), or every problem at once with file, line, key, what is wrong and how to fix it, with a link to the docs (exit 2). Values that come from environment variables are never printed.')
-    .argument('<file>', 'YAML config file')
-    .action((file: string) => {
-      setCode(validate(file));
-    }), examples([
-    ['', 'vigil validate vigil.yaml'],
-    ['with the variables the config references set, as the agent will have them', 'HOOK_SECRET=… SLACK_WEBHOOK_URL=… vigil validate vigil.yaml'],
-  ]));
+  after(
+    program
+      .command('validate')
+      .summary('Check a config file: a summary, or every problem with its fix.')
+      .description(
+        'Check a config file as serve would load it: YAML, ${VAR} substitution, every key, detector and connector options, and the connectors the plans name. Prints a summary (exit 0), or every problem at once with file, line, key, what is wrong and how to fix it, with a link to the docs (exit 2). Values that come from environment variables are never printed.',
+      )
+      .argument('<file>', 'YAML config file')
+      .action((file: string) => {
+        setCode(validate(file));
+      }),
+    examples([
+      ['', 'vigil validate vigil.yaml'],
+      [
+        'with the variables the config references set, as the agent will have them',
+        'HOOK_SECRET=… SLACK_WEBHOOK_URL=… vigil validate vigil.yaml',
+      ],
+    ]),
+  );
 }
 
 /** `vigil replay`: recorded OTLP through the pipeline, in dry-run. */
 function addReplay(program: Command, _setCode: SetExitCode): void {
-  after(program
-    .command('replay')
-    .summary('Replay recorded OTLP JSON lines through the pipeline, in dry-run.')
-    .description('Replay recorded OTLP JSON lines (the Collector\'s file exporter; .gz accepted) through the same pipeline in event time. Actions run in dry-run and notifications are off. Prints one JSON line per decision on stdout, then a summary line. The audit log goes to a new temporary directory unless --audit names a file; its path is printed on stderr at the end.')
-    .option('-c, --config <file>', 'YAML config file whose analysis settings to use (default: the embedded default config)')
-    .addOption(new Option('-f, --format <format>', 'output format').choices(['json', 'text']).default('json'))
-    .option('--audit <file>', 'where to write the replay\'s audit log (default: audit.jsonl in a new temporary directory)')
-    .argument('<files...>', 'OTLP JSON lines files')
-    .action(async (files: string[], o: { config?: string; format: 'json' | 'text'; audit?: string }) => {
-      const loaded = load(o.config);
-      const logger = createLogger({ level: process.env.VIGIL_LOG_LEVEL ?? 'warn', destination: process.stderr });
-      // Never a file in the current directory by surprise: a replay's audit log is a by-product.
-      const tempDir = o.audit === undefined ? mkdtempSync(join(tmpdir(), 'vigil-replay-')) : undefined;
-      const auditPath = o.audit ?? join(tempDir!, 'audit.jsonl');
-      try {
-        await runReplay({ loaded, registries: BUILTIN_REGISTRIES, files, logger, format: o.format, out, progress: err, auditPath });
-      } finally {
-        if (existsSync(auditPath)) err(`vigil replay: audit log written to ${auditPath}`);
-        else if (tempDir) rmSync(tempDir, { recursive: true, force: true });
-      }
-    }), examples([
-    ['', 'vigil replay traces.jsonl.gz'],
-    ['', 'vigil replay --config vigil.yaml --format text traces.jsonl.gz'],
-    ['keep the audit log', 'vigil replay --config vigil.yaml --audit replay-audit.jsonl a.jsonl b.jsonl'],
-  ]));
+  after(
+    program
+      .command('replay')
+      .summary('Replay recorded OTLP JSON lines through the pipeline, in dry-run.')
+      .description(
+        "Replay recorded OTLP JSON lines (the Collector's file exporter; .gz accepted) through the same pipeline in event time. Actions run in dry-run and notifications are off. Prints one JSON line per decision on stdout, then a summary line. The audit log goes to a new temporary directory unless --audit names a file; its path is printed on stderr at the end.",
+      )
+      .option(
+        '-c, --config <file>',
+        'YAML config file whose analysis settings to use (default: the embedded default config)',
+      )
+      .addOption(new Option('-f, --format <format>', 'output format').choices(['json', 'text']).default('json'))
+      .option(
+        '--audit <file>',
+        "where to write the replay's audit log (default: audit.jsonl in a new temporary directory)",
+      )
+      .argument('<files...>', 'OTLP JSON lines files')
+      .action(async (files: string[], o: { config?: string; format: 'json' | 'text'; audit?: string }) => {
+        const loaded = load(o.config);
+        const logger = createLogger({ level: process.env.VIGIL_LOG_LEVEL ?? 'warn', destination: process.stderr });
+        // Never a file in the current directory by surprise: a replay's audit log is a by-product.
+        const tempDir = o.audit === undefined ? mkdtempSync(join(tmpdir(), 'vigil-replay-')) : undefined;
+        const auditPath = o.audit ?? join(tempDir!, 'audit.jsonl');
+        try {
+          await runReplay({
+            loaded,
+            registries: BUILTIN_REGISTRIES,
+            files,
+            logger,
+            format: o.format,
+            out,
+            progress: err,
+            auditPath,
+          });
+        } finally {
+          if (existsSync(auditPath)) err(`vigil replay: audit log written to ${auditPath}`);
+          else if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+        }
+      }),
+    examples([
+      ['', 'vigil replay traces.jsonl.gz'],
+      ['', 'vigil replay --config vigil.yaml --format text traces.jsonl.gz'],
+      ['keep the audit log', 'vigil replay --config vigil.yaml --audit replay-audit.jsonl a.jsonl b.jsonl'],
+    ]),
+  );
 }
 
 /** `vigil backtest`: false rollbacks and detection delay of a config, on recorded traffic. */
 function addBacktest(program: Command, setCode: SetExitCode): void {
-  after(program
-    .command('backtest')
-    .summary('False rollbacks and detection delay of a config, on recorded traffic.')
-    .description(BACKTEST_DESCRIPTION)
-    .option('-c, --config <file>', 'YAML config file to backtest (default: the embedded default config)')
-    .option('--trials <n>', 'A/A splits (trials) to run; each also runs every injected regression', parseTrials, DEFAULT_TRIALS)
-    .option('--seed <n>', 'seed of the splits and injections: the same seed gives the same report', parseSeed, 1)
-    .addOption(new Option('--inject <list>', 'regressions to inject, kind=factor comma-separated (kinds: error, latency, tail), or none').argParser(parseInject).default(DEFAULT_INJECTIONS(), DEFAULT_INJECT))
-    .option('--canary-share <share>', 'pseudo-canary share of the split (default per service: rollouts[].expectedCanaryShare, else the canary\'s share in the recording, else 0.5)', parseShare)
-    .option('--services <names>', 'only these services (comma-separated)', parseServices)
-    .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .option('-q, --quiet', 'no progress on stderr')
-    .argument('<files...>', 'OTLP JSON lines files (Collector file exporter; .gz accepted)')
-    .action(async (files: string[], o: BacktestCliOptions) => {
-      const loaded = load(o.config);
-      const logger = createLogger({ level: process.env.VIGIL_LOG_LEVEL ?? 'warn', destination: process.stderr });
-      setCode(await backtestCommand({ loaded, files, options: o, logger, out, progress: err }));
-    }), BACKTEST_HELP_AFTER);
+  after(
+    program
+      .command('backtest')
+      .summary('False rollbacks and detection delay of a config, on recorded traffic.')
+      .description(BACKTEST_DESCRIPTION)
+      .option('-c, --config <file>', 'YAML config file to backtest (default: the embedded default config)')
+      .option(
+        '--trials <n>',
+        'A/A splits (trials) to run; each also runs every injected regression',
+        parseTrials,
+        DEFAULT_TRIALS,
+      )
+      .option('--seed <n>', 'seed of the splits and injections: the same seed gives the same report', parseSeed, 1)
+      .addOption(
+        new Option(
+          '--inject <list>',
+          'regressions to inject, kind=factor comma-separated (kinds: error, latency, tail), or none',
+        )
+          .argParser(parseInject)
+          .default(DEFAULT_INJECTIONS(), DEFAULT_INJECT),
+      )
+      .option(
+        '--canary-share <share>',
+        "pseudo-canary share of the split (default per service: rollouts[].expectedCanaryShare, else the canary's share in the recording, else 0.5)",
+        parseShare,
+      )
+      .option('--services <names>', 'only these services (comma-separated)', parseServices)
+      .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'json']).default('text'))
+      .option('-q, --quiet', 'no progress on stderr')
+      .argument('<files...>', 'OTLP JSON lines files (Collector file exporter; .gz accepted)')
+      .action(async (files: string[], o: BacktestCliOptions) => {
+        const loaded = load(o.config);
+        const logger = createLogger({ level: process.env.VIGIL_LOG_LEVEL ?? 'warn', destination: process.stderr });
+        setCode(await backtestCommand({ loaded, files, options: o, logger, out, progress: err }));
+      }),
+    BACKTEST_HELP_AFTER,
+  );
 }
 
 /** `vigil demo`: the self-contained demo. */
 function addDemo(program: Command, setCode: SetExitCode): void {
-  after(program
-    .command('demo')
-    .summary('A self-contained demo: a 5x error regression detected and rolled back.')
-    .description('A self-contained demo: real OpenTelemetry SDK traffic with a canary that fails 5 times as often as its baseline. Vigil detects it, rolls it back through a signed webhook and posts to a local chat endpoint. No Redis needed. Exits 0 on success.')
-    .option('--requests <n>', 'requests per cohort per look', positiveInt('--requests', 'requests'), 300)
-    .action(async (o: { requests: number }) => {
-      const ok = await runDemo({ registries: BUILTIN_REGISTRIES, print: out, requestsPerLook: o.requests });
-      setCode(ok ? 0 : 1);
-    }), examples([['', 'vigil demo'], ['more traffic per look', 'vigil demo --requests 1000']]));
+  after(
+    program
+      .command('demo')
+      .summary('A self-contained demo: a 5x error regression detected and rolled back.')
+      .description(
+        'A self-contained demo: real OpenTelemetry SDK traffic with a canary that fails 5 times as often as its baseline. Vigil detects it, rolls it back through a signed webhook and posts to a local chat endpoint. No Redis needed. Exits 0 on success.',
+      )
+      .option('--requests <n>', 'requests per cohort per look', positiveInt('--requests', 'requests'), 300)
+      .action(async (o: { requests: number }) => {
+        const ok = await runDemo({ registries: BUILTIN_REGISTRIES, print: out, requestsPerLook: o.requests });
+        setCode(ok ? 0 : 1);
+      }),
+    examples([
+      ['', 'vigil demo'],
+      ['more traffic per look', 'vigil demo --requests 1000'],
+    ]),
+  );
 }
 
 /** `vigil connectors test`: one connector or notifier checked and dry-run. */
 function addConnectors(program: Command, setCode: SetExitCode): void {
-  const connectors = after(program
-    .command('connectors')
-    .summary('Check connectors and notifiers before trusting the plan.')
-    .description('Check connectors and notifiers before trusting the plan: "vigil connectors test <name>" builds one as the agent does, runs its health check and a dry run.')
-    .usage('[options] [command]')
-    .argument('[command]')
-    .action((sub: string | undefined) => {
-      connectors.error(sub === undefined ? 'missing command: test' : `unknown command '${sub}': the command is test`, { exitCode: 2, code: 'commander.missingArgument' });
-    }),
-  examples([['', 'vigil connectors test kill-flag --config vigil.yaml']]));
-  after(connectors
-    .command('test')
-    .summary('Health check and dry run (or a marked test send) of one connector or notifier.')
-    .description('Build one connector or notifier of the config as the agent does, run its health check, then a dry run on a synthetic TEST decision: plan connectors apply with dryRun, touching nothing; notifiers print the request they would post (credentials hidden) without posting. With --send, notifiers post the test notification and webhook connectors deliver the signed event, both marked test and dry-run; the URLs printed keep scheme, host and port and hide path segments that look like tokens and the values of secret query parameters. Exit 0 passed, 1 a check failed, 2 bad usage, unknown name or invalid config.')
-    .argument('<name>', 'the connector or notifier name (its `name:` in the config)')
-    .requiredOption('-c, --config <file>', 'YAML config file that defines it')
-    .option('--send', 'really send the test: notifiers post the notification, webhook connectors deliver the signed event (both marked test and dry-run); refused for connectors that would act')
-    .addOption(new Option('--outcome <outcome>', 'the synthetic decision').choices(['rollback', 'promote']).default('rollback'))
-    .option('--timeout <ms>', 'time limit of the health check and of the dry run, each', positiveInt('--timeout'), 30_000)
-    .action(async (name: string, o: { config: string; send?: boolean; outcome: 'rollback' | 'promote'; timeout: number }) => {
-      const { runConnectorTest } = await import('./connectors-test.js');
-      const loaded = load(o.config);
-      const logger = createLogger({ level: process.env.VIGIL_LOG_LEVEL ?? 'warn', destination: process.stderr });
-      setCode(await runConnectorTest({
-        loaded, registries: BUILTIN_REGISTRIES, name, send: o.send === true, outcome: o.outcome, timeoutMs: o.timeout, logger, out, err,
-      }));
-    }), examples([
-    ['health check + dry run of a plan connector', 'vigil connectors test kill-flag --config vigil.yaml'],
-    ['the request a notifier WOULD post (credential hidden)', 'vigil connectors test teams-ops --config vigil.yaml'],
-    ['post a marked TEST notification for real', 'vigil connectors test teams-ops --config vigil.yaml --send'],
-    ['preview the resolve event', 'vigil connectors test pager --config vigil.yaml --outcome promote'],
-  ]));
+  const connectors = after(
+    program
+      .command('connectors')
+      .summary('Check connectors and notifiers before trusting the plan.')
+      .description(
+        'Check connectors and notifiers before trusting the plan: "vigil connectors test <name>" builds one as the agent does, runs its health check and a dry run.',
+      )
+      .usage('[options] [command]')
+      .argument('[command]')
+      .action((sub: string | undefined) => {
+        connectors.error(
+          sub === undefined ? 'missing command: test' : `unknown command '${sub}': the command is test`,
+          { exitCode: 2, code: 'commander.missingArgument' },
+        );
+      }),
+    examples([['', 'vigil connectors test kill-flag --config vigil.yaml']]),
+  );
+  after(
+    connectors
+      .command('test')
+      .summary('Health check and dry run (or a marked test send) of one connector or notifier.')
+      .description(
+        'Build one connector or notifier of the config as the agent does, run its health check, then a dry run on a synthetic TEST decision: plan connectors apply with dryRun, touching nothing; notifiers print the request they would post (credentials hidden) without posting. With --send, notifiers post the test notification and webhook connectors deliver the signed event, both marked test and dry-run; the URLs printed keep scheme, host and port and hide path segments that look like tokens and the values of secret query parameters. Exit 0 passed, 1 a check failed, 2 bad usage, unknown name or invalid config.',
+      )
+      .argument('<name>', 'the connector or notifier name (its `name:` in the config)')
+      .requiredOption('-c, --config <file>', 'YAML config file that defines it')
+      .option(
+        '--send',
+        'really send the test: notifiers post the notification, webhook connectors deliver the signed event (both marked test and dry-run); refused for connectors that would act',
+      )
+      .addOption(
+        new Option('--outcome <outcome>', 'the synthetic decision')
+          .choices(['rollback', 'promote'])
+          .default('rollback'),
+      )
+      .option(
+        '--timeout <ms>',
+        'time limit of the health check and of the dry run, each',
+        positiveInt('--timeout'),
+        30_000,
+      )
+      .action(
+        async (
+          name: string,
+          o: { config: string; send?: boolean; outcome: 'rollback' | 'promote'; timeout: number },
+        ) => {
+          const { runConnectorTest } = await import('./connectors-test.js');
+          const loaded = load(o.config);
+          const logger = createLogger({ level: process.env.VIGIL_LOG_LEVEL ?? 'warn', destination: process.stderr });
+          setCode(
+            await runConnectorTest({
+              loaded,
+              registries: BUILTIN_REGISTRIES,
+              name,
+              send: o.send === true,
+              outcome: o.outcome,
+              timeoutMs: o.timeout,
+              logger,
+              out,
+              err,
+            }),
+          );
+        },
+      ),
+    examples([
+      ['health check + dry run of a plan connector', 'vigil connectors test kill-flag --config vigil.yaml'],
+      ['the request a notifier WOULD post (credential hidden)', 'vigil connectors test teams-ops --config vigil.yaml'],
+      ['post a marked TEST notification for real', 'vigil connectors test teams-ops --config vigil.yaml --send'],
+      ['preview the resolve event', 'vigil connectors test pager --config vigil.yaml --outcome promote'],
+    ]),
+  );
 }
 
 /** `vigil status`: the analyses of a running agent. */
 function addStatus(program: Command, setCode: SetExitCode): void {
-  after(program
-    .command('status')
-    .summary('List the analyses of a running agent.')
-    .description(`Show every analysis of a running agent, its phase and why it is there. It asks the API at --api, else at the host and port of server.api in --config (the address an operator on the agent's machine uses: a wildcard host such as 0.0.0.0 means 127.0.0.1; publicUrl is not used), else at ${DEFAULT_API_URL}. When the agent cannot be reached or refuses, it prints one line naming the URL and the reason, and exits 1.`)
-    .option('--api <url>', `the agent's API base URL (default: ${DEFAULT_API_URL}, or the API address of --config)`)
-    .option('-c, --config <file>', 'take the API host and port from this config\'s server.api')
-    .option('--token <token>', 'bearer token, one of the agent\'s server.auth.tokens (default: $VIGIL_TOKEN)')
-    .option('--timeout <ms>', 'give up when the agent has not answered within this time', positiveInt('--timeout'), 5000)
-    .action(async (o: { api?: string; config?: string; token?: string; timeout: number }) => {
-      setCode(await status(o));
-    }), examples([
-    ['', 'vigil status'],
-    ['the agent of this config, on this machine', 'vigil status --config /etc/vigil/vigil.yaml'],
-    ['through its public address', 'VIGIL_TOKEN=… vigil status --api https://vigil.example.com'],
-  ]));
+  after(
+    program
+      .command('status')
+      .summary('List the analyses of a running agent.')
+      .description(
+        `Show every analysis of a running agent, its phase and why it is there. It asks the API at --api, else at the host and port of server.api in --config (the address an operator on the agent's machine uses: a wildcard host such as 0.0.0.0 means 127.0.0.1; publicUrl is not used), else at ${DEFAULT_API_URL}. When the agent cannot be reached or refuses, it prints one line naming the URL and the reason, and exits 1.`,
+      )
+      .option('--api <url>', `the agent's API base URL (default: ${DEFAULT_API_URL}, or the API address of --config)`)
+      .option('-c, --config <file>', "take the API host and port from this config's server.api")
+      .option('--token <token>', "bearer token, one of the agent's server.auth.tokens (default: $VIGIL_TOKEN)")
+      .option(
+        '--timeout <ms>',
+        'give up when the agent has not answered within this time',
+        positiveInt('--timeout'),
+        5000,
+      )
+      .action(async (o: { api?: string; config?: string; token?: string; timeout: number }) => {
+        setCode(await status(o));
+      }),
+    examples([
+      ['', 'vigil status'],
+      ['the agent of this config, on this machine', 'vigil status --config /etc/vigil/vigil.yaml'],
+      ['through its public address', 'VIGIL_TOKEN=… vigil status --api https://vigil.example.com'],
+    ]),
+  );
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -323,7 +463,8 @@ export async function main(argv: string[]): Promise<number> {
     code = c;
   };
   const program = rootProgram();
-  for (const add of [addServe, addValidate, addReplay, addBacktest, addDemo, addConnectors, addStatus]) add(program, setCode);
+  for (const add of [addServe, addValidate, addReplay, addBacktest, addDemo, addConnectors, addStatus])
+    add(program, setCode);
   oneLineUsageErrors(program);
   try {
     await program.parseAsync(argv);

@@ -36,7 +36,9 @@ function abortReason(signal: AbortSignal): Error {
   return new Error(`health check did not finish: ${r instanceof Error ? r.message : 'aborted'}`);
 }
 
-function isMap(x: ReadonlyMap<string, PlanConnector> | readonly PlanConnector[]): x is ReadonlyMap<string, PlanConnector> {
+function isMap(
+  x: ReadonlyMap<string, PlanConnector> | readonly PlanConnector[],
+): x is ReadonlyMap<string, PlanConnector> {
   return x instanceof Map;
 }
 
@@ -54,18 +56,20 @@ export async function checkConnectors(
 ): Promise<ConnectorProblem[]> {
   const plan: readonly PlanConnector[] = isMap(connectors) ? [...connectors.values()] : connectors;
   const all: AnyConnector[] = [...plan, ...notifiers];
-  const results = await Promise.all(all.map(async (c): Promise<ConnectorProblem | undefined> => {
-    if (!c.healthCheck) return undefined;
-    const log = logger.child({ connector: c.name, type: c.type });
-    try {
-      await untilAborted(c.healthCheck({ logger: log, signal }), signal);
-      return undefined;
-    } catch (e) {
-      const problem: ConnectorProblem = { name: c.name, type: c.type, kind: c.kind, ...describeCheckError(e) };
-      log.warn({ error: problem.error, code: problem.code }, 'connector health check failed');
-      return problem;
-    }
-  }));
+  const results = await Promise.all(
+    all.map(async (c): Promise<ConnectorProblem | undefined> => {
+      if (!c.healthCheck) return undefined;
+      const log = logger.child({ connector: c.name, type: c.type });
+      try {
+        await untilAborted(c.healthCheck({ logger: log, signal }), signal);
+        return undefined;
+      } catch (e) {
+        const problem: ConnectorProblem = { name: c.name, type: c.type, kind: c.kind, ...describeCheckError(e) };
+        log.warn({ error: problem.error, code: problem.code }, 'connector health check failed');
+        return problem;
+      }
+    }),
+  );
   return results.filter((p): p is ConnectorProblem => p !== undefined);
 }
 

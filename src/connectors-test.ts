@@ -14,7 +14,15 @@ import type { Logger } from 'pino';
 import type { LoadedConfig, Registries } from './config/load.js';
 import { buildConnector, type ConnectorSection } from './connectors-build.js';
 import { describeCheckError } from './connectors-check.js';
-import type { AnyConnector, ConnectorDeps, Decision, Notification, Notifier, PlanConnector, RollbackTarget } from './contracts/index.js';
+import type {
+  AnyConnector,
+  ConnectorDeps,
+  Decision,
+  Notification,
+  Notifier,
+  PlanConnector,
+  RollbackTarget,
+} from './contracts/index.js';
 
 export interface ConnectorTestOptions {
   loaded: LoadedConfig;
@@ -35,7 +43,12 @@ export interface ConnectorTestOptions {
 export const TEST_SERVICE = 'vigil-connectors-test';
 
 /** A decision that says everywhere it is a test: service, versions, reason, summary; always a dry run. */
-export function connectorTestDecision(o: { nowMs: number; configHash: string; outcome: 'rollback' | 'promote'; plan: readonly string[] }): Decision {
+export function connectorTestDecision(o: {
+  nowMs: number;
+  configHash: string;
+  outcome: 'rollback' | 'promote';
+  plan: readonly string[];
+}): Decision {
   const rollback = o.outcome === 'rollback';
   return {
     id: `${TEST_SERVICE}-${o.nowMs}`,
@@ -47,20 +60,22 @@ export function connectorTestDecision(o: { nowMs: number; configHash: string; ou
     baselineVersion: 'v0.0.0-test-baseline',
     look: 1,
     eventTimeUnixMs: o.nowMs,
-    verdicts: [{
-      detector: 'error-rate-sequential',
-      metric: 'error-rate',
-      phase: rollback ? 'fail' : 'pass',
-      pValue: rollback ? 0.001 : 0.5,
-      estimate: rollback ? 3 : 0.98,
-      lower: rollback ? 1.8 : 0.81,
-      upper: rollback ? 5.2 : 1.04,
-      effect: 'error-rate ratio canary/baseline',
-      samples: { baseline: 1000, canary: 100 },
-      summary: 'TEST: synthetic numbers',
-      alpha: 0.05,
-      shadow: false,
-    }],
+    verdicts: [
+      {
+        detector: 'error-rate-sequential',
+        metric: 'error-rate',
+        phase: rollback ? 'fail' : 'pass',
+        pValue: rollback ? 0.001 : 0.5,
+        estimate: rollback ? 3 : 0.98,
+        lower: rollback ? 1.8 : 0.81,
+        upper: rollback ? 5.2 : 1.04,
+        effect: 'error-rate ratio canary/baseline',
+        samples: { baseline: 1000, canary: 100 },
+        summary: 'TEST: synthetic numbers',
+        alpha: 0.05,
+        shadow: false,
+      },
+    ],
     configHash: o.configHash,
     plan: rollback ? [...o.plan] : [],
     dryRun: true,
@@ -92,9 +107,15 @@ export function redactUrl(url: string): string {
   } catch {
     return '(not a URL)';
   }
-  const path = u.pathname.split('/').map((seg) => (seg && looksLikeToken(seg) ? '****' : seg)).join('/');
+  const path = u.pathname
+    .split('/')
+    .map((seg) => (seg && looksLikeToken(seg) ? '****' : seg))
+    .join('/');
   const query = [...u.searchParams.entries()]
-    .map(([k, v]) => `${encodeURIComponent(k)}=${SECRET_PARAM.test(k) || looksLikeToken(v) ? '****' : encodeURIComponent(v)}`)
+    .map(
+      ([k, v]) =>
+        `${encodeURIComponent(k)}=${SECRET_PARAM.test(k) || looksLikeToken(v) ? '****' : encodeURIComponent(v)}`,
+    )
     .join('&');
   return `${u.protocol}//${u.host}${path}${query ? `?${query}` : ''}`;
 }
@@ -130,7 +151,12 @@ export function redact(text: string, secrets: readonly string[]): string {
 
 const SHOWN_HEADERS = /^(content-type|user-agent|ce-[a-z]+|x-vigil-timestamp)$/i;
 
-interface Captured { method: string; url: string; headers: Record<string, string>; body: string }
+interface Captured {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
 
 function headersOf(init: RequestInit | undefined): Record<string, string> {
   const h = new Headers(init?.headers);
@@ -141,7 +167,9 @@ function headersOf(init: RequestInit | undefined): Record<string, string> {
 export function describeRequest(req: Captured, secrets: readonly string[]): string[] {
   const u = new URL(req.url);
   const hidden = u.pathname.length > 1 || u.search !== '';
-  const lines = [`${req.method} ${u.protocol}//${u.host}${hidden ? '/… (path and query hidden: they may hold the credential)' : ''}`];
+  const lines = [
+    `${req.method} ${u.protocol}//${u.host}${hidden ? '/… (path and query hidden: they may hold the credential)' : ''}`,
+  ];
   for (const [k, v] of Object.entries(req.headers)) lines.push(`${k}: ${SHOWN_HEADERS.test(k) ? v : '[redacted]'}`);
   let body = req.body;
   try {
@@ -153,7 +181,10 @@ export function describeRequest(req: Captured, secrets: readonly string[]): stri
   return lines;
 }
 
-function find(loaded: LoadedConfig, name: string): { section: ConnectorSection; entry: { name: string; type: string } } | undefined {
+function find(
+  loaded: LoadedConfig,
+  name: string,
+): { section: ConnectorSection; entry: { name: string; type: string } } | undefined {
   const c = loaded.config.connectors.find((x) => x.name === name);
   if (c) return { section: 'connectors', entry: c };
   const n = loaded.config.notifiers.find((x) => x.name === name);
@@ -182,10 +213,16 @@ function network(realFetch: typeof globalThis.fetch): Network {
       const url = input instanceof Request ? input.url : String(input);
       const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
       if (net.mode === 'capture') {
-        net.captured.push({ method, url, headers: headersOf(init), body: typeof init?.body === 'string' ? init.body : '' });
+        net.captured.push({
+          method,
+          url,
+          headers: headersOf(init),
+          body: typeof init?.body === 'string' ? init.body : '',
+        });
         return new Response('ok', { status: 200, headers: { 'content-type': 'text/plain' } });
       }
-      if (net.mode === 'watch' && !['GET', 'HEAD', 'OPTIONS'].includes(method)) net.writes.push(`${method} ${new URL(url).origin}`);
+      if (net.mode === 'watch' && !['GET', 'HEAD', 'OPTIONS'].includes(method))
+        net.writes.push(`${method} ${new URL(url).origin}`);
       const request: { method: string; url: string; status?: number } = { method, url };
       if (net.mode === 'send') net.sent.push(request);
       const res = await realFetch(input, init);
@@ -209,15 +246,28 @@ interface TestRun {
 }
 
 function targetOf(d: Decision): RollbackTarget {
-  return { service: d.service, analysisId: d.analysis, decisionId: d.id, canaryVersion: d.canaryVersion, baselineVersion: d.baselineVersion, reason: d.reason };
+  return {
+    service: d.service,
+    analysisId: d.analysis,
+    decisionId: d.id,
+    canaryVersion: d.canaryVersion,
+    baselineVersion: d.baselineVersion,
+    reason: d.reason,
+  };
 }
 
 /** The requests of a real send, where they went (secrets in the URL hidden) and what came back. */
 function showSent(run: TestRun): void {
-  for (const r of run.net.sent) run.o.out(`  ${r.method} ${redactUrl(r.url)} → ${r.status === undefined ? 'no answer' : `HTTP ${r.status}`}`);
+  for (const r of run.net.sent)
+    run.o.out(`  ${r.method} ${redactUrl(r.url)} → ${r.status === undefined ? 'no answer' : `HTTP ${r.status}`}`);
 }
 
-async function checkHealth(conn: AnyConnector, o: ConnectorTestOptions, show: TestRun['show'], fail: TestRun['fail']): Promise<boolean> {
+async function checkHealth(
+  conn: AnyConnector,
+  o: ConnectorTestOptions,
+  show: TestRun['show'],
+  fail: TestRun['fail'],
+): Promise<boolean> {
   if (!conn.healthCheck) {
     show(`  health check: none (${conn.type} has no health check)`);
     return true;
@@ -239,7 +289,9 @@ async function sendAction(conn: PlanConnector, run: TestRun): Promise<boolean> {
   try {
     await conn.apply({ logger: o.logger, signal: run.signal, dryRun: false, decision, target: targetOf(decision) });
     showSent(run);
-    show(`  sent: a TEST event (${o.outcome} of ${decision.service}, marked test and dry-run) was delivered${run.net.statuses.length > 0 ? ` (HTTP ${run.net.statuses.join(', ')})` : ''}`);
+    show(
+      `  sent: a TEST event (${o.outcome} of ${decision.service}, marked test and dry-run) was delivered${run.net.statuses.length > 0 ? ` (HTTP ${run.net.statuses.join(', ')})` : ''}`,
+    );
     return true;
   } catch (e) {
     showSent(run);
@@ -253,12 +305,26 @@ async function dryRunAction(conn: PlanConnector, run: TestRun): Promise<boolean>
   const { o, decision, show } = run;
   run.net.mode = 'watch';
   try {
-    const r = await conn.apply({ logger: o.logger, signal: run.signal, dryRun: true, decision, target: targetOf(decision) });
+    const r = await conn.apply({
+      logger: o.logger,
+      signal: run.signal,
+      dryRun: true,
+      decision,
+      target: targetOf(decision),
+    });
     show(`  dry run (${o.outcome} of ${decision.service}): ${r.detail} (changed: ${r.changed})`);
     let ok = true;
-    if (r.changed) { show('  dry run: FAILED: it reports a change, a dry run must touch nothing'); ok = false; }
+    if (r.changed) {
+      show('  dry run: FAILED: it reports a change, a dry run must touch nothing');
+      ok = false;
+    }
     const writes = run.net.writes;
-    if (writes.length > 0) { show(`  dry run: FAILED: it sent ${writes.length} write request(s) (${writes.join(', ')}), a dry run must touch nothing`); ok = false; }
+    if (writes.length > 0) {
+      show(
+        `  dry run: FAILED: it sent ${writes.length} write request(s) (${writes.join(', ')}), a dry run must touch nothing`,
+      );
+      ok = false;
+    }
     return ok;
   } catch (e) {
     run.fail('dry run', e);
@@ -271,15 +337,20 @@ async function notify(conn: Notifier, run: TestRun): Promise<boolean> {
   const { o, decision, show } = run;
   const publicUrl = o.loaded.config.server.api.publicUrl;
   const notification: Notification = {
-    kind: 'decision', decision,
-    ...(publicUrl ? { link: `${publicUrl.replace(/\/$/, '')}/api/v1/decisions/${encodeURIComponent(decision.id)}` } : {}),
+    kind: 'decision',
+    decision,
+    ...(publicUrl
+      ? { link: `${publicUrl.replace(/\/$/, '')}/api/v1/decisions/${encodeURIComponent(decision.id)}` }
+      : {}),
   };
   run.net.mode = o.send ? 'send' : 'capture';
   try {
     await conn.post(notification, { logger: o.logger, signal: run.signal, dryRun: true });
     if (o.send) {
       showSent(run);
-      show(`  sent: a TEST notification (${o.outcome}, marked dry-run) was posted${run.net.statuses.length > 0 ? ` (HTTP ${run.net.statuses.join(', ')})` : ''}`);
+      show(
+        `  sent: a TEST notification (${o.outcome}, marked dry-run) was posted${run.net.statuses.length > 0 ? ` (HTTP ${run.net.statuses.join(', ')})` : ''}`,
+      );
     } else if (run.net.captured.length === 0) {
       show(`  preview: ${conn.type} sends no request for this notification`);
     } else {
@@ -302,7 +373,9 @@ export async function runConnectorTest(o: ConnectorTestOptions): Promise<number>
   const found = find(o.loaded, o.name);
   if (!found) {
     const list = (xs: readonly { name: string }[]) => xs.map((x) => x.name).join(', ') || '(none)';
-    o.err(`vigil connectors test: ${o.loaded.file} has no connector or notifier named "${o.name}" (connectors: ${list(o.loaded.config.connectors)}; notifiers: ${list(o.loaded.config.notifiers)})`);
+    o.err(
+      `vigil connectors test: ${o.loaded.file} has no connector or notifier named "${o.name}" (connectors: ${list(o.loaded.config.connectors)}; notifiers: ${list(o.loaded.config.notifiers)})`,
+    );
     return 2;
   }
   const net = network(o.fetch ?? globalThis.fetch);
@@ -317,7 +390,9 @@ export async function runConnectorTest(o: ConnectorTestOptions): Promise<number>
     return 2;
   }
   if (o.send && conn.kind !== 'notifier' && conn.kind !== 'webhook') {
-    o.err(`vigil connectors test: --send is for notifiers and webhook connectors, which only deliver a message; ${o.name} is a ${conn.kind} connector (type ${conn.type}) and would really act: run it without --send for its dry run`);
+    o.err(
+      `vigil connectors test: --send is for notifiers and webhook connectors, which only deliver a message; ${o.name} is a ${conn.kind} connector (type ${conn.type}) and would really act: run it without --send for its dry run`,
+    );
     await conn.close?.().catch(() => undefined);
     return 2;
   }
@@ -328,11 +403,23 @@ export async function runConnectorTest(o: ConnectorTestOptions): Promise<number>
     show(`  ${what}: FAILED: ${error}${code ? ` [${code}]` : ''}`);
   };
 
-  show(`${conn.kind === 'notifier' ? 'notifier' : `${conn.kind} connector`} ${conn.name} (type ${conn.type}) from ${o.loaded.file}`);
+  show(
+    `${conn.kind === 'notifier' ? 'notifier' : `${conn.kind} connector`} ${conn.name} (type ${conn.type}) from ${o.loaded.file}`,
+  );
   const healthy = await checkHealth(conn, o, show, fail);
-  const decision = connectorTestDecision({ nowMs: now(), configHash: o.loaded.hash, outcome: o.outcome, plan: conn.kind === 'notifier' ? o.loaded.config.plan : [conn.name] });
+  const decision = connectorTestDecision({
+    nowMs: now(),
+    configHash: o.loaded.hash,
+    outcome: o.outcome,
+    plan: conn.kind === 'notifier' ? o.loaded.config.plan : [conn.name],
+  });
   const run: TestRun = { o, net, decision, signal: AbortSignal.timeout(o.timeoutMs), secrets, show, fail };
-  const acted = conn.kind === 'notifier' ? await notify(conn, run) : o.send ? await sendAction(conn, run) : await dryRunAction(conn, run);
+  const acted =
+    conn.kind === 'notifier'
+      ? await notify(conn, run)
+      : o.send
+        ? await sendAction(conn, run)
+        : await dryRunAction(conn, run);
   const ok = healthy && acted;
   await conn.close?.().catch((e: unknown) => fail('close', e));
   show(ok ? 'result: ok' : 'result: FAILED');

@@ -5,12 +5,28 @@ import { pino, type Logger, type LoggerOptions, type DestinationStream } from 'p
  * secrets, URLs with credentials) and must never reach logs.
  */
 export const REDACT_PATHS = [
-  'secret', '*.secret', '*.*.secret',
-  'token', '*.token', 'tokens', '*.tokens',
-  'password', '*.password',
-  'authorization', '*.authorization', 'headers.authorization', 'req.headers.authorization',
-  'webhookUrl', '*.webhookUrl', '*.*.webhookUrl',
-  'redis', '*.redis', 'routingKey', '*.routingKey', 'apiKey', '*.apiKey',
+  'secret',
+  '*.secret',
+  '*.*.secret',
+  'token',
+  '*.token',
+  'tokens',
+  '*.tokens',
+  'password',
+  '*.password',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  'req.headers.authorization',
+  'webhookUrl',
+  '*.webhookUrl',
+  '*.*.webhookUrl',
+  'redis',
+  '*.redis',
+  'routingKey',
+  '*.routingKey',
+  'apiKey',
+  '*.apiKey',
 ];
 
 export interface LoggerConfig {

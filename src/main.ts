@@ -83,11 +83,25 @@ export function createAgent(opts: AgentOptions): Agent {
     settle: pipeline.settle,
     async start() {
       const { otlpHttpUrl, otlpGrpcAddress } = await receivers.listen();
-      const apiUrl = await apiApp.listen({ host: config.server.api.host, port: opts.ports?.api ?? config.server.api.port });
+      const apiUrl = await apiApp.listen({
+        host: config.server.api.host,
+        port: opts.ports?.api ?? config.server.api.port,
+      });
       started = true;
       for (const w of loaded.warnings) logger.warn(w);
       await actions.startHealthChecks();
-      logger.info({ otlpHttp: otlpHttpUrl, otlpGrpc: otlpGrpcAddress, api: apiUrl, queueAdapter: config.queue.redis ? 'bullmq' : 'embedded', dryRun: pipeline.dryRun, config: loaded.file, configHash: loaded.hash }, 'vigil is listening');
+      logger.info(
+        {
+          otlpHttp: otlpHttpUrl,
+          otlpGrpc: otlpGrpcAddress,
+          api: apiUrl,
+          queueAdapter: config.queue.redis ? 'bullmq' : 'embedded',
+          dryRun: pipeline.dryRun,
+          config: loaded.file,
+          configHash: loaded.hash,
+        },
+        'vigil is listening',
+      );
       return { otlpHttpUrl, otlpGrpcAddress, apiUrl };
     },
     async stop() {

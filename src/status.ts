@@ -48,7 +48,11 @@ function codeOf(e: unknown): string | undefined {
   const o = e as { code?: unknown; errors?: unknown };
   if (typeof o.code === 'string') return o.code;
   // happy eyeballs (localhost → ::1 and 127.0.0.1) fails with an AggregateError of one error per address
-  if (Array.isArray(o.errors)) for (const x of o.errors as unknown[]) { const c = codeOf(x); if (c) return c; }
+  if (Array.isArray(o.errors))
+    for (const x of o.errors as unknown[]) {
+      const c = codeOf(x);
+      if (c) return c;
+    }
   return undefined;
 }
 
@@ -58,7 +62,8 @@ function codeOf(e: unknown): string | undefined {
  * in `cause` (an Error with a code, or an AggregateError of one per address).
  */
 export function fetchFailureReason(e: unknown, timeoutMs: number): string {
-  if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) return `no answer within ${timeoutMs} ms (--timeout)`;
+  if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError'))
+    return `no answer within ${timeoutMs} ms (--timeout)`;
   const cause = e instanceof Error ? e.cause : undefined;
   const code = codeOf(cause) ?? codeOf(e);
   if (code) return `${REASONS[code] ?? 'network error'} (${code})`;
@@ -72,7 +77,13 @@ function oneLine(s: string, max = 200): string {
 }
 
 interface AnalysesBody {
-  analyses: { id: string; phase: string; look: number; why: string; totals: { canary: { requests: number }; baseline: { requests: number } } }[];
+  analyses: {
+    id: string;
+    phase: string;
+    look: number;
+    why: string;
+    totals: { canary: { requests: number }; baseline: { requests: number } };
+  }[];
 }
 
 /** Prints one line per analysis. Exit code: 0 listed, 1 the agent could not be asked or answered an error. */
@@ -92,7 +103,9 @@ export async function runStatus(o: StatusOptions): Promise<number> {
     });
   } catch (e) {
     const why = fetchFailureReason(e, o.timeoutMs);
-    const hint = /ECONNREFUSED/.test(why) ? ': is `vigil serve` running there? (point at it with --api or --config)' : '';
+    const hint = /ECONNREFUSED/.test(why)
+      ? ': is `vigil serve` running there? (point at it with --api or --config)'
+      : '';
     return fail(`${why}${hint}`);
   }
   let text: string;
@@ -102,9 +115,11 @@ export async function runStatus(o: StatusOptions): Promise<number> {
     return fail(`the answer broke off: ${fetchFailureReason(e, o.timeoutMs)}`);
   }
   if (res.status === 401 || res.status === 403) {
-    return fail(o.token
-      ? `HTTP ${res.status}: the token was refused; pass one of the agent's server.auth.tokens with --token or VIGIL_TOKEN`
-      : `HTTP ${res.status}: the API needs a bearer token; pass --token <token> or set VIGIL_TOKEN`);
+    return fail(
+      o.token
+        ? `HTTP ${res.status}: the token was refused; pass one of the agent's server.auth.tokens with --token or VIGIL_TOKEN`
+        : `HTTP ${res.status}: the API needs a bearer token; pass --token <token> or set VIGIL_TOKEN`,
+    );
   }
   if (!res.ok) return fail(`HTTP ${res.status}${text ? `: ${oneLine(text)}` : ''}`);
   let body: AnalysesBody;
@@ -115,6 +130,9 @@ export async function runStatus(o: StatusOptions): Promise<number> {
     return fail(`HTTP ${res.status} but not a Vigil API answer (is --api the agent's API port?): ${oneLine(text, 80)}`);
   }
   if (body.analyses.length === 0) o.out('no analyses yet');
-  for (const a of body.analyses) o.out(`${a.id}  ${a.phase}  look ${a.look}  canary ${a.totals.canary.requests} / baseline ${a.totals.baseline.requests} requests  — ${a.why}`);
+  for (const a of body.analyses)
+    o.out(
+      `${a.id}  ${a.phase}  look ${a.look}  canary ${a.totals.canary.requests} / baseline ${a.totals.baseline.requests} requests  — ${a.why}`,
+    );
   return 0;
 }

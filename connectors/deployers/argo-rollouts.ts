@@ -1,7 +1,5 @@
 import { z } from 'zod';
-import type {
-  ActionContext, ActionResult, ConnectorFactory, PlanConnector,
-} from '../../src/contracts/connector.js';
+import type { ActionContext, ActionResult, ConnectorFactory, PlanConnector } from '../../src/contracts/connector.js';
 import { VigilError, isVigilError } from '../../src/errors.js';
 import { abortedError } from '../shared/http.js';
 import { type KubeCall, KubeClient, PATCH_CONTENT_TYPE } from '../shared/kube-client.js';
@@ -81,18 +79,28 @@ export const argoRolloutsDeployerFactory: ConnectorFactory<ArgoRolloutsOptions> 
         if (st.currentPodHash !== undefined && st.currentPodHash === st.stableRS) {
           const version = ro.spec?.template?.metadata?.labels?.[o.versionLabel];
           if (version === ctx.target.baselineVersion) {
-            return { changed: false, detail: `${where} has no update in progress and runs the baseline ${version}: already rolled back` };
+            return {
+              changed: false,
+              detail: `${where} has no update in progress and runs the baseline ${version}: already rolled back`,
+            };
           }
-          throw new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [
-            `${TYPE}: ${where} has no update in progress (stable ReplicaSet ${st.stableRS} is current, version ${version ?? 'unknown'}): ` +
-            `abort cannot roll back a promoted canary; undo the Rollout (kubectl argo rollouts undo ${o.rollout})`,
-          ], { details: { vendor: TYPE } });
+          throw new VigilError(
+            'VIGIL_ERR_CONNECTOR_FAILED',
+            [
+              `${TYPE}: ${where} has no update in progress (stable ReplicaSet ${st.stableRS} is current, version ${version ?? 'unknown'}): ` +
+                `abort cannot roll back a promoted canary; undo the Rollout (kubectl argo rollouts undo ${o.rollout})`,
+            ],
+            { details: { vendor: TYPE } },
+          );
         }
         const what = `${where}: merge patch ${JSON.stringify(ABORT_PATCH)} (${PATCH_CONTENT_TYPE.merge}) to its status subresource`;
         if (ctx.dryRun) return { changed: false, detail: `dry-run: would abort ${what}${phase}` };
         const sentTo = await patchAbort(call);
         withBindings(ctx.logger, { connector: name }).info({ rollout: where }, 'rollout aborted');
-        return { changed: true, detail: `aborted ${where}${phase}: PATCHed ${sentTo} with ${JSON.stringify(ABORT_PATCH)}` };
+        return {
+          changed: true,
+          detail: `aborted ${where}${phase}: PATCHed ${sentTo} with ${JSON.stringify(ABORT_PATCH)}`,
+        };
       },
       async healthCheck(ctx): Promise<void> {
         const call = { signal: ctx.signal, timeoutMs: o.timeoutMs, logger: ctx.logger };

@@ -3,7 +3,11 @@ import { access } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import type {
-  ActionContext, ActionResult, ConnectorFactory, PlanConnector, RollbackTarget,
+  ActionContext,
+  ActionResult,
+  ConnectorFactory,
+  PlanConnector,
+  RollbackTarget,
 } from '../../src/contracts/connector.js';
 import { VigilError } from '../../src/errors.js';
 import { abortedError } from '../shared/http.js';
@@ -39,7 +43,12 @@ const argv = (what: string) =>
       for (const a of args) {
         for (const m of a.matchAll(PLACEHOLDER)) {
           if (!(m[1]! in PLACEHOLDERS)) {
-            ctx.addIssue({ code: 'custom', message: `uses unknown placeholder {${m[1]}} (known: ${Object.keys(PLACEHOLDERS).map((k) => `{${k}}`).join(', ')})` });
+            ctx.addIssue({
+              code: 'custom',
+              message: `uses unknown placeholder {${m[1]}} (known: ${Object.keys(PLACEHOLDERS)
+                .map((k) => `{${k}}`)
+                .join(', ')})`,
+            });
           }
         }
       }
@@ -51,12 +60,19 @@ const schema = z
     check: argv('a program that exits 0 when the rollback state is already in place').optional(),
     shell: z.boolean({ error: 'must be true or false' }).default(false),
     env: z
-      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'has a name that is not an environment variable name' }), z.string({ error: 'values must be strings' }), {
-        error: 'must be a mapping of environment variable names to values',
-      })
+      .record(
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'has a name that is not an environment variable name' }),
+        z.string({ error: 'values must be strings' }),
+        {
+          error: 'must be a mapping of environment variable names to values',
+        },
+      )
       .default({}),
     inheritEnv: z.boolean({ error: 'must be true or false' }).default(true),
-    cwd: z.string({ error: 'must be a string' }).refine(isAbsolute, { error: 'must be an absolute directory path' }).optional(),
+    cwd: z
+      .string({ error: 'must be a string' })
+      .refine(isAbsolute, { error: 'must be an absolute directory path' })
+      .optional(),
     timeoutMs: z
       .int({ error: 'must be an integer number of milliseconds' })
       .min(1, { error: 'must be at least 1 ms' })
@@ -71,14 +87,27 @@ const schema = z
   })
   .superRefine((o, ctx) => {
     if (!o.shell) return;
-    if (o.command.length !== 1) ctx.addIssue({ code: 'custom', path: ['command'], message: 'with shell: true must be ONE string, the script /bin/sh runs' });
-    if (o.check !== undefined && o.check.length !== 1) ctx.addIssue({ code: 'custom', path: ['check'], message: 'with shell: true must be ONE string, the script /bin/sh runs' });
+    if (o.command.length !== 1)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['command'],
+        message: 'with shell: true must be ONE string, the script /bin/sh runs',
+      });
+    if (o.check !== undefined && o.check.length !== 1)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['check'],
+        message: 'with shell: true must be ONE string, the script /bin/sh runs',
+      });
   });
 
 export type CommandOptions = z.output<typeof schema>;
 
 function failed(why: string, opts: { retryable?: boolean; details?: Record<string, unknown> } = {}): VigilError {
-  return new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [`${TYPE}: ${why}`], { retryable: opts.retryable, details: { vendor: TYPE, ...opts.details } });
+  return new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [`${TYPE}: ${why}`], {
+    retryable: opts.retryable,
+    details: { vendor: TYPE, ...opts.details },
+  });
 }
 
 /** An argv as a reader would type it: plain words bare, others single-quoted. */
@@ -87,13 +116,17 @@ export function showArgv(args: readonly string[]): string {
 }
 
 function fill(args: readonly string[], t: RollbackTarget): string[] {
-  return args.map((a) => a.replace(PLACEHOLDER, (_m, name: string) => {
-    const value = PLACEHOLDERS[name as Placeholder](t);
-    if (!SAFE_VALUE.test(value)) {
-      throw failed(`{${name}} is ${JSON.stringify(value.slice(0, 60))}, which Vigil does not put into a command line (letters, digits and ._:+@/=- only, not starting with -)`);
-    }
-    return value;
-  }));
+  return args.map((a) =>
+    a.replace(PLACEHOLDER, (_m, name: string) => {
+      const value = PLACEHOLDERS[name as Placeholder](t);
+      if (!SAFE_VALUE.test(value)) {
+        throw failed(
+          `{${name}} is ${JSON.stringify(value.slice(0, 60))}, which Vigil does not put into a command line (letters, digits and ._:+@/=- only, not starting with -)`,
+        );
+      }
+      return value;
+    }),
+  );
 }
 
 /** The environment the program sees: the agent's (unless inheritEnv is false), `env`, then the decision. */
@@ -119,7 +152,10 @@ function environment(o: CommandOptions, ctx: ActionContext, connector: string): 
 async function executable(program: string, env: NodeJS.ProcessEnv, cwd: string | undefined): Promise<boolean> {
   const candidates = program.includes('/')
     ? [isAbsolute(program) ? program : join(cwd ?? process.cwd(), program)]
-    : (env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, program));
+    : (env.PATH ?? '')
+        .split(delimiter)
+        .filter(Boolean)
+        .map((d) => join(d, program));
   for (const c of candidates) {
     try {
       await access(c, constants.X_OK);
@@ -154,7 +190,9 @@ export const commandDeployerFactory: ConnectorFactory<CommandOptions> = {
   parse: (options) => parseOptions(TYPE, schema, options),
   create(name: string, o: CommandOptions): PlanConnector<'deployer'> {
     const wrap = (args: readonly string[]) => (o.shell ? ['/bin/sh', '-c', args[0]!] : [...args]);
-    const secrets = Object.values(o.env).filter((v) => v.length >= 4).sort((a, b) => b.length - a.length);
+    const secrets = Object.values(o.env)
+      .filter((v) => v.length >= 4)
+      .sort((a, b) => b.length - a.length);
     const mask = (text: string) => secrets.reduce((t, s) => t.split(s).join('***'), text);
     const tail = (r: RunResult, max: number) => {
       const out = mask(r.output);
@@ -173,18 +211,35 @@ export const commandDeployerFactory: ConnectorFactory<CommandOptions> = {
         const check = o.check ? wrap(fill(o.check, ctx.target)) : undefined;
         const shown = showArgv(command);
         if (ctx.dryRun) {
-          return { changed: false, detail: `dry-run: would run ${check ? `${showArgv(check)}, and unless it exits 0, ` : ''}${shown} with the decision in VIGIL_* variables` };
+          return {
+            changed: false,
+            detail: `dry-run: would run ${check ? `${showArgv(check)}, and unless it exits 0, ` : ''}${shown} with the decision in VIGIL_* variables`,
+          };
         }
         const env = environment(o, ctx, name);
-        const run = (args: string[]) => runProcess({ vendor: TYPE, argv: args, env, cwd: o.cwd, timeoutMs: o.timeoutMs, signal: ctx.signal, maxOutputBytes: o.maxOutputBytes });
+        const run = (args: string[]) =>
+          runProcess({
+            vendor: TYPE,
+            argv: args,
+            env,
+            cwd: o.cwd,
+            timeoutMs: o.timeoutMs,
+            signal: ctx.signal,
+            maxOutputBytes: o.maxOutputBytes,
+          });
         if (check) {
           const r = await run(check);
-          if (r.exitCode === 0) return { changed: false, detail: `${showArgv(check)} exited 0: already rolled back${r.output ? `: ${tail(r, o.maxOutputBytes)}` : ''}` };
+          if (r.exitCode === 0)
+            return {
+              changed: false,
+              detail: `${showArgv(check)} exited 0: already rolled back${r.output ? `: ${tail(r, o.maxOutputBytes)}` : ''}`,
+            };
         }
         const r = await run(command);
         if (r.exitCode !== 0) {
           throw failed(`${shown} failed (${exit(r)})${r.output ? `: ${tail(r, 500)}` : ''}`, {
-            retryable: o.retryOnFailure, details: { exitCode: r.exitCode, exitSignal: r.exitSignal },
+            retryable: o.retryOnFailure,
+            details: { exitCode: r.exitCode, exitSignal: r.exitSignal },
           });
         }
         withBindings(ctx.logger, { connector: name }).info({ program: command[0] }, 'rollback command succeeded');
@@ -194,7 +249,8 @@ export const commandDeployerFactory: ConnectorFactory<CommandOptions> = {
         const env = o.inheritEnv ? process.env : { PATH: process.env.PATH ?? '/usr/bin:/bin' };
         for (const args of [o.command, ...(o.check ? [o.check] : [])]) {
           const program = wrap(args)[0]!;
-          if (!(await executable(program, { ...env, ...o.env }, o.cwd))) throw failed(`${program} is not an executable program here (PATH=${env.PATH ?? ''})`);
+          if (!(await executable(program, { ...env, ...o.env }, o.cwd)))
+            throw failed(`${program} is not an executable program here (PATH=${env.PATH ?? ''})`);
         }
       },
     };

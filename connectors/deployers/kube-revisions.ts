@@ -79,7 +79,10 @@ function canonical(v: unknown): unknown {
     const out: Record<string, unknown> = {};
     for (const k of Object.keys(v).sort()) {
       const c = canonical((v as Record<string, unknown>)[k]);
-      const empty = c === null || c === undefined || (Array.isArray(c) && c.length === 0) ||
+      const empty =
+        c === null ||
+        c === undefined ||
+        (Array.isArray(c) && c.length === 0) ||
         (typeof c === 'object' && !Array.isArray(c) && Object.keys(c).length === 0);
       if (!empty) out[k] = c;
     }

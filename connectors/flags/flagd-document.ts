@@ -12,8 +12,15 @@ import { VigilError } from '../../src/errors.js';
  * write a file that means something else. Linear in the file size.
  */
 
-interface Span { start: number; end: number }
-interface Member { key: string; keyStart: number; value: JsonNode }
+interface Span {
+  start: number;
+  end: number;
+}
+interface Member {
+  key: string;
+  keyStart: number;
+  value: JsonNode;
+}
 type JsonNode = Span & ({ kind: 'object'; members: Member[] } | { kind: 'other' });
 
 const WS = new Set([' ', '\t', '\n', '\r']);
@@ -51,7 +58,11 @@ class Locator {
         this.ws();
         this.i++; // ':'
         this.ws();
-        members.push({ key: JSON.parse(this.text.slice(key.start, key.end)) as string, keyStart: key.start, value: this.value() });
+        members.push({
+          key: JSON.parse(this.text.slice(key.start, key.end)) as string,
+          keyStart: key.start,
+          value: this.value(),
+        });
         this.ws();
         if (this.text[this.i] === ',') this.i++;
         this.ws();
@@ -84,7 +95,9 @@ function member(node: JsonNode, key: string): Member | undefined {
 }
 
 function invalid(path: string, why: string): VigilError {
-  return new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [`flagd: ${path} ${why}`], { details: { vendor: 'flagd', path } });
+  return new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [`flagd: ${path} ${why}`], {
+    details: { vendor: 'flagd', path },
+  });
 }
 
 function isRecord(x: unknown): x is Record<string, unknown> {
@@ -105,25 +118,36 @@ export function readFlag(text: string, path: string, flag: string): FlagdFlag {
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    throw new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [`flagd: ${path} is not valid JSON: ${(err as Error).message}`], {
-      cause: err,
-      details: { vendor: 'flagd', path },
-    });
+    throw new VigilError(
+      'VIGIL_ERR_CONNECTOR_FAILED',
+      [`flagd: ${path} is not valid JSON: ${(err as Error).message}`],
+      {
+        cause: err,
+        details: { vendor: 'flagd', path },
+      },
+    );
   }
-  if (!isRecord(doc) || !isRecord(doc.flags)) throw invalid(path, 'has no "flags" object: is it a flagd flag-definition file?');
+  if (!isRecord(doc) || !isRecord(doc.flags))
+    throw invalid(path, 'has no "flags" object: is it a flagd flag-definition file?');
   const f = doc.flags[flag];
   if (!Object.hasOwn(doc.flags, flag) || !isRecord(f)) {
-    throw invalid(path, `defines no flag "${flag}" (it defines: ${Object.keys(doc.flags).join(', ') || 'none'}): fix options.flag`);
+    throw invalid(
+      path,
+      `defines no flag "${flag}" (it defines: ${Object.keys(doc.flags).join(', ') || 'none'}): fix options.flag`,
+    );
   }
   if (!isRecord(f.variants)) throw invalid(path, `flag "${flag}" has no "variants" object`);
   const dv = f.defaultVariant;
-  if (dv !== undefined && dv !== null && typeof dv !== 'string') throw invalid(path, `flag "${flag}" has a non-string defaultVariant`);
+  if (dv !== undefined && dv !== null && typeof dv !== 'string')
+    throw invalid(path, `flag "${flag}" has a non-string defaultVariant`);
   const targeting = f.targeting;
   return {
     defaultVariant: dv,
     variants: Object.keys(f.variants),
     state: f.state,
-    hasTargeting: isRecord(targeting) ? Object.keys(targeting).length > 0 : targeting !== undefined && targeting !== null,
+    hasTargeting: isRecord(targeting)
+      ? Object.keys(targeting).length > 0
+      : targeting !== undefined && targeting !== null,
   };
 }
 
@@ -151,7 +175,10 @@ export function setDefaultVariant(text: string, path: string, flag: string, vari
   const expected = JSON.parse(text) as { flags: Record<string, Record<string, unknown>> };
   expected.flags[flag]!.defaultVariant = variant;
   if (!isDeepStrictEqual(JSON.parse(next), expected)) {
-    throw invalid(path, 'could not be edited in place without changing other content: file a bug with the file attached');
+    throw invalid(
+      path,
+      'could not be edited in place without changing other content: file a bug with the file attached',
+    );
   }
   return next;
 }

@@ -3,9 +3,7 @@ import { constants } from 'node:fs';
 import { access, open, readFile, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
-import type {
-  ActionContext, ActionResult, ConnectorFactory, PlanConnector,
-} from '../../src/contracts/connector.js';
+import type { ActionContext, ActionResult, ConnectorFactory, PlanConnector } from '../../src/contracts/connector.js';
 import { VigilError } from '../../src/errors.js';
 import { abortedError } from '../shared/http.js';
 import { parseOptions } from '../shared/options.js';
@@ -17,18 +15,35 @@ const VENDOR = 'flagd';
 
 const schema = z.strictObject({
   path: z
-    .string({ error: (iss) => (iss.input === undefined ? 'is required: the flagd flag-definition JSON file' : 'must be a string: a file path') })
+    .string({
+      error: (iss) =>
+        iss.input === undefined ? 'is required: the flagd flag-definition JSON file' : 'must be a string: a file path',
+    })
     .min(1, { error: 'must not be empty: the flagd flag-definition JSON file' }),
   flag: keyOption('the flag key in the file'),
   variant: z
-    .string({ error: (iss) => (iss.input === undefined ? 'is required: the variant the flag serves after a rollback (the baseline)' : 'must be a string: a variant name') })
+    .string({
+      error: (iss) =>
+        iss.input === undefined
+          ? 'is required: the variant the flag serves after a rollback (the baseline)'
+          : 'must be a string: a variant name',
+    })
     .min(1, { error: 'must not be empty: a variant name' }),
 });
 
 export type FlagdOptions = z.output<typeof schema>;
 
 /** Errors that more attempts cannot fix: wrong path, no permission, read-only volume. */
-const PERMANENT_FS_CODES = new Set(['ENOENT', 'ENOTDIR', 'EISDIR', 'EACCES', 'EPERM', 'EROFS', 'ELOOP', 'ENAMETOOLONG']);
+const PERMANENT_FS_CODES = new Set([
+  'ENOENT',
+  'ENOTDIR',
+  'EISDIR',
+  'EACCES',
+  'EPERM',
+  'EROFS',
+  'ELOOP',
+  'ENAMETOOLONG',
+]);
 
 function fsError(err: unknown, what: string, signal: AbortSignal): VigilError {
   if (signal.aborted) return abortedError(VENDOR, signal);
@@ -71,10 +86,14 @@ async function atomicReplace(file: string, before: string, text: string, signal:
     }
     const now = await readFile(file, { encoding: 'utf8', signal });
     if (now !== before) {
-      throw new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [`flagd: ${file} changed while Vigil was editing it; the next attempt reads it again`], {
-        details: { vendor: VENDOR },
-        retryable: true,
-      });
+      throw new VigilError(
+        'VIGIL_ERR_CONNECTOR_FAILED',
+        [`flagd: ${file} changed while Vigil was editing it; the next attempt reads it again`],
+        {
+          details: { vendor: VENDOR },
+          retryable: true,
+        },
+      );
     }
     if (signal.aborted) throw abortedError(VENDOR, signal);
     await rename(tmp, file);
@@ -117,9 +136,13 @@ export const flagdFactory: ConnectorFactory<FlagdOptions> = {
       }
       const flag = readFlag(text, o.path, o.flag);
       if (!flag.variants.includes(o.variant)) {
-        throw new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [
-          `flagd: ${where} has no variant "${o.variant}" (it has: ${flag.variants.join(', ') || 'none'}): fix options.variant`,
-        ], { details: { vendor: VENDOR } });
+        throw new VigilError(
+          'VIGIL_ERR_CONNECTOR_FAILED',
+          [
+            `flagd: ${where} has no variant "${o.variant}" (it has: ${flag.variants.join(', ') || 'none'}): fix options.variant`,
+          ],
+          { details: { vendor: VENDOR } },
+        );
       }
       return { file, text, flag };
     }
@@ -128,9 +151,10 @@ export const flagdFactory: ConnectorFactory<FlagdOptions> = {
       vendor: VENDOR,
       read: (ctx) => read(ctx.signal),
       isSet: (s) => s.flag.defaultVariant === o.variant,
-      describe: (s) => (typeof s.flag.defaultVariant === 'string'
-        ? `${where} has defaultVariant "${s.flag.defaultVariant}"`
-        : `${where} has no defaultVariant`),
+      describe: (s) =>
+        typeof s.flag.defaultVariant === 'string'
+          ? `${where} has defaultVariant "${s.flag.defaultVariant}"`
+          : `${where} has no defaultVariant`,
       describeWrite: () => `set defaultVariant of ${where} to "${o.variant}" (temp file + rename)`,
       caveat: (s) => {
         const notes: string[] = [];

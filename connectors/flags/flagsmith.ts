@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import type {
-  ActionContext, ActionResult, ConnectorDeps, ConnectorFactory, PlanConnector,
+  ActionContext,
+  ActionResult,
+  ConnectorDeps,
+  ConnectorFactory,
+  PlanConnector,
 } from '../../src/contracts/connector.js';
 import { VigilError } from '../../src/errors.js';
 import { httpUrl, parseOptions, timeoutMsOption } from '../shared/options.js';
@@ -12,12 +16,15 @@ const VENDOR = 'flagsmith';
 
 const schema = z
   .strictObject({
-    apiKey: credentialOption('an Organisation API key (sent as "Api-Key <key>"), e.g. "${FLAGSMITH_API_KEY}"').optional(),
+    apiKey: credentialOption(
+      'an Organisation API key (sent as "Api-Key <key>"), e.g. "${FLAGSMITH_API_KEY}"',
+    ).optional(),
     token: credentialOption('a user API token (sent as "Token <token>"), e.g. "${FLAGSMITH_TOKEN}"').optional(),
     environmentKey: keyOption('the Flagsmith environment key (Environment settings → Environment key)'),
     feature: keyOption('the name of the feature to disable'),
-    baseUrl: httpUrl('the Flagsmith API origin, e.g. https://api.flagsmith.com or a self-hosted API URL', { httpsOnly: false })
-      .default('https://api.flagsmith.com'),
+    baseUrl: httpUrl('the Flagsmith API origin, e.g. https://api.flagsmith.com or a self-hosted API URL', {
+      httpsOnly: false,
+    }).default('https://api.flagsmith.com'),
     timeoutMs: timeoutMsOption,
   })
   .superRefine((o, ctx) => {
@@ -73,15 +80,24 @@ export const flagsmithFactory: ConnectorFactory<FlagsmithOptions> = {
 
     async function read(signal: AbortSignal, logger: ActionContext['logger']): Promise<FlagsmithState> {
       const res = await vendorRequest({
-        vendor: VENDOR, method: 'GET', url: listUrl, headers: { authorization, accept: 'application/json' },
-        timeoutMs: o.timeoutMs, signal, fetch: deps.fetch, logger,
+        vendor: VENDOR,
+        method: 'GET',
+        url: listUrl,
+        headers: { authorization, accept: 'application/json' },
+        timeoutMs: o.timeoutMs,
+        signal,
+        fetch: deps.fetch,
+        logger,
       });
       const states = parseVendorJson(VENDOR, `GET ${statesPath}`, res.body, listSchema);
       if (states.length !== 1) {
-        const why = states.length === 0
-          ? `has no feature named "${o.feature}": fix options.feature or options.environmentKey`
-          : `has ${states.length} environment-default feature states for "${o.feature}": name the feature exactly`;
-        throw new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [`flagsmith: the environment ${why}`], { details: { vendor: VENDOR } });
+        const why =
+          states.length === 0
+            ? `has no feature named "${o.feature}": fix options.feature or options.environmentKey`
+            : `has ${states.length} environment-default feature states for "${o.feature}": name the feature exactly`;
+        throw new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [`flagsmith: the environment ${why}`], {
+          details: { vendor: VENDOR },
+        });
       }
       return states[0]!;
     }

@@ -1,6 +1,11 @@
 import { z } from 'zod';
 import type {
-  ActionContext, ActionResult, ConnectorDeps, ConnectorFactory, PlanConnector, RollbackTarget,
+  ActionContext,
+  ActionResult,
+  ConnectorDeps,
+  ConnectorFactory,
+  PlanConnector,
+  RollbackTarget,
 } from '../../src/contracts/connector.js';
 import { VigilError } from '../../src/errors.js';
 import { httpUrl, parseOptions, timeoutMsOption } from '../shared/options.js';
@@ -20,8 +25,9 @@ const schema = z.strictObject({
     .string({ error: 'must be a string: the variation to serve by default (its _id, name or value)' })
     .min(1, { error: 'must not be empty: remove it to turn the flag off instead' })
     .optional(),
-  baseUrl: httpUrl('the LaunchDarkly API origin, e.g. https://app.launchdarkly.com', { httpsOnly: true })
-    .default('https://app.launchdarkly.com'),
+  baseUrl: httpUrl('the LaunchDarkly API origin, e.g. https://app.launchdarkly.com', { httpsOnly: true }).default(
+    'https://app.launchdarkly.com',
+  ),
   timeoutMs: timeoutMsOption,
 });
 
@@ -33,11 +39,14 @@ const variationSchema = z.object({ _id: z.string(), value: z.unknown(), name: z.
 const flagSchema = z.object({
   key: z.string(),
   variations: z.array(variationSchema),
-  environments: z.record(z.string(), z.object({
-    on: z.boolean(),
-    fallthrough: z.object({ variation: z.number().int().optional(), rollout: z.unknown().optional() }).optional(),
-    rules: z.array(z.unknown()).optional(),
-  })),
+  environments: z.record(
+    z.string(),
+    z.object({
+      on: z.boolean(),
+      fallthrough: z.object({ variation: z.number().int().optional(), rollout: z.unknown().optional() }).optional(),
+      rules: z.array(z.unknown()).optional(),
+    }),
+  ),
 });
 
 type Flag = z.output<typeof flagSchema>;
@@ -62,7 +71,10 @@ function label(v: Variation, index: number): string {
  * the JSON value written as text (`true`, `"blue"` as `blue`, `42`). No match or two matches at the same
  * level is a permanent error naming the variations the flag has.
  */
-export function resolveVariation(variations: readonly Variation[], wanted: string): { index: number; variation: Variation } {
+export function resolveVariation(
+  variations: readonly Variation[],
+  wanted: string,
+): { index: number; variation: Variation } {
   const levels: ((v: Variation) => boolean)[] = [
     (v) => v._id === wanted,
     (v) => v.name === wanted,
@@ -72,23 +84,31 @@ export function resolveVariation(variations: readonly Variation[], wanted: strin
     const found = variations.flatMap((v, index) => (matches(v) ? [{ index, variation: v }] : []));
     if (found.length === 1) return found[0]!;
     if (found.length > 1) {
-      throw new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [
-        `launchdarkly: options.variation "${wanted}" matches ${found.length} variations: use the variation _id`,
-      ], { details: { vendor: VENDOR } });
+      throw new VigilError(
+        'VIGIL_ERR_CONNECTOR_FAILED',
+        [`launchdarkly: options.variation "${wanted}" matches ${found.length} variations: use the variation _id`],
+        { details: { vendor: VENDOR } },
+      );
     }
   }
   const known = variations.map((v, i) => `${label(v, i)} _id ${v._id}`).join(', ');
-  throw new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [
-    `launchdarkly: the flag has no variation "${wanted}" (it has: ${known || 'none'}): fix options.variation`,
-  ], { details: { vendor: VENDOR } });
+  throw new VigilError(
+    'VIGIL_ERR_CONNECTOR_FAILED',
+    [`launchdarkly: the flag has no variation "${wanted}" (it has: ${known || 'none'}): fix options.variation`],
+    { details: { vendor: VENDOR } },
+  );
 }
 
 function stateOf(flag: Flag, o: LaunchDarklyOptions): LdState {
   const env = flag.environments[o.environment];
   if (!env) {
-    throw new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [
-      `launchdarkly: flag "${o.flag}" has no environment "${o.environment}" in project "${o.project}": fix options.environment`,
-    ], { details: { vendor: VENDOR } });
+    throw new VigilError(
+      'VIGIL_ERR_CONNECTOR_FAILED',
+      [
+        `launchdarkly: flag "${o.flag}" has no environment "${o.environment}" in project "${o.project}": fix options.environment`,
+      ],
+      { details: { vendor: VENDOR } },
+    );
   }
   return {
     on: env.on,
@@ -126,8 +146,14 @@ export const launchDarklyFactory: ConnectorFactory<LaunchDarklyOptions> = {
 
     async function read(signal: AbortSignal, logger: ActionContext['logger']): Promise<LdState> {
       const res = await vendorRequest({
-        vendor: VENDOR, method: 'GET', url: readUrl, headers: { authorization: o.apiKey, accept: 'application/json' },
-        timeoutMs: o.timeoutMs, signal, fetch: deps.fetch, logger,
+        vendor: VENDOR,
+        method: 'GET',
+        url: readUrl,
+        headers: { authorization: o.apiKey, accept: 'application/json' },
+        timeoutMs: o.timeoutMs,
+        signal,
+        fetch: deps.fetch,
+        logger,
       });
       return stateOf(parseVendorJson(VENDOR, `GET ${flagPath}`, res.body, flagSchema), o);
     }
@@ -141,12 +167,14 @@ export const launchDarklyFactory: ConnectorFactory<LaunchDarklyOptions> = {
       vendor: VENDOR,
       read: (ctx) => read(ctx.signal, ctx.logger),
       isSet: (s) => (s.target ? !s.rollout && s.fallthrough === s.target.index : !s.on),
-      describe: (s) => (s.target
-        ? `${where} is ${s.on ? 'on' : 'off'}, its default rule serves ${served(s)}`
-        : `${where} is ${s.on ? 'on' : 'off'}`),
-      describeWrite: (s) => (s.target
-        ? `set the default rule of ${where} to variation ${label(s.target.variation, s.target.index)} (PATCH ${logUrlOf(flagUrl)}, updateFallthroughVariationOrRollout)`
-        : `turn ${where} off (PATCH ${logUrlOf(flagUrl)}, turnFlagOff)`),
+      describe: (s) =>
+        s.target
+          ? `${where} is ${s.on ? 'on' : 'off'}, its default rule serves ${served(s)}`
+          : `${where} is ${s.on ? 'on' : 'off'}`,
+      describeWrite: (s) =>
+        s.target
+          ? `set the default rule of ${where} to variation ${label(s.target.variation, s.target.index)} (PATCH ${logUrlOf(flagUrl)}, updateFallthroughVariationOrRollout)`
+          : `turn ${where} off (PATCH ${logUrlOf(flagUrl)}, turnFlagOff)`,
       caveat: (s) => {
         if (!s.target) return undefined;
         const notes: string[] = [];
@@ -163,7 +191,11 @@ export const launchDarklyFactory: ConnectorFactory<LaunchDarklyOptions> = {
           method: 'PATCH',
           url: flagUrl,
           headers: { authorization: o.apiKey, 'content-type': SEMANTIC_PATCH_CONTENT_TYPE, accept: 'application/json' },
-          body: JSON.stringify({ environmentKey: o.environment, comment: comment(ctx.target), instructions: [instruction] }),
+          body: JSON.stringify({
+            environmentKey: o.environment,
+            comment: comment(ctx.target),
+            instructions: [instruction],
+          }),
           timeoutMs: o.timeoutMs,
           signal: ctx.signal,
           fetch: deps.fetch,

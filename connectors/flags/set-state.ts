@@ -47,6 +47,12 @@ export async function applySetState<S>(setter: StateSetter<S>, ctx: ActionContex
   }
   if (ctx.signal.aborted) throw abortedError(setter.vendor, ctx.signal);
   await setter.write(state, ctx);
-  withBindings(ctx.logger, { decisionId: ctx.target.decisionId }).info({ vendor: setter.vendor }, 'flag set to its rollback state');
-  return { changed: true, detail: withCaveat(`applied: ${setter.describeWrite(state)}; before: ${setter.describe(state)}`, caveat) };
+  withBindings(ctx.logger, { decisionId: ctx.target.decisionId }).info(
+    { vendor: setter.vendor },
+    'flag set to its rollback state',
+  );
+  return {
+    changed: true,
+    detail: withCaveat(`applied: ${setter.describeWrite(state)}; before: ${setter.describe(state)}`, caveat),
+  };
 }

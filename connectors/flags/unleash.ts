@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import type {
-  ActionContext, ActionResult, ConnectorDeps, ConnectorFactory, PlanConnector,
+  ActionContext,
+  ActionResult,
+  ConnectorDeps,
+  ConnectorFactory,
+  PlanConnector,
 } from '../../src/contracts/connector.js';
 import { VigilError } from '../../src/errors.js';
 import { httpUrl, parseOptions, timeoutMsOption } from '../shared/options.js';
@@ -11,7 +15,9 @@ import { joinUrl, logUrlOf, parseVendorJson, vendorRequest } from './vendor-http
 const VENDOR = 'unleash';
 
 const schema = z.strictObject({
-  url: httpUrl('the Unleash base URL, e.g. https://unleash.example.com (with its base path, if any)', { httpsOnly: false }),
+  url: httpUrl('the Unleash base URL, e.g. https://unleash.example.com (with its base path, if any)', {
+    httpsOnly: false,
+  }),
   token: credentialOption('an Unleash admin API token or personal access token, e.g. "${UNLEASH_ADMIN_TOKEN}"'),
   project: keyOption('the Unleash project id').default('default'),
   feature: keyOption('the name of the feature flag to disable'),
@@ -54,15 +60,26 @@ export const unleashFactory: ConnectorFactory<UnleashOptions> = {
 
     async function read(signal: AbortSignal, logger: ActionContext['logger']): Promise<UnleashState> {
       const res = await vendorRequest({
-        vendor: VENDOR, method: 'GET', url: featureUrl, headers, timeoutMs: o.timeoutMs, signal, fetch: deps.fetch, logger,
+        vendor: VENDOR,
+        method: 'GET',
+        url: featureUrl,
+        headers,
+        timeoutMs: o.timeoutMs,
+        signal,
+        fetch: deps.fetch,
+        logger,
       });
       const feature = parseVendorJson(VENDOR, `GET ${featurePath}`, res.body, featureSchema);
       const env = feature.environments.find((e) => e.name === o.environment);
       if (!env) {
         const known = feature.environments.map((e) => e.name).join(', ') || 'none';
-        throw new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [
-          `unleash: feature "${o.feature}" has no environment "${o.environment}" in project "${o.project}" (it has: ${known}): fix options.environment or enable the environment for the project`,
-        ], { details: { vendor: VENDOR } });
+        throw new VigilError(
+          'VIGIL_ERR_CONNECTOR_FAILED',
+          [
+            `unleash: feature "${o.feature}" has no environment "${o.environment}" in project "${o.project}" (it has: ${known}): fix options.environment or enable the environment for the project`,
+          ],
+          { details: { vendor: VENDOR } },
+        );
       }
       return { enabled: env.enabled };
     }
@@ -75,8 +92,14 @@ export const unleashFactory: ConnectorFactory<UnleashOptions> = {
       describeWrite: () => `disable ${what} (POST ${logUrlOf(offUrl)})`,
       async write(_s, ctx) {
         await vendorRequest({
-          vendor: VENDOR, method: 'POST', url: offUrl, headers, timeoutMs: o.timeoutMs,
-          signal: ctx.signal, fetch: deps.fetch, logger: ctx.logger,
+          vendor: VENDOR,
+          method: 'POST',
+          url: offUrl,
+          headers,
+          timeoutMs: o.timeoutMs,
+          signal: ctx.signal,
+          fetch: deps.fetch,
+          logger: ctx.logger,
         });
       },
     };

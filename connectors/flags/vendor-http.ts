@@ -34,21 +34,34 @@ export function vendorRequest(req: VendorRequest): Promise<VendorResponse> {
  * documented JSON (an HTML login page behind a proxy, another API at that URL) is a permanent error: the
  * base URL is wrong, and retrying will not fix it.
  */
-export function parseVendorJson<S extends z.ZodType>(vendor: string, what: string, body: string, schema: S): z.output<S> {
+export function parseVendorJson<S extends z.ZodType>(
+  vendor: string,
+  what: string,
+  body: string,
+  schema: S,
+): z.output<S> {
   let json: unknown;
   try {
     json = JSON.parse(body);
   } catch (err) {
-    throw new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [`${vendor} answered ${what} with a body that is not JSON: check the base URL`], {
-      cause: err,
-      details: { vendor },
-    });
+    throw new VigilError(
+      'VIGIL_ERR_CONNECTOR_FAILED',
+      [`${vendor} answered ${what} with a body that is not JSON: check the base URL`],
+      {
+        cause: err,
+        details: { vendor },
+      },
+    );
   }
   const parsed = schema.safeParse(json);
   if (parsed.success) return parsed.data;
   const where = parsed.error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');
-  throw new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [`${vendor} answered ${what} with an unexpected shape (${where})`], {
-    cause: parsed.error,
-    details: { vendor },
-  });
+  throw new VigilError(
+    'VIGIL_ERR_CONNECTOR_FAILED',
+    [`${vendor} answered ${what} with an unexpected shape (${where})`],
+    {
+      cause: parsed.error,
+      details: { vendor },
+    },
+  );
 }

@@ -1,6 +1,10 @@
 import type { Notification } from '../../src/contracts/connector.js';
 import {
-  DRY_RUN_NOTE, fitWithin, moreMetricsLine, notificationView, type NotificationView,
+  DRY_RUN_NOTE,
+  fitWithin,
+  moreMetricsLine,
+  notificationView,
+  type NotificationView,
 } from '../shared/notification-view.js';
 import { truncate } from './slack-message.js';
 
@@ -24,7 +28,11 @@ export const DISCORD_LIMITS = {
 /** 6 fact fields + metrics + "more" + "other metrics" + plan stays within 25 fields. */
 export const DISCORD_MAX_METRICS = 15;
 
-export interface DiscordEmbedField { name: string; value: string; inline: boolean }
+export interface DiscordEmbedField {
+  name: string;
+  value: string;
+  inline: boolean;
+}
 export interface DiscordEmbed {
   title: string;
   url?: string;
@@ -60,24 +68,40 @@ function cut(s: string, max: number): string {
 }
 
 const COLOR: Record<NotificationView['tone'], number> = {
-  danger: 0xd0021b, warning: 0xf5a623, good: 0x2eb67d, neutral: 0x9b9b9b,
+  danger: 0xd0021b,
+  warning: 0xf5a623,
+  good: 0x2eb67d,
+  neutral: 0x9b9b9b,
 };
 
 function actionField(v: NotificationView): { name: string; value: string } {
-  if (v.action.kind === 'steps') return { name: 'Steps', value: v.action.steps.map((s) => `• ${escapeDiscord(s)}`).join('\n') };
+  if (v.action.kind === 'steps')
+    return { name: 'Steps', value: v.action.steps.map((s) => `• ${escapeDiscord(s)}`).join('\n') };
   if (v.action.kind === 'plan') {
-    return { name: 'Plan', value: v.action.steps.map((s) => (s.failed ? `**${escapeDiscord(s.connector)} (failed here)**` : escapeDiscord(s.connector))).join(' → ') };
+    return {
+      name: 'Plan',
+      value: v.action.steps
+        .map((s) => (s.failed ? `**${escapeDiscord(s.connector)} (failed here)**` : escapeDiscord(s.connector)))
+        .join(' → '),
+    };
   }
   return { name: 'Plan', value: escapeDiscord(v.action.text) };
 }
 
 function embedOf(v: NotificationView, limit: number): DiscordEmbed {
   const lim = (max: number) => Math.min(max, limit);
-  const field = (name: string, value: string, inline: boolean): DiscordEmbedField =>
-    ({ name: cut(name, lim(DISCORD_LIMITS.fieldName)), value: cut(value, lim(DISCORD_LIMITS.fieldValue)), inline });
+  const field = (name: string, value: string, inline: boolean): DiscordEmbedField => ({
+    name: cut(name, lim(DISCORD_LIMITS.fieldName)),
+    value: cut(value, lim(DISCORD_LIMITS.fieldValue)),
+    inline,
+  });
 
   const description = v.failure
-    ? [`**${escapeDiscord(v.failure.cause)}**`, escapeDiscord(v.failure.advice), `*Why Vigil rolled back:* ${escapeDiscord(v.reason)}`].join('\n')
+    ? [
+        `**${escapeDiscord(v.failure.cause)}**`,
+        escapeDiscord(v.failure.advice),
+        `*Why Vigil rolled back:* ${escapeDiscord(v.reason)}`,
+      ].join('\n')
     : escapeDiscord(v.reason);
 
   const fields: DiscordEmbedField[] = v.facts.map((f) => field(f.label, escapeDiscord(f.value), true));
@@ -109,8 +133,15 @@ function embedOf(v: NotificationView, limit: number): DiscordEmbed {
 /** Characters Discord counts against the 6000 total (code points, as Discord measures). */
 export function embedChars(m: DiscordMessage): number {
   const len = (s: string) => Array.from(s).length;
-  return m.embeds.reduce((sum, e) => sum + len(e.title) + len(e.description) + len(e.footer.text)
-    + e.fields.reduce((f, x) => f + len(x.name) + len(x.value), 0), 0);
+  return m.embeds.reduce(
+    (sum, e) =>
+      sum +
+      len(e.title) +
+      len(e.description) +
+      len(e.footer.text) +
+      e.fields.reduce((f, x) => f + len(x.name) + len(x.value), 0),
+    0,
+  );
 }
 
 /**

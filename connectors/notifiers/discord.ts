@@ -8,12 +8,12 @@ const schema = z.strictObject({
   webhookUrl: httpUrl('the Discord webhook URL, e.g. "${DISCORD_WEBHOOK_URL}"', { httpsOnly: true }),
   username: z
     .string({ error: 'must be a string: the display name of the message author' })
-    .min(1, { error: 'must not be empty: remove it to use the webhook\'s own name' })
-    .max(80, { error: 'must be at most 80 characters (Discord\'s limit for names)' })
+    .min(1, { error: "must not be empty: remove it to use the webhook's own name" })
+    .max(80, { error: "must be at most 80 characters (Discord's limit for names)" })
     .optional(),
-  avatarUrl: httpUrl('an https URL of the author\'s avatar image', { httpsOnly: true }).optional(),
+  avatarUrl: httpUrl("an https URL of the author's avatar image", { httpsOnly: true }).optional(),
   threadId: z
-    .string({ error: 'must be a string of digits: the id of a thread in the webhook\'s channel (quote it in YAML)' })
+    .string({ error: "must be a string of digits: the id of a thread in the webhook's channel (quote it in YAML)" })
     .regex(/^\d{1,20}$/, { error: 'must be a thread id (a Discord snowflake: digits only)' })
     .optional(),
   wait: z.boolean({ error: 'must be true or false' }).default(true),
@@ -46,7 +46,15 @@ export const discordNotifierFactory: ConnectorFactory<DiscordOptions> = {
   kind: 'notifier',
   parse: (options) => parseOptions('discord', schema, options),
   create(name: string, options: DiscordOptions, deps: ConnectorDeps): Notifier {
-    const build = (n: Notification, dryRun: boolean) => buildDiscordMessage(n, { dryRun, username: options.username, avatarUrl: options.avatarUrl });
-    return jsonWebhookNotifier('discord', name, { ...options, postUrl: discordPostUrl(options) }, deps, build, 'message');
+    const build = (n: Notification, dryRun: boolean) =>
+      buildDiscordMessage(n, { dryRun, username: options.username, avatarUrl: options.avatarUrl });
+    return jsonWebhookNotifier(
+      'discord',
+      name,
+      { ...options, postUrl: discordPostUrl(options) },
+      deps,
+      build,
+      'message',
+    );
   },
 };

@@ -2,7 +2,12 @@ import { createHash } from 'node:crypto';
 import type { Notification } from '../../src/contracts/connector.js';
 import { subjectOf } from '../shared/explain.js';
 import {
-  DRY_RUN_NOTE, fitWithin, jsonBytes, moreMetricsLine, notificationView, type NotificationView,
+  DRY_RUN_NOTE,
+  fitWithin,
+  jsonBytes,
+  moreMetricsLine,
+  notificationView,
+  type NotificationView,
 } from '../shared/notification-view.js';
 import { truncate } from './slack-message.js';
 
@@ -19,11 +24,20 @@ export const GOOGLE_CHAT_LIMITS = {
   threadKey: 64,
 } as const;
 
-interface TextParagraph { textParagraph: { text: string } }
-interface DecoratedText { decoratedText: { topLabel: string; text: string; wrapText: true } }
-interface ButtonList { buttonList: { buttons: { text: string; onClick: { openLink: { url: string } } }[] } }
+interface TextParagraph {
+  textParagraph: { text: string };
+}
+interface DecoratedText {
+  decoratedText: { topLabel: string; text: string; wrapText: true };
+}
+interface ButtonList {
+  buttonList: { buttons: { text: string; onClick: { openLink: { url: string } } }[] };
+}
 export type ChatWidget = TextParagraph | DecoratedText | ButtonList;
-export interface ChatSection { header?: string; widgets: ChatWidget[] }
+export interface ChatSection {
+  header?: string;
+  widgets: ChatWidget[];
+}
 
 /** An incoming-webhook message: `text` (notifications and the line above the card) plus one card. */
 export interface GoogleChatMessage {
@@ -46,7 +60,10 @@ export function neutralizeChatText(s: string): string {
 }
 
 const TONE_COLOR: Record<NotificationView['tone'], string> = {
-  danger: '#d0021b', warning: '#b26b00', good: '#188038', neutral: '#5f6368',
+  danger: '#d0021b',
+  warning: '#b26b00',
+  good: '#188038',
+  neutral: '#5f6368',
 };
 
 /** A thread key per decision (every notification about a decision lands in one thread); <= 64 chars. */
@@ -62,11 +79,20 @@ function sections(v: NotificationView, limit: number): ChatSection[] {
   const colored = (s: string, color: string) => `<font color="${color}">${s}</font>`;
 
   const lead = v.failure
-    ? [`<b>${colored(html(v.failure.cause), TONE_COLOR.danger)}</b>`, html(v.failure.advice), `<i>Why Vigil rolled back:</i> ${html(v.reason)}`].join('<br>')
+    ? [
+        `<b>${colored(html(v.failure.cause), TONE_COLOR.danger)}</b>`,
+        html(v.failure.advice),
+        `<i>Why Vigil rolled back:</i> ${html(v.reason)}`,
+      ].join('<br>')
     : html(v.reason);
 
   const metricWidgets: ChatWidget[] = v.metrics.map((m) => {
-    const phase = m.phase === 'FAIL' ? colored(m.phase, TONE_COLOR.danger) : m.phase === 'PASS' ? colored(m.phase, TONE_COLOR.good) : m.phase;
+    const phase =
+      m.phase === 'FAIL'
+        ? colored(m.phase, TONE_COLOR.danger)
+        : m.phase === 'PASS'
+          ? colored(m.phase, TONE_COLOR.good)
+          : m.phase;
     const lines = [`<b>${html(m.name)}</b> (${html(m.detector)}): <b>${phase}</b>`, html(m.effect), html(m.evidence)];
     if (m.summary) lines.push(`<i>${html(m.summary)}</i>`);
     return para(lines.join('<br>'));
@@ -79,7 +105,9 @@ function sections(v: NotificationView, limit: number): ChatSection[] {
   if (v.action.kind === 'steps') {
     action = { header: 'Steps', widgets: [para(v.action.steps.map((s) => `• ${html(s)}`).join('<br>'))] };
   } else if (v.action.kind === 'plan') {
-    const steps = v.action.steps.map((s) => (s.failed ? `<b>${colored(`${html(s.connector)} (failed here)`, TONE_COLOR.danger)}</b>` : html(s.connector)));
+    const steps = v.action.steps.map((s) =>
+      s.failed ? `<b>${colored(`${html(s.connector)} (failed here)`, TONE_COLOR.danger)}</b>` : html(s.connector),
+    );
     action = { header: 'Plan', widgets: [para(steps.join(' → '))] };
   } else {
     action = { header: 'Plan', widgets: [para(html(v.action.text))] };
@@ -88,7 +116,8 @@ function sections(v: NotificationView, limit: number): ChatSection[] {
   const footer = [`Decision ${html(v.decisionId)}`, `config ${html(v.configHash)}`];
   if (v.dryRun) footer.push(`<b>${colored(`⚠ ${DRY_RUN_NOTE}`, TONE_COLOR.warning)}</b>`);
   const last: ChatWidget[] = [para(footer.join(' · '))];
-  if (v.link) last.push({ buttonList: { buttons: [{ text: 'Open the decision', onClick: { openLink: { url: v.link } } }] } });
+  if (v.link)
+    last.push({ buttonList: { buttons: [{ text: 'Open the decision', onClick: { openLink: { url: v.link } } }] } });
 
   return [
     { widgets: [para(lead)] },
@@ -110,22 +139,30 @@ function sections(v: NotificationView, limit: number): ChatSection[] {
  * dry-run marker) and an "Open the decision" button when a link is set. With `threaded`, the message
  * carries a thread key per decision. Pure.
  */
-export function buildGoogleChatMessage(n: Notification, opts: { dryRun: boolean; threaded: boolean }): GoogleChatMessage {
+export function buildGoogleChatMessage(
+  n: Notification,
+  opts: { dryRun: boolean; threaded: boolean },
+): GoogleChatMessage {
   const v = notificationView(n, { dryRun: opts.dryRun, maxMetrics: GOOGLE_CHAT_LIMITS.maxMetrics });
   const d = v.decision;
   const build = (limit: number): GoogleChatMessage => {
     const m: GoogleChatMessage = {
       text: truncate(neutralizeChatText(v.title), Math.min(limit, GOOGLE_CHAT_LIMITS.text)),
-      cardsV2: [{
-        cardId: 'vigil-decision',
-        card: {
-          header: {
-            title: truncate(v.title, Math.min(limit, GOOGLE_CHAT_LIMITS.headerTitle)),
-            subtitle: truncate(`${subjectOf(d)} · canary ${d.canaryVersion} vs baseline ${d.baselineVersion}`, Math.min(limit, GOOGLE_CHAT_LIMITS.headerTitle)),
+      cardsV2: [
+        {
+          cardId: 'vigil-decision',
+          card: {
+            header: {
+              title: truncate(v.title, Math.min(limit, GOOGLE_CHAT_LIMITS.headerTitle)),
+              subtitle: truncate(
+                `${subjectOf(d)} · canary ${d.canaryVersion} vs baseline ${d.baselineVersion}`,
+                Math.min(limit, GOOGLE_CHAT_LIMITS.headerTitle),
+              ),
+            },
+            sections: sections(v, limit),
           },
-          sections: sections(v, limit),
         },
-      }],
+      ],
     };
     if (opts.threaded) m.thread = { threadKey: threadKeyOf(d.id) };
     return m;

@@ -5,7 +5,9 @@ import { httpUrl, parseOptions, timeoutMsOption } from '../shared/options.js';
 import { buildGoogleChatMessage } from './google-chat-message.js';
 
 const schema = z.strictObject({
-  webhookUrl: httpUrl('the Google Chat incoming-webhook URL of the space, e.g. "${GOOGLE_CHAT_WEBHOOK_URL}"', { httpsOnly: true }),
+  webhookUrl: httpUrl('the Google Chat incoming-webhook URL of the space, e.g. "${GOOGLE_CHAT_WEBHOOK_URL}"', {
+    httpsOnly: true,
+  }),
   threaded: z.boolean({ error: 'must be true or false' }).default(true),
   timeoutMs: timeoutMsOption,
 });
@@ -35,7 +37,15 @@ export const googleChatNotifierFactory: ConnectorFactory<GoogleChatOptions> = {
   kind: 'notifier',
   parse: (options) => parseOptions('google-chat', schema, options),
   create(name: string, options: GoogleChatOptions, deps: ConnectorDeps): Notifier {
-    const build = (n: Notification, dryRun: boolean) => buildGoogleChatMessage(n, { dryRun, threaded: options.threaded });
-    return jsonWebhookNotifier('google-chat', name, { ...options, postUrl: googleChatPostUrl(options) }, deps, build, 'message');
+    const build = (n: Notification, dryRun: boolean) =>
+      buildGoogleChatMessage(n, { dryRun, threaded: options.threaded });
+    return jsonWebhookNotifier(
+      'google-chat',
+      name,
+      { ...options, postUrl: googleChatPostUrl(options) },
+      deps,
+      build,
+      'message',
+    );
   },
 };

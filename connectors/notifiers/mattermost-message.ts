@@ -1,6 +1,10 @@
 import type { Notification } from '../../src/contracts/connector.js';
 import {
-  DRY_RUN_NOTE, fitWithin, moreMetricsLine, notificationView, type NotificationView,
+  DRY_RUN_NOTE,
+  fitWithin,
+  moreMetricsLine,
+  notificationView,
+  type NotificationView,
 } from '../shared/notification-view.js';
 import { truncate } from './slack-message.js';
 
@@ -16,7 +20,11 @@ export const MATTERMOST_LIMITS = {
   maxMetrics: 20,
 } as const;
 
-export interface MattermostField { short: boolean; title: string; value: string }
+export interface MattermostField {
+  short: boolean;
+  title: string;
+  value: string;
+}
 export interface MattermostAttachment {
   fallback: string;
   color: string;
@@ -57,7 +65,10 @@ function cut(s: string, max: number): string {
 }
 
 const COLOR: Record<NotificationView['tone'], string> = {
-  danger: '#d0021b', warning: '#f5a623', good: '#2eb67d', neutral: '#9b9b9b',
+  danger: '#d0021b',
+  warning: '#f5a623',
+  good: '#2eb67d',
+  neutral: '#9b9b9b',
 };
 
 function attachmentText(v: NotificationView, limit: number): string {
@@ -76,7 +87,9 @@ function attachmentText(v: NotificationView, limit: number): string {
   if (v.action.kind === 'steps') {
     parts.push(`**Steps:**\n${v.action.steps.map((s) => `- ${esc(s)}`).join('\n')}`);
   } else if (v.action.kind === 'plan') {
-    parts.push(`**Plan:** ${v.action.steps.map((s) => (s.failed ? `**${esc(s.connector)} (failed here)**` : esc(s.connector))).join(' → ')}`);
+    parts.push(
+      `**Plan:** ${v.action.steps.map((s) => (s.failed ? `**${esc(s.connector)} (failed here)**` : esc(s.connector))).join(' → ')}`,
+    );
   } else {
     parts.push(esc(v.action.text));
   }
@@ -86,7 +99,13 @@ function attachmentText(v: NotificationView, limit: number): string {
 /** Characters counted against the post limit: message, attachment text and fields. */
 export function mattermostChars(m: MattermostMessage): number {
   const len = (s: string) => Array.from(s).length;
-  return len(m.text) + m.attachments.reduce((sum, a) => sum + len(a.text) + a.fields.reduce((f, x) => f + len(x.title) + len(x.value), 0), 0);
+  return (
+    len(m.text) +
+    m.attachments.reduce(
+      (sum, a) => sum + len(a.text) + a.fields.reduce((f, x) => f + len(x.title) + len(x.value), 0),
+      0,
+    )
+  );
 }
 
 /**

@@ -5,18 +5,21 @@ import { httpUrl, parseOptions, timeoutMsOption } from '../shared/options.js';
 import { buildMattermostMessage } from './mattermost-message.js';
 
 const schema = z.strictObject({
-  webhookUrl: httpUrl('the Mattermost incoming-webhook URL (https://<server>/hooks/<key>), e.g. "${MATTERMOST_WEBHOOK_URL}"', { httpsOnly: true }),
+  webhookUrl: httpUrl(
+    'the Mattermost incoming-webhook URL (https://<server>/hooks/<key>), e.g. "${MATTERMOST_WEBHOOK_URL}"',
+    { httpsOnly: true },
+  ),
   channel: z
     .string({ error: 'must be a string: a channel name such as "releases", or "@user" for a direct message' })
-    .min(1, { error: 'must not be empty: remove it to post to the webhook\'s own channel' })
+    .min(1, { error: "must not be empty: remove it to post to the webhook's own channel" })
     .max(64, { error: 'must be at most 64 characters (Mattermost channel names are shorter)' })
     .optional(),
   username: z
     .string({ error: 'must be a string: the display name of the message author' })
-    .min(1, { error: 'must not be empty: remove it to use the webhook\'s own name' })
+    .min(1, { error: "must not be empty: remove it to use the webhook's own name" })
     .max(64, { error: 'must be at most 64 characters' })
     .optional(),
-  iconUrl: httpUrl('an http(s) URL of the author\'s icon', { httpsOnly: false }).optional(),
+  iconUrl: httpUrl("an http(s) URL of the author's icon", { httpsOnly: false }).optional(),
   timeoutMs: timeoutMsOption,
 });
 
@@ -37,6 +40,19 @@ export const mattermostNotifierFactory: ConnectorFactory<MattermostOptions> = {
   kind: 'notifier',
   parse: (options) => parseOptions('mattermost', schema, options),
   create(name: string, options: MattermostOptions, deps: ConnectorDeps): Notifier {
-    return jsonWebhookNotifier('mattermost', name, options, deps, (n, dryRun) => buildMattermostMessage(n, { dryRun, channel: options.channel, username: options.username, iconUrl: options.iconUrl }), 'message');
+    return jsonWebhookNotifier(
+      'mattermost',
+      name,
+      options,
+      deps,
+      (n, dryRun) =>
+        buildMattermostMessage(n, {
+          dryRun,
+          channel: options.channel,
+          username: options.username,
+          iconUrl: options.iconUrl,
+        }),
+      'message',
+    );
   },
 };

@@ -69,7 +69,10 @@ export function dedupKeyOf(analysisId: string): string {
 function explanationOf(lines: string[]): string {
   let out = '';
   for (const line of lines) {
-    const next = out === '' ? truncate(line, PAGERDUTY_LIMITS.detailText) : `${out}\n${truncate(line, PAGERDUTY_LIMITS.detailText)}`;
+    const next =
+      out === ''
+        ? truncate(line, PAGERDUTY_LIMITS.detailText)
+        : `${out}\n${truncate(line, PAGERDUTY_LIMITS.detailText)}`;
     if (next.length > PAGERDUTY_LIMITS.explanation) return truncate(next, PAGERDUTY_LIMITS.explanation);
     out = next;
   }
@@ -158,7 +161,11 @@ export function buildPagerDutyEvent(n: Notification, opts: PagerDutyEventOptions
     details.advice = v.failure?.advice;
   }
   if (n.kind === 'plan-completed' && n.steps) {
-    details.steps = n.steps.map((s) => ({ connector: s.connector, changed: s.changed, detail: truncate(s.detail, PAGERDUTY_LIMITS.detailText) }));
+    details.steps = n.steps.map((s) => ({
+      connector: s.connector,
+      changed: s.changed,
+      detail: truncate(s.detail, PAGERDUTY_LIMITS.detailText),
+    }));
   }
 
   const event: PagerDutyTrigger = {
@@ -171,7 +178,10 @@ export function buildPagerDutyEvent(n: Notification, opts: PagerDutyEventOptions
       severity,
       timestamp: new Date(n.kind === 'decision' ? d.eventTimeUnixMs : opts.nowMs).toISOString(),
       component: truncate(d.service, PAGERDUTY_LIMITS.source),
-      class: truncate(deciding.length > 0 ? deciding.map((x) => x.metric).join(', ') : `canary ${d.outcome}`, PAGERDUTY_LIMITS.source),
+      class: truncate(
+        deciding.length > 0 ? deciding.map((x) => x.metric).join(', ') : `canary ${d.outcome}`,
+        PAGERDUTY_LIMITS.source,
+      ),
       custom_details: details,
     },
     client: 'Vigil',

@@ -11,10 +11,19 @@ export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
 
 const schema = z.strictObject({
   routingKey: z
-    .string({ error: (iss) => (iss.input === undefined ? 'is required: the 32-character integration key of an Events API v2 integration, e.g. "${PAGERDUTY_ROUTING_KEY}"' : 'must be a string: the integration key') })
-    .regex(/^[A-Za-z0-9]{32}$/, { error: 'must be the 32-character integration (routing) key of an Events API v2 integration' }),
-  url: httpUrl(`the Events API v2 endpoint (default ${PAGERDUTY_EVENTS_URL}; EU accounts: https://events.eu.pagerduty.com/v2/enqueue)`, { httpsOnly: true })
-    .default(PAGERDUTY_EVENTS_URL),
+    .string({
+      error: (iss) =>
+        iss.input === undefined
+          ? 'is required: the 32-character integration key of an Events API v2 integration, e.g. "${PAGERDUTY_ROUTING_KEY}"'
+          : 'must be a string: the integration key',
+    })
+    .regex(/^[A-Za-z0-9]{32}$/, {
+      error: 'must be the 32-character integration (routing) key of an Events API v2 integration',
+    }),
+  url: httpUrl(
+    `the Events API v2 endpoint (default ${PAGERDUTY_EVENTS_URL}; EU accounts: https://events.eu.pagerduty.com/v2/enqueue)`,
+    { httpsOnly: true },
+  ).default(PAGERDUTY_EVENTS_URL),
   severity: z
     .enum(['critical', 'error', 'warning', 'info'], { error: 'must be one of critical, error, warning, info' })
     .default('error'),
@@ -61,10 +70,17 @@ export const pagerDutyNotifierFactory: ConnectorFactory<PagerDutyOptions> = {
           return;
         }
         await postSigned({
-          vendor: 'pagerduty', url: options.url, logUrl, body: JSON.stringify(event), contentType: 'application/json',
+          vendor: 'pagerduty',
+          url: options.url,
+          logUrl,
+          body: JSON.stringify(event),
+          contentType: 'application/json',
           // PagerDuty's answers do not echo the routing key; should one ever do, the key must not travel on.
           conceal: { secret: options.routingKey, as: '[routing key]' },
-          timeoutMs: options.timeoutMs, signal: ctx.signal, fetch: deps.fetch, logger: ctx.logger,
+          timeoutMs: options.timeoutMs,
+          signal: ctx.signal,
+          fetch: deps.fetch,
+          logger: ctx.logger,
         });
         log.debug({ action: event.event_action, dedupKey: event.dedup_key }, 'pagerduty event accepted');
       },

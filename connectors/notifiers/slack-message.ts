@@ -1,8 +1,17 @@
 import type { Decision } from '../../src/contracts/decision.js';
 import type { Notification } from '../../src/contracts/connector.js';
 import {
-  FAILURE_ADVICE, decidingVerdicts, describeConfidence, describeEffect, describeEvidence, describePlan, describeStep,
-  explainNotification, formatCount, otherVerdicts, subjectOf,
+  FAILURE_ADVICE,
+  decidingVerdicts,
+  describeConfidence,
+  describeEffect,
+  describeEvidence,
+  describePlan,
+  describeStep,
+  explainNotification,
+  formatCount,
+  otherVerdicts,
+  subjectOf,
 } from '../shared/explain.js';
 
 /**
@@ -24,8 +33,15 @@ export const SLACK_LIMITS = {
 /** At most this many per-metric sections; the rest are counted in one line (keeps well under 50 blocks). */
 export const MAX_VERDICT_BLOCKS = 20;
 
-interface PlainText { type: 'plain_text'; text: string; emoji: boolean }
-interface Mrkdwn { type: 'mrkdwn'; text: string }
+interface PlainText {
+  type: 'plain_text';
+  text: string;
+  emoji: boolean;
+}
+interface Mrkdwn {
+  type: 'mrkdwn';
+  text: string;
+}
 export type SlackBlock =
   | { type: 'header'; text: PlainText }
   | { type: 'section'; text: Mrkdwn }
@@ -49,12 +65,16 @@ export function escapeMrkdwn(s: string): string {
 export function truncate(s: string, max: number): string {
   const chars = Array.from(s);
   if (chars.length <= max) return s;
-  return `${chars.slice(0, max - 1).join('').replace(/&[a-z]{0,4}$/, '')}…`;
+  return `${chars
+    .slice(0, max - 1)
+    .join('')
+    .replace(/&[a-z]{0,4}$/, '')}…`;
 }
 
 const mrkdwn = (text: string, max: number): Mrkdwn => ({ type: 'mrkdwn', text: truncate(text, max) });
 const section = (text: string): SlackBlock => ({ type: 'section', text: mrkdwn(text, SLACK_LIMITS.sectionText) });
-const field = (label: string, value: string): Mrkdwn => mrkdwn(`*${label}*\n${escapeMrkdwn(value)}`, SLACK_LIMITS.fieldText);
+const field = (label: string, value: string): Mrkdwn =>
+  mrkdwn(`*${label}*\n${escapeMrkdwn(value)}`, SLACK_LIMITS.fieldText);
 
 /** `<url|label>` for http(s) links; characters that would end Slack's link syntax are percent-encoded. */
 function slackLink(url: string, label: string): string | undefined {
@@ -92,7 +112,8 @@ function verdictBlocks(d: Decision): SlackBlock[] {
     blocks.push(section(`…and ${deciding.length - MAX_VERDICT_BLOCKS} more metrics (see the decision record).`));
   }
   const confidence = describeConfidence(d);
-  if (confidence !== undefined) blocks.push({ type: 'context', elements: [mrkdwn(escapeMrkdwn(confidence), SLACK_LIMITS.sectionText)] });
+  if (confidence !== undefined)
+    blocks.push({ type: 'context', elements: [mrkdwn(escapeMrkdwn(confidence), SLACK_LIMITS.sectionText)] });
   const others = otherVerdicts(d);
   if (others.length > 0) {
     const list = others.map((v) => `${v.metric} ${v.phase}${v.shadow ? ' (shadow)' : ''}`).join(', ');
@@ -154,10 +175,14 @@ export function buildSlackMessage(
   const link = note.link ? slackLink(note.link, `Decision ${d.id}`) : undefined;
   context.push(mrkdwn(link ?? `Decision ${escapeMrkdwn(d.id)}`, SLACK_LIMITS.sectionText));
   context.push(mrkdwn(`config ${escapeMrkdwn(d.configHash)}`, SLACK_LIMITS.sectionText));
-  if (d.dryRun) context.push(mrkdwn(':warning: *DRY RUN*: decided and notified, nothing was changed', SLACK_LIMITS.sectionText));
+  if (d.dryRun)
+    context.push(mrkdwn(':warning: *DRY RUN*: decided and notified, nothing was changed', SLACK_LIMITS.sectionText));
 
   const blocks: SlackBlock[] = [
-    { type: 'header', text: { type: 'plain_text', text: truncate(explained.title, SLACK_LIMITS.headerText), emoji: true } },
+    {
+      type: 'header',
+      text: { type: 'plain_text', text: truncate(explained.title, SLACK_LIMITS.headerText), emoji: true },
+    },
     section(leadText(note, d)),
     { type: 'section', fields },
     ...verdictBlocks(d),

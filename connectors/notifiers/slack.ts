@@ -8,12 +8,12 @@ const schema = z.strictObject({
   webhookUrl: httpUrl('the Slack incoming-webhook URL, e.g. "${SLACK_WEBHOOK_URL}"', { httpsOnly: true }),
   channel: z
     .string({ error: 'must be a string: a channel name such as "#releases" or a channel id' })
-    .min(1, { error: 'must not be empty: remove it to post to the webhook\'s own channel' })
+    .min(1, { error: "must not be empty: remove it to post to the webhook's own channel" })
     .max(80, { error: 'must be at most 80 characters (Slack channel names are shorter)' })
     .optional(),
   username: z
     .string({ error: 'must be a string: the display name of the message author' })
-    .min(1, { error: 'must not be empty: remove it to use the webhook\'s own name' })
+    .min(1, { error: "must not be empty: remove it to use the webhook's own name" })
     .max(80, { error: 'must be at most 80 characters' })
     .optional(),
   timeoutMs: timeoutMsOption,
@@ -37,6 +37,13 @@ export const slackNotifierFactory: ConnectorFactory<SlackOptions> = {
   kind: 'notifier',
   parse: (options) => parseOptions('slack', schema, options),
   create(name: string, options: SlackOptions, deps: ConnectorDeps): Notifier {
-    return jsonWebhookNotifier('slack', name, options, deps, (n, dryRun) => buildSlackMessage(n, { dryRun, channel: options.channel, username: options.username }), 'message');
+    return jsonWebhookNotifier(
+      'slack',
+      name,
+      options,
+      deps,
+      (n, dryRun) => buildSlackMessage(n, { dryRun, channel: options.channel, username: options.username }),
+      'message',
+    );
   },
 };

@@ -1,6 +1,11 @@
 import type { Notification } from '../../src/contracts/connector.js';
 import {
-  DRY_RUN_NOTE, fitWithin, jsonBytes, moreMetricsLine, notificationView, type NotificationView,
+  DRY_RUN_NOTE,
+  fitWithin,
+  jsonBytes,
+  moreMetricsLine,
+  notificationView,
+  type NotificationView,
 } from '../shared/notification-view.js';
 import { truncate } from './slack-message.js';
 
@@ -30,7 +35,11 @@ export interface TextRun {
   size?: 'Small' | 'Large';
   color?: 'Attention' | 'Warning' | 'Good' | 'Accent';
 }
-export interface RichTextBlock { type: 'RichTextBlock'; inlines: TextRun[]; spacing?: 'None' | 'Small' | 'Medium' }
+export interface RichTextBlock {
+  type: 'RichTextBlock';
+  inlines: TextRun[];
+  spacing?: 'None' | 'Small' | 'Medium';
+}
 export interface Container {
   type: 'Container';
   items: RichTextBlock[];
@@ -56,30 +65,46 @@ export interface TeamsMessage {
 }
 
 const STYLE: Record<NotificationView['tone'], Container['style']> = {
-  danger: 'attention', warning: 'warning', good: 'good', neutral: 'emphasis',
+  danger: 'attention',
+  warning: 'warning',
+  good: 'good',
+  neutral: 'emphasis',
 };
 const PHASE_COLOR: Record<string, TextRun['color']> = { FAIL: 'Attention', PASS: 'Good', ERROR: 'Warning' };
 
 function cardBody(v: NotificationView, limit: number): CardElement[] {
-  const run = (text: string, extra: Omit<TextRun, 'type' | 'text'> = {}): TextRun => ({ type: 'TextRun', text: truncate(text, limit), ...extra });
-  const block = (inlines: TextRun[], spacing?: RichTextBlock['spacing']): RichTextBlock =>
-    ({ type: 'RichTextBlock', inlines, ...(spacing ? { spacing } : {}) });
+  const run = (text: string, extra: Omit<TextRun, 'type' | 'text'> = {}): TextRun => ({
+    type: 'TextRun',
+    text: truncate(text, limit),
+    ...extra,
+  });
+  const block = (inlines: TextRun[], spacing?: RichTextBlock['spacing']): RichTextBlock => ({
+    type: 'RichTextBlock',
+    inlines,
+    ...(spacing ? { spacing } : {}),
+  });
 
   const lead: RichTextBlock[] = v.failure
     ? [
-      block([run(v.failure.cause, { weight: 'Bolder', color: 'Attention' })]),
-      block([run(v.failure.advice)], 'Small'),
-      block([run('Why Vigil rolled back: ', { italic: true }), run(v.reason)], 'Small'),
-    ]
+        block([run(v.failure.cause, { weight: 'Bolder', color: 'Attention' })]),
+        block([run(v.failure.advice)], 'Small'),
+        block([run('Why Vigil rolled back: ', { italic: true }), run(v.reason)], 'Small'),
+      ]
     : [block([run(v.reason)])];
 
-  const facts = v.facts.map((f, i) => block([run(`${f.label}: `, { weight: 'Bolder' }), run(f.value)], i === 0 ? 'Medium' : 'None'));
+  const facts = v.facts.map((f, i) =>
+    block([run(`${f.label}: `, { weight: 'Bolder' }), run(f.value)], i === 0 ? 'Medium' : 'None'),
+  );
 
   const metrics: Container[] = v.metrics.map((m) => ({
     type: 'Container',
     separator: true,
     items: [
-      block([run(m.name, { weight: 'Bolder' }), run(` (${m.detector}): `), run(m.phase, { weight: 'Bolder', color: PHASE_COLOR[m.phase] })]),
+      block([
+        run(m.name, { weight: 'Bolder' }),
+        run(` (${m.detector}): `),
+        run(m.phase, { weight: 'Bolder', color: PHASE_COLOR[m.phase] }),
+      ]),
       block([run(m.effect)], 'None'),
       block([run(m.evidence)], 'None'),
       ...(m.summary ? [block([run(m.summary, { italic: true })], 'None')] : []),
@@ -92,12 +117,17 @@ function cardBody(v: NotificationView, limit: number): CardElement[] {
 
   const action: RichTextBlock[] = [];
   if (v.action.kind === 'steps') {
-    action.push(block([run('Steps:', { weight: 'Bolder' })]), ...v.action.steps.map((s) => block([run(`• ${s}`)], 'None')));
+    action.push(
+      block([run('Steps:', { weight: 'Bolder' })]),
+      ...v.action.steps.map((s) => block([run(`• ${s}`)], 'None')),
+    );
   } else if (v.action.kind === 'plan') {
     const inlines = [run('Plan: ', { weight: 'Bolder' })];
     v.action.steps.forEach((s, i) => {
       if (i > 0) inlines.push(run(' → '));
-      inlines.push(s.failed ? run(`${s.connector} (failed here)`, { weight: 'Bolder', color: 'Attention' }) : run(s.connector));
+      inlines.push(
+        s.failed ? run(`${s.connector} (failed here)`, { weight: 'Bolder', color: 'Attention' }) : run(s.connector),
+      );
     });
     action.push(block(inlines));
   } else {
@@ -108,7 +138,11 @@ function cardBody(v: NotificationView, limit: number): CardElement[] {
   if (v.dryRun) footer.push(run(` · ${DRY_RUN_NOTE}`, { weight: 'Bolder', color: 'Warning', size: 'Small' }));
 
   return [
-    { type: 'Container', style: STYLE[v.tone], items: [block([run(truncate(v.title, TEAMS_LIMITS.title), { size: 'Large', weight: 'Bolder' })])] },
+    {
+      type: 'Container',
+      style: STYLE[v.tone],
+      items: [block([run(truncate(v.title, TEAMS_LIMITS.title), { size: 'Large', weight: 'Bolder' })])],
+    },
     ...lead,
     ...facts,
     ...metrics,
@@ -128,18 +162,20 @@ export function buildTeamsMessage(n: Notification, opts: { dryRun: boolean }): T
   const v = notificationView(n, { dryRun: opts.dryRun, maxMetrics: TEAMS_LIMITS.maxMetrics });
   const build = (limit: number): TeamsMessage => ({
     type: 'message',
-    attachments: [{
-      contentType: 'application/vnd.microsoft.card.adaptive',
-      contentUrl: null,
-      content: {
-        $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
-        type: 'AdaptiveCard',
-        version: '1.4',
-        msteams: { width: 'Full' },
-        body: cardBody(v, limit),
-        actions: v.link ? [{ type: 'Action.OpenUrl', title: 'Open the decision', url: v.link }] : [],
+    attachments: [
+      {
+        contentType: 'application/vnd.microsoft.card.adaptive',
+        contentUrl: null,
+        content: {
+          $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
+          type: 'AdaptiveCard',
+          version: '1.4',
+          msteams: { width: 'Full' },
+          body: cardBody(v, limit),
+          actions: v.link ? [{ type: 'Action.OpenUrl', title: 'Open the decision', url: v.link }] : [],
+        },
       },
-    }],
+    ],
   });
   return fitWithin(build, jsonBytes, TEAMS_LIMITS.payloadBytes);
 }

@@ -5,7 +5,9 @@ import { httpUrl, parseOptions, timeoutMsOption } from '../shared/options.js';
 import { buildTeamsMessage } from './teams-message.js';
 
 const schema = z.strictObject({
-  webhookUrl: httpUrl('the URL of the Teams Workflows webhook trigger, e.g. "${TEAMS_WEBHOOK_URL}"', { httpsOnly: true }),
+  webhookUrl: httpUrl('the URL of the Teams Workflows webhook trigger, e.g. "${TEAMS_WEBHOOK_URL}"', {
+    httpsOnly: true,
+  }),
   timeoutMs: timeoutMsOption,
 });
 

@@ -35,11 +35,22 @@ export const webhookNotifierFactory: ConnectorFactory<WebhookNotifierOptions> = 
         const nowMs = deps.now();
         const event = notificationEvent(n, { source: options.source, nowMs, dryRun: ctx.dryRun });
         const res = await postSigned({
-          vendor: 'webhook', url: options.url, logUrl, body: JSON.stringify(event), contentType: CLOUDEVENT_CONTENT_TYPE,
-          headers: options.headers, signing: { id: event.id, nowMs, secret: options.secret },
-          timeoutMs: options.timeoutMs, signal: ctx.signal, fetch: deps.fetch, logger: ctx.logger,
+          vendor: 'webhook',
+          url: options.url,
+          logUrl,
+          body: JSON.stringify(event),
+          contentType: CLOUDEVENT_CONTENT_TYPE,
+          headers: options.headers,
+          signing: { id: event.id, nowMs, secret: options.secret },
+          timeoutMs: options.timeoutMs,
+          signal: ctx.signal,
+          fetch: deps.fetch,
+          logger: ctx.logger,
         });
-        withBindings(ctx.logger, { connector: name, decisionId: n.decision.id, kind: n.kind }).debug({ eventId: event.id, status: res.status }, 'notification delivered');
+        withBindings(ctx.logger, { connector: name, decisionId: n.decision.id, kind: n.kind }).debug(
+          { eventId: event.id, status: res.status },
+          'notification delivered',
+        );
       },
     };
   },

@@ -82,7 +82,13 @@ export function decisionEventData(d: Decision): DecisionEventData {
   return data;
 }
 
-function envelope<D>(type: string, id: string, subject: string, data: D, opts: EventOptions & { test?: boolean }): CloudEvent<D> {
+function envelope<D>(
+  type: string,
+  id: string,
+  subject: string,
+  data: D,
+  opts: EventOptions & { test?: boolean },
+): CloudEvent<D> {
   return {
     specversion: '1.0',
     type,
@@ -98,7 +104,10 @@ function envelope<D>(type: string, id: string, subject: string, data: D, opts: E
 
 /** `dev.vigil.rollback` with id = decision id: every retry of the same decision carries the same id. */
 export function rollbackEvent(decision: Decision, opts: EventOptions): CloudEvent<DecisionEventData> {
-  return envelope(ROLLBACK_EVENT_TYPE, decision.id, decision.service, decisionEventData(decision), { ...opts, test: decision.test });
+  return envelope(ROLLBACK_EVENT_TYPE, decision.id, decision.service, decisionEventData(decision), {
+    ...opts,
+    test: decision.test,
+  });
 }
 
 /**
@@ -114,5 +123,11 @@ export function notificationEvent(
   if (n.link !== undefined) data.link = n.link;
   if (n.failure !== undefined) data.failure = { ...n.failure };
   if (n.steps !== undefined) data.steps = n.steps.map((s) => ({ ...s }));
-  return envelope(`${NOTIFICATION_EVENT_TYPE_PREFIX}${n.kind}`, `${n.decision.id}:${n.kind}`, n.decision.service, data, { ...opts, test: n.decision.test });
+  return envelope(
+    `${NOTIFICATION_EVENT_TYPE_PREFIX}${n.kind}`,
+    `${n.decision.id}:${n.kind}`,
+    n.decision.service,
+    data,
+    { ...opts, test: n.decision.test },
+  );
 }

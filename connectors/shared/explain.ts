@@ -106,7 +106,10 @@ export function describeEffect(v: MetricVerdict): string {
  *  number is left out. */
 export function describeEvidence(v: MetricVerdict): string {
   const parts: string[] = [];
-  if (isNumber(v.pValue)) parts.push(`p-value ${formatProbability(v.pValue)}${isNumber(v.alpha) ? ` (alpha ${formatProbability(v.alpha)})` : ''}`);
+  if (isNumber(v.pValue))
+    parts.push(
+      `p-value ${formatProbability(v.pValue)}${isNumber(v.alpha) ? ` (alpha ${formatProbability(v.alpha)})` : ''}`,
+    );
   else if (isNumber(v.alpha)) parts.push(`alpha ${formatProbability(v.alpha)}`);
   parts.push(`samples baseline ${formatCount(v.samples.baseline)} / canary ${formatCount(v.samples.canary)}`);
   return parts.join(', ');
@@ -140,8 +143,10 @@ export function describeConfidence(d: Decision): string | undefined {
   if (family.metrics === 1) {
     return `Confidence: the lower bound holds with ${level} confidence, and so does the upper bound (alpha ${alpha}; anytime-valid).`;
   }
-  return `Confidence: all lower bounds hold together with ${level} confidence, and so do all upper bounds ` +
-    `(alpha ${alpha} split across ${family.metrics} acting metrics; anytime-valid).`;
+  return (
+    `Confidence: all lower bounds hold together with ${level} confidence, and so do all upper bounds ` +
+    `(alpha ${alpha} split across ${family.metrics} acting metrics; anytime-valid).`
+  );
 }
 
 /** One line per verdict: "error-rate: FAIL, <effect>, p-value … (alpha …), samples …". */

@@ -77,9 +77,13 @@ async function readAnswer(res: Response, req: HttpRequest): Promise<string> {
       size += value.byteLength;
       if (whole && size > WHOLE_MAX_BYTES) {
         await reader.cancel().catch(() => undefined);
-        throw new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [`${req.vendor} answered more than ${WHOLE_MAX_BYTES} bytes`], {
-          details: { vendor: req.vendor, status: res.status },
-        });
+        throw new VigilError(
+          'VIGIL_ERR_CONNECTOR_FAILED',
+          [`${req.vendor} answered more than ${WHOLE_MAX_BYTES} bytes`],
+          {
+            details: { vendor: req.vendor, status: res.status },
+          },
+        );
       }
       chunks.push(value);
     }
@@ -143,7 +147,9 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   if (status >= 300 && status < 400) {
     throw new VigilError(
       'VIGIL_ERR_CONNECTOR_FAILED',
-      [`${req.vendor} answered HTTP ${status} (redirect) to ${req.method} ${req.logUrl}, which Vigil does not follow: configure the final URL`],
+      [
+        `${req.vendor} answered HTTP ${status} (redirect) to ${req.method} ${req.logUrl}, which Vigil does not follow: configure the final URL`,
+      ],
       { details: { vendor: req.vendor, status } },
     );
   }

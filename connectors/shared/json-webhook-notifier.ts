@@ -26,11 +26,19 @@ export function jsonWebhookNotifier(
     async post(n, ctx) {
       if (ctx.signal.aborted) throw abortedError(type, ctx.signal);
       await postSigned({
-        vendor: type, url: options.postUrl ?? options.webhookUrl, logUrl, body: JSON.stringify(build(n, ctx.dryRun)),
+        vendor: type,
+        url: options.postUrl ?? options.webhookUrl,
+        logUrl,
+        body: JSON.stringify(build(n, ctx.dryRun)),
         contentType: 'application/json; charset=utf-8',
-        timeoutMs: options.timeoutMs, signal: ctx.signal, fetch: deps.fetch, logger: ctx.logger,
+        timeoutMs: options.timeoutMs,
+        signal: ctx.signal,
+        fetch: deps.fetch,
+        logger: ctx.logger,
       });
-      withBindings(ctx.logger, { connector: name, decisionId: n.decision.id, kind: n.kind }).debug(`${type} ${posted} posted`);
+      withBindings(ctx.logger, { connector: name, decisionId: n.decision.id, kind: n.kind }).debug(
+        `${type} ${posted} posted`,
+      );
     },
   };
 }

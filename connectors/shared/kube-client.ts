@@ -101,22 +101,37 @@ export class KubeClient {
         kc.loadFromFile(kubeconfig);
       } else {
         if (!process.env.KUBERNETES_SERVICE_HOST) {
-          throw configError(this.vendor, 'no kubeconfig option and not running in a cluster (KUBERNETES_SERVICE_HOST is unset): set options.kubeconfig');
+          throw configError(
+            this.vendor,
+            'no kubeconfig option and not running in a cluster (KUBERNETES_SERVICE_HOST is unset): set options.kubeconfig',
+          );
         }
         kc.loadFromCluster();
       }
     } catch (e) {
       if (e instanceof VigilError) throw e;
-      throw configError(this.vendor, `cannot load kubeconfig ${kubeconfig ?? '(in-cluster)'}: ${e instanceof Error ? e.message : String(e)}`, e);
+      throw configError(
+        this.vendor,
+        `cannot load kubeconfig ${kubeconfig ?? '(in-cluster)'}: ${e instanceof Error ? e.message : String(e)}`,
+        e,
+      );
     }
     if (context !== undefined) {
-      if (!kc.getContextObject(context)) throw configError(this.vendor, `kubeconfig ${kubeconfig} has no context "${context}"`);
+      if (!kc.getContextObject(context))
+        throw configError(this.vendor, `kubeconfig ${kubeconfig} has no context "${context}"`);
       kc.setCurrentContext(context);
     }
     const cluster = kc.getCurrentCluster();
-    if (!cluster) throw configError(this.vendor, `kubeconfig ${kubeconfig ?? '(in-cluster)'}: the current context names no cluster`);
+    if (!cluster)
+      throw configError(
+        this.vendor,
+        `kubeconfig ${kubeconfig ?? '(in-cluster)'}: the current context names no cluster`,
+      );
     if (cluster.server.startsWith('http:') && !cluster.skipTLSVerify) {
-      throw configError(this.vendor, `cluster ${cluster.name} uses plain http: set insecure-skip-tls-verify: true for it, or use https`);
+      throw configError(
+        this.vendor,
+        `cluster ${cluster.name} uses plain http: set insecure-skip-tls-verify: true for it, or use https`,
+      );
     }
     return { kc, server: cluster.server.replace(/\/+$/, '') };
   }
@@ -148,13 +163,20 @@ export class KubeClient {
     try {
       await kc.applyToHTTPSOptions(opts);
     } catch (e) {
-      throw new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [`${this.vendor}: could not obtain Kubernetes credentials: ${e instanceof Error ? e.message : String(e)}`], {
-        cause: e, retryable: true, details: { vendor: this.vendor },
-      });
+      throw new VigilError(
+        'VIGIL_ERR_CONNECTOR_FAILED',
+        [`${this.vendor}: could not obtain Kubernetes credentials: ${e instanceof Error ? e.message : String(e)}`],
+        {
+          cause: e,
+          retryable: true,
+          details: { vendor: this.vendor },
+        },
+      );
     }
     if (call.signal.aborted) throw abortedError(this.vendor, call.signal);
     const headers: Record<string, string | number> = {};
-    for (const [k, v] of Object.entries(opts.headers ?? {})) if (typeof v === 'string' || typeof v === 'number') headers[k] = v;
+    for (const [k, v] of Object.entries(opts.headers ?? {}))
+      if (typeof v === 'string' || typeof v === 'number') headers[k] = v;
     headers.accept = 'application/json';
     headers['user-agent'] = 'vigil';
     if (body) {
@@ -163,31 +185,44 @@ export class KubeClient {
     }
     const url = new URL(server + path);
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const { status, text } = await this.exchange(
-      () => send(url, { ...opts, method, headers }),
-      body?.text,
-      call,
-    );
+    const { status, text } = await this.exchange(() => send(url, { ...opts, method, headers }), body?.text, call);
     call.logger?.debug({ vendor: this.vendor, method, path, status }, 'kubernetes API answered');
     if (status >= 200 && status < 300) {
       try {
         return JSON.parse(text) as unknown;
       } catch (e) {
-        throw new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [`${this.vendor}: the API server answered HTTP ${status} with a body that is not JSON`], {
-          cause: e, retryable: true, details: { vendor: this.vendor, status },
-        });
+        throw new VigilError(
+          'VIGIL_ERR_CONNECTOR_FAILED',
+          [`${this.vendor}: the API server answered HTTP ${status} with a body that is not JSON`],
+          {
+            cause: e,
+            retryable: true,
+            details: { vendor: this.vendor, status },
+          },
+        );
       }
     }
     if (status >= 300 && status < 400) {
-      throw new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [`${this.vendor} answered HTTP ${status} (redirect), which Vigil does not follow: point the kubeconfig at the API server itself`], {
-        details: { vendor: this.vendor, status },
-      });
+      throw new VigilError(
+        'VIGIL_ERR_CONNECTOR_FAILED',
+        [
+          `${this.vendor} answered HTTP ${status} (redirect), which Vigil does not follow: point the kubeconfig at the API server itself`,
+        ],
+        {
+          details: { vendor: this.vendor, status },
+        },
+      );
     }
     const err = vendorHttpError(this.vendor, status, statusMessage(text));
     if (status !== 409) throw err;
-    throw new VigilError(err.code, [`${this.vendor} answered HTTP 409 (conflict, another writer): ${statusMessage(text).slice(0, 300)}`], {
-      retryable: true, details: { vendor: this.vendor, status },
-    });
+    throw new VigilError(
+      err.code,
+      [`${this.vendor} answered HTTP 409 (conflict, another writer): ${statusMessage(text).slice(0, 300)}`],
+      {
+        retryable: true,
+        details: { vendor: this.vendor, status },
+      },
+    );
   }
 
   /** One request/answer with the caller's signal and a timeout over the whole exchange; the body is capped. */
@@ -236,15 +271,23 @@ export class KubeClient {
         r.on('data', (c: Buffer) => {
           size += c.byteLength;
           if (size > MAX_ANSWER_BYTES) {
-            finish(new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [`${this.vendor}: the API server's answer exceeds ${MAX_ANSWER_BYTES} bytes`], {
-              details: { vendor: this.vendor, status: r.statusCode },
-            }));
+            finish(
+              new VigilError(
+                'VIGIL_ERR_CONNECTOR_FAILED',
+                [`${this.vendor}: the API server's answer exceeds ${MAX_ANSWER_BYTES} bytes`],
+                {
+                  details: { vendor: this.vendor, status: r.statusCode },
+                },
+              ),
+            );
             return;
           }
           chunks.push(c);
         });
         r.on('error', (e) => finish(failure(e)));
-        r.on('end', () => finish(undefined, { status: r.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        r.on('end', () =>
+          finish(undefined, { status: r.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+        );
       });
       req.end(body);
     });

@@ -18,13 +18,17 @@ export function kubeName(what: string) {
 export const namespaceOption = z
   .string({ error: 'must be a string: the namespace of the object' })
   .max(63, { error: 'must be at most 63 characters (a Kubernetes namespace)' })
-  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { error: "must be a Kubernetes namespace (lower-case letters, digits and '-')" })
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
+    error: "must be a Kubernetes namespace (lower-case letters, digits and '-')",
+  })
   .default('default');
 
 /** The options every Kubernetes connector shares. */
 export const kubeConnectionShape = {
   kubeconfig: z
-    .string({ error: 'must be a string: the path of a kubeconfig file (omit it to use the in-cluster service account)' })
+    .string({
+      error: 'must be a string: the path of a kubeconfig file (omit it to use the in-cluster service account)',
+    })
     .min(1, { error: 'is empty: omit it to use the in-cluster service account' })
     .optional(),
   context: z
@@ -36,8 +40,15 @@ export const kubeConnectionShape = {
 };
 
 /** `context` only makes sense with a kubeconfig file; the in-cluster account has none. */
-export function contextNeedsKubeconfig(o: { kubeconfig?: string | undefined; context?: string | undefined }, ctx: z.RefinementCtx): void {
+export function contextNeedsKubeconfig(
+  o: { kubeconfig?: string | undefined; context?: string | undefined },
+  ctx: z.RefinementCtx,
+): void {
   if (o.context !== undefined && o.kubeconfig === undefined) {
-    ctx.addIssue({ code: 'custom', path: ['context'], message: 'needs options.kubeconfig: the in-cluster service account has no contexts' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['context'],
+      message: 'needs options.kubeconfig: the in-cluster service account has no contexts',
+    });
   }
 }

@@ -1,8 +1,18 @@
 import type { Decision } from '../../src/contracts/decision.js';
 import type { Notification } from '../../src/contracts/connector.js';
 import {
-  FAILURE_ADVICE, decidingVerdicts, describeConfidence, describeEffect, describeEvidence, describeFailureCause, describePlan,
-  describeStep, explainNotification, formatCount, otherVerdicts, subjectOf,
+  FAILURE_ADVICE,
+  decidingVerdicts,
+  describeConfidence,
+  describeEffect,
+  describeEvidence,
+  describeFailureCause,
+  describePlan,
+  describeStep,
+  explainNotification,
+  formatCount,
+  otherVerdicts,
+  subjectOf,
 } from './explain.js';
 
 /**
@@ -68,7 +78,8 @@ function toneOf(n: Notification, d: Decision): NotificationView['tone'] {
 }
 
 function planView(n: Notification, d: Decision): PlanView {
-  if (n.kind === 'plan-completed' && n.steps && n.steps.length > 0) return { kind: 'steps', steps: n.steps.map(describeStep) };
+  if (n.kind === 'plan-completed' && n.steps && n.steps.length > 0)
+    return { kind: 'steps', steps: n.steps.map(describeStep) };
   const failed = n.kind === 'action-failed' ? n.failure?.connector : undefined;
   if (failed !== undefined && d.plan.includes(failed)) {
     return { kind: 'plan', steps: d.plan.map((c) => ({ connector: c, failed: c === failed })) };
@@ -117,7 +128,8 @@ export function notificationView(n: Notification, opts: { dryRun: boolean; maxMe
   if (note.kind === 'action-failed') view.failure = { cause: describeFailureCause(note), advice: FAILURE_ADVICE };
   const confidence = describeConfidence(d);
   if (confidence !== undefined) view.confidence = confidence;
-  if (others.length > 0) view.otherMetrics = others.map((v) => `${v.metric} ${v.phase}${v.shadow ? ' (shadow)' : ''}`).join(', ');
+  if (others.length > 0)
+    view.otherMetrics = others.map((v) => `${v.metric} ${v.phase}${v.shadow ? ' (shadow)' : ''}`).join(', ');
   const link = safeHttpUrl(note.link);
   if (link !== undefined) view.link = link;
   return view;

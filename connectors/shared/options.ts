@@ -30,7 +30,9 @@ export function parseOptions<S extends z.ZodObject>(type: string, schema: S, opt
       /** One message per entry of `options` (same order), so a caller can report a subset. */
       problems,
       options: result.error.issues.map((i) =>
-        i.code === 'unrecognized_keys' ? i.keys.map((k) => [...i.path, k].map(String).join('.')).join(',') : i.path.map(String).join('.'),
+        i.code === 'unrecognized_keys'
+          ? i.keys.map((k) => [...i.path, k].map(String).join('.')).join(',')
+          : i.path.map(String).join('.'),
       ),
     },
   });
@@ -56,7 +58,10 @@ export function httpUrl(what: string, opts: { httpsOnly: boolean }) {
       if (u.protocol !== 'https:' && u.protocol !== 'http:') {
         ctx.addIssue({ code: 'custom', message: `must use http or https (got ${u.protocol}): set it to ${what}` });
       } else if (opts.httpsOnly && u.protocol === 'http:' && !LOOPBACK.has(u.hostname)) {
-        ctx.addIssue({ code: 'custom', message: 'must use https: this URL is a credential and must not travel in clear text' });
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must use https: this URL is a credential and must not travel in clear text',
+        });
       }
     });
 }
@@ -79,8 +84,14 @@ export const sourceOption = z
 
 /** Headers the connector sets itself; letting config override them would break signing or framing. */
 const RESERVED_HEADERS = new Set([
-  'content-type', 'content-length', 'host', 'transfer-encoding', 'connection', 'idempotency-key',
-  SIGNATURE_HEADER, TIMESTAMP_HEADER,
+  'content-type',
+  'content-length',
+  'host',
+  'transfer-encoding',
+  'connection',
+  'idempotency-key',
+  SIGNATURE_HEADER,
+  TIMESTAMP_HEADER,
 ]);
 
 export const headersOption = z

@@ -45,7 +45,10 @@ export function runProcess(spec: RunSpec): Promise<RunResult> {
   if (program === undefined) return Promise.reject(new Error('runProcess needs a program'));
   return new Promise((resolve, reject) => {
     const child = spawn(program, args, {
-      env: spec.env, cwd: spec.cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+      env: spec.env,
+      cwd: spec.cwd,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     const chunks: Buffer[] = [];
     let kept = 0;
@@ -102,9 +105,12 @@ export function runProcess(spec: RunSpec): Promise<RunResult> {
       child.stderr.destroy();
       if (err !== undefined) {
         const code = (err as NodeJS.ErrnoException).code ?? 'error';
-        reject(new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [`${spec.vendor}: cannot run ${program}: ${code}`], {
-          cause: err, details: { vendor: spec.vendor, program },
-        }));
+        reject(
+          new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [`${spec.vendor}: cannot run ${program}: ${code}`], {
+            cause: err,
+            details: { vendor: spec.vendor, program },
+          }),
+        );
         return;
       }
       if (stopping === 'abort') {
@@ -114,7 +120,12 @@ export function runProcess(spec: RunSpec): Promise<RunResult> {
       if (stopping === 'timeout') {
         const cause = new Error(`${program} ran longer than ${spec.timeoutMs} ms`);
         cause.name = 'TimeoutError';
-        reject(new VigilError('VIGIL_ERR_CONNECTOR_TIMEOUT', [spec.timeoutMs], { cause, details: { vendor: spec.vendor, program } }));
+        reject(
+          new VigilError('VIGIL_ERR_CONNECTOR_TIMEOUT', [spec.timeoutMs], {
+            cause,
+            details: { vendor: spec.vendor, program },
+          }),
+        );
         return;
       }
       resolve({ exitCode, exitSignal, output: Buffer.concat(chunks).toString('utf8').trim(), dropped });

@@ -34,7 +34,9 @@ export interface SignedPost {
 }
 
 /** The request headers of a `SignedPost`, in the order they are sent. */
-export function signedHeaders(p: Pick<SignedPost, 'body' | 'contentType' | 'headers' | 'signing'>): Record<string, string> {
+export function signedHeaders(
+  p: Pick<SignedPost, 'body' | 'contentType' | 'headers' | 'signing'>,
+): Record<string, string> {
   const headers: Record<string, string> = { ...p.headers, 'content-type': p.contentType, 'user-agent': 'vigil' };
   if (p.signing === undefined) return headers;
   const timestampSec = Math.floor(p.signing.nowMs / 1000);

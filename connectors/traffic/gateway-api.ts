@@ -15,7 +15,9 @@ const schema = z
     baselineBackend: kubeName('the Service name of the baseline backendRef'),
     canaryBackend: kubeName('the Service name of the canary backendRef'),
     apiVersion: z
-      .enum(['v1', 'v1beta1'], { error: 'must be v1 or v1beta1 (the gateway.networking.k8s.io version your cluster serves)' })
+      .enum(['v1', 'v1beta1'], {
+        error: 'must be v1 or v1beta1 (the gateway.networking.k8s.io version your cluster serves)',
+      })
       .default('v1'),
   })
   .superRefine((o, ctx) => {
@@ -27,8 +29,15 @@ const schema = z
 
 export type GatewayApiOptions = z.output<typeof schema>;
 
-interface BackendRef { group?: string; kind?: string; name?: string; weight?: number }
-interface HttpRoute { spec?: { rules?: { backendRefs?: BackendRef[] }[] } }
+interface BackendRef {
+  group?: string;
+  kind?: string;
+  name?: string;
+  weight?: number;
+}
+interface HttpRoute {
+  spec?: { rules?: { backendRefs?: BackendRef[] }[] };
+}
 
 /** A backendRef to a core Service (`group` "" and `kind` Service are the defaults). */
 function roleOf(ref: BackendRef, o: GatewayApiOptions): Role {

@@ -36,12 +36,18 @@ export interface RuntimeCall {
  * FAILED, permanent (run Vigil as a user that may open it). `command` must be one line (the caller builds
  * it from validated names).
  */
-export function runtimeCommand(vendor: string, address: RuntimeAddress, command: string, call: RuntimeCall): Promise<string> {
+export function runtimeCommand(
+  vendor: string,
+  address: RuntimeAddress,
+  command: string,
+  call: RuntimeCall,
+): Promise<string> {
   if (call.signal.aborted) return Promise.reject(abortedError(vendor, call.signal));
   if (/[\r\n]/.test(command)) return Promise.reject(new Error('a runtime API command is one line'));
   const timeout = AbortSignal.timeout(call.timeoutMs);
   return new Promise((resolve, reject) => {
-    const opts: NetConnectOpts = 'path' in address ? { path: address.path } : { host: address.host, port: address.port };
+    const opts: NetConnectOpts =
+      'path' in address ? { path: address.path } : { host: address.host, port: address.port };
     const socket: Socket = createConnection(opts);
     const chunks: Buffer[] = [];
     let size = 0;
@@ -60,9 +66,16 @@ export function runtimeCommand(vendor: string, address: RuntimeAddress, command:
       if (timeout.aborted) return vendorFetchError(vendor, timeout.reason, call.timeoutMs);
       const code = (e as NodeJS.ErrnoException | undefined)?.code;
       if (code === 'EACCES' || code === 'EPERM') {
-        return new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [`${vendor}: permission denied on the runtime API socket ${describeAddress(address)}: run Vigil as a user that may open it`], {
-          cause: e, details: { vendor },
-        });
+        return new VigilError(
+          'VIGIL_ERR_CONNECTOR_FAILED',
+          [
+            `${vendor}: permission denied on the runtime API socket ${describeAddress(address)}: run Vigil as a user that may open it`,
+          ],
+          {
+            cause: e,
+            details: { vendor },
+          },
+        );
       }
       return vendorFetchError(vendor, e, call.timeoutMs);
     };

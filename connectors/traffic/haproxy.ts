@@ -1,12 +1,15 @@
 import { z } from 'zod';
-import type {
-  ActionContext, ActionResult, ConnectorFactory, PlanConnector,
-} from '../../src/contracts/connector.js';
+import type { ActionContext, ActionResult, ConnectorFactory, PlanConnector } from '../../src/contracts/connector.js';
 import { VigilError } from '../../src/errors.js';
 import { abortedError } from '../shared/http.js';
 import { parseOptions, timeoutMsOption } from '../shared/options.js';
 import {
-  type RuntimeAddress, type RuntimeCall, describeAddress, parseRuntimeAddress, parseWeight, runtimeCommand,
+  type RuntimeAddress,
+  type RuntimeCall,
+  describeAddress,
+  parseRuntimeAddress,
+  parseWeight,
+  runtimeCommand,
 } from './haproxy-runtime.js';
 import { withBindings } from '../shared/log.js';
 
@@ -21,15 +24,23 @@ const haproxyName = (what: string) =>
 const schema = z
   .strictObject({
     socket: z
-      .string({ error: (iss) => (iss.input === undefined ? 'is required: the runtime API socket (a path, or host:port), declared with "stats socket … level admin"' : 'must be a string: a socket path or host:port') })
-      .refine((s) => parseRuntimeAddress(s) !== undefined, { error: 'must be an absolute socket path (/run/haproxy/admin.sock) or host:port' }),
+      .string({
+        error: (iss) =>
+          iss.input === undefined
+            ? 'is required: the runtime API socket (a path, or host:port), declared with "stats socket … level admin"'
+            : 'must be a string: a socket path or host:port',
+      })
+      .refine((s) => parseRuntimeAddress(s) !== undefined, {
+        error: 'must be an absolute socket path (/run/haproxy/admin.sock) or host:port',
+      }),
     backend: haproxyName('the backend that holds the baseline and canary servers'),
     baselineServer: haproxyName('the server name of the baseline in the backend'),
     canaryServer: haproxyName('the server name of the canary in the backend'),
     timeoutMs: timeoutMsOption,
   })
   .superRefine((o, ctx) => {
-    if (o.baselineServer === o.canaryServer) ctx.addIssue({ code: 'custom', path: ['canaryServer'], message: 'must differ from options.baselineServer' });
+    if (o.baselineServer === o.canaryServer)
+      ctx.addIssue({ code: 'custom', path: ['canaryServer'], message: 'must differ from options.baselineServer' });
   });
 
 export type HaproxyOptions = z.output<typeof schema>;
@@ -87,7 +98,9 @@ export const haproxyTrafficFactory: ConnectorFactory<HaproxyOptions> = {
           return { changed: false, detail: `${where}: all weight already on ${o.baselineServer} (${state})` };
         }
         if (base.current === 0 && base.initial === 0) {
-          throw failed(`${o.backend}/${o.baselineServer} has weight 0 and a configured weight of 0: there is no baseline capacity to move traffic to`);
+          throw failed(
+            `${o.backend}/${o.baselineServer} has weight 0 and a configured weight of 0: there is no baseline capacity to move traffic to`,
+          );
         }
         const commands = [
           ...(base.current === 0 ? [[o.baselineServer, '100%'] as const] : []),
@@ -98,7 +111,9 @@ export const haproxyTrafficFactory: ConnectorFactory<HaproxyOptions> = {
         for (const [server, value] of commands) await setWeight(server, value, call);
         const after = { base: await weight(o.baselineServer, call), canary: await weight(o.canaryServer, call) };
         if (after.canary.current !== 0 || after.base.current === 0) {
-          throw failed(`after "${what}" ${where} reports ${o.baselineServer}=${after.base.current}, ${o.canaryServer}=${after.canary.current}`);
+          throw failed(
+            `after "${what}" ${where} reports ${o.baselineServer}=${after.base.current}, ${o.canaryServer}=${after.canary.current}`,
+          );
         }
         withBindings(ctx.logger, { connector: name }).info({ backend: o.backend }, 'canary weight set to 0');
         return {
@@ -109,7 +124,10 @@ export const haproxyTrafficFactory: ConnectorFactory<HaproxyOptions> = {
       async healthCheck(ctx): Promise<void> {
         const call = { signal: ctx.signal, timeoutMs: o.timeoutMs };
         const level = (await send('show cli level', call)).trim();
-        if (level !== 'admin') throw failed(`the runtime API at ${describeAddress(address)} grants level "${level}": set weights needs "level admin" on its stats socket`);
+        if (level !== 'admin')
+          throw failed(
+            `the runtime API at ${describeAddress(address)} grants level "${level}": set weights needs "level admin" on its stats socket`,
+          );
         await weight(o.baselineServer, call);
         await weight(o.canaryServer, call);
       },

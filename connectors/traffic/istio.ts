@@ -10,8 +10,15 @@ const TYPE = 'istio';
 
 const host = (what: string) =>
   z
-    .string({ error: (iss) => (iss.input === undefined ? `is required: the ${what} destination host, as the VirtualService writes it` : `must be a string: the ${what} destination host`) })
-    .regex(/^[A-Za-z0-9*]([-A-Za-z0-9.*]*[A-Za-z0-9])?$/, { error: 'must be a host name, as written in the VirtualService' });
+    .string({
+      error: (iss) =>
+        iss.input === undefined
+          ? `is required: the ${what} destination host, as the VirtualService writes it`
+          : `must be a string: the ${what} destination host`,
+    })
+    .regex(/^[A-Za-z0-9*]([-A-Za-z0-9.*]*[A-Za-z0-9])?$/, {
+      error: 'must be a host name, as written in the VirtualService',
+    });
 const subset = (what: string) =>
   z
     .string({ error: `must be a string: the DestinationRule subset of the ${what}` })
@@ -27,23 +34,40 @@ const schema = z
     canaryHost: host('canary').optional(),
     canarySubset: subset('canary'),
     apiVersion: z
-      .enum(['v1', 'v1beta1', 'v1alpha3'], { error: 'must be v1, v1beta1 or v1alpha3 (the networking.istio.io version your cluster serves)' })
+      .enum(['v1', 'v1beta1', 'v1alpha3'], {
+        error: 'must be v1, v1beta1 or v1alpha3 (the networking.istio.io version your cluster serves)',
+      })
       .default('v1'),
   })
   .superRefine((o, ctx) => {
     contextNeedsKubeconfig(o, ctx);
     if ((o.canaryHost ?? o.baselineHost) === o.baselineHost && o.canarySubset === o.baselineSubset) {
-      ctx.addIssue({ code: 'custom', path: ['canarySubset'], message: 'must differ from options.baselineSubset, or set options.canaryHost to another host' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['canarySubset'],
+        message: 'must differ from options.baselineSubset, or set options.canaryHost to another host',
+      });
     }
   });
 
 export type IstioOptions = z.output<typeof schema>;
 
-interface Destination { host?: string; subset?: string }
-interface RouteDestination { destination?: Destination; weight?: number }
-interface VirtualService { spec?: { http?: { name?: string; route?: RouteDestination[] }[] } }
+interface Destination {
+  host?: string;
+  subset?: string;
+}
+interface RouteDestination {
+  destination?: Destination;
+  weight?: number;
+}
+interface VirtualService {
+  spec?: { http?: { name?: string; route?: RouteDestination[] }[] };
+}
 
-interface Target { baseline: Destination; canary: Destination }
+interface Target {
+  baseline: Destination;
+  canary: Destination;
+}
 
 /** Host and subset must both match; a configured destination without subset matches only subset-less ones. */
 function roleOf(d: Destination | undefined, o: Target): Role {
@@ -67,13 +91,24 @@ function groups(vs: VirtualService, o: Target): WeightedGroup[] {
     const routes = http.route ?? [];
     return {
       at: `http[${i}]${http.name ? ` (${http.name})` : ''}`,
-      entries: routes.map((r) => ({ role: roleOf(r.destination, o), weight: r.weight ?? (routes.length === 1 ? 100 : 0) })),
+      entries: routes.map((r) => ({
+        role: roleOf(r.destination, o),
+        weight: r.weight ?? (routes.length === 1 ? 100 : 0),
+      })),
       labels: routes.map((r) => label(r.destination)),
       setWeight: (j, w) => {
         const d = routes[j]!.destination!;
         return [
           { op: 'test', path: jsonPointer('spec', 'http', i, 'route', j, 'destination', 'host'), value: d.host },
-          ...(d.subset === undefined ? [] : [{ op: 'test', path: jsonPointer('spec', 'http', i, 'route', j, 'destination', 'subset'), value: d.subset }]),
+          ...(d.subset === undefined
+            ? []
+            : [
+                {
+                  op: 'test',
+                  path: jsonPointer('spec', 'http', i, 'route', j, 'destination', 'subset'),
+                  value: d.subset,
+                },
+              ]),
           { op: 'add', path: jsonPointer('spec', 'http', i, 'route', j, 'weight'), value: w },
         ];
       },

@@ -54,16 +54,26 @@ function plan<R>(resource: R, kind: WeightedRouteKind<R>): Plan {
   for (const g of kind.groups(resource)) {
     if (!g.entries.some((e) => e.role !== 'other')) continue;
     mentioned = true;
-    out.current.push(`${g.at}: ${g.entries.flatMap((e, j) => (e.role === 'other' ? [] : [`${g.labels[j]}=${e.weight}`])).join(', ')}`);
+    out.current.push(
+      `${g.at}: ${g.entries.flatMap((e, j) => (e.role === 'other' ? [] : [`${g.labels[j]}=${e.weight}`])).join(', ')}`,
+    );
     const next = moveWeights(g.entries, `${kind.where} ${g.at}`, kind.type);
     if (!next) continue;
     next.forEach((w, j) => {
       if (w !== g.entries[j]!.weight) out.ops.push(...g.setWeight(j, w));
     });
-    out.changes.push(`${g.at}: ${describeMoves(g.labels, g.entries.map((e) => e.weight), next)}`);
+    out.changes.push(
+      `${g.at}: ${describeMoves(
+        g.labels,
+        g.entries.map((e) => e.weight),
+        next,
+      )}`,
+    );
   }
   if (!mentioned) {
-    throw new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [`${kind.type}: ${kind.where} ${kind.notMentioned}`], { details: { vendor: kind.type } });
+    throw new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [`${kind.type}: ${kind.where} ${kind.notMentioned}`], {
+      details: { vendor: kind.type },
+    });
   }
   return out;
 }
@@ -91,12 +101,18 @@ export function kubeWeightedRouteConnector<R>(
       const call = { signal: ctx.signal, timeoutMs: o.timeoutMs, logger: ctx.logger };
       const p = plan((await client.get(kind.path, call)) as R, kind);
       if (p.ops.length === 0) {
-        return { changed: false, detail: `${kind.where}: all weight already on ${kind.baselineLabel} (${p.current.join('; ')})` };
+        return {
+          changed: false,
+          detail: `${kind.where}: all weight already on ${kind.baselineLabel} (${p.current.join('; ')})`,
+        };
       }
       const what = `${kind.where} (${PATCH_CONTENT_TYPE.json}): ${p.changes.join('; ')}`;
       if (ctx.dryRun) return { changed: false, detail: `dry-run: would PATCH ${what}` };
       await client.patch(kind.path, PATCH_CONTENT_TYPE.json, p.ops, call);
-      withBindings(ctx.logger, { connector: name }).info({ [kind.logField]: kind.where }, 'canary weight moved to baseline');
+      withBindings(ctx.logger, { connector: name }).info(
+        { [kind.logField]: kind.where },
+        'canary weight moved to baseline',
+      );
       return { changed: true, detail: `PATCHed ${what}` };
     },
     async healthCheck(ctx): Promise<void> {

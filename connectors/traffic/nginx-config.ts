@@ -29,7 +29,10 @@ function tokenize(text: string): Raw[] {
   let i = 0;
   while (i < text.length) {
     const c = text[i]!;
-    if (/\s/.test(c)) { i++; continue; }
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
     if (c === '#') {
       while (i < text.length && text[i] !== '\n') i++;
       continue;
@@ -78,7 +81,10 @@ export function parseNginx(text: string): Directive[] {
     let words: Token[] = [];
     while (pos < tokens.length) {
       const t = tokens[pos++]!;
-      if (t.kind === 'word') { words.push(t); continue; }
+      if (t.kind === 'word') {
+        words.push(t);
+        continue;
+      }
       if (t.kind === ';') {
         if (words.length === 0) throw new NginxSyntaxError(`unexpected ";" at offset ${t.start}`);
         list.push({ words, terminator: t.start });
@@ -124,6 +130,7 @@ export interface Splice {
 /** Applies non-overlapping splices (any order). */
 export function applySplices(text: string, splices: Splice[]): string {
   let out = text;
-  for (const s of [...splices].sort((a, b) => b.start - a.start)) out = out.slice(0, s.start) + s.text + out.slice(s.end);
+  for (const s of [...splices].sort((a, b) => b.start - a.start))
+    out = out.slice(0, s.start) + s.text + out.slice(s.end);
   return out;
 }

@@ -19,7 +19,9 @@ export class NginxTargetError extends Error {}
 function upstreamEdit(parsed: Directive[], t: Extract<NginxTarget, { kind: 'upstream' }>): RollbackEdit {
   const blocks = findBlocks(parsed, (d) => d.words[0]!.value === 'upstream' && d.words[1]?.value === t.upstream);
   if (blocks.length !== 1) {
-    throw new NginxTargetError(blocks.length === 0 ? `no "upstream ${t.upstream}" block` : `${blocks.length} "upstream ${t.upstream}" blocks`);
+    throw new NginxTargetError(
+      blocks.length === 0 ? `no "upstream ${t.upstream}" block` : `${blocks.length} "upstream ${t.upstream}" blocks`,
+    );
   }
   const servers = blocks[0]!.block!.filter((d) => !d.block && d.words[0]!.value === 'server');
   const find = (address: string, role: string) => {
@@ -41,13 +43,20 @@ function upstreamEdit(parsed: Directive[], t: Extract<NginxTarget, { kind: 'upst
     out.splices.push({ start: words[i - 1]!.end, end: w.end, text: '' });
     out.changes.push(`server ${t.baselineServer} in upstream ${t.upstream}: remove down`);
   });
-  const show = (d: Directive) => d.words.slice(1).map((w) => w.value).join(' ');
+  const show = (d: Directive) =>
+    d.words
+      .slice(1)
+      .map((w) => w.value)
+      .join(' ');
   out.found = `upstream ${t.upstream}: server ${show(baseline)}; server ${show(canary)}`;
   return out;
 }
 
 function mappingEdit(parsed: Directive[], t: Extract<NginxTarget, { kind: 'mapping' }>): RollbackEdit {
-  const blocks = findBlocks(parsed, (d) => ['split_clients', 'map'].includes(d.words[0]!.value) && d.words[2]?.value === t.variable);
+  const blocks = findBlocks(
+    parsed,
+    (d) => ['split_clients', 'map'].includes(d.words[0]!.value) && d.words[2]?.value === t.variable,
+  );
   if (blocks.length === 0) throw new NginxTargetError(`no split_clients or map block sets ${t.variable}`);
   const out: RollbackEdit = { splices: [], changes: [], found: '' };
   const found: string[] = [];

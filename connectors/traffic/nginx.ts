@@ -2,9 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { z } from 'zod';
-import type {
-  ActionContext, ActionResult, ConnectorFactory, PlanConnector,
-} from '../../src/contracts/connector.js';
+import type { ActionContext, ActionResult, ConnectorFactory, PlanConnector } from '../../src/contracts/connector.js';
 import { VigilError } from '../../src/errors.js';
 import { runProcess } from '../shared/run-process.js';
 import { abortedError } from '../shared/http.js';
@@ -22,7 +20,8 @@ const word = (what: string) =>
     .string({ error: `must be a string: ${what}` })
     .regex(/^[^\s;{}#"'\\]+$/, { error: `must be one nginx word (no spaces, quotes, ';', '{', '}' or '#'): ${what}` });
 const absolutePath = (what: string) =>
-  z.string({ error: (iss) => (iss.input === undefined ? `is required: ${what}` : `must be a string: ${what}`) })
+  z
+    .string({ error: (iss) => (iss.input === undefined ? `is required: ${what}` : `must be a string: ${what}`) })
     .refine(isAbsolute, { error: `must be an absolute path: ${what}` });
 
 const schema = z
@@ -31,13 +30,23 @@ const schema = z
     upstream: word('the name of the upstream block').optional(),
     baselineServer: word('the baseline server address as written in the upstream (e.g. 10.0.0.1:8080)').optional(),
     canaryServer: word('the canary server address as written in the upstream').optional(),
-    variable: z.string({ error: 'must be a string' }).regex(/^\$[A-Za-z0-9_]+$/, { error: 'must be an nginx variable such as $checkout_pool: the result of a split_clients or map block' }).optional(),
+    variable: z
+      .string({ error: 'must be a string' })
+      .regex(/^\$[A-Za-z0-9_]+$/, {
+        error: 'must be an nginx variable such as $checkout_pool: the result of a split_clients or map block',
+      })
+      .optional(),
     baselineValue: word('the value the block yields for the baseline (e.g. the baseline upstream name)').optional(),
     canaryValue: word('the value the block yields for the canary').optional(),
-    nginxBinary: z.string({ error: 'must be a string: the nginx program' }).min(1, { error: 'must not be empty' }).default('nginx'),
+    nginxBinary: z
+      .string({ error: 'must be a string: the nginx program' })
+      .min(1, { error: 'must not be empty' })
+      .default('nginx'),
     config: absolutePath('the main nginx.conf, passed as -c to nginx -t and to the reload').optional(),
     reloadCommand: z
-      .array(z.string({ error: 'must be strings' }).min(1, { error: 'must not be empty strings' }), { error: 'must be a list: program and arguments, e.g. [systemctl, reload, nginx]' })
+      .array(z.string({ error: 'must be strings' }).min(1, { error: 'must not be empty strings' }), {
+        error: 'must be a list: program and arguments, e.g. [systemctl, reload, nginx]',
+      })
       .min(1, { error: 'must name a program' })
       .optional(),
     timeoutMs: timeoutMsOption,
@@ -49,8 +58,10 @@ const schema = z
     const any = (xs: unknown[]) => xs.some((x) => x !== undefined);
     if (any(upstream) === any(mapping) || !(complete(upstream) || complete(mapping))) {
       ctx.addIssue({
-        code: 'custom', path: ['upstream'],
-        message: 'set either upstream, baselineServer and canaryServer (an upstream block), or variable, baselineValue and canaryValue (a split_clients or map block)',
+        code: 'custom',
+        path: ['upstream'],
+        message:
+          'set either upstream, baselineServer and canaryServer (an upstream block), or variable, baselineValue and canaryValue (a split_clients or map block)',
       });
     } else if (o.baselineServer !== undefined && o.baselineServer === o.canaryServer) {
       ctx.addIssue({ code: 'custom', path: ['canaryServer'], message: 'must differ from options.baselineServer' });
@@ -62,7 +73,11 @@ const schema = z
 export type NginxOptions = z.output<typeof schema>;
 
 function failed(why: string, opts: { cause?: unknown; retryable?: boolean } = {}): VigilError {
-  return new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [`${TYPE}: ${why}`], { cause: opts.cause, retryable: opts.retryable, details: { vendor: TYPE } });
+  return new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [`${TYPE}: ${why}`], {
+    cause: opts.cause,
+    retryable: opts.retryable,
+    details: { vendor: TYPE },
+  });
 }
 
 /** Replaces `path` atomically (temp file in the same directory, fsync, rename), keeping its mode. */
@@ -105,9 +120,10 @@ export const nginxTrafficFactory: ConnectorFactory<NginxOptions> = {
   kind: 'traffic',
   parse: (options) => parseOptions(TYPE, schema, options),
   create(name: string, o: NginxOptions): PlanConnector<'traffic'> {
-    const target: NginxTarget = o.variable !== undefined
-      ? { kind: 'mapping', variable: o.variable, baselineValue: o.baselineValue!, canaryValue: o.canaryValue! }
-      : { kind: 'upstream', upstream: o.upstream!, baselineServer: o.baselineServer!, canaryServer: o.canaryServer! };
+    const target: NginxTarget =
+      o.variable !== undefined
+        ? { kind: 'mapping', variable: o.variable, baselineValue: o.baselineValue!, canaryValue: o.canaryValue! }
+        : { kind: 'upstream', upstream: o.upstream!, baselineServer: o.baselineServer!, canaryServer: o.canaryServer! };
     const configArgs = o.config !== undefined ? ['-c', o.config] : [];
     const testCommand = [o.nginxBinary, '-t', '-q', ...configArgs];
     const reloadCommand = o.reloadCommand ?? [o.nginxBinary, '-s', 'reload', ...configArgs];
@@ -145,26 +161,36 @@ export const nginxTrafficFactory: ConnectorFactory<NginxOptions> = {
         if (ctx.signal.aborted) throw abortedError(TYPE, ctx.signal);
         const before = await read();
         const e = edit(before.text);
-        if (e.splices.length === 0) return { changed: false, detail: `${o.includePath} already sends all traffic to the baseline (${e.found})` };
+        if (e.splices.length === 0)
+          return { changed: false, detail: `${o.includePath} already sends all traffic to the baseline (${e.found})` };
         const next = applySplices(before.text, e.splices);
         const steps = `${e.changes.join('; ')}; then ${show(testCommand)} and ${show(reloadCommand)}`;
         if (ctx.dryRun) return { changed: false, detail: `dry-run: would rewrite ${o.includePath}: ${steps}` };
 
-        if ((await read()).text !== before.text) throw failed(`${o.includePath} changed while Vigil was editing it; retrying`, { retryable: true });
+        if ((await read()).text !== before.text)
+          throw failed(`${o.includePath} changed while Vigil was editing it; retrying`, { retryable: true });
         if (ctx.signal.aborted) throw abortedError(TYPE, ctx.signal);
         try {
           await writeAtomic(o.includePath, next, before.mode);
         } catch (err) {
-          throw failed(`cannot write ${o.includePath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+          throw failed(`cannot write ${o.includePath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+            cause: err,
+          });
         }
         /** Puts the previous file back; the returned error says what happened, restore included. */
         const undo = async (why: string, retryable: boolean, cause?: unknown): Promise<VigilError> => {
           try {
             await writeAtomic(o.includePath, before.text, before.mode);
           } catch (err) {
-            return failed(`${why}; restoring the previous ${o.includePath} FAILED too (${(err as NodeJS.ErrnoException).code ?? String(err)}): fix the file by hand`, { cause: err });
+            return failed(
+              `${why}; restoring the previous ${o.includePath} FAILED too (${(err as NodeJS.ErrnoException).code ?? String(err)}): fix the file by hand`,
+              { cause: err },
+            );
           }
-          withBindings(ctx.logger, { connector: name }).warn({ file: o.includePath }, 'nginx step failed: previous include file restored');
+          withBindings(ctx.logger, { connector: name }).warn(
+            { file: o.includePath },
+            'nginx step failed: previous include file restored',
+          );
           if (cause instanceof VigilError) return cause;
           return failed(`${why}; the previous ${o.includePath} is restored`, { cause, retryable });
         };
@@ -180,7 +206,10 @@ export const nginxTrafficFactory: ConnectorFactory<NginxOptions> = {
         await step(testCommand, `rejected the rewritten ${o.includePath}`, false);
         await step(reloadCommand, 'failed', true);
         withBindings(ctx.logger, { connector: name }).info({ file: o.includePath }, 'nginx rewritten and reloaded');
-        return { changed: true, detail: `rewrote ${o.includePath}: ${e.changes.join('; ')}; ${show(testCommand)} passed; reloaded with ${show(reloadCommand)}` };
+        return {
+          changed: true,
+          detail: `rewrote ${o.includePath}: ${e.changes.join('; ')}; ${show(testCommand)} passed; reloaded with ${show(reloadCommand)}`,
+        };
       },
       async healthCheck(ctx): Promise<void> {
         edit((await read()).text);

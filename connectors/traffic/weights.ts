@@ -23,7 +23,8 @@ export function moveCanaryWeight(entries: readonly WeightedEntry[], where: strin
   const canaryWeight = entries.reduce((sum, e) => sum + (e.role === 'canary' ? e.weight : 0), 0);
   if (canaryWeight === 0) return undefined;
   const firstBaseline = entries.findIndex((e) => e.role === 'baseline');
-  if (firstBaseline < 0) throw new Error(`${where} sends traffic to the canary but has no baseline destination to move it to`);
+  if (firstBaseline < 0)
+    throw new Error(`${where} sends traffic to the canary but has no baseline destination to move it to`);
   return entries.map((e, i) => {
     if (e.role === 'canary') return 0;
     if (i === firstBaseline) return e.weight + canaryWeight;
@@ -36,7 +37,10 @@ export function moveWeights(entries: readonly WeightedEntry[], where: string, ve
   try {
     return moveCanaryWeight(entries, where);
   } catch (e) {
-    throw new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [`${vendor}: ${(e as Error).message}`], { cause: e, details: { vendor } });
+    throw new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [`${vendor}: ${(e as Error).message}`], {
+      cause: e,
+      details: { vendor },
+    });
   }
 }
 

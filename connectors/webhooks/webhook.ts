@@ -1,6 +1,10 @@
 import type { z } from 'zod';
 import type {
-  ActionContext, ActionResult, ConnectorDeps, ConnectorFactory, PlanConnector,
+  ActionContext,
+  ActionResult,
+  ConnectorDeps,
+  ConnectorFactory,
+  PlanConnector,
 } from '../../src/contracts/connector.js';
 import { CLOUDEVENT_CONTENT_TYPE, ROLLBACK_EVENT_TYPE, rollbackEvent } from '../shared/cloudevent.js';
 import { abortedError, describeUrl } from '../shared/http.js';
@@ -42,15 +46,27 @@ export const webhookConnectorFactory: ConnectorFactory<WebhookConnectorOptions> 
         const nowMs = deps.now();
         const event = rollbackEvent(ctx.decision, { source: options.source, nowMs });
         const body = JSON.stringify(event);
-        const what = `CloudEvent ${ROLLBACK_EVENT_TYPE} id=${event.id} (${Buffer.byteLength(body)} bytes, ` +
+        const what =
+          `CloudEvent ${ROLLBACK_EVENT_TYPE} id=${event.id} (${Buffer.byteLength(body)} bytes, ` +
           `${options.secret !== undefined ? 'signed' : 'unsigned'}) to ${logUrl}`;
         if (ctx.dryRun) return { changed: false, detail: `dry-run: would POST ${what}` };
         const res = await postSigned({
-          vendor: 'webhook', url: options.url, logUrl, body, contentType: CLOUDEVENT_CONTENT_TYPE, headers: options.headers,
+          vendor: 'webhook',
+          url: options.url,
+          logUrl,
+          body,
+          contentType: CLOUDEVENT_CONTENT_TYPE,
+          headers: options.headers,
           signing: { id: event.id, nowMs, secret: options.secret },
-          timeoutMs: options.timeoutMs, signal: ctx.signal, fetch: deps.fetch, logger: ctx.logger,
+          timeoutMs: options.timeoutMs,
+          signal: ctx.signal,
+          fetch: deps.fetch,
+          logger: ctx.logger,
         });
-        withBindings(ctx.logger, { connector: name }).info({ eventId: event.id, status: res.status }, 'rollback event delivered');
+        withBindings(ctx.logger, { connector: name }).info(
+          { eventId: event.id, status: res.status },
+          'rollback event delivered',
+        );
         return { changed: true, detail: `POSTed ${what}: HTTP ${res.status}` };
       },
     };

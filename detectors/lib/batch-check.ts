@@ -7,8 +7,10 @@ import type { CohortBatch } from '../../src/contracts/evidence.js';
  */
 export function batchProblem(cohort: string, b: CohortBatch, what: 'counts' | 'latency'): string | undefined {
   if (what === 'counts') {
-    if (!(Number.isInteger(b.requests) && b.requests >= 0)) return `${cohort} requests must be an integer >= 0, got ${b.requests}`;
-    if (!(Number.isInteger(b.errors) && b.errors >= 0)) return `${cohort} errors must be an integer >= 0, got ${b.errors}`;
+    if (!(Number.isInteger(b.requests) && b.requests >= 0))
+      return `${cohort} requests must be an integer >= 0, got ${b.requests}`;
+    if (!(Number.isInteger(b.errors) && b.errors >= 0))
+      return `${cohort} errors must be an integer >= 0, got ${b.errors}`;
     if (b.errors > b.requests) return `${cohort} errors (${b.errors}) exceed requests (${b.requests})`;
     return undefined;
   }
@@ -16,6 +18,7 @@ export function batchProblem(cohort: string, b: CohortBatch, what: 'counts' | 'l
   if (!(Number.isInteger(m.n) && m.n >= 0)) return `${cohort} latency n must be an integer >= 0, got ${m.n}`;
   if (m.n === 0) return undefined;
   if (!Number.isFinite(m.mean)) return `${cohort} latency mean is not finite`;
-  if (!(Number.isFinite(m.m2) && m.m2 >= -1e-9 * Math.max(1, m.n))) return `${cohort} latency m2 must be finite and >= 0, got ${m.m2}`;
+  if (!(Number.isFinite(m.m2) && m.m2 >= -1e-9 * Math.max(1, m.n)))
+    return `${cohort} latency m2 must be finite and >= 0, got ${m.m2}`;
   return undefined;
 }

@@ -15,7 +15,13 @@ import { logBeta, logBetaTails } from './incomplete-beta.js';
  * Depends only on (n, x): batching trials into looks samples the same process.
  * Complexity: two incomplete-beta evaluations (see incomplete-beta.ts).
  */
-export function truncatedBetaLogM(n: number, x: number, p0: number, concentration: number, side: 'above' | 'below'): number {
+export function truncatedBetaLogM(
+  n: number,
+  x: number,
+  p0: number,
+  concentration: number,
+  side: 'above' | 'below',
+): number {
   const a = concentration * p0;
   const b = concentration * (1 - p0);
   const post = logBetaTails(p0, a + x, b + n - x);

@@ -13,20 +13,28 @@ import { VigilError } from '../../src/errors.js';
  */
 export function bonferroni(alpha: number, weights: number[]): number[] {
   if (!(Number.isFinite(alpha) && alpha > 0 && alpha < 1)) {
-    throw new VigilError('VIGIL_ERR_DETECTOR_OPTIONS', [`alpha must be in (0, 1), got ${alpha}`], { details: { option: 'alpha' } });
+    throw new VigilError('VIGIL_ERR_DETECTOR_OPTIONS', [`alpha must be in (0, 1), got ${alpha}`], {
+      details: { option: 'alpha' },
+    });
   }
   if (weights.length === 0) {
-    throw new VigilError('VIGIL_ERR_DETECTOR_OPTIONS', ['alpha weights: at least one metric is needed'], { details: { option: 'weights' } });
+    throw new VigilError('VIGIL_ERR_DETECTOR_OPTIONS', ['alpha weights: at least one metric is needed'], {
+      details: { option: 'weights' },
+    });
   }
   let total = 0;
   for (const w of weights) {
     if (!(Number.isFinite(w) && w >= 0)) {
-      throw new VigilError('VIGIL_ERR_DETECTOR_OPTIONS', [`alpha weights must be finite and >= 0, got ${w}`], { details: { option: 'weights' } });
+      throw new VigilError('VIGIL_ERR_DETECTOR_OPTIONS', [`alpha weights must be finite and >= 0, got ${w}`], {
+        details: { option: 'weights' },
+      });
     }
     total += w;
   }
   if (total <= 0) {
-    throw new VigilError('VIGIL_ERR_DETECTOR_OPTIONS', ['alpha weights must not all be 0'], { details: { option: 'weights' } });
+    throw new VigilError('VIGIL_ERR_DETECTOR_OPTIONS', ['alpha weights must not all be 0'], {
+      details: { option: 'weights' },
+    });
   }
   return weights.map((w) => (alpha * w) / total);
 }

@@ -14,7 +14,11 @@ import { logGamma } from './log-gamma.js';
  * prior sd of a share theta is sqrt(theta (1 - theta) / (k + 1)).
  * Complexity: O(categories) log-gamma evaluations.
  */
-export function dirichletMultinomialLogBF(counts: readonly number[], theta0: readonly number[], concentration: number): number {
+export function dirichletMultinomialLogBF(
+  counts: readonly number[],
+  theta0: readonly number[],
+  concentration: number,
+): number {
   let n = 0;
   let logBF = logGamma(concentration);
   for (let i = 0; i < counts.length; i++) {

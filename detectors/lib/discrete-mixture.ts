@@ -98,7 +98,12 @@ function pack(strata: readonly Stratum[]): PackedStrata {
   return { rho, failures, canaryFailures };
 }
 
-function packedMixtureLogM(p: PackedStrata, grid: MixtureGrid, rNull: number, direction: 'upper-alternatives' | 'lower-alternatives'): number {
+function packedMixtureLogM(
+  p: PackedStrata,
+  grid: MixtureGrid,
+  rNull: number,
+  direction: 'upper-alternatives' | 'lower-alternatives',
+): number {
   const sign = direction === 'upper-alternatives' ? 1 : -1;
   const { rho, failures } = p;
   const n = rho.length;

@@ -31,7 +31,11 @@ export interface Alternatives {
 }
 
 export function alternativesOf(grid: MixtureGrid): Alternatives {
-  return { logR: [...grid.logG, ...grid.logG.map((g) => -g)], logW: [...grid.logW, ...grid.logW], half: grid.logG.length };
+  return {
+    logR: [...grid.logG, ...grid.logG.map((g) => -g)],
+    logW: [...grid.logW, ...grid.logW],
+    half: grid.logG.length,
+  };
 }
 
 /**
@@ -39,7 +43,13 @@ export function alternativesOf(grid: MixtureGrid): Alternatives {
  * (the input is not modified). `x` has one canary tail count per rung; `y` is the baseline tail count.
  * O(rungs x 2K), with the 2K logarithms computed once per look.
  */
-export function addLook(llr: readonly (readonly number[])[], alt: Alternatives, rho: number, y: number, x: readonly number[]): number[][] {
+export function addLook(
+  llr: readonly (readonly number[])[],
+  alt: Alternatives,
+  rho: number,
+  y: number,
+  x: readonly number[],
+): number[][] {
   const nA = alt.logR.length;
   const logDen = new Float64Array(nA);
   for (let a = 0; a < nA; a++) logDen[a] = Math.log1p(rho * Math.expm1(alt.logR[a] as number));

@@ -97,9 +97,15 @@ function sameSorted(a: readonly number[], b: readonly number[]): boolean {
 }
 
 /** Kayenta's MannWhitneyClassifier.classify for one metric (see the file comment). */
-export function classifyKayentaMetric(baseline: readonly number[], canary: readonly number[], config: KayentaClassifierConfig): KayentaMetricClassification {
-  if (canary.length === 0 || baseline.length === 0) return { label: 'NoData', critical: false, reason: 'missing data for the canary or the baseline' };
-  if (sameSorted(canary, baseline)) return { label: 'Pass', critical: false, reason: 'the canary and baseline data are identical' };
+export function classifyKayentaMetric(
+  baseline: readonly number[],
+  canary: readonly number[],
+  config: KayentaClassifierConfig,
+): KayentaMetricClassification {
+  if (canary.length === 0 || baseline.length === 0)
+    return { label: 'NoData', critical: false, reason: 'missing data for the canary or the baseline' };
+  if (sameSorted(canary, baseline))
+    return { label: 'Pass', critical: false, reason: 'the canary and baseline data are identical' };
   if (new Set([...canary, ...baseline]).size === 1) return { label: 'Pass', critical: false };
 
   const { lower, upper, estimate } = shiftInterval(canary, baseline, config.confidenceLevel);
@@ -121,8 +127,13 @@ export function classifyKayentaMetric(baseline: readonly number[], canary: reado
 }
 
 /** The one-sided (two-sided for `either`) fixed-horizon Mann-Whitney p of canary vs baseline for `direction`. */
-export function kayentaPValue(baseline: readonly number[], canary: readonly number[], direction: KayentaDirection): number {
-  const alternative: Alternative = direction === 'increase' ? 'greater' : direction === 'decrease' ? 'less' : 'two-sided';
+export function kayentaPValue(
+  baseline: readonly number[],
+  canary: readonly number[],
+  direction: KayentaDirection,
+): number {
+  const alternative: Alternative =
+    direction === 'increase' ? 'greater' : direction === 'decrease' ? 'less' : 'two-sided';
   return mannWhitneyU(canary, baseline, alternative).pValue;
 }
 
@@ -157,7 +168,11 @@ function round2(x: number): number {
 }
 
 /** Kayenta's WeightedSumScorer + ThresholdScoreClassifier (see the file comment). `groupWeights` in percent. */
-export function scoreKayentaCanary(results: readonly KayentaMetricResult[], groupWeights: Readonly<Record<string, number>>, thresholds: KayentaScoreThresholds): KayentaScore {
+export function scoreKayentaCanary(
+  results: readonly KayentaMetricResult[],
+  groupWeights: Readonly<Record<string, number>>,
+  thresholds: KayentaScoreThresholds,
+): KayentaScore {
   const counts = new Map<string, { pass: number; total: number }>();
   for (const r of results) {
     if (r.reportOnly === true) continue;
@@ -178,10 +193,17 @@ export function scoreKayentaCanary(results: readonly KayentaMetricResult[], grou
   const unweighted = [...counts.keys()].filter((g) => !Object.hasOwn(groupWeights, g));
   const shared = unweighted.length > 0 ? (100 - weighted) / unweighted.length : 0;
   let summary = 0;
-  for (const [g, score] of Object.entries(groupScores)) summary += (score * (Object.hasOwn(groupWeights, g) ? (groupWeights[g] as number) : shared)) / 100;
+  for (const [g, score] of Object.entries(groupScores))
+    summary += (score * (Object.hasOwn(groupWeights, g) ? (groupWeights[g] as number) : shared)) / 100;
 
   const criticalFailure = results.some((r) => r.critical || (r.criticalNoData === true && r.label === 'NoData'));
   const score = criticalFailure ? 0 : round2(summary);
-  const classification = criticalFailure ? 'Fail' : score >= thresholds.pass ? 'Pass' : score >= thresholds.marginal ? 'Marginal' : 'Fail';
+  const classification = criticalFailure
+    ? 'Fail'
+    : score >= thresholds.pass
+      ? 'Pass'
+      : score >= thresholds.marginal
+        ? 'Marginal'
+        : 'Fail';
   return { groupScores, noDataGroups, score, classification, reason: criticalFailure ? 'critical failure' : null };
 }

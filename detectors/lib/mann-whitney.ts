@@ -58,7 +58,12 @@ export interface MannWhitneyTest {
  * method='asymptotic'). `greater`: H1 canary stochastically larger. `continuity` subtracts 1/2 from |U - mu|
  * (scipy and R default). O(n log n).
  */
-export function mannWhitneyU(canary: readonly number[], baseline: readonly number[], alternative: Alternative, continuity = true): MannWhitneyTest {
+export function mannWhitneyU(
+  canary: readonly number[],
+  baseline: readonly number[],
+  alternative: Alternative,
+  continuity = true,
+): MannWhitneyTest {
   const n1 = canary.length;
   const n2 = baseline.length;
   if (n1 === 0 || n2 === 0) return { u: Number.NaN, sigma: Number.NaN, z: Number.NaN, pValue: Number.NaN };
@@ -162,8 +167,13 @@ export interface ShiftInterval {
  * constant every shift ties all observations (R and Kayenta throw): the interval is then the single
  * difference. Requires two non-empty samples of finite values. O(n log n + n x ~100).
  */
-export function shiftInterval(canary: readonly number[], baseline: readonly number[], confidenceLevel: number): ShiftInterval {
-  if (canary.length === 0 || baseline.length === 0) throw new RangeError('shiftInterval: both samples must be non-empty');
+export function shiftInterval(
+  canary: readonly number[],
+  baseline: readonly number[],
+  confidenceLevel: number,
+): ShiftInterval {
+  if (canary.length === 0 || baseline.length === 0)
+    throw new RangeError('shiftInterval: both samples must be non-empty');
   const [cMin, cMax] = extent(canary);
   const [bMin, bMax] = extent(baseline);
   const muMin = cMin - bMax;

@@ -18,16 +18,25 @@ export function parseDetectorOptions<S extends z.ZodType>(
   if (issue?.code === 'unrecognized_keys') option = issue.keys.join(', ');
   const why = issue?.message ?? 'invalid';
   throw new VigilError('VIGIL_ERR_DETECTOR_OPTIONS', [`metric ${metricName} (${detectorType}): ${option}: ${why}`], {
-    details: { metric: metricName, detector: detectorType, option, issues: result.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })) },
+    details: {
+      metric: metricName,
+      detector: detectorType,
+      option,
+      issues: result.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
+    },
   });
 }
 
 /** Validates the burn-in handed over by DetectorFactory.create: a finite integer >= 0. */
 export function checkMinSamples(detectorType: string, metricName: string, minSamples: number): number {
   if (!(Number.isInteger(minSamples) && minSamples >= 0)) {
-    throw new VigilError('VIGIL_ERR_DETECTOR_OPTIONS', [`metric ${metricName} (${detectorType}): minSamples: must be an integer >= 0, got ${minSamples}`], {
-      details: { metric: metricName, detector: detectorType, option: 'minSamples' },
-    });
+    throw new VigilError(
+      'VIGIL_ERR_DETECTOR_OPTIONS',
+      [`metric ${metricName} (${detectorType}): minSamples: must be an integer >= 0, got ${minSamples}`],
+      {
+        details: { metric: metricName, detector: detectorType, option: 'minSamples' },
+      },
+    );
   }
   return minSamples;
 }

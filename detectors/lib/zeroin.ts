@@ -6,7 +6,15 @@
  * is never shorter than tol_act. Unlike `bisect` in root-finding.ts it does not check the bracket (R does
  * not either); with a non-bracketing pair it returns the last iterate. O(maxIter) evaluations of f.
  */
-export function zeroin(f: (x: number) => number, ax: number, bx: number, fax: number, fbx: number, tol = 1e-4, maxIter = 1000): number {
+export function zeroin(
+  f: (x: number) => number,
+  ax: number,
+  bx: number,
+  fax: number,
+  fbx: number,
+  tol = 1e-4,
+  maxIter = 1000,
+): number {
   let a = ax;
   let b = bx;
   let fa = fax;

@@ -56,7 +56,8 @@ export function createIntake(opts: IntakeOptions): Intake {
       }
       if (canary > 0) metrics.samples.inc({ cohort: 'canary' }, canary);
       if (baseline > 0) metrics.samples.inc({ cohort: 'baseline' }, baseline);
-      if (samples.length > canary + baseline) metrics.samples.inc({ cohort: 'unknown' }, samples.length - canary - baseline);
+      if (samples.length > canary + baseline)
+        metrics.samples.inc({ cohort: 'unknown' }, samples.length - canary - baseline);
       registry.ingest(samples);
       looks.schedule();
     },

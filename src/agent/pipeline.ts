@@ -53,8 +53,22 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
   const dryRun = opts.forceDryRun === true || config.actions.mode === 'dry-run';
   const metrics = createMetrics();
   const audit = createAuditLog(opts.auditPath ?? config.audit.path);
-  const actions = createActions({ loaded, registries: opts.registries, logger, metrics, audit, dryRun, silenceNotifiers: opts.silenceNotifiers, deps: opts.deps });
-  const dispatcher = new DecisionDispatcher({ audit, runner: actions.runner, queues: [actions.actions, actions.notifications], logger });
+  const actions = createActions({
+    loaded,
+    registries: opts.registries,
+    logger,
+    metrics,
+    audit,
+    dryRun,
+    silenceNotifiers: opts.silenceNotifiers,
+    deps: opts.deps,
+  });
+  const dispatcher = new DecisionDispatcher({
+    audit,
+    runner: actions.runner,
+    queues: [actions.actions, actions.notifications],
+    logger,
+  });
   const lookListeners: ((e: LookEvent) => void)[] = [];
   const registry = createRegistry({
     loaded,

@@ -55,11 +55,24 @@ function decodePoolOf(config: Readonly<VigilConfig>, intake: Intake): DecodePool
 export function createReceivers(opts: ReceiversOptions): Receivers {
   const { config, logger, metrics, intake } = opts;
   const { ingest, cohortRules } = intake;
-  const ingestMetrics = metricsConsumer({ metrics, metricsIngest: intake.metricsIngest, ingestBatches: intake.ingestBatches });
+  const ingestMetrics = metricsConsumer({
+    metrics,
+    metricsIngest: intake.metricsIngest,
+    ingestBatches: intake.ingestBatches,
+  });
   const gate = gateOf(config);
   const decodePool = decodePoolOf(config, intake);
   const decodeTraces = (body: Buffer, encoding: 'protobuf' | 'json') => decodePool.decode(body, encoding);
-  const otlpApp = buildOtlpApp({ logger, metrics, cohortRules, maxBodyBytes: config.server.maxBodyBytes, ingest, gate, ingestMetrics, decodeTraces });
+  const otlpApp = buildOtlpApp({
+    logger,
+    metrics,
+    cohortRules,
+    maxBodyBytes: config.server.maxBodyBytes,
+    ingest,
+    gate,
+    ingestMetrics,
+    decodeTraces,
+  });
   const onGrpcRejected = (reason: string, code: number) => {
     metrics.requestsRejected.inc({ transport: 'grpc', status: String(code) });
     logger.debug({ reason, code }, 'OTLP/gRPC request rejected');
@@ -93,7 +106,10 @@ export function createReceivers(opts: ReceiversOptions): Receivers {
     gate,
     decodePool,
     async listen() {
-      const otlpHttpUrl = await otlpApp.listen({ host: config.server.otlpHttp.host, port: opts.ports?.otlpHttp ?? config.server.otlpHttp.port });
+      const otlpHttpUrl = await otlpApp.listen({
+        host: config.server.otlpHttp.host,
+        port: opts.ports?.otlpHttp ?? config.server.otlpHttp.port,
+      });
       const { address: otlpGrpcAddress } = await otlpGrpc.listen();
       return { otlpHttpUrl, otlpGrpcAddress };
     },

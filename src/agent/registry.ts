@@ -32,10 +32,15 @@ export function createRegistry(opts: RegistryOptions): AnalysisRegistry {
   return new AnalysisRegistry(
     analysisSettings(opts.loaded, { plans: true, dryRun: opts.dryRun }),
     {
-      onAnalysisStarted: (a) => logger.info({ analysis: a.id, service: a.service, canaryVersion: a.canaryVersion, baselineVersion: a.baselineVersion }, 'analysis started'),
+      onAnalysisStarted: (a) =>
+        logger.info(
+          { analysis: a.id, service: a.service, canaryVersion: a.canaryVersion, baselineVersion: a.baselineVersion },
+          'analysis started',
+        ),
       onLimitReached: limitReached(metrics, logger),
       onLimitRefused: (limit, n) => metrics.limitRefused.inc({ limit }, n),
-      onServiceExpired: (service, idleMs, running) => logger.info({ service, idleMs, runningAnalyses: running }, 'idle service forgotten'),
+      onServiceExpired: (service, idleMs, running) =>
+        logger.info({ service, idleMs, runningAnalyses: running }, 'idle service forgotten'),
       onLook: (e) => {
         metrics.looks.inc();
         opts.onLook(e);

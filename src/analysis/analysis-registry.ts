@@ -13,19 +13,40 @@ import { splitAlpha } from '../decide/engine.js';
 import { addRequest, emptyBatch, emptyPair, mergeBatch } from '../evidence/cohort-batch.js';
 import type { LimitHit, LimitSettings } from '../limits/limits.js';
 import { DEFAULT_LIMITS, LimitGuard } from '../limits/limits.js';
-import type { Analysis, AnalysisSettings, AnalysisSnapshot, RegistryCounters, RegistryHooks, ServiceState } from './analysis-types.js';
+import type {
+  Analysis,
+  AnalysisSettings,
+  AnalysisSnapshot,
+  RegistryCounters,
+  RegistryHooks,
+  ServiceState,
+} from './analysis-types.js';
 import { batchAt } from './evidence-source.js';
 import { expire } from './expiry.js';
 import { LookRunner, snapshot } from './look-runner.js';
 
 export type {
-  AnalysisPhase, AnalysisSettings, AnalysisSnapshot, LookEvent, MetricSetup, RegistryCounters, RegistryHooks,
+  AnalysisPhase,
+  AnalysisSettings,
+  AnalysisSnapshot,
+  LookEvent,
+  MetricSetup,
+  RegistryCounters,
+  RegistryHooks,
 } from './analysis-types.js';
 
 export class AnalysisRegistry {
   readonly counters: RegistryCounters = {
-    samples: 0, unknownCohort: 0, lateSamples: 0, clockSkewSamples: 0, preAnalysisSamples: 0, decidedVersionSamples: 0,
-    limitedSamples: 0, expiredServices: 0, expiredAnalyses: 0, metricIncrements: 0,
+    samples: 0,
+    unknownCohort: 0,
+    lateSamples: 0,
+    clockSkewSamples: 0,
+    preAnalysisSamples: 0,
+    decidedVersionSamples: 0,
+    limitedSamples: 0,
+    expiredServices: 0,
+    expiredAnalyses: 0,
+    metricIncrements: 0,
   };
   private readonly services = new Map<string, ServiceState>();
   private readonly alphas: number[];
@@ -172,7 +193,18 @@ export class AnalysisRegistry {
     let svc = this.services.get(name);
     if (!svc) {
       if (!this.guards.services.allow(this.services.size)) return undefined;
-      svc = { name, maxEndMs: -Infinity, canarySeen: new Set(), running: new Map(), decided: new Map(), finished: new Map(), rollbackTimes: [], unknownByVersion: new Map(), baselineOpen: new Map(), closedIndex: -Infinity };
+      svc = {
+        name,
+        maxEndMs: -Infinity,
+        canarySeen: new Set(),
+        running: new Map(),
+        decided: new Map(),
+        finished: new Map(),
+        rollbackTimes: [],
+        unknownByVersion: new Map(),
+        baselineOpen: new Map(),
+        closedIndex: -Infinity,
+      };
       this.services.set(name, svc);
     }
     return svc;
@@ -311,7 +343,6 @@ export class AnalysisRegistry {
     }
     addEvidence(batchAt('batch' in s ? (a.openMetrics ??= new Map<number, CohortPair>()) : a.open, index, cohort), s);
   }
-
 }
 
 /** Adds one request sample, or merges a pre-aggregated increment, into a cohort's batch. */

@@ -13,7 +13,12 @@ import { upperMedian } from '../limits/limits.js';
 import type { RegistryCounters, RegistryHooks, ServiceState } from './analysis-types.js';
 
 /** Expires idle services and finished analyses in place; returns how many RUNNING analyses were dropped. */
-export function expire(services: Map<string, ServiceState>, limits: LimitSettings, counters: RegistryCounters, hooks: RegistryHooks): number {
+export function expire(
+  services: Map<string, ServiceState>,
+  limits: LimitSettings,
+  counters: RegistryCounters,
+  hooks: RegistryHooks,
+): number {
   let droppedRunning = 0;
   const fleetClock = upperMedian([...services.values()].map((s) => s.maxEndMs).filter((t) => t !== -Infinity));
   for (const [name, svc] of services) {

@@ -72,7 +72,16 @@ export class LookRunner {
         a.open.delete(index);
         const fromMetrics = a.openMetrics?.get(index);
         a.openMetrics?.delete(index);
-        this.pending.push({ svc, a, index, spans, fromMetrics, baselineVersion: a.baselineVersion, lastCanaryMs: a.lastCanaryMs, watermarkMs });
+        this.pending.push({
+          svc,
+          a,
+          index,
+          spans,
+          fromMetrics,
+          baselineVersion: a.baselineVersion,
+          lastCanaryMs: a.lastCanaryMs,
+          watermarkMs,
+        });
       }
     }
   }
@@ -116,7 +125,14 @@ export class LookRunner {
     a.look = index - a.startIndex + 1;
     const atUnixMs = (index + 1) * intervalMs;
     const expected = this.settings.expectedCanaryShare?.(svc.name);
-    const input = { analysisId: a.id, look: a.look, atUnixMs, batch, totals: a.totals, ...(expected === undefined ? {} : { expectedCanaryShare: expected }) };
+    const input = {
+      analysisId: a.id,
+      look: a.look,
+      atUnixMs,
+      batch,
+      totals: a.totals,
+      ...(expected === undefined ? {} : { expectedCanaryShare: expected }),
+    };
     a.verdicts = metrics.map((m, i) => {
       const alpha = a.alphas[i] ?? 0;
       const own = bySource.get(m.source ?? 'auto');
@@ -126,10 +142,27 @@ export class LookRunner {
         return { ...r.verdict, alpha, shadow: m.shadow };
       } catch (e) {
         const msg = e instanceof Error ? e.message : String(e);
-        return { detector: m.detector.type, metric: m.name, phase: 'error' as const, pValue: 1, samples: { baseline: a.totals.baseline.requests, canary: a.totals.canary.requests }, summary: `detector error: ${msg}`, alpha, shadow: m.shadow };
+        return {
+          detector: m.detector.type,
+          metric: m.name,
+          phase: 'error' as const,
+          pValue: 1,
+          samples: { baseline: a.totals.baseline.requests, canary: a.totals.canary.requests },
+          summary: `detector error: ${msg}`,
+          alpha,
+          shadow: m.shadow,
+        };
       }
     });
-    const base = { analysisId: a.id, service: a.service, canaryVersion: a.canaryVersion, baselineVersion: a.baselineVersion, look: a.look, atUnixMs, verdicts: a.verdicts };
+    const base = {
+      analysisId: a.id,
+      service: a.service,
+      canaryVersion: a.canaryVersion,
+      baselineVersion: a.baselineVersion,
+      look: a.look,
+      atUnixMs,
+      verdicts: a.verdicts,
+    };
     const windowStart = atUnixMs - this.settings.stormWindowMs;
     svc.rollbackTimes = svc.rollbackTimes.filter((t) => t > windowStart);
     let decision = decide(
@@ -169,7 +202,11 @@ export class LookRunner {
   }
 
   /** The look's batch and running totals of each evidence source other than `auto` that a metric uses. */
-  private sourceInputs(a: Analysis, spans: CohortPair, fromMetrics: CohortPair | undefined): Map<EvidenceSource, { batch: CohortPair; totals: CohortPair }> {
+  private sourceInputs(
+    a: Analysis,
+    spans: CohortPair,
+    fromMetrics: CohortPair | undefined,
+  ): Map<EvidenceSource, { batch: CohortPair; totals: CohortPair }> {
     const out = new Map<EvidenceSource, { batch: CohortPair; totals: CohortPair }>();
     for (const m of this.settings.metrics) {
       const source = m.source ?? 'auto';
@@ -186,7 +223,9 @@ export class LookRunner {
 
   private whyRunning(a: Analysis): string {
     const acting = a.verdicts.filter((v) => !v.shadow);
-    const burnIn = acting.some((v) => v.phase === 'inconclusive' && (v.samples.canary === 0 || v.samples.baseline === 0));
+    const burnIn = acting.some(
+      (v) => v.phase === 'inconclusive' && (v.samples.canary === 0 || v.samples.baseline === 0),
+    );
     if (burnIn) return 'waiting for samples in both cohorts';
     const best = acting.reduce((m, v) => Math.min(m, v.pValue), 1);
     return `no metric has failed yet (lowest p-value ${best.toPrecision(2)}); keeps looking every interval`;
@@ -194,7 +233,12 @@ export class LookRunner {
 }
 
 /** What the API, the dashboard and the hooks see of an analysis. */
-export function snapshot(settings: AnalysisSettings, svc: ServiceState, a: Analysis, watermarkMs = svc.maxEndMs - settings.allowedLatenessMs): AnalysisSnapshot {
+export function snapshot(
+  settings: AnalysisSettings,
+  svc: ServiceState,
+  a: Analysis,
+  watermarkMs = svc.maxEndMs - settings.allowedLatenessMs,
+): AnalysisSnapshot {
   const t = a.totals;
   return {
     id: a.id,

@@ -23,7 +23,10 @@ export function metricAlphas(settings: Pick<AnalysisSettings, 'alpha' | 'metrics
   return splitAlpha(settings.alpha, settings.metrics);
 }
 
-export function analysisSettings(loaded: LoadedConfig, opts: { plans?: boolean; dryRun?: boolean } = {}): AnalysisSettings {
+export function analysisSettings(
+  loaded: LoadedConfig,
+  opts: { plans?: boolean; dryRun?: boolean } = {},
+): AnalysisSettings {
   const { config } = loaded;
   const rollouts = new Map(config.rollouts.map((r) => [r.service, r]));
   return {

@@ -45,13 +45,15 @@ export interface BacktestCliOptions {
 
 export function parseTrials(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new InvalidArgumentError('a whole number of trials from 1 to 100000');
+  if (!Number.isInteger(n) || n < 1 || n > 100_000)
+    throw new InvalidArgumentError('a whole number of trials from 1 to 100000');
   return n;
 }
 
 export function parseSeed(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new InvalidArgumentError('a whole number from 0 to 4294967295');
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff)
+    throw new InvalidArgumentError('a whole number from 0 to 4294967295');
   return n;
 }
 
@@ -70,7 +72,10 @@ export function parseInject(v: string): Injection[] {
 }
 
 export function parseServices(v: string): string[] {
-  const names = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const names = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (names.length === 0) throw new InvalidArgumentError('one or more service names, comma-separated');
   return names;
 }

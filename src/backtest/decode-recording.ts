@@ -94,7 +94,15 @@ function groupByTrace(root: unknown): TraceGroup[] | undefined {
  */
 export async function decodeRecording(opts: DecodeOptions): Promise<{ store: SampleStore; stats: DecodeStats }> {
   const b = new SampleStoreBuilder();
-  const stats: DecodeStats = { files: opts.files.length, lines: 0, badLines: 0, otherLines: 0, spans: 0, samples: 0, samplesWithoutTraceId: 0 };
+  const stats: DecodeStats = {
+    files: opts.files.length,
+    lines: 0,
+    badLines: 0,
+    otherLines: 0,
+    spans: 0,
+    samples: 0,
+    samplesWithoutTraceId: 0,
+  };
   for await (const { file, lineNo, text, signal } of readRecording(opts.files)) {
     stats.lines++;
     if (signal !== 'traces') {

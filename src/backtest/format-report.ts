@@ -25,8 +25,16 @@ function lookCells(l: LookStats | null): string[] {
 function serviceHeader(s: ServiceReport, report: BacktestReport): string {
   const t = s.traffic;
   const what = t.source === 'baseline' ? 'baseline traffic' : 'all traffic (cohorts unknown)';
-  const windows = t.analysesPerTrial === 1 ? `1 analysis of ${formatDuration(t.coveredMs)} per trial` : `${t.analysesPerTrial} analyses of ${formatDuration(report.config.maxDurationMs)} per trial`;
-  const shareFrom = { config: 'from rollouts[].expectedCanaryShare', option: 'from --canary-share', recording: 'as in the recording', default: 'no canary in the recording' }[t.canaryShareSource];
+  const windows =
+    t.analysesPerTrial === 1
+      ? `1 analysis of ${formatDuration(t.coveredMs)} per trial`
+      : `${t.analysesPerTrial} analyses of ${formatDuration(report.config.maxDurationMs)} per trial`;
+  const shareFrom = {
+    config: 'from rollouts[].expectedCanaryShare',
+    option: 'from --canary-share',
+    recording: 'as in the recording',
+    default: 'no canary in the recording',
+  }[t.canaryShareSource];
   return [
     `${s.service}: ${what} split by trace id, ${num(t.requests)} requests over ${formatDuration(t.coveredMs)} (${windows})`,
     `  pseudo-canary share ${pct(t.canaryShare)} (${shareFrom}): ~${t.perLook.canary.toFixed(1)} canary / ~${t.perLook.baseline.toFixed(1)} baseline requests per look; errors ${pct(t.baselineErrorRate)}, latency median ${ms(t.medianMs)}, p95 ${ms(t.p95Ms)}`,
@@ -34,7 +42,9 @@ function serviceHeader(s: ServiceReport, report: BacktestReport): string {
 }
 
 export function formatServiceTable(s: ServiceReport): string[] {
-  const rows: string[][] = [['scenario', 'metric', 'rollbacks', 'rate', '95% interval', 'looks: median', 'p95', 'time: median', 'p95']];
+  const rows: string[][] = [
+    ['scenario', 'metric', 'rollbacks', 'rate', '95% interval', 'looks: median', 'p95', 'time: median', 'p95'],
+  ];
   for (const sc of s.scenarios) {
     if (sc.note) {
       rows.push([sc.label, `(${sc.note})`]);
@@ -42,7 +52,12 @@ export function formatServiceTable(s: ServiceReport): string[] {
     }
     rows.push([sc.label, '(any)', ...rateCells(sc.rollbacks), ...(sc.injection ? lookCells(sc.looksToRollback) : [])]);
     for (const m of sc.metrics) {
-      rows.push(['', `${m.metric}${m.shadow ? ' (shadow)' : ''}`, ...rateCells(m.alarms), ...(sc.injection ? lookCells(m.looksToAlarm) : [])]);
+      rows.push([
+        '',
+        `${m.metric}${m.shadow ? ' (shadow)' : ''}`,
+        ...rateCells(m.alarms),
+        ...(sc.injection ? lookCells(m.looksToAlarm) : []),
+      ]);
     }
   }
   return table(rows);
@@ -57,7 +72,8 @@ export function formatReport(report: BacktestReport): string {
     `vigil backtest: ${c.file} (config hash ${c.hash}): alpha ${pct(c.alpha)}, a look every ${formatDuration(c.intervalMs)}, minSamples ${c.minSamples}, maxDuration ${formatDuration(c.maxDurationMs)}; metrics ${metrics}`,
     `input: ${i.files} file(s), ${num(i.lines)} lines (${i.badLines} undecodable), ${num(i.spans)} spans, ${num(i.samples)} requests; ${report.options.trials} trials x ${scenarios} scenarios, seed ${report.options.seed}`,
   ];
-  if (i.samplesWithoutTraceId > 0) lines.push(`note: ${num(i.samplesWithoutTraceId)} requests had no trace id; each was split on its own`);
+  if (i.samplesWithoutTraceId > 0)
+    lines.push(`note: ${num(i.samplesWithoutTraceId)} requests had no trace id; each was split on its own`);
   for (const s of report.services) {
     lines.push('', serviceHeader(s, report), '', ...formatServiceTable(s), '', '  recommendations:');
     for (const r of s.recommendations) lines.push(`  - ${r}`);

@@ -40,8 +40,17 @@ export interface BacktestOptions {
   onBadLine?: (file: string, lineNo: number, message: string) => void;
 }
 
-function scenarioReport(sc: Scenario, plan: ServicePlan, tally: Tally, metrics: readonly MetricInfo[], intervalMs: number): ScenarioReport {
-  const note = sc.injection?.kind === 'error' && plan.baselineErrorRate === 0 ? 'not injected: no failed requests in this traffic' : undefined;
+function scenarioReport(
+  sc: Scenario,
+  plan: ServicePlan,
+  tally: Tally,
+  metrics: readonly MetricInfo[],
+  intervalMs: number,
+): ScenarioReport {
+  const note =
+    sc.injection?.kind === 'error' && plan.baselineErrorRate === 0
+      ? 'not injected: no failed requests in this traffic'
+      : undefined;
   return {
     id: sc.id,
     label: sc.label,
@@ -51,7 +60,11 @@ function scenarioReport(sc: Scenario, plan: ServicePlan, tally: Tally, metrics: 
     outcomes: { ...tally.outcomes },
     rollbacks: wilson(tally.outcomes.rollback, tally.analyses),
     looksToRollback: lookStats(tally.rollbackLooks, intervalMs),
-    metrics: metrics.map((m, i) => ({ ...m, alarms: wilson(tally.metricLooks[i]!.length, tally.analyses), looksToAlarm: lookStats(tally.metricLooks[i]!, intervalMs) })),
+    metrics: metrics.map((m, i) => ({
+      ...m,
+      alarms: wilson(tally.metricLooks[i]!.length, tally.analyses),
+      looksToAlarm: lookStats(tally.metricLooks[i]!, intervalMs),
+    })),
   };
 }
 
@@ -96,26 +109,47 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestReport
     progress: (s) => tick(() => `backtest: decoded ${s.lines} lines, ${s.samples} requests`),
   });
   if (store.length === 0) {
-    throw new VigilError('VIGIL_ERR_BACKTEST_NO_TRAFFIC', [`no request spans (SERVER or CONSUMER) in ${opts.files.join(', ')} (${stats.lines} lines, ${stats.badLines} undecodable)`]);
+    throw new VigilError('VIGIL_ERR_BACKTEST_NO_TRAFFIC', [
+      `no request spans (SERVER or CONSUMER) in ${opts.files.join(', ')} (${stats.lines} lines, ${stats.badLines} undecodable)`,
+    ]);
   }
-  const plans = planServices(store, loaded, { ...(opts.canaryShare === undefined ? {} : { canaryShare: opts.canaryShare }), ...(opts.services ? { services: opts.services } : {}) });
+  const plans = planServices(store, loaded, {
+    ...(opts.canaryShare === undefined ? {} : { canaryShare: opts.canaryShare }),
+    ...(opts.services ? { services: opts.services } : {}),
+  });
   if (opts.services?.length && plans.plans.length === 0 && plans.skipped.length === 0) {
-    throw new VigilError('VIGIL_ERR_BACKTEST_NO_TRAFFIC', [`none of the services ${opts.services.join(', ')} is in the recording (it has ${store.services.slice(0, 10).join(', ')}${store.services.length > 10 ? ', ...' : ''})`]);
+    throw new VigilError('VIGIL_ERR_BACKTEST_NO_TRAFFIC', [
+      `none of the services ${opts.services.join(', ')} is in the recording (it has ${store.services.slice(0, 10).join(', ')}${store.services.length > 10 ? ', ...' : ''})`,
+    ]);
   }
   const decodedMs = performance.now() - started;
-  opts.progress?.(`backtest: decoded ${stats.spans} spans into ${stats.samples} requests of ${store.services.length} service(s) in ${(decodedMs / 1000).toFixed(1)} s`);
+  opts.progress?.(
+    `backtest: decoded ${stats.spans} spans into ${stats.samples} requests of ${store.services.length} service(s) in ${(decodedMs / 1000).toFixed(1)} s`,
+  );
 
   const settings = analysisSettings(loaded);
   const { metrics } = settings;
   const alphas = metricAlphas(settings);
-  const metricInfo: MetricInfo[] = metrics.map((m, i) => ({ metric: m.name, detector: m.detector.type, shadow: m.shadow, alpha: alphas[i]! }));
+  const metricInfo: MetricInfo[] = metrics.map((m, i) => ({
+    metric: m.name,
+    detector: m.detector.type,
+    shadow: m.shadow,
+    alpha: alphas[i]!,
+  }));
   const scenarios = scenariosFor(opts.injections);
   const tallies = plans.plans.map(() => scenarios.map(() => new Tally(metrics.length)));
   const pipelines = opts.trials * scenarios.length;
   const trialsStart = performance.now();
   for (let t = 0; t < opts.trials; t++) {
     scenarios.forEach((sc, si) => {
-      const runs = runTrial({ store, plans, settings, seed: opts.seed, trial: t, ...(sc.injection ? { injection: sc.injection } : {}) });
+      const runs = runTrial({
+        store,
+        plans,
+        settings,
+        seed: opts.seed,
+        trial: t,
+        ...(sc.injection ? { injection: sc.injection } : {}),
+      });
       for (const r of runs) tallies[r.plan]![si]!.add(r);
     });
     tick(() => {
@@ -125,17 +159,36 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestReport
     });
     await new Promise<void>((resolve) => setImmediate(resolve)); // lets stderr drain and signals through
   }
-  opts.progress?.(`backtest: ${pipelines} pipelines over ${plans.used.reduce((s, u) => s + u, 0)} requests in ${((performance.now() - trialsStart) / 1000).toFixed(1)} s (decode ${(decodedMs / 1000).toFixed(1)} s)`);
+  opts.progress?.(
+    `backtest: ${pipelines} pipelines over ${plans.used.reduce((s, u) => s + u, 0)} requests in ${((performance.now() - trialsStart) / 1000).toFixed(1)} s (decode ${(decodedMs / 1000).toFixed(1)} s)`,
+  );
 
   const ctx = { alpha: a.alpha, minSamples: a.minSamples, intervalMs: a.interval, maxDurationMs: a.maxDuration };
   const services: ServiceReport[] = plans.plans.map((p, pi) => {
-    const base = serviceReport(p, scenarios.map((sc, si) => scenarioReport(sc, p, tallies[pi]![si]!, metricInfo, a.interval)));
+    const base = serviceReport(
+      p,
+      scenarios.map((sc, si) => scenarioReport(sc, p, tallies[pi]![si]!, metricInfo, a.interval)),
+    );
     return { ...base, recommendations: recommend(base, ctx) };
   });
   return {
     type: 'backtest',
-    config: { file: loaded.file, hash: loaded.hash, alpha: a.alpha, intervalMs: a.interval, minSamples: a.minSamples, maxDurationMs: a.maxDuration, metrics: metricInfo },
-    options: { trials: opts.trials, seed: opts.seed, inject: opts.injections.map((i) => `${i.kind}=${i.factor}`), canaryShare: opts.canaryShare ?? 'auto', services: opts.services ?? [] },
+    config: {
+      file: loaded.file,
+      hash: loaded.hash,
+      alpha: a.alpha,
+      intervalMs: a.interval,
+      minSamples: a.minSamples,
+      maxDurationMs: a.maxDuration,
+      metrics: metricInfo,
+    },
+    options: {
+      trials: opts.trials,
+      seed: opts.seed,
+      inject: opts.injections.map((i) => `${i.kind}=${i.factor}`),
+      canaryShare: opts.canaryShare ?? 'auto',
+      services: opts.services ?? [],
+    },
     input: stats,
     pipelines,
     services,

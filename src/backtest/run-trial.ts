@@ -54,12 +54,16 @@ interface InjectionPlan {
 function injectionPlan(p: ServicePlan, inj: Injection | undefined): InjectionPlan {
   if (!inj || inj.kind !== 'error') return { flip: 0, keep: 1, tailMs: p.p95Ms };
   const rate = p.baselineErrorRate;
-  if (inj.factor >= 1) return { flip: rate >= 1 ? 0 : Math.min(1, ((inj.factor - 1) * rate) / (1 - rate)), keep: 1, tailMs: p.p95Ms };
+  if (inj.factor >= 1)
+    return { flip: rate >= 1 ? 0 : Math.min(1, ((inj.factor - 1) * rate) / (1 - rate)), keep: 1, tailMs: p.p95Ms };
   return { flip: 0, keep: inj.factor, tailMs: p.p95Ms };
 }
 
 /** A fresh registry for one run, and the runs (one per analysis window) that its hooks fill in. */
-function trialRegistry(plans: Plans, settings: AnalysisSettings): { registry: AnalysisRegistry; runs: Map<string, AnalysisRun> } {
+function trialRegistry(
+  plans: Plans,
+  settings: AnalysisSettings,
+): { registry: AnalysisRegistry; runs: Map<string, AnalysisRun> } {
   const runs = new Map<string, AnalysisRun>();
   const ids = new Map<string, { plan: number; window: number }>();
   plans.plans.forEach((p, i) => p.canaryVersions.forEach((v, w) => ids.set(`${p.name}:${v}`, { plan: i, window: w })));
@@ -120,7 +124,8 @@ export function runTrial(input: TrialInput): AnalysisRun[] {
       const svc = store.service[i]!;
       const p = byService[svc]!;
       let s = pool[k];
-      if (!s) pool.push((s = { service: '', version: '', cohort: 'baseline', endUnixMs: 0, durationMs: 0, error: false }));
+      if (!s)
+        pool.push((s = { service: '', version: '', cohort: 'baseline', endUnixMs: 0, durationMs: 0, error: false }));
       k++;
       const a = store.traceA[i]!;
       const b = store.traceB[i]!;

@@ -50,7 +50,15 @@ export class SampleStoreBuilder {
     return this.n;
   }
 
-  add(service: string, cohort: number, endUnixMs: number, durationMs: number, error: boolean, traceA: number, traceB: number): void {
+  add(
+    service: string,
+    cohort: number,
+    endUnixMs: number,
+    durationMs: number,
+    error: boolean,
+    traceA: number,
+    traceB: number,
+  ): void {
     if (this.n === this.cap) this.grow();
     let s = this.serviceIndex.get(service);
     if (s === undefined) {

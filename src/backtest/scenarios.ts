@@ -53,10 +53,14 @@ export function parseInjections(spec: string): Injection[] {
     const kind = m?.[1] as InjectionKind | undefined;
     const factor = Number(m?.[2]);
     if (!m || !kind || !KINDS.includes(kind)) {
-      throw new VigilError('VIGIL_ERR_CLI_USAGE', [`--inject: "${item}" is not kind=factor with kind one of ${KINDS.join(', ')} (e.g. ${DEFAULT_INJECT})`]);
+      throw new VigilError('VIGIL_ERR_CLI_USAGE', [
+        `--inject: "${item}" is not kind=factor with kind one of ${KINDS.join(', ')} (e.g. ${DEFAULT_INJECT})`,
+      ]);
     }
     if (!(factor > 0) || factor === 1 || !Number.isFinite(factor)) {
-      throw new VigilError('VIGIL_ERR_CLI_USAGE', [`--inject: ${kind} factor must be a positive number other than 1, got ${m[2]}`]);
+      throw new VigilError('VIGIL_ERR_CLI_USAGE', [
+        `--inject: ${kind} factor must be a positive number other than 1, got ${m[2]}`,
+      ]);
     }
     if (!out.some((o) => o.kind === kind && o.factor === factor)) out.push({ kind, factor });
   }

@@ -97,13 +97,23 @@ function scanServices(store: SampleStore) {
 
 export function planServices(store: SampleStore, loaded: LoadedConfig, opts: PlanOptions): Plans {
   const { interval, maxDuration, minSamples } = loaded.config.analysis;
-  const configShare = new Map(loaded.config.rollouts.filter((r) => r.expectedCanaryShare !== undefined).map((r) => [r.service, r.expectedCanaryShare!]));
+  const configShare = new Map(
+    loaded.config.rollouts
+      .filter((r) => r.expectedCanaryShare !== undefined)
+      .map((r) => [r.service, r.expectedCanaryShare!]),
+  );
   const k = store.services.length;
   const { baseline, canary, first, last, source, eligible } = scanServices(store);
   const windowMs = Math.ceil(maxDuration / interval) * interval;
   const wanted = opts.services && opts.services.length > 0 ? new Set(opts.services) : undefined;
   const skipped: Plans['skipped'] = [];
-  const partial: (Omit<ServicePlan, 'requests' | 'errors' | 'baselineErrorRate' | 'medianMs' | 'p95Ms' | 'perLook' | 'requestsPerTrace'> | undefined)[] = [];
+  const partial: (
+    | Omit<
+        ServicePlan,
+        'requests' | 'errors' | 'baselineErrorRate' | 'medianMs' | 'p95Ms' | 'perLook' | 'requestsPerTrace'
+      >
+    | undefined
+  )[] = [];
   for (let s = 0; s < k; s++) {
     const name = store.services[s]!;
     if (wanted && !wanted.has(name)) {
@@ -120,10 +130,23 @@ export function planServices(store: SampleStore, loaded: LoadedConfig, opts: Pla
     const fromConfig = configShare.get(name);
     if (fromConfig !== undefined) [share, shareSource] = [fromConfig, 'config'];
     else if (opts.canaryShare !== undefined) [share, shareSource] = [opts.canaryShare, 'option'];
-    else if (baseline[s]! > 0 && canary[s]! > 0) [share, shareSource] = [canary[s]! / (canary[s]! + baseline[s]!), 'recording'];
+    else if (baseline[s]! > 0 && canary[s]! > 0)
+      [share, shareSource] = [canary[s]! / (canary[s]! + baseline[s]!), 'recording'];
     else [share, shareSource] = [0.5, 'default'];
     const canaryVersions = Array.from({ length: windows }, (_, w) => `aa-canary-${w + 1}`);
-    partial.push({ index: s, name, source: source(s), share, shareSource, firstUnixMs: t0, recordedMs, windowMs, windows, coveredMs, canaryVersions });
+    partial.push({
+      index: s,
+      name,
+      source: source(s),
+      share,
+      shareSource,
+      firstUnixMs: t0,
+      recordedMs,
+      windowMs,
+      windows,
+      coveredMs,
+      canaryVersions,
+    });
   }
 
   const used = new Uint8Array(store.length);

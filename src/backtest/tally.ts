@@ -31,7 +31,13 @@ export function wilson(count: number, n: number, z = Z95): Rate {
   const denom = 1 + z2 / n;
   const centre = (p + z2 / (2 * n)) / denom;
   const half = (z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / denom;
-  return { count, n, rate: p, lower: count === 0 ? 0 : Math.max(0, centre - half), upper: count === n ? 1 : Math.min(1, centre + half) };
+  return {
+    count,
+    n,
+    rate: p,
+    lower: count === 0 ? 0 : Math.max(0, centre - half),
+    upper: count === n ? 1 : Math.min(1, centre + half),
+  };
 }
 
 /** Nearest-rank quantile of a sorted array. */
@@ -51,7 +57,13 @@ export function lookStats(looks: readonly number[], intervalMs: number): LookSta
 /** Accumulates runs of one (service, scenario). */
 export class Tally {
   analyses = 0;
-  readonly outcomes: Record<RunOutcome, number> = { rollback: 0, 'promote-pass': 0, 'promote-max': 0, abandoned: 0, undecided: 0 };
+  readonly outcomes: Record<RunOutcome, number> = {
+    rollback: 0,
+    'promote-pass': 0,
+    'promote-max': 0,
+    abandoned: 0,
+    undecided: 0,
+  };
   readonly rollbackLooks: number[] = [];
   readonly metricLooks: number[][];
 

@@ -69,8 +69,17 @@ export function docsForConnector(section: 'connectors' | 'notifiers', type: stri
 
 /** Every link this module can print (for the test that resolves them). */
 export function allDocLinks(): string[] {
-  return [...new Set([
-    CONFIG_DOC, DETECTORS_DOC, CONNECTORS_DOC, CONNECTOR_OPTIONS_DOC, DETECTOR_OPTIONS_DOC,
-    ...Object.values(SECTION_DOCS), ...Object.values(DETECTOR_DOCS), ...Object.values(CONNECTOR_DOCS), ...Object.values(NOTIFIER_DOCS),
-  ])];
+  return [
+    ...new Set([
+      CONFIG_DOC,
+      DETECTORS_DOC,
+      CONNECTORS_DOC,
+      CONNECTOR_OPTIONS_DOC,
+      DETECTOR_OPTIONS_DOC,
+      ...Object.values(SECTION_DOCS),
+      ...Object.values(DETECTOR_DOCS),
+      ...Object.values(CONNECTOR_DOCS),
+      ...Object.values(NOTIFIER_DOCS),
+    ]),
+  ];
 }

@@ -46,7 +46,11 @@ export interface PluginNames {
 /** Plug-in names of a registry set, sorted (the schema does not change when registration order does). */
 export function pluginNames(registries: Registries): PluginNames {
   const sorted = (m: ReadonlyMap<string, unknown>) => [...m.keys()].sort();
-  return { detectors: sorted(registries.detectors), connectors: sorted(registries.planConnectors), notifiers: sorted(registries.notifiers) };
+  return {
+    detectors: sorted(registries.detectors),
+    connectors: sorted(registries.planConnectors),
+    notifiers: sorted(registries.notifiers),
+  };
 }
 
 type Json = Record<string, unknown>;
@@ -81,7 +85,11 @@ export function configJsonSchema(plugins: PluginNames): Json {
   delete body.$schema;
   const { title, description, ...rest } = body;
 
-  setEnum(rest, ['properties', 'analysis', 'properties', 'metrics', 'items', 'properties', 'detector'], plugins.detectors);
+  setEnum(
+    rest,
+    ['properties', 'analysis', 'properties', 'metrics', 'items', 'properties', 'detector'],
+    plugins.detectors,
+  );
   setEnum(rest, ['properties', 'connectors', 'items', 'properties', 'type'], plugins.connectors);
   setEnum(rest, ['properties', 'notifiers', 'items', 'properties', 'type'], plugins.notifiers);
   allowEnvReferences(rest);
@@ -95,7 +103,8 @@ export function configJsonSchema(plugins: PluginNames): Json {
     definitions: {
       ...(isObject(rest.definitions) ? rest.definitions : {}),
       [ENV_REFERENCE_DEF]: {
-        description: 'A ${VAR} or ${VAR:-default} reference: its value is known, and checked, when Vigil loads the config.',
+        description:
+          'A ${VAR} or ${VAR:-default} reference: its value is known, and checked, when Vigil loads the config.',
         type: 'string',
         pattern: ENV_REFERENCE_PATTERN,
       },
@@ -115,7 +124,11 @@ function isDuration(schema: unknown): boolean {
   while (input instanceof z.ZodDefault) input = input.def.innerType;
   if (!(input instanceof z.ZodUnion)) return false;
   const options = input.def.options as readonly unknown[];
-  return options.length === 2 && options.some((o) => o instanceof z.ZodString) && options.some((o) => o instanceof z.ZodNumber);
+  return (
+    options.length === 2 &&
+    options.some((o) => o instanceof z.ZodString) &&
+    options.some((o) => o instanceof z.ZodNumber)
+  );
 }
 
 /** JSON Schema patterns have no flags: `i` is rewritten into the pattern, other flags are refused. */
@@ -124,7 +137,8 @@ function rewriteFlaggedRegexes(schema: z.ZodString, json: Json): void {
     const def = check._zod.def as { check: string; format?: string; pattern?: RegExp };
     if (def.check !== 'string_format' || def.format !== 'regex' || !def.pattern?.flags) continue;
     const { source, flags } = def.pattern;
-    if (flags.replace(/[iu]/g, '') !== '') throw new Error(`config JSON Schema: regex /${source}/${flags}: only the i and u flags can be expressed`);
+    if (flags.replace(/[iu]/g, '') !== '')
+      throw new Error(`config JSON Schema: regex /${source}/${flags}: only the i and u flags can be expressed`);
     if (!flags.includes('i')) continue;
     const rewritten = caseInsensitivePattern(source);
     let found = false;
@@ -152,7 +166,8 @@ export function caseInsensitivePattern(source: string): string {
     const c = source[i]!;
     if (c === '\\') {
       const escaped = source.slice(i, i + 2);
-      if (/^\\[uxpPkc]$/.test(escaped)) throw new Error(`caseInsensitivePattern: ${escaped} in /${source}/i is not supported`);
+      if (/^\\[uxpPkc]$/.test(escaped))
+        throw new Error(`caseInsensitivePattern: ${escaped} in /${source}/i is not supported`);
       out += escaped;
       i += 2;
     } else if (c === '(' && /^\(\?<[A-Za-z]/.test(source.slice(i, i + 4))) {
@@ -164,24 +179,32 @@ export function caseInsensitivePattern(source: string): string {
       let body = '';
       while (j < source.length && source[j] !== ']') {
         const piece = source[j] === '\\' ? source.slice(j, j + 2) : source[j]!;
-        if (/^\\[uxpPkc]$/.test(piece)) throw new Error(`caseInsensitivePattern: ${piece} in /${source}/i is not supported`);
+        if (/^\\[uxpPkc]$/.test(piece))
+          throw new Error(`caseInsensitivePattern: ${piece} in /${source}/i is not supported`);
         body += piece;
         j += piece.length;
       }
       if (j >= source.length) throw new Error(`caseInsensitivePattern: unterminated class in /${source}/i`);
       let extra = '';
-      for (let k = 0; k < body.length; ) {
+      for (let k = 0; k < body.length;) {
         const first = body[k] === '\\' ? body.slice(k, k + 2) : body[k]!;
-        const rangeEnd = body[k + first.length] === '-' && k + first.length + 1 < body.length ? body.slice(k + first.length + 1, k + first.length + 2) : undefined;
+        const rangeEnd =
+          body[k + first.length] === '-' && k + first.length + 1 < body.length
+            ? body.slice(k + first.length + 1, k + first.length + 2)
+            : undefined;
         if (rangeEnd === undefined) {
           if (LETTER.test(first)) extra += swapCase(first);
           k += first.length;
           continue;
         }
-        const sameCaseLetters = LETTER.test(first) && LETTER.test(rangeEnd) && (first === first.toLowerCase()) === (rangeEnd === rangeEnd.toLowerCase());
+        const sameCaseLetters =
+          LETTER.test(first) &&
+          LETTER.test(rangeEnd) &&
+          (first === first.toLowerCase()) === (rangeEnd === rangeEnd.toLowerCase());
         const noLetters = /^[0-9]$/.test(first) && /^[0-9]$/.test(rangeEnd);
         if (sameCaseLetters) extra += `${swapCase(first)}-${swapCase(rangeEnd)}`;
-        else if (!noLetters) throw new Error(`caseInsensitivePattern: range ${first}-${rangeEnd} in /${source}/i is not supported`);
+        else if (!noLetters)
+          throw new Error(`caseInsensitivePattern: range ${first}-${rangeEnd} in /${source}/i is not supported`);
         k += first.length + 2;
       }
       // The other case goes first, so a trailing or leading "-" of the class stays a literal "-".
@@ -214,7 +237,8 @@ const CONSTRAINTS = ['enum', 'const', 'pattern', 'format'] as const;
 /** Keywords that say what a value is (moved into the branch) rather than describe it (kept on the node). */
 const STRING_KEYWORDS = ['type', ...CONSTRAINTS, 'minLength', 'maxLength'] as const;
 
-const isConstrainedString = (s: unknown): s is Json => isObject(s) && s.type === 'string' && CONSTRAINTS.some((k) => k in s);
+const isConstrainedString = (s: unknown): s is Json =>
+  isObject(s) && s.type === 'string' && CONSTRAINTS.some((k) => k in s);
 
 /**
  * Lets every constrained string also be an ${ENV} reference: `{type: string, enum: [a, b]}` becomes

@@ -9,9 +9,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type
 import type { z } from 'zod';
 import type { ConnectorFactory, Detector, DetectorFactory } from '../contracts/index.js';
 import { isVigilError, VigilError, type ErrorCode } from '../errors.js';
-import {
-  CONFIG_DOC, CONNECTORS_DOC, DETECTORS_DOC, docForDetector, docForKey, docsForConnector,
-} from './doc-links.js';
+import { CONFIG_DOC, CONNECTORS_DOC, DETECTORS_DOC, docForDetector, docForKey, docsForConnector } from './doc-links.js';
 import { parseDuration } from './duration.js';
 import { configSchema, DEFAULT_METRICS, type VigilConfig } from './schema.js';
 
@@ -80,15 +78,26 @@ function keyOf(path: readonly PropertyKey[]): string {
   return s;
 }
 
-interface EnvRef { path: Path; name: string }
+interface EnvRef {
+  path: Path;
+  name: string;
+}
 /** A value taken from the environment: it may be a secret, so no message may show it. */
-interface EnvValue extends EnvRef { value: string }
+interface EnvValue extends EnvRef {
+  value: string;
+}
 
 /**
  * Replaces ${VAR} and ${VAR:-default} in every string scalar; an unset VAR without default is an issue.
  * `used` records each substituted environment value and where, so that messages can hide it.
  */
-function substituteEnv(value: unknown, path: Path, env: NodeJS.ProcessEnv, missing: EnvRef[], used: EnvValue[] = []): unknown {
+function substituteEnv(
+  value: unknown,
+  path: Path,
+  env: NodeJS.ProcessEnv,
+  missing: EnvRef[],
+  used: EnvValue[] = [],
+): unknown {
   if (typeof value === 'string') {
     return value.replace(ENV_REF, (_m, varName: string, hasDefault: string | undefined, def: string | undefined) => {
       const v = env[varName];
@@ -103,7 +112,9 @@ function substituteEnv(value: unknown, path: Path, env: NodeJS.ProcessEnv, missi
   }
   if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, [...path, i], env, missing, used));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteEnv(v, [...path, k], env, missing, used)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, substituteEnv(v, [...path, k], env, missing, used)]),
+    );
   }
   return value;
 }
@@ -159,7 +170,10 @@ function knownKeys(path: readonly PropertyKey[]): string[] {
 
 /** "a number", "an integer", "a list" for zod's expected type names. */
 function typeName(expected: string): string {
-  const name = ({ array: 'list', object: 'mapping', record: 'mapping', int: 'integer', nan: 'number' } as Record<string, string>)[expected] ?? expected;
+  const name =
+    ({ array: 'list', object: 'mapping', record: 'mapping', int: 'integer', nan: 'number' } as Record<string, string>)[
+      expected
+    ] ?? expected;
   return `${/^[aeiou]/.test(name) ? 'an' : 'a'} ${name}`;
 }
 
@@ -179,7 +193,10 @@ const isUnder = (path: readonly PropertyKey[], prefix: readonly PropertyKey[]) =
  * Problem and fix of one schema issue. `input` is the value as written when it may be shown; for a value
  * that came from the environment it is the text before substitution (`'${PORT}'`), never the value.
  */
-function describeSchemaIssue(issue: z.core.$ZodIssue, input: { shown?: string; fromEnv: boolean }): { problem: string; fix: string } {
+function describeSchemaIssue(
+  issue: z.core.$ZodIssue,
+  input: { shown?: string; fromEnv: boolean },
+): { problem: string; fix: string } {
   const params = (issue as { params?: { fix?: string } }).params;
   const got = input.shown !== undefined ? `, got ${input.shown}` : '';
   const own = (fix: string) => params?.fix ?? fix;
@@ -188,10 +205,16 @@ function describeSchemaIssue(issue: z.core.$ZodIssue, input: { shown?: string; f
       const want = typeName(issue.expected);
       const last = issue.path[issue.path.length - 1];
       if (issue.input === undefined) {
-        return { problem: `${typeof last === 'string' ? `"${last}"` : 'a value'} is missing (${want} is required here)`, fix: own(`add ${typeof last === 'string' ? `${last}: ` : 'it as '}${want}`) };
+        return {
+          problem: `${typeof last === 'string' ? `"${last}"` : 'a value'} is missing (${want} is required here)`,
+          fix: own(`add ${typeof last === 'string' ? `${last}: ` : 'it as '}${want}`),
+        };
       }
       if (input.fromEnv && typeof issue.input === 'string' && issue.expected !== 'string') {
-        return { problem: `expected ${want}${got}, a string (an environment value is always a string)`, fix: own(`write ${want} here, not a \${VAR}`) };
+        return {
+          problem: `expected ${want}${got}, a string (an environment value is always a string)`,
+          fix: own(`write ${want} here, not a \${VAR}`),
+        };
       }
       return {
         problem: `expected ${want}${got}`,
@@ -200,16 +223,34 @@ function describeSchemaIssue(issue: z.core.$ZodIssue, input: { shown?: string; f
     }
     case 'too_big':
       return issue.origin === 'array' || issue.origin === 'string'
-        ? { problem: `has more than ${String(issue.maximum)} ${issue.origin === 'array' ? 'item(s)' : 'character(s)'}`, fix: own(`shorten it to at most ${String(issue.maximum)}`) }
-        : { problem: `must be ${issue.inclusive ? 'at most' : 'less than'} ${String(issue.maximum)}${got}`, fix: own(`use a value ${issue.inclusive ? '<=' : '<'} ${String(issue.maximum)}`) };
+        ? {
+            problem: `has more than ${String(issue.maximum)} ${issue.origin === 'array' ? 'item(s)' : 'character(s)'}`,
+            fix: own(`shorten it to at most ${String(issue.maximum)}`),
+          }
+        : {
+            problem: `must be ${issue.inclusive ? 'at most' : 'less than'} ${String(issue.maximum)}${got}`,
+            fix: own(`use a value ${issue.inclusive ? '<=' : '<'} ${String(issue.maximum)}`),
+          };
     case 'too_small':
       return issue.origin === 'array' || issue.origin === 'string'
-        ? { problem: issue.origin === 'string' && Number(issue.minimum) === 1 ? 'must not be empty' : `needs at least ${String(issue.minimum)} ${issue.origin === 'array' ? 'item(s)' : 'character(s)'}`, fix: own(`give at least ${String(issue.minimum)} ${issue.origin === 'array' ? 'item(s)' : 'character(s)'}`) }
-        : { problem: `must be ${issue.inclusive ? 'at least' : 'more than'} ${String(issue.minimum)}${got}`, fix: own(`use a value ${issue.inclusive ? '>=' : '>'} ${String(issue.minimum)}`) };
+        ? {
+            problem:
+              issue.origin === 'string' && Number(issue.minimum) === 1
+                ? 'must not be empty'
+                : `needs at least ${String(issue.minimum)} ${issue.origin === 'array' ? 'item(s)' : 'character(s)'}`,
+            fix: own(`give at least ${String(issue.minimum)} ${issue.origin === 'array' ? 'item(s)' : 'character(s)'}`),
+          }
+        : {
+            problem: `must be ${issue.inclusive ? 'at least' : 'more than'} ${String(issue.minimum)}${got}`,
+            fix: own(`use a value ${issue.inclusive ? '>=' : '>'} ${String(issue.minimum)}`),
+          };
     case 'invalid_value': {
       const values = issue.values.map((v) => String(v));
       const c = typeof issue.input === 'string' && !input.fromEnv ? closest(issue.input, values) : undefined;
-      return { problem: `expected one of ${values.join(', ')}${got}`, fix: own(`${c ? `did you mean "${c}"? ` : ''}use one of: ${values.join(', ')}`) };
+      return {
+        problem: `expected one of ${values.join(', ')}${got}`,
+        fix: own(`${c ? `did you mean "${c}"? ` : ''}use one of: ${values.join(', ')}`),
+      };
     }
     case 'invalid_format':
       return { problem: `expected a valid ${issue.format}${got}`, fix: own(`write a valid ${issue.format}`) };
@@ -222,7 +263,10 @@ function describeSchemaIssue(issue: z.core.$ZodIssue, input: { shown?: string; f
 function unknownKey(path: readonly PropertyKey[], key: string): { problem: string; fix: string } {
   const known = knownKeys(path);
   const c = closest(key, known);
-  return { problem: `unknown key "${key}"`, fix: `${c ? `did you mean "${c}"?` : `remove "${key}"`} (known keys here: ${known.join(', ')})` };
+  return {
+    problem: `unknown key "${key}"`,
+    fix: `${c ? `did you mean "${c}"?` : `remove "${key}"`} (known keys here: ${known.join(', ')})`,
+  };
 }
 
 /** Line/column of the YAML node at a path (or its nearest existing parent). */
@@ -260,7 +304,10 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 /** One problem a connector's or detector's options error names: the options it is about, and its text if known. */
-interface OptionProblem { paths: Path[]; text?: string }
+interface OptionProblem {
+  paths: Path[];
+  text?: string;
+}
 
 /**
  * The problems a connector's or detector's options error names, from its details (parseOptions: `options`
@@ -268,20 +315,41 @@ interface OptionProblem { paths: Path[]; text?: string }
  */
 function badOptions(e: unknown, base: Path): OptionProblem[] | undefined {
   if (!isVigilError(e)) return undefined;
-  const split = (dotted: string): Path => [...base, ...dotted.split('.').filter(Boolean).map((k) => (/^\d+$/.test(k) ? Number(k) : k))];
+  const split = (dotted: string): Path => [
+    ...base,
+    ...dotted
+      .split('.')
+      .filter(Boolean)
+      .map((k) => (/^\d+$/.test(k) ? Number(k) : k)),
+  ];
   const { options, problems, issues } = e.details as { options?: unknown; problems?: unknown; issues?: unknown };
   if (Array.isArray(options) && options.every((o) => typeof o === 'string')) {
-    const texts = Array.isArray(problems) && problems.length === options.length && problems.every((p) => typeof p === 'string') ? problems : undefined;
-    return options.map((o: string, n) => ({ paths: o.split(',').map((k) => split(k.trim())), ...(texts ? { text: texts[n] } : {}) }));
+    const texts =
+      Array.isArray(problems) && problems.length === options.length && problems.every((p) => typeof p === 'string')
+        ? problems
+        : undefined;
+    return options.map((o: string, n) => ({
+      paths: o.split(',').map((k) => split(k.trim())),
+      ...(texts ? { text: texts[n] } : {}),
+    }));
   }
   if (Array.isArray(issues)) {
-    return issues.map((i) => ({ paths: [[...base, ...asList((i as { path?: unknown }).path).map((k) => (typeof k === 'number' ? k : String(k)))]] }));
+    return issues.map((i) => ({
+      paths: [[...base, ...asList((i as { path?: unknown }).path).map((k) => (typeof k === 'number' ? k : String(k)))]],
+    }));
   }
   return undefined;
 }
 
 /** Records one issue at a path: where it is in the file, what is wrong, how to fix it and where to read more. */
-type AddIssue = (code: ErrorCode, path: Path, problem: string, fix: string, docs: string | string[], extra?: Partial<Pending>) => void;
+type AddIssue = (
+  code: ErrorCode,
+  path: Path,
+  problem: string,
+  fix: string,
+  docs: string | string[],
+  extra?: Partial<Pending>,
+) => void;
 
 /** The YAML document of config text; a syntax error, or a file that is not a mapping, is a ConfigError. */
 function readYaml(text: string, file: string): { doc: Document; lc: LineCounter; raw: unknown } {
@@ -305,13 +373,26 @@ function readYaml(text: string, file: string): { doc: Document; lc: LineCounter;
   }
   const raw: unknown = doc.toJS() ?? {};
   if (typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError([{ code: 'VIGIL_ERR_CONFIG_INVALID', file, key: '', problem: 'the file is not a YAML mapping', fix: `start from the example in ${CONFIG_DOC}` }]);
+    throw new ConfigError([
+      {
+        code: 'VIGIL_ERR_CONFIG_INVALID',
+        file,
+        key: '',
+        problem: 'the file is not a YAML mapping',
+        fix: `start from the example in ${CONFIG_DOC}`,
+      },
+    ]);
   }
   return { doc, lc, raw };
 }
 
 /** 1. Structure: every schema issue (reportInput: the value given, to say what was wrong with it). */
-function checkStructure(issues: readonly z.core.$ZodIssue[], raw: unknown, used: readonly EnvValue[], add: AddIssue): void {
+function checkStructure(
+  issues: readonly z.core.$ZodIssue[],
+  raw: unknown,
+  used: readonly EnvValue[],
+  add: AddIssue,
+): void {
   for (const issue of issues) {
     const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
     if (issue.code === 'unrecognized_keys') {
@@ -323,7 +404,10 @@ function checkStructure(issues: readonly z.core.$ZodIssue[], raw: unknown, used:
     }
     const fromEnv = used.some((u) => isUnder(u.path, path));
     // A string with an environment value is shown as written (`'${PORT}'`); other values hold none.
-    const shown = issue.input === undefined ? undefined : showValue(fromEnv && typeof issue.input === 'string' ? valueAt(raw, path) : issue.input);
+    const shown =
+      issue.input === undefined
+        ? undefined
+        : showValue(fromEnv && typeof issue.input === 'string' ? valueAt(raw, path) : issue.input);
     const { problem, fix } = describeSchemaIssue(issue, { shown, fromEnv });
     add('VIGIL_ERR_CONFIG_INVALID', path, problem, fix, docForKey(path));
   }
@@ -333,7 +417,11 @@ function checkStructure(issues: readonly z.core.$ZodIssue[], raw: unknown, used:
  * 2a. Connectors and notifiers: names are unique, types are known, options parse (returned by name), and
  * the plans name connectors that exist.
  */
-function checkConnectors(substituted: Record<string, unknown>, registries: Registries, add: AddIssue): Map<string, unknown> {
+function checkConnectors(
+  substituted: Record<string, unknown>,
+  registries: Registries,
+  add: AddIssue,
+): Map<string, unknown> {
   const connectorOptions = new Map<string, unknown>();
   const allNames = new Set<string>();
   const checkSection = (section: 'connectors' | 'notifiers', registry: ReadonlyMap<string, ConnectorFactory>) => {
@@ -345,7 +433,13 @@ function checkConnectors(substituted: Record<string, unknown>, registries: Regis
       const type = asString(c.type);
       if (name !== undefined) {
         if (seen.has(name) || (section === 'notifiers' && allNames.has(name))) {
-          add('VIGIL_ERR_CONFIG_DUPLICATE_NAME', [section, i, 'name'], `name "${name}" is used twice`, 'give every connector and notifier its own name', CONNECTORS_DOC);
+          add(
+            'VIGIL_ERR_CONFIG_DUPLICATE_NAME',
+            [section, i, 'name'],
+            `name "${name}" is used twice`,
+            'give every connector and notifier its own name',
+            CONNECTORS_DOC,
+          );
         }
         seen.add(name);
         allNames.add(name);
@@ -355,10 +449,20 @@ function checkConnectors(substituted: Record<string, unknown>, registries: Regis
       if (!factory) {
         const types = [...registry.keys()];
         const guess = closest(type, types);
-        const other = section === 'connectors' ? registries.notifiers.has(type) && 'notifier' : registries.planConnectors.has(type) && 'plan connector';
-        const elsewhere = other ? `"${type}" is a ${other} type: move this entry under ${section === 'connectors' ? 'notifiers' : 'connectors'}:, or ` : '';
-        add('VIGIL_ERR_CONFIG_UNKNOWN_TYPE', [section, i, 'type'], `unknown ${section === 'connectors' ? 'connector' : 'notifier'} type "${type}"`,
-          `${elsewhere}${guess ? `did you mean "${guess}"? ` : ''}use one of: ${types.join(', ')}`, CONNECTORS_DOC);
+        const other =
+          section === 'connectors'
+            ? registries.notifiers.has(type) && 'notifier'
+            : registries.planConnectors.has(type) && 'plan connector';
+        const elsewhere = other
+          ? `"${type}" is a ${other} type: move this entry under ${section === 'connectors' ? 'notifiers' : 'connectors'}:, or `
+          : '';
+        add(
+          'VIGIL_ERR_CONFIG_UNKNOWN_TYPE',
+          [section, i, 'type'],
+          `unknown ${section === 'connectors' ? 'connector' : 'notifier'} type "${type}"`,
+          `${elsewhere}${guess ? `did you mean "${guess}"? ` : ''}use one of: ${types.join(', ')}`,
+          CONNECTORS_DOC,
+        );
         return;
       }
       if (c.options !== undefined && !asObject(c.options)) return; // the schema reported it
@@ -368,22 +472,41 @@ function checkConnectors(substituted: Record<string, unknown>, registries: Regis
       } catch (e) {
         const who = `${type} "${name ?? `#${i + 1}`}": `;
         const options = badOptions(e, [section, i, 'options']);
-        add(isVigilError(e) ? e.code : 'VIGIL_ERR_CONFIG_CONNECTOR_OPTIONS', [section, i, 'options'], `${who}${e instanceof Error ? e.message : String(e)}`,
-          `correct the ${type} options named above`, docsForConnector(section, type),
-          options ? { options, optionsPrefix: `${who}${new VigilError('VIGIL_ERR_CONFIG_CONNECTOR_OPTIONS', [`${type}: `]).message}` } : {});
+        add(
+          isVigilError(e) ? e.code : 'VIGIL_ERR_CONFIG_CONNECTOR_OPTIONS',
+          [section, i, 'options'],
+          `${who}${e instanceof Error ? e.message : String(e)}`,
+          `correct the ${type} options named above`,
+          docsForConnector(section, type),
+          options
+            ? {
+                options,
+                optionsPrefix: `${who}${new VigilError('VIGIL_ERR_CONFIG_CONNECTOR_OPTIONS', [`${type}: `]).message}`,
+              }
+            : {},
+        );
       }
     });
   };
   checkSection('connectors', registries.planConnectors);
-  const planConnectorNames = new Set(asList(substituted.connectors).map((c) => asString(asObject(c)?.name)).filter((n) => n !== undefined));
+  const planConnectorNames = new Set(
+    asList(substituted.connectors)
+      .map((c) => asString(asObject(c)?.name))
+      .filter((n) => n !== undefined),
+  );
   checkSection('notifiers', registries.notifiers);
 
   const checkPlan = (plan: unknown, path: Path) => {
     asList(plan).forEach((n, i) => {
       if (typeof n !== 'string' || planConnectorNames.has(n)) return;
       const c = closest(n, [...planConnectorNames]);
-      add('VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR', [...path, i], `plan names connector "${n}", which is not defined under connectors:`,
-        `${c ? `did you mean "${c}"? Otherwise, ` : ''}define it under connectors: (name: ${n}, type: …) or remove it from the plan`, CONNECTORS_DOC);
+      add(
+        'VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR',
+        [...path, i],
+        `plan names connector "${n}", which is not defined under connectors:`,
+        `${c ? `did you mean "${c}"? Otherwise, ` : ''}define it under connectors: (name: ${n}, type: …) or remove it from the plan`,
+        CONNECTORS_DOC,
+      );
     });
   };
   checkPlan(substituted.plan, ['plan']);
@@ -396,13 +519,25 @@ function checkConnectors(substituted: Record<string, unknown>, registries: Regis
  * metric name: the pipeline uses these instances), not every metric is shadow, and maxDuration holds at
  * least one look. `parsed` is the schema's result when the structure is valid.
  */
-function checkAnalysis(substituted: Record<string, unknown>, parsed: VigilConfig | undefined, registries: Registries, add: AddIssue): Map<string, Detector> {
+function checkAnalysis(
+  substituted: Record<string, unknown>,
+  parsed: VigilConfig | undefined,
+  registries: Registries,
+  add: AddIssue,
+): Map<string, Detector> {
   const defaults = schemaDefaults();
   const analysis = substituted.analysis === undefined ? {} : asObject(substituted.analysis);
-  const metrics: unknown[] = analysis ? (analysis.metrics === undefined ? DEFAULT_METRICS : asList(analysis.metrics)) : [];
+  const metrics: unknown[] = analysis
+    ? analysis.metrics === undefined
+      ? DEFAULT_METRICS
+      : asList(analysis.metrics)
+    : [];
   const rawMinSamples = analysis?.minSamples;
-  const minSamples = parsed ? parsed.analysis.minSamples
-    : typeof rawMinSamples === 'number' && Number.isInteger(rawMinSamples) && rawMinSamples >= 1 ? rawMinSamples : defaults.analysis.minSamples;
+  const minSamples = parsed
+    ? parsed.analysis.minSamples
+    : typeof rawMinSamples === 'number' && Number.isInteger(rawMinSamples) && rawMinSamples >= 1
+      ? rawMinSamples
+      : defaults.analysis.minSamples;
   const metricNames = new Set<string>();
   const detectors = new Map<string, Detector>();
   metrics.forEach((item, i) => {
@@ -410,7 +545,14 @@ function checkAnalysis(substituted: Record<string, unknown>, parsed: VigilConfig
     if (!m) return;
     const name = asString(m.name);
     if (name !== undefined) {
-      if (metricNames.has(name)) add('VIGIL_ERR_CONFIG_DUPLICATE_NAME', ['analysis', 'metrics', i, 'name'], `metric name "${name}" is used twice`, 'give every metric its own name', DETECTORS_DOC);
+      if (metricNames.has(name))
+        add(
+          'VIGIL_ERR_CONFIG_DUPLICATE_NAME',
+          ['analysis', 'metrics', i, 'name'],
+          `metric name "${name}" is used twice`,
+          'give every metric its own name',
+          DETECTORS_DOC,
+        );
       metricNames.add(name);
     }
     const detector = asString(m.detector);
@@ -419,8 +561,13 @@ function checkAnalysis(substituted: Record<string, unknown>, parsed: VigilConfig
     if (!factory) {
       const types = [...registries.detectors.keys()];
       const guess = closest(detector, types);
-      add('VIGIL_ERR_CONFIG_UNKNOWN_TYPE', ['analysis', 'metrics', i, 'detector'], `unknown detector "${detector}"`,
-        `${guess ? `did you mean "${guess}"? ` : ''}use one of: ${types.join(', ')}`, DETECTORS_DOC);
+      add(
+        'VIGIL_ERR_CONFIG_UNKNOWN_TYPE',
+        ['analysis', 'metrics', i, 'detector'],
+        `unknown detector "${detector}"`,
+        `${guess ? `did you mean "${guess}"? ` : ''}use one of: ${types.join(', ')}`,
+        DETECTORS_DOC,
+      );
       return;
     }
     if (m.options !== undefined && !asObject(m.options)) return; // the schema reported it
@@ -429,22 +576,44 @@ function checkAnalysis(substituted: Record<string, unknown>, parsed: VigilConfig
       if (name !== undefined) detectors.set(name, built);
     } catch (e) {
       const base: Path = ['analysis', 'metrics', i, 'options'];
-      add(isVigilError(e) ? e.code : 'VIGIL_ERR_DETECTOR_OPTIONS', base, `${detector}: ${e instanceof Error ? e.message : String(e)}`,
-        `correct the ${detector} options named above`, docForDetector(detector), { options: badOptions(e, base) });
+      add(
+        isVigilError(e) ? e.code : 'VIGIL_ERR_DETECTOR_OPTIONS',
+        base,
+        `${detector}: ${e instanceof Error ? e.message : String(e)}`,
+        `correct the ${detector} options named above`,
+        docForDetector(detector),
+        { options: badOptions(e, base) },
+      );
     }
   });
   if (metrics.length > 0 && metrics.every((m) => asObject(m)?.shadow === true)) {
-    add('VIGIL_ERR_CONFIG_INVALID', ['analysis', 'metrics'], 'every metric is shadow: nothing could ever roll back', 'set shadow: false on at least one metric', DETECTORS_DOC);
+    add(
+      'VIGIL_ERR_CONFIG_INVALID',
+      ['analysis', 'metrics'],
+      'every metric is shadow: nothing could ever roll back',
+      'set shadow: false on at least one metric',
+      DETECTORS_DOC,
+    );
   }
   const durationAt = (key: 'interval' | 'maxDuration'): number | undefined => {
     if (parsed) return parsed.analysis[key];
     const v = analysis?.[key];
-    return v === undefined ? defaults.analysis[key] : typeof v === 'string' || typeof v === 'number' ? parseDuration(v) : undefined;
+    return v === undefined
+      ? defaults.analysis[key]
+      : typeof v === 'string' || typeof v === 'number'
+        ? parseDuration(v)
+        : undefined;
   };
   const interval = durationAt('interval');
   const maxDuration = durationAt('maxDuration');
   if (interval !== undefined && maxDuration !== undefined && maxDuration < interval) {
-    add('VIGIL_ERR_CONFIG_INVALID', ['analysis', 'maxDuration'], 'maxDuration is shorter than one look interval', 'make analysis.maxDuration at least analysis.interval (typically 30m vs 10s)', CONFIG_DOC);
+    add(
+      'VIGIL_ERR_CONFIG_INVALID',
+      ['analysis', 'maxDuration'],
+      'maxDuration is shorter than one look interval',
+      'make analysis.maxDuration at least analysis.interval (typically 30m vs 10s)',
+      CONFIG_DOC,
+    );
   }
   return detectors;
 }
@@ -453,7 +622,8 @@ function checkAnalysis(substituted: Record<string, unknown>, parsed: VigilConfig
 function normalise(config: VigilConfig): string[] {
   const warnings: string[] = [];
   config.server.auth.tokens = config.server.auth.tokens.filter((t) => t.length > 0);
-  if (config.server.auth.tokens.length === 0) warnings.push('server.auth.tokens is empty: the control API is open to anyone who can reach it');
+  if (config.server.auth.tokens.length === 0)
+    warnings.push('server.auth.tokens is empty: the control API is open to anyone who can reach it');
   if (config.queue.redis === '') config.queue.redis = null;
   if (config.plan.length === 0 && config.rollouts.every((r) => !r.plan?.length)) {
     warnings.push('no rollback plan is configured: decisions are recorded and notified, nothing is rolled back');
@@ -477,15 +647,29 @@ export function parseConfig(
   const issues: Pending[] = [];
   const add: AddIssue = (code, path, problem, fix, docs, extra = {}) => {
     const see = (Array.isArray(docs) ? docs : [docs]).join(' and ');
-    issues.push({ code, file, key: keyOf(path), ...locate(doc, lc, path), problem, fix: `${fix}; see ${see}`, path, ...extra });
+    issues.push({
+      code,
+      file,
+      key: keyOf(path),
+      ...locate(doc, lc, path),
+      problem,
+      fix: `${fix}; see ${see}`,
+      path,
+      ...extra,
+    });
   };
 
   const missing: EnvRef[] = [];
   const used: EnvValue[] = [];
   const substituted = substituteEnv(raw, [], env, missing, used) as Record<string, unknown>;
   for (const m of missing) {
-    add('VIGIL_ERR_CONFIG_ENV_MISSING', m.path, `environment variable ${m.name} is not set`,
-      `export ${m.name}=… before starting Vigil, or write \${${m.name}:-} to allow it to be empty`, CONFIG_DOC);
+    add(
+      'VIGIL_ERR_CONFIG_ENV_MISSING',
+      m.path,
+      `environment variable ${m.name} is not set`,
+      `export ${m.name}=… before starting Vigil, or write \${${m.name}:-} to allow it to be empty`,
+      CONFIG_DOC,
+    );
   }
 
   const parsed = configSchema.safeParse(substituted, { reportInput: true });
@@ -557,12 +741,24 @@ function schemaDefaults(): VigilConfig {
 }
 
 /** Reads and validates a config file. */
-export function loadConfigFile(file: string, registries: Registries, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export function loadConfigFile(
+  file: string,
+  registries: Registries,
+  env: NodeJS.ProcessEnv = process.env,
+): LoadedConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError([{ code: 'VIGIL_ERR_CONFIG_NOT_FOUND', file, key: '', problem: `cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)})`, fix: 'check the path given to --config' }]);
+    throw new ConfigError([
+      {
+        code: 'VIGIL_ERR_CONFIG_NOT_FOUND',
+        file,
+        key: '',
+        problem: `cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+        fix: 'check the path given to --config',
+      },
+    ]);
   }
   return parseConfig(text, file, registries, env);
 }
@@ -582,7 +778,15 @@ export function readApiAddress(file: string, env: NodeJS.ProcessEnv = process.en
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError([{ code: 'VIGIL_ERR_CONFIG_NOT_FOUND', file, key: '', problem: `cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)})`, fix: 'check the path given to --config' }]);
+    throw new ConfigError([
+      {
+        code: 'VIGIL_ERR_CONFIG_NOT_FOUND',
+        file,
+        key: '',
+        problem: `cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+        fix: 'check the path given to --config',
+      },
+    ]);
   }
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
@@ -596,14 +800,19 @@ export function readApiAddress(file: string, env: NodeJS.ProcessEnv = process.en
   const schema = configSchema.shape.server.unwrap().shape.api.unwrap();
   const parsed = schema.safeParse(api, { reportInput: true });
   const fix = `run \`vigil validate ${file}\`, or give the API URL with --api`;
-  const issue = (code: ErrorCode, at: Path, problem: string) => new ConfigError([{ code, file, key: keyOf(at), ...locate(doc, lc, at), problem, fix }]);
+  const issue = (code: ErrorCode, at: Path, problem: string) =>
+    new ConfigError([{ code, file, key: keyOf(at), ...locate(doc, lc, at), problem, fix }]);
   if (doc.errors.length > 0) throw issue('VIGIL_ERR_CONFIG_YAML', [], 'the file is not valid YAML');
-  if (missing[0]) throw issue('VIGIL_ERR_CONFIG_ENV_MISSING', missing[0].path, `environment variable ${missing[0].name} is not set`);
+  if (missing[0])
+    throw issue('VIGIL_ERR_CONFIG_ENV_MISSING', missing[0].path, `environment variable ${missing[0].name} is not set`);
   if (!parsed.success) {
     const first = parsed.error.issues[0]!;
     const at: Path = [...path, ...first.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
     const fromEnv = used.some((u) => isUnder(u.path, at));
-    const shown = first.input === undefined ? undefined : showValue(fromEnv && typeof first.input === 'string' ? valueAt(node, at.slice(2)) : first.input);
+    const shown =
+      first.input === undefined
+        ? undefined
+        : showValue(fromEnv && typeof first.input === 'string' ? valueAt(node, at.slice(2)) : first.input);
     throw issue('VIGIL_ERR_CONFIG_INVALID', at, describeSchemaIssue(first, { shown, fromEnv }).problem);
   }
   return parsed.data;

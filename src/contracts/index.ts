@@ -3,6 +3,15 @@ export type { LogMoments, LatencyHistogram, CohortBatch, CohortPair } from './ev
 export type { LookInput, Phase, Verdict, Detector, DetectorFactory, DetectorLookResult } from './detector.js';
 export type { Outcome, MetricVerdict, Decision } from './decision.js';
 export type {
-  RollbackTarget, ActionContext, ActionResult, PlanConnectorKind,
-  PlanConnector, Notification, NotificationKind, Notifier, AnyConnector, ConnectorDeps, ConnectorFactory,
+  RollbackTarget,
+  ActionContext,
+  ActionResult,
+  PlanConnectorKind,
+  PlanConnector,
+  Notification,
+  NotificationKind,
+  Notifier,
+  AnyConnector,
+  ConnectorDeps,
+  ConnectorFactory,
 } from './connector.js';

@@ -50,7 +50,9 @@ export function createAuditLog(path: string, opts: AuditOptions = {}): AuditLog 
         await fh.appendFile(line, 'utf8');
         if (sync) await fh.datasync();
       } catch (e) {
-        throw new VigilError('VIGIL_ERR_AUDIT_WRITE', [`${path}: ${e instanceof Error ? e.message : String(e)}`], { cause: e });
+        throw new VigilError('VIGIL_ERR_AUDIT_WRITE', [`${path}: ${e instanceof Error ? e.message : String(e)}`], {
+          cause: e,
+        });
       }
     });
     chain = next.catch(() => undefined);

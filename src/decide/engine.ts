@@ -56,7 +56,10 @@ function holding(verdicts: readonly MetricVerdict[]): MetricVerdict[] {
  * Why an analysis that `decide` left running is held, or undefined when no acting verdict holds: names each
  * hold and its metric, and says when maxDuration has passed (promotion would otherwise have happened). O(m).
  */
-export function holdReason(input: Pick<DecideInput, 'verdicts' | 'elapsedMs'>, policy: Pick<DecidePolicy, 'maxDurationMs'>): string | undefined {
+export function holdReason(
+  input: Pick<DecideInput, 'verdicts' | 'elapsedMs'>,
+  policy: Pick<DecidePolicy, 'maxDurationMs'>,
+): string | undefined {
   const held = holding(input.verdicts);
   if (held.length === 0) return undefined;
   const what = held.map((v) => `${v.hold ?? ''} (${describe(v)})`).join('; ');
@@ -95,7 +98,11 @@ export function decide(input: DecideInput, policy: DecidePolicy): Decision | nul
 }
 
 /** An analysis that ends because its canary went silent: no plan, recorded and notified. */
-export function abandon(input: Omit<DecideInput, 'elapsedMs'>, policy: Pick<DecidePolicy, 'configHash' | 'dryRun'>, silentMs: number): Decision {
+export function abandon(
+  input: Omit<DecideInput, 'elapsedMs'>,
+  policy: Pick<DecidePolicy, 'configHash' | 'dryRun'>,
+  silentMs: number,
+): Decision {
   const reason = `the canary sent no telemetry for ${Math.round(silentMs / 1000)}s of event time while the baseline did`;
   return record(input, 'abandoned', reason, [], policy);
 }

@@ -25,7 +25,13 @@ export async function startDemoPeers(secret: string): Promise<DemoPeers> {
     req.on('end', () => {
       const raw = Buffer.concat(chunks);
       if (req.method === 'POST' && req.url === '/router/rollback') {
-        const check = verifySignature(secret, req.headers['x-vigil-timestamp'] as string | undefined, raw, req.headers['x-vigil-signature'] as string | undefined, { nowSec: Math.floor(Date.now() / 1000) });
+        const check = verifySignature(
+          secret,
+          req.headers['x-vigil-timestamp'] as string | undefined,
+          raw,
+          req.headers['x-vigil-signature'] as string | undefined,
+          { nowSec: Math.floor(Date.now() / 1000) },
+        );
         if (!check.ok) {
           state.router.rejected.push(check.reason);
           res.writeHead(401).end(check.reason);

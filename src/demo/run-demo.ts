@@ -50,7 +50,9 @@ audit: { path: "${auditPath}" }
   const agent = createAgent({ loaded, registries: opts.registries, logger, ports: { otlpHttp: 0, api: 0 } });
   const { otlpHttpUrl, apiUrl } = await agent.start();
   print(`Vigil is listening: OTLP/HTTP ${otlpHttpUrl}, API ${apiUrl} (embedded queue, no Redis).`);
-  print('Traffic: service "checkout", baseline 1.0.0 at 1% errors (OTLP protobuf), canary 1.1.0 at 5% errors (OTLP JSON), real OpenTelemetry SDK.');
+  print(
+    'Traffic: service "checkout", baseline 1.0.0 at 1% errors (OTLP protobuf), canary 1.1.0 at 5% errors (OTLP JSON), real OpenTelemetry SDK.',
+  );
   print(`Each look compares what both cohorts did in one ${INTERVAL_MS / 1000}s interval of event time.\n`);
 
   let decision: Decision | undefined;
@@ -90,11 +92,17 @@ audit: { path: "${auditPath}" }
     for (const l of ex.lines) print(`  ${l}`);
     print('');
     const routed = peers.router.weights;
-    print(`Rollback plan ran: the demo router now sends baseline ${routed.baseline}% / canary ${routed.canary}% (signed event ${peers.router.events.join(', ') || 'none'}).`);
+    print(
+      `Rollback plan ran: the demo router now sends baseline ${routed.baseline}% / canary ${routed.canary}% (signed event ${peers.router.events.join(', ') || 'none'}).`,
+    );
     const msg = peers.chat.messages.find((m) => (m.text ?? '').length > 0);
-    print(`Chat notification posted (Slack Block Kit): ${msg ? JSON.stringify((msg.text ?? '').split('\n')[0]) : 'none'}`);
+    print(
+      `Chat notification posted (Slack Block Kit): ${msg ? JSON.stringify((msg.text ?? '').split('\n')[0]) : 'none'}`,
+    );
     print(`Audit log: ${auditPath}`);
-    print(`From the first span to the rollback decision: ${wallToDecision.toFixed(1)} s wall time, ${d.look} looks (${(d.look * INTERVAL_MS) / 1000} s of event time).`);
+    print(
+      `From the first span to the rollback decision: ${wallToDecision.toFixed(1)} s wall time, ${d.look} looks (${(d.look * INTERVAL_MS) / 1000} s of event time).`,
+    );
     ok = d.outcome === 'rollback' && routed.canary === 0 && msg !== undefined && peers.router.rejected.length === 0;
     return ok;
   } finally {

@@ -53,7 +53,8 @@ export function createTrafficGenerator(opts: {
 }): TrafficGenerator {
   const rand = seededRandom(opts.seed ?? 42);
   const make = (p: CohortProfile) => {
-    const exporter = p.encoding === 'protobuf' ? new ProtoExporter({ url: opts.url }) : new JsonExporter({ url: opts.url });
+    const exporter =
+      p.encoding === 'protobuf' ? new ProtoExporter({ url: opts.url }) : new JsonExporter({ url: opts.url });
     const provider = new BasicTracerProvider({
       resource: resourceFromAttributes({
         'service.name': opts.service,
@@ -61,7 +62,9 @@ export function createTrafficGenerator(opts: {
         'vigil.cohort': p.cohort,
         'deployment.environment.name': 'demo',
       }),
-      spanProcessors: [new BatchSpanProcessor(exporter, { maxQueueSize: 100_000, maxExportBatchSize: 2000, scheduledDelayMillis: 50 })],
+      spanProcessors: [
+        new BatchSpanProcessor(exporter, { maxQueueSize: 100_000, maxExportBatchSize: 2000, scheduledDelayMillis: 50 }),
+      ],
     });
     return { provider, tracer: provider.getTracer('vigil-demo-traffic'), profile: p };
   };
@@ -78,7 +81,11 @@ export function createTrafficGenerator(opts: {
           const span = c.tracer.startSpan('GET /checkout', {
             kind: SpanKind.SERVER,
             startTime: end - duration,
-            attributes: { 'http.request.method': 'GET', 'http.route': '/checkout', 'http.response.status_code': failed ? 500 : 200 },
+            attributes: {
+              'http.request.method': 'GET',
+              'http.route': '/checkout',
+              'http.response.status_code': failed ? 500 : 200,
+            },
           });
           if (failed) span.setStatus({ code: SpanStatusCode.ERROR });
           span.end(end);

@@ -65,7 +65,9 @@ export function histogramCount(h: LatencyHistogram): number {
  * histogram is empty. The bucket's upper bound b_{i+1} is >= the p-quantile. O(buckets log buckets).
  */
 export function quantileBucket(counts: Record<number, number>, zeroCount: number, p: number): number | undefined {
-  const keys = Object.keys(counts).map(Number).sort((a, b) => a - b);
+  const keys = Object.keys(counts)
+    .map(Number)
+    .sort((a, b) => a - b);
   let total = zeroCount;
   for (const k of keys) total += counts[k] ?? 0;
   if (total === 0) return undefined;
@@ -91,13 +93,17 @@ export function histogramQuantile(h: LatencyHistogram, q: number): number {
 /** Why a histogram cannot be used, or undefined when it is sound. O(buckets). */
 export function histogramProblem(cohort: string, h: LatencyHistogram | undefined): string | undefined {
   if (h === undefined || h === null || typeof h !== 'object') return `${cohort} latency histogram is missing`;
-  if (!(Number.isInteger(h.scale) && h.scale >= MIN_SCALE && h.scale <= MAX_SCALE)) return `${cohort} histogram scale must be an integer in [${MIN_SCALE}, ${MAX_SCALE}], got ${h.scale}`;
-  if (!(Number.isInteger(h.zeroCount) && h.zeroCount >= 0)) return `${cohort} histogram zeroCount must be an integer >= 0, got ${h.zeroCount}`;
+  if (!(Number.isInteger(h.scale) && h.scale >= MIN_SCALE && h.scale <= MAX_SCALE))
+    return `${cohort} histogram scale must be an integer in [${MIN_SCALE}, ${MAX_SCALE}], got ${h.scale}`;
+  if (!(Number.isInteger(h.zeroCount) && h.zeroCount >= 0))
+    return `${cohort} histogram zeroCount must be an integer >= 0, got ${h.zeroCount}`;
   if (h.counts === null || typeof h.counts !== 'object') return `${cohort} histogram counts must be an object`;
   for (const k in h.counts) {
     const c = h.counts[k as unknown as number];
-    if (!Number.isInteger(Number(k)) || k.trim() === '') return `${cohort} histogram bucket index must be an integer, got "${k}"`;
-    if (!(c !== undefined && Number.isInteger(c) && c >= 0)) return `${cohort} histogram bucket ${k} count must be an integer >= 0, got ${c}`;
+    if (!Number.isInteger(Number(k)) || k.trim() === '')
+      return `${cohort} histogram bucket index must be an integer, got "${k}"`;
+    if (!(c !== undefined && Number.isInteger(c) && c >= 0))
+      return `${cohort} histogram bucket ${k} count must be an integer >= 0, got ${c}`;
   }
   return undefined;
 }
@@ -132,7 +138,8 @@ export function sortedAtScale(h: LatencyHistogram, to: number): SortedHistogram 
   let total = h.zeroCount;
   for (const [i, c] of pairs) {
     total += c;
-    if (index.length > 0 && index[index.length - 1] === i) count[count.length - 1] = (count[count.length - 1] as number) + c;
+    if (index.length > 0 && index[index.length - 1] === i)
+      count[count.length - 1] = (count[count.length - 1] as number) + c;
     else {
       index.push(i);
       count.push(c);

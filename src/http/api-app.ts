@@ -43,7 +43,9 @@ function dashboard(analyses: AnalysisSnapshot[]): string {
   const rows = analyses
     .sort((a, b) => b.startedAtUnixMs - a.startedAtUnixMs)
     .map((a) => {
-      const v = a.verdicts.map((x) => `${esc(x.metric)}${x.shadow ? ' (shadow)' : ''}: ${esc(x.phase)} p=${esc(x.pValue.toPrecision(2))}`).join('<br>');
+      const v = a.verdicts
+        .map((x) => `${esc(x.metric)}${x.shadow ? ' (shadow)' : ''}: ${esc(x.phase)} p=${esc(x.pValue.toPrecision(2))}`)
+        .join('<br>');
       return `<tr class="${esc(a.phase)}"><td>${esc(a.service)}</td><td>${esc(a.canaryVersion)} vs ${esc(a.baselineVersion)}</td><td>${esc(a.phase)}</td><td>${a.look}</td><td>${a.totals.canary.requests} / ${a.totals.baseline.requests}</td><td>${v}</td><td>${esc(a.why)}</td></tr>`;
     })
     .join('\n');
@@ -61,7 +63,10 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
   const app = Fastify({ loggerInstance: log });
   const guard = async (req: FastifyRequest, reply: FastifyReply) => {
     if (!tokenOk(req.headers.authorization, deps.tokens)) {
-      await reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'unauthorized', message: 'send Authorization: Bearer <token> (server.auth.tokens)' });
+      await reply
+        .code(401)
+        .header('WWW-Authenticate', 'Bearer')
+        .send({ error: 'unauthorized', message: 'send Authorization: Bearer <token> (server.auth.tokens)' });
     }
   };
 
@@ -79,7 +84,9 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
       }),
     );
     const all = [...reasons, ...queueProblems];
-    return reply.code(all.length ? 503 : 200).send({ status: all.length ? 'not ready' : 'ready', reasons: all, warnings: deps.warnings?.() ?? [] });
+    return reply
+      .code(all.length ? 503 : 200)
+      .send({ status: all.length ? 'not ready' : 'ready', reasons: all, warnings: deps.warnings?.() ?? [] });
   });
   app.get('/metrics', async (_req, reply) => {
     const { running, decided } = deps.registry.analysisCount;
@@ -91,7 +98,11 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
 
   void app.register(async (api) => {
     api.addHook('onRequest', guard);
-    api.get('/api/v1/analyses', async () => ({ analyses: deps.registry.list(), unknownCohorts: deps.registry.unknownCohorts(), counters: deps.registry.counters }));
+    api.get('/api/v1/analyses', async () => ({
+      analyses: deps.registry.list(),
+      unknownCohorts: deps.registry.unknownCohorts(),
+      counters: deps.registry.counters,
+    }));
     api.get<{ Params: { id: string } }>('/api/v1/analyses/:id', async (req, reply) => {
       const a = deps.registry.get(req.params.id);
       return a ?? reply.code(404).send({ error: 'not found', message: `no analysis ${req.params.id}` });
@@ -99,17 +110,33 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
     api.get('/api/v1/decisions', async () => ({ decisions: deps.audit.recentDecisions() }));
     api.get<{ Params: { id: string } }>('/api/v1/decisions/:id', async (req, reply) => {
       const d = deps.audit.findDecision(req.params.id);
-      return d ?? reply.code(404).send({ error: 'not found', message: `no decision ${req.params.id} in memory; see the audit log ${deps.audit.path}` });
+      return (
+        d ??
+        reply.code(404).send({
+          error: 'not found',
+          message: `no decision ${req.params.id} in memory; see the audit log ${deps.audit.path}`,
+        })
+      );
     });
-    api.post<{ Params: { id: string }; Body: { by?: string; reason?: string } | undefined }>('/api/v1/analyses/:id/resume', async (req, reply) => {
-      const a = deps.registry.get(req.params.id);
-      const by = req.body?.by;
-      const reason = req.body?.reason;
-      if (!by || !reason) return reply.code(400).send({ error: 'bad request', message: 'send JSON {"by": "<who>", "reason": "<why>"}: a resume is recorded in the audit log' });
-      if (!a || a.phase === 'running') return reply.code(409).send({ error: 'conflict', message: `analysis ${req.params.id} is not decided; nothing to resume` });
-      await deps.onResume(a.service, a.canaryVersion, by, reason);
-      return { resumed: a.id, by, reason };
-    });
+    api.post<{ Params: { id: string }; Body: { by?: string; reason?: string } | undefined }>(
+      '/api/v1/analyses/:id/resume',
+      async (req, reply) => {
+        const a = deps.registry.get(req.params.id);
+        const by = req.body?.by;
+        const reason = req.body?.reason;
+        if (!by || !reason)
+          return reply.code(400).send({
+            error: 'bad request',
+            message: 'send JSON {"by": "<who>", "reason": "<why>"}: a resume is recorded in the audit log',
+          });
+        if (!a || a.phase === 'running')
+          return reply
+            .code(409)
+            .send({ error: 'conflict', message: `analysis ${req.params.id} is not decided; nothing to resume` });
+        await deps.onResume(a.service, a.canaryVersion, by, reason);
+        return { resumed: a.id, by, reason };
+      },
+    );
     api.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(dashboard(deps.registry.list())));
   });
   return app;

@@ -30,19 +30,22 @@ export function buildOtlpApp(deps: OtlpAppDeps): FastifyInstance {
   const app = Fastify({ loggerInstance: log, bodyLimit: deps.maxBodyBytes, return503OnClosing: true });
   if (deps.gate !== undefined) {
     const gate = deps.gate;
-    app.addHook('onRequest', httpAdmissionHook({
-      gate,
-      maxBodyBytes: deps.maxBodyBytes,
-      onThrottled: (reason) => {
-        deps.metrics.ingestThrottled.inc({ transport: 'http', reason });
-        deps.metrics.requestsRejected.inc({ transport: 'http', status: '503' });
-      },
-      onChange: () => {
-        const s = gate.stats();
-        deps.metrics.ingestInflightRequests.set(s.inFlightRequests);
-        deps.metrics.ingestInflightBytes.set(s.inFlightBytes);
-      },
-    }));
+    app.addHook(
+      'onRequest',
+      httpAdmissionHook({
+        gate,
+        maxBodyBytes: deps.maxBodyBytes,
+        onThrottled: (reason) => {
+          deps.metrics.ingestThrottled.inc({ transport: 'http', reason });
+          deps.metrics.requestsRejected.inc({ transport: 'http', status: '503' });
+        },
+        onChange: () => {
+          const s = gate.stats();
+          deps.metrics.ingestInflightRequests.set(s.inFlightRequests);
+          deps.metrics.ingestInflightBytes.set(s.inFlightBytes);
+        },
+      }),
+    );
   }
   void app.register(otlpHttpPlugin, {
     tracesPath: '/v1/traces',
@@ -66,7 +69,8 @@ export function buildOtlpApp(deps: OtlpAppDeps): FastifyInstance {
 export function tracesConsumer(deps: Pick<OtlpAppDeps, 'metrics' | 'ingest'>, transport: 'http' | 'grpc') {
   return (decoded: DecodedTraces, encoding: OtlpEncoding): IngestOutcome => {
     deps.metrics.spansAccepted.inc({ transport, encoding }, decoded.spans - decoded.rejectedSpans);
-    if (decoded.rejectedSpans > 0) deps.metrics.spansRejected.inc({ transport, reason: 'invalid' }, decoded.rejectedSpans);
+    if (decoded.rejectedSpans > 0)
+      deps.metrics.spansRejected.inc({ transport, reason: 'invalid' }, decoded.rejectedSpans);
     deps.ingest(decoded.samples);
     return { kind: 'accepted' };
   };
@@ -78,9 +82,11 @@ export function tracesConsumer(deps: Pick<OtlpAppDeps, 'metrics' | 'ingest'>, tr
  * increments, feed them to the pipeline, and report rejected data points as a partial success. Points the
  * metric-stream limit dropped are counted in `vigil_limit_refused_total{limit="metric-streams"}`.
  */
-export function metricsConsumer(
-  deps: { metrics: VigilMetrics; metricsIngest: MetricsIngest; ingestBatches(items: CohortIncrement[]): void },
-) {
+export function metricsConsumer(deps: {
+  metrics: VigilMetrics;
+  metricsIngest: MetricsIngest;
+  ingestBatches(items: CohortIncrement[]): void;
+}) {
   return (body: Buffer, encoding: OtlpEncoding): IngestOutcome => {
     const refusedBefore = deps.metricsIngest.guard.refused;
     const r = deps.metricsIngest.ingest(body, encoding);

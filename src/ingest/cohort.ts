@@ -47,12 +47,20 @@ export const VERSION_KEYS = [
 ] as const;
 
 const ATTRIBUTE_SYNONYMS: ReadonlyMap<string, Cohort> = new Map<string, Cohort>([
-  ['canary', 'canary'], ['candidate', 'canary'], ['experiment', 'canary'],
-  ['baseline', 'baseline'], ['control', 'baseline'], ['stable', 'baseline'], ['primary', 'baseline'],
+  ['canary', 'canary'],
+  ['candidate', 'canary'],
+  ['experiment', 'canary'],
+  ['baseline', 'baseline'],
+  ['control', 'baseline'],
+  ['stable', 'baseline'],
+  ['primary', 'baseline'],
 ]);
 
 const POD_LABEL_VALUES: ReadonlyMap<string, Cohort> = new Map<string, Cohort>([
-  ['canary', 'canary'], ['stable', 'baseline'], ['baseline', 'baseline'], ['primary', 'baseline'],
+  ['canary', 'canary'],
+  ['stable', 'baseline'],
+  ['baseline', 'baseline'],
+  ['primary', 'baseline'],
 ]);
 
 function lookup(table: ReadonlyMap<string, Cohort>, value: string | undefined): Cohort | undefined {

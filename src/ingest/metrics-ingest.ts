@@ -69,7 +69,13 @@ export class MetricsIngest {
   /** The `metric-streams` limit (its `refused` counts the dropped points). */
   readonly guard: LimitGuard;
   readonly counters: MetricsIngestCounters = {
-    requests: 0, dataPoints: 0, histogramPoints: 0, rejectedDataPoints: 0, legacyDuplicates: 0, wideWindows: 0, increments: 0,
+    requests: 0,
+    dataPoints: 0,
+    histogramPoints: 0,
+    rejectedDataPoints: 0,
+    legacyDuplicates: 0,
+    wideWindows: 0,
+    increments: 0,
   };
   private readonly stableHttpResources = new Map<string, true>();
   private readonly warnedServices = new Set<string>();
@@ -87,7 +93,9 @@ export class MetricsIngest {
 
   /** Decodes a request body. @throws VigilError VIGIL_ERR_INGEST_DECODE (answered 400). */
   decode(body: Buffer, encoding: OtlpEncoding): DecodedMetrics {
-    return encoding === 'protobuf' ? decodeMetricsProtobuf(body, this.opts.rules) : decodeMetricsJson(body, this.opts.rules);
+    return encoding === 'protobuf'
+      ? decodeMetricsProtobuf(body, this.opts.rules)
+      : decodeMetricsJson(body, this.opts.rules);
   }
 
   /** Decodes and processes one request body. */
@@ -114,13 +122,18 @@ export class MetricsIngest {
       }
       const delta = this.tracker.next(p, nowMs);
       if (delta === undefined) continue;
-      if ((!delta.whole || p.temporality === TEMPORALITY_DELTA) && this.opts.intervalMs !== undefined &&
-        delta.endUnixMs - delta.startUnixMs > this.opts.intervalMs) this.wideWindow(p.resource.service, delta.endUnixMs - delta.startUnixMs);
+      if (
+        (!delta.whole || p.temporality === TEMPORALITY_DELTA) &&
+        this.opts.intervalMs !== undefined &&
+        delta.endUnixMs - delta.startUnixMs > this.opts.intervalMs
+      )
+        this.wideWindow(p.resource.service, delta.endUnixMs - delta.startUnixMs);
       const batch = deltaToBatch(delta);
       const { service, version } = p.resource;
       const key = `${service}\n${version}\n${p.cohort}\n${delta.endUnixMs}`;
       const into = merged.get(key);
-      if (into === undefined) merged.set(key, { service, version, cohort: p.cohort, endUnixMs: delta.endUnixMs, batch });
+      if (into === undefined)
+        merged.set(key, { service, version, cohort: p.cohort, endUnixMs: delta.endUnixMs, batch });
       else mergeBatch(into.batch, batch);
     }
     const increments = [...merged.values()];

@@ -20,8 +20,16 @@ import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { VigilError, isRetryable } from '../errors.js';
 import { decodeJobId, encodeJobId } from './bullmq-job-id.js';
 import {
-  DEFAULT_DRAIN_TIMEOUT_MS, checkJobId, checkPolicy, safeEmit,
-  type JobInfo, type JobQueue, type QueueAdapterOptions, type QueueCounts, type QueueEvents, type RetryPolicy,
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  checkJobId,
+  checkPolicy,
+  safeEmit,
+  type JobInfo,
+  type JobQueue,
+  type QueueAdapterOptions,
+  type QueueCounts,
+  type QueueEvents,
+  type RetryPolicy,
 } from './queue.js';
 
 export interface BullmqQueueOptions extends QueueAdapterOptions {

@@ -34,7 +34,10 @@ export function createQueue<T>(name: string, policy: RetryPolicy, opts: CreateQu
   if (redisUrl) {
     opts.logger?.info({ queue: name, adapter: 'bullmq', target: redactRedisUrl(redisUrl), prefix }, 'job queue');
     return createBullmqQueue<T>(name, policy, {
-      ...common, connection: redisUrl, prefix, ...(retentionSeconds === undefined ? {} : { retentionSeconds }),
+      ...common,
+      connection: redisUrl,
+      prefix,
+      ...(retentionSeconds === undefined ? {} : { retentionSeconds }),
     });
   }
   opts.logger?.info({ queue: name, adapter: 'embedded' }, 'job queue (in-process, not durable)');

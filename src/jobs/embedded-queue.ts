@@ -13,8 +13,17 @@
  */
 import { VigilError, isRetryable } from '../errors.js';
 import {
-  DEFAULT_DRAIN_TIMEOUT_MS, backoffDelayMs, checkJobId, checkPolicy, safeEmit,
-  type JobInfo, type JobQueue, type JobSpec, type QueueAdapterOptions, type QueueCounts, type QueueEvents,
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  backoffDelayMs,
+  checkJobId,
+  checkPolicy,
+  safeEmit,
+  type JobInfo,
+  type JobQueue,
+  type JobSpec,
+  type QueueAdapterOptions,
+  type QueueCounts,
+  type QueueEvents,
   type RetryPolicy,
 } from './queue.js';
 
@@ -108,7 +117,12 @@ class EmbeddedQueue<T> implements JobQueue<T> {
     if (this.closed) return Promise.reject(new VigilError('VIGIL_ERR_QUEUE_CLOSED', [this.name]));
     if (this.pending.has(spec.id) || this.finished.has(spec.id)) return Promise.resolve({ added: false });
     const data = JSON.parse(JSON.stringify(spec.data ?? null)) as T;
-    const p: Pending<T> = { spec: { id: spec.id, name: spec.name, data }, addedAt: Date.now(), attemptsMade: 0, state: 'waiting' };
+    const p: Pending<T> = {
+      spec: { id: spec.id, name: spec.name, data },
+      addedAt: Date.now(),
+      attemptsMade: 0,
+      state: 'waiting',
+    };
     this.pending.set(spec.id, p);
     this.waiting.push(p);
     this.pump();
@@ -124,7 +138,11 @@ class EmbeddedQueue<T> implements JobQueue<T> {
 
   counts(): Promise<QueueCounts> {
     return Promise.resolve({
-      waiting: this.waiting.length, active: this.active, delayed: this.delayed, completed: this.completedCount, failed: this.failedCount,
+      waiting: this.waiting.length,
+      active: this.active,
+      delayed: this.delayed,
+      completed: this.completedCount,
+      failed: this.failedCount,
     });
   }
 
@@ -136,10 +154,16 @@ class EmbeddedQueue<T> implements JobQueue<T> {
   async drain(timeoutMs = DEFAULT_DRAIN_TIMEOUT_MS): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new VigilError('VIGIL_ERR_QUEUE_DRAIN_TIMEOUT', [this.name, timeoutMs])), timeoutMs);
+      timer = setTimeout(
+        () => reject(new VigilError('VIGIL_ERR_QUEUE_DRAIN_TIMEOUT', [this.name, timeoutMs])),
+        timeoutMs,
+      );
     });
     try {
-      await Promise.race([this.waitFor(() => this.waiting.length === 0 && this.delayed === 0 && this.active === 0), timeout]);
+      await Promise.race([
+        this.waitFor(() => this.waiting.length === 0 && this.delayed === 0 && this.active === 0),
+        timeout,
+      ]);
     } finally {
       clearTimeout(timer);
     }
@@ -189,7 +213,13 @@ class EmbeddedQueue<T> implements JobQueue<T> {
   }
 
   private info(p: Pending<T>): JobInfo<T> {
-    return { id: p.spec.id, name: p.spec.name, data: p.spec.data, attempt: p.attemptsMade, maxAttempts: this.retry.attempts };
+    return {
+      id: p.spec.id,
+      name: p.spec.name,
+      data: p.spec.data,
+      attempt: p.attemptsMade,
+      maxAttempts: this.retry.attempts,
+    };
   }
 
   private pump(): void {
@@ -230,14 +260,17 @@ class EmbeddedQueue<T> implements JobQueue<T> {
     } else if (willRetry) {
       p.state = 'delayed';
       this.delayed++;
-      p.timer = setTimeout(() => {
-        p.timer = undefined;
-        this.delayed--;
-        p.state = 'waiting';
-        this.waiting.push(p);
-        this.pump();
-        this.notify();
-      }, backoffDelayMs(this.retry, p.attemptsMade));
+      p.timer = setTimeout(
+        () => {
+          p.timer = undefined;
+          this.delayed--;
+          p.state = 'waiting';
+          this.waiting.push(p);
+          this.pump();
+          this.notify();
+        },
+        backoffDelayMs(this.retry, p.attemptsMade),
+      );
     } else {
       this.pending.delete(p.spec.id);
       this.remember(p.spec.id, 'failed');

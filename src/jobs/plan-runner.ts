@@ -23,7 +23,13 @@
  *   `outcome` and `connector` values (deps.metrics).
  */
 import type { Logger } from 'pino';
-import type { Notification, NotificationKind, Notifier, PlanConnector, RollbackTarget } from '../contracts/connector.js';
+import type {
+  Notification,
+  NotificationKind,
+  Notifier,
+  PlanConnector,
+  RollbackTarget,
+} from '../contracts/connector.js';
 import type { Decision } from '../contracts/decision.js';
 import { VigilError, isRetryable, isVigilError } from '../errors.js';
 import { notifyJobId, stepJobId } from './plan-job-ids.js';
@@ -93,8 +99,12 @@ function outcomeOf(final: boolean): JobOutcome {
 
 function targetOf(d: Decision): RollbackTarget {
   return {
-    service: d.service, analysisId: d.analysis, decisionId: d.id,
-    canaryVersion: d.canaryVersion, baselineVersion: d.baselineVersion, reason: d.reason,
+    service: d.service,
+    analysisId: d.analysis,
+    decisionId: d.id,
+    canaryVersion: d.canaryVersion,
+    baselineVersion: d.baselineVersion,
+    reason: d.reason,
   };
 }
 
@@ -128,23 +138,45 @@ function dryRunOf(deps: PlanRunnerDeps, d: Decision): boolean {
 
 /** Enqueues one notification job per notifier (ids are deterministic: enqueued once). */
 async function notifyAll(
-  deps: PlanRunnerDeps, kind: NotificationKind, decision: Decision, extra: Pick<Notification, 'failure' | 'steps'> = {},
+  deps: PlanRunnerDeps,
+  kind: NotificationKind,
+  decision: Decision,
+  extra: Pick<Notification, 'failure' | 'steps'> = {},
 ): Promise<void> {
   const link = deps.link?.(decision);
   const notification: Notification = { kind, decision, ...(link === undefined ? {} : { link }), ...extra };
-  await Promise.all(deps.notifiers.map((n) => deps.notifications.add({
-    id: notifyJobId(decision, n.name, kind), name: `notify-${kind}`, data: { notification, notifier: n.name },
-  })));
+  await Promise.all(
+    deps.notifiers.map((n) =>
+      deps.notifications.add({
+        id: notifyJobId(decision, n.name, kind),
+        name: `notify-${kind}`,
+        data: { notification, notifier: n.name },
+      }),
+    ),
+  );
 }
 
 /** Final failure of a step: audit, alert every notifier. Errors here are logged; the step still fails. */
-async function stepFailedForGood(deps: PlanRunnerDeps, job: JobInfo<StepJob>, connector: string, err: unknown, log: Logger): Promise<void> {
+async function stepFailedForGood(
+  deps: PlanRunnerDeps,
+  job: JobInfo<StepJob>,
+  connector: string,
+  err: unknown,
+  log: Logger,
+): Promise<void> {
   const { decision, step } = job.data;
   const why = describeError(err);
   try {
     await deps.audit.append({
-      type: 'action-failed', decisionId: decision.id, analysis: decision.analysis, service: decision.service,
-      connector, step, dryRun: dryRunOf(deps, decision), attempt: job.attempt, ...why,
+      type: 'action-failed',
+      decisionId: decision.id,
+      analysis: decision.analysis,
+      service: decision.service,
+      connector,
+      step,
+      dryRun: dryRunOf(deps, decision),
+      attempt: job.attempt,
+      ...why,
     });
   } catch (auditErr) {
     log.error({ err: describeError(auditErr) }, 'audit entry for a failed step could not be written');
@@ -164,27 +196,51 @@ function stepHandler(deps: PlanRunnerDeps): (job: JobInfo<StepJob>) => Promise<v
     const name = decision.plan[step] ?? `step-${step}`;
     const dryRun = dryRunOf(deps, decision);
     // Bound once here: connectors log through this logger and must not repeat these keys (connectors/shared/log.ts).
-    const log = logger.child({ queue: actions.name, jobId: job.id, decisionId: decision.id, analysis: decision.analysis, connector: name, step, attempt: job.attempt });
+    const log = logger.child({
+      queue: actions.name,
+      jobId: job.id,
+      decisionId: decision.id,
+      analysis: decision.analysis,
+      connector: name,
+      step,
+      attempt: job.attempt,
+    });
     try {
       const connector = decision.plan[step] === undefined ? undefined : deps.connectors.get(name);
       if (!connector) throw new VigilError('VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR', [name], { details: { step } });
       const r = await withDeadline(deps.stepTimeoutMs, (signal) =>
-        connector.apply({ logger: log, signal, dryRun, target: targetOf(decision), decision }));
+        connector.apply({ logger: log, signal, dryRun, target: targetOf(decision), decision }),
+      );
       const result: StepResult = { connector: name, changed: r.changed, detail: r.detail };
       await audit.append({
-        type: 'action', decisionId: decision.id, analysis: decision.analysis, service: decision.service,
-        connector: name, step, changed: result.changed, detail: result.detail, dryRun, attempt: job.attempt,
+        type: 'action',
+        decisionId: decision.id,
+        analysis: decision.analysis,
+        service: decision.service,
+        connector: name,
+        step,
+        changed: result.changed,
+        detail: result.detail,
+        dryRun,
+        attempt: job.attempt,
       });
       const done = [...(job.data.done ?? []), result];
       if (step + 1 < decision.plan.length) {
-        await actions.add({ id: stepJobId(decision, step + 1), name: 'rollback-step', data: { decision, step: step + 1, done } });
+        await actions.add({
+          id: stepJobId(decision, step + 1),
+          name: 'rollback-step',
+          data: { decision, step: step + 1, done },
+        });
       } else {
         await notifyAll(deps, 'plan-completed', decision, { steps: done });
       }
       log.info({ outcome: 'completed' satisfies JobOutcome, changed: result.changed, dryRun }, 'rollback step applied');
     } catch (err) {
       const final = !isRetryable(err) || job.attempt >= job.maxAttempts;
-      log.warn({ outcome: outcomeOf(final), err: describeError(err) }, final ? 'rollback step failed for good; plan stops' : 'rollback step failed; will retry');
+      log.warn(
+        { outcome: outcomeOf(final), err: describeError(err) },
+        final ? 'rollback step failed for good; plan stops' : 'rollback step failed; will retry',
+      );
       if (final) await stepFailedForGood(deps, job, name, err, log);
       throw err;
     }
@@ -200,8 +256,13 @@ function notifyHandler(deps: PlanRunnerDeps): (job: JobInfo<NotifyJob>) => Promi
     const decision = notification.decision;
     // A notifier is a connector: its name is the `connector` key, as in vigil_jobs_total{queue="notifications"}.
     const log = logger.child({
-      queue: notifications.name, jobId: job.id, decisionId: decision.id, analysis: decision.analysis, connector: name,
-      kind: notification.kind, attempt: job.attempt,
+      queue: notifications.name,
+      jobId: job.id,
+      decisionId: decision.id,
+      analysis: decision.analysis,
+      connector: name,
+      kind: notification.kind,
+      attempt: job.attempt,
     });
     const dryRun = dryRunOf(deps, decision);
     try {
@@ -211,12 +272,24 @@ function notifyHandler(deps: PlanRunnerDeps): (job: JobInfo<NotifyJob>) => Promi
       log.info({ outcome: 'completed' satisfies JobOutcome, dryRun }, 'notification handled');
     } catch (err) {
       const final = !isRetryable(err) || job.attempt >= job.maxAttempts;
-      log.warn({ outcome: outcomeOf(final), err: describeError(err) }, final ? 'notification failed for good' : 'notification failed; will retry');
+      log.warn(
+        { outcome: outcomeOf(final), err: describeError(err) },
+        final ? 'notification failed for good' : 'notification failed; will retry',
+      );
       if (final) {
-        await audit.append({
-          type: 'notify-failed', decisionId: decision.id, analysis: decision.analysis, notifier: name,
-          kind: notification.kind, attempt: job.attempt, ...describeError(err),
-        }).catch((auditErr: unknown) => log.error({ err: describeError(auditErr) }, 'audit entry could not be written'));
+        await audit
+          .append({
+            type: 'notify-failed',
+            decisionId: decision.id,
+            analysis: decision.analysis,
+            notifier: name,
+            kind: notification.kind,
+            attempt: job.attempt,
+            ...describeError(err),
+          })
+          .catch((auditErr: unknown) =>
+            log.error({ err: describeError(auditErr) }, 'audit entry could not be written'),
+          );
       }
       throw err;
     }
@@ -225,7 +298,8 @@ function notifyHandler(deps: PlanRunnerDeps): (job: JobInfo<NotifyJob>) => Promi
 
 export function createPlanRunner(deps: PlanRunnerDeps): PlanRunner {
   const { actions, notifications } = deps;
-  const stepConnector = (job: JobInfo<StepJob>): string => job.data.decision.plan[job.data.step] ?? `step-${job.data.step}`;
+  const stepConnector = (job: JobInfo<StepJob>): string =>
+    job.data.decision.plan[job.data.step] ?? `step-${job.data.step}`;
 
   return {
     async dispatch(decision) {
@@ -241,11 +315,13 @@ export function createPlanRunner(deps: PlanRunnerDeps): PlanRunner {
     start() {
       actions.process(stepHandler(deps), {
         onCompleted: (job) => deps.metrics?.jobOutcome(actions.name, 'completed', stepConnector(job)),
-        onFailed: (job, _err, willRetry) => deps.metrics?.jobOutcome(actions.name, outcomeOf(!willRetry), stepConnector(job)),
+        onFailed: (job, _err, willRetry) =>
+          deps.metrics?.jobOutcome(actions.name, outcomeOf(!willRetry), stepConnector(job)),
       });
       notifications.process(notifyHandler(deps), {
         onCompleted: (job) => deps.metrics?.jobOutcome(notifications.name, 'completed', job.data.notifier),
-        onFailed: (job, _err, willRetry) => deps.metrics?.jobOutcome(notifications.name, outcomeOf(!willRetry), job.data.notifier),
+        onFailed: (job, _err, willRetry) =>
+          deps.metrics?.jobOutcome(notifications.name, outcomeOf(!willRetry), job.data.notifier),
       });
     },
     async close() {

@@ -84,7 +84,8 @@ export function limitMessage(hit: LimitHit): string {
   const what: Record<LimitName, string> = {
     services: 'new services are ignored until idle ones expire (limits.maxServices)',
     analyses: 'new canary versions are not analysed until running analyses finish (limits.maxAnalyses)',
-    versions: 'a service reports more versions than are remembered; new ones are ignored (limits.maxVersionsPerService)',
+    versions:
+      'a service reports more versions than are remembered; new ones are ignored (limits.maxVersionsPerService)',
     'metric-streams': 'new metric streams are ignored until idle ones expire (limits.maxMetricStreams)',
   };
   return `limit reached: ${hit.max} ${hit.limit}; ${what[hit.limit]}`;

@@ -51,18 +51,48 @@ export function decisionLine(d: Decision): Record<string, unknown> {
     decisionId: d.id,
     reasons: d.verdicts
       .filter((v) => !v.shadow && (d.outcome !== 'rollback' || v.phase === 'fail'))
-      .map((v) => ({ metric: v.metric, phase: v.phase, pValue: v.pValue, estimate: v.estimate, lower: v.lower, upper: v.upper })),
+      .map((v) => ({
+        metric: v.metric,
+        phase: v.phase,
+        pValue: v.pValue,
+        estimate: v.estimate,
+        lower: v.lower,
+        upper: v.upper,
+      })),
   };
 }
 
 export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
-  const pipeline = createPipeline({ loaded: opts.loaded, registries: opts.registries, logger: opts.logger, forceDryRun: true, silenceNotifiers: true, auditPath: opts.auditPath });
+  const pipeline = createPipeline({
+    loaded: opts.loaded,
+    registries: opts.registries,
+    logger: opts.logger,
+    forceDryRun: true,
+    silenceNotifiers: true,
+    auditPath: opts.auditPath,
+  });
   const { intake, registry } = pipeline;
-  const summary: ReplaySummary = { type: 'summary', files: opts.files.length, lines: 0, badLines: 0, metricLines: 0, metricIncrements: 0, spans: 0, samples: 0, analyses: 0, outcomes: {}, unknownCohortSamples: 0, lateSamples: 0 };
+  const summary: ReplaySummary = {
+    type: 'summary',
+    files: opts.files.length,
+    lines: 0,
+    badLines: 0,
+    metricLines: 0,
+    metricIncrements: 0,
+    spans: 0,
+    samples: 0,
+    analyses: 0,
+    outcomes: {},
+    unknownCohortSamples: 0,
+    lateSamples: 0,
+  };
   pipeline.onDecision((d) => {
     summary.outcomes[d.outcome] = (summary.outcomes[d.outcome] ?? 0) + 1;
     if (opts.format === 'json') opts.out(JSON.stringify(decisionLine(d)));
-    else opts.out(`${new Date(d.eventTimeUnixMs).toISOString()} ${d.outcome.toUpperCase()} ${d.analysis} (look ${d.look}): ${d.reason}`);
+    else
+      opts.out(
+        `${new Date(d.eventTimeUnixMs).toISOString()} ${d.outcome.toUpperCase()} ${d.analysis} (look ${d.look}): ${d.reason}`,
+      );
   });
   try {
     for await (const { file, lineNo, text, signal } of readRecording(opts.files)) {
@@ -77,7 +107,10 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
           intake.ingestBatches(r.increments);
         } catch (e) {
           summary.badLines++;
-          opts.logger.warn({ file, line: lineNo, err: e instanceof Error ? e.message : String(e) }, 'skipped an undecodable line');
+          opts.logger.warn(
+            { file, line: lineNo, err: e instanceof Error ? e.message : String(e) },
+            'skipped an undecodable line',
+          );
         }
         continue;
       }
@@ -89,9 +122,15 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
         intake.ingest(decoded.samples);
       } catch (e) {
         summary.badLines++;
-        opts.logger.warn({ file, line: lineNo, err: e instanceof Error ? e.message : String(e) }, 'skipped an undecodable line');
+        opts.logger.warn(
+          { file, line: lineNo, err: e instanceof Error ? e.message : String(e) },
+          'skipped an undecodable line',
+        );
       }
-      if (summary.lines % 1000 === 0) opts.progress?.(`${file}: ${summary.lines} lines, ${summary.spans} spans, ${registry.analysisCount.running} analyses running`);
+      if (summary.lines % 1000 === 0)
+        opts.progress?.(
+          `${file}: ${summary.lines} lines, ${summary.spans} spans, ${registry.analysisCount.running} analyses running`,
+        );
     }
     registry.flush();
     await pipeline.settle();

@@ -4,7 +4,16 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import type { BenchOptions } from './mc/benchmark.js';
-import { DEFAULT_REPLICATES, QUICK_REPLICATES, aggregate, allScenarioIds, planTasks, renderGoals, renderMarkdown, toJson } from './mc/benchmark.js';
+import {
+  DEFAULT_REPLICATES,
+  QUICK_REPLICATES,
+  aggregate,
+  allScenarioIds,
+  planTasks,
+  renderGoals,
+  renderMarkdown,
+  toJson,
+} from './mc/benchmark.js';
 import type { Task, TaskResult } from './mc/simulate.js';
 
 /**
@@ -30,11 +39,21 @@ const { values } = parseArgs({
   },
 });
 
-const replicates = values.reps !== undefined ? Number(values.reps) : values.quick ? QUICK_REPLICATES : DEFAULT_REPLICATES;
+const replicates =
+  values.reps !== undefined ? Number(values.reps) : values.quick ? QUICK_REPLICATES : DEFAULT_REPLICATES;
 const scenarios = values.scenarios !== undefined ? values.scenarios.split(',').map((s) => s.trim()) : allScenarioIds();
-const workers = Math.max(1, values.workers !== undefined ? Number(values.workers) : Math.min(2, availableParallelism()));
-const opts: BenchOptions = { replicates, scenarios, baseSeed: Number(values.seed), chunk: values.chunk !== undefined ? Number(values.chunk) : Math.max(1, Math.min(25, Math.ceil(replicates / 4))) };
-if (!(Number.isInteger(replicates) && replicates > 0)) throw new Error(`--reps must be a positive integer, got ${values.reps}`);
+const workers = Math.max(
+  1,
+  values.workers !== undefined ? Number(values.workers) : Math.min(2, availableParallelism()),
+);
+const opts: BenchOptions = {
+  replicates,
+  scenarios,
+  baseSeed: Number(values.seed),
+  chunk: values.chunk !== undefined ? Number(values.chunk) : Math.max(1, Math.min(25, Math.ceil(replicates / 4))),
+};
+if (!(Number.isInteger(replicates) && replicates > 0))
+  throw new Error(`--reps must be a positive integer, got ${values.reps}`);
 
 /** Workers do not inherit `--import tsx`'s hooks: register tsx's ESM loader in the worker, then load the TS entry. */
 const WORKER_BOOT = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(new URL('./detectors-mc-worker.ts', import.meta.url).href)}); });`;
@@ -57,7 +76,8 @@ function runWorkers(tasks: Task[]): Promise<TaskResult[]> {
         }
         results.push(msg.result);
         done += 1;
-        if (done % Math.max(1, Math.round(tasks.length / 10)) === 0) process.stderr.write(`  ${done}/${tasks.length} tasks\n`);
+        if (done % Math.max(1, Math.round(tasks.length / 10)) === 0)
+          process.stderr.write(`  ${done}/${tasks.length} tasks\n`);
         if (done === tasks.length) resolve(results);
         feed(w);
       });
@@ -70,7 +90,9 @@ function runWorkers(tasks: Task[]): Promise<TaskResult[]> {
 const t0 = performance.now();
 const cpu0 = process.cpuUsage();
 const tasks = planTasks(opts);
-process.stderr.write(`bench:detectors: ${scenarios.length} scenarios x ${replicates} replicates, ${tasks.length} tasks on ${workers} worker thread(s)\n`);
+process.stderr.write(
+  `bench:detectors: ${scenarios.length} scenarios x ${replicates} replicates, ${tasks.length} tasks on ${workers} worker thread(s)\n`,
+);
 const results = await runWorkers(tasks);
 const r = aggregate(scenarios, results);
 const wallSeconds = (performance.now() - t0) / 1000;
@@ -86,8 +108,13 @@ const cost = Object.entries(r.methodMs)
   .map(([m, ms]) => `${m} ${(ms / 1000).toFixed(1)} s`)
   .join(', ');
 const costLine = `Time in the methods' looks (${(methodTotal / 1000).toFixed(1)} s of ${(r.taskMs / 1000).toFixed(1)} s simulated; the rest is traffic generation): ${cost}`;
-console.log(`\n## Detectors: Monte Carlo benchmark${values.quick ? ' (--quick: indicative only)' : ''}\n\n${md}\n\n### Goals\n\n\`\`\`\n${goals}\n\`\`\`\n\n${timing}\n\n${costLine}`);
+console.log(
+  `\n## Detectors: Monte Carlo benchmark${values.quick ? ' (--quick: indicative only)' : ''}\n\n${md}\n\n### Goals\n\n\`\`\`\n${goals}\n\`\`\`\n\n${timing}\n\n${costLine}`,
+);
 
 mkdirSync(dirname(values.out), { recursive: true });
-writeFileSync(values.out, `${JSON.stringify(toJson(r, { suite: 'detectors-mc', node: process.version, quick: values.quick, replicates, seed: opts.baseSeed, workers, wallSeconds, cpuSeconds, simulationSeconds: r.taskMs / 1000, command: process.argv.slice(2).join(' ') }), null, 2)}\n`);
+writeFileSync(
+  values.out,
+  `${JSON.stringify(toJson(r, { suite: 'detectors-mc', node: process.version, quick: values.quick, replicates, seed: opts.baseSeed, workers, wallSeconds, cpuSeconds, simulationSeconds: r.taskMs / 1000, command: process.argv.slice(2).join(' ') }), null, 2)}\n`,
+);
 console.log(`wrote ${values.out}`);

@@ -26,7 +26,13 @@ function cohort(requests: number, errors: number, logLatency: LogMoments): Cohor
 }
 
 function input(look: number, canary: CohortBatch, baseline: CohortBatch): LookInput {
-  return { analysisId: 'bench', look, atUnixMs: look * 10_000, batch: { canary, baseline }, totals: { canary, baseline } };
+  return {
+    analysisId: 'bench',
+    look,
+    atUnixMs: look * 10_000,
+    batch: { canary, baseline },
+    totals: { canary, baseline },
+  };
 }
 
 /** Deterministic look j: canary share drifting 5% -> 50%, ~1% errors, 2000 requests in all. */
@@ -39,11 +45,22 @@ function errorLook(j: number): { nc: number; xc: number; nb: number; xb: number 
 function errorStateAfter(looks: number, k: number): ErrorRateState {
   const grid = mixtureGrid(k, 0.5);
   const llr = new Array<number>(k).fill(0);
-  const s: ErrorRateState = { looks, canaryRequests: 0, baselineRequests: 0, canaryErrors: 0, baselineErrors: 0, llr, strata: [], pValue: 1 };
+  const s: ErrorRateState = {
+    looks,
+    canaryRequests: 0,
+    baselineRequests: 0,
+    canaryErrors: 0,
+    baselineErrors: 0,
+    llr,
+    strata: [],
+    pValue: 1,
+  };
   for (let j = 1; j <= looks; j++) {
     const { nc, xc, nb, xb } = errorLook(j);
     const rho = nc / (nc + nb);
-    grid.logG.forEach((lg, i) => (llr[i] = (llr[i] as number) + lookLogLikelihoodRatio(rho, xc + xb, xc, Math.exp(lg), 1)));
+    grid.logG.forEach(
+      (lg, i) => (llr[i] = (llr[i] as number) + lookLogLikelihoodRatio(rho, xc + xb, xc, Math.exp(lg), 1)),
+    );
     s.strata.push({ rho, failures: xc + xb, canaryFailures: xc });
     s.canaryRequests += nc;
     s.baselineRequests += nb;
@@ -59,7 +76,14 @@ function latencyLook(j: number): { c: LogMoments; b: LogMoments } {
 
 /** Kayenta state after `looks` looks of errorLook (plain data: per-look error rates). */
 function kayentaStateAfter(looks: number): KayentaState {
-  const s: KayentaState = { looks, canaryValues: [], baselineValues: [], canarySamples: 0, baselineSamples: 0, pValue: 1 };
+  const s: KayentaState = {
+    looks,
+    canaryValues: [],
+    baselineValues: [],
+    canarySamples: 0,
+    baselineSamples: 0,
+    pValue: 1,
+  };
   for (let j = 1; j <= looks; j++) {
     const { nc, xc, nb, xb } = errorLook(j);
     s.canaryValues.push(xc / nc);
@@ -95,7 +119,12 @@ export const detectorsPerLook: BenchSuite = {
       const prior = at === 1 ? err.init() : errorStateAfter(at - 1, 48);
       const e = errorLook(at);
       const inp = input(at, cohort(e.nc, e.xc, { n: 0, mean: 0, m2: 0 }), cohort(e.nb, e.xb, { n: 0, mean: 0, m2: 0 }));
-      cases.push({ name: `error-rate-sequential (K=48) at look ${at}`, fn: () => err.look(prior, inp, 0.05), iterations: at >= 1000 ? 20 : at >= 100 ? 200 : 2000, warmup: at >= 1000 ? 3 : 20 });
+      cases.push({
+        name: `error-rate-sequential (K=48) at look ${at}`,
+        fn: () => err.look(prior, inp, 0.05),
+        iterations: at >= 1000 ? 20 : at >= 100 ? 200 : 2000,
+        warmup: at >= 1000 ? 3 : 20,
+      });
 
       let ls = lat.init();
       for (let j = 1; j < at; j++) {
@@ -105,11 +134,21 @@ export const detectorsPerLook: BenchSuite = {
       const l = latencyLook(at);
       const linp = input(at, cohort(20, 0, l.c), cohort(20, 0, l.b));
       const lprior = ls;
-      cases.push({ name: `latency-sequential at look ${at}`, fn: () => lat.look(lprior, linp, 0.05), iterations: 20_000, warmup: 1000 });
+      cases.push({
+        name: `latency-sequential at look ${at}`,
+        fn: () => lat.look(lprior, linp, 0.05),
+        iterations: 20_000,
+        warmup: 1000,
+      });
 
       // Kayenta compatibility re-judges ALL looks so far: O(n log n x ~100) per look.
       const kprior = kayentaStateAfter(at - 1);
-      cases.push({ name: `kayenta-mann-whitney at look ${at}`, fn: () => kay.look(kprior, inp, 0.05), iterations: at >= 1000 ? 10 : at >= 100 ? 100 : 2000, warmup: at >= 1000 ? 2 : 20 });
+      cases.push({
+        name: `kayenta-mann-whitney at look ${at}`,
+        fn: () => kay.look(kprior, inp, 0.05),
+        iterations: at >= 1000 ? 10 : at >= 100 ? 100 : 2000,
+        warmup: at >= 1000 ? 2 : 20,
+      });
 
       // srm: O(segments); the worst case is an expected share that changes at every look (one segment each).
       const sprior: SrmState = { looks: at - 1, canaryRequests: 0, baselineRequests: 0, segments: [], pValue: 1 };
@@ -118,11 +157,29 @@ export const detectorsPerLook: BenchSuite = {
         sprior.segments.push({ share: nc / (nc + nb), baseline: nb, canary: nc });
       }
       const sinp = { ...inp, expectedCanaryShare: e.nc / (e.nc + e.nb) + 1e-9 };
-      cases.push({ name: `srm (share changes every look) at look ${at}`, fn: () => srmD.look(sprior, sinp, 0.05), iterations: at >= 1000 ? 20 : at >= 100 ? 200 : 2000, warmup: 10 });
+      cases.push({
+        name: `srm (share changes every look) at look ${at}`,
+        fn: () => srmD.look(sprior, sinp, 0.05),
+        iterations: at >= 1000 ? 20 : at >= 100 ? 200 : 2000,
+        warmup: 10,
+      });
 
       // slo-guard: O(1) state; cost grows with the counts through the incomplete beta (~sqrt(errors)).
-      const gprior: SloGuardState = { looks: at - 1, trials: (at - 1) * e.nc, sure: Math.round((at - 1) * e.nc * 0.011), possible: Math.round((at - 1) * e.nc * 0.011), canaryRequests: (at - 1) * e.nc, baselineRequests: 0, pValue: 1 };
-      cases.push({ name: `slo-guard (maxErrorRate 1%) at look ${at}`, fn: () => slo.look(gprior, inp, 0.05), iterations: 500, warmup: 20 });
+      const gprior: SloGuardState = {
+        looks: at - 1,
+        trials: (at - 1) * e.nc,
+        sure: Math.round((at - 1) * e.nc * 0.011),
+        possible: Math.round((at - 1) * e.nc * 0.011),
+        canaryRequests: (at - 1) * e.nc,
+        baselineRequests: 0,
+        pValue: 1,
+      };
+      cases.push({
+        name: `slo-guard (maxErrorRate 1%) at look ${at}`,
+        fn: () => slo.look(gprior, inp, 0.05),
+        iterations: 500,
+        warmup: 20,
+      });
 
       // latency-quantile: O(buckets + rungs x K) per look, state independent of the number of looks.
       const q = createLatencyQuantile('latency-p99', {}, 25);
@@ -134,7 +191,12 @@ export const detectorsPerLook: BenchSuite = {
       const ql = quantileLook(at);
       const qinp = input(at, ql.c, ql.b);
       const qprior = qs;
-      cases.push({ name: `latency-quantile at look ${at}`, fn: () => q.look(qprior, qinp, 0.05), iterations: 5000, warmup: 200 });
+      cases.push({
+        name: `latency-quantile at look ${at}`,
+        fn: () => q.look(qprior, qinp, 0.05),
+        iterations: 5000,
+        warmup: 200,
+      });
     }
     return cases;
   },

@@ -48,7 +48,13 @@ function roundUs(fn: () => unknown, ms: number): number {
 }
 
 export function runDecode(opts: { spans: number; rounds: number; roundMs: number }): DecodeResult {
-  const resources = makeResources({ services: fleet(25), spans: opts.spans, spansPerResource: 50, endMs: Date.now(), seed: 7 });
+  const resources = makeResources({
+    services: fleet(25),
+    spans: opts.spans,
+    spansPerResource: 50,
+    endMs: Date.now(),
+    seed: 7,
+  });
   const pb = encodeProtobuf(resources);
   const jsonText = encodeJson(resources);
   const json = Buffer.from(jsonText);
@@ -56,14 +62,23 @@ export function runDecode(opts: { spans: number; rounds: number; roundMs: number
 
   // the comparison is only fair if every decoder reads the same request into the same samples
   const reference = decodeTracesProtobuf(pb, rules);
-  if (!isDeepStrictEqual(reference, protobufjsDecodeNormalize(pb, rules)) || !isDeepStrictEqual(reference, decodeTracesJson(json, rules))) {
+  if (
+    !isDeepStrictEqual(reference, protobufjsDecodeNormalize(pb, rules)) ||
+    !isDeepStrictEqual(reference, decodeTracesJson(json, rules))
+  ) {
     throw new Error('decoders disagree on the benchmark request');
   }
   if (reference.samples.length !== opts.spans) throw new Error('every benchmark span must be a request');
 
-  const agent = createAgent({ loaded: parseConfig('{}', 'bench.yaml', BUILTIN_REGISTRIES, {}), registries: BUILTIN_REGISTRIES, logger: silentLogger(), auditPath: '/dev/null' });
+  const agent = createAgent({
+    loaded: parseConfig('{}', 'bench.yaml', BUILTIN_REGISTRIES, {}),
+    registries: BUILTIN_REGISTRIES,
+    logger: silentLogger(),
+    auditPath: '/dev/null',
+  });
   const batches: RequestSample[][] = [];
-  for (let k = 0; k < 400; k++) batches.push(reference.samples.map((s) => ({ ...s, endUnixMs: s.endUnixMs + k * 100 })));
+  for (let k = 0; k < 400; k++)
+    batches.push(reference.samples.map((s) => ({ ...s, endUnixMs: s.endUnixMs + k * 100 })));
   let b = 0;
 
   const cases: { name: string; bytes: number; fn: () => unknown }[] = [
@@ -88,7 +103,13 @@ export function runDecode(opts: { spans: number; rounds: number; roundMs: number
   const rows = cases.map((c, i) => {
     const sorted = [...perCase[i]!].sort((x, y) => x - y);
     const us = sorted[Math.floor(sorted.length / 2)]!;
-    return { name: c.name, inputBytes: c.bytes, usPerRequest: us, spansPerSec: (opts.spans * 1e6) / us, mbPerSec: c.bytes / us };
+    return {
+      name: c.name,
+      inputBytes: c.bytes,
+      usPerRequest: us,
+      spansPerSec: (opts.spans * 1e6) / us,
+      mbPerSec: c.bytes / us,
+    };
   });
   if (sink === Symbol.for('never')) console.log(sink);
   return { spansPerRequest: opts.spans, protobufBytes: pb.length, jsonBytes: json.length, rows };

@@ -38,22 +38,33 @@ export interface AgentProcess {
 }
 
 /** Starts `vigil serve` (src/cli.ts under tsx) with the given extra YAML; resolves when /readyz says ready. */
-export async function startAgentProcess(dir: string, extraYaml: string, nodeArgs: readonly string[] = []): Promise<AgentProcess> {
+export async function startAgentProcess(
+  dir: string,
+  extraYaml: string,
+  nodeArgs: readonly string[] = [],
+): Promise<AgentProcess> {
   const [otlp, grpc, api] = [await freePort(), await freePort(), await freePort()];
   const cfg = join(dir, 'vigil.yaml');
-  writeFileSync(cfg, [
-    'server:',
-    `  otlpHttp: { host: 127.0.0.1, port: ${otlp} }`,
-    `  otlpGrpc: { host: 127.0.0.1, port: ${grpc} }`,
-    `  api: { host: 127.0.0.1, port: ${api} }`,
-    `audit: { path: "${join(dir, 'audit.jsonl')}" }`,
-    'logging: { level: warn }',
-    extraYaml,
-  ].join('\n'));
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(root, 'test/bench/ingest-agent.ts'), cfg], {
-    cwd: root,
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  writeFileSync(
+    cfg,
+    [
+      'server:',
+      `  otlpHttp: { host: 127.0.0.1, port: ${otlp} }`,
+      `  otlpGrpc: { host: 127.0.0.1, port: ${grpc} }`,
+      `  api: { host: 127.0.0.1, port: ${api} }`,
+      `audit: { path: "${join(dir, 'audit.jsonl')}" }`,
+      'logging: { level: warn }',
+      extraYaml,
+    ].join('\n'),
+  );
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...nodeArgs, '--import', 'tsx', join(root, 'test/bench/ingest-agent.ts'), cfg],
+    {
+      cwd: root,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
   const apiUrl = `http://127.0.0.1:${api}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -119,10 +130,14 @@ export function quantile(sorted: Float64Array, q: number): number {
 function post(agent: HttpAgent, url: URL, b: Body): Promise<{ status: number; ms: number }> {
   const t0 = performance.now();
   return new Promise((resolve) => {
-    const req = request(url, { method: 'POST', agent, headers: { ...b.headers, 'content-length': String(b.body.length) } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - t0 }));
-    });
+    const req = request(
+      url,
+      { method: 'POST', agent, headers: { ...b.headers, 'content-length': String(b.body.length) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - t0 }));
+      },
+    );
     req.on('error', () => resolve({ status: -1, ms: performance.now() - t0 }));
     req.end(b.body);
   });
@@ -184,8 +199,16 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   if (o.windowSec !== undefined) {
     const w = o.windowSec * 1000;
     for (let start = 0; start < seconds * 1000; start += w) {
-      const inWindow = Float64Array.from(latencies.filter((_, i) => doneAt[i]! >= start && doneAt[i]! < start + w)).sort();
-      windows.push({ endSec: Math.round((start + w) / 1000), requests: inWindow.length, p50Ms: quantile(inWindow, 0.5), p99Ms: quantile(inWindow, 0.99), maxMs: inWindow[inWindow.length - 1] ?? Number.NaN });
+      const inWindow = Float64Array.from(
+        latencies.filter((_, i) => doneAt[i]! >= start && doneAt[i]! < start + w),
+      ).sort();
+      windows.push({
+        endSec: Math.round((start + w) / 1000),
+        requests: inWindow.length,
+        p50Ms: quantile(inWindow, 0.5),
+        p99Ms: quantile(inWindow, 0.99),
+        maxMs: inWindow[inWindow.length - 1] ?? Number.NaN,
+      });
     }
   }
   return {

@@ -38,7 +38,14 @@ export interface GenService {
   latencyMs: number;
 }
 
-const ROUTES = ['/api/cart/:id', '/api/checkout', '/api/products', '/api/products/:id', '/healthz', '/api/user/:id/orders'];
+const ROUTES = [
+  '/api/cart/:id',
+  '/api/checkout',
+  '/api/products',
+  '/api/products/:id',
+  '/healthz',
+  '/api/user/:id/orders',
+];
 
 /** Requests spread over `services` (round robin from `offset`), `spansPerResource` spans per resource. */
 export function makeResources(opts: {
@@ -86,7 +93,10 @@ export function makeResources(opts: {
           ['server.port', 8080],
           ['network.protocol.version', '1.1'],
           ['client.address', `10.0.${Math.floor(rnd() * 255)}.${Math.floor(rnd() * 255)}`],
-          ['user_agent.original', 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36'],
+          [
+            'user_agent.original',
+            'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36',
+          ],
         ],
         // always written (OK or ERROR) so that the traffic source can redraw it in place (ingest-traffic.ts)
         statusCode: error ? 2 : 1,
@@ -282,31 +292,42 @@ export function encodeJson(resources: readonly GenResource[]): string {
   return JSON.stringify({
     resourceSpans: resources.map((r) => ({
       resource: { attributes: r.attrs.map(kvJson) },
-      scopeSpans: [{
-        scope: { name: r.scope, version: '0.60.0' },
-        spans: r.spans.map((s) => ({
-          traceId: s.traceId.toString('hex'),
-          spanId: s.spanId.toString('hex'),
-          parentSpanId: s.parentSpanId.toString('hex'),
-          name: s.name,
-          kind: s.kind,
-          startTimeUnixNano: String(s.startNs),
-          endTimeUnixNano: String(s.endNs),
-          attributes: s.attrs.map(kvJson),
-          status: s.statusCode ? { code: s.statusCode } : {},
-        })),
-      }],
+      scopeSpans: [
+        {
+          scope: { name: r.scope, version: '0.60.0' },
+          spans: r.spans.map((s) => ({
+            traceId: s.traceId.toString('hex'),
+            spanId: s.spanId.toString('hex'),
+            parentSpanId: s.parentSpanId.toString('hex'),
+            name: s.name,
+            kind: s.kind,
+            startTimeUnixNano: String(s.startNs),
+            endTimeUnixNano: String(s.endNs),
+            attributes: s.attrs.map(kvJson),
+            status: s.statusCode ? { code: s.statusCode } : {},
+          })),
+        },
+      ],
     })),
   });
 }
 
 /** `count` services named svc-0000.., each with a baseline (1.0.0) and a canary (1.1.0) cohort. */
-export function fleet(count: number, opts: { canaryErrorRate?: number; baselineErrorRate?: number; version?: string } = {}): GenService[] {
+export function fleet(
+  count: number,
+  opts: { canaryErrorRate?: number; baselineErrorRate?: number; version?: string } = {},
+): GenService[] {
   const out: GenService[] = [];
   for (let i = 0; i < count; i++) {
     const name = `svc-${String(i).padStart(4, '0')}`;
     out.push({ name, version: '1.0.0', cohort: 'baseline', errorRate: opts.baselineErrorRate ?? 0.01, latencyMs: 20 });
-    out.push({ name, version: opts.version ?? '1.1.0', cohort: 'canary', errorRate: opts.canaryErrorRate ?? 0.01, latencyMs: 20 });
+    out.push({
+      name,
+      version: opts.version ?? '1.1.0',
+      cohort: 'canary',
+      errorRate: opts.canaryErrorRate ?? 0.01,
+      latencyMs: 20,
+    });
   }
   return out;
 }

@@ -20,35 +20,75 @@ const SCHEMA = {
     otlp: {
       nested: {
         ExportTraceServiceRequest: { fields: { resourceSpans: f(1, 'ResourceSpans', 'repeated') } },
-        ResourceSpans: { fields: { resource: f(1, 'Resource'), scopeSpans: f(2, 'ScopeSpans', 'repeated'), schemaUrl: f(3, 'string') } },
+        ResourceSpans: {
+          fields: { resource: f(1, 'Resource'), scopeSpans: f(2, 'ScopeSpans', 'repeated'), schemaUrl: f(3, 'string') },
+        },
         Resource: { fields: { attributes: f(1, 'KeyValue', 'repeated'), droppedAttributesCount: f(2, 'uint32') } },
-        ScopeSpans: { fields: { scope: f(1, 'InstrumentationScope'), spans: f(2, 'Span', 'repeated'), schemaUrl: f(3, 'string') } },
+        ScopeSpans: {
+          fields: { scope: f(1, 'InstrumentationScope'), spans: f(2, 'Span', 'repeated'), schemaUrl: f(3, 'string') },
+        },
         InstrumentationScope: {
-          fields: { name: f(1, 'string'), version: f(2, 'string'), attributes: f(3, 'KeyValue', 'repeated'), droppedAttributesCount: f(4, 'uint32') },
+          fields: {
+            name: f(1, 'string'),
+            version: f(2, 'string'),
+            attributes: f(3, 'KeyValue', 'repeated'),
+            droppedAttributesCount: f(4, 'uint32'),
+          },
         },
         Span: {
           fields: {
-            traceId: f(1, 'bytes'), spanId: f(2, 'bytes'), traceState: f(3, 'string'), parentSpanId: f(4, 'bytes'),
-            name: f(5, 'string'), kind: f(6, 'int32'), startTimeUnixNano: f(7, 'fixed64'), endTimeUnixNano: f(8, 'fixed64'),
-            attributes: f(9, 'KeyValue', 'repeated'), droppedAttributesCount: f(10, 'uint32'), events: f(11, 'Event', 'repeated'),
-            droppedEventsCount: f(12, 'uint32'), links: f(13, 'Link', 'repeated'), droppedLinksCount: f(14, 'uint32'),
-            status: f(15, 'Status'), flags: f(16, 'fixed32'),
+            traceId: f(1, 'bytes'),
+            spanId: f(2, 'bytes'),
+            traceState: f(3, 'string'),
+            parentSpanId: f(4, 'bytes'),
+            name: f(5, 'string'),
+            kind: f(6, 'int32'),
+            startTimeUnixNano: f(7, 'fixed64'),
+            endTimeUnixNano: f(8, 'fixed64'),
+            attributes: f(9, 'KeyValue', 'repeated'),
+            droppedAttributesCount: f(10, 'uint32'),
+            events: f(11, 'Event', 'repeated'),
+            droppedEventsCount: f(12, 'uint32'),
+            links: f(13, 'Link', 'repeated'),
+            droppedLinksCount: f(14, 'uint32'),
+            status: f(15, 'Status'),
+            flags: f(16, 'fixed32'),
           },
         },
-        Event: { fields: { timeUnixNano: f(1, 'fixed64'), name: f(2, 'string'), attributes: f(3, 'KeyValue', 'repeated'), droppedAttributesCount: f(4, 'uint32') } },
+        Event: {
+          fields: {
+            timeUnixNano: f(1, 'fixed64'),
+            name: f(2, 'string'),
+            attributes: f(3, 'KeyValue', 'repeated'),
+            droppedAttributesCount: f(4, 'uint32'),
+          },
+        },
         Link: {
           fields: {
-            traceId: f(1, 'bytes'), spanId: f(2, 'bytes'), traceState: f(3, 'string'), attributes: f(4, 'KeyValue', 'repeated'),
-            droppedAttributesCount: f(5, 'uint32'), flags: f(6, 'fixed32'),
+            traceId: f(1, 'bytes'),
+            spanId: f(2, 'bytes'),
+            traceState: f(3, 'string'),
+            attributes: f(4, 'KeyValue', 'repeated'),
+            droppedAttributesCount: f(5, 'uint32'),
+            flags: f(6, 'fixed32'),
           },
         },
         Status: { fields: { message: f(2, 'string'), code: f(3, 'int32') } },
         KeyValue: { fields: { key: f(1, 'string'), value: f(2, 'AnyValue') } },
         AnyValue: {
-          oneofs: { value: { oneof: ['stringValue', 'boolValue', 'intValue', 'doubleValue', 'arrayValue', 'kvlistValue', 'bytesValue'] } },
+          oneofs: {
+            value: {
+              oneof: ['stringValue', 'boolValue', 'intValue', 'doubleValue', 'arrayValue', 'kvlistValue', 'bytesValue'],
+            },
+          },
           fields: {
-            stringValue: f(1, 'string'), boolValue: f(2, 'bool'), intValue: f(3, 'int64'), doubleValue: f(4, 'double'),
-            arrayValue: f(5, 'ArrayValue'), kvlistValue: f(6, 'KeyValueList'), bytesValue: f(7, 'bytes'),
+            stringValue: f(1, 'string'),
+            boolValue: f(2, 'bool'),
+            intValue: f(3, 'int64'),
+            doubleValue: f(4, 'double'),
+            arrayValue: f(5, 'ArrayValue'),
+            kvlistValue: f(6, 'KeyValueList'),
+            bytesValue: f(7, 'bytes'),
           },
         },
         ArrayValue: { fields: { values: f(1, 'AnyValue', 'repeated') } },
@@ -58,14 +98,32 @@ const SCHEMA = {
   },
 };
 
-interface LongLike { high: number; low: number }
-interface PbAny { stringValue?: string; boolValue?: boolean; intValue?: number | LongLike; doubleValue?: number; value?: string }
-interface PbKeyValue { key: string; value?: PbAny | null }
-interface PbSpan {
-  name: string; kind: number; startTimeUnixNano: number | LongLike; endTimeUnixNano: number | LongLike;
-  attributes: PbKeyValue[]; status?: { code: number } | null;
+interface LongLike {
+  high: number;
+  low: number;
 }
-interface PbRequest { resourceSpans: { resource?: { attributes: PbKeyValue[] } | null; scopeSpans: { spans: PbSpan[] }[] }[] }
+interface PbAny {
+  stringValue?: string;
+  boolValue?: boolean;
+  intValue?: number | LongLike;
+  doubleValue?: number;
+  value?: string;
+}
+interface PbKeyValue {
+  key: string;
+  value?: PbAny | null;
+}
+interface PbSpan {
+  name: string;
+  kind: number;
+  startTimeUnixNano: number | LongLike;
+  endTimeUnixNano: number | LongLike;
+  attributes: PbKeyValue[];
+  status?: { code: number } | null;
+}
+interface PbRequest {
+  resourceSpans: { resource?: { attributes: PbKeyValue[] } | null; scopeSpans: { spans: PbSpan[] }[] }[];
+}
 
 export const ExportTraceServiceRequest = protobuf.Root.fromJSON(SCHEMA).lookupType('otlp.ExportTraceServiceRequest');
 
@@ -77,14 +135,18 @@ export function protobufjsDecode(buf: Uint8Array): unknown {
 function scalar(v: PbAny | null | undefined): Scalar {
   if (!v) return undefined;
   switch (v.value) {
-    case 'stringValue': return v.stringValue;
-    case 'boolValue': return v.boolValue;
-    case 'doubleValue': return v.doubleValue;
+    case 'stringValue':
+      return v.stringValue;
+    case 'boolValue':
+      return v.boolValue;
+    case 'doubleValue':
+      return v.doubleValue;
     case 'intValue': {
       const i = v.intValue!;
       return typeof i === 'number' ? i : i.high * 4294967296 + (i.low >>> 0);
     }
-    default: return undefined;
+    default:
+      return undefined;
   }
 }
 

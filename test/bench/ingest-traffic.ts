@@ -184,7 +184,14 @@ export class TrafficSource {
    */
   constructor(
     readonly mode: Mode,
-    opts: { services: readonly GenService[]; requests: number; spansPerRequest: number; spansPerResource: number; seed?: number; redraw?: boolean },
+    opts: {
+      services: readonly GenService[];
+      requests: number;
+      spansPerRequest: number;
+      spansPerResource: number;
+      seed?: number;
+      redraw?: boolean;
+    },
   ) {
     this.redrawEach = opts.redraw !== false && mode === 'protobuf';
     this.baseMs = Date.now();
@@ -193,14 +200,24 @@ export class TrafficSource {
     const perRequest = Math.ceil(opts.spansPerRequest / opts.spansPerResource);
     for (let i = 0; i < opts.requests; i++) {
       const resources = makeResources({
-        services: opts.services, spans: opts.spansPerRequest, spansPerResource: opts.spansPerResource,
-        endMs: this.baseMs, seed: (opts.seed ?? 1) * 1000 + i, offset: i * perRequest,
+        services: opts.services,
+        spans: opts.spansPerRequest,
+        spansPerResource: opts.spansPerResource,
+        endMs: this.baseMs,
+        seed: (opts.seed ?? 1) * 1000 + i,
+        offset: i * perRequest,
       });
       const pb = encodeProtobuf(resources);
       const jsonText = mode === 'json' ? encodeJson(resources) : '';
       const jsonTimes: number[] = [];
       for (const m of jsonText.matchAll(TIME_RE)) jsonTimes.push(m.index + m[0].length - 20);
-      this.templates.push({ pb, layout: layoutOf(pb), json: Buffer.from(jsonText), jsonTimes, spans: opts.spansPerRequest });
+      this.templates.push({
+        pb,
+        layout: layoutOf(pb),
+        json: Buffer.from(jsonText),
+        jsonTimes,
+        spans: opts.spansPerRequest,
+      });
     }
     for (const t of this.templates) this.bodies.push({ body: this.build(t), deltaMs: 0, minor: 1 });
   }
@@ -251,7 +268,8 @@ export class TrafficSource {
     const delta = BigInt(this.deltaMs) * 1_000_000n;
     if (this.mode === 'json') {
       const body = Buffer.from(t.json);
-      for (const at of t.jsonTimes) body.write(String(BigInt(t.json.toString('latin1', at, at + 19)) + delta), at, 'latin1');
+      for (const at of t.jsonTimes)
+        body.write(String(BigInt(t.json.toString('latin1', at, at + 19)) + delta), at, 'latin1');
       return { body, headers: { 'content-type': 'application/json' }, spans: t.spans };
     }
     const body = Buffer.from(t.pb);
@@ -260,7 +278,11 @@ export class TrafficSource {
     for (const v of t.layout.canaryVersions) if (v.length === 5) body[v.at + 2] = digit; // "1.x.0"
     if (this.redrawEach) this.redraw(t, body);
     return this.mode === 'protobuf+gzip'
-      ? { body: gzipSync(body), headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }, spans: t.spans }
+      ? {
+          body: gzipSync(body),
+          headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' },
+          spans: t.spans,
+        }
       : { body, headers: { 'content-type': 'application/x-protobuf' }, spans: t.spans };
   }
 }

@@ -42,7 +42,10 @@ const CLIENTS = 4;
 const SPANS = 500;
 const MB = 1024 * 1024;
 
-const fmt = (x: number, digits = 0): string => (Number.isFinite(x) ? x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : 'n/a');
+const fmt = (x: number, digits = 0): string =>
+  Number.isFinite(x)
+    ? x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : 'n/a';
 
 function services(count: number) {
   // every 10th canary regresses (5% errors vs 1%), so rollbacks happen while the benchmark runs
@@ -59,18 +62,42 @@ async function endToEnd(agent: AgentProcess): Promise<{ rows: E2eRow[]; halfLoad
   let maxRate = Number.NaN;
   let pbSource: TrafficSource | undefined;
   for (const mode of ['protobuf', 'protobuf+gzip', 'json'] as Mode[]) {
-    const source = new TrafficSource(mode, { services: services(50), requests: 16, spansPerRequest: SPANS, spansPerResource: 50 });
+    const source = new TrafficSource(mode, {
+      services: services(50),
+      requests: 16,
+      spansPerRequest: SPANS,
+      spansPerResource: 50,
+    });
     if (mode === 'protobuf') pbSource = source;
     const tick = () => source.refresh(Date.now(), 1);
     await runLoad({ url: agent.otlpUrl, clients: CLIENTS, seconds: 2, next: () => source.take(), tick }); // warm-up
-    const r = await runLoad({ url: agent.otlpUrl, clients: CLIENTS, seconds: SECONDS, next: () => source.take(), tick });
+    const r = await runLoad({
+      url: agent.otlpUrl,
+      clients: CLIENTS,
+      seconds: SECONDS,
+      next: () => source.take(),
+      tick,
+    });
     rows.push({ mode: `${mode}, ${CLIENTS} clients, back to back`, bodyBytes: source.bodyBytes, ...r });
     if (mode === 'protobuf') maxRate = r.requestsPerSec;
-    console.log(`  ${mode}: ${fmt(r.spansPerSec)} spans/s, p99 ${fmt(r.p99Ms, 1)} ms, errors ${JSON.stringify(r.errors)}`);
+    console.log(
+      `  ${mode}: ${fmt(r.spansPerSec)} spans/s, p99 ${fmt(r.p99Ms, 1)} ms, errors ${JSON.stringify(r.errors)}`,
+    );
   }
   const source = pbSource!;
-  const half = await runLoad({ url: agent.otlpUrl, clients: CLIENTS, seconds: SECONDS, rate: maxRate / 2, next: () => source.take(), tick: () => source.refresh(Date.now(), 1) });
-  const halfLoad = { mode: `protobuf at half load (${fmt(maxRate / 2, 1)} req/s)`, bodyBytes: source.bodyBytes, ...half };
+  const half = await runLoad({
+    url: agent.otlpUrl,
+    clients: CLIENTS,
+    seconds: SECONDS,
+    rate: maxRate / 2,
+    next: () => source.take(),
+    tick: () => source.refresh(Date.now(), 1),
+  });
+  const halfLoad = {
+    mode: `protobuf at half load (${fmt(maxRate / 2, 1)} req/s)`,
+    bodyBytes: source.bodyBytes,
+    ...half,
+  };
   console.log(`  half load: p50 ${fmt(half.p50Ms, 1)} ms, p99 ${fmt(half.p99Ms, 1)} ms`);
   return { rows, halfLoad, maxRate };
 }
@@ -87,22 +114,76 @@ interface StallRow {
 /** A 20-span request every 10 ms from one client, alone and while another client sends large bodies. */
 async function stalls(agent: AgentProcess): Promise<StallRow[]> {
   const seconds = Math.max(3, Math.round(SECONDS * 0.6));
-  const victim = new TrafficSource('protobuf', { services: services(10), requests: 8, spansPerRequest: 20, spansPerResource: 10, seed: 3 });
+  const victim = new TrafficSource('protobuf', {
+    services: services(10),
+    requests: 8,
+    spansPerRequest: 20,
+    spansPerResource: 10,
+    seed: 3,
+  });
   const bulks: [string, TrafficSource | undefined][] = [
     ['none', undefined],
-    ['protobuf, 8,192 spans (a Collector batch)', new TrafficSource('protobuf', { services: services(50), requests: 1, spansPerRequest: 8192, spansPerResource: 128, seed: 4, redraw: false })],
-    ['protobuf, 30,000 spans (near the 16 MiB limit)', new TrafficSource('protobuf', { services: services(50), requests: 1, spansPerRequest: 30_000, spansPerResource: 250, seed: 5, redraw: false })],
-    ['JSON, 8,192 spans', new TrafficSource('json', { services: services(50), requests: 1, spansPerRequest: 8192, spansPerResource: 128, seed: 6 })],
-    ['JSON, 15,000 spans (near the 16 MiB limit)', new TrafficSource('json', { services: services(50), requests: 1, spansPerRequest: 15_000, spansPerResource: 250, seed: 8 })],
+    [
+      'protobuf, 8,192 spans (a Collector batch)',
+      new TrafficSource('protobuf', {
+        services: services(50),
+        requests: 1,
+        spansPerRequest: 8192,
+        spansPerResource: 128,
+        seed: 4,
+        redraw: false,
+      }),
+    ],
+    [
+      'protobuf, 30,000 spans (near the 16 MiB limit)',
+      new TrafficSource('protobuf', {
+        services: services(50),
+        requests: 1,
+        spansPerRequest: 30_000,
+        spansPerResource: 250,
+        seed: 5,
+        redraw: false,
+      }),
+    ],
+    [
+      'JSON, 8,192 spans',
+      new TrafficSource('json', {
+        services: services(50),
+        requests: 1,
+        spansPerRequest: 8192,
+        spansPerResource: 128,
+        seed: 6,
+      }),
+    ],
+    [
+      'JSON, 15,000 spans (near the 16 MiB limit)',
+      new TrafficSource('json', {
+        services: services(50),
+        requests: 1,
+        spansPerRequest: 15_000,
+        spansPerResource: 250,
+        seed: 8,
+      }),
+    ],
   ];
   const rows: StallRow[] = [];
   for (const [name, bulk] of bulks) {
     const tick = () => victim.refresh(Date.now(), 1);
     const victimRun = runLoad({ url: agent.otlpUrl, clients: 1, seconds, rate: 100, next: () => victim.take(), tick });
-    const bulkRun = bulk === undefined ? undefined : runLoad({ url: agent.otlpUrl, clients: 1, seconds, next: () => bulk.take() });
+    const bulkRun =
+      bulk === undefined ? undefined : runLoad({ url: agent.otlpUrl, clients: 1, seconds, next: () => bulk.take() });
     const [v, b] = await Promise.all([victimRun, bulkRun]);
-    rows.push({ bulk: name, bulkBytes: bulk?.bodyBytes ?? 0, bulkRequests: b?.okRequests ?? 0, victimP50Ms: v.p50Ms, victimP99Ms: v.p99Ms, victimMaxMs: v.maxMs });
-    console.log(`  bulk ${name}: victim p99 ${fmt(v.p99Ms, 1)} ms, max ${fmt(v.maxMs, 1)} ms (bulk errors ${JSON.stringify(b?.errors ?? {})})`);
+    rows.push({
+      bulk: name,
+      bulkBytes: bulk?.bodyBytes ?? 0,
+      bulkRequests: b?.okRequests ?? 0,
+      victimP50Ms: v.p50Ms,
+      victimP99Ms: v.p99Ms,
+      victimMaxMs: v.maxMs,
+    });
+    console.log(
+      `  bulk ${name}: victim p99 ${fmt(v.p99Ms, 1)} ms, max ${fmt(v.maxMs, 1)} ms (bulk errors ${JSON.stringify(b?.errors ?? {})})`,
+    );
   }
   return rows;
 }
@@ -112,23 +193,42 @@ interface SoakResult {
   services: number;
   rate: number;
   load: LoadResult;
-  rss: { atSec: number; rssMb: number; heapUsedMb: number; analysesRunning: number; loopLagP99Ms: number; loopLagMaxMs: number; majorGcMs: number; loadAvg1m: number }[];
+  rss: {
+    atSec: number;
+    rssMb: number;
+    heapUsedMb: number;
+    analysesRunning: number;
+    loopLagP99Ms: number;
+    loopLagMaxMs: number;
+    majorGcMs: number;
+    loadAvg1m: number;
+  }[];
   peakRssMb: number;
 }
 
 async function soak(rate: number, minutes: number): Promise<SoakResult> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-soak-'));
   const rotateSec = Math.max(30, Math.round(minutes * 60 * 0.4));
-  const agent = await startAgentProcess(dir, [
-    'analysis:',
-    '  interval: 10s',
-    `  maxDuration: ${Math.round(rotateSec * 0.75)}s`,
-    `  silenceTimeout: ${Math.max(20, Math.round(rotateSec * 0.25))}s`,
-    'limits:',
-    `  finishedRetention: ${Math.max(20, Math.round(rotateSec * 0.25))}s`,
-  ].join('\n'), AGENT_NODE_ARGS);
+  const agent = await startAgentProcess(
+    dir,
+    [
+      'analysis:',
+      '  interval: 10s',
+      `  maxDuration: ${Math.round(rotateSec * 0.75)}s`,
+      `  silenceTimeout: ${Math.max(20, Math.round(rotateSec * 0.25))}s`,
+      'limits:',
+      `  finishedRetention: ${Math.max(20, Math.round(rotateSec * 0.25))}s`,
+    ].join('\n'),
+    AGENT_NODE_ARGS,
+  );
   try {
-    const source = new TrafficSource('protobuf', { services: services(1000), requests: 100, spansPerRequest: SPANS, spansPerResource: 25, seed: 11 });
+    const source = new TrafficSource('protobuf', {
+      services: services(1000),
+      requests: 100,
+      spansPerRequest: SPANS,
+      spansPerResource: 25,
+      seed: 11,
+    });
     const samples: SoakResult['rss'] = [];
     let gcBefore = 0;
     const sample = async (atSec: number) => {
@@ -154,7 +254,12 @@ async function soak(rate: number, minutes: number): Promise<SoakResult> {
     };
     let lastSample = 0;
     const load = await runLoad({
-      url: agent.otlpUrl, clients: CLIENTS, seconds: minutes * 60, rate, next: () => source.take(), windowSec: minutes <= 3 ? 10 : 60,
+      url: agent.otlpUrl,
+      clients: CLIENTS,
+      seconds: minutes * 60,
+      rate,
+      next: () => source.take(),
+      windowSec: minutes <= 3 ? 10 : 60,
       tick: (t) => {
         source.refresh(Date.now(), 1 + Math.floor(t / rotateSec));
         if (t - lastSample >= 10) {
@@ -171,14 +276,54 @@ async function soak(rate: number, minutes: number): Promise<SoakResult> {
 }
 
 function table(header: string[], rows: string[][]): string {
-  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
 }
 
 function printSoak(r: SoakResult): void {
   const l = r.load;
-  console.log(`\n${table(['at s', 'RSS MB', 'heap used MB', 'analyses running', 'loop delay p99 ms', 'loop delay max ms', 'major GC ms', 'machine load (1 min)'], r.rss.map((s) => [String(s.atSec), fmt(s.rssMb, 1), fmt(s.heapUsedMb, 1), fmt(s.analysesRunning), fmt(s.loopLagP99Ms, 1), fmt(s.loopLagMaxMs, 1), fmt(s.majorGcMs, 1), fmt(s.loadAvg1m, 2)]))}`);
-  console.log(`\n${table(['until s', 'requests', 'p50 ms', 'p99 ms', 'max ms'], (l.windows ?? []).map((w) => [String(w.endSec), String(w.requests), fmt(w.p50Ms, 1), fmt(w.p99Ms, 1), fmt(w.maxMs, 1)]))}`);
-  console.log(`\nrequests ${l.requests}, errors ${JSON.stringify(l.errors)}, p50 ${fmt(l.p50Ms, 1)} ms, p99 ${fmt(l.p99Ms, 1)} ms, peak RSS ${fmt(r.peakRssMb, 1)} MB; soak RSS start / middle / end ${soakSummary(r)}`);
+  console.log(
+    `\n${table(
+      [
+        'at s',
+        'RSS MB',
+        'heap used MB',
+        'analyses running',
+        'loop delay p99 ms',
+        'loop delay max ms',
+        'major GC ms',
+        'machine load (1 min)',
+      ],
+      r.rss.map((s) => [
+        String(s.atSec),
+        fmt(s.rssMb, 1),
+        fmt(s.heapUsedMb, 1),
+        fmt(s.analysesRunning),
+        fmt(s.loopLagP99Ms, 1),
+        fmt(s.loopLagMaxMs, 1),
+        fmt(s.majorGcMs, 1),
+        fmt(s.loadAvg1m, 2),
+      ]),
+    )}`,
+  );
+  console.log(
+    `\n${table(
+      ['until s', 'requests', 'p50 ms', 'p99 ms', 'max ms'],
+      (l.windows ?? []).map((w) => [
+        String(w.endSec),
+        String(w.requests),
+        fmt(w.p50Ms, 1),
+        fmt(w.p99Ms, 1),
+        fmt(w.maxMs, 1),
+      ]),
+    )}`,
+  );
+  console.log(
+    `\nrequests ${l.requests}, errors ${JSON.stringify(l.errors)}, p50 ${fmt(l.p50Ms, 1)} ms, p99 ${fmt(l.p99Ms, 1)} ms, peak RSS ${fmt(r.peakRssMb, 1)} MB; soak RSS start / middle / end ${soakSummary(r)}`,
+  );
 }
 
 /** --soak-only --rate R: the soak alone (bench-results/ingest-soak.json). */
@@ -186,11 +331,16 @@ async function soakOnly(): Promise<void> {
   if (args.rate === undefined) throw new Error('--soak-only needs --rate <requests/s>');
   const rate = Number(args.rate);
   const minutes = Number(args['soak-minutes']);
-  console.log(`# ingest soak: ${minutes} min at ${fmt(rate, 1)} req/s (${fmt(rate * SPANS)} spans/s), 1,000 services with canaries`);
+  console.log(
+    `# ingest soak: ${minutes} min at ${fmt(rate, 1)} req/s (${fmt(rate * SPANS)} spans/s), 1,000 services with canaries`,
+  );
   const r = await soak(rate, minutes);
   printSoak(r);
   mkdirSync('bench-results', { recursive: true });
-  writeFileSync('bench-results/ingest-soak.json', `${JSON.stringify({ suite: 'ingest-soak', node: process.version, date: new Date().toISOString(), agentNodeArgs: AGENT_NODE_ARGS, soak: r }, null, 2)}\n`);
+  writeFileSync(
+    'bench-results/ingest-soak.json',
+    `${JSON.stringify({ suite: 'ingest-soak', node: process.version, date: new Date().toISOString(), agentNodeArgs: AGENT_NODE_ARGS, soak: r }, null, 2)}\n`,
+  );
   console.log('\nwrote bench-results/ingest-soak.json');
 }
 
@@ -200,11 +350,20 @@ async function main(): Promise<void> {
     return;
   }
   const loadAtStart = loadavg();
-  console.log(`# ingest benchmark (node ${process.version}, ${SECONDS}s phases; machine load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')})\n\n## decode only`);
+  console.log(
+    `# ingest benchmark (node ${process.version}, ${SECONDS}s phases; machine load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')})\n\n## decode only`,
+  );
   const decode: DecodeResult = runDecode({ spans: SPANS, rounds: args.quick ? 3 : 7, roundMs: args.quick ? 200 : 500 });
   const byName = (prefix: string) => decode.rows.find((r) => r.name.startsWith(prefix))!;
-  console.log(`\n500 spans x 10 attributes: protobuf ${fmt(decode.protobufBytes)} B, OTLP/JSON ${fmt(decode.jsonBytes)} B\n`);
-  console.log(table(['decoder', 'µs/request', 'spans/s', 'MB/s (own encoding)'], decode.rows.map((r) => [r.name, fmt(r.usPerRequest), fmt(r.spansPerSec), fmt(r.mbPerSec, 1)])));
+  console.log(
+    `\n500 spans x 10 attributes: protobuf ${fmt(decode.protobufBytes)} B, OTLP/JSON ${fmt(decode.jsonBytes)} B\n`,
+  );
+  console.log(
+    table(
+      ['decoder', 'µs/request', 'spans/s', 'MB/s (own encoding)'],
+      decode.rows.map((r) => [r.name, fmt(r.usPerRequest), fmt(r.spansPerSec), fmt(r.mbPerSec, 1)]),
+    ),
+  );
 
   console.log('\n## end to end (vigil serve over loopback)');
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
@@ -220,20 +379,50 @@ async function main(): Promise<void> {
     console.log('\n## event-loop stalls (victim: one 20-span request every 10 ms)');
     stall = await stalls(agent);
     peakRssMb = agent.rss().peak / MB;
-    analyses = (await agent.metric('vigil_analyses{state="running"}')) + (await agent.metric('vigil_analyses{state="decided"}'));
+    analyses =
+      (await agent.metric('vigil_analyses{state="running"}')) + (await agent.metric('vigil_analyses{state="decided"}'));
   } finally {
     await agent.stop();
   }
   const rows = [...e2e.rows, e2e.halfLoad];
-  console.log(`\n${table(['load', 'body B', 'spans/s accepted', 'req/s', 'p50 ms', 'p99 ms', 'errors'], rows.map((r) => [r.mode, fmt(r.bodyBytes), fmt(r.spansPerSec), fmt(r.requestsPerSec, 1), fmt(r.p50Ms, 1), fmt(r.p99Ms, 1), JSON.stringify(r.errors)]))}`);
-  console.log(`\nagent peak RSS: ${fmt(e2ePeakRssMb, 1)} MB during the 500-span phases, ${fmt(peakRssMb, 1)} MB after the large-body phase; analyses seen ${analyses}`);
-  console.log(`\n${table(['bulk client sends', 'bulk body B', 'bulk requests', 'victim p50 ms', 'victim p99 ms', 'victim max ms'], stall.map((s) => [s.bulk, fmt(s.bulkBytes), String(s.bulkRequests), fmt(s.victimP50Ms, 1), fmt(s.victimP99Ms, 1), fmt(s.victimMaxMs, 1)]))}`);
+  console.log(
+    `\n${table(
+      ['load', 'body B', 'spans/s accepted', 'req/s', 'p50 ms', 'p99 ms', 'errors'],
+      rows.map((r) => [
+        r.mode,
+        fmt(r.bodyBytes),
+        fmt(r.spansPerSec),
+        fmt(r.requestsPerSec, 1),
+        fmt(r.p50Ms, 1),
+        fmt(r.p99Ms, 1),
+        JSON.stringify(r.errors),
+      ]),
+    )}`,
+  );
+  console.log(
+    `\nagent peak RSS: ${fmt(e2ePeakRssMb, 1)} MB during the 500-span phases, ${fmt(peakRssMb, 1)} MB after the large-body phase; analyses seen ${analyses}`,
+  );
+  console.log(
+    `\n${table(
+      ['bulk client sends', 'bulk body B', 'bulk requests', 'victim p50 ms', 'victim p99 ms', 'victim max ms'],
+      stall.map((s) => [
+        s.bulk,
+        fmt(s.bulkBytes),
+        String(s.bulkRequests),
+        fmt(s.victimP50Ms, 1),
+        fmt(s.victimP99Ms, 1),
+        fmt(s.victimMaxMs, 1),
+      ]),
+    )}`,
+  );
 
   let soakResult: SoakResult | undefined;
   if (args.soak) {
     const rate = args.rate !== undefined ? Number(args.rate) : e2e.maxRate / 2;
     const minutes = Number(args['soak-minutes']);
-    console.log(`\n## soak: ${minutes} min at ${fmt(rate, 1)} req/s (${fmt(rate * SPANS)} spans/s), 1,000 services with canaries`);
+    console.log(
+      `\n## soak: ${minutes} min at ${fmt(rate, 1)} req/s (${fmt(rate * SPANS)} spans/s), 1,000 services with canaries`,
+    );
     soakResult = await soak(rate, minutes);
     printSoak(soakResult);
   }
@@ -247,17 +436,41 @@ async function main(): Promise<void> {
     soakErrors: soakResult ? Object.values(soakResult.load.errors).reduce((a, b) => a + b, 0) : undefined,
     soakRssMb: soakResult ? soakResult.rss.map((s) => s.rssMb) : undefined,
   };
-  console.log(`\n## goals\n\n${table(['goal', 'target', 'measured'], [
-    ['Vigil decoder vs protobufjs 7 decode+normalize', '>= 1.5x', `${fmt(goals.decoderVsProtobufjs, 2)}x`],
-    ['end-to-end protobuf ingest vs bare JSON.parse', '>= 1.0x', `${fmt(goals.endToEndProtobufVsJsonParse, 2)}x`],
-    ['p99 latency at half load (50 services, one phase)', '< 50 ms', `${fmt(goals.p99AtHalfLoadMs, 1)} ms`],
-    ['p99 latency at half load, soak (1,000 services)', '< 50 ms', goals.soakP99Ms === undefined ? 'not run (--soak)' : `${fmt(goals.soakP99Ms, 1)} ms`],
-    ['soak error responses', '0', goals.soakErrors === undefined ? 'not run (--soak)' : String(goals.soakErrors)],
-    ['soak RSS (start / middle / end)', 'flat', soakResult ? soakSummary(soakResult) : 'not run (--soak)'],
-  ])}`);
+  console.log(
+    `\n## goals\n\n${table(
+      ['goal', 'target', 'measured'],
+      [
+        ['Vigil decoder vs protobufjs 7 decode+normalize', '>= 1.5x', `${fmt(goals.decoderVsProtobufjs, 2)}x`],
+        ['end-to-end protobuf ingest vs bare JSON.parse', '>= 1.0x', `${fmt(goals.endToEndProtobufVsJsonParse, 2)}x`],
+        ['p99 latency at half load (50 services, one phase)', '< 50 ms', `${fmt(goals.p99AtHalfLoadMs, 1)} ms`],
+        [
+          'p99 latency at half load, soak (1,000 services)',
+          '< 50 ms',
+          goals.soakP99Ms === undefined ? 'not run (--soak)' : `${fmt(goals.soakP99Ms, 1)} ms`,
+        ],
+        ['soak error responses', '0', goals.soakErrors === undefined ? 'not run (--soak)' : String(goals.soakErrors)],
+        ['soak RSS (start / middle / end)', 'flat', soakResult ? soakSummary(soakResult) : 'not run (--soak)'],
+      ],
+    )}`,
+  );
 
   mkdirSync('bench-results', { recursive: true });
-  const out = { suite: 'ingest', node: process.version, date: new Date().toISOString(), loadAvgAtStart: loadAtStart, loadAvgAtEnd: loadavg(), seconds: SECONDS, clients: CLIENTS, decode, endToEnd: rows, e2ePeakRssMb, peakRssMb, stalls: stall, soak: soakResult, goals };
+  const out = {
+    suite: 'ingest',
+    node: process.version,
+    date: new Date().toISOString(),
+    loadAvgAtStart: loadAtStart,
+    loadAvgAtEnd: loadavg(),
+    seconds: SECONDS,
+    clients: CLIENTS,
+    decode,
+    endToEnd: rows,
+    e2ePeakRssMb,
+    peakRssMb,
+    stalls: stall,
+    soak: soakResult,
+    goals,
+  };
   writeFileSync('bench-results/ingest.json', `${JSON.stringify(out, null, 2)}\n`);
   console.log('\nwrote bench-results/ingest.json');
 }
@@ -266,7 +479,8 @@ function soakSummary(s: SoakResult): string {
   const r = s.rss;
   const pick = (f: number) => r[Math.min(r.length - 1, Math.floor(f * (r.length - 1)))]!;
   // RSS swings with the garbage collector; the low points of each third show whether memory creeps
-  const third = (i: number) => r.slice(Math.floor((i * r.length) / 3), Math.floor(((i + 1) * r.length) / 3)).map((x) => x.rssMb);
+  const third = (i: number) =>
+    r.slice(Math.floor((i * r.length) / 3), Math.floor(((i + 1) * r.length) / 3)).map((x) => x.rssMb);
   const lows = [0, 1, 2].map((i) => fmt(Math.min(...third(i))));
   return `${fmt(pick(0.1).rssMb)} / ${fmt(pick(0.5).rssMb)} / ${fmt(pick(1).rssMb)} MB (lowest per third ${lows.join(' / ')} MB)`;
 }

@@ -13,7 +13,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 const root = join(import.meta.dirname, '../..');
 const work = mkdtempSync(join(tmpdir(), 'vigil-pkg-'));
 const npm = (args: string[], cwd: string) =>
-  spawnSync('npm', [...args, '--no-audit', '--no-fund'], { cwd, encoding: 'utf8', env: { ...process.env, npm_config_loglevel: 'warn' } });
+  spawnSync('npm', [...args, '--no-audit', '--no-fund'], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, npm_config_loglevel: 'warn' },
+  });
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

@@ -42,8 +42,16 @@ audit: { path: "${auditPath}" }
   );
 }
 
-async function startAgent(receiver: HttpPeer, dir: string): Promise<{ agent: Agent; otlp: string; decisions: Decision[] }> {
-  const agent = createAgent({ loaded: config(receiver.url, join(dir, 'audit.jsonl')), registries: BUILTIN_REGISTRIES, logger: process.env.E2E_LOG ? createLogger({ level: 'debug' }) : silentLogger(), ports: { otlpHttp: 0, api: 0 } });
+async function startAgent(
+  receiver: HttpPeer,
+  dir: string,
+): Promise<{ agent: Agent; otlp: string; decisions: Decision[] }> {
+  const agent = createAgent({
+    loaded: config(receiver.url, join(dir, 'audit.jsonl')),
+    registries: BUILTIN_REGISTRIES,
+    logger: process.env.E2E_LOG ? createLogger({ level: 'debug' }) : silentLogger(),
+    ports: { otlpHttp: 0, api: 0 },
+  });
   const { otlpHttpUrl } = await agent.start();
   cleanups.push(() => agent.stop());
   const decisions: Decision[] = [];
@@ -51,12 +59,24 @@ async function startAgent(receiver: HttpPeer, dir: string): Promise<{ agent: Age
   return { agent, otlp: otlpHttpUrl, decisions };
 }
 
-function generator(url: string, service: string, canaryErrorRate: number, encodings: ['protobuf' | 'json', 'protobuf' | 'json'], seed: number): TrafficGenerator {
+function generator(
+  url: string,
+  service: string,
+  canaryErrorRate: number,
+  encodings: ['protobuf' | 'json', 'protobuf' | 'json'],
+  seed: number,
+): TrafficGenerator {
   const g = createTrafficGenerator({
     url: `${url}/v1/traces`,
     service,
     baseline: { version: '1.0.0', cohort: 'baseline', errorRate: 0.01, latencyMedianMs: 40, encoding: encodings[0] },
-    canary: { version: '1.1.0', cohort: 'canary', errorRate: canaryErrorRate, latencyMedianMs: 40, encoding: encodings[1] },
+    canary: {
+      version: '1.1.0',
+      cohort: 'canary',
+      errorRate: canaryErrorRate,
+      latencyMedianMs: 40,
+      encoding: encodings[1],
+    },
     seed,
   });
   cleanups.push(() => g.shutdown());
@@ -79,12 +99,19 @@ describe('end to end with the real OTel SDK exporters', () => {
         bad.emit(t0 + look * INTERVAL, INTERVAL, { baseline: 200, canary: 200 }),
         good.emit(t0 + look * INTERVAL, INTERVAL, { baseline: 200, canary: 200 }),
       ]);
-      if (Number.isNaN(wallToRollback) && decisions.some((d) => d.service === 'checkout')) wallToRollback = performance.now() - wall0;
+      if (Number.isNaN(wallToRollback) && decisions.some((d) => d.service === 'checkout'))
+        wallToRollback = performance.now() - wall0;
     }
     await agent.settle();
 
     const rollback = decisions.find((d) => d.service === 'checkout');
-    expect(rollback).toMatchObject({ outcome: 'rollback', analysis: 'checkout:1.1.0', canaryVersion: '1.1.0', baselineVersion: '1.0.0', plan: ['router'] });
+    expect(rollback).toMatchObject({
+      outcome: 'rollback',
+      analysis: 'checkout:1.1.0',
+      canaryVersion: '1.1.0',
+      baselineVersion: '1.0.0',
+      plan: ['router'],
+    });
     const failed = rollback!.verdicts.find((v) => v.phase === 'fail')!;
     expect(failed.metric).toBe('error-rate');
     expect(failed.pValue).toBeLessThanOrEqual(failed.alpha);
@@ -96,20 +123,33 @@ describe('end to end with the real OTel SDK exporters', () => {
     const hits = receiver.requests.filter((r) => r.path === '/rollback');
     expect(hits).toHaveLength(1);
     const hit = hits[0]!;
-    expect(verifySignature(SECRET, hit.headers['x-vigil-timestamp'] as string, hit.rawBody, hit.headers['x-vigil-signature'] as string, { nowSec: Math.floor(Date.now() / 1000) })).toEqual({ ok: true });
+    expect(
+      verifySignature(
+        SECRET,
+        hit.headers['x-vigil-timestamp'] as string,
+        hit.rawBody,
+        hit.headers['x-vigil-signature'] as string,
+        { nowSec: Math.floor(Date.now() / 1000) },
+      ),
+    ).toEqual({ ok: true });
     const event = JSON.parse(hit.text);
     expect(event).toMatchObject({ specversion: '1.0', type: 'dev.vigil.rollback', id: rollback!.id });
     expect(event.data).toMatchObject({ service: 'checkout', outcome: 'rollback', decisionId: rollback!.id });
     expect(receiver.requests.some((r) => r.path === '/notify')).toBe(true);
 
     // the audit log holds the decision BEFORE the action it caused
-    const audit = readFileSync(join(dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const audit = readFileSync(join(dir, 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const di = audit.findIndex((e) => e.type === 'decision' && e.id === rollback!.id);
     const ai = audit.findIndex((e) => e.type === 'action' && e.decisionId === rollback!.id);
     expect(di).toBeGreaterThanOrEqual(0);
     expect(ai).toBeGreaterThan(di);
 
-    console.log(`[e2e] first span → rollback decision: ${wallToRollback.toFixed(0)} ms wall, look ${rollback!.look} (${rollback!.look * 10} s event time)`);
+    console.log(
+      `[e2e] first span → rollback decision: ${wallToRollback.toFixed(0)} ms wall, look ${rollback!.look} (${rollback!.look * 10} s event time)`,
+    );
   });
 
   it('replays the recorded telemetry to the same decision', async () => {
@@ -121,7 +161,8 @@ describe('end to end with the real OTel SDK exporters', () => {
     cleanups.push(() => tee.close());
     const gen = generator(tee.url, 'checkout', 0.05, ['json', 'json'], 21);
     const t0 = Math.floor(Date.now() / INTERVAL) * INTERVAL;
-    for (let look = 0; look < 20 && decisions.length === 0; look++) await gen.emit(t0 + look * INTERVAL, INTERVAL, { baseline: 200, canary: 200 });
+    for (let look = 0; look < 20 && decisions.length === 0; look++)
+      await gen.emit(t0 + look * INTERVAL, INTERVAL, { baseline: 200, canary: 200 });
     await agent.settle();
     expect(decisions).toHaveLength(1);
 
@@ -131,7 +172,12 @@ describe('end to end with the real OTel SDK exporters', () => {
     const lines: string[] = [];
     const summary = await runReplay({
       loaded: config('http://127.0.0.1:9', join(dir, 'replay-audit.jsonl')),
-      registries: BUILTIN_REGISTRIES, files: [recording], logger: silentLogger(), format: 'json', out: (l) => lines.push(l), auditPath: join(dir, 'replay-audit.jsonl'),
+      registries: BUILTIN_REGISTRIES,
+      files: [recording],
+      logger: silentLogger(),
+      format: 'json',
+      out: (l) => lines.push(l),
+      auditPath: join(dir, 'replay-audit.jsonl'),
     });
     const replayed = lines.map((l) => JSON.parse(l));
     expect(replayed.at(-1)).toMatchObject({ type: 'summary', outcomes: { rollback: 1 }, badLines: 0 });

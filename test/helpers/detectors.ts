@@ -3,12 +3,22 @@ import type { CohortBatch, LogMoments } from '../../src/contracts/evidence.js';
 import { seededRandom } from '../../src/demo/traffic-generator.js';
 
 /** A cohort batch with the given counts and log-latency moments (histogram left empty: unused here). */
-export function batch(requests: number, errors: number, logLatency: LogMoments = { n: 0, mean: 0, m2: 0 }): CohortBatch {
+export function batch(
+  requests: number,
+  errors: number,
+  logLatency: LogMoments = { n: 0, mean: 0, m2: 0 },
+): CohortBatch {
   return { requests, errors, logLatency, latencyHistogram: { scale: 0, zeroCount: 0, counts: {} } };
 }
 
 export function lookInput(look: number, canary: CohortBatch, baseline: CohortBatch): LookInput {
-  return { analysisId: 'a1', look, atUnixMs: 1_700_000_000_000 + look * 10_000, batch: { canary, baseline }, totals: { canary, baseline } };
+  return {
+    analysisId: 'a1',
+    look,
+    atUnixMs: 1_700_000_000_000 + look * 10_000,
+    batch: { canary, baseline },
+    totals: { canary, baseline },
+  };
 }
 
 /** Welford moments of a sample. */

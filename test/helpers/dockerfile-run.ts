@@ -21,7 +21,15 @@ import { spawn } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, posix, relative, sep } from 'node:path';
-import { DockerfileError, parseDockerfile, parseDockerignore, type CommandForm, type DockerIgnore, type Instruction, type Stage } from './dockerfile.js';
+import {
+  DockerfileError,
+  parseDockerfile,
+  parseDockerignore,
+  type CommandForm,
+  type DockerIgnore,
+  type Instruction,
+  type Stage,
+} from './dockerfile.js';
 
 export const RUN_PROGRAMS = ['npm', 'node', 'mkdir', 'chown', 'chmod', 'cp', 'mv', 'rm', 'ln', 'touch'] as const;
 
@@ -109,27 +117,39 @@ function copyInto(src: string, dest: string, destIsDir: boolean, filter?: (sourc
 
 /** `/x/y` and `--opt=/x/y` → the same path under the stage root. */
 function mapPathWord(word: string, root: string): string {
-  return word.replace(/^((?:--[a-z-]+=)?)(\/.*)$/, (_m, flag: string, p: string) => flag + join(root, ...p.split('/').filter(Boolean)));
+  return word.replace(
+    /^((?:--[a-z-]+=)?)(\/.*)$/,
+    (_m, flag: string, p: string) => flag + join(root, ...p.split('/').filter(Boolean)),
+  );
 }
 
 /** Splits a shell-form RUN into its `&&` chain and maps absolute paths into the stage root; refuses the rest. */
 export function mapRunCommand(shell: string, line: number, root: string): string {
   if (/[;|`$<>()'"\\\n{}*?]/.test(shell.replace(/&&/g, ''))) {
-    throw new DockerfileError(line, `RUN ${shell}: only a "&&" chain of plain commands (no quotes, pipes, redirections, variables, globs or subshells) is understood by the image test's runner (test/helpers/dockerfile-run.ts)`);
+    throw new DockerfileError(
+      line,
+      `RUN ${shell}: only a "&&" chain of plain commands (no quotes, pipes, redirections, variables, globs or subshells) is understood by the image test's runner (test/helpers/dockerfile-run.ts)`,
+    );
   }
   return shell
     .split('&&')
     .map((part) => {
       const words = part.trim().split(/\s+/);
       if (!(RUN_PROGRAMS as readonly string[]).includes(words[0] ?? '')) {
-        throw new DockerfileError(line, `RUN ${shell}: the program "${words[0]}" is not one the image test's runner knows how to run on the host (${RUN_PROGRAMS.join(', ')}); teach test/helpers/dockerfile-run.ts`);
+        throw new DockerfileError(
+          line,
+          `RUN ${shell}: the program "${words[0]}" is not one the image test's runner knows how to run on the host (${RUN_PROGRAMS.join(', ')}); teach test/helpers/dockerfile-run.ts`,
+        );
       }
       return words.map((w) => mapPathWord(w, root)).join(' ');
     })
     .join(' && ');
 }
 
-function run(argv: string[], opts: { cwd: string; env: Record<string, string>; timeoutMs: number; what: string }): Promise<void> {
+function run(
+  argv: string[],
+  opts: { cwd: string; env: Record<string, string>; timeoutMs: number; what: string },
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -143,7 +163,12 @@ function run(argv: string[], opts: { cwd: string; env: Record<string, string>; t
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve();
-      else reject(new Error(`${opts.what} failed (${signal ?? `exit ${code}`}${signal === 'SIGKILL' ? `, over ${opts.timeoutMs} ms` : ''}):\n${output.split('\n').slice(-40).join('\n')}`));
+      else
+        reject(
+          new Error(
+            `${opts.what} failed (${signal ?? `exit ${code}`}${signal === 'SIGKILL' ? `, over ${opts.timeoutMs} ms` : ''}):\n${output.split('\n').slice(-40).join('\n')}`,
+          ),
+        );
     });
   });
 }
@@ -163,7 +188,10 @@ export async function buildDockerfile(opts: {
   const shims = join(opts.workDir, '.shims');
   mkdirSync(shims, { recursive: true });
   // USER is not emulated, so ownership is not either: chown only checks that its paths exist.
-  writeFileSync(join(shims, 'chown'), '#!/bin/sh\nfor a in "$@"; do case "$a" in -*) ;; *:*) ;; *) [ -e "$a" ] || { echo "chown: $a: no such file or directory" >&2; exit 1; } ;; esac; done\n');
+  writeFileSync(
+    join(shims, 'chown'),
+    '#!/bin/sh\nfor a in "$@"; do case "$a" in -*) ;; *:*) ;; *) [ -e "$a" ] || { echo "chown: $a: no such file or directory" >&2; exit 1; } ;; esac; done\n',
+  );
   chmodSync(join(shims, 'chown'), 0o755);
   const hostEnv = buildEnv();
   const results: StageResult[] = [];
@@ -211,20 +239,29 @@ export async function buildDockerfile(opts: {
           break;
         case 'COPY': {
           const dest = hostPath(st, i.dest);
-          const destIsDir = i.dest.endsWith('/') || i.dest === '.' || (existsSync(dest) && lstatSync(dest).isDirectory());
+          const destIsDir =
+            i.dest.endsWith('/') || i.dest === '.' || (existsSync(dest) && lstatSync(dest).isDirectory());
           for (const source of i.sources) {
             if (i.from !== undefined) {
               const from = results.find((r) => r.stage.name === i.from || String(r.stage.index) === i.from);
-              if (!from || from === st) throw new DockerfileError(i.line, `COPY --from=${i.from}: no earlier stage has that name (copying from an external image ${'is not understood by the image test\'s runner'})`);
+              if (!from || from === st)
+                throw new DockerfileError(
+                  i.line,
+                  `COPY --from=${i.from}: no earlier stage has that name (copying from an external image ${"is not understood by the image test's runner"})`,
+                );
               const src = join(from.root, ...posix.resolve('/', source).split('/').filter(Boolean));
-              if (!existsSync(src)) throw new DockerfileError(i.line, `COPY --from=${i.from} ${source}: not found in that stage (${src})`);
+              if (!existsSync(src))
+                throw new DockerfileError(i.line, `COPY --from=${i.from} ${source}: not found in that stage (${src})`);
               copyInto(src, dest, destIsDir);
             } else {
               const rel = posix.normalize(source).replace(/^\/+/, '');
               if (rel.startsWith('..')) throw new DockerfileError(i.line, `COPY ${source}: outside the build context`);
               const src = join(opts.context, ...rel.split('/').filter((p) => p !== '' && p !== '.'));
               if (!existsSync(src) || (rel !== '' && rel !== '.' && ignore.ignores(rel))) {
-                throw new DockerfileError(i.line, `COPY ${source}: not found in the build context${existsSync(src) ? ' (excluded by .dockerignore)' : ''}`);
+                throw new DockerfileError(
+                  i.line,
+                  `COPY ${source}: not found in the build context${existsSync(src) ? ' (excluded by .dockerignore)' : ''}`,
+                );
               }
               const filter = (p: string) => {
                 const r = relative(opts.context, p).split(sep).join('/');
@@ -239,17 +276,29 @@ export async function buildDockerfile(opts: {
         case 'RUN': {
           const cwd = hostPath(st, '.');
           mkdirSync(cwd, { recursive: true });
-          const env = { ...hostEnv, ...st.env, PATH: `${shims}:${dirname(process.execPath)}:${hostEnv.PATH ?? '/usr/bin:/bin'}` };
+          const env = {
+            ...hostEnv,
+            ...st.env,
+            PATH: `${shims}:${dirname(process.execPath)}:${hostEnv.PATH ?? '/usr/bin:/bin'}`,
+          };
           let argv: string[];
           if ('exec' in i.command) {
             if (!(RUN_PROGRAMS as readonly string[]).includes(i.command.exec[0]!)) {
-              throw new DockerfileError(i.line, `RUN ${JSON.stringify(i.command.exec)}: "${i.command.exec[0]}" is not a program the image test's runner knows (${RUN_PROGRAMS.join(', ')})`);
+              throw new DockerfileError(
+                i.line,
+                `RUN ${JSON.stringify(i.command.exec)}: "${i.command.exec[0]}" is not a program the image test's runner knows (${RUN_PROGRAMS.join(', ')})`,
+              );
             }
             argv = [i.command.exec[0]!, ...i.command.exec.slice(1).map((a) => mapPathWord(a, st.root))];
           } else {
             argv = ['/bin/sh', '-c', mapRunCommand(i.command.shell, i.line, st.root)];
           }
-          await run(argv, { cwd, env, timeoutMs: opts.runTimeoutMs ?? 240_000, what: `Dockerfile line ${i.line} (${label(stage)}): ${show(i)}` });
+          await run(argv, {
+            cwd,
+            env,
+            timeoutMs: opts.runTimeoutMs ?? 240_000,
+            what: `Dockerfile line ${i.line} (${label(stage)}): ${show(i)}`,
+          });
           break;
         }
       }
@@ -268,9 +317,15 @@ export async function buildDockerfile(opts: {
  * CMD), absolute paths mapped into the image's root, `node` the host's node, cwd the mapped WORKDIR and the
  * environment ONLY the image's ENV plus PATH (no HOME, NODE_OPTIONS, NODE_PATH or test-runner variables).
  */
-export function imageProcess(image: StageResult, args?: string[]): { argv: string[]; cwd: string; env: Record<string, string> } {
-  const exec = (c: CommandForm | undefined): string[] => (c === undefined ? [] : 'exec' in c ? c.exec : ['/bin/sh', '-c', c.shell]);
-  const argv = [...exec(image.entrypoint), ...(args ?? exec(image.cmd))].map((a) => (a.startsWith('/') && a !== '/bin/sh' ? hostPath(image, a) : a));
+export function imageProcess(
+  image: StageResult,
+  args?: string[],
+): { argv: string[]; cwd: string; env: Record<string, string> } {
+  const exec = (c: CommandForm | undefined): string[] =>
+    c === undefined ? [] : 'exec' in c ? c.exec : ['/bin/sh', '-c', c.shell];
+  const argv = [...exec(image.entrypoint), ...(args ?? exec(image.cmd))].map((a) =>
+    a.startsWith('/') && a !== '/bin/sh' ? hostPath(image, a) : a,
+  );
   if (argv[0] === 'node') argv[0] = process.execPath;
   return {
     argv,

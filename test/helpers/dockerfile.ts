@@ -39,7 +39,7 @@ export class DockerfileError extends Error {
 }
 
 const NOT_UNDERSTOOD =
-  'is not understood by the image test\'s Dockerfile runner (test/helpers/dockerfile.ts): teach it there, so the test keeps reproducing the whole build instead of skipping a step';
+  "is not understood by the image test's Dockerfile runner (test/helpers/dockerfile.ts): teach it there, so the test keeps reproducing the whole build instead of skipping a step";
 
 /** Logical lines: comments and blank lines dropped, `\` continuations joined (comment lines inside a continuation are dropped too, as Docker does). */
 function logicalLines(text: string): { line: number; text: string }[] {
@@ -88,14 +88,16 @@ function flags(words: string[], allowed: readonly string[], line: number, instru
   while (words[0]?.startsWith('--')) {
     const word = words.shift()!;
     const m = /^--([a-z-]+)=(.*)$/.exec(word);
-    if (!m || !allowed.includes(m[1]!)) throw new DockerfileError(line, `${instruction} flag ${word.replace(/=.*/, '')} ${NOT_UNDERSTOOD}`);
+    if (!m || !allowed.includes(m[1]!))
+      throw new DockerfileError(line, `${instruction} flag ${word.replace(/=.*/, '')} ${NOT_UNDERSTOOD}`);
     out[m[1]!] = m[2]!;
   }
   return out;
 }
 
 function noVariables(value: string, line: number, instruction: string): string {
-  if (value.includes('$')) throw new DockerfileError(line, `variable substitution in ${instruction} (${value}) ${NOT_UNDERSTOOD}`);
+  if (value.includes('$'))
+    throw new DockerfileError(line, `variable substitution in ${instruction} (${value}) ${NOT_UNDERSTOOD}`);
   return value;
 }
 
@@ -112,7 +114,11 @@ function envVars(args: string, line: number): [string, string][] {
     const m = re.exec(rest);
     if (!m) throw new DockerfileError(line, `ENV ${args}: not name=value pairs`);
     const raw = m[2]!;
-    const value = raw.startsWith('"') ? raw.slice(1, -1).replace(/\\(.)/g, '$1') : raw.startsWith("'") ? raw.slice(1, -1) : raw.replace(/\\(.)/g, '$1');
+    const value = raw.startsWith('"')
+      ? raw.slice(1, -1).replace(/\\(.)/g, '$1')
+      : raw.startsWith("'")
+        ? raw.slice(1, -1)
+        : raw.replace(/\\(.)/g, '$1');
     out.push([m[1]!, value]);
     rest = rest.slice(m[0].length).trim();
   }
@@ -129,7 +135,12 @@ export function parseDockerfile(text: string): Stage[] {
       const words = args.split(/\s+/);
       flags(words, [], line, 'FROM');
       const [image, as, name, ...extra] = words;
-      if (image === undefined || image === '' || extra.length > 0 || (as !== undefined && (as.toUpperCase() !== 'AS' || name === undefined))) {
+      if (
+        image === undefined ||
+        image === '' ||
+        extra.length > 0 ||
+        (as !== undefined && (as.toUpperCase() !== 'AS' || name === undefined))
+      ) {
         throw new DockerfileError(line, `FROM ${args}: expected "FROM image [AS name]"`);
       }
       noVariables(image, line, 'FROM');
@@ -149,26 +160,35 @@ export function parseDockerfile(text: string): Stage[] {
         if (args.includes('[')) {
           const lead = /^((?:--\S+\s+)*)(\[.*\])$/.exec(args);
           if (!lead) throw new DockerfileError(line, `COPY ${args}: expected flags then a JSON array`);
-          Object.assign(f, flags(lead[1]!.trim().split(/\s+/).filter(Boolean), ['from', 'chown', 'chmod'], line, 'COPY'));
+          Object.assign(
+            f,
+            flags(lead[1]!.trim().split(/\s+/).filter(Boolean), ['from', 'chown', 'chmod'], line, 'COPY'),
+          );
           const form = commandForm(lead[2]!, line);
           words = 'exec' in form ? form.exec : [];
         } else {
           words = args.split(/\s+/);
           Object.assign(f, flags(words, ['from', 'chown', 'chmod'], line, 'COPY'));
         }
-        if (words.length < 2) throw new DockerfileError(line, `COPY ${args}: expected at least one source and a destination`);
+        if (words.length < 2)
+          throw new DockerfileError(line, `COPY ${args}: expected at least one source and a destination`);
         for (const w of words) {
           noVariables(w, line, 'COPY');
           if (/[*?[\]]/.test(w)) throw new DockerfileError(line, `COPY wildcards (${w}) ${NOT_UNDERSTOOD}`);
         }
         const dest = words.pop()!;
-        if (words.length > 1 && !dest.endsWith('/')) throw new DockerfileError(line, `COPY with several sources needs a destination ending in "/" (Docker rejects it too)`);
+        if (words.length > 1 && !dest.endsWith('/'))
+          throw new DockerfileError(
+            line,
+            `COPY with several sources needs a destination ending in "/" (Docker rejects it too)`,
+          );
         // --chown/--chmod: ownership and modes are not emulated (USER is not either); the files are copied.
         push({ kind: 'COPY', line, sources: words, dest, ...(f.from !== undefined ? { from: f.from } : {}) });
         break;
       }
       case 'RUN':
-        if (args.startsWith('--')) throw new DockerfileError(line, `RUN flags (${args.split(/\s+/)[0]}) ${NOT_UNDERSTOOD}`);
+        if (args.startsWith('--'))
+          throw new DockerfileError(line, `RUN flags (${args.split(/\s+/)[0]}) ${NOT_UNDERSTOOD}`);
         push({ kind: 'RUN', line, command: commandForm(args, line) });
         break;
       case 'ENV':
@@ -179,7 +199,8 @@ export function parseDockerfile(text: string): Stage[] {
         break;
       case 'EXPOSE':
         push({
-          kind: 'EXPOSE', line,
+          kind: 'EXPOSE',
+          line,
           ports: args.split(/\s+/).map((p) => {
             const pm = /^(\d+)(?:\/tcp)?$/.exec(p);
             if (!pm) throw new DockerfileError(line, `EXPOSE ${p} (only TCP port numbers) ${NOT_UNDERSTOOD}`);
@@ -188,7 +209,11 @@ export function parseDockerfile(text: string): Stage[] {
         });
         break;
       case 'STOPSIGNAL':
-        push({ kind: 'STOPSIGNAL', line, signal: /^\d+$/.test(args) ? args : args.toUpperCase().replace(/^(?!SIG)/, 'SIG') });
+        push({
+          kind: 'STOPSIGNAL',
+          line,
+          signal: /^\d+$/.test(args) ? args : args.toUpperCase().replace(/^(?!SIG)/, 'SIG'),
+        });
         break;
       case 'HEALTHCHECK': {
         if (args.toUpperCase() === 'NONE') {
@@ -196,8 +221,17 @@ export function parseDockerfile(text: string): Stage[] {
           break;
         }
         const hm = /^((?:--\S+\s+)*)CMD\s+(.*)$/i.exec(args);
-        if (!hm) throw new DockerfileError(line, `HEALTHCHECK ${args}: expected "HEALTHCHECK [--option=value ...] CMD command" or "HEALTHCHECK NONE"`);
-        const options = flags(hm[1]!.trim().split(/\s+/).filter(Boolean), ['interval', 'timeout', 'start-period', 'start-interval', 'retries'], line, 'HEALTHCHECK');
+        if (!hm)
+          throw new DockerfileError(
+            line,
+            `HEALTHCHECK ${args}: expected "HEALTHCHECK [--option=value ...] CMD command" or "HEALTHCHECK NONE"`,
+          );
+        const options = flags(
+          hm[1]!.trim().split(/\s+/).filter(Boolean),
+          ['interval', 'timeout', 'start-period', 'start-interval', 'retries'],
+          line,
+          'HEALTHCHECK',
+        );
         push({ kind: 'HEALTHCHECK', line, options, command: commandForm(hm[2]!.trim(), line) });
         break;
       }
@@ -244,7 +278,10 @@ function patternRegex(pattern: string): RegExp {
     else if (c === '[') {
       const close = pattern.indexOf(']', i + 1);
       if (close < 0) throw new Error(`.dockerignore pattern ${pattern}: unclosed [`);
-      re += `[${pattern.slice(i + 1, close).replace(/^[!^]/, '^').replace(/\\/g, '\\\\')}]`;
+      re += `[${pattern
+        .slice(i + 1, close)
+        .replace(/^[!^]/, '^')
+        .replace(/\\/g, '\\\\')}]`;
       i = close;
     } else if (c === '\\' && i + 1 < pattern.length) re += pattern[++i]!.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
     else re += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
@@ -266,7 +303,11 @@ export function parseDockerignore(text: string): DockerIgnore {
     .filter((l) => l !== '' && !l.startsWith('#'))
     .map((l) => {
       const negate = l.startsWith('!');
-      const cleaned = (negate ? l.slice(1).trim() : l).replace(/^\/+/, '').replace(/\/+$/, '').replace(/(^|\/)\.(?=\/|$)/g, '').replace(/\/{2,}/g, '/');
+      const cleaned = (negate ? l.slice(1).trim() : l)
+        .replace(/^\/+/, '')
+        .replace(/\/+$/, '')
+        .replace(/(^|\/)\.(?=\/|$)/g, '')
+        .replace(/\/{2,}/g, '/');
       return { negate, re: patternRegex(cleaned === '' ? '.' : cleaned) };
     });
   return {

@@ -16,7 +16,12 @@ import { pathToFileURL } from 'node:url';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type IdGenerator } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  type IdGenerator,
+} from '@opentelemetry/sdk-trace-base';
 import { seededRandom } from '../../src/demo/traffic-generator.js';
 
 /** 2026-01-01T00:00:00Z: fixtures live at a fixed event time. */
@@ -61,9 +66,13 @@ export interface RecordingSpec {
 
 function idGenerator(rand: () => number, kind: RecordingSpec['ids']): IdGenerator {
   let counter = 0;
-  const word = () => Math.floor(rand() * 4294967296).toString(16).padStart(8, '0');
+  const word = () =>
+    Math.floor(rand() * 4294967296)
+      .toString(16)
+      .padStart(8, '0');
   return {
-    generateTraceId: () => (kind === 'random' ? word() + word() + word() + word() : (++counter).toString(16).padStart(32, '0')),
+    generateTraceId: () =>
+      kind === 'random' ? word() + word() + word() + word() : (++counter).toString(16).padStart(32, '0'),
     generateSpanId: () => (kind === 'random' ? word() + word() : (++counter).toString(16).padStart(16, '0')),
   };
 }
@@ -90,17 +99,32 @@ const hr = (epochUs: number): [number, number] => [Math.floor(epochUs / 1e6), (e
 
 function emitRequest(tracer: Tracer, s: ServiceSpec, c: CohortSpec, rand: () => number, endUs: number): void {
   const slow = rand() < s.slowShare ? s.slowFactor : 1;
-  const durationUs = Math.max(50, Math.round(1000 * s.latencyMedianMs * (c.latencyFactor ?? 1) * slow * Math.exp(s.latencySigma * gaussian(rand))));
+  const durationUs = Math.max(
+    50,
+    Math.round(1000 * s.latencyMedianMs * (c.latencyFactor ?? 1) * slow * Math.exp(s.latencySigma * gaussian(rand))),
+  );
   const failed = rand() < (c.errorRate ?? s.errorRate);
   const notFound = !failed && rand() < 0.02; // 4xx: not a failure
   const startUs = endUs - durationUs;
   const span = tracer.startSpan(`GET ${s.route}`, {
     kind: SpanKind.SERVER,
     startTime: hr(startUs),
-    attributes: { 'http.request.method': 'GET', 'http.route': s.route, 'http.response.status_code': failed ? 500 : notFound ? 404 : 200 },
+    attributes: {
+      'http.request.method': 'GET',
+      'http.route': s.route,
+      'http.response.status_code': failed ? 500 : notFound ? 404 : 200,
+    },
   });
   if (rand() < s.clientShare) {
-    const child = tracer.startSpan('SELECT orders', { kind: SpanKind.CLIENT, startTime: hr(startUs + Math.round(durationUs * 0.1)), attributes: { 'db.system.name': 'postgresql' } }, trace.setSpan(ROOT_CONTEXT, span));
+    const child = tracer.startSpan(
+      'SELECT orders',
+      {
+        kind: SpanKind.CLIENT,
+        startTime: hr(startUs + Math.round(durationUs * 0.1)),
+        attributes: { 'db.system.name': 'postgresql' },
+      },
+      trace.setSpan(ROOT_CONTEXT, span),
+    );
     child.end(hr(startUs + Math.round(durationUs * 0.6)));
   }
   if (failed) span.setStatus({ code: SpanStatusCode.ERROR });
@@ -133,7 +157,9 @@ export async function generateRecording(spec: RecordingSpec): Promise<string> {
     const to = Math.min(spec.durationMs, from + spec.lineMs);
     for (const src of sources) {
       const n = poisson(rand, (src.cohort.ratePerSec * (to - from)) / 1000);
-      const ends = Array.from({ length: n }, () => Math.floor((RECORDING_T0 + from + rand() * (to - from)) * 1000)).sort((a, b) => a - b);
+      const ends = Array.from({ length: n }, () =>
+        Math.floor((RECORDING_T0 + from + rand() * (to - from)) * 1000),
+      ).sort((a, b) => a - b);
       for (const end of ends) emitRequest(src.tracer, src.service, src.cohort, rand, end);
     }
     await Promise.all(sources.map((s) => s.provider.forceFlush()));
@@ -151,15 +177,37 @@ export async function generateRecording(spec: RecordingSpec): Promise<string> {
  * version carries no cohort (the backtest splits all of its traffic). 6 minutes, one line per 5 s.
  */
 export function healthyCanarySpec(): RecordingSpec {
-  const common = { errorRate: 0.01, latencyMedianMs: 45, latencySigma: 0.45, slowShare: 0.03, slowFactor: 4, clientShare: 0.1 };
+  const common = {
+    errorRate: 0.01,
+    latencyMedianMs: 45,
+    latencySigma: 0.45,
+    slowShare: 0.03,
+    slowFactor: 4,
+    clientShare: 0.1,
+  };
   return {
     seed: 20260101,
     durationMs: 6 * 60_000,
     lineMs: 5_000,
     ids: 'random',
     services: [
-      { name: 'checkout', route: '/checkout', cohorts: [{ version: '1.4.1', cohort: 'baseline', ratePerSec: 12 }, { version: '1.4.2', cohort: 'canary', ratePerSec: 3 }], ...common },
-      { name: 'cart', route: '/cart/{id}', cohorts: [{ version: '2.0.0', ratePerSec: 4 }], ...common, errorRate: 0.02, latencyMedianMs: 20 },
+      {
+        name: 'checkout',
+        route: '/checkout',
+        cohorts: [
+          { version: '1.4.1', cohort: 'baseline', ratePerSec: 12 },
+          { version: '1.4.2', cohort: 'canary', ratePerSec: 3 },
+        ],
+        ...common,
+      },
+      {
+        name: 'cart',
+        route: '/cart/{id}',
+        cohorts: [{ version: '2.0.0', ratePerSec: 4 }],
+        ...common,
+        errorRate: 0.02,
+        latencyMedianMs: 20,
+      },
     ],
   };
 }
@@ -177,7 +225,10 @@ export function manyServicesSpec(count = 200, durationMs = 190_000): RecordingSp
     services.push({
       name: `svc-${String(i).padStart(3, '0')}`,
       route: `/api/v1/r${i % 7}`,
-      cohorts: [{ version: '1.0.0', cohort: 'baseline', ratePerSec: rate }, { version: '1.1.0', cohort: 'canary', ratePerSec: rate }],
+      cohorts: [
+        { version: '1.0.0', cohort: 'baseline', ratePerSec: rate },
+        { version: '1.1.0', cohort: 'canary', ratePerSec: rate },
+      ],
       errorRate: 0.002 * Math.exp(rand() * Math.log(50)), // 0.2% .. 10%
       latencyMedianMs: 10 * Math.exp(rand() * Math.log(30)), // 10 .. 300 ms
       latencySigma: 0.3 + 0.6 * rand(),
@@ -192,7 +243,10 @@ export function manyServicesSpec(count = 200, durationMs = 190_000): RecordingSp
 /** Writes both fixtures (gzip level 9) into `dir`; returns their sizes in bytes. */
 export async function writeFixtures(dir: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const [name, spec] of [['healthy-canary.jsonl.gz', healthyCanarySpec()], ['many-services-aa.jsonl.gz', manyServicesSpec()]] as const) {
+  for (const [name, spec] of [
+    ['healthy-canary.jsonl.gz', healthyCanarySpec()],
+    ['many-services-aa.jsonl.gz', manyServicesSpec()],
+  ] as const) {
     const gz = gzipSync(await generateRecording(spec), { level: 9 });
     writeFileSync(join(dir, name), gz);
     out[name] = gz.length;

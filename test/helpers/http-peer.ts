@@ -62,7 +62,13 @@ export class HttpPeer {
     return this.listening;
   }
 
-  private async handle(method: string, path: string, headers: IncomingHttpHeaders, rawBody: Buffer, res: ServerResponse): Promise<void> {
+  private async handle(
+    method: string,
+    path: string,
+    headers: IncomingHttpHeaders,
+    rawBody: Buffer,
+    res: ServerResponse,
+  ): Promise<void> {
     const rec: RecordedRequest = { method, path, headers, rawBody, text: rawBody.toString('utf8') };
     this.requests.push(rec);
     this.waiters = this.waiters.filter((w) => {
@@ -129,7 +135,11 @@ export function forwardTo(target: string): Responder {
     }
     try {
       const r = await fetch(new URL(rec.path, target), { method: rec.method, headers, body: rec.rawBody });
-      return { status: r.status, body: Buffer.from(await r.arrayBuffer()), headers: { 'content-type': r.headers.get('content-type') ?? 'application/json' } };
+      return {
+        status: r.status,
+        body: Buffer.from(await r.arrayBuffer()),
+        headers: { 'content-type': r.headers.get('content-type') ?? 'application/json' },
+      };
     } catch {
       return { status: 502 };
     }

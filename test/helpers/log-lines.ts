@@ -15,8 +15,19 @@ export interface CapturedLogs {
 
 export function captureLogs(level = 'debug'): CapturedLogs {
   const chunks: string[] = [];
-  const logger = createLogger({ level, destination: { write: (s: string) => { chunks.push(s); } } });
-  const raw = (): string[] => chunks.join('').split('\n').filter((l) => l.length > 0);
+  const logger = createLogger({
+    level,
+    destination: {
+      write: (s: string) => {
+        chunks.push(s);
+      },
+    },
+  });
+  const raw = (): string[] =>
+    chunks
+      .join('')
+      .split('\n')
+      .filter((l) => l.length > 0);
   return { logger, raw, parsed: () => raw().map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
@@ -25,7 +36,13 @@ export function captureLogs(level = 'debug'): CapturedLogs {
  * level). A small tokenizer over the raw text: strings (with escapes), objects, arrays; O(length).
  */
 export function duplicateKeys(json: string): string[] {
-  interface Frame { kind: 'object' | 'array'; keys: Set<string>; expectKey: boolean; path: string; lastKey: string }
+  interface Frame {
+    kind: 'object' | 'array';
+    keys: Set<string>;
+    expectKey: boolean;
+    path: string;
+    lastKey: string;
+  }
   const stack: Frame[] = [];
   const dups: string[] = [];
   let i = 0;
@@ -46,7 +63,14 @@ export function duplicateKeys(json: string): string[] {
       continue;
     }
     if (c === '{' || c === '[') {
-      const path = top === undefined ? '' : top.kind === 'object' ? (top.path === '' ? top.lastKey : `${top.path}.${top.lastKey}`) : `${top.path}[]`;
+      const path =
+        top === undefined
+          ? ''
+          : top.kind === 'object'
+            ? top.path === ''
+              ? top.lastKey
+              : `${top.path}.${top.lastKey}`
+            : `${top.path}[]`;
       stack.push({ kind: c === '{' ? 'object' : 'array', keys: new Set(), expectKey: c === '{', path, lastKey: '' });
     } else if (c === '}' || c === ']') {
       stack.pop();

@@ -11,23 +11,51 @@ function latencySeconds(rand: () => number, medianMs: number): number {
 }
 
 export /** Hand-built ResourceMetrics for one instance: cumulative explicit-bucket histogram points at chosen times. */
-function resourceMetrics(o: { service: string; version: string; cohort?: string; start: number; end: number; series: { attrs: Attributes; counts: number[] }[] }): ResourceMetrics {
+function resourceMetrics(o: {
+  service: string;
+  version: string;
+  cohort?: string;
+  start: number;
+  end: number;
+  series: { attrs: Attributes; counts: number[] }[];
+}): ResourceMetrics {
   const hr = (ms: number): [number, number] => [Math.floor(ms / 1000), (ms % 1000) * 1e6];
   const boundaries = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
   return {
-    resource: resourceFromAttributes({ 'service.name': o.service, 'service.version': o.version, ...(o.cohort ? { 'vigil.cohort': o.cohort } : {}) }),
-    scopeMetrics: [{
-      scope: { name: '@opentelemetry/instrumentation-http' },
-      metrics: [{
-        descriptor: { name: 'http.server.request.duration', description: '', unit: 's', valueType: ValueType.DOUBLE },
-        aggregationTemporality: AggregationTemporality.CUMULATIVE,
-        dataPointType: DataPointType.HISTOGRAM,
-        dataPoints: o.series.map((s) => ({
-          startTime: hr(o.start), endTime: hr(o.end), attributes: s.attrs,
-          value: { buckets: { boundaries, counts: s.counts }, count: s.counts.reduce((a, b) => a + b, 0), sum: 0, min: 0, max: 0 },
-        })),
-      }],
-    }],
+    resource: resourceFromAttributes({
+      'service.name': o.service,
+      'service.version': o.version,
+      ...(o.cohort ? { 'vigil.cohort': o.cohort } : {}),
+    }),
+    scopeMetrics: [
+      {
+        scope: { name: '@opentelemetry/instrumentation-http' },
+        metrics: [
+          {
+            descriptor: {
+              name: 'http.server.request.duration',
+              description: '',
+              unit: 's',
+              valueType: ValueType.DOUBLE,
+            },
+            aggregationTemporality: AggregationTemporality.CUMULATIVE,
+            dataPointType: DataPointType.HISTOGRAM,
+            dataPoints: o.series.map((s) => ({
+              startTime: hr(o.start),
+              endTime: hr(o.end),
+              attributes: s.attrs,
+              value: {
+                buckets: { boundaries, counts: s.counts },
+                count: s.counts.reduce((a, b) => a + b, 0),
+                sum: 0,
+                min: 0,
+                max: 0,
+              },
+            })),
+          },
+        ],
+      },
+    ],
   };
 }
 
@@ -44,4 +72,3 @@ function bucketCounts(rand: () => number, n: number, medianMs: number): number[]
 }
 
 export const add = (a: number[], b: number[]): number[] => a.map((x, i) => x + b[i]!);
-

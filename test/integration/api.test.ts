@@ -15,8 +15,18 @@ afterEach(async () => {
 
 function agent(extra = '') {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-api-'));
-  const loaded = parseConfig(`audit: { path: "${join(dir, 'audit.jsonl')}" }\nanalysis: { interval: 10s, allowedLateness: 0s, minSamples: 20 }\nserver: { auth: { tokens: ["t0ken"] } }\n${extra}`, 'api.yaml', BUILTIN_REGISTRIES, {});
-  const a = createAgent({ loaded, registries: BUILTIN_REGISTRIES, logger: silentLogger(), ports: { otlpHttp: 0, api: 0, otlpGrpc: 0 } });
+  const loaded = parseConfig(
+    `audit: { path: "${join(dir, 'audit.jsonl')}" }\nanalysis: { interval: 10s, allowedLateness: 0s, minSamples: 20 }\nserver: { auth: { tokens: ["t0ken"] } }\n${extra}`,
+    'api.yaml',
+    BUILTIN_REGISTRIES,
+    {},
+  );
+  const a = createAgent({
+    loaded,
+    registries: BUILTIN_REGISTRIES,
+    logger: silentLogger(),
+    ports: { otlpHttp: 0, api: 0, otlpGrpc: 0 },
+  });
   agents.push(a);
   return { a, auditPath: join(dir, 'audit.jsonl') };
 }
@@ -26,8 +36,22 @@ function regressed(look: number): RequestSample[] {
   const out: RequestSample[] = [];
   for (let i = 0; i < 200; i++) {
     const t = 1_767_225_600_000 + look * 10_000 + i * 50;
-    out.push({ service: 'cart', version: '1', cohort: 'baseline', endUnixMs: t, durationMs: 30 + (i % 7), error: i % 100 === 0 });
-    out.push({ service: 'cart', version: '2', cohort: 'canary', endUnixMs: t + 1, durationMs: 30 + (i % 7), error: i % 5 === 0 });
+    out.push({
+      service: 'cart',
+      version: '1',
+      cohort: 'baseline',
+      endUnixMs: t,
+      durationMs: 30 + (i % 7),
+      error: i % 100 === 0,
+    });
+    out.push({
+      service: 'cart',
+      version: '2',
+      cohort: 'canary',
+      endUnixMs: t + 1,
+      durationMs: 30 + (i % 7),
+      error: i % 5 === 0,
+    });
   }
   return out;
 }
@@ -51,7 +75,9 @@ describe('control API', () => {
   });
 
   it('readiness shows a failing connector health check as a warning without failing', async () => {
-    const { a } = agent('connectors:\n  - { name: kill-flag, type: flagd, options: { path: /nonexistent/vigil/flags.json, flag: f, variant: off } }\nplan: [kill-flag]\n');
+    const { a } = agent(
+      'connectors:\n  - { name: kill-flag, type: flagd, options: { path: /nonexistent/vigil/flags.json, flag: f, variant: off } }\nplan: [kill-flag]\n',
+    );
     await a.start();
     const res = await a.apiApp.inject('/readyz');
     expect(res.statusCode).toBe(200);
@@ -63,7 +89,9 @@ describe('control API', () => {
   it('/api needs the bearer token when tokens are configured', async () => {
     const { a } = agent();
     expect((await a.apiApp.inject('/api/v1/analyses')).statusCode).toBe(401);
-    expect((await a.apiApp.inject({ url: '/api/v1/analyses', headers: { authorization: 'Bearer wrong' } })).statusCode).toBe(401);
+    expect(
+      (await a.apiApp.inject({ url: '/api/v1/analyses', headers: { authorization: 'Bearer wrong' } })).statusCode,
+    ).toBe(401);
     expect((await a.apiApp.inject({ url: '/api/v1/analyses', headers: auth })).statusCode).toBe(200);
   });
 
@@ -78,12 +106,30 @@ describe('control API', () => {
     const one = await a.apiApp.inject({ url: `/api/v1/decisions/${decisions[0].id}`, headers: auth });
     expect(one.json()).toMatchObject({ outcome: 'rollback', service: 'cart' });
 
-    const bad = await a.apiApp.inject({ method: 'POST', url: '/api/v1/analyses/cart:2/resume', headers: auth, payload: {} });
+    const bad = await a.apiApp.inject({
+      method: 'POST',
+      url: '/api/v1/analyses/cart:2/resume',
+      headers: auth,
+      payload: {},
+    });
     expect(bad.statusCode).toBe(400);
-    const ok = await a.apiApp.inject({ method: 'POST', url: '/api/v1/analyses/cart:2/resume', headers: auth, payload: { by: 'alice', reason: 'fixed the flag' } });
+    const ok = await a.apiApp.inject({
+      method: 'POST',
+      url: '/api/v1/analyses/cart:2/resume',
+      headers: auth,
+      payload: { by: 'alice', reason: 'fixed the flag' },
+    });
     expect(ok.statusCode).toBe(200);
-    const audit = readFileSync(auditPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(audit.find((e) => e.type === 'resume')).toMatchObject({ service: 'cart', canaryVersion: '2', by: 'alice', reason: 'fixed the flag' });
+    const audit = readFileSync(auditPath, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(audit.find((e) => e.type === 'resume')).toMatchObject({
+      service: 'cart',
+      canaryVersion: '2',
+      by: 'alice',
+      reason: 'fixed the flag',
+    });
     // after resume, the same version is analysed again
     for (let look = 10; look < 20; look++) a.ingest(regressed(look));
     await a.settle();

@@ -23,8 +23,18 @@ afterEach(async () => {
 
 async function startAgent(ingest: string): Promise<{ agent: Agent; url: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-flood-'));
-  const loaded = parseConfig(`audit: { path: "${join(dir, 'audit.jsonl')}" }\ningest: ${ingest}\n`, 'flood.yaml', BUILTIN_REGISTRIES, {});
-  const agent = createAgent({ loaded, registries: BUILTIN_REGISTRIES, logger: silentLogger(), ports: { otlpHttp: 0, otlpGrpc: 0, api: 0 } });
+  const loaded = parseConfig(
+    `audit: { path: "${join(dir, 'audit.jsonl')}" }\ningest: ${ingest}\n`,
+    'flood.yaml',
+    BUILTIN_REGISTRIES,
+    {},
+  );
+  const agent = createAgent({
+    loaded,
+    registries: BUILTIN_REGISTRIES,
+    logger: silentLogger(),
+    ports: { otlpHttp: 0, otlpGrpc: 0, api: 0 },
+  });
   agents.push(agent);
   const { otlpHttpUrl } = await agent.start();
   return { agent, url: `${otlpHttpUrl}/v1/traces` };
@@ -33,14 +43,25 @@ async function startAgent(ingest: string): Promise<{ agent: Agent; url: string }
 const SPANS = 500;
 const services = fleet(20);
 
-interface Req { body: Buffer; headers: Record<string, string> }
+interface Req {
+  body: Buffer;
+  headers: Record<string, string>;
+}
 
 /** `n` requests cycling over 6 distinct bodies: protobuf, gzip protobuf and JSON. */
 function requests(n: number): Req[] {
   const now = Date.now();
   const distinct = Array.from({ length: 6 }, (_, i): Req => {
-    const resources = makeResources({ services, spans: SPANS, spansPerResource: 50, endMs: now, seed: i + 1, offset: i });
-    if (i % 3 === 2) return { body: Buffer.from(encodeJson(resources)), headers: { 'content-type': 'application/json' } };
+    const resources = makeResources({
+      services,
+      spans: SPANS,
+      spansPerResource: 50,
+      endMs: now,
+      seed: i + 1,
+      offset: i,
+    });
+    if (i % 3 === 2)
+      return { body: Buffer.from(encodeJson(resources)), headers: { 'content-type': 'application/json' } };
     const pb = encodeProtobuf(resources);
     return i % 3 === 1
       ? { body: gzipSync(pb), headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' } }
@@ -49,9 +70,17 @@ function requests(n: number): Req[] {
   return Array.from({ length: n }, (_, i) => distinct[i % distinct.length]!);
 }
 
-async function post(url: string, r: Req): Promise<{ status: number; retryAfter: string | null; contentType: string | null; body: Buffer }> {
+async function post(
+  url: string,
+  r: Req,
+): Promise<{ status: number; retryAfter: string | null; contentType: string | null; body: Buffer }> {
   const res = await fetch(url, { method: 'POST', headers: r.headers, body: r.body });
-  return { status: res.status, retryAfter: res.headers.get('retry-after'), contentType: res.headers.get('content-type'), body: Buffer.from(await res.arrayBuffer()) };
+  return {
+    status: res.status,
+    retryAfter: res.headers.get('retry-after'),
+    contentType: res.headers.get('content-type'),
+    body: Buffer.from(await res.arrayBuffer()),
+  };
 }
 
 async function metricValue(agent: Agent, line: string): Promise<number> {
@@ -77,11 +106,16 @@ describe('backpressure', () => {
     }
     // nothing acknowledged is lost
     expect(agent.registry.counters.samples).toBe(ok.length * SPANS);
-    const accepted = (await metricValue(agent, 'vigil_otlp_spans_accepted_total{transport="http",encoding="protobuf"}'))
-      + (await metricValue(agent, 'vigil_otlp_spans_accepted_total{transport="http",encoding="json"}'));
+    const accepted =
+      (await metricValue(agent, 'vigil_otlp_spans_accepted_total{transport="http",encoding="protobuf"}')) +
+      (await metricValue(agent, 'vigil_otlp_spans_accepted_total{transport="http",encoding="json"}'));
     expect(accepted).toBe(ok.length * SPANS);
-    expect(await metricValue(agent, 'vigil_otlp_requests_rejected_total{transport="http",status="503"}')).toBe(refused.length);
-    expect(await metricValue(agent, 'vigil_ingest_throttled_total{transport="http",reason="requests"}')).toBe(refused.length);
+    expect(await metricValue(agent, 'vigil_otlp_requests_rejected_total{transport="http",status="503"}')).toBe(
+      refused.length,
+    );
+    expect(await metricValue(agent, 'vigil_ingest_throttled_total{transport="http",reason="requests"}')).toBe(
+      refused.length,
+    );
     expect(agent.gate.stats()).toMatchObject({ inFlightRequests: 0, inFlightBytes: 0, refused: refused.length });
   });
 
@@ -89,18 +123,25 @@ describe('backpressure', () => {
     const { agent, url } = await startAgent('{ maxInflightRequests: 2, maxInflightBytes: 2097152, retryAfter: 1s }');
     const flood = requests(30);
     let retries = 0;
-    await Promise.all(flood.map(async (r) => {
-      for (;;) {
-        const a = await post(url, r);
-        if (a.status === 200) return;
-        expect(a.status).toBe(503);
-        retries++;
-        await new Promise((resolve) => setTimeout(resolve, Number(a.retryAfter) * 1000 * (0.2 + Math.random() * 0.8)));
-      }
-    }));
+    await Promise.all(
+      flood.map(async (r) => {
+        for (;;) {
+          const a = await post(url, r);
+          if (a.status === 200) return;
+          expect(a.status).toBe(503);
+          retries++;
+          await new Promise((resolve) =>
+            setTimeout(resolve, Number(a.retryAfter) * 1000 * (0.2 + Math.random() * 0.8)),
+          );
+        }
+      }),
+    );
     expect(retries).toBeGreaterThan(0);
     expect(agent.registry.counters.samples).toBe(flood.length * SPANS);
-    expect(await metricValue(agent, 'vigil_request_samples_total{cohort="canary"}') + await metricValue(agent, 'vigil_request_samples_total{cohort="baseline"}')).toBe(flood.length * SPANS);
+    expect(
+      (await metricValue(agent, 'vigil_request_samples_total{cohort="canary"}')) +
+        (await metricValue(agent, 'vigil_request_samples_total{cohort="baseline"}')),
+    ).toBe(flood.length * SPANS);
     expect(agent.gate.stats().peakBytes).toBeLessThanOrEqual(2 * 1024 * 1024 + 2 * 500 * 1024);
   });
 

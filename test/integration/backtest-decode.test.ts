@@ -30,7 +30,11 @@ const span = (traceId: string | undefined, kind: number, endMs: number, extra: R
   ...extra,
 });
 const resource = (service: string, version: string, cohort?: string) => ({
-  attributes: [attr('service.name', service), attr('service.version', version), ...(cohort ? [attr('vigil.cohort', cohort)] : [])],
+  attributes: [
+    attr('service.name', service),
+    attr('service.version', version),
+    ...(cohort ? [attr('vigil.cohort', cohort)] : []),
+  ],
 });
 
 describe('backtest decoding', () => {
@@ -44,7 +48,11 @@ describe('backtest decoding', () => {
       for (const s of d.samples) expected.push(`${s.service}|${s.cohort}|${s.endUnixMs}|${s.durationMs}|${s.error}`);
     }
     const cohortName = ['unknown', 'baseline', 'canary'];
-    const got = Array.from({ length: store.length }, (_, i) => `${store.services[store.service[i]!]}|${cohortName[store.cohort[i]!]}|${store.endUnixMs[i]}|${store.durationMs[i]}|${store.error[i] === 1}`);
+    const got = Array.from(
+      { length: store.length },
+      (_, i) =>
+        `${store.services[store.service[i]!]}|${cohortName[store.cohort[i]!]}|${store.endUnixMs[i]}|${store.durationMs[i]}|${store.error[i] === 1}`,
+    );
     expect(got.sort()).toEqual(expected.sort());
     expect(stats).toMatchObject({ spans, samples: expected.length, badLines: 0, samplesWithoutTraceId: 0 });
     expect(store.lineEnds.at(-1)).toBe(store.length);
@@ -57,22 +65,48 @@ describe('backtest decoding', () => {
     const t2 = '4bf92f3577b34da6a3ce929d0e0e4736';
     const line1 = {
       resourceSpans: [
-        { resource: resource('web', '1.0', 'baseline'), scopeSpans: [{ scope: { name: 's' }, spans: [span(t1, 2, T), span(t2, 2, T + 1), span(t1, 3, T + 2), span(undefined, 2, T + 3)] }] },
+        {
+          resource: resource('web', '1.0', 'baseline'),
+          scopeSpans: [
+            {
+              scope: { name: 's' },
+              spans: [span(t1, 2, T), span(t2, 2, T + 1), span(t1, 3, T + 2), span(undefined, 2, T + 3)],
+            },
+          ],
+        },
         { resource: resource('api', '2.0'), scopeSpans: [{ spans: [span(t1.toUpperCase(), 5, T + 4)] }] },
       ],
     };
-    const badLine = { resourceSpans: [{ resource: resource('web', '1.0', 'canary'), scopeSpans: [{ spans: [span(t2, 2, T + 5), span(t2, 2, T + 6, { startTimeUnixNano: 'soon' })] }] }] };
+    const badLine = {
+      resourceSpans: [
+        {
+          resource: resource('web', '1.0', 'canary'),
+          scopeSpans: [{ spans: [span(t2, 2, T + 5), span(t2, 2, T + 6, { startTimeUnixNano: 'soon' })] }],
+        },
+      ],
+    };
     const metrics = { resourceMetrics: [] };
     const dir = mkdtempSync(join(tmpdir(), 'vigil-backtest-'));
     const file = join(dir, 'r.jsonl.gz');
-    writeFileSync(file, gzipSync([line1, badLine, metrics].map((l) => JSON.stringify(l)).join('\n') + '\n\n{not json\n'));
+    writeFileSync(
+      file,
+      gzipSync([line1, badLine, metrics].map((l) => JSON.stringify(l)).join('\n') + '\n\n{not json\n'),
+    );
     const bad: string[] = [];
     const { store, stats } = await decodeRecording({
       files: [file],
       rules: { ...DEFAULT_COHORT_RULES, canaryVersionByService: new Map([['api', '2.0']]) },
       onBadLine: (_f, lineNo, message) => bad.push(`${lineNo}: ${message}`),
     });
-    expect(stats).toMatchObject({ files: 1, lines: 4, badLines: 2, otherLines: 1, spans: 5, samples: 4, samplesWithoutTraceId: 1 });
+    expect(stats).toMatchObject({
+      files: 1,
+      lines: 4,
+      badLines: 2,
+      otherLines: 1,
+      spans: 5,
+      samples: 4,
+      samplesWithoutTraceId: 1,
+    });
     expect(bad).toHaveLength(2);
     expect(bad[0]).toMatch(/^2: .*startTimeUnixNano/);
     expect(bad[1]).toMatch(/^5: .*invalid JSON/);
@@ -80,7 +114,12 @@ describe('backtest decoding', () => {
     const at = (end: number) => {
       const i = Array.from(store.endUnixMs).findIndex((e) => e === end);
       expect(i, `sample ending at +${end - T} ms`).toBeGreaterThanOrEqual(0);
-      return { service: store.services[store.service[i]!], cohort: store.cohort[i], a: store.traceA[i], b: store.traceB[i] };
+      return {
+        service: store.services[store.service[i]!],
+        cohort: store.cohort[i],
+        a: store.traceA[i],
+        b: store.traceB[i],
+      };
     };
     const webT1 = at(T);
     const webT2 = at(T + 1);

@@ -7,7 +7,12 @@
 import { describe, expect, it } from 'vitest';
 import { analysisSettings } from '../../src/analysis/settings.js';
 import { runTrial, type AnalysisRun } from '../../src/backtest/run-trial.js';
-import { COHORT_BASELINE, COHORT_CANARY, SampleStoreBuilder, type SampleStore } from '../../src/backtest/sample-store.js';
+import {
+  COHORT_BASELINE,
+  COHORT_CANARY,
+  SampleStoreBuilder,
+  type SampleStore,
+} from '../../src/backtest/sample-store.js';
 import type { Injection } from '../../src/backtest/scenarios.js';
 import { planServices } from '../../src/backtest/service-plans.js';
 import { parseConfig, type Registries } from '../../src/config/load.js';
@@ -29,7 +34,17 @@ function probe(): { factory: DetectorFactory; looks: { analysis: string; look: n
       init: () => null,
       look: (state, input) => {
         looks.push({ analysis: input.analysisId, look: input.look, batch: structuredClone(input.batch) });
-        return { state, verdict: { detector: 'probe', metric: name, phase: 'inconclusive', pValue: 1, samples: { baseline: input.totals.baseline.requests, canary: input.totals.canary.requests }, summary: 'probe' } };
+        return {
+          state,
+          verdict: {
+            detector: 'probe',
+            metric: name,
+            phase: 'inconclusive',
+            pValue: 1,
+            samples: { baseline: input.totals.baseline.requests, canary: input.totals.canary.requests },
+            summary: 'probe',
+          },
+        };
       },
     }),
   };
@@ -37,13 +52,25 @@ function probe(): { factory: DetectorFactory; looks: { analysis: string; look: n
 }
 
 /** `looks` looks of traffic for one baseline service; sample j of look l comes from `sample(l, j)`. */
-function store(looks: number, perLook: number, sample: (l: number, j: number) => { trace: number; durationMs: number; error: boolean; cohort?: number }): SampleStore {
+function store(
+  looks: number,
+  perLook: number,
+  sample: (l: number, j: number) => { trace: number; durationMs: number; error: boolean; cohort?: number },
+): SampleStore {
   const b = new SampleStoreBuilder();
   for (let l = 0; l < looks; l++) {
     for (let j = 0; j < perLook; j++) {
       const s = sample(l, j);
       // the decoder hashes trace ids; here the trace number stands in for the two hashes
-      b.add('svc', s.cohort ?? COHORT_BASELINE, T0 + l * INTERVAL + ((j + 0.5) / perLook) * INTERVAL, s.durationMs, s.error, s.trace, s.trace ^ 0x5bd1e995);
+      b.add(
+        'svc',
+        s.cohort ?? COHORT_BASELINE,
+        T0 + l * INTERVAL + ((j + 0.5) / perLook) * INTERVAL,
+        s.durationMs,
+        s.error,
+        s.trace,
+        s.trace ^ 0x5bd1e995,
+      );
     }
     b.endLine();
   }
@@ -53,7 +80,12 @@ function store(looks: number, perLook: number, sample: (l: number, j: number) =>
 function pipeline(s: SampleStore, canaryShare: number) {
   const p = probe();
   const registries: Registries = { ...BUILTIN_REGISTRIES, detectors: new Map([['probe', p.factory]]) };
-  const loaded = parseConfig('analysis: { interval: 10s, allowedLateness: 0s, minSamples: 5, maxDuration: 3m, metrics: [{ name: probe, detector: probe }] }', 't.yaml', registries, {});
+  const loaded = parseConfig(
+    'analysis: { interval: 10s, allowedLateness: 0s, minSamples: 5, maxDuration: 3m, metrics: [{ name: probe, detector: probe }] }',
+    't.yaml',
+    registries,
+    {},
+  );
   const plans = planServices(s, loaded, { canaryShare });
   const settings = analysisSettings(loaded);
   const run = (trial: number, injection?: Injection): AnalysisRun[] => {
@@ -96,7 +128,8 @@ describe('backtest trial: the split', () => {
   it('an error injection multiplies the pseudo-canary error rate and leaves the baseline alone', () => {
     const s = store(18, 1000, (l, j) => ({ trace: l * 100_000 + j, durationMs: 20, error: j % 10 === 0 })); // 10% errors
     const { looks, run } = pipeline(s, 0.5);
-    const rate = (c: 'canary' | 'baseline') => sum(looks.map((x) => x.batch[c].errors)) / sum(looks.map((x) => x.batch[c].requests));
+    const rate = (c: 'canary' | 'baseline') =>
+      sum(looks.map((x) => x.batch[c].errors)) / sum(looks.map((x) => x.batch[c].requests));
     run(3);
     const [aaCanary, aaBaseline] = [rate('canary'), rate('baseline')];
     run(3, { kind: 'error', factor: 3 });
@@ -115,7 +148,11 @@ describe('backtest trial: the split', () => {
     const { plans, looks, run } = pipeline(s, 0.5);
     expect(plans.plans[0]!.p95Ms).toBe(10);
     run(0);
-    const aa = looks.map((x) => ({ canary: x.batch.canary.logLatency.mean, baseline: x.batch.baseline.logLatency.mean, n: x.batch.canary.requests }));
+    const aa = looks.map((x) => ({
+      canary: x.batch.canary.logLatency.mean,
+      baseline: x.batch.baseline.logLatency.mean,
+      n: x.batch.canary.requests,
+    }));
     run(0, { kind: 'latency', factor: 1.2 }); // the same split (trial 0), every canary request 1.2x slower
     looks.forEach((x, i) => {
       expect(x.batch.canary.requests).toBe(aa[i]!.n);
@@ -123,7 +160,8 @@ describe('backtest trial: the split', () => {
       expect(x.batch.baseline.logLatency.mean).toBe(aa[i]!.baseline);
     });
     const bucket = (ms: number) => bucketIndex(ms, HISTOGRAM_SCALE);
-    const count = (c: 'canary' | 'baseline', ms: number) => sum(looks.map((x) => x.batch[c].latencyHistogram.counts[bucket(ms)] ?? 0));
+    const count = (c: 'canary' | 'baseline', ms: number) =>
+      sum(looks.map((x) => x.batch[c].latencyHistogram.counts[bucket(ms)] ?? 0));
     run(0, { kind: 'tail', factor: 2 });
     expect(count('canary', 200)).toBeGreaterThan(0);
     expect(count('canary', 100)).toBe(0);

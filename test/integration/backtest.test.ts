@@ -35,11 +35,31 @@ function service(report: BacktestReport, name: string): ServiceReport {
 describe('vigil backtest on the fixture recording', () => {
   it('reports per service and metric: A/A false alarms within alpha, injected regressions caught (--format json)', async () => {
     const TRIALS = 40;
-    expect(await run('--config', config, '--trials', String(TRIALS), '--inject', 'error=5,latency=1.5', '--format', 'json', recording)).toBe(0);
+    expect(
+      await run(
+        '--config',
+        config,
+        '--trials',
+        String(TRIALS),
+        '--inject',
+        'error=5,latency=1.5',
+        '--format',
+        'json',
+        recording,
+      ),
+    ).toBe(0);
     const report = JSON.parse(stdout) as BacktestReport;
-    expect(report).toMatchObject({ type: 'backtest', options: { trials: TRIALS, seed: 1, inject: ['error=5', 'latency=1.5'], canaryShare: 'auto' }, pipelines: TRIALS * 3, skipped: [] });
+    expect(report).toMatchObject({
+      type: 'backtest',
+      options: { trials: TRIALS, seed: 1, inject: ['error=5', 'latency=1.5'], canaryShare: 'auto' },
+      pipelines: TRIALS * 3,
+      skipped: [],
+    });
     expect(report.config).toMatchObject({ alpha: 0.05, intervalMs: 10_000, minSamples: 25, maxDurationMs: 180_000 });
-    expect(report.config.metrics.map((m) => [m.metric, m.alpha])).toEqual([['error-rate', 0.025], ['latency', 0.025]]);
+    expect(report.config.metrics.map((m) => [m.metric, m.alpha])).toEqual([
+      ['error-rate', 0.025],
+      ['latency', 0.025],
+    ]);
     expect(report.input).toMatchObject({ files: 1, badLines: 0, samplesWithoutTraceId: 0 });
     expect(report.input.samples).toBeLessThan(report.input.spans); // CLIENT spans are not requests
 
@@ -54,7 +74,11 @@ describe('vigil backtest on the fixture recording', () => {
 
     for (const s of [checkout, cart]) {
       expect(s.scenarios.map((x) => x.id)).toEqual(['aa', 'error=5', 'latency=1.5']);
-      const [aa, errors, latency] = s.scenarios as [typeof s.scenarios[0], typeof s.scenarios[0], typeof s.scenarios[0]];
+      const [aa, errors, latency] = s.scenarios as [
+        (typeof s.scenarios)[0],
+        (typeof s.scenarios)[0],
+        (typeof s.scenarios)[0],
+      ];
       const n = TRIALS * s.traffic.analysesPerTrial;
       for (const sc of s.scenarios) {
         expect(sc.analyses).toBe(n);
@@ -62,7 +86,9 @@ describe('vigil backtest on the fixture recording', () => {
         expect(sc.metrics.map((m) => m.metric)).toEqual(['error-rate', 'latency']);
       }
       // A/A: the false-alarm rate is not significantly above alpha (its 95% interval starts at or below it)
-      console.log(`[backtest] ${s.service}: A/A false alarms ${aa.rollbacks.count}/${aa.rollbacks.n} = ${(100 * aa.rollbacks.rate).toFixed(1)}% (95% interval ${(100 * aa.rollbacks.lower).toFixed(1)}-${(100 * aa.rollbacks.upper).toFixed(1)}%)`);
+      console.log(
+        `[backtest] ${s.service}: A/A false alarms ${aa.rollbacks.count}/${aa.rollbacks.n} = ${(100 * aa.rollbacks.rate).toFixed(1)}% (95% interval ${(100 * aa.rollbacks.lower).toFixed(1)}-${(100 * aa.rollbacks.upper).toFixed(1)}%)`,
+      );
       expect(aa.rollbacks.lower).toBeLessThanOrEqual(0.05);
       expect(aa.rollbacks.rate).toBeLessThanOrEqual(0.05 + 2 * Math.sqrt((0.05 * 0.95) / n));
       // a 5x error regression is caught, by the error-rate metric, before maxDuration
@@ -75,7 +101,9 @@ describe('vigil backtest on the fixture recording', () => {
       expect(latency.metrics[1]!.alarms.count).toBeGreaterThanOrEqual(latency.rollbacks.count * 0.9);
       // the advice says it in plain words
       expect(s.recommendations.some((r) => /false alarms .* (within|consistent with) alpha 5\.0%/.test(r))).toBe(true);
-      expect(s.recommendations.some((r) => r.startsWith('error rate x5 is caught in') && r.includes('median'))).toBe(true);
+      expect(s.recommendations.some((r) => r.startsWith('error rate x5 is caught in') && r.includes('median'))).toBe(
+        true,
+      );
       expect(s.recommendations.some((r) => r.includes('requests per look'))).toBe(true);
     }
     expect(stderr).toMatch(/backtest: decoded \d+ spans into \d+ requests of 2 service/);
@@ -104,27 +132,60 @@ describe('vigil backtest on the fixture recording', () => {
   it('catches a config that falsely rolls back too often: a peeking (not anytime-valid) detector, with the advice', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vigil-backtest-'));
     const peeking = join(dir, 'kayenta.yaml');
-    writeFileSync(peeking, `analysis:
+    writeFileSync(
+      peeking,
+      `analysis:
   interval: 10s
   allowedLateness: 2s
   maxDuration: 3m
   metrics:
     - { name: latency-kayenta, detector: kayenta-mann-whitney, options: { measure: latency-mean, direction: either } }
-`);
-    expect(await run('--config', peeking, '--trials', '50', '--inject', 'none', '--services', 'checkout', '--format', 'json', '--quiet', recording)).toBe(0);
+`,
+    );
+    expect(
+      await run(
+        '--config',
+        peeking,
+        '--trials',
+        '50',
+        '--inject',
+        'none',
+        '--services',
+        'checkout',
+        '--format',
+        'json',
+        '--quiet',
+        recording,
+      ),
+    ).toBe(0);
     const r = JSON.parse(stdout) as BacktestReport;
     expect(r.services.map((s) => s.service)).toEqual(['checkout']);
     const aa = r.services[0]!.scenarios[0]!;
-    console.log(`[backtest] kayenta-mann-whitney re-judged every look: A/A false alarms ${aa.rollbacks.count}/${aa.rollbacks.n} (95% interval ${(100 * aa.rollbacks.lower).toFixed(1)}-${(100 * aa.rollbacks.upper).toFixed(1)}%)`);
+    console.log(
+      `[backtest] kayenta-mann-whitney re-judged every look: A/A false alarms ${aa.rollbacks.count}/${aa.rollbacks.n} (95% interval ${(100 * aa.rollbacks.lower).toFixed(1)}-${(100 * aa.rollbacks.upper).toFixed(1)}%)`,
+    );
     expect(aa.rollbacks.lower).toBeGreaterThan(0.05);
     const advice = r.services[0]!.recommendations.join('\n');
-    expect(advice).toMatch(/false alarms \(95% interval .*\) where alpha promises at most 5\.0%: latency-kayenta raised .* not anytime-valid/);
+    expect(advice).toMatch(
+      /false alarms \(95% interval .*\) where alpha promises at most 5\.0%: latency-kayenta raised .* not anytime-valid/,
+    );
     expect(advice).toContain('shadow: true');
   }, 120_000);
 
   it('--help explains the options; bad usage exits 2; unreadable input and no traffic exit 1', async () => {
     expect(await run('--help')).toBe(0);
-    for (const o of ['--config', '--trials', '--seed', '--inject', '--canary-share', '--services', '--format', 'error=F', 'Exit codes']) expect(stdout).toContain(o);
+    for (const o of [
+      '--config',
+      '--trials',
+      '--seed',
+      '--inject',
+      '--canary-share',
+      '--services',
+      '--format',
+      'error=F',
+      'Exit codes',
+    ])
+      expect(stdout).toContain(o);
     expect(await run()).toBe(2); // no files
     expect(await run('--trials', '0', recording)).toBe(2);
     expect(await run('--inject', 'error=abc', recording)).toBe(2);
@@ -145,8 +206,18 @@ describe('vigil backtest on the fixture recording', () => {
 
     // a recording with spans but no requests (CLIENT spans only) has nothing to backtest
     const file = join(dir, 'clients.jsonl');
-    const span = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', name: 'GET', kind: 3, startTimeUnixNano: '1767225600000000000', endTimeUnixNano: '1767225600050000000' };
-    writeFileSync(file, `${JSON.stringify({ resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'web' } }] }, scopeSpans: [{ spans: [span] }] }] })}\n`);
+    const span = {
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      spanId: 'b7ad6b7169203331',
+      name: 'GET',
+      kind: 3,
+      startTimeUnixNano: '1767225600000000000',
+      endTimeUnixNano: '1767225600050000000',
+    };
+    writeFileSync(
+      file,
+      `${JSON.stringify({ resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'web' } }] }, scopeSpans: [{ spans: [span] }] }] })}\n`,
+    );
     stderr = '';
     expect(await run('--quiet', file)).toBe(1);
     expect(stderr).toContain('VIGIL_ERR_BACKTEST_NO_TRAFFIC');

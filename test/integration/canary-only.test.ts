@@ -14,7 +14,11 @@ afterEach(async () => {
   for (const a of agents.splice(0)) await a.stop();
 });
 
-function run(errorEvery: number, service = 'worker', baselineFreeService = 'worker'): { decisions: Decision[]; agent: Agent } {
+function run(
+  errorEvery: number,
+  service = 'worker',
+  baselineFreeService = 'worker',
+): { decisions: Decision[]; agent: Agent } {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-canary-only-'));
   const loaded = parseConfig(
     `audit: { path: "${join(dir, 'audit.jsonl')}" }
@@ -27,7 +31,11 @@ analysis:
     - { name: error-slo, detector: slo-guard, options: { maxErrorRate: 0.01 } }
 rollouts:
   - { service: ${baselineFreeService}, baseline: none }
-`, 'canary-only.yaml', BUILTIN_REGISTRIES, {});
+`,
+    'canary-only.yaml',
+    BUILTIN_REGISTRIES,
+    {},
+  );
   const agent = createAgent({ loaded, registries: BUILTIN_REGISTRIES, logger: silentLogger() });
   agents.push(agent);
   const decisions: Decision[] = [];
@@ -36,7 +44,14 @@ rollouts:
   for (let look = 0; look < 40; look++) {
     const batch: RequestSample[] = [];
     for (let i = 0; i < 200; i++) {
-      batch.push({ service, version: '3.0', cohort: 'canary', endUnixMs: T0 + look * 10_000 + i * 50, durationMs: 20, error: i % errorEvery === 0 });
+      batch.push({
+        service,
+        version: '3.0',
+        cohort: 'canary',
+        endUnixMs: T0 + look * 10_000 + i * 50,
+        durationMs: 20,
+        error: i % errorEvery === 0,
+      });
     }
     agent.ingest(batch);
   }

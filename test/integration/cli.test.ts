@@ -44,23 +44,35 @@ describe('vigil CLI', () => {
     process.env.VIGIL_TEST_HOOK_SECRET = SECRET;
     try {
       const file = join(dir, 'vigil.yaml');
-      writeFileSync(file, [
-        'analysis:',
-        '  minSamples: twenty-five',
-        '  interval: "${VIGIL_TEST_HOOK_SECRET}"',
-        '  metrics:',
-        '    - { name: err, detector: error-rate-sequentail }',
-        'plan: [kill-flag, nope]',
-        'connectors:',
-        '  - { name: kill-flag, type: webhok }',
-        '  - { name: hook, type: webhook, options: { url: "${VIGIL_TEST_UNSET_HOOK_URL}", timeoutMs: "${VIGIL_TEST_HOOK_SECRET}" } }',
-        'server: { api: { port: "${VIGIL_TEST_HOOK_SECRET}" } }',
-        '',
-      ].join('\n'));
+      writeFileSync(
+        file,
+        [
+          'analysis:',
+          '  minSamples: twenty-five',
+          '  interval: "${VIGIL_TEST_HOOK_SECRET}"',
+          '  metrics:',
+          '    - { name: err, detector: error-rate-sequentail }',
+          'plan: [kill-flag, nope]',
+          'connectors:',
+          '  - { name: kill-flag, type: webhok }',
+          '  - { name: hook, type: webhook, options: { url: "${VIGIL_TEST_UNSET_HOOK_URL}", timeoutMs: "${VIGIL_TEST_HOOK_SECRET}" } }',
+          'server: { api: { port: "${VIGIL_TEST_HOOK_SECRET}" } }',
+          '',
+        ].join('\n'),
+      );
       expect(await run('validate', file)).toBe(2);
       expect(stderr).toMatch(/^8 problems in the config:\n/);
-      for (const key of ['analysis.minSamples', 'analysis.interval', 'analysis.metrics[0].detector', 'plan[1]', 'connectors[0].type',
-        'connectors[1].options.url', 'connectors[1].options', 'server.api.port']) expect(stderr).toContain(` ${key}: `);
+      for (const key of [
+        'analysis.minSamples',
+        'analysis.interval',
+        'analysis.metrics[0].detector',
+        'plan[1]',
+        'connectors[0].type',
+        'connectors[1].options.url',
+        'connectors[1].options',
+        'server.api.port',
+      ])
+        expect(stderr).toContain(` ${key}: `);
       expect(stderr).toContain("analysis.minSamples: expected a number, got 'twenty-five'");
       expect(stderr).toContain('environment variable VIGIL_TEST_UNSET_HOOK_URL is not set');
       expect(stderr).not.toContain('absolute URL'); // the empty url the unset variable left is not a second problem
@@ -73,7 +85,9 @@ describe('vigil CLI', () => {
   });
 
   it('serve refuses an invalid config with exit code 2 before listening', async () => {
-    expect(await run('serve', '--config', join(fixtures, 'invalid/VIGIL_ERR_CONFIG_INVALID--alpha-out-of-range.yaml'))).toBe(2);
+    expect(
+      await run('serve', '--config', join(fixtures, 'invalid/VIGIL_ERR_CONFIG_INVALID--alpha-out-of-range.yaml')),
+    ).toBe(2);
     expect(stderr).toContain('analysis.alpha');
   });
 
@@ -166,18 +180,30 @@ describe('vigil CLI', () => {
 
 /** A stand-in for the agent's API: answers /api/v1/analyses with `status` and `body`, or never (`hang`). */
 function fakeApi(o: { status?: number; body?: unknown; hang?: boolean } = {}): Promise<HttpPeer> {
-  return HttpPeer.start(() => (o.hang ? 'hang' : { status: o.status ?? 200, body: JSON.stringify(o.body ?? { analyses: [] }), headers: { 'content-type': 'application/json' } }));
+  return HttpPeer.start(() =>
+    o.hang
+      ? 'hang'
+      : {
+          status: o.status ?? 200,
+          body: JSON.stringify(o.body ?? { analyses: [] }),
+          headers: { 'content-type': 'application/json' },
+        },
+  );
 }
 
 describe('vigil status', () => {
   const SECRET = 'sekret-token-4f1c';
-  afterEach(() => { delete process.env.VIGIL_TOKEN; });
+  afterEach(() => {
+    delete process.env.VIGIL_TOKEN;
+  });
 
   it('without an agent: ONE line naming the URL and the reason, exit 1, no stack trace', async () => {
     const api = await fakeApi();
     await api.close(); // the port is now closed
     expect(await run('status', '--api', api.url)).toBe(1);
-    expect(stderr).toBe(`vigil status: ${api.url}/api/v1/analyses: connection refused (ECONNREFUSED): is \`vigil serve\` running there? (point at it with --api or --config)\n`);
+    expect(stderr).toBe(
+      `vigil status: ${api.url}/api/v1/analyses: connection refused (ECONNREFUSED): is \`vigil serve\` running there? (point at it with --api or --config)\n`,
+    );
   });
 
   it('gives up after --timeout', async () => {
@@ -218,12 +244,27 @@ describe('vigil status', () => {
   });
 
   it('--config takes the API host and port from server.api (0.0.0.0 → 127.0.0.1); --api overrides it', async () => {
-    const api = await fakeApi({ body: { analyses: [{ id: 'checkout:v2', phase: 'running', look: 3, why: 'collecting', totals: { canary: { requests: 40 }, baseline: { requests: 400 } } }] } });
+    const api = await fakeApi({
+      body: {
+        analyses: [
+          {
+            id: 'checkout:v2',
+            phase: 'running',
+            look: 3,
+            why: 'collecting',
+            totals: { canary: { requests: 40 }, baseline: { requests: 400 } },
+          },
+        ],
+      },
+    });
     const dir = mkdtempSync(join(tmpdir(), 'vigil-status-'));
     try {
       const file = join(dir, 'vigil.yaml');
       // the agent's secrets are not needed to find its address
-      writeFileSync(file, `server:\n  api: { host: 0.0.0.0, port: ${api.port} }\nnotifiers:\n  - { name: ops, type: slack, options: { webhookUrl: "\${SLACK_URL}" } }\n`);
+      writeFileSync(
+        file,
+        `server:\n  api: { host: 0.0.0.0, port: ${api.port} }\nnotifiers:\n  - { name: ops, type: slack, options: { webhookUrl: "\${SLACK_URL}" } }\n`,
+      );
       expect(await run('status', '--config', file)).toBe(0);
       expect(stdout).toBe('checkout:v2  running  look 3  canary 40 / baseline 400 requests  — collecting\n');
       stdout = '';
@@ -247,14 +288,32 @@ describe('vigil status', () => {
     expect(localApiUrl({ host: '0.0.0.0', port: 8080 })).toBe('http://127.0.0.1:8080');
     expect(localApiUrl({ host: '::', port: 9000 })).toBe('http://[::1]:9000');
     expect(localApiUrl({ host: 'fd00::7', port: 80 })).toBe('http://[fd00::7]:80');
-    expect(localApiUrl({ host: 'vigil.internal', port: 8080, publicUrl: 'https://vigil.example.com' })).toBe('http://vigil.internal:8080');
+    expect(localApiUrl({ host: 'vigil.internal', port: 8080, publicUrl: 'https://vigil.example.com' })).toBe(
+      'http://vigil.internal:8080',
+    );
   });
 
   it('names the reason of a network failure from the error cause', () => {
     const failed = (cause: unknown) => new TypeError('fetch failed', { cause });
-    expect(fetchFailureReason(failed(Object.assign(new Error('getaddrinfo ENOTFOUND vigil.internal'), { code: 'ENOTFOUND' })), 5000)).toBe('unknown host (ENOTFOUND)');
-    expect(fetchFailureReason(failed(Object.assign(new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })]), { code: undefined })), 5000)).toBe('connection refused (ECONNREFUSED)');
-    expect(fetchFailureReason(new DOMException('The operation was aborted due to timeout', 'TimeoutError'), 5000)).toBe('no answer within 5000 ms (--timeout)');
+    expect(
+      fetchFailureReason(
+        failed(Object.assign(new Error('getaddrinfo ENOTFOUND vigil.internal'), { code: 'ENOTFOUND' })),
+        5000,
+      ),
+    ).toBe('unknown host (ENOTFOUND)');
+    expect(
+      fetchFailureReason(
+        failed(
+          Object.assign(new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })]), {
+            code: undefined,
+          }),
+        ),
+        5000,
+      ),
+    ).toBe('connection refused (ECONNREFUSED)');
+    expect(fetchFailureReason(new DOMException('The operation was aborted due to timeout', 'TimeoutError'), 5000)).toBe(
+      'no answer within 5000 ms (--timeout)',
+    );
   });
 });
 
@@ -282,23 +341,39 @@ function raggedLines(text: string, width: number): string[] {
 }
 
 describe('help', () => {
-  const COMMANDS = [[], ['serve'], ['validate'], ['replay'], ['backtest'], ['demo'], ['connectors'], ['connectors', 'test'], ['status']];
-  afterEach(() => { delete process.env.COLUMNS; });
-
-  it.each([80, 60])('at width %i: no line is longer, none is broken early, every command has examples', async (width) => {
-    process.env.COLUMNS = String(width);
-    for (const cmd of COMMANDS) {
-      stdout = '';
-      expect(await run(...cmd, '--help')).toBe(0);
-      const long = stdout.split('\n').filter((l) => l.length > width);
-      expect(long, `vigil ${cmd.join(' ')} --help`).toEqual([]);
-      expect(raggedLines(stdout, width), `vigil ${cmd.join(' ')} --help`).toEqual([]);
-      expect(stdout, `vigil ${cmd.join(' ')} --help`).toMatch(/\nExamples:\n( {2}[#$] .*\n)+/);
-    }
+  const COMMANDS = [
+    [],
+    ['serve'],
+    ['validate'],
+    ['replay'],
+    ['backtest'],
+    ['demo'],
+    ['connectors'],
+    ['connectors', 'test'],
+    ['status'],
+  ];
+  afterEach(() => {
+    delete process.env.COLUMNS;
   });
 
+  it.each([80, 60])(
+    'at width %i: no line is longer, none is broken early, every command has examples',
+    async (width) => {
+      process.env.COLUMNS = String(width);
+      for (const cmd of COMMANDS) {
+        stdout = '';
+        expect(await run(...cmd, '--help')).toBe(0);
+        const long = stdout.split('\n').filter((l) => l.length > width);
+        expect(long, `vigil ${cmd.join(' ')} --help`).toEqual([]);
+        expect(raggedLines(stdout, width), `vigil ${cmd.join(' ')} --help`).toEqual([]);
+        expect(stdout, `vigil ${cmd.join(' ')} --help`).toMatch(/\nExamples:\n( {2}[#$] .*\n)+/);
+      }
+    },
+  );
+
   it('the ragged-line check catches a hard line break re-wrapped by commander', () => {
-    const before = 'Run the agent: OTLP/HTTP receiver (:4318), control API, dashboard and /metrics\n(:8080).\nWithout --config it runs on the embedded default (in-process queue, no Redis, no\nrollback plan).';
+    const before =
+      'Run the agent: OTLP/HTTP receiver (:4318), control API, dashboard and /metrics\n(:8080).\nWithout --config it runs on the embedded default (in-process queue, no Redis, no\nrollback plan).';
     expect(raggedLines(before, 80)).toHaveLength(1);
   });
 
@@ -318,8 +393,12 @@ describe('help', () => {
 
   it('wraps the text after the help: prose at its indentation, items under their description, examples with " \\"', () => {
     expect(wrapHelpText('  one two three four five six', 16)).toBe('  one two three\n  four five six');
-    expect(wrapHelpText('  error=F   the canary fails F times as often', 30)).toBe('  error=F   the canary fails F\n            times as often');
-    expect(wrapHelpText('  $ vigil backtest --config vigil.yaml --trials 500 a.jsonl', 40)).toBe('  $ vigil backtest --config vigil.yaml \\\n      --trials 500 a.jsonl');
+    expect(wrapHelpText('  error=F   the canary fails F times as often', 30)).toBe(
+      '  error=F   the canary fails F\n            times as often',
+    );
+    expect(wrapHelpText('  $ vigil backtest --config vigil.yaml --trials 500 a.jsonl', 40)).toBe(
+      '  $ vigil backtest --config vigil.yaml \\\n      --trials 500 a.jsonl',
+    );
     expect(wrapHelpText('  # a comment that is long enough', 20)).toBe('  # a comment that\n  # is long enough');
   });
 
@@ -328,7 +407,10 @@ describe('help', () => {
       [['frobnicate'], "vigil: unknown command 'frobnicate' (see vigil --help)"],
       [['status', '--frob'], "vigil status: unknown option '--frob' (see vigil status --help)"],
       [['connectors'], 'vigil connectors: missing command: test (see vigil connectors --help)'],
-      [['demo', '--requests', 'many'], "vigil demo: option '--requests <n>' argument 'many' is invalid. --requests must be a positive integer number of requests (see vigil demo --help)"],
+      [
+        ['demo', '--requests', 'many'],
+        "vigil demo: option '--requests <n>' argument 'many' is invalid. --requests must be a positive integer number of requests (see vigil demo --help)",
+      ],
       [['validate'], "vigil validate: missing required argument 'file' (see vigil validate --help)"],
     ] as const) {
       stderr = '';

@@ -44,17 +44,20 @@ const run = (...args: string[]) => main(['node', 'vigil', ...args]);
 
 function config(): string {
   const file = join(dir, 'vigil.yaml');
-  writeFileSync(file, [
-    'server: { api: { publicUrl: "https://vigil.example.com" } }',
-    'plan: [kill-flag]',
-    'connectors:',
-    `  - { name: kill-flag, type: webhook, options: { url: "${receiver.url}/flags", secret: "hook-secret-123" } }`,
-    '  - { name: nothing, type: noop }',
-    'notifiers:',
-    `  - { name: teams-ops, type: teams, options: { webhookUrl: "${receiver.url}/workflows/abc/invoke?api-version=1&sig=${SIG}" } }`,
-    `  - { name: pager, type: pagerduty, options: { routingKey: "${ROUTING_KEY}", url: "${receiver.url}/v2/enqueue" } }`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    file,
+    [
+      'server: { api: { publicUrl: "https://vigil.example.com" } }',
+      'plan: [kill-flag]',
+      'connectors:',
+      `  - { name: kill-flag, type: webhook, options: { url: "${receiver.url}/flags", secret: "hook-secret-123" } }`,
+      '  - { name: nothing, type: noop }',
+      'notifiers:',
+      `  - { name: teams-ops, type: teams, options: { webhookUrl: "${receiver.url}/workflows/abc/invoke?api-version=1&sig=${SIG}" } }`,
+      `  - { name: pager, type: pagerduty, options: { routingKey: "${ROUTING_KEY}", url: "${receiver.url}/v2/enqueue" } }`,
+      '',
+    ].join('\n'),
+  );
   return file;
 }
 
@@ -66,7 +69,9 @@ describe('vigil connectors test', () => {
     expect(stdout).toContain('health check: none (teams has no health check)');
     expect(stdout).toContain('preview (NOT sent');
     expect(stdout).toContain(`POST ${receiver.url}/… (path and query hidden`);
-    expect(stdout).toContain('"text": "[dry-run] Rollback vigil-connectors-test: canary v0.0.0-test-canary is worse than baseline v0.0.0-test-baseline"');
+    expect(stdout).toContain(
+      '"text": "[dry-run] Rollback vigil-connectors-test: canary v0.0.0-test-canary is worse than baseline v0.0.0-test-baseline"',
+    );
     expect(stdout).toContain('TEST from `vigil connectors test`');
     expect(stdout).toContain('"url": "https://vigil.example.com/api/v1/decisions/vigil-connectors-test-');
     expect(stdout).not.toContain(SIG);
@@ -121,12 +126,15 @@ describe('vigil connectors test', () => {
       const TOKEN = 'nq8Xr4ZpQ2LmW7vK1sD9fG3h';
       const HOOK_SECRET = 'hook-secret-456';
       const file = join(dir, 'send.yaml');
-      writeFileSync(file, [
-        'connectors:',
-        `  - { name: hook, type: webhook, options: { url: "${peer.url}/hooks/T0AB12CDE/B0AB12CDE/${TOKEN}?api-version=1&sig=${SIG}", secret: "\${HOOK_SECRET}" } }`,
-        '  - { name: fake-flag, type: noop, options: { kind: flag } }',
-        '',
-      ].join('\n'));
+      writeFileSync(
+        file,
+        [
+          'connectors:',
+          `  - { name: hook, type: webhook, options: { url: "${peer.url}/hooks/T0AB12CDE/B0AB12CDE/${TOKEN}?api-version=1&sig=${SIG}", secret: "\${HOOK_SECRET}" } }`,
+          '  - { name: fake-flag, type: noop, options: { kind: flag } }',
+          '',
+        ].join('\n'),
+      );
       process.env.HOOK_SECRET = HOOK_SECRET;
       expect(await run('connectors', 'test', 'hook', '--config', file, '--send')).toBe(0);
 
@@ -134,17 +142,30 @@ describe('vigil connectors test', () => {
       const req = peer.requests[0]!;
       expect(req.method).toBe('POST');
       expect(req.path).toBe(`/hooks/T0AB12CDE/B0AB12CDE/${TOKEN}?api-version=1&sig=${SIG}`);
-      const event = JSON.parse(req.text) as { type: string; vigiltest?: boolean; subject: string; data: { test?: boolean; dryRun: boolean; service: string; reason: string } };
+      const event = JSON.parse(req.text) as {
+        type: string;
+        vigiltest?: boolean;
+        subject: string;
+        data: { test?: boolean; dryRun: boolean; service: string; reason: string };
+      };
       expect(event.type).toBe('dev.vigil.rollback');
       expect(event.vigiltest).toBe(true);
       expect(event.data).toMatchObject({ test: true, dryRun: true, service: 'vigil-connectors-test' });
       expect(event.data.reason).toContain('TEST from `vigil connectors test`');
-      const verified = verifySignature(HOOK_SECRET, req.headers['x-vigil-timestamp'] as string, req.rawBody, req.headers['x-vigil-signature'] as string, { nowSec: Math.floor(Date.now() / 1000) });
+      const verified = verifySignature(
+        HOOK_SECRET,
+        req.headers['x-vigil-timestamp'] as string,
+        req.rawBody,
+        req.headers['x-vigil-signature'] as string,
+        { nowSec: Math.floor(Date.now() / 1000) },
+      );
       expect(verified).toEqual({ ok: true });
 
       expect(stdout).toContain('webhook connector hook (type webhook)');
       expect(stdout).toContain(`POST ${peer.url}/hooks/T0AB12CDE/B0AB12CDE/****?api-version=1&sig=**** → HTTP 200`);
-      expect(stdout).toContain('sent: a TEST event (rollback of vigil-connectors-test, marked test and dry-run) was delivered (HTTP 200)');
+      expect(stdout).toContain(
+        'sent: a TEST event (rollback of vigil-connectors-test, marked test and dry-run) was delivered (HTTP 200)',
+      );
       expect(stdout).toMatch(/result: ok\n$/);
       for (const secret of [TOKEN, SIG, HOOK_SECRET]) expect(stdout + stderr).not.toContain(secret);
 
@@ -159,13 +180,29 @@ describe('vigil connectors test', () => {
   });
 
   it('prints URLs with token-like path segments and secret query values hidden, host and port kept', () => {
-    expect(redactUrl('https://hooks.slack.com/services/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')).toBe('https://hooks.slack.com/services/T0AB12CDE/B0AB12CDE/****');
-    expect(redactUrl('https://discord.com/api/webhooks/123456789012345678/AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_AbCdEfGhIjKlMnOpQrStUvWxYz012345?wait=true'))
-      .toBe('https://discord.com/api/webhooks/123456789012345678/****?wait=true');
-    expect(redactUrl('https://prod-01.westeurope.logic.azure.com:443/workflows/0123456789abcdef0123456789abcdef/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=AbC123'))
-      .toBe('https://prod-01.westeurope.logic.azure.com/workflows/****/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=****');
-    expect(redactUrl('https://chat.googleapis.com/v1/spaces/AAAAbcdEfg/messages?key=AIzaSyDdI0hCZtE6vySjMm-WEfRq3CPzqKqqsHI&token=x')).toBe('https://chat.googleapis.com/v1/spaces/AAAAbcdEfg/messages?key=****&token=****');
-    expect(redactUrl('http://user:pass@flags.internal:8081/vigil/rollback?access_token=abc&team=checkout')).toBe('http://flags.internal:8081/vigil/rollback?access_token=****&team=checkout');
+    expect(redactUrl('https://hooks.slack.com/services/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')).toBe(
+      'https://hooks.slack.com/services/T0AB12CDE/B0AB12CDE/****',
+    );
+    expect(
+      redactUrl(
+        'https://discord.com/api/webhooks/123456789012345678/AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_AbCdEfGhIjKlMnOpQrStUvWxYz012345?wait=true',
+      ),
+    ).toBe('https://discord.com/api/webhooks/123456789012345678/****?wait=true');
+    expect(
+      redactUrl(
+        'https://prod-01.westeurope.logic.azure.com:443/workflows/0123456789abcdef0123456789abcdef/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=AbC123',
+      ),
+    ).toBe(
+      'https://prod-01.westeurope.logic.azure.com/workflows/****/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=****',
+    );
+    expect(
+      redactUrl(
+        'https://chat.googleapis.com/v1/spaces/AAAAbcdEfg/messages?key=AIzaSyDdI0hCZtE6vySjMm-WEfRq3CPzqKqqsHI&token=x',
+      ),
+    ).toBe('https://chat.googleapis.com/v1/spaces/AAAAbcdEfg/messages?key=****&token=****');
+    expect(redactUrl('http://user:pass@flags.internal:8081/vigil/rollback?access_token=abc&team=checkout')).toBe(
+      'http://flags.internal:8081/vigil/rollback?access_token=****&team=checkout',
+    );
   });
 
   it('runs the health check of connectors that have one', async () => {
@@ -180,7 +217,10 @@ describe('vigil connectors test', () => {
     expect(await run('connectors', 'test', 'kill-flag')).toBe(2);
     expect(stderr).toContain('--config');
     const bad = join(dir, 'bad.yaml');
-    writeFileSync(bad, 'notifiers:\n  - { name: ops, type: teams, options: { webhookUrl: "http://teams.example.com/x" } }\n');
+    writeFileSync(
+      bad,
+      'notifiers:\n  - { name: ops, type: teams, options: { webhookUrl: "http://teams.example.com/x" } }\n',
+    );
     expect(await run('connectors', 'test', 'ops', '--config', bad)).toBe(2);
     expect(stderr).toContain('must use https');
     expect(await run('connectors', 'test', 'ops', '--config', config(), '--timeout', 'soon')).toBe(2);
@@ -205,7 +245,10 @@ function misbehaving(kind: 'unhealthy' | 'changes' | 'writes', target: string): 
         type: `bad-${kind}`,
         kind: 'flag',
         ...(kind === 'unhealthy'
-          ? { healthCheck: () => Promise.reject(new VigilError('VIGIL_ERR_CONNECTOR_HTTP_4XX', ['flags answered HTTP 401: bad token'])) }
+          ? {
+              healthCheck: () =>
+                Promise.reject(new VigilError('VIGIL_ERR_CONNECTOR_HTTP_4XX', ['flags answered HTTP 401: bad token'])),
+            }
           : {}),
         async apply(): Promise<ActionResult> {
           if (kind === 'writes') await deps.fetch(`${target}/flags/x`, { method: 'PATCH', body: '{}' });
@@ -219,20 +262,34 @@ function misbehaving(kind: 'unhealthy' | 'changes' | 'writes', target: string): 
 describe('runConnectorTest catches connectors that break the contract', () => {
   const registries = (): Registries => ({
     ...BUILTIN_REGISTRIES,
-    planConnectors: new Map(['unhealthy', 'changes', 'writes'].map((k) => [`bad-${k}`, misbehaving(k as 'unhealthy', receiver.url)])),
+    planConnectors: new Map(
+      ['unhealthy', 'changes', 'writes'].map((k) => [`bad-${k}`, misbehaving(k as 'unhealthy', receiver.url)]),
+    ),
   });
   const test = async (name: string) => {
     const lines: string[] = [];
     const reg = registries();
-    const loaded = parseConfig([
-      'connectors:',
-      '  - { name: a, type: bad-unhealthy }',
-      '  - { name: b, type: bad-changes }',
-      '  - { name: c, type: bad-writes }',
-    ].join('\n'), 'test.yaml', reg, {});
+    const loaded = parseConfig(
+      [
+        'connectors:',
+        '  - { name: a, type: bad-unhealthy }',
+        '  - { name: b, type: bad-changes }',
+        '  - { name: c, type: bad-writes }',
+      ].join('\n'),
+      'test.yaml',
+      reg,
+      {},
+    );
     const code = await runConnectorTest({
-      loaded, registries: reg, name, send: false, outcome: 'rollback', timeoutMs: 5000, logger: silentLogger(),
-      out: (l) => lines.push(l), err: (l) => lines.push(l),
+      loaded,
+      registries: reg,
+      name,
+      send: false,
+      outcome: 'rollback',
+      timeoutMs: 5000,
+      logger: silentLogger(),
+      out: (l) => lines.push(l),
+      err: (l) => lines.push(l),
     });
     return { code, text: lines.join('\n') };
   };
@@ -240,7 +297,9 @@ describe('runConnectorTest catches connectors that break the contract', () => {
   it('a failing health check', async () => {
     const r = await test('a');
     expect(r.code).toBe(1);
-    expect(r.text).toContain('health check: FAILED: vendor rejected the request: flags answered HTTP 401: bad token [VIGIL_ERR_CONNECTOR_HTTP_4XX]');
+    expect(r.text).toContain(
+      'health check: FAILED: vendor rejected the request: flags answered HTTP 401: bad token [VIGIL_ERR_CONNECTOR_HTTP_4XX]',
+    );
   });
 
   it('a dry run that reports a change', async () => {

@@ -12,7 +12,12 @@ import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  type ReadableSpan,
+} from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { TRACE_EXPORT_PATH } from '../../src/ingest/otlp/grpc-receiver.js';
@@ -27,8 +32,18 @@ afterEach(async () => {
 
 async function startAgent(extra = ''): Promise<{ agent: Agent; grpcUrl: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-grpc-'));
-  const loaded = parseConfig(`audit: { path: "${join(dir, 'audit.jsonl')}" }\nserver: { otlpGrpc: { host: 127.0.0.1 } }\n${extra}`, 'grpc.yaml', BUILTIN_REGISTRIES, {});
-  const agent = createAgent({ loaded, registries: BUILTIN_REGISTRIES, logger: silentLogger(), ports: { otlpHttp: 0, otlpGrpc: 0, api: 0 } });
+  const loaded = parseConfig(
+    `audit: { path: "${join(dir, 'audit.jsonl')}" }\nserver: { otlpGrpc: { host: 127.0.0.1 } }\n${extra}`,
+    'grpc.yaml',
+    BUILTIN_REGISTRIES,
+    {},
+  );
+  const agent = createAgent({
+    loaded,
+    registries: BUILTIN_REGISTRIES,
+    logger: silentLogger(),
+    ports: { otlpHttp: 0, otlpGrpc: 0, api: 0 },
+  });
   const { otlpGrpcAddress } = await agent.start();
   cleanups.push(() => agent.stop());
   return { agent, grpcUrl: `http://${otlpGrpcAddress}` };
@@ -37,7 +52,10 @@ async function startAgent(extra = ''): Promise<{ agent: Agent; grpcUrl: string }
 /** `n` SERVER spans per cohort of service `shop` (baseline 1.0, canary 1.1), ending now; every 10th fails. */
 function spans(n: number): ReadableSpan[] {
   const out: ReadableSpan[] = [];
-  for (const [version, cohort] of [['1.0', 'baseline'], ['1.1', 'canary']] as const) {
+  for (const [version, cohort] of [
+    ['1.0', 'baseline'],
+    ['1.1', 'canary'],
+  ] as const) {
     const memory = new InMemorySpanExporter();
     const provider = new BasicTracerProvider({
       resource: resourceFromAttributes({ 'service.name': 'shop', 'service.version': version, 'vigil.cohort': cohort }),
@@ -45,7 +63,10 @@ function spans(n: number): ReadableSpan[] {
     });
     const tracer = provider.getTracer('grpc-test');
     for (let i = 0; i < n; i++) {
-      const span = tracer.startSpan('GET /cart', { kind: SpanKind.SERVER, attributes: { 'http.route': '/cart', 'http.response.status_code': i % 10 === 0 ? 500 : 200 } });
+      const span = tracer.startSpan('GET /cart', {
+        kind: SpanKind.SERVER,
+        attributes: { 'http.route': '/cart', 'http.response.status_code': i % 10 === 0 ? 500 : 200 },
+      });
       if (i % 10 === 0) span.setStatus({ code: SpanStatusCode.ERROR });
       span.end();
     }
@@ -73,14 +94,22 @@ describe('OTLP/gRPC with the OpenTelemetry JS gRPC exporter', () => {
   it('ingests plain and gzip exports into the analysis, counted per transport', async () => {
     const { agent, grpcUrl } = await startAgent();
     expect((await exportWith(exporter(grpcUrl), spans(30))).code).toBe(ExportResultCode.SUCCESS);
-    expect((await exportWith(exporter(grpcUrl, CompressionAlgorithm.GZIP), spans(20))).code).toBe(ExportResultCode.SUCCESS);
+    expect((await exportWith(exporter(grpcUrl, CompressionAlgorithm.GZIP), spans(20))).code).toBe(
+      ExportResultCode.SUCCESS,
+    );
     expect(agent.registry.counters.samples).toBe(100);
-    expect(await metric(agent, 'vigil_otlp_spans_accepted_total')).toEqual(['vigil_otlp_spans_accepted_total{transport="grpc",encoding="protobuf"} 100']);
-    expect(await metric(agent, 'vigil_request_samples_total')).toEqual(expect.arrayContaining([
-      'vigil_request_samples_total{cohort="baseline"} 50',
-      'vigil_request_samples_total{cohort="canary"} 50',
-    ]));
-    expect(agent.registry.list().map((a) => [a.service, a.canaryVersion, a.baselineVersion])).toEqual([['shop', '1.1', '1.0']]);
+    expect(await metric(agent, 'vigil_otlp_spans_accepted_total')).toEqual([
+      'vigil_otlp_spans_accepted_total{transport="grpc",encoding="protobuf"} 100',
+    ]);
+    expect(await metric(agent, 'vigil_request_samples_total')).toEqual(
+      expect.arrayContaining([
+        'vigil_request_samples_total{cohort="baseline"} 50',
+        'vigil_request_samples_total{cohort="canary"} 50',
+      ]),
+    );
+    expect(agent.registry.list().map((a) => [a.service, a.canaryVersion, a.baselineVersion])).toEqual([
+      ['shop', '1.1', '1.0'],
+    ]);
     expect(agent.gate.stats()).toMatchObject({ inFlightRequests: 0, inFlightBytes: 0 });
   });
 
@@ -92,7 +121,9 @@ describe('OTLP/gRPC with the OpenTelemetry JS gRPC exporter', () => {
     expect(refused.code).toBe(ExportResultCode.FAILED);
     expect((refused.error as Partial<ServiceError> | undefined)?.code).toBe(status.UNAVAILABLE);
     expect(agent.registry.counters.samples).toBe(0);
-    expect(await metric(agent, 'vigil_ingest_throttled_total')).toEqual(['vigil_ingest_throttled_total{transport="grpc",reason="requests"} 1']);
+    expect(await metric(agent, 'vigil_ingest_throttled_total')).toEqual([
+      'vigil_ingest_throttled_total{transport="grpc",reason="requests"} 1',
+    ]);
     if (held.ok) held.release();
     expect((await exportWith(e, spans(10))).code).toBe(ExportResultCode.SUCCESS);
     expect(agent.registry.counters.samples).toBe(20);
@@ -103,11 +134,21 @@ describe('OTLP/gRPC with the OpenTelemetry JS gRPC exporter', () => {
     const client = new Client(grpcUrl.replace('http://', ''), credentials.createInsecure());
     cleanups.push(() => client.close());
     const err = await new Promise<ServiceError | null>((resolve) => {
-      client.makeUnaryRequest(TRACE_EXPORT_PATH, (b: Buffer) => b, (b: Buffer) => b, Buffer.from([0x0a, 0x05, 0x12]), new Metadata(), {}, (e) => resolve(e));
+      client.makeUnaryRequest(
+        TRACE_EXPORT_PATH,
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.from([0x0a, 0x05, 0x12]),
+        new Metadata(),
+        {},
+        (e) => resolve(e),
+      );
     });
     expect(err?.code).toBe(status.INVALID_ARGUMENT);
     expect(err?.details).toMatch(/ResourceSpans|ExportTraceServiceRequest/);
-    expect(await metric(agent, 'vigil_otlp_requests_rejected_total')).toEqual(['vigil_otlp_requests_rejected_total{transport="grpc",status="3"} 1']);
+    expect(await metric(agent, 'vigil_otlp_requests_rejected_total')).toEqual([
+      'vigil_otlp_requests_rejected_total{transport="grpc",status="3"} 1',
+    ]);
   });
 
   it('stop() closes the gRPC port', async () => {

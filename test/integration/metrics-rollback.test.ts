@@ -34,13 +34,23 @@ afterEach(async () => {
 
 async function startAgent(analysis: string): Promise<{ agent: Agent; otlp: string; decisions: Decision[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-metrics-'));
-  const loaded = parseConfig(`
+  const loaded = parseConfig(
+    `
 analysis: ${analysis}
 connectors: [{ name: router, type: noop, options: { kind: traffic } }]
 plan: [router]
 audit: { path: "${join(dir, 'audit.jsonl')}" }
-`, 'metrics.yaml', BUILTIN_REGISTRIES, {});
-  const agent = createAgent({ loaded, registries: BUILTIN_REGISTRIES, logger: silentLogger(), ports: { otlpHttp: 0, otlpGrpc: 0, api: 0 } });
+`,
+    'metrics.yaml',
+    BUILTIN_REGISTRIES,
+    {},
+  );
+  const agent = createAgent({
+    loaded,
+    registries: BUILTIN_REGISTRIES,
+    logger: silentLogger(),
+    ports: { otlpHttp: 0, otlpGrpc: 0, api: 0 },
+  });
   const { otlpHttpUrl } = await agent.start();
   cleanups.push(() => agent.stop());
   const decisions: Decision[] = [];
@@ -53,24 +63,52 @@ interface Instance {
 }
 
 /** One instance of a service: its own MeterProvider exporting every 200 ms with a real OTLP exporter. */
-function instance(otlp: string, o: { service: string; version: string; cohort: string; errorRate: number; medianMs: number; encoding: 'protobuf' | 'json'; delta: boolean; seed: number }): Instance {
-  const temporalityPreference = o.delta ? AggregationTemporalityPreference.DELTA : AggregationTemporalityPreference.CUMULATIVE;
+function instance(
+  otlp: string,
+  o: {
+    service: string;
+    version: string;
+    cohort: string;
+    errorRate: number;
+    medianMs: number;
+    encoding: 'protobuf' | 'json';
+    delta: boolean;
+    seed: number;
+  },
+): Instance {
+  const temporalityPreference = o.delta
+    ? AggregationTemporalityPreference.DELTA
+    : AggregationTemporalityPreference.CUMULATIVE;
   const url = `${otlp}/v1/metrics`;
-  const exporter = o.encoding === 'protobuf' ? new ProtoExporter({ url, temporalityPreference }) : new HttpJsonExporter({ url, temporalityPreference });
+  const exporter =
+    o.encoding === 'protobuf'
+      ? new ProtoExporter({ url, temporalityPreference })
+      : new HttpJsonExporter({ url, temporalityPreference });
   const provider = new MeterProvider({
-    resource: resourceFromAttributes({ 'service.name': o.service, 'service.version': o.version, 'vigil.cohort': o.cohort }),
+    resource: resourceFromAttributes({
+      'service.name': o.service,
+      'service.version': o.version,
+      'vigil.cohort': o.cohort,
+    }),
     readers: [new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 200, exportTimeoutMillis: 150 })],
   });
   cleanups.push(() => provider.shutdown());
-  const histogram = provider.getMeter('@opentelemetry/instrumentation-http').createHistogram('http.server.request.duration', {
-    unit: 's', advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] },
-  });
+  const histogram = provider
+    .getMeter('@opentelemetry/instrumentation-http')
+    .createHistogram('http.server.request.duration', {
+      unit: 's',
+      advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] },
+    });
   const rand = seededRandom(o.seed);
   return {
     record(n) {
       for (let i = 0; i < n; i++) {
         const status = rand() < o.errorRate ? 503 : 200;
-        histogram.record(latencySeconds(rand, o.medianMs), { 'http.request.method': 'GET', 'http.route': '/cart/:id', 'http.response.status_code': status });
+        histogram.record(latencySeconds(rand, o.medianMs), {
+          'http.request.method': 'GET',
+          'http.route': '/cart/:id',
+          'http.response.status_code': status,
+        });
       }
     },
   };
@@ -78,22 +116,68 @@ function instance(otlp: string, o: { service: string; version: string; cohort: s
 
 describe('metrics-only services, real SDK exporters', () => {
   it('rolls back the canary whose histogram shows 5x the errors, promotes the healthy one', async () => {
-    const { agent, otlp, decisions } = await startAgent('{ interval: 1s, allowedLateness: 300ms, minSamples: 25, maxDuration: 5s, silenceTimeout: 4s, alpha: 0.01 }');
+    const { agent, otlp, decisions } = await startAgent(
+      '{ interval: 1s, allowedLateness: 300ms, minSamples: 25, maxDuration: 5s, silenceTimeout: 4s, alpha: 0.01 }',
+    );
     const fleet = [
-      instance(otlp, { service: 'checkout', version: '1.0.0', cohort: 'baseline', errorRate: 0.02, medianMs: 40, encoding: 'json', delta: false, seed: 1 }),
-      instance(otlp, { service: 'checkout', version: '1.1.0', cohort: 'canary', errorRate: 0.10, medianMs: 40, encoding: 'protobuf', delta: true, seed: 2 }),
-      instance(otlp, { service: 'search', version: '3.0.0', cohort: 'baseline', errorRate: 0.02, medianMs: 40, encoding: 'protobuf', delta: false, seed: 3 }),
-      instance(otlp, { service: 'search', version: '3.1.0', cohort: 'canary', errorRate: 0.02, medianMs: 40, encoding: 'json', delta: false, seed: 4 }),
+      instance(otlp, {
+        service: 'checkout',
+        version: '1.0.0',
+        cohort: 'baseline',
+        errorRate: 0.02,
+        medianMs: 40,
+        encoding: 'json',
+        delta: false,
+        seed: 1,
+      }),
+      instance(otlp, {
+        service: 'checkout',
+        version: '1.1.0',
+        cohort: 'canary',
+        errorRate: 0.1,
+        medianMs: 40,
+        encoding: 'protobuf',
+        delta: true,
+        seed: 2,
+      }),
+      instance(otlp, {
+        service: 'search',
+        version: '3.0.0',
+        cohort: 'baseline',
+        errorRate: 0.02,
+        medianMs: 40,
+        encoding: 'protobuf',
+        delta: false,
+        seed: 3,
+      }),
+      instance(otlp, {
+        service: 'search',
+        version: '3.1.0',
+        cohort: 'canary',
+        errorRate: 0.02,
+        medianMs: 40,
+        encoding: 'json',
+        delta: false,
+        seed: 4,
+      }),
     ];
     const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline && !(decisions.some((d) => d.service === 'checkout') && decisions.some((d) => d.service === 'search'))) {
+    while (
+      Date.now() < deadline &&
+      !(decisions.some((d) => d.service === 'checkout') && decisions.some((d) => d.service === 'search'))
+    ) {
       for (const i of fleet) i.record(40);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     await agent.settle();
 
     const checkout = decisions.find((d) => d.service === 'checkout');
-    expect(checkout).toMatchObject({ outcome: 'rollback', canaryVersion: '1.1.0', baselineVersion: '1.0.0', plan: ['router'] });
+    expect(checkout).toMatchObject({
+      outcome: 'rollback',
+      canaryVersion: '1.1.0',
+      baselineVersion: '1.0.0',
+      plan: ['router'],
+    });
     const failed = checkout!.verdicts.find((v) => v.phase === 'fail')!;
     expect(failed.metric).toBe('error-rate');
     expect(failed.lower).toBeGreaterThan(1);
@@ -105,12 +189,21 @@ describe('metrics-only services, real SDK exporters', () => {
   }, 60_000);
 });
 
-async function post(otlp: string, rm: ResourceMetrics, encoding: 'protobuf' | 'json'): Promise<{ status: number; body: string }> {
+async function post(
+  otlp: string,
+  rm: ResourceMetrics,
+  encoding: 'protobuf' | 'json',
+): Promise<{ status: number; body: string }> {
   const s = encoding === 'protobuf' ? ProtobufMetricsSerializer : JsonMetricsSerializer;
   const res = await fetch(`${otlp}/v1/metrics`, {
-    method: 'POST', headers: { 'content-type': encoding === 'protobuf' ? 'application/x-protobuf' : 'application/json' }, body: s.serializeRequest(rm),
+    method: 'POST',
+    headers: { 'content-type': encoding === 'protobuf' ? 'application/x-protobuf' : 'application/json' },
+    body: s.serializeRequest(rm),
   });
-  return { status: res.status, body: encoding === 'json' ? await res.text() : Buffer.from(await res.arrayBuffer()).toString('hex') };
+  return {
+    status: res.status,
+    body: encoding === 'json' ? await res.text() : Buffer.from(await res.arrayBuffer()).toString('hex'),
+  };
 }
 
 describe('metrics-only services, synthetic time', () => {
@@ -118,7 +211,9 @@ describe('metrics-only services, synthetic time', () => {
   const START = T0 - 60_000;
 
   it('rolls back a canary twice as slow (latency from histogram buckets)', async () => {
-    const { agent, otlp, decisions } = await startAgent('{ interval: 10s, allowedLateness: 2s, minSamples: 25, maxDuration: 30m, alpha: 0.01 }');
+    const { agent, otlp, decisions } = await startAgent(
+      '{ interval: 10s, allowedLateness: 2s, minSamples: 25, maxDuration: 30m, alpha: 0.01 }',
+    );
     const rand = seededRandom(42);
     const ok = { 'http.response.status_code': 200 };
     let base = new Array<number>(15).fill(0);
@@ -128,8 +223,30 @@ describe('metrics-only services, synthetic time', () => {
       base = add(base, bucketCounts(rand, 100, 40));
       canary = add(canary, bucketCounts(rand, 100, 80));
       const answers = await Promise.all([
-        post(otlp, resourceMetrics({ service: 'cart', version: '1.0', cohort: 'baseline', start: START, end, series: [{ attrs: ok, counts: base }] }), 'json'),
-        post(otlp, resourceMetrics({ service: 'cart', version: '2.0', cohort: 'canary', start: START, end, series: [{ attrs: ok, counts: canary }] }), 'protobuf'),
+        post(
+          otlp,
+          resourceMetrics({
+            service: 'cart',
+            version: '1.0',
+            cohort: 'baseline',
+            start: START,
+            end,
+            series: [{ attrs: ok, counts: base }],
+          }),
+          'json',
+        ),
+        post(
+          otlp,
+          resourceMetrics({
+            service: 'cart',
+            version: '2.0',
+            cohort: 'canary',
+            start: START,
+            end,
+            series: [{ attrs: ok, counts: canary }],
+          }),
+          'protobuf',
+        ),
       ]);
       expect(answers.map((a) => a.status)).toEqual([200, 200]);
     }
@@ -145,7 +262,14 @@ describe('metrics-only services, synthetic time', () => {
 
   it('handles cumulative resets, duplicates and rejected points end to end, with exact counts', async () => {
     const { agent, otlp } = await startAgent('{ interval: 10s, allowedLateness: 2s }');
-    const stock = (start: number, end: number, counts: number[]) => resourceMetrics({ service: 'stock', version: '5.0', start, end, series: [{ attrs: { 'http.route': '/s' }, counts }] });
+    const stock = (start: number, end: number, counts: number[]) =>
+      resourceMetrics({
+        service: 'stock',
+        version: '5.0',
+        start,
+        end,
+        series: [{ attrs: { 'http.route': '/s' }, counts }],
+      });
     const c = (n: number, errorsAt = 0) => [n - errorsAt, errorsAt, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
     expect((await post(otlp, stock(START, T0, c(10)), 'json')).status).toBe(200); // baseline: no delta
     expect((await post(otlp, stock(START, T0 + 5000, c(25)), 'protobuf')).status).toBe(200); // +15
@@ -153,16 +277,34 @@ describe('metrics-only services, synthetic time', () => {
     expect((await post(otlp, stock(T0 + 6000, T0 + 10_000, c(4)), 'protobuf')).status).toBe(200); // restart: reset, +4
     expect((await post(otlp, stock(T0 + 6000, T0 + 15_000, c(9)), 'json')).status).toBe(200); // +5
     // a point with time_unix_nano 0 next to a good one: partial success, the good one counts (+2)
-    const mixed = resourceMetrics({ service: 'stock', version: '5.0', start: T0 + 6000, end: T0 + 20_000, series: [{ attrs: { 'http.route': '/s' }, counts: c(11) }] });
-    const zero = resourceMetrics({ service: 'stock', version: '5.0', start: 0, end: 0, series: [{ attrs: { 'http.route': '/z' }, counts: c(3) }] });
+    const mixed = resourceMetrics({
+      service: 'stock',
+      version: '5.0',
+      start: T0 + 6000,
+      end: T0 + 20_000,
+      series: [{ attrs: { 'http.route': '/s' }, counts: c(11) }],
+    });
+    const zero = resourceMetrics({
+      service: 'stock',
+      version: '5.0',
+      start: 0,
+      end: 0,
+      series: [{ attrs: { 'http.route': '/z' }, counts: c(3) }],
+    });
     mixed.scopeMetrics[0]!.metrics.push(zero.scopeMetrics[0]!.metrics[0]!);
     const partial = await post(otlp, mixed, 'json');
     expect(partial.status).toBe(200);
-    expect(JSON.parse(partial.body)).toEqual({ partialSuccess: { rejectedDataPoints: '1', errorMessage: 'rejected 1 data point(s): 1 with time_unix_nano 0' } });
+    expect(JSON.parse(partial.body)).toEqual({
+      partialSuccess: { rejectedDataPoints: '1', errorMessage: 'rejected 1 data point(s): 1 with time_unix_nano 0' },
+    });
 
     expect(agent.registry.unknownCohorts()).toEqual([{ service: 'stock', version: '5.0', samples: 15 + 4 + 5 + 2 }]);
     expect(agent.metricsIngest.tracker.counters).toMatchObject({ baselines: 1, resets: 1, duplicates: 1 });
-    const malformed = await fetch(`${otlp}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: Buffer.from([0x0a, 0x05, 0x01]) });
+    const malformed = await fetch(`${otlp}/v1/metrics`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-protobuf' },
+      body: Buffer.from([0x0a, 0x05, 0x01]),
+    });
     expect(malformed.status).toBe(400);
   });
 });

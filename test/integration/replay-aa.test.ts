@@ -23,13 +23,25 @@ beforeEach(() => {
 });
 afterEach(() => vi.restoreAllMocks());
 
-interface Line { type: string; service?: string; outcome?: string; analyses?: number; outcomes?: Record<string, number>; badLines?: number }
+interface Line {
+  type: string;
+  service?: string;
+  outcome?: string;
+  analyses?: number;
+  outcomes?: Record<string, number>;
+  badLines?: number;
+}
 
 async function replay(file: string): Promise<{ decisions: Line[]; summary: Line }> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-replay-aa-'));
   stdout = '';
-  expect(await main(['node', 'vigil', 'replay', '--config', config, '--audit', join(dir, 'audit.jsonl'), file])).toBe(0);
-  const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as Line);
+  expect(await main(['node', 'vigil', 'replay', '--config', config, '--audit', join(dir, 'audit.jsonl'), file])).toBe(
+    0,
+  );
+  const lines = stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Line);
   return { decisions: lines.filter((l) => l.type === 'decision'), summary: lines.at(-1)! };
 }
 
@@ -54,7 +66,9 @@ describe('vigil replay: false rollbacks over many independent A/A services', () 
     const rollbacks = decisions.filter((d) => d.outcome === 'rollback').length;
     const n = decisions.length;
     const tail = binomialUpperTail(rollbacks, n, ALPHA);
-    console.log(`[replay-aa] false rollbacks: ${rollbacks}/${n} = ${((100 * rollbacks) / n).toFixed(1)}% (alpha ${ALPHA * 100}%; P(X >= ${rollbacks} | Binomial(${n}, ${ALPHA})) = ${tail.toPrecision(3)}); outcomes ${JSON.stringify(summary.outcomes)}`);
+    console.log(
+      `[replay-aa] false rollbacks: ${rollbacks}/${n} = ${((100 * rollbacks) / n).toFixed(1)}% (alpha ${ALPHA * 100}%; P(X >= ${rollbacks} | Binomial(${n}, ${ALPHA})) = ${tail.toPrecision(3)}); outcomes ${JSON.stringify(summary.outcomes)}`,
+    );
     // not significantly above alpha: at alpha exactly, seeing this many or more has probability >= 1%
     expect(tail).toBeGreaterThanOrEqual(0.01);
     expect(rollbacks / n).toBeLessThanOrEqual(ALPHA + 2.33 * Math.sqrt((ALPHA * (1 - ALPHA)) / n));

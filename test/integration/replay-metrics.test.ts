@@ -24,16 +24,39 @@ describe('vigil replay of recorded metrics', () => {
       const end = T0 + e * 2000;
       base = add(base, bucketCounts(rand, 100, 40));
       canary = add(canary, bucketCounts(rand, 100, 80));
-      for (const [version, cohort, counts] of [['1.0', 'baseline', base], ['2.0', 'canary', canary]] as const) {
-        const rm = resourceMetrics({ service: 'cart', version, cohort, start: T0 - 60_000, end, series: [{ attrs: ok, counts }] });
+      for (const [version, cohort, counts] of [
+        ['1.0', 'baseline', base],
+        ['2.0', 'canary', canary],
+      ] as const) {
+        const rm = resourceMetrics({
+          service: 'cart',
+          version,
+          cohort,
+          start: T0 - 60_000,
+          end,
+          series: [{ attrs: ok, counts }],
+        });
         lines.push(Buffer.from(JsonMetricsSerializer.serializeRequest(rm)!).toString('utf8'));
       }
     }
     const file = join(dir, 'metrics.jsonl');
     writeFileSync(file, `${lines.join('\n')}\n`);
-    const loaded = parseConfig('analysis: { interval: 10s, allowedLateness: 2s, minSamples: 25, alpha: 0.01 }\n', 'replay.yaml', BUILTIN_REGISTRIES, {});
+    const loaded = parseConfig(
+      'analysis: { interval: 10s, allowedLateness: 2s, minSamples: 25, alpha: 0.01 }\n',
+      'replay.yaml',
+      BUILTIN_REGISTRIES,
+      {},
+    );
     const out: string[] = [];
-    const summary = await runReplay({ loaded, registries: BUILTIN_REGISTRIES, files: [file], logger: silentLogger(), format: 'json', out: (l) => out.push(l), auditPath: join(dir, 'audit.jsonl') });
+    const summary = await runReplay({
+      loaded,
+      registries: BUILTIN_REGISTRIES,
+      files: [file],
+      logger: silentLogger(),
+      format: 'json',
+      out: (l) => out.push(l),
+      auditPath: join(dir, 'audit.jsonl'),
+    });
     expect(summary).toMatchObject({ metricLines: 120, badLines: 0, outcomes: { rollback: 1 } });
     expect(summary.metricIncrements).toBeGreaterThan(100);
     const decision = JSON.parse(out[0]!);

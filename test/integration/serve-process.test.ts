@@ -12,7 +12,10 @@ describe('vigil serve (process)', () => {
   it('serves, rejects bad OTLP with 4xx while accepting good OTLP, and exits 0 on SIGTERM', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vigil-serve-'));
     const cfg = join(dir, 'vigil.yaml');
-    writeFileSync(cfg, `server:\n  otlpHttp: { host: 127.0.0.1, port: 0 }\n  otlpGrpc: { host: 127.0.0.1, port: 0 }\n  api: { host: 127.0.0.1, port: 0 }\naudit: { path: "${join(dir, 'audit.jsonl')}" }\nconnectors:\n  - { name: hook, type: webhook, options: { url: "http://127.0.0.1:9/x", secret: "\${HOOK_SECRET}" } }\nplan: [hook]\n`);
+    writeFileSync(
+      cfg,
+      `server:\n  otlpHttp: { host: 127.0.0.1, port: 0 }\n  otlpGrpc: { host: 127.0.0.1, port: 0 }\n  api: { host: 127.0.0.1, port: 0 }\naudit: { path: "${join(dir, 'audit.jsonl')}" }\nconnectors:\n  - { name: hook, type: webhook, options: { url: "http://127.0.0.1:9/x", secret: "\${HOOK_SECRET}" } }\nplan: [hook]\n`,
+    );
     const child = spawn(process.execPath, [join(root, 'bin/vigil.js'), 'serve', '--config', cfg], {
       env: { ...process.env, HOOK_SECRET: 'super-secret-value', VIGIL_LOG_LEVEL: 'debug' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -28,14 +31,42 @@ describe('vigil serve (process)', () => {
     const { otlpHttp, api } = JSON.parse(line!);
 
     expect((await fetch(`${api}/healthz`)).status).toBe(200);
-    const bad = await fetch(`${otlpHttp}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: Buffer.from([0x0a, 0xff, 0xff, 0x01]) });
+    const bad = await fetch(`${otlpHttp}/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-protobuf' },
+      body: Buffer.from([0x0a, 0xff, 0xff, 0x01]),
+    });
     expect(bad.status).toBe(400);
-    const bomb = await fetch(`${otlpHttp}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync(Buffer.alloc(64 * 1024 * 1024, 0x20)) });
+    const bomb = await fetch(`${otlpHttp}/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: gzipSync(Buffer.alloc(64 * 1024 * 1024, 0x20)),
+    });
     expect(bomb.status).toBe(413);
     const good = await fetch(`${otlpHttp}/v1/traces`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'cart' } }] }, scopeSpans: [{ spans: [{ traceId: '5b8efff798038103d269b633813fc60c', spanId: 'eee19b7ec3c1b174', name: 'GET /', kind: 2, startTimeUnixNano: '1767225600000000000', endTimeUnixNano: '1767225600020000000' }] }] }] }),
+      body: JSON.stringify({
+        resourceSpans: [
+          {
+            resource: { attributes: [{ key: 'service.name', value: { stringValue: 'cart' } }] },
+            scopeSpans: [
+              {
+                spans: [
+                  {
+                    traceId: '5b8efff798038103d269b633813fc60c',
+                    spanId: 'eee19b7ec3c1b174',
+                    name: 'GET /',
+                    kind: 2,
+                    startTimeUnixNano: '1767225600000000000',
+                    endTimeUnixNano: '1767225600020000000',
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      }),
     });
     expect(good.status).toBe(200);
     expect(await good.json()).toEqual({});

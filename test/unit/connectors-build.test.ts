@@ -18,7 +18,10 @@ describe('buildConnectors', () => {
   it('builds every plan connector (by name, in order) and notifier with its parsed options', () => {
     const loaded = parseConfig(yaml, 'x.yaml', BUILTIN_REGISTRIES, {});
     const built = buildConnectors(loaded, BUILTIN_REGISTRIES, deps);
-    expect([...built.plan.entries()].map(([n, c]) => `${n}:${c.type}:${c.kind}`)).toEqual(['hook:webhook:webhook', 'nothing:noop:webhook']);
+    expect([...built.plan.entries()].map(([n, c]) => `${n}:${c.type}:${c.kind}`)).toEqual([
+      'hook:webhook:webhook',
+      'nothing:noop:webhook',
+    ]);
     expect(built.notifiers.map((n) => `${n.name}:${n.type}`)).toEqual(['ops:teams', 'pager:pagerduty']);
   });
 
@@ -26,7 +29,11 @@ describe('buildConnectors', () => {
     const sneaky: ConnectorFactory = { ...BUILTIN_REGISTRIES.notifiers.get('noop')!, type: 'sneaky' };
     const registries: Registries = { ...BUILTIN_REGISTRIES, planConnectors: new Map([['sneaky', sneaky]]) };
     const loaded = parseConfig('connectors: [{ name: s, type: sneaky }]', 'x.yaml', registries, {});
-    expect(() => buildConnector(loaded, registries, 'connectors', { name: 's', type: 'sneaky' }, deps)).toThrow(/sneaky \(a notifier\) under connectors/);
-    expect(() => buildConnector(loaded, registries, 'notifiers', { name: 's', type: 'unknown' }, deps)).toThrow(/unknown type unknown/);
+    expect(() => buildConnector(loaded, registries, 'connectors', { name: 's', type: 'sneaky' }, deps)).toThrow(
+      /sneaky \(a notifier\) under connectors/,
+    );
+    expect(() => buildConnector(loaded, registries, 'notifiers', { name: 's', type: 'unknown' }, deps)).toThrow(
+      /unknown type unknown/,
+    );
   });
 });

@@ -10,24 +10,44 @@ function plan(name: string, healthCheck?: PlanConnector['healthCheck']): PlanCon
   return { name, type: 'flagd', kind: 'flag', apply: ok, ...(healthCheck ? { healthCheck } : {}) };
 }
 function notifier(name: string, healthCheck?: Notifier['healthCheck']): Notifier {
-  return { name, type: 'slack', kind: 'notifier', post: () => Promise.resolve(), ...(healthCheck ? { healthCheck } : {}) };
+  return {
+    name,
+    type: 'slack',
+    kind: 'notifier',
+    post: () => Promise.resolve(),
+    ...(healthCheck ? { healthCheck } : {}),
+  };
 }
 
 describe('checkConnectors', () => {
   it('returns no problem when every check passes or there is none to run', async () => {
-    const conns = new Map([['a', plan('a', () => Promise.resolve())], ['b', plan('b')]]);
+    const conns = new Map([
+      ['a', plan('a', () => Promise.resolve())],
+      ['b', plan('b')],
+    ]);
     expect(await checkConnectors(conns, [notifier('n')], silentLogger(), new AbortController().signal)).toEqual([]);
   });
 
   it('reports each failing check with its name, type, kind, error and code, in config order', async () => {
     const problems = await checkConnectors(
-      [plan('flags', () => Promise.reject(new VigilError('VIGIL_ERR_CONNECTOR_HTTP_4XX', ['flagd answered HTTP 401']))), plan('fine', () => Promise.resolve())],
+      [
+        plan('flags', () =>
+          Promise.reject(new VigilError('VIGIL_ERR_CONNECTOR_HTTP_4XX', ['flagd answered HTTP 401'])),
+        ),
+        plan('fine', () => Promise.resolve()),
+      ],
       [notifier('chat', () => Promise.reject(new Error('ENOENT: no such file')))],
       silentLogger(),
       new AbortController().signal,
     );
     expect(problems).toEqual([
-      { name: 'flags', type: 'flagd', kind: 'flag', error: 'vendor rejected the request: flagd answered HTTP 401', code: 'VIGIL_ERR_CONNECTOR_HTTP_4XX' },
+      {
+        name: 'flags',
+        type: 'flagd',
+        kind: 'flag',
+        error: 'vendor rejected the request: flagd answered HTTP 401',
+        code: 'VIGIL_ERR_CONNECTOR_HTTP_4XX',
+      },
       { name: 'chat', type: 'slack', kind: 'notifier', error: 'ENOENT: no such file' },
     ]);
     expect(problems.map(formatProblem)).toEqual([
@@ -38,15 +58,37 @@ describe('checkConnectors', () => {
 
   it('stops waiting for a check that ignores the signal once the signal fires', async () => {
     const ac = new AbortController();
-    const pending = checkConnectors([plan('stuck', () => new Promise<void>(() => undefined))], [], silentLogger(), ac.signal);
+    const pending = checkConnectors(
+      [plan('stuck', () => new Promise<void>(() => undefined))],
+      [],
+      silentLogger(),
+      ac.signal,
+    );
     ac.abort(new Error('readiness probe budget spent'));
-    expect(await pending).toEqual([{ name: 'stuck', type: 'flagd', kind: 'flag', error: 'health check did not finish: readiness probe budget spent' }]);
+    expect(await pending).toEqual([
+      {
+        name: 'stuck',
+        type: 'flagd',
+        kind: 'flag',
+        error: 'health check did not finish: readiness probe budget spent',
+      },
+    ]);
   });
 
   it('passes the signal to the checks', async () => {
     const ac = new AbortController();
     let seen: AbortSignal | undefined;
-    await checkConnectors([plan('a', (ctx) => { seen = ctx.signal; return Promise.resolve(); })], [], silentLogger(), ac.signal);
+    await checkConnectors(
+      [
+        plan('a', (ctx) => {
+          seen = ctx.signal;
+          return Promise.resolve();
+        }),
+      ],
+      [],
+      silentLogger(),
+      ac.signal,
+    );
     expect(seen).toBe(ac.signal);
   });
 });

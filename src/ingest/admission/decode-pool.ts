@@ -51,9 +51,17 @@ export function packTraces(d: DecodedTraces): PackedTraces {
     return i;
   };
   const p: PackedTraces = {
-    spans: d.spans, nonRequestSpans: d.nonRequestSpans, rejectedSpans: d.rejectedSpans, strings,
-    service: new Int32Array(n), route: new Int32Array(n), version: new Int32Array(n), cohort: new Uint8Array(n),
-    error: new Uint8Array(n), end: new Float64Array(n), duration: new Float64Array(n),
+    spans: d.spans,
+    nonRequestSpans: d.nonRequestSpans,
+    rejectedSpans: d.rejectedSpans,
+    strings,
+    service: new Int32Array(n),
+    route: new Int32Array(n),
+    version: new Int32Array(n),
+    cohort: new Uint8Array(n),
+    error: new Uint8Array(n),
+    end: new Float64Array(n),
+    duration: new Float64Array(n),
   };
   if (d.rejectionMessage !== undefined) p.rejectionMessage = d.rejectionMessage;
   for (let i = 0; i < n; i++) {
@@ -85,7 +93,12 @@ export function unpackTraces(p: PackedTraces): DecodedTraces {
       error: p.error[i] === 1,
     };
   }
-  const out: DecodedTraces = { samples, spans: p.spans, nonRequestSpans: p.nonRequestSpans, rejectedSpans: p.rejectedSpans };
+  const out: DecodedTraces = {
+    samples,
+    spans: p.spans,
+    nonRequestSpans: p.nonRequestSpans,
+    rejectedSpans: p.rejectedSpans,
+  };
   if (p.rejectionMessage !== undefined) out.rejectionMessage = p.rejectionMessage;
   return out;
 }
@@ -141,7 +154,8 @@ export class DecodePool {
     const slot = this.pick();
     const id = this.nextId++;
     // transfer the memory when the Buffer owns all of it; otherwise (a pooled or sliced Buffer) copy it
-    const owned = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer;
+    const owned =
+      body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer;
     const bytes = owned ? body : new Uint8Array(body);
     return new Promise<DecodedTraces>((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
@@ -184,7 +198,8 @@ export class DecodePool {
     });
     const fail = (err: unknown): void => {
       if (this.slots[i] === slot) this.slots[i] = undefined;
-      for (const p of slot.pending.values()) p.reject(err instanceof Error ? err : new Error(`decode worker exited (${String(err)})`));
+      for (const p of slot.pending.values())
+        p.reject(err instanceof Error ? err : new Error(`decode worker exited (${String(err)})`));
       slot.pending.clear();
     };
     worker.on('error', fail);

@@ -23,7 +23,8 @@ export const canonString = (s: string): string => JSON.stringify(s);
 export const canonBool = (b: boolean): string => (b ? 't' : 'f');
 export const canonInt = (n: number): string => `i${n}`;
 export const canonDouble = (d: number): string => `d${d}`;
-export const canonBytes = (b: Uint8Array): string => `b${Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64')}`;
+export const canonBytes = (b: Uint8Array): string =>
+  `b${Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64')}`;
 export const canonArray = (items: readonly string[]): string => `[${items.join(',')}]`;
 export const canonKvList = (pairs: readonly (readonly [string, string])[]): string =>
   `{${pairs.map(([k, c]) => `${JSON.stringify(k)}:${c}`).join(',')}}`;
@@ -31,7 +32,8 @@ export const canonKvList = (pairs: readonly (readonly [string, string])[]): stri
 /** The canonical form of an attribute set: sorted by key, so it does not depend on the sender's order. */
 export function canonicalSet(entries: readonly AttrEntry[]): string {
   if (entries.length === 0) return '';
-  const sorted = entries.length === 1 ? entries : [...entries].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const sorted =
+    entries.length === 1 ? entries : [...entries].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   let out = '';
   for (let i = 0; i < sorted.length; i++) {
     const e = sorted[i]!;

@@ -57,8 +57,12 @@ export function deltaToBatch(d: HistogramDelta): CohortBatch {
   b.requests = d.count;
   b.errors = d.point.error ? d.count : 0;
   const log2Factor = Math.log2(d.point.msPerUnit);
-  const buckets = d.explicit !== undefined ? explicitBuckets(d.explicit.bounds, d.explicit.counts, d.point.msPerUnit)
-    : d.exponential !== undefined ? exponentialBuckets(d, log2Factor) : [];
+  const buckets =
+    d.explicit !== undefined
+      ? explicitBuckets(d.explicit.bounds, d.explicit.counts, d.point.msPerUnit)
+      : d.exponential !== undefined
+        ? exponentialBuckets(d, log2Factor)
+        : [];
   addBuckets(b, buckets);
   return b;
 }
@@ -82,7 +86,11 @@ function explicitBuckets(bounds: readonly number[], counts: readonly number[], m
       const last = bounds[n - 1]!;
       if (!(last > 0)) continue;
       const r = n >= 2 && bounds[n - 2]! > 0 ? last / bounds[n - 2]! : 2;
-      out.push({ lo: Math.log2(last * msPerUnit), hi: Math.log2(last * (r > 1 && Number.isFinite(r) ? r : 2) * msPerUnit), count: c });
+      out.push({
+        lo: Math.log2(last * msPerUnit),
+        hi: Math.log2(last * (r > 1 && Number.isFinite(r) ? r : 2) * msPerUnit),
+        count: c,
+      });
       continue;
     }
     const hi = bounds[i]!;

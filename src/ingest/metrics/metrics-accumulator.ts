@@ -4,9 +4,20 @@ import { resolveResource, resolveSpanCohort } from '../cohort.js';
 import type { AttrEntry } from './attributes.js';
 import { attrValue, canonicalSet, scalarNumber, scalarString } from './attributes.js';
 import type {
-  DecodedMetrics, HistogramPoint, HistogramPointValues, MetricDataKind, ResourceInfo, VigilMetricSpec,
+  DecodedMetrics,
+  HistogramPoint,
+  HistogramPointValues,
+  MetricDataKind,
+  ResourceInfo,
+  VigilMetricSpec,
 } from './metric-model.js';
-import { FLAG_NO_RECORDED_VALUE, TEMPORALITY_CUMULATIVE, TEMPORALITY_DELTA, VIGIL_METRICS, msPerUnit } from './metric-model.js';
+import {
+  FLAG_NO_RECORDED_VALUE,
+  TEMPORALITY_CUMULATIVE,
+  TEMPORALITY_DELTA,
+  VIGIL_METRICS,
+  msPerUnit,
+} from './metric-model.js';
 
 /**
  * What an OTLP metric data point means to Vigil, shared by the protobuf and the JSON decoder so that both
@@ -27,7 +38,12 @@ import { FLAG_NO_RECORDED_VALUE, TEMPORALITY_CUMULATIVE, TEMPORALITY_DELTA, VIGI
  */
 const GRPC_SERVER_ERRORS: ReadonlySet<number> = new Set([2, 4, 12, 13, 14, 15]);
 const GRPC_SERVER_ERROR_NAMES: ReadonlySet<string> = new Set([
-  'UNKNOWN', 'DEADLINE_EXCEEDED', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS',
+  'UNKNOWN',
+  'DEADLINE_EXCEEDED',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
 ]);
 
 /** The metric a data point belongs to, resolved once per Metric message. */
@@ -64,7 +80,10 @@ function isRpcError(attrs: readonly AttrEntry[]): boolean {
   }
   if (GRPC_SERVER_ERRORS.has(scalarNumber(grpc))) return true;
   if (rpc === undefined) return false;
-  return GRPC_SERVER_ERRORS.has(scalarNumber(rpc)) || (typeof rpc === 'string' && GRPC_SERVER_ERROR_NAMES.has(rpc.trim().toUpperCase()));
+  return (
+    GRPC_SERVER_ERRORS.has(scalarNumber(rpc)) ||
+    (typeof rpc === 'string' && GRPC_SERVER_ERROR_NAMES.has(rpc.trim().toUpperCase()))
+  );
 }
 
 function sumOf(counts: readonly number[]): number {
@@ -78,17 +97,20 @@ function bucketProblem(p: RawHistogramPoint): string | undefined {
   const e = p.explicit;
   if (e !== undefined) {
     if (e.counts.length === 0 && e.bounds.length === 0) return undefined;
-    if (e.counts.length !== e.bounds.length + 1) return `${e.counts.length} bucket counts for ${e.bounds.length} explicit bounds`;
+    if (e.counts.length !== e.bounds.length + 1)
+      return `${e.counts.length} bucket counts for ${e.bounds.length} explicit bounds`;
     for (let i = 0; i < e.bounds.length; i++) {
       const b = e.bounds[i]!;
-      if (!Number.isFinite(b) || (i > 0 && !(b > e.bounds[i - 1]!))) return 'explicit bounds are not finite and strictly increasing';
+      if (!Number.isFinite(b) || (i > 0 && !(b > e.bounds[i - 1]!)))
+        return 'explicit bounds are not finite and strictly increasing';
     }
     if (sumOf(e.counts) !== p.count) return 'bucket counts do not add up to count';
     return undefined;
   }
   const x = p.exponential;
   if (x !== undefined) {
-    if (!Number.isInteger(x.scale) || x.scale < -10 || x.scale > 20) return `exponential scale ${x.scale} outside [-10, 20]`;
+    if (!Number.isInteger(x.scale) || x.scale < -10 || x.scale > 20)
+      return `exponential scale ${x.scale} outside [-10, 20]`;
     if (!(x.zeroThreshold >= 0) || !Number.isFinite(x.zeroThreshold)) return 'zero threshold is not finite and >= 0';
     if (x.zeroCount + sumOf(x.positive) + sumOf(x.negative) !== p.count) return 'bucket counts do not add up to count';
   }
@@ -119,7 +141,14 @@ export class MetricsAccumulator {
   }
 
   /** The context of a metric Vigil reads, or undefined when its points are only counted. */
-  metric(resource: ResourceInfo, scope: string, name: string, unit: string, kind: MetricDataKind, temporality: number): MetricContext | undefined {
+  metric(
+    resource: ResourceInfo,
+    scope: string,
+    name: string,
+    unit: string,
+    kind: MetricDataKind,
+    temporality: number,
+  ): MetricContext | undefined {
     const spec = VIGIL_METRICS.get(name);
     if (spec === undefined || (kind !== 'histogram' && kind !== 'exponential_histogram')) return undefined;
     const factor = msPerUnit(unit === '' ? spec.defaultUnit : unit);
@@ -153,7 +182,10 @@ export class MetricsAccumulator {
       }
     }
     const attributes = canonicalSet(p.attributes);
-    const cohort: CohortOrUnknown = resolveSpanCohort(scalarString(attrValue(p.attributes, this.rules.attribute)), m.resource.cohort);
+    const cohort: CohortOrUnknown = resolveSpanCohort(
+      scalarString(attrValue(p.attributes, this.rules.attribute)),
+      m.resource.cohort,
+    );
     const error = m.spec.protocol === 'http' ? isHttpError(p.attributes) : isRpcError(p.attributes);
     const point: HistogramPoint = {
       resource: m.resource,
@@ -192,8 +224,10 @@ export class MetricsAccumulator {
     if (rejected > 0) {
       const parts: string[] = [];
       if (this.zeroTime > 0) parts.push(`${this.zeroTime} with time_unix_nano 0`);
-      if (this.noTemporality > 0) parts.push(`${this.noTemporality} with an unspecified or unknown aggregation_temporality`);
-      if (this.inconsistent > 0) parts.push(`${this.inconsistent} with inconsistent buckets (first: ${this.firstInconsistency})`);
+      if (this.noTemporality > 0)
+        parts.push(`${this.noTemporality} with an unspecified or unknown aggregation_temporality`);
+      if (this.inconsistent > 0)
+        parts.push(`${this.inconsistent} with inconsistent buckets (first: ${this.firstInconsistency})`);
       out.rejectionMessage = `rejected ${rejected} data point(s): ${parts.join(', ')}`;
     }
     return out;

@@ -77,7 +77,15 @@ const toMs = (ms: number, rem: number): number => ms + rem / 1e6;
 
 export class StreamTracker {
   readonly counters: StreamCounters = {
-    baselines: 0, deltas: 0, resets: 0, duplicates: 0, boundChanges: 0, noRecordedValue: 0, expired: 0, streamLimitDrops: 0, untrackedDeltas: 0,
+    baselines: 0,
+    deltas: 0,
+    resets: 0,
+    duplicates: 0,
+    boundChanges: 0,
+    noRecordedValue: 0,
+    expired: 0,
+    streamLimitDrops: 0,
+    untrackedDeltas: 0,
   };
   private readonly streams = new Map<string, Stream>();
 
@@ -123,7 +131,9 @@ export class StreamTracker {
       }
       this.store(p, nowMs, true);
       this.counters.baselines++;
-      const fresh = (p.startMs > 0 || p.startRem > 0) && compareTimes(p.startMs, p.startRem, p.timeMs, p.timeRem) < 0 &&
+      const fresh =
+        (p.startMs > 0 || p.startRem > 0) &&
+        compareTimes(p.startMs, p.startRem, p.timeMs, p.timeRem) < 0 &&
         toMs(p.startMs, p.startRem) > this.opts.agentStartUnixMs;
       return fresh ? this.whole(p) : undefined;
     }
@@ -152,7 +162,13 @@ export class StreamTracker {
   private whole(p: HistogramPoint): HistogramDelta | undefined {
     if (p.count === 0) return undefined;
     this.counters.deltas++;
-    const d: HistogramDelta = { point: p, count: p.count, startUnixMs: toMs(p.startMs, p.startRem), endUnixMs: toMs(p.timeMs, p.timeRem), whole: true };
+    const d: HistogramDelta = {
+      point: p,
+      count: p.count,
+      startUnixMs: toMs(p.startMs, p.startRem),
+      endUnixMs: toMs(p.timeMs, p.timeRem),
+      whole: true,
+    };
     if (p.explicit !== undefined) d.explicit = p.explicit;
     if (p.exponential !== undefined) d.exponential = p.exponential;
     return d;
@@ -161,7 +177,14 @@ export class StreamTracker {
   /** Re-inserts the stream (least-recently-seen order); keeps buckets only for cumulative streams. */
   private store(p: HistogramPoint, nowMs: number, buckets: boolean): void {
     this.streams.delete(p.streamKey);
-    const s: Stream = { startMs: p.startMs, startRem: p.startRem, timeMs: p.timeMs, timeRem: p.timeRem, count: p.count, seenAt: nowMs };
+    const s: Stream = {
+      startMs: p.startMs,
+      startRem: p.startRem,
+      timeMs: p.timeMs,
+      timeRem: p.timeRem,
+      count: p.count,
+      seenAt: nowMs,
+    };
     if (buckets && p.explicit !== undefined) s.explicit = p.explicit;
     if (buckets && p.exponential !== undefined) s.exponential = p.exponential;
     this.streams.set(p.streamKey, s);
@@ -198,7 +221,10 @@ function subtractExplicit(cur: ExplicitBuckets, prev: ExplicitBuckets): Explicit
   return { bounds: cur.bounds, counts };
 }
 
-function subtractExponential(cur: ExponentialBuckets, prev: ExponentialBuckets): ExponentialBuckets | 'decrease' | 'layout' {
+function subtractExponential(
+  cur: ExponentialBuckets,
+  prev: ExponentialBuckets,
+): ExponentialBuckets | 'decrease' | 'layout' {
   if (cur.zeroThreshold !== prev.zeroThreshold || cur.scale > prev.scale) return 'layout';
   const shift = prev.scale - cur.scale;
   const zeroCount = cur.zeroCount - prev.zeroCount;
@@ -206,14 +232,28 @@ function subtractExponential(cur: ExponentialBuckets, prev: ExponentialBuckets):
   const positive = subtractBuckets(cur.positive, cur.positiveOffset, prev.positive, prev.positiveOffset, shift);
   const negative = subtractBuckets(cur.negative, cur.negativeOffset, prev.negative, prev.negativeOffset, shift);
   if (positive === undefined || negative === undefined) return 'decrease';
-  return { scale: cur.scale, zeroCount, zeroThreshold: cur.zeroThreshold, positiveOffset: cur.positiveOffset, positive, negativeOffset: cur.negativeOffset, negative };
+  return {
+    scale: cur.scale,
+    zeroCount,
+    zeroThreshold: cur.zeroThreshold,
+    positiveOffset: cur.positiveOffset,
+    positive,
+    negativeOffset: cur.negativeOffset,
+    negative,
+  };
 }
 
 /**
  * cur - prev, prev's bucket i (at a scale `shift` finer) landing in cur's bucket floor(i / 2^shift).
  * Undefined when any bucket would decrease (including prev counts outside cur's range). O(|cur| + |prev|).
  */
-function subtractBuckets(cur: readonly number[], curOffset: number, prev: readonly number[], prevOffset: number, shift: number): number[] | undefined {
+function subtractBuckets(
+  cur: readonly number[],
+  curOffset: number,
+  prev: readonly number[],
+  prevOffset: number,
+  shift: number,
+): number[] | undefined {
   const out = cur.slice();
   const div = 2 ** shift;
   for (let k = 0; k < prev.length; k++) {

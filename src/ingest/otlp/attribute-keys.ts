@@ -95,8 +95,14 @@ export function compileRules(rules: CohortRules): CompiledRules {
 
 /** Whether the key in buf[start, end) starts with `http.` (a span with HTTP semantics). */
 export function isHttpKeyBytes(buf: Uint8Array, start: number, end: number): boolean {
-  return end - start > 5 && buf[start] === 0x68 && buf[start + 1] === 0x74 && buf[start + 2] === 0x74 &&
-    buf[start + 3] === 0x70 && buf[start + 4] === 0x2e;
+  return (
+    end - start > 5 &&
+    buf[start] === 0x68 &&
+    buf[start + 1] === 0x74 &&
+    buf[start + 2] === 0x74 &&
+    buf[start + 3] === 0x70 &&
+    buf[start + 4] === 0x2e
+  );
 }
 
 /**

@@ -2,14 +2,32 @@ import type { Scalar } from '../../contracts/telemetry.js';
 import type { CohortRules } from '../cohort.js';
 import type { AttrEntry } from '../metrics/attributes.js';
 import {
-  MAX_VALUE_DEPTH, canonArray, canonBool, canonBytes, canonDouble, canonInt, canonKvList, canonString,
+  MAX_VALUE_DEPTH,
+  canonArray,
+  canonBool,
+  canonBytes,
+  canonDouble,
+  canonInt,
+  canonKvList,
+  canonString,
 } from '../metrics/attributes.js';
 import type { DecodedMetrics, ExponentialBuckets, MetricDataKind, ResourceInfo } from '../metrics/metric-model.js';
 import type { MetricContext, RawHistogramPoint } from '../metrics/metrics-accumulator.js';
 import { MetricsAccumulator } from '../metrics/metrics-accumulator.js';
 import type { Obj, Path } from './otlp-json-values.js';
 import {
-  arr, double, enumValue, field, i64, int32, isObj, jsonError, nanos, obj, optDouble, u64,
+  arr,
+  double,
+  enumValue,
+  field,
+  i64,
+  int32,
+  isObj,
+  jsonError,
+  nanos,
+  obj,
+  optDouble,
+  u64,
 } from './otlp-json-values.js';
 
 /**
@@ -97,10 +115,23 @@ class JsonDecoder {
     const dat = `${at}.${kind === 'exponential_histogram' ? 'exponentialHistogram' : kind}`;
     const name = field(m, 'name', 'name');
     const unit = field(m, 'unit', 'unit');
-    const temporality = kind === 'gauge' || kind === 'summary'
-      ? 0
-      : enumValue(field(data, 'aggregationTemporality', 'aggregation_temporality'), TEMPORALITIES, 'AGGREGATION_TEMPORALITY_', () => `${dat}.aggregationTemporality`);
-    const ctx = this.acc.metric(resource, scope, typeof name === 'string' ? name : '', typeof unit === 'string' ? unit : '', kind, temporality);
+    const temporality =
+      kind === 'gauge' || kind === 'summary'
+        ? 0
+        : enumValue(
+            field(data, 'aggregationTemporality', 'aggregation_temporality'),
+            TEMPORALITIES,
+            'AGGREGATION_TEMPORALITY_',
+            () => `${dat}.aggregationTemporality`,
+          );
+    const ctx = this.acc.metric(
+      resource,
+      scope,
+      typeof name === 'string' ? name : '',
+      typeof unit === 'string' ? unit : '',
+      kind,
+      temporality,
+    );
     const points = arr(field(data, 'dataPoints', 'data_points'), () => `${dat}.dataPoints`);
     for (let pi = 0; pi < points.length; pi++) {
       const pat = `${dat}.dataPoints[${pi}]`;
@@ -115,7 +146,15 @@ class JsonDecoder {
 
   private histogramPoint(p: Obj, ctx: MetricContext, exponential: boolean, at: string): void {
     const w = this.split;
-    const raw: RawHistogramPoint = { attributes: this.attributes(p, at), startMs: 0, startRem: 0, timeMs: 0, timeRem: 0, count: 0, flags: 0 };
+    const raw: RawHistogramPoint = {
+      attributes: this.attributes(p, at),
+      startMs: 0,
+      startRem: 0,
+      timeMs: 0,
+      timeRem: 0,
+      count: 0,
+      flags: 0,
+    };
     nanos(field(p, 'startTimeUnixNano', 'start_time_unix_nano'), w, () => `${at}.startTimeUnixNano`);
     raw.startMs = w[0];
     raw.startRem = w[1];
@@ -184,7 +223,8 @@ class JsonDecoder {
    * Members are tried in a fixed order; a value of the wrong JSON type counts as absent (as for spans).
    */
   private anyValue(v: unknown, depth: number, at: Path): string {
-    if (depth > MAX_VALUE_DEPTH) throw jsonError(`${at()}: attribute value nested deeper than ${MAX_VALUE_DEPTH} levels`);
+    if (depth > MAX_VALUE_DEPTH)
+      throw jsonError(`${at()}: attribute value nested deeper than ${MAX_VALUE_DEPTH} levels`);
     this.scalar = undefined;
     if (!isObj(v)) return '';
     const s = field(v, 'stringValue', 'string_value');

@@ -1,7 +1,14 @@
 import type { Scalar } from '../../contracts/telemetry.js';
 import type { AttrEntry } from '../metrics/attributes.js';
 import {
-  MAX_VALUE_DEPTH, canonArray, canonBool, canonBytes, canonDouble, canonInt, canonKvList, canonString,
+  MAX_VALUE_DEPTH,
+  canonArray,
+  canonBool,
+  canonBytes,
+  canonDouble,
+  canonInt,
+  canonKvList,
+  canonString,
 } from '../metrics/attributes.js';
 import type { ProtoReader } from './proto-reader.js';
 import { WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './proto-reader.js';
@@ -46,7 +53,8 @@ export class ProtoValueReader {
   /** An AnyValue: returns its canonical form and leaves its scalar in `this.scalar` (last member wins). */
   protected anyValue(end: number, depth: number): string {
     const r = this.r;
-    if (depth > MAX_VALUE_DEPTH) throw r.fail(`attribute value nested deeper than ${MAX_VALUE_DEPTH} levels`, r.pos, 'AnyValue');
+    if (depth > MAX_VALUE_DEPTH)
+      throw r.fail(`attribute value nested deeper than ${MAX_VALUE_DEPTH} levels`, r.pos, 'AnyValue');
     let canon = '';
     let scalar: Scalar = undefined;
     while (r.pos < end) {

@@ -50,7 +50,11 @@ export function decodeMetricsProtobuf(buf: Uint8Array, rules: CohortRules): Deco
 }
 
 const DATA_KINDS: Readonly<Record<number, MetricDataKind>> = {
-  5: 'gauge', 7: 'sum', 9: 'histogram', 10: 'exponential_histogram', 11: 'summary',
+  5: 'gauge',
+  7: 'sum',
+  9: 'histogram',
+  10: 'exponential_histogram',
+  11: 'summary',
 };
 
 const TWO_32 = 4294967296;
@@ -67,7 +71,10 @@ const EXPONENTIAL_FIELDS: PointFields = { attributes: 1, min: 12, max: 13 };
 class Decoder extends ProtoValueReader {
   private readonly split: [number, number] = [0, 0];
 
-  constructor(r: ProtoReader, readonly acc: MetricsAccumulator) {
+  constructor(
+    r: ProtoReader,
+    readonly acc: MetricsAccumulator,
+  ) {
     super(r);
   }
 
@@ -261,7 +268,16 @@ class Decoder extends ProtoValueReader {
     const M = 'HistogramDataPoint';
     const bounds: number[] = [];
     const counts: number[] = [];
-    const p: RawHistogramPoint = { attributes: [], startMs: 0, startRem: 0, timeMs: 0, timeRem: 0, count: 0, flags: 0, explicit: { bounds, counts } };
+    const p: RawHistogramPoint = {
+      attributes: [],
+      startMs: 0,
+      startRem: 0,
+      timeMs: 0,
+      timeRem: 0,
+      count: 0,
+      flags: 0,
+      explicit: { bounds, counts },
+    };
     while (r.pos < end) {
       const tag = r.tag(end, M);
       switch (tag >>> 3) {
@@ -342,8 +358,25 @@ class Decoder extends ProtoValueReader {
   private exponentialPoint(end: number, ctx: MetricContext): void {
     const r = this.r;
     const M = 'ExponentialHistogramDataPoint';
-    const x: ExponentialBuckets = { scale: 0, zeroCount: 0, zeroThreshold: 0, positiveOffset: 0, positive: [], negativeOffset: 0, negative: [] };
-    const p: RawHistogramPoint = { attributes: [], startMs: 0, startRem: 0, timeMs: 0, timeRem: 0, count: 0, flags: 0, exponential: x };
+    const x: ExponentialBuckets = {
+      scale: 0,
+      zeroCount: 0,
+      zeroThreshold: 0,
+      positiveOffset: 0,
+      positive: [],
+      negativeOffset: 0,
+      negative: [],
+    };
+    const p: RawHistogramPoint = {
+      attributes: [],
+      startMs: 0,
+      startRem: 0,
+      timeMs: 0,
+      timeRem: 0,
+      count: 0,
+      flags: 0,
+      exponential: x,
+    };
     while (r.pos < end) {
       const tag = r.tag(end, M);
       switch (tag >>> 3) {
@@ -400,4 +433,3 @@ class Decoder extends ProtoValueReader {
     return offset;
   }
 }
-

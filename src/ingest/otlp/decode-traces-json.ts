@@ -31,7 +31,12 @@ export function decodeTracesJson(body: Buffer | string, rules: CohortRules): Dec
 }
 
 const SPAN_KINDS: Readonly<Record<string, number>> = {
-  UNSPECIFIED: 0, INTERNAL: 1, SERVER: 2, CLIENT: 3, PRODUCER: 4, CONSUMER: 5,
+  UNSPECIFIED: 0,
+  INTERNAL: 1,
+  SERVER: 2,
+  CLIENT: 3,
+  PRODUCER: 4,
+  CONSUMER: 5,
 };
 const STATUS_CODES: Readonly<Record<string, number>> = { UNSET: 0, OK: 1, ERROR: 2 };
 
@@ -125,7 +130,12 @@ class JsonDecoder {
     f.kind = enumValue(field(s, 'kind', 'kind'), SPAN_KINDS, 'SPAN_KIND_', () => `${at()}.kind`);
     const status = obj(field(s, 'status', 'status'), () => `${at()}.status`);
     if (status !== undefined) {
-      f.statusCode = enumValue(field(status, 'code', 'code'), STATUS_CODES, 'STATUS_CODE_', () => `${at()}.status.code`);
+      f.statusCode = enumValue(
+        field(status, 'code', 'code'),
+        STATUS_CODES,
+        'STATUS_CODE_',
+        () => `${at()}.status.code`,
+      );
     }
     this.attributes(s, bag, at);
     const name = field(s, 'name', 'name');

@@ -17,7 +17,11 @@
  * Admission (the shared ingest queue) is an interceptor the caller gives (admission/grpc-interceptor.ts).
  */
 import type {
-  Metadata as MetadataType, ServerInterceptor, ServerUnaryCall, ServiceDefinition, UntypedServiceImplementation,
+  Metadata as MetadataType,
+  ServerInterceptor,
+  ServerUnaryCall,
+  ServiceDefinition,
+  UntypedServiceImplementation,
   sendUnaryData,
 } from '@grpc/grpc-js';
 import { Metadata, Server, ServerCredentials, status } from '@grpc/grpc-js';
@@ -114,7 +118,8 @@ export function createOtlpGrpcReceiver(opts: OtlpGrpcOptions): OtlpGrpcReceiver 
 
   const answer = async (signal: OtlpSignal, body: Buffer): Promise<Buffer | GrpcError> => {
     if (signal === 'traces') {
-      const decoded = opts.decodeTraces !== undefined ? await opts.decodeTraces(body, 'protobuf') : decodeTracesProtobuf(body, rules);
+      const decoded =
+        opts.decodeTraces !== undefined ? await opts.decodeTraces(body, 'protobuf') : decodeTracesProtobuf(body, rules);
       const outcome = opts.onTraces(decoded, 'protobuf');
       if (outcome.kind === 'throttled') return unavailable(outcome.retryAfterSeconds, 'ingest is saturated');
       const rejected = decoded.rejectedSpans + (outcome.rejected ?? 0);
@@ -140,19 +145,21 @@ export function createOtlpGrpcReceiver(opts: OtlpGrpcOptions): OtlpGrpcReceiver 
     return { code: status.INTERNAL, details: 'internal error while ingesting the request' };
   };
 
-  const handler = (signal: OtlpSignal) => (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>): void => {
-    answer(signal, call.request).then(
-      (result) => {
-        if (Buffer.isBuffer(result)) {
-          callback(null, result);
-          return;
-        }
-        opts.onRejected?.('throttled', result.code);
-        callback(result, null);
-      },
-      (err: unknown) => callback(failed(err), null),
-    );
-  };
+  const handler =
+    (signal: OtlpSignal) =>
+    (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>): void => {
+      answer(signal, call.request).then(
+        (result) => {
+          if (Buffer.isBuffer(result)) {
+            callback(null, result);
+            return;
+          }
+          opts.onRejected?.('throttled', result.code);
+          callback(result, null);
+        },
+        (err: unknown) => callback(failed(err), null),
+      );
+    };
 
   server.addService(serviceOf(TRACE_EXPORT_PATH), { Export: handler('traces') });
   server.addService(serviceOf(METRICS_EXPORT_PATH), { Export: handler('metrics') });

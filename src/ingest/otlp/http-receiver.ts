@@ -10,15 +10,19 @@ import type { MediaType } from './media-type.js';
 import { parseContentEncoding, parseOtlpMediaType } from './media-type.js';
 import type { OtlpEncoding } from './otlp-responses.js';
 import {
-  RPC_INTERNAL, RPC_INVALID_ARGUMENT, RPC_RESOURCE_EXHAUSTED, RPC_UNAVAILABLE, RPC_UNIMPLEMENTED,
-  exportResponseBody, statusBody,
+  RPC_INTERNAL,
+  RPC_INVALID_ARGUMENT,
+  RPC_RESOURCE_EXHAUSTED,
+  RPC_UNAVAILABLE,
+  RPC_UNIMPLEMENTED,
+  exportResponseBody,
+  statusBody,
 } from './otlp-responses.js';
 import { inflateGzip, readBoundedBody, tooLarge } from './request-body.js';
 
 /** What the consumer of decoded telemetry answers: take it (optionally with a partial rejection), or back off. */
 export type IngestOutcome =
-  | { kind: 'accepted'; rejected?: number; message?: string }
-  | { kind: 'throttled'; retryAfterSeconds: number };
+  { kind: 'accepted'; rejected?: number; message?: string } | { kind: 'throttled'; retryAfterSeconds: number };
 
 export type OtlpSignal = 'traces' | 'metrics' | 'logs';
 
@@ -54,7 +58,12 @@ const OTHER_METHODS = ['GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
 const receivedContentType = new WeakMap<object, string | undefined>();
 
 class Answer {
-  constructor(readonly status: number, readonly rpcCode: number, readonly reason: string, readonly message: string) {}
+  constructor(
+    readonly status: number,
+    readonly rpcCode: number,
+    readonly reason: string,
+    readonly message: string,
+  ) {}
 }
 
 class ThrottledAnswer extends Answer {
@@ -122,14 +131,30 @@ export async function otlpHttpPlugin(app: FastifyInstance, opts: OtlpHttpOptions
     const ct = receivedContentType.get(request.raw);
     const media = parseOtlpMediaType(ct);
     if (media === undefined) {
-      return send(reply, undefined, new Answer(415, RPC_INVALID_ARGUMENT, 'media-type',
-        `unsupported media type ${ct === undefined ? '(none)' : JSON.stringify(ct)}; use ${SUPPORTED}`));
+      return send(
+        reply,
+        undefined,
+        new Answer(
+          415,
+          RPC_INVALID_ARGUMENT,
+          'media-type',
+          `unsupported media type ${ct === undefined ? '(none)' : JSON.stringify(ct)}; use ${SUPPORTED}`,
+        ),
+      );
     }
     const encodingHeader = request.headers['content-encoding'];
     const contentEncoding = parseContentEncoding(encodingHeader);
     if (contentEncoding === undefined) {
-      return send(reply, media, new Answer(415, RPC_INVALID_ARGUMENT, 'encoding',
-        `unsupported content encoding ${JSON.stringify(encodingHeader)}; use gzip or none`));
+      return send(
+        reply,
+        media,
+        new Answer(
+          415,
+          RPC_INVALID_ARGUMENT,
+          'encoding',
+          `unsupported content encoding ${JSON.stringify(encodingHeader)}; use gzip or none`,
+        ),
+      );
     }
     try {
       const announced = Number(request.headers['content-length'] ?? 0);
@@ -154,9 +179,12 @@ type SignalHandler = (body: Buffer, media: MediaType) => Answer | Buffer | Promi
 function signalHandlers(opts: OtlpHttpOptions, rules: CohortRules): Record<OtlpSignal, SignalHandler> {
   return {
     traces: async (body, media) => {
-      const decoded = opts.decodeTraces !== undefined
-        ? await opts.decodeTraces(body, media.encoding)
-        : media.encoding === 'protobuf' ? decodeTracesProtobuf(body, rules) : decodeTracesJson(body, rules);
+      const decoded =
+        opts.decodeTraces !== undefined
+          ? await opts.decodeTraces(body, media.encoding)
+          : media.encoding === 'protobuf'
+            ? decodeTracesProtobuf(body, rules)
+            : decodeTracesJson(body, rules);
       const outcome = opts.onTraces(decoded, media.encoding);
       if (outcome.kind === 'throttled') return throttled(outcome.retryAfterSeconds);
       const rejected = decoded.rejectedSpans + (outcome.rejected ?? 0);
@@ -186,7 +214,8 @@ function throttled(retryAfterSeconds: number): Answer {
 
 function answerFor(err: unknown, request: FastifyRequest): Answer {
   if (isVigilError(err)) {
-    if (err.code === 'VIGIL_ERR_INGEST_TOO_LARGE') return new Answer(413, RPC_RESOURCE_EXHAUSTED, 'too-large', err.message);
+    if (err.code === 'VIGIL_ERR_INGEST_TOO_LARGE')
+      return new Answer(413, RPC_RESOURCE_EXHAUSTED, 'too-large', err.message);
     if (err.code === 'VIGIL_ERR_INGEST_DECODE') return new Answer(400, RPC_INVALID_ARGUMENT, 'decode', err.message);
   }
   request.log.error({ err }, 'OTLP request failed');

@@ -30,7 +30,12 @@ function lengthDelimited(out: number[], fieldNumber: number, payload: readonly n
 }
 
 /** Success body; `rejected` > 0 adds a partial success with `message`. */
-export function exportResponseBody(encoding: OtlpEncoding, rejected = 0, message = '', itemsField = 'rejectedSpans'): Buffer {
+export function exportResponseBody(
+  encoding: OtlpEncoding,
+  rejected = 0,
+  message = '',
+  itemsField = 'rejectedSpans',
+): Buffer {
   if (rejected <= 0 && message === '') return Buffer.from(encoding === 'json' ? '{}' : '');
   if (encoding === 'json') {
     const partialSuccess: Record<string, string> = { [itemsField]: String(rejected) };

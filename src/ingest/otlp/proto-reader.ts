@@ -103,7 +103,11 @@ export class ProtoReader {
     const len = this.varint64(end, where);
     if (len < 0 || len > end - this.pos) {
       const name = unknownTag < 0 ? where : `${where} field ${unknownTag >>> 3}`;
-      throw this.fail(`length ${len} runs past the end of the enclosing message (${end - this.pos} bytes left)`, start, name);
+      throw this.fail(
+        `length ${len} runs past the end of the enclosing message (${end - this.pos} bytes left)`,
+        start,
+        name,
+      );
     }
     return this.pos + len;
   }

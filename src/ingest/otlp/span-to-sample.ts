@@ -2,8 +2,16 @@ import type { CohortOrUnknown, DecodedTraces, RequestSample } from '../../contra
 import { pickVersion, resolveResourceCohort, resolveSpanCohort, serviceName } from '../cohort.js';
 import type { AttrBag, CompiledRules } from './attribute-keys.js';
 import {
-  FIRST_POD_LABEL_ROLE, ROLE_COHORT, ROLE_HTTP_RESPONSE_STATUS, ROLE_HTTP_ROUTE, ROLE_HTTP_STATUS_OLD,
-  ROLE_POD_APP_VERSION, ROLE_POD_VERSION, ROLE_RPC_GRPC_STATUS, ROLE_RPC_RESPONSE_STATUS, ROLE_SERVICE_NAME,
+  FIRST_POD_LABEL_ROLE,
+  ROLE_COHORT,
+  ROLE_HTTP_RESPONSE_STATUS,
+  ROLE_HTTP_ROUTE,
+  ROLE_HTTP_STATUS_OLD,
+  ROLE_POD_APP_VERSION,
+  ROLE_POD_VERSION,
+  ROLE_RPC_GRPC_STATUS,
+  ROLE_RPC_RESPONSE_STATUS,
+  ROLE_SERVICE_NAME,
   ROLE_SERVICE_VERSION,
 } from './attribute-keys.js';
 
@@ -27,7 +35,12 @@ export const STATUS_CODE_ERROR = 2;
 
 const GRPC_SERVER_ERRORS: ReadonlySet<number> = new Set([2, 4, 12, 13, 14, 15]);
 const GRPC_SERVER_ERROR_NAMES: ReadonlySet<string> = new Set([
-  'UNKNOWN', 'DEADLINE_EXCEEDED', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS',
+  'UNKNOWN',
+  'DEADLINE_EXCEEDED',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
 ]);
 
 /** Resource-level facts, resolved once per resource. */
@@ -106,8 +119,10 @@ function isServerError(span: AttrBag): boolean {
   if (GRPC_SERVER_ERRORS.has(span.num(ROLE_RPC_GRPC_STATUS))) return true;
   const rpc = span.values[ROLE_RPC_RESPONSE_STATUS];
   if (rpc === undefined) return false;
-  return GRPC_SERVER_ERRORS.has(span.num(ROLE_RPC_RESPONSE_STATUS)) ||
-    (typeof rpc === 'string' && GRPC_SERVER_ERROR_NAMES.has(rpc.toUpperCase()));
+  return (
+    GRPC_SERVER_ERRORS.has(span.num(ROLE_RPC_RESPONSE_STATUS)) ||
+    (typeof rpc === 'string' && GRPC_SERVER_ERROR_NAMES.has(rpc.toUpperCase()))
+  );
 }
 
 /** Collects the samples and counters of one decode call. */

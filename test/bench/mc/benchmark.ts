@@ -33,7 +33,8 @@ export function planTasks(o: BenchOptions): Task[] {
   const tasks: Task[] = [];
   for (const id of order) {
     const n = o.replicates * (scenarioById(id).weight ?? 1);
-    for (let from = 0; from < n; from += o.chunk) tasks.push({ scenario: id, from, to: Math.min(n, from + o.chunk), baseSeed: o.baseSeed });
+    for (let from = 0; from < n; from += o.chunk)
+      tasks.push({ scenario: id, from, to: Math.min(n, from + o.chunk), baseSeed: o.baseSeed });
   }
   return tasks;
 }
@@ -57,7 +58,9 @@ export function aggregate(scenarioIds: readonly string[], results: readonly Task
   let taskMs = 0;
   const scenarioMs: Record<string, number> = {};
   const methodMs: Record<string, number> = {};
-  const ordered = [...results].sort((a, b) => (a.scenario === b.scenario ? a.from - b.from : a.scenario.localeCompare(b.scenario)));
+  const ordered = [...results].sort((a, b) =>
+    a.scenario === b.scenario ? a.from - b.from : a.scenario.localeCompare(b.scenario),
+  );
   for (const r of ordered) {
     taskMs += r.ms;
     scenarioMs[r.scenario] = (scenarioMs[r.scenario] ?? 0) + r.ms;
@@ -98,7 +101,7 @@ export function renderMarkdown(r: BenchResult): string {
     `alarmed count as ">${r.scenarios[0]?.looks ?? 100}"). alpha = ${ALPHA}; burn-in 25 samples per cohort for every method.`,
     'latency-sequential runs with tolerance 0 here (the anchor protocol); the decision row runs the default metric set',
     '(error-rate, latency with tolerance 0.05, latency-quantile p99 with tolerance 0.1) at alpha/3 each. latency-quantile',
-    "is null when the canary is at most 1.1x slower everywhere; the Welch, Kayenta and cumulative latency rows test the",
+    'is null when the canary is at most 1.1x slower everywhere; the Welch, Kayenta and cumulative latency rows test the',
     'geometric mean with tolerance 0, so tail-only (geometric mean +3.5%) is a detection for them.',
   ].join('\n');
   return [
@@ -120,7 +123,13 @@ export function toJson(r: BenchResult, meta: Record<string, unknown>): unknown {
   return {
     ...meta,
     alpha: ALPHA,
-    scenarios: r.scenarios.map((s) => ({ id: s.id, title: s.title, traffic: s.traffic, looks: s.looks, truth: s.truth })),
+    scenarios: r.scenarios.map((s) => ({
+      id: s.id,
+      title: s.title,
+      traffic: s.traffic,
+      looks: s.looks,
+      truth: s.truth,
+    })),
     methods: r.methods.map((m) => ({ id: m.id, label: m.label, metric: m.metric, vigil: m.vigil })),
     cells: [...r.cells.values()],
     goals: r.goals,

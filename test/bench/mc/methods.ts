@@ -97,7 +97,10 @@ function cumulative(kind: 'errors' | 'latency', test: (c: Cum) => boolean): () =
         c.xb += baseline.errors;
         merge(c.lc, canary.logLatency);
         merge(c.lb, baseline.logLatency);
-        const ready = kind === 'errors' ? c.nc >= MIN_SAMPLES && c.nb >= MIN_SAMPLES : c.lc.n >= MIN_SAMPLES && c.lb.n >= MIN_SAMPLES;
+        const ready =
+          kind === 'errors'
+            ? c.nc >= MIN_SAMPLES && c.nb >= MIN_SAMPLES
+            : c.lc.n >= MIN_SAMPLES && c.lb.n >= MIN_SAMPLES;
         return ready && test(c);
       },
     };
@@ -175,13 +178,15 @@ const latencyNull = (t: ScenarioTruth): boolean => t.gmRatio <= 1;
 /** The decision-level family: DEFAULT_METRICS plus latency-quantile (part of the default set, issue 3). */
 export function familyMetrics(): { name: string; detector: string; options: Record<string, unknown> }[] {
   const metrics = DEFAULT_METRICS.map((m) => ({ name: m.name, detector: m.detector, options: m.options }));
-  if (!metrics.some((m) => m.detector === 'latency-quantile')) metrics.push({ name: 'latency-p99', detector: 'latency-quantile', options: {} });
+  if (!metrics.some((m) => m.detector === 'latency-quantile'))
+    metrics.push({ name: 'latency-p99', detector: 'latency-quantile', options: {} });
   return metrics;
 }
 
 function familyIsNull(t: ScenarioTruth): boolean {
   return familyMetrics().every((m) => {
-    const tol = typeof m.options.tolerance === 'number' ? m.options.tolerance : m.detector === 'latency-quantile' ? 0.1 : 0;
+    const tol =
+      typeof m.options.tolerance === 'number' ? m.options.tolerance : m.detector === 'latency-quantile' ? 0.1 : 0;
     if (m.detector === 'error-rate-sequential') return t.errorRatio <= 1 + tol;
     if (m.detector === 'latency-sequential') return t.gmRatio <= 1 + tol;
     if (m.detector === 'latency-quantile') return t.stRatio <= 1 + tol;
@@ -190,9 +195,33 @@ function familyIsNull(t: ScenarioTruth): boolean {
 }
 
 export const METHODS: readonly MethodSpec[] = [
-  { id: 'vigil-error-rate', label: 'Vigil error-rate-sequential', metric: 'errors', vigil: true, isNull: errorsNull, create: () => detectorRun([{ d: createErrorRateSequential('error-rate', {}, MIN_SAMPLES), alpha: ALPHA }]) },
-  { id: 'fixed-z', label: 'fixed-horizon z, every look', metric: 'errors', vigil: false, isNull: errorsNull, create: cumulative('errors', pooledZ) },
-  { id: 'kayenta-errors', label: 'Kayenta-like judge, every look', metric: 'errors', vigil: false, isNull: errorsNull, create: () => detectorRun([{ d: createKayentaMannWhitney('error-rate', { measure: 'error-rate' }, MIN_SAMPLES), alpha: ALPHA }]) },
+  {
+    id: 'vigil-error-rate',
+    label: 'Vigil error-rate-sequential',
+    metric: 'errors',
+    vigil: true,
+    isNull: errorsNull,
+    create: () => detectorRun([{ d: createErrorRateSequential('error-rate', {}, MIN_SAMPLES), alpha: ALPHA }]),
+  },
+  {
+    id: 'fixed-z',
+    label: 'fixed-horizon z, every look',
+    metric: 'errors',
+    vigil: false,
+    isNull: errorsNull,
+    create: cumulative('errors', pooledZ),
+  },
+  {
+    id: 'kayenta-errors',
+    label: 'Kayenta-like judge, every look',
+    metric: 'errors',
+    vigil: false,
+    isNull: errorsNull,
+    create: () =>
+      detectorRun([
+        { d: createKayentaMannWhitney('error-rate', { measure: 'error-rate' }, MIN_SAMPLES), alpha: ALPHA },
+      ]),
+  },
   {
     id: 'kayenta-errors-matched',
     label: 'Kayenta-like judge at 99.5% (false alarms matched)',
@@ -200,14 +229,67 @@ export const METHODS: readonly MethodSpec[] = [
     vigil: false,
     isNull: errorsNull,
     scenarios: ['aa', 'errors-1.5x'],
-    create: () => detectorRun([{ d: createKayentaMannWhitney('error-rate', { measure: 'error-rate', confidenceLevel: KAYENTA_MATCHED_LEVEL }, MIN_SAMPLES), alpha: ALPHA }]),
+    create: () =>
+      detectorRun([
+        {
+          d: createKayentaMannWhitney(
+            'error-rate',
+            { measure: 'error-rate', confidenceLevel: KAYENTA_MATCHED_LEVEL },
+            MIN_SAMPLES,
+          ),
+          alpha: ALPHA,
+        },
+      ]),
   },
-  { id: 'cum-msprt-errors', label: 'cumulative two-proportion mSPRT', metric: 'errors', vigil: false, isNull: errorsNull, create: mixture('errors', 'two-sided') },
-  { id: 'cum-nm-errors', label: 'cumulative normal mixture', metric: 'errors', vigil: false, isNull: errorsNull, create: mixture('errors', 'one-sided') },
-  { id: 'vigil-latency', label: 'Vigil latency-sequential (tol 0)', metric: 'latency', vigil: true, isNull: latencyNull, create: () => detectorRun([{ d: createLatencySequential('latency', {}, MIN_SAMPLES), alpha: ALPHA }]) },
-  { id: 'vigil-latency-quantile', label: 'Vigil latency-quantile (p99, tol 0.1)', metric: 'latency', vigil: true, isNull: (t) => t.stRatio <= 1.1, create: () => detectorRun([{ d: createLatencyQuantile('latency-p99', {}, MIN_SAMPLES), alpha: ALPHA }]) },
-  { id: 'fixed-welch', label: 'fixed-horizon Welch t, every look', metric: 'latency', vigil: false, isNull: latencyNull, create: cumulative('latency', welch) },
-  { id: 'kayenta-latency', label: 'Kayenta-like judge, every look', metric: 'latency', vigil: false, isNull: latencyNull, create: () => detectorRun([{ d: createKayentaMannWhitney('latency', { measure: 'latency-mean' }, MIN_SAMPLES), alpha: ALPHA }]) },
+  {
+    id: 'cum-msprt-errors',
+    label: 'cumulative two-proportion mSPRT',
+    metric: 'errors',
+    vigil: false,
+    isNull: errorsNull,
+    create: mixture('errors', 'two-sided'),
+  },
+  {
+    id: 'cum-nm-errors',
+    label: 'cumulative normal mixture',
+    metric: 'errors',
+    vigil: false,
+    isNull: errorsNull,
+    create: mixture('errors', 'one-sided'),
+  },
+  {
+    id: 'vigil-latency',
+    label: 'Vigil latency-sequential (tol 0)',
+    metric: 'latency',
+    vigil: true,
+    isNull: latencyNull,
+    create: () => detectorRun([{ d: createLatencySequential('latency', {}, MIN_SAMPLES), alpha: ALPHA }]),
+  },
+  {
+    id: 'vigil-latency-quantile',
+    label: 'Vigil latency-quantile (p99, tol 0.1)',
+    metric: 'latency',
+    vigil: true,
+    isNull: (t) => t.stRatio <= 1.1,
+    create: () => detectorRun([{ d: createLatencyQuantile('latency-p99', {}, MIN_SAMPLES), alpha: ALPHA }]),
+  },
+  {
+    id: 'fixed-welch',
+    label: 'fixed-horizon Welch t, every look',
+    metric: 'latency',
+    vigil: false,
+    isNull: latencyNull,
+    create: cumulative('latency', welch),
+  },
+  {
+    id: 'kayenta-latency',
+    label: 'Kayenta-like judge, every look',
+    metric: 'latency',
+    vigil: false,
+    isNull: latencyNull,
+    create: () =>
+      detectorRun([{ d: createKayentaMannWhitney('latency', { measure: 'latency-mean' }, MIN_SAMPLES), alpha: ALPHA }]),
+  },
   {
     id: 'kayenta-latency-matched',
     label: 'Kayenta-like judge at 99.5% (false alarms matched)',
@@ -215,10 +297,34 @@ export const METHODS: readonly MethodSpec[] = [
     vigil: false,
     isNull: latencyNull,
     scenarios: ['low-traffic', 'latency+10%-lognormal'],
-    create: () => detectorRun([{ d: createKayentaMannWhitney('latency', { measure: 'latency-mean', confidenceLevel: KAYENTA_MATCHED_LEVEL }, MIN_SAMPLES), alpha: ALPHA }]),
+    create: () =>
+      detectorRun([
+        {
+          d: createKayentaMannWhitney(
+            'latency',
+            { measure: 'latency-mean', confidenceLevel: KAYENTA_MATCHED_LEVEL },
+            MIN_SAMPLES,
+          ),
+          alpha: ALPHA,
+        },
+      ]),
   },
-  { id: 'cum-msprt-latency', label: 'cumulative mSPRT', metric: 'latency', vigil: false, isNull: latencyNull, create: mixture('latency', 'two-sided') },
-  { id: 'cum-nm-latency', label: 'cumulative normal mixture', metric: 'latency', vigil: false, isNull: latencyNull, create: mixture('latency', 'one-sided') },
+  {
+    id: 'cum-msprt-latency',
+    label: 'cumulative mSPRT',
+    metric: 'latency',
+    vigil: false,
+    isNull: latencyNull,
+    create: mixture('latency', 'two-sided'),
+  },
+  {
+    id: 'cum-nm-latency',
+    label: 'cumulative normal mixture',
+    metric: 'latency',
+    vigil: false,
+    isNull: latencyNull,
+    create: mixture('latency', 'one-sided'),
+  },
   {
     id: 'vigil-decision',
     label: 'Vigil decision (default metrics, Bonferroni)',
@@ -227,7 +333,10 @@ export const METHODS: readonly MethodSpec[] = [
     isNull: familyIsNull,
     create: () => {
       const metrics = familyMetrics();
-      const alphas = splitAlpha(ALPHA, metrics.map(() => ({ weight: 1, shadow: false })));
+      const alphas = splitAlpha(
+        ALPHA,
+        metrics.map(() => ({ weight: 1, shadow: false })),
+      );
       return detectorRun(
         metrics.map((m, i) => {
           const f = BUILTIN_DETECTORS.get(m.detector);

@@ -73,7 +73,12 @@ export function cellText(c: Cell, horizon: number): string {
 }
 
 /** One markdown table: rows = scenarios, columns = the given methods. */
-export function markdownMatrix(title: string, scenarios: readonly Scenario[], methods: readonly MethodSpec[], cells: ReadonlyMap<string, Cell>): string {
+export function markdownMatrix(
+  title: string,
+  scenarios: readonly Scenario[],
+  methods: readonly MethodSpec[],
+  cells: ReadonlyMap<string, Cell>,
+): string {
   const head = `| scenario | spans/cohort/look | ${methods.map((m) => m.label).join(' | ')} |`;
   const sep = `|---|---|${methods.map(() => '---|').join('')}`;
   const rows = scenarios.map((s) => {
@@ -118,7 +123,10 @@ export function checkGoals(cells: ReadonlyMap<string, Cell>, methods: readonly M
     goals.push({
       goal: `median looks to detect ${label} <= ${limit} (${method})`,
       pass: c !== undefined && c.medianLooks !== null && c.medianLooks <= limit,
-      figures: c === undefined ? 'not run' : `median ${looksText(c.medianLooks, 100)}, p95 ${looksText(c.p95Looks, 100)}, power ${f3(c.rate)} (${c.runs} runs)`,
+      figures:
+        c === undefined
+          ? 'not run'
+          : `median ${looksText(c.medianLooks, 100)}, p95 ${looksText(c.p95Looks, 100)}, power ${f3(c.rate)} (${c.runs} runs)`,
     });
   };
   delayGoal('errors 1.5x', 'errors-1.5x', 'vigil-error-rate', 7);
@@ -128,7 +136,13 @@ export function checkGoals(cells: ReadonlyMap<string, Cell>, methods: readonly M
    * Speed at equal or lower false-alarm rate: among the Kayenta variants whose A/A false-alarm rate is at least
    * Vigil's, the one closest to it (the fairest match) must be >= 1.5x slower. Every variant's figures are shown.
    */
-  const speedGoal = (label: string, scenario: string, nullScenario: string, vigil: string, kayentas: readonly string[]): void => {
+  const speedGoal = (
+    label: string,
+    scenario: string,
+    nullScenario: string,
+    vigil: string,
+    kayentas: readonly string[],
+  ): void => {
     const goal = `>= 1.5x faster than the Kayenta-like judge on ${label}, at equal or lower false-alarm rate`;
     const v = get(cells, scenario, vigil);
     const vn = get(cells, nullScenario, vigil);
@@ -144,7 +158,10 @@ export function checkGoals(cells: ReadonlyMap<string, Cell>, methods: readonly M
     const eligible = variants.filter((k) => k.nul.rate >= vn.rate).sort((a, b) => a.nul.rate - b.nul.rate);
     const match = eligible[0];
     const text = variants
-      .map((k) => `${k.id}: median ${looksText(k.alt.medianLooks, 100)} (${Number.isFinite(speed(k.alt)) ? speed(k.alt).toFixed(2) : 'n/a'}x), A/A ${f3(k.nul.rate)}`)
+      .map(
+        (k) =>
+          `${k.id}: median ${looksText(k.alt.medianLooks, 100)} (${Number.isFinite(speed(k.alt)) ? speed(k.alt).toFixed(2) : 'n/a'}x), A/A ${f3(k.nul.rate)}`,
+      )
       .join('; ');
     goals.push({
       goal,
@@ -153,13 +170,19 @@ export function checkGoals(cells: ReadonlyMap<string, Cell>, methods: readonly M
     });
   };
   speedGoal('errors 1.5x', 'errors-1.5x', 'aa', 'vigil-error-rate', ['kayenta-errors', 'kayenta-errors-matched']);
-  speedGoal('latency +10% (20 spans/look)', 'latency+10%-lognormal', 'low-traffic', 'vigil-latency', ['kayenta-latency', 'kayenta-latency-matched']);
+  speedGoal('latency +10% (20 spans/look)', 'latency+10%-lognormal', 'low-traffic', 'vigil-latency', [
+    'kayenta-latency',
+    'kayenta-latency-matched',
+  ]);
 
   const tail = get(cells, 'tail-only', 'vigil-latency-quantile');
   goals.push({
     goal: 'tail-only regression (200 spans/look) caught by latency-quantile in most runs within the horizon',
     pass: tail !== undefined && tail.rate > 0.5,
-    figures: tail === undefined ? 'not run' : `power ${f3(tail.rate)}, median ${looksText(tail.medianLooks, 100)}, p95 ${looksText(tail.p95Looks, 100)} (${tail.runs} runs)`,
+    figures:
+      tail === undefined
+        ? 'not run'
+        : `power ${f3(tail.rate)}, median ${looksText(tail.medianLooks, 100)}, p95 ${looksText(tail.p95Looks, 100)} (${tail.runs} runs)`,
   });
 
   const fz = get(cells, 'aa', 'fixed-z');

@@ -107,7 +107,14 @@ export const SCENARIOS: readonly Scenario[] = [
   latencyScenario(1.5, false),
   latencyScenario(1.1, true),
   latencyScenario(1.5, true),
-  { id: 'aa-heavy', title: 'A/A heavy-tailed (Pareto 1.5)', traffic: '20', looks: LOOKS, truth: NULL_TRUTH, plan: () => fixed(20, 0.01, HEAVY) },
+  {
+    id: 'aa-heavy',
+    title: 'A/A heavy-tailed (Pareto 1.5)',
+    traffic: '20',
+    looks: LOOKS,
+    truth: NULL_TRUTH,
+    plan: () => fixed(20, 0.01, HEAVY),
+  },
   TAIL_ONLY,
   {
     id: 'share-10%',
@@ -115,7 +122,14 @@ export const SCENARIOS: readonly Scenario[] = [
     traffic: '2000 in all',
     looks: LOOKS,
     truth: NULL_TRUTH,
-    plan: () => ({ canary: 200, baseline: 1800, errCanary: 0.01, errBaseline: 0.01, latCanary: BASE, latBaseline: BASE }),
+    plan: () => ({
+      canary: 200,
+      baseline: 1800,
+      errCanary: 0.01,
+      errBaseline: 0.01,
+      latCanary: BASE,
+      latBaseline: BASE,
+    }),
   },
   {
     id: 'ramp',
@@ -123,7 +137,14 @@ export const SCENARIOS: readonly Scenario[] = [
     traffic: '2000 in all',
     looks: LOOKS,
     truth: NULL_TRUTH,
-    plan: (look) => ({ total: 2000, share: ramp(look), errCanary: 0.01, errBaseline: 0.01, latCanary: BASE, latBaseline: BASE }),
+    plan: (look) => ({
+      total: 2000,
+      share: ramp(look),
+      errCanary: 0.01,
+      errBaseline: 0.01,
+      latCanary: BASE,
+      latBaseline: BASE,
+    }),
   },
   {
     id: 'ramp-drift',
@@ -149,9 +170,30 @@ export const SCENARIOS: readonly Scenario[] = [
       return { canary: n, baseline: n, errCanary: 0.01, errBaseline: 0.01, latCanary: BASE, latBaseline: BASE };
     },
   },
-  { id: 'base-10%', title: 'A/A, 10% base error rate', traffic: '1000', looks: LOOKS, truth: NULL_TRUTH, plan: () => fixed(1000, 0.1, BASE) },
-  { id: 'base-30%', title: 'A/A, 30% base error rate', traffic: '1000', looks: LOOKS, truth: NULL_TRUTH, plan: () => fixed(1000, 0.3, BASE) },
-  { id: 'low-traffic', title: 'A/A, low traffic', traffic: '20', looks: LOOKS, truth: NULL_TRUTH, plan: () => fixed(20, 0.01, BASE) },
+  {
+    id: 'base-10%',
+    title: 'A/A, 10% base error rate',
+    traffic: '1000',
+    looks: LOOKS,
+    truth: NULL_TRUTH,
+    plan: () => fixed(1000, 0.1, BASE),
+  },
+  {
+    id: 'base-30%',
+    title: 'A/A, 30% base error rate',
+    traffic: '1000',
+    looks: LOOKS,
+    truth: NULL_TRUTH,
+    plan: () => fixed(1000, 0.3, BASE),
+  },
+  {
+    id: 'low-traffic',
+    title: 'A/A, low traffic',
+    traffic: '20',
+    looks: LOOKS,
+    truth: NULL_TRUTH,
+    plan: () => fixed(20, 0.01, BASE),
+  },
 ];
 
 /** The p99 multiplier of the base log-normal (for documentation and tests). */

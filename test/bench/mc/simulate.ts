@@ -32,7 +32,12 @@ export function replicateSeed(scenarioId: string, replicate: number, baseSeed = 
  * First alarm look of each method (null: no alarm within the horizon). `methodMs`, when given, accumulates the
  * time spent in each method's looks (for the cost table).
  */
-export function runReplicate(scenario: Scenario, methods: readonly MethodSpec[], seed: number, methodMs?: number[]): (number | null)[] {
+export function runReplicate(
+  scenario: Scenario,
+  methods: readonly MethodSpec[],
+  seed: number,
+  methodMs?: number[],
+): (number | null)[] {
   const rand = seededRandom(seed);
   const runs = methods.map((m) => m.create());
   const alarms: (number | null)[] = methods.map(() => null);
@@ -49,9 +54,18 @@ export function runReplicate(scenario: Scenario, methods: readonly MethodSpec[],
       nc = plan.canary ?? 0;
       nb = plan.baseline ?? 0;
     }
-    const batch: CohortPair = { canary: cohortBatch(rand, nc, plan.errCanary, plan.latCanary), baseline: cohortBatch(rand, nb, plan.errBaseline, plan.latBaseline) };
+    const batch: CohortPair = {
+      canary: cohortBatch(rand, nc, plan.errCanary, plan.latCanary),
+      baseline: cohortBatch(rand, nb, plan.errBaseline, plan.latBaseline),
+    };
     mergePair(totals, batch);
-    const input: LookInput = { analysisId: `mc-${scenario.id}`, look, atUnixMs: 1_700_000_000_000 + look * 10_000, batch, totals };
+    const input: LookInput = {
+      analysisId: `mc-${scenario.id}`,
+      look,
+      atUnixMs: 1_700_000_000_000 + look * 10_000,
+      batch,
+      totals,
+    };
     runs.forEach((r, i) => {
       if (alarms[i] !== null) return;
       const t0 = methodMs === undefined ? 0 : performance.now();
@@ -99,9 +113,19 @@ export function selectMethods(ids?: readonly string[]): MethodSpec[] {
 export function runTask(task: Task): TaskResult {
   const t0 = performance.now();
   const scenario = scenarioById(task.scenario);
-  const methods = selectMethods(task.methods).filter((m) => m.scenarios === undefined || m.scenarios.includes(scenario.id));
+  const methods = selectMethods(task.methods).filter(
+    (m) => m.scenarios === undefined || m.scenarios.includes(scenario.id),
+  );
   const alarms: (number | null)[][] = [];
   const methodMs = methods.map(() => 0);
-  for (let r = task.from; r < task.to; r++) alarms.push(runReplicate(scenario, methods, replicateSeed(scenario.id, r, task.baseSeed), methodMs));
-  return { scenario: task.scenario, from: task.from, alarms, methodIds: methods.map((m) => m.id), ms: performance.now() - t0, methodMs };
+  for (let r = task.from; r < task.to; r++)
+    alarms.push(runReplicate(scenario, methods, replicateSeed(scenario.id, r, task.baseSeed), methodMs));
+  return {
+    scenario: task.scenario,
+    from: task.from,
+    alarms,
+    methodIds: methods.map((m) => m.id),
+    ms: performance.now() - t0,
+    methodMs,
+  };
 }

@@ -64,7 +64,9 @@ const STATEFUL_TIMEOUT_MS = 10_000;
 
 async function rejection(p: Promise<unknown>): Promise<VigilError> {
   const err: unknown = await p.then(
-    () => { throw new Error('expected the call to fail'); },
+    () => {
+      throw new Error('expected the call to fail');
+    },
     (e: unknown) => e,
   );
   expect(err).toBeInstanceOf(VigilError);
@@ -153,8 +155,12 @@ function httpFailureCases(
 
 function withReceiver(): () => HttpPeer {
   let receiver: HttpPeer | undefined;
-  beforeAll(async () => { receiver = await HttpPeer.start(); });
-  afterAll(async () => { await receiver?.close(); });
+  beforeAll(async () => {
+    receiver = await HttpPeer.start();
+  });
+  afterAll(async () => {
+    await receiver?.close();
+  });
   beforeEach(() => receiver?.reset());
   return () => {
     if (!receiver) throw new Error('receiver not started');
@@ -164,8 +170,12 @@ function withReceiver(): () => HttpPeer {
 
 function withPeer(start: () => Promise<StatefulPeer>): () => StatefulPeer {
   let peer: StatefulPeer | undefined;
-  beforeAll(async () => { peer = await start(); });
-  afterAll(async () => { await peer?.close(); });
+  beforeAll(async () => {
+    peer = await start();
+  });
+  afterAll(async () => {
+    await peer?.close();
+  });
   return () => {
     if (!peer) throw new Error('stateful peer not started');
     return peer;
@@ -264,7 +274,8 @@ export function connectorConformance(
     it('health check and close, when present, resolve', async () => {
       const c = makeConnector(target());
       const ctx = actionContext(decision);
-      if (c.healthCheck) await expect(c.healthCheck({ logger: ctx.logger, signal: ctx.signal })).resolves.toBeUndefined();
+      if (c.healthCheck)
+        await expect(c.healthCheck({ logger: ctx.logger, signal: ctx.signal })).resolves.toBeUndefined();
       if (c.close) await expect(c.close()).resolves.toBeUndefined();
     });
 
@@ -282,7 +293,10 @@ export function notifierConformance(
 ): void {
   describe(`notifier conformance: ${name}`, () => {
     const receiver = env.http ? withReceiver() : undefined;
-    const target = (): ConnectorTarget => ({ url: receiver ? `${receiver().url}/hook` : 'http://127.0.0.1:9/unused', timeoutMs: TIMEOUT_MS });
+    const target = (): ConnectorTarget => ({
+      url: receiver ? `${receiver().url}/hook` : 'http://127.0.0.1:9/unused',
+      timeoutMs: TIMEOUT_MS,
+    });
 
     it('identifies itself as a notifier', () => {
       const n = makeNotifier(target());
@@ -328,7 +342,8 @@ export function notifierConformance(
 
     if (env.http && receiver) {
       httpFailureCases(receiver, env.http, (t, signal) =>
-        makeNotifier(t).post(everyNotification()[0]!, notifyContext({ signal })));
+        makeNotifier(t).post(everyNotification()[0]!, notifyContext({ signal })),
+      );
     }
   });
 }

@@ -1,5 +1,11 @@
 import type {
-  ActionContext, AnyConnector, ConnectorDeps, Notification, Notifier, PlanConnector, RollbackTarget,
+  ActionContext,
+  AnyConnector,
+  ConnectorDeps,
+  Notification,
+  Notifier,
+  PlanConnector,
+  RollbackTarget,
 } from '../../../src/contracts/connector.js';
 import type { Decision, MetricVerdict } from '../../../src/contracts/decision.js';
 import { silentLogger } from '../../../src/logger.js';
@@ -86,10 +92,7 @@ export function targetOf(d: Decision): RollbackTarget {
   };
 }
 
-export function actionContext(
-  d: Decision,
-  opts: { dryRun?: boolean; signal?: AbortSignal } = {},
-): ActionContext {
+export function actionContext(d: Decision, opts: { dryRun?: boolean; signal?: AbortSignal } = {}): ActionContext {
   return {
     logger: silentLogger(),
     signal: opts.signal ?? new AbortController().signal,

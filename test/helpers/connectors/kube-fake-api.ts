@@ -31,7 +31,11 @@ export interface KubeRequest {
 }
 
 class HttpStatus extends Error {
-  constructor(readonly code: number, readonly reason: string, message: string) {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -43,7 +47,8 @@ function unescape(seg: string): string {
 }
 
 function parsePointer(p: string): string[] {
-  if (typeof p !== 'string' || (p !== '' && !p.startsWith('/'))) throw new HttpStatus(422, 'Invalid', `invalid JSON pointer ${String(p)}`);
+  if (typeof p !== 'string' || (p !== '' && !p.startsWith('/')))
+    throw new HttpStatus(422, 'Invalid', `invalid JSON pointer ${String(p)}`);
   return p === '' ? [] : p.slice(1).split('/').map(unescape);
 }
 
@@ -85,7 +90,11 @@ export function applyJsonPatch(doc: Obj, ops: unknown): Obj {
     switch (raw.op) {
       case 'test': {
         if (!deepEqual(getAt(out, segs), raw.value)) {
-          throw new HttpStatus(422, 'Invalid', `the server rejected our request due to an error in our request: testing value /${segs.join('/')} failed`);
+          throw new HttpStatus(
+            422,
+            'Invalid',
+            `the server rejected our request due to an error in our request: testing value /${segs.join('/')} failed`,
+          );
         }
         break;
       }
@@ -101,7 +110,12 @@ export function applyJsonPatch(doc: Obj, ops: unknown): Obj {
       case 'replace':
       case 'remove': {
         const exists = Array.isArray(parent) ? Number(key) >= 0 && Number(key) < parent.length : key in parent;
-        if (!exists) throw new HttpStatus(422, 'Invalid', `${raw.op} operation does not apply: doc is missing key: /${segs.join('/')}`);
+        if (!exists)
+          throw new HttpStatus(
+            422,
+            'Invalid',
+            `${raw.op} operation does not apply: doc is missing key: /${segs.join('/')}`,
+          );
         if (raw.op === 'remove') {
           if (Array.isArray(parent)) parent.splice(Number(key), 1);
           else delete parent[key];
@@ -204,7 +218,15 @@ export class FakeKubeApi {
     } catch (e) {
       if (!(e instanceof HttpStatus)) throw e;
       status = e.code;
-      answer = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: e.message, reason: e.reason, code: e.code };
+      answer = {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Failure',
+        message: e.message,
+        reason: e.reason,
+        code: e.code,
+      };
     }
     return { status, body: JSON.stringify(answer), headers: { 'content-type': 'application/json' } };
   }
@@ -267,32 +289,46 @@ export class FakeKubeApi {
         .filter((o) => matchesSelector(((o.metadata as Obj).labels ?? {}) as Record<string, string>, selector));
       return { kind: 'List', apiVersion: 'v1', metadata: { resourceVersion: String(this.version) }, items };
     }
-    throw new HttpStatus(404, 'NotFound', `the server could not find the requested resource (${req.method} ${req.path})`);
+    throw new HttpStatus(
+      404,
+      'NotFound',
+      `the server could not find the requested resource (${req.method} ${req.path})`,
+    );
   }
 
   private scaleOf(o: Obj): Obj {
     const meta = o.metadata as Obj;
     return {
-      kind: 'Scale', apiVersion: 'autoscaling/v1',
-      metadata: { name: meta.name ?? null, namespace: meta.namespace ?? null, resourceVersion: meta.resourceVersion ?? null },
-      spec: { replicas: ((o.spec as Obj | undefined)?.replicas ?? 1) },
-      status: { replicas: ((o.status as Obj | undefined)?.replicas ?? 0) },
+      kind: 'Scale',
+      apiVersion: 'autoscaling/v1',
+      metadata: {
+        name: meta.name ?? null,
+        namespace: meta.namespace ?? null,
+        resourceVersion: meta.resourceVersion ?? null,
+      },
+      spec: { replicas: (o.spec as Obj | undefined)?.replicas ?? 1 },
+      status: { replicas: (o.status as Obj | undefined)?.replicas ?? 0 },
     };
   }
 
   private patch(path: string, stored: Obj, req: KubeRequest, sub: string | undefined): unknown {
     const type = (req.contentType ?? '').split(';')[0]!.trim();
     if (!PATCH_TYPES.has(type)) {
-      throw new HttpStatus(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${[...PATCH_TYPES].join(', ')}`);
+      throw new HttpStatus(
+        415,
+        'UnsupportedMediaType',
+        `the body of the request was in an unknown format - accepted media types include: ${[...PATCH_TYPES].join(', ')}`,
+      );
     }
     const base = sub === '/scale' ? this.scaleOf(stored) : stored;
-    const patched = type === 'application/json-patch+json'
-      ? applyJsonPatch(base, req.body)
-      : (applyMergePatch(base, (req.body ?? null) as Json) as Obj);
+    const patched =
+      type === 'application/json-patch+json'
+        ? applyJsonPatch(base, req.body)
+        : (applyMergePatch(base, (req.body ?? null) as Json) as Obj);
     let next: Obj;
     if (sub === '/scale') {
       next = clone(stored);
-      next.spec = { ...((next.spec ?? {}) as Obj), replicas: ((patched.spec as Obj).replicas ?? null) };
+      next.spec = { ...((next.spec ?? {}) as Obj), replicas: (patched.spec as Obj).replicas ?? null };
     } else if (sub === '/status') {
       next = { ...clone(stored), status: patched.status ?? null };
     } else if (this.statusSubresource) {
@@ -302,8 +338,16 @@ export class FakeKubeApi {
       next = patched;
     }
     const rv = (patched.metadata as Obj | undefined)?.resourceVersion;
-    if (type === 'application/merge-patch+json' && rv !== undefined && rv !== (stored.metadata as Obj).resourceVersion) {
-      throw new HttpStatus(409, 'Conflict', 'the object has been modified; please apply your changes to the latest version and try again');
+    if (
+      type === 'application/merge-patch+json' &&
+      rv !== undefined &&
+      rv !== (stored.metadata as Obj).resourceVersion
+    ) {
+      throw new HttpStatus(
+        409,
+        'Conflict',
+        'the object has been modified; please apply your changes to the latest version and try again',
+      );
     }
     (next.metadata as Obj).resourceVersion = (stored.metadata as Obj).resourceVersion ?? null;
     if (deepEqual(next, stored)) return sub === '/scale' ? this.scaleOf(stored) : stored;
@@ -317,23 +361,34 @@ export class FakeKubeApi {
 }
 
 /** Writes a kubeconfig for `server` (plain http, so insecure-skip-tls-verify) with a bearer token. */
-export function writeKubeconfig(dir: string, server: string, token: string, opts: { file?: string; context?: string; namespace?: string } = {}): string {
+export function writeKubeconfig(
+  dir: string,
+  server: string,
+  token: string,
+  opts: { file?: string; context?: string; namespace?: string } = {},
+): string {
   const context = opts.context ?? 'test';
-  const file = join(dir, opts.file ?? `kubeconfig-${createHash('sha256').update(server).digest('hex').slice(0, 12)}.yaml`);
-  writeFileSync(file, [
-    'apiVersion: v1',
-    'kind: Config',
-    `current-context: ${context}`,
-    'clusters:',
-    '  - name: fake',
-    `    cluster: { server: "${server}", insecure-skip-tls-verify: true }`,
-    'users:',
-    '  - name: vigil',
-    `    user: { token: "${token}" }`,
-    'contexts:',
-    `  - name: ${context}`,
-    `    context: { cluster: fake, user: vigil${opts.namespace ? `, namespace: ${opts.namespace}` : ''} }`,
-    '',
-  ].join('\n'));
+  const file = join(
+    dir,
+    opts.file ?? `kubeconfig-${createHash('sha256').update(server).digest('hex').slice(0, 12)}.yaml`,
+  );
+  writeFileSync(
+    file,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      `current-context: ${context}`,
+      'clusters:',
+      '  - name: fake',
+      `    cluster: { server: "${server}", insecure-skip-tls-verify: true }`,
+      'users:',
+      '  - name: vigil',
+      `    user: { token: "${token}" }`,
+      'contexts:',
+      `  - name: ${context}`,
+      `    context: { cluster: fake, user: vigil${opts.namespace ? `, namespace: ${opts.namespace}` : ''} }`,
+      '',
+    ].join('\n'),
+  );
   return file;
 }

@@ -8,9 +8,11 @@ import { buf, fDouble, fFixed64, fMsg, fString, fVarint, tag, varint } from './p
 export const zigzag = (n: number): bigint => BigInt((n << 1) ^ (n >> 31)) & 0xffffffffn;
 
 /** A KeyValue with a string value, as field `field`. */
-export const kvStr = (field: number, key: string, value: string): Part => fMsg(field, fString(1, key), fMsg(2, fString(1, value)));
+export const kvStr = (field: number, key: string, value: string): Part =>
+  fMsg(field, fString(1, key), fMsg(2, fString(1, value)));
 /** A KeyValue with an int value. */
-export const kvInt = (field: number, key: string, value: number | bigint): Part => fMsg(field, fString(1, key), fMsg(2, fVarint(3, value)));
+export const kvInt = (field: number, key: string, value: number | bigint): Part =>
+  fMsg(field, fString(1, key), fMsg(2, fVarint(3, value)));
 
 /** A packed repeated fixed64 field. */
 export function packedFixed64(field: number, values: readonly bigint[]): Part {
@@ -48,7 +50,8 @@ export interface HistPointParts {
 /** A HistogramDataPoint as Histogram.data_points (field 1). */
 export function histPoint(p: HistPointParts): Part {
   const packed = p.packed ?? true;
-  return fMsg(1,
+  return fMsg(
+    1,
     ...(p.attrs ?? []),
     ...(p.start !== undefined ? [fFixed64(2, p.start)] : []),
     ...(p.time !== undefined ? [fFixed64(3, p.time)] : []),
@@ -57,7 +60,8 @@ export function histPoint(p: HistPointParts): Part {
     ...(p.counts ? (packed ? [packedFixed64(6, p.counts)] : p.counts.map((c) => fFixed64(6, c))) : []),
     ...(p.bounds ? (packed ? [packedDouble(7, p.bounds)] : p.bounds.map((b) => fDouble(7, b))) : []),
     ...(p.flags !== undefined ? [fVarint(10, p.flags)] : []),
-    ...(p.extra ?? []));
+    ...(p.extra ?? []),
+  );
 }
 
 export interface ExpPointParts {
@@ -82,7 +86,8 @@ export function expPoint(p: ExpPointParts): Part {
     ...(offset !== undefined ? [fVarint(1, zigzag(offset))] : []),
     ...(counts ? (packed ? [packedVarint(2, counts)] : counts.map((c) => fVarint(2, c))) : []),
   ];
-  return fMsg(1,
+  return fMsg(
+    1,
     ...(p.attrs ?? []),
     ...(p.start !== undefined ? [fFixed64(2, p.start)] : []),
     ...(p.time !== undefined ? [fFixed64(3, p.time)] : []),
@@ -91,13 +96,18 @@ export function expPoint(p: ExpPointParts): Part {
     ...(p.zeroCount !== undefined ? [fFixed64(7, p.zeroCount)] : []),
     fMsg(8, ...buckets(p.offset, p.positive)),
     fMsg(9, ...buckets(p.negOffset, p.negative)),
-    ...(p.zeroThreshold !== undefined ? [fDouble(14, p.zeroThreshold)] : []));
+    ...(p.zeroThreshold !== undefined ? [fDouble(14, p.zeroThreshold)] : []),
+  );
 }
 
 /** A Metric: name, unit, and one data member (field 9 histogram, 10 exponential, 5 gauge, 7 sum). */
 export function metric(name: string, unit: string, dataField: number, points: Part[], temporality?: number): Part {
-  return fMsg(2, fString(1, name), fString(3, unit),
-    fMsg(dataField, ...points, ...(temporality !== undefined ? [fVarint(2, temporality)] : [])));
+  return fMsg(
+    2,
+    fString(1, name),
+    fString(3, unit),
+    fMsg(dataField, ...points, ...(temporality !== undefined ? [fVarint(2, temporality)] : [])),
+  );
 }
 
 /** ExportMetricsServiceRequest with one ResourceMetrics holding one ScopeMetrics. */

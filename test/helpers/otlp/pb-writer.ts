@@ -71,7 +71,8 @@ export interface SpanParts {
 
 /** A Span message (as the payload of ScopeSpans.spans = 2). */
 export function span(s: SpanParts): Part {
-  return fMsg(2,
+  return fMsg(
+    2,
     fBytes(1, new Array<number>(16).fill(1)),
     fBytes(2, new Array<number>(8).fill(2)),
     ...(s.name !== undefined ? [fString(5, s.name)] : []),
@@ -80,7 +81,8 @@ export function span(s: SpanParts): Part {
     ...(s.end !== undefined ? [fFixed64(8, s.end)] : []),
     ...(s.attrs ?? []).map((a) => a),
     ...(s.status !== undefined ? [fMsg(15, fString(2, 'msg'), fVarint(3, s.status))] : []),
-    ...(s.extra ?? []));
+    ...(s.extra ?? []),
+  );
 }
 
 /** ExportTraceServiceRequest with one ResourceSpans holding one ScopeSpans. */

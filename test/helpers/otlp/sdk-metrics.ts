@@ -1,7 +1,11 @@
 import type { Attributes } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
-  AggregationTemporality, AggregationType, MeterProvider, MetricReader, type ResourceMetrics,
+  AggregationTemporality,
+  AggregationType,
+  MeterProvider,
+  MetricReader,
+  type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 
 /**
@@ -42,11 +46,17 @@ export async function collectSdkMetrics(spec: SdkMetricsSpec): Promise<ResourceM
   const provider = new MeterProvider({
     resource: resourceFromAttributes(spec.resource),
     readers: [reader],
-    views: [...exponential].map((instrumentName) => ({ instrumentName, aggregation: { type: AggregationType.EXPONENTIAL_HISTOGRAM } })),
+    views: [...exponential].map((instrumentName) => ({
+      instrumentName,
+      aggregation: { type: AggregationType.EXPONENTIAL_HISTOGRAM },
+    })),
   });
   const meter = provider.getMeter('@test/instrumentation', '1.2.3');
   for (const h of spec.histograms) {
-    const hist = meter.createHistogram(h.name, { unit: h.unit, ...(h.bounds ? { advice: { explicitBucketBoundaries: h.bounds } } : {}) });
+    const hist = meter.createHistogram(h.name, {
+      unit: h.unit,
+      ...(h.bounds ? { advice: { explicitBucketBoundaries: h.bounds } } : {}),
+    });
     for (const r of h.records) hist.record(r.value, r.attributes);
   }
   if (spec.noise) {

@@ -9,21 +9,37 @@ const TOKEN = 'Bearer conformance-token-91c2';
 
 connectorConformance(
   'webhook',
-  (t) => asPlan(webhookConnectorFactory.create(
-    'hook',
-    webhookConnectorFactory.parse({ url: t.url, secret: SECRET, timeoutMs: t.timeoutMs, headers: { authorization: TOKEN } }),
-    deps,
-  )),
+  (t) =>
+    asPlan(
+      webhookConnectorFactory.create(
+        'hook',
+        webhookConnectorFactory.parse({
+          url: t.url,
+          secret: SECRET,
+          timeoutMs: t.timeoutMs,
+          headers: { authorization: TOKEN },
+        }),
+        deps,
+      ),
+    ),
   { http: { secrets: [SECRET, TOKEN] } },
 );
 
 notifierConformance(
   'webhook',
-  (t) => asNotifier(webhookNotifierFactory.create(
-    'hook',
-    webhookNotifierFactory.parse({ url: t.url, secret: SECRET, timeoutMs: t.timeoutMs, headers: { authorization: TOKEN } }),
-    deps,
-  )),
+  (t) =>
+    asNotifier(
+      webhookNotifierFactory.create(
+        'hook',
+        webhookNotifierFactory.parse({
+          url: t.url,
+          secret: SECRET,
+          timeoutMs: t.timeoutMs,
+          headers: { authorization: TOKEN },
+        }),
+        deps,
+      ),
+    ),
   {
     http: {
       secrets: [SECRET, TOKEN],
@@ -36,7 +52,14 @@ notifierConformance(
 notifierConformance(
   'slack',
   // The path of a Slack incoming-webhook URL is the credential: it must never show in errors.
-  (t) => asNotifier(slackNotifierFactory.create('ops', slackNotifierFactory.parse({ webhookUrl: t.url, timeoutMs: t.timeoutMs }), deps)),
+  (t) =>
+    asNotifier(
+      slackNotifierFactory.create(
+        'ops',
+        slackNotifierFactory.parse({ webhookUrl: t.url, timeoutMs: t.timeoutMs }),
+        deps,
+      ),
+    ),
   {
     http: {
       secrets: ['/hook'],

@@ -11,7 +11,13 @@ import { teamsNotifierFactory } from '../../../connectors/notifiers/teams.js';
 import type { Notification } from '../../../src/contracts/connector.js';
 import { VigilError } from '../../../src/errors.js';
 import { notifierConformance } from '../../helpers/connectors/conformance.js';
-import { asNotifier, deps, everyNotification, notifyContext, rollbackDecision } from '../../helpers/connectors/fixtures.js';
+import {
+  asNotifier,
+  deps,
+  everyNotification,
+  notifyContext,
+  rollbackDecision,
+} from '../../helpers/connectors/fixtures.js';
 import { HttpPeer } from '../../helpers/http-peer.js';
 
 const ROUTING_KEY = 'CONFORMANCEKEY0123456789abcdefAB';
@@ -24,7 +30,14 @@ notifierConformance(
   'teams',
   // The query (sig=…) of a Workflows URL is the credential; the suite's URL has a path only, which must
   // not show either.
-  (t) => asNotifier(teamsNotifierFactory.create('teams', teamsNotifierFactory.parse({ webhookUrl: t.url, timeoutMs: t.timeoutMs }), deps)),
+  (t) =>
+    asNotifier(
+      teamsNotifierFactory.create(
+        'teams',
+        teamsNotifierFactory.parse({ webhookUrl: t.url, timeoutMs: t.timeoutMs }),
+        deps,
+      ),
+    ),
   {
     http: {
       secrets: ['/hook'],
@@ -36,7 +49,14 @@ notifierConformance(
 
 notifierConformance(
   'discord',
-  (t) => asNotifier(discordNotifierFactory.create('discord', discordNotifierFactory.parse({ webhookUrl: t.url, timeoutMs: t.timeoutMs }), deps)),
+  (t) =>
+    asNotifier(
+      discordNotifierFactory.create(
+        'discord',
+        discordNotifierFactory.parse({ webhookUrl: t.url, timeoutMs: t.timeoutMs }),
+        deps,
+      ),
+    ),
   {
     http: {
       secrets: ['/hook'],
@@ -49,7 +69,14 @@ notifierConformance(
 
 notifierConformance(
   'google-chat',
-  (t) => asNotifier(googleChatNotifierFactory.create('chat', googleChatNotifierFactory.parse({ webhookUrl: t.url, timeoutMs: t.timeoutMs }), deps)),
+  (t) =>
+    asNotifier(
+      googleChatNotifierFactory.create(
+        'chat',
+        googleChatNotifierFactory.parse({ webhookUrl: t.url, timeoutMs: t.timeoutMs }),
+        deps,
+      ),
+    ),
   {
     http: {
       secrets: ['/hook'],
@@ -62,7 +89,14 @@ notifierConformance(
 
 notifierConformance(
   'mattermost',
-  (t) => asNotifier(mattermostNotifierFactory.create('mm', mattermostNotifierFactory.parse({ webhookUrl: t.url, timeoutMs: t.timeoutMs }), deps)),
+  (t) =>
+    asNotifier(
+      mattermostNotifierFactory.create(
+        'mm',
+        mattermostNotifierFactory.parse({ webhookUrl: t.url, timeoutMs: t.timeoutMs }),
+        deps,
+      ),
+    ),
   {
     http: {
       secrets: ['/hook'],
@@ -75,14 +109,25 @@ notifierConformance(
 notifierConformance(
   'pagerduty',
   // The routing key travels in the body, as the Events API requires; it must never reach an error.
-  (t) => asNotifier(pagerDutyNotifierFactory.create('pd', pagerDutyNotifierFactory.parse({ routingKey: ROUTING_KEY, url: t.url, timeoutMs: t.timeoutMs }), deps)),
+  (t) =>
+    asNotifier(
+      pagerDutyNotifierFactory.create(
+        'pd',
+        pagerDutyNotifierFactory.parse({ routingKey: ROUTING_KEY, url: t.url, timeoutMs: t.timeoutMs }),
+        deps,
+      ),
+    ),
   {
     http: {
       secrets: [],
       contentType: /^application\/json$/,
       dryRunMarked: (raw) => {
         const e = parse(raw);
-        return e.payload.summary.startsWith('[dry-run]') && e.payload.severity === 'info' && e.payload.custom_details.dry_run === true;
+        return (
+          e.payload.summary.startsWith('[dry-run]') &&
+          e.payload.severity === 'info' &&
+          e.payload.custom_details.dry_run === true
+        );
       },
     },
   },
@@ -90,19 +135,35 @@ notifierConformance(
 
 describe('pagerduty over HTTP', () => {
   let receiver: HttpPeer;
-  beforeAll(async () => { receiver = await HttpPeer.start(); });
-  afterAll(async () => { await receiver.close(); });
+  beforeAll(async () => {
+    receiver = await HttpPeer.start();
+  });
+  afterAll(async () => {
+    await receiver.close();
+  });
   beforeEach(() => receiver.reset());
 
-  const notifier = (options: Record<string, unknown> = {}) => asNotifier(pagerDutyNotifierFactory.create(
-    'pd', pagerDutyNotifierFactory.parse({ routingKey: ROUTING_KEY, url: `${receiver.url}/v2/enqueue`, timeoutMs: 2000, ...options }), deps,
-  ));
+  const notifier = (options: Record<string, unknown> = {}) =>
+    asNotifier(
+      pagerDutyNotifierFactory.create(
+        'pd',
+        pagerDutyNotifierFactory.parse({
+          routingKey: ROUTING_KEY,
+          url: `${receiver.url}/v2/enqueue`,
+          timeoutMs: 2000,
+          ...options,
+        }),
+        deps,
+      ),
+    );
 
   it('keeps the routing key out of every error, even when the answer echoes it', async () => {
     for (const status of [400, 429, 500]) {
       receiver.reset();
       receiver.answer(status, `{"status":"invalid event","message":"bad key ${ROUTING_KEY}"}`);
-      const err: unknown = await notifier().post(everyNotification()[0]!, notifyContext()).catch((e: unknown) => e);
+      const err: unknown = await notifier()
+        .post(everyNotification()[0]!, notifyContext())
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(VigilError);
       const e = err as VigilError;
       expect(`${e.message} ${JSON.stringify(e.details)} ${e.stack ?? ''}`).not.toContain(ROUTING_KEY);
@@ -114,7 +175,10 @@ describe('pagerduty over HTTP', () => {
   it('triggers, re-triggers and resolves one alert per analysis: same dedup key throughout', async () => {
     receiver.answer(202, '{"status":"success","message":"Event processed","dedup_key":"checkout:v1.8.0"}');
     const d = rollbackDecision({ analysis: 'checkout:v1.8.0' });
-    const promote: Notification = { kind: 'decision', decision: rollbackDecision({ analysis: 'checkout:v1.8.0', outcome: 'promote', plan: [] }) };
+    const promote: Notification = {
+      kind: 'decision',
+      decision: rollbackDecision({ analysis: 'checkout:v1.8.0', outcome: 'promote', plan: [] }),
+    };
     const pd = notifier();
     for (const n of [...everyNotification(d), promote]) await pd.post(n, notifyContext());
     const events = receiver.requests.map((r) => parse(r.text));
@@ -125,7 +189,10 @@ describe('pagerduty over HTTP', () => {
   });
 
   it('sends nothing for an abandoned analysis unless onAbandoned is trigger', async () => {
-    const abandoned: Notification = { kind: 'decision', decision: rollbackDecision({ outcome: 'abandoned', plan: [] }) };
+    const abandoned: Notification = {
+      kind: 'decision',
+      decision: rollbackDecision({ outcome: 'abandoned', plan: [] }),
+    };
     await notifier().post(abandoned, notifyContext());
     expect(receiver.requests).toHaveLength(0);
     await notifier({ onAbandoned: 'trigger' }).post(abandoned, notifyContext());
@@ -135,6 +202,10 @@ describe('pagerduty over HTTP', () => {
 
   it('resolves after a completed rollback with resolveAfterRollback', async () => {
     await notifier({ resolveAfterRollback: true }).post(everyNotification()[2]!, notifyContext());
-    expect(parse(receiver.requests[0]!.text)).toEqual({ routing_key: ROUTING_KEY, event_action: 'resolve', dedup_key: 'checkout' });
+    expect(parse(receiver.requests[0]!.text)).toEqual({
+      routing_key: ROUTING_KEY,
+      event_action: 'resolve',
+      dedup_key: 'checkout',
+    });
   });
 });

@@ -14,7 +14,14 @@ import { mattermostNotifierFactory } from '../../../connectors/notifiers/matterm
 import { pagerDutyNotifierFactory } from '../../../connectors/notifiers/pagerduty.js';
 import { teamsNotifierFactory } from '../../../connectors/notifiers/teams.js';
 import type { ConnectorFactory, Notification } from '../../../src/contracts/connector.js';
-import { actionFailed, asNotifier, deps, everyNotification, notifyContext, rollbackDecision } from '../../helpers/connectors/fixtures.js';
+import {
+  actionFailed,
+  asNotifier,
+  deps,
+  everyNotification,
+  notifyContext,
+  rollbackDecision,
+} from '../../helpers/connectors/fixtures.js';
 import { HttpPeer } from '../../helpers/http-peer.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../fixtures/notifiers/', import.meta.url));
@@ -48,29 +55,121 @@ interface Case {
 
 const json = 'application/json; charset=utf-8';
 const cases: Case[] = [
-  { file: 'teams-rollback.json', factory: teamsNotifierFactory, options: (b) => ({ webhookUrl: `${b}/workflows/abc/triggers/manual/paths/invoke?api-version=2016-06-01&sig=SIG` }), notification: rollback, path: '/workflows/abc/triggers/manual/paths/invoke?api-version=2016-06-01&sig=SIG', contentType: json },
-  { file: 'teams-action-failed.json', factory: teamsNotifierFactory, options: (b) => ({ webhookUrl: `${b}/workflows/abc` }), notification: actionFailed(), path: '/workflows/abc', contentType: json },
-  { file: 'discord-rollback.json', factory: discordNotifierFactory, options: (b) => ({ webhookUrl: `${b}/api/webhooks/123/TOKEN`, username: 'Vigil' }), notification: rollback, path: '/api/webhooks/123/TOKEN?wait=true', contentType: json },
-  { file: 'discord-action-failed.json', factory: discordNotifierFactory, options: (b) => ({ webhookUrl: `${b}/api/webhooks/123/TOKEN`, threadId: '998877' }), notification: actionFailed(), path: '/api/webhooks/123/TOKEN?wait=true&thread_id=998877', contentType: json },
-  { file: 'google-chat-rollback.json', factory: googleChatNotifierFactory, options: (b) => ({ webhookUrl: `${b}/v1/spaces/AAAA/messages?key=KEY&token=TOKEN` }), notification: rollback, path: '/v1/spaces/AAAA/messages?key=KEY&token=TOKEN&messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD', contentType: json },
-  { file: 'google-chat-plan-completed.json', factory: googleChatNotifierFactory, options: (b) => ({ webhookUrl: `${b}/v1/spaces/AAAA/messages?key=KEY&token=TOKEN`, threaded: false }), notification: planCompleted, path: '/v1/spaces/AAAA/messages?key=KEY&token=TOKEN', contentType: json },
-  { file: 'mattermost-rollback.json', factory: mattermostNotifierFactory, options: (b) => ({ webhookUrl: `${b}/hooks/xxx-generatedkey-xxx`, channel: 'releases', username: 'vigil' }), notification: rollback, path: '/hooks/xxx-generatedkey-xxx', contentType: json },
-  { file: 'mattermost-action-failed.json', factory: mattermostNotifierFactory, options: (b) => ({ webhookUrl: `${b}/hooks/xxx-generatedkey-xxx` }), notification: actionFailed(), path: '/hooks/xxx-generatedkey-xxx', contentType: json, dryRun: true },
-  { file: 'pagerduty-rollback.json', factory: pagerDutyNotifierFactory, options: (b) => ({ routingKey: ROUTING_KEY, url: `${b}/v2/enqueue`, source: 'checkout.prod' }), notification: rollback, path: '/v2/enqueue', contentType: 'application/json' },
-  { file: 'pagerduty-action-failed.json', factory: pagerDutyNotifierFactory, options: (b) => ({ routingKey: ROUTING_KEY, url: `${b}/v2/enqueue` }), notification: actionFailed(), path: '/v2/enqueue', contentType: 'application/json' },
-  { file: 'pagerduty-plan-completed.json', factory: pagerDutyNotifierFactory, options: (b) => ({ routingKey: ROUTING_KEY, url: `${b}/v2/enqueue`, severity: 'warning' }), notification: planCompleted, path: '/v2/enqueue', contentType: 'application/json' },
-  { file: 'pagerduty-promote.json', factory: pagerDutyNotifierFactory, options: (b) => ({ routingKey: ROUTING_KEY, url: `${b}/v2/enqueue` }), notification: promote, path: '/v2/enqueue', contentType: 'application/json' },
+  {
+    file: 'teams-rollback.json',
+    factory: teamsNotifierFactory,
+    options: (b) => ({ webhookUrl: `${b}/workflows/abc/triggers/manual/paths/invoke?api-version=2016-06-01&sig=SIG` }),
+    notification: rollback,
+    path: '/workflows/abc/triggers/manual/paths/invoke?api-version=2016-06-01&sig=SIG',
+    contentType: json,
+  },
+  {
+    file: 'teams-action-failed.json',
+    factory: teamsNotifierFactory,
+    options: (b) => ({ webhookUrl: `${b}/workflows/abc` }),
+    notification: actionFailed(),
+    path: '/workflows/abc',
+    contentType: json,
+  },
+  {
+    file: 'discord-rollback.json',
+    factory: discordNotifierFactory,
+    options: (b) => ({ webhookUrl: `${b}/api/webhooks/123/TOKEN`, username: 'Vigil' }),
+    notification: rollback,
+    path: '/api/webhooks/123/TOKEN?wait=true',
+    contentType: json,
+  },
+  {
+    file: 'discord-action-failed.json',
+    factory: discordNotifierFactory,
+    options: (b) => ({ webhookUrl: `${b}/api/webhooks/123/TOKEN`, threadId: '998877' }),
+    notification: actionFailed(),
+    path: '/api/webhooks/123/TOKEN?wait=true&thread_id=998877',
+    contentType: json,
+  },
+  {
+    file: 'google-chat-rollback.json',
+    factory: googleChatNotifierFactory,
+    options: (b) => ({ webhookUrl: `${b}/v1/spaces/AAAA/messages?key=KEY&token=TOKEN` }),
+    notification: rollback,
+    path: '/v1/spaces/AAAA/messages?key=KEY&token=TOKEN&messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD',
+    contentType: json,
+  },
+  {
+    file: 'google-chat-plan-completed.json',
+    factory: googleChatNotifierFactory,
+    options: (b) => ({ webhookUrl: `${b}/v1/spaces/AAAA/messages?key=KEY&token=TOKEN`, threaded: false }),
+    notification: planCompleted,
+    path: '/v1/spaces/AAAA/messages?key=KEY&token=TOKEN',
+    contentType: json,
+  },
+  {
+    file: 'mattermost-rollback.json',
+    factory: mattermostNotifierFactory,
+    options: (b) => ({ webhookUrl: `${b}/hooks/xxx-generatedkey-xxx`, channel: 'releases', username: 'vigil' }),
+    notification: rollback,
+    path: '/hooks/xxx-generatedkey-xxx',
+    contentType: json,
+  },
+  {
+    file: 'mattermost-action-failed.json',
+    factory: mattermostNotifierFactory,
+    options: (b) => ({ webhookUrl: `${b}/hooks/xxx-generatedkey-xxx` }),
+    notification: actionFailed(),
+    path: '/hooks/xxx-generatedkey-xxx',
+    contentType: json,
+    dryRun: true,
+  },
+  {
+    file: 'pagerduty-rollback.json',
+    factory: pagerDutyNotifierFactory,
+    options: (b) => ({ routingKey: ROUTING_KEY, url: `${b}/v2/enqueue`, source: 'checkout.prod' }),
+    notification: rollback,
+    path: '/v2/enqueue',
+    contentType: 'application/json',
+  },
+  {
+    file: 'pagerduty-action-failed.json',
+    factory: pagerDutyNotifierFactory,
+    options: (b) => ({ routingKey: ROUTING_KEY, url: `${b}/v2/enqueue` }),
+    notification: actionFailed(),
+    path: '/v2/enqueue',
+    contentType: 'application/json',
+  },
+  {
+    file: 'pagerduty-plan-completed.json',
+    factory: pagerDutyNotifierFactory,
+    options: (b) => ({ routingKey: ROUTING_KEY, url: `${b}/v2/enqueue`, severity: 'warning' }),
+    notification: planCompleted,
+    path: '/v2/enqueue',
+    contentType: 'application/json',
+  },
+  {
+    file: 'pagerduty-promote.json',
+    factory: pagerDutyNotifierFactory,
+    options: (b) => ({ routingKey: ROUTING_KEY, url: `${b}/v2/enqueue` }),
+    notification: promote,
+    path: '/v2/enqueue',
+    contentType: 'application/json',
+  },
 ];
 
 describe('chat and paging golden payloads', () => {
   let receiver: HttpPeer;
-  beforeAll(async () => { receiver = await HttpPeer.start(); });
-  afterAll(async () => { await receiver.close(); });
+  beforeAll(async () => {
+    receiver = await HttpPeer.start();
+  });
+  afterAll(async () => {
+    await receiver.close();
+  });
 
   for (const c of cases) {
     it(`${c.factory.type} posts ${c.file}`, async () => {
       receiver.reset();
-      receiver.answer(c.factory.type === 'pagerduty' ? 202 : 200, c.factory.type === 'pagerduty' ? '{"status":"success","message":"Event processed"}' : 'ok');
+      receiver.answer(
+        c.factory.type === 'pagerduty' ? 202 : 200,
+        c.factory.type === 'pagerduty' ? '{"status":"success","message":"Event processed"}' : 'ok',
+      );
       const notifier = asNotifier(c.factory.create('golden', c.factory.parse(c.options(receiver.url)), deps));
       await notifier.post(c.notification, notifyContext({ dryRun: c.dryRun ?? false }));
       expect(receiver.requests).toHaveLength(1);

@@ -7,7 +7,15 @@ import { webhookConnectorFactory } from '../../../connectors/webhooks/webhook.js
 import { webhookNotifierFactory } from '../../../connectors/notifiers/webhook.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from '../../../connectors/shared/signing.js';
 import {
-  NOW_MS, NOW_SEC, actionContext, actionFailed, asNotifier, asPlan, deps, notifyContext, rollbackDecision,
+  NOW_MS,
+  NOW_SEC,
+  actionContext,
+  actionFailed,
+  asNotifier,
+  asPlan,
+  deps,
+  notifyContext,
+  rollbackDecision,
 } from '../../helpers/connectors/fixtures.js';
 import { HttpPeer, type RecordedRequest } from '../../helpers/http-peer.js';
 
@@ -24,12 +32,22 @@ function verify(r: RecordedRequest, body: Buffer | string = r.rawBody, nowSec = 
 
 describe('signed webhook delivery', () => {
   let receiver: HttpPeer;
-  beforeAll(async () => { receiver = await HttpPeer.start(); });
-  afterAll(async () => { await receiver.close(); });
+  beforeAll(async () => {
+    receiver = await HttpPeer.start();
+  });
+  afterAll(async () => {
+    await receiver.close();
+  });
   beforeEach(() => receiver.reset());
 
   const action = (options: Record<string, unknown> = {}) =>
-    asPlan(webhookConnectorFactory.create('kill-flag', webhookConnectorFactory.parse({ url: `${receiver.url}/vigil`, ...options }), deps));
+    asPlan(
+      webhookConnectorFactory.create(
+        'kill-flag',
+        webhookConnectorFactory.parse({ url: `${receiver.url}/vigil`, ...options }),
+        deps,
+      ),
+    );
 
   it('POSTs a structured CloudEvent that the receiver verifies over the raw body', async () => {
     const d = rollbackDecision();
@@ -47,14 +65,26 @@ describe('signed webhook delivery', () => {
 
     const event = JSON.parse(r.text) as Record<string, unknown> & { data: Record<string, unknown> };
     expect(event).toMatchObject({
-      specversion: '1.0', type: 'dev.vigil.rollback', source: 'vigil', id: d.id,
-      time: new Date(NOW_MS).toISOString(), datacontenttype: 'application/json',
+      specversion: '1.0',
+      type: 'dev.vigil.rollback',
+      source: 'vigil',
+      id: d.id,
+      time: new Date(NOW_MS).toISOString(),
+      datacontenttype: 'application/json',
     });
     expect(event.data).toMatchObject({
-      service: 'checkout', analysis: 'checkout', decisionId: d.id, outcome: 'rollback',
-      canaryVersion: 'v1.8.0', baselineVersion: 'v1.7.3',
+      service: 'checkout',
+      analysis: 'checkout',
+      decisionId: d.id,
+      outcome: 'rollback',
+      canaryVersion: 'v1.8.0',
+      baselineVersion: 'v1.7.3',
     });
-    expect((event.data.verdicts as { metric: string }[]).map((v) => v.metric)).toEqual(['error-rate', 'latency', 'latency-p99']);
+    expect((event.data.verdicts as { metric: string }[]).map((v) => v.metric)).toEqual([
+      'error-rate',
+      'latency',
+      'latency-p99',
+    ]);
   });
 
   it('a tampered body, an old timestamp or another secret fail verification', async () => {
@@ -70,7 +100,9 @@ describe('signed webhook delivery', () => {
   });
 
   it('sends no signature without a secret, and the configured extra headers', async () => {
-    await action({ headers: { authorization: 'Bearer t0k', 'x-team': 'payments' } }).apply(actionContext(rollbackDecision()));
+    await action({ headers: { authorization: 'Bearer t0k', 'x-team': 'payments' } }).apply(
+      actionContext(rollbackDecision()),
+    );
     const r = receiver.requests[0]!;
     expect(header(r, SIGNATURE_HEADER)).toBeUndefined();
     expect(header(r, 'authorization')).toBe('Bearer t0k');
@@ -78,24 +110,32 @@ describe('signed webhook delivery', () => {
   });
 
   it('dry run describes the POST (URL without query secrets) and sends nothing', async () => {
-    const c = asPlan(webhookConnectorFactory.create(
-      'kill-flag',
-      webhookConnectorFactory.parse({ url: `${receiver.url}/vigil?token=qs-secret`, secret: SECRET }),
-      deps,
-    ));
+    const c = asPlan(
+      webhookConnectorFactory.create(
+        'kill-flag',
+        webhookConnectorFactory.parse({ url: `${receiver.url}/vigil?token=qs-secret`, secret: SECRET }),
+        deps,
+      ),
+    );
     const res = await c.apply(actionContext(rollbackDecision(), { dryRun: true }));
     expect(res).toMatchObject({ changed: false });
-    expect(res.detail).toMatch(new RegExp(`^dry-run: would POST CloudEvent dev.vigil.rollback id=dec-01JH2Q7K8Z \\(\\d+ bytes, signed\\) to ${receiver.url}/vigil$`));
+    expect(res.detail).toMatch(
+      new RegExp(
+        `^dry-run: would POST CloudEvent dev.vigil.rollback id=dec-01JH2Q7K8Z \\(\\d+ bytes, signed\\) to ${receiver.url}/vigil$`,
+      ),
+    );
     expect(res.detail).not.toContain('qs-secret');
     expect(receiver.requests).toHaveLength(0);
   });
 
   it('the notifier signs the same way; its event id is "<decision>:<kind>"', async () => {
-    const notifier = asNotifier(webhookNotifierFactory.create(
-      'audit-hook',
-      webhookNotifierFactory.parse({ url: `${receiver.url}/notify`, secret: SECRET, source: '/vigil/prod' }),
-      deps,
-    ));
+    const notifier = asNotifier(
+      webhookNotifierFactory.create(
+        'audit-hook',
+        webhookNotifierFactory.parse({ url: `${receiver.url}/notify`, secret: SECRET, source: '/vigil/prod' }),
+        deps,
+      ),
+    );
     await notifier.post(actionFailed(), notifyContext());
     const r = receiver.requests[0]!;
     expect(verify(r)).toEqual({ ok: true });

@@ -15,22 +15,35 @@ const FIXTURES = fileURLToPath(new URL('../../../fixtures/notifiers/', import.me
 
 describe('slack golden payloads', () => {
   let receiver: HttpPeer;
-  beforeAll(async () => { receiver = await HttpPeer.start(); });
-  afterAll(async () => { await receiver.close(); });
+  beforeAll(async () => {
+    receiver = await HttpPeer.start();
+  });
+  afterAll(async () => {
+    await receiver.close();
+  });
 
   const cases: [string, Notification][] = [
-    ['slack-rollback.json', { kind: 'decision', decision: rollbackDecision(), link: 'https://vigil.example.com/api/decisions/dec-01JH2Q7K8Z' }],
+    [
+      'slack-rollback.json',
+      {
+        kind: 'decision',
+        decision: rollbackDecision(),
+        link: 'https://vigil.example.com/api/decisions/dec-01JH2Q7K8Z',
+      },
+    ],
     ['slack-action-failed.json', actionFailed()],
   ];
 
   for (const [file, notification] of cases) {
     it(`posts ${file}`, async () => {
       receiver.reset();
-      const slack = asNotifier(slackNotifierFactory.create(
-        'ops',
-        slackNotifierFactory.parse({ webhookUrl: `${receiver.url}/services/T0/B0/golden`, channel: '#releases' }),
-        deps,
-      ));
+      const slack = asNotifier(
+        slackNotifierFactory.create(
+          'ops',
+          slackNotifierFactory.parse({ webhookUrl: `${receiver.url}/services/T0/B0/golden`, channel: '#releases' }),
+          deps,
+        ),
+      );
       await slack.post(notification, notifyContext());
       expect(receiver.requests).toHaveLength(1);
       const req = receiver.requests[0]!;

@@ -13,9 +13,20 @@ import { ADAPTERS, gate, queueFactory } from './queue-adapters.js';
 
 function decision(over: Partial<Decision> = {}): Decision {
   return {
-    id: 'dec-1', analysis: 'checkout', service: 'checkout', outcome: 'rollback', reason: 'error rate doubled',
-    canaryVersion: '1.4.0', baselineVersion: '1.3.2', look: 7, eventTimeUnixMs: 1_767_225_670_000, verdicts: [],
-    configHash: 'cfg-abc', plan: ['kill-flag', 'shift-traffic', 'undo-deploy'], dryRun: false, ...over,
+    id: 'dec-1',
+    analysis: 'checkout',
+    service: 'checkout',
+    outcome: 'rollback',
+    reason: 'error rate doubled',
+    canaryVersion: '1.4.0',
+    baselineVersion: '1.3.2',
+    look: 7,
+    eventTimeUnixMs: 1_767_225_670_000,
+    verdicts: [],
+    configHash: 'cfg-abc',
+    plan: ['kill-flag', 'shift-traffic', 'undo-deploy'],
+    dryRun: false,
+    ...over,
   };
 }
 
@@ -33,7 +44,9 @@ const succeed: Behaviour = () => Promise.resolve();
 function connector(w: World, name: string, behave: Behaviour = succeed): PlanConnector {
   let calls = 0;
   return {
-    kind: 'flag', name, type: 'test',
+    kind: 'flag',
+    name,
+    type: 'test',
     async apply(ctx) {
       calls++;
       w.events.push(`start:${name}`);
@@ -48,8 +61,15 @@ function connector(w: World, name: string, behave: Behaviour = succeed): PlanCon
 
 function notifier(w: World, name: string, post?: Notifier['post']): Notifier {
   return {
-    kind: 'notifier', name, type: 'test',
-    post: post ?? ((n, ctx) => { w.posts.push({ notifier: name, kind: n.kind, dryRun: ctx.dryRun, n }); return Promise.resolve(); }),
+    kind: 'notifier',
+    name,
+    type: 'test',
+    post:
+      post ??
+      ((n, ctx) => {
+        w.posts.push({ notifier: name, kind: n.kind, dryRun: ctx.dryRun, n });
+        return Promise.resolve();
+      }),
   };
 }
 
@@ -63,18 +83,32 @@ describe.each(ADAPTERS)('plan runner on the $kind queue', ({ kind }) => {
   });
 
   function setup(opts: {
-    connectors: PlanConnector[]; notifiers: Notifier[]; w: World; dryRun?: boolean; stepTimeoutMs?: number;
-    notifyPolicy?: RetryPolicy; notifyConcurrency?: number;
+    connectors: PlanConnector[];
+    notifiers: Notifier[];
+    w: World;
+    dryRun?: boolean;
+    stepTimeoutMs?: number;
+    notifyPolicy?: RetryPolicy;
+    notifyConcurrency?: number;
   }): { actions: JobQueue<StepJob>; notifications: JobQueue<NotifyJob>; settle: () => Promise<void> } {
     // Several action workers: if the runner enqueued steps eagerly, they would overlap and the order test would see it.
     const actions = factory.make<StepJob>('actions', { attempts: 3, backoffMs: 10 }, { concurrency: 4 });
     const notifications = factory.make<NotifyJob>(
-      'notifications', opts.notifyPolicy ?? { attempts: 2, backoffMs: 10 }, { concurrency: opts.notifyConcurrency ?? 1 });
+      'notifications',
+      opts.notifyPolicy ?? { attempts: 2, backoffMs: 10 },
+      { concurrency: opts.notifyConcurrency ?? 1 },
+    );
     runner = createPlanRunner({
-      actions, notifications,
+      actions,
+      notifications,
       connectors: new Map(opts.connectors.map((c) => [c.name, c])),
       notifiers: opts.notifiers,
-      audit: { append: (e) => { opts.w.audit.push(e); return Promise.resolve(); } },
+      audit: {
+        append: (e) => {
+          opts.w.audit.push(e);
+          return Promise.resolve();
+        },
+      },
       logger: silentLogger(),
       dryRun: opts.dryRun ?? false,
       stepTimeoutMs: opts.stepTimeoutMs ?? 2_000,
@@ -83,7 +117,8 @@ describe.each(ADAPTERS)('plan runner on the $kind queue', ({ kind }) => {
     });
     runner.start();
     return {
-      actions, notifications,
+      actions,
+      notifications,
       settle: async () => {
         await actions.drain(10_000); // step jobs enqueue their notifications before they complete
         await notifications.drain(10_000);
@@ -96,31 +131,58 @@ describe.each(ADAPTERS)('plan runner on the $kind queue', ({ kind }) => {
   it('runs the plan in order, audits each step and notifies decision and plan-completed', async () => {
     const w = newWorld();
     const { settle } = setup({
-      w, connectors: ['kill-flag', 'shift-traffic', 'undo-deploy'].map((n) => connector(w, n)),
+      w,
+      connectors: ['kill-flag', 'shift-traffic', 'undo-deploy'].map((n) => connector(w, n)),
       notifiers: [notifier(w, 'ops'), notifier(w, 'team')],
     });
     await runner?.dispatch(decision());
     await settle();
     expect(w.events).toEqual([
-      'start:kill-flag', 'end:kill-flag', 'start:shift-traffic', 'end:shift-traffic', 'start:undo-deploy', 'end:undo-deploy',
+      'start:kill-flag',
+      'end:kill-flag',
+      'start:shift-traffic',
+      'end:shift-traffic',
+      'start:undo-deploy',
+      'end:undo-deploy',
     ]);
-    expect(w.audit).toEqual(['kill-flag', 'shift-traffic', 'undo-deploy'].map((c, step): unknown => expect.objectContaining({
-      type: 'action', decisionId: 'dec-1', connector: c, step, changed: true, detail: `${c} set to 1.3.2`, dryRun: false, attempt: 1,
-    })));
-    const byNotifier = (n: string): string[] => w.posts.filter((p) => p.notifier === n).map((p) => p.kind).sort();
+    expect(w.audit).toEqual(
+      ['kill-flag', 'shift-traffic', 'undo-deploy'].map((c, step): unknown =>
+        expect.objectContaining({
+          type: 'action',
+          decisionId: 'dec-1',
+          connector: c,
+          step,
+          changed: true,
+          detail: `${c} set to 1.3.2`,
+          dryRun: false,
+          attempt: 1,
+        }),
+      ),
+    );
+    const byNotifier = (n: string): string[] =>
+      w.posts
+        .filter((p) => p.notifier === n)
+        .map((p) => p.kind)
+        .sort();
     expect(byNotifier('ops')).toEqual(['decision', 'plan-completed']);
     expect(byNotifier('team')).toEqual(['decision', 'plan-completed']);
     const done = w.posts.find((p) => p.kind === 'plan-completed');
     expect(done?.n.steps?.map((s) => s.connector)).toEqual(['kill-flag', 'shift-traffic', 'undo-deploy']);
     expect(done?.n.link).toBe('https://vigil.example/decisions/dec-1');
     expect(w.metrics.filter((m) => m.startsWith('actions:'))).toEqual([
-      'actions:completed:kill-flag', 'actions:completed:shift-traffic', 'actions:completed:undo-deploy',
+      'actions:completed:kill-flag',
+      'actions:completed:shift-traffic',
+      'actions:completed:undo-deploy',
     ]);
   });
 
   it('is idempotent: dispatching the same decision twice applies each step once', async () => {
     const w = newWorld();
-    const { settle } = setup({ w, connectors: ['kill-flag', 'shift-traffic', 'undo-deploy'].map((n) => connector(w, n)), notifiers: [notifier(w, 'ops')] });
+    const { settle } = setup({
+      w,
+      connectors: ['kill-flag', 'shift-traffic', 'undo-deploy'].map((n) => connector(w, n)),
+      notifiers: [notifier(w, 'ops')],
+    });
     await Promise.all([runner?.dispatch(decision()), runner?.dispatch(decision())]);
     await settle();
     await runner?.dispatch(decision());
@@ -135,7 +197,9 @@ describe.each(ADAPTERS)('plan runner on the $kind queue', ({ kind }) => {
       w,
       connectors: [
         connector(w, 'kill-flag'),
-        connector(w, 'shift-traffic', () => Promise.reject(new VigilError('VIGIL_ERR_CONNECTOR_HTTP_4XX', ['proxy answered HTTP 403']))),
+        connector(w, 'shift-traffic', () =>
+          Promise.reject(new VigilError('VIGIL_ERR_CONNECTOR_HTTP_4XX', ['proxy answered HTTP 403'])),
+        ),
         connector(w, 'undo-deploy'),
       ],
       notifiers: [notifier(w, 'ops')],
@@ -146,13 +210,22 @@ describe.each(ADAPTERS)('plan runner on the $kind queue', ({ kind }) => {
     expect(w.audit).toEqual([
       expect.objectContaining({ type: 'action', connector: 'kill-flag', step: 0 }),
       expect.objectContaining({
-        type: 'action-failed', decisionId: 'dec-1', connector: 'shift-traffic', step: 1, attempt: 1,
-        code: 'VIGIL_ERR_CONNECTOR_HTTP_4XX', error: expect.stringContaining('HTTP 403') as unknown,
+        type: 'action-failed',
+        decisionId: 'dec-1',
+        connector: 'shift-traffic',
+        step: 1,
+        attempt: 1,
+        code: 'VIGIL_ERR_CONNECTOR_HTTP_4XX',
+        error: expect.stringContaining('HTTP 403') as unknown,
       }),
     ]);
     const failed = w.posts.filter((p) => p.kind === 'action-failed');
     expect(failed).toHaveLength(1);
-    expect(failed[0]?.n.failure).toEqual({ connector: 'shift-traffic', error: expect.stringContaining('403') as unknown, code: 'VIGIL_ERR_CONNECTOR_HTTP_4XX' });
+    expect(failed[0]?.n.failure).toEqual({
+      connector: 'shift-traffic',
+      error: expect.stringContaining('403') as unknown,
+      code: 'VIGIL_ERR_CONNECTOR_HTTP_4XX',
+    });
     expect(w.posts.some((p) => p.kind === 'plan-completed')).toBe(false);
     expect(w.metrics).toContain('actions:failed:shift-traffic');
   });
@@ -163,9 +236,11 @@ describe.each(ADAPTERS)('plan runner on the $kind queue', ({ kind }) => {
       w,
       connectors: [
         connector(w, 'kill-flag'),
-        connector(w, 'shift-traffic', (call) => call === 1
-          ? Promise.reject(new VigilError('VIGIL_ERR_CONNECTOR_HTTP_5XX', ['proxy answered HTTP 503']))
-          : Promise.resolve()),
+        connector(w, 'shift-traffic', (call) =>
+          call === 1
+            ? Promise.reject(new VigilError('VIGIL_ERR_CONNECTOR_HTTP_5XX', ['proxy answered HTTP 503']))
+            : Promise.resolve(),
+        ),
         connector(w, 'undo-deploy'),
       ],
       notifiers: [notifier(w, 'ops')],
@@ -174,7 +249,9 @@ describe.each(ADAPTERS)('plan runner on the $kind queue', ({ kind }) => {
     await settle();
     expect(w.ctxs.map((c) => c.connector)).toEqual(['kill-flag', 'shift-traffic', 'shift-traffic', 'undo-deploy']);
     expect(w.audit.map((e) => [e.type, e.connector, e.attempt])).toEqual([
-      ['action', 'kill-flag', 1], ['action', 'shift-traffic', 2], ['action', 'undo-deploy', 1],
+      ['action', 'kill-flag', 1],
+      ['action', 'shift-traffic', 2],
+      ['action', 'undo-deploy', 1],
     ]);
     expect(w.metrics).toContain('actions:retry:shift-traffic');
     expect(w.posts.map((p) => p.kind).sort()).toEqual(['decision', 'plan-completed']);
@@ -183,8 +260,11 @@ describe.each(ADAPTERS)('plan runner on the $kind queue', ({ kind }) => {
   it('treats a connector that ignores its deadline as a retryable timeout', async () => {
     const w = newWorld();
     const { settle } = setup({
-      w, stepTimeoutMs: 100,
-      connectors: [connector(w, 'kill-flag', (call) => (call === 1 ? new Promise<void>(() => undefined) : Promise.resolve()))],
+      w,
+      stepTimeoutMs: 100,
+      connectors: [
+        connector(w, 'kill-flag', (call) => (call === 1 ? new Promise<void>(() => undefined) : Promise.resolve())),
+      ],
       notifiers: [notifier(w, 'ops')],
     });
     await runner?.dispatch(decision({ plan: ['kill-flag'] }));
@@ -202,7 +282,10 @@ describe.each(ADAPTERS)('plan runner on the $kind queue', ({ kind }) => {
       await hang.promise;
     });
     const { actions, notifications } = setup({
-      w, stepTimeoutMs: 800, notifyPolicy: { attempts: 1, backoffMs: 0 }, notifyConcurrency: 2,
+      w,
+      stepTimeoutMs: 800,
+      notifyPolicy: { attempts: 1, backoffMs: 0 },
+      notifyConcurrency: 2,
       connectors: ['kill-flag', 'shift-traffic', 'undo-deploy'].map((n) => connector(w, n)),
       notifiers: [broken, notifier(w, 'ops')],
     });
@@ -214,9 +297,20 @@ describe.each(ADAPTERS)('plan runner on the $kind queue', ({ kind }) => {
     expect(w.events.filter((e) => e.startsWith('chat-timeout'))).toEqual([]);
     await notifications.drain(10_000);
     hang.open();
-    expect(w.posts.filter((p) => p.notifier === 'ops').map((p) => p.kind).sort()).toEqual(['decision', 'plan-completed']);
-    expect(w.audit.filter((e) => e.type === 'notify-failed').map((e) => [e.notifier, e.kind, e.code]).sort()).toEqual([
-      ['chat', 'decision', 'VIGIL_ERR_CONNECTOR_TIMEOUT'], ['chat', 'plan-completed', 'VIGIL_ERR_CONNECTOR_TIMEOUT'],
+    expect(
+      w.posts
+        .filter((p) => p.notifier === 'ops')
+        .map((p) => p.kind)
+        .sort(),
+    ).toEqual(['decision', 'plan-completed']);
+    expect(
+      w.audit
+        .filter((e) => e.type === 'notify-failed')
+        .map((e) => [e.notifier, e.kind, e.code])
+        .sort(),
+    ).toEqual([
+      ['chat', 'decision', 'VIGIL_ERR_CONNECTOR_TIMEOUT'],
+      ['chat', 'plan-completed', 'VIGIL_ERR_CONNECTOR_TIMEOUT'],
     ]);
   });
 
@@ -226,14 +320,21 @@ describe.each(ADAPTERS)('plan runner on the $kind queue', ({ kind }) => {
   ])('dry-run via $why passes dryRun: true to connectors and notifiers', async ({ global, own }) => {
     const w = newWorld();
     const { settle } = setup({
-      w, dryRun: global, connectors: ['kill-flag', 'shift-traffic'].map((n) => connector(w, n)), notifiers: [notifier(w, 'ops')],
+      w,
+      dryRun: global,
+      connectors: ['kill-flag', 'shift-traffic'].map((n) => connector(w, n)),
+      notifiers: [notifier(w, 'ops')],
     });
     await runner?.dispatch(decision({ plan: ['kill-flag', 'shift-traffic'], dryRun: own }));
     await settle();
     expect(w.ctxs).toEqual([
-      { connector: 'kill-flag', dryRun: true, decisionId: 'dec-1' }, { connector: 'shift-traffic', dryRun: true, decisionId: 'dec-1' },
+      { connector: 'kill-flag', dryRun: true, decisionId: 'dec-1' },
+      { connector: 'shift-traffic', dryRun: true, decisionId: 'dec-1' },
     ]);
-    expect(w.audit.map((e) => [e.connector, e.dryRun, e.changed])).toEqual([['kill-flag', true, false], ['shift-traffic', true, false]]);
+    expect(w.audit.map((e) => [e.connector, e.dryRun, e.changed])).toEqual([
+      ['kill-flag', true, false],
+      ['shift-traffic', true, false],
+    ]);
     expect(w.posts.map((p) => p.dryRun)).toEqual([true, true]);
   });
 
@@ -244,7 +345,17 @@ describe.each(ADAPTERS)('plan runner on the $kind queue', ({ kind }) => {
     await runner?.dispatch(decision({ id: 'dec-u', plan: ['no-such-thing', 'kill-flag'] }));
     await settle();
     expect(w.ctxs).toEqual([]);
-    expect(w.posts.map((p) => `${p.n.decision.id}:${p.kind}`).sort()).toEqual(['dec-p:decision', 'dec-u:action-failed', 'dec-u:decision']);
-    expect(w.audit).toEqual([expect.objectContaining({ type: 'action-failed', connector: 'no-such-thing', code: 'VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR' })]);
+    expect(w.posts.map((p) => `${p.n.decision.id}:${p.kind}`).sort()).toEqual([
+      'dec-p:decision',
+      'dec-u:action-failed',
+      'dec-u:decision',
+    ]);
+    expect(w.audit).toEqual([
+      expect.objectContaining({
+        type: 'action-failed',
+        connector: 'no-such-thing',
+        code: 'VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR',
+      }),
+    ]);
   });
 });

@@ -23,9 +23,10 @@ export function queueFactory(kind: AdapterKind): QueueFactory {
   return {
     make<T>(name: string, policy: RetryPolicy, opts: { concurrency?: number } = {}): JobQueue<T> {
       const prefix = `vigil-test-${randomUUID()}`;
-      const queue = kind === 'embedded'
-        ? createEmbeddedQueue<T>(name, policy, opts)
-        : createBullmqQueue<T>(name, policy, { ...opts, connection: inject('redisUrl'), prefix, drainPollMs: 10 });
+      const queue =
+        kind === 'embedded'
+          ? createEmbeddedQueue<T>(name, policy, opts)
+          : createBullmqQueue<T>(name, policy, { ...opts, connection: inject('redisUrl'), prefix, drainPollMs: 10 });
       made.push({ queue, name, prefix });
       return queue;
     },
@@ -33,14 +34,16 @@ export function queueFactory(kind: AdapterKind): QueueFactory {
       const all = made.splice(0);
       await Promise.all(all.map((m) => m.queue.close()));
       if (kind !== 'bullmq') return;
-      await Promise.all(all.map(async (m) => {
-        const admin = new Queue(m.name, { connection: { url: inject('redisUrl') }, prefix: m.prefix });
-        try {
-          await admin.obliterate({ force: true });
-        } finally {
-          await admin.close();
-        }
-      }));
+      await Promise.all(
+        all.map(async (m) => {
+          const admin = new Queue(m.name, { connection: { url: inject('redisUrl') }, prefix: m.prefix });
+          try {
+            await admin.obliterate({ force: true });
+          } finally {
+            await admin.close();
+          }
+        }),
+      );
     },
   };
 }
@@ -48,6 +51,8 @@ export function queueFactory(kind: AdapterKind): QueueFactory {
 /** A promise with its resolve function, for holding a handler open. */
 export function gate(): { promise: Promise<void>; open(): void } {
   let open = (): void => undefined;
-  const promise = new Promise<void>((r) => { open = r; });
+  const promise = new Promise<void>((r) => {
+    open = r;
+  });
   return { promise, open };
 }

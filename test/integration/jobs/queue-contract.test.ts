@@ -6,7 +6,10 @@ import { VigilError } from '../../../src/errors.js';
 import type { JobInfo } from '../../../src/jobs/queue.js';
 import { ADAPTERS, gate, queueFactory } from './queue-adapters.js';
 
-interface Payload { n: number; tag?: string }
+interface Payload {
+  n: number;
+  tag?: string;
+}
 
 const retryable = (): VigilError => new VigilError('VIGIL_ERR_CONNECTOR_HTTP_5XX', ['flaky vendor']);
 const permanent = (): VigilError => new VigilError('VIGIL_ERR_CONNECTOR_HTTP_4XX', ['vendor said no']);
@@ -19,11 +22,23 @@ describe.each(ADAPTERS)('JobQueue contract: $kind', ({ kind }) => {
     const q = factory.make<Payload>('run', { attempts: 3, backoffMs: 10 });
     const seen: JobInfo<Payload>[] = [];
     const completed: JobInfo<Payload>[] = [];
-    q.process((job) => { seen.push(job); return Promise.resolve(); }, { onCompleted: (job) => completed.push(job) });
+    q.process(
+      (job) => {
+        seen.push(job);
+        return Promise.resolve();
+      },
+      { onCompleted: (job) => completed.push(job) },
+    );
     expect(await q.add({ id: 'svc:dec-1:flag', name: 'step', data: { n: 7, tag: 'x' } })).toEqual({ added: true });
     await q.drain(5_000);
     expect(seen).toHaveLength(1);
-    expect(seen[0]).toMatchObject({ id: 'svc:dec-1:flag', name: 'step', data: { n: 7, tag: 'x' }, attempt: 1, maxAttempts: 3 });
+    expect(seen[0]).toMatchObject({
+      id: 'svc:dec-1:flag',
+      name: 'step',
+      data: { n: 7, tag: 'x' },
+      attempt: 1,
+      maxAttempts: 3,
+    });
     expect(completed.map((j) => j.id)).toEqual(['svc:dec-1:flag']);
     expect(await q.counts()).toMatchObject({ waiting: 0, active: 0, delayed: 0, completed: 1, failed: 0 });
   });
@@ -32,7 +47,10 @@ describe.each(ADAPTERS)('JobQueue contract: $kind', ({ kind }) => {
     const q = factory.make<Payload>('ids', { attempts: 1, backoffMs: 0 });
     const ids = ['checkout:/cart:dec-9:notify:ops:decision', '42', '-3', 'a%3Ab', ':'];
     const seen: string[] = [];
-    q.process((job) => { seen.push(job.id); return Promise.resolve(); });
+    q.process((job) => {
+      seen.push(job.id);
+      return Promise.resolve();
+    });
     for (const id of ids) expect(await q.add({ id, name: 'j', data: { n: 1 } })).toEqual({ added: true });
     await q.drain(5_000);
     expect(seen.sort()).toEqual([...ids].sort());
@@ -47,7 +65,10 @@ describe.each(ADAPTERS)('JobQueue contract: $kind', ({ kind }) => {
     expect(racing.filter((r) => r.added)).toHaveLength(1);
 
     const runs: { id: string; n: number }[] = [];
-    q.process((job) => { runs.push({ id: job.id, n: job.data.n }); return Promise.resolve(); });
+    q.process((job) => {
+      runs.push({ id: job.id, n: job.data.n });
+      return Promise.resolve();
+    });
     await q.drain(5_000);
     expect(await q.add({ id: 'a:b:c', name: 'step', data: { n: 3 } })).toEqual({ added: false });
     await q.drain(5_000);
@@ -61,13 +82,17 @@ describe.each(ADAPTERS)('JobQueue contract: $kind', ({ kind }) => {
     const startedAt: number[] = [];
     const failures: { attempt: number; willRetry: boolean; code: unknown }[] = [];
     const completed: number[] = [];
-    q.process((job) => {
-      startedAt.push(Date.now());
-      return job.attempt < 3 ? Promise.reject(retryable()) : Promise.resolve();
-    }, {
-      onFailed: (job, err, willRetry) => failures.push({ attempt: job.attempt, willRetry, code: (err as VigilError).code }),
-      onCompleted: (job) => completed.push(job.attempt),
-    });
+    q.process(
+      (job) => {
+        startedAt.push(Date.now());
+        return job.attempt < 3 ? Promise.reject(retryable()) : Promise.resolve();
+      },
+      {
+        onFailed: (job, err, willRetry) =>
+          failures.push({ attempt: job.attempt, willRetry, code: (err as VigilError).code }),
+        onCompleted: (job) => completed.push(job.attempt),
+      },
+    );
     await q.add({ id: 'flaky', name: 'step', data: { n: 1 } });
     await q.drain(5_000);
     expect(startedAt).toHaveLength(3);
@@ -87,9 +112,15 @@ describe.each(ADAPTERS)('JobQueue contract: $kind', ({ kind }) => {
     const q = factory.make<Payload>('permanent', { attempts: 5, backoffMs: 10 });
     let calls = 0;
     const failures: { attempt: number; willRetry: boolean; err: unknown }[] = [];
-    q.process(() => { calls++; return Promise.reject(permanent()); }, {
-      onFailed: (job, err, willRetry) => failures.push({ attempt: job.attempt, willRetry, err }),
-    });
+    q.process(
+      () => {
+        calls++;
+        return Promise.reject(permanent());
+      },
+      {
+        onFailed: (job, err, willRetry) => failures.push({ attempt: job.attempt, willRetry, err }),
+      },
+    );
     await q.add({ id: 'doomed', name: 'step', data: { n: 1 } });
     await q.drain(5_000);
     expect(calls).toBe(1);
@@ -104,14 +135,22 @@ describe.each(ADAPTERS)('JobQueue contract: $kind', ({ kind }) => {
     const q = factory.make<Payload>('exhaust', { attempts: 3, backoffMs: 5 });
     const attempts: number[] = [];
     const failures: { attempt: number; willRetry: boolean }[] = [];
-    q.process((job) => { attempts.push(job.attempt); return Promise.reject(new Error('always down')); }, {
-      onFailed: (job, _err, willRetry) => failures.push({ attempt: job.attempt, willRetry }),
-    });
+    q.process(
+      (job) => {
+        attempts.push(job.attempt);
+        return Promise.reject(new Error('always down'));
+      },
+      {
+        onFailed: (job, _err, willRetry) => failures.push({ attempt: job.attempt, willRetry }),
+      },
+    );
     await q.add({ id: 'down', name: 'step', data: { n: 1 } });
     await q.drain(5_000);
     expect(attempts).toEqual([1, 2, 3]);
     expect(failures).toEqual([
-      { attempt: 1, willRetry: true }, { attempt: 2, willRetry: true }, { attempt: 3, willRetry: false },
+      { attempt: 1, willRetry: true },
+      { attempt: 2, willRetry: true },
+      { attempt: 3, willRetry: false },
     ]);
     expect(await q.counts()).toMatchObject({ failed: 1, completed: 0 });
   });
@@ -122,7 +161,10 @@ describe.each(ADAPTERS)('JobQueue contract: $kind', ({ kind }) => {
     expect(await q.counts()).toEqual({ waiting: 3, active: 0, delayed: 0, completed: 0, failed: 0 });
     const hold = gate();
     let started = 0;
-    q.process(async () => { started++; await hold.promise; });
+    q.process(async () => {
+      started++;
+      await hold.promise;
+    });
     await vi.waitFor(() => expect(started).toBe(1), { timeout: 5_000 });
     expect(await q.counts()).toEqual({ waiting: 2, active: 1, delayed: 0, completed: 0, failed: 0 });
     hold.open();
@@ -163,16 +205,21 @@ describe.each(ADAPTERS)('JobQueue contract: $kind', ({ kind }) => {
     let started = false;
     let finished = false;
     const completed: string[] = [];
-    q.process(async () => {
-      started = true;
-      await new Promise((r) => setTimeout(r, 150));
-      finished = true;
-    }, { onCompleted: (job) => completed.push(job.id) });
+    q.process(
+      async () => {
+        started = true;
+        await new Promise((r) => setTimeout(r, 150));
+        finished = true;
+      },
+      { onCompleted: (job) => completed.push(job.id) },
+    );
     await q.add({ id: 'slow', name: 'step', data: { n: 1 } });
     await vi.waitFor(() => expect(started).toBe(true), { timeout: 5_000 });
     await q.close();
     expect(finished).toBe(true);
     expect(completed).toEqual(['slow']);
-    await expect(q.add({ id: 'late', name: 'step', data: { n: 2 } })).rejects.toMatchObject({ code: 'VIGIL_ERR_QUEUE_CLOSED' });
+    await expect(q.add({ id: 'late', name: 'step', data: { n: 2 } })).rejects.toMatchObject({
+      code: 'VIGIL_ERR_QUEUE_CLOSED',
+    });
   });
 });

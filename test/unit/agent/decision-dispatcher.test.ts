@@ -3,7 +3,8 @@ import { DecisionDispatcher } from '../../../src/agent/decision-dispatcher.js';
 import type { Decision } from '../../../src/contracts/index.js';
 import { silentLogger } from '../../../src/logger.js';
 
-const decision = (id: string): Decision => ({ id, analysis: 'a', service: 's', outcome: 'rollback' } as unknown as Decision);
+const decision = (id: string): Decision =>
+  ({ id, analysis: 'a', service: 's', outcome: 'rollback' }) as unknown as Decision;
 
 function harness(fail?: (step: string, id: string) => boolean) {
   const steps: string[] = [];

@@ -9,14 +9,23 @@ import { createMetrics } from '../../../src/http/metrics.js';
 import { silentLogger } from '../../../src/logger.js';
 import { BUILTIN_REGISTRIES } from '../../../src/registries.js';
 
-const sample = (service: string, version: string, cohort: RequestSample['cohort']): RequestSample =>
-  ({ service, version, cohort, endUnixMs: 1_767_225_600_000, durationMs: 10, error: false });
+const sample = (service: string, version: string, cohort: RequestSample['cohort']): RequestSample => ({
+  service,
+  version,
+  cohort,
+  endUnixMs: 1_767_225_600_000,
+  durationMs: 10,
+  error: false,
+});
 
 function setup() {
   const loaded = parseConfig('rollouts: [{ service: pay, canaryVersion: "3.1" }]\n', 't.yaml', BUILTIN_REGISTRIES, {});
   const seen: unknown[][] = [];
   let scheduled = 0;
-  const registry = { ingest: (s: RequestSample[]) => seen.push(s), ingestBatches: (i: CohortIncrement[]) => seen.push(i) } as unknown as AnalysisRegistry;
+  const registry = {
+    ingest: (s: RequestSample[]) => seen.push(s),
+    ingestBatches: (i: CohortIncrement[]) => seen.push(i),
+  } as unknown as AnalysisRegistry;
   const looks = { schedule: () => scheduled++ } as unknown as LookScheduler;
   const metrics = createMetrics();
   const intake = createIntake({ config: loaded.config, logger: silentLogger(), metrics, registry, looks });
@@ -37,7 +46,9 @@ describe('intake', () => {
     expect(seen).toEqual([copy]);
     expect(samples).toEqual(copy);
     expect(await samplesByCohort(metrics)).toEqual({ canary: 1, baseline: 1, unknown: 1 });
-    const items: CohortIncrement[] = [{ service: 'pay', version: '3.1', cohort: 'unknown', endUnixMs: 1, batch: { ...emptyBatch(), requests: 5 } }];
+    const items: CohortIncrement[] = [
+      { service: 'pay', version: '3.1', cohort: 'unknown', endUnixMs: 1, batch: { ...emptyBatch(), requests: 5 } },
+    ];
     intake.ingestBatches(items);
     expect(items[0]!.cohort).toBe('unknown');
     expect(await samplesByCohort(metrics)).toEqual({ canary: 1, baseline: 1, unknown: 6 });

@@ -15,8 +15,14 @@ function countingDetector(failAt = Infinity) {
       const fail = input.totals.canary.errors >= failAt;
       return {
         state: { looks: s.looks + 1 },
-        verdict: { detector: 'test-count', metric: 'errors', phase: fail ? 'fail' : 'inconclusive', pValue: fail ? 0.001 : 1,
-          samples: { baseline: input.totals.baseline.requests, canary: input.totals.canary.requests }, summary: fail ? 'too many errors' : 'ok' },
+        verdict: {
+          detector: 'test-count',
+          metric: 'errors',
+          phase: fail ? 'fail' : 'inconclusive',
+          pValue: fail ? 0.001 : 1,
+          samples: { baseline: input.totals.baseline.requests, canary: input.totals.canary.requests },
+          summary: fail ? 'too many errors' : 'ok',
+        },
       };
     },
   };
@@ -25,15 +31,29 @@ function countingDetector(failAt = Infinity) {
 
 function settings(detector: Detector, over: Partial<AnalysisSettings> = {}): AnalysisSettings {
   return {
-    intervalMs: 10_000, allowedLatenessMs: 0, maxDurationMs: 600_000, silenceTimeoutMs: 120_000, alpha: 0.05,
+    intervalMs: 10_000,
+    allowedLatenessMs: 0,
+    maxDurationMs: 600_000,
+    silenceTimeoutMs: 120_000,
+    alpha: 0.05,
     metrics: [{ name: 'errors', shadow: false, weight: 1, detector }],
-    planFor: () => ['hook'], dryRun: false, configHash: 'h', maxRollbacks: 3, stormWindowMs: 3_600_000, ...over,
+    planFor: () => ['hook'],
+    dryRun: false,
+    configHash: 'h',
+    maxRollbacks: 3,
+    stormWindowMs: 3_600_000,
+    ...over,
   };
 }
 
 const T0 = 1_767_225_600_000; // a multiple of 10 s
-const s = (cohort: RequestSample['cohort'], t: number, error = false, version = cohort === 'canary' ? '2.0' : '1.0', service = 'checkout'): RequestSample =>
-  ({ service, version, cohort, endUnixMs: T0 + t, durationMs: 20, error });
+const s = (
+  cohort: RequestSample['cohort'],
+  t: number,
+  error = false,
+  version = cohort === 'canary' ? '2.0' : '1.0',
+  service = 'checkout',
+): RequestSample => ({ service, version, cohort, endUnixMs: T0 + t, durationMs: 20, error });
 
 describe('AnalysisRegistry', () => {
   it('starts an analysis when both cohorts are seen and contrasts them within each look', () => {
@@ -44,7 +64,10 @@ describe('AnalysisRegistry', () => {
     expect(reg.list()[0]!.id).toBe('checkout:2.0');
     reg.ingest([s('baseline', 11_000), s('canary', 12_000), s('canary', 13_000), s('baseline', 21_000)]);
     // look 1 = [T0, T0+10s): 2 baseline, 1 canary; look 2 = [T0+10s, T0+20s): 1 baseline, 2 canary
-    expect(seen).toEqual([{ look: 1, baseline: 2, canary: 1 }, { look: 2, baseline: 1, canary: 2 }]);
+    expect(seen).toEqual([
+      { look: 1, baseline: 2, canary: 1 },
+      { look: 2, baseline: 1, canary: 2 },
+    ]);
     expect(reg.list()[0]!.totals.canary.requests).toBe(3);
   });
 
@@ -63,7 +86,15 @@ describe('AnalysisRegistry', () => {
     const reg = new AnalysisRegistry(settings(d), { onDecision: (x) => decisions.push(x) });
     reg.ingest([s('baseline', 0), s('canary', 1000, true), s('canary', 2000, true), s('baseline', 10_500)]);
     expect(decisions).toHaveLength(1);
-    expect(decisions[0]).toMatchObject({ outcome: 'rollback', analysis: 'checkout:2.0', canaryVersion: '2.0', baselineVersion: '1.0', look: 1, plan: ['hook'], eventTimeUnixMs: T0 + 10_000 });
+    expect(decisions[0]).toMatchObject({
+      outcome: 'rollback',
+      analysis: 'checkout:2.0',
+      canaryVersion: '2.0',
+      baselineVersion: '1.0',
+      look: 1,
+      plan: ['hook'],
+      eventTimeUnixMs: T0 + 10_000,
+    });
     reg.ingest([s('canary', 11_000, true), s('canary', 12_000, true), s('baseline', 40_000)]);
     expect(decisions).toHaveLength(1);
     expect(reg.counters.decidedVersionSamples).toBe(2);
@@ -77,7 +108,12 @@ describe('AnalysisRegistry', () => {
     const { d } = countingDetector();
     const reg = new AnalysisRegistry(settings(d), { onDecision: () => {} });
     reg.ingest([s('baseline', 0), s('canary', 1000, false, '2.0'), s('canary', 2000, false, '2.1')]);
-    expect(reg.list().map((a) => a.id).sort()).toEqual(['checkout:2.0', 'checkout:2.1']);
+    expect(
+      reg
+        .list()
+        .map((a) => a.id)
+        .sort(),
+    ).toEqual(['checkout:2.0', 'checkout:2.1']);
   });
 
   it('promotes at maxDuration of event time when nothing failed', () => {
@@ -92,7 +128,9 @@ describe('AnalysisRegistry', () => {
   it('abandons an analysis whose canary went silent while the baseline kept reporting', () => {
     const { d } = countingDetector();
     const decisions: Decision[] = [];
-    const reg = new AnalysisRegistry(settings(d, { silenceTimeoutMs: 30_000 }), { onDecision: (x) => decisions.push(x) });
+    const reg = new AnalysisRegistry(settings(d, { silenceTimeoutMs: 30_000 }), {
+      onDecision: (x) => decisions.push(x),
+    });
     reg.ingest([s('baseline', 0), s('canary', 1000)]);
     for (let t = 5000; t <= 60_000; t += 5000) reg.ingest([s('baseline', t)]);
     expect(decisions.map((x) => x.outcome)).toEqual(['abandoned']);

@@ -16,13 +16,21 @@ const T0 = 1_767_225_600_000;
 
 function settings(): AnalysisSettings {
   return {
-    intervalMs: INTERVAL, allowedLatenessMs: 5_000, maxDurationMs: 200_000, silenceTimeoutMs: 40_000, alpha: 0.05,
+    intervalMs: INTERVAL,
+    allowedLatenessMs: 5_000,
+    maxDurationMs: 200_000,
+    silenceTimeoutMs: 40_000,
+    alpha: 0.05,
     metrics: [
       { name: 'error-rate', shadow: false, weight: 1, detector: createErrorRateSequential('error-rate', {}, 25) },
       { name: 'latency', shadow: false, weight: 1, detector: createLatencySequential('latency', {}, 25) },
       { name: 'latency-p99', shadow: true, weight: 1, detector: createLatencyQuantile('latency-p99', {}, 25) },
     ],
-    planFor: () => ['hook'], dryRun: false, configHash: 'h', maxRollbacks: 2, stormWindowMs: 3_600_000,
+    planFor: () => ['hook'],
+    dryRun: false,
+    configHash: 'h',
+    maxRollbacks: 2,
+    stormWindowMs: 3_600_000,
     limits: { maxVersionsPerService: 3 },
   };
 }
@@ -46,11 +54,15 @@ function stream(seed: number): RequestSample[][] {
       const silentCanary = (k === 2 && t > 12 * INTERVAL) || (k === 6 && t > 12 * INTERVAL && t < 16.55 * INTERVAL);
       const cohort = rnd() < 0.5 ? 'baseline' : 'canary';
       if (cohort === 'canary' && silentCanary) continue;
-      const version = cohort === 'baseline' ? (k === 4 && t > 15 * INTERVAL ? '1.1' : '1.0') : t > 25 * INTERVAL ? '2.1' : '2.0';
+      const version =
+        cohort === 'baseline' ? (k === 4 && t > 15 * INTERVAL ? '1.1' : '1.0') : t > 25 * INTERVAL ? '2.1' : '2.0';
       const late = rnd() < 0.02 ? 7_000 : 0;
       const errorRate = cohort === 'canary' && bad && version === '2.0' ? 0.2 : 0.02;
       batch.push({
-        service, version, cohort, endUnixMs: T0 + t - late + Math.floor(rnd() * 50),
+        service,
+        version,
+        cohort,
+        endUnixMs: T0 + t - late + Math.floor(rnd() * 50),
         durationMs: 20 * Math.exp(0.5 * (rnd() + rnd() + rnd() - 1.5)) * (cohort === 'canary' && k % 4 === 3 ? 1.3 : 1),
         error: rnd() < errorRate,
       });
@@ -75,7 +87,11 @@ function run(requests: RequestSample[][], deferred: { seed: number; lazy?: boole
   const looks: unknown[] = [];
   const decisions: Decision[] = [];
   const onLook = (e: LookEvent) => looks.push(structuredClone(e));
-  const reg = new AnalysisRegistry(settings(), { onDecision: (d) => decisions.push(d), onLook }, { deferLooks: deferred !== undefined });
+  const reg = new AnalysisRegistry(
+    settings(),
+    { onDecision: (d) => decisions.push(d), onLook },
+    { deferLooks: deferred !== undefined },
+  );
   const rnd = seededRandom(deferred?.seed ?? 1);
   for (const [i, r] of requests.entries()) {
     reg.ingest(r.map((s) => ({ ...s })));
@@ -109,19 +125,24 @@ describe('deferred looks (the agent) and looks run at closing (replay)', () => {
     expect(sync.decisions.find((d) => d.analysis === 'svc-6:2.0')?.outcome).toBe('abandoned');
   });
 
-  it.each([
-    { seed: 1 }, { seed: 2 }, { seed: 3 }, { seed: 4 }, { seed: 0, lazy: true },
-  ])('gives the same looks, decisions and analyses whatever the slicing (%o)', (slicing) => {
-    const deferred = run(requests, slicing);
-    expect(deferred.decisions).toEqual(sync.decisions);
-    expect(deferred.looks).toEqual(sync.looks);
-    expect(deferred.list).toEqual(sync.list);
-    expect(deferred.counters).toEqual(sync.counters);
-  });
+  it.each([{ seed: 1 }, { seed: 2 }, { seed: 3 }, { seed: 4 }, { seed: 0, lazy: true }])(
+    'gives the same looks, decisions and analyses whatever the slicing (%o)',
+    (slicing) => {
+      const deferred = run(requests, slicing);
+      expect(deferred.decisions).toEqual(sync.decisions);
+      expect(deferred.looks).toEqual(sync.looks);
+      expect(deferred.list).toEqual(sync.list);
+      expect(deferred.counters).toEqual(sync.counters);
+    },
+  );
 
   it('runs at most the number of looks asked, oldest first, and nothing while none is asked', () => {
     const seen: string[] = [];
-    const reg = new AnalysisRegistry(settings(), { onDecision: () => {}, onLook: (e) => seen.push(`${e.analysis.id}#${e.analysis.look}`) }, { deferLooks: true });
+    const reg = new AnalysisRegistry(
+      settings(),
+      { onDecision: () => {}, onLook: (e) => seen.push(`${e.analysis.id}#${e.analysis.look}`) },
+      { deferLooks: true },
+    );
     for (const r of requests.slice(0, 200)) reg.ingest(r);
     expect(seen).toEqual([]);
     const pending = reg.pendingLooks;
@@ -131,7 +152,9 @@ describe('deferred looks (the agent) and looks run at closing (replay)', () => {
     expect(reg.pendingLooks).toBe(pending - 5);
     reg.runPendingLooks();
     expect(reg.pendingLooks).toBe(0);
-    const firstLooks = sync.looks.slice(0, seen.length).map((e) => `${(e as LookEvent).analysis.id}#${(e as LookEvent).analysis.look}`);
+    const firstLooks = sync.looks
+      .slice(0, seen.length)
+      .map((e) => `${(e as LookEvent).analysis.id}#${(e as LookEvent).analysis.look}`);
     expect(seen).toEqual(firstLooks);
   });
 
@@ -144,7 +167,11 @@ describe('deferred looks (the agent) and looks run at closing (replay)', () => {
         throw new Error('listener failed');
       }
     };
-    const reg = new AnalysisRegistry(settings(), { onDecision: (d) => decisions.push(d), onLook }, { deferLooks: true });
+    const reg = new AnalysisRegistry(
+      settings(),
+      { onDecision: (d) => decisions.push(d), onLook },
+      { deferLooks: true },
+    );
     let caught = 0;
     for (const r of requests) {
       reg.ingest(r.map((x) => ({ ...x })));
@@ -157,6 +184,8 @@ describe('deferred looks (the agent) and looks run at closing (replay)', () => {
     reg.flush();
     expect([thrown, caught]).toEqual([1, 1]);
     expect(decisions).toEqual(sync.decisions);
-    expect(reg.analysisCount.running).toBe(sync.list.filter((a) => (a as { phase: string }).phase === 'running').length);
+    expect(reg.analysisCount.running).toBe(
+      sync.list.filter((a) => (a as { phase: string }).phase === 'running').length,
+    );
   });
 });

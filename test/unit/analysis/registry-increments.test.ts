@@ -1,18 +1,40 @@
 import { describe, expect, it } from 'vitest';
 import { AnalysisRegistry, type AnalysisSettings, type MetricSetup } from '../../../src/analysis/analysis-registry.js';
 import { selectEvidence, type EvidenceSource } from '../../../src/analysis/evidence-source.js';
-import type { CohortBatch, CohortIncrement, CohortPair, Detector, RequestSample } from '../../../src/contracts/index.js';
+import type {
+  CohortBatch,
+  CohortIncrement,
+  CohortPair,
+  Detector,
+  RequestSample,
+} from '../../../src/contracts/index.js';
 import { addRequest, emptyBatch, emptyPair } from '../../../src/evidence/cohort-batch.js';
 
 /** A recording detector: the registry (and the evidence routing) is under test, not the statistics. */
 function recorder(name: string, source?: EvidenceSource) {
   const seen: { look: number; baseline: number; canary: number; totalCanary: number }[] = [];
   const detector: Detector<null> = {
-    type: 'test-record', name,
+    type: 'test-record',
+    name,
     init: () => null,
     look: (s, input) => {
-      seen.push({ look: input.look, baseline: input.batch.baseline.requests, canary: input.batch.canary.requests, totalCanary: input.totals.canary.requests });
-      return { state: s, verdict: { detector: 'test-record', metric: name, phase: 'inconclusive', pValue: 1, samples: { baseline: 0, canary: 0 }, summary: 'ok' } };
+      seen.push({
+        look: input.look,
+        baseline: input.batch.baseline.requests,
+        canary: input.batch.canary.requests,
+        totalCanary: input.totals.canary.requests,
+      });
+      return {
+        state: s,
+        verdict: {
+          detector: 'test-record',
+          metric: name,
+          phase: 'inconclusive',
+          pValue: 1,
+          samples: { baseline: 0, canary: 0 },
+          summary: 'ok',
+        },
+      };
     },
   };
   const setup: MetricSetup = { name, shadow: false, weight: 1, detector, ...(source ? { source } : {}) };
@@ -21,8 +43,17 @@ function recorder(name: string, source?: EvidenceSource) {
 
 function settings(metrics: MetricSetup[]): AnalysisSettings {
   return {
-    intervalMs: 10_000, allowedLatenessMs: 0, maxDurationMs: 600_000, silenceTimeoutMs: 120_000, alpha: 0.05, metrics,
-    planFor: () => [], dryRun: false, configHash: 'h', maxRollbacks: 3, stormWindowMs: 3_600_000,
+    intervalMs: 10_000,
+    allowedLatenessMs: 0,
+    maxDurationMs: 600_000,
+    silenceTimeoutMs: 120_000,
+    alpha: 0.05,
+    metrics,
+    planFor: () => [],
+    dryRun: false,
+    configHash: 'h',
+    maxRollbacks: 3,
+    stormWindowMs: 3_600_000,
   };
 }
 
@@ -32,10 +63,20 @@ function batch(requests: number, errors = 0): CohortBatch {
   for (let i = 0; i < requests; i++) addRequest(b, 20, i < errors);
   return b;
 }
-const inc = (cohort: CohortIncrement['cohort'], t: number, requests: number, version = cohort === 'canary' ? '2.0' : '1.0'): CohortIncrement =>
-  ({ service: 'checkout', version, cohort, endUnixMs: T0 + t, batch: batch(requests) });
-const span = (cohort: RequestSample['cohort'], t: number): RequestSample =>
-  ({ service: 'checkout', version: cohort === 'canary' ? '2.0' : '1.0', cohort, endUnixMs: T0 + t, durationMs: 20, error: false });
+const inc = (
+  cohort: CohortIncrement['cohort'],
+  t: number,
+  requests: number,
+  version = cohort === 'canary' ? '2.0' : '1.0',
+): CohortIncrement => ({ service: 'checkout', version, cohort, endUnixMs: T0 + t, batch: batch(requests) });
+const span = (cohort: RequestSample['cohort'], t: number): RequestSample => ({
+  service: 'checkout',
+  version: cohort === 'canary' ? '2.0' : '1.0',
+  cohort,
+  endUnixMs: T0 + t,
+  durationMs: 20,
+  error: false,
+});
 
 describe('AnalysisRegistry.ingestBatches', () => {
   it('discovers the cohorts, moves the clock and fills the looks like samples do', () => {
@@ -45,8 +86,14 @@ describe('AnalysisRegistry.ingestBatches', () => {
     expect(reg.list().map((a) => a.id)).toEqual(['checkout:2.0']);
     reg.ingestBatches([inc('baseline', 11_000, 30), inc('canary', 12_000, 3)]);
     reg.ingestBatches([inc('baseline', 21_000, 1)]);
-    expect(r.seen).toEqual([{ look: 1, baseline: 40, canary: 4, totalCanary: 4 }, { look: 2, baseline: 30, canary: 3, totalCanary: 7 }]);
-    expect(reg.list()[0]!.totals).toEqual({ baseline: { requests: 70, errors: 0 }, canary: { requests: 7, errors: 0 } });
+    expect(r.seen).toEqual([
+      { look: 1, baseline: 40, canary: 4, totalCanary: 4 },
+      { look: 2, baseline: 30, canary: 3, totalCanary: 7 },
+    ]);
+    expect(reg.list()[0]!.totals).toEqual({
+      baseline: { requests: 70, errors: 0 },
+      canary: { requests: 7, errors: 0 },
+    });
     expect(reg.counters.metricIncrements).toBe(5);
   });
 
@@ -73,7 +120,9 @@ describe('evidence sources per metric', () => {
     const spans = recorder('spans', 'spans');
     const metrics = recorder('metrics', 'metrics');
     const both = recorder('both', 'both');
-    const reg = new AnalysisRegistry(settings([auto.setup, spans.setup, metrics.setup, both.setup]), { onDecision: () => {} });
+    const reg = new AnalysisRegistry(settings([auto.setup, spans.setup, metrics.setup, both.setup]), {
+      onDecision: () => {},
+    });
     feed(reg);
     reg.ingest([span('baseline', 31_000)]); // closes looks 1-3
     return { auto: auto.seen, spans: spans.seen, metrics: metrics.seen, both: both.seen };
@@ -91,10 +140,26 @@ describe('evidence sources per metric', () => {
       reg.ingestBatches([inc('baseline', 23_000, 70), inc('canary', 23_000, 7)]);
     });
     const pairs = (s: { baseline: number; canary: number }[]) => s.map((x) => [x.baseline, x.canary]);
-    expect(pairs(seen.auto)).toEqual([[2, 1], [60, 6], [70, 7]]);
-    expect(pairs(seen.spans)).toEqual([[2, 1], [0, 0], [1, 0]]);
-    expect(pairs(seen.metrics)).toEqual([[50, 5], [60, 6], [70, 7]]);
-    expect(pairs(seen.both)).toEqual([[52, 6], [60, 6], [71, 7]]);
+    expect(pairs(seen.auto)).toEqual([
+      [2, 1],
+      [60, 6],
+      [70, 7],
+    ]);
+    expect(pairs(seen.spans)).toEqual([
+      [2, 1],
+      [0, 0],
+      [1, 0],
+    ]);
+    expect(pairs(seen.metrics)).toEqual([
+      [50, 5],
+      [60, 6],
+      [70, 7],
+    ]);
+    expect(pairs(seen.both)).toEqual([
+      [52, 6],
+      [60, 6],
+      [71, 7],
+    ]);
     // running totals follow each source
     expect(seen.auto.map((x) => x.totalCanary)).toEqual([1, 7, 14]);
     expect(seen.metrics.map((x) => x.totalCanary)).toEqual([5, 11, 18]);

@@ -14,7 +14,17 @@ function counting(): { factory: DetectorFactory; built: Detector[] } {
         type: 'probe',
         name,
         init: () => null,
-        look: (s) => ({ state: s, verdict: { detector: 'probe', metric: name, phase: 'inconclusive', pValue: 1, samples: { baseline: 0, canary: 0 }, summary: '' } }),
+        look: (s) => ({
+          state: s,
+          verdict: {
+            detector: 'probe',
+            metric: name,
+            phase: 'inconclusive',
+            pValue: 1,
+            samples: { baseline: 0, canary: 0 },
+            summary: '',
+          },
+        }),
       };
       built.push(d);
       return d;

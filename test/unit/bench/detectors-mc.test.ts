@@ -14,7 +14,8 @@ describe('bench:detectors harness', () => {
   const r = runInProcess({ replicates: 6, scenarios, baseSeed: 1, chunk: 4 });
 
   it('fills one cell per scenario and method, each with its runs, rates and Wilson interval', () => {
-    const applicable = (id: string): number => METHODS.filter((m) => m.scenarios === undefined || m.scenarios.includes(id)).length;
+    const applicable = (id: string): number =>
+      METHODS.filter((m) => m.scenarios === undefined || m.scenarios.includes(id)).length;
     expect(r.cells.size).toBe(applicable('errors-5x') + applicable('tail-only'));
     expect(r.cells.has('errors-5x|kayenta-errors-matched')).toBe(false); // run only where the speed goal needs it
     for (const c of r.cells.values()) {
@@ -56,11 +57,25 @@ describe('bench:detectors harness', () => {
     expect(goals.split('\n')).toHaveLength(r.goals.length);
     expect(goals).toMatch(/^(PASS|FAIL) {2}false-alarm rate/);
     expect(r.goals.find((g) => g.goal.startsWith('tail-only'))!.pass).toBe(true);
-    const json = JSON.parse(JSON.stringify(toJson(r, { quick: true }))) as { cells: unknown[]; goals: unknown[]; scenarios: unknown[] };
+    const json = JSON.parse(JSON.stringify(toJson(r, { quick: true }))) as {
+      cells: unknown[];
+      goals: unknown[];
+      scenarios: unknown[];
+    };
     expect(json.cells).toHaveLength(r.cells.size);
     expect(json.scenarios).toHaveLength(2);
     expect(QUICK_REPLICATES).toBeGreaterThan(0);
-    expect(SCENARIOS.map((s) => s.id)).toEqual(expect.arrayContaining(['aa', 'errors-1.5x', 'latency+10%-lognormal', 'tail-only', 'ramp-drift', 'low-traffic', 'base-30%']));
+    expect(SCENARIOS.map((s) => s.id)).toEqual(
+      expect.arrayContaining([
+        'aa',
+        'errors-1.5x',
+        'latency+10%-lognormal',
+        'tail-only',
+        'ramp-drift',
+        'low-traffic',
+        'base-30%',
+      ]),
+    );
   });
 });
 
@@ -87,7 +102,7 @@ describe('bench:detectors traffic and helpers', () => {
     expect(n).toBeGreaterThan(EXACT_LIMIT);
     expect(Math.abs(sumMean / reps - Math.log(100))).toBeLessThan(4 * Math.sqrt(0.25 / (n * reps)));
     expect(Math.abs(sumVar / reps - 0.25)).toBeLessThan(0.003); // + bucket width^2/12 = 0.0006 at most
-    expect(Math.abs(errors / (n * reps) - 0.02)).toBeLessThan(4 * Math.sqrt(0.02 * 0.98 / (n * reps)));
+    expect(Math.abs(errors / (n * reps) - 0.02)).toBeLessThan(4 * Math.sqrt((0.02 * 0.98) / (n * reps)));
   });
 
   it('tail-only doubles exactly the spans above the cut, in cdf and in samples', () => {
@@ -106,7 +121,12 @@ describe('bench:detectors traffic and helpers', () => {
 
   it('binomial draws have the right mean and variance on both branches', () => {
     const rand = seededRandom(7);
-    for (const [n, p] of [[1000, 0.01], [1000, 0.3], [5000, 0.4], [20, 0.9]] as const) {
+    for (const [n, p] of [
+      [1000, 0.01],
+      [1000, 0.3],
+      [5000, 0.4],
+      [20, 0.9],
+    ] as const) {
       const xs = Array.from({ length: 4000 }, () => binomial(rand, n, p));
       const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
       const v = xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1);

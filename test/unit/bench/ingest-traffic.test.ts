@@ -18,7 +18,13 @@ function median(xs: number[]): number {
 
 describe('the ingest benchmark traffic source', () => {
   it('draws every protobuf request afresh from each cohort model (no replayed spans)', () => {
-    const source = new TrafficSource('protobuf', { services, requests: 2, spansPerRequest: 100, spansPerResource: 25, seed: 9 });
+    const source = new TrafficSource('protobuf', {
+      services,
+      requests: 2,
+      spansPerRequest: 100,
+      spansPerResource: 25,
+      seed: 9,
+    });
     const samples: RequestSample[] = [];
     const first = Buffer.from(source.take().body);
     source.take();

@@ -43,7 +43,8 @@ function unresolved(link: string): string | undefined {
   const [file, anchor] = link.split('#') as [string, string | undefined];
   const path = join(root, file);
   if (!existsSync(path)) return `${link}: no file ${file}`;
-  if (anchor !== undefined && !headingSlugs(readFileSync(path, 'utf8')).has(anchor)) return `${link}: no heading with the slug "${anchor}" in ${file}`;
+  if (anchor !== undefined && !headingSlugs(readFileSync(path, 'utf8')).has(anchor))
+    return `${link}: no heading with the slug "${anchor}" in ${file}`;
   return undefined;
 }
 
@@ -62,8 +63,15 @@ function problemsOf(fn: () => unknown): ConfigError {
 
 describe('documentation links in config problems', () => {
   it('slugs headings the way GitHub does', () => {
-    const slugs = headingSlugs('# Vigil\n## Connectors (the rollback plan) and notifiers\n## `vigil connectors test`\n```sh\n# not a heading\n```\n## Vigil\n');
-    expect([...slugs]).toEqual(['vigil', 'connectors-the-rollback-plan-and-notifiers', 'vigil-connectors-test', 'vigil-1']);
+    const slugs = headingSlugs(
+      '# Vigil\n## Connectors (the rollback plan) and notifiers\n## `vigil connectors test`\n```sh\n# not a heading\n```\n## Vigil\n',
+    );
+    expect([...slugs]).toEqual([
+      'vigil',
+      'connectors-the-rollback-plan-and-notifiers',
+      'vigil-connectors-test',
+      'vigil-1',
+    ]);
   });
 
   it('every link the loader knows resolves to a file and a heading', () => {
@@ -72,29 +80,47 @@ describe('documentation links in config problems', () => {
 
   it('every fix printed for the invalid fixtures and for a config with one mistake of each kind names a link that resolves', () => {
     const dir = join(root, 'fixtures/config/invalid');
-    const messages = readdirSync(dir).map((f) => problemsOf(() => loadConfigFile(join(dir, f), BUILTIN_REGISTRIES, {})).message);
-    messages.push(problemsOf(() => parseConfig([
-      'ingest: { maxInflightRequests: 0 }',
-      'limits: { maxServices: lots }',
-      'analysis:',
-      '  metrics:',
-      '    - { name: a, detector: latency-quantile, options: { quantile: 2 } }',
-      '    - { name: b, detector: srm, options: { onMismatch: panic } }',
-      '    - { name: c, detector: nope }',
-      'connectors:',
-      '  - { name: f, type: flagd, options: {} }',
-      '  - { name: n, type: nginx, options: {} }',
-      '  - { name: w, type: webhook, options: { url: "${W}" } }',
-      'notifiers:',
-      '  - { name: s, type: slack, options: {} }',
-      '  - { name: x, type: webhook, options: {} }',
-      '  - { name: z, type: noop, options: { what: 1 } }',
-    ].join('\n'), 'all.yaml', BUILTIN_REGISTRIES, {})).message);
+    const messages = readdirSync(dir).map(
+      (f) => problemsOf(() => loadConfigFile(join(dir, f), BUILTIN_REGISTRIES, {})).message,
+    );
+    messages.push(
+      problemsOf(() =>
+        parseConfig(
+          [
+            'ingest: { maxInflightRequests: 0 }',
+            'limits: { maxServices: lots }',
+            'analysis:',
+            '  metrics:',
+            '    - { name: a, detector: latency-quantile, options: { quantile: 2 } }',
+            '    - { name: b, detector: srm, options: { onMismatch: panic } }',
+            '    - { name: c, detector: nope }',
+            'connectors:',
+            '  - { name: f, type: flagd, options: {} }',
+            '  - { name: n, type: nginx, options: {} }',
+            '  - { name: w, type: webhook, options: { url: "${W}" } }',
+            'notifiers:',
+            '  - { name: s, type: slack, options: {} }',
+            '  - { name: x, type: webhook, options: {} }',
+            '  - { name: z, type: noop, options: { what: 1 } }',
+          ].join('\n'),
+          'all.yaml',
+          BUILTIN_REGISTRIES,
+          {},
+        ),
+      ).message,
+    );
     const fixLines = messages.flatMap((m) => m.split('\n').filter((l) => l.trimStart().startsWith('fix:')));
     expect(fixLines.length).toBeGreaterThan(25);
     for (const line of fixLines) expect(linksIn(line), `a fix without a doc link: ${line}`).not.toEqual([]);
     const links = [...new Set(fixLines.flatMap(linksIn))];
-    expect(links).toEqual(expect.arrayContaining(['docs/detectors.md#latency-quantile', 'docs/detectors.md#srm', 'docs/connectors.md#feature-flags', 'docs/ingest.md#backpressure']));
+    expect(links).toEqual(
+      expect.arrayContaining([
+        'docs/detectors.md#latency-quantile',
+        'docs/detectors.md#srm',
+        'docs/connectors.md#feature-flags',
+        'docs/ingest.md#backpressure',
+      ]),
+    );
     expect(links.map(unresolved).filter(Boolean)).toEqual([]);
   });
 });

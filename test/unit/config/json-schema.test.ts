@@ -7,7 +7,11 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from '../../../src/config/duration.js';
 import {
-  caseInsensitivePattern, DURATION_PATTERN, ENV_REFERENCE_PATTERN, SCHEMA_DIALECT, SCHEMA_ID,
+  caseInsensitivePattern,
+  DURATION_PATTERN,
+  ENV_REFERENCE_PATTERN,
+  SCHEMA_DIALECT,
+  SCHEMA_ID,
 } from '../../../src/config/json-schema.js';
 import { ConfigError, parseConfig } from '../../../src/config/load.js';
 import { BUILTIN_REGISTRIES } from '../../../src/registries.js';
@@ -29,7 +33,11 @@ const checkedIn: unknown = JSON.parse(readFileSync(SCHEMA_FILE, 'utf8'));
 
 /** Ajv as strict as it gets; `uri` is checked the way the zod schema checks server.api.publicUrl. */
 function compile(schema: unknown): ValidateFunction {
-  const ajv = new Ajv({ strict: true, allErrors: true, formats: { uri: (s: string) => z.string().url().safeParse(s).success } });
+  const ajv = new Ajv({
+    strict: true,
+    allErrors: true,
+    formats: { uri: (s: string) => z.string().url().safeParse(s).success },
+  });
   return ajv.compile(schema as object);
 }
 const validate = compile(checkedIn);
@@ -37,7 +45,7 @@ const validate = compile(checkedIn);
 /** The YAML as Vigil reads it, ${ENV} references untouched; undefined for a YAML syntax error. */
 function rawYaml(text: string): unknown {
   const doc = parseDocument(text, { uniqueKeys: true });
-  return doc.errors.length > 0 ? undefined : (doc.toJS() as unknown) ?? {};
+  return doc.errors.length > 0 ? undefined : ((doc.toJS() as unknown) ?? {});
 }
 
 function schemaErrors(text: string): string[] {
@@ -60,7 +68,8 @@ function* walk(node: unknown, path = ''): Generator<[string, Record<string, unkn
   if (typeof node !== 'object' || node === null) return;
   const n = node as Record<string, unknown>;
   yield [path, n];
-  for (const [k, v] of Object.entries((n.properties ?? {}) as Record<string, unknown>)) yield* walk(v, path ? `${path}.${k}` : k);
+  for (const [k, v] of Object.entries((n.properties ?? {}) as Record<string, unknown>))
+    yield* walk(v, path ? `${path}.${k}` : k);
   if (n.items) yield* walk(n.items, `${path}[]`);
   if (Array.isArray(n.anyOf)) for (const [i, b] of n.anyOf.entries()) yield* walk(b, `${path}|${i}`);
 }
@@ -70,14 +79,23 @@ describe('schema/vigil.schema.json', () => {
     expect(SCHEMA_FILE).toBe(join(root, 'schema/vigil.schema.json'));
     const generated = generatedSchemaText();
     expect(checkedIn, 'schema/vigil.schema.json is out of date: run `npm run schema`').toEqual(JSON.parse(generated));
-    expect(readFileSync(SCHEMA_FILE, 'utf8'), 'schema/vigil.schema.json is not formatted as generated: run `npm run schema`').toBe(generated);
+    expect(
+      readFileSync(SCHEMA_FILE, 'utf8'),
+      'schema/vigil.schema.json is not formatted as generated: run `npm run schema`',
+    ).toBe(generated);
   });
 
   it('is a valid draft-07 schema that Ajv compiles in strict mode', () => {
     const ajv = new Ajv({ strict: true });
     expect(ajv.validateSchema(checkedIn as object), ajv.errorsText()).toBe(true);
     expect(() => compile(checkedIn)).not.toThrow();
-    expect(checkedIn).toMatchObject({ $schema: SCHEMA_DIALECT, $id: SCHEMA_ID, title: 'Vigil configuration', type: 'object', additionalProperties: false });
+    expect(checkedIn).toMatchObject({
+      $schema: SCHEMA_DIALECT,
+      $id: SCHEMA_ID,
+      title: 'Vigil configuration',
+      type: 'object',
+      additionalProperties: false,
+    });
     expect(SCHEMA_DIALECT).toBe('http://json-schema.org/draft-07/schema#');
     expect(SCHEMA_ID.endsWith('/schema/vigil.schema.json')).toBe(true);
   });
@@ -86,7 +104,8 @@ describe('schema/vigil.schema.json', () => {
     const undocumented: string[] = [];
     const open: string[] = [];
     for (const [path, node] of walk(checkedIn)) {
-      if (path && !path.includes('|') && !path.endsWith('[]') && typeof node.description !== 'string') undocumented.push(path);
+      if (path && !path.includes('|') && !path.endsWith('[]') && typeof node.description !== 'string')
+        undocumented.push(path);
       // Connector, notifier and detector options are free-form: each plug-in checks its own at load.
       if (node.type === 'object' && node.additionalProperties !== false && !path.endsWith('.options')) open.push(path);
     }
@@ -106,11 +125,20 @@ describe('schema/vigil.schema.json', () => {
   });
 
   it('gives every duration key the duration grammar', () => {
-    const durations = [...walk(checkedIn)].filter(([, n]) => n.pattern === DURATION_PATTERN).map(([p]) => p.replace(/\|\d+$/, ''));
+    const durations = [...walk(checkedIn)]
+      .filter(([, n]) => n.pattern === DURATION_PATTERN)
+      .map(([p]) => p.replace(/\|\d+$/, ''));
     expect(durations).toEqual([
-      'analysis.interval', 'analysis.maxDuration', 'analysis.allowedLateness', 'analysis.silenceTimeout',
-      'limits.serviceIdleTimeout', 'limits.finishedRetention', 'ingest.retryAfter',
-      'actions.stepTimeout', 'actions.backoff', 'actions.stormWindow',
+      'analysis.interval',
+      'analysis.maxDuration',
+      'analysis.allowedLateness',
+      'analysis.silenceTimeout',
+      'limits.serviceIdleTimeout',
+      'limits.finishedRetention',
+      'ingest.retryAfter',
+      'actions.stepTimeout',
+      'actions.backoff',
+      'actions.stormWindow',
     ]);
   });
 });
@@ -180,7 +208,11 @@ describe('the schema agrees with Vigil', () => {
     ['a mixed-case name', 'connectors: [{ name: Kill-Flag_2, type: noop }]\nplan: [Kill-Flag_2]\n', {}],
     ['an env reference in an enum', 'actions: { mode: "${VIGIL_MODE:-dry-run}" }\n', {}],
     ['an env reference in a duration', 'analysis: { interval: "${LOOK}" }\n', { LOOK: '15s' }],
-    ['an env reference inside a URL', 'server: { api: { publicUrl: "https://${HOST}/vigil" } }\n', { HOST: 'vigil.example.com' }],
+    [
+      'an env reference inside a URL',
+      'server: { api: { publicUrl: "https://${HOST}/vigil" } }\n',
+      { HOST: 'vigil.example.com' },
+    ],
     ['null for a nullable key', 'queue: { redis: null }\ncohorts: { canaryVersion: null }\n', {}],
   ];
   it.each(accepted)('accepts %s, as Vigil does', (_label, text, env) => {
@@ -214,7 +246,9 @@ describe('the schema agrees with Vigil', () => {
     if (LOAD_TIME_ONLY.includes(name)) {
       expect(errors, `${name} is caught by the schema now: remove it from LOAD_TIME_ONLY`).toEqual([]);
     } else {
-      expect(errors, `${name} passes the schema: make the schema catch it, or add it to LOAD_TIME_ONLY`).not.toEqual([]);
+      expect(errors, `${name} passes the schema: make the schema catch it, or add it to LOAD_TIME_ONLY`).not.toEqual(
+        [],
+      );
     }
   });
 
@@ -228,9 +262,12 @@ describe('the patterns the schema adds', () => {
 
   it('DURATION_PATTERN accepts exactly the strings parseDuration reads', () => {
     const unit = fc.constantFrom('1', '0', '5', '.', 'm', 's', 'h', 'd', 'ms', ' ', '\t', 'x', '-');
-    fc.assert(fc.property(fc.string({ unit, maxLength: 10 }), (s) => {
-      expect(durationRe.test(s)).toBe(parseDuration(s) !== undefined);
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.string({ unit, maxLength: 10 }), (s) => {
+        expect(durationRe.test(s)).toBe(parseDuration(s) !== undefined);
+      }),
+      { numRuns: 2000 },
+    );
     for (const s of ['500ms', '10s', '1h30m', '2d', '1.5s', ' 5m ']) expect(durationRe.test(s)).toBe(true);
     for (const s of ['', '10', '10 s', 'ten seconds', '1.s', '-1s', '1w']) expect(durationRe.test(s)).toBe(false);
   });
@@ -241,21 +278,42 @@ describe('the patterns the schema adds', () => {
     for (const source of sources) {
       const original = new RegExp(source, 'i');
       const rewritten = new RegExp(caseInsensitivePattern(source), 'u');
-      fc.assert(fc.property(fc.string({ unit, maxLength: 6 }), (s) => {
-        expect(rewritten.test(s)).toBe(original.test(s));
-      }), { numRuns: 1000 });
+      fc.assert(
+        fc.property(fc.string({ unit, maxLength: 6 }), (s) => {
+          expect(rewritten.test(s)).toBe(original.test(s));
+        }),
+        { numRuns: 1000 },
+      );
     }
     expect(caseInsensitivePattern('^[a-z0-9][a-z0-9._-]*$')).toBe('^[A-Za-z0-9][A-Za-z0-9._-]*$');
   });
 
   it('caseInsensitivePattern refuses what it does not model', () => {
-    for (const source of ['\\u0041', '(?<n>a)', '[A-z]', '[\\p{L}]', '[a-']) expect(() => caseInsensitivePattern(source)).toThrow();
+    for (const source of ['\\u0041', '(?<n>a)', '[A-z]', '[\\p{L}]', '[a-'])
+      expect(() => caseInsensitivePattern(source)).toThrow();
   });
 
   it('ENV_REFERENCE_PATTERN matches the references Vigil substitutes', () => {
     const envRe = new RegExp(ENV_REFERENCE_PATTERN, 'u');
-    for (const s of ['${A}', '${A:-}', '${A:-x y}', 'pre-${A_1}-post', '${_a}', '${A}', '$A', '${1A}', '${A-x}', '${A:x}', '${}', '$ {A}']) {
-      const loaded = parseConfig(`audit: { path: ${JSON.stringify(s)} }\n`, 'case.yaml', BUILTIN_REGISTRIES, { A: 'zz', A_1: 'zz', _a: 'zz' });
+    for (const s of [
+      '${A}',
+      '${A:-}',
+      '${A:-x y}',
+      'pre-${A_1}-post',
+      '${_a}',
+      '${A}',
+      '$A',
+      '${1A}',
+      '${A-x}',
+      '${A:x}',
+      '${}',
+      '$ {A}',
+    ]) {
+      const loaded = parseConfig(`audit: { path: ${JSON.stringify(s)} }\n`, 'case.yaml', BUILTIN_REGISTRIES, {
+        A: 'zz',
+        A_1: 'zz',
+        _a: 'zz',
+      });
       expect(envRe.test(s), s).toBe(loaded.config.audit.path !== s);
     }
   });

@@ -20,8 +20,16 @@ const invalid = readdirSync(join(dir, 'invalid')).filter((f) => f.endsWith('.yam
 describe('invalid configs (fixtures/config/invalid/<ERROR_CODE>--case.yaml)', () => {
   it('has a fixture for every config error code', () => {
     const codes = new Set(invalid.map((f) => f.split('--')[0]));
-    for (const c of ['VIGIL_ERR_CONFIG_YAML', 'VIGIL_ERR_CONFIG_INVALID', 'VIGIL_ERR_CONFIG_ENV_MISSING', 'VIGIL_ERR_CONFIG_UNKNOWN_TYPE',
-      'VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR', 'VIGIL_ERR_CONFIG_DUPLICATE_NAME', 'VIGIL_ERR_CONFIG_CONNECTOR_OPTIONS', 'VIGIL_ERR_DETECTOR_OPTIONS']) {
+    for (const c of [
+      'VIGIL_ERR_CONFIG_YAML',
+      'VIGIL_ERR_CONFIG_INVALID',
+      'VIGIL_ERR_CONFIG_ENV_MISSING',
+      'VIGIL_ERR_CONFIG_UNKNOWN_TYPE',
+      'VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR',
+      'VIGIL_ERR_CONFIG_DUPLICATE_NAME',
+      'VIGIL_ERR_CONFIG_CONNECTOR_OPTIONS',
+      'VIGIL_ERR_DETECTOR_OPTIONS',
+    ]) {
       expect(codes).toContain(c);
     }
   });
@@ -68,18 +76,25 @@ describe('config loading', () => {
     expect(config.analysis.minSamples).toBe(25);
     expect(config.queue.redis).toBeNull();
     expect(config.cohorts.attribute).toBe('vigil.cohort');
-    expect(config.analysis.metrics.map((m) => m.detector)).toEqual(['error-rate-sequential', 'latency-sequential', 'latency-quantile']);
+    expect(config.analysis.metrics.map((m) => m.detector)).toEqual([
+      'error-rate-sequential',
+      'latency-sequential',
+      'latency-quantile',
+    ]);
     expect(config.actions.mode).toBe('enforce');
   });
 
   it('substitutes ${ENV} and ${ENV:-default}; the hash never sees the secret', () => {
-    const text = 'queue: { redis: "${R:-}" }\nconnectors:\n  - { name: h, type: webhook, options: { url: "http://127.0.0.1:1/x", secret: "${S}" } }\nplan: [h]\n';
+    const text =
+      'queue: { redis: "${R:-}" }\nconnectors:\n  - { name: h, type: webhook, options: { url: "http://127.0.0.1:1/x", secret: "${S}" } }\nplan: [h]\n';
     const a = parseConfig(text, 'a.yaml', BUILTIN_REGISTRIES, { S: 'one' });
     const b = parseConfig(text, 'a.yaml', BUILTIN_REGISTRIES, { S: 'two' });
     expect(a.config.queue.redis).toBeNull();
     expect(a.config.connectors[0]!.options.secret).toBe('one');
     expect(a.hash).toBe(b.hash);
-    const c = parseConfig(text.replace('[h]', '[ h ]\nanalysis: { alpha: 0.01 }'), 'a.yaml', BUILTIN_REGISTRIES, { S: 'one' });
+    const c = parseConfig(text.replace('[h]', '[ h ]\nanalysis: { alpha: 0.01 }'), 'a.yaml', BUILTIN_REGISTRIES, {
+      S: 'one',
+    });
     expect(c.hash).not.toBe(a.hash);
   });
 
@@ -96,16 +111,18 @@ describe('config loading', () => {
   });
 
   it('reports structural AND semantic problems in one run', () => {
-    const ce = problems([
-      'analysis:',
-      '  minSamples: twenty-five',
-      '  metrics:',
-      '    - { name: err, detector: error-rate-sequentail }',
-      'plan: [kill-flag, nope]',
-      'connectors:',
-      '  - { name: kill-flag, type: webhok }',
-      '  - { name: hook, type: webhook, optons: {} }',
-    ].join('\n'));
+    const ce = problems(
+      [
+        'analysis:',
+        '  minSamples: twenty-five',
+        '  metrics:',
+        '    - { name: err, detector: error-rate-sequentail }',
+        'plan: [kill-flag, nope]',
+        'connectors:',
+        '  - { name: kill-flag, type: webhok }',
+        '  - { name: hook, type: webhook, optons: {} }',
+      ].join('\n'),
+    );
     expect(ce.issues.map((i) => `${i.key} ${i.code}`)).toEqual([
       'analysis.minSamples VIGIL_ERR_CONFIG_INVALID',
       'analysis.metrics[0].detector VIGIL_ERR_CONFIG_UNKNOWN_TYPE',
@@ -131,17 +148,21 @@ describe('config loading', () => {
     expect(enumIssue.problem).toBe("expected one of enforce, dry-run, got 'dryrun'");
     expect(enumIssue.fix).toContain('did you mean "dry-run"?');
     expect(problems('analysis: { alpha: 2 }\n').issues[0]!.problem).toBe('must be less than 1, got 2');
-    expect(problems('connectors:\n  - { name: a, type: slack }\n').issues[0]!.fix).toContain('"slack" is a notifier type: move this entry under notifiers:');
+    expect(problems('connectors:\n  - { name: a, type: slack }\n').issues[0]!.fix).toContain(
+      '"slack" is a notifier type: move this entry under notifiers:',
+    );
   });
 
   it('an unset variable is ONE problem, not also one about the empty value it leaves', () => {
-    const ce = problems([
-      'server: { api: { publicUrl: "${PUBLIC_URL}" } }',
-      'plan: ["${FIRST_STEP}"]',
-      'connectors:',
-      '  - { name: hook, type: webhook, options: { url: "${HOOK_URL}" } }',
-      '  - { name: hook2, type: webhook, options: { url: "${HOOK_URL}", timeoutMs: soon } }',
-    ].join('\n'));
+    const ce = problems(
+      [
+        'server: { api: { publicUrl: "${PUBLIC_URL}" } }',
+        'plan: ["${FIRST_STEP}"]',
+        'connectors:',
+        '  - { name: hook, type: webhook, options: { url: "${HOOK_URL}" } }',
+        '  - { name: hook2, type: webhook, options: { url: "${HOOK_URL}", timeoutMs: soon } }',
+      ].join('\n'),
+    );
     expect(ce.issues.map((i) => `${i.key}: ${i.problem}`)).toEqual([
       'server.api.publicUrl: environment variable PUBLIC_URL is not set',
       'plan[0]: environment variable FIRST_STEP is not set',
@@ -184,7 +205,9 @@ describe('config loading', () => {
   });
 
   it('a missing file names the path', () => {
-    expect(() => loadConfigFile('/nonexistent/vigil.yaml', BUILTIN_REGISTRIES)).toThrow(/\/nonexistent\/vigil\.yaml.*\n.*fix: check the path/);
+    expect(() => loadConfigFile('/nonexistent/vigil.yaml', BUILTIN_REGISTRIES)).toThrow(
+      /\/nonexistent\/vigil\.yaml.*\n.*fix: check the path/,
+    );
   });
 
   it('warns when the API is open and when no plan is configured', () => {

@@ -11,7 +11,12 @@ const minimalPlan: Record<string, unknown> = {
   unleash: { url: 'https://u.example.com', token: 't', feature: 'f', environment: 'production' },
   launchdarkly: { apiKey: 'k', project: 'p', flag: 'f', environment: 'production' },
   flagsmith: { apiKey: 'k', environmentKey: 'e', feature: 'f' },
-  nginx: { includePath: '/etc/nginx/conf.d/c.conf', upstream: 'checkout', baselineServer: 'a:80', canaryServer: 'b:80' },
+  nginx: {
+    includePath: '/etc/nginx/conf.d/c.conf',
+    upstream: 'checkout',
+    baselineServer: 'a:80',
+    canaryServer: 'b:80',
+  },
   haproxy: { socket: '/run/haproxy/admin.sock', backend: 'checkout', baselineServer: 'v1', canaryServer: 'v2' },
   'gateway-api': { route: 'checkout', baselineBackend: 's', canaryBackend: 'c' },
   istio: { virtualService: 'checkout', baselineHost: 'checkout', baselineSubset: 'stable', canarySubset: 'canary' },

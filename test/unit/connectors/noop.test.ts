@@ -3,7 +3,11 @@ import { noopConnectorFactory } from '../../../connectors/noop.js';
 import { connectorConformance } from '../../helpers/connectors/conformance.js';
 import { actionContext, asPlan, deps, rollbackDecision } from '../../helpers/connectors/fixtures.js';
 
-connectorConformance('noop', () => asPlan(noopConnectorFactory.create('noop-step', noopConnectorFactory.parse({}), deps)), {});
+connectorConformance(
+  'noop',
+  () => asPlan(noopConnectorFactory.create('noop-step', noopConnectorFactory.parse({}), deps)),
+  {},
+);
 
 describe('noop plan connector', () => {
   it('takes its kind from options, default webhook', () => {

@@ -1,24 +1,62 @@
 import { describe, expect, it } from 'vitest';
 import type { MetricVerdict } from '../../../src/contracts/index.js';
-import { decide, decisionId, holdReason, splitAlpha, type DecideInput, type DecidePolicy } from '../../../src/decide/engine.js';
+import {
+  decide,
+  decisionId,
+  holdReason,
+  splitAlpha,
+  type DecideInput,
+  type DecidePolicy,
+} from '../../../src/decide/engine.js';
 
-const v = (metric: string, phase: MetricVerdict['phase'], shadow = false): MetricVerdict =>
-  ({ detector: 'd', metric, phase, pValue: phase === 'fail' ? 0.001 : 0.5, samples: { baseline: 100, canary: 100 }, summary: `${metric} ${phase}`, alpha: 0.025, shadow });
-const input = (verdicts: MetricVerdict[], elapsedMs = 60_000): DecideInput =>
-  ({ analysisId: 'svc:2', service: 'svc', canaryVersion: '2', baselineVersion: '1', look: 6, atUnixMs: 1000, elapsedMs, verdicts });
-const policy: DecidePolicy = { maxDurationMs: 1_800_000, plan: ['a', 'b'], dryRun: false, configHash: 'abc', maxRollbacks: 3, recentRollbacks: 0 };
+const v = (metric: string, phase: MetricVerdict['phase'], shadow = false): MetricVerdict => ({
+  detector: 'd',
+  metric,
+  phase,
+  pValue: phase === 'fail' ? 0.001 : 0.5,
+  samples: { baseline: 100, canary: 100 },
+  summary: `${metric} ${phase}`,
+  alpha: 0.025,
+  shadow,
+});
+const input = (verdicts: MetricVerdict[], elapsedMs = 60_000): DecideInput => ({
+  analysisId: 'svc:2',
+  service: 'svc',
+  canaryVersion: '2',
+  baselineVersion: '1',
+  look: 6,
+  atUnixMs: 1000,
+  elapsedMs,
+  verdicts,
+});
+const policy: DecidePolicy = {
+  maxDurationMs: 1_800_000,
+  plan: ['a', 'b'],
+  dryRun: false,
+  configHash: 'abc',
+  maxRollbacks: 3,
+  recentRollbacks: 0,
+};
 
 describe('decide (pure)', () => {
   it('rolls back on an acting failure, with the plan and the config hash', () => {
     const d = decide(input([v('errors', 'fail'), v('latency', 'inconclusive')]), policy)!;
-    expect(d).toMatchObject({ outcome: 'rollback', plan: ['a', 'b'], configHash: 'abc', look: 6, id: decisionId('svc:2', 6, 'rollback') });
+    expect(d).toMatchObject({
+      outcome: 'rollback',
+      plan: ['a', 'b'],
+      configHash: 'abc',
+      look: 6,
+      id: decisionId('svc:2', 6, 'rollback'),
+    });
     expect(d.reason).toContain('errors fail');
   });
   it('never acts on a shadow failure', () => {
     expect(decide(input([v('errors', 'inconclusive'), v('trial', 'fail', true)]), policy)).toBeNull();
   });
   it('promotes when every acting metric passes, or at maxDuration', () => {
-    expect(decide(input([v('errors', 'pass'), v('latency', 'pass'), v('t', 'fail', true)]), policy)?.outcome).toBe('promote');
+    expect(decide(input([v('errors', 'pass'), v('latency', 'pass'), v('t', 'fail', true)]), policy)?.outcome).toBe(
+      'promote',
+    );
     expect(decide(input([v('errors', 'pass'), v('latency', 'inconclusive')]), policy)).toBeNull();
     const d = decide(input([v('errors', 'inconclusive')], 1_800_000), policy)!;
     expect(d.outcome).toBe('promote');
@@ -37,7 +75,11 @@ describe('decide (pure)', () => {
 });
 
 describe('decide: holds (e.g. srm)', () => {
-  const held = (metric: string, shadow = false): MetricVerdict => ({ ...v(metric, 'inconclusive', shadow), hold: 'srm', summary: 'sample-ratio mismatch' });
+  const held = (metric: string, shadow = false): MetricVerdict => ({
+    ...v(metric, 'inconclusive', shadow),
+    hold: 'srm',
+    summary: 'sample-ratio mismatch',
+  });
   const heldPass = (metric: string): MetricVerdict => ({ ...v(metric, 'pass'), hold: 'srm' });
 
   it('an acting hold prevents the all-pass promote', () => {
@@ -51,7 +93,9 @@ describe('decide: holds (e.g. srm)', () => {
     const why = holdReason(inp, policy)!;
     expect(why).toContain('maxDuration (1800s) has passed but promotion is held');
     expect(why).toContain('srm (srm: sample-ratio mismatch)');
-    expect(holdReason(input([held('srm')], 60_000), policy)).toBe('promotion is held: srm (srm: sample-ratio mismatch)');
+    expect(holdReason(input([held('srm')], 60_000), policy)).toBe(
+      'promotion is held: srm (srm: sample-ratio mismatch)',
+    );
   });
 
   it('a failure still rolls back while held', () => {
@@ -74,7 +118,11 @@ describe('splitAlpha (Bonferroni, reference section I)', () => {
     expect(splitAlpha(0.05, ms(20))[0]).toBeCloseTo(0.0025, 15);
   });
   it('weights and shadow metrics: acting alphas sum to alpha; a shadow gets what it would get if acting', () => {
-    const a = splitAlpha(0.05, [{ weight: 3, shadow: false }, { weight: 1, shadow: false }, { weight: 1, shadow: true }]);
+    const a = splitAlpha(0.05, [
+      { weight: 3, shadow: false },
+      { weight: 1, shadow: false },
+      { weight: 1, shadow: true },
+    ]);
     expect(a[0]! + a[1]!).toBeCloseTo(0.05, 15);
     expect(a[0]).toBeCloseTo(0.0375, 15);
     expect(a[2]).toBeCloseTo(0.01, 15);

@@ -11,7 +11,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
-import { ServiceMonitor, type IServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
+import {
+  ServiceMonitor,
+  type IServiceMonitor,
+} from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import { Deployment, type IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { PodDisruptionBudget, type IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
@@ -73,14 +76,21 @@ function manifestsOf(path: string): Manifest[] {
   return yamlDocuments(path).map((obj, i) => ({ where: `${file}#${i}`, file, obj: obj as K8sObject }));
 }
 
-const k8sFiles = readdirSync(K8S_DIR).filter((f) => f !== 'kustomization.yaml').sort();
+const k8sFiles = readdirSync(K8S_DIR)
+  .filter((f) => f !== 'kustomization.yaml')
+  .sort();
 const vigilManifests = k8sFiles.flatMap((f) => manifestsOf(join(K8S_DIR, f)));
 const collectorRbac = manifestsOf(join(COLLECTOR_DIR, 'rbac.yaml'));
 const allManifests = [...vigilManifests, ...collectorRbac];
 
 function one<T extends K8sObject = K8sObject>(kind: string, name?: string): T {
-  const found = vigilManifests.filter((m) => m.obj.kind === kind && (name === undefined || m.obj.metadata.name === name));
-  if (found.length !== 1) throw new Error(`expected exactly one ${kind}${name ? ` ${name}` : ''} in deploy/kubernetes, found ${found.length}`);
+  const found = vigilManifests.filter(
+    (m) => m.obj.kind === kind && (name === undefined || m.obj.metadata.name === name),
+  );
+  if (found.length !== 1)
+    throw new Error(
+      `expected exactly one ${kind}${name ? ` ${name}` : ''} in deploy/kubernetes, found ${found.length}`,
+    );
   return found[0]!.obj as T;
 }
 const all = (kind: string) => vigilManifests.filter((m) => m.obj.kind === kind).map((m) => m.obj);
@@ -96,7 +106,12 @@ interface ModelEntry {
   namespaced: boolean;
 }
 
-function entry<T>(Model: new (data: T) => { validate(): void }, module: string, type: string, namespaced = true): ModelEntry {
+function entry<T>(
+  Model: new (data: T) => { validate(): void },
+  module: string,
+  type: string,
+  namespaced = true,
+): ModelEntry {
   return { create: (data) => new Model(data as T), typeRef: `import(${JSON.stringify(module)}).${type}`, namespaced };
 }
 
@@ -104,18 +119,35 @@ const MODELS: Record<string, ModelEntry> = {
   'v1/ServiceAccount': entry(ServiceAccount, 'kubernetes-models/v1/ServiceAccount', 'IServiceAccount'),
   'v1/ConfigMap': entry(ConfigMap, 'kubernetes-models/v1/ConfigMap', 'IConfigMap'),
   'v1/Secret': entry(Secret, 'kubernetes-models/v1/Secret', 'ISecret'),
-  'v1/PersistentVolumeClaim': entry(PersistentVolumeClaim, 'kubernetes-models/v1/PersistentVolumeClaim', 'IPersistentVolumeClaim'),
+  'v1/PersistentVolumeClaim': entry(
+    PersistentVolumeClaim,
+    'kubernetes-models/v1/PersistentVolumeClaim',
+    'IPersistentVolumeClaim',
+  ),
   'v1/Service': entry(Service, 'kubernetes-models/v1/Service', 'IService'),
   'apps/v1/Deployment': entry(Deployment, 'kubernetes-models/apps/v1/Deployment', 'IDeployment'),
-  'policy/v1/PodDisruptionBudget': entry(PodDisruptionBudget, 'kubernetes-models/policy/v1/PodDisruptionBudget', 'IPodDisruptionBudget'),
+  'policy/v1/PodDisruptionBudget': entry(
+    PodDisruptionBudget,
+    'kubernetes-models/policy/v1/PodDisruptionBudget',
+    'IPodDisruptionBudget',
+  ),
   'monitoring.coreos.com/v1/ServiceMonitor': entry(
     ServiceMonitor,
     '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor',
     'IServiceMonitor',
   ),
   'rbac.authorization.k8s.io/v1/Role': entry(Role, 'kubernetes-models/rbac.authorization.k8s.io/v1/Role', 'IRole'),
-  'rbac.authorization.k8s.io/v1/RoleBinding': entry(RoleBinding, 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding', 'IRoleBinding'),
-  'rbac.authorization.k8s.io/v1/ClusterRole': entry(ClusterRole, 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole', 'IClusterRole', false),
+  'rbac.authorization.k8s.io/v1/RoleBinding': entry(
+    RoleBinding,
+    'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding',
+    'IRoleBinding',
+  ),
+  'rbac.authorization.k8s.io/v1/ClusterRole': entry(
+    ClusterRole,
+    'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole',
+    'IClusterRole',
+    false,
+  ),
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': entry(
     ClusterRoleBinding,
     'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding',
@@ -219,11 +251,14 @@ for (const [k, v] of Object.entries(secret.data ?? {})) secretEnv[k] = Buffer.fr
 
 let loaded: LoadedConfig | undefined;
 /** vigil.yaml loaded by Vigil's own loader with the Secret's variables (throws ConfigError with every problem). */
-const loadedConfig = () => (loaded ??= parseConfig(vigilYaml, `${configMap.metadata.name}/${configKey}`, BUILTIN_REGISTRIES, secretEnv));
+const loadedConfig = () =>
+  (loaded ??= parseConfig(vigilYaml, `${configMap.metadata.name}/${configKey}`, BUILTIN_REGISTRIES, secretEnv));
 const vigilConfig = () => loadedConfig().config;
 
 const matches = (selector: Record<string, string> | undefined, labels: Record<string, string> | undefined) =>
-  selector !== undefined && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+  selector !== undefined &&
+  Object.keys(selector).length > 0 &&
+  Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 
 const kustomization = parseYaml(readFileSync(join(K8S_DIR, 'kustomization.yaml'), 'utf8')) as {
   namespace?: string;
@@ -233,7 +268,8 @@ const kustomization = parseYaml(readFileSync(join(K8S_DIR, 'kustomization.yaml')
 
 const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
 const runtimeStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
-const dockerInstruction = (name: string) => [...runtimeStage.matchAll(new RegExp(`^${name}\\s+(.+)$`, 'gm'))].map((m) => m[1]!.trim()).pop();
+const dockerInstruction = (name: string) =>
+  [...runtimeStage.matchAll(new RegExp(`^${name}\\s+(.+)$`, 'gm'))].map((m) => m[1]!.trim()).pop();
 
 // ---------------------------------------------------------------------------------------------------
 
@@ -242,7 +278,10 @@ describe('deploy/kubernetes: schemas', () => {
     expect(k8sFiles.length).toBeGreaterThanOrEqual(8);
     for (const f of k8sFiles) {
       expect(f, 'YAML files only').toMatch(/\.yaml$/);
-      expect(vigilManifests.filter((m) => m.file === `deploy/kubernetes/${f}`), `${f}: one object`).toHaveLength(1);
+      expect(
+        vigilManifests.filter((m) => m.file === `deploy/kubernetes/${f}`),
+        `${f}: one object`,
+      ).toHaveLength(1);
     }
     for (const m of allManifests) expect(() => modelOf(m.obj), m.where).not.toThrow();
   });
@@ -252,7 +291,9 @@ describe('deploy/kubernetes: schemas', () => {
       try {
         validateSchema(m.obj);
       } catch (e) {
-        throw new Error(`${m.where} ${m.obj.kind}/${m.obj.metadata?.name}: ${e instanceof Error ? e.message : String(e)}`);
+        throw new Error(
+          `${m.where} ${m.obj.kind}/${m.obj.metadata?.name}: ${e instanceof Error ? e.message : String(e)}`,
+        );
       }
     }
   });
@@ -332,7 +373,12 @@ describe('deploy/kubernetes: kustomization', () => {
           type: 'object',
           additionalProperties: false,
           required: ['name'],
-          properties: { name: { type: 'string' }, newName: { type: 'string' }, newTag: { type: 'string' }, digest: { type: 'string' } },
+          properties: {
+            name: { type: 'string' },
+            newName: { type: 'string' },
+            newTag: { type: 'string' },
+            digest: { type: 'string' },
+          },
         },
       },
     },
@@ -378,7 +424,12 @@ describe('deploy/kubernetes: the Deployment', () => {
   it('runs as the non-root user of the image, read-only, without privileges', () => {
     expect(dockerInstruction('USER')).toBe('node'); // uid 1000 in the node images
     const pod = podSpec.securityContext!;
-    expect(pod).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      fsGroup: 1000,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
     expect(container.securityContext).toMatchObject({
       runAsNonRoot: true,
       runAsUser: 1000,
@@ -419,8 +470,12 @@ describe('deploy/kubernetes: the Deployment', () => {
       expect(limits?.[r], `limits.${r}`).toBeDefined();
     }
     // the V8 heap cap stays below the memory limit
-    const heapMiB = Number(/--max-old-space-size=(\d+)/.exec(container.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '')?.[1]);
-    const limitMiB = Number(/^(\d+)Gi$/.exec(String(limits?.memory))?.[1]) * 1024 || Number(/^(\d+)Mi$/.exec(String(limits?.memory))?.[1]);
+    const heapMiB = Number(
+      /--max-old-space-size=(\d+)/.exec(container.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '')?.[1],
+    );
+    const limitMiB =
+      Number(/^(\d+)Gi$/.exec(String(limits?.memory))?.[1]) * 1024 ||
+      Number(/^(\d+)Mi$/.exec(String(limits?.memory))?.[1]);
     expect(heapMiB).toBeGreaterThan(0);
     expect(heapMiB).toBeLessThan(limitMiB);
   });
@@ -448,7 +503,9 @@ describe('deploy/kubernetes: the Deployment', () => {
     expect(pvc.spec?.accessModes).toEqual(['ReadWriteOnce']);
     expect(pvc.spec?.resources?.requests?.storage).toBeDefined();
     const auditPath = vigilConfig().audit.path;
-    expect(auditPath.startsWith('/') ? auditPath : join('/var/lib/vigil', auditPath)).toMatch(/^\/var\/lib\/vigil\/[^/]+$/);
+    expect(auditPath.startsWith('/') ? auditPath : join('/var/lib/vigil', auditPath)).toMatch(
+      /^\/var\/lib\/vigil\/[^/]+$/,
+    );
   });
 
   it('mounts an emptyDir at /tmp (the root filesystem is read-only)', () => {
@@ -476,7 +533,9 @@ describe('deploy/kubernetes: Services, PodDisruptionBudget, ServiceMonitor', () 
     expect(mainService.spec?.selector).toEqual(deployment.spec!.selector.matchLabels);
     expect(matches(mainService.spec?.selector, podLabels)).toBe(true);
     type ServicePort = NonNullable<NonNullable<IService['spec']>['ports']>[number];
-    const ports: Record<string, ServicePort> = Object.fromEntries((mainService.spec?.ports ?? []).map((p) => [p.name, p]));
+    const ports: Record<string, ServicePort> = Object.fromEntries(
+      (mainService.spec?.ports ?? []).map((p) => [p.name, p]),
+    );
     expect(Object.keys(ports).sort()).toEqual(['http', 'otlp-grpc', 'otlp-http']);
     for (const [name, port] of Object.entries(ports)) {
       expect(port.port, name).toBe(containerPort(name));
@@ -515,7 +574,8 @@ describe('deploy/kubernetes: Services, PodDisruptionBudget, ServiceMonitor', () 
     const [endpoint] = sm.spec.endpoints;
     expect(endpoint).toMatchObject({ port: 'http', path: '/metrics' });
     // /metrics is open even with server.auth.tokens set (the agent test below proves it): no credentials here
-    for (const key of ['authorization', 'bearerTokenSecret', 'bearerTokenFile', 'basicAuth', 'oauth2']) expect(endpoint).not.toHaveProperty(key);
+    for (const key of ['authorization', 'bearerTokenSecret', 'bearerTokenFile', 'basicAuth', 'oauth2'])
+      expect(endpoint).not.toHaveProperty(key);
     const selected = services.filter((s) => matches(sm.spec.selector.matchLabels, s.metadata.labels));
     const withPort = selected.filter((s) => s.spec?.ports?.some((p) => p.name === endpoint!.port));
     expect(withPort.map((s) => s.metadata.name)).toEqual([mainService.metadata.name]);
@@ -525,7 +585,10 @@ describe('deploy/kubernetes: Services, PodDisruptionBudget, ServiceMonitor', () 
 });
 
 describe('deploy/kubernetes: vigil.yaml in the ConfigMap', () => {
-  const envRefs = [...vigilYaml.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}/g)].map((m) => ({ name: m[1]!, hasDefault: m[2] !== undefined }));
+  const envRefs = [...vigilYaml.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}/g)].map((m) => ({
+    name: m[1]!,
+    hasDefault: m[2] !== undefined,
+  }));
   const dirs: string[] = [];
   afterAll(() => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -548,7 +611,8 @@ describe('deploy/kubernetes: vigil.yaml in the ConfigMap', () => {
     expect(required).toEqual(['HOOK_SECRET', 'SLACK_WEBHOOK_URL', 'VIGIL_TOKEN']);
     for (const name of required) expect(Object.keys(secretEnv), name).toContain(name);
     expect(Object.keys(secretEnv).sort()).toEqual([...new Set(envRefs.map((r) => r.name))].sort());
-    for (const [k, v] of Object.entries(secretEnv)) if (k !== 'REDIS_URL') expect(v, `${k} placeholder`).toMatch(/REPLACE/);
+    for (const [k, v] of Object.entries(secretEnv))
+      if (k !== 'REDIS_URL') expect(v, `${k} placeholder`).toMatch(/REPLACE/);
   });
 
   it('the loader check bites: without a Secret key, Vigil refuses the config and names the variable', () => {
@@ -574,7 +638,10 @@ describe('deploy/kubernetes: vigil.yaml in the ConfigMap', () => {
       expect(metrics.statusCode).toBe(200);
       expect(metrics.body).toContain('vigil_decisions_total');
       expect((await api.inject('/api/v1/analyses')).statusCode).toBe(401);
-      const authorized = await api.inject({ url: '/api/v1/analyses', headers: { authorization: `Bearer ${secretEnv.VIGIL_TOKEN}` } });
+      const authorized = await api.inject({
+        url: '/api/v1/analyses',
+        headers: { authorization: `Bearer ${secretEnv.VIGIL_TOKEN}` },
+      });
       expect(authorized.statusCode).toBe(200);
     } finally {
       await agent.stop();
@@ -599,13 +666,18 @@ describe('deploy/otel-collector: the Collector routes by service to the headless
   interface LoadBalancing {
     routing_key?: string;
     protocol: { otlp: Record<string, unknown> & { tls?: { insecure?: boolean } } };
-    resolver: { k8s?: { service: string; ports?: number[]; return_hostnames?: boolean }; dns?: { hostname: string; port?: number | string } };
+    resolver: {
+      k8s?: { service: string; ports?: number[]; return_hostnames?: boolean };
+      dns?: { hostname: string; port?: number | string };
+    };
   }
   const docs = yamlDocuments(join(COLLECTOR_DIR, 'collector.yaml'));
   const collector = docs[0] as CollectorConfig;
   const typeOf = (id: string) => id.split('/')[0]!;
   const signalOf = (pipelineId: string) => typeOf(pipelineId);
-  const lbIds = Object.keys(collector.exporters ?? {}).filter((id) => ['loadbalancing', 'load_balancing'].includes(typeOf(id)));
+  const lbIds = Object.keys(collector.exporters ?? {}).filter((id) =>
+    ['loadbalancing', 'load_balancing'].includes(typeOf(id)),
+  );
 
   /** Options of the loadbalancing exporter (upstream exporter/loadbalancingexporter/config.go). */
   const ajv = new Ajv({ allErrors: true, strict: true });
@@ -633,12 +705,27 @@ describe('deploy/otel-collector: the Collector routes by service to the headless
         minProperties: 1,
         maxProperties: 1,
         properties: {
-          static: { type: 'object', additionalProperties: false, required: ['hostnames'], properties: { hostnames: { type: 'array', items: { type: 'string' } } } },
+          static: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['hostnames'],
+            properties: { hostnames: { type: 'array', items: { type: 'string' } } },
+          },
           dns: {
             type: 'object',
             additionalProperties: false,
             required: ['hostname'],
-            properties: { hostname: { type: 'string' }, port: { anyOf: [{ type: 'string', pattern: '^[0-9]+$' }, { type: 'integer', minimum: 1, maximum: 65535 }] }, interval: duration, timeout: duration },
+            properties: {
+              hostname: { type: 'string' },
+              port: {
+                anyOf: [
+                  { type: 'string', pattern: '^[0-9]+$' },
+                  { type: 'integer', minimum: 1, maximum: 65535 },
+                ],
+              },
+              interval: duration,
+              timeout: duration,
+            },
           },
           k8s: {
             type: 'object',
@@ -670,7 +757,10 @@ describe('deploy/otel-collector: the Collector routes by service to the headless
       expect(p.exporters?.length, `${id}: exporters`).toBeGreaterThan(0);
       for (const section of ['receivers', 'processors', 'exporters'] as const) {
         for (const name of p[section] ?? []) {
-          const defined = { ...(collector[section] ?? {}), ...(section === 'processors' ? {} : (collector.connectors ?? {})) };
+          const defined = {
+            ...(collector[section] ?? {}),
+            ...(section === 'processors' ? {} : (collector.connectors ?? {})),
+          };
           expect(Object.keys(defined), `${id}.${section}: ${name}`).toContain(name);
           used[section].add(name);
         }
@@ -679,7 +769,8 @@ describe('deploy/otel-collector: the Collector routes by service to the headless
     for (const section of ['receivers', 'processors', 'exporters'] as const) {
       expect(Object.keys(collector[section] ?? {}).sort(), `unused ${section}`).toEqual([...used[section]].sort());
     }
-    for (const ext of collector.service.extensions ?? []) expect(Object.keys(collector.extensions ?? {})).toContain(ext);
+    for (const ext of collector.service.extensions ?? [])
+      expect(Object.keys(collector.extensions ?? {})).toContain(ext);
   });
 
   it('traces and metrics go through k8sattributes (the pod labels Vigil reads) and batch to the loadbalancing exporter', () => {
@@ -690,13 +781,22 @@ describe('deploy/otel-collector: the Collector routes by service to the headless
       const processors = (p.processors ?? []).map(typeOf);
       expect(processors, id).toContain('k8sattributes');
       expect(processors, id).toContain('batch');
-      if (processors.includes('memory_limiter')) expect(processors[0], `${id}: memory_limiter first`).toBe('memory_limiter');
-      expect(processors.indexOf('k8sattributes'), `${id}: k8sattributes before batch`).toBeLessThan(processors.indexOf('batch'));
+      if (processors.includes('memory_limiter'))
+        expect(processors[0], `${id}: memory_limiter first`).toBe('memory_limiter');
+      expect(processors.indexOf('k8sattributes'), `${id}: k8sattributes before batch`).toBeLessThan(
+        processors.indexOf('batch'),
+      );
     }
-    const k8sattributes = collector.processors!.k8sattributes as { extract: { labels: { tag_name: string; key: string; from: string }[] } };
+    const k8sattributes = collector.processors!.k8sattributes as {
+      extract: { labels: { tag_name: string; key: string; from: string }[] };
+    };
     const extracted = k8sattributes.extract.labels;
     for (const label of vigilConfig().cohorts.podLabels) {
-      expect(extracted, `pod label ${label}`).toContainEqual({ tag_name: `k8s.pod.label.${label}`, key: label, from: 'pod' });
+      expect(extracted, `pod label ${label}`).toContainEqual({
+        tag_name: `k8s.pod.label.${label}`,
+        key: label,
+        from: 'pod',
+      });
     }
     for (const label of ['app.kubernetes.io/version', 'version']) {
       expect(extracted).toContainEqual({ tag_name: `k8s.pod.label.${label}`, key: label, from: 'pod' });
@@ -709,7 +809,10 @@ describe('deploy/otel-collector: the Collector routes by service to the headless
     expect(validateLoadBalancing(lb), ajv.errorsText(validateLoadBalancing.errors)).toBe(true);
     expect(lb.routing_key).toBe('service');
     // `service` is the one key valid for both signals: traceID is for traces (and logs), metric/resource/streamID for metrics
-    const validFor: Record<string, string[]> = { traces: ['service', 'traceID', 'attributes'], metrics: ['service', 'resource', 'metric', 'streamID', 'attributes'] };
+    const validFor: Record<string, string[]> = {
+      traces: ['service', 'traceID', 'attributes'],
+      metrics: ['service', 'resource', 'metric', 'streamID', 'attributes'],
+    };
     for (const [id, p] of Object.entries(collector.service.pipelines)) {
       if (p.exporters?.includes(lbIds[0]!)) expect(validFor[signalOf(id)], id).toContain(lb.routing_key);
     }
@@ -741,10 +844,16 @@ describe('deploy/otel-collector: the Collector routes by service to the headless
     const role = roles.find((r) => r.metadata.namespace === headless.metadata.namespace)!;
     expect(role).toBeDefined();
     const grants = (group: string, resource: string) =>
-      (role.rules ?? []).some((r) => r.apiGroups?.includes(group) && r.resources?.includes(resource) && ['get', 'list', 'watch'].every((v) => r.verbs.includes(v)));
+      (role.rules ?? []).some(
+        (r) =>
+          r.apiGroups?.includes(group) &&
+          r.resources?.includes(resource) &&
+          ['get', 'list', 'watch'].every((v) => r.verbs.includes(v)),
+      );
     expect(grants('discovery.k8s.io', 'endpointslices')).toBe(true);
     expect(grants('', 'endpoints')).toBe(true);
-    const binding = collectorRbac.map((m) => m.obj).find((o) => o.kind === 'RoleBinding') as unknown as IRoleBinding & K8sObject;
+    const binding = collectorRbac.map((m) => m.obj).find((o) => o.kind === 'RoleBinding') as unknown as IRoleBinding &
+      K8sObject;
     expect(binding.metadata.namespace).toBe(role.metadata.namespace);
     expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata.name });
   });

@@ -10,7 +10,12 @@ import { batch, binomial, llrByTheta, lookInput, relErr, rng } from '../../helpe
 
 type Look = [canaryRequests: number, canaryErrors: number, baselineRequests: number, baselineErrors: number];
 
-function run(looks: Look[], options: unknown = {}, minSamples = 25, alpha = 0.05): { verdicts: Verdict[]; state: ErrorRateState } {
+function run(
+  looks: Look[],
+  options: unknown = {},
+  minSamples = 25,
+  alpha = 0.05,
+): { verdicts: Verdict[]; state: ErrorRateState } {
   const d = createErrorRateSequential('error-rate', options, minSamples);
   let state = d.init();
   const verdicts: Verdict[] = [];
@@ -23,13 +28,28 @@ function run(looks: Look[], options: unknown = {}, minSamples = 25, alpha = 0.05
 }
 
 const lookArb = fc
-  .tuple(fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 0, max: 3000 }), fc.double({ min: 0, max: 0.2, noNaN: true }), fc.double({ min: 0, max: 0.2, noNaN: true }))
+  .tuple(
+    fc.integer({ min: 0, max: 3000 }),
+    fc.integer({ min: 0, max: 3000 }),
+    fc.double({ min: 0, max: 0.2, noNaN: true }),
+    fc.double({ min: 0, max: 0.2, noNaN: true }),
+  )
   .map(([nc, nb, pc, pb]): Look => [nc, Math.floor(nc * pc), nb, Math.floor(nb * pb)]);
 
 describe('error-rate-sequential: exact values', () => {
   it('log M at each look equals an independent mixture of the per-look LLRs (F.counts, equal split)', () => {
-    const counts: Array<[number, number]> = [[9, 14], [11, 16], [10, 17], [8, 19], [12, 15]];
-    const { verdicts, state } = run(counts.map(([b, c]) => [1000, c, 1000, b]), {}, 0);
+    const counts: Array<[number, number]> = [
+      [9, 14],
+      [11, 16],
+      [10, 17],
+      [8, 19],
+      [12, 15],
+    ];
+    const { verdicts, state } = run(
+      counts.map(([b, c]) => [1000, c, 1000, b]),
+      {},
+      0,
+    );
     const grid = mixtureGrid(48, 0.5);
     let p = 1;
     const llr = new Array<number>(48).fill(0);
@@ -48,7 +68,14 @@ describe('error-rate-sequential: exact values', () => {
 
   it('uses the REALISED split of each look, not the cumulative one', () => {
     // canary share 10% then 50%: LLRs must use rho = 0.1 then 0.5.
-    const { state } = run([[100, 3, 900, 9], [1000, 20, 1000, 10]], { grid: 8 }, 0);
+    const { state } = run(
+      [
+        [100, 3, 900, 9],
+        [1000, 20, 1000, 10],
+      ],
+      { grid: 8 },
+      0,
+    );
     const grid = mixtureGrid(8, 0.5);
     grid.logG.forEach((lg, k) => {
       const want = llrByTheta(0.1, 12, 3, Math.exp(lg), 1) + llrByTheta(0.5, 30, 20, Math.exp(lg), 1);
@@ -59,7 +86,9 @@ describe('error-rate-sequential: exact values', () => {
   it('tolerance moves the null to r0 = 1 + tolerance and the grid to r0 g_k', () => {
     const { state } = run([[1000, 30, 1000, 20]], { tolerance: 0.2, grid: 8 }, 0);
     const grid = mixtureGrid(8, 0.5);
-    grid.logG.forEach((lg, k) => expect(state.llr[k]).toBeCloseTo(llrByTheta(0.5, 50, 30, 1.2 * Math.exp(lg), 1.2), 12));
+    grid.logG.forEach((lg, k) =>
+      expect(state.llr[k]).toBeCloseTo(llrByTheta(0.5, 50, 30, 1.2 * Math.exp(lg), 1.2), 12),
+    );
   });
 
   it('estimate is the Mantel-Haenszel ratio and the bounds bracket it', () => {
@@ -75,7 +104,12 @@ describe('error-rate-sequential: behaviour', () => {
   it('a 5x regression at 1% base, 1000 requests per cohort per look, fails within a few looks with lower bound > 1', () => {
     for (let seed = 1; seed <= 20; seed++) {
       const rand = rng(seed);
-      const looks: Look[] = Array.from({ length: 5 }, () => [1000, binomial(rand, 1000, 0.05), 1000, binomial(rand, 1000, 0.01)]);
+      const looks: Look[] = Array.from({ length: 5 }, () => [
+        1000,
+        binomial(rand, 1000, 0.05),
+        1000,
+        binomial(rand, 1000, 0.01),
+      ]);
       const { verdicts } = run(looks);
       const first = verdicts.findIndex((v) => v.phase === 'fail');
       expect(first).toBeGreaterThanOrEqual(0);
@@ -83,7 +117,9 @@ describe('error-rate-sequential: behaviour', () => {
       const v = verdicts[first]!;
       expect(v.lower!).toBeGreaterThan(1);
       expect(v.pValue).toBeLessThanOrEqual(0.05);
-      expect(v.summary).toMatch(/^error rate \S+x baseline \(lower bound \S+x\), p[=<]\S+ after \d looks?; canary \d+\/\d+ vs baseline \d+\/\d+$/);
+      expect(v.summary).toMatch(
+        /^error rate \S+x baseline \(lower bound \S+x\), p[=<]\S+ after \d looks?; canary \d+\/\d+ vs baseline \d+\/\d+$/,
+      );
     }
   });
 
@@ -104,17 +140,31 @@ describe('error-rate-sequential: behaviour', () => {
 
   it('identical cohorts never alarm and their p-value stays 1', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 5000 }), fc.double({ min: 0, max: 0.5, noNaN: true })), { minLength: 1, maxLength: 30 }), (xs) => {
-        const { verdicts } = run(xs.map(([n, p]): Look => [n, Math.floor(n * p), n, Math.floor(n * p)]), {}, 0);
-        return verdicts.every((v) => v.phase !== 'fail' && v.pValue === 1);
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 5000 }), fc.double({ min: 0, max: 0.5, noNaN: true })), {
+          minLength: 1,
+          maxLength: 30,
+        }),
+        (xs) => {
+          const { verdicts } = run(
+            xs.map(([n, p]): Look => [n, Math.floor(n * p), n, Math.floor(n * p)]),
+            {},
+            0,
+          );
+          return verdicts.every((v) => v.phase !== 'fail' && v.pValue === 1);
+        },
+      ),
     );
   });
 
   it('zero canary errors never alarm', () => {
     fc.assert(
       fc.property(fc.array(lookArb, { minLength: 1, maxLength: 30 }), (looks) => {
-        const { verdicts } = run(looks.map(([nc, , nb, xb]): Look => [nc, 0, nb, xb]), {}, 0);
+        const { verdicts } = run(
+          looks.map(([nc, , nb, xb]): Look => [nc, 0, nb, xb]),
+          {},
+          0,
+        );
         return verdicts.every((v) => v.phase !== 'fail' && v.pValue === 1);
       }),
     );
@@ -138,7 +188,14 @@ describe('error-rate-sequential: behaviour', () => {
   });
 
   it('burn-in keeps the phase inconclusive but reports the p-value; then the verdict follows the test', () => {
-    const { verdicts } = run([[20, 20, 20, 0], [20, 20, 20, 0]], {}, 25);
+    const { verdicts } = run(
+      [
+        [20, 20, 20, 0],
+        [20, 20, 20, 0],
+      ],
+      {},
+      25,
+    );
     expect(verdicts[0]!.phase).toBe('inconclusive');
     expect(verdicts[0]!.pValue).toBeLessThan(0.05);
     expect(verdicts[0]!.summary).toMatch(/^burn-in: 20\/25 canary and 20\/25 baseline requests/);
@@ -147,7 +204,15 @@ describe('error-rate-sequential: behaviour', () => {
   });
 
   it('looks with a cohort at zero requests or no failures add nothing; no data is never a failure', () => {
-    const { verdicts, state } = run([[0, 0, 1000, 5], [1000, 0, 1000, 0], [0, 0, 0, 0]], {}, 0);
+    const { verdicts, state } = run(
+      [
+        [0, 0, 1000, 5],
+        [1000, 0, 1000, 0],
+        [0, 0, 0, 0],
+      ],
+      {},
+      0,
+    );
     expect(state.llr.every((v) => v === 0)).toBe(true);
     expect(state.strata).toEqual([]);
     expect(verdicts.map((v) => v.phase)).toEqual(['inconclusive', 'inconclusive', 'inconclusive']);
@@ -166,7 +231,12 @@ describe('error-rate-sequential: behaviour', () => {
 
   it('state is plain JSON: a JSON round trip between looks changes nothing', () => {
     const rand = rng(7);
-    const looks: Look[] = Array.from({ length: 8 }, (_, j) => [300 + 50 * j, binomial(rand, 300 + 50 * j, 0.03), 700, binomial(rand, 700, 0.02)]);
+    const looks: Look[] = Array.from({ length: 8 }, (_, j) => [
+      300 + 50 * j,
+      binomial(rand, 300 + 50 * j, 0.03),
+      700,
+      binomial(rand, 700, 0.02),
+    ]);
     const d = createErrorRateSequential('error-rate', {}, 25);
     let a = d.init();
     let b = d.init();
@@ -191,7 +261,12 @@ describe('error-rate-sequential: behaviour', () => {
   it('an unusable batch gives phase error and leaves the state alone', () => {
     const d = createErrorRateSequential('error-rate', {}, 0);
     const s = d.init();
-    for (const [c, b] of [[batch(10, 11), batch(10, 0)], [batch(-1, 0), batch(10, 0)], [batch(10, 0), batch(Number.NaN, 0)], [batch(10.5, 0), batch(10, 0)]]) {
+    for (const [c, b] of [
+      [batch(10, 11), batch(10, 0)],
+      [batch(-1, 0), batch(10, 0)],
+      [batch(10, 0), batch(Number.NaN, 0)],
+      [batch(10.5, 0), batch(10, 0)],
+    ]) {
       const r = d.look(s, lookInput(1, c!, b!), 0.05);
       expect(r.verdict.phase).toBe('error');
       expect(r.state).toBe(s);
@@ -207,7 +282,9 @@ describe('error-rate-sequential: options', () => {
     expect(d.type).toBe('error-rate-sequential');
     expect(d.name).toBe('errors');
     expect((d.init() as ErrorRateState).llr).toHaveLength(48);
-    expect((createErrorRateSequential('e', { grid: 32, tolerance: 0.1, priorScale: 0.8 }, 0).init()).llr).toHaveLength(32);
+    expect(createErrorRateSequential('e', { grid: 32, tolerance: 0.1, priorScale: 0.8 }, 0).init().llr).toHaveLength(
+      32,
+    );
   });
 
   const bad: Array<[string, unknown]> = [

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { KayentaState } from '../../../detectors/kayenta-mann-whitney.js';
-import { KAYENTA_NOT_VALID, createKayentaMannWhitney, kayentaMannWhitney } from '../../../detectors/kayenta-mann-whitney.js';
+import {
+  KAYENTA_NOT_VALID,
+  createKayentaMannWhitney,
+  kayentaMannWhitney,
+} from '../../../detectors/kayenta-mann-whitney.js';
 import { classifyKayentaMetric, kayentaClassifierConfig, kayentaPValue } from '../../../detectors/lib/kayenta-judge.js';
 import type { Verdict } from '../../../src/contracts/detector.js';
 import { VigilError } from '../../../src/errors.js';
@@ -46,7 +50,12 @@ describe('kayenta-mann-whitney detector', () => {
 
   it('pValue is the running minimum of the per-look fixed-horizon p and never increases', () => {
     const rand = rng(7);
-    const looks: Look[] = Array.from({ length: 30 }, () => [1000, binomial(rand, 1000, 0.012), 1000, binomial(rand, 1000, 0.01)]);
+    const looks: Look[] = Array.from({ length: 30 }, () => [
+      1000,
+      binomial(rand, 1000, 0.012),
+      1000,
+      binomial(rand, 1000, 0.01),
+    ]);
     const { verdicts } = run(looks);
     let min = 1;
     verdicts.forEach((v, i) => {
@@ -83,15 +92,21 @@ describe('kayenta-mann-whitney detector', () => {
     expect(run(looks, { direction: 'either' }).verdicts.at(-1)!.phase).toBe('fail');
   });
 
-  it('latency-mean uses each look\'s geometric-mean latency and skips looks where a cohort has no samples', () => {
+  it("latency-mean uses each look's geometric-mean latency and skips looks where a cohort has no samples", () => {
     const d = createKayentaMannWhitney('lat', { measure: 'latency-mean' }, 0);
     let s = d.init();
     const means = [4.6, 4.7, 4.8];
     means.forEach((m, i) => {
-      s = d.look(s, lookInput(i + 1, batch(20, 0, { n: 20, mean: m, m2: 1 }), batch(20, 0, { n: 20, mean: 4.5, m2: 1 })), 0.05).state;
+      s = d.look(
+        s,
+        lookInput(i + 1, batch(20, 0, { n: 20, mean: m, m2: 1 }), batch(20, 0, { n: 20, mean: 4.5, m2: 1 })),
+        0.05,
+      ).state;
     });
     s = d.look(s, lookInput(4, batch(0, 0), batch(20, 0, { n: 20, mean: 4.5, m2: 1 })), 0.05).state;
-    expect(s.canaryValues.map((v) => Math.log(v))).toEqual(means.map((m) => expect.closeTo(m, 12) as unknown as number));
+    expect(s.canaryValues.map((v) => Math.log(v))).toEqual(
+      means.map((m) => expect.closeTo(m, 12) as unknown as number),
+    );
     expect(s.baselineValues).toHaveLength(4);
     expect(s.canarySamples).toBe(60);
   });

@@ -10,7 +10,12 @@ import { batch, gaussian, lookInput, moments, relErr, rng, simpson } from '../..
 
 type Look = [canary: LogMoments, baseline: LogMoments];
 
-function run(looks: Look[], options: unknown = {}, minSamples = 20, alpha = 0.05): { verdicts: Verdict[]; states: LatencyState[] } {
+function run(
+  looks: Look[],
+  options: unknown = {},
+  minSamples = 20,
+  alpha = 0.05,
+): { verdicts: Verdict[]; states: LatencyState[] } {
   const d = createLatencySequential('latency', options, minSamples);
   let state = d.init();
   const verdicts: Verdict[] = [];
@@ -27,7 +32,15 @@ function run(looks: Look[], options: unknown = {}, minSamples = 20, alpha = 0.05
 /** Independent one-sided normal mixture: integral of the likelihood ratio against the half-normal prior. */
 function halfNormalMixture(d: number, s2: number, tau2: number): number {
   const tau = Math.sqrt(tau2);
-  return simpson((t) => 2 * Math.exp((t * d) / s2 - (t * t) / (2 * s2)) * (Math.exp(-(t * t) / (2 * tau2)) / (tau * Math.sqrt(2 * Math.PI))), 0, 14 * tau, 40_000);
+  return simpson(
+    (t) =>
+      2 *
+      Math.exp((t * d) / s2 - (t * t) / (2 * s2)) *
+      (Math.exp(-(t * t) / (2 * tau2)) / (tau * Math.sqrt(2 * Math.PI))),
+    0,
+    14 * tau,
+    40_000,
+  );
 }
 
 const L = (a: number): number => 2 * Math.log(1 / a) + Math.log(1 + 2 * Math.log(1 / a));
@@ -35,16 +48,35 @@ const L = (a: number): number => 2 * Math.log(1 / a) + Math.log(1 + 2 * Math.log
 /** Log-normal spans: n per cohort, log-sd sigma, canary slower by `ratio`, shared level `level` (ms). */
 function simulate(rand: () => number, nc: number, nb: number, ratio: number, level = 100, sigma = 0.5): Look {
   const mu = Math.log(level);
-  return [moments(Array.from({ length: nc }, () => mu + Math.log(ratio) + sigma * gaussian(rand))), moments(Array.from({ length: nb }, () => mu + sigma * gaussian(rand)))];
+  return [
+    moments(Array.from({ length: nc }, () => mu + Math.log(ratio) + sigma * gaussian(rand))),
+    moments(Array.from({ length: nb }, () => mu + sigma * gaussian(rand))),
+  ];
 }
 
-const momentsArb = fc.record({ n: fc.integer({ min: 0, max: 200 }), mean: fc.double({ min: 0, max: 8, noNaN: true }), sd: fc.double({ min: 0.01, max: 2, noNaN: true }) }).map(({ n, mean, sd }): LogMoments => ({ n, mean, m2: n > 1 ? sd * sd * (n - 1) : 0 }));
+const momentsArb = fc
+  .record({
+    n: fc.integer({ min: 0, max: 200 }),
+    mean: fc.double({ min: 0, max: 8, noNaN: true }),
+    sd: fc.double({ min: 0.01, max: 2, noNaN: true }),
+  })
+  .map(({ n, mean, sd }): LogMoments => ({ n, mean, m2: n > 1 ? sd * sd * (n - 1) : 0 }));
 
 describe('latency-sequential: exact values', () => {
   it('reproduces C.mSPRT.estimator_form[nA=300, nB=100, sA2=1, sB2=1.5, d=0.3, tau2=0.04] in its one-sided form', () => {
     const alpha = 0.025; // a = 2 alpha = 0.05
     const planningVariance = (0.04 * 500) / L(0.05); // makes tau2 = 0.04 with nOpt 500
-    const { verdicts, states } = run([[{ n: 300, mean: 5.3, m2: 299 }, { n: 100, mean: 5.0, m2: 99 * 1.5 }]], { planningVariance }, 20, alpha);
+    const { verdicts, states } = run(
+      [
+        [
+          { n: 300, mean: 5.3, m2: 299 },
+          { n: 100, mean: 5.0, m2: 99 * 1.5 },
+        ],
+      ],
+      { planningVariance },
+      20,
+      alpha,
+    );
     const s = states[0]!;
     expect(relErr(s.tau2!, 0.04)).toBeLessThan(1e-12);
     const stat = latencyStatistic(s)!;
@@ -65,9 +97,18 @@ describe('latency-sequential: exact values', () => {
 
   it('stratifies by look: d, s2 and log M from an independent computation over three uneven looks', () => {
     const looks: Look[] = [
-      [{ n: 5, mean: 4.2, m2: 1.1 }, { n: 45, mean: 4.0, m2: 9.4 }],
-      [{ n: 20, mean: 4.9, m2: 5.2 }, { n: 30, mean: 4.8, m2: 7.7 }],
-      [{ n: 40, mean: 5.5, m2: 8.8 }, { n: 10, mean: 5.3, m2: 2.5 }],
+      [
+        { n: 5, mean: 4.2, m2: 1.1 },
+        { n: 45, mean: 4.0, m2: 9.4 },
+      ],
+      [
+        { n: 20, mean: 4.9, m2: 5.2 },
+        { n: 30, mean: 4.8, m2: 7.7 },
+      ],
+      [
+        { n: 40, mean: 5.5, m2: 8.8 },
+        { n: 10, mean: 5.3, m2: 2.5 },
+      ],
     ];
     const { verdicts, states } = run(looks, { planningVariance: 0.5, nOpt: 200, tolerance: 0.05 }, 0, 0.05);
     let sw = 0;
@@ -87,7 +128,11 @@ describe('latency-sequential: exact values', () => {
     const d = swd / sw - Math.log(1.05);
     const tau2 = (0.5 * L(0.1)) / 200;
     expect(relErr(states[2]!.tau2!, tau2)).toBeLessThan(1e-12);
-    const logM = Math.LN2 + 0.5 * Math.log(s2 / (s2 + tau2)) + (tau2 * d * d) / (2 * s2 * (s2 + tau2)) + Math.log(halfNormalCdf((Math.sqrt(tau2) * d) / Math.sqrt(s2 * (s2 + tau2))));
+    const logM =
+      Math.LN2 +
+      0.5 * Math.log(s2 / (s2 + tau2)) +
+      (tau2 * d * d) / (2 * s2 * (s2 + tau2)) +
+      Math.log(halfNormalCdf((Math.sqrt(tau2) * d) / Math.sqrt(s2 * (s2 + tau2))));
     expect(relErr(Math.exp(logM), halfNormalMixture(d, s2, tau2))).toBeLessThan(1e-8);
     const pMin = Math.min(...verdicts.slice(0, 2).map((v) => v.pValue), Math.exp(-logM), 1);
     expect(relErr(verdicts[2]!.pValue, pMin)).toBeLessThan(1e-9);
@@ -96,9 +141,18 @@ describe('latency-sequential: exact values', () => {
 
   it('fixes tau2 ONCE from the burn-in (2 x pooled within-look variance) and never re-estimates it', () => {
     const looks: Look[] = [
-      [{ n: 10, mean: 4, m2: 9 * 0.2 }, { n: 10, mean: 4, m2: 9 * 0.3 }],
-      [{ n: 12, mean: 4.1, m2: 11 * 0.25 }, { n: 12, mean: 4.1, m2: 11 * 0.35 }],
-      [{ n: 50, mean: 4.1, m2: 49 * 3 }, { n: 50, mean: 4.1, m2: 49 * 3 }],
+      [
+        { n: 10, mean: 4, m2: 9 * 0.2 },
+        { n: 10, mean: 4, m2: 9 * 0.3 },
+      ],
+      [
+        { n: 12, mean: 4.1, m2: 11 * 0.25 },
+        { n: 12, mean: 4.1, m2: 11 * 0.35 },
+      ],
+      [
+        { n: 50, mean: 4.1, m2: 49 * 3 },
+        { n: 50, mean: 4.1, m2: 49 * 3 },
+      ],
     ];
     const { verdicts, states } = run(looks, {}, 20, 0.05);
     expect(states[0]!.tau2).toBeNull();
@@ -119,13 +173,18 @@ describe('latency-sequential: behaviour', () => {
   it('latency +50% with 20 spans per cohort per look fails within a few looks', () => {
     for (let seed = 1; seed <= 20; seed++) {
       const rand = rng(seed);
-      const { verdicts } = run(Array.from({ length: 10 }, () => simulate(rand, 20, 20, 1.5)), { tolerance: 0.05 });
+      const { verdicts } = run(
+        Array.from({ length: 10 }, () => simulate(rand, 20, 20, 1.5)),
+        { tolerance: 0.05 },
+      );
       const first = verdicts.findIndex((v) => v.phase === 'fail');
       expect(first).toBeGreaterThanOrEqual(0);
       expect(first).toBeLessThan(6);
       const v = verdicts[first]!;
       expect(v.lower!).toBeGreaterThan(1.05);
-      expect(v.summary).toMatch(/^latency \S+x baseline \(lower bound \S+x, tolerance \+5%\), p[=<]\S+ after \d looks?; \d+ canary vs \d+ baseline spans$/);
+      expect(v.summary).toMatch(
+        /^latency \S+x baseline \(lower bound \S+x, tolerance \+5%\), p[=<]\S+ after \d looks?; \d+ canary vs \d+ baseline spans$/,
+      );
     }
   });
 
@@ -145,7 +204,11 @@ describe('latency-sequential: behaviour', () => {
   it('identical cohorts never alarm', () => {
     fc.assert(
       fc.property(fc.array(momentsArb, { minLength: 1, maxLength: 30 }), (ms) => {
-        const { verdicts } = run(ms.map((m): Look => [m, m]), { planningVariance: 0.5 }, 0);
+        const { verdicts } = run(
+          ms.map((m): Look => [m, m]),
+          { planningVariance: 0.5 },
+          0,
+        );
         return verdicts.every((v) => v.phase !== 'fail' && v.pValue === 1);
       }),
     );
@@ -170,21 +233,46 @@ describe('latency-sequential: behaviour', () => {
 
   it('a regression inside the tolerance does not fail and passes with enough data', () => {
     const rand = rng(9);
-    const { verdicts } = run(Array.from({ length: 60 }, () => simulate(rand, 200, 200, 1.01, 100, 0.3)), { tolerance: 0.1 });
+    const { verdicts } = run(
+      Array.from({ length: 60 }, () => simulate(rand, 200, 200, 1.01, 100, 0.3)),
+      { tolerance: 0.1 },
+    );
     expect(verdicts.some((v) => v.phase === 'fail')).toBe(false);
     expect(verdicts.at(-1)!.phase).toBe('pass');
     expect(verdicts.at(-1)!.upper!).toBeLessThan(1.1);
   });
 
   it('burn-in keeps the phase inconclusive with a planning variance, while p is reported', () => {
-    const { verdicts } = run([[{ n: 10, mean: 6, m2: 9 * 0.1 }, { n: 10, mean: 4, m2: 9 * 0.1 }]], { planningVariance: 0.5 }, 25);
+    const { verdicts } = run(
+      [
+        [
+          { n: 10, mean: 6, m2: 9 * 0.1 },
+          { n: 10, mean: 4, m2: 9 * 0.1 },
+        ],
+      ],
+      { planningVariance: 0.5 },
+      25,
+    );
     expect(verdicts[0]!.phase).toBe('inconclusive');
     expect(verdicts[0]!.pValue).toBeLessThan(0.05);
     expect(verdicts[0]!.summary).toMatch(/^burn-in: 10\/25 canary and 10\/25 baseline spans/);
   });
 
   it('looks with one cohort empty add no contrast; state is plain JSON', () => {
-    const looks: Look[] = [[{ n: 0, mean: 0, m2: 0 }, { n: 30, mean: 4, m2: 3 }], [{ n: 25, mean: 4.2, m2: 2.4 }, { n: 25, mean: 4.0, m2: 2.6 }], [{ n: 1, mean: 4.5, m2: 0 }, { n: 1, mean: 4.0, m2: 0 }]];
+    const looks: Look[] = [
+      [
+        { n: 0, mean: 0, m2: 0 },
+        { n: 30, mean: 4, m2: 3 },
+      ],
+      [
+        { n: 25, mean: 4.2, m2: 2.4 },
+        { n: 25, mean: 4.0, m2: 2.6 },
+      ],
+      [
+        { n: 1, mean: 4.5, m2: 0 },
+        { n: 1, mean: 4.0, m2: 0 },
+      ],
+    ];
     const d = createLatencySequential('latency', {}, 20);
     let a = d.init();
     let b = d.init();
@@ -205,7 +293,11 @@ describe('latency-sequential: behaviour', () => {
     const d = createLatencySequential('latency', {}, 0);
     const s = d.init();
     const good = { n: 10, mean: 4, m2: 1 };
-    for (const bad of [{ n: 10, mean: Number.NaN, m2: 1 }, { n: 10, mean: 4, m2: -1 }, { n: 2.5, mean: 4, m2: 1 }]) {
+    for (const bad of [
+      { n: 10, mean: Number.NaN, m2: 1 },
+      { n: 10, mean: 4, m2: -1 },
+      { n: 2.5, mean: 4, m2: 1 },
+    ]) {
       const r = d.look(s, lookInput(1, batch(10, 0, bad), batch(10, 0, good)), 0.05);
       expect(r.verdict.phase).toBe('error');
       expect(r.state).toBe(s);

@@ -16,7 +16,17 @@ const looks: [CohortBatch, CohortBatch][] = [
   [batch(50, 3, { n: 50, mean: 3.5, m2: 20 }), batch(950, 10, { n: 950, mean: 3.22, m2: 330 })],
 ];
 
-function runAll<S>(d: { init(): S; look(s: S, i: ReturnType<typeof lookInput>, a: number): { state: S; verdict: { estimate?: number; lower?: number; upper?: number } } }, order: number[]) {
+function runAll<S>(
+  d: {
+    init(): S;
+    look(
+      s: S,
+      i: ReturnType<typeof lookInput>,
+      a: number,
+    ): { state: S; verdict: { estimate?: number; lower?: number; upper?: number } };
+  },
+  order: number[],
+) {
   let s = d.init();
   let v: { estimate?: number; lower?: number; upper?: number } = {};
   order.forEach((k, i) => {

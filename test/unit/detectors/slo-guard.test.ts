@@ -9,7 +9,12 @@ import type { CohortBatch, LatencyHistogram } from '../../../src/contracts/evide
 import { VigilError } from '../../../src/errors.js';
 import { batch, binomial, lookInput, relErr, rng, simpson } from '../../helpers/detectors.js';
 
-function run(canaries: CohortBatch[], options: unknown, minSamples = 0, alpha = 0.05): { verdicts: Verdict[]; state: SloGuardState } {
+function run(
+  canaries: CohortBatch[],
+  options: unknown,
+  minSamples = 0,
+  alpha = 0.05,
+): { verdicts: Verdict[]; state: SloGuardState } {
   const d = createSloGuard('slo', options, minSamples);
   let state = d.init();
   const verdicts: Verdict[] = [];
@@ -53,8 +58,22 @@ describe('incomplete beta and the one-sided Beta mixture', () => {
   });
 
   it('reproduces F.LM_one_sided_seq_p[rho=0.5,k=100] (canary share of the F counts, H0 share <= 0.5)', () => {
-    const counts: Array<[number, number]> = [[9, 14], [11, 16], [10, 17], [8, 19], [12, 15], [10, 18], [9, 20], [11, 17], [10, 16], [13, 21]];
-    const ref = [0.742372426229, 0.551971109767, 0.325121939415, 0.105639911071, 0.0955574009368, 0.0421199266269, 0.010686676046, 0.0059778825758, 0.00320194803876, 0.00135934018868];
+    const counts: Array<[number, number]> = [
+      [9, 14],
+      [11, 16],
+      [10, 17],
+      [8, 19],
+      [12, 15],
+      [10, 18],
+      [9, 20],
+      [11, 17],
+      [10, 16],
+      [13, 21],
+    ];
+    const ref = [
+      0.742372426229, 0.551971109767, 0.325121939415, 0.105639911071, 0.0955574009368, 0.0421199266269, 0.010686676046,
+      0.0059778825758, 0.00320194803876, 0.00135934018868,
+    ];
     let n = 0;
     let x = 0;
     let p = 1;
@@ -93,18 +112,29 @@ describe('slo-guard: error-rate mode (no baseline cohort)', () => {
   });
 
   it('a 2x SLO breach fails with lower bound > 1x; a healthy canary passes with upper bound < 1x', () => {
-    const broken = run(Array.from({ length: 5 }, () => batch(1000, 20)), { maxErrorRate: 0.01 }, 25).verdicts.at(-1)!;
+    const broken = run(
+      Array.from({ length: 5 }, () => batch(1000, 20)),
+      { maxErrorRate: 0.01 },
+      25,
+    ).verdicts.at(-1)!;
     expect(broken.phase).toBe('fail');
     expect(broken.lower!).toBeGreaterThan(1);
     expect(broken.estimate).toBeCloseTo(2, 12);
-    const healthy = run(Array.from({ length: 5 }, () => batch(1000, 3)), { maxErrorRate: 0.01 }, 25).verdicts.at(-1)!;
+    const healthy = run(
+      Array.from({ length: 5 }, () => batch(1000, 3)),
+      { maxErrorRate: 0.01 },
+      25,
+    ).verdicts.at(-1)!;
     expect(healthy.phase).toBe('pass');
     expect(healthy.upper!).toBeLessThan(1);
     expect(healthy.summary).toContain('canary only');
   });
 
   it('zero canary errors never alarm', () => {
-    const { verdicts } = run(Array.from({ length: 200 }, () => batch(5000, 0)), { maxErrorRate: 0.001 });
+    const { verdicts } = run(
+      Array.from({ length: 200 }, () => batch(5000, 0)),
+      { maxErrorRate: 0.001 },
+    );
     expect(verdicts.every((v) => v.phase !== 'fail' && v.pValue === 1)).toBe(true);
   });
 
@@ -117,7 +147,10 @@ describe('slo-guard: error-rate mode (no baseline cohort)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 1e6 }), fc.double({ min: 0.002, max: 0.05, noNaN: true }), (seed, rate) => {
         const rand = rng(seed);
-        const { verdicts } = run(Array.from({ length: 12 }, () => batch(500, binomial(rand, 500, rate))), { maxErrorRate: 0.01 });
+        const { verdicts } = run(
+          Array.from({ length: 12 }, () => batch(500, binomial(rand, 500, rate))),
+          { maxErrorRate: 0.01 },
+        );
         verdicts.forEach((v, i) => {
           if (i > 0) expect(v.pValue).toBeLessThanOrEqual(verdicts[i - 1]!.pValue);
           expect(v.phase === 'fail').toBe(v.lower! > 1 + 1e-9);
@@ -150,7 +183,10 @@ describe('slo-guard: error-rate mode (no baseline cohort)', () => {
 
 describe('slo-guard: latency mode', () => {
   it('fails when more than 1% of requests are slower than maxLatencyMs (p99 > threshold)', () => {
-    const h = histogram([[100, 960], [600, 40]]);
+    const h = histogram([
+      [100, 960],
+      [600, 40],
+    ]);
     const c: CohortBatch = { ...batch(1000, 0), latencyHistogram: h };
     const v = run([c, c], { quantile: 0.99, maxLatencyMs: 300 }, 25).verdicts.at(-1)!;
     expect(v.phase).toBe('fail');
@@ -160,17 +196,34 @@ describe('slo-guard: latency mode', () => {
 
   it('the straddling bucket never makes a failure: samples just below the threshold in its bucket', () => {
     // 299 ms and 301 ms share a bucket at scale 2 ((287, 304]): all of them could be either side.
-    const h = histogram([[100, 900], [299, 100]]);
+    const h = histogram([
+      [100, 900],
+      [299, 100],
+    ]);
     const c: CohortBatch = { ...batch(1000, 0), latencyHistogram: h };
-    const { verdicts, state } = run(Array.from({ length: 50 }, () => c), { quantile: 0.99, maxLatencyMs: 300 });
+    const { verdicts, state } = run(
+      Array.from({ length: 50 }, () => c),
+      { quantile: 0.99, maxLatencyMs: 300 },
+    );
     expect(state.sure).toBe(0);
     expect(state.possible).toBe(5000);
     expect(verdicts.every((v) => v.phase === 'inconclusive')).toBe(true);
   });
 
   it('passes when the tail is clearly below the threshold', () => {
-    const c: CohortBatch = { ...batch(1000, 0), latencyHistogram: histogram([[100, 998], [400, 2]]) };
-    expect(run(Array.from({ length: 10 }, () => c), { quantile: 0.99, maxLatencyMs: 300 }).verdicts.at(-1)!.phase).toBe('pass');
+    const c: CohortBatch = {
+      ...batch(1000, 0),
+      latencyHistogram: histogram([
+        [100, 998],
+        [400, 2],
+      ]),
+    };
+    expect(
+      run(
+        Array.from({ length: 10 }, () => c),
+        { quantile: 0.99, maxLatencyMs: 300 },
+      ).verdicts.at(-1)!.phase,
+    ).toBe('pass');
   });
 });
 

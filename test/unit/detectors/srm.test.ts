@@ -10,7 +10,12 @@ import { batch, binomial, lookInput, relErr, rng } from '../../helpers/detectors
 
 type Look = [baseline: number, canary: number, expectedShare?: number];
 
-function run(looks: Look[], options: unknown = {}, minSamples = 0, alpha = 0.05): { verdicts: Verdict[]; state: SrmState } {
+function run(
+  looks: Look[],
+  options: unknown = {},
+  minSamples = 0,
+  alpha = 0.05,
+): { verdicts: Verdict[]; state: SrmState } {
   const d = createSrm('srm', options, minSamples);
   let state = d.init();
   const verdicts: Verdict[] = [];
@@ -24,11 +29,31 @@ function run(looks: Look[], options: unknown = {}, minSamples = 0, alpha = 0.05)
 }
 
 // stats-reference.txt section F
-const F_COUNTS: Array<[number, number]> = [[9, 14], [11, 16], [10, 17], [8, 19], [12, 15], [10, 18], [9, 20], [11, 17], [10, 16], [13, 21]];
+const F_COUNTS: Array<[number, number]> = [
+  [9, 14],
+  [11, 16],
+  [10, 17],
+  [8, 19],
+  [12, 15],
+  [10, 18],
+  [9, 20],
+  [11, 17],
+  [10, 16],
+  [13, 21],
+];
 const F_P: Record<number, number[]> = {
-  1: [1.0, 1.0, 1.0, 0.282063099083, 0.282063099083, 0.126149245552, 0.0205639478923, 0.0119358760953, 0.00634520535136, 0.00263841891041],
-  10: [1.0, 1.0, 0.555701387315, 0.103751346164, 0.103751346164, 0.0436673851328, 0.00745757694237, 0.00425438330749, 0.0022433777626, 0.000926354393077],
-  100: [1.0, 0.876120251292, 0.5852489589, 0.206090633419, 0.187224418407, 0.0836072229461, 0.0213402709297, 0.0119464242444, 0.00640145422091, 0.00271828697369],
+  1: [
+    1.0, 1.0, 1.0, 0.282063099083, 0.282063099083, 0.126149245552, 0.0205639478923, 0.0119358760953, 0.00634520535136,
+    0.00263841891041,
+  ],
+  10: [
+    1.0, 1.0, 0.555701387315, 0.103751346164, 0.103751346164, 0.0436673851328, 0.00745757694237, 0.00425438330749,
+    0.0022433777626, 0.000926354393077,
+  ],
+  100: [
+    1.0, 0.876120251292, 0.5852489589, 0.206090633419, 0.187224418407, 0.0836072229461, 0.0213402709297,
+    0.0119464242444, 0.00640145422091, 0.00271828697369,
+  ],
 };
 
 describe('logGamma', () => {
@@ -44,7 +69,10 @@ describe('logGamma', () => {
 describe('srm: Lindon-Malek reference values (section F)', () => {
   for (const k of [1, 10, 100]) {
     it(`F.LM_two_arm_seq_p[theta0=(.5,.5), k=${k}] through the detector, one look per interval`, () => {
-      const { verdicts } = run(F_COUNTS.map(([b, c]) => [b, c, 0.5]), { concentration: k });
+      const { verdicts } = run(
+        F_COUNTS.map(([b, c]) => [b, c, 0.5]),
+        { concentration: k },
+      );
       verdicts.forEach((v, i) => expect(relErr(v.pValue, F_P[k]![i]!)).toBeLessThan(1e-9));
     });
   }
@@ -57,7 +85,14 @@ describe('srm: Lindon-Malek reference values (section F)', () => {
   });
 
   it('F.LM_seq_p[theta0=(0.9,0.1)]: canary gets 10% (option expectedShare)', () => {
-    const { verdicts } = run([[90, 14], [95, 16], [101, 19]], { expectedShare: 0.1 });
+    const { verdicts } = run(
+      [
+        [90, 14],
+        [95, 16],
+        [101, 19],
+      ],
+      { expectedShare: 0.1 },
+    );
     [1.0, 0.606429822921, 0.146824205736].forEach((p, i) => expect(relErr(verdicts[i]!.pValue, p)).toBeLessThan(1e-9));
   });
 
@@ -70,8 +105,14 @@ describe('srm: Lindon-Malek reference values (section F)', () => {
 });
 
 describe('srm: segments when the expected share changes (ramp steps)', () => {
-  it('the statistic is the product of the segments\' LM Bayes factors, each on its own totals', () => {
-    const { state, verdicts } = run([[90, 14, 0.1], [95, 16, 0.1], [50, 50, 0.5], [48, 52, 0.5], [70, 31, 0.3]]);
+  it("the statistic is the product of the segments' LM Bayes factors, each on its own totals", () => {
+    const { state, verdicts } = run([
+      [90, 14, 0.1],
+      [95, 16, 0.1],
+      [50, 50, 0.5],
+      [48, 52, 0.5],
+      [70, 31, 0.3],
+    ]);
     expect(state.segments).toEqual([
       { share: 0.1, baseline: 185, canary: 30 },
       { share: 0.5, baseline: 98, canary: 102 },
@@ -93,7 +134,8 @@ describe('srm: segments when the expected share changes (ramp steps)', () => {
 
   it('a ramp whose counts follow every step exactly never alarms; the configured share wins over the option', () => {
     const ramp: Look[] = [];
-    for (const share of [0.05, 0.1, 0.25, 0.5]) for (let i = 0; i < 50; i++) ramp.push([Math.round(2000 * (1 - share)), Math.round(2000 * share), share]);
+    for (const share of [0.05, 0.1, 0.25, 0.5])
+      for (let i = 0; i < 50; i++) ramp.push([Math.round(2000 * (1 - share)), Math.round(2000 * share), share]);
     const { verdicts } = run(ramp, { expectedShare: 0.9 }, 25);
     expect(verdicts.every((v) => v.phase === 'pass' && v.hold === undefined)).toBe(true);
   });
@@ -101,8 +143,15 @@ describe('srm: segments when the expected share changes (ramp steps)', () => {
 
 describe('srm: behaviour', () => {
   it('identical cohorts at the expected share never alarm (deterministic, 1000 looks)', () => {
-    for (const [b, c, share] of [[500, 500, 0.5], [900, 100, 0.1]] as const) {
-      const { verdicts } = run(Array.from({ length: 1000 }, (): Look => [b, c, share]), {}, 25);
+    for (const [b, c, share] of [
+      [500, 500, 0.5],
+      [900, 100, 0.1],
+    ] as const) {
+      const { verdicts } = run(
+        Array.from({ length: 1000 }, (): Look => [b, c, share]),
+        {},
+        25,
+      );
       expect(verdicts.every((v) => v.phase === 'pass')).toBe(true);
       expect(verdicts.at(-1)!.lower!).toBeLessThan(1);
       expect(verdicts.at(-1)!.upper!).toBeGreaterThan(1);
@@ -110,7 +159,10 @@ describe('srm: behaviour', () => {
   });
 
   it('hold (default): a broken split is inconclusive with hold "srm", sticky even if the split recovers', () => {
-    const looks: Look[] = [...Array.from({ length: 5 }, (): Look => [920, 80, 0.1]), ...Array.from({ length: 20 }, (): Look => [900, 100, 0.1])];
+    const looks: Look[] = [
+      ...Array.from({ length: 5 }, (): Look => [920, 80, 0.1]),
+      ...Array.from({ length: 20 }, (): Look => [900, 100, 0.1]),
+    ];
     const { verdicts } = run(looks, {}, 25);
     const first = verdicts.findIndex((v) => v.hold === 'srm');
     expect(first).toBeGreaterThan(0);
@@ -123,23 +175,36 @@ describe('srm: behaviour', () => {
   });
 
   it('rollback: a broken split fails; either direction (too many canary requests too)', () => {
-    const few = run(Array.from({ length: 10 }, (): Look => [920, 80, 0.1]), { onMismatch: 'rollback' }).verdicts.at(-1)!;
+    const few = run(
+      Array.from({ length: 10 }, (): Look => [920, 80, 0.1]),
+      { onMismatch: 'rollback' },
+    ).verdicts.at(-1)!;
     expect(few.phase).toBe('fail');
     expect(few.hold).toBeUndefined();
     expect(few.upper!).toBeLessThan(1);
-    const many = run(Array.from({ length: 10 }, (): Look => [880, 120, 0.1]), { onMismatch: 'rollback' }).verdicts.at(-1)!;
+    const many = run(
+      Array.from({ length: 10 }, (): Look => [880, 120, 0.1]),
+      { onMismatch: 'rollback' },
+    ).verdicts.at(-1)!;
     expect(many.phase).toBe('fail');
     expect(many.lower!).toBeGreaterThan(1);
   });
 
   it('a canary that gets no requests at all is a mismatch (burn-in counts both cohorts together)', () => {
-    const { verdicts } = run(Array.from({ length: 5 }, (): Look => [100, 0, 0.1]), {}, 25);
+    const { verdicts } = run(
+      Array.from({ length: 5 }, (): Look => [100, 0, 0.1]),
+      {},
+      25,
+    );
     expect(verdicts.at(-1)!.hold).toBe('srm');
     expect(verdicts.at(-1)!.estimate).toBe(0);
   });
 
   it('no expected share: inconclusive, never fail, says so', () => {
-    const { verdicts, state } = run(Array.from({ length: 20 }, (): Look => [1000, 0]), { onMismatch: 'rollback' });
+    const { verdicts, state } = run(
+      Array.from({ length: 20 }, (): Look => [1000, 0]),
+      { onMismatch: 'rollback' },
+    );
     for (const v of verdicts) {
       expect(v.phase).toBe('inconclusive');
       expect(v.hold).toBeUndefined();
@@ -151,23 +216,28 @@ describe('srm: behaviour', () => {
 
   it('property: the always-valid p never increases; bounds bracket the estimate; mismatch <=> 1 outside the bounds', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 1e6 }), fc.double({ min: 0.02, max: 0.6, noNaN: true }), fc.double({ min: 0.7, max: 1.4, noNaN: true }), (seed, share, skew) => {
-        const rand = rng(seed);
-        const p = Math.min(0.95, share * skew);
-        const looks: Look[] = Array.from({ length: 15 }, () => {
-          const c = binomial(rand, 400, p);
-          return [400 - c, c, share];
-        });
-        const { verdicts } = run(looks, {}, 0);
-        verdicts.forEach((v, i) => {
-          if (i > 0) expect(v.pValue).toBeLessThanOrEqual(verdicts[i - 1]!.pValue);
-          expect(v.lower!).toBeLessThanOrEqual(v.estimate! * (1 + 1e-9));
-          if (v.upper !== undefined) expect(v.upper).toBeGreaterThanOrEqual(v.estimate! * (1 - 1e-9));
-          const covers = v.lower! < 1 + 1e-6 && (v.upper ?? Number.POSITIVE_INFINITY) > 1 - 1e-6;
-          if (v.hold === undefined) expect(covers).toBe(true);
-          else if (verdicts[i - 1]?.hold === undefined) expect(v.lower! > 1 - 1e-6 || v.upper! < 1 + 1e-6).toBe(true);
-        });
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 1e6 }),
+        fc.double({ min: 0.02, max: 0.6, noNaN: true }),
+        fc.double({ min: 0.7, max: 1.4, noNaN: true }),
+        (seed, share, skew) => {
+          const rand = rng(seed);
+          const p = Math.min(0.95, share * skew);
+          const looks: Look[] = Array.from({ length: 15 }, () => {
+            const c = binomial(rand, 400, p);
+            return [400 - c, c, share];
+          });
+          const { verdicts } = run(looks, {}, 0);
+          verdicts.forEach((v, i) => {
+            if (i > 0) expect(v.pValue).toBeLessThanOrEqual(verdicts[i - 1]!.pValue);
+            expect(v.lower!).toBeLessThanOrEqual(v.estimate! * (1 + 1e-9));
+            if (v.upper !== undefined) expect(v.upper).toBeGreaterThanOrEqual(v.estimate! * (1 - 1e-9));
+            const covers = v.lower! < 1 + 1e-6 && (v.upper ?? Number.POSITIVE_INFINITY) > 1 - 1e-6;
+            if (v.hold === undefined) expect(covers).toBe(true);
+            else if (verdicts[i - 1]?.hold === undefined) expect(v.lower! > 1 - 1e-6 || v.upper! < 1 + 1e-6).toBe(true);
+          });
+        },
+      ),
       { numRuns: 40 },
     );
   });

@@ -8,7 +8,10 @@ describe('cohort batches', () => {
     const all = emptyBatch();
     const a = emptyBatch();
     const b = emptyBatch();
-    xs.forEach((x, i) => { addRequest(all, x, i % 5 === 0); addRequest(i < 5 ? a : b, x, i % 5 === 0); });
+    xs.forEach((x, i) => {
+      addRequest(all, x, i % 5 === 0);
+      addRequest(i < 5 ? a : b, x, i % 5 === 0);
+    });
     const ys = xs.map(Math.log);
     const mean = ys.reduce((p, q) => p + q, 0) / ys.length;
     const m2 = ys.reduce((p, y) => p + (y - mean) ** 2, 0);

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
-  bucketIndex, emptyHistogram, histogramProblem, histogramQuantile, latticeBound, quantileBucket, recordHistogram, sortedAtScale, tailCounts,
+  bucketIndex,
+  emptyHistogram,
+  histogramProblem,
+  histogramQuantile,
+  latticeBound,
+  quantileBucket,
+  recordHistogram,
+  sortedAtScale,
+  tailCounts,
 } from '../../../src/evidence/latency-histogram.js';
 import { rng } from '../../helpers/detectors.js';
 
@@ -69,7 +77,9 @@ describe('latency histogram', () => {
 
   it('quantileBucket agrees with the production histogramQuantile (upper bound of that bucket)', () => {
     const rand = rng(11);
-    const h = histogramOf(Array.from({ length: 1000 }, () => 100 * Math.exp(0.5 * (rand() + rand() + rand() - 1.5) * 2)));
+    const h = histogramOf(
+      Array.from({ length: 1000 }, () => 100 * Math.exp(0.5 * (rand() + rand() + rand() - 1.5) * 2)),
+    );
     for (const p of [0.5, 0.9, 0.99, 0.999]) {
       const i = quantileBucket(h.counts, h.zeroCount, p);
       expect(i).toBeDefined();
@@ -83,8 +93,12 @@ describe('latency histogram', () => {
     expect(histogramProblem('canary', histogramOf([1, 2, 3]))).toBeUndefined();
     expect(histogramProblem('canary', { scale: 3.5, zeroCount: 0, counts: {} })).toMatch(/scale/);
     expect(histogramProblem('canary', { scale: 3, zeroCount: -1, counts: {} })).toMatch(/zeroCount/);
-    expect(histogramProblem('baseline', { scale: 3, zeroCount: 0, counts: { 4: 1.5 } })).toMatch(/baseline histogram bucket 4/);
-    expect(histogramProblem('canary', { scale: 3, zeroCount: 0, counts: { x: 1 } as unknown as Record<number, number> })).toMatch(/index/);
+    expect(histogramProblem('baseline', { scale: 3, zeroCount: 0, counts: { 4: 1.5 } })).toMatch(
+      /baseline histogram bucket 4/,
+    );
+    expect(
+      histogramProblem('canary', { scale: 3, zeroCount: 0, counts: { x: 1 } as unknown as Record<number, number> }),
+    ).toMatch(/index/);
     expect(histogramProblem('canary', undefined as never)).toMatch(/missing/);
   });
 });

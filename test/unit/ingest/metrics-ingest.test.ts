@@ -14,10 +14,17 @@ function sdk(resource: Record<string, string>, temporality = AggregationTemporal
   const reader = new CollectingReader({ aggregationTemporalitySelector: () => temporality });
   const provider = new MeterProvider({ resource: resourceFromAttributes(resource), readers: [reader] });
   const meter = provider.getMeter('@opentelemetry/instrumentation-http');
-  const stable = meter.createHistogram('http.server.request.duration', { unit: 's', advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] } });
-  const legacy = meter.createHistogram('http.server.duration', { unit: 'ms', advice: { explicitBucketBoundaries: [5, 10, 25, 50, 100, 250, 500, 1000] } });
+  const stable = meter.createHistogram('http.server.request.duration', {
+    unit: 's',
+    advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] },
+  });
+  const legacy = meter.createHistogram('http.server.duration', {
+    unit: 'ms',
+    advice: { explicitBucketBoundaries: [5, 10, 25, 50, 100, 250, 500, 1000] },
+  });
   return {
-    stable, legacy,
+    stable,
+    legacy,
     async export(encoding: 'protobuf' | 'json' = 'protobuf'): Promise<Buffer> {
       // the SDK's clock has ms resolution: make sure the collection time is after the series' start
       await new Promise((resolve) => setTimeout(resolve, 3));
@@ -32,10 +39,16 @@ describe('MetricsIngest', () => {
   it('a cumulative SDK series started after the agent: first export counts in full, then only what is new', async () => {
     const ingest = new MetricsIngest({ rules: RULES, agentStartUnixMs: Date.now() - 60_000 });
     const app = sdk({ 'service.name': 'checkout', 'service.version': '2.0', 'vigil.cohort': 'canary' });
-    for (let i = 0; i < 10; i++) app.stable.record(0.02, { 'http.route': '/a', 'http.response.status_code': i < 3 ? 503 : 200 });
+    for (let i = 0; i < 10; i++)
+      app.stable.record(0.02, { 'http.route': '/a', 'http.response.status_code': i < 3 ? 503 : 200 });
     const first = ingest.ingest(await app.export(), 'protobuf');
     expect(first.increments).toHaveLength(1); // both series share service, version, cohort and time
-    expect(first.increments[0]).toMatchObject({ service: 'checkout', version: '2.0', cohort: 'canary', batch: { requests: 10, errors: 3 } });
+    expect(first.increments[0]).toMatchObject({
+      service: 'checkout',
+      version: '2.0',
+      cohort: 'canary',
+      batch: { requests: 10, errors: 3 },
+    });
     app.stable.record(0.3, { 'http.route': '/a', 'http.response.status_code': 200 });
     app.stable.record(0.3, { 'http.route': '/a', 'http.response.status_code': 200 });
     const second = ingest.ingest(await app.export('json'), 'json');
@@ -47,10 +60,21 @@ describe('MetricsIngest', () => {
   });
 
   it('metric points get their cohort from the same rules as spans, rollouts[].canaryVersion included', async () => {
-    const ingest = new MetricsIngest({ rules: { ...RULES, canaryVersionByService: new Map([['pay', '3.1']]) }, agentStartUnixMs: 0 });
+    const ingest = new MetricsIngest({
+      rules: { ...RULES, canaryVersionByService: new Map([['pay', '3.1']]) },
+      agentStartUnixMs: 0,
+    });
     const cohorts: string[] = [];
-    for (const [service, version, cohort] of [['pay', '3.1', undefined], ['pay', '3.0', undefined], ['pay', '3.1', 'baseline'], ['cart', '3.1', undefined]] as const) {
-      const app = sdk({ 'service.name': service, 'service.version': version, ...(cohort ? { 'vigil.cohort': cohort } : {}) }, AggregationTemporality.DELTA);
+    for (const [service, version, cohort] of [
+      ['pay', '3.1', undefined],
+      ['pay', '3.0', undefined],
+      ['pay', '3.1', 'baseline'],
+      ['cart', '3.1', undefined],
+    ] as const) {
+      const app = sdk(
+        { 'service.name': service, 'service.version': version, ...(cohort ? { 'vigil.cohort': cohort } : {}) },
+        AggregationTemporality.DELTA,
+      );
       app.stable.record(0.01, {});
       cohorts.push(...ingest.ingest(await app.export(), 'protobuf').increments.map((i) => i.cohort));
     }
@@ -82,12 +106,54 @@ describe('MetricsIngest', () => {
 
   it('passes rejected points through and warns once per service about exports rarer than looks', () => {
     const warnings: string[] = [];
-    const ingest = new MetricsIngest({ rules: RULES, agentStartUnixMs: 0, intervalMs: 10_000, logger: { warn: (_o, m) => warnings.push(m) } });
-    const body = (t: number, count: number, zero = false) => JSON.stringify({ resourceMetrics: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'pay' } }] },
-      scopeMetrics: [{ metrics: [{ name: 'http.server.request.duration', unit: 's', histogram: { aggregationTemporality: 2, dataPoints: [
-        { startTimeUnixNano: '1000', timeUnixNano: String(t * 1e6), count, bucketCounts: [count, 0], explicitBounds: [1] },
-        ...(zero ? [{ startTimeUnixNano: '1000', timeUnixNano: '0', count: 1, bucketCounts: [1, 0], explicitBounds: [1], attributes: [{ key: 'k', value: { stringValue: 'v' } }] }] : []),
-      ] } }] }] }] });
+    const ingest = new MetricsIngest({
+      rules: RULES,
+      agentStartUnixMs: 0,
+      intervalMs: 10_000,
+      logger: { warn: (_o, m) => warnings.push(m) },
+    });
+    const body = (t: number, count: number, zero = false) =>
+      JSON.stringify({
+        resourceMetrics: [
+          {
+            resource: { attributes: [{ key: 'service.name', value: { stringValue: 'pay' } }] },
+            scopeMetrics: [
+              {
+                metrics: [
+                  {
+                    name: 'http.server.request.duration',
+                    unit: 's',
+                    histogram: {
+                      aggregationTemporality: 2,
+                      dataPoints: [
+                        {
+                          startTimeUnixNano: '1000',
+                          timeUnixNano: String(t * 1e6),
+                          count,
+                          bucketCounts: [count, 0],
+                          explicitBounds: [1],
+                        },
+                        ...(zero
+                          ? [
+                              {
+                                startTimeUnixNano: '1000',
+                                timeUnixNano: '0',
+                                count: 1,
+                                bucketCounts: [1, 0],
+                                explicitBounds: [1],
+                                attributes: [{ key: 'k', value: { stringValue: 'v' } }],
+                              },
+                            ]
+                          : []),
+                      ],
+                    },
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      });
     ingest.ingest(Buffer.from(body(1_767_225_600_000, 5)), 'json');
     const r = ingest.ingest(Buffer.from(body(1_767_225_660_000, 9, true)), 'json'); // 60 s later
     expect(r.increments[0]!.batch.requests).toBe(4);
@@ -101,7 +167,12 @@ describe('MetricsIngest', () => {
 
   it('reports the stream limit once and counts the dropped points', async () => {
     const hits: LimitHit[] = [];
-    const ingest = new MetricsIngest({ rules: RULES, agentStartUnixMs: 0, maxStreams: 1, onLimitReached: (h) => hits.push(h) });
+    const ingest = new MetricsIngest({
+      rules: RULES,
+      agentStartUnixMs: 0,
+      maxStreams: 1,
+      onLimitReached: (h) => hits.push(h),
+    });
     const app = sdk({ 'service.name': 'checkout', 'vigil.cohort': 'canary' });
     for (const route of ['/a', '/b', '/c']) app.stable.record(0.02, { 'http.route': route });
     expect(ingest.ingest(await app.export(), 'protobuf').increments[0]!.batch.requests).toBe(1);

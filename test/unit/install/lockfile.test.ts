@@ -41,7 +41,7 @@ describe('package-lock.json', () => {
     expect(lock.lockfileVersion).toBe(3);
   });
 
-  it("lists every optional dependency of every package, whatever platform it is for (npm ci needs them all)", () => {
+  it('lists every optional dependency of every package, whatever platform it is for (npm ci needs them all)', () => {
     const missing: string[] = [];
     let checked = 0;
     for (const [path, entry] of Object.entries(lock.packages)) {
@@ -51,7 +51,10 @@ describe('package-lock.json', () => {
       }
     }
     expect(checked).toBeGreaterThan(50); // esbuild alone has two dozen platform binaries
-    expect(missing, 'run `npm install` on a machine whose registry serves every platform, or write the entries from `npm view <pkg>@<version> dist.integrity os cpu`').toEqual([]);
+    expect(
+      missing,
+      'run `npm install` on a machine whose registry serves every platform, or write the entries from `npm view <pkg>@<version> dist.integrity os cpu`',
+    ).toEqual([]);
   });
 
   it('lists msgpackr-extract for every platform it ships (the entry whose absence broke npm ci)', () => {
@@ -62,11 +65,14 @@ describe('package-lock.json', () => {
     }
   });
 
-  it("holds no package whose engines exclude the oldest Node.js that package.json accepts", () => {
+  it('holds no package whose engines exclude the oldest Node.js that package.json accepts', () => {
     const oldest = semver.minVersion(pkg.engines.node)!.version;
     expect(oldest).toBe('20.19.0');
     const excluded = Object.entries(lock.packages)
-      .filter(([, e]) => e.engines && !Array.isArray(e.engines) && e.engines.node && !semver.satisfies(oldest, e.engines.node))
+      .filter(
+        ([, e]) =>
+          e.engines && !Array.isArray(e.engines) && e.engines.node && !semver.satisfies(oldest, e.engines.node),
+      )
       .map(([p, e]) => `${p}@${e.version} needs node ${(e.engines as { node: string }).node}`);
     expect(excluded).toEqual([]);
   });
@@ -94,11 +100,15 @@ describe('one Node.js version everywhere', () => {
   });
 
   it('the README promises the same minimum as engines', () => {
-    expect(read('README.md')).toContain(`Node.js >= ${semver.minVersion(pkg.engines.node)!.major}.${semver.minVersion(pkg.engines.node)!.minor}`);
+    expect(read('README.md')).toContain(
+      `Node.js >= ${semver.minVersion(pkg.engines.node)!.major}.${semver.minVersion(pkg.engines.node)!.minor}`,
+    );
   });
 
   it('the test command refuses an older Node.js with the same minimum', () => {
-    expect(read('scripts/test.sh')).toContain(`maj < ${major} || (maj === ${major} && min < ${semver.minVersion(pkg.engines.node)!.minor})`);
+    expect(read('scripts/test.sh')).toContain(
+      `maj < ${major} || (maj === ${major} && min < ${semver.minVersion(pkg.engines.node)!.minor})`,
+    );
   });
 });
 

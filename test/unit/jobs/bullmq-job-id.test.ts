@@ -18,18 +18,23 @@ describe('encodeJobId / decodeJobId', () => {
   });
 
   it('round-trips every string and never produces an id BullMQ rejects', () => {
-    fc.assert(fc.property(fc.oneof(fc.string(), fc.stringMatching(/^[-0-9:%a]{1,12}$/), fc.integer().map(String)), (id) => {
-      const enc = encodeJobId(id);
-      expect(decodeJobId(enc)).toBe(id);
-      expect(enc.includes(':')).toBe(false);
-      if (id.length > 0) expect(bullmqRejects(enc)).toBe(false);
-    }), { numRuns: 2_000 });
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.stringMatching(/^[-0-9:%a]{1,12}$/), fc.integer().map(String)), (id) => {
+        const enc = encodeJobId(id);
+        expect(decodeJobId(enc)).toBe(id);
+        expect(enc.includes(':')).toBe(false);
+        if (id.length > 0) expect(bullmqRejects(enc)).toBe(false);
+      }),
+      { numRuns: 2_000 },
+    );
   });
 
   it('is injective: distinct ids never share an encoding', () => {
-    fc.assert(fc.property(fc.string(), fc.string(), (a, b) => {
-      fc.pre(a !== b);
-      expect(encodeJobId(a)).not.toBe(encodeJobId(b));
-    }));
+    fc.assert(
+      fc.property(fc.string(), fc.string(), (a, b) => {
+        fc.pre(a !== b);
+        expect(encodeJobId(a)).not.toBe(encodeJobId(b));
+      }),
+    );
   });
 });

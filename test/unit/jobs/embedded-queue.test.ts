@@ -5,7 +5,10 @@ describe('embedded queue (specifics beyond the shared contract)', () => {
   it('remembers at most retainFinished finished ids: the oldest can be added again', async () => {
     const q = createEmbeddedQueue<number>('bounded', { attempts: 1, backoffMs: 0 }, { retainFinished: 2 });
     const runs: string[] = [];
-    q.process((job) => { runs.push(job.id); return Promise.resolve(); });
+    q.process((job) => {
+      runs.push(job.id);
+      return Promise.resolve();
+    });
     for (const id of ['a', 'b', 'c']) await q.add({ id, name: 'j', data: 1 });
     await q.drain(1_000);
     expect(await q.counts()).toMatchObject({ completed: 2 });
@@ -20,7 +23,10 @@ describe('embedded queue (specifics beyond the shared contract)', () => {
     const q = createEmbeddedQueue<{ list: number[]; gone?: undefined }>('copy', { attempts: 1, backoffMs: 0 });
     const data = { list: [1, 2], gone: undefined };
     const seen: unknown[] = [];
-    q.process((job) => { seen.push(job.data); return Promise.resolve(); });
+    q.process((job) => {
+      seen.push(job.data);
+      return Promise.resolve();
+    });
     await q.add({ id: 'x', name: 'j', data });
     data.list.push(3);
     await q.drain(1_000);
@@ -32,9 +38,23 @@ describe('embedded queue (specifics beyond the shared contract)', () => {
   it('survives an event listener that throws', async () => {
     const q = createEmbeddedQueue<number>('listener', { attempts: 1, backoffMs: 0 });
     const warnings: string[] = [];
-    const q2 = createEmbeddedQueue<number>('listener2', { attempts: 1, backoffMs: 0 }, { logger: { warn: (_o, m) => { warnings.push(m ?? ''); } } });
+    const q2 = createEmbeddedQueue<number>(
+      'listener2',
+      { attempts: 1, backoffMs: 0 },
+      {
+        logger: {
+          warn: (_o, m) => {
+            warnings.push(m ?? '');
+          },
+        },
+      },
+    );
     for (const queue of [q, q2]) {
-      queue.process(() => Promise.resolve(), { onCompleted: () => { throw new Error('bug in listener'); } });
+      queue.process(() => Promise.resolve(), {
+        onCompleted: () => {
+          throw new Error('bug in listener');
+        },
+      });
       await queue.add({ id: 'a', name: 'j', data: 1 });
       await queue.add({ id: 'b', name: 'j', data: 2 });
       await queue.drain(1_000);

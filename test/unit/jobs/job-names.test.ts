@@ -65,14 +65,16 @@ describe.each([{ adapter: 'embedded' }, { adapter: 'bullmq' }])('job names on th
     const notifications: JobQueue<NotifyJob> = createQueue<NotifyJob>('notifications', policy, opts);
     cleanup = async () => {
       if (adapter !== 'bullmq') return;
-      await Promise.all(['actions', 'notifications'].map(async (name) => {
-        const admin = new Queue(name, { connection: { url: inject('redisUrl') }, prefix });
-        try {
-          await admin.obliterate({ force: true });
-        } finally {
-          await admin.close();
-        }
-      }));
+      await Promise.all(
+        ['actions', 'notifications'].map(async (name) => {
+          const admin = new Queue(name, { connection: { url: inject('redisUrl') }, prefix });
+          try {
+            await admin.obliterate({ force: true });
+          } finally {
+            await admin.close();
+          }
+        }),
+      );
     };
 
     const flagFile = join(dir, `flags-${adapter}.json`);
@@ -87,7 +89,8 @@ describe.each([{ adapter: 'embedded' }, { adapter: 'bullmq' }])('job names on th
       asNotifier(build(webhookNotifierFactory, 'events', { url: `${receiver.url}/events` })),
     ];
     runner = createPlanRunner({
-      actions, notifications,
+      actions,
+      notifications,
       connectors: new Map(connectors.map((c) => [c.name, c])),
       notifiers,
       audit: { append: () => Promise.resolve() },
@@ -110,10 +113,17 @@ describe.each([{ adapter: 'embedded' }, { adapter: 'bullmq' }])('job names on th
     const lines = logs.parsed();
     const jobLines = lines.filter((l) => l.jobId !== undefined);
     // the connectors' own lines (flag set, event delivered, vendor answered, posted) are job lines too
-    expect(jobLines.map((l) => l.msg)).toEqual(expect.arrayContaining([
-      'flag set to its rollback state', 'rollback event delivered', 'rollback step applied', 'rollback step failed; will retry',
-      'rollback step failed for good; plan stops', 'notification handled', 'vendor answered',
-    ]));
+    expect(jobLines.map((l) => l.msg)).toEqual(
+      expect.arrayContaining([
+        'flag set to its rollback state',
+        'rollback event delivered',
+        'rollback step applied',
+        'rollback step failed; will retry',
+        'rollback step failed for good; plan stops',
+        'notification handled',
+        'vendor answered',
+      ]),
+    );
     for (const l of jobLines) expect(['actions', 'notifications'], JSON.stringify(l)).toContain(l.queue);
     const queueLines = lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('job queue'));
     expect(queueLines.map((l) => l.queue).sort()).toEqual(['actions', 'notifications']);
@@ -132,8 +142,12 @@ describe.each([{ adapter: 'embedded' }, { adapter: 'bullmq' }])('job names on th
       const key = `${String(l.queue)}|${String(l.outcome)}|${String(l.connector)}`;
       fromLogs.set(key, (fromLogs.get(key) ?? 0) + 1);
     }
-    const fromMetrics = new Map((await metrics.jobs.get()).values.map((v) =>
-      [`${String(v.labels.queue)}|${String(v.labels.outcome)}|${String(v.labels.connector)}`, v.value] as const));
+    const fromMetrics = new Map(
+      (await metrics.jobs.get()).values.map(
+        (v) =>
+          [`${String(v.labels.queue)}|${String(v.labels.outcome)}|${String(v.labels.connector)}`, v.value] as const,
+      ),
+    );
     expect(Object.fromEntries(fromLogs)).toEqual(Object.fromEntries(fromMetrics));
     expect(fromMetrics.get('actions|completed|kill-flag')).toBe(1);
     expect(fromMetrics.get('actions|retry|broken')).toBe(1);

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { AnalysisRegistry, type AnalysisSettings, type RegistryHooks } from '../../../src/analysis/analysis-registry.js';
+import {
+  AnalysisRegistry,
+  type AnalysisSettings,
+  type RegistryHooks,
+} from '../../../src/analysis/analysis-registry.js';
 import type { Detector, RequestSample } from '../../../src/contracts/index.js';
 import { LimitGuard, limitMessage, upperMedian, type LimitHit, type LimitName } from '../../../src/limits/limits.js';
 
@@ -13,8 +17,14 @@ function detector(failAt = Infinity): Detector<null> {
       const fail = input.totals.canary.errors >= failAt;
       return {
         state: null,
-        verdict: { detector: 'test', metric: 'errors', phase: fail ? 'fail' : 'inconclusive', pValue: fail ? 0.001 : 1,
-          samples: { baseline: input.totals.baseline.requests, canary: input.totals.canary.requests }, summary: '' },
+        verdict: {
+          detector: 'test',
+          metric: 'errors',
+          phase: fail ? 'fail' : 'inconclusive',
+          pValue: fail ? 0.001 : 1,
+          samples: { baseline: input.totals.baseline.requests, canary: input.totals.canary.requests },
+          summary: '',
+        },
       };
     },
   };
@@ -22,13 +32,26 @@ function detector(failAt = Infinity): Detector<null> {
 
 function settings(limits: AnalysisSettings['limits'], failAt = Infinity): AnalysisSettings {
   return {
-    intervalMs: 10_000, allowedLatenessMs: 0, maxDurationMs: 24 * 3_600_000, silenceTimeoutMs: 24 * 3_600_000, alpha: 0.05,
+    intervalMs: 10_000,
+    allowedLatenessMs: 0,
+    maxDurationMs: 24 * 3_600_000,
+    silenceTimeoutMs: 24 * 3_600_000,
+    alpha: 0.05,
     metrics: [{ name: 'errors', shadow: false, weight: 1, detector: detector(failAt) }],
-    planFor: () => [], dryRun: true, configHash: 'h', maxRollbacks: 100, stormWindowMs: 3_600_000, limits,
+    planFor: () => [],
+    dryRun: true,
+    configHash: 'h',
+    maxRollbacks: 100,
+    stormWindowMs: 3_600_000,
+    limits,
   };
 }
 
-interface Seen { reached: LimitHit[]; refused: [LimitName, number][]; expired: string[] }
+interface Seen {
+  reached: LimitHit[];
+  refused: [LimitName, number][];
+  expired: string[];
+}
 
 function registry(limits: AnalysisSettings['limits'], failAt = Infinity): { reg: AnalysisRegistry; seen: Seen } {
   const seen: Seen = { reached: [], refused: [], expired: [] };
@@ -42,10 +65,17 @@ function registry(limits: AnalysisSettings['limits'], failAt = Infinity): { reg:
 }
 
 const T0 = 1_767_225_600_000;
-const sample = (service: string, cohort: RequestSample['cohort'], t: number, version = cohort === 'canary' ? '2' : '1', error = false): RequestSample =>
-  ({ service, version, cohort, endUnixMs: T0 + t, durationMs: 10, error });
-const pair = (service: string, t: number, version = '2', error = false): RequestSample[] =>
-  [sample(service, 'baseline', t), sample(service, 'canary', t, version, error)];
+const sample = (
+  service: string,
+  cohort: RequestSample['cohort'],
+  t: number,
+  version = cohort === 'canary' ? '2' : '1',
+  error = false,
+): RequestSample => ({ service, version, cohort, endUnixMs: T0 + t, durationMs: 10, error });
+const pair = (service: string, t: number, version = '2', error = false): RequestSample[] => [
+  sample(service, 'baseline', t),
+  sample(service, 'canary', t, version, error),
+];
 
 describe('LimitGuard', () => {
   it('refuses at the limit, reports the first refusal of each saturation only, and re-arms below the limit', () => {
@@ -80,11 +110,19 @@ describe('AnalysisRegistry limits', () => {
     const { reg, seen } = registry({ maxServices: 2 });
     reg.ingest([...pair('a', 1000), ...pair('b', 1000), ...pair('c', 1000), sample('d', 'baseline', 1000)]);
     reg.ingest([...pair('a', 2000), ...pair('c', 2000)]);
-    expect(reg.list().map((a) => a.service).sort()).toEqual(['a', 'b']);
+    expect(
+      reg
+        .list()
+        .map((a) => a.service)
+        .sort(),
+    ).toEqual(['a', 'b']);
     expect(reg.list().find((a) => a.service === 'a')!.totals.canary.requests).toBe(0); // looks not closed yet
     expect(reg.counters.limitedSamples).toBe(5);
     expect(seen.reached).toEqual([{ limit: 'services', max: 2 }]);
-    expect(seen.refused).toEqual([['services', 3], ['services', 2]]);
+    expect(seen.refused).toEqual([
+      ['services', 3],
+      ['services', 2],
+    ]);
   });
 
   it('maxAnalyses: a further canary waits until a running analysis finishes, then starts', () => {
@@ -96,7 +134,12 @@ describe('AnalysisRegistry limits', () => {
     reg.ingest([...pair('a', 5000, '2', true), ...pair('a', 11_000)]);
     expect(reg.analysisCount).toEqual({ running: 0, decided: 1 });
     reg.ingest([...pair('b', 12_000)]);
-    expect(reg.list().map((a) => `${a.service}:${a.phase}`).sort()).toEqual(['a:rollback', 'b:running']);
+    expect(
+      reg
+        .list()
+        .map((a) => `${a.service}:${a.phase}`)
+        .sort(),
+    ).toEqual(['a:rollback', 'b:running']);
     expect(reg.counters.limitedSamples).toBe(1);
   });
 
@@ -115,7 +158,10 @@ describe('AnalysisRegistry limits', () => {
     expect(reg.list().map((a) => a.canaryVersion)).toEqual(['2', '3']);
     expect(reg.unknownCohorts().map((u) => u.version)).toEqual(['x', 'y']);
     expect(reg.counters.limitedSamples).toBe(3);
-    expect(seen.refused).toEqual([['versions', 2], ['versions', 1]]);
+    expect(seen.refused).toEqual([
+      ['versions', 2],
+      ['versions', 1],
+    ]);
   });
 });
 
@@ -132,7 +178,12 @@ describe('AnalysisRegistry expiry (event time)', () => {
     reg.sweep();
     expect(seen.expired).toEqual(['gone']);
     expect(reg.counters.expiredServices).toBe(1);
-    expect(reg.list().map((a) => a.service).sort()).toEqual(['b', 'c']);
+    expect(
+      reg
+        .list()
+        .map((a) => a.service)
+        .sort(),
+    ).toEqual(['b', 'c']);
     expect(reg.analysisCount.running).toBe(2);
     // the freed slot is usable: a fourth service fits under maxServices: 3
     reg.ingest(pair('d', HOUR + 2));
@@ -191,7 +242,11 @@ describe('AnalysisRegistry expiry (event time)', () => {
     expect(reg.list()).toHaveLength(0);
     // '2' was forgotten: its canary is analysed again; '3' and '4' are still decided
     const decided = reg.counters.decidedVersionSamples;
-    reg.ingest([sample('a', 'canary', t + 1, '3'), sample('a', 'canary', t + 1, '4'), sample('a', 'canary', t + 1, '2')]);
+    reg.ingest([
+      sample('a', 'canary', t + 1, '3'),
+      sample('a', 'canary', t + 1, '4'),
+      sample('a', 'canary', t + 1, '2'),
+    ]);
     expect(reg.counters.decidedVersionSamples).toBe(decided + 2);
     expect(reg.list().map((a) => `${a.canaryVersion}:${a.phase}`)).toEqual(['2:running']);
   });

@@ -21,7 +21,10 @@ const eslint = new ESLint({
       languageOptions: { parser: tseslint.parser },
       plugins: { 'import-x': importX },
       settings: importSettings(root),
-      rules: { 'import-x/no-restricted-paths': ['error', { zones }], 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
+      rules: {
+        'import-x/no-restricted-paths': ['error', { zones }],
+        'import-x/no-cycle': ['error', { ignoreExternal: true }],
+      },
     },
     { files: ['detectors/**/*.ts', 'src/decide/engine.ts'], rules: pureRules },
   ],
@@ -64,23 +67,37 @@ describe('the walls of eslint.config.js', () => {
   });
 
   it('ingest may not wait on the queue', async () => {
-    const found = await problems("import { createQueue } from '../jobs/create-queue.js';\nexport const x = createQueue;\n", 'src/ingest/probe.ts');
+    const found = await problems(
+      "import { createQueue } from '../jobs/create-queue.js';\nexport const x = createQueue;\n",
+      'src/ingest/probe.ts',
+    );
     expect(found).toEqual([expect.stringMatching(/ingest never waits on the queue/)]);
   });
 
   it('replay, backtest and demo are leaves that only the CLI composes', async () => {
     const code = "import { runReplay } from '../replay/run-replay.js';\nexport const x = runReplay;\n";
-    expect(await problems(code, 'src/agent/probe.ts')).toEqual([expect.stringMatching(/only src\/cli\.ts composes them/)]);
-    expect(await problems("import { runReplay } from './replay/run-replay.js';\nexport const x = runReplay;\n", 'src/cli.ts')).toEqual([]);
+    expect(await problems(code, 'src/agent/probe.ts')).toEqual([
+      expect.stringMatching(/only src\/cli\.ts composes them/),
+    ]);
+    expect(
+      await problems(
+        "import { runReplay } from './replay/run-replay.js';\nexport const x = runReplay;\n",
+        'src/cli.ts',
+      ),
+    ).toEqual([]);
   });
 
   it('analysis does not reach into ingest', async () => {
-    const found = await problems("import { cohortRulesOf } from '../ingest/cohort.js';\nexport const x = cohortRulesOf;\n", 'src/analysis/probe.ts');
+    const found = await problems(
+      "import { cohortRulesOf } from '../ingest/cohort.js';\nexport const x = cohortRulesOf;\n",
+      'src/analysis/probe.ts',
+    );
     expect(found).toEqual([expect.stringMatching(/analysis sees samples and batches/)]);
   });
 
   it('detectors and the engine are pure: no clock, no randomness, no I/O', async () => {
-    const code = "import { readFileSync } from 'node:fs';\nexport const x = [readFileSync, Date.now(), Math.random(), new Date(), setTimeout];\n";
+    const code =
+      "import { readFileSync } from 'node:fs';\nexport const x = [readFileSync, Date.now(), Math.random(), new Date(), setTimeout];\n";
     const found = await problems(code, 'detectors/probe.ts');
     expect(found.map((f) => f.split(':')[0])).toEqual([
       'no-restricted-imports',
@@ -91,11 +108,16 @@ describe('the walls of eslint.config.js', () => {
     ]);
     expect(await problems(code, 'src/decide/engine.ts')).toHaveLength(5);
     // hashing is deterministic: the engine derives decision ids with node:crypto
-    expect(await problems("import { createHash } from 'node:crypto';\nexport const x = createHash;\n", 'detectors/probe.ts')).toEqual([]);
+    expect(
+      await problems("import { createHash } from 'node:crypto';\nexport const x = createHash;\n", 'detectors/probe.ts'),
+    ).toEqual([]);
   });
 
   it('finds an import cycle', async () => {
-    const found = await problems("import { b } from './cycle-b.js';\nexport const a = (): number => b() + 1;\n", 'test/fixtures/lint/cycle-a.ts');
+    const found = await problems(
+      "import { b } from './cycle-b.js';\nexport const a = (): number => b() + 1;\n",
+      'test/fixtures/lint/cycle-a.ts',
+    );
     expect(found).toEqual([expect.stringMatching(/^import-x\/no-cycle: Dependency cycle detected/)]);
   });
 });

@@ -23,43 +23,62 @@ function rollout(version: string, status: Record<string, unknown> = {}) {
     spec: {
       replicas: 4,
       selector: { matchLabels: { app: 'checkout' } },
-      template: { metadata: { labels: { app: 'checkout', 'app.kubernetes.io/version': version } }, spec: { containers: [{ name: 'app', image: `shop/checkout:${version}` }] } },
+      template: {
+        metadata: { labels: { app: 'checkout', 'app.kubernetes.io/version': version } },
+        spec: { containers: [{ name: 'app', image: `shop/checkout:${version}` }] },
+      },
       strategy: { canary: { steps: [{ setWeight: 20 }, { pause: {} }] } },
     },
-    status: { phase: 'Paused', currentPodHash: `hash-${version}`, stableRS: 'hash-v1.7.3', currentStepIndex: 1, ...status },
+    status: {
+      phase: 'Paused',
+      currentPodHash: `hash-${version}`,
+      stableRS: 'hash-v1.7.3',
+      currentStepIndex: 1,
+      ...status,
+    },
   };
 }
 
 function connector(server: string, token: string, extra: object = {}) {
   const kubeconfig = writeKubeconfig(dir, server, token);
-  return asPlan(argoRolloutsDeployerFactory.create('abort', argoRolloutsDeployerFactory.parse({ kubeconfig, namespace: 'shop', rollout: 'checkout', ...extra }), deps));
+  return asPlan(
+    argoRolloutsDeployerFactory.create(
+      'abort',
+      argoRolloutsDeployerFactory.parse({ kubeconfig, namespace: 'shop', rollout: 'checkout', ...extra }),
+      deps,
+    ),
+  );
 }
 
-connectorConformance(
-  'argo-rollouts',
-  (t) => connector(t.url, CONFORMANCE_TOKEN, { timeoutMs: t.timeoutMs }),
-  {
-    http: { secrets: [CONFORMANCE_TOKEN], requestPath: /^\/hook\/apis\/argoproj\.io\/v1alpha1\/namespaces\/shop\/rollouts\/checkout$/ },
-    stateful: async () => {
-      const api = await FakeKubeApi.start({ token: CONFORMANCE_TOKEN });
-      return {
-        url: api.url,
-        rollOut: (v) => Promise.resolve(api.put(RO_PATH, rollout(v))),
-        snapshot: () => Promise.resolve(JSON.stringify(api.object(RO_PATH))),
-        close: () => api.close(),
-      };
-    },
+connectorConformance('argo-rollouts', (t) => connector(t.url, CONFORMANCE_TOKEN, { timeoutMs: t.timeoutMs }), {
+  http: {
+    secrets: [CONFORMANCE_TOKEN],
+    requestPath: /^\/hook\/apis\/argoproj\.io\/v1alpha1\/namespaces\/shop\/rollouts\/checkout$/,
   },
-);
+  stateful: async () => {
+    const api = await FakeKubeApi.start({ token: CONFORMANCE_TOKEN });
+    return {
+      url: api.url,
+      rollOut: (v) => Promise.resolve(api.put(RO_PATH, rollout(v))),
+      snapshot: () => Promise.resolve(JSON.stringify(api.object(RO_PATH))),
+      close: () => api.close(),
+    };
+  },
+});
 
 describe('argo-rollouts against a Kubernetes API that checks the PATCH', () => {
   let api: FakeKubeApi;
-  beforeAll(async () => { api = await FakeKubeApi.start(); });
+  beforeAll(async () => {
+    api = await FakeKubeApi.start();
+  });
   afterAll(() => api.close());
-  beforeEach(() => { api.requests.length = 0; api.statusSubresource = true; });
+  beforeEach(() => {
+    api.requests.length = 0;
+    api.statusSubresource = true;
+  });
   afterEach(() => api.delete(RO_PATH));
 
-  it('aborts with the CLI\'s merge patch on the status subresource; the spec is untouched', async () => {
+  it("aborts with the CLI's merge patch on the status subresource; the spec is untouched", async () => {
     api.put(RO_PATH, rollout('v1.8.0'));
     const before = api.object<ReturnType<typeof rollout>>(RO_PATH)!;
     const c = connector(api.url, api.token);
@@ -75,7 +94,10 @@ describe('argo-rollouts against a Kubernetes API that checks the PATCH', () => {
     expect(after.status).toEqual({ ...before.status, abort: true });
     expect(after.spec).toEqual(before.spec);
 
-    expect(await c.apply(actionContext(rollbackDecision()))).toEqual({ changed: false, detail: 'Rollout shop/checkout is already aborted (phase Paused)' });
+    expect(await c.apply(actionContext(rollbackDecision()))).toEqual({
+      changed: false,
+      detail: 'Rollout shop/checkout is already aborted (phase Paused)',
+    });
     expect(api.writes()).toHaveLength(1);
   });
 
@@ -83,7 +105,9 @@ describe('argo-rollouts against a Kubernetes API that checks the PATCH', () => {
     api.statusSubresource = false;
     api.put(RO_PATH, rollout('v1.8.0'));
     const res = await connector(api.url, api.token).apply(actionContext(rollbackDecision()));
-    expect(res.detail).toBe(`aborted Rollout shop/checkout (phase Paused): PATCHed ${RO_PATH} with {"status":{"abort":true}}`);
+    expect(res.detail).toBe(
+      `aborted Rollout shop/checkout (phase Paused): PATCHed ${RO_PATH} with {"status":{"abort":true}}`,
+    );
     expect(api.writes().map((r) => [r.path, r.contentType])).toEqual([
       [`${RO_PATH}/status`, 'application/merge-patch+json'],
       [RO_PATH, 'application/merge-patch+json'],
@@ -95,7 +119,8 @@ describe('argo-rollouts against a Kubernetes API that checks the PATCH', () => {
     api.put(RO_PATH, rollout('v1.7.3', { currentPodHash: 'hash-v1.7.3', phase: 'Healthy' }));
     const c = connector(api.url, api.token);
     expect(await c.apply(actionContext(rollbackDecision()))).toEqual({
-      changed: false, detail: 'Rollout shop/checkout has no update in progress and runs the baseline v1.7.3: already rolled back',
+      changed: false,
+      detail: 'Rollout shop/checkout has no update in progress and runs the baseline v1.7.3: already rolled back',
     });
     api.put(RO_PATH, rollout('v1.8.0', { currentPodHash: 'hash-v1.8.0', stableRS: 'hash-v1.8.0', phase: 'Healthy' }));
     const err = (await c.apply(actionContext(rollbackDecision())).catch((e: unknown) => e)) as VigilError;
@@ -111,12 +136,15 @@ describe('argo-rollouts against a Kubernetes API that checks the PATCH', () => {
     const c = connector(api.url, api.token);
     expect(await c.apply(actionContext(rollbackDecision(), { dryRun: true }))).toEqual({
       changed: false,
-      detail: 'dry-run: would abort Rollout shop/checkout: merge patch {"status":{"abort":true}} (application/merge-patch+json) to its status subresource (phase Paused)',
+      detail:
+        'dry-run: would abort Rollout shop/checkout: merge patch {"status":{"abort":true}} (application/merge-patch+json) to its status subresource (phase Paused)',
     });
     const ctx = actionContext(rollbackDecision());
     await c.healthCheck!({ logger: ctx.logger, signal: ctx.signal });
     expect(api.requests.map((r) => [r.method, r.path, r.query.get('dryRun')])).toEqual([
-      ['GET', RO_PATH, null], ['GET', RO_PATH, null], ['PATCH', `${RO_PATH}/status`, 'All'],
+      ['GET', RO_PATH, null],
+      ['GET', RO_PATH, null],
+      ['PATCH', `${RO_PATH}/status`, 'All'],
     ]);
     expect(api.object(RO_PATH)).toEqual(before);
   });

@@ -28,13 +28,17 @@ export function flagsmithStates(): FlagsmithFeatureState[] {
 export class FakeFlagsmith {
   states: FlagsmithFeatureState[] = flagsmithStates();
 
-  private constructor(readonly vendor: FakeVendor, readonly environmentKey: string, readonly accepted: string[]) {}
+  private constructor(
+    readonly vendor: FakeVendor,
+    readonly environmentKey: string,
+    readonly accepted: string[],
+  ) {}
 
   /** `accepted`: the exact Authorization values this fake takes (e.g. "Api-Key k", "Token t"). */
   static async start(environmentKey: string, accepted: string[]): Promise<FakeFlagsmith> {
     const ref: { self?: FakeFlagsmith } = {};
     const vendor = await FakeVendor.start((_v, req) => ref.self!.handle(req));
-    const self = ref.self = new FakeFlagsmith(vendor, environmentKey, accepted);
+    const self = (ref.self = new FakeFlagsmith(vendor, environmentKey, accepted));
     return self;
   }
 
@@ -50,16 +54,19 @@ export class FakeFlagsmith {
     const u = new URL(req.path, 'http://flagsmith.invalid');
     const m = /^\/api\/v1\/environments\/([^/]+)\/featurestates\/(?:(\d+)\/)?$/.exec(u.pathname);
     if (!m) return v.reject(req, 'not a Flagsmith feature-state route the connector may use (trailing slash?)', 404);
-    if (decodeURIComponent(m[1]!) !== this.environmentKey) return { status: 404, json: { detail: 'Environment not found.' } };
+    if (decodeURIComponent(m[1]!) !== this.environmentKey)
+      return { status: 404, json: { detail: 'Environment not found.' } };
     if (m[2] === undefined) {
       if (req.method !== 'GET') return v.reject(req, `expected GET, got ${req.method}`, 405);
-      if ([...u.searchParams.keys()].join() !== 'feature_name') return v.reject(req, 'expected exactly the query parameter feature_name');
+      if ([...u.searchParams.keys()].join() !== 'feature_name')
+        return v.reject(req, 'expected exactly the query parameter feature_name');
       const name = u.searchParams.get('feature_name')!.toLowerCase();
       const results = this.states.filter((s) => s.name.toLowerCase() === name).map((s) => this.representation(s));
       return { status: 200, json: { count: results.length, next: null, previous: null, results } };
     }
     if (req.method !== 'PATCH') return v.reject(req, `expected PATCH, got ${req.method}`, 405);
-    if (req.headers['content-type'] !== 'application/json') return v.reject(req, `content-type ${req.headers['content-type']}`);
+    if (req.headers['content-type'] !== 'application/json')
+      return v.reject(req, `content-type ${req.headers['content-type']}`);
     const body = jsonBody(req);
     if (JSON.stringify(body) !== '{"enabled":false}') return v.reject(req, `unexpected body ${req.text}`);
     const state = this.states.find((s) => s.id === Number(m[2]));
@@ -70,10 +77,21 @@ export class FakeFlagsmith {
 
   representation(s: FlagsmithFeatureState): unknown {
     return {
-      id: s.id, feature_state_value: null, multivariate_feature_state_values: [], identity: null,
-      uuid: `00000000-0000-4000-8000-00000000${s.id}`, enabled: s.enabled, created_at: '2026-01-01T00:00:00Z',
-      updated_at: '2026-01-01T00:00:00Z', version: 1, live_from: '2026-01-01T00:00:00Z', feature: s.featureId,
-      environment: 7, feature_segment: null, change_request: null, environment_feature_version: null,
+      id: s.id,
+      feature_state_value: null,
+      multivariate_feature_state_values: [],
+      identity: null,
+      uuid: `00000000-0000-4000-8000-00000000${s.id}`,
+      enabled: s.enabled,
+      created_at: '2026-01-01T00:00:00Z',
+      updated_at: '2026-01-01T00:00:00Z',
+      version: 1,
+      live_from: '2026-01-01T00:00:00Z',
+      feature: s.featureId,
+      environment: 7,
+      feature_segment: null,
+      change_request: null,
+      environment_feature_version: null,
     };
   }
 }

@@ -50,12 +50,15 @@ export class FakeLaunchDarkly {
   /** Bodies of the semantic patches applied. */
   readonly patches: unknown[] = [];
 
-  private constructor(readonly vendor: FakeVendor, readonly apiKey: string) {}
+  private constructor(
+    readonly vendor: FakeVendor,
+    readonly apiKey: string,
+  ) {}
 
   static async start(apiKey: string): Promise<FakeLaunchDarkly> {
     const ref: { self?: FakeLaunchDarkly } = {};
     const vendor = await FakeVendor.start((_v, req) => ref.self!.handle(req));
-    const self = ref.self = new FakeLaunchDarkly(vendor, apiKey);
+    const self = (ref.self = new FakeLaunchDarkly(vendor, apiKey));
     return self;
   }
 
@@ -82,7 +85,8 @@ export class FakeLaunchDarkly {
     }
     if (req.method !== 'PATCH') return v.reject(req, `expected GET or PATCH, got ${req.method}`, 405);
     if (u.search !== '') return v.reject(req, 'PATCH takes no query');
-    if (req.headers['content-type'] !== SEMANTIC) return v.reject(req, `not a semantic patch: content-type ${req.headers['content-type']}`);
+    if (req.headers['content-type'] !== SEMANTIC)
+      return v.reject(req, `not a semantic patch: content-type ${req.headers['content-type']}`);
     return this.semanticPatch(req);
   }
 
@@ -92,10 +96,12 @@ export class FakeLaunchDarkly {
     if (!body || typeof body !== 'object') return v.reject(req, 'body is not a JSON object');
     const extra = Object.keys(body).filter((k) => !['environmentKey', 'comment', 'instructions'].includes(k));
     if (extra.length > 0) return v.reject(req, `unknown body fields ${extra.join(',')}`);
-    if (body.comment !== undefined && typeof body.comment !== 'string') return v.reject(req, 'comment must be a string');
+    if (body.comment !== undefined && typeof body.comment !== 'string')
+      return v.reject(req, 'comment must be a string');
     const env = typeof body.environmentKey === 'string' ? this.flag.environments[body.environmentKey] : undefined;
     if (!env) return v.reject(req, 'environmentKey missing or unknown');
-    if (!Array.isArray(body.instructions) || body.instructions.length === 0) return v.reject(req, 'instructions must be a non-empty array');
+    if (!Array.isArray(body.instructions) || body.instructions.length === 0)
+      return v.reject(req, 'instructions must be a non-empty array');
     for (const ins of body.instructions as { kind?: unknown; variationId?: unknown }[]) {
       if (ins.kind === 'turnFlagOff' && Object.keys(ins).length === 1) {
         env.on = false;
@@ -115,19 +121,41 @@ export class FakeLaunchDarkly {
   representation(env: string): unknown {
     const e = this.flag.environments[env];
     return {
-      name: 'Checkout v2', kind: 'multivariate', key: this.flag.key, _version: 7, creationDate: 1418684722483,
+      name: 'Checkout v2',
+      kind: 'multivariate',
+      key: this.flag.key,
+      _version: 7,
+      creationDate: 1418684722483,
       variations: this.flag.variations,
-      temporary: true, tags: [], archived: false, deprecated: false,
+      temporary: true,
+      tags: [],
+      archived: false,
+      deprecated: false,
       defaults: { onVariation: 0, offVariation: 1 },
       _links: { self: { href: `/api/v2/flags/${this.flag.project}/${this.flag.key}`, type: 'application/json' } },
-      environments: e === undefined ? {} : {
-        [env]: {
-          on: e.on, archived: false, salt: '61eddeadbeef4da1facecafe3a60a397', sel: '810edeadbeef', lastModified: 1627071171347,
-          version: 3, targets: [], contextTargets: [], rules: e.rules, fallthrough: e.fallthrough, offVariation: e.offVariation,
-          prerequisites: [], _site: { href: `/${this.flag.project}/${env}/features/${this.flag.key}`, type: 'text/html' },
-          _environmentName: env, trackEvents: false, trackEventsFallthrough: false,
-        },
-      },
+      environments:
+        e === undefined
+          ? {}
+          : {
+              [env]: {
+                on: e.on,
+                archived: false,
+                salt: '61eddeadbeef4da1facecafe3a60a397',
+                sel: '810edeadbeef',
+                lastModified: 1627071171347,
+                version: 3,
+                targets: [],
+                contextTargets: [],
+                rules: e.rules,
+                fallthrough: e.fallthrough,
+                offVariation: e.offVariation,
+                prerequisites: [],
+                _site: { href: `/${this.flag.project}/${env}/features/${this.flag.key}`, type: 'text/html' },
+                _environmentName: env,
+                trackEvents: false,
+                trackEventsFallthrough: false,
+              },
+            },
     };
   }
 }

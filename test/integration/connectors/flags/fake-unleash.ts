@@ -17,14 +17,21 @@ export interface UnleashFeatureState {
 }
 
 export class FakeUnleash {
-  feature: UnleashFeatureState = { project: 'default', name: 'checkout-v2', environments: { development: false, production: true } };
+  feature: UnleashFeatureState = {
+    project: 'default',
+    name: 'checkout-v2',
+    environments: { development: false, production: true },
+  };
 
-  private constructor(readonly vendor: FakeVendor, readonly token: string) {}
+  private constructor(
+    readonly vendor: FakeVendor,
+    readonly token: string,
+  ) {}
 
   static async start(token: string): Promise<FakeUnleash> {
     const ref: { self?: FakeUnleash } = {};
     const vendor = await FakeVendor.start((_v, req) => ref.self!.handle(req));
-    const self = ref.self = new FakeUnleash(vendor, token);
+    const self = (ref.self = new FakeUnleash(vendor, token));
     return self;
   }
 
@@ -67,8 +74,26 @@ export class FakeUnleash {
   representation(): unknown {
     return {
       environments: Object.entries(this.feature.environments).map(([name, enabled], i) => ({
-        name, lastSeenAt: null, enabled, yes: 0, no: 0, type: name, sortOrder: i + 2,
-        strategies: [{ name: 'flexibleRollout', constraints: [], variants: [], parameters: { groupId: this.feature.name, rollout: '100', stickiness: 'default' }, segments: [], sortOrder: 0, id: `s-${i}`, title: null, disabled: false }],
+        name,
+        lastSeenAt: null,
+        enabled,
+        yes: 0,
+        no: 0,
+        type: name,
+        sortOrder: i + 2,
+        strategies: [
+          {
+            name: 'flexibleRollout',
+            constraints: [],
+            variants: [],
+            parameters: { groupId: this.feature.name, rollout: '100', stickiness: 'default' },
+            segments: [],
+            sortOrder: 0,
+            id: `s-${i}`,
+            title: null,
+            disabled: false,
+          },
+        ],
       })),
       name: this.feature.name,
       impressionData: false,

@@ -1,4 +1,14 @@
-import { chmodSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -14,11 +24,22 @@ const dir = mkdtempSync(join(tmpdir(), 'vigil-flagd-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function connector(path: string, extra: Partial<FlagdOptions> = {}) {
-  return asPlan(flagdFactory.create('kill-flag', flagdFactory.parse({ path, flag: 'checkout-v2', variant: 'baseline', ...extra }), deps));
+  return asPlan(
+    flagdFactory.create(
+      'kill-flag',
+      flagdFactory.parse({ path, flag: 'checkout-v2', variant: 'baseline', ...extra }),
+      deps,
+    ),
+  );
 }
 
 async function rejection(p: Promise<unknown>): Promise<VigilError> {
-  const err: unknown = await p.then(() => { throw new Error('expected a failure'); }, (e: unknown) => e);
+  const err: unknown = await p.then(
+    () => {
+      throw new Error('expected a failure');
+    },
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(VigilError);
   return err as VigilError;
 }
@@ -30,22 +51,21 @@ function flagd(text: string): FlagdCore {
   return core;
 }
 
-connectorConformance(
-  'flagd (a real flag-definition file)',
-  (t) => connector(fileURLToPath(t.url)),
-  {
-    stateful: (): Promise<StatefulPeer> => {
-      const file = join(mkdtempSync(join(dir, 'conformance-')), 'flags.json');
-      return Promise.resolve({
-        url: pathToFileURL(file).href,
-        rollOut: () => { writeFileSync(file, FIXTURE); return Promise.resolve(); },
-        // The inode changes with every replacement, so a rewrite with the same bytes still shows.
-        snapshot: () => Promise.resolve(`${statSync(file).ino}:${readFileSync(file, 'utf8')}`),
-        close: () => Promise.resolve(),
-      });
-    },
+connectorConformance('flagd (a real flag-definition file)', (t) => connector(fileURLToPath(t.url)), {
+  stateful: (): Promise<StatefulPeer> => {
+    const file = join(mkdtempSync(join(dir, 'conformance-')), 'flags.json');
+    return Promise.resolve({
+      url: pathToFileURL(file).href,
+      rollOut: () => {
+        writeFileSync(file, FIXTURE);
+        return Promise.resolve();
+      },
+      // The inode changes with every replacement, so a rewrite with the same bytes still shows.
+      snapshot: () => Promise.resolve(`${statSync(file).ino}:${readFileSync(file, 'utf8')}`),
+      close: () => Promise.resolve(),
+    });
   },
-);
+});
 
 describe('flagd against the file flagd reads, evaluated with @openfeature/flagd-core', () => {
   let n = 0;
@@ -57,7 +77,10 @@ describe('flagd against the file flagd reads, evaluated with @openfeature/flagd-
 
   it('after the rollback the flag resolves to the baseline variant; every other flag resolves as before', async () => {
     const before = flagd(FIXTURE);
-    expect(before.resolveStringEvaluation('checkout-v2', 'fallback', {})).toMatchObject({ value: 'v1.8.0', variant: 'canary' });
+    expect(before.resolveStringEvaluation('checkout-v2', 'fallback', {})).toMatchObject({
+      value: 'v1.8.0',
+      variant: 'canary',
+    });
     const res = await connector(file).apply(actionContext(rollbackDecision()));
     expect(res).toEqual({
       changed: true,
@@ -65,7 +88,11 @@ describe('flagd against the file flagd reads, evaluated with @openfeature/flagd-
     });
     const text = readFileSync(file, 'utf8');
     const after = flagd(text);
-    expect(after.resolveStringEvaluation('checkout-v2', 'fallback', {})).toMatchObject({ value: 'v1.7.3', variant: 'baseline', reason: 'STATIC' });
+    expect(after.resolveStringEvaluation('checkout-v2', 'fallback', {})).toMatchObject({
+      value: 'v1.7.3',
+      variant: 'baseline',
+      reason: 'STATIC',
+    });
     for (const [key, type, dflt, ctx] of [
       ['search-ranking', 'string', 'x', { email: 'ann@beta.example.com' }],
       ['search-ranking', 'string', 'x', { email: 'bob@example.com' }],
@@ -79,16 +106,26 @@ describe('flagd against the file flagd reads, evaluated with @openfeature/flagd-
   });
 
   it('a flag with targeting keeps it: matching contexts still get their variant, others the new default; the result says so', async () => {
-    const res = await connector(file, { flag: 'search-ranking', variant: '2' }).apply(actionContext(rollbackDecision()));
+    const res = await connector(file, { flag: 'search-ranking', variant: '2' }).apply(
+      actionContext(rollbackDecision()),
+    );
     expect(res.changed).toBe(true);
     expect(res.detail).toMatch(/; note: its targeting rules still decide for the contexts they match$/);
     const after = flagd(readFileSync(file, 'utf8'));
-    expect(after.resolveStringEvaluation('search-ranking', 'x', { email: 'bob@example.com' })).toMatchObject({ value: 'bm25', reason: 'DEFAULT' });
-    expect(after.resolveStringEvaluation('search-ranking', 'x', { email: 'ann@beta.example.com' })).toMatchObject({ value: 'neural', reason: 'TARGETING_MATCH' });
+    expect(after.resolveStringEvaluation('search-ranking', 'x', { email: 'bob@example.com' })).toMatchObject({
+      value: 'bm25',
+      reason: 'DEFAULT',
+    });
+    expect(after.resolveStringEvaluation('search-ranking', 'x', { email: 'ann@beta.example.com' })).toMatchObject({
+      value: 'neural',
+      reason: 'TARGETING_MATCH',
+    });
   });
 
   it('a flag without defaultVariant gets one that flagd accepts', async () => {
-    const res = await connector(file, { flag: 'pricing-experiment', variant: 'control' }).apply(actionContext(rollbackDecision()));
+    const res = await connector(file, { flag: 'pricing-experiment', variant: 'control' }).apply(
+      actionContext(rollbackDecision()),
+    );
     expect(res.detail).toContain('before: flag "pricing-experiment" in');
     expect(res.detail).toContain('has no defaultVariant');
     expect(flagd(readFileSync(file, 'utf8')).getFlag('pricing-experiment')?.defaultVariant).toBe('control');
@@ -103,7 +140,10 @@ describe('flagd against the file flagd reads, evaluated with @openfeature/flagd-
     });
     expect(readFileSync(file, 'utf8')).toBe(FIXTURE);
     const done = await connector(file, { variant: 'canary' }).apply(actionContext(rollbackDecision()));
-    expect(done).toEqual({ changed: false, detail: `already rolled back: flag "checkout-v2" in ${file} has defaultVariant "canary"` });
+    expect(done).toEqual({
+      changed: false,
+      detail: `already rolled back: flag "checkout-v2" in ${file} has defaultVariant "canary"`,
+    });
     expect(statSync(file).ino).toBe(ino);
   });
 
@@ -111,14 +151,20 @@ describe('flagd against the file flagd reads, evaluated with @openfeature/flagd-
     const err = await rejection(connector(file, { variant: 'stable' }).apply(actionContext(rollbackDecision())));
     expect(err.code).toBe('VIGIL_ERR_CONNECTOR_FAILED');
     expect(err.retryable).toBe(false);
-    expect(err.message).toBe(`connector failed: flagd: flag "checkout-v2" in ${file} has no variant "stable" (it has: canary, baseline): fix options.variant`);
+    expect(err.message).toBe(
+      `connector failed: flagd: flag "checkout-v2" in ${file} has no variant "stable" (it has: canary, baseline): fix options.variant`,
+    );
     expect(readFileSync(file, 'utf8')).toBe(FIXTURE);
     const ctx = actionContext(rollbackDecision());
-    await expect(connector(file, { variant: 'stable' }).healthCheck!({ logger: ctx.logger, signal: ctx.signal })).rejects.toThrow('has no variant "stable"');
+    await expect(
+      connector(file, { variant: 'stable' }).healthCheck!({ logger: ctx.logger, signal: ctx.signal }),
+    ).rejects.toThrow('has no variant "stable"');
   });
 
   it('a missing file fails permanently with its cause; health check passes on a good file', async () => {
-    const missing = await rejection(connector(join(dir, 'nope', 'flags.json')).apply(actionContext(rollbackDecision())));
+    const missing = await rejection(
+      connector(join(dir, 'nope', 'flags.json')).apply(actionContext(rollbackDecision())),
+    );
     expect(missing.retryable).toBe(false);
     expect(missing.details.errno).toBe('ENOENT');
     expect((missing.cause as NodeJS.ErrnoException).code).toBe('ENOENT');

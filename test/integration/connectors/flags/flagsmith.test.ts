@@ -12,13 +12,28 @@ const ENV_KEY = 'Xk3pQ9envkey';
 const STATES_PATH = `/api/v1/environments/${ENV_KEY}/featurestates/`;
 
 function connector(baseUrl: string, extra: Partial<FlagsmithOptions> = {}) {
-  return asPlan(flagsmithFactory.create('kill-flag', flagsmithFactory.parse({
-    apiKey: API_KEY, environmentKey: ENV_KEY, feature: 'checkout_v2', baseUrl, ...extra,
-  }), deps));
+  return asPlan(
+    flagsmithFactory.create(
+      'kill-flag',
+      flagsmithFactory.parse({
+        apiKey: API_KEY,
+        environmentKey: ENV_KEY,
+        feature: 'checkout_v2',
+        baseUrl,
+        ...extra,
+      }),
+      deps,
+    ),
+  );
 }
 
 async function rejection(p: Promise<unknown>): Promise<VigilError> {
-  const err: unknown = await p.then(() => { throw new Error('expected a failure'); }, (e: unknown) => e);
+  const err: unknown = await p.then(
+    () => {
+      throw new Error('expected a failure');
+    },
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(VigilError);
   return err as VigilError;
 }
@@ -32,7 +47,10 @@ connectorConformance(
       const fake = await FakeFlagsmith.start(ENV_KEY, [`Api-Key ${API_KEY}`]);
       return {
         url: fake.url,
-        rollOut: () => { fake.states = flagsmithStates(); return Promise.resolve(); },
+        rollOut: () => {
+          fake.states = flagsmithStates();
+          return Promise.resolve();
+        },
         snapshot: () => Promise.resolve(JSON.stringify({ states: fake.states, writes: fake.vendor.writes().length })),
         close: () => fake.vendor.close(),
       };
@@ -42,7 +60,9 @@ connectorConformance(
 
 describe('flagsmith against a server that checks the documented requests', () => {
   let fake: FakeFlagsmith;
-  beforeAll(async () => { fake = await FakeFlagsmith.start(ENV_KEY, [`Api-Key ${API_KEY}`, `Token ${TOKEN}`]); });
+  beforeAll(async () => {
+    fake = await FakeFlagsmith.start(ENV_KEY, [`Api-Key ${API_KEY}`, `Token ${TOKEN}`]);
+  });
   afterAll(() => fake.vendor.close());
   beforeEach(() => {
     fake.vendor.reset();
@@ -53,7 +73,8 @@ describe('flagsmith against a server that checks the documented requests', () =>
     const res = await connector(fake.url).apply(actionContext(rollbackDecision()));
     expect(res).toEqual({
       changed: true,
-      detail: `applied: disable feature "checkout_v2" in its environment default (PATCH ${fake.url}${STATES_PATH}9101/); ` +
+      detail:
+        `applied: disable feature "checkout_v2" in its environment default (PATCH ${fake.url}${STATES_PATH}9101/); ` +
         'before: feature "checkout_v2" in its environment default is enabled (feature state 9101)',
     });
     expect(fake.vendor.violations).toEqual([]);
@@ -78,12 +99,16 @@ describe('flagsmith against a server that checks the documented requests', () =>
     const dry = await connector(fake.url).apply(actionContext(rollbackDecision(), { dryRun: true }));
     expect(dry).toEqual({
       changed: false,
-      detail: `dry-run: would disable feature "checkout_v2" in its environment default (PATCH ${fake.url}${STATES_PATH}9101/); ` +
+      detail:
+        `dry-run: would disable feature "checkout_v2" in its environment default (PATCH ${fake.url}${STATES_PATH}9101/); ` +
         'now feature "checkout_v2" in its environment default is enabled (feature state 9101)',
     });
     fake.states[0]!.enabled = false;
     const res = await connector(fake.url).apply(actionContext(rollbackDecision()));
-    expect(res).toEqual({ changed: false, detail: 'already rolled back: feature "checkout_v2" in its environment default is disabled (feature state 9101)' });
+    expect(res).toEqual({
+      changed: false,
+      detail: 'already rolled back: feature "checkout_v2" in its environment default is disabled (feature state 9101)',
+    });
     expect(fake.vendor.writes()).toEqual([]);
   });
 
@@ -99,7 +124,10 @@ describe('flagsmith against a server that checks the documented requests', () =>
   });
 
   it('a refused write (versioned environment, change requests) is permanent with the cause; 5xx is retried', async () => {
-    fake.vendor.failNextWrite = { status: 400, json: { detail: 'Cannot write feature states directly in an environment with feature versioning' } };
+    fake.vendor.failNextWrite = {
+      status: 400,
+      json: { detail: 'Cannot write feature states directly in an environment with feature versioning' },
+    };
     const refused = await rejection(connector(fake.url).apply(actionContext(rollbackDecision())));
     expect(refused.code).toBe('VIGIL_ERR_CONNECTOR_HTTP_4XX');
     expect(refused.message).toContain('feature versioning');
@@ -112,10 +140,14 @@ describe('flagsmith against a server that checks the documented requests', () =>
   it('an unknown environment key or a bad credential fails the health check permanently', async () => {
     const ctx = actionContext(rollbackDecision());
     await expect(connector(fake.url).healthCheck!({ logger: ctx.logger, signal: ctx.signal })).resolves.toBeUndefined();
-    const env = await rejection(connector(fake.url, { environmentKey: 'other' }).healthCheck!({ logger: ctx.logger, signal: ctx.signal }));
+    const env = await rejection(
+      connector(fake.url, { environmentKey: 'other' }).healthCheck!({ logger: ctx.logger, signal: ctx.signal }),
+    );
     expect(env.details.status).toBe(404);
     expect(env.message).toContain('Environment not found.');
-    const bad = await rejection(connector(fake.url, { apiKey: 'ser.wrong-77' }).healthCheck!({ logger: ctx.logger, signal: ctx.signal }));
+    const bad = await rejection(
+      connector(fake.url, { apiKey: 'ser.wrong-77' }).healthCheck!({ logger: ctx.logger, signal: ctx.signal }),
+    );
     expect(bad.details.status).toBe(401);
     expect(bad.message).not.toContain('ser.wrong-77');
   });

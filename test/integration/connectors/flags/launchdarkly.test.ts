@@ -11,13 +11,29 @@ const FLAG_PATH = '/api/v2/flags/shop/checkout-v2';
 const BASELINE_ID = '7b32de80-f346-4276-bb77-28dfa7ddc2d8';
 
 function connector(baseUrl: string, extra: Partial<LaunchDarklyOptions> = {}) {
-  return asPlan(launchDarklyFactory.create('kill-flag', launchDarklyFactory.parse({
-    apiKey: API_KEY, project: 'shop', flag: 'checkout-v2', environment: 'production', baseUrl, ...extra,
-  }), deps));
+  return asPlan(
+    launchDarklyFactory.create(
+      'kill-flag',
+      launchDarklyFactory.parse({
+        apiKey: API_KEY,
+        project: 'shop',
+        flag: 'checkout-v2',
+        environment: 'production',
+        baseUrl,
+        ...extra,
+      }),
+      deps,
+    ),
+  );
 }
 
 async function rejection(p: Promise<unknown>): Promise<VigilError> {
-  const err: unknown = await p.then(() => { throw new Error('expected a failure'); }, (e: unknown) => e);
+  const err: unknown = await p.then(
+    () => {
+      throw new Error('expected a failure');
+    },
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(VigilError);
   return err as VigilError;
 }
@@ -27,13 +43,19 @@ async function ldPeer(): Promise<StatefulPeer> {
   const fake = await FakeLaunchDarkly.start(API_KEY);
   return {
     url: fake.url,
-    rollOut: () => { fake.flag = ldFlag(); return Promise.resolve(); },
+    rollOut: () => {
+      fake.flag = ldFlag();
+      return Promise.resolve();
+    },
     snapshot: () => Promise.resolve(JSON.stringify({ flag: fake.flag, writes: fake.vendor.writes().length })),
     close: () => fake.vendor.close(),
   };
 }
 
-for (const [mode, extra] of [['turnFlagOff', {}], ['fallthrough variation', { variation: 'baseline' }]] as const) {
+for (const [mode, extra] of [
+  ['turnFlagOff', {}],
+  ['fallthrough variation', { variation: 'baseline' }],
+] as const) {
   connectorConformance(
     `launchdarkly, ${mode} (server that checks the documented requests)`,
     (t) => connector(t.url, { timeoutMs: t.timeoutMs, ...extra }),
@@ -46,7 +68,9 @@ for (const [mode, extra] of [['turnFlagOff', {}], ['fallthrough variation', { va
 
 describe('launchdarkly against a server that checks the documented requests', () => {
   let fake: FakeLaunchDarkly;
-  beforeAll(async () => { fake = await FakeLaunchDarkly.start(API_KEY); });
+  beforeAll(async () => {
+    fake = await FakeLaunchDarkly.start(API_KEY);
+  });
   afterAll(() => fake.vendor.close());
   beforeEach(() => {
     fake.vendor.reset();
@@ -59,7 +83,8 @@ describe('launchdarkly against a server that checks the documented requests', ()
     const res = await connector(fake.url).apply(actionContext(d));
     expect(res).toEqual({
       changed: true,
-      detail: `applied: turn flag "checkout-v2" (project "shop") in environment "production" off (PATCH ${fake.url}${FLAG_PATH}, turnFlagOff); ` +
+      detail:
+        `applied: turn flag "checkout-v2" (project "shop") in environment "production" off (PATCH ${fake.url}${FLAG_PATH}, turnFlagOff); ` +
         'before: flag "checkout-v2" (project "shop") in environment "production" is on',
     });
     expect(fake.vendor.violations).toEqual([]);
@@ -85,9 +110,12 @@ describe('launchdarkly against a server that checks the documented requests', ()
       fake.patches.length = 0;
       const res = await connector(fake.url, { variation }).apply(actionContext(rollbackDecision()));
       expect(res.changed).toBe(true);
-      expect(res.detail).toContain('set the default rule of flag "checkout-v2" (project "shop") in environment "production" to variation "baseline"');
-      expect((fake.patches[0] as { instructions: unknown }).instructions)
-        .toEqual([{ kind: 'updateFallthroughVariationOrRollout', variationId: BASELINE_ID }]);
+      expect(res.detail).toContain(
+        'set the default rule of flag "checkout-v2" (project "shop") in environment "production" to variation "baseline"',
+      );
+      expect((fake.patches[0] as { instructions: unknown }).instructions).toEqual([
+        { kind: 'updateFallthroughVariationOrRollout', variationId: BASELINE_ID },
+      ]);
       expect(fake.flag.environments.production!.fallthrough).toEqual({ variation: 1 });
       expect(fake.flag.environments.production!.on).toBe(true);
     }
@@ -97,22 +125,38 @@ describe('launchdarkly against a server that checks the documented requests', ()
   it('reads first: an off flag, or a default rule already on the variation, is not written again', async () => {
     fake.flag.environments.production!.on = false;
     const off = await connector(fake.url).apply(actionContext(rollbackDecision()));
-    expect(off).toEqual({ changed: false, detail: 'already rolled back: flag "checkout-v2" (project "shop") in environment "production" is off' });
+    expect(off).toEqual({
+      changed: false,
+      detail: 'already rolled back: flag "checkout-v2" (project "shop") in environment "production" is off',
+    });
     fake.flag.environments.production!.fallthrough = { variation: 1 };
     const same = await connector(fake.url, { variation: 'baseline' }).apply(actionContext(rollbackDecision()));
     expect(same.changed).toBe(false);
-    expect(same.detail).toBe('already rolled back: flag "checkout-v2" (project "shop") in environment "production" is off, ' +
-      'its default rule serves variation #1; note: the flag is off, so it serves its off variation until it is turned on');
+    expect(same.detail).toBe(
+      'already rolled back: flag "checkout-v2" (project "shop") in environment "production" is off, ' +
+        'its default rule serves variation #1; note: the flag is off, so it serves its off variation until it is turned on',
+    );
     expect(fake.vendor.writes()).toEqual([]);
   });
 
   it('a percentage rollout on the default rule is replaced by the variation; rules left in place are reported', async () => {
-    fake.flag.environments.production!.fallthrough = { rollout: { variations: [{ variation: 0, weight: 50000 }, { variation: 1, weight: 50000 }] } };
+    fake.flag.environments.production!.fallthrough = {
+      rollout: {
+        variations: [
+          { variation: 0, weight: 50000 },
+          { variation: 1, weight: 50000 },
+        ],
+      },
+    };
     fake.flag.environments.production!.rules = [{ _id: 'r1', variation: 0, clauses: [] }];
-    const dry = await connector(fake.url, { variation: 'baseline' }).apply(actionContext(rollbackDecision(), { dryRun: true }));
-    expect(dry.detail).toBe(`dry-run: would set the default rule of flag "checkout-v2" (project "shop") in environment "production" to variation "baseline" ` +
-      `(PATCH ${fake.url}${FLAG_PATH}, updateFallthroughVariationOrRollout); now flag "checkout-v2" (project "shop") in environment "production" is on, ` +
-      'its default rule serves a percentage rollout; note: 1 targeting rule(s) still serve their own variations');
+    const dry = await connector(fake.url, { variation: 'baseline' }).apply(
+      actionContext(rollbackDecision(), { dryRun: true }),
+    );
+    expect(dry.detail).toBe(
+      `dry-run: would set the default rule of flag "checkout-v2" (project "shop") in environment "production" to variation "baseline" ` +
+        `(PATCH ${fake.url}${FLAG_PATH}, updateFallthroughVariationOrRollout); now flag "checkout-v2" (project "shop") in environment "production" is on, ` +
+        'its default rule serves a percentage rollout; note: 1 targeting rule(s) still serve their own variations',
+    );
     expect(fake.vendor.writes()).toEqual([]);
     const res = await connector(fake.url, { variation: 'baseline' }).apply(actionContext(rollbackDecision()));
     expect(res.changed).toBe(true);
@@ -120,13 +164,19 @@ describe('launchdarkly against a server that checks the documented requests', ()
   });
 
   it('an unknown or ambiguous variation, or a missing environment, fails permanently before any write', async () => {
-    const unknown = await rejection(connector(fake.url, { variation: 'blue' }).apply(actionContext(rollbackDecision())));
+    const unknown = await rejection(
+      connector(fake.url, { variation: 'blue' }).apply(actionContext(rollbackDecision())),
+    );
     expect(unknown.code).toBe('VIGIL_ERR_CONNECTOR_FAILED');
     expect(unknown.retryable).toBe(false);
-    expect(unknown.message).toContain('has no variation "blue" (it has: "canary" _id 86208e6e-468f-4425-b334-7f318397f95c, ' +
-      '"baseline" _id 7b32de80-f346-4276-bb77-28dfa7ddc2d8, #2 ("legacy") _id c0ffee00-0000-4000-8000-000000000003)');
+    expect(unknown.message).toContain(
+      'has no variation "blue" (it has: "canary" _id 86208e6e-468f-4425-b334-7f318397f95c, ' +
+        '"baseline" _id 7b32de80-f346-4276-bb77-28dfa7ddc2d8, #2 ("legacy") _id c0ffee00-0000-4000-8000-000000000003)',
+    );
     fake.flag.variations[2]!.name = 'baseline';
-    const twice = await rejection(connector(fake.url, { variation: 'baseline' }).apply(actionContext(rollbackDecision())));
+    const twice = await rejection(
+      connector(fake.url, { variation: 'baseline' }).apply(actionContext(rollbackDecision())),
+    );
     expect(twice.message).toContain('matches 2 variations: use the variation _id');
     const env = await rejection(connector(fake.url, { environment: 'qa' }).apply(actionContext(rollbackDecision())));
     expect(env.message).toContain('flag "checkout-v2" has no environment "qa" in project "shop"');
@@ -134,7 +184,10 @@ describe('launchdarkly against a server that checks the documented requests', ()
   });
 
   it('a write refused (approvals required) is permanent with the vendor message; 429 and 5xx are retried', async () => {
-    fake.vendor.failNextWrite = { status: 405, json: { code: 'method_not_allowed', message: 'approval is required to make changes in production' } };
+    fake.vendor.failNextWrite = {
+      status: 405,
+      json: { code: 'method_not_allowed', message: 'approval is required to make changes in production' },
+    };
     const refused = await rejection(connector(fake.url).apply(actionContext(rollbackDecision())));
     expect(refused.code).toBe('VIGIL_ERR_CONNECTOR_HTTP_4XX');
     expect(refused.message).toContain('approval is required');
@@ -148,8 +201,12 @@ describe('launchdarkly against a server that checks the documented requests', ()
 
   it('health check reads the flag (and resolves the variation); a bad key fails without showing it', async () => {
     const ctx = actionContext(rollbackDecision());
-    await expect(connector(fake.url, { variation: 'baseline' }).healthCheck!({ logger: ctx.logger, signal: ctx.signal })).resolves.toBeUndefined();
-    const err = await rejection(connector(fake.url, { apiKey: 'api-wrong-91' }).healthCheck!({ logger: ctx.logger, signal: ctx.signal }));
+    await expect(
+      connector(fake.url, { variation: 'baseline' }).healthCheck!({ logger: ctx.logger, signal: ctx.signal }),
+    ).resolves.toBeUndefined();
+    const err = await rejection(
+      connector(fake.url, { apiKey: 'api-wrong-91' }).healthCheck!({ logger: ctx.logger, signal: ctx.signal }),
+    );
     expect(err.details.status).toBe(401);
     expect(err.message).not.toContain('api-wrong-91');
     expect(fake.vendor.writes()).toEqual([]);

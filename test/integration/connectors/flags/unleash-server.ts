@@ -42,8 +42,14 @@ export async function postgresReachable(): Promise<boolean> {
   return new Promise((resolve) => {
     const s = new Socket();
     s.setTimeout(1000);
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('timeout', () => { s.destroy(); resolve(false); });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('timeout', () => {
+      s.destroy();
+      resolve(false);
+    });
     s.once('error', () => resolve(false));
     s.connect(Number(u.port || 5432), u.hostname);
   });
@@ -70,7 +76,10 @@ function waitForPort(child: ChildProcess, timeoutMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
-    const timer = setTimeout(() => reject(new Error(`unleash-server did not start within ${timeoutMs} ms: ${err.slice(-2000)}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`unleash-server did not start within ${timeoutMs} ms: ${err.slice(-2000)}`)),
+      timeoutMs,
+    );
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /VIGIL_UNLEASH_PORT=(\d+)/.exec(out);
@@ -79,7 +88,9 @@ function waitForPort(child: ChildProcess, timeoutMs: number): Promise<number> {
         resolve(Number(m[1]));
       }
     });
-    child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stderr?.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`unleash-server exited with ${code}: ${err.slice(-2000)}`));
@@ -101,7 +112,9 @@ async function waitHealthy(url: string, timeoutMs: number): Promise<void> {
   }
 }
 
-export async function startUnleash(opts: { startupTimeoutMs?: number; adminToken?: string } = {}): Promise<UnleashServer> {
+export async function startUnleash(
+  opts: { startupTimeoutMs?: number; adminToken?: string } = {},
+): Promise<UnleashServer> {
   const database = `vigil_unleash_${randomBytes(6).toString('hex')}`;
   const adminToken = opts.adminToken ?? `*:*.vigil-test-${randomBytes(12).toString('hex')}`;
   const backendToken = `default:production.vigil-test-${randomBytes(12).toString('hex')}`;
@@ -109,8 +122,12 @@ export async function startUnleash(opts: { startupTimeoutMs?: number; adminToken
   await admin(`CREATE DATABASE ${database}`);
   const options = {
     db: {
-      host: pg.hostname, port: Number(pg.port || 5432), user: decodeURIComponent(pg.username) || 'postgres',
-      password: decodeURIComponent(pg.password), database, ssl: false,
+      host: pg.hostname,
+      port: Number(pg.port || 5432),
+      user: decodeURIComponent(pg.username) || 'postgres',
+      password: decodeURIComponent(pg.password),
+      database,
+      ssl: false,
     },
     server: { host: '127.0.0.1', port: 0, gracefulShutdownEnable: false },
     logLevel: 'error',
@@ -118,7 +135,13 @@ export async function startUnleash(opts: { startupTimeoutMs?: number; adminToken
     authentication: {
       initApiTokens: [
         { secret: adminToken, type: 'admin', tokenName: 'vigil-test', projects: ['*'], environment: '*' },
-        { secret: backendToken, type: 'backend', tokenName: 'vigil-test-sdk', projects: ['default'], environment: 'production' },
+        {
+          secret: backendToken,
+          type: 'backend',
+          tokenName: 'vigil-test-sdk',
+          projects: ['default'],
+          environment: 'production',
+        },
       ],
     },
   };

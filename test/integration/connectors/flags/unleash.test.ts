@@ -12,13 +12,28 @@ const TOKEN = '*:*.conformance-unleash-admin-3c9d7e';
 const FEATURE_PATH = '/api/admin/projects/default/features/checkout-v2';
 
 function connector(url: string, token: string, extra: Partial<UnleashOptions> = {}) {
-  return asPlan(unleashFactory.create('kill-flag', unleashFactory.parse({
-    url, token, feature: 'checkout-v2', environment: 'production', ...extra,
-  }), deps));
+  return asPlan(
+    unleashFactory.create(
+      'kill-flag',
+      unleashFactory.parse({
+        url,
+        token,
+        feature: 'checkout-v2',
+        environment: 'production',
+        ...extra,
+      }),
+      deps,
+    ),
+  );
 }
 
 async function rejection(p: Promise<unknown>): Promise<VigilError> {
-  const err: unknown = await p.then(() => { throw new Error('expected a failure'); }, (e: unknown) => e);
+  const err: unknown = await p.then(
+    () => {
+      throw new Error('expected a failure');
+    },
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(VigilError);
   return err as VigilError;
 }
@@ -32,8 +47,12 @@ connectorConformance(
       const fake = await FakeUnleash.start(TOKEN);
       return {
         url: fake.url,
-        rollOut: () => { fake.feature.environments.production = true; return Promise.resolve(); },
-        snapshot: () => Promise.resolve(JSON.stringify({ envs: fake.feature.environments, writes: fake.vendor.writes().length })),
+        rollOut: () => {
+          fake.feature.environments.production = true;
+          return Promise.resolve();
+        },
+        snapshot: () =>
+          Promise.resolve(JSON.stringify({ envs: fake.feature.environments, writes: fake.vendor.writes().length })),
         close: () => fake.vendor.close(),
       };
     },
@@ -42,7 +61,9 @@ connectorConformance(
 
 describe('unleash against a server that checks the documented requests', () => {
   let fake: FakeUnleash;
-  beforeAll(async () => { fake = await FakeUnleash.start(TOKEN); });
+  beforeAll(async () => {
+    fake = await FakeUnleash.start(TOKEN);
+  });
   afterAll(() => fake.vendor.close());
   beforeEach(() => {
     fake.vendor.reset();
@@ -53,7 +74,8 @@ describe('unleash against a server that checks the documented requests', () => {
     const res = await connector(fake.url, TOKEN).apply(actionContext(rollbackDecision()));
     expect(res).toEqual({
       changed: true,
-      detail: `applied: disable feature "checkout-v2" (project "default") in environment "production" (POST ${fake.url}${FEATURE_PATH}/environments/production/off); ` +
+      detail:
+        `applied: disable feature "checkout-v2" (project "default") in environment "production" (POST ${fake.url}${FEATURE_PATH}/environments/production/off); ` +
         'before: feature "checkout-v2" (project "default") in environment "production" is enabled',
     });
     expect(fake.vendor.violations).toEqual([]);
@@ -81,14 +103,19 @@ describe('unleash against a server that checks the documented requests', () => {
   it('dry run describes the exact write and only reads', async () => {
     const res = await connector(fake.url, TOKEN).apply(actionContext(rollbackDecision(), { dryRun: true }));
     expect(res.changed).toBe(false);
-    expect(res.detail).toBe(`dry-run: would disable feature "checkout-v2" (project "default") in environment "production" ` +
-      `(POST ${fake.url}${FEATURE_PATH}/environments/production/off); now feature "checkout-v2" (project "default") in environment "production" is enabled`);
+    expect(res.detail).toBe(
+      `dry-run: would disable feature "checkout-v2" (project "default") in environment "production" ` +
+        `(POST ${fake.url}${FEATURE_PATH}/environments/production/off); now feature "checkout-v2" (project "default") in environment "production" is enabled`,
+    );
     expect(fake.vendor.writes()).toEqual([]);
     expect(fake.feature.environments.production).toBe(true);
   });
 
   it('a refused write (change requests, permissions) is permanent and names the cause; a failing one is retried', async () => {
-    fake.vendor.failNextWrite = { status: 403, json: { name: 'PermissionError', message: 'change requests are enabled for production' } };
+    fake.vendor.failNextWrite = {
+      status: 403,
+      json: { name: 'PermissionError', message: 'change requests are enabled for production' },
+    };
     const denied = await rejection(connector(fake.url, TOKEN).apply(actionContext(rollbackDecision())));
     expect(denied.code).toBe('VIGIL_ERR_CONNECTOR_HTTP_4XX');
     expect(denied.retryable).toBe(false);
@@ -101,7 +128,9 @@ describe('unleash against a server that checks the documented requests', () => {
   });
 
   it('an environment the feature does not have is a permanent error listing the ones it has', async () => {
-    const err = await rejection(connector(fake.url, TOKEN, { environment: 'prod' }).apply(actionContext(rollbackDecision())));
+    const err = await rejection(
+      connector(fake.url, TOKEN, { environment: 'prod' }).apply(actionContext(rollbackDecision())),
+    );
     expect(err.code).toBe('VIGIL_ERR_CONNECTOR_FAILED');
     expect(err.retryable).toBe(false);
     expect(err.message).toContain('has no environment "prod" in project "default" (it has: development, production)');
@@ -110,12 +139,18 @@ describe('unleash against a server that checks the documented requests', () => {
 
   it('health check proves token and feature; a wrong token fails permanently without showing the token', async () => {
     const ctx = actionContext(rollbackDecision());
-    await expect(connector(fake.url, TOKEN).healthCheck!({ logger: ctx.logger, signal: ctx.signal })).resolves.toBeUndefined();
-    const err = await rejection(connector(fake.url, 'wrong-token-77').healthCheck!({ logger: ctx.logger, signal: ctx.signal }));
+    await expect(
+      connector(fake.url, TOKEN).healthCheck!({ logger: ctx.logger, signal: ctx.signal }),
+    ).resolves.toBeUndefined();
+    const err = await rejection(
+      connector(fake.url, 'wrong-token-77').healthCheck!({ logger: ctx.logger, signal: ctx.signal }),
+    );
     expect(err.code).toBe('VIGIL_ERR_CONNECTOR_HTTP_4XX');
     expect(err.details.status).toBe(401);
     expect(`${err.message}${JSON.stringify(err.details)}`).not.toContain('wrong-token-77');
-    const missing = await rejection(connector(fake.url, TOKEN, { feature: 'nope' }).healthCheck!({ logger: ctx.logger, signal: ctx.signal }));
+    const missing = await rejection(
+      connector(fake.url, TOKEN, { feature: 'nope' }).healthCheck!({ logger: ctx.logger, signal: ctx.signal }),
+    );
     expect(missing.message).toContain('There\'s no feature named \\"nope\\" in project \\"default\\".');
   });
 
@@ -145,7 +180,11 @@ const pgUp = await postgresReachable();
 
 describe('real unleash-server prerequisites', () => {
   it('PostgreSQL is reachable (npm test and CI must run the real-peer test; a bare vitest run skips it without one)', () => {
-    if (!pgUp) expect(process.env.CI ?? process.env.VIGIL_TEST_REQUIRE_PEERS, 'no PostgreSQL at VIGIL_TEST_PG_URL (default 127.0.0.1:5432): install and start it').toBeFalsy();
+    if (!pgUp)
+      expect(
+        process.env.CI ?? process.env.VIGIL_TEST_REQUIRE_PEERS,
+        'no PostgreSQL at VIGIL_TEST_PG_URL (default 127.0.0.1:5432): install and start it',
+      ).toBeFalsy();
   });
 });
 
@@ -154,8 +193,12 @@ describe.runIf(pgUp)('unleash against a real unleash-server 7.5.1 on PostgreSQL'
   const REAL_TOKEN = '*:*.vigil-real-unleash-admin-51f0';
   const server = (): Promise<UnleashServer> => (started ??= startUnleash({ adminToken: REAL_TOKEN }));
   // Started here, before the conformance suite's own hooks, with room for a loaded machine (~5 s idle).
-  beforeAll(async () => { await server(); }, 120_000);
-  afterAll(async () => { if (started) await (await started).close(); });
+  beforeAll(async () => {
+    await server();
+  }, 120_000);
+  afterAll(async () => {
+    if (started) await (await started).close();
+  });
 
   async function call(method: string, path: string, body?: unknown): Promise<Response> {
     const s = await server();
@@ -177,11 +220,13 @@ describe.runIf(pgUp)('unleash against a real unleash-server 7.5.1 on PostgreSQL'
       await call('POST', '/api/admin/projects/default/features', { name, type: 'release' });
       for (const env of ['development', 'production']) {
         await call('POST', `/api/admin/projects/default/features/${name}/environments/${env}/strategies`, {
-          name: 'flexibleRollout', parameters: { rollout: '100', stickiness: 'default', groupId: name },
+          name: 'flexibleRollout',
+          parameters: { rollout: '100', stickiness: 'default', groupId: name },
         });
       }
     }
-    for (const env of ['development', 'production']) await call('POST', `/api/admin/projects/default/features/${name}/environments/${env}/on`);
+    for (const env of ['development', 'production'])
+      await call('POST', `/api/admin/projects/default/features/${name}/environments/${env}/on`);
   }
 
   async function events(name: string): Promise<number[]> {
@@ -210,7 +255,10 @@ describe.runIf(pgUp)('unleash against a real unleash-server 7.5.1 on PostgreSQL'
             const f = (await (await call('GET', '/api/admin/projects/default/features/checkout-v2')).json()) as {
               environments: { name: string; enabled: boolean }[];
             };
-            return JSON.stringify({ envs: f.environments.map((e) => [e.name, e.enabled]), events: await events('checkout-v2') });
+            return JSON.stringify({
+              envs: f.environments.map((e) => [e.name, e.enabled]),
+              events: await events('checkout-v2'),
+            });
           },
           close: () => Promise.resolve(),
         };
@@ -229,7 +277,10 @@ describe.runIf(pgUp)('unleash against a real unleash-server 7.5.1 on PostgreSQL'
     const f = (await (await call('GET', '/api/admin/projects/default/features/payments-v3')).json()) as {
       environments: { name: string; enabled: boolean }[];
     };
-    expect(f.environments.map((e) => [e.name, e.enabled])).toEqual([['development', true], ['production', false]]);
+    expect(f.environments.map((e) => [e.name, e.enabled])).toEqual([
+      ['development', true],
+      ['production', false],
+    ]);
     const before = await events('payments-v3');
     const second = await c.apply(actionContext(rollbackDecision()));
     expect(second.changed).toBe(false);
@@ -243,9 +294,15 @@ describe.runIf(pgUp)('unleash against a real unleash-server 7.5.1 on PostgreSQL'
     const denied = await rejection(connector(s.url, '*:*.not-a-token', { feature: 'payments-v3' }).apply(ctx));
     expect(denied.code).toBe('VIGIL_ERR_CONNECTOR_HTTP_4XX');
     expect(denied.details.status).toBe(401);
-    const env = await rejection(connector(s.url, s.adminToken, { feature: 'payments-v3', environment: 'staging' }).apply(ctx));
+    const env = await rejection(
+      connector(s.url, s.adminToken, { feature: 'payments-v3', environment: 'staging' }).apply(ctx),
+    );
     expect(env.message).toContain('(it has: development, production)');
-    await expect(connector(s.url, s.adminToken, { feature: 'payments-v3' }).healthCheck!({ logger: ctx.logger, signal: ctx.signal }))
-      .resolves.toBeUndefined();
+    await expect(
+      connector(s.url, s.adminToken, { feature: 'payments-v3' }).healthCheck!({
+        logger: ctx.logger,
+        signal: ctx.signal,
+      }),
+    ).resolves.toBeUndefined();
   });
 });

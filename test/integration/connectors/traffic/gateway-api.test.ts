@@ -14,7 +14,12 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const ROUTE_PATH = '/apis/gateway.networking.k8s.io/v1/namespaces/shop/httproutes/checkout';
 const CONFORMANCE_TOKEN = 'conformance-kube-token-5be2';
 
-interface Ref { name: string; port?: number; weight?: number; kind?: string }
+interface Ref {
+  name: string;
+  port?: number;
+  weight?: number;
+  kind?: string;
+}
 function route(rules: Ref[][]) {
   return {
     apiVersion: 'gateway.networking.k8s.io/v1',
@@ -22,7 +27,10 @@ function route(rules: Ref[][]) {
     metadata: { name: 'checkout', namespace: 'shop' },
     spec: {
       parentRefs: [{ name: 'public' }],
-      rules: rules.map((backendRefs, i) => ({ matches: [{ path: { type: 'PathPrefix', value: `/r${i}` } }], backendRefs })),
+      rules: rules.map((backendRefs, i) => ({
+        matches: [{ path: { type: 'PathPrefix', value: `/r${i}` } }],
+        backendRefs,
+      })),
     },
     status: { parents: [] },
   };
@@ -35,48 +43,83 @@ function weights(api: FakeKubeApi): (number | undefined)[][] {
 
 function connector(server: string, token: string, extra: Partial<GatewayApiOptions> = {}) {
   const kubeconfig = writeKubeconfig(dir, server, token);
-  return asPlan(gatewayApiTrafficFactory.create('shift', gatewayApiTrafficFactory.parse({
-    kubeconfig, namespace: 'shop', route: 'checkout', baselineBackend: 'checkout-stable', canaryBackend: 'checkout-canary', ...extra,
-  }), deps));
+  return asPlan(
+    gatewayApiTrafficFactory.create(
+      'shift',
+      gatewayApiTrafficFactory.parse({
+        kubeconfig,
+        namespace: 'shop',
+        route: 'checkout',
+        baselineBackend: 'checkout-stable',
+        canaryBackend: 'checkout-canary',
+        ...extra,
+      }),
+      deps,
+    ),
+  );
 }
 
-connectorConformance(
-  'gateway-api',
-  (t) => connector(t.url, CONFORMANCE_TOKEN, { timeoutMs: t.timeoutMs }),
-  {
-    http: { secrets: [CONFORMANCE_TOKEN], requestPath: /^\/hook\/apis\/gateway\.networking\.k8s\.io\/v1\/namespaces\/shop\/httproutes\/checkout$/ },
-    stateful: async () => {
-      const api = await FakeKubeApi.start({ token: CONFORMANCE_TOKEN });
-      return {
-        url: api.url,
-        rollOut: () => {
-          api.put(ROUTE_PATH, route([[{ name: 'checkout-stable', port: 80, weight: 90 }, { name: 'checkout-canary', port: 80, weight: 10 }]]));
-          return Promise.resolve();
-        },
-        snapshot: () => Promise.resolve(JSON.stringify(api.object(ROUTE_PATH))),
-        close: () => api.close(),
-      };
-    },
+connectorConformance('gateway-api', (t) => connector(t.url, CONFORMANCE_TOKEN, { timeoutMs: t.timeoutMs }), {
+  http: {
+    secrets: [CONFORMANCE_TOKEN],
+    requestPath: /^\/hook\/apis\/gateway\.networking\.k8s\.io\/v1\/namespaces\/shop\/httproutes\/checkout$/,
   },
-);
+  stateful: async () => {
+    const api = await FakeKubeApi.start({ token: CONFORMANCE_TOKEN });
+    return {
+      url: api.url,
+      rollOut: () => {
+        api.put(
+          ROUTE_PATH,
+          route([
+            [
+              { name: 'checkout-stable', port: 80, weight: 90 },
+              { name: 'checkout-canary', port: 80, weight: 10 },
+            ],
+          ]),
+        );
+        return Promise.resolve();
+      },
+      snapshot: () => Promise.resolve(JSON.stringify(api.object(ROUTE_PATH))),
+      close: () => api.close(),
+    };
+  },
+});
 
 describe('gateway-api against a Kubernetes API that checks the PATCH', () => {
   let api: FakeKubeApi;
-  beforeAll(async () => { api = await FakeKubeApi.start(); });
+  beforeAll(async () => {
+    api = await FakeKubeApi.start();
+  });
   afterAll(() => api.close());
-  beforeEach(() => { api.requests.length = 0; api.beforePatch = undefined; });
+  beforeEach(() => {
+    api.requests.length = 0;
+    api.beforePatch = undefined;
+  });
   afterEach(() => api.delete(ROUTE_PATH));
 
   it('moves the canary weight to the baseline with one JSON patch, and reads it back', async () => {
-    api.put(ROUTE_PATH, route([
-      [{ name: 'checkout-stable', port: 80, weight: 80 }, { name: 'checkout-canary', port: 80, weight: 15 }, { name: 'checkout-shadow', port: 80, weight: 5 }],
-      [{ name: 'checkout-stable', port: 80 }],
-      [{ name: 'checkout-canary', port: 80 }, { name: 'checkout-stable', port: 80 }],
-    ]));
+    api.put(
+      ROUTE_PATH,
+      route([
+        [
+          { name: 'checkout-stable', port: 80, weight: 80 },
+          { name: 'checkout-canary', port: 80, weight: 15 },
+          { name: 'checkout-shadow', port: 80, weight: 5 },
+        ],
+        [{ name: 'checkout-stable', port: 80 }],
+        [
+          { name: 'checkout-canary', port: 80 },
+          { name: 'checkout-stable', port: 80 },
+        ],
+      ]),
+    );
     const c = connector(api.url, api.token);
     const res = await c.apply(actionContext(rollbackDecision()));
     expect(res.changed).toBe(true);
-    expect(res.detail).toBe('PATCHed HTTPRoute shop/checkout (application/json-patch+json): rule 0: checkout-stable 80→95, checkout-canary 15→0; rule 2: checkout-canary 1→0, checkout-stable 1→2');
+    expect(res.detail).toBe(
+      'PATCHed HTTPRoute shop/checkout (application/json-patch+json): rule 0: checkout-stable 80→95, checkout-canary 15→0; rule 2: checkout-canary 1→0, checkout-stable 1→2',
+    );
     const [get, patch] = api.requests;
     expect(get).toMatchObject({ method: 'GET', path: ROUTE_PATH, authorization: `Bearer ${api.token}` });
     expect(patch).toMatchObject({ method: 'PATCH', path: ROUTE_PATH, contentType: 'application/json-patch+json' });
@@ -93,43 +136,98 @@ describe('gateway-api against a Kubernetes API that checks the PATCH', () => {
     expect(weights(api)).toEqual([[95, 0, 5], [undefined], [0, 2]]);
 
     const again = await c.apply(actionContext(rollbackDecision()));
-    expect(again).toEqual({ changed: false, detail: 'HTTPRoute shop/checkout: all weight already on checkout-stable (rule 0: checkout-stable=95, checkout-canary=0; rule 1: checkout-stable=1; rule 2: checkout-canary=0, checkout-stable=2)' });
+    expect(again).toEqual({
+      changed: false,
+      detail:
+        'HTTPRoute shop/checkout: all weight already on checkout-stable (rule 0: checkout-stable=95, checkout-canary=0; rule 1: checkout-stable=1; rule 2: checkout-canary=0, checkout-stable=2)',
+    });
     expect(api.writes()).toHaveLength(1);
   });
 
   it('dry run reads the route and describes the patch without sending it', async () => {
-    api.put(ROUTE_PATH, route([[{ name: 'checkout-stable', weight: 50 }, { name: 'checkout-canary', weight: 50 }]]));
+    api.put(
+      ROUTE_PATH,
+      route([
+        [
+          { name: 'checkout-stable', weight: 50 },
+          { name: 'checkout-canary', weight: 50 },
+        ],
+      ]),
+    );
     const res = await connector(api.url, api.token).apply(actionContext(rollbackDecision(), { dryRun: true }));
-    expect(res).toEqual({ changed: false, detail: 'dry-run: would PATCH HTTPRoute shop/checkout (application/json-patch+json): rule 0: checkout-stable 50→100, checkout-canary 50→0' });
+    expect(res).toEqual({
+      changed: false,
+      detail:
+        'dry-run: would PATCH HTTPRoute shop/checkout (application/json-patch+json): rule 0: checkout-stable 50→100, checkout-canary 50→0',
+    });
     expect(api.requests.map((r) => r.method)).toEqual(['GET']);
     expect(weights(api)).toEqual([[50, 50]]);
   });
 
   it('fails permanently, changing nothing, when canary traffic has no baseline to go to or the route names neither', async () => {
-    api.put(ROUTE_PATH, route([[{ name: 'checkout-canary', weight: 10 }, { name: 'other', weight: 90 }]]));
+    api.put(
+      ROUTE_PATH,
+      route([
+        [
+          { name: 'checkout-canary', weight: 10 },
+          { name: 'other', weight: 90 },
+        ],
+      ]),
+    );
     const c = connector(api.url, api.token);
     const err = await c.apply(actionContext(rollbackDecision())).catch((e: unknown) => e as VigilError);
     expect(err).toBeInstanceOf(VigilError);
     expect((err as VigilError).code).toBe('VIGIL_ERR_CONNECTOR_FAILED');
     expect((err as VigilError).retryable).toBe(false);
-    expect((err as VigilError).message).toMatch(/HTTPRoute shop\/checkout rule 0 sends traffic to the canary but has no baseline/);
+    expect((err as VigilError).message).toMatch(
+      /HTTPRoute shop\/checkout rule 0 sends traffic to the canary but has no baseline/,
+    );
 
     api.put(ROUTE_PATH, route([[{ name: 'cart', weight: 1 }]]));
-    await expect(c.apply(actionContext(rollbackDecision()))).rejects.toThrow(/has no backendRef to Service checkout-stable or checkout-canary/);
+    await expect(c.apply(actionContext(rollbackDecision()))).rejects.toThrow(
+      /has no backendRef to Service checkout-stable or checkout-canary/,
+    );
     expect(api.writes()).toHaveLength(0);
   });
 
   it('ignores backendRefs that are not core Services even when their name matches', async () => {
-    api.put(ROUTE_PATH, route([[{ name: 'checkout-stable', weight: 1 }, { name: 'checkout-canary', kind: 'ServiceImport', weight: 3 }]]));
+    api.put(
+      ROUTE_PATH,
+      route([
+        [
+          { name: 'checkout-stable', weight: 1 },
+          { name: 'checkout-canary', kind: 'ServiceImport', weight: 3 },
+        ],
+      ]),
+    );
     const res = await connector(api.url, api.token).apply(actionContext(rollbackDecision()));
     expect(res.changed).toBe(false);
     expect(weights(api)).toEqual([[1, 3]]);
   });
 
   it('a route reordered between the GET and the PATCH fails the test operation (422, permanent) and is left alone', async () => {
-    api.put(ROUTE_PATH, route([[{ name: 'checkout-stable', weight: 90 }, { name: 'checkout-canary', weight: 10 }]]));
-    api.beforePatch = (path) => api.put(path, route([[{ name: 'checkout-canary', weight: 10 }, { name: 'checkout-stable', weight: 90 }]]));
-    const err = (await connector(api.url, api.token).apply(actionContext(rollbackDecision())).catch((e: unknown) => e)) as VigilError;
+    api.put(
+      ROUTE_PATH,
+      route([
+        [
+          { name: 'checkout-stable', weight: 90 },
+          { name: 'checkout-canary', weight: 10 },
+        ],
+      ]),
+    );
+    api.beforePatch = (path) =>
+      api.put(
+        path,
+        route([
+          [
+            { name: 'checkout-canary', weight: 10 },
+            { name: 'checkout-stable', weight: 90 },
+          ],
+        ]),
+      );
+    const err = (await connector(api.url, api.token)
+      .apply(actionContext(rollbackDecision()))
+      .catch((e: unknown) => e)) as VigilError;
     expect(err.code).toBe('VIGIL_ERR_CONNECTOR_HTTP_4XX');
     expect(err.details.status).toBe(422);
     expect(err.message).toMatch(/testing value \/spec\/rules\/0\/backendRefs\/0\/name failed/);
@@ -137,23 +235,39 @@ describe('gateway-api against a Kubernetes API that checks the PATCH', () => {
   });
 
   it('a missing route is a permanent 404 carrying the API server message; a bad token a permanent 401', async () => {
-    const err = (await connector(api.url, api.token).apply(actionContext(rollbackDecision())).catch((e: unknown) => e)) as VigilError;
+    const err = (await connector(api.url, api.token)
+      .apply(actionContext(rollbackDecision()))
+      .catch((e: unknown) => e)) as VigilError;
     expect(err.code).toBe('VIGIL_ERR_CONNECTOR_HTTP_4XX');
     expect(err.retryable).toBe(false);
-    expect(err.message).toBe('vendor rejected the request: gateway-api answered HTTP 404: httproutes "checkout" not found');
+    expect(err.message).toBe(
+      'vendor rejected the request: gateway-api answered HTTP 404: httproutes "checkout" not found',
+    );
     api.put(ROUTE_PATH, route([[{ name: 'checkout-stable' }]]));
-    const denied = (await connector(api.url, 'wrong-token').apply(actionContext(rollbackDecision())).catch((e: unknown) => e)) as VigilError;
+    const denied = (await connector(api.url, 'wrong-token')
+      .apply(actionContext(rollbackDecision()))
+      .catch((e: unknown) => e)) as VigilError;
     expect(denied.details.status).toBe(401);
     expect(denied.message).not.toContain('wrong-token');
   });
 
   it('health check GETs the route and sends a server-side dry-run PATCH that stores nothing', async () => {
-    api.put(ROUTE_PATH, route([[{ name: 'checkout-stable', weight: 90 }, { name: 'checkout-canary', weight: 10 }]]));
+    api.put(
+      ROUTE_PATH,
+      route([
+        [
+          { name: 'checkout-stable', weight: 90 },
+          { name: 'checkout-canary', weight: 10 },
+        ],
+      ]),
+    );
     const before = api.object(ROUTE_PATH);
     const c = connector(api.url, api.token);
     const ctx = actionContext(rollbackDecision());
     await c.healthCheck!({ logger: ctx.logger, signal: ctx.signal });
-    expect(api.requests.map((r) => [r.method, r.path, r.query.get('dryRun'), r.contentType, JSON.stringify(r.body)])).toEqual([
+    expect(
+      api.requests.map((r) => [r.method, r.path, r.query.get('dryRun'), r.contentType, JSON.stringify(r.body)]),
+    ).toEqual([
       ['GET', ROUTE_PATH, null, undefined, undefined],
       ['PATCH', ROUTE_PATH, 'All', 'application/json-patch+json', '[]'],
     ]);
@@ -163,14 +277,32 @@ describe('gateway-api against a Kubernetes API that checks the PATCH', () => {
   });
 
   it('uses the kubeconfig context it is told to, and fails clearly on a missing file or context', async () => {
-    api.put(ROUTE_PATH, route([[{ name: 'checkout-stable', weight: 9 }, { name: 'checkout-canary', weight: 1 }]]));
+    api.put(
+      ROUTE_PATH,
+      route([
+        [
+          { name: 'checkout-stable', weight: 9 },
+          { name: 'checkout-canary', weight: 1 },
+        ],
+      ]),
+    );
     const kubeconfig = writeKubeconfig(dir, api.url, api.token, { file: 'ctx.yaml', context: 'staging' });
-    const parse = (o: object) => gatewayApiTrafficFactory.parse({ kubeconfig, namespace: 'shop', route: 'checkout', baselineBackend: 'checkout-stable', canaryBackend: 'checkout-canary', ...o });
+    const parse = (o: object) =>
+      gatewayApiTrafficFactory.parse({
+        kubeconfig,
+        namespace: 'shop',
+        route: 'checkout',
+        baselineBackend: 'checkout-stable',
+        canaryBackend: 'checkout-canary',
+        ...o,
+      });
     const ok = asPlan(gatewayApiTrafficFactory.create('shift', parse({ context: 'staging' }), deps));
     expect((await ok.apply(actionContext(rollbackDecision()))).changed).toBe(true);
     const wrongCtx = asPlan(gatewayApiTrafficFactory.create('shift', parse({ context: 'prod' }), deps));
     await expect(wrongCtx.apply(actionContext(rollbackDecision()))).rejects.toThrow(/has no context "prod"/);
-    const missing = asPlan(gatewayApiTrafficFactory.create('shift', parse({ kubeconfig: join(dir, 'nope.yaml') }), deps));
+    const missing = asPlan(
+      gatewayApiTrafficFactory.create('shift', parse({ kubeconfig: join(dir, 'nope.yaml') }), deps),
+    );
     const err = (await missing.apply(actionContext(rollbackDecision())).catch((e: unknown) => e)) as VigilError;
     expect(err.code).toBe('VIGIL_ERR_CONNECTOR_FAILED');
     expect(err.retryable).toBe(false);

@@ -11,7 +11,15 @@ import { parseWeight, runtimeCommand } from '../../../../connectors/traffic/hapr
 import type { VigilError } from '../../../../src/errors.js';
 import { connectorConformance } from '../../../helpers/connectors/conformance.js';
 import { actionContext, asPlan, deps, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
-import { type NamedBackend, type PeerProcess, findBinary, freePort, namedBackend, startPeer, tally } from './proxy-peers.js';
+import {
+  type NamedBackend,
+  type PeerProcess,
+  findBinary,
+  freePort,
+  namedBackend,
+  startPeer,
+  tally,
+} from './proxy-peers.js';
 
 interface Haproxy {
   dir: string;
@@ -31,29 +39,43 @@ async function startHaproxy(opts: { balance?: string } = {}): Promise<Haproxy> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-haproxy-'));
   const socket = join(dir, 'admin.sock');
   const [baseline, canary, port] = [await namedBackend('baseline'), await namedBackend('canary'), await freePort()];
-  writeFileSync(join(dir, 'haproxy.cfg'), [
-    'global',
-    `  stats socket ${socket} mode 600 level admin`,
-    `  stats socket ${join(dir, 'user.sock')} mode 600 level user`,
-    'defaults',
-    '  mode http',
-    '  timeout connect 2s',
-    '  timeout client 10s',
-    '  timeout server 10s',
-    'frontend fe',
-    `  bind 127.0.0.1:${port}`,
-    '  default_backend checkout',
-    'backend checkout',
-    `  balance ${opts.balance ?? 'roundrobin'}`,
-    `  server baseline 127.0.0.1:${baseline.port} weight 100`,
-    `  server canary 127.0.0.1:${canary.port} weight 100`,
-    '',
-  ].join('\n'));
-  const cli = (command: string) => runtimeCommand('test', { path: socket }, command, { signal: new AbortController().signal, timeoutMs: 5_000 });
-  const proc = await startPeer(bin, ['-f', join(dir, 'haproxy.cfg'), '-db'], async () => (await cli('show cli level')).trim() === 'admin');
+  writeFileSync(
+    join(dir, 'haproxy.cfg'),
+    [
+      'global',
+      `  stats socket ${socket} mode 600 level admin`,
+      `  stats socket ${join(dir, 'user.sock')} mode 600 level user`,
+      'defaults',
+      '  mode http',
+      '  timeout connect 2s',
+      '  timeout client 10s',
+      '  timeout server 10s',
+      'frontend fe',
+      `  bind 127.0.0.1:${port}`,
+      '  default_backend checkout',
+      'backend checkout',
+      `  balance ${opts.balance ?? 'roundrobin'}`,
+      `  server baseline 127.0.0.1:${baseline.port} weight 100`,
+      `  server canary 127.0.0.1:${canary.port} weight 100`,
+      '',
+    ].join('\n'),
+  );
+  const cli = (command: string) =>
+    runtimeCommand('test', { path: socket }, command, { signal: new AbortController().signal, timeoutMs: 5_000 });
+  const proc = await startPeer(
+    bin,
+    ['-f', join(dir, 'haproxy.cfg'), '-db'],
+    async () => (await cli('show cli level')).trim() === 'admin',
+  );
   const weight = async (s: string) => parseWeight(await cli(`get weight checkout/${s}`))!.current;
   return {
-    dir, socket, url: `http://127.0.0.1:${port}/`, baseline, canary, process: proc, cli,
+    dir,
+    socket,
+    url: `http://127.0.0.1:${port}/`,
+    baseline,
+    canary,
+    process: proc,
+    cli,
     weights: async () => ({ baseline: await weight('baseline'), canary: await weight('canary') }),
     async close() {
       await proc.stop();
@@ -64,9 +86,19 @@ async function startHaproxy(opts: { balance?: string } = {}): Promise<Haproxy> {
 }
 
 function connector(socket: string, extra: object = {}) {
-  return asPlan(haproxyTrafficFactory.create('lb', haproxyTrafficFactory.parse({
-    socket, backend: 'checkout', baselineServer: 'baseline', canaryServer: 'canary', ...extra,
-  }), deps));
+  return asPlan(
+    haproxyTrafficFactory.create(
+      'lb',
+      haproxyTrafficFactory.parse({
+        socket,
+        backend: 'checkout',
+        baselineServer: 'baseline',
+        canaryServer: 'canary',
+        ...extra,
+      }),
+      deps,
+    ),
+  );
 }
 
 connectorConformance('haproxy', (t) => connector(t.url, { timeoutMs: t.timeoutMs }), {
@@ -86,7 +118,9 @@ connectorConformance('haproxy', (t) => connector(t.url, { timeoutMs: t.timeoutMs
 
 describe('haproxy against a real haproxy', () => {
   let h: Haproxy;
-  beforeAll(async () => { h = await startHaproxy(); });
+  beforeAll(async () => {
+    h = await startHaproxy();
+  });
   afterAll(() => h.close());
   beforeEach(async () => {
     await h.cli('set weight checkout/baseline 100%');
@@ -110,14 +144,17 @@ describe('haproxy against a real haproxy', () => {
     expect(h.canary.hits).toBe(canaryHits);
 
     expect(await c.apply(actionContext(rollbackDecision()))).toEqual({
-      changed: false, detail: `backend checkout via ${h.socket}: all weight already on baseline (baseline=100, canary=0)`,
+      changed: false,
+      detail: `backend checkout via ${h.socket}: all weight already on baseline (baseline=100, canary=0)`,
     });
   });
 
   it('restores a drained baseline to its configured weight before taking the canary out', async () => {
     await h.cli('set weight checkout/baseline 0');
     const res = await connector(h.socket).apply(actionContext(rollbackDecision()));
-    expect(res.detail).toBe(`sent "set weight checkout/baseline 100%; set weight checkout/canary 0%" to backend checkout via ${h.socket}: baseline 0→100, canary 100→0`);
+    expect(res.detail).toBe(
+      `sent "set weight checkout/baseline 100%; set weight checkout/canary 0%" to backend checkout via ${h.socket}: baseline 0→100, canary 100→0`,
+    );
     expect(await h.weights()).toEqual({ baseline: 100, canary: 0 });
     expect(await tally(h.url, 10)).toEqual({ baseline: 10 });
   });
@@ -131,8 +168,10 @@ describe('haproxy against a real haproxy', () => {
     expect(await h.weights()).toEqual({ baseline: 100, canary: 100 });
   });
 
-  it('fails permanently with HAProxy\'s own answer for an unknown server or a socket without admin level', async () => {
-    const unknown = (await connector(h.socket, { canaryServer: 'nope' }).apply(actionContext(rollbackDecision())).catch((e: unknown) => e)) as VigilError;
+  it("fails permanently with HAProxy's own answer for an unknown server or a socket without admin level", async () => {
+    const unknown = (await connector(h.socket, { canaryServer: 'nope' })
+      .apply(actionContext(rollbackDecision()))
+      .catch((e: unknown) => e)) as VigilError;
     expect([unknown.code, unknown.retryable]).toEqual(['VIGIL_ERR_CONNECTOR_FAILED', false]);
     expect(unknown.message).toBe('connector failed: haproxy: get weight checkout/nope answered: No such server.');
 
@@ -140,13 +179,17 @@ describe('haproxy against a real haproxy', () => {
     const denied = (await userLevel.apply(actionContext(rollbackDecision())).catch((e: unknown) => e)) as VigilError;
     expect(denied.message).toBe('connector failed: haproxy: set weight checkout/canary 0% answered: Permission denied');
     const ctx = actionContext(rollbackDecision());
-    await expect(userLevel.healthCheck!({ logger: ctx.logger, signal: ctx.signal })).rejects.toThrow(/grants level "user": set weights needs "level admin"/);
+    await expect(userLevel.healthCheck!({ logger: ctx.logger, signal: ctx.signal })).rejects.toThrow(
+      /grants level "user": set weights needs "level admin"/,
+    );
     await expect(connector(h.socket).healthCheck!({ logger: ctx.logger, signal: ctx.signal })).resolves.toBeUndefined();
     expect(await h.weights()).toEqual({ baseline: 100, canary: 100 });
   });
 
   it('a socket nobody listens on is a retryable network error', async () => {
-    const err = (await connector(join(h.dir, 'missing.sock')).apply(actionContext(rollbackDecision())).catch((e: unknown) => e)) as VigilError;
+    const err = (await connector(join(h.dir, 'missing.sock'))
+      .apply(actionContext(rollbackDecision()))
+      .catch((e: unknown) => e)) as VigilError;
     expect([err.code, err.retryable]).toEqual(['VIGIL_ERR_CONNECTOR_NETWORK', true]);
     expect((err.cause as NodeJS.ErrnoException).code).toBe('ENOENT');
   });
@@ -154,7 +197,9 @@ describe('haproxy against a real haproxy', () => {
 
 describe('haproxy with a static algorithm (balance source)', () => {
   let h: Haproxy;
-  beforeAll(async () => { h = await startHaproxy({ balance: 'source' }); });
+  beforeAll(async () => {
+    h = await startHaproxy({ balance: 'source' });
+  });
   afterAll(() => h.close());
 
   it('uses relative weights, which static algorithms accept', async () => {

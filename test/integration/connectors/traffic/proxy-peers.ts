@@ -20,7 +20,14 @@ export interface NamedBackend {
 /** An HTTP server on 127.0.0.1 that answers every request with its name. */
 export async function namedBackend(name: string): Promise<NamedBackend> {
   const peer = await HttpPeer.start(() => ({ status: 200, body: name, headers: { 'content-type': 'text/plain' } }));
-  return { name, port: peer.port, get hits() { return peer.requests.length; }, close: () => peer.close() };
+  return {
+    name,
+    port: peer.port,
+    get hits() {
+      return peer.requests.length;
+    },
+    close: () => peer.close(),
+  };
 }
 
 export function freePort(): Promise<number> {
@@ -46,7 +53,9 @@ export function findBinary(name: string): string {
       // not here
     }
   }
-  throw new Error(`${name} is not installed: the real-peer tests need it (Debian: apt-get install ${name}; .ci/run does this)`);
+  throw new Error(
+    `${name} is not installed: the real-peer tests need it (Debian: apt-get install ${name}; .ci/run does this)`,
+  );
 }
 
 /** GETs `url` on a fresh connection and returns the body (which backend answered). */
@@ -74,13 +83,27 @@ export interface PeerProcess {
 }
 
 /** Starts a foreground daemon and resolves once `ready()` holds (polled), or rejects with its output. */
-export async function startPeer(bin: string, args: string[], ready: () => Promise<boolean>, timeoutMs = 10_000): Promise<PeerProcess> {
+export async function startPeer(
+  bin: string,
+  args: string[],
+  ready: () => Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<PeerProcess> {
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-  child.stderr.on('data', (c: Buffer) => { out += c.toString(); });
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
   let exited = false;
-  const exit = new Promise<void>((resolve) => child.on('exit', () => { exited = true; resolve(); }));
+  const exit = new Promise<void>((resolve) =>
+    child.on('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
   const peer: PeerProcess = {
     child,
     output: () => out,

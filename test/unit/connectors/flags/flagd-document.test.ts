@@ -22,17 +22,26 @@ function diffRegion(a: string, b: string): { start: number; a: string; b: string
   while (start < a.length && start < b.length && a[start] === b[start]) start++;
   let ea = a.length;
   let eb = b.length;
-  while (ea > start && eb > start && a[ea - 1] === b[eb - 1]) { ea--; eb--; }
+  while (ea > start && eb > start && a[ea - 1] === b[eb - 1]) {
+    ea--;
+    eb--;
+  }
   return { start, a: a.slice(start, ea), b: b.slice(start, eb) };
 }
 
 describe('readFlag', () => {
   it('reports the current default, the variants, the state and whether targeting exists', () => {
     expect(readFlag(FIXTURE, 'f.json', 'checkout-v2')).toEqual({
-      defaultVariant: 'canary', variants: ['canary', 'baseline'], state: 'ENABLED', hasTargeting: false,
+      defaultVariant: 'canary',
+      variants: ['canary', 'baseline'],
+      state: 'ENABLED',
+      hasTargeting: false,
     });
     expect(readFlag(FIXTURE, 'f.json', 'search-ranking')).toEqual({
-      defaultVariant: '10', variants: ['2', '10'], state: 'ENABLED', hasTargeting: true,
+      defaultVariant: '10',
+      variants: ['2', '10'],
+      state: 'ENABLED',
+      hasTargeting: true,
     });
     expect(readFlag(FIXTURE, 'f.json', 'pricing-experiment').defaultVariant).toBeUndefined();
     expect(readFlag(FIXTURE, 'f.json', 'new-banner').state).toBe('DISABLED');
@@ -43,12 +52,18 @@ describe('readFlag', () => {
     expect(notJson.message).toMatch(/^connector failed: flagd: f\.json is not valid JSON: /);
     expect(notJson.retryable).toBe(false);
     expect(failure(() => readFlag('{"flag": {}}', 'f.json', 'x')).message).toContain('has no "flags" object');
-    expect(failure(() => readFlag(FIXTURE, 'f.json', 'checkout')).message)
-      .toContain('defines no flag "checkout" (it defines: checkout-v2, search-ranking, new-banner, pricing-experiment): fix options.flag');
-    expect(failure(() => readFlag('{"flags": {"a": {"state": "ENABLED"}}}', 'f.json', 'a')).message).toContain('flag "a" has no "variants" object');
-    expect(failure(() => readFlag('{"flags": {"a": {"variants": {}, "defaultVariant": 3}}}', 'f.json', 'a')).message)
-      .toContain('non-string defaultVariant');
-    expect(failure(() => readFlag('{"flags": {"toString": 1}}', 'f.json', 'constructor')).message).toContain('defines no flag "constructor"');
+    expect(failure(() => readFlag(FIXTURE, 'f.json', 'checkout')).message).toContain(
+      'defines no flag "checkout" (it defines: checkout-v2, search-ranking, new-banner, pricing-experiment): fix options.flag',
+    );
+    expect(failure(() => readFlag('{"flags": {"a": {"state": "ENABLED"}}}', 'f.json', 'a')).message).toContain(
+      'flag "a" has no "variants" object',
+    );
+    expect(
+      failure(() => readFlag('{"flags": {"a": {"variants": {}, "defaultVariant": 3}}}', 'f.json', 'a')).message,
+    ).toContain('non-string defaultVariant');
+    expect(failure(() => readFlag('{"flags": {"toString": 1}}', 'f.json', 'constructor')).message).toContain(
+      'defines no flag "constructor"',
+    );
   });
 });
 
@@ -77,51 +92,76 @@ describe('setDefaultVariant', () => {
   });
 
   it('replaces a null default, and the last of duplicate keys (the one JSON.parse reads)', () => {
-    expect(setDefaultVariant('{"flags": {"a": {"variants": {"x": 1}, "defaultVariant": null}}}', 'f', 'a', 'x'))
-      .toBe('{"flags": {"a": {"variants": {"x": 1}, "defaultVariant": "x"}}}');
-    expect(setDefaultVariant('{"flags": {"a": {"defaultVariant": "y", "variants": {"x": 1, "y": 2}, "defaultVariant": "y"}}}', 'f', 'a', 'x'))
-      .toBe('{"flags": {"a": {"defaultVariant": "y", "variants": {"x": 1, "y": 2}, "defaultVariant": "x"}}}');
+    expect(setDefaultVariant('{"flags": {"a": {"variants": {"x": 1}, "defaultVariant": null}}}', 'f', 'a', 'x')).toBe(
+      '{"flags": {"a": {"variants": {"x": 1}, "defaultVariant": "x"}}}',
+    );
+    expect(
+      setDefaultVariant(
+        '{"flags": {"a": {"defaultVariant": "y", "variants": {"x": 1, "y": 2}, "defaultVariant": "y"}}}',
+        'f',
+        'a',
+        'x',
+      ),
+    ).toBe('{"flags": {"a": {"defaultVariant": "y", "variants": {"x": 1, "y": 2}, "defaultVariant": "x"}}}');
   });
 
   it('writes the variant as a JSON string literal, escapes included', () => {
     const text = '{"flags": {"a": {"variants": {"say \\"hi\\"\\n": 1}, "defaultVariant": "z"}}}';
     const next = setDefaultVariant(text, 'f', 'a', 'say "hi"\n');
-    expect((JSON.parse(next) as { flags: { a: { defaultVariant: string } } }).flags.a.defaultVariant).toBe('say "hi"\n');
+    expect((JSON.parse(next) as { flags: { a: { defaultVariant: string } } }).flags.a.defaultVariant).toBe(
+      'say "hi"\n',
+    );
   });
 
   it('property: any flag document, any formatting: the result parses to the expected document and differs in one region', () => {
     const key = fc.string({ minLength: 1, maxLength: 8 });
-    const flagArb = fc.record({
-      state: fc.constantFrom('ENABLED', 'DISABLED'),
-      variants: fc.dictionary(key, fc.jsonValue({ maxDepth: 2 }), { minKeys: 1, maxKeys: 4 }),
-      targeting: fc.option(fc.jsonValue({ maxDepth: 3 }), { nil: undefined }),
-      metadata: fc.option(fc.dictionary(key, fc.string()), { nil: undefined }),
-    }, { requiredKeys: ['state', 'variants'] });
-    const docArb = fc.record({
-      flags: fc.dictionary(key, flagArb, { minKeys: 1, maxKeys: 4 }),
-      $evaluators: fc.option(fc.dictionary(key, fc.jsonValue({ maxDepth: 2 })), { nil: undefined }),
-    }, { requiredKeys: ['flags'] });
-    fc.assert(fc.property(docArb, fc.constantFrom(0, 2, '\t'), fc.boolean(), fc.nat(), fc.nat(), (doc, indent, withDefault, fi, vi) => {
-      const flagKeys = Object.keys(doc.flags);
-      const flag = flagKeys[fi % flagKeys.length]!;
-      const f = doc.flags[flag] as Record<string, unknown>;
-      const variants = Object.keys(f.variants as object);
-      if (withDefault) f.defaultVariant = variants[0];
-      const variant = variants[vi % variants.length]!;
-      const text = JSON.stringify(doc, null, indent);
-      const next = setDefaultVariant(text, 'f', flag, variant);
-      const expected = JSON.parse(text) as { flags: Record<string, Record<string, unknown>> };
-      expected.flags[flag]!.defaultVariant = variant;
-      expect(JSON.parse(next)).toStrictEqual(expected);
-      // one contiguous region changed: inside the old default's literal, or the inserted member
-      const d = diffRegion(text, next);
-      if (withDefault) {
-        expect(JSON.stringify(variants[0])).toContain(d.a);
-        expect(JSON.stringify(variant)).toContain(d.b);
-      } else {
-        expect(d.a).toBe('');
-        expect(d.b).toContain(`defaultVariant": ${JSON.stringify(variant)},`);
-      }
-    }), { numRuns: 300 });
+    const flagArb = fc.record(
+      {
+        state: fc.constantFrom('ENABLED', 'DISABLED'),
+        variants: fc.dictionary(key, fc.jsonValue({ maxDepth: 2 }), { minKeys: 1, maxKeys: 4 }),
+        targeting: fc.option(fc.jsonValue({ maxDepth: 3 }), { nil: undefined }),
+        metadata: fc.option(fc.dictionary(key, fc.string()), { nil: undefined }),
+      },
+      { requiredKeys: ['state', 'variants'] },
+    );
+    const docArb = fc.record(
+      {
+        flags: fc.dictionary(key, flagArb, { minKeys: 1, maxKeys: 4 }),
+        $evaluators: fc.option(fc.dictionary(key, fc.jsonValue({ maxDepth: 2 })), { nil: undefined }),
+      },
+      { requiredKeys: ['flags'] },
+    );
+    fc.assert(
+      fc.property(
+        docArb,
+        fc.constantFrom(0, 2, '\t'),
+        fc.boolean(),
+        fc.nat(),
+        fc.nat(),
+        (doc, indent, withDefault, fi, vi) => {
+          const flagKeys = Object.keys(doc.flags);
+          const flag = flagKeys[fi % flagKeys.length]!;
+          const f = doc.flags[flag] as Record<string, unknown>;
+          const variants = Object.keys(f.variants as object);
+          if (withDefault) f.defaultVariant = variants[0];
+          const variant = variants[vi % variants.length]!;
+          const text = JSON.stringify(doc, null, indent);
+          const next = setDefaultVariant(text, 'f', flag, variant);
+          const expected = JSON.parse(text) as { flags: Record<string, Record<string, unknown>> };
+          expected.flags[flag]!.defaultVariant = variant;
+          expect(JSON.parse(next)).toStrictEqual(expected);
+          // one contiguous region changed: inside the old default's literal, or the inserted member
+          const d = diffRegion(text, next);
+          if (withDefault) {
+            expect(JSON.stringify(variants[0])).toContain(d.a);
+            expect(JSON.stringify(variant)).toContain(d.b);
+          } else {
+            expect(d.a).toBe('');
+            expect(d.b).toContain(`defaultVariant": ${JSON.stringify(variant)},`);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

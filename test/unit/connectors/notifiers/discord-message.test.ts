@@ -1,9 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import {
-  DISCORD_LIMITS, DISCORD_MAX_METRICS, buildDiscordMessage, embedChars, escapeDiscord, type DiscordMessage,
+  DISCORD_LIMITS,
+  DISCORD_MAX_METRICS,
+  buildDiscordMessage,
+  embedChars,
+  escapeDiscord,
+  type DiscordMessage,
 } from '../../../../connectors/notifiers/discord-message.js';
 import type { MetricVerdict } from '../../../../src/contracts/decision.js';
-import { actionFailed, errorRateFail, everyNotification, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
+import {
+  actionFailed,
+  errorRateFail,
+  everyNotification,
+  rollbackDecision,
+} from '../../../helpers/connectors/fixtures.js';
 
 const len = (s: string) => Array.from(s).length;
 
@@ -35,7 +45,13 @@ describe('buildDiscordMessage', () => {
 
   it('cuts oversized decisions to every limit, the 6000-character total included', () => {
     const huge = 'y'.repeat(20_000);
-    const d = rollbackDecision({ service: huge, reason: huge, canaryVersion: huge, baselineVersion: huge, analysis: huge });
+    const d = rollbackDecision({
+      service: huge,
+      reason: huge,
+      canaryVersion: huge,
+      baselineVersion: huge,
+      analysis: huge,
+    });
     const m = buildDiscordMessage({ ...actionFailed(d), failure: { connector: 'c', error: huge } }, { dryRun: false });
     expectWithinLimits(m);
     expect(m.embeds[0]!.title.endsWith('…')).toBe(true);
@@ -48,7 +64,9 @@ describe('buildDiscordMessage', () => {
     const names = m.embeds[0]!.fields.map((f) => f.name);
     expect(names).toContain(`m${DISCORD_MAX_METRICS - 1} (error-rate-sequential): FAIL`);
     expect(names).not.toContain(`m${DISCORD_MAX_METRICS} (error-rate-sequential): FAIL`);
-    expect(m.embeds[0]!.fields.find((f) => f.name === 'More metrics')?.value).toContain(`…and ${60 - DISCORD_MAX_METRICS} more metrics`);
+    expect(m.embeds[0]!.fields.find((f) => f.name === 'More metrics')?.value).toContain(
+      `…and ${60 - DISCORD_MAX_METRICS} more metrics`,
+    );
   });
 
   it('escapes Discord markdown in decision data', () => {
@@ -61,10 +79,13 @@ describe('buildDiscordMessage', () => {
   });
 
   it('links the title only for http(s) links and carries the decision time', () => {
-    const url = (link: string) => buildDiscordMessage({ ...everyNotification()[0]!, link }, { dryRun: false }).embeds[0]!.url;
+    const url = (link: string) =>
+      buildDiscordMessage({ ...everyNotification()[0]!, link }, { dryRun: false }).embeds[0]!.url;
     expect(url('https://vigil.example.com/d/1')).toBe('https://vigil.example.com/d/1');
     expect(url('javascript:alert(1)')).toBeUndefined();
-    expect(buildDiscordMessage(everyNotification()[0]!, { dryRun: false }).embeds[0]!.timestamp).toBe('2026-01-01T00:01:00.000Z');
+    expect(buildDiscordMessage(everyNotification()[0]!, { dryRun: false }).embeds[0]!.timestamp).toBe(
+      '2026-01-01T00:01:00.000Z',
+    );
   });
 
   it('marks dry runs in title, footer and plan', () => {
@@ -76,7 +97,11 @@ describe('buildDiscordMessage', () => {
 
   it('marks the failed step in the plan', () => {
     const m = buildDiscordMessage(actionFailed(), { dryRun: false });
-    expect(m.embeds[0]!.fields.at(-1)).toEqual({ name: 'Plan', value: 'kill-flag → **shift-traffic (failed here)** → undo-deploy', inline: false });
+    expect(m.embeds[0]!.fields.at(-1)).toEqual({
+      name: 'Plan',
+      value: 'kill-flag → **shift-traffic (failed here)** → undo-deploy',
+      inline: false,
+    });
     expect(m.embeds[0]!.description.startsWith('**Connector shift-traffic failed:')).toBe(true);
   });
 });

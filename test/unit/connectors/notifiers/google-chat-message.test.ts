@@ -1,9 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import {
-  GOOGLE_CHAT_LIMITS, buildGoogleChatMessage, escapeChatHtml, neutralizeChatText, threadKeyOf, type GoogleChatMessage,
+  GOOGLE_CHAT_LIMITS,
+  buildGoogleChatMessage,
+  escapeChatHtml,
+  neutralizeChatText,
+  threadKeyOf,
+  type GoogleChatMessage,
 } from '../../../../connectors/notifiers/google-chat-message.js';
 import type { MetricVerdict } from '../../../../src/contracts/decision.js';
-import { actionFailed, errorRateFail, everyNotification, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
+import {
+  actionFailed,
+  errorRateFail,
+  everyNotification,
+  rollbackDecision,
+} from '../../../helpers/connectors/fixtures.js';
 
 const bytes = (m: GoogleChatMessage) => Buffer.byteLength(JSON.stringify(m), 'utf8');
 const widgets = (m: GoogleChatMessage) => m.cardsV2[0].card.sections.flatMap((s) => s.widgets);
@@ -22,14 +32,20 @@ describe('buildGoogleChatMessage', () => {
   it('cuts oversized decisions (multi-byte text included) until they fit', () => {
     const huge = 'é'.repeat(30_000);
     const d = rollbackDecision({ service: huge, reason: huge, canaryVersion: huge });
-    const m = buildGoogleChatMessage({ ...actionFailed(d), failure: { connector: 'c', error: huge } }, { dryRun: false, threaded: true });
+    const m = buildGoogleChatMessage(
+      { ...actionFailed(d), failure: { connector: 'c', error: huge } },
+      { dryRun: false, threaded: true },
+    );
     expect(bytes(m)).toBeLessThanOrEqual(GOOGLE_CHAT_LIMITS.payloadBytes);
     expect(m.text.endsWith('…')).toBe(true);
   });
 
   it('caps metric paragraphs and counts the rest, within 100 widgets', () => {
     const verdicts: MetricVerdict[] = Array.from({ length: 150 }, (_, i) => ({ ...errorRateFail, metric: `m${i}` }));
-    const m = buildGoogleChatMessage({ kind: 'decision', decision: rollbackDecision({ verdicts }) }, { dryRun: false, threaded: false });
+    const m = buildGoogleChatMessage(
+      { kind: 'decision', decision: rollbackDecision({ verdicts }) },
+      { dryRun: false, threaded: false },
+    );
     expect(widgets(m).length).toBeLessThanOrEqual(100);
     expect(cardText(m)).toContain(`<b>m${GOOGLE_CHAT_LIMITS.maxMetrics - 1}</b>`);
     expect(cardText(m)).not.toContain(`<b>m${GOOGLE_CHAT_LIMITS.maxMetrics}</b>`);
@@ -57,9 +73,17 @@ describe('buildGoogleChatMessage', () => {
   });
 
   it('adds the Open button only for http(s) links', () => {
-    const buttons = (link: string) => widgets(buildGoogleChatMessage({ ...everyNotification()[0]!, link }, { dryRun: false, threaded: false }))
-      .filter((w) => 'buttonList' in w);
-    expect(buttons('https://vigil.example.com/d/1')).toEqual([{ buttonList: { buttons: [{ text: 'Open the decision', onClick: { openLink: { url: 'https://vigil.example.com/d/1' } } }] } }]);
+    const buttons = (link: string) =>
+      widgets(buildGoogleChatMessage({ ...everyNotification()[0]!, link }, { dryRun: false, threaded: false })).filter(
+        (w) => 'buttonList' in w,
+      );
+    expect(buttons('https://vigil.example.com/d/1')).toEqual([
+      {
+        buttonList: {
+          buttons: [{ text: 'Open the decision', onClick: { openLink: { url: 'https://vigil.example.com/d/1' } } }],
+        },
+      },
+    ]);
     expect(buttons('javascript:alert(1)')).toEqual([]);
   });
 

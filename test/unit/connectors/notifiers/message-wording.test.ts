@@ -20,7 +20,14 @@ import type { Notification } from '../../../../src/contracts/connector.js';
 import type { Decision, MetricVerdict } from '../../../../src/contracts/decision.js';
 import { decide, splitAlpha } from '../../../../src/decide/engine.js';
 import { batch, lookInput } from '../../../helpers/detectors.js';
-import { NOW_MS, errorRateFail, everyNotification, latencyInconclusive, rollbackDecision, shadowFail } from '../../../helpers/connectors/fixtures.js';
+import {
+  NOW_MS,
+  errorRateFail,
+  everyNotification,
+  latencyInconclusive,
+  rollbackDecision,
+  shadowFail,
+} from '../../../helpers/connectors/fixtures.js';
 
 const BUILDERS: { name: string; build: (n: Notification) => unknown }[] = [
   { name: 'slack', build: (n) => buildSlackMessage(n, { dryRun: false }) },
@@ -30,10 +37,15 @@ const BUILDERS: { name: string; build: (n: Notification) => unknown }[] = [
   { name: 'mattermost', build: (n) => buildMattermostMessage(n, { dryRun: false }) },
   {
     name: 'pagerduty',
-    build: (n) => buildPagerDutyEvent(n, {
-      routingKey: 'R0UTINGKEY0123456789abcdefABCDEF', severity: 'error', onAbandoned: 'trigger', resolveAfterRollback: false,
-      dryRun: false, nowMs: NOW_MS,
-    }),
+    build: (n) =>
+      buildPagerDutyEvent(n, {
+        routingKey: 'R0UTINGKEY0123456789abcdefABCDEF',
+        severity: 'error',
+        onAbandoned: 'trigger',
+        resolveAfterRollback: false,
+        dryRun: false,
+        nowMs: NOW_MS,
+      }),
   },
 ];
 
@@ -59,23 +71,61 @@ function errorRateVerdict(metric: string, looks: Look[], alpha: number): MetricV
 
 /** Three acting error-rate metrics, weights 3:1:1 of alpha 0.05, decided by the real engine. */
 function realDecision(looks: { worse: Look; onlyCanaryFails: Look; same: Look }, elapsedMs: number): Decision {
-  const alphas = splitAlpha(0.05, [{ weight: 3, shadow: false }, { weight: 1, shadow: false }, { weight: 1, shadow: false }]);
+  const alphas = splitAlpha(0.05, [
+    { weight: 3, shadow: false },
+    { weight: 1, shadow: false },
+    { weight: 1, shadow: false },
+  ]);
   const n = 6;
   const verdicts = [
-    errorRateVerdict('errors', Array.from({ length: n }, () => looks.worse), alphas[0]!),
-    errorRateVerdict('errors-5xx', Array.from({ length: n }, () => looks.onlyCanaryFails), alphas[1]!),
-    errorRateVerdict('errors-timeouts', Array.from({ length: n }, () => looks.same), alphas[2]!),
+    errorRateVerdict(
+      'errors',
+      Array.from({ length: n }, () => looks.worse),
+      alphas[0]!,
+    ),
+    errorRateVerdict(
+      'errors-5xx',
+      Array.from({ length: n }, () => looks.onlyCanaryFails),
+      alphas[1]!,
+    ),
+    errorRateVerdict(
+      'errors-timeouts',
+      Array.from({ length: n }, () => looks.same),
+      alphas[2]!,
+    ),
   ];
   const d = decide(
-    { analysisId: 'checkout', service: 'checkout', canaryVersion: 'v1.8.0', baselineVersion: 'v1.7.3', look: n, atUnixMs: NOW_MS, elapsedMs, verdicts },
-    { maxDurationMs: 1_800_000, plan: ['kill-flag', 'shift-traffic'], dryRun: false, configHash: 'sha256:3f9a1c07d2e4', maxRollbacks: 3, recentRollbacks: 0 },
+    {
+      analysisId: 'checkout',
+      service: 'checkout',
+      canaryVersion: 'v1.8.0',
+      baselineVersion: 'v1.7.3',
+      look: n,
+      atUnixMs: NOW_MS,
+      elapsedMs,
+      verdicts,
+    },
+    {
+      maxDurationMs: 1_800_000,
+      plan: ['kill-flag', 'shift-traffic'],
+      dryRun: false,
+      configHash: 'sha256:3f9a1c07d2e4',
+      maxRollbacks: 3,
+      recentRollbacks: 0,
+    },
   );
   if (d === null) throw new Error('the engine decided nothing');
   return d;
 }
 
-const rollbackWithRealSummaries = realDecision({ worse: [1000, 60, 1000, 10], onlyCanaryFails: [1000, 20, 1000, 0], same: [1000, 10, 1000, 10] }, 60_000);
-const promoteAtMaxDuration = realDecision({ worse: [1000, 11, 1000, 10], onlyCanaryFails: [1000, 10, 1000, 11], same: [1000, 10, 1000, 10] }, 1_800_000);
+const rollbackWithRealSummaries = realDecision(
+  { worse: [1000, 60, 1000, 10], onlyCanaryFails: [1000, 20, 1000, 0], same: [1000, 10, 1000, 10] },
+  60_000,
+);
+const promoteAtMaxDuration = realDecision(
+  { worse: [1000, 11, 1000, 10], onlyCanaryFails: [1000, 10, 1000, 11], same: [1000, 10, 1000, 10] },
+  1_800_000,
+);
 
 const SCENARIOS: { name: string; decision: Decision; unboundedAbove: boolean }[] = [
   {
@@ -86,17 +136,31 @@ const SCENARIOS: { name: string; decision: Decision; unboundedAbove: boolean }[]
   {
     name: 'a missing upper bound (how records store an unbounded side) and a missing lower one',
     decision: rollbackDecision({
-      verdicts: [{ ...errorRateFail, upper: undefined }, { ...errorRateFail, metric: 'errors-5xx', lower: undefined }, { ...latencyInconclusive, alpha: 0 }],
+      verdicts: [
+        { ...errorRateFail, upper: undefined },
+        { ...errorRateFail, metric: 'errors-5xx', lower: undefined },
+        { ...latencyInconclusive, alpha: 0 },
+      ],
     }),
     unboundedAbove: false,
   },
   {
     name: 'a missing estimate, p-value and bound (NaN)',
-    decision: rollbackDecision({ verdicts: [{ ...errorRateFail, estimate: NaN, upper: NaN, pValue: NaN }, latencyInconclusive] }),
+    decision: rollbackDecision({
+      verdicts: [{ ...errorRateFail, estimate: NaN, upper: NaN, pValue: NaN }, latencyInconclusive],
+    }),
     unboundedAbove: false,
   },
-  { name: 'real detector summaries, alphas 0.03 / 0.01 / 0.01, two failing metrics', decision: rollbackWithRealSummaries, unboundedAbove: false },
-  { name: 'real detector summaries, promote at maxDuration with inconclusive (two-sided) bounds', decision: promoteAtMaxDuration, unboundedAbove: false },
+  {
+    name: 'real detector summaries, alphas 0.03 / 0.01 / 0.01, two failing metrics',
+    decision: rollbackWithRealSummaries,
+    unboundedAbove: false,
+  },
+  {
+    name: 'real detector summaries, promote at maxDuration with inconclusive (two-sided) bounds',
+    decision: promoteAtMaxDuration,
+    unboundedAbove: false,
+  },
 ];
 
 describe('the scenarios are what they claim', () => {
@@ -118,11 +182,20 @@ describe('the scenarios are what they claim', () => {
 
 describe.each(BUILDERS)('$name message wording', ({ build }) => {
   for (const s of SCENARIOS) {
-    const notifications = s.decision.outcome === 'rollback' ? everyNotification(s.decision) : [{ kind: 'decision' as const, decision: s.decision }];
+    const notifications =
+      s.decision.outcome === 'rollback'
+        ? everyNotification(s.decision)
+        : [{ kind: 'decision' as const, decision: s.decision }];
     for (const n of notifications) {
       it(`${n.kind}, ${s.name}: no "n/a", unbounded sides in words, one confidence level`, () => {
         const payload = build(n);
-        if (payload === undefined || (typeof payload === 'object' && payload !== null && 'event_action' in payload && payload.event_action === 'resolve')) {
+        if (
+          payload === undefined ||
+          (typeof payload === 'object' &&
+            payload !== null &&
+            'event_action' in payload &&
+            payload.event_action === 'resolve')
+        ) {
           return; // PagerDuty resolves a promote: nothing is said
         }
         const text = JSON.stringify(payload);

@@ -1,37 +1,79 @@
 import { describe, expect, it } from 'vitest';
-import { PAGERDUTY_LIMITS, buildPagerDutyEvent, dedupKeyOf, type PagerDutyEventOptions, type PagerDutyTrigger } from '../../../../connectors/notifiers/pagerduty-event.js';
+import {
+  PAGERDUTY_LIMITS,
+  buildPagerDutyEvent,
+  dedupKeyOf,
+  type PagerDutyEventOptions,
+  type PagerDutyTrigger,
+} from '../../../../connectors/notifiers/pagerduty-event.js';
 import { pagerDutyNotifierFactory } from '../../../../connectors/notifiers/pagerduty.js';
 import type { MetricVerdict } from '../../../../src/contracts/decision.js';
 import { VigilError } from '../../../../src/errors.js';
-import { NOW_MS, actionFailed, errorRateFail, everyNotification, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
+import {
+  NOW_MS,
+  actionFailed,
+  errorRateFail,
+  everyNotification,
+  rollbackDecision,
+} from '../../../helpers/connectors/fixtures.js';
 
 const KEY = 'abcdefABCDEF0123456789abcdefABCD';
-const opts: PagerDutyEventOptions = { routingKey: KEY, severity: 'error', onAbandoned: 'ignore', resolveAfterRollback: false, dryRun: false, nowMs: NOW_MS };
+const opts: PagerDutyEventOptions = {
+  routingKey: KEY,
+  severity: 'error',
+  onAbandoned: 'ignore',
+  resolveAfterRollback: false,
+  dryRun: false,
+  nowMs: NOW_MS,
+};
 const trigger = (e: unknown) => e as PagerDutyTrigger;
 
 describe('buildPagerDutyEvent', () => {
   it('triggers a rollback with the numbers in custom_details', () => {
     const e = trigger(buildPagerDutyEvent(everyNotification()[0]!, opts));
     expect(e).toMatchObject({ routing_key: KEY, event_action: 'trigger', dedup_key: 'checkout', client: 'Vigil' });
-    expect(e.payload).toMatchObject({ severity: 'error', source: 'checkout', component: 'checkout', class: 'error-rate', timestamp: '2026-01-01T00:01:00.000Z' });
+    expect(e.payload).toMatchObject({
+      severity: 'error',
+      source: 'checkout',
+      component: 'checkout',
+      class: 'error-rate',
+      timestamp: '2026-01-01T00:01:00.000Z',
+    });
     const m = (e.payload.custom_details.metrics as Record<string, unknown>[])[0];
-    expect(m).toMatchObject({ metric: 'error-rate', estimate: 2.1034, lower: 1.4521, upper: 3.0467, p_value: 0.00312, alpha: 0.025, samples_baseline: 12480, samples_canary: 1315 });
+    expect(m).toMatchObject({
+      metric: 'error-rate',
+      estimate: 2.1034,
+      lower: 1.4521,
+      upper: 3.0467,
+      p_value: 0.00312,
+      alpha: 0.025,
+      samples_baseline: 12480,
+      samples_canary: 1315,
+    });
     expect(e.payload.custom_details.explanation).toContain('Rollback plan: kill-flag → shift-traffic → undo-deploy.');
   });
 
   it('writes unbounded bounds as "Infinity" (JSON would turn them into null)', () => {
     const e = trigger(buildPagerDutyEvent(everyNotification()[0]!, opts));
-    const shadow = (e.payload.custom_details.metrics as Record<string, unknown>[]).find((x) => x.metric === 'latency-p99');
+    const shadow = (e.payload.custom_details.metrics as Record<string, unknown>[]).find(
+      (x) => x.metric === 'latency-p99',
+    );
     expect(JSON.parse(JSON.stringify(shadow))).toMatchObject({ upper: 'Infinity', shadow: true });
   });
 
   it('resolves on promote with only routing key, action and dedup key', () => {
     const promote = { kind: 'decision' as const, decision: rollbackDecision({ outcome: 'promote', plan: [] }) };
-    expect(buildPagerDutyEvent(promote, opts)).toEqual({ routing_key: KEY, event_action: 'resolve', dedup_key: 'checkout' });
+    expect(buildPagerDutyEvent(promote, opts)).toEqual({
+      routing_key: KEY,
+      event_action: 'resolve',
+      dedup_key: 'checkout',
+    });
   });
 
   it('is critical for a failed step, whatever the configured severity, and info in a dry run', () => {
-    expect(trigger(buildPagerDutyEvent(actionFailed(), { ...opts, severity: 'warning' })).payload.severity).toBe('critical');
+    expect(trigger(buildPagerDutyEvent(actionFailed(), { ...opts, severity: 'warning' })).payload.severity).toBe(
+      'critical',
+    );
     const dry = trigger(buildPagerDutyEvent(actionFailed(), { ...opts, dryRun: true }));
     expect(dry.payload.severity).toBe('info');
     expect(dry.payload.summary).toMatch(/^\[dry-run\] /);
@@ -40,7 +82,11 @@ describe('buildPagerDutyEvent', () => {
 
   it('keeps summary, dedup key and the whole event within PagerDuty limits', () => {
     const huge = 'q'.repeat(20_000);
-    const verdicts: MetricVerdict[] = Array.from({ length: 200 }, (_, i) => ({ ...errorRateFail, metric: `m${i}-${huge}`, summary: huge }));
+    const verdicts: MetricVerdict[] = Array.from({ length: 200 }, (_, i) => ({
+      ...errorRateFail,
+      metric: `m${i}-${huge}`,
+      summary: huge,
+    }));
     const d = rollbackDecision({ service: huge, reason: huge, analysis: huge, verdicts });
     const e = trigger(buildPagerDutyEvent({ ...actionFailed(d), failure: { connector: 'c', error: huge } }, opts));
     expect(Array.from(e.payload.summary).length).toBeLessThanOrEqual(PAGERDUTY_LIMITS.summary);
@@ -59,7 +105,9 @@ describe('buildPagerDutyEvent', () => {
   it('uses the configured source, and links the decision only for http(s) links', () => {
     const e = trigger(buildPagerDutyEvent(everyNotification()[0]!, { ...opts, source: 'checkout.prod.eu' }));
     expect(e.payload.source).toBe('checkout.prod.eu');
-    expect(e.links).toEqual([{ href: 'https://vigil.example.com/api/decisions/dec-01JH2Q7K8Z', text: 'Decision dec-01JH2Q7K8Z in Vigil' }]);
+    expect(e.links).toEqual([
+      { href: 'https://vigil.example.com/api/decisions/dec-01JH2Q7K8Z', text: 'Decision dec-01JH2Q7K8Z in Vigil' },
+    ]);
     const bad = trigger(buildPagerDutyEvent({ ...everyNotification()[0]!, link: 'javascript:x' }, opts));
     expect(bad).not.toHaveProperty('links');
     expect(bad).not.toHaveProperty('client_url');
@@ -68,12 +116,27 @@ describe('buildPagerDutyEvent', () => {
 
 describe('pagerduty options', () => {
   it('require a 32-character routing key and never echo it', () => {
-    const err: unknown = (() => { try { pagerDutyNotifierFactory.parse({ routingKey: 'short-secret-key' }); } catch (e) { return e; } })();
+    const err: unknown = (() => {
+      try {
+        pagerDutyNotifierFactory.parse({ routingKey: 'short-secret-key' });
+      } catch (e) {
+        return e;
+      }
+    })();
     expect(err).toBeInstanceOf(VigilError);
     expect((err as VigilError).message).toContain('options.routingKey');
     expect((err as VigilError).message).not.toContain('short-secret-key');
-    expect(pagerDutyNotifierFactory.parse({ routingKey: KEY })).toMatchObject({ url: 'https://events.pagerduty.com/v2/enqueue', severity: 'error', onAbandoned: 'ignore', resolveAfterRollback: false });
-    expect(() => pagerDutyNotifierFactory.parse({ routingKey: KEY, url: 'http://events.example.com/v2/enqueue' })).toThrow(/https/);
-    expect(() => pagerDutyNotifierFactory.parse({ routingKey: KEY, severity: 'fatal' })).toThrow(/critical, error, warning, info/);
+    expect(pagerDutyNotifierFactory.parse({ routingKey: KEY })).toMatchObject({
+      url: 'https://events.pagerduty.com/v2/enqueue',
+      severity: 'error',
+      onAbandoned: 'ignore',
+      resolveAfterRollback: false,
+    });
+    expect(() =>
+      pagerDutyNotifierFactory.parse({ routingKey: KEY, url: 'http://events.example.com/v2/enqueue' }),
+    ).toThrow(/https/);
+    expect(() => pagerDutyNotifierFactory.parse({ routingKey: KEY, severity: 'fatal' })).toThrow(
+      /critical, error, warning, info/,
+    );
   });
 });

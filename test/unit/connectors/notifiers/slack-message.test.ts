@@ -1,9 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import {
-  MAX_VERDICT_BLOCKS, SLACK_LIMITS, buildSlackMessage, escapeMrkdwn, truncate, type SlackBlock, type SlackMessage,
+  MAX_VERDICT_BLOCKS,
+  SLACK_LIMITS,
+  buildSlackMessage,
+  escapeMrkdwn,
+  truncate,
+  type SlackBlock,
+  type SlackMessage,
 } from '../../../../connectors/notifiers/slack-message.js';
 import type { MetricVerdict } from '../../../../src/contracts/decision.js';
-import { actionFailed, errorRateFail, everyNotification, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
+import {
+  actionFailed,
+  errorRateFail,
+  everyNotification,
+  rollbackDecision,
+} from '../../../helpers/connectors/fixtures.js';
 
 function texts(b: SlackBlock): string[] {
   if (b.type === 'header') return [b.text.text];
@@ -67,12 +78,17 @@ describe('buildSlackMessage', () => {
       const m = buildSlackMessage({ kind: 'decision', decision: d, link }, { dryRun: false });
       return texts(m.blocks.at(-1)!)[0]!;
     };
-    expect(ctx('https://vigil.example.com/d/1?a=|b')).toBe('<https://vigil.example.com/d/1?a=%7Cb|Decision dec-01JH2Q7K8Z>');
+    expect(ctx('https://vigil.example.com/d/1?a=|b')).toBe(
+      '<https://vigil.example.com/d/1?a=%7Cb|Decision dec-01JH2Q7K8Z>',
+    );
     expect(ctx('javascript:alert(1)')).toBe('Decision dec-01JH2Q7K8Z');
   });
 
   it('marks dry runs clearly, whether the decision or the delivery is the dry run', () => {
-    for (const [d, dryRun] of [[rollbackDecision({ dryRun: true }), false], [rollbackDecision(), true]] as const) {
+    for (const [d, dryRun] of [
+      [rollbackDecision({ dryRun: true }), false],
+      [rollbackDecision(), true],
+    ] as const) {
       const m = buildSlackMessage({ kind: 'decision', decision: d }, { dryRun });
       expect(texts(m.blocks[0]!)[0]).toMatch(/^\[dry-run\] /);
       expect(texts(m.blocks.at(-1)!).join(' ')).toContain('*DRY RUN*');
@@ -86,7 +102,8 @@ describe('buildSlackMessage', () => {
     const n = everyNotification()[0]!;
     expect(buildSlackMessage(n, { dryRun: false })).not.toHaveProperty('channel');
     expect(buildSlackMessage(n, { dryRun: false, channel: '#releases', username: 'Vigil' })).toMatchObject({
-      channel: '#releases', username: 'Vigil',
+      channel: '#releases',
+      username: 'Vigil',
     });
   });
 });

@@ -1,13 +1,27 @@
 import { describe, expect, it } from 'vitest';
-import { TEAMS_LIMITS, buildTeamsMessage, type CardElement, type TeamsMessage, type TextRun } from '../../../../connectors/notifiers/teams-message.js';
+import {
+  TEAMS_LIMITS,
+  buildTeamsMessage,
+  type CardElement,
+  type TeamsMessage,
+  type TextRun,
+} from '../../../../connectors/notifiers/teams-message.js';
 import type { MetricVerdict } from '../../../../src/contracts/decision.js';
-import { actionFailed, errorRateFail, everyNotification, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
+import {
+  actionFailed,
+  errorRateFail,
+  everyNotification,
+  rollbackDecision,
+} from '../../../helpers/connectors/fixtures.js';
 
 function runs(elements: CardElement[]): TextRun[] {
   return elements.flatMap((e) => (e.type === 'Container' ? runs(e.items) : e.inlines));
 }
 const card = (m: TeamsMessage) => m.attachments[0].content;
-const allText = (m: TeamsMessage) => runs(card(m).body).map((r) => r.text).join('\n');
+const allText = (m: TeamsMessage) =>
+  runs(card(m).body)
+    .map((r) => r.text)
+    .join('\n');
 const bytes = (m: TeamsMessage) => Buffer.byteLength(JSON.stringify(m), 'utf8');
 
 describe('buildTeamsMessage', () => {
@@ -24,7 +38,17 @@ describe('buildTeamsMessage', () => {
 
   it('explains the decision: numbers, versions, plan, decision id', () => {
     const text = allText(buildTeamsMessage(everyNotification()[0]!, { dryRun: false }));
-    for (const s of ['checkout', 'v1.8.0', 'v1.7.3', '2.10 (bounds 1.45–3.05)', 'p-value 0.0031 (alpha 0.025)', '12,480', '1,315', 'kill-flag → shift-traffic → undo-deploy', 'dec-01JH2Q7K8Z']) {
+    for (const s of [
+      'checkout',
+      'v1.8.0',
+      'v1.7.3',
+      '2.10 (bounds 1.45–3.05)',
+      'p-value 0.0031 (alpha 0.025)',
+      '12,480',
+      '1,315',
+      'kill-flag → shift-traffic → undo-deploy',
+      'dec-01JH2Q7K8Z',
+    ]) {
       expect(text).toContain(s);
     }
     const steps = allText(buildTeamsMessage(everyNotification()[2]!, { dryRun: false }));
@@ -35,7 +59,11 @@ describe('buildTeamsMessage', () => {
     const d = rollbackDecision({ service: '[click](https://evil.example)', reason: '**bold** <at>all</at>' });
     const m = buildTeamsMessage({ kind: 'decision', decision: d }, { dryRun: false });
     const types = new Set<string>();
-    const walk = (es: CardElement[]) => es.forEach((e) => { types.add(e.type); if (e.type === 'Container') walk(e.items); });
+    const walk = (es: CardElement[]) =>
+      es.forEach((e) => {
+        types.add(e.type);
+        if (e.type === 'Container') walk(e.items);
+      });
     walk(card(m).body);
     expect([...types].sort()).toEqual(['Container', 'RichTextBlock']);
     expect(runs(card(m).body).map((r) => r.text)).toContain('[click](https://evil.example)');
@@ -61,13 +89,19 @@ describe('buildTeamsMessage', () => {
   });
 
   it('adds an Open button only for http(s) links', () => {
-    const withLink = (link: string) => card(buildTeamsMessage({ ...everyNotification()[0]!, link }, { dryRun: false })).actions;
-    expect(withLink('https://vigil.example.com/d/1')).toEqual([{ type: 'Action.OpenUrl', title: 'Open the decision', url: 'https://vigil.example.com/d/1' }]);
+    const withLink = (link: string) =>
+      card(buildTeamsMessage({ ...everyNotification()[0]!, link }, { dryRun: false })).actions;
+    expect(withLink('https://vigil.example.com/d/1')).toEqual([
+      { type: 'Action.OpenUrl', title: 'Open the decision', url: 'https://vigil.example.com/d/1' },
+    ]);
     expect(withLink('javascript:alert(1)')).toEqual([]);
   });
 
   it('marks dry runs, whether the decision or the delivery is the dry run', () => {
-    for (const [d, dryRun] of [[rollbackDecision({ dryRun: true }), false], [rollbackDecision(), true]] as const) {
+    for (const [d, dryRun] of [
+      [rollbackDecision({ dryRun: true }), false],
+      [rollbackDecision(), true],
+    ] as const) {
       const m = buildTeamsMessage({ kind: 'decision', decision: d }, { dryRun });
       expect(runs(card(m).body)[0]!.text).toMatch(/^\[dry-run\] /);
       expect(allText(m)).toContain('DRY RUN');

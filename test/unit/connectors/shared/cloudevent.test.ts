@@ -16,10 +16,17 @@ describe('CloudEvents', () => {
       subject: 'checkout',
     });
     expect(e.data).toMatchObject({
-      decisionId: d.id, analysis: 'checkout', service: 'checkout', route: '/pay', outcome: 'rollback',
-      canaryVersion: 'v1.8.0', baselineVersion: 'v1.7.3',
+      decisionId: d.id,
+      analysis: 'checkout',
+      service: 'checkout',
+      route: '/pay',
+      outcome: 'rollback',
+      canaryVersion: 'v1.8.0',
+      baselineVersion: 'v1.7.3',
     });
-    expect(e.data.verdicts.map((v) => [v.metric, v.phase, v.pValue])).toEqual(d.verdicts.map((v) => [v.metric, v.phase, v.pValue]));
+    expect(e.data.verdicts.map((v) => [v.metric, v.phase, v.pValue])).toEqual(
+      d.verdicts.map((v) => [v.metric, v.phase, v.pValue]),
+    );
     expect(rollbackEvent(d, { nowMs: NOW_MS, source: '/clusters/prod' }).source).toBe('/clusters/prod');
   });
 
@@ -30,7 +37,10 @@ describe('CloudEvents', () => {
     const test = rollbackEvent({ ...rollbackDecision(), dryRun: true, test: true }, { nowMs: NOW_MS });
     expect(test.vigiltest).toBe(true);
     expect(test.data).toMatchObject({ test: true, dryRun: true });
-    const n = notificationEvent({ ...actionFailed(), decision: { ...actionFailed().decision, test: true } }, { nowMs: NOW_MS });
+    const n = notificationEvent(
+      { ...actionFailed(), decision: { ...actionFailed().decision, test: true } },
+      { nowMs: NOW_MS },
+    );
     expect(n.vigiltest).toBe(true);
     expect(n.data.test).toBe(true);
   });

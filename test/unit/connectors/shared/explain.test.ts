@@ -1,9 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import {
-  decidingVerdicts, describeBounds, describeConfidence, describeVerdict, explainDecision, explainNotification, formatConfidence,
-  formatCount, formatProbability, formatRatio,
+  decidingVerdicts,
+  describeBounds,
+  describeConfidence,
+  describeVerdict,
+  explainDecision,
+  explainNotification,
+  formatConfidence,
+  formatCount,
+  formatProbability,
+  formatRatio,
 } from '../../../../connectors/shared/explain.js';
-import { actionFailed, errorRateFail, latencyInconclusive, rollbackDecision, shadowFail } from '../../../helpers/connectors/fixtures.js';
+import {
+  actionFailed,
+  errorRateFail,
+  latencyInconclusive,
+  rollbackDecision,
+  shadowFail,
+} from '../../../helpers/connectors/fixtures.js';
 
 describe('number formatting', () => {
   it('ratios: 2 decimals', () => {
@@ -95,7 +109,11 @@ describe('explainDecision', () => {
 describe('describeConfidence', () => {
   it('states the family level of the alpha split once: the sum of the acting alphas, shadows left out', () => {
     const weighted = rollbackDecision({
-      verdicts: [{ ...errorRateFail, alpha: 0.0075 }, { ...latencyInconclusive, alpha: 0.0025 }, { ...shadowFail, alpha: 0.0075 }],
+      verdicts: [
+        { ...errorRateFail, alpha: 0.0075 },
+        { ...latencyInconclusive, alpha: 0.0025 },
+        { ...shadowFail, alpha: 0.0075 },
+      ],
     });
     expect(describeConfidence(weighted)).toMatch(/ 99% confidence/);
     expect(describeConfidence(rollbackDecision({ verdicts: [errorRateFail] }))).toBe(
@@ -114,7 +132,9 @@ describe('explainNotification', () => {
   it('action-failed: names the connector and its error first, and links the decision', () => {
     const { title, lines } = explainNotification(actionFailed());
     expect(title).toBe('Rollback of checkout canary v1.8.0 FAILED: connector shift-traffic');
-    expect(lines[0]).toMatch(/^Connector shift-traffic failed: traffic answered HTTP 403: .* \[VIGIL_ERR_CONNECTOR_HTTP_4XX\]/);
+    expect(lines[0]).toMatch(
+      /^Connector shift-traffic failed: traffic answered HTTP 403: .* \[VIGIL_ERR_CONNECTOR_HTTP_4XX\]/,
+    );
     expect(lines.at(-1)).toBe('Details: https://vigil.example.com/api/decisions/dec-01JH2Q7K8Z');
   });
 

@@ -15,13 +15,22 @@ describe('withBindings', () => {
     const job = logs.logger.child({ queue: 'actions', jobId: 'j', decisionId: 'd-1', connector: 'hook' });
     const log = withBindings(job, { connector: 'hook', decisionId: 'd-1', kind: 'decision' });
     log.info('posted');
-    expect(logs.parsed()[0]).toMatchObject({ queue: 'actions', connector: 'hook', decisionId: 'd-1', kind: 'decision' });
+    expect(logs.parsed()[0]).toMatchObject({
+      queue: 'actions',
+      connector: 'hook',
+      decisionId: 'd-1',
+      kind: 'decision',
+    });
     expect(duplicateKeys(logs.raw()[0]!)).toEqual([]);
     expect(withBindings(job, { connector: 'hook' })).toBe(job);
   });
 
   it('duplicateKeys finds repeated keys at any depth, inside strings never', () => {
-    expect(duplicateKeys('{"a":1,"b":{"c":1,"c":2},"a":"x,\\"a\\":1","d":[{"e":1,"e":1}]}')).toEqual(['b.c', 'a', 'd[].e']);
+    expect(duplicateKeys('{"a":1,"b":{"c":1,"c":2},"a":"x,\\"a\\":1","d":[{"e":1,"e":1}]}')).toEqual([
+      'b.c',
+      'a',
+      'd[].e',
+    ]);
     expect(duplicateKeys('{"a":{"a":1},"b":[1,{"a":2}]}')).toEqual([]);
   });
 });

@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { TEXT_LIMITS, fitWithin, notificationView, safeHttpUrl } from '../../../../connectors/shared/notification-view.js';
+import {
+  TEXT_LIMITS,
+  fitWithin,
+  notificationView,
+  safeHttpUrl,
+} from '../../../../connectors/shared/notification-view.js';
 import type { MetricVerdict } from '../../../../src/contracts/decision.js';
-import { actionFailed, errorRateFail, everyNotification, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
+import {
+  actionFailed,
+  errorRateFail,
+  everyNotification,
+  rollbackDecision,
+} from '../../../helpers/connectors/fixtures.js';
 
 describe('notificationView', () => {
   it('explains a rollback: facts, the failing metric, other metrics, the plan', () => {
@@ -9,14 +19,23 @@ describe('notificationView', () => {
     expect(v.title).toBe('Rollback checkout: canary v1.8.0 is worse than baseline v1.7.3');
     expect(v.tone).toBe('danger');
     expect(v.facts.map((f) => `${f.label}=${f.value}`)).toEqual([
-      'Service=checkout', 'Outcome=rollback', 'Canary=v1.8.0', 'Baseline=v1.7.3', 'Look=7', 'Analysis=checkout',
+      'Service=checkout',
+      'Outcome=rollback',
+      'Canary=v1.8.0',
+      'Baseline=v1.7.3',
+      'Look=7',
+      'Analysis=checkout',
     ]);
-    expect(v.metrics).toEqual([{
-      name: 'error-rate', detector: 'error-rate-sequential', phase: 'FAIL',
-      effect: 'error-rate ratio canary/baseline 2.10 (bounds 1.45–3.05)',
-      evidence: 'p-value 0.0031 (alpha 0.025), samples baseline 12,480 / canary 1,315',
-      summary: 'canary fails 2.1x as often as baseline (5.9% vs 2.8%)',
-    }]);
+    expect(v.metrics).toEqual([
+      {
+        name: 'error-rate',
+        detector: 'error-rate-sequential',
+        phase: 'FAIL',
+        effect: 'error-rate ratio canary/baseline 2.10 (bounds 1.45–3.05)',
+        evidence: 'p-value 0.0031 (alpha 0.025), samples baseline 12,480 / canary 1,315',
+        summary: 'canary fails 2.1x as often as baseline (5.9% vs 2.8%)',
+      },
+    ]);
     expect(v.otherMetrics).toBe('latency inconclusive, latency-p99 fail (shadow)');
     expect(v.action).toEqual({ kind: 'text', text: 'Rollback plan: kill-flag → shift-traffic → undo-deploy.' });
     expect(v.failure).toBeUndefined();
@@ -24,10 +43,17 @@ describe('notificationView', () => {
 
   it('marks the failed step of an action-failed notification and gives the cause', () => {
     const v = notificationView(actionFailed(), { dryRun: false, maxMetrics: 20 });
-    expect(v.action).toEqual({ kind: 'plan', steps: [
-      { connector: 'kill-flag', failed: false }, { connector: 'shift-traffic', failed: true }, { connector: 'undo-deploy', failed: false },
-    ] });
-    expect(v.failure?.cause).toBe('Connector shift-traffic failed: traffic answered HTTP 403: route checkout-canary is owned by another controller [VIGIL_ERR_CONNECTOR_HTTP_4XX]');
+    expect(v.action).toEqual({
+      kind: 'plan',
+      steps: [
+        { connector: 'kill-flag', failed: false },
+        { connector: 'shift-traffic', failed: true },
+        { connector: 'undo-deploy', failed: false },
+      ],
+    });
+    expect(v.failure?.cause).toBe(
+      'Connector shift-traffic failed: traffic answered HTTP 403: route checkout-canary is owned by another controller [VIGIL_ERR_CONNECTOR_HTTP_4XX]',
+    );
   });
 
   it('marks a dry-run delivery of a real decision as a dry run', () => {
@@ -39,7 +65,10 @@ describe('notificationView', () => {
 
   it('caps the metrics and counts the rest', () => {
     const verdicts: MetricVerdict[] = Array.from({ length: 7 }, (_, i) => ({ ...errorRateFail, metric: `m${i}` }));
-    const v = notificationView({ kind: 'decision', decision: rollbackDecision({ verdicts }) }, { dryRun: false, maxMetrics: 5 });
+    const v = notificationView(
+      { kind: 'decision', decision: rollbackDecision({ verdicts }) },
+      { dryRun: false, maxMetrics: 5 },
+    );
     expect(v.metrics.map((m) => m.name)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
     expect(v.moreMetrics).toBe(2);
   });
@@ -48,7 +77,10 @@ describe('notificationView', () => {
     expect(safeHttpUrl('https://vigil.example.com/d/1')).toBe('https://vigil.example.com/d/1');
     expect(safeHttpUrl('javascript:alert(1)')).toBeUndefined();
     expect(safeHttpUrl('not a url')).toBeUndefined();
-    const v = notificationView({ ...everyNotification()[0]!, link: 'data:text/html,x' }, { dryRun: false, maxMetrics: 5 });
+    const v = notificationView(
+      { ...everyNotification()[0]!, link: 'data:text/html,x' },
+      { dryRun: false, maxMetrics: 5 },
+    );
     expect(v.link).toBeUndefined();
   });
 });
@@ -56,13 +88,24 @@ describe('notificationView', () => {
 describe('fitWithin', () => {
   it('returns the first (largest) build that fits', () => {
     const built: number[] = [];
-    const out = fitWithin((limit) => { built.push(limit); return 'x'.repeat(limit); }, (s) => s.length, 500);
+    const out = fitWithin(
+      (limit) => {
+        built.push(limit);
+        return 'x'.repeat(limit);
+      },
+      (s) => s.length,
+      500,
+    );
     expect(out.length).toBe(400);
     expect(built).toEqual([4000, 1000, 400]);
   });
 
   it('returns the smallest build when nothing fits', () => {
-    const out = fitWithin((limit) => 'x'.repeat(limit * 10), (s) => s.length, 10);
+    const out = fitWithin(
+      (limit) => 'x'.repeat(limit * 10),
+      (s) => s.length,
+      10,
+    );
     expect(out.length).toBe(TEXT_LIMITS.at(-1)! * 10);
   });
 });

@@ -28,7 +28,9 @@ describe.each([
 ])('%s options', (_label, f) => {
   it('applies defaults', () => {
     expect(f.parse({ url: 'https://hooks.example.com/vigil' })).toEqual({
-      url: 'https://hooks.example.com/vigil', timeoutMs: 10_000, headers: {},
+      url: 'https://hooks.example.com/vigil',
+      timeoutMs: 10_000,
+      headers: {},
     });
   });
 
@@ -46,8 +48,9 @@ describe.each([
     expect(parseError(f, { url, timeoutMs: 2.5 }).message).toMatch(/options\.timeoutMs must be an integer/);
     expect(parseError(f, { url, timeoutMs: 600_000 }).message).toMatch(/options\.timeoutMs must be at most 120000/);
     expect(parseError(f, { url, secret: '' }).message).toMatch(/options\.secret is empty/);
-    expect(parseError(f, { url, headers: { 'X-Vigil-Signature': 'forged' } }).message)
-      .toMatch(/options\.headers must not set X-Vigil-Signature/);
+    expect(parseError(f, { url, headers: { 'X-Vigil-Signature': 'forged' } }).message).toMatch(
+      /options\.headers must not set X-Vigil-Signature/,
+    );
     expect(parseError(f, { url, headers: { 'Content-Type': 'text/plain' } }).message).toMatch(/options\.headers/);
     expect(parseError(f, { url, headers: { 'x-a': 'one\r\ntwo' } }).message).toMatch(/line breaks/);
   });
@@ -71,21 +74,30 @@ describe('slack options', () => {
     expect(err.message).toMatch(/options\.webhookUrl must use https/);
     expect(err.message).not.toContain('SECRETPART');
     expect(slackNotifierFactory.parse({ webhookUrl: 'http://127.0.0.1:8080/x' })).toEqual({
-      webhookUrl: 'http://127.0.0.1:8080/x', timeoutMs: 10_000,
+      webhookUrl: 'http://127.0.0.1:8080/x',
+      timeoutMs: 10_000,
     });
   });
 
   it('names channel and username problems', () => {
     const webhookUrl = 'https://hooks.slack.com/services/T0/B0/X';
-    expect(parseError(slackNotifierFactory, { webhookUrl, channel: '' }).message).toMatch(/options\.channel must not be empty/);
-    expect(parseError(slackNotifierFactory, { webhookUrl, username: 5 }).message).toMatch(/options\.username must be a string/);
-    expect(parseError(slackNotifierFactory, { webhookUrl, icon: ':x:' }).message).toMatch(/unknown option options\.icon/);
+    expect(parseError(slackNotifierFactory, { webhookUrl, channel: '' }).message).toMatch(
+      /options\.channel must not be empty/,
+    );
+    expect(parseError(slackNotifierFactory, { webhookUrl, username: 5 }).message).toMatch(
+      /options\.username must be a string/,
+    );
+    expect(parseError(slackNotifierFactory, { webhookUrl, icon: ':x:' }).message).toMatch(
+      /unknown option options\.icon/,
+    );
   });
 });
 
 describe('noop options', () => {
   it('plan noop: names a bad kind', () => {
-    expect(parseError(noopConnectorFactory, { kind: 'notifier' }).message).toMatch(/noop: options\.kind must be one of flag, traffic, deployer, webhook/);
+    expect(parseError(noopConnectorFactory, { kind: 'notifier' }).message).toMatch(
+      /noop: options\.kind must be one of flag, traffic, deployer, webhook/,
+    );
   });
   it('notifier noop: takes no options', () => {
     expect(noopNotifierFactory.parse(undefined)).toEqual({});
@@ -95,13 +107,22 @@ describe('noop options', () => {
 
 describe('parseOptions on nested options', () => {
   const schema = z.strictObject({ upstream: z.strictObject({ host: z.string(), port: z.int().optional() }) });
-  const nested: ConnectorFactory = { type: 'nested', kind: 'webhook', parse: (o) => parseOptions('nested', schema, o), create: () => { throw new Error('unused'); } };
+  const nested: ConnectorFactory = {
+    type: 'nested',
+    kind: 'webhook',
+    parse: (o) => parseOptions('nested', schema, o),
+    create: () => {
+      throw new Error('unused');
+    },
+  };
 
   it('names an unknown nested option with its parent, and lists the known names only at the top level', () => {
     const err = parseError(nested, { upstream: { host: 'a', prot: 8080 } });
     expect(err.message).toMatch(/nested: unknown option options\.upstream\.prot: remove it or fix its spelling$/);
     expect(err.details).toMatchObject({ options: ['upstream.prot'] });
     const top = parseError(nested, { upstream: { host: 'a' }, extra: 1 });
-    expect(top.message).toMatch(/nested: unknown option options\.extra: remove it or fix its spelling \(known options: upstream\)$/);
+    expect(top.message).toMatch(
+      /nested: unknown option options\.extra: remove it or fix its spelling \(known options: upstream\)$/,
+    );
   });
 });

@@ -7,7 +7,9 @@ const body = '{"id":"dec-1"}';
 describe('signedHeaders', () => {
   it('signed: configured headers first, then framing, idempotency key, timestamp and signature (openssl vector)', () => {
     const headers = signedHeaders({
-      body, contentType: 'application/cloudevents+json; charset=utf-8', headers: { authorization: 'Bearer t' },
+      body,
+      contentType: 'application/cloudevents+json; charset=utf-8',
+      headers: { authorization: 'Bearer t' },
       signing: { id: 'dec-1', nowMs: 1767225670_999, secret: 'whsec_test' },
     });
     expect(Object.entries(headers)).toEqual([
@@ -21,9 +23,18 @@ describe('signedHeaders', () => {
   });
 
   it('no secret: no signature; no signing: only the framing headers', () => {
-    expect(signedHeaders({ body, contentType: 'application/json', signing: { id: 'dec-1', nowMs: 0, secret: undefined } }))
-      .toEqual({ 'content-type': 'application/json', 'user-agent': 'vigil', 'idempotency-key': 'dec-1', 'x-vigil-timestamp': '0' });
-    expect(signedHeaders({ body, contentType: 'application/json' })).toEqual({ 'content-type': 'application/json', 'user-agent': 'vigil' });
+    expect(
+      signedHeaders({ body, contentType: 'application/json', signing: { id: 'dec-1', nowMs: 0, secret: undefined } }),
+    ).toEqual({
+      'content-type': 'application/json',
+      'user-agent': 'vigil',
+      'idempotency-key': 'dec-1',
+      'x-vigil-timestamp': '0',
+    });
+    expect(signedHeaders({ body, contentType: 'application/json' })).toEqual({
+      'content-type': 'application/json',
+      'user-agent': 'vigil',
+    });
   });
 });
 
@@ -31,9 +42,15 @@ describe('postSigned', () => {
   it('never lets a concealed credential leave in an error', async () => {
     const fetch: typeof globalThis.fetch = () => Promise.resolve(new Response('bad key k3y-123', { status: 400 }));
     const err = (await postSigned({
-      vendor: 'pagerduty', url: 'https://events.example/v2/enqueue', logUrl: 'https://events.example/v2/enqueue', body,
-      contentType: 'application/json', conceal: { secret: 'k3y-123', as: '[routing key]' },
-      timeoutMs: 1_000, signal: new AbortController().signal, fetch,
+      vendor: 'pagerduty',
+      url: 'https://events.example/v2/enqueue',
+      logUrl: 'https://events.example/v2/enqueue',
+      body,
+      contentType: 'application/json',
+      conceal: { secret: 'k3y-123', as: '[routing key]' },
+      timeoutMs: 1_000,
+      signal: new AbortController().signal,
+      fetch,
     }).catch((e: unknown) => e)) as VigilError;
     expect(err.code).toBe('VIGIL_ERR_CONNECTOR_HTTP_4XX');
     expect(err.message).toContain('bad key [routing key]');

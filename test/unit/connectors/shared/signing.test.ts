@@ -23,7 +23,16 @@ describe('signPayload', () => {
 });
 
 describe('verifySignature', () => {
-  const ok = (over: Partial<{ secret: string; ts: string | undefined; body: string; sig: string | undefined; now: number; tol: number }> = {}) =>
+  const ok = (
+    over: Partial<{
+      secret: string;
+      ts: string | undefined;
+      body: string;
+      sig: string | undefined;
+      now: number;
+      tol: number;
+    }> = {},
+  ) =>
     verifySignature(
       over.secret ?? VECTOR.secret,
       'ts' in over ? over.ts : String(VECTOR.ts),

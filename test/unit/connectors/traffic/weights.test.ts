@@ -4,16 +4,48 @@ import { VigilError } from '../../../../src/errors.js';
 
 describe('moveCanaryWeight', () => {
   it('gives the canary weight to the first baseline entry and keeps the total', () => {
-    expect(moveCanaryWeight([
-      { role: 'other', weight: 5 }, { role: 'baseline', weight: 80 }, { role: 'canary', weight: 10 }, { role: 'canary', weight: 3 }, { role: 'baseline', weight: 2 },
-    ], 'r')).toEqual([5, 93, 0, 0, 2]);
+    expect(
+      moveCanaryWeight(
+        [
+          { role: 'other', weight: 5 },
+          { role: 'baseline', weight: 80 },
+          { role: 'canary', weight: 10 },
+          { role: 'canary', weight: 3 },
+          { role: 'baseline', weight: 2 },
+        ],
+        'r',
+      ),
+    ).toEqual([5, 93, 0, 0, 2]);
   });
 
   it('has nothing to do without canary weight, and refuses when the canary has nowhere to go', () => {
-    expect(moveCanaryWeight([{ role: 'baseline', weight: 100 }, { role: 'canary', weight: 0 }], 'r')).toBeUndefined();
+    expect(
+      moveCanaryWeight(
+        [
+          { role: 'baseline', weight: 100 },
+          { role: 'canary', weight: 0 },
+        ],
+        'r',
+      ),
+    ).toBeUndefined();
     expect(moveCanaryWeight([{ role: 'other', weight: 1 }], 'r')).toBeUndefined();
-    expect(() => moveCanaryWeight([{ role: 'canary', weight: 1 }, { role: 'other', weight: 1 }], 'route x')).toThrow('route x sends traffic to the canary but has no baseline destination to move it to');
-    const err = (() => { try { moveWeights([{ role: 'canary', weight: 1 }], 'r', 'istio'); } catch (e) { return e; } return undefined; })();
+    expect(() =>
+      moveCanaryWeight(
+        [
+          { role: 'canary', weight: 1 },
+          { role: 'other', weight: 1 },
+        ],
+        'route x',
+      ),
+    ).toThrow('route x sends traffic to the canary but has no baseline destination to move it to');
+    const err = (() => {
+      try {
+        moveWeights([{ role: 'canary', weight: 1 }], 'r', 'istio');
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
     expect(err).toBeInstanceOf(VigilError);
     expect((err as VigilError).retryable).toBe(false);
   });
@@ -21,12 +53,20 @@ describe('moveCanaryWeight', () => {
   it('is idempotent over random groups', () => {
     for (let seed = 1; seed < 200; seed++) {
       const roles = ['baseline', 'canary', 'other'] as const;
-      const entries = Array.from({ length: 1 + (seed % 5) }, (_, i) => ({ role: roles[(seed * (i + 3)) % 3]!, weight: (seed * 7 + i * 13) % 50 }));
+      const entries = Array.from({ length: 1 + (seed % 5) }, (_, i) => ({
+        role: roles[(seed * (i + 3)) % 3]!,
+        weight: (seed * 7 + i * 13) % 50,
+      }));
       if (!entries.some((e) => e.role === 'baseline')) entries.push({ role: 'baseline', weight: 1 });
       const once = moveCanaryWeight(entries, 'r') ?? entries.map((e) => e.weight);
       const total = (ws: number[]) => ws.reduce((a, b) => a + b, 0);
       expect(total(once)).toBe(total(entries.map((e) => e.weight)));
-      expect(moveCanaryWeight(entries.map((e, i) => ({ role: e.role, weight: once[i]! })), 'r')).toBeUndefined();
+      expect(
+        moveCanaryWeight(
+          entries.map((e, i) => ({ role: e.role, weight: once[i]! })),
+          'r',
+        ),
+      ).toBeUndefined();
     }
   });
 

@@ -29,7 +29,14 @@ describe('bonferroni (reference section I)', () => {
     expect(bonferroni(0.05, [1, 0])).toEqual([0.05, 0]);
   });
   it('rejects bad input with VIGIL_ERR_DETECTOR_OPTIONS', () => {
-    for (const [alpha, w] of [[0, [1]], [1, [1]], [0.05, []], [0.05, [-1, 2]], [0.05, [0, 0]], [0.05, [Number.NaN]]] as Array<[number, number[]]>) {
+    for (const [alpha, w] of [
+      [0, [1]],
+      [1, [1]],
+      [0.05, []],
+      [0.05, [-1, 2]],
+      [0.05, [0, 0]],
+      [0.05, [Number.NaN]],
+    ] as Array<[number, number[]]>) {
       expect(() => bonferroni(alpha, w)).toThrow(VigilError);
     }
     try {

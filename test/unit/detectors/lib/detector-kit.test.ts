@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { DetectorMethods } from '../../../../detectors/lib/detector-kit.js';
 import {
-  alphaProblem, defineDetector, finiteOrUndefined, sequentialPhase, verdictWriter, withEffect,
+  alphaProblem,
+  defineDetector,
+  finiteOrUndefined,
+  sequentialPhase,
+  verdictWriter,
+  withEffect,
 } from '../../../../detectors/lib/detector-kit.js';
 import { VigilError } from '../../../../src/errors.js';
 import { batch, lookInput } from '../../../helpers/detectors.js';
@@ -34,18 +39,41 @@ describe('detector kit', () => {
       [0, 0, false, 'inconclusive'],
       [Number.NaN, Number.NaN, false, 'inconclusive'],
     ];
-    for (const [logM, passEvidence, burnIn, phase] of table) expect(sequentialPhase({ logM, passEvidence }, alpha, burnIn)).toBe(phase);
+    for (const [logM, passEvidence, burnIn, phase] of table)
+      expect(sequentialPhase({ logM, passEvidence }, alpha, burnIn)).toBe(phase);
   });
 
   it('verdictWriter builds verdicts and error verdicts with the fields in contract order; no effect key without an effect', () => {
-    const out = verdictWriter<{ pValue: number; c: number; b: number }>({ detector: 'd', metric: 'm', effect: 'ratio' }, (s) => ({ baseline: s.b, canary: s.c }));
+    const out = verdictWriter<{ pValue: number; c: number; b: number }>(
+      { detector: 'd', metric: 'm', effect: 'ratio' },
+      (s) => ({ baseline: s.b, canary: s.c }),
+    );
     const s = { pValue: 0.25, c: 3, b: 4 };
     const v = out.verdict(s, 'pass', 'fine');
-    expect(v).toStrictEqual({ detector: 'd', metric: 'm', phase: 'pass', pValue: 0.25, effect: 'ratio', samples: { baseline: 4, canary: 3 }, summary: 'fine' });
+    expect(v).toStrictEqual({
+      detector: 'd',
+      metric: 'm',
+      phase: 'pass',
+      pValue: 0.25,
+      effect: 'ratio',
+      samples: { baseline: 4, canary: 3 },
+      summary: 'fine',
+    });
     expect(Object.keys(v)).toEqual(['detector', 'metric', 'phase', 'pValue', 'effect', 'samples', 'summary']);
     const e = out.errorVerdict(s, 'alpha must be in (0, 1), got 2');
-    expect(e).toStrictEqual({ detector: 'd', metric: 'm', phase: 'error', pValue: 0.25, effect: 'ratio', samples: { baseline: 4, canary: 3 }, summary: 'cannot use this look: alpha must be in (0, 1), got 2' });
-    const bare = verdictWriter<{ pValue: number }>({ detector: 'd', metric: 'm' }, () => ({ baseline: 0, canary: 0 })).errorVerdict({ pValue: 1 }, 'why');
+    expect(e).toStrictEqual({
+      detector: 'd',
+      metric: 'm',
+      phase: 'error',
+      pValue: 0.25,
+      effect: 'ratio',
+      samples: { baseline: 4, canary: 3 },
+      summary: 'cannot use this look: alpha must be in (0, 1), got 2',
+    });
+    const bare = verdictWriter<{ pValue: number }>({ detector: 'd', metric: 'm' }, () => ({
+      baseline: 0,
+      canary: 0,
+    })).errorVerdict({ pValue: 1 }, 'why');
     expect(Object.keys(bare)).toEqual(['detector', 'metric', 'phase', 'pValue', 'samples', 'summary']);
   });
 
@@ -54,7 +82,11 @@ describe('detector kit', () => {
     const v = withEffect(out.verdict({ pValue: 1 }, 'inconclusive', 's'), { upper: 3, lower: 0, estimate: 1.5 });
     expect(Object.keys(v).slice(-3)).toEqual(['estimate', 'lower', 'upper']);
     expect([v.estimate, v.lower, v.upper]).toEqual([1.5, 0, 3]);
-    const w = withEffect(out.verdict({ pValue: 1 }, 'inconclusive', 's'), { estimate: undefined, lower: 0.5, upper: finiteOrUndefined(Number.POSITIVE_INFINITY) });
+    const w = withEffect(out.verdict({ pValue: 1 }, 'inconclusive', 's'), {
+      estimate: undefined,
+      lower: 0.5,
+      upper: finiteOrUndefined(Number.POSITIVE_INFINITY),
+    });
     expect('estimate' in w || 'upper' in w).toBe(false);
     expect(w.lower).toBe(0.5);
     expect(finiteOrUndefined(Number.NaN)).toBeUndefined();
@@ -63,7 +95,10 @@ describe('detector kit', () => {
   });
 
   it('defineDetector validates options then minSamples (VIGIL_ERR_DETECTOR_OPTIONS) and builds the factory the registry lists', () => {
-    interface Toy { pValue: number; looks: number }
+    interface Toy {
+      pValue: number;
+      looks: number;
+    }
     const seen: unknown[] = [];
     const def = defineDetector({
       type: 'toy',

@@ -12,8 +12,22 @@ import { bisect } from '../../../../detectors/lib/root-finding.js';
 import { llrByTheta, relErr } from '../../../helpers/detectors.js';
 
 // stats-reference.txt F.counts_per_interval [(baseline, canary)] and G.conditional_binomial_sprt[rho=.5, r=2].
-const F_COUNTS: Array<[number, number]> = [[9, 14], [11, 16], [10, 17], [8, 19], [12, 15], [10, 18], [9, 20], [11, 17], [10, 16], [13, 21]];
-const G_PATH = [0.378363041351, 0.52116001139, 1.35710416199, 3.57934267371, 3.02899246319, 4.15261868624, 6.2570741623, 6.68755320479, 7.23581528294, 8.00609239902];
+const F_COUNTS: Array<[number, number]> = [
+  [9, 14],
+  [11, 16],
+  [10, 17],
+  [8, 19],
+  [12, 15],
+  [10, 18],
+  [9, 20],
+  [11, 17],
+  [10, 16],
+  [13, 21],
+];
+const G_PATH = [
+  0.378363041351, 0.52116001139, 1.35710416199, 3.57934267371, 3.02899246319, 4.15261868624, 6.2570741623,
+  6.68755320479, 7.23581528294, 8.00609239902,
+];
 
 /** Straightforward mixture: weights and grid from the formulas, sum in plain floating point. */
 function naiveMixture(strata: Stratum[], K: number, r0: number, scale: number): number {
@@ -34,7 +48,8 @@ function naiveMixture(strata: Stratum[], K: number, r0: number, scale: number): 
   return m;
 }
 
-const strataOf = (counts: Array<[number, number]>, rho = 0.5): Stratum[] => counts.map(([b, c]) => ({ rho, failures: b + c, canaryFailures: c }));
+const strataOf = (counts: Array<[number, number]>, rho = 0.5): Stratum[] =>
+  counts.map(([b, c]) => ({ rho, failures: b + c, canaryFailures: c }));
 
 describe('conditional binomial SPRT = one-point grid (reference G)', () => {
   it('reproduces G.conditional_binomial_sprt[rho=.5, r=2] cumulative LLR on F.counts', () => {
@@ -47,7 +62,12 @@ describe('conditional binomial SPRT = one-point grid (reference G)', () => {
   });
 
   it('the simplified per-look form equals the theta form for uneven splits and tolerances', () => {
-    for (const [rho, m, x, r, r0] of [[0.1, 30, 7, 3, 1], [0.73, 12, 2, 1.3, 1.05], [0.5, 0, 0, 2, 1], [0.02, 5, 5, 20, 1.2]] as Array<[number, number, number, number, number]>) {
+    for (const [rho, m, x, r, r0] of [
+      [0.1, 30, 7, 3, 1],
+      [0.73, 12, 2, 1.3, 1.05],
+      [0.5, 0, 0, 2, 1],
+      [0.02, 5, 5, 20, 1.2],
+    ] as Array<[number, number, number, number, number]>) {
       expect(lookLogLikelihoodRatio(rho, m, x, r, r0)).toBeCloseTo(llrByTheta(rho, m, x, r, r0), 11);
     }
   });
@@ -65,14 +85,21 @@ describe('mixture grid and log M', () => {
 
   it('K-grid mixture equals a straightforward computation (F.counts, rho .5 and a drifting split)', () => {
     const drifting = F_COUNTS.map(([b, c], j) => ({ rho: 0.05 + 0.05 * j, failures: b + c, canaryFailures: c }));
-    for (const [strata, K, r0, scale] of [[strataOf(F_COUNTS), 48, 1, 0.5], [drifting, 32, 1.1, 0.5], [strataOf(F_COUNTS.slice(0, 3)), 8, 1, 0.8]] as Array<[Stratum[], number, number, number]>) {
+    for (const [strata, K, r0, scale] of [
+      [strataOf(F_COUNTS), 48, 1, 0.5],
+      [drifting, 32, 1.1, 0.5],
+      [strataOf(F_COUNTS.slice(0, 3)), 8, 1, 0.8],
+    ] as Array<[Stratum[], number, number, number]>) {
       const got = stratifiedMixtureLogM(strata, mixtureGrid(K, scale), r0, 'upper-alternatives');
       expect(relErr(got, Math.log(naiveMixture(strata, K, r0, scale)))).toBeLessThan(1e-9);
     }
   });
 
   it('mirrored mixture tests H0: r >= r0 with alternatives r0/g_k', () => {
-    const strata = strataOf([[20, 5], [18, 6]]);
+    const strata = strataOf([
+      [20, 5],
+      [18, 6],
+    ]);
     const grid = mixtureGrid(16, 0.5);
     let want = 0;
     grid.logG.forEach((lg, k) => {
@@ -84,7 +111,10 @@ describe('mixture grid and log M', () => {
   });
 
   it('zero canary failures give log M < 0 (can never alarm)', () => {
-    const strata = [{ rho: 0.3, failures: 40, canaryFailures: 0 }, { rho: 0.5, failures: 3, canaryFailures: 0 }];
+    const strata = [
+      { rho: 0.3, failures: 40, canaryFailures: 0 },
+      { rho: 0.5, failures: 3, canaryFailures: 0 },
+    ];
     expect(stratifiedMixtureLogM(strata, mixtureGrid(48, 0.5), 1, 'upper-alternatives')).toBeLessThan(0);
   });
 });
@@ -96,8 +126,22 @@ describe('mixture bounds', () => {
   it('lower and upper are the roots of the inverted tests (cross-checked by plain bisection)', () => {
     const alpha = 0.05;
     const { lower, upper } = mixtureBounds(strata, grid, alpha);
-    const lowerBis = Math.exp(bisect((u) => stratifiedMixtureLogM(strata, grid, Math.exp(u), 'upper-alternatives') - Math.log(20), -5, 5, 1e-12));
-    const upperBis = Math.exp(bisect((u) => stratifiedMixtureLogM(strata, grid, Math.exp(u), 'lower-alternatives') - Math.log(20), -5, 5, 1e-12));
+    const lowerBis = Math.exp(
+      bisect(
+        (u) => stratifiedMixtureLogM(strata, grid, Math.exp(u), 'upper-alternatives') - Math.log(20),
+        -5,
+        5,
+        1e-12,
+      ),
+    );
+    const upperBis = Math.exp(
+      bisect(
+        (u) => stratifiedMixtureLogM(strata, grid, Math.exp(u), 'lower-alternatives') - Math.log(20),
+        -5,
+        5,
+        1e-12,
+      ),
+    );
     expect(relErr(lower, lowerBis)).toBeLessThan(1e-6);
     expect(relErr(upper, upperBis)).toBeLessThan(1e-6);
     expect(stratifiedMixtureLogM(strata, grid, lower, 'upper-alternatives')).toBeCloseTo(Math.log(20), 6);
@@ -115,7 +159,9 @@ describe('mixture bounds', () => {
   });
 
   it('without baseline failures the upper bound is unbounded; without evidence the lower bound is 0', () => {
-    expect(mixtureBounds([{ rho: 0.5, failures: 4, canaryFailures: 4 }], grid, 0.05).upper).toBe(Number.POSITIVE_INFINITY);
+    expect(mixtureBounds([{ rho: 0.5, failures: 4, canaryFailures: 4 }], grid, 0.05).upper).toBe(
+      Number.POSITIVE_INFINITY,
+    );
     expect(mixtureBounds([{ rho: 0.5, failures: 2, canaryFailures: 1 }], grid, 0.05).lower).toBe(0);
   });
 });

@@ -5,8 +5,22 @@ import { addLook, alternativesOf, crossingRung, rungLogM } from '../../../../det
 import { llrByTheta, relErr } from '../../../helpers/detectors.js';
 
 // stats-reference.txt, sections F and G
-const F_COUNTS: [baseline: number, canary: number][] = [[9, 14], [11, 16], [10, 17], [8, 19], [12, 15], [10, 18], [9, 20], [11, 17], [10, 16], [13, 21]];
-const G_PATH = [0.378363041351, 0.52116001139, 1.35710416199, 3.57934267371, 3.02899246319, 4.15261868624, 6.2570741623, 6.68755320479, 7.23581528294, 8.00609239902];
+const F_COUNTS: [baseline: number, canary: number][] = [
+  [9, 14],
+  [11, 16],
+  [10, 17],
+  [8, 19],
+  [12, 15],
+  [10, 18],
+  [9, 20],
+  [11, 17],
+  [10, 16],
+  [13, 21],
+];
+const G_PATH = [
+  0.378363041351, 0.52116001139, 1.35710416199, 3.57934267371, 3.02899246319, 4.15261868624, 6.2570741623,
+  6.68755320479, 7.23581528294, 8.00609239902,
+];
 
 describe('exceedance-mixture', () => {
   it('reproduces G.conditional_binomial_sprt[rho=.5, r=2] when the exceedances are the F counts (one rung, one-point grid)', () => {
@@ -24,7 +38,13 @@ describe('exceedance-mixture', () => {
     const rho = 0.2;
     const y = 7;
     const x = [12, 9, 4, 0];
-    const llr = addLook(x.map(() => new Array<number>(32).fill(0)), alt, rho, y, x);
+    const llr = addLook(
+      x.map(() => new Array<number>(32).fill(0)),
+      alt,
+      rho,
+      y,
+      x,
+    );
     x.forEach((xk, k) => {
       alt.logR.forEach((lr, a) => {
         expect(llr[k]![a]!).toBeCloseTo(llrByTheta(rho, xk + y, xk, Math.exp(lr), 1), 10);

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { formatBounds, formatConfidence, formatLooks, formatP, formatRatio, formatTolerance } from '../../../../detectors/lib/format.js';
+import {
+  formatBounds,
+  formatConfidence,
+  formatLooks,
+  formatP,
+  formatRatio,
+  formatTolerance,
+} from '../../../../detectors/lib/format.js';
 
 describe('summary formatting', () => {
   it('ratios: 2 significant digits, 3 near 1, rounded from 10', () => {

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { KayentaClassifierConfig, KayentaMetricResult } from '../../../../detectors/lib/kayenta-judge.js';
-import { classifyKayentaMetric, kayentaClassifierConfig, kayentaPValue, scoreKayentaCanary } from '../../../../detectors/lib/kayenta-judge.js';
+import {
+  classifyKayentaMetric,
+  kayentaClassifierConfig,
+  kayentaPValue,
+  scoreKayentaCanary,
+} from '../../../../detectors/lib/kayenta-judge.js';
 import { relErr } from '../../../helpers/detectors.js';
 
 // stats-reference.txt section B
@@ -12,8 +17,20 @@ const K_CAN: Record<string, number[]> = {
 };
 const INTERVAL: Record<string, { ciLow: number; ciHigh: number; hl: number; bound: number; meanRatio: number }> = {
   ok: { ciLow: -1.6000259823, ciHigh: 1.49993073756, hl: -0.0375, bound: 0.009375, meanRatio: 0.999256321269 },
-  bad: { ciLow: 8.30000280209, ciHigh: 12.2000537247, hl: 10.1955927292, bound: 2.5488981823, meanRatio: 1.10155346224 },
-  slight: { ciLow: 0.399999363185, ciHigh: 3.30002791645, hl: 1.97973119788, bound: 0.494932799471, meanRatio: 1.01867459924 },
+  bad: {
+    ciLow: 8.30000280209,
+    ciHigh: 12.2000537247,
+    hl: 10.1955927292,
+    bound: 2.5488981823,
+    meanRatio: 1.10155346224,
+  },
+  slight: {
+    ciLow: 0.399999363185,
+    ciHigh: 3.30002791645,
+    hl: 1.97973119788,
+    bound: 0.494932799471,
+    meanRatio: 1.01867459924,
+  },
 };
 const CASES: Array<[string, string, Partial<KayentaClassifierConfig>, string, number]> = [
   ['ok', 'defaults', {}, 'Pass', 0.999256321269],
@@ -47,7 +64,9 @@ describe('classifyKayentaMetric: B.kayenta.classify', () => {
   }
 
   it('the effect gate alone can veto a High: bad with allowedIncrease 1.2 passes', () => {
-    expect(classifyKayentaMetric(K_BASE, K_CAN['bad']!, kayentaClassifierConfig({ allowedIncrease: 1.2 })).label).toBe('Pass');
+    expect(classifyKayentaMetric(K_BASE, K_CAN['bad']!, kayentaClassifierConfig({ allowedIncrease: 1.2 })).label).toBe(
+      'Pass',
+    );
   });
 
   it('a drop is Low for either/decrease, Pass for increase', () => {
@@ -65,9 +84,16 @@ describe('classifyKayentaMetric: B.kayenta.classify', () => {
   });
 
   it('critical is set only for a critical metric failing beyond its critical threshold', () => {
-    expect(classifyKayentaMetric(K_BASE, K_CAN['bad']!, kayentaClassifierConfig({ critical: true })).critical).toBe(true);
-    expect(classifyKayentaMetric(K_BASE, K_CAN['bad']!, kayentaClassifierConfig({ critical: true, criticalIncrease: 1.5 })).critical).toBe(false);
-    expect(classifyKayentaMetric(K_BASE, K_CAN['ok']!, kayentaClassifierConfig({ critical: true })).critical).toBe(false);
+    expect(classifyKayentaMetric(K_BASE, K_CAN['bad']!, kayentaClassifierConfig({ critical: true })).critical).toBe(
+      true,
+    );
+    expect(
+      classifyKayentaMetric(K_BASE, K_CAN['bad']!, kayentaClassifierConfig({ critical: true, criticalIncrease: 1.5 }))
+        .critical,
+    ).toBe(false);
+    expect(classifyKayentaMetric(K_BASE, K_CAN['ok']!, kayentaClassifierConfig({ critical: true })).critical).toBe(
+      false,
+    );
   });
 
   it('kayentaPValue is the one-sided Mann-Whitney p for increase (A: 0.0109083939393)', () => {

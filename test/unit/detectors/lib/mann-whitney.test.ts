@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { averageRanks, commonLanguageEffectSize, mannWhitneyU, shiftInterval, wilcoxonDiff } from '../../../../detectors/lib/mann-whitney.js';
+import {
+  averageRanks,
+  commonLanguageEffectSize,
+  mannWhitneyU,
+  shiftInterval,
+  wilcoxonDiff,
+} from '../../../../detectors/lib/mann-whitney.js';
 import { normalQuantile } from '../../../../detectors/lib/normal-quantile.js';
 import { zeroin } from '../../../../detectors/lib/zeroin.js';
 import { relErr } from '../../../helpers/detectors.js';
@@ -85,14 +91,16 @@ describe('shiftInterval: section B (Kayenta / R wilcox.test conf.int)', () => {
   it('kayenta.MW[R tie-out] at 95%: ends at the jumps -0.5 and 0, estimate, and wdiff(-0.5, 0)', () => {
     // Input of the CHECK: Kayenta's MannWhitneySuite "tie out with R version" (values on a 0.5 grid, many ties).
     const control = [
-      1.5, 6.0, 5.0, 2.5, 2.5, 2.0, 2.0, 3.5, 3.0, 3.0, 3.0, 2.0, 3.0, 8.0, 4.0, 2.5, 3.0, 2.5, 2.5, 2.0, 2.5, 2.0, 2.0, 2.5, 3.5, 3.0, 1.5, 5.0, 2.5, 5.5,
-      2.0, 2.5, 3.5, 2.0, 2.5, 4.0, 2.0, 2.0, 2.0, 2.0, 5.5, 4.5, 4.0, 3.0, 3.0, 3.5, 2.5, 3.0, 2.5, 4.0, 6.0, 2.0, 5.0, 6.0, 3.5, 3.0, 54.5, 3.0, 5.0, 6.0,
-      3.5, 4.5, 2.5, 2.0, 6.0, 5.0, 2.5, 3.5, 2.0, 3.0, 2.5, 3.5, 3.5, 2.5, 3.0, 4.5, 3.0, 15.5, 5.0, 2.5, 3.0, 4.0, 3.5, 4.0, 4.0, 2.0, 4.5, 2.5, 4.0, 3.0,
+      1.5, 6.0, 5.0, 2.5, 2.5, 2.0, 2.0, 3.5, 3.0, 3.0, 3.0, 2.0, 3.0, 8.0, 4.0, 2.5, 3.0, 2.5, 2.5, 2.0, 2.5, 2.0, 2.0,
+      2.5, 3.5, 3.0, 1.5, 5.0, 2.5, 5.5, 2.0, 2.5, 3.5, 2.0, 2.5, 4.0, 2.0, 2.0, 2.0, 2.0, 5.5, 4.5, 4.0, 3.0, 3.0, 3.5,
+      2.5, 3.0, 2.5, 4.0, 6.0, 2.0, 5.0, 6.0, 3.5, 3.0, 54.5, 3.0, 5.0, 6.0, 3.5, 4.5, 2.5, 2.0, 6.0, 5.0, 2.5, 3.5,
+      2.0, 3.0, 2.5, 3.5, 3.5, 2.5, 3.0, 4.5, 3.0, 15.5, 5.0, 2.5, 3.0, 4.0, 3.5, 4.0, 4.0, 2.0, 4.5, 2.5, 4.0, 3.0,
     ];
     const experiment = [
-      2.5, 2.5, 2.0, 2.5, 3.5, 2.0, 3.5, 1.5, 3.0, 3.0, 2.5, 3.5, 2.0, 2.5, 2.0, 2.0, 5.0, 3.0, 2.0, 1.5, 2.0, 4.0, 3.0, 2.5, 3.0, 2.0, 2.0, 2.0, 2.5, 3.5,
-      1.5, 1.5, 3.5, 2.0, 2.5, 2.5, 3.0, 3.5, 2.5, 6.5, 2.5, 4.0, 2.5, 3.0, 2.5, 6.5, 2.5, 3.0, 1.5, 2.0, 2.5, 3.0, 7.5, 1.5, 2.0, 4.0, 2.5, 2.0, 2.5, 3.5,
-      4.0, 2.5, 3.0, 2.5, 2.0, 3.5, 3.0, 16.5, 3.0, 3.0, 7.0, 4.5, 5.0, 2.0, 3.5, 6.0, 1.5, 3.0, 2.5, 4.0, 3.0, 1.5, 5.0, 3.0, 2.5, 5.5, 3.0, 1.5, 2.5, 6.0,
+      2.5, 2.5, 2.0, 2.5, 3.5, 2.0, 3.5, 1.5, 3.0, 3.0, 2.5, 3.5, 2.0, 2.5, 2.0, 2.0, 5.0, 3.0, 2.0, 1.5, 2.0, 4.0, 3.0,
+      2.5, 3.0, 2.0, 2.0, 2.0, 2.5, 3.5, 1.5, 1.5, 3.5, 2.0, 2.5, 2.5, 3.0, 3.5, 2.5, 6.5, 2.5, 4.0, 2.5, 3.0, 2.5, 6.5,
+      2.5, 3.0, 1.5, 2.0, 2.5, 3.0, 7.5, 1.5, 2.0, 4.0, 2.5, 2.0, 2.5, 3.5, 4.0, 2.5, 3.0, 2.5, 2.0, 3.5, 3.0, 16.5,
+      3.0, 3.0, 7.0, 4.5, 5.0, 2.0, 3.5, 6.0, 1.5, 3.0, 2.5, 4.0, 3.0, 1.5, 5.0, 3.0, 2.5, 5.5, 3.0, 1.5, 2.5, 6.0,
     ];
     const r = shiftInterval(experiment, control, 0.95);
     expect(Math.abs(r.lower - -0.5000025217)).toBeLessThan(2e-4);
@@ -147,7 +155,11 @@ describe('shiftInterval: section B (Kayenta / R wilcox.test conf.int)', () => {
           const r = shiftInterval(c, b, 0.98);
           expect(r.lower).toBeLessThanOrEqual(r.estimate + 2e-4);
           expect(r.estimate).toBeLessThanOrEqual(r.upper + 2e-4);
-          const s = shiftInterval(c.map((v) => v + shift), b, 0.98);
+          const s = shiftInterval(
+            c.map((v) => v + shift),
+            b,
+            0.98,
+          );
           expect(Math.abs(s.lower - (r.lower + shift))).toBeLessThan(2e-4);
           expect(Math.abs(s.upper - (r.upper + shift))).toBeLessThan(2e-4);
         },

@@ -18,19 +18,33 @@ function pool(minBytes: number, workers = 1): DecodePool {
   return p;
 }
 
-const generated = makeResources({ services: fleet(7), spans: 300, spansPerResource: 20, endMs: 1_767_225_600_000, seed: 5 });
+const generated = makeResources({
+  services: fleet(7),
+  spans: 300,
+  spansPerResource: 20,
+  endMs: 1_767_225_600_000,
+  seed: 5,
+});
 const pb = encodeProtobuf(generated);
 const json = Buffer.from(encodeJson(generated));
 /** Spans the accumulator treats differently: rejected (zero time), non-request (CLIENT), no route, no service. */
-const odd = pbRequest([strAttr(1, 'service.version', '1.1.0')], [
-  span({ kind: 2, start: 0n, end: 5n }),
-  span({ kind: 3, start: 5n, end: 9n }),
-  span({ kind: 2, start: 5n, end: 9n, name: 'GET /x' }),
-]);
+const odd = pbRequest(
+  [strAttr(1, 'service.version', '1.1.0')],
+  [
+    span({ kind: 2, start: 0n, end: 5n }),
+    span({ kind: 3, start: 5n, end: 9n }),
+    span({ kind: 2, start: 5n, end: 9n, name: 'GET /x' }),
+  ],
+);
 
 describe('packTraces / unpackTraces', () => {
   it('round-trips decoded traces exactly (samples, counters, rejection message, absent routes)', () => {
-    for (const [body, encoding] of [[pb, 'protobuf'], [json, 'json'], [odd, 'protobuf'], [otlpFixture('sdk-trace-20.pb'), 'protobuf']] as const) {
+    for (const [body, encoding] of [
+      [pb, 'protobuf'],
+      [json, 'json'],
+      [odd, 'protobuf'],
+      [otlpFixture('sdk-trace-20.pb'), 'protobuf'],
+    ] as const) {
       const decoded = decodeInline(body, encoding, rules);
       expect(unpackTraces(packTraces(decoded))).toStrictEqual(decoded);
     }
@@ -51,7 +65,11 @@ describe('DecodePool', () => {
     const p = pool(1);
     const expectedPb = decodeInline(pb, 'protobuf', rules);
     const expectedJson = decodeInline(json, 'json', rules);
-    const [a, b, c] = await Promise.all([p.decode(Buffer.from(pb), 'protobuf'), p.decode(Buffer.from(json), 'json'), p.decode(Buffer.from(odd), 'protobuf')]);
+    const [a, b, c] = await Promise.all([
+      p.decode(Buffer.from(pb), 'protobuf'),
+      p.decode(Buffer.from(json), 'json'),
+      p.decode(Buffer.from(odd), 'protobuf'),
+    ]);
     expect(a).toStrictEqual(expectedPb);
     expect(b).toStrictEqual(expectedJson);
     expect(c).toStrictEqual(decodeInline(odd, 'protobuf', rules));
@@ -82,7 +100,9 @@ describe('DecodePool', () => {
       expect(err.message).toBe(inline.message);
       expect(err.details).toEqual(inline.details);
     }
-    const badJson = await Promise.resolve(p.decode(Buffer.from('{"resourceSpans": 5}'), 'json')).catch((e: unknown) => e);
+    const badJson = await Promise.resolve(p.decode(Buffer.from('{"resourceSpans": 5}'), 'json')).catch(
+      (e: unknown) => e,
+    );
     expect(isVigilError(badJson) && badJson.message).toMatch(/resourceSpans must be an array/);
   });
 
@@ -92,16 +112,33 @@ describe('DecodePool', () => {
     pools.push(p);
     const resource = (attrs: Record<string, string>, spanCohort?: string) => ({
       resource: { attributes: Object.entries(attrs).map(([key, v]) => ({ key, value: { stringValue: v } })) },
-      scopeSpans: [{ spans: [{ traceId: '01'.repeat(16), spanId: '02'.repeat(8), name: 'GET /pay', kind: 2, startTimeUnixNano: '1767225600000000000', endTimeUnixNano: '1767225600005000000',
-        attributes: spanCohort === undefined ? [] : [{ key: 'vigil.cohort', value: { stringValue: spanCohort } }] }] }],
+      scopeSpans: [
+        {
+          spans: [
+            {
+              traceId: '01'.repeat(16),
+              spanId: '02'.repeat(8),
+              name: 'GET /pay',
+              kind: 2,
+              startTimeUnixNano: '1767225600000000000',
+              endTimeUnixNano: '1767225600005000000',
+              attributes: spanCohort === undefined ? [] : [{ key: 'vigil.cohort', value: { stringValue: spanCohort } }],
+            },
+          ],
+        },
+      ],
     });
-    const body = Buffer.from(JSON.stringify({ resourceSpans: [
-      resource({ 'service.name': 'pay', 'service.version': '3.1' }),
-      resource({ 'service.name': 'pay', 'service.version': '3.0' }),
-      resource({ 'service.name': 'pay', 'service.version': '3.1', 'vigil.cohort': 'baseline' }),
-      resource({ 'service.name': 'pay', 'service.version': '3.1' }, 'control'),
-      resource({ 'service.name': 'cart', 'service.version': '3.1' }),
-    ] }));
+    const body = Buffer.from(
+      JSON.stringify({
+        resourceSpans: [
+          resource({ 'service.name': 'pay', 'service.version': '3.1' }),
+          resource({ 'service.name': 'pay', 'service.version': '3.0' }),
+          resource({ 'service.name': 'pay', 'service.version': '3.1', 'vigil.cohort': 'baseline' }),
+          resource({ 'service.name': 'pay', 'service.version': '3.1' }, 'control'),
+          resource({ 'service.name': 'cart', 'service.version': '3.1' }),
+        ],
+      }),
+    );
     const inline = decodeInline(body, 'json', withRollouts);
     expect(inline.samples.map((x) => x.cohort)).toEqual(['canary', 'baseline', 'baseline', 'baseline', 'unknown']);
     expect(await p.decode(Buffer.from(body), 'json')).toStrictEqual(inline);
@@ -110,7 +147,9 @@ describe('DecodePool', () => {
 
   it('spreads concurrent jobs over its workers and decodes inline once closed', async () => {
     const p = pool(1, 2);
-    const results = await Promise.all(Array.from({ length: 6 }, () => Promise.resolve(p.decode(Buffer.from(pb), 'protobuf'))));
+    const results = await Promise.all(
+      Array.from({ length: 6 }, () => Promise.resolve(p.decode(Buffer.from(pb), 'protobuf'))),
+    );
     for (const r of results) expect(r.samples).toHaveLength(300);
     await p.close();
     const after = p.decode(pb, 'protobuf');

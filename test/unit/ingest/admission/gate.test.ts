@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { GZIP_CHARGE_FACTOR, IngestGate, JSON_CHARGE_FACTOR, chargeFor } from '../../../../src/ingest/admission/gate.js';
+import {
+  GZIP_CHARGE_FACTOR,
+  IngestGate,
+  JSON_CHARGE_FACTOR,
+  chargeFor,
+} from '../../../../src/ingest/admission/gate.js';
 
 const MiB = 1024 * 1024;
 
@@ -57,7 +62,9 @@ describe('chargeFor', () => {
     expect(chargeFor(1000, { gzip: true, json: false }, 16 * MiB)).toBe(1000 + 1000 * GZIP_CHARGE_FACTOR);
     expect(chargeFor(10 * MiB, { gzip: true, json: false }, 16 * MiB)).toBe(10 * MiB + 16 * MiB);
     expect(chargeFor(1000, { gzip: false, json: true }, 16 * MiB)).toBe(1000 + 1000 * JSON_CHARGE_FACTOR);
-    expect(chargeFor(1000, { gzip: true, json: true }, 16 * MiB)).toBe(1000 + 1000 * GZIP_CHARGE_FACTOR * JSON_CHARGE_FACTOR);
+    expect(chargeFor(1000, { gzip: true, json: true }, 16 * MiB)).toBe(
+      1000 + 1000 * GZIP_CHARGE_FACTOR * JSON_CHARGE_FACTOR,
+    );
   });
 
   it('charges an unknown or invalid length as the default estimate', () => {

@@ -19,12 +19,34 @@ interface Opts {
 
 function point(o: Opts): HistogramPoint {
   const p: HistogramPoint = {
-    resource: { service: 'checkout', version: '2.0', cohort: 'canary', key: 'r' }, scope: 's', metric: 'http.server.duration', unit: 'ms', msPerUnit: 1,
-    temporality: o.temporality ?? 2, attributes: '', streamKey: o.key ?? 'stream-a', cohort: 'canary', error: false,
-    startMs: o.start ?? 0, startRem: 0, timeMs: o.time, timeRem: 0, count: 0, flags: o.flags ?? 0,
+    resource: { service: 'checkout', version: '2.0', cohort: 'canary', key: 'r' },
+    scope: 's',
+    metric: 'http.server.duration',
+    unit: 'ms',
+    msPerUnit: 1,
+    temporality: o.temporality ?? 2,
+    attributes: '',
+    streamKey: o.key ?? 'stream-a',
+    cohort: 'canary',
+    error: false,
+    startMs: o.start ?? 0,
+    startRem: 0,
+    timeMs: o.time,
+    timeRem: 0,
+    count: 0,
+    flags: o.flags ?? 0,
   };
   if (o.exp !== undefined) {
-    const x: ExponentialBuckets = { scale: 3, zeroCount: 0, zeroThreshold: 0, positiveOffset: 0, positive: [], negativeOffset: 0, negative: [], ...o.exp };
+    const x: ExponentialBuckets = {
+      scale: 3,
+      zeroCount: 0,
+      zeroThreshold: 0,
+      positiveOffset: 0,
+      positive: [],
+      negativeOffset: 0,
+      negative: [],
+      ...o.exp,
+    };
     p.exponential = x;
     p.count = x.zeroCount + x.positive.reduce((a, b) => a + b, 0) + x.negative.reduce((a, b) => a + b, 0);
   } else {
@@ -36,7 +58,11 @@ function point(o: Opts): HistogramPoint {
 }
 
 function tracker(max = 100, hits: LimitHit[] = []) {
-  return new StreamTracker({ guard: new LimitGuard('metric-streams', max, (h) => hits.push(h)), staleAfterMs: 60_000, agentStartUnixMs: AGENT_START });
+  return new StreamTracker({
+    guard: new LimitGuard('metric-streams', max, (h) => hits.push(h)),
+    staleAfterMs: 60_000,
+    agentStartUnixMs: AGENT_START,
+  });
 }
 
 const S0 = AGENT_START - 3_600_000; // a process that started before the agent
@@ -47,7 +73,13 @@ describe('StreamTracker: cumulative → delta', () => {
     const t = tracker();
     expect(t.next(point({ start: S0, time: AGENT_START + 10_000, counts: [5, 5, 0, 0] }), NOW)).toBeUndefined();
     const d = t.next(point({ start: S0, time: AGENT_START + 20_000, counts: [7, 5, 3, 1] }), NOW)!;
-    expect(d).toMatchObject({ count: 6, explicit: { bounds: BOUNDS, counts: [2, 0, 3, 1] }, startUnixMs: AGENT_START + 10_000, endUnixMs: AGENT_START + 20_000, whole: false });
+    expect(d).toMatchObject({
+      count: 6,
+      explicit: { bounds: BOUNDS, counts: [2, 0, 3, 1] },
+      startUnixMs: AGENT_START + 10_000,
+      endUnixMs: AGENT_START + 20_000,
+      whole: false,
+    });
     expect(t.next(point({ start: S0, time: AGENT_START + 30_000, counts: [7, 5, 3, 1] }), NOW)).toBeUndefined(); // nothing new
     expect(t.counters).toMatchObject({ baselines: 1, deltas: 1 });
   });
@@ -55,9 +87,16 @@ describe('StreamTracker: cumulative → delta', () => {
   it('a first point whose series started after the agent counts in full', () => {
     const t = tracker();
     const d = t.next(point({ start: AGENT_START + 1000, time: AGENT_START + 10_000, counts: [1, 2, 0, 0] }), NOW)!;
-    expect(d).toMatchObject({ count: 3, explicit: { counts: [1, 2, 0, 0] }, startUnixMs: AGENT_START + 1000, whole: true });
+    expect(d).toMatchObject({
+      count: 3,
+      explicit: { counts: [1, 2, 0, 0] },
+      startUnixMs: AGENT_START + 1000,
+      whole: true,
+    });
     // start == time, or no start, is a baseline only
-    expect(t.next(point({ key: 'b', start: AGENT_START + 5000, time: AGENT_START + 5000, counts: [1, 0, 0, 0] }), NOW)).toBeUndefined();
+    expect(
+      t.next(point({ key: 'b', start: AGENT_START + 5000, time: AGENT_START + 5000, counts: [1, 0, 0, 0] }), NOW),
+    ).toBeUndefined();
     expect(t.next(point({ key: 'c', time: AGENT_START + 5000, counts: [1, 0, 0, 0] }), NOW)).toBeUndefined();
   });
 
@@ -75,24 +114,39 @@ describe('StreamTracker: cumulative → delta', () => {
     const t = tracker();
     t.next(point({ start: S0, time: AGENT_START + 10_000, counts: [50, 0, 0, 0] }), NOW);
     const d = t.next(point({ start: AGENT_START + 12_000, time: AGENT_START + 20_000, counts: [1, 1, 0, 0] }), NOW)!;
-    expect(d).toMatchObject({ count: 2, explicit: { counts: [1, 1, 0, 0] }, startUnixMs: AGENT_START + 12_000, whole: true });
+    expect(d).toMatchObject({
+      count: 2,
+      explicit: { counts: [1, 1, 0, 0] },
+      startUnixMs: AGENT_START + 12_000,
+      whole: true,
+    });
     expect(t.counters.resets).toBe(1);
-    expect(t.next(point({ start: AGENT_START + 12_000, time: AGENT_START + 30_000, counts: [2, 1, 0, 0] }), NOW)!.count).toBe(1);
+    expect(
+      t.next(point({ start: AGENT_START + 12_000, time: AGENT_START + 30_000, counts: [2, 1, 0, 0] }), NOW)!.count,
+    ).toBe(1);
   });
 
   it('a decrease with the same start is a reset too', () => {
     const t = tracker();
     t.next(point({ start: S0, time: AGENT_START + 10_000, counts: [5, 5, 0, 0] }), NOW);
-    expect(t.next(point({ start: S0, time: AGENT_START + 20_000, counts: [6, 1, 0, 0] }), NOW)).toMatchObject({ count: 7, whole: true });
+    expect(t.next(point({ start: S0, time: AGENT_START + 20_000, counts: [6, 1, 0, 0] }), NOW)).toMatchObject({
+      count: 7,
+      whole: true,
+    });
     expect(t.counters.resets).toBe(1);
   });
 
   it('changed bounds start a new baseline without a delta', () => {
     const t = tracker();
     t.next(point({ start: S0, time: AGENT_START + 10_000, counts: [5, 5, 0, 0] }), NOW);
-    expect(t.next(point({ start: S0, time: AGENT_START + 20_000, counts: [6, 6, 1, 0], bounds: [5, 10, 50] }), NOW)).toBeUndefined();
+    expect(
+      t.next(point({ start: S0, time: AGENT_START + 20_000, counts: [6, 6, 1, 0], bounds: [5, 10, 50] }), NOW),
+    ).toBeUndefined();
     expect(t.counters.boundChanges).toBe(1);
-    expect(t.next(point({ start: S0, time: AGENT_START + 30_000, counts: [6, 6, 2, 0], bounds: [5, 10, 50] }), NOW)!.explicit!.counts).toEqual([0, 0, 1, 0]);
+    expect(
+      t.next(point({ start: S0, time: AGENT_START + 30_000, counts: [6, 6, 2, 0], bounds: [5, 10, 50] }), NOW)!
+        .explicit!.counts,
+    ).toEqual([0, 0, 1, 0]);
   });
 
   it('NO_RECORDED_VALUE points are skipped and leave the state alone', () => {
@@ -105,22 +159,57 @@ describe('StreamTracker: cumulative → delta', () => {
 
   it('exponential: subtracts at the same scale and after the SDK downscales', () => {
     const t = tracker();
-    t.next(point({ start: S0, time: AGENT_START + 10_000, exp: { scale: 3, zeroCount: 1, positiveOffset: 8, positive: [1, 2, 3, 4] } }), NOW);
-    const same = t.next(point({ start: S0, time: AGENT_START + 20_000, exp: { scale: 3, zeroCount: 2, positiveOffset: 7, positive: [1, 1, 2, 3, 4] } }), NOW)!;
+    t.next(
+      point({
+        start: S0,
+        time: AGENT_START + 10_000,
+        exp: { scale: 3, zeroCount: 1, positiveOffset: 8, positive: [1, 2, 3, 4] },
+      }),
+      NOW,
+    );
+    const same = t.next(
+      point({
+        start: S0,
+        time: AGENT_START + 20_000,
+        exp: { scale: 3, zeroCount: 2, positiveOffset: 7, positive: [1, 1, 2, 3, 4] },
+      }),
+      NOW,
+    )!;
     expect(same.exponential).toMatchObject({ scale: 3, zeroCount: 1, positiveOffset: 7, positive: [1, 0, 0, 0, 0] });
     // scale 3 → 2: old indices 7..11 land in 3..5 (7>>1 = 3, 8,9 → 4, 10,11 → 5)
-    const down = t.next(point({ start: S0, time: AGENT_START + 30_000, exp: { scale: 2, zeroCount: 2, positiveOffset: 3, positive: [2, 3, 8] } }), NOW)!;
+    const down = t.next(
+      point({
+        start: S0,
+        time: AGENT_START + 30_000,
+        exp: { scale: 2, zeroCount: 2, positiveOffset: 3, positive: [2, 3, 8] },
+      }),
+      NOW,
+    )!;
     expect(down.exponential).toMatchObject({ scale: 2, zeroCount: 0, positiveOffset: 3, positive: [1, 0, 1] });
     expect(down.count).toBe(2);
     // a finer scale than before cannot come from the same series: new baseline
-    expect(t.next(point({ start: S0, time: AGENT_START + 40_000, exp: { scale: 4, zeroCount: 2, positiveOffset: 6, positive: [4, 4, 4, 4, 4] } }), NOW)).toBeUndefined();
+    expect(
+      t.next(
+        point({
+          start: S0,
+          time: AGENT_START + 40_000,
+          exp: { scale: 4, zeroCount: 2, positiveOffset: 6, positive: [4, 4, 4, 4, 4] },
+        }),
+        NOW,
+      ),
+    ).toBeUndefined();
     expect(t.counters.boundChanges).toBe(1);
   });
 
   it('exponential: counts outside the new range, or decreasing, are a reset', () => {
     const t = tracker();
     t.next(point({ start: S0, time: AGENT_START + 10_000, exp: { scale: 3, positiveOffset: 0, positive: [5] } }), NOW);
-    expect(t.next(point({ start: S0, time: AGENT_START + 20_000, exp: { scale: 3, positiveOffset: 1, positive: [9] } }), NOW)).toMatchObject({ whole: true, count: 9 });
+    expect(
+      t.next(
+        point({ start: S0, time: AGENT_START + 20_000, exp: { scale: 3, positiveOffset: 1, positive: [9] } }),
+        NOW,
+      ),
+    ).toMatchObject({ whole: true, count: 9 });
     expect(t.counters.resets).toBe(1);
   });
 });
@@ -128,10 +217,20 @@ describe('StreamTracker: cumulative → delta', () => {
 describe('StreamTracker: delta streams, expiry and limits', () => {
   it('delta points are their own delta; a repeated time is a duplicate', () => {
     const t = tracker();
-    const d = t.next(point({ temporality: 1, start: AGENT_START, time: AGENT_START + 10_000, counts: [1, 0, 0, 0] }), NOW)!;
+    const d = t.next(
+      point({ temporality: 1, start: AGENT_START, time: AGENT_START + 10_000, counts: [1, 0, 0, 0] }),
+      NOW,
+    )!;
     expect(d).toMatchObject({ count: 1, whole: true });
-    expect(t.next(point({ temporality: 1, start: AGENT_START, time: AGENT_START + 10_000, counts: [1, 0, 0, 0] }), NOW)).toBeUndefined();
-    expect(t.next(point({ temporality: 1, start: AGENT_START + 10_000, time: AGENT_START + 20_000, counts: [0, 4, 0, 0] }), NOW)!.count).toBe(4);
+    expect(
+      t.next(point({ temporality: 1, start: AGENT_START, time: AGENT_START + 10_000, counts: [1, 0, 0, 0] }), NOW),
+    ).toBeUndefined();
+    expect(
+      t.next(
+        point({ temporality: 1, start: AGENT_START + 10_000, time: AGENT_START + 20_000, counts: [0, 4, 0, 0] }),
+        NOW,
+      )!.count,
+    ).toBe(4);
     expect(t.counters.duplicates).toBe(1);
   });
 
@@ -142,7 +241,9 @@ describe('StreamTracker: delta streams, expiry and limits', () => {
     t.next(point({ key: 'a', start: S0, time: AGENT_START + 20_000, counts: [2, 0, 0, 0] }), 50_000); // a seen again
     expect(t.expire(95_000)).toBe(1); // b (seen at 30 s) is idle for more than 60 s; a is not
     expect(t.size).toBe(1);
-    expect(t.next(point({ key: 'b', start: S0, time: AGENT_START + 90_000, counts: [9, 0, 0, 0] }), 95_000)).toBeUndefined(); // baseline again
+    expect(
+      t.next(point({ key: 'b', start: S0, time: AGENT_START + 90_000, counts: [9, 0, 0, 0] }), 95_000),
+    ).toBeUndefined(); // baseline again
     expect(t.expire(200_000)).toBe(2);
     expect(t.counters.expired).toBe(3);
   });
@@ -152,11 +253,20 @@ describe('StreamTracker: delta streams, expiry and limits', () => {
     const t = tracker(2, hits);
     t.next(point({ key: 'a', start: S0, time: AGENT_START + 10_000, counts: [1, 0, 0, 0] }), 0);
     t.next(point({ key: 'b', start: S0, time: AGENT_START + 10_000, counts: [1, 0, 0, 0] }), 0);
-    expect(t.next(point({ key: 'c', start: AGENT_START + 1, time: AGENT_START + 10_000, counts: [1, 0, 0, 0] }), 0)).toBeUndefined();
-    expect(t.next(point({ key: 'd', start: AGENT_START + 1, time: AGENT_START + 10_000, counts: [1, 0, 0, 0] }), 0)).toBeUndefined();
+    expect(
+      t.next(point({ key: 'c', start: AGENT_START + 1, time: AGENT_START + 10_000, counts: [1, 0, 0, 0] }), 0),
+    ).toBeUndefined();
+    expect(
+      t.next(point({ key: 'd', start: AGENT_START + 1, time: AGENT_START + 10_000, counts: [1, 0, 0, 0] }), 0),
+    ).toBeUndefined();
     expect(hits).toEqual([{ limit: 'metric-streams', max: 2 }]);
     expect(t.counters.streamLimitDrops).toBe(2);
-    expect(t.next(point({ key: 'e', temporality: 1, start: AGENT_START, time: AGENT_START + 10_000, counts: [1, 0, 0, 0] }), 0)!.count).toBe(1);
+    expect(
+      t.next(
+        point({ key: 'e', temporality: 1, start: AGENT_START, time: AGENT_START + 10_000, counts: [1, 0, 0, 0] }),
+        0,
+      )!.count,
+    ).toBe(1);
     expect(t.counters.untrackedDeltas).toBe(1);
     // existing streams keep working
     expect(t.next(point({ key: 'a', start: S0, time: AGENT_START + 20_000, counts: [3, 0, 0, 0] }), 0)!.count).toBe(2);

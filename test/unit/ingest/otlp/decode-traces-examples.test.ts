@@ -83,8 +83,12 @@ describe('SDK-generated trace-20 (protobuf and JSON of the same request)', () =>
   });
 
   it('uses canaryVersion when no attribute or label says anything', () => {
-    expect(decodeTracesProtobuf(pb, { ...DEFAULT_COHORT_RULES, canaryVersion: '1.4.2' }).samples[0]!.cohort).toBe('canary');
-    expect(decodeTracesProtobuf(pb, { ...DEFAULT_COHORT_RULES, canaryVersion: '1.5.0' }).samples[0]!.cohort).toBe('baseline');
+    expect(decodeTracesProtobuf(pb, { ...DEFAULT_COHORT_RULES, canaryVersion: '1.4.2' }).samples[0]!.cohort).toBe(
+      'canary',
+    );
+    expect(decodeTracesProtobuf(pb, { ...DEFAULT_COHORT_RULES, canaryVersion: '1.5.0' }).samples[0]!.cohort).toBe(
+      'baseline',
+    );
   });
 
   it('accepts a Uint8Array that is not a Buffer', () => {
@@ -98,15 +102,17 @@ describe('opentelemetry-proto example trace.json', () => {
   it('decodes the server span, using its name as the route (no http attributes)', () => {
     const out = decodeTracesJson(otlpFixture('spec-trace.json'), DEFAULT_COHORT_RULES);
     expect(out).toEqual({
-      samples: [{
-        service: 'my.service',
-        route: "I'm a server span",
-        version: '',
-        cohort: 'unknown',
-        endUnixMs: 1544712661000,
-        durationMs: 1000,
-        error: false,
-      }],
+      samples: [
+        {
+          service: 'my.service',
+          route: "I'm a server span",
+          version: '',
+          cohort: 'unknown',
+          endUnixMs: 1544712661000,
+          durationMs: 1000,
+          error: false,
+        },
+      ],
       spans: 1,
       nonRequestSpans: 0,
       rejectedSpans: 0,

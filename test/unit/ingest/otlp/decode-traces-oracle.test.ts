@@ -1,7 +1,12 @@
 import { SpanKind, SpanStatusCode, type Attributes } from '@opentelemetry/api';
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  type ReadableSpan,
+} from '@opentelemetry/sdk-trace-base';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { CohortRules } from '../../../../src/ingest/cohort.js';
@@ -36,10 +41,25 @@ interface ResourceSpec {
   spans: SpanSpec[];
 }
 
-const cohortWord = fc.constantFrom('canary', 'Candidate', 'EXPERIMENT', 'baseline', 'control', 'Stable', 'primary', 'other');
+const cohortWord = fc.constantFrom(
+  'canary',
+  'Candidate',
+  'EXPERIMENT',
+  'baseline',
+  'control',
+  'Stable',
+  'primary',
+  'other',
+);
 const noise: fc.Arbitrary<Attributes> = fc.dictionary(
   fc.string({ minLength: 1, maxLength: 12 }).map((k) => `x.${k}`),
-  fc.oneof(fc.string(), fc.integer(), fc.double({ noNaN: true }), fc.boolean(), fc.array(fc.string(), { maxLength: 3 })),
+  fc.oneof(
+    fc.string(),
+    fc.integer(),
+    fc.double({ noNaN: true }),
+    fc.boolean(),
+    fc.array(fc.string(), { maxLength: 3 }),
+  ),
   { maxKeys: 4 },
 );
 
@@ -81,17 +101,25 @@ function buildSpans(resources: ResourceSpec[]): ReadableSpan[] {
   for (const r of resources) {
     const exporter = new InMemorySpanExporter();
     const provider = new BasicTracerProvider({
-      resource: resourceFromAttributes(definedAttrs([
-        ['service.name', r.service], ['service.version', r.version], ['vigil.cohort', r.cohort], ['k8s.pod.label.track', r.track],
-      ])),
+      resource: resourceFromAttributes(
+        definedAttrs([
+          ['service.name', r.service],
+          ['service.version', r.version],
+          ['vigil.cohort', r.cohort],
+          ['k8s.pod.label.track', r.track],
+        ]),
+      ),
       spanProcessors: [new SimpleSpanProcessor(exporter)],
     });
     const tracer = provider.getTracer('oracle');
     for (const s of r.spans) {
       const attributes = definedAttrs([
         ...Object.entries(s.noise),
-        ['http.route', s.route], ['http.response.status_code', s.httpStatus], ['http.status_code', s.oldHttpStatus],
-        ['rpc.grpc.status_code', s.grpcStatus], ['vigil.cohort', s.spanCohort],
+        ['http.route', s.route],
+        ['http.response.status_code', s.httpStatus],
+        ['http.status_code', s.oldHttpStatus],
+        ['rpc.grpc.status_code', s.grpcStatus],
+        ['vigil.cohort', s.spanCohort],
       ]);
       const startSec = Math.floor(s.startMs / 1000);
       const startNanos = (s.startMs % 1000) * 1e6 + s.startNs;
@@ -106,18 +134,26 @@ function buildSpans(resources: ResourceSpec[]): ReadableSpan[] {
 }
 
 const SYNONYMS: Record<string, 'canary' | 'baseline'> = {
-  canary: 'canary', candidate: 'canary', experiment: 'canary',
-  baseline: 'baseline', control: 'baseline', stable: 'baseline', primary: 'baseline',
+  canary: 'canary',
+  candidate: 'canary',
+  experiment: 'canary',
+  baseline: 'baseline',
+  control: 'baseline',
+  stable: 'baseline',
+  primary: 'baseline',
 };
 
 /** The rules of OTLP.md read directly, per span. */
 function expectedSample(r: ResourceSpec, s: SpanSpec, rules: CohortRules) {
   const version = r.version ?? '';
   const track = r.track === 'canary' ? 'canary' : r.track === 'stable' ? 'baseline' : undefined;
-  const resourceCohort = SYNONYMS[r.cohort?.toLowerCase() ?? ''] ?? track ??
+  const resourceCohort =
+    SYNONYMS[r.cohort?.toLowerCase() ?? ''] ??
+    track ??
     (rules.canaryVersion === null ? 'unknown' : version === rules.canaryVersion ? 'canary' : 'baseline');
   const status = s.httpStatus ?? s.oldHttpStatus;
-  const serverError = s.kind === SpanKind.SERVER &&
+  const serverError =
+    s.kind === SpanKind.SERVER &&
     ((status !== undefined && status >= 500) || [2, 4, 12, 13, 14, 15].includes(s.grpcStatus ?? -1));
   const hasHttp = s.route !== undefined || s.httpStatus !== undefined || s.oldHttpStatus !== undefined;
   const route = s.route ?? ((s.kind === SpanKind.CONSUMER || !hasHttp) && s.name !== '' ? s.name : undefined);
@@ -144,8 +180,11 @@ describe('oracle: SDK-serialised spans', () => {
         const fromJson = decodeTracesJson(Buffer.from(json), rules);
         expect(fromPb).toEqual(fromJson);
 
-        const requests = resources.flatMap((r) => r.spans.filter((s) => s.kind === SpanKind.SERVER || s.kind === SpanKind.CONSUMER)
-          .map((s) => expectedSample(r, s, rules)));
+        const requests = resources.flatMap((r) =>
+          r.spans
+            .filter((s) => s.kind === SpanKind.SERVER || s.kind === SpanKind.CONSUMER)
+            .map((s) => expectedSample(r, s, rules)),
+        );
         expect(fromPb.spans).toBe(spans.length);
         expect(fromPb.rejectedSpans).toBe(0);
         expect(fromPb.nonRequestSpans).toBe(spans.length - requests.length);

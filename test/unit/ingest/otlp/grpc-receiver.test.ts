@@ -4,8 +4,13 @@ import type { DecodedTraces } from '../../../../src/contracts/telemetry.js';
 import { IngestGate } from '../../../../src/ingest/admission/gate.js';
 import { grpcAdmissionInterceptor } from '../../../../src/ingest/admission/grpc-interceptor.js';
 import {
-  LOGS_EXPORT_PATH, METRICS_EXPORT_PATH, TRACE_EXPORT_PATH, createOtlpGrpcReceiver, retryInfoStatusDetails,
-  type OtlpGrpcOptions, type OtlpGrpcReceiver,
+  LOGS_EXPORT_PATH,
+  METRICS_EXPORT_PATH,
+  TRACE_EXPORT_PATH,
+  createOtlpGrpcReceiver,
+  retryInfoStatusDetails,
+  type OtlpGrpcOptions,
+  type OtlpGrpcReceiver,
 } from '../../../../src/ingest/otlp/grpc-receiver.js';
 import type { IngestOutcome } from '../../../../src/ingest/otlp/http-receiver.js';
 import { otlpFixture } from '../../../helpers/otlp/fixtures.js';
@@ -33,7 +38,10 @@ afterEach(async () => {
   }
 });
 
-async function start(over: Partial<OtlpGrpcOptions> = {}, outcome: () => IngestOutcome = () => ({ kind: 'accepted' })): Promise<Harness> {
+async function start(
+  over: Partial<OtlpGrpcOptions> = {},
+  outcome: () => IngestOutcome = () => ({ kind: 'accepted' }),
+): Promise<Harness> {
   const h = { traces: [], rejected: [], dropped: [], metrics: [] } as unknown as Harness;
   h.receiver = createOtlpGrpcReceiver({
     host: '127.0.0.1',
@@ -53,7 +61,11 @@ async function start(over: Partial<OtlpGrpcOptions> = {}, outcome: () => IngestO
 }
 
 function client(h: Harness, gzip = false): Client {
-  const c = new Client(h.address, credentials.createInsecure(), gzip ? { 'grpc.default_compression_algorithm': 2 } : {});
+  const c = new Client(
+    h.address,
+    credentials.createInsecure(),
+    gzip ? { 'grpc.default_compression_algorithm': 2 } : {},
+  );
   open.find((o) => o.receiver === h.receiver)!.client = c;
   return c;
 }
@@ -69,7 +81,11 @@ function call(c: Client, path: string, body: Buffer): Promise<{ response?: Buffe
 }
 
 /** google.rpc.Status with its details (type_url, value) from grpc-status-details-bin. */
-function statusDetails(err: ServiceError): { code: number; message: string; details: { typeUrl: string; value: Buffer }[] } {
+function statusDetails(err: ServiceError): {
+  code: number;
+  message: string;
+  details: { typeUrl: string; value: Buffer }[];
+} {
   const raw = err.metadata.get('grpc-status-details-bin')[0] as Buffer;
   const f = readFields(raw);
   return {
@@ -130,7 +146,10 @@ describe('OTLP/gRPC receiver', () => {
 
   it('answers RESOURCE_EXHAUSTED past the message limit, also after decompression', async () => {
     const h = await start({ maxMessageBytes: 1024 });
-    const big = pbRequest([], Array.from({ length: 40 }, () => span({ kind: 2, start: 5n, end: 9n, name: 'x'.repeat(20) })));
+    const big = pbRequest(
+      [],
+      Array.from({ length: 40 }, () => span({ kind: 2, start: 5n, end: 9n, name: 'x'.repeat(20) })),
+    );
     expect(big.length).toBeGreaterThan(1024);
     expect((await call(client(h), TRACE_EXPORT_PATH, big)).error?.code).toBe(status.RESOURCE_EXHAUSTED);
     const h2 = await start({ maxMessageBytes: 1024 });
@@ -143,7 +162,12 @@ describe('OTLP/gRPC receiver', () => {
     const gate = new IngestGate({ maxBytes: 1 << 30, maxRequests: 1, retryAfterSeconds: 7 });
     const throttled: string[] = [];
     const refused: [string, number][] = [];
-    const admission = grpcAdmissionInterceptor({ gate, maxMessageBytes: 64 * 1024, onThrottled: (r) => throttled.push(r), onRejected: (r, code) => refused.push([r, code]) });
+    const admission = grpcAdmissionInterceptor({
+      gate,
+      maxMessageBytes: 64 * 1024,
+      onThrottled: (r) => throttled.push(r),
+      onRejected: (r, code) => refused.push([r, code]),
+    });
     const h = await start({ admission });
     const c = client(h);
     const held = gate.tryAdmit(1);
@@ -204,7 +228,10 @@ describe('OTLP/gRPC receiver', () => {
     const c = client(h);
     expect((await call(c, METRICS_EXPORT_PATH, Buffer.from([0x0a, 0x00]))).response!.length).toBe(0);
     expect((await call(c, LOGS_EXPORT_PATH, Buffer.from([0x0a, 0x00, 0x0a, 0x00]))).response!.length).toBe(0);
-    expect(h.dropped).toEqual([['metrics', 2], ['logs', 4]]);
+    expect(h.dropped).toEqual([
+      ['metrics', 2],
+      ['logs', 4],
+    ]);
   });
 
   it('stops accepting calls after close', async () => {

@@ -25,7 +25,10 @@ afterEach(async () => {
   current = undefined;
 });
 
-async function build(over: Partial<OtlpHttpOptions> = {}, outcome: () => IngestOutcome = () => ({ kind: 'accepted' })): Promise<Harness> {
+async function build(
+  over: Partial<OtlpHttpOptions> = {},
+  outcome: () => IngestOutcome = () => ({ kind: 'accepted' }),
+): Promise<Harness> {
   const h: Harness = { app: Fastify(), traces: [], rejected: [], dropped: [] };
   await h.app.register(otlpHttpPlugin, {
     maxBodyBytes: LIMIT,
@@ -66,7 +69,12 @@ describe('OTLP/HTTP receiver: success', () => {
 
   it('accepts JSON with parameters in the media type and answers {}', async () => {
     const h = await build();
-    const res = await h.app.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': 'Application/JSON; charset=utf-8' }, payload: json });
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/v1/traces',
+      headers: { 'content-type': 'Application/JSON; charset=utf-8' },
+      payload: json,
+    });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe(JSON_CT);
     expect(res.payload).toBe('{}');
@@ -75,7 +83,12 @@ describe('OTLP/HTTP receiver: success', () => {
 
   it('accepts the opentelemetry-proto example trace.json', async () => {
     const h = await build();
-    const res = await h.app.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': JSON_CT }, payload: otlpFixture('spec-trace.json') });
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/v1/traces',
+      headers: { 'content-type': JSON_CT },
+      payload: otlpFixture('spec-trace.json'),
+    });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({});
     expect(h.traces[0]!.samples.map((s) => s.service)).toEqual(['my.service']);
@@ -84,10 +97,18 @@ describe('OTLP/HTTP receiver: success', () => {
   it('inflates gzip bodies to the same samples', async () => {
     const h = await build();
     const res = await h.app.inject({
-      method: 'POST', url: '/v1/traces', headers: { 'content-type': PB, 'content-encoding': 'gzip' }, payload: gzipSync(pb),
+      method: 'POST',
+      url: '/v1/traces',
+      headers: { 'content-type': PB, 'content-encoding': 'gzip' },
+      payload: gzipSync(pb),
     });
     expect(res.statusCode).toBe(200);
-    const plain = await h.app.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': PB }, payload: pb });
+    const plain = await h.app.inject({
+      method: 'POST',
+      url: '/v1/traces',
+      headers: { 'content-type': PB },
+      payload: pb,
+    });
     expect(plain.statusCode).toBe(200);
     expect(h.traces[0]).toEqual(h.traces[1]);
   });
@@ -102,33 +123,59 @@ describe('OTLP/HTTP receiver: success', () => {
   it('answers a partial success when spans are rejected (protobuf field numbers)', async () => {
     const h = await build();
     const body = pbRequest([], [span({ kind: 2, start: 0n, end: 5n }), span({ kind: 2, start: 5n, end: 9n })]);
-    const res = await h.app.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': PB }, payload: body });
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/v1/traces',
+      headers: { 'content-type': PB },
+      payload: body,
+    });
     expect(res.statusCode).toBe(200);
     const partial = readFields(readFields(res.rawPayload).get(1)![0] as Buffer);
     expect(partial.get(1)).toEqual([1n]);
-    expect((partial.get(2)![0] as Buffer).toString()).toMatch(/rejected 1 span\(s\): 1 with start_time_unix_nano or end_time_unix_nano 0/);
+    expect((partial.get(2)![0] as Buffer).toString()).toMatch(
+      /rejected 1 span\(s\): 1 with start_time_unix_nano or end_time_unix_nano 0/,
+    );
     expect(h.traces[0]!.samples).toHaveLength(1);
   });
 
   it('answers a partial success in JSON', async () => {
     const h = await build();
-    const doc = { resourceSpans: [{ scopeSpans: [{ spans: [{ kind: 2, startTimeUnixNano: '0', endTimeUnixNano: '1' }] }] }] };
-    const res = await h.app.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': JSON_CT }, payload: JSON.stringify(doc) });
+    const doc = {
+      resourceSpans: [{ scopeSpans: [{ spans: [{ kind: 2, startTimeUnixNano: '0', endTimeUnixNano: '1' }] }] }],
+    };
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/v1/traces',
+      headers: { 'content-type': JSON_CT },
+      payload: JSON.stringify(doc),
+    });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ partialSuccess: { rejectedSpans: '1', errorMessage: expect.stringContaining('rejected 1 span') } });
+    expect(res.json()).toEqual({
+      partialSuccess: { rejectedSpans: '1', errorMessage: expect.stringContaining('rejected 1 span') },
+    });
   });
 
   it('serves configured paths', async () => {
     const h = await build({ tracesPath: '/otlp/t' });
-    expect((await h.app.inject({ method: 'POST', url: '/otlp/t', headers: { 'content-type': PB }, payload: pb })).statusCode).toBe(200);
-    expect((await h.app.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': PB }, payload: pb })).statusCode).toBe(404);
+    expect(
+      (await h.app.inject({ method: 'POST', url: '/otlp/t', headers: { 'content-type': PB }, payload: pb })).statusCode,
+    ).toBe(200);
+    expect(
+      (await h.app.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': PB }, payload: pb }))
+        .statusCode,
+    ).toBe(404);
   });
 });
 
 describe('OTLP/HTTP receiver: errors carry a google.rpc.Status', () => {
   it('400 INVALID_ARGUMENT for undecodable protobuf, naming the offset', async () => {
     const h = await build();
-    const res = await h.app.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': PB }, payload: pb.subarray(0, 100) });
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/v1/traces',
+      headers: { 'content-type': PB },
+      payload: pb.subarray(0, 100),
+    });
     expect(res.statusCode).toBe(400);
     expect(res.headers['content-type']).toBe(PB);
     const s = status(res.rawPayload, PB);
@@ -140,7 +187,12 @@ describe('OTLP/HTTP receiver: errors carry a google.rpc.Status', () => {
 
   it('400 for invalid JSON, in JSON', async () => {
     const h = await build();
-    const res = await h.app.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': JSON_CT }, payload: '{"resourceSpans": [' });
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/v1/traces',
+      headers: { 'content-type': JSON_CT },
+      payload: '{"resourceSpans": [',
+    });
     expect(res.statusCode).toBe(400);
     expect(res.headers['content-type']).toBe(JSON_CT);
     expect(res.json()).toEqual({ code: 3, message: expect.stringContaining('invalid JSON') });
@@ -149,7 +201,10 @@ describe('OTLP/HTTP receiver: errors carry a google.rpc.Status', () => {
   it('400 for a corrupt gzip body', async () => {
     const h = await build();
     const res = await h.app.inject({
-      method: 'POST', url: '/v1/traces', headers: { 'content-type': PB, 'content-encoding': 'gzip' }, payload: Buffer.from('not gzip at all'),
+      method: 'POST',
+      url: '/v1/traces',
+      headers: { 'content-type': PB, 'content-encoding': 'gzip' },
+      payload: Buffer.from('not gzip at all'),
     });
     expect(res.statusCode).toBe(400);
     expect(status(res.rawPayload, PB).message).toMatch(/gzip/);
@@ -164,16 +219,27 @@ describe('OTLP/HTTP receiver: errors carry a google.rpc.Status', () => {
     const res = await h.app.inject({ method: 'POST', url: '/v1/traces', headers, payload: pb });
     expect(res.statusCode).toBe(415);
     expect(res.headers['content-type']).toBe(JSON_CT);
-    expect(res.json()).toEqual({ code: 3, message: expect.stringContaining('application/x-protobuf or application/json') });
+    expect(res.json()).toEqual({
+      code: 3,
+      message: expect.stringContaining('application/x-protobuf or application/json'),
+    });
     expect(h.rejected).toEqual([['media-type', 415]]);
   });
 
   it('415 for an unsupported Content-Encoding, in the request encoding', async () => {
     const h = await build();
-    const res = await h.app.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': PB, 'content-encoding': 'br' }, payload: pb });
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/v1/traces',
+      headers: { 'content-type': PB, 'content-encoding': 'br' },
+      payload: pb,
+    });
     expect(res.statusCode).toBe(415);
     expect(res.headers['content-type']).toBe(PB);
-    expect(status(res.rawPayload, PB)).toEqual({ code: 3, message: expect.stringContaining('unsupported content encoding "br"') });
+    expect(status(res.rawPayload, PB)).toEqual({
+      code: 3,
+      message: expect.stringContaining('unsupported content encoding "br"'),
+    });
   });
 
   it('413 RESOURCE_EXHAUSTED when Content-Length is over the limit', async () => {
@@ -187,7 +253,12 @@ describe('OTLP/HTTP receiver: errors carry a google.rpc.Status', () => {
   it('413 when a streamed body without Content-Length crosses the limit', async () => {
     const h = await build({ maxBodyBytes: 1000 });
     const chunks = Array.from({ length: 10 }, () => Buffer.alloc(500, 1));
-    const res = await h.app.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': PB }, payload: Readable.from(chunks) });
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/v1/traces',
+      headers: { 'content-type': PB },
+      payload: Readable.from(chunks),
+    });
     expect(res.statusCode).toBe(413);
     expect(h.rejected).toEqual([['too-large', 413]]);
   });
@@ -196,24 +267,37 @@ describe('OTLP/HTTP receiver: errors carry a google.rpc.Status', () => {
     const h = await build({ maxBodyBytes: LIMIT });
     const bomb = gzipSync(Buffer.alloc(50 * LIMIT));
     expect(bomb.length).toBeLessThan(LIMIT);
-    const res = await h.app.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': JSON_CT, 'content-encoding': 'gzip' }, payload: bomb });
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/v1/traces',
+      headers: { 'content-type': JSON_CT, 'content-encoding': 'gzip' },
+      payload: bomb,
+    });
     expect(res.statusCode).toBe(413);
     expect(res.json()).toEqual({ code: 8, message: expect.stringContaining(`exceeds ${LIMIT} bytes`) });
   });
 
   it('413 when the compressed body itself is over the limit', async () => {
     const h = await build({ maxBodyBytes: 100 });
-    const res = await h.app.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': PB, 'content-encoding': 'gzip' }, payload: gzipSync(pb) });
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/v1/traces',
+      headers: { 'content-type': PB, 'content-encoding': 'gzip' },
+      payload: gzipSync(pb),
+    });
     expect(res.statusCode).toBe(413);
   });
 
-  it.each(['GET', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'] as const)('405 with Allow: POST for %s', async (method) => {
-    const h = await build();
-    const res = await h.app.inject({ method, url: '/v1/traces' });
-    expect(res.statusCode).toBe(405);
-    expect(res.headers.allow).toBe('POST');
-    if (method !== 'HEAD') expect(res.json()).toEqual({ code: 12, message: 'use POST on /v1/traces' });
-  });
+  it.each(['GET', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'] as const)(
+    '405 with Allow: POST for %s',
+    async (method) => {
+      const h = await build();
+      const res = await h.app.inject({ method, url: '/v1/traces' });
+      expect(res.statusCode).toBe(405);
+      expect(res.headers.allow).toBe('POST');
+      if (method !== 'HEAD') expect(res.json()).toEqual({ code: 12, message: 'use POST on /v1/traces' });
+    },
+  );
 
   it('503 UNAVAILABLE with Retry-After when the consumer throttles', async () => {
     const h = await build({}, () => ({ kind: 'throttled', retryAfterSeconds: 2.2 }));
@@ -233,10 +317,20 @@ describe('OTLP/HTTP receiver: errors carry a google.rpc.Status', () => {
       }
       return { kind: 'accepted' };
     });
-    const first = await h.app.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': JSON_CT }, payload: json });
+    const first = await h.app.inject({
+      method: 'POST',
+      url: '/v1/traces',
+      headers: { 'content-type': JSON_CT },
+      payload: json,
+    });
     expect(first.statusCode).toBe(500);
     expect(first.json()).toEqual({ code: 13, message: expect.any(String) });
-    const second = await h.app.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': JSON_CT }, payload: json });
+    const second = await h.app.inject({
+      method: 'POST',
+      url: '/v1/traces',
+      headers: { 'content-type': JSON_CT },
+      payload: json,
+    });
     expect(second.statusCode).toBe(200);
   });
 });
@@ -244,7 +338,12 @@ describe('OTLP/HTTP receiver: errors carry a google.rpc.Status', () => {
 describe('OTLP/HTTP receiver: metrics and logs', () => {
   it('metrics without a consumer: 200 with an empty response, counted as dropped', async () => {
     const h = await build();
-    const res = await h.app.inject({ method: 'POST', url: '/v1/metrics', headers: { 'content-type': JSON_CT }, payload: otlpFixture('spec-metrics.json') });
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/v1/metrics',
+      headers: { 'content-type': JSON_CT },
+      payload: otlpFixture('spec-metrics.json'),
+    });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({});
     expect(h.dropped).toEqual([['metrics', otlpFixture('spec-metrics.json').length]]);
@@ -259,19 +358,34 @@ describe('OTLP/HTTP receiver: metrics and logs', () => {
       },
     });
     const res = await h.app.inject({
-      method: 'POST', url: '/v1/metrics', headers: { 'content-type': JSON_CT, 'content-encoding': 'gzip' }, payload: gzipSync('{"resourceMetrics":[]}'),
+      method: 'POST',
+      url: '/v1/metrics',
+      headers: { 'content-type': JSON_CT, 'content-encoding': 'gzip' },
+      payload: gzipSync('{"resourceMetrics":[]}'),
     });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ partialSuccess: { rejectedDataPoints: '2', errorMessage: 'two points without time' } });
+    expect(res.json()).toEqual({
+      partialSuccess: { rejectedDataPoints: '2', errorMessage: 'two points without time' },
+    });
     expect(seen).toEqual([['{"resourceMetrics":[]}', 'json']]);
   });
 
   it('logs: 200 with an empty body in the request encoding, dropped', async () => {
     const h = await build();
-    const j = await h.app.inject({ method: 'POST', url: '/v1/logs', headers: { 'content-type': JSON_CT }, payload: otlpFixture('spec-logs.json') });
+    const j = await h.app.inject({
+      method: 'POST',
+      url: '/v1/logs',
+      headers: { 'content-type': JSON_CT },
+      payload: otlpFixture('spec-logs.json'),
+    });
     expect(j.statusCode).toBe(200);
     expect(j.json()).toEqual({});
-    const p = await h.app.inject({ method: 'POST', url: '/v1/logs', headers: { 'content-type': PB }, payload: Buffer.from([0x0a, 0x00]) });
+    const p = await h.app.inject({
+      method: 'POST',
+      url: '/v1/logs',
+      headers: { 'content-type': PB },
+      payload: Buffer.from([0x0a, 0x00]),
+    });
     expect(p.statusCode).toBe(200);
     expect(p.headers['content-type']).toBe(PB);
     expect(p.rawPayload.length).toBe(0);
