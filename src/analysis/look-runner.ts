@@ -12,7 +12,7 @@
  * analysis still counts as running (for the version and analysis limits too).
  * Synchronous, no wall-clock time, no I/O (hooks are the caller's).
  */
-import type { CohortPair } from '../contracts/index.js';
+import type { CohortPair, Decision, LookInput, MetricVerdict } from '../contracts/index.js';
 import { abandon, decide } from '../decide/engine.js';
 import { emptyPair, mergePair } from '../evidence/cohort-batch.js';
 import type { Analysis, AnalysisSettings, AnalysisSnapshot, RegistryHooks, ServiceState } from './analysis-types.js';
@@ -117,7 +117,7 @@ export class LookRunner {
   /** One look: detectors, decision engine, silence. */
   private runLook(task: LookTask): void {
     const { svc, a, index, spans, fromMetrics } = task;
-    const { intervalMs, metrics } = this.settings;
+    const { intervalMs } = this.settings;
     a.baselineVersion = task.baselineVersion;
     const batch = selectEvidence('auto', spans, fromMetrics);
     mergePair(a.totals, batch);
@@ -133,7 +133,28 @@ export class LookRunner {
       totals: a.totals,
       ...(expected === undefined ? {} : { expectedCanaryShare: expected }),
     };
-    a.verdicts = metrics.map((m, i) => {
+    a.verdicts = this.runDetectors(a, input, bySource);
+    const decision = this.decideLook(task, atUnixMs);
+    if (decision) {
+      this.recordDecision(svc, a, decision, atUnixMs);
+    } else {
+      a.why = this.whyRunning(a);
+    }
+    try {
+      this.hooks.onLook?.({ analysis: snapshot(this.settings, svc, a, task.watermarkMs), batch });
+    } finally {
+      if (decision) this.hooks.onDecision(decision); // a decision is never lost to a failing look listener
+    }
+  }
+
+  /** Each metric's detector on the look (its own evidence source's batch and totals when not `auto`); a detector
+   *  that throws gives an `error` verdict. Updates the analysis's detector states. */
+  private runDetectors(
+    a: Analysis,
+    input: LookInput,
+    bySource: Map<EvidenceSource, { batch: CohortPair; totals: CohortPair }>,
+  ): MetricVerdict[] {
+    return this.settings.metrics.map((m, i) => {
       const alpha = a.alphas[i] ?? 0;
       const own = bySource.get(m.source ?? 'auto');
       try {
@@ -154,6 +175,13 @@ export class LookRunner {
         };
       }
     });
+  }
+
+  /** The decision engine on the look's verdicts (rollbacks counted over the storm window), or abandonment of a
+   *  canary silent for `silenceTimeoutMs`; null while the analysis keeps running. */
+  private decideLook(task: LookTask, atUnixMs: number): Decision | null {
+    const { svc, a } = task;
+    const { intervalMs } = this.settings;
     const base = {
       analysisId: a.id,
       service: a.service,
@@ -181,24 +209,20 @@ export class LookRunner {
     if (decision?.outcome !== 'rollback' && silentMs >= this.settings.silenceTimeoutMs) {
       decision = abandon(base, { configHash: this.settings.configHash, dryRun: this.settings.dryRun }, silentMs);
     }
-    if (decision) {
-      a.phase = decision.outcome;
-      a.why = decision.reason;
-      a.decision = decision;
-      a.open.clear();
-      a.openMetrics?.clear();
-      svc.running.delete(a.canaryVersion);
-      this.onLeaveRunning();
-      svc.decided.set(a.canaryVersion, a);
-      if (decision.outcome === 'rollback') svc.rollbackTimes.push(atUnixMs);
-    } else {
-      a.why = this.whyRunning(a);
-    }
-    try {
-      this.hooks.onLook?.({ analysis: snapshot(this.settings, svc, a, task.watermarkMs), batch });
-    } finally {
-      if (decision) this.hooks.onDecision(decision); // a decision is never lost to a failing look listener
-    }
+    return decision;
+  }
+
+  /** A decided analysis: records the decision on it and moves it from the service's running to its decided. */
+  private recordDecision(svc: ServiceState, a: Analysis, decision: Decision, atUnixMs: number): void {
+    a.phase = decision.outcome;
+    a.why = decision.reason;
+    a.decision = decision;
+    a.open.clear();
+    a.openMetrics?.clear();
+    svc.running.delete(a.canaryVersion);
+    this.onLeaveRunning();
+    svc.decided.set(a.canaryVersion, a);
+    if (decision.outcome === 'rollback') svc.rollbackTimes.push(atUnixMs);
   }
 
   /** The look's batch and running totals of each evidence source other than `auto` that a metric uses. */

@@ -14,16 +14,18 @@
  * Cost: decoding O(spans) once; then trials x scenarios pipelines of O(used requests) each. Memory: ~30
  * bytes per request (SampleStore) plus the registry's O(analyses) state.
  */
+import type { AnalysisSettings } from '../analysis/analysis-registry.js';
 import { analysisSettings, metricAlphas } from '../analysis/settings.js';
 import type { LoadedConfig } from '../config/load.js';
 import { VigilError } from '../errors.js';
 import { cohortRulesOf } from '../ingest/cohort.js';
-import { decodeRecording } from './decode-recording.js';
+import { decodeRecording, type DecodeStats } from './decode-recording.js';
 import { recommend } from './recommend.js';
 import type { BacktestReport, MetricInfo, ScenarioReport, ServiceReport } from './report.js';
 import { runTrial } from './run-trial.js';
 import { scenariosFor, type Injection, type Scenario } from './scenarios.js';
-import { planServices, type ServicePlan } from './service-plans.js';
+import type { SampleStore } from './sample-store.js';
+import { planServices, type Plans, type ServicePlan } from './service-plans.js';
 import { lookStats, Tally, wilson } from './tally.js';
 
 export interface BacktestOptions {
@@ -93,18 +95,66 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestReport
   const { loaded } = opts;
   const a = loaded.config.analysis;
   const started = performance.now();
+  const tick = progressTicker(opts, started);
+
+  const { store, stats } = await decodeTraffic(opts, tick);
+  const plans = planTraffic(opts, store);
+  const decodedMs = performance.now() - started;
+  opts.progress?.(
+    `backtest: decoded ${stats.spans} spans into ${stats.samples} requests of ${store.services.length} service(s) in ${(decodedMs / 1000).toFixed(1)} s`,
+  );
+
+  const settings = analysisSettings(loaded);
+  const metricInfo = metricInfoOf(settings);
+  const scenarios = scenariosFor(opts.injections);
+  const { tallies, pipelines } = await runTrials(opts, { store, plans, settings, scenarios }, tick, decodedMs);
+
+  const services = serviceReports(plans, scenarios, tallies, metricInfo, a);
+  return {
+    type: 'backtest',
+    config: {
+      file: loaded.file,
+      hash: loaded.hash,
+      alpha: a.alpha,
+      intervalMs: a.interval,
+      minSamples: a.minSamples,
+      maxDurationMs: a.maxDuration,
+      metrics: metricInfo,
+    },
+    options: {
+      trials: opts.trials,
+      seed: opts.seed,
+      inject: opts.injections.map((i) => `${i.kind}=${i.factor}`),
+      canaryShare: opts.canaryShare ?? 'auto',
+      services: opts.services ?? [],
+    },
+    input: stats,
+    pipelines,
+    services,
+    skipped: plans.skipped,
+  };
+}
+
+/** A progress line built by `msg`, unless one was printed less than a second ago (`force` prints anyway). */
+type Tick = (msg: () => string, force?: boolean) => void;
+
+/** The throttled progress of one run (the first tick may print a second after `started`). */
+function progressTicker(opts: Pick<BacktestOptions, 'progress'>, started: number): Tick {
   let lastProgress = started;
-  const tick = (msg: () => string, force = false) => {
+  return (msg: () => string, force = false) => {
     const now = performance.now();
     if (!opts.progress || (!force && now - lastProgress < 1000)) return;
     lastProgress = now;
     opts.progress(msg());
   };
+}
 
+/** Step 1: decodes the recording once into columns; a recording without request spans is an error. */
+async function decodeTraffic(opts: BacktestOptions, tick: Tick): Promise<{ store: SampleStore; stats: DecodeStats }> {
   opts.progress?.(`backtest: decoding ${opts.files.length} file(s)`);
   const { store, stats } = await decodeRecording({
     files: opts.files,
-    rules: cohortRulesOf(loaded.config),
+    rules: cohortRulesOf(opts.loaded.config),
     ...(opts.onBadLine ? { onBadLine: opts.onBadLine } : {}),
     progress: (s) => tick(() => `backtest: decoded ${s.lines} lines, ${s.samples} requests`),
   });
@@ -113,7 +163,12 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestReport
       `no request spans (SERVER or CONSUMER) in ${opts.files.join(', ')} (${stats.lines} lines, ${stats.badLines} undecodable)`,
     ]);
   }
-  const plans = planServices(store, loaded, {
+  return { store, stats };
+}
+
+/** Step 2: each service's traffic, share and windows; services asked for and absent from the recording are an error. */
+function planTraffic(opts: BacktestOptions, store: SampleStore): Plans {
+  const plans = planServices(store, opts.loaded, {
     ...(opts.canaryShare === undefined ? {} : { canaryShare: opts.canaryShare }),
     ...(opts.services ? { services: opts.services } : {}),
   });
@@ -122,22 +177,29 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestReport
       `none of the services ${opts.services.join(', ')} is in the recording (it has ${store.services.slice(0, 10).join(', ')}${store.services.length > 10 ? ', ...' : ''})`,
     ]);
   }
-  const decodedMs = performance.now() - started;
-  opts.progress?.(
-    `backtest: decoded ${stats.spans} spans into ${stats.samples} requests of ${store.services.length} service(s) in ${(decodedMs / 1000).toFixed(1)} s`,
-  );
+  return plans;
+}
 
-  const settings = analysisSettings(loaded);
-  const { metrics } = settings;
+/** The configured metrics as the report shows them, with each one's share of alpha. */
+function metricInfoOf(settings: AnalysisSettings): MetricInfo[] {
   const alphas = metricAlphas(settings);
-  const metricInfo: MetricInfo[] = metrics.map((m, i) => ({
+  return settings.metrics.map((m, i) => ({
     metric: m.name,
     detector: m.detector.type,
     shadow: m.shadow,
     alpha: alphas[i]!,
   }));
-  const scenarios = scenariosFor(opts.injections);
-  const tallies = plans.plans.map(() => scenarios.map(() => new Tally(metrics.length)));
+}
+
+/** Step 3: every trial of every scenario over all services at once, tallied per service plan and scenario. */
+async function runTrials(
+  opts: BacktestOptions,
+  input: { store: SampleStore; plans: Plans; settings: AnalysisSettings; scenarios: Scenario[] },
+  tick: Tick,
+  decodedMs: number,
+): Promise<{ tallies: Tally[][]; pipelines: number }> {
+  const { store, plans, settings, scenarios } = input;
+  const tallies = plans.plans.map(() => scenarios.map(() => new Tally(settings.metrics.length)));
   const pipelines = opts.trials * scenarios.length;
   const trialsStart = performance.now();
   for (let t = 0; t < opts.trials; t++) {
@@ -162,36 +224,23 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestReport
   opts.progress?.(
     `backtest: ${pipelines} pipelines over ${plans.used.reduce((s, u) => s + u, 0)} requests in ${((performance.now() - trialsStart) / 1000).toFixed(1)} s (decode ${(decodedMs / 1000).toFixed(1)} s)`,
   );
+  return { tallies, pipelines };
+}
 
+/** Step 4: per service, each scenario's rates and looks, and advice in plain words. */
+function serviceReports(
+  plans: Plans,
+  scenarios: readonly Scenario[],
+  tallies: Tally[][],
+  metricInfo: readonly MetricInfo[],
+  a: LoadedConfig['config']['analysis'],
+): ServiceReport[] {
   const ctx = { alpha: a.alpha, minSamples: a.minSamples, intervalMs: a.interval, maxDurationMs: a.maxDuration };
-  const services: ServiceReport[] = plans.plans.map((p, pi) => {
+  return plans.plans.map((p, pi) => {
     const base = serviceReport(
       p,
       scenarios.map((sc, si) => scenarioReport(sc, p, tallies[pi]![si]!, metricInfo, a.interval)),
     );
     return { ...base, recommendations: recommend(base, ctx) };
   });
-  return {
-    type: 'backtest',
-    config: {
-      file: loaded.file,
-      hash: loaded.hash,
-      alpha: a.alpha,
-      intervalMs: a.interval,
-      minSamples: a.minSamples,
-      maxDurationMs: a.maxDuration,
-      metrics: metricInfo,
-    },
-    options: {
-      trials: opts.trials,
-      seed: opts.seed,
-      inject: opts.injections.map((i) => `${i.kind}=${i.factor}`),
-      canaryShare: opts.canaryShare ?? 'auto',
-      services: opts.services ?? [],
-    },
-    input: stats,
-    pipelines,
-    services,
-    skipped: plans.skipped,
-  };
 }

@@ -96,24 +96,40 @@ function scanServices(store: SampleStore) {
 }
 
 export function planServices(store: SampleStore, loaded: LoadedConfig, opts: PlanOptions): Plans {
-  const { interval, maxDuration, minSamples } = loaded.config.analysis;
+  const { interval, minSamples } = loaded.config.analysis;
+  const scan = scanServices(store);
+  const partial = windowPlans(store, loaded, opts, scan);
+  const traffic = usedTraffic(store, partial, scan.eligible);
+  const { plans, skipped, dropped } = completePlans(partial, traffic, interval, minSamples);
+  const { used, window } = traffic;
+  if (dropped.size > 0) for (let i = 0; i < store.length; i++) if (dropped.has(store.service[i]!)) used[i] = 0;
+  return { plans, used, window, skipped };
+}
+
+/** A service's plan before its used requests are counted: which traffic, the pseudo-canary share, the windows. */
+type WindowPlan = Omit<
+  ServicePlan,
+  'requests' | 'errors' | 'baselineErrorRate' | 'medianMs' | 'p95Ms' | 'perLook' | 'requestsPerTrace'
+>;
+
+/** Per service (by index; undefined when not wanted): its traffic source, share and analysis windows. */
+function windowPlans(
+  store: SampleStore,
+  loaded: LoadedConfig,
+  opts: PlanOptions,
+  scan: ReturnType<typeof scanServices>,
+): (WindowPlan | undefined)[] {
+  const { interval, maxDuration } = loaded.config.analysis;
   const configShare = new Map(
     loaded.config.rollouts
       .filter((r) => r.expectedCanaryShare !== undefined)
       .map((r) => [r.service, r.expectedCanaryShare!]),
   );
   const k = store.services.length;
-  const { baseline, canary, first, last, source, eligible } = scanServices(store);
+  const { baseline, canary, first, last, source } = scan;
   const windowMs = Math.ceil(maxDuration / interval) * interval;
   const wanted = opts.services && opts.services.length > 0 ? new Set(opts.services) : undefined;
-  const skipped: Plans['skipped'] = [];
-  const partial: (
-    | Omit<
-        ServicePlan,
-        'requests' | 'errors' | 'baselineErrorRate' | 'medianMs' | 'p95Ms' | 'perLook' | 'requestsPerTrace'
-      >
-    | undefined
-  )[] = [];
+  const partial: (WindowPlan | undefined)[] = [];
   for (let s = 0; s < k; s++) {
     const name = store.services[s]!;
     if (wanted && !wanted.has(name)) {
@@ -125,14 +141,7 @@ export function planServices(store: SampleStore, loaded: LoadedConfig, opts: Pla
     // a window missing less than one look at the end of the recording still counts as whole
     const windows = Math.max(1, Math.floor((recordedMs + interval) / windowMs));
     const coveredMs = Math.min(windows * windowMs, Math.ceil((recordedMs + 1) / interval) * interval);
-    let share: number;
-    let shareSource: ServicePlan['shareSource'];
-    const fromConfig = configShare.get(name);
-    if (fromConfig !== undefined) [share, shareSource] = [fromConfig, 'config'];
-    else if (opts.canaryShare !== undefined) [share, shareSource] = [opts.canaryShare, 'option'];
-    else if (baseline[s]! > 0 && canary[s]! > 0)
-      [share, shareSource] = [canary[s]! / (canary[s]! + baseline[s]!), 'recording'];
-    else [share, shareSource] = [0.5, 'default'];
+    const [share, shareSource] = canaryShare(configShare.get(name), opts.canaryShare, baseline[s]!, canary[s]!);
     const canaryVersions = Array.from({ length: windows }, (_, w) => `aa-canary-${w + 1}`);
     partial.push({
       index: s,
@@ -148,7 +157,41 @@ export function planServices(store: SampleStore, loaded: LoadedConfig, opts: Pla
       canaryVersions,
     });
   }
+  return partial;
+}
 
+/** The pseudo-canary share: configured, else the option, else the recording's canary share, else 1/2. */
+function canaryShare(
+  fromConfig: number | undefined,
+  fromOption: number | undefined,
+  baseline: number,
+  canary: number,
+): [number, ServicePlan['shareSource']] {
+  let share: number;
+  let shareSource: ServicePlan['shareSource'];
+  if (fromConfig !== undefined) [share, shareSource] = [fromConfig, 'config'];
+  else if (fromOption !== undefined) [share, shareSource] = [fromOption, 'option'];
+  else if (baseline > 0 && canary > 0) [share, shareSource] = [canary / (canary + baseline), 'recording'];
+  else [share, shareSource] = [0.5, 'default'];
+  return [share, shareSource];
+}
+
+/** The requests a trial feeds to the pipeline, their windows, and per service their durations, errors and traces. */
+interface UsedTraffic {
+  used: Uint8Array;
+  window: Uint16Array;
+  durations: number[][];
+  errors: Float64Array;
+  traces: Set<number>[];
+}
+
+/** Marks each eligible request of a planned service as used, with its window, and sums what the plans need. */
+function usedTraffic(
+  store: SampleStore,
+  partial: readonly (WindowPlan | undefined)[],
+  eligible: (i: number) => boolean,
+): UsedTraffic {
+  const k = store.services.length;
   const used = new Uint8Array(store.length);
   const window = new Uint16Array(store.length);
   const durations: number[][] = Array.from({ length: k }, () => []);
@@ -166,6 +209,19 @@ export function planServices(store: SampleStore, loaded: LoadedConfig, opts: Pla
     errors[p.index]! += store.error[i]!;
     traces[p.index]!.add(store.traceA[i]!);
   }
+  return { used, window, durations, errors, traces };
+}
+
+/** The plans of services with at least 2 x minSamples used requests, with their traffic facts; the others are
+ *  skipped (and their indexes returned as `dropped`). */
+function completePlans(
+  partial: readonly (WindowPlan | undefined)[],
+  traffic: UsedTraffic,
+  interval: number,
+  minSamples: number,
+): { plans: ServicePlan[]; skipped: Plans['skipped']; dropped: Set<number> } {
+  const { durations, errors, traces } = traffic;
+  const skipped: Plans['skipped'] = [];
   const plans: ServicePlan[] = [];
   const dropped = new Set<number>();
   for (const p of partial) {
@@ -190,6 +246,5 @@ export function planServices(store: SampleStore, loaded: LoadedConfig, opts: Pla
       perLook: { canary: perLook * p.share, baseline: perLook * (1 - p.share) },
     });
   }
-  if (dropped.size > 0) for (let i = 0; i < store.length; i++) if (dropped.has(store.service[i]!)) used[i] = 0;
-  return { plans, used, window, skipped };
+  return { plans, skipped, dropped };
 }

@@ -422,80 +422,130 @@ function checkConnectors(
   registries: Registries,
   add: AddIssue,
 ): Map<string, unknown> {
-  const connectorOptions = new Map<string, unknown>();
-  const allNames = new Set<string>();
-  const checkSection = (section: 'connectors' | 'notifiers', registry: ReadonlyMap<string, ConnectorFactory>) => {
-    const seen = new Set<string>();
-    asList(substituted[section]).forEach((item, i) => {
-      const c = asObject(item);
-      if (!c) return;
-      const name = asString(c.name);
-      const type = asString(c.type);
-      if (name !== undefined) {
-        if (seen.has(name) || (section === 'notifiers' && allNames.has(name))) {
-          add(
-            'VIGIL_ERR_CONFIG_DUPLICATE_NAME',
-            [section, i, 'name'],
-            `name "${name}" is used twice`,
-            'give every connector and notifier its own name',
-            CONNECTORS_DOC,
-          );
-        }
-        seen.add(name);
-        allNames.add(name);
-      }
-      if (!type) return;
-      const factory = registry.get(type);
-      if (!factory) {
-        const types = [...registry.keys()];
-        const guess = closest(type, types);
-        const other =
-          section === 'connectors'
-            ? registries.notifiers.has(type) && 'notifier'
-            : registries.planConnectors.has(type) && 'plan connector';
-        const elsewhere = other
-          ? `"${type}" is a ${other} type: move this entry under ${section === 'connectors' ? 'notifiers' : 'connectors'}:, or `
-          : '';
-        add(
-          'VIGIL_ERR_CONFIG_UNKNOWN_TYPE',
-          [section, i, 'type'],
-          `unknown ${section === 'connectors' ? 'connector' : 'notifier'} type "${type}"`,
-          `${elsewhere}${guess ? `did you mean "${guess}"? ` : ''}use one of: ${types.join(', ')}`,
-          CONNECTORS_DOC,
-        );
-        return;
-      }
-      if (c.options !== undefined && !asObject(c.options)) return; // the schema reported it
-      try {
-        const options = factory.parse(c.options ?? {});
-        if (name !== undefined) connectorOptions.set(name, options);
-      } catch (e) {
-        const who = `${type} "${name ?? `#${i + 1}`}": `;
-        const options = badOptions(e, [section, i, 'options']);
-        add(
-          isVigilError(e) ? e.code : 'VIGIL_ERR_CONFIG_CONNECTOR_OPTIONS',
-          [section, i, 'options'],
-          `${who}${e instanceof Error ? e.message : String(e)}`,
-          `correct the ${type} options named above`,
-          docsForConnector(section, type),
-          options
-            ? {
-                options,
-                optionsPrefix: `${who}${new VigilError('VIGIL_ERR_CONFIG_CONNECTOR_OPTIONS', [`${type}: `]).message}`,
-              }
-            : {},
-        );
-      }
-    });
-  };
-  checkSection('connectors', registries.planConnectors);
+  const ctx: ConnectorCheck = { registries, add, connectorOptions: new Map<string, unknown>(), allNames: new Set() };
+  checkConnectorSection(ctx, 'connectors', asList(substituted.connectors), registries.planConnectors);
   const planConnectorNames = new Set(
     asList(substituted.connectors)
       .map((c) => asString(asObject(c)?.name))
       .filter((n) => n !== undefined),
   );
-  checkSection('notifiers', registries.notifiers);
+  checkConnectorSection(ctx, 'notifiers', asList(substituted.notifiers), registries.notifiers);
+  checkPlans(substituted, planConnectorNames, add);
+  return ctx.connectorOptions;
+}
 
+type ConnectorSection = 'connectors' | 'notifiers';
+
+/** What the checks of the connectors and notifiers share, and what they collect. */
+interface ConnectorCheck {
+  registries: Registries;
+  add: AddIssue;
+  /** Options as parsed by each connector's own schema, by connector name. */
+  connectorOptions: Map<string, unknown>;
+  /** Every connector and notifier name seen so far (a notifier may not reuse a connector's name). */
+  allNames: Set<string>;
+}
+
+/** One section (`connectors:` or `notifiers:`): each entry's name is unique, its type known, its options parse. */
+function checkConnectorSection(
+  ctx: ConnectorCheck,
+  section: ConnectorSection,
+  items: unknown[],
+  registry: ReadonlyMap<string, ConnectorFactory>,
+): void {
+  const seen = new Set<string>();
+  items.forEach((item, i) => {
+    const c = asObject(item);
+    if (!c) return;
+    const name = asString(c.name);
+    const type = asString(c.type);
+    if (name !== undefined) {
+      if (seen.has(name) || (section === 'notifiers' && ctx.allNames.has(name))) {
+        ctx.add(
+          'VIGIL_ERR_CONFIG_DUPLICATE_NAME',
+          [section, i, 'name'],
+          `name "${name}" is used twice`,
+          'give every connector and notifier its own name',
+          CONNECTORS_DOC,
+        );
+      }
+      seen.add(name);
+      ctx.allNames.add(name);
+    }
+    if (!type) return;
+    const factory = registry.get(type);
+    if (!factory) {
+      unknownConnectorType(ctx, section, i, type, registry);
+      return;
+    }
+    if (c.options !== undefined && !asObject(c.options)) return; // the schema reported it
+    parseConnectorOptions(ctx, section, { i, name, type, options: c.options }, factory);
+  });
+}
+
+/** An entry whose type is not in its section's registry: did you mean, or it belongs in the other section. */
+function unknownConnectorType(
+  ctx: ConnectorCheck,
+  section: ConnectorSection,
+  i: number,
+  type: string,
+  registry: ReadonlyMap<string, ConnectorFactory>,
+): void {
+  const { registries } = ctx;
+  const types = [...registry.keys()];
+  const guess = closest(type, types);
+  const other =
+    section === 'connectors'
+      ? registries.notifiers.has(type) && 'notifier'
+      : registries.planConnectors.has(type) && 'plan connector';
+  const elsewhere = other
+    ? `"${type}" is a ${other} type: move this entry under ${section === 'connectors' ? 'notifiers' : 'connectors'}:, or `
+    : '';
+  ctx.add(
+    'VIGIL_ERR_CONFIG_UNKNOWN_TYPE',
+    [section, i, 'type'],
+    `unknown ${section === 'connectors' ? 'connector' : 'notifier'} type "${type}"`,
+    `${elsewhere}${guess ? `did you mean "${guess}"? ` : ''}use one of: ${types.join(', ')}`,
+    CONNECTORS_DOC,
+  );
+}
+
+/** Parses an entry's options with its factory (kept by name), or reports the options its error names. */
+function parseConnectorOptions(
+  ctx: ConnectorCheck,
+  section: ConnectorSection,
+  entry: { i: number; name: string | undefined; type: string; options: unknown },
+  factory: ConnectorFactory,
+): void {
+  const { i, name, type } = entry;
+  try {
+    const options = factory.parse(entry.options ?? {});
+    if (name !== undefined) ctx.connectorOptions.set(name, options);
+  } catch (e) {
+    const who = `${type} "${name ?? `#${i + 1}`}": `;
+    const options = badOptions(e, [section, i, 'options']);
+    ctx.add(
+      isVigilError(e) ? e.code : 'VIGIL_ERR_CONFIG_CONNECTOR_OPTIONS',
+      [section, i, 'options'],
+      `${who}${e instanceof Error ? e.message : String(e)}`,
+      `correct the ${type} options named above`,
+      docsForConnector(section, type),
+      options
+        ? {
+            options,
+            optionsPrefix: `${who}${new VigilError('VIGIL_ERR_CONFIG_CONNECTOR_OPTIONS', [`${type}: `]).message}`,
+          }
+        : {},
+    );
+  }
+}
+
+/** The plans (`plan:` and each `rollouts[].plan`) name only connectors defined under `connectors:`. */
+function checkPlans(
+  substituted: Record<string, unknown>,
+  planConnectorNames: ReadonlySet<string>,
+  add: AddIssue,
+): void {
   const checkPlan = (plan: unknown, path: Path) => {
     asList(plan).forEach((n, i) => {
       if (typeof n !== 'string' || planConnectorNames.has(n)) return;
@@ -511,7 +561,6 @@ function checkConnectors(
   };
   checkPlan(substituted.plan, ['plan']);
   asList(substituted.rollouts).forEach((r, i) => checkPlan(asObject(r)?.plan, ['rollouts', i, 'plan']));
-  return connectorOptions;
 }
 
 /**
@@ -538,6 +587,27 @@ function checkAnalysis(
     : typeof rawMinSamples === 'number' && Number.isInteger(rawMinSamples) && rawMinSamples >= 1
       ? rawMinSamples
       : defaults.analysis.minSamples;
+  const detectors = checkMetrics(metrics, minSamples, registries, add);
+  if (metrics.length > 0 && metrics.every((m) => asObject(m)?.shadow === true)) {
+    add(
+      'VIGIL_ERR_CONFIG_INVALID',
+      ['analysis', 'metrics'],
+      'every metric is shadow: nothing could ever roll back',
+      'set shadow: false on at least one metric',
+      DETECTORS_DOC,
+    );
+  }
+  checkMaxDuration(analysis, parsed, defaults, add);
+  return detectors;
+}
+
+/** Each metric: its name is unique and its detector builds (returned by metric name). */
+function checkMetrics(
+  metrics: readonly unknown[],
+  minSamples: number,
+  registries: Registries,
+  add: AddIssue,
+): Map<string, Detector> {
   const metricNames = new Set<string>();
   const detectors = new Map<string, Detector>();
   metrics.forEach((item, i) => {
@@ -557,44 +627,57 @@ function checkAnalysis(
     }
     const detector = asString(m.detector);
     if (!detector) return;
-    const factory = registries.detectors.get(detector);
-    if (!factory) {
-      const types = [...registries.detectors.keys()];
-      const guess = closest(detector, types);
-      add(
-        'VIGIL_ERR_CONFIG_UNKNOWN_TYPE',
-        ['analysis', 'metrics', i, 'detector'],
-        `unknown detector "${detector}"`,
-        `${guess ? `did you mean "${guess}"? ` : ''}use one of: ${types.join(', ')}`,
-        DETECTORS_DOC,
-      );
-      return;
-    }
-    if (m.options !== undefined && !asObject(m.options)) return; // the schema reported it
-    try {
-      const built = factory.create(name ?? `metrics[${i}]`, m.options ?? {}, { minSamples });
-      if (name !== undefined) detectors.set(name, built);
-    } catch (e) {
-      const base: Path = ['analysis', 'metrics', i, 'options'];
-      add(
-        isVigilError(e) ? e.code : 'VIGIL_ERR_DETECTOR_OPTIONS',
-        base,
-        `${detector}: ${e instanceof Error ? e.message : String(e)}`,
-        `correct the ${detector} options named above`,
-        docForDetector(detector),
-        { options: badOptions(e, base) },
-      );
-    }
+    buildDetector({ i, name, detector, options: m.options }, minSamples, registries, add, detectors);
   });
-  if (metrics.length > 0 && metrics.every((m) => asObject(m)?.shadow === true)) {
+  return detectors;
+}
+
+/** A metric's detector: its type is known and it builds with the metric's options (kept by metric name). */
+function buildDetector(
+  metric: { i: number; name: string | undefined; detector: string; options: unknown },
+  minSamples: number,
+  registries: Registries,
+  add: AddIssue,
+  detectors: Map<string, Detector>,
+): void {
+  const { i, name, detector } = metric;
+  const factory = registries.detectors.get(detector);
+  if (!factory) {
+    const types = [...registries.detectors.keys()];
+    const guess = closest(detector, types);
     add(
-      'VIGIL_ERR_CONFIG_INVALID',
-      ['analysis', 'metrics'],
-      'every metric is shadow: nothing could ever roll back',
-      'set shadow: false on at least one metric',
+      'VIGIL_ERR_CONFIG_UNKNOWN_TYPE',
+      ['analysis', 'metrics', i, 'detector'],
+      `unknown detector "${detector}"`,
+      `${guess ? `did you mean "${guess}"? ` : ''}use one of: ${types.join(', ')}`,
       DETECTORS_DOC,
     );
+    return;
   }
+  if (metric.options !== undefined && !asObject(metric.options)) return; // the schema reported it
+  try {
+    const built = factory.create(name ?? `metrics[${i}]`, metric.options ?? {}, { minSamples });
+    if (name !== undefined) detectors.set(name, built);
+  } catch (e) {
+    const base: Path = ['analysis', 'metrics', i, 'options'];
+    add(
+      isVigilError(e) ? e.code : 'VIGIL_ERR_DETECTOR_OPTIONS',
+      base,
+      `${detector}: ${e instanceof Error ? e.message : String(e)}`,
+      `correct the ${detector} options named above`,
+      docForDetector(detector),
+      { options: badOptions(e, base) },
+    );
+  }
+}
+
+/** maxDuration holds at least one look interval (each as parsed, else as written, else the default). */
+function checkMaxDuration(
+  analysis: Record<string, unknown> | undefined,
+  parsed: VigilConfig | undefined,
+  defaults: VigilConfig,
+  add: AddIssue,
+): void {
   const durationAt = (key: 'interval' | 'maxDuration'): number | undefined => {
     if (parsed) return parsed.analysis[key];
     const v = analysis?.[key];
@@ -615,7 +698,6 @@ function checkAnalysis(
       CONFIG_DOC,
     );
   }
-  return detectors;
 }
 
 /** Normalises a valid config in place (empty tokens dropped, an empty Redis URL is none); returns the warnings. */

@@ -61,7 +61,20 @@ ${rows || '<tr><td colspan="7">No analysis yet: Vigil starts one when a service 
 export function buildApiApp(deps: ApiDeps): FastifyInstance {
   const log: FastifyBaseLogger = serverLogger(deps.logger, 'api');
   const app = Fastify({ loggerInstance: log });
-  const guard = async (req: FastifyRequest, reply: FastifyReply) => {
+  registerProbeRoutes(app, deps);
+  void app.register(async (api) => {
+    api.addHook('onRequest', bearerGuard(deps));
+    registerAnalysisRoutes(api, deps);
+    registerDecisionRoutes(api, deps);
+    registerResumeRoute(api, deps);
+    api.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(dashboard(deps.registry.list())));
+  });
+  return app;
+}
+
+/** The `onRequest` hook of `/api/*`: 401 unless the request carries one of `server.auth.tokens`. */
+function bearerGuard(deps: ApiDeps) {
+  return async (req: FastifyRequest, reply: FastifyReply) => {
     if (!tokenOk(req.headers.authorization, deps.tokens)) {
       await reply
         .code(401)
@@ -69,7 +82,10 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
         .send({ error: 'unauthorized', message: 'send Authorization: Bearer <token> (server.auth.tokens)' });
     }
   };
+}
 
+/** The open routes for probes and scrapers: `/healthz`, `/readyz`, `/metrics`. */
+function registerProbeRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const reasons = deps.ready();
@@ -95,49 +111,55 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
     await recordQueueStats(deps.metrics, Object.values(deps.queues));
     return reply.header('Content-Type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
+}
 
-  void app.register(async (api) => {
-    api.addHook('onRequest', guard);
-    api.get('/api/v1/analyses', async () => ({
-      analyses: deps.registry.list(),
-      unknownCohorts: deps.registry.unknownCohorts(),
-      counters: deps.registry.counters,
-    }));
-    api.get<{ Params: { id: string } }>('/api/v1/analyses/:id', async (req, reply) => {
-      const a = deps.registry.get(req.params.id);
-      return a ?? reply.code(404).send({ error: 'not found', message: `no analysis ${req.params.id}` });
-    });
-    api.get('/api/v1/decisions', async () => ({ decisions: deps.audit.recentDecisions() }));
-    api.get<{ Params: { id: string } }>('/api/v1/decisions/:id', async (req, reply) => {
-      const d = deps.audit.findDecision(req.params.id);
-      return (
-        d ??
-        reply.code(404).send({
-          error: 'not found',
-          message: `no decision ${req.params.id} in memory; see the audit log ${deps.audit.path}`,
-        })
-      );
-    });
-    api.post<{ Params: { id: string }; Body: { by?: string; reason?: string } | undefined }>(
-      '/api/v1/analyses/:id/resume',
-      async (req, reply) => {
-        const a = deps.registry.get(req.params.id);
-        const by = req.body?.by;
-        const reason = req.body?.reason;
-        if (!by || !reason)
-          return reply.code(400).send({
-            error: 'bad request',
-            message: 'send JSON {"by": "<who>", "reason": "<why>"}: a resume is recorded in the audit log',
-          });
-        if (!a || a.phase === 'running')
-          return reply
-            .code(409)
-            .send({ error: 'conflict', message: `analysis ${req.params.id} is not decided; nothing to resume` });
-        await deps.onResume(a.service, a.canaryVersion, by, reason);
-        return { resumed: a.id, by, reason };
-      },
-    );
-    api.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(dashboard(deps.registry.list())));
+/** `GET /api/v1/analyses` and `GET /api/v1/analyses/:id`. */
+function registerAnalysisRoutes(api: FastifyInstance, deps: ApiDeps): void {
+  api.get('/api/v1/analyses', async () => ({
+    analyses: deps.registry.list(),
+    unknownCohorts: deps.registry.unknownCohorts(),
+    counters: deps.registry.counters,
+  }));
+  api.get<{ Params: { id: string } }>('/api/v1/analyses/:id', async (req, reply) => {
+    const a = deps.registry.get(req.params.id);
+    return a ?? reply.code(404).send({ error: 'not found', message: `no analysis ${req.params.id}` });
   });
-  return app;
+}
+
+/** `GET /api/v1/decisions` and `GET /api/v1/decisions/:id` (from the audit log's memory). */
+function registerDecisionRoutes(api: FastifyInstance, deps: ApiDeps): void {
+  api.get('/api/v1/decisions', async () => ({ decisions: deps.audit.recentDecisions() }));
+  api.get<{ Params: { id: string } }>('/api/v1/decisions/:id', async (req, reply) => {
+    const d = deps.audit.findDecision(req.params.id);
+    return (
+      d ??
+      reply.code(404).send({
+        error: 'not found',
+        message: `no decision ${req.params.id} in memory; see the audit log ${deps.audit.path}`,
+      })
+    );
+  });
+}
+
+/** `POST /api/v1/analyses/:id/resume`: resume a decided analysis's version, recorded in the audit log. */
+function registerResumeRoute(api: FastifyInstance, deps: ApiDeps): void {
+  api.post<{ Params: { id: string }; Body: { by?: string; reason?: string } | undefined }>(
+    '/api/v1/analyses/:id/resume',
+    async (req, reply) => {
+      const a = deps.registry.get(req.params.id);
+      const by = req.body?.by;
+      const reason = req.body?.reason;
+      if (!by || !reason)
+        return reply.code(400).send({
+          error: 'bad request',
+          message: 'send JSON {"by": "<who>", "reason": "<why>"}: a resume is recorded in the audit log',
+        });
+      if (!a || a.phase === 'running')
+        return reply
+          .code(409)
+          .send({ error: 'conflict', message: `analysis ${req.params.id} is not decided; nothing to resume` });
+      await deps.onResume(a.service, a.canaryVersion, by, reason);
+      return { resumed: a.id, by, reason };
+    },
+  );
 }

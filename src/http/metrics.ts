@@ -36,8 +36,15 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): VigilMet
   const registry = new Registry();
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: DEFAULT_METRICS_PREFIX });
   const r = [registry];
+  // registration order (and so the order of the /metrics page) is the order of these calls
+  return { registry, ...otlpMetrics(r), ...analysisMetrics(r), ...jobMetrics(r), ...limitMetrics(r) };
+}
+
+/** OTLP receiver: spans accepted and rejected, requests refused, payloads dropped unread. */
+function otlpMetrics(
+  r: Registry[],
+): Pick<VigilMetrics, 'spansAccepted' | 'spansRejected' | 'requestsRejected' | 'otlpDropped'> {
   return {
-    registry,
     spansAccepted: new Counter({
       name: 'vigil_otlp_spans_accepted_total',
       help: 'Spans accepted over OTLP',
@@ -62,6 +69,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): VigilMet
       labelNames: ['signal'],
       registers: r,
     }),
+  };
+}
+
+/** Analysis: request samples by cohort, analyses by state, looks and decisions. */
+function analysisMetrics(r: Registry[]): Pick<VigilMetrics, 'samples' | 'analyses' | 'looks' | 'decisions'> {
+  return {
     samples: new Counter({
       name: 'vigil_request_samples_total',
       help: 'Request samples by cohort (unknown = not compared)',
@@ -76,6 +89,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): VigilMet
       labelNames: ['outcome'],
       registers: r,
     }),
+  };
+}
+
+/** Job queues: finished attempts, lag and depth. */
+function jobMetrics(r: Registry[]): Pick<VigilMetrics, 'jobs' | 'queueLag' | 'queueDepth'> {
+  return {
     jobs: new Counter({
       name: 'vigil_jobs_total',
       help: 'Finished job attempts by queue (actions, notifications), outcome (completed, retry, failed) and connector (plan connector or notifier name)',
@@ -94,6 +113,17 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): VigilMet
       labelNames: ['queue', 'state'],
       registers: r,
     }),
+  };
+}
+
+/** Ingest back-pressure and cardinality limits. */
+function limitMetrics(
+  r: Registry[],
+): Pick<
+  VigilMetrics,
+  'ingestInflightRequests' | 'ingestInflightBytes' | 'ingestThrottled' | 'limitRefused' | 'limitReached'
+> {
+  return {
     ingestInflightRequests: new Gauge({
       name: 'vigil_ingest_inflight_requests',
       help: 'OTLP requests admitted by the ingest queue and not yet answered',
