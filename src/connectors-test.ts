@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import type { LoadedConfig, Registries } from './config/load.js';
 import { buildConnector, type ConnectorSection } from './connectors-build.js';
 import { describeCheckError } from './connectors-check.js';
+import { targetOf } from './jobs/plan-runner.js';
 import type {
   AnyConnector,
   ConnectorDeps,
@@ -21,7 +22,6 @@ import type {
   Notification,
   Notifier,
   PlanConnector,
-  RollbackTarget,
 } from './contracts/index.js';
 
 export interface ConnectorTestOptions {
@@ -243,17 +243,6 @@ interface TestRun {
   secrets: string[];
   show: (line: string) => void;
   fail: (what: string, e: unknown) => void;
-}
-
-function targetOf(d: Decision): RollbackTarget {
-  return {
-    service: d.service,
-    analysisId: d.analysis,
-    decisionId: d.id,
-    canaryVersion: d.canaryVersion,
-    baselineVersion: d.baselineVersion,
-    reason: d.reason,
-  };
 }
 
 /** The requests of a real send, where they went (secrets in the URL hidden) and what came back. */

@@ -822,15 +822,10 @@ function schemaDefaults(): VigilConfig {
   return (defaultsCache ??= configSchema.parse({}));
 }
 
-/** Reads and validates a config file. */
-export function loadConfigFile(
-  file: string,
-  registries: Registries,
-  env: NodeJS.ProcessEnv = process.env,
-): LoadedConfig {
-  let text: string;
+/** The text of a config file, or a ConfigError that names it. */
+function readConfigText(file: string): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (e) {
     throw new ConfigError([
       {
@@ -842,6 +837,15 @@ export function loadConfigFile(
       },
     ]);
   }
+}
+
+/** Reads and validates a config file. */
+export function loadConfigFile(
+  file: string,
+  registries: Registries,
+  env: NodeJS.ProcessEnv = process.env,
+): LoadedConfig {
+  const text = readConfigText(file);
   return parseConfig(text, file, registries, env);
 }
 
@@ -856,20 +860,7 @@ export interface ApiAddress {
  * shell without the agent's secrets in its environment can still read where the API listens.
  */
 export function readApiAddress(file: string, env: NodeJS.ProcessEnv = process.env): ApiAddress {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError([
-      {
-        code: 'VIGIL_ERR_CONFIG_NOT_FOUND',
-        file,
-        key: '',
-        problem: `cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
-        fix: 'check the path given to --config',
-      },
-    ]);
-  }
+  const text = readConfigText(file);
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
   const path = ['server', 'api'];

@@ -97,7 +97,8 @@ function outcomeOf(final: boolean): JobOutcome {
   return final ? 'failed' : 'retry';
 }
 
-function targetOf(d: Decision): RollbackTarget {
+/** What a connector is told about the decision it acts on. */
+export function targetOf(d: Decision): RollbackTarget {
   return {
     service: d.service,
     analysisId: d.analysis,
