@@ -154,7 +154,9 @@ export class AnalysisRegistry {
     const svc = this.services.get(service);
     if (svc === undefined) return false;
     const finished = svc.finished.delete(canaryVersion);
-    return svc.decided.delete(canaryVersion) || finished;
+    const resumed = svc.decided.delete(canaryVersion) || finished;
+    if (resumed) (svc.resumes ??= new Map()).set(canaryVersion, (svc.resumes.get(canaryVersion) ?? 0) + 1);
+    return resumed;
   }
 
   list(): AnalysisSnapshot[] {
@@ -306,6 +308,7 @@ export class AnalysisRegistry {
     svc.canarySeen.delete(canaryVersion);
     const a: Analysis = {
       id: `${svc.name}:${canaryVersion}`,
+      incarnation: svc.resumes?.get(canaryVersion) ?? 0,
       service: svc.name,
       canaryVersion,
       baselineVersion: svc.baselineVersion ?? (this.settings.baselineFree?.(svc.name) ? 'none' : 'unknown'),

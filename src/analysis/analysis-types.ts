@@ -97,6 +97,8 @@ export interface FinishedVersion {
 
 export interface Analysis {
   id: string;
+  /** 0 for the first analysis of this canary version, n after its n-th resume (decision ids derive from it). */
+  incarnation: number;
   service: string;
   canaryVersion: string;
   baselineVersion: string;
@@ -131,6 +133,8 @@ export interface ServiceState {
   /** Decided versions past the retention, oldest first (at most maxVersionsPerService). */
   finished: Map<string, FinishedVersion>;
   rollbackTimes: number[];
+  /** Resumes per canary version: the next analysis of a resumed version is a new incarnation. */
+  resumes?: Map<string, number>;
   unknownByVersion: Map<string, number>;
   /** Baseline increments of looks the service clock has not closed: a new analysis starts with them. */
   baselineOpen: Map<number, CohortBatch>;

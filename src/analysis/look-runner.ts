@@ -184,6 +184,7 @@ export class LookRunner {
     const { intervalMs } = this.settings;
     const base = {
       analysisId: a.id,
+      incarnation: a.incarnation,
       service: a.service,
       canaryVersion: a.canaryVersion,
       baselineVersion: a.baselineVersion,

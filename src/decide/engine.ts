@@ -19,6 +19,9 @@ import type { Decision, MetricVerdict, Outcome } from '../contracts/index.js';
 
 export interface DecideInput {
   analysisId: string;
+  /** Which analysis of this canary version this is: 0 for the first, n after the n-th resume. A resumed
+   *  version's new analysis must not reuse the ids of the one before (its jobs would be refused as duplicates). */
+  incarnation?: number;
   service: string;
   route?: string;
   canaryVersion: string;
@@ -39,9 +42,11 @@ export interface DecidePolicy {
   recentRollbacks: number;
 }
 
-/** Deterministic decision id: the same analysis, look and outcome always give the same id. */
-export function decisionId(analysisId: string, look: number, outcome: Outcome): string {
-  return `d-${createHash('sha256').update(`${analysisId}|${look}|${outcome}`).digest('hex').slice(0, 16)}`;
+/** Deterministic decision id: the same analysis incarnation, look and outcome always give the same id. The
+ *  first incarnation keeps the id it always had (`analysis|look|outcome`); a later one adds `#n`. */
+export function decisionId(analysisId: string, look: number, outcome: Outcome, incarnation = 0): string {
+  const key = incarnation > 0 ? `${analysisId}#${incarnation}` : analysisId;
+  return `d-${createHash('sha256').update(`${key}|${look}|${outcome}`).digest('hex').slice(0, 16)}`;
 }
 
 function describe(v: MetricVerdict): string {
@@ -115,7 +120,7 @@ function record(
   policy: Pick<DecidePolicy, 'configHash' | 'dryRun'>,
 ): Decision {
   return {
-    id: decisionId(input.analysisId, input.look, outcome),
+    id: decisionId(input.analysisId, input.look, outcome, input.incarnation),
     analysis: input.analysisId,
     service: input.service,
     ...(input.route === undefined ? {} : { route: input.route }),

@@ -23,6 +23,7 @@ export interface VigilMetrics {
   looks: Counter;
   decisions: Counter<'outcome'>;
   jobs: Counter<'queue' | 'outcome' | 'connector'>;
+  jobsRefused: Counter<'queue'>;
   queueLag: Gauge<'queue'>;
   queueDepth: Gauge<'queue' | 'state'>;
   ingestInflightRequests: Gauge;
@@ -93,12 +94,18 @@ function analysisMetrics(r: Registry[]): Pick<VigilMetrics, 'samples' | 'analyse
 }
 
 /** Job queues: finished attempts, lag and depth. */
-function jobMetrics(r: Registry[]): Pick<VigilMetrics, 'jobs' | 'queueLag' | 'queueDepth'> {
+function jobMetrics(r: Registry[]): Pick<VigilMetrics, 'jobs' | 'jobsRefused' | 'queueLag' | 'queueDepth'> {
   return {
     jobs: new Counter({
       name: 'vigil_jobs_total',
       help: 'Finished job attempts by queue (actions, notifications), outcome (completed, retry, failed) and connector (plan connector or notifier name)',
       labelNames: ['queue', 'outcome', 'connector'],
+      registers: r,
+    }),
+    jobsRefused: new Counter({
+      name: 'vigil_jobs_refused_total',
+      help: 'Jobs of a decision the queue refused because their id was already used (a plan or notification that did NOT run): alert on any increase',
+      labelNames: ['queue'],
       registers: r,
     }),
     queueLag: new Gauge({
@@ -161,7 +168,10 @@ function limitMetrics(
  * `vigil_queue_lag_seconds` and the `queue` key of the job log lines.
  */
 export function jobOutcomeMetrics(m: VigilMetrics): NonNullable<PlanRunnerDeps['metrics']> {
-  return { jobOutcome: (queue, outcome, connector) => m.jobs.inc({ queue, outcome, connector }) };
+  return {
+    jobOutcome: (queue, outcome, connector) => m.jobs.inc({ queue, outcome, connector }),
+    jobRefused: (queue) => m.jobsRefused.inc({ queue }),
+  };
 }
 
 /** Sets `vigil_queue_jobs` and `vigil_queue_lag_seconds` of each queue, labelled with the queue's name. An unreachable

@@ -71,6 +71,8 @@ export interface PlanRunnerDeps {
    *  the job's log lines. */
   metrics?: {
     jobOutcome(queue: string, outcome: JobOutcome, connector: string): void;
+    /** A job of a decision was refused because its id was already used: that job will not run. */
+    jobRefused?(queue: string): void;
   };
   link?(decision: Decision): string | undefined;
 }
@@ -147,13 +149,24 @@ async function notifyAll(
   const link = deps.link?.(decision);
   const notification: Notification = { kind, decision, ...(link === undefined ? {} : { link }), ...extra };
   await Promise.all(
-    deps.notifiers.map((n) =>
-      deps.notifications.add({
-        id: notifyJobId(decision, n.name, kind),
+    deps.notifiers.map(async (n) => {
+      const id = notifyJobId(decision, n.name, kind);
+      const { added } = await deps.notifications.add({
+        id,
         name: `notify-${kind}`,
         data: { notification, notifier: n.name },
-      }),
-    ),
+      });
+      if (!added) refused(deps, deps.notifications.name, decision, id);
+    }),
+  );
+}
+
+/** A job id that was already used: the job does not run. Never silent (an error line and a metric to alert on). */
+function refused(deps: PlanRunnerDeps, queue: string, decision: Decision, jobId: string): void {
+  deps.metrics?.jobRefused?.(queue);
+  deps.logger.error(
+    { queue, jobId, decisionId: decision.id, analysis: decision.analysis, service: decision.service },
+    'job refused: its id was already used, so it will NOT run (the same decision dispatched twice, or an earlier decision with the same id)',
   );
 }
 
@@ -306,7 +319,12 @@ export function createPlanRunner(deps: PlanRunnerDeps): PlanRunner {
     async dispatch(decision) {
       const tasks: Promise<unknown>[] = [];
       if (decision.outcome === 'rollback' && decision.plan.length > 0) {
-        tasks.push(actions.add({ id: stepJobId(decision, 0), name: 'rollback-step', data: { decision, step: 0 } }));
+        const id = stepJobId(decision, 0);
+        tasks.push(
+          actions.add({ id, name: 'rollback-step', data: { decision, step: 0 } }).then(({ added }) => {
+            if (!added) refused(deps, actions.name, decision, id);
+          }),
+        );
       }
       tasks.push(notifyAll(deps, 'decision', decision));
       const settled = await Promise.allSettled(tasks);

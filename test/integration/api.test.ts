@@ -7,6 +7,7 @@ import type { RequestSample } from '../../src/contracts/index.js';
 import { silentLogger } from '../../src/logger.js';
 import { createAgent, type Agent } from '../../src/main.js';
 import { BUILTIN_REGISTRIES } from '../../src/registries.js';
+import { HttpPeer } from '../helpers/http-peer.js';
 
 const agents: Agent[] = [];
 afterEach(async () => {
@@ -134,6 +135,42 @@ describe('control API', () => {
     for (let look = 10; look < 20; look++) a.ingest(regressed(look));
     await a.settle();
     expect((await a.apiApp.inject({ url: '/api/v1/decisions', headers: auth })).json().decisions).toHaveLength(2);
+  });
+
+  it('a resumed version that regresses again runs its rollback plan again, under a new decision id', async () => {
+    const hook = await HttpPeer.start();
+    try {
+      const { a } = agent(
+        `connectors: [{ name: hook, type: webhook, options: { url: "${hook.url}/vigil", secret: "s3cret-s3cret-s3cret" } }]\nplan: [hook]\n`,
+      );
+      for (let look = 0; look < 10; look++) a.ingest(regressed(look));
+      await a.settle();
+      expect(hook.requests).toHaveLength(1);
+      const resumed = await a.apiApp.inject({
+        method: 'POST',
+        url: '/api/v1/analyses/cart:2/resume',
+        headers: auth,
+        payload: { by: 'alice', reason: 'fixed the flag, trying again' },
+      });
+      expect(resumed.statusCode).toBe(200);
+      for (let look = 10; look < 20; look++) a.ingest(regressed(look));
+      await a.settle();
+      const decisions = (await a.apiApp.inject({ url: '/api/v1/decisions', headers: auth })).json().decisions as {
+        id: string;
+        look: number;
+        outcome: string;
+      }[];
+      expect(decisions.map((d) => d.outcome)).toEqual(['rollback', 'rollback']);
+      // the same analysis id and look number: before incarnations, the same decision id and job id, and the
+      // queue dropped the second plan as a duplicate without a word
+      expect(decisions[1]!.look).toBe(decisions[0]!.look);
+      expect(decisions[1]!.id).not.toBe(decisions[0]!.id);
+      expect(hook.requests).toHaveLength(2);
+      const eventIds = hook.requests.map((r) => (JSON.parse(r.text) as { id: string }).id);
+      expect(new Set(eventIds).size).toBe(2);
+    } finally {
+      await hook.close();
+    }
   });
 
   it('the dashboard lists analyses (HTML-escaped)', async () => {

@@ -9,6 +9,8 @@ import { VigilError } from '../../../src/errors.js';
 import { createPlanRunner, type NotifyJob, type PlanRunner, type StepJob } from '../../../src/jobs/plan-runner.js';
 import type { JobQueue, RetryPolicy } from '../../../src/jobs/queue.js';
 import { silentLogger } from '../../../src/logger.js';
+import { captureLogs } from '../../helpers/log-lines.js';
+import type { Logger } from 'pino';
 import { ADAPTERS, gate, queueFactory } from './queue-adapters.js';
 
 function decision(over: Partial<Decision> = {}): Decision {
@@ -90,6 +92,7 @@ describe.each(ADAPTERS)('plan runner on the $kind queue', ({ kind }) => {
     stepTimeoutMs?: number;
     notifyPolicy?: RetryPolicy;
     notifyConcurrency?: number;
+    logger?: Logger;
   }): { actions: JobQueue<StepJob>; notifications: JobQueue<NotifyJob>; settle: () => Promise<void> } {
     // Several action workers: if the runner enqueued steps eagerly, they would overlap and the order test would see it.
     const actions = factory.make<StepJob>('actions', { attempts: 3, backoffMs: 10 }, { concurrency: 4 });
@@ -109,10 +112,13 @@ describe.each(ADAPTERS)('plan runner on the $kind queue', ({ kind }) => {
           return Promise.resolve();
         },
       },
-      logger: silentLogger(),
+      logger: opts.logger ?? silentLogger(),
       dryRun: opts.dryRun ?? false,
       stepTimeoutMs: opts.stepTimeoutMs ?? 2_000,
-      metrics: { jobOutcome: (k, o, c) => opts.w.metrics.push(`${k}:${o}:${c}`) },
+      metrics: {
+        jobOutcome: (k, o, c) => opts.w.metrics.push(`${k}:${o}:${c}`),
+        jobRefused: (k) => opts.w.metrics.push(`${k}:refused`),
+      },
       link: (d) => `https://vigil.example/decisions/${d.id}`,
     });
     runner.start();
@@ -127,6 +133,36 @@ describe.each(ADAPTERS)('plan runner on the $kind queue', ({ kind }) => {
   }
 
   const newWorld = (): World => ({ events: [], ctxs: [], posts: [], audit: [], metrics: [] });
+
+  it('a decision whose jobs are refused as duplicates is loud: an error line per job and a metric, never silence', async () => {
+    const w = newWorld();
+    const logs = captureLogs('info');
+    const { settle } = setup({
+      w,
+      connectors: [connector(w, 'kill-flag')],
+      notifiers: [notifier(w, 'ops')],
+      logger: logs.logger,
+    });
+    await runner?.dispatch(decision({ plan: ['kill-flag'] }));
+    await settle();
+    expect(w.metrics.filter((m) => m.endsWith(':refused'))).toEqual([]);
+    // the same id again (before analysis incarnations, a resumed version's second rollback looked like this)
+    await runner?.dispatch(decision({ plan: ['kill-flag'] }));
+    await settle();
+    expect(w.ctxs).toHaveLength(1); // the plan did not run twice
+    expect(w.metrics.filter((m) => m.endsWith(':refused')).sort()).toEqual([
+      'actions:refused',
+      'notifications:refused',
+    ]);
+    const errors = logs.parsed().filter((l) => l.level === 50);
+    expect(errors.map((l) => [l.queue, l.decisionId])).toEqual(
+      expect.arrayContaining([
+        ['actions', 'dec-1'],
+        ['notifications', 'dec-1'],
+      ]),
+    );
+    expect(errors.every((l) => String(l.msg).includes('will NOT run'))).toBe(true);
+  });
 
   it('runs the plan in order, audits each step and notifies decision and plan-completed', async () => {
     const w = newWorld();

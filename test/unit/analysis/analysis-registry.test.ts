@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AnalysisRegistry, type AnalysisSettings, type LookEvent } from '../../../src/analysis/analysis-registry.js';
 import type { Decision, Detector, RequestSample } from '../../../src/contracts/index.js';
+import { decisionId } from '../../../src/decide/engine.js';
 
 /** A test detector (the registry is under test, not the statistics): fails once the canary's running error
  *  count reaches `failAt`, records every batch it was shown. */
@@ -102,6 +103,11 @@ describe('AnalysisRegistry', () => {
     expect(reg.resume('checkout', '2.0')).toBe(true);
     reg.ingest([s('canary', 41_000, true), s('canary', 42_000, true), s('baseline', 51_000)]);
     expect(decisions).toHaveLength(2);
+    // the resumed version's analysis is a new incarnation: same analysis id and look, its own decision id
+    expect(decisions[1]).toMatchObject({ analysis: 'checkout:2.0', look: 1, outcome: 'rollback' });
+    expect(decisions[0]!.id).toBe(decisionId('checkout:2.0', 1, 'rollback'));
+    expect(decisions[1]!.id).toBe(decisionId('checkout:2.0', 1, 'rollback', 1));
+    expect(decisions[1]!.id).not.toBe(decisions[0]!.id);
   });
 
   it('a new canary version starts its own analysis', () => {
