@@ -1,12 +1,14 @@
 /**
  * Analyses: discovery of canary/baseline pairs per service, per-look evidence buckets and the event-time
- * clock. Synchronous and free of wall-clock time: the clock is the watermark of each service (latest span
- * end seen minus the allowed lateness), so a live stream and a replay of the same requests give the same
- * looks, verdicts and decisions. Looks are run by look-runner.ts, expiry is expiry.ts, the types are in
+ * clock. Synchronous and free of wall-clock time: the clock is the watermark of each service, per source
+ * (the lowest progress of its active cohorts minus the allowed lateness, see event-clock.ts), so a live
+ * stream and a replay of the same requests give the same looks, verdicts and decisions. Looks are run by look-runner.ts, expiry is expiry.ts, the types are in
  * analysis-types.ts (re-exported here).
  *
- * Memory: per analysis, the open (not yet closed) look buckets (at most lateness/interval + 1 of them),
- * running totals and detector states; O(1) in traffic.
+ * Memory: per analysis, the open (not yet closed) look buckets (at most (idle timeout + lateness)/interval
+ * + 2 of them: a lagging active source holds them open), running totals and detector states; per service,
+ * the baseline buckets of the looks within the idle horizon (as many) and two progress numbers; O(1) in
+ * traffic.
  */
 import type { CohortBatch, CohortIncrement, CohortPair, RequestSample } from '../contracts/index.js';
 import { splitAlpha } from '../decide/engine.js';
@@ -21,6 +23,7 @@ import type {
   RegistryHooks,
   ServiceState,
 } from './analysis-types.js';
+import { advanceAllPastEnd, progress } from './event-clock.js';
 import { batchAt } from './evidence-source.js';
 import { expire } from './expiry.js';
 import { LookRunner, snapshot } from './look-runner.js';
@@ -110,6 +113,7 @@ export class AnalysisRegistry {
         continue;
       }
       touched.add(svc);
+      if (item.cohort !== 'unknown') progress(svc, item.cohort, item.endUnixMs);
       this.route(svc, item);
     }
     for (const svc of touched) this.looks.closeLooks(svc);
@@ -133,7 +137,7 @@ export class AnalysisRegistry {
   /** End of input (replay): closes every look that has data, as if the lateness had passed, and runs them. */
   flush(): void {
     for (const svc of this.services.values()) {
-      svc.maxEndMs += this.settings.allowedLatenessMs + this.settings.intervalMs;
+      advanceAllPastEnd(svc, this.settings);
       this.looks.closeLooks(svc);
     }
     this.runPendingLooks();
@@ -198,6 +202,7 @@ export class AnalysisRegistry {
       svc = {
         name,
         maxEndMs: -Infinity,
+        progressMs: { baseline: -Infinity, canary: -Infinity },
         canarySeen: new Set(),
         running: new Map(),
         decided: new Map(),
@@ -321,6 +326,7 @@ export class AnalysisRegistry {
       look: 0,
       verdicts: [],
       lastCanaryMs: index * this.settings.intervalMs,
+      late: { baseline: 0, canary: 0 },
       phase: 'running',
       why: 'collecting evidence: both cohorts seen',
     };
@@ -341,7 +347,10 @@ export class AnalysisRegistry {
   private add(a: Analysis, index: number, cohort: 'baseline' | 'canary', s: RequestSample | CohortIncrement): void {
     if (index <= a.lastClosedIndex) {
       if (index < a.startIndex) this.counters.preAnalysisSamples++;
-      else this.counters.lateSamples++;
+      else {
+        this.counters.lateSamples++;
+        a.late[cohort] += 'batch' in s ? s.batch.requests : 1;
+      }
       return;
     }
     addEvidence(batchAt('batch' in s ? (a.openMetrics ??= new Map<number, CohortPair>()) : a.open, index, cohort), s);
