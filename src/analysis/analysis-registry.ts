@@ -12,7 +12,7 @@
  */
 import type { CohortBatch, CohortIncrement, CohortPair, RequestSample } from '../contracts/index.js';
 import { splitAlpha } from '../decide/engine.js';
-import { addRequest, emptyBatch, emptyPair, mergeBatch } from '../evidence/cohort-batch.js';
+import { emptyPair, mergeBatch } from '../evidence/cohort-batch.js';
 import type { LimitHit, LimitSettings } from '../limits/limits.js';
 import { DEFAULT_LIMITS, LimitGuard } from '../limits/limits.js';
 import type {
@@ -24,6 +24,7 @@ import type {
   ServiceState,
 } from './analysis-types.js';
 import { advanceAllPastEnd, progress } from './event-clock.js';
+import { addEvidence, bucket, keepPendingCanary, pruneBehindHorizon, takePendingCanary } from './open-buckets.js';
 import { batchAt } from './evidence-source.js';
 import { expire } from './expiry.js';
 import { LookRunner, snapshot } from './look-runner.js';
@@ -116,7 +117,10 @@ export class AnalysisRegistry {
       if (item.cohort !== 'unknown') progress(svc, item.cohort, item.endUnixMs);
       this.route(svc, item);
     }
-    for (const svc of touched) this.looks.closeLooks(svc);
+    for (const svc of touched) {
+      this.counters.preAnalysisSamples += pruneBehindHorizon(svc, this.settings);
+      this.looks.closeLooks(svc);
+    }
     if (this.options.deferLooks !== true) this.runPendingLooks();
     this.reportRefused();
     this.maybeSweep(items.length);
@@ -276,9 +280,7 @@ export class AnalysisRegistry {
       }
       if (index > svc.closedIndex) {
         const open = 'batch' in s ? (svc.baselineOpenMetrics ??= new Map<number, CohortBatch>()) : svc.baselineOpen;
-        let b = open.get(index);
-        if (!b) open.set(index, (b = emptyBatch()));
-        addEvidence(b, s);
+        addEvidence(bucket(open, index), s);
       }
       for (const a of svc.running.values()) this.add(a, index, 'baseline', s);
       return;
@@ -295,11 +297,13 @@ export class AnalysisRegistry {
     }
     if (!a) {
       // no baseline yet: remember the version (pending), its analysis starts with the first baseline sample
+      // and with these samples (kept within the idle horizon: the baseline may only be lagging)
       if (!svc.canarySeen.has(version)) {
         if (!this.guards.versions.allow(svc.canarySeen.size)) return this.refuse('versions');
         svc.canarySeen.add(version);
       }
-      this.counters.preAnalysisSamples++;
+      if (index > svc.closedIndex) keepPendingCanary(svc, version, index, s);
+      else this.counters.preAnalysisSamples++;
       return;
     }
     a.lastCanaryMs = Math.max(a.lastCanaryMs, s.endUnixMs);
@@ -311,14 +315,16 @@ export class AnalysisRegistry {
     if (!this.guards.analyses.allow(this.runningCount)) return undefined;
     this.runningCount++;
     svc.canarySeen.delete(canaryVersion);
+    const early = takePendingCanary(svc, canaryVersion);
+    const startIndex = Math.min(index, early?.firstIndex ?? index);
     const a: Analysis = {
       id: `${svc.name}:${canaryVersion}`,
       incarnation: svc.resumes?.get(canaryVersion) ?? 0,
       service: svc.name,
       canaryVersion,
       baselineVersion: svc.baselineVersion ?? (this.settings.baselineFree?.(svc.name) ? 'none' : 'unknown'),
-      startIndex: index,
-      lastClosedIndex: index - 1,
+      startIndex,
+      lastClosedIndex: startIndex - 1,
       open: new Map(),
       totals: emptyPair(),
       states: this.settings.metrics.map((m) => m.detector.init()),
@@ -330,14 +336,13 @@ export class AnalysisRegistry {
       phase: 'running',
       why: 'collecting evidence: both cohorts seen',
     };
-    for (const [i, b] of svc.baselineOpen) {
-      if (i < index) continue;
-      const pair = emptyPair();
-      mergeBatch(pair.baseline, b);
-      a.open.set(i, pair);
-    }
+    for (const [i, b] of svc.baselineOpen) if (i >= startIndex) mergeBatch(batchAt(a.open, i, 'baseline'), b);
     for (const [i, b] of svc.baselineOpenMetrics ?? []) {
-      if (i >= index) mergeBatch(batchAt((a.openMetrics ??= new Map<number, CohortPair>()), i, 'baseline'), b);
+      if (i >= startIndex) mergeBatch(batchAt((a.openMetrics ??= new Map<number, CohortPair>()), i, 'baseline'), b);
+    }
+    for (const [i, b] of early?.pending.spans ?? []) mergeBatch(batchAt(a.open, i, 'canary'), b);
+    for (const [i, b] of early?.pending.metrics ?? []) {
+      mergeBatch(batchAt((a.openMetrics ??= new Map<number, CohortPair>()), i, 'canary'), b);
     }
     svc.running.set(canaryVersion, a);
     this.hooks.onAnalysisStarted?.(snapshot(this.settings, svc, a));
@@ -355,10 +360,4 @@ export class AnalysisRegistry {
     }
     addEvidence(batchAt('batch' in s ? (a.openMetrics ??= new Map<number, CohortPair>()) : a.open, index, cohort), s);
   }
-}
-
-/** Adds one request sample, or merges a pre-aggregated increment, into a cohort's batch. */
-function addEvidence(b: CohortBatch, s: RequestSample | CohortIncrement): void {
-  if ('batch' in s) mergeBatch(b, s.batch);
-  else addRequest(b, s.durationMs, s.error);
 }

@@ -133,6 +133,12 @@ export interface Analysis {
   decision?: Decision;
 }
 
+/** A canary version's evidence before its analysis could start (no baseline yet), per look index. */
+export interface PendingCanary {
+  spans: Map<number, CohortBatch>;
+  metrics?: Map<number, CohortBatch>;
+}
+
 export interface ServiceState {
   name: string;
   /** The most advanced source's progress (latest event time accepted, any cohort). */
@@ -155,6 +161,8 @@ export interface ServiceState {
   baselineOpen: Map<number, CohortBatch>;
   /** The same for metric-sourced increments (created when the first one arrives). */
   baselineOpenMetrics?: Map<number, CohortBatch>;
+  /** Canary buckets per version seen before any baseline sample (see open-buckets.ts). */
+  canaryPending?: Map<string, PendingCanary>;
   /** Looks no source can reach any more (behind the idle horizon): their baseline buckets are dropped. */
   closedIndex: number;
   /** A far-ahead sample waiting for a second one to confirm that time really jumped. */

@@ -17,7 +17,7 @@ import type { CohortPair, Decision, LookInput, MetricVerdict } from '../contract
 import { abandon, decide } from '../decide/engine.js';
 import { emptyPair, mergePair } from '../evidence/cohort-batch.js';
 import type { Analysis, AnalysisSettings, AnalysisSnapshot, RegistryHooks, ServiceState } from './analysis-types.js';
-import { idleHorizonIndex, watermarkOf } from './event-clock.js';
+import { watermarkOf } from './event-clock.js';
 import type { EvidenceSource } from './evidence-source.js';
 import { selectEvidence } from './evidence-source.js';
 
@@ -61,13 +61,6 @@ export class LookRunner {
   closeLooks(svc: ServiceState): void {
     const watermarkMs = watermarkOf(svc, this.settings);
     const closeUpTo = Math.floor(watermarkMs / this.settings.intervalMs) - 1;
-    // baseline buckets stay while a lagging source could still start an analysis in their look
-    const dropUpTo = idleHorizonIndex(svc, this.settings);
-    if (dropUpTo > svc.closedIndex) {
-      svc.closedIndex = dropUpTo;
-      for (const i of svc.baselineOpen.keys()) if (i <= dropUpTo) svc.baselineOpen.delete(i);
-      for (const i of svc.baselineOpenMetrics?.keys() ?? []) if (i <= dropUpTo) svc.baselineOpenMetrics!.delete(i);
-    }
     for (const a of svc.running.values()) {
       if (svc.baselineVersion !== undefined) a.baselineVersion = svc.baselineVersion;
       while (a.lastClosedIndex < closeUpTo) {

@@ -134,7 +134,12 @@ describe('event time per source', () => {
     const reg = new AnalysisRegistry(settings(), { onDecision: (d) => decisions.push(d) });
     feed(reg, stream);
     expect(decisions.map((d) => d.outcome)).toEqual(['rollback']);
+    // the canary's requests sent before the first baseline one are kept for its analysis, not dropped
+    expect(reg.get('checkout:2.0')!.startedAtUnixMs).toBe(T0);
+    const { counted, sent } = canaryShare(reg, stream, decisions[0]!.eventTimeUnixMs);
+    expect(counted / sent).toBeGreaterThanOrEqual(0.99);
     expect(reg.get('checkout:2.0')!.late).toEqual({ baseline: 0, canary: 0 });
+    expect(reg.counters.preAnalysisSamples).toBe(0);
   });
 
   it('a canary that stops holds the baseline looks back by at most the idle timeout, then is abandoned', () => {
@@ -193,5 +198,26 @@ describe('event time per source', () => {
     feed(reg, stream);
     const a = reg.get('checkout:2.0')!;
     expect(a.late.canary).toBeGreaterThan(a.totals.canary.requests);
+  });
+
+  it('keeps a canary without baseline only within the idle horizon, counting what it drops as pre-analysis', () => {
+    const reg = new AnalysisRegistry(settings(), { onDecision: () => {} });
+    const canary = (t: number): RequestSample => ({
+      service: 'checkout',
+      version: '2.0',
+      cohort: 'canary',
+      endUnixMs: T0 + t,
+      durationMs: 20,
+      error: false,
+    });
+    for (let t = 0; t < 100_000; t += 100) reg.ingest([canary(t)]);
+    expect(reg.list()).toEqual([]);
+    // horizon: 100 s - 30 s idle - 5 s lateness = 65 s, so looks up to [50 s, 60 s) are dropped
+    expect(reg.counters.preAnalysisSamples).toBe(600);
+    reg.ingest([{ ...canary(99_950), cohort: 'baseline', version: '1.0' }]);
+    const a = reg.get('checkout:2.0')!;
+    expect(a.startedAtUnixMs).toBe(T0 + 60_000);
+    reg.flush();
+    expect(reg.get('checkout:2.0')!.totals.canary.requests).toBe(400);
   });
 });
