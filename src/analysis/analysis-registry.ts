@@ -58,6 +58,8 @@ export class AnalysisRegistry {
   private readonly guards: Record<'services' | 'analyses' | 'versions', LimitGuard>;
   /** Samples refused per limit during the current ingest call. */
   private readonly refusedNow = { services: 0, analyses: 0, versions: 0 };
+  /** Late requests per cohort during the current ingest call. */
+  private readonly lateNow = { baseline: 0, canary: 0 };
   private runningCount = 0;
   private samplesSinceSweep = 0;
   private readonly looks: LookRunner;
@@ -233,6 +235,12 @@ export class AnalysisRegistry {
       this.refusedNow[limit] = 0;
       this.hooks.onLimitRefused?.(limit, n);
     }
+    for (const cohort of ['baseline', 'canary'] as const) {
+      const n = this.lateNow[cohort];
+      if (n === 0) continue;
+      this.lateNow[cohort] = 0;
+      this.hooks.onLate?.(cohort, n);
+    }
   }
 
   private isDecided(svc: ServiceState, version: string): boolean {
@@ -354,7 +362,9 @@ export class AnalysisRegistry {
       if (index < a.startIndex) this.counters.preAnalysisSamples++;
       else {
         this.counters.lateSamples++;
-        a.late[cohort] += 'batch' in s ? s.batch.requests : 1;
+        const n = 'batch' in s ? s.batch.requests : 1;
+        a.late[cohort] += n;
+        this.lateNow[cohort] += n;
       }
       return;
     }

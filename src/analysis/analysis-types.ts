@@ -78,6 +78,8 @@ export interface RegistryHooks {
   onLimitReached?(hit: LimitHit): void;
   /** Samples dropped by a limit during one ingest call (for a metric). */
   onLimitRefused?(limit: LimitName, samples: number): void;
+  /** Requests of a cohort that arrived for looks already closed, during one ingest call (for a metric). */
+  onLate?(cohort: 'baseline' | 'canary', requests: number): void;
   /** A service idle for `idleMs` (event time) was forgotten, with its running analyses. */
   onServiceExpired?(service: string, idleMs: number, runningAnalyses: number): void;
 }

@@ -177,11 +177,16 @@ describe('event time per source', () => {
 
   it('a canary further behind than the idle timeout is counted late, per cohort, not silently lost', () => {
     const stream = exporters({ seed: 11, durationMs: 140_000, canaryDelayMs: 45_000, canaryErrorRate: 0.01 });
-    const reg = new AnalysisRegistry(settings({ sourceIdleTimeoutMs: 30_000 }), { onDecision: () => {} });
+    const reported = { baseline: 0, canary: 0 };
+    const reg = new AnalysisRegistry(settings({ sourceIdleTimeoutMs: 30_000 }), {
+      onDecision: () => {},
+      onLate: (cohort, n) => (reported[cohort] += n), // the agent's vigil_late_requests_total{cohort}
+    });
     feed(reg, stream);
     const a = reg.get('checkout:2.0')!;
     expect(a.late.baseline).toBe(0);
     expect(a.late.canary).toBeGreaterThan(1000);
+    expect(reported).toEqual(a.late);
     expect(reg.counters.lateSamples).toBe(a.late.canary);
     // every canary sample sent is either compared, late, or in a look still open (none lost without a count)
     const sentInAnalysis = stream.canary.filter((s) => s.endUnixMs >= a.startedAtUnixMs).length;
