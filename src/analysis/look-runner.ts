@@ -133,7 +133,7 @@ export class LookRunner {
       ...(expected === undefined ? {} : { expectedCanaryShare: expected }),
     };
     a.verdicts = this.runDetectors(a, input, bySource);
-    const decision = this.decideLook(task, atUnixMs);
+    const decision = withLate(this.decideLook(task, atUnixMs), task.late);
     if (decision) {
       a.late = task.late; // what a look run at closing would have left: nothing counted after it
       this.recordDecision(svc, a, decision, atUnixMs);
@@ -258,6 +258,14 @@ export class LookRunner {
     const best = acting.reduce((m, v) => Math.min(m, v.pValue), 1);
     return `no metric has failed yet (lowest p-value ${best.toPrecision(2)}); keeps looking every interval`;
   }
+}
+
+/** A decision with the analysis's late requests (in `late` and its reason), when any arrived. */
+function withLate(decision: Decision | null, late: { baseline: number; canary: number }): Decision | null {
+  if (decision === null || late.baseline + late.canary === 0) return decision;
+  const parts = (['canary', 'baseline'] as const).filter((c) => late[c] > 0).map((c) => `${late[c]} ${c}`);
+  const note = `${parts.join(' and ')} requests arrived too late to compare`;
+  return { ...decision, late: { ...late }, reason: `${decision.reason} (${note})` };
 }
 
 /** What the API, the dashboard and the hooks see of an analysis. */

@@ -225,4 +225,17 @@ describe('event time per source', () => {
     reg.flush();
     expect(reg.get('checkout:2.0')!.totals.canary.requests).toBe(400);
   });
+
+  it('a decision tells how many requests arrived too late to compare', () => {
+    const stream = exporters({ seed: 13, durationMs: 100_000, canaryDelayMs: 45_000, canaryErrorRate: 0.01 });
+    const decisions: Decision[] = [];
+    const reg = new AnalysisRegistry(settings({ maxDurationMs: 60_000 }), { onDecision: (d) => decisions.push(d) });
+    feed(reg, stream);
+    expect(decisions).toHaveLength(1);
+    const late = decisions[0]!.late!;
+    expect(late.canary).toBeGreaterThan(0);
+    expect(late.baseline).toBe(0);
+    expect(decisions[0]!.reason).toContain(`(${late.canary} canary requests arrived too late to compare)`);
+    expect(reg.get('checkout:2.0')!.late).toEqual(late);
+  });
 });
