@@ -1,16 +1,18 @@
 /**
  * Analyses: discovery of canary/baseline pairs per service, per-look evidence buckets and the event-time
- * clock. Synchronous and free of wall-clock time: the clock is the watermark of each service (latest span
- * end seen minus the allowed lateness), so a live stream and a replay of the same requests give the same
- * looks, verdicts and decisions. Looks are run by look-runner.ts, expiry is expiry.ts, the types are in
+ * clock. Synchronous and free of wall-clock time: the clock is the watermark of each service, per source
+ * (the lowest progress of its active cohorts minus the allowed lateness, see event-clock.ts), so a live
+ * stream and a replay of the same requests give the same looks, verdicts and decisions. Looks are run by look-runner.ts, expiry is expiry.ts, the types are in
  * analysis-types.ts (re-exported here).
  *
- * Memory: per analysis, the open (not yet closed) look buckets (at most lateness/interval + 1 of them),
- * running totals and detector states; O(1) in traffic.
+ * Memory: per analysis, the open (not yet closed) look buckets (at most (idle timeout + lateness)/interval
+ * + 2 of them: a lagging active source holds them open), running totals and detector states; per service,
+ * the baseline buckets of the looks within the idle horizon (as many) and two progress numbers; O(1) in
+ * traffic.
  */
 import type { CohortBatch, CohortIncrement, CohortPair, RequestSample } from '../contracts/index.js';
 import { splitAlpha } from '../decide/engine.js';
-import { addRequest, emptyBatch, emptyPair, mergeBatch } from '../evidence/cohort-batch.js';
+import { emptyPair, mergeBatch } from '../evidence/cohort-batch.js';
 import type { LimitHit, LimitSettings } from '../limits/limits.js';
 import { DEFAULT_LIMITS, LimitGuard } from '../limits/limits.js';
 import type {
@@ -21,6 +23,8 @@ import type {
   RegistryHooks,
   ServiceState,
 } from './analysis-types.js';
+import { advanceAllPastEnd, progress } from './event-clock.js';
+import { addEvidence, bucket, keepPendingCanary, pruneBehindHorizon, takePendingCanary } from './open-buckets.js';
 import { batchAt } from './evidence-source.js';
 import { expire } from './expiry.js';
 import { LookRunner, snapshot } from './look-runner.js';
@@ -54,6 +58,8 @@ export class AnalysisRegistry {
   private readonly guards: Record<'services' | 'analyses' | 'versions', LimitGuard>;
   /** Samples refused per limit during the current ingest call. */
   private readonly refusedNow = { services: 0, analyses: 0, versions: 0 };
+  /** Late requests per cohort during the current ingest call. */
+  private readonly lateNow = { baseline: 0, canary: 0 };
   private runningCount = 0;
   private samplesSinceSweep = 0;
   private readonly looks: LookRunner;
@@ -110,9 +116,13 @@ export class AnalysisRegistry {
         continue;
       }
       touched.add(svc);
+      if (item.cohort !== 'unknown') progress(svc, item.cohort, item.endUnixMs);
       this.route(svc, item);
     }
-    for (const svc of touched) this.looks.closeLooks(svc);
+    for (const svc of touched) {
+      this.counters.preAnalysisSamples += pruneBehindHorizon(svc, this.settings);
+      this.looks.closeLooks(svc);
+    }
     if (this.options.deferLooks !== true) this.runPendingLooks();
     this.reportRefused();
     this.maybeSweep(items.length);
@@ -133,7 +143,7 @@ export class AnalysisRegistry {
   /** End of input (replay): closes every look that has data, as if the lateness had passed, and runs them. */
   flush(): void {
     for (const svc of this.services.values()) {
-      svc.maxEndMs += this.settings.allowedLatenessMs + this.settings.intervalMs;
+      advanceAllPastEnd(svc, this.settings);
       this.looks.closeLooks(svc);
     }
     this.runPendingLooks();
@@ -198,6 +208,7 @@ export class AnalysisRegistry {
       svc = {
         name,
         maxEndMs: -Infinity,
+        progressMs: { baseline: -Infinity, canary: -Infinity },
         canarySeen: new Set(),
         running: new Map(),
         decided: new Map(),
@@ -223,6 +234,12 @@ export class AnalysisRegistry {
       if (n === 0) continue;
       this.refusedNow[limit] = 0;
       this.hooks.onLimitRefused?.(limit, n);
+    }
+    for (const cohort of ['baseline', 'canary'] as const) {
+      const n = this.lateNow[cohort];
+      if (n === 0) continue;
+      this.lateNow[cohort] = 0;
+      this.hooks.onLate?.(cohort, n);
     }
   }
 
@@ -271,9 +288,7 @@ export class AnalysisRegistry {
       }
       if (index > svc.closedIndex) {
         const open = 'batch' in s ? (svc.baselineOpenMetrics ??= new Map<number, CohortBatch>()) : svc.baselineOpen;
-        let b = open.get(index);
-        if (!b) open.set(index, (b = emptyBatch()));
-        addEvidence(b, s);
+        addEvidence(bucket(open, index), s);
       }
       for (const a of svc.running.values()) this.add(a, index, 'baseline', s);
       return;
@@ -290,11 +305,13 @@ export class AnalysisRegistry {
     }
     if (!a) {
       // no baseline yet: remember the version (pending), its analysis starts with the first baseline sample
+      // and with these samples (kept within the idle horizon: the baseline may only be lagging)
       if (!svc.canarySeen.has(version)) {
         if (!this.guards.versions.allow(svc.canarySeen.size)) return this.refuse('versions');
         svc.canarySeen.add(version);
       }
-      this.counters.preAnalysisSamples++;
+      if (index > svc.closedIndex) keepPendingCanary(svc, version, index, s);
+      else this.counters.preAnalysisSamples++;
       return;
     }
     a.lastCanaryMs = Math.max(a.lastCanaryMs, s.endUnixMs);
@@ -306,14 +323,16 @@ export class AnalysisRegistry {
     if (!this.guards.analyses.allow(this.runningCount)) return undefined;
     this.runningCount++;
     svc.canarySeen.delete(canaryVersion);
+    const early = takePendingCanary(svc, canaryVersion);
+    const startIndex = Math.min(index, early?.firstIndex ?? index);
     const a: Analysis = {
       id: `${svc.name}:${canaryVersion}`,
       incarnation: svc.resumes?.get(canaryVersion) ?? 0,
       service: svc.name,
       canaryVersion,
       baselineVersion: svc.baselineVersion ?? (this.settings.baselineFree?.(svc.name) ? 'none' : 'unknown'),
-      startIndex: index,
-      lastClosedIndex: index - 1,
+      startIndex,
+      lastClosedIndex: startIndex - 1,
       open: new Map(),
       totals: emptyPair(),
       states: this.settings.metrics.map((m) => m.detector.init()),
@@ -321,17 +340,17 @@ export class AnalysisRegistry {
       look: 0,
       verdicts: [],
       lastCanaryMs: index * this.settings.intervalMs,
+      late: { baseline: 0, canary: 0 },
       phase: 'running',
       why: 'collecting evidence: both cohorts seen',
     };
-    for (const [i, b] of svc.baselineOpen) {
-      if (i < index) continue;
-      const pair = emptyPair();
-      mergeBatch(pair.baseline, b);
-      a.open.set(i, pair);
-    }
+    for (const [i, b] of svc.baselineOpen) if (i >= startIndex) mergeBatch(batchAt(a.open, i, 'baseline'), b);
     for (const [i, b] of svc.baselineOpenMetrics ?? []) {
-      if (i >= index) mergeBatch(batchAt((a.openMetrics ??= new Map<number, CohortPair>()), i, 'baseline'), b);
+      if (i >= startIndex) mergeBatch(batchAt((a.openMetrics ??= new Map<number, CohortPair>()), i, 'baseline'), b);
+    }
+    for (const [i, b] of early?.pending.spans ?? []) mergeBatch(batchAt(a.open, i, 'canary'), b);
+    for (const [i, b] of early?.pending.metrics ?? []) {
+      mergeBatch(batchAt((a.openMetrics ??= new Map<number, CohortPair>()), i, 'canary'), b);
     }
     svc.running.set(canaryVersion, a);
     this.hooks.onAnalysisStarted?.(snapshot(this.settings, svc, a));
@@ -341,15 +360,14 @@ export class AnalysisRegistry {
   private add(a: Analysis, index: number, cohort: 'baseline' | 'canary', s: RequestSample | CohortIncrement): void {
     if (index <= a.lastClosedIndex) {
       if (index < a.startIndex) this.counters.preAnalysisSamples++;
-      else this.counters.lateSamples++;
+      else {
+        this.counters.lateSamples++;
+        const n = 'batch' in s ? s.batch.requests : 1;
+        a.late[cohort] += n;
+        this.lateNow[cohort] += n;
+      }
       return;
     }
     addEvidence(batchAt('batch' in s ? (a.openMetrics ??= new Map<number, CohortPair>()) : a.open, index, cohort), s);
   }
-}
-
-/** Adds one request sample, or merges a pre-aggregated increment, into a cohort's batch. */
-function addEvidence(b: CohortBatch, s: RequestSample | CohortIncrement): void {
-  if ('batch' in s) mergeBatch(b, s.batch);
-  else addRequest(b, s.durationMs, s.error);
 }

@@ -17,9 +17,17 @@ export interface MetricSetup {
   source?: EvidenceSource;
 }
 
+/** Default `sourceIdleTimeoutMs`: a cohort 15 s behind the other (a slower Collector tier) plus the SDK's 5 s
+ *  export timer and a Collector batch stays active, with 5 s to spare. */
+export const DEFAULT_SOURCE_IDLE_MS = 30_000;
+
 export interface AnalysisSettings {
   intervalMs: number;
+  /** How far behind its own source's progress a sample may end and still count in its look. */
   allowedLatenessMs: number;
+  /** A source (cohort) this far behind the service's most advanced one (event time) no longer holds the
+   *  looks back; its later samples for closed looks are counted late (default DEFAULT_SOURCE_IDLE_MS). */
+  sourceIdleTimeoutMs?: number;
   maxDurationMs: number;
   silenceTimeoutMs: number;
   alpha: number;
@@ -51,6 +59,8 @@ export interface AnalysisSnapshot {
   startedAtUnixMs: number;
   watermarkUnixMs: number;
   totals: { baseline: { requests: number; errors: number }; canary: { requests: number; errors: number } };
+  /** Requests of each cohort that arrived after their look had closed: not compared (see `sourceIdleTimeoutMs`). */
+  late: { baseline: number; canary: number };
   verdicts: MetricVerdict[];
   decisionId?: string;
 }
@@ -68,6 +78,8 @@ export interface RegistryHooks {
   onLimitReached?(hit: LimitHit): void;
   /** Samples dropped by a limit during one ingest call (for a metric). */
   onLimitRefused?(limit: LimitName, samples: number): void;
+  /** Requests of a cohort that arrived for looks already closed, during one ingest call (for a metric). */
+  onLate?(cohort: 'baseline' | 'canary', requests: number): void;
   /** A service idle for `idleMs` (event time) was forgotten, with its running analyses. */
   onServiceExpired?(service: string, idleMs: number, runningAnalyses: number): void;
 }
@@ -116,14 +128,25 @@ export interface Analysis {
   look: number;
   verdicts: MetricVerdict[];
   lastCanaryMs: number;
+  /** Requests per cohort that arrived for a look already closed (not compared). */
+  late: { baseline: number; canary: number };
   phase: AnalysisPhase;
   why: string;
   decision?: Decision;
 }
 
+/** A canary version's evidence before its analysis could start (no baseline yet), per look index. */
+export interface PendingCanary {
+  spans: Map<number, CohortBatch>;
+  metrics?: Map<number, CohortBatch>;
+}
+
 export interface ServiceState {
   name: string;
+  /** The most advanced source's progress (latest event time accepted, any cohort). */
   maxEndMs: number;
+  /** Each cohort's progress (latest event time of its samples; -Infinity until seen): the per-source clocks. */
+  progressMs: { baseline: number; canary: number };
   baselineVersion?: string;
   /** Canary versions seen before any baseline (pending analyses). */
   canarySeen: Set<string>;
@@ -140,6 +163,9 @@ export interface ServiceState {
   baselineOpen: Map<number, CohortBatch>;
   /** The same for metric-sourced increments (created when the first one arrives). */
   baselineOpenMetrics?: Map<number, CohortBatch>;
+  /** Canary buckets per version seen before any baseline sample (see open-buckets.ts). */
+  canaryPending?: Map<string, PendingCanary>;
+  /** Looks no source can reach any more (behind the idle horizon): their baseline buckets are dropped. */
   closedIndex: number;
   /** A far-ahead sample waiting for a second one to confirm that time really jumped. */
   jumpCandidateMs?: number;

@@ -1,5 +1,6 @@
 /**
- * The look runner: when a service's event clock (its watermark) passes the end of a look, each running
+ * The look runner: when a service's event clock (its watermark: every active source has passed the end of a
+ * look, see event-clock.ts) passes the end of a look, each running
  * analysis of the service closes that look: the look's cohort batch goes to every metric's detector, the
  * verdicts to the pure decision engine, and a canary silent for `silenceTimeoutMs` is abandoned. Looks
  * close in order, one interval at a time, so a live stream and a replay give the same looks.
@@ -16,6 +17,7 @@ import type { CohortPair, Decision, LookInput, MetricVerdict } from '../contract
 import { abandon, decide } from '../decide/engine.js';
 import { emptyPair, mergePair } from '../evidence/cohort-batch.js';
 import type { Analysis, AnalysisSettings, AnalysisSnapshot, RegistryHooks, ServiceState } from './analysis-types.js';
+import { watermarkOf } from './event-clock.js';
 import type { EvidenceSource } from './evidence-source.js';
 import { selectEvidence } from './evidence-source.js';
 
@@ -29,6 +31,8 @@ interface LookTask {
   baselineVersion: string;
   lastCanaryMs: number;
   watermarkMs: number;
+  /** The analysis's late counts at closing (a look run later shows, and a decision keeps, these). */
+  late: { baseline: number; canary: number };
 }
 
 export class LookRunner {
@@ -55,14 +59,8 @@ export class LookRunner {
    * watermark), so that running it later gives exactly what running it now would. `runPending` runs them.
    */
   closeLooks(svc: ServiceState): void {
-    const { intervalMs, allowedLatenessMs } = this.settings;
-    const watermarkMs = svc.maxEndMs - allowedLatenessMs;
-    const closeUpTo = Math.floor(watermarkMs / intervalMs) - 1;
-    if (closeUpTo > svc.closedIndex) {
-      svc.closedIndex = closeUpTo;
-      for (const i of svc.baselineOpen.keys()) if (i <= closeUpTo) svc.baselineOpen.delete(i);
-      for (const i of svc.baselineOpenMetrics?.keys() ?? []) if (i <= closeUpTo) svc.baselineOpenMetrics!.delete(i);
-    }
+    const watermarkMs = watermarkOf(svc, this.settings);
+    const closeUpTo = Math.floor(watermarkMs / this.settings.intervalMs) - 1;
     for (const a of svc.running.values()) {
       if (svc.baselineVersion !== undefined) a.baselineVersion = svc.baselineVersion;
       while (a.lastClosedIndex < closeUpTo) {
@@ -81,6 +79,7 @@ export class LookRunner {
           baselineVersion: a.baselineVersion,
           lastCanaryMs: a.lastCanaryMs,
           watermarkMs,
+          late: { ...a.late },
         });
       }
     }
@@ -134,14 +133,18 @@ export class LookRunner {
       ...(expected === undefined ? {} : { expectedCanaryShare: expected }),
     };
     a.verdicts = this.runDetectors(a, input, bySource);
-    const decision = this.decideLook(task, atUnixMs);
+    const decision = withLate(this.decideLook(task, atUnixMs), task.late);
     if (decision) {
+      a.late = task.late; // what a look run at closing would have left: nothing counted after it
       this.recordDecision(svc, a, decision, atUnixMs);
     } else {
       a.why = this.whyRunning(a);
     }
     try {
-      this.hooks.onLook?.({ analysis: snapshot(this.settings, svc, a, task.watermarkMs), batch });
+      this.hooks.onLook?.({
+        analysis: { ...snapshot(this.settings, svc, a, task.watermarkMs), late: task.late },
+        batch,
+      });
     } finally {
       if (decision) this.hooks.onDecision(decision); // a decision is never lost to a failing look listener
     }
@@ -257,12 +260,20 @@ export class LookRunner {
   }
 }
 
+/** A decision with the analysis's late requests (in `late` and its reason), when any arrived. */
+function withLate(decision: Decision | null, late: { baseline: number; canary: number }): Decision | null {
+  if (decision === null || late.baseline + late.canary === 0) return decision;
+  const parts = (['canary', 'baseline'] as const).filter((c) => late[c] > 0).map((c) => `${late[c]} ${c}`);
+  const note = `${parts.join(' and ')} requests arrived too late to compare`;
+  return { ...decision, late: { ...late }, reason: `${decision.reason} (${note})` };
+}
+
 /** What the API, the dashboard and the hooks see of an analysis. */
 export function snapshot(
   settings: AnalysisSettings,
   svc: ServiceState,
   a: Analysis,
-  watermarkMs = svc.maxEndMs - settings.allowedLatenessMs,
+  watermarkMs = watermarkOf(svc, settings),
 ): AnalysisSnapshot {
   const t = a.totals;
   return {
@@ -279,6 +290,7 @@ export function snapshot(
       baseline: { requests: t.baseline.requests, errors: t.baseline.errors },
       canary: { requests: t.canary.requests, errors: t.canary.errors },
     },
+    late: { ...a.late },
     verdicts: a.verdicts,
     ...(a.decision ? { decisionId: a.decision.id } : {}),
   };

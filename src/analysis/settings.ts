@@ -32,6 +32,7 @@ export function analysisSettings(
   return {
     intervalMs: config.analysis.interval,
     allowedLatenessMs: config.analysis.allowedLateness,
+    sourceIdleTimeoutMs: config.analysis.sourceIdleTimeout,
     maxDurationMs: config.analysis.maxDuration,
     silenceTimeoutMs: config.analysis.silenceTimeout,
     alpha: config.analysis.alpha,

@@ -97,7 +97,15 @@ const analysisSchema = z
       .default(25)
       .meta({ description: 'Samples per cohort before any verdict other than inconclusive.' }),
     maxDuration: duration('30m', 'Longest analysis: then the canary is promoted if nothing failed.'),
-    allowedLateness: duration('5s', 'How late (event time) a span may arrive and still count in its look.'),
+    allowedLateness: duration(
+      '5s',
+      "How late (event time) a span may arrive behind its own cohort's latest span and still count in its look.",
+    ),
+    // Per-source event time: src/analysis/event-clock.ts.
+    sourceIdleTimeout: duration(
+      '30s',
+      "A cohort this far behind the other (event time) stops holding the looks back; until then each look waits for both cohorts. Above the largest expected lag between the cohorts' pipelines plus the SDK's export interval.",
+    ),
     silenceTimeout: duration(
       '5m',
       'A canary silent this long (event time) while the baseline keeps reporting is abandoned, never promoted.',

@@ -32,4 +32,6 @@ export interface Decision {
    * decisions (webhooks) see it as `data.test: true` and the CloudEvents extension `vigiltest: true`.
    */
   test?: true;
+  /** Requests per cohort that arrived after their look had closed (not compared); present when any did. */
+  late?: { baseline: number; canary: number };
 }

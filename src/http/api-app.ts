@@ -39,6 +39,10 @@ function tokenOk(header: string | undefined, tokens: readonly string[]): boolean
 
 const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
+/** Requests that arrived too late to compare, under the compared ones (nothing when none did). */
+const lateCell = (a: AnalysisSnapshot): string =>
+  a.late.canary + a.late.baseline > 0 ? `<br>late: ${a.late.canary} / ${a.late.baseline}` : '';
+
 function dashboard(analyses: AnalysisSnapshot[]): string {
   const rows = analyses
     .sort((a, b) => b.startedAtUnixMs - a.startedAtUnixMs)
@@ -46,7 +50,7 @@ function dashboard(analyses: AnalysisSnapshot[]): string {
       const v = a.verdicts
         .map((x) => `${esc(x.metric)}${x.shadow ? ' (shadow)' : ''}: ${esc(x.phase)} p=${esc(x.pValue.toPrecision(2))}`)
         .join('<br>');
-      return `<tr class="${esc(a.phase)}"><td>${esc(a.service)}</td><td>${esc(a.canaryVersion)} vs ${esc(a.baselineVersion)}</td><td>${esc(a.phase)}</td><td>${a.look}</td><td>${a.totals.canary.requests} / ${a.totals.baseline.requests}</td><td>${v}</td><td>${esc(a.why)}</td></tr>`;
+      return `<tr class="${esc(a.phase)}"><td>${esc(a.service)}</td><td>${esc(a.canaryVersion)} vs ${esc(a.baselineVersion)}</td><td>${esc(a.phase)}</td><td>${a.look}</td><td>${a.totals.canary.requests} / ${a.totals.baseline.requests}${lateCell(a)}</td><td>${v}</td><td>${esc(a.why)}</td></tr>`;
     })
     .join('\n');
   return `<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="5"><title>Vigil</title>

@@ -19,6 +19,7 @@ export interface VigilMetrics {
   requestsRejected: Counter<'transport' | 'status'>;
   otlpDropped: Counter<'signal'>;
   samples: Counter<'cohort'>;
+  lateRequests: Counter<'cohort'>;
   analyses: Gauge<'state'>;
   looks: Counter;
   decisions: Counter<'outcome'>;
@@ -74,11 +75,19 @@ function otlpMetrics(
 }
 
 /** Analysis: request samples by cohort, analyses by state, looks and decisions. */
-function analysisMetrics(r: Registry[]): Pick<VigilMetrics, 'samples' | 'analyses' | 'looks' | 'decisions'> {
+function analysisMetrics(
+  r: Registry[],
+): Pick<VigilMetrics, 'samples' | 'lateRequests' | 'analyses' | 'looks' | 'decisions'> {
   return {
     samples: new Counter({
       name: 'vigil_request_samples_total',
       help: 'Request samples by cohort (unknown = not compared)',
+      labelNames: ['cohort'],
+      registers: r,
+    }),
+    lateRequests: new Counter({
+      name: 'vigil_late_requests_total',
+      help: 'Requests that arrived after their look had closed, by cohort: not compared (a cohort further behind the other than analysis.sourceIdleTimeout)',
       labelNames: ['cohort'],
       registers: r,
     }),

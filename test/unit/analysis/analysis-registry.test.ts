@@ -34,6 +34,9 @@ function settings(detector: Detector, over: Partial<AnalysisSettings> = {}): Ana
   return {
     intervalMs: 10_000,
     allowedLatenessMs: 0,
+    // one clock per service (a look closes on any cohort's progress), what these tests are about; the
+    // per-cohort clocks and their idle timeout are event-clock.test.ts's
+    sourceIdleTimeoutMs: 0,
     maxDurationMs: 600_000,
     silenceTimeoutMs: 120_000,
     alpha: 0.05,

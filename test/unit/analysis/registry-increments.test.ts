@@ -45,6 +45,9 @@ function settings(metrics: MetricSetup[]): AnalysisSettings {
   return {
     intervalMs: 10_000,
     allowedLatenessMs: 0,
+    // one clock per service (a look closes on any cohort's progress), what these tests are about; the
+    // per-cohort clocks and their idle timeout are event-clock.test.ts's
+    sourceIdleTimeoutMs: 0,
     maxDurationMs: 600_000,
     silenceTimeoutMs: 120_000,
     alpha: 0.05,

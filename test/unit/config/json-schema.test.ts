@@ -132,6 +132,7 @@ describe('schema/vigil.schema.json', () => {
       'analysis.interval',
       'analysis.maxDuration',
       'analysis.allowedLateness',
+      'analysis.sourceIdleTimeout',
       'analysis.silenceTimeout',
       'limits.serviceIdleTimeout',
       'limits.finishedRetention',

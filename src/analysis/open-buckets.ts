@@ -1,0 +1,84 @@
+/**
+ * The service-level evidence buckets kept for analyses that do not exist yet: the baseline's looks (a new
+ * canary's analysis starts with them) and, per canary version, the canary's looks before its first baseline
+ * sample (a baseline that lags the canary, e.g. behind a slower Collector tier, must not cost the canary's
+ * first looks). Both are kept for the looks within the idle horizon (event-clock.ts): a look no source can
+ * reach any more is dropped, the canary requests in it counted as pre-analysis.
+ * Memory per service: at most (idle timeout + lateness) / interval + 2 buckets for the baseline, as many per
+ * pending canary version (at most maxVersionsPerService); each bucket is one CohortBatch.
+ */
+import type { CohortBatch, CohortIncrement, RequestSample } from '../contracts/index.js';
+import { addRequest, emptyBatch, mergeBatch } from '../evidence/cohort-batch.js';
+import type { AnalysisSettings, PendingCanary, ServiceState } from './analysis-types.js';
+import { idleHorizonIndex } from './event-clock.js';
+
+/** Adds one request sample, or merges a pre-aggregated increment, into a cohort's batch. */
+export function addEvidence(b: CohortBatch, s: RequestSample | CohortIncrement): void {
+  if ('batch' in s) mergeBatch(b, s.batch);
+  else addRequest(b, s.durationMs, s.error);
+}
+
+/** The bucket of `index` in a map of per-look batches, created on first use. */
+export function bucket(open: Map<number, CohortBatch>, index: number): CohortBatch {
+  let b = open.get(index);
+  if (!b) open.set(index, (b = emptyBatch()));
+  return b;
+}
+
+/** Keeps a canary sample of a version whose analysis waits for the first baseline sample. */
+export function keepPendingCanary(
+  svc: ServiceState,
+  version: string,
+  index: number,
+  s: RequestSample | CohortIncrement,
+): void {
+  const all = (svc.canaryPending ??= new Map<string, PendingCanary>());
+  let p = all.get(version);
+  if (!p) all.set(version, (p = { spans: new Map() }));
+  addEvidence(bucket('batch' in s ? (p.metrics ??= new Map<number, CohortBatch>()) : p.spans, index), s);
+}
+
+/** Takes (removes) the pending canary buckets of a version, with the first look they cover. */
+export function takePendingCanary(
+  svc: ServiceState,
+  version: string,
+): { pending: PendingCanary; firstIndex: number } | undefined {
+  const p = svc.canaryPending?.get(version);
+  if (p === undefined) return undefined;
+  svc.canaryPending!.delete(version);
+  let firstIndex = Infinity;
+  for (const i of p.spans.keys()) firstIndex = Math.min(firstIndex, i);
+  for (const i of p.metrics?.keys() ?? []) firstIndex = Math.min(firstIndex, i);
+  return firstIndex === Infinity ? undefined : { pending: p, firstIndex };
+}
+
+/**
+ * Drops the buckets of the looks behind the idle horizon (no source can still start an analysis there) and
+ * moves `svc.closedIndex` up to it. Returns the canary requests dropped (never compared: pre-analysis).
+ */
+export function pruneBehindHorizon(
+  svc: ServiceState,
+  settings: Pick<AnalysisSettings, 'intervalMs' | 'allowedLatenessMs' | 'sourceIdleTimeoutMs'>,
+): number {
+  const dropUpTo = idleHorizonIndex(svc, settings);
+  if (dropUpTo <= svc.closedIndex) return 0;
+  svc.closedIndex = dropUpTo;
+  const prune = (open: Map<number, CohortBatch> | undefined): number => {
+    let requests = 0;
+    for (const [i, b] of open ?? []) {
+      if (i > dropUpTo) continue;
+      open!.delete(i);
+      requests += b.requests;
+    }
+    return requests;
+  };
+  // baseline buckets of closed looks are no loss: every running analysis has its own copy
+  prune(svc.baselineOpen);
+  prune(svc.baselineOpenMetrics);
+  let dropped = 0;
+  for (const [version, p] of svc.canaryPending ?? []) {
+    dropped += prune(p.spans) + prune(p.metrics);
+    if (p.spans.size === 0 && (p.metrics?.size ?? 0) === 0) svc.canaryPending!.delete(version);
+  }
+  return dropped;
+}
