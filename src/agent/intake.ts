@@ -31,6 +31,8 @@ export interface Intake {
   readonly metricsIngest: MetricsIngest;
   /** Feeds the request samples of one request. */
   readonly ingest: (samples: RequestSample[]) => void;
+  /** Request samples skipped as duplicates so far (0 with ingest.dedup off). */
+  readonly duplicateSamples: () => number;
   /** Feeds pre-aggregated cohort increments (OTLP metric deltas). */
   readonly ingestBatches: (items: CohortIncrement[]) => void;
 }
@@ -52,12 +54,14 @@ export function createIntake(opts: IntakeOptions): Intake {
         maxSpans: config.ingest.dedupMaxSpans,
       })
     : undefined;
+  let duplicates = 0;
   const unique = (samples: RequestSample[]): RequestSample[] => {
     if (dedup === undefined) return samples;
     const kept = dedup.filter(samples);
     const c = dedup.counts;
     if (c.duplicates + c.uncheckedLimit + c.uncheckedNoId + c.uncheckedLate > 0) {
       const t = dedup.takeCounts();
+      duplicates += t.duplicates;
       if (t.duplicates > 0) metrics.spansDuplicate.inc(t.duplicates);
       if (t.uncheckedLimit > 0) metrics.spansUnchecked.inc({ reason: 'limit' }, t.uncheckedLimit);
       if (t.uncheckedNoId > 0) metrics.spansUnchecked.inc({ reason: 'no_id' }, t.uncheckedNoId);
@@ -69,6 +73,7 @@ export function createIntake(opts: IntakeOptions): Intake {
   return {
     cohortRules,
     metricsIngest,
+    duplicateSamples: () => duplicates,
     ingest: (all) => {
       const samples = unique(all);
       // counted per request, not per sample: a labelled counter increment costs ~0.3 µs
