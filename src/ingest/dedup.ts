@@ -120,6 +120,9 @@ export class SpanDedup {
   private readonly services = new Map<string, ServiceKeys>();
   private readonly settings: DedupSettings;
   private trackedSpans = 0;
+  /** The latest span end of all services, and when (in it) idle services are next swept. */
+  private latestEndMs = -Infinity;
+  private nextSweepMs = -Infinity;
   readonly counts: DedupCounts = { duplicates: 0, uncheckedLimit: 0, uncheckedNoId: 0, uncheckedLate: 0 };
 
   constructor(settings: DedupSettings) {
@@ -189,7 +192,13 @@ export class SpanDedup {
         out ??= samples.slice(0, i);
       } else if (out !== undefined) out.push(s);
     }
-    if (touched !== undefined) for (const t of touched) this.expire(t);
+    if (touched !== undefined) {
+      for (const t of touched) {
+        this.expire(t);
+        if (t.latestEndMs > this.latestEndMs) this.latestEndMs = t.latestEndMs;
+      }
+      if (this.latestEndMs >= this.nextSweepMs) this.sweepIdle();
+    }
     return out ?? samples;
   }
 
@@ -221,11 +230,25 @@ export class SpanDedup {
     return set;
   }
 
+  /**
+   * A service that stops sending never expires its own buckets: once per look interval of event time (all
+   * services), the buckets of every service are expired against the latest end of all services, and services
+   * left without buckets are forgotten. O(services + buckets) per interval.
+   */
+  private sweepIdle(): void {
+    const { bucketMs } = this.settings;
+    this.nextSweepMs = this.latestEndMs + bucketMs;
+    for (const [name, svc] of this.services) {
+      this.expire(svc, this.latestEndMs);
+      if (svc.buckets.size === 0) this.services.delete(name);
+    }
+  }
+
   /** Drops the buckets of `svc` that can no longer change. */
-  private expire(svc: ServiceKeys): void {
+  private expire(svc: ServiceKeys, nowMs = svc.latestEndMs): void {
     const { bucketMs, horizonMs } = this.settings;
     for (const [b, set] of svc.buckets) {
-      if ((b + 1) * bucketMs + horizonMs <= svc.latestEndMs) {
+      if ((b + 1) * bucketMs + horizonMs <= nowMs) {
         this.trackedSpans -= set.size;
         svc.buckets.delete(b);
       }

@@ -50,6 +50,16 @@ describe('SpanDedup', () => {
     expect(d.tracked).toBe(2);
   });
 
+  it('frees the windows of a service that stopped sending, once the other services are past them', () => {
+    const d = new SpanDedup(settings);
+    d.filter([sample(1, T0, 'gone'), sample(2, T0, 'gone')]);
+    d.filter([sample(3, T0, 'live')]);
+    expect(d.tracked).toBe(3);
+    for (let t = T0; t <= T0 + 40_000; t += 1_000) d.filter([sample(t, t, 'live')]);
+    expect(d.tracked).toBeLessThanOrEqual(16); // live: ~15 s of keys (horizon + one window); gone: freed
+    expect(d.filter([sample(1, T0 + 40_000, 'gone')])).toHaveLength(1); // forgotten, and new to its own clock
+  });
+
   it('past maxSpans, new spans pass unchecked and are counted; known ones are still caught', () => {
     const d = new SpanDedup({ ...settings, maxSpans: 2 });
     d.filter([sample(1, T0), sample(2, T0)]);
