@@ -2,7 +2,8 @@
  * Where decoded telemetry enters the analysis. Request samples (spans) and cohort increments (OTLP metric
  * deltas) arrive with their final cohort (the decoders resolve it once, from the whole config: see
  * ingest/cohort.ts); they are counted by cohort, handed to the analysis registry, and the looks they close
- * are scheduled. Nothing here rewrites a sample.
+ * are scheduled. Nothing here rewrites a sample. A sample already seen (same trace id + span id: a batch
+ * delivered twice) is skipped first (ingest/dedup.ts).
  */
 import type { Logger } from 'pino';
 import type { AnalysisRegistry } from '../analysis/analysis-registry.js';
@@ -10,6 +11,7 @@ import type { VigilConfig } from '../config/schema.js';
 import type { CohortIncrement, RequestSample } from '../contracts/index.js';
 import type { VigilMetrics } from '../http/metrics.js';
 import { cohortRulesOf, type CohortRules } from '../ingest/cohort.js';
+import { SpanDedup } from '../ingest/dedup.js';
 import { MetricsIngest } from '../ingest/metrics-ingest.js';
 import type { LookScheduler } from './look-scheduler.js';
 import { limitReached } from './registry.js';
@@ -29,6 +31,8 @@ export interface Intake {
   readonly metricsIngest: MetricsIngest;
   /** Feeds the request samples of one request. */
   readonly ingest: (samples: RequestSample[]) => void;
+  /** Request samples skipped as duplicates so far (0 with ingest.dedup off). */
+  readonly duplicateSamples: () => number;
   /** Feeds pre-aggregated cohort increments (OTLP metric deltas). */
   readonly ingestBatches: (items: CohortIncrement[]) => void;
 }
@@ -43,10 +47,35 @@ export function createIntake(opts: IntakeOptions): Intake {
     logger,
     onLimitReached: limitReached(metrics, logger),
   });
+  const dedup = config.ingest.dedup
+    ? new SpanDedup({
+        bucketMs: config.analysis.interval,
+        horizonMs: Math.max(config.ingest.dedupHorizon, config.analysis.allowedLateness),
+        maxSpans: config.ingest.dedupMaxSpans,
+      })
+    : undefined;
+  let duplicates = 0;
+  const unique = (samples: RequestSample[]): RequestSample[] => {
+    if (dedup === undefined) return samples;
+    const kept = dedup.filter(samples);
+    const c = dedup.counts;
+    if (c.duplicates + c.uncheckedLimit + c.uncheckedNoId + c.uncheckedLate > 0) {
+      const t = dedup.takeCounts();
+      duplicates += t.duplicates;
+      if (t.duplicates > 0) metrics.spansDuplicate.inc(t.duplicates);
+      if (t.uncheckedLimit > 0) metrics.spansUnchecked.inc({ reason: 'limit' }, t.uncheckedLimit);
+      if (t.uncheckedNoId > 0) metrics.spansUnchecked.inc({ reason: 'no_id' }, t.uncheckedNoId);
+      if (t.uncheckedLate > 0) metrics.spansUnchecked.inc({ reason: 'late' }, t.uncheckedLate);
+    }
+    metrics.dedupTracked.set(dedup.tracked);
+    return kept;
+  };
   return {
     cohortRules,
     metricsIngest,
-    ingest: (samples) => {
+    duplicateSamples: () => duplicates,
+    ingest: (all) => {
+      const samples = unique(all);
       // counted per request, not per sample: a labelled counter increment costs ~0.3 µs
       let canary = 0;
       let baseline = 0;

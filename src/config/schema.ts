@@ -184,6 +184,18 @@ const ingestSchema = z
       .max(64)
       .default(0)
       .meta({ description: 'Worker threads for large bodies; 0: one less than the CPUs (at least 1, at most 4).' }),
+    dedup: z.boolean().default(true).meta({
+      description:
+        'De-duplicate request spans by trace id + span id, so that a batch delivered twice (a retry) counts once.',
+    }),
+    dedupMaxSpans: z.number().int().min(1000).default(1_000_000).meta({
+      description:
+        'Span ids remembered for de-duplication, all services together (about 50 bytes each); past it, spans are counted unchecked.',
+    }),
+    dedupHorizon: duration(
+      '60s',
+      "How long (event time, behind a service's latest span) span ids are remembered; at least analysis.allowedLateness is used.",
+    ),
   })
   .strict();
 

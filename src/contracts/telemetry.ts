@@ -19,6 +19,11 @@ export interface RequestSample {
   durationMs: number;
   /** A failed request (status ERROR, 5xx on a server span, RPC error). 4xx is not a failure. */
   error: boolean;
+  /**
+   * A 52-bit hash of the span's trace id and span id (an integer in [0, 2^52)), the key that de-duplicates a
+   * batch delivered twice (ingest/dedup.ts); undefined when the span carries no usable id.
+   */
+  spanKey?: number | undefined;
 }
 
 /** What a decoder hands to ingestion: the samples plus what it skipped and why (for partial success). */

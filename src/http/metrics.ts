@@ -20,6 +20,9 @@ export interface VigilMetrics {
   otlpDropped: Counter<'signal'>;
   samples: Counter<'cohort'>;
   lateRequests: Counter<'cohort'>;
+  spansDuplicate: Counter;
+  spansUnchecked: Counter<'reason'>;
+  dedupTracked: Gauge;
   analyses: Gauge<'state'>;
   looks: Counter;
   decisions: Counter<'outcome'>;
@@ -39,7 +42,14 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): VigilMet
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: DEFAULT_METRICS_PREFIX });
   const r = [registry];
   // registration order (and so the order of the /metrics page) is the order of these calls
-  return { registry, ...otlpMetrics(r), ...analysisMetrics(r), ...jobMetrics(r), ...limitMetrics(r) };
+  return {
+    registry,
+    ...otlpMetrics(r),
+    ...analysisMetrics(r),
+    ...dedupMetrics(r),
+    ...jobMetrics(r),
+    ...limitMetrics(r),
+  };
 }
 
 /** OTLP receiver: spans accepted and rejected, requests refused, payloads dropped unread. */
@@ -97,6 +107,28 @@ function analysisMetrics(
       name: 'vigil_decisions_total',
       help: 'Decisions by outcome',
       labelNames: ['outcome'],
+      registers: r,
+    }),
+  };
+}
+
+/** Span de-duplication (ingest/dedup.ts): duplicates skipped, spans not checked, ids remembered. */
+function dedupMetrics(r: Registry[]): Pick<VigilMetrics, 'spansDuplicate' | 'spansUnchecked' | 'dedupTracked'> {
+  return {
+    spansDuplicate: new Counter({
+      name: 'vigil_spans_duplicate_total',
+      help: 'Request spans delivered again (same trace id + span id) and skipped',
+      registers: r,
+    }),
+    spansUnchecked: new Counter({
+      name: 'vigil_spans_unchecked_total',
+      help: 'Request spans counted without a duplicate check (limit = ingest.dedupMaxSpans, no_id, late = older than ingest.dedupHorizon)',
+      labelNames: ['reason'],
+      registers: r,
+    }),
+    dedupTracked: new Gauge({
+      name: 'vigil_dedup_tracked_spans',
+      help: 'Span ids remembered for de-duplication (ingest.dedupMaxSpans bounds it)',
       registers: r,
     }),
   };

@@ -36,6 +36,8 @@ export interface ReplaySummary {
   outcomes: Record<string, number>;
   unknownCohortSamples: number;
   lateSamples: number;
+  /** Request spans skipped as duplicates (same trace id + span id seen before: ingest/dedup.ts). */
+  duplicateSamples: number;
 }
 
 export function decisionLine(d: Decision): Record<string, unknown> {
@@ -62,19 +64,10 @@ export function decisionLine(d: Decision): Record<string, unknown> {
   };
 }
 
-export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
-  const pipeline = createPipeline({
-    loaded: opts.loaded,
-    registries: opts.registries,
-    logger: opts.logger,
-    forceDryRun: true,
-    silenceNotifiers: true,
-    auditPath: opts.auditPath,
-  });
-  const { intake, registry } = pipeline;
-  const summary: ReplaySummary = {
+function emptySummary(files: number): ReplaySummary {
+  return {
     type: 'summary',
-    files: opts.files.length,
+    files,
     lines: 0,
     badLines: 0,
     metricLines: 0,
@@ -85,7 +78,21 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
     outcomes: {},
     unknownCohortSamples: 0,
     lateSamples: 0,
+    duplicateSamples: 0,
   };
+}
+
+export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
+  const pipeline = createPipeline({
+    loaded: opts.loaded,
+    registries: opts.registries,
+    logger: opts.logger,
+    forceDryRun: true,
+    silenceNotifiers: true,
+    auditPath: opts.auditPath,
+  });
+  const { intake, registry } = pipeline;
+  const summary = emptySummary(opts.files.length);
   pipeline.onDecision((d) => {
     summary.outcomes[d.outcome] = (summary.outcomes[d.outcome] ?? 0) + 1;
     if (opts.format === 'json') opts.out(JSON.stringify(decisionLine(d)));
@@ -141,6 +148,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   summary.analyses = counts.running + counts.decided;
   summary.unknownCohortSamples = registry.counters.unknownCohort;
   summary.lateSamples = registry.counters.lateSamples;
+  summary.duplicateSamples = intake.duplicateSamples();
   opts.out(opts.format === 'json' ? JSON.stringify(summary) : `summary: ${JSON.stringify(summary)}`);
   return summary;
 }

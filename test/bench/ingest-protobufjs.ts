@@ -11,7 +11,15 @@ import protobuf from 'protobufjs';
 import type { DecodedTraces, Scalar } from '../../src/contracts/telemetry.js';
 import type { CohortRules } from '../../src/ingest/cohort.js';
 import { AttrBag, compileRules } from '../../src/ingest/otlp/attribute-keys.js';
-import { SpanFacts, TraceAccumulator, resolveResourceBag, splitNanos } from '../../src/ingest/otlp/span-to-sample.js';
+import { SpanKeyHasher, zeroId } from '../../src/ingest/otlp/span-key.js';
+import {
+  SPAN_KIND_CONSUMER,
+  SPAN_KIND_SERVER,
+  SpanFacts,
+  TraceAccumulator,
+  resolveResourceBag,
+  splitNanos,
+} from '../../src/ingest/otlp/span-to-sample.js';
 
 const f = (id: number, type: string, rule?: 'repeated') => (rule ? { id, type, rule } : { id, type });
 
@@ -114,6 +122,8 @@ interface PbKeyValue {
   value?: PbAny | null;
 }
 interface PbSpan {
+  traceId: Uint8Array;
+  spanId: Uint8Array;
   name: string;
   kind: number;
   startTimeUnixNano: number | LongLike;
@@ -166,6 +176,7 @@ export function protobufjsDecodeNormalize(buf: Uint8Array, rules: CohortRules): 
   const resourceBag = new AttrBag(compiled.roleCount);
   const spanBag = new AttrBag(compiled.roleCount);
   const facts = new SpanFacts();
+  const hasher = new SpanKeyHasher();
   const w: [number, number] = [0, 0];
   const fill = (bag: AttrBag, attrs: PbKeyValue[]): void => {
     for (const kv of attrs) {
@@ -191,6 +202,18 @@ export function protobufjsDecodeNormalize(buf: Uint8Array, rules: CohortRules): 
         facts.kind = s.kind;
         facts.statusCode = s.status?.code ?? 0;
         fill(spanBag, s.attributes);
+        const tl = s.traceId.length;
+        if (
+          s.spanId.length === 8 &&
+          (s.kind === SPAN_KIND_SERVER || s.kind === SPAN_KIND_CONSUMER) &&
+          (tl === 16 || tl === 0) &&
+          !zeroId(s.spanId, 0)
+        ) {
+          hasher.reset();
+          hasher.words(s.traceId, 0, tl >> 2);
+          hasher.words(s.spanId, 0, 2);
+          facts.spanKey = hasher.key();
+        }
         acc.add(resolved, facts, spanBag, s.name);
       }
     }

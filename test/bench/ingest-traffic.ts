@@ -42,11 +42,13 @@ interface Layout {
   spans: SpanLayout[];
   /** Offsets of the bytes of the canary resources' service.version string values. */
   canaryVersions: { at: number; length: number }[];
+  /** Offsets of the 8 bytes of every Span.span_id (rewritten per body: a re-sent template is not a duplicate). */
+  spanIds: number[];
 }
 
 /** Walks an ExportTraceServiceRequest this benchmark wrote, recording where the times and versions are. */
 function layoutOf(buf: Buffer): Layout {
-  const out: Layout = { times: [], spans: [], canaryVersions: [] };
+  const out: Layout = { times: [], spans: [], canaryVersions: [], spanIds: [] };
   let pos = 0;
   const varint = (): number => {
     let v = 0;
@@ -130,6 +132,7 @@ function layoutOf(buf: Buffer): Layout {
             if (w4 === 1 && f4 === 7) span.start = a;
             if (w4 === 1 && f4 === 8) span.end = a;
             if (w4 === 1 && (f4 === 7 || f4 === 8)) out.times.push(a);
+            if (w4 === 2 && f4 === 2 && b - a === 8) out.spanIds.push(a);
             if (f4 === 15 && w4 === 2) {
               pos = a;
               fields(b, (f5, w5, x) => {
@@ -156,12 +159,15 @@ function layoutOf(buf: Buffer): Layout {
 }
 
 const TIME_RE = /"(?:start|end)TimeUnixNano":"(\d{19})"/g;
+const SPAN_ID_RE = /"spanId":"[0-9a-f]{16}"/g;
 
 interface Template {
   pb: Buffer;
   layout: Layout;
   json: Buffer;
   jsonTimes: number[];
+  /** Offsets of the first hex digit of every span's spanId in `json`. */
+  jsonIds: number[];
   spans: number;
 }
 
@@ -177,6 +183,8 @@ export class TrafficSource {
   private readonly redrawEach: boolean;
   private deltaMs = 0;
   private minor = 1;
+  /** Bodies built so far: written into the span ids, so every body sent is new traffic (no duplicates). */
+  private builds = 0;
 
   /**
    * `requests` distinct requests of `spansPerRequest` spans, spread round robin over `services` in resources
@@ -211,11 +219,14 @@ export class TrafficSource {
       const jsonText = mode === 'json' ? encodeJson(resources) : '';
       const jsonTimes: number[] = [];
       for (const m of jsonText.matchAll(TIME_RE)) jsonTimes.push(m.index + m[0].length - 20);
+      const jsonIds: number[] = [];
+      for (const m of jsonText.matchAll(SPAN_ID_RE)) jsonIds.push(m.index + m[0].length - 17);
       this.templates.push({
         pb,
         layout: layoutOf(pb),
         json: Buffer.from(jsonText),
         jsonTimes,
+        jsonIds,
         spans: opts.spansPerRequest,
       });
     }
@@ -270,6 +281,8 @@ export class TrafficSource {
       const body = Buffer.from(t.json);
       for (const at of t.jsonTimes)
         body.write(String(BigInt(t.json.toString('latin1', at, at + 19)) + delta), at, 'latin1');
+      const seq = (this.builds++ >>> 0).toString(16).padStart(8, '0');
+      for (const at of t.jsonIds) body.write(seq, at, 'latin1');
       return { body, headers: { 'content-type': 'application/json' }, spans: t.spans };
     }
     const body = Buffer.from(t.pb);
@@ -277,6 +290,8 @@ export class TrafficSource {
     for (const at of t.layout.times) body.writeBigUInt64LE(t.pb.readBigUInt64LE(at) + delta, at);
     for (const v of t.layout.canaryVersions) if (v.length === 5) body[v.at + 2] = digit; // "1.x.0"
     if (this.redrawEach) this.redraw(t, body);
+    const seq = this.builds++ >>> 0;
+    for (const at of t.layout.spanIds) body.writeUInt32LE(seq, at);
     return this.mode === 'protobuf+gzip'
       ? {
           body: gzipSync(body),

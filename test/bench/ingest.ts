@@ -12,15 +12,21 @@
  * 4. with --soak: half the measured maximum for --soak-minutes (default 10) across 1,000 services with
  *    canaries (canary versions rotate so analyses finish and expire): RSS at start/middle/end, errors, p99.
  *
+ * 5. with --dedup: the cost of span de-duplication (ingest-dedup.ts): spans/s decoded and ingested in process
+ *    on the soak traffic with ingest.dedup on vs off, and the memory per tracked span.
+ *
  * Options: --seconds N (per end-to-end phase, default 10), --soak, --soak-minutes M, --rate R (soak
  * requests/s; default half the measured protobuf maximum), --soak-only (with --rate: the soak alone),
- * --agent-node-args "<flags>" (node flags for the agent process), --quick (short phases, for a smoke run).
+ * --agent-node-args "<flags>" (node flags for the agent process), --quick (short phases, for a smoke run),
+ * --dedup, --dedup-only (that section alone: bench-results/ingest-dedup.json), --dedup-rate S (simulated
+ * spans/s of event time for it, default 12,000: the tables then hold ~70 s of spans, below the 1M default cap).
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runDecode, type DecodeResult } from './ingest-decode.js';
+import { runDedupCost, type DedupCostResult } from './ingest-dedup.js';
 import { runLoad, startAgentProcess, type AgentProcess, type LoadResult } from './ingest-load.js';
 import { fleet } from './ingest-payload.js';
 import { TrafficSource, type Mode } from './ingest-traffic.js';
@@ -34,6 +40,9 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     'agent-node-args': { type: 'string', default: '' },
     'soak-only': { type: 'boolean', default: false },
+    dedup: { type: 'boolean', default: false },
+    'dedup-only': { type: 'boolean', default: false },
+    'dedup-rate': { type: 'string', default: '12000' },
   },
 });
 const AGENT_NODE_ARGS = args['agent-node-args'].split(' ').filter((a) => a !== '');
@@ -344,7 +353,44 @@ async function soakOnly(): Promise<void> {
   console.log('\nwrote bench-results/ingest-soak.json');
 }
 
+async function dedupSection(): Promise<DedupCostResult> {
+  const rate = Number(args['dedup-rate']);
+  console.log(
+    `\n## dedup cost: soak traffic (1,000 services, ${SPANS}-span protobuf requests) at ${fmt(rate)} spans/s of event time, decode + ingest in process, ingest.dedup on vs off`,
+  );
+  const r = await runDedupCost({
+    rate,
+    rounds: args.quick ? 3 : 7,
+    requestsPerRound: args.quick ? 100 : 400,
+    // enough simulated traffic for the tables to reach their steady state (horizon 60 s + one 10 s look)
+    warmupRequests: Math.ceil((75 * rate) / SPANS),
+  });
+  console.log(
+    `\n${table(
+      ['dedup', 'spans/s', 'goal'],
+      [
+        ['off', fmt(r.offSpansPerSec), ''],
+        ['on', fmt(r.onSpansPerSec), `<= 10% slower: ${fmt(r.slowerPct, 1)}%`],
+      ],
+    )}`,
+  );
+  console.log(
+    `\ntracked span ids at the end ${fmt(r.trackedAtEnd)}, unchecked past the limit ${fmt(r.uncheckedLimit)}; memory: ${fmt(r.memory.keys)} keys in ${fmt(r.memory.buckets)} windows = ${fmt(r.memory.heapBytesPerKey, 1)} B/key measured (heap + array buffers), ${fmt(r.memory.tableBytesPerKey, 1)} B/key in the tables`,
+  );
+  return r;
+}
+
 async function main(): Promise<void> {
+  if (args['dedup-only']) {
+    const r = await dedupSection();
+    mkdirSync('bench-results', { recursive: true });
+    writeFileSync(
+      'bench-results/ingest-dedup.json',
+      `${JSON.stringify({ suite: 'ingest-dedup', node: process.version, date: new Date().toISOString(), dedup: r }, null, 2)}\n`,
+    );
+    console.log('\nwrote bench-results/ingest-dedup.json');
+    return;
+  }
   if (args['soak-only']) {
     await soakOnly();
     return;
@@ -426,6 +472,7 @@ async function main(): Promise<void> {
     soakResult = await soak(rate, minutes);
     printSoak(soakResult);
   }
+  const dedupResult = args.dedup ? await dedupSection() : undefined;
 
   const vigil = byName('Vigil protobuf');
   const goals = {
@@ -469,6 +516,7 @@ async function main(): Promise<void> {
     peakRssMb,
     stalls: stall,
     soak: soakResult,
+    dedup: dedupResult,
     goals,
   };
   writeFileSync('bench-results/ingest.json', `${JSON.stringify(out, null, 2)}\n`);

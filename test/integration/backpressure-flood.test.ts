@@ -48,10 +48,10 @@ interface Req {
   headers: Record<string, string>;
 }
 
-/** `n` requests cycling over 6 distinct bodies: protobuf, gzip protobuf and JSON. */
+/** `n` distinct requests (distinct span ids: a repeated body would be a duplicate, counted once), cycling over protobuf, gzip protobuf and JSON. */
 function requests(n: number): Req[] {
   const now = Date.now();
-  const distinct = Array.from({ length: 6 }, (_, i): Req => {
+  return Array.from({ length: n }, (_, i): Req => {
     const resources = makeResources({
       services,
       spans: SPANS,
@@ -67,7 +67,6 @@ function requests(n: number): Req[] {
       ? { body: gzipSync(pb), headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' } }
       : { body: pb, headers: { 'content-type': 'application/x-protobuf' } };
   });
-  return Array.from({ length: n }, (_, i) => distinct[i % distinct.length]!);
 }
 
 async function post(

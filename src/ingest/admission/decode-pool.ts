@@ -33,6 +33,8 @@ export interface PackedTraces {
   error: Uint8Array;
   end: Float64Array;
   duration: Float64Array;
+  /** spanKey; NaN = none */
+  key: Float64Array;
 }
 
 const COHORTS: readonly CohortOrUnknown[] = ['baseline', 'canary', 'unknown'];
@@ -62,6 +64,7 @@ export function packTraces(d: DecodedTraces): PackedTraces {
     error: new Uint8Array(n),
     end: new Float64Array(n),
     duration: new Float64Array(n),
+    key: new Float64Array(n),
   };
   if (d.rejectionMessage !== undefined) p.rejectionMessage = d.rejectionMessage;
   for (let i = 0; i < n; i++) {
@@ -73,6 +76,7 @@ export function packTraces(d: DecodedTraces): PackedTraces {
     p.error[i] = s.error ? 1 : 0;
     p.end[i] = s.endUnixMs;
     p.duration[i] = s.durationMs;
+    p.key[i] = s.spanKey ?? NaN;
   }
   return p;
 }
@@ -83,6 +87,7 @@ export function unpackTraces(p: PackedTraces): DecodedTraces {
   const str = p.strings;
   for (let i = 0; i < n; i++) {
     const r = p.route[i]!;
+    const key = p.key[i]!;
     samples[i] = {
       service: str[p.service[i]!]!,
       route: r < 0 ? undefined : str[r],
@@ -91,6 +96,7 @@ export function unpackTraces(p: PackedTraces): DecodedTraces {
       endUnixMs: p.end[i]!,
       durationMs: p.duration[i]!,
       error: p.error[i] === 1,
+      spanKey: Number.isNaN(key) ? undefined : key,
     };
   }
   const out: DecodedTraces = {
@@ -104,7 +110,9 @@ export function unpackTraces(p: PackedTraces): DecodedTraces {
 }
 
 export function packedTransferList(p: PackedTraces): ArrayBuffer[] {
-  return [p.service, p.route, p.version, p.cohort, p.error, p.end, p.duration].map((a) => a.buffer as ArrayBuffer);
+  return [p.service, p.route, p.version, p.cohort, p.error, p.end, p.duration, p.key].map(
+    (a) => a.buffer as ArrayBuffer,
+  );
 }
 
 export interface DecodeJob {

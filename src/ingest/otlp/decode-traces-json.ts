@@ -5,14 +5,22 @@ import type { Obj } from './otlp-json-values.js';
 import { arr, enumValue, field, isObj, jsonError, nanos, obj } from './otlp-json-values.js';
 import { AttrBag, compileRules } from './attribute-keys.js';
 import type { ResolvedResource } from './span-to-sample.js';
-import { SpanFacts, TraceAccumulator, resolveResourceBag } from './span-to-sample.js';
+import { SpanKeyHasher } from './span-key.js';
+import {
+  SPAN_KIND_CONSUMER,
+  SPAN_KIND_SERVER,
+  SpanFacts,
+  TraceAccumulator,
+  resolveResourceBag,
+} from './span-to-sample.js';
 
 /**
  * Decodes an OTLP/JSON ExportTraceServiceRequest into request samples, with the same meaning as the
  * protobuf decoder (both feed TraceAccumulator). Accepted quirks (OTLP.md "JSON encoding quirks"):
  * lowerCamelCase and snake_case keys; 64-bit integers as decimal strings or JSON numbers; enums as numbers,
  * numeric strings or names (`SPAN_KIND_SERVER`, `SERVER`, `STATUS_CODE_ERROR`); doubles as `"NaN"`,
- * `"Infinity"`, `"-Infinity"`; unknown fields ignored; ids are not read (hex in any case is fine).
+ * `"Infinity"`, `"-Infinity"`; unknown fields ignored; ids are hex in either case (hashed into spanKey as
+ * the protobuf decoder does; an id that is not 16/8-byte hex gives no key and is never a decode error).
  * `null` counts as absent. Method: JSON.parse, then one walk; O(size of the body).
  *
  * @throws VigilError VIGIL_ERR_INGEST_DECODE on invalid JSON or a field of the wrong type, naming its path.
@@ -65,6 +73,7 @@ class JsonDecoder {
   private readonly resourceBag: AttrBag;
   private readonly spanBag: AttrBag;
   private readonly facts = new SpanFacts();
+  private readonly hasher = new SpanKeyHasher();
   private readonly split: [number, number] = [0, 0];
 
   constructor(compiled: CompiledRules) {
@@ -138,7 +147,18 @@ class JsonDecoder {
       );
     }
     this.attributes(s, bag, at);
+    if (f.kind === SPAN_KIND_SERVER || f.kind === SPAN_KIND_CONSUMER) f.spanKey = this.spanKey(s);
     const name = field(s, 'name', 'name');
     this.acc.add(resource, f, bag, typeof name === 'string' ? name : undefined);
+  }
+
+  private spanKey(s: Obj): number | undefined {
+    const spanId = field(s, 'spanId', 'span_id');
+    if (typeof spanId !== 'string') return undefined;
+    const traceId = field(s, 'traceId', 'trace_id');
+    const h = this.hasher;
+    h.reset();
+    if (typeof traceId === 'string' && traceId !== '' && !h.hex(traceId, 4)) return undefined;
+    return h.hex(spanId, 2) && !/^0+$/.test(spanId) ? h.key() : undefined;
   }
 }

@@ -3,8 +3,17 @@ import type { CohortRules } from '../cohort.js';
 import type { CompiledRules } from './attribute-keys.js';
 import { AttrBag, compileRules, isHttpKeyBytes } from './attribute-keys.js';
 import { ProtoReader, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './proto-reader.js';
+import { SpanKeyHasher, zeroId } from './span-key.js';
 import type { ResolvedResource } from './span-to-sample.js';
-import { SpanFacts, TraceAccumulator, needsNameAsRoute, resolveResourceBag, splitNanos } from './span-to-sample.js';
+import {
+  SPAN_KIND_CONSUMER,
+  SPAN_KIND_SERVER,
+  SpanFacts,
+  TraceAccumulator,
+  needsNameAsRoute,
+  resolveResourceBag,
+  splitNanos,
+} from './span-to-sample.js';
 
 /**
  * Decodes an OTLP ExportTraceServiceRequest (protobuf) straight into request samples.
@@ -26,7 +35,8 @@ import { SpanFacts, TraceAccumulator, needsNameAsRoute, resolveResourceBag, spli
  * Method: one pass per message with a shared reader; a ResourceSpans is scanned twice (first for its
  * resource, which may follow the scope_spans on the wire, then for the spans) so that version and cohort
  * are resolved once per resource. Only the attributes Vigil reads are decoded (keys compared on their
- * bytes); everything else, including events, links and ids, is skipped by length. Cost O(bytes), one
+ * bytes); the trace and span ids of request spans are hashed into the sample's spanKey (span-key.ts);
+ * everything else, including events and links, is skipped by length. Cost O(bytes), one
  * allocation per request sample plus the strings of recognised attributes.
  *
  * @throws VigilError VIGIL_ERR_INGEST_DECODE naming the offset and the field, on malformed input.
@@ -44,6 +54,7 @@ class Decoder {
   private readonly resourceBag: AttrBag;
   private readonly spanBag: AttrBag;
   private readonly facts = new SpanFacts();
+  private readonly hasher = new SpanKeyHasher();
   private readonly split: [number, number] = [0, 0];
   private readonly r: ProtoReader;
   private readonly compiled: CompiledRules;
@@ -134,9 +145,25 @@ class Decoder {
     bag.reset();
     let nameStart = 0;
     let nameEnd = 0;
+    let traceStart = 0;
+    let traceEnd = 0;
+    let idStart = 0;
+    let idEnd = 0;
     while (r.pos < end) {
       const tag = r.tag(end, 'Span');
       switch (tag >>> 3) {
+        case 1:
+          r.expect(tag, WIRE_LEN, 'Span.trace_id');
+          traceEnd = r.lengthDelimited(end, 'Span.trace_id');
+          traceStart = r.pos;
+          r.pos = traceEnd;
+          break;
+        case 2:
+          r.expect(tag, WIRE_LEN, 'Span.span_id');
+          idEnd = r.lengthDelimited(end, 'Span.span_id');
+          idStart = r.pos;
+          r.pos = idEnd;
+          break;
         case 5:
           r.expect(tag, WIRE_LEN, 'Span.name');
           nameEnd = r.lengthDelimited(end, 'Span.name');
@@ -179,8 +206,21 @@ class Decoder {
           r.skip(tag, end, 'Span');
       }
     }
+    if (f.kind === SPAN_KIND_SERVER || f.kind === SPAN_KIND_CONSUMER)
+      f.spanKey = this.spanKey(traceStart, traceEnd - traceStart, idStart, idEnd - idStart);
     const name = nameEnd > nameStart && needsNameAsRoute(f.kind, bag) ? r.text(nameStart, nameEnd) : undefined;
     this.acc.add(resource, f, bag, name);
+  }
+
+  /** The span's key from its id bytes (span-key.ts); undefined without a valid 8-byte span id. */
+  private spanKey(traceAt: number, traceLength: number, idAt: number, idLength: number): number | undefined {
+    const buf = this.r.buf;
+    if (idLength !== 8 || (traceLength !== 16 && traceLength !== 0) || zeroId(buf, idAt)) return undefined;
+    const h = this.hasher;
+    h.reset();
+    h.words(buf, traceAt, traceLength >> 2);
+    h.words(buf, idAt, 2);
+    return h.key();
   }
 
   private status(end: number): void {

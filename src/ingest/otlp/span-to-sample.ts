@@ -62,6 +62,8 @@ export class SpanFacts {
   startRem = 0;
   endMs = 0;
   endRem = 0;
+  /** The de-duplication key (span-key.ts); undefined: the span has no usable id. */
+  spanKey: number | undefined = undefined;
 
   reset(): void {
     this.kind = 0;
@@ -70,6 +72,7 @@ export class SpanFacts {
     this.startRem = 0;
     this.endMs = 0;
     this.endRem = 0;
+    this.spanKey = undefined;
   }
 }
 
@@ -166,6 +169,7 @@ export class TraceAccumulator {
       endUnixMs: toMillis(f.endMs, f.endRem),
       durationMs: durationNs / 1e6,
       error,
+      spanKey: f.spanKey,
     });
   }
 

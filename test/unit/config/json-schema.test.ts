@@ -137,6 +137,7 @@ describe('schema/vigil.schema.json', () => {
       'limits.serviceIdleTimeout',
       'limits.finishedRetention',
       'ingest.retryAfter',
+      'ingest.dedupHorizon',
       'actions.stepTimeout',
       'actions.backoff',
       'actions.stormWindow',

@@ -111,6 +111,7 @@ describe('opentelemetry-proto example trace.json', () => {
           endUnixMs: 1544712661000,
           durationMs: 1000,
           error: false,
+          spanKey: expect.any(Number),
         },
       ],
       spans: 1,
