@@ -4,26 +4,14 @@
  * refused (503 / UNAVAILABLE: the ingest queue is full), retried by the SDK, then re-sent once more (as a
  * Collector that lost the answer would), counts once.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { SpanKind } from '@opentelemetry/api';
-import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { ExportResultCode } from '@opentelemetry/core';
 import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-  type ReadableSpan,
-  type SpanExporter,
-} from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
-import { silentLogger } from '../../src/logger.js';
-import { createAgent, type Agent } from '../../src/main.js';
-import { BUILTIN_REGISTRIES } from '../../src/registries.js';
+import type { Agent } from '../../src/main.js';
+import { exportWith, shopSpans } from '../helpers/otel-spans.js';
+import { startTestAgent } from '../helpers/test-agent.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -37,52 +25,15 @@ interface Started {
 }
 
 async function startAgent(extra = ''): Promise<Started> {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-dedup-'));
-  const loaded = parseConfig(
-    `audit: { path: "${join(dir, 'audit.jsonl')}" }\nserver: { otlpGrpc: { host: 127.0.0.1 }, otlpHttp: { host: 127.0.0.1 } }\n${extra}`,
-    'dedup.yaml',
-    BUILTIN_REGISTRIES,
-    {},
+  const s = await startTestAgent(
+    `server: { otlpGrpc: { host: 127.0.0.1 }, otlpHttp: { host: 127.0.0.1 } }\n${extra}`,
+    'dedup',
   );
-  const agent = createAgent({
-    loaded,
-    registries: BUILTIN_REGISTRIES,
-    logger: silentLogger(),
-    ports: { otlpHttp: 0, otlpGrpc: 0, api: 0 },
-  });
-  const { otlpGrpcAddress, otlpHttpUrl } = await agent.start();
-  cleanups.push(() => agent.stop());
-  return { agent, grpcUrl: `http://${otlpGrpcAddress}`, httpUrl: `${otlpHttpUrl}/v1/traces` };
+  cleanups.push(() => s.agent.stop());
+  return { agent: s.agent, grpcUrl: s.grpcUrl, httpUrl: `${s.otlpHttpUrl}/v1/traces` };
 }
 
-/** `n` SERVER spans per cohort of service `shop` (baseline 1.0, canary 1.1), ending now. */
-function spans(n: number): ReadableSpan[] {
-  const out: ReadableSpan[] = [];
-  for (const [version, cohort] of [
-    ['1.0', 'baseline'],
-    ['1.1', 'canary'],
-  ] as const) {
-    const memory = new InMemorySpanExporter();
-    const provider = new BasicTracerProvider({
-      resource: resourceFromAttributes({ 'service.name': 'shop', 'service.version': version, 'vigil.cohort': cohort }),
-      spanProcessors: [new SimpleSpanProcessor(memory)],
-    });
-    const tracer = provider.getTracer('dedup-test');
-    for (let i = 0; i < n; i++) {
-      const span = tracer.startSpan('GET /cart', {
-        kind: SpanKind.SERVER,
-        attributes: { 'http.route': '/cart', 'http.response.status_code': 200 },
-      });
-      span.end();
-    }
-    out.push(...memory.getFinishedSpans());
-  }
-  return out;
-}
-
-function exportWith(exporter: SpanExporter, batch: ReadableSpan[]): Promise<ExportResult> {
-  return new Promise((resolve) => exporter.export(batch, resolve));
-}
+const spans = (n: number): ReadableSpan[] => shopSpans(n, { scope: 'dedup-test' });
 
 /** `sdkRetries`: the JS SDK's HTTP exporters retry a 503 themselves; its gRPC exporter does not (a Collector's does). */
 const transports: { name: string; sdkRetries: boolean; make: (s: Started) => SpanExporter }[] = [

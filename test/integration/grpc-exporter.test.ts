@@ -3,27 +3,16 @@
  * JS gRPC trace exporter (@opentelemetry/exporter-trace-otlp-grpc), plain and gzip; then bad data and
  * throttling through the agent's shared ingest queue.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Client, Metadata, credentials, status, type ServiceError } from '@grpc/grpc-js';
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { ExportResultCode } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-  type ReadableSpan,
-} from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
 import { TRACE_EXPORT_PATH } from '../../src/ingest/otlp/grpc-receiver.js';
-import { silentLogger } from '../../src/logger.js';
-import { createAgent, type Agent } from '../../src/main.js';
-import { BUILTIN_REGISTRIES } from '../../src/registries.js';
+import type { Agent } from '../../src/main.js';
+import { exportWith, shopSpans } from '../helpers/otel-spans.js';
+import { startTestAgent } from '../helpers/test-agent.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -31,53 +20,13 @@ afterEach(async () => {
 });
 
 async function startAgent(extra = ''): Promise<{ agent: Agent; grpcUrl: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-grpc-'));
-  const loaded = parseConfig(
-    `audit: { path: "${join(dir, 'audit.jsonl')}" }\nserver: { otlpGrpc: { host: 127.0.0.1 } }\n${extra}`,
-    'grpc.yaml',
-    BUILTIN_REGISTRIES,
-    {},
-  );
-  const agent = createAgent({
-    loaded,
-    registries: BUILTIN_REGISTRIES,
-    logger: silentLogger(),
-    ports: { otlpHttp: 0, otlpGrpc: 0, api: 0 },
-  });
-  const { otlpGrpcAddress } = await agent.start();
+  const { agent, grpcUrl } = await startTestAgent(`server: { otlpGrpc: { host: 127.0.0.1 } }\n${extra}`, 'grpc');
   cleanups.push(() => agent.stop());
-  return { agent, grpcUrl: `http://${otlpGrpcAddress}` };
+  return { agent, grpcUrl };
 }
 
-/** `n` SERVER spans per cohort of service `shop` (baseline 1.0, canary 1.1), ending now; every 10th fails. */
-function spans(n: number): ReadableSpan[] {
-  const out: ReadableSpan[] = [];
-  for (const [version, cohort] of [
-    ['1.0', 'baseline'],
-    ['1.1', 'canary'],
-  ] as const) {
-    const memory = new InMemorySpanExporter();
-    const provider = new BasicTracerProvider({
-      resource: resourceFromAttributes({ 'service.name': 'shop', 'service.version': version, 'vigil.cohort': cohort }),
-      spanProcessors: [new SimpleSpanProcessor(memory)],
-    });
-    const tracer = provider.getTracer('grpc-test');
-    for (let i = 0; i < n; i++) {
-      const span = tracer.startSpan('GET /cart', {
-        kind: SpanKind.SERVER,
-        attributes: { 'http.route': '/cart', 'http.response.status_code': i % 10 === 0 ? 500 : 200 },
-      });
-      if (i % 10 === 0) span.setStatus({ code: SpanStatusCode.ERROR });
-      span.end();
-    }
-    out.push(...memory.getFinishedSpans());
-  }
-  return out;
-}
-
-function exportWith(exporter: OTLPTraceExporter, batch: ReadableSpan[]): Promise<ExportResult> {
-  return new Promise((resolve) => exporter.export(batch, resolve));
-}
+/** Every 10th request of each cohort fails. */
+const spans = (n: number): ReadableSpan[] => shopSpans(n, { failEvery: 10, scope: 'grpc-test' });
 
 function exporter(url: string, compression = CompressionAlgorithm.NONE): OTLPTraceExporter {
   const e = new OTLPTraceExporter({ url, compression, timeoutMillis: 5000 });
