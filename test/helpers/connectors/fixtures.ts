@@ -5,9 +5,9 @@ import type {
   Notification,
   Notifier,
   PlanConnector,
-  RollbackTarget,
 } from '../../../src/contracts/connector.js';
 import type { Decision, MetricVerdict } from '../../../src/contracts/decision.js';
+import { targetOf } from '../../../src/jobs/plan-runner.js';
 import { silentLogger } from '../../../src/logger.js';
 
 /** 2026-01-01T00:01:10.000Z: the injected clock of every connector test. */
@@ -81,16 +81,8 @@ export function rollbackDecision(overrides: Partial<Decision> = {}): Decision {
   };
 }
 
-export function targetOf(d: Decision): RollbackTarget {
-  return {
-    service: d.service,
-    analysisId: d.analysis,
-    decisionId: d.id,
-    canaryVersion: d.canaryVersion,
-    baselineVersion: d.baselineVersion,
-    reason: d.reason,
-  };
-}
+/** What the plan runner tells a connector about a decision (the runner's own mapping). */
+export { targetOf };
 
 export function actionContext(d: Decision, opts: { dryRun?: boolean; signal?: AbortSignal } = {}): ActionContext {
   return {
