@@ -71,3 +71,17 @@ export function llrByTheta(rho: number, m: number, x: number, r: number, r0: num
   const t = (q: number): number => (rho * q) / (rho * q + 1 - rho);
   return x * Math.log(t(r) / t(r0)) + (m - x) * Math.log((1 - t(r)) / (1 - t(r0)));
 }
+
+/** stats-reference.txt section F: counts_per_interval, (baseline, canary) failures per look. */
+export const REFERENCE_F_COUNTS: [baseline: number, canary: number][] = [
+  [9, 14],
+  [11, 16],
+  [10, 17],
+  [8, 19],
+  [12, 15],
+  [10, 18],
+  [9, 20],
+  [11, 17],
+  [10, 16],
+  [13, 21],
+];

@@ -6,7 +6,7 @@ import { mixtureGrid, stratifiedMixtureLogM } from '../../../detectors/lib/discr
 import { logSumExp } from '../../../detectors/lib/log-sum-exp.js';
 import { VigilError } from '../../../src/errors.js';
 import type { Verdict } from '../../../src/contracts/detector.js';
-import { batch, binomial, llrByTheta, lookInput, relErr, rng } from '../../helpers/detectors.js';
+import { batch, binomial, llrByTheta, lookInput, relErr, rng, REFERENCE_F_COUNTS } from '../../helpers/detectors.js';
 
 type Look = [canaryRequests: number, canaryErrors: number, baselineRequests: number, baselineErrors: number];
 
@@ -38,13 +38,7 @@ const lookArb = fc
 
 describe('error-rate-sequential: exact values', () => {
   it('log M at each look equals an independent mixture of the per-look LLRs (F.counts, equal split)', () => {
-    const counts: Array<[number, number]> = [
-      [9, 14],
-      [11, 16],
-      [10, 17],
-      [8, 19],
-      [12, 15],
-    ];
+    const counts = REFERENCE_F_COUNTS.slice(0, 5);
     const { verdicts, state } = run(
       counts.map(([b, c]) => [1000, c, 1000, b]),
       {},

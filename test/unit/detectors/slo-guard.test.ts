@@ -7,7 +7,7 @@ import { createSloGuard, histogramExceedances, sloGuard } from '../../../detecto
 import type { Verdict } from '../../../src/contracts/detector.js';
 import type { CohortBatch, LatencyHistogram } from '../../../src/contracts/evidence.js';
 import { VigilError } from '../../../src/errors.js';
-import { batch, binomial, lookInput, relErr, rng, simpson } from '../../helpers/detectors.js';
+import { batch, binomial, lookInput, relErr, rng, simpson, REFERENCE_F_COUNTS } from '../../helpers/detectors.js';
 
 function run(
   canaries: CohortBatch[],
@@ -58,18 +58,7 @@ describe('incomplete beta and the one-sided Beta mixture', () => {
   });
 
   it('reproduces F.LM_one_sided_seq_p[rho=0.5,k=100] (canary share of the F counts, H0 share <= 0.5)', () => {
-    const counts: Array<[number, number]> = [
-      [9, 14],
-      [11, 16],
-      [10, 17],
-      [8, 19],
-      [12, 15],
-      [10, 18],
-      [9, 20],
-      [11, 17],
-      [10, 16],
-      [13, 21],
-    ];
+    const counts = REFERENCE_F_COUNTS;
     const ref = [
       0.742372426229, 0.551971109767, 0.325121939415, 0.105639911071, 0.0955574009368, 0.0421199266269, 0.010686676046,
       0.0059778825758, 0.00320194803876, 0.00135934018868,

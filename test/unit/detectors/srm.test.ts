@@ -6,7 +6,7 @@ import type { SrmState } from '../../../detectors/srm.js';
 import { createSrm, srm } from '../../../detectors/srm.js';
 import type { Verdict } from '../../../src/contracts/detector.js';
 import { VigilError } from '../../../src/errors.js';
-import { batch, binomial, lookInput, relErr, rng } from '../../helpers/detectors.js';
+import { batch, binomial, lookInput, relErr, rng, REFERENCE_F_COUNTS } from '../../helpers/detectors.js';
 
 type Look = [baseline: number, canary: number, expectedShare?: number];
 
@@ -29,18 +29,7 @@ function run(
 }
 
 // stats-reference.txt section F
-const F_COUNTS: Array<[number, number]> = [
-  [9, 14],
-  [11, 16],
-  [10, 17],
-  [8, 19],
-  [12, 15],
-  [10, 18],
-  [9, 20],
-  [11, 17],
-  [10, 16],
-  [13, 21],
-];
+const F_COUNTS = REFERENCE_F_COUNTS;
 const F_P: Record<number, number[]> = {
   1: [
     1.0, 1.0, 1.0, 0.282063099083, 0.282063099083, 0.126149245552, 0.0205639478923, 0.0119358760953, 0.00634520535136,

@@ -9,21 +9,10 @@ import {
   stratifiedMixtureLogM,
 } from '../../../../detectors/lib/discrete-mixture.js';
 import { bisect } from '../../../../detectors/lib/root-finding.js';
-import { llrByTheta, relErr } from '../../../helpers/detectors.js';
+import { llrByTheta, relErr, REFERENCE_F_COUNTS } from '../../../helpers/detectors.js';
 
 // stats-reference.txt F.counts_per_interval [(baseline, canary)] and G.conditional_binomial_sprt[rho=.5, r=2].
-const F_COUNTS: Array<[number, number]> = [
-  [9, 14],
-  [11, 16],
-  [10, 17],
-  [8, 19],
-  [12, 15],
-  [10, 18],
-  [9, 20],
-  [11, 17],
-  [10, 16],
-  [13, 21],
-];
+const F_COUNTS = REFERENCE_F_COUNTS;
 const G_PATH = [
   0.378363041351, 0.52116001139, 1.35710416199, 3.57934267371, 3.02899246319, 4.15261868624, 6.2570741623,
   6.68755320479, 7.23581528294, 8.00609239902,
