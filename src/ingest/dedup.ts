@@ -72,30 +72,26 @@ export class KeyTable {
 
   /** Adds `key`; false when it was there already. */
   add(key: number): boolean {
-    const v = key + 1;
-    const slots = this.slots;
-    const mask = this.mask;
-    let i = (key >>> 0) & mask;
-    for (;;) {
-      const x = slots[i]!;
-      if (x === v) return false;
-      if (x === 0) break;
-      i = (i + 1) & mask;
-    }
-    slots[i] = v;
-    if (++this.size * 4 > slots.length * 3) this.grow();
+    const i = this.slotOf(key);
+    if (this.slots[i] !== 0) return false;
+    this.slots[i] = key + 1;
+    if (++this.size * 4 > this.slots.length * 3) this.grow();
     return true;
   }
 
   has(key: number): boolean {
+    return this.slots[this.slotOf(key)] !== 0;
+  }
+
+  /** Linear probing: the slot holding `key` (stored as key + 1; 0 is empty), or the empty slot where it goes. */
+  private slotOf(key: number): number {
     const v = key + 1;
     const slots = this.slots;
     const mask = this.mask;
     let i = (key >>> 0) & mask;
     for (;;) {
       const x = slots[i]!;
-      if (x === v) return true;
-      if (x === 0) return false;
+      if (x === v || x === 0) return i;
       i = (i + 1) & mask;
     }
   }
