@@ -2,8 +2,8 @@
  * Analyses: discovery of canary/baseline pairs per service, per-look evidence buckets and the event-time
  * clock. Synchronous and free of wall-clock time: the clock is the watermark of each service, per source
  * (the lowest progress of its active cohorts minus the allowed lateness, see event-clock.ts), so a live
- * stream and a replay of the same requests give the same looks, verdicts and decisions. Looks are run by look-runner.ts, expiry is expiry.ts, the types are in
- * analysis-types.ts (re-exported here).
+ * stream and a replay of the same requests give the same looks, verdicts and decisions. Looks are run by
+ * look-runner.ts, expiry is expiry.ts, the types are in analysis-types.ts (re-exported here).
  *
  * Memory: per analysis, the open (not yet closed) look buckets (at most (idle timeout + lateness)/interval
  * + 2 of them: a lagging active source holds them open), running totals and detector states; per service,
