@@ -40,6 +40,7 @@ export function createRegistry(opts: RegistryOptions): AnalysisRegistry {
       onLimitReached: limitReached(metrics, logger),
       onLimitRefused: (limit, n) => metrics.limitRefused.inc({ limit }, n),
       onLate: (cohort, n) => metrics.lateRequests.inc({ cohort }, n),
+      onIdleClosed: (cohort) => metrics.idleClosedLooks.inc({ cohort }),
       onServiceExpired: (service, idleMs, running) =>
         logger.info({ service, idleMs, runningAnalyses: running }, 'idle service forgotten'),
       onLook: (e) => {

@@ -5,9 +5,9 @@
  * stream and a replay of the same requests give the same looks, verdicts and decisions. Looks are run by
  * look-runner.ts, expiry is expiry.ts, the types are in analysis-types.ts (re-exported here).
  *
- * Memory: per analysis, the open (not yet closed) look buckets (at most (idle timeout + lateness)/interval
- * + 2 of them: a lagging active source holds them open), running totals and detector states; per service,
- * the baseline buckets of the looks within the idle horizon (as many) and two progress numbers; O(1) in
+ * Memory: per analysis, the open (not yet closed) look buckets (those between the slowest active source and
+ * the most advanced one), running totals and detector states; per service, the baseline buckets of the looks
+ * within the baseline history (31 with the defaults, see open-buckets.ts) and four clock numbers; O(1) in
  * traffic.
  */
 import type { CohortBatch, CohortIncrement, CohortPair, RequestSample } from '../contracts/index.js';
@@ -44,6 +44,7 @@ export class AnalysisRegistry {
     samples: 0,
     unknownCohort: 0,
     lateSamples: 0,
+    idleClosedLooks: 0,
     clockSkewSamples: 0,
     preAnalysisSamples: 0,
     decidedVersionSamples: 0,
@@ -82,7 +83,11 @@ export class AnalysisRegistry {
       analyses: new LimitGuard('analyses', this.limits.maxAnalyses, reached),
       versions: new LimitGuard('versions', this.limits.maxVersionsPerService, reached),
     };
-    this.looks = new LookRunner(settings, hooks, () => this.runningCount--);
+    const countIdle = (cohort: 'baseline' | 'canary'): void => {
+      this.counters.idleClosedLooks++;
+      hooks.onIdleClosed?.(cohort);
+    };
+    this.looks = new LookRunner(settings, { ...hooks, onIdleClosed: countIdle }, () => this.runningCount--);
   }
 
   /**
@@ -209,6 +214,7 @@ export class AnalysisRegistry {
         name,
         maxEndMs: -Infinity,
         progressMs: { baseline: -Infinity, canary: -Infinity },
+        movedAtMs: { baseline: -Infinity, canary: -Infinity },
         canarySeen: new Set(),
         running: new Map(),
         decided: new Map(),

@@ -21,13 +21,21 @@ export interface MetricSetup {
  *  export timer and a Collector batch stays active, with 5 s to spare. */
 export const DEFAULT_SOURCE_IDLE_MS = 30_000;
 
+/** Default `baselineHistoryMs`: the baseline's last 5 minutes of looks are kept for canaries that start late
+ *  or whose past is backfilled (30 looks at the default 10 s interval). */
+export const DEFAULT_BASELINE_HISTORY_MS = 300_000;
+
 export interface AnalysisSettings {
   intervalMs: number;
   /** How far behind its own source's progress a sample may end and still count in its look. */
   allowedLatenessMs: number;
-  /** A source (cohort) this far behind the service's most advanced one (event time) no longer holds the
-   *  looks back; its later samples for closed looks are counted late (default DEFAULT_SOURCE_IDLE_MS). */
+  /** A source (cohort) that has not moved forward while the service's most advanced one moved this far (event
+   *  time) no longer holds the looks back; its later samples for closed looks are counted late (default
+   *  DEFAULT_SOURCE_IDLE_MS). */
   sourceIdleTimeoutMs?: number;
+  /** How much of the baseline's past (event time) a new analysis can still compare against (default
+   *  DEFAULT_BASELINE_HISTORY_MS). */
+  baselineHistoryMs?: number;
   maxDurationMs: number;
   silenceTimeoutMs: number;
   alpha: number;
@@ -61,6 +69,11 @@ export interface AnalysisSnapshot {
   totals: { baseline: { requests: number; errors: number }; canary: { requests: number; errors: number } };
   /** Requests of each cohort that arrived after their look had closed: not compared (see `sourceIdleTimeoutMs`). */
   late: { baseline: number; canary: number };
+  /** Share of each cohort's requests for the compared looks that were compared: totals / (totals + late); null
+   *  while a cohort has neither. */
+  used: { baseline: number | null; canary: number | null };
+  /** Looks closed without waiting for a cohort that had gone idle (see `sourceIdleTimeoutMs`), per cohort. */
+  idleClosedLooks: { baseline: number; canary: number };
   verdicts: MetricVerdict[];
   decisionId?: string;
 }
@@ -80,6 +93,8 @@ export interface RegistryHooks {
   onLimitRefused?(limit: LimitName, samples: number): void;
   /** Requests of a cohort that arrived for looks already closed, during one ingest call (for a metric). */
   onLate?(cohort: 'baseline' | 'canary', requests: number): void;
+  /** A look closed without waiting for an idle cohort (for a metric). */
+  onIdleClosed?(cohort: 'baseline' | 'canary'): void;
   /** A service idle for `idleMs` (event time) was forgotten, with its running analyses. */
   onServiceExpired?(service: string, idleMs: number, runningAnalyses: number): void;
 }
@@ -88,6 +103,8 @@ export interface RegistryCounters {
   samples: number;
   unknownCohort: number;
   lateSamples: number;
+  /** Looks closed without waiting for an idle cohort (one per look and idle cohort). */
+  idleClosedLooks: number;
   clockSkewSamples: number;
   preAnalysisSamples: number;
   /** Canary samples of a version that already has a decision (rolled back versions stay rolled back). */
@@ -130,6 +147,8 @@ export interface Analysis {
   lastCanaryMs: number;
   /** Requests per cohort that arrived for a look already closed (not compared). */
   late: { baseline: number; canary: number };
+  /** Looks closed without waiting for an idle cohort, per cohort (created at the first one). */
+  idleClosed?: { baseline: number; canary: number };
   phase: AnalysisPhase;
   why: string;
   decision?: Decision;
@@ -147,6 +166,9 @@ export interface ServiceState {
   maxEndMs: number;
   /** Each cohort's progress (latest event time of its samples; -Infinity until seen): the per-source clocks. */
   progressMs: { baseline: number; canary: number };
+  /** The most advanced source's progress (`maxEndMs`) when each cohort last moved forward: a cohort is idle once
+   *  the service moved the idle timeout past it (event-clock.ts). */
+  movedAtMs: { baseline: number; canary: number };
   baselineVersion?: string;
   /** Canary versions seen before any baseline (pending analyses). */
   canarySeen: Set<string>;

@@ -17,9 +17,11 @@ import type { CohortPair, Decision, LookInput, MetricVerdict } from '../contract
 import { abandon, decide } from '../decide/engine.js';
 import { emptyPair, mergePair } from '../evidence/cohort-batch.js';
 import type { Analysis, AnalysisSettings, AnalysisSnapshot, RegistryHooks, ServiceState } from './analysis-types.js';
-import { watermarkOf } from './event-clock.js';
+import { idleCohorts, idleTimeoutMs, watermarkOf } from './event-clock.js';
 import type { EvidenceSource } from './evidence-source.js';
 import { selectEvidence } from './evidence-source.js';
+
+const NONE = Object.freeze({ baseline: 0, canary: 0 });
 
 /** A closed look waiting to run, with what it must see of its analysis as of closing. */
 interface LookTask {
@@ -33,6 +35,8 @@ interface LookTask {
   watermarkMs: number;
   /** The analysis's late counts at closing (a look run later shows, and a decision keeps, these). */
   late: { baseline: number; canary: number };
+  /** The analysis's idle-closed look counts at closing (this look's included). */
+  idleClosed: { baseline: number; canary: number };
 }
 
 export class LookRunner {
@@ -61,11 +65,13 @@ export class LookRunner {
   closeLooks(svc: ServiceState): void {
     const watermarkMs = watermarkOf(svc, this.settings);
     const closeUpTo = Math.floor(watermarkMs / this.settings.intervalMs) - 1;
+    const idle = svc.running.size === 0 ? [] : idleCohorts(svc, idleTimeoutMs(this.settings));
     for (const a of svc.running.values()) {
       if (svc.baselineVersion !== undefined) a.baselineVersion = svc.baselineVersion;
       while (a.lastClosedIndex < closeUpTo) {
         const index = a.lastClosedIndex + 1;
         a.lastClosedIndex = index;
+        this.countIdleClosed(svc, a, index, idle);
         const spans = a.open.get(index) ?? emptyPair();
         a.open.delete(index);
         const fromMetrics = a.openMetrics?.get(index);
@@ -80,8 +86,25 @@ export class LookRunner {
           lastCanaryMs: a.lastCanaryMs,
           watermarkMs,
           late: { ...a.late },
+          idleClosed: { ...(a.idleClosed ?? NONE) },
         });
       }
+    }
+  }
+
+  /** A look closed without waiting for an idle cohort that had not reached its end: counted on the analysis and
+   *  reported (vigil_looks_idle_closed_total{cohort}). */
+  private countIdleClosed(
+    svc: ServiceState,
+    a: Analysis,
+    index: number,
+    idle: readonly ('baseline' | 'canary')[],
+  ): void {
+    const endMs = (index + 1) * this.settings.intervalMs;
+    for (const c of idle) {
+      if (svc.progressMs[c] >= endMs) continue;
+      (a.idleClosed ??= { baseline: 0, canary: 0 })[c]++;
+      this.hooks.onIdleClosed?.(c);
     }
   }
 
@@ -133,16 +156,23 @@ export class LookRunner {
       ...(expected === undefined ? {} : { expectedCanaryShare: expected }),
     };
     a.verdicts = this.runDetectors(a, input, bySource);
-    const decision = withLate(this.decideLook(task, atUnixMs), task.late);
+    const decision = withCounts(this.decideLook(task, atUnixMs), a.totals, task.late);
     if (decision) {
-      a.late = task.late; // what a look run at closing would have left: nothing counted after it
+      // what a look run at closing would have left: nothing counted after it
+      a.late = task.late;
+      if (a.idleClosed) a.idleClosed = { ...task.idleClosed };
       this.recordDecision(svc, a, decision, atUnixMs);
     } else {
       a.why = this.whyRunning(a);
     }
     try {
       this.hooks.onLook?.({
-        analysis: { ...snapshot(this.settings, svc, a, task.watermarkMs), late: task.late },
+        analysis: {
+          ...snapshot(this.settings, svc, a, task.watermarkMs),
+          late: task.late,
+          used: usedShare(a.totals, task.late),
+          idleClosedLooks: task.idleClosed,
+        },
         batch,
       });
     } finally {
@@ -260,12 +290,19 @@ export class LookRunner {
   }
 }
 
-/** A decision with the analysis's late requests (in `late` and its reason), when any arrived. */
-function withLate(decision: Decision | null, late: { baseline: number; canary: number }): Decision | null {
-  if (decision === null || late.baseline + late.canary === 0) return decision;
+/** A decision with the share of each cohort's requests it used and, when any arrived too late to compare, their
+ *  counts (in `late` and in its reason). */
+function withCounts(
+  decision: Decision | null,
+  totals: CohortPair,
+  late: { baseline: number; canary: number },
+): Decision | null {
+  if (decision === null) return null;
+  const used = usedShare(totals, late);
+  if (late.baseline + late.canary === 0) return { ...decision, used };
   const parts = (['canary', 'baseline'] as const).filter((c) => late[c] > 0).map((c) => `${late[c]} ${c}`);
   const note = `${parts.join(' and ')} requests arrived too late to compare`;
-  return { ...decision, late: { ...late }, reason: `${decision.reason} (${note})` };
+  return { ...decision, late: { ...late }, used, reason: `${decision.reason} (${note})` };
 }
 
 /** What the API, the dashboard and the hooks see of an analysis. */
@@ -291,7 +328,22 @@ export function snapshot(
       canary: { requests: t.canary.requests, errors: t.canary.errors },
     },
     late: { ...a.late },
+    used: usedShare(t, a.late),
+    idleClosedLooks: { ...(a.idleClosed ?? NONE) },
     verdicts: a.verdicts,
     ...(a.decision ? { decisionId: a.decision.id } : {}),
+  };
+}
+
+/** The share of each cohort's requests for the compared looks that the analysis used (compared / (compared +
+ *  arrived too late)); null for a cohort with neither. */
+export function usedShare(
+  totals: CohortPair,
+  late: { baseline: number; canary: number },
+): { baseline: number | null; canary: number | null } {
+  const share = (used: number, lost: number): number | null => (used + lost === 0 ? null : used / (used + lost));
+  return {
+    baseline: share(totals.baseline.requests, late.baseline),
+    canary: share(totals.canary.requests, late.canary),
   };
 }

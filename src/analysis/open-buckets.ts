@@ -1,16 +1,19 @@
 /**
- * The service-level evidence buckets kept for analyses that do not exist yet: the baseline's looks (a new
- * canary's analysis starts with them) and, per canary version, the canary's looks before its first baseline
- * sample (a baseline that lags the canary, e.g. behind a slower Collector tier, must not cost the canary's
- * first looks). Both are kept for the looks within the idle horizon (event-clock.ts): a look no source can
- * reach any more is dropped, the canary requests in it counted as pre-analysis.
- * Memory per service: at most (idle timeout + lateness) / interval + 2 buckets for the baseline, as many per
- * pending canary version (at most maxVersionsPerService); each bucket is one CohortBatch.
+ * The service-level evidence buckets kept for analyses that do not exist yet: the baseline's recent looks (a
+ * new canary's analysis starts with the ones from its first sample on: a canary that starts late, or whose
+ * past is backfilled after the baseline's, is compared with the baseline looks that match) and, per canary
+ * version, the canary's looks before its first baseline sample (a baseline that lags the canary must not
+ * cost the canary's first looks). Both are kept for the baseline history (`baselineHistoryMs`, at least the
+ * idle timeout plus the lateness; event-clock.ts): an older look is dropped, the canary requests in it
+ * counted as pre-analysis.
+ * Memory per service: at most history / interval + 2 buckets for the baseline (31 with the defaults), as many
+ * per pending canary version (at most maxVersionsPerService); each bucket is one CohortBatch (a few hundred
+ * bytes to ~2 KB with its sparse latency histogram).
  */
 import type { CohortBatch, CohortIncrement, RequestSample } from '../contracts/index.js';
 import { addRequest, emptyBatch, mergeBatch } from '../evidence/cohort-batch.js';
 import type { AnalysisSettings, PendingCanary, ServiceState } from './analysis-types.js';
-import { idleHorizonIndex } from './event-clock.js';
+import { historyHorizonIndex } from './event-clock.js';
 
 /** Adds one request sample, or merges a pre-aggregated increment, into a cohort's batch. */
 export function addEvidence(b: CohortBatch, s: RequestSample | CohortIncrement): void {
@@ -58,9 +61,9 @@ export function takePendingCanary(
  */
 export function pruneBehindHorizon(
   svc: ServiceState,
-  settings: Pick<AnalysisSettings, 'intervalMs' | 'allowedLatenessMs' | 'sourceIdleTimeoutMs'>,
+  settings: Pick<AnalysisSettings, 'intervalMs' | 'allowedLatenessMs' | 'sourceIdleTimeoutMs' | 'baselineHistoryMs'>,
 ): number {
-  const dropUpTo = idleHorizonIndex(svc, settings);
+  const dropUpTo = historyHorizonIndex(svc, settings);
   if (dropUpTo <= svc.closedIndex) return 0;
   svc.closedIndex = dropUpTo;
   const prune = (open: Map<number, CohortBatch> | undefined): number => {

@@ -33,6 +33,7 @@ export function analysisSettings(
     intervalMs: config.analysis.interval,
     allowedLatenessMs: config.analysis.allowedLateness,
     sourceIdleTimeoutMs: config.analysis.sourceIdleTimeout,
+    baselineHistoryMs: config.analysis.baselineHistory,
     maxDurationMs: config.analysis.maxDuration,
     silenceTimeoutMs: config.analysis.silenceTimeout,
     alpha: config.analysis.alpha,

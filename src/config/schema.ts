@@ -104,7 +104,11 @@ const analysisSchema = z
     // Per-source event time: src/analysis/event-clock.ts.
     sourceIdleTimeout: duration(
       '30s',
-      "A cohort this far behind the other (event time) stops holding the looks back; until then each look waits for both cohorts. Above the largest expected lag between the cohorts' pipelines plus the SDK's export interval.",
+      "A cohort that has not moved forward while the other moved this far (event time) stops holding the looks back; until then each look waits for both cohorts, however far behind one is. Above the longest pause of a cohort's pipeline (the SDK's export interval plus a Collector batch and retry).",
+    ),
+    baselineHistory: duration(
+      '5m',
+      "How much of the baseline's recent past (event time) is kept for a canary that starts late or whose past is backfilled: its analysis compares against the baseline looks that match.",
     ),
     silenceTimeout: duration(
       '5m',

@@ -34,4 +34,7 @@ export interface Decision {
   test?: true;
   /** Requests per cohort that arrived after their look had closed (not compared); present when any did. */
   late?: { baseline: number; canary: number };
+  /** Share of each cohort's requests for the compared looks that were compared (compared / (compared + late));
+   *  null for a cohort with neither. Absent on decisions that compared nothing (tests, connector checks). */
+  used?: { baseline: number | null; canary: number | null };
 }

@@ -8,7 +8,7 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 
 export interface CohortProfile {
   version: string;
@@ -50,11 +50,14 @@ export function createTrafficGenerator(opts: {
   baseline: CohortProfile;
   canary: CohortProfile;
   seed?: number;
+  /** Another exporter than the OTLP/HTTP one of the profile's encoding (tests: the gRPC exporter). */
+  exporter?: (p: CohortProfile) => SpanExporter;
 }): TrafficGenerator {
   const rand = seededRandom(opts.seed ?? 42);
   const make = (p: CohortProfile) => {
     const exporter =
-      p.encoding === 'protobuf' ? new ProtoExporter({ url: opts.url }) : new JsonExporter({ url: opts.url });
+      opts.exporter?.(p) ??
+      (p.encoding === 'protobuf' ? new ProtoExporter({ url: opts.url }) : new JsonExporter({ url: opts.url }));
     const provider = new BasicTracerProvider({
       resource: resourceFromAttributes({
         'service.name': opts.service,

@@ -20,6 +20,7 @@ export interface VigilMetrics {
   otlpDropped: Counter<'signal'>;
   samples: Counter<'cohort'>;
   lateRequests: Counter<'cohort'>;
+  idleClosedLooks: Counter<'cohort'>;
   spansDuplicate: Counter;
   spansUnchecked: Counter<'reason'>;
   dedupTracked: Gauge;
@@ -87,7 +88,7 @@ function otlpMetrics(
 /** Analysis: request samples by cohort, analyses by state, looks and decisions. */
 function analysisMetrics(
   r: Registry[],
-): Pick<VigilMetrics, 'samples' | 'lateRequests' | 'analyses' | 'looks' | 'decisions'> {
+): Pick<VigilMetrics, 'samples' | 'lateRequests' | 'idleClosedLooks' | 'analyses' | 'looks' | 'decisions'> {
   return {
     samples: new Counter({
       name: 'vigil_request_samples_total',
@@ -97,7 +98,13 @@ function analysisMetrics(
     }),
     lateRequests: new Counter({
       name: 'vigil_late_requests_total',
-      help: 'Requests that arrived after their look had closed, by cohort: not compared (a cohort further behind the other than analysis.sourceIdleTimeout)',
+      help: 'Requests that arrived after their look had closed, by cohort: not compared (a cohort that paused longer than analysis.sourceIdleTimeout)',
+      labelNames: ['cohort'],
+      registers: r,
+    }),
+    idleClosedLooks: new Counter({
+      name: 'vigil_looks_idle_closed_total',
+      help: 'Looks of an analysis closed without waiting for a cohort that had gone idle (analysis.sourceIdleTimeout), by that cohort',
       labelNames: ['cohort'],
       registers: r,
     }),

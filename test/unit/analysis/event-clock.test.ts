@@ -7,7 +7,8 @@ import { createLatencySequential } from '../../../detectors/latency-sequential.j
 
 /**
  * Event time per source (src/analysis/event-clock.ts): a look closes when every active cohort has passed it,
- * or when a cohort has been idle (behind the most advanced one) for the idle timeout. Streams are built the
+ * or when a cohort has been idle (no progress while the most advanced one moved the idle timeout on), however
+ * far behind an active cohort is (a backfill of the canary's past included). Streams are built the
  * way real exporters deliver them: each pod's SDK exports its finished spans on its own 5 s timer (random
  * phase), each cohort's batches in order, the canary's behind an extra delay (a slower Collector tier).
  */
@@ -55,6 +56,8 @@ function exporters(opts: {
   canaryDelayMs: number;
   canaryErrorRate: number;
   canaryStopsAtMs?: number;
+  /** The canary's pipeline delivers nothing in [fromMs, toMs) (export time), then the backlog, in order, at toMs. */
+  canaryPause?: { fromMs: number; toMs: number };
 }): Stream {
   const rnd = seededRandom(opts.seed);
   const batches: { at: number; samples: RequestSample[] }[] = [];
@@ -67,8 +70,11 @@ function exporters(opts: {
       const stopAt = cohort === 'canary' ? (opts.canaryStopsAtMs ?? Infinity) : Infinity;
       for (let t = rnd() * 100; t < opts.durationMs + 5_000; t += 100) {
         while (t > nextExport) {
-          const delay = cohort === 'canary' ? opts.canaryDelayMs : 0;
-          if (pending.length > 0) batches.push({ at: nextExport + delay + rnd() * 200, samples: pending });
+          let at = nextExport + (cohort === 'canary' ? opts.canaryDelayMs : 0);
+          const pause = cohort === 'canary' ? opts.canaryPause : undefined;
+          if (pause && at >= pause.fromMs && at < pause.toMs) at = pause.toMs + (at - pause.fromMs) / 1_000;
+          else at += rnd() * 200;
+          if (pending.length > 0) batches.push({ at, samples: pending });
           pending = [];
           nextExport += 5_000;
         }
@@ -175,12 +181,31 @@ describe('event time per source', () => {
     expect(decisions[0]!.eventTimeUnixMs - T0).toBe(120_000);
   });
 
-  it('a canary further behind than the idle timeout is counted late, per cohort, not silently lost', () => {
+  it('a canary far behind that keeps delivering is compared, whatever the lag (45 s here)', () => {
     const stream = exporters({ seed: 11, durationMs: 140_000, canaryDelayMs: 45_000, canaryErrorRate: 0.01 });
+    const reg = new AnalysisRegistry(settings({ sourceIdleTimeoutMs: 30_000 }), { onDecision: () => {} });
+    feed(reg, stream);
+    reg.flush();
+    const { counted, sent } = canaryShare(reg, stream, Infinity);
+    expect(counted).toBe(sent);
+    expect(reg.get('checkout:2.0')!.late).toEqual({ baseline: 0, canary: 0 });
+    expect(reg.counters.idleClosedLooks).toBe(0);
+  });
+
+  it('a canary pipeline that pauses longer than the idle timeout: its looks close without it, the backlog is counted late per cohort', () => {
+    const stream = exporters({
+      seed: 11,
+      durationMs: 140_000,
+      canaryDelayMs: 0,
+      canaryErrorRate: 0.01,
+      canaryPause: { fromMs: 40_000, toMs: 100_000 },
+    });
     const reported = { baseline: 0, canary: 0 };
+    let idleReported = 0;
     const reg = new AnalysisRegistry(settings({ sourceIdleTimeoutMs: 30_000 }), {
       onDecision: () => {},
       onLate: (cohort, n) => (reported[cohort] += n), // the agent's vigil_late_requests_total{cohort}
+      onIdleClosed: () => idleReported++, // vigil_looks_idle_closed_total{cohort}
     });
     feed(reg, stream);
     const a = reg.get('checkout:2.0')!;
@@ -188,13 +213,45 @@ describe('event time per source', () => {
     expect(a.late.canary).toBeGreaterThan(1000);
     expect(reported).toEqual(a.late);
     expect(reg.counters.lateSamples).toBe(a.late.canary);
+    expect(a.idleClosedLooks.baseline).toBe(0);
+    expect(a.idleClosedLooks.canary).toBeGreaterThanOrEqual(2);
+    expect(idleReported).toBe(a.idleClosedLooks.canary);
+    expect(reg.counters.idleClosedLooks).toBe(idleReported);
+    expect(a.used.canary).toBeCloseTo(a.totals.canary.requests / (a.totals.canary.requests + a.late.canary), 12);
+    expect(a.used.canary).toBeLessThan(0.9);
+    expect(a.used.baseline).toBe(1);
     // every canary sample sent is either compared, late, or in a look still open (none lost without a count)
     const sentInAnalysis = stream.canary.filter((s) => s.endUnixMs >= a.startedAtUnixMs).length;
     expect(a.totals.canary.requests + a.late.canary).toBeLessThanOrEqual(sentInAnalysis);
-    // a larger idle timeout (the documented fix) compares them
-    const patient = new AnalysisRegistry(settings({ sourceIdleTimeoutMs: 60_000 }), { onDecision: () => {} });
+    // a larger idle timeout (the documented fix: above the longest pause) compares them
+    const patient = new AnalysisRegistry(settings({ sourceIdleTimeoutMs: 90_000 }), { onDecision: () => {} });
     feed(patient, stream);
     expect(patient.get('checkout:2.0')!.late).toEqual({ baseline: 0, canary: 0 });
+    expect(patient.get('checkout:2.0')!.used).toEqual({ baseline: 1, canary: 1 });
+  });
+
+  it("a canary backfilled after the baseline's 14 looks is compared with the baseline looks that match", () => {
+    // the baseline's whole stream first, then the canary's (a Collector tier that held the canary back)
+    const stream = exporters({ seed: 21, durationMs: 140_000, canaryDelayMs: 0, canaryErrorRate: 0.15 });
+    const deliveries = [
+      ...stream.deliveries.filter((d) => d[0]!.cohort === 'baseline'),
+      ...stream.deliveries.filter((d) => d[0]!.cohort === 'canary'),
+    ];
+    const decisions: Decision[] = [];
+    const reg = new AnalysisRegistry(settings(), { onDecision: (d) => decisions.push(d) });
+    for (const d of deliveries) reg.ingest(d.map((s) => ({ ...s })));
+    expect(decisions.map((d) => d.outcome)).toEqual(['rollback']);
+    const a = reg.get('checkout:2.0')!;
+    expect(a.startedAtUnixMs).toBe(T0);
+    const { counted, sent } = canaryShare(reg, stream, decisions[0]!.eventTimeUnixMs);
+    expect(counted / sent).toBeGreaterThanOrEqual(0.99);
+    expect(a.late).toEqual({ baseline: 0, canary: 0 });
+    expect(decisions[0]!.used).toEqual({ baseline: 1, canary: 1 });
+    // every baseline request of the compared looks was there for the canary to be compared with
+    const baselineSent = stream.deliveries
+      .flat()
+      .filter((s) => s.cohort === 'baseline' && s.endUnixMs < decisions[0]!.eventTimeUnixMs).length;
+    expect(a.totals.baseline.requests).toBe(baselineSent);
   });
 
   it('an idle timeout of 0 is the single clock per service (any cohort closes the looks)', () => {
@@ -205,7 +262,7 @@ describe('event time per source', () => {
     expect(a.late.canary).toBeGreaterThan(a.totals.canary.requests);
   });
 
-  it('keeps a canary without baseline only within the idle horizon, counting what it drops as pre-analysis', () => {
+  it('keeps a canary without baseline only within the baseline history, counting what it drops as pre-analysis', () => {
     const reg = new AnalysisRegistry(settings(), { onDecision: () => {} });
     const canary = (t: number): RequestSample => ({
       service: 'checkout',
@@ -215,21 +272,27 @@ describe('event time per source', () => {
       durationMs: 20,
       error: false,
     });
-    for (let t = 0; t < 100_000; t += 100) reg.ingest([canary(t)]);
+    for (let t = 0; t < 400_000; t += 100) reg.ingest([canary(t)]);
     expect(reg.list()).toEqual([]);
-    // horizon: 100 s - 30 s idle - 5 s lateness = 65 s, so looks up to [50 s, 60 s) are dropped
-    expect(reg.counters.preAnalysisSamples).toBe(600);
-    reg.ingest([{ ...canary(99_950), cohort: 'baseline', version: '1.0' }]);
+    // horizon: 400 s - 300 s of history (the default) = 100 s, so looks up to [80 s, 90 s) are dropped
+    expect(reg.counters.preAnalysisSamples).toBe(900);
+    reg.ingest([{ ...canary(399_950), cohort: 'baseline', version: '1.0' }]);
     const a = reg.get('checkout:2.0')!;
-    expect(a.startedAtUnixMs).toBe(T0 + 60_000);
+    expect(a.startedAtUnixMs).toBe(T0 + 90_000);
     reg.flush();
-    expect(reg.get('checkout:2.0')!.totals.canary.requests).toBe(400);
+    expect(reg.get('checkout:2.0')!.totals.canary.requests).toBe(3100);
   });
 
   it('a decision tells how many requests arrived too late to compare', () => {
-    const stream = exporters({ seed: 13, durationMs: 100_000, canaryDelayMs: 45_000, canaryErrorRate: 0.01 });
+    const stream = exporters({
+      seed: 13,
+      durationMs: 140_000,
+      canaryDelayMs: 0,
+      canaryErrorRate: 0.01,
+      canaryPause: { fromMs: 20_000, toMs: 60_000 },
+    });
     const decisions: Decision[] = [];
-    const reg = new AnalysisRegistry(settings({ maxDurationMs: 60_000 }), { onDecision: (d) => decisions.push(d) });
+    const reg = new AnalysisRegistry(settings({ maxDurationMs: 90_000 }), { onDecision: (d) => decisions.push(d) });
     feed(reg, stream);
     expect(decisions).toHaveLength(1);
     const late = decisions[0]!.late!;
@@ -237,5 +300,7 @@ describe('event time per source', () => {
     expect(late.baseline).toBe(0);
     expect(decisions[0]!.reason).toContain(`(${late.canary} canary requests arrived too late to compare)`);
     expect(reg.get('checkout:2.0')!.late).toEqual(late);
+    const { requests } = reg.get('checkout:2.0')!.totals.canary;
+    expect(decisions[0]!.used!.canary).toBeCloseTo(requests / (requests + late.canary), 12);
   });
 });
