@@ -10,7 +10,7 @@
  * within the baseline history (31 with the defaults, see open-buckets.ts) and four clock numbers; O(1) in
  * traffic.
  */
-import type { CohortBatch, CohortIncrement, CohortPair, RequestSample } from '../contracts/index.js';
+import type { CohortBatch, CohortIncrement, CohortPair, Decision, RequestSample } from '../contracts/index.js';
 import { splitAlpha } from '../decide/engine.js';
 import { emptyPair, mergeBatch } from '../evidence/cohort-batch.js';
 import type { LimitHit, LimitSettings } from '../limits/limits.js';
@@ -21,6 +21,8 @@ import type {
   AnalysisSnapshot,
   RegistryCounters,
   RegistryHooks,
+  RegistryState,
+  RestoredState,
   ServiceState,
 } from './analysis-types.js';
 import { advanceAllPastEnd, progress } from './event-clock.js';
@@ -37,6 +39,8 @@ export type {
   MetricSetup,
   RegistryCounters,
   RegistryHooks,
+  RegistryState,
+  RestoredState,
 } from './analysis-types.js';
 
 export class AnalysisRegistry {
@@ -63,6 +67,8 @@ export class AnalysisRegistry {
   private readonly lateNow = { baseline: 0, canary: 0 };
   private runningCount = 0;
   private samplesSinceSweep = 0;
+  /** Bumped by everything that changes the state (a checkpoint is only taken when it moved). */
+  private changeCount = 0;
   private readonly looks: LookRunner;
 
   /**
@@ -109,6 +115,7 @@ export class AnalysisRegistry {
   }
 
   private ingestItems(items: readonly (RequestSample | CohortIncrement)[]): void {
+    this.changeCount++;
     const touched = new Set<ServiceState>();
     for (const item of items) {
       const svc = this.service(item.service);
@@ -161,7 +168,96 @@ export class AnalysisRegistry {
 
   /** Runs up to `max` closed looks, oldest first (all of them by default). */
   runPendingLooks(max = Number.POSITIVE_INFINITY): void {
+    if (this.looks.pendingCount > 0) this.changeCount++;
     this.looks.runPending(max);
+  }
+
+  /** A number that moves whenever the state changes (ingest, looks run, resume, restore). */
+  get changes(): number {
+    return this.changeCount;
+  }
+
+  /**
+   * Everything the registry knows, as one object graph that references its live objects: serialise it at once
+   * (node:v8 `serialize` keeps the shared references, Maps, Sets and -Infinity) and do not keep it.
+   */
+  exportState(): RegistryState {
+    return {
+      analysisHash: this.settings.analysisHash,
+      services: [...this.services.values()],
+      counters: this.counters,
+      pendingLooks: this.looks.exportPending(),
+    };
+  }
+
+  /**
+   * Replaces the state with one `exportState` gave (deserialised): analyses continue their evidence, looks and
+   * incarnations; decided versions stay decided. A state taken under another `analysisHash` (the analysis config
+   * changed) keeps the decided versions, resume records and clocks, and drops the running analyses (they start
+   * over with the next samples) and the looks waiting to run.
+   */
+  importState(state: RegistryState): RestoredState {
+    const compatible = state.analysisHash === this.settings.analysisHash;
+    const out: RestoredState = { services: 0, running: 0, decided: 0, restarted: 0 };
+    this.services.clear();
+    for (const svc of state.services) {
+      if (!compatible) {
+        out.restarted += svc.running.size;
+        svc.running.clear();
+      }
+      for (const a of svc.running.values()) a.alphas = this.alphas;
+      out.running += svc.running.size;
+      out.decided += svc.decided.size + svc.finished.size;
+      this.services.set(svc.name, svc);
+    }
+    out.services = this.services.size;
+    Object.assign(this.counters, state.counters);
+    this.runningCount = out.running;
+    this.looks.importPending(compatible ? state.pendingLooks : []);
+    this.changeCount++;
+    return out;
+  }
+
+  /**
+   * A decision the state does not know yet (recorded in the audit log after the last checkpoint): its version is
+   * decided, as if the look had run here. The running analysis it decided leaves the running ones; without one,
+   * the version is remembered as finished. Returns false when the version already has a decision.
+   */
+  markDecided(decision: Decision): boolean {
+    const svc = this.service(decision.service);
+    if (svc === undefined || this.isDecided(svc, decision.canaryVersion)) return false;
+    this.changeCount++;
+    if (decision.outcome === 'rollback') svc.rollbackTimes.push(decision.eventTimeUnixMs);
+    const a = svc.running.get(decision.canaryVersion);
+    if (a !== undefined && a.id === decision.analysis) {
+      a.phase = decision.outcome;
+      a.why = decision.reason;
+      a.decision = decision;
+      a.open.clear();
+      a.openMetrics?.clear();
+      svc.running.delete(decision.canaryVersion);
+      this.runningCount--;
+      svc.decided.set(decision.canaryVersion, a);
+      return true;
+    }
+    if (a !== undefined) {
+      svc.running.delete(decision.canaryVersion);
+      this.runningCount--;
+    }
+    svc.finished.set(decision.canaryVersion, { outcome: decision.outcome, decisionId: decision.id });
+    return true;
+  }
+
+  /** Resumes recorded in the audit log after the last checkpoint: brings the version's resume count up to
+   *  `resumes` (a decided version becomes analysable again). Returns false when the state already had them. */
+  resumeTo(service: string, canaryVersion: string, resumes: number): boolean {
+    const svc = this.services.get(service);
+    if (svc === undefined || (svc.resumes?.get(canaryVersion) ?? 0) >= resumes) return false;
+    this.changeCount++;
+    svc.decided.delete(canaryVersion);
+    svc.finished.delete(canaryVersion);
+    (svc.resumes ??= new Map()).set(canaryVersion, resumes);
+    return true;
   }
 
   /** Lets a rolled-back (or otherwise decided) canary version be analysed again. */
@@ -170,6 +266,7 @@ export class AnalysisRegistry {
     if (svc === undefined) return false;
     const finished = svc.finished.delete(canaryVersion);
     const resumed = svc.decided.delete(canaryVersion) || finished;
+    if (resumed) this.changeCount++;
     if (resumed) (svc.resumes ??= new Map()).set(canaryVersion, (svc.resumes.get(canaryVersion) ?? 0) + 1);
     return resumed;
   }

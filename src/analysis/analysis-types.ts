@@ -49,6 +49,9 @@ export interface AnalysisSettings {
   configHash: string;
   maxRollbacks: number;
   stormWindowMs: number;
+  /** Hash of everything that shapes an analysis's evidence and detector states (the config's `analysis` section):
+   *  a checkpoint taken under another one restores decided versions, not running evidence. */
+  analysisHash?: string;
   /** Cardinality limits and event-time expiry (defaults: DEFAULT_LIMITS). */
   limits?: Partial<LimitSettings>;
 }
@@ -116,6 +119,24 @@ export interface RegistryCounters {
   expiredAnalyses: number;
   /** Pre-aggregated increments ingested (OTLP metric deltas). */
   metricIncrements: number;
+}
+
+/** Everything the registry knows, as one object graph (shared references): what a checkpoint holds. */
+export interface RegistryState {
+  analysisHash: string | undefined;
+  services: ServiceState[];
+  counters: RegistryCounters;
+  /** Looks closed and not yet run (they reference the services' analyses). */
+  pendingLooks: readonly unknown[];
+}
+
+/** What `importState` restored. */
+export interface RestoredState {
+  services: number;
+  running: number;
+  decided: number;
+  /** Running analyses dropped because the checkpoint was taken under another `analysisHash`. */
+  restarted: number;
 }
 
 /** What is kept of a finished analysis after `finishedRetentionMs`: enough to keep its version decided. */

@@ -56,6 +56,17 @@ export class LookRunner {
     return this.pending.length - this.head;
   }
 
+  /** The looks closed and not yet run, oldest first (for a checkpoint: they reference the services' objects). */
+  exportPending(): readonly unknown[] {
+    return this.pending.slice(this.head);
+  }
+
+  /** Replaces the queue with looks of `exportPending` restored together with their services (same object graph). */
+  importPending(tasks: readonly unknown[]): void {
+    this.pending = [...(tasks as LookTask[])];
+    this.head = 0;
+  }
+
   /**
    * Closes every look of the service's running analyses that its watermark has passed, in order: each
    * look's evidence is taken out of the open buckets and queued with what the look must see of the

@@ -4,6 +4,7 @@
  * the agent would run. `expectedCanaryShare` is the config's (`rollouts[].expectedCanaryShare`), so a
  * sample-ratio guard sees what it would see in production.
  */
+import { createHash } from 'node:crypto';
 import type { LoadedConfig } from '../config/load.js';
 import { splitAlpha } from '../decide/engine.js';
 import { VigilError } from '../errors.js';
@@ -43,6 +44,7 @@ export function analysisSettings(
     baselineFree: (service) => rollouts.get(service)?.baseline === 'none',
     dryRun: opts.dryRun ?? true,
     configHash: loaded.hash,
+    analysisHash: createHash('sha256').update(JSON.stringify(config.analysis)).digest('hex').slice(0, 16),
     maxRollbacks: config.actions.maxRollbacksPerService,
     stormWindowMs: config.actions.stormWindow,
     limits: {

@@ -378,6 +378,24 @@ export const configSchema = z
       .strict()
       .prefault({})
       .meta({ description: 'The audit log: every decision, durable before anything acts on it.' }),
+    // Checkpoints of the analyses: src/agent/checkpoints.ts.
+    state: z
+      .object({
+        dir: z.string().min(1).nullable().default(null).meta({
+          description:
+            "Directory of the analyses' checkpoint on the embedded queue (absent or null: `vigil-state` beside audit.path). With queue.redis the checkpoint is kept in Redis instead.",
+        }),
+        checkpointInterval: duration(
+          '5s',
+          'How often the analyses are checkpointed (and at every decision and at shutdown): a kill -9 loses at most this much analysis progress.',
+        ),
+      })
+      .strict()
+      .prefault({})
+      .meta({
+        description:
+          'What survives a restart: analyses (evidence, looks, phases), rolled-back versions and resume records, restored at start.',
+      }),
     logging: z
       .object({
         level: z
