@@ -52,6 +52,12 @@ export const zones = [
     message: 'replay, backtest and demo are leaves: only src/cli.ts composes them',
   },
   {
+    target: './src/state',
+    from: './src',
+    except: ['./contracts', './errors.ts', './redis-url.ts', './state'],
+    message: 'the state store keeps opaque bytes: it imports only src/contracts, src/errors.ts and src/redis-url.ts',
+  },
+  {
     target: './src/jobs',
     from: ['./src/ingest', './src/analysis', './src/http', './src/main.ts'],
     message: 'jobs run plans; they know decisions and connectors, not telemetry or servers',

@@ -28,6 +28,11 @@ export const ERROR_CODES = {
   VIGIL_ERR_JOB_RETRIES_EXHAUSTED: { message: 'job %s failed after %s attempts', retryable: false },
   VIGIL_ERR_QUEUE_DRAIN_TIMEOUT: { message: 'queue %s did not drain within %s ms', retryable: true },
   VIGIL_ERR_QUEUE_CLOSED: { message: 'queue %s is closed', retryable: false },
+  // state (the agent's checkpoints)
+  VIGIL_ERR_STATE_CORRUPT: { message: 'checkpoint %s is corrupt: %s', retryable: false },
+  VIGIL_ERR_STATE_READ: { message: 'checkpoint %s could not be read: %s', retryable: true },
+  VIGIL_ERR_STATE_WRITE: { message: 'checkpoint %s could not be written: %s', retryable: true },
+  VIGIL_ERR_STATE_CLOSED: { message: 'state store %s is closed', retryable: false },
   // connectors
   VIGIL_ERR_CONNECTOR_HTTP_4XX: { message: 'vendor rejected the request: %s', retryable: false },
   VIGIL_ERR_CONNECTOR_HTTP_5XX: { message: 'vendor failed: %s', retryable: true },

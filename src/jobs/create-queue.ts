@@ -3,6 +3,7 @@
  * embedded in-process queue otherwise (single node, not durable). The choice is logged with the URL's password
  * and username masked.
  */
+import { redactRedisUrl } from '../redis-url.js';
 import { createBullmqQueue } from './bullmq-queue.js';
 import { createEmbeddedQueue } from './embedded-queue.js';
 import type { JobQueue, QueueAdapterOptions, RetryPolicy } from './queue.js';
@@ -15,18 +16,6 @@ export interface CreateQueueOptions extends QueueAdapterOptions {
   /** Finished-job retention for dedupe, seconds (BullMQ only; default 7 days). */
   retentionSeconds?: number;
   logger?: QueueAdapterOptions['logger'] & { info(obj: object, msg?: string): void };
-}
-
-/** `redis://user:secret@host:6379/0` → `redis://***:***@host:6379/0`; unparsable input → `[unparsable url]`. */
-export function redactRedisUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.username) u.username = '***';
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '[unparsable url]';
-  }
 }
 
 export function createQueue<T>(name: string, policy: RetryPolicy, opts: CreateQueueOptions): JobQueue<T> {

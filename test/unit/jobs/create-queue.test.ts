@@ -1,16 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createQueue, redactRedisUrl } from '../../../src/jobs/create-queue.js';
-
-describe('redactRedisUrl', () => {
-  it('masks username and password, keeps host, port and db', () => {
-    expect(redactRedisUrl('redis://default:s3cr3t@cache.internal:6380/2')).toBe(
-      'redis://***:***@cache.internal:6380/2',
-    );
-    expect(redactRedisUrl('rediss://:s3cr3t@cache:6379')).toBe('rediss://:***@cache:6379');
-    expect(redactRedisUrl('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
-    expect(redactRedisUrl('not a url s3cr3t')).toBe('[unparsable url]');
-  });
-});
+import { createQueue } from '../../../src/jobs/create-queue.js';
 
 describe('createQueue', () => {
   it('picks the embedded queue without a Redis URL and never logs a password', async () => {

@@ -95,6 +95,24 @@ describe('the walls of eslint.config.js', () => {
     expect(found).toEqual([expect.stringMatching(/analysis sees samples and batches/)]);
   });
 
+  it('the state store keeps opaque bytes: it may not import the queue, the analysis or the logger', async () => {
+    const found = await problems(
+      "import { createQueue } from '../jobs/create-queue.js';\nimport { AnalysisRegistry } from '../analysis/analysis-registry.js';\nimport { createLogger } from '../logger.js';\nexport const x = [createQueue, AnalysisRegistry, createLogger];\n",
+      'src/state/probe.ts',
+    );
+    expect(found).toEqual([
+      expect.stringMatching(/the state store keeps opaque bytes/),
+      expect.stringMatching(/the state store keeps opaque bytes/),
+      expect.stringMatching(/the state store keeps opaque bytes/),
+    ]);
+    expect(
+      await problems(
+        "import { Redis } from 'ioredis';\nimport { rename } from 'node:fs/promises';\nimport type { Decision } from '../contracts/index.js';\nimport { VigilError } from '../errors.js';\nimport { redactRedisUrl } from '../redis-url.js';\nimport { unframe } from './frame.js';\nexport const x: unknown[] = [Redis, rename, VigilError, redactRedisUrl, unframe, undefined as Decision | undefined];\n",
+        'src/state/probe.ts',
+      ),
+    ).toEqual([]);
+  });
+
   it('detectors and the engine are pure: no clock, no randomness, no I/O', async () => {
     const code =
       "import { readFileSync } from 'node:fs';\nexport const x = [readFileSync, Date.now(), Math.random(), new Date(), setTimeout];\n";
