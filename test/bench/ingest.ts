@@ -14,12 +14,23 @@
  *
  * 5. with --dedup: the cost of span de-duplication (ingest-dedup.ts): spans/s decoded and ingested in process
  *    on the soak traffic with ingest.dedup on vs off, and the memory per tracked span.
+ * 6. with --realtime: one service on the wall clock (ingest-realtime.ts, ~1.5-2.5 min): `vigil serve` with the
+ *    default look interval and late-data settings, 2 cohorts x 10 instances (own service.instance.id), each on
+ *    its OWN 5 s export timer at a random phase (the SDK's BatchSpanProcessor), 20 requests/s each, one
+ *    OTLP/HTTP request per export; the canary's exports are delivered 15 s after their timer fired (a slower
+ *    Collector tier); at T = 40 s the canary's error rate goes from 1% to 5%. Measures the share of each
+ *    cohort's sent requests the analysis compared in the looks it closed (goal >= 99%), the time from T to
+ *    the rollback (wall clock, and the decision's look / event time) and the agent's late / duplicate /
+ *    clock-skew counters.
  *
  * Options: --seconds N (per end-to-end phase, default 10), --soak, --soak-minutes M, --rate R (soak
  * requests/s; default half the measured protobuf maximum), --soak-only (with --rate: the soak alone),
  * --agent-node-args "<flags>" (node flags for the agent process), --quick (short phases, for a smoke run),
  * --dedup, --dedup-only (that section alone: bench-results/ingest-dedup.json), --dedup-rate S (simulated
- * spans/s of event time for it, default 12,000: the tables then hold ~70 s of spans, below the 1M default cap).
+ * spans/s of event time for it, default 12,000: the tables then hold ~70 s of spans, below the 1M default cap),
+ * --realtime, --realtime-only (that section alone: bench-results/ingest-realtime.json), --realtime-encoding
+ * protobuf|json (default protobuf). With --quick the real-time section runs 4 instances per cohort at
+ * 10 requests/s with T = 30 s (same 5 s timers, same 15 s canary delay).
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -29,6 +40,7 @@ import { runDecode, type DecodeResult } from './ingest-decode.js';
 import { runDedupCost, type DedupCostResult } from './ingest-dedup.js';
 import { runLoad, startAgentProcess, type AgentProcess, type LoadResult } from './ingest-load.js';
 import { fleet } from './ingest-payload.js';
+import { runRealtime, type RealtimeResult } from './ingest-realtime.js';
 import { TrafficSource, type Mode } from './ingest-traffic.js';
 
 const { values: args } = parseArgs({
@@ -43,6 +55,9 @@ const { values: args } = parseArgs({
     dedup: { type: 'boolean', default: false },
     'dedup-only': { type: 'boolean', default: false },
     'dedup-rate': { type: 'string', default: '12000' },
+    realtime: { type: 'boolean', default: false },
+    'realtime-only': { type: 'boolean', default: false },
+    'realtime-encoding': { type: 'string', default: 'protobuf' },
   },
 });
 const AGENT_NODE_ARGS = args['agent-node-args'].split(' ').filter((a) => a !== '');
@@ -380,7 +395,120 @@ async function dedupSection(): Promise<DedupCostResult> {
   return r;
 }
 
+async function realtimeSection(): Promise<RealtimeResult> {
+  const encoding = args['realtime-encoding'];
+  if (encoding !== 'protobuf' && encoding !== 'json') throw new Error('--realtime-encoding: protobuf or json');
+  const o = {
+    instances: args.quick ? 4 : 10,
+    ratePerInstance: args.quick ? 10 : 20,
+    exportIntervalMs: 5000,
+    canaryDelayMs: 15_000,
+    regressionAtSec: args.quick ? 30 : 40,
+    baselineErrorRate: 0.01,
+    regressedErrorRate: 0.05,
+    decisionTimeoutSec: args.quick ? 75 : 90,
+    encoding,
+    agentNodeArgs: AGENT_NODE_ARGS,
+  } as const;
+  console.log(
+    `\n## real time: 1 service, 2 cohorts x ${o.instances} instances, each on its own ${o.exportIntervalMs / 1000} s export timer (random phase), ${o.ratePerInstance} requests/s each, one OTLP/HTTP ${encoding} request per export; canary exports delivered ${o.canaryDelayMs / 1000} s after their timer; canary errors ${fmt(o.baselineErrorRate * 100)}% -> ${fmt(o.regressedErrorRate * 100)}% at T = +${o.regressionAtSec} s (baseline ${fmt(o.baselineErrorRate * 100)}%)`,
+  );
+  const r = await runRealtime(o);
+  const st = r.settings;
+  console.log(
+    `\nagent config: no analysis settings (defaults): look interval ${st.intervalMs / 1000} s, allowedLateness ${st.allowedLatenessMs / 1000} s, sourceIdleTimeout ${st.sourceIdleTimeoutMs / 1000} s; run ${fmt(r.runSeconds, 1)} s, ${fmt(r.exports.requests)} export requests, failed ${JSON.stringify(r.exports.failed)}`,
+  );
+  const share = (n: number, d: number) => (d === 0 ? 'n/a' : `${fmt((100 * n) / d, 2)}%`);
+  console.log(
+    `\n${table(
+      [
+        'look',
+        'event time s (window end)',
+        'seen closed at s',
+        'baseline sent',
+        'baseline compared',
+        'share',
+        'canary sent',
+        'canary compared',
+        'share',
+        'canary reqs after T',
+      ],
+      r.looks.map((l) => [
+        String(l.look),
+        fmt(l.endSec, 1),
+        fmt(l.seenClosedAtSec, 1),
+        fmt(l.sent.baseline),
+        fmt(l.compared.baseline),
+        share(l.compared.baseline, l.sent.baseline),
+        fmt(l.sent.canary),
+        fmt(l.compared.canary),
+        share(l.compared.canary, l.sent.canary),
+        fmt(l.regressedCanary),
+      ]),
+    )}`,
+  );
+  const a = r.analysis;
+  if (a === undefined) console.log('\nno analysis of the service was seen');
+  else {
+    console.log(
+      `\n${table(
+        [
+          'cohort',
+          `sent in the ${a.look} compared looks`,
+          'compared (totals)',
+          'late (analysis)',
+          'sent - compared - late',
+          'share compared',
+          'goal >= 99%',
+        ],
+        (['baseline', 'canary'] as const).map((c) => [
+          c,
+          fmt(a.sent[c]),
+          fmt(a.totals[c]),
+          fmt(a.late[c]),
+          fmt(a.unaccounted[c]),
+          `${fmt(a.sharePct[c], 2)}%`,
+          a.sharePct[c] >= r.goal.targetPct ? 'PASS' : 'FAIL',
+        ]),
+      )}`,
+    );
+    console.log(
+      '\nsent - compared - late: requests of the compared looks in no counter: delivered after the decision (a decided analysis counts nothing more) or still in the canary delay queue when the run stopped',
+    );
+    console.log(
+      `analysis ${a.id}: ${a.phase} at look ${a.look}, first look's window starts ${fmt((a.startedAtUnixMs - r.startUnixMs) / 1000, 1)} s from the start of the run: ${a.why}`,
+    );
+  }
+  const d = r.decision;
+  console.log(
+    d === undefined
+      ? `\nno decision within ${o.decisionTimeoutSec} s after T`
+      : `\ndecision ${d.outcome} at look ${d.look} (event time ${new Date(d.eventTimeUnixMs).toISOString()}, ${fmt(d.eventSecAfterT, 1)} s after T), seen ${fmt(d.wallSecAfterT, 1)} s after T on the wall clock; the look holding T could close ${fmt(r.floorSecAfterT, 1)} s after T at the earliest (its end + allowedLateness + the canary's delay)${d.late ? `; late in the decision: ${JSON.stringify(d.late)}` : ''}`,
+  );
+  const reg = r.counters.registry;
+  console.log(
+    `\nagent counters: vigil_late_requests_total baseline ${fmt(r.counters.lateRequests.baseline)} / canary ${fmt(r.counters.lateRequests.canary)}; vigil_spans_duplicate_total ${fmt(r.counters.duplicateSpans)}; vigil_spans_unchecked_total ${JSON.stringify(r.counters.uncheckedSpans)}; registry lateSamples ${fmt(reg.lateSamples ?? Number.NaN)}, clockSkewSamples ${fmt(reg.clockSkewSamples ?? Number.NaN)}, preAnalysisSamples ${fmt(reg.preAnalysisSamples ?? Number.NaN)}, decidedVersionSamples ${fmt(reg.decidedVersionSamples ?? Number.NaN)}`,
+  );
+  console.log(
+    `spans over the whole run: sent ${fmt(r.sentTotal.baseline)} baseline / ${fmt(r.sentTotal.canary)} canary, delivered ${fmt(r.delivered.baseline)} / ${fmt(r.delivered.canary)} (canary exports still delayed at the end are dropped), counted by the agent (vigil_request_samples_total) ${fmt(r.agentSamples.baseline)} / ${fmt(r.agentSamples.canary)}`,
+  );
+  console.log(
+    `\ngoal: share of each cohort's requests compared >= ${r.goal.targetPct}%: ${r.goal.pass ? 'PASS' : 'FAIL'}${a ? ` (baseline ${fmt(a.sharePct.baseline, 2)}%, canary ${fmt(a.sharePct.canary, 2)}%)` : ''}`,
+  );
+  return r;
+}
+
 async function main(): Promise<void> {
+  if (args['realtime-only']) {
+    const r = await realtimeSection();
+    mkdirSync('bench-results', { recursive: true });
+    writeFileSync(
+      'bench-results/ingest-realtime.json',
+      `${JSON.stringify({ suite: 'ingest-realtime', node: process.version, date: new Date().toISOString(), quick: args.quick, realtime: r }, null, 2)}\n`,
+    );
+    console.log('\nwrote bench-results/ingest-realtime.json');
+    return;
+  }
   if (args['dedup-only']) {
     const r = await dedupSection();
     mkdirSync('bench-results', { recursive: true });
@@ -473,6 +601,7 @@ async function main(): Promise<void> {
     printSoak(soakResult);
   }
   const dedupResult = args.dedup ? await dedupSection() : undefined;
+  const realtimeResult = args.realtime ? await realtimeSection() : undefined;
 
   const vigil = byName('Vigil protobuf');
   const goals = {
@@ -497,6 +626,13 @@ async function main(): Promise<void> {
         ],
         ['soak error responses', '0', goals.soakErrors === undefined ? 'not run (--soak)' : String(goals.soakErrors)],
         ['soak RSS (start / middle / end)', 'flat', soakResult ? soakSummary(soakResult) : 'not run (--soak)'],
+        [
+          'real time: share of baseline / canary requests compared',
+          '>= 99% each',
+          realtimeResult?.analysis
+            ? `${fmt(realtimeResult.analysis.sharePct.baseline, 2)}% / ${fmt(realtimeResult.analysis.sharePct.canary, 2)}%`
+            : 'not run (--realtime)',
+        ],
       ],
     )}`,
   );
@@ -517,6 +653,7 @@ async function main(): Promise<void> {
     stalls: stall,
     soak: soakResult,
     dedup: dedupResult,
+    realtime: realtimeResult,
     goals,
   };
   writeFileSync('bench-results/ingest.json', `${JSON.stringify(out, null, 2)}\n`);
