@@ -20,6 +20,8 @@ export interface DecisionDispatcherDeps {
 export class DecisionDispatcher {
   private chain: Promise<void> = Promise.resolve();
   private readonly listeners: ((d: Decision) => void)[] = [];
+  /** Decisions handed over and not yet durably recorded (a checkpoint keeps them: a restart records them). */
+  private readonly unrecorded = new Map<string, Decision>();
 
   constructor(private readonly deps: DecisionDispatcherDeps) {}
 
@@ -31,14 +33,21 @@ export class DecisionDispatcher {
   /** Queues a decision behind the ones before it: audit log, listeners, then the runner. Never throws. */
   dispatch(d: Decision): void {
     const log = this.deps.logger.child({ decisionId: d.id, analysis: d.analysis, service: d.service });
+    this.unrecorded.set(d.id, d);
     this.chain = this.chain
       .then(async () => {
         await this.deps.audit.recordDecision(d); // recorded BEFORE any job is enqueued
+        this.unrecorded.delete(d.id);
         log.info({ outcome: d.outcome, reason: d.reason, plan: d.plan, dryRun: d.dryRun }, 'decision recorded');
         for (const l of this.listeners) l(d);
         await this.deps.runner.dispatch(d);
       })
       .catch((e: unknown) => log.error({ err: e }, 'decision could not be recorded or dispatched'));
+  }
+
+  /** Decisions dispatched and not yet recorded in the audit log, oldest first. */
+  unrecordedDecisions(): Decision[] {
+    return [...this.unrecorded.values()];
   }
 
   /** Resolves when the decisions dispatched so far are recorded and handed to the runner. */

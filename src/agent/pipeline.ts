@@ -38,6 +38,11 @@ export interface Pipeline {
   readonly actions: Actions;
   /** Called after a decision is durably recorded (before its jobs run). */
   readonly onDecision: (listener: (d: Decision) => void) => void;
+  /** Records a decision and runs its plan (the registry's decisions come this way; a restart re-sends the ones a
+   *  checkpoint held unrecorded). */
+  readonly dispatch: (d: Decision) => void;
+  /** Decisions made and not yet recorded in the audit log (a checkpoint keeps them). */
+  readonly unrecordedDecisions: () => Decision[];
   readonly onLook: (listener: (e: LookEvent) => void) => void;
   /** Lets a rolled-back canary version be analysed again, and records who did it and why. */
   readonly resume: (service: string, version: string, by: string, reason: string) => Promise<boolean>;
@@ -90,6 +95,8 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     intake,
     actions,
     onDecision: (l) => dispatcher.onDecision(l),
+    dispatch: (d) => dispatcher.dispatch(d),
+    unrecordedDecisions: () => dispatcher.unrecordedDecisions(),
     onLook: (l) => lookListeners.push(l),
     async resume(service, version, by, reason) {
       const ok = registry.resume(service, version);

@@ -5,7 +5,7 @@
  * measure (`process_*` for the OS process, `nodejs_*` for the runtime), so they read `vigil_process_cpu_user_seconds_total`,
  * `vigil_process_resident_memory_bytes`, `vigil_nodejs_eventloop_lag_p99_seconds`, `vigil_nodejs_heap_size_used_bytes`, ...
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PlanRunnerDeps } from '../jobs/plan-runner.js';
 import type { JobQueue } from '../jobs/queue.js';
 
@@ -36,6 +36,10 @@ export interface VigilMetrics {
   ingestThrottled: Counter<'transport' | 'reason'>;
   limitRefused: Counter<'limit'>;
   limitReached: Counter<'limit'>;
+  checkpoints: Counter<'outcome'>;
+  checkpointSeconds: Histogram;
+  checkpointBytes: Gauge;
+  plansRecovered: Counter;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): VigilMetrics {
@@ -50,6 +54,33 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): VigilMet
     ...dedupMetrics(r),
     ...jobMetrics(r),
     ...limitMetrics(r),
+    ...stateMetrics(r),
+  };
+}
+
+/** Checkpoints of the analyses (src/agent/checkpoints.ts) and plans finished after a restart (recovery.ts). */
+function stateMetrics(
+  r: Registry[],
+): Pick<VigilMetrics, 'checkpoints' | 'checkpointSeconds' | 'checkpointBytes' | 'plansRecovered'> {
+  return {
+    checkpoints: new Counter({
+      name: 'vigil_checkpoints_total',
+      help: 'Checkpoints of the analyses by outcome (saved, failed): alert on failed',
+      labelNames: ['outcome'],
+      registers: r,
+    }),
+    checkpointSeconds: new Histogram({
+      name: 'vigil_checkpoint_seconds',
+      help: 'Time to serialise and durably save one checkpoint (the serialisation part blocks the event loop)',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: r,
+    }),
+    checkpointBytes: new Gauge({ name: 'vigil_checkpoint_bytes', help: 'Size of the last checkpoint', registers: r }),
+    plansRecovered: new Counter({
+      name: 'vigil_plans_recovered_total',
+      help: 'Rollback plans recorded in the audit log and unfinished at start, resumed from their next step',
+      registers: r,
+    }),
   };
 }
 

@@ -1,0 +1,116 @@
+import { deserialize, serialize } from 'node:v8';
+import { describe, expect, it } from 'vitest';
+import {
+  AnalysisRegistry,
+  type AnalysisSettings,
+  type RegistryState,
+} from '../../../src/analysis/analysis-registry.js';
+import type { Decision, RequestSample } from '../../../src/contracts/index.js';
+import { settings, stream } from '../../helpers/fleet-stream.js';
+
+/**
+ * A checkpoint (src/agent/checkpoints.ts) is the registry's `exportState` through node:v8 `serialize`; a restart
+ * `importState`s it into a NEW registry. Restarting at any point of the stream, looks closed and not yet run
+ * included, must give exactly the looks, decisions and analyses of the run that never stopped.
+ */
+
+interface Run {
+  looks: string[];
+  decisions: Decision[];
+  list: unknown[];
+}
+
+const withHash = (h: string): AnalysisSettings => ({ ...settings(), analysisHash: h });
+
+function fresh(run: Run, hash = 'h1'): AnalysisRegistry {
+  return new AnalysisRegistry(
+    withHash(hash),
+    {
+      onDecision: (d) => run.decisions.push(d),
+      onLook: (e) => run.looks.push(`${e.analysis.id}#${e.analysis.look}:${e.analysis.phase}`),
+    },
+    { deferLooks: true },
+  );
+}
+
+/** Feeds the stream, restarting (checkpoint → new registry) before the requests at `cuts`; runs looks lazily. */
+function run(requests: RequestSample[][], cuts: readonly number[]): Run {
+  const out: Run = { looks: [], decisions: [], list: [] };
+  let reg = fresh(out);
+  for (const [i, r] of requests.entries()) {
+    if (cuts.includes(i)) {
+      const bytes = serialize(reg.exportState());
+      reg = fresh(out);
+      const restored = reg.importState(deserialize(bytes) as RegistryState);
+      expect(restored.restarted).toBe(0);
+    }
+    reg.ingest(r.map((s) => ({ ...s })));
+    if (i % 7 === 6) reg.runPendingLooks(); // looks wait across some cuts
+  }
+  reg.flush();
+  out.list = reg.list();
+  return out;
+}
+
+describe('the registry state through a checkpoint', () => {
+  const requests = stream(42);
+  const straight = run(requests, []);
+
+  it('the scenario decides every outcome', () => {
+    expect(new Set(straight.decisions.map((d) => d.outcome))).toEqual(new Set(['rollback', 'promote', 'abandoned']));
+  });
+
+  it.each([[[50]], [[123, 124]], [[200, 400, 600, 800]], [Array.from({ length: 60 }, (_, k) => 20 * k + 3)]])(
+    'restarted before requests %j: the same looks, decisions (ids included) and analyses',
+    (cuts) => {
+      const restarted = run(requests, cuts);
+      expect(restarted.decisions).toEqual(straight.decisions);
+      expect(restarted.looks).toEqual(straight.looks);
+      expect(restarted.list).toEqual(straight.list);
+    },
+  );
+
+  it('a checkpoint of another analysis config keeps decided versions and restarts the running analyses', () => {
+    const before: Run = { looks: [], decisions: [], list: [] };
+    const reg = fresh(before);
+    for (const r of requests.slice(0, 700)) reg.ingest(r.map((s) => ({ ...s })));
+    reg.runPendingLooks();
+    const { running, decided } = reg.analysisCount;
+    expect(running).toBeGreaterThan(0);
+    expect(decided).toBeGreaterThan(0);
+    const after: Run = { looks: [], decisions: [], list: [] };
+    const other = fresh(after, 'h2');
+    const restored = other.importState(deserialize(serialize(reg.exportState())) as RegistryState);
+    expect(restored).toMatchObject({ restarted: running, running: 0 });
+    expect(other.analysisCount).toEqual({ running: 0, decided });
+    // a rolled-back version stays rolled back: its later samples start nothing
+    const rolledBack = before.decisions.find((d) => d.outcome === 'rollback')!;
+    other.ingest(requests[700]!.map((s) => ({ ...s })));
+    expect(other.list().filter((a) => a.id === rolledBack.analysis)).toEqual([
+      expect.objectContaining({ phase: 'rollback', decisionId: rolledBack.id }),
+    ]);
+  });
+
+  it('markDecided and resumeTo apply what the audit log recorded after the checkpoint', () => {
+    const first: Run = { looks: [], decisions: [], list: [] };
+    const reg = fresh(first);
+    for (const r of requests.slice(0, 300)) reg.ingest(r.map((s) => ({ ...s })));
+    const bytes = serialize(reg.exportState()); // the checkpoint, taken before the looks ran
+    reg.runPendingLooks();
+    const decision = first.decisions[0]!;
+    expect(decision).toBeDefined();
+    const next: Run = { looks: [], decisions: [], list: [] };
+    const restarted = fresh(next);
+    restarted.importState(deserialize(bytes) as RegistryState);
+    expect(restarted.markDecided(decision)).toBe(true);
+    expect(restarted.markDecided(decision)).toBe(false);
+    restarted.runPendingLooks(); // the restored looks of that analysis do not decide it again
+    expect(next.decisions.filter((d) => d.analysis === decision.analysis)).toEqual([]);
+    expect(restarted.get(decision.analysis)).toMatchObject({ phase: decision.outcome, decisionId: decision.id });
+    // a resume recorded after the checkpoint makes the version analysable again, as a new incarnation
+    const [service, version] = [decision.service, decision.canaryVersion];
+    expect(restarted.resumeTo(service, version, 1)).toBe(true);
+    expect(restarted.resumeTo(service, version, 1)).toBe(false);
+    expect(restarted.get(decision.analysis)).toBeUndefined();
+  });
+});
