@@ -126,37 +126,9 @@ export function createCheckpointer(opts: CheckpointerOptions): Checkpointer {
   return {
     where: store.where,
     async restore() {
-      let data: Buffer | undefined;
-      try {
-        data = await store.load();
-      } catch (err) {
-        log.error({ err }, 'checkpoint could not be read: the analyses start over');
-        return undefined;
-      }
-      if (data === undefined) return undefined;
-      let checkpoint: Checkpoint;
-      try {
-        checkpoint = deserialize(data) as Checkpoint;
-      } catch (err) {
-        log.error({ err }, 'checkpoint could not be decoded: the analyses start over');
-        return undefined;
-      }
-      if (checkpoint?.format !== CHECKPOINT_FORMAT) {
-        log.warn(
-          { format: checkpoint?.format, expected: CHECKPOINT_FORMAT },
-          'checkpoint of another Vigil version: ignored, the analyses start over',
-        );
-        return undefined;
-      }
-      const restored = registry.importState(checkpoint.registry);
+      const restored = await restoreCheckpoint(store, registry, log);
       savedChanges = registry.changes;
-      if (restored.restarted > 0) {
-        log.warn(
-          { restarted: restored.restarted },
-          "the config's analysis section changed since the checkpoint: running analyses start over (decided versions stay decided)",
-        );
-      }
-      return { ...restored, savedAtUnixMs: checkpoint.savedAtUnixMs, unrecorded: checkpoint.unrecorded };
+      return restored;
     },
     start() {
       started = true;
@@ -170,4 +142,42 @@ export function createCheckpointer(opts: CheckpointerOptions): Checkpointer {
       await store.close();
     },
   };
+}
+
+/** Loads the store's checkpoint into the registry; undefined (logged) when there is none or it cannot be used. */
+async function restoreCheckpoint(
+  store: StateStore,
+  registry: Pick<AnalysisRegistry, 'importState'>,
+  log: Logger,
+): Promise<Restored | undefined> {
+  let data: Buffer | undefined;
+  try {
+    data = await store.load();
+  } catch (err) {
+    log.error({ err }, 'checkpoint could not be read: the analyses start over');
+    return undefined;
+  }
+  if (data === undefined) return undefined;
+  let checkpoint: Checkpoint;
+  try {
+    checkpoint = deserialize(data) as Checkpoint;
+  } catch (err) {
+    log.error({ err }, 'checkpoint could not be decoded: the analyses start over');
+    return undefined;
+  }
+  if (checkpoint?.format !== CHECKPOINT_FORMAT) {
+    log.warn(
+      { format: checkpoint?.format, expected: CHECKPOINT_FORMAT },
+      'checkpoint of another Vigil version: ignored, the analyses start over',
+    );
+    return undefined;
+  }
+  const restored = registry.importState(checkpoint.registry);
+  if (restored.restarted > 0) {
+    log.warn(
+      { restarted: restored.restarted },
+      "the config's analysis section changed since the checkpoint: running analyses start over (decided versions stay decided)",
+    );
+  }
+  return { ...restored, savedAtUnixMs: checkpoint.savedAtUnixMs, unrecorded: checkpoint.unrecorded };
 }
