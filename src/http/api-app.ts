@@ -39,9 +39,13 @@ function tokenOk(header: string | undefined, tokens: readonly string[]): boolean
 
 const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-/** Requests that arrived too late to compare, under the compared ones (nothing when none did). */
+const percent = (share: number | null): string => (share === null ? '–' : `${(share * 100).toFixed(1)}%`);
+
+/** The share of each cohort's requests compared and, when some arrived too late to compare, how many, under the
+ *  compared ones. */
 const lateCell = (a: AnalysisSnapshot): string =>
-  a.late.canary + a.late.baseline > 0 ? `<br>late: ${a.late.canary} / ${a.late.baseline}` : '';
+  `<br>used: ${percent(a.used.canary)} / ${percent(a.used.baseline)}` +
+  (a.late.canary + a.late.baseline > 0 ? `<br>late: ${a.late.canary} / ${a.late.baseline}` : '');
 
 function dashboard(analyses: AnalysisSnapshot[]): string {
   const rows = analyses
