@@ -226,9 +226,11 @@ export class AnalysisRegistry {
   markDecided(decision: Decision): boolean {
     const svc = this.service(decision.service);
     if (svc === undefined || this.isDecided(svc, decision.canaryVersion)) return false;
+    const a = svc.running.get(decision.canaryVersion);
+    // an analysis that started after the decision's look is a later incarnation (its resume was not read back)
+    if (a !== undefined && a.startIndex * this.settings.intervalMs >= decision.eventTimeUnixMs) return false;
     this.changeCount++;
     if (decision.outcome === 'rollback') svc.rollbackTimes.push(decision.eventTimeUnixMs);
-    const a = svc.running.get(decision.canaryVersion);
     if (a !== undefined && a.id === decision.analysis) {
       a.phase = decision.outcome;
       a.why = decision.reason;
