@@ -28,6 +28,7 @@ export interface VigilMetrics {
   decisions: Counter<'outcome'>;
   jobs: Counter<'queue' | 'outcome' | 'connector'>;
   jobsRefused: Counter<'queue'>;
+  plansRecovered: Counter<'outcome'>;
   queueLag: Gauge<'queue'>;
   queueDepth: Gauge<'queue' | 'state'>;
   ingestInflightRequests: Gauge;
@@ -134,8 +135,10 @@ function dedupMetrics(r: Registry[]): Pick<VigilMetrics, 'spansDuplicate' | 'spa
   };
 }
 
-/** Job queues: finished attempts, lag and depth. */
-function jobMetrics(r: Registry[]): Pick<VigilMetrics, 'jobs' | 'jobsRefused' | 'queueLag' | 'queueDepth'> {
+/** Job queues: finished attempts, refused jobs, plans recovered at start, lag and depth. */
+function jobMetrics(
+  r: Registry[],
+): Pick<VigilMetrics, 'jobs' | 'jobsRefused' | 'plansRecovered' | 'queueLag' | 'queueDepth'> {
   return {
     jobs: new Counter({
       name: 'vigil_jobs_total',
@@ -147,6 +150,12 @@ function jobMetrics(r: Registry[]): Pick<VigilMetrics, 'jobs' | 'jobsRefused' | 
       name: 'vigil_jobs_refused_total',
       help: 'Jobs of a decision the queue refused because their id was already used (a plan or notification that did NOT run): alert on any increase',
       labelNames: ['queue'],
+      registers: r,
+    }),
+    plansRecovered: new Counter({
+      name: 'vigil_plans_recovered_total',
+      help: 'Rollback plans a restart interrupted, found unfinished in the audit log at start, by outcome: enqueued (their next step was enqueued again), already_queued (its job was still in the queue: it runs or ran), error (could not be enqueued: logged, tried again at the next start), too_old (decided longer ago than the bound, 24 h by default: logged, not finished)',
+      labelNames: ['outcome'],
       registers: r,
     }),
     queueLag: new Gauge({
