@@ -55,7 +55,7 @@ function fail(e: unknown): number {
 async function serve(opts: { config?: string }): Promise<number> {
   const loaded = load(opts.config);
   const logger = createLogger({ level: loaded.config.logging.level });
-  const agent = createAgent({ loaded, registries: BUILTIN_REGISTRIES, logger });
+  const agent = createAgent({ loaded, registries: BUILTIN_REGISTRIES, logger, recoverPlans: true });
   await agent.start();
   return new Promise<number>((resolve) => {
     let stopping = false;

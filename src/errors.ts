@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   // analysis / decision
   VIGIL_ERR_DETECTOR_OPTIONS: { message: 'detector options are invalid: %s', retryable: false },
   VIGIL_ERR_AUDIT_WRITE: { message: 'audit log could not be written: %s', retryable: true },
+  VIGIL_ERR_AUDIT_READ: { message: 'audit log could not be read back: %s', retryable: false },
   // jobs
   VIGIL_ERR_QUEUE_UNAVAILABLE: { message: 'job queue is unavailable: %s', retryable: true },
   VIGIL_ERR_JOB_RETRIES_EXHAUSTED: { message: 'job %s failed after %s attempts', retryable: false },

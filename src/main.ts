@@ -1,7 +1,8 @@
 /**
  * Composition root: the pipeline (src/agent/pipeline.ts: intake → analysis registry → look scheduler →
  * decision dispatcher → job queues and connectors) with the OTLP receivers and the control API around it.
- * `createAgent` builds everything without listening (tests use it with port 0); `start` listens; `stop`
+ * `createAgent` builds everything without listening (tests use it with port 0); `start` reads the audit log back
+ * (the decisions list and, with `recoverPlans`, the rollback plans a restart interrupted), then listens; `stop`
  * shuts down gracefully: stop accepting OTLP, let recorded decisions reach the queue, finish the active
  * jobs, close the audit log and the API.
  */
@@ -82,6 +83,7 @@ export function createAgent(opts: AgentOptions): Agent {
     onLook: pipeline.onLook,
     settle: pipeline.settle,
     async start() {
+      await pipeline.recover(); // decisions and interrupted plans from the audit log, before anything listens
       const { otlpHttpUrl, otlpGrpcAddress } = await receivers.listen();
       const apiUrl = await apiApp.listen({
         host: config.server.api.host,

@@ -13,6 +13,7 @@ import { createActions, type Actions } from './actions.js';
 import { DecisionDispatcher } from './decision-dispatcher.js';
 import { createIntake, type Intake } from './intake.js';
 import { LookScheduler } from './look-scheduler.js';
+import { recoverFromAudit, type RecoveryReport } from './recovery.js';
 import { createRegistry } from './registry.js';
 
 export interface PipelineOptions {
@@ -26,6 +27,11 @@ export interface PipelineOptions {
   deps?: Partial<ConnectorDeps>;
   /** Audit log path override. */
   auditPath?: string;
+  /** `recover()` also finishes the rollback plans a restart interrupted (the agent: `vigil serve`). Default false:
+   *  `vigil replay` and tests compose the pipeline without it. */
+  recoverPlans?: boolean;
+  /** Interrupted plans decided longer ago are not finished (default 24 h: `DEFAULT_RECOVER_MAX_AGE_MS`). */
+  recoverMaxAgeMs?: number;
 }
 
 export interface Pipeline {
@@ -46,6 +52,13 @@ export interface Pipeline {
   readonly onLook: (listener: (e: LookEvent) => void) => void;
   /** Lets a rolled-back canary version be analysed again, and records who did it and why. */
   readonly resume: (service: string, version: string, by: string, reason: string) => Promise<boolean>;
+  /**
+   * Reads the audit log's tail back (src/agent/recovery.ts): the API's decisions list gets the decisions recorded
+   * before this start and, with `recoverPlans`, every rollback plan a restart interrupted goes on from its next
+   * step. Call it once, before telemetry arrives (the agent awaits it before it listens); later calls return the
+   * first call's report.
+   */
+  readonly recover: () => Promise<RecoveryReport>;
   /** Resolves when every closed look has run, every decision is dispatched and the queues are idle. */
   readonly settle: (timeoutMs?: number) => Promise<void>;
   /** Runs every closed look, lets its decision reach the queue, finishes the active jobs, closes the audit log. */
@@ -87,6 +100,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
   });
   const intake = createIntake({ config, logger, metrics, registry, looks: new LookScheduler(registry, logger) });
   actions.runner.start();
+  let recovered: Promise<RecoveryReport> | undefined;
   return {
     dryRun,
     metrics,
@@ -103,6 +117,15 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       if (ok) await audit.append({ type: 'resume', service, canaryVersion: version, by, reason });
       return ok;
     },
+    recover: () =>
+      (recovered ??= recoverFromAudit({
+        audit,
+        runner: actions.runner,
+        logger,
+        metrics,
+        recoverPlans: opts.recoverPlans === true,
+        maxAgeMs: opts.recoverMaxAgeMs,
+      })),
     async settle(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       registry.runPendingLooks();

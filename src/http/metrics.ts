@@ -29,6 +29,7 @@ export interface VigilMetrics {
   decisions: Counter<'outcome'>;
   jobs: Counter<'queue' | 'outcome' | 'connector'>;
   jobsRefused: Counter<'queue'>;
+  plansRecovered: Counter<'outcome'>;
   queueLag: Gauge<'queue'>;
   queueDepth: Gauge<'queue' | 'state'>;
   ingestInflightRequests: Gauge;
@@ -39,7 +40,6 @@ export interface VigilMetrics {
   checkpoints: Counter<'outcome'>;
   checkpointSeconds: Histogram;
   checkpointBytes: Gauge;
-  plansRecovered: Counter;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): VigilMetrics {
@@ -58,10 +58,10 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): VigilMet
   };
 }
 
-/** Checkpoints of the analyses (src/agent/checkpoints.ts) and plans finished after a restart (recovery.ts). */
+/** Checkpoints of the analyses (src/agent/checkpoints.ts). */
 function stateMetrics(
   r: Registry[],
-): Pick<VigilMetrics, 'checkpoints' | 'checkpointSeconds' | 'checkpointBytes' | 'plansRecovered'> {
+): Pick<VigilMetrics, 'checkpoints' | 'checkpointSeconds' | 'checkpointBytes'> {
   return {
     checkpoints: new Counter({
       name: 'vigil_checkpoints_total',
@@ -76,11 +76,6 @@ function stateMetrics(
       registers: r,
     }),
     checkpointBytes: new Gauge({ name: 'vigil_checkpoint_bytes', help: 'Size of the last checkpoint', registers: r }),
-    plansRecovered: new Counter({
-      name: 'vigil_plans_recovered_total',
-      help: 'Rollback plans recorded in the audit log and unfinished at start, resumed from their next step',
-      registers: r,
-    }),
   };
 }
 
@@ -172,8 +167,10 @@ function dedupMetrics(r: Registry[]): Pick<VigilMetrics, 'spansDuplicate' | 'spa
   };
 }
 
-/** Job queues: finished attempts, lag and depth. */
-function jobMetrics(r: Registry[]): Pick<VigilMetrics, 'jobs' | 'jobsRefused' | 'queueLag' | 'queueDepth'> {
+/** Job queues: finished attempts, refused jobs, plans recovered at start, lag and depth. */
+function jobMetrics(
+  r: Registry[],
+): Pick<VigilMetrics, 'jobs' | 'jobsRefused' | 'plansRecovered' | 'queueLag' | 'queueDepth'> {
   return {
     jobs: new Counter({
       name: 'vigil_jobs_total',
@@ -185,6 +182,12 @@ function jobMetrics(r: Registry[]): Pick<VigilMetrics, 'jobs' | 'jobsRefused' | 
       name: 'vigil_jobs_refused_total',
       help: 'Jobs of a decision the queue refused because their id was already used (a plan or notification that did NOT run): alert on any increase',
       labelNames: ['queue'],
+      registers: r,
+    }),
+    plansRecovered: new Counter({
+      name: 'vigil_plans_recovered_total',
+      help: 'Rollback plans a restart interrupted, found unfinished in the audit log at start, by outcome: enqueued (their next step was enqueued again), already_queued (its job was still in the queue: it runs or ran), error (could not be enqueued: logged, tried again at the next start), too_old (decided longer ago than the bound, 24 h by default: logged, not finished)',
+      labelNames: ['outcome'],
       registers: r,
     }),
     queueLag: new Gauge({

@@ -6,6 +6,9 @@
  *   crash between the two is repaired by the queue's retry (connectors SET state: re-applying is harmless). The
  *   results of the steps done so far travel in the next step's job data and end in the 'plan-completed'
  *   notification.
+ * - After a restart, `recover` goes on with a plan from the first step its audit entries do not show done (the audit
+ *   log is read back by src/agent/recovery.ts); the step's deterministic id keeps a job still in a BullMQ queue from
+ *   being enqueued twice, and that is not a refusal there.
  * - Notifications go on their own `notifications` queue: a chat outage delays or fails only notification jobs,
  *   never a rollback step.
  * - A step that fails for good (non-retryable error, or its last attempt) writes an 'action-failed' audit entry and
@@ -83,6 +86,16 @@ export type JobOutcome = 'completed' | 'retry' | 'failed';
 export interface PlanRunner {
   /** Enqueues the 'decision' notifications and, for a rollback with a non-empty plan, step 0. Idempotent. */
   dispatch(decision: Decision): Promise<void>;
+  /**
+   * Goes on with a rollback plan a restart interrupted (its audit entries say steps `0..nextStep-1` are done, with
+   * the results `done`): enqueues the job of step `nextStep` (deterministic id, `done` in its data) and, when
+   * `nextStep` is 0, the 'decision' notifications, as `dispatch` does. A warn line names the plan and the step. A job
+   * whose id is already used is NOT an error here: with BullMQ it may still be in Redis (waiting, active or
+   * finished: it runs or ran already); it is logged at info ('plan already queued') and not counted as refused.
+   * `added` is false then. Throws a RangeError when `nextStep` is not a step of a rollback plan or `done` does not
+   * hold `nextStep` results.
+   */
+  recover(decision: Decision, nextStep: number, done: readonly StepResult[]): Promise<{ added: boolean }>;
   /** Starts the workers of both queues. */
   start(): void;
   /** Closes the actions queue (waiting for the active step), then the notifications queue. */
@@ -139,12 +152,14 @@ function dryRunOf(deps: PlanRunnerDeps, d: Decision): boolean {
   return deps.dryRun || d.dryRun;
 }
 
-/** Enqueues one notification job per notifier (ids are deterministic: enqueued once). */
+/** Enqueues one notification job per notifier (ids are deterministic: enqueued once). A job whose id is already used
+ *  goes to `onUsed` (default: `refused`, an error). */
 async function notifyAll(
   deps: PlanRunnerDeps,
   kind: NotificationKind,
   decision: Decision,
   extra: Pick<Notification, 'failure' | 'steps'> = {},
+  onUsed: (queue: string, jobId: string) => void = (queue, jobId) => refused(deps, queue, decision, jobId),
 ): Promise<void> {
   const link = deps.link?.(decision);
   const notification: Notification = { kind, decision, ...(link === undefined ? {} : { link }), ...extra };
@@ -156,7 +171,7 @@ async function notifyAll(
         name: `notify-${kind}`,
         data: { notification, notifier: n.name },
       });
-      if (!added) refused(deps, deps.notifications.name, decision, id);
+      if (!added) onUsed(deps.notifications.name, id);
     }),
   );
 }
@@ -168,6 +183,59 @@ function refused(deps: PlanRunnerDeps, queue: string, decision: Decision, jobId:
     { queue, jobId, decisionId: decision.id, analysis: decision.analysis, service: decision.service },
     'job refused: its id was already used, so it will NOT run (the same decision dispatched twice, or an earlier decision with the same id)',
   );
+}
+
+/** Awaits every task, then rethrows the first failure (every task is tried). */
+async function allOrFirstError<T>(tasks: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(tasks);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+}
+
+/** `PlanRunner.recover`: enqueues step `nextStep` of an interrupted plan (and the 'decision' notifications at 0). */
+async function recoverPlan(
+  deps: PlanRunnerDeps,
+  decision: Decision,
+  nextStep: number,
+  done: readonly StepResult[],
+): Promise<{ added: boolean }> {
+  const { plan } = decision;
+  if (decision.outcome !== 'rollback' || !Number.isInteger(nextStep) || nextStep < 0 || nextStep >= plan.length) {
+    throw new RangeError(`decision ${decision.id}: step ${nextStep} is not a step of its rollback plan`);
+  }
+  if (done.length !== nextStep) {
+    throw new RangeError(`decision ${decision.id}: ${done.length} results given for ${nextStep} steps done`);
+  }
+  const { actions } = deps;
+  const id = stepJobId(decision, nextStep);
+  const ids = { decisionId: decision.id, analysis: decision.analysis, service: decision.service };
+  deps.logger.warn(
+    {
+      ...ids,
+      queue: actions.name,
+      jobId: id,
+      step: nextStep,
+      connector: plan[nextStep],
+      plan,
+      dryRun: dryRunOf(deps, decision),
+    },
+    `resuming a rollback plan interrupted by a restart: from step ${nextStep} of ${plan.length}`,
+  );
+  const alreadyQueued = (queue: string, jobId: string): void =>
+    deps.logger.info(
+      { ...ids, queue, jobId },
+      'plan already queued: a job with this id exists (waiting, running or finished), so it runs or ran already',
+    );
+  const data: StepJob = nextStep === 0 ? { decision, step: 0 } : { decision, step: nextStep, done: [...done] };
+  const step = actions.add({ id, name: 'rollback-step', data }).then(({ added }) => {
+    if (!added) alreadyQueued(actions.name, id);
+    return added;
+  });
+  const tasks: Promise<boolean>[] = [step];
+  if (nextStep === 0) tasks.push(notifyAll(deps, 'decision', decision, {}, alreadyQueued).then(() => true));
+  const [added = false] = await allOrFirstError(tasks);
+  return { added };
 }
 
 /** Final failure of a step: audit, alert every notifier. Errors here are logged; the step still fails. */
@@ -327,10 +395,9 @@ export function createPlanRunner(deps: PlanRunnerDeps): PlanRunner {
         );
       }
       tasks.push(notifyAll(deps, 'decision', decision));
-      const settled = await Promise.allSettled(tasks);
-      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-      if (failed) throw failed.reason;
+      await allOrFirstError(tasks);
     },
+    recover: (decision, nextStep, done) => recoverPlan(deps, decision, nextStep, done),
     start() {
       actions.process(stepHandler(deps), {
         onCompleted: (job) => deps.metrics?.jobOutcome(actions.name, 'completed', stepConnector(job)),

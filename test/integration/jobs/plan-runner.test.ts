@@ -227,6 +227,91 @@ describe.each(ADAPTERS)('plan runner on the $kind queue', ({ kind }) => {
     expect(w.posts.map((p) => p.kind).sort()).toEqual(['decision', 'plan-completed']);
   });
 
+  it('recover goes on from the step given with the results given, once; a warn line names the plan and the step', async () => {
+    const w = newWorld();
+    const logs = captureLogs('info');
+    const { settle } = setup({
+      w,
+      connectors: ['kill-flag', 'shift-traffic', 'undo-deploy'].map((n) => connector(w, n)),
+      notifiers: [notifier(w, 'ops')],
+      logger: logs.logger,
+    });
+    const step0 = { connector: 'kill-flag', changed: true, detail: 'done before the restart' };
+    expect(await runner?.recover(decision(), 1, [step0])).toEqual({ added: true });
+    await settle();
+    expect(w.ctxs.map((c) => c.connector)).toEqual(['shift-traffic', 'undo-deploy']);
+    expect(w.audit.map((e) => [e.type, e.step])).toEqual([
+      ['action', 1],
+      ['action', 2],
+    ]);
+    // no 'decision' notification again (step 0 had run); plan-completed carries the step done before the restart
+    expect(w.posts.map((p) => p.kind)).toEqual(['plan-completed']);
+    expect(w.posts[0]?.n.steps).toEqual([
+      step0,
+      { connector: 'shift-traffic', changed: true, detail: 'shift-traffic set to 1.3.2' },
+      { connector: 'undo-deploy', changed: true, detail: 'undo-deploy set to 1.3.2' },
+    ]);
+    const warn = logs.parsed().filter((l) => l.level === 40 && String(l.msg).startsWith('resuming'));
+    expect(warn).toEqual([
+      expect.objectContaining({ decisionId: 'dec-1', step: 1, connector: 'shift-traffic', queue: 'actions' }),
+    ]);
+  });
+
+  it('recover from step 0 enqueues the decision notifications too, as dispatch does', async () => {
+    const w = newWorld();
+    const { settle } = setup({
+      w,
+      connectors: ['kill-flag', 'shift-traffic', 'undo-deploy'].map((n) => connector(w, n)),
+      notifiers: [notifier(w, 'ops')],
+    });
+    expect(await runner?.recover(decision(), 0, [])).toEqual({ added: true });
+    await settle();
+    expect(w.ctxs.map((c) => c.connector)).toEqual(['kill-flag', 'shift-traffic', 'undo-deploy']);
+    expect(w.posts.map((p) => p.kind).sort()).toEqual(['decision', 'plan-completed']);
+  });
+
+  it('recover of a plan whose job is already in the queue runs nothing again and is not a refusal', async () => {
+    const w = newWorld();
+    const logs = captureLogs('info');
+    const { settle } = setup({
+      w,
+      connectors: ['kill-flag', 'shift-traffic', 'undo-deploy'].map((n) => connector(w, n)),
+      notifiers: [notifier(w, 'ops')],
+      logger: logs.logger,
+    });
+    await runner?.dispatch(decision());
+    await settle(); // every job of the plan is finished and still known to the queue
+    expect(await runner?.recover(decision(), 0, [])).toEqual({ added: false });
+    const step0 = { connector: 'kill-flag', changed: true, detail: 'kill-flag set to 1.3.2' };
+    expect(await runner?.recover(decision(), 1, [step0])).toEqual({ added: false });
+    await settle();
+    expect(w.ctxs.map((c) => c.connector)).toEqual(['kill-flag', 'shift-traffic', 'undo-deploy']);
+    expect(w.posts.map((p) => p.kind).sort()).toEqual(['decision', 'plan-completed']);
+    expect(w.metrics.filter((m) => m.endsWith(':refused'))).toEqual([]);
+    const lines = logs.parsed();
+    expect(lines.filter((l) => l.level === 50)).toEqual([]);
+    expect(
+      lines.filter((l) => String(l.msg).startsWith('plan already queued')).map((l) => [l.level, l.queue, l.jobId]),
+    ).toEqual(
+      expect.arrayContaining([
+        [30, 'actions', 'checkout:dec-1:kill-flag'],
+        [30, 'notifications', 'checkout:dec-1:notify:ops:decision'],
+        [30, 'actions', 'checkout:dec-1:shift-traffic'],
+      ]),
+    );
+  });
+
+  it('recover refuses a step that is not in the rollback plan, or results that do not match it', async () => {
+    const w = newWorld();
+    setup({ w, connectors: [connector(w, 'kill-flag')], notifiers: [] });
+    const r = { connector: 'kill-flag', changed: true, detail: 'x' };
+    await expect(runner!.recover(decision(), 3, [r, r, r])).rejects.toThrow(RangeError);
+    await expect(runner!.recover(decision(), -1, [])).rejects.toThrow(RangeError);
+    await expect(runner!.recover(decision(), 2, [r])).rejects.toThrow(RangeError);
+    await expect(runner!.recover(decision({ outcome: 'promote' }), 0, [])).rejects.toThrow(RangeError);
+    expect(w.ctxs).toEqual([]);
+  });
+
   it('stops the plan on a permanent failure, audits it and sends action-failed', async () => {
     const w = newWorld();
     const { settle } = setup({
