@@ -1,12 +1,14 @@
 /**
  * Composition root: the pipeline (src/agent/pipeline.ts: intake → analysis registry → look scheduler →
  * decision dispatcher → job queues and connectors) with the OTLP receivers and the control API around it.
- * `createAgent` builds everything without listening (tests use it with port 0); `start` reads the audit log back
- * (the decisions list and, with `recoverPlans`, the rollback plans a restart interrupted), then listens; `stop`
- * shuts down gracefully: stop accepting OTLP, let recorded decisions reach the queue, finish the active
- * jobs, close the audit log and the API.
+ * `createAgent` builds everything without listening (tests use it with port 0); `start` restores the analyses from
+ * their checkpoint (src/agent/checkpoints.ts), reads the audit log back (the decisions list, what it recorded after
+ * the checkpoint and, with `recoverPlans`, the rollback plans a restart interrupted), then listens and checkpoints
+ * every `state.checkpointInterval`; `stop` shuts down gracefully: stop accepting OTLP, let recorded decisions reach
+ * the queue, finish the active jobs, close the audit log, take the last checkpoint, close the API.
  */
 import type { FastifyInstance } from 'fastify';
+import { createCheckpointer, createStateStore } from './agent/checkpoints.js';
 import { createPipeline, type Pipeline, type PipelineOptions } from './agent/pipeline.js';
 import { createReceivers, type Receivers } from './agent/receivers.js';
 import type { AnalysisRegistry, LookEvent } from './analysis/analysis-registry.js';
@@ -66,6 +68,15 @@ export function createAgent(opts: AgentOptions): Agent {
   const receivers = createReceivers({ config, logger, metrics: pipeline.metrics, intake, ports: opts.ports });
   let started = false;
   const apiApp = controlApi(pipeline, opts, () => started);
+  const checkpoints = createCheckpointer({
+    store: createStateStore(config, opts.auditPath),
+    registry: pipeline.registry,
+    unrecorded: pipeline.unrecordedDecisions,
+    intervalMs: config.state.checkpointInterval,
+    logger,
+    metrics: pipeline.metrics,
+  });
+  pipeline.onDecision(() => void checkpoints.save()); // a decided version is kept decided across a restart at once
   return {
     registry: pipeline.registry,
     audit: pipeline.audit,
@@ -83,7 +94,15 @@ export function createAgent(opts: AgentOptions): Agent {
     onLook: pipeline.onLook,
     settle: pipeline.settle,
     async start() {
-      await pipeline.recover(); // decisions and interrupted plans from the audit log, before anything listens
+      // before anything listens: the analyses from their checkpoint, then what the audit log recorded after it
+      const restored = await checkpoints.restore();
+      await pipeline.recover({ unrecorded: restored?.unrecorded ?? [] });
+      if (restored)
+        logger.info(
+          { checkpoint: checkpoints.where, ...restored, unrecorded: restored.unrecorded.length },
+          'analyses restored',
+        );
+      checkpoints.start();
       const { otlpHttpUrl, otlpGrpcAddress } = await receivers.listen();
       const apiUrl = await apiApp.listen({
         host: config.server.api.host,
@@ -111,6 +130,7 @@ export function createAgent(opts: AgentOptions): Agent {
       actions.stopHealthChecks();
       await receivers.close();
       await pipeline.close();
+      await checkpoints.close(); // after the last looks ran and their decisions were recorded
       await apiApp.close();
     },
   };

@@ -54,11 +54,12 @@ export interface Pipeline {
   readonly resume: (service: string, version: string, by: string, reason: string) => Promise<boolean>;
   /**
    * Reads the audit log's tail back (src/agent/recovery.ts): the API's decisions list gets the decisions recorded
-   * before this start and, with `recoverPlans`, every rollback plan a restart interrupted goes on from its next
-   * step. Call it once, before telemetry arrives (the agent awaits it before it listens); later calls return the
-   * first call's report.
+   * before this start, the analyses (restored from a checkpoint before this call, or empty) get the decisions and
+   * resumes recorded after their checkpoint, the checkpoint's `unrecorded` decisions are recorded and dispatched,
+   * and, with `recoverPlans`, every rollback plan a restart interrupted goes on from its next step. Call it once,
+   * before telemetry arrives (the agent awaits it before it listens); later calls return the first call's report.
    */
-  readonly recover: () => Promise<RecoveryReport>;
+  readonly recover: (restored?: { unrecorded: readonly Decision[] }) => Promise<RecoveryReport>;
   /** Resolves when every closed look has run, every decision is dispatched and the queues are idle. */
   readonly settle: (timeoutMs?: number) => Promise<void>;
   /** Runs every closed look, lets its decision reach the queue, finishes the active jobs, closes the audit log. */
@@ -117,7 +118,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       if (ok) await audit.append({ type: 'resume', service, canaryVersion: version, by, reason });
       return ok;
     },
-    recover: () =>
+    recover: (restored) =>
       (recovered ??= recoverFromAudit({
         audit,
         runner: actions.runner,
@@ -125,6 +126,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
         metrics,
         recoverPlans: opts.recoverPlans === true,
         maxAgeMs: opts.recoverMaxAgeMs,
+        analyses: { registry, unrecorded: restored?.unrecorded ?? [], dispatch: (d) => dispatcher.dispatch(d) },
       })),
     async settle(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;

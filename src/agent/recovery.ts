@@ -14,8 +14,10 @@
  * twice. A step cut between its connector call and its audit entry runs again (connectors SET state).
  */
 import type { Logger } from 'pino';
-import { readAuditTail, type AuditLog } from '../decide/audit-log.js';
-import { unfinishedPlans, type UnfinishedPlan } from '../decide/audit-replay.js';
+import type { AnalysisRegistry } from '../analysis/analysis-registry.js';
+import type { Decision } from '../contracts/index.js';
+import { readAuditTail, type AuditEntry, type AuditLog } from '../decide/audit-log.js';
+import { unfinishedPlans, versionHistory, type UnfinishedPlan } from '../decide/audit-replay.js';
 import type { VigilMetrics } from '../http/metrics.js';
 import type { PlanRunner } from '../jobs/plan-runner.js';
 
@@ -28,9 +30,19 @@ export interface RecoveryDeps {
   recoverPlans: boolean;
   /** Bytes of the audit log read back (default 64 MiB: `DEFAULT_AUDIT_TAIL_BYTES`). */
   maxBytes?: number;
+  /** The analyses restored from a checkpoint (or none): what the audit log recorded after it is applied to them. */
+  analyses?: AnalysesToReconcile;
   /** Plans decided longer ago than this are not finished (default `DEFAULT_RECOVER_MAX_AGE_MS`, 24 h). */
   maxAgeMs?: number;
   now?: () => number;
+}
+
+/** The restored analysis state, and the decisions its checkpoint held that were not yet recorded. */
+export interface AnalysesToReconcile {
+  registry: Pick<AnalysisRegistry, 'resumeTo' | 'markDecided'>;
+  unrecorded: readonly Decision[];
+  /** Records a decision and runs its plan (the dispatcher). */
+  dispatch(d: Decision): void;
 }
 
 /** How old an interrupted plan may be and still be finished at start. */
@@ -56,6 +68,36 @@ export interface RecoveryReport {
   plansFailed: number;
   /** Interrupted plans decided longer ago than `maxAgeMs`: not finished (logged). */
   plansTooOld: number;
+  /** Versions decided in the audit log after the last checkpoint: decided in the analyses too (no second decision). */
+  versionsDecided: number;
+  /** Versions resumed in the audit log after the last checkpoint: resumed in the analyses too. */
+  versionsResumed: number;
+  /** Decisions the checkpoint held and the audit log did not: recorded and dispatched now. */
+  decisionsRedispatched: number;
+}
+
+/**
+ * Applies to the restored analyses what the audit log recorded after their checkpoint (the audit log is written
+ * first and is the truth): resumes, then the last decision of each version after its last resume; then records
+ * and dispatches the decisions the checkpoint held that never reached the audit log (a kill between the look
+ * that decided and the audit write). Idempotent: a state that already has them is left as it is.
+ */
+export function reconcileAnalyses(
+  analyses: AnalysesToReconcile,
+  entries: readonly AuditEntry[],
+): Pick<RecoveryReport, 'versionsDecided' | 'versionsResumed' | 'decisionsRedispatched'> {
+  const out = { versionsDecided: 0, versionsResumed: 0, decisionsRedispatched: 0 };
+  for (const h of versionHistory(entries)) {
+    if (analyses.registry.resumeTo(h.service, h.canaryVersion, h.resumes)) out.versionsResumed++;
+    if (h.lastDecision && analyses.registry.markDecided(h.lastDecision)) out.versionsDecided++;
+  }
+  const recorded = new Set(entries.filter((e) => e.type === 'decision').map((e) => e.id));
+  for (const d of analyses.unrecorded) {
+    if (recorded.has(d.id)) continue;
+    analyses.dispatch(d);
+    out.decisionsRedispatched++;
+  }
+  return out;
 }
 
 export async function recoverFromAudit(deps: RecoveryDeps): Promise<RecoveryReport> {
@@ -72,6 +114,9 @@ export async function recoverFromAudit(deps: RecoveryDeps): Promise<RecoveryRepo
     plansAlreadyQueued: 0,
     plansFailed: 0,
     plansTooOld: 0,
+    ...(deps.analyses
+      ? reconcileAnalyses(deps.analyses, tail.entries)
+      : { versionsDecided: 0, versionsResumed: 0, decisionsRedispatched: 0 }),
   };
   const plans = deps.recoverPlans ? unfinishedPlans(tail.entries) : [];
   const now = (deps.now ?? Date.now)();

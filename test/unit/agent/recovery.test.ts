@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { recoverFromAudit, type RecoveryDeps } from '../../../src/agent/recovery.js';
+import { reconcileAnalyses, recoverFromAudit, type RecoveryDeps } from '../../../src/agent/recovery.js';
 import type { Decision } from '../../../src/contracts/decision.js';
 import { createAuditLog } from '../../../src/decide/audit-log.js';
 import { createMetrics } from '../../../src/http/metrics.js';
@@ -92,6 +92,9 @@ describe('recoverFromAudit', () => {
       plansAlreadyQueued: 1,
       plansFailed: 1,
       plansTooOld: 1,
+      versionsDecided: 0,
+      versionsResumed: 0,
+      decisionsRedispatched: 0,
     });
     expect(exported).toEqual([
       'vigil_plans_recovered_total{outcome="too_old"} 1',
@@ -123,5 +126,47 @@ describe('recoverFromAudit', () => {
     expect((await run(path, { maxAgeMs: 30 * 3600_000 })).calls).toEqual(['old@0', 'boom@0', 'fresh@1', 'queued@0']);
     const { loggedAt: _, ...undated } = decided(decision('undated'), 0);
     expect((await run(logWith([undated]))).report).toMatchObject({ plansTooOld: 1, plansEnqueued: 0 });
+  });
+});
+
+describe('reconcileAnalyses: what the audit log recorded after the checkpoint', () => {
+  const entry = (d: Decision) => ({ type: 'decision', ...d, loggedAt: new Date(NOW).toISOString() });
+  const resume = (version: string) => ({
+    type: 'resume',
+    service: 'cart',
+    canaryVersion: version,
+    by: 'op',
+    reason: 'r',
+  });
+
+  it('resumes, then the last decision after them, then the unrecorded decisions not in the log', () => {
+    const calls: string[] = [];
+    const registry = {
+      resumeTo: (service: string, version: string, n: number) => (calls.push(`resumeTo ${version} ${n}`), n > 0),
+      markDecided: (d: Decision) => (calls.push(`decided ${d.id}`), d.id !== 'known'),
+    };
+    const dispatched: string[] = [];
+    const [a1, a2, b, known, lost] = ['a1', 'a2', 'b', 'known', 'lost'].map((id) => ({
+      ...decision(id),
+      canaryVersion: id.startsWith('a') ? 'A' : id,
+    }));
+    const out = reconcileAnalyses({ registry, unrecorded: [b!, lost!], dispatch: (d) => dispatched.push(d.id) }, [
+      entry(a1!),
+      resume('A'),
+      entry(a2!),
+      entry(b!),
+      entry(known!),
+    ]);
+    // A: one resume, then a2 (a1 came before the resume); b and known: no resume
+    expect(calls).toEqual([
+      'resumeTo A 1',
+      'decided a2',
+      'resumeTo b 0',
+      'decided b',
+      'resumeTo known 0',
+      'decided known',
+    ]);
+    expect(out).toEqual({ versionsDecided: 2, versionsResumed: 1, decisionsRedispatched: 1 });
+    expect(dispatched).toEqual(['lost']); // b is in the log already
   });
 });
