@@ -4,92 +4,18 @@
  * done before the kill do not run again. Real processes (the CLI from the TypeScript sources through tsx), real
  * OTLP/HTTP JSON telemetry that rolls a canary back, real webhook connectors posting to a local HTTP peer.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpPeer, type RecordedRequest } from '../helpers/http-peer.js';
+import { killAll, look, serve, waitUntil } from '../helpers/serve-process.js';
 
-const root = join(import.meta.dirname, '../..');
-const children: ChildProcess[] = [];
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killAll();
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-interface Serving {
-  child: ChildProcess;
-  otlpHttp: string;
-  output(): string;
-  exited: Promise<number | null>;
-}
-
-/** `vigil serve --config <file>` from the sources; resolves once it logged 'vigil is listening'. */
-async function serve(configFile: string): Promise<Serving> {
-  const script = `const { main } = await import(${JSON.stringify(join(root, 'src/cli.ts'))}); process.exitCode = await main(['node', 'vigil', 'serve', '--config', ${JSON.stringify(configFile)}]);`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-    cwd: root,
-    env: { ...process.env, VIGIL_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  await waitUntil(
-    () => out.includes('vigil is listening'),
-    30_000,
-    () => out,
-  );
-  const line = out.split('\n').find((l) => l.includes('vigil is listening'))!;
-  const { otlpHttp } = JSON.parse(line) as { otlpHttp: string };
-  return { child, otlpHttp, output: () => out, exited };
-}
-
-async function waitUntil(cond: () => boolean, timeoutMs: number, why: () => string = () => ''): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out\n${why()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-const T0_MS = 1_767_225_600_000;
-let spanCounter = 0;
-
-/** One look (10 s of event time) of `cart`: 200 baseline requests at 1% errors, 200 canary requests at 20%. */
-function look(n: number): string {
-  const resource = (version: string, cohort: string, errorEvery: number, offsetMs: number) => ({
-    resource: {
-      attributes: [
-        { key: 'service.name', value: { stringValue: 'cart' } },
-        { key: 'service.version', value: { stringValue: version } },
-        { key: 'vigil.cohort', value: { stringValue: cohort } },
-      ],
-    },
-    scopeSpans: [
-      {
-        spans: Array.from({ length: 200 }, (_, i) => {
-          const endMs = T0_MS + n * 10_000 + i * 50 + offsetMs;
-          const id = ++spanCounter;
-          return {
-            traceId: id.toString(16).padStart(32, '0'),
-            spanId: id.toString(16).padStart(16, '0'),
-            name: 'GET /cart',
-            kind: 2,
-            startTimeUnixNano: `${endMs - 30}000000`,
-            endTimeUnixNano: `${endMs}000000`,
-            ...(i % errorEvery === 0 ? { status: { code: 2 } } : {}),
-          };
-        }),
-      },
-    ],
-  });
-  return JSON.stringify({ resourceSpans: [resource('1', 'baseline', 100, 0), resource('2', 'canary', 5, 1)] });
-}
 
 const paths = (reqs: readonly RecordedRequest[]): string[] =>
   reqs.map((r) => {
@@ -164,11 +90,7 @@ plan: [flag, router, deploy]
       'router',
       'router',
     ]);
-    const lines = second
-      .output()
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = second.lines();
     expect(lines.filter((l) => String(l.msg).startsWith('resuming a rollback plan'))).toEqual([
       expect.objectContaining({ level: 40, step: 1, connector: 'router', analysis: 'cart:2' }),
     ]);

@@ -1,0 +1,118 @@
+/**
+ * `vigil serve` as a real process (the CLI from the TypeScript sources through tsx), for tests that kill it
+ * (SIGKILL) and start it again, and OTLP/HTTP JSON looks to send it. Every process started is killed by
+ * `killAll` (call it in afterEach).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+const root = join(import.meta.dirname, '../..');
+const children: ChildProcess[] = [];
+
+export interface Serving {
+  child: ChildProcess;
+  otlpHttp: string;
+  api: string;
+  output(): string;
+  /** The JSON log lines so far. */
+  lines(): Record<string, unknown>[];
+  exited: Promise<number | null>;
+}
+
+/** `vigil serve --config <file>`; resolves once it logged 'vigil is listening'. */
+export async function serve(configFile: string): Promise<Serving> {
+  const script = `const { main } = await import(${JSON.stringify(join(root, 'src/cli.ts'))}); process.exitCode = await main(['node', 'vigil', 'serve', '--config', ${JSON.stringify(configFile)}]);`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: root,
+    env: { ...process.env, VIGIL_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  await waitUntil(
+    () => out.includes('vigil is listening'),
+    30_000,
+    () => out,
+  );
+  const line = out.split('\n').find((l) => l.includes('vigil is listening'))!;
+  const { otlpHttp, api } = JSON.parse(line) as { otlpHttp: string; api: string };
+  const lines = () =>
+    out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { child, otlpHttp, api, output: () => out, lines, exited };
+}
+
+/** Kills (SIGKILL) every process `serve` started that is still running. */
+export function killAll(): void {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+}
+
+export async function waitUntil(cond: () => boolean, timeoutMs: number, why: () => string = () => ''): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out\n${why()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export const T0_MS = 1_767_225_600_000;
+let spanCounter = 0;
+
+/**
+ * Look `n` (10 s of event time from T0_MS) of `service` as one OTLP/HTTP JSON request: 200 baseline requests
+ * (version 1, every 100th fails) and 200 canary requests of `canaryVersion` (every `canaryErrorEvery`-th fails).
+ */
+export function look(
+  n: number,
+  opts: { service?: string; canaryVersion?: string; canaryErrorEvery?: number } = {},
+): string {
+  const service = opts.service ?? 'cart';
+  const resource = (version: string, cohort: string, errorEvery: number, offsetMs: number) => ({
+    resource: {
+      attributes: [
+        { key: 'service.name', value: { stringValue: service } },
+        { key: 'service.version', value: { stringValue: version } },
+        { key: 'vigil.cohort', value: { stringValue: cohort } },
+      ],
+    },
+    scopeSpans: [
+      {
+        spans: Array.from({ length: 200 }, (_, i) => {
+          const endMs = T0_MS + n * 10_000 + i * 50 + offsetMs;
+          const id = ++spanCounter;
+          return {
+            traceId: id.toString(16).padStart(32, '0'),
+            spanId: id.toString(16).padStart(16, '0'),
+            name: `GET /${service}`,
+            kind: 2,
+            startTimeUnixNano: `${endMs - 30}000000`,
+            endTimeUnixNano: `${endMs}000000`,
+            ...(i % errorEvery === 0 ? { status: { code: 2 } } : {}),
+          };
+        }),
+      },
+    ],
+  });
+  return JSON.stringify({
+    resourceSpans: [
+      resource('1', 'baseline', 100, 0),
+      resource(opts.canaryVersion ?? '2', 'canary', opts.canaryErrorEvery ?? 5, 1),
+    ],
+  });
+}
+
+/** POSTs one OTLP/HTTP JSON request; returns the status. */
+export async function postTraces(otlpHttp: string, body: string): Promise<number> {
+  const res = await fetch(`${otlpHttp}/v1/traces`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
