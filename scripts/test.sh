@@ -3,7 +3,8 @@
 # talks to, then runs every test:
 #   - node_modules from package-lock.json (`npm ci`) when absent or older than the lock;
 #   - the real peers of the integration tests, from Debian's packages when absent: redis-server (queue),
-#     nginx and haproxy (traffic connectors), PostgreSQL (the real Unleash server of the flag connector);
+#     nginx and haproxy (traffic connectors), PostgreSQL (the real Unleash server of the flag connector),
+#     Chromium (the browser the dashboard's page tests drive through playwright-core: test/helpers/browser.ts);
 #   - PostgreSQL started when it does not answer, and a test role when TCP logins need a password.
 # Redis itself is started by the suite when none answers (test/setup/global-redis.ts).
 # Arguments go to vitest: `npm test -- test/unit/config` runs one folder.
@@ -31,6 +32,7 @@ have redis-server || missing+=(redis-server)
 have nginx || missing+=(nginx)
 have haproxy || missing+=(haproxy)
 [ -d /usr/lib/postgresql ] || missing+=(postgresql)
+[ -x /usr/bin/chromium ] || missing+=(chromium) # the path test/helpers/browser.ts launches
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "${VIGIL_TEST_NO_INSTALL:-}" = 1 ]; then
     die "missing ${missing[*]}: install them (Debian: apt-get install ${missing[*]}) or unset VIGIL_TEST_NO_INSTALL"

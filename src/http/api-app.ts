@@ -57,8 +57,8 @@ function dashboard(analyses: AnalysisSnapshot[]): string {
       return `<tr class="${esc(a.phase)}"><td>${esc(a.service)}</td><td>${esc(a.canaryVersion)} vs ${esc(a.baselineVersion)}</td><td>${esc(a.phase)}</td><td>${a.look}</td><td>${a.totals.canary.requests} / ${a.totals.baseline.requests}${lateCell(a)}</td><td>${v}</td><td>${esc(a.why)}</td></tr>`;
     })
     .join('\n');
-  return `<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="5"><title>Vigil</title>
-<style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:6px;text-align:left;vertical-align:top}
+  return `<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="5"><link rel="icon" href="data:,"><title>Vigil</title>
+<style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:6px;text-align:left;vertical-align:top}td:not(:last-child){white-space:nowrap}
 tr.rollback{background:#fde8e8}tr.promote{background:#e8f7ea}tr.abandoned{background:#f3f3f3}</style></head>
 <body><h1>Vigil</h1><p>Analyses (canary vs baseline). JSON: <a href="/api/v1/analyses">/api/v1/analyses</a>, <a href="/api/v1/decisions">/api/v1/decisions</a>.</p>
 <table><tr><th>service</th><th>versions</th><th>phase</th><th>look</th><th>requests canary / baseline</th><th>verdicts</th><th>why</th></tr>
