@@ -23,6 +23,7 @@ import type {
   RegistryHooks,
   RegistryState,
   RestoredState,
+  ServiceChunk,
   ServiceState,
 } from './analysis-types.js';
 import { advanceAllPastEnd, progress } from './event-clock.js';
@@ -41,6 +42,7 @@ export type {
   RegistryHooks,
   RegistryState,
   RestoredState,
+  ServiceChunk,
 } from './analysis-types.js';
 
 export class AnalysisRegistry {
@@ -178,16 +180,42 @@ export class AnalysisRegistry {
   }
 
   /**
-   * Everything the registry knows, as one object graph that references its live objects: serialise it at once
-   * (node:v8 `serialize` keeps the shared references, Maps, Sets and -Infinity) and do not keep it.
+   * Everything the registry knows, as objects that reference its live ones: serialise it at once (node:v8
+   * `serialize` keeps the shared references, Maps, Sets and -Infinity) and do not keep it. A checkpoint that
+   * must not block the event loop serialises `exportService` chunks between turns instead.
    */
   exportState(): RegistryState {
+    const pending = this.looks.pendingByService();
     return {
-      analysisHash: this.settings.analysisHash,
-      services: [...this.services.values()],
-      counters: this.counters,
-      pendingLooks: this.looks.exportPending(),
+      ...this.exportHeader(),
+      services: [...this.services.values()].map((service) => ({ service, pendingLooks: pending.get(service) ?? [] })),
     };
+  }
+
+  /** What a checkpoint holds besides the services: the analysis config's hash and the counters (live: copy or
+   *  serialise at once). */
+  exportHeader(): Pick<RegistryState, 'analysisHash' | 'counters'> {
+    return { analysisHash: this.settings.analysisHash, counters: this.counters };
+  }
+
+  /** The services' names now (a checkpoint serialises them one `exportService` at a time). */
+  serviceNames(): string[] {
+    return [...this.services.keys()];
+  }
+
+  /** One service and its looks closed and not yet run, as they are now (undefined once it expired). Serialise at
+   *  once; `pending` (from `pendingByService`) may be shared by the calls of one turn of the event loop. */
+  exportService(
+    name: string,
+    pending: ReadonlyMap<ServiceState, readonly unknown[]> = this.looks.pendingByService(),
+  ): ServiceChunk | undefined {
+    const service = this.services.get(name);
+    return service && { service, pendingLooks: pending.get(service) ?? [] };
+  }
+
+  /** The looks closed and not yet run, per service, now. */
+  pendingByService(): ReadonlyMap<ServiceState, readonly unknown[]> {
+    return this.looks.pendingByService();
   }
 
   /**
@@ -200,7 +228,9 @@ export class AnalysisRegistry {
     const compatible = state.analysisHash === this.settings.analysisHash;
     const out: RestoredState = { services: 0, running: 0, decided: 0, restarted: 0 };
     this.services.clear();
-    for (const svc of state.services) {
+    const tasks: unknown[] = [];
+    for (const { service: svc, pendingLooks } of state.services) {
+      if (compatible) tasks.push(...pendingLooks);
       if (!compatible) {
         out.restarted += svc.running.size;
         svc.running.clear();
@@ -213,7 +243,7 @@ export class AnalysisRegistry {
     out.services = this.services.size;
     Object.assign(this.counters, state.counters);
     this.runningCount = out.running;
-    this.looks.importPending(compatible ? state.pendingLooks : []);
+    this.looks.importPending(tasks);
     this.changeCount++;
     return out;
   }

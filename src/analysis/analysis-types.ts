@@ -121,13 +121,19 @@ export interface RegistryCounters {
   metricIncrements: number;
 }
 
-/** Everything the registry knows, as one object graph (shared references): what a checkpoint holds. */
+/** One service's state with its looks closed and not yet run (they reference its analyses): serialised together,
+ *  so the shared references survive. */
+export interface ServiceChunk {
+  service: ServiceState;
+  /** Opaque look tasks, each with its place (`seq`) in the registry's queue. */
+  pendingLooks: readonly unknown[];
+}
+
+/** Everything the registry knows: what a checkpoint holds (each service chunk serialised on its own). */
 export interface RegistryState {
   analysisHash: string | undefined;
-  services: ServiceState[];
   counters: RegistryCounters;
-  /** Looks closed and not yet run (they reference the services' analyses). */
-  pendingLooks: readonly unknown[];
+  services: ServiceChunk[];
 }
 
 /** What `importState` restored. */

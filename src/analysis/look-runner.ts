@@ -25,6 +25,8 @@ const NONE = Object.freeze({ baseline: 0, canary: 0 });
 
 /** A closed look waiting to run, with what it must see of its analysis as of closing. */
 interface LookTask {
+  /** Its place in the queue (restored queues are merged back in this order). */
+  seq: number;
   svc: ServiceState;
   a: Analysis;
   index: number;
@@ -50,21 +52,30 @@ export class LookRunner {
   /** Closed looks not yet run, oldest first (`pending` from index `head`). */
   private pending: LookTask[] = [];
   private head = 0;
+  private nextSeq = 0;
 
   /** Looks closed and not yet run. */
   get pendingCount(): number {
     return this.pending.length - this.head;
   }
 
-  /** The looks closed and not yet run, oldest first (for a checkpoint: they reference the services' objects). */
-  exportPending(): readonly unknown[] {
-    return this.pending.slice(this.head);
+  /** The looks closed and not yet run, oldest first, per service (for a checkpoint: they reference its objects). */
+  pendingByService(): Map<ServiceState, LookTask[]> {
+    const out = new Map<ServiceState, LookTask[]>();
+    for (let i = this.head; i < this.pending.length; i++) {
+      const t = this.pending[i]!;
+      let list = out.get(t.svc);
+      if (!list) out.set(t.svc, (list = []));
+      list.push(t);
+    }
+    return out;
   }
 
-  /** Replaces the queue with looks of `exportPending` restored together with their services (same object graph). */
+  /** Replaces the queue with the looks of `pendingByService` restored with their services, in their first order. */
   importPending(tasks: readonly unknown[]): void {
-    this.pending = [...(tasks as LookTask[])];
+    this.pending = [...(tasks as LookTask[])].sort((a, b) => a.seq - b.seq);
     this.head = 0;
+    this.nextSeq = this.pending.reduce((m, t) => Math.max(m, t.seq + 1), 0);
   }
 
   /**
@@ -88,6 +99,7 @@ export class LookRunner {
         const fromMetrics = a.openMetrics?.get(index);
         a.openMetrics?.delete(index);
         this.pending.push({
+          seq: this.nextSeq++,
           svc,
           a,
           index,

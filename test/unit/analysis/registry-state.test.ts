@@ -6,6 +6,8 @@ import {
   type RegistryState,
 } from '../../../src/analysis/analysis-registry.js';
 import type { Decision, RequestSample } from '../../../src/contracts/index.js';
+import { createCheckpointer } from '../../../src/agent/checkpoints.js';
+import { silentLogger } from '../../../src/logger.js';
 import { settings, stream } from '../../helpers/fleet-stream.js';
 
 /**
@@ -112,5 +114,45 @@ describe('the registry state through a checkpoint', () => {
     expect(restarted.resumeTo(service, version, 1)).toBe(true);
     expect(restarted.resumeTo(service, version, 1)).toBe(false);
     expect(restarted.get(decision.analysis)).toBeUndefined();
+  });
+});
+
+describe('the checkpointer (src/agent/checkpoints.ts) on a memory store', () => {
+  const requests = stream(42);
+  const straight = run(requests, []);
+
+  it('serialises one service at a time between turns of the event loop; restoring it continues the same run', async () => {
+    let saved: Buffer | undefined;
+    const store = {
+      where: 'memory',
+      load: async () => saved,
+      save: async (b: Buffer) => void (saved = b),
+      close: async () => {},
+    };
+    const out: Run = { looks: [], decisions: [], list: [] };
+    const first = fresh(out);
+    const cut = 500;
+    for (const [i, r] of requests.entries()) {
+      if (i === cut) break;
+      first.ingest(r.map((s) => ({ ...s })));
+      if (i % 7 === 6) first.runPendingLooks();
+    }
+    const unrecorded: Decision[] = [];
+    const make = (registry: AnalysisRegistry) =>
+      createCheckpointer({ store, registry, unrecorded: () => unrecorded, intervalMs: 1000, logger: silentLogger() });
+    await make(first).save();
+    expect(saved!.length).toBeGreaterThan(1000);
+    const second = fresh(out);
+    const restored = await make(second).restore();
+    expect(restored).toMatchObject({ services: 12, restarted: 0, unrecorded: [] });
+    for (const [i, r] of requests.entries()) {
+      if (i < cut) continue;
+      second.ingest(r.map((s) => ({ ...s })));
+      if (i % 7 === 6) second.runPendingLooks();
+    }
+    second.flush();
+    expect(out.decisions).toEqual(straight.decisions);
+    expect(out.looks).toEqual(straight.looks);
+    expect(second.list()).toEqual(straight.list);
   });
 });
