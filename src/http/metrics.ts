@@ -59,9 +59,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): VigilMet
 }
 
 /** Checkpoints of the analyses (src/agent/checkpoints.ts). */
-function stateMetrics(
-  r: Registry[],
-): Pick<VigilMetrics, 'checkpoints' | 'checkpointSeconds' | 'checkpointBytes'> {
+function stateMetrics(r: Registry[]): Pick<VigilMetrics, 'checkpoints' | 'checkpointSeconds' | 'checkpointBytes'> {
   return {
     checkpoints: new Counter({
       name: 'vigil_checkpoints_total',

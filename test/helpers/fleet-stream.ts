@@ -73,4 +73,3 @@ export function stream(seed: number): RequestSample[][] {
   if (batch.length > 0) requests.push(batch);
   return requests;
 }
-

@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ActionContext, Notification, Notifier, PlanConnector } from '../../../src/contracts/connector.js';
 import type { Decision } from '../../../src/contracts/decision.js';
+import { planDecision } from '../../helpers/decisions.js';
 import { VigilError } from '../../../src/errors.js';
 import { createPlanRunner, type NotifyJob, type PlanRunner, type StepJob } from '../../../src/jobs/plan-runner.js';
 import type { JobQueue, RetryPolicy } from '../../../src/jobs/queue.js';
@@ -13,24 +14,7 @@ import { captureLogs } from '../../helpers/log-lines.js';
 import type { Logger } from 'pino';
 import { ADAPTERS, gate, queueFactory } from './queue-adapters.js';
 
-function decision(over: Partial<Decision> = {}): Decision {
-  return {
-    id: 'dec-1',
-    analysis: 'checkout',
-    service: 'checkout',
-    outcome: 'rollback',
-    reason: 'error rate doubled',
-    canaryVersion: '1.4.0',
-    baselineVersion: '1.3.2',
-    look: 7,
-    eventTimeUnixMs: 1_767_225_670_000,
-    verdicts: [],
-    configHash: 'cfg-abc',
-    plan: ['kill-flag', 'shift-traffic', 'undo-deploy'],
-    dryRun: false,
-    ...over,
-  };
-}
+const decision = (over: Partial<Decision> = {}): Decision => planDecision(over);
 
 interface World {
   events: string[];

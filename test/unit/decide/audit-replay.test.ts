@@ -5,26 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Decision } from '../../../src/contracts/decision.js';
+import { planDecision } from '../../helpers/decisions.js';
 import { decisionOf, unfinishedPlans, versionHistory, type AuditEntry } from '../../../src/decide/audit-replay.js';
 
-function decision(over: Partial<Decision> = {}): Decision {
-  return {
-    id: 'checkout:1.4.0#1:look-7:rollback',
-    analysis: 'checkout:1.4.0',
-    service: 'checkout',
-    outcome: 'rollback',
-    reason: 'error rate doubled',
-    canaryVersion: '1.4.0',
-    baselineVersion: '1.3.2',
-    look: 7,
-    eventTimeUnixMs: 1_767_225_670_000,
-    verdicts: [],
-    configHash: 'cfg-abc',
-    plan: ['kill-flag', 'shift-traffic', 'undo-deploy'],
-    dryRun: false,
-    ...over,
-  };
-}
+const decision = (over: Partial<Decision> = {}): Decision =>
+  planDecision({ id: 'checkout:1.4.0#1:look-7:rollback', analysis: 'checkout:1.4.0', ...over });
 
 let clock = 0;
 const at = (): string => new Date(Date.UTC(2026, 0, 1, 0, 0, clock++)).toISOString();
