@@ -142,6 +142,7 @@ describe('schema/vigil.schema.json', () => {
       'actions.stepTimeout',
       'actions.backoff',
       'actions.stormWindow',
+      'state.checkpointInterval',
     ]);
   });
 });
