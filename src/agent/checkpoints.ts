@@ -88,13 +88,14 @@ export function createCheckpointer(opts: CheckpointerOptions): Checkpointer {
   let timer: NodeJS.Timeout | undefined;
   let savedChanges = -1;
   let savedUnrecorded = 0;
-  let saving: Promise<void> | undefined;
+  let running: Promise<void> = Promise.resolve();
+  let queued: Promise<void> | undefined;
   let started = false;
 
   const saveNow = async (): Promise<void> => {
     if (registry.changes === savedChanges && opts.unrecorded().length === 0 && savedUnrecorded === 0) return;
     const changes = registry.changes;
-    const started = performance.now();
+    const t0 = performance.now();
     let data: Buffer;
     try {
       data = await serialiseInSlices(registry, opts.unrecorded, now);
@@ -103,13 +104,13 @@ export function createCheckpointer(opts: CheckpointerOptions): Checkpointer {
       log.error({ err }, 'checkpoint could not be serialised; the analyses are not checkpointed');
       return;
     }
-    const serialisedMs = performance.now() - started;
+    const serialisedMs = performance.now() - t0;
     try {
       await store.save(data);
       savedChanges = changes;
       savedUnrecorded = opts.unrecorded().length;
       metrics?.checkpoints.inc({ outcome: 'saved' });
-      metrics?.checkpointSeconds.observe((performance.now() - started) / 1000);
+      metrics?.checkpointSeconds.observe((performance.now() - t0) / 1000);
       metrics?.checkpointBytes.set(data.length);
       log.debug({ bytes: data.length, serialisedMs: Math.round(serialisedMs) }, 'checkpoint saved');
     } catch (err) {
@@ -119,9 +120,15 @@ export function createCheckpointer(opts: CheckpointerOptions): Checkpointer {
   };
 
   const save = (): Promise<void> => {
-    // one save at a time: a save asked for while one runs follows it (the state may have moved meanwhile)
-    const next = (saving ?? Promise.resolve()).then(saveNow);
-    saving = next;
+    // one save at a time: a save asked for while one runs follows it (the state may have moved meanwhile); those
+    // asked for while one already waits share it, so a slow store never piles saves up
+    if (queued) return queued;
+    const next = running.then(() => {
+      queued = undefined;
+      return saveNow();
+    });
+    queued = next;
+    running = next;
     return next;
   };
 

@@ -156,3 +156,43 @@ describe('the checkpointer (src/agent/checkpoints.ts) on a memory store', () => 
     expect(second.list()).toEqual(straight.list);
   });
 });
+
+describe('checkpointer saves on a slow store', () => {
+  it('run one at a time, and the ones asked for while one waits share it (no pile-up)', async () => {
+    let writes = 0;
+    let release: () => void = () => {};
+    const store = {
+      where: 'slow',
+      load: async () => undefined,
+      save: () => {
+        writes++;
+        return new Promise<void>((r) => (release = r));
+      },
+      close: async () => {},
+    };
+    const out: Run = { looks: [], decisions: [], list: [] };
+    const reg = fresh(out);
+    reg.ingest(stream(42)[0]!.map((s) => ({ ...s })));
+    const cp = createCheckpointer({
+      store,
+      registry: reg,
+      unrecorded: () => [],
+      intervalMs: 1000,
+      logger: silentLogger(),
+    });
+    const first = cp.save();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(writes).toBe(1);
+    reg.ingest(stream(42)[1]!.map((s) => ({ ...s }))); // the state moves while the first save waits
+    const waiting = [cp.save(), cp.save(), cp.save()];
+    expect(new Set(waiting).size).toBe(1);
+    release();
+    await first;
+    await new Promise((r) => setTimeout(r, 20));
+    expect(writes).toBe(2); // the three asked for meanwhile: one write, of the newer state
+    release();
+    await Promise.all(waiting);
+    await cp.save(); // nothing changed since: no write
+    expect(writes).toBe(2);
+  });
+});
