@@ -6,7 +6,7 @@
  * delivered twice) is skipped first (ingest/dedup.ts).
  */
 import type { Logger } from 'pino';
-import type { AnalysisRegistry } from '../analysis/analysis-registry.js';
+import type { AnalysisRegistry, IngestRefusals } from '../analysis/analysis-registry.js';
 import type { VigilConfig } from '../config/schema.js';
 import type { CohortIncrement, RequestSample } from '../contracts/index.js';
 import type { VigilMetrics } from '../http/metrics.js';
@@ -29,8 +29,8 @@ export interface Intake {
   readonly cohortRules: CohortRules;
   /** OTLP metrics → increments (stream state, counters). */
   readonly metricsIngest: MetricsIngest;
-  /** Feeds the request samples of one request. */
-  readonly ingest: (samples: RequestSample[]) => void;
+  /** Feeds the request samples of one request (received now); returns what the registry refused, per reason. */
+  readonly ingest: (samples: RequestSample[]) => IngestRefusals;
   /** Request samples skipped as duplicates so far (0 with ingest.dedup off). */
   readonly duplicateSamples: () => number;
   /** Feeds pre-aggregated cohort increments (OTLP metric deltas). */
@@ -87,12 +87,17 @@ export function createIntake(opts: IntakeOptions): Intake {
       if (baseline > 0) metrics.samples.inc({ cohort: 'baseline' }, baseline);
       if (samples.length > canary + baseline)
         metrics.samples.inc({ cohort: 'unknown' }, samples.length - canary - baseline);
-      registry.ingest(samples);
+      const refused = registry.ingest(samples, Date.now());
+      if (refused.future > 0) metrics.samplesRefused.inc({ reason: 'future' }, refused.future);
+      if (refused.tooOld > 0) metrics.samplesRefused.inc({ reason: 'too_old' }, refused.tooOld);
       looks.schedule();
+      return refused;
     },
     ingestBatches: (items) => {
       for (const it of items) metrics.samples.inc({ cohort: it.cohort }, it.batch.requests);
-      registry.ingestBatches(items);
+      const refused = registry.ingestBatches(items, Date.now());
+      if (refused.future > 0) metrics.samplesRefused.inc({ reason: 'future' }, refused.future);
+      if (refused.tooOld > 0) metrics.samplesRefused.inc({ reason: 'too_old' }, refused.tooOld);
       looks.schedule();
     },
   };

@@ -20,12 +20,14 @@ import type {
   AnalysisSettings,
   AnalysisSnapshot,
   RegistryCounters,
+  IngestRefusals,
   RegistryHooks,
   RegistryState,
   RestoredState,
   ServiceChunk,
   ServiceState,
 } from './analysis-types.js';
+import { DEFAULT_MAX_CLOCK_SKEW_MS } from './analysis-types.js';
 import { advanceAllPastEnd, progress } from './event-clock.js';
 import { addEvidence, bucket, keepPendingCanary, pruneBehindHorizon, takePendingCanary } from './open-buckets.js';
 import { batchAt } from './evidence-source.js';
@@ -43,6 +45,7 @@ export type {
   RegistryState,
   RestoredState,
   ServiceChunk,
+  IngestRefusals,
 } from './analysis-types.js';
 
 export class AnalysisRegistry {
@@ -51,7 +54,10 @@ export class AnalysisRegistry {
     unknownCohort: 0,
     lateSamples: 0,
     idleClosedLooks: 0,
+    skippedLooks: 0,
     clockSkewSamples: 0,
+    futureSamples: 0,
+    tooOldSamples: 0,
     preAnalysisSamples: 0,
     decidedVersionSamples: 0,
     limitedSamples: 0,
@@ -95,42 +101,76 @@ export class AnalysisRegistry {
       this.counters.idleClosedLooks++;
       hooks.onIdleClosed?.(cohort);
     };
-    this.looks = new LookRunner(settings, { ...hooks, onIdleClosed: countIdle }, () => this.runningCount--);
+    const countSkipped = (looks: number): void => {
+      this.counters.skippedLooks += looks;
+      hooks.onLooksSkipped?.(looks);
+    };
+    this.looks = new LookRunner(
+      settings,
+      { ...hooks, onIdleClosed: countIdle, onLooksSkipped: countSkipped },
+      () => this.runningCount--,
+    );
   }
 
   /**
    * Ingests the samples of one request (in order), then closes every look the watermark has passed.
    * Every max(10000, 10 x services) samples, expires idle services and finished analyses (see `sweep`).
    */
-  ingest(samples: readonly RequestSample[]): void {
+  ingest(samples: readonly RequestSample[], receivedAtMs?: number): IngestRefusals {
     this.counters.samples += samples.length;
-    this.ingestItems(samples);
+    return this.ingestItems(samples, receivedAtMs);
   }
 
   /**
    * Ingests pre-aggregated increments (OTLP metric deltas) like samples: the same discovery, event clock (an
    * increment's end time) and look buckets, kept apart from span evidence (see evidence-source.ts).
    */
-  ingestBatches(items: readonly CohortIncrement[]): void {
+  ingestBatches(items: readonly CohortIncrement[], receivedAtMs?: number): IngestRefusals {
     this.counters.metricIncrements += items.length;
-    this.ingestItems(items);
+    return this.ingestItems(items, receivedAtMs);
   }
 
-  private ingestItems(items: readonly (RequestSample | CohortIncrement)[]): void {
+  /**
+   * With `receivedAtMs` (the agent; a replay has none): a sample ending more than `maxClockSkewMs` after it was
+   * received is refused (a sender cannot move the clocks to the future), and the clocks move at most to the receive
+   * time (a sample a little ahead counts in its look, but closes no look early). A sample behind every look its
+   * service keeps is counted as refused too (tooOld), after being routed as before (late or pre-analysis).
+   */
+  private ingestItems(items: readonly (RequestSample | CohortIncrement)[], receivedAtMs?: number): IngestRefusals {
     this.changeCount++;
+    const refused: IngestRefusals = { future: 0, tooOld: 0 };
+    const latest =
+      receivedAtMs === undefined
+        ? Infinity
+        : receivedAtMs + (this.settings.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS);
+    const clockCap = receivedAtMs ?? Infinity;
     const touched = new Set<ServiceState>();
     for (const item of items) {
+      if (item.endUnixMs > latest) {
+        // refused before anything is created for it: a flood of future-dated fake services costs nothing
+        this.counters.futureSamples++;
+        refused.future++;
+        const known = this.services.get(item.service);
+        if (known) (known.refused ??= { future: 0, tooOld: 0 }).future++;
+        continue;
+      }
       const svc = this.service(item.service);
       if (svc === undefined) {
         this.refuse('services');
         continue;
       }
-      if (!this.advance(svc, item.endUnixMs)) {
+      const clockMs = Math.min(item.endUnixMs, clockCap);
+      if (!this.advance(svc, clockMs)) {
         this.counters.clockSkewSamples++;
         continue;
       }
       touched.add(svc);
-      if (item.cohort !== 'unknown') progress(svc, item.cohort, item.endUnixMs);
+      if (item.cohort !== 'unknown') progress(svc, item.cohort, clockMs);
+      if (Math.floor(item.endUnixMs / this.settings.intervalMs) <= svc.closedIndex) {
+        this.counters.tooOldSamples++;
+        refused.tooOld++;
+        (svc.refused ??= { future: 0, tooOld: 0 }).tooOld++;
+      }
       this.route(svc, item);
     }
     for (const svc of touched) {
@@ -140,6 +180,7 @@ export class AnalysisRegistry {
     if (this.options.deferLooks !== true) this.runPendingLooks();
     this.reportRefused();
     this.maybeSweep(items.length);
+    return refused;
   }
 
   /** Expires idle services and finished analyses now (event time only; see expiry.ts). */
@@ -314,6 +355,13 @@ export class AnalysisRegistry {
 
   get(id: string): AnalysisSnapshot | undefined {
     return this.list().find((a) => a.id === id);
+  }
+
+  /** Services with samples refused (too far in the future, or too old to compare), with their counts. */
+  refusedByService(): ({ service: string } & IngestRefusals)[] {
+    const out: ({ service: string } & IngestRefusals)[] = [];
+    for (const svc of this.services.values()) if (svc.refused) out.push({ service: svc.name, ...svc.refused });
+    return out;
   }
 
   /** Services seen with versions whose cohort could not be told: visible, never compared. */

@@ -25,6 +25,17 @@ export const DEFAULT_SOURCE_IDLE_MS = 30_000;
  *  or whose past is backfilled (30 looks at the default 10 s interval). */
 export const DEFAULT_BASELINE_HISTORY_MS = 300_000;
 
+/** Default `maxClockSkewMs`: NTP keeps pods within milliseconds; two minutes covers a badly synced node. */
+export const DEFAULT_MAX_CLOCK_SKEW_MS = 120_000;
+
+/** What one ingest call refused, per reason (the OTLP answer's partial success tells the sender). */
+export interface IngestRefusals {
+  /** Ending more than `maxClockSkewMs` after the receive time. */
+  future: number;
+  /** Behind every look the service still keeps (nothing left to compare them with). */
+  tooOld: number;
+}
+
 export interface AnalysisSettings {
   intervalMs: number;
   /** How far behind its own source's progress a sample may end and still count in its look. */
@@ -36,6 +47,9 @@ export interface AnalysisSettings {
   /** How much of the baseline's past (event time) a new analysis can still compare against (default
    *  DEFAULT_BASELINE_HISTORY_MS). */
   baselineHistoryMs?: number;
+  /** With a receive time (the agent): a sample ending further than this after it is refused, and none moves a
+   *  clock past the receive time (default DEFAULT_MAX_CLOCK_SKEW_MS). */
+  maxClockSkewMs?: number;
   maxDurationMs: number;
   silenceTimeoutMs: number;
   alpha: number;
@@ -96,6 +110,8 @@ export interface RegistryHooks {
   onLimitRefused?(limit: LimitName, samples: number): void;
   /** Requests of a cohort that arrived for looks already closed, during one ingest call (for a metric). */
   onLate?(cohort: 'baseline' | 'canary', requests: number): void;
+  /** Looks of an analysis skipped because its clock jumped further than one call may close (see look-runner.ts). */
+  onLooksSkipped?(looks: number): void;
   /** A look closed without waiting for an idle cohort (for a metric). */
   onIdleClosed?(cohort: 'baseline' | 'canary'): void;
   /** A service idle for `idleMs` (event time) was forgotten, with its running analyses. */
@@ -108,7 +124,13 @@ export interface RegistryCounters {
   lateSamples: number;
   /** Looks closed without waiting for an idle cohort (one per look and idle cohort). */
   idleClosedLooks: number;
+  /** Looks skipped because a clock jumped further than one call may close (their evidence counted late). */
+  skippedLooks: number;
   clockSkewSamples: number;
+  /** Samples refused because they ended more than `maxClockSkewMs` after they were received. */
+  futureSamples: number;
+  /** Samples behind every look their service still keeps (refused: nothing to compare them with). */
+  tooOldSamples: number;
   preAnalysisSamples: number;
   /** Canary samples of a version that already has a decision (rolled back versions stay rolled back). */
   decidedVersionSamples: number;
@@ -218,4 +240,6 @@ export interface ServiceState {
   closedIndex: number;
   /** A far-ahead sample waiting for a second one to confirm that time really jumped. */
   jumpCandidateMs?: number;
+  /** Samples refused for this service (too far in the future, or too old to compare): shown by the API. */
+  refused?: IngestRefusals;
 }

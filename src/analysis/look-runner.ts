@@ -90,6 +90,7 @@ export class LookRunner {
     const idle = svc.running.size === 0 ? [] : idleCohorts(svc, idleTimeoutMs(this.settings));
     for (const a of svc.running.values()) {
       if (svc.baselineVersion !== undefined) a.baselineVersion = svc.baselineVersion;
+      if (closeUpTo - a.lastClosedIndex > this.maxLooksPerClose) this.skipLooks(a, closeUpTo - this.maxLooksPerClose);
       while (a.lastClosedIndex < closeUpTo) {
         const index = a.lastClosedIndex + 1;
         a.lastClosedIndex = index;
@@ -113,6 +114,31 @@ export class LookRunner {
         });
       }
     }
+  }
+
+  /**
+   * Bounded work whatever the clock does: at most `maxLooksPerClose` looks of an analysis are closed by one call
+   * (enough to pass maxDuration and the silence timeout, so the analysis is decided within them). A larger jump (a
+   * service back after a long silence; in a replay, a recording whose clock jumps) skips the older looks: their
+   * evidence is counted late, per cohort, and no detector sees it.
+   */
+  private skipLooks(a: Analysis, upTo: number): void {
+    for (const open of [a.open, a.openMetrics]) {
+      for (const [i, pair] of open ?? []) {
+        if (i > upTo) continue;
+        open!.delete(i);
+        a.late.baseline += pair.baseline.requests;
+        a.late.canary += pair.canary.requests;
+      }
+    }
+    this.hooks.onLooksSkipped?.(upTo - a.lastClosedIndex);
+    a.lastClosedIndex = upTo;
+  }
+
+  /** Looks one `closeLooks` call closes per analysis at most (see `skipLooks`). */
+  private get maxLooksPerClose(): number {
+    const { intervalMs, maxDurationMs, silenceTimeoutMs } = this.settings;
+    return Math.ceil(Math.max(maxDurationMs, silenceTimeoutMs) / intervalMs) + 2;
   }
 
   /** A look closed without waiting for an idle cohort that had not reached its end: counted on the analysis and

@@ -106,6 +106,10 @@ const analysisSchema = z
       '30s',
       "A cohort that has not moved forward while the other moved this far (event time) stops holding the looks back; until then each look waits for both cohorts, however far behind one is. Above the longest pause of a cohort's pipeline (the SDK's export interval plus a Collector batch and retry).",
     ),
+    maxClockSkew: duration(
+      '2m',
+      'A span or metric point dated more than this after Vigil received it is refused (counted, and the sender told by a partial success); none moves a clock past the receive time. NTP keeps pods within milliseconds.',
+    ),
     baselineHistory: duration(
       '5m',
       "How much of the baseline's recent past (event time) is kept for a canary that starts late or whose past is backfilled: its analysis compares against the baseline looks that match.",

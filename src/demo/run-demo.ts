@@ -54,10 +54,13 @@ export async function runDemo(opts: DemoOptions): Promise<boolean> {
     seed: opts.seed ?? 7,
   });
   const n = opts.requestsPerLook ?? 300;
-  const t0 = Math.floor(Date.now() / INTERVAL_MS) * INTERVAL_MS;
+  const maxLooks = opts.maxLooks ?? 60;
+  // event times end now: a sender cannot date spans in the future (analysis.maxClockSkew), so the demo's looks
+  // are the last `maxLooks` intervals, sent as fast as the agent takes them
+  const t0 = Math.floor(Date.now() / INTERVAL_MS) * INTERVAL_MS - maxLooks * INTERVAL_MS;
   const wall0 = Date.now();
   try {
-    for (let look = 0; look < (opts.maxLooks ?? 60) && !decision; look++) {
+    for (let look = 0; look < maxLooks && !decision; look++) {
       await traffic.emit(t0 + look * INTERVAL_MS, INTERVAL_MS, { baseline: n, canary: n });
     }
     const wallToDecision = (Date.now() - wall0) / 1000;

@@ -126,6 +126,7 @@ function registerAnalysisRoutes(api: FastifyInstance, deps: ApiDeps): void {
   api.get('/api/v1/analyses', async () => ({
     analyses: deps.registry.list(),
     unknownCohorts: deps.registry.unknownCohorts(),
+    refused: deps.registry.refusedByService(),
     counters: deps.registry.counters,
   }));
   api.get<{ Params: { id: string } }>('/api/v1/analyses/:id', async (req, reply) => {

@@ -20,6 +20,7 @@ export interface VigilMetrics {
   otlpDropped: Counter<'signal'>;
   samples: Counter<'cohort'>;
   lateRequests: Counter<'cohort'>;
+  samplesRefused: Counter<'reason'>;
   idleClosedLooks: Counter<'cohort'>;
   spansDuplicate: Counter;
   spansUnchecked: Counter<'reason'>;
@@ -112,7 +113,10 @@ function otlpMetrics(
 /** Analysis: request samples by cohort, analyses by state, looks and decisions. */
 function analysisMetrics(
   r: Registry[],
-): Pick<VigilMetrics, 'samples' | 'lateRequests' | 'idleClosedLooks' | 'analyses' | 'looks' | 'decisions'> {
+): Pick<
+  VigilMetrics,
+  'samples' | 'lateRequests' | 'samplesRefused' | 'idleClosedLooks' | 'analyses' | 'looks' | 'decisions'
+> {
   return {
     samples: new Counter({
       name: 'vigil_request_samples_total',
@@ -124,6 +128,12 @@ function analysisMetrics(
       name: 'vigil_late_requests_total',
       help: 'Requests that arrived after their look had closed, by cohort: not compared (a cohort that paused longer than analysis.sourceIdleTimeout)',
       labelNames: ['cohort'],
+      registers: r,
+    }),
+    samplesRefused: new Counter({
+      name: 'vigil_samples_refused_total',
+      help: 'Request samples refused by the analysis: future (ending more than analysis.maxClockSkew after they were received), too_old (behind every look their service keeps); the sender is told (partial success)',
+      labelNames: ['reason'],
       registers: r,
     }),
     idleClosedLooks: new Counter({

@@ -1,6 +1,7 @@
 /** The OTLP/HTTP server (port 4318): the receiver plugin wired to the pipeline and to Vigil's metrics. */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { IngestRefusals } from '../analysis/analysis-registry.js';
 import type { CohortIncrement, DecodedTraces, RequestSample } from '../contracts/index.js';
 import type { IngestGate } from '../ingest/admission/gate.js';
 import { httpAdmissionHook } from '../ingest/admission/http-hook.js';
@@ -16,7 +17,8 @@ export interface OtlpAppDeps {
   metrics: VigilMetrics;
   cohortRules: CohortRules;
   maxBodyBytes: number;
-  ingest(samples: RequestSample[]): void;
+  /** Feeds the samples; returns what was refused (told to the sender as a partial success). */
+  ingest(samples: RequestSample[]): IngestRefusals | void;
   /** The ingest queue shared with the gRPC receiver; absent: no admission control. */
   gate?: IngestGate;
   /** OTLP metrics consumer (see metricsConsumer); absent: /v1/metrics is accepted and dropped. */
@@ -71,8 +73,13 @@ export function tracesConsumer(deps: Pick<OtlpAppDeps, 'metrics' | 'ingest'>, tr
     deps.metrics.spansAccepted.inc({ transport, encoding }, decoded.spans - decoded.rejectedSpans);
     if (decoded.rejectedSpans > 0)
       deps.metrics.spansRejected.inc({ transport, reason: 'invalid' }, decoded.rejectedSpans);
-    deps.ingest(decoded.samples);
-    return { kind: 'accepted' };
+    const refused = deps.ingest(decoded.samples);
+    if (!refused || refused.future + refused.tooOld === 0) return { kind: 'accepted' };
+    const why = [
+      refused.future > 0 ? `${refused.future} dated more than analysis.maxClockSkew after they were received` : '',
+      refused.tooOld > 0 ? `${refused.tooOld} older than every look their service keeps` : '',
+    ].filter((m) => m);
+    return { kind: 'accepted', rejected: refused.future + refused.tooOld, message: `spans refused: ${why.join('; ')}` };
   };
 }
 

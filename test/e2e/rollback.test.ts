@@ -91,7 +91,7 @@ describe('end to end with the real OTel SDK exporters', () => {
     const { agent, otlp, decisions } = await startAgent(receiver, dir);
     const bad = generator(otlp, 'checkout', 0.05, ['protobuf', 'json'], 11);
     const good = generator(otlp, 'search', 0.01, ['json', 'protobuf'], 12);
-    const t0 = Math.floor(Date.now() / INTERVAL) * INTERVAL;
+    const t0 = Math.floor(Date.now() / INTERVAL) * INTERVAL - 30 * INTERVAL; // in the past: none dated in the future
     const wall0 = performance.now();
     let wallToRollback = NaN;
     for (let look = 0; look < 30; look++) {
@@ -160,7 +160,7 @@ describe('end to end with the real OTel SDK exporters', () => {
     const tee = await HttpPeer.start(forwardTo(otlp));
     cleanups.push(() => tee.close());
     const gen = generator(tee.url, 'checkout', 0.05, ['json', 'json'], 21);
-    const t0 = Math.floor(Date.now() / INTERVAL) * INTERVAL;
+    const t0 = Math.floor(Date.now() / INTERVAL) * INTERVAL - 30 * INTERVAL; // in the past: none dated in the future
     for (let look = 0; look < 20 && decisions.length === 0; look++)
       await gen.emit(t0 + look * INTERVAL, INTERVAL, { baseline: 200, canary: 200 });
     await agent.settle();

@@ -65,7 +65,7 @@ describe('a cohort 15 s behind the other, with the default late-data settings', 
     const bad = generator(otlpHttpUrl, 'checkout', 0.15, 31);
     const good = generator(otlpHttpUrl, 'search', 0.01, 32);
 
-    const t0 = Math.floor(Date.now() / INTERVAL) * INTERVAL;
+    const t0 = Math.floor(Date.now() / INTERVAL) * INTERVAL - 16 * INTERVAL; // the last 16 looks: no span dated in the future
     const steps = 14 * (INTERVAL / STEP); // 14 looks of baseline
     for (let k = 0; k < steps + LAG / STEP; k++) {
       // what reaches the agent now: the baseline's latest 5 s, and the canary's from 15 s earlier

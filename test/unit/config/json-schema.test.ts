@@ -133,6 +133,7 @@ describe('schema/vigil.schema.json', () => {
       'analysis.maxDuration',
       'analysis.allowedLateness',
       'analysis.sourceIdleTimeout',
+      'analysis.maxClockSkew',
       'analysis.baselineHistory',
       'analysis.silenceTimeout',
       'limits.serviceIdleTimeout',
