@@ -64,12 +64,12 @@ export const T0_MS = 1_767_225_600_000;
 let spanCounter = 0;
 
 /**
- * Look `n` (10 s of event time from T0_MS) of `service` as one OTLP/HTTP JSON request: 200 baseline requests
+ * Look `n` (10 s of event time from `t0Ms`, default T0_MS) of `service` as one OTLP/HTTP JSON request: 200 baseline requests
  * (version 1, every 100th fails) and 200 canary requests of `canaryVersion` (every `canaryErrorEvery`-th fails).
  */
 export function look(
   n: number,
-  opts: { service?: string; canaryVersion?: string; canaryErrorEvery?: number } = {},
+  opts: { service?: string; canaryVersion?: string; canaryErrorEvery?: number; t0Ms?: number } = {},
 ): string {
   const service = opts.service ?? 'cart';
   const resource = (version: string, cohort: string, errorEvery: number, offsetMs: number) => ({
@@ -83,7 +83,7 @@ export function look(
     scopeSpans: [
       {
         spans: Array.from({ length: 200 }, (_, i) => {
-          const endMs = T0_MS + n * 10_000 + i * 50 + offsetMs;
+          const endMs = (opts.t0Ms ?? T0_MS) + n * 10_000 + i * 50 + offsetMs;
           const id = ++spanCounter;
           return {
             traceId: id.toString(16).padStart(32, '0'),

@@ -1,0 +1,156 @@
+/**
+ * The attack suite of the issue "No sender can crash, stall or steer Vigil": each row of its table replayed against
+ * a real `vigil serve` process (the CLI from the sources through tsx), beside honest services whose decisions must
+ * not change. Event time rows here; the slow-client, size, decoding, Redis and config rows live with the parts they
+ * test (see docs/security.md for the list).
+ */
+import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { readFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AnalysisSnapshot } from '../../src/analysis/analysis-registry.js';
+import type { Decision } from '../../src/contracts/index.js';
+import { createTrafficGenerator } from '../../src/demo/traffic-generator.js';
+import { killAll, look, postTraces, serve, waitUntil, type Serving } from '../helpers/serve-process.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  killAll();
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const YEAR_2500 = Date.UTC(2500, 0, 1);
+
+async function agent(): Promise<Serving> {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-attack-'));
+  const cfg = join(dir, 'vigil.yaml');
+  writeFileSync(
+    cfg,
+    `server:
+  otlpHttp: { host: 127.0.0.1, port: 0 }
+  otlpGrpc: { host: 127.0.0.1, port: 0 }
+  api: { host: 127.0.0.1, port: 0 }
+audit: { path: "${join(dir, 'audit.jsonl')}" }
+analysis: { interval: 10s, allowedLateness: 0s, minSamples: 20, silenceTimeout: 1m }
+plan: []
+`,
+  );
+  return serve(cfg);
+}
+
+async function api<T>(s: Serving, path: string): Promise<T> {
+  return (await (await fetch(`${s.api}${path}`)).json()) as T;
+}
+
+const rssMb = (s: Serving): number =>
+  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${s.child.pid}/status`, 'utf8'))![1]) / 1024;
+
+/** Spans of `service` through the real OTel SDK's OTLP/HTTP protobuf exporter, ending in [fromMs, fromMs + 1 s). */
+async function sdkSpans(s: Serving, service: string, fromMs: number, n: number): Promise<void> {
+  const g = createTrafficGenerator({
+    url: `${s.otlpHttp}/v1/traces`,
+    service,
+    baseline: { version: '1', cohort: 'baseline', errorRate: 0, latencyMedianMs: 20, encoding: 'protobuf' },
+    canary: { version: '2', cohort: 'canary', errorRate: 0, latencyMedianMs: 20, encoding: 'protobuf' },
+    exporter: () => new ProtoExporter({ url: `${s.otlpHttp}/v1/traces` }),
+  });
+  await g.emit(fromMs, 1000, { baseline: 0, canary: n });
+  await g.shutdown();
+}
+
+/** `n` canary spans of `service` ending at `endMs` (default year 2500), as OTLP/JSON (nanosecond strings). */
+function futureJson(service: string, n: number, endMs = YEAR_2500): string {
+  const attrs = [
+    ['service.name', service],
+    ['service.version', '2'],
+    ['vigil.cohort', 'canary'],
+  ].map(([key, v]) => ({ key, value: { stringValue: v } }));
+  const endNs = BigInt(endMs) * 1_000_000n;
+  const spans = Array.from({ length: n }, (_, i) => ({
+    traceId: (0xa000 + i).toString(16).padStart(32, '0'),
+    spanId: (0xa000 + i).toString(16).padStart(16, '0'),
+    name: 'GET /',
+    kind: 2,
+    startTimeUnixNano: String(endNs - 30_000_000n),
+    endTimeUnixNano: String(endNs + BigInt(i)),
+  }));
+  return JSON.stringify({ resourceSpans: [{ resource: { attributes: attrs }, scopeSpans: [{ spans }] }] });
+}
+
+/** Where the honest looks start: 20 looks before now, so the last ones end about now, as live traffic does. */
+const T0 = Math.floor(Date.now() / 10_000) * 10_000 - 200_000;
+
+/** Honest traffic: looks from..to-1 of `cart` (5x canary: rolled back) and `shop` (healthy). */
+async function honest(s: Serving, from: number, to: number): Promise<void> {
+  for (let n = from; n < to; n++) {
+    expect(await postTraces(s.otlpHttp, look(n, { service: 'cart', canaryErrorEvery: 5, t0Ms: T0 }))).toBe(200);
+    expect(await postTraces(s.otlpHttp, look(n, { service: 'shop', canaryErrorEvery: 100, t0Ms: T0 }))).toBe(200);
+  }
+}
+
+describe('attacks on event time, against a real vigil serve', () => {
+  it('two spans dated year 2500 (protobuf): refused, no crash, RSS flat, the honest decisions unchanged', async () => {
+    const s = await agent();
+    await honest(s, 0, 3);
+    const rssBefore = rssMb(s);
+    await sdkSpans(s, 'shop', YEAR_2500, 2);
+    const raw = await fetch(`${s.otlpHttp}/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: futureJson('shop', 400),
+    });
+    const answer = (await raw.json()) as {
+      partialSuccess?: { rejectedSpans?: string | number; errorMessage?: string };
+    };
+    expect(raw.status).toBe(200);
+    expect(Number(answer.partialSuccess?.rejectedSpans)).toBe(400);
+    expect(answer.partialSuccess?.errorMessage).toMatch(/maxClockSkew/);
+    await new Promise((r) => setTimeout(r, 3_000)); // main crashed with heap out of memory ~35 s later, after 4.4 GB
+    await honest(s, 3, 6);
+    expect(s.child.exitCode).toBeNull();
+    expect(rssMb(s) - rssBefore).toBeLessThan(150);
+    const { analyses } = await api<{ analyses: AnalysisSnapshot[] }>(s, '/api/v1/analyses');
+    expect(analyses.find((a) => a.id === 'shop:2')).toMatchObject({ phase: 'running', look: 5 });
+    expect(analyses.find((a) => a.id === 'cart:2')).toMatchObject({ phase: 'rollback' });
+    const { refused } = await api<{ refused: unknown[] }>(s, '/api/v1/analyses');
+    expect(refused).toEqual([{ service: 'shop', future: 402, tooOld: 0 }]);
+    const metrics = await (await fetch(`${s.api}/metrics`)).text();
+    expect(metrics).toContain('vigil_samples_refused_total{reason="future"} 402');
+  }, 60_000);
+
+  it('one span 10 minutes ahead for a 5x canary: it is still rolled back, not abandoned', async () => {
+    const s = await agent();
+    await honest(s, 0, 1);
+    // a span of cart's canary dated 10 minutes after now (main: the canary was marked abandoned 2 s later)
+    await sdkSpans(s, 'cart', Date.now() + 600_000, 1);
+    const raw = await fetch(`${s.otlpHttp}/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: futureJson('cart', 1, Date.now() + 600_000),
+    });
+    expect(((await raw.json()) as { partialSuccess?: { rejectedSpans?: unknown } }).partialSuccess).toMatchObject({
+      rejectedSpans: '1',
+    });
+    await honest(s, 1, 4);
+    await waitUntil(
+      () => s.lines().some((l) => l.msg === 'decision recorded'),
+      10_000,
+      () => s.output(),
+    );
+    const { decisions } = await api<{ decisions: Decision[] }>(s, '/api/v1/decisions');
+    expect(decisions.map((d) => [d.analysis, d.outcome])).toEqual([['cart:2', 'rollback']]);
+  }, 60_000);
+
+  it('more fake services than real ones, each with a year-2500 span: no real service expires', async () => {
+    const s = await agent();
+    await honest(s, 0, 2);
+    for (let k = 0; k < 5; k++) await sdkSpans(s, `fake-${k}`, YEAR_2500, 1);
+    await honest(s, 2, 16); // > 10,000 samples: the expiry sweep runs (main: every real service expired here)
+    const { analyses } = await api<{ analyses: AnalysisSnapshot[] }>(s, '/api/v1/analyses');
+    expect(analyses.map((a) => a.id).sort()).toEqual(['cart:2', 'shop:2']);
+    expect(analyses.find((a) => a.id === 'shop:2')!.look).toBe(15);
+    expect(s.lines().filter((l) => l.msg === 'idle service forgotten')).toEqual([]);
+  }, 60_000);
+});
