@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   VIGIL_ERR_INGEST_MEDIA_TYPE: { message: 'unsupported media type %s', retryable: false },
   VIGIL_ERR_INGEST_ENCODING: { message: 'unsupported content encoding %s', retryable: false },
   VIGIL_ERR_INGEST_TOO_LARGE: { message: 'request body exceeds %s bytes', retryable: false },
+  VIGIL_ERR_INGEST_TIMEOUT: { message: 'the request %s did not arrive within %s ms', retryable: true },
+  VIGIL_ERR_INGEST_THROTTLED: { message: 'ingest queue is full (%s); retry after %s s', retryable: true },
   // analysis / decision
   VIGIL_ERR_DETECTOR_OPTIONS: { message: 'detector options are invalid: %s', retryable: false },
   VIGIL_ERR_AUDIT_WRITE: { message: 'audit log could not be written: %s', retryable: true },

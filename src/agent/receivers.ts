@@ -55,6 +55,7 @@ function decodePoolOf(config: Readonly<VigilConfig>, intake: Intake): DecodePool
 export function createReceivers(opts: ReceiversOptions): Receivers {
   const { config, logger, metrics, intake } = opts;
   const { ingest, cohortRules } = intake;
+  const ingestConfig = config.ingest;
   const ingestMetrics = metricsConsumer({
     metrics,
     metricsIngest: intake.metricsIngest,
@@ -68,6 +69,11 @@ export function createReceivers(opts: ReceiversOptions): Receivers {
     metrics,
     cohortRules,
     maxBodyBytes: config.server.maxBodyBytes,
+    timeouts: {
+      headersMs: ingestConfig.headersTimeout,
+      bodyMs: ingestConfig.bodyTimeout,
+      idleMs: ingestConfig.idleTimeout,
+    },
     ingest,
     gate,
     ingestMetrics,
@@ -82,6 +88,9 @@ export function createReceivers(opts: ReceiversOptions): Receivers {
     port: opts.ports?.otlpGrpc ?? (opts.ports !== undefined ? 0 : config.server.otlpGrpc.port),
     maxMessageBytes: config.server.maxBodyBytes,
     cohortRules,
+    messageTimeoutMs: ingestConfig.bodyTimeout,
+    maxConcurrentStreams: ingestConfig.maxStreamsPerConnection,
+    idleTimeoutMs: ingestConfig.idleTimeout,
     admission: grpcAdmissionInterceptor({
       gate,
       maxMessageBytes: config.server.maxBodyBytes,

@@ -177,6 +177,22 @@ const ingestSchema = z
         'OTLP requests admitted and not yet answered, HTTP and gRPC together; past it, requests are refused.',
     }),
     retryAfter: duration('1s', 'The delay refused clients are asked to wait (Retry-After, RetryInfo); at least 1s.'),
+    headersTimeout: duration(
+      '10s',
+      'Time an OTLP/HTTP client gets to send the headers of a request once it has started it (or connected); past it: 408 and the connection is closed.',
+    ),
+    bodyTimeout: duration(
+      '60s',
+      "Time from an OTLP request's headers to the last byte of its body (HTTP; past it: 408 + google.rpc.Status, not retried, and the connection is closed) or to its whole message (gRPC; past it: DEADLINE_EXCEEDED). A request waiting for its body holds a slot of maxInflightRequests, never bytes. 60s lets a 16 MiB body arrive at 2.3 Mbit/s (the Collector's own export timeout is 30s).",
+    ),
+    idleTimeout: duration(
+      '2m',
+      'An OTLP connection with nothing in flight for this long is closed: HTTP keep-alive connections between requests (and sockets where nothing moves), gRPC connections without calls (GOAWAY). Clients reconnect when they next export.',
+    ),
+    maxStreamsPerConnection: z.number().int().min(1).max(1024).default(16).meta({
+      description:
+        'Concurrent OTLP/gRPC calls (HTTP/2 streams) on one connection; clients queue the rest. Bounds what one connection can hold of maxInflightRequests (a Collector sends at most sending_queue.num_consumers, 10 by default, at once).',
+    }),
     workerDecodeBytes: z
       .number()
       .int()

@@ -4,10 +4,10 @@ import type { Logger } from 'pino';
 import type { IngestRefusals } from '../analysis/analysis-registry.js';
 import type { CohortIncrement, DecodedTraces, RequestSample } from '../contracts/index.js';
 import type { IngestGate } from '../ingest/admission/gate.js';
-import { httpAdmissionHook } from '../ingest/admission/http-hook.js';
+import { registerHttpAdmission } from '../ingest/admission/http-hook.js';
 import type { CohortRules } from '../ingest/cohort.js';
 import type { MetricsIngest } from '../ingest/metrics-ingest.js';
-import { otlpHttpPlugin, type IngestOutcome } from '../ingest/otlp/http-receiver.js';
+import { otlpClientErrorHandler, otlpHttpPlugin, type IngestOutcome } from '../ingest/otlp/http-receiver.js';
 import type { OtlpEncoding } from '../ingest/otlp/otlp-responses.js';
 import { serverLogger } from '../logger.js';
 import type { VigilMetrics } from './metrics.js';
@@ -25,44 +25,83 @@ export interface OtlpAppDeps {
   ingestMetrics?: (body: Buffer, encoding: OtlpEncoding) => IngestOutcome;
   /** Trace decoding (large bodies in worker threads, DecodePool); absent: inline. */
   decodeTraces?: (body: Buffer, encoding: OtlpEncoding) => DecodedTraces | Promise<DecodedTraces>;
+  /** How long a client may take (ms); absent: DEFAULT_OTLP_HTTP_TIMEOUTS. */
+  timeouts?: OtlpHttpTimeouts;
+}
+
+/** The OTLP/HTTP server's clocks, in ms (config: ingest.headersTimeout, ingest.bodyTimeout, ingest.idleTimeout). */
+export interface OtlpHttpTimeouts {
+  /** From the first byte of a request to the end of its headers (Node's headersTimeout); past it: 408. */
+  headersMs: number;
+  /** From the end of a request's headers to the last byte of its body; past it: 408, connection closed. */
+  bodyMs: number;
+  /** A keep-alive connection between requests, or a connection where nothing moves, is closed after this. */
+  idleMs: number;
+}
+
+export const DEFAULT_OTLP_HTTP_TIMEOUTS: OtlpHttpTimeouts = { headersMs: 10_000, bodyMs: 60_000, idleMs: 120_000 };
+
+/**
+ * The Node server options that bound every client in time: the header timeout, keep-alive and socket idle
+ * timeouts, and Node's request timeout as the backstop of the receiver's own body timeout (for requests whose
+ * body no route reads), checked every `connectionsCheckingInterval` (a quarter of the header timeout, at most
+ * 1 s; Node's default is 30 s).
+ */
+export function serverTimeoutOptions(t: OtlpHttpTimeouts) {
+  return {
+    connectionTimeout: t.idleMs,
+    keepAliveTimeout: t.idleMs,
+    requestTimeout: t.headersMs + t.bodyMs + 1_000,
+    http: {
+      headersTimeout: t.headersMs,
+      connectionsCheckingInterval: Math.min(1_000, Math.max(50, Math.floor(t.headersMs / 4))),
+    },
+  };
 }
 
 export function buildOtlpApp(deps: OtlpAppDeps): FastifyInstance {
   const log: FastifyBaseLogger = serverLogger(deps.logger, 'otlp-http');
-  const app = Fastify({ loggerInstance: log, bodyLimit: deps.maxBodyBytes, return503OnClosing: true });
+  const timeouts = deps.timeouts ?? DEFAULT_OTLP_HTTP_TIMEOUTS;
+  const onRejected = (reason: string, status: number): void => {
+    deps.metrics.requestsRejected.inc({ transport: 'http', status: String(status) });
+    deps.logger.debug({ reason, status }, 'OTLP request rejected');
+  };
+  const app = Fastify({
+    loggerInstance: log,
+    bodyLimit: deps.maxBodyBytes,
+    return503OnClosing: true,
+    ...serverTimeoutOptions(timeouts),
+    clientErrorHandler: otlpClientErrorHandler({ onRejected }),
+  });
   if (deps.gate !== undefined) {
     const gate = deps.gate;
-    app.addHook(
-      'onRequest',
-      httpAdmissionHook({
-        gate,
-        maxBodyBytes: deps.maxBodyBytes,
-        onThrottled: (reason) => {
-          deps.metrics.ingestThrottled.inc({ transport: 'http', reason });
-          deps.metrics.requestsRejected.inc({ transport: 'http', status: '503' });
-        },
-        onChange: () => {
-          const s = gate.stats();
-          deps.metrics.ingestInflightRequests.set(s.inFlightRequests);
-          deps.metrics.ingestInflightBytes.set(s.inFlightBytes);
-        },
-      }),
-    );
+    registerHttpAdmission(app, {
+      gate,
+      maxBodyBytes: deps.maxBodyBytes,
+      onThrottled: (reason, _retryAfterSeconds, stage) => {
+        deps.metrics.ingestThrottled.inc({ transport: 'http', reason });
+        // refused mid-body, the receiver answers and counts it with its other answers
+        if (stage === 'arrival') deps.metrics.requestsRejected.inc({ transport: 'http', status: '503' });
+      },
+      onChange: () => {
+        const s = gate.stats();
+        deps.metrics.ingestInflightRequests.set(s.inFlightRequests);
+        deps.metrics.ingestInflightBytes.set(s.inFlightBytes);
+      },
+    });
   }
   void app.register(otlpHttpPlugin, {
     tracesPath: '/v1/traces',
     metricsPath: '/v1/metrics',
     logsPath: '/v1/logs',
     maxBodyBytes: deps.maxBodyBytes,
+    bodyTimeoutMs: timeouts.bodyMs,
     cohortRules: deps.cohortRules,
     onTraces: tracesConsumer(deps, 'http'),
     ...(deps.decodeTraces !== undefined ? { decodeTraces: deps.decodeTraces } : {}),
     ...(deps.ingestMetrics !== undefined ? { onMetrics: deps.ingestMetrics } : {}),
     onDropped: (signal, bytes) => deps.metrics.otlpDropped.inc({ signal }, bytes),
-    onRejected: (reason, status) => {
-      deps.metrics.requestsRejected.inc({ transport: 'http', status: String(status) });
-      deps.logger.debug({ reason, status }, 'OTLP request rejected');
-    },
+    onRejected,
   });
   return app;
 }

@@ -1,9 +1,10 @@
 /**
  * The ingest queue on the OTLP/gRPC server: a server interceptor that admits each call through the
- * IngestGate when its metadata arrives (charged as an unknown-size body, gzip if `grpc-encoding` says so),
- * resizes the charge to the real message once it is read, and releases it when the status is sent or the
- * call is cancelled. A refused call gets UNAVAILABLE + RetryInfo at once and its message is never read.
- * The gRPC counterpart of http-hook.ts.
+ * IngestGate when its metadata arrives (a slot and 0 bytes; an unknown-size body, gzip if `grpc-encoding`
+ * says so, must fit in the room left), charges the message once it has arrived (grpc-js hands it over
+ * whole), and releases it when the status is sent or the call is cancelled. A refused call gets UNAVAILABLE
+ * + RetryInfo at once and its message is never read. A call whose message never comes holds its slot, no
+ * bytes, until the receiver's message deadline cancels it. The gRPC counterpart of http-hook.ts.
  */
 import type { ServerInterceptingCallInterface, ServerInterceptor } from '@grpc/grpc-js';
 import { ServerInterceptingCall, status } from '@grpc/grpc-js';
@@ -39,7 +40,7 @@ export function grpcAdmissionInterceptor(opts: GrpcAdmissionOptions): ServerInte
         next({
           onReceiveMetadata: (metadata, nextMetadata) => {
             const gzip = metadata.get('grpc-encoding')[0] === 'gzip';
-            const a = gate.tryAdmit(chargeFor(undefined, { gzip, json: false }, limit));
+            const a = gate.tryAdmit(0, chargeFor(undefined, { gzip, json: false }, limit));
             if (!a.ok) {
               opts.onThrottled?.(a.reason);
               opts.onRejected?.('throttled', status.UNAVAILABLE);
@@ -51,7 +52,10 @@ export function grpcAdmissionInterceptor(opts: GrpcAdmissionOptions): ServerInte
             nextMetadata(metadata);
           },
           onReceiveMessage: (message: unknown, nextMessage) => {
-            if (admission?.ok && Buffer.isBuffer(message)) admission.resize(2 * message.length);
+            if (admission?.ok && Buffer.isBuffer(message)) {
+              admission.resize(2 * message.length);
+              opts.onChange?.();
+            }
             nextMessage(message);
           },
           onCancel: release,

@@ -13,18 +13,25 @@
  * - undecodable data: INVALID_ARGUMENT with the decoder's message (field and offset), not retried;
  * - overload (the shared ingest queue is full, or the consumer says so): UNAVAILABLE with a google.rpc.Status
  *   carrying google.rpc.RetryInfo in `grpc-status-details-bin`, which the Collector honours;
- * - a consumer that throws: INTERNAL.
+ * - a consumer that throws: INTERNAL;
+ * - a call whose request message has not arrived `messageTimeoutMs` after its metadata: DEADLINE_EXCEEDED,
+ *   then the stream is reset (RST_STREAM NO_ERROR, as RFC 9113 8.1 lets a server that answered early do), so
+ *   it no longer counts against the connection's `maxConcurrentStreams`;
+ * - at most `maxConcurrentStreams` calls at once per HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS:
+ *   clients queue the rest, streams past it are refused with REFUSED_STREAM); a connection without calls for
+ *   `idleTimeoutMs` is closed (GOAWAY).
  * Admission (the shared ingest queue) is an interceptor the caller gives (admission/grpc-interceptor.ts).
  */
 import type {
   Metadata as MetadataType,
+  ServerInterceptingCallInterface,
   ServerInterceptor,
   ServerUnaryCall,
   ServiceDefinition,
   UntypedServiceImplementation,
   sendUnaryData,
 } from '@grpc/grpc-js';
-import { Metadata, Server, ServerCredentials, status } from '@grpc/grpc-js';
+import { Metadata, Server, ServerCredentials, ServerInterceptingCall, status } from '@grpc/grpc-js';
 import type { DecodedTraces } from '../../contracts/telemetry.js';
 import { isVigilError } from '../../errors.js';
 import type { CohortRules } from '../cohort.js';
@@ -49,13 +56,19 @@ export interface OtlpGrpcOptions {
   cohortRules?: CohortRules;
   /** Admission control: the ingest queue's interceptor (admission/grpc-interceptor.ts); absent: none. */
   admission?: ServerInterceptor;
+  /** Time from a call's metadata to its whole request message; past it: DEADLINE_EXCEEDED. 0 or absent: none. */
+  messageTimeoutMs?: number;
+  /** Concurrent calls (HTTP/2 streams) per connection; absent: grpc-js's default (no limit). */
+  maxConcurrentStreams?: number;
+  /** A connection without calls for this long is closed (GOAWAY); 0 or absent: never. */
+  idleTimeoutMs?: number;
   /** Synchronous hand-off of decoded traces; the caller aggregates. */
   onTraces(decoded: DecodedTraces, encoding: 'protobuf'): IngestOutcome;
   /** Trace decoding (e.g. large messages in worker threads, DecodePool); default: the decoder, inline. */
   decodeTraces?(body: Buffer, encoding: 'protobuf'): DecodedTraces | Promise<DecodedTraces>;
   /** Metrics ingestion (same seam as the HTTP receiver); may throw VIGIL_ERR_INGEST_DECODE. Absent: dropped. */
   onMetrics?(body: Buffer, encoding: 'protobuf'): IngestOutcome;
-  /** Every non-OK answer: a short reason (`decode`, `throttled`, `internal`) and the gRPC status code. */
+  /** Every non-OK answer: a short reason (`decode`, `throttled`, `deadline`, `internal`) and the gRPC status code. */
   onRejected?(reason: string, code: number): void;
   /** A request accepted and dropped unread (logs, and metrics while no onMetrics is given). */
   onDropped?(signal: OtlpSignal, bytes: number): void;
@@ -104,15 +117,97 @@ export function unavailable(retryAfterSeconds: number, why: string): GrpcError {
   return { code: status.UNAVAILABLE, details, metadata };
 }
 
+/**
+ * A server interceptor that cancels a call whose request message has not arrived `ms` after its metadata:
+ * DEADLINE_EXCEEDED ("the request message did not arrive within N ms"), then the HTTP/2 stream is reset with
+ * NO_ERROR, so that a client that never ends its stream does not keep it open (grpc-js alone would leave it
+ * half-closed, counted against the connection's concurrent streams). Calls that answered or were cancelled
+ * stop their timer. It must be the first (innermost) interceptor: it resets the stream of the call it wraps.
+ */
+export function messageDeadline(ms: number, onExpired?: () => void): ServerInterceptor {
+  return (_method, call) => {
+    let timer: NodeJS.Timeout | undefined;
+    const stop = (): void => {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+    };
+    const expire = (): void => {
+      timer = undefined;
+      onExpired?.();
+      call.sendStatus({
+        code: status.DEADLINE_EXCEEDED,
+        details: `the request message did not arrive within ${ms} ms`,
+        metadata: new Metadata(),
+      });
+      resetStream(call);
+    };
+    return new ServerInterceptingCall(call, {
+      start: (next) => {
+        next({
+          onReceiveMetadata: (metadata, nextMetadata) => {
+            timer = setTimeout(expire, ms);
+            nextMetadata(metadata);
+          },
+          onReceiveMessage: (message: unknown, nextMessage) => {
+            stop();
+            nextMessage(message);
+          },
+          onReceiveHalfClose: (nextHalfClose) => {
+            stop();
+            nextHalfClose();
+          },
+          onCancel: stop,
+        });
+      },
+      sendStatus: (s, next) => {
+        stop();
+        next(s);
+      },
+    });
+  };
+}
+
+/** The subset of node:http2's ServerHttp2Stream used to reset a stream. */
+interface ResettableStream {
+  readonly closed: boolean;
+  readonly writableFinished: boolean;
+  close(code?: number): void;
+  once(event: 'finish', listener: () => void): unknown;
+}
+
+/**
+ * Resets the HTTP/2 stream under a grpc-js server call (RST_STREAM NO_ERROR) once its answer is written.
+ * grpc-js keeps the stream private (`stream` of its base call): when it cannot be found, nothing happens.
+ */
+function resetStream(call: ServerInterceptingCallInterface): void {
+  const stream = (call as unknown as { stream?: Partial<ResettableStream> }).stream;
+  if (stream === undefined || typeof stream.close !== 'function' || typeof stream.once !== 'function') return;
+  const s = stream as ResettableStream;
+  const close = (): void => {
+    if (!s.closed) s.close(0); // NGHTTP2_NO_ERROR
+  };
+  if (s.writableFinished) close();
+  else s.once('finish', close);
+}
+
 // ---- the receiver ------------------------------------------------------------------------------------
 
 export function createOtlpGrpcReceiver(opts: OtlpGrpcOptions): OtlpGrpcReceiver {
   const limit = opts.maxMessageBytes ?? DEFAULT_OTLP_MAX_BODY_BYTES;
   const rules = opts.cohortRules ?? DEFAULT_COHORT_RULES;
-  const interceptors = opts.admission === undefined ? [] : [opts.admission];
+  // the first interceptor is the innermost: the deadline sees the call before the admission does, and its
+  // DEADLINE_EXCEEDED releases the admission through the call's cancellation
+  const interceptors: ServerInterceptor[] = [];
+  if ((opts.messageTimeoutMs ?? 0) > 0)
+    interceptors.push(
+      messageDeadline(opts.messageTimeoutMs!, () => opts.onRejected?.('deadline', status.DEADLINE_EXCEEDED)),
+    );
+  if (opts.admission !== undefined) interceptors.push(opts.admission);
   const server = new Server({
     'grpc.max_receive_message_length': limit,
     'grpc.max_send_message_length': 1024 * 1024,
+    ...(opts.maxConcurrentStreams !== undefined ? { 'grpc.max_concurrent_streams': opts.maxConcurrentStreams } : {}),
+    ...((opts.idleTimeoutMs ?? 0) > 0 ? { 'grpc.max_connection_idle_ms': opts.idleTimeoutMs } : {}),
     interceptors,
   });
 

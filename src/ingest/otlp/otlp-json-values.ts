@@ -11,6 +11,19 @@ export function jsonError(message: string, cause?: unknown): VigilError {
   return new VigilError('VIGIL_ERR_INGEST_DECODE', [message], { cause, details: { encoding: 'json' } });
 }
 
+/**
+ * A value as an error message shows it: scalars as JSON (a string cut at 40 characters), arrays and objects by
+ * their kind only. Never recursive and never long, whatever the sender nested or sent (JSON.stringify of a
+ * 5,000-deep array overflows the stack; of a long value, it would echo megabytes back).
+ */
+export function shown(v: unknown): string {
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (v !== null && typeof v === 'object') return 'an object';
+  if (typeof v === 'string')
+    return v.length > 40 ? `${JSON.stringify(v.slice(0, 40))}... (${v.length} characters)` : JSON.stringify(v);
+  return String(v);
+}
+
 export type Obj = Record<string, unknown>;
 export type Path = () => string;
 
@@ -27,7 +40,7 @@ export function field(o: Obj, camel: string, snake: string): unknown {
 /** An optional object: undefined when absent, else it must be an object. */
 export function obj(v: unknown, path: Path): Obj | undefined {
   if (v === undefined) return undefined;
-  if (!isObj(v)) throw jsonError(`${path()} must be an object`);
+  if (!isObj(v)) throw jsonError(`${path()} must be an object, got ${shown(v)}`);
   return v;
 }
 
@@ -36,7 +49,7 @@ const EMPTY: readonly unknown[] = Object.freeze([]);
 /** An optional array: empty when absent, else it must be an array. */
 export function arr(v: unknown, path: Path): readonly unknown[] {
   if (v === undefined) return EMPTY;
-  if (!Array.isArray(v)) throw jsonError(`${path()} must be an array`);
+  if (!Array.isArray(v)) throw jsonError(`${path()} must be an array, got ${shown(v)}`);
   return v;
 }
 
@@ -73,7 +86,7 @@ export function nanos(v: unknown, out: [number, number], path: Path): void {
     }
     s = BigInt(v).toString();
   }
-  if (s === undefined) throw jsonError(`${path()} must be an unsigned 64-bit integer, got ${JSON.stringify(v)}`);
+  if (s === undefined) throw jsonError(`${path()} must be an unsigned 64-bit integer, got ${shown(v)}`);
   const cut = s.length - 6;
   out[0] = cut > 0 ? Number(s.slice(0, cut)) : 0;
   out[1] = cut > 0 ? Number(s.slice(cut)) : Number(s);
@@ -84,7 +97,7 @@ export function u64(v: unknown, path: Path): number {
   if (v === undefined) return 0;
   if (typeof v === 'string' && isDigits(v)) return Number(v);
   if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 18446744073709551616) return v;
-  throw jsonError(`${path()} must be an unsigned 64-bit integer, got ${JSON.stringify(v)}`);
+  throw jsonError(`${path()} must be an unsigned 64-bit integer, got ${shown(v)}`);
 }
 
 /** An int64 attribute value (number or decimal string) as a number; undefined when not an integer. */
@@ -99,7 +112,7 @@ export function int32(v: unknown, path: Path): number {
   if (v === undefined) return 0;
   const n = typeof v === 'string' && /^-?[0-9]{1,11}$/.test(v) ? Number(v) : v;
   if (typeof n === 'number' && Number.isInteger(n) && n >= -2147483648 && n <= 4294967295) return n;
-  throw jsonError(`${path()} must be a 32-bit integer, got ${JSON.stringify(v)}`);
+  throw jsonError(`${path()} must be a 32-bit integer, got ${shown(v)}`);
 }
 
 /** A double: a number or "NaN", "Infinity", "-Infinity" (or a numeric string). */
@@ -112,7 +125,7 @@ export function double(v: unknown, path: Path): number {
     const n = Number(v);
     if (v.trim() !== '' && !Number.isNaN(n)) return n;
   }
-  throw jsonError(`${path()} must be a double, got ${JSON.stringify(v)}`);
+  throw jsonError(`${path()} must be a double, got ${shown(v)}`);
 }
 
 /** An optional double: undefined when absent. */
@@ -129,5 +142,5 @@ export function enumValue(v: unknown, names: Readonly<Record<string, number>>, p
     const name = v.trim().toUpperCase();
     return names[name.startsWith(prefix) ? name.slice(prefix.length) : name] ?? 0;
   }
-  throw jsonError(`${path()} must be an enum number or name, got ${JSON.stringify(v)}`);
+  throw jsonError(`${path()} must be an enum number or name, got ${shown(v)}`);
 }

@@ -9,6 +9,7 @@ export type OtlpEncoding = 'protobuf' | 'json';
 
 /** google.rpc.Code values used by the receiver. */
 export const RPC_INVALID_ARGUMENT = 3;
+export const RPC_DEADLINE_EXCEEDED = 4;
 export const RPC_RESOURCE_EXHAUSTED = 8;
 export const RPC_UNIMPLEMENTED = 12;
 export const RPC_INTERNAL = 13;

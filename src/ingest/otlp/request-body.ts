@@ -2,17 +2,39 @@ import type { Readable } from 'node:stream';
 import { gunzip } from 'node:zlib';
 import { VigilError } from '../../errors.js';
 
+/** A client that went away before its body was complete (nobody is left to answer). */
+export class BodyAbortedError extends Error {
+  constructor() {
+    super('request body aborted by the client');
+    this.name = 'BodyAbortedError';
+  }
+}
+
 /**
  * Reads a request body into one Buffer, refusing more than `limit` bytes. When the limit is crossed the
  * promise rejects at once with VIGIL_ERR_INGEST_TOO_LARGE; the rest of the body is drained and discarded
  * (never buffered) so that the answer can still be written. Memory is bounded by `limit`.
+ *
+ * `timeoutMs` (> 0) bounds the time until the last byte: past it the promise rejects with
+ * VIGIL_ERR_INGEST_TIMEOUT and nothing more is read (the caller answers and closes the connection). An error
+ * of the stream (e.g. the ingest queue refusing the bytes that arrived) rejects with that error; a stream
+ * closed before its end with BodyAbortedError.
  */
-export function readBoundedBody(stream: Readable | undefined, limit: number): Promise<Buffer> {
+export function readBoundedBody(stream: Readable | undefined, limit: number, timeoutMs = 0): Promise<Buffer> {
   if (stream === undefined) return Promise.resolve(Buffer.alloc(0));
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(() => {
+            cleanup();
+            stream.on('error', () => undefined);
+            reject(new VigilError('VIGIL_ERR_INGEST_TIMEOUT', ['body', timeoutMs], { details: { received: size } }));
+          }, timeoutMs)
+        : undefined;
     const cleanup = (): void => {
+      if (timer !== undefined) clearTimeout(timer);
       stream.off('data', onData);
       stream.off('end', onEnd);
       stream.off('error', onError);
@@ -40,7 +62,7 @@ export function readBoundedBody(stream: Readable | undefined, limit: number): Pr
     };
     const onClose = (): void => {
       cleanup();
-      reject(new Error('request body aborted by the client'));
+      reject(new BodyAbortedError());
     };
     stream.on('data', onData);
     stream.on('end', onEnd);

@@ -228,7 +228,26 @@ describe('OTLP/JSON quirks', () => {
       '{"resourceSpans":[{"scopeSpans":[{"spans":[{"endTimeUnixNano":-1}]}]}]}',
       /unsigned 64-bit/,
     ],
-    ['kind of the wrong type', '{"resourceSpans":[{"scopeSpans":[{"spans":[{"kind":{}}]}]}]}', /kind must be an enum/],
+    [
+      'kind of the wrong type',
+      '{"resourceSpans":[{"scopeSpans":[{"spans":[{"kind":{}}]}]}]}',
+      /kind must be an enum number or name, got an object$/,
+    ],
+    [
+      'kind as a 5,000-deep array (shown by its kind, never stringified whole)',
+      `{"resourceSpans":[{"scopeSpans":[{"spans":[{"kind":${'['.repeat(5000)}${']'.repeat(5000)}}]}]}]}`,
+      /spans\[0\]\.kind must be an enum number or name, got an array of 1$/,
+    ],
+    [
+      'a timestamp as a long string (cut in the message)',
+      `{"resourceSpans":[{"scopeSpans":[{"spans":[{"endTimeUnixNano":"${'9'.repeat(100_000)}"}]}]}]}`,
+      /endTimeUnixNano must be an unsigned 64-bit integer, got "9{40}"\.\.\. \(100000 characters\)$/,
+    ],
+    [
+      'a scope of the wrong type',
+      '{"resourceSpans":[{"scopeSpans":[7]}]}',
+      /scopeSpans\[0\] must be an object, got 7$/,
+    ],
   ])('rejects %s with VIGIL_ERR_INGEST_DECODE', (_name, body, message) => {
     let caught: unknown;
     try {

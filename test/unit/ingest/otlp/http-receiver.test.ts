@@ -308,6 +308,32 @@ describe('OTLP/HTTP receiver: errors carry a google.rpc.Status', () => {
     expect(h.rejected).toEqual([['throttled', 503]]);
   });
 
+  it('408 DEADLINE_EXCEEDED, in the request encoding, when the body is not complete within bodyTimeoutMs; the connection is closed', async () => {
+    const h = await build({ bodyTimeoutMs: 150 });
+    const stalled = new Readable({ read() {} }); // never ends
+    stalled.push(pb.subarray(0, 10));
+    const started = Date.now();
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/v1/traces',
+      headers: { 'content-type': PB, 'content-length': String(pb.length) },
+      payload: stalled,
+    });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    expect(res.statusCode).toBe(408);
+    expect(res.headers['content-type']).toBe(PB);
+    expect(res.headers.connection).toBe('close');
+    expect(status(res.rawPayload, PB)).toEqual({
+      code: 4,
+      message: 'the request body did not arrive within 150 ms',
+    });
+    expect(h.rejected).toEqual([['timeout', 408]]);
+    expect(h.traces).toHaveLength(0);
+    // a body that does arrive in time is not affected
+    const ok = await h.app.inject({ method: 'POST', url: '/v1/traces', headers: { 'content-type': PB }, payload: pb });
+    expect(ok.statusCode).toBe(200);
+  });
+
   it('500 INTERNAL when the consumer throws, and the next request is unaffected', async () => {
     let fail = true;
     const h = await build({}, () => {
