@@ -6,7 +6,14 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { ConfigError, defaultConfig, loadConfigFile, readApiAddress, type LoadedConfig } from './config/load.js';
+import {
+  ConfigError,
+  defaultConfig,
+  loadConfigFile,
+  readApiAddress,
+  type LoadedConfig,
+  type ParseOptions,
+} from './config/load.js';
 import { formatDuration } from './config/duration.js';
 import { runDemo } from './demo/run-demo.js';
 import { isVigilError } from './errors.js';
@@ -35,8 +42,12 @@ import {
 const out = (s: string) => process.stdout.write(`${s}\n`);
 const err = (s: string) => process.stderr.write(`${s}\n`);
 
-function load(file: string | undefined): LoadedConfig {
-  return file ? loadConfigFile(file, BUILTIN_REGISTRIES) : defaultConfig(BUILTIN_REGISTRIES);
+/**
+ * The config of a command: the file, or the embedded default. `serving` (serve, validate) adds the checks of
+ * an agent that serves its control API: bearer tokens or `server.auth.open: true` (without a file: VIGIL_TOKEN).
+ */
+function load(file: string | undefined, opts: ParseOptions = {}): LoadedConfig {
+  return file ? loadConfigFile(file, BUILTIN_REGISTRIES, process.env, opts) : defaultConfig(BUILTIN_REGISTRIES, opts);
 }
 
 function fail(e: unknown): number {
@@ -53,7 +64,7 @@ function fail(e: unknown): number {
 }
 
 async function serve(opts: { config?: string }): Promise<number> {
-  const loaded = load(opts.config);
+  const loaded = load(opts.config, { serving: true });
   const logger = createLogger({ level: loaded.config.logging.level });
   const agent = createAgent({ loaded, registries: BUILTIN_REGISTRIES, logger, recoverPlans: true });
   await agent.start();
@@ -81,7 +92,7 @@ async function serve(opts: { config?: string }): Promise<number> {
 }
 
 function validate(file: string): number {
-  const loaded = loadConfigFile(file, BUILTIN_REGISTRIES);
+  const loaded = load(file, { serving: true });
   const c = loaded.config;
   out(`${file}: valid (config hash ${loaded.hash})`);
   out(
@@ -92,6 +103,10 @@ function validate(file: string): number {
   );
   out(
     `  queue: ${c.queue.redis ? 'BullMQ on Redis' : 'embedded (single node, not durable)'}; actions: ${c.actions.mode}`,
+  );
+  const tokens = c.server.auth.tokens.length;
+  out(
+    `  control API: ${c.server.auth.open ? 'OPEN to anyone who can reach it (server.auth.open: true)' : `${tokens} bearer token${tokens === 1 ? '' : 's'}`}`,
   );
   for (const w of loaded.warnings) out(`  warning: ${w}`);
   return 0;
@@ -184,7 +199,7 @@ function rootProgram(): Command {
       '',
       'Exit codes: 0 ok, 1 runtime failure, 2 bad config or bad usage. Data goes to stdout; progress, logs and errors to stderr. Run "vigil <command> --help" for the options and examples of each command.',
       examples([
-        ['embedded default: OTLP on :4317 (gRPC) and :4318 (HTTP), API on :8080', 'vigil serve'],
+        ['embedded default: OTLP on :4317 (gRPC) and :4318 (HTTP), API on :8080', 'VIGIL_TOKEN=… vigil serve'],
         ['every problem of a config, with file, line, key and fix', 'vigil validate vigil.yaml'],
         ['', 'vigil serve --config vigil.yaml'],
         ['', 'vigil status --config vigil.yaml'],
@@ -205,14 +220,14 @@ function addServe(program: Command, setCode: SetExitCode): void {
       .command('serve')
       .summary('Run the agent: OTLP in; decisions, rollbacks and notifications out.')
       .description(
-        'Run the agent. It listens on three ports: 4317 for OTLP/gRPC and 4318 for OTLP/HTTP (traces and metrics from Collectors and SDKs), and 8080 for the control API, the dashboard and Prometheus /metrics (server.otlpGrpc, server.otlpHttp and server.api in the config change them). --config is optional: without it the agent runs on the embedded default (in-process queue, no Redis, no rollback plan: decisions are recorded, nothing is rolled back). SIGTERM or SIGINT stops it gracefully: OTLP is refused, recorded decisions reach the queue, active jobs finish.',
+        'Run the agent. It listens on three ports: 4317 for OTLP/gRPC and 4318 for OTLP/HTTP (traces and metrics from Collectors and SDKs), and 8080 for the control API, the dashboard and Prometheus /metrics (server.otlpGrpc, server.otlpHttp and server.api in the config change them). --config is optional: without it the agent runs on the embedded default (in-process queue, no Redis, no rollback plan: decisions are recorded, nothing is rolled back) and takes the bearer token of its control API from VIGIL_TOKEN. It refuses to start when the control API would have no token: set server.auth.tokens, or server.auth.open: true to open it on purpose. SIGTERM or SIGINT stops it gracefully: OTLP is refused, recorded decisions reach the queue, active jobs finish.',
       )
       .option('-c, --config <file>', 'YAML config file (optional; see README.md#configuration)')
       .action(async (o: { config?: string }) => {
         setCode(await serve(o));
       }),
     examples([
-      ['the embedded default', 'vigil serve'],
+      ['the embedded default (the API token from VIGIL_TOKEN)', 'VIGIL_TOKEN=… vigil serve'],
       ['', 'vigil serve --config /etc/vigil/vigil.yaml'],
       ['check first, then run', 'vigil validate vigil.yaml && vigil serve --config vigil.yaml'],
     ]),
@@ -226,7 +241,7 @@ function addValidate(program: Command, setCode: SetExitCode): void {
       .command('validate')
       .summary('Check a config file: a summary, or every problem with its fix.')
       .description(
-        'Check a config file as serve would load it: YAML, ${VAR} substitution, every key, detector and connector options, and the connectors the plans name. Prints a summary (exit 0), or every problem at once with file, line, key, what is wrong and how to fix it, with a link to the docs (exit 2). Values that come from environment variables are never printed.',
+        'Check a config file as serve would load it: YAML, ${VAR} substitution, every key and its range, the durations against each other, the authentication of the control API, detector and connector options, and the connectors the plans name. Prints a summary (exit 0), or every problem at once with file, line, key, what is wrong and how to fix it, with a link to the docs (exit 2). Values that come from environment variables are never printed.',
       )
       .argument('<file>', 'YAML config file')
       .action((file: string) => {

@@ -7,14 +7,15 @@
  * deliver a message) apply it for real, so the receiver gets a real, signed event marked test;
  * other plan connectors refuse `send` (they would really roll something back). Credentials never reach the
  * output: previews show the URL's origin only, sent requests their URL with token-like path segments and
- * secret query values hidden (`redactUrl`), headers other than framing ones and every secret-looking
- * option value are redacted.
+ * secret query values hidden, headers other than framing ones and every secret-looking option value are
+ * redacted (connectors/shared/redact.ts: the same redaction as the audit log, chat and logs).
  */
 import type { Logger } from 'pino';
 import type { LoadedConfig, Registries } from './config/load.js';
 import { buildConnector, type ConnectorSection } from './connectors-build.js';
 import { describeCheckError } from './connectors-check.js';
 import { targetOf } from './jobs/plan-runner.js';
+import { redact, redactUrl, secretValues } from '../connectors/shared/redact.js';
 import type {
   AnyConnector,
   ConnectorDeps,
@@ -81,72 +82,6 @@ export function connectorTestDecision(o: {
     dryRun: true,
     test: true,
   };
-}
-
-const SECRET_KEY = /secret|token|password|passwd|key|url|auth|header|credential|cookie/i;
-
-/** Query parameters whose values are credentials (`?token=`, `&sig=`, `api_key`, `code`…). */
-const SECRET_PARAM = /token|key|secret|sig|signature|code|auth|password|passwd|pwd|credential/i;
-
-/** A path segment or value that looks generated rather than named: long, or mixing letters and digits at length 16+. */
-export function looksLikeToken(s: string): boolean {
-  const plain = decodeURIComponent(s);
-  return plain.length >= 32 || (plain.length >= 16 && /[0-9]/.test(plain) && /[A-Za-z]/.test(plain));
-}
-
-/**
- * A URL as `connectors test` prints it: scheme, host and port kept (where it goes); user info dropped;
- * path segments that look like tokens and the values of secret-named or token-looking query parameters
- * replaced by "****". E.g. a Slack incoming webhook `https://hooks.slack.com/services/T0AB12CDE/B0AB12CDE/
- * nq8Xr4…` prints as `https://hooks.slack.com/services/T0AB12CDE/B0AB12CDE/****`.
- */
-export function redactUrl(url: string): string {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return '(not a URL)';
-  }
-  const path = u.pathname
-    .split('/')
-    .map((seg) => (seg && looksLikeToken(seg) ? '****' : seg))
-    .join('/');
-  const query = [...u.searchParams.entries()]
-    .map(
-      ([k, v]) =>
-        `${encodeURIComponent(k)}=${SECRET_PARAM.test(k) || looksLikeToken(v) ? '****' : encodeURIComponent(v)}`,
-    )
-    .join('&');
-  return `${u.protocol}//${u.host}${path}${query ? `?${query}` : ''}`;
-}
-
-/** Every string in the options under a secret-looking key (and the path and query of such URLs). */
-export function secretValues(options: unknown, underSecret = false): string[] {
-  if (typeof options === 'string') {
-    if (!underSecret || options.length < 4) return [];
-    const found = [options];
-    try {
-      const u = new URL(options);
-      if (u.pathname.length > 1) found.push(u.pathname);
-      if (u.search) found.push(u.search.slice(1));
-      for (const v of u.searchParams.values()) if (v.length >= 4) found.push(v);
-    } catch {
-      // not a URL: the whole value is the secret
-    }
-    return found;
-  }
-  if (Array.isArray(options)) return options.flatMap((v) => secretValues(v, underSecret));
-  if (options && typeof options === 'object') {
-    return Object.entries(options).flatMap(([k, v]) => secretValues(v, underSecret || SECRET_KEY.test(k)));
-  }
-  return [];
-}
-
-/** Replaces every secret (longest first) with "[redacted]". */
-export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of [...new Set(secrets)].sort((a, b) => b.length - a.length)) out = out.split(s).join('[redacted]');
-  return out;
 }
 
 const SHOWN_HEADERS = /^(content-type|user-agent|ce-[a-z]+|x-vigil-timestamp)$/i;

@@ -52,7 +52,7 @@ function controlApi(pipeline: Pipeline, opts: AgentOptions, listening: () => boo
     metrics,
     registry,
     audit,
-    tokens: opts.loaded.config.server.auth.tokens,
+    auth: opts.loaded.config.server.auth,
     queues: { actions: actions.actions, notifications: actions.notifications },
     ready: () => (listening() ? [] : ['not listening yet']),
     warnings: () => actions.health.problems(),
@@ -110,6 +110,12 @@ export function createAgent(opts: AgentOptions): Agent {
       });
       started = true;
       for (const w of loaded.warnings) logger.warn(w);
+      const { auth } = config.server;
+      // `vigil serve` refuses this; an agent built otherwise fails closed rather than open
+      if (auth.tokens.length === 0 && !auth.open)
+        logger.warn(
+          'server.auth has no tokens and open is not true: /api/* and the dashboard answer 401 to every request',
+        );
       await actions.startHealthChecks();
       logger.info(
         {

@@ -1,7 +1,8 @@
 import type { z } from 'zod';
 import { VigilError } from '../../src/errors.js';
 import type { HttpRequest, HttpResponse } from '../shared/http.js';
-import { describeUrl, httpRequest } from '../shared/http.js';
+import { httpRequest } from '../shared/http.js';
+import { redactUrl } from '../shared/redact.js';
 
 /**
  * HTTP with a flag vendor's admin API (GET to read state, POST/PATCH to set it): `httpRequest` of
@@ -14,9 +15,9 @@ export type VendorRequest = Omit<HttpRequest, 'logUrl' | 'read'>;
 
 export type VendorResponse = HttpResponse;
 
-/** What logs and details may show of a URL: origin and path (no credentials, query or fragment). */
+/** What logs and details may show of a URL: `redactUrl` (no credentials; token-like path segments and secret query values hidden). */
 export function logUrlOf(url: string): string {
-  return describeUrl(url, { keepPath: true });
+  return redactUrl(url);
 }
 
 /** Joins a base URL (which may carry a path prefix, e.g. a self-hosted base path) and an API path. */

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { ConnectorDeps, ConnectorFactory, Notification, Notifier } from '../../src/contracts/connector.js';
-import { abortedError, describeUrl } from '../shared/http.js';
+import { abortedError } from '../shared/http.js';
+import { redactUrl } from '../shared/redact.js';
 import { httpUrl, parseOptions, timeoutMsOption } from '../shared/options.js';
 import { postSigned } from '../shared/signed-post.js';
 import { buildPagerDutyEvent } from './pagerduty-event.js';
@@ -56,7 +57,7 @@ export const pagerDutyNotifierFactory: ConnectorFactory<PagerDutyOptions> = {
   kind: 'notifier',
   parse: (options) => parseOptions('pagerduty', schema, options),
   create(name: string, options: PagerDutyOptions, deps: ConnectorDeps): Notifier {
-    const logUrl = describeUrl(options.url, { keepPath: true });
+    const logUrl = redactUrl(options.url);
     return {
       name,
       type: 'pagerduty',

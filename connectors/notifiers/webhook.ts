@@ -2,7 +2,8 @@ import type { z } from 'zod';
 import type { ConnectorDeps, ConnectorFactory, Notification, Notifier } from '../../src/contracts/connector.js';
 import type { Logger } from 'pino';
 import { CLOUDEVENT_CONTENT_TYPE, notificationEvent } from '../shared/cloudevent.js';
-import { abortedError, describeUrl } from '../shared/http.js';
+import { abortedError } from '../shared/http.js';
+import { redactUrl } from '../shared/redact.js';
 import { parseOptions, webhookOptionsSchema } from '../shared/options.js';
 import { postSigned } from '../shared/signed-post.js';
 import { withBindings } from '../shared/log.js';
@@ -25,7 +26,7 @@ export const webhookNotifierFactory: ConnectorFactory<WebhookNotifierOptions> = 
   kind: 'notifier',
   parse: (options) => parseOptions('webhook', schema, options),
   create(name: string, options: WebhookNotifierOptions, deps: ConnectorDeps): Notifier {
-    const logUrl = describeUrl(options.url, { keepPath: true });
+    const logUrl = redactUrl(options.url);
     return {
       name,
       type: 'webhook',

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { VigilError, vendorFetchError, vendorHttpError } from '../../src/errors.js';
+import { scrubError, urlSecrets } from './redact.js';
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
 /** `read: 'start'` reads this much of an answer (error snippets are cut to 300 chars anyway). */
@@ -22,7 +23,7 @@ export interface HttpRequest {
   signal: AbortSignal;
   fetch: typeof globalThis.fetch;
   logger?: Logger;
-  /** What the logs may show of the URL (see `describeUrl`); the full URL never reaches a log. */
+  /** What the logs may show of the URL (`redactUrl` or `originOf`, ./redact.ts); the full URL never reaches a log. */
   logUrl: string;
   /**
    * How much of the answer is read: `start` (default) its first 16 KiB, for acks and error snippets;
@@ -42,15 +43,6 @@ export interface HttpResponse {
 }
 
 export type PostResponse = HttpResponse;
-
-/**
- * A URL as logs and dry-run details may show it: credentials, query and fragment dropped; with
- * `keepPath: false` only the origin (for URLs whose path is the secret, as Slack's incoming webhooks).
- */
-export function describeUrl(url: string, opts: { keepPath: boolean }): string {
-  const u = new URL(url);
-  return opts.keepPath ? `${u.protocol}//${u.host}${u.pathname}` : `${u.protocol}//${u.host}`;
-}
 
 /** The caller aborted: the work was not done, another attempt may do it (retryable). */
 export function abortedError(vendor: string, signal: AbortSignal): VigilError {
@@ -118,9 +110,19 @@ function withNetworkCause(err: unknown): unknown {
  * - 3xx → VIGIL_ERR_CONNECTOR_FAILED, permanent: redirects are not followed, because a 307/308 would
  *   re-send a signed body to a host nobody configured; point the URL at the final endpoint instead;
  * - 4xx → permanent (408/429 retryable), 5xx → retryable, via `vendorHttpError` (status in `details`).
- * The timeout covers the whole exchange, reading the answer included. Headers are never logged.
+ * The timeout covers the whole exchange, reading the answer included. Headers are never logged, and the secret
+ * parts of the URL (`urlSecrets`: a path token, a `?sig=`) are scrubbed out of every error, should the vendor's
+ * answer or the network error echo them.
  */
 export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
+  try {
+    return await exchange(req);
+  } catch (err) {
+    throw scrubError(err, urlSecrets(req.url), '****');
+  }
+}
+
+async function exchange(req: HttpRequest): Promise<HttpResponse> {
   if (req.signal.aborted) throw abortedError(req.vendor, req.signal);
   const timeout = AbortSignal.timeout(req.timeoutMs);
   const signal = AbortSignal.any([req.signal, timeout]);

@@ -1,5 +1,6 @@
 import type { ConnectorDeps, Notification, Notifier } from '../../src/contracts/connector.js';
-import { abortedError, describeUrl } from './http.js';
+import { abortedError } from './http.js';
+import { originOf } from './redact.js';
 import { withBindings } from './log.js';
 import { postSigned } from './signed-post.js';
 
@@ -18,7 +19,7 @@ export function jsonWebhookNotifier(
   build: (n: Notification, dryRun: boolean) => unknown,
   posted: string,
 ): Notifier {
-  const logUrl = describeUrl(options.webhookUrl, { keepPath: false });
+  const logUrl = originOf(options.webhookUrl);
   return {
     name,
     type,

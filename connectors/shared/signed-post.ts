@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import { isVigilError } from '../../src/errors.js';
 import { postWithTimeout, type PostResponse } from './http.js';
+import { scrubError } from './redact.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signPayload } from './signing.js';
 
 /** One POST of a message Vigil delivers: a webhook event, a notification, a PagerDuty event, a chat message. */
@@ -8,7 +8,7 @@ export interface SignedPost {
   /** Vendor name used in errors and logs ("webhook", "pagerduty", "slack"). */
   vendor: string;
   url: string;
-  /** What the logs may show of the URL (see `describeUrl`). */
+  /** What the logs may show of the URL (`redactUrl` or `originOf`, ./redact.ts). */
   logUrl: string;
   /** The exact bytes sent, serialised once by the caller: the signature covers exactly these. */
   body: string;
@@ -46,14 +46,6 @@ export function signedHeaders(
   return headers;
 }
 
-/** Cuts a concealed credential out of an error's message and stack, should a vendor ever echo it. */
-function conceal(err: unknown, c: { secret: string; as: string }): void {
-  if (!isVigilError(err) || !err.message.includes(c.secret)) return;
-  const scrub = (s: string) => s.split(c.secret).join(c.as);
-  err.message = scrub(err.message);
-  if (err.stack !== undefined) err.stack = scrub(err.stack);
-}
-
 /**
  * POSTs one message: signs it when asked (`signing`), sends it with `postWithTimeout` (timeout, the
  * caller's signal, redirects not followed, every failure mapped to a VigilError) and returns the 2xx
@@ -73,7 +65,7 @@ export async function postSigned(p: SignedPost): Promise<PostResponse> {
       logUrl: p.logUrl,
     });
   } catch (err) {
-    if (p.conceal !== undefined) conceal(err, p.conceal);
-    throw err;
+    // a concealed credential is cut out of the error's message and stack, should a vendor ever echo it
+    throw p.conceal === undefined ? err : scrubError(err, [p.conceal.secret], p.conceal.as);
   }
 }

@@ -7,7 +7,8 @@ import type {
   PlanConnector,
 } from '../../src/contracts/connector.js';
 import { CLOUDEVENT_CONTENT_TYPE, ROLLBACK_EVENT_TYPE, rollbackEvent } from '../shared/cloudevent.js';
-import { abortedError, describeUrl } from '../shared/http.js';
+import { abortedError } from '../shared/http.js';
+import { redactUrl } from '../shared/redact.js';
 import { parseOptions, webhookOptionsSchema } from '../shared/options.js';
 import { postSigned } from '../shared/signed-post.js';
 import { withBindings } from '../shared/log.js';
@@ -36,7 +37,8 @@ export const webhookConnectorFactory: ConnectorFactory<WebhookConnectorOptions> 
   kind: 'webhook',
   parse: (options) => parseOptions('webhook', schema, options),
   create(name: string, options: WebhookConnectorOptions, deps: ConnectorDeps): PlanConnector<'webhook'> {
-    const logUrl = describeUrl(options.url, { keepPath: true });
+    // what the audit log, chat and logs show of the URL: a token in its path or query never reaches them
+    const logUrl = redactUrl(options.url);
     return {
       name,
       type: 'webhook',

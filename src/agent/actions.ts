@@ -13,6 +13,7 @@ import { jobOutcomeMetrics, type VigilMetrics } from '../http/metrics.js';
 import { createQueue } from '../jobs/create-queue.js';
 import { createPlanRunner, type NotifyJob, type PlanRunner, type StepJob } from '../jobs/plan-runner.js';
 import type { JobQueue } from '../jobs/queue.js';
+import { redact, scrubError, secretValues } from '../../connectors/shared/redact.js';
 
 /** How often the connectors' health is checked while the agent listens. */
 const HEALTH_CHECK_INTERVAL_MS = 30_000;
@@ -42,6 +43,15 @@ export interface Actions {
   close(): Promise<void>;
 }
 
+/**
+ * The redaction of every connector's and notifier's secrets (their parsed options: URL path tokens, secret query
+ * values, user info, credentials and header values), for what the plan runner records, notifies and logs.
+ */
+export function configRedaction(loaded: LoadedConfig): { text(s: string): string; error<E>(err: E): E } {
+  const secrets = [...new Set([...loaded.connectorOptions.values()].flatMap((o) => secretValues(o)))];
+  return { text: (s) => redact(s, secrets), error: (err) => scrubError(err, secrets) };
+}
+
 export function createActions(opts: ActionsOptions): Actions {
   const { loaded, logger } = opts;
   const { config } = loaded;
@@ -68,6 +78,7 @@ export function createActions(opts: ActionsOptions): Actions {
     stepTimeoutMs: config.actions.stepTimeout,
     metrics: jobOutcomeMetrics(opts.metrics),
     link: publicUrl ? (d) => `${publicUrl.replace(/\/$/, '')}/api/v1/decisions/${encodeURIComponent(d.id)}` : undefined,
+    redact: configRedaction(loaded),
   });
   return {
     actions,

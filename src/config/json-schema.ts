@@ -6,7 +6,8 @@
  * durations are strings or numbers). Zod gives the structure, bounds, enums, defaults, strictness and the
  * `.meta({ description })` texts; this module adds what zod cannot say on its own:
  * - durations: the transform is invisible to JSON Schema, so their string form gets the grammar of
- *   parseDuration (DURATION_PATTERN) and their number form `minimum: 0`;
+ *   parseDuration (DURATION_PATTERN) and their number form (milliseconds) the key's bounds (DURATION_BOUNDS);
+ *   a string out of bounds (`0s` for analysis.interval) is caught at load only;
  * - case-insensitive regexes (`/…/i`): JSON Schema patterns have no flags, so the pattern is rewritten to
  *   accept both cases (caseInsensitivePattern);
  * - ${ENV} references: a string whose schema constrains its content (enum, pattern, format) also accepts any
@@ -19,7 +20,7 @@
  */
 import { z } from 'zod';
 import type { Registries } from './load.js';
-import { configSchema } from './schema.js';
+import { configSchema, DURATION_BOUNDS } from './schema.js';
 
 /** Where the schema is published; the `$id` of the document. */
 export const SCHEMA_ID = 'https://raw.githubusercontent.com/vigil-dev/vigil/main/schema/vigil.schema.json';
@@ -70,10 +71,12 @@ export function configJsonSchema(plugins: PluginNames): Json {
     override: ({ zodSchema, jsonSchema }) => {
       const json = jsonSchema as Json;
       if (isDuration(zodSchema)) {
+        const bounds = DURATION_BOUNDS.get(zodSchema);
+        if (!bounds) throw new Error('config JSON Schema: a duration without bounds (schema.ts `duration`)');
         delete json.type;
         json.anyOf = [
           { type: 'string', pattern: DURATION_PATTERN },
-          { type: 'number', minimum: 0 },
+          { type: 'number', minimum: bounds.min, maximum: bounds.max },
         ];
       } else if (zodSchema instanceof z.ZodString) {
         rewriteFlaggedRegexes(zodSchema, json);

@@ -10,7 +10,7 @@ import type { z } from 'zod';
 import type { ConnectorFactory, Detector, DetectorFactory } from '../contracts/index.js';
 import { isVigilError, VigilError, type ErrorCode } from '../errors.js';
 import { CONFIG_DOC, CONNECTORS_DOC, DETECTORS_DOC, docForDetector, docForKey, docsForConnector } from './doc-links.js';
-import { parseDuration } from './duration.js';
+import { formatDuration } from './duration.js';
 import { configSchema, DEFAULT_METRICS, type VigilConfig } from './schema.js';
 
 export interface ConfigIssue {
@@ -87,34 +87,37 @@ interface EnvValue extends EnvRef {
   value: string;
 }
 
+/** What ${ENV} substitution saw: unset variables without a default, values used, unset ones that took their default. */
+interface EnvUse {
+  missing: EnvRef[];
+  used: EnvValue[];
+  /** ${VAR:-default} with VAR unset: the default was used (a `${VIGIL_TOKEN:-}` left empty is named by these). */
+  defaulted: EnvRef[];
+}
+
 /**
  * Replaces ${VAR} and ${VAR:-default} in every string scalar; an unset VAR without default is an issue.
- * `used` records each substituted environment value and where, so that messages can hide it.
+ * `seen.used` records each substituted environment value and where, so that messages can hide it.
  */
-function substituteEnv(
-  value: unknown,
-  path: Path,
-  env: NodeJS.ProcessEnv,
-  missing: EnvRef[],
-  used: EnvValue[] = [],
-): unknown {
+function substituteEnv(value: unknown, path: Path, env: NodeJS.ProcessEnv, seen: EnvUse): unknown {
   if (typeof value === 'string') {
     return value.replace(ENV_REF, (_m, varName: string, hasDefault: string | undefined, def: string | undefined) => {
       const v = env[varName];
       if (v !== undefined) {
-        used.push({ path, name: varName, value: v });
+        seen.used.push({ path, name: varName, value: v });
         return v;
       }
-      if (hasDefault !== undefined) return def ?? '';
-      missing.push({ path, name: varName });
+      if (hasDefault !== undefined) {
+        seen.defaulted.push({ path, name: varName });
+        return def ?? '';
+      }
+      seen.missing.push({ path, name: varName });
       return '';
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, [...path, i], env, missing, used));
+  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, [...path, i], env, seen));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, substituteEnv(v, [...path, k], env, missing, used)]),
-    );
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteEnv(v, [...path, k], env, seen)]));
   }
   return value;
 }
@@ -402,6 +405,8 @@ function checkStructure(
       }
       continue;
     }
+    // An empty token is reported by checkAuth, which names the variable that left it empty.
+    if (issue.code === 'too_small' && isUnder(path, TOKENS_PATH) && path.length === TOKENS_PATH.length + 1) continue;
     const fromEnv = used.some((u) => isUnder(u.path, path));
     // A string with an environment value is shown as written (`'${PORT}'`); other values hold none.
     const shown =
@@ -565,8 +570,8 @@ function checkPlans(
 
 /**
  * 2b. Analysis: metric names are unique, detectors are known and build with their options (returned by
- * metric name: the pipeline uses these instances), not every metric is shadow, and maxDuration holds at
- * least one look. `parsed` is the schema's result when the structure is valid.
+ * metric name: the pipeline uses these instances), and not every metric is shadow. `parsed` is the schema's
+ * result when the structure is valid.
  */
 function checkAnalysis(
   substituted: Record<string, unknown>,
@@ -597,7 +602,6 @@ function checkAnalysis(
       DETECTORS_DOC,
     );
   }
-  checkMaxDuration(analysis, parsed, defaults, add);
   return detectors;
 }
 
@@ -671,46 +675,255 @@ function buildDetector(
   }
 }
 
-/** maxDuration holds at least one look interval (each as parsed, else as written, else the default). */
-function checkMaxDuration(
-  analysis: Record<string, unknown> | undefined,
+type NumericKey<T> = { [K in keyof T]: T[K] extends number ? K : never }[keyof T] & string;
+type NumericSection = 'analysis' | 'limits' | 'ingest' | 'actions' | 'state';
+
+/**
+ * A number or duration as the agent would use it: from the parsed config, or, when another part of the file
+ * is invalid, this key alone parsed as written (its default when absent). Undefined when the key itself is
+ * invalid: the schema reported it, and the checks across keys skip it.
+ */
+function settingOf<S extends NumericSection>(
+  substituted: Record<string, unknown>,
   parsed: VigilConfig | undefined,
-  defaults: VigilConfig,
-  add: AddIssue,
-): void {
-  const durationAt = (key: 'interval' | 'maxDuration'): number | undefined => {
-    if (parsed) return parsed.analysis[key];
-    const v = analysis?.[key];
-    return v === undefined
-      ? defaults.analysis[key]
-      : typeof v === 'string' || typeof v === 'number'
-        ? parseDuration(v)
-        : undefined;
-  };
-  const interval = durationAt('interval');
-  const maxDuration = durationAt('maxDuration');
-  if (interval !== undefined && maxDuration !== undefined && maxDuration < interval) {
-    add(
-      'VIGIL_ERR_CONFIG_INVALID',
+  section: S,
+  key: NumericKey<VigilConfig[S]>,
+): number | undefined {
+  if (parsed) return parsed[section][key] as number;
+  const written = substituted[section];
+  if (written !== undefined && !asObject(written)) return undefined;
+  const sectionSchema = configSchema.shape[section] as unknown as { unwrap(): { shape: Record<string, z.ZodType> } };
+  const r = sectionSchema.unwrap().shape[key]?.safeParse(asObject(written)?.[key]);
+  return r?.success && typeof r.data === 'number' ? r.data : undefined;
+}
+
+/** The longest wait between two attempts of a job (`actions.backoff` doubled per attempt) may be at most this. */
+export const MAX_RETRY_WAIT_MS = 3_600_000;
+/** `analysis.baselineHistory` keeps at most this many looks of a service's baseline. */
+export const MAX_BASELINE_LOOKS = 1000;
+
+/**
+ * 2c. The numbers and durations against each other: each alone is in its range (the schema), these say what no
+ * range can. O(1).
+ */
+function checkSettings(substituted: Record<string, unknown>, parsed: VigilConfig | undefined, add: AddIssue): void {
+  const at = <S extends NumericSection>(section: S, key: NumericKey<VigilConfig[S]>) =>
+    settingOf(substituted, parsed, section, key);
+  const fmt = formatDuration;
+  const interval = at('analysis', 'interval');
+  const maxDuration = at('analysis', 'maxDuration');
+  const lateness = at('analysis', 'allowedLateness');
+  const silence = at('analysis', 'silenceTimeout');
+  const sourceIdle = at('analysis', 'sourceIdleTimeout');
+  const history = at('analysis', 'baselineHistory');
+  const invalid = (path: Path, problem: string, fix: string) =>
+    add('VIGIL_ERR_CONFIG_INVALID', path, problem, fix, docForKey(path));
+
+  if (interval !== undefined && maxDuration !== undefined && maxDuration <= interval) {
+    invalid(
       ['analysis', 'maxDuration'],
-      'maxDuration is shorter than one look interval',
-      'make analysis.maxDuration at least analysis.interval (typically 30m vs 10s)',
-      CONFIG_DOC,
+      `maxDuration (${fmt(maxDuration)}) is not longer than one look interval (${fmt(interval)}): the analysis would end before its first look`,
+      'make analysis.maxDuration longer than analysis.interval (typically 30m vs 10s)',
+    );
+  }
+  if (lateness !== undefined && maxDuration !== undefined && lateness >= maxDuration) {
+    invalid(
+      ['analysis', 'allowedLateness'],
+      `allowedLateness (${fmt(lateness)}) is not shorter than maxDuration (${fmt(maxDuration)}): no look could close before the analysis ends`,
+      'make analysis.allowedLateness the spread of a cohort’s exports (5s with the OTel SDK), well below analysis.maxDuration',
+    );
+  }
+  if (silence !== undefined && interval !== undefined && silence < interval) {
+    invalid(
+      ['analysis', 'silenceTimeout'],
+      `silenceTimeout (${fmt(silence)}) is shorter than one look interval (${fmt(interval)}): a canary would be abandoned between two of its looks`,
+      'make analysis.silenceTimeout at least analysis.interval (typically 5m vs 10s)',
+    );
+  }
+  if (history !== undefined && interval !== undefined && history > MAX_BASELINE_LOOKS * interval) {
+    invalid(
+      ['analysis', 'baselineHistory'],
+      `baselineHistory (${fmt(history)}) holds ${Math.ceil(history / interval)} looks of ${fmt(interval)} per service, more than ${MAX_BASELINE_LOOKS}`,
+      `keep analysis.baselineHistory at most ${MAX_BASELINE_LOOKS} look intervals (${fmt(MAX_BASELINE_LOOKS * interval)} here), or lengthen analysis.interval`,
+    );
+  }
+  const serviceIdle = at('limits', 'serviceIdleTimeout');
+  const floor = Math.max(interval ?? 0, sourceIdle ?? 0);
+  if (serviceIdle !== undefined && interval !== undefined && sourceIdle !== undefined && serviceIdle < floor) {
+    invalid(
+      ['limits', 'serviceIdleTimeout'],
+      `serviceIdleTimeout (${fmt(serviceIdle)}) is shorter than ${floor === interval ? `one look interval (${fmt(interval)})` : `analysis.sourceIdleTimeout (${fmt(sourceIdle)})`}: a service whose telemetry pauses that long would be forgotten with its running analyses`,
+      `make limits.serviceIdleTimeout at least ${fmt(floor)} (typically 1h)`,
+    );
+  }
+  const stormWindow = at('actions', 'stormWindow');
+  if (stormWindow !== undefined && interval !== undefined && stormWindow < interval) {
+    invalid(
+      ['actions', 'stormWindow'],
+      `stormWindow (${fmt(stormWindow)}) is shorter than one look interval (${fmt(interval)}): the storm guard could never count two rollbacks`,
+      'make actions.stormWindow at least analysis.interval (typically 1h)',
+    );
+  }
+  const attempts = at('actions', 'attempts');
+  const backoff = at('actions', 'backoff');
+  if (attempts !== undefined && backoff !== undefined && attempts >= 2) {
+    const lastWait = backoff * 2 ** (attempts - 2);
+    if (lastWait > MAX_RETRY_WAIT_MS) {
+      invalid(
+        ['actions', 'attempts'],
+        `with backoff ${fmt(backoff)} doubled per attempt, attempt ${attempts} would wait ${fmt(lastWait)} after the one before: a rollback step retried that late is no rollback`,
+        `lower actions.attempts or actions.backoff until backoff * 2^(attempts-2) is at most ${fmt(MAX_RETRY_WAIT_MS)} (the default: 5 attempts, 1s)`,
+      );
+    }
+  }
+  checkPorts(substituted, parsed, add);
+}
+
+const LISTENERS = ['otlpHttp', 'otlpGrpc', 'api'] as const;
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
+
+/** No two listeners on the same port of the same address (a wildcard host shares every address); port 0 is any. */
+function checkPorts(substituted: Record<string, unknown>, parsed: VigilConfig | undefined, add: AddIssue): void {
+  const defaults = schemaDefaults().server;
+  const server = asObject(substituted.server);
+  const seen: { name: string; host: string; port: number }[] = [];
+  for (const name of LISTENERS) {
+    const written = asObject(server?.[name]);
+    const host = parsed ? parsed.server[name].host : (written?.host ?? defaults[name].host);
+    const port = parsed ? parsed.server[name].port : (written?.port ?? defaults[name].port);
+    if (typeof host !== 'string' || typeof port !== 'number' || !Number.isInteger(port) || port <= 0) continue;
+    const clash = seen.find(
+      (o) => o.port === port && (o.host === host || WILDCARD_HOSTS.has(o.host) || WILDCARD_HOSTS.has(host)),
+    );
+    if (clash) {
+      add(
+        'VIGIL_ERR_CONFIG_INVALID',
+        ['server', name, 'port'],
+        `port ${port} is also server.${clash.name}.port on ${clash.host === host ? host : 'an overlapping address'}: the second listener could not start`,
+        `give server.${name} a port of its own (defaults: otlpGrpc 4317, otlpHttp 4318, api 8080)`,
+        CONFIG_DOC,
+      );
+    }
+    seen.push({ name, host, port });
+  }
+}
+
+/** 2d. Rollouts: one entry per service (a second one would be ignored without a word). */
+function checkRollouts(substituted: Record<string, unknown>, add: AddIssue): void {
+  const seen = new Set<string>();
+  asList(substituted.rollouts).forEach((r, i) => {
+    const service = asString(asObject(r)?.service);
+    if (service === undefined) return;
+    if (seen.has(service)) {
+      add(
+        'VIGIL_ERR_CONFIG_DUPLICATE_NAME',
+        ['rollouts', i, 'service'],
+        `service "${service}" has a second rollouts entry, which would be ignored`,
+        `merge the entries of "${service}" into one`,
+        CONFIG_DOC,
+      );
+    }
+    seen.add(service);
+  });
+}
+
+const TOKENS_PATH: Path = ['server', 'auth', 'tokens'];
+const OPEN_INSTEAD = 'to open the API on purpose, remove the tokens and set server.auth.open: true';
+/** What a bearer token may hold: visible ASCII, no spaces (RFC 6750's b64token is a subset). */
+const TOKEN_CHARS = /^[\x21-\x7e]+$/;
+
+/**
+ * 2e. The control API's authentication: every token is non-empty and can travel in an Authorization header;
+ * `open: true` goes without tokens; and, for `vigil serve` (`serving`), the API has tokens or says out loud
+ * that it is open. A token's value is never shown; a token left empty by `${VAR:-}` names VAR.
+ */
+function checkAuth(substituted: Record<string, unknown>, env: EnvUse, serving: boolean, add: AddIssue): void {
+  const auth = asObject(asObject(substituted.server)?.auth);
+  const written = auth?.tokens;
+  if (written !== undefined && !Array.isArray(written)) return; // the schema reported it
+  const tokens = asList(written);
+  const doc = CONFIG_DOC;
+  tokens.forEach((t, i) => {
+    if (typeof t !== 'string') return; // the schema reported it
+    const path: Path = [...TOKENS_PATH, i];
+    const here = (r: EnvRef) => r.path.length === path.length && isUnder(r.path, path);
+    if (t.trim() === '') {
+      const defaulted = env.defaulted.find(here);
+      const empty = env.used.find((u) => here(u) && u.value.trim() === '');
+      if (defaulted)
+        add(
+          'VIGIL_ERR_CONFIG_ENV_MISSING',
+          path,
+          `environment variable ${defaulted.name} is not set, and its default after ":-" is empty: the token would be empty`,
+          `export ${defaulted.name}=<a long random token> before starting Vigil, and write \${${defaulted.name}} (an empty token never opens the API; ${OPEN_INSTEAD})`,
+          doc,
+        );
+      else
+        add(
+          'VIGIL_ERR_CONFIG_AUTH',
+          path,
+          empty ? `environment variable ${empty.name} is empty: the token would be empty` : 'the token is empty',
+          `${empty ? `set ${empty.name} to a long random token` : 'write a long random token as an ${ENV} reference, e.g. "${VIGIL_TOKEN}", or remove the entry'} (an empty token never opens the API; ${OPEN_INSTEAD})`,
+          doc,
+        );
+    } else if (!TOKEN_CHARS.test(t)) {
+      add(
+        'VIGIL_ERR_CONFIG_AUTH',
+        path,
+        'the token holds a space, a line break or a non-ASCII character: no Authorization header could carry it, so it would never match',
+        'use visible ASCII characters only, e.g. `openssl rand -hex 32`; a token read from a file often keeps its trailing newline',
+        doc,
+      );
+    }
+  });
+  const open = auth?.open;
+  if (open === true && tokens.length > 0) {
+    add(
+      'VIGIL_ERR_CONFIG_AUTH',
+      ['server', 'auth', 'open'],
+      'server.auth.open is true, and server.auth.tokens lists tokens: the API cannot be both open and protected',
+      'remove open: true to require the tokens, or remove the tokens to open the API on purpose',
+      doc,
+    );
+  }
+  if (serving && tokens.length === 0 && open !== true && (open === undefined || typeof open === 'boolean')) {
+    add(
+      'VIGIL_ERR_CONFIG_AUTH',
+      written === undefined ? ['server', 'auth'] : TOKENS_PATH,
+      'the control API has no bearer token: anyone who can reach it could read every analysis and decision and resume rolled-back versions',
+      'add server.auth.tokens: ["${VIGIL_TOKEN}"] and export VIGIL_TOKEN=<a long random token> (e.g. `openssl rand -hex 32`), or set server.auth.open: true to open the API on purpose (warned at start)',
+      doc,
     );
   }
 }
 
-/** Normalises a valid config in place (empty tokens dropped, an empty Redis URL is none); returns the warnings. */
+/** The warning `vigil validate` prints and `vigil serve` logs at start for `server.auth.open: true`. */
+export const OPEN_API_WARNING =
+  'server.auth.open is true: the control API and the dashboard need no token, so ANYONE who can reach them can read every analysis and decision and RESUME rolled-back versions; set server.auth.tokens to protect them';
+
+/** Normalises a valid config in place (an empty Redis URL is none); returns the warnings. */
 function normalise(config: VigilConfig): string[] {
   const warnings: string[] = [];
-  config.server.auth.tokens = config.server.auth.tokens.filter((t) => t.length > 0);
-  if (config.server.auth.tokens.length === 0)
-    warnings.push('server.auth.tokens is empty: the control API is open to anyone who can reach it');
+  if (config.server.auth.open) warnings.push(OPEN_API_WARNING);
+  const { silenceTimeout, maxDuration } = config.analysis;
+  if (silenceTimeout >= maxDuration)
+    warnings.push(
+      `analysis.silenceTimeout (${formatDuration(silenceTimeout)}) is not shorter than analysis.maxDuration (${formatDuration(maxDuration)}): a canary that goes silent can be promoted at maxDuration instead of abandoned`,
+    );
   if (config.queue.redis === '') config.queue.redis = null;
   if (config.plan.length === 0 && config.rollouts.every((r) => !r.plan?.length)) {
     warnings.push('no rollback plan is configured: decisions are recorded and notified, nothing is rolled back');
   }
   return warnings;
+}
+
+export interface ParseOptions {
+  /**
+   * Checked for `vigil serve` (and `vigil validate`, which checks as serve loads): the control API must have
+   * bearer tokens or `server.auth.open: true`. Tools that serve no API (replay, backtest, connectors test) and
+   * agents built in tests leave it off; an agent without either answers 401 on /api/* (src/http/api-app.ts).
+   */
+  serving?: boolean;
 }
 
 /**
@@ -724,6 +937,7 @@ export function parseConfig(
   file: string,
   registries: Registries,
   env: NodeJS.ProcessEnv = process.env,
+  opts: ParseOptions = {},
 ): LoadedConfig {
   const { doc, lc, raw } = readYaml(text, file);
   const issues: Pending[] = [];
@@ -741,15 +955,17 @@ export function parseConfig(
     });
   };
 
-  const missing: EnvRef[] = [];
-  const used: EnvValue[] = [];
-  const substituted = substituteEnv(raw, [], env, missing, used) as Record<string, unknown>;
+  const seen: EnvUse = { missing: [], used: [], defaulted: [] };
+  const { missing, used } = seen;
+  const substituted = substituteEnv(raw, [], env, seen) as Record<string, unknown>;
   for (const m of missing) {
     add(
       'VIGIL_ERR_CONFIG_ENV_MISSING',
       m.path,
       `environment variable ${m.name} is not set`,
-      `export ${m.name}=… before starting Vigil, or write \${${m.name}:-} to allow it to be empty`,
+      isUnder(m.path, TOKENS_PATH)
+        ? `export ${m.name}=<a long random token> before starting Vigil (an empty token is refused, never an open API; ${OPEN_INSTEAD})`
+        : `export ${m.name}=… before starting Vigil, or write \${${m.name}:-} to allow it to be empty`,
       CONFIG_DOC,
     );
   }
@@ -760,6 +976,9 @@ export function parseConfig(
   // section, types are known, options parse, plans reference existing connectors, detectors build.
   const connectorOptions = checkConnectors(substituted, registries, add);
   const detectors = checkAnalysis(substituted, parsed.success ? parsed.data : undefined, registries, add);
+  checkSettings(substituted, parsed.success ? parsed.data : undefined, add);
+  checkRollouts(substituted, add);
+  checkAuth(substituted, seen, opts.serving === true, add);
 
   const reported = finishIssues(issues, missing, used);
   if (reported.length > 0 || !parsed.success) throw new ConfigError(reported);
@@ -844,9 +1063,10 @@ export function loadConfigFile(
   file: string,
   registries: Registries,
   env: NodeJS.ProcessEnv = process.env,
+  opts: ParseOptions = {},
 ): LoadedConfig {
   const text = readConfigText(file);
-  return parseConfig(text, file, registries, env);
+  return parseConfig(text, file, registries, env, opts);
 }
 
 export interface ApiAddress {
@@ -867,9 +1087,9 @@ export function readApiAddress(file: string, env: NodeJS.ProcessEnv = process.en
   const all: unknown = doc.errors.length === 0 ? doc.toJS() : undefined;
   const server: unknown = all && typeof all === 'object' ? (all as Record<string, unknown>).server : undefined;
   const node: unknown = server && typeof server === 'object' ? (server as Record<string, unknown>).api : undefined;
-  const missing: EnvRef[] = [];
-  const used: EnvValue[] = [];
-  const api = substituteEnv(node ?? {}, path, env, missing, used);
+  const seen: EnvUse = { missing: [], used: [], defaulted: [] };
+  const { missing, used } = seen;
+  const api = substituteEnv(node ?? {}, path, env, seen);
   const schema = configSchema.shape.server.unwrap().shape.api.unwrap();
   const parsed = schema.safeParse(api, { reportInput: true });
   const fix = `run \`vigil validate ${file}\`, or give the API URL with --api`;
@@ -891,9 +1111,34 @@ export function readApiAddress(file: string, env: NodeJS.ProcessEnv = process.en
   return parsed.data;
 }
 
-/** The embedded default: no file, every key at its default. */
-export function defaultConfig(registries: Registries): LoadedConfig {
-  return { ...parseConfig('{}', '<defaults>', registries, {}), file: '<defaults>' };
+/**
+ * The embedded default for `vigil serve` without --config: every key at its default, and the control API's
+ * bearer token from VIGIL_TOKEN (`vigil status` sends the same variable).
+ */
+export const EMBEDDED_SERVE_CONFIG = 'server: { auth: { tokens: ["${VIGIL_TOKEN}"] } }\n';
+
+/**
+ * The embedded default: no file, every key at its default. With `serving` (vigil serve without --config), the
+ * API's token comes from VIGIL_TOKEN in `env`; unset or empty, a ConfigError says how to set it or open the API.
+ */
+export function defaultConfig(
+  registries: Registries,
+  opts: ParseOptions & { env?: NodeJS.ProcessEnv } = {},
+): LoadedConfig {
+  if (!opts.serving) return { ...parseConfig('{}', '<defaults>', registries, {}), file: '<defaults>' };
+  const token = (opts.env ?? process.env).VIGIL_TOKEN;
+  if (!token) {
+    throw new ConfigError([
+      {
+        code: 'VIGIL_ERR_CONFIG_AUTH',
+        file: '<defaults>',
+        key: 'server.auth.tokens',
+        problem: `without --config the control API takes its bearer token from VIGIL_TOKEN, which is ${token === undefined ? 'not set' : 'empty'}`,
+        fix: `export VIGIL_TOKEN=<a long random token> (e.g. \`openssl rand -hex 32\`; vigil status sends it too), or pass --config with server.auth.tokens, or with server.auth.open: true to open the API on purpose; see ${CONFIG_DOC}`,
+      },
+    ]);
+  }
+  return parseConfig(EMBEDDED_SERVE_CONFIG, '<defaults>', registries, { VIGIL_TOKEN: token }, { serving: true });
 }
 
 function deepFreeze<T>(o: T): T {

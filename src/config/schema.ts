@@ -7,25 +7,72 @@
  * show on hover. Metadata never changes what the schema accepts.
  */
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { formatDuration, parseDuration } from './duration.js';
 
-const duration = (def: string, description: string) =>
-  z
+const S = 1000;
+const MIN = 60 * S;
+const H = 60 * MIN;
+const DAY = 24 * H;
+const MiB = 1024 * 1024;
+
+/** The range of a duration key, in milliseconds, and why its minimum is one (said when a value is below it). */
+export interface DurationBounds {
+  min: number;
+  max: number;
+  /** What goes wrong below `min` ("no look would ever close"); shown with the problem. */
+  below?: string;
+}
+
+/**
+ * The bounds of each duration key's schema (json-schema.ts puts them on the number form: the string form's
+ * grammar cannot say them).
+ */
+export const DURATION_BOUNDS = new WeakMap<object, DurationBounds>();
+
+const range = (b: DurationBounds) =>
+  b.min === 0 ? `at most ${formatDuration(b.max)}` : `from ${formatDuration(b.min)} to ${formatDuration(b.max)}`;
+
+const duration = (def: string, description: string, bounds: DurationBounds) => {
+  const fix = `write a duration ${range(bounds)}, such as ${def}`;
+  const parse = z
     .union([z.string(), z.number()])
     .default(def)
     .transform((v, ctx) => {
       const ms = parseDuration(v);
       if (ms === undefined) {
+        const negative =
+          typeof v === 'number' ? v < 0 : /^\s*-/.test(v) && parseDuration(v.trim().slice(1)) !== undefined;
         ctx.addIssue({
           code: 'custom',
-          message: `"${String(v)}" is not a duration`,
-          params: { fix: 'write a duration such as 500ms, 10s, 5m or 1h' },
+          message: negative
+            ? `"${String(v)}" is negative: a duration is ${range(bounds)}`
+            : `"${String(v)}" is not a duration`,
+          params: { fix: negative ? fix : 'write a duration such as 500ms, 10s, 5m or 1h' },
+        });
+        return z.NEVER;
+      }
+      if (ms < bounds.min || ms > bounds.max) {
+        const low = ms < bounds.min;
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be ${low ? `at least ${formatDuration(bounds.min)}` : `at most ${formatDuration(bounds.max)}`}, got ${typeof v === 'string' ? v.trim() : `${v} (ms)`}${low && bounds.below ? `: ${bounds.below}` : ''}`,
+          params: { fix },
         });
         return z.NEVER;
       }
       return ms;
-    })
-    .meta({ description: `${description} A duration: 500ms, 10s, 5m, 1h30m, 2d, or a number of milliseconds.` });
+    });
+  const schema = parse.meta({
+    description: `${description} A duration: 500ms, 10s, 5m, 1h30m, 2d, or a number of milliseconds; ${range(bounds)}.`,
+  });
+  // both: JSON Schema generation visits the schema and, under its metadata, the one it wraps
+  DURATION_BOUNDS.set(parse, bounds);
+  DURATION_BOUNDS.set(schema, bounds);
+  return schema;
+};
+
+const PORT_DESCRIPTION =
+  'TCP port to listen on (0: any free port); not one of the other listeners on the same address (a wildcard host shares every address).';
 
 const listen = (port: number) =>
   z
@@ -35,7 +82,7 @@ const listen = (port: number) =>
         .min(1)
         .default('0.0.0.0')
         .meta({ description: 'Address to listen on (0.0.0.0: every interface).' }),
-      port: z.number().int().min(0).max(65535).default(port).meta({ description: 'TCP port to listen on.' }),
+      port: z.number().int().min(0).max(65535).default(port).meta({ description: PORT_DESCRIPTION }),
     })
     .strict()
     .prefault({});
@@ -55,11 +102,10 @@ export const metricSchema = z
     shadow: z.boolean().default(false).meta({
       description: 'Computed, recorded and shown, never acts: trial a detector on live traffic before trusting it.',
     }),
-    weight: z
-      .number()
-      .positive()
-      .default(1)
-      .meta({ description: 'Bonferroni weight: this metric gets alpha * weight / sum(weights of acting metrics).' }),
+    weight: z.number().min(0.001).max(1000).default(1).meta({
+      description:
+        'Bonferroni weight: this metric gets alpha * weight / sum(weights of acting metrics); 0.001 to 1000.',
+    }),
     // Which telemetry the detector sees: src/analysis/evidence-source.ts.
     source: z.enum(['auto', 'spans', 'metrics', 'both']).default('auto').meta({
       description:
@@ -83,40 +129,52 @@ export const DEFAULT_METRICS = [
 
 const analysisSchema = z
   .object({
-    interval: duration('10s', 'Look interval (event time): the detectors look at the cohorts once per interval.'),
-    alpha: z
-      .number()
-      .gt(0)
-      .lt(1)
-      .default(0.05)
-      .meta({ description: 'Family-wise false-rollback budget per analysis, split across acting metrics.' }),
+    interval: duration('10s', 'Look interval (event time): the detectors look at the cohorts once per interval.', {
+      min: S,
+      max: H,
+      below: 'no look would ever close, so no analysis would ever run',
+    }),
+    alpha: z.number().gt(0).max(0.5).default(0.05).meta({
+      description:
+        'Family-wise false-rollback budget per analysis, split across acting metrics; more than 0, at most 0.5.',
+    }),
     minSamples: z
       .number()
       .int()
       .min(1)
+      .max(1_000_000)
       .default(25)
-      .meta({ description: 'Samples per cohort before any verdict other than inconclusive.' }),
-    maxDuration: duration('30m', 'Longest analysis: then the canary is promoted if nothing failed.'),
+      .meta({ description: 'Samples per cohort before any verdict other than inconclusive; 1 to 1,000,000.' }),
+    maxDuration: duration(
+      '30m',
+      'Longest analysis: then the canary is promoted if nothing failed. Longer than analysis.interval.',
+      { min: S, max: 30 * DAY },
+    ),
     allowedLateness: duration(
       '5s',
-      "How late (event time) a span may arrive behind its own cohort's latest span and still count in its look.",
+      "How late (event time) a span may arrive behind its own cohort's latest span and still count in its look. Shorter than analysis.maxDuration.",
+      { min: 0, max: H },
     ),
     // Per-source event time: src/analysis/event-clock.ts.
     sourceIdleTimeout: duration(
       '30s',
       "A cohort that has not moved forward while the other moved this far (event time) stops holding the looks back; until then each look waits for both cohorts, however far behind one is. Above the longest pause of a cohort's pipeline (the SDK's export interval plus a Collector batch and retry).",
+      { min: 0, max: DAY },
     ),
     maxClockSkew: duration(
       '2m',
       'A span or metric point dated more than this after Vigil received it is refused (counted, and the sender told by a partial success); none moves a clock past the receive time. NTP keeps pods within milliseconds.',
+      { min: S, max: DAY },
     ),
     baselineHistory: duration(
       '5m',
-      "How much of the baseline's recent past (event time) is kept for a canary that starts late or whose past is backfilled: its analysis compares against the baseline looks that match.",
+      "How much of the baseline's recent past (event time) is kept for a canary that starts late or whose past is backfilled: its analysis compares against the baseline looks that match. At most 1,000 look intervals.",
+      { min: 0, max: DAY },
     ),
     silenceTimeout: duration(
       '5m',
-      'A canary silent this long (event time) while the baseline keeps reporting is abandoned, never promoted.',
+      'A canary silent this long (event time) while the baseline keeps reporting is abandoned, never promoted. At least analysis.interval; keep it shorter than analysis.maxDuration (warned otherwise: a canary that goes silent could be promoted at maxDuration).',
+      { min: S, max: 30 * DAY },
     ),
     metrics: z.array(metricSchema).min(1).prefault(DEFAULT_METRICS).meta({
       description:
@@ -128,34 +186,32 @@ const analysisSchema = z
 // Cardinality limits and event-time expiry: src/limits/limits.ts.
 const limitsSchema = z
   .object({
-    maxServices: z.number().int().min(1).default(10_000).meta({
-      description: 'Services tracked at once; telemetry of further services is dropped (counted, logged once).',
+    maxServices: z.number().int().min(1).max(1_000_000).default(10_000).meta({
+      description:
+        'Services tracked at once; telemetry of further services is dropped (counted, logged once). 1 to 1,000,000.',
     }),
-    maxAnalyses: z
-      .number()
-      .int()
-      .min(1)
-      .default(5_000)
-      .meta({ description: 'Analyses running at once over all services; further canary versions wait.' }),
-    maxVersionsPerService: z
-      .number()
-      .int()
-      .min(1)
-      .default(64)
-      .meta({ description: 'Versions remembered per service (canary, unknown-cohort and finished versions).' }),
+    maxAnalyses: z.number().int().min(1).max(1_000_000).default(5_000).meta({
+      description: 'Analyses running at once over all services; further canary versions wait. 1 to 1,000,000.',
+    }),
+    maxVersionsPerService: z.number().int().min(1).max(10_000).default(64).meta({
+      description: 'Versions remembered per service (canary, unknown-cohort and finished versions); 1 to 10,000.',
+    }),
     maxMetricStreams: z
       .number()
       .int()
       .min(1)
+      .max(100_000_000)
       .default(200_000)
-      .meta({ description: 'OTLP metric streams held for cumulative-to-delta conversion.' }),
+      .meta({ description: 'OTLP metric streams held for cumulative-to-delta conversion; 1 to 100,000,000.' }),
     serviceIdleTimeout: duration(
       '1h',
-      'A service silent this long (event time, behind most other services) is forgotten.',
+      'A service silent this long (event time, behind most other services) is forgotten, with its running analyses. At least analysis.interval and analysis.sourceIdleTimeout.',
+      { min: S, max: 30 * DAY },
     ),
     finishedRetention: duration(
       '1h',
       'A finished analysis stays listed this long (event time) after its decision; its outcome is kept.',
+      { min: 0, max: 30 * DAY },
     ),
   })
   .strict();
@@ -166,28 +222,36 @@ const ingestSchema = z
     maxInflightBytes: z
       .number()
       .int()
-      .min(1024 * 1024)
-      .default(128 * 1024 * 1024)
+      .min(MiB)
+      .max(16 * 1024 * MiB)
+      .default(128 * MiB)
       .meta({
         description:
-          'Estimated memory (bytes) of OTLP requests admitted and not yet aggregated (bodies raw and inflated); past it, requests are refused with 503 + Retry-After / UNAVAILABLE.',
+          'Estimated memory (bytes) of OTLP requests admitted and not yet aggregated (bodies raw and inflated); past it, requests are refused with 503 + Retry-After / UNAVAILABLE. 1 MiB to 16 GiB.',
       }),
-    maxInflightRequests: z.number().int().min(1).default(128).meta({
+    maxInflightRequests: z.number().int().min(1).max(100_000).default(128).meta({
       description:
-        'OTLP requests admitted and not yet answered, HTTP and gRPC together; past it, requests are refused.',
+        'OTLP requests admitted and not yet answered, HTTP and gRPC together; past it, requests are refused. 1 to 100,000.',
     }),
-    retryAfter: duration('1s', 'The delay refused clients are asked to wait (Retry-After, RetryInfo); at least 1s.'),
+    retryAfter: duration('1s', 'The delay refused clients are asked to wait (Retry-After, RetryInfo).', {
+      min: S,
+      max: 5 * MIN,
+      below: 'Retry-After counts whole seconds',
+    }),
     headersTimeout: duration(
       '10s',
       'Time an OTLP/HTTP client gets to send the headers of a request once it has started it (or connected); past it: 408 and the connection is closed.',
+      { min: S, max: 10 * MIN },
     ),
     bodyTimeout: duration(
       '60s',
       "Time from an OTLP request's headers to the last byte of its body (HTTP; past it: 408 + google.rpc.Status, not retried, and the connection is closed) or to its whole message (gRPC; past it: DEADLINE_EXCEEDED). A request waiting for its body holds a slot of maxInflightRequests, never bytes. 60s lets a 16 MiB body arrive at 2.3 Mbit/s (the Collector's own export timeout is 30s).",
+      { min: S, max: H },
     ),
     idleTimeout: duration(
       '2m',
       'An OTLP connection with nothing in flight for this long is closed: HTTP keep-alive connections between requests (and sockets where nothing moves), gRPC connections without calls (GOAWAY). Clients reconnect when they next export.',
+      { min: S, max: DAY },
     ),
     maxStreamsPerConnection: z.number().int().min(1).max(1024).default(16).meta({
       description:
@@ -197,9 +261,11 @@ const ingestSchema = z
       .number()
       .int()
       .min(0)
-      .default(1024 * 1024)
+      .max(1024 * MiB)
+      .default(MiB)
       .meta({
-        description: 'Trace bodies of at least this many bytes (after gzip) are decoded in worker threads; 0: never.',
+        description:
+          'Trace bodies of at least this many bytes (after gzip) are decoded in worker threads; 0: never. At most 1 GiB.',
       }),
     decodeWorkers: z
       .number()
@@ -212,13 +278,14 @@ const ingestSchema = z
       description:
         'De-duplicate request spans by trace id + span id, so that a batch delivered twice (a retry) counts once.',
     }),
-    dedupMaxSpans: z.number().int().min(1000).default(1_000_000).meta({
+    dedupMaxSpans: z.number().int().min(1000).max(100_000_000).default(1_000_000).meta({
       description:
-        'Span ids remembered for de-duplication, all services together (about 50 bytes each); past it, spans are counted unchecked.',
+        'Span ids remembered for de-duplication, all services together (about 50 bytes each); past it, spans are counted unchecked. 1,000 to 100,000,000.',
     }),
     dedupHorizon: duration(
       '60s',
       "How long (event time, behind a service's latest span) span ids are remembered; at least analysis.allowedLateness is used.",
+      { min: 0, max: DAY },
     ),
   })
   .strict();
@@ -279,7 +346,7 @@ export const configSchema = z
               .min(1)
               .default('0.0.0.0')
               .meta({ description: 'Address to listen on (0.0.0.0: every interface).' }),
-            port: z.number().int().min(0).max(65535).default(8080).meta({ description: 'TCP port to listen on.' }),
+            port: z.number().int().min(0).max(65535).default(8080).meta({ description: PORT_DESCRIPTION }),
             publicUrl: z
               .string()
               .url()
@@ -291,20 +358,30 @@ export const configSchema = z
           .meta({ description: 'Control API: /api/v1/*, the dashboard, /healthz, /readyz and /metrics.' }),
         auth: z
           .object({
-            tokens: z.array(z.string()).default([]).meta({
+            tokens: z.array(z.string().min(1)).default([]).meta({
               description:
-                'Bearer tokens accepted by /api/* and the dashboard (health, readiness and metrics stay open); empty strings are ignored; none: the API is open to anyone who can reach it (warned at start). Write them as ${ENV} references.',
+                'Bearer tokens accepted by /api/* and the dashboard (health, readiness and metrics stay open). Write them as ${ENV} references (${VIGIL_TOKEN}, never ${VIGIL_TOKEN:-}). Each is visible ASCII without spaces; an empty one is an error, never an open API. None and no `open: true`: `vigil serve` refuses to start.',
+            }),
+            open: z.boolean().default(false).meta({
+              description:
+                'true: the control API and the dashboard need no token, so anyone who can reach them can read every analysis and decision and resume rolled-back versions (logged as a warning at start). Only without tokens; for a local demo or an API reachable by trusted hosts alone.',
             }),
           })
           .strict()
           .prefault({})
-          .meta({ description: 'Authentication of the control API.' }),
+          .meta({
+            description:
+              'Authentication of the control API: bearer tokens, or `open: true` said out loud; `vigil serve` refuses a config with neither.',
+          }),
         maxBodyBytes: z
           .number()
           .int()
           .min(1024)
-          .default(16 * 1024 * 1024)
-          .meta({ description: 'OTLP request body limit in bytes, checked before and after decompression.' }),
+          .max(1024 * MiB)
+          .default(16 * MiB)
+          .meta({
+            description: 'OTLP request body limit in bytes, checked before and after decompression; 1 KiB to 1 GiB.',
+          }),
       })
       .strict()
       .prefault({})
@@ -373,16 +450,27 @@ export const configSchema = z
           description:
             '`enforce`: run the rollback plans; `dry-run`: decide and notify, change nothing (the kill switch).',
         }),
-        stepTimeout: duration('20s', 'Time limit of one attempt of one plan step.'),
+        stepTimeout: duration('20s', 'Time limit of one attempt of one plan step.', {
+          min: 100,
+          max: H,
+          below: 'no vendor answers that fast, so every step would time out',
+        }),
         attempts: z.number().int().min(1).max(50).default(5).meta({
-          description: 'Attempts per plan step and per notification; retryable errors back off exponentially.',
-        }),
-        backoff: duration('1s', 'Delay after the first failed attempt; doubled after each further one.'),
-        maxRollbacksPerService: z.number().int().min(1).default(3).meta({
           description:
-            'Storm guard: at most this many rollbacks per service per stormWindow; further ones run no plan.',
+            'Attempts per plan step and per notification; retryable errors back off exponentially. 1 to 50, and the last wait (backoff * 2^(attempts-2)) at most 1h.',
         }),
-        stormWindow: duration('1h', 'Window of the storm guard (maxRollbacksPerService).'),
+        backoff: duration('1s', 'Delay after the first failed attempt; doubled after each further one.', {
+          min: 0,
+          max: H,
+        }),
+        maxRollbacksPerService: z.number().int().min(1).max(1000).default(3).meta({
+          description:
+            'Storm guard: at most this many rollbacks per service per stormWindow; further ones run no plan. 1 to 1000.',
+        }),
+        stormWindow: duration('1h', 'Window of the storm guard (maxRollbacksPerService); at least analysis.interval.', {
+          min: S,
+          max: 30 * DAY,
+        }),
       })
       .strict()
       .prefault({})
@@ -408,6 +496,7 @@ export const configSchema = z
         checkpointInterval: duration(
           '5s',
           'How often the analyses are checkpointed (and at every decision and at shutdown): a kill -9 loses at most this much analysis progress.',
+          { min: 100, max: H, below: 'the agent would do little else than checkpoint' },
         ),
       })
       .strict()
@@ -431,7 +520,7 @@ export const configSchema = z
   .meta({
     title: 'Vigil configuration',
     description:
-      'Configuration of Vigil, the auto-rollback agent for canary releases (vigil --config vigil.yaml). Every key has a default, so {} is a valid config. Strings may use ${VAR} (an unset variable is an error) or ${VAR:-default}.',
+      'Configuration of Vigil, the auto-rollback agent for canary releases (vigil --config vigil.yaml). Every key has a default; `vigil serve` also needs server.auth.tokens (or server.auth.open: true). Strings may use ${VAR} (an unset variable is an error) or ${VAR:-default}.',
   });
 
 export type VigilConfig = z.output<typeof configSchema>;

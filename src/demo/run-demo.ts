@@ -77,9 +77,18 @@ export async function runDemo(opts: DemoOptions): Promise<boolean> {
   }
 }
 
-/** The demo's configuration: the local peers' webhook router and Slack-format chat, the audit log at `auditPath`. */
+/**
+ * The demo's configuration: the local peers' webhook router and Slack-format chat, the audit log at `auditPath`.
+ * Everything listens on 127.0.0.1 only, and the control API is open on purpose (`server.auth.open: true`, said
+ * by printIntro) so the dashboard opens in a browser without a token.
+ */
 function demoConfigYaml(peersUrl: string, secret: string, auditPath: string): string {
   return `
+server:
+  otlpHttp: { host: 127.0.0.1 }
+  otlpGrpc: { host: 127.0.0.1 }
+  api: { host: 127.0.0.1 }
+  auth: { open: true }
 analysis:
   interval: 10s
   allowedLateness: 2s
@@ -97,6 +106,9 @@ audit: { path: "${auditPath}" }
 /** What is listening and what traffic is coming. */
 function printIntro(print: (line: string) => void, otlpHttpUrl: string, apiUrl: string): void {
   print(`Vigil is listening: OTLP/HTTP ${otlpHttpUrl}, API ${apiUrl} (embedded queue, no Redis).`);
+  print(
+    `The control API and dashboard are OPEN, no token needed (server.auth.open: true, on 127.0.0.1 only): anyone on this machine can resume versions. A real config sets server.auth.tokens.`,
+  );
   print(
     'Traffic: service "checkout", baseline 1.0.0 at 1% errors (OTLP protobuf), canary 1.1.0 at 5% errors (OTLP JSON), real OpenTelemetry SDK.',
   );

@@ -1,7 +1,10 @@
 /**
  * The control API (port 8080): health, readiness, Prometheus metrics, analyses and decisions as JSON,
- * resume of a rolled-back version, and a small server-rendered dashboard. `/api/*` needs a bearer token
- * when `server.auth.tokens` is set; health, readiness and metrics stay open for probes and scrapers.
+ * resume of a rolled-back version, and a small server-rendered dashboard. `/api/*` and the dashboard need
+ * one of `server.auth.tokens` as a bearer token; only `server.auth.open: true` (said out loud in the config,
+ * warned at start) opens them, and without tokens and without `open` they answer 401 to everyone (`vigil
+ * serve` refuses such a config before it gets here). Health, readiness and metrics stay open for probes
+ * and scrapers. Every answer carries SECURITY_HEADERS.
  */
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -17,7 +20,8 @@ export interface ApiDeps {
   metrics: VigilMetrics;
   registry: AnalysisRegistry;
   audit: AuditLog;
-  tokens: readonly string[];
+  /** `server.auth`: the bearer tokens accepted, or `open: true` (no token needed). Neither: every request is 401. */
+  auth: { tokens: readonly string[]; open: boolean };
   queues: Record<string, JobQueue<unknown>>;
   /** Reasons the agent is not ready ([] = ready). */
   ready(): string[];
@@ -26,8 +30,9 @@ export interface ApiDeps {
   onResume(service: string, version: string, by: string, reason: string): Promise<boolean>;
 }
 
-function tokenOk(header: string | undefined, tokens: readonly string[]): boolean {
-  if (tokens.length === 0) return true;
+function tokenOk(header: string | undefined, auth: ApiDeps['auth']): boolean {
+  const { tokens } = auth;
+  if (tokens.length === 0) return auth.open;
   const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
   if (!m?.[1]) return false;
   const given = Buffer.from(m[1]);
@@ -66,9 +71,26 @@ ${rows || '<tr><td colspan="7">No analysis yet: Vigil starts one when a service 
 </table></body></html>`;
 }
 
+/**
+ * Headers of every answer (API, dashboard, probes, errors, 404s). The dashboard is server-rendered HTML with
+ * an inline <style>, links, a meta refresh and an empty `data:` favicon, and runs no script: the policy allows
+ * exactly that. JSON answers are never framed, sniffed as HTML, or sent on as a Referer.
+ */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy':
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-resource-policy': 'same-origin',
+};
+
 export function buildApiApp(deps: ApiDeps): FastifyInstance {
   const log: FastifyBaseLogger = serverLogger(deps.logger, 'api');
   const app = Fastify({ loggerInstance: log });
+  app.addHook('onRequest', async (_req, reply) => {
+    void reply.headers(SECURITY_HEADERS);
+  });
   registerProbeRoutes(app, deps);
   void app.register(async (api) => {
     api.addHook('onRequest', bearerGuard(deps));
@@ -80,14 +102,18 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
   return app;
 }
 
-/** The `onRequest` hook of `/api/*`: 401 unless the request carries one of `server.auth.tokens`. */
+/**
+ * The `onRequest` hook of `/api/*` and the dashboard: 401 unless the request carries one of
+ * `server.auth.tokens`, or the API is open on purpose (`server.auth.open: true`).
+ */
 function bearerGuard(deps: ApiDeps) {
+  const message =
+    deps.auth.tokens.length === 0
+      ? 'this agent has no bearer token configured (server.auth.tokens) and is not open (server.auth.open): every request is refused'
+      : 'send Authorization: Bearer <token> (server.auth.tokens)';
   return async (req: FastifyRequest, reply: FastifyReply) => {
-    if (!tokenOk(req.headers.authorization, deps.tokens)) {
-      await reply
-        .code(401)
-        .header('WWW-Authenticate', 'Bearer')
-        .send({ error: 'unauthorized', message: 'send Authorization: Bearer <token> (server.auth.tokens)' });
+    if (!tokenOk(req.headers.authorization, deps.auth)) {
+      await reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'unauthorized', message });
     }
   };
 }

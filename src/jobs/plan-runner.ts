@@ -20,6 +20,9 @@
  *   duration (30 s) so a slow step is not taken for stalled.
  * - Dry run (deps.dryRun, the global kill switch, or decision.dryRun): connectors and notifiers are still called,
  *   with dryRun: true; they describe what they would do and touch nothing.
+ * - Secrets: a step's `detail` and every error are passed through `deps.redact` (the connectors' secrets of the
+ *   config: URL path tokens, `?sig=`, credentials in options) before they reach the audit log, a notification, a log
+ *   line or the queue, so a vendor that echoes its URL in an error, or a connector that names its URL, leaks nothing.
  * - Names: every log line of a job carries `queue` (the queue's name: `actions`, `notifications`), `jobId`,
  *   `decisionId`, `analysis`, `connector` (plan connector or notifier), `attempt` (and `step` or `kind`), each key
  *   once; its last line says `outcome` (completed, retry, failed). vigil_jobs_total uses the same `queue`,
@@ -78,6 +81,11 @@ export interface PlanRunnerDeps {
     jobRefused?(queue: string): void;
   };
   link?(decision: Decision): string | undefined;
+  /**
+   * Hides the connectors' secrets: `text` in a step's detail, `error` in an error's message and stack (in place).
+   * src/agent/actions.ts builds it from the config (connectors/shared/redact.ts); absent: shown as is.
+   */
+  redact?: { text(s: string): string; error<E>(err: E): E };
 }
 
 /** How one attempt of a job ended: the `outcome` of vigil_jobs_total and of the job's last log line. */
@@ -293,7 +301,8 @@ function stepHandler(deps: PlanRunnerDeps): (job: JobInfo<StepJob>) => Promise<v
       const r = await withDeadline(deps.stepTimeoutMs, (signal) =>
         connector.apply({ logger: log, signal, dryRun, target: targetOf(decision), decision }),
       );
-      const result: StepResult = { connector: name, changed: r.changed, detail: r.detail };
+      const detail = deps.redact ? deps.redact.text(r.detail) : r.detail;
+      const result: StepResult = { connector: name, changed: r.changed, detail };
       await audit.append({
         type: 'action',
         decisionId: decision.id,
@@ -317,7 +326,8 @@ function stepHandler(deps: PlanRunnerDeps): (job: JobInfo<StepJob>) => Promise<v
         await notifyAll(deps, 'plan-completed', decision, { steps: done });
       }
       log.info({ outcome: 'completed' satisfies JobOutcome, changed: result.changed, dryRun }, 'rollback step applied');
-    } catch (err) {
+    } catch (caught) {
+      const err = deps.redact ? deps.redact.error(caught) : caught;
       const final = !isRetryable(err) || job.attempt >= job.maxAttempts;
       log.warn(
         { outcome: outcomeOf(final), err: describeError(err) },
@@ -352,7 +362,8 @@ function notifyHandler(deps: PlanRunnerDeps): (job: JobInfo<NotifyJob>) => Promi
       if (!notifier) throw new VigilError('VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR', [name]);
       await withDeadline(deps.stepTimeoutMs, (signal) => notifier.post(notification, { logger: log, signal, dryRun }));
       log.info({ outcome: 'completed' satisfies JobOutcome, dryRun }, 'notification handled');
-    } catch (err) {
+    } catch (caught) {
+      const err = deps.redact ? deps.redact.error(caught) : caught;
       const final = !isRetryable(err) || job.attempt >= job.maxAttempts;
       log.warn(
         { outcome: outcomeOf(final), err: describeError(err) },

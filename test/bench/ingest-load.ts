@@ -52,6 +52,7 @@ export async function startAgentProcess(
       `  otlpHttp: { host: 127.0.0.1, port: ${otlp} }`,
       `  otlpGrpc: { host: 127.0.0.1, port: ${grpc} }`,
       `  api: { host: 127.0.0.1, port: ${api} }`,
+      '  auth: { open: true }',
       `audit: { path: "${join(dir, 'audit.jsonl')}" }`,
       'logging: { level: warn }',
       extraYaml,

@@ -112,6 +112,9 @@ describe.runIf(chromiumInstalled())('the dashboard in headless Chromium', () => 
   it('shows the empty state before any analysis, and a refresh every 5 s', async () => {
     const res = await page.goto(started.apiUrl);
     expect(res?.status()).toBe(200);
+    // the page works under its Content-Security-Policy: no console error says it blocked anything (afterAll)
+    expect(res?.headers()['content-security-policy']).toMatch(/^default-src 'none'; style-src 'unsafe-inline';/);
+    expect(res?.headers()['x-frame-options']).toBe('DENY');
     expect(await page.title()).toBe('Vigil');
     expect(await page.locator('h1').innerText()).toBe('Vigil');
     expect(await page.locator('meta[http-equiv="refresh"]').getAttribute('content')).toBe('5');

@@ -213,6 +213,7 @@ describe('the container image, built from the Dockerfile as written', () => {
         `  otlpHttp: { host: 127.0.0.1, port: ${http} }`,
         `  otlpGrpc: { host: 127.0.0.1, port: ${grpc} }`,
         `  api: { host: 127.0.0.1, port: ${api} }`,
+        '  auth: { open: true }',
         '# every trace body is decoded in a worker thread: the compiled worker module runs from the image too',
         'ingest: { workerDecodeBytes: 1, decodeWorkers: 1 }',
         '',
@@ -336,7 +337,7 @@ describe('the container image, built from the Dockerfile as written', () => {
 
     const config = hostPath(img, '/etc/vigil/validate.yaml');
     mkdirSync(dirname(config), { recursive: true });
-    writeFileSync(config, 'analysis: { interval: 10s }\n');
+    writeFileSync(config, 'analysis: { interval: 10s }\nserver: { auth: { open: true } }\n');
     const validate = await run(['validate', '/etc/vigil/validate.yaml']);
     expect(validate.code, validate.output).toBe(0);
     expect(validate.output).toContain('valid (config hash');

@@ -4,20 +4,22 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import type { RequestSample } from '../../src/contracts/index.js';
-import { silentLogger } from '../../src/logger.js';
+import { SECURITY_HEADERS } from '../../src/http/api-app.js';
+import { silentLogger, type Logger } from '../../src/logger.js';
 import { createAgent, type Agent } from '../../src/main.js';
 import { BUILTIN_REGISTRIES } from '../../src/registries.js';
 import { HttpPeer } from '../helpers/http-peer.js';
+import { captureLogs } from '../helpers/log-lines.js';
 
 const agents: Agent[] = [];
 afterEach(async () => {
   for (const a of agents.splice(0)) await a.stop();
 });
 
-function agent(extra = '') {
+function agent(extra = '', opts: { auth?: string; logger?: Logger } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-api-'));
   const loaded = parseConfig(
-    `audit: { path: "${join(dir, 'audit.jsonl')}" }\nanalysis: { interval: 10s, allowedLateness: 0s, minSamples: 20 }\nserver: { auth: { tokens: ["t0ken"] } }\n${extra}`,
+    `audit: { path: "${join(dir, 'audit.jsonl')}" }\nanalysis: { interval: 10s, allowedLateness: 0s, minSamples: 20 }\nserver: { auth: ${opts.auth ?? '{ tokens: ["t0ken"] }'} }\n${extra}`,
     'api.yaml',
     BUILTIN_REGISTRIES,
     {},
@@ -25,7 +27,7 @@ function agent(extra = '') {
   const a = createAgent({
     loaded,
     registries: BUILTIN_REGISTRIES,
-    logger: silentLogger(),
+    logger: opts.logger ?? silentLogger(),
     ports: { otlpHttp: 0, api: 0, otlpGrpc: 0 },
   });
   agents.push(a);
@@ -180,5 +182,57 @@ describe('control API', () => {
     expect(page.headers['content-type']).toMatch(/text\/html/);
     expect(page.body).toContain('&#60;script&#62;x&#60;/script&#62;');
     expect(page.body).not.toContain('<script>x');
+  });
+
+  it('every answer carries the security headers: dashboard, JSON, 401, probes, metrics, 404', async () => {
+    const { a } = agent();
+    expect(SECURITY_HEADERS).toMatchObject({
+      'content-security-policy': expect.stringMatching(/default-src 'none';.*frame-ancestors 'none'/),
+      'x-frame-options': 'DENY',
+      'referrer-policy': 'no-referrer',
+      'x-content-type-options': 'nosniff',
+    });
+    const answers = await Promise.all([
+      a.apiApp.inject({ url: '/', headers: auth }),
+      a.apiApp.inject({ url: '/api/v1/analyses', headers: auth }),
+      a.apiApp.inject('/api/v1/decisions'),
+      a.apiApp.inject('/healthz'),
+      a.apiApp.inject('/readyz'),
+      a.apiApp.inject('/metrics'),
+      a.apiApp.inject('/nope'),
+    ]);
+    expect(answers.map((r) => r.statusCode)).toEqual([200, 200, 401, 200, 503, 200, 404]);
+    for (const r of answers) {
+      expect(r.headers['content-security-policy']).toBe(
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+      );
+      expect(r.headers['x-frame-options']).toBe('DENY');
+      expect(r.headers['referrer-policy']).toBe('no-referrer');
+      expect(r.headers['x-content-type-options']).toBe('nosniff');
+    }
+  });
+
+  it('server.auth.open: true answers without a token and says so loudly, once, at start', async () => {
+    const logs = captureLogs('info');
+    const { a } = agent('', { auth: '{ open: true }', logger: logs.logger });
+    await a.start();
+    expect((await a.apiApp.inject('/api/v1/analyses')).statusCode).toBe(200);
+    expect((await a.apiApp.inject('/')).statusCode).toBe(200);
+    const loud = logs.parsed().filter((l) => /server\.auth\.open is true/.test(String(l.msg)));
+    expect(loud).toHaveLength(1);
+    expect(loud[0]).toMatchObject({ level: 40 });
+    expect(String(loud[0]!.msg)).toMatch(/ANYONE who can reach them .* RESUME rolled-back versions/);
+  });
+
+  it('without tokens and without open: true, every request to /api and the dashboard is refused (fails closed)', async () => {
+    const logs = captureLogs('info');
+    const { a } = agent('', { auth: '{ tokens: [] }', logger: logs.logger });
+    await a.start();
+    const refused = await a.apiApp.inject('/api/v1/analyses');
+    expect(refused.statusCode).toBe(401);
+    expect(refused.json().message).toContain('no bearer token configured');
+    expect((await a.apiApp.inject({ url: '/', headers: { authorization: 'Bearer ' } })).statusCode).toBe(401);
+    expect((await a.apiApp.inject('/healthz')).statusCode).toBe(200);
+    expect(logs.parsed().some((l) => l.level === 40 && /answer 401 to every request/.test(String(l.msg)))).toBe(true);
   });
 });

@@ -14,6 +14,7 @@ describe('vigil writing into a closed pipe', () => {
       {
         cwd: root,
         encoding: 'utf8',
+        env: { ...process.env, VIGIL_TOKEN: 'pipe-test-token' },
       },
     );
     expect(r.stdout.trim()).toBe('exit=0');

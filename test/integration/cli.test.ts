@@ -25,9 +25,18 @@ const run = (...args: string[]) => main(['node', 'vigil', ...args]);
 
 describe('vigil CLI', () => {
   it('validate accepts a valid config and summarises it', async () => {
-    expect(await run('validate', join(fixtures, 'valid/full.yaml'))).toBe(0);
+    const token = process.env.VIGIL_TOKEN;
+    process.env.VIGIL_TOKEN = 'cli-test-token';
+    try {
+      expect(await run('validate', join(fixtures, 'valid/full.yaml'))).toBe(0);
+    } finally {
+      if (token === undefined) delete process.env.VIGIL_TOKEN;
+      else process.env.VIGIL_TOKEN = token;
+    }
     expect(stdout).toMatch(/full\.yaml: valid \(config hash [0-9a-f]{16}\)/);
     expect(stdout).toContain('plan: notify-hook');
+    expect(stdout).toContain('control API: 1 bearer token\n');
+    expect(stdout).not.toContain('cli-test-token');
   });
 
   it('validate names the file, line, key and fix, and exits 2', async () => {
@@ -61,7 +70,7 @@ describe('vigil CLI', () => {
         ].join('\n'),
       );
       expect(await run('validate', file)).toBe(2);
-      expect(stderr).toMatch(/^8 problems in the config:\n/);
+      expect(stderr).toMatch(/^9 problems in the config:\n/);
       for (const key of [
         'analysis.minSamples',
         'analysis.interval',
@@ -70,6 +79,7 @@ describe('vigil CLI', () => {
         'connectors[0].type',
         'connectors[1].options.url',
         'connectors[1].options',
+        'server.auth', // no token: validate checks as serve loads
         'server.api.port',
       ])
         expect(stderr).toContain(` ${key}: `);
@@ -89,6 +99,119 @@ describe('vigil CLI', () => {
       await run('serve', '--config', join(fixtures, 'invalid/VIGIL_ERR_CONFIG_INVALID--alpha-out-of-range.yaml')),
     ).toBe(2);
     expect(stderr).toContain('analysis.alpha');
+  });
+
+  describe('a config that would disarm Vigil is refused, never silently accepted', () => {
+    let dir: string;
+    let token: string | undefined;
+    beforeEach(() => {
+      dir = mkdtempSync(join(tmpdir(), 'vigil-disarm-'));
+      token = process.env.VIGIL_TOKEN;
+      delete process.env.VIGIL_TOKEN;
+    });
+    afterEach(() => {
+      rmSync(dir, { recursive: true, force: true });
+      if (token !== undefined) process.env.VIGIL_TOKEN = token;
+    });
+    const file = (text: string) => {
+      const f = join(dir, 'vigil.yaml');
+      writeFileSync(f, text);
+      return f;
+    };
+    const AUTH = 'server: { auth: { tokens: ["${VIGIL_TEST_CLI_TOKEN:-cli-token}"] } }\n';
+
+    it.each([
+      [
+        'interval: 0s',
+        'analysis:\n  interval: 0s\n',
+        'analysis.interval: must be at least 1s, got 0s: no look would ever close',
+      ],
+      ['interval: -1s', 'analysis:\n  interval: -1s\n', 'analysis.interval: "-1s" is negative'],
+      ['interval: 0 (ms)', 'analysis:\n  interval: 0\n', 'analysis.interval: must be at least 1s, got 0 (ms)'],
+      [
+        'silenceTimeout below the interval',
+        'analysis:\n  interval: 30s\n  silenceTimeout: 10s\n',
+        'analysis.silenceTimeout: silenceTimeout (10s) is shorter than one look interval (30s)',
+      ],
+      [
+        'maxDuration not above the interval',
+        'analysis:\n  interval: 1m\n  maxDuration: 1m\n',
+        'analysis.maxDuration: maxDuration (1m) is not longer than one look interval (1m)',
+      ],
+      [
+        'checkpointInterval: 10ms',
+        'state:\n  checkpointInterval: 10ms\n',
+        'state.checkpointInterval: must be at least 100ms',
+      ],
+      ['alpha: 0.9', 'analysis:\n  alpha: 0.9\n', 'analysis.alpha: must be at most 0.5, got 0.9'],
+      ['attempts: 0', 'actions:\n  attempts: 0\n', 'actions.attempts: must be at least 1, got 0'],
+      ['limits at 0', 'limits:\n  maxAnalyses: 0\n', 'limits.maxAnalyses: must be at least 1, got 0'],
+    ])('validate exits 2 for %s, naming the file, the key and the fix', async (_label, text, problem) => {
+      const f = file(`${AUTH}${text}`);
+      expect(await run('validate', f)).toBe(2);
+      expect(stderr).toContain(`${f}:`);
+      expect(stderr).toContain(problem);
+      expect(stderr).toContain('[VIGIL_ERR_CONFIG_INVALID]');
+      expect(stderr).toMatch(/\n {4}fix: .+; see (README\.md#configuration|docs\/ingest\.md#limits-and-expiry)\n/);
+      expect(stdout).toBe('');
+    });
+
+    it('an empty token is refused, not an open API', async () => {
+      expect(await run('validate', file('server:\n  auth:\n    tokens: [""]\n'))).toBe(2);
+      expect(stderr).toContain('server.auth.tokens[0]: the token is empty [VIGIL_ERR_CONFIG_AUTH]');
+    });
+
+    it('${VIGIL_TOKEN:-} with VIGIL_TOKEN unset is refused, naming the variable', async () => {
+      const f = file('server:\n  auth:\n    tokens: ["${VIGIL_TOKEN:-}"]\n');
+      expect(await run('validate', f)).toBe(2);
+      expect(stderr).toContain(
+        `${f}:3:14 server.auth.tokens[0]: environment variable VIGIL_TOKEN is not set, and its default after ":-" is empty`,
+      );
+      expect(stderr).toContain('fix: export VIGIL_TOKEN=<a long random token>');
+      stderr = '';
+      expect(await run('serve', '--config', f)).toBe(2);
+      expect(stderr).toContain('environment variable VIGIL_TOKEN is not set');
+    });
+
+    it('no tokens without server.auth.open: validate and serve refuse it (before listening), naming both fixes', async () => {
+      const f = file('analysis:\n  interval: 10s\n');
+      for (const args of [
+        ['validate', f],
+        ['serve', '--config', f],
+      ]) {
+        stderr = '';
+        expect(await run(...args)).toBe(2);
+        expect(stderr).toContain('server.auth: the control API has no bearer token');
+        expect(stderr).toContain('[VIGIL_ERR_CONFIG_AUTH]');
+        expect(stderr).toContain('server.auth.tokens: ["${VIGIL_TOKEN}"]');
+        expect(stderr).toContain('server.auth.open: true');
+      }
+      expect(stdout).toBe('');
+      // a tool that serves no API reads the same file
+      expect(
+        await run(
+          'replay',
+          '--config',
+          f,
+          '--audit',
+          join(dir, 'a.jsonl'),
+          join(root, 'fixtures/recordings/healthy-canary.jsonl.gz'),
+        ),
+      ).toBe(0);
+    });
+
+    it('serve without --config takes the token from VIGIL_TOKEN, or refuses naming it', async () => {
+      expect(await run('serve')).toBe(2);
+      expect(stderr).toContain(
+        '<defaults> server.auth.tokens: without --config the control API takes its bearer token from VIGIL_TOKEN, which is not set',
+      );
+    });
+
+    it('server.auth.open: true is valid, and said out loud', async () => {
+      expect(await run('validate', file('server:\n  auth: { open: true }\n'))).toBe(0);
+      expect(stdout).toContain('control API: OPEN to anyone who can reach it (server.auth.open: true)');
+      expect(stdout).toMatch(/warning: server\.auth\.open is true: .*ANYONE .*RESUME rolled-back versions/);
+    });
   });
 
   it('--help explains every command; unknown commands exit 2', async () => {

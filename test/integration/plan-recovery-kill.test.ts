@@ -40,6 +40,7 @@ describe('vigil serve killed with SIGKILL in the middle of a rollback plan (embe
   otlpHttp: { host: 127.0.0.1, port: 0 }
   otlpGrpc: { host: 127.0.0.1, port: 0 }
   api: { host: 127.0.0.1, port: 0 }
+  auth: { open: true }
 audit: { path: "${join(dir, 'audit.jsonl')}" }
 analysis: { interval: 10s, allowedLateness: 0s, minSamples: 20 }
 connectors:

@@ -78,6 +78,7 @@ function auditLines(entries: { d: Decision; stepsDone: number; agoMs?: number }[
 function config(peer: HttpPeer, auditPath: string, queue = ''): string {
   const hooks = PLAN.map((c) => `  - { name: ${c}, type: webhook, options: { url: "${peer.url}/${c}" } }`).join('\n');
   return `audit: { path: "${auditPath}" }
+server: { auth: { open: true } }
 connectors:
 ${hooks}
 notifiers:

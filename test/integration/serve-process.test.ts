@@ -14,7 +14,7 @@ describe('vigil serve (process)', () => {
     const cfg = join(dir, 'vigil.yaml');
     writeFileSync(
       cfg,
-      `server:\n  otlpHttp: { host: 127.0.0.1, port: 0 }\n  otlpGrpc: { host: 127.0.0.1, port: 0 }\n  api: { host: 127.0.0.1, port: 0 }\naudit: { path: "${join(dir, 'audit.jsonl')}" }\nconnectors:\n  - { name: hook, type: webhook, options: { url: "http://127.0.0.1:9/x", secret: "\${HOOK_SECRET}" } }\nplan: [hook]\n`,
+      `server:\n  otlpHttp: { host: 127.0.0.1, port: 0 }\n  otlpGrpc: { host: 127.0.0.1, port: 0 }\n  api: { host: 127.0.0.1, port: 0 }\n  auth: { open: true }\naudit: { path: "${join(dir, 'audit.jsonl')}" }\nconnectors:\n  - { name: hook, type: webhook, options: { url: "http://127.0.0.1:9/x", secret: "\${HOOK_SECRET}" } }\nplan: [hook]\n`,
     );
     const child = spawn(process.execPath, [join(root, 'bin/vigil.js'), 'serve', '--config', cfg], {
       env: { ...process.env, HOOK_SECRET: 'super-secret-value', VIGIL_LOG_LEVEL: 'debug' },

@@ -81,7 +81,7 @@ describe('documentation links in config problems', () => {
   it('every fix printed for the invalid fixtures and for a config with one mistake of each kind names a link that resolves', () => {
     const dir = join(root, 'fixtures/config/invalid');
     const messages = readdirSync(dir).map(
-      (f) => problemsOf(() => loadConfigFile(join(dir, f), BUILTIN_REGISTRIES, {})).message,
+      (f) => problemsOf(() => loadConfigFile(join(dir, f), BUILTIN_REGISTRIES, {}, { serving: true })).message,
     );
     messages.push(
       problemsOf(() =>

@@ -149,6 +149,16 @@ describe('schema/vigil.schema.json', () => {
       'state.checkpointInterval',
     ]);
   });
+
+  it('gives the number form (milliseconds) of every duration a minimum and a maximum', () => {
+    const unbounded = [...walk(checkedIn)]
+      .filter(([p, n]) => p.endsWith('|1') && n.type === 'number')
+      .filter(([, n]) => typeof n.minimum !== 'number' || typeof n.maximum !== 'number' || n.maximum <= n.minimum)
+      .map(([p]) => p);
+    expect(unbounded).toEqual([]);
+    const interval = [...walk(checkedIn)].find(([p]) => p === 'analysis.interval|1')?.[1];
+    expect(interval).toMatchObject({ minimum: 1000, maximum: 3_600_000 });
+  });
 });
 
 describe('examples/vigil.yaml', () => {
@@ -194,6 +204,10 @@ describe('the schema agrees with Vigil', () => {
     ['a bad duration string', 'analysis: { interval: 10 seconds }\n'],
     ['a duration without a unit', 'actions: { backoff: "10" }\n'],
     ['a negative duration', 'actions: { backoff: -1 }\n'],
+    ['a duration in milliseconds below its minimum', 'analysis: { interval: 0 }\n'],
+    ['a duration in milliseconds above its maximum', 'state: { checkpointInterval: 7200000 }\n'],
+    ['alpha above 0.5', 'analysis: { alpha: 0.6 }\n'],
+    ['an empty token', 'server: { auth: { tokens: [""] } }\n'],
     ['a bad name', 'connectors: [{ name: "kill flag", type: noop }]\n'],
     ['a connector type used as a notifier', 'notifiers: [{ name: ld, type: launchdarkly }]\n'],
     ['an unknown detector', 'analysis: { metrics: [{ name: x, detector: nope }] }\n'],
@@ -233,11 +247,27 @@ describe('the schema agrees with Vigil', () => {
    * each plug-in's own options, and the environment. Vigil reports them at load (`vigil validate`).
    */
   const LOAD_TIME_ONLY = [
+    'VIGIL_ERR_CONFIG_AUTH--no-tokens.yaml',
+    'VIGIL_ERR_CONFIG_AUTH--open-with-tokens.yaml',
+    'VIGIL_ERR_CONFIG_AUTH--token-with-newline.yaml',
     'VIGIL_ERR_CONFIG_CONNECTOR_OPTIONS--slack-missing-url.yaml',
     'VIGIL_ERR_CONFIG_CONNECTOR_OPTIONS--webhook-url.yaml',
     'VIGIL_ERR_CONFIG_DUPLICATE_NAME--connectors.yaml',
+    'VIGIL_ERR_CONFIG_DUPLICATE_NAME--rollouts-service.yaml',
+    'VIGIL_ERR_CONFIG_ENV_MISSING--token-default-empty.yaml',
     'VIGIL_ERR_CONFIG_ENV_MISSING--webhook-secret.yaml',
     'VIGIL_ERR_CONFIG_INVALID--all-metrics-shadow.yaml',
+    // durations written as strings: their range is checked at load (the JSON Schema knows only their grammar)
+    'VIGIL_ERR_CONFIG_INVALID--baseline-history-too-many-looks.yaml',
+    'VIGIL_ERR_CONFIG_INVALID--checkpoint-interval-too-short.yaml',
+    'VIGIL_ERR_CONFIG_INVALID--lateness-not-shorter-than-max-duration.yaml',
+    'VIGIL_ERR_CONFIG_INVALID--max-duration-not-longer-than-interval.yaml',
+    'VIGIL_ERR_CONFIG_INVALID--port-clash.yaml',
+    'VIGIL_ERR_CONFIG_INVALID--retry-wait-too-long.yaml',
+    'VIGIL_ERR_CONFIG_INVALID--service-idle-shorter-than-source-idle.yaml',
+    'VIGIL_ERR_CONFIG_INVALID--silence-shorter-than-interval.yaml',
+    'VIGIL_ERR_CONFIG_INVALID--storm-window-shorter-than-interval.yaml',
+    'VIGIL_ERR_CONFIG_INVALID--zero-interval.yaml',
     'VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR--plan.yaml',
     'VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR--rollout-plan.yaml',
     'VIGIL_ERR_DETECTOR_OPTIONS--negative-tolerance.yaml',

@@ -28,6 +28,7 @@ describe('invalid configs (fixtures/config/invalid/<ERROR_CODE>--case.yaml)', ()
       'VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR',
       'VIGIL_ERR_CONFIG_DUPLICATE_NAME',
       'VIGIL_ERR_CONFIG_CONNECTOR_OPTIONS',
+      'VIGIL_ERR_CONFIG_AUTH',
       'VIGIL_ERR_DETECTOR_OPTIONS',
     ]) {
       expect(codes).toContain(c);
@@ -37,10 +38,13 @@ describe('invalid configs (fixtures/config/invalid/<ERROR_CODE>--case.yaml)', ()
   it.each(invalid)('%s is refused with its code, file, key and fix', (name) => {
     const file = join(dir, 'invalid', name);
     const code = name.split('--')[0];
-    const expectKey = /# expect-key: (.+)/.exec(readFileSync(file, 'utf8'))?.[1]?.trim();
+    const text = readFileSync(file, 'utf8');
+    const expectKey = /# expect-key: (.+)/.exec(text)?.[1]?.trim();
+    // `# serving: true`: refused by vigil serve and vigil validate only (the control API's authentication)
+    const serving = /^# serving: true\b/m.test(text);
     let err: unknown;
     try {
-      loadConfigFile(file, BUILTIN_REGISTRIES, {});
+      loadConfigFile(file, BUILTIN_REGISTRIES, {}, { serving });
     } catch (e) {
       err = e;
     }
@@ -55,13 +59,22 @@ describe('invalid configs (fixtures/config/invalid/<ERROR_CODE>--case.yaml)', ()
     expect(ce.message).toContain(file);
     expect(ce.message).toContain('fix:');
     if (issue.key) expect(issue.line).toBeGreaterThan(1);
+    if (serving) expect(() => loadConfigFile(file, BUILTIN_REGISTRIES, {})).not.toThrow();
   });
 });
 
 describe('config loading', () => {
-  it('accepts the valid fixtures', () => {
+  it('accepts the valid fixtures, for vigil serve too', () => {
     for (const f of readdirSync(join(dir, 'valid'))) {
-      const loaded = loadConfigFile(join(dir, 'valid', f), BUILTIN_REGISTRIES, {});
+      const loaded = loadConfigFile(
+        join(dir, 'valid', f),
+        BUILTIN_REGISTRIES,
+        { VIGIL_TOKEN: 'fixture-token' },
+        {
+          serving: true,
+        },
+      );
+      expect(loaded.config.server.auth.tokens).toEqual(['fixture-token']);
       expect(loaded.config.analysis.alpha).toBe(0.05);
       expect(Object.isFrozen(loaded.config.analysis)).toBe(true);
     }
@@ -147,7 +160,7 @@ describe('config loading', () => {
     const enumIssue = problems('actions: { mode: dryrun }\n').issues[0]!;
     expect(enumIssue.problem).toBe("expected one of enforce, dry-run, got 'dryrun'");
     expect(enumIssue.fix).toContain('did you mean "dry-run"?');
-    expect(problems('analysis: { alpha: 2 }\n').issues[0]!.problem).toBe('must be less than 1, got 2');
+    expect(problems('analysis: { alpha: 2 }\n').issues[0]!.problem).toBe('must be at most 0.5, got 2');
     expect(problems('connectors:\n  - { name: a, type: slack }\n').issues[0]!.fix).toContain(
       '"slack" is a notifier type: move this entry under notifiers:',
     );
@@ -210,9 +223,206 @@ describe('config loading', () => {
     );
   });
 
-  it('warns when the API is open and when no plan is configured', () => {
-    const { warnings } = defaultConfig(BUILTIN_REGISTRIES);
-    expect(warnings.join('\n')).toMatch(/auth\.tokens is empty/);
+  it('warns when the API is open on purpose and when no plan is configured', () => {
+    const { warnings } = parseConfig(
+      'server: { auth: { open: true } }\n',
+      'x.yaml',
+      BUILTIN_REGISTRIES,
+      {},
+      {
+        serving: true,
+      },
+    );
+    expect(warnings.join('\n')).toMatch(/server\.auth\.open is true: .*ANYONE .* RESUME rolled-back versions/);
     expect(warnings.join('\n')).toMatch(/no rollback plan/);
+    expect(defaultConfig(BUILTIN_REGISTRIES).warnings.join('\n')).not.toMatch(/auth/);
+  });
+});
+
+describe('values that would disarm Vigil are refused, each naming its key and the fix', () => {
+  const refused: [string, string, string, RegExp][] = [
+    ['a zero look interval', 'analysis: { interval: 0s }', 'analysis.interval', /at least 1s, got 0s: no look/],
+    ['a negative look interval', 'analysis: { interval: -1s }', 'analysis.interval', /"-1s" is negative/],
+    ['a negative duration in ms', 'actions: { backoff: -5 }', 'actions.backoff', /"-5" is negative/],
+    ['a zero interval in ms', 'analysis: { interval: 0 }', 'analysis.interval', /at least 1s, got 0 \(ms\)/],
+    ['a look interval above 1h', 'analysis: { interval: 2h }', 'analysis.interval', /at most 1h, got 2h/],
+    ['alpha above 0.5', 'analysis: { alpha: 0.6 }', 'analysis.alpha', /at most 0\.5/],
+    ['alpha 0', 'analysis: { alpha: 0 }', 'analysis.alpha', /more than 0/],
+    ['no attempt', 'actions: { attempts: 0 }', 'actions.attempts', /at least 1/],
+    ['a zero limit', 'limits: { maxServices: 0 }', 'limits.maxServices', /at least 1/],
+    [
+      'a weight of 0',
+      'analysis: { metrics: [{ name: e, detector: error-rate-sequential, weight: 0 }] }',
+      'analysis.metrics[0].weight',
+      /at least 0\.001/,
+    ],
+    ['a 1ms step timeout', 'actions: { stepTimeout: 1ms }', 'actions.stepTimeout', /at least 100ms/],
+    ['a 50ms checkpoint interval', 'state: { checkpointInterval: 50ms }', 'state.checkpointInterval', /at least 100ms/],
+    ['a zero Retry-After', 'ingest: { retryAfter: 0s }', 'ingest.retryAfter', /at least 1s/],
+    [
+      'maxDuration equal to the interval',
+      'analysis: { interval: 1m, maxDuration: 1m }',
+      'analysis.maxDuration',
+      /not longer than one look interval/,
+    ],
+    [
+      'a lateness as long as the analysis',
+      'analysis: { maxDuration: 5m, allowedLateness: 5m }',
+      'analysis.allowedLateness',
+      /not shorter than maxDuration/,
+    ],
+    [
+      'a silence timeout shorter than a look',
+      'analysis: { interval: 30s, silenceTimeout: 10s }',
+      'analysis.silenceTimeout',
+      /shorter than one look interval/,
+    ],
+    [
+      'a baseline history of 3600 looks',
+      'analysis: { interval: 1s, baselineHistory: 1h }',
+      'analysis.baselineHistory',
+      /3600 looks/,
+    ],
+    [
+      'a service forgotten before its cohorts are idle',
+      'limits: { serviceIdleTimeout: 10s }',
+      'limits.serviceIdleTimeout',
+      /shorter than analysis\.sourceIdleTimeout \(30s\)/,
+    ],
+    ['a storm window shorter than a look', 'actions: { stormWindow: 5s }', 'actions.stormWindow', /never count two/],
+    ['retries days apart', 'actions: { attempts: 20 }', 'actions.attempts', /would wait 3d/],
+    [
+      'two listeners on one port',
+      'server: { otlpGrpc: { port: 8080 } }',
+      'server.api.port',
+      /also server\.otlpGrpc\.port/,
+    ],
+    [
+      'a second rollouts entry of a service',
+      'rollouts: [{ service: a }, { service: a, plan: [] }]',
+      'rollouts[1].service',
+      /would be ignored/,
+    ],
+  ];
+  it.each(refused)('%s', (_label, text, key, problem) => {
+    const ce = problems(`${text}\n`);
+    const issue = ce.issues.find((i) => i.key === key);
+    expect(issue, ce.message).toBeDefined();
+    expect(issue!.problem).toMatch(problem);
+    expect(issue!.fix).toMatch(/; see (README\.md|docs\/)/);
+  });
+
+  it('checks across keys with what is valid even when another key is not', () => {
+    const ce = problems('analysis: { interval: 30s, silenceTimeout: 10s, minSamples: lots }\n');
+    expect(ce.issues.map((i) => i.key)).toEqual(['analysis.silenceTimeout', 'analysis.minSamples']);
+  });
+
+  it('accepts the edges of each range', () => {
+    const edge = [
+      'analysis: { interval: 1s, maxDuration: 2s, allowedLateness: 0s, silenceTimeout: 1s, sourceIdleTimeout: 0s, baselineHistory: 1000s, alpha: 0.5 }',
+      'limits: { serviceIdleTimeout: 1s, finishedRetention: 0s }',
+      'actions: { stepTimeout: 100ms, backoff: 0s, attempts: 50, stormWindow: 1s }',
+      'state: { checkpointInterval: 100ms }',
+      'ingest: { retryAfter: 1s, dedupHorizon: 0s }',
+      'server: { otlpHttp: { port: 0 }, otlpGrpc: { port: 0 }, api: { port: 0 } }',
+    ].join('\n');
+    expect(() => parseConfig(edge, 'x.yaml', BUILTIN_REGISTRIES, {})).not.toThrow();
+    expect(() =>
+      parseConfig(
+        'server: { api: { host: 127.0.0.1, port: 4318 }, otlpHttp: { host: 10.0.0.1 } }\n',
+        'x.yaml',
+        BUILTIN_REGISTRIES,
+        {},
+      ),
+    ).not.toThrow(); // the same port on two distinct addresses
+  });
+
+  it('warns when a silent canary could be promoted at maxDuration', () => {
+    const { warnings } = parseConfig('analysis: { maxDuration: 3m }\n', 'x.yaml', BUILTIN_REGISTRIES, {});
+    expect(warnings.join('\n')).toContain(
+      'analysis.silenceTimeout (5m) is not shorter than analysis.maxDuration (3m): a canary that goes silent can be promoted',
+    );
+  });
+});
+
+describe('the control API is never open by accident', () => {
+  const serving = (text: string, env: NodeJS.ProcessEnv = {}) =>
+    parseConfig(text, 'x.yaml', BUILTIN_REGISTRIES, env, { serving: true });
+  const refusedWhenServing = (text: string, env: NodeJS.ProcessEnv = {}): ConfigError => {
+    try {
+      serving(text, env);
+    } catch (e) {
+      if (e instanceof ConfigError) return e;
+      throw e;
+    }
+    throw new Error('expected a ConfigError');
+  };
+
+  it('an empty token is an error, never an open API', () => {
+    const issue = problems('server: { auth: { tokens: [""] } }\n').issues[0]!;
+    expect(issue).toMatchObject({ code: 'VIGIL_ERR_CONFIG_AUTH', key: 'server.auth.tokens[0]' });
+    expect(issue.problem).toBe('the token is empty');
+    expect(issue.fix).toContain('server.auth.open: true');
+  });
+
+  it('${VIGIL_TOKEN:-} with the variable unset names the variable', () => {
+    const ce = problems('server: { auth: { tokens: ["${VIGIL_TOKEN:-}"] } }\n', {});
+    expect(ce.issues).toHaveLength(1);
+    expect(ce.issues[0]).toMatchObject({ code: 'VIGIL_ERR_CONFIG_ENV_MISSING', key: 'server.auth.tokens[0]' });
+    expect(ce.message).toContain('environment variable VIGIL_TOKEN is not set, and its default after ":-" is empty');
+    expect(ce.message).toContain('export VIGIL_TOKEN=<a long random token>');
+  });
+
+  it('a variable set but empty, or a token with a line break, is named without showing it', () => {
+    const empty = problems('server: { auth: { tokens: ["${VIGIL_TOKEN}"] } }\n', { VIGIL_TOKEN: '' });
+    expect(empty.issues[0]!.problem).toBe('environment variable VIGIL_TOKEN is empty: the token would be empty');
+    const SECRET = 'Tok3n-from-a-file-0123456789';
+    const newline = problems('server: { auth: { tokens: ["${VIGIL_TOKEN}"] } }\n', { VIGIL_TOKEN: `${SECRET}\n` });
+    expect(newline.issues[0]).toMatchObject({ code: 'VIGIL_ERR_CONFIG_AUTH', key: 'server.auth.tokens[0]' });
+    expect(newline.message).toContain('trailing newline');
+    expect(newline.message).not.toContain(SECRET);
+  });
+
+  it('open and tokens together are refused', () => {
+    expect(problems('server: { auth: { tokens: [abc], open: true } }\n').issues[0]).toMatchObject({
+      code: 'VIGIL_ERR_CONFIG_AUTH',
+      key: 'server.auth.open',
+    });
+  });
+
+  it('vigil serve refuses no tokens without open: true, naming both fixes; tools that serve no API do not', () => {
+    const ce = refusedWhenServing('analysis: { interval: 10s }\n');
+    expect(ce.code).toBe('VIGIL_ERR_CONFIG_AUTH');
+    expect(ce.issues[0]!.key).toBe('server.auth');
+    expect(ce.message).toContain('the control API has no bearer token');
+    expect(ce.message).toContain('server.auth.tokens: ["${VIGIL_TOKEN}"]');
+    expect(ce.message).toContain('server.auth.open: true');
+    expect(() => parseConfig('analysis: { interval: 10s }\n', 'x.yaml', BUILTIN_REGISTRIES, {})).not.toThrow();
+  });
+
+  it('open: true is accepted, with the loud warning', () => {
+    const loaded = serving('server: { auth: { open: true } }\n');
+    expect(loaded.config.server.auth).toEqual({ tokens: [], open: true });
+    expect(loaded.warnings[0]).toMatch(/^server\.auth\.open is true: .*ANYONE .*RESUME rolled-back versions/);
+  });
+
+  it('the embedded default of vigil serve takes its token from VIGIL_TOKEN, or says how to set it', () => {
+    expect(
+      defaultConfig(BUILTIN_REGISTRIES, { serving: true, env: { VIGIL_TOKEN: 'tok' } }).config.server.auth,
+    ).toEqual({
+      tokens: ['tok'],
+      open: false,
+    });
+    for (const env of [{}, { VIGIL_TOKEN: '' }]) {
+      let err: unknown;
+      try {
+        defaultConfig(BUILTIN_REGISTRIES, { serving: true, env });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).message).toMatch(/<defaults> server\.auth\.tokens: without --config .* VIGIL_TOKEN/);
+      expect((err as ConfigError).message).toContain('server.auth.open: true');
+    }
   });
 });
