@@ -14,7 +14,7 @@ import { cohortRulesOf, type CohortRules } from '../ingest/cohort.js';
 import { SpanDedup } from '../ingest/dedup.js';
 import { MetricsIngest } from '../ingest/metrics-ingest.js';
 import type { LookScheduler } from './look-scheduler.js';
-import { limitReached } from './registry.js';
+import { limitEvicted, limitReached } from './registry.js';
 
 export interface IntakeOptions {
   config: Readonly<VigilConfig>;
@@ -46,6 +46,7 @@ export function createIntake(opts: IntakeOptions): Intake {
     intervalMs: config.analysis.interval,
     logger,
     onLimitReached: limitReached(metrics, logger),
+    onLimitEvicted: limitEvicted(metrics, logger),
   });
   const dedup = config.ingest.dedup
     ? new SpanDedup({
@@ -88,6 +89,11 @@ export function createIntake(opts: IntakeOptions): Intake {
       if (samples.length > canary + baseline)
         metrics.samples.inc({ cohort: 'unknown' }, samples.length - canary - baseline);
       registry.ingest(samples);
+      // the keys of services the analysis does not track (refused, evicted) go, amortised O(1) per new service
+      if (dedup !== undefined && dedup.serviceCount > 2 * config.limits.maxServices) {
+        dedup.retain((service) => registry.hasService(service));
+        metrics.dedupTracked.set(dedup.tracked);
+      }
       looks.schedule();
     },
     ingestBatches: (items) => {

@@ -700,6 +700,26 @@ function checkMaxDuration(
   }
 }
 
+/**
+ * A `rollouts[].service` longer than limits.maxNameLength could never match: the telemetry of such a service
+ * is refused where it is decoded (src/ingest/bounded-text.ts).
+ */
+function checkNameLengths(parsed: VigilConfig | undefined, add: AddIssue): void {
+  if (parsed === undefined) return;
+  const max = parsed.limits.maxNameLength;
+  parsed.rollouts.forEach((r, i) => {
+    const bytes = Buffer.byteLength(r.service, 'utf8');
+    if (bytes <= max) return;
+    add(
+      'VIGIL_ERR_CONFIG_INVALID',
+      ['rollouts', i, 'service'],
+      `service name is ${bytes} bytes long, more than limits.maxNameLength (${max}): telemetry with this service.name is refused`,
+      `raise limits.maxNameLength to at least ${bytes}, or name the service as its telemetry does`,
+      docForKey(['limits']),
+    );
+  });
+}
+
 /** Normalises a valid config in place (empty tokens dropped, an empty Redis URL is none); returns the warnings. */
 function normalise(config: VigilConfig): string[] {
   const warnings: string[] = [];
@@ -760,6 +780,7 @@ export function parseConfig(
   // section, types are known, options parse, plans reference existing connectors, detectors build.
   const connectorOptions = checkConnectors(substituted, registries, add);
   const detectors = checkAnalysis(substituted, parsed.success ? parsed.data : undefined, registries, add);
+  checkNameLengths(parsed.success ? parsed.data : undefined, add);
 
   const reported = finishIssues(issues, missing, used);
   if (reported.length > 0 || !parsed.success) throw new ConfigError(reported);

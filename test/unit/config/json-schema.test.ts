@@ -234,6 +234,7 @@ describe('the schema agrees with Vigil', () => {
     'VIGIL_ERR_CONFIG_DUPLICATE_NAME--connectors.yaml',
     'VIGIL_ERR_CONFIG_ENV_MISSING--webhook-secret.yaml',
     'VIGIL_ERR_CONFIG_INVALID--all-metrics-shadow.yaml',
+    'VIGIL_ERR_CONFIG_INVALID--rollout-service-too-long.yaml',
     'VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR--plan.yaml',
     'VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR--rollout-plan.yaml',
     'VIGIL_ERR_DETECTOR_OPTIONS--negative-tolerance.yaml',
