@@ -14,7 +14,7 @@ import { cohortRulesOf, type CohortRules } from '../ingest/cohort.js';
 import { SpanDedup } from '../ingest/dedup.js';
 import { MetricsIngest } from '../ingest/metrics-ingest.js';
 import type { LookScheduler } from './look-scheduler.js';
-import { limitReached } from './registry.js';
+import { limitEvicted, limitReached } from './registry.js';
 
 export interface IntakeOptions {
   config: Readonly<VigilConfig>;
@@ -46,6 +46,7 @@ export function createIntake(opts: IntakeOptions): Intake {
     intervalMs: config.analysis.interval,
     logger,
     onLimitReached: limitReached(metrics, logger),
+    onLimitEvicted: limitEvicted(metrics, logger),
   });
   const dedup = config.ingest.dedup
     ? new SpanDedup({
@@ -90,6 +91,11 @@ export function createIntake(opts: IntakeOptions): Intake {
       const refused = registry.ingest(samples, Date.now());
       if (refused.future > 0) metrics.samplesRefused.inc({ reason: 'future' }, refused.future);
       if (refused.tooOld > 0) metrics.samplesRefused.inc({ reason: 'too_old' }, refused.tooOld);
+      // the keys of services the analysis does not track (refused, evicted) go, amortised O(1) per new service
+      if (dedup !== undefined && dedup.serviceCount > 2 * config.limits.maxServices) {
+        dedup.retain((service) => registry.hasService(service));
+        metrics.dedupTracked.set(dedup.tracked);
+      }
       looks.schedule();
       return refused;
     },

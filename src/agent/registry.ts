@@ -8,7 +8,7 @@ import { analysisSettings } from '../analysis/settings.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Decision } from '../contracts/index.js';
 import type { VigilMetrics } from '../http/metrics.js';
-import { limitMessage, type LimitHit } from '../limits/limits.js';
+import { limitMessage, type LimitHit, type LimitName } from '../limits/limits.js';
 
 export interface RegistryOptions {
   loaded: LoadedConfig;
@@ -27,6 +27,42 @@ export function limitReached(metrics: VigilMetrics, logger: Logger): (hit: Limit
   };
 }
 
+/** Evictions are logged as a summary at most this often (wall clock; the counter has every one). */
+export const EVICTION_LOG_INTERVAL_MS = 60_000;
+
+const EVICTED_WHAT: Partial<Record<LimitName, string>> = {
+  services:
+    'services on probation forgotten to make room for new services (limits.maxServices, limits.serviceProbation)',
+  'metric-streams': 'metric streams seen once forgotten to make room for new streams (limits.maxMetricStreams)',
+};
+
+/**
+ * Counts evictions at a limit (`vigil_limit_evicted_total{limit}`) and logs them as ONE summary line per limit
+ * at most every EVICTION_LOG_INTERVAL_MS: the first eviction at once, then what was evicted since.
+ */
+export function limitEvicted(
+  metrics: VigilMetrics,
+  logger: Logger,
+  now: () => number = Date.now,
+): (limit: LimitName, count: number) => void {
+  const pending = new Map<LimitName, { count: number; loggedAt: number }>();
+  return (limit, count) => {
+    metrics.limitEvicted.inc({ limit }, count);
+    const p = pending.get(limit) ?? { count: 0, loggedAt: -Infinity };
+    pending.set(limit, p);
+    p.count += count;
+    const t = now();
+    if (t - p.loggedAt < EVICTION_LOG_INTERVAL_MS) return;
+    const sinceMs = p.loggedAt === -Infinity ? undefined : t - p.loggedAt;
+    logger.warn(
+      { limit, evicted: p.count, ...(sinceMs === undefined ? {} : { sinceMs }) },
+      `limit reached: ${p.count} ${EVICTED_WHAT[limit] ?? `${limit} evicted`}`,
+    );
+    p.count = 0;
+    p.loggedAt = t;
+  };
+}
+
 export function createRegistry(opts: RegistryOptions): AnalysisRegistry {
   const { logger, metrics } = opts;
   return new AnalysisRegistry(
@@ -39,6 +75,7 @@ export function createRegistry(opts: RegistryOptions): AnalysisRegistry {
         ),
       onLimitReached: limitReached(metrics, logger),
       onLimitRefused: (limit, n) => metrics.limitRefused.inc({ limit }, n),
+      onLimitEvicted: limitEvicted(metrics, logger),
       onLate: (cohort, n) => metrics.lateRequests.inc({ cohort }, n),
       onIdleClosed: (cohort) => metrics.idleClosedLooks.inc({ cohort }),
       onServiceExpired: (service, idleMs, running) =>

@@ -9,12 +9,19 @@
  * the most advanced one), running totals and detector states; per service, the baseline buckets of the looks
  * within the baseline history (31 with the defaults, see open-buckets.ts) and four clock numbers; O(1) in
  * traffic.
+ *
+ * Services on probation: a new service is on probation until it has sent `limits.serviceProbation` requests or
+ * an analysis of it starts. When `maxServices` are tracked, a new service takes the place of the least recently
+ * active service on probation (arrival order: deterministic), so a flood of one-off service names (a request id
+ * in service.name, a scan) cannot lock real services out until it expires; services past probation, and so every
+ * service with a running or decided analysis, are never evicted. Services on probation do not move the fleet
+ * clock of expiry either (see expiry.ts).
  */
 import type { CohortBatch, CohortIncrement, CohortPair, Decision, RequestSample } from '../contracts/index.js';
 import { splitAlpha } from '../decide/engine.js';
 import { emptyPair, mergeBatch } from '../evidence/cohort-batch.js';
 import type { LimitHit, LimitSettings } from '../limits/limits.js';
-import { DEFAULT_LIMITS, LimitGuard } from '../limits/limits.js';
+import { DEFAULT_LIMITS, LimitGuard, ProbationList } from '../limits/limits.js';
 import type {
   Analysis,
   AnalysisSettings,
@@ -62,10 +69,13 @@ export class AnalysisRegistry {
     decidedVersionSamples: 0,
     limitedSamples: 0,
     expiredServices: 0,
+    evictedServices: 0,
     expiredAnalyses: 0,
     metricIncrements: 0,
   };
   private readonly services = new Map<string, ServiceState>();
+  /** Services on probation, least recently active first (see the top of this file). */
+  private readonly probation = new ProbationList<ServiceState>();
   private readonly alphas: number[];
   private readonly limits: LimitSettings;
   private readonly guards: Record<'services' | 'analyses' | 'versions', LimitGuard>;
@@ -73,6 +83,8 @@ export class AnalysisRegistry {
   private readonly refusedNow = { services: 0, analyses: 0, versions: 0 };
   /** Late requests per cohort during the current ingest call. */
   private readonly lateNow = { baseline: 0, canary: 0 };
+  /** Services on probation evicted since the last report. */
+  private evictedNow = 0;
   private runningCount = 0;
   private samplesSinceSweep = 0;
   /** Bumped by everything that changes the state (a checkpoint is only taken when it moved). */
@@ -159,6 +171,7 @@ export class AnalysisRegistry {
         this.refuse('services');
         continue;
       }
+      if (svc.probation !== undefined) this.onProbation(svc, 'batch' in item ? item.batch.requests : 1);
       const clockMs = Math.min(item.endUnixMs, clockCap);
       if (!this.advance(svc, clockMs)) {
         this.counters.clockSkewSamples++;
@@ -187,6 +200,7 @@ export class AnalysisRegistry {
   sweep(): void {
     this.samplesSinceSweep = 0;
     this.runningCount -= expire(this.services, this.limits, this.counters, this.hooks);
+    for (const name of [...this.probation.keys()]) if (!this.services.has(name)) this.probation.delete(name);
   }
 
   /** Sweeps every max(10000, 10 x services) ingested items: amortised O(log services) per item. */
@@ -239,6 +253,11 @@ export class AnalysisRegistry {
     return { analysisHash: this.settings.analysisHash, counters: this.counters };
   }
 
+  /** Whether the service is tracked now (not refused, evicted or expired). */
+  hasService(name: string): boolean {
+    return this.services.has(name);
+  }
+
   /** The services' names now (a checkpoint serialises them one `exportService` at a time). */
   serviceNames(): string[] {
     return [...this.services.keys()];
@@ -269,6 +288,7 @@ export class AnalysisRegistry {
     const compatible = state.analysisHash === this.settings.analysisHash;
     const out: RestoredState = { services: 0, running: 0, decided: 0, restarted: 0 };
     this.services.clear();
+    this.probation.clear();
     const tasks: unknown[] = [];
     for (const { service: svc, pendingLooks } of state.services) {
       if (compatible) tasks.push(...pendingLooks);
@@ -280,6 +300,8 @@ export class AnalysisRegistry {
       out.running += svc.running.size;
       out.decided += svc.decided.size + svc.finished.size;
       this.services.set(svc.name, svc);
+      if (svc.running.size > 0 || svc.decided.size > 0 || svc.finished.size > 0) svc.probation = undefined;
+      if (svc.probation !== undefined) this.probation.touch(svc.name, svc);
     }
     out.services = this.services.size;
     Object.assign(this.counters, state.counters);
@@ -301,6 +323,7 @@ export class AnalysisRegistry {
     // an analysis that started after the decision's look is a later incarnation (its resume was not read back)
     if (a !== undefined && a.startIndex * this.settings.intervalMs >= decision.eventTimeUnixMs) return false;
     this.changeCount++;
+    this.endProbation(svc);
     if (decision.outcome === 'rollback') svc.rollbackTimes.push(decision.eventTimeUnixMs);
     if (a !== undefined && a.id === decision.analysis) {
       a.phase = decision.outcome;
@@ -386,6 +409,7 @@ export class AnalysisRegistry {
   private service(name: string): ServiceState | undefined {
     let svc = this.services.get(name);
     if (!svc) {
+      if (this.services.size >= this.limits.maxServices) this.evictOnProbation();
       if (!this.guards.services.allow(this.services.size)) return undefined;
       svc = {
         name,
@@ -400,10 +424,45 @@ export class AnalysisRegistry {
         unknownByVersion: new Map(),
         baselineOpen: new Map(),
         closedIndex: -Infinity,
+        probation: this.limits.serviceProbation > 0 ? 0 : undefined,
       };
       this.services.set(name, svc);
+      if (svc.probation !== undefined) this.probation.touch(name, svc);
     }
     return svc;
+  }
+
+  /** A service on probation sent `requests` more: it is the most recently active, or past its probation. */
+  private onProbation(svc: ServiceState, requests: number): void {
+    const seen = (svc.probation ?? 0) + requests;
+    if (seen >= this.limits.serviceProbation) this.endProbation(svc);
+    else {
+      svc.probation = seen;
+      this.probation.touch(svc.name, svc);
+    }
+  }
+
+  private endProbation(svc: ServiceState): void {
+    if (svc.probation === undefined) return;
+    svc.probation = undefined; // not `delete`: the object keeps its shape (fast property access)
+    this.probation.delete(svc.name);
+  }
+
+  /** Forgets the least recently active service on probation (it has no analysis), if any. O(1). */
+  private evictOnProbation(): void {
+    for (let oldest = this.probation.oldest(); oldest !== undefined; oldest = this.probation.oldest()) {
+      const [name, svc] = oldest;
+      if (svc.running.size > 0 || svc.decided.size > 0 || svc.finished.size > 0) {
+        this.endProbation(svc); // not reached: an analysis ends the probation
+        continue;
+      }
+      this.probation.delete(name);
+      this.services.delete(name);
+      this.counters.evictedServices++;
+      this.evictedNow++;
+      this.changeCount++;
+      return;
+    }
   }
 
   private refuse(limit: 'services' | 'analyses' | 'versions'): void {
@@ -412,6 +471,10 @@ export class AnalysisRegistry {
   }
 
   private reportRefused(): void {
+    if (this.evictedNow > 0) {
+      this.hooks.onLimitEvicted?.('services', this.evictedNow);
+      this.evictedNow = 0;
+    }
     for (const limit of ['services', 'analyses', 'versions'] as const) {
       const n = this.refusedNow[limit];
       if (n === 0) continue;
@@ -505,6 +568,7 @@ export class AnalysisRegistry {
   private start(svc: ServiceState, canaryVersion: string, index: number): Analysis | undefined {
     if (!this.guards.analyses.allow(this.runningCount)) return undefined;
     this.runningCount++;
+    this.endProbation(svc);
     svc.canarySeen.delete(canaryVersion);
     const early = takePendingCanary(svc, canaryVersion);
     const startIndex = Math.min(index, early?.firstIndex ?? index);

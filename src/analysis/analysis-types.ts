@@ -116,6 +116,9 @@ export interface RegistryHooks {
   onIdleClosed?(cohort: 'baseline' | 'canary'): void;
   /** A service idle for `idleMs` (event time) was forgotten, with its running analyses. */
   onServiceExpired?(service: string, idleMs: number, runningAnalyses: number): void;
+  /** Services on probation forgotten during one ingest call to make room for new ones (for a metric and a
+   *  summary log line). */
+  onLimitEvicted?(limit: LimitName, count: number): void;
 }
 
 export interface RegistryCounters {
@@ -138,6 +141,8 @@ export interface RegistryCounters {
   limitedSamples: number;
   /** Services forgotten after being idle; finished analyses reduced to their outcome after the retention. */
   expiredServices: number;
+  /** Services on probation forgotten to make room for new ones at `maxServices`. */
+  evictedServices: number;
   expiredAnalyses: number;
   /** Pre-aggregated increments ingested (OTLP metric deltas). */
   metricIncrements: number;
@@ -242,4 +247,6 @@ export interface ServiceState {
   jumpCandidateMs?: number;
   /** Samples refused for this service (too far in the future, or too old to compare): shown by the API. */
   refused?: IngestRefusals;
+  /** Requests seen while on probation (undefined: past it; see AnalysisRegistry). */
+  probation?: number | undefined;
 }

@@ -1,8 +1,9 @@
 /**
  * Expiry of analysis state, on event time only (so a replay expires exactly what the live run did):
  * - the fleet clock is the upper median of the services' clocks (one service with a skewed clock cannot
- *   make the others look idle); a service whose clock is more than `serviceIdleMs` behind it is forgotten
- *   with its analyses (a service that went away entirely never closes another look);
+ *   make the others look idle), of the services past their probation when there are any (a flood of one-off
+ *   services with skewed clocks cannot either); a service whose clock is more than `serviceIdleMs` behind it
+ *   is forgotten with its analyses (a service that went away entirely never closes another look);
  * - a decided analysis whose decision is more than `finishedRetentionMs` behind its service's clock is
  *   reduced to its outcome (the version stays decided; rolled back stays rolled back), and at most
  *   `maxVersionsPerService` such outcomes are kept per service (oldest dropped first).
@@ -20,7 +21,8 @@ export function expire(
   hooks: RegistryHooks,
 ): number {
   let droppedRunning = 0;
-  const fleetClock = upperMedian([...services.values()].map((s) => s.maxEndMs).filter((t) => t !== -Infinity));
+  const established = upperMedian(clocks(services, true));
+  const fleetClock = Number.isNaN(established) ? upperMedian(clocks(services, false)) : established;
   for (const [name, svc] of services) {
     const idleMs = fleetClock - svc.maxEndMs;
     if (idleMs > limits.serviceIdleMs) {
@@ -45,4 +47,13 @@ export function expire(
     }
   }
   return droppedRunning;
+}
+
+/** The clocks of the services that have one (only those past their probation, with `established`). */
+function clocks(services: ReadonlyMap<string, ServiceState>, established: boolean): number[] {
+  const out: number[] = [];
+  for (const s of services.values()) {
+    if (s.maxEndMs !== -Infinity && (!established || s.probation === undefined)) out.push(s.maxEndMs);
+  }
+  return out;
 }

@@ -50,6 +50,7 @@ export function analysisSettings(
     stormWindowMs: config.actions.stormWindow,
     limits: {
       maxServices: config.limits.maxServices,
+      serviceProbation: config.limits.serviceProbation,
       maxAnalyses: config.limits.maxAnalyses,
       maxVersionsPerService: config.limits.maxVersionsPerService,
       serviceIdleMs: config.limits.serviceIdleTimeout,

@@ -901,6 +901,26 @@ function checkAuth(substituted: Record<string, unknown>, env: EnvUse, serving: b
 export const OPEN_API_WARNING =
   'server.auth.open is true: the control API and the dashboard need no token, so ANYONE who can reach them can read every analysis and decision and RESUME rolled-back versions; set server.auth.tokens to protect them';
 
+/**
+ * A `rollouts[].service` longer than limits.maxNameLength could never match: the telemetry of such a service
+ * is refused where it is decoded (src/ingest/bounded-text.ts).
+ */
+function checkNameLengths(parsed: VigilConfig | undefined, add: AddIssue): void {
+  if (parsed === undefined) return;
+  const max = parsed.limits.maxNameLength;
+  parsed.rollouts.forEach((r, i) => {
+    const bytes = Buffer.byteLength(r.service, 'utf8');
+    if (bytes <= max) return;
+    add(
+      'VIGIL_ERR_CONFIG_INVALID',
+      ['rollouts', i, 'service'],
+      `service name is ${bytes} bytes long, more than limits.maxNameLength (${max}): telemetry with this service.name is refused`,
+      `raise limits.maxNameLength to at least ${bytes}, or name the service as its telemetry does`,
+      docForKey(['limits']),
+    );
+  });
+}
+
 /** Normalises a valid config in place (an empty Redis URL is none); returns the warnings. */
 function normalise(config: VigilConfig): string[] {
   const warnings: string[] = [];
@@ -979,6 +999,7 @@ export function parseConfig(
   checkSettings(substituted, parsed.success ? parsed.data : undefined, add);
   checkRollouts(substituted, add);
   checkAuth(substituted, seen, opts.serving === true, add);
+  checkNameLengths(parsed.success ? parsed.data : undefined, add);
 
   const reported = finishIssues(issues, missing, used);
   if (reported.length > 0 || !parsed.success) throw new ConfigError(reported);

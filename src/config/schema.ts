@@ -183,18 +183,27 @@ const analysisSchema = z
   })
   .strict();
 
-// Cardinality limits and event-time expiry: src/limits/limits.ts.
+// Cardinality limits and event-time expiry: src/limits/limits.ts; name lengths: src/ingest/bounded-text.ts.
 const limitsSchema = z
   .object({
     maxServices: z.number().int().min(1).max(1_000_000).default(10_000).meta({
       description:
-        'Services tracked at once; telemetry of further services is dropped (counted, logged once). 1 to 1,000,000.',
+        'Services tracked at once (1 to 1,000,000). When they are all tracked, a new service takes the place of the least recently active one still on probation (see serviceProbation); with none on probation, its telemetry is dropped (counted, logged once).',
     }),
     maxAnalyses: z.number().int().min(1).max(1_000_000).default(5_000).meta({
       description: 'Analyses running at once over all services; further canary versions wait. 1 to 1,000,000.',
     }),
     maxVersionsPerService: z.number().int().min(1).max(10_000).default(64).meta({
       description: 'Versions remembered per service (canary, unknown-cohort and finished versions); 1 to 10,000.',
+    }),
+    serviceProbation: z.number().int().min(0).max(1_000_000).default(20).meta({
+      description:
+        'Requests (spans, or requests in metric points) a new service sends before it holds its place for good; until then, and until an analysis of it starts, a newer service may take its place when maxServices are tracked (least recently active first), so a flood of one-off service names cannot lock real services out. 0: no probation (past maxServices, new services wait for idle ones to expire).',
+    }),
+    // DEFAULT_MAX_NAME_BYTES and MIN_MAX_NAME_BYTES of src/ingest/bounded-text.ts
+    maxNameLength: z.number().int().min(64).max(65_536).default(256).meta({
+      description:
+        'Longest text kept from telemetry, in UTF-8 bytes: spans and metric points whose service.name is longer are refused (OTLP partial success); a longer version (service.version, pod label) or route (http.route, span name) is kept cut: its first bytes, "~" and 16 hex digits of its SHA-256; longer cohort attribute or pod label values are ignored.',
     }),
     maxMetricStreams: z
       .number()

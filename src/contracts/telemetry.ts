@@ -36,6 +36,11 @@ export interface DecodedTraces {
   /** Spans the spec says to reject (e.g. zero timestamps); reported through partialSuccess. */
   rejectedSpans: number;
   rejectionMessage?: string;
+  /** Of `rejectedSpans`: spans of a resource whose service.name is longer than limits.maxNameLength. */
+  serviceTooLongSpans?: number;
+  /** Samples whose version, or route, was longer than limits.maxNameLength and is kept cut (prefix + hash). */
+  cutVersions?: number;
+  cutRoutes?: number;
 }
 
 /**

@@ -38,6 +38,8 @@ export interface VigilMetrics {
   ingestThrottled: Counter<'transport' | 'reason'>;
   limitRefused: Counter<'limit'>;
   limitReached: Counter<'limit'>;
+  limitEvicted: Counter<'limit'>;
+  limitTruncated: Counter<'field'>;
   checkpoints: Counter<'outcome'>;
   checkpointSeconds: Histogram;
   checkpointBytes: Gauge;
@@ -218,7 +220,13 @@ function limitMetrics(
   r: Registry[],
 ): Pick<
   VigilMetrics,
-  'ingestInflightRequests' | 'ingestInflightBytes' | 'ingestThrottled' | 'limitRefused' | 'limitReached'
+  | 'ingestInflightRequests'
+  | 'ingestInflightBytes'
+  | 'ingestThrottled'
+  | 'limitRefused'
+  | 'limitReached'
+  | 'limitEvicted'
+  | 'limitTruncated'
 > {
   return {
     ingestInflightRequests: new Gauge({
@@ -239,7 +247,7 @@ function limitMetrics(
     }),
     limitRefused: new Counter({
       name: 'vigil_limit_refused_total',
-      help: 'Samples or streams dropped because a cardinality limit was reached',
+      help: 'Samples, spans, data points or streams dropped because a limit was reached (limit="name-length": service.name longer than limits.maxNameLength)',
       labelNames: ['limit'],
       registers: r,
     }),
@@ -247,6 +255,18 @@ function limitMetrics(
       name: 'vigil_limit_reached_total',
       help: 'Times a cardinality limit was reached (each also logged once)',
       labelNames: ['limit'],
+      registers: r,
+    }),
+    limitEvicted: new Counter({
+      name: 'vigil_limit_evicted_total',
+      help: 'Services on probation, or metric streams seen once, forgotten to make room for new ones at a cardinality limit',
+      labelNames: ['limit'],
+      registers: r,
+    }),
+    limitTruncated: new Counter({
+      name: 'vigil_limit_truncated_total',
+      help: 'Samples kept with a value longer than limits.maxNameLength cut to it (field: version, route)',
+      labelNames: ['field'],
       registers: r,
     }),
   };

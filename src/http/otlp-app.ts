@@ -109,9 +109,17 @@ export function buildOtlpApp(deps: OtlpAppDeps): FastifyInstance {
 /** The hand-off of decoded traces to the pipeline, counted per transport (the HTTP and gRPC receivers share it). */
 export function tracesConsumer(deps: Pick<OtlpAppDeps, 'metrics' | 'ingest'>, transport: 'http' | 'grpc') {
   return (decoded: DecodedTraces, encoding: OtlpEncoding): IngestOutcome => {
-    deps.metrics.spansAccepted.inc({ transport, encoding }, decoded.spans - decoded.rejectedSpans);
-    if (decoded.rejectedSpans > 0)
-      deps.metrics.spansRejected.inc({ transport, reason: 'invalid' }, decoded.rejectedSpans);
+    const m = deps.metrics;
+    m.spansAccepted.inc({ transport, encoding }, decoded.spans - decoded.rejectedSpans);
+    const tooLong = decoded.serviceTooLongSpans ?? 0;
+    if (decoded.rejectedSpans > tooLong)
+      m.spansRejected.inc({ transport, reason: 'invalid' }, decoded.rejectedSpans - tooLong);
+    if (tooLong > 0) {
+      m.spansRejected.inc({ transport, reason: 'name_too_long' }, tooLong);
+      m.limitRefused.inc({ limit: 'name-length' }, tooLong);
+    }
+    if (decoded.cutVersions !== undefined) m.limitTruncated.inc({ field: 'version' }, decoded.cutVersions);
+    if (decoded.cutRoutes !== undefined) m.limitTruncated.inc({ field: 'route' }, decoded.cutRoutes);
     const refused = deps.ingest(decoded.samples);
     if (!refused || refused.future + refused.tooOld === 0) return { kind: 'accepted' };
     const why = [
@@ -126,7 +134,8 @@ export function tracesConsumer(deps: Pick<OtlpAppDeps, 'metrics' | 'ingest'>, tr
  * The hand-off of an OTLP metrics request (HTTP and gRPC share it): decode (a malformed body throws the
  * decode error the receivers answer with 400 / INVALID_ARGUMENT), turn the histogram points into cohort
  * increments, feed them to the pipeline, and report rejected data points as a partial success. Points the
- * metric-stream limit dropped are counted in `vigil_limit_refused_total{limit="metric-streams"}`.
+ * metric-stream limit dropped are counted in `vigil_limit_refused_total{limit="metric-streams"}`, points of a
+ * service.name longer than limits.maxNameLength in `{limit="name-length"}` (and rejected).
  */
 export function metricsConsumer(deps: {
   metrics: VigilMetrics;
@@ -138,6 +147,10 @@ export function metricsConsumer(deps: {
     const r = deps.metricsIngest.ingest(body, encoding);
     const refused = deps.metricsIngest.guard.refused - refusedBefore;
     if (refused > 0) deps.metrics.limitRefused.inc({ limit: 'metric-streams' }, refused);
+    const { serviceTooLongDataPoints, cutVersions } = r.decoded;
+    if (serviceTooLongDataPoints !== undefined)
+      deps.metrics.limitRefused.inc({ limit: 'name-length' }, serviceTooLongDataPoints);
+    if (cutVersions !== undefined) deps.metrics.limitTruncated.inc({ field: 'version' }, cutVersions);
     deps.ingestBatches(r.increments);
     return r.rejected > 0 ? { kind: 'accepted', rejected: r.rejected, message: r.message ?? '' } : { kind: 'accepted' };
   };

@@ -1,5 +1,6 @@
 import type { VigilConfig } from '../config/schema.js';
 import type { Cohort, CohortOrUnknown } from '../contracts/telemetry.js';
+import { DEFAULT_MAX_NAME_BYTES, cutString, fitsBytes } from './bounded-text.js';
 
 /**
  * How Vigil tells canary from baseline telemetry (config `cohorts:` and `rollouts[].canaryVersion`). No
@@ -19,17 +20,30 @@ export interface CohortRules {
   canaryVersion: string | null;
   /** Rule 4: the canary version of each service that names one in `rollouts:`. */
   canaryVersionByService?: ReadonlyMap<string, string>;
+  /**
+   * `limits.maxNameLength` (UTF-8 bytes; default DEFAULT_MAX_NAME_BYTES), applied by the decoders with the
+   * rules (bounded-text.ts): a longer service name is refused, a longer version or route is cut. The
+   * canary versions above are already in their cut form.
+   */
+  maxNameBytes?: number;
 }
 
-/** The cohort rules of a config: `cohorts:` and every `rollouts[].canaryVersion`. */
-export function cohortRulesOf(config: Pick<VigilConfig, 'cohorts' | 'rollouts'>): CohortRules {
+/** The cohort rules of a config: `cohorts:`, every `rollouts[].canaryVersion` and `limits.maxNameLength`. */
+export function cohortRulesOf(
+  config: Pick<VigilConfig, 'cohorts' | 'rollouts'> & { limits?: Pick<VigilConfig['limits'], 'maxNameLength'> },
+): CohortRules {
+  const max = config.limits?.maxNameLength ?? DEFAULT_MAX_NAME_BYTES;
   const byService = new Map<string, string>();
-  for (const r of config.rollouts) if (r.canaryVersion !== undefined) byService.set(r.service, r.canaryVersion);
+  for (const r of config.rollouts) {
+    if (r.canaryVersion !== undefined) byService.set(r.service, cutString(r.canaryVersion, max));
+  }
+  const canaryVersion = config.cohorts.canaryVersion;
   return {
     attribute: config.cohorts.attribute,
     podLabels: [...config.cohorts.podLabels],
-    canaryVersion: config.cohorts.canaryVersion,
+    canaryVersion: canaryVersion === null ? null : cutString(canaryVersion, max),
     ...(byService.size > 0 ? { canaryVersionByService: byService } : {}),
+    ...(max !== DEFAULT_MAX_NAME_BYTES ? { maxNameBytes: max } : {}),
   };
 }
 
@@ -123,19 +137,37 @@ export function resolveSpanCohort(spanAttribute: string | undefined, resourceCoh
   return cohortFromAttribute(spanAttribute) ?? resourceCohort;
 }
 
+/** What a resource's attributes say: its service, version and cohort, and whether a value was too long. */
+export interface ResourceFacts {
+  service: string;
+  version: string;
+  cohort: CohortOrUnknown;
+  /** `service.name` is longer than the limit (rules.maxNameBytes): the resource's telemetry is refused. */
+  serviceTooLong?: true;
+  /** The version was longer than the limit and is in its cut form. */
+  versionCut?: true;
+}
+
 /**
  * Service, version and cohort of a resource given an attribute lookup; for callers that hold attributes in
- * another shape (e.g. the metrics decoder). Non-string values should be passed as their string form.
+ * another shape (e.g. the metrics decoder). Non-string values should be passed as their string form. Values
+ * longer than the limit are treated as the span decoders treat them (bounded-text.ts).
  */
-export function resolveResource(
-  rules: CohortRules,
-  get: (key: string) => string | undefined,
-): { service: string; version: string; cohort: CohortOrUnknown } {
-  const service = serviceName(get('service.name'));
-  const version = pickVersion(get(VERSION_KEYS[0]), get(VERSION_KEYS[1]), get(VERSION_KEYS[2]));
+export function resolveResource(rules: CohortRules, get: (key: string) => string | undefined): ResourceFacts {
+  const max = rules.maxNameBytes ?? DEFAULT_MAX_NAME_BYTES;
+  const fit = (v: string | undefined): string | undefined => (v === undefined || fitsBytes(v, max) ? v : undefined);
+  const name = get('service.name');
+  const serviceTooLong = name !== undefined && !fitsBytes(name, max);
+  const service = serviceTooLong ? '' : serviceName(name);
+  const whole = pickVersion(get(VERSION_KEYS[0]), get(VERSION_KEYS[1]), get(VERSION_KEYS[2]));
+  const version = cutString(whole, max);
   const labels: (string | undefined)[] = [];
   for (const label of rules.podLabels) {
-    labels.push(get(`k8s.pod.label.${label}`), get(`k8s.pod.labels.${label}`));
+    labels.push(fit(get(`k8s.pod.label.${label}`)), fit(get(`k8s.pod.labels.${label}`)));
   }
-  return { service, version, cohort: resolveResourceCohort(rules, service, version, get(rules.attribute), labels) };
+  const cohort = resolveResourceCohort(rules, service, version, fit(get(rules.attribute)), labels);
+  const facts: ResourceFacts = { service, version, cohort };
+  if (serviceTooLong) facts.serviceTooLong = true;
+  if (version !== whole) facts.versionCut = true;
+  return facts;
 }

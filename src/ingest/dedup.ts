@@ -130,6 +130,24 @@ export class SpanDedup {
     return this.trackedSpans;
   }
 
+  /** Services with keys held now. */
+  get serviceCount(): number {
+    return this.services.size;
+  }
+
+  /**
+   * Forgets the keys of every service `keep` says no: the caller drops the services its analysis does not track
+   * (refused or evicted at limits.maxServices), so a flood of one-off service names does not hold a key table
+   * each until the horizon passes. O(services + their buckets).
+   */
+  retain(keep: (service: string) => boolean): void {
+    for (const [name, svc] of this.services) {
+      if (keep(name)) continue;
+      for (const set of svc.buckets.values()) this.trackedSpans -= set.size;
+      this.services.delete(name);
+    }
+  }
+
   /** Buckets held now (all services). */
   get bucketCount(): number {
     let n = 0;

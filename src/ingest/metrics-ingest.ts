@@ -34,6 +34,8 @@ export interface MetricsIngestOptions {
   maxStreams?: number;
   /** The stream limit was reached (once per episode): log it, count it. */
   onLimitReached?(hit: LimitHit): void;
+  /** Streams seen once were forgotten during one request to make room for new ones: count, log a summary. */
+  onLimitEvicted?: (limit: 'metric-streams', count: number) => void;
   /** A stream without a point for this long (wall clock) is forgotten. Default 10 minutes. */
   staleAfterMs?: number;
   /** Default: the construction time. */
@@ -111,6 +113,7 @@ export class MetricsIngest {
     c.histogramPoints += decoded.points.length;
     c.rejectedDataPoints += decoded.rejectedDataPoints;
     this.tracker.expire(nowMs);
+    const evictedBefore = this.tracker.counters.evicted;
     for (const p of decoded.points) {
       if (p.metric === STABLE_HTTP_METRIC) this.rememberStable(p.resource.key);
     }
@@ -136,6 +139,8 @@ export class MetricsIngest {
         merged.set(key, { service, version, cohort: p.cohort, endUnixMs: delta.endUnixMs, batch });
       else mergeBatch(into.batch, batch);
     }
+    const evicted = this.tracker.counters.evicted - evictedBefore;
+    if (evicted > 0) this.opts.onLimitEvicted?.('metric-streams', evicted);
     const increments = [...merged.values()];
     c.increments += increments.length;
     const out: MetricsIngestResult = { increments, rejected: decoded.rejectedDataPoints, decoded };

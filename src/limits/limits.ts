@@ -1,17 +1,29 @@
 /**
  * Cardinality limits (high-cardinality protection, as the Collector's processors do it): Vigil's memory is
- * bounded by the number of services, analyses, versions and metric streams it keeps, never by traffic.
+ * bounded by the number of services, analyses, versions and metric streams it keeps, never by traffic (and
+ * each kept name by limits.maxNameLength: src/ingest/bounded-text.ts).
  * Each limit is a `LimitGuard`; the owner of the map asks it before adding a key. Past the limit the new key
  * is refused (its telemetry is dropped and counted), existing keys keep working, and ONE log line is written
  * when the limit is reached; it is re-armed once the map has shrunk below the limit again (expiry).
+ *
+ * Two maps first make room by forgetting keys that never proved themselves, so a flood of one-off keys cannot
+ * lock real ones out until it expires: services on probation (`serviceProbation`, AnalysisRegistry) and metric
+ * streams that sent one point (StreamTracker), least recently active first (`ProbationList`). Evictions are
+ * counted (`vigil_limit_evicted_total{limit}`) and logged as a summary at most once a minute.
  */
 
 /** The names of Vigil's limits (labels of `vigil_limit_refused_total{limit}`). */
-export type LimitName = 'services' | 'analyses' | 'versions' | 'metric-streams';
+export type LimitName = 'services' | 'analyses' | 'versions' | 'metric-streams' | 'name-length';
 
 export interface LimitSettings {
   /** Services tracked at once (each keeps its clock, versions and analyses). */
   maxServices: number;
+  /**
+   * Requests a new service sends before it holds its place: until then (and until an analysis of it starts)
+   * it is on probation, and when `maxServices` are tracked a new service takes the place of the least
+   * recently active service on probation (see AnalysisRegistry). 0: no probation.
+   */
+  serviceProbation: number;
   /** Analyses running at once, over all services. */
   maxAnalyses: number;
   /** Versions remembered per service (canary versions seen, unknown-cohort versions, finished versions). */
@@ -26,6 +38,7 @@ export interface LimitSettings {
 
 export const DEFAULT_LIMITS: LimitSettings = {
   maxServices: 10_000,
+  serviceProbation: 20,
   maxAnalyses: 5_000,
   maxVersionsPerService: 64,
   maxMetricStreams: 200_000,
@@ -82,11 +95,52 @@ export function upperMedian(values: Iterable<number>): number {
 /** A message for the one log line written when a limit is reached. */
 export function limitMessage(hit: LimitHit): string {
   const what: Record<LimitName, string> = {
-    services: 'new services are ignored until idle ones expire (limits.maxServices)',
+    services:
+      'every tracked service is past its probation; new services are ignored until idle ones expire (limits.maxServices)',
     analyses: 'new canary versions are not analysed until running analyses finish (limits.maxAnalyses)',
     versions:
       'a service reports more versions than are remembered; new ones are ignored (limits.maxVersionsPerService)',
-    'metric-streams': 'new metric streams are ignored until idle ones expire (limits.maxMetricStreams)',
+    'metric-streams':
+      'every tracked stream has sent more than one point; new metric streams are ignored until idle ones expire (limits.maxMetricStreams)',
+    'name-length': 'telemetry of a longer service.name is refused (limits.maxNameLength)',
   };
   return `limit reached: ${hit.max} ${hit.limit}; ${what[hit.limit]}`;
+}
+
+/**
+ * Keys on probation, least recently active first: the ones a full map forgets to make room for a new key.
+ * `touch` moves a key to the most recent end, `oldest` is the next to forget. Every operation is O(1).
+ * Pure (arrival order only, no clock), so a replay evicts exactly what the live run did.
+ */
+export class ProbationList<V> {
+  private readonly entries = new Map<string, V>();
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Adds the key, or moves it to the most recently active end. */
+  touch(key: string, value: V): void {
+    this.entries.delete(key);
+    this.entries.set(key, value);
+  }
+
+  /** The key leaves probation (it proved itself, or it is gone). */
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+
+  /** The least recently active key and its value, or undefined when none is on probation. */
+  oldest(): [string, V] | undefined {
+    const first = this.entries.entries().next();
+    return first.done === true ? undefined : first.value;
+  }
+
+  keys(): IterableIterator<string> {
+    return this.entries.keys();
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
 }

@@ -24,6 +24,9 @@ export interface PackedTraces {
   nonRequestSpans: number;
   rejectedSpans: number;
   rejectionMessage?: string;
+  serviceTooLongSpans?: number;
+  cutVersions?: number;
+  cutRoutes?: number;
   strings: string[];
   service: Int32Array;
   route: Int32Array;
@@ -66,7 +69,7 @@ export function packTraces(d: DecodedTraces): PackedTraces {
     duration: new Float64Array(n),
     key: new Float64Array(n),
   };
-  if (d.rejectionMessage !== undefined) p.rejectionMessage = d.rejectionMessage;
+  copyCounts(d, p);
   for (let i = 0; i < n; i++) {
     const s = d.samples[i]!;
     p.service[i] = intern(s.service);
@@ -105,8 +108,16 @@ export function unpackTraces(p: PackedTraces): DecodedTraces {
     nonRequestSpans: p.nonRequestSpans,
     rejectedSpans: p.rejectedSpans,
   };
-  if (p.rejectionMessage !== undefined) out.rejectionMessage = p.rejectionMessage;
+  copyCounts(p, out);
   return out;
+}
+
+/** The optional counts of DecodedTraces, from one form to the other. */
+function copyCounts(from: DecodedTraces | PackedTraces, to: DecodedTraces | PackedTraces): void {
+  if (from.rejectionMessage !== undefined) to.rejectionMessage = from.rejectionMessage;
+  if (from.serviceTooLongSpans !== undefined) to.serviceTooLongSpans = from.serviceTooLongSpans;
+  if (from.cutVersions !== undefined) to.cutVersions = from.cutVersions;
+  if (from.cutRoutes !== undefined) to.cutRoutes = from.cutRoutes;
 }
 
 export function packedTransferList(p: PackedTraces): ArrayBuffer[] {

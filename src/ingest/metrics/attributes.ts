@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Scalar } from '../../contracts/telemetry.js';
 
 /**
@@ -59,4 +60,17 @@ export function scalarNumber(v: Scalar): number {
   if (typeof v === 'number') return v;
   if (typeof v === 'string' && v.trim() !== '') return Number(v);
   return Number.NaN;
+}
+
+/**
+ * The longest identity (resource key, stream key) kept as it is. A metric stream is identified by every
+ * attribute of its resource, scope and point, which a sender may make as long as its request: a longer
+ * identity is kept as `#` + the base64 of its SHA-256 (45 characters; no canonical form starts with `#`),
+ * so the streams Vigil remembers (limits.maxMetricStreams) cost at most this much each for their key.
+ */
+export const MAX_IDENTITY_CHARS = 1024;
+
+/** `key` when it is at most MAX_IDENTITY_CHARS long, else its hash. O(length). */
+export function boundedIdentity(key: string): string {
+  return key.length <= MAX_IDENTITY_CHARS ? key : `#${createHash('sha256').update(key).digest('base64')}`;
 }

@@ -65,8 +65,12 @@ export interface ResourceInfo {
   service: string;
   version: string;
   cohort: CohortOrUnknown;
-  /** Canonical attribute set: part of every stream identity. */
+  /** Canonical attribute set (its hash when long: `boundedIdentity`): part of every stream identity. */
   key: string;
+  /** `service.name` is longer than limits.maxNameLength: every data point of the resource is rejected. */
+  serviceTooLong?: boolean;
+  /** The version is in its cut form (src/ingest/bounded-text.ts). */
+  versionCut?: boolean;
 }
 
 /** Explicit-bucket histogram: bucket i covers (bounds[i-1], bounds[i]]; the first and last are open. */
@@ -119,7 +123,8 @@ export interface HistogramPoint extends HistogramPointValues {
   temporality: number;
   /** Canonical point attribute set. */
   attributes: string;
-  /** Full stream identity: resource + scope + name + type + unit + temporality + point attributes. */
+  /** Full stream identity: resource + scope + name + type + unit + temporality + point attributes; its hash when
+   *  longer than MAX_IDENTITY_CHARS (`boundedIdentity`), so a stream's key costs at most that much memory. */
   streamKey: string;
   cohort: CohortOrUnknown;
   error: boolean;
@@ -131,9 +136,14 @@ export interface DecodedMetrics {
   dataPoints: number;
   /** Data points of metrics Vigil does not read (other names, types or units): accepted, ignored. */
   ignoredDataPoints: number;
-  /** Points the spec says to reject (zero time) or that are inconsistent (bucket counts vs count). */
+  /** Points the spec says to reject (zero time), that are inconsistent (bucket counts vs count), or whose
+   *  resource's service.name is longer than limits.maxNameLength. */
   rejectedDataPoints: number;
   rejectionMessage?: string;
+  /** Of `rejectedDataPoints`: those whose resource's service.name is too long. */
+  serviceTooLongDataPoints?: number;
+  /** Histogram points kept with their version cut to limits.maxNameLength. */
+  cutVersions?: number;
 }
 
 /** Orders two [ms, rem] times: negative, 0 or positive. */

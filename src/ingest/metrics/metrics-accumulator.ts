@@ -2,7 +2,8 @@ import type { CohortOrUnknown } from '../../contracts/telemetry.js';
 import type { CohortRules } from '../cohort.js';
 import { resolveResource, resolveSpanCohort } from '../cohort.js';
 import type { AttrEntry } from './attributes.js';
-import { attrValue, canonicalSet, scalarNumber, scalarString } from './attributes.js';
+import { attrValue, boundedIdentity, canonicalSet, scalarNumber, scalarString } from './attributes.js';
+import { DEFAULT_MAX_NAME_BYTES } from '../bounded-text.js';
 import type {
   DecodedMetrics,
   HistogramPoint,
@@ -35,6 +36,9 @@ import {
  *   INTERNAL, UNAVAILABLE, DATA_LOSS) in `rpc.grpc.status_code` or `rpc.response.status_code` (number or
  *   name), or, when neither is present, a non-empty `error.type`.
  * - Version and cohort: from the resource (same rules as spans); the cohort attribute on the point overrides.
+ * - Lengths (src/ingest/bounded-text.ts): every data point of a resource whose `service.name` is longer than
+ *   limits.maxNameLength is rejected; a longer version is cut. Identities longer than MAX_IDENTITY_CHARS are
+ *   kept as their hash (attributes.ts `boundedIdentity`).
  */
 const GRPC_SERVER_ERRORS: ReadonlySet<number> = new Set([2, 4, 12, 13, 14, 15]);
 const GRPC_SERVER_ERROR_NAMES: ReadonlySet<string> = new Set([
@@ -125,14 +129,24 @@ export class MetricsAccumulator {
   private noTemporality = 0;
   private inconsistent = 0;
   private firstInconsistency = '';
+  private serviceTooLong = 0;
+  private versionsCut = 0;
 
   constructor(private readonly rules: CohortRules) {}
 
   /** Identity, version and cohort of a resource from all its attributes. O(k log k). */
   resource(entries: readonly AttrEntry[]): ResourceInfo {
     const get = (key: string): string | undefined => scalarString(attrValue(entries, key));
-    const { service, version, cohort } = resolveResource(this.rules, get);
-    return { service, version, cohort, key: canonicalSet(entries) };
+    const { service, version, cohort, serviceTooLong, versionCut } = resolveResource(this.rules, get);
+    const info: ResourceInfo = {
+      service,
+      version,
+      cohort,
+      key: serviceTooLong ? '' : boundedIdentity(canonicalSet(entries)),
+    };
+    if (serviceTooLong) info.serviceTooLong = true;
+    if (versionCut) info.versionCut = true;
+    return info;
   }
 
   /** Identity of an instrumentation scope. */
@@ -156,16 +170,21 @@ export class MetricsAccumulator {
     return { resource, scope, name, unit, kind, temporality, spec, msPerUnit: factor };
   }
 
-  /** A data point of a metric Vigil does not read: counted, and rejected when its time is 0. */
-  otherPoint(timeIsZero: boolean): void {
+  /** A data point of a metric Vigil does not read: counted, and rejected when its time is 0 (or its resource is). */
+  otherPoint(timeIsZero: boolean, resource: ResourceInfo): void {
     this.dataPoints++;
-    if (timeIsZero) this.zeroTime++;
+    if (resource.serviceTooLong === true) this.serviceTooLong++;
+    else if (timeIsZero) this.zeroTime++;
     else this.ignoredDataPoints++;
   }
 
   /** A histogram point of a Vigil metric: validated, given its meaning and identity, kept. O(attributes + buckets). */
   histogramPoint(p: RawHistogramPoint, m: MetricContext): void {
     this.dataPoints++;
+    if (m.resource.serviceTooLong === true) {
+      this.serviceTooLong++;
+      return;
+    }
     if (p.timeMs === 0 && p.timeRem === 0) {
       this.zeroTime++;
       return;
@@ -195,7 +214,9 @@ export class MetricsAccumulator {
       msPerUnit: m.msPerUnit,
       temporality: m.temporality,
       attributes,
-      streamKey: `${m.resource.key}\n${m.scope}\n${m.name}\n${m.kind}\n${m.unit}\n${m.temporality}\n${attributes}`,
+      streamKey: boundedIdentity(
+        `${m.resource.key}\n${m.scope}\n${m.name}\n${m.kind}\n${m.unit}\n${m.temporality}\n${attributes}`,
+      ),
       cohort,
       error,
       startMs: p.startMs,
@@ -210,11 +231,12 @@ export class MetricsAccumulator {
     if (p.max !== undefined) point.max = p.max;
     if (p.explicit !== undefined) point.explicit = p.explicit;
     if (p.exponential !== undefined) point.exponential = p.exponential;
+    if (m.resource.versionCut === true) this.versionsCut++;
     this.points.push(point);
   }
 
   result(): DecodedMetrics {
-    const rejected = this.zeroTime + this.noTemporality + this.inconsistent;
+    const rejected = this.zeroTime + this.noTemporality + this.inconsistent + this.serviceTooLong;
     const out: DecodedMetrics = {
       points: this.points,
       dataPoints: this.dataPoints,
@@ -228,8 +250,14 @@ export class MetricsAccumulator {
         parts.push(`${this.noTemporality} with an unspecified or unknown aggregation_temporality`);
       if (this.inconsistent > 0)
         parts.push(`${this.inconsistent} with inconsistent buckets (first: ${this.firstInconsistency})`);
+      if (this.serviceTooLong > 0) {
+        const max = this.rules.maxNameBytes ?? DEFAULT_MAX_NAME_BYTES;
+        parts.push(`${this.serviceTooLong} whose service.name is longer than ${max} bytes (limits.maxNameLength)`);
+        out.serviceTooLongDataPoints = this.serviceTooLong;
+      }
       out.rejectionMessage = `rejected ${rejected} data point(s): ${parts.join(', ')}`;
     }
+    if (this.versionsCut > 0) out.cutVersions = this.versionsCut;
     return out;
   }
 }

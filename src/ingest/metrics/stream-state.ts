@@ -1,4 +1,5 @@
 import type { LimitGuard } from '../../limits/limits.js';
+import { ProbationList } from '../../limits/limits.js';
 import type { ExplicitBuckets, ExponentialBuckets, HistogramPoint } from './metric-model.js';
 import { FLAG_NO_RECORDED_VALUE, TEMPORALITY_CUMULATIVE, compareTimes } from './metric-model.js';
 
@@ -19,10 +20,13 @@ import { FLAG_NO_RECORDED_VALUE, TEMPORALITY_CUMULATIVE, compareTimes } from './
  * - same start: count and buckets are subtracted; any decrease is a reset (the point is the delta).
  * A DELTA point is its own delta; one whose time is <= its stream's last time is a duplicate, dropped.
  *
- * Memory: at most `guard.max` streams (limits.maxMetricStreams), each holding its last point's buckets. The
- * map is kept in least-recently-seen order (a stream is re-inserted on every point), so expiring the streams
- * idle for `staleAfterMs` is O(expired). When the map is full, points of new cumulative streams are dropped
- * (the guard counts them and reports the limit once per episode); new delta streams pass untracked (no
+ * Memory: at most `guard.max` streams (limits.maxMetricStreams), each holding its last point's buckets and
+ * its key (at most MAX_IDENTITY_CHARS: attributes.ts). The map is kept in least-recently-seen order (a stream
+ * is re-inserted on every point), so expiring the streams idle for `staleAfterMs` is O(expired). When the map
+ * is full, a new stream takes the place of the least recently seen stream that has sent ONE point so far (a
+ * flood of one-off streams cannot lock real ones out until it expires; a real stream evicted after its first
+ * point starts again from its next one); with none such, points of new cumulative streams are dropped (the
+ * guard counts them and reports the limit once per episode) and new delta streams pass untracked (no
  * duplicate detection, nothing else is lost).
  * Every operation is O(1) apart from the O(buckets) subtraction.
  */
@@ -52,6 +56,8 @@ export interface StreamCounters {
   streamLimitDrops: number;
   /** Delta points passed without duplicate detection because the map was full. */
   untrackedDeltas: number;
+  /** Streams that had sent one point, forgotten to make room for a new stream. */
+  evicted: number;
 }
 
 export interface StreamTrackerOptions {
@@ -86,8 +92,11 @@ export class StreamTracker {
     expired: 0,
     streamLimitDrops: 0,
     untrackedDeltas: 0,
+    evicted: 0,
   };
   private readonly streams = new Map<string, Stream>();
+  /** The streams that have sent one point so far, least recently seen first. */
+  private readonly once = new ProbationList<true>();
 
   constructor(private readonly opts: StreamTrackerOptions) {}
 
@@ -102,6 +111,7 @@ export class StreamTracker {
     for (const [key, s] of this.streams) {
       if (s.seenAt >= cutoff) break;
       this.streams.delete(key);
+      this.once.delete(key);
       n++;
     }
     this.counters.expired += n;
@@ -119,6 +129,7 @@ export class StreamTracker {
       this.counters.duplicates++;
       return undefined;
     }
+    if (s === undefined && this.streams.size >= this.opts.guard.max) this.evictOnce();
     if (p.temporality !== TEMPORALITY_CUMULATIVE) {
       if (s === undefined && this.streams.size >= this.opts.guard.max) this.counters.untrackedDeltas++;
       else this.store(p, nowMs, false);
@@ -174,9 +185,19 @@ export class StreamTracker {
     return d;
   }
 
+  /** Forgets the least recently seen stream that has sent one point, if any. O(1). */
+  private evictOnce(): void {
+    const oldest = this.once.oldest();
+    if (oldest === undefined) return;
+    this.once.delete(oldest[0]);
+    this.streams.delete(oldest[0]);
+    this.counters.evicted++;
+  }
+
   /** Re-inserts the stream (least-recently-seen order); keeps buckets only for cumulative streams. */
   private store(p: HistogramPoint, nowMs: number, buckets: boolean): void {
-    this.streams.delete(p.streamKey);
+    if (this.streams.delete(p.streamKey)) this.once.delete(p.streamKey);
+    else this.once.touch(p.streamKey, true);
     const s: Stream = {
       startMs: p.startMs,
       startRem: p.startRem,

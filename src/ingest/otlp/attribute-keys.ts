@@ -1,4 +1,5 @@
 import type { Scalar } from '../../contracts/telemetry.js';
+import { DEFAULT_MAX_NAME_BYTES } from '../bounded-text.js';
 import type { CohortRules } from '../cohort.js';
 import { VERSION_KEYS } from '../cohort.js';
 
@@ -22,6 +23,10 @@ export const ROLE_RPC_RESPONSE_STATUS = 9;
 /** Pod label i of the rules: role FIRST_POD_LABEL_ROLE + 2i (current key), + 2i + 1 (deprecated key). */
 export const FIRST_POD_LABEL_ROLE = 10;
 
+/** The roles whose value is kept cut when it is longer than the limit (bounded-text.ts); others drop it. */
+const CUT_ROLES =
+  (1 << ROLE_SERVICE_VERSION) | (1 << ROLE_POD_APP_VERSION) | (1 << ROLE_POD_VERSION) | (1 << ROLE_HTTP_ROUTE);
+
 interface ByteKey {
   bytes: Buffer;
   roles: readonly number[];
@@ -30,11 +35,14 @@ interface ByteKey {
 export class CompiledRules {
   readonly rules: CohortRules;
   readonly roleCount: number;
+  /** limits.maxNameLength: the longest string value kept (UTF-8 bytes). */
+  readonly maxNameBytes: number;
   readonly byName: ReadonlyMap<string, readonly number[]>;
   private readonly byLength: (ByteKey[] | undefined)[];
 
   constructor(rules: CohortRules) {
     this.rules = rules;
+    this.maxNameBytes = rules.maxNameBytes ?? DEFAULT_MAX_NAME_BYTES;
     const names = new Map<string, number[]>();
     const add = (key: string, role: number): void => {
       const roles = names.get(key);
@@ -113,6 +121,8 @@ export class AttrBag {
   readonly values: Scalar[];
   /** Any attribute key starting with `http.` was seen. */
   hasHttp = false;
+  /** Bit r: role r (< 31) had a string value longer than the limit (cut or dropped: `setLong`). */
+  long = 0;
 
   constructor(roleCount: number) {
     this.values = new Array<Scalar>(roleCount).fill(undefined);
@@ -121,10 +131,32 @@ export class AttrBag {
   reset(): void {
     this.values.fill(undefined);
     this.hasHttp = false;
+    this.long = 0;
   }
 
   set(roles: readonly number[], value: Scalar): void {
     for (const role of roles) this.values[role] = value;
+    if (this.long !== 0) for (const role of roles) if (role < 31) this.long &= ~(1 << role);
+  }
+
+  /**
+   * A string value longer than the limit (bounded-text.ts): versions and the route keep its cut form (`cut` is
+   * called only then), every other role drops it (absent); each role is flagged in `long`.
+   */
+  setLong(roles: readonly number[], cut: () => string): void {
+    let keep = false;
+    for (const role of roles) {
+      if (role >= 31) continue;
+      this.long |= 1 << role;
+      if ((CUT_ROLES & (1 << role)) !== 0) keep = true;
+    }
+    const value = keep ? cut() : undefined;
+    for (const role of roles) this.values[role] = (CUT_ROLES & (1 << role)) !== 0 && role < 31 ? value : undefined;
+  }
+
+  /** Whether role r's value was longer than the limit. */
+  isLong(role: number): boolean {
+    return (this.long & (1 << role)) !== 0;
   }
 
   /** A string-valued role; numbers and booleans in their string form (an int version `2` is "2"). */

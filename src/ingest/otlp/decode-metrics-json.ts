@@ -139,7 +139,7 @@ class JsonDecoder {
       if (p === undefined) continue;
       if (ctx === undefined) {
         nanos(field(p, 'timeUnixNano', 'time_unix_nano'), this.split, () => `${pat}.timeUnixNano`);
-        this.acc.otherPoint(this.split[0] === 0 && this.split[1] === 0);
+        this.acc.otherPoint(this.split[0] === 0 && this.split[1] === 0, resource);
       } else this.histogramPoint(p, ctx, kind === 'exponential_histogram', pat);
     }
   }

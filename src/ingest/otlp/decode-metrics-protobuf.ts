@@ -222,7 +222,7 @@ class Decoder extends ProtoValueReader {
       if (tag >>> 3 === 1) {
         r.expect(tag, WIRE_LEN, `${where}.data_points`);
         const e = r.lengthDelimited(dataEnd, `${where}.data_points`);
-        if (ctx === undefined) this.otherPoint(e, kind);
+        if (ctx === undefined) this.otherPoint(e, kind, resource);
         else if (kind === 'histogram') this.histogramPoint(e, ctx);
         else this.exponentialPoint(e, ctx);
         r.pos = e;
@@ -231,7 +231,7 @@ class Decoder extends ProtoValueReader {
   }
 
   /** A data point of a metric Vigil does not read: only its time_unix_nano (field 3 in every type). */
-  private otherPoint(end: number, kind: MetricDataKind): void {
+  private otherPoint(end: number, kind: MetricDataKind, resource: ResourceInfo): void {
     const r = this.r;
     let zero = true;
     while (r.pos < end) {
@@ -242,7 +242,7 @@ class Decoder extends ProtoValueReader {
         zero = r.hi === 0 && r.lo === 0;
       } else r.skip(tag, end, 'DataPoint');
     }
-    this.acc.otherPoint(zero);
+    this.acc.otherPoint(zero, resource);
   }
 
   private time(end: number, where: string, p: RawHistogramPoint, start: boolean): void {

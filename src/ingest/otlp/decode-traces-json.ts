@@ -1,4 +1,5 @@
 import type { DecodedTraces, Scalar } from '../../contracts/telemetry.js';
+import { cutString, fitsBytes } from '../bounded-text.js';
 import type { CohortRules } from '../cohort.js';
 import type { CompiledRules } from './attribute-keys.js';
 import type { Obj } from './otlp-json-values.js';
@@ -11,6 +12,7 @@ import {
   SPAN_KIND_SERVER,
   SpanFacts,
   TraceAccumulator,
+  needsNameAsRoute,
   resolveResourceBag,
 } from './span-to-sample.js';
 
@@ -68,8 +70,9 @@ function anyValueScalar(v: unknown): Scalar {
 }
 
 class JsonDecoder {
-  readonly acc = new TraceAccumulator();
+  readonly acc: TraceAccumulator;
   private readonly compiled: CompiledRules;
+  private readonly maxNameBytes: number;
   private readonly resourceBag: AttrBag;
   private readonly spanBag: AttrBag;
   private readonly facts = new SpanFacts();
@@ -78,6 +81,8 @@ class JsonDecoder {
 
   constructor(compiled: CompiledRules) {
     this.compiled = compiled;
+    this.maxNameBytes = compiled.maxNameBytes;
+    this.acc = new TraceAccumulator(compiled.maxNameBytes);
     this.resourceBag = new AttrBag(compiled.roleCount);
     this.spanBag = new AttrBag(compiled.roleCount);
   }
@@ -115,7 +120,10 @@ class JsonDecoder {
       if (typeof key !== 'string') continue;
       if (key.startsWith('http.')) bag.hasHttp = true;
       const roles = byName.get(key);
-      if (roles !== undefined) bag.set(roles, anyValueScalar(kv.value));
+      if (roles === undefined) continue;
+      const value = anyValueScalar(kv.value);
+      if (typeof value !== 'string' || fitsBytes(value, this.maxNameBytes)) bag.set(roles, value);
+      else bag.setLong(roles, () => cutString(value, this.maxNameBytes));
     }
   }
 
@@ -149,7 +157,12 @@ class JsonDecoder {
     this.attributes(s, bag, at);
     if (f.kind === SPAN_KIND_SERVER || f.kind === SPAN_KIND_CONSUMER) f.spanKey = this.spanKey(s);
     const name = field(s, 'name', 'name');
-    this.acc.add(resource, f, bag, typeof name === 'string' ? name : undefined);
+    let route: string | undefined;
+    if (typeof name === 'string' && needsNameAsRoute(f.kind, bag)) {
+      route = fitsBytes(name, this.maxNameBytes) ? name : cutString(name, this.maxNameBytes);
+      f.nameCut = route !== name;
+    }
+    this.acc.add(resource, f, bag, route);
   }
 
   private spanKey(s: Obj): number | undefined {

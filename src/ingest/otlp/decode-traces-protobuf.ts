@@ -1,4 +1,5 @@
 import type { DecodedTraces, Scalar } from '../../contracts/telemetry.js';
+import { cutBytes } from '../bounded-text.js';
 import type { CohortRules } from '../cohort.js';
 import type { CompiledRules } from './attribute-keys.js';
 import { AttrBag, compileRules, isHttpKeyBytes } from './attribute-keys.js';
@@ -35,7 +36,7 @@ import {
  * Method: one pass per message with a shared reader; a ResourceSpans is scanned twice (first for its
  * resource, which may follow the scope_spans on the wire, then for the spans) so that version and cohort
  * are resolved once per resource. Only the attributes Vigil reads are decoded (keys compared on their
- * bytes); the trace and span ids of request spans are hashed into the sample's spanKey (span-key.ts);
+ * bytes), and a string longer than limits.maxNameLength never becomes a string (bounded-text.ts); the trace and span ids of request spans are hashed into the sample's spanKey (span-key.ts);
  * everything else, including events and links, is skipped by length. Cost O(bytes), one
  * allocation per request sample plus the strings of recognised attributes.
  *
@@ -50,7 +51,7 @@ export function decodeTracesProtobuf(buf: Uint8Array, rules: CohortRules): Decod
 }
 
 class Decoder {
-  readonly acc = new TraceAccumulator();
+  readonly acc: TraceAccumulator;
   private readonly resourceBag: AttrBag;
   private readonly spanBag: AttrBag;
   private readonly facts = new SpanFacts();
@@ -58,10 +59,16 @@ class Decoder {
   private readonly split: [number, number] = [0, 0];
   private readonly r: ProtoReader;
   private readonly compiled: CompiledRules;
+  private readonly maxNameBytes: number;
+  /** Where the string of the last AnyValue read lies when it is longer than maxNameBytes (else -1). */
+  private longStart = -1;
+  private longEnd = -1;
 
   constructor(r: ProtoReader, compiled: CompiledRules) {
     this.r = r;
     this.compiled = compiled;
+    this.maxNameBytes = compiled.maxNameBytes;
+    this.acc = new TraceAccumulator(compiled.maxNameBytes);
     this.resourceBag = new AttrBag(compiled.roleCount);
     this.spanBag = new AttrBag(compiled.roleCount);
   }
@@ -208,8 +215,15 @@ class Decoder {
     }
     if (f.kind === SPAN_KIND_SERVER || f.kind === SPAN_KIND_CONSUMER)
       f.spanKey = this.spanKey(traceStart, traceEnd - traceStart, idStart, idEnd - idStart);
-    const name = nameEnd > nameStart && needsNameAsRoute(f.kind, bag) ? r.text(nameStart, nameEnd) : undefined;
+    const name = nameEnd > nameStart && needsNameAsRoute(f.kind, bag) ? this.name(nameStart, nameEnd) : undefined;
     this.acc.add(resource, f, bag, name);
+  }
+
+  /** The span name in buf[start, end) as the route: cut when longer than the limit (bounded-text.ts). */
+  private name(start: number, end: number): string {
+    if (end - start <= this.maxNameBytes) return this.r.text(start, end);
+    this.facts.nameCut = true;
+    return cutBytes(this.r.buf, start, end, this.maxNameBytes);
   }
 
   /** The span's key from its id bytes (span-key.ts); undefined without a valid 8-byte span id. */
@@ -261,11 +275,16 @@ class Decoder {
     const roles = this.compiled.matchBytes(buf, keyStart, keyEnd);
     if (roles === undefined) return;
     let value: Scalar = undefined;
+    this.longStart = -1;
     if (valueStart >= 0) {
       r.pos = valueStart;
       value = this.anyValue(valueEnd);
     }
-    bag.set(roles, value);
+    if (this.longStart < 0) bag.set(roles, value);
+    else {
+      const { longStart, longEnd, maxNameBytes } = this;
+      bag.setLong(roles, () => cutBytes(buf, longStart, longEnd, maxNameBytes));
+    }
     r.pos = end;
   }
 
@@ -279,21 +298,32 @@ class Decoder {
         case 1: {
           r.expect(tag, WIRE_LEN, 'AnyValue.string_value');
           const e = r.lengthDelimited(end, 'AnyValue.string_value');
-          value = r.text(r.pos, e);
+          // a string longer than the limit is never built here (keyValue keeps its cut form, or nothing)
+          if (e - r.pos <= this.maxNameBytes) {
+            value = r.text(r.pos, e);
+            this.longStart = -1;
+          } else {
+            value = undefined;
+            this.longStart = r.pos;
+            this.longEnd = e;
+          }
           r.pos = e;
           break;
         }
         case 2:
           r.expect(tag, WIRE_VARINT, 'AnyValue.bool_value');
           value = r.varint32(end, 'AnyValue.bool_value') !== 0;
+          this.longStart = -1;
           break;
         case 3:
           r.expect(tag, WIRE_VARINT, 'AnyValue.int_value');
           value = r.varint64(end, 'AnyValue.int_value');
+          this.longStart = -1;
           break;
         case 4:
           r.expect(tag, WIRE_FIXED64, 'AnyValue.double_value');
           value = r.double(end, 'AnyValue.double_value');
+          this.longStart = -1;
           break;
         case 5:
         case 6:
@@ -301,6 +331,7 @@ class Decoder {
           r.expect(tag, WIRE_LEN, 'AnyValue');
           r.skip(tag, end, 'AnyValue');
           value = undefined;
+          this.longStart = -1;
           break;
         default:
           r.skip(tag, end, 'AnyValue');

@@ -1,4 +1,5 @@
 import type { CohortOrUnknown, DecodedTraces, RequestSample } from '../../contracts/telemetry.js';
+import { DEFAULT_MAX_NAME_BYTES } from '../bounded-text.js';
 import { pickVersion, resolveResourceCohort, resolveSpanCohort, serviceName } from '../cohort.js';
 import type { AttrBag, CompiledRules } from './attribute-keys.js';
 import {
@@ -26,8 +27,9 @@ import {
  *   or `rpc.response.status_code` (number or name). 4xx is not an error.
  * - Route: `http.route`; the span name only for CONSUMER spans or spans without any `http.*` attribute
  *   (an HTTP span without a route would otherwise give a high-cardinality name such as `GET /cart/123`).
- * - Rejected (partial success): a zero start or end time, or an end before the start. Every span counts in
- *   exactly one of samples, nonRequestSpans, rejectedSpans.
+ * - Rejected (partial success): a zero start or end time, an end before the start, or a resource whose
+ *   `service.name` is longer than limits.maxNameLength (bounded-text.ts; a longer version or route is cut,
+ *   not rejected). Every span counts in exactly one of samples, nonRequestSpans, rejectedSpans.
  */
 export const SPAN_KIND_SERVER = 2;
 export const SPAN_KIND_CONSUMER = 5;
@@ -48,6 +50,10 @@ export interface ResolvedResource {
   service: string;
   version: string;
   cohort: CohortOrUnknown;
+  /** `service.name` is longer than limits.maxNameLength: every span of the resource is rejected. */
+  serviceTooLong: boolean;
+  /** The version is in its cut form (bounded-text.ts). */
+  versionCut: boolean;
 }
 
 /**
@@ -64,8 +70,11 @@ export class SpanFacts {
   endRem = 0;
   /** The de-duplication key (span-key.ts); undefined: the span has no usable id. */
   spanKey: number | undefined = undefined;
+  /** The span name handed to TraceAccumulator.add is in its cut form (longer than the limit). */
+  nameCut = false;
 
   reset(): void {
+    this.nameCut = false;
     this.kind = 0;
     this.statusCode = 0;
     this.startMs = 0;
@@ -102,12 +111,18 @@ export function toMillis(ms: number, rem: number): number {
 
 /** Version and cohort of a resource from its attribute bag. O(number of pod label keys). */
 export function resolveResourceBag(compiled: CompiledRules, bag: AttrBag): ResolvedResource {
-  const service = serviceName(bag.str(ROLE_SERVICE_NAME));
-  const version = pickVersion(bag.str(ROLE_SERVICE_VERSION), bag.str(ROLE_POD_APP_VERSION), bag.str(ROLE_POD_VERSION));
+  const serviceTooLong = bag.isLong(ROLE_SERVICE_NAME);
+  const service = serviceTooLong ? '' : serviceName(bag.str(ROLE_SERVICE_NAME));
+  const serviceVersion = bag.str(ROLE_SERVICE_VERSION);
+  const podAppVersion = bag.str(ROLE_POD_APP_VERSION);
+  const version = pickVersion(serviceVersion, podAppVersion, bag.str(ROLE_POD_VERSION));
+  const versionCut =
+    bag.long !== 0 &&
+    bag.isLong(serviceVersion ? ROLE_SERVICE_VERSION : podAppVersion ? ROLE_POD_APP_VERSION : ROLE_POD_VERSION);
   const labels: (string | undefined)[] = [];
   for (let role = FIRST_POD_LABEL_ROLE; role < compiled.roleCount; role++) labels.push(bag.str(role));
   const cohort = resolveResourceCohort(compiled.rules, service, version, bag.str(ROLE_COHORT), labels);
-  return { service, version, cohort };
+  return { service, version, cohort, serviceTooLong, versionCut };
 }
 
 /** Whether the span name is needed as the route (so the protobuf decoder decodes it only then). */
@@ -135,6 +150,11 @@ export class TraceAccumulator {
   nonRequestSpans = 0;
   private zeroTime = 0;
   private endBeforeStart = 0;
+  private serviceTooLong = 0;
+  private versionsCut = 0;
+  private routesCut = 0;
+
+  constructor(private readonly maxNameBytes = DEFAULT_MAX_NAME_BYTES) {}
 
   /**
    * Adds one span. `name` is the span name when `needsNameAsRoute` said so (else ignored). O(1) apart from
@@ -142,6 +162,10 @@ export class TraceAccumulator {
    */
   add(resource: ResolvedResource, f: SpanFacts, span: AttrBag, name: string | undefined): void {
     this.spans++;
+    if (resource.serviceTooLong) {
+      this.serviceTooLong++;
+      return;
+    }
     if ((f.startMs === 0 && f.startRem === 0) || (f.endMs === 0 && f.endRem === 0)) {
       this.zeroTime++;
       return;
@@ -158,7 +182,13 @@ export class TraceAccumulator {
       return;
     }
     let route = span.str(ROLE_HTTP_ROUTE);
-    if (route === undefined && name !== undefined && name !== '' && needsNameAsRoute(kind, span)) route = name;
+    let routeCut = span.long !== 0 && span.isLong(ROLE_HTTP_ROUTE);
+    if (route === undefined && name !== undefined && name !== '' && needsNameAsRoute(kind, span)) {
+      route = name;
+      routeCut = f.nameCut;
+    }
+    if (routeCut) this.routesCut++;
+    if (resource.versionCut) this.versionsCut++;
     const error = f.statusCode === STATUS_CODE_ERROR || (kind === SPAN_KIND_SERVER && isServerError(span));
     const cohort = resolveSpanCohort(span.str(ROLE_COHORT), resource.cohort);
     this.samples.push({
@@ -174,7 +204,7 @@ export class TraceAccumulator {
   }
 
   result(): DecodedTraces {
-    const rejectedSpans = this.zeroTime + this.endBeforeStart;
+    const rejectedSpans = this.zeroTime + this.endBeforeStart + this.serviceTooLong;
     const out: DecodedTraces = {
       samples: this.samples,
       spans: this.spans,
@@ -185,8 +215,16 @@ export class TraceAccumulator {
       const parts: string[] = [];
       if (this.zeroTime > 0) parts.push(`${this.zeroTime} with start_time_unix_nano or end_time_unix_nano 0`);
       if (this.endBeforeStart > 0) parts.push(`${this.endBeforeStart} ending before they start`);
+      if (this.serviceTooLong > 0) {
+        parts.push(
+          `${this.serviceTooLong} whose service.name is longer than ${this.maxNameBytes} bytes (limits.maxNameLength)`,
+        );
+        out.serviceTooLongSpans = this.serviceTooLong;
+      }
       out.rejectionMessage = `rejected ${rejectedSpans} span(s): ${parts.join(', ')}`;
     }
+    if (this.versionsCut > 0) out.cutVersions = this.versionsCut;
+    if (this.routesCut > 0) out.cutRoutes = this.routesCut;
     return out;
   }
 }

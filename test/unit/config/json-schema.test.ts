@@ -268,6 +268,7 @@ describe('the schema agrees with Vigil', () => {
     'VIGIL_ERR_CONFIG_INVALID--silence-shorter-than-interval.yaml',
     'VIGIL_ERR_CONFIG_INVALID--storm-window-shorter-than-interval.yaml',
     'VIGIL_ERR_CONFIG_INVALID--zero-interval.yaml',
+    'VIGIL_ERR_CONFIG_INVALID--rollout-service-too-long.yaml',
     'VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR--plan.yaml',
     'VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR--rollout-plan.yaml',
     'VIGIL_ERR_DETECTOR_OPTIONS--negative-tolerance.yaml',

@@ -16,6 +16,18 @@ function sample(key: number | undefined, endUnixMs: number, service = 'cart'): R
 const settings = { bucketMs: 10_000, horizonMs: 5_000, maxSpans: 1_000 };
 
 describe('SpanDedup', () => {
+  it('retain forgets the keys of the services the caller no longer tracks (a flood of one-off names)', () => {
+    const d = new SpanDedup(settings);
+    d.filter([sample(1, T0, 'real'), sample(2, T0, 'real')]);
+    d.filter(Array.from({ length: 500 }, (_, i) => sample(100 + i, T0, `junk-${i}`)));
+    expect(d.serviceCount).toBe(501);
+    expect(d.tracked).toBe(502);
+    d.retain((service) => service === 'real');
+    expect(d.serviceCount).toBe(1);
+    expect(d.tracked).toBe(2);
+    expect(d.filter([sample(1, T0, 'real')])).toEqual([]); // what is kept still de-duplicates
+  });
+
   it('skips a batch delivered twice, and duplicates within a batch', () => {
     const d = new SpanDedup(settings);
     const batch = [sample(1, T0), sample(2, T0 + 1), sample(3, T0 + 2)];

@@ -167,16 +167,40 @@ describe('MetricsIngest', () => {
 
   it('reports the stream limit once and counts the dropped points', async () => {
     const hits: LimitHit[] = [];
+    const evicted: number[] = [];
     const ingest = new MetricsIngest({
       rules: RULES,
       agentStartUnixMs: 0,
       maxStreams: 1,
       onLimitReached: (h) => hits.push(h),
+      onLimitEvicted: (_limit, n) => evicted.push(n),
     });
     const app = sdk({ 'service.name': 'checkout', 'vigil.cohort': 'canary' });
+    app.stable.record(0.02, { 'http.route': '/a' });
+    expect(ingest.ingest(await app.export(), 'protobuf').increments[0]!.batch.requests).toBe(1);
+    // '/a' has sent its second point: it holds its place, and the new streams are refused
     for (const route of ['/a', '/b', '/c']) app.stable.record(0.02, { 'http.route': route });
     expect(ingest.ingest(await app.export(), 'protobuf').increments[0]!.batch.requests).toBe(1);
     expect(hits).toEqual([{ limit: 'metric-streams', max: 1 }]);
     expect(ingest.guard.refused).toBe(2);
+    expect(evicted).toEqual([]);
+  });
+
+  it('at the stream limit, streams seen once give way to new ones (counted per request)', async () => {
+    const evicted: number[] = [];
+    const ingest = new MetricsIngest({
+      rules: RULES,
+      agentStartUnixMs: 0,
+      maxStreams: 1,
+      onLimitEvicted: (limit, n) => {
+        expect(limit).toBe('metric-streams');
+        evicted.push(n);
+      },
+    });
+    const app = sdk({ 'service.name': 'checkout', 'vigil.cohort': 'canary' });
+    for (const route of ['/a', '/b', '/c']) app.stable.record(0.02, { 'http.route': route });
+    expect(ingest.ingest(await app.export(), 'protobuf').increments[0]!.batch.requests).toBe(3);
+    expect(evicted).toEqual([2]);
+    expect(ingest.guard.refused).toBe(0);
   });
 });

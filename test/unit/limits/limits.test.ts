@@ -51,15 +51,17 @@ interface Seen {
   reached: LimitHit[];
   refused: [LimitName, number][];
   expired: string[];
+  evicted: [LimitName, number][];
 }
 
 function registry(limits: AnalysisSettings['limits'], failAt = Infinity): { reg: AnalysisRegistry; seen: Seen } {
-  const seen: Seen = { reached: [], refused: [], expired: [] };
+  const seen: Seen = { reached: [], refused: [], expired: [], evicted: [] };
   const hooks: RegistryHooks = {
     onDecision: () => undefined,
     onLimitReached: (h) => seen.reached.push(h),
     onLimitRefused: (l, n) => seen.refused.push([l, n]),
     onServiceExpired: (s) => seen.expired.push(s),
+    onLimitEvicted: (l, n) => seen.evicted.push([l, n]),
   };
   return { reg: new AnalysisRegistry(settings(limits, failAt), hooks), seen };
 }
@@ -162,6 +164,91 @@ describe('AnalysisRegistry limits', () => {
       ['versions', 2],
       ['versions', 1],
     ]);
+  });
+});
+
+describe('AnalysisRegistry: services on probation give way to new ones at maxServices', () => {
+  const junk = (from: number, n: number, t: number): RequestSample[] =>
+    Array.from({ length: n }, (_, i) => sample(`junk-${from + i}`, 'baseline', t));
+  const traffic = (service: string, t: number, n = 30, error = false): RequestSample[] =>
+    Array.from({ length: n }, (_, i) => pair(service, t + i, '2', error)).flat();
+
+  it('a flood of one-span services does not lock a real service out; running analyses are never evicted', () => {
+    const { reg, seen } = registry({ maxServices: 100, serviceProbation: 20 }, 1);
+    reg.ingest(traffic('running', 0)); // an analysis runs before the flood
+    for (let k = 0; k < 100; k++) reg.ingest(junk(k * 1000, 1000, 1000 + k)); // 100,000 one-span services
+    expect(reg.counters.evictedServices).toBe(100_000 - 99);
+    expect(reg.counters.limitedSamples).toBe(0);
+    expect(seen.reached).toEqual([]);
+    expect(reg.hasService('running')).toBe(true);
+    expect(reg.list().map((a) => `${a.service}:${a.phase}`)).toEqual(['running:running']);
+    // a real service arriving in the flood gets in at once, starts its analysis and decides
+    reg.ingest([...junk(200_000, 500, 2000), ...traffic('real', 2000), ...junk(300_000, 500, 2000)]);
+    expect(reg.list().map((a) => `${a.service}:${a.phase}`)).toEqual(['running:running', 'real:running']);
+    for (let k = 0; k < 10; k++) reg.ingest(junk(400_000 + k * 1000, 1000, 3000 + k));
+    reg.ingest([...traffic('real', 5000, 30, true), ...traffic('real', 11_000)]);
+    expect(reg.list().find((a) => a.service === 'real')!.phase).toBe('rollback');
+    expect(reg.hasService('running')).toBe(true);
+    // evictions are reported once per ingest call, with their count
+    expect(seen.evicted.slice(0, 2)).toEqual([
+      ['services', 1000 - 99],
+      ['services', 1000],
+    ]);
+    expect(seen.evicted.reduce((n, [, c]) => n + c, 0)).toBe(reg.counters.evictedServices);
+  });
+
+  it('the least recently active service on probation goes first; one past its probation stays', () => {
+    const { reg } = registry({ maxServices: 3, serviceProbation: 5 });
+    reg.ingest([sample('a', 'baseline', 0), sample('b', 'baseline', 0), sample('c', 'baseline', 0)]);
+    reg.ingest([sample('a', 'baseline', 1)]); // a is now more recent than b and c
+    reg.ingest([sample('d', 'baseline', 2)]);
+    expect(['a', 'b', 'c', 'd'].map((s) => reg.hasService(s))).toEqual([true, false, true, true]);
+    reg.ingest(Array.from({ length: 5 }, (_, i) => sample('c', 'baseline', 3 + i))); // c passes its probation
+    reg.ingest([sample('e', 'baseline', 10), sample('f', 'baseline', 10)]);
+    // e took a's place (a: least recently active on probation), f took d's; c is past its probation
+    expect(['a', 'c', 'd', 'e', 'f'].map((s) => reg.hasService(s))).toEqual([false, true, false, true, true]);
+    expect(reg.counters.evictedServices).toBe(3);
+  });
+
+  it('past probation everywhere, new services are refused as before (and with serviceProbation 0)', () => {
+    for (const serviceProbation of [0, 2]) {
+      const { reg, seen } = registry({ maxServices: 2, serviceProbation });
+      reg.ingest([...traffic('a', 0, 2), ...traffic('b', 0, 2), sample('c', 'baseline', 10)]);
+      expect(reg.hasService('c')).toBe(false);
+      expect(reg.counters.evictedServices).toBe(0);
+      expect(seen.refused).toEqual([['services', 1]]);
+    }
+  });
+
+  it('is deterministic (arrival order only): the same samples evict the same services', () => {
+    const run = () => {
+      const { reg, seen } = registry({ maxServices: 50, serviceProbation: 3 }, 2);
+      for (let i = 0; i < 3000; i++) {
+        const t = i * 10;
+        reg.ingest(
+          i % 3 === 0 ? pair(`s${i % 20}`, t, '2', i % 13 === 0) : [sample(`j${(i * 7919) % 4001}`, 'baseline', t)],
+        );
+      }
+      return {
+        counters: { ...reg.counters },
+        evicted: seen.evicted,
+        list: reg.list().map((a) => `${a.id}:${a.phase}`),
+      };
+    };
+    const a = run();
+    expect(a.counters.evictedServices).toBeGreaterThan(1000);
+    expect(run()).toEqual(a);
+  });
+
+  it('services on probation with skewed clocks do not move the fleet clock that expires the others', () => {
+    const HOUR = 3_600_000;
+    const { reg, seen } = registry({ serviceIdleMs: HOUR, maxServices: 1000, serviceProbation: 20 });
+    reg.ingest([...traffic('a', 0, 20), ...traffic('b', 0, 20)]);
+    // 500 one-span services two hours ahead: before probation, their upper median made a and b idle
+    reg.ingest(junk(0, 500, 2 * HOUR));
+    reg.sweep();
+    expect(seen.expired).toEqual([]);
+    expect(reg.analysisCount.running).toBe(2);
   });
 });
 

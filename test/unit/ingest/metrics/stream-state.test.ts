@@ -253,6 +253,9 @@ describe('StreamTracker: delta streams, expiry and limits', () => {
     const t = tracker(2, hits);
     t.next(point({ key: 'a', start: S0, time: AGENT_START + 10_000, counts: [1, 0, 0, 0] }), 0);
     t.next(point({ key: 'b', start: S0, time: AGENT_START + 10_000, counts: [1, 0, 0, 0] }), 0);
+    // a second point each: neither is a one-off stream any more, so neither gives way to a new one
+    t.next(point({ key: 'a', start: S0, time: AGENT_START + 15_000, counts: [1, 0, 0, 0] }), 0);
+    t.next(point({ key: 'b', start: S0, time: AGENT_START + 15_000, counts: [1, 0, 0, 0] }), 0);
     expect(
       t.next(point({ key: 'c', start: AGENT_START + 1, time: AGENT_START + 10_000, counts: [1, 0, 0, 0] }), 0),
     ).toBeUndefined();
@@ -271,5 +274,33 @@ describe('StreamTracker: delta streams, expiry and limits', () => {
     // existing streams keep working
     expect(t.next(point({ key: 'a', start: S0, time: AGENT_START + 20_000, counts: [3, 0, 0, 0] }), 0)!.count).toBe(2);
     expect(t.size).toBe(2);
+    expect(t.counters.evicted).toBe(0);
+  });
+
+  it('at the stream limit a new stream takes the place of the least recently seen one-point stream', () => {
+    const hits: LimitHit[] = [];
+    const t = tracker(3, hits);
+    const at = (key: string, time: number, counts = [1, 0, 0, 0]) =>
+      t.next(point({ key, start: S0, time: AGENT_START + time, counts }), 0);
+    at('real', 10_000);
+    at('real', 20_000, [2, 0, 0, 0]); // two points: holds its place
+    for (let i = 0; i < 1000; i++) at(`junk-${i}`, 20_000); // a flood of one-off streams
+    expect(t.size).toBe(3);
+    expect(t.counters.evicted).toBe(998);
+    expect(t.counters.streamLimitDrops).toBe(0);
+    expect(hits).toEqual([]);
+    expect(at('real', 30_000, [5, 0, 0, 0])!.count).toBe(3); // the real stream kept its state
+    // a new real stream gets in at once, and keeps its place once it has sent a second point
+    at('new', 30_000);
+    expect(at('new', 40_000, [3, 0, 0, 0])!.count).toBe(2);
+    for (let i = 0; i < 10; i++) at(`more-junk-${i}`, 40_000);
+    expect(at('new', 50_000, [4, 0, 0, 0])!.count).toBe(1);
+    expect(at('real', 50_000, [6, 0, 0, 0])!.count).toBe(1);
+    // with only established streams left, new ones are refused as before
+    at('third', 50_000);
+    at('third', 60_000, [2, 0, 0, 0]);
+    expect(at('late', 60_000)).toBeUndefined();
+    expect(t.counters.streamLimitDrops).toBe(1);
+    expect(hits).toEqual([{ limit: 'metric-streams', max: 3 }]);
   });
 });
