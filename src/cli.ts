@@ -17,8 +17,8 @@ import {
 import { formatDuration } from './config/duration.js';
 import { runDemo } from './demo/run-demo.js';
 import { isVigilError } from './errors.js';
-import { createLogger } from './logger.js';
-import { createAgent } from './main.js';
+import { createLogger, type Logger } from './logger.js';
+import { createAgent, type StopReport } from './main.js';
 import { BUILTIN_REGISTRIES } from './registries.js';
 import { runReplay } from './replay/run-replay.js';
 import { DEFAULT_API_URL, localApiUrl, runStatus } from './status.js';
@@ -63,25 +63,70 @@ function fail(e: unknown): number {
   return 1;
 }
 
+/** Exits with `code` after `ms` unless the process ends by itself first (a timer that does not keep it alive): what
+ *  a shutdown gave up on (a connection to a frozen Redis, a connector call) must not keep it running. The log lines
+ *  are flushed on exit (pino). */
+function exitSoon(code: number, ms = 500): void {
+  setTimeout(() => process.exit(code), ms).unref();
+}
+
+/** How long past `server.shutdownTimeout` the CLI waits for the agent's own bounded shutdown before it exits anyway. */
+const SHUTDOWN_WATCHDOG_MARGIN_MS = 5_000;
+
+/** The end of a shutdown, in one log line: what was left undone, if anything. Exit 0 only when nothing was. */
+function reportShutdown(logger: Logger, report: StopReport, timeoutMs: number): number {
+  const shutdownTimeout = formatDuration(timeoutMs);
+  if (report.timedOut) {
+    logger.error(
+      { undone: report.undone, shutdownTimeout },
+      `shutdown did not finish within server.shutdownTimeout (${shutdownTimeout}): exiting with work left undone: ${report.undone.join('; ')}`,
+    );
+    return 1;
+  }
+  if (report.undone.length > 0) {
+    logger.warn({ undone: report.undone }, `shut down with work left undone: ${report.undone.join('; ')}`);
+    return 1;
+  }
+  logger.info('shut down');
+  return 0;
+}
+
 async function serve(opts: { config?: string }): Promise<number> {
   const loaded = load(opts.config, { serving: true });
   const logger = createLogger({ level: loaded.config.logging.level });
   const agent = createAgent({ loaded, registries: BUILTIN_REGISTRIES, logger, recoverPlans: true });
   await agent.start();
+  const timeoutMs = loaded.config.server.shutdownTimeout;
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) {
         logger.warn({ signal }, 'second signal: exiting now');
+        exitSoon(1);
         resolve(1);
         return;
       }
       stopping = true;
-      logger.info({ signal }, 'shutting down: finishing recorded decisions and active jobs');
-      agent.stop().then(
-        () => resolve(0),
+      logger.info(
+        { signal, shutdownTimeout: formatDuration(timeoutMs) },
+        'shutting down: finishing recorded decisions, active jobs and the last checkpoint',
+      );
+      const watchdog = setTimeout(() => {
+        logger.fatal({ signal }, 'shutdown hung past server.shutdownTimeout: exiting now');
+        process.exit(1);
+      }, timeoutMs + SHUTDOWN_WATCHDOG_MARGIN_MS);
+      watchdog.unref();
+      agent.shutdown().then(
+        (report) => {
+          clearTimeout(watchdog);
+          const code = reportShutdown(logger, report, timeoutMs);
+          if (report.timedOut) exitSoon(code, 50);
+          resolve(code);
+        },
         (e: unknown) => {
+          clearTimeout(watchdog);
           logger.error({ err: e }, 'shutdown failed');
+          exitSoon(1);
           resolve(1);
         },
       );
@@ -220,7 +265,7 @@ function addServe(program: Command, setCode: SetExitCode): void {
       .command('serve')
       .summary('Run the agent: OTLP in; decisions, rollbacks and notifications out.')
       .description(
-        'Run the agent. It listens on three ports: 4317 for OTLP/gRPC and 4318 for OTLP/HTTP (traces and metrics from Collectors and SDKs), and 8080 for the control API, the dashboard and Prometheus /metrics (server.otlpGrpc, server.otlpHttp and server.api in the config change them). --config is optional: without it the agent runs on the embedded default (in-process queue, no Redis, no rollback plan: decisions are recorded, nothing is rolled back) and takes the bearer token of its control API from VIGIL_TOKEN. It refuses to start when the control API would have no token: set server.auth.tokens, or server.auth.open: true to open it on purpose. SIGTERM or SIGINT stops it gracefully: OTLP is refused, recorded decisions reach the queue, active jobs finish.',
+        'Run the agent. It listens on three ports: 4317 for OTLP/gRPC and 4318 for OTLP/HTTP (traces and metrics from Collectors and SDKs), and 8080 for the control API, the dashboard and Prometheus /metrics (server.otlpGrpc, server.otlpHttp and server.api in the config change them). --config is optional: without it the agent runs on the embedded default (in-process queue, no Redis, no rollback plan: decisions are recorded, nothing is rolled back) and takes the bearer token of its control API from VIGIL_TOKEN. It refuses to start when the control API would have no token: set server.auth.tokens, or server.auth.open: true to open it on purpose. SIGTERM or SIGINT stops it gracefully: OTLP is refused, recorded decisions reach the queue, active jobs finish, the last checkpoint is saved; after server.shutdownTimeout (30s) it exits anyway, Redis down or not, and logs what it left undone (exit 1).',
       )
       .option('-c, --config <file>', 'YAML config file (optional; see README.md#configuration)')
       .action(async (o: { config?: string }) => {

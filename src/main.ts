@@ -4,11 +4,19 @@
  * `createAgent` builds everything without listening (tests use it with port 0); `start` restores the analyses from
  * their checkpoint (src/agent/checkpoints.ts), reads the audit log back (the decisions list, what it recorded after
  * the checkpoint and, with `recoverPlans`, the rollback plans a restart interrupted), then listens and checkpoints
- * every `state.checkpointInterval`; `stop` shuts down gracefully: stop accepting OTLP, let recorded decisions reach
- * the queue, finish the active jobs, close the audit log, take the last checkpoint, close the API.
+ * every `state.checkpointInterval`; `stop` shuts down gracefully: stop accepting OTLP, run the closed looks, then
+ * both at once: take the last checkpoint, and let recorded decisions reach the queue, finish the active jobs, close the
+ * audit log; then close the API.
+ *
+ * The shutdown is bounded by `server.shutdownTimeout` (30 s), whatever Redis does: near its end (2 s before, or a
+ * quarter of it when shorter), `stop` gives up on the queues and the checkpoint store (their connections are dropped,
+ * nothing more is waited for), so it returns within the timeout, and its report lists
+ * what was left undone (decisions not enqueued, jobs not finished, the last checkpoint not saved); the CLI logs it and
+ * exits. A shutdown that finished in time can still leave work undone (a checkpoint whose save failed): the report
+ * says so too.
  */
 import type { FastifyInstance } from 'fastify';
-import { createCheckpointer, createStateStore } from './agent/checkpoints.js';
+import { createCheckpointer, createStateStore, type Checkpointer } from './agent/checkpoints.js';
 import { createPipeline, type Pipeline, type PipelineOptions } from './agent/pipeline.js';
 import { createReceivers, type Receivers } from './agent/receivers.js';
 import type { AnalysisRegistry, LookEvent } from './analysis/analysis-registry.js';
@@ -42,7 +50,29 @@ export interface Agent extends Pick<Receivers, 'otlpApp' | 'otlpGrpc' | 'gate' |
   /** Resolves when every recorded decision is dispatched and the queues are idle. */
   settle(timeoutMs?: number): Promise<void>;
   start(): Promise<{ otlpHttpUrl: string; otlpGrpcAddress: string; apiUrl: string }>;
+  /** `shutdown()`, without its report. */
   stop(): Promise<void>;
+  /** Shuts down within `timeoutMs` (default `server.shutdownTimeout`) and says what was left undone. Rejects only
+   *  when the graceful shutdown failed before its deadline. */
+  shutdown(timeoutMs?: number): Promise<StopReport>;
+}
+
+/** How a shutdown went. */
+export interface StopReport {
+  /** The graceful shutdown did not finish within the timeout: the queues and the checkpoint store were given up. */
+  timedOut: boolean;
+  /** What was left undone, one sentence each ([] when everything finished). */
+  undone: string[];
+}
+
+/** The end of `server.shutdownTimeout` kept for giving up (dropping connections, closing what can be): at most this,
+ *  and at most a quarter of the timeout. The graceful part gets the rest, so the whole fits in the timeout. */
+const ABORT_RESERVE_MS = 2_000;
+
+function delay(ms: number): { promise: Promise<void>; cancel(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<void>((r) => (timer = setTimeout(r, ms)));
+  return { promise, cancel: () => clearTimeout(timer) };
 }
 
 function controlApi(pipeline: Pipeline, opts: AgentOptions, listening: () => boolean): FastifyInstance {
@@ -55,6 +85,10 @@ function controlApi(pipeline: Pipeline, opts: AgentOptions, listening: () => boo
     auth: opts.loaded.config.server.auth,
     queues: { actions: actions.actions, notifications: actions.notifications },
     ready: () => (listening() ? [] : ['not listening yet']),
+    dependencies: async () => {
+      const redis = await pipeline.redisHealth?.check();
+      return redis === undefined ? [] : [redis];
+    },
     warnings: () => actions.health.problems(),
     onResume: pipeline.resume,
   });
@@ -69,7 +103,7 @@ export function createAgent(opts: AgentOptions): Agent {
   let started = false;
   const apiApp = controlApi(pipeline, opts, () => started);
   const checkpoints = createCheckpointer({
-    store: createStateStore(config, opts.auditPath),
+    store: createStateStore(config, opts.auditPath, (client, err) => pipeline.redisHealth?.clientError(client, err)),
     registry: pipeline.registry,
     unrecorded: pipeline.unrecordedDecisions,
     intervalMs: config.state.checkpointInterval,
@@ -77,6 +111,12 @@ export function createAgent(opts: AgentOptions): Agent {
     metrics: pipeline.metrics,
   });
   pipeline.onDecision(() => void checkpoints.save()); // a decided version is kept decided across a restart at once
+  let stopping: Promise<StopReport> | undefined;
+  const shutdown = (timeoutMs = config.server.shutdownTimeout): Promise<StopReport> =>
+    (stopping ??= boundedStop({ receivers, pipeline, checkpoints, apiApp }, timeoutMs, () => {
+      started = false;
+      actions.stopHealthChecks();
+    }));
   return {
     registry: pipeline.registry,
     audit: pipeline.audit,
@@ -131,13 +171,53 @@ export function createAgent(opts: AgentOptions): Agent {
       );
       return { otlpHttpUrl, otlpGrpcAddress, apiUrl };
     },
-    async stop() {
-      started = false;
-      actions.stopHealthChecks();
-      await receivers.close();
-      await pipeline.close();
-      await checkpoints.close(); // after the last looks ran and their decisions were recorded
-      await apiApp.close();
+    shutdown,
+    stop: async () => {
+      await shutdown();
     },
   };
+}
+
+/** `Agent.stop`: the graceful shutdown, given up at `timeoutMs` (see the header). */
+async function boundedStop(
+  parts: { receivers: Receivers; pipeline: Pipeline; checkpoints: Checkpointer; apiApp: FastifyInstance },
+  timeoutMs: number,
+  begin: () => void,
+): Promise<StopReport> {
+  const { receivers, pipeline, checkpoints, apiApp } = parts;
+  let receiversClosed = false;
+  begin();
+  const graceful = (async () => {
+    await receivers.close();
+    receiversClosed = true;
+    // pipeline.close() runs the closed looks before its first await, so the checkpoint taken next holds their
+    // outcome; it does not wait for the queues (a decision not yet recorded is in it: a restart records it)
+    await Promise.all([pipeline.close(), checkpoints.close()]);
+    await apiApp.close();
+  })();
+  const reserveMs = Math.min(ABORT_RESERVE_MS, timeoutMs / 4);
+  const deadline = delay(timeoutMs - reserveMs);
+  const outcome = graceful.then(() => true);
+  outcome.catch(() => undefined); // a failure after the deadline is not this report's (the race below sees earlier ones)
+  let finished: boolean;
+  try {
+    finished = await Promise.race([outcome, deadline.promise.then(() => false)]);
+  } finally {
+    deadline.cancel();
+  }
+  const undone = (): string[] => {
+    const out: string[] = [];
+    if (!receiversClosed) out.push('the OTLP receivers did not close');
+    out.push(...pipeline.undone());
+    const checkpoint = checkpoints.unsaved();
+    if (checkpoint) out.push(checkpoint);
+    return out;
+  };
+  if (finished) return { timedOut: false, undone: undone() };
+  const left = undone(); // before the abort releases what waited
+  checkpoints.abort();
+  const grace = delay(reserveMs);
+  await Promise.race([Promise.allSettled([pipeline.abort(), graceful, apiApp.close()]), grace.promise]);
+  grace.cancel();
+  return { timedOut: true, undone: left };
 }

@@ -14,6 +14,7 @@ import { createQueue } from '../jobs/create-queue.js';
 import { createPlanRunner, type NotifyJob, type PlanRunner, type StepJob } from '../jobs/plan-runner.js';
 import type { JobQueue } from '../jobs/queue.js';
 import { redact, scrubError, secretValues } from '../../connectors/shared/redact.js';
+import { createRedisHealth, type RedisHealth } from './redis-health.js';
 
 /** How often the connectors' health is checked while the agent listens. */
 const HEALTH_CHECK_INTERVAL_MS = 30_000;
@@ -34,6 +35,9 @@ export interface Actions {
   readonly actions: JobQueue<StepJob>;
   readonly notifications: JobQueue<NotifyJob>;
   readonly runner: PlanRunner;
+  /** With `queue.redis`: the PING and the log of Redis outages (src/agent/redis-health.ts), fed the queues' connection
+   *  errors; the pipeline closes it last. */
+  readonly redisHealth: RedisHealth | undefined;
   /** The connectors' last health check, shown by /readyz as warnings. */
   readonly health: ConnectorHealth;
   /** Checks the connectors' health now, then every 30 s until `stopHealthChecks`. */
@@ -41,6 +45,8 @@ export interface Actions {
   stopHealthChecks(): void;
   /** Closes the runner (the active jobs finish), then every connector and notifier. */
   close(): Promise<void>;
+  /** Aborts the queues (`PlanRunner.abort`): a shutdown past its deadline waits for no job and no Redis. */
+  abort(): Promise<void>;
 }
 
 /**
@@ -63,7 +69,14 @@ export function createActions(opts: ActionsOptions): Actions {
   let healthTimer: NodeJS.Timeout | undefined;
 
   const policy = { attempts: config.actions.attempts, backoffMs: config.actions.backoff };
-  const queueOpts = { redisUrl: config.queue.redis ?? undefined, prefix: config.queue.prefix, logger };
+  const redis = config.queue.redis || undefined;
+  const redisHealth = redis ? createRedisHealth({ url: redis, logger, metrics: opts.metrics }) : undefined;
+  const queueOpts = {
+    redisUrl: redis,
+    prefix: config.queue.prefix,
+    logger,
+    ...(redisHealth ? { onRedisError: (client: string, err: Error) => redisHealth.clientError(client, err) } : {}),
+  };
   const actions = createQueue<StepJob>('actions', policy, queueOpts);
   const notifications = createQueue<NotifyJob>('notifications', policy, queueOpts);
   const publicUrl = config.server.api.publicUrl;
@@ -84,6 +97,7 @@ export function createActions(opts: ActionsOptions): Actions {
     actions,
     notifications,
     runner,
+    redisHealth,
     health,
     async startHealthChecks() {
       await health.refresh();
@@ -95,5 +109,6 @@ export function createActions(opts: ActionsOptions): Actions {
       await runner.close();
       await Promise.all([...connectors.values(), ...notifiers].map((c) => (c.close ? c.close() : Promise.resolve())));
     },
+    abort: () => runner.abort(),
   };
 }

@@ -8,14 +8,18 @@
  * `queue.redis`).
  *
  * When: every `state.checkpointInterval` (5 s) when the state changed, after each decision is recorded, and at
- * shutdown (after the last looks ran). So a kill -9 loses at most the samples of the last interval (5 s of
- * deliveries: less than one look at the default 10 s interval); the analyses continue their evidence from
- * the checkpoint: anytime-valid tests allow stopping and continuing at any look.
+ * shutdown (after the last looks ran, without waiting for the job queues). So a kill -9 loses at most the samples
+ * of the last interval (5 s of deliveries: less than one look at the default 10 s interval); the analyses continue
+ * their evidence from the checkpoint: anytime-valid tests allow stopping and continuing at any look.
  *
  * Restored at start (`restore`), before the agent listens. A checkpoint of another format, or that fails its
  * checksum, is logged and ignored (the analyses start over; decided versions are still read back from the
  * audit log, see recovery.ts). The serialisation runs on the event loop: its cost is measured in the issue note
  * (`vigil_checkpoint_seconds`), and it is skipped when nothing changed.
+ *
+ * A store that keeps failing (Redis down) is logged at warn once a minute, with how many saves failed in a row, and
+ * once at info when a save succeeds again; `vigil_checkpoints_total{outcome="failed"}` counts every failure. A store
+ * that hangs (a frozen Redis) never holds the shutdown: `abort()` gives up on it, and `unsaved()` says what is lost.
  */
 import { dirname, join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
@@ -32,6 +36,11 @@ export const CHECKPOINT_FORMAT = 1;
 
 /** Longest stretch of serialisation between two turns of the event loop (requests get in between). */
 const SLICE_MS = 4;
+
+/** A store that keeps failing is logged at warn at most this often. */
+const FAILURE_LOG_EVERY_MS = 60_000;
+
+type SaveOutcome = 'saved' | 'unchanged' | 'failed';
 
 interface Checkpoint {
   format: number;
@@ -72,28 +81,56 @@ export interface Checkpointer {
   save(): Promise<void>;
   /** Stops the timer, takes the last checkpoint, closes the store. */
   close(): Promise<void>;
+  /** Gives up on the store at once (a shutdown past its deadline): a save waiting for it fails, `close()` resolves. */
+  abort(): void;
+  /** What the shutdown leaves unsaved: undefined once `close()` took the last checkpoint (or had nothing to save),
+   *  else a sentence saying the last checkpoint was not saved and when the one a restart gets was. */
+  unsaved(): string | undefined;
 }
 
 /** The state store of a config: Redis with `queue.redis`, else a file in `state.dir` (default: `vigil-state`
- *  beside the audit log, `auditPath` when the pipeline's audit log was moved). */
-export function createStateStore(config: VigilConfig, auditPath = config.audit.path): StateStore {
-  if (config.queue.redis) return createRedisStateStore(config.queue.redis, `${config.queue.prefix}:state:checkpoint`);
+ *  beside the audit log, `auditPath` when the pipeline's audit log was moved). The Redis connection's errors go to
+ *  `onRedisError` (client `state`). */
+export function createStateStore(
+  config: VigilConfig,
+  auditPath = config.audit.path,
+  onRedisError?: (client: string, err: Error) => void,
+): StateStore {
+  if (config.queue.redis) {
+    return createRedisStateStore(config.queue.redis, `${config.queue.prefix}:state:checkpoint`, {
+      ...(onRedisError ? { onConnectionError: (e: Error) => onRedisError('state', e) } : {}),
+    });
+  }
   return createFileStateStore(config.state.dir ?? join(dirname(auditPath), 'vigil-state'));
 }
 
-export function createCheckpointer(opts: CheckpointerOptions): Checkpointer {
-  const { store, registry, logger, metrics } = opts;
-  const now = opts.now ?? Date.now;
-  const log = logger.child({ checkpoint: store.where });
-  let timer: NodeJS.Timeout | undefined;
-  let savedChanges = -1;
-  let savedUnrecorded = 0;
-  let running: Promise<void> = Promise.resolve();
-  let queued: Promise<void> | undefined;
-  let started = false;
+/** Logs failed saves: the first at warn, then at most one warn line a minute (with the count), and the recovery. */
+function failureLog(log: Logger, now: () => number) {
+  let failedInARow = 0;
+  let loggedAt = -Infinity;
+  return {
+    failed(err: unknown): void {
+      failedInARow++;
+      if (now() - loggedAt < FAILURE_LOG_EVERY_MS) return;
+      loggedAt = now();
+      log.warn({ err, failedInARow }, 'checkpoint could not be saved; the next one retries');
+    },
+    saved(): void {
+      if (failedInARow > 0) log.info({ failedInARow }, 'checkpoint saved again');
+      failedInARow = 0;
+      loggedAt = -Infinity;
+    },
+  };
+}
 
-  const saveNow = async (): Promise<void> => {
-    if (registry.changes === savedChanges && opts.unrecorded().length === 0 && savedUnrecorded === 0) return;
+/** One checkpoint taken and saved now (unless nothing changed since the last one); `saved` is what the last one held. */
+function checkpointSaver(opts: CheckpointerOptions, log: Logger, now: () => number) {
+  const { store, registry, metrics } = opts;
+  const failures = failureLog(log, now);
+  const saved = { changes: -1, unrecorded: 0, atUnixMs: undefined as number | undefined };
+  const saveNow = async (): Promise<SaveOutcome> => {
+    if (registry.changes === saved.changes && opts.unrecorded().length === 0 && saved.unrecorded === 0)
+      return 'unchanged';
     const changes = registry.changes;
     const t0 = performance.now();
     let data: Buffer;
@@ -102,24 +139,42 @@ export function createCheckpointer(opts: CheckpointerOptions): Checkpointer {
     } catch (err) {
       metrics?.checkpoints.inc({ outcome: 'failed' });
       log.error({ err }, 'checkpoint could not be serialised; the analyses are not checkpointed');
-      return;
+      return 'failed';
     }
     const serialisedMs = performance.now() - t0;
     try {
       await store.save(data);
-      savedChanges = changes;
-      savedUnrecorded = opts.unrecorded().length;
-      metrics?.checkpoints.inc({ outcome: 'saved' });
-      metrics?.checkpointSeconds.observe((performance.now() - t0) / 1000);
-      metrics?.checkpointBytes.set(data.length);
-      log.debug({ bytes: data.length, serialisedMs: Math.round(serialisedMs) }, 'checkpoint saved');
     } catch (err) {
       metrics?.checkpoints.inc({ outcome: 'failed' });
-      log.warn({ err }, 'checkpoint could not be saved; the next one retries');
+      failures.failed(err);
+      return 'failed';
     }
+    saved.changes = changes;
+    saved.unrecorded = opts.unrecorded().length;
+    saved.atUnixMs = now();
+    failures.saved();
+    metrics?.checkpoints.inc({ outcome: 'saved' });
+    metrics?.checkpointSeconds.observe((performance.now() - t0) / 1000);
+    metrics?.checkpointBytes.set(data.length);
+    log.debug({ bytes: data.length, serialisedMs: Math.round(serialisedMs) }, 'checkpoint saved');
+    return 'saved';
   };
+  return { saved, saveNow };
+}
 
-  const save = (): Promise<void> => {
+export function createCheckpointer(opts: CheckpointerOptions): Checkpointer {
+  const { store, registry, logger } = opts;
+  const now = opts.now ?? Date.now;
+  const log = logger.child({ checkpoint: store.where });
+  const { saved, saveNow } = checkpointSaver(opts, log, now);
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<SaveOutcome> = Promise.resolve('unchanged');
+  let queued: Promise<SaveOutcome> | undefined;
+  let started = false;
+  let final: SaveOutcome | 'pending' | undefined;
+  const asVoid = new WeakMap<Promise<SaveOutcome>, Promise<void>>();
+
+  const saveQueued = (): Promise<SaveOutcome> => {
     // one save at a time: a save asked for while one runs follows it (the state may have moved meanwhile); those
     // asked for while one already waits share it, so a slow store never piles saves up
     if (queued) return queued;
@@ -136,19 +191,40 @@ export function createCheckpointer(opts: CheckpointerOptions): Checkpointer {
     where: store.where,
     async restore() {
       const restored = await restoreCheckpoint(store, registry, log);
-      savedChanges = registry.changes;
+      saved.changes = registry.changes;
       return restored;
     },
     start() {
       started = true;
-      timer = setInterval(() => void save(), opts.intervalMs);
+      timer = setInterval(() => void saveQueued(), opts.intervalMs);
       timer.unref();
     },
-    save,
+    save() {
+      if (final !== undefined) return Promise.resolve(); // once closing, the last checkpoint is close()'s own
+      const outcome = saveQueued();
+      let shared = asVoid.get(outcome);
+      if (!shared) asVoid.set(outcome, (shared = outcome.then(() => undefined)));
+      return shared; // saves that share a run share its promise
+    },
     async close() {
       clearInterval(timer);
-      if (started) await save(); // an agent that never started has nothing of its own to keep
+      final = 'pending';
+      // an agent that never started has nothing of its own to keep
+      final = started ? await saveQueued() : 'unchanged';
       await store.close();
+    },
+    abort() {
+      clearInterval(timer);
+      store.abort?.();
+    },
+    unsaved() {
+      if (!started || final === 'saved' || final === 'unchanged') return undefined;
+      const why = final === 'failed' ? 'its save failed' : 'the store did not answer in time';
+      const from =
+        saved.atUnixMs === undefined
+          ? 'the last one saved before this start, if any'
+          : `the one saved at ${new Date(saved.atUnixMs).toISOString()}`;
+      return `the last checkpoint was not saved (${why}) to ${store.where}: a restart resumes the analyses from ${from}`;
     },
   };
 }

@@ -22,6 +22,8 @@ export class DecisionDispatcher {
   private readonly listeners: ((d: Decision) => void)[] = [];
   /** Decisions handed over and not yet durably recorded (a checkpoint keeps them: a restart records them). */
   private readonly unrecorded = new Map<string, Decision>();
+  /** Ids of the decisions handed over whose plan and notifications are not enqueued yet (nor failed to be). */
+  private readonly inFlight = new Set<string>();
 
   constructor(private readonly deps: DecisionDispatcherDeps) {}
 
@@ -34,6 +36,7 @@ export class DecisionDispatcher {
   dispatch(d: Decision): void {
     const log = this.deps.logger.child({ decisionId: d.id, analysis: d.analysis, service: d.service });
     this.unrecorded.set(d.id, d);
+    this.inFlight.add(d.id);
     this.chain = this.chain
       .then(async () => {
         await this.deps.audit.recordDecision(d); // recorded BEFORE any job is enqueued
@@ -42,7 +45,14 @@ export class DecisionDispatcher {
         for (const l of this.listeners) l(d);
         await this.deps.runner.dispatch(d);
       })
-      .catch((e: unknown) => log.error({ err: e }, 'decision could not be recorded or dispatched'));
+      .catch((e: unknown) => log.error({ err: e }, 'decision could not be recorded or dispatched'))
+      .finally(() => this.inFlight.delete(d.id));
+  }
+
+  /** Decisions handed over and not yet dispatched: `recorded` are in the audit log and wait for the queue. */
+  pending(): { recorded: number; unrecorded: number } {
+    const unrecorded = [...this.inFlight].filter((id) => this.unrecorded.has(id)).length;
+    return { recorded: this.inFlight.size - unrecorded, unrecorded };
   }
 
   /** Decisions dispatched and not yet recorded in the audit log, oldest first. */

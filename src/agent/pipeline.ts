@@ -13,6 +13,7 @@ import { createActions, type Actions } from './actions.js';
 import { DecisionDispatcher } from './decision-dispatcher.js';
 import { createIntake, type Intake } from './intake.js';
 import { LookScheduler } from './look-scheduler.js';
+import type { RedisHealth } from './redis-health.js';
 import { recoverFromAudit, type RecoveryReport } from './recovery.js';
 import { createRegistry } from './registry.js';
 
@@ -64,6 +65,13 @@ export interface Pipeline {
   readonly settle: (timeoutMs?: number) => Promise<void>;
   /** Runs every closed look, lets its decision reach the queue, finishes the active jobs, closes the audit log. */
   readonly close: () => Promise<void>;
+  /** With `queue.redis`: whether Redis answers (PING), and where the Redis clients' errors are counted and logged. */
+  readonly redisHealth: RedisHealth | undefined;
+  /** Gives up on the queues at once (a shutdown past its deadline): a `close()` under way then finishes. */
+  readonly abort: () => Promise<void>;
+  /** What `close()` has not finished yet, one sentence each: decisions not enqueued, jobs still running, the queues
+   *  not closed. */
+  readonly undone: () => string[];
 }
 
 export function createPipeline(opts: PipelineOptions): Pipeline {
@@ -82,6 +90,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     silenceNotifiers: opts.silenceNotifiers,
     deps: opts.deps,
   });
+  const { redisHealth } = actions;
   const dispatcher = new DecisionDispatcher({
     audit,
     runner: actions.runner,
@@ -101,6 +110,14 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
   });
   const intake = createIntake({ config, logger, metrics, registry, looks: new LookScheduler(registry, logger) });
   actions.runner.start();
+  const shutdown = pipelineShutdown({
+    registry,
+    dispatcher,
+    actions,
+    audit,
+    redisHealth,
+    durable: !!config.queue.redis,
+  });
   let recovered: Promise<RecoveryReport> | undefined;
   return {
     dryRun,
@@ -133,11 +150,75 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       registry.runPendingLooks();
       await dispatcher.settle(deadline);
     },
+    redisHealth,
+    ...shutdown,
+  };
+}
+
+/** `close`, `abort` and `undone` of the pipeline. */
+function pipelineShutdown(parts: {
+  registry: AnalysisRegistry;
+  dispatcher: DecisionDispatcher;
+  actions: Actions;
+  audit: AuditLog;
+  redisHealth: RedisHealth | undefined;
+  durable: boolean;
+}): Pick<Pipeline, 'close' | 'abort' | 'undone'> {
+  const { registry, dispatcher, actions, audit, redisHealth, durable } = parts;
+  const closing = { started: false, done: false };
+  return {
     async close() {
+      closing.started = true;
       registry.runPendingLooks(); // every closed look is run, and its decision recorded, before exit
       await dispatcher.dispatched();
       await actions.close();
       await audit.close();
+      redisHealth?.close();
+      closing.done = true;
+    },
+    async abort() {
+      redisHealth?.close();
+      await actions.abort();
+    },
+    undone: () => {
+      const out = undoneWork(dispatcher, actions, durable);
+      if (closing.started && !closing.done && out.length === 0) {
+        out.push(
+          durable
+            ? 'the job queues did not close: Redis did not answer (their connections were dropped)'
+            : 'the job queues or the connectors did not close',
+        );
+      }
+      return out;
     },
   };
+}
+
+/** What the pipeline's close has not finished: decisions not enqueued, jobs running in this process. */
+function undoneWork(dispatcher: DecisionDispatcher, actions: Actions, durable: boolean): string[] {
+  const out: string[] = [];
+  const { recorded, unrecorded } = dispatcher.pending();
+  if (unrecorded > 0) {
+    out.push(
+      `${unrecorded} decision(s) not recorded in the audit log: a restart records them only if the last checkpoint holds them`,
+    );
+  }
+  if (recorded > 0) {
+    out.push(
+      `${recorded} decision(s) recorded in the audit log whose plan and notifications were not enqueued: the next start enqueues the rollback plans among them, with their notifications (the notifications of other decisions are not sent)`,
+    );
+  }
+  for (const j of actions.runner.running()) {
+    const step = j.step !== undefined;
+    const what = step ? `step ${j.step} of its plan` : `${j.kind ?? 'a'} notification`;
+    const next = durable
+      ? 'BullMQ runs it again once its lock expires'
+      : step
+        ? 'the next start resumes the plan from this step (audit log)'
+        : 'lost (the embedded queue is not durable)';
+    out.push(
+      `${j.queue} job ${j.jobId} not finished (decision ${j.decisionId}, ${what}, connector ${j.connector}): ${next}`,
+    );
+  }
+  return out;
 }

@@ -391,10 +391,16 @@ export const configSchema = z
           .meta({
             description: 'OTLP request body limit in bytes, checked before and after decompression; 1 KiB to 1 GiB.',
           }),
+        // The bounded shutdown: src/main.ts (stop) and src/cli.ts (serve).
+        shutdownTimeout: duration(
+          '30s',
+          'On SIGTERM or SIGINT, how long Vigil waits for the recorded decisions to reach the queue, the active jobs to finish and the last checkpoint to be saved; then it exits anyway, even with Redis down or frozen, and logs what it left undone. Keep it below the grace period of your supervisor (Kubernetes: terminationGracePeriodSeconds).',
+          { min: S, max: H },
+        ),
       })
       .strict()
       .prefault({})
-      .meta({ description: 'The OTLP receivers, the control API and its authentication.' }),
+      .meta({ description: 'The OTLP receivers, the control API and its authentication, the shutdown.' }),
     queue: z
       .object({
         redis: z.string().nullable().default(null).meta({

@@ -13,7 +13,7 @@ import type { AnalysisRegistry, AnalysisSnapshot } from '../analysis/analysis-re
 import type { AuditLog } from '../decide/audit-log.js';
 import type { JobQueue } from '../jobs/queue.js';
 import { serverLogger } from '../logger.js';
-import { recordQueueStats, type VigilMetrics } from './metrics.js';
+import { queueStatsCollector, type VigilMetrics } from './metrics.js';
 
 export interface ApiDeps {
   logger: Logger;
@@ -25,6 +25,8 @@ export interface ApiDeps {
   queues: Record<string, JobQueue<unknown>>;
   /** Reasons the agent is not ready ([] = ready). */
   ready(): string[];
+  /** Reasons a dependency makes the agent unready (Redis not answering a PING), answered within about a second. */
+  dependencies?(): Promise<string[]>;
   /** Problems worth seeing that do not make the agent unready (e.g. a connector's failed health check). */
   warnings?(): string[];
   onResume(service: string, version: string, by: string, reason: string): Promise<boolean>;
@@ -120,20 +122,11 @@ function bearerGuard(deps: ApiDeps) {
 
 /** The open routes for probes and scrapers: `/healthz`, `/readyz`, `/metrics`. */
 function registerProbeRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const queueStats = queueStatsCollector(deps.metrics, Object.values(deps.queues));
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
-    const reasons = deps.ready();
-    const queueProblems: string[] = [];
-    await Promise.all(
-      Object.values(deps.queues).map(async (q) => {
-        try {
-          await q.counts();
-        } catch (e) {
-          queueProblems.push(`${q.name} queue: ${e instanceof Error ? e.message : String(e)}`);
-        }
-      }),
-    );
-    const all = [...reasons, ...queueProblems];
+    // bounded: the Redis check is a PING with a short timeout, cached briefly (src/agent/redis-health.ts)
+    const all = [...deps.ready(), ...((await deps.dependencies?.()) ?? [])];
     return reply
       .code(all.length ? 503 : 200)
       .send({ status: all.length ? 'not ready' : 'ready', reasons: all, warnings: deps.warnings?.() ?? [] });
@@ -142,7 +135,7 @@ function registerProbeRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const { running, decided } = deps.registry.analysisCount;
     deps.metrics.analyses.set({ state: 'running' }, running);
     deps.metrics.analyses.set({ state: 'decided' }, decided);
-    await recordQueueStats(deps.metrics, Object.values(deps.queues));
+    await queueStats(); // never waits on Redis for more than QUEUE_STATS_WAIT_MS: stale gauges rather than a hung scrape
     return reply.header('Content-Type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 }

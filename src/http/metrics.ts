@@ -43,6 +43,8 @@ export interface VigilMetrics {
   checkpoints: Counter<'outcome'>;
   checkpointSeconds: Histogram;
   checkpointBytes: Gauge;
+  redisUp: Gauge;
+  redisErrors: Counter<'client'>;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): VigilMetrics {
@@ -58,6 +60,24 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): VigilMet
     ...jobMetrics(r),
     ...limitMetrics(r),
     ...stateMetrics(r),
+    ...redisMetrics(r),
+  };
+}
+
+/** Redis (`queue.redis`): the PING of src/agent/redis-health.ts and the connection errors of every Redis client. */
+function redisMetrics(r: Registry[]): Pick<VigilMetrics, 'redisUp' | 'redisErrors'> {
+  return {
+    redisUp: new Gauge({
+      name: 'vigil_redis_up',
+      help: 'Whether Redis answered the last PING (every second, 500 ms timeout): 1 yes, 0 no (down, or frozen: connected but not answering); absent on the embedded queue',
+      registers: r,
+    }),
+    redisErrors: new Counter({
+      name: 'vigil_redis_errors_total',
+      help: 'Redis errors by client: ping (a PING that failed or timed out), queue:<name> and worker:<name> (the BullMQ connections of the actions and notifications queues), state (the checkpoint store): alert on any increase',
+      labelNames: ['client'],
+      registers: r,
+    }),
   };
 }
 
@@ -285,7 +305,8 @@ export function jobOutcomeMetrics(m: VigilMetrics): NonNullable<PlanRunnerDeps['
 }
 
 /** Sets `vigil_queue_jobs` and `vigil_queue_lag_seconds` of each queue, labelled with the queue's name. An unreachable
- *  queue keeps its last values (`/readyz` reports it); the scrape still answers. */
+ *  queue keeps its last values (`/readyz` reports it). Waits as long as the queues take: a scrape uses
+ *  `queueStatsCollector`, which never waits on Redis for long. */
 export async function recordQueueStats(m: VigilMetrics, queues: readonly JobQueue<unknown>[]): Promise<void> {
   await Promise.all(
     queues.map(async (q) => {
@@ -298,4 +319,29 @@ export async function recordQueueStats(m: VigilMetrics, queues: readonly JobQueu
       }
     }),
   );
+}
+
+/** How long a scrape of /metrics waits for the queue gauges before it is answered with the values it has. */
+export const QUEUE_STATS_WAIT_MS = 300;
+
+/**
+ * The queue gauges for /metrics, never waited on for long: each call starts a refresh (`recordQueueStats`) unless one
+ * is still running, and waits for it at most `waitMs`. A refresh that takes longer (Redis down or frozen: its
+ * commands wait for the connection) goes on in the background, never two at a time, and the scrape is served with
+ * the values the gauges have: the last ones read (stale while Redis does not answer; `vigil_redis_up` says so).
+ */
+export function queueStatsCollector(
+  m: VigilMetrics,
+  queues: readonly JobQueue<unknown>[],
+  waitMs = QUEUE_STATS_WAIT_MS,
+): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return async () => {
+    const refresh = (running ??= recordQueueStats(m, queues).finally(() => {
+      running = undefined;
+    }));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([refresh, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
+    clearTimeout(timer);
+  };
 }

@@ -14,6 +14,10 @@
  * - Retention: finished jobs are removed by age (default 7 days, `removeOnComplete/removeOnFail: { age }`), so the
  *   dedupe window is at least that long. BullMQ evaluates removal only when another job finishes.
  * - Events come from the Worker ('completed'/'failed'), so they fire in the process that ran the job.
+ * - Redis down or frozen: the errors of both connections go to `onRedisError` (client `queue:<name>` or
+ *   `worker:<name>`), else to the logger; reconnects back off 0.5 s, 1 s, 2 s, 4 s, then every 5 s (BullMQ's own
+ *   default reaches 20 s). A frozen Redis never answers QUIT, so `close()` can hang on it: `abort()` drops both
+ *   connections at once (a shutdown past its deadline).
  */
 import { randomUUID } from 'node:crypto';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
@@ -41,6 +45,8 @@ export interface BullmqQueueOptions extends QueueAdapterOptions {
   retentionSeconds?: number;
   /** How often drain() polls the counts, in ms (default 25). */
   drainPollMs?: number;
+  /** Receives the error events of the queue's and the worker's Redis connections (default: `logger.warn`). */
+  onRedisError?: (client: string, err: Error) => void;
 }
 
 /** The adapter adds `obliterate()` (deletes every key of the queue; tests and `vigil` maintenance only). */
@@ -50,6 +56,9 @@ export interface BullmqJobQueue<T> extends JobQueue<T> {
 
 export const DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600;
 
+/** `abort()` returns after this long at most, whatever the connections do. */
+const ABORT_WAIT_MS = 1_000;
+
 /** What BullMQ stores as job data: the Vigil id (also decodable from the job id), the add nonce, the payload. */
 interface Envelope<T> {
   id: string;
@@ -58,6 +67,23 @@ interface Envelope<T> {
 }
 
 type EnvelopeJob<T> = Job<Envelope<T>, void, string>;
+
+/** Reconnect delays after failed attempt `times` (1-based): 0.5 s, 1 s, 2 s, 4 s, then 5 s. */
+export function reconnectDelayMs(times: number): number {
+  return Math.min(250 * 2 ** Math.min(times, 5), 5_000);
+}
+
+/** The ioredis options of both connections: bounded reconnect delays; a disconnect that waits at most 0.5 s for
+ *  Redis to close the socket (a frozen Redis never does). */
+function connectionOptions(url: string) {
+  return { url, retryStrategy: reconnectDelayMs, disconnectTimeout: 500 };
+}
+
+/** Where the connection errors of `client` (`queue:<name>`, `worker:<name>`) go. */
+function redisErrorSink(opts: BullmqQueueOptions, client: string, queue: string): (err: Error) => void {
+  if (opts.onRedisError) return (err) => opts.onRedisError?.(client, err);
+  return (err) => opts.logger?.warn({ queue, err: err.message }, `job ${client.split(':')[0]} connection error`);
+}
 
 /** What the worker callback saw, kept until the Worker's event for that attempt fires. */
 interface InFlight<T> {
@@ -74,7 +100,7 @@ function errorMessage(err: unknown): string {
 function bullQueue<T>(name: string, retry: RetryPolicy, opts: BullmqQueueOptions): Queue<Envelope<T>, void, string> {
   const age = opts.retentionSeconds ?? DEFAULT_RETENTION_SECONDS;
   const queue = new Queue<Envelope<T>, void, string>(name, {
-    connection: { url: opts.connection },
+    connection: connectionOptions(opts.connection),
     prefix: opts.prefix,
     defaultJobOptions: {
       attempts: retry.attempts,
@@ -83,7 +109,7 @@ function bullQueue<T>(name: string, retry: RetryPolicy, opts: BullmqQueueOptions
       removeOnFail: { age },
     },
   });
-  queue.on('error', (err: Error) => opts.logger?.warn({ queue: name, err: err.message }, 'job queue connection error'));
+  queue.on('error', redisErrorSink(opts, `queue:${name}`, name));
   return queue;
 }
 
@@ -133,12 +159,12 @@ function startWorker<T>(
       }
     },
     {
-      connection: { url: opts.connection, maxRetriesPerRequest: null },
+      connection: { ...connectionOptions(opts.connection), maxRetriesPerRequest: null },
       prefix: opts.prefix,
       concurrency,
     },
   );
-  worker.on('error', (err: Error) => logger?.warn({ queue: name, err: err.message }, 'job worker error'));
+  worker.on('error', redisErrorSink(opts, `worker:${name}`, name));
   worker.on('completed', (job) => {
     const entry = takeInFlight(inFlight, job);
     const info = entry?.info ?? toInfo(job, retry);
@@ -161,6 +187,9 @@ export function createBullmqQueue<T>(name: string, policy: RetryPolicy, opts: Bu
   const queue = bullQueue<T>(name, retry, opts);
   let worker: Worker<Envelope<T>, void, string> | undefined;
   let closing: Promise<void> | undefined;
+  /** Resolved by `abort()`: a `close()` under way stops waiting (for an active job, for a QUIT Redis never answers). */
+  let aborted!: () => void;
+  const abortion = new Promise<void>((r) => (aborted = r));
   /** Keyed by BullMQ job id; an entry lives from the handler's end to the Worker's event for that attempt. */
   const inFlight = new Map<string, InFlight<T>>();
 
@@ -215,14 +244,28 @@ export function createBullmqQueue<T>(name: string, policy: RetryPolicy, opts: Bu
     },
 
     close() {
-      closing ??= (async () => {
+      const graceful = async () => {
         try {
           await worker?.close();
         } finally {
           await queue.close();
         }
-      })();
+      };
+      closing ??= Promise.race([graceful(), abortion]);
       return closing;
+    },
+
+    async abort() {
+      aborted();
+      closing ??= Promise.resolve();
+      // close(true) does not wait for active jobs and disconnects instead of QUIT (it is not awaited: a graceful close
+      // under way, which it would return, waits for the active job); the disconnects release a QUIT stuck on a frozen
+      // Redis and wait at most disconnectTimeout each
+      worker?.close(true).catch(() => undefined);
+      const released = Promise.allSettled([worker?.disconnect(), queue.disconnect()]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([released, new Promise((r) => (timer = setTimeout(r, ABORT_WAIT_MS)))]);
+      clearTimeout(timer);
     },
 
     async obliterate() {

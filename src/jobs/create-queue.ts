@@ -16,10 +16,12 @@ export interface CreateQueueOptions extends QueueAdapterOptions {
   /** Finished-job retention for dedupe, seconds (BullMQ only; default 7 days). */
   retentionSeconds?: number;
   logger?: QueueAdapterOptions['logger'] & { info(obj: object, msg?: string): void };
+  /** Receives the error events of the BullMQ connections (client `queue:<name>`, `worker:<name>`). */
+  onRedisError?: (client: string, err: Error) => void;
 }
 
 export function createQueue<T>(name: string, policy: RetryPolicy, opts: CreateQueueOptions): JobQueue<T> {
-  const { redisUrl, prefix, retentionSeconds, ...common } = opts;
+  const { redisUrl, prefix, retentionSeconds, onRedisError, ...common } = opts;
   if (redisUrl) {
     opts.logger?.info({ queue: name, adapter: 'bullmq', target: redactRedisUrl(redisUrl), prefix }, 'job queue');
     return createBullmqQueue<T>(name, policy, {
@@ -27,6 +29,7 @@ export function createQueue<T>(name: string, policy: RetryPolicy, opts: CreateQu
       connection: redisUrl,
       prefix,
       ...(retentionSeconds === undefined ? {} : { retentionSeconds }),
+      ...(onRedisError === undefined ? {} : { onRedisError }),
     });
   }
   opts.logger?.info({ queue: name, adapter: 'embedded' }, 'job queue (in-process, not durable)');

@@ -96,6 +96,8 @@ class EmbeddedQueue<T> implements JobQueue<T> {
   private completedCount = 0;
   private failedCount = 0;
   private closed = false;
+  /** `abort()` was called: `close()` no longer waits for the active jobs. */
+  private aborted = false;
   private handler: ((job: JobInfo<T>) => Promise<void>) | undefined;
   private events: QueueEvents<T> = {};
   /** Re-checked on every state change: drain waiters and close's wait for active jobs. */
@@ -170,16 +172,27 @@ class EmbeddedQueue<T> implements JobQueue<T> {
   }
 
   async close(): Promise<void> {
-    if (!this.closed) {
-      this.closed = true;
-      for (const p of this.pending.values()) {
-        if (p.timer) clearTimeout(p.timer);
-      }
-      this.delayed = 0;
-      this.waiting.clear();
-      this.notify();
+    this.stopTaking();
+    await this.waitFor(() => this.active === 0 || this.aborted);
+  }
+
+  abort(): Promise<void> {
+    this.aborted = true;
+    this.stopTaking();
+    this.notify();
+    return Promise.resolve();
+  }
+
+  /** Refuses new jobs and drops the waiting and delayed ones (not durable). */
+  private stopTaking(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const p of this.pending.values()) {
+      if (p.timer) clearTimeout(p.timer);
     }
-    await this.waitFor(() => this.active === 0);
+    this.delayed = 0;
+    this.waiting.clear();
+    this.notify();
   }
 
   private notify(): void {

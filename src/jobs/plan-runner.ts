@@ -88,6 +88,18 @@ export interface PlanRunnerDeps {
   redact?: { text(s: string): string; error<E>(err: E): E };
 }
 
+/** A job this process is running (what a shutdown past its deadline leaves unfinished). */
+export interface RunningJob {
+  queue: string;
+  jobId: string;
+  decisionId: string;
+  connector: string;
+  /** The plan step (actions queue). */
+  step?: number;
+  /** The notification kind (notifications queue). */
+  kind?: string;
+}
+
 /** How one attempt of a job ended: the `outcome` of vigil_jobs_total and of the job's last log line. */
 export type JobOutcome = 'completed' | 'retry' | 'failed';
 
@@ -108,6 +120,10 @@ export interface PlanRunner {
   start(): void;
   /** Closes the actions queue (waiting for the active step), then the notifications queue. */
   close(): Promise<void>;
+  /** Aborts both queues (`JobQueue.abort`): nothing more is waited for; a `close()` under way resolves. */
+  abort(): Promise<void>;
+  /** The jobs whose handler is running in this process now, oldest first. */
+  running(): RunningJob[];
 }
 
 function describeError(err: unknown): { error: string; code?: string } {
@@ -389,10 +405,42 @@ function notifyHandler(deps: PlanRunnerDeps): (job: JobInfo<NotifyJob>) => Promi
   };
 }
 
+/** Runs `handler` with each job listed in `running` while it runs. */
+function tracked<T>(
+  running: Map<object, RunningJob>,
+  describe: (job: JobInfo<T>) => RunningJob,
+  handler: (job: JobInfo<T>) => Promise<void>,
+): (job: JobInfo<T>) => Promise<void> {
+  return async (job) => {
+    const key = {};
+    running.set(key, describe(job));
+    try {
+      await handler(job);
+    } finally {
+      running.delete(key);
+    }
+  };
+}
+
 export function createPlanRunner(deps: PlanRunnerDeps): PlanRunner {
   const { actions, notifications } = deps;
   const stepConnector = (job: JobInfo<StepJob>): string =>
     job.data.decision.plan[job.data.step] ?? `step-${job.data.step}`;
+  const running = new Map<object, RunningJob>();
+  const stepJob = (job: JobInfo<StepJob>): RunningJob => ({
+    queue: actions.name,
+    jobId: job.id,
+    decisionId: job.data.decision.id,
+    connector: stepConnector(job),
+    step: job.data.step,
+  });
+  const notifyJob = (job: JobInfo<NotifyJob>): RunningJob => ({
+    queue: notifications.name,
+    jobId: job.id,
+    decisionId: job.data.notification.decision.id,
+    connector: job.data.notifier,
+    kind: job.data.notification.kind,
+  });
 
   return {
     async dispatch(decision) {
@@ -410,12 +458,12 @@ export function createPlanRunner(deps: PlanRunnerDeps): PlanRunner {
     },
     recover: (decision, nextStep, done) => recoverPlan(deps, decision, nextStep, done),
     start() {
-      actions.process(stepHandler(deps), {
+      actions.process(tracked(running, stepJob, stepHandler(deps)), {
         onCompleted: (job) => deps.metrics?.jobOutcome(actions.name, 'completed', stepConnector(job)),
         onFailed: (job, _err, willRetry) =>
           deps.metrics?.jobOutcome(actions.name, outcomeOf(!willRetry), stepConnector(job)),
       });
-      notifications.process(notifyHandler(deps), {
+      notifications.process(tracked(running, notifyJob, notifyHandler(deps)), {
         onCompleted: (job) => deps.metrics?.jobOutcome(notifications.name, 'completed', job.data.notifier),
         onFailed: (job, _err, willRetry) =>
           deps.metrics?.jobOutcome(notifications.name, outcomeOf(!willRetry), job.data.notifier),
@@ -428,5 +476,9 @@ export function createPlanRunner(deps: PlanRunnerDeps): PlanRunner {
         await notifications.close();
       }
     },
+    async abort() {
+      await Promise.all([actions.abort(), notifications.abort()]);
+    },
+    running: () => [...running.values()],
   };
 }

@@ -66,6 +66,11 @@ export interface JobQueue<T> {
   drain(timeoutMs?: number): Promise<void>;
   /** Stops taking new jobs, waits for active ones (graceful), releases connections. Idempotent. */
   close(): Promise<void>;
+  /** Stops taking new jobs and releases connections at once, without waiting for active jobs or for Redis (a
+   *  shutdown past its deadline; a `close()` under way then resolves too). Resolves within about a second whatever
+   *  Redis does. An active job is left as it is: BullMQ runs it again once its lock expires, the embedded queue loses
+   *  it (the audit log tells the next start where its plan stopped). */
+  abort(): Promise<void>;
 }
 
 /** Options shared by both adapters. */

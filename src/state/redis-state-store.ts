@@ -8,7 +8,9 @@
  * after 3 failed attempts (`maxRetriesPerRequest: 2`; reconnect delays 250 ms, 500 ms, 750 ms, then 1 s) and in
  * any case after `commandTimeoutMs`; `save` and `load` then reject with a retryable VigilError (refused connections:
  * the first within ~1 s, later ones within ~3 s). The client keeps reconnecting in the background until `close()`,
- * which disconnects even when Redis is unreachable.
+ * which disconnects even when Redis is unreachable, and waits at most ~1 s for a QUIT (a frozen Redis never answers
+ * one). A frozen Redis holds a save until `commandTimeoutMs`: `abort()` drops the connection at once, and the save
+ * rejects within ~0.5 s. The connection's error events go to `onConnectionError` (the agent counts and logs them).
  */
 import { Redis } from 'ioredis';
 import { VigilError, type ErrorCode } from '../errors.js';
@@ -22,7 +24,12 @@ export interface RedisStateStoreOptions {
   connectTimeoutMs?: number;
   /** One command, from the call to the answer (time queued while reconnecting included), ms (default 30000). */
   commandTimeoutMs?: number;
+  /** Receives the connection's error events (refused, reset, auth). */
+  onConnectionError?(err: Error): void;
 }
+
+/** How long `close()` waits for Redis to answer QUIT before it drops the connection. */
+const QUIT_WAIT_MS = 1_000;
 
 function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -35,6 +42,7 @@ export function createRedisStateStore(url: string, key: string, opts: RedisState
     lazyConnect: true,
     connectTimeout: opts.connectTimeoutMs ?? 5_000,
     commandTimeout: opts.commandTimeoutMs ?? 30_000,
+    disconnectTimeout: 500,
     maxRetriesPerRequest: 2,
     retryStrategy: (times) => Math.min(250 * times, 1_000),
   });
@@ -42,6 +50,7 @@ export function createRedisStateStore(url: string, key: string, opts: RedisState
   let connectionError: string | undefined;
   redis.on('error', (e: Error) => {
     connectionError = e.message;
+    opts.onConnectionError?.(e);
   });
   redis.on('ready', () => {
     connectionError = undefined;
@@ -85,8 +94,23 @@ export function createRedisStateStore(url: string, key: string, opts: RedisState
     async close() {
       closed = true;
       await writer.idle();
-      if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
-      else redis.disconnect();
+      if (redis.status === 'ready') {
+        let timer: NodeJS.Timeout | undefined;
+        const quit = redis.quit().then(
+          () => true,
+          () => false,
+        );
+        const quitted = await Promise.race([
+          quit,
+          new Promise<false>((r) => (timer = setTimeout(r, QUIT_WAIT_MS, false))),
+        ]);
+        clearTimeout(timer);
+        if (!quitted) redis.disconnect();
+      } else redis.disconnect();
+    },
+    abort() {
+      closed = true;
+      redis.disconnect(); // the command waiting for a frozen Redis rejects ('Connection is closed') within ~0.5 s
     },
   };
 }

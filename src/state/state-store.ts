@@ -28,6 +28,10 @@ export interface StateStore {
   save(data: Buffer): Promise<void>;
   /** Waits for the saves already asked for; later calls reject with VIGIL_ERR_STATE_CLOSED. */
   close(): Promise<void>;
+  /** Gives up at once (a shutdown past its deadline): a save still waiting for the store rejects, later calls reject
+   *  with VIGIL_ERR_STATE_CLOSED, a `close()` under way resolves. Stores whose saves are always bounded (a local file)
+   *  may leave it out. */
+  abort?(): void;
 }
 
 function messageOf(e: unknown): string {

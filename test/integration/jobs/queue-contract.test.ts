@@ -222,4 +222,28 @@ describe.each(ADAPTERS)('JobQueue contract: $kind', ({ kind }) => {
       code: 'VIGIL_ERR_QUEUE_CLOSED',
     });
   });
+
+  it('abort() returns at once while a job runs, releases a close() under way and refuses new jobs', async () => {
+    const q = factory.make<Payload>('abort', { attempts: 1, backoffMs: 0 });
+    const held = gate();
+    let started = false;
+    q.process(async () => {
+      started = true;
+      await held.promise;
+    });
+    await q.add({ id: 'stuck', name: 'step', data: { n: 1 } });
+    await vi.waitFor(() => expect(started).toBe(true), { timeout: 5_000 });
+    let closed = false;
+    const closing = q.close().then(() => (closed = true));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(closed).toBe(false); // a graceful close waits for the job
+    const t0 = performance.now();
+    await q.abort();
+    await closing;
+    expect(performance.now() - t0).toBeLessThan(1_500);
+    await expect(q.add({ id: 'late', name: 'step', data: { n: 2 } })).rejects.toMatchObject({
+      code: 'VIGIL_ERR_QUEUE_CLOSED',
+    });
+    held.open();
+  });
 });

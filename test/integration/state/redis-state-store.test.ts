@@ -11,6 +11,7 @@ import { redactRedisUrl } from '../../../src/redis-url.js';
 import { FRAME_HEADER_BYTES } from '../../../src/state/frame.js';
 import { createRedisStateStore } from '../../../src/state/redis-state-store.js';
 import type { StateStore } from '../../../src/state/state-store.js';
+import { startRedis, stopAllRedis } from '../../helpers/redis-server.js';
 
 const url = inject('redisUrl');
 let admin: Redis;
@@ -43,6 +44,7 @@ beforeAll(() => {
 });
 
 afterEach(async () => {
+  stopAllRedis(); // the test's own redis-server, frozen or not (no persistence: no keys outlive it)
   await Promise.all(stores.splice(0).map((s) => s.close()));
   const made = keys.splice(0);
   if (made.length) await admin.del(...made);
@@ -123,5 +125,49 @@ describe('createRedisStateStore', () => {
     await s.close();
     expect(performance.now() - closing).toBeLessThan(1_000);
     expect((await rejection(s.save(Buffer.from('y')))).code).toBe('VIGIL_ERR_STATE_CLOSED');
+  });
+
+  it('frozen Redis (SIGSTOP): abort() fails the save waiting for it within a second; close() never hangs', async () => {
+    const redis = await startRedis();
+    const errors: Error[] = [];
+    const s = createRedisStateStore(redis.url, 'vigil-test:state:frozen', { onConnectionError: (e) => errors.push(e) });
+    stores.push(s);
+    await s.save(Buffer.from('before'));
+    redis.freeze();
+    let settled = false;
+    const saving = rejection(s.save(Buffer.from('during'))).finally(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(settled).toBe(false); // a frozen Redis holds it (until commandTimeoutMs, 30 s)
+    const t0 = performance.now();
+    s.abort?.();
+    expect((await saving).code).toBe('VIGIL_ERR_STATE_WRITE');
+    expect(performance.now() - t0).toBeLessThan(1_000);
+    const closing = performance.now();
+    await s.close();
+    expect(performance.now() - closing).toBeLessThan(1_000);
+
+    // nothing pending, frozen: close() gives up on QUIT within about a second
+    redis.thaw();
+    const other = createRedisStateStore(redis.url, 'vigil-test:state:frozen');
+    stores.push(other);
+    await other.save(Buffer.from('x'));
+    redis.freeze();
+    const quitting = performance.now();
+    await other.close();
+    expect(performance.now() - quitting).toBeLessThan(2_000);
+    redis.thaw();
+    // the connection's error events reached the hook: none here (a frozen Redis refuses nothing)
+    expect(errors).toEqual([]);
+  });
+
+  it('the connection errors go to onConnectionError', async () => {
+    const errors: Error[] = [];
+    const s = createRedisStateStore('redis://127.0.0.1:1', 'vigil-test:state:hook', {
+      onConnectionError: (e) => errors.push(e),
+    });
+    stores.push(s);
+    await rejection(s.save(Buffer.from('x')));
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors[0]!.message).toContain('ECONNREFUSED');
   });
 });

@@ -129,6 +129,7 @@ describe('schema/vigil.schema.json', () => {
       .filter(([, n]) => n.pattern === DURATION_PATTERN)
       .map(([p]) => p.replace(/\|\d+$/, ''));
     expect(durations).toEqual([
+      'server.shutdownTimeout',
       'analysis.interval',
       'analysis.maxDuration',
       'analysis.allowedLateness',
