@@ -16,6 +16,7 @@
  * says so too.
  */
 import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import { createCheckpointer, createStateStore, type Checkpointer } from './agent/checkpoints.js';
 import { createPipeline, type Pipeline, type PipelineOptions } from './agent/pipeline.js';
 import { createReceivers, type Receivers } from './agent/receivers.js';
@@ -134,15 +135,7 @@ export function createAgent(opts: AgentOptions): Agent {
     onLook: pipeline.onLook,
     settle: pipeline.settle,
     async start() {
-      // before anything listens: the analyses from their checkpoint, then what the audit log recorded after it
-      const restored = await checkpoints.restore();
-      await pipeline.recover({ unrecorded: restored?.unrecorded ?? [] });
-      if (restored)
-        logger.info(
-          { checkpoint: checkpoints.where, ...restored, unrecorded: restored.unrecorded.length },
-          'analyses restored',
-        );
-      checkpoints.start();
+      await restoreState(checkpoints, pipeline, logger); // before anything listens
       const { otlpHttpUrl, otlpGrpcAddress } = await receivers.listen();
       const apiUrl = await apiApp.listen({
         host: config.server.api.host,
@@ -176,6 +169,17 @@ export function createAgent(opts: AgentOptions): Agent {
       await shutdown();
     },
   };
+}
+
+/** The analyses from their checkpoint, then what the audit log recorded after it; then checkpoints from now on. */
+async function restoreState(checkpoints: Checkpointer, pipeline: Pipeline, logger: Logger): Promise<void> {
+  const restored = await checkpoints.restore();
+  await pipeline.recover({ unrecorded: restored?.unrecorded ?? [] });
+  if (restored) {
+    const { unrecorded, ...counts } = restored;
+    logger.info({ checkpoint: checkpoints.where, ...counts, unrecorded: unrecorded.length }, 'analyses restored');
+  }
+  checkpoints.start();
 }
 
 /** `Agent.stop`: the graceful shutdown, given up at `timeoutMs` (see the header). */
