@@ -1,12 +1,12 @@
 /**
  * The attack suite of the issue "No sender can crash, stall or steer Vigil": each row of its table replayed against
  * a real `vigil serve` process (the CLI from the sources through tsx), beside honest services whose decisions must
- * not change. Event time rows here; the slow-client, size, decoding, Redis and config rows live with the parts they
- * test (see docs/security.md for the list).
+ * not change: event time, a held door, a deep JSON field, huge names. The gRPC-stream, junk-flood, Redis and config
+ * rows have their own files, with the parts they test (docs/security.md lists them).
  */
 import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { readFileSync } from 'node:fs';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -35,6 +35,7 @@ async function agent(): Promise<Serving> {
   auth: { open: true }
 audit: { path: "${join(dir, 'audit.jsonl')}" }
 analysis: { interval: 10s, allowedLateness: 0s, minSamples: 20, silenceTimeout: 1m }
+ingest: { headersTimeout: 1s, bodyTimeout: 2s }
 plan: []
 `,
   );
@@ -154,4 +155,64 @@ describe('attacks on event time, against a real vigil serve', () => {
     expect(analyses.find((a) => a.id === 'shop:2')!.look).toBe(15);
     expect(s.lines().filter((l) => l.msg === 'idle service forgotten')).toEqual([]);
   }, 60_000);
+});
+
+describe('attacks on the door, the decoder and memory, against a real vigil serve', () => {
+  it('2 sockets announce a 16 MiB body and never send it: cut at bodyTimeout, an honest client served meanwhile', async () => {
+    const s = await agent();
+    const { hostname, port } = new URL(s.otlpHttp);
+    const closedAt: number[] = [];
+    const opened = Date.now();
+    const sockets: Socket[] = [0, 1].map(() => {
+      const sock = connect(Number(port), hostname);
+      sock.write(
+        `POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: ${16 * 1024 * 1024}\r\n\r\n`,
+      );
+      sock.on('data', () => {});
+      sock.on('error', () => {});
+      sock.on('close', () => closedAt.push(Date.now() - opened));
+      return sock;
+    });
+    cleanups.push(async () => sockets.forEach((x) => x.destroy()));
+    await new Promise((r) => setTimeout(r, 200));
+    for (let n = 0; n < 5; n++) {
+      const t = Date.now();
+      expect(await postTraces(s.otlpHttp, look(n, { service: 'shop', canaryErrorEvery: 100 }))).toBe(200);
+      expect(Date.now() - t).toBeLessThan(1_000); // main: 503 for as long as the sockets stayed
+    }
+    await waitUntil(() => closedAt.length === 2, 6_000);
+    expect(Math.max(...closedAt)).toBeLessThan(4_000); // bodyTimeout 2 s
+  }, 60_000);
+
+  it('a JSON kind nested 5,000 arrays deep: 400 with a google.rpc.Status, the agent serves on', async () => {
+    const s = await agent();
+    const body = look(0, { service: 'shop' }).replace('"kind":2', `"kind":${'['.repeat(5000)}${']'.repeat(5000)}`);
+    const res = await fetch(`${s.otlpHttp}/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    expect(res.status).toBe(400); // main: 500
+    expect(((await res.json()) as { code?: number }).code).toBe(3); // INVALID_ARGUMENT
+    expect(await postTraces(s.otlpHttp, look(1, { service: 'shop' }))).toBe(200);
+  }, 60_000);
+
+  it('100 service names of 1 MiB: refused with a partial success, RSS bounded', async () => {
+    const s = await agent();
+    await postTraces(s.otlpHttp, look(0, { service: 'shop' }));
+    const rssBefore = rssMb(s);
+    for (let k = 0; k < 100; k++) {
+      const name = `${String(k).padStart(3, '0')}${'x'.repeat(1024 * 1024)}`;
+      const res = await fetch(`${s.otlpHttp}/v1/traces`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: futureJson(name, 1, Date.now()),
+      });
+      const answer = (await res.json()) as { partialSuccess?: { rejectedSpans?: string } };
+      expect(answer.partialSuccess?.rejectedSpans).toBe('1');
+    }
+    expect(rssMb(s) - rssBefore).toBeLessThan(100); // main kept every name: ~+100 MB per 100 MiB of names, for good
+    const { analyses } = await api<{ analyses: AnalysisSnapshot[] }>(s, '/api/v1/analyses');
+    expect(analyses.map((a) => a.service)).toEqual(['shop']);
+  }, 90_000);
 });
