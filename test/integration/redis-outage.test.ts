@@ -56,6 +56,7 @@ async function setup(redis: OwnRedis, shutdownTimeout?: string): Promise<{ peer:
   otlpHttp: { host: 127.0.0.1, port: 0 }
   otlpGrpc: { host: 127.0.0.1, port: 0 }
   api: { host: 127.0.0.1, port: 0 }
+  auth: { open: true }
 ${shutdownTimeout ? `  shutdownTimeout: ${shutdownTimeout}\n` : ''}audit: { path: "${join(dir, 'audit.jsonl')}" }
 analysis: { interval: 10s, allowedLateness: 0s, minSamples: 20 }
 state: { checkpointInterval: 200ms }
