@@ -4,6 +4,8 @@
  * `killAll` (call it in afterEach).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '../..');
@@ -17,6 +19,26 @@ export interface Serving {
   /** The JSON log lines so far. */
   lines(): Record<string, unknown>[];
   exited: Promise<number | null>;
+}
+
+/**
+ * A config file for `serve` in a fresh temporary directory: every port ephemeral on 127.0.0.1, the API open on
+ * purpose (no token), the audit log beside it, then `rest` (YAML: more `server:` keys go in `server`, indented).
+ */
+export function serveConfig(name: string, rest: string, server = ''): { dir: string; cfg: string } {
+  const dir = mkdtempSync(join(tmpdir(), `vigil-${name}-`));
+  const cfg = join(dir, 'vigil.yaml');
+  writeFileSync(
+    cfg,
+    `server:
+  otlpHttp: { host: 127.0.0.1, port: 0 }
+  otlpGrpc: { host: 127.0.0.1, port: 0 }
+  api: { host: 127.0.0.1, port: 0 }
+  auth: { open: true }
+${server}audit: { path: "${join(dir, 'audit.jsonl')}" }
+${rest}`,
+  );
+  return { dir, cfg };
 }
 
 /** `vigil serve --config <file>`; resolves once it logged 'vigil is listening'. */

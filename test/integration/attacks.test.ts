@@ -5,15 +5,13 @@
  * rows have their own files, with the parts they test (docs/security.md lists them).
  */
 import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AnalysisSnapshot } from '../../src/analysis/analysis-registry.js';
 import type { Decision } from '../../src/contracts/index.js';
 import { createTrafficGenerator } from '../../src/demo/traffic-generator.js';
-import { killAll, look, postTraces, serve, waitUntil, type Serving } from '../helpers/serve-process.js';
+import { killAll, look, serveConfig, postTraces, serve, waitUntil, type Serving } from '../helpers/serve-process.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -24,17 +22,9 @@ afterEach(async () => {
 const YEAR_2500 = Date.UTC(2500, 0, 1);
 
 async function agent(): Promise<Serving> {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-attack-'));
-  const cfg = join(dir, 'vigil.yaml');
-  writeFileSync(
-    cfg,
-    `server:
-  otlpHttp: { host: 127.0.0.1, port: 0 }
-  otlpGrpc: { host: 127.0.0.1, port: 0 }
-  api: { host: 127.0.0.1, port: 0 }
-  auth: { open: true }
-audit: { path: "${join(dir, 'audit.jsonl')}" }
-analysis: { interval: 10s, allowedLateness: 0s, minSamples: 20, silenceTimeout: 1m }
+  const { cfg } = serveConfig(
+    'attack',
+    `analysis: { interval: 10s, allowedLateness: 0s, minSamples: 20, silenceTimeout: 1m }
 ingest: { headersTimeout: 1s, bodyTimeout: 2s }
 plan: []
 `,

@@ -4,12 +4,9 @@
  * done before the kill do not run again. Real processes (the CLI from the TypeScript sources through tsx), real
  * OTLP/HTTP JSON telemetry that rolls a canary back, real webhook connectors posting to a local HTTP peer.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpPeer, type RecordedRequest } from '../helpers/http-peer.js';
-import { killAll, look, serve, waitUntil } from '../helpers/serve-process.js';
+import { killAll, look, serveConfig, serve, waitUntil } from '../helpers/serve-process.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -29,20 +26,12 @@ describe('vigil serve killed with SIGKILL in the middle of a rollback plan (embe
   it('finishes the plan after the restart from the step that was cut; the steps done before do not run again', async () => {
     const peer = await HttpPeer.start((r) => (r.path === '/router' ? 'hang' : { status: 200, body: 'ok' }));
     cleanups.push(() => peer.close());
-    const dir = mkdtempSync(join(tmpdir(), 'vigil-kill-'));
-    const cfg = join(dir, 'vigil.yaml');
     const hooks = ['flag', 'router', 'deploy']
       .map((c) => `  - { name: ${c}, type: webhook, options: { url: "${peer.url}/${c}" } }`)
       .join('\n');
-    writeFileSync(
-      cfg,
-      `server:
-  otlpHttp: { host: 127.0.0.1, port: 0 }
-  otlpGrpc: { host: 127.0.0.1, port: 0 }
-  api: { host: 127.0.0.1, port: 0 }
-  auth: { open: true }
-audit: { path: "${join(dir, 'audit.jsonl')}" }
-analysis: { interval: 10s, allowedLateness: 0s, minSamples: 20 }
+    const { cfg } = serveConfig(
+      'kill',
+      `analysis: { interval: 10s, allowedLateness: 0s, minSamples: 20 }
 connectors:
 ${hooks}
 notifiers:

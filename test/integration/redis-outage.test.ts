@@ -10,13 +10,12 @@
  *   that plan.
  * The times measured are behaviour bounds against generous limits, not benchmarks.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpPeer } from '../helpers/http-peer.js';
 import { startRedis, stopAllRedis, type OwnRedis } from '../helpers/redis-server.js';
-import { killAll, look, postTraces, serve, waitUntil, type Serving } from '../helpers/serve-process.js';
+import { killAll, look, serveConfig, postTraces, serve, waitUntil, type Serving } from '../helpers/serve-process.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -48,23 +47,16 @@ const linesSince = (s: Serving, from: number, msg?: RegExp) =>
 async function setup(redis: OwnRedis, shutdownTimeout?: string): Promise<{ peer: HttpPeer; dir: string; cfg: string }> {
   const peer = await HttpPeer.start(() => ({ status: 200, body: 'ok' }));
   cleanups.push(() => peer.close());
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-redis-outage-'));
-  const cfg = join(dir, 'vigil.yaml');
-  writeFileSync(
-    cfg,
-    `server:
-  otlpHttp: { host: 127.0.0.1, port: 0 }
-  otlpGrpc: { host: 127.0.0.1, port: 0 }
-  api: { host: 127.0.0.1, port: 0 }
-  auth: { open: true }
-${shutdownTimeout ? `  shutdownTimeout: ${shutdownTimeout}\n` : ''}audit: { path: "${join(dir, 'audit.jsonl')}" }
-analysis: { interval: 10s, allowedLateness: 0s, minSamples: 20 }
+  const { dir, cfg } = serveConfig(
+    'redis-outage',
+    `analysis: { interval: 10s, allowedLateness: 0s, minSamples: 20 }
 state: { checkpointInterval: 200ms }
 queue: { redis: "${redis.url}", prefix: "vigil-outage-${process.pid}" }
 connectors:
   - { name: router, type: webhook, options: { url: "${peer.url}/router" } }
 plan: [router]
 `,
+    shutdownTimeout ? `  shutdownTimeout: ${shutdownTimeout}\n` : '',
   );
   return { peer, dir, cfg };
 }

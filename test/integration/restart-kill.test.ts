@@ -8,14 +8,13 @@
  *   plan, and the first version stays rolled back.
  */
 import { Redis } from 'ioredis';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { AnalysisSnapshot } from '../../src/analysis/analysis-registry.js';
 import type { Decision } from '../../src/contracts/index.js';
 import { HttpPeer } from '../helpers/http-peer.js';
-import { killAll, look, postTraces, serve, waitUntil, type Serving } from '../helpers/serve-process.js';
+import { killAll, look, serveConfig, postTraces, serve, waitUntil, type Serving } from '../helpers/serve-process.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -36,17 +35,9 @@ const byId = (list: AnalysisSnapshot[], id: string): AnalysisSnapshot | undefine
 async function setup(extra: string): Promise<{ peer: HttpPeer; dir: string; cfg: string }> {
   const peer = await HttpPeer.start(() => ({ status: 200, body: 'ok' }));
   cleanups.push(() => peer.close());
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-restart-'));
-  const cfg = join(dir, 'vigil.yaml');
-  writeFileSync(
-    cfg,
-    `server:
-  otlpHttp: { host: 127.0.0.1, port: 0 }
-  otlpGrpc: { host: 127.0.0.1, port: 0 }
-  api: { host: 127.0.0.1, port: 0 }
-  auth: { open: true }
-audit: { path: "${join(dir, 'audit.jsonl')}" }
-analysis: { interval: 10s, allowedLateness: 0s, minSamples: 20 }
+  const { dir, cfg } = serveConfig(
+    'restart',
+    `analysis: { interval: 10s, allowedLateness: 0s, minSamples: 20 }
 state: { checkpointInterval: 200ms }
 connectors:
   - { name: router, type: webhook, options: { url: "${peer.url}/router" } }
