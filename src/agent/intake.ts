@@ -56,9 +56,14 @@ export function createIntake(opts: IntakeOptions): Intake {
       })
     : undefined;
   let duplicates = 0;
-  const unique = (samples: RequestSample[]): RequestSample[] => {
-    if (dedup === undefined) return samples;
-    const kept = dedup.filter(samples);
+  const unique = (all: RequestSample[], receivedAtMs: number): RequestSample[] => {
+    if (dedup === undefined) return all;
+    // spans dated beyond the clock skew never reach the dedup table (its windows follow event time): the registry
+    // refuses and counts them
+    const latest = receivedAtMs + config.analysis.maxClockSkew;
+    const future = all.filter((x) => x.endUnixMs > latest);
+    const samples = future.length === 0 ? all : all.filter((x) => x.endUnixMs <= latest);
+    const kept = future.length === 0 ? dedup.filter(samples) : [...dedup.filter(samples), ...future];
     const c = dedup.counts;
     if (c.duplicates + c.uncheckedLimit + c.uncheckedNoId + c.uncheckedLate > 0) {
       const t = dedup.takeCounts();
@@ -76,7 +81,8 @@ export function createIntake(opts: IntakeOptions): Intake {
     metricsIngest,
     duplicateSamples: () => duplicates,
     ingest: (all) => {
-      const samples = unique(all);
+      const receivedAtMs = Date.now();
+      const samples = unique(all, receivedAtMs);
       // counted per request, not per sample: a labelled counter increment costs ~0.3 µs
       let canary = 0;
       let baseline = 0;
@@ -88,7 +94,7 @@ export function createIntake(opts: IntakeOptions): Intake {
       if (baseline > 0) metrics.samples.inc({ cohort: 'baseline' }, baseline);
       if (samples.length > canary + baseline)
         metrics.samples.inc({ cohort: 'unknown' }, samples.length - canary - baseline);
-      const refused = registry.ingest(samples, Date.now());
+      const refused = registry.ingest(samples, receivedAtMs);
       if (refused.future > 0) metrics.samplesRefused.inc({ reason: 'future' }, refused.future);
       if (refused.tooOld > 0) metrics.samplesRefused.inc({ reason: 'too_old' }, refused.tooOld);
       // the keys of services the analysis does not track (refused, evicted) go, amortised O(1) per new service

@@ -108,8 +108,13 @@ describe('attacks on event time, against a real vigil serve', () => {
     expect(analyses.find((a) => a.id === 'cart:2')).toMatchObject({ phase: 'rollback' });
     const { refused } = await api<{ refused: unknown[] }>(s, '/api/v1/analyses');
     expect(refused).toEqual([{ service: 'shop', future: 402, tooOld: 0 }]);
+    // the year-2500 spans never reached the de-duplication windows: a batch delivered twice still counts once
+    const again = look(6, { service: 'shop', canaryErrorEvery: 100, t0Ms: T0 });
+    expect(await postTraces(s.otlpHttp, again)).toBe(200);
+    expect(await postTraces(s.otlpHttp, again)).toBe(200);
     const metrics = await (await fetch(`${s.api}/metrics`)).text();
     expect(metrics).toContain('vigil_samples_refused_total{reason="future"} 402');
+    expect(metrics).toContain('vigil_spans_duplicate_total 400');
   }, 60_000);
 
   it('one span 10 minutes ahead for a 5x canary: it is still rolled back, not abandoned', async () => {
