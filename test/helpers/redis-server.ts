@@ -33,10 +33,10 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Whether a Redis on `port` answers PING within `timeoutMs`. */
-export function answersPing(port: number, timeoutMs = 300): Promise<boolean> {
+/** Whether a Redis on `host:port` answers PING within `timeoutMs`. */
+export function answersPing(port: number, timeoutMs = 300, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
-    const sock = connect({ host: '127.0.0.1', port });
+    const sock = connect({ host, port });
     let buf = '';
     const done = (ok: boolean) => {
       sock.destroy();

@@ -5,8 +5,8 @@
  * when neither works. Tests read the URL with `inject('redisUrl')` and use their own queue prefix.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, connect } from 'node:net';
 import type { TestProject } from 'vitest/node';
+import { answersPing, freePort } from '../helpers/redis-server.js';
 import type {} from 'vitest';
 
 declare module 'vitest' {
@@ -15,35 +15,8 @@ declare module 'vitest' {
   }
 }
 
-function ping(host: string, port: number, timeoutMs = 500): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = connect({ host, port });
-    let buf = '';
-    const done = (ok: boolean) => {
-      sock.destroy();
-      resolve(ok);
-    };
-    sock.setTimeout(timeoutMs, () => done(false));
-    sock.on('error', () => done(false));
-    sock.on('connect', () => sock.write('PING\r\n'));
-    sock.on('data', (d) => {
-      buf += d.toString();
-      if (buf.includes('\r\n')) done(buf.startsWith('+PONG'));
-    });
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
+/** PING through the helper of the tests' own redis-servers (one implementation). */
+const ping = (host: string, port: number): Promise<boolean> => answersPing(port, 500, host);
 
 let child: ChildProcess | undefined;
 
