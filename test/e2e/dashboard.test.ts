@@ -13,7 +13,8 @@ import { mkdirSync } from 'node:fs';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnalysisSnapshot } from '../../src/analysis/analysis-types.js';
-import { createTrafficGenerator, type TrafficGenerator } from '../../src/demo/traffic-generator.js';
+import type { TrafficGenerator } from '../../src/demo/traffic-generator.js';
+import { cohortTraffic } from '../helpers/traffic.js';
 import { chromiumInstalled, chromiumPrerequisite, launchBrowser } from '../helpers/browser.js';
 import { startTestAgent, type StartedAgent } from '../helpers/test-agent.js';
 
@@ -81,19 +82,7 @@ describe.runIf(chromiumInstalled())('the dashboard in headless Chromium', () => 
   });
 
   function generator(service: string, canaryErrorRate: number, seed: number): TrafficGenerator {
-    const g = createTrafficGenerator({
-      url: `${started.otlpHttpUrl}/v1/traces`,
-      service,
-      baseline: { version: '1.0.0', cohort: 'baseline', errorRate: 0.01, latencyMedianMs: 40, encoding: 'protobuf' },
-      canary: {
-        version: '1.1.0',
-        cohort: 'canary',
-        errorRate: canaryErrorRate,
-        latencyMedianMs: 40,
-        encoding: 'protobuf',
-      },
-      seed,
-    });
+    const g = cohortTraffic({ otlpHttpUrl: started.otlpHttpUrl, service, canaryErrorRate, seed });
     generators.push(g);
     return g;
   }

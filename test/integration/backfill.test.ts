@@ -10,7 +10,7 @@
 import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Decision } from '../../src/contracts/index.js';
-import { createTrafficGenerator } from '../../src/demo/traffic-generator.js';
+import { cohortTraffic } from '../helpers/traffic.js';
 import { startTestAgent } from '../helpers/test-agent.js';
 
 const INTERVAL = 10_000;
@@ -31,11 +31,10 @@ describe.each(['grpc', 'http'] as const)('baseline first, then the canary of the
     cleanups.push(() => agent.stop());
     const decisions: Decision[] = [];
     agent.onDecision((d) => decisions.push(d));
-    const g = createTrafficGenerator({
-      url: `${otlpHttpUrl}/v1/traces`,
+    const g = cohortTraffic({
+      otlpHttpUrl,
       service: 'checkout',
-      baseline: { version: '1.0.0', cohort: 'baseline', errorRate: 0.01, latencyMedianMs: 40, encoding: 'protobuf' },
-      canary: { version: '1.1.0', cohort: 'canary', errorRate: 0.15, latencyMedianMs: 40, encoding: 'protobuf' },
+      canaryErrorRate: 0.15,
       seed: transport === 'grpc' ? 41 : 42,
       ...(transport === 'grpc' ? { exporter: () => new GrpcExporter({ url: grpcUrl }) } : {}),
     });

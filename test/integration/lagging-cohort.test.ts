@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import type { Decision } from '../../src/contracts/index.js';
-import { createTrafficGenerator, type TrafficGenerator } from '../../src/demo/traffic-generator.js';
+import type { TrafficGenerator } from '../../src/demo/traffic-generator.js';
+import { cohortTraffic } from '../helpers/traffic.js';
 import { silentLogger } from '../../src/logger.js';
 import { createAgent } from '../../src/main.js';
 import { BUILTIN_REGISTRIES } from '../../src/registries.js';
@@ -26,19 +27,7 @@ afterEach(async () => {
 });
 
 function generator(url: string, service: string, canaryErrorRate: number, seed: number): TrafficGenerator {
-  const g = createTrafficGenerator({
-    url: `${url}/v1/traces`,
-    service,
-    baseline: { version: '1.0.0', cohort: 'baseline', errorRate: 0.01, latencyMedianMs: 40, encoding: 'protobuf' },
-    canary: {
-      version: '1.1.0',
-      cohort: 'canary',
-      errorRate: canaryErrorRate,
-      latencyMedianMs: 40,
-      encoding: 'protobuf',
-    },
-    seed,
-  });
+  const g = cohortTraffic({ otlpHttpUrl: url, service, canaryErrorRate, seed });
   cleanups.push(() => g.shutdown());
   return g;
 }
