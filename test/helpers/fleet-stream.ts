@@ -73,3 +73,25 @@ export function stream(seed: number): RequestSample[][] {
   if (batch.length > 0) requests.push(batch);
   return requests;
 }
+
+/** The config's event-time defaults (10 s looks, lateness 5 s, maxDuration 30 m, silence 5 m, no idle timeout set)
+ *  with the error-rate and latency detectors: the settings of the event-time tests, `over` on top. */
+export function eventTimeSettings(over: Partial<AnalysisSettings> = {}): AnalysisSettings {
+  return {
+    intervalMs: INTERVAL,
+    allowedLatenessMs: 5_000,
+    maxDurationMs: 1_800_000,
+    silenceTimeoutMs: 300_000,
+    alpha: 0.05,
+    metrics: [
+      { name: 'error-rate', shadow: false, weight: 1, detector: createErrorRateSequential('error-rate', {}, 25) },
+      { name: 'latency', shadow: false, weight: 1, detector: createLatencySequential('latency', {}, 25) },
+    ],
+    planFor: () => ['hook'],
+    dryRun: false,
+    configHash: 'h',
+    maxRollbacks: 3,
+    stormWindowMs: 3_600_000,
+    ...over,
+  };
+}

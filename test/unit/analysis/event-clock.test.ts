@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { AnalysisRegistry, type AnalysisSettings } from '../../../src/analysis/analysis-registry.js';
+import { AnalysisRegistry } from '../../../src/analysis/analysis-registry.js';
 import type { Decision, RequestSample } from '../../../src/contracts/index.js';
 import { seededRandom } from '../../../src/demo/traffic-generator.js';
-import { createErrorRateSequential } from '../../../detectors/error-rate-sequential.js';
-import { createLatencySequential } from '../../../detectors/latency-sequential.js';
+import { eventTimeSettings } from '../../helpers/fleet-stream.js';
 
 /**
  * Event time per source (src/analysis/event-clock.ts): a look closes when every active cohort has passed it,
@@ -16,26 +15,7 @@ import { createLatencySequential } from '../../../detectors/latency-sequential.j
 const INTERVAL = 10_000;
 const T0 = 1_767_225_600_000;
 
-/** The config's defaults: lateness 5 s, no idle timeout set (the default applies). */
-function settings(over: Partial<AnalysisSettings> = {}): AnalysisSettings {
-  return {
-    intervalMs: INTERVAL,
-    allowedLatenessMs: 5_000,
-    maxDurationMs: 1_800_000,
-    silenceTimeoutMs: 300_000,
-    alpha: 0.05,
-    metrics: [
-      { name: 'error-rate', shadow: false, weight: 1, detector: createErrorRateSequential('error-rate', {}, 25) },
-      { name: 'latency', shadow: false, weight: 1, detector: createLatencySequential('latency', {}, 25) },
-    ],
-    planFor: () => ['hook'],
-    dryRun: false,
-    configHash: 'h',
-    maxRollbacks: 3,
-    stormWindowMs: 3_600_000,
-    ...over,
-  };
-}
+const settings = eventTimeSettings;
 
 interface Stream {
   /** OTLP requests in the order they reach the agent. */

@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AnalysisRegistry, type AnalysisSettings } from '../../../src/analysis/analysis-registry.js';
 import type { Decision, RequestSample } from '../../../src/contracts/index.js';
 import { seededRandom } from '../../../src/demo/traffic-generator.js';
-import { createErrorRateSequential } from '../../../detectors/error-rate-sequential.js';
-import { createLatencySequential } from '../../../detectors/latency-sequential.js';
+import { eventTimeSettings } from '../../helpers/fleet-stream.js';
 
 /**
  * Event time a sender cannot steer (the issue "No sender can crash, stall or steer Vigil"): with the receive time
@@ -12,29 +11,11 @@ import { createLatencySequential } from '../../../detectors/latency-sequential.j
  * receive time). Each attack runs beside an honest fleet whose decisions must not change.
  */
 
-const INTERVAL = 10_000;
 const T0 = 1_767_225_600_000;
 const YEAR_2500 = Date.UTC(2500, 0, 1);
 
-function settings(): AnalysisSettings {
-  return {
-    intervalMs: INTERVAL,
-    allowedLatenessMs: 5_000,
-    maxDurationMs: 600_000,
-    silenceTimeoutMs: 120_000,
-    alpha: 0.05,
-    metrics: [
-      { name: 'error-rate', shadow: false, weight: 1, detector: createErrorRateSequential('error-rate', {}, 25) },
-      { name: 'latency', shadow: false, weight: 1, detector: createLatencySequential('latency', {}, 25) },
-    ],
-    planFor: () => ['hook'],
-    dryRun: false,
-    configHash: 'h',
-    maxRollbacks: 3,
-    stormWindowMs: 3_600_000,
-    limits: { serviceIdleMs: 600_000 },
-  };
-}
+const settings = (): AnalysisSettings =>
+  eventTimeSettings({ maxDurationMs: 600_000, silenceTimeoutMs: 120_000, limits: { serviceIdleMs: 600_000 } });
 
 /** One second of traffic (t ms after T0) of `services`, 10 requests per cohort: 'bad-*' canaries fail 5x. */
 function second(t: number, services: readonly string[], rnd: () => number): RequestSample[] {
