@@ -6,9 +6,10 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Notifier, PlanConnector } from '../../../src/contracts/connector.js';
-import { VigilError } from '../../../src/errors.js';
+import type { VigilError } from '../../../src/errors.js';
 import { actionContext, everyNotification, notifyContext, rollbackDecision } from './fixtures.js';
 import { HttpPeer, closedPortUrl } from '../http-peer.js';
+import { rejection } from '../rejection.js';
 
 export interface ConnectorTarget {
   /** Where the connector must send (the receiver's URL plus a path). */
@@ -61,17 +62,6 @@ export interface NotifierConformanceEnv {
 const TIMEOUT_MS = 300;
 /** Stateful peers are real processes (nginx -t, a reload): give them room; failure cases use TIMEOUT_MS. */
 const STATEFUL_TIMEOUT_MS = 10_000;
-
-async function rejection(p: Promise<unknown>): Promise<VigilError> {
-  const err: unknown = await p.then(
-    () => {
-      throw new Error('expected the call to fail');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(VigilError);
-  return err as VigilError;
-}
 
 function expectNoSecrets(err: VigilError, secrets: string[]): void {
   const shown = `${err.message} ${JSON.stringify(err.details)}`;

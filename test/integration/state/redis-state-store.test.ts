@@ -6,12 +6,12 @@ import { randomUUID } from 'node:crypto';
 import { deserialize, serialize } from 'node:v8';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { VigilError } from '../../../src/errors.js';
 import { redactRedisUrl } from '../../../src/redis-url.js';
 import { FRAME_HEADER_BYTES } from '../../../src/state/frame.js';
 import { createRedisStateStore } from '../../../src/state/redis-state-store.js';
 import type { StateStore } from '../../../src/state/state-store.js';
 import { startRedis, stopAllRedis } from '../../helpers/redis-server.js';
+import { rejection } from '../../helpers/rejection.js';
 
 const url = inject('redisUrl');
 let admin: Redis;
@@ -28,15 +28,6 @@ function store(key: string, at = url): StateStore {
   const s = createRedisStateStore(at, key);
   stores.push(s);
   return s;
-}
-
-async function rejection(p: Promise<unknown>): Promise<VigilError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(VigilError);
-  return e as VigilError;
 }
 
 beforeAll(() => {

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { VigilError } from '../../../src/errors.js';
 import { FRAME_HEADER_BYTES } from '../../../src/state/frame.js';
 import { createFileStateStore, type StateStore } from '../../../src/state/state-store.js';
+import { rejection } from '../../helpers/rejection.js';
 
 let dir: string;
 const stores: StateStore[] = [];
@@ -14,15 +15,6 @@ function store(name?: string, where = dir): StateStore {
   const s = createFileStateStore(where, name);
   stores.push(s);
   return s;
-}
-
-async function rejection(p: Promise<unknown>): Promise<VigilError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(VigilError);
-  return e as VigilError;
 }
 
 beforeEach(async () => {

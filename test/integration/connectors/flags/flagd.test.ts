@@ -15,9 +15,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { FlagdCore } from '@openfeature/flagd-core';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { type FlagdOptions, flagdFactory } from '../../../../connectors/flags/flagd.js';
-import { VigilError } from '../../../../src/errors.js';
 import { connectorConformance, type StatefulPeer } from '../../../helpers/connectors/conformance.js';
 import { actionContext, asPlan, deps, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
+import { rejection } from '../../../helpers/rejection.js';
 
 const FIXTURE = readFileSync(new URL('../../../../fixtures/flags/flagd-flags.json', import.meta.url), 'utf8');
 const dir = mkdtempSync(join(tmpdir(), 'vigil-flagd-'));
@@ -31,17 +31,6 @@ function connector(path: string, extra: Partial<FlagdOptions> = {}) {
       deps,
     ),
   );
-}
-
-async function rejection(p: Promise<unknown>): Promise<VigilError> {
-  const err: unknown = await p.then(
-    () => {
-      throw new Error('expected a failure');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(VigilError);
-  return err as VigilError;
 }
 
 /** OpenFeature's own flagd evaluation engine, loaded with the file as flagd would load it. */

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type FlagsmithOptions, flagsmithFactory } from '../../../../connectors/flags/flagsmith.js';
-import { VigilError } from '../../../../src/errors.js';
 import { connectorConformance, type StatefulPeer } from '../../../helpers/connectors/conformance.js';
 import { actionContext, asPlan, deps, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
 import { captureLogger } from './capture-logger.js';
 import { FakeFlagsmith, flagsmithStates } from './fake-flagsmith.js';
+import { rejection } from '../../../helpers/rejection.js';
 
 const API_KEY = 'ser.conformance-flagsmith-key-4d1a';
 const TOKEN = 'conformance-flagsmith-user-token-8e2c';
@@ -25,17 +25,6 @@ function connector(baseUrl: string, extra: Partial<FlagsmithOptions> = {}) {
       deps,
     ),
   );
-}
-
-async function rejection(p: Promise<unknown>): Promise<VigilError> {
-  const err: unknown = await p.then(
-    () => {
-      throw new Error('expected a failure');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(VigilError);
-  return err as VigilError;
 }
 
 connectorConformance(

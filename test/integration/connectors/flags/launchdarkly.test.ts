@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type LaunchDarklyOptions, launchDarklyFactory } from '../../../../connectors/flags/launchdarkly.js';
-import { VigilError } from '../../../../src/errors.js';
 import { connectorConformance, type StatefulPeer } from '../../../helpers/connectors/conformance.js';
 import { actionContext, asPlan, deps, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
 import { captureLogger } from './capture-logger.js';
 import { FakeLaunchDarkly, ldFlag } from './fake-launchdarkly.js';
+import { rejection } from '../../../helpers/rejection.js';
 
 const API_KEY = 'api-conformance-ld-2b6f1e0a';
 const FLAG_PATH = '/api/v2/flags/shop/checkout-v2';
@@ -25,17 +25,6 @@ function connector(baseUrl: string, extra: Partial<LaunchDarklyOptions> = {}) {
       deps,
     ),
   );
-}
-
-async function rejection(p: Promise<unknown>): Promise<VigilError> {
-  const err: unknown = await p.then(
-    () => {
-      throw new Error('expected a failure');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(VigilError);
-  return err as VigilError;
 }
 
 /** A fresh fake whose flag a live canary leaves on, its default rule serving the canary variation. */

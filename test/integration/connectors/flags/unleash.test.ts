@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type UnleashOptions, unleashFactory } from '../../../../connectors/flags/unleash.js';
-import { VigilError } from '../../../../src/errors.js';
 import { connectorConformance, type StatefulPeer } from '../../../helpers/connectors/conformance.js';
 import { actionContext, asPlan, deps, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
 import { closedPortUrl } from '../../../helpers/http-peer.js';
 import { captureLogger } from './capture-logger.js';
 import { FakeUnleash } from './fake-unleash.js';
 import { postgresReachable, startUnleash, type UnleashServer } from './unleash-server.js';
+import { rejection } from '../../../helpers/rejection.js';
 
 const TOKEN = '*:*.conformance-unleash-admin-3c9d7e';
 const FEATURE_PATH = '/api/admin/projects/default/features/checkout-v2';
@@ -25,17 +25,6 @@ function connector(url: string, token: string, extra: Partial<UnleashOptions> = 
       deps,
     ),
   );
-}
-
-async function rejection(p: Promise<unknown>): Promise<VigilError> {
-  const err: unknown = await p.then(
-    () => {
-      throw new Error('expected a failure');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(VigilError);
-  return err as VigilError;
 }
 
 connectorConformance(
