@@ -39,7 +39,7 @@ import { advanceAllPastEnd, progress } from './event-clock.js';
 import { addEvidence, bucket, keepPendingCanary, pruneBehindHorizon, takePendingCanary } from './open-buckets.js';
 import { batchAt } from './evidence-source.js';
 import { expire } from './expiry.js';
-import { LookRunner, snapshot } from './look-runner.js';
+import { decideAnalysis, LookRunner, snapshot } from './look-runner.js';
 
 export type {
   AnalysisPhase,
@@ -324,22 +324,13 @@ export class AnalysisRegistry {
     if (a !== undefined && a.startIndex * this.settings.intervalMs >= decision.eventTimeUnixMs) return false;
     this.changeCount++;
     this.endProbation(svc);
-    if (decision.outcome === 'rollback') svc.rollbackTimes.push(decision.eventTimeUnixMs);
+    if (a !== undefined) this.runningCount--;
     if (a !== undefined && a.id === decision.analysis) {
-      a.phase = decision.outcome;
-      a.why = decision.reason;
-      a.decision = decision;
-      a.open.clear();
-      a.openMetrics?.clear();
-      svc.running.delete(decision.canaryVersion);
-      this.runningCount--;
-      svc.decided.set(decision.canaryVersion, a);
+      decideAnalysis(svc, a, decision);
       return true;
     }
-    if (a !== undefined) {
-      svc.running.delete(decision.canaryVersion);
-      this.runningCount--;
-    }
+    if (decision.outcome === 'rollback') svc.rollbackTimes.push(decision.eventTimeUnixMs);
+    svc.running.delete(decision.canaryVersion);
     svc.finished.set(decision.canaryVersion, { outcome: decision.outcome, decisionId: decision.id });
     return true;
   }

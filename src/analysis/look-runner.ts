@@ -210,7 +210,8 @@ export class LookRunner {
       // what a look run at closing would have left: nothing counted after it
       a.late = task.late;
       if (a.idleClosed) a.idleClosed = { ...task.idleClosed };
-      this.recordDecision(svc, a, decision, atUnixMs);
+      decideAnalysis(svc, a, decision);
+      this.onLeaveRunning();
     } else {
       a.why = this.whyRunning(a);
     }
@@ -295,19 +296,6 @@ export class LookRunner {
     return decision;
   }
 
-  /** A decided analysis: records the decision on it and moves it from the service's running to its decided. */
-  private recordDecision(svc: ServiceState, a: Analysis, decision: Decision, atUnixMs: number): void {
-    a.phase = decision.outcome;
-    a.why = decision.reason;
-    a.decision = decision;
-    a.open.clear();
-    a.openMetrics?.clear();
-    svc.running.delete(a.canaryVersion);
-    this.onLeaveRunning();
-    svc.decided.set(a.canaryVersion, a);
-    if (decision.outcome === 'rollback') svc.rollbackTimes.push(atUnixMs);
-  }
-
   /** The look's batch and running totals of each evidence source other than `auto` that a metric uses. */
   private sourceInputs(
     a: Analysis,
@@ -337,6 +325,22 @@ export class LookRunner {
     const best = acting.reduce((m, v) => Math.min(m, v.pValue), 1);
     return `no metric has failed yet (lowest p-value ${best.toPrecision(2)}); keeps looking every interval`;
   }
+}
+
+/**
+ * A decided analysis: records the decision on it, moves it from the service's running analyses to its decided ones
+ * and counts a rollback for the storm guard (at the decision's event time). The caller accounts for the analysis
+ * leaving the running ones. Shared by a look that decides and by a decision read back from the audit log.
+ */
+export function decideAnalysis(svc: ServiceState, a: Analysis, decision: Decision): void {
+  a.phase = decision.outcome;
+  a.why = decision.reason;
+  a.decision = decision;
+  a.open.clear();
+  a.openMetrics?.clear();
+  svc.running.delete(a.canaryVersion);
+  svc.decided.set(a.canaryVersion, a);
+  if (decision.outcome === 'rollback') svc.rollbackTimes.push(decision.eventTimeUnixMs);
 }
 
 /** A decision with the share of each cohort's requests it used and, when any arrived too late to compare, their
