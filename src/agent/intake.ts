@@ -56,14 +56,10 @@ export function createIntake(opts: IntakeOptions): Intake {
       })
     : undefined;
   let duplicates = 0;
-  const unique = (all: RequestSample[], receivedAtMs: number): RequestSample[] => {
-    if (dedup === undefined) return all;
-    // spans dated beyond the clock skew never reach the dedup table (its windows follow event time): the registry
-    // refuses and counts them
-    const latest = receivedAtMs + config.analysis.maxClockSkew;
-    const future = all.filter((x) => x.endUnixMs > latest);
-    const samples = future.length === 0 ? all : all.filter((x) => x.endUnixMs <= latest);
-    const kept = future.length === 0 ? dedup.filter(samples) : [...dedup.filter(samples), ...future];
+  const unique = (samples: RequestSample[], receivedAtMs: number): RequestSample[] => {
+    if (dedup === undefined) return samples;
+    // spans dated beyond the clock skew never reach the windows (they follow event time): the registry refuses them
+    const kept = dedup.filter(samples, receivedAtMs + config.analysis.maxClockSkew);
     const c = dedup.counts;
     if (c.duplicates + c.uncheckedLimit + c.uncheckedNoId + c.uncheckedLate > 0) {
       const t = dedup.takeCounts();

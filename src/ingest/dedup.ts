@@ -164,9 +164,10 @@ export class SpanDedup {
 
   /**
    * The samples that are not duplicates, in order: the same array when there is none. Adds to `counts`.
-   * O(samples) plus O(buckets) of each service seen in the batch.
+   * Samples ending after `latestMs` (beyond the clock skew of their receipt: the analysis refuses and counts them)
+   * are passed on unchecked and move no window. O(samples) plus O(buckets) of each service seen in the batch.
    */
-  filter(samples: RequestSample[]): RequestSample[] {
+  filter(samples: RequestSample[], latestMs = Infinity): RequestSample[] {
     const { bucketMs, horizonMs, maxSpans } = this.settings;
     const counts = this.counts;
     let out: RequestSample[] | undefined;
@@ -180,7 +181,7 @@ export class SpanDedup {
       const key = s.spanKey;
       let dup = false;
       if (key === undefined) counts.uncheckedNoId++;
-      else {
+      else if (s.endUnixMs <= latestMs) {
         if (s.service !== svcName || svc === undefined) {
           svcName = s.service;
           svc = this.serviceOf(svcName);

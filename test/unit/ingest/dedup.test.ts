@@ -28,6 +28,17 @@ describe('SpanDedup', () => {
     expect(d.filter([sample(1, T0, 'real')])).toEqual([]); // what is kept still de-duplicates
   });
 
+  it('passes samples after latestMs on unchecked: a far-future span moves no window', () => {
+    const d = new SpanDedup(settings);
+    const now = [sample(1, T0), sample(2, T0 + 1)];
+    expect(d.filter(now, T0 + 120_000)).toEqual(now);
+    const future = [sample(3, Date.UTC(2500, 0, 1)), sample(3, Date.UTC(2500, 0, 1))];
+    expect(d.filter(future, T0 + 120_000)).toEqual(future); // not checked: the analysis refuses them
+    expect(d.tracked).toBe(2);
+    expect(d.filter(now, T0 + 120_000)).toEqual([]); // the present windows are still there
+    expect(d.counts.uncheckedLate).toBe(0);
+  });
+
   it('skips a batch delivered twice, and duplicates within a batch', () => {
     const d = new SpanDedup(settings);
     const batch = [sample(1, T0), sample(2, T0 + 1), sample(3, T0 + 2)];
