@@ -21,7 +21,7 @@ import { redactRedisUrl } from '../redis-url.js';
 export interface RedisHealthOptions {
   url: string;
   logger: Logger;
-  metrics: Pick<VigilMetrics, 'redisUp' | 'redisErrors'>;
+  metrics: Pick<VigilMetrics, 'redisUp' | 'redisErrors' | 'registry'>;
   /** A PING not answered within this is a failure, ms (default 500). */
   pingTimeoutMs?: number;
   /** How often Redis is PINGed, ms (default 1000); /readyz reuses a result younger than this. */
@@ -170,6 +170,8 @@ export function createRedisHealth(opts: RedisHealthOptions): RedisHealth {
   const everyMs = opts.pingEveryMs ?? 1_000;
   const now = opts.now ?? Date.now;
   const log = outageLog(opts, target);
+  const { registry, redisUp } = opts.metrics;
+  if (registry.getSingleMetric('vigil_redis_up') === undefined) registry.registerMetric(redisUp);
   // the PING connection's own errors (refused, reset) explain a failed PING; they are not counted twice
   let connectionError: string | undefined;
   const redis = opts.ping

@@ -67,10 +67,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): VigilMet
 /** Redis (`queue.redis`): the PING of src/agent/redis-health.ts and the connection errors of every Redis client. */
 function redisMetrics(r: Registry[]): Pick<VigilMetrics, 'redisUp' | 'redisErrors'> {
   return {
+    // registered by the Redis health monitor when there is a Redis (src/agent/redis-health.ts): a gauge without
+    // labels is exported as 0 from the start, which on the embedded queue would read "Redis down"
     redisUp: new Gauge({
       name: 'vigil_redis_up',
       help: 'Whether Redis answered the last PING (every second, 500 ms timeout): 1 yes, 0 no (down, or frozen: connected but not answering); absent on the embedded queue',
-      registers: r,
+      registers: [],
     }),
     redisErrors: new Counter({
       name: 'vigil_redis_errors_total',

@@ -36,6 +36,20 @@ describe('createRedisHealth', () => {
     return { logs, health, value };
   }
 
+  it('vigil_redis_up exists only with a Redis to watch (the embedded queue has none: no false "down")', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    expect(await metrics.registry.metrics()).not.toContain('vigil_redis_up');
+    const logs = captureLogs('info');
+    health = createRedisHealth({
+      url: URL_WITH_SECRET,
+      logger: logs.logger,
+      metrics,
+      ping: () => Promise.resolve('PONG'),
+    });
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(await metrics.registry.metrics()).toContain('vigil_redis_up 1');
+  });
+
   it('an outage is one error line, summaries that back off, and one line when Redis answers again', async () => {
     let down = false;
     const { logs, health, value } = monitor(() => (down ? Promise.reject(refused()) : Promise.resolve('PONG')));
