@@ -34,9 +34,16 @@ import type {
   ServiceChunk,
   ServiceState,
 } from './analysis-types.js';
-import { DEFAULT_MAX_CLOCK_SKEW_MS } from './analysis-types.js';
+import { DEFAULT_MAX_CLOCK_SKEW_MS, DEFAULT_MAX_ROUTES } from './analysis-types.js';
 import { advanceAllPastEnd, progress } from './event-clock.js';
-import { addEvidence, bucket, keepPendingCanary, pruneBehindHorizon, takePendingCanary } from './open-buckets.js';
+import {
+  addEvidence,
+  bucket,
+  keepPendingCanary,
+  pruneBehindHorizon,
+  routeKey,
+  takePendingCanary,
+} from './open-buckets.js';
 import { batchAt } from './evidence-source.js';
 import { expire } from './expiry.js';
 import { decideAnalysis, LookRunner, snapshot } from './look-runner.js';
@@ -78,6 +85,8 @@ export class AnalysisRegistry {
   private readonly probation = new ProbationList<ServiceState>();
   private readonly alphas: number[];
   private readonly limits: LimitSettings;
+  /** Route strata per service (0: not stratified). */
+  private readonly maxRoutes: number;
   private readonly guards: Record<'services' | 'analyses' | 'versions', LimitGuard>;
   /** Samples refused per limit during the current ingest call. */
   private readonly refusedNow = { services: 0, analyses: 0, versions: 0 };
@@ -103,6 +112,7 @@ export class AnalysisRegistry {
   ) {
     this.alphas = splitAlpha(settings.alpha, settings.metrics);
     this.limits = { ...DEFAULT_LIMITS, ...settings.limits };
+    this.maxRoutes = settings.maxRoutesPerService ?? DEFAULT_MAX_ROUTES;
     const reached = (hit: LimitHit): void => hooks.onLimitReached?.(hit);
     this.guards = {
       services: new LimitGuard('services', this.limits.maxServices, reached),
@@ -508,6 +518,7 @@ export class AnalysisRegistry {
 
   private route(svc: ServiceState, s: RequestSample | CohortIncrement): void {
     const version = s.version || 'unversioned';
+    const route = 'batch' in s ? undefined : routeKey(svc, s.route, this.maxRoutes);
     if (s.cohort === 'unknown') {
       const n = 'batch' in s ? s.batch.requests : 1;
       this.counters.unknownCohort += n;
@@ -525,9 +536,9 @@ export class AnalysisRegistry {
       }
       if (index > svc.closedIndex) {
         const open = 'batch' in s ? (svc.baselineOpenMetrics ??= new Map<number, CohortBatch>()) : svc.baselineOpen;
-        addEvidence(bucket(open, index), s);
+        addEvidence(bucket(open, index), s, route);
       }
-      for (const a of svc.running.values()) this.add(a, index, 'baseline', s);
+      for (const a of svc.running.values()) this.add(a, index, 'baseline', s, route);
       return;
     }
     if (this.isDecided(svc, version)) {
@@ -547,12 +558,12 @@ export class AnalysisRegistry {
         if (!this.guards.versions.allow(svc.canarySeen.size)) return this.refuse('versions');
         svc.canarySeen.add(version);
       }
-      if (index > svc.closedIndex) keepPendingCanary(svc, version, index, s);
+      if (index > svc.closedIndex) keepPendingCanary(svc, version, index, s, route);
       else this.counters.preAnalysisSamples++;
       return;
     }
     a.lastCanaryMs = Math.max(a.lastCanaryMs, s.endUnixMs);
-    this.add(a, index, 'canary', s);
+    this.add(a, index, 'canary', s, route);
   }
 
   /** Starts an analysis, or returns undefined when `maxAnalyses` are running. */
@@ -595,7 +606,13 @@ export class AnalysisRegistry {
     return a;
   }
 
-  private add(a: Analysis, index: number, cohort: 'baseline' | 'canary', s: RequestSample | CohortIncrement): void {
+  private add(
+    a: Analysis,
+    index: number,
+    cohort: 'baseline' | 'canary',
+    s: RequestSample | CohortIncrement,
+    route: string | undefined,
+  ): void {
     if (index <= a.lastClosedIndex) {
       if (index < a.startIndex) this.counters.preAnalysisSamples++;
       else {
@@ -606,6 +623,10 @@ export class AnalysisRegistry {
       }
       return;
     }
-    addEvidence(batchAt('batch' in s ? (a.openMetrics ??= new Map<number, CohortPair>()) : a.open, index, cohort), s);
+    addEvidence(
+      batchAt('batch' in s ? (a.openMetrics ??= new Map<number, CohortPair>()) : a.open, index, cohort),
+      s,
+      route,
+    );
   }
 }

@@ -24,6 +24,8 @@ export const DEFAULT_SOURCE_IDLE_MS = 30_000;
 /** Default `baselineHistoryMs`: the baseline's last 5 minutes of looks are kept for canaries that start late
  *  or whose past is backfilled (30 looks at the default 10 s interval). */
 export const DEFAULT_BASELINE_HISTORY_MS = 300_000;
+/** Routes compared as their own strata per service (analysis.routes.maxPerService). */
+export const DEFAULT_MAX_ROUTES = 20;
 
 /** Default `maxClockSkewMs`: NTP keeps pods within milliseconds; two minutes covers a badly synced node. */
 export const DEFAULT_MAX_CLOCK_SKEW_MS = 120_000;
@@ -68,6 +70,9 @@ export interface AnalysisSettings {
   analysisHash?: string;
   /** Cardinality limits and event-time expiry (defaults: DEFAULT_LIMITS). */
   limits?: Partial<LimitSettings>;
+  /** Routes compared as strata per service (the rest pooled as ROUTE_OTHER); 0: not stratified (default
+   *  DEFAULT_MAX_ROUTES). */
+  maxRoutesPerService?: number;
 }
 
 export type AnalysisPhase = 'running' | 'rollback' | 'promote' | 'abandoned';
@@ -249,4 +254,6 @@ export interface ServiceState {
   refused?: IngestRefusals;
   /** Requests seen while on probation (undefined: past it; see AnalysisRegistry). */
   probation?: number | undefined;
+  /** The routes that have their own stratum (at most `maxRoutesPerService`, first seen first; open-buckets.ts). */
+  routeKeys?: Set<string>;
 }

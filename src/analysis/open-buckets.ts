@@ -11,14 +11,33 @@
  * bytes to ~2 KB with its sparse latency histogram).
  */
 import type { CohortBatch, CohortIncrement, RequestSample } from '../contracts/index.js';
+import { ROUTE_NONE, ROUTE_OTHER } from '../contracts/index.js';
 import { addRequest, emptyBatch, mergeBatch } from '../evidence/cohort-batch.js';
 import type { AnalysisSettings, PendingCanary, ServiceState } from './analysis-types.js';
 import { historyHorizonIndex } from './event-clock.js';
 
-/** Adds one request sample, or merges a pre-aggregated increment, into a cohort's batch. */
-export function addEvidence(b: CohortBatch, s: RequestSample | CohortIncrement): void {
+/**
+ * Adds one request sample, or merges a pre-aggregated increment, into a cohort's batch. `route` is the sample's
+ * route stratum key (routeKey), undefined when routes are not stratified.
+ */
+export function addEvidence(b: CohortBatch, s: RequestSample | CohortIncrement, route?: string): void {
   if ('batch' in s) mergeBatch(b, s.batch);
-  else addRequest(b, s.durationMs, s.error);
+  else addRequest(b, s.durationMs, s.error, route);
+}
+
+/**
+ * The route stratum key of a request sample for a service: its route while the service has fewer than
+ * `maxRoutes` distinct ones (remembered in `svc.routeKeys`), ROUTE_OTHER beyond, ROUTE_NONE without a route;
+ * undefined when `maxRoutes` is 0 (not stratified). O(1); memory per service O(maxRoutes).
+ */
+export function routeKey(svc: ServiceState, route: string | undefined, maxRoutes: number): string | undefined {
+  if (maxRoutes <= 0) return undefined;
+  if (route === undefined || route === '') return ROUTE_NONE;
+  const keys = (svc.routeKeys ??= new Set<string>());
+  if (keys.has(route)) return route;
+  if (keys.size >= maxRoutes) return ROUTE_OTHER;
+  keys.add(route);
+  return route;
 }
 
 /** The bucket of `index` in a map of per-look batches, created on first use. */
@@ -34,11 +53,12 @@ export function keepPendingCanary(
   version: string,
   index: number,
   s: RequestSample | CohortIncrement,
+  route?: string,
 ): void {
   const all = (svc.canaryPending ??= new Map<string, PendingCanary>());
   let p = all.get(version);
   if (!p) all.set(version, (p = { spans: new Map() }));
-  addEvidence(bucket('batch' in s ? (p.metrics ??= new Map<number, CohortBatch>()) : p.spans, index), s);
+  addEvidence(bucket('batch' in s ? (p.metrics ??= new Map<number, CohortBatch>()) : p.spans, index), s, route);
 }
 
 /** Takes (removes) the pending canary buckets of a version, with the first look they cover. */

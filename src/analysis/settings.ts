@@ -35,6 +35,7 @@ export function analysisSettings(
     allowedLatenessMs: config.analysis.allowedLateness,
     sourceIdleTimeoutMs: config.analysis.sourceIdleTimeout,
     baselineHistoryMs: config.analysis.baselineHistory,
+    maxRoutesPerService: config.analysis.routes.maxPerService,
     maxClockSkewMs: config.analysis.maxClockSkew,
     maxDurationMs: config.analysis.maxDuration,
     silenceTimeoutMs: config.analysis.silenceTimeout,

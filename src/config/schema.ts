@@ -176,6 +176,16 @@ const analysisSchema = z
       'A canary silent this long (event time) while the baseline keeps reporting is abandoned, never promoted. At least analysis.interval; keep it shorter than analysis.maxDuration (warned otherwise: a canary that goes silent could be promoted at maxDuration).',
       { min: S, max: 30 * DAY },
     ),
+    routes: z
+      .object({
+        maxPerService: z.number().int().min(0).max(1_000).default(20).meta({
+          description:
+            "Routes compared as their own strata per service: canary and baseline are compared within each (look, route), so a canary that serves a different mix of endpoints is not taken for a regression. The route is http.route, else the span name of a non-HTTP span (gRPC: package.Service/Method). A service's first routes get a stratum each, later ones are pooled as '(other routes)'. 0 compares the cohorts' whole traffic (no strata). 0 to 1,000.",
+        }),
+      })
+      .strict()
+      .prefault({})
+      .meta({ description: 'How requests are split into routes, the strata canary and baseline are compared within.' }),
     metrics: z.array(metricSchema).min(1).prefault(DEFAULT_METRICS).meta({
       description:
         'The metrics every analysis tests, each with one detector. Absent: error-rate (error-rate-sequential), latency (latency-sequential) and latency-p99 (latency-quantile).',

@@ -24,7 +24,19 @@ export interface CohortBatch {
   errors: number;
   logLatency: LogMoments;
   latencyHistogram: LatencyHistogram;
+  /**
+   * The same evidence per route (`http.route`, else the span name of a non-HTTP span: for gRPC
+   * `package.Service/Method`), keyed by the route's stratum key (see ROUTE_NONE / ROUTE_OTHER); the routes of
+   * one batch add up to the batch. Absent when routes are not stratified (`analysis.routes.maxPerService: 0`)
+   * or the evidence carries no route (OTLP metric increments). Detectors compare within (look, route).
+   */
+  routes?: Record<string, CohortBatch>;
 }
+
+/** The stratum key of requests whose span carries no route. */
+export const ROUTE_NONE = '(no route)';
+/** The stratum key of a service's routes beyond `analysis.routes.maxPerService` (pooled). */
+export const ROUTE_OTHER = '(other routes)';
 
 export interface CohortPair {
   baseline: CohortBatch;

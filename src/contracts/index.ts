@@ -1,5 +1,6 @@
 export type { Cohort, CohortOrUnknown, RequestSample, DecodedTraces, CohortIncrement } from './telemetry.js';
 export type { LogMoments, LatencyHistogram, CohortBatch, CohortPair } from './evidence.js';
+export { ROUTE_NONE, ROUTE_OTHER } from './evidence.js';
 export type { LookInput, Phase, Verdict, Detector, DetectorFactory, DetectorLookResult } from './detector.js';
 export type { Outcome, MetricVerdict, Decision } from './decision.js';
 export type {

@@ -12,8 +12,15 @@ export function emptyPair(): CohortPair {
 /** Smallest duration used for ln(duration): sub-microsecond spans are clock noise. */
 const MIN_DURATION_MS = 0.001;
 
-/** Adds one request. Welford update on y = ln(duration ms). O(1). */
-export function addRequest(b: CohortBatch, durationMs: number, error: boolean): void {
+/**
+ * Adds one request. Welford update on y = ln(duration ms). O(1). With a `route` (a stratum key: the registry
+ * bounds them per service), the request is also added to that route's batch in `b.routes`.
+ */
+export function addRequest(b: CohortBatch, durationMs: number, error: boolean, route?: string): void {
+  if (route !== undefined) {
+    const routes = (b.routes ??= {});
+    addRequest((routes[route] ??= emptyBatch()), durationMs, error);
+  }
   b.requests += 1;
   if (error) b.errors += 1;
   const y = Math.log(Math.max(durationMs, MIN_DURATION_MS));
@@ -39,6 +46,10 @@ export function mergeBatch(into: CohortBatch, from: CohortBatch): void {
     a.n = n;
   }
   mergeHistogram(into.latencyHistogram, from.latencyHistogram);
+  if (from.routes !== undefined) {
+    const routes = (into.routes ??= {});
+    for (const [route, b] of Object.entries(from.routes)) mergeBatch((routes[route] ??= emptyBatch()), b);
+  }
 }
 
 export function mergePair(into: CohortPair, from: CohortPair): void {
