@@ -21,6 +21,17 @@ import {
 import { formatBounds, formatLooks, formatP, formatRatio, formatTolerance } from './lib/format.js';
 import { logSumExp } from './lib/log-sum-exp.js';
 import { alwaysValidPValue } from './lib/p-value.js';
+import type { BetLedger, BinomialStratum } from './lib/robust-looks.js';
+import {
+  BET_SCALES,
+  addLook,
+  binomialLookBets,
+  emptyLedger,
+  ledgerBounds,
+  ledgerLogM,
+  nullGrid,
+} from './lib/robust-looks.js';
+import { lookStrata, worstRoute } from './lib/route-strata.js';
 
 /**
  * `error-rate-sequential`: is the canary's failed-request rate more than (1 + tolerance) x the baseline's?
@@ -63,6 +74,13 @@ export const ERROR_RATE_SEQUENTIAL = 'error-rate-sequential';
 const optionsSchema = z.strictObject({
   /** H0: canary rate <= (1 + tolerance) x baseline rate. */
   tolerance: z.number().min(0).default(0),
+  /**
+   * How looks are combined: `robust` (default) bets a bounded amount per look (lib/robust-looks.ts), so a
+   * shock that hits one cohort for a look cannot decide alone; `independent` is the discrete mixture that
+   * trusts every request to be independent (a strong regression can decide in one look; a pod-level burst can
+   * roll back a healthy canary).
+   */
+  combine: z.enum(['robust', 'independent']).default('robust'),
   /** K, the number of grid points (alternatives). */
   grid: z.number().int().min(8).max(256).default(48),
   /** Scale of the half-normal prior on ln(r / r0). */
@@ -81,9 +99,31 @@ export interface ErrorRateState {
   baselineErrors: number;
   /** Cumulative log-likelihood ratio of each grid alternative r0 g_k against r0. */
   llr: number[];
-  /** Per-look strata (looks with failures; identical rho merged). */
+  /** Per-look strata (looks with failures; identical rho merged). `independent` only. */
   strata: Stratum[];
   pValue: number;
+  /** `robust` only: the bets on the grid of null ratios. */
+  ledger?: BetLedger;
+  /** `robust` only: Mantel-Haenszel sums over (look, route) strata: sum x (1 - rho), sum (m - x) rho. */
+  mh?: { num: number; den: number };
+  /** `robust` only: per route, what was compared (and the canary failures beyond the null's expectation). */
+  routes?: Record<string, RouteTally>;
+}
+
+/** One route's comparison so far (looks where both cohorts served it). */
+export interface RouteTally {
+  canaryRequests: number;
+  canaryErrors: number;
+  baselineRequests: number;
+  baselineErrors: number;
+  /** Mantel-Haenszel sums of the route. */
+  num: number;
+  den: number;
+  /** Canary failures beyond what the null ratio r0 expects: sum x - m theta(r0). The worst route has the most. */
+  excess: number;
+  /** Requests of looks where only one cohort served the route (not compared). */
+  canaryOnly: number;
+  baselineOnly: number;
 }
 
 const EFFECT = 'error-rate ratio canary/baseline (failed requests / requests, stratified by look)';
@@ -129,11 +169,152 @@ function summarize(
   if (burnIn) {
     return `burn-in: ${s.canaryRequests}/${minSamples} canary and ${s.baselineRequests}/${minSamples} baseline requests, ${tail}`;
   }
-  if (s.strata.length === 0) return `no failed requests in either cohort yet, ${tail}`;
+  if (!comparedFailures(s)) return `no failed requests in either cohort yet, ${tail}`;
   const est =
     e.estimate !== undefined ? `error rate ${formatRatio(e.estimate)}x baseline` : 'canary failing, baseline not';
   const side = phase === 'fail' ? 'lower' : phase === 'pass' ? 'upper' : 'both';
-  return `${est} (${formatBounds(e.lower, e.upper, side)}${tol}), ${tail}`;
+  return `${routeLead(phase, s)}${est} (${formatBounds(e.lower, e.upper, side)}${tol}), ${tail}`;
+}
+
+/** Whether a look where both cohorts served requests had failures (else nothing was compared yet). */
+function comparedFailures(s: ErrorRateState): boolean {
+  return s.strata.length > 0 || (s.mh !== undefined && s.mh.num + s.mh.den > 0);
+}
+
+/**
+ * "POST /checkout: errors 4.1x, " when the look was stratified by route, more than one route was compared and
+ * the canary is failing or inconclusive: the route with the most canary failures beyond the null's expectation.
+ */
+function routeLead(phase: Phase, s: ErrorRateState): string {
+  const worst = worstErrorRoute(s);
+  if (worst === undefined || phase === 'pass') return '';
+  const [route, t] = worst;
+  return `${route}: errors ${t.den > 0 ? `${formatRatio(t.num / t.den)}x` : 'canary only'}; overall `;
+}
+
+/** The compared route with the most excess canary failures (> 0), when more than one route was compared. */
+function worstErrorRoute(s: ErrorRateState): [string, RouteTally] | undefined {
+  return worstRoute(
+    s.routes,
+    (t) => t.canaryRequests > 0 && t.baselineRequests > 0,
+    (t) => t.excess,
+  );
+}
+
+function emptyTally(): RouteTally {
+  return {
+    canaryRequests: 0,
+    canaryErrors: 0,
+    baselineRequests: 0,
+    baselineErrors: 0,
+    num: 0,
+    den: 0,
+    excess: 0,
+    canaryOnly: 0,
+    baselineOnly: 0,
+  };
+}
+
+/** `combine: robust`: one bounded bet per look over its route strata (lib/robust-looks.ts). */
+function robustMethods(name: string, opts: ErrorRateOptions, burnInSamples: number): DetectorMethods<ErrorRateState> {
+  const out = verdictWriter<ErrorRateState>({ detector: ERROR_RATE_SEQUENTIAL, metric: name, effect: EFFECT }, (s) => ({
+    baseline: s.baselineRequests,
+    canary: s.canaryRequests,
+  }));
+  const r0 = 1 + opts.tolerance;
+  const grid = nullGrid(r0);
+  return {
+    init(): ErrorRateState {
+      return {
+        looks: 0,
+        canaryRequests: 0,
+        baselineRequests: 0,
+        canaryErrors: 0,
+        baselineErrors: 0,
+        llr: [],
+        strata: [],
+        pValue: 1,
+        ledger: emptyLedger(grid),
+        mh: { num: 0, den: 0 },
+        routes: {},
+      };
+    },
+    look(state: ErrorRateState, input: LookInput, alpha: number): DetectorLookResult<ErrorRateState> {
+      const problem =
+        alphaProblem(alpha) ??
+        batchProblem('canary', input.batch.canary, 'counts') ??
+        batchProblem('baseline', input.batch.baseline, 'counts');
+      if (problem !== undefined) return { state, verdict: out.errorVerdict(state, problem) };
+      const { canary, baseline } = input.batch;
+      const look = lookStrata(input.batch);
+      const mh = { ...(state.mh ?? { num: 0, den: 0 }) };
+      const routes = { ...state.routes };
+      const tally = (route: string): RouteTally => {
+        const t = { ...(routes[route] ?? emptyTally()) };
+        routes[route] = t;
+        return t;
+      };
+      const strata: BinomialStratum[] = [];
+      for (const pair of look.compared) {
+        const nc = pair.canary.requests;
+        const nb = pair.baseline.requests;
+        const x = pair.canary.errors;
+        const m = x + pair.baseline.errors;
+        const rho = nc / (nc + nb);
+        if (m > 0) {
+          strata.push({ rho, failures: m, canaryFailures: x });
+          mh.num += x * (1 - rho);
+          mh.den += (m - x) * rho;
+        }
+        if (pair.route === undefined) continue;
+        const t = tally(pair.route);
+        t.canaryRequests += nc;
+        t.canaryErrors += x;
+        t.baselineRequests += nb;
+        t.baselineErrors += pair.baseline.errors;
+        t.num += x * (1 - rho);
+        t.den += (m - x) * rho;
+        t.excess += x - m * ((rho * r0) / (rho * r0 + 1 - rho));
+      }
+      for (const [route, n] of Object.entries(look.canaryOnly)) tally(route).canaryOnly += n;
+      for (const [route, n] of Object.entries(look.baselineOnly)) tally(route).baselineOnly += n;
+      const ledger =
+        strata.length === 0
+          ? (state.ledger ?? emptyLedger(grid))
+          : addLook(state.ledger ?? emptyLedger(grid), grid, (logR, o) =>
+              binomialLookBets(strata, logR, BET_SCALES, o),
+            );
+      const logM = ledgerLogM(ledger.worse, grid.atR0);
+      const bounds = ledgerBounds(ledger, grid, alpha);
+      const estimate = mh.den > 0 ? mh.num / mh.den : undefined;
+      const e: SequentialEvaluation = {
+        logM,
+        passEvidence: ledgerLogM(ledger.better, grid.atR0),
+        estimate: finiteOrUndefined(estimate),
+        lower: bounds.lower,
+        upper: bounds.upper,
+      };
+      const next: ErrorRateState = {
+        looks: state.looks + 1,
+        canaryRequests: state.canaryRequests + canary.requests,
+        baselineRequests: state.baselineRequests + baseline.requests,
+        canaryErrors: state.canaryErrors + canary.errors,
+        baselineErrors: state.baselineErrors + baseline.errors,
+        llr: state.llr,
+        strata: state.strata,
+        pValue: alwaysValidPValue(state.pValue, logM),
+        ledger,
+        mh,
+        routes,
+      };
+      const burnIn = next.canaryRequests < burnInSamples || next.baselineRequests < burnInSamples;
+      const phase = sequentialPhase(e, alpha, burnIn);
+      const verdict = out.verdict(next, phase, summarize(phase, next, e, r0, burnInSamples, burnIn));
+      const worst = worstErrorRoute(next);
+      if (worst !== undefined && phase !== 'pass') verdict.route = worst[0];
+      return { state: next, verdict: withEffect(verdict, e) };
+    },
+  };
 }
 
 function errorRateMethods(
@@ -141,6 +322,7 @@ function errorRateMethods(
   opts: ErrorRateOptions,
   burnInSamples: number,
 ): DetectorMethods<ErrorRateState> {
+  if (opts.combine === 'robust') return robustMethods(name, opts, burnInSamples);
   const out = verdictWriter<ErrorRateState>({ detector: ERROR_RATE_SEQUENTIAL, metric: name, effect: EFFECT }, (s) => ({
     baseline: s.baselineRequests,
     canary: s.canaryRequests,

@@ -6,6 +6,17 @@ import { alphaProblem, defineDetector, sequentialPhase, verdictWriter, withEffec
 import { formatBounds, formatLooks, formatP, formatRatio, formatTolerance } from './lib/format.js';
 import { howardTau2, normalMixtureLogM, normalMixtureRadius } from './lib/normal-mixture.js';
 import { alwaysValidPValue } from './lib/p-value.js';
+import type { BetLedger } from './lib/robust-looks.js';
+import {
+  BET_SCALES,
+  addLook,
+  emptyLedger,
+  ledgerBounds,
+  ledgerLogM,
+  nullGrid,
+  symmetricBet,
+} from './lib/robust-looks.js';
+import { lookStrata, worstRoute } from './lib/route-strata.js';
 
 /**
  * `latency-sequential`: is the canary's (geometric-mean) latency more than (1 + tolerance) x the baseline's?
@@ -46,6 +57,13 @@ const optionsSchema = z.strictObject({
   nOpt: z.number().int().min(2).default(500),
   /** Variance of one canary-minus-baseline pair of log-latencies (2 x var of ln duration); else from burn-in. */
   planningVariance: z.number().positive().optional(),
+  /**
+   * How looks are combined: `robust` (default) bets a bounded amount per look on its standardised difference
+   * (lib/robust-looks.ts), so a look where one cohort was slow as a whole (a bad node) cannot decide alone;
+   * `independent` is the normal mixture over every span (faster on strong regressions; a pod-level slowdown
+   * can roll back a healthy canary).
+   */
+  combine: z.enum(['robust', 'independent']).default('robust'),
 });
 
 export type LatencyOptions = z.output<typeof optionsSchema>;
@@ -68,7 +86,24 @@ export interface LatencyState {
   /** Mixture variance, fixed once (null until fixed). */
   tau2: number | null;
   pValue: number;
+  /** `robust` only: the bets on the grid of null ratios. */
+  ledger?: BetLedger;
+  /** `robust` only: per route, what was compared. */
+  routes?: Record<string, LatencyRouteTally>;
 }
+
+/** One route's comparison so far (looks where both cohorts served it). */
+export interface LatencyRouteTally {
+  canarySamples: number;
+  baselineSamples: number;
+  sumW: number;
+  sumWDelta: number;
+  /** sum w (delta - ln r0): the route's weight toward harm; the worst route has the most. */
+  excess: number;
+}
+
+/** Degrees of freedom from past looks before the robust bet uses only them for its variance (predictable). */
+const PREDICTABLE_DF = 20;
 
 /** The stratified statistic: d_raw (log-ratio, no tolerance) and its variance s2; undefined without data. */
 export function latencyStatistic(s: LatencyState): { dRaw: number; s2: number } | undefined {
@@ -110,14 +145,136 @@ function summarize(
   const tol = r0 > 1 ? `, tolerance ${formatTolerance(r0 - 1)}` : '';
   if (burnIn)
     return `burn-in: ${s.canarySamples}/${minSamples} canary and ${s.baselineSamples}/${minSamples} baseline spans, ${tail}`;
-  if (e.estimate === undefined || e.lower === undefined || e.upper === undefined)
+  if (e.estimate === undefined || (s.ledger === undefined && (e.lower === undefined || e.upper === undefined)))
     return `latency not comparable yet (no look with both cohorts and spread), ${tail}`;
   const est = `latency ${formatRatio(e.estimate)}x baseline`;
   const side = phase === 'fail' ? 'lower' : phase === 'pass' ? 'upper' : 'both';
-  return `${est} (${formatBounds(e.lower, e.upper, side)}${tol}), ${tail}`;
+  return `${routeLead(phase, s)}${est} (${formatBounds(e.lower, e.upper, side)}${tol}), ${tail}`;
+}
+
+/** "GET /search: latency 1.31x; overall " for the route weighing most toward harm (see errors' routeLead). */
+function routeLead(phase: Phase, s: LatencyState): string {
+  if (phase === 'pass') return '';
+  const worst = worstRoute(
+    s.routes,
+    (t) => t.sumW > 0,
+    (t) => t.excess,
+  );
+  if (worst === undefined) return '';
+  return `${worst[0]}: latency ${formatRatio(Math.exp(worst[1].sumWDelta / worst[1].sumW))}x; overall `;
+}
+
+/** `combine: robust`: one bounded bet per look on its route-stratified standardised difference. */
+function robustMethods(name: string, opts: LatencyOptions, burnInSamples: number): DetectorMethods<LatencyState> {
+  const out = verdictWriter<LatencyState>({ detector: LATENCY_SEQUENTIAL, metric: name, effect: EFFECT }, (s) => ({
+    baseline: s.baselineSamples,
+    canary: s.canarySamples,
+  }));
+  const r0 = 1 + opts.tolerance;
+  const logR0 = Math.log1p(opts.tolerance);
+  const grid = nullGrid(r0);
+  const base = latencyMethods(name, { ...opts, combine: 'independent' }, burnInSamples);
+  return {
+    init(): LatencyState {
+      return { ...base.init(), ledger: emptyLedger(grid), routes: {} };
+    },
+    look(state: LatencyState, input: LookInput, alpha: number): DetectorLookResult<LatencyState> {
+      const problem =
+        alphaProblem(alpha) ??
+        batchProblem('canary', input.batch.canary, 'latency') ??
+        batchProblem('baseline', input.batch.baseline, 'latency');
+      if (problem !== undefined) return { state, verdict: out.errorVerdict(state, problem) };
+      const c = input.batch.canary.logLatency;
+      const b = input.batch.baseline.logLatency;
+      const s: LatencyState = {
+        ...state,
+        looks: state.looks + 1,
+        canarySamples: state.canarySamples + c.n,
+        baselineSamples: state.baselineSamples + b.n,
+        routes: { ...state.routes },
+      };
+      // the look's variance: pooled within (look, route, cohort) from PAST looks once they have enough degrees
+      // of freedom (predictable); before that, the past and this look (symmetric for normal log-latencies)
+      const look = lookStrata(input.batch, (x) => x.logLatency.n);
+      let ss = 0;
+      let df = 0;
+      for (const pair of look.compared) {
+        for (const m of [pair.canary.logLatency, pair.baseline.logLatency]) {
+          ss += Math.max(0, m.m2);
+          df += m.n - 1;
+        }
+      }
+      const pastDf = state.dfCanary + state.dfBaseline;
+      const v =
+        pastDf >= PREDICTABLE_DF
+          ? (state.ssCanary + state.ssBaseline) / pastDf
+          : pastDf + df > 0
+            ? (state.ssCanary + state.ssBaseline + ss) / (pastDf + df)
+            : 0;
+      let sumW = 0;
+      let sumWDelta = 0;
+      for (const pair of look.compared) {
+        const cm = pair.canary.logLatency;
+        const bm = pair.baseline.logLatency;
+        const w = (cm.n * bm.n) / (cm.n + bm.n);
+        const delta = cm.mean - bm.mean;
+        sumW += w;
+        sumWDelta += w * delta;
+        s.sumW += w;
+        s.sumWDelta += w * delta;
+        s.sumW2OverNc += (w * w) / cm.n;
+        s.sumW2OverNb += (w * w) / bm.n;
+        s.ssCanary += Math.max(0, cm.m2);
+        s.dfCanary += cm.n - 1;
+        s.ssBaseline += Math.max(0, bm.m2);
+        s.dfBaseline += bm.n - 1;
+        if (pair.route === undefined) continue;
+        const t = {
+          ...(s.routes![pair.route] ?? { canarySamples: 0, baselineSamples: 0, sumW: 0, sumWDelta: 0, excess: 0 }),
+        };
+        t.canarySamples += cm.n;
+        t.baselineSamples += bm.n;
+        t.sumW += w;
+        t.sumWDelta += w * delta;
+        t.excess += w * (delta - logR0);
+        s.routes![pair.route] = t;
+      }
+      const sd = Math.sqrt(v * sumW);
+      if (sumW > 0 && sd > 0) {
+        s.ledger = addLook(state.ledger ?? emptyLedger(grid), grid, (logR, o) => {
+          symmetricBet((sumWDelta - logR * sumW) / sd, BET_SCALES, o);
+          return true;
+        });
+      }
+      const ledger = s.ledger ?? emptyLedger(grid);
+      const logM = ledgerLogM(ledger.worse, grid.atR0);
+      const bounds = ledgerBounds(ledger, grid, alpha);
+      const e: SequentialEvaluation = {
+        logM,
+        passEvidence: ledgerLogM(ledger.better, grid.atR0),
+        ...(s.sumW > 0 ? { estimate: Math.exp(s.sumWDelta / s.sumW) } : {}),
+        lower: bounds.lower,
+        upper: bounds.upper,
+      };
+      s.pValue = alwaysValidPValue(state.pValue, logM);
+      const burnIn = s.canarySamples < burnInSamples || s.baselineSamples < burnInSamples;
+      const phase = sequentialPhase(e, alpha, burnIn);
+      const verdict = out.verdict(s, phase, summarize(phase, s, e, r0, burnInSamples, burnIn));
+      if (phase !== 'pass') {
+        const worst = worstRoute(
+          s.routes,
+          (t) => t.sumW > 0,
+          (t) => t.excess,
+        );
+        if (worst !== undefined) verdict.route = worst[0];
+      }
+      return { state: s, verdict: withEffect(verdict, e) };
+    },
+  };
 }
 
 function latencyMethods(name: string, opts: LatencyOptions, burnInSamples: number): DetectorMethods<LatencyState> {
+  if (opts.combine === 'robust') return robustMethods(name, opts, burnInSamples);
   const out = verdictWriter<LatencyState>({ detector: LATENCY_SEQUENTIAL, metric: name, effect: EFFECT }, (s) => ({
     baseline: s.baselineSamples,
     canary: s.canarySamples,

@@ -45,6 +45,12 @@ export interface Verdict {
    * keeps running (a `fail` still rolls back). Absent when nothing holds.
    */
   hold?: string;
+  /**
+   * When the looks are compared within routes: the route that weighs most toward harm (e.g. the most canary
+   * failures beyond the null's expectation), named in decisions and chat ("POST /checkout: errors 4.1x").
+   * Absent when one route or none was compared, and on `pass`.
+   */
+  route?: string;
 }
 
 export interface DetectorLookResult<S> {

@@ -8,6 +8,10 @@ import { VigilError } from '../../../src/errors.js';
 import type { Verdict } from '../../../src/contracts/detector.js';
 import { batch, binomial, llrByTheta, lookInput, relErr, rng, REFERENCE_F_COUNTS } from '../../helpers/detectors.js';
 
+/** This file pins the discrete mixture (`combine: independent`); the default `robust` combination has its own tests
+ *  (error-rate-robust.test.ts). */
+const INDEPENDENT = { combine: 'independent' } as const;
+
 type Look = [canaryRequests: number, canaryErrors: number, baselineRequests: number, baselineErrors: number];
 
 function run(
@@ -16,7 +20,7 @@ function run(
   minSamples = 25,
   alpha = 0.05,
 ): { verdicts: Verdict[]; state: ErrorRateState } {
-  const d = createErrorRateSequential('error-rate', options, minSamples);
+  const d = createErrorRateSequential('error-rate', { ...INDEPENDENT, ...(options as object) }, minSamples);
   let state = d.init();
   const verdicts: Verdict[] = [];
   looks.forEach(([nc, xc, nb, xb], i) => {
@@ -231,7 +235,7 @@ describe('error-rate-sequential: behaviour', () => {
       700,
       binomial(rand, 700, 0.02),
     ]);
-    const d = createErrorRateSequential('error-rate', {}, 25);
+    const d = createErrorRateSequential('error-rate', INDEPENDENT, 25);
     let a = d.init();
     let b = d.init();
     looks.forEach(([nc, xc, nb, xb], i) => {
@@ -245,7 +249,7 @@ describe('error-rate-sequential: behaviour', () => {
   });
 
   it('does not mutate the state it is given', () => {
-    const d = createErrorRateSequential('error-rate', {}, 0);
+    const d = createErrorRateSequential('error-rate', INDEPENDENT, 0);
     const s0 = d.look(d.init(), lookInput(1, batch(1000, 20, undefined), batch(1000, 10)), 0.05).state;
     const copy = JSON.parse(JSON.stringify(s0)) as ErrorRateState;
     d.look(s0, lookInput(2, batch(1000, 25), batch(1000, 12)), 0.05);
@@ -253,7 +257,7 @@ describe('error-rate-sequential: behaviour', () => {
   });
 
   it('an unusable batch gives phase error and leaves the state alone', () => {
-    const d = createErrorRateSequential('error-rate', {}, 0);
+    const d = createErrorRateSequential('error-rate', INDEPENDENT, 0);
     const s = d.init();
     for (const [c, b] of [
       [batch(10, 11), batch(10, 0)],
@@ -272,11 +276,11 @@ describe('error-rate-sequential: behaviour', () => {
 describe('error-rate-sequential: options', () => {
   it('accepts defaults and valid options; the factory carries the type', () => {
     expect(errorRateSequential.type).toBe('error-rate-sequential');
-    const d = errorRateSequential.create('errors', undefined, { minSamples: 25 });
+    const d = errorRateSequential.create('errors', INDEPENDENT, { minSamples: 25 });
     expect(d.type).toBe('error-rate-sequential');
     expect(d.name).toBe('errors');
     expect((d.init() as ErrorRateState).llr).toHaveLength(48);
-    expect(createErrorRateSequential('e', { grid: 32, tolerance: 0.1, priorScale: 0.8 }, 0).init().llr).toHaveLength(
+    expect(createErrorRateSequential('e', { ...INDEPENDENT, grid: 32, tolerance: 0.1, priorScale: 0.8 }, 0).init().llr).toHaveLength(
       32,
     );
   });

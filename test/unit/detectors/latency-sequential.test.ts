@@ -8,6 +8,10 @@ import type { LogMoments } from '../../../src/contracts/evidence.js';
 import { VigilError } from '../../../src/errors.js';
 import { batch, gaussian, lookInput, moments, relErr, rng, simpson } from '../../helpers/detectors.js';
 
+/** This file pins the normal mixture (`combine: independent`); the default `robust` combination has its own tests
+ *  (robust-looks.test.ts). */
+const INDEPENDENT = { combine: 'independent' } as const;
+
 type Look = [canary: LogMoments, baseline: LogMoments];
 
 function run(
@@ -16,7 +20,7 @@ function run(
   minSamples = 20,
   alpha = 0.05,
 ): { verdicts: Verdict[]; states: LatencyState[] } {
-  const d = createLatencySequential('latency', options, minSamples);
+  const d = createLatencySequential('latency', { ...INDEPENDENT, ...(options as object) }, minSamples);
   let state = d.init();
   const verdicts: Verdict[] = [];
   const states: LatencyState[] = [];
@@ -273,7 +277,7 @@ describe('latency-sequential: behaviour', () => {
         { n: 1, mean: 4.0, m2: 0 },
       ],
     ];
-    const d = createLatencySequential('latency', {}, 20);
+    const d = createLatencySequential('latency', INDEPENDENT, 20);
     let a = d.init();
     let b = d.init();
     looks.forEach(([c, base], i) => {
@@ -290,7 +294,7 @@ describe('latency-sequential: behaviour', () => {
   });
 
   it('an unusable batch gives phase error and leaves the state alone', () => {
-    const d = createLatencySequential('latency', {}, 0);
+    const d = createLatencySequential('latency', INDEPENDENT, 0);
     const s = d.init();
     const good = { n: 10, mean: 4, m2: 1 };
     for (const bad of [
@@ -309,7 +313,7 @@ describe('latency-sequential: behaviour', () => {
 describe('latency-sequential: options', () => {
   it('accepts defaults; the factory carries the type', () => {
     expect(latencySequential.type).toBe('latency-sequential');
-    const d = latencySequential.create('latency', undefined, { minSamples: 25 });
+    const d = latencySequential.create('latency', INDEPENDENT, { minSamples: 25 });
     expect(d.type).toBe('latency-sequential');
     expect((d.init() as LatencyState).tau2).toBeNull();
   });

@@ -39,8 +39,21 @@ function runAll<S>(
 }
 
 describe('order of looks', () => {
-  it('error-rate-sequential: same LLRs, estimate and bounds for any order of the same looks', () => {
+  it('error-rate-sequential (robust): the same bets, p-value, estimate and bounds for any order of the same looks', () => {
     const d = createErrorRateSequential('errors', {}, 25);
+    const a = runAll(d, [0, 1, 2, 3]);
+    const b = runAll(d, [3, 1, 0, 2]);
+    expect(a.v.estimate).toBeGreaterThan(1);
+    expect(a.s.ledger!.worse.some((x) => x !== 0)).toBe(true);
+    a.s.ledger!.worse.forEach((x, k) => expect(b.s.ledger!.worse[k]).toBeCloseTo(x, 9));
+    a.s.ledger!.better.forEach((x, k) => expect(b.s.ledger!.better[k]).toBeCloseTo(x, 9));
+    expect(b.v.estimate).toBeCloseTo(a.v.estimate!, 9);
+    expect(b.v.lower).toBe(a.v.lower);
+    expect(b.v.upper).toBe(a.v.upper);
+  });
+
+  it('error-rate-sequential: same LLRs, estimate and bounds for any order of the same looks', () => {
+    const d = createErrorRateSequential('errors', { combine: 'independent' }, 25);
     const a = runAll(d, [0, 1, 2, 3]);
     const b = runAll(d, [3, 1, 0, 2]);
     expect(a.v.estimate).toBeGreaterThan(1);
@@ -52,7 +65,7 @@ describe('order of looks', () => {
   });
 
   it('latency-sequential (planning variance fixed): same estimate and bounds for any order', () => {
-    const d = createLatencySequential('latency', { planningVariance: 0.5 }, 25);
+    const d = createLatencySequential('latency', { planningVariance: 0.5, combine: 'independent' }, 25);
     const a = runAll(d, [0, 1, 2, 3]);
     const b = runAll(d, [2, 3, 0, 1]);
     expect(a.v.estimate).toBeGreaterThan(1);
