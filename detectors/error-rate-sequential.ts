@@ -18,7 +18,7 @@ import {
   mixtureGrid,
   stratifiedMixtureLogM,
 } from './lib/discrete-mixture.js';
-import { formatBounds, formatLooks, formatP, formatRatio, formatTolerance } from './lib/format.js';
+import { formatBounds, formatCohortBurnIn, formatLooks, formatP, formatRatio, formatTolerance } from './lib/format.js';
 import { logSumExp } from './lib/log-sum-exp.js';
 import { alwaysValidPValue } from './lib/p-value.js';
 import type { BetLedger, BinomialStratum } from './lib/robust-looks.js';
@@ -43,7 +43,7 @@ import { lookStrata, worstRoute } from './lib/route-strata.js';
  * ln(r/r0), default scale 0.5), r0 = 1 + tolerance. LLR_k accumulates each look's log-likelihood ratio;
  * M_t = sum_k w_k exp(LLR_k) (log-sum-exp); `fail` when M_t >= 1/alpha at this look. Looks where a cohort
  * served no request or nothing failed add nothing. Zero canary failures give LLR_k <= 0, so they never alarm.
- * p_t = min(p_{t-1}, 1/M_t), clamped to [0, 1], from look 1 on (reported during burn-in too).
+ * p_t = min(p_{t-1}, 1/M_t), clamped to [0, 1], from look 1 on (shown during burn-in too, said not used yet).
  *
  * Estimate: Mantel-Haenszel-type ratio sum_j x_j (1 - rho_j) / sum_j (m_j - x_j) rho_j.
  * Bounds: one-sided at level alpha EACH, by inverting the mixture over its null ratio (lower: the r' where the
@@ -164,11 +164,12 @@ function summarize(
   minSamples: number,
   burnIn: boolean,
 ): string {
+  if (burnIn) {
+    const samples = { canary: s.canaryRequests, baseline: s.baselineRequests };
+    return `${formatCohortBurnIn(samples, minSamples, 'requests', s.looks, formatP(s.pValue))}; ${countsText(s)}`;
+  }
   const tail = `${formatP(s.pValue)} ${formatLooks(s.looks)}; ${countsText(s)}`;
   const tol = r0 > 1 ? `, tolerance ${formatTolerance(r0 - 1)}` : '';
-  if (burnIn) {
-    return `burn-in: ${s.canaryRequests}/${minSamples} canary and ${s.baselineRequests}/${minSamples} baseline requests, ${tail}`;
-  }
   if (!comparedFailures(s)) return `no failed requests in either cohort yet, ${tail}`;
   const est =
     e.estimate !== undefined ? `error rate ${formatRatio(e.estimate)}x baseline` : 'canary failing, baseline not';
@@ -380,7 +381,12 @@ function errorRateMethods(
   };
 }
 
-const definition = defineDetector({ type: ERROR_RATE_SEQUENTIAL, options: optionsSchema, methods: errorRateMethods });
+const definition = defineDetector({
+  type: ERROR_RATE_SEQUENTIAL,
+  anytimeValid: true,
+  options: optionsSchema,
+  methods: errorRateMethods,
+});
 /** Builds one error-rate detector; exported for tests and direct use. */
 export const createErrorRateSequential = definition.create;
 export const errorRateSequential: DetectorFactory = definition.factory;

@@ -4,7 +4,7 @@ import type { CohortBatch } from '../src/contracts/evidence.js';
 import { batchProblem } from './lib/batch-check.js';
 import type { DetectorMethods } from './lib/detector-kit.js';
 import { alphaProblem, defineDetector, finiteOrUndefined, verdictWriter, withEffect } from './lib/detector-kit.js';
-import { formatLooks, formatP, formatRatio } from './lib/format.js';
+import { formatBurnIn, formatLooks, formatP, formatRatio } from './lib/format.js';
 import type { KayentaClassifierConfig, KayentaLabel, KayentaMetricClassification } from './lib/kayenta-judge.js';
 import { classifyKayentaMetric, kayentaClassifierConfig, kayentaPValue } from './lib/kayenta-judge.js';
 
@@ -27,8 +27,10 @@ import { classifyKayentaMetric, kayentaClassifierConfig, kayentaPValue } from '.
  * `pValue` is its minimum over looks, which makes it non-increasing as the contract requires but does NOT
  * make it always valid: the minimum of fixed-horizon p-values over many looks is NOT a p-value, and the
  * judge's false alarms grow with the number of looks (STATISTICS.md: 30-40% over 100 looks for a peeked
- * fixed-horizon test). Every summary says so. The engine's alpha share is not used: Kayenta's own interval
- * level (`confidenceLevel`, 0.98) decides.
+ * fixed-horizon test). Every summary says so (KAYENTA_NOT_VALID), and every verdict is marked
+ * `anytimeValid: false` (the factory declares it): config loading refuses it as an ACTING metric unless the metric
+ * says `acknowledgeNotAnytimeValid: true` (src/config/load.ts). The engine's alpha share is not used: Kayenta's own
+ * interval level (`confidenceLevel`, 0.98) decides.
  * Estimate: mean ratio canary/baseline of the per-look values (omitted when not finite); no bounds (the
  * interval is fixed-horizon and in difference units; it is in the summary).
  *
@@ -40,7 +42,9 @@ import { classifyKayentaMetric, kayentaClassifierConfig, kayentaPValue } from '.
 
 export const KAYENTA_MANN_WHITNEY = 'kayenta-mann-whitney';
 
-export const KAYENTA_NOT_VALID = 'Kayenta compatibility: not anytime-valid, false alarms grow with the number of looks';
+/** Said by EVERY summary of this detector, burn-in and error verdicts included. */
+export const KAYENTA_NOT_VALID =
+  'Kayenta compatibility: not anytime-valid, false alarms grow with the number of looks, and its p-value (the minimum of fixed-horizon p-values over looks) is not an always-valid p-value';
 
 const optionsSchema = z.strictObject({
   /** What one value per cohort per look is. */
@@ -174,7 +178,9 @@ function kayentaMethods(name: string, opts: KayentaOptions, burnInSamples: numbe
         next.canarySamples < burnInSamples ||
         next.baselineSamples < burnInSamples;
       if (burnIn) {
-        const summary = `burn-in: ${nc}/${opts.minLooks} canary and ${nb}/${opts.minLooks} baseline looks with data, ${next.canarySamples}/${burnInSamples} canary and ${next.baselineSamples}/${burnInSamples} baseline samples, ${pText} ${formatLooks(next.looks)}. ${KAYENTA_NOT_VALID}`;
+        const seen = `${nc}/${opts.minLooks} canary and ${nb}/${opts.minLooks} baseline looks with data, ${next.canarySamples}/${burnInSamples} canary and ${next.baselineSamples}/${burnInSamples} baseline samples`;
+        const until = `both reach ${opts.minLooks} looks with data and ${burnInSamples} samples`;
+        const summary = `${formatBurnIn(seen, next.looks, pText, until)}. ${KAYENTA_NOT_VALID}`;
         return { state: next, verdict: out.verdict(next, 'inconclusive', summary) };
       }
 
@@ -191,7 +197,12 @@ function kayentaMethods(name: string, opts: KayentaOptions, burnInSamples: numbe
   };
 }
 
-const definition = defineDetector({ type: KAYENTA_MANN_WHITNEY, options: optionsSchema, methods: kayentaMethods });
+const definition = defineDetector({
+  type: KAYENTA_MANN_WHITNEY,
+  anytimeValid: false,
+  options: optionsSchema,
+  methods: kayentaMethods,
+});
 /** Builds one Kayenta-compatible detector; exported for tests and direct use. */
 export const createKayentaMannWhitney = definition.create;
 export const kayentaMannWhitney: DetectorFactory = definition.factory;

@@ -13,7 +13,7 @@ import { alphaProblem, defineDetector, sequentialPhase, verdictWriter, withEffec
 import { mixtureGrid } from './lib/discrete-mixture.js';
 import type { Alternatives } from './lib/exceedance-mixture.js';
 import { addLook, alternativesOf, crossingRung, rungLogM } from './lib/exceedance-mixture.js';
-import { formatBounds, formatLooks, formatP, formatRatio, formatTolerance } from './lib/format.js';
+import { formatBounds, formatCohortBurnIn, formatLooks, formatP, formatRatio, formatTolerance } from './lib/format.js';
 import { alwaysValidPValue } from './lib/p-value.js';
 
 /**
@@ -198,9 +198,12 @@ function summarize(
 ): string {
   const q = pLabel(o.quantile);
   const at = ladder === undefined ? '' : `${formatRatio(ladder.ratio(ladder.low + ladder.failRow))}x `;
-  const tail = `${formatP(s.pValue)} ${formatLooks(s.looks)}; canary ${s.canaryAbove}/${s.canaryTested} spans above ${at}the baseline's running ${q}, baseline ${s.baselineAbove}/${s.baselineTested} above it`;
-  if (burnIn)
-    return `burn-in: ${s.canarySamples}/${minSamples} canary and ${s.baselineSamples}/${minSamples} baseline spans, ${tail}`;
+  const exceedances = `canary ${s.canaryAbove}/${s.canaryTested} spans above ${at}the baseline's running ${q}, baseline ${s.baselineAbove}/${s.baselineTested} above it`;
+  if (burnIn) {
+    const samples = { canary: s.canarySamples, baseline: s.baselineSamples };
+    return `${formatCohortBurnIn(samples, minSamples, 'spans', s.looks, formatP(s.pValue))}; ${exceedances}`;
+  }
+  const tail = `${formatP(s.pValue)} ${formatLooks(s.looks)}; ${exceedances}`;
   if (ladder === undefined || s.canaryTested === 0)
     return `${q} not comparable yet (needs a look with both cohorts after one with baseline spans), ${tail}`;
   const failAt = ladder.ratio(ladder.low + ladder.failRow);
@@ -324,7 +327,12 @@ function latencyQuantileMethods(
   };
 }
 
-const definition = defineDetector({ type: LATENCY_QUANTILE, options: optionsSchema, methods: latencyQuantileMethods });
+const definition = defineDetector({
+  type: LATENCY_QUANTILE,
+  anytimeValid: true,
+  options: optionsSchema,
+  methods: latencyQuantileMethods,
+});
 /** Builds one tail-latency detector; exported for tests and direct use. */
 export const createLatencyQuantile = definition.create;
 export const latencyQuantile: DetectorFactory = definition.factory;

@@ -3,7 +3,7 @@ import type { DetectorFactory, DetectorLookResult, LookInput, Phase } from '../s
 import { batchProblem } from './lib/batch-check.js';
 import type { DetectorMethods, SequentialEvaluation } from './lib/detector-kit.js';
 import { alphaProblem, defineDetector, sequentialPhase, verdictWriter, withEffect } from './lib/detector-kit.js';
-import { formatBounds, formatLooks, formatP, formatRatio, formatTolerance } from './lib/format.js';
+import { formatBounds, formatCohortBurnIn, formatLooks, formatP, formatRatio, formatTolerance } from './lib/format.js';
 import { howardTau2, normalMixtureLogM, normalMixtureRadius } from './lib/normal-mixture.js';
 import { alwaysValidPValue } from './lib/p-value.js';
 import type { BetLedger } from './lib/robust-looks.js';
@@ -141,10 +141,12 @@ function summarize(
   minSamples: number,
   burnIn: boolean,
 ): string {
+  if (burnIn) {
+    const samples = { canary: s.canarySamples, baseline: s.baselineSamples };
+    return formatCohortBurnIn(samples, minSamples, 'spans', s.looks, formatP(s.pValue));
+  }
   const tail = `${formatP(s.pValue)} ${formatLooks(s.looks)}; ${s.canarySamples} canary vs ${s.baselineSamples} baseline spans`;
   const tol = r0 > 1 ? `, tolerance ${formatTolerance(r0 - 1)}` : '';
-  if (burnIn)
-    return `burn-in: ${s.canarySamples}/${minSamples} canary and ${s.baselineSamples}/${minSamples} baseline spans, ${tail}`;
   if (e.estimate === undefined || (s.ledger === undefined && (e.lower === undefined || e.upper === undefined)))
     return `latency not comparable yet (no look with both cohorts and spread), ${tail}`;
   const est = `latency ${formatRatio(e.estimate)}x baseline`;
@@ -351,7 +353,12 @@ function latencyMethods(name: string, opts: LatencyOptions, burnInSamples: numbe
   };
 }
 
-const definition = defineDetector({ type: LATENCY_SEQUENTIAL, options: optionsSchema, methods: latencyMethods });
+const definition = defineDetector({
+  type: LATENCY_SEQUENTIAL,
+  anytimeValid: true,
+  options: optionsSchema,
+  methods: latencyMethods,
+});
 /** Builds one latency detector; exported for tests and direct use. */
 export const createLatencySequential = definition.create;
 export const latencySequential: DetectorFactory = definition.factory;

@@ -6,7 +6,7 @@ import { batchProblem } from './lib/batch-check.js';
 import { truncatedBetaLogM } from './lib/bernoulli-mixture.js';
 import type { DetectorMethods } from './lib/detector-kit.js';
 import { alphaProblem, defineDetector, sequentialPhase, verdictWriter, withEffect } from './lib/detector-kit.js';
-import { formatBounds, formatLooks, formatP } from './lib/format.js';
+import { formatBounds, formatBurnIn, formatLooks, formatP } from './lib/format.js';
 import { alwaysValidPValue } from './lib/p-value.js';
 import { bisect } from './lib/root-finding.js';
 
@@ -186,17 +186,12 @@ function sloGuardMethods(name: string, opts: SloGuardOptions, burnIn: number): D
       const logPass = truncatedBetaLogM(s.trials, s.possible, p0, k, 'below');
       s.pValue = alwaysValidPValue(state.pValue, logFail);
       const logInv = Math.log(1 / alpha);
-      const tail = `${formatP(s.pValue)} ${formatLooks(s.looks)}, canary only`;
       if (s.trials < burnIn) {
-        return {
-          state: s,
-          verdict: out.verdict(
-            s,
-            'inconclusive',
-            `burn-in: ${s.trials}/${burnIn} canary ${errorMode ? 'requests' : 'latency samples'}, SLO ${slo}, ${tail}`,
-          ),
-        };
+        const seen = `${s.trials}/${burnIn} canary ${errorMode ? 'requests' : 'latency samples'} (canary only, SLO ${slo})`;
+        const summary = formatBurnIn(seen, s.looks, formatP(s.pValue), `the canary reaches ${burnIn}`);
+        return { state: s, verdict: out.verdict(s, 'inconclusive', summary) };
       }
+      const tail = `${formatP(s.pValue)} ${formatLooks(s.looks)}, canary only`;
 
       const lower = lowerRate(s.trials, s.sure, k, logInv);
       const upper = upperRate(s.trials, s.possible, k, logInv);
@@ -220,7 +215,12 @@ function sloGuardMethods(name: string, opts: SloGuardOptions, burnIn: number): D
   };
 }
 
-const definition = defineDetector({ type: SLO_GUARD, options: optionsSchema, methods: sloGuardMethods });
+const definition = defineDetector({
+  type: SLO_GUARD,
+  anytimeValid: true,
+  options: optionsSchema,
+  methods: sloGuardMethods,
+});
 /** Builds one SLO guard; exported for tests and direct use. */
 export const createSloGuard = definition.create;
 export const sloGuard: DetectorFactory = definition.factory;

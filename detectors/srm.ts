@@ -4,7 +4,7 @@ import { batchProblem } from './lib/batch-check.js';
 import type { DetectorMethods } from './lib/detector-kit.js';
 import { alphaProblem, defineDetector, finiteOrUndefined, verdictWriter, withEffect } from './lib/detector-kit.js';
 import { twoArmLogBF } from './lib/dirichlet-multinomial.js';
-import { formatBounds, formatLooks, formatP, formatRatio } from './lib/format.js';
+import { formatBounds, formatBurnIn, formatLooks, formatP, formatRatio } from './lib/format.js';
 import { alwaysValidPValue } from './lib/p-value.js';
 import { bisect } from './lib/root-finding.js';
 
@@ -203,7 +203,12 @@ function srmMethods(name: string, opts: SrmOptions, minSamples: number): Detecto
         phase = opts.onMismatch === 'hold' ? 'inconclusive' : 'fail';
         summary = `sample-ratio mismatch since look ${next.mismatchLook}: ${shares} (${bounds}), ${tail}; ${action}`;
       } else if (tested < burnIn) {
-        summary = `burn-in: ${tested}/${burnIn} requests tested, ${shares}, ${tail}`;
+        summary = formatBurnIn(
+          `${tested}/${burnIn} requests tested (${shares})`,
+          next.looks,
+          formatP(next.pValue),
+          `${burnIn} are tested`,
+        );
       } else {
         phase = 'pass';
         summary = `split as expected so far: ${shares} (${bounds}), ${tail}`;
@@ -218,7 +223,7 @@ function srmMethods(name: string, opts: SrmOptions, minSamples: number): Detecto
   };
 }
 
-const definition = defineDetector({ type: SRM, options: optionsSchema, methods: srmMethods });
+const definition = defineDetector({ type: SRM, anytimeValid: true, options: optionsSchema, methods: srmMethods });
 /** Builds one SRM guard; exported for tests and direct use. */
 export const createSrm = definition.create;
 export const srm: DetectorFactory = definition.factory;

@@ -16,6 +16,10 @@ export const ERROR_CODES = {
   VIGIL_ERR_CONFIG_DUPLICATE_NAME: { message: 'name %s is used twice', retryable: false },
   VIGIL_ERR_CONFIG_CONNECTOR_OPTIONS: { message: 'connector options are invalid: %s', retryable: false },
   VIGIL_ERR_CONFIG_AUTH: { message: 'the control API would not be protected: %s', retryable: false },
+  VIGIL_ERR_CONFIG_NOT_ANYTIME_VALID: {
+    message: 'an acting metric has a detector that is not anytime-valid: %s',
+    retryable: false,
+  },
   // ingest
   VIGIL_ERR_INGEST_DECODE: { message: 'OTLP payload could not be decoded: %s', retryable: false },
   VIGIL_ERR_INGEST_MEDIA_TYPE: { message: 'unsupported media type %s', retryable: false },

@@ -103,14 +103,17 @@ export function describeEffect(v: MetricVerdict): string {
 }
 
 /** "p-value 0.0031 (alpha 0.025), samples baseline 12,480 / canary 1,315"; a p-value or alpha that is not a
- *  number is left out. */
+ *  number is left out. The p-value of a verdict that is not anytime-valid says so: "(alpha 0.025; not
+ *  anytime-valid)". */
 export function describeEvidence(v: MetricVerdict): string {
   const parts: string[] = [];
-  if (isNumber(v.pValue))
-    parts.push(
-      `p-value ${formatProbability(v.pValue)}${isNumber(v.alpha) ? ` (alpha ${formatProbability(v.alpha)})` : ''}`,
-    );
-  else if (isNumber(v.alpha)) parts.push(`alpha ${formatProbability(v.alpha)}`);
+  if (isNumber(v.pValue)) {
+    const notes = [
+      ...(isNumber(v.alpha) ? [`alpha ${formatProbability(v.alpha)}`] : []),
+      ...(v.anytimeValid === false ? ['not anytime-valid'] : []),
+    ];
+    parts.push(`p-value ${formatProbability(v.pValue)}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`);
+  } else if (isNumber(v.alpha)) parts.push(`alpha ${formatProbability(v.alpha)}`);
   parts.push(`samples baseline ${formatCount(v.samples.baseline)} / canary ${formatCount(v.samples.canary)}`);
   return parts.join(', ');
 }
@@ -147,6 +150,25 @@ export function describeConfidence(d: Decision): string | undefined {
     `Confidence: all lower bounds hold together with ${level} confidence, and so do all upper bounds ` +
     `(alpha ${alpha} split across ${family.metrics} acting metrics; anytime-valid).`
   );
+}
+
+/**
+ * The caution of a decision that a detector which is not anytime-valid took part in (a deciding verdict marked
+ * `anytimeValid: false`, acting by `acknowledgeNotAnytimeValid: true`), or undefined: "Not anytime-valid:
+ * latency-kayenta (kayenta-mann-whitney) acts though its false alarms grow with the number of looks
+ * (acknowledgeNotAnytimeValid: true): alpha does not bound them, so this rollback may be a false alarm."
+ * For a promote: "…: its pass carries no anytime-valid guarantee."
+ */
+export function describeValidity(d: Decision): string | undefined {
+  const invalid = decidingVerdicts(d).filter((v) => v.anytimeValid === false);
+  if (invalid.length === 0) return undefined;
+  const who = invalid.map((v) => `${v.metric} (${v.detector})`).join(', ');
+  const verb = invalid.length === 1 ? 'acts though its' : 'act though their';
+  const risk =
+    d.outcome === 'rollback'
+      ? 'alpha does not bound them, so this rollback may be a false alarm'
+      : `${invalid.length === 1 ? 'its pass carries' : 'their passes carry'} no anytime-valid guarantee`;
+  return `Not anytime-valid: ${who} ${verb} false alarms grow with the number of looks (acknowledgeNotAnytimeValid: true): ${risk}.`;
 }
 
 /** One line per verdict: "error-rate: FAIL, <effect>, p-value … (alpha …), samples …". */
@@ -188,6 +210,8 @@ export function explainDecision(d: Decision): Explanation {
       `analysis ${d.analysis}.`,
   ];
   for (const v of decidingVerdicts(d)) lines.push(describeVerdict(v));
+  const validity = describeValidity(d);
+  if (validity !== undefined) lines.push(validity);
   const confidence = describeConfidence(d);
   if (confidence !== undefined) lines.push(confidence);
   const others = otherVerdicts(d);

@@ -3,7 +3,8 @@ import type { Detector, DetectorFactory, Phase, Verdict } from '../../src/contra
 import { checkMinSamples, parseDetectorOptions } from './options.js';
 
 /**
- * What every detector file shares, so that each keeps only its method: the factory wrapper (`defineDetector`),
+ * What every detector file shares, so that each keeps only its method: the factory wrapper (`defineDetector`,
+ * which also declares whether the method is anytime-valid and marks the verdicts of one that is not),
  * the alpha check, the verdict builders (one per detector instance, `verdictWriter`), the phase rule of the
  * one-sided sequential tests (`sequentialPhase`) and the estimate/lower/upper tail (`withEffect`). Pure, O(1).
  */
@@ -14,6 +15,11 @@ export type DetectorMethods<S> = Pick<Detector<S>, 'init' | 'look'>;
 export interface DetectorDefinition<S, O extends z.ZodType> {
   /** The config `type`, also the verdicts' `detector`. */
   readonly type: string;
+  /**
+   * Whether the method is anytime-valid (DetectorFactory.anytimeValid): true for the sequential tests; false for a
+   * fixed-horizon test re-run at every look, whose every verdict is then marked `anytimeValid: false`.
+   */
+  readonly anytimeValid: boolean;
   /** zod schema of `options` (undefined / null = all defaults). */
   readonly options: O;
   /** The methods for `metricName`, given the parsed options and the validated burn-in (minSamples). */
@@ -31,15 +37,25 @@ export interface DefinedDetector<S> {
 }
 
 export function defineDetector<S, O extends z.ZodType>(def: DetectorDefinition<S, O>): DefinedDetector<S> {
-  const { type } = def;
+  const { type, anytimeValid } = def;
   const create = (metricName: string, options: unknown, minSamples: number): Detector<S> => {
     const opts = parseDetectorOptions(def.options, type, metricName, options);
     const burnIn = checkMinSamples(type, metricName, minSamples);
-    return { type, name: metricName, ...def.methods(metricName, opts, burnIn) };
+    const methods = def.methods(metricName, opts, burnIn);
+    if (anytimeValid) return { type, name: metricName, ...methods };
+    return {
+      type,
+      name: metricName,
+      init: methods.init,
+      look: (state, input, alpha) => {
+        const r = methods.look(state, input, alpha);
+        return { state: r.state, verdict: { ...r.verdict, anytimeValid: false } };
+      },
+    };
   };
   return {
     create,
-    factory: { type, create: (metricName, options, ctx) => create(metricName, options, ctx.minSamples) },
+    factory: { type, anytimeValid, create: (metricName, options, ctx) => create(metricName, options, ctx.minSamples) },
   };
 }
 

@@ -56,3 +56,32 @@ export function formatConfidence(miss: number): string {
 export function formatLooks(n: number): string {
   return `after ${n} ${n === 1 ? 'look' : 'looks'}`;
 }
+
+/**
+ * A summary during burn-in, in one wording for every detector: what the burn-in has seen so far, then the p-value,
+ * shown but not used yet: "burn-in: 12/25 canary and 30/25 baseline requests after 3 looks; p=0.03 shown, no verdict
+ * before both reach 25". `p` is the p-value as the detector words it ("p=0.03", or Kayenta's fixed-horizon p);
+ * `until` is when the burn-in ends ("both reach 25"). The detector may append its own details after it.
+ */
+export function formatBurnIn(progress: string, looks: number, p: string, until: string): string {
+  return `burn-in: ${progress} ${formatLooks(looks)}; ${p} shown, no verdict before ${until}`;
+}
+
+/**
+ * `formatBurnIn` for a burn-in of `need` samples in EACH cohort: "burn-in: 12/25 canary and 30/25 baseline
+ * requests after 3 looks; p=0.03 shown, no verdict before both reach 25". `unit`: "requests", "spans".
+ */
+export function formatCohortBurnIn(
+  samples: { canary: number; baseline: number },
+  need: number,
+  unit: string,
+  looks: number,
+  p: string,
+): string {
+  return formatBurnIn(
+    `${samples.canary}/${need} canary and ${samples.baseline}/${need} baseline ${unit}`,
+    looks,
+    p,
+    `both reach ${need}`,
+  );
+}

@@ -166,7 +166,8 @@ function knownKeys(path: readonly PropertyKey[]): string[] {
   const named = path.filter((p) => typeof p !== 'number').map(String);
   for (const p of named) node = node && typeof node === 'object' ? (node as Record<string, unknown>)[p] : undefined;
   const keys = node && typeof node === 'object' && !Array.isArray(node) ? Object.keys(node) : [];
-  if (named[0] === 'analysis' && named[1] === 'metrics') keys.push('name', 'detector', 'options', 'shadow', 'weight');
+  if (named[0] === 'analysis' && named[1] === 'metrics')
+    keys.push('name', 'detector', 'options', 'shadow', 'acknowledgeNotAnytimeValid', 'weight', 'source');
   if (named[0] === 'connectors' || named[0] === 'notifiers') keys.push('name', 'type', 'options');
   return [...keys, ...(OPTIONAL_KEYS[named.join('.')] ?? [])];
 }
@@ -632,8 +633,42 @@ function checkMetrics(
     const detector = asString(m.detector);
     if (!detector) return;
     buildDetector({ i, name, detector, options: m.options }, minSamples, registries, add, detectors);
+    const factory = registries.detectors.get(detector);
+    if (factory) checkAnytimeValid({ i, name, detector, metric: m }, factory, add);
   });
   return detectors;
+}
+
+/**
+ * An ACTING metric's detector is anytime-valid (its factory says `anytimeValid: true`), or the metric acknowledges
+ * that it is not (`acknowledgeNotAnytimeValid: true`): a fixed-horizon test re-run at every look, such as
+ * kayenta-mann-whitney, raises more false alarms the more looks it takes, so alpha no longer bounds the false
+ * rollbacks. A factory that does not say `true` (a plug-in without the key) is taken as not anytime-valid.
+ * Shadow metrics never act: they need no acknowledgement.
+ */
+function checkAnytimeValid(
+  entry: { i: number; name: string | undefined; detector: string; metric: Record<string, unknown> },
+  factory: DetectorFactory,
+  add: AddIssue,
+): void {
+  const { shadow, acknowledgeNotAnytimeValid: acknowledged } = entry.metric;
+  if (factory.anytimeValid === true || shadow === true || acknowledged === true) return;
+  // a value that is not a boolean: the schema reported it
+  if (![shadow, acknowledged].every((v) => v === undefined || typeof v === 'boolean')) return;
+  const { i, name, detector } = entry;
+  const who = name === undefined ? 'this metric' : `metric "${name}"`;
+  const declared = factory.anytimeValid === false;
+  add(
+    'VIGIL_ERR_CONFIG_NOT_ANYTIME_VALID',
+    ['analysis', 'metrics', i],
+    declared
+      ? `${who} acts (shadow is not true) with detector ${detector}, which is not anytime-valid: its false alarms grow with the number of looks, so alpha no longer bounds the false rollbacks`
+      : `${who} acts (shadow is not true) with detector ${detector}, which does not declare itself anytime-valid (its factory has no anytimeValid: true), so alpha may not bound its false rollbacks`,
+    declared
+      ? 'set shadow: true to compare verdicts during a migration, or acknowledgeNotAnytimeValid: true to let it act knowing its false alarms grow with the number of looks'
+      : `set shadow: true to trial it, or acknowledgeNotAnytimeValid: true to let it act knowing its false alarms may grow with the number of looks; if ${detector} is anytime-valid, declare anytimeValid: true on its factory instead`,
+    docForDetector(detector),
+  );
 }
 
 /** A metric's detector: its type is known and it builds with the metric's options (kept by metric name). */

@@ -102,6 +102,10 @@ export const metricSchema = z
     shadow: z.boolean().default(false).meta({
       description: 'Computed, recorded and shown, never acts: trial a detector on live traffic before trusting it.',
     }),
+    acknowledgeNotAnytimeValid: z.boolean().default(false).meta({
+      description:
+        "true lets this metric act (shadow: false) with a detector that is not anytime-valid (kayenta-mann-whitney, or a plug-in that does not declare itself anytime-valid), knowing that its false alarms grow with the number of looks, beyond alpha; without it such a metric is refused unless it is shadow. Its verdicts and the decisions' explanations say it is not anytime-valid.",
+    }),
     weight: z.number().min(0.001).max(1000).default(1).meta({
       description:
         'Bonferroni weight: this metric gets alpha * weight / sum(weights of acting metrics); 0.001 to 1000.',

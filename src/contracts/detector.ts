@@ -22,7 +22,7 @@ export interface Verdict {
   detector: string;
   metric: string;
   phase: Phase;
-  /** Always-valid p-value: non-increasing over looks. */
+  /** Always-valid p-value: non-increasing over looks (not always-valid when `anytimeValid` is false). */
   pValue: number;
   /**
    * Effect estimate (a canary/baseline ratio for every built-in detector) and its anytime-valid bounds: each side is
@@ -51,6 +51,12 @@ export interface Verdict {
    * Absent when one route or none was compared, and on `pass`.
    */
   route?: string;
+  /**
+   * false when the detector is not anytime-valid (its factory says `anytimeValid: false`, e.g. kayenta-mann-whitney:
+   * a fixed-horizon test re-run at every look): its pValue is not an always-valid p-value and its false alarms grow
+   * with the number of looks, so alpha does not bound them. Explanations of decisions say so. Absent otherwise.
+   */
+  anytimeValid?: false;
 }
 
 export interface DetectorLookResult<S> {
@@ -70,5 +76,14 @@ export interface Detector<S = unknown> {
 /** Builds a detector from its config entry; validates `options` and throws VIGIL_ERR_DETECTOR_OPTIONS. */
 export interface DetectorFactory {
   readonly type: string;
+  /**
+   * Whether the detector is anytime-valid: its `fail` has probability at most alpha over ALL looks of an analysis
+   * under H0, however many there are (Ville's inequality), and its pValue is always-valid. Only `true` counts: a
+   * factory that says false, or says nothing (a plug-in written without this key, in plain JavaScript), is taken as
+   * not anytime-valid, and config loading refuses an ACTING metric with it unless the metric says
+   * `acknowledgeNotAnytimeValid: true` (`shadow: true` metrics never act, so they need no acknowledgement).
+   * A detector that is not anytime-valid marks its verdicts `anytimeValid: false` (detectors/lib/detector-kit.ts does).
+   */
+  readonly anytimeValid: boolean;
   create(metricName: string, options: unknown, ctx: { minSamples: number }): Detector;
 }

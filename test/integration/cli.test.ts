@@ -214,6 +214,39 @@ describe('vigil CLI', () => {
     });
   });
 
+  it('validate refuses an acting detector that is not anytime-valid, naming the metric and both fixes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-anytime-'));
+    try {
+      const f = join(dir, 'vigil.yaml');
+      const config = (extra: string) =>
+        [
+          'server: { auth: { tokens: ["cli-token"] } }',
+          'analysis:',
+          '  metrics:',
+          '    - { name: error-rate, detector: error-rate-sequential }',
+          `    - { name: latency-kayenta, detector: kayenta-mann-whitney, options: { measure: latency-mean }${extra} }`,
+          '',
+        ].join('\n');
+      writeFileSync(f, config(''));
+      expect(await run('validate', f)).toBe(2);
+      expect(stderr).toContain(
+        `${f}:5:7 analysis.metrics[1]: metric "latency-kayenta" acts (shadow is not true) with detector kayenta-mann-whitney, which is not anytime-valid: its false alarms grow with the number of looks, so alpha no longer bounds the false rollbacks [VIGIL_ERR_CONFIG_NOT_ANYTIME_VALID]\n` +
+          '    fix: set shadow: true to compare verdicts during a migration, or acknowledgeNotAnytimeValid: true to let it act knowing its false alarms grow with the number of looks; see docs/detectors.md#kayenta-mann-whitney\n',
+      );
+      expect(stdout).toBe('');
+
+      writeFileSync(f, config(', shadow: true'));
+      expect(await run('validate', f)).toBe(0);
+      expect(stdout).toContain('over 1 acting metric(s) [error-rate, latency-kayenta (shadow)]');
+      stdout = '';
+      writeFileSync(f, config(', acknowledgeNotAnytimeValid: true'));
+      expect(await run('validate', f)).toBe(0);
+      expect(stdout).toContain('over 2 acting metric(s) [error-rate, latency-kayenta]');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('--help explains every command; unknown commands exit 2', async () => {
     expect(await run('--help')).toBe(0);
     for (const c of ['serve', 'validate', 'replay', 'demo', 'status']) expect(stdout).toContain(c);

@@ -270,6 +270,8 @@ describe('the schema agrees with Vigil', () => {
     'VIGIL_ERR_CONFIG_INVALID--storm-window-shorter-than-interval.yaml',
     'VIGIL_ERR_CONFIG_INVALID--zero-interval.yaml',
     'VIGIL_ERR_CONFIG_INVALID--rollout-service-too-long.yaml',
+    // whether a detector is anytime-valid is its factory's declaration (plug-ins too), not the schema's
+    'VIGIL_ERR_CONFIG_NOT_ANYTIME_VALID--kayenta-acting.yaml',
     'VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR--plan.yaml',
     'VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR--rollout-plan.yaml',
     'VIGIL_ERR_DETECTOR_OPTIONS--negative-tolerance.yaml',

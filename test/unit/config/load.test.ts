@@ -1,8 +1,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, defaultConfig, loadConfigFile, parseConfig } from '../../../src/config/load.js';
+import { explainDecision } from '../../../connectors/shared/explain.js';
+import { KAYENTA_NOT_VALID } from '../../../detectors/kayenta-mann-whitney.js';
+import { analysisMetrics, metricAlphas } from '../../../src/analysis/settings.js';
+import { ConfigError, defaultConfig, loadConfigFile, parseConfig, type Registries } from '../../../src/config/load.js';
+import type { DetectorFactory, MetricVerdict } from '../../../src/contracts/index.js';
+import { decide } from '../../../src/decide/engine.js';
 import { BUILTIN_REGISTRIES } from '../../../src/registries.js';
+import { batch, lookInput } from '../../helpers/detectors.js';
 
 const dir = join(import.meta.dirname, '../../../fixtures/config');
 
@@ -29,6 +35,7 @@ describe('invalid configs (fixtures/config/invalid/<ERROR_CODE>--case.yaml)', ()
       'VIGIL_ERR_CONFIG_DUPLICATE_NAME',
       'VIGIL_ERR_CONFIG_CONNECTOR_OPTIONS',
       'VIGIL_ERR_CONFIG_AUTH',
+      'VIGIL_ERR_CONFIG_NOT_ANYTIME_VALID',
       'VIGIL_ERR_DETECTOR_OPTIONS',
     ]) {
       expect(codes).toContain(c);
@@ -424,5 +431,149 @@ describe('the control API is never open by accident', () => {
       expect((err as ConfigError).message).toMatch(/<defaults> server\.auth\.tokens: without --config .* VIGIL_TOKEN/);
       expect((err as ConfigError).message).toContain('server.auth.open: true');
     }
+  });
+});
+
+describe('an acting detector that is not anytime-valid is refused unless the metric acknowledges it', () => {
+  const KAYENTA = 'kayenta-mann-whitney';
+  const config = (extra: string) =>
+    [
+      'analysis:',
+      '  metrics:',
+      '    - { name: error-rate, detector: error-rate-sequential }',
+      `    - { name: latency-kayenta, detector: ${KAYENTA}, options: { measure: error-rate }${extra} }`,
+      '',
+    ].join('\n');
+
+  it('acting: refused, naming the file, the metric, what is wrong and both fixes', () => {
+    const ce = problems(config(''));
+    expect(ce.code).toBe('VIGIL_ERR_CONFIG_NOT_ANYTIME_VALID');
+    expect(ce.issues).toHaveLength(1);
+    expect(ce.issues[0]).toMatchObject({
+      code: 'VIGIL_ERR_CONFIG_NOT_ANYTIME_VALID',
+      file: 'x.yaml',
+      key: 'analysis.metrics[1]',
+      line: 4,
+      problem:
+        'metric "latency-kayenta" acts (shadow is not true) with detector kayenta-mann-whitney, which is not anytime-valid: its false alarms grow with the number of looks, so alpha no longer bounds the false rollbacks',
+      fix: 'set shadow: true to compare verdicts during a migration, or acknowledgeNotAnytimeValid: true to let it act knowing its false alarms grow with the number of looks; see docs/detectors.md#kayenta-mann-whitney',
+    });
+    expect(ce.message).toContain(
+      'x.yaml:4:7 analysis.metrics[1]: metric "latency-kayenta" acts (shadow is not true) with detector kayenta-mann-whitney, which is not anytime-valid',
+    );
+    // shadow: false written out is acting too; a bad option is reported as well, in the same run
+    expect(problems(config(', shadow: false')).code).toBe('VIGIL_ERR_CONFIG_NOT_ANYTIME_VALID');
+    expect(problems(config(', weight: 2')).issues.map((i) => i.key)).toEqual(['analysis.metrics[1]']);
+    const withBadOption = problems(config('').replace('measure: error-rate', 'measure: p99'));
+    expect(withBadOption.issues.map((i) => `${i.key} ${i.code}`)).toEqual([
+      'analysis.metrics[1] VIGIL_ERR_CONFIG_NOT_ANYTIME_VALID',
+      'analysis.metrics[1].options VIGIL_ERR_DETECTOR_OPTIONS',
+    ]);
+  });
+
+  it('shadow: accepted as it is (it never acts), without warnings', () => {
+    const loaded = parseConfig(config(', shadow: true'), 'x.yaml', BUILTIN_REGISTRIES, {});
+    expect(loaded.config.analysis.metrics[1]).toMatchObject({ shadow: true, acknowledgeNotAnytimeValid: false });
+    expect(loaded.warnings.filter((w) => w.includes('anytime'))).toEqual([]);
+  });
+
+  it('acknowledged: accepted, and it acts: its failure rolls back and the explanation says it is not anytime-valid', () => {
+    const loaded = parseConfig(config(', acknowledgeNotAnytimeValid: true'), 'x.yaml', BUILTIN_REGISTRIES, {});
+    expect(loaded.config.analysis.metrics[1]).toMatchObject({ shadow: false, acknowledgeNotAnytimeValid: true });
+    const metrics = analysisMetrics(loaded);
+    expect(metrics.map((m) => [m.name, m.shadow])).toEqual([
+      ['error-rate', false],
+      ['latency-kayenta', false],
+    ]);
+    const alphas = metricAlphas({ alpha: loaded.config.analysis.alpha, metrics });
+    expect(alphas).toEqual([0.025, 0.025]);
+
+    // the canary fails twice as often at every look: Kayenta says High after its burn-in
+    const kayenta = metrics[1]!.detector;
+    let state = kayenta.init();
+    let verdict: MetricVerdict | undefined;
+    for (let look = 1; look <= 8; look++) {
+      const r = kayenta.look(state, lookInput(look, batch(1000, 20 + look), batch(1000, 10)), 0.025);
+      state = r.state;
+      verdict = { ...r.verdict, alpha: alphas[1]!, shadow: false };
+    }
+    expect(verdict).toMatchObject({ phase: 'fail', anytimeValid: false });
+    expect(verdict!.summary).toContain(KAYENTA_NOT_VALID);
+    const d = decide(
+      {
+        analysisId: 'a1',
+        service: 'checkout',
+        canaryVersion: 'v2',
+        baselineVersion: 'v1',
+        look: 8,
+        atUnixMs: 0,
+        elapsedMs: 80_000,
+        verdicts: [verdict!],
+      },
+      {
+        maxDurationMs: 1_800_000,
+        plan: [],
+        dryRun: true,
+        configHash: loaded.hash,
+        maxRollbacks: 3,
+        recentRollbacks: 0,
+      },
+    );
+    expect(d?.outcome).toBe('rollback');
+    expect(explainDecision(d!).lines).toContain(
+      'Not anytime-valid: latency-kayenta (kayenta-mann-whitney) acts though its false alarms grow with the number of looks (acknowledgeNotAnytimeValid: true): alpha does not bound them, so this rollback may be a false alarm.',
+    );
+  });
+
+  it('a value that is not a boolean is one schema problem, not also a refusal', () => {
+    const ce = problems(config(', acknowledgeNotAnytimeValid: "yes"'));
+    expect(ce.issues.map((i) => `${i.key} ${i.code}`)).toEqual([
+      'analysis.metrics[1].acknowledgeNotAnytimeValid VIGIL_ERR_CONFIG_INVALID',
+    ]);
+  });
+
+  it('a typo of the key is an unknown key with a did-you-mean', () => {
+    const ce = problems(config(', acknowledgeNotAnytimeVaild: true'));
+    const typo = ce.issues.find((i) => i.key === 'analysis.metrics[1].acknowledgeNotAnytimeVaild');
+    expect(typo?.fix).toContain('did you mean "acknowledgeNotAnytimeValid"?');
+  });
+
+  it('a plug-in detector whose factory does not declare anytimeValid: true is taken as not anytime-valid', () => {
+    const plugin = (anytimeValid: boolean | undefined): Registries => {
+      const builtIn = BUILTIN_REGISTRIES.detectors.get('error-rate-sequential')!;
+      const factory = {
+        type: 'house-judge',
+        ...(anytimeValid === undefined ? {} : { anytimeValid }),
+        create: (name: string, options: unknown, ctx: { minSamples: number }) => builtIn.create(name, options, ctx),
+      } as DetectorFactory; // a plug-in written in plain JavaScript may leave the key out
+      return { ...BUILTIN_REGISTRIES, detectors: new Map([...BUILTIN_REGISTRIES.detectors, ['house-judge', factory]]) };
+    };
+    const text = 'analysis:\n  metrics:\n    - { name: house, detector: house-judge }\n';
+    const refused = (registries: Registries): ConfigError => {
+      try {
+        parseConfig(text, 'x.yaml', registries, {});
+      } catch (e) {
+        return e as ConfigError;
+      }
+      throw new Error('expected a ConfigError');
+    };
+    const undeclared = refused(plugin(undefined));
+    expect(undeclared.issues[0]).toMatchObject({
+      code: 'VIGIL_ERR_CONFIG_NOT_ANYTIME_VALID',
+      key: 'analysis.metrics[0]',
+      problem:
+        'metric "house" acts (shadow is not true) with detector house-judge, which does not declare itself anytime-valid (its factory has no anytimeValid: true), so alpha may not bound its false rollbacks',
+      fix: 'set shadow: true to trial it, or acknowledgeNotAnytimeValid: true to let it act knowing its false alarms may grow with the number of looks; if house-judge is anytime-valid, declare anytimeValid: true on its factory instead; see docs/detectors.md#types-and-options',
+    });
+    expect(refused(plugin(false)).issues[0]!.problem).toContain('house-judge, which is not anytime-valid');
+    expect(() => parseConfig(text, 'x.yaml', plugin(true), {})).not.toThrow();
+    const acknowledged = text.replace('house-judge }', 'house-judge, acknowledgeNotAnytimeValid: true }');
+    expect(() => parseConfig(acknowledged, 'x.yaml', plugin(undefined), {})).not.toThrow();
+  });
+
+  it('every built-in but kayenta-mann-whitney is anytime-valid, so the default metrics need no acknowledgement', () => {
+    const declared = [...BUILTIN_REGISTRIES.detectors].map(([type, f]) => [type, f.anytimeValid]);
+    expect(declared.filter(([, v]) => v !== true)).toEqual([[KAYENTA, false]]);
+    expect(() => defaultConfig(BUILTIN_REGISTRIES)).not.toThrow();
   });
 });

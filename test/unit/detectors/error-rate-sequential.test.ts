@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { ErrorRateState } from '../../../detectors/error-rate-sequential.js';
 import { createErrorRateSequential, errorRateSequential } from '../../../detectors/error-rate-sequential.js';
 import { mixtureGrid, stratifiedMixtureLogM } from '../../../detectors/lib/discrete-mixture.js';
+import { formatP } from '../../../detectors/lib/format.js';
 import { logSumExp } from '../../../detectors/lib/log-sum-exp.js';
 import { VigilError } from '../../../src/errors.js';
 import type { Verdict } from '../../../src/contracts/detector.js';
@@ -185,7 +186,7 @@ describe('error-rate-sequential: behaviour', () => {
     expect(verdicts.at(-1)!.summary).toMatch(/^error rate 0\.1x baseline \(upper bound \S+x\)/);
   });
 
-  it('burn-in keeps the phase inconclusive but reports the p-value; then the verdict follows the test', () => {
+  it('burn-in keeps the phase inconclusive but shows the p-value, said not used yet; then the verdict follows the test', () => {
     const { verdicts } = run(
       [
         [20, 20, 20, 0],
@@ -196,7 +197,9 @@ describe('error-rate-sequential: behaviour', () => {
     );
     expect(verdicts[0]!.phase).toBe('inconclusive');
     expect(verdicts[0]!.pValue).toBeLessThan(0.05);
-    expect(verdicts[0]!.summary).toMatch(/^burn-in: 20\/25 canary and 20\/25 baseline requests/);
+    expect(verdicts[0]!.summary).toBe(
+      `burn-in: 20/25 canary and 20/25 baseline requests after 1 look; ${formatP(verdicts[0]!.pValue)} shown, no verdict before both reach 25; canary 20/20 vs baseline 0/20`,
+    );
     expect(verdicts[1]!.phase).toBe('fail');
     expect(verdicts[1]!.samples).toEqual({ canary: 40, baseline: 40 });
   });
@@ -280,9 +283,9 @@ describe('error-rate-sequential: options', () => {
     expect(d.type).toBe('error-rate-sequential');
     expect(d.name).toBe('errors');
     expect((d.init() as ErrorRateState).llr).toHaveLength(48);
-    expect(createErrorRateSequential('e', { ...INDEPENDENT, grid: 32, tolerance: 0.1, priorScale: 0.8 }, 0).init().llr).toHaveLength(
-      32,
-    );
+    expect(
+      createErrorRateSequential('e', { ...INDEPENDENT, grid: 32, tolerance: 0.1, priorScale: 0.8 }, 0).init().llr,
+    ).toHaveLength(32);
   });
 
   const bad: Array<[string, unknown]> = [

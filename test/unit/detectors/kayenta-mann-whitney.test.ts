@@ -68,13 +68,19 @@ describe('kayenta-mann-whitney detector', () => {
     });
   });
 
-  it('EVERY summary says it is not anytime-valid (burn-in, pass, fail, error)', () => {
+  it('EVERY summary says it is not anytime-valid and its p-value is not always-valid (burn-in, pass, fail, error); every verdict is marked', () => {
     const looks: Look[] = K_BAD.map((c, i) => [10_000, c, 10_000, K_BASE[i]!]);
     const { verdicts } = run(looks);
     const d = createKayentaMannWhitney('m', {}, 0);
     const err = d.look(d.init(), lookInput(1, batch(5, 6), batch(5, 0)), 0.05).verdict;
     expect(err.phase).toBe('error');
-    for (const v of [...verdicts, err]) expect(v.summary).toContain(KAYENTA_NOT_VALID);
+    for (const v of [...verdicts, err]) {
+      expect(v.summary).toContain(KAYENTA_NOT_VALID);
+      expect(v.anytimeValid).toBe(false);
+    }
+    expect(KAYENTA_NOT_VALID).toContain('not anytime-valid, false alarms grow with the number of looks');
+    expect(KAYENTA_NOT_VALID).toContain('is not an always-valid p-value');
+    expect(kayentaMannWhitney.anytimeValid).toBe(false);
     expect(new Set(verdicts.map((v) => v.phase))).toEqual(new Set(['inconclusive', 'fail']));
   });
 
@@ -115,7 +121,9 @@ describe('kayenta-mann-whitney detector', () => {
     const looks: Look[] = Array.from({ length: 4 }, () => [10, 0, 10, 0]);
     const { verdicts } = run(looks, { minLooks: 2 }, 25);
     expect(verdicts.map((v) => v.phase)).toEqual(['inconclusive', 'inconclusive', 'pass', 'pass']);
-    expect(verdicts[0]!.summary).toMatch(/^burn-in: 1\/2 canary/);
+    expect(verdicts[0]!.summary).toBe(
+      `burn-in: 1/2 canary and 1/2 baseline looks with data, 10/25 canary and 10/25 baseline samples after 1 look; fixed-horizon Mann-Whitney no p-value this look (min p=1) shown, no verdict before both reach 2 looks with data and 25 samples. ${KAYENTA_NOT_VALID}`,
+    );
   });
 
   it('state is plain JSON and the verdict never carries non-finite numbers', () => {

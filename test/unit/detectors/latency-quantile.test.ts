@@ -283,7 +283,9 @@ describe('latency-quantile: properties', () => {
       {},
       20,
     );
-    expect(verdicts[0]!.summary).toMatch(/^burn-in: 10\/20 canary and 10\/20 baseline spans/);
+    expect(verdicts[0]!.summary).toMatch(
+      /^burn-in: 10\/20 canary and 10\/20 baseline spans after 1 look; p=1 shown, no verdict before both reach 20; canary 0\/0 spans above/,
+    );
     expect(verdicts[0]!.phase).toBe('inconclusive');
     expect(verdicts[1]!.summary).toMatch(/^p99 (latency|ratio)/);
     expect(verdicts[2]!.samples).toEqual({ canary: 30, baseline: 20 });

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { LatencyState } from '../../../detectors/latency-sequential.js';
 import { createLatencySequential, latencySequential, latencyStatistic } from '../../../detectors/latency-sequential.js';
+import { formatP } from '../../../detectors/lib/format.js';
 import { howardTau2 } from '../../../detectors/lib/normal-mixture.js';
 import type { Verdict } from '../../../src/contracts/detector.js';
 import type { LogMoments } from '../../../src/contracts/evidence.js';
@@ -259,7 +260,9 @@ describe('latency-sequential: behaviour', () => {
     );
     expect(verdicts[0]!.phase).toBe('inconclusive');
     expect(verdicts[0]!.pValue).toBeLessThan(0.05);
-    expect(verdicts[0]!.summary).toMatch(/^burn-in: 10\/25 canary and 10\/25 baseline spans/);
+    expect(verdicts[0]!.summary).toBe(
+      `burn-in: 10/25 canary and 10/25 baseline spans after 1 look; ${formatP(verdicts[0]!.pValue)} shown, no verdict before both reach 25`,
+    );
   });
 
   it('looks with one cohort empty add no contrast; state is plain JSON', () => {

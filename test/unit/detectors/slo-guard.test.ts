@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { truncatedBetaLogM } from '../../../detectors/lib/bernoulli-mixture.js';
+import { formatP } from '../../../detectors/lib/format.js';
 import { logBetaTails } from '../../../detectors/lib/incomplete-beta.js';
 import type { SloGuardState } from '../../../detectors/slo-guard.js';
 import { createSloGuard, histogramExceedances, sloGuard } from '../../../detectors/slo-guard.js';
@@ -130,6 +131,9 @@ describe('slo-guard: error-rate mode (no baseline cohort)', () => {
   it('burn-in counts canary requests only', () => {
     const { verdicts } = run([batch(10, 10), batch(10, 10), batch(10, 10)], { maxErrorRate: 0.01 }, 25);
     expect(verdicts.map((v) => v.phase)).toEqual(['inconclusive', 'inconclusive', 'fail']);
+    expect(verdicts[1]!.summary).toBe(
+      `burn-in: 20/25 canary requests (canary only, SLO error rate ≤ 1%) after 2 looks; ${formatP(verdicts[1]!.pValue)} shown, no verdict before the canary reaches 25`,
+    );
   });
 
   it('property: p never increases; fail <=> lower bound > 1x; pass <=> upper bound < 1x', () => {

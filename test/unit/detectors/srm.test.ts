@@ -189,6 +189,14 @@ describe('srm: behaviour', () => {
     expect(verdicts.at(-1)!.estimate).toBe(0);
   });
 
+  it('burn-in (2 x minSamples requests tested): inconclusive, the p-value shown and said not used yet', () => {
+    const { verdicts } = run([[30, 10, 0.25]], {}, 25);
+    expect(verdicts[0]!.phase).toBe('inconclusive');
+    expect(verdicts[0]!.summary).toMatch(
+      /^burn-in: 40\/50 requests tested \(canary got 25% of 40 requests, expected 25%\) after 1 look; p=\S+ shown, no verdict before 50 are tested$/,
+    );
+  });
+
   it('no expected share: inconclusive, never fail, says so', () => {
     const { verdicts, state } = run(
       Array.from({ length: 20 }, (): Look => [1000, 0]),

@@ -3,6 +3,8 @@ import {
   decidingVerdicts,
   describeBounds,
   describeConfidence,
+  describeEvidence,
+  describeValidity,
   describeVerdict,
   explainDecision,
   explainNotification,
@@ -11,6 +13,7 @@ import {
   formatProbability,
   formatRatio,
 } from '../../../../connectors/shared/explain.js';
+import type { MetricVerdict } from '../../../../src/contracts/decision.js';
 import {
   actionFailed,
   errorRateFail,
@@ -103,6 +106,47 @@ describe('explainDecision', () => {
       'latency-p99: FAIL (shadow, not acted on), p99 latency ratio canary/baseline 1.52 (at least 1.21, unbounded above), ' +
         'p-value <0.0001 (alpha 0.050), samples baseline 12,480 / canary 1,315',
     );
+  });
+});
+
+describe('a detector that is not anytime-valid (acting by acknowledgeNotAnytimeValid: true)', () => {
+  const kayentaFail: MetricVerdict = {
+    detector: 'kayenta-mann-whitney',
+    metric: 'latency-kayenta',
+    phase: 'fail',
+    pValue: 0.0042,
+    estimate: 1.31,
+    effect: 'mean ratio canary/baseline of per-look geometric-mean latencies (Kayenta, not anytime-valid)',
+    samples: { baseline: 12_480, canary: 1_315 },
+    summary: 'Kayenta High: … Kayenta compatibility: not anytime-valid, …',
+    anytimeValid: false,
+    alpha: 0.025,
+    shadow: false,
+  };
+
+  it('its failure: the explanation says alpha does not bound its false alarms, and its p-value says so', () => {
+    const d = rollbackDecision({ verdicts: [errorRateFail, kayentaFail] });
+    const caution =
+      'Not anytime-valid: latency-kayenta (kayenta-mann-whitney) acts though its false alarms grow with the number of looks (acknowledgeNotAnytimeValid: true): alpha does not bound them, so this rollback may be a false alarm.';
+    expect(describeValidity(d)).toBe(caution);
+    const { lines } = explainDecision(d);
+    expect(lines).toContain(caution);
+    expect(lines.indexOf(caution)).toBe(lines.findIndex((l) => l.startsWith('latency-kayenta: FAIL')) + 1);
+    expect(describeEvidence(kayentaFail)).toBe(
+      'p-value 0.0042 (alpha 0.025; not anytime-valid), samples baseline 12,480 / canary 1,315',
+    );
+  });
+
+  it('a promote it took part in says its pass carries no guarantee; anytime-valid or shadow ones say nothing', () => {
+    const pass = { ...kayentaFail, phase: 'pass' as const };
+    expect(describeValidity(rollbackDecision({ outcome: 'promote', verdicts: [pass] }))).toBe(
+      'Not anytime-valid: latency-kayenta (kayenta-mann-whitney) acts though its false alarms grow with the number of looks (acknowledgeNotAnytimeValid: true): its pass carries no anytime-valid guarantee.',
+    );
+    expect(describeValidity(rollbackDecision())).toBeUndefined();
+    const shadow = { ...kayentaFail, shadow: true };
+    expect(describeValidity(rollbackDecision({ verdicts: [errorRateFail, shadow] }))).toBeUndefined();
+    expect(explainDecision(rollbackDecision()).lines.some((l) => l.includes('anytime-valid:'))).toBe(false);
+    expect(describeEvidence(errorRateFail)).not.toContain('anytime');
   });
 });
 

@@ -102,6 +102,7 @@ describe('detector kit', () => {
     const seen: unknown[] = [];
     const def = defineDetector({
       type: 'toy',
+      anytimeValid: true,
       options: z.strictObject({ k: z.number().int().default(2) }),
       methods(metric, opts, minSamples): DetectorMethods<Toy> {
         seen.push([metric, opts, minSamples]);
@@ -139,5 +140,38 @@ describe('detector kit', () => {
     expect(badMin.code).toBe('VIGIL_ERR_DETECTOR_OPTIONS');
     expect(badMin.message).toMatch(/metric m4 \(toy\): minSamples: must be an integer >= 0, got 2.5/);
     expect(seen).toHaveLength(2);
+    expect(def.factory.anytimeValid).toBe(true);
+    expect('anytimeValid' in d.look(d.init(), lookInput(1, batch(1, 0), batch(1, 0)), 0.05).verdict).toBe(false);
+  });
+
+  it('defineDetector with anytimeValid: false declares it on the factory and marks every verdict anytimeValid: false', () => {
+    const def = defineDetector({
+      type: 'peeking',
+      anytimeValid: false,
+      options: z.strictObject({}),
+      methods(metric): DetectorMethods<{ pValue: number }> {
+        const out = verdictWriter<{ pValue: number }>({ detector: 'peeking', metric }, () => ({
+          baseline: 0,
+          canary: 0,
+        }));
+        return {
+          init: () => ({ pValue: 1 }),
+          look: (state, _input, alpha) =>
+            alpha > 0.1
+              ? { state, verdict: out.errorVerdict(state, 'bad alpha') }
+              : { state: { pValue: 0.01 }, verdict: out.verdict({ pValue: 0.01 }, 'fail', 'peeked') },
+        };
+      },
+    });
+    expect(def.factory.anytimeValid).toBe(false);
+    for (const d of [def.create('m', {}, 0), def.factory.create('m', {}, { minSamples: 0 })]) {
+      const fail = d.look(d.init(), lookInput(1, batch(1, 0), batch(1, 0)), 0.05);
+      expect(fail.state).toEqual({ pValue: 0.01 });
+      expect(fail.verdict).toMatchObject({ phase: 'fail', summary: 'peeked', anytimeValid: false });
+      expect(d.look(d.init(), lookInput(1, batch(1, 0), batch(1, 0)), 0.5).verdict).toMatchObject({
+        phase: 'error',
+        anytimeValid: false,
+      });
+    }
   });
 });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   formatBounds,
+  formatBurnIn,
+  formatCohortBurnIn,
   formatConfidence,
   formatLooks,
   formatP,
@@ -33,6 +35,14 @@ describe('summary formatting', () => {
     expect(formatTolerance(0.125)).toBe('+12.5%');
     expect(formatLooks(1)).toBe('after 1 look');
     expect(formatLooks(6)).toBe('after 6 looks');
+  });
+  it('burn-in: what it has seen, the p-value shown but not used, and when the first verdict can come', () => {
+    expect(formatCohortBurnIn({ canary: 12, baseline: 30 }, 25, 'requests', 3, formatP(0.03))).toBe(
+      'burn-in: 12/25 canary and 30/25 baseline requests after 3 looks; p=0.03 shown, no verdict before both reach 25',
+    );
+    expect(formatBurnIn('40/50 requests tested', 1, 'p=1', '50 are tested')).toBe(
+      'burn-in: 40/50 requests tested after 1 look; p=1 shown, no verdict before 50 are tested',
+    );
   });
 });
 
