@@ -18,7 +18,7 @@ import type { Task, TaskResult } from './mc/simulate.js';
 
 /**
  * `npm run bench:detectors` (node --import tsx test/bench/detectors-mc.ts): the seeded Monte Carlo benchmark of
- * issue 3. Every scenario of test/bench/mc/scenarios.ts is simulated `--reps` times (100 looks each); in every
+ * issue 3, with the real-traffic rows of issue 13. Every scenario of test/bench/mc/scenarios.ts is simulated `--reps` times (100 looks each); in every
  * replicate all methods of test/bench/mc/methods.ts see the same looks. Prints the markdown tables and the
  * goals (PASS/FAIL with figures), writes bench-results/detectors-mc.json.
  *

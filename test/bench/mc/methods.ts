@@ -30,6 +30,17 @@ const Z_CRIT = 1.6448536269514722;
 
 export type MetricKind = 'errors' | 'latency' | 'decision';
 
+/**
+ * What a method counts as one sample (simulate.ts gives it the look in that view):
+ *  - 'span': every server span is a request, retried attempts included: what Vigil's evidence counted until
+ *    issue 13 (the batches ingestion builds from spans);
+ *  - 'request': the attempts of one request are one request, failed when they failed; each batch (and each of
+ *    its routes) carries `retries`, the extra attempts (read it with traffic.ts `retriesOf`, 0 when nothing was
+ *    retried; in looks without retries both views are the same batches).
+ * Both views carry the per-route breakdown (`CohortBatch.routes`) when the scenario has routes.
+ */
+export type Unit = 'span' | 'request';
+
 export interface MethodRun {
   /** Feeds one look; true when the method alarms (would roll back) at this look. */
   look(input: LookInput): boolean;
@@ -45,7 +56,13 @@ export interface MethodSpec {
   isNull(t: ScenarioTruth): boolean;
   /** Run only in these scenarios (all when absent). */
   scenarios?: readonly string[];
+  /** The view of each look it is given ('span' when absent: every method before issue 13). */
+  unit?: Unit;
   create(): MethodRun;
+}
+
+export function unitOf(m: MethodSpec): Unit {
+  return m.unit ?? 'span';
 }
 
 /** A detector run at a fixed alpha; alarms on `fail`; throws on `error` (a defect, never expected here). */

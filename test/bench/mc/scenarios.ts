@@ -1,4 +1,4 @@
-import type { LatencyDist } from './traffic.js';
+import type { LatencyDist, Rand } from './traffic.js';
 import { logNormal, pareto, scaled, tailOnly } from './traffic.js';
 
 /**
@@ -10,20 +10,50 @@ import { logNormal, pareto, scaled, tailOnly } from './traffic.js';
  * `truth` states what is really different, so every method knows whether its own null hypothesis holds
  * (a false alarm) or not (a detection): the canary/baseline error-rate ratio, the geometric-mean latency
  * ratio and the p99 latency ratio.
+ *
+ * The real-traffic rows (issue 13) draw part of their plan per look (`plan(look, rand)`: a pod shock, a burst),
+ * split a cohort's requests over routes, or make failures sticky (retried on the same cohort). Their truth is
+ * what a request of a given route costs in each cohort, averaged over looks: a canary that differs from the
+ * baseline only in its route mix, or in shocks that hit either cohort equally often, is healthy.
  */
 
-export interface LookPlan {
-  /** Requests per cohort, or a total and the canary's share (realised split drawn per look). */
+/** Requests per cohort, or a total and the canary's share (realised split drawn per look). */
+export interface SplitPlan {
   canary?: number;
   baseline?: number;
   total?: number;
   share?: number;
+}
+
+/** Failure probability and latency of each cohort's requests (one pool, no route breakdown). */
+export interface PooledPlan {
   errCanary: number;
   errBaseline: number;
   latCanary: LatencyDist;
   latBaseline: LatencyDist;
 }
 
+/** One route: its share of each cohort's requests (0: the cohort does not serve it) and what it costs there. */
+export interface RoutePlan extends PooledPlan {
+  /** The stratum key, as production keys `CohortBatch.routes` (e.g. 'GET /fast'). */
+  route: string;
+  shareCanary: number;
+  shareBaseline: number;
+}
+
+export type LookPlan = SplitPlan &
+  (PooledPlan | { routes: readonly RoutePlan[] }) & {
+    /**
+     * Sticky failures: a failed request is retried on the same cohort and fails again, Geometric attempts in all
+     * with this mean (1 or absent: nothing is retried).
+     */
+    meanFailedAttempts?: number;
+  };
+
+/**
+ * With routes, each ratio holds on every route both cohorts serve (the pooled ratios may differ through the
+ * route mix); with pod shocks or bursts, it is the ratio of the cohorts' averages over looks.
+ */
 export interface ScenarioTruth {
   /** Canary / baseline error-rate ratio. */
   errorRatio: number;
@@ -44,7 +74,10 @@ export interface Scenario {
   truth: ScenarioTruth;
   /** Replicates = this x the run's base count (the scenarios behind the delay goals need a precise median). */
   weight?: number;
-  plan(look: number): LookPlan;
+  /** The issue whose goals the row serves (3 when absent; 13: real traffic and its delay cost). */
+  issue?: number;
+  /** The look's plan; `rand` (the replicate's stream) draws what varies from look to look, e.g. a pod shock. */
+  plan(look: number, rand: Rand): LookPlan;
 }
 
 export const LOOKS = 100;
@@ -58,7 +91,7 @@ function fixed(n: number, err: number, lat: LatencyDist, errCanary = err, latCan
   return { canary: n, baseline: n, errCanary, errBaseline: err, latCanary, latBaseline: lat };
 }
 
-function errorScenario(ratio: number): Scenario {
+function errorScenario(ratio: number, issue?: number): Scenario {
   return {
     id: `errors-${ratio}x`,
     title: `errors ${ratio}x (1% base)`,
@@ -66,11 +99,12 @@ function errorScenario(ratio: number): Scenario {
     looks: LOOKS,
     truth: { ...NULL_TRUTH, errorRatio: ratio },
     weight: ratio === 1.5 ? 3 : 1,
+    ...(issue === undefined ? {} : { issue }),
     plan: () => fixed(1000, 0.01, BASE, 0.01 * ratio),
   };
 }
 
-function latencyScenario(factor: number, heavy: boolean): Scenario {
+function latencyScenario(factor: number, heavy: boolean, issue?: number): Scenario {
   const d = heavy ? HEAVY : BASE;
   const pct = Math.round((factor - 1) * 100);
   return {
@@ -80,6 +114,7 @@ function latencyScenario(factor: number, heavy: boolean): Scenario {
     looks: LOOKS,
     truth: { errorRatio: 1, gmRatio: factor, p99Ratio: factor, stRatio: factor },
     weight: factor === 1.1 && !heavy ? 3 : 1,
+    ...(issue === undefined ? {} : { issue }),
     plan: () => fixed(20, 0.01, d, 0.01, scaled(d, factor)),
   };
 }
@@ -96,6 +131,110 @@ const TAIL_ONLY: Scenario = {
 };
 
 const ramp = (look: number): number => 0.05 + (0.45 * (look - 1)) / (LOOKS - 1);
+
+/** Pod shocks: the probability that a look is hit, and then either cohort equally often. */
+export const SHOCK_PROBABILITY = 0.2;
+
+/** Which cohort a pod shock hits in this look, if any (draws 1 or 2 numbers). */
+function podShock(rand: Rand): 'canary' | 'baseline' | null {
+  if (!(rand() < SHOCK_PROBABILITY)) return null;
+  return rand() < 0.5 ? 'canary' : 'baseline';
+}
+
+/** A bad node or a cold cache: 10x errors in one cohort for the whole look; healthy on average. */
+const POD_SHOCK_ERRORS: Scenario = {
+  id: 'pod-shock-errors',
+  title: 'A/A, pod shocks: 10x errors in one cohort (either) in 20% of looks',
+  traffic: '1000',
+  looks: LOOKS,
+  truth: NULL_TRUTH,
+  issue: 13,
+  plan: (_look, rand) => {
+    const hit = podShock(rand);
+    return fixed(1000, hit === 'baseline' ? 0.1 : 0.01, BASE, hit === 'canary' ? 0.1 : 0.01);
+  },
+};
+
+/** One cohort (either) 1.3x slower for the whole look; healthy on average. */
+const POD_SHOCK_LATENCY: Scenario = {
+  id: 'pod-shock-latency',
+  title: 'A/A, pod shocks: one cohort (either) 1.3x slower in 20% of looks',
+  traffic: '20',
+  looks: LOOKS,
+  truth: NULL_TRUTH,
+  issue: 13,
+  plan: (_look, rand) => {
+    const hit = podShock(rand);
+    const slow = scaled(BASE, 1.3);
+    return fixed(20, 0.01, hit === 'baseline' ? slow : BASE, 0.01, hit === 'canary' ? slow : BASE);
+  },
+};
+
+/** Canary-only bursts: a regression that comes and goes. Its error-rate ratio is the average over looks. */
+export const BURST_RATIO = 1 - SHOCK_PROBABILITY + SHOCK_PROBABILITY * 10;
+const CANARY_BURSTS: Scenario = {
+  id: 'canary-bursts',
+  title: `canary alone bursts 10x errors in 20% of looks (errors ${BURST_RATIO}x on average)`,
+  traffic: '1000',
+  looks: LOOKS,
+  truth: { ...NULL_TRUTH, errorRatio: BURST_RATIO },
+  issue: 13,
+  plan: (_look, rand) => fixed(1000, 0.01, BASE, rand() < SHOCK_PROBABILITY ? 0.1 : 0.01),
+};
+
+/** Mean attempts of a failed request in sticky-retries (Geometric: 1, 2, ... with P(k) = 2^-k). */
+export const STICKY_MEAN_ATTEMPTS = 2;
+const STICKY_RETRIES: Scenario = {
+  id: 'sticky-retries',
+  title: 'A/A, sticky retries: a failed request is retried on its cohort and fails again (attempts Geometric, mean 2)',
+  traffic: '1000 requests + retries',
+  looks: LOOKS,
+  truth: NULL_TRUTH,
+  issue: 13,
+  plan: () => ({ ...fixed(1000, 0.01, BASE), meanFailedAttempts: STICKY_MEAN_ATTEMPTS }),
+};
+
+/** Two routes identical in both cohorts: a fast one and a slow, more failing one. */
+const FAST = logNormal(50, 0.5);
+const SLOW = logNormal(400, 0.5);
+const NEW_ROUTE = logNormal(300, 0.5);
+function route(key: string, shareCanary: number, shareBaseline: number, err: number, lat: LatencyDist): RoutePlan {
+  return { route: key, shareCanary, shareBaseline, errCanary: err, errBaseline: err, latCanary: lat, latBaseline: lat };
+}
+
+/** Same routes, same cost per route; only the mix differs (the canary gets more of the slow route). */
+const ROUTE_MIX: Scenario = {
+  id: 'route-mix',
+  title: 'A/A per route, route mix differs: slow route (8x slower, 6x errors) 30% of canary, 10% of baseline',
+  traffic: '1000, 2 routes',
+  looks: LOOKS,
+  truth: NULL_TRUTH,
+  issue: 13,
+  plan: () => ({
+    canary: 1000,
+    baseline: 1000,
+    routes: [route('GET /fast', 0.7, 0.9, 0.005, FAST), route('POST /slow', 0.3, 0.1, 0.03, SLOW)],
+  }),
+};
+
+/** The shared routes unchanged; the canary adds a route of its own (10% of its requests, slower, more errors). */
+const NEW_ENDPOINT: Scenario = {
+  id: 'new-endpoint',
+  title: 'A/A on the shared routes, plus a route only the canary serves (10% of it, median 300 ms, 2% errors)',
+  traffic: '1000, 2 + 1 routes',
+  looks: LOOKS,
+  truth: NULL_TRUTH,
+  issue: 13,
+  plan: () => ({
+    canary: 1000,
+    baseline: 1000,
+    routes: [
+      route('GET /fast', 0.9 * 0.9, 0.9, 0.005, FAST),
+      route('POST /slow', 0.9 * 0.1, 0.1, 0.03, SLOW),
+      route('GET /new', 0.1, 0, 0.02, NEW_ROUTE),
+    ],
+  }),
+};
 
 /** Every scenario of the default run, in table order. */
 export const SCENARIOS: readonly Scenario[] = [
@@ -194,6 +333,15 @@ export const SCENARIOS: readonly Scenario[] = [
     truth: NULL_TRUTH,
     plan: () => fixed(20, 0.01, BASE),
   },
+  // issue 13: real traffic, then the delay cost (regressions that must still be caught)
+  POD_SHOCK_ERRORS,
+  POD_SHOCK_LATENCY,
+  CANARY_BURSTS,
+  STICKY_RETRIES,
+  ROUTE_MIX,
+  NEW_ENDPOINT,
+  errorScenario(3, 13),
+  latencyScenario(1.2, false, 13),
 ];
 
 /** The p99 multiplier of the base log-normal (for documentation and tests). */

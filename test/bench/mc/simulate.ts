@@ -3,10 +3,11 @@ import type { CohortPair } from '../../../src/contracts/evidence.js';
 import { emptyPair, mergePair } from '../../../src/evidence/cohort-batch.js';
 import { seededRandom } from '../../../src/demo/traffic-generator.js';
 import type { MethodSpec } from './methods.js';
-import { METHODS } from './methods.js';
-import type { Scenario } from './scenarios.js';
+import { METHODS, unitOf } from './methods.js';
+import type { LookPlan, Scenario } from './scenarios.js';
 import { scenarioById } from './scenarios.js';
-import { binomial, cohortBatch } from './traffic.js';
+import type { CohortTraffic, Rand } from './traffic.js';
+import { binomial, cohortViews, mergeRequestBatch } from './traffic.js';
 
 /**
  * One replicate = one simulated canary analysis of `scenario.looks` looks; every method sees the same looks
@@ -29,8 +30,54 @@ export function replicateSeed(scenarioId: string, replicate: number, baseSeed = 
 }
 
 /**
- * First alarm look of each method (null: no alarm within the horizon). `methodMs`, when given, accumulates the
- * time spent in each method's looks (for the cost table).
+ * One look in both units (traffic.ts): `span` counts every attempt, `request` counts each request once and carries
+ * its `retries`. The same pair when the look retried nothing.
+ */
+export interface LookViews {
+  span: CohortPair;
+  request: CohortPair;
+}
+
+function cohortTraffic(plan: LookPlan, cohort: 'canary' | 'baseline'): CohortTraffic {
+  const canary = cohort === 'canary';
+  if ('routes' in plan)
+    return {
+      routes: plan.routes.map((r) => ({
+        route: r.route,
+        share: canary ? r.shareCanary : r.shareBaseline,
+        err: canary ? r.errCanary : r.errBaseline,
+        lat: canary ? r.latCanary : r.latBaseline,
+      })),
+    };
+  return { err: canary ? plan.errCanary : plan.errBaseline, lat: canary ? plan.latCanary : plan.latBaseline };
+}
+
+/**
+ * Draws look `look` of `scenario` from `rand`: the plan's own draws, the realised split, then the canary's batch
+ * and the baseline's (the order the issue-3 scenarios always used, so their numbers do not move).
+ */
+export function drawLook(scenario: Scenario, look: number, rand: Rand): LookViews {
+  const plan = scenario.plan(look, rand);
+  let nc: number;
+  let nb: number;
+  if (plan.total !== undefined && plan.share !== undefined) {
+    nc = binomial(rand, plan.total, plan.share);
+    nb = plan.total - nc;
+  } else {
+    nc = plan.canary ?? 0;
+    nb = plan.baseline ?? 0;
+  }
+  const canary = cohortViews(rand, nc, cohortTraffic(plan, 'canary'), plan.meanFailedAttempts);
+  const baseline = cohortViews(rand, nb, cohortTraffic(plan, 'baseline'), plan.meanFailedAttempts);
+  const span: CohortPair = { canary: canary.span, baseline: baseline.span };
+  const same = canary.request === canary.span && baseline.request === baseline.span;
+  return { span, request: same ? span : { canary: canary.request, baseline: baseline.request } };
+}
+
+/**
+ * First alarm look of each method (null: no alarm within the horizon). Each method sees the look in the unit it
+ * declares (MethodSpec.unit). `methodMs`, when given, accumulates the time spent in each method's looks (for the
+ * cost table).
  */
 export function runReplicate(
   scenario: Scenario,
@@ -43,33 +90,23 @@ export function runReplicate(
   const alarms: (number | null)[] = methods.map(() => null);
   let open = methods.length;
   const totals: CohortPair = emptyPair();
+  const requestTotals: CohortPair = emptyPair();
+  const byRequest = methods.some((m) => unitOf(m) === 'request');
   for (let look = 1; look <= scenario.looks && open > 0; look++) {
-    const plan = scenario.plan(look);
-    let nc: number;
-    let nb: number;
-    if (plan.total !== undefined && plan.share !== undefined) {
-      nc = binomial(rand, plan.total, plan.share);
-      nb = plan.total - nc;
-    } else {
-      nc = plan.canary ?? 0;
-      nb = plan.baseline ?? 0;
+    const views = drawLook(scenario, look, rand);
+    mergePair(totals, views.span);
+    const base = { analysisId: `mc-${scenario.id}`, look, atUnixMs: 1_700_000_000_000 + look * 10_000 };
+    const spanInput: LookInput = { ...base, batch: views.span, totals };
+    let requestInput = spanInput;
+    if (byRequest) {
+      mergeRequestBatch(requestTotals.canary, views.request.canary);
+      mergeRequestBatch(requestTotals.baseline, views.request.baseline);
+      requestInput = { ...base, batch: views.request, totals: requestTotals };
     }
-    const batch: CohortPair = {
-      canary: cohortBatch(rand, nc, plan.errCanary, plan.latCanary),
-      baseline: cohortBatch(rand, nb, plan.errBaseline, plan.latBaseline),
-    };
-    mergePair(totals, batch);
-    const input: LookInput = {
-      analysisId: `mc-${scenario.id}`,
-      look,
-      atUnixMs: 1_700_000_000_000 + look * 10_000,
-      batch,
-      totals,
-    };
     runs.forEach((r, i) => {
       if (alarms[i] !== null) return;
       const t0 = methodMs === undefined ? 0 : performance.now();
-      const alarm = r.look(input);
+      const alarm = r.look(unitOf(methods[i] as MethodSpec) === 'request' ? requestInput : spanInput);
       if (methodMs !== undefined) methodMs[i] = (methodMs[i] ?? 0) + performance.now() - t0;
       if (alarm) {
         alarms[i] = look;

@@ -1,5 +1,5 @@
 import type { CohortBatch } from '../../../src/contracts/evidence.js';
-import { addRequest, emptyBatch } from '../../../src/evidence/cohort-batch.js';
+import { addRequest, emptyBatch, mergeBatch } from '../../../src/evidence/cohort-batch.js';
 import { HISTOGRAM_SCALE, recordHistogram } from '../../../src/evidence/latency-histogram.js';
 import { normalCdf } from '../../../detectors/lib/normal.js';
 
@@ -17,6 +17,14 @@ import { normalCdf } from '../../../detectors/lib/normal.js';
  *    log-variance of ~0.25), so the moments and the histogram describe the same spans. Binomials with mean
  *    above 500 use the normal approximation (their skewness is below 0.05).
  * Failures are independent of latency (Bernoulli per request).
+ *
+ * Real traffic (issue 13) adds two things on top, each built from such batches (`cohortViews`):
+ *  - routes: a cohort's requests split over routes (Multinomial), one batch per route, merged into the cohort's
+ *    batch whose `routes` keeps them (the routes add up to the batch, as production's addRequest/mergeBatch make
+ *    them);
+ *  - sticky retries: a failed request fails again on the same cohort a Geometric number of attempts; the SPAN view
+ *    counts every attempt (the request's batch plus a batch of failed retry spans), the REQUEST view counts the
+ *    request once and carries the extra attempts in `retries`.
  */
 
 export type Rand = () => number;
@@ -172,4 +180,118 @@ export function cohortBatch(rand: Rand, n: number, p: number, d: LatencyDist): C
     m.n = total;
   }
   return b;
+}
+
+/**
+ * A cohort's look in the REQUEST view: one entry per request however many attempts it took (a request is failed
+ * when its attempts failed), plus `retries`, the extra attempts its failed requests made on the same cohort.
+ * `retries` is absent when the scenario does not retry: the request view is then the span view itself.
+ */
+export interface RequestBatch extends CohortBatch {
+  retries?: number;
+  routes?: Record<string, RequestBatch>;
+}
+
+/** Extra attempts recorded in a request-view batch (0 when absent: nothing was retried). */
+export function retriesOf(b: CohortBatch): number {
+  return (b as RequestBatch).retries ?? 0;
+}
+
+/**
+ * What one cohort served during a look, in both units: SPAN view (every attempt is a server span, failed or not:
+ * what Vigil counted until issue 13) and REQUEST view. The same objects when nothing was retried.
+ */
+export interface CohortViews {
+  span: CohortBatch;
+  request: RequestBatch;
+}
+
+/** One route of a cohort's traffic: its share of the cohort's requests, failure probability and latency. */
+export interface RouteTraffic {
+  route: string;
+  share: number;
+  err: number;
+  lat: LatencyDist;
+}
+
+/** A cohort's traffic in a look: one pool (no route breakdown), or routes whose shares add up to 1. */
+export type CohortTraffic = { err: number; lat: LatencyDist } | { routes: readonly RouteTraffic[] };
+
+/** Multinomial(n, shares) by sequential conditional binomials; shares must add up to 1. */
+export function multinomial(rand: Rand, n: number, shares: readonly number[]): number[] {
+  const total = shares.reduce((a, b) => a + b, 0);
+  if (Math.abs(total - 1) > 1e-9) throw new Error(`route shares must add up to 1, got ${total}`);
+  let left = n;
+  let mass = 1;
+  return shares.map((s, i) => {
+    const last = shares.slice(i + 1).every((x) => x === 0);
+    const c = last ? left : s === 0 ? 0 : binomial(rand, left, Math.min(1, s / mass));
+    mass -= s;
+    left -= c;
+    return c;
+  });
+}
+
+/**
+ * `n` requests with failure probability `p` and latency `d`, in both views. With `meanAttempts` > 1 failures are
+ * sticky: a failed request is retried on the same cohort and fails again, Geometric attempts in all (support 1, 2,
+ * ...; mean `meanAttempts`); each retry is a failed span with its own latency drawn from `d` (exact path or
+ * shortcut like any batch). The request view holds the requests themselves (one span each, the first attempt).
+ */
+function pooledViews(rand: Rand, n: number, p: number, d: LatencyDist, meanAttempts: number): CohortViews {
+  const request: RequestBatch = cohortBatch(rand, n, p, d);
+  if (!(meanAttempts > 1)) return { span: request, request };
+  const again = 1 - 1 / meanAttempts;
+  let retries = 0;
+  for (let i = 0; i < request.errors; i++) while (rand() < again) retries += 1;
+  request.retries = retries;
+  const span = emptyBatch();
+  mergeBatch(span, request);
+  mergeBatch(span, cohortBatch(rand, retries, 1, d));
+  return { span, request };
+}
+
+/**
+ * One cohort's look: `n` requests of `traffic`, failures sticky with Geometric attempts of mean `meanAttempts`
+ * (1: independent requests, nothing retried). With routes, each request picks its route independently
+ * (Multinomial split of `n`); every route with requests gets its own batch (built like any batch, exact path or
+ * shortcut), kept in the parent's `routes` under its key, and the parent is their merge (mergeBatch), so the
+ * routes add up to the parent, as in production (src/evidence/cohort-batch.ts). Routes without requests in the
+ * look have no entry, as in production.
+ */
+export function cohortViews(rand: Rand, n: number, traffic: CohortTraffic, meanAttempts = 1): CohortViews {
+  if (!('routes' in traffic)) return pooledViews(rand, n, traffic.err, traffic.lat, meanAttempts);
+  const shares = traffic.routes.map((r) => r.share);
+  const counts = multinomial(rand, n, shares);
+  const retried = meanAttempts > 1;
+  const span = emptyBatch();
+  const request: RequestBatch = retried ? { ...emptyBatch(), retries: 0 } : span;
+  const spanRoutes: Record<string, CohortBatch> = {};
+  const requestRoutes: Record<string, RequestBatch> = retried ? {} : spanRoutes;
+  traffic.routes.forEach((r, i) => {
+    const c = counts[i] as number;
+    if (c === 0) return;
+    if (r.route in spanRoutes) throw new Error(`route ${r.route} appears twice`);
+    const v = pooledViews(rand, c, r.err, r.lat, meanAttempts);
+    spanRoutes[r.route] = v.span;
+    mergeBatch(span, v.span);
+    if (retried) {
+      requestRoutes[r.route] = v.request;
+      mergeBatch(request, v.request);
+      request.retries = retriesOf(request) + retriesOf(v.request);
+    }
+  });
+  span.routes = spanRoutes;
+  request.routes = requestRoutes;
+  return { span, request };
+}
+
+/** Adds a request-view batch into running totals: mergeBatch plus the retries, overall and per route. */
+export function mergeRequestBatch(into: RequestBatch, from: RequestBatch): void {
+  mergeBatch(into, from);
+  if (from.retries !== undefined) into.retries = retriesOf(into) + from.retries;
+  for (const [route, b] of Object.entries(from.routes ?? {})) {
+    const r = into.routes?.[route];
+    if (r !== undefined && b.retries !== undefined) r.retries = retriesOf(r) + b.retries;
+  }
 }
