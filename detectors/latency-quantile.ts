@@ -15,6 +15,9 @@ import type { Alternatives } from './lib/exceedance-mixture.js';
 import { addLook, alternativesOf, crossingRung, rungLogM } from './lib/exceedance-mixture.js';
 import { formatBounds, formatCohortBurnIn, formatLooks, formatP, formatRatio, formatTolerance } from './lib/format.js';
 import { alwaysValidPValue } from './lib/p-value.js';
+import type { BetLedger, BinomialStratum } from './lib/robust-looks.js';
+import { BET_SCALES, binomialLookBets, ledgerLogM } from './lib/robust-looks.js';
+import { lookStrata } from './lib/route-strata.js';
 
 /**
  * `latency-quantile`: tail guard. Is the canary's p-quantile latency (default p99) more than (1 + tolerance) x
@@ -90,6 +93,12 @@ const optionsSchema = z.strictObject({
   grid: z.number().int().min(8).max(128).default(32),
   /** Scale of the half-normal prior on ln(exceedance ratio). */
   priorScale: z.number().positive().max(10).default(1),
+  /**
+   * How looks are combined: `robust` (default) bets a bounded amount per look on its route-stratified exceedances
+   * (lib/robust-looks.ts), so a look where one cohort was slow as a whole cannot decide alone; `independent` is
+   * the discrete mixture over every span of the whole look.
+   */
+  combine: z.enum(['robust', 'independent']).default('robust'),
 });
 
 export type LatencyQuantileOptions = z.output<typeof optionsSchema>;
@@ -112,8 +121,11 @@ export interface LatencyQuantileState {
   /** Baseline spans of all previous looks at the working scale (sparse), for the threshold. */
   baselineCounts: Record<number, number>;
   baselineZero: number;
-  /** Cumulative LLR per rung per alternative (K up, then K down). */
+  /** Cumulative LLR per rung per alternative (K up, then K down). `independent` only (empty rows when robust). */
   llr: number[][];
+  /** `robust` only: per rung, the log-wealth of each bet scale (rung-major): 'worse' tests the rung's 'up'
+   *  null, 'better' the mirrored one. */
+  bets?: BetLedger;
   /** Mantel-Haenszel numerator per rung and denominator. */
   mhNum: number[];
   mhDen: number;
@@ -154,8 +166,11 @@ function ladderOf(scale: number, tolerance: number): Ladder {
 
 function evaluate(s: LatencyQuantileState, ladder: Ladder, alt: Alternatives, alpha: number): SequentialEvaluation {
   const logInv = Math.log(1 / alpha);
-  const up = (r: number): number => rungLogM(s.llr[r] as number[], alt, 'up');
-  const down = (r: number): number => rungLogM(s.llr[r] as number[], alt, 'down');
+  const bets = s.bets;
+  const up = (r: number): number =>
+    bets === undefined ? rungLogM(s.llr[r] as number[], alt, 'up') : ledgerLogM(bets.worse, r);
+  const down = (r: number): number =>
+    bets === undefined ? rungLogM(s.llr[r] as number[], alt, 'down') : ledgerLogM(bets.better, r);
   const logM = up(ladder.failRow);
   const passEvidence = down(ladder.passRow);
   const e: SequentialEvaluation = { logM, passEvidence };
@@ -225,12 +240,54 @@ function histogramScale(c: LatencyHistogram, b: LatencyHistogram, cn: number, bn
   return Math.min(MAX_WORK_SCALE, ...scales);
 }
 
+/**
+ * `combine: robust`: the look's exceedances per route both cohorts served (the same threshold t_j for every
+ * route: under the null each route's canary exceeds s t_j no more often than its baseline exceeds t_j), one
+ * bounded bet per rung over the route strata (lib/robust-looks.ts). Updates `s` (a fresh copy) in place.
+ */
+function robustLook(s: LatencyQuantileState, input: LookInput, ladder: Ladder, threshold: number): void {
+  const perRung: BinomialStratum[][] = Array.from({ length: ladder.rungs }, () => []);
+  for (const pair of lookStrata(input.batch, (x) => histogramCount(x.latencyHistogram)).compared) {
+    const cn = histogramCount(pair.canary.latencyHistogram);
+    const bn = histogramCount(pair.baseline.latencyHistogram);
+    const rho = cn / (cn + bn);
+    const y = tailCounts(sortedAtScale(pair.baseline.latencyHistogram, ladder.scale), threshold, 1)[0] as number;
+    const x = tailCounts(
+      sortedAtScale(pair.canary.latencyHistogram, ladder.scale),
+      threshold + ladder.low,
+      ladder.rungs,
+    );
+    x.forEach((xk, r) => {
+      if (xk + y > 0) perRung[r]!.push({ rho, failures: xk + y, canaryFailures: xk });
+    });
+    s.mhNum = s.mhNum.map((v, r) => v + (x[r] as number) * (1 - rho));
+    s.mhDen += y * rho;
+    s.canaryAbove += x[ladder.failRow] as number;
+    s.baselineAbove += y;
+    s.canaryTested += cn;
+    s.baselineTested += bn;
+  }
+  const k = BET_SCALES.length;
+  const worse = s.bets!.worse.slice();
+  const better = s.bets!.better.slice();
+  const t = new Array<number>(k).fill(0);
+  perRung.forEach((strata, r) => {
+    if (!binomialLookBets(strata, 0, BET_SCALES, t)) return;
+    for (let j = 0; j < k; j++) {
+      worse[r * k + j] = (worse[r * k + j] as number) + Math.log1p(t[j] as number);
+      better[r * k + j] = (better[r * k + j] as number) + Math.log1p(-(t[j] as number));
+    }
+  });
+  s.bets = { worse, better };
+}
+
 function latencyQuantileMethods(
   name: string,
   opts: LatencyQuantileOptions,
   burnInSamples: number,
 ): DetectorMethods<LatencyQuantileState> {
   const alt = alternativesOf(mixtureGrid(opts.grid, opts.priorScale));
+  const robust = opts.combine === 'robust';
   const out = verdictWriter<LatencyQuantileState>(
     { detector: LATENCY_QUANTILE, metric: name, effect: EFFECT_OF(opts.quantile) },
     (s) => ({ baseline: s.baselineSamples, canary: s.canarySamples }),
@@ -277,7 +334,11 @@ function latencyQuantileMethods(
         const ladder = ladderOf(histogramScale(ch, bh, cn, bn), opts.tolerance);
         s.scale = ladder.scale;
         s.lowRung = ladder.low;
-        s.llr = Array.from({ length: ladder.rungs }, () => new Array<number>(alt.logR.length).fill(0));
+        s.llr = Array.from({ length: ladder.rungs }, () => new Array<number>(robust ? 0 : alt.logR.length).fill(0));
+        if (robust) {
+          const n = ladder.rungs * BET_SCALES.length;
+          s.bets = { worse: new Array<number>(n).fill(0), better: new Array<number>(n).fill(0) };
+        }
         s.mhNum = new Array<number>(ladder.rungs).fill(0);
       }
       const ladder = s.scale === null ? undefined : ladderOf(s.scale, opts.tolerance);
@@ -297,16 +358,19 @@ function latencyQuantileMethods(
         const q = quantileBucket(s.baselineCounts, s.baselineZero, opts.quantile);
         if (q !== undefined && cn > 0 && bn > 0) {
           const threshold = q + 1; // t_j = b_{q+1}, the upper bound of the quantile's bucket
-          const rho = cn / (cn + bn);
-          const y = tailCounts(b, threshold, 1)[0] as number;
-          const x = tailCounts(c, threshold + ladder.low, ladder.rungs);
-          s.llr = addLook(s.llr, alt, rho, y, x);
-          s.mhNum = s.mhNum.map((v, r) => v + (x[r] as number) * (1 - rho));
-          s.mhDen += y * rho;
-          s.canaryAbove += x[ladder.failRow] as number;
-          s.baselineAbove += y;
-          s.canaryTested += cn;
-          s.baselineTested += bn;
+          if (robust) robustLook(s, input, ladder, threshold);
+          else {
+            const rho = cn / (cn + bn);
+            const y = tailCounts(b, threshold, 1)[0] as number;
+            const x = tailCounts(c, threshold + ladder.low, ladder.rungs);
+            s.llr = addLook(s.llr, alt, rho, y, x);
+            s.mhNum = s.mhNum.map((v, r) => v + (x[r] as number) * (1 - rho));
+            s.mhDen += y * rho;
+            s.canaryAbove += x[ladder.failRow] as number;
+            s.baselineAbove += y;
+            s.canaryTested += cn;
+            s.baselineTested += bn;
+          }
         }
         if (bn > 0) {
           const counts = { ...s.baselineCounts };

@@ -211,14 +211,43 @@ function familyIsNull(t: ScenarioTruth): boolean {
   });
 }
 
+/** The looks combined as before issue 13 (every span independent): the "today" columns. */
+const INDEPENDENT = { combine: 'independent' } as const;
+
+/** The default metric family at the Bonferroni split, each metric's options merged with `extra`. */
+function familyRun(extra: Record<string, unknown>): MethodRun {
+  const metrics = familyMetrics();
+  const alphas = splitAlpha(
+    ALPHA,
+    metrics.map(() => ({ weight: 1, shadow: false })),
+  );
+  return detectorRun(
+    metrics.map((m, i) => {
+      const f = BUILTIN_DETECTORS.get(m.detector);
+      if (f === undefined) throw new Error(`detector ${m.detector} is not registered in detectors/index.ts`);
+      const options = { ...m.options, ...extra };
+      return { d: f.create(m.name, options, { minSamples: MIN_SAMPLES }), alpha: alphas[i] as number };
+    }),
+  );
+}
+
 export const METHODS: readonly MethodSpec[] = [
   {
     id: 'vigil-error-rate',
     label: 'Vigil error-rate-sequential',
     metric: 'errors',
     vigil: true,
+    unit: 'request',
     isNull: errorsNull,
     create: () => detectorRun([{ d: createErrorRateSequential('error-rate', {}, MIN_SAMPLES), alpha: ALPHA }]),
+  },
+  {
+    id: 'today-error-rate',
+    label: 'before issue 13: independent mixture, per span',
+    metric: 'errors',
+    vigil: false,
+    isNull: errorsNull,
+    create: () => detectorRun([{ d: createErrorRateSequential('error-rate', INDEPENDENT, MIN_SAMPLES), alpha: ALPHA }]),
   },
   {
     id: 'fixed-z',
@@ -280,7 +309,16 @@ export const METHODS: readonly MethodSpec[] = [
     metric: 'latency',
     vigil: true,
     isNull: latencyNull,
+    unit: 'request',
     create: () => detectorRun([{ d: createLatencySequential('latency', {}, MIN_SAMPLES), alpha: ALPHA }]),
+  },
+  {
+    id: 'today-latency',
+    label: 'before issue 13: normal mixture over every span',
+    metric: 'latency',
+    vigil: false,
+    isNull: latencyNull,
+    create: () => detectorRun([{ d: createLatencySequential('latency', INDEPENDENT, MIN_SAMPLES), alpha: ALPHA }]),
   },
   {
     id: 'vigil-latency-quantile',
@@ -288,6 +326,7 @@ export const METHODS: readonly MethodSpec[] = [
     metric: 'latency',
     vigil: true,
     isNull: (t) => t.stRatio <= 1.1,
+    unit: 'request',
     create: () => detectorRun([{ d: createLatencyQuantile('latency-p99', {}, MIN_SAMPLES), alpha: ALPHA }]),
   },
   {
@@ -347,20 +386,16 @@ export const METHODS: readonly MethodSpec[] = [
     label: 'Vigil decision (default metrics, Bonferroni)',
     metric: 'decision',
     vigil: true,
+    unit: 'request',
     isNull: familyIsNull,
-    create: () => {
-      const metrics = familyMetrics();
-      const alphas = splitAlpha(
-        ALPHA,
-        metrics.map(() => ({ weight: 1, shadow: false })),
-      );
-      return detectorRun(
-        metrics.map((m, i) => {
-          const f = BUILTIN_DETECTORS.get(m.detector);
-          if (f === undefined) throw new Error(`detector ${m.detector} is not registered in detectors/index.ts`);
-          return { d: f.create(m.name, m.options, { minSamples: MIN_SAMPLES }), alpha: alphas[i] as number };
-        }),
-      );
-    },
+    create: () => familyRun({}),
+  },
+  {
+    id: 'today-decision',
+    label: 'before issue 13: decision, independent mixtures per span',
+    metric: 'decision',
+    vigil: false,
+    isNull: familyIsNull,
+    create: () => familyRun(INDEPENDENT),
   },
 ];

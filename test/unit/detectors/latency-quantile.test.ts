@@ -11,6 +11,10 @@ import { addRequest, emptyBatch } from '../../../src/evidence/cohort-batch.js';
 import { bucketIndex } from '../../../src/evidence/latency-histogram.js';
 import { gaussian, llrByTheta, lookInput, relErr, rng } from '../../helpers/detectors.js';
 
+/** This file pins the exceedance mixture (`combine: independent`); the default `robust` combination has its own
+ *  tests (robust-looks.test.ts). */
+const INDEPENDENT = { combine: 'independent' } as const;
+
 /** A cohort's look built the production way (addRequest), from durations in ms. */
 function cohort(durations: readonly number[]): CohortBatch {
   const b = emptyBatch();
@@ -31,7 +35,7 @@ function run(
   minSamples = 20,
   alpha = 0.05,
 ): { verdicts: Verdict[]; states: LatencyQuantileState[] } {
-  const d = createLatencyQuantile('latency-p99', options, minSamples);
+  const d = createLatencyQuantile('latency-p99', { ...INDEPENDENT, ...(options as object) }, minSamples);
   let state = d.init();
   const verdicts: Verdict[] = [];
   const states: LatencyQuantileState[] = [];
@@ -59,7 +63,7 @@ function firstFail(
   alpha: number,
   minSamples = 25,
 ): number | null {
-  const d = createLatencyQuantile('q', options, minSamples);
+  const d = createLatencyQuantile('q', { ...INDEPENDENT, ...(options as object) }, minSamples);
   let s = d.init();
   for (let j = 1; j <= looks; j++) {
     const [c, b] = gen(j);
@@ -162,7 +166,7 @@ describe('latency-quantile: properties', () => {
         }),
         fc.constantFrom(0, 0.1, 0.5),
         (looks, tolerance) => {
-          const d = createLatencyQuantile('q', { tolerance, quantile: 0.9 }, 0);
+          const d = createLatencyQuantile('q', { ...INDEPENDENT, tolerance, quantile: 0.9 }, 0);
           let s = d.init();
           for (const [i, [h, a, b]] of looks.entries()) {
             const r = d.look(
@@ -189,8 +193,8 @@ describe('latency-quantile: properties', () => {
       fc.property(
         fc.array(fc.tuple(histogramArb, histogramArb, fc.integer({ min: 0, max: 6 })), { minLength: 1, maxLength: 15 }),
         (looks) => {
-          const d = createLatencyQuantile('q', { tolerance: 0 }, 0);
-          const e = createLatencyQuantile('q', { tolerance: 0 }, 0);
+          const d = createLatencyQuantile('q', { ...INDEPENDENT, tolerance: 0 }, 0);
+          const e = createLatencyQuantile('q', { ...INDEPENDENT, tolerance: 0 }, 0);
           let s = d.init();
           let t = e.init();
           let prev = 1;
@@ -243,7 +247,7 @@ describe('latency-quantile: properties', () => {
   it('coarsens finer histograms to scale 3 (same verdicts) and rejects malformed or coarser ones with an error verdict', () => {
     const rand = rng(9);
     const looks: Look[] = Array.from({ length: 6 }, () => [tailOnly(logNormal(rand, 200), Q95), logNormal(rand, 200)]);
-    const d = createLatencyQuantile('q', {}, 25);
+    const d = createLatencyQuantile('q', INDEPENDENT, 25);
     let s3 = d.init();
     let s5 = d.init();
     looks.forEach(([c, b], i) => {
@@ -361,7 +365,7 @@ describe('latency-quantile: simulation (seeded)', () => {
     const reps = 20;
     for (let rep = 0; rep < reps; rep++) {
       const rand = rng(30_000 + rep);
-      const d = createLatencyQuantile('q', {}, 25);
+      const d = createLatencyQuantile('q', INDEPENDENT, 25);
       let s = d.init();
       for (let j = 1; j <= 100; j++) {
         const r = d.look(
