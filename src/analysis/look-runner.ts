@@ -383,9 +383,23 @@ export function snapshot(
     late: { ...a.late },
     used: usedShare(t, a.late),
     idleClosedLooks: { ...(a.idleClosed ?? NONE) },
+    ...uncomparedRoutes(t),
     verdicts: a.verdicts,
     ...(a.decision ? { decisionId: a.decision.id } : {}),
   };
+}
+
+/** Routes only one cohort served in the running totals (at most the routes kept per service, plus two). */
+function uncomparedRoutes(t: CohortPair): Pick<AnalysisSnapshot, 'uncomparedRoutes'> {
+  const out: NonNullable<AnalysisSnapshot['uncomparedRoutes']> = [];
+  const c = t.canary.routes ?? {};
+  const b = t.baseline.routes ?? {};
+  for (const [route, x] of Object.entries(c))
+    if (x.requests > 0 && !((b[route]?.requests ?? 0) > 0)) out.push({ route, cohort: 'canary', requests: x.requests });
+  for (const [route, x] of Object.entries(b))
+    if (x.requests > 0 && !((c[route]?.requests ?? 0) > 0))
+      out.push({ route, cohort: 'baseline', requests: x.requests });
+  return out.length === 0 ? {} : { uncomparedRoutes: out };
 }
 
 /** The share of each cohort's requests for the compared looks that the analysis used (compared / (compared +
