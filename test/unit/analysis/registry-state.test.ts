@@ -96,7 +96,7 @@ describe('the registry state through a checkpoint', () => {
   it('markDecided and resumeTo apply what the audit log recorded after the checkpoint', () => {
     const first: Run = { looks: [], decisions: [], list: [] };
     const reg = fresh(first);
-    for (const r of requests.slice(0, 300)) reg.ingest(r.map((s) => ({ ...s })));
+    for (const r of requests.slice(0, 700)) reg.ingest(r.map((s) => ({ ...s })));
     const bytes = serialize(reg.exportState()); // the checkpoint, taken before the looks ran
     reg.runPendingLooks();
     const decision = first.decisions[0]!;

@@ -76,7 +76,7 @@ function realDecision(looks: { worse: Look; onlyCanaryFails: Look; same: Look },
     { weight: 1, shadow: false },
     { weight: 1, shadow: false },
   ]);
-  const n = 6;
+  const n = 12;
   const verdicts = [
     errorRateVerdict(
       'errors',
