@@ -57,7 +57,7 @@ describe('bench:detectors harness', () => {
     expect(md).toContain('| tail-only: slowest 5% twice as slow | 200 |');
     const goals = renderGoals(r);
     expect(goals.split('\n')).toHaveLength(r.goals.length);
-    expect(goals).toMatch(/^(PASS|FAIL) {2}false-alarm rate/);
+    expect(goals).toMatch(/^(PASS|FAIL) {2}what rolls back \(default metrics/);
     expect(r.goals.find((g) => g.goal.startsWith('tail-only'))!.pass).toBe(true);
     const json = JSON.parse(JSON.stringify(toJson(r, { quick: true }))) as {
       cells: unknown[];
