@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { DetectorFactory, DetectorLookResult, LookInput, Phase } from '../src/contracts/detector.js';
 import { batchProblem } from './lib/batch-check.js';
-import type { DetectorMethods, SequentialEvaluation } from './lib/detector-kit.js';
+import type { DetectorMethods, SequentialEvaluation, VerdictWriter } from './lib/detector-kit.js';
 import {
   alphaProblem,
   defineDetector,
@@ -217,34 +217,46 @@ function emptyTally(): RouteTally {
 }
 
 /** `combine: robust`: one bounded bet per look over its route strata (lib/robust-looks.ts). */
-function robustMethods(name: string, opts: ErrorRateOptions, burnInSamples: number): DetectorMethods<ErrorRateState> {
-  const out = verdictWriter<ErrorRateState>({ detector: ERROR_RATE_SEQUENTIAL, metric: name, effect: EFFECT }, (s) => ({
+/** The verdict builder of one error-rate metric (both combinations). */
+function writerOf(name: string): VerdictWriter<ErrorRateState> {
+  return verdictWriter<ErrorRateState>({ detector: ERROR_RATE_SEQUENTIAL, metric: name, effect: EFFECT }, (s) => ({
     baseline: s.baselineRequests,
     canary: s.canaryRequests,
   }));
+}
+
+/** The state before the first look: no counts, the given LLR row (independent) or ledger (robust). */
+function initialState(llr: number[], robust?: Pick<ErrorRateState, 'ledger' | 'mh' | 'routes'>): ErrorRateState {
+  return {
+    looks: 0,
+    canaryRequests: 0,
+    baselineRequests: 0,
+    canaryErrors: 0,
+    baselineErrors: 0,
+    llr,
+    strata: [],
+    pValue: 1,
+    ...robust,
+  };
+}
+
+/** Why the look cannot be used (alpha, counts), or undefined. */
+function lookProblem(input: LookInput, alpha: number): string | undefined {
+  return (
+    alphaProblem(alpha) ??
+    batchProblem('canary', input.batch.canary, 'counts') ??
+    batchProblem('baseline', input.batch.baseline, 'counts')
+  );
+}
+
+function robustMethods(name: string, opts: ErrorRateOptions, burnInSamples: number): DetectorMethods<ErrorRateState> {
+  const out = writerOf(name);
   const r0 = 1 + opts.tolerance;
   const grid = nullGrid(r0);
   return {
-    init(): ErrorRateState {
-      return {
-        looks: 0,
-        canaryRequests: 0,
-        baselineRequests: 0,
-        canaryErrors: 0,
-        baselineErrors: 0,
-        llr: [],
-        strata: [],
-        pValue: 1,
-        ledger: emptyLedger(grid),
-        mh: { num: 0, den: 0 },
-        routes: {},
-      };
-    },
+    init: () => initialState([], { ledger: emptyLedger(grid), mh: { num: 0, den: 0 }, routes: {} }),
     look(state: ErrorRateState, input: LookInput, alpha: number): DetectorLookResult<ErrorRateState> {
-      const problem =
-        alphaProblem(alpha) ??
-        batchProblem('canary', input.batch.canary, 'counts') ??
-        batchProblem('baseline', input.batch.baseline, 'counts');
+      const problem = lookProblem(input, alpha);
       if (problem !== undefined) return { state, verdict: out.errorVerdict(state, problem) };
       const { canary, baseline } = input.batch;
       const look = lookStrata(input.batch);
@@ -324,32 +336,15 @@ function errorRateMethods(
   burnInSamples: number,
 ): DetectorMethods<ErrorRateState> {
   if (opts.combine === 'robust') return robustMethods(name, opts, burnInSamples);
-  const out = verdictWriter<ErrorRateState>({ detector: ERROR_RATE_SEQUENTIAL, metric: name, effect: EFFECT }, (s) => ({
-    baseline: s.baselineRequests,
-    canary: s.canaryRequests,
-  }));
+  const out = writerOf(name);
   const grid = mixtureGrid(opts.grid, opts.priorScale);
   const r0 = 1 + opts.tolerance;
   const alternatives = grid.logG.map((lg) => r0 * Math.exp(lg));
 
   return {
-    init(): ErrorRateState {
-      return {
-        looks: 0,
-        canaryRequests: 0,
-        baselineRequests: 0,
-        canaryErrors: 0,
-        baselineErrors: 0,
-        llr: alternatives.map(() => 0),
-        strata: [],
-        pValue: 1,
-      };
-    },
+    init: () => initialState(alternatives.map(() => 0)),
     look(state: ErrorRateState, input: LookInput, alpha: number): DetectorLookResult<ErrorRateState> {
-      const problem =
-        alphaProblem(alpha) ??
-        batchProblem('canary', input.batch.canary, 'counts') ??
-        batchProblem('baseline', input.batch.baseline, 'counts');
+      const problem = lookProblem(input, alpha);
       if (problem !== undefined) return { state, verdict: out.errorVerdict(state, problem) };
       const { canary, baseline } = input.batch;
 

@@ -16,7 +16,7 @@ import { addLook, alternativesOf, crossingRung, rungLogM } from './lib/exceedanc
 import { formatBounds, formatCohortBurnIn, formatLooks, formatP, formatRatio, formatTolerance } from './lib/format.js';
 import { alwaysValidPValue } from './lib/p-value.js';
 import type { BetLedger, BinomialStratum } from './lib/robust-looks.js';
-import { BET_SCALES, betLogFactor, binomialLookBets, ledgerLogM } from './lib/robust-looks.js';
+import { BET_SCALES, addBets, binomialLookBets, ledgerLogM } from './lib/robust-looks.js';
 import { lookStrata } from './lib/route-strata.js';
 
 /**
@@ -240,6 +240,24 @@ function histogramScale(c: LatencyHistogram, b: LatencyHistogram, cn: number, bn
   return Math.min(MAX_WORK_SCALE, ...scales);
 }
 
+/** Adds one (look, stratum)'s exceedances to the estimate's sums and the summary's counts, in place. */
+function tallyExceedances(
+  s: LatencyQuantileState,
+  ladder: Ladder,
+  rho: number,
+  y: number,
+  x: readonly number[],
+  cn: number,
+  bn: number,
+): void {
+  s.mhNum = s.mhNum.map((v, r) => v + (x[r] as number) * (1 - rho));
+  s.mhDen += y * rho;
+  s.canaryAbove += x[ladder.failRow] as number;
+  s.baselineAbove += y;
+  s.canaryTested += cn;
+  s.baselineTested += bn;
+}
+
 /**
  * `combine: robust`: the look's exceedances per route both cohorts served (the same threshold t_j for every
  * route: under the null each route's canary exceeds s t_j no more often than its baseline exceeds t_j), one
@@ -260,25 +278,14 @@ function robustLook(s: LatencyQuantileState, input: LookInput, ladder: Ladder, t
     x.forEach((xk, r) => {
       if (xk + y > 0) perRung[r]!.push({ rho, failures: xk + y, canaryFailures: xk });
     });
-    s.mhNum = s.mhNum.map((v, r) => v + (x[r] as number) * (1 - rho));
-    s.mhDen += y * rho;
-    s.canaryAbove += x[ladder.failRow] as number;
-    s.baselineAbove += y;
-    s.canaryTested += cn;
-    s.baselineTested += bn;
+    tallyExceedances(s, ladder, rho, y, x, cn, bn);
   }
-  const k = BET_SCALES.length;
-  const worse = s.bets!.worse.slice();
-  const better = s.bets!.better.slice();
-  const t = new Array<number>(k).fill(0);
+  const bets = { worse: s.bets!.worse.slice(), better: s.bets!.better.slice() };
+  const t = new Array<number>(BET_SCALES.length).fill(0);
   perRung.forEach((strata, r) => {
-    if (!binomialLookBets(strata, 0, BET_SCALES, t)) return;
-    for (let j = 0; j < k; j++) {
-      worse[r * k + j] = (worse[r * k + j] as number) + betLogFactor(t[j] as number);
-      better[r * k + j] = (better[r * k + j] as number) + betLogFactor(-(t[j] as number));
-    }
+    if (binomialLookBets(strata, 0, BET_SCALES, t)) addBets(bets, r, t);
   });
-  s.bets = { worse, better };
+  s.bets = bets;
 }
 
 function latencyQuantileMethods(
@@ -364,12 +371,7 @@ function latencyQuantileMethods(
             const y = tailCounts(b, threshold, 1)[0] as number;
             const x = tailCounts(c, threshold + ladder.low, ladder.rungs);
             s.llr = addLook(s.llr, alt, rho, y, x);
-            s.mhNum = s.mhNum.map((v, r) => v + (x[r] as number) * (1 - rho));
-            s.mhDen += y * rho;
-            s.canaryAbove += x[ladder.failRow] as number;
-            s.baselineAbove += y;
-            s.canaryTested += cn;
-            s.baselineTested += bn;
+            tallyExceedances(s, ladder, rho, y, x, cn, bn);
           }
         }
         if (bn > 0) {

@@ -166,6 +166,15 @@ function routeLead(phase: Phase, s: LatencyState): string {
   return `${worst[0]}: latency ${formatRatio(Math.exp(worst[1].sumWDelta / worst[1].sumW))}x; overall `;
 }
 
+/** Why the look cannot be used (alpha below `below`, latency moments), or undefined. */
+function lookProblem(input: LookInput, alpha: number, below: number): string | undefined {
+  return (
+    alphaProblem(alpha, below) ??
+    batchProblem('canary', input.batch.canary, 'latency') ??
+    batchProblem('baseline', input.batch.baseline, 'latency')
+  );
+}
+
 /** `combine: robust`: one bounded bet per look on its route-stratified standardised difference. */
 function robustMethods(name: string, opts: LatencyOptions, burnInSamples: number): DetectorMethods<LatencyState> {
   const out = verdictWriter<LatencyState>({ detector: LATENCY_SEQUENTIAL, metric: name, effect: EFFECT }, (s) => ({
@@ -181,10 +190,7 @@ function robustMethods(name: string, opts: LatencyOptions, burnInSamples: number
       return { ...base.init(), ledger: emptyLedger(grid), routes: {} };
     },
     look(state: LatencyState, input: LookInput, alpha: number): DetectorLookResult<LatencyState> {
-      const problem =
-        alphaProblem(alpha) ??
-        batchProblem('canary', input.batch.canary, 'latency') ??
-        batchProblem('baseline', input.batch.baseline, 'latency');
+      const problem = lookProblem(input, alpha, 1);
       if (problem !== undefined) return { state, verdict: out.errorVerdict(state, problem) };
       const c = input.batch.canary.logLatency;
       const b = input.batch.baseline.logLatency;
@@ -305,10 +311,7 @@ function latencyMethods(name: string, opts: LatencyOptions, burnInSamples: numbe
     },
     look(state: LatencyState, input: LookInput, alpha: number): DetectorLookResult<LatencyState> {
       // tau2 is tuned at level 2 alpha, which must stay below 1
-      const problem =
-        alphaProblem(alpha, 0.5) ??
-        batchProblem('canary', input.batch.canary, 'latency') ??
-        batchProblem('baseline', input.batch.baseline, 'latency');
+      const problem = lookProblem(input, alpha, 0.5);
       if (problem !== undefined) return { state, verdict: out.errorVerdict(state, problem) };
       const c = input.batch.canary.logLatency;
       const b = input.batch.baseline.logLatency;

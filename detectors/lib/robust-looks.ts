@@ -103,19 +103,20 @@ export function addLook(
   bets: (logR: number, out: number[]) => boolean,
   scales: readonly number[] = BET_SCALES,
 ): BetLedger {
-  const worse = ledger.worse.slice();
-  const better = ledger.better.slice();
+  const next = { worse: ledger.worse.slice(), better: ledger.better.slice() };
   const out = new Array<number>(scales.length).fill(0);
-  const s = scales.length;
-  for (let k = 0; k < grid.logR.length; k++) {
-    if (!bets(grid.logR[k] as number, out)) continue;
-    for (let j = 0; j < s; j++) {
-      const t = out[j] as number;
-      worse[k * s + j] = (worse[k * s + j] as number) + betLogFactor(t);
-      better[k * s + j] = (better[k * s + j] as number) + betLogFactor(-t);
-    }
+  for (let k = 0; k < grid.logR.length; k++) if (bets(grid.logR[k] as number, out)) addBets(next, k, out);
+  return next;
+}
+
+/** Adds one look's bets `t` (one per scale) to row k of a ledger, in place: both sides. */
+export function addBets(ledger: BetLedger, k: number, t: readonly number[]): void {
+  const s = t.length;
+  for (let j = 0; j < s; j++) {
+    const x = t[j] as number;
+    ledger.worse[k * s + j] = (ledger.worse[k * s + j] as number) + betLogFactor(x);
+    ledger.better[k * s + j] = (ledger.better[k * s + j] as number) + betLogFactor(-x);
   }
-  return { worse, better };
 }
 
 /** ln M at grid point k: ln of the mean over scales of the wealths. */
