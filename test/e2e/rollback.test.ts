@@ -115,7 +115,11 @@ describe('end to end with the real OTel SDK exporters', () => {
     const failed = rollback!.verdicts.find((v) => v.phase === 'fail')!;
     expect(failed.metric).toBe('error-rate');
     expect(failed.pValue).toBeLessThanOrEqual(failed.alpha);
-    expect(failed.lower).toBeGreaterThan(1);
+    // the robust default's bounds are on a grid of null ratios (1 x 1.1^k: docs/detectors.md, "Real traffic"), and
+    // `fail` <=> lower >= r0 (1 here, tolerance 0): at the look that first rejects ratio <= 1 the lower bound is
+    // 1 itself (measured: look 7, lower 1, estimate 5.8x), no longer a continuous bound above 1
+    expect(failed.lower).toBeGreaterThanOrEqual(1);
+    expect(failed.estimate).toBeGreaterThan(1);
     expect(decisions.filter((d) => d.service === 'search' && d.outcome === 'rollback')).toEqual([]);
     expect(agent.registry.get('search:1.1.0')?.phase).toBe('running');
 

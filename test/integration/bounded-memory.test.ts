@@ -227,7 +227,10 @@ describe('memory is bounded by the config, not by what senders send', () => {
     expect(startedAtLook).toBe(3); // with its first look's traffic
     const rollback = decisions.find((d) => d.service === 'checkout')!;
     expect(rollback).toMatchObject({ outcome: 'rollback', canaryVersion: '1.1.0', baselineVersion: '1.0.0' });
-    expect(rollbackAtLook! - startedAtLook!).toBeLessThanOrEqual(3);
+    // as soon as the detectors allow, junk or not: one look never decides (one bounded bet per look, a wealth
+    // factor below 1.94: docs/detectors.md, "Real traffic"), so 7 looks are the fewest that reach 1/alpha_i = 60
+    // (1.94^6 < 60 < 1.94^7, alpha 0.05 split three ways); measured: 7, and 7 without the flood
+    expect(rollbackAtLook! - startedAtLook!).toBeLessThanOrEqual(7);
 
     // the analysis that ran before the flood is the same one, still running and still looking
     const steadyAfter = agent.registry.get('steady:1.1.0')!;

@@ -47,6 +47,14 @@ ${extra}`,
   return { peer, dir, cfg };
 }
 
+/**
+ * Looks sent for a 5x canary of `look()` that must be rolled back. One look never decides (the default detectors place
+ * one bounded bet per look: docs/detectors.md, "Real traffic"): it is rolled back at its look 7, the fewest the robust
+ * default allows (1.94^6 < 1/alpha_i = 60 < 1.94^7), when the spans of its 8th look close its 7th (measured); 10 leave
+ * 2 looks of margin.
+ */
+const ROLLBACK_LOOKS = 10;
+
 const routerCalls = (peer: HttpPeer, analysis: string): number =>
   peer.requests.filter((r) => r.path === '/router' && r.text.includes(`"${analysis}"`)).length;
 
@@ -54,7 +62,7 @@ describe('vigil serve killed with SIGKILL and started again', () => {
   it('embedded queue, mid-analysis: looks continue from the checkpoint, the rolled-back version stays rolled back', async () => {
     const { peer, dir, cfg } = await setup('');
     const first = await serve(cfg);
-    for (let n = 0; n < 5; n++) {
+    for (let n = 0; n < ROLLBACK_LOOKS; n++) {
       expect(await postTraces(first.otlpHttp, look(n, { service: 'cart', canaryErrorEvery: 5 }))).toBe(200);
       expect(await postTraces(first.otlpHttp, look(n, { service: 'shop', canaryErrorEvery: 100 }))).toBe(200);
     }
@@ -66,7 +74,7 @@ describe('vigil serve killed with SIGKILL and started again', () => {
     const before = await analyses(first);
     const shopBefore = byId(before, 'shop:2')!;
     const cartBefore = byId(before, 'cart:2')!;
-    expect(shopBefore).toMatchObject({ phase: 'running', look: 4 });
+    expect(shopBefore).toMatchObject({ phase: 'running', look: ROLLBACK_LOOKS - 1 });
     expect(cartBefore.phase).toBe('rollback');
     await new Promise((r) => setTimeout(r, 600)); // a checkpoint (every 200 ms) has been taken since
     first.child.kill('SIGKILL');
@@ -78,7 +86,7 @@ describe('vigil serve killed with SIGKILL and started again', () => {
     expect(byId(restored, 'shop:2')).toEqual(shopBefore);
     expect(byId(restored, 'cart:2')).toEqual(cartBefore);
     expect((await decisions(second)).map((d) => d.id)).toEqual([cartBefore.decisionId]);
-    for (let n = 5; n < 9; n++) {
+    for (let n = ROLLBACK_LOOKS; n < ROLLBACK_LOOKS + 4; n++) {
       expect(await postTraces(second.otlpHttp, look(n, { service: 'cart', canaryErrorEvery: 5 }))).toBe(200);
       expect(await postTraces(second.otlpHttp, look(n, { service: 'shop', canaryErrorEvery: 100 }))).toBe(200);
     }
@@ -87,7 +95,7 @@ describe('vigil serve killed with SIGKILL and started again', () => {
     ]);
     const after = await analyses(second);
     const shopAfter = byId(after, 'shop:2')!;
-    expect(shopAfter.look).toBe(8); // looks 5..8 closed after the restart: the look numbers continue
+    expect(shopAfter.look).toBe(ROLLBACK_LOOKS - 1 + 4); // 4 more looks closed after the restart: the look numbers continue
     expect(shopAfter.startedAtUnixMs).toBe(shopBefore.startedAtUnixMs);
     expect(shopAfter.totals.canary.requests).toBe(shopBefore.totals.canary.requests + 4 * 200);
     expect(byId(after, 'cart:2')).toMatchObject({ phase: 'rollback', decisionId: cartBefore.decisionId });
@@ -111,7 +119,8 @@ describe('vigil serve killed with SIGKILL and started again', () => {
     });
     const { peer, cfg } = await setup(`queue: { redis: "${inject('redisUrl')}", prefix: "${prefix}" }\n`);
     const first = await serve(cfg);
-    for (let n = 0; n < 3; n++) {
+    const v2Until = ROLLBACK_LOOKS;
+    for (let n = 0; n < v2Until; n++) {
       expect(await postTraces(first.otlpHttp, look(n, { canaryVersion: '2', canaryErrorEvery: 5 }))).toBe(200);
     }
     await waitUntil(
@@ -126,10 +135,10 @@ describe('vigil serve killed with SIGKILL and started again', () => {
     const second = await serve(cfg);
     expect(byId(await analyses(second), 'cart:2')).toMatchObject({ phase: 'rollback' });
     // version 2 keeps sending (stays rolled back: no new analysis), then version 3 ships and regresses too
-    for (let n = 3; n < 5; n++) {
+    for (let n = v2Until; n < v2Until + 2; n++) {
       expect(await postTraces(second.otlpHttp, look(n, { canaryVersion: '2', canaryErrorEvery: 5 }))).toBe(200);
     }
-    for (let n = 5; n < 9; n++) {
+    for (let n = v2Until + 2; n < v2Until + 2 + ROLLBACK_LOOKS; n++) {
       expect(await postTraces(second.otlpHttp, look(n, { canaryVersion: '3', canaryErrorEvery: 5 }))).toBe(200);
     }
     await waitUntil(

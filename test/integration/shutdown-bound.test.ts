@@ -45,7 +45,10 @@ describe('a bounded shutdown', () => {
     const peer = await HttpPeer.start(() => 'hang');
     cleanups.push(() => peer.close());
     const agent = await agentWith(peer.url);
-    for (let look = 0; look < 6; look++) agent.ingest(regressed(look));
+    // one look never decides (one bounded bet per look: docs/detectors.md, "Real traffic"): this canary is rolled back
+    // at its look 7, when the requests of regressed(7) (its 8th look) close its 7th (measured: 7 looks sent never
+    // decide); 10 looks leave 2 of margin
+    for (let look = 0; look < 10; look++) agent.ingest(regressed(look));
     await agent.settle(1).catch(() => undefined); // the decision is recorded; its step hangs
     await peer.waitForRequests(1);
     const t0 = performance.now();
