@@ -32,7 +32,7 @@ import { normalQuantile } from './normal-quantile.js';
  * either cohort (a bad node in the canary as often as one in the baseline, relative to their sizes): then z is
  * symmetric, shocks included. Looks are independent given the past. A cohort that is hit MORE often than the
  * other is, for this test, a worse cohort: a canary that bursts alone is rolled back.
- * Cost: every look's factor is below 2, so a regression needs at least log2(1/alpha_i) looks (6 at alpha 0.05
+ * Cost: every look's factor is below 1.94, so a regression needs at least ln(1/alpha_i) / ln 1.94 looks (7 at alpha 0.05
  * split three ways) however strong it is. That is the price of not letting one look decide.
  *
  * Several strata in one look (routes) give ONE bet: the information-weighted average of their bets,
