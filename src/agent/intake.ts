@@ -3,7 +3,8 @@
  * deltas) arrive with their final cohort (the decoders resolve it once, from the whole config: see
  * ingest/cohort.ts); they are counted by cohort, handed to the analysis registry, and the looks they close
  * are scheduled. Nothing here rewrites a sample. A sample already seen (same trace id + span id: a batch
- * delivered twice) is skipped first (ingest/dedup.ts).
+ * delivered twice) is skipped first (ingest/dedup.ts); the attempts of one request (same trace) are grouped by
+ * the registry (analysis/open-traces.ts).
  */
 import type { Logger } from 'pino';
 import type { AnalysisRegistry, IngestRefusals } from '../analysis/analysis-registry.js';
@@ -91,6 +92,7 @@ export function createIntake(opts: IntakeOptions): Intake {
       if (samples.length > canary + baseline)
         metrics.samples.inc({ cohort: 'unknown' }, samples.length - canary - baseline);
       const refused = registry.ingest(samples, receivedAtMs);
+      metrics.openTraces.set(registry.openTraces);
       if (refused.future > 0) metrics.samplesRefused.inc({ reason: 'future' }, refused.future);
       if (refused.tooOld > 0) metrics.samplesRefused.inc({ reason: 'too_old' }, refused.tooOld);
       // the keys of services the analysis does not track (refused, evicted) go, amortised O(1) per new service

@@ -34,6 +34,8 @@ const EVICTED_WHAT: Partial<Record<LimitName, string>> = {
   services:
     'services on probation forgotten to make room for new services (limits.maxServices, limits.serviceProbation)',
   'metric-streams': 'metric streams seen once forgotten to make room for new streams (limits.maxMetricStreams)',
+  'open-traces':
+    'requests of open looks forgotten to make room for new ones; their later attempts count as new requests (limits.maxOpenTraces)',
 };
 
 /**
@@ -77,6 +79,7 @@ export function createRegistry(opts: RegistryOptions): AnalysisRegistry {
       onLimitRefused: (limit, n) => metrics.limitRefused.inc({ limit }, n),
       onLimitEvicted: limitEvicted(metrics, logger),
       onLate: (cohort, n) => metrics.lateRequests.inc({ cohort }, n),
+      onRetries: (cohort, n) => metrics.retriedAttempts.inc({ cohort }, n),
       onIdleClosed: (cohort) => metrics.idleClosedLooks.inc({ cohort }),
       onServiceExpired: (service, idleMs, running) =>
         logger.info({ service, idleMs, runningAnalyses: running }, 'idle service forgotten'),

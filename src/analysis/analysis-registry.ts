@@ -16,6 +16,13 @@
  * in service.name, a scan) cannot lock real services out until it expires; services past probation, and so every
  * service with a running or decided analysis, are never evicted. Services on probation do not move the fleet
  * clock of expiry either (see expiry.ts).
+ *
+ * Requests, not attempts (analysis.requestUnit `trace`, the default): the request spans of one trace, service and
+ * cohort that end in the same look are ONE request (open-traces.ts, `routeAttempt`). The grouping sits here, after
+ * the gates a span may fail (future, service limit, clock skew), so a request it takes back was counted, and every
+ * consumer of samples (agent, replay, backtest) groups alike. What counts requests: the evidence, late and
+ * pre-analysis requests, decided-version requests; what counts spans: `samples`, refusals (future, too old,
+ * limits), unknown-cohort samples (never compared, not grouped), probation.
  */
 import type { CohortBatch, CohortIncrement, CohortPair, Decision, RequestSample } from '../contracts/index.js';
 import { splitAlpha } from '../decide/engine.js';
@@ -35,7 +42,7 @@ import type {
   ServiceState,
 } from './analysis-types.js';
 import { DEFAULT_MAX_CLOCK_SKEW_MS, DEFAULT_MAX_ROUTES } from './analysis-types.js';
-import { advanceAllPastEnd, progress } from './event-clock.js';
+import { advanceAllPastEnd, progress, watermarkOf } from './event-clock.js';
 import {
   addEvidence,
   bucket,
@@ -47,6 +54,7 @@ import {
 import { batchAt } from './evidence-source.js';
 import { expire } from './expiry.js';
 import { decideAnalysis, LookRunner, snapshot } from './look-runner.js';
+import { OpenTraces, requestKey, type CountedRequest } from './open-traces.js';
 
 export type {
   AnalysisPhase,
@@ -61,6 +69,23 @@ export type {
   ServiceChunk,
   IngestRefusals,
 } from './analysis-types.js';
+
+/** A request the grouping counted, as a sample of the service and cohort of `s` (one object shape: routing stays
+ *  monomorphic). */
+function requestOf(s: RequestSample, r: CountedRequest): RequestSample {
+  return {
+    service: s.service,
+    route: r.route,
+    version: r.version,
+    cohort: s.cohort,
+    endUnixMs: r.endUnixMs,
+    durationMs: r.durationMs,
+    error: r.error,
+    spanKey: undefined,
+    traceKey: s.traceKey,
+    retries: r.retries,
+  };
+}
 
 export class AnalysisRegistry {
   readonly counters: RegistryCounters = {
@@ -79,6 +104,8 @@ export class AnalysisRegistry {
     evictedServices: 0,
     expiredAnalyses: 0,
     metricIncrements: 0,
+    retriedAttempts: 0,
+    evictedOpenTraces: 0,
   };
   private readonly services = new Map<string, ServiceState>();
   /** Services on probation, least recently active first (see the top of this file). */
@@ -99,6 +126,11 @@ export class AnalysisRegistry {
   /** Bumped by everything that changes the state (a checkpoint is only taken when it moved). */
   private changeCount = 0;
   private readonly looks: LookRunner;
+  /** The request grouping's table (undefined with requestUnit `span`). */
+  private readonly traces: OpenTraces | undefined;
+  private nextUid = 1;
+  /** Attempts folded into earlier ones per cohort during the current ingest call. */
+  private readonly retriesNow = { baseline: 0, canary: 0 };
 
   /**
    * With `deferLooks`, looks closed by `ingest` are queued for `runPendingLooks` (the agent runs them in
@@ -132,6 +164,17 @@ export class AnalysisRegistry {
       { ...hooks, onIdleClosed: countIdle, onLooksSkipped: countSkipped },
       () => this.runningCount--,
     );
+    this.traces = settings.requestUnit === 'span' ? undefined : new OpenTraces(this.limits.maxOpenTraces);
+  }
+
+  /** Requests remembered by the request grouping now (0 with requestUnit `span`). */
+  get openTraces(): number {
+    return this.traces?.size ?? 0;
+  }
+
+  /** Bytes the request grouping holds now (O(services + looks open); for the benchmark). */
+  get openTracesBytes(): number {
+    return this.traces?.bytes ?? 0;
   }
 
   /**
@@ -194,11 +237,14 @@ export class AnalysisRegistry {
         refused.tooOld++;
         (svc.refused ??= { future: 0, tooOld: 0 }).tooOld++;
       }
-      this.route(svc, item);
+      if (this.traces !== undefined && !('batch' in item) && item.traceKey !== undefined && item.cohort !== 'unknown')
+        this.routeAttempt(svc, item, item.traceKey, this.traces);
+      else this.route(svc, item);
     }
     for (const svc of touched) {
       this.counters.preAnalysisSamples += pruneBehindHorizon(svc, this.settings);
       this.looks.closeLooks(svc);
+      this.noteClosedLooks(svc);
     }
     if (this.options.deferLooks !== true) this.runPendingLooks();
     this.reportRefused();
@@ -211,6 +257,11 @@ export class AnalysisRegistry {
     this.samplesSinceSweep = 0;
     this.runningCount -= expire(this.services, this.limits, this.counters, this.hooks);
     for (const name of [...this.probation.keys()]) if (!this.services.has(name)) this.probation.delete(name);
+    if (this.traces !== undefined) {
+      const live = new Set<number | undefined>();
+      for (const svc of this.services.values()) live.add(svc.uid);
+      this.traces.retain((uid) => live.has(uid));
+    }
   }
 
   /** Sweeps every max(10000, 10 x services) ingested items: amortised O(log services) per item. */
@@ -224,6 +275,7 @@ export class AnalysisRegistry {
     for (const svc of this.services.values()) {
       advanceAllPastEnd(svc, this.settings);
       this.looks.closeLooks(svc);
+      this.noteClosedLooks(svc);
     }
     this.runPendingLooks();
   }
@@ -299,6 +351,8 @@ export class AnalysisRegistry {
     const out: RestoredState = { services: 0, running: 0, decided: 0, restarted: 0 };
     this.services.clear();
     this.probation.clear();
+    // the open traces are not checkpointed: later attempts of requests counted before count as new requests
+    this.traces?.clear();
     const tasks: unknown[] = [];
     for (const { service: svc, pendingLooks } of state.services) {
       if (compatible) tasks.push(...pendingLooks);
@@ -310,6 +364,7 @@ export class AnalysisRegistry {
       out.running += svc.running.size;
       out.decided += svc.decided.size + svc.finished.size;
       this.services.set(svc.name, svc);
+      this.giveUid(svc);
       if (svc.running.size > 0 || svc.decided.size > 0 || svc.finished.size > 0) svc.probation = undefined;
       if (svc.probation !== undefined) this.probation.touch(svc.name, svc);
     }
@@ -426,7 +481,10 @@ export class AnalysisRegistry {
         baselineOpen: new Map(),
         closedIndex: -Infinity,
         probation: this.limits.serviceProbation > 0 ? 0 : undefined,
+        lastClosedLook: -Infinity,
+        uid: 0,
       };
+      this.giveUid(svc);
       this.services.set(name, svc);
       if (svc.probation !== undefined) this.probation.touch(name, svc);
     }
@@ -459,6 +517,7 @@ export class AnalysisRegistry {
       }
       this.probation.delete(name);
       this.services.delete(name);
+      if (svc.uid !== undefined) this.traces?.forget(svc.uid);
       this.counters.evictedServices++;
       this.evictedNow++;
       this.changeCount++;
@@ -476,6 +535,11 @@ export class AnalysisRegistry {
       this.hooks.onLimitEvicted?.('services', this.evictedNow);
       this.evictedNow = 0;
     }
+    const evictedTraces = this.traces?.takeEvicted() ?? 0;
+    if (evictedTraces > 0) {
+      this.counters.evictedOpenTraces += evictedTraces;
+      this.hooks.onLimitEvicted?.('open-traces', evictedTraces);
+    }
     for (const limit of ['services', 'analyses', 'versions'] as const) {
       const n = this.refusedNow[limit];
       if (n === 0) continue;
@@ -483,11 +547,62 @@ export class AnalysisRegistry {
       this.hooks.onLimitRefused?.(limit, n);
     }
     for (const cohort of ['baseline', 'canary'] as const) {
+      // net of the requests the grouping took back: below 0 only when a retry moved a request between analyses
       const n = this.lateNow[cohort];
-      if (n === 0) continue;
       this.lateNow[cohort] = 0;
-      this.hooks.onLate?.(cohort, n);
+      if (n > 0) this.hooks.onLate?.(cohort, n);
+      const r = this.retriesNow[cohort];
+      this.retriesNow[cohort] = 0;
+      if (r > 0) this.hooks.onRetries?.(cohort, r);
     }
+  }
+
+  private giveUid(svc: ServiceState): number {
+    const uid = this.nextUid++;
+    svc.uid = uid;
+    return uid;
+  }
+
+  /** Remembers the last look the service's watermark has closed (as the look runner just closed them), and forgets
+   *  the requests of those looks. */
+  private noteClosedLooks(svc: ServiceState): void {
+    if (this.traces === undefined) return;
+    const closed = Math.floor(watermarkOf(svc, this.settings) / this.settings.intervalMs) - 1;
+    if (closed <= (svc.lastClosedLook ?? -Infinity)) return;
+    svc.lastClosedLook = closed;
+    if (svc.uid !== undefined) this.traces.closeUpTo(svc.uid, closed);
+  }
+
+  /**
+   * Routes one attempt of a request (a request span with a trace key, of a compared cohort) through the open
+   * traces: the first attempt of its trace for this service and cohort in its look is counted as a request and
+   * remembered; a later one in the same look, while that look is open, replaces the counted request by the merged
+   * one (the counted one is routed again with weight -1, then the merged one: both under the current state, so
+   * every counter nets to one request); one in another look is a new request, and one for a look already closed
+   * (at the end of the last ingest call) counts as a late request of its own: the closed look keeps the request as
+   * its earlier attempts showed it. O(1) expected.
+   */
+  private routeAttempt(svc: ServiceState, s: RequestSample, traceKey: number, traces: OpenTraces): void {
+    const look = Math.floor(s.endUnixMs / this.settings.intervalMs);
+    if (look <= (svc.lastClosedLook ?? -Infinity)) {
+      this.route(svc, s); // its look has closed: a late request of its own
+      return;
+    }
+    const uid = svc.uid ?? this.giveUid(svc);
+    const canary = s.cohort === 'canary';
+    const key = requestKey(traceKey, canary);
+    const b = traces.bucket(uid, look);
+    const p = b === undefined ? -1 : b.find(key);
+    if (b !== undefined && p >= 0) {
+      this.route(svc, requestOf(s, b.counted(p)), -1);
+      const attempts = 1 + (s.retries ?? 0);
+      this.route(svc, requestOf(s, b.merge(p, s.endUnixMs, s.durationMs, s.error, s.route, s.version, attempts)));
+      this.counters.retriedAttempts += attempts;
+      this.retriesNow[canary ? 'canary' : 'baseline'] += attempts;
+      return;
+    }
+    traces.add(uid, look, key, s.endUnixMs, s.durationMs, s.error, s.retries ?? 0, s.route, s.version);
+    this.route(svc, s);
   }
 
   private isDecided(svc: ServiceState, version: string): boolean {
@@ -516,7 +631,12 @@ export class AnalysisRegistry {
     return true;
   }
 
-  private route(svc: ServiceState, s: RequestSample | CohortIncrement): void {
+  /**
+   * Routes a sample or an increment to where it counts now. `weight` -1 takes back a request routed before (the
+   * request grouping, `routeAttempt`): it goes where the same request would go now, creating nothing (no analysis
+   * starts, no version is remembered, no clock moves).
+   */
+  private route(svc: ServiceState, s: RequestSample | CohortIncrement, weight: 1 | -1 = 1): void {
     const version = s.version || 'unversioned';
     const route = 'batch' in s ? undefined : routeKey(svc, s.route, this.maxRoutes);
     if (s.cohort === 'unknown') {
@@ -529,23 +649,33 @@ export class AnalysisRegistry {
     }
     const index = Math.floor(s.endUnixMs / this.settings.intervalMs);
     if (s.cohort === 'baseline') {
-      svc.baselineVersion = version;
-      if (svc.running.size === 0) {
-        // A canary seen before the first baseline starts its analysis now.
-        for (const v of svc.canarySeen) if (!this.isDecided(svc, v)) this.start(svc, v, index);
+      if (weight > 0) {
+        svc.baselineVersion = version;
+        if (svc.running.size === 0) {
+          // A canary seen before the first baseline starts its analysis now.
+          for (const v of svc.canarySeen) if (!this.isDecided(svc, v)) this.start(svc, v, index);
+        }
       }
       if (index > svc.closedIndex) {
         const open = 'batch' in s ? (svc.baselineOpenMetrics ??= new Map<number, CohortBatch>()) : svc.baselineOpen;
-        addEvidence(bucket(open, index), s, route);
+        addEvidence(bucket(open, index), s, route, weight);
       }
-      for (const a of svc.running.values()) this.add(a, index, 'baseline', s, route);
+      for (const a of svc.running.values()) this.add(a, index, 'baseline', s, route, weight);
       return;
     }
     if (this.isDecided(svc, version)) {
-      this.counters.decidedVersionSamples++;
+      this.counters.decidedVersionSamples += weight;
       return;
     }
     let a = svc.running.get(version);
+    if (weight < 0 && !a) {
+      // counted while its analysis waited for a baseline (else refused by a limit: nothing to take back)
+      if (svc.canarySeen.has(version)) {
+        if (index > svc.closedIndex) keepPendingCanary(svc, version, index, s, route, weight);
+        else this.counters.preAnalysisSamples += weight;
+      }
+      return;
+    }
     if (!a && (svc.baselineVersion !== undefined || this.settings.baselineFree?.(svc.name) === true)) {
       if (!this.guards.versions.allow(svc.running.size)) return this.refuse('versions');
       a = this.start(svc, version, index);
@@ -562,8 +692,8 @@ export class AnalysisRegistry {
       else this.counters.preAnalysisSamples++;
       return;
     }
-    a.lastCanaryMs = Math.max(a.lastCanaryMs, s.endUnixMs);
-    this.add(a, index, 'canary', s, route);
+    if (weight > 0) a.lastCanaryMs = Math.max(a.lastCanaryMs, s.endUnixMs);
+    this.add(a, index, 'canary', s, route, weight);
   }
 
   /** Starts an analysis, or returns undefined when `maxAnalyses` are running. */
@@ -612,12 +742,13 @@ export class AnalysisRegistry {
     cohort: 'baseline' | 'canary',
     s: RequestSample | CohortIncrement,
     route: string | undefined,
+    weight: 1 | -1 = 1,
   ): void {
     if (index <= a.lastClosedIndex) {
-      if (index < a.startIndex) this.counters.preAnalysisSamples++;
+      if (index < a.startIndex) this.counters.preAnalysisSamples += weight;
       else {
-        this.counters.lateSamples++;
-        const n = 'batch' in s ? s.batch.requests : 1;
+        this.counters.lateSamples += weight;
+        const n = ('batch' in s ? s.batch.requests : 1) * weight;
         a.late[cohort] += n;
         this.lateNow[cohort] += n;
       }
@@ -627,6 +758,7 @@ export class AnalysisRegistry {
       batchAt('batch' in s ? (a.openMetrics ??= new Map<number, CohortPair>()) : a.open, index, cohort),
       s,
       route,
+      weight,
     );
   }
 }

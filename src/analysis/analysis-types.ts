@@ -73,7 +73,13 @@ export interface AnalysisSettings {
   /** Routes compared as strata per service (the rest pooled as ROUTE_OTHER); 0: not stratified (default
    *  DEFAULT_MAX_ROUTES). */
   maxRoutesPerService?: number;
+  /** What one request is: `trace` (default) groups the spans of one trace, service, cohort and look into one
+   *  request (open-traces.ts); `span` counts every span as a request. */
+  requestUnit?: RequestUnit;
 }
+
+/** analysis.requestUnit: see AnalysisSettings.requestUnit. */
+export type RequestUnit = 'trace' | 'span';
 
 export type AnalysisPhase = 'running' | 'rollback' | 'promote' | 'abandoned';
 
@@ -88,7 +94,12 @@ export interface AnalysisSnapshot {
   look: number;
   startedAtUnixMs: number;
   watermarkUnixMs: number;
-  totals: { baseline: { requests: number; errors: number }; canary: { requests: number; errors: number } };
+  /** Requests and failed requests compared so far; `retries`: attempts beyond the first of those requests, folded
+   *  into them (analysis.requestUnit `trace`), present when above 0. */
+  totals: {
+    baseline: { requests: number; errors: number; retries?: number };
+    canary: { requests: number; errors: number; retries?: number };
+  };
   /** Requests of each cohort that arrived after their look had closed: not compared (see `sourceIdleTimeoutMs`). */
   late: { baseline: number; canary: number };
   /** Share of each cohort's requests for the compared looks that were compared: totals / (totals + late); null
@@ -124,9 +135,11 @@ export interface RegistryHooks {
   onIdleClosed?(cohort: 'baseline' | 'canary'): void;
   /** A service idle for `idleMs` (event time) was forgotten, with its running analyses. */
   onServiceExpired?(service: string, idleMs: number, runningAnalyses: number): void;
-  /** Services on probation forgotten during one ingest call to make room for new ones (for a metric and a
-   *  summary log line). */
+  /** Services on probation, or open traces of the request grouping, forgotten during one ingest call to make
+   *  room for new ones (for a metric and a summary log line). */
   onLimitEvicted?(limit: LimitName, count: number): void;
+  /** Request spans of a cohort folded into an earlier attempt of the same request during one ingest call. */
+  onRetries?(cohort: 'baseline' | 'canary', attempts: number): void;
 }
 
 export interface RegistryCounters {
@@ -154,6 +167,11 @@ export interface RegistryCounters {
   expiredAnalyses: number;
   /** Pre-aggregated increments ingested (OTLP metric deltas). */
   metricIncrements: number;
+  /** Request spans folded into an earlier attempt of the same request (same trace, service, cohort and look),
+   *  so not counted as requests of their own (analysis.requestUnit `trace`). */
+  retriedAttempts: number;
+  /** Open traces of the request grouping evicted while their look was open (limits.maxOpenTraces). */
+  evictedOpenTraces: number;
 }
 
 /** One service's state with its looks closed and not yet run (they reference its analyses): serialised together,
@@ -259,4 +277,10 @@ export interface ServiceState {
   probation?: number | undefined;
   /** The routes that have their own stratum (at most `maxRoutesPerService`, first seen first; open-buckets.ts). */
   routeKeys?: Set<string>;
+  /** The last look index the service's watermark had closed at the end of the last ingest call (monotone): the
+   *  request grouping merges attempts only into requests of later looks (open-traces.ts). */
+  lastClosedLook?: number;
+  /** The registry's own id of this service object (the open-traces table's service key): never reused by the
+   *  registry that gave it; given again on import. */
+  uid?: number;
 }

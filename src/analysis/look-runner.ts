@@ -13,7 +13,7 @@
  * analysis still counts as running (for the version and analysis limits too).
  * Synchronous, no wall-clock time, no I/O (hooks are the caller's).
  */
-import type { CohortPair, Decision, LookInput, MetricVerdict } from '../contracts/index.js';
+import type { CohortBatch, CohortPair, Decision, LookInput, MetricVerdict } from '../contracts/index.js';
 import { abandon, decide } from '../decide/engine.js';
 import { emptyPair, mergePair } from '../evidence/cohort-batch.js';
 import type { Analysis, AnalysisSettings, AnalysisSnapshot, RegistryHooks, ServiceState } from './analysis-types.js';
@@ -376,10 +376,7 @@ export function snapshot(
     look: a.look,
     startedAtUnixMs: a.startIndex * settings.intervalMs,
     watermarkUnixMs: watermarkMs,
-    totals: {
-      baseline: { requests: t.baseline.requests, errors: t.baseline.errors },
-      canary: { requests: t.canary.requests, errors: t.canary.errors },
-    },
+    totals: { baseline: cohortTotals(t.baseline), canary: cohortTotals(t.canary) },
     late: { ...a.late },
     used: usedShare(t, a.late),
     idleClosedLooks: { ...(a.idleClosed ?? NONE) },
@@ -400,6 +397,12 @@ function uncomparedRoutes(t: CohortPair): Pick<AnalysisSnapshot, 'uncomparedRout
     if (x.requests > 0 && !((c[route]?.requests ?? 0) > 0))
       out.push({ route, cohort: 'baseline', requests: x.requests });
   return out.length === 0 ? {} : { uncomparedRoutes: out };
+}
+
+/** A cohort's running totals as the API shows them (`retries` only when some attempts were folded in). */
+function cohortTotals(b: CohortBatch): { requests: number; errors: number; retries?: number } {
+  const out = { requests: b.requests, errors: b.errors };
+  return b.retries !== undefined && b.retries > 0 ? { ...out, retries: b.retries } : out;
 }
 
 /** The share of each cohort's requests for the compared looks that the analysis used (compared / (compared +

@@ -12,17 +12,24 @@
  */
 import type { CohortBatch, CohortIncrement, RequestSample } from '../contracts/index.js';
 import { ROUTE_NONE, ROUTE_OTHER } from '../contracts/index.js';
-import { addRequest, emptyBatch, mergeBatch } from '../evidence/cohort-batch.js';
+import { addRequest, emptyBatch, mergeBatch, removeRequest } from '../evidence/cohort-batch.js';
 import type { AnalysisSettings, PendingCanary, ServiceState } from './analysis-types.js';
 import { historyHorizonIndex } from './event-clock.js';
 
 /**
  * Adds one request sample, or merges a pre-aggregated increment, into a cohort's batch. `route` is the sample's
- * route stratum key (routeKey), undefined when routes are not stratified.
+ * route stratum key (routeKey), undefined when routes are not stratified. `weight` -1 takes a request sample
+ * added before back (the request grouping: open-traces.ts); increments are only ever added.
  */
-export function addEvidence(b: CohortBatch, s: RequestSample | CohortIncrement, route?: string): void {
+export function addEvidence(
+  b: CohortBatch,
+  s: RequestSample | CohortIncrement,
+  route?: string,
+  weight: 1 | -1 = 1,
+): void {
   if ('batch' in s) mergeBatch(b, s.batch);
-  else addRequest(b, s.durationMs, s.error, route);
+  else if (weight > 0) addRequest(b, s.durationMs, s.error, route, s.retries);
+  else removeRequest(b, s.durationMs, s.error, route, s.retries);
 }
 
 /**
@@ -47,18 +54,20 @@ export function bucket(open: Map<number, CohortBatch>, index: number): CohortBat
   return b;
 }
 
-/** Keeps a canary sample of a version whose analysis waits for the first baseline sample. */
+/** Keeps a canary sample of a version whose analysis waits for the first baseline sample (`weight` -1: takes one
+ *  kept before back). */
 export function keepPendingCanary(
   svc: ServiceState,
   version: string,
   index: number,
   s: RequestSample | CohortIncrement,
   route?: string,
+  weight: 1 | -1 = 1,
 ): void {
   const all = (svc.canaryPending ??= new Map<string, PendingCanary>());
   let p = all.get(version);
   if (!p) all.set(version, (p = { spans: new Map() }));
-  addEvidence(bucket('batch' in s ? (p.metrics ??= new Map<number, CohortBatch>()) : p.spans, index), s, route);
+  addEvidence(bucket('batch' in s ? (p.metrics ??= new Map<number, CohortBatch>()) : p.spans, index), s, route, weight);
 }
 
 /** Takes (removes) the pending canary buckets of a version, with the first look they cover. */

@@ -36,6 +36,7 @@ export function analysisSettings(
     sourceIdleTimeoutMs: config.analysis.sourceIdleTimeout,
     baselineHistoryMs: config.analysis.baselineHistory,
     maxRoutesPerService: config.analysis.routes.maxPerService,
+    requestUnit: config.analysis.requestUnit,
     maxClockSkewMs: config.analysis.maxClockSkew,
     maxDurationMs: config.analysis.maxDuration,
     silenceTimeoutMs: config.analysis.silenceTimeout,
@@ -56,6 +57,7 @@ export function analysisSettings(
       maxVersionsPerService: config.limits.maxVersionsPerService,
       serviceIdleMs: config.limits.serviceIdleTimeout,
       finishedRetentionMs: config.limits.finishedRetention,
+      maxOpenTraces: config.limits.maxOpenTraces,
     },
   };
 }

@@ -2,8 +2,9 @@
  * Decodes a recording ONCE into a SampleStore, keeping the trace id of every request, which the A/A split
  * needs (the same trace always lands in the same pseudo-cohort, as a real traffic split would route it).
  *
- * Method: the ingest decoders deliberately do not read ids (RequestSample has no trace id, and the hot path
- * stays free of it). Rather than widening that contract, each line is parsed once here, its spans grouped by
+ * Method: the samples' 52-bit traceKey is a hash of the trace id too, but the split below predates it and keeps
+ * its own two 32-bit hashes of the id (the same trial seeds give the same splits as before). Each line is
+ * parsed once here, its spans grouped by
  * (resource, scope, trace id), and each group re-serialised as a small ExportTraceServiceRequest handed to
  * the REAL JSON decoder (`decodeTracesJson`): every sample of a group belongs to that trace, and what a span
  * means (request or not, failed or not, cohort, version) is decided by the same code as in `serve` and

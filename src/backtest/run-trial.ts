@@ -10,6 +10,9 @@
  *   used traffic): successes are flipped with q = (f - 1) p / (1 - p); for f < 1 failures are kept with f;
  * - latency x f: every canary duration x f;
  * - tail x f: canary requests slower than the service's 95th percentile x f.
+ * The attempts of one request (spans of one trace, service and cohort in one look) are grouped by the registry
+ * as in `serve` and `replay` (analysis.requestUnit; the trace key comes from the recording's trace ids), after
+ * the injection, which draws per span.
  * Cost: O(requests) per run, plus the detectors' O(1) per look.
  */
 import { AnalysisRegistry, type AnalysisSettings } from '../analysis/analysis-registry.js';
@@ -125,11 +128,24 @@ export function runTrial(input: TrialInput): AnalysisRun[] {
       const p = byService[svc]!;
       let s = pool[k];
       if (!s)
-        pool.push((s = { service: '', version: '', cohort: 'baseline', endUnixMs: 0, durationMs: 0, error: false }));
+        pool.push(
+          (s = {
+            service: '',
+            version: '',
+            cohort: 'baseline',
+            endUnixMs: 0,
+            durationMs: 0,
+            error: false,
+            traceKey: 0,
+          }),
+        );
       k++;
       const a = store.traceA[i]!;
       const b = store.traceB[i]!;
       s.service = p.name;
+      // the trace key that groups a request's attempts (analysis.requestUnit): 20 + 32 bits of the trace id's
+      // two hashes, as the live decoders' 52-bit key (a request without a trace id has a key of its own)
+      s.traceKey = (a >>> 12) * 4294967296 + b;
       s.endUnixMs = store.endUnixMs[i]!;
       let duration = store.durationMs[i]!;
       let error = store.error[i] === 1;

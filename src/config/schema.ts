@@ -190,6 +190,11 @@ const analysisSchema = z
       .strict()
       .prefault({})
       .meta({ description: 'How requests are split into routes, the strata canary and baseline are compared within.' }),
+    // Requests, not attempts: src/analysis/open-traces.ts.
+    requestUnit: z.enum(['trace', 'span']).default('trace').meta({
+      description:
+        "What one request is. `trace`: the request spans of one trace, service and cohort that end in the same look are one request (a retried attempt is not a request of its own): failed when its last attempt failed, lasting from the first attempt's start to the last one's end (limits.maxOpenTraces bounds the memory). `span`: every SERVER/CONSUMER span is a request, as in earlier versions (for retries that start a new trace).",
+    }),
     metrics: z.array(metricSchema).min(1).prefault(DEFAULT_METRICS).meta({
       description:
         'The metrics every analysis tests, each with one detector. Absent: error-rate (error-rate-sequential), latency (latency-sequential) and latency-p99 (latency-quantile).',
@@ -226,6 +231,10 @@ const limitsSchema = z
       .max(100_000_000)
       .default(200_000)
       .meta({ description: 'OTLP metric streams held for cumulative-to-delta conversion; 1 to 100,000,000.' }),
+    maxOpenTraces: z.number().int().min(1000).max(100_000_000).default(1_000_000).meta({
+      description:
+        'Requests remembered to fold their retries in (analysis.requestUnit trace), all services together, 66 to ~340 bytes each (measured). The requests of a look leave when it closes; past this many, those of the oldest look are forgotten (vigil_limit_evicted_total{limit="open-traces"}) and their later attempts count as new requests. The default covers about 80,000 requests/s with 10 s looks. 1,000 to 100,000,000.',
+    }),
     serviceIdleTimeout: duration(
       '1h',
       'A service silent this long (event time, behind most other services) is forgotten, with its running analyses. At least analysis.interval and analysis.sourceIdleTimeout.',

@@ -25,6 +25,11 @@ export interface CohortBatch {
   logLatency: LogMoments;
   latencyHistogram: LatencyHistogram;
   /**
+   * Attempts beyond the first of these requests: spans of the same trace, service and cohort within one look
+   * counted as ONE request (analysis.requestUnit `trace`, src/analysis/open-traces.ts). Absent while 0.
+   */
+  retries?: number;
+  /**
    * The same evidence per route (`http.route`, else the span name of a non-HTTP span: for gRPC
    * `package.Service/Method`), keyed by the route's stratum key (see ROUTE_NONE / ROUTE_OTHER); the routes of
    * one batch add up to the batch. Absent when routes are not stratified (`analysis.routes.maxPerService: 0`)

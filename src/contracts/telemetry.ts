@@ -24,6 +24,17 @@ export interface RequestSample {
    * batch delivered twice (ingest/dedup.ts); undefined when the span carries no usable id.
    */
   spanKey?: number | undefined;
+  /**
+   * A 52-bit hash of the span's trace id alone (same hasher as spanKey), the key that groups the attempts of one
+   * request (analysis.requestUnit `trace`: src/analysis/open-traces.ts); undefined when the span carries no valid
+   * trace id (16 bytes, not all zero).
+   */
+  traceKey?: number | undefined;
+  /**
+   * Attempts beyond the first folded into this request (its retries within the same trace, service, cohort and
+   * look); absent for a single attempt. Set by the grouping, never by the decoders.
+   */
+  retries?: number;
 }
 
 /** What a decoder hands to ingestion: the samples plus what it skipped and why (for partial success). */

@@ -20,6 +20,8 @@ export interface VigilMetrics {
   otlpDropped: Counter<'signal'>;
   samples: Counter<'cohort'>;
   lateRequests: Counter<'cohort'>;
+  retriedAttempts: Counter<'cohort'>;
+  openTraces: Gauge;
   samplesRefused: Counter<'reason'>;
   idleClosedLooks: Counter<'cohort'>;
   spansDuplicate: Counter;
@@ -139,7 +141,15 @@ function analysisMetrics(
   r: Registry[],
 ): Pick<
   VigilMetrics,
-  'samples' | 'lateRequests' | 'samplesRefused' | 'idleClosedLooks' | 'analyses' | 'looks' | 'decisions'
+  | 'samples'
+  | 'lateRequests'
+  | 'retriedAttempts'
+  | 'openTraces'
+  | 'samplesRefused'
+  | 'idleClosedLooks'
+  | 'analyses'
+  | 'looks'
+  | 'decisions'
 > {
   return {
     samples: new Counter({
@@ -152,6 +162,17 @@ function analysisMetrics(
       name: 'vigil_late_requests_total',
       help: 'Requests that arrived after their look had closed, by cohort: not compared (a cohort that paused longer than analysis.sourceIdleTimeout)',
       labelNames: ['cohort'],
+      registers: r,
+    }),
+    retriedAttempts: new Counter({
+      name: 'vigil_request_retries_total',
+      help: 'Request spans folded into an earlier attempt of the same request (same trace, service, cohort and look; analysis.requestUnit trace), by cohort: counted once with the outcome of the last attempt',
+      labelNames: ['cohort'],
+      registers: r,
+    }),
+    openTraces: new Gauge({
+      name: 'vigil_open_traces',
+      help: 'Requests remembered to fold their retries in (limits.maxOpenTraces bounds it)',
       registers: r,
     }),
     samplesRefused: new Counter({
@@ -281,7 +302,7 @@ function limitMetrics(
     }),
     limitEvicted: new Counter({
       name: 'vigil_limit_evicted_total',
-      help: 'Services on probation, or metric streams seen once, forgotten to make room for new ones at a cardinality limit',
+      help: 'Services on probation, metric streams seen once, or open traces (requests whose look is still open, limits.maxOpenTraces) forgotten to make room for new ones at a limit',
       labelNames: ['limit'],
       registers: r,
     }),

@@ -13,7 +13,7 @@
  */
 
 /** The names of Vigil's limits (labels of `vigil_limit_refused_total{limit}`). */
-export type LimitName = 'services' | 'analyses' | 'versions' | 'metric-streams' | 'name-length';
+export type LimitName = 'services' | 'analyses' | 'versions' | 'metric-streams' | 'name-length' | 'open-traces';
 
 export interface LimitSettings {
   /** Services tracked at once (each keeps its clock, versions and analyses). */
@@ -34,6 +34,9 @@ export interface LimitSettings {
   serviceIdleMs: number;
   /** A finished analysis stays listed this long (event time) after its decision, then only its outcome is kept. */
   finishedRetentionMs: number;
+  /** Requests remembered (per trace, service and cohort) to fold their later attempts in (analysis.requestUnit
+   *  `trace`, src/analysis/open-traces.ts); oldest evicted first. */
+  maxOpenTraces: number;
 }
 
 export const DEFAULT_LIMITS: LimitSettings = {
@@ -44,6 +47,7 @@ export const DEFAULT_LIMITS: LimitSettings = {
   maxMetricStreams: 200_000,
   serviceIdleMs: 60 * 60_000,
   finishedRetentionMs: 60 * 60_000,
+  maxOpenTraces: 1_000_000,
 };
 
 export interface LimitHit {
@@ -103,6 +107,8 @@ export function limitMessage(hit: LimitHit): string {
     'metric-streams':
       'every tracked stream has sent more than one point; new metric streams are ignored until idle ones expire (limits.maxMetricStreams)',
     'name-length': 'telemetry of a longer service.name is refused (limits.maxNameLength)',
+    'open-traces':
+      'requests of looks still open are forgotten to make room for new ones; their later attempts count as new requests (limits.maxOpenTraces)',
   };
   return `limit reached: ${hit.max} ${hit.limit}; ${what[hit.limit]}`;
 }

@@ -38,6 +38,9 @@ export interface ReplaySummary {
   lateSamples: number;
   /** Request spans skipped as duplicates (same trace id + span id seen before: ingest/dedup.ts). */
   duplicateSamples: number;
+  /** Request spans folded into an earlier attempt of the same request (same trace, service, cohort and look:
+   *  analysis.requestUnit `trace`), as the live agent folds them. */
+  retriedAttempts: number;
 }
 
 export function decisionLine(d: Decision): Record<string, unknown> {
@@ -79,6 +82,7 @@ function emptySummary(files: number): ReplaySummary {
     unknownCohortSamples: 0,
     lateSamples: 0,
     duplicateSamples: 0,
+    retriedAttempts: 0,
   };
 }
 
@@ -149,6 +153,7 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplaySummary> {
   summary.unknownCohortSamples = registry.counters.unknownCohort;
   summary.lateSamples = registry.counters.lateSamples;
   summary.duplicateSamples = intake.duplicateSamples();
+  summary.retriedAttempts = registry.counters.retriedAttempts;
   opts.out(opts.format === 'json' ? JSON.stringify(summary) : `summary: ${JSON.stringify(summary)}`);
   return summary;
 }

@@ -11,7 +11,7 @@ import protobuf from 'protobufjs';
 import type { DecodedTraces, Scalar } from '../../src/contracts/telemetry.js';
 import type { CohortRules } from '../../src/ingest/cohort.js';
 import { AttrBag, compileRules } from '../../src/ingest/otlp/attribute-keys.js';
-import { SpanKeyHasher, zeroId } from '../../src/ingest/otlp/span-key.js';
+import { SpanKeyHasher, ZERO_TRACE_KEY, zeroId } from '../../src/ingest/otlp/span-key.js';
 import {
   SPAN_KIND_CONSUMER,
   SPAN_KIND_SERVER,
@@ -203,16 +203,14 @@ export function protobufjsDecodeNormalize(buf: Uint8Array, rules: CohortRules): 
         facts.statusCode = s.status?.code ?? 0;
         fill(spanBag, s.attributes);
         const tl = s.traceId.length;
-        if (
-          s.spanId.length === 8 &&
-          (s.kind === SPAN_KIND_SERVER || s.kind === SPAN_KIND_CONSUMER) &&
-          (tl === 16 || tl === 0) &&
-          !zeroId(s.spanId, 0)
-        ) {
+        if ((s.kind === SPAN_KIND_SERVER || s.kind === SPAN_KIND_CONSUMER) && (tl === 16 || tl === 0)) {
           hasher.reset();
           hasher.words(s.traceId, 0, tl >> 2);
-          hasher.words(s.spanId, 0, 2);
-          facts.spanKey = hasher.key();
+          if (tl === 16 && hasher.key() !== ZERO_TRACE_KEY) facts.traceKey = hasher.key();
+          if (s.spanId.length === 8 && !zeroId(s.spanId, 0)) {
+            hasher.words(s.spanId, 0, 2);
+            facts.spanKey = hasher.key();
+          }
         }
         acc.add(resolved, facts, spanBag, s.name);
       }

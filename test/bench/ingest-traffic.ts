@@ -44,11 +44,14 @@ interface Layout {
   canaryVersions: { at: number; length: number }[];
   /** Offsets of the 8 bytes of every Span.span_id (rewritten per body: a re-sent template is not a duplicate). */
   spanIds: number[];
+  /** Offsets of the 16 bytes of every Span.trace_id (rewritten per body: a re-sent template is not a retry of the
+   *  same requests, which the analysis would fold into them: analysis.requestUnit). */
+  traceIds: number[];
 }
 
 /** Walks an ExportTraceServiceRequest this benchmark wrote, recording where the times and versions are. */
 function layoutOf(buf: Buffer): Layout {
-  const out: Layout = { times: [], spans: [], canaryVersions: [], spanIds: [] };
+  const out: Layout = { times: [], spans: [], canaryVersions: [], spanIds: [], traceIds: [] };
   let pos = 0;
   const varint = (): number => {
     let v = 0;
@@ -133,6 +136,7 @@ function layoutOf(buf: Buffer): Layout {
             if (w4 === 1 && f4 === 8) span.end = a;
             if (w4 === 1 && (f4 === 7 || f4 === 8)) out.times.push(a);
             if (w4 === 2 && f4 === 2 && b - a === 8) out.spanIds.push(a);
+            if (w4 === 2 && f4 === 1 && b - a === 16) out.traceIds.push(a);
             if (f4 === 15 && w4 === 2) {
               pos = a;
               fields(b, (f5, w5, x) => {
@@ -160,13 +164,14 @@ function layoutOf(buf: Buffer): Layout {
 
 const TIME_RE = /"(?:start|end)TimeUnixNano":"(\d{19})"/g;
 const SPAN_ID_RE = /"spanId":"[0-9a-f]{16}"/g;
+const TRACE_ID_RE = /"traceId":"[0-9a-f]{32}"/g;
 
 interface Template {
   pb: Buffer;
   layout: Layout;
   json: Buffer;
   jsonTimes: number[];
-  /** Offsets of the first hex digit of every span's spanId in `json`. */
+  /** Offsets of the first hex digit of every span's spanId and traceId in `json`. */
   jsonIds: number[];
   spans: number;
 }
@@ -185,6 +190,8 @@ export class TrafficSource {
   private minor = 1;
   /** Bodies built so far: written into the span ids, so every body sent is new traffic (no duplicates). */
   private builds = 0;
+  /** Every `retryEvery`-th span of a protobuf body carries the trace id of the span before it (0: none). */
+  private readonly retryEvery: number;
 
   /**
    * `requests` distinct requests of `spansPerRequest` spans, spread round robin over `services` in resources
@@ -199,8 +206,12 @@ export class TrafficSource {
       spansPerResource: number;
       seed?: number;
       redraw?: boolean;
+      /** Every k-th span of a (plain or gzip protobuf) body is a retried attempt: the trace id of the span before it
+       *  (the same resource, so the same service and cohort, unless it starts a resource). */
+      retryEvery?: number;
     },
   ) {
+    this.retryEvery = opts.retryEvery ?? 0;
     this.redrawEach = opts.redraw !== false && mode === 'protobuf';
     this.baseMs = Date.now();
     for (const svc of opts.services) this.cohorts.set(`${svc.name}|${svc.cohort}`, svc);
@@ -221,6 +232,7 @@ export class TrafficSource {
       for (const m of jsonText.matchAll(TIME_RE)) jsonTimes.push(m.index + m[0].length - 20);
       const jsonIds: number[] = [];
       for (const m of jsonText.matchAll(SPAN_ID_RE)) jsonIds.push(m.index + m[0].length - 17);
+      for (const m of jsonText.matchAll(TRACE_ID_RE)) jsonIds.push(m.index + m[0].length - 33);
       this.templates.push({
         pb,
         layout: layoutOf(pb),
@@ -292,6 +304,13 @@ export class TrafficSource {
     if (this.redrawEach) this.redraw(t, body);
     const seq = this.builds++ >>> 0;
     for (const at of t.layout.spanIds) body.writeUInt32LE(seq, at);
+    for (const at of t.layout.traceIds) body.writeUInt32LE(seq, at);
+    const k = this.retryEvery;
+    for (let i = k - 1; k > 0 && i < t.layout.traceIds.length; i += k) {
+      const to = t.layout.traceIds[i]!;
+      const from = t.layout.traceIds[i - 1];
+      if (from !== undefined) body.copy(body, to, from, from + 16);
+    }
     return this.mode === 'protobuf+gzip'
       ? {
           body: gzipSync(body),

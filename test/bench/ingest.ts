@@ -22,6 +22,9 @@
  *    cohort's sent requests the analysis compared in the looks it closed (goal >= 99%), the time from T to
  *    the rollback (wall clock, and the decision's look / event time) and the agent's late / duplicate /
  *    clock-skew counters.
+ * 7. with --open-traces: the cost of counting requests, not attempts (ingest-open-traces.ts): spans/s decoded and
+ *    ingested in process on the soak traffic with analysis.requestUnit trace vs span (without retries, and with
+ *    every 10th span a retried attempt), and the memory per open trace.
  *
  * Options: --seconds N (per end-to-end phase, default 10), --soak, --soak-minutes M, --rate R (soak
  * requests/s; default half the measured protobuf maximum), --soak-only (with --rate: the soak alone),
@@ -29,7 +32,9 @@
  * --dedup, --dedup-only (that section alone: bench-results/ingest-dedup.json), --dedup-rate S (simulated
  * spans/s of event time for it, default 12,000: the tables then hold ~70 s of spans, below the 1M default cap),
  * --realtime, --realtime-only (that section alone: bench-results/ingest-realtime.json), --realtime-encoding
- * protobuf|json (default protobuf). With --quick the real-time section runs 4 instances per cohort at
+ * protobuf|json (default protobuf), --open-traces, --open-traces-only (that section alone:
+ * bench-results/ingest-open-traces.json), --open-traces-rate S (simulated spans/s of event time, default 12,000),
+ * --open-traces-entries N (for the memory measure, default 1,000,000). With --quick the real-time section runs 4 instances per cohort at
  * 10 requests/s with T = 30 s (same 5 s timers, same 15 s canary delay).
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -38,6 +43,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runDecode, type DecodeResult } from './ingest-decode.js';
 import { runDedupCost, type DedupCostResult } from './ingest-dedup.js';
+import { runOpenTracesCost, type OpenTracesCostResult } from './ingest-open-traces.js';
 import { runLoad, startAgentProcess, type AgentProcess, type LoadResult } from './ingest-load.js';
 import { fleet } from './ingest-payload.js';
 import { runRealtime, type RealtimeResult } from './ingest-realtime.js';
@@ -58,6 +64,10 @@ const { values: args } = parseArgs({
     realtime: { type: 'boolean', default: false },
     'realtime-only': { type: 'boolean', default: false },
     'realtime-encoding': { type: 'string', default: 'protobuf' },
+    'open-traces': { type: 'boolean', default: false },
+    'open-traces-only': { type: 'boolean', default: false },
+    'open-traces-rate': { type: 'string', default: '12000' },
+    'open-traces-entries': { type: 'string', default: '1000000' },
   },
 });
 const AGENT_NODE_ARGS = args['agent-node-args'].split(' ').filter((a) => a !== '');
@@ -395,6 +405,49 @@ async function dedupSection(): Promise<DedupCostResult> {
   return r;
 }
 
+async function openTracesSection(): Promise<OpenTracesCostResult> {
+  const rate = Number(args['open-traces-rate']);
+  console.log(
+    `\n## requests, not attempts: soak traffic (1,000 services, ${SPANS}-span protobuf requests) at ${fmt(rate)} spans/s of event time, decode + ingest in process, analysis.requestUnit trace vs span`,
+  );
+  const r = await runOpenTracesCost({
+    rate,
+    rounds: args.quick ? 3 : 7,
+    requestsPerRound: args.quick ? 100 : 400,
+    // enough simulated traffic for the table to reach its steady state (a look, its lateness, and some)
+    warmupRequests: Math.ceil((40 * rate) / SPANS),
+    entries: Number(args['open-traces-entries']),
+  });
+  console.log(
+    `\n${table(
+      [
+        'retried attempts',
+        'span: spans/s',
+        'trace: spans/s',
+        'trace: extra CPU / span',
+        'slower',
+        'open at end (B each)',
+        'folded',
+        'evicted',
+      ],
+      r.rows.map((row) => [
+        row.retryEvery === 0 ? 'none' : `every ${row.retryEvery}th span`,
+        fmt(row.spanSpansPerSec),
+        fmt(row.traceSpansPerSec),
+        `${fmt(row.extraNsPerSpan)} ns`,
+        `${fmt(row.slowerPct, 1)}%`,
+        `${fmt(row.openAtEnd)} (${fmt(row.bytesPerOpenAtEnd)} B)`,
+        fmt(row.retriedAttempts),
+        fmt(row.evicted),
+      ]),
+    )}`,
+  );
+  console.log(
+    `\nmemory: ${fmt(r.memory.entries)} open traces = ${fmt(r.memory.heapBytesPerEntry, 1)} B each measured (heap + array buffers), ${fmt(r.memory.tableBytesPerEntry, 1)} B in the table's columns and index`,
+  );
+  return r;
+}
+
 async function realtimeSection(): Promise<RealtimeResult> {
   const encoding = args['realtime-encoding'];
   if (encoding !== 'protobuf' && encoding !== 'json') throw new Error('--realtime-encoding: protobuf or json');
@@ -509,6 +562,16 @@ async function main(): Promise<void> {
     console.log('\nwrote bench-results/ingest-realtime.json');
     return;
   }
+  if (args['open-traces-only']) {
+    const r = await openTracesSection();
+    mkdirSync('bench-results', { recursive: true });
+    writeFileSync(
+      'bench-results/ingest-open-traces.json',
+      `${JSON.stringify({ suite: 'ingest-open-traces', node: process.version, date: new Date().toISOString(), quick: args.quick, openTraces: r }, null, 2)}\n`,
+    );
+    console.log('\nwrote bench-results/ingest-open-traces.json');
+    return;
+  }
   if (args['dedup-only']) {
     const r = await dedupSection();
     mkdirSync('bench-results', { recursive: true });
@@ -601,6 +664,7 @@ async function main(): Promise<void> {
     printSoak(soakResult);
   }
   const dedupResult = args.dedup ? await dedupSection() : undefined;
+  const openTracesResult = args['open-traces'] ? await openTracesSection() : undefined;
   const realtimeResult = args.realtime ? await realtimeSection() : undefined;
 
   const vigil = byName('Vigil protobuf');
@@ -653,6 +717,7 @@ async function main(): Promise<void> {
     stalls: stall,
     soak: soakResult,
     dedup: dedupResult,
+    openTraces: openTracesResult,
     realtime: realtimeResult,
     goals,
   };

@@ -78,11 +78,11 @@ function store(
   return b.build();
 }
 
-function pipeline(s: SampleStore, canaryShare: number) {
+function pipeline(s: SampleStore, canaryShare: number, analysis = '') {
   const p = probe();
   const registries: Registries = { ...BUILTIN_REGISTRIES, detectors: new Map([['probe', p.factory]]) };
   const loaded = parseConfig(
-    'analysis: { interval: 10s, allowedLateness: 0s, minSamples: 5, maxDuration: 3m, metrics: [{ name: probe, detector: probe }] }',
+    `analysis: { ${analysis}interval: 10s, allowedLateness: 0s, minSamples: 5, maxDuration: 3m, metrics: [{ name: probe, detector: probe }] }`,
     't.yaml',
     registries,
     {},
@@ -106,7 +106,8 @@ describe('backtest trial: the split', () => {
       const trace = l * 1000 + Math.floor(j / 10);
       return { trace, durationMs: 20, error: false, cohort: trace % 11 === 0 ? COHORT_CANARY : COHORT_BASELINE };
     });
-    const { plans, looks, run } = pipeline(s, 0.25);
+    // every span counted (analysis.requestUnit: span), so that whole traces show as multiples of 10
+    const { plans, looks, run } = pipeline(s, 0.25, 'requestUnit: span, ');
     expect(plans.plans[0]).toMatchObject({ source: 'baseline', windows: 2, share: 0.25, shareSource: 'option' });
     const baselineRequests = sum(Array.from(s.cohort).map((c) => (c === COHORT_BASELINE ? 1 : 0)));
     expect(plans.plans[0]!.requests).toBe(baselineRequests);
@@ -124,6 +125,13 @@ describe('backtest trial: the split', () => {
     expect(looks.map((x) => x.batch.canary.requests)).toEqual(canary0); // deterministic
     run(1);
     expect(looks.map((x) => x.batch.canary.requests)).not.toEqual(canary0); // a new split
+
+    // by default the 10 spans of a trace (one service, cohort and look) are one request with 9 retries, as live
+    const grouped = pipeline(s, 0.25);
+    grouped.run(0);
+    expect(grouped.looks.map((x) => x.batch.canary.requests * 10)).toEqual(canary0);
+    expect(grouped.looks.map((x) => (x.batch.canary.retries ?? 0) + x.batch.canary.requests)).toEqual(canary0);
+    expect(sum(grouped.looks.map((x) => x.batch.canary.requests + x.batch.baseline.requests))).toBe(all / 10);
   });
 
   it('an error injection multiplies the pseudo-canary error rate and leaves the baseline alone', () => {

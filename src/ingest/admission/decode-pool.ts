@@ -38,6 +38,8 @@ export interface PackedTraces {
   duration: Float64Array;
   /** spanKey; NaN = none */
   key: Float64Array;
+  /** traceKey; NaN = none */
+  trace: Float64Array;
 }
 
 const COHORTS: readonly CohortOrUnknown[] = ['baseline', 'canary', 'unknown'];
@@ -68,6 +70,7 @@ export function packTraces(d: DecodedTraces): PackedTraces {
     end: new Float64Array(n),
     duration: new Float64Array(n),
     key: new Float64Array(n),
+    trace: new Float64Array(n),
   };
   copyCounts(d, p);
   for (let i = 0; i < n; i++) {
@@ -80,6 +83,7 @@ export function packTraces(d: DecodedTraces): PackedTraces {
     p.end[i] = s.endUnixMs;
     p.duration[i] = s.durationMs;
     p.key[i] = s.spanKey ?? NaN;
+    p.trace[i] = s.traceKey ?? NaN;
   }
   return p;
 }
@@ -91,6 +95,7 @@ export function unpackTraces(p: PackedTraces): DecodedTraces {
   for (let i = 0; i < n; i++) {
     const r = p.route[i]!;
     const key = p.key[i]!;
+    const trace = p.trace[i]!;
     samples[i] = {
       service: str[p.service[i]!]!,
       route: r < 0 ? undefined : str[r],
@@ -100,6 +105,7 @@ export function unpackTraces(p: PackedTraces): DecodedTraces {
       durationMs: p.duration[i]!,
       error: p.error[i] === 1,
       spanKey: Number.isNaN(key) ? undefined : key,
+      traceKey: Number.isNaN(trace) ? undefined : trace,
     };
   }
   const out: DecodedTraces = {
@@ -121,7 +127,7 @@ function copyCounts(from: DecodedTraces | PackedTraces, to: DecodedTraces | Pack
 }
 
 export function packedTransferList(p: PackedTraces): ArrayBuffer[] {
-  return [p.service, p.route, p.version, p.cohort, p.error, p.end, p.duration, p.key].map(
+  return [p.service, p.route, p.version, p.cohort, p.error, p.end, p.duration, p.key, p.trace].map(
     (a) => a.buffer as ArrayBuffer,
   );
 }

@@ -6,7 +6,7 @@ import type { Obj } from './otlp-json-values.js';
 import { arr, enumValue, field, isObj, jsonError, nanos, obj } from './otlp-json-values.js';
 import { AttrBag, compileRules } from './attribute-keys.js';
 import type { ResolvedResource } from './span-to-sample.js';
-import { SpanKeyHasher } from './span-key.js';
+import { SpanKeyHasher, ZERO_TRACE_KEY } from './span-key.js';
 import {
   SPAN_KIND_CONSUMER,
   SPAN_KIND_SERVER,
@@ -21,7 +21,7 @@ import {
  * protobuf decoder (both feed TraceAccumulator). Accepted quirks (OTLP.md "JSON encoding quirks"):
  * lowerCamelCase and snake_case keys; 64-bit integers as decimal strings or JSON numbers; enums as numbers,
  * numeric strings or names (`SPAN_KIND_SERVER`, `SERVER`, `STATUS_CODE_ERROR`); doubles as `"NaN"`,
- * `"Infinity"`, `"-Infinity"`; unknown fields ignored; ids are hex in either case (hashed into spanKey as
+ * `"Infinity"`, `"-Infinity"`; unknown fields ignored; ids are hex in either case (hashed into spanKey and traceKey as
  * the protobuf decoder does; an id that is not 16/8-byte hex gives no key and is never a decode error).
  * `null` counts as absent. Method: JSON.parse, then one walk; O(size of the body).
  *
@@ -155,7 +155,7 @@ class JsonDecoder {
       );
     }
     this.attributes(s, bag, at);
-    if (f.kind === SPAN_KIND_SERVER || f.kind === SPAN_KIND_CONSUMER) f.spanKey = this.spanKey(s);
+    if (f.kind === SPAN_KIND_SERVER || f.kind === SPAN_KIND_CONSUMER) this.keys(s);
     const name = field(s, 'name', 'name');
     let route: string | undefined;
     if (typeof name === 'string' && needsNameAsRoute(f.kind, bag)) {
@@ -165,13 +165,18 @@ class JsonDecoder {
     this.acc.add(resource, f, bag, route);
   }
 
-  private spanKey(s: Obj): number | undefined {
-    const spanId = field(s, 'spanId', 'span_id');
-    if (typeof spanId !== 'string') return undefined;
+  /** The span's keys from its hex ids, into the facts, exactly as the protobuf decoder's `keys`. */
+  private keys(s: Obj): void {
     const traceId = field(s, 'traceId', 'trace_id');
+    const f = this.facts;
     const h = this.hasher;
     h.reset();
-    if (typeof traceId === 'string' && traceId !== '' && !h.hex(traceId, 4)) return undefined;
-    return h.hex(spanId, 2) && !/^0+$/.test(spanId) ? h.key() : undefined;
+    if (typeof traceId === 'string' && traceId !== '') {
+      if (!h.hex(traceId, 4)) return;
+      const traceKey = h.key();
+      if (traceKey !== ZERO_TRACE_KEY) f.traceKey = traceKey;
+    }
+    const spanId = field(s, 'spanId', 'span_id');
+    if (typeof spanId === 'string' && h.hex(spanId, 2) && !/^0+$/.test(spanId)) f.spanKey = h.key();
   }
 }

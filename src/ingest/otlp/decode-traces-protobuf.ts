@@ -4,7 +4,7 @@ import type { CohortRules } from '../cohort.js';
 import type { CompiledRules } from './attribute-keys.js';
 import { AttrBag, compileRules, isHttpKeyBytes } from './attribute-keys.js';
 import { ProtoReader, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './proto-reader.js';
-import { SpanKeyHasher, zeroId } from './span-key.js';
+import { SpanKeyHasher, ZERO_TRACE_KEY, zeroId } from './span-key.js';
 import type { ResolvedResource } from './span-to-sample.js';
 import {
   SPAN_KIND_CONSUMER,
@@ -36,7 +36,7 @@ import {
  * Method: one pass per message with a shared reader; a ResourceSpans is scanned twice (first for its
  * resource, which may follow the scope_spans on the wire, then for the spans) so that version and cohort
  * are resolved once per resource. Only the attributes Vigil reads are decoded (keys compared on their
- * bytes), and a string longer than limits.maxNameLength never becomes a string (bounded-text.ts); the trace and span ids of request spans are hashed into the sample's spanKey (span-key.ts);
+ * bytes), and a string longer than limits.maxNameLength never becomes a string (bounded-text.ts); the trace and span ids of request spans are hashed into the sample's spanKey and traceKey (span-key.ts);
  * everything else, including events and links, is skipped by length. Cost O(bytes), one
  * allocation per request sample plus the strings of recognised attributes.
  *
@@ -214,7 +214,7 @@ class Decoder {
       }
     }
     if (f.kind === SPAN_KIND_SERVER || f.kind === SPAN_KIND_CONSUMER)
-      f.spanKey = this.spanKey(traceStart, traceEnd - traceStart, idStart, idEnd - idStart);
+      this.keys(traceStart, traceEnd - traceStart, idStart, idEnd - idStart);
     const name = nameEnd > nameStart && needsNameAsRoute(f.kind, bag) ? this.name(nameStart, nameEnd) : undefined;
     this.acc.add(resource, f, bag, name);
   }
@@ -226,15 +226,25 @@ class Decoder {
     return cutBytes(this.r.buf, start, end, this.maxNameBytes);
   }
 
-  /** The span's key from its id bytes (span-key.ts); undefined without a valid 8-byte span id. */
-  private spanKey(traceAt: number, traceLength: number, idAt: number, idLength: number): number | undefined {
+  /**
+   * The span's keys from its id bytes (span-key.ts), into the facts: spanKey without a valid 8-byte span id (or
+   * with a trace id of another length than 16 or 0) stays undefined, traceKey without a 16-byte trace id that
+   * is not all zero.
+   */
+  private keys(traceAt: number, traceLength: number, idAt: number, idLength: number): void {
+    if (traceLength !== 16 && traceLength !== 0) return;
     const buf = this.r.buf;
-    if (idLength !== 8 || (traceLength !== 16 && traceLength !== 0) || zeroId(buf, idAt)) return undefined;
+    const f = this.facts;
     const h = this.hasher;
     h.reset();
-    h.words(buf, traceAt, traceLength >> 2);
+    if (traceLength === 16) {
+      h.words(buf, traceAt, 4);
+      const traceKey = h.key();
+      if (traceKey !== ZERO_TRACE_KEY) f.traceKey = traceKey;
+    }
+    if (idLength !== 8 || zeroId(buf, idAt)) return;
     h.words(buf, idAt, 2);
-    return h.key();
+    f.spanKey = h.key();
   }
 
   private status(end: number): void {

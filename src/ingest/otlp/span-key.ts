@@ -1,7 +1,8 @@
 /**
  * The de-duplication key of a span: a 52-bit hash of its trace id (16 bytes, or none) then its span id
  * (8 bytes), fed as little-endian 32-bit words so that the protobuf decoder (raw bytes) and the JSON decoder
- * (hex) give the same key. Two 32-bit lanes (murmur3-style word mixing, fmix32 at the end) keep 20 + 32 bits:
+ * (hex) give the same key. The trace key (RequestSample.traceKey, which groups the attempts of one request) is
+ * the same hash taken after the trace id's 4 words: `key()` does not change the state, so one pass gives both. Two 32-bit lanes (murmur3-style word mixing, fmix32 at the end) keep 20 + 32 bits:
  * an integer below 2^52, exact as a JS number (no bigint, no string per span). Span ids are random 64-bit
  * values, so among 1M spans tracked in one window the chance of any false duplicate is about n²/2^53 ≈ 1e-4.
  */
@@ -53,6 +54,14 @@ export class SpanKeyHasher {
     return (a >>> 12) * 4294967296 + (b >>> 0);
   }
 }
+
+/** The trace key of the all-zero trace id (invalid: no trace key), computed once. */
+export const ZERO_TRACE_KEY: number = (() => {
+  const h = new SpanKeyHasher();
+  h.reset();
+  for (let i = 0; i < 4; i++) h.word(0);
+  return h.key();
+})();
 
 /** Whether 8 bytes at `at` are all zero (an invalid span id: no key). */
 export function zeroId(buf: Uint8Array, at: number): boolean {

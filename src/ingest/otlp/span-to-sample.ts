@@ -70,6 +70,8 @@ export class SpanFacts {
   endRem = 0;
   /** The de-duplication key (span-key.ts); undefined: the span has no usable id. */
   spanKey: number | undefined = undefined;
+  /** The trace key (span-key.ts); undefined: the span has no valid trace id. */
+  traceKey: number | undefined = undefined;
   /** The span name handed to TraceAccumulator.add is in its cut form (longer than the limit). */
   nameCut = false;
 
@@ -82,6 +84,7 @@ export class SpanFacts {
     this.endMs = 0;
     this.endRem = 0;
     this.spanKey = undefined;
+    this.traceKey = undefined;
   }
 }
 
@@ -200,6 +203,7 @@ export class TraceAccumulator {
       durationMs: durationNs / 1e6,
       error,
       spanKey: f.spanKey,
+      traceKey: f.traceKey,
     });
   }
 

@@ -25,6 +25,7 @@ function setup() {
   const registry = {
     ingest: (s: RequestSample[]) => seen.push(s),
     ingestBatches: (i: CohortIncrement[]) => seen.push(i),
+    openTraces: 0,
   } as unknown as AnalysisRegistry;
   const looks = { schedule: () => scheduled++ } as unknown as LookScheduler;
   const metrics = createMetrics();

@@ -31,6 +31,11 @@ describe('the ingest benchmark traffic source', () => {
     const again = source.take().body; // the same template as `first`, rebuilt
     expect(again.length).toBe(first.length);
     expect(again.equals(first)).toBe(false);
+    // a rebuilt template is new traffic: new span ids (not duplicates) and new trace ids (not retries)
+    const keys = (body: Buffer) => decodeInline(body, 'protobuf', rules).samples.map((s) => [s.spanKey, s.traceKey]);
+    const firstKeys = keys(first).flat();
+    expect(new Set([...firstKeys, ...keys(again).flat()]).size).toBe(2 * firstKeys.length);
+    expect(new Set(keys(first).map((k) => k[1])).size).toBe(100);
     samples.push(...decodeInline(first, 'protobuf', rules).samples, ...decodeInline(again, 'protobuf', rules).samples);
     for (let i = 0; i < 60; i++) samples.push(...decodeInline(source.take().body, 'protobuf', rules).samples);
     const by = (cohort: string) => samples.filter((s) => s.cohort === cohort);

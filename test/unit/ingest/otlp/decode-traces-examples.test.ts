@@ -112,6 +112,7 @@ describe('opentelemetry-proto example trace.json', () => {
           durationMs: 1000,
           error: false,
           spanKey: expect.any(Number),
+          traceKey: expect.any(Number),
         },
       ],
       spans: 1,

@@ -26,9 +26,9 @@ const reference = decodeTracesProtobuf(
   rules,
 );
 
-/** The reference's ids differ from the documents' (keys are compared in decode-traces-oracle and span-key tests). */
+/** The reference's ids differ from the documents' (keys are compared in decode-traces-oracle and trace-key tests). */
 function withoutSpanKeys(d: DecodedTraces): DecodedTraces {
-  return { ...d, samples: d.samples.map((s) => ({ ...s, spanKey: undefined })) };
+  return { ...d, samples: d.samples.map((s) => ({ ...s, spanKey: undefined, traceKey: undefined })) };
 }
 
 function decodeJson(doc: unknown) {
@@ -71,6 +71,7 @@ describe('OTLP/JSON quirks', () => {
     });
     expect(withoutSpanKeys(out)).toEqual(withoutSpanKeys(reference));
     expect(out.samples[0]!.spanKey).toEqual(expect.any(Number));
+    expect(out.samples[0]!.traceKey).toEqual(expect.any(Number));
     expect(out.samples[0]).toMatchObject({
       service: 'cart',
       version: '3.1',

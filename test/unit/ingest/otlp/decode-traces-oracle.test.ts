@@ -197,11 +197,13 @@ describe('oracle: SDK-serialised spans', () => {
         got.forEach((g, i) => {
           const w = want[i]!;
           expect(g.spanKey).toEqual(expect.any(Number));
-          expect({ ...g, endUnixMs: 0, durationMs: 0, spanKey: 0 }).toEqual({
+          expect(g.traceKey).toEqual(expect.any(Number));
+          expect({ ...g, endUnixMs: 0, durationMs: 0, spanKey: 0, traceKey: 0 }).toEqual({
             ...w,
             endUnixMs: 0,
             durationMs: 0,
             spanKey: 0,
+            traceKey: 0,
           });
           expect(Math.abs(g.endUnixMs - w.endUnixMs)).toBeLessThan(0.001);
           expect(Math.abs(g.durationMs - w.durationMs)).toBeLessThan(1e-9);

@@ -76,6 +76,7 @@ describe('protobuf decoder: span meaning', () => {
         durationMs: 2.5,
         error: false,
         spanKey: expect.any(Number),
+        traceKey: expect.any(Number),
       },
       // an HTTP span without http.route gets no route (its name is high-cardinality)
       {
@@ -87,6 +88,7 @@ describe('protobuf decoder: span meaning', () => {
         durationMs: 0.000001,
         error: true,
         spanKey: expect.any(Number),
+        traceKey: expect.any(Number),
       },
       {
         service: 'cart',
@@ -97,6 +99,7 @@ describe('protobuf decoder: span meaning', () => {
         durationMs: 0.000001,
         error: true,
         spanKey: expect.any(Number),
+        traceKey: expect.any(Number),
       },
       // CONSUMER: the name is the route; an HTTP 5xx only counts on SERVER spans
       {
@@ -108,6 +111,7 @@ describe('protobuf decoder: span meaning', () => {
         durationMs: 0.000001,
         error: false,
         spanKey: expect.any(Number),
+        traceKey: expect.any(Number),
       },
     ]);
   });
