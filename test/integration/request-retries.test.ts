@@ -86,7 +86,7 @@ describe('requests, not attempts, with the real SDK exporter', () => {
   it('/api/v1/analyses counts the requests (outcome of the last attempt) and the retried attempts, not the spans', async () => {
     const { agent, analyses, metrics } = await run('');
     expect(analyses).toHaveLength(1);
-    expect(analyses[0]).toMatchObject({ id: 'pay:2.0', look: 1 }); // look 1 (look 0 of the traffic) ran; look 2 had no request
+    expect(analyses[0]).toMatchObject({ id: 'pay:2.0', look: 2 }); // looks 0 and 1 of the traffic ran (1 had no request); one look never decides
     expect(analyses[0]!.totals).toEqual({
       baseline: { requests: 40, errors: 0 },
       canary: { requests: 30, errors: 5, retries: 25 },

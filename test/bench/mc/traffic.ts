@@ -248,6 +248,7 @@ function pooledViews(rand: Rand, n: number, p: number, d: LatencyDist, meanAttem
   const span = emptyBatch();
   mergeBatch(span, request);
   mergeBatch(span, cohortBatch(rand, retries, 1, d));
+  delete span.retries; // the span view counts every attempt as a request: nothing is folded
   return { span, request };
 }
 
@@ -277,8 +278,7 @@ export function cohortViews(rand: Rand, n: number, traffic: CohortTraffic, meanA
     mergeBatch(span, v.span);
     if (retried) {
       requestRoutes[r.route] = v.request;
-      mergeBatch(request, v.request);
-      request.retries = retriesOf(request) + retriesOf(v.request);
+      mergeBatch(request, v.request); // retries included (CohortBatch.retries)
     }
   });
   span.routes = spanRoutes;
@@ -286,12 +286,7 @@ export function cohortViews(rand: Rand, n: number, traffic: CohortTraffic, meanA
   return { span, request };
 }
 
-/** Adds a request-view batch into running totals: mergeBatch plus the retries, overall and per route. */
+/** Adds a request-view batch into running totals (mergeBatch adds the retries too, overall and per route). */
 export function mergeRequestBatch(into: RequestBatch, from: RequestBatch): void {
   mergeBatch(into, from);
-  if (from.retries !== undefined) into.retries = retriesOf(into) + from.retries;
-  for (const [route, b] of Object.entries(from.routes ?? {})) {
-    const r = into.routes?.[route];
-    if (r !== undefined && b.retries !== undefined) r.retries = retriesOf(r) + b.retries;
-  }
 }
