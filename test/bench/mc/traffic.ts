@@ -194,7 +194,7 @@ export interface RequestBatch extends CohortBatch {
 
 /** Extra attempts recorded in a request-view batch (0 when absent: nothing was retried). */
 export function retriesOf(b: CohortBatch): number {
-  return (b).retries ?? 0;
+  return b.retries ?? 0;
 }
 
 /**
