@@ -41,6 +41,11 @@ export const ERROR_CODES = {
   VIGIL_ERR_STATE_READ: { message: 'checkpoint %s could not be read: %s', retryable: true },
   VIGIL_ERR_STATE_WRITE: { message: 'checkpoint %s could not be written: %s', retryable: true },
   VIGIL_ERR_STATE_CLOSED: { message: 'state store %s is closed', retryable: false },
+  // cluster (several replicas on one Redis)
+  VIGIL_ERR_CLUSTER_FENCED: {
+    message: 'write for service %s refused: lease token %s of replica %s is no longer the owner',
+    retryable: false,
+  },
   // connectors
   VIGIL_ERR_CONNECTOR_HTTP_4XX: { message: 'vendor rejected the request: %s', retryable: false },
   VIGIL_ERR_CONNECTOR_HTTP_5XX: { message: 'vendor failed: %s', retryable: true },
