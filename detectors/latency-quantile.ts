@@ -280,7 +280,12 @@ function robustLook(s: LatencyQuantileState, input: LookInput, ladder: Ladder, t
     });
     tallyExceedances(s, ladder, rho, y, x, cn, bn);
   }
-  const bets = { worse: s.bets!.worse.slice(), better: s.bets!.better.slice() };
+  // a state without bets (one written by the independent combination) starts betting now
+  const n = ladder.rungs * BET_SCALES.length;
+  const bets = {
+    worse: s.bets?.worse.slice() ?? new Array<number>(n).fill(0),
+    better: s.bets?.better.slice() ?? new Array<number>(n).fill(0),
+  };
   const t = new Array<number>(BET_SCALES.length).fill(0);
   perRung.forEach((strata, r) => {
     if (binomialLookBets(strata, 0, BET_SCALES, t)) addBets(bets, r, t);

@@ -2,7 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createErrorRateSequential } from '../../../detectors/error-rate-sequential.js';
 import type { ErrorRateState } from '../../../detectors/error-rate-sequential.js';
+import { createLatencyQuantile } from '../../../detectors/latency-quantile.js';
 import { createLatencySequential } from '../../../detectors/latency-sequential.js';
+import { addRequest, emptyBatch } from '../../../src/evidence/cohort-batch.js';
 import {
   BET_SCALES,
   binomialBet,
@@ -260,5 +262,25 @@ describe('routes as strata', () => {
     expect(v!.route).toBe('POST /checkout');
     expect(v!.summary).toMatch(/^POST \/checkout: errors 4x; overall error rate 3\.1x baseline \(lower bound 2\.9x\)/);
     expect(s.routes!['GET /v2/new']).toMatchObject({ canaryOnly: 1200, canaryRequests: 0 });
+  });
+});
+
+describe('a state the independent combination wrote', () => {
+  it('is carried on by the robust one from the next look: no error, the bets start there', () => {
+    const spans = (n: number, slow: number): CohortBatch => {
+      const b = emptyBatch();
+      for (let i = 0; i < n; i++) addRequest(b, (50 + (i % 40)) * (i % 10 === 0 ? slow : 1), false);
+      return b;
+    };
+    const before = createLatencyQuantile('p99', { combine: 'independent' }, 0);
+    const after = createLatencyQuantile('p99', {}, 0);
+    let s = before.init();
+    for (let look = 1; look <= 3; look++) s = before.look(s, lookInput(look, spans(200, 1), spans(200, 1)), 0.05).state;
+    for (let look = 4; look <= 12; look++) {
+      const r = after.look(s, lookInput(look, spans(200, 3), spans(200, 1)), 0.05);
+      expect(r.verdict.phase).not.toBe('error');
+      s = r.state;
+    }
+    expect(s.bets!.worse.some((x) => x > 0)).toBe(true);
   });
 });
