@@ -19,6 +19,7 @@
  */
 import type { Redis } from 'ioredis';
 import { VigilError } from '../errors.js';
+import { scanValues } from './scan-values.js';
 
 export interface Lease {
   service: string;
@@ -121,20 +122,11 @@ export function createLeaseTable(o: LeaseTableOptions): LeaseTable {
       return ((await o.redis.eval(RELEASE, 1, leaseKey(service), held(token))) as number) === 1;
     },
     async list() {
-      const out: { service: string; replica: string; token: number }[] = [];
       const from = `${o.prefix}lease:`;
-      let cursor = '0';
-      do {
-        const [next, keys] = await o.redis.scan(cursor, 'MATCH', `${from}*`, 'COUNT', 500);
-        cursor = next;
-        const values = keys.length === 0 ? [] : await o.redis.mget(...keys);
-        keys.forEach((k, i) => {
-          const v = values[i];
-          if (v === null || v === undefined) return; // expired between SCAN and MGET
-          const sep = v.indexOf('|');
-          out.push({ service: k.slice(from.length), replica: v.slice(0, sep), token: Number(v.slice(sep + 1)) });
-        });
-      } while (cursor !== '0');
+      const out = (await scanValues(o.redis, from)).map(([k, v]) => {
+        const sep = v.indexOf('|');
+        return { service: k.slice(from.length), replica: v.slice(0, sep), token: Number(v.slice(sep + 1)) };
+      });
       return out.sort((a, b) => a.service.localeCompare(b.service));
     },
   };
