@@ -26,8 +26,9 @@
  *    ingested in process on the soak traffic with analysis.requestUnit trace vs span (without retries, and with
  *    every 10th span a retried attempt), and the memory per open trace.
  *
- * The soak's agent config takes extra `analysis:` and `limits:` lines from SOAK_ANALYSIS and SOAK_LIMITS (';'
- * between lines), e.g. SOAK_ANALYSIS="requestUnit: span;routes: { maxPerService: 0 }" to measure a feature's cost.
+ * The soak's agent config takes extra `analysis:` and `limits:` lines from SOAK_ANALYSIS and SOAK_LIMITS, and
+ * top-level ones from SOAK_CONFIG (';' between lines), e.g. SOAK_ANALYSIS="requestUnit: span;routes: {
+ * maxPerService: 0 }" or SOAK_CONFIG="ingest: { dedup: false }" to measure one feature's cost.
  *
  * Options: --seconds N (per end-to-end phase, default 10), --soak, --soak-minutes M, --rate R (soak
  * requests/s; default half the measured protobuf maximum), --soak-only (with --rate: the soak alone),
@@ -256,6 +257,7 @@ async function soak(rate: number, minutes: number): Promise<SoakResult> {
       'limits:',
       `  finishedRetention: ${Math.max(20, Math.round(rotateSec * 0.25))}s`,
       ...(process.env.SOAK_LIMITS ? process.env.SOAK_LIMITS.split(';').map((l) => `  ${l.trim()}`) : []),
+      ...(process.env.SOAK_CONFIG ? process.env.SOAK_CONFIG.split(';').map((l) => l.trim()) : []),
     ].join('\n'),
     AGENT_NODE_ARGS,
   );
