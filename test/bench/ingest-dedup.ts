@@ -9,17 +9,8 @@
  * 2. Memory per tracked span: `keys` span keys over 1,000 services × 7 windows, heap + array buffers measured
  *    after a full GC, against the table bytes the structure reports.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import { parseConfig } from '../../src/config/load.js';
-import { DEFAULT_COHORT_RULES } from '../../src/ingest/cohort.js';
 import { SpanDedup } from '../../src/ingest/dedup.js';
-import { decodeTracesProtobuf } from '../../src/ingest/otlp/decode-traces-protobuf.js';
-import { silentLogger } from '../../src/logger.js';
-import { createAgent, type Agent } from '../../src/main.js';
-import { BUILTIN_REGISTRIES } from '../../src/registries.js';
-import { fleet } from './ingest-payload.js';
-import { TrafficSource } from './ingest-traffic.js';
+import { LANE_SPANS, type Lane, gcFunction, heapAndBuffers, ingestLane, runLane } from './ingest-lane.js';
 
 export interface DedupCostResult {
   rate: number;
@@ -34,58 +25,14 @@ export interface DedupCostResult {
   memory: { keys: number; heapBytesPerKey: number; tableBytesPerKey: number; buckets: number };
 }
 
-const SPANS = 500;
+const SPANS = LANE_SPANS;
 
-interface Lane {
-  agent: Agent;
-  source: TrafficSource;
-  simMs: number;
-}
-
-function lane(dedup: boolean, start: number): Lane {
-  const agent = createAgent({
-    loaded: parseConfig(`ingest: { dedup: ${dedup} }`, 'bench.yaml', BUILTIN_REGISTRIES, {}),
-    registries: BUILTIN_REGISTRIES,
-    logger: silentLogger(),
-    auditPath: '/dev/null',
-  });
-  const services = fleet(1000);
-  const source = new TrafficSource('protobuf', {
-    services,
-    requests: 100,
-    spansPerRequest: SPANS,
-    spansPerResource: 25,
-    seed: 11,
-  });
-  return { agent, source, simMs: start };
-}
-
-/** Runs `requests` requests through the lane; returns the µs spent decoding and ingesting. */
-function run(l: Lane, requests: number, rate: number): number {
-  let us = 0;
-  const stepMs = (SPANS / rate) * 1000;
-  for (let i = 0; i < requests; i++) {
-    l.simMs += stepMs;
-    l.source.refresh(l.simMs, 1);
-    const body = l.source.take().body;
-    const t0 = performance.now();
-    l.agent.ingest(decodeTracesProtobuf(body, DEFAULT_COHORT_RULES).samples);
-    us += (performance.now() - t0) * 1000;
-  }
-  return us;
-}
-
-function gcFunction(): () => void {
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
-}
+const lane = (dedup: boolean, start: number): Lane => ingestLane(`ingest: { dedup: ${dedup} }`, start);
+const run = (l: Lane, requests: number, rate: number): number => runLane(l, requests, rate, 'wall');
 
 function memoryPerKey(keys: number): DedupCostResult['memory'] {
   const gc = gcFunction();
-  const used = () => {
-    const m = process.memoryUsage();
-    return m.heapUsed + m.arrayBuffers;
-  };
+  const used = heapAndBuffers;
   gc();
   const before = used();
   const d = new SpanDedup({ bucketMs: 10_000, horizonMs: 60_000, maxSpans: keys });

@@ -11,17 +11,8 @@
  * 2. Memory per open trace: `entries` requests remembered for 1,000 services x 2 looks x 2 cohorts, heap + array
  *    buffers measured after a full GC, against the bytes the table reports.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { OpenTraces, requestKey } from '../../src/analysis/open-traces.js';
-import { parseConfig } from '../../src/config/load.js';
-import { DEFAULT_COHORT_RULES } from '../../src/ingest/cohort.js';
-import { decodeTracesProtobuf } from '../../src/ingest/otlp/decode-traces-protobuf.js';
-import { silentLogger } from '../../src/logger.js';
-import { createAgent, type Agent } from '../../src/main.js';
-import { BUILTIN_REGISTRIES } from '../../src/registries.js';
-import { fleet } from './ingest-payload.js';
-import { TrafficSource } from './ingest-traffic.js';
+import { LANE_SPANS, type Lane, gcFunction, heapAndBuffers, ingestLane, runLane } from './ingest-lane.js';
 
 export interface OpenTracesCostRow {
   /** Every k-th span a retried attempt (0: none). */
@@ -47,64 +38,17 @@ export interface OpenTracesCostResult {
   memory: { entries: number; heapBytesPerEntry: number; tableBytesPerEntry: number };
 }
 
-const SPANS = 500;
+const SPANS = LANE_SPANS;
 
-interface Lane {
-  agent: Agent;
-  source: TrafficSource;
-  simMs: number;
-}
-
-function lane(unit: 'trace' | 'span', retryEvery: number, start: number): Lane {
-  const agent = createAgent({
-    loaded: parseConfig(`analysis: { requestUnit: ${unit} }`, 'bench.yaml', BUILTIN_REGISTRIES, {}),
-    registries: BUILTIN_REGISTRIES,
-    logger: silentLogger(),
-    auditPath: '/dev/null',
-  });
-  const source = new TrafficSource('protobuf', {
-    services: fleet(1000),
-    requests: 100,
-    spansPerRequest: SPANS,
-    spansPerResource: 25,
-    seed: 11,
-    retryEvery,
-  });
-  return { agent, source, simMs: start };
-}
-
-/**
- * Runs `requests` requests through the lane; returns the µs of CPU (this process, all threads: the garbage
- * collector's helpers included) spent decoding and ingesting. CPU time rather than wall time: the machines this
- * runs on are shared, and another process taking the core inflates wall time, not this process's CPU time.
- */
-function run(l: Lane, requests: number, rate: number): number {
-  let us = 0;
-  const stepMs = (SPANS / rate) * 1000;
-  for (let i = 0; i < requests; i++) {
-    l.simMs += stepMs;
-    l.source.refresh(l.simMs, 1);
-    const body = l.source.take().body;
-    const c0 = process.cpuUsage();
-    l.agent.ingest(decodeTracesProtobuf(body, DEFAULT_COHORT_RULES).samples);
-    const c = process.cpuUsage(c0);
-    us += c.user + c.system;
-  }
-  return us;
-}
-
-function gcFunction(): () => void {
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
-}
+const lane = (unit: 'trace' | 'span', retryEvery: number, start: number): Lane =>
+  ingestLane(`analysis: { requestUnit: ${unit} }`, start, retryEvery);
+/** CPU time rather than wall time: the machines this runs on are shared (see runLane). */
+const run = (l: Lane, requests: number, rate: number): number => runLane(l, requests, rate, 'cpu');
 
 /** Bytes per remembered request: `entries` of 1,000 services x 2 looks x 2 cohorts. */
 function memoryPerEntry(entries: number): OpenTracesCostResult['memory'] {
   const gc = gcFunction();
-  const used = () => {
-    const m = process.memoryUsage();
-    return m.heapUsed + m.arrayBuffers;
-  };
+  const used = heapAndBuffers;
   const routes = Array.from({ length: 20 }, (_, i) => `/route/${i}`);
   gc();
   gc();
