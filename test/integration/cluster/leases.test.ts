@@ -1,38 +1,24 @@
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLeaseTable, type LeaseTable } from '../../../src/cluster/leases.js';
 import { VigilError } from '../../../src/errors.js';
+import { redisPrefixes } from '../../helpers/redis-prefixes.js';
 
 /**
  * Service leases with fencing tokens (src/cluster/leases.ts, issue 14) against the suite's real Redis: two
  * replicas contend for the same services; each test has its own key prefix and deletes its keys.
  */
 
-const url = inject('redisUrl');
-const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-const prefixes: string[] = [];
+const { redis, prefix: newPrefix } = redisPrefixes('leases');
 
 function replicas(ttlMs: number): { prefix: string; a: LeaseTable; b: LeaseTable } {
-  const prefix = `vigil-test-leases:${randomUUID()}:`;
-  prefixes.push(prefix);
+  const prefix = newPrefix();
   return {
     prefix,
     a: createLeaseTable({ redis, prefix, replica: 'replica-a', ttlMs }),
     b: createLeaseTable({ redis, prefix, replica: 'replica-b', ttlMs }),
   };
 }
-
-afterEach(async () => {
-  for (const p of prefixes.splice(0)) {
-    const keys = await redis.keys(`${p}*`);
-    if (keys.length > 0) await redis.del(...keys);
-  }
-});
-afterAll(async () => {
-  await redis.quit();
-});
 
 describe('service leases on a real Redis', () => {
   it('one owner at a time: the second replica is told who owns the service; the owner re-acquires its own token', async () => {

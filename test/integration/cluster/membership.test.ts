@@ -1,17 +1,14 @@
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createMembership, type ReplicaInfo } from '../../../src/cluster/membership.js';
+import { redisPrefixes } from '../../helpers/redis-prefixes.js';
 
 /** Replica membership (src/cluster/membership.ts, issue 14) against the suite's real Redis; own key prefix per test. */
 
-const redis = new Redis(inject('redisUrl'), { lazyConnect: true, maxRetriesPerRequest: 1 });
-const prefixes: string[] = [];
+const { redis, prefix: newPrefix } = redisPrefixes('members');
 
 function cluster(ttlMs: number, ids: string[]) {
-  const prefix = `vigil-test-members:${randomUUID()}:`;
-  prefixes.push(prefix);
+  const prefix = newPrefix();
   const info = (id: string): ReplicaInfo => ({
     id,
     apiUrl: `http://${id}.vigil:8080`,
@@ -20,16 +17,6 @@ function cluster(ttlMs: number, ids: string[]) {
   });
   return ids.map((id) => ({ id, m: createMembership({ redis, prefix, self: info(id), ttlMs }) }));
 }
-
-afterEach(async () => {
-  for (const p of prefixes.splice(0)) {
-    const keys = await redis.keys(`${p}*`);
-    if (keys.length > 0) await redis.del(...keys);
-  }
-});
-afterAll(async () => {
-  await redis.quit();
-});
 
 describe('replica membership on a real Redis', () => {
   it('lists the replicas that heartbeat, with what they said of themselves', async () => {
