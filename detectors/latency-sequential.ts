@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { DetectorFactory, DetectorLookResult, LookInput, Phase } from '../src/contracts/detector.js';
 import { batchProblem } from './lib/batch-check.js';
-import type { DetectorMethods, SequentialEvaluation } from './lib/detector-kit.js';
+import type { DetectorMethods, SequentialEvaluation, VerdictWriter } from './lib/detector-kit.js';
 import { alphaProblem, defineDetector, sequentialPhase, verdictWriter, withEffect } from './lib/detector-kit.js';
 import { formatBounds, formatCohortBurnIn, formatLooks, formatP, formatRatio, formatTolerance } from './lib/format.js';
 import { howardTau2, normalMixtureLogM, normalMixtureRadius } from './lib/normal-mixture.js';
@@ -166,6 +166,24 @@ function routeLead(phase: Phase, s: LatencyState): string {
   return `${worst[0]}: latency ${formatRatio(Math.exp(worst[1].sumWDelta / worst[1].sumW))}x; overall `;
 }
 
+/** The verdict builder of one latency metric (both combinations). */
+function writerOf(name: string): VerdictWriter<LatencyState> {
+  return verdictWriter<LatencyState>({ detector: LATENCY_SEQUENTIAL, metric: name, effect: EFFECT }, (s) => ({
+    baseline: s.baselineSamples,
+    canary: s.canarySamples,
+  }));
+}
+
+/** A copy of `state` that counts this look and its spans per cohort (the rest is each combination's own). */
+function counted(state: LatencyState, input: LookInput): LatencyState {
+  return {
+    ...state,
+    looks: state.looks + 1,
+    canarySamples: state.canarySamples + input.batch.canary.logLatency.n,
+    baselineSamples: state.baselineSamples + input.batch.baseline.logLatency.n,
+  };
+}
+
 /** Why the look cannot be used (alpha below `below`, latency moments), or undefined. */
 function lookProblem(input: LookInput, alpha: number, below: number): string | undefined {
   return (
@@ -177,10 +195,7 @@ function lookProblem(input: LookInput, alpha: number, below: number): string | u
 
 /** `combine: robust`: one bounded bet per look on its route-stratified standardised difference. */
 function robustMethods(name: string, opts: LatencyOptions, burnInSamples: number): DetectorMethods<LatencyState> {
-  const out = verdictWriter<LatencyState>({ detector: LATENCY_SEQUENTIAL, metric: name, effect: EFFECT }, (s) => ({
-    baseline: s.baselineSamples,
-    canary: s.canarySamples,
-  }));
+  const out = writerOf(name);
   const r0 = 1 + opts.tolerance;
   const logR0 = Math.log1p(opts.tolerance);
   const grid = nullGrid(r0);
@@ -192,15 +207,7 @@ function robustMethods(name: string, opts: LatencyOptions, burnInSamples: number
     look(state: LatencyState, input: LookInput, alpha: number): DetectorLookResult<LatencyState> {
       const problem = lookProblem(input, alpha, 1);
       if (problem !== undefined) return { state, verdict: out.errorVerdict(state, problem) };
-      const c = input.batch.canary.logLatency;
-      const b = input.batch.baseline.logLatency;
-      const s: LatencyState = {
-        ...state,
-        looks: state.looks + 1,
-        canarySamples: state.canarySamples + c.n,
-        baselineSamples: state.baselineSamples + b.n,
-        routes: { ...state.routes },
-      };
+      const s: LatencyState = { ...counted(state, input), routes: { ...state.routes } };
       // the look's variance: pooled within (look, route, cohort) from PAST looks once they have enough degrees
       // of freedom (predictable); before that, the past and this look (symmetric for normal log-latencies)
       const look = lookStrata(input.batch, (x) => x.logLatency.n);
@@ -283,10 +290,7 @@ function robustMethods(name: string, opts: LatencyOptions, burnInSamples: number
 
 function latencyMethods(name: string, opts: LatencyOptions, burnInSamples: number): DetectorMethods<LatencyState> {
   if (opts.combine === 'robust') return robustMethods(name, opts, burnInSamples);
-  const out = verdictWriter<LatencyState>({ detector: LATENCY_SEQUENTIAL, metric: name, effect: EFFECT }, (s) => ({
-    baseline: s.baselineSamples,
-    canary: s.canarySamples,
-  }));
+  const out = writerOf(name);
   const r0 = 1 + opts.tolerance;
   const logR0 = Math.log1p(opts.tolerance);
 
@@ -315,13 +319,7 @@ function latencyMethods(name: string, opts: LatencyOptions, burnInSamples: numbe
       if (problem !== undefined) return { state, verdict: out.errorVerdict(state, problem) };
       const c = input.batch.canary.logLatency;
       const b = input.batch.baseline.logLatency;
-
-      const s: LatencyState = {
-        ...state,
-        looks: state.looks + 1,
-        canarySamples: state.canarySamples + c.n,
-        baselineSamples: state.baselineSamples + b.n,
-      };
+      const s = counted(state, input);
       if (c.n > 0) {
         s.ssCanary += Math.max(0, c.m2);
         s.dfCanary += c.n - 1;
