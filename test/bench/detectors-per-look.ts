@@ -41,20 +41,14 @@ function errorLook(j: number): { nc: number; xc: number; nb: number; xb: number 
   return { nc, xc: Math.round(nc * 0.011) + (j % 3), nb: 2000 - nc, xb: Math.round((2000 - nc) * 0.01) + (j % 2) };
 }
 
+const INDEPENDENT = { combine: 'independent' } as const;
+const NO_LATENCY: LogMoments = { n: 0, mean: 0, m2: 0 };
+
 /** State after `looks` looks, built directly (it is plain data) to skip the bounds of every earlier look. */
 function errorStateAfter(looks: number, k: number): ErrorRateState {
   const grid = mixtureGrid(k, 0.5);
-  const llr = new Array<number>(k).fill(0);
-  const s: ErrorRateState = {
-    looks,
-    canaryRequests: 0,
-    baselineRequests: 0,
-    canaryErrors: 0,
-    baselineErrors: 0,
-    llr,
-    strata: [],
-    pValue: 1,
-  };
+  const s: ErrorRateState = { ...createErrorRateSequential('error-rate', INDEPENDENT, 25).init(), looks };
+  const llr = s.llr;
   for (let j = 1; j <= looks; j++) {
     const { nc, xc, nb, xb } = errorLook(j);
     const rho = nc / (nc + nb);
@@ -110,7 +104,10 @@ export const detectorsPerLook: BenchSuite = {
   name: 'detectors-per-look',
   cases(): BenchCase[] {
     const cases: BenchCase[] = [];
-    const err = createErrorRateSequential('error-rate', {}, 25);
+    // the discrete mixture (combine: independent), whose bounds grow with the looks: its state is built directly
+    const err = createErrorRateSequential('error-rate', INDEPENDENT, 25);
+    // the default robust bets: constant per look, state from real looks
+    const robust = createErrorRateSequential('error-rate', {}, 25);
     const lat = createLatencySequential('latency', { tolerance: 0.05 }, 25);
     const kay = createKayentaMannWhitney('errors-kayenta', {}, 25);
     const srmD = createSrm('srm', {}, 25);
@@ -120,10 +117,22 @@ export const detectorsPerLook: BenchSuite = {
       const e = errorLook(at);
       const inp = input(at, cohort(e.nc, e.xc, { n: 0, mean: 0, m2: 0 }), cohort(e.nb, e.xb, { n: 0, mean: 0, m2: 0 }));
       cases.push({
-        name: `error-rate-sequential (K=48) at look ${at}`,
+        name: `error-rate-sequential, combine: independent (K=48) at look ${at}`,
         fn: () => err.look(prior, inp, 0.05),
         iterations: at >= 1000 ? 20 : at >= 100 ? 200 : 2000,
         warmup: at >= 1000 ? 3 : 20,
+      });
+      let rs = robust.init();
+      for (let j = 1; j < at; j++) {
+        const x = errorLook(j);
+        rs = robust.look(rs, input(j, cohort(x.nc, x.xc, NO_LATENCY), cohort(x.nb, x.xb, NO_LATENCY)), 0.05).state;
+      }
+      const robustPrior = rs;
+      cases.push({
+        name: `error-rate-sequential, combine: robust at look ${at}`,
+        fn: () => robust.look(robustPrior, inp, 0.05),
+        iterations: at >= 1000 ? 200 : 2000,
+        warmup: 20,
       });
 
       let ls = lat.init();
