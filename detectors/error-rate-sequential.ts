@@ -163,6 +163,7 @@ function summarize(
   r0: number,
   minSamples: number,
   burnIn: boolean,
+  lead = '',
 ): string {
   if (burnIn) {
     const samples = { canary: s.canaryRequests, baseline: s.baselineRequests };
@@ -174,7 +175,7 @@ function summarize(
   const est =
     e.estimate !== undefined ? `error rate ${formatRatio(e.estimate)}x baseline` : 'canary failing, baseline not';
   const side = phase === 'fail' ? 'lower' : phase === 'pass' ? 'upper' : 'both';
-  return `${routeLead(phase, s)}${est} (${formatBounds(e.lower, e.upper, side)}${tol}), ${tail}`;
+  return `${lead}${est} (${formatBounds(e.lower, e.upper, side)}${tol}), ${tail}`;
 }
 
 /** Whether a look where both cohorts served requests had failures (else nothing was compared yet). */
@@ -182,13 +183,9 @@ function comparedFailures(s: ErrorRateState): boolean {
   return s.strata.length > 0 || (s.mh !== undefined && s.mh.num + s.mh.den > 0);
 }
 
-/**
- * "POST /checkout: errors 4.1x, " when the look was stratified by route, more than one route was compared and
- * the canary is failing or inconclusive: the route with the most canary failures beyond the null's expectation.
- */
-function routeLead(phase: Phase, s: ErrorRateState): string {
-  const worst = worstErrorRoute(s);
-  if (worst === undefined || phase === 'pass') return '';
+/** The summary's lead naming the worst route ("POST /checkout: errors 4.1x; overall "), '' without one. */
+function routeLead(worst: [string, RouteTally] | undefined): string {
+  if (worst === undefined) return '';
   const [route, t] = worst;
   return `${route}: errors ${t.den > 0 ? `${formatRatio(t.num / t.den)}x` : 'canary only'}; overall `;
 }
@@ -322,9 +319,10 @@ function robustMethods(name: string, opts: ErrorRateOptions, burnInSamples: numb
       };
       const burnIn = next.canaryRequests < burnInSamples || next.baselineRequests < burnInSamples;
       const phase = sequentialPhase(e, alpha, burnIn);
-      const verdict = out.verdict(next, phase, summarize(phase, next, e, r0, burnInSamples, burnIn));
-      const worst = worstErrorRoute(next);
-      if (worst !== undefined && phase !== 'pass') verdict.route = worst[0];
+      // the route that regressed, named while the canary is failing or inconclusive (never on pass)
+      const worst = phase === 'pass' ? undefined : worstErrorRoute(next);
+      const verdict = out.verdict(next, phase, summarize(phase, next, e, r0, burnInSamples, burnIn, routeLead(worst)));
+      if (worst !== undefined) verdict.route = worst[0];
       return { state: next, verdict: withEffect(verdict, e) };
     },
   };

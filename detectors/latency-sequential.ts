@@ -140,6 +140,7 @@ function summarize(
   r0: number,
   minSamples: number,
   burnIn: boolean,
+  lead = '',
 ): string {
   if (burnIn) {
     const samples = { canary: s.canarySamples, baseline: s.baselineSamples };
@@ -151,17 +152,20 @@ function summarize(
     return `latency not comparable yet (no look with both cohorts and spread), ${tail}`;
   const est = `latency ${formatRatio(e.estimate)}x baseline`;
   const side = phase === 'fail' ? 'lower' : phase === 'pass' ? 'upper' : 'both';
-  return `${routeLead(phase, s)}${est} (${formatBounds(e.lower, e.upper, side)}${tol}), ${tail}`;
+  return `${lead}${est} (${formatBounds(e.lower, e.upper, side)}${tol}), ${tail}`;
 }
 
-/** "GET /search: latency 1.31x; overall " for the route weighing most toward harm (see errors' routeLead). */
-function routeLead(phase: Phase, s: LatencyState): string {
-  if (phase === 'pass') return '';
-  const worst = worstRoute(
+/** The compared route weighing most toward harm (largest sum w (delta - ln r0) > 0), when more than one was. */
+function worstLatencyRoute(s: LatencyState): [string, LatencyRouteTally] | undefined {
+  return worstRoute(
     s.routes,
     (t) => t.sumW > 0,
     (t) => t.excess,
   );
+}
+
+/** The summary's lead naming the worst route ("GET /search: latency 1.31x; overall "), '' without one. */
+function routeLead(worst: [string, LatencyRouteTally] | undefined): string {
   if (worst === undefined) return '';
   return `${worst[0]}: latency ${formatRatio(Math.exp(worst[1].sumWDelta / worst[1].sumW))}x; overall `;
 }
@@ -274,15 +278,10 @@ function robustMethods(name: string, opts: LatencyOptions, burnInSamples: number
       s.pValue = alwaysValidPValue(state.pValue, logM);
       const burnIn = s.canarySamples < burnInSamples || s.baselineSamples < burnInSamples;
       const phase = sequentialPhase(e, alpha, burnIn);
-      const verdict = out.verdict(s, phase, summarize(phase, s, e, r0, burnInSamples, burnIn));
-      if (phase !== 'pass') {
-        const worst = worstRoute(
-          s.routes,
-          (t) => t.sumW > 0,
-          (t) => t.excess,
-        );
-        if (worst !== undefined) verdict.route = worst[0];
-      }
+      // the route that regressed, named while the canary is failing or inconclusive (never on pass)
+      const worst = phase === 'pass' ? undefined : worstLatencyRoute(s);
+      const verdict = out.verdict(s, phase, summarize(phase, s, e, r0, burnInSamples, burnIn, routeLead(worst)));
+      if (worst !== undefined) verdict.route = worst[0];
       return { state: s, verdict: withEffect(verdict, e) };
     },
   };
