@@ -18,6 +18,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createCheckpointer, createStateStore, type Checkpointer } from './agent/checkpoints.js';
+import { createClusterNode, type ClusterNode } from './agent/cluster-node.js';
 import { createPipeline, type Pipeline, type PipelineOptions } from './agent/pipeline.js';
 import { createReceivers, type Receivers } from './agent/receivers.js';
 import type { AnalysisRegistry, LookEvent } from './analysis/analysis-registry.js';
@@ -76,7 +77,12 @@ function delay(ms: number): { promise: Promise<void>; cancel(): void } {
   return { promise, cancel: () => clearTimeout(timer) };
 }
 
-function controlApi(pipeline: Pipeline, opts: AgentOptions, listening: () => boolean): FastifyInstance {
+function controlApi(
+  pipeline: Pipeline,
+  opts: AgentOptions,
+  listening: () => boolean,
+  node: ClusterNode | undefined,
+): FastifyInstance {
   const { registry, audit, metrics, actions } = pipeline;
   return buildApiApp({
     logger: opts.logger,
@@ -88,30 +94,69 @@ function controlApi(pipeline: Pipeline, opts: AgentOptions, listening: () => boo
     ready: () => (listening() ? [] : ['not listening yet']),
     dependencies: async () => {
       const redis = await pipeline.redisHealth?.check();
-      return redis === undefined ? [] : [redis];
+      return [...(redis === undefined ? [] : [redis]), ...(node?.problems() ?? [])];
     },
     warnings: () => actions.health.problems(),
-    onResume: pipeline.resume,
+    onResume: node
+      ? async (service, version, by, reason) => {
+          await node.resume(service, version); // the next owner knows the version's incarnation
+          return pipeline.resume(service, version, by, reason);
+        }
+      : pipeline.resume,
+    ...(node ? { cluster: node } : {}),
   });
+}
+
+/** Cluster mode: the node stands where the single checkpoint would (each service is saved on its own, in Redis). */
+function clusterCheckpoints(node: ClusterNode, where: string): Checkpointer {
+  return {
+    where,
+    restore: async () => undefined,
+    start: () => undefined,
+    save: () => node.checkpoint(),
+    close: () => node.stop(),
+    abort: () => node.abort(),
+    unsaved: () => undefined,
+  };
 }
 
 export function createAgent(opts: AgentOptions): Agent {
   const { loaded, logger } = opts;
   const { config } = loaded;
-  const pipeline = createPipeline(opts);
+  let node: ClusterNode | undefined;
+  const pipeline = createPipeline({
+    ...opts,
+    ...(config.cluster.enabled
+      ? { decisionGate: { decide: (d: Decision) => node?.decide(d), settled: async () => node?.settled() } }
+      : {}),
+  });
   const { intake, actions } = pipeline;
-  const receivers = createReceivers({ config, logger, metrics: pipeline.metrics, intake, ports: opts.ports });
-  let started = false;
-  const apiApp = controlApi(pipeline, opts, () => started);
-  const checkpoints = createCheckpointer({
-    store: createStateStore(config, opts.auditPath, (client, err) => pipeline.redisHealth?.clientError(client, err)),
-    registry: pipeline.registry,
-    unrecorded: pipeline.unrecordedDecisions,
-    intervalMs: config.state.checkpointInterval,
+  if (config.cluster.enabled) {
+    node = createClusterNode({ config, logger, metrics: pipeline.metrics });
+    node.attach({ registry: pipeline.registry, dispatch: pipeline.dispatch, dispatched: pipeline.dispatched });
+  }
+  const receivers = createReceivers({
+    config,
     logger,
     metrics: pipeline.metrics,
+    intake,
+    ports: opts.ports,
+    ...(node ? { admit: node.admit } : {}),
   });
-  pipeline.onDecision(() => void checkpoints.save()); // a decided version is kept decided across a restart at once
+  let started = false;
+  const apiApp = controlApi(pipeline, opts, () => started, node);
+  const checkpoints = node
+    ? clusterCheckpoints(node, `redis (one key per service, ${config.queue.prefix}:cluster:state:<service>)`)
+    : createCheckpointer({
+        store: createStateStore(config, opts.auditPath, (client, err) => pipeline.redisHealth?.clientError(client, err)),
+        registry: pipeline.registry,
+        unrecorded: pipeline.unrecordedDecisions,
+        intervalMs: config.state.checkpointInterval,
+        logger,
+        metrics: pipeline.metrics,
+      });
+  // a decided version is kept decided across a restart at once (cluster: the node saves the service itself)
+  if (!node) pipeline.onDecision(() => void checkpoints.save());
   let stopping: Promise<StopReport> | undefined;
   const shutdown = (timeoutMs = config.server.shutdownTimeout): Promise<StopReport> =>
     (stopping ??= boundedStop({ receivers, pipeline, checkpoints, apiApp }, timeoutMs, () => {
@@ -135,9 +180,15 @@ export function createAgent(opts: AgentOptions): Agent {
     onLook: pipeline.onLook,
     settle: pipeline.settle,
     async start() {
-      await restoreState(checkpoints, pipeline, logger); // before anything listens
+      let apiUrl: string;
+      if (node) {
+        // each service's state comes from Redis when its lease is taken; the API first, for its advertised address
+        await pipeline.recover(null);
+        apiUrl = await apiApp.listen({ host: config.server.api.host, port: opts.ports?.api ?? config.server.api.port });
+        await node.start(apiUrl);
+      } else await restoreState(checkpoints, pipeline, logger); // before anything listens
       const { otlpHttpUrl, otlpGrpcAddress } = await receivers.listen();
-      const apiUrl = await apiApp.listen({
+      apiUrl ??= await apiApp.listen({
         host: config.server.api.host,
         port: opts.ports?.api ?? config.server.api.port,
       });
@@ -156,6 +207,7 @@ export function createAgent(opts: AgentOptions): Agent {
           otlpGrpc: otlpGrpcAddress,
           api: apiUrl,
           queueAdapter: config.queue.redis ? 'bullmq' : 'embedded',
+          ...(node ? { replica: node.replica } : {}),
           dryRun: pipeline.dryRun,
           config: loaded.file,
           configHash: loaded.hash,

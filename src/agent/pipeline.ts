@@ -33,6 +33,9 @@ export interface PipelineOptions {
   recoverPlans?: boolean;
   /** Interrupted plans decided longer ago are not finished (default 24 h: `DEFAULT_RECOVER_MAX_AGE_MS`). */
   recoverMaxAgeMs?: number;
+  /** Cluster mode: the registry's decisions go here instead of straight to the dispatcher (src/agent/cluster-node.ts
+   *  claims each in Redis, then calls `dispatch`). */
+  decisionGate?: { decide(d: Decision): void; settled(): Promise<void> };
 }
 
 export interface Pipeline {
@@ -59,8 +62,11 @@ export interface Pipeline {
    * resumes recorded after their checkpoint, the checkpoint's `unrecorded` decisions are recorded and dispatched,
    * and, with `recoverPlans`, every rollback plan a restart interrupted goes on from its next step. Call it once,
    * before telemetry arrives (the agent awaits it before it listens); later calls return the first call's report.
+   * `null`: no analyses to reconcile (cluster mode: each service's state comes from Redis when it is taken).
    */
-  readonly recover: (restored?: { unrecorded: readonly Decision[] }) => Promise<RecoveryReport>;
+  readonly recover: (restored?: { unrecorded: readonly Decision[] } | null) => Promise<RecoveryReport>;
+  /** Resolves when every decision dispatched so far is recorded and handed to the runner. */
+  readonly dispatched: () => Promise<void>;
   /** Resolves when every closed look has run, every decision is dispatched and the queues are idle. */
   readonly settle: (timeoutMs?: number) => Promise<void>;
   /** Runs every closed look, lets its decision reach the queue, finishes the active jobs, closes the audit log. */
@@ -106,12 +112,14 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     onLook: (e) => {
       for (const l of lookListeners) l(e);
     },
-    onDecision: (d) => dispatcher.dispatch(d),
+    onDecision: (d) => (opts.decisionGate ? opts.decisionGate.decide(d) : dispatcher.dispatch(d)),
   });
   const intake = createIntake({ config, logger, metrics, registry, looks: new LookScheduler(registry, logger) });
   actions.runner.start();
+  const gate = opts.decisionGate;
   const shutdown = pipelineShutdown({
     registry,
+    gate,
     dispatcher,
     actions,
     audit,
@@ -128,6 +136,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     actions,
     onDecision: (l) => dispatcher.onDecision(l),
     dispatch: (d) => dispatcher.dispatch(d),
+    dispatched: () => dispatcher.dispatched(),
     unrecordedDecisions: () => dispatcher.unrecordedDecisions(),
     onLook: (l) => lookListeners.push(l),
     async resume(service, version, by, reason) {
@@ -143,11 +152,14 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
         metrics,
         recoverPlans: opts.recoverPlans === true,
         maxAgeMs: opts.recoverMaxAgeMs,
-        analyses: { registry, unrecorded: restored?.unrecorded ?? [], dispatch: (d) => dispatcher.dispatch(d) },
+        ...(restored === null
+          ? {}
+          : { analyses: { registry, unrecorded: restored?.unrecorded ?? [], dispatch: (d) => dispatcher.dispatch(d) } }),
       })),
     async settle(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       registry.runPendingLooks();
+      await gate?.settled();
       await dispatcher.settle(deadline);
     },
     redisHealth,
@@ -158,18 +170,20 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
 /** `close`, `abort` and `undone` of the pipeline. */
 function pipelineShutdown(parts: {
   registry: AnalysisRegistry;
+  gate: PipelineOptions['decisionGate'];
   dispatcher: DecisionDispatcher;
   actions: Actions;
   audit: AuditLog;
   redisHealth: RedisHealth | undefined;
   durable: boolean;
 }): Pick<Pipeline, 'close' | 'abort' | 'undone'> {
-  const { registry, dispatcher, actions, audit, redisHealth, durable } = parts;
+  const { registry, gate, dispatcher, actions, audit, redisHealth, durable } = parts;
   const closing = { started: false, done: false };
   return {
     async close() {
       closing.started = true;
       registry.runPendingLooks(); // every closed look is run, and its decision recorded, before exit
+      await gate?.settled(); // cluster: claimed (or dropped) before the dispatcher is waited for
       await dispatcher.dispatched();
       await actions.close();
       await audit.close();

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { VigilConfig } from '../config/schema.js';
 import type { VigilMetrics } from '../http/metrics.js';
-import { buildOtlpApp, metricsConsumer, tracesConsumer } from '../http/otlp-app.js';
+import { buildOtlpApp, metricsConsumer, tracesConsumer, type OtlpAppDeps } from '../http/otlp-app.js';
 import { DecodePool } from '../ingest/admission/decode-pool.js';
 import { IngestGate } from '../ingest/admission/gate.js';
 import { grpcAdmissionInterceptor } from '../ingest/admission/grpc-interceptor.js';
@@ -21,6 +21,8 @@ export interface ReceiversOptions {
   intake: Intake;
   /** Listen ports instead of the config's (tests use 0). When given, an unnamed otlpGrpc port is 0 (ephemeral). */
   ports?: { otlpHttp?: number; otlpGrpc?: number };
+  /** Cluster mode: admits each request's services (src/agent/cluster-node.ts). */
+  admit?: OtlpAppDeps['admit'];
 }
 
 export interface Receivers {
@@ -55,11 +57,13 @@ function decodePoolOf(config: Readonly<VigilConfig>, intake: Intake): DecodePool
 export function createReceivers(opts: ReceiversOptions): Receivers {
   const { config, logger, metrics, intake } = opts;
   const { ingest, cohortRules } = intake;
+  const { admit } = opts;
   const ingestConfig = config.ingest;
   const ingestMetrics = metricsConsumer({
     metrics,
     metricsIngest: intake.metricsIngest,
     ingestBatches: intake.ingestBatches,
+    admit,
   });
   const gate = gateOf(config);
   const decodePool = decodePoolOf(config, intake);
@@ -75,6 +79,7 @@ export function createReceivers(opts: ReceiversOptions): Receivers {
       idleMs: ingestConfig.idleTimeout,
     },
     ingest,
+    admit,
     gate,
     ingestMetrics,
     decodeTraces,
@@ -102,7 +107,7 @@ export function createReceivers(opts: ReceiversOptions): Receivers {
         metrics.ingestInflightBytes.set(g.inFlightBytes);
       },
     }),
-    onTraces: tracesConsumer({ metrics, ingest }, 'grpc'),
+    onTraces: tracesConsumer({ metrics, ingest, admit }, 'grpc'),
     decodeTraces,
     onMetrics: ingestMetrics,
     onDropped: (signal, bytes) => metrics.otlpDropped.inc({ signal }, bytes),

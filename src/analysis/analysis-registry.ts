@@ -377,6 +377,52 @@ export class AnalysisRegistry {
   }
 
   /**
+   * Adds one service as `exportService` gave it (deserialised, from another replica's checkpoint: issue 14), replacing
+   * what this registry had of it; its closed looks go behind the queue. A chunk taken under another `analysisHash`
+   * keeps its decided versions, resume records and clocks and drops its running analyses (as `importState`).
+   */
+  importService(chunk: ServiceChunk, analysisHash: string | undefined): RestoredState {
+    this.dropService(chunk.service.name);
+    const svc = chunk.service;
+    const out: RestoredState = { services: 1, running: 0, decided: 0, restarted: 0 };
+    if (analysisHash !== this.settings.analysisHash) {
+      out.restarted = svc.running.size;
+      svc.running.clear();
+    } else this.looks.addPending(chunk.pendingLooks);
+    for (const a of svc.running.values()) a.alphas = this.alphas;
+    out.running = svc.running.size;
+    out.decided = svc.decided.size + svc.finished.size;
+    this.services.set(svc.name, svc);
+    this.giveUid(svc);
+    if (svc.running.size > 0 || svc.decided.size > 0 || svc.finished.size > 0) svc.probation = undefined;
+    if (svc.probation !== undefined) this.probation.touch(svc.name, svc);
+    this.runningCount += out.running;
+    this.changeCount++;
+    return out;
+  }
+
+  /** The incarnation a new analysis of this version gets (its resumes so far). */
+  incarnation(service: string, canaryVersion: string): number {
+    return this.services.get(service)?.resumes?.get(canaryVersion) ?? 0;
+  }
+
+  /**
+   * Forgets a service at once (another replica owns it now: issue 14): its analyses, open looks, closed looks not
+   * yet run and grouped requests. Nothing is decided for it. Returns false when it was not tracked.
+   */
+  dropService(name: string): boolean {
+    const svc = this.services.get(name);
+    if (svc === undefined) return false;
+    this.services.delete(name);
+    this.probation.delete(name);
+    if (svc.uid !== undefined) this.traces?.forget(svc.uid);
+    this.looks.dropPending(svc);
+    this.runningCount -= svc.running.size;
+    this.changeCount++;
+    return true;
+  }
+
+  /**
    * A decision the state does not know yet (recorded in the audit log after the last checkpoint): its version is
    * decided, as if the look had run here. The running analysis it decided leaves the running ones; without one,
    * the version is remembered as finished. Returns false when the version already has a decision.

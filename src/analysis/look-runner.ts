@@ -78,6 +78,18 @@ export class LookRunner {
     this.nextSeq = this.pending.reduce((m, t) => Math.max(m, t.seq + 1), 0);
   }
 
+  /** Appends the looks of one restored service (another replica's, issue 14) behind the queue, in their order. */
+  addPending(tasks: readonly unknown[]): void {
+    for (const t of [...(tasks as LookTask[])].sort((a, b) => a.seq - b.seq)) this.pending.push({ ...t, seq: this.nextSeq++ });
+  }
+
+  /** Forgets the looks of a service this replica no longer owns (they never run here). O(pending). */
+  dropPending(svc: ServiceState): void {
+    const kept = this.pending.slice(this.head).filter((t) => t.svc !== svc);
+    this.pending = kept;
+    this.head = 0;
+  }
+
   /**
    * Closes every look of the service's running analyses that its watermark has passed, in order: each
    * look's evidence is taken out of the open buckets and queued with what the look must see of the

@@ -9,13 +9,18 @@
  * Sentinel/managed failover of one: the scripts' keys are per service, never across slots of a cluster).
  *
  * - `acquire(service)`: free or expired lease → a new token, the lease is this replica's; this replica's own lease
- *   → renewed, same token; another's live lease → `{ owner }` (not taken).
+ *   → renewed, same token; another's live lease → `{ owner }` (not taken), and `want:<service>` says this replica
+ *   receives the service's telemetry (the owner hands it over once its own stream is quiet). The ZSET `leases`
+ *   (service → expiry, Redis time) counts the live leases: with `maxServices`, a new lease past it is refused
+ *   (`{ limit }`), so limits.maxServices holds for the cluster, not per replica.
  * - `renew(services)`: one round trip for every lease this replica holds; a lease that is no longer this
- *   replica's with this token (expired and taken, or gone) is reported lost: stop acting for that service.
+ *   replica's with this token (expired and taken, or gone) is reported lost: stop acting for that service; a lease
+ *   another replica wants is reported wanted.
  * - `fencedSet(service, token, key, value)`: writes only while the lease still carries this replica and token;
  *   else VIGIL_ERR_CLUSTER_FENCED (not retryable: the write belongs to a past owner).
  * - `release(service, token)`: deletes the lease only when it is still this one (a graceful handover).
- * Time is Redis's (PX): replicas' clocks never decide who owns what. O(1) per service per call.
+ * Time is Redis's (PX, TIME): replicas' clocks never decide who owns what. O(1) per service per call (the index's
+ * expired entries are trimmed by the acquisitions, O(log n) each).
  */
 import type { Redis } from 'ioredis';
 import { VigilError } from '../errors.js';
@@ -26,46 +31,84 @@ export interface Lease {
   token: number;
 }
 
-export type AcquireResult = { owned: true; token: number } | { owned: false; owner: string };
+export type AcquireResult =
+  | { owned: true; token: number }
+  | { owned: false; owner: string }
+  /** Taking it would pass `maxServices` leases in the cluster (limits.maxServices, counted in Redis). */
+  | { owned: false; limit: number };
+
+export interface RenewResult {
+  /** Leases no longer this replica's: stop acting for these services at once. */
+  lost: string[];
+  /** Services (still this replica's) whose telemetry another replica received: hand them over once quiet here. */
+  wanted: string[];
+}
 
 export interface LeaseTable {
   /** This replica's id (unique per process: a restarted replica is a new owner). */
   readonly replica: string;
   acquire(service: string): Promise<AcquireResult>;
-  /** Renews every lease given; returns the services whose lease was lost. */
-  renew(leases: readonly Lease[]): Promise<string[]>;
+  /** Renews every lease given; says which were lost and which another replica wants. */
+  renew(leases: readonly Lease[]): Promise<RenewResult>;
   fencedSet(service: string, token: number, key: string, value: string | Buffer): Promise<void>;
   release(service: string, token: number): Promise<boolean>;
   /** Every live lease under the prefix: service → owner replica and token (for GET /api/v1/cluster). O(leases). */
   list(): Promise<{ service: string; replica: string; token: number }[]>;
+  /** The Redis key of a service's lease (other scripts check it to fence their writes). */
+  leaseKey(service: string): string;
+  /** The value a lease holds while it is this replica's with `token`. */
+  held(token: number): string;
 }
 
+// Redis time in ms (TIME: seconds, microseconds); scripts that call it write only after (effects replication).
+const NOW = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+// KEYS: lease, fence, index (ZSET service → expiry ms), want. ARGV: replica, ttl, maxServices (0: none), service.
 const ACQUIRE = `
+${NOW}
+local ttl = tonumber(ARGV[2])
 local cur = redis.call('GET', KEYS[1])
 if cur then
   local sep = string.find(cur, '|', 1, true)
   local owner = string.sub(cur, 1, sep - 1)
   if owner == ARGV[1] then
-    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    redis.call('PEXPIRE', KEYS[1], ttl)
+    redis.call('ZADD', KEYS[3], now + ttl, ARGV[4])
     return {1, tonumber(string.sub(cur, sep + 1))}
   end
+  redis.call('SET', KEYS[4], ARGV[1], 'PX', ttl)
   return {0, owner}
 end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+local max = tonumber(ARGV[3])
+if max > 0 and not redis.call('ZSCORE', KEYS[3], ARGV[4]) and redis.call('ZCARD', KEYS[3]) >= max then
+  return {2, max}
+end
 local token = redis.call('INCR', KEYS[2])
-redis.call('SET', KEYS[1], ARGV[1] .. '|' .. token, 'PX', ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. token, 'PX', ttl)
+redis.call('ZADD', KEYS[3], now + ttl, ARGV[4])
+if redis.call('GET', KEYS[4]) == ARGV[1] then redis.call('DEL', KEYS[4]) end
 return {1, token}
 `;
 
+// KEYS: index, then lease and want of each service. ARGV: ttl, then held value and service name of each.
 const RENEW = `
+${NOW}
+local ttl = tonumber(ARGV[1])
 local lost = {}
-for i, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[i + 1] then
-    redis.call('PEXPIRE', key, ARGV[1])
+local wanted = {}
+local n = (#KEYS - 1) / 2
+for i = 1, n do
+  local lease = KEYS[2 * i]
+  if redis.call('GET', lease) == ARGV[2 * i] then
+    redis.call('PEXPIRE', lease, ttl)
+    redis.call('ZADD', KEYS[1], now + ttl, ARGV[2 * i + 1])
+    if redis.call('EXISTS', KEYS[2 * i + 1]) == 1 then table.insert(wanted, i) end
   else
     table.insert(lost, i)
   end
 end
-return lost
+return {lost, wanted}
 `;
 
 const FENCED_SET = `
@@ -74,8 +117,12 @@ redis.call('SET', KEYS[2], ARGV[2])
 return 1
 `;
 
+// KEYS: lease, index. ARGV: held value, service.
 const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  return redis.call('DEL', KEYS[1])
+end
 return 0
 `;
 
@@ -86,40 +133,49 @@ export interface LeaseTableOptions {
   replica: string;
   /** Lease time to live, ms: a dead owner's services are free after it (renew well within it). */
   ttlMs: number;
+  /** At most this many leases in the cluster (0 or absent: no limit): `limits.maxServices` made cluster-wide. */
+  maxServices?: number;
 }
 
 export function createLeaseTable(o: LeaseTableOptions): LeaseTable {
   if (o.replica.includes('|')) throw new Error(`replica id must not contain "|": ${o.replica}`);
   const leaseKey = (service: string): string => `${o.prefix}lease:${service}`;
   const fenceKey = (service: string): string => `${o.prefix}fence:${service}`;
+  const wantKey = (service: string): string => `${o.prefix}want:${service}`;
+  const indexKey = `${o.prefix}leases`;
+  const max = String(o.maxServices ?? 0);
   const held = (token: number): string => `${o.replica}|${token}`;
   const ttl = String(Math.max(1, Math.round(o.ttlMs)));
   return {
     replica: o.replica,
     async acquire(service) {
-      const [ok, what] = (await o.redis.eval(ACQUIRE, 2, leaseKey(service), fenceKey(service), o.replica, ttl)) as [
+      const keys = [leaseKey(service), fenceKey(service), indexKey, wantKey(service)];
+      const [ok, what] = (await o.redis.eval(ACQUIRE, 4, ...keys, o.replica, ttl, max, service)) as [
         number,
         number | string,
       ];
-      return ok === 1 ? { owned: true, token: Number(what) } : { owned: false, owner: String(what) };
+      if (ok === 1) return { owned: true, token: Number(what) };
+      return ok === 2 ? { owned: false, limit: Number(what) } : { owned: false, owner: String(what) };
     },
     async renew(leases) {
-      if (leases.length === 0) return [];
-      const lost = (await o.redis.eval(
+      if (leases.length === 0) return { lost: [], wanted: [] };
+      const [lost, wanted] = (await o.redis.eval(
         RENEW,
-        leases.length,
-        ...leases.map((l) => leaseKey(l.service)),
+        1 + 2 * leases.length,
+        indexKey,
+        ...leases.flatMap((l) => [leaseKey(l.service), wantKey(l.service)]),
         ttl,
-        ...leases.map((l) => held(l.token)),
-      )) as number[];
-      return lost.map((i) => (leases[i - 1] as Lease).service);
+        ...leases.flatMap((l) => [held(l.token), l.service]),
+      )) as [number[], number[]];
+      const name = (i: number): string => (leases[i - 1] as Lease).service;
+      return { lost: lost.map(name), wanted: wanted.map(name) };
     },
     async fencedSet(service, token, key, value) {
       const done = (await o.redis.eval(FENCED_SET, 2, leaseKey(service), key, held(token), value)) as number;
       if (done !== 1) throw new VigilError('VIGIL_ERR_CLUSTER_FENCED', [service, String(token), o.replica]);
     },
     async release(service, token) {
-      return ((await o.redis.eval(RELEASE, 1, leaseKey(service), held(token))) as number) === 1;
+      return ((await o.redis.eval(RELEASE, 2, leaseKey(service), indexKey, held(token), service)) as number) === 1;
     },
     async list() {
       const from = `${o.prefix}lease:`;
@@ -129,5 +185,7 @@ export function createLeaseTable(o: LeaseTableOptions): LeaseTable {
       });
       return out.sort((a, b) => a.service.localeCompare(b.service));
     },
+    leaseKey,
+    held,
   };
 }

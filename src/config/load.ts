@@ -812,6 +812,22 @@ function checkSettings(substituted: Record<string, unknown>, parsed: VigilConfig
     }
   }
   checkPorts(substituted, parsed, add);
+  checkCluster(substituted, parsed, add);
+}
+
+/** `cluster.enabled` needs the one Redis the replicas share (`queue.redis`). */
+function checkCluster(substituted: Record<string, unknown>, parsed: VigilConfig | undefined, add: AddIssue): void {
+  const enabled = parsed ? parsed.cluster.enabled : asObject(substituted.cluster)?.enabled === true;
+  const redis = parsed ? parsed.queue.redis : asObject(substituted.queue)?.redis;
+  if (enabled && (typeof redis !== 'string' || redis === '')) {
+    add(
+      'VIGIL_ERR_CONFIG_INVALID',
+      ['cluster', 'enabled'],
+      'cluster.enabled needs queue.redis: the replicas share their leases, checkpoints and decisions through one Redis',
+      'set queue.redis to the Redis every replica uses (redis://host:6379), or set cluster.enabled to false',
+      docForKey(['cluster', 'enabled']),
+    );
+  }
 }
 
 const LISTENERS = ['otlpHttp', 'otlpGrpc', 'api'] as const;

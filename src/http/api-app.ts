@@ -12,6 +12,8 @@ import type { Logger } from 'pino';
 import type { AnalysisRegistry, AnalysisSnapshot } from '../analysis/analysis-registry.js';
 import type { AuditLog } from '../decide/audit-log.js';
 import type { JobQueue } from '../jobs/queue.js';
+import type { ClusterNode } from '../agent/cluster-node.js';
+import type { Decision } from '../contracts/index.js';
 import { serverLogger } from '../logger.js';
 import { queueStatsCollector, type VigilMetrics } from './metrics.js';
 
@@ -30,6 +32,8 @@ export interface ApiDeps {
   /** Problems worth seeing that do not make the agent unready (e.g. a connector's failed health check). */
   warnings?(): string[];
   onResume(service: string, version: string, by: string, reason: string): Promise<boolean>;
+  /** Cluster mode (src/agent/cluster-node.ts): the live replicas, the shared decisions list, GET /api/v1/cluster. */
+  cluster?: Pick<ClusterNode, 'replica' | 'status' | 'replicas' | 'claims'>;
 }
 
 function tokenOk(header: string | undefined, auth: ApiDeps['auth']): boolean {
@@ -99,7 +103,10 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
     registerAnalysisRoutes(api, deps);
     registerDecisionRoutes(api, deps);
     registerResumeRoute(api, deps);
-    api.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(dashboard(deps.registry.list())));
+    registerClusterRoute(api, deps);
+    api.get('/', async (req, reply) =>
+      reply.type('text/html; charset=utf-8').send(dashboard(await clusterAnalyses(deps, req))),
+    );
   });
   return app;
 }
@@ -140,25 +147,124 @@ function registerProbeRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 }
 
-/** `GET /api/v1/analyses` and `GET /api/v1/analyses/:id`. */
+/** A request one replica forwards to another carries this header: the other answers from its own state only. */
+export const FORWARDED_HEADER = 'x-vigil-forwarded';
+/** How long a replica waits for another's answer. */
+const FORWARD_TIMEOUT_MS = 2_000;
+
+const isForwarded = (req: FastifyRequest): boolean => req.headers[FORWARDED_HEADER] !== undefined;
+
+/**
+ * Cluster mode: the same request to every other live replica (each answers from its own state), with the caller's
+ * bearer token; the answers that came back within FORWARD_TIMEOUT_MS, and the replicas that did not answer.
+ */
+async function fromOthers(
+  deps: ApiDeps,
+  req: FastifyRequest,
+  path: string,
+  init: { method?: string; body?: string } = {},
+): Promise<{ answers: { replica: string; status: number; body: unknown }[]; unreachable: string[] }> {
+  const out = { answers: [] as { replica: string; status: number; body: unknown }[], unreachable: [] as string[] };
+  const cluster = deps.cluster;
+  if (cluster === undefined || isForwarded(req)) return out;
+  const others = (await cluster.replicas()).filter((r) => r.id !== cluster.replica && r.apiUrl);
+  await Promise.all(
+    others.map(async (r) => {
+      try {
+        const res = await fetch(new URL(path, r.apiUrl), {
+          method: init.method ?? 'GET',
+          headers: {
+            [FORWARDED_HEADER]: cluster.replica,
+            ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+            ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
+          },
+          ...(init.body !== undefined ? { body: init.body } : {}),
+          signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
+        });
+        out.answers.push({ replica: r.id, status: res.status, body: await res.json() });
+      } catch {
+        out.unreachable.push(r.id);
+      }
+    }),
+  );
+  return out;
+}
+
+/** This replica's analyses and those other replicas answered with (each analysis once). */
+function mergeAnalyses(own: AnalysisSnapshot[], answers: readonly { body: unknown }[]): AnalysisSnapshot[] {
+  const ids = new Set(own.map((a) => a.id));
+  for (const a of answers) {
+    for (const x of (a.body as { analyses?: AnalysisSnapshot[] }).analyses ?? []) {
+      if (!ids.has(x.id)) own.push(x);
+      ids.add(x.id);
+    }
+  }
+  return own;
+}
+
+/** The analyses of this replica and, in cluster mode, of every other live replica. */
+async function clusterAnalyses(deps: ApiDeps, req: FastifyRequest): Promise<AnalysisSnapshot[]> {
+  return mergeAnalyses(deps.registry.list(), (await fromOthers(deps, req, '/api/v1/analyses')).answers);
+}
+
+/**
+ * `GET /api/v1/analyses` and `GET /api/v1/analyses/:id`. In cluster mode any replica answers for every service: it
+ * asks the other live replicas (each answers for the services it owns) and says which did not answer.
+ */
 function registerAnalysisRoutes(api: FastifyInstance, deps: ApiDeps): void {
-  api.get('/api/v1/analyses', async () => ({
-    analyses: deps.registry.list(),
-    unknownCohorts: deps.registry.unknownCohorts(),
-    refused: deps.registry.refusedByService(),
-    counters: deps.registry.counters,
-  }));
+  api.get('/api/v1/analyses', async (req) => {
+    const own = {
+      analyses: deps.registry.list(),
+      unknownCohorts: deps.registry.unknownCohorts(),
+      refused: deps.registry.refusedByService(),
+      counters: deps.registry.counters,
+    };
+    if (deps.cluster === undefined || isForwarded(req)) return own;
+    const { answers, unreachable } = await fromOthers(deps, req, '/api/v1/analyses');
+    const all = { ...own, analyses: mergeAnalyses(own.analyses, answers) };
+    for (const a of answers) {
+      const b = a.body as Partial<typeof own>;
+      all.unknownCohorts = [...all.unknownCohorts, ...(b.unknownCohorts ?? [])];
+      all.refused = [...all.refused, ...(b.refused ?? [])];
+    }
+    return { ...all, replicas: { answered: [deps.cluster.replica, ...answers.map((a) => a.replica)], unreachable } };
+  });
   api.get<{ Params: { id: string } }>('/api/v1/analyses/:id', async (req, reply) => {
     const a = deps.registry.get(req.params.id);
-    return a ?? reply.code(404).send({ error: 'not found', message: `no analysis ${req.params.id}` });
+    if (a) return a;
+    const path = `/api/v1/analyses/${encodeURIComponent(req.params.id)}`;
+    const found = (await fromOthers(deps, req, path)).answers.find((x) => x.status === 200);
+    return found?.body ?? reply.code(404).send({ error: 'not found', message: `no analysis ${req.params.id}` });
   });
 }
 
-/** `GET /api/v1/decisions` and `GET /api/v1/decisions/:id` (from the audit log's memory). */
+/** `GET /api/v1/cluster`: the live replicas, the services each owns, leases of replicas gone (expiring). */
+function registerClusterRoute(api: FastifyInstance, deps: ApiDeps): void {
+  api.get('/api/v1/cluster', async (_req, reply) => {
+    if (deps.cluster === undefined)
+      return reply.code(404).send({
+        error: 'not found',
+        message: 'this agent is not part of a cluster (cluster.enabled is false): it owns every service it receives',
+      });
+    return deps.cluster.status();
+  });
+}
+
+/**
+ * `GET /api/v1/decisions` and `GET /api/v1/decisions/:id` (from the audit log's memory; in cluster mode also the
+ * cluster's shared list in Redis, so any replica lists every replica's decisions).
+ */
 function registerDecisionRoutes(api: FastifyInstance, deps: ApiDeps): void {
-  api.get('/api/v1/decisions', async () => ({ decisions: deps.audit.recentDecisions() }));
+  const all = async (): Promise<readonly Decision[]> => {
+    const local = deps.audit.recentDecisions();
+    if (deps.cluster === undefined) return local;
+    const shared = await deps.cluster.claims.recent();
+    const ids = new Set(local.map((d) => d.id));
+    return [...local, ...shared.filter((d) => !ids.has(d.id))].sort((a, b) => b.eventTimeUnixMs - a.eventTimeUnixMs);
+  };
+  api.get('/api/v1/decisions', async () => ({ decisions: await all() }));
   api.get<{ Params: { id: string } }>('/api/v1/decisions/:id', async (req, reply) => {
-    const d = deps.audit.findDecision(req.params.id);
+    const d = deps.audit.findDecision(req.params.id) ?? (deps.cluster ? (await all()).find((x) => x.id === req.params.id) : undefined);
     return (
       d ??
       reply.code(404).send({
@@ -182,6 +288,14 @@ function registerResumeRoute(api: FastifyInstance, deps: ApiDeps): void {
           error: 'bad request',
           message: 'send JSON {"by": "<who>", "reason": "<why>"}: a resume is recorded in the audit log',
         });
+      if (!a && deps.cluster) {
+        // cluster mode: the replica that owns the service resumes it
+        const path = `/api/v1/analyses/${encodeURIComponent(req.params.id)}/resume`;
+        const others = await fromOthers(deps, req, path, { method: 'POST', body: JSON.stringify({ by, reason }) });
+        const answered = others.answers.find((x) => x.status !== 404);
+        if (answered) return reply.code(answered.status).send(answered.body);
+        return reply.code(404).send({ error: 'not found', message: `no analysis ${req.params.id}` });
+      }
       if (!a || a.phase === 'running')
         return reply
           .code(409)

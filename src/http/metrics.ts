@@ -47,6 +47,8 @@ export interface VigilMetrics {
   checkpointBytes: Gauge;
   redisUp: Gauge;
   redisErrors: Counter<'client'>;
+  clusterEvents: Counter<'event'>;
+  clusterLeases: Gauge;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): VigilMetrics {
@@ -63,6 +65,24 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): VigilMet
     ...limitMetrics(r),
     ...stateMetrics(r),
     ...redisMetrics(r),
+    ...clusterMetrics(r),
+  };
+}
+
+/** Several replicas on one Redis (`cluster.enabled`, src/agent/cluster-node.ts). */
+function clusterMetrics(r: Registry[]): Pick<VigilMetrics, 'clusterEvents' | 'clusterLeases'> {
+  return {
+    clusterEvents: new Counter({
+      name: 'vigil_cluster_events_total',
+      help: 'Service leases by event: acquired, lost (taken over or not renewed in time: alert on it), handover, refused-owner (a request for a service another replica owns, answered 503/UNAVAILABLE), refused-unavailable (Redis unreachable), refused-limit (limits.maxServices reached in the cluster)',
+      labelNames: ['event'],
+      registers: r,
+    }),
+    clusterLeases: new Gauge({
+      name: 'vigil_cluster_leases',
+      help: 'Services whose lease this replica holds now',
+      registers: r,
+    }),
   };
 }
 

@@ -3,6 +3,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { IngestRefusals } from '../analysis/analysis-registry.js';
 import type { CohortIncrement, DecodedTraces, RequestSample } from '../contracts/index.js';
+import type { Admission } from '../cluster/coordinator.js';
 import type { IngestGate } from '../ingest/admission/gate.js';
 import { registerHttpAdmission } from '../ingest/admission/http-hook.js';
 import type { CohortRules } from '../ingest/cohort.js';
@@ -19,10 +20,13 @@ export interface OtlpAppDeps {
   maxBodyBytes: number;
   /** Feeds the samples; returns what was refused (told to the sender as a partial success). */
   ingest(samples: RequestSample[]): IngestRefusals | void;
+  /** Cluster mode: whether this replica takes the request's services (src/agent/cluster-node.ts); undefined: yes,
+   *  all of them, at once. Absent: a single agent takes everything. */
+  admit?(services: readonly { service: string }[]): Admission | undefined | Promise<Admission>;
   /** The ingest queue shared with the gRPC receiver; absent: no admission control. */
   gate?: IngestGate;
   /** OTLP metrics consumer (see metricsConsumer); absent: /v1/metrics is accepted and dropped. */
-  ingestMetrics?: (body: Buffer, encoding: OtlpEncoding) => IngestOutcome;
+  ingestMetrics?: (body: Buffer, encoding: OtlpEncoding) => IngestOutcome | Promise<IngestOutcome>;
   /** Trace decoding (large bodies in worker threads, DecodePool); absent: inline. */
   decodeTraces?: (body: Buffer, encoding: OtlpEncoding) => DecodedTraces | Promise<DecodedTraces>;
   /** How long a client may take (ms); absent: DEFAULT_OTLP_HTTP_TIMEOUTS. */
@@ -106,11 +110,23 @@ export function buildOtlpApp(deps: OtlpAppDeps): FastifyInstance {
   return app;
 }
 
-/** The hand-off of decoded traces to the pipeline, counted per transport (the HTTP and gRPC receivers share it). */
-export function tracesConsumer(deps: Pick<OtlpAppDeps, 'metrics' | 'ingest'>, transport: 'http' | 'grpc') {
-  return (decoded: DecodedTraces, encoding: OtlpEncoding): IngestOutcome => {
+/**
+ * The hand-off of decoded traces to the pipeline, counted per transport (the HTTP and gRPC receivers share it). In
+ * cluster mode the request's services are admitted first: a service another replica owns (or Redis unreachable)
+ * refuses the whole request as retryable (503 / UNAVAILABLE, nothing taken, the sender retries), and the spans of
+ * services past the cluster's limits.maxServices are rejected (partial success), as a single agent does.
+ */
+export function tracesConsumer(deps: Pick<OtlpAppDeps, 'metrics' | 'ingest' | 'admit'>, transport: 'http' | 'grpc') {
+  const accept = (decoded: DecodedTraces, encoding: OtlpEncoding, limited: readonly string[]): IngestOutcome => {
     const m = deps.metrics;
-    m.spansAccepted.inc({ transport, encoding }, decoded.spans - decoded.rejectedSpans);
+    let samples = decoded.samples;
+    let overLimit = 0;
+    if (limited.length > 0) {
+      samples = samples.filter((s) => !limited.includes(s.service));
+      overLimit = decoded.samples.length - samples.length;
+      m.limitRefused.inc({ limit: 'services' }, overLimit);
+    }
+    m.spansAccepted.inc({ transport, encoding }, decoded.spans - decoded.rejectedSpans - overLimit);
     const tooLong = decoded.serviceTooLongSpans ?? 0;
     if (decoded.rejectedSpans > tooLong)
       m.spansRejected.inc({ transport, reason: 'invalid' }, decoded.rejectedSpans - tooLong);
@@ -120,14 +136,33 @@ export function tracesConsumer(deps: Pick<OtlpAppDeps, 'metrics' | 'ingest'>, tr
     }
     if (decoded.cutVersions !== undefined) m.limitTruncated.inc({ field: 'version' }, decoded.cutVersions);
     if (decoded.cutRoutes !== undefined) m.limitTruncated.inc({ field: 'route' }, decoded.cutRoutes);
-    const refused = deps.ingest(decoded.samples);
-    if (!refused || refused.future + refused.tooOld === 0) return { kind: 'accepted' };
+    const refused = deps.ingest(samples);
+    const rejected = overLimit + (refused ? refused.future + refused.tooOld : 0);
+    if (rejected === 0) return { kind: 'accepted' };
     const why = [
-      refused.future > 0 ? `${refused.future} dated more than analysis.maxClockSkew after they were received` : '',
-      refused.tooOld > 0 ? `${refused.tooOld} older than every look their service keeps` : '',
+      overLimit > 0 ? `${overLimit} of services past limits.maxServices in the cluster (${limited.join(', ')})` : '',
+      refused && refused.future > 0
+        ? `${refused.future} dated more than analysis.maxClockSkew after they were received`
+        : '',
+      refused && refused.tooOld > 0 ? `${refused.tooOld} older than every look their service keeps` : '',
     ].filter((m) => m);
-    return { kind: 'accepted', rejected: refused.future + refused.tooOld, message: `spans refused: ${why.join('; ')}` };
+    return { kind: 'accepted', rejected, message: `spans refused: ${why.join('; ')}` };
   };
+  return (decoded: DecodedTraces, encoding: OtlpEncoding): IngestOutcome | Promise<IngestOutcome> =>
+    admitted(deps, decoded.samples, (limited) => accept(decoded, encoding, limited));
+}
+
+/** Runs `accept` once the request's services are admitted (at once without cluster or when all are owned). */
+function admitted(
+  deps: Pick<OtlpAppDeps, 'admit'>,
+  items: readonly { service: string }[],
+  accept: (limited: readonly string[]) => IngestOutcome,
+): IngestOutcome | Promise<IngestOutcome> {
+  const a = deps.admit?.(items);
+  if (a === undefined) return accept([]);
+  const settle = (r: Admission): IngestOutcome =>
+    r.ok ? accept(r.limited) : { kind: 'throttled', retryAfterSeconds: r.retryAfterSeconds, message: r.message };
+  return a instanceof Promise ? a.then(settle) : settle(a);
 }
 
 /**
@@ -141,8 +176,9 @@ export function metricsConsumer(deps: {
   metrics: VigilMetrics;
   metricsIngest: MetricsIngest;
   ingestBatches(items: CohortIncrement[]): void;
+  admit?: OtlpAppDeps['admit'];
 }) {
-  return (body: Buffer, encoding: OtlpEncoding): IngestOutcome => {
+  return (body: Buffer, encoding: OtlpEncoding): IngestOutcome | Promise<IngestOutcome> => {
     const refusedBefore = deps.metricsIngest.guard.refused;
     const r = deps.metricsIngest.ingest(body, encoding);
     const refused = deps.metricsIngest.guard.refused - refusedBefore;
@@ -151,7 +187,14 @@ export function metricsConsumer(deps: {
     if (serviceTooLongDataPoints !== undefined)
       deps.metrics.limitRefused.inc({ limit: 'name-length' }, serviceTooLongDataPoints);
     if (cutVersions !== undefined) deps.metrics.limitTruncated.inc({ field: 'version' }, cutVersions);
-    deps.ingestBatches(r.increments);
-    return r.rejected > 0 ? { kind: 'accepted', rejected: r.rejected, message: r.message ?? '' } : { kind: 'accepted' };
+    // cluster: a refused request moved the streams' cumulative state here too; harmless, as the deltas are of
+    // cumulative values (a later point counts from the last one this replica saw, whoever takes it)
+    return admitted(deps, r.increments, (limited) => {
+      const kept = limited.length > 0 ? r.increments.filter((i) => !limited.includes(i.service)) : r.increments;
+      if (kept.length < r.increments.length)
+        deps.metrics.limitRefused.inc({ limit: 'services' }, r.increments.length - kept.length);
+      deps.ingestBatches(kept);
+      return r.rejected > 0 ? { kind: 'accepted', rejected: r.rejected, message: r.message ?? '' } : { kind: 'accepted' };
+    });
   };
 }

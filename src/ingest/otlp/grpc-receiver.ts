@@ -63,11 +63,11 @@ export interface OtlpGrpcOptions {
   /** A connection without calls for this long is closed (GOAWAY); 0 or absent: never. */
   idleTimeoutMs?: number;
   /** Synchronous hand-off of decoded traces; the caller aggregates. */
-  onTraces(decoded: DecodedTraces, encoding: 'protobuf'): IngestOutcome;
+  onTraces(decoded: DecodedTraces, encoding: 'protobuf'): IngestOutcome | Promise<IngestOutcome>;
   /** Trace decoding (e.g. large messages in worker threads, DecodePool); default: the decoder, inline. */
   decodeTraces?(body: Buffer, encoding: 'protobuf'): DecodedTraces | Promise<DecodedTraces>;
   /** Metrics ingestion (same seam as the HTTP receiver); may throw VIGIL_ERR_INGEST_DECODE. Absent: dropped. */
-  onMetrics?(body: Buffer, encoding: 'protobuf'): IngestOutcome;
+  onMetrics?(body: Buffer, encoding: 'protobuf'): IngestOutcome | Promise<IngestOutcome>;
   /** Every non-OK answer: a short reason (`decode`, `throttled`, `deadline`, `internal`) and the gRPC status code. */
   onRejected?(reason: string, code: number): void;
   /** A request accepted and dropped unread (logs, and metrics while no onMetrics is given). */
@@ -215,15 +215,17 @@ export function createOtlpGrpcReceiver(opts: OtlpGrpcOptions): OtlpGrpcReceiver 
     if (signal === 'traces') {
       const decoded =
         opts.decodeTraces !== undefined ? await opts.decodeTraces(body, 'protobuf') : decodeTracesProtobuf(body, rules);
-      const outcome = opts.onTraces(decoded, 'protobuf');
-      if (outcome.kind === 'throttled') return unavailable(outcome.retryAfterSeconds, 'ingest is saturated');
+      const outcome = await opts.onTraces(decoded, 'protobuf');
+      if (outcome.kind === 'throttled')
+        return unavailable(outcome.retryAfterSeconds, outcome.message ?? 'ingest is saturated');
       const rejected = decoded.rejectedSpans + (outcome.rejected ?? 0);
       const message = [decoded.rejectionMessage, outcome.message].filter((m) => m).join('; ');
       return exportResponseBody('protobuf', rejected, message);
     }
     if (signal === 'metrics' && opts.onMetrics !== undefined) {
-      const outcome = opts.onMetrics(body, 'protobuf');
-      if (outcome.kind === 'throttled') return unavailable(outcome.retryAfterSeconds, 'ingest is saturated');
+      const outcome = await opts.onMetrics(body, 'protobuf');
+      if (outcome.kind === 'throttled')
+        return unavailable(outcome.retryAfterSeconds, outcome.message ?? 'ingest is saturated');
       return exportResponseBody('protobuf', outcome.rejected ?? 0, outcome.message ?? '', 'rejectedDataPoints');
     }
     opts.onDropped?.(signal, body.length);

@@ -24,7 +24,10 @@ import { BodyAbortedError, inflateGzip, readBoundedBody, tooLarge } from './requ
 
 /** What the consumer of decoded telemetry answers: take it (optionally with a partial rejection), or back off. */
 export type IngestOutcome =
-  { kind: 'accepted'; rejected?: number; message?: string } | { kind: 'throttled'; retryAfterSeconds: number };
+  | { kind: 'accepted'; rejected?: number; message?: string }
+  /** Retryable refusal (503 + Retry-After / UNAVAILABLE): nothing of the request was taken. `message` says why
+   *  (default: the ingest queue is saturated). */
+  | { kind: 'throttled'; retryAfterSeconds: number; message?: string };
 
 export type OtlpSignal = 'traces' | 'metrics' | 'logs';
 
@@ -44,11 +47,11 @@ export interface OtlpHttpOptions {
   bodyTimeoutMs?: number;
   cohortRules?: CohortRules;
   /** Synchronous hand-off of decoded traces; the caller aggregates. */
-  onTraces(decoded: DecodedTraces, encoding: OtlpEncoding): IngestOutcome;
+  onTraces(decoded: DecodedTraces, encoding: OtlpEncoding): IngestOutcome | Promise<IngestOutcome>;
   /** Trace decoding (e.g. large bodies in worker threads, DecodePool); default: the decoders, inline. */
   decodeTraces?(body: Buffer, encoding: OtlpEncoding): DecodedTraces | Promise<DecodedTraces>;
   /** Seam for metrics ingestion; may throw VIGIL_ERR_INGEST_DECODE (400). Absent: 200 and dropped. */
-  onMetrics?(body: Buffer, contentType: OtlpEncoding): IngestOutcome;
+  onMetrics?(body: Buffer, contentType: OtlpEncoding): IngestOutcome | Promise<IngestOutcome>;
   /** Every non-200 answer: a short reason (`media-type`, `encoding`, `too-large`, `decode`, `method`,
    *  `throttled`, `timeout`, `aborted`, `internal`) and the HTTP status. */
   onRejected?(reason: string, status: number): void;
@@ -220,19 +223,19 @@ function signalHandlers(opts: OtlpHttpOptions, rules: CohortRules): Record<OtlpS
           : media.encoding === 'protobuf'
             ? decodeTracesProtobuf(body, rules)
             : decodeTracesJson(body, rules);
-      const outcome = opts.onTraces(decoded, media.encoding);
-      if (outcome.kind === 'throttled') return throttled(outcome.retryAfterSeconds);
+      const outcome = await opts.onTraces(decoded, media.encoding);
+      if (outcome.kind === 'throttled') return throttled(outcome.retryAfterSeconds, outcome.message);
       const rejected = decoded.rejectedSpans + (outcome.rejected ?? 0);
       const message = [decoded.rejectionMessage, outcome.message].filter((m) => m).join('; ');
       return exportResponseBody(media.encoding, rejected, message);
     },
-    metrics: (body, media) => {
+    metrics: async (body, media) => {
       if (opts.onMetrics === undefined) {
         opts.onDropped?.('metrics', body.length);
         return exportResponseBody(media.encoding);
       }
-      const outcome = opts.onMetrics(body, media.encoding);
-      if (outcome.kind === 'throttled') return throttled(outcome.retryAfterSeconds);
+      const outcome = await opts.onMetrics(body, media.encoding);
+      if (outcome.kind === 'throttled') return throttled(outcome.retryAfterSeconds, outcome.message);
       return exportResponseBody(media.encoding, outcome.rejected ?? 0, outcome.message ?? '', 'rejectedDataPoints');
     },
     logs: (body, media) => {
@@ -242,9 +245,9 @@ function signalHandlers(opts: OtlpHttpOptions, rules: CohortRules): Record<OtlpS
   };
 }
 
-function throttled(retryAfterSeconds: number): Answer {
+function throttled(retryAfterSeconds: number, why?: string): Answer {
   const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
-  return new ThrottledAnswer(seconds);
+  return new ThrottledAnswer(seconds, why === undefined ? undefined : `${why}; retry after ${seconds} s`);
 }
 
 function answerFor(err: unknown, request: FastifyRequest): Answer {

@@ -51,7 +51,7 @@ describe('service leases on a real Redis', () => {
     await b.fencedSet('checkout', 2, `${prefix}state:checkout`, 'from b');
     expect(await redis.get(`${prefix}state:checkout`)).toBe('from b');
     // and its renewal says the lease is lost
-    expect(await a.renew([{ service: 'checkout', token: old.token }])).toEqual(['checkout']);
+    expect(await a.renew([{ service: 'checkout', token: old.token }])).toEqual({ lost: ['checkout'], wanted: [] });
   });
 
   it('renewing keeps a lease past its TTL in one round trip for all services, and reports only the lost ones', async () => {
@@ -64,13 +64,13 @@ describe('service leases on a real Redis', () => {
     }
     for (let i = 0; i < 4; i++) {
       await sleep(150);
-      expect(await a.renew(held)).toEqual([]);
+      expect(await a.renew(held)).toEqual({ lost: [], wanted: [] });
     }
     expect(await b.acquire('s2')).toEqual({ owned: false, owner: 'replica-a' }); // 600 ms > TTL: still owned
     expect(await a.release('s2', held[1]!.token)).toBe(true);
     expect(await b.acquire('s2')).toEqual({ owned: true, token: 2 });
-    expect(await a.renew(held)).toEqual(['s2']);
-    expect(await a.renew([])).toEqual([]);
+    expect(await a.renew(held)).toEqual({ lost: ['s2'], wanted: [] });
+    expect(await a.renew([])).toEqual({ lost: [], wanted: [] });
   });
 
   it('release only frees a lease it still holds', async () => {
@@ -95,6 +95,34 @@ describe('service leases on a real Redis', () => {
       expect(await table.release('search', r.token)).toBe(true);
     }
     expect(tokens).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it("a replica that receives another's service says so: the owner's renewal reports it wanted, until the owner releases it", async () => {
+    const { a, b } = replicas(10_000);
+    const held = await a.acquire('checkout');
+    if (!held.owned) throw new Error('replica-a should own checkout');
+    expect(await a.renew([{ service: 'checkout', token: held.token }])).toEqual({ lost: [], wanted: [] });
+    expect(await b.acquire('checkout')).toEqual({ owned: false, owner: 'replica-a' });
+    expect(await a.renew([{ service: 'checkout', token: held.token }])).toEqual({ lost: [], wanted: ['checkout'] });
+    expect(await a.release('checkout', held.token)).toBe(true);
+    const taken = await b.acquire('checkout');
+    expect(taken).toEqual({ owned: true, token: held.token + 1 });
+    if (!taken.owned) throw new Error('replica-b should own checkout');
+    // b took what it wanted: its want is gone, so its own renewal does not report it
+    expect(await b.renew([{ service: 'checkout', token: taken.token }])).toEqual({ lost: [], wanted: [] });
+  });
+
+  it('maxServices holds for the cluster: a new service past it is refused, whichever replica asks, until a lease ends', async () => {
+    const prefix = newPrefix();
+    const a = createLeaseTable({ redis, prefix, replica: 'replica-a', ttlMs: 10_000, maxServices: 2 });
+    const b = createLeaseTable({ redis, prefix, replica: 'replica-b', ttlMs: 300, maxServices: 2 });
+    expect((await a.acquire('s1')).owned).toBe(true);
+    expect((await b.acquire('s2')).owned).toBe(true);
+    expect(await a.acquire('s3')).toEqual({ owned: false, limit: 2 });
+    expect(await b.acquire('s3')).toEqual({ owned: false, limit: 2 });
+    expect((await a.acquire('s1')).owned).toBe(true); // a service already counted is not refused
+    await sleep(400); // b's lease on s2 expires (Redis time): its slot is free
+    expect((await a.acquire('s3')).owned).toBe(true);
   });
 
   it('refuses a replica id that would break the lease format', () => {
