@@ -120,9 +120,9 @@ function clusterCheckpoints(node: ClusterNode, where: string): Checkpointer {
   };
 }
 
-export function createAgent(opts: AgentOptions): Agent {
-  const { loaded, logger } = opts;
-  const { config } = loaded;
+/** The pipeline and, with `cluster.enabled`, the replica's cluster node wired to it (its decisions go through it). */
+function pipelineAndNode(opts: AgentOptions): { pipeline: Pipeline; node: ClusterNode | undefined } {
+  const { config } = opts.loaded;
   let node: ClusterNode | undefined;
   const pipeline = createPipeline({
     ...opts,
@@ -130,33 +130,46 @@ export function createAgent(opts: AgentOptions): Agent {
       ? { decisionGate: { decide: (d: Decision) => node?.decide(d), settled: async () => node?.settled() } }
       : {}),
   });
-  const { intake, actions } = pipeline;
   if (config.cluster.enabled) {
-    node = createClusterNode({ config, logger, metrics: pipeline.metrics });
+    node = createClusterNode({ config, logger: opts.logger, metrics: pipeline.metrics });
     node.attach({ registry: pipeline.registry, dispatch: pipeline.dispatch, dispatched: pipeline.dispatched });
   }
+  return { pipeline, node };
+}
+
+/** The single checkpoint (file or Redis), or in cluster mode the node's per-service checkpoints. */
+function checkpointsOf(opts: AgentOptions, pipeline: Pipeline, node: ClusterNode | undefined): Checkpointer {
+  const { config } = opts.loaded;
+  if (node)
+    return clusterCheckpoints(node, `redis (one key per service, ${config.queue.prefix}:cluster:state:<service>)`);
+  const checkpoints = createCheckpointer({
+    store: createStateStore(config, opts.auditPath, (client, err) => pipeline.redisHealth?.clientError(client, err)),
+    registry: pipeline.registry,
+    unrecorded: pipeline.unrecordedDecisions,
+    intervalMs: config.state.checkpointInterval,
+    logger: opts.logger,
+    metrics: pipeline.metrics,
+  });
+  pipeline.onDecision(() => void checkpoints.save()); // a decided version is kept decided across a restart at once
+  return checkpoints;
+}
+
+export function createAgent(opts: AgentOptions): Agent {
+  const { loaded, logger } = opts;
+  const { config } = loaded;
+  const { pipeline, node } = pipelineAndNode(opts);
+  const { intake, actions } = pipeline;
   const receivers = createReceivers({
     config,
     logger,
     metrics: pipeline.metrics,
     intake,
     ports: opts.ports,
-    ...(node ? { admit: node.admit } : {}),
+    ...(node ? { admit: (samples: readonly { service: string }[]) => node.admit(samples) } : {}),
   });
   let started = false;
   const apiApp = controlApi(pipeline, opts, () => started, node);
-  const checkpoints = node
-    ? clusterCheckpoints(node, `redis (one key per service, ${config.queue.prefix}:cluster:state:<service>)`)
-    : createCheckpointer({
-        store: createStateStore(config, opts.auditPath, (client, err) => pipeline.redisHealth?.clientError(client, err)),
-        registry: pipeline.registry,
-        unrecorded: pipeline.unrecordedDecisions,
-        intervalMs: config.state.checkpointInterval,
-        logger,
-        metrics: pipeline.metrics,
-      });
-  // a decided version is kept decided across a restart at once (cluster: the node saves the service itself)
-  if (!node) pipeline.onDecision(() => void checkpoints.save());
+  const checkpoints = checkpointsOf(opts, pipeline, node);
   let stopping: Promise<StopReport> | undefined;
   const shutdown = (timeoutMs = config.server.shutdownTimeout): Promise<StopReport> =>
     (stopping ??= boundedStop({ receivers, pipeline, checkpoints, apiApp }, timeoutMs, () => {

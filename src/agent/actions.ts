@@ -74,6 +74,7 @@ export function createActions(opts: ActionsOptions): Actions {
   const queueOpts = {
     redisUrl: redis,
     prefix: config.queue.prefix,
+    lockMs: config.queue.jobLock,
     logger,
     ...(redisHealth ? { onRedisError: (client: string, err: Error) => redisHealth.clientError(client, err) } : {}),
   };

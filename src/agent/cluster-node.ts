@@ -118,15 +118,13 @@ export function replicaIdOf(config: VigilConfig): string {
 }
 
 export function createClusterNode(opts: ClusterNodeOptions): ClusterNode {
-  const { config, metrics } = opts;
-  const url = config.queue.redis;
-  if (!url) throw new Error('cluster.enabled needs queue.redis (the config check refuses it)');
-  const prefix = `${config.queue.prefix}:cluster:`;
-  const ttlMs = config.cluster.leaseTtl;
-  const replica = replicaIdOf(config);
-  const log = opts.logger.child({ replica });
-  // its own connection: lease commands must not wait behind BullMQ's; a command fails at once while disconnected
-  const redis = new Redis(url, {
+  return new ReplicaNode(opts);
+}
+
+/** A Redis connection of its own: lease commands never wait behind BullMQ's; a command fails at once while
+ *  disconnected (enableOfflineQueue false), and within a fifth of the TTL (at most 5 s) when Redis hangs. */
+function clusterRedis(url: string, ttlMs: number): Redis {
+  return new Redis(url, {
     lazyConnect: true,
     connectTimeout: Math.min(5_000, ttlMs / 3),
     commandTimeout: Math.max(500, Math.min(5_000, ttlMs / 5)),
@@ -134,247 +132,306 @@ export function createClusterNode(opts: ClusterNodeOptions): ClusterNode {
     enableOfflineQueue: false,
     retryStrategy: (times) => Math.min(250 * times, 1_000),
   });
-  redis.on('error', (e: Error) => {
-    metrics.redisErrors.inc({ client: 'cluster' });
-    log.debug({ err: e }, 'cluster Redis connection error');
-  });
-  const leases: LeaseTable = createLeaseTable({
-    redis,
-    prefix,
-    replica,
-    ttlMs,
-    maxServices: config.limits.maxServices,
-  });
-  let apiUrl = config.cluster.advertiseUrl ?? `http://${hostname()}:${config.server.api.port}`;
-  let joined: Membership | undefined;
-  const membershipOf = (): Membership =>
-    (joined ??= createMembership({
-      redis,
-      prefix,
-      ttlMs,
-      self: { id: replica, apiUrl, version: vigilVersion(), startedAtUnixMs: Date.now() },
-    }));
-  const membership: Membership = {
-    heartbeat: () => membershipOf().heartbeat(),
-    leave: () => membershipOf().leave(),
-    list: () => membershipOf().list(),
-  };
-  const claims = createDecisionClaims(redis, prefix);
-  const stateKey = (service: string): string => `${prefix}state:${service}`;
-  /** SHA-256 of the last payload saved per service (unchanged services are not written again). */
-  const savedHash = new Map<string, string>();
-  let pipeline: ClusterPipeline | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  const need = (): ClusterPipeline => {
-    if (!pipeline) throw new Error('cluster node used before attach()');
-    return pipeline;
-  };
+}
 
-  const saveService = async (service: string, token: number): Promise<void> => {
-    const { registry } = need();
+class ReplicaNode implements ClusterNode {
+  readonly replica: string;
+  readonly coordinator: Coordinator;
+  readonly claims: DecisionClaims;
+  private readonly config: VigilConfig;
+  private readonly metrics: VigilMetrics;
+  private readonly log: Logger;
+  private readonly redis: Redis;
+  private readonly leases: LeaseTable;
+  private readonly prefix: string;
+  private readonly ttlMs: number;
+  private apiUrl: string;
+  private joined: Membership | undefined;
+  /** SHA-256 of the last state saved per service (unchanged services are not written again). */
+  private readonly savedHash = new Map<string, string>();
+  private readonly deciding = new Set<Promise<void>>();
+  private pipeline: ClusterPipeline | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private checkpointing: Promise<void> | undefined;
+
+  constructor(opts: ClusterNodeOptions) {
+    const { config } = opts;
+    if (!config.queue.redis) throw new Error('cluster.enabled needs queue.redis (the config check refuses it)');
+    this.config = config;
+    this.metrics = opts.metrics;
+    this.prefix = `${config.queue.prefix}:cluster:`;
+    this.ttlMs = config.cluster.leaseTtl;
+    this.replica = replicaIdOf(config);
+    this.log = opts.logger.child({ replica: this.replica });
+    this.redis = clusterRedis(config.queue.redis, this.ttlMs);
+    this.redis.on('error', (e: Error) => {
+      this.metrics.redisErrors.inc({ client: 'cluster' });
+      this.log.debug({ err: e }, 'cluster Redis connection error');
+    });
+    this.leases = createLeaseTable({
+      redis: this.redis,
+      prefix: this.prefix,
+      replica: this.replica,
+      ttlMs: this.ttlMs,
+      maxServices: config.limits.maxServices,
+    });
+    this.apiUrl = config.cluster.advertiseUrl ?? `http://${hostname()}:${config.server.api.port}`;
+    this.claims = createDecisionClaims(this.redis, this.prefix);
+    const membership: Membership = {
+      heartbeat: () => this.membership().heartbeat(),
+      leave: () => this.membership().leave(),
+      list: () => this.membership().list(),
+    };
+    this.coordinator = createCoordinator({
+      leases: this.leases,
+      membership,
+      ttlMs: this.ttlMs,
+      handoverQuietMs: config.cluster.handoverQuiet,
+      logger: opts.logger,
+      hooks: {
+        acquired: (service) => this.restoreService(service),
+        lost: (service) => {
+          this.need().registry.dropService(service);
+          this.savedHash.delete(service);
+        },
+        handover: (service, token) => this.saveService(service, token),
+      },
+      onCount: (what) => {
+        this.metrics.clusterEvents.inc({ event: what });
+        this.metrics.clusterLeases.set(this.coordinator.owned().length);
+      },
+    });
+  }
+
+  attach(p: ClusterPipeline): void {
+    this.pipeline = p;
+  }
+
+  admit(samples: readonly { service: string }[]): Admission | undefined | Promise<Admission> {
+    if (samples.length === 0) return undefined;
+    let last = '';
+    const services: string[] = [];
+    for (const s of samples) {
+      if (s.service === last) continue;
+      last = s.service;
+      if (!services.includes(last)) services.push(last);
+    }
+    return this.coordinator.admit(services);
+  }
+
+  decide(d: Decision): void {
+    const p = this.claimAndDispatch(d).finally(() => this.deciding.delete(p));
+    this.deciding.add(p);
+  }
+
+  async settled(): Promise<void> {
+    while (this.deciding.size > 0) await Promise.allSettled([...this.deciding]);
+  }
+
+  resume(service: string, version: string): Promise<number> {
+    return this.claims.resume(service, version);
+  }
+
+  async ownerOf(service: string): Promise<string | undefined> {
+    if (this.coordinator.lease(service)) return this.replica;
+    const v = await this.redis.get(this.leases.leaseKey(service));
+    return v === null ? undefined : v.slice(0, v.indexOf('|'));
+  }
+
+  replicas(): Promise<ReplicaInfo[]> {
+    return this.membership().list();
+  }
+
+  async status(): Promise<ClusterStatus> {
+    const [live, all] = await Promise.all([this.membership().list(), this.leases.list()]);
+    const byReplica = new Map<string, string[]>();
+    for (const l of all) {
+      const list = byReplica.get(l.replica) ?? [];
+      list.push(l.service);
+      byReplica.set(l.replica, list);
+    }
+    const ids = new Set(live.map((r) => r.id));
+    return {
+      replica: this.replica,
+      leaseTtlMs: this.ttlMs,
+      replicas: live.map((r) => ({ ...r, self: r.id === this.replica, services: byReplica.get(r.id) ?? [] })),
+      orphanLeases: all.filter((l) => !ids.has(l.replica)).map((l) => ({ service: l.service, replica: l.replica })),
+    };
+  }
+
+  checkpoint(): Promise<void> {
+    return (this.checkpointing ??= this.checkpointAll().finally(() => (this.checkpointing = undefined)));
+  }
+
+  async start(listenUrl?: string): Promise<void> {
+    if (this.config.cluster.advertiseUrl === null && listenUrl !== undefined) this.apiUrl = advertised(listenUrl);
+    await this.redis.connect();
+    await this.coordinator.start();
+    this.timer = setInterval(() => void this.checkpoint(), this.config.state.checkpointInterval);
+    this.timer.unref();
+    this.log.info({ apiUrl: this.apiUrl, leaseTtlMs: this.ttlMs }, 'joined the cluster');
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await Promise.allSettled([...this.deciding]);
+    await this.checkpointing;
+    await this.coordinator.stop();
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  abort(): void {
+    clearInterval(this.timer);
+    this.coordinator.abort();
+    this.redis.disconnect();
+  }
+
+  problems(): string[] {
+    const p = this.coordinator.problem();
+    if (p) return [p];
+    return this.redis.status === 'ready' ? [] : [`cluster: Redis connection ${this.redis.status}`];
+  }
+
+  private membership(): Membership {
+    return (this.joined ??= createMembership({
+      redis: this.redis,
+      prefix: this.prefix,
+      ttlMs: this.ttlMs,
+      self: { id: this.replica, apiUrl: this.apiUrl, version: vigilVersion(), startedAtUnixMs: Date.now() },
+    }));
+  }
+
+  private need(): ClusterPipeline {
+    if (!this.pipeline) throw new Error('cluster node used before attach()');
+    return this.pipeline;
+  }
+
+  private stateKey(service: string): string {
+    return `${this.prefix}state:${service}`;
+  }
+
+  /** Saves the service's state, fenced; a service the analysis forgot (idle) has its checkpoint deleted instead,
+   *  as a single agent forgets it. */
+  private async saveService(service: string, token: number): Promise<void> {
+    const { registry } = this.need();
     const chunk = registry.exportService(service);
-    if (chunk === undefined) return;
+    if (chunk === undefined) {
+      await this.leases.fencedDel(service, token, this.stateKey(service));
+      this.savedHash.delete(service);
+      return;
+    }
+    const started = performance.now();
+    const state = serialize(chunk);
+    const hash = createHash('sha256').update(state).digest('hex');
+    if (this.savedHash.get(service) === hash) return;
     const payload = serialize({
       format: SERVICE_CHECKPOINT_FORMAT,
       analysisHash: registry.exportHeader().analysisHash,
       savedAtUnixMs: Date.now(),
       chunk,
     } satisfies ServiceCheckpoint);
-    // the time inside varies; the hash is of the service alone
-    const hash = createHash('sha256').update(serialize(chunk)).digest('hex');
-    if (savedHash.get(service) === hash) return;
-    const started = performance.now();
-    await leases.fencedSet(service, token, stateKey(service), Buffer.concat([frameHeader(payload), payload]));
-    savedHash.set(service, hash);
-    metrics.checkpoints.inc({ outcome: 'saved' });
-    metrics.checkpointSeconds.observe((performance.now() - started) / 1000);
-  };
+    const framed = Buffer.concat([frameHeader(payload), payload]);
+    await this.leases.fencedSet(service, token, this.stateKey(service), framed);
+    this.savedHash.set(service, hash);
+    this.metrics.checkpoints.inc({ outcome: 'saved' });
+    this.metrics.checkpointSeconds.observe((performance.now() - started) / 1000);
+    this.metrics.checkpointBytes.set(framed.length);
+  }
 
-  const restoreService = async (service: string): Promise<void> => {
-    const { registry } = need();
-    const where = `redis key ${stateKey(service)}`;
+  private async checkpointAll(): Promise<void> {
+    const { registry } = this.need();
+    for (const { service, token } of this.coordinator.owned()) {
+      if (!registry.hasService(service)) {
+        // forgotten by the analysis (limits.serviceIdleTimeout, or evicted on probation): its lease no longer
+        // counts against limits.maxServices in the cluster; its next telemetry takes it again, on any replica
+        await this.coordinator.release(service, 'the analysis forgot the service (idle)');
+        continue;
+      }
+      try {
+        await this.saveService(service, token);
+      } catch (err) {
+        this.metrics.checkpoints.inc({ outcome: 'failed' });
+        this.log.warn({ err, service }, 'service checkpoint could not be saved');
+      }
+      await new Promise((r) => setImmediate(r)); // requests get in between services
+    }
+  }
+
+  /** A service just taken: its checkpoint, then the resumes and claims the cluster recorded (they win). */
+  private async restoreService(service: string): Promise<void> {
+    const { registry } = this.need();
+    const key = this.stateKey(service);
     const [framed, resumes, claimed] = await Promise.all([
-      redis.getBuffer(stateKey(service)),
-      claims.resumes(service),
-      claims.of(service),
+      this.redis.getBuffer(key),
+      this.claims.resumes(service),
+      this.claims.of(service),
     ]);
     registry.dropService(service); // whatever this replica knew of it is older than the owner's checkpoint
-    let look: number | undefined;
+    this.savedHash.delete(service);
     if (framed !== null) {
-      const cp = deserialize(unframe(framed, where)) as ServiceCheckpoint;
+      const cp = deserialize(unframe(framed, `redis key ${key}`)) as ServiceCheckpoint;
       if (cp?.format === SERVICE_CHECKPOINT_FORMAT) {
         const r = registry.importService(cp.chunk, cp.analysisHash);
-        look = Math.max(0, ...[...cp.chunk.service.running.values()].map((a) => a.look));
-        log.info(
-          { service, savedAt: new Date(cp.savedAtUnixMs).toISOString(), ...r, look },
-          'service restored from its checkpoint in Redis',
-        );
-      } else log.warn({ service, format: cp?.format }, 'service checkpoint of another Vigil version: ignored');
+        const look = Math.max(0, ...[...cp.chunk.service.running.values()].map((a) => a.look));
+        const savedAt = new Date(cp.savedAtUnixMs).toISOString();
+        this.log.info({ service, savedAt, ...r, look }, 'service restored from its checkpoint in Redis');
+      } else this.log.warn({ service, format: cp?.format }, 'service checkpoint of another Vigil version: ignored');
     }
     for (const [version, n] of resumes) registry.resumeTo(service, version, n);
-    const redispatch: typeof claimed = [];
     for (const c of claimed) {
       if (c.incarnation < (resumes.get(c.decision.canaryVersion) ?? 0)) continue; // resumed since
       registry.markDecided(c.decision);
-      if (!c.dispatched && Date.now() - c.decision.eventTimeUnixMs < REDISPATCH_MAX_AGE_MS) redispatch.push(c);
-    }
-    savedHash.delete(service);
-    for (const c of redispatch) {
-      log.warn(
+      if (c.dispatched || Date.now() - c.decision.eventTimeUnixMs >= REDISPATCH_MAX_AGE_MS) continue;
+      this.log.warn(
         { service, decisionId: c.decision.id, outcome: c.decision.outcome },
         'a decision claimed by the previous owner was not recorded as dispatched: dispatched again (job ids keep its plan and notifications from running twice)',
       );
-      void dispatchClaimed(c.decision, c.incarnation);
+      void this.dispatchClaimed(c.decision, c.incarnation);
     }
-  };
+  }
 
-  const dispatchClaimed = async (d: Decision, incarnation: number): Promise<void> => {
-    const p = need();
+  private async dispatchClaimed(d: Decision, incarnation: number): Promise<void> {
+    const p = this.need();
     p.dispatch(d);
     await p.dispatched();
-    await claims.dispatched(d, incarnation).catch((err: unknown) =>
-      log.warn({ err, decisionId: d.id }, 'claim could not be marked dispatched: a new owner would dispatch it again (idempotent)'),
-    );
-  };
+    await this.claims.dispatched(d, incarnation).catch((err: unknown) => {
+      this.log.warn(
+        { err, decisionId: d.id },
+        'claim not marked dispatched: a new owner would dispatch it again (idempotent)',
+      );
+    });
+  }
 
-  const coordinator = createCoordinator({
-    leases,
-    membership,
-    ttlMs,
-    handoverQuietMs: config.cluster.handoverQuiet,
-    logger: opts.logger,
-    hooks: {
-      acquired: (service) => restoreService(service),
-      lost: (service) => {
-        need().registry.dropService(service);
-        savedHash.delete(service);
-      },
-      handover: (service, token) => saveService(service, token),
-    },
-    onCount: (what) => {
-      metrics.clusterEvents.inc({ event: what });
-      metrics.clusterLeases.set(coordinator.owned().length);
-    },
-  });
-
-  const decide = async (d: Decision): Promise<void> => {
-    const dlog = log.child({ decisionId: d.id, service: d.service, analysis: d.analysis });
-    const incarnation = need().registry.incarnation(d.service, d.canaryVersion);
+  /** Claims the decision in Redis (retried while the lease is trusted), then records and enqueues it. */
+  private async claimAndDispatch(d: Decision): Promise<void> {
+    const dlog = this.log.child({ decisionId: d.id, service: d.service, analysis: d.analysis });
+    const incarnation = this.need().registry.incarnation(d.service, d.canaryVersion);
     for (;;) {
-      const lease = coordinator.lease(d.service);
+      const lease = this.coordinator.lease(d.service);
       if (lease === undefined) {
-        dlog.warn('decision dropped: this replica no longer owns the service (the new owner decides from its checkpoint)');
+        dlog.warn(
+          'decision dropped: this replica no longer owns the service (the new owner decides from its checkpoint)',
+        );
         return;
       }
+      const held = { key: this.leases.leaseKey(d.service), held: this.leases.held(lease.token) };
       let outcome;
       try {
-        outcome = await claims.claim(d, incarnation, { key: leases.leaseKey(d.service), held: leases.held(lease.token) });
+        outcome = await this.claims.claim(d, incarnation, held);
       } catch (err) {
         dlog.warn({ err }, 'decision could not be claimed in Redis: tried again while the lease holds');
         await new Promise((r) => setTimeout(r, CLAIM_RETRY_MS));
         continue;
       }
-      if (outcome === 'fenced') {
-        dlog.warn('decision dropped: the lease was taken over (fenced); the new owner decides');
-        return;
-      }
-      if (outcome === 'duplicate') {
-        dlog.info('decision already claimed in the cluster for this version: not dispatched again');
-        return;
-      }
-      await dispatchClaimed(d, incarnation);
-      await saveService(d.service, lease.token).catch((err: unknown) =>
-        dlog.warn({ err }, 'service checkpoint after the decision failed (the claim keeps the version decided)'),
-      );
+      if (outcome === 'fenced')
+        return dlog.warn('decision dropped: the lease was taken over (fenced); the new owner decides');
+      if (outcome === 'duplicate')
+        return dlog.info('decision already claimed in the cluster for this version: not dispatched again');
+      await this.dispatchClaimed(d, incarnation);
+      await this.saveService(d.service, lease.token).catch((err: unknown) => {
+        dlog.warn({ err }, 'service checkpoint after the decision failed (the claim keeps the version decided)');
+      });
       return;
     }
-  };
-
-  const checkpoint = async (): Promise<void> => {
-    for (const { service, token } of coordinator.owned()) {
-      try {
-        await saveService(service, token);
-      } catch (err) {
-        metrics.checkpoints.inc({ outcome: 'failed' });
-        log.warn({ err, service }, 'service checkpoint could not be saved');
-      }
-      await new Promise((r) => setImmediate(r)); // requests get in between services
-    }
-  };
-
-  const deciding = new Set<Promise<void>>();
-  let checkpointing: Promise<void> | undefined;
-  const checkpointOnce = (): Promise<void> => (checkpointing ??= checkpoint().finally(() => (checkpointing = undefined)));
-
-  return {
-    replica,
-    coordinator,
-    claims,
-    attach(p) {
-      pipeline = p;
-    },
-    admit(samples) {
-      if (samples.length === 0) return undefined;
-      let last = '';
-      const services: string[] = [];
-      for (const s of samples) {
-        if (s.service === last) continue;
-        last = s.service;
-        if (!services.includes(last)) services.push(last);
-      }
-      return coordinator.admit(services);
-    },
-    decide(d) {
-      const p = decide(d).finally(() => deciding.delete(p));
-      deciding.add(p);
-    },
-    async settled() {
-      while (deciding.size > 0) await Promise.allSettled([...deciding]);
-    },
-    resume: (service, version) => claims.resume(service, version),
-    async ownerOf(service) {
-      if (coordinator.lease(service)) return replica;
-      const v = await redis.get(leases.leaseKey(service));
-      return v === null ? undefined : v.slice(0, v.indexOf('|'));
-    },
-    replicas: () => membership.list(),
-    async status() {
-      const [live, all] = await Promise.all([membership.list(), leases.list()]);
-      const byReplica = new Map<string, string[]>();
-      for (const l of all) (byReplica.get(l.replica) ?? byReplica.set(l.replica, []).get(l.replica)!).push(l.service);
-      const ids = new Set(live.map((r) => r.id));
-      return {
-        replica,
-        leaseTtlMs: ttlMs,
-        replicas: live.map((r) => ({ ...r, self: r.id === replica, services: byReplica.get(r.id) ?? [] })),
-        orphanLeases: all.filter((l) => !ids.has(l.replica)).map((l) => ({ service: l.service, replica: l.replica })),
-      };
-    },
-    checkpoint: checkpointOnce,
-    async start(listenUrl) {
-      if (config.cluster.advertiseUrl === null && listenUrl !== undefined) apiUrl = advertised(listenUrl);
-      await redis.connect();
-      await coordinator.start();
-      timer = setInterval(() => void checkpointOnce(), config.state.checkpointInterval);
-      timer.unref();
-      log.info({ apiUrl, leaseTtlMs: ttlMs }, 'joined the cluster');
-    },
-    async stop() {
-      clearInterval(timer);
-      await Promise.allSettled([...deciding]);
-      await checkpointing;
-      await coordinator.stop();
-      await redis.quit().catch(() => redis.disconnect());
-    },
-    abort() {
-      clearInterval(timer);
-      coordinator.abort();
-      redis.disconnect();
-    },
-    problems() {
-      const p = coordinator.problem();
-      if (p) return [p];
-      return redis.status === 'ready' ? [] : [`cluster: Redis connection ${redis.status}`];
-    },
-  };
+  }
 }

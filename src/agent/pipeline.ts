@@ -14,7 +14,7 @@ import { DecisionDispatcher } from './decision-dispatcher.js';
 import { createIntake, type Intake } from './intake.js';
 import { LookScheduler } from './look-scheduler.js';
 import type { RedisHealth } from './redis-health.js';
-import { recoverFromAudit, type RecoveryReport } from './recovery.js';
+import { recoverFromAudit, type RecoveryDeps, type RecoveryReport } from './recovery.js';
 import { createRegistry } from './registry.js';
 
 export interface PipelineOptions {
@@ -97,12 +97,8 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     deps: opts.deps,
   });
   const { redisHealth } = actions;
-  const dispatcher = new DecisionDispatcher({
-    audit,
-    runner: actions.runner,
-    queues: [actions.actions, actions.notifications],
-    logger,
-  });
+  const queues = [actions.actions, actions.notifications];
+  const dispatcher = new DecisionDispatcher({ audit, runner: actions.runner, queues, logger });
   const lookListeners: ((e: LookEvent) => void)[] = [];
   const registry = createRegistry({
     loaded,
@@ -117,15 +113,8 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
   const intake = createIntake({ config, logger, metrics, registry, looks: new LookScheduler(registry, logger) });
   actions.runner.start();
   const gate = opts.decisionGate;
-  const shutdown = pipelineShutdown({
-    registry,
-    gate,
-    dispatcher,
-    actions,
-    audit,
-    redisHealth,
-    durable: !!config.queue.redis,
-  });
+  const durable = !!config.queue.redis;
+  const shutdown = pipelineShutdown({ registry, gate, dispatcher, actions, audit, redisHealth, durable });
   let recovered: Promise<RecoveryReport> | undefined;
   return {
     dryRun,
@@ -152,9 +141,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
         metrics,
         recoverPlans: opts.recoverPlans === true,
         maxAgeMs: opts.recoverMaxAgeMs,
-        ...(restored === null
-          ? {}
-          : { analyses: { registry, unrecorded: restored?.unrecorded ?? [], dispatch: (d) => dispatcher.dispatch(d) } }),
+        ...analysesToReconcile(restored, registry, dispatcher),
       })),
     async settle(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
@@ -165,6 +152,16 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     redisHealth,
     ...shutdown,
   };
+}
+
+/** What `recover` reconciles with the audit log: the analyses restored (or none yet), not in cluster mode (`null`). */
+function analysesToReconcile(
+  restored: { unrecorded: readonly Decision[] } | null | undefined,
+  registry: AnalysisRegistry,
+  dispatcher: DecisionDispatcher,
+): Pick<RecoveryDeps, 'analyses'> {
+  if (restored === null) return {};
+  return { analyses: { registry, unrecorded: restored?.unrecorded ?? [], dispatch: (d) => dispatcher.dispatch(d) } };
 }
 
 /** `close`, `abort` and `undone` of the pipeline. */

@@ -47,6 +47,8 @@ export interface Coordinator {
   owned(): { service: string; token: number }[];
   /** Renews now (the timer calls it every third of the TTL). Never throws. */
   renew(): Promise<void>;
+  /** Gives a service up on purpose (checkpoint, release): the analysis forgot it (idle), or it is handed over. */
+  release(service: string, why: string): Promise<void>;
   /** Heartbeat and renew timers. */
   start(): Promise<void>;
   /** Hands every service over and leaves. */
@@ -81,204 +83,228 @@ interface Owned {
 const TRUST = 0.9;
 /** Another replica's ownership is remembered this long before Redis is asked again. */
 const OWNER_CACHE_MS = 1_000;
+const UNTRUSTED = 'lease not renewed in time (Redis unreachable or this process paused)';
 
 export function createCoordinator(o: CoordinatorOptions): Coordinator {
-  const now = o.now ?? (() => performance.now());
-  const log = o.logger.child({ replica: o.leases.replica });
-  const owned = new Map<string, Owned>();
-  const elsewhere = new Map<string, { owner: string; until: number }>();
-  const acquiring = new Map<string, Promise<Admission>>();
-  const handingOver = new Set<string>();
-  let renewTimer: NodeJS.Timeout | undefined;
-  let renewing: Promise<void> | undefined;
-  let stopped = false;
-  let unreachableSince: number | undefined;
-  let lastError: string | undefined;
-  const count = (w: Parameters<NonNullable<CoordinatorOptions['onCount']>>[0]): void => o.onCount?.(w);
-  const retryAfter = Math.max(1, Math.ceil(o.ttlMs / 3_000));
+  return new LeaseCoordinator(o);
+}
 
-  const lose = (service: string, why: string): void => {
-    if (!owned.delete(service)) return;
-    count('lost');
-    log.warn({ service, why }, 'service lease lost: this replica stops acting for it');
-    o.hooks.lost(service, why);
-  };
+class LeaseCoordinator implements Coordinator {
+  readonly replica: string;
+  private readonly now: () => number;
+  private readonly log: Logger;
+  private readonly held = new Map<string, Owned>();
+  private readonly elsewhere = new Map<string, { owner: string; until: number }>();
+  private readonly acquiring = new Map<string, Promise<Admission>>();
+  private readonly handingOver = new Set<string>();
+  private readonly retryAfter: number;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private renewing: Promise<void> | undefined;
+  private stopped = false;
+  private unreachableSince: number | undefined;
+  private lastError: string | undefined;
 
-  const expireUntrusted = (t: number): void => {
-    for (const [service, l] of owned) {
-      if (t >= l.validUntil) lose(service, 'lease not renewed in time (Redis unreachable or this process paused)');
-    }
-  };
+  constructor(private readonly o: CoordinatorOptions) {
+    this.replica = o.leases.replica;
+    this.now = o.now ?? (() => performance.now());
+    this.log = o.logger.child({ replica: o.leases.replica });
+    this.retryAfter = Math.max(1, Math.ceil(o.ttlMs / 3_000));
+  }
 
-  const takeOne = async (service: string): Promise<Admission> => {
-    const sentAt = now();
-    let r;
-    try {
-      r = await o.leases.acquire(service);
-    } catch (err) {
-      count('refused-unavailable');
-      return {
-        ok: false,
-        service,
-        retryAfterSeconds: retryAfter,
-        message: `Redis unreachable, the owner of service ${service} cannot be checked: ${(err as Error).message}`,
-      };
-    }
-    if (r.owned) {
-      if (stopped) {
-        await o.leases.release(service, r.token).catch(() => undefined);
-        return { ok: false, service, retryAfterSeconds: retryAfter, message: 'this replica is stopping' };
+  admit(services: readonly string[], nowMs?: number): Admission | undefined | Promise<Admission> {
+    const t = nowMs ?? this.now();
+    let missing: string[] | undefined;
+    for (const s of services) {
+      const l = this.held.get(s);
+      if (l !== undefined && t < l.validUntil) {
+        l.seenAt = t;
+        continue;
       }
-      const had = owned.get(service);
-      if (had?.token === r.token) {
-        had.validUntil = sentAt + TRUST * o.ttlMs;
-        return { ok: true, limited: [] };
+      if (l !== undefined) this.lose(s, UNTRUSTED);
+      const other = this.elsewhere.get(s);
+      if (other !== undefined && t < other.until) {
+        this.count('refused-owner');
+        return this.refusedFor(s, other.owner);
       }
-      try {
-        await o.hooks.acquired(service, r.token);
-      } catch (err) {
-        log.error({ err, service }, 'service state could not be restored: lease released, the request is refused');
-        await o.leases.release(service, r.token).catch(() => undefined);
-        count('refused-unavailable');
-        return { ok: false, service, retryAfterSeconds: retryAfter, message: `service ${service} could not be restored` };
-      }
-      owned.set(service, { token: r.token, validUntil: sentAt + TRUST * o.ttlMs, seenAt: now() });
-      elsewhere.delete(service);
-      count('acquired');
-      log.info({ service, token: r.token }, 'service lease taken: this replica owns its analyses');
-      return { ok: true, limited: [] };
+      (missing ??= []).push(s);
     }
-    if ('limit' in r) {
-      count('refused-limit');
-      return { ok: true, limited: [service] };
-    }
-    elsewhere.set(service, { owner: r.owner, until: now() + OWNER_CACHE_MS });
-    count('refused-owner');
-    return refusedFor(service, r.owner);
-  };
+    return missing === undefined ? undefined : this.admitSlow(missing);
+  }
 
-  const refusedFor = (service: string, owner: string): Admission => ({
-    ok: false,
-    service,
-    owner,
-    retryAfterSeconds: retryAfter,
-    message: `service ${service} is owned by replica ${owner}: retry (the load balancer routes it there, or it is handed over)`,
-  });
+  lease(service: string): { token: number } | undefined {
+    const l = this.held.get(service);
+    return l !== undefined && this.now() < l.validUntil ? { token: l.token } : undefined;
+  }
 
-  const take = (service: string): Promise<Admission> => {
-    let p = acquiring.get(service);
+  owned(): { service: string; token: number }[] {
+    return [...this.held].map(([service, l]) => ({ service, token: l.token }));
+  }
+
+  renew(): Promise<void> {
+    return (this.renewing ??= this.renewOnce().finally(() => (this.renewing = undefined)));
+  }
+
+  release(service: string, why: string): Promise<void> {
+    return this.handover(service, why);
+  }
+
+  async start(): Promise<void> {
+    await this.o.membership.heartbeat();
+    this.renewTimer = setInterval(() => void this.renew(), this.o.ttlMs / 3);
+    this.renewTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.renewTimer);
+    await Promise.allSettled([...this.acquiring.values()]);
+    await Promise.allSettled([...this.held.keys()].map((s) => this.handover(s, 'this replica stops')));
+    await this.o.membership.leave().catch(() => undefined);
+  }
+
+  abort(): void {
+    this.stopped = true;
+    clearInterval(this.renewTimer);
+  }
+
+  problem(): string | undefined {
+    if (this.unreachableSince === undefined) return undefined;
+    const s = Math.round((this.now() - this.unreachableSince) / 1000);
+    return `cluster: leases not renewed for ${s} s (${this.lastError ?? 'Redis unreachable'})`;
+  }
+
+  private count(what: Parameters<NonNullable<CoordinatorOptions['onCount']>>[0]): void {
+    this.o.onCount?.(what);
+  }
+
+  private lose(service: string, why: string): void {
+    if (!this.held.delete(service)) return;
+    this.count('lost');
+    this.log.warn({ service, why }, 'service lease lost: this replica stops acting for it');
+    this.o.hooks.lost(service, why);
+  }
+
+  private refusedFor(service: string, owner: string): Admission {
+    return {
+      ok: false,
+      service,
+      owner,
+      retryAfterSeconds: this.retryAfter,
+      message: `service ${service} is owned by replica ${owner}: retry (the load balancer routes it there, or it is handed over)`,
+    };
+  }
+
+  private unavailable(service: string, message: string): Admission {
+    this.count('refused-unavailable');
+    return { ok: false, service, retryAfterSeconds: this.retryAfter, message };
+  }
+
+  private take(service: string): Promise<Admission> {
+    let p = this.acquiring.get(service);
     if (!p) {
-      p = takeOne(service).finally(() => acquiring.delete(service));
-      acquiring.set(service, p);
+      p = this.takeOne(service).finally(() => this.acquiring.delete(service));
+      this.acquiring.set(service, p);
     }
     return p;
-  };
+  }
 
-  const admitSlow = async (missing: string[]): Promise<Admission> => {
+  private async admitSlow(missing: string[]): Promise<Admission> {
     const limited: string[] = [];
-    const results = await Promise.all(missing.map(take));
-    for (const r of results) {
+    for (const r of await Promise.all(missing.map((s) => this.take(s)))) {
       if (!r.ok) return r;
       limited.push(...r.limited);
     }
     return { ok: true, limited };
-  };
+  }
 
-  const handover = async (service: string, why: string): Promise<void> => {
-    const l = owned.get(service);
-    if (!l || handingOver.has(service)) return;
-    handingOver.add(service);
+  private async takeOne(service: string): Promise<Admission> {
+    const sentAt = this.now();
+    let r;
     try {
-      await o.hooks.handover(service, l.token);
-      owned.delete(service);
-      o.hooks.lost(service, why);
-      await o.leases.release(service, l.token);
-      count('handover');
-      log.info({ service, why }, 'service handed over');
+      r = await this.o.leases.acquire(service);
     } catch (err) {
-      log.warn({ err, service }, 'service could not be handed over: kept for now');
-    } finally {
-      handingOver.delete(service);
+      const why = (err as Error).message;
+      return this.unavailable(service, `Redis unreachable, the owner of service ${service} cannot be checked: ${why}`);
     }
-  };
-
-  const renewOnce = async (): Promise<void> => {
-    const sentAt = now();
-    const leases = [...owned].map(([service, l]) => ({ service, token: l.token }));
+    if (!r.owned) {
+      if ('limit' in r) {
+        this.count('refused-limit');
+        return { ok: true, limited: [service] };
+      }
+      this.elsewhere.set(service, { owner: r.owner, until: this.now() + OWNER_CACHE_MS });
+      this.count('refused-owner');
+      return this.refusedFor(service, r.owner);
+    }
+    if (this.stopped) {
+      await this.o.leases.release(service, r.token).catch(() => undefined);
+      return this.unavailable(service, 'this replica is stopping');
+    }
+    const had = this.held.get(service);
+    if (had?.token === r.token) {
+      had.validUntil = sentAt + TRUST * this.o.ttlMs;
+      return { ok: true, limited: [] };
+    }
     try {
-      await o.membership.heartbeat();
-      const { lost, wanted } = await o.leases.renew(leases);
-      if (unreachableSince !== undefined) log.info('Redis answers again: leases renewed');
-      unreachableSince = undefined;
-      lastError = undefined;
+      await this.o.hooks.acquired(service, r.token);
+    } catch (err) {
+      this.log.error({ err, service }, 'service state could not be restored: lease released, the request is refused');
+      await this.o.leases.release(service, r.token).catch(() => undefined);
+      return this.unavailable(service, `service ${service} could not be restored`);
+    }
+    this.held.set(service, { token: r.token, validUntil: sentAt + TRUST * this.o.ttlMs, seenAt: this.now() });
+    this.elsewhere.delete(service);
+    this.count('acquired');
+    this.log.info({ service, token: r.token }, 'service lease taken: this replica owns its analyses');
+    return { ok: true, limited: [] };
+  }
+
+  private async handover(service: string, why: string): Promise<void> {
+    const l = this.held.get(service);
+    if (!l || this.handingOver.has(service)) return;
+    this.handingOver.add(service);
+    try {
+      await this.o.hooks.handover(service, l.token);
+      this.held.delete(service);
+      this.o.hooks.lost(service, why);
+      await this.o.leases.release(service, l.token);
+      this.count('handover');
+      this.log.info({ service, why }, 'service handed over');
+    } catch (err) {
+      this.log.warn({ err, service }, 'service could not be handed over: kept for now');
+    } finally {
+      this.handingOver.delete(service);
+    }
+  }
+
+  private async renewOnce(): Promise<void> {
+    const sentAt = this.now();
+    const leases = this.owned();
+    try {
+      await this.o.membership.heartbeat();
+      const { lost, wanted } = await this.o.leases.renew(leases);
+      if (this.unreachableSince !== undefined) this.log.info('Redis answers again: leases renewed');
+      this.unreachableSince = undefined;
+      this.lastError = undefined;
       const gone = new Set(lost);
       for (const l of leases) {
-        const mine = owned.get(l.service);
-        if (mine?.token === l.token && !gone.has(l.service)) mine.validUntil = sentAt + TRUST * o.ttlMs;
+        const mine = this.held.get(l.service);
+        if (mine?.token === l.token && !gone.has(l.service)) mine.validUntil = sentAt + TRUST * this.o.ttlMs;
       }
-      for (const s of lost) lose(s, 'lease taken by another replica or expired in Redis');
-      const t = now();
+      for (const s of lost) this.lose(s, 'lease taken by another replica or expired in Redis');
+      const t = this.now();
       for (const s of wanted) {
-        const l = owned.get(s);
-        if (l && t - l.seenAt >= o.handoverQuietMs)
-          void handover(s, 'another replica receives its telemetry and this one no longer does');
+        const l = this.held.get(s);
+        if (l && t - l.seenAt >= this.o.handoverQuietMs)
+          void this.handover(s, 'another replica receives its telemetry and this one no longer does');
       }
     } catch (err) {
-      lastError = (err as Error).message;
-      if (unreachableSince === undefined) {
-        unreachableSince = sentAt;
-        log.warn({ err }, 'leases could not be renewed (Redis): services are given up when their lease runs out');
+      this.lastError = (err as Error).message;
+      if (this.unreachableSince === undefined) {
+        this.unreachableSince = sentAt;
+        this.log.warn({ err }, 'leases could not be renewed (Redis): services are given up when their lease runs out');
       }
     }
-    expireUntrusted(now());
-  };
-
-  return {
-    replica: o.leases.replica,
-    admit(services, nowMs) {
-      const t = nowMs ?? now();
-      let missing: string[] | undefined;
-      for (const s of services) {
-        const l = owned.get(s);
-        if (l !== undefined && t < l.validUntil) {
-          l.seenAt = t;
-          continue;
-        }
-        if (l !== undefined) lose(s, 'lease not renewed in time (Redis unreachable or this process paused)');
-        const other = elsewhere.get(s);
-        if (other !== undefined && t < other.until) {
-          count('refused-owner');
-          return refusedFor(s, other.owner);
-        }
-        (missing ??= []).push(s);
-      }
-      return missing === undefined ? undefined : admitSlow(missing);
-    },
-    lease(service) {
-      const l = owned.get(service);
-      return l !== undefined && now() < l.validUntil ? { token: l.token } : undefined;
-    },
-    owned: () => [...owned].map(([service, l]) => ({ service, token: l.token })),
-    renew: () => (renewing ??= renewOnce().finally(() => (renewing = undefined))),
-    async start() {
-      await o.membership.heartbeat();
-      renewTimer = setInterval(() => void (renewing ??= renewOnce().finally(() => (renewing = undefined))), o.ttlMs / 3);
-      renewTimer.unref();
-    },
-    async stop() {
-      stopped = true;
-      clearInterval(renewTimer);
-      await Promise.allSettled([...acquiring.values()]);
-      await Promise.allSettled([...owned.keys()].map((s) => handover(s, 'this replica stops')));
-      await o.membership.leave().catch(() => undefined);
-    },
-    abort() {
-      stopped = true;
-      clearInterval(renewTimer);
-    },
-    problem() {
-      if (unreachableSince === undefined) return undefined;
-      return `cluster: leases not renewed for ${Math.round((now() - unreachableSince) / 1000)} s (${lastError ?? 'Redis unreachable'})`;
-    },
-  };
+    const t = this.now();
+    for (const [service, l] of this.held) if (t >= l.validUntil) this.lose(service, UNTRUSTED);
+  }
 }

@@ -80,7 +80,10 @@ export function createDecisionClaims(redis: Redis, prefix: string): DecisionClai
       await redis.hset(dispatchedKey(d.service), field(d.canaryVersion, incarnation), '1');
     },
     async of(service) {
-      const [all, done] = await Promise.all([redis.hgetall(decidedKey(service)), redis.hgetall(dispatchedKey(service))]);
+      const [all, done] = await Promise.all([
+        redis.hgetall(decidedKey(service)),
+        redis.hgetall(dispatchedKey(service)),
+      ]);
       return Object.entries(all).map(([f, v]) => ({ ...(JSON.parse(v) as Claim), dispatched: done[f] === '1' }));
     },
     async resumes(service) {

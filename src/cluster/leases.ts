@@ -51,6 +51,8 @@ export interface LeaseTable {
   /** Renews every lease given; says which were lost and which another replica wants. */
   renew(leases: readonly Lease[]): Promise<RenewResult>;
   fencedSet(service: string, token: number, key: string, value: string | Buffer): Promise<void>;
+  /** Deletes `key` while the lease still carries this replica and token (else VIGIL_ERR_CLUSTER_FENCED). */
+  fencedDel(service: string, token: number, key: string): Promise<void>;
   release(service: string, token: number): Promise<boolean>;
   /** Every live lease under the prefix: service → owner replica and token (for GET /api/v1/cluster). O(leases). */
   list(): Promise<{ service: string; replica: string; token: number }[]>;
@@ -117,6 +119,12 @@ redis.call('SET', KEYS[2], ARGV[2])
 return 1
 `;
 
+const FENCED_DEL = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2])
+return 1
+`;
+
 // KEYS: lease, index. ARGV: held value, service.
 const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -172,6 +180,10 @@ export function createLeaseTable(o: LeaseTableOptions): LeaseTable {
     },
     async fencedSet(service, token, key, value) {
       const done = (await o.redis.eval(FENCED_SET, 2, leaseKey(service), key, held(token), value)) as number;
+      if (done !== 1) throw new VigilError('VIGIL_ERR_CLUSTER_FENCED', [service, String(token), o.replica]);
+    },
+    async fencedDel(service, token, key) {
+      const done = (await o.redis.eval(FENCED_DEL, 2, leaseKey(service), key, held(token))) as number;
       if (done !== 1) throw new VigilError('VIGIL_ERR_CLUSTER_FENCED', [service, String(token), o.replica]);
     },
     async release(service, token) {

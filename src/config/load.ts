@@ -711,7 +711,7 @@ function buildDetector(
 }
 
 type NumericKey<T> = { [K in keyof T]: T[K] extends number ? K : never }[keyof T] & string;
-type NumericSection = 'analysis' | 'limits' | 'ingest' | 'actions' | 'state';
+type NumericSection = 'analysis' | 'limits' | 'ingest' | 'actions' | 'state' | 'queue';
 
 /**
  * A number or duration as the agent would use it: from the parsed config, or, when another part of the file
@@ -810,6 +810,15 @@ function checkSettings(substituted: Record<string, unknown>, parsed: VigilConfig
         `lower actions.attempts or actions.backoff until backoff * 2^(attempts-2) is at most ${fmt(MAX_RETRY_WAIT_MS)} (the default: 5 attempts, 1s)`,
       );
     }
+  }
+  const stepTimeout = at('actions', 'stepTimeout');
+  const jobLock = at('queue', 'jobLock');
+  if (stepTimeout !== undefined && jobLock !== undefined && stepTimeout >= jobLock) {
+    invalid(
+      ['actions', 'stepTimeout'],
+      `stepTimeout (${fmt(stepTimeout)}) is not shorter than queue.jobLock (${fmt(jobLock)}): a slow step would be taken for stalled and run twice at once`,
+      `keep actions.stepTimeout below queue.jobLock (defaults: 20s and 30s)`,
+    );
   }
   checkPorts(substituted, parsed, add);
   checkCluster(substituted, parsed, add);

@@ -431,6 +431,11 @@ export const configSchema = z
             'Redis URL (BullMQ queues); absent, null or empty: embedded in-process queue (single node, not durable).',
         }),
         prefix: z.string().min(1).default('vigil').meta({ description: 'Redis key prefix of the BullMQ queues.' }),
+        jobLock: duration(
+          '30s',
+          "How long a running job's lock lives without renewal (BullMQ lockDuration; the stalled check runs as often): the job of a replica that died (kill -9) runs again on another replica within twice this. Keep actions.stepTimeout below it.",
+          { min: S, max: 10 * MIN, below: 'a job still running would be taken for stalled between two lock renewals' },
+        ),
       })
       .strict()
       .prefault({})

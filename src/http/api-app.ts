@@ -264,7 +264,9 @@ function registerDecisionRoutes(api: FastifyInstance, deps: ApiDeps): void {
   };
   api.get('/api/v1/decisions', async () => ({ decisions: await all() }));
   api.get<{ Params: { id: string } }>('/api/v1/decisions/:id', async (req, reply) => {
-    const d = deps.audit.findDecision(req.params.id) ?? (deps.cluster ? (await all()).find((x) => x.id === req.params.id) : undefined);
+    const d =
+      deps.audit.findDecision(req.params.id) ??
+      (deps.cluster ? (await all()).find((x) => x.id === req.params.id) : undefined);
     return (
       d ??
       reply.code(404).send({

@@ -194,7 +194,9 @@ export function metricsConsumer(deps: {
       if (kept.length < r.increments.length)
         deps.metrics.limitRefused.inc({ limit: 'services' }, r.increments.length - kept.length);
       deps.ingestBatches(kept);
-      return r.rejected > 0 ? { kind: 'accepted', rejected: r.rejected, message: r.message ?? '' } : { kind: 'accepted' };
+      return r.rejected > 0
+        ? { kind: 'accepted', rejected: r.rejected, message: r.message ?? '' }
+        : { kind: 'accepted' };
     });
   };
 }

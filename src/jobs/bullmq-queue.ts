@@ -47,6 +47,9 @@ export interface BullmqQueueOptions extends QueueAdapterOptions {
   drainPollMs?: number;
   /** Receives the error events of the queue's and the worker's Redis connections (default: `logger.warn`). */
   onRedisError?: (client: string, err: Error) => void;
+  /** A running job's lock, ms (BullMQ's lockDuration, default 30 s), renewed while the job runs; the stalled check
+   *  runs as often, so the job of a process that died (kill -9) runs again on another worker within twice this. */
+  lockMs?: number;
 }
 
 /** The adapter adds `obliterate()` (deletes every key of the queue; tests and `vigil` maintenance only). */
@@ -162,6 +165,7 @@ function startWorker<T>(
       connection: { ...connectionOptions(opts.connection), maxRetriesPerRequest: null },
       prefix: opts.prefix,
       concurrency,
+      ...(opts.lockMs === undefined ? {} : { lockDuration: opts.lockMs, stalledInterval: opts.lockMs }),
     },
   );
   worker.on('error', redisErrorSink(opts, `worker:${name}`, name));

@@ -18,10 +18,12 @@ export interface CreateQueueOptions extends QueueAdapterOptions {
   logger?: QueueAdapterOptions['logger'] & { info(obj: object, msg?: string): void };
   /** Receives the error events of the BullMQ connections (client `queue:<name>`, `worker:<name>`). */
   onRedisError?: (client: string, err: Error) => void;
+  /** A running job's lock, ms (BullMQ only; default 30 s): a job whose process died runs again after it. */
+  lockMs?: number;
 }
 
 export function createQueue<T>(name: string, policy: RetryPolicy, opts: CreateQueueOptions): JobQueue<T> {
-  const { redisUrl, prefix, retentionSeconds, onRedisError, ...common } = opts;
+  const { redisUrl, prefix, retentionSeconds, onRedisError, lockMs, ...common } = opts;
   if (redisUrl) {
     opts.logger?.info({ queue: name, adapter: 'bullmq', target: redactRedisUrl(redisUrl), prefix }, 'job queue');
     return createBullmqQueue<T>(name, policy, {
@@ -30,6 +32,7 @@ export function createQueue<T>(name: string, policy: RetryPolicy, opts: CreateQu
       prefix,
       ...(retentionSeconds === undefined ? {} : { retentionSeconds }),
       ...(onRedisError === undefined ? {} : { onRedisError }),
+      ...(lockMs === undefined ? {} : { lockMs }),
     });
   }
   opts.logger?.info({ queue: name, adapter: 'embedded' }, 'job queue (in-process, not durable)');
