@@ -80,7 +80,8 @@ export class LookRunner {
 
   /** Appends the looks of one restored service (another replica's, issue 14) behind the queue, in their order. */
   addPending(tasks: readonly unknown[]): void {
-    for (const t of [...(tasks as LookTask[])].sort((a, b) => a.seq - b.seq)) this.pending.push({ ...t, seq: this.nextSeq++ });
+    for (const t of [...(tasks as LookTask[])].sort((a, b) => a.seq - b.seq))
+      this.pending.push({ ...t, seq: this.nextSeq++ });
   }
 
   /** Forgets the looks of a service this replica no longer owns (they never run here). O(pending). */

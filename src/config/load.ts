@@ -811,21 +811,23 @@ function checkSettings(substituted: Record<string, unknown>, parsed: VigilConfig
       );
     }
   }
-  const stepTimeout = at('actions', 'stepTimeout');
-  const jobLock = at('queue', 'jobLock');
-  if (stepTimeout !== undefined && jobLock !== undefined && stepTimeout >= jobLock) {
-    invalid(
-      ['actions', 'stepTimeout'],
-      `stepTimeout (${fmt(stepTimeout)}) is not shorter than queue.jobLock (${fmt(jobLock)}): a slow step would be taken for stalled and run twice at once`,
-      `keep actions.stepTimeout below queue.jobLock (defaults: 20s and 30s)`,
-    );
-  }
   checkPorts(substituted, parsed, add);
   checkCluster(substituted, parsed, add);
 }
 
-/** `cluster.enabled` needs the one Redis the replicas share (`queue.redis`). */
+/** `cluster.enabled` needs the one Redis the replicas share (`queue.redis`); a plan step ends before its job's lock. */
 function checkCluster(substituted: Record<string, unknown>, parsed: VigilConfig | undefined, add: AddIssue): void {
+  const stepTimeout = settingOf(substituted, parsed, 'actions', 'stepTimeout');
+  const jobLock = settingOf(substituted, parsed, 'queue', 'jobLock');
+  if (stepTimeout !== undefined && jobLock !== undefined && stepTimeout >= jobLock) {
+    add(
+      'VIGIL_ERR_CONFIG_INVALID',
+      ['actions', 'stepTimeout'],
+      `stepTimeout (${formatDuration(stepTimeout)}) is not shorter than queue.jobLock (${formatDuration(jobLock)}): a slow step would be taken for stalled and run twice at once`,
+      'keep actions.stepTimeout below queue.jobLock (defaults: 20s and 30s)',
+      docForKey(['actions', 'stepTimeout']),
+    );
+  }
   const enabled = parsed ? parsed.cluster.enabled : asObject(substituted.cluster)?.enabled === true;
   const redis = parsed ? parsed.queue.redis : asObject(substituted.queue)?.redis;
   if (enabled && (typeof redis !== 'string' || redis === '')) {

@@ -446,23 +446,34 @@ export const configSchema = z
           description:
             'Run as one of several replicas on one Redis (queue.redis required): each service is owned by one replica at a time through a lease in Redis, analyses are checkpointed per service in Redis and continued by the next owner, each decision is claimed in Redis so it is made once. See docs/cluster.md.',
         }),
-        replicaId: z.string().min(1).max(200).regex(/^[^|\s]+$/, 'no spaces and no "|"').nullable().default(null).meta({
-          description:
-            'This replica\'s name in GET /api/v1/cluster and the logs (absent or null: the host name). A random suffix is added per process, so a restarted replica is a new owner.',
-        }),
+        replicaId: z
+          .string()
+          .min(1)
+          .max(200)
+          .regex(/^[^|\s]+$/, 'no spaces and no "|"')
+          .nullable()
+          .default(null)
+          .meta({
+            description:
+              "This replica's name in GET /api/v1/cluster and the logs (absent or null: the host name). A random suffix is added per process, so a restarted replica is a new owner.",
+          }),
         advertiseUrl: z.string().url().nullable().default(null).meta({
           description:
-            'Where the other replicas reach this replica\'s control API to forward requests for the services it owns (absent or null: http://<host name>:<server.api.port>; on Kubernetes the pod\'s name on a headless Service).',
+            "Where the other replicas reach this replica's control API to forward requests for the services it owns (absent or null: http://<host name>:<server.api.port>; on Kubernetes the pod's name on a headless Service).",
         }),
         leaseTtl: duration(
           '15s',
-          'A service\'s lease lives this long without renewal (renewed every third of it): after a replica dies, its services wait at most this long before a survivor takes them over.',
+          "A service's lease lives this long without renewal (renewed every third of it): after a replica dies, its services wait at most this long before a survivor takes them over.",
           { min: 3 * S, max: 10 * MIN, below: 'a renewal delayed by one slow Redis round trip would lose every lease' },
         ),
         handoverQuiet: duration(
           '5s',
-          'When another replica receives a service\'s telemetry (the ring of a load balancer changed), the owner hands the service over once it has received none of it for this long.',
-          { min: 100, max: 10 * MIN, below: 'two replicas that both still receive a service would pass it back and forth' },
+          "When another replica receives a service's telemetry (the ring of a load balancer changed), the owner hands the service over once it has received none of it for this long.",
+          {
+            min: 100,
+            max: 10 * MIN,
+            below: 'two replicas that both still receive a service would pass it back and forth',
+          },
         ),
       })
       .strict()

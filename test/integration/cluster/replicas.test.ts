@@ -170,6 +170,19 @@ describe('replicas on one Redis', () => {
     };
     expect(view.replicas).toHaveLength(2);
     expect(view.replicas.flatMap((r) => r.services)).toEqual(['cart']);
+    // an operator's resume works on any replica: the one that does not own the service forwards it to the owner
+    const owner = view.replicas.find((r) => r.services.includes('cart'))!.id;
+    const other = [a, b].find((s) => !s.output().includes(`"replica":"${owner}"`))!;
+    const res = await fetch(`${other.api}/api/v1/analyses/cart:2/resume`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ by: 'sre@example.com', reason: 'fixed forward' }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ resumed: 'cart:2', by: 'sre@example.com', reason: 'fixed forward' });
+    const redis = new Redis(c.redisUrl);
+    expect(await redis.hgetall(`${c.prefix}:cluster:resumes:cart`)).toEqual({ '2': '1' });
+    await redis.quit();
   }, 90_000);
 
   it('kill -9 in the middle of a rollback plan: a survivor runs the cut step again and the plan completes once', async () => {

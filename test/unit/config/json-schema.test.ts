@@ -130,6 +130,9 @@ describe('schema/vigil.schema.json', () => {
       .map(([p]) => p.replace(/\|\d+$/, ''));
     expect(durations).toEqual([
       'server.shutdownTimeout',
+      'queue.jobLock',
+      'cluster.leaseTtl',
+      'cluster.handoverQuiet',
       'analysis.interval',
       'analysis.maxDuration',
       'analysis.allowedLateness',

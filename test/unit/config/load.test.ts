@@ -299,6 +299,18 @@ describe('values that would disarm Vigil are refused, each naming its key and th
     ['a storm window shorter than a look', 'actions: { stormWindow: 5s }', 'actions.stormWindow', /never count two/],
     ['retries days apart', 'actions: { attempts: 20 }', 'actions.attempts', /would wait 3d/],
     [
+      'a cluster without the Redis its replicas share',
+      'cluster: { enabled: true }',
+      'cluster.enabled',
+      /needs queue\.redis: the replicas share their leases/,
+    ],
+    [
+      'a plan step longer than its job lock',
+      'queue: { jobLock: 10s }\nactions: { stepTimeout: 15s }',
+      'actions.stepTimeout',
+      /not shorter than queue\.jobLock \(10s\)/,
+    ],
+    [
       'two listeners on one port',
       'server: { otlpGrpc: { port: 8080 } }',
       'server.api.port',
