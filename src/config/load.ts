@@ -815,11 +815,16 @@ function checkSettings(substituted: Record<string, unknown>, parsed: VigilConfig
   checkCluster(substituted, parsed, add);
 }
 
-/** `cluster.enabled` needs the one Redis the replicas share (`queue.redis`); a plan step ends before its job's lock. */
+/** `cluster.enabled` needs the one Redis the replicas share (`queue.redis`); with BullMQ, a plan step ends before its
+ *  job's lock. */
 function checkCluster(substituted: Record<string, unknown>, parsed: VigilConfig | undefined, add: AddIssue): void {
+  const enabled = parsed ? parsed.cluster.enabled : asObject(substituted.cluster)?.enabled === true;
+  const redis = parsed ? parsed.queue.redis : asObject(substituted.queue)?.redis;
+  const bullmq = typeof redis === 'string' && redis !== '';
   const stepTimeout = settingOf(substituted, parsed, 'actions', 'stepTimeout');
   const jobLock = settingOf(substituted, parsed, 'queue', 'jobLock');
-  if (stepTimeout !== undefined && jobLock !== undefined && stepTimeout >= jobLock) {
+  // the embedded queue has no lock: only BullMQ takes a long step for stalled
+  if (bullmq && stepTimeout !== undefined && jobLock !== undefined && stepTimeout >= jobLock) {
     add(
       'VIGIL_ERR_CONFIG_INVALID',
       ['actions', 'stepTimeout'],
@@ -828,9 +833,7 @@ function checkCluster(substituted: Record<string, unknown>, parsed: VigilConfig 
       docForKey(['actions', 'stepTimeout']),
     );
   }
-  const enabled = parsed ? parsed.cluster.enabled : asObject(substituted.cluster)?.enabled === true;
-  const redis = parsed ? parsed.queue.redis : asObject(substituted.queue)?.redis;
-  if (enabled && (typeof redis !== 'string' || redis === '')) {
+  if (enabled && !bullmq) {
     add(
       'VIGIL_ERR_CONFIG_INVALID',
       ['cluster', 'enabled'],

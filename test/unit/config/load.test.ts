@@ -306,7 +306,7 @@ describe('values that would disarm Vigil are refused, each naming its key and th
     ],
     [
       'a plan step longer than its job lock',
-      'queue: { jobLock: 10s }\nactions: { stepTimeout: 15s }',
+      'queue: { redis: "redis://127.0.0.1:6379", jobLock: 10s }\nactions: { stepTimeout: 15s }',
       'actions.stepTimeout',
       /not shorter than queue\.jobLock \(10s\)/,
     ],
