@@ -265,7 +265,10 @@ class ReplicaNode implements ClusterNode {
 
   async start(listenUrl?: string): Promise<void> {
     if (this.config.cluster.advertiseUrl === null && listenUrl !== undefined) this.apiUrl = advertised(listenUrl);
-    await this.redis.connect();
+    // Redis down at start is an outage like any other: not ready, OTLP answered 503, reconnecting in the background
+    await this.redis.connect().catch((err: unknown) => {
+      this.log.warn({ err }, 'cluster: Redis unreachable at start; not ready until it answers');
+    });
     await this.coordinator.start();
     this.timer = setInterval(() => void this.checkpoint(), this.config.state.checkpointInterval);
     this.timer.unref();

@@ -49,7 +49,7 @@ export interface Coordinator {
   renew(): Promise<void>;
   /** Gives a service up on purpose (checkpoint, release): the analysis forgot it (idle), or it is handed over. */
   release(service: string, why: string): Promise<void>;
-  /** Heartbeat and renew timers. */
+  /** Joins (a first heartbeat) and renews every third of the TTL from now on. Never throws. */
   start(): Promise<void>;
   /** Hands every service over and leaves. */
   stop(): Promise<void>;
@@ -149,7 +149,7 @@ class LeaseCoordinator implements Coordinator {
   }
 
   async start(): Promise<void> {
-    await this.o.membership.heartbeat();
+    await this.renew(); // joins the membership; a Redis that does not answer is retried every third of the TTL
     this.renewTimer = setInterval(() => void this.renew(), this.o.ttlMs / 3);
     this.renewTimer.unref();
   }
