@@ -167,7 +167,14 @@ async function fromOthers(
   const out = { answers: [] as { replica: string; status: number; body: unknown }[], unreachable: [] as string[] };
   const cluster = deps.cluster;
   if (cluster === undefined || isForwarded(req)) return out;
-  const others = (await cluster.replicas()).filter((r) => r.id !== cluster.replica && r.apiUrl);
+  let live: Awaited<ReturnType<typeof cluster.replicas>>;
+  try {
+    live = await cluster.replicas();
+  } catch {
+    out.unreachable.push('(the other replicas: Redis does not answer, their list is unknown)');
+    return out;
+  }
+  const others = live.filter((r) => r.id !== cluster.replica && r.apiUrl);
   await Promise.all(
     others.map(async (r) => {
       try {
@@ -246,7 +253,14 @@ function registerClusterRoute(api: FastifyInstance, deps: ApiDeps): void {
         error: 'not found',
         message: 'this agent is not part of a cluster (cluster.enabled is false): it owns every service it receives',
       });
-    return deps.cluster.status();
+    try {
+      return await deps.cluster.status();
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      return reply
+        .code(503)
+        .send({ error: 'unavailable', message: `the cluster's state is in Redis, which did not answer: ${why}` });
+    }
   });
 }
 
@@ -258,7 +272,8 @@ function registerDecisionRoutes(api: FastifyInstance, deps: ApiDeps): void {
   const all = async (): Promise<readonly Decision[]> => {
     const local = deps.audit.recentDecisions();
     if (deps.cluster === undefined) return local;
-    const shared = await deps.cluster.claims.recent();
+    // Redis down: this replica's own decisions rather than none
+    const shared = await deps.cluster.claims.recent().catch(() => [] as Decision[]);
     const ids = new Set(local.map((d) => d.id));
     return [...local, ...shared.filter((d) => !ids.has(d.id))].sort((a, b) => b.eventTimeUnixMs - a.eventTimeUnixMs);
   };

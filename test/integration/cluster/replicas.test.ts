@@ -251,6 +251,9 @@ describe('replicas on one Redis', () => {
       () => a.output(),
     );
     expect(await ready()).toBe(503);
+    // the API still answers: the cluster's view needs Redis (503), the decisions fall back to this replica's own
+    expect((await fetch(`${a.api}/api/v1/cluster`)).status).toBe(503);
+    expect((await fetch(`${a.api}/api/v1/decisions`)).status).toBe(200);
     await new Promise((r) => setTimeout(r, Math.max(0, 20_000 - (Date.now() - frozenAt))));
     // nothing was rolled back while this replica could not trust its leases
     expect(calls(c.peer, '/router', 'cart:2')).toBe(0);
