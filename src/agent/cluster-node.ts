@@ -36,7 +36,9 @@ export const SERVICE_CHECKPOINT_FORMAT = 1;
 
 /** How often a claim that Redis did not answer is tried again, while the lease is trusted. */
 const CLAIM_RETRY_MS = 1_000;
-/** Claims older than this are not re-dispatched by a new owner (as interrupted plans at a restart). */
+/** Claims made longer ago than this (wall clock) are not re-dispatched by a new owner (as interrupted plans at a
+ *  restart): logged at warn for a human. Not the decision's event time: telemetry can be days old (a backfill, a
+ *  replay, a Collector's backlog) while its decision is new. */
 const REDISPATCH_MAX_AGE_MS = 24 * 3600 * 1000;
 
 interface ServiceCheckpoint {
@@ -384,7 +386,15 @@ class ReplicaNode implements ClusterNode {
     for (const c of claimed) {
       if (c.incarnation < (resumes.get(c.decision.canaryVersion) ?? 0)) continue; // resumed since
       registry.markDecided(c.decision);
-      if (c.dispatched || Date.now() - c.decision.eventTimeUnixMs >= REDISPATCH_MAX_AGE_MS) continue;
+      if (c.dispatched) continue;
+      if (Date.now() - c.claimedAtUnixMs >= REDISPATCH_MAX_AGE_MS) {
+        const claimedAt = new Date(c.claimedAtUnixMs).toISOString();
+        this.log.warn(
+          { service, decisionId: c.decision.id, outcome: c.decision.outcome, claimedAt },
+          'a decision claimed by the previous owner was never dispatched and is too old to be dispatched automatically: finish or drop it by hand',
+        );
+        continue;
+      }
       this.log.warn(
         { service, decisionId: c.decision.id, outcome: c.decision.outcome },
         'a decision claimed by the previous owner was not recorded as dispatched: dispatched again (job ids keep its plan and notifications from running twice)',

@@ -24,6 +24,8 @@ export interface Claim {
   incarnation: number;
   /** Recorded and its jobs enqueued by the replica that claimed it. */
   dispatched: boolean;
+  /** When it was claimed, ms (the claiming replica's clock): a new owner re-dispatches by this age, not event time. */
+  claimedAtUnixMs: number;
 }
 
 export type ClaimOutcome = 'claimed' | 'duplicate' | 'fenced';
@@ -62,7 +64,7 @@ export function createDecisionClaims(redis: Redis, prefix: string): DecisionClai
   const recentKey = `${prefix}decisions`;
   return {
     async claim(d, incarnation, lease) {
-      const claim: Claim = { decision: d, incarnation, dispatched: false };
+      const claim: Claim = { decision: d, incarnation, dispatched: false, claimedAtUnixMs: Date.now() };
       const r = (await redis.eval(
         CLAIM,
         3,

@@ -1,10 +1,10 @@
 /**
- * `vigil serve` as a real process (the CLI from the TypeScript sources through tsx), for tests that kill it
- * (SIGKILL) and start it again, and OTLP/HTTP JSON looks to send it. Every process started is killed by
- * `killAll` (call it in afterEach).
+ * `vigil serve` as a real process (the CLI from the TypeScript sources through tsx, or the compiled one in dist/
+ * when asked), for tests that kill it (SIGKILL) and start it again, and OTLP/HTTP JSON looks to send it. Every
+ * process started is killed by `killAll` (call it in afterEach).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -41,10 +41,39 @@ ${rest}`,
   return { dir, cfg };
 }
 
+/** Newest modification time (ms) of the files under `dir`. */
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) newest = Math.max(newest, statSync(join(e.parentPath, e.name)).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * The compiled CLI (`npm run build`: dist/src/cli.js, what bin/vigil.js runs) when it exists and is not older than
+ * any file under src/, connectors/ or detectors/; otherwise undefined (tsx runs the sources).
+ */
+export function builtCli(): string | undefined {
+  const cli = join(root, 'dist/src/cli.js');
+  if (!existsSync(cli)) return undefined;
+  const built = statSync(cli).mtimeMs;
+  const sources = Math.max(...['src', 'connectors', 'detectors'].map((d) => newestMtime(join(root, d))));
+  return sources > built ? undefined : cli;
+}
+
+export interface ServeOptions {
+  /** Run the compiled CLI (bin/vigil.js; see `builtCli`) instead of the sources through tsx. */
+  built?: boolean;
+}
+
 /** `vigil serve --config <file>`; resolves once it logged 'vigil is listening'. */
-export async function serve(configFile: string): Promise<Serving> {
+export async function serve(configFile: string, opts: ServeOptions = {}): Promise<Serving> {
   const script = `const { main } = await import(${JSON.stringify(join(root, 'src/cli.ts'))}); process.exitCode = await main(['node', 'vigil', 'serve', '--config', ${JSON.stringify(configFile)}]);`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+  const argv = opts.built
+    ? [join(root, 'bin/vigil.js'), 'serve', '--config', configFile]
+    : ['--import', 'tsx', '--input-type=module', '-e', script];
+  const child = spawn(process.execPath, argv, {
     cwd: root,
     env: { ...process.env, VIGIL_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
