@@ -45,7 +45,8 @@ interface ServiceCheckpoint {
   format: number;
   analysisHash: string | undefined;
   savedAtUnixMs: number;
-  chunk: ServiceChunk;
+  /** The service's ServiceChunk, serialised on its own (node:v8). */
+  chunk: Buffer;
 }
 
 /** What the pipeline gives the cluster node (late: the node exists before the pipeline's registry). */
@@ -326,14 +327,14 @@ class ReplicaNode implements ClusterNode {
       return;
     }
     const started = performance.now();
-    const state = serialize(chunk);
+    const state = serialize(chunk); // serialised once: hashed, and carried as is in the checkpoint
     const hash = createHash('sha256').update(state).digest('hex');
     if (this.savedHash.get(service) === hash) return;
     const payload = serialize({
       format: SERVICE_CHECKPOINT_FORMAT,
       analysisHash: registry.exportHeader().analysisHash,
       savedAtUnixMs: Date.now(),
-      chunk,
+      chunk: state,
     } satisfies ServiceCheckpoint);
     const framed = Buffer.concat([frameHeader(payload), payload]);
     await this.leases.fencedSet(service, token, this.stateKey(service), framed);
@@ -376,8 +377,9 @@ class ReplicaNode implements ClusterNode {
     if (framed !== null) {
       const cp = deserialize(unframe(framed, `redis key ${key}`)) as ServiceCheckpoint;
       if (cp?.format === SERVICE_CHECKPOINT_FORMAT) {
-        const r = registry.importService(cp.chunk, cp.analysisHash);
-        const look = Math.max(0, ...[...cp.chunk.service.running.values()].map((a) => a.look));
+        const chunk = deserialize(cp.chunk) as ServiceChunk;
+        const r = registry.importService(chunk, cp.analysisHash);
+        const look = Math.max(0, ...[...chunk.service.running.values()].map((a) => a.look));
         const savedAt = new Date(cp.savedAtUnixMs).toISOString();
         this.log.info({ service, savedAt, ...r, look }, 'service restored from its checkpoint in Redis');
       } else this.log.warn({ service, format: cp?.format }, 'service checkpoint of another Vigil version: ignored');
