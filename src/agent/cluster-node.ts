@@ -83,8 +83,6 @@ export interface ClusterNode {
   decide(d: Decision): void;
   /** A resume, counted in Redis first (the next owner's incarnation of the version). */
   resume(service: string, version: string): Promise<number>;
-  /** The owner of a service now (a replica id), or undefined when nobody holds its lease. */
-  ownerOf(service: string): Promise<string | undefined>;
   /** The live replicas (their API addresses, for forwarding). */
   replicas(): Promise<ReplicaInfo[]>;
   status(): Promise<ClusterStatus>;
@@ -233,12 +231,6 @@ class ReplicaNode implements ClusterNode {
 
   resume(service: string, version: string): Promise<number> {
     return this.claims.resume(service, version);
-  }
-
-  async ownerOf(service: string): Promise<string | undefined> {
-    if (this.coordinator.lease(service)) return this.replica;
-    const v = await this.redis.get(this.leases.leaseKey(service));
-    return v === null ? undefined : v.slice(0, v.indexOf('|'));
   }
 
   replicas(): Promise<ReplicaInfo[]> {
