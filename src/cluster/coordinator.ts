@@ -264,13 +264,22 @@ class LeaseCoordinator implements Coordinator {
     this.handingOver.add(service);
     try {
       await this.o.hooks.handover(service, l.token);
-      this.held.delete(service);
-      this.o.hooks.lost(service, why);
+    } catch (err) {
+      this.handingOver.delete(service);
+      this.log.warn({ err, service }, 'service could not be checkpointed for its handover: kept for now');
+      return;
+    }
+    this.held.delete(service);
+    this.o.hooks.lost(service, why);
+    this.count('handover');
+    try {
       await this.o.leases.release(service, l.token);
-      this.count('handover');
       this.log.info({ service, why }, 'service handed over');
     } catch (err) {
-      this.log.warn({ err, service }, 'service could not be handed over: kept for now');
+      this.log.warn(
+        { err, service, why },
+        'service handed over; its lease could not be released and expires by its TTL',
+      );
     } finally {
       this.handingOver.delete(service);
     }

@@ -12,7 +12,13 @@ import type { Membership } from '../../../src/cluster/membership.js';
 
 const TTL = 15_000;
 
-function setup(opts: { acquire?: (s: string) => Promise<AcquireResult>; renew?: () => Promise<RenewResult> } = {}) {
+function setup(
+  opts: {
+    acquire?: (s: string) => Promise<AcquireResult>;
+    renew?: () => Promise<RenewResult>;
+    save?: () => Promise<void>;
+  } = {},
+) {
   let t = 0;
   const events: string[] = [];
   const leases: LeaseTable = {
@@ -37,7 +43,10 @@ function setup(opts: { acquire?: (s: string) => Promise<AcquireResult>; renew?: 
   const hooks: CoordinatorHooks = {
     acquired: async (s, token) => void events.push(`acquired ${s} ${token}`),
     lost: (s) => void events.push(`lost ${s}`),
-    handover: async (s) => void events.push(`saved ${s}`),
+    handover: async (s) => {
+      await opts.save?.();
+      events.push(`saved ${s}`);
+    },
   };
   const c = createCoordinator({
     leases,
@@ -123,6 +132,25 @@ describe('cluster coordinator', () => {
     await new Promise((r) => setImmediate(r));
     expect(events).toEqual(['acquired cart 7', 'saved cart', 'lost cart', 'release cart']);
     expect(c.lease('cart')).toBeUndefined();
+  });
+
+  it('a service whose handover checkpoint fails is kept (acting on it goes on); it is handed over once the save works', async () => {
+    let saves = 0;
+    const { c, events, advance } = setup({
+      renew: async () => ({ lost: [], wanted: ['cart'] }),
+      save: async () => {
+        if (++saves === 1) throw new Error('Redis: READONLY');
+      },
+    });
+    await c.admit(['cart']);
+    advance(6_000);
+    await c.renew();
+    await new Promise((r) => setImmediate(r));
+    expect(c.lease('cart')).toEqual({ token: 7 });
+    expect(events).toEqual(['acquired cart 7']);
+    await c.renew();
+    await new Promise((r) => setImmediate(r));
+    expect(events).toEqual(['acquired cart 7', 'saved cart', 'lost cart', 'release cart']);
   });
 
   it('a lease lost in Redis (taken over) is dropped at the next renewal', async () => {
