@@ -98,9 +98,9 @@ function controlApi(
     },
     warnings: () => actions.health.problems(),
     onResume: node
-      ? async (service, version, by, reason) => {
+      ? async (service, version, by, reason, token) => {
           await node.resume(service, version); // the next owner knows the version's incarnation
-          return pipeline.resume(service, version, by, reason);
+          return pipeline.resume(service, version, by, reason, token);
         }
       : pipeline.resume,
     ...(node ? { cluster: node } : {}),

@@ -908,9 +908,23 @@ function checkAuth(substituted: Record<string, unknown>, env: EnvUse, serving: b
   if (written !== undefined && !Array.isArray(written)) return; // the schema reported it
   const tokens = asList(written);
   const doc = CONFIG_DOC;
-  tokens.forEach((t, i) => {
+  const names = new Set<string>();
+  tokens.forEach((written, i) => {
+    // a plain token, or the `token` of a scoped one `{ name, token, scopes }`
+    const scoped = asObject(written);
+    const t = scoped ? scoped.token : written;
+    const name = scoped?.name;
+    if (typeof name === 'string' && names.has(name))
+      add(
+        'VIGIL_ERR_CONFIG_DUPLICATE_NAME',
+        [...TOKENS_PATH, i, 'name'],
+        `token name ${name} is used twice: the audit log could not tell who acted`,
+        'give each token a name of its own',
+        doc,
+      );
+    if (typeof name === 'string') names.add(name);
     if (typeof t !== 'string') return; // the schema reported it
-    const path: Path = [...TOKENS_PATH, i];
+    const path: Path = scoped ? [...TOKENS_PATH, i, 'token'] : [...TOKENS_PATH, i];
     const here = (r: EnvRef) => r.path.length === path.length && isUnder(r.path, path);
     if (t.trim() === '') {
       const defaulted = env.defaulted.find(here);

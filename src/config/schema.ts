@@ -390,10 +390,33 @@ export const configSchema = z
           .meta({ description: 'Control API: /api/v1/*, the dashboard, /healthz, /readyz and /metrics.' }),
         auth: z
           .object({
-            tokens: z.array(z.string().min(1)).default([]).meta({
-              description:
-                'Bearer tokens accepted by /api/* and the dashboard (health, readiness and metrics stay open). Write them as ${ENV} references (${VIGIL_TOKEN}, never ${VIGIL_TOKEN:-}). Each is visible ASCII without spaces; an empty one is an error, never an open API. None and no `open: true`: `vigil serve` refuses to start.',
-            }),
+            tokens: z
+              .array(
+                z.union([
+                  z.string().min(1),
+                  z
+                    .object({
+                      name: z
+                        .string()
+                        .regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_" and "-", at most 64')
+                        .meta({ description: 'Who holds the token: recorded with every action taken with it.' }),
+                      token: z.string().min(1).meta({ description: 'The bearer token, as an ${ENV} reference.' }),
+                      scopes: z
+                        .array(z.enum(['read', 'operate']))
+                        .min(1)
+                        .meta({
+                          description:
+                            'read: analyses, decisions, the dashboard, the judge endpoints; operate: the actions (resume, pause, rollback, promote).',
+                        }),
+                    })
+                    .strict(),
+                ]),
+              )
+              .default([])
+              .meta({
+                description:
+                  'Bearer tokens accepted by /api/* and the dashboard (health, readiness and metrics stay open). A plain string carries both scopes (read and operate); `{ name, token, scopes: [read] }` a name (recorded with each action) and only the scopes listed. Write tokens as ${ENV} references (${VIGIL_TOKEN}, never ${VIGIL_TOKEN:-}). Each is visible ASCII without spaces; an empty one is an error, never an open API. None and no `open: true`: `vigil serve` refuses to start.',
+              }),
             open: z.boolean().default(false).meta({
               description:
                 'true: the control API and the dashboard need no token, so anyone who can reach them can read every analysis and decision and resume rolled-back versions (logged as a warning at start). Only without tokens; for a local demo or an API reachable by trusted hosts alone.',

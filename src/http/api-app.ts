@@ -6,15 +6,16 @@
  * serve` refuses such a config before it gets here). Health, readiness and metrics stay open for probes
  * and scrapers. Every answer carries SECURITY_HEADERS.
  */
-import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AnalysisRegistry, AnalysisSnapshot } from '../analysis/analysis-registry.js';
 import type { AuditLog } from '../decide/audit-log.js';
 import type { JobQueue } from '../jobs/queue.js';
 import type { ClusterNode } from '../agent/cluster-node.js';
+import type { VigilConfig } from '../config/schema.js';
 import type { Decision } from '../contracts/index.js';
 import { serverLogger } from '../logger.js';
+import { ALL_SCOPES, apiTokens, bearerOf, identify, type Caller, type Scope } from './auth.js';
 import { queueStatsCollector, type VigilMetrics } from './metrics.js';
 
 export interface ApiDeps {
@@ -22,8 +23,9 @@ export interface ApiDeps {
   metrics: VigilMetrics;
   registry: AnalysisRegistry;
   audit: AuditLog;
-  /** `server.auth`: the bearer tokens accepted, or `open: true` (no token needed). Neither: every request is 401. */
-  auth: { tokens: readonly string[]; open: boolean };
+  /** `server.auth`: the bearer tokens accepted (plain: both scopes; `{ name, token, scopes }`), or `open: true` (no
+   *  token needed). Neither: every request is 401. */
+  auth: { tokens: VigilConfig['server']['auth']['tokens']; open: boolean };
   queues: Record<string, JobQueue<unknown>>;
   /** Reasons the agent is not ready ([] = ready). */
   ready(): string[];
@@ -31,21 +33,10 @@ export interface ApiDeps {
   dependencies?(): Promise<string[]>;
   /** Problems worth seeing that do not make the agent unready (e.g. a connector's failed health check). */
   warnings?(): string[];
-  onResume(service: string, version: string, by: string, reason: string): Promise<boolean>;
+  /** `token`: the name of the token the caller used (recorded with the action). */
+  onResume(service: string, version: string, by: string, reason: string, token: string): Promise<boolean>;
   /** Cluster mode (src/agent/cluster-node.ts): the live replicas, the shared decisions list, GET /api/v1/cluster. */
   cluster?: Pick<ClusterNode, 'replica' | 'status' | 'replicas' | 'claims'>;
-}
-
-function tokenOk(header: string | undefined, auth: ApiDeps['auth']): boolean {
-  const { tokens } = auth;
-  if (tokens.length === 0) return auth.open;
-  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
-  if (!m?.[1]) return false;
-  const given = Buffer.from(m[1]);
-  return tokens.some((t) => {
-    const want = Buffer.from(t);
-    return want.length === given.length && timingSafeEqual(want, given);
-  });
 }
 
 const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -111,19 +102,54 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
   return app;
 }
 
+/** What a route of `/api/*` asks of its caller (fastify route `config`). */
+export interface RouteAuth {
+  /** The scope needed (default: `read` for GET and HEAD, `operate` for every other method). */
+  scope?: Scope;
+  /** The token may also come as the query parameter `token` (callers that cannot send headers: Flagger's webhooks). */
+  queryToken?: boolean;
+}
+
+const callers = new WeakMap<FastifyRequest, Caller>();
+
+/** The caller `bearerGuard` identified for this request (its token's name and scopes). */
+export function callerOf(req: FastifyRequest): Caller {
+  return callers.get(req) ?? { name: 'unknown', scopes: [] };
+}
+
 /**
- * The `onRequest` hook of `/api/*` and the dashboard: 401 unless the request carries one of
- * `server.auth.tokens`, or the API is open on purpose (`server.auth.open: true`).
+ * The `onRequest` hook of `/api/*` and the dashboard: 401 unless the request carries one of `server.auth.tokens`
+ * (or the API is open on purpose: `server.auth.open: true`); 403 when the token lacks the route's scope.
  */
 function bearerGuard(deps: ApiDeps) {
+  const tokens = apiTokens(deps.auth.tokens);
   const message =
-    deps.auth.tokens.length === 0
+    tokens.length === 0
       ? 'this agent has no bearer token configured (server.auth.tokens) and is not open (server.auth.open): every request is refused'
       : 'send Authorization: Bearer <token> (server.auth.tokens)';
   return async (req: FastifyRequest, reply: FastifyReply) => {
-    if (!tokenOk(req.headers.authorization, deps.auth)) {
+    const route = (req.routeOptions.config ?? {}) as RouteAuth;
+    const scope = route.scope ?? (req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'operate');
+    const query = route.queryToken ? (req.query as { token?: unknown } | undefined)?.token : undefined;
+    const presented = bearerOf(req.headers.authorization) ?? (typeof query === 'string' ? query : undefined);
+    const caller =
+      tokens.length === 0
+        ? deps.auth.open
+          ? { name: 'open', scopes: ALL_SCOPES }
+          : undefined
+        : identify(presented, tokens);
+    if (caller === undefined) {
       await reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'unauthorized', message });
+      return;
     }
+    if (!caller.scopes.includes(scope)) {
+      await reply.code(403).send({
+        error: 'forbidden',
+        message: `token ${caller.name} has the scopes [${caller.scopes.join(', ')}]; this needs ${scope} (server.auth.tokens)`,
+      });
+      return;
+    }
+    callers.set(req, caller);
   };
 }
 
@@ -317,7 +343,7 @@ function registerResumeRoute(api: FastifyInstance, deps: ApiDeps): void {
         return reply
           .code(409)
           .send({ error: 'conflict', message: `analysis ${req.params.id} is not decided; nothing to resume` });
-      await deps.onResume(a.service, a.canaryVersion, by, reason);
+      await deps.onResume(a.service, a.canaryVersion, by, reason, callerOf(req).name);
       return { resumed: a.id, by, reason };
     },
   );

@@ -139,6 +139,38 @@ describe('control API', () => {
     expect((await a.apiApp.inject({ url: '/api/v1/decisions', headers: auth })).json().decisions).toHaveLength(2);
   });
 
+  it('token scopes: a read token reads but cannot act (403), an operate token acts and its name is in the audit log', async () => {
+    const { a, auditPath } = agent('', {
+      auth: `{ tokens: [ { name: dashboards, token: "r3ad-only", scopes: [read] }, { name: oncall-alice, token: "0perate", scopes: [read, operate] }, { name: bot, token: "act-only", scopes: [operate] } ] }`,
+    });
+    for (let look = 0; look < 10; look++) a.ingest(regressed(look));
+    await a.settle();
+    const as = (token: string) => ({ authorization: `Bearer ${token}` });
+    const resume = (token: string) =>
+      a.apiApp.inject({
+        method: 'POST',
+        url: '/api/v1/analyses/cart:2/resume',
+        headers: as(token),
+        payload: { by: 'alice', reason: 'fixed the flag' },
+      });
+    expect((await a.apiApp.inject({ url: '/api/v1/analyses', headers: as('r3ad-only') })).statusCode).toBe(200);
+    expect((await a.apiApp.inject({ url: '/', headers: as('r3ad-only') })).statusCode).toBe(200);
+    const refused = await resume('r3ad-only');
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().message).toMatch(/token dashboards has the scopes \[read\]; this needs operate/);
+    // an operate-only token acts but does not read
+    expect((await a.apiApp.inject({ url: '/api/v1/analyses', headers: as('act-only') })).statusCode).toBe(403);
+    expect((await a.apiApp.inject({ url: '/api/v1/analyses', headers: as('nope') })).statusCode).toBe(401);
+    // a token is never taken from the query string on the analysis routes
+    expect((await a.apiApp.inject({ url: '/api/v1/analyses?token=r3ad-only' })).statusCode).toBe(401);
+    expect((await resume('0perate')).statusCode).toBe(200);
+    const audit = readFileSync(auditPath, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(audit.find((e) => e.type === 'resume')).toMatchObject({ by: 'alice', token: 'oncall-alice' });
+  });
+
   it('a resumed version that regresses again runs its rollback plan again, under a new decision id', async () => {
     const hook = await HttpPeer.start();
     try {

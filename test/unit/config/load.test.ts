@@ -299,6 +299,18 @@ describe('values that would disarm Vigil are refused, each naming its key and th
     ['a storm window shorter than a look', 'actions: { stormWindow: 5s }', 'actions.stormWindow', /never count two/],
     ['retries days apart', 'actions: { attempts: 20 }', 'actions.attempts', /would wait 3d/],
     [
+      'two tokens under one name',
+      'server: { auth: { tokens: [ { name: ci, token: "aaaa", scopes: [read] }, { name: ci, token: "bbbb", scopes: [operate] } ] } }',
+      'server.auth.tokens[1].name',
+      /token name ci is used twice/,
+    ],
+    [
+      'a scoped token with a space',
+      'server: { auth: { tokens: [ { name: ci, token: "a b", scopes: [read] } ] } }',
+      'server.auth.tokens[0].token',
+      /holds a space/,
+    ],
+    [
       'a cluster without the Redis its replicas share',
       'cluster: { enabled: true }',
       'cluster.enabled',
