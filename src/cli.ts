@@ -1,5 +1,5 @@
 /**
- * `vigil serve | validate | replay | demo | status`. Exit codes: 0 ok, 1 runtime failure, 2 bad config or
+ * `vigil serve | validate | replay | demo | status | decisions`. Exit codes: 0 ok, 1 runtime failure, 2 bad config or
  * bad usage. Data goes to stdout, progress and logs to stderr.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -166,7 +166,11 @@ function positiveInt(what: string, unit = 'milliseconds') {
   };
 }
 
-async function status(o: { api?: string; config?: string; token?: string; timeout: number }): Promise<number> {
+async function status(
+  o: { api?: string; config?: string; token?: string; timeout: number },
+  what: 'analyses' | 'decisions' = 'analyses',
+): Promise<number> {
+  const verb = what === 'analyses' ? 'status' : 'decisions';
   let api: string;
   if (o.api !== undefined) {
     let u: URL | undefined;
@@ -176,7 +180,7 @@ async function status(o: { api?: string; config?: string; token?: string; timeou
       u = undefined;
     }
     if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
-      err(`vigil status: --api must be an http(s) URL such as ${DEFAULT_API_URL} (got "${o.api}")`);
+      err(`vigil ${verb}: --api must be an http(s) URL such as ${DEFAULT_API_URL} (got "${o.api}")`);
       return 2;
     }
     api = o.api;
@@ -185,7 +189,7 @@ async function status(o: { api?: string; config?: string; token?: string; timeou
   }
   // Read at action time, never as an option default: commander prints defaults in --help.
   const token = o.token ?? (process.env.VIGIL_TOKEN || undefined);
-  return runStatus({ api, token, timeoutMs: o.timeout, out, err });
+  return runStatus({ api, token, timeoutMs: o.timeout, out, err, what });
 }
 
 /** Adds the text after a command's help, wrapped to the width of the stream the help goes to. */
@@ -488,31 +492,54 @@ function addConnectors(program: Command, setCode: SetExitCode): void {
   );
 }
 
-/** `vigil status`: the analyses of a running agent. */
+/** The options `vigil status` and `vigil decisions` share: where the agent's API is, the token, the timeout. */
+function apiClientOptions(cmd: Command): Command {
+  return cmd
+    .option('--api <url>', `the agent's API base URL (default: ${DEFAULT_API_URL}, or the API address of --config)`)
+    .option('-c, --config <file>', "take the API host and port from this config's server.api")
+    .option('--token <token>', "bearer token, one of the agent's server.auth.tokens (default: $VIGIL_TOKEN)")
+    .option(
+      '--timeout <ms>',
+      'give up when the agent has not answered within this time',
+      positiveInt('--timeout'),
+      5000,
+    );
+}
+
+const WHERE_THE_API_IS = `It asks the API at --api, else at the host and port of server.api in --config (the address an operator on the agent's machine uses: a wildcard host such as 0.0.0.0 means 127.0.0.1; publicUrl is not used), else at ${DEFAULT_API_URL}. When the agent cannot be reached or refuses, it prints one line naming the URL and the reason, and exits 1.`;
+
+/** `vigil status`: the analyses of a running agent; `vigil decisions`: its recent decisions. */
 function addStatus(program: Command, setCode: SetExitCode): void {
+  type Opts = { api?: string; config?: string; token?: string; timeout: number };
   after(
-    program
-      .command('status')
-      .summary('List the analyses of a running agent.')
-      .description(
-        `Show every analysis of a running agent, its phase and why it is there. It asks the API at --api, else at the host and port of server.api in --config (the address an operator on the agent's machine uses: a wildcard host such as 0.0.0.0 means 127.0.0.1; publicUrl is not used), else at ${DEFAULT_API_URL}. When the agent cannot be reached or refuses, it prints one line naming the URL and the reason, and exits 1.`,
-      )
-      .option('--api <url>', `the agent's API base URL (default: ${DEFAULT_API_URL}, or the API address of --config)`)
-      .option('-c, --config <file>', "take the API host and port from this config's server.api")
-      .option('--token <token>', "bearer token, one of the agent's server.auth.tokens (default: $VIGIL_TOKEN)")
-      .option(
-        '--timeout <ms>',
-        'give up when the agent has not answered within this time',
-        positiveInt('--timeout'),
-        5000,
-      )
-      .action(async (o: { api?: string; config?: string; token?: string; timeout: number }) => {
-        setCode(await status(o));
-      }),
+    apiClientOptions(
+      program
+        .command('status')
+        .summary('List the analyses of a running agent.')
+        .description(`Show every analysis of a running agent, its phase and why it is there. ${WHERE_THE_API_IS}`),
+    ).action(async (o: Opts) => {
+      setCode(await status(o));
+    }),
     examples([
       ['', 'vigil status'],
       ['the agent of this config, on this machine', 'vigil status --config /etc/vigil/vigil.yaml'],
       ['through its public address', 'VIGIL_TOKEN=… vigil status --api https://vigil.example.com'],
+    ]),
+  );
+  after(
+    apiClientOptions(
+      program
+        .command('decisions')
+        .summary('List the recent decisions of a running agent.')
+        .description(
+          `Show the recent decisions of a running agent (in cluster mode, of the whole cluster), newest first: id, analysis, outcome, look, event time and why; every decision is also in the audit log. ${WHERE_THE_API_IS}`,
+        ),
+    ).action(async (o: Opts) => {
+      setCode(await status(o, 'decisions'));
+    }),
+    examples([
+      ['', 'vigil decisions'],
+      ['the agent of this config, on this machine', 'vigil decisions --config /etc/vigil/vigil.yaml'],
     ]),
   );
 }

@@ -1,11 +1,13 @@
 /**
- * `vigil status`: lists the analyses of a running agent. Every failure is ONE line on stderr naming the URL
+ * `vigil status` and `vigil decisions`: list the analyses, or the recent decisions, of a running agent. Every failure is ONE line on stderr naming the URL
  * it tried and why (connection refused, timeout, unknown host, HTTP status), exit 1. The bearer token is
  * sent, never printed.
  */
 import type { ApiAddress } from './config/load.js';
 
 export interface StatusOptions {
+  /** What to list (default `analyses`: `vigil status`). */
+  what?: 'analyses' | 'decisions';
   /** The API base URL (already resolved: --api, or from --config, or the default). */
   api: string;
   token?: string;
@@ -86,12 +88,37 @@ interface AnalysesBody {
   }[];
 }
 
-/** Prints one line per analysis. Exit code: 0 listed, 1 the agent could not be asked or answered an error. */
+interface DecisionsBody {
+  decisions: { id: string; analysis: string; outcome: string; look: number; eventTimeUnixMs: number; reason: string }[];
+}
+
+/** One line per analysis (`vigil status`) or per decision (`vigil decisions`), from the JSON the API answered. */
+function linesOf(what: 'analyses' | 'decisions', body: unknown): string[] {
+  if (what === 'decisions') {
+    const { decisions } = body as DecisionsBody;
+    if (decisions.length === 0) return ['no decisions yet'];
+    return decisions.map(
+      (d) =>
+        `${d.id}  ${d.analysis}  ${d.outcome}  look ${d.look}  ${new Date(d.eventTimeUnixMs).toISOString()}  — ${d.reason}`,
+    );
+  }
+  const { analyses } = body as AnalysesBody;
+  if (analyses.length === 0) return ['no analyses yet'];
+  return analyses.map(
+    (a) =>
+      `${a.id}  ${a.phase}  look ${a.look}  canary ${a.totals.canary.requests} / baseline ${a.totals.baseline.requests} requests  — ${a.why}`,
+  );
+}
+
+/** Prints one line per analysis (or decision). Exit code: 0 listed, 1 the agent could not be asked or answered an
+ *  error. */
 export async function runStatus(o: StatusOptions): Promise<number> {
+  const what = o.what ?? 'analyses';
+  const verb = what === 'analyses' ? 'status' : 'decisions';
   const fetch = o.fetch ?? globalThis.fetch;
-  const url = new URL('/api/v1/analyses', o.api).href;
+  const url = new URL(`/api/v1/${what}`, o.api).href;
   const fail = (why: string) => {
-    o.err(`vigil status: ${url}: ${why}`);
+    o.err(`vigil ${verb}: ${url}: ${why}`);
     return 1;
   };
   let res: Response;
@@ -117,22 +144,18 @@ export async function runStatus(o: StatusOptions): Promise<number> {
   if (res.status === 401 || res.status === 403) {
     return fail(
       o.token
-        ? `HTTP ${res.status}: the token was refused; pass one of the agent's server.auth.tokens with --token or VIGIL_TOKEN`
+        ? `HTTP ${res.status}: the token was refused; pass one of the agent's server.auth.tokens (with the read scope) with --token or VIGIL_TOKEN`
         : `HTTP ${res.status}: the API needs a bearer token; pass --token <token> or set VIGIL_TOKEN`,
     );
   }
   if (!res.ok) return fail(`HTTP ${res.status}${text ? `: ${oneLine(text)}` : ''}`);
-  let body: AnalysesBody;
+  let body: unknown;
   try {
-    body = JSON.parse(text) as AnalysesBody;
-    if (!Array.isArray(body.analyses)) throw new Error('no "analyses" list');
+    body = JSON.parse(text);
+    if (!Array.isArray((body as Record<string, unknown>)[what])) throw new Error(`no "${what}" list`);
   } catch {
     return fail(`HTTP ${res.status} but not a Vigil API answer (is --api the agent's API port?): ${oneLine(text, 80)}`);
   }
-  if (body.analyses.length === 0) o.out('no analyses yet');
-  for (const a of body.analyses)
-    o.out(
-      `${a.id}  ${a.phase}  look ${a.look}  canary ${a.totals.canary.requests} / baseline ${a.totals.baseline.requests} requests  — ${a.why}`,
-    );
+  for (const line of linesOf(what, body)) o.out(line);
   return 0;
 }

@@ -249,7 +249,7 @@ describe('vigil CLI', () => {
 
   it('--help explains every command; unknown commands exit 2', async () => {
     expect(await run('--help')).toBe(0);
-    for (const c of ['serve', 'validate', 'replay', 'demo', 'status']) expect(stdout).toContain(c);
+    for (const c of ['serve', 'validate', 'replay', 'demo', 'status', 'decisions']) expect(stdout).toContain(c);
     expect(await run('replay', '--help')).toBe(0);
     expect(stdout).toContain('--format');
     expect(await run('frobnicate')).toBe(2);
@@ -346,6 +346,47 @@ function fakeApi(o: { status?: number; body?: unknown; hang?: boolean } = {}): P
         },
   );
 }
+
+describe('vigil decisions', () => {
+  it('lists the recent decisions from /api/v1/decisions, one line each, with the token sent', async () => {
+    const api = await fakeApi({
+      body: {
+        decisions: [
+          {
+            id: 'd-1f2e',
+            analysis: 'cart:2',
+            outcome: 'rollback',
+            look: 7,
+            eventTimeUnixMs: 1_767_225_670_000,
+            reason: 'canary is worse: error-rate 5x',
+          },
+        ],
+      },
+    });
+    try {
+      expect(await run('decisions', '--api', api.url, '--token', 'r3ad')).toBe(0);
+      expect(api.requests[0]!.path).toBe('/api/v1/decisions');
+      expect(api.requests[0]!.headers.authorization).toBe('Bearer r3ad');
+      expect(stdout).toBe(
+        'd-1f2e  cart:2  rollback  look 7  2026-01-01T00:01:10.000Z  — canary is worse: error-rate 5x\n',
+      );
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('an agent that refuses: one line naming the decisions URL, exit 1', async () => {
+    const api = await fakeApi({ status: 403 });
+    try {
+      expect(await run('decisions', '--api', api.url)).toBe(1);
+      expect(stderr).toBe(
+        `vigil decisions: ${api.url}/api/v1/decisions: HTTP 403: the API needs a bearer token; pass --token <token> or set VIGIL_TOKEN\n`,
+      );
+    } finally {
+      await api.close();
+    }
+  });
+});
 
 describe('vigil status', () => {
   const SECRET = 'sekret-token-4f1c';
