@@ -16,6 +16,7 @@ import type { ClusterNode } from '../agent/cluster-node.js';
 import type { Decision } from '../contracts/index.js';
 import { serverLogger } from '../logger.js';
 import { queueStatsCollector, type VigilMetrics } from './metrics.js';
+import { registerJudgeRoutes } from './judge-routes.js';
 
 export interface ApiDeps {
   logger: Logger;
@@ -103,6 +104,7 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
     registerAnalysisRoutes(api, deps);
     registerDecisionRoutes(api, deps);
     registerResumeRoute(api, deps);
+    registerJudgeRoutes(api, deps);
     registerClusterRoute(api, deps);
     api.get('/', async (req, reply) =>
       reply.type('text/html; charset=utf-8').send(dashboard(await clusterAnalyses(deps, req))),
