@@ -2,6 +2,8 @@
  *  the pages promise (a user applies them as they are). */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { Deployment, type IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import { Secret, type ISecret } from 'kubernetes-models/v1/Secret';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 
@@ -24,6 +26,8 @@ describe('judge docs', () => {
   it('argo-rollouts.md: a Secret, the AnalysisTemplate and the Rollout, all parsing', () => {
     expect(kinds('argo-rollouts.md')).toEqual(['Secret', 'AnalysisTemplate', 'Rollout']);
     for (const j of blocks('argo-rollouts.md', 'json')) expect(() => JSON.parse(j) as unknown).not.toThrow();
+    const secret = parseAllDocuments(blocks('argo-rollouts.md', 'yaml')[0] ?? '')[0]?.toJS() as ISecret;
+    expect(() => new Secret(secret).validate()).not.toThrow();
   });
 
   it('flagger.md: the Collector config, the Canary with the four hooks and its Deployment, all parsing', () => {
@@ -38,6 +42,8 @@ describe('judge docs', () => {
       ['confirm-promotion', '/api/v1/flagger/confirm-promotion'],
       ['rollback', '/api/v1/flagger/rollback'],
     ]);
+    const deployment = parseAllDocuments(blocks('flagger.md', 'yaml')[2] ?? '')[0]?.toJS() as IDeployment;
+    expect(() => new Deployment(deployment).validate()).not.toThrow();
     for (const w of canary.spec.analysis.webhooks) {
       expect(new URL(w.url).searchParams.get('token')).toBeTruthy();
       expect(w.metadata).toEqual({ service: 'checkout', canaryVersion: '1.4.2' });
