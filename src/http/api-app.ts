@@ -17,6 +17,7 @@ import type { Decision } from '../contracts/index.js';
 import { serverLogger } from '../logger.js';
 import { ALL_SCOPES, apiTokens, bearerOf, identify, type Caller, type Scope } from './auth.js';
 import { queueStatsCollector, type VigilMetrics } from './metrics.js';
+import { registerJudgeRoutes } from './judge-routes.js';
 
 export interface ApiDeps {
   logger: Logger;
@@ -94,6 +95,7 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
     registerAnalysisRoutes(api, deps);
     registerDecisionRoutes(api, deps);
     registerResumeRoute(api, deps);
+    registerJudgeRoutes(api, deps);
     registerClusterRoute(api, deps);
     api.get('/', async (req, reply) =>
       reply.type('text/html; charset=utf-8').send(dashboard(await clusterAnalyses(deps, req))),
