@@ -83,9 +83,25 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'cross-origin-resource-policy': 'same-origin',
 };
 
+/** Where `rewriteUrl` moves a `?token=` query parameter, so the token never stays in a URL (logs, errors). */
+const QUERY_TOKEN_HEADER = 'x-vigil-query-token';
+
+/** Moves the query parameter `token` into QUERY_TOKEN_HEADER and out of the URL (only routes with
+ *  `queryToken` accept it from there: see bearerGuard). */
+function withoutQueryToken(req: { url?: string; headers: Record<string, string | string[] | undefined> }): string {
+  const url = req.url ?? '/';
+  if (!url.includes('token=')) return url;
+  const u = new URL(url, 'http://vigil.invalid');
+  const token = u.searchParams.get('token');
+  if (token === null) return url;
+  u.searchParams.delete('token');
+  req.headers[QUERY_TOKEN_HEADER] = token;
+  return `${u.pathname}${u.search}`;
+}
+
 export function buildApiApp(deps: ApiDeps): FastifyInstance {
   const log: FastifyBaseLogger = serverLogger(deps.logger, 'api');
-  const app = Fastify({ loggerInstance: log });
+  const app = Fastify({ loggerInstance: log, rewriteUrl: withoutQueryToken });
   app.addHook('onRequest', async (_req, reply) => {
     void reply.headers(SECURITY_HEADERS);
   });
@@ -108,7 +124,8 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
 export interface RouteAuth {
   /** The scope needed (default: `read` for GET and HEAD, `operate` for every other method). */
   scope?: Scope;
-  /** The token may also come as the query parameter `token` (callers that cannot send headers: Flagger's webhooks). */
+  /** The token may also come as the query parameter `token` (callers that cannot send headers: Flagger's webhooks);
+   *  it is taken out of the URL before routing, so it is never logged. */
   queryToken?: boolean;
 }
 
@@ -132,7 +149,7 @@ function bearerGuard(deps: ApiDeps) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
     const route = (req.routeOptions.config ?? {}) as RouteAuth;
     const scope = route.scope ?? (req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'operate');
-    const query = route.queryToken ? (req.query as { token?: unknown } | undefined)?.token : undefined;
+    const query = route.queryToken ? req.headers[QUERY_TOKEN_HEADER] : undefined;
     const presented = bearerOf(req.headers.authorization) ?? (typeof query === 'string' ? query : undefined);
     const caller =
       tokens.length === 0

@@ -19,6 +19,7 @@
  *
  * In cluster mode each replica judges from its own registry and the audit log's memory (the services it owns).
  */
+import type { RouteAuth } from './api-app.js';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ApiDeps } from './api-app.js';
 import { judge, type JudgeAnswer, type JudgeVerdict } from './judge.js';
@@ -71,27 +72,38 @@ function flaggerHook(deps: JudgeDeps, allow: (v: JudgeVerdict) => boolean, refus
   };
 }
 
+/** Read-only, whatever the method; the token may come as `?token=` (Flagger's webhooks and Argo's web provider
+ *  cannot always send headers). */
+const JUDGE_AUTH: { config: RouteAuth } = { config: { scope: 'read', queryToken: true } };
+
 export function registerJudgeRoutes(api: FastifyInstance, deps: JudgeDeps): void {
-  api.get<{ Querystring: { service?: string; canaryVersion?: string } }>('/api/v1/judge', async (req, reply) => {
-    const { service, canaryVersion } = req.query;
-    if (!nonEmpty(service))
-      return reply.code(400).send({
-        error: 'bad request',
-        message:
-          "send the query parameter service (and canaryVersion; without it the service's newest analysis is judged): /api/v1/judge?service=S&canaryVersion=V",
-      });
-    return answer(deps, service, nonEmpty(canaryVersion) ? canaryVersion : undefined);
-  });
+  api.get<{ Querystring: { service?: string; canaryVersion?: string } }>(
+    '/api/v1/judge',
+    JUDGE_AUTH,
+    async (req, reply) => {
+      const { service, canaryVersion } = req.query;
+      if (!nonEmpty(service))
+        return reply.code(400).send({
+          error: 'bad request',
+          message:
+            "send the query parameter service (and canaryVersion; without it the service's newest analysis is judged): /api/v1/judge?service=S&canaryVersion=V",
+        });
+      return answer(deps, service, nonEmpty(canaryVersion) ? canaryVersion : undefined);
+    },
+  );
   api.post(
     '/api/v1/flagger/gate',
+    JUDGE_AUTH,
     flaggerHook(deps, (v) => v !== 'fail', 'Vigil decided against this canary'),
   );
   api.post(
     '/api/v1/flagger/confirm-promotion',
+    JUDGE_AUTH,
     flaggerHook(deps, (v) => v === 'pass', 'Vigil does not (yet) promote this canary'),
   );
   api.post(
     '/api/v1/flagger/rollback',
+    JUDGE_AUTH,
     flaggerHook(deps, (v) => v === 'fail', 'no rollback: Vigil did not decide against this canary'),
   );
 }

@@ -219,4 +219,28 @@ describe('judge endpoints', () => {
     });
     expect(anonymous.status).toBe(401);
   });
+
+  it("a read-scoped token works on the judge and on Flagger's hooks, also as ?token= (taken out of the URL), and nowhere else", async () => {
+    const s = await startTestAgent(
+      `analysis: { interval: 10s, allowedLateness: 0s, minSamples: 20 }
+server: { auth: { tokens: [ { name: flagger, token: "r3ad-only", scopes: [read] } ] } }
+`,
+      'judge-scopes',
+    );
+    started.push(s);
+    expect((await get(s, '?service=cart', 'r3ad-only')).status).toBe(200);
+    expect((await fetch(`${s.apiUrl}/api/v1/judge?service=cart&token=r3ad-only`)).status).toBe(200);
+    expect((await fetch(`${s.apiUrl}/api/v1/judge?token=wrong&service=cart`)).status).toBe(401);
+    const gate = await fetch(`${s.apiUrl}/api/v1/flagger/gate?token=r3ad-only`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'cart', namespace: 'shop', phase: 'Progressing', metadata: {} }),
+    });
+    expect(gate.status).toBe(200); // a POST that only reads: the read scope is enough
+    // the query token is accepted by these routes only
+    expect((await fetch(`${s.apiUrl}/api/v1/analyses?token=r3ad-only`)).status).toBe(401);
+    // and the service query parameter still arrives once the token is taken out
+    const judged = (await (await fetch(`${s.apiUrl}/api/v1/judge?token=r3ad-only&service=shop`)).json()) as JudgeAnswer;
+    expect(judged).toMatchObject({ service: 'shop', verdict: 'unknown' });
+  });
 });
