@@ -111,7 +111,10 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
     registerAnalysisRoutes(api, deps);
     registerDecisionRoutes(api, deps);
     registerResumeRoute(api, deps);
-    registerJudgeRoutes(api, deps);
+    registerJudgeRoutes(api, {
+      ...deps,
+      ...(deps.cluster ? { others: async (req, path) => (await fromOthers(deps, req, path)).answers } : {}),
+    });
     registerClusterRoute(api, deps);
     api.get('/', async (req, reply) =>
       reply.type('text/html; charset=utf-8').send(dashboard(await clusterAnalyses(deps, req))),
@@ -227,7 +230,7 @@ async function fromOthers(
           method: init.method ?? 'GET',
           headers: {
             [FORWARDED_HEADER]: cluster.replica,
-            ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+            ...forwardedAuthorization(req),
             ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
           },
           ...(init.body !== undefined ? { body: init.body } : {}),
@@ -240,6 +243,13 @@ async function fromOthers(
     }),
   );
   return out;
+}
+
+/** The caller's credentials for a forwarded request: its Authorization header, or the token it gave as `?token=`. */
+function forwardedAuthorization(req: FastifyRequest): { authorization?: string } {
+  const fromQuery = req.headers[QUERY_TOKEN_HEADER];
+  if (req.headers.authorization) return { authorization: req.headers.authorization };
+  return typeof fromQuery === 'string' ? { authorization: `Bearer ${fromQuery}` } : {};
 }
 
 /** This replica's analyses and those other replicas answered with (each analysis once). */

@@ -19,12 +19,14 @@
  *
  * In cluster mode each replica judges from its own registry and the audit log's memory (the services it owns).
  */
-import type { RouteAuth } from './api-app.js';
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { ApiDeps } from './api-app.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ApiDeps, RouteAuth } from './api-app.js';
 import { judge, type JudgeAnswer, type JudgeVerdict } from './judge.js';
 
-export type JudgeDeps = Pick<ApiDeps, 'registry' | 'audit'>;
+export type JudgeDeps = Pick<ApiDeps, 'registry' | 'audit'> & {
+  /** Cluster mode: the same GET answered by the other live replicas (the one owning the service knows it). */
+  others?: (req: FastifyRequest, path: string) => Promise<{ status: number; body: unknown }[]>;
+};
 
 /** What Flagger POSTs to a webhook (the fields the judge reads). */
 export interface FlaggerPayload {
@@ -55,16 +57,30 @@ export function parseFlaggerPayload(body: unknown): Parsed {
   return { ok: true, service: name, canaryVersion };
 }
 
-function answer(deps: JudgeDeps, service: string, canaryVersion: string | undefined): JudgeAnswer {
-  return judge(deps.registry.list(), deps.audit.recentDecisions(), service, canaryVersion);
+/** This replica's verdict; in cluster mode, when it knows nothing of the version, the owner's (any replica judges
+ *  every service). */
+async function answer(
+  deps: JudgeDeps,
+  req: FastifyRequest,
+  service: string,
+  canaryVersion: string | undefined,
+): Promise<JudgeAnswer> {
+  const here = judge(deps.registry.list(), deps.audit.recentDecisions(), service, canaryVersion);
+  if (here.verdict !== 'unknown' || deps.others === undefined) return here;
+  const q = new URLSearchParams({ service, ...(canaryVersion === undefined ? {} : { canaryVersion }) });
+  const there = (await deps.others(req, `/api/v1/judge?${q.toString()}`))
+    .filter((a) => a.status === 200)
+    .map((a) => a.body as JudgeAnswer)
+    .find((a) => a.verdict !== 'unknown');
+  return there ?? here;
 }
 
 /** A Flagger hook: 200 with the answer when `allow(verdict)`, else 403 with the verdict and a message. */
 function flaggerHook(deps: JudgeDeps, allow: (v: JudgeVerdict) => boolean, refusal: string) {
-  return async (req: { body: unknown }, reply: FastifyReply) => {
+  return async (req: FastifyRequest, reply: FastifyReply) => {
     const parsed = parseFlaggerPayload(req.body);
     if (!parsed.ok) return reply.code(400).send({ error: 'bad request', message: parsed.message });
-    const a = answer(deps, parsed.service, parsed.canaryVersion);
+    const a = await answer(deps, req, parsed.service, parsed.canaryVersion);
     if (allow(a.verdict)) return reply.code(200).send(a);
     return reply
       .code(403)
@@ -88,7 +104,7 @@ export function registerJudgeRoutes(api: FastifyInstance, deps: JudgeDeps): void
           message:
             "send the query parameter service (and canaryVersion; without it the service's newest analysis is judged): /api/v1/judge?service=S&canaryVersion=V",
         });
-      return answer(deps, service, nonEmpty(canaryVersion) ? canaryVersion : undefined);
+      return answer(deps, req, service, nonEmpty(canaryVersion) ? canaryVersion : undefined);
     },
   );
   api.post(

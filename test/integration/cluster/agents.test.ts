@@ -92,6 +92,12 @@ describe('cluster mode with the OpenTelemetry exporters', () => {
     };
     expect(listed.analyses.map((a) => a.id)).toEqual(['shop:1.1']); // served by the owner, through the other
     expect(listed.replicas.unreachable).toEqual([]);
+    // the judge too: the replica that does not own the service answers with the owner's verdict
+    const judged = (await (await fetch(`${two.apiUrl}/api/v1/judge?service=shop&canaryVersion=1.1`)).json()) as {
+      verdict: string;
+      analysis: string;
+    };
+    expect(judged).toMatchObject({ verdict: 'running', analysis: 'shop:1.1' });
   });
 
   it('hands the service over once the traffic moved and the owner has been quiet for handoverQuiet', async () => {
