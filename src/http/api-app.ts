@@ -368,7 +368,8 @@ function registerResumeRoute(api: FastifyInstance, deps: ApiDeps): void {
         if (answered) return reply.code(answered.status).send(answered.body);
         return reply.code(404).send({ error: 'not found', message: `no analysis ${req.params.id}` });
       }
-      if (!a || a.phase === 'running')
+      if (!a) return reply.code(404).send({ error: 'not found', message: `no analysis ${req.params.id}` });
+      if (a.phase === 'running')
         return reply
           .code(409)
           .send({ error: 'conflict', message: `analysis ${req.params.id} is not decided; nothing to resume` });

@@ -116,6 +116,14 @@ describe('control API', () => {
       payload: {},
     });
     expect(bad.statusCode).toBe(400);
+    const unknown = await a.apiApp.inject({
+      method: 'POST',
+      url: '/api/v1/analyses/nope:9/resume',
+      headers: auth,
+      payload: { by: 'alice', reason: 'typo' },
+    });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toEqual({ error: 'not found', message: 'no analysis nope:9' });
     const ok = await a.apiApp.inject({
       method: 'POST',
       url: '/api/v1/analyses/cart:2/resume',
