@@ -117,15 +117,14 @@ export function buildOtlpApp(deps: OtlpAppDeps): FastifyInstance {
  * services past the cluster's limits.maxServices are rejected (partial success), as a single agent does.
  */
 export function tracesConsumer(deps: Pick<OtlpAppDeps, 'metrics' | 'ingest' | 'admit'>, transport: 'http' | 'grpc') {
-  const accept = (decoded: DecodedTraces, encoding: OtlpEncoding, limited: readonly string[]): IngestOutcome => {
+  const accept = (
+    decoded: DecodedTraces,
+    encoding: OtlpEncoding,
+    samples: RequestSample[],
+    limited: readonly string[],
+  ): IngestOutcome => {
     const m = deps.metrics;
-    let samples = decoded.samples;
-    let overLimit = 0;
-    if (limited.length > 0) {
-      samples = samples.filter((s) => !limited.includes(s.service));
-      overLimit = decoded.samples.length - samples.length;
-      m.limitRefused.inc({ limit: 'services' }, overLimit);
-    }
+    const overLimit = decoded.samples.length - samples.length;
     m.spansAccepted.inc({ transport, encoding }, decoded.spans - decoded.rejectedSpans - overLimit);
     const tooLong = decoded.serviceTooLongSpans ?? 0;
     if (decoded.rejectedSpans > tooLong)
@@ -149,19 +148,28 @@ export function tracesConsumer(deps: Pick<OtlpAppDeps, 'metrics' | 'ingest' | 'a
     return { kind: 'accepted', rejected, message: `spans refused: ${why.join('; ')}` };
   };
   return (decoded: DecodedTraces, encoding: OtlpEncoding): IngestOutcome | Promise<IngestOutcome> =>
-    admitted(deps, decoded.samples, (limited) => accept(decoded, encoding, limited));
+    admitted(deps, decoded.samples, (samples, limited) => accept(decoded, encoding, samples, limited));
 }
 
-/** Runs `accept` once the request's services are admitted (at once without cluster or when all are owned). */
-function admitted(
-  deps: Pick<OtlpAppDeps, 'admit'>,
-  items: readonly { service: string }[],
-  accept: (limited: readonly string[]) => IngestOutcome,
+/**
+ * Runs `accept` once the request's services are admitted (at once without cluster or when all are owned), with the
+ * items of the services admitted: those of services past the cluster's limits.maxServices are left out and counted
+ * (`vigil_limit_refused_total{limit="services"}`).
+ */
+function admitted<T extends { service: string }>(
+  deps: Pick<OtlpAppDeps, 'admit' | 'metrics'>,
+  items: T[],
+  accept: (kept: T[], limited: readonly string[]) => IngestOutcome,
 ): IngestOutcome | Promise<IngestOutcome> {
   const a = deps.admit?.(items);
-  if (a === undefined) return accept([]);
-  const settle = (r: Admission): IngestOutcome =>
-    r.ok ? accept(r.limited) : { kind: 'throttled', retryAfterSeconds: r.retryAfterSeconds, message: r.message };
+  if (a === undefined) return accept(items, []);
+  const settle = (r: Admission): IngestOutcome => {
+    if (!r.ok) return { kind: 'throttled', retryAfterSeconds: r.retryAfterSeconds, message: r.message };
+    if (r.limited.length === 0) return accept(items, []);
+    const kept = items.filter((i) => !r.limited.includes(i.service));
+    deps.metrics.limitRefused.inc({ limit: 'services' }, items.length - kept.length);
+    return accept(kept, r.limited);
+  };
   return a instanceof Promise ? a.then(settle) : settle(a);
 }
 
@@ -189,10 +197,7 @@ export function metricsConsumer(deps: {
     if (cutVersions !== undefined) deps.metrics.limitTruncated.inc({ field: 'version' }, cutVersions);
     // cluster: a refused request moved the streams' cumulative state here too; harmless, as the deltas are of
     // cumulative values (a later point counts from the last one this replica saw, whoever takes it)
-    return admitted(deps, r.increments, (limited) => {
-      const kept = limited.length > 0 ? r.increments.filter((i) => !limited.includes(i.service)) : r.increments;
-      if (kept.length < r.increments.length)
-        deps.metrics.limitRefused.inc({ limit: 'services' }, r.increments.length - kept.length);
+    return admitted(deps, r.increments, (kept) => {
       deps.ingestBatches(kept);
       return r.rejected > 0
         ? { kind: 'accepted', rejected: r.rejected, message: r.message ?? '' }
