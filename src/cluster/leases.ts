@@ -113,15 +113,10 @@ end
 return {lost, wanted}
 `;
 
-const FENCED_SET = `
+// KEYS: lease, target. ARGV: held value, then the value to SET (absent: DEL the target).
+const FENCED_WRITE = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[2], ARGV[2])
-return 1
-`;
-
-const FENCED_DEL = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[2])
+if ARGV[2] then redis.call('SET', KEYS[2], ARGV[2]) else redis.call('DEL', KEYS[2]) end
 return 1
 `;
 
@@ -154,6 +149,12 @@ export function createLeaseTable(o: LeaseTableOptions): LeaseTable {
   const max = String(o.maxServices ?? 0);
   const held = (token: number): string => `${o.replica}|${token}`;
   const ttl = String(Math.max(1, Math.round(o.ttlMs)));
+  /** SET (or DEL without a value) `key` while the lease holds this replica and token. */
+  const fenced = async (service: string, token: number, key: string, value?: string | Buffer): Promise<void> => {
+    const args = value === undefined ? [held(token)] : [held(token), value];
+    const done = (await o.redis.eval(FENCED_WRITE, 2, leaseKey(service), key, ...args)) as number;
+    if (done !== 1) throw new VigilError('VIGIL_ERR_CLUSTER_FENCED', [service, String(token), o.replica]);
+  };
   return {
     replica: o.replica,
     async acquire(service) {
@@ -178,14 +179,8 @@ export function createLeaseTable(o: LeaseTableOptions): LeaseTable {
       const name = (i: number): string => (leases[i - 1] as Lease).service;
       return { lost: lost.map(name), wanted: wanted.map(name) };
     },
-    async fencedSet(service, token, key, value) {
-      const done = (await o.redis.eval(FENCED_SET, 2, leaseKey(service), key, held(token), value)) as number;
-      if (done !== 1) throw new VigilError('VIGIL_ERR_CLUSTER_FENCED', [service, String(token), o.replica]);
-    },
-    async fencedDel(service, token, key) {
-      const done = (await o.redis.eval(FENCED_DEL, 2, leaseKey(service), key, held(token))) as number;
-      if (done !== 1) throw new VigilError('VIGIL_ERR_CLUSTER_FENCED', [service, String(token), o.replica]);
-    },
+    fencedSet: (service, token, key, value) => fenced(service, token, key, value),
+    fencedDel: (service, token, key) => fenced(service, token, key),
     async release(service, token) {
       return ((await o.redis.eval(RELEASE, 2, leaseKey(service), indexKey, held(token), service)) as number) === 1;
     },

@@ -50,6 +50,13 @@ describe('service leases on a real Redis', () => {
     expect(await redis.get(`${prefix}state:checkout`)).toBe('from a');
     await b.fencedSet('checkout', 2, `${prefix}state:checkout`, 'from b');
     expect(await redis.get(`${prefix}state:checkout`)).toBe('from b');
+    // a delete is fenced the same way: the old owner cannot drop the new owner's state, the owner can
+    await expect(a.fencedDel('checkout', old.token, `${prefix}state:checkout`)).rejects.toMatchObject({
+      code: 'VIGIL_ERR_CLUSTER_FENCED',
+    });
+    expect(await redis.get(`${prefix}state:checkout`)).toBe('from b');
+    await b.fencedDel('checkout', 2, `${prefix}state:checkout`);
+    expect(await redis.exists(`${prefix}state:checkout`)).toBe(0);
     // and its renewal says the lease is lost
     expect(await a.renew([{ service: 'checkout', token: old.token }])).toEqual({ lost: ['checkout'], wanted: [] });
   });
