@@ -193,18 +193,17 @@ export function createAgent(opts: AgentOptions): Agent {
     onLook: pipeline.onLook,
     settle: pipeline.settle,
     async start() {
-      let apiUrl: string;
+      const listenApi = () =>
+        apiApp.listen({ host: config.server.api.host, port: opts.ports?.api ?? config.server.api.port });
+      let apiUrl: string | undefined;
       if (node) {
         // each service's state comes from Redis when its lease is taken; the API first, for its advertised address
         await pipeline.recover(null);
-        apiUrl = await apiApp.listen({ host: config.server.api.host, port: opts.ports?.api ?? config.server.api.port });
+        apiUrl = await listenApi();
         await node.start(apiUrl);
       } else await restoreState(checkpoints, pipeline, logger); // before anything listens
       const { otlpHttpUrl, otlpGrpcAddress } = await receivers.listen();
-      apiUrl ??= await apiApp.listen({
-        host: config.server.api.host,
-        port: opts.ports?.api ?? config.server.api.port,
-      });
+      apiUrl ??= await listenApi();
       started = true;
       for (const w of loaded.warnings) logger.warn(w);
       const { auth } = config.server;

@@ -74,7 +74,6 @@ export interface ClusterStatus {
 
 export interface ClusterNode {
   readonly replica: string;
-  readonly coordinator: Coordinator;
   readonly claims: DecisionClaims;
   attach(p: ClusterPipeline): void;
   /** Admission of one request's samples (undefined: every service is owned, go on). */
@@ -137,7 +136,7 @@ function clusterRedis(url: string, ttlMs: number): Redis {
 
 class ReplicaNode implements ClusterNode {
   readonly replica: string;
-  readonly coordinator: Coordinator;
+  private readonly coordinator: Coordinator;
   readonly claims: DecisionClaims;
   private readonly config: VigilConfig;
   private readonly metrics: VigilMetrics;
