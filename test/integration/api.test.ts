@@ -34,6 +34,19 @@ function agent(extra = '', opts: { auth?: string; logger?: Logger } = {}) {
   return { a, auditPath: join(dir, 'audit.jsonl') };
 }
 
+/** POST /api/v1/analyses/:id/resume with `payload` and `headers`. */
+function resume(a: Agent, id: string, headers: Record<string, string>, payload: object) {
+  return a.apiApp.inject({ method: 'POST', url: `/api/v1/analyses/${id}/resume`, headers, payload });
+}
+
+/** The audit log's entries. */
+function auditEntries(path: string): Record<string, unknown>[] {
+  return readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
 /** Requests with a canary at 20% errors vs 1%: a rollback within a few looks. */
 function regressed(look: number): RequestSample[] {
   const out: RequestSample[] = [];
@@ -109,33 +122,14 @@ describe('control API', () => {
     const one = await a.apiApp.inject({ url: `/api/v1/decisions/${decisions[0].id}`, headers: auth });
     expect(one.json()).toMatchObject({ outcome: 'rollback', service: 'cart' });
 
-    const bad = await a.apiApp.inject({
-      method: 'POST',
-      url: '/api/v1/analyses/cart:2/resume',
-      headers: auth,
-      payload: {},
-    });
+    const bad = await resume(a, 'cart:2', auth, {});
     expect(bad.statusCode).toBe(400);
-    const unknown = await a.apiApp.inject({
-      method: 'POST',
-      url: '/api/v1/analyses/nope:9/resume',
-      headers: auth,
-      payload: { by: 'alice', reason: 'typo' },
-    });
+    const unknown = await resume(a, 'nope:9', auth, { by: 'alice', reason: 'typo' });
     expect(unknown.statusCode).toBe(404);
     expect(unknown.json()).toEqual({ error: 'not found', message: 'no analysis nope:9' });
-    const ok = await a.apiApp.inject({
-      method: 'POST',
-      url: '/api/v1/analyses/cart:2/resume',
-      headers: auth,
-      payload: { by: 'alice', reason: 'fixed the flag' },
-    });
+    const ok = await resume(a, 'cart:2', auth, { by: 'alice', reason: 'fixed the flag' });
     expect(ok.statusCode).toBe(200);
-    const audit = readFileSync(auditPath, 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
-    expect(audit.find((e) => e.type === 'resume')).toMatchObject({
+    expect(auditEntries(auditPath).find((e) => e.type === 'resume')).toMatchObject({
       service: 'cart',
       canaryVersion: '2',
       by: 'alice',
@@ -154,16 +148,10 @@ describe('control API', () => {
     for (let look = 0; look < 10; look++) a.ingest(regressed(look));
     await a.settle();
     const as = (token: string) => ({ authorization: `Bearer ${token}` });
-    const resume = (token: string) =>
-      a.apiApp.inject({
-        method: 'POST',
-        url: '/api/v1/analyses/cart:2/resume',
-        headers: as(token),
-        payload: { by: 'alice', reason: 'fixed the flag' },
-      });
+    const resumeAs = (token: string) => resume(a, 'cart:2', as(token), { by: 'alice', reason: 'fixed the flag' });
     expect((await a.apiApp.inject({ url: '/api/v1/analyses', headers: as('r3ad-only') })).statusCode).toBe(200);
     expect((await a.apiApp.inject({ url: '/', headers: as('r3ad-only') })).statusCode).toBe(200);
-    const refused = await resume('r3ad-only');
+    const refused = await resumeAs('r3ad-only');
     expect(refused.statusCode).toBe(403);
     expect(refused.json().message).toMatch(/token dashboards has the scopes \[read\]; this needs operate/);
     // an operate-only token acts but does not read
@@ -171,12 +159,11 @@ describe('control API', () => {
     expect((await a.apiApp.inject({ url: '/api/v1/analyses', headers: as('nope') })).statusCode).toBe(401);
     // a token is never taken from the query string on the analysis routes
     expect((await a.apiApp.inject({ url: '/api/v1/analyses?token=r3ad-only' })).statusCode).toBe(401);
-    expect((await resume('0perate')).statusCode).toBe(200);
-    const audit = readFileSync(auditPath, 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(audit.find((e) => e.type === 'resume')).toMatchObject({ by: 'alice', token: 'oncall-alice' });
+    expect((await resumeAs('0perate')).statusCode).toBe(200);
+    expect(auditEntries(auditPath).find((e) => e.type === 'resume')).toMatchObject({
+      by: 'alice',
+      token: 'oncall-alice',
+    });
   });
 
   it('a resumed version that regresses again runs its rollback plan again, under a new decision id', async () => {
@@ -188,12 +175,7 @@ describe('control API', () => {
       for (let look = 0; look < 10; look++) a.ingest(regressed(look));
       await a.settle();
       expect(hook.requests).toHaveLength(1);
-      const resumed = await a.apiApp.inject({
-        method: 'POST',
-        url: '/api/v1/analyses/cart:2/resume',
-        headers: auth,
-        payload: { by: 'alice', reason: 'fixed the flag, trying again' },
-      });
+      const resumed = await resume(a, 'cart:2', auth, { by: 'alice', reason: 'fixed the flag, trying again' });
       expect(resumed.statusCode).toBe(200);
       for (let look = 10; look < 20; look++) a.ingest(regressed(look));
       await a.settle();
