@@ -378,6 +378,7 @@ const definition = defineDetector({
   type: ERROR_RATE_SEQUENTIAL,
   anytimeValid: true,
   options: optionsSchema,
+  threshold: (o) => 1 + o.tolerance,
   methods: errorRateMethods,
 });
 /** Builds one error-rate detector; exported for tests and direct use. */

@@ -201,6 +201,9 @@ const definition = defineDetector({
   type: KAYENTA_MANN_WHITNEY,
   anytimeValid: false,
   options: optionsSchema,
+  // the mean ratio above which a High is possible (the estimate is the mean ratio)
+  threshold: (o) =>
+    o.effectMeasure === 'meanRatio' && o.direction !== 'decrease' ? (o.allowedIncrease ?? 1) : undefined,
   methods: kayentaMethods,
 });
 /** Builds one Kayenta-compatible detector; exported for tests and direct use. */

@@ -402,6 +402,7 @@ const definition = defineDetector({
   type: LATENCY_QUANTILE,
   anytimeValid: true,
   options: optionsSchema,
+  threshold: (o) => 1 + o.tolerance,
   methods: latencyQuantileMethods,
 });
 /** Builds one tail-latency detector; exported for tests and direct use. */

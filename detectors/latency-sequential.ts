@@ -357,6 +357,7 @@ const definition = defineDetector({
   type: LATENCY_SEQUENTIAL,
   anytimeValid: true,
   options: optionsSchema,
+  threshold: (o) => 1 + o.tolerance,
   methods: latencyMethods,
 });
 /** Builds one latency detector; exported for tests and direct use. */

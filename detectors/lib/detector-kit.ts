@@ -22,6 +22,9 @@ export interface DetectorDefinition<S, O extends z.ZodType> {
   readonly anytimeValid: boolean;
   /** zod schema of `options` (undefined / null = all defaults). */
   readonly options: O;
+  /** Detector.threshold for these options (the effect beyond which the canary counts as worse), if the method has
+   *  one: 1 + tolerance for a ratio detector. */
+  threshold?(options: z.output<O>): number | undefined;
   /** The methods for `metricName`, given the parsed options and the validated burn-in (minSamples). */
   methods(metricName: string, options: z.output<O>, minSamples: number): DetectorMethods<S>;
 }
@@ -42,10 +45,13 @@ export function defineDetector<S, O extends z.ZodType>(def: DetectorDefinition<S
     const opts = parseDetectorOptions(def.options, type, metricName, options);
     const burnIn = checkMinSamples(type, metricName, minSamples);
     const methods = def.methods(metricName, opts, burnIn);
-    if (anytimeValid) return { type, name: metricName, ...methods };
+    const t = def.threshold?.(opts);
+    const threshold = t !== undefined && Number.isFinite(t) ? { threshold: t } : {};
+    if (anytimeValid) return { type, name: metricName, ...threshold, ...methods };
     return {
       type,
       name: metricName,
+      ...threshold,
       init: methods.init,
       look: (state, input, alpha) => {
         const r = methods.look(state, input, alpha);

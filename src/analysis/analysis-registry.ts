@@ -33,6 +33,8 @@ import type {
   Analysis,
   AnalysisSettings,
   AnalysisSnapshot,
+  LookPoint,
+  OperatorNote,
   RegistryCounters,
   IngestRefusals,
   RegistryHooks,
@@ -54,6 +56,8 @@ import {
 import { batchAt } from './evidence-source.js';
 import { expire } from './expiry.js';
 import { decideAnalysis, LookRunner, snapshot } from './look-runner.js';
+import { isRefusal, manualDecision, pauseAnalysis, unpauseAnalysis, type Refusal } from './manual.js';
+export type { Refusal } from './manual.js';
 import { OpenTraces, requestKey, type CountedRequest } from './open-traces.js';
 
 export type {
@@ -61,7 +65,10 @@ export type {
   AnalysisSettings,
   AnalysisSnapshot,
   LookEvent,
+  LookMetricPoint,
+  LookPoint,
   MetricSetup,
+  OperatorNote,
   RegistryCounters,
   RegistryHooks,
   RegistryState,
@@ -467,6 +474,51 @@ export class AnalysisRegistry {
     if (resumed) this.changeCount++;
     if (resumed) (svc.resumes ??= new Map()).set(canaryVersion, (svc.resumes.get(canaryVersion) ?? 0) + 1);
     return resumed;
+  }
+
+  /** The analysis with this id, running or decided, and its service. */
+  private find(id: string): { svc: ServiceState; a: Analysis } | undefined {
+    for (const svc of this.services.values()) {
+      for (const a of svc.running.values()) if (a.id === id) return { svc, a };
+      for (const a of svc.decided.values()) if (a.id === id) return { svc, a };
+    }
+    return undefined;
+  }
+
+  /** Its looks so far (oldest first; at most MAX_LOOK_HISTORY), or undefined for an unknown id. */
+  history(id: string): LookPoint[] | undefined {
+    const found = this.find(id);
+    return found ? [...(found.a.history ?? [])] : undefined;
+  }
+
+  /**
+   * An operator's action on an analysis (manual.ts): `pause`, `unpause`, or a decision by hand (`rollback`,
+   * `promote`: decided here and handed to `onDecision` like a look's decision). undefined: no such analysis here.
+   */
+  operate(
+    id: string,
+    action: 'pause' | 'unpause' | 'rollback' | 'promote',
+    note: OperatorNote,
+  ): { changed: boolean; decision?: Decision; analysis: AnalysisSnapshot } | Refusal | undefined {
+    const found = this.find(id);
+    if (found === undefined) return undefined;
+    const { svc, a } = found;
+    const done = (changed: boolean, decision?: Decision) => {
+      if (changed) this.changeCount++;
+      return { changed, ...(decision ? { decision } : {}), analysis: snapshot(this.settings, svc, a) };
+    };
+    if (action === 'pause' || action === 'unpause') {
+      const r = action === 'pause' ? pauseAnalysis(a, note) : unpauseAnalysis(a);
+      return isRefusal(r) ? r : done(r.changed);
+    }
+    const decision = manualDecision(this.settings, svc, a, action, note);
+    if (isRefusal(decision)) return decision;
+    delete a.paused;
+    decideAnalysis(svc, a, decision);
+    this.runningCount--;
+    const out = done(true, decision);
+    this.hooks.onDecision(decision);
+    return out;
   }
 
   list(): AnalysisSnapshot[] {

@@ -112,7 +112,51 @@ export interface AnalysisSnapshot {
   uncomparedRoutes?: { route: string; cohort: 'baseline' | 'canary'; requests: number }[];
   verdicts: MetricVerdict[];
   decisionId?: string;
+  /** Set while an operator holds the analysis's decisions (`POST /api/v1/analyses/:id/pause`): looks still run and
+   *  are shown, nothing is decided until it is resumed. */
+  paused?: OperatorNote;
 }
+
+/** Who did something by hand, and why (verbatim), with the name of the API token used and when (wall clock). */
+export interface OperatorNote {
+  by: string;
+  reason: string;
+  /** The name of the API token the caller used (server.auth.tokens). */
+  token: string;
+  atUnixMs: number;
+}
+
+/** One metric at one look, as plotted: the always-valid p-value against its alpha, the estimate with its anytime-valid
+ *  bounds against the detector's threshold (absent sides were not bounded). */
+export interface LookMetricPoint {
+  metric: string;
+  phase: MetricVerdict['phase'];
+  pValue: number;
+  alpha: number;
+  estimate?: number;
+  lower?: number;
+  upper?: number;
+  /** Detector.threshold: the effect beyond which the canary counts as worse. */
+  threshold?: number;
+  shadow?: true;
+}
+
+/** One look of an analysis, as the dashboard plots it and a decision report tells it. */
+export interface LookPoint {
+  look: number;
+  /** Event time of the end of the look. */
+  atUnixMs: number;
+  /** This look's requests and failed requests per cohort (not the running totals). */
+  requests: { baseline: number; canary: number };
+  errors: { baseline: number; canary: number };
+  metrics: LookMetricPoint[];
+  /** The outcome this look decided, if it decided; `held`: it would have decided, the analysis was paused. */
+  decided?: Decision['outcome'];
+  held?: Decision['outcome'];
+}
+
+/** Looks kept per analysis for plots and reports (the oldest are dropped past it: 2 h of 10 s looks). */
+export const MAX_LOOK_HISTORY = 720;
 
 export interface LookEvent {
   analysis: AnalysisSnapshot;
@@ -232,6 +276,10 @@ export interface Analysis {
   phase: AnalysisPhase;
   why: string;
   decision?: Decision;
+  /** Its looks so far (at most MAX_LOOK_HISTORY, oldest dropped first). */
+  history?: LookPoint[];
+  /** Set while an operator holds its decisions (see AnalysisSnapshot.paused). */
+  paused?: OperatorNote;
 }
 
 /** A canary version's evidence before its analysis could start (no baseline yet), per look index. */

@@ -16,7 +16,15 @@
 import type { CohortBatch, CohortPair, Decision, LookInput, MetricVerdict } from '../contracts/index.js';
 import { abandon, decide } from '../decide/engine.js';
 import { emptyPair, mergePair } from '../evidence/cohort-batch.js';
-import type { Analysis, AnalysisSettings, AnalysisSnapshot, RegistryHooks, ServiceState } from './analysis-types.js';
+import type {
+  Analysis,
+  AnalysisSettings,
+  AnalysisSnapshot,
+  OperatorNote,
+  RegistryHooks,
+  ServiceState,
+} from './analysis-types.js';
+import { recordLook } from './look-history.js';
 import { idleCohorts, idleTimeoutMs, watermarkOf } from './event-clock.js';
 import type { EvidenceSource } from './evidence-source.js';
 import { selectEvidence } from './evidence-source.js';
@@ -218,7 +226,17 @@ export class LookRunner {
       ...(expected === undefined ? {} : { expectedCanaryShare: expected }),
     };
     a.verdicts = this.runDetectors(a, input, bySource);
-    const decision = withCounts(this.decideLook(task, atUnixMs), a.totals, task.late);
+    const found = withCounts(this.decideLook(task, atUnixMs), a.totals, task.late);
+    // paused by an operator: the look runs and is shown; what it would have decided waits for the resume
+    const decision = a.paused ? null : found;
+    recordLook(
+      a,
+      { atUnixMs, batch, metrics: this.settings.metrics },
+      {
+        ...(decision ? { decided: decision.outcome } : {}),
+        ...(a.paused && found ? { held: found.outcome } : {}),
+      },
+    );
     if (decision) {
       // what a look run at closing would have left: nothing counted after it
       a.late = task.late;
@@ -226,7 +244,7 @@ export class LookRunner {
       decideAnalysis(svc, a, decision);
       this.onLeaveRunning();
     } else {
-      a.why = this.whyRunning(a);
+      a.why = a.paused ? pausedWhy(a.paused, found) : this.whyRunning(a);
     }
     try {
       this.hooks.onLook?.({
@@ -340,6 +358,12 @@ export class LookRunner {
   }
 }
 
+/** Why a paused analysis is running: who paused it and why, and what its last look would have decided. */
+export function pausedWhy(p: OperatorNote, would: Decision | null): string {
+  const held = would ? `; its last look would have decided ${would.outcome}: ${would.reason}` : '';
+  return `paused by ${p.by} (${p.reason}): nothing is decided until it is resumed${held}`;
+}
+
 /**
  * A decided analysis: records the decision on it, moves it from the service's running analyses to its decided ones
  * and counts a rollback for the storm guard (at the decision's event time). The caller accounts for the analysis
@@ -396,6 +420,7 @@ export function snapshot(
     ...uncomparedRoutes(t),
     verdicts: a.verdicts,
     ...(a.decision ? { decisionId: a.decision.id } : {}),
+    ...(a.paused ? { paused: { ...a.paused } } : {}),
   };
 }
 

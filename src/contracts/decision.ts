@@ -37,4 +37,7 @@ export interface Decision {
   /** Share of each cohort's requests for the compared looks that were compared (compared / (compared + late));
    *  null for a cohort with neither. Absent on decisions that compared nothing (tests, connector checks). */
   used?: { baseline: number | null; canary: number | null };
+  /** A decision an operator took by hand (`POST /api/v1/analyses/:id/{rollback,promote}`): who, why (verbatim), the
+   *  name of the API token used, and when (wall clock). Absent on the detectors' decisions. */
+  manual?: { by: string; reason: string; token: string; atUnixMs: number };
 }

@@ -69,6 +69,11 @@ export interface Detector<S = unknown> {
   readonly type: string;
   /** The metric name this instance is configured for. */
   readonly name: string;
+  /**
+   * The effect (on the scale of the verdicts' `estimate`) beyond which the canary counts as worse, when the method
+   * has one: 1 + tolerance for the ratio detectors. Plots draw it under the confidence band; nothing decides on it.
+   */
+  readonly threshold?: number;
   init(): S;
   look(state: S, input: LookInput, alpha: number): DetectorLookResult<S>;
 }

@@ -291,6 +291,13 @@ function registerAnalysisRoutes(api: FastifyInstance, deps: ApiDeps): void {
     }
     return { ...all, replicas: { answered: [deps.cluster.replica, ...answers.map((a) => a.replica)], unreachable } };
   });
+  api.get<{ Params: { id: string } }>('/api/v1/analyses/:id/looks', async (req, reply) => {
+    const looks = deps.registry.history(req.params.id);
+    if (looks) return { analysis: req.params.id, looks };
+    const path = `/api/v1/analyses/${encodeURIComponent(req.params.id)}/looks`;
+    const found = (await fromOthers(deps, req, path)).answers.find((x) => x.status === 200);
+    return found?.body ?? reply.code(404).send({ error: 'not found', message: `no analysis ${req.params.id}` });
+  });
   api.get<{ Params: { id: string } }>('/api/v1/analyses/:id', async (req, reply) => {
     const a = deps.registry.get(req.params.id);
     if (a) return a;
