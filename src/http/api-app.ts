@@ -1,10 +1,11 @@
 /**
  * The control API (port 8080): health, readiness, Prometheus metrics, analyses and decisions as JSON,
- * resume of a rolled-back version, and a small server-rendered dashboard. `/api/*` and the dashboard need
- * one of `server.auth.tokens` as a bearer token; only `server.auth.open: true` (said out loud in the config,
- * warned at start) opens them, and without tokens and without `open` they answer 401 to everyone (`vigil
- * serve` refuses such a config before it gets here). Health, readiness and metrics stay open for probes
- * and scrapers. Every answer carries SECURITY_HEADERS.
+ * resume of a rolled-back version, and the dashboard (src/http/dashboard/). `/api/*` and the dashboard need
+ * one of `server.auth.tokens`, as a bearer token or through a browser session opened with it at `/login` (a
+ * cookie, with a CSRF token for writes); only `server.auth.open: true` (said out loud in the config, warned at
+ * start) opens them, and without tokens and without `open` they answer 401 to everyone (`vigil serve` refuses
+ * such a config before it gets here). Health, readiness and metrics stay open for probes and scrapers. Every
+ * answer carries SECURITY_HEADERS.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -18,6 +19,9 @@ import { serverLogger } from '../logger.js';
 import { ALL_SCOPES, apiTokens, bearerOf, identify, type Caller, type Scope } from './auth.js';
 import { queueStatsCollector, type VigilMetrics } from './metrics.js';
 import { registerJudgeRoutes } from './judge-routes.js';
+import { registerDashboardOpenRoutes, registerDashboardPages, type DashboardDeps } from './dashboard/routes.js';
+import { csrfRefusal, sessionOf } from './dashboard/session-auth.js';
+import { createLoginLimiter, createSessionStore, type SessionStore } from './dashboard/sessions.js';
 
 export interface ApiDeps {
   logger: Logger;
@@ -40,43 +44,16 @@ export interface ApiDeps {
   cluster?: Pick<ClusterNode, 'replica' | 'status' | 'replicas' | 'claims'>;
 }
 
-const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-const percent = (share: number | null): string => (share === null ? '–' : `${(share * 100).toFixed(1)}%`);
-
-/** The share of each cohort's requests compared and, when some arrived too late to compare, how many, under the
- *  compared ones. */
-const lateCell = (a: AnalysisSnapshot): string =>
-  `<br>used: ${percent(a.used.canary)} / ${percent(a.used.baseline)}` +
-  (a.late.canary + a.late.baseline > 0 ? `<br>late: ${a.late.canary} / ${a.late.baseline}` : '');
-
-function dashboard(analyses: AnalysisSnapshot[]): string {
-  const rows = analyses
-    .sort((a, b) => b.startedAtUnixMs - a.startedAtUnixMs)
-    .map((a) => {
-      const v = a.verdicts
-        .map((x) => `${esc(x.metric)}${x.shadow ? ' (shadow)' : ''}: ${esc(x.phase)} p=${esc(x.pValue.toPrecision(2))}`)
-        .join('<br>');
-      return `<tr class="${esc(a.phase)}"><td>${esc(a.service)}</td><td>${esc(a.canaryVersion)} vs ${esc(a.baselineVersion)}</td><td>${esc(a.phase)}</td><td>${a.look}</td><td>${a.totals.canary.requests} / ${a.totals.baseline.requests}${lateCell(a)}</td><td>${v}</td><td>${esc(a.why)}</td></tr>`;
-    })
-    .join('\n');
-  return `<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="5"><link rel="icon" href="data:,"><title>Vigil</title>
-<style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:6px;text-align:left;vertical-align:top}td:not(:last-child){white-space:nowrap}
-tr.rollback{background:#fde8e8}tr.promote{background:#e8f7ea}tr.abandoned{background:#f3f3f3}</style></head>
-<body><h1>Vigil</h1><p>Analyses (canary vs baseline). JSON: <a href="/api/v1/analyses">/api/v1/analyses</a>, <a href="/api/v1/decisions">/api/v1/decisions</a>.</p>
-<table><tr><th>service</th><th>versions</th><th>phase</th><th>look</th><th>requests canary / baseline</th><th>verdicts</th><th>why</th></tr>
-${rows || '<tr><td colspan="7">No analysis yet: Vigil starts one when a service shows both a canary and a baseline cohort.</td></tr>'}
-</table></body></html>`;
-}
-
 /**
- * Headers of every answer (API, dashboard, probes, errors, 404s). The dashboard is server-rendered HTML with
- * an inline <style>, links, a meta refresh and an empty `data:` favicon, and runs no script: the policy allows
- * exactly that. JSON answers are never framed, sniffed as HTML, or sent on as a Referer.
+ * Headers of every answer (API, dashboard, probes, errors, 404s). The dashboard (src/http/dashboard/) is HTML whose
+ * script, stylesheet and icon are same-origin files (`/assets/<version>/...`): scripts only from 'self' (no inline
+ * script, no eval), fetches only to 'self', forms only to 'self' (the login and logout forms), never framed. Styles
+ * also allow 'unsafe-inline' for the server-rendered HTML answers that carry an inline <style> (a style cannot run
+ * code). JSON answers are never framed, sniffed as HTML, or sent on as a Referer.
  */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'content-security-policy':
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
   'x-frame-options': 'DENY',
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
@@ -106,8 +83,15 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
     void reply.headers(SECURITY_HEADERS);
   });
   registerProbeRoutes(app, deps);
+  const dashboard: DashboardDeps = {
+    auth: deps.auth,
+    sessions: createSessionStore(),
+    limiter: createLoginLimiter(),
+    callerOf,
+  };
+  registerDashboardOpenRoutes(app, dashboard);
   void app.register(async (api) => {
-    api.addHook('onRequest', bearerGuard(deps));
+    api.addHook('onRequest', bearerGuard(deps, dashboard.sessions));
     registerAnalysisRoutes(api, deps);
     registerDecisionRoutes(api, deps);
     registerResumeRoute(api, deps);
@@ -116,9 +100,7 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
       ...(deps.cluster ? { others: async (req, path) => (await fromOthers(deps, req, path)).answers } : {}),
     });
     registerClusterRoute(api, deps);
-    api.get('/', async (req, reply) =>
-      reply.type('text/html; charset=utf-8').send(dashboard(await clusterAnalyses(deps, req))),
-    );
+    registerDashboardPages(api, dashboard);
   });
   return app;
 }
@@ -130,9 +112,14 @@ export interface RouteAuth {
   /** The token may also come as the query parameter `token` (callers that cannot send headers: Flagger's webhooks);
    *  it is taken out of the URL before routing, so it is never logged. */
   queryToken?: boolean;
+  /** A dashboard page: a browser without credentials is redirected to `/login` rather than answered 401. */
+  page?: boolean;
 }
 
 const callers = new WeakMap<FastifyRequest, Caller>();
+/** The token a browser session was opened with, for requests that session authenticated: cluster mode forwards it
+ *  to the other replicas as the caller's bearer token (it never goes back to the browser). */
+const sessionTokens = new WeakMap<FastifyRequest, string>();
 
 /** The caller `bearerGuard` identified for this request (its token's name and scopes). */
 export function callerOf(req: FastifyRequest): Caller {
@@ -140,28 +127,40 @@ export function callerOf(req: FastifyRequest): Caller {
 }
 
 /**
- * The `onRequest` hook of `/api/*` and the dashboard: 401 unless the request carries one of `server.auth.tokens`
- * (or the API is open on purpose: `server.auth.open: true`); 403 when the token lacks the route's scope.
+ * The `onRequest` hook of `/api/*` and the dashboard: 401 unless the request carries one of `server.auth.tokens` as
+ * a bearer token, or the cookie of a live browser session (src/http/dashboard/sessions.ts), or the API is open on
+ * purpose (`server.auth.open: true`); 403 when the caller lacks the route's scope, and when a cookie-authenticated
+ * request that changes state lacks the session's CSRF token or comes from another origin (session-auth.ts). A
+ * dashboard page (`page`) sends a browser without credentials to `/login` instead of a 401.
  */
-function bearerGuard(deps: ApiDeps) {
+function bearerGuard(deps: ApiDeps, sessions: SessionStore) {
   const tokens = apiTokens(deps.auth.tokens);
   const message =
     tokens.length === 0
       ? 'this agent has no bearer token configured (server.auth.tokens) and is not open (server.auth.open): every request is refused'
-      : 'send Authorization: Bearer <token> (server.auth.tokens)';
+      : 'send Authorization: Bearer <token> (server.auth.tokens), or log in at /login (browsers)';
   return async (req: FastifyRequest, reply: FastifyReply) => {
     const route = (req.routeOptions.config ?? {}) as RouteAuth;
     const scope = route.scope ?? (req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'operate');
     const query = route.queryToken ? req.headers[QUERY_TOKEN_HEADER] : undefined;
     const presented = bearerOf(req.headers.authorization) ?? (typeof query === 'string' ? query : undefined);
+    // a bearer token (even a wrong one) is what the request is judged by; the session cookie only without one
+    const session = tokens.length > 0 && presented === undefined ? sessionOf(req, sessions) : undefined;
     const caller =
       tokens.length === 0
         ? deps.auth.open
           ? { name: 'open', scopes: ALL_SCOPES }
           : undefined
-        : identify(presented, tokens);
+        : (session?.caller ?? identify(presented, tokens));
     if (caller === undefined) {
+      if (route.page && tokens.length > 0 && presented === undefined && req.method === 'GET')
+        return reply.redirect(`/login?next=${encodeURIComponent(req.url)}`, 303);
       await reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'unauthorized', message });
+      return;
+    }
+    const refused = session && csrfRefusal(req, session);
+    if (refused) {
+      await reply.code(403).send({ error: 'forbidden', message: refused });
       return;
     }
     if (!caller.scopes.includes(scope)) {
@@ -172,6 +171,7 @@ function bearerGuard(deps: ApiDeps) {
       return;
     }
     callers.set(req, caller);
+    if (session) sessionTokens.set(req, session.token);
   };
 }
 
@@ -245,9 +245,10 @@ async function fromOthers(
   return out;
 }
 
-/** The caller's credentials for a forwarded request: its Authorization header, or the token it gave as `?token=`. */
+/** The caller's credentials for a forwarded request: its Authorization header, the token it gave as `?token=`, or
+ *  the token its browser session was opened with. */
 function forwardedAuthorization(req: FastifyRequest): { authorization?: string } {
-  const fromQuery = req.headers[QUERY_TOKEN_HEADER];
+  const fromQuery = req.headers[QUERY_TOKEN_HEADER] ?? sessionTokens.get(req);
   if (req.headers.authorization) return { authorization: req.headers.authorization };
   return typeof fromQuery === 'string' ? { authorization: `Bearer ${fromQuery}` } : {};
 }
@@ -262,11 +263,6 @@ function mergeAnalyses(own: AnalysisSnapshot[], answers: readonly { body: unknow
     }
   }
   return own;
-}
-
-/** The analyses of this replica and, in cluster mode, of every other live replica. */
-async function clusterAnalyses(deps: ApiDeps, req: FastifyRequest): Promise<AnalysisSnapshot[]> {
-  return mergeAnalyses(deps.registry.list(), (await fromOthers(deps, req, '/api/v1/analyses')).answers);
 }
 
 /**

@@ -1,0 +1,146 @@
+/**
+ * The dashboard in the browser (issue 15): polls the JSON API every few seconds and redraws the page's parts from it
+ * (views.js builds them, `render` makes DOM nodes with createElement(NS) and textContent: nothing is parsed as
+ * markup), and sends the manual actions. A request the session cookie authenticates carries the page's CSRF token
+ * (<meta name="vigil-csrf">) in x-vigil-csrf; a 401 (the session ended) goes back to the login form.
+ */
+import { listView, summaryView, plotsView, decisionView, verdictsView } from './views.js';
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.getAttribute('content') ?? '';
+const CSRF = meta('vigil-csrf');
+const POLL_MS = Number(meta('vigil-poll-ms')) || 3000;
+
+/** A DOM node of a tree (plot.js). Attribute names come from this code; `on*` ones are refused all the same. */
+function render(node) {
+  if (typeof node === 'string') return document.createTextNode(node);
+  const el = node.svg ? document.createElementNS(SVG_NS, node.t) : document.createElement(node.t);
+  for (const [k, v] of Object.entries(node.a)) {
+    if (v === undefined || v === false || /^on/i.test(k)) continue;
+    el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of node.c) el.appendChild(render(c));
+  return el;
+}
+
+const show = (id, nodes) => document.getElementById(id)?.replaceChildren(...[nodes].flat().map(render));
+
+class Unauthorized extends Error {}
+
+async function getJson(path) {
+  const res = await fetch(path, { headers: { accept: 'application/json' }, credentials: 'same-origin' });
+  if (res.status === 401) throw new Unauthorized(path);
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw Object.assign(new Error(body.message ?? `${res.status} ${path}`), { status: res.status });
+  return body;
+}
+
+const toLogin = () => location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);
+
+/** Runs `refresh` now and every POLL_MS (not while the tab is hidden), and says on the page how fresh it is. */
+function poll(refresh) {
+  const status = document.getElementById('live');
+  let timer;
+  const tick = async () => {
+    clearTimeout(timer);
+    if (!document.hidden) {
+      try {
+        await refresh();
+        status?.replaceChildren(`live · updated ${new Date().toLocaleTimeString()}`);
+        status?.setAttribute('class', 'live ok');
+      } catch (e) {
+        if (e instanceof Unauthorized) return toLogin();
+        status?.replaceChildren(`not updating: ${e.message} (retrying)`);
+        status?.setAttribute('class', 'live down');
+      }
+    }
+    timer = setTimeout(tick, POLL_MS);
+  };
+  document.addEventListener('visibilitychange', () => !document.hidden && tick());
+  void tick();
+  return tick;
+}
+
+function listPage() {
+  poll(async () => {
+    const [{ analyses }, { decisions }] = await Promise.all([
+      getJson('/api/v1/analyses'),
+      getJson('/api/v1/decisions'),
+    ]);
+    show('analyses', listView(analyses, decisions, Date.now()));
+  });
+}
+
+function analysisPage(id) {
+  const base = `/api/v1/analyses/${encodeURIComponent(id)}`;
+  const decisions = new Map(); // a decision does not change: fetched once
+  const refresh = poll(async () => {
+    let a;
+    try {
+      a = await getJson(base);
+    } catch (e) {
+      if (e.status !== 404) throw e;
+      show('summary', { t: 'section', a: { class: 'card empty' }, c: [`No analysis ${id} (any more): see the list.`] });
+      return;
+    }
+    const { looks } = await getJson(`${base}/looks`);
+    if (a.decisionId && !decisions.has(a.decisionId))
+      decisions.set(
+        a.decisionId,
+        await getJson(`/api/v1/decisions/${encodeURIComponent(a.decisionId)}`).catch(() => undefined),
+      );
+    const decision = a.decisionId ? decisions.get(a.decisionId) : undefined;
+    document.title = `${a.service} ${a.canaryVersion} · Vigil`;
+    show('summary', summaryView(a, Date.now()));
+    show('plots', plotsView(a, looks, decision));
+    show('decision', decisionView(a, decision));
+    show('verdicts', verdictsView(a));
+  });
+  const form = document.getElementById('actions-form');
+  if (form) form.addEventListener('submit', (ev) => act(ev, form, base, refresh));
+}
+
+const DONE = { pause: 'paused', resume: 'resumed', rollback: 'rolled back', promote: 'promoted' };
+
+/** Sends the action of the button pressed, with who and why, and shows the answer (409s too). */
+async function act(ev, form, base, refresh) {
+  ev.preventDefault();
+  const action = ev.submitter?.value;
+  const out = form.querySelector('output');
+  const buttons = [...form.querySelectorAll('button')];
+  const by = form.elements.by.value.trim();
+  const reason = form.elements.reason.value.trim();
+  if (!DONE[action] || !by || !reason) return;
+  buttons.forEach((b) => (b.disabled = true));
+  out.className = 'answer';
+  out.textContent = `${action}…`;
+  try {
+    const res = await fetch(`${base}/${action}`, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'content-type': 'application/json', 'x-vigil-csrf': CSRF },
+      body: JSON.stringify({ by, reason }),
+    });
+    if (res.status === 401) return toLogin();
+    const body = await res.json().catch(() => ({}));
+    if (res.ok) {
+      out.className = 'answer ok';
+      out.textContent =
+        body.changed === false ? `Nothing changed (already ${DONE[action]}).` : `Done: ${DONE[action]} by ${by}.`;
+      form.elements.reason.value = '';
+    } else {
+      out.className = 'answer error';
+      out.textContent = `${res.status}: ${body.message ?? body.error ?? res.statusText}`;
+    }
+  } catch (e) {
+    out.className = 'answer error';
+    out.textContent = `Not sent: ${e.message}`;
+  } finally {
+    buttons.forEach((b) => (b.disabled = false));
+    void refresh();
+  }
+}
+
+const page = document.body.dataset.page;
+if (page === 'list') listPage();
+else if (page === 'analysis') analysisPage(document.body.dataset.analysis ?? '');
