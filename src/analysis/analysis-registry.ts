@@ -56,7 +56,7 @@ import {
 import { batchAt } from './evidence-source.js';
 import { expire } from './expiry.js';
 import { decideAnalysis, LookRunner, snapshot } from './look-runner.js';
-import { isRefusal, manualDecision, pauseAnalysis, unpauseAnalysis, type Refusal } from './manual.js';
+import { isRefusal, manualDecision, pauseAnalysis, reconcilePause, unpauseAnalysis, type Refusal } from './manual.js';
 export type { Refusal } from './manual.js';
 import { OpenTraces, requestKey, type CountedRequest } from './open-traces.js';
 
@@ -508,7 +508,7 @@ export class AnalysisRegistry {
       return { changed, ...(decision ? { decision } : {}), analysis: snapshot(this.settings, svc, a) };
     };
     if (action === 'pause' || action === 'unpause') {
-      const r = action === 'pause' ? pauseAnalysis(a, note) : unpauseAnalysis(a);
+      const r = action === 'pause' ? pauseAnalysis(a, note) : unpauseAnalysis(a, note);
       return isRefusal(r) ? r : done(r.changed);
     }
     const decision = manualDecision(this.settings, svc, a, action, note);
@@ -519,6 +519,14 @@ export class AnalysisRegistry {
     const out = done(true, decision);
     this.hooks.onDecision(decision);
     return out;
+  }
+
+  /** A pause or unpause the audit log recorded after the last checkpoint (see manual.ts `reconcilePause`). */
+  pauseTo(id: string, last: { paused: OperatorNote | undefined; atUnixMs: number }): boolean {
+    const found = this.find(id);
+    const changed = found !== undefined && reconcilePause(found.a, last);
+    if (changed) this.changeCount++;
+    return changed;
   }
 
   list(): AnalysisSnapshot[] {

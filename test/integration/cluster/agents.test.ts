@@ -98,6 +98,27 @@ describe('cluster mode with the OpenTelemetry exporters', () => {
       analysis: string;
     };
     expect(judged).toMatchObject({ verdict: 'running', analysis: 'shop:1.1' });
+    // an operator's action sent to the replica that does not own the service: the owner acts
+    const act = (action: string) =>
+      fetch(`${two.apiUrl}/api/v1/analyses/shop:1.1/${action}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ by: 'alice', reason: 'through the other replica' }),
+      });
+    const paused = await act('pause');
+    expect(paused.status).toBe(200);
+    expect(one.agent.registry.get('shop:1.1')?.paused).toMatchObject({
+      by: 'alice',
+      reason: 'through the other replica',
+    });
+    expect((await act('resume')).status).toBe(200);
+    expect(one.agent.registry.get('shop:1.1')?.paused).toBeUndefined();
+    const unknown = await fetch(`${two.apiUrl}/api/v1/analyses/nope/pause`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ by: 'alice', reason: 'x' }),
+    });
+    expect(unknown.status).toBe(404);
   });
 
   it('hands the service over once the traffic moved and the owner has been quiet for handoverQuiet', async () => {
