@@ -465,6 +465,13 @@ export class AnalysisRegistry {
     return true;
   }
 
+  /** Whether the version was resumed and has had no analysis since (no running, decided or finished one here). */
+  awaitsNewAnalysis(service: string, canaryVersion: string): boolean {
+    const svc = this.services.get(service);
+    if (svc === undefined || (svc.resumes?.get(canaryVersion) ?? 0) === 0) return false;
+    return !svc.running.has(canaryVersion) && !this.isDecided(svc, canaryVersion);
+  }
+
   /** Lets a rolled-back (or otherwise decided) canary version be analysed again. */
   resume(service: string, canaryVersion: string): boolean {
     const svc = this.services.get(service);

@@ -123,8 +123,16 @@ describe('manual authority (API)', () => {
         reason: 'fixed the flag',
         token: 'oncall-alice',
       });
+      // the judge no longer says fail for the resumed version: unknown until its new analysis starts, then running
+      const judge = () =>
+        a.apiApp.inject({ url: '/api/v1/judge?service=cart&canaryVersion=2', headers: operator }).then((x) => x.json());
+      expect(await judge()).toMatchObject({
+        verdict: 'unknown',
+        reason: expect.stringMatching(/^version 2 of service cart was resumed by an operator after its decision/),
+      });
       await feed(a, 3, 5, 100);
       expect((await analysis(a)).phase).toBe('running');
+      expect((await judge()).verdict).toBe('running');
     } finally {
       await hook.close();
     }
