@@ -113,6 +113,16 @@ describe('cluster mode with the OpenTelemetry exporters', () => {
     });
     expect((await act('resume')).status).toBe(200);
     expect(one.agent.registry.get('shop:1.1')?.paused).toBeUndefined();
+    // a rollback by hand through the non-owner: claimed in Redis and recorded by the owner before the answer
+    const rolled = await act('rollback');
+    expect(rolled.status).toBe(200);
+    const { decision } = (await rolled.json()) as { decision: { id: string; manual: { by: string } } };
+    expect(decision.manual.by).toBe('alice');
+    expect(one.agent.audit.findDecision(decision.id)).toMatchObject({ outcome: 'rollback' });
+    const judgedNow = (await (await fetch(`${two.apiUrl}/api/v1/judge?service=shop&canaryVersion=1.1`)).json()) as {
+      verdict: string;
+    };
+    expect(judgedNow.verdict).toBe('fail');
     const unknown = await fetch(`${two.apiUrl}/api/v1/analyses/nope/pause`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
