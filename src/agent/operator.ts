@@ -67,7 +67,13 @@ export async function operate(
   } else if (r.changed) {
     const { service, canaryVersion } = r.analysis;
     const type = action === 'pause' ? 'pause' : 'unpause';
-    await deps.audit.append({ type, analysis: id, service, canaryVersion, ...note });
+    try {
+      await deps.audit.append({ type, analysis: id, service, canaryVersion, ...note });
+    } catch (e) {
+      // not recorded, not done: an action nobody can audit does not stand
+      deps.registry.operate(id, type === 'pause' ? 'unpause' : 'pause', before.paused ?? note);
+      throw e;
+    }
   }
   return {
     status: 'done',
