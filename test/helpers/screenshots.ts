@@ -78,7 +78,7 @@ async function main(): Promise<void> {
         token: 'alice',
         atUnixMs: Date.now(),
       });
-    const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 480 } });
     await logIn(page, started.apiUrl, TOKEN);
     await page.locator('table.analyses tbody tr').first().waitFor();
     mkdirSync(OUT, { recursive: true });

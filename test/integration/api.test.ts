@@ -131,10 +131,14 @@ describe('control API', () => {
     }
   });
 
-  it('the dashboard lists analyses (HTML-escaped)', async () => {
+  it('the dashboard escapes what the server renders of telemetry (the analysis id in its page)', async () => {
+    // the rows and plots are drawn by the browser as text nodes: test/e2e/dashboard.test.ts
     const { a } = agent();
     a.ingest(regressed(0).map((s) => ({ ...s, service: '<script>x</script>' })));
-    const page = await a.apiApp.inject({ url: '/', headers: auth });
+    const page = await a.apiApp.inject({
+      url: `/analyses/${encodeURIComponent('<script>x</script>:2')}`,
+      headers: auth,
+    });
     expect(page.headers['content-type']).toMatch(/text\/html/);
     expect(page.body).toContain('&#60;script&#62;x&#60;/script&#62;');
     expect(page.body).not.toContain('<script>x');
@@ -160,7 +164,7 @@ describe('control API', () => {
     expect(answers.map((r) => r.statusCode)).toEqual([200, 200, 401, 200, 503, 200, 404]);
     for (const r of answers) {
       expect(r.headers['content-security-policy']).toBe(
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
       );
       expect(r.headers['x-frame-options']).toBe('DENY');
       expect(r.headers['referrer-policy']).toBe('no-referrer');

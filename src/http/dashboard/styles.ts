@@ -25,7 +25,7 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
 .top form { margin: 0; }
 .top button { font: inherit; font-size: 13px; color: #fff; background: transparent; border: 1px solid #57606a;
   border-radius: 6px; padding: 3px 10px; cursor: pointer; }
-main { max-width: 1180px; margin: 0 auto; padding: 20px 24px 40px; }
+main { max-width: 1280px; margin: 0 auto; padding: 20px 24px 40px; }
 h1 { font-size: 22px; margin: 4px 0 2px; font-weight: 650; }
 h2 { font-size: 15px; margin: 0 0 8px; font-weight: 650; }
 .sub { color: var(--muted); margin: 0 0 16px; }
@@ -48,7 +48,7 @@ td { padding: 9px 10px; border-bottom: 1px solid var(--grid); vertical-align: to
 .analyses tr.abandoned { background: #f6f8fa; color: var(--muted); }
 .analyses tr.abandoned td:first-child { box-shadow: inset 3px 0 var(--abandoned); }
 .analyses .service a { font-weight: 600; }
-.analyses .why { color: var(--muted); max-width: 380px; }
+.analyses .why { color: var(--muted); min-width: 240px; max-width: 440px; }
 .num { font-variant-numeric: tabular-nums; }
 .small { font-size: 12px; color: var(--muted); }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600;

@@ -41,7 +41,14 @@ const toLogin = () => location.assign(`/login?next=${encodeURIComponent(location
 function poll(refresh) {
   const status = document.getElementById('live');
   let timer;
+  let busy = false; // one refresh at a time: a tick asked for meanwhile runs when it ends
+  let again = false;
   const tick = async () => {
+    if (busy) {
+      again = true;
+      return;
+    }
+    busy = true;
     clearTimeout(timer);
     if (!document.hidden) {
       try {
@@ -53,6 +60,11 @@ function poll(refresh) {
         status?.replaceChildren(`not updating: ${e.message} (retrying)`);
         status?.setAttribute('class', 'live down');
       }
+    }
+    busy = false;
+    if (again) {
+      again = false;
+      return tick();
     }
     timer = setTimeout(tick, POLL_MS);
   };
@@ -84,11 +96,11 @@ function analysisPage(id) {
       return;
     }
     const { looks } = await getJson(`${base}/looks`);
-    if (a.decisionId && !decisions.has(a.decisionId))
-      decisions.set(
-        a.decisionId,
-        await getJson(`/api/v1/decisions/${encodeURIComponent(a.decisionId)}`).catch(() => undefined),
-      );
+    if (a.decisionId && !decisions.has(a.decisionId)) {
+      // not found (yet: another replica's, not in Redis yet) or unreachable: asked again at the next poll
+      const d = await getJson(`/api/v1/decisions/${encodeURIComponent(a.decisionId)}`).catch(() => undefined);
+      if (d) decisions.set(a.decisionId, d);
+    }
     const decision = a.decisionId ? decisions.get(a.decisionId) : undefined;
     document.title = `${a.service} ${a.canaryVersion} · Vigil`;
     show('summary', summaryView(a, Date.now()));
