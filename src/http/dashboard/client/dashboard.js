@@ -86,6 +86,10 @@ function listPage() {
 function analysisPage(id) {
   const base = `/api/v1/analyses/${encodeURIComponent(id)}`;
   const decisions = new Map(); // a decision does not change: fetched once
+  // the looks (up to 720) are fetched and drawn again only when a look closed or the analysis was decided: a
+  // tooltip stays open between polls, and an idle page costs one small request per poll
+  let drawn = '';
+  let looks = [];
   const refresh = poll(async () => {
     let a;
     try {
@@ -95,7 +99,8 @@ function analysisPage(id) {
       show('summary', { t: 'section', a: { class: 'card empty' }, c: [`No analysis ${id} (any more): see the list.`] });
       return;
     }
-    const { looks } = await getJson(`${base}/looks`);
+    const looked = `${a.look}|${a.phase}|${a.decisionId ?? ''}`;
+    if (!drawn.startsWith(`${looked}|`)) ({ looks } = await getJson(`${base}/looks`));
     if (a.decisionId && !decisions.has(a.decisionId)) {
       // not found (yet: another replica's, not in Redis yet) or unreachable: asked again at the next poll
       const d = await getJson(`/api/v1/decisions/${encodeURIComponent(a.decisionId)}`).catch(() => undefined);
@@ -104,7 +109,9 @@ function analysisPage(id) {
     const decision = a.decisionId ? decisions.get(a.decisionId) : undefined;
     document.title = `${a.service} ${a.canaryVersion} · Vigil`;
     show('summary', summaryView(a, Date.now()));
-    show('plots', plotsView(a, looks, decision));
+    const key = `${looked}|${decision ? 'd' : ''}`;
+    if (key !== drawn) show('plots', plotsView(a, looks, decision));
+    drawn = key;
     show('decision', decisionView(a, decision));
     show('verdicts', verdictsView(a));
   });
