@@ -185,7 +185,10 @@ export default tseslint.config(
     files: ['src/http/dashboard/client/*.js'],
     languageOptions: {
       globals: Object.fromEntries(
-        ['document', 'location', 'fetch', 'setTimeout', 'clearTimeout', 'console'].map((g) => [g, 'readonly']),
+        ['document', 'location', 'fetch', 'setTimeout', 'clearTimeout', 'console', 'AbortController'].map((g) => [
+          g,
+          'readonly',
+        ]),
       ),
     },
     rules: { 'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }] },

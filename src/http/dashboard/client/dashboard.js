@@ -27,8 +27,16 @@ const show = (id, nodes) => document.getElementById(id)?.replaceChildren(...[nod
 
 class Unauthorized extends Error {}
 
+/** Aborts the polls' requests once the person logs out (the page is leaving: nothing to show or redirect). */
+const leaving = new AbortController();
+document.querySelector('form[action="/logout"]')?.addEventListener('submit', () => leaving.abort());
+
 async function getJson(path) {
-  const res = await fetch(path, { headers: { accept: 'application/json' }, credentials: 'same-origin' });
+  const res = await fetch(path, {
+    headers: { accept: 'application/json' },
+    credentials: 'same-origin',
+    signal: leaving.signal,
+  });
   if (res.status === 401) throw new Unauthorized(path);
   const body = await res.json().catch(() => ({}));
   if (!res.ok) throw Object.assign(new Error(body.message ?? `${res.status} ${path}`), { status: res.status });
@@ -50,12 +58,14 @@ function poll(refresh) {
     }
     busy = true;
     clearTimeout(timer);
+    if (leaving.signal.aborted) return;
     if (!document.hidden) {
       try {
         await refresh();
         status?.replaceChildren(`live · updated ${new Date().toLocaleTimeString()}`);
         status?.setAttribute('class', 'live ok');
       } catch (e) {
+        if (leaving.signal.aborted) return;
         if (e instanceof Unauthorized) return toLogin();
         status?.replaceChildren(`not updating: ${e.message} (retrying)`);
         status?.setAttribute('class', 'live down');
