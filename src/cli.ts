@@ -1,5 +1,5 @@
 /**
- * `vigil serve | validate | replay | demo | status | decisions`. Exit codes: 0 ok, 1 runtime failure, 2 bad config or
+ * `vigil serve | validate | replay | demo | status | decisions | report`. Exit codes: 0 ok, 1 runtime failure, 2 bad config or
  * bad usage. Data goes to stdout, progress and logs to stderr.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -166,30 +166,34 @@ function positiveInt(what: string, unit = 'milliseconds') {
   };
 }
 
+/** The API base URL of a client verb: --api (an http(s) URL, else undefined after one line on stderr), else the
+ *  server.api address of --config, else the default. */
+function apiUrlOf(o: { api?: string; config?: string }, verb: string): string | undefined {
+  if (o.api === undefined) return o.config ? localApiUrl(readApiAddress(o.config)) : DEFAULT_API_URL;
+  let u: URL | undefined;
+  try {
+    u = new URL(o.api);
+  } catch {
+    u = undefined;
+  }
+  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
+    err(`vigil ${verb}: --api must be an http(s) URL such as ${DEFAULT_API_URL} (got "${o.api}")`);
+    return undefined;
+  }
+  return o.api;
+}
+
+/** The bearer token of a client verb: --token, else VIGIL_TOKEN. Read at action time, never as an option default:
+ *  commander prints defaults in --help. */
+const tokenOf = (o: { token?: string }): string | undefined => o.token ?? (process.env.VIGIL_TOKEN || undefined);
+
 async function status(
   o: { api?: string; config?: string; token?: string; timeout: number },
   what: 'analyses' | 'decisions' = 'analyses',
 ): Promise<number> {
-  const verb = what === 'analyses' ? 'status' : 'decisions';
-  let api: string;
-  if (o.api !== undefined) {
-    let u: URL | undefined;
-    try {
-      u = new URL(o.api);
-    } catch {
-      u = undefined;
-    }
-    if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
-      err(`vigil ${verb}: --api must be an http(s) URL such as ${DEFAULT_API_URL} (got "${o.api}")`);
-      return 2;
-    }
-    api = o.api;
-  } else {
-    api = o.config ? localApiUrl(readApiAddress(o.config)) : DEFAULT_API_URL;
-  }
-  // Read at action time, never as an option default: commander prints defaults in --help.
-  const token = o.token ?? (process.env.VIGIL_TOKEN || undefined);
-  return runStatus({ api, token, timeoutMs: o.timeout, out, err, what });
+  const api = apiUrlOf(o, what === 'analyses' ? 'status' : 'decisions');
+  if (api === undefined) return 2;
+  return runStatus({ api, token: tokenOf(o), timeoutMs: o.timeout, out, err, what });
 }
 
 /** Adds the text after a command's help, wrapped to the width of the stream the help goes to. */
@@ -492,7 +496,7 @@ function addConnectors(program: Command, setCode: SetExitCode): void {
   );
 }
 
-/** The options `vigil status` and `vigil decisions` share: where the agent's API is, the token, the timeout. */
+/** The options `vigil status`, `vigil decisions` and `vigil report` share: where the agent's API is, the token, the timeout. */
 function apiClientOptions(cmd: Command): Command {
   return cmd
     .option('--api <url>', `the agent's API base URL (default: ${DEFAULT_API_URL}, or the API address of --config)`)
@@ -544,13 +548,44 @@ function addStatus(program: Command, setCode: SetExitCode): void {
   );
 }
 
+/** `vigil report`: a decision's report from a running agent. */
+function addReport(program: Command, setCode: SetExitCode): void {
+  type Opts = { api?: string; config?: string; token?: string; timeout: number; format: 'md' | 'html' };
+  after(
+    apiClientOptions(
+      program
+        .command('report')
+        .summary("Print a decision's report (Markdown or HTML) from a running agent.")
+        .description(
+          `Print the report of one decision of a running agent: what was compared, the evidence look by look, why it decided, the rollback plan's steps with their answers and timings, the manual actions with who and why, the config hash, and how to resume. Markdown by default; --format html writes the page a browser shows (the link in chat messages). The id is a decision's (vigil decisions lists them). ${WHERE_THE_API_IS} An unknown id is one line with HTTP 404, exit 1.`,
+        )
+        .argument('<id>', 'the decision id (vigil decisions)')
+        .addOption(new Option('-f, --format <format>', 'output format').choices(['md', 'html']).default('md')),
+    ).action(async (id: string, o: Opts) => {
+      const api = apiUrlOf(o, 'report');
+      if (api === undefined) {
+        setCode(2);
+        return;
+      }
+      const write = (text: string) => process.stdout.write(text);
+      const { runReport } = await import('./report-client.js');
+      setCode(await runReport({ id, format: o.format, api, token: tokenOf(o), timeoutMs: o.timeout, write, err }));
+    }),
+    examples([
+      ['', 'vigil report d-3f2a9c41b7e05d18'],
+      ['the agent of this config, on this machine', 'vigil report d-3f2a9c41b7e05d18 --config /etc/vigil/vigil.yaml'],
+      ['a page to open in a browser', 'vigil report d-3f2a9c41b7e05d18 --format html > report.html'],
+    ]),
+  );
+}
+
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
   const setCode: SetExitCode = (c) => {
     code = c;
   };
   const program = rootProgram();
-  for (const add of [addServe, addValidate, addReplay, addBacktest, addDemo, addConnectors, addStatus])
+  for (const add of [addServe, addValidate, addReplay, addBacktest, addDemo, addConnectors, addStatus, addReport])
     add(program, setCode);
   oneLineUsageErrors(program);
   try {

@@ -18,6 +18,7 @@ import { serverLogger } from '../logger.js';
 import { ALL_SCOPES, apiTokens, bearerOf, identify, type Caller, type Scope } from './auth.js';
 import { queueStatsCollector, type VigilMetrics } from './metrics.js';
 import { registerJudgeRoutes } from './judge-routes.js';
+import { registerReportRoutes } from './report-routes.js';
 
 export interface ApiDeps {
   logger: Logger;
@@ -38,6 +39,8 @@ export interface ApiDeps {
   onResume(service: string, version: string, by: string, reason: string, token: string): Promise<boolean>;
   /** Cluster mode (src/agent/cluster-node.ts): the live replicas, the shared decisions list, GET /api/v1/cluster. */
   cluster?: Pick<ClusterNode, 'replica' | 'status' | 'replicas' | 'claims'>;
+  /** `server.api.publicUrl`: the base URL of the decision reports' commands and links. */
+  publicUrl?: string;
 }
 
 const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -110,6 +113,10 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
     api.addHook('onRequest', bearerGuard(deps));
     registerAnalysisRoutes(api, deps);
     registerDecisionRoutes(api, deps);
+    registerReportRoutes(api, {
+      ...deps,
+      ...(deps.cluster ? { others: (req, path) => fromOthers(deps, req, path) } : {}),
+    });
     registerResumeRoute(api, deps);
     registerJudgeRoutes(api, {
       ...deps,
