@@ -35,6 +35,7 @@ const STEP = 5_000;
 let peer: HttpPeer;
 let started: StartedAgent;
 let traffic: TrafficGenerator;
+let healthy: TrafficGenerator;
 let decision: Decision;
 let looks: LookPoint[];
 
@@ -43,6 +44,17 @@ const auditEntries = (): Record<string, unknown>[] =>
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+const PAUSE_REASON = 'checking | the <b>dashboard</b>';
+
+/** An operator's action through the API (the operate token). */
+function operate(action: string, analysis: string, by: string, reason: string): Promise<Response> {
+  return fetch(`${started.apiUrl}/api/v1/analyses/${encodeURIComponent(analysis)}/${action}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${OPERATE}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ by, reason }),
+  });
+}
 
 function report(id: string, o: { token?: string | null; accept?: string; query?: string } = {}): Promise<Response> {
   const token = o.token === undefined ? READ : o.token;
@@ -94,10 +106,16 @@ beforeAll(async () => {
     'report',
   );
   traffic = cohortTraffic({ otlpHttpUrl: started.otlpHttpUrl, service: SERVICE, canaryErrorRate: 0.2, seed: 11 });
+  healthy = cohortTraffic({ otlpHttpUrl: started.otlpHttpUrl, service: 'cart', canaryErrorRate: 0.01, seed: 12 });
   const t0 = Math.floor(Date.now() / INTERVAL) * INTERVAL - 30 * INTERVAL; // in the past: no span in the future
-  for (let k = 0; k < 16 && started.agent.registry.get(ANALYSIS)?.phase !== 'rollback'; k++) {
+  for (let k = 0; k < 20 && started.agent.registry.get(ANALYSIS)?.phase !== 'rollback'; k++) {
     await traffic.emit(t0 + k * STEP, STEP, { baseline: 100, canary: 100 });
+    if (k < 4) await healthy.emit(t0 + k * STEP, STEP, { baseline: 100, canary: 100 });
     await started.agent.settle();
+    // an operator holds the regressed canary for two looks, then lets it decide; another rolls cart back by hand
+    if (k === 1) expect((await operate('pause', ANALYSIS, 'bob', PAUSE_REASON)).status).toBe(200);
+    if (k === 5) expect((await operate('resume', ANALYSIS, 'bob', 'the errors are real')).status).toBe(200);
+    if (k === 3) expect((await operate('rollback', 'cart:1.1.0', 'carol', 'customers report errors')).status).toBe(200);
   }
   await started.agent.settle(); // the plan's steps and the notifications are done
   const a = started.agent.registry.get(ANALYSIS);
@@ -107,6 +125,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  await healthy?.shutdown();
   await traffic?.shutdown();
   await started?.agent.stop();
   await peer?.close();
@@ -215,15 +234,60 @@ describe('GET /api/v1/decisions/:id/report', () => {
   it("the chat message links to the report, and that link's path answers a browser with the page", async () => {
     const chat = peer.requests
       .filter((r) => r.path === '/chat')
-      .map((r) => JSON.parse(r.text) as { data: { link?: string } });
-    expect(chat.length).toBeGreaterThanOrEqual(2); // the decision, then the plan completed
+      .map((r) => JSON.parse(r.text) as { data: { decisionId: string; kind: string; link?: string } })
+      .filter((c) => c.data.decisionId === decision.id);
+    expect(chat.map((c) => c.data.kind).sort()).toEqual(['decision', 'plan-completed']);
     const link = `${PUBLIC}/api/v1/decisions/${decision.id}/report`;
-    expect(chat.map((c) => c.data.link)).toEqual(chat.map(() => link));
+    expect(chat.map((c) => c.data.link)).toEqual([link, link]);
     const res = await fetch(`${started.apiUrl}${new URL(link).pathname}`, {
       headers: { accept: 'text/html', authorization: `Bearer ${READ}` },
     });
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('<h2>Plan</h2>');
+  });
+
+  it('the pause and its lifting before the decision: who, why (escaped), token, when', async () => {
+    const [pause, unpause] = auditEntries().filter((e) => e.type === 'pause' || e.type === 'unpause');
+    expect([pause?.type, unpause?.type]).toEqual(['pause', 'unpause']);
+    const md = await (await report(decision.id)).text();
+    expect(mdRows(md, '## Manual actions')).toEqual([
+      ['pause', 'bob', mdEscape(PAUSE_REASON), 'ops', pause!.loggedAt, expect.stringMatching(/^\d.* before$/)],
+      ['unpause', 'bob', 'the errors are real', 'ops', unpause!.loggedAt, expect.stringMatching(/^\d.* before$/)],
+    ]);
+    const html = await (await report(decision.id, { accept: 'text/html' })).text();
+    expect(htmlRows(html, '<h2>Manual actions</h2>')[0]!.slice(0, 4)).toEqual([
+      'pause',
+      'bob',
+      'checking | the &#60;b&#62;dashboard&#60;/b&#62;',
+      'ops',
+    ]);
+  });
+
+  it('a rollback by hand: who, why and the token in what was compared, and its own row among the manual actions', async () => {
+    const cart = started.agent.registry.get('cart:1.1.0');
+    expect(cart?.phase).toBe('rollback');
+    const byHand = started.agent.audit.findDecision(cart!.decisionId!)!;
+    expect(byHand.manual).toMatchObject({ by: 'carol', reason: 'customers report errors', token: 'ops' });
+    const md = await (await report(byHand.id)).text();
+    const at = new Date(byHand.manual!.atUnixMs).toISOString();
+    expect(md).toContain(
+      `- Taken by hand: by carol (token ops) at ${at.replace('.000Z', 'Z')}: customers report errors\n`,
+    );
+    expect(md).toContain('**Reason:** rollback by hand: carol: customers report errors\n');
+    expect(mdRows(md, '## Manual actions')).toEqual([
+      [
+        '**rollback** (this decision)',
+        'carol',
+        'customers report errors',
+        'ops',
+        at,
+        expect.stringMatching(/ before$|^\+/),
+      ],
+    ]);
+    expect(mdRows(md, '## Plan').map((r) => r.slice(0, 3))).toEqual([
+      ['1', 'mark', 'changed'],
+      ['2', 'hook', 'changed'],
+    ]);
   });
 
   it('after an operator resumed the version: who and why, verbatim and escaped; the looks are gone, the verdicts stay', async () => {
@@ -234,11 +298,21 @@ describe('GET /api/v1/decisions/:id/report', () => {
       body: JSON.stringify({ by: 'alice', reason }),
     });
     expect(resumed.status).toBe(200);
-    const entry = auditEntries().find((e) => e.type === 'resume')!;
+    const entry = auditEntries().find((e) => e.type === 'resume' && e.by === 'alice')!;
 
     const md = await (await report(decision.id)).text();
-    expect(mdRows(md, '## Manual actions')).toEqual([
-      ['resume', 'alice', 'flag \\| fixed in \\<b\\>v2\\</b\\>', 'ops', entry.loggedAt, expect.stringMatching(/^\+\d/)],
+    expect(mdRows(md, '## Manual actions').map((r) => r.slice(0, 2))).toEqual([
+      ['pause', 'bob'],
+      ['unpause', 'bob'],
+      ['resume', 'alice'],
+    ]);
+    expect(mdRows(md, '## Manual actions')[2]).toEqual([
+      'resume',
+      'alice',
+      'flag \\| fixed in \\<b\\>v2\\</b\\>',
+      'ops',
+      entry.loggedAt,
+      expect.stringMatching(/^\+\d/),
     ]);
     expect(md).toContain(`Already resumed by alice at ${entry.loggedAt as string}`);
     expect(md).toContain(`is no longer in memory`);
@@ -246,7 +320,7 @@ describe('GET /api/v1/decisions/:id/report', () => {
       decision.verdicts.map((v) => [v.metric + (v.shadow ? ' (shadow)' : ''), v.phase]),
     );
     const html = await (await report(decision.id, { accept: 'text/html' })).text();
-    expect(htmlRows(html, '<h2>Manual actions</h2>')[0]!.slice(0, 4)).toEqual([
+    expect(htmlRows(html, '<h2>Manual actions</h2>')[2]!.slice(0, 4)).toEqual([
       'resume',
       'alice',
       'flag | fixed in &#60;b&#62;v2&#60;/b&#62;',
