@@ -91,6 +91,7 @@ function controlApi(
     registry,
     audit,
     auth: opts.loaded.config.server.auth,
+    publicUrl: opts.loaded.config.server.api.publicUrl,
     queues: { actions: actions.actions, notifications: actions.notifications },
     ready: () => (listening() ? [] : ['not listening yet']),
     dependencies: async () => {
