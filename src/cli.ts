@@ -1,5 +1,5 @@
 /**
- * `vigil serve | validate | replay | demo | status | decisions`. Exit codes: 0 ok, 1 runtime failure, 2 bad config or
+ * `vigil serve | validate | replay | demo | status | decisions | pause | resume | rollback | promote`. Exit codes: 0 ok, 1 runtime failure, 2 bad config or
  * bad usage. Data goes to stdout, progress and logs to stderr.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -21,7 +21,8 @@ import { createLogger, type Logger } from './logger.js';
 import { createAgent, type StopReport } from './main.js';
 import { BUILTIN_REGISTRIES } from './registries.js';
 import { runReplay } from './replay/run-replay.js';
-import { DEFAULT_API_URL, localApiUrl, runStatus } from './status.js';
+import { DEFAULT_API_URL, localApiUrl, runOperator, runStatus } from './status.js';
+import { OPERATOR_ACTIONS, type OperatorAction } from './agent/operator.js';
 import { examples, helpWidth, wrapHelpText } from './cli-help.js';
 import { vigilVersion } from './version.js';
 import {
@@ -166,11 +167,9 @@ function positiveInt(what: string, unit = 'milliseconds') {
   };
 }
 
-async function status(
-  o: { api?: string; config?: string; token?: string; timeout: number },
-  what: 'analyses' | 'decisions' = 'analyses',
-): Promise<number> {
-  const verb = what === 'analyses' ? 'status' : 'decisions';
+/** Where the agent's API is (--api, else --config's server.api, else the default) and the token (--token, else
+ *  $VIGIL_TOKEN, read at action time: commander prints option defaults in --help); a bad --api is exit code 2. */
+function apiTarget(o: ApiClientOpts, verb: string): { api: string; token: string | undefined } | number {
   let api: string;
   if (o.api !== undefined) {
     let u: URL | undefined;
@@ -187,9 +186,15 @@ async function status(
   } else {
     api = o.config ? localApiUrl(readApiAddress(o.config)) : DEFAULT_API_URL;
   }
-  // Read at action time, never as an option default: commander prints defaults in --help.
-  const token = o.token ?? (process.env.VIGIL_TOKEN || undefined);
-  return runStatus({ api, token, timeoutMs: o.timeout, out, err, what });
+  return { api, token: o.token ?? (process.env.VIGIL_TOKEN || undefined) };
+}
+
+type ApiClientOpts = { api?: string; config?: string; token?: string; timeout: number };
+
+async function status(o: ApiClientOpts, what: 'analyses' | 'decisions' = 'analyses'): Promise<number> {
+  const target = apiTarget(o, what === 'analyses' ? 'status' : 'decisions');
+  if (typeof target === 'number') return target;
+  return runStatus({ ...target, timeoutMs: o.timeout, out, err, what });
 }
 
 /** Adds the text after a command's help, wrapped to the width of the stream the help goes to. */
@@ -510,7 +515,7 @@ const WHERE_THE_API_IS = `It asks the API at --api, else at the host and port of
 
 /** `vigil status`: the analyses of a running agent; `vigil decisions`: its recent decisions. */
 function addStatus(program: Command, setCode: SetExitCode): void {
-  type Opts = { api?: string; config?: string; token?: string; timeout: number };
+  type Opts = ApiClientOpts;
   after(
     apiClientOptions(
       program
@@ -544,13 +549,93 @@ function addStatus(program: Command, setCode: SetExitCode): void {
   );
 }
 
+const OPERATOR_VERBS: Record<OperatorAction, { summary: string; description: string; example: [string, string] }> = {
+  pause: {
+    summary: 'Hold the decisions of a running analysis.',
+    description:
+      'Pause a running analysis: its looks go on and are shown, nothing is decided (no rollback, no promotion) until it is resumed. Pausing a paused analysis changes nothing.',
+    example: ['hold a canary while you look', 'vigil pause a-1f2e… --by alice --reason "checking a dependency outage"'],
+  },
+  resume: {
+    summary: 'Lift a pause, or let a decided version be analysed again.',
+    description:
+      'Resume an analysis: a paused one decides again from its next look; a decided one (rolled back, promoted, abandoned) lets its canary version be analysed again as a new analysis (a version Vigil rolled back stays rolled back until someone resumes it).',
+    example: [
+      'after fixing a false alarm',
+      'vigil resume a-1f2e… --by alice --reason "the error spike was the test harness"',
+    ],
+  },
+  rollback: {
+    summary: "Roll a canary back by hand: the service's plan runs now.",
+    description:
+      "Decide a running (or paused) analysis as rollback by hand: the decision is recorded with who and why, announced in chat and the service's rollback plan runs, as if a metric had failed (the storm guard does not hold a person's rollback).",
+    example: ['', 'vigil rollback a-1f2e… --by alice --reason "customers report broken checkout"'],
+  },
+  promote: {
+    summary: 'Promote a canary by hand: its analysis ends as passed.',
+    description:
+      'Decide a running (or paused) analysis as promote by hand: recorded with who and why and announced in chat; rollout controllers asking the judge (Argo Rollouts, Flagger) get a pass. No plan runs.',
+    example: ['', 'vigil promote a-1f2e… --by alice --reason "signed off by the checkout team"'],
+  },
+};
+
+/** `vigil pause|resume|rollback|promote ANALYSIS --by --reason`: an operator's action through the agent's API. */
+function addOperatorVerbs(program: Command, setCode: SetExitCode): void {
+  for (const action of OPERATOR_ACTIONS) {
+    const verb = OPERATOR_VERBS[action];
+    after(
+      apiClientOptions(
+        program
+          .command(`${action} <analysis>`)
+          .summary(verb.summary)
+          .description(
+            `${verb.description} The action is recorded in the audit log with --by and --reason verbatim and the name of the token used; it needs a token with the operate scope. ANALYSIS is an analysis id (vigil status lists them). ${WHERE_THE_API_IS}`,
+          )
+          .requiredOption('--by <who>', 'who acts (a person, recorded verbatim)')
+          .requiredOption('--reason <why>', 'why (recorded verbatim, shown in chat and reports)'),
+      ).action(async (analysis: string, o: ApiClientOpts & { by: string; reason: string }) => {
+        const target = apiTarget(o, action);
+        if (typeof target === 'number') return setCode(target);
+        setCode(
+          await runOperator({
+            ...target,
+            timeoutMs: o.timeout,
+            out,
+            err,
+            action,
+            analysis,
+            by: o.by,
+            reason: o.reason,
+          }),
+        );
+      }),
+      examples([
+        verb.example,
+        [
+          'through the public address',
+          `VIGIL_TOKEN=… vigil ${action} ID --by bob --reason "…" --api https://vigil.example.com`,
+        ],
+      ]),
+    );
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
   const setCode: SetExitCode = (c) => {
     code = c;
   };
   const program = rootProgram();
-  for (const add of [addServe, addValidate, addReplay, addBacktest, addDemo, addConnectors, addStatus])
+  for (const add of [
+    addServe,
+    addValidate,
+    addReplay,
+    addBacktest,
+    addDemo,
+    addConnectors,
+    addStatus,
+    addOperatorVerbs,
+  ])
     add(program, setCode);
   oneLineUsageErrors(program);
   try {

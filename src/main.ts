@@ -20,11 +20,12 @@ import type { Logger } from 'pino';
 import { createCheckpointer, createStateStore, type Checkpointer } from './agent/checkpoints.js';
 import { createClusterNode, type ClusterNode } from './agent/cluster-node.js';
 import { createPipeline, type Pipeline, type PipelineOptions } from './agent/pipeline.js';
+import { operate, type OperatorDeps } from './agent/operator.js';
 import { createReceivers, type Receivers } from './agent/receivers.js';
 import type { AnalysisRegistry, LookEvent } from './analysis/analysis-registry.js';
 import type { CohortIncrement, Decision, RequestSample } from './contracts/index.js';
 import type { AuditLog } from './decide/audit-log.js';
-import { buildApiApp } from './http/api-app.js';
+import { buildApiApp, type ApiDeps } from './http/api-app.js';
 import type { VigilMetrics } from './http/metrics.js';
 import type { CohortRules } from './ingest/cohort.js';
 import type { MetricsIngest } from './ingest/metrics-ingest.js';
@@ -97,14 +98,32 @@ function controlApi(
       return [...(redis === undefined ? [] : [redis]), ...(node?.problems() ?? [])];
     },
     warnings: () => actions.health.problems(),
-    onResume: node
-      ? async (service, version, by, reason, token) => {
-          await node.resume(service, version); // the next owner knows the version's incarnation
-          return pipeline.resume(service, version, by, reason, token);
-        }
-      : pipeline.resume,
+    operate: operatorFor(pipeline, node),
     ...(node ? { cluster: node } : {}),
   });
+}
+
+/** The API's operator actions (src/agent/operator.ts) on this agent's pipeline; in cluster mode a resume is counted in
+ *  Redis first, a decision by hand is claimed there before it is answered, and a pause is checkpointed at once. */
+function operatorFor(pipeline: Pipeline, node: ClusterNode | undefined): ApiDeps['operate'] {
+  const deps: OperatorDeps = {
+    registry: pipeline.registry,
+    audit: pipeline.audit,
+    async resumeVersion(service, version, by, reason, token, analysis) {
+      await node?.resume(service, version); // cluster: the next owner knows the version's incarnation
+      return pipeline.resume(service, version, by, reason, token, analysis);
+    },
+    async dispatched() {
+      await node?.settled(); // cluster: claimed in Redis first
+      await pipeline.dispatched();
+    },
+    now: Date.now,
+  };
+  return async (id, action, who) => {
+    const r = await operate(deps, id, action, who);
+    if (r.status === 'done' && r.changed && !r.decision) await node?.checkpoint(); // the next owner sees the pause
+    return r;
+  };
 }
 
 /** Cluster mode: the node stands where the single checkpoint would (each service is saved on its own, in Redis). */

@@ -110,21 +110,40 @@ function linesOf(what: 'analyses' | 'decisions', body: unknown): string[] {
   );
 }
 
-/** Prints one line per analysis (or decision). Exit code: 0 listed, 1 the agent could not be asked or answered an
- *  error. */
-export async function runStatus(o: StatusOptions): Promise<number> {
-  const what = o.what ?? 'analyses';
-  const verb = what === 'analyses' ? 'status' : 'decisions';
+/** Where and how to ask the agent's API, shared by `vigil status`, `vigil decisions` and the operator verbs. */
+export interface ApiCall {
+  api: string;
+  token?: string;
+  timeoutMs: number;
+  err: (line: string) => void;
+  fetch?: typeof globalThis.fetch;
+}
+
+/**
+ * One request to the agent's API as `vigil <verb>`: the parsed JSON answer of a 2xx, or undefined after ONE line on
+ * stderr naming the URL and why (unreachable, refused token, HTTP error with the API's message, not a Vigil answer).
+ * `scope`: the token scope the request needs (said when the token is refused).
+ */
+export async function callApi(
+  o: ApiCall,
+  req: { verb: string; path: string; method?: 'GET' | 'POST'; body?: unknown; scope: 'read' | 'operate' },
+): Promise<unknown> {
   const fetch = o.fetch ?? globalThis.fetch;
-  const url = new URL(`/api/v1/${what}`, o.api).href;
-  const fail = (why: string) => {
-    o.err(`vigil ${verb}: ${url}: ${why}`);
-    return 1;
+  const url = new URL(req.path, o.api).href;
+  const fail = (why: string): undefined => {
+    o.err(`vigil ${req.verb}: ${url}: ${why}`);
+    return undefined;
   };
   let res: Response;
   try {
     res = await fetch(url, {
-      headers: { accept: 'application/json', ...(o.token ? { authorization: `Bearer ${o.token}` } : {}) },
+      method: req.method ?? 'GET',
+      headers: {
+        accept: 'application/json',
+        ...(req.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+      },
+      ...(req.body !== undefined ? { body: JSON.stringify(req.body) } : {}),
       signal: AbortSignal.timeout(o.timeoutMs),
       redirect: 'manual',
     });
@@ -144,18 +163,76 @@ export async function runStatus(o: StatusOptions): Promise<number> {
   if (res.status === 401 || res.status === 403) {
     return fail(
       o.token
-        ? `HTTP ${res.status}: the token was refused; pass one of the agent's server.auth.tokens (with the read scope) with --token or VIGIL_TOKEN`
+        ? `HTTP ${res.status}: the token was refused; pass one of the agent's server.auth.tokens (with the ${req.scope} scope) with --token or VIGIL_TOKEN${apiMessage(text)}`
         : `HTTP ${res.status}: the API needs a bearer token; pass --token <token> or set VIGIL_TOKEN`,
     );
   }
-  if (!res.ok) return fail(`HTTP ${res.status}${text ? `: ${oneLine(text)}` : ''}`);
-  let body: unknown;
+  if (!res.ok) return fail(`HTTP ${res.status}${apiMessage(text) || (text ? `: ${oneLine(text)}` : '')}`);
   try {
-    body = JSON.parse(text);
-    if (!Array.isArray((body as Record<string, unknown>)[what])) throw new Error(`no "${what}" list`);
+    return JSON.parse(text) as unknown;
   } catch {
     return fail(`HTTP ${res.status} but not a Vigil API answer (is --api the agent's API port?): ${oneLine(text, 80)}`);
   }
+}
+
+/** ": <message>" of a Vigil API error answer (`{"error", "message"}`), or "". */
+function apiMessage(text: string): string {
+  try {
+    const m = (JSON.parse(text) as { message?: unknown }).message;
+    return typeof m === 'string' ? `: ${oneLine(m)}` : '';
+  } catch {
+    return '';
+  }
+}
+
+/** Prints one line per analysis (or decision). Exit code: 0 listed, 1 the agent could not be asked or answered an
+ *  error. */
+export async function runStatus(o: StatusOptions): Promise<number> {
+  const what = o.what ?? 'analyses';
+  const verb = what === 'analyses' ? 'status' : 'decisions';
+  const body = await callApi(o, { verb, path: `/api/v1/${what}`, scope: 'read' });
+  if (body === undefined) return 1;
+  if (!Array.isArray((body as Record<string, unknown>)[what])) {
+    o.err(`vigil ${verb}: ${new URL(`/api/v1/${what}`, o.api).href}: not a Vigil API answer (no "${what}" list)`);
+    return 1;
+  }
   for (const line of linesOf(what, body)) o.out(line);
+  return 0;
+}
+
+export interface OperatorCallOptions extends ApiCall {
+  action: 'pause' | 'resume' | 'rollback' | 'promote';
+  analysis: string;
+  by: string;
+  reason: string;
+  out: (line: string) => void;
+}
+
+/** `vigil pause|resume|rollback|promote ANALYSIS --by --reason`: one line saying what the agent did. Exit 0 done
+ *  (also when it was already so), 1 refused (404, 409, …) or unreachable. */
+export async function runOperator(o: OperatorCallOptions): Promise<number> {
+  const path = `/api/v1/analyses/${encodeURIComponent(o.analysis)}/${o.action}`;
+  const body = (await callApi(o, {
+    verb: o.action,
+    path,
+    method: 'POST',
+    body: { by: o.by, reason: o.reason },
+    scope: 'operate',
+  })) as
+    | {
+        changed?: boolean;
+        analysis?: { service?: string; canaryVersion?: string; why?: string };
+        decision?: { id?: string; plan?: string[] };
+      }
+    | undefined;
+  if (body === undefined) return 1;
+  const a = body.analysis ?? {};
+  const subject = `analysis ${o.analysis} (${a.service ?? '?'} canary ${a.canaryVersion ?? '?'})`;
+  if (body.changed === false) o.out(`${subject}: already so, nothing changed`);
+  else if (body.decision?.id)
+    o.out(
+      `${subject}: ${o.action} decided by hand, decision ${body.decision.id}${body.decision.plan?.length ? `, plan ${body.decision.plan.join(' → ')} enqueued` : ''}`,
+    );
+  else o.out(`${subject}: ${o.action === 'pause' ? 'paused' : 'resumed'}, recorded in the audit log`);
   return 0;
 }

@@ -55,7 +55,14 @@ export interface Pipeline {
   readonly unrecordedDecisions: () => Decision[];
   readonly onLook: (listener: (e: LookEvent) => void) => void;
   /** Lets a rolled-back canary version be analysed again, and records who did it and why. */
-  readonly resume: (service: string, version: string, by: string, reason: string, token?: string) => Promise<boolean>;
+  readonly resume: (
+    service: string,
+    version: string,
+    by: string,
+    reason: string,
+    token?: string,
+    analysis?: string,
+  ) => Promise<boolean>;
   /**
    * Reads the audit log's tail back (src/agent/recovery.ts): the API's decisions list gets the decisions recorded
    * before this start, the analyses (restored from a checkpoint before this call, or empty) get the decisions and
@@ -128,12 +135,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     dispatched: () => dispatcher.dispatched(),
     unrecordedDecisions: () => dispatcher.unrecordedDecisions(),
     onLook: (l) => lookListeners.push(l),
-    async resume(service, version, by, reason, token) {
-      const ok = registry.resume(service, version);
-      const via = token === undefined ? {} : { token }; // the name of the API token the caller used
-      if (ok) await audit.append({ type: 'resume', service, canaryVersion: version, by, reason, ...via });
-      return ok;
-    },
+    resume: resumeVersion(registry, audit),
     recover: (restored) =>
       (recovered ??= recoverFromAudit({
         audit,
@@ -152,6 +154,20 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     },
     redisHealth,
     ...shutdown,
+  };
+}
+
+/** `Pipeline.resume`: the registry lets the version be analysed again, then its `resume` entry is written. */
+function resumeVersion(registry: AnalysisRegistry, audit: AuditLog): Pipeline['resume'] {
+  return async (service, version, by, reason, token, analysis) => {
+    const ok = registry.resume(service, version);
+    const via = {
+      ...(analysis === undefined ? {} : { analysis }),
+      ...(token === undefined ? {} : { token }), // the name of the API token the caller used
+    };
+    if (ok)
+      await audit.append({ type: 'resume', service, canaryVersion: version, by, reason, ...via, atUnixMs: Date.now() });
+    return ok;
   };
 }
 

@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import type { AnalysisRegistry } from '../analysis/analysis-registry.js';
 import type { Decision } from '../contracts/index.js';
 import { readAuditTail, type AuditEntry, type AuditLog } from '../decide/audit-log.js';
-import { unfinishedPlans, versionHistory, type UnfinishedPlan } from '../decide/audit-replay.js';
+import { pauseStates, unfinishedPlans, versionHistory, type UnfinishedPlan } from '../decide/audit-replay.js';
 import type { VigilMetrics } from '../http/metrics.js';
 import type { PlanRunner } from '../jobs/plan-runner.js';
 
@@ -39,7 +39,7 @@ export interface RecoveryDeps {
 
 /** The restored analysis state, and the decisions its checkpoint held that were not yet recorded. */
 export interface AnalysesToReconcile {
-  registry: Pick<AnalysisRegistry, 'resumeTo' | 'markDecided'>;
+  registry: Pick<AnalysisRegistry, 'resumeTo' | 'markDecided' | 'pauseTo'>;
   unrecorded: readonly Decision[];
   /** Records a decision and runs its plan (the dispatcher). */
   dispatch(d: Decision): void;
@@ -72,6 +72,8 @@ export interface RecoveryReport {
   versionsDecided: number;
   /** Versions resumed in the audit log after the last checkpoint: resumed in the analyses too. */
   versionsResumed: number;
+  /** Pauses and their liftings in the audit log after the last checkpoint: applied to the analyses too. */
+  pausesApplied: number;
   /** Decisions the checkpoint held and the audit log did not: recorded and dispatched now. */
   decisionsRedispatched: number;
 }
@@ -80,17 +82,19 @@ export interface RecoveryReport {
  * Applies to the restored analyses what the audit log recorded after their checkpoint (the audit log is written
  * first and is the truth): resumes, then the last decision of each version after its last resume; then records
  * and dispatches the decisions the checkpoint held that never reached the audit log (a kill between the look
- * that decided and the audit write). Idempotent: a state that already has them is left as it is.
+ * that decided and the audit write). Pauses and their liftings later than an analysis's own are applied too.
+ * Idempotent: a state that already has them is left as it is.
  */
 export function reconcileAnalyses(
   analyses: AnalysesToReconcile,
   entries: readonly AuditEntry[],
-): Pick<RecoveryReport, 'versionsDecided' | 'versionsResumed' | 'decisionsRedispatched'> {
-  const out = { versionsDecided: 0, versionsResumed: 0, decisionsRedispatched: 0 };
+): Pick<RecoveryReport, 'versionsDecided' | 'versionsResumed' | 'pausesApplied' | 'decisionsRedispatched'> {
+  const out = { versionsDecided: 0, versionsResumed: 0, pausesApplied: 0, decisionsRedispatched: 0 };
   for (const h of versionHistory(entries)) {
     if (analyses.registry.resumeTo(h.service, h.canaryVersion, h.resumes)) out.versionsResumed++;
     if (h.lastDecision && analyses.registry.markDecided(h.lastDecision)) out.versionsDecided++;
   }
+  for (const p of pauseStates(entries)) if (analyses.registry.pauseTo(p.analysis, p)) out.pausesApplied++;
   const recorded = new Set(entries.filter((e) => e.type === 'decision').map((e) => e.id));
   for (const d of analyses.unrecorded) {
     if (recorded.has(d.id)) continue;
@@ -116,7 +120,7 @@ export async function recoverFromAudit(deps: RecoveryDeps): Promise<RecoveryRepo
     plansTooOld: 0,
     ...(deps.analyses
       ? reconcileAnalyses(deps.analyses, tail.entries)
-      : { versionsDecided: 0, versionsResumed: 0, decisionsRedispatched: 0 }),
+      : { versionsDecided: 0, versionsResumed: 0, pausesApplied: 0, decisionsRedispatched: 0 }),
   };
   const plans = deps.recoverPlans ? unfinishedPlans(tail.entries) : [];
   const now = (deps.now ?? Date.now)();

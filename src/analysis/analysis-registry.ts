@@ -56,7 +56,7 @@ import {
 import { batchAt } from './evidence-source.js';
 import { expire } from './expiry.js';
 import { decideAnalysis, LookRunner, snapshot } from './look-runner.js';
-import { isRefusal, manualDecision, pauseAnalysis, unpauseAnalysis, type Refusal } from './manual.js';
+import { isRefusal, manualDecision, pauseAnalysis, reconcilePause, unpauseAnalysis, type Refusal } from './manual.js';
 export type { Refusal } from './manual.js';
 import { OpenTraces, requestKey, type CountedRequest } from './open-traces.js';
 
@@ -465,6 +465,13 @@ export class AnalysisRegistry {
     return true;
   }
 
+  /** Whether the version was resumed and has had no analysis since (no running, decided or finished one here). */
+  awaitsNewAnalysis(service: string, canaryVersion: string): boolean {
+    const svc = this.services.get(service);
+    if (svc === undefined || (svc.resumes?.get(canaryVersion) ?? 0) === 0) return false;
+    return !svc.running.has(canaryVersion) && !this.isDecided(svc, canaryVersion);
+  }
+
   /** Lets a rolled-back (or otherwise decided) canary version be analysed again. */
   resume(service: string, canaryVersion: string): boolean {
     const svc = this.services.get(service);
@@ -508,7 +515,7 @@ export class AnalysisRegistry {
       return { changed, ...(decision ? { decision } : {}), analysis: snapshot(this.settings, svc, a) };
     };
     if (action === 'pause' || action === 'unpause') {
-      const r = action === 'pause' ? pauseAnalysis(a, note) : unpauseAnalysis(a);
+      const r = action === 'pause' ? pauseAnalysis(a, note) : unpauseAnalysis(a, note);
       return isRefusal(r) ? r : done(r.changed);
     }
     const decision = manualDecision(this.settings, svc, a, action, note);
@@ -519,6 +526,14 @@ export class AnalysisRegistry {
     const out = done(true, decision);
     this.hooks.onDecision(decision);
     return out;
+  }
+
+  /** A pause or unpause the audit log recorded after the last checkpoint (see manual.ts `reconcilePause`). */
+  pauseTo(id: string, last: { paused: OperatorNote | undefined; atUnixMs: number }): boolean {
+    const found = this.find(id);
+    const changed = found !== undefined && reconcilePause(found.a, last);
+    if (changed) this.changeCount++;
+    return changed;
   }
 
   list(): AnalysisSnapshot[] {

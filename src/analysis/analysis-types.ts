@@ -280,6 +280,9 @@ export interface Analysis {
   history?: LookPoint[];
   /** Set while an operator holds its decisions (see AnalysisSnapshot.paused). */
   paused?: OperatorNote;
+  /** When an operator last paused it or lifted its pause (wall clock): the audit log's later entries win at a
+   *  restart, older ones do not undo it. */
+  operatedAtUnixMs?: number;
 }
 
 /** A canary version's evidence before its analysis could start (no baseline yet), per look index. */

@@ -23,15 +23,17 @@ export function pauseAnalysis(a: Analysis, note: OperatorNote): { changed: boole
   if (a.phase !== 'running') return { refused: `${decidedAlready(a)}: there is nothing to pause` };
   if (a.paused) return { changed: false };
   a.paused = { ...note };
+  a.operatedAtUnixMs = note.atUnixMs;
   a.why = `paused by ${note.by} (${note.reason}): nothing is decided until it is resumed`;
   return { changed: true };
 }
 
 /** Lifts the pause of a running analysis; its next look decides as usual. */
-export function unpauseAnalysis(a: Analysis): { changed: boolean } | Refusal {
+export function unpauseAnalysis(a: Analysis, note: OperatorNote): { changed: boolean } | Refusal {
   if (a.phase !== 'running') return { refused: decidedAlready(a) };
   if (!a.paused) return { refused: `analysis ${a.id} is running and not paused: there is nothing to resume` };
   delete a.paused;
+  a.operatedAtUnixMs = note.atUnixMs;
   a.why = 'resumed by hand: the next look decides';
   return { changed: true };
 }
@@ -68,6 +70,22 @@ export function manualDecision(
     used: usedShare(a.totals, a.late),
     manual: { ...note },
   };
+}
+
+/**
+ * The audit log's last pause or unpause of an analysis, read back at a restart: applied when it is later than the
+ * analysis's own last one (a checkpoint taken after it already has it). Returns whether it changed the analysis.
+ */
+export function reconcilePause(a: Analysis, last: { paused: OperatorNote | undefined; atUnixMs: number }): boolean {
+  if (a.phase !== 'running' || (a.operatedAtUnixMs ?? -Infinity) >= last.atUnixMs) return false;
+  a.operatedAtUnixMs = last.atUnixMs;
+  if (last.paused === undefined) {
+    if (!a.paused) return false;
+    delete a.paused;
+    return true;
+  }
+  a.paused = { ...last.paused };
+  return true;
 }
 
 export const isRefusal = (x: object): x is Refusal => 'refused' in x;

@@ -7,7 +7,8 @@
  * The entries are those `src/decide/audit-log.ts` and `src/jobs/plan-runner.ts` append: `decision` (the
  * decision's own fields), `action` (decisionId, step, connector, changed, detail, dryRun, attempt) once a step's
  * connector succeeded, `action-failed` (decisionId, step, ...) when a step failed for good, `resume` (service,
- * canaryVersion, by, reason); each with `loggedAt`. Entries of other types, or without the fields read here, are
+ * canaryVersion, by, reason), `pause` / `unpause` (analysis, service, canaryVersion, by, reason, token, atUnixMs: an
+ * operator's hold on an analysis and its lifting); each with `loggedAt`. Entries of other types, or without the fields read here, are
  * ignored.
  */
 import type { Decision, Outcome } from '../contracts/decision.js';
@@ -191,4 +192,25 @@ export function versionHistory(entries: readonly AuditEntry[]): VersionHistory[]
     }
   }
   return [...byKey.values()];
+}
+
+/** The last `pause` or `unpause` entry of an analysis: paused (who, why, token, when) or not, and when. */
+export interface PauseState {
+  analysis: string;
+  paused: { by: string; reason: string; token: string; atUnixMs: number } | undefined;
+  atUnixMs: number;
+}
+
+/** Per analysis, its last `pause` or `unpause` entry (entries without an analysis id, a time, by or reason are
+ *  ignored), in order of first appearance. */
+export function pauseStates(entries: readonly AuditEntry[]): PauseState[] {
+  const out = new Map<string, PauseState>();
+  for (const e of entries) {
+    if (e.type !== 'pause' && e.type !== 'unpause') continue;
+    const { analysis, atUnixMs, by, reason, token } = e;
+    if (!isString(analysis) || typeof atUnixMs !== 'number' || !isString(by) || !isString(reason)) continue;
+    const note = { by, reason, token: isString(token) ? token : 'unknown', atUnixMs };
+    out.set(analysis, { analysis, paused: e.type === 'pause' ? note : undefined, atUnixMs });
+  }
+  return [...out.values()];
 }

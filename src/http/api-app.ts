@@ -1,6 +1,7 @@
 /**
- * The control API (port 8080): health, readiness, Prometheus metrics, analyses and decisions as JSON,
- * resume of a rolled-back version, and a small server-rendered dashboard. `/api/*` and the dashboard need
+ * The control API (port 8080): health, readiness, Prometheus metrics, analyses and decisions as JSON, the
+ * operators' actions (pause, resume, rollback, promote: operator-routes.ts), the rollout controllers' judge
+ * (judge-routes.ts), and a small server-rendered dashboard. `/api/*` and the dashboard need
  * one of `server.auth.tokens` as a bearer token; only `server.auth.open: true` (said out loud in the config,
  * warned at start) opens them, and without tokens and without `open` they answer 401 to everyone (`vigil
  * serve` refuses such a config before it gets here). Health, readiness and metrics stay open for probes
@@ -18,6 +19,8 @@ import { serverLogger } from '../logger.js';
 import { ALL_SCOPES, apiTokens, bearerOf, identify, type Caller, type Scope } from './auth.js';
 import { queueStatsCollector, type VigilMetrics } from './metrics.js';
 import { registerJudgeRoutes } from './judge-routes.js';
+import { registerOperatorRoutes } from './operator-routes.js';
+import type { OperateResult, Operator, OperatorAction } from '../agent/operator.js';
 
 export interface ApiDeps {
   logger: Logger;
@@ -34,8 +37,8 @@ export interface ApiDeps {
   dependencies?(): Promise<string[]>;
   /** Problems worth seeing that do not make the agent unready (e.g. a connector's failed health check). */
   warnings?(): string[];
-  /** `token`: the name of the token the caller used (recorded with the action). */
-  onResume(service: string, version: string, by: string, reason: string, token: string): Promise<boolean>;
+  /** An operator's action on an analysis held here (src/agent/operator.ts); `who.token` is the caller's token name. */
+  operate(id: string, action: OperatorAction, who: Operator): Promise<OperateResult>;
   /** Cluster mode (src/agent/cluster-node.ts): the live replicas, the shared decisions list, GET /api/v1/cluster. */
   cluster?: Pick<ClusterNode, 'replica' | 'status' | 'replicas' | 'claims'>;
 }
@@ -110,7 +113,16 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
     api.addHook('onRequest', bearerGuard(deps));
     registerAnalysisRoutes(api, deps);
     registerDecisionRoutes(api, deps);
-    registerResumeRoute(api, deps);
+    registerOperatorRoutes(api, {
+      operate: (id, action, who) => deps.operate(id, action, who),
+      callerName: (req) => callerOf(req).name,
+      ...(deps.cluster
+        ? {
+            forward: async (req, path, body) =>
+              (await fromOthers(deps, req, path, { method: 'POST', body })).answers.find((x) => x.status !== 404),
+          }
+        : {}),
+    });
     registerJudgeRoutes(api, {
       ...deps,
       ...(deps.cluster ? { others: async (req, path) => (await fromOthers(deps, req, path)).answers } : {}),
@@ -352,36 +364,4 @@ function registerDecisionRoutes(api: FastifyInstance, deps: ApiDeps): void {
       })
     );
   });
-}
-
-/** `POST /api/v1/analyses/:id/resume`: resume a decided analysis's version, recorded in the audit log. */
-function registerResumeRoute(api: FastifyInstance, deps: ApiDeps): void {
-  api.post<{ Params: { id: string }; Body: { by?: string; reason?: string } | undefined }>(
-    '/api/v1/analyses/:id/resume',
-    async (req, reply) => {
-      const a = deps.registry.get(req.params.id);
-      const by = req.body?.by;
-      const reason = req.body?.reason;
-      if (!by || !reason)
-        return reply.code(400).send({
-          error: 'bad request',
-          message: 'send JSON {"by": "<who>", "reason": "<why>"}: a resume is recorded in the audit log',
-        });
-      if (!a && deps.cluster) {
-        // cluster mode: the replica that owns the service resumes it
-        const path = `/api/v1/analyses/${encodeURIComponent(req.params.id)}/resume`;
-        const others = await fromOthers(deps, req, path, { method: 'POST', body: JSON.stringify({ by, reason }) });
-        const answered = others.answers.find((x) => x.status !== 404);
-        if (answered) return reply.code(answered.status).send(answered.body);
-        return reply.code(404).send({ error: 'not found', message: `no analysis ${req.params.id}` });
-      }
-      if (!a) return reply.code(404).send({ error: 'not found', message: `no analysis ${req.params.id}` });
-      if (a.phase === 'running')
-        return reply
-          .code(409)
-          .send({ error: 'conflict', message: `analysis ${req.params.id} is not decided; nothing to resume` });
-      await deps.onResume(a.service, a.canaryVersion, by, reason, callerOf(req).name);
-      return { resumed: a.id, by, reason };
-    },
-  );
 }

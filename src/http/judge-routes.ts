@@ -65,7 +65,9 @@ async function answer(
   service: string,
   canaryVersion: string | undefined,
 ): Promise<JudgeAnswer> {
-  const here = judge(deps.registry.list(), deps.audit.recentDecisions(), service, canaryVersion);
+  const here = judge(deps.registry.list(), deps.audit.recentDecisions(), service, canaryVersion, (s, v) =>
+    deps.registry.awaitsNewAnalysis(s, v),
+  );
   if (here.verdict !== 'unknown' || deps.others === undefined) return here;
   const q = new URLSearchParams({ service, ...(canaryVersion === undefined ? {} : { canaryVersion }) });
   const there = (await deps.others(req, `/api/v1/judge?${q.toString()}`))

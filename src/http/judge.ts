@@ -13,7 +13,8 @@
  *    keeps taking traffic. The answer's `reason` says it was abandoned.
  *  - `pass`: Vigil would promote (phase `promote`).
  *  - `running`: the analysis is running: no acting metric has failed (a failure rolls back at once).
- *  - `unknown`: no analysis of that version exists (yet), nor a decision about it in the audit log's memory.
+ *  - `unknown`: no analysis of that version exists (yet), nor a decision about it in the audit log's memory; also
+ *    once an operator resumed the version, until its new analysis starts (its old decision no longer holds).
  *
  * Without a canary version, the service's newest analysis is judged. A decided analysis that the registry no
  * longer lists (reduced to its outcome after the retention) is judged from its decision in the audit log, when that
@@ -116,6 +117,9 @@ export function judge(
   decisions: readonly Decision[],
   service: string,
   canaryVersion: string | undefined,
+  /** Whether an operator resumed the version after its last decision and no new analysis has started yet: its
+   *  decisions no longer hold (the registry's `awaitsNewAnalysis`). */
+  resumed: (service: string, canaryVersion: string) => boolean = () => false,
 ): JudgeAnswer {
   const matches = (x: { service: string; canaryVersion: string }) =>
     x.service === service && (canaryVersion === undefined || x.canaryVersion === canaryVersion);
@@ -125,7 +129,10 @@ export function judge(
   // analysis is authoritative (after a resume, its older decisions no longer hold)
   const listedVersions = new Set(listed.map((a) => a.canaryVersion));
   const decision = newest(
-    decisions.filter((d) => matches(d) && d.test !== true && !listedVersions.has(d.canaryVersion)),
+    decisions.filter(
+      (d) =>
+        matches(d) && d.test !== true && !listedVersions.has(d.canaryVersion) && !resumed(d.service, d.canaryVersion),
+    ),
     (d) => d.eventTimeUnixMs,
   );
   if (decision !== undefined && (analysis === undefined || decision.eventTimeUnixMs > analysis.startedAtUnixMs)) {
@@ -139,7 +146,10 @@ export function judge(
     canaryVersion: canaryVersion ?? null,
     analysis: null,
     decision: null,
-    reason: `no analysis of ${what} (yet): Vigil starts one when the service shows both a canary and a baseline cohort`,
+    reason:
+      canaryVersion !== undefined && resumed(service, canaryVersion)
+        ? `${what} was resumed by an operator after its decision: a new analysis starts when the service shows both a canary and a baseline cohort`
+        : `no analysis of ${what} (yet): Vigil starts one when the service shows both a canary and a baseline cohort`,
     pValue: null,
     metrics: [],
   };

@@ -1,76 +1,10 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
-import type { RequestSample } from '../../src/contracts/index.js';
 import { SECURITY_HEADERS } from '../../src/http/api-app.js';
-import { silentLogger, type Logger } from '../../src/logger.js';
-import { createAgent, type Agent } from '../../src/main.js';
-import { BUILTIN_REGISTRIES } from '../../src/registries.js';
+import { agent, auditEntries, regressed, resume, stopApiAgents } from '../helpers/api-agent.js';
 import { HttpPeer } from '../helpers/http-peer.js';
 import { captureLogs } from '../helpers/log-lines.js';
 
-const agents: Agent[] = [];
-afterEach(async () => {
-  for (const a of agents.splice(0)) await a.stop();
-});
-
-function agent(extra = '', opts: { auth?: string; logger?: Logger } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-api-'));
-  const loaded = parseConfig(
-    `audit: { path: "${join(dir, 'audit.jsonl')}" }\nanalysis: { interval: 10s, allowedLateness: 0s, minSamples: 20 }\nserver: { auth: ${opts.auth ?? '{ tokens: ["t0ken"] }'} }\n${extra}`,
-    'api.yaml',
-    BUILTIN_REGISTRIES,
-    {},
-  );
-  const a = createAgent({
-    loaded,
-    registries: BUILTIN_REGISTRIES,
-    logger: opts.logger ?? silentLogger(),
-    ports: { otlpHttp: 0, api: 0, otlpGrpc: 0 },
-  });
-  agents.push(a);
-  return { a, auditPath: join(dir, 'audit.jsonl') };
-}
-
-/** POST /api/v1/analyses/:id/resume with `payload` and `headers`. */
-function resume(a: Agent, id: string, headers: Record<string, string>, payload: object) {
-  return a.apiApp.inject({ method: 'POST', url: `/api/v1/analyses/${id}/resume`, headers, payload });
-}
-
-/** The audit log's entries. */
-function auditEntries(path: string): Record<string, unknown>[] {
-  return readFileSync(path, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
-/** Requests with a canary at 20% errors vs 1%: a rollback within a few looks. */
-function regressed(look: number): RequestSample[] {
-  const out: RequestSample[] = [];
-  for (let i = 0; i < 200; i++) {
-    const t = 1_767_225_600_000 + look * 10_000 + i * 50;
-    out.push({
-      service: 'cart',
-      version: '1',
-      cohort: 'baseline',
-      endUnixMs: t,
-      durationMs: 30 + (i % 7),
-      error: i % 100 === 0,
-    });
-    out.push({
-      service: 'cart',
-      version: '2',
-      cohort: 'canary',
-      endUnixMs: t + 1,
-      durationMs: 30 + (i % 7),
-      error: i % 5 === 0,
-    });
-  }
-  return out;
-}
+afterEach(stopApiAgents);
 
 const auth = { authorization: 'Bearer t0ken' };
 

@@ -98,6 +98,37 @@ describe('cluster mode with the OpenTelemetry exporters', () => {
       analysis: string;
     };
     expect(judged).toMatchObject({ verdict: 'running', analysis: 'shop:1.1' });
+    // an operator's action sent to the replica that does not own the service: the owner acts
+    const act = (action: string) =>
+      fetch(`${two.apiUrl}/api/v1/analyses/shop:1.1/${action}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ by: 'alice', reason: 'through the other replica' }),
+      });
+    const paused = await act('pause');
+    expect(paused.status).toBe(200);
+    expect(one.agent.registry.get('shop:1.1')?.paused).toMatchObject({
+      by: 'alice',
+      reason: 'through the other replica',
+    });
+    expect((await act('resume')).status).toBe(200);
+    expect(one.agent.registry.get('shop:1.1')?.paused).toBeUndefined();
+    // a rollback by hand through the non-owner: claimed in Redis and recorded by the owner before the answer
+    const rolled = await act('rollback');
+    expect(rolled.status).toBe(200);
+    const { decision } = (await rolled.json()) as { decision: { id: string; manual: { by: string } } };
+    expect(decision.manual.by).toBe('alice');
+    expect(one.agent.audit.findDecision(decision.id)).toMatchObject({ outcome: 'rollback' });
+    const judgedNow = (await (await fetch(`${two.apiUrl}/api/v1/judge?service=shop&canaryVersion=1.1`)).json()) as {
+      verdict: string;
+    };
+    expect(judgedNow.verdict).toBe('fail');
+    const unknown = await fetch(`${two.apiUrl}/api/v1/analyses/nope/pause`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ by: 'alice', reason: 'x' }),
+    });
+    expect(unknown.status).toBe(404);
   });
 
   it('hands the service over once the traffic moved and the owner has been quiet for handoverQuiet', async () => {

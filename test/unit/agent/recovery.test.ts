@@ -94,6 +94,7 @@ describe('recoverFromAudit', () => {
       plansTooOld: 1,
       versionsDecided: 0,
       versionsResumed: 0,
+      pausesApplied: 0,
       decisionsRedispatched: 0,
     });
     expect(exported).toEqual([
@@ -144,6 +145,10 @@ describe('reconcileAnalyses: what the audit log recorded after the checkpoint', 
     const registry = {
       resumeTo: (service: string, version: string, n: number) => (calls.push(`resumeTo ${version} ${n}`), n > 0),
       markDecided: (d: Decision) => (calls.push(`decided ${d.id}`), d.id !== 'known'),
+      pauseTo: (id: string, p: { paused: unknown; atUnixMs: number }) => (
+        calls.push(`pauseTo ${id} ${p.paused ? 'paused' : 'unpaused'} ${p.atUnixMs}`),
+        true
+      ),
     };
     const dispatched: string[] = [];
     const [a1, a2, b, known, lost] = ['a1', 'a2', 'b', 'known', 'lost'].map((id) => ({
@@ -156,6 +161,28 @@ describe('reconcileAnalyses: what the audit log recorded after the checkpoint', 
       entry(a2!),
       entry(b!),
       entry(known!),
+      {
+        type: 'pause',
+        analysis: 'x',
+        service: 's',
+        canaryVersion: 'A',
+        by: 'al',
+        reason: 'look',
+        token: 't',
+        atUnixMs: 5,
+      },
+      {
+        type: 'unpause',
+        analysis: 'x',
+        service: 's',
+        canaryVersion: 'A',
+        by: 'al',
+        reason: 'ok',
+        token: 't',
+        atUnixMs: 9,
+      },
+      { type: 'pause', analysis: 'y', service: 's', canaryVersion: 'B', by: 'bo', reason: 'hm', atUnixMs: 7 },
+      { type: 'pause', analysis: 'z', service: 's', canaryVersion: 'C', by: 'bo', reason: 'no time' },
     ]);
     // A: one resume, then a2 (a1 came before the resume); b and known: no resume
     expect(calls).toEqual([
@@ -165,8 +192,11 @@ describe('reconcileAnalyses: what the audit log recorded after the checkpoint', 
       'decided b',
       'resumeTo known 0',
       'decided known',
+      // the last pause or unpause of each analysis (x: lifted at 9); an entry without its time is not applied
+      'pauseTo x unpaused 9',
+      'pauseTo y paused 7',
     ]);
-    expect(out).toEqual({ versionsDecided: 2, versionsResumed: 1, decisionsRedispatched: 1 });
+    expect(out).toEqual({ versionsDecided: 2, versionsResumed: 1, pausesApplied: 2, decisionsRedispatched: 1 });
     expect(dispatched).toEqual(['lost']); // b is in the log already
   });
 });
