@@ -93,6 +93,9 @@ export function createActions(opts: ActionsOptions): Actions {
     stepTimeoutMs: config.actions.stepTimeout,
     metrics: jobOutcomeMetrics(opts.metrics),
     link: publicUrl ? (d) => reportLink(publicUrl, d.id) : undefined,
+    analysisLink: publicUrl
+      ? (id) => `${publicUrl.replace(/\/$/, '')}/api/v1/analyses/${encodeURIComponent(id)}`
+      : undefined,
     redact: configRedaction(loaded),
   });
   return {
