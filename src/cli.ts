@@ -1,5 +1,5 @@
 /**
- * `vigil serve | validate | replay | demo | status | decisions | pause | resume | rollback | promote`. Exit codes: 0 ok, 1 runtime failure, 2 bad config or
+ * `vigil serve | validate | replay | demo | status | decisions | report | pause | resume | rollback | promote`. Exit codes: 0 ok, 1 runtime failure, 2 bad config or
  * bad usage. Data goes to stdout, progress and logs to stderr.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -497,7 +497,8 @@ function addConnectors(program: Command, setCode: SetExitCode): void {
   );
 }
 
-/** The options `vigil status` and `vigil decisions` share: where the agent's API is, the token, the timeout. */
+/** The options of the verbs that ask a running agent (status, decisions, report, pause, resume, rollback, promote): where
+ *  the agent's API is, the token, the timeout. */
 function apiClientOptions(cmd: Command): Command {
   return cmd
     .option('--api <url>', `the agent's API base URL (default: ${DEFAULT_API_URL}, or the API address of --config)`)
@@ -620,6 +621,33 @@ function addOperatorVerbs(program: Command, setCode: SetExitCode): void {
   }
 }
 
+/** `vigil report`: a decision's report from a running agent. */
+function addReport(program: Command, setCode: SetExitCode): void {
+  after(
+    apiClientOptions(
+      program
+        .command('report')
+        .summary("Print a decision's report (Markdown or HTML) from a running agent.")
+        .description(
+          `Print the report of one decision of a running agent: what was compared, the evidence look by look, why it decided, the rollback plan's steps with their answers and timings, the manual actions with who and why, the config hash, and how to resume. Markdown by default; --format html writes the page a browser shows (the link in chat messages). The id is a decision's (vigil decisions lists them). ${WHERE_THE_API_IS} An unknown id is one line with HTTP 404, exit 1.`,
+        )
+        .argument('<id>', 'the decision id (vigil decisions)')
+        .addOption(new Option('-f, --format <format>', 'output format').choices(['md', 'html']).default('md')),
+    ).action(async (id: string, o: ApiClientOpts & { format: 'md' | 'html' }) => {
+      const target = apiTarget(o, 'report');
+      if (typeof target === 'number') return setCode(target);
+      const write = (text: string) => process.stdout.write(text);
+      const { runReport } = await import('./report-client.js');
+      setCode(await runReport({ ...target, id, format: o.format, timeoutMs: o.timeout, write, err }));
+    }),
+    examples([
+      ['', 'vigil report d-3f2a9c41b7e05d18'],
+      ['the agent of this config, on this machine', 'vigil report d-3f2a9c41b7e05d18 --config /etc/vigil/vigil.yaml'],
+      ['a page to open in a browser', 'vigil report d-3f2a9c41b7e05d18 --format html > report.html'],
+    ]),
+  );
+}
+
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
   const setCode: SetExitCode = (c) => {
@@ -634,6 +662,7 @@ export async function main(argv: string[]): Promise<number> {
     addDemo,
     addConnectors,
     addStatus,
+    addReport,
     addOperatorVerbs,
   ])
     add(program, setCode);

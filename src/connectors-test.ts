@@ -15,6 +15,7 @@ import type { LoadedConfig, Registries } from './config/load.js';
 import { buildConnector, type ConnectorSection } from './connectors-build.js';
 import { describeCheckError } from './connectors-check.js';
 import { targetOf } from './jobs/plan-runner.js';
+import { reportLink } from './decide/report.js';
 import { redact, redactUrl, secretValues } from '../connectors/shared/redact.js';
 import type {
   AnyConnector,
@@ -263,9 +264,7 @@ async function notify(conn: Notifier, run: TestRun): Promise<boolean> {
   const notification: Notification = {
     kind: 'decision',
     decision,
-    ...(publicUrl
-      ? { link: `${publicUrl.replace(/\/$/, '')}/api/v1/decisions/${encodeURIComponent(decision.id)}` }
-      : {}),
+    ...(publicUrl ? { link: reportLink(publicUrl, decision.id) } : {}),
   };
   run.net.mode = o.send ? 'send' : 'capture';
   try {

@@ -91,6 +91,7 @@ function controlApi(
     registry,
     audit,
     auth: opts.loaded.config.server.auth,
+    publicUrl: opts.loaded.config.server.api.publicUrl,
     queues: { actions: actions.actions, notifications: actions.notifications },
     ready: () => (listening() ? [] : ['not listening yet']),
     dependencies: async () => {
@@ -98,14 +99,14 @@ function controlApi(
       return [...(redis === undefined ? [] : [redis]), ...(node?.problems() ?? [])];
     },
     warnings: () => actions.health.problems(),
-    operate: operatorFor(pipeline, node),
+    operate: operatorFor(pipeline, node, opts.logger),
     ...(node ? { cluster: node } : {}),
   });
 }
 
 /** The API's operator actions (src/agent/operator.ts) on this agent's pipeline; in cluster mode a resume is counted in
  *  Redis first, a decision by hand is claimed there before it is answered, and a pause is checkpointed at once. */
-function operatorFor(pipeline: Pipeline, node: ClusterNode | undefined): ApiDeps['operate'] {
+function operatorFor(pipeline: Pipeline, node: ClusterNode | undefined, logger: Logger): ApiDeps['operate'] {
   const deps: OperatorDeps = {
     registry: pipeline.registry,
     audit: pipeline.audit,
@@ -118,6 +119,13 @@ function operatorFor(pipeline: Pipeline, node: ClusterNode | undefined): ApiDeps
       await pipeline.dispatched();
     },
     now: Date.now,
+    dryRun: pipeline.dryRun,
+    notify: (n) =>
+      pipeline.actions.runner
+        .notifyOperator(n)
+        .catch((err: unknown) =>
+          logger.error({ err, analysis: n.analysis.id }, 'operator notification could not be enqueued'),
+        ),
   };
   return async (id, action, who) => {
     const r = await operate(deps, id, action, who);

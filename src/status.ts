@@ -73,7 +73,7 @@ export function fetchFailureReason(e: unknown, timeoutMs: number): string {
   return msg.split('\n')[0] ?? msg;
 }
 
-function oneLine(s: string, max = 200): string {
+export function oneLine(s: string, max = 200): string {
   const flat = s.replace(/\s+/g, ' ').trim();
   return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
@@ -119,15 +119,25 @@ export interface ApiCall {
   fetch?: typeof globalThis.fetch;
 }
 
+/** What `callApi` asks: the verb (for messages), the path, the method and JSON body, the scope the request needs
+ *  (named when the token is refused), and what a 404 means to the caller (added to its message). */
+export interface ApiRequest {
+  verb: string;
+  path: string;
+  method?: 'GET' | 'POST';
+  body?: unknown;
+  scope: 'read' | 'operate';
+  notFoundHint?: string;
+}
+
 /**
- * One request to the agent's API as `vigil <verb>`: the parsed JSON answer of a 2xx, or undefined after ONE line on
- * stderr naming the URL and why (unreachable, refused token, HTTP error with the API's message, not a Vigil answer).
- * `scope`: the token scope the request needs (said when the token is refused).
+ * One request to the agent's API as `vigil <verb>`: the answer of a 2xx as text with its content type, or undefined
+ * after ONE line on stderr naming the URL and why (unreachable, refused token, HTTP error with the API's message).
  */
-export async function callApi(
+export async function requestApi(
   o: ApiCall,
-  req: { verb: string; path: string; method?: 'GET' | 'POST'; body?: unknown; scope: 'read' | 'operate' },
-): Promise<unknown> {
+  req: ApiRequest & { accept: string },
+): Promise<{ text: string; type: string; url: string } | undefined> {
   const fetch = o.fetch ?? globalThis.fetch;
   const url = new URL(req.path, o.api).href;
   const fail = (why: string): undefined => {
@@ -135,11 +145,12 @@ export async function callApi(
     return undefined;
   };
   let res: Response;
+  let text: string;
   try {
     res = await fetch(url, {
       method: req.method ?? 'GET',
       headers: {
-        accept: 'application/json',
+        accept: req.accept,
         ...(req.body !== undefined ? { 'content-type': 'application/json' } : {}),
         ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
       },
@@ -147,18 +158,13 @@ export async function callApi(
       signal: AbortSignal.timeout(o.timeoutMs),
       redirect: 'manual',
     });
+    text = await res.text();
   } catch (e) {
     const why = fetchFailureReason(e, o.timeoutMs);
     const hint = /ECONNREFUSED/.test(why)
       ? ': is `vigil serve` running there? (point at it with --api or --config)'
       : '';
     return fail(`${why}${hint}`);
-  }
-  let text: string;
-  try {
-    text = await res.text();
-  } catch (e) {
-    return fail(`the answer broke off: ${fetchFailureReason(e, o.timeoutMs)}`);
   }
   if (res.status === 401 || res.status === 403) {
     return fail(
@@ -167,11 +173,23 @@ export async function callApi(
         : `HTTP ${res.status}: the API needs a bearer token; pass --token <token> or set VIGIL_TOKEN`,
     );
   }
+  if (res.status === 404 && req.notFoundHint !== undefined)
+    return fail(`HTTP 404${apiMessage(text) || (text ? `: ${oneLine(text)}` : '')} (${req.notFoundHint})`);
   if (!res.ok) return fail(`HTTP ${res.status}${apiMessage(text) || (text ? `: ${oneLine(text)}` : '')}`);
+  return { text, type: res.headers.get('content-type') ?? '', url };
+}
+
+/** `requestApi` for a JSON answer: the parsed body, or undefined after one line on stderr. */
+export async function callApi(o: ApiCall, req: ApiRequest): Promise<unknown> {
+  const answer = await requestApi(o, { ...req, accept: 'application/json' });
+  if (answer === undefined) return undefined;
   try {
-    return JSON.parse(text) as unknown;
+    return JSON.parse(answer.text) as unknown;
   } catch {
-    return fail(`HTTP ${res.status} but not a Vigil API answer (is --api the agent's API port?): ${oneLine(text, 80)}`);
+    o.err(
+      `vigil ${req.verb}: ${answer.url}: not a Vigil API answer (is --api the agent's API port?): ${oneLine(answer.text, 80)}`,
+    );
+    return undefined;
   }
 }
 

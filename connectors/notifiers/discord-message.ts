@@ -1,10 +1,11 @@
 import type { Notification } from '../../src/contracts/connector.js';
 import {
-  DRY_RUN_NOTE,
   fitWithin,
   moreMetricsLine,
   notificationView,
+  refLabel,
   type NotificationView,
+  type PlanView,
 } from '../shared/notification-view.js';
 import { truncate } from './slack-message.js';
 
@@ -25,8 +26,9 @@ export const DISCORD_LIMITS = {
   embedTotal: 6000,
 } as const;
 
-/** 6 fact fields + metrics + "more" + "other metrics" + plan stays within 25 fields. */
-export const DISCORD_MAX_METRICS = 15;
+/** 8 fact fields (a decision by hand has By and Why) + metrics + "more" + confidence + "other metrics" + plan stays
+ *  within 25 fields. */
+export const DISCORD_MAX_METRICS = 13;
 
 export interface DiscordEmbedField {
   name: string;
@@ -74,18 +76,18 @@ const COLOR: Record<NotificationView['tone'], number> = {
   neutral: 0x9b9b9b,
 };
 
-function actionField(v: NotificationView): { name: string; value: string } {
-  if (v.action.kind === 'steps')
-    return { name: 'Steps', value: v.action.steps.map((s) => `• ${escapeDiscord(s)}`).join('\n') };
-  if (v.action.kind === 'plan') {
+function actionField(action: PlanView): { name: string; value: string } {
+  if (action.kind === 'steps')
+    return { name: 'Steps', value: action.steps.map((s) => `• ${escapeDiscord(s)}`).join('\n') };
+  if (action.kind === 'plan') {
     return {
       name: 'Plan',
-      value: v.action.steps
+      value: action.steps
         .map((s) => (s.failed ? `**${escapeDiscord(s.connector)} (failed here)**` : escapeDiscord(s.connector)))
         .join(' → '),
     };
   }
-  return { name: 'Plan', value: escapeDiscord(v.action.text) };
+  return { name: 'Plan', value: escapeDiscord(action.text) };
 }
 
 function embedOf(v: NotificationView, limit: number): DiscordEmbed {
@@ -113,18 +115,20 @@ function embedOf(v: NotificationView, limit: number): DiscordEmbed {
   if (v.moreMetrics > 0) fields.push(field('More metrics', moreMetricsLine(v.moreMetrics), false));
   if (v.confidence) fields.push(field('Confidence', escapeDiscord(v.confidence.replace(/^Confidence: /, '')), false));
   if (v.otherMetrics) fields.push(field('Other metrics', escapeDiscord(v.otherMetrics), false));
-  const action = actionField(v);
-  fields.push(field(action.name, action.value, false));
+  if (v.action) {
+    const action = actionField(v.action);
+    fields.push(field(action.name, action.value, false));
+  }
 
-  const footer = [`Decision ${v.decisionId}`, `config ${v.configHash}`];
-  if (v.dryRun) footer.push(`⚠ ${DRY_RUN_NOTE}`);
+  const footer = [refLabel(v), ...v.footnotes];
+  if (v.dryRun) footer.push(`⚠ ${v.dryRunNote}`);
   const embed: DiscordEmbed = {
     title: truncate(v.title, DISCORD_LIMITS.title),
     description: cut(description, lim(DISCORD_LIMITS.description)),
     color: COLOR[v.tone],
     fields: fields.slice(0, DISCORD_LIMITS.fields),
     footer: { text: cut(footer.join(' · '), lim(DISCORD_LIMITS.footer)) },
-    timestamp: new Date(v.decision.eventTimeUnixMs).toISOString(),
+    timestamp: new Date(v.atUnixMs).toISOString(),
   };
   if (v.link) embed.url = v.link;
   return embed;

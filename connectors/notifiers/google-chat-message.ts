@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Notification } from '../../src/contracts/connector.js';
-import { subjectOf } from '../shared/explain.js';
 import {
-  DRY_RUN_NOTE,
   fitWithin,
   jsonBytes,
   moreMetricsLine,
   notificationView,
+  openLinkText,
+  refLabel,
   type NotificationView,
+  type PlanView,
 } from '../shared/notification-view.js';
 import { truncate } from './slack-message.js';
 
@@ -66,17 +67,33 @@ const TONE_COLOR: Record<NotificationView['tone'], string> = {
   neutral: '#5f6368',
 };
 
-/** A thread key per decision (every notification about a decision lands in one thread); <= 64 chars. */
-export function threadKeyOf(decisionId: string): string {
-  const key = `vigil-${decisionId}`;
+/** A thread key per decision (every notification about a decision lands in one thread), or per analysis (its
+ *  pauses and resumes); <= 64 chars. */
+export function threadKeyOf(id: string): string {
+  const key = `vigil-${id}`;
   if (key.length <= GOOGLE_CHAT_LIMITS.threadKey) return key;
-  return `vigil-${createHash('sha256').update(decisionId).digest('hex').slice(0, 40)}`;
+  return `vigil-${createHash('sha256').update(id).digest('hex').slice(0, 40)}`;
+}
+
+const para = (text: string): TextParagraph => ({ textParagraph: { text } });
+const colored = (s: string, color: string) => `<font color="${color}">${s}</font>`;
+
+/** What the plan does (Plan), did (Steps), or where it stopped (Plan, the failed step marked). */
+function actionSection(action: PlanView, html: (s: string) => string): ChatSection {
+  if (action.kind === 'steps') {
+    return { header: 'Steps', widgets: [para(action.steps.map((s) => `• ${html(s)}`).join('<br>'))] };
+  }
+  if (action.kind === 'plan') {
+    const steps = action.steps.map((s) =>
+      s.failed ? `<b>${colored(`${html(s.connector)} (failed here)`, TONE_COLOR.danger)}</b>` : html(s.connector),
+    );
+    return { header: 'Plan', widgets: [para(steps.join(' → '))] };
+  }
+  return { header: 'Plan', widgets: [para(html(action.text))] };
 }
 
 function sections(v: NotificationView, limit: number): ChatSection[] {
   const html = (s: string) => escapeChatHtml(truncate(s, limit));
-  const para = (text: string): TextParagraph => ({ textParagraph: { text } });
-  const colored = (s: string, color: string) => `<font color="${color}">${s}</font>`;
 
   const lead = v.failure
     ? [
@@ -101,32 +118,20 @@ function sections(v: NotificationView, limit: number): ChatSection[] {
   if (v.confidence) metricWidgets.push(para(`<i>${html(v.confidence)}</i>`));
   if (v.otherMetrics) metricWidgets.push(para(`<b>Other metrics:</b> ${html(v.otherMetrics)}`));
 
-  let action: ChatSection;
-  if (v.action.kind === 'steps') {
-    action = { header: 'Steps', widgets: [para(v.action.steps.map((s) => `• ${html(s)}`).join('<br>'))] };
-  } else if (v.action.kind === 'plan') {
-    const steps = v.action.steps.map((s) =>
-      s.failed ? `<b>${colored(`${html(s.connector)} (failed here)`, TONE_COLOR.danger)}</b>` : html(s.connector),
-    );
-    action = { header: 'Plan', widgets: [para(steps.join(' → '))] };
-  } else {
-    action = { header: 'Plan', widgets: [para(html(v.action.text))] };
-  }
-
-  const footer = [`Decision ${html(v.decisionId)}`, `config ${html(v.configHash)}`];
-  if (v.dryRun) footer.push(`<b>${colored(`⚠ ${DRY_RUN_NOTE}`, TONE_COLOR.warning)}</b>`);
+  const footer = [refLabel(v), ...v.footnotes].map(html);
+  if (v.dryRun) footer.push(`<b>${colored(`⚠ ${v.dryRunNote}`, TONE_COLOR.warning)}</b>`);
   const last: ChatWidget[] = [para(footer.join(' · '))];
   if (v.link)
-    last.push({ buttonList: { buttons: [{ text: 'Open the decision', onClick: { openLink: { url: v.link } } }] } });
+    last.push({ buttonList: { buttons: [{ text: openLinkText(v), onClick: { openLink: { url: v.link } } }] } });
 
   return [
     { widgets: [para(lead)] },
     {
-      header: 'Decision',
+      header: v.ref.heading,
       widgets: v.facts.map((f) => ({ decoratedText: { topLabel: f.label, text: html(f.value), wrapText: true } })),
     },
     ...(metricWidgets.length > 0 ? [{ header: 'Metrics', widgets: metricWidgets }] : []),
-    action,
+    ...(v.action ? [actionSection(v.action, html)] : []),
     { widgets: last },
   ];
 }
@@ -136,35 +141,32 @@ function sections(v: NotificationView, limit: number): ChatSection[] {
  * title and "service · canary vs baseline" as header, the reason (for action-failed the connector, its
  * error and the advice first), the facts, one paragraph per deciding metric (effect with bounds, p-value,
  * alpha, samples, summary), other metrics, the plan or its steps, the footer (decision id, config hash,
- * dry-run marker) and an "Open the decision" button when a link is set. With `threaded`, the message
- * carries a thread key per decision. Pure.
+ * dry-run marker) and an "Open the decision" button when a link is set. An operator's pause or resume: what it
+ * means, By and Why, the analysis' facts, its id and an "Open the analysis" button. With `threaded`, the message
+ * carries a thread key per decision (per analysis for pauses and resumes). Pure.
  */
 export function buildGoogleChatMessage(
   n: Notification,
   opts: { dryRun: boolean; threaded: boolean },
 ): GoogleChatMessage {
   const v = notificationView(n, { dryRun: opts.dryRun, maxMetrics: GOOGLE_CHAT_LIMITS.maxMetrics });
-  const d = v.decision;
   const build = (limit: number): GoogleChatMessage => {
     const m: GoogleChatMessage = {
       text: truncate(neutralizeChatText(v.title), Math.min(limit, GOOGLE_CHAT_LIMITS.text)),
       cardsV2: [
         {
-          cardId: 'vigil-decision',
+          cardId: `vigil-${v.ref.heading.toLowerCase()}`,
           card: {
             header: {
               title: truncate(v.title, Math.min(limit, GOOGLE_CHAT_LIMITS.headerTitle)),
-              subtitle: truncate(
-                `${subjectOf(d)} · canary ${d.canaryVersion} vs baseline ${d.baselineVersion}`,
-                Math.min(limit, GOOGLE_CHAT_LIMITS.headerTitle),
-              ),
+              subtitle: truncate(v.subtitle, Math.min(limit, GOOGLE_CHAT_LIMITS.headerTitle)),
             },
             sections: sections(v, limit),
           },
         },
       ],
     };
-    if (opts.threaded) m.thread = { threadKey: threadKeyOf(d.id) };
+    if (opts.threaded) m.thread = { threadKey: threadKeyOf(v.threadId) };
     return m;
   };
   return fitWithin(build, jsonBytes, GOOGLE_CHAT_LIMITS.payloadBytes);

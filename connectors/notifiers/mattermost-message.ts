@@ -1,9 +1,9 @@
 import type { Notification } from '../../src/contracts/connector.js';
 import {
-  DRY_RUN_NOTE,
   fitWithin,
   moreMetricsLine,
   notificationView,
+  refLabel,
   type NotificationView,
 } from '../shared/notification-view.js';
 import { truncate } from './slack-message.js';
@@ -32,7 +32,8 @@ export interface MattermostAttachment {
   title_link?: string;
   text: string;
   fields: MattermostField[];
-  footer: string;
+  /** Config hash and the dry-run marker; absent when there is neither (an operator's pause or resume). */
+  footer?: string;
 }
 
 /** The incoming-webhook body (Slack-compatible): `text` plus one message attachment. */
@@ -84,13 +85,13 @@ function attachmentText(v: NotificationView, limit: number): string {
   if (v.moreMetrics > 0) parts.push(esc(moreMetricsLine(v.moreMetrics)));
   if (v.confidence) parts.push(`*${esc(v.confidence)}*`);
   if (v.otherMetrics) parts.push(`**Other metrics:** ${esc(v.otherMetrics)}`);
-  if (v.action.kind === 'steps') {
+  if (v.action?.kind === 'steps') {
     parts.push(`**Steps:**\n${v.action.steps.map((s) => `- ${esc(s)}`).join('\n')}`);
-  } else if (v.action.kind === 'plan') {
+  } else if (v.action?.kind === 'plan') {
     parts.push(
       `**Plan:** ${v.action.steps.map((s) => (s.failed ? `**${esc(s.connector)} (failed here)**` : esc(s.connector))).join(' → ')}`,
     );
-  } else {
+  } else if (v.action) {
     parts.push(esc(v.action.text));
   }
   return parts.join('\n\n');
@@ -113,7 +114,8 @@ export function mattermostChars(m: MattermostMessage): number {
  * (coloured by outcome) has the decision as its linked title, the reason (for action-failed the
  * connector, its error and the advice first), one paragraph per deciding metric (effect with bounds,
  * p-value, alpha, samples, summary), other metrics, the plan or its steps, the facts as short fields, a
- * plain fallback and a footer with config hash and the dry-run marker. Pure.
+ * plain fallback and a footer with config hash and the dry-run marker. An operator's pause or resume: what it
+ * means, By and Why, the analysis' facts, the analysis as the linked title. Pure.
  */
 export function buildMattermostMessage(
   n: Notification,
@@ -124,11 +126,12 @@ export function buildMattermostMessage(
     const attachment: MattermostAttachment = {
       fallback: breakMentions(cut([v.title, ...v.lines].join('\n'), Math.min(limit, MATTERMOST_LIMITS.fallback))),
       color: COLOR[v.tone],
-      title: cut(`Decision ${v.decisionId}`, MATTERMOST_LIMITS.title),
+      title: cut(refLabel(v), MATTERMOST_LIMITS.title),
       text: attachmentText(v, limit),
       fields: v.facts.map((f) => ({ short: true, title: f.label, value: escapeMattermost(cut(f.value, limit)) })),
-      footer: [`config ${v.configHash}`, ...(v.dryRun ? [`⚠ ${DRY_RUN_NOTE}`] : [])].join(' · '),
     };
+    const footer = [...v.footnotes, ...(v.dryRun ? [`⚠ ${v.dryRunNote}`] : [])];
+    if (footer.length > 0) attachment.footer = footer.join(' · ');
     if (v.link) attachment.title_link = v.link;
     const m: MattermostMessage = {
       text: `**${escapeMattermost(cut(v.title, Math.min(limit, MATTERMOST_LIMITS.title)))}**`,

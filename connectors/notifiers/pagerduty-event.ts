@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { Notification } from '../../src/contracts/connector.js';
-import type { MetricVerdict } from '../../src/contracts/decision.js';
-import { decidingVerdicts, subjectOf } from '../shared/explain.js';
-import { notificationView } from '../shared/notification-view.js';
+import type { DecisionNotification, Notification, OperatorNotification } from '../../src/contracts/connector.js';
+import type { Decision, MetricVerdict } from '../../src/contracts/decision.js';
+import { decidingVerdicts, formatInstant, subjectOf } from '../shared/explain.js';
+import { decisionView, operatorView } from '../shared/notification-view.js';
 import { truncate } from './slack-message.js';
 
 /**
@@ -45,7 +45,32 @@ export interface PagerDutyResolve {
   dedup_key: string;
 }
 
-export type PagerDutyEvent = PagerDutyTrigger | PagerDutyResolve;
+/**
+ * A change event (Events API v2, `POST /v2/change/enqueue`, same routing key): something changed that is not a
+ * problem. PagerDuty notifies nobody; it lists the change on the service ("Recent Changes") and on its incidents.
+ */
+export interface PagerDutyChange {
+  routing_key: string;
+  payload: {
+    summary: string;
+    source: string;
+    timestamp: string;
+    custom_details: Record<string, unknown>;
+  };
+  links?: { href: string; text: string }[];
+}
+
+export type PagerDutyEvent = PagerDutyTrigger | PagerDutyResolve | PagerDutyChange;
+
+/** True for an alert event (trigger, resolve: `/v2/enqueue`), false for a change event (`/v2/change/enqueue`). */
+export function isAlertEvent(e: PagerDutyEvent): e is PagerDutyTrigger | PagerDutyResolve {
+  return 'event_action' in e;
+}
+
+/** Where change events go: `change/enqueue` next to the alert events' `enqueue` (`url` resolved relative to it). */
+export function changeEventsUrl(alertEventsUrl: string): string {
+  return new URL('change/enqueue', alertEventsUrl).href;
+}
 
 export interface PagerDutyEventOptions {
   routingKey: string;
@@ -112,11 +137,26 @@ function metricDetails(v: MetricVerdict): Record<string, unknown> {
  * - action-failed → trigger, critical (the plan stopped: a human must act);
  * - plan-completed → trigger (`severity`): PagerDuty appends it to the open alert's log; with
  *   `resolveAfterRollback` it resolves the alert instead.
+ * - operator (an operator paused or resumed an analysis) → a change event: not an incident, nobody is paged;
+ *   responders see it among the service's recent changes (`operatorChange`).
  * `dedup_key` is the analysis id, so every event of one canary lands on one alert. A dry run triggers with
- * severity `info` and a "[dry-run]" summary. Pure.
+ * severity `info` and a "[dry-run]" summary. A decision taken by hand carries `manual` (by, reason, token, at) in
+ * `custom_details`. Pure.
  */
 export function buildPagerDutyEvent(n: Notification, opts: PagerDutyEventOptions): PagerDutyEvent | undefined {
-  const v = notificationView(n, { dryRun: opts.dryRun, maxMetrics: PAGERDUTY_LIMITS.maxMetrics });
+  return n.kind === 'operator' ? operatorChange(n, opts) : decisionEvent(n, opts);
+}
+
+/** Who took a decision by hand, why (verbatim), with which token and when; absent on the detectors' decisions. */
+function manualDetails(d: Decision): Record<string, unknown> {
+  if (!d.manual) return {};
+  const { by, reason, token, atUnixMs } = d.manual;
+  const cut = (x: string) => truncate(x, PAGERDUTY_LIMITS.detailText);
+  return { manual: { by: cut(by), reason: cut(reason), token: cut(token), at: formatInstant(atUnixMs) } };
+}
+
+function decisionEvent(n: DecisionNotification, opts: PagerDutyEventOptions): PagerDutyEvent | undefined {
+  const v = decisionView(n, { dryRun: opts.dryRun, maxMetrics: PAGERDUTY_LIMITS.maxMetrics });
   const d = v.decision;
   const dedup = dedupKeyOf(d.analysis);
   const resolve = (): PagerDutyResolve => ({ routing_key: opts.routingKey, event_action: 'resolve', dedup_key: dedup });
@@ -149,6 +189,7 @@ export function buildPagerDutyEvent(n: Notification, opts: PagerDutyEventOptions
     look: d.look,
     config_hash: d.configHash,
     plan: d.plan,
+    ...manualDetails(d),
     metrics: d.verdicts.slice(0, PAGERDUTY_LIMITS.maxMetrics).map(metricDetails),
   };
   if (v.confidence) details.confidence = v.confidence;
@@ -190,5 +231,41 @@ export function buildPagerDutyEvent(n: Notification, opts: PagerDutyEventOptions
     event.client_url = v.link;
     event.links = [{ href: v.link, text: `Decision ${d.id} in Vigil` }];
   }
+  return event;
+}
+
+/**
+ * The change event of an operator's pause or resume: summary "checkout canary 1.2.3: analysis paused by alice"
+ * ("[dry-run] " first in a dry run), `source` as for alerts, the time of the action, who, why (verbatim), the token
+ * and the analysis in `custom_details`, the analysis link in `links`. Pure.
+ */
+function operatorChange(n: OperatorNotification, opts: PagerDutyEventOptions): PagerDutyChange {
+  const v = operatorView(n, { dryRun: opts.dryRun });
+  const { operator: o, analysis: a } = n;
+  const event: PagerDutyChange = {
+    routing_key: opts.routingKey,
+    payload: {
+      summary: truncate(v.title, PAGERDUTY_LIMITS.summary),
+      source: truncate(opts.source ?? a.service, PAGERDUTY_LIMITS.source),
+      timestamp: new Date(Number.isFinite(o.atUnixMs) ? o.atUnixMs : opts.nowMs).toISOString(),
+      custom_details: {
+        explanation: explanationOf([v.title, ...v.lines]),
+        kind: n.kind,
+        action: o.action,
+        by: truncate(o.by, PAGERDUTY_LIMITS.detailText),
+        reason: truncate(o.reason, PAGERDUTY_LIMITS.detailText),
+        token: truncate(o.token, PAGERDUTY_LIMITS.detailText),
+        dry_run: v.dryRun,
+        service: a.service,
+        canary_version: a.canaryVersion,
+        baseline_version: a.baselineVersion,
+        analysis: a.id,
+        look: a.look,
+        phase: a.phase,
+        why: truncate(a.why, PAGERDUTY_LIMITS.detailText),
+      },
+    },
+  };
+  if (v.link) event.links = [{ href: v.link, text: `Analysis ${a.id} in Vigil` }];
   return event;
 }

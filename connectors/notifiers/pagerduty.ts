@@ -1,11 +1,17 @@
 import { z } from 'zod';
 import type { Logger } from 'pino';
-import type { ConnectorDeps, ConnectorFactory, Notification, Notifier } from '../../src/contracts/connector.js';
+import {
+  notificationIds,
+  type ConnectorDeps,
+  type ConnectorFactory,
+  type Notification,
+  type Notifier,
+} from '../../src/contracts/connector.js';
 import { abortedError } from '../shared/http.js';
 import { redactUrl } from '../shared/redact.js';
 import { httpUrl, parseOptions, timeoutMsOption } from '../shared/options.js';
 import { postSigned } from '../shared/signed-post.js';
-import { buildPagerDutyEvent } from './pagerduty-event.js';
+import { buildPagerDutyEvent, changeEventsUrl, isAlertEvent } from './pagerduty-event.js';
 import { withBindings } from '../shared/log.js';
 
 export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
@@ -46,7 +52,9 @@ export type PagerDutyOptions = z.output<typeof schema>;
  * resolves it (see `buildPagerDutyEvent`). Options: `routingKey` (required: the integration key; it
  * travels in the body, never in logs or errors), `url` (default the US endpoint), `severity` of a
  * rollback (default `error`), `source` (default the service), `onAbandoned` (`ignore` or `trigger` a
- * warning), `resolveAfterRollback` (default false: the alert stays open for a human), `timeoutMs`.
+ * warning), `resolveAfterRollback` (default false: the alert stays open for a human), `timeoutMs`. An operator's
+ * pause or resume is no incident: it goes out as a change event (`change/enqueue` next to `url`, the same routing
+ * key), which pages nobody and shows among the service's recent changes.
  *
  * PagerDuty answers 202 Accepted. 400 (invalid event) is permanent; 429 (throttled) and 5xx are retried,
  * as PagerDuty documents. Dry runs trigger with severity `info` and a "[dry-run]" summary. No
@@ -57,7 +65,7 @@ export const pagerDutyNotifierFactory: ConnectorFactory<PagerDutyOptions> = {
   kind: 'notifier',
   parse: (options) => parseOptions('pagerduty', schema, options),
   create(name: string, options: PagerDutyOptions, deps: ConnectorDeps): Notifier {
-    const logUrl = redactUrl(options.url);
+    const changeUrl = changeEventsUrl(options.url);
     return {
       name,
       type: 'pagerduty',
@@ -65,15 +73,20 @@ export const pagerDutyNotifierFactory: ConnectorFactory<PagerDutyOptions> = {
       async post(n: Notification, ctx: { logger: Logger; signal: AbortSignal; dryRun: boolean }): Promise<void> {
         if (ctx.signal.aborted) throw abortedError('pagerduty', ctx.signal);
         const event = buildPagerDutyEvent(n, { ...options, dryRun: ctx.dryRun, nowMs: deps.now() });
-        const log = withBindings(ctx.logger, { connector: name, decisionId: n.decision.id, kind: n.kind });
+        const { decisionId, analysis } = notificationIds(n);
+        const log = withBindings(ctx.logger, { connector: name, decisionId, analysis, kind: n.kind });
         if (!event) {
-          log.debug({ decisionOutcome: n.decision.outcome }, 'pagerduty: nothing to send for this notification');
+          log.debug(
+            { decisionOutcome: n.kind === 'operator' ? undefined : n.decision.outcome },
+            'pagerduty: nothing to send for this notification',
+          );
           return;
         }
+        const url = isAlertEvent(event) ? options.url : changeUrl;
         await postSigned({
           vendor: 'pagerduty',
-          url: options.url,
-          logUrl,
+          url,
+          logUrl: redactUrl(url),
           body: JSON.stringify(event),
           contentType: 'application/json',
           // PagerDuty's answers do not echo the routing key; should one ever do, the key must not travel on.
@@ -83,7 +96,9 @@ export const pagerDutyNotifierFactory: ConnectorFactory<PagerDutyOptions> = {
           fetch: deps.fetch,
           logger: ctx.logger,
         });
-        log.debug({ action: event.event_action, dedupKey: event.dedup_key }, 'pagerduty event accepted');
+        if (isAlertEvent(event)) {
+          log.debug({ action: event.event_action, dedupKey: event.dedup_key }, 'pagerduty event accepted');
+        } else log.debug('pagerduty change event accepted');
       },
     };
   },

@@ -1,18 +1,12 @@
-import type { Decision } from '../../src/contracts/decision.js';
 import type { Notification } from '../../src/contracts/connector.js';
+import { FAILURE_ADVICE } from '../shared/explain.js';
 import {
-  FAILURE_ADVICE,
-  decidingVerdicts,
-  describeConfidence,
-  describeEffect,
-  describeEvidence,
-  describePlan,
-  describeStep,
-  explainNotification,
-  formatCount,
-  otherVerdicts,
-  subjectOf,
-} from '../shared/explain.js';
+  moreMetricsLine,
+  notificationView,
+  refLabel,
+  type NotificationView,
+  type PlanView,
+} from '../shared/notification-view.js';
 
 /**
  * Slack's documented Block Kit limits (block reference): header text 150 chars; section text 3000;
@@ -95,104 +89,88 @@ const ICON: Record<string, string> = {
   abandoned: ':grey_question:',
   'action-failed': ':x:',
   'plan-completed': ':rewind:',
+  pause: ':double_vertical_bar:',
+  resume: ':arrow_forward:',
 };
 
-function verdictBlocks(d: Decision): SlackBlock[] {
-  const deciding = decidingVerdicts(d);
-  const blocks = deciding.slice(0, MAX_VERDICT_BLOCKS).map((v) => {
+function verdictBlocks(v: NotificationView): SlackBlock[] {
+  const blocks = v.metrics.map((m) => {
     const lines = [
-      `*${escapeMrkdwn(v.metric)}* (${escapeMrkdwn(v.detector)}): *${v.phase.toUpperCase()}*`,
-      escapeMrkdwn(describeEffect(v)),
-      escapeMrkdwn(describeEvidence(v)),
+      `*${escapeMrkdwn(m.name)}* (${escapeMrkdwn(m.detector)}): *${m.phase}*`,
+      escapeMrkdwn(m.effect),
+      escapeMrkdwn(m.evidence),
     ];
-    if (v.summary) lines.push(`_${escapeMrkdwn(v.summary)}_`);
+    if (m.summary) lines.push(`_${escapeMrkdwn(m.summary)}_`);
     return section(lines.join('\n'));
   });
-  if (deciding.length > MAX_VERDICT_BLOCKS) {
-    blocks.push(section(`…and ${deciding.length - MAX_VERDICT_BLOCKS} more metrics (see the decision record).`));
-  }
-  const confidence = describeConfidence(d);
-  if (confidence !== undefined)
-    blocks.push({ type: 'context', elements: [mrkdwn(escapeMrkdwn(confidence), SLACK_LIMITS.sectionText)] });
-  const others = otherVerdicts(d);
-  if (others.length > 0) {
-    const list = others.map((v) => `${v.metric} ${v.phase}${v.shadow ? ' (shadow)' : ''}`).join(', ');
-    blocks.push(section(`*Other metrics:* ${escapeMrkdwn(list)}`));
-  }
+  if (v.moreMetrics > 0) blocks.push(section(moreMetricsLine(v.moreMetrics)));
+  if (v.confidence !== undefined)
+    blocks.push({ type: 'context', elements: [mrkdwn(escapeMrkdwn(v.confidence), SLACK_LIMITS.sectionText)] });
+  if (v.otherMetrics !== undefined) blocks.push(section(`*Other metrics:* ${escapeMrkdwn(v.otherMetrics)}`));
   return blocks;
 }
 
 /** What the plan does (decision), did (plan-completed), or where it stopped (action-failed). */
-function actionText(n: Notification, d: Decision): string {
-  if (n.kind === 'plan-completed' && n.steps && n.steps.length > 0) {
-    return `*Steps:*\n${n.steps.map((s) => `• ${escapeMrkdwn(describeStep(s))}`).join('\n')}`;
-  }
-  const failed = n.kind === 'action-failed' ? n.failure?.connector : undefined;
-  if (failed !== undefined && d.plan.includes(failed)) {
-    const steps = d.plan.map((c) => (c === failed ? `*${escapeMrkdwn(c)} (failed here)*` : escapeMrkdwn(c)));
+function actionText(action: PlanView): string {
+  if (action.kind === 'steps') return `*Steps:*\n${action.steps.map((s) => `• ${escapeMrkdwn(s)}`).join('\n')}`;
+  if (action.kind === 'plan') {
+    const steps = action.steps.map((s) =>
+      s.failed ? `*${escapeMrkdwn(s.connector)} (failed here)*` : escapeMrkdwn(s.connector),
+    );
     return `*Plan:* ${steps.join(' → ')}`;
   }
-  return escapeMrkdwn(describePlan(d));
+  return escapeMrkdwn(action.text);
 }
 
 /** The lead section: for action-failed the connector, its error and what that means, then the reason. */
-function leadText(n: Notification, d: Decision): string {
-  const icon = ICON[n.kind === 'decision' ? d.outcome : n.kind] ?? '';
-  if (n.kind !== 'action-failed') return `${icon} ${escapeMrkdwn(d.reason)}`.trim();
+function leadText(n: Notification, v: NotificationView): string {
+  const icon =
+    ICON[n.kind === 'decision' ? n.decision.outcome : n.kind === 'operator' ? n.operator.action : n.kind] ?? '';
+  if (n.kind !== 'action-failed') return `${icon} ${escapeMrkdwn(v.reason)}`.trim();
   const f = n.failure;
   const cause = f
     ? `*Connector ${escapeMrkdwn(f.connector)} failed:* ${escapeMrkdwn(f.error)}${f.code ? ` \`${escapeMrkdwn(f.code)}\`` : ''}`
     : '*A rollback step failed* (no detail recorded)';
-  return [`${icon} ${cause}`, FAILURE_ADVICE, `_Why Vigil rolled back:_ ${escapeMrkdwn(d.reason)}`].join('\n');
+  return [`${icon} ${cause}`, FAILURE_ADVICE, `_Why Vigil rolled back:_ ${escapeMrkdwn(v.reason)}`].join('\n');
 }
 
 /**
  * Builds the Block Kit message for one notification: header (title), the reason (and for action-failed
- * which connector failed and its error), fields (service, outcome, versions, look, analysis), one section
- * per deciding metric (effect, bounds, p-value, alpha, samples), the confidence of the bounds (one level for
- * the whole message), other metrics in one line, what the plan
- * does / did, and a context line (decision link or id, config hash, dry-run marker). Pure; O(verdicts).
- * `dryRun` marks the message as a dry run even when the decision itself was not one.
+ * which connector failed and its error), fields (By and Why of an action by hand, service, outcome, versions, look,
+ * analysis), one section per deciding metric (effect, bounds, p-value, alpha, samples), the confidence of the bounds
+ * (one level for the whole message), other metrics in one line, what the plan does / did, and a context line
+ * (decision link or id, config hash, dry-run marker). An operator's pause or resume: what it means, By and Why, the
+ * analysis' facts and its link or id. Pure; O(verdicts). `dryRun` marks the message as a dry run even when the
+ * decision itself was not one.
  */
 export function buildSlackMessage(
   n: Notification,
   opts: { dryRun: boolean; channel?: string; username?: string },
 ): SlackMessage {
-  const d: Decision = opts.dryRun && !n.decision.dryRun ? { ...n.decision, dryRun: true } : n.decision;
-  const note: Notification = { ...n, decision: d };
-  const explained = explainNotification(note);
-
-  const fields = [
-    field('Service', subjectOf(d)),
-    field('Outcome', d.dryRun ? `${d.outcome} (dry run)` : d.outcome),
-    field('Canary', d.canaryVersion),
-    field('Baseline', d.baselineVersion),
-    field('Look', formatCount(d.look)),
-    field('Analysis', d.analysis),
-  ].slice(0, SLACK_LIMITS.fields);
+  const v = notificationView(n, { dryRun: opts.dryRun, maxMetrics: MAX_VERDICT_BLOCKS });
+  const fields = v.facts.map((f) => field(f.label, f.value)).slice(0, SLACK_LIMITS.fields);
 
   const context: Mrkdwn[] = [];
-  const link = note.link ? slackLink(note.link, `Decision ${d.id}`) : undefined;
-  context.push(mrkdwn(link ?? `Decision ${escapeMrkdwn(d.id)}`, SLACK_LIMITS.sectionText));
-  context.push(mrkdwn(`config ${escapeMrkdwn(d.configHash)}`, SLACK_LIMITS.sectionText));
-  if (d.dryRun)
-    context.push(mrkdwn(':warning: *DRY RUN*: decided and notified, nothing was changed', SLACK_LIMITS.sectionText));
+  const link = v.link ? slackLink(v.link, refLabel(v)) : undefined;
+  context.push(mrkdwn(link ?? escapeMrkdwn(refLabel(v)), SLACK_LIMITS.sectionText));
+  for (const note of v.footnotes) context.push(mrkdwn(escapeMrkdwn(note), SLACK_LIMITS.sectionText));
+  if (v.dryRun)
+    context.push(mrkdwn(`:warning: ${v.dryRunNote.replace(/^DRY RUN:/, '*DRY RUN*:')}`, SLACK_LIMITS.sectionText));
 
   const blocks: SlackBlock[] = [
     {
       type: 'header',
-      text: { type: 'plain_text', text: truncate(explained.title, SLACK_LIMITS.headerText), emoji: true },
+      text: { type: 'plain_text', text: truncate(v.title, SLACK_LIMITS.headerText), emoji: true },
     },
-    section(leadText(note, d)),
+    section(leadText(n, v)),
     { type: 'section', fields },
-    ...verdictBlocks(d),
-    section(actionText(note, d)),
+    ...verdictBlocks(v),
+    ...(v.action ? [section(actionText(v.action))] : []),
     { type: 'context', elements: context.slice(0, SLACK_LIMITS.contextElements) },
   ];
 
-  const fallback = [explained.title, ...explained.lines].join('\n');
   const message: SlackMessage = {
-    text: truncate(escapeMrkdwn(fallback), SLACK_LIMITS.fallbackText),
+    text: truncate(escapeMrkdwn([v.title, ...v.lines].join('\n')), SLACK_LIMITS.fallbackText),
     blocks: blocks.slice(0, SLACK_LIMITS.blocks),
   };
   if (opts.channel !== undefined) message.channel = opts.channel;

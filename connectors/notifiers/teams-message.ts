@@ -1,10 +1,11 @@
 import type { Notification } from '../../src/contracts/connector.js';
 import {
-  DRY_RUN_NOTE,
   fitWithin,
   jsonBytes,
   moreMetricsLine,
   notificationView,
+  openLinkText,
+  refLabel,
   type NotificationView,
 } from '../shared/notification-view.js';
 import { truncate } from './slack-message.js';
@@ -116,12 +117,12 @@ function cardBody(v: NotificationView, limit: number): CardElement[] {
   if (v.otherMetrics) tail.push(block([run('Other metrics: ', { weight: 'Bolder' }), run(v.otherMetrics)]));
 
   const action: RichTextBlock[] = [];
-  if (v.action.kind === 'steps') {
+  if (v.action?.kind === 'steps') {
     action.push(
       block([run('Steps:', { weight: 'Bolder' })]),
       ...v.action.steps.map((s) => block([run(`• ${s}`)], 'None')),
     );
-  } else if (v.action.kind === 'plan') {
+  } else if (v.action?.kind === 'plan') {
     const inlines = [run('Plan: ', { weight: 'Bolder' })];
     v.action.steps.forEach((s, i) => {
       if (i > 0) inlines.push(run(' → '));
@@ -130,12 +131,12 @@ function cardBody(v: NotificationView, limit: number): CardElement[] {
       );
     });
     action.push(block(inlines));
-  } else {
+  } else if (v.action) {
     action.push(block([run(v.action.text)]));
   }
 
-  const footer = [run(`Decision ${v.decisionId} · config ${v.configHash}`, { isSubtle: true, size: 'Small' })];
-  if (v.dryRun) footer.push(run(` · ${DRY_RUN_NOTE}`, { weight: 'Bolder', color: 'Warning', size: 'Small' }));
+  const footer = [run([refLabel(v), ...v.footnotes].join(' · '), { isSubtle: true, size: 'Small' })];
+  if (v.dryRun) footer.push(run(` · ${v.dryRunNote}`, { weight: 'Bolder', color: 'Warning', size: 'Small' }));
 
   return [
     {
@@ -147,7 +148,9 @@ function cardBody(v: NotificationView, limit: number): CardElement[] {
     ...facts,
     ...metrics,
     ...tail,
-    { type: 'Container', separator: true, spacing: 'Medium', items: action },
+    ...(action.length > 0
+      ? [{ type: 'Container' as const, separator: true, spacing: 'Medium' as const, items: action }]
+      : []),
     block([...footer], 'Medium'),
   ];
 }
@@ -156,7 +159,8 @@ function cardBody(v: NotificationView, limit: number): CardElement[] {
  * Builds the Workflows webhook body for one notification: a coloured title, the reason (for action-failed
  * the connector, its error and the advice first), the facts, one section per deciding metric (effect with
  * bounds, p-value, alpha, samples, summary), other metrics, what the plan does / did, the footer (decision
- * id, config hash, dry-run marker) and an "Open the decision" button when a link is set. Pure.
+ * id, config hash, dry-run marker) and an "Open the decision" button when a link is set. An operator's pause or
+ * resume: what it means, By and Why, the analysis' facts, its id and an "Open the analysis" button. Pure.
  */
 export function buildTeamsMessage(n: Notification, opts: { dryRun: boolean }): TeamsMessage {
   const v = notificationView(n, { dryRun: opts.dryRun, maxMetrics: TEAMS_LIMITS.maxMetrics });
@@ -172,7 +176,7 @@ export function buildTeamsMessage(n: Notification, opts: { dryRun: boolean }): T
           version: '1.4',
           msteams: { width: 'Full' },
           body: cardBody(v, limit),
-          actions: v.link ? [{ type: 'Action.OpenUrl', title: 'Open the decision', url: v.link }] : [],
+          actions: v.link ? [{ type: 'Action.OpenUrl', title: openLinkText(v), url: v.link }] : [],
         },
       },
     ],

@@ -1,5 +1,11 @@
 import type { z } from 'zod';
-import type { ConnectorDeps, ConnectorFactory, Notification, Notifier } from '../../src/contracts/connector.js';
+import {
+  notificationIds,
+  type ConnectorDeps,
+  type ConnectorFactory,
+  type Notification,
+  type Notifier,
+} from '../../src/contracts/connector.js';
 import type { Logger } from 'pino';
 import { CLOUDEVENT_CONTENT_TYPE, notificationEvent } from '../shared/cloudevent.js';
 import { abortedError } from '../shared/http.js';
@@ -15,7 +21,10 @@ export type WebhookNotifierOptions = z.output<typeof schema>;
 /**
  * Generic notifier: POSTs each notification as a CloudEvent `dev.vigil.notification.<kind>` with id
  * `<decision id>:<kind>` (stable across retries: receivers dedupe on it), signed exactly like the webhook
- * connector (`postSigned`). `data` is the decision record plus `kind`, `link`, `failure` and `steps`.
+ * connector (`postSigned`). `data` is the decision record plus `kind`, `link`, `failure` and `steps`. An
+ * operator's pause or resume is `dev.vigil.notification.operator` with id `<analysis id>:<action>:<atUnixMs>` and
+ * `data` {kind, action, by, reason, token, atUnixMs, the analysis' id, service, versions, look, phase, why, dryRun,
+ * link} (`operatorEvent`).
  *
  * Dry run (`ctx.dryRun` or a dry-run decision) still posts, because `actions.mode: dry-run` means "decide
  * and notify, touch nothing": the event's `data.dryRun` is true so the receiver can tell.
@@ -48,7 +57,8 @@ export const webhookNotifierFactory: ConnectorFactory<WebhookNotifierOptions> = 
           fetch: deps.fetch,
           logger: ctx.logger,
         });
-        withBindings(ctx.logger, { connector: name, decisionId: n.decision.id, kind: n.kind }).debug(
+        const { decisionId, analysis } = notificationIds(n);
+        withBindings(ctx.logger, { connector: name, decisionId, analysis, kind: n.kind }).debug(
           { eventId: event.id, status: res.status },
           'notification delivered',
         );

@@ -1,5 +1,12 @@
 import type { Decision, MetricVerdict } from '../../src/contracts/decision.js';
-import type { Notification, NotificationKind } from '../../src/contracts/connector.js';
+import type {
+  DecisionNotification,
+  DecisionNotificationKind,
+  Notification,
+  OperatorNotificationAction,
+  OperatorNotification,
+  OperatorNotificationAnalysis,
+} from '../../src/contracts/connector.js';
 
 /** Content type of a CloudEvent in structured mode (the whole event is the JSON body). */
 export const CLOUDEVENT_CONTENT_TYPE = 'application/cloudevents+json; charset=utf-8';
@@ -44,13 +51,38 @@ export interface DecisionEventData {
   dryRun: boolean;
   /** Present (true) only on a synthetic test decision (`vigil connectors test --send`): do not act on it. */
   test?: true;
+  /** Present on a decision an operator took by hand: who, why (verbatim), the API token's name, when (wall clock). */
+  manual?: Decision['manual'];
 }
 
 export interface NotificationEventData extends DecisionEventData {
-  kind: NotificationKind;
+  kind: DecisionNotificationKind;
   link?: string;
-  failure?: Notification['failure'];
-  steps?: Notification['steps'];
+  failure?: DecisionNotification['failure'];
+  steps?: DecisionNotification['steps'];
+}
+
+/**
+ * The data of `dev.vigil.notification.operator`: an operator paused or resumed an analysis. Flat like a decision's
+ * data (`analysis` is the analysis id): what was done, by whom, why (verbatim), with which API token (its name) and
+ * when (wall clock), then the analysis as it stood after the action.
+ */
+export interface OperatorEventData {
+  kind: 'operator';
+  action: OperatorNotificationAction;
+  by: string;
+  reason: string;
+  token: string;
+  atUnixMs: number;
+  analysis: string;
+  service: string;
+  canaryVersion: string;
+  baselineVersion: string;
+  look: number;
+  phase: OperatorNotificationAnalysis['phase'];
+  why: string;
+  dryRun: boolean;
+  link?: string;
 }
 
 export interface EventOptions {
@@ -79,6 +111,7 @@ export function decisionEventData(d: Decision): DecisionEventData {
   };
   if (d.route !== undefined) data.route = d.route;
   if (d.test === true) data.test = true;
+  if (d.manual !== undefined) data.manual = { ...d.manual };
   return data;
 }
 
@@ -112,10 +145,29 @@ export function rollbackEvent(decision: Decision, opts: EventOptions): CloudEven
 
 /**
  * `dev.vigil.notification.<kind>` with id `<decision id>:<kind>`; `dryRun` in data is true when either the
- * decision or the delivery context is a dry run.
+ * decision or the delivery context is a dry run. An operator's pause or resume: `operatorEvent`.
  */
 export function notificationEvent(
+  n: DecisionNotification,
+  opts: EventOptions & { dryRun?: boolean },
+): CloudEvent<NotificationEventData>;
+export function notificationEvent(
+  n: OperatorNotification,
+  opts: EventOptions & { dryRun?: boolean },
+): CloudEvent<OperatorEventData>;
+export function notificationEvent(
   n: Notification,
+  opts: EventOptions & { dryRun?: boolean },
+): CloudEvent<NotificationEventData | OperatorEventData>;
+export function notificationEvent(
+  n: Notification,
+  opts: EventOptions & { dryRun?: boolean },
+): CloudEvent<NotificationEventData | OperatorEventData> {
+  return n.kind === 'operator' ? operatorEvent(n, opts) : decisionNotificationEvent(n, opts);
+}
+
+function decisionNotificationEvent(
+  n: DecisionNotification,
   opts: EventOptions & { dryRun?: boolean },
 ): CloudEvent<NotificationEventData> {
   const data: NotificationEventData = { kind: n.kind, ...decisionEventData(n.decision) };
@@ -130,4 +182,38 @@ export function notificationEvent(
     data,
     { ...opts, test: n.decision.test },
   );
+}
+
+/** The id of an operator's action: `<analysis id>:<action>:<atUnixMs>`, the same on every retry of its delivery. */
+export function operatorEventId(n: OperatorNotification): string {
+  return `${n.analysis.id}:${n.operator.action}:${n.operator.atUnixMs}`;
+}
+
+/**
+ * `dev.vigil.notification.operator` with id `<analysis id>:<action>:<atUnixMs>` (receivers dedupe on it), subject the
+ * service; `dryRun` in data is true when either the notification or the delivery context is a dry run.
+ */
+export function operatorEvent(
+  n: OperatorNotification,
+  opts: EventOptions & { dryRun?: boolean },
+): CloudEvent<OperatorEventData> {
+  const { operator: o, analysis: a } = n;
+  const data: OperatorEventData = {
+    kind: 'operator',
+    action: o.action,
+    by: o.by,
+    reason: o.reason,
+    token: o.token,
+    atUnixMs: o.atUnixMs,
+    analysis: a.id,
+    service: a.service,
+    canaryVersion: a.canaryVersion,
+    baselineVersion: a.baselineVersion,
+    look: a.look,
+    phase: a.phase,
+    why: a.why,
+    dryRun: n.dryRun || opts.dryRun === true,
+  };
+  if (n.link !== undefined) data.link = n.link;
+  return envelope(`${NOTIFICATION_EVENT_TYPE_PREFIX}${n.kind}`, operatorEventId(n), a.service, data, opts);
 }

@@ -1,5 +1,9 @@
 import type { Decision, MetricVerdict } from '../../src/contracts/decision.js';
-import type { Notification } from '../../src/contracts/connector.js';
+import type {
+  DecisionNotification,
+  OperatorNotificationAction,
+  OperatorNotification,
+} from '../../src/contracts/connector.js';
 
 /**
  * Human explanations of decisions, shared by every notifier and the CLI. Pure functions of the decision:
@@ -181,14 +185,34 @@ function briefVerdict(v: MetricVerdict): string {
   return `${v.metric} ${v.phase}${v.shadow ? ' (shadow)' : ''}`;
 }
 
+/** A wall-clock instant as ISO 8601 (UTC), or "an unknown time" when it is not a finite number. */
+export function formatInstant(unixMs: number): string {
+  return Number.isFinite(unixMs) ? new Date(unixMs).toISOString() : 'an unknown time';
+}
+
+/** "alice (token ops-bot)": who acted by hand, and the name of the API token they used. */
+export function describeOperator(who: { by: string; token: string }): string {
+  return `${who.by} (token ${who.token})`;
+}
+
+/** "by hand (alice)" for a decision an operator took, or undefined for the detectors' decisions. */
+function byHand(d: Decision): string | undefined {
+  return d.manual ? `by hand (${d.manual.by})` : undefined;
+}
+
 function titleOf(d: Decision): string {
   const who = subjectOf(d);
   const prefix = d.dryRun ? '[dry-run] ' : '';
+  const hand = byHand(d);
   switch (d.outcome) {
     case 'rollback':
-      return `${prefix}Rollback ${who}: canary ${d.canaryVersion} is worse than baseline ${d.baselineVersion}`;
+      return hand
+        ? `${prefix}Rollback ${hand}: ${who} canary ${d.canaryVersion} → baseline ${d.baselineVersion}`
+        : `${prefix}Rollback ${who}: canary ${d.canaryVersion} is worse than baseline ${d.baselineVersion}`;
     case 'promote':
-      return `${prefix}Promote ${who}: canary ${d.canaryVersion} holds up against baseline ${d.baselineVersion}`;
+      return hand
+        ? `${prefix}Promoted ${hand}: ${who} canary ${d.canaryVersion}`
+        : `${prefix}Promote ${who}: canary ${d.canaryVersion} holds up against baseline ${d.baselineVersion}`;
     case 'abandoned':
       return `${prefix}Abandoned ${who}: analysis of canary ${d.canaryVersion} ended without a verdict`;
   }
@@ -204,11 +228,12 @@ export function describePlan(d: Decision): string {
 
 /** Title and lines explaining a decision: why, the numbers behind it, and what the plan does. */
 export function explainDecision(d: Decision): Explanation {
-  const lines = [
-    d.reason,
+  const lines = [d.reason];
+  if (d.manual) lines.push(`By hand: ${describeOperator(d.manual)}, at ${formatInstant(d.manual.atUnixMs)}.`);
+  lines.push(
     `${subjectOf(d)}: canary ${d.canaryVersion} vs baseline ${d.baselineVersion}, look ${d.look}, ` +
       `analysis ${d.analysis}.`,
-  ];
+  );
   for (const v of decidingVerdicts(d)) lines.push(describeVerdict(v));
   const validity = describeValidity(d);
   if (validity !== undefined) lines.push(validity);
@@ -226,14 +251,14 @@ export const FAILURE_ADVICE =
   'The plan stopped at this step: the canary may still be serving; fix the connector and retry, or roll back by hand.';
 
 /** "Connector X failed: <error> [CODE]" for an action-failed notification. */
-export function describeFailureCause(n: Notification): string {
+export function describeFailureCause(n: DecisionNotification): string {
   if (!n.failure) return 'A rollback step failed (no detail recorded)';
   const code = n.failure.code ? ` [${n.failure.code}]` : '';
   return `Connector ${n.failure.connector} failed: ${n.failure.error}${code}`;
 }
 
 /** What went wrong and what it means, for an action-failed notification. */
-export function describeFailure(n: Notification): string {
+export function describeFailure(n: DecisionNotification): string {
   return `${describeFailureCause(n)}. ${FAILURE_ADVICE}`;
 }
 
@@ -242,20 +267,54 @@ export function describeStep(s: { connector: string; changed: boolean; detail: s
 }
 
 /** The decision's explanation, adapted to the notification kind (failure first, steps, link last). */
-export function explainNotification(n: Notification): Explanation {
+export function explainNotification(n: DecisionNotification): Explanation {
   const base = explainDecision(n.decision);
   const prefix = n.decision.dryRun ? '[dry-run] ' : '';
   const who = subjectOf(n.decision);
+  const hand = byHand(n.decision);
   let title = base.title;
   let lines = base.lines;
   if (n.kind === 'action-failed') {
     const connector = n.failure ? `: connector ${n.failure.connector}` : '';
-    title = `${prefix}Rollback of ${who} canary ${n.decision.canaryVersion} FAILED${connector}`;
+    const rollback = hand ? `Rollback ${hand} of` : 'Rollback of';
+    title = `${prefix}${rollback} ${who} canary ${n.decision.canaryVersion} FAILED${connector}`;
     lines = [describeFailure(n), ...lines];
   } else if (n.kind === 'plan-completed') {
-    title = `${prefix}Rolled back ${who}: canary ${n.decision.canaryVersion} → baseline ${n.decision.baselineVersion}`;
+    const rolledBack = hand ? `Rolled back ${hand}: ${who} canary` : `Rolled back ${who}: canary`;
+    title = `${prefix}${rolledBack} ${n.decision.canaryVersion} → baseline ${n.decision.baselineVersion}`;
     lines = [...lines, ...(n.steps ?? []).map((s) => `Step ${describeStep(s)}`)];
   }
   if (n.link) lines = [...lines, `Details: ${n.link}`];
   return { title, lines };
+}
+
+const DONE: Record<OperatorNotificationAction, string> = { pause: 'paused', resume: 'resumed' };
+
+/** What an operator's pause or resume means for the analysis, in one sentence. */
+export function describeOperatorEffect(n: OperatorNotification): string {
+  const a = n.analysis;
+  if (n.operator.action === 'pause')
+    return 'Looks still run and are shown; nothing is decided until the analysis is resumed.';
+  if (a.phase === 'running') return 'The pause is lifted: the next look decides as usual.';
+  return (
+    `The earlier decision (${a.phase}) stands; canary ${a.canaryVersion} can be analysed again: ` +
+    'a new analysis starts with its next requests.'
+  );
+}
+
+/**
+ * An operator's pause or resume: the title "checkout canary 1.2.3: analysis paused by alice" ("[dry-run] " first in
+ * a dry run), then why (verbatim), who with which token and when, what it means, the analysis, and the link.
+ */
+export function explainOperator(n: OperatorNotification): Explanation {
+  const { operator: o, analysis: a } = n;
+  const prefix = n.dryRun ? '[dry-run] ' : '';
+  const lines = [
+    `Why: ${o.reason}`,
+    `By: ${describeOperator(o)}, at ${formatInstant(o.atUnixMs)}.`,
+    describeOperatorEffect(n),
+    `${a.service}: canary ${a.canaryVersion} vs baseline ${a.baselineVersion}, look ${a.look}, analysis ${a.id}.`,
+  ];
+  if (n.link) lines.push(`Details: ${n.link}`);
+  return { title: `${prefix}${a.service} canary ${a.canaryVersion}: analysis ${DONE[o.action]} by ${o.by}`, lines };
 }

@@ -1,4 +1,9 @@
-import type { ConnectorDeps, Notification, Notifier } from '../../src/contracts/connector.js';
+import {
+  notificationIds,
+  type ConnectorDeps,
+  type Notification,
+  type Notifier,
+} from '../../src/contracts/connector.js';
 import { abortedError } from './http.js';
 import { originOf } from './redact.js';
 import { withBindings } from './log.js';
@@ -37,7 +42,8 @@ export function jsonWebhookNotifier(
         fetch: deps.fetch,
         logger: ctx.logger,
       });
-      withBindings(ctx.logger, { connector: name, decisionId: n.decision.id, kind: n.kind }).debug(
+      const { decisionId, analysis } = notificationIds(n);
+      withBindings(ctx.logger, { connector: name, decisionId, analysis, kind: n.kind }).debug(
         `${type} ${posted} posted`,
       );
     },

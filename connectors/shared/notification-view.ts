@@ -1,5 +1,5 @@
 import type { Decision } from '../../src/contracts/decision.js';
-import type { Notification } from '../../src/contracts/connector.js';
+import type { DecisionNotification, Notification, OperatorNotification } from '../../src/contracts/connector.js';
 import {
   FAILURE_ADVICE,
   decidingVerdicts,
@@ -7,9 +7,12 @@ import {
   describeEffect,
   describeEvidence,
   describeFailureCause,
+  describeOperator,
+  describeOperatorEffect,
   describePlan,
   describeStep,
   explainNotification,
+  explainOperator,
   formatCount,
   otherVerdicts,
   subjectOf,
@@ -17,20 +20,20 @@ import {
 
 /**
  * What every chat notifier shows, as plain (unescaped, unformatted) strings: each vendor builder escapes
- * and lays these out in its own format. Built from explain.ts, so all notifiers explain a decision the same
- * way: title, the reason (for action-failed: which connector failed, its error and what that means), the
- * facts (service, outcome, versions, look, analysis), one entry per deciding metric (effect with bounds,
- * p-value, alpha, samples), the one confidence statement for all their bounds, the other metrics, what the plan
- * does / did, the link and the footer.
+ * and lays these out in its own format. Built from explain.ts, so all notifiers explain a notification the same
+ * way: title, the lead (a decision's reason; for action-failed first which connector failed, its error and what
+ * that means; for an operator's pause or resume what it means), the facts (By and Why of an action by hand, then
+ * service, outcome, versions, look, analysis), one entry per deciding metric (effect with bounds, p-value, alpha,
+ * samples), the one confidence statement for all their bounds, the other metrics, what the plan does / did, the link
+ * and the footer. An operator's pause or resume has no metrics and no plan (`action` absent).
  */
 export interface NotificationView {
-  /** The decision as shown: `dryRun` set when the delivery is a dry run. */
-  decision: Decision;
   title: string;
-  /** Drives colours: danger (rollback, failed step), warning (rolled back), good (promote), neutral. */
+  /** Drives colours: danger (rollback, failed step), warning (rolled back, paused), good (promote), neutral. */
   tone: 'danger' | 'warning' | 'good' | 'neutral';
   /** For action-failed: "Connector X failed: <error> [CODE]" and the advice; absent otherwise. */
   failure?: { cause: string; advice: string };
+  /** The lead: the decision's reason, or what an operator's pause or resume means. */
   reason: string;
   facts: { label: string; value: string }[];
   /** Deciding metrics, at most `maxMetrics`; `moreMetrics` counts the ones left out. */
@@ -41,14 +44,31 @@ export interface NotificationView {
   confidence?: string;
   /** "latency inconclusive, latency-p99 fail (shadow)", or undefined when there are none. */
   otherMetrics?: string;
-  action: PlanView;
-  /** The decision link, only when it is an absolute http(s) URL. */
+  /** What the plan does or did; absent for an operator's pause or resume. */
+  action?: PlanView;
+  /** The link, only when it is an absolute http(s) URL: to the decision, or to the analysis an operator acted on. */
   link?: string;
-  decisionId: string;
-  configHash: string;
+  /** What the message is about (footer, link label): `heading` "Decision" or "Analysis", and its id. */
+  ref: { heading: 'Decision' | 'Analysis'; id: string };
+  /** Footer notes after the ref: "config <hash>" for a decision. */
+  footnotes: string[];
+  /** "checkout · canary v1.8.0 vs baseline v1.7.3" (card subtitles). */
+  subtitle: string;
+  /** The decision's event time, or when the operator acted (wall clock). */
+  atUnixMs: number;
+  /** What a chat thread groups: a decision's notifications (its id), or an analysis' pauses and resumes (its id). */
+  threadId: string;
   dryRun: boolean;
+  /** The dry-run marker of the footer (`DRY_RUN_NOTE`, or `OPERATOR_DRY_RUN_NOTE`). */
+  dryRunNote: string;
   /** The whole explanation as plain lines (fallback texts, PagerDuty details). */
   lines: string[];
+}
+
+/** A decision's view: the decision as shown (`dryRun` set when the delivery is a dry run), and always a plan. */
+export interface DecisionView extends NotificationView {
+  decision: Decision;
+  action: PlanView;
 }
 
 /** Steps done (plan-completed), the plan with the failed step marked (action-failed), or one line. */
@@ -58,6 +78,17 @@ export type PlanView =
   | { kind: 'text'; text: string };
 
 export const DRY_RUN_NOTE = 'DRY RUN: decided and notified, nothing was changed';
+export const OPERATOR_DRY_RUN_NOTE = 'DRY RUN: Vigil decides and notifies, it changes nothing';
+
+/** "Decision dec-1" / "Analysis checkout:v1.8.0". */
+export function refLabel(v: Pick<NotificationView, 'ref'>): string {
+  return `${v.ref.heading} ${v.ref.id}`;
+}
+
+/** The text of a link button: "Open the decision" / "Open the analysis". */
+export function openLinkText(v: Pick<NotificationView, 'ref'>): string {
+  return `Open the ${v.ref.heading.toLowerCase()}`;
+}
 
 /** The URL if it is an absolute http(s) URL (links in chat must never be javascript: or data:). */
 export function safeHttpUrl(url: string | undefined): string | undefined {
@@ -70,14 +101,14 @@ export function safeHttpUrl(url: string | undefined): string | undefined {
   }
 }
 
-function toneOf(n: Notification, d: Decision): NotificationView['tone'] {
+function toneOf(n: DecisionNotification, d: Decision): NotificationView['tone'] {
   if (n.kind === 'action-failed') return 'danger';
   if (n.kind === 'plan-completed') return 'warning';
   if (d.outcome === 'rollback') return 'danger';
   return d.outcome === 'promote' ? 'good' : 'neutral';
 }
 
-function planView(n: Notification, d: Decision): PlanView {
+function planView(n: DecisionNotification, d: Decision): PlanView {
   if (n.kind === 'plan-completed' && n.steps && n.steps.length > 0)
     return { kind: 'steps', steps: n.steps.map(describeStep) };
   const failed = n.kind === 'action-failed' ? n.failure?.connector : undefined;
@@ -87,22 +118,36 @@ function planView(n: Notification, d: Decision): PlanView {
   return { kind: 'text', text: describePlan(d) };
 }
 
+/** The facts of an action by hand, first in its message: "By: alice (token ops-bot)", "Why: <reason verbatim>". */
+function byHandFacts(who: { by: string; reason: string; token: string }): NotificationView['facts'] {
+  return [
+    { label: 'By', value: describeOperator(who) },
+    { label: 'Why', value: who.reason },
+  ];
+}
+
+/** The decision as a delivery shows it: a dry-run delivery marks a decision that was not one as a dry run. */
+export function shownDecision(d: Decision, dryRun: boolean): Decision {
+  return dryRun && !d.dryRun ? { ...d, dryRun: true } : d;
+}
+
 /**
- * The view of one notification. `dryRun` marks it as a dry run even when the decision itself was not
- * one (the delivery context says so). Pure; O(verdicts + plan).
+ * The view of one notification about a decision. `dryRun` marks it as a dry run even when the decision itself was
+ * not one (the delivery context says so). Pure; O(verdicts + plan).
  */
-export function notificationView(n: Notification, opts: { dryRun: boolean; maxMetrics: number }): NotificationView {
-  const d: Decision = opts.dryRun && !n.decision.dryRun ? { ...n.decision, dryRun: true } : n.decision;
-  const note: Notification = { ...n, decision: d };
+export function decisionView(n: DecisionNotification, opts: { dryRun: boolean; maxMetrics: number }): DecisionView {
+  const d = shownDecision(n.decision, opts.dryRun);
+  const note: DecisionNotification = { ...n, decision: d };
   const explained = explainNotification(note);
   const deciding = decidingVerdicts(d);
   const others = otherVerdicts(d);
-  const view: NotificationView = {
+  const view: DecisionView = {
     decision: d,
     title: explained.title,
     tone: toneOf(note, d),
     reason: d.reason,
     facts: [
+      ...(d.manual ? byHandFacts(d.manual) : []),
       { label: 'Service', value: subjectOf(d) },
       { label: 'Outcome', value: d.dryRun ? `${d.outcome} (dry run)` : d.outcome },
       { label: 'Canary', value: d.canaryVersion },
@@ -120,9 +165,13 @@ export function notificationView(n: Notification, opts: { dryRun: boolean; maxMe
     })),
     moreMetrics: Math.max(0, deciding.length - opts.maxMetrics),
     action: planView(note, d),
-    decisionId: d.id,
-    configHash: d.configHash,
+    ref: { heading: 'Decision', id: d.id },
+    footnotes: [`config ${d.configHash}`],
+    subtitle: `${subjectOf(d)} · canary ${d.canaryVersion} vs baseline ${d.baselineVersion}`,
+    atUnixMs: d.eventTimeUnixMs,
+    threadId: d.id,
     dryRun: d.dryRun,
+    dryRunNote: DRY_RUN_NOTE,
     lines: explained.lines,
   };
   if (note.kind === 'action-failed') view.failure = { cause: describeFailureCause(note), advice: FAILURE_ADVICE };
@@ -133,6 +182,47 @@ export function notificationView(n: Notification, opts: { dryRun: boolean; maxMe
   const link = safeHttpUrl(note.link);
   if (link !== undefined) view.link = link;
   return view;
+}
+
+/**
+ * The view of an operator's pause or resume: the title, what it means as the lead, By and Why, then service,
+ * versions, look and analysis as facts; no metrics, no plan. `dryRun` as for a decision. Pure; O(1).
+ */
+export function operatorView(n: OperatorNotification, opts: { dryRun: boolean }): NotificationView {
+  const note: OperatorNotification = opts.dryRun && !n.dryRun ? { ...n, dryRun: true } : n;
+  const { operator: o, analysis: a } = note;
+  const explained = explainOperator(note);
+  const view: NotificationView = {
+    title: explained.title,
+    tone: o.action === 'pause' ? 'warning' : 'neutral',
+    reason: describeOperatorEffect(note),
+    facts: [
+      ...byHandFacts(o),
+      { label: 'Service', value: a.service },
+      { label: 'Canary', value: a.canaryVersion },
+      { label: 'Baseline', value: a.baselineVersion },
+      { label: 'Look', value: formatCount(a.look) },
+      { label: 'Analysis', value: a.id },
+    ],
+    metrics: [],
+    moreMetrics: 0,
+    ref: { heading: 'Analysis', id: a.id },
+    footnotes: [],
+    subtitle: `${a.service} · canary ${a.canaryVersion} vs baseline ${a.baselineVersion}`,
+    atUnixMs: o.atUnixMs,
+    threadId: a.id,
+    dryRun: note.dryRun,
+    dryRunNote: OPERATOR_DRY_RUN_NOTE,
+    lines: explained.lines,
+  };
+  const link = safeHttpUrl(note.link);
+  if (link !== undefined) view.link = link;
+  return view;
+}
+
+/** The view of any notification (`decisionView` or `operatorView`). */
+export function notificationView(n: Notification, opts: { dryRun: boolean; maxMetrics: number }): NotificationView {
+  return n.kind === 'operator' ? operatorView(n, opts) : decisionView(n, opts);
 }
 
 /** "…and 3 more metrics (see the decision record)." */

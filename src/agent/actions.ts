@@ -9,6 +9,7 @@ import { connectorHealth, type ConnectorHealth } from '../connectors-check.js';
 import { buildConnectors } from '../connectors-build.js';
 import type { ConnectorDeps } from '../contracts/index.js';
 import type { AuditLog } from '../decide/audit-log.js';
+import { reportLink } from '../decide/report.js';
 import { jobOutcomeMetrics, type VigilMetrics } from '../http/metrics.js';
 import { createQueue } from '../jobs/create-queue.js';
 import { createPlanRunner, type NotifyJob, type PlanRunner, type StepJob } from '../jobs/plan-runner.js';
@@ -91,7 +92,10 @@ export function createActions(opts: ActionsOptions): Actions {
     dryRun: opts.dryRun,
     stepTimeoutMs: config.actions.stepTimeout,
     metrics: jobOutcomeMetrics(opts.metrics),
-    link: publicUrl ? (d) => `${publicUrl.replace(/\/$/, '')}/api/v1/decisions/${encodeURIComponent(d.id)}` : undefined,
+    link: publicUrl ? (d) => reportLink(publicUrl, d.id) : undefined,
+    analysisLink: publicUrl
+      ? (id) => `${publicUrl.replace(/\/$/, '')}/api/v1/analyses/${encodeURIComponent(id)}`
+      : undefined,
     redact: configRedaction(loaded),
   });
   return {

@@ -4,10 +4,11 @@
  * `rollback` and `promote` (a decision taken by hand: recorded, its plan run and announced like any other). Each is
  * written to the audit log with who and why (verbatim), the name of the API token used and when: a pause as a `pause`
  * entry, its lifting as `unpause`, a resume of a decided version as `resume`, a decision by hand as the decision's
- * own entry (its `manual`).
+ * own entry (its `manual`). A pause or resume that changed something is then announced by every notifier (a decision
+ * by hand is announced as a decision).
  */
 import type { AnalysisRegistry, AnalysisSnapshot } from '../analysis/analysis-registry.js';
-import type { Decision } from '../contracts/index.js';
+import type { Decision, OperatorNotification } from '../contracts/index.js';
 import type { AuditLog } from '../decide/audit-log.js';
 
 export type OperatorAction = 'pause' | 'resume' | 'rollback' | 'promote';
@@ -42,6 +43,21 @@ export interface OperatorDeps {
   /** Resolves once the decisions handed over so far are recorded in the audit log and their plans enqueued. */
   dispatched(): Promise<void>;
   now(): number;
+  /** Announces a pause or a resume in chat (the plan runner's `notifyOperator`: once per notifier); a failure to
+   *  enqueue is the callee's to log: the action stands once it is audited. */
+  notify?(n: OperatorNotification): Promise<void>;
+  /** The agent's action mode is dry-run: the announcement says so. */
+  dryRun?: boolean;
+}
+
+/** Announces an action that changed something (decisions by hand are announced as decisions). */
+async function announce(
+  deps: OperatorDeps,
+  action: 'pause' | 'resume',
+  note: Operator & { atUnixMs: number },
+  analysis: AnalysisSnapshot,
+): Promise<void> {
+  await deps.notify?.({ kind: 'operator', operator: { action, ...note }, analysis, dryRun: deps.dryRun ?? false });
 }
 
 /** Runs one operator action on the analysis `id` held here. */
@@ -53,12 +69,13 @@ export async function operate(
 ): Promise<OperateResult> {
   const before = deps.registry.get(id);
   if (before === undefined) return { status: 'unknown' };
+  const note = { ...who, atUnixMs: deps.now() };
   if (action === 'resume' && before.phase !== 'running') {
     const ok = await deps.resumeVersion(before.service, before.canaryVersion, who.by, who.reason, who.token, id);
     if (!ok) return { status: 'refused', message: `analysis ${id}: its version is not decided any more` };
+    await announce(deps, 'resume', note, before);
     return { status: 'done', action, changed: true, analysis: before };
   }
-  const note = { ...who, atUnixMs: deps.now() };
   const r = deps.registry.operate(id, action === 'resume' ? 'unpause' : action, note);
   if (r === undefined) return { status: 'unknown' };
   if ('refused' in r) return { status: 'refused', message: r.refused };
@@ -74,6 +91,7 @@ export async function operate(
       deps.registry.operate(id, type === 'pause' ? 'unpause' : 'pause', before.paused ?? note);
       throw e;
     }
+    await announce(deps, action === 'pause' ? 'pause' : 'resume', note, r.analysis);
   }
   return {
     status: 'done',

@@ -239,14 +239,13 @@ function undoneWork(dispatcher: DecisionDispatcher, actions: Actions, durable: b
   for (const j of actions.runner.running()) {
     const step = j.step !== undefined;
     const what = step ? `step ${j.step} of its plan` : `${j.kind ?? 'a'} notification`;
+    const of = j.decisionId === undefined ? `analysis ${j.analysis}` : `decision ${j.decisionId}`;
     const next = durable
       ? 'BullMQ runs it again once its lock expires'
       : step
         ? 'the next start resumes the plan from this step (audit log)'
         : 'lost (the embedded queue is not durable)';
-    out.push(
-      `${j.queue} job ${j.jobId} not finished (decision ${j.decisionId}, ${what}, connector ${j.connector}): ${next}`,
-    );
+    out.push(`${j.queue} job ${j.jobId} not finished (${of}, ${what}, connector ${j.connector}): ${next}`);
   }
   return out;
 }

@@ -379,11 +379,10 @@ export const configSchema = z
               .default('0.0.0.0')
               .meta({ description: 'Address to listen on (0.0.0.0: every interface).' }),
             port: z.number().int().min(0).max(65535).default(8080).meta({ description: PORT_DESCRIPTION }),
-            publicUrl: z
-              .string()
-              .url()
-              .optional()
-              .meta({ description: 'Base URL used for links to decisions in chat messages.' }),
+            publicUrl: z.string().url().optional().meta({
+              description:
+                "Base URL of the API as people reach it (a proxy, SSO): chat messages link to each decision's report there (/api/v1/decisions/<id>/report), and reports print it in their resume commands.",
+            }),
           })
           .strict()
           .prefault({})

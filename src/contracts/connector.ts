@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Decision } from './decision.js';
+import type { Decision, Outcome } from './decision.js';
 
 export interface RollbackTarget {
   service: string;
@@ -48,10 +48,14 @@ export interface PlanConnector<K extends PlanConnectorKind = PlanConnectorKind> 
   apply(ctx: ActionContext): Promise<ActionResult>;
 }
 
-export type NotificationKind = 'decision' | 'action-failed' | 'plan-completed';
+/** The notifications about a decision: the decision itself, a plan step that failed for good, the completed plan. */
+export type DecisionNotificationKind = 'decision' | 'action-failed' | 'plan-completed';
 
-export interface Notification {
-  kind: NotificationKind;
+/** Every kind of notification: one about a decision, or an operator's action on an analysis (`operator`). */
+export type NotificationKind = DecisionNotificationKind | 'operator';
+
+export interface DecisionNotification {
+  kind: DecisionNotificationKind;
   decision: Decision;
   /** Link to the decision in Vigil's API, when the API has a public URL configured. */
   link?: string;
@@ -59,6 +63,49 @@ export interface Notification {
   failure?: { connector: string; error: string; code?: string };
   /** For plan-completed: what each step did. */
   steps?: { connector: string; changed: boolean; detail: string }[];
+}
+
+/**
+ * What an operator did by hand to an analysis that is not a decision: `pause` (its looks still run, nothing is
+ * decided until it is resumed) and `resume` (the pause lifted, or a decided version let be analysed again). Rollback
+ * and promote by hand are decisions (`Decision.manual`) and go out as `decision` notifications.
+ */
+export type OperatorNotificationAction = 'pause' | 'resume';
+
+/** The analysis an operator acted on, as it stood after the action. */
+export interface OperatorNotificationAnalysis {
+  id: string;
+  service: string;
+  canaryVersion: string;
+  baselineVersion: string;
+  look: number;
+  phase: 'running' | Outcome;
+  /** Why it is in that phase, in one sentence (the registry's words). */
+  why: string;
+}
+
+/** An operator paused or resumed an analysis (the API's `pause` / `resume`), after the audit log recorded it. */
+export interface OperatorNotification {
+  kind: 'operator';
+  /** What was done, by whom, why (verbatim), with which API token (its name) and when (wall clock). */
+  operator: NonNullable<Decision['manual']> & { action: OperatorNotificationAction };
+  analysis: OperatorNotificationAnalysis;
+  /** The analysis' decisions change nothing (actions.mode: dry-run); the plan runner's kill switch also applies. */
+  dryRun: boolean;
+  /** Link to the analysis in Vigil's API, when the API has a public URL configured. */
+  link?: string;
+}
+
+/** What a notifier posts: discriminated by `kind`, so the type checker sees that each notifier handles each one. */
+export type Notification = DecisionNotification | OperatorNotification;
+
+/**
+ * What a notification is about, for log lines and audit entries: its analysis and service, and the decision's id
+ * (absent for an operator's pause or resume, which is no decision).
+ */
+export function notificationIds(n: Notification): { analysis: string; service: string; decisionId?: string } {
+  if (n.kind === 'operator') return { analysis: n.analysis.id, service: n.analysis.service };
+  return { analysis: n.decision.analysis, service: n.decision.service, decisionId: n.decision.id };
 }
 
 export interface Notifier extends ConnectorBase {

@@ -3,6 +3,7 @@ export type { LogMoments, LatencyHistogram, CohortBatch, CohortPair } from './ev
 export { ROUTE_NONE, ROUTE_OTHER } from './evidence.js';
 export type { LookInput, Phase, Verdict, Detector, DetectorFactory, DetectorLookResult } from './detector.js';
 export type { Outcome, MetricVerdict, Decision } from './decision.js';
+export { notificationIds } from './connector.js';
 export type {
   RollbackTarget,
   ActionContext,
@@ -11,6 +12,11 @@ export type {
   PlanConnector,
   Notification,
   NotificationKind,
+  DecisionNotification,
+  DecisionNotificationKind,
+  OperatorNotificationAction,
+  OperatorNotification,
+  OperatorNotificationAnalysis,
   Notifier,
   AnyConnector,
   ConnectorDeps,

@@ -140,15 +140,22 @@ export interface AuditTail {
 export interface AuditTailOptions {
   /** Read at most the last `maxBytes` of the file (default 64 MiB). */
   maxBytes?: number;
+  /**
+   * Keep only the lines this accepts, tested on the raw line before it is parsed (a cheap substring test: an entry's
+   * string values appear JSON-encoded in its line), so a reader that wants a few entries of a long log parses and
+   * holds only those. Lines it refuses are neither kept nor counted in `skipped`. Default: every line.
+   */
+  lines?: (line: string) => boolean;
 }
 
 export const DEFAULT_AUDIT_TAIL_BYTES = 64 * 1024 * 1024;
 const CHUNK_BYTES = 1024 * 1024;
 
-/** Parses complete lines into `tail` (blank lines are ignored, other lines that are no entry are counted). */
-function parseLines(text: string, tail: AuditTail): void {
+/** Parses complete lines into `tail` (blank lines and lines `keep` refuses are ignored, other lines that are no entry
+ *  are counted). */
+function parseLines(text: string, tail: AuditTail, keep: ((line: string) => boolean) | undefined): void {
   for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
+    if (line.trim() === '' || (keep !== undefined && !keep(line))) continue;
     const entry = parseEntry(line);
     if (entry) tail.entries.push(entry);
     else tail.skipped++;
@@ -186,10 +193,11 @@ export async function readAuditTail(path: string, opts: AuditTailOptions = {}): 
   try {
     tail.size = (await fh.stat()).size;
     tail.from = Math.max(0, tail.size - maxBytes);
-    const rest = await readLines(fh, tail);
-    if (rest.length > 0 && rest.toString('utf8').trim() !== '') {
-      const last = parseEntry(rest.toString('utf8'));
-      if (last) tail.entries.push(last);
+    const rest = await readLines(fh, tail, opts.lines);
+    const last = rest.toString('utf8');
+    if (last.trim() !== '' && (opts.lines === undefined || opts.lines(last))) {
+      const entry = parseEntry(last);
+      if (entry) tail.entries.push(entry);
       else {
         tail.torn = true;
         tail.skipped++;
@@ -206,7 +214,7 @@ export async function readAuditTail(path: string, opts: AuditTailOptions = {}): 
 /** Reads `[tail.from, tail.size)` and parses its complete lines; returns the bytes after the last newline. When
  *  `from` > 0, reading starts one byte earlier and everything up to the first newline is dropped: a line that
  *  began before `from` is partial (the byte before it is a newline when the cut fell on a line start). */
-async function readLines(fh: FileHandle, tail: AuditTail): Promise<Buffer> {
+async function readLines(fh: FileHandle, tail: AuditTail, keep?: (line: string) => boolean): Promise<Buffer> {
   let pos = tail.from > 0 ? tail.from - 1 : 0;
   let dropFirst = tail.from > 0;
   let carry = Buffer.alloc(0);
@@ -228,7 +236,7 @@ async function readLines(fh: FileHandle, tail: AuditTail): Promise<Buffer> {
     }
     const last = data.lastIndexOf(0x0a);
     if (last >= start) {
-      parseLines(data.toString('utf8', start, last), tail);
+      parseLines(data.toString('utf8', start, last), tail, keep);
       start = last + 1;
     }
     carry = Buffer.from(data.subarray(start)); // a copy: `chunk` is reused

@@ -20,6 +20,7 @@ import { serverLogger } from '../logger.js';
 import { ALL_SCOPES, apiTokens, bearerOf, identify, type Caller, type Scope } from './auth.js';
 import { queueStatsCollector, type VigilMetrics } from './metrics.js';
 import { registerJudgeRoutes } from './judge-routes.js';
+import { registerReportRoutes } from './report-routes.js';
 import { registerOperatorRoutes } from './operator-routes.js';
 import type { OperateResult, Operator, OperatorAction } from '../agent/operator.js';
 import { registerDashboardOpenRoutes, registerDashboardPages, type DashboardDeps } from './dashboard/routes.js';
@@ -45,6 +46,8 @@ export interface ApiDeps {
   operate(id: string, action: OperatorAction, who: Operator): Promise<OperateResult>;
   /** Cluster mode (src/agent/cluster-node.ts): the live replicas, the shared decisions list, GET /api/v1/cluster. */
   cluster?: Pick<ClusterNode, 'replica' | 'status' | 'replicas' | 'claims'>;
+  /** `server.api.publicUrl`: the base URL of the decision reports' commands and links. */
+  publicUrl?: string;
 }
 
 /**
@@ -97,6 +100,10 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
     api.addHook('onRequest', bearerGuard(deps, dashboard.sessions));
     registerAnalysisRoutes(api, deps);
     registerDecisionRoutes(api, deps);
+    registerReportRoutes(api, {
+      ...deps,
+      ...(deps.cluster ? { others: (req, path) => fromOthers(deps, req, path) } : {}),
+    });
     registerOperatorRoutes(api, {
       operate: (id, action, who) => deps.operate(id, action, who),
       callerName: (req) => callerOf(req).name,

@@ -10,7 +10,9 @@
  *   log is read back by src/agent/recovery.ts); the step's deterministic id keeps a job still in a BullMQ queue from
  *   being enqueued twice, and that is not a refusal there.
  * - Notifications go on their own `notifications` queue: a chat outage delays or fails only notification jobs,
- *   never a rollback step.
+ *   never a rollback step. An operator's pause or resume of an analysis (`notifyOperator`) goes the same way: one
+ *   job per notifier, the same retries, dry run, redaction and `notify-failed` audit entries; its job ids come from
+ *   the analysis, the action and its time, so the same action notified twice is posted once.
  * - A step that fails for good (non-retryable error, or its last attempt) writes an 'action-failed' audit entry and
  *   enqueues an 'action-failed' notification to every notifier BEFORE the job is marked failed, then the plan stops:
  *   later steps are never enqueued. Doing it in the handler (not in an onFailed listener) keeps it durable with
@@ -29,16 +31,19 @@
  *   `outcome` and `connector` values (deps.metrics).
  */
 import type { Logger } from 'pino';
-import type {
-  Notification,
-  NotificationKind,
-  Notifier,
-  PlanConnector,
-  RollbackTarget,
+import {
+  notificationIds,
+  type DecisionNotification,
+  type DecisionNotificationKind,
+  type Notification,
+  type Notifier,
+  type OperatorNotification,
+  type PlanConnector,
+  type RollbackTarget,
 } from '../contracts/connector.js';
 import type { Decision } from '../contracts/decision.js';
 import { VigilError, isRetryable, isVigilError } from '../errors.js';
-import { notifyJobId, stepJobId } from './plan-job-ids.js';
+import { notifyJobId, operatorNotifyJobId, stepJobId } from './plan-job-ids.js';
 import type { JobInfo, JobQueue } from './queue.js';
 
 export interface StepResult {
@@ -55,6 +60,7 @@ export interface StepJob {
   done?: StepResult[];
 }
 
+/** One notification for one notifier: plain JSON (BullMQ keeps it in Redis). */
 export interface NotifyJob {
   notification: Notification;
   notifier: string;
@@ -81,6 +87,8 @@ export interface PlanRunnerDeps {
     jobRefused?(queue: string): void;
   };
   link?(decision: Decision): string | undefined;
+  /** The link of an analysis an operator paused or resumed (server.api.publicUrl); absent: none. */
+  analysisLink?(analysisId: string): string | undefined;
   /**
    * Hides the connectors' secrets: `text` in a step's detail, `error` in an error's message and stack (in place).
    * src/agent/actions.ts builds it from the config (connectors/shared/redact.ts); absent: shown as is.
@@ -92,7 +100,9 @@ export interface PlanRunnerDeps {
 export interface RunningJob {
   queue: string;
   jobId: string;
-  decisionId: string;
+  /** The decision; absent for the notification of an operator's pause or resume. */
+  decisionId?: string;
+  analysis: string;
   connector: string;
   /** The plan step (actions queue). */
   step?: number;
@@ -116,6 +126,14 @@ export interface PlanRunner {
    * hold `nextStep` results.
    */
   recover(decision: Decision, nextStep: number, done: readonly StepResult[]): Promise<{ added: boolean }>;
+  /**
+   * Enqueues the 'operator' notification of an operator's pause or resume to every notifier (call it once the audit
+   * log holds the action). Only the fields of OperatorNotification are kept (an AnalysisSnapshot given as `analysis`
+   * is cut down to them); `link` defaults to `deps.analysisLink`. Idempotent: the job ids come from the analysis, the
+   * action and `operator.atUnixMs`; an id already used is logged at info and nothing is posted again. Resolves once
+   * enqueued (delivery is the queue's: retries, dry run, `notify-failed` audit entries as for decisions).
+   */
+  notifyOperator(n: OperatorNotification): Promise<void>;
   /** Starts the workers of both queues. */
   start(): void;
   /** Closes the actions queue (waiting for the active step), then the notifications queue. */
@@ -180,13 +198,13 @@ function dryRunOf(deps: PlanRunnerDeps, d: Decision): boolean {
  *  goes to `onUsed` (default: `refused`, an error). */
 async function notifyAll(
   deps: PlanRunnerDeps,
-  kind: NotificationKind,
+  kind: DecisionNotificationKind,
   decision: Decision,
-  extra: Pick<Notification, 'failure' | 'steps'> = {},
+  extra: Pick<DecisionNotification, 'failure' | 'steps'> = {},
   onUsed: (queue: string, jobId: string) => void = (queue, jobId) => refused(deps, queue, decision, jobId),
 ): Promise<void> {
   const link = deps.link?.(decision);
-  const notification: Notification = { kind, decision, ...(link === undefined ? {} : { link }), ...extra };
+  const notification: DecisionNotification = { kind, decision, ...(link === undefined ? {} : { link }), ...extra };
   await Promise.all(
     deps.notifiers.map(async (n) => {
       const id = notifyJobId(decision, n.name, kind);
@@ -206,6 +224,46 @@ function refused(deps: PlanRunnerDeps, queue: string, decision: Decision, jobId:
   deps.logger.error(
     { queue, jobId, decisionId: decision.id, analysis: decision.analysis, service: decision.service },
     'job refused: its id was already used, so it will NOT run (the same decision dispatched twice, or an earlier decision with the same id)',
+  );
+}
+
+/** The operator notification as enqueued: its declared fields only (plain JSON, nothing else of a snapshot). */
+function operatorNotificationOf(n: OperatorNotification, link: string | undefined): OperatorNotification {
+  const { action, by, reason, token, atUnixMs } = n.operator;
+  const { id, service, canaryVersion, baselineVersion, look, phase, why } = n.analysis;
+  return {
+    kind: 'operator',
+    operator: { action, by, reason, token, atUnixMs },
+    analysis: { id, service, canaryVersion, baselineVersion, look, phase, why },
+    dryRun: n.dryRun,
+    ...(link === undefined ? {} : { link }),
+  };
+}
+
+/** `PlanRunner.notifyOperator`: one 'operator' notification job per notifier. */
+async function notifyOperator(deps: PlanRunnerDeps, n: OperatorNotification): Promise<void> {
+  const notification = operatorNotificationOf(n, n.link ?? deps.analysisLink?.(n.analysis.id));
+  const { notifications } = deps;
+  await Promise.all(
+    deps.notifiers.map(async ({ name }) => {
+      const id = operatorNotifyJobId(notification, name);
+      const { added } = await notifications.add({
+        id,
+        name: 'notify-operator',
+        data: { notification, notifier: name },
+      });
+      if (added) return;
+      deps.logger.info(
+        {
+          queue: notifications.name,
+          jobId: id,
+          analysis: notification.analysis.id,
+          service: notification.analysis.service,
+          action: notification.operator.action,
+        },
+        'operator notification already queued: a job with this id exists (the same action notified again), so it is not posted twice',
+      );
+    }),
   );
 }
 
@@ -355,24 +413,39 @@ function stepHandler(deps: PlanRunnerDeps): (job: JobInfo<StepJob>) => Promise<v
   };
 }
 
+/** The dry run of a notification's delivery: the kill switch, or the decision's (the operator notification's) own. */
+function notificationDryRun(deps: PlanRunnerDeps, n: Notification): boolean {
+  return deps.dryRun || (n.kind === 'operator' ? n.dryRun : n.decision.dryRun);
+}
+
+/** The ids a notification job names in its log lines and audit entries: decisionId (decisions) and analysis. */
+function notifyIds(n: Notification): { decisionId?: string; analysis: string } {
+  const { decisionId, analysis } = notificationIds(n);
+  return decisionId === undefined ? { analysis } : { decisionId, analysis };
+}
+
+/** A notification that failed for good, in the audit log (an operator's: with its action and time). */
+function notifyFailedEntry(n: Notification, notifier: string, attempt: number, err: unknown): Record<string, unknown> {
+  const what = n.kind === 'operator' ? { action: n.operator.action, atUnixMs: n.operator.atUnixMs } : {};
+  return { type: 'notify-failed', ...notifyIds(n), notifier, kind: n.kind, ...what, attempt, ...describeError(err) };
+}
+
 /** The handler of the notifications queue: one notification posted by one notifier. */
 function notifyHandler(deps: PlanRunnerDeps): (job: JobInfo<NotifyJob>) => Promise<void> {
   const { notifications, audit, logger } = deps;
   const notifierByName = new Map(deps.notifiers.map((n) => [n.name, n] as const));
   return async (job) => {
     const { notification, notifier: name } = job.data;
-    const decision = notification.decision;
     // A notifier is a connector: its name is the `connector` key, as in vigil_jobs_total{queue="notifications"}.
     const log = logger.child({
       queue: notifications.name,
       jobId: job.id,
-      decisionId: decision.id,
-      analysis: decision.analysis,
+      ...notifyIds(notification),
       connector: name,
       kind: notification.kind,
       attempt: job.attempt,
     });
-    const dryRun = dryRunOf(deps, decision);
+    const dryRun = notificationDryRun(deps, notification);
     try {
       const notifier = notifierByName.get(name);
       if (!notifier) throw new VigilError('VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR', [name]);
@@ -387,15 +460,7 @@ function notifyHandler(deps: PlanRunnerDeps): (job: JobInfo<NotifyJob>) => Promi
       );
       if (final) {
         await audit
-          .append({
-            type: 'notify-failed',
-            decisionId: decision.id,
-            analysis: decision.analysis,
-            notifier: name,
-            kind: notification.kind,
-            attempt: job.attempt,
-            ...describeError(err),
-          })
+          .append(notifyFailedEntry(notification, name, job.attempt, err))
           .catch((auditErr: unknown) =>
             log.error({ err: describeError(auditErr) }, 'audit entry could not be written'),
           );
@@ -431,13 +496,14 @@ export function createPlanRunner(deps: PlanRunnerDeps): PlanRunner {
     queue: actions.name,
     jobId: job.id,
     decisionId: job.data.decision.id,
+    analysis: job.data.decision.analysis,
     connector: stepConnector(job),
     step: job.data.step,
   });
   const notifyJob = (job: JobInfo<NotifyJob>): RunningJob => ({
     queue: notifications.name,
     jobId: job.id,
-    decisionId: job.data.notification.decision.id,
+    ...notifyIds(job.data.notification),
     connector: job.data.notifier,
     kind: job.data.notification.kind,
   });
@@ -457,6 +523,7 @@ export function createPlanRunner(deps: PlanRunnerDeps): PlanRunner {
       await allOrFirstError(tasks);
     },
     recover: (decision, nextStep, done) => recoverPlan(deps, decision, nextStep, done),
+    notifyOperator: (n) => notifyOperator(deps, n),
     start() {
       actions.process(tracked(running, stepJob, stepHandler(deps)), {
         onCompleted: (job) => deps.metrics?.jobOutcome(actions.name, 'completed', stepConnector(job)),

@@ -249,7 +249,8 @@ describe('vigil CLI', () => {
 
   it('--help explains every command; unknown commands exit 2', async () => {
     expect(await run('--help')).toBe(0);
-    for (const c of ['serve', 'validate', 'replay', 'demo', 'status', 'decisions']) expect(stdout).toContain(c);
+    for (const c of ['serve', 'validate', 'replay', 'demo', 'status', 'decisions', 'report'])
+      expect(stdout).toContain(c);
     expect(await run('replay', '--help')).toBe(0);
     expect(stdout).toContain('--format');
     expect(await run('frobnicate')).toBe(2);
@@ -548,6 +549,7 @@ describe('help', () => {
     ['connectors'],
     ['connectors', 'test'],
     ['status'],
+    ['report'],
   ];
   afterEach(() => {
     delete process.env.COLUMNS;

@@ -74,7 +74,10 @@ describe('vigil connectors test', () => {
       '"text": "[dry-run] Rollback vigil-connectors-test: canary v0.0.0-test-canary is worse than baseline v0.0.0-test-baseline"',
     );
     expect(stdout).toContain('TEST from `vigil connectors test`');
-    expect(stdout).toContain('"url": "https://vigil.example.com/api/v1/decisions/vigil-connectors-test-');
+    // the chat link opens the decision's report (GET /api/v1/decisions/:id/report)
+    expect(stdout).toMatch(
+      /"url": "https:\/\/vigil\.example\.com\/api\/v1\/decisions\/vigil-connectors-test-[^"/]+\/report"/,
+    );
     expect(stdout).not.toContain(SIG);
     expect(stdout).not.toContain('/workflows/abc');
     expect(stdout).toMatch(/result: ok\n$/);

@@ -10,7 +10,11 @@ import { main } from '../../src/cli.js';
 import { agent, auditEntries, regressed, stopApiAgents } from '../helpers/api-agent.js';
 import { HttpPeer } from '../helpers/http-peer.js';
 
-afterEach(stopApiAgents);
+const afterTest: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  await stopApiAgents();
+  for (const f of afterTest.splice(0)) await f();
+});
 
 const TOKENS = `{ tokens: [ { name: dashboards, token: "r3ad-only", scopes: [read] }, { name: oncall-alice, token: "0perate", scopes: [read, operate] } ] }`;
 const operator = { authorization: 'Bearer 0perate' };
@@ -35,7 +39,12 @@ async function feed(a: Agent, from: number, to: number, canaryErrorEvery = 5): P
 
 describe('manual authority (API)', () => {
   it('a pause holds a regressed canary: looks go on, the rollback waits; the resume lets the next look decide', async () => {
-    const { a, auditPath } = agent('', { auth: TOKENS });
+    const chat = await HttpPeer.start();
+    afterTest.push(() => chat.close());
+    const { a, auditPath } = agent(
+      `notifiers: [{ name: chat, type: webhook, options: { url: "${chat.url}/events", secret: "s3cret-s3cret-s3cret" } }]\n`,
+      { auth: TOKENS },
+    );
     await feed(a, 0, 1);
     const paused = await act(a, 'cart:2', 'pause', { by: 'alice <oncall>', reason: 'checking the "payments" outage' });
     expect(paused.statusCode).toBe(200);
@@ -82,6 +91,19 @@ describe('manual authority (API)', () => {
     ]);
     expect(entries.find((e) => e.type === 'unpause')).toMatchObject({ by: 'alice', reason: 'outage over' });
     expect(entries.find((e) => e.type === 'decision')).not.toHaveProperty('manual'); // the detectors decided
+    // announced in chat: the pause and the resume once each (the second pause changed nothing), then the decision
+    const events = chat.requests.map((r) => JSON.parse(r.text) as { type: string; data: Record<string, unknown> });
+    expect(events.map((e) => [e.type, e.data.action ?? e.data.outcome])).toEqual([
+      ['dev.vigil.notification.operator', 'pause'],
+      ['dev.vigil.notification.operator', 'resume'],
+      ['dev.vigil.notification.decision', 'rollback'],
+    ]);
+    expect(events[0]!.data).toMatchObject({
+      by: 'alice <oncall>',
+      reason: 'checking the "payments" outage',
+      token: 'oncall-alice',
+      analysis: 'cart:2',
+    });
   });
 
   it('a rollback by hand runs the plan, is recorded with who and why, and a resume lets the version be analysed again', async () => {

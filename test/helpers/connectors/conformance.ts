@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Notifier, PlanConnector } from '../../../src/contracts/connector.js';
 import type { VigilError } from '../../../src/errors.js';
-import { actionContext, everyNotification, notifyContext, rollbackDecision } from './fixtures.js';
+import { actionContext, everyKind, everyNotification, notifyContext, rollbackDecision } from './fixtures.js';
 import { HttpPeer, closedPortUrl } from '../http-peer.js';
 import { rejection } from '../rejection.js';
 
@@ -294,18 +294,24 @@ export function notifierConformance(
       expect(n.type).toMatch(/^[a-z][a-z0-9-]*$/);
     });
 
-    it('posts every kind of notification, one request each, without secrets in the body', async () => {
+    it('posts every kind of notification (actions by hand included), one request each, without secrets', async () => {
       const n = makeNotifier(target());
-      for (const note of everyNotification()) await n.post(note, notifyContext());
+      const notes = everyKind();
+      for (const note of notes) await n.post(note, notifyContext());
       if (env.http && receiver) {
         const reqs = receiver().requests;
-        expect(reqs).toHaveLength(3);
-        for (const r of reqs) {
+        expect(reqs).toHaveLength(notes.length);
+        reqs.forEach((r, i) => {
           expect(r.method).toBe('POST');
-          expect(r.headers['content-type']).toMatch(env.http.contentType);
+          expect(r.headers['content-type']).toMatch(env.http!.contentType);
           expect(() => JSON.parse(r.text) as unknown).not.toThrow();
-          for (const s of env.http.secrets) expect(r.text).not.toContain(s);
-        }
+          for (const s of env.http!.secrets) expect(r.text).not.toContain(s);
+          const note = notes[i]!;
+          if (note.kind === 'operator' || note.decision.manual) {
+            expect(r.text).toContain('alice'); // who did it, with which token
+            expect(r.text).toContain('ops-bot');
+          }
+        });
       }
     });
 

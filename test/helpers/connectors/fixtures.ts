@@ -2,8 +2,10 @@ import type {
   ActionContext,
   AnyConnector,
   ConnectorDeps,
+  DecisionNotification,
   Notification,
   Notifier,
+  OperatorNotification,
   PlanConnector,
 } from '../../../src/contracts/connector.js';
 import type { Decision, MetricVerdict } from '../../../src/contracts/decision.js';
@@ -102,7 +104,7 @@ export function notifyContext(opts: { dryRun?: boolean; signal?: AbortSignal } =
   };
 }
 
-export function actionFailed(d: Decision = rollbackDecision()): Notification {
+export function actionFailed(d: Decision = rollbackDecision()): DecisionNotification {
   return {
     kind: 'action-failed',
     decision: d,
@@ -115,7 +117,7 @@ export function actionFailed(d: Decision = rollbackDecision()): Notification {
   };
 }
 
-export function everyNotification(d: Decision = rollbackDecision()): Notification[] {
+export function everyNotification(d: Decision = rollbackDecision()): DecisionNotification[] {
   return [
     { kind: 'decision', decision: d, link: 'https://vigil.example.com/api/decisions/dec-01JH2Q7K8Z' },
     actionFailed(d),
@@ -128,6 +130,75 @@ export function everyNotification(d: Decision = rollbackDecision()): Notificatio
       ],
     },
   ];
+}
+
+/** When the operator acted in the fixtures: 2026-01-01T00:01:05.000Z (wall clock). */
+export const OPERATOR_AT_MS = Date.UTC(2026, 0, 1, 0, 1, 5);
+
+/** Who acted by hand and why, as Decision.manual and OperatorNotification.operator carry it. */
+export const ALICE = {
+  by: 'alice',
+  reason: 'database migration on the orders DB until 14:00',
+  token: 'ops-bot',
+  atUnixMs: OPERATOR_AT_MS,
+} as const;
+
+/** Text that every vendor must show as typed: HTML, Markdown, mentions and a masked link. */
+export const HOSTILE = '<script>alert(1)</script> *bold* _it_ @here <!channel> [x](https://evil.example)';
+
+/** A rollback an operator decided by hand (`POST /api/v1/analyses/checkout/rollback`). */
+export function manualRollback(overrides: Partial<Decision> = {}): Decision {
+  return rollbackDecision({
+    id: 'd-manual0000000001',
+    reason: `rollback by hand: ${ALICE.by}: ${ALICE.reason}`,
+    manual: { ...ALICE },
+    ...overrides,
+  });
+}
+
+/** An operator paused the analysis `checkout` of canary v1.8.0 (`POST /api/v1/analyses/checkout/pause`). */
+export function operatorNotification(
+  overrides: {
+    operator?: Partial<OperatorNotification['operator']>;
+    analysis?: Partial<OperatorNotification['analysis']>;
+  } & Partial<Pick<OperatorNotification, 'dryRun' | 'link'>> = {},
+): OperatorNotification {
+  const { operator, analysis, ...rest } = overrides;
+  return {
+    kind: 'operator',
+    operator: { action: 'pause', ...ALICE, ...operator },
+    analysis: {
+      id: 'checkout',
+      service: 'checkout',
+      canaryVersion: 'v1.8.0',
+      baselineVersion: 'v1.7.3',
+      look: 7,
+      phase: 'running',
+      why: `paused by ${ALICE.by} (${ALICE.reason}): nothing is decided until it is resumed`,
+      ...analysis,
+    },
+    dryRun: false,
+    link: 'https://vigil.example.com/api/v1/analyses/checkout',
+    ...rest,
+  };
+}
+
+/** Every kind of notification: a decision's three, a rollback by hand, an operator's pause and resume. */
+export function everyKind(): Notification[] {
+  return [
+    ...everyNotification(),
+    { kind: 'decision', decision: manualRollback() },
+    operatorNotification(),
+    operatorNotification({ operator: { action: 'resume' }, analysis: { phase: 'rollback' } }),
+  ];
+}
+
+/** An operator's pause whose every text (who, why, token, names, versions, ids) is `text`. */
+export function hugeOperatorNotification(text: string): OperatorNotification {
+  return operatorNotification({
+    operator: { by: text, reason: text, token: text },
+    analysis: { id: text, service: text, canaryVersion: text, baselineVersion: text, why: text },
+  });
 }
 
 /** Narrows a factory's product to a plan connector (fails the test if it is a notifier). */

@@ -179,7 +179,11 @@ describe('replicas on one Redis', () => {
       body: JSON.stringify({ by: 'sre@example.com', reason: 'fixed forward' }),
     });
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ resumed: 'cart:2', by: 'sre@example.com', reason: 'fixed forward' });
+    expect(await res.json()).toMatchObject({
+      action: 'resume',
+      changed: true,
+      analysis: { id: 'cart:2', phase: 'rollback' },
+    });
     const redis = new Redis(c.redisUrl);
     expect(await redis.hgetall(`${c.prefix}:cluster:resumes:cart`)).toEqual({ '2': '1' });
     await redis.quit();

@@ -16,6 +16,7 @@ import {
   deps,
   everyNotification,
   notifyContext,
+  operatorNotification,
   rollbackDecision,
 } from '../../helpers/connectors/fixtures.js';
 import { HttpPeer } from '../../helpers/http-peer.js';
@@ -198,6 +199,30 @@ describe('pagerduty over HTTP', () => {
     await notifier({ onAbandoned: 'trigger' }).post(abandoned, notifyContext());
     expect(receiver.requests).toHaveLength(1);
     expect(parse(receiver.requests[0]!.text).payload.severity).toBe('warning');
+  });
+
+  it("sends an operator's pause as a change event to /v2/change/enqueue (the same key), pages nobody", async () => {
+    receiver.answer(202, '{"status":"success","message":"Change event processed"}');
+    await notifier().post(operatorNotification(), notifyContext());
+    expect(receiver.requests).toHaveLength(1);
+    const r = receiver.requests[0]!;
+    expect(r.path).toBe('/v2/change/enqueue');
+    const e = parse(r.text);
+    expect(e.routing_key).toBe(ROUTING_KEY);
+    expect(e).not.toHaveProperty('event_action');
+    expect(e).not.toHaveProperty('dedup_key');
+    expect(e.payload.summary).toBe('checkout canary v1.8.0: analysis paused by alice');
+  });
+
+  it('keeps the routing key out of a change event error too; 400 is permanent', async () => {
+    receiver.answer(400, `{"status":"invalid event","message":"bad key ${ROUTING_KEY}"}`);
+    const err: unknown = await notifier()
+      .post(operatorNotification(), notifyContext())
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(VigilError);
+    const e = err as VigilError;
+    expect(`${e.message} ${JSON.stringify(e.details)} ${e.stack ?? ''}`).not.toContain(ROUTING_KEY);
+    expect(e.retryable).toBe(false);
   });
 
   it('resolves after a completed rollback with resolveAfterRollback', async () => {

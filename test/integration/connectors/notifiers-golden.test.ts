@@ -1,6 +1,7 @@
 /**
  * Golden payloads of the chat and paging notifiers (teams, discord, google-chat, mattermost, pagerduty):
- * fixed notifications, posted through each real connector to a local server, must equal
+ * fixed notifications (decisions, a rollback by hand, an operator's pause or resume), posted through each real
+ * connector to a local server, must equal
  * fixtures/notifiers/<type>-*.json (as parsed JSON), and go to the documented path. Review the fixtures by
  * eye when they change; regenerate with
  * UPDATE_GOLDEN=1 npx vitest run test/integration/connectors/notifiers-golden.test.ts
@@ -19,7 +20,9 @@ import {
   asNotifier,
   deps,
   everyNotification,
+  manualRollback,
   notifyContext,
+  operatorNotification,
   rollbackDecision,
 } from '../../helpers/connectors/fixtures.js';
 import { HttpPeer } from '../../helpers/http-peer.js';
@@ -40,6 +43,17 @@ const promote: Notification = {
     verdicts: rollbackDecision().verdicts.map((v) => ({ ...v, phase: 'pass' as const })),
   }),
   link: LINK,
+};
+
+const paused = operatorNotification();
+const resumed = operatorNotification({
+  operator: { action: 'resume', reason: 'migration done', atUnixMs: Date.UTC(2026, 0, 1, 0, 30) },
+  analysis: { why: 'resumed by hand: the next look decides' },
+});
+const manual: Notification = {
+  kind: 'decision',
+  decision: manualRollback(),
+  link: 'https://vigil.example.com/api/v1/decisions/d-manual0000000001',
 };
 
 interface Case {
@@ -141,6 +155,63 @@ const cases: Case[] = [
     factory: pagerDutyNotifierFactory,
     options: (b) => ({ routingKey: ROUTING_KEY, url: `${b}/v2/enqueue`, severity: 'warning' }),
     notification: planCompleted,
+    path: '/v2/enqueue',
+    contentType: 'application/json',
+  },
+  {
+    file: 'teams-operator-pause.json',
+    factory: teamsNotifierFactory,
+    options: (b) => ({ webhookUrl: `${b}/workflows/abc` }),
+    notification: paused,
+    path: '/workflows/abc',
+    contentType: json,
+  },
+  {
+    file: 'teams-manual-rollback.json',
+    factory: teamsNotifierFactory,
+    options: (b) => ({ webhookUrl: `${b}/workflows/abc` }),
+    notification: manual,
+    path: '/workflows/abc',
+    contentType: json,
+  },
+  {
+    file: 'discord-operator-pause.json',
+    factory: discordNotifierFactory,
+    options: (b) => ({ webhookUrl: `${b}/api/webhooks/123/TOKEN` }),
+    notification: paused,
+    path: '/api/webhooks/123/TOKEN?wait=true',
+    contentType: json,
+  },
+  {
+    file: 'google-chat-operator-resume.json',
+    factory: googleChatNotifierFactory,
+    options: (b) => ({ webhookUrl: `${b}/v1/spaces/AAAA/messages?key=KEY&token=TOKEN` }),
+    notification: resumed,
+    path: '/v1/spaces/AAAA/messages?key=KEY&token=TOKEN&messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD',
+    contentType: json,
+  },
+  {
+    file: 'mattermost-operator-pause.json',
+    factory: mattermostNotifierFactory,
+    options: (b) => ({ webhookUrl: `${b}/hooks/xxx-generatedkey-xxx` }),
+    notification: paused,
+    path: '/hooks/xxx-generatedkey-xxx',
+    contentType: json,
+    dryRun: true,
+  },
+  {
+    file: 'pagerduty-operator-pause.json',
+    factory: pagerDutyNotifierFactory,
+    options: (b) => ({ routingKey: ROUTING_KEY, url: `${b}/v2/enqueue` }),
+    notification: paused,
+    path: '/v2/change/enqueue',
+    contentType: 'application/json',
+  },
+  {
+    file: 'pagerduty-manual-rollback.json',
+    factory: pagerDutyNotifierFactory,
+    options: (b) => ({ routingKey: ROUTING_KEY, url: `${b}/v2/enqueue` }),
+    notification: manual,
     path: '/v2/enqueue',
     contentType: 'application/json',
   },

@@ -15,6 +15,7 @@ import {
   asPlan,
   deps,
   notifyContext,
+  operatorNotification,
   rollbackDecision,
 } from '../../helpers/connectors/fixtures.js';
 import { HttpPeer, type RecordedRequest } from '../../helpers/http-peer.js';
@@ -145,5 +146,31 @@ describe('signed webhook delivery', () => {
     expect(event.source).toBe('/vigil/prod');
     expect(event.data).toMatchObject({ kind: 'action-failed', failure: { connector: 'shift-traffic' }, dryRun: false });
     expect(r.text).not.toContain(SECRET);
+  });
+
+  it("the notifier posts an operator's pause as dev.vigil.notification.operator, signed, keyed by its action", async () => {
+    const notifier = asNotifier(
+      webhookNotifierFactory.create(
+        'audit-hook',
+        webhookNotifierFactory.parse({ url: `${receiver.url}/notify`, secret: SECRET }),
+        deps,
+      ),
+    );
+    await notifier.post(operatorNotification(), notifyContext({ dryRun: true }));
+    const r = receiver.requests[0]!;
+    expect(verify(r)).toEqual({ ok: true });
+    expect(header(r, 'idempotency-key')).toBe('checkout:pause:1767225665000');
+    const event = JSON.parse(r.text) as { id: string; type: string; data: Record<string, unknown> };
+    expect(event.type).toBe('dev.vigil.notification.operator');
+    expect(event.id).toBe('checkout:pause:1767225665000');
+    expect(event.data).toMatchObject({
+      kind: 'operator',
+      action: 'pause',
+      by: 'alice',
+      reason: 'database migration on the orders DB until 14:00',
+      token: 'ops-bot',
+      analysis: 'checkout',
+      dryRun: true,
+    });
   });
 });

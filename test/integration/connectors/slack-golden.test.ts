@@ -1,5 +1,6 @@
 /**
- * Golden Slack payloads: a fixed rollback on error-rate, posted through the real connector to a local
+ * Golden Slack payloads: a fixed rollback on error-rate (and one by hand, and an operator's pause), posted through
+ * the real connector to a local
  * server, must equal fixtures/notifiers/*.json byte for byte (as parsed JSON). Review the fixtures by eye
  * when they change; regenerate with UPDATE_GOLDEN=1 npx vitest run test/integration/connectors/slack-golden.test.ts
  */
@@ -8,7 +9,15 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { slackNotifierFactory } from '../../../connectors/notifiers/slack.js';
 import type { Notification } from '../../../src/contracts/connector.js';
-import { actionFailed, asNotifier, deps, notifyContext, rollbackDecision } from '../../helpers/connectors/fixtures.js';
+import {
+  actionFailed,
+  asNotifier,
+  deps,
+  manualRollback,
+  notifyContext,
+  operatorNotification,
+  rollbackDecision,
+} from '../../helpers/connectors/fixtures.js';
 import { HttpPeer } from '../../helpers/http-peer.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../fixtures/notifiers/', import.meta.url));
@@ -32,6 +41,15 @@ describe('slack golden payloads', () => {
       },
     ],
     ['slack-action-failed.json', actionFailed()],
+    ['slack-operator-pause.json', operatorNotification()],
+    [
+      'slack-manual-rollback.json',
+      {
+        kind: 'decision',
+        decision: manualRollback(),
+        link: 'https://vigil.example.com/api/decisions/d-manual0000000001',
+      },
+    ],
   ];
 
   for (const [file, notification] of cases) {

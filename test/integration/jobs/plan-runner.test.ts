@@ -3,7 +3,13 @@
  * calls (they stand in for vendors, not for the runner); the queues and the runner are the real ones.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ActionContext, Notification, Notifier, PlanConnector } from '../../../src/contracts/connector.js';
+import type {
+  ActionContext,
+  DecisionNotification,
+  Notifier,
+  OperatorNotification,
+  PlanConnector,
+} from '../../../src/contracts/connector.js';
 import type { Decision } from '../../../src/contracts/decision.js';
 import { planDecision } from '../../helpers/decisions.js';
 import { VigilError } from '../../../src/errors.js';
@@ -16,10 +22,34 @@ import { ADAPTERS, gate, queueFactory } from './queue-adapters.js';
 
 const decision = (over: Partial<Decision> = {}): Decision => planDecision(over);
 
+const PAUSED_AT = 1_767_225_665_000;
+/** What the API hands over after a pause: the analysis' snapshot, which carries far more than the notification. */
+const snapshot = {
+  id: 'checkout',
+  service: 'checkout',
+  canaryVersion: '1.4.0',
+  baselineVersion: '1.3.2',
+  look: 7,
+  phase: 'running' as const,
+  why: 'paused by alice (db migration): nothing is decided until it is resumed',
+  startedAtUnixMs: 1_767_225_000_000,
+  verdicts: [],
+  totals: { baseline: { requests: 1200, errors: 3 }, canary: { requests: 130, errors: 1 } },
+  paused: { by: 'alice', reason: 'db migration', token: 'ops-bot', atUnixMs: PAUSED_AT },
+};
+const pause = (over: Partial<OperatorNotification['operator']> = {}): OperatorNotification => ({
+  kind: 'operator',
+  operator: { action: 'pause', by: 'alice', reason: 'db migration', token: 'ops-bot', atUnixMs: PAUSED_AT, ...over },
+  analysis: snapshot,
+  dryRun: false,
+});
+
 interface World {
   events: string[];
   ctxs: { connector: string; dryRun: boolean; decisionId: string }[];
-  posts: { notifier: string; kind: string; dryRun: boolean; n: Notification }[];
+  posts: { notifier: string; kind: string; dryRun: boolean; n: DecisionNotification }[];
+  /** Operator notifications (pause / resume), apart so the decision tests read `posts` as before. */
+  operatorPosts: { notifier: string; dryRun: boolean; n: OperatorNotification }[];
   audit: Record<string, unknown>[];
   metrics: string[];
 }
@@ -53,7 +83,8 @@ function notifier(w: World, name: string, post?: Notifier['post']): Notifier {
     post:
       post ??
       ((n, ctx) => {
-        w.posts.push({ notifier: name, kind: n.kind, dryRun: ctx.dryRun, n });
+        if (n.kind === 'operator') w.operatorPosts.push({ notifier: name, dryRun: ctx.dryRun, n });
+        else w.posts.push({ notifier: name, kind: n.kind, dryRun: ctx.dryRun, n });
         return Promise.resolve();
       }),
   };
@@ -104,6 +135,7 @@ describe.each(ADAPTERS)('plan runner on the $kind queue', ({ kind }) => {
         jobRefused: (k) => opts.w.metrics.push(`${k}:refused`),
       },
       link: (d) => `https://vigil.example/decisions/${d.id}`,
+      analysisLink: (id) => `https://vigil.example/analyses/${id}`,
     });
     runner.start();
     return {
@@ -116,7 +148,7 @@ describe.each(ADAPTERS)('plan runner on the $kind queue', ({ kind }) => {
     };
   }
 
-  const newWorld = (): World => ({ events: [], ctxs: [], posts: [], audit: [], metrics: [] });
+  const newWorld = (): World => ({ events: [], ctxs: [], posts: [], operatorPosts: [], audit: [], metrics: [] });
 
   it('a decision whose jobs are refused as duplicates is loud: an error line per job and a metric, never silence', async () => {
     const w = newWorld();
@@ -461,6 +493,112 @@ describe.each(ADAPTERS)('plan runner on the $kind queue', ({ kind }) => {
         connector: 'no-such-thing',
         code: 'VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR',
       }),
+    ]);
+  });
+  it("notifyOperator posts an operator's pause once per notifier (only its declared fields, the analysis link); the same action again is not posted twice", async () => {
+    const w = newWorld();
+    const logs = captureLogs('info');
+    const { settle } = setup({
+      w,
+      connectors: [],
+      notifiers: [notifier(w, 'ops'), notifier(w, 'team')],
+      logger: logs.logger,
+    });
+    await Promise.all([runner?.notifyOperator(pause()), runner?.notifyOperator(pause())]);
+    await settle();
+    await runner?.notifyOperator(pause()); // a retried API call: the same analysis, action and time
+    await settle();
+    const expected: OperatorNotification = {
+      kind: 'operator',
+      operator: { action: 'pause', by: 'alice', reason: 'db migration', token: 'ops-bot', atUnixMs: PAUSED_AT },
+      analysis: {
+        id: 'checkout',
+        service: 'checkout',
+        canaryVersion: '1.4.0',
+        baselineVersion: '1.3.2',
+        look: 7,
+        phase: 'running',
+        why: 'paused by alice (db migration): nothing is decided until it is resumed',
+      },
+      dryRun: false,
+      link: 'https://vigil.example/analyses/checkout',
+    };
+    expect(w.operatorPosts.map((p) => p.notifier).sort()).toEqual(['ops', 'team']);
+    for (const p of w.operatorPosts) {
+      expect(p.n).toEqual(expected); // toEqual: no snapshot field (verdicts, totals, paused) travelled
+      expect(p.dryRun).toBe(false);
+    }
+    expect(w.posts).toEqual([]);
+    expect(w.metrics.sort()).toEqual(['notifications:completed:ops', 'notifications:completed:team']);
+    const lines = logs.parsed();
+    expect(lines.filter((l) => Number(l.level) >= 50)).toEqual([]);
+    expect(
+      lines
+        .filter((l) => String(l.msg).startsWith('operator notification already queued'))
+        .map((l) => [l.level, l.jobId])
+        .sort(),
+    ).toEqual([
+      [30, `checkout:operator:pause:${PAUSED_AT}:notify:ops`],
+      [30, `checkout:operator:pause:${PAUSED_AT}:notify:ops`],
+      [30, `checkout:operator:pause:${PAUSED_AT}:notify:team`],
+      [30, `checkout:operator:pause:${PAUSED_AT}:notify:team`],
+    ]);
+    // a later action (the resume, or another pause) is another notification
+    await runner?.notifyOperator(pause({ action: 'resume', atUnixMs: PAUSED_AT + 60_000 }));
+    await settle();
+    expect(w.operatorPosts.map((p) => `${p.notifier}:${p.n.operator.action}`).sort()).toEqual([
+      'ops:pause',
+      'ops:resume',
+      'team:pause',
+      'team:resume',
+    ]);
+  });
+
+  it('an operator notification is retried, delivered as a dry run under the kill switch, and audited when it fails for good', async () => {
+    const w = newWorld();
+    let calls = 0;
+    const flaky = notifier(w, 'flaky', (n, ctx) => {
+      calls++;
+      if (calls === 1)
+        return Promise.reject(new VigilError('VIGIL_ERR_CONNECTOR_HTTP_5XX', ['chat answered HTTP 503']));
+      if (n.kind === 'operator') w.operatorPosts.push({ notifier: 'flaky', dryRun: ctx.dryRun, n });
+      w.events.push(JSON.stringify(runner?.running()));
+      return Promise.resolve();
+    });
+    const broken = notifier(w, 'chat', () =>
+      Promise.reject(new VigilError('VIGIL_ERR_CONNECTOR_HTTP_4XX', ['chat answered HTTP 403'])),
+    );
+    const { settle } = setup({ w, dryRun: true, connectors: [], notifiers: [flaky, broken] });
+    await runner?.notifyOperator(pause());
+    await settle();
+    expect(w.operatorPosts.map((p) => [p.notifier, p.dryRun])).toEqual([['flaky', true]]);
+    expect(calls).toBe(2);
+    expect(JSON.parse(w.events[0]!)).toEqual([
+      {
+        queue: 'notifications',
+        jobId: `checkout:operator:pause:${PAUSED_AT}:notify:flaky`,
+        analysis: 'checkout',
+        connector: 'flaky',
+        kind: 'operator',
+      },
+    ]);
+    expect(w.audit).toEqual([
+      {
+        type: 'notify-failed',
+        analysis: 'checkout',
+        notifier: 'chat',
+        kind: 'operator',
+        action: 'pause',
+        atUnixMs: PAUSED_AT,
+        attempt: 1,
+        error: expect.stringContaining('HTTP 403') as unknown,
+        code: 'VIGIL_ERR_CONNECTOR_HTTP_4XX',
+      },
+    ]);
+    expect(w.metrics.sort()).toEqual([
+      'notifications:completed:flaky',
+      'notifications:failed:chat',
+      'notifications:retry:flaky',
     ]);
   });
 });

@@ -101,6 +101,26 @@ describe('readAuditTail', () => {
     expect((await readAuditTail(path, { maxBytes: 3 })).entries).toEqual([]);
   });
 
+  it('keeps only the lines `lines` accepts, unparsed otherwise: a malformed line it refuses is not even counted', async () => {
+    const path = join(tmp(), 'audit.jsonl');
+    const big = 'x'.repeat(1_500_000); // across the 1 MiB chunk
+    writeFileSync(
+      path,
+      line({ type: 'action', decisionId: 'd-1', s: big }) +
+        line({ type: 'action', decisionId: 'd-2' }) +
+        '{not json "d-2"\n' +
+        '{not json "d-1"\n' +
+        JSON.stringify({ type: 'resume', decisionId: 'd-1' }), // the last line, without its newline
+    );
+    const tail = await readAuditTail(path, { lines: (l) => l.includes('"d-1"') });
+    expect(tail.entries.map((e) => [e.type, e.decisionId])).toEqual([
+      ['action', 'd-1'],
+      ['resume', 'd-1'],
+    ]);
+    expect(tail).toMatchObject({ skipped: 1, torn: false });
+    expect((await readAuditTail(path, { lines: (l) => l.includes('nothing') })).entries).toEqual([]);
+  });
+
   it('reads across chunk boundaries: lines longer than the 1 MiB chunk and multi-byte characters at the seams', async () => {
     const path = join(tmp(), 'audit.jsonl');
     const big = 'é'.repeat(700_000); // 1.4 MB of UTF-8 per line

@@ -9,9 +9,14 @@ import {
 } from '../../../../connectors/notifiers/discord-message.js';
 import type { MetricVerdict } from '../../../../src/contracts/decision.js';
 import {
+  HOSTILE,
   actionFailed,
   errorRateFail,
+  everyKind,
   everyNotification,
+  hugeOperatorNotification,
+  manualRollback,
+  operatorNotification,
   rollbackDecision,
 } from '../../../helpers/connectors/fixtures.js';
 
@@ -36,7 +41,7 @@ function expectWithinLimits(m: DiscordMessage): void {
 
 describe('buildDiscordMessage', () => {
   it('stays within Discord limits for every kind of notification, and pings nobody', () => {
-    for (const n of everyNotification()) {
+    for (const n of [...everyKind(), hugeOperatorNotification('y'.repeat(20_000))]) {
       const m = buildDiscordMessage(n, { dryRun: false });
       expectWithinLimits(m);
       expect(m.allowed_mentions).toEqual({ parse: [] });
@@ -103,5 +108,48 @@ describe('buildDiscordMessage', () => {
       inline: false,
     });
     expect(m.embeds[0]!.description.startsWith('**Connector shift-traffic failed:')).toBe(true);
+  });
+
+  it("an operator's pause: what it means, By and Why escaped, the facts, the analysis linked, nobody pinged", () => {
+    const n = operatorNotification({ operator: { by: HOSTILE, reason: HOSTILE } });
+    const m = buildDiscordMessage(n, { dryRun: false });
+    const esc = escapeDiscord(HOSTILE);
+    expect(esc).toBe(
+      '\\<script\\>alert(1)\\</script\\> \\*bold\\* \\_it\\_ @here \\<!channel\\> \\[x\\](https://evil.example)',
+    );
+    expect(m.content).toBe(`checkout canary v1.8.0: analysis paused by ${esc}`);
+    expect(m.allowed_mentions).toEqual({ parse: [] }); // @here shows as typed and pings nobody
+    const e = m.embeds[0]!;
+    expect(e.description).toBe('Looks still run and are shown; nothing is decided until the analysis is resumed.');
+    expect(e.fields).toEqual([
+      { name: 'By', value: `${esc} (token ops-bot)`, inline: true },
+      { name: 'Why', value: esc, inline: true },
+      { name: 'Service', value: 'checkout', inline: true },
+      { name: 'Canary', value: 'v1.8.0', inline: true },
+      { name: 'Baseline', value: 'v1.7.3', inline: true },
+      { name: 'Look', value: '7', inline: true },
+      { name: 'Analysis', value: 'checkout', inline: true },
+    ]);
+    expect(e).toMatchObject({
+      url: 'https://vigil.example.com/api/v1/analyses/checkout',
+      footer: { text: 'Analysis checkout' },
+      timestamp: '2026-01-01T00:01:05.000Z',
+    });
+    expect(buildDiscordMessage(n, { dryRun: true }).embeds[0]!.footer.text).toBe(
+      'Analysis checkout · ⚠ DRY RUN: Vigil decides and notifies, it changes nothing',
+    );
+  });
+
+  it('a rollback by hand: title by hand, By and Why first, the plan still within 25 fields', () => {
+    const verdicts: MetricVerdict[] = Array.from({ length: 40 }, (_, i) => ({ ...errorRateFail, metric: `m${i}` }));
+    const m = buildDiscordMessage({ kind: 'decision', decision: manualRollback({ verdicts }) }, { dryRun: false });
+    expectWithinLimits(m);
+    const e = m.embeds[0]!;
+    expect(e.title).toBe('Rollback by hand (alice): checkout canary v1.8.0 → baseline v1.7.3');
+    expect(e.fields.slice(0, 2).map((f) => [f.name, f.value])).toEqual([
+      ['By', 'alice (token ops-bot)'],
+      ['Why', 'database migration on the orders DB until 14:00'],
+    ]);
+    expect(e.fields.at(-1)!.name).toBe('Plan');
   });
 });

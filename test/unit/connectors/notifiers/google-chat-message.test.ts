@@ -9,9 +9,14 @@ import {
 } from '../../../../connectors/notifiers/google-chat-message.js';
 import type { MetricVerdict } from '../../../../src/contracts/decision.js';
 import {
+  HOSTILE,
   actionFailed,
   errorRateFail,
+  everyKind,
   everyNotification,
+  hugeOperatorNotification,
+  manualRollback,
+  operatorNotification,
   rollbackDecision,
 } from '../../../helpers/connectors/fixtures.js';
 
@@ -93,5 +98,61 @@ describe('buildGoogleChatMessage', () => {
     expect(m.text).toMatch(/^\[dry-run\] /);
     expect(cardText(m)).toContain('DRY RUN');
     expect(cardText(m)).toContain('NOT applied');
+  });
+
+  it('fits for every kind of notification, a huge operator notification included', () => {
+    for (const n of [...everyKind(), hugeOperatorNotification('é'.repeat(30_000))]) {
+      const m = buildGoogleChatMessage(n, { dryRun: false, threaded: true });
+      expect(bytes(m)).toBeLessThanOrEqual(GOOGLE_CHAT_LIMITS.payloadBytes);
+      expect(widgets(m).length).toBeLessThanOrEqual(100);
+    }
+  });
+
+  it("an operator's pause: By and Why HTML-escaped, mentions neutralised, its own thread and button", () => {
+    const n = operatorNotification({ operator: { by: HOSTILE, reason: HOSTILE } });
+    const m = buildGoogleChatMessage(n, { dryRun: false, threaded: true });
+    const html = escapeChatHtml(HOSTILE);
+    expect(html).toBe(
+      '&lt;script&gt;alert(1)&lt;/script&gt; *bold* _it_ @here &lt;!channel&gt; [x](https://evil.example)',
+    );
+    expect(m.text).toBe(`checkout canary v1.8.0: analysis paused by ${neutralizeChatText(HOSTILE)}`);
+    expect(m.text).not.toContain('<');
+    expect(m.thread).toEqual({ threadKey: 'vigil-checkout' });
+    const [lead, facts, last] = m.cardsV2[0].card.sections;
+    expect(m.cardsV2[0].card.sections).toHaveLength(3);
+    expect(lead!.widgets).toEqual([
+      { textParagraph: { text: 'Looks still run and are shown; nothing is decided until the analysis is resumed.' } },
+    ]);
+    expect(facts!.header).toBe('Analysis');
+    expect(facts!.widgets.slice(0, 2)).toEqual([
+      { decoratedText: { topLabel: 'By', text: `${html} (token ops-bot)`, wrapText: true } },
+      { decoratedText: { topLabel: 'Why', text: html, wrapText: true } },
+    ]);
+    expect(last!.widgets).toEqual([
+      { textParagraph: { text: 'Analysis checkout' } },
+      {
+        buttonList: {
+          buttons: [
+            {
+              text: 'Open the analysis',
+              onClick: { openLink: { url: 'https://vigil.example.com/api/v1/analyses/checkout' } },
+            },
+          ],
+        },
+      },
+    ]);
+  });
+
+  it('a rollback by hand: title by hand, By and Why first among the facts', () => {
+    const m = buildGoogleChatMessage(
+      { kind: 'decision', decision: manualRollback() },
+      { dryRun: false, threaded: true },
+    );
+    expect(m.text).toBe('Rollback by hand (alice): checkout canary v1.8.0 → baseline v1.7.3');
+    const facts = m.cardsV2[0].card.sections.find((s) => s.header === 'Decision')!;
+    expect(facts.widgets.slice(0, 2)).toEqual([
+      { decoratedText: { topLabel: 'By', text: 'alice (token ops-bot)', wrapText: true } },
+      { decoratedText: { topLabel: 'Why', text: 'database migration on the orders DB until 14:00', wrapText: true } },
+    ]);
   });
 });

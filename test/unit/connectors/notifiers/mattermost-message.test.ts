@@ -7,15 +7,20 @@ import {
 } from '../../../../connectors/notifiers/mattermost-message.js';
 import type { MetricVerdict } from '../../../../src/contracts/decision.js';
 import {
+  HOSTILE,
   actionFailed,
   errorRateFail,
+  everyKind,
   everyNotification,
+  hugeOperatorNotification,
+  manualRollback,
+  operatorNotification,
   rollbackDecision,
 } from '../../../helpers/connectors/fixtures.js';
 
 describe('buildMattermostMessage', () => {
   it('stays within the post limit for every kind of notification', () => {
-    for (const n of everyNotification()) {
+    for (const n of [...everyKind(), hugeOperatorNotification('z'.repeat(40_000))]) {
       const m = buildMattermostMessage(n, { dryRun: false });
       expect(mattermostChars(m)).toBeLessThanOrEqual(MATTERMOST_LIMITS.text);
       expect(m.attachments).toHaveLength(1);
@@ -77,5 +82,50 @@ describe('buildMattermostMessage', () => {
     expect(done.attachments[0]!.text).toContain(
       '**Steps:**\n- kill-flag: changed, flag checkout-v2 set to off\n- shift-traffic: already in place',
     );
+  });
+
+  it("an operator's pause: By and Why Markdown-escaped, mentions broken, the analysis as linked title", () => {
+    const n = operatorNotification({ operator: { by: HOSTILE, reason: HOSTILE } });
+    const m = buildMattermostMessage(n, { dryRun: false });
+    const esc = escapeMattermost(HOSTILE);
+    expect(esc).toBe(
+      '\\<script\\>alert(1)\\</script\\> \\*bold\\* \\_it\\_ @\u200bhere \\<!channel\\> \\[x\\](https://evil.example)',
+    );
+    expect(JSON.stringify(m)).not.toMatch(/@here/);
+    expect(m.text).toBe(`**checkout canary v1.8.0: analysis paused by ${esc}**`);
+    const a = m.attachments[0]!;
+    expect(a).toMatchObject({
+      title: 'Analysis checkout',
+      title_link: 'https://vigil.example.com/api/v1/analyses/checkout',
+      text: 'Looks still run and are shown; nothing is decided until the analysis is resumed.',
+      color: '#f5a623',
+    });
+    expect(a).not.toHaveProperty('footer');
+    expect(a.fields.slice(0, 2)).toEqual([
+      { short: true, title: 'By', value: `${esc} (token ops-bot)` },
+      { short: true, title: 'Why', value: esc },
+    ]);
+    expect(a.fields.map((f) => f.title)).toEqual(['By', 'Why', 'Service', 'Canary', 'Baseline', 'Look', 'Analysis']);
+    expect(buildMattermostMessage(n, { dryRun: true }).attachments[0]!.footer).toBe(
+      '⚠ DRY RUN: Vigil decides and notifies, it changes nothing',
+    );
+  });
+
+  it('a resume of a decided analysis says the decision stands and the version can be analysed again', () => {
+    const n = operatorNotification({ operator: { action: 'resume' }, analysis: { phase: 'rollback' } });
+    const m = buildMattermostMessage(n, { dryRun: false });
+    expect(m.text).toBe('**checkout canary v1.8.0: analysis resumed by alice**');
+    expect(m.attachments[0]!.text).toBe(
+      'The earlier decision (rollback) stands; canary v1.8.0 can be analysed again: a new analysis starts with its next requests.',
+    );
+  });
+
+  it('a rollback by hand: title by hand, By and Why first', () => {
+    const m = buildMattermostMessage({ kind: 'decision', decision: manualRollback() }, { dryRun: false });
+    expect(m.text).toBe('**Rollback by hand (alice): checkout canary v1.8.0 → baseline v1.7.3**');
+    expect(m.attachments[0]!.fields.slice(0, 2).map((f) => [f.title, f.value])).toEqual([
+      ['By', 'alice (token ops-bot)'],
+      ['Why', 'database migration on the orders DB until 14:00'],
+    ]);
   });
 });

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   PAGERDUTY_LIMITS,
   buildPagerDutyEvent,
+  changeEventsUrl,
   dedupKeyOf,
+  type PagerDutyChange,
   type PagerDutyEventOptions,
   type PagerDutyTrigger,
 } from '../../../../connectors/notifiers/pagerduty-event.js';
@@ -10,10 +12,14 @@ import { pagerDutyNotifierFactory } from '../../../../connectors/notifiers/pager
 import type { MetricVerdict } from '../../../../src/contracts/decision.js';
 import { VigilError } from '../../../../src/errors.js';
 import {
+  HOSTILE,
   NOW_MS,
   actionFailed,
   errorRateFail,
   everyNotification,
+  hugeOperatorNotification,
+  manualRollback,
+  operatorNotification,
   rollbackDecision,
 } from '../../../helpers/connectors/fixtures.js';
 
@@ -111,6 +117,88 @@ describe('buildPagerDutyEvent', () => {
     const bad = trigger(buildPagerDutyEvent({ ...everyNotification()[0]!, link: 'javascript:x' }, opts));
     expect(bad).not.toHaveProperty('links');
     expect(bad).not.toHaveProperty('client_url');
+  });
+});
+
+describe('buildPagerDutyEvent for actions by hand', () => {
+  it("an operator's pause is a change event (no incident, nobody paged): who, why and the analysis as sent", () => {
+    const n = operatorNotification({ operator: { by: HOSTILE, reason: HOSTILE } });
+    expect(buildPagerDutyEvent(n, opts)).toEqual({
+      routing_key: KEY,
+      payload: {
+        summary: `checkout canary v1.8.0: analysis paused by ${HOSTILE}`,
+        source: 'checkout',
+        timestamp: '2026-01-01T00:01:05.000Z',
+        custom_details: {
+          explanation: [
+            `checkout canary v1.8.0: analysis paused by ${HOSTILE}`,
+            `Why: ${HOSTILE}`,
+            `By: ${HOSTILE} (token ops-bot), at 2026-01-01T00:01:05.000Z.`,
+            'Looks still run and are shown; nothing is decided until the analysis is resumed.',
+            'checkout: canary v1.8.0 vs baseline v1.7.3, look 7, analysis checkout.',
+            'Details: https://vigil.example.com/api/v1/analyses/checkout',
+          ].join('\n'),
+          kind: 'operator',
+          action: 'pause',
+          by: HOSTILE,
+          reason: HOSTILE,
+          token: 'ops-bot',
+          dry_run: false,
+          service: 'checkout',
+          canary_version: 'v1.8.0',
+          baseline_version: 'v1.7.3',
+          analysis: 'checkout',
+          look: 7,
+          phase: 'running',
+          why: 'paused by alice (database migration on the orders DB until 14:00): nothing is decided until it is resumed',
+        },
+      },
+      links: [{ href: 'https://vigil.example.com/api/v1/analyses/checkout', text: 'Analysis checkout in Vigil' }],
+    });
+  });
+
+  it('a dry run marks the change event; the configured source applies; huge texts stay within the limits', () => {
+    const dry = buildPagerDutyEvent(operatorNotification({ operator: { action: 'resume' } }), {
+      ...opts,
+      dryRun: true,
+      source: 'checkout.prod',
+    });
+    expect(dry).not.toHaveProperty('event_action');
+    expect(dry).toMatchObject({
+      payload: {
+        summary: '[dry-run] checkout canary v1.8.0: analysis resumed by alice',
+        source: 'checkout.prod',
+        custom_details: { dry_run: true, action: 'resume' },
+      },
+    });
+    const huge = buildPagerDutyEvent(hugeOperatorNotification('q'.repeat(100_000)), opts) as PagerDutyChange;
+    expect(Array.from(huge.payload.summary).length).toBeLessThanOrEqual(PAGERDUTY_LIMITS.summary);
+    expect(huge.payload.source.length).toBeLessThanOrEqual(PAGERDUTY_LIMITS.source);
+    expect(Buffer.byteLength(JSON.stringify(huge))).toBeLessThan(512 * 1024);
+  });
+
+  it('a rollback by hand triggers the alert as any rollback, with who, why, token and when in custom_details', () => {
+    const e = trigger(buildPagerDutyEvent({ kind: 'decision', decision: manualRollback() }, opts));
+    expect(e.event_action).toBe('trigger');
+    expect(e.payload.summary).toBe('Rollback by hand (alice): checkout canary v1.8.0 → baseline v1.7.3');
+    expect(e.payload.custom_details.manual).toEqual({
+      by: 'alice',
+      reason: 'database migration on the orders DB until 14:00',
+      token: 'ops-bot',
+      at: '2026-01-01T00:01:05.000Z',
+    });
+    expect(trigger(buildPagerDutyEvent(everyNotification()[0]!, opts)).payload.custom_details).not.toHaveProperty(
+      'manual',
+    );
+  });
+
+  it('change events go to change/enqueue next to the alert events endpoint', () => {
+    expect(changeEventsUrl('https://events.pagerduty.com/v2/enqueue')).toBe(
+      'https://events.pagerduty.com/v2/change/enqueue',
+    );
+    expect(changeEventsUrl('https://events.eu.pagerduty.com/v2/enqueue')).toBe(
+      'https://events.eu.pagerduty.com/v2/change/enqueue',
+    );
   });
 });
 

@@ -10,9 +10,14 @@ import {
 } from '../../../../connectors/notifiers/slack-message.js';
 import type { MetricVerdict } from '../../../../src/contracts/decision.js';
 import {
+  HOSTILE,
   actionFailed,
   errorRateFail,
+  everyKind,
   everyNotification,
+  hugeOperatorNotification,
+  manualRollback,
+  operatorNotification,
   rollbackDecision,
 } from '../../../helpers/connectors/fixtures.js';
 
@@ -39,7 +44,8 @@ function expectWithinLimits(m: SlackMessage): void {
 
 describe('buildSlackMessage', () => {
   it('stays within Block Kit limits for every kind of notification', () => {
-    for (const n of everyNotification()) expectWithinLimits(buildSlackMessage(n, { dryRun: false }));
+    for (const n of everyKind()) expectWithinLimits(buildSlackMessage(n, { dryRun: false }));
+    expectWithinLimits(buildSlackMessage(hugeOperatorNotification('x'.repeat(10_000)), { dryRun: false }));
   });
 
   it('cuts oversized texts to their limits', () => {
@@ -105,6 +111,66 @@ describe('buildSlackMessage', () => {
       channel: '#releases',
       username: 'Vigil',
     });
+  });
+});
+
+describe('buildSlackMessage for actions by hand', () => {
+  const esc = escapeMrkdwn(HOSTILE);
+
+  it("an operator's pause: title, what it means, By and Why, the analysis' facts, its link", () => {
+    const m = buildSlackMessage(operatorNotification(), { dryRun: false });
+    expect(m.blocks.map((b) => b.type)).toEqual(['header', 'section', 'section', 'context']);
+    expect(texts(m.blocks[0]!)).toEqual(['checkout canary v1.8.0: analysis paused by alice']);
+    expect(texts(m.blocks[1]!)).toEqual([
+      ':double_vertical_bar: Looks still run and are shown; nothing is decided until the analysis is resumed.',
+    ]);
+    expect(texts(m.blocks[2]!)).toEqual([
+      '*By*\nalice (token ops-bot)',
+      '*Why*\ndatabase migration on the orders DB until 14:00',
+      '*Service*\ncheckout',
+      '*Canary*\nv1.8.0',
+      '*Baseline*\nv1.7.3',
+      '*Look*\n7',
+      '*Analysis*\ncheckout',
+    ]);
+    expect(texts(m.blocks[3]!)).toEqual(['<https://vigil.example.com/api/v1/analyses/checkout|Analysis checkout>']);
+    const resume = buildSlackMessage(operatorNotification({ operator: { action: 'resume' } }), { dryRun: true });
+    expect(texts(resume.blocks[0]!)).toEqual(['[dry-run] checkout canary v1.8.0: analysis resumed by alice']);
+    expect(texts(resume.blocks[1]!)).toEqual([':arrow_forward: The pause is lifted: the next look decides as usual.']);
+    expect(texts(resume.blocks.at(-1)!).join(' ')).toContain(':warning: *DRY RUN*: Vigil decides and notifies');
+  });
+
+  it('escapes &, < and > of who and why (mrkdwn has no escape for * and _: they may format, never link or mention)', () => {
+    const n = operatorNotification({ operator: { by: HOSTILE, reason: HOSTILE } });
+    const m = buildSlackMessage(n, { dryRun: false });
+    const mrkdwn = [m.text, ...m.blocks.filter((b) => b.type !== 'header').flatMap(texts)].join('\n');
+    expect(mrkdwn).not.toContain('<script>');
+    expect(mrkdwn).not.toContain('<!channel>');
+    expect(mrkdwn).not.toContain('<https://evil');
+    expect(texts(m.blocks[2]!).slice(0, 2)).toEqual([`*By*\n${esc} (token ops-bot)`, `*Why*\n${esc}`]);
+    // the header is plain_text: Slack shows it as typed
+    expect(m.blocks[0]).toEqual({
+      type: 'header',
+      text: { type: 'plain_text', text: `checkout canary v1.8.0: analysis paused by ${HOSTILE}`, emoji: true },
+    });
+  });
+
+  it('a rollback by hand says so in the title and shows By and Why first', () => {
+    const m = buildSlackMessage({ kind: 'decision', decision: manualRollback() }, { dryRun: false });
+    expect(texts(m.blocks[0]!)).toEqual(['Rollback by hand (alice): checkout canary v1.8.0 → baseline v1.7.3']);
+    expect(texts(m.blocks[2]!).slice(0, 3)).toEqual([
+      '*By*\nalice (token ops-bot)',
+      '*Why*\ndatabase migration on the orders DB until 14:00',
+      '*Service*\ncheckout',
+    ]);
+    const promote = manualRollback({
+      outcome: 'promote',
+      plan: [],
+      manual: { ...manualRollback().manual!, by: HOSTILE },
+    });
+    const p = buildSlackMessage({ kind: 'decision', decision: promote }, { dryRun: false });
+    expect(texts(p.blocks[0]!)).toEqual([`Promoted by hand (${HOSTILE}): checkout canary v1.8.0`]);
+    expect(texts(p.blocks[2]!)[0]).toBe(`*By*\n${esc} (token ops-bot)`);
   });
 });
 

@@ -8,9 +8,14 @@ import {
 } from '../../../../connectors/notifiers/teams-message.js';
 import type { MetricVerdict } from '../../../../src/contracts/decision.js';
 import {
+  HOSTILE,
   actionFailed,
   errorRateFail,
+  everyKind,
   everyNotification,
+  hugeOperatorNotification,
+  manualRollback,
+  operatorNotification,
   rollbackDecision,
 } from '../../../helpers/connectors/fixtures.js';
 
@@ -26,7 +31,7 @@ const bytes = (m: TeamsMessage) => Buffer.byteLength(JSON.stringify(m), 'utf8');
 
 describe('buildTeamsMessage', () => {
   it('is a message with one Adaptive Card 1.4 attachment, for every kind of notification', () => {
-    for (const n of everyNotification()) {
+    for (const n of everyKind()) {
       const m = buildTeamsMessage(n, { dryRun: false });
       expect(m.type).toBe('message');
       expect(m.attachments).toHaveLength(1);
@@ -108,5 +113,51 @@ describe('buildTeamsMessage', () => {
       expect(allText(m)).toContain('NOT applied');
     }
     expect(allText(buildTeamsMessage(everyNotification()[0]!, { dryRun: false }))).not.toContain('DRY RUN');
+  });
+
+  it("an operator's pause: title, what it means, By and Why verbatim in TextRuns, the facts, Open the analysis", () => {
+    const n = operatorNotification({ operator: { by: HOSTILE, reason: HOSTILE } });
+    const m = buildTeamsMessage(n, { dryRun: false });
+    const blocks = card(m).body;
+    expect(blocks[0]).toMatchObject({ type: 'Container', style: 'warning' });
+    expect(runs(blocks).map((r) => r.text)).toEqual([
+      `checkout canary v1.8.0: analysis paused by ${HOSTILE}`,
+      'Looks still run and are shown; nothing is decided until the analysis is resumed.',
+      'By: ',
+      `${HOSTILE} (token ops-bot)`,
+      'Why: ',
+      HOSTILE,
+      'Service: ',
+      'checkout',
+      'Canary: ',
+      'v1.8.0',
+      'Baseline: ',
+      'v1.7.3',
+      'Look: ',
+      '7',
+      'Analysis: ',
+      'checkout',
+      'Analysis checkout',
+    ]);
+    expect(card(m).actions).toEqual([
+      { type: 'Action.OpenUrl', title: 'Open the analysis', url: 'https://vigil.example.com/api/v1/analyses/checkout' },
+    ]);
+    const dry = buildTeamsMessage(n, { dryRun: true });
+    expect(runs(card(dry).body)[0]!.text).toMatch(/^\[dry-run\] /);
+    expect(allText(dry)).toContain('DRY RUN: Vigil decides and notifies, it changes nothing');
+  });
+
+  it('a rollback by hand: the title says so, By and Why come first', () => {
+    const text = allText(buildTeamsMessage({ kind: 'decision', decision: manualRollback() }, { dryRun: false }));
+    expect(text).toContain('Rollback by hand (alice): checkout canary v1.8.0 → baseline v1.7.3');
+    expect(text).toContain(
+      'By: \nalice (token ops-bot)\nWhy: \ndatabase migration on the orders DB until 14:00\nService: ',
+    );
+  });
+
+  it('cuts a huge operator notification until the card fits', () => {
+    expect(
+      bytes(buildTeamsMessage(hugeOperatorNotification('x'.repeat(50_000)), { dryRun: false })),
+    ).toBeLessThanOrEqual(TEAMS_LIMITS.payloadBytes);
   });
 });

@@ -8,7 +8,9 @@ import {
   describeVerdict,
   explainDecision,
   explainNotification,
+  explainOperator,
   formatConfidence,
+  formatInstant,
   formatCount,
   formatProbability,
   formatRatio,
@@ -17,7 +19,10 @@ import type { MetricVerdict } from '../../../../src/contracts/decision.js';
 import {
   actionFailed,
   errorRateFail,
+  everyNotification,
   latencyInconclusive,
+  manualRollback,
+  operatorNotification,
   rollbackDecision,
   shadowFail,
 } from '../../../helpers/connectors/fixtures.js';
@@ -189,5 +194,56 @@ describe('explainNotification', () => {
       steps: [{ connector: 'kill-flag', changed: false, detail: 'flag already off' }],
     });
     expect(lines).toContain('Step kill-flag: already in place, flag already off');
+  });
+});
+
+describe('actions by hand', () => {
+  it('a decision by hand says so in every title, and who, with which token, when', () => {
+    const titles = everyNotification(manualRollback()).map((n) => explainNotification(n).title);
+    expect(titles).toEqual([
+      'Rollback by hand (alice): checkout canary v1.8.0 → baseline v1.7.3',
+      'Rollback by hand (alice) of checkout canary v1.8.0 FAILED: connector shift-traffic',
+      'Rolled back by hand (alice): checkout canary v1.8.0 → baseline v1.7.3',
+    ]);
+    const promote = explainDecision(manualRollback({ outcome: 'promote', plan: [], dryRun: true }));
+    expect(promote.title).toBe('[dry-run] Promoted by hand (alice): checkout canary v1.8.0');
+    expect(explainDecision(manualRollback()).lines.slice(0, 2)).toEqual([
+      'rollback by hand: alice: database migration on the orders DB until 14:00',
+      'By hand: alice (token ops-bot), at 2026-01-01T00:01:05.000Z.',
+    ]);
+    expect(explainDecision(rollbackDecision()).lines.join('\n')).not.toContain('by hand');
+  });
+
+  it("an operator's pause and resume: title, why, who, what it means, the analysis, the link", () => {
+    expect(explainOperator(operatorNotification())).toEqual({
+      title: 'checkout canary v1.8.0: analysis paused by alice',
+      lines: [
+        'Why: database migration on the orders DB until 14:00',
+        'By: alice (token ops-bot), at 2026-01-01T00:01:05.000Z.',
+        'Looks still run and are shown; nothing is decided until the analysis is resumed.',
+        'checkout: canary v1.8.0 vs baseline v1.7.3, look 7, analysis checkout.',
+        'Details: https://vigil.example.com/api/v1/analyses/checkout',
+      ],
+    });
+    const resumed = explainOperator(
+      operatorNotification({ operator: { action: 'resume' }, dryRun: true, link: undefined }),
+    );
+    expect(resumed.title).toBe('[dry-run] checkout canary v1.8.0: analysis resumed by alice');
+    expect(resumed.lines[2]).toBe('The pause is lifted: the next look decides as usual.');
+    expect(resumed.lines.some((l) => l.startsWith('Details'))).toBe(false);
+    const decided = explainOperator(
+      operatorNotification({ operator: { action: 'resume' }, analysis: { phase: 'promote' } }),
+    );
+    expect(decided.lines[2]).toBe(
+      'The earlier decision (promote) stands; canary v1.8.0 can be analysed again: a new analysis starts with its next requests.',
+    );
+  });
+
+  it('an instant that is not a number reads "an unknown time" (never throws)', () => {
+    expect(formatInstant(Date.UTC(2026, 0, 1))).toBe('2026-01-01T00:00:00.000Z');
+    expect(formatInstant(NaN)).toBe('an unknown time');
+    expect(explainOperator(operatorNotification({ operator: { atUnixMs: NaN } })).lines[1]).toBe(
+      'By: alice (token ops-bot), at an unknown time.',
+    );
   });
 });

@@ -1,15 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import {
   TEXT_LIMITS,
+  decisionView,
   fitWithin,
   notificationView,
+  openLinkText,
+  refLabel,
   safeHttpUrl,
 } from '../../../../connectors/shared/notification-view.js';
+import { explainOperator } from '../../../../connectors/shared/explain.js';
 import type { MetricVerdict } from '../../../../src/contracts/decision.js';
 import {
   actionFailed,
   errorRateFail,
   everyNotification,
+  manualRollback,
+  operatorNotification,
   rollbackDecision,
 } from '../../../helpers/connectors/fixtures.js';
 
@@ -82,6 +88,64 @@ describe('notificationView', () => {
       { dryRun: false, maxMetrics: 5 },
     );
     expect(v.link).toBeUndefined();
+  });
+});
+
+describe('notificationView of actions by hand', () => {
+  it("an operator's pause: what it means as the lead, By and Why first, the analysis as ref; no metrics, no plan", () => {
+    const v = notificationView(operatorNotification(), { dryRun: false, maxMetrics: 20 });
+    expect(v).toEqual({
+      title: 'checkout canary v1.8.0: analysis paused by alice',
+      tone: 'warning',
+      reason: 'Looks still run and are shown; nothing is decided until the analysis is resumed.',
+      facts: [
+        { label: 'By', value: 'alice (token ops-bot)' },
+        { label: 'Why', value: 'database migration on the orders DB until 14:00' },
+        { label: 'Service', value: 'checkout' },
+        { label: 'Canary', value: 'v1.8.0' },
+        { label: 'Baseline', value: 'v1.7.3' },
+        { label: 'Look', value: '7' },
+        { label: 'Analysis', value: 'checkout' },
+      ],
+      metrics: [],
+      moreMetrics: 0,
+      link: 'https://vigil.example.com/api/v1/analyses/checkout',
+      ref: { heading: 'Analysis', id: 'checkout' },
+      footnotes: [],
+      subtitle: 'checkout · canary v1.8.0 vs baseline v1.7.3',
+      atUnixMs: Date.UTC(2026, 0, 1, 0, 1, 5),
+      threadId: 'checkout',
+      dryRun: false,
+      dryRunNote: 'DRY RUN: Vigil decides and notifies, it changes nothing',
+      lines: explainOperator(operatorNotification()).lines,
+    });
+    expect([refLabel(v), openLinkText(v)]).toEqual(['Analysis checkout', 'Open the analysis']);
+  });
+
+  it('a resume is neutral; a dry-run delivery marks it', () => {
+    const v = notificationView(operatorNotification({ operator: { action: 'resume' } }), {
+      dryRun: true,
+      maxMetrics: 20,
+    });
+    expect(v.tone).toBe('neutral');
+    expect(v.dryRun).toBe(true);
+    expect(v.title).toBe('[dry-run] checkout canary v1.8.0: analysis resumed by alice');
+  });
+
+  it('a decision by hand: By and Why before the other facts, the title by hand; the decision as ref', () => {
+    const v = decisionView({ kind: 'decision', decision: manualRollback() }, { dryRun: false, maxMetrics: 20 });
+    expect(v.title).toBe('Rollback by hand (alice): checkout canary v1.8.0 → baseline v1.7.3');
+    const usual = decisionView({ kind: 'decision', decision: rollbackDecision() }, { dryRun: false, maxMetrics: 20 });
+    expect(v.facts).toEqual([
+      { label: 'By', value: 'alice (token ops-bot)' },
+      { label: 'Why', value: 'database migration on the orders DB until 14:00' },
+      ...usual.facts,
+    ]);
+    expect([refLabel(v), openLinkText(v), v.footnotes]).toEqual([
+      'Decision d-manual0000000001',
+      'Open the decision',
+      ['config sha256:3f9a1c07d2e4'],
+    ]);
   });
 });
 
