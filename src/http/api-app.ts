@@ -131,8 +131,9 @@ export interface RouteAuth {
   /** The token may also come as the query parameter `token` (callers that cannot send headers: Flagger's webhooks);
    *  it is taken out of the URL before routing, so it is never logged. */
   queryToken?: boolean;
-  /** A dashboard page: a browser without credentials is redirected to `/login` rather than answered 401. */
-  page?: boolean;
+  /** A dashboard page: a browser without credentials is redirected to `/login` rather than answered 401; `html`: only
+   *  a request that asks for HTML first (a browser's navigation, not an API client). */
+  page?: boolean | 'html';
 }
 
 const callers = new WeakMap<FastifyRequest, Caller>();
@@ -172,7 +173,9 @@ function bearerGuard(deps: ApiDeps, sessions: SessionStore) {
           : undefined
         : (session?.caller ?? identify(presented, tokens));
     if (caller === undefined) {
-      if (route.page && tokens.length > 0 && presented === undefined && req.method === 'GET')
+      const browser =
+        route.page === true || (route.page === 'html' && /^\s*text\/html/i.test(req.headers.accept ?? ''));
+      if (browser && tokens.length > 0 && presented === undefined && req.method === 'GET')
         return reply.redirect(`/login?next=${encodeURIComponent(req.url)}`, 303);
       await reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'unauthorized', message });
       return;

@@ -118,6 +118,8 @@ function send(reply: FastifyReply, format: 'md' | 'html', text: string): Fastify
 export function registerReportRoutes(api: FastifyInstance, deps: ReportDeps): void {
   api.get<{ Params: { id: string }; Querystring: { format?: string } }>(
     '/api/v1/decisions/:id/report',
+    // a browser without a session (a link in chat) goes to the dashboard's login and comes back; API clients get 401
+    { config: { page: 'html' } },
     async (req, reply) => {
       const { id } = req.params;
       const format = reportFormat(req.query.format, req.headers.accept);

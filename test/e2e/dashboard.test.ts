@@ -342,6 +342,15 @@ plan: [flag-off, shift-traffic]
       .toMatch(/^409: analysis checkout:1\.1\.0 is already decided \(rollback/);
     expect(await page.locator('form.actions output').getAttribute('class')).toBe('answer error');
     await page.screenshot({ path: join('bench-results', 'dashboard-analysis.png'), fullPage: true });
+    // the decision's report opens with the same session (an /api route, HTML for a browser)
+    const [report] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith(`/api/v1/decisions/${bad.decisionId}/report`)),
+      page.click('#decision-card a:text-is("report")'),
+    ]);
+    expect(report.status()).toBe(200);
+    expect(report.headers()['content-type']).toBe('text/html; charset=utf-8');
+    expect(await page.locator('body').innerText()).toContain('checkout');
+    await page.goBack();
   });
 
   it('a read-only token sees the plots but no action buttons', async () => {

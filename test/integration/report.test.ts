@@ -133,12 +133,24 @@ afterAll(async () => {
 
 describe('GET /api/v1/decisions/:id/report', () => {
   it('needs a token with the read scope: 401 without one or with a wrong one', async () => {
-    for (const token of [null, 'wrong-token']) {
-      const res = await report(decision.id, { token, accept: 'text/html' });
+    for (const [token, accept] of [
+      [null, 'text/markdown'],
+      [null, undefined],
+      ['wrong-token', 'text/html'],
+    ] as const) {
+      const res = await report(decision.id, { token, ...(accept ? { accept } : {}) });
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toBe('Bearer');
       expect(await res.json()).toMatchObject({ error: 'unauthorized' });
     }
+    // a browser without a session (a link in chat) is sent to the dashboard's login form, and back after it
+    const path = `/api/v1/decisions/${encodeURIComponent(decision.id)}/report`;
+    const browser = await fetch(`${started.apiUrl}${path}`, {
+      headers: { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' },
+      redirect: 'manual',
+    });
+    expect(browser.status).toBe(303);
+    expect(browser.headers.get('location')).toBe(`/login?next=${encodeURIComponent(path)}`);
     expect((await report(decision.id, { token: READ })).status).toBe(200);
     expect((await report(decision.id, { token: OPERATE })).status).toBe(200);
   });
@@ -149,7 +161,9 @@ describe('GET /api/v1/decisions/:id/report', () => {
     });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
-    expect(res.headers.get('content-security-policy')).toMatch(/^default-src 'none'; style-src 'unsafe-inline';/);
+    expect(res.headers.get('content-security-policy')).toMatch(
+      /^default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline';/,
+    );
     expect(res.headers.get('vary')).toMatch(/accept/i);
     const html = await res.text();
     expect(html.startsWith('<!doctype html>')).toBe(true);
