@@ -94,7 +94,7 @@ export function createActions(opts: ActionsOptions): Actions {
     metrics: jobOutcomeMetrics(opts.metrics),
     link: publicUrl ? (d) => reportLink(publicUrl, d.id) : undefined,
     analysisLink: publicUrl
-      ? (id) => `${publicUrl.replace(/\/$/, '')}/api/v1/analyses/${encodeURIComponent(id)}`
+      ? (id) => `${publicUrl.replace(/\/$/, '')}/analyses/${encodeURIComponent(id)}` // the dashboard's page
       : undefined,
     redact: configRedaction(loaded),
   });

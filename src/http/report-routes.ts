@@ -30,19 +30,20 @@ export type ReportDeps = Pick<ApiDeps, 'registry' | 'audit' | 'cluster' | 'publi
   now?: () => number;
 };
 
-export type ReportFormat = 'md' | 'html' | 'sources';
+export type ReportFormat = 'md' | 'html' | 'json' | 'sources';
 
 const HTML_TYPES = new Set(['text/html', 'application/xhtml+xml']);
 const MARKDOWN_TYPES = new Set(['text/markdown', 'text/x-markdown']);
 
 /**
- * The format asked for: `?format=` when given (md, markdown, html, sources; anything else: undefined, a 400), else the
+ * The format asked for: `?format=` when given (md, markdown, html, json: the report's model, as the dashboard draws the
+ * plan's steps; sources; anything else: undefined, a 400), else the
  * Accept header's best of HTML and Markdown by quality (a tie: the first listed); Markdown when it names neither.
  */
 export function reportFormat(query: string | undefined, accept: string | undefined): ReportFormat | undefined {
   if (query !== undefined) {
     if (query === 'md' || query === 'markdown') return 'md';
-    return query === 'html' || query === 'sources' ? query : undefined;
+    return query === 'html' || query === 'json' || query === 'sources' ? query : undefined;
   }
   let best: { format: ReportFormat; q: number } | undefined;
   for (const range of (accept ?? '').split(',')) {
@@ -124,7 +125,9 @@ export function registerReportRoutes(api: FastifyInstance, deps: ReportDeps): vo
       const { id } = req.params;
       const format = reportFormat(req.query.format, req.headers.accept);
       if (format === undefined)
-        return reply.code(400).send({ error: 'bad request', message: 'format must be md or html (or leave it out)' });
+        return reply
+          .code(400)
+          .send({ error: 'bad request', message: 'format must be md, html or json (or leave it out)' });
       const local = await localSources(deps, id);
       if (format === 'sources') return local;
       const sources = [local];
@@ -149,6 +152,7 @@ export function registerReportRoutes(api: FastifyInstance, deps: ReportDeps): vo
       if (local.decision === undefined) sources[0] = await localSources(deps, id, decision);
       const apiUrl = apiBaseUrl(deps.publicUrl, req);
       const model = buildReport({ decision, sources, unreachable, nowUnixMs: (deps.now ?? Date.now)(), apiUrl });
+      if (format === 'json') return reply.header('cache-control', 'no-store').send(model);
       return send(reply, format, format === 'html' ? renderHtml(model, apiUrl) : renderMarkdown(model, apiUrl));
     },
   );

@@ -328,13 +328,26 @@ plan: [flag-off, shift-traffic]
     await page.locator('td.service a', { hasText: 'checkout' }).click();
     const bad = snap('checkout:1.1.0');
     await page.locator('#decision-card ol.plan').waitFor();
-    expect(await page.locator('#decision-card ol.plan li').allInnerTexts()).toEqual(['flag-off', 'shift-traffic']);
+    expect(await page.locator('#decision-card ol.plan li code').allInnerTexts()).toEqual(['flag-off', 'shift-traffic']);
     expect(await page.locator('#decision-card h2').innerText()).toMatch(/^Decision rollback/);
     const plots = await page.locator('svg[data-plot]').count();
     expect(plots).toBeGreaterThanOrEqual(4);
-    expect(
-      await page.locator('svg[data-plot] g.marker').evaluateAll((gs) => gs.map((g) => g.getAttribute('data-marker'))),
-    ).toEqual(Array.from({ length: plots }, () => `rollback · look ${bad.look}`));
+    // on every plot: the decision, then its plan's two steps at their delay after it (from the decision's report)
+    await expect.poll(() => page.locator('svg[data-plot] g.marker').count(), { timeout: 15_000 }).toBe(3 * plots);
+    const labels = await page
+      .locator('svg[data-plot] g.marker')
+      .evaluateAll((gs) => gs.map((g) => g.getAttribute('data-marker')));
+    for (let i = 0; i < plots; i++) {
+      expect(labels.slice(3 * i, 3 * i + 3)).toEqual([
+        `rollback · look ${bad.look}`,
+        expect.stringMatching(/^step 1 flag-off: done \+[0-9.]+ (ms|s)$/),
+        expect.stringMatching(/^step 2 shift-traffic: done \+[0-9.]+ (ms|s)$/),
+      ]);
+    }
+    expect(await page.locator('#decision-card ol.plan li .step').allInnerTexts()).toEqual([
+      expect.stringMatching(/^ ?done \+/),
+      expect.stringMatching(/^ ?done \+/),
+    ]);
     await page.fill('textarea[name="reason"]', 'too late, it is decided');
     await page.click('button[value="pause"]');
     await expect

@@ -7,7 +7,7 @@
 export const DASHBOARD_CSS = `:root {
   --ink: #1f2328; --muted: #59636e; --faint: #8c959f; --line: #d1d9e0; --grid: #eef1f4; --bg: #f6f8fa; --card: #fff;
   --canary: #e8590c; --baseline: #1971c2; --fail: #cf222e; --pass: #1a7f37; --abandoned: #8c959f;
-  --paused: #9a6700; --paused-bg: #fff8c5; --estimate: #6f42c1; --link: #0969da;
+  --paused: #9a6700; --paused-bg: #fff8c5; --estimate: #6f42c1; --link: #0969da; --step: #57606a;
   --m0: #6f42c1; --m1: #0a7ea4; --m2: #bf3989; --m3: #8a6d00; --m4: #2f6f3e; --m5: #57606a;
   color-scheme: light;
 }
@@ -97,6 +97,9 @@ svg.chart .dashed path { stroke-dasharray: 4 3; stroke-width: 1.5; }
 .c-held { color: var(--paused); stroke: var(--paused); fill: var(--paused); }
 .c-estimate { color: var(--estimate); stroke: var(--estimate); fill: var(--estimate); }
 .c-ref { color: var(--faint); stroke: var(--faint); fill: var(--faint); }
+.c-step { color: var(--step); stroke: var(--step); fill: var(--step); }
+svg.chart .marker.c-step line { stroke-dasharray: 2 3; }
+ol.plan .step { font-size: 12px; }
 .c-m0 { color: var(--m0); stroke: var(--m0); fill: var(--m0); } .c-m1 { color: var(--m1); stroke: var(--m1); fill: var(--m1); }
 .c-m2 { color: var(--m2); stroke: var(--m2); fill: var(--m2); } .c-m3 { color: var(--m3); stroke: var(--m3); fill: var(--m3); }
 .c-m4 { color: var(--m4); stroke: var(--m4); fill: var(--m4); } .c-m5 { color: var(--m5); stroke: var(--m5); fill: var(--m5); }

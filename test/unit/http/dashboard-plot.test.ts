@@ -223,6 +223,24 @@ describe('views', () => {
     });
   });
 
+  it('the plan steps that ran: after the decision by their delay, labels stacked, a failed one red', () => {
+    const looks = [look(1), look(2, { decided: 'rollback' })];
+    const steps = [
+      { step: 0, connector: 'flag-off', status: 'done', afterMs: 34 },
+      { step: 1, connector: 'shift-traffic', status: 'failed', afterMs: 61_500 },
+      { step: 2, connector: 'notify', status: 'not run' },
+    ] as unknown as Parameters<typeof timeAxis>[2];
+    const axis = timeAxis(looks, undefined, steps);
+    expect(axis.markers).toEqual([
+      { x: T + 20_000, cls: 'c-fail', label: 'rollback · look 2' },
+      { x: T + 20_034, cls: 'c-step', label: 'step 1 flag-off: done +34 ms', row: 1 },
+      { x: T + 81_500, cls: 'c-fail', label: 'step 2 shift-traffic: FAILED +1m02s', row: 2 },
+    ]);
+    expect(axis.x.max).toBe(T + 81_500); // the axis reaches the last step
+    // no decision yet: no steps drawn
+    expect(timeAxis([look(1)], undefined, steps).markers).toEqual([]);
+  });
+
   it('estimate plots: the estimate per look, its band, the threshold and no difference', () => {
     const looks = [1, 2, 3, 4, 5].map((i) => look(i));
     const card = estimatePlot('error-rate', looks, timeAxis(looks, undefined), 'error-rate ratio canary/baseline')!;

@@ -93,9 +93,13 @@ function listPage() {
   });
 }
 
+/** Whether a plan (the report's `plan`) has nothing more to tell. */
+const planDone = (plan) => plan !== undefined && (plan.state === 'completed' || plan.state === 'failed');
+
 function analysisPage(id) {
   const base = `/api/v1/analyses/${encodeURIComponent(id)}`;
   const decisions = new Map(); // a decision does not change: fetched once
+  const plans = new Map(); // a decision's plan as its report tells it, asked again until it completed or failed
   // the looks (up to 720) are fetched and drawn again only when a look closed or the analysis was decided: a
   // tooltip stays open between polls, and an idle page costs one small request per poll
   let drawn = '';
@@ -117,12 +121,21 @@ function analysisPage(id) {
       if (d) decisions.set(a.decisionId, d);
     }
     const decision = a.decisionId ? decisions.get(a.decisionId) : undefined;
+    // the plan's steps (from the decision's report) until the plan completed or failed
+    if (decision && decision.plan.length > 0 && !planDone(plans.get(decision.id))) {
+      const model = await getJson(`/api/v1/decisions/${encodeURIComponent(decision.id)}/report?format=json`).catch(
+        () => undefined,
+      );
+      if (model) plans.set(decision.id, model.plan);
+    }
+    const plan = decision ? plans.get(decision.id) : undefined;
+    const steps = plan?.steps ?? [];
     document.title = `${a.service} ${a.canaryVersion} · Vigil`;
     show('summary', summaryView(a, Date.now()));
-    const key = `${looked}|${decision ? 'd' : ''}`;
-    if (key !== drawn) show('plots', plotsView(a, looks, decision));
+    const key = `${looked}|${decision ? 'd' : ''}|${plan?.state ?? ''}|${steps.filter((p) => p.status !== 'not run').length}`;
+    if (key !== drawn) show('plots', plotsView(a, looks, decision, steps));
     drawn = key;
-    show('decision', decisionView(a, decision));
+    show('decision', decisionView(a, decision, steps));
     show('verdicts', verdictsView(a));
   });
   const form = document.getElementById('actions-form');

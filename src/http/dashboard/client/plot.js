@@ -93,7 +93,7 @@ export const pnum = (v) =>
  * @typedef {{ name: string, cls: string, points: (Point | null)[], markers?: boolean, dashed?: boolean }} Line
  * @typedef {{ cls: string, points: (BandPoint | null)[] }} Band
  * @typedef {{ value: number, cls: string, label: string }} Rule
- * @typedef {{ x: number, cls: string, label: string }} Marker
+ * @typedef {{ x: number, cls: string, label: string, row?: number }} Marker (row: the label's line, 0 at the top)
  * @typedef {{ min: number, max: number, log?: boolean, label?: string, format?: (v: number) => string }} YAxis
  * @typedef {{ name: string, title: string, x: { min: number, max: number }, y: YAxis, lines: Line[],
  *   bands?: Band[], rules?: Rule[], markers?: Marker[], width?: number, height?: number }} ChartSpec
@@ -236,7 +236,15 @@ function marker(m, x, { W, H }) {
     'g',
     { class: `marker ${m.cls}`, 'data-marker': m.label },
     s('line', { x1: x.toFixed(1), x2: x.toFixed(1), y1: M.top - 4, y2: H - M.bottom }),
-    s('text', { x: (right ? x - 5 : x + 5).toFixed(1), y: M.top + 8, 'text-anchor': right ? 'end' : 'start' }, m.label),
+    s(
+      'text',
+      {
+        x: (right ? x - 5 : x + 5).toFixed(1),
+        y: M.top + 8 + 13 * (m.row ?? 0),
+        'text-anchor': right ? 'end' : 'start',
+      },
+      m.label,
+    ),
   );
 }
 

@@ -14,6 +14,7 @@ import { chart, clock, h, num, pnum } from './plot.js';
  * @typedef {import('../../../analysis/analysis-types.js').AnalysisSnapshot} Analysis
  * @typedef {import('../../../analysis/analysis-types.js').LookPoint} LookPoint
  * @typedef {import('../../../contracts/index.js').Decision} Decision
+ * @typedef {import('../../../decide/report.js').ReportStep} PlanStep
  */
 
 /** @param {number | null | undefined} share */
@@ -194,10 +195,11 @@ const OUTCOME_CLASS = /** @type {Record<string, string>} */ ({
 /**
  * The time axis every plot shares (half a look of room on each side) and the vertical markers drawn on each: the
  * decision (at the look that decided, or a decision by hand at its event time) and the first look of each run held
- * by a pause.
- * @param {LookPoint[]} looks @param {Decision | undefined} decision
+ * by a pause; then the plan's steps that ran, each at the decision's place plus the time its audit entry came after
+ * the decision's (wall clock: the plan runs after its decision, not at an event time), their labels stacked.
+ * @param {LookPoint[]} looks @param {Decision | undefined} decision @param {PlanStep[]} [steps]
  */
-export function timeAxis(looks, decision) {
+export function timeAxis(looks, decision, steps = []) {
   const first = looks[0]?.atUnixMs ?? 0;
   const last = looks[looks.length - 1]?.atUnixMs ?? first;
   const step = looks.length > 1 ? (last - first) / (looks.length - 1) : 10_000;
@@ -220,8 +222,28 @@ export function timeAxis(looks, decision) {
       cls: OUTCOME_CLASS[decision.outcome] ?? 'c-ref',
       label: `${decision.outcome}${decision.manual ? ` by hand (${decision.manual.by})` : ''} · look ${decision.look}`,
     });
+  const decidedAt = markers.find((m) => !m.cls.startsWith('c-held'))?.x;
+  if (decidedAt !== undefined)
+    steps
+      .filter((p) => p.status !== 'not run' && p.afterMs !== undefined)
+      .forEach((p, i) =>
+        markers.push({
+          x: decidedAt + Math.max(0, p.afterMs ?? 0),
+          cls: p.status === 'failed' ? 'c-fail' : 'c-step',
+          label: `step ${p.step + 1} ${p.connector}: ${p.status === 'failed' ? 'FAILED' : 'done'} +${afterText(p.afterMs ?? 0)}`,
+          row: i + 1,
+        }),
+      );
   const xs = [first - step / 2, last + step / 2, ...markers.map((m) => m.x)];
   return { x: { min: Math.min(...xs), max: Math.max(...xs) }, markers };
+}
+
+/** "34 ms", "1.5 s", "2m05s": how long after the decision. @param {number} ms */
+export function afterText(ms) {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 }
 
 /** @param {LookPoint} l */
@@ -404,12 +426,12 @@ export function requestsPlot(looks, axis) {
 
 /**
  * Every plot of an analysis over its looks, on one time axis.
- * @param {Analysis} a @param {LookPoint[]} looks @param {Decision | undefined} decision
+ * @param {Analysis} a @param {LookPoint[]} looks @param {Decision | undefined} decision @param {PlanStep[]} [steps]
  */
-export function plotsView(a, looks, decision) {
+export function plotsView(a, looks, decision, steps = []) {
   if (looks.length === 0)
     return [h('section', { class: 'card empty' }, 'No look has closed yet: the plots start with the first one.')];
-  const axis = timeAxis(looks, decision);
+  const axis = timeAxis(looks, decision, steps);
   const metrics = [...new Set(looks.flatMap((l) => l.metrics.map((m) => m.metric)))];
   return [
     ...metrics.map((m) => estimatePlot(m, looks, axis, a.verdicts.find((v) => v.metric === m)?.effect)),
@@ -420,10 +442,10 @@ export function plotsView(a, looks, decision) {
 
 /**
  * The decision: outcome, look, why, who when by hand, and the plan it runs (its steps' outcomes are in the audit log
- * and the decision's report).
- * @param {Analysis} a @param {Decision | undefined} d
+ * and the decision's report), each step with its outcome once it ran.
+ * @param {Analysis} a @param {Decision | undefined} d @param {PlanStep[]} [steps]
  */
-export function decisionView(a, d) {
+export function decisionView(a, d, steps = []) {
   if (a.decisionId === undefined || d === undefined)
     return h(
       'section',
@@ -461,7 +483,21 @@ export function decisionView(a, d) {
           h(
             'ol',
             { class: 'plan' },
-            d.plan.map((step) => h('li', {}, h('code', {}, step))),
+            d.plan.map((connector, i) => {
+              const done = steps.find((p) => p.step === i);
+              return h(
+                'li',
+                {},
+                h('code', {}, connector),
+                done && done.status !== 'not run'
+                  ? h(
+                      'span',
+                      { class: `step ${done.status === 'failed' ? 'c-fail' : 'c-step'}` },
+                      ` ${done.status === 'failed' ? 'FAILED' : 'done'} +${afterText(done.afterMs ?? 0)}: ${done.status === 'failed' ? (done.error ?? '') : (done.detail ?? '')}`,
+                    )
+                  : null,
+              );
+            }),
           ),
         ]
       : h('p', { class: 'small' }, 'No plan steps.'),
