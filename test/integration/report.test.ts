@@ -240,6 +240,12 @@ describe('GET /api/v1/decisions/:id/report', () => {
     const md = await report(decision.id, { accept: 'text/html', query: '?format=md' });
     expect(md.headers.get('content-type')).toBe('text/markdown; charset=utf-8');
     expect((await report(decision.id, { query: '?format=pdf' })).status).toBe(400);
+    // the model as JSON (what the dashboard draws the plan's steps from)
+    const json = await report(decision.id, { query: '?format=json' });
+    expect(json.headers.get('content-type')).toMatch(/^application\/json/);
+    const model = (await json.json()) as { decision: { id: string }; plan: { state: string; steps: unknown[] } };
+    expect(model.decision.id).toBe(decision.id);
+    expect(model.plan).toMatchObject({ state: 'completed', steps: [{ status: 'done' }, { status: 'done' }] });
     const unknown = await report('d-0000000000000000');
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({ error: 'not found' });

@@ -25,6 +25,7 @@ describe('reportFormat', () => {
   it('?format= wins over Accept; an unknown one is undefined (400)', () => {
     expect(reportFormat('html', 'text/markdown')).toBe('html');
     expect(reportFormat('md', 'text/html')).toBe('md');
+    expect(reportFormat('json', 'text/html')).toBe('json');
     expect(reportFormat('markdown', undefined)).toBe('md');
     expect(reportFormat('sources', undefined)).toBe('sources');
     expect(reportFormat('pdf', 'text/html')).toBeUndefined();
