@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AnalysisRegistry, type AnalysisSettings, type LookEvent } from '../../../src/analysis/analysis-registry.js';
 import type { Decision, Detector, RequestSample } from '../../../src/contracts/index.js';
 import { decisionId } from '../../../src/decide/engine.js';
+import { oneMetric, registrySettings } from '../../helpers/registry-settings.js';
 
 /** A test detector (the registry is under test, not the statistics): fails once the canary's running error
  *  count reaches `failAt`, records every batch it was shown. */
@@ -30,25 +31,8 @@ function countingDetector(failAt = Infinity) {
   return { d, seen };
 }
 
-function settings(detector: Detector, over: Partial<AnalysisSettings> = {}): AnalysisSettings {
-  return {
-    intervalMs: 10_000,
-    allowedLatenessMs: 0,
-    // one clock per service (a look closes on any cohort's progress), what these tests are about; the
-    // per-cohort clocks and their idle timeout are event-clock.test.ts's
-    sourceIdleTimeoutMs: 0,
-    maxDurationMs: 600_000,
-    silenceTimeoutMs: 120_000,
-    alpha: 0.05,
-    metrics: [{ name: 'errors', shadow: false, weight: 1, detector }],
-    planFor: () => ['hook'],
-    dryRun: false,
-    configHash: 'h',
-    maxRollbacks: 3,
-    stormWindowMs: 3_600_000,
-    ...over,
-  };
-}
+const settings = (detector: Detector, over: Partial<AnalysisSettings> = {}) =>
+  registrySettings(oneMetric(detector), { planFor: () => ['hook'], ...over });
 
 const T0 = 1_767_225_600_000; // a multiple of 10 s
 const s = (

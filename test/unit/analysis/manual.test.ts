@@ -5,9 +5,10 @@
  */
 import { serialize, deserialize } from 'node:v8';
 import { describe, expect, it } from 'vitest';
-import { AnalysisRegistry, type AnalysisSettings } from '../../../src/analysis/analysis-registry.js';
+import { AnalysisRegistry } from '../../../src/analysis/analysis-registry.js';
 import type { Decision, Detector, RequestSample } from '../../../src/contracts/index.js';
 import { decisionId } from '../../../src/decide/engine.js';
+import { oneMetric, registrySettings } from '../../helpers/registry-settings.js';
 
 /** Fails once the canary's running error count reaches `failAt`; its estimate is the look index, threshold 1.5. */
 function detector(failAt: number): Detector<null> {
@@ -35,23 +36,9 @@ function detector(failAt: number): Detector<null> {
   };
 }
 
-function settings(failAt: number, over: Partial<AnalysisSettings> = {}): AnalysisSettings {
-  return {
-    intervalMs: 10_000,
-    allowedLatenessMs: 0,
-    sourceIdleTimeoutMs: 0,
-    maxDurationMs: 600_000,
-    silenceTimeoutMs: 120_000,
-    alpha: 0.05,
-    metrics: [{ name: 'errors', shadow: false, weight: 1, detector: detector(failAt) }],
-    planFor: () => ['hook'],
-    dryRun: false,
-    configHash: 'h',
-    maxRollbacks: 0, // the storm guard holds every automatic plan: a person's rollback is not held
-    stormWindowMs: 3_600_000,
-    ...over,
-  };
-}
+const settings = (failAt: number) =>
+  // the storm guard holds every automatic plan: a person's rollback is not held
+  registrySettings(oneMetric(detector(failAt)), { planFor: () => ['hook'], maxRollbacks: 0 });
 
 const T0 = 1_767_225_600_000;
 /** One look's requests: 3 per cohort, the canary's all failing when `bad`. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AnalysisRegistry, type AnalysisSettings, type MetricSetup } from '../../../src/analysis/analysis-registry.js';
+import { AnalysisRegistry, type MetricSetup } from '../../../src/analysis/analysis-registry.js';
 import { selectEvidence, type EvidenceSource } from '../../../src/analysis/evidence-source.js';
 import type {
   CohortBatch,
@@ -9,6 +9,7 @@ import type {
   RequestSample,
 } from '../../../src/contracts/index.js';
 import { addRequest, emptyBatch, emptyPair } from '../../../src/evidence/cohort-batch.js';
+import { registrySettings } from '../../helpers/registry-settings.js';
 
 /** A recording detector: the registry (and the evidence routing) is under test, not the statistics. */
 function recorder(name: string, source?: EvidenceSource) {
@@ -41,24 +42,7 @@ function recorder(name: string, source?: EvidenceSource) {
   return { setup, seen };
 }
 
-function settings(metrics: MetricSetup[]): AnalysisSettings {
-  return {
-    intervalMs: 10_000,
-    allowedLatenessMs: 0,
-    // one clock per service (a look closes on any cohort's progress), what these tests are about; the
-    // per-cohort clocks and their idle timeout are event-clock.test.ts's
-    sourceIdleTimeoutMs: 0,
-    maxDurationMs: 600_000,
-    silenceTimeoutMs: 120_000,
-    alpha: 0.05,
-    metrics,
-    planFor: () => [],
-    dryRun: false,
-    configHash: 'h',
-    maxRollbacks: 3,
-    stormWindowMs: 3_600_000,
-  };
-}
+const settings = (metrics: MetricSetup[]) => registrySettings(metrics);
 
 const T0 = 1_767_225_600_000;
 function batch(requests: number, errors = 0): CohortBatch {
