@@ -55,6 +55,7 @@ import {
 } from './open-buckets.js';
 import { batchAt } from './evidence-source.js';
 import { expire } from './expiry.js';
+import { lookPoints } from './look-history.js';
 import { decideAnalysis, LookRunner, snapshot } from './look-runner.js';
 import { isRefusal, manualDecision, pauseAnalysis, reconcilePause, unpauseAnalysis, type Refusal } from './manual.js';
 export type { Refusal } from './manual.js';
@@ -495,7 +496,7 @@ export class AnalysisRegistry {
   /** Its looks so far (oldest first; at most MAX_LOOK_HISTORY), or undefined for an unknown id. */
   history(id: string): LookPoint[] | undefined {
     const found = this.find(id);
-    return found ? [...(found.a.history ?? [])] : undefined;
+    return found ? lookPoints(found.a.history) : undefined;
   }
 
   /**

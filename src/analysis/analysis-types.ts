@@ -7,6 +7,7 @@
 import type { CohortBatch, CohortPair, Decision, Detector, MetricVerdict } from '../contracts/index.js';
 import type { LimitHit, LimitName, LimitSettings } from '../limits/limits.js';
 import type { EvidenceSource } from './evidence-source.js';
+import type { LookHistory } from './look-history.js';
 
 export interface MetricSetup {
   name: string;
@@ -276,8 +277,8 @@ export interface Analysis {
   phase: AnalysisPhase;
   why: string;
   decision?: Decision;
-  /** Its looks so far (at most MAX_LOOK_HISTORY, oldest dropped first). */
-  history?: LookPoint[];
+  /** Its looks so far (at most MAX_LOOK_HISTORY, oldest dropped first), by column (look-history.ts). */
+  history?: LookHistory;
   /** Set while an operator holds its decisions (see AnalysisSnapshot.paused). */
   paused?: OperatorNote;
   /** When an operator last paused it or lifted its pause (wall clock): the audit log's later entries win at a
