@@ -160,15 +160,24 @@ describe('manual authority (API)', () => {
     }
   });
 
-  it('a promotion by hand ends the analysis as passed: the judge answers pass', async () => {
+  it('a promotion by hand ends the analysis as passed: the judge answers pass, Flagger may promote', async () => {
     const { a } = agent('', { auth: TOKENS });
     await feed(a, 0, 2, 100);
     const judge = () =>
       a.apiApp.inject({ url: '/api/v1/judge?service=cart&canaryVersion=2', headers: operator }).then((x) => x.json());
     expect((await judge()).verdict).toBe('running');
+    const confirm = () =>
+      a.apiApp.inject({
+        method: 'POST',
+        url: '/api/v1/flagger/confirm-promotion',
+        headers: { authorization: 'Bearer r3ad-only' },
+        payload: { name: 'cart', namespace: 'shop', phase: 'Progressing', metadata: { canaryVersion: '2' } },
+      });
+    expect((await confirm()).statusCode).toBeGreaterThanOrEqual(400); // Flagger is not told to promote yet
     const r = await act(a, 'cart:2', 'promote', { by: 'carol', reason: 'signed off by the team' });
     expect(r.json().decision).toMatchObject({ outcome: 'promote', plan: [], manual: { by: 'carol' } });
     expect(await judge()).toMatchObject({ verdict: 'pass', reason: 'promote by hand: carol: signed off by the team' });
+    expect((await confirm()).statusCode).toBe(200); // and Flagger's confirm-promotion hook now lets it promote
   });
 
   it('refuses what it cannot do: 400 without by or reason, 403 for a read token, 404 unknown, 409 nothing to resume', async () => {
