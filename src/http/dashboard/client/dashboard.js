@@ -93,13 +93,16 @@ function listPage() {
   });
 }
 
+/** How often an analysis page asks for its decision's plan while the plan runs (the report reads the audit log). */
+const PLAN_EVERY_MS = 10_000;
+
 /** Whether a plan (the report's `plan`) has nothing more to tell. */
 const planDone = (plan) => plan !== undefined && (plan.state === 'completed' || plan.state === 'failed');
 
 function analysisPage(id) {
   const base = `/api/v1/analyses/${encodeURIComponent(id)}`;
   const decisions = new Map(); // a decision does not change: fetched once
-  const plans = new Map(); // a decision's plan as its report tells it, asked again until it completed or failed
+  const plans = new Map(); // decision id → { plan (as its report tells it), at (when last asked) }
   // the looks (up to 720) are fetched and drawn again only when a look closed or the analysis was decided: a
   // tooltip stays open between polls, and an idle page costs one small request per poll
   let drawn = '';
@@ -122,13 +125,21 @@ function analysisPage(id) {
     }
     const decision = a.decisionId ? decisions.get(a.decisionId) : undefined;
     // the plan's steps (from the decision's report) until the plan completed or failed
-    if (decision && decision.plan.length > 0 && !planDone(plans.get(decision.id))) {
+    const known = decision ? plans.get(decision.id) : undefined;
+    // a report reads the audit log's tail: asked at most every PLAN_EVERY_MS while the plan runs, then never again
+    if (
+      decision &&
+      decision.plan.length > 0 &&
+      !planDone(known?.plan) &&
+      Date.now() - (known?.at ?? 0) >= PLAN_EVERY_MS
+    ) {
+      plans.set(decision.id, { plan: known?.plan, at: Date.now() });
       const model = await getJson(`/api/v1/decisions/${encodeURIComponent(decision.id)}/report?format=json`).catch(
         () => undefined,
       );
-      if (model) plans.set(decision.id, model.plan);
+      if (model) plans.set(decision.id, { plan: model.plan, at: Date.now() });
     }
-    const plan = decision ? plans.get(decision.id) : undefined;
+    const plan = decision ? plans.get(decision.id)?.plan : undefined;
     const steps = plan?.steps ?? [];
     document.title = `${a.service} ${a.canaryVersion} · Vigil`;
     show('summary', summaryView(a, Date.now()));
