@@ -7,7 +7,6 @@
 import type { CohortBatch, CohortPair, Decision, Detector, MetricVerdict } from '../contracts/index.js';
 import type { LimitHit, LimitName, LimitSettings } from '../limits/limits.js';
 import type { EvidenceSource } from './evidence-source.js';
-import type { LookHistory } from './look-history.js';
 
 export interface MetricSetup {
   name: string;
@@ -154,6 +153,34 @@ export interface LookPoint {
   /** The outcome this look decided, if it decided; `held`: it would have decided, the analysis was paused. */
   decided?: Decision['outcome'];
   held?: Decision['outcome'];
+}
+
+/** An analysis's looks kept by column (look-history.ts): one metric's columns. */
+export interface MetricColumns {
+  metric: string;
+  threshold?: number;
+  shadow?: true;
+  /** Index into look-history.ts's PHASES (inconclusive, pass, fail, error). */
+  phase: number[];
+  pValue: number[];
+  alpha: number[];
+  /** NaN: not reported. */
+  estimate: number[];
+  lower: number[];
+  upper: number[];
+}
+
+/** An analysis's looks, by column (same length each). */
+export interface LookHistory {
+  look: number[];
+  atUnixMs: number[];
+  requests: { baseline: number[]; canary: number[] };
+  errors: { baseline: number[]; canary: number[] };
+  /** Index into look-history.ts's OUTCOMES (rollback, promote, abandoned) + 1 (0: none) of the outcome the look
+   *  decided, and of the one a pause held. */
+  decided: number[];
+  held: number[];
+  metrics: MetricColumns[];
 }
 
 /** Looks kept per analysis for plots and reports (the oldest are dropped past it: 2 h of 10 s looks). */

@@ -13,40 +13,15 @@ import type { CohortPair, MetricVerdict, Outcome } from '../contracts/index.js';
 import {
   MAX_LOOK_HISTORY,
   type Analysis,
+  type LookHistory,
   type LookMetricPoint,
   type LookPoint,
+  type MetricColumns,
   type MetricSetup,
 } from './analysis-types.js';
 
 const PHASES: readonly MetricVerdict['phase'][] = ['inconclusive', 'pass', 'fail', 'error'];
 const OUTCOMES: readonly Outcome[] = ['rollback', 'promote', 'abandoned'];
-
-/** One metric's columns. */
-export interface MetricColumns {
-  metric: string;
-  threshold?: number;
-  shadow?: true;
-  /** Index into PHASES. */
-  phase: number[];
-  pValue: number[];
-  alpha: number[];
-  /** NaN: not reported. */
-  estimate: number[];
-  lower: number[];
-  upper: number[];
-}
-
-/** An analysis's looks, by column (same length each). */
-export interface LookHistory {
-  look: number[];
-  atUnixMs: number[];
-  requests: { baseline: number[]; canary: number[] };
-  errors: { baseline: number[]; canary: number[] };
-  /** Index into OUTCOMES + 1 (0: none) of the outcome the look decided, and of the one a pause held. */
-  decided: number[];
-  held: number[];
-  metrics: MetricColumns[];
-}
 
 const emptyHistory = (): LookHistory => ({
   look: [],

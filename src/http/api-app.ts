@@ -9,46 +9,20 @@
  * SECURITY_HEADERS.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Logger } from 'pino';
-import type { AnalysisRegistry, AnalysisSnapshot } from '../analysis/analysis-registry.js';
-import type { AuditLog } from '../decide/audit-log.js';
-import type { JobQueue } from '../jobs/queue.js';
-import type { ClusterNode } from '../agent/cluster-node.js';
-import type { VigilConfig } from '../config/schema.js';
+import type { AnalysisSnapshot } from '../analysis/analysis-registry.js';
 import type { Decision } from '../contracts/index.js';
 import { serverLogger } from '../logger.js';
-import { ALL_SCOPES, apiTokens, bearerOf, identify, type Caller, type Scope } from './auth.js';
-import { queueStatsCollector, type VigilMetrics } from './metrics.js';
+import { ALL_SCOPES, apiTokens, bearerOf, identify, type Caller } from './auth.js';
+import { queueStatsCollector } from './metrics.js';
 import { registerJudgeRoutes } from './judge-routes.js';
 import { registerReportRoutes } from './report-routes.js';
 import { registerOperatorRoutes } from './operator-routes.js';
-import type { OperateResult, Operator, OperatorAction } from '../agent/operator.js';
 import { registerDashboardOpenRoutes, registerDashboardPages, type DashboardDeps } from './dashboard/routes.js';
 import { csrfRefusal, sessionOf } from './dashboard/session-auth.js';
 import { createLoginLimiter, createSessionStore, type SessionStore } from './dashboard/sessions.js';
+import type { ApiDeps, RouteAuth } from './api-types.js';
 
-export interface ApiDeps {
-  logger: Logger;
-  metrics: VigilMetrics;
-  registry: AnalysisRegistry;
-  audit: AuditLog;
-  /** `server.auth`: the bearer tokens accepted (plain: both scopes; `{ name, token, scopes }`), or `open: true` (no
-   *  token needed). Neither: every request is 401. */
-  auth: { tokens: VigilConfig['server']['auth']['tokens']; open: boolean };
-  queues: Record<string, JobQueue<unknown>>;
-  /** Reasons the agent is not ready ([] = ready). */
-  ready(): string[];
-  /** Reasons a dependency makes the agent unready (Redis not answering a PING), answered within about a second. */
-  dependencies?(): Promise<string[]>;
-  /** Problems worth seeing that do not make the agent unready (e.g. a connector's failed health check). */
-  warnings?(): string[];
-  /** An operator's action on an analysis held here (src/agent/operator.ts); `who.token` is the caller's token name. */
-  operate(id: string, action: OperatorAction, who: Operator): Promise<OperateResult>;
-  /** Cluster mode (src/agent/cluster-node.ts): the live replicas, the shared decisions list, GET /api/v1/cluster. */
-  cluster?: Pick<ClusterNode, 'replica' | 'status' | 'replicas' | 'claims'>;
-  /** `server.api.publicUrl`: the base URL of the decision reports' commands and links. */
-  publicUrl?: string;
-}
+export type { ApiDeps, RouteAuth } from './api-types.js';
 
 /**
  * Headers of every answer (API, dashboard, probes, errors, 404s). The dashboard (src/http/dashboard/) is HTML whose
@@ -122,18 +96,6 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
     registerDashboardPages(api, dashboard);
   });
   return app;
-}
-
-/** What a route of `/api/*` asks of its caller (fastify route `config`). */
-export interface RouteAuth {
-  /** The scope needed (default: `read` for GET and HEAD, `operate` for every other method). */
-  scope?: Scope;
-  /** The token may also come as the query parameter `token` (callers that cannot send headers: Flagger's webhooks);
-   *  it is taken out of the URL before routing, so it is never logged. */
-  queryToken?: boolean;
-  /** A dashboard page: a browser without credentials is redirected to `/login` rather than answered 401; `html`: only
-   *  a request that asks for HTML first (a browser's navigation, not an API client). */
-  page?: boolean | 'html';
 }
 
 const callers = new WeakMap<FastifyRequest, Caller>();

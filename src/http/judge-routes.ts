@@ -20,7 +20,7 @@
  * In cluster mode each replica judges from its own registry and the audit log's memory (the services it owns).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ApiDeps, RouteAuth } from './api-app.js';
+import type { ApiDeps, RouteAuth } from './api-types.js';
 import { judge, type JudgeAnswer, type JudgeVerdict } from './judge.js';
 
 export type JudgeDeps = Pick<ApiDeps, 'registry' | 'audit'> & {

@@ -16,7 +16,7 @@ import { readAuditTail } from '../decide/audit-log.js';
 import { auditNeedles, buildReport, decisionFrom, type ReportSources } from '../decide/report.js';
 import { renderHtml, renderMarkdown } from '../decide/report-render.js';
 import type { Decision } from '../contracts/index.js';
-import type { ApiDeps } from './api-app.js';
+import type { ApiDeps } from './api-types.js';
 
 /** How much of the end of the audit log a report reads (the agent's start reads as much back). */
 export const REPORT_AUDIT_BYTES = 64 * 1024 * 1024;
