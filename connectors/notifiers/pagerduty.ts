@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import {
-  notificationIds,
   type ConnectorDeps,
   type ConnectorFactory,
   type Notification,
@@ -12,7 +11,7 @@ import { redactUrl } from '../shared/redact.js';
 import { httpUrl, parseOptions, timeoutMsOption } from '../shared/options.js';
 import { postSigned } from '../shared/signed-post.js';
 import { buildPagerDutyEvent, changeEventsUrl, isAlertEvent } from './pagerduty-event.js';
-import { withBindings } from '../shared/log.js';
+import { notificationLogger } from '../shared/log.js';
 
 export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
 
@@ -73,8 +72,7 @@ export const pagerDutyNotifierFactory: ConnectorFactory<PagerDutyOptions> = {
       async post(n: Notification, ctx: { logger: Logger; signal: AbortSignal; dryRun: boolean }): Promise<void> {
         if (ctx.signal.aborted) throw abortedError('pagerduty', ctx.signal);
         const event = buildPagerDutyEvent(n, { ...options, dryRun: ctx.dryRun, nowMs: deps.now() });
-        const { decisionId, analysis } = notificationIds(n);
-        const log = withBindings(ctx.logger, { connector: name, decisionId, analysis, kind: n.kind });
+        const log = notificationLogger(ctx.logger, name, n);
         if (!event) {
           log.debug(
             { decisionOutcome: n.kind === 'operator' ? undefined : n.decision.outcome },

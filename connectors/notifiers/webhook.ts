@@ -1,6 +1,5 @@
 import type { z } from 'zod';
 import {
-  notificationIds,
   type ConnectorDeps,
   type ConnectorFactory,
   type Notification,
@@ -12,7 +11,7 @@ import { abortedError } from '../shared/http.js';
 import { redactUrl } from '../shared/redact.js';
 import { parseOptions, webhookOptionsSchema } from '../shared/options.js';
 import { postSigned } from '../shared/signed-post.js';
-import { withBindings } from '../shared/log.js';
+import { notificationLogger } from '../shared/log.js';
 
 const schema = webhookOptionsSchema('the http(s) URL that receives the notification CloudEvent');
 
@@ -57,8 +56,7 @@ export const webhookNotifierFactory: ConnectorFactory<WebhookNotifierOptions> = 
           fetch: deps.fetch,
           logger: ctx.logger,
         });
-        const { decisionId, analysis } = notificationIds(n);
-        withBindings(ctx.logger, { connector: name, decisionId, analysis, kind: n.kind }).debug(
+        notificationLogger(ctx.logger, name, n).debug(
           { eventId: event.id, status: res.status },
           'notification delivered',
         );

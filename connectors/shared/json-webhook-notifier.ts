@@ -1,12 +1,7 @@
-import {
-  notificationIds,
-  type ConnectorDeps,
-  type Notification,
-  type Notifier,
-} from '../../src/contracts/connector.js';
+import { type ConnectorDeps, type Notification, type Notifier } from '../../src/contracts/connector.js';
 import { abortedError } from './http.js';
 import { originOf } from './redact.js';
-import { withBindings } from './log.js';
+import { notificationLogger } from './log.js';
 import { postSigned } from './signed-post.js';
 
 /**
@@ -42,10 +37,7 @@ export function jsonWebhookNotifier(
         fetch: deps.fetch,
         logger: ctx.logger,
       });
-      const { decisionId, analysis } = notificationIds(n);
-      withBindings(ctx.logger, { connector: name, decisionId, analysis, kind: n.kind }).debug(
-        `${type} ${posted} posted`,
-      );
+      notificationLogger(ctx.logger, name, n).debug(`${type} ${posted} posted`);
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { notificationIds, type Notification } from '../../src/contracts/connector.js';
 
 /**
  * The logger a connector logs with: `logger` plus those of `bindings` it does not carry yet.
@@ -17,4 +18,11 @@ export function withBindings(logger: Logger, bindings: Record<string, unknown>):
     (missing ??= {})[key] = value;
   }
   return missing === undefined ? logger : logger.child(missing);
+}
+
+/** The logger a notifier logs a notification with: `withBindings` of its name, the notification's decision (absent
+ *  for an operator's action), analysis and kind. */
+export function notificationLogger(logger: Logger, notifier: string, n: Notification): Logger {
+  const { decisionId, analysis } = notificationIds(n);
+  return withBindings(logger, { connector: notifier, decisionId, analysis, kind: n.kind });
 }

@@ -415,13 +415,13 @@ function stepHandler(deps: PlanRunnerDeps): (job: JobInfo<StepJob>) => Promise<v
 
 /** The dry run of a notification's delivery: the kill switch, or the decision's (the operator notification's) own. */
 function notificationDryRun(deps: PlanRunnerDeps, n: Notification): boolean {
-  return deps.dryRun || (n.kind === 'operator' ? n.dryRun : n.decision.dryRun);
+  return n.kind === 'operator' ? deps.dryRun || n.dryRun : dryRunOf(deps, n.decision);
 }
 
 /** The ids a notification job names in its log lines and audit entries: decisionId (decisions) and analysis. */
 function notifyIds(n: Notification): { decisionId?: string; analysis: string } {
-  const { decisionId, analysis } = notificationIds(n);
-  return decisionId === undefined ? { analysis } : { decisionId, analysis };
+  const { service: _service, ...ids } = notificationIds(n); // no decisionId key for an operator's action
+  return ids;
 }
 
 /** A notification that failed for good, in the audit log (an operator's: with its action and time). */
