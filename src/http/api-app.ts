@@ -15,7 +15,7 @@ import { serverLogger } from '../logger.js';
 import { ALL_SCOPES, apiTokens, bearerOf, identify, type Caller } from './auth.js';
 import { queueStatsCollector } from './metrics.js';
 import { registerJudgeRoutes } from './judge-routes.js';
-import { registerReportRoutes } from './report-routes.js';
+import { knownDecision, registerReportRoutes } from './report-routes.js';
 import { registerOperatorRoutes } from './operator-routes.js';
 import { registerDashboardOpenRoutes, registerDashboardPages, type DashboardDeps } from './dashboard/routes.js';
 import { csrfRefusal, sessionOf } from './dashboard/session-auth.js';
@@ -321,9 +321,7 @@ function registerDecisionRoutes(api: FastifyInstance, deps: ApiDeps): void {
   };
   api.get('/api/v1/decisions', async () => ({ decisions: await all() }));
   api.get<{ Params: { id: string } }>('/api/v1/decisions/:id', async (req, reply) => {
-    const d =
-      deps.audit.findDecision(req.params.id) ??
-      (deps.cluster ? (await all()).find((x) => x.id === req.params.id) : undefined);
+    const d = await knownDecision(deps, req.params.id);
     return (
       d ??
       reply.code(404).send({

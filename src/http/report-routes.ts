@@ -66,8 +66,12 @@ export function apiBaseUrl(publicUrl: string | undefined, req: Pick<FastifyReque
   return plain ? `${req.protocol}://${host}` : 'http://VIGIL_API';
 }
 
-/** The decision from this replica's memory or, in cluster mode, the shared list (Redis down: not from there). */
-async function knownDecision(deps: ReportDeps, id: string): Promise<Decision | undefined> {
+/** The decision from this replica's memory or, in cluster mode, the shared list (Redis down: not from there). Also
+ *  what `GET /api/v1/decisions/:id` answers (api-app.ts). */
+export async function knownDecision(
+  deps: Pick<ApiDeps, 'audit' | 'cluster'>,
+  id: string,
+): Promise<Decision | undefined> {
   const own = deps.audit.findDecision(id);
   if (own !== undefined || deps.cluster === undefined) return own;
   const shared = await deps.cluster.claims.recent().catch(() => [] as Decision[]);
