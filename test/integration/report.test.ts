@@ -8,7 +8,7 @@
  * printed by the built CLI (`npm run build` first: it spawns bin/vigil.js).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +20,8 @@ import { chromiumInstalled, launchBrowser } from '../helpers/browser.js';
 import { HttpPeer } from '../helpers/http-peer.js';
 import { startTestAgent, type StartedAgent } from '../helpers/test-agent.js';
 import { cohortTraffic } from '../helpers/traffic.js';
+import { mdRows } from '../helpers/markdown-table.js';
+import { auditEntries } from '../helpers/api-agent.js';
 
 const root = join(import.meta.dirname, '../..');
 const run = promisify(execFile);
@@ -39,11 +41,7 @@ let healthy: TrafficGenerator;
 let decision: Decision;
 let looks: LookPoint[];
 
-const auditEntries = (): Record<string, unknown>[] =>
-  readFileSync(join(started.dir, 'audit.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+const audit = (): Record<string, unknown>[] => auditEntries(join(started.dir, 'audit.jsonl'));
 
 const PAUSE_REASON = 'checking | the <b>dashboard</b>';
 
@@ -73,18 +71,6 @@ function htmlRows(html: string, heading: string): string[][] {
   return [...table.matchAll(/<tr>(.*?)<\/tr>/g)]
     .map((m) => [...m[1]!.matchAll(/<td>(.*?)<\/td>/g)].map((c) => c[1]!))
     .filter((cells) => cells.length > 0); // not the head
-}
-
-/** The cells of each body row of the Markdown table that follows `heading`. */
-function mdRows(md: string, heading: string): string[][] {
-  const lines = md.slice(md.indexOf(heading)).split('\n');
-  const start = lines.findIndex((l) => l.startsWith('| '));
-  const rows: string[][] = [];
-  for (const line of lines.slice(start + 2)) {
-    if (!line.startsWith('| ')) break;
-    rows.push(line.slice(2, -2).split(/ (?<!\\)\| /));
-  }
-  return rows;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
@@ -184,7 +170,7 @@ describe('GET /api/v1/decisions/:id/report', () => {
     expect(rows.every((r) => r.length === 5 + kept[0]!.metrics.length)).toBe(true);
 
     // the plan's steps with the connectors' answers, as the audit log has them
-    const actions = auditEntries().filter((e) => e.type === 'action' && e.decisionId === decision.id);
+    const actions = audit().filter((e) => e.type === 'action' && e.decisionId === decision.id);
     expect(actions.map((e) => [e.step, e.connector])).toEqual([
       [0, 'mark'],
       [1, 'hook'],
@@ -267,7 +253,7 @@ describe('GET /api/v1/decisions/:id/report', () => {
   });
 
   it('the pause and its lifting before the decision: who, why (escaped), token, when', async () => {
-    const [pause, unpause] = auditEntries().filter((e) => e.type === 'pause' || e.type === 'unpause');
+    const [pause, unpause] = audit().filter((e) => e.type === 'pause' || e.type === 'unpause');
     expect([pause?.type, unpause?.type]).toEqual(['pause', 'unpause']);
     const md = await (await report(decision.id)).text();
     expect(mdRows(md, '## Manual actions')).toEqual([
@@ -318,7 +304,7 @@ describe('GET /api/v1/decisions/:id/report', () => {
       body: JSON.stringify({ by: 'alice', reason }),
     });
     expect(resumed.status).toBe(200);
-    const entry = auditEntries().find((e) => e.type === 'resume' && e.by === 'alice')!;
+    const entry = audit().find((e) => e.type === 'resume' && e.by === 'alice')!;
 
     const md = await (await report(decision.id)).text();
     expect(mdRows(md, '## Manual actions').map((r) => r.slice(0, 2))).toEqual([

@@ -17,6 +17,7 @@ import {
   type ReportSources,
 } from '../../../src/decide/report.js';
 import { duration, htmlEscape, mdEscape, renderHtml, renderMarkdown } from '../../../src/decide/report-render.js';
+import { mdRows } from '../../helpers/markdown-table.js';
 
 const T = Date.parse('2026-01-01T00:10:00.000Z'); // the decision's audit entry
 const at = (ms: number) => new Date(T + ms).toISOString();
@@ -222,18 +223,6 @@ const sources = (over: Partial<ReportSources> = {}): ReportSources => ({
 const NOW = T + 125_000;
 const model = (s: ReportSources[] = [sources()], dd: Decision = d) =>
   buildReport({ decision: dd, sources: s, nowUnixMs: NOW, apiUrl: API });
-
-/** The body rows of the Markdown table after `heading`, cells split on unescaped pipes. */
-function mdRows(md: string, heading: string): string[][] {
-  const lines = md.slice(md.indexOf(heading)).split('\n');
-  const start = lines.findIndex((l) => l.startsWith('| '));
-  const rows: string[][] = [];
-  for (const line of lines.slice(start + 2)) {
-    if (!line.startsWith('| ')) break;
-    rows.push(line.slice(2, -2).split(/ (?<!\\)\| /));
-  }
-  return rows;
-}
 
 describe('the report model', () => {
   it('picks the entries of the decision and of its run: not another decision, analysis or run', () => {
