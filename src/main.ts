@@ -110,9 +110,9 @@ function operatorFor(pipeline: Pipeline, node: ClusterNode | undefined, logger: 
   const deps: OperatorDeps = {
     registry: pipeline.registry,
     audit: pipeline.audit,
-    async resumeVersion(service, version, by, reason, token, analysis) {
+    async resumeVersion(service, version, who) {
       await node?.resume(service, version); // cluster: the next owner knows the version's incarnation
-      return pipeline.resume(service, version, by, reason, token, analysis);
+      return pipeline.resume(service, version, who);
     },
     async dispatched() {
       await node?.settled(); // cluster: claimed in Redis first

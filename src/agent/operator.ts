@@ -10,6 +10,7 @@
 import type { AnalysisRegistry, AnalysisSnapshot } from '../analysis/analysis-registry.js';
 import type { Decision, OperatorNotification } from '../contracts/index.js';
 import type { AuditLog } from '../decide/audit-log.js';
+import type { Resumer } from './pipeline.js';
 
 export type OperatorAction = 'pause' | 'resume' | 'rollback' | 'promote';
 
@@ -32,14 +33,7 @@ export interface OperatorDeps {
   registry: Pick<AnalysisRegistry, 'get' | 'operate'>;
   audit: Pick<AuditLog, 'append'>;
   /** Resumes a decided version (the pipeline's `resume`: registry, then its `resume` audit entry). */
-  resumeVersion(
-    service: string,
-    version: string,
-    by: string,
-    reason: string,
-    token: string,
-    analysis: string,
-  ): Promise<boolean>;
+  resumeVersion(service: string, version: string, who: Resumer): Promise<boolean>;
   /** Resolves once the decisions handed over so far are recorded in the audit log and their plans enqueued. */
   dispatched(): Promise<void>;
   now(): number;
@@ -71,7 +65,7 @@ export async function operate(
   if (before === undefined) return { status: 'unknown' };
   const note = { ...who, atUnixMs: deps.now() };
   if (action === 'resume' && before.phase !== 'running') {
-    const ok = await deps.resumeVersion(before.service, before.canaryVersion, who.by, who.reason, who.token, id);
+    const ok = await deps.resumeVersion(before.service, before.canaryVersion, { ...note, analysis: id });
     if (!ok) return { status: 'refused', message: `analysis ${id}: its version is not decided any more` };
     await announce(deps, 'resume', note, before);
     return { status: 'done', action, changed: true, analysis: before };

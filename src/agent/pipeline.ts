@@ -38,6 +38,16 @@ export interface PipelineOptions {
   decisionGate?: { decide(d: Decision): void; settled(): Promise<void> };
 }
 
+/** Who resumes a version and why (verbatim), the name of the API token used, the analysis it was decided in, and
+ *  when (wall clock): what its `resume` audit entry records. */
+export interface Resumer {
+  by: string;
+  reason: string;
+  token?: string;
+  analysis?: string;
+  atUnixMs: number;
+}
+
 export interface Pipeline {
   /** `actions.mode: dry-run`, or forced. */
   readonly dryRun: boolean;
@@ -55,14 +65,7 @@ export interface Pipeline {
   readonly unrecordedDecisions: () => Decision[];
   readonly onLook: (listener: (e: LookEvent) => void) => void;
   /** Lets a rolled-back canary version be analysed again, and records who did it and why. */
-  readonly resume: (
-    service: string,
-    version: string,
-    by: string,
-    reason: string,
-    token?: string,
-    analysis?: string,
-  ) => Promise<boolean>;
+  readonly resume: (service: string, version: string, who: Resumer) => Promise<boolean>;
   /**
    * Reads the audit log's tail back (src/agent/recovery.ts): the API's decisions list gets the decisions recorded
    * before this start, the analyses (restored from a checkpoint before this call, or empty) get the decisions and
@@ -159,14 +162,13 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
 
 /** `Pipeline.resume`: the registry lets the version be analysed again, then its `resume` entry is written. */
 function resumeVersion(registry: AnalysisRegistry, audit: AuditLog): Pipeline['resume'] {
-  return async (service, version, by, reason, token, analysis) => {
+  return async (service, version, { by, reason, token, analysis, atUnixMs }) => {
     const ok = registry.resume(service, version);
     const via = {
       ...(analysis === undefined ? {} : { analysis }),
       ...(token === undefined ? {} : { token }), // the name of the API token the caller used
     };
-    if (ok)
-      await audit.append({ type: 'resume', service, canaryVersion: version, by, reason, ...via, atUnixMs: Date.now() });
+    if (ok) await audit.append({ type: 'resume', service, canaryVersion: version, by, reason, ...via, atUnixMs });
     return ok;
   };
 }

@@ -26,8 +26,8 @@ function deps(state: { paused?: AnalysisSnapshot['paused']; phase?: AnalysisSnap
         entries.push(e);
       },
     },
-    resumeVersion: async (service, version, by, reason, token, analysis) => {
-      calls.push(`resumeVersion ${service} ${version} ${by} ${reason} ${token} ${analysis}`);
+    resumeVersion: async (service, version, { by, reason, token, analysis, atUnixMs }) => {
+      calls.push(`resumeVersion ${service} ${version} ${by} ${reason} ${token} ${analysis} ${atUnixMs}`);
       return true;
     },
     dispatched: async () => undefined,
@@ -47,7 +47,7 @@ describe('operate', () => {
     ]);
     const decided = deps({ phase: 'rollback' });
     expect(await operate(decided.d, 'cart:2', 'resume', who)).toMatchObject({ status: 'done', changed: true });
-    expect(decided.calls).toEqual(['resumeVersion cart 2 alice why not ops cart:2']);
+    expect(decided.calls).toEqual(['resumeVersion cart 2 alice why not ops cart:2 1000']); // the action's own time
     expect(calls).toEqual(['pause alice']);
     expect(await operate(d, 'nope', 'pause', who)).toEqual({ status: 'unknown' });
   });
