@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { Detector, DetectorFactory, Phase, Verdict } from '../../src/contracts/detector.js';
+import type { Detector, DetectorFactory, DetectorReads, Phase, Verdict } from '../../src/contracts/detector.js';
 import { checkMinSamples, parseDetectorOptions } from './options.js';
 
 /**
@@ -25,6 +25,8 @@ export interface DetectorDefinition<S, O extends z.ZodType> {
   /** Detector.threshold for these options (the effect beyond which the canary counts as worse), if the method has
    *  one: 1 + tolerance for a ratio detector. */
   threshold?(options: z.output<O>): number | undefined;
+  /** Detector.reads for these options (what it reads when not the service's requests), if anything. */
+  reads?(options: z.output<O>): DetectorReads | undefined;
   /** The methods for `metricName`, given the parsed options and the validated burn-in (minSamples). */
   methods(metricName: string, options: z.output<O>, minSamples: number): DetectorMethods<S>;
 }
@@ -47,11 +49,14 @@ export function defineDetector<S, O extends z.ZodType>(def: DetectorDefinition<S
     const methods = def.methods(metricName, opts, burnIn);
     const t = def.threshold?.(opts);
     const threshold = t !== undefined && Number.isFinite(t) ? { threshold: t } : {};
-    if (anytimeValid) return { type, name: metricName, ...threshold, ...methods };
+    const r = def.reads?.(opts);
+    const reads = r === undefined ? {} : { reads: r };
+    if (anytimeValid) return { type, name: metricName, ...threshold, ...reads, ...methods };
     return {
       type,
       name: metricName,
       ...threshold,
+      ...reads,
       init: methods.init,
       look: (state, input, alpha) => {
         const r = methods.look(state, input, alpha);

@@ -15,6 +15,31 @@ export interface LookInput {
   expectedCanaryShare?: number;
 }
 
+/**
+ * An attribute filter (`where:` in config): every key must be present on the span / data point (for metrics: the
+ * point's attributes, else the resource's) with a value whose string form equals the given one (`false` matches a
+ * boolean false and the string "false"), or, for a list, any of them.
+ */
+export type Where = Readonly<Record<string, string | number | boolean | readonly (string | number | boolean)[]>>;
+
+/** A counter a `ratio-sequential` detector reads: an OTLP monotonic Sum by name, or request spans (`source: spans`). */
+export type CounterSelector =
+  | { readonly metric: string; readonly where?: Where }
+  | { readonly source: 'spans'; readonly where?: Where };
+
+/**
+ * What a detector reads when it is not the service's requests (issue 16). The look runner gives it, as `batch` and
+ * `totals`, that evidence: `ratio` counts (ratio), `instances` (gauge), or a request-like batch of the named histogram's
+ * observations (histogram).
+ */
+export type DetectorReads =
+  | { readonly kind: 'ratio'; readonly numerator: CounterSelector; readonly denominator: CounterSelector }
+  | { readonly kind: 'gauge'; readonly metric: string; readonly where?: Where }
+  | { readonly kind: 'histogram'; readonly metric: string; readonly where?: Where };
+
+/** Which way is worse for a business or resource metric. */
+export type WorseDirection = 'higher' | 'lower';
+
 /** pass: bounds exclude harm; fail: canary is worse; inconclusive: not enough evidence yet; error: cannot compute. */
 export type Phase = 'pass' | 'fail' | 'inconclusive' | 'error';
 
@@ -57,6 +82,13 @@ export interface Verdict {
    * with the number of looks, so alpha does not bound them. Explanations of decisions say so. Absent otherwise.
    */
   anytimeValid?: false;
+  /**
+   * Which way of the estimate is worse, when the detector is configured with one (`worse: lower` for conversion):
+   * explanations, chat and the dashboard say it ("conversion 0.83x baseline: lower is worse"). Absent: higher.
+   */
+  worse?: WorseDirection;
+  /** Gauges: the exporting instances compared, per cohort (few instances mean little power). */
+  instances?: { baseline: number; canary: number };
 }
 
 export interface DetectorLookResult<S> {
@@ -74,6 +106,8 @@ export interface Detector<S = unknown> {
    * has one: 1 + tolerance for the ratio detectors. Plots draw it under the confidence band; nothing decides on it.
    */
   readonly threshold?: number;
+  /** What it reads when not the service's requests (ratio / gauge / named histogram); absent: requests. */
+  readonly reads?: DetectorReads;
   init(): S;
   look(state: S, input: LookInput, alpha: number): DetectorLookResult<S>;
 }

@@ -36,7 +36,43 @@ export interface CohortBatch {
    * or the evidence carries no route (OTLP metric increments). Detectors compare within (look, route).
    */
   routes?: Record<string, CohortBatch>;
+  /**
+   * Evidence of configured indicators (issue 16: `analysis.metrics[]` entries that read something other than all
+   * requests), keyed by indicator key (src/analysis/indicators.ts `indicatorKey`). Each is a CohortBatch of its own:
+   * - span filters (`source: spans` + `where`) and named histograms: request-like (requests = observations, errors,
+   *   latency moments and histogram of the observed values);
+   * - counters (OTLP monotonic Sum): `requests` = the counter's increase in the look (events), nothing else;
+   * - gauges (OTLP Gauge, cumulative non-monotonic Sum): `instances`.
+   * Absent when no indicator is configured or none had evidence.
+   */
+  indicators?: Record<string, CohortBatch>;
+  /**
+   * Gauge levels (a gauge indicator's batch only): per `instanceKey + '\n' + seriesKey` (instance = the exporting
+   * resource, series = the point attributes), the sum and count of the values of its points in this look. An
+   * instance's level in a look is the SUM over its series of each series' mean (jvm.memory.used by pool adds up).
+   */
+  instances?: Record<string, GaugeCell>;
+  /**
+   * Rate evidence (the input a `ratio-sequential` detector is given: built per look by the look runner from two
+   * counter indicators): numerator events and denominator exposures of this cohort.
+   */
+  ratio?: RatioCounts;
 }
+
+/** The values one gauge series of one instance reported in a look. */
+export interface GaugeCell {
+  sum: number;
+  count: number;
+}
+
+/** Events (numerator) per exposure (denominator), e.g. checkouts completed per checkout started. */
+export interface RatioCounts {
+  numerator: number;
+  denominator: number;
+}
+
+/** The separator of an instances key: `instanceKey + INSTANCE_SERIES_SEPARATOR + seriesKey`. */
+export const INSTANCE_SERIES_SEPARATOR = '\n';
 
 /** The stratum key of requests whose span carries no route. */
 export const ROUTE_NONE = '(no route)';

@@ -1,7 +1,26 @@
-export type { Cohort, CohortOrUnknown, RequestSample, DecodedTraces, CohortIncrement } from './telemetry.js';
-export type { LogMoments, LatencyHistogram, CohortBatch, CohortPair } from './evidence.js';
-export { ROUTE_NONE, ROUTE_OTHER } from './evidence.js';
-export type { LookInput, Phase, Verdict, Detector, DetectorFactory, DetectorLookResult } from './detector.js';
+export type {
+  Cohort,
+  CohortOrUnknown,
+  RequestSample,
+  DecodedTraces,
+  CohortIncrement,
+  SpanIndicatorSpec,
+  MetricIndicatorSpec,
+} from './telemetry.js';
+export type { LogMoments, LatencyHistogram, CohortBatch, CohortPair, GaugeCell, RatioCounts } from './evidence.js';
+export { ROUTE_NONE, ROUTE_OTHER, INSTANCE_SERIES_SEPARATOR } from './evidence.js';
+export type {
+  LookInput,
+  Phase,
+  Verdict,
+  Detector,
+  DetectorFactory,
+  DetectorLookResult,
+  DetectorReads,
+  CounterSelector,
+  Where,
+  WorseDirection,
+} from './detector.js';
 export type { Outcome, MetricVerdict, Decision } from './decision.js';
 export { notificationIds } from './connector.js';
 export type {

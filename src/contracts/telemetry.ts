@@ -1,3 +1,4 @@
+import type { Where } from './detector.js';
 import type { CohortBatch } from './evidence.js';
 
 /** Which side of a comparison a request belongs to. `unknown` requests are counted but never compared. */
@@ -35,6 +36,38 @@ export interface RequestSample {
    * look); absent for a single attempt. Set by the grouping, never by the decoders.
    */
   retries?: number;
+  /**
+   * Keys of the span indicators (CohortRules.spanIndicators) whose `where` this span matches: the request also
+   * counts in `batch.indicators[key]` for each. Absent when it matches none. Set by the decoders.
+   */
+  indicators?: string[];
+}
+
+/**
+ * A span indicator (issue 16): the request spans whose attributes (span, else resource) match `where` count,
+ * besides the service's requests, in `CohortBatch.indicators[key]` (errors of `POST /checkout` only; requests with
+ * `cache.hit=false`). An empty `where` matches every request span.
+ */
+export interface SpanIndicatorSpec {
+  key: string;
+  where: Where;
+}
+
+/**
+ * A metric indicator (issue 16): the data points of the OTLP metric `metric` that match `where` (point attributes,
+ * else resource attributes) become evidence in `CohortBatch.indicators[key]`:
+ * - `counter`: a monotonic Sum (int or double), cumulative turned into deltas per stream like histograms; the
+ *   increase is `requests` (events) of the indicator's batch;
+ * - `gauge`: a Gauge, or a non-monotonic Sum with cumulative temporality (an UpDownCounter): each point's value goes
+ *   to `instances[instanceKey + '\n' + seriesKey]`;
+ * - `histogram`: a Histogram or ExponentialHistogram by name, its deltas as request-like observations (values in
+ *   ms when the unit is a time unit, else as they are); a failed observation has a non-empty `error.type`.
+ */
+export interface MetricIndicatorSpec {
+  key: string;
+  kind: 'counter' | 'gauge' | 'histogram';
+  metric: string;
+  where: Where;
 }
 
 /** What a decoder hands to ingestion: the samples plus what it skipped and why (for partial success). */

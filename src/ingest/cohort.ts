@@ -1,5 +1,5 @@
 import type { VigilConfig } from '../config/schema.js';
-import type { Cohort, CohortOrUnknown } from '../contracts/telemetry.js';
+import type { Cohort, CohortOrUnknown, SpanIndicatorSpec } from '../contracts/telemetry.js';
 import { DEFAULT_MAX_NAME_BYTES, cutString, fitsBytes } from './bounded-text.js';
 
 /**
@@ -26,6 +26,12 @@ export interface CohortRules {
    * canary versions above are already in their cut form.
    */
   maxNameBytes?: number;
+  /**
+   * Span indicators (issue 16, from `analysis.metrics[]` with `source: spans` and `where`, and `ratio-sequential`
+   * counters over spans): the decoders mark each request sample with the keys whose `where` it matches
+   * (RequestSample.indicators). Absent or empty: no attribute beyond the usual ones is read.
+   */
+  spanIndicators?: readonly SpanIndicatorSpec[];
 }
 
 /** The cohort rules of a config: `cohorts:`, every `rollouts[].canaryVersion` and `limits.maxNameLength`. */

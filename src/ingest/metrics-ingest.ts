@@ -1,4 +1,4 @@
-import type { CohortIncrement } from '../contracts/telemetry.js';
+import type { CohortIncrement, MetricIndicatorSpec } from '../contracts/telemetry.js';
 import { mergeBatch } from '../evidence/cohort-batch.js';
 import type { LimitHit } from '../limits/limits.js';
 import { DEFAULT_LIMITS, LimitGuard } from '../limits/limits.js';
@@ -30,6 +30,12 @@ export type { CohortIncrement };
  */
 export interface MetricsIngestOptions {
   rules: CohortRules;
+  /**
+   * Metric indicators (issue 16): the OTLP metrics by name (counters, gauges, histograms) that configured detectors
+   * read, with their attribute filters; their points become `batch.indicators[key]` of the increments. Absent or
+   * empty: only the request-duration histograms are read.
+   */
+  indicators?: readonly MetricIndicatorSpec[];
   /** Streams tracked at most (cumulative→delta state, about 1 KB each). Default: DEFAULT_LIMITS.maxMetricStreams. */
   maxStreams?: number;
   /** The stream limit was reached (once per episode): log it, count it. */
