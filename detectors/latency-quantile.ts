@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { histogramMetricOption, histogramReads } from './lib/options.js';
 import type { DetectorFactory, DetectorLookResult, LookInput, Phase } from '../src/contracts/detector.js';
 import type { LatencyHistogram } from '../src/contracts/evidence.js';
 import {
@@ -99,6 +100,8 @@ const optionsSchema = z.strictObject({
    * the discrete mixture over every span of the whole look.
    */
   combine: z.enum(['robust', 'independent']).default('robust'),
+  /** An OTLP histogram by name instead of the request durations (lib/options.ts `histogramMetricOption`). */
+  metric: histogramMetricOption,
 });
 
 export type LatencyQuantileOptions = z.output<typeof optionsSchema>;
@@ -403,6 +406,7 @@ const definition = defineDetector({
   anytimeValid: true,
   options: optionsSchema,
   threshold: (o) => 1 + o.tolerance,
+  reads: histogramReads,
   methods: latencyQuantileMethods,
 });
 /** Builds one tail-latency detector; exported for tests and direct use. */

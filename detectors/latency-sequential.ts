@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { histogramMetricOption, histogramReads } from './lib/options.js';
 import type { DetectorFactory, DetectorLookResult, LookInput, Phase } from '../src/contracts/detector.js';
 import { batchProblem } from './lib/batch-check.js';
 import type { DetectorMethods, SequentialEvaluation, VerdictWriter } from './lib/detector-kit.js';
@@ -64,6 +65,8 @@ const optionsSchema = z.strictObject({
    * can roll back a healthy canary).
    */
   combine: z.enum(['robust', 'independent']).default('robust'),
+  /** An OTLP histogram by name instead of the request durations (lib/options.ts `histogramMetricOption`). */
+  metric: histogramMetricOption,
 });
 
 export type LatencyOptions = z.output<typeof optionsSchema>;
@@ -358,6 +361,7 @@ const definition = defineDetector({
   anytimeValid: true,
   options: optionsSchema,
   threshold: (o) => 1 + o.tolerance,
+  reads: histogramReads,
   methods: latencyMethods,
 });
 /** Builds one latency detector; exported for tests and direct use. */

@@ -1,4 +1,5 @@
-import type { z } from 'zod';
+import { z } from 'zod';
+import type { DetectorReads } from '../../src/contracts/detector.js';
 import { VigilError } from '../../src/errors.js';
 
 /**
@@ -39,4 +40,16 @@ export function checkMinSamples(detectorType: string, metricName: string, minSam
     );
   }
   return minSamples;
+}
+
+/**
+ * `options.metric` of the latency detectors (issue 16): an OTLP histogram by name (queue wait, DB call duration,
+ * payload size) whose observations the detector compares instead of the service's request durations; values in ms
+ * when its unit is a time unit, else as they are (every latency detector compares ratios, so any positive unit works).
+ */
+export const histogramMetricOption = z.string().min(1).optional();
+
+/** Detector.reads of a detector with `histogramMetricOption`: the named histogram, or undefined (requests). */
+export function histogramReads(o: { metric?: string | undefined }): DetectorReads | undefined {
+  return o.metric === undefined ? undefined : { kind: 'histogram', metric: o.metric };
 }

@@ -8,6 +8,7 @@
  */
 import type { Logger } from 'pino';
 import type { AnalysisRegistry, IngestRefusals } from '../analysis/analysis-registry.js';
+import type { CompiledIndicators } from '../analysis/indicators.js';
 import type { VigilConfig } from '../config/schema.js';
 import type { CohortIncrement, RequestSample } from '../contracts/index.js';
 import type { VigilMetrics } from '../http/metrics.js';
@@ -23,6 +24,8 @@ export interface IntakeOptions {
   metrics: VigilMetrics;
   registry: AnalysisRegistry;
   looks: LookScheduler;
+  /** What the configured metrics read beyond requests (span filters, OTLP metrics by name). */
+  indicators?: Pick<CompiledIndicators, 'spans' | 'metrics'>;
 }
 
 export interface Intake {
@@ -40,9 +43,10 @@ export interface Intake {
 
 export function createIntake(opts: IntakeOptions): Intake {
   const { config, logger, metrics, registry, looks } = opts;
-  const cohortRules = cohortRulesOf(config);
+  const cohortRules = cohortRulesOf(config, opts.indicators?.spans);
   const metricsIngest = new MetricsIngest({
     rules: cohortRules,
+    ...(opts.indicators?.metrics.length ? { indicators: opts.indicators.metrics } : {}),
     maxStreams: config.limits.maxMetricStreams,
     intervalMs: config.analysis.interval,
     logger,

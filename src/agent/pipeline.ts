@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { AnalysisRegistry, LookEvent } from '../analysis/analysis-registry.js';
+import { indicatorsOf } from '../analysis/settings.js';
 import type { LoadedConfig, Registries } from '../config/load.js';
 import type { ConnectorDeps, Decision } from '../contracts/index.js';
 import { createAuditLog, type AuditLog } from '../decide/audit-log.js';
@@ -120,7 +121,14 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     },
     onDecision: (d) => (opts.decisionGate ? opts.decisionGate.decide(d) : dispatcher.dispatch(d)),
   });
-  const intake = createIntake({ config, logger, metrics, registry, looks: new LookScheduler(registry, logger) });
+  const intake = createIntake({
+    config,
+    logger,
+    metrics,
+    registry,
+    looks: new LookScheduler(registry, logger),
+    indicators: indicatorsOf(loaded),
+  });
   actions.runner.start();
   const gate = opts.decisionGate;
   const durable = !!config.queue.redis;

@@ -81,6 +81,12 @@ export function createRegistry(opts: RegistryOptions): AnalysisRegistry {
       onLate: (cohort, n) => metrics.lateRequests.inc({ cohort }, n),
       onRetries: (cohort, n) => metrics.retriedAttempts.inc({ cohort }, n),
       onIdleClosed: (cohort) => metrics.idleClosedLooks.inc({ cohort }),
+      onIndicatorMissing: (e) =>
+        logger.warn(
+          { service: e.service, analysis: e.analysisId, metric: e.metric, looks: e.looks },
+          `${e.metric}: no ${e.reads} from either cohort in ${e.looks} looks: check the metric name and its where ` +
+            'filter, that the services export it, and that the Collector forwards metrics to Vigil',
+        ),
       onServiceExpired: (service, idleMs, running) =>
         logger.info({ service, idleMs, runningAnalyses: running }, 'idle service forgotten'),
       onLook: (e) => {

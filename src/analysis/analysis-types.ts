@@ -7,6 +7,7 @@
 import type { CohortBatch, CohortPair, Decision, Detector, MetricVerdict } from '../contracts/index.js';
 import type { LimitHit, LimitName, LimitSettings } from '../limits/limits.js';
 import type { EvidenceSource } from './evidence-source.js';
+import type { Projection } from './indicators.js';
 
 export interface MetricSetup {
   name: string;
@@ -15,6 +16,8 @@ export interface MetricSetup {
   detector: Detector;
   /** Spans, metrics, both, or auto (the default): see evidence-source.ts. */
   source?: EvidenceSource;
+  /** What its detector reads when not the service's requests as a whole (indicators.ts); absent: the requests. */
+  projection?: Projection;
 }
 
 /** Default `sourceIdleTimeoutMs`: a cohort 15 s behind the other (a slower Collector tier) plus the SDK's 5 s
@@ -191,9 +194,22 @@ export interface LookEvent {
   batch: CohortPair;
 }
 
+/** See RegistryHooks.onIndicatorMissing. */
+export interface IndicatorMissing {
+  service: string;
+  analysisId: string;
+  metric: string;
+  /** What never arrived: `process.memory.usage points`, `requests with http.route=/checkout`. */
+  reads: string;
+  looks: number;
+}
+
 export interface RegistryHooks {
   onDecision(decision: Decision): void;
   onLook?(event: LookEvent): void;
+  /** A metric that reads an OTLP metric or filtered spans has had no evidence from either cohort for
+   *  MISSING_INDICATOR_LOOKS looks since its analysis started (once per analysis and metric): log it. */
+  onIndicatorMissing?(event: IndicatorMissing): void;
   onAnalysisStarted?(snapshot: AnalysisSnapshot): void;
   /** A limit was reached (once, until the collection is below the limit again): log it. */
   onLimitReached?(hit: LimitHit): void;
@@ -292,6 +308,9 @@ export interface Analysis {
   totals: CohortPair;
   /** Running totals of the other evidence sources configured metrics use. */
   sourceTotals?: Map<EvidenceSource, CohortPair>;
+  /** Running totals of each metric that reads an indicator (by metric name), and the looks so far in which it had no
+   *  evidence from either cohort while it never had any (`missing`: the warning "no … points in 12 looks"). */
+  indicatorTotals?: Record<string, { totals: CohortPair; seen: boolean; emptyLooks: number }>;
   states: unknown[];
   alphas: number[];
   look: number;

@@ -28,8 +28,21 @@ import { recordLook } from './look-history.js';
 import { idleCohorts, idleTimeoutMs, watermarkOf } from './event-clock.js';
 import type { EvidenceSource } from './evidence-source.js';
 import { selectEvidence } from './evidence-source.js';
+import type { Projection } from './indicators.js';
+import { hasEvidence, projectLook } from './indicators.js';
 
 const NONE = Object.freeze({ baseline: 0, canary: 0 });
+
+/** Looks without any evidence of an indicator (from either cohort, since the analysis started) before its verdicts
+ *  and the log say so ("no process.memory.usage points from either cohort in 12 looks"): two minutes at 10 s looks. */
+export const MISSING_INDICATOR_LOOKS = 12;
+
+/** What one metric's detector sees instead of the look's `auto` evidence; `missing`: why its verdict says nothing. */
+interface MetricInput {
+  batch: CohortPair;
+  totals: CohortPair;
+  missing?: string;
+}
 
 /** A closed look waiting to run, with what it must see of its analysis as of closing. */
 interface LookTask {
@@ -213,7 +226,7 @@ export class LookRunner {
     a.baselineVersion = task.baselineVersion;
     const batch = selectEvidence('auto', spans, fromMetrics);
     mergePair(a.totals, batch);
-    const bySource = this.sourceInputs(a, spans, fromMetrics);
+    const own = this.metricInputs(a, spans, fromMetrics);
     a.look = index - a.startIndex + 1;
     const atUnixMs = (index + 1) * intervalMs;
     const expected = this.settings.expectedCanaryShare?.(svc.name);
@@ -225,7 +238,7 @@ export class LookRunner {
       totals: a.totals,
       ...(expected === undefined ? {} : { expectedCanaryShare: expected }),
     };
-    a.verdicts = this.runDetectors(a, input, bySource);
+    a.verdicts = this.runDetectors(a, input, own);
     const found = withCounts(this.decideLook(task, atUnixMs), a.totals, task.late);
     // paused by an operator: the look runs and is shown; what it would have decided waits for the resume
     const decision = a.paused ? null : found;
@@ -263,18 +276,16 @@ export class LookRunner {
 
   /** Each metric's detector on the look (its own evidence source's batch and totals when not `auto`); a detector
    *  that throws gives an `error` verdict. Updates the analysis's detector states. */
-  private runDetectors(
-    a: Analysis,
-    input: LookInput,
-    bySource: Map<EvidenceSource, { batch: CohortPair; totals: CohortPair }>,
-  ): MetricVerdict[] {
+  private runDetectors(a: Analysis, input: LookInput, inputs: (MetricInput | undefined)[]): MetricVerdict[] {
     return this.settings.metrics.map((m, i) => {
       const alpha = a.alphas[i] ?? 0;
-      const own = bySource.get(m.source ?? 'auto');
+      const own = inputs[i];
       try {
         const r = m.detector.look(a.states[i], own === undefined ? input : { ...input, ...own }, alpha);
         a.states[i] = r.state;
-        return { ...r.verdict, alpha, shadow: m.shadow };
+        const missing = own?.missing;
+        if (missing === undefined) return { ...r.verdict, alpha, shadow: m.shadow };
+        return { ...r.verdict, alpha, shadow: m.shadow, summary: `${missing}; ${r.verdict.summary}` };
       } catch (e) {
         const msg = e instanceof Error ? e.message : String(e);
         return {
@@ -327,24 +338,57 @@ export class LookRunner {
     return decision;
   }
 
-  /** The look's batch and running totals of each evidence source other than `auto` that a metric uses. */
-  private sourceInputs(
+  /** Each metric's own look batch and running totals when it does not see the `auto` evidence: another source's
+   *  (one per source, shared), or its indicator's (indicators.ts); undefined for the `auto` evidence. */
+  private metricInputs(
     a: Analysis,
     spans: CohortPair,
     fromMetrics: CohortPair | undefined,
-  ): Map<EvidenceSource, { batch: CohortPair; totals: CohortPair }> {
-    const out = new Map<EvidenceSource, { batch: CohortPair; totals: CohortPair }>();
-    for (const m of this.settings.metrics) {
+  ): (MetricInput | undefined)[] {
+    const bySource = new Map<EvidenceSource, MetricInput>();
+    return this.settings.metrics.map((m) => {
+      if (m.projection !== undefined) return this.indicatorInput(a, m.name, m.projection, spans, fromMetrics);
       const source = m.source ?? 'auto';
-      if (source === 'auto' || out.has(source)) continue;
-      const batch = selectEvidence(source, spans, fromMetrics);
-      const all = (a.sourceTotals ??= new Map<EvidenceSource, CohortPair>());
-      let totals = all.get(source);
-      if (!totals) all.set(source, (totals = emptyPair()));
-      mergePair(totals, batch);
-      out.set(source, { batch, totals });
-    }
-    return out;
+      if (source === 'auto') return undefined;
+      let out = bySource.get(source);
+      if (out === undefined) {
+        const batch = selectEvidence(source, spans, fromMetrics);
+        const all = (a.sourceTotals ??= new Map<EvidenceSource, CohortPair>());
+        let totals = all.get(source);
+        if (!totals) all.set(source, (totals = emptyPair()));
+        mergePair(totals, batch);
+        bySource.set(source, (out = { batch, totals }));
+      }
+      return out;
+    });
+  }
+
+  /** A metric's indicator evidence of the look, its running totals, and the note while none has ever arrived. */
+  private indicatorInput(
+    a: Analysis,
+    name: string,
+    p: Projection,
+    spans: CohortPair,
+    fromMetrics: CohortPair | undefined,
+  ): MetricInput {
+    const batch = projectLook(p, spans, fromMetrics);
+    const all = (a.indicatorTotals ??= {});
+    const t = (all[name] ??= { totals: emptyPair(), seen: false, emptyLooks: 0 });
+    mergePair(t.totals, batch);
+    if (hasEvidence(batch)) t.seen = true;
+    if (t.seen) return { batch, totals: t.totals };
+    t.emptyLooks++;
+    if (t.emptyLooks === MISSING_INDICATOR_LOOKS)
+      this.hooks.onIndicatorMissing?.({
+        service: a.service,
+        analysisId: a.id,
+        metric: name,
+        reads: p.none,
+        looks: t.emptyLooks,
+      });
+    const missing =
+      t.emptyLooks >= MISSING_INDICATOR_LOOKS ? `no ${p.none} from either cohort in ${t.emptyLooks} looks` : undefined;
+    return { batch, totals: t.totals, ...(missing === undefined ? {} : { missing }) };
   }
 
   private whyRunning(a: Analysis): string {

@@ -9,14 +9,42 @@ import type { LoadedConfig } from '../config/load.js';
 import { splitAlpha } from '../decide/engine.js';
 import { VigilError } from '../errors.js';
 import type { AnalysisSettings, MetricSetup } from './analysis-types.js';
+import type { CompiledIndicators } from './indicators.js';
+import { compileIndicators } from './indicators.js';
 
-/** The configured metrics with the detectors the config built (pure: one instance serves every analysis). */
+/** The configured metrics with the detectors the config built (pure: one instance serves every analysis), and what
+ *  each reads when it is not the service's requests as a whole (indicators.ts). */
 export function analysisMetrics(loaded: LoadedConfig): MetricSetup[] {
-  return loaded.config.analysis.metrics.map((m) => {
+  const { byMetric } = indicatorsOf(loaded);
+  return loaded.config.analysis.metrics.map((m, i) => {
     const detector = loaded.detectors.get(m.name);
     if (!detector) throw new VigilError('VIGIL_ERR_CONFIG_UNKNOWN_TYPE', [m.detector]);
-    return { name: m.name, shadow: m.shadow, weight: m.weight, source: m.source, detector };
+    const projection = byMetric[i];
+    const setup: MetricSetup = { name: m.name, shadow: m.shadow, weight: m.weight, source: m.source, detector };
+    return projection === undefined ? setup : { ...setup, projection };
   });
+}
+
+const compiled = new WeakMap<LoadedConfig, CompiledIndicators>();
+
+/** The indicators of a loaded config (what the decoders and metrics ingestion must fill), compiled once per config. */
+export function indicatorsOf(loaded: LoadedConfig): CompiledIndicators {
+  let c = compiled.get(loaded);
+  if (c === undefined) {
+    c = compileIndicators(
+      loaded.config.analysis.metrics.map((m) => {
+        const reads = loaded.detectors.get(m.name)?.reads;
+        return {
+          name: m.name,
+          source: m.source,
+          ...(m.where === undefined ? {} : { where: m.where }),
+          ...(reads === undefined ? {} : { reads }),
+        };
+      }),
+    );
+    compiled.set(loaded, c);
+  }
+  return c;
 }
 
 /** Each metric's share of alpha (Bonferroni by weight; a shadow metric gets what it would get acting). */

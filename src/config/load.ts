@@ -167,7 +167,7 @@ function knownKeys(path: readonly PropertyKey[]): string[] {
   for (const p of named) node = node && typeof node === 'object' ? (node as Record<string, unknown>)[p] : undefined;
   const keys = node && typeof node === 'object' && !Array.isArray(node) ? Object.keys(node) : [];
   if (named[0] === 'analysis' && named[1] === 'metrics')
-    keys.push('name', 'detector', 'options', 'shadow', 'acknowledgeNotAnytimeValid', 'weight', 'source');
+    keys.push('name', 'detector', 'options', 'shadow', 'acknowledgeNotAnytimeValid', 'weight', 'source', 'where');
   if (named[0] === 'connectors' || named[0] === 'notifiers') keys.push('name', 'type', 'options');
   return [...keys, ...(OPTIONAL_KEYS[named.join('.')] ?? [])];
 }

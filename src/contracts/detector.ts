@@ -24,8 +24,7 @@ export type Where = Readonly<Record<string, string | number | boolean | readonly
 
 /** A counter a `ratio-sequential` detector reads: an OTLP monotonic Sum by name, or request spans (`source: spans`). */
 export type CounterSelector =
-  | { readonly metric: string; readonly where?: Where }
-  | { readonly source: 'spans'; readonly where?: Where };
+  { readonly metric: string; readonly where?: Where } | { readonly source: 'spans'; readonly where?: Where };
 
 /**
  * What a detector reads when it is not the service's requests (issue 16). The look runner gives it, as `batch` and

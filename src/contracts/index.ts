@@ -8,6 +8,7 @@ export type {
   MetricIndicatorSpec,
 } from './telemetry.js';
 export type { LogMoments, LatencyHistogram, CohortBatch, CohortPair, GaugeCell, RatioCounts } from './evidence.js';
+export { REQUEST_DURATION_METRICS } from './telemetry.js';
 export { ROUTE_NONE, ROUTE_OTHER, INSTANCE_SERIES_SEPARATOR } from './evidence.js';
 export type {
   LookInput,

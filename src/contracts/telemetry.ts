@@ -43,6 +43,16 @@ export interface RequestSample {
   indicators?: string[];
 }
 
+/** The OTLP request-duration histograms of the semantic conventions that Vigil reads as requests (stable and legacy
+ *  HTTP, current and legacy RPC): src/ingest/metrics/metric-model.ts gives each its protocol and default unit. */
+export const REQUEST_DURATION_METRICS = [
+  'http.server.request.duration',
+  'http.server.duration',
+  'rpc.server.call.duration',
+  'rpc.server.duration',
+] as const;
+export type RequestDurationMetric = (typeof REQUEST_DURATION_METRICS)[number];
+
 /**
  * A span indicator (issue 16): the request spans whose attributes (span, else resource) match `where` count,
  * besides the service's requests, in `CohortBatch.indicators[key]` (errors of `POST /checkout` only; requests with

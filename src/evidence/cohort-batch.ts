@@ -78,7 +78,8 @@ export function removeRequest(b: CohortBatch, durationMs: number, error: boolean
   }
 }
 
-/** Adds `from` into `into` (Chan et al. parallel merge of the moments). */
+/** Adds `from` into `into` (Chan et al. parallel merge of the moments); indicators, gauge cells and ratio counts
+ *  merge too (indicators recursively, cells and counts by addition). */
 export function mergeBatch(into: CohortBatch, from: CohortBatch): void {
   into.requests += from.requests;
   into.errors += from.errors;
@@ -96,6 +97,26 @@ export function mergeBatch(into: CohortBatch, from: CohortBatch): void {
   if (from.routes !== undefined) {
     const routes = (into.routes ??= {});
     for (const [route, b] of Object.entries(from.routes)) mergeBatch((routes[route] ??= emptyBatch()), b);
+  }
+  if (from.indicators !== undefined) {
+    const all = (into.indicators ??= {});
+    for (const [key, b] of Object.entries(from.indicators)) mergeBatch((all[key] ??= emptyBatch()), b);
+  }
+  if (from.instances !== undefined) {
+    const cells = (into.instances ??= {});
+    for (const [key, c] of Object.entries(from.instances)) {
+      const to = cells[key];
+      if (to === undefined) cells[key] = { sum: c.sum, count: c.count };
+      else {
+        to.sum += c.sum;
+        to.count += c.count;
+      }
+    }
+  }
+  if (from.ratio !== undefined) {
+    const r = (into.ratio ??= { numerator: 0, denominator: 0 });
+    r.numerator += from.ratio.numerator;
+    r.denominator += from.ratio.denominator;
   }
 }
 

@@ -34,9 +34,11 @@ export interface CohortRules {
   spanIndicators?: readonly SpanIndicatorSpec[];
 }
 
-/** The cohort rules of a config: `cohorts:`, every `rollouts[].canaryVersion` and `limits.maxNameLength`. */
+/** The cohort rules of a config: `cohorts:`, every `rollouts[].canaryVersion` and `limits.maxNameLength`, with the
+ *  span indicators its metrics read (src/analysis/settings.ts `indicatorsOf`). */
 export function cohortRulesOf(
   config: Pick<VigilConfig, 'cohorts' | 'rollouts'> & { limits?: Pick<VigilConfig['limits'], 'maxNameLength'> },
+  spanIndicators: readonly SpanIndicatorSpec[] = [],
 ): CohortRules {
   const max = config.limits?.maxNameLength ?? DEFAULT_MAX_NAME_BYTES;
   const byService = new Map<string, string>();
@@ -50,6 +52,7 @@ export function cohortRulesOf(
     canaryVersion: canaryVersion === null ? null : cutString(canaryVersion, max),
     ...(byService.size > 0 ? { canaryVersionByService: byService } : {}),
     ...(max !== DEFAULT_MAX_NAME_BYTES ? { maxNameBytes: max } : {}),
+    ...(spanIndicators.length > 0 ? { spanIndicators } : {}),
   };
 }
 
