@@ -95,15 +95,18 @@ export function hasBounds(v: Pick<MetricVerdict, 'lower' | 'upper'>): boolean {
 
 /**
  * "error-rate ratio canary/baseline 2.10 (bounds 1.45–3.05)", "… 1.52 (at least 1.21, unbounded above)",
- * "…: no point estimate (at least 11.44)" when only bounds exist, or "no estimate yet".
+ * "…: no point estimate (at least 11.44)" when only bounds exist, or "no estimate yet". A verdict that says which
+ * way is worse ends with it: "conversion ratio canary/baseline 0.83 (bounds 0.71–0.95): lower is worse".
  */
 export function describeEffect(v: MetricVerdict): string {
   const bounds = describeBounds(v);
   const within = bounds === undefined ? '' : ` (${bounds})`;
   const what = v.effect ?? 'ratio canary/baseline';
+  const worse = v.worse === undefined ? '' : `: ${v.worse} is worse`;
   if (!isNumber(v.estimate)) return bounds === undefined ? 'no estimate yet' : `${what}: no point estimate${within}`;
-  if (!Number.isFinite(v.estimate)) return `${what} ${v.estimate > 0 ? 'unbounded above' : 'unbounded below'}${within}`;
-  return `${what} ${formatRatio(v.estimate)}${within}`;
+  if (!Number.isFinite(v.estimate))
+    return `${what} ${v.estimate > 0 ? 'unbounded above' : 'unbounded below'}${within}${worse}`;
+  return `${what} ${formatRatio(v.estimate)}${within}${worse}`;
 }
 
 /** "p-value 0.0031 (alpha 0.025), samples baseline 12,480 / canary 1,315"; a p-value or alpha that is not a
@@ -119,6 +122,9 @@ export function describeEvidence(v: MetricVerdict): string {
     parts.push(`p-value ${formatProbability(v.pValue)}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`);
   } else if (isNumber(v.alpha)) parts.push(`alpha ${formatProbability(v.alpha)}`);
   parts.push(`samples baseline ${formatCount(v.samples.baseline)} / canary ${formatCount(v.samples.canary)}`);
+  // gauges: the unit of evidence is the instance (few instances, little power)
+  if (v.instances !== undefined)
+    parts.push(`instances baseline ${formatCount(v.instances.baseline)} / canary ${formatCount(v.instances.canary)}`);
   return parts.join(', ');
 }
 

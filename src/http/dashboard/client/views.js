@@ -250,10 +250,12 @@ export function afterText(ms) {
 const lookTitle = (l) => `look ${l.look} · ${clock(l.atUnixMs)} UTC`;
 
 /**
- * Per metric: its estimate with the anytime-valid band against the threshold (1 + tolerance) and "no difference".
+ * Per metric: its estimate with the anytime-valid band against the threshold (1 + tolerance; 1 - tolerance for a
+ * metric where lower is worse, e.g. conversion) and "no difference".
  * @param {string} metric @param {LookPoint[]} looks @param {ReturnType<typeof timeAxis>} axis @param {string} [effect]
+ * @param {'higher' | 'lower'} [worse] which way is worse, when the detector says (business and resource metrics)
  */
-export function estimatePlot(metric, looks, axis, effect) {
+export function estimatePlot(metric, looks, axis, effect, worse) {
   const at = looks.map((l) => l.metrics.find((m) => m.metric === metric));
   const finite = (/** @type {number | undefined} */ v) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
   const est = at.map((m) => finite(m?.estimate));
@@ -294,14 +296,15 @@ export function estimatePlot(metric, looks, axis, effect) {
     markers: axis.markers,
     lines: [{ name: 'estimate', cls: 'c-estimate', points, markers: looks.length <= 240 }],
   });
+  const direction = worse === undefined ? '' : ` (${worse} is worse)`;
   return plotCard(
     `estimate:${metric}`,
-    `${metric}${shadow ? ' (shadow)' : ''}`,
+    `${metric}${shadow ? ' (shadow)' : ''}${direction}`,
     effect ? `${effect}: estimate, anytime-valid band, threshold` : 'estimate, anytime-valid band, threshold',
     legend([
       { cls: 'c-estimate', label: 'estimate' },
       { cls: 'c-estimate', label: 'confidence sequence (anytime-valid)', kind: 'area' },
-      { cls: 'c-fail', label: 'threshold (1 + tolerance)', kind: 'dash' },
+      { cls: 'c-fail', label: `threshold (1 ${worse === 'lower' ? '−' : '+'} tolerance)`, kind: 'dash' },
     ]),
     svg,
   );
@@ -434,7 +437,10 @@ export function plotsView(a, looks, decision, steps = []) {
   const axis = timeAxis(looks, decision, steps);
   const metrics = [...new Set(looks.flatMap((l) => l.metrics.map((m) => m.metric)))];
   return [
-    ...metrics.map((m) => estimatePlot(m, looks, axis, a.verdicts.find((v) => v.metric === m)?.effect)),
+    ...metrics.map((m) => {
+      const v = a.verdicts.find((x) => x.metric === m);
+      return estimatePlot(m, looks, axis, v?.effect, v?.worse);
+    }),
     pValuePlot(looks, axis),
     requestsPlot(looks, axis),
   ].filter((x) => x !== null);
@@ -537,7 +543,13 @@ export function verdictsView(a) {
           h(
             'tr',
             {},
-            h('td', {}, v.metric, v.shadow ? h('span', { class: 'small' }, ' (shadow)') : null),
+            h(
+              'td',
+              {},
+              v.metric,
+              v.shadow ? h('span', { class: 'small' }, ' (shadow)') : null,
+              v.worse === undefined ? null : h('span', { class: 'small' }, ` (${v.worse} is worse)`),
+            ),
             h('td', {}, badge(v.phase)),
             h('td', { class: 'num' }, pnum(v.pValue)),
             h('td', { class: 'num' }, pnum(v.alpha)),

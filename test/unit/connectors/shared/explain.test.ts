@@ -247,3 +247,48 @@ describe('actions by hand', () => {
     );
   });
 });
+
+describe('business and resource metrics', () => {
+  const conversion: MetricVerdict = {
+    detector: 'ratio-sequential',
+    metric: 'conversion',
+    phase: 'fail',
+    pValue: 0.0031,
+    alpha: 0.025,
+    shadow: false,
+    effect: 'conversion ratio canary/baseline',
+    estimate: 0.8312,
+    lower: 0.7,
+    upper: 0.9413,
+    worse: 'lower',
+    samples: { baseline: 4000, canary: 4000 },
+    summary: 'conversion 0.83x baseline: lower is worse',
+  };
+  const memory: MetricVerdict = {
+    ...conversion,
+    detector: 'gauge-sequential',
+    metric: 'memory',
+    effect: 'memory ratio canary/baseline (instance means)',
+    estimate: 1.21,
+    lower: 1.08,
+    upper: 1.35,
+    worse: 'higher',
+    instances: { baseline: 10, canary: 3 },
+    samples: { baseline: 120, canary: 36 },
+  };
+
+  it('a verdict says which way is worse, in chat and in every explanation', () => {
+    expect(describeVerdict(conversion)).toBe(
+      'conversion: FAIL, conversion ratio canary/baseline 0.83 (bounds 0.70–0.94): lower is worse, p-value 0.0031 (alpha 0.025), samples baseline 4,000 / canary 4,000',
+    );
+    const { lines } = explainDecision(rollbackDecision({ verdicts: [conversion] }));
+    expect(lines.some((l) => l.includes('0.83 (bounds 0.70–0.94): lower is worse'))).toBe(true);
+  });
+
+  it('a gauge verdict shows the instances compared per cohort (few instances, little power)', () => {
+    expect(describeEvidence(memory)).toBe(
+      'p-value 0.0031 (alpha 0.025), samples baseline 120 / canary 36, instances baseline 10 / canary 3',
+    );
+    expect(describeVerdict(memory)).toContain('1.21 (bounds 1.08–1.35): higher is worse');
+  });
+});
