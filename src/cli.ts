@@ -23,6 +23,8 @@ import { BUILTIN_REGISTRIES } from './registries.js';
 import { runReplay } from './replay/run-replay.js';
 import { DEFAULT_API_URL, localApiUrl, runOperator, runStatus } from './status.js';
 import { OPERATOR_ACTIONS, type OperatorAction } from './agent/operator.js';
+import { indicatorsOf } from './analysis/settings.js';
+import { MISSING_INDICATOR_LOOKS } from './analysis/look-runner.js';
 import { examples, helpWidth, wrapHelpText } from './cli-help.js';
 import { vigilVersion } from './version.js';
 import {
@@ -154,8 +156,27 @@ function validate(file: string): number {
   out(
     `  control API: ${c.server.auth.open ? 'OPEN to anyone who can reach it (server.auth.open: true)' : `${tokens} bearer token${tokens === 1 ? '' : 's'}`}`,
   );
+  for (const line of indicatorLines(loaded)) out(line);
   for (const w of loaded.warnings) out(`  warning: ${w}`);
   return 0;
+}
+
+/**
+ * What the metrics that read more than the requests read (OTLP metric names are free text: nothing here can check
+ * them; the agent says so when one never arrives: "memory: no process.memory.usage points from either cohort in
+ * 12 looks").
+ */
+function indicatorLines(loaded: LoadedConfig): string[] {
+  const { byMetric } = indicatorsOf(loaded);
+  const reads = loaded.config.analysis.metrics.flatMap((m, i) => {
+    const p = byMetric[i];
+    return p === undefined ? [] : [`${m.name} ← ${p.otlp}`];
+  });
+  if (reads.length === 0) return [];
+  return [
+    `  reads: ${reads.join('; ')}`,
+    `  (metric names are not checked here: the agent logs a warning for a metric with no points from either cohort in ${MISSING_INDICATOR_LOOKS} looks)`,
+  ];
 }
 
 function positiveInt(what: string, unit = 'milliseconds') {

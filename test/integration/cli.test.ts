@@ -39,6 +39,32 @@ describe('vigil CLI', () => {
     expect(stdout).not.toContain('cli-test-token');
   });
 
+  it('validate lists what the metrics beyond requests read (names are free text: not checked)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-validate-'));
+    try {
+      const file = join(dir, 'vigil.yaml');
+      writeFileSync(
+        file,
+        [
+          'analysis:',
+          '  metrics:',
+          '    - { name: error-rate, detector: error-rate-sequential }',
+          '    - { name: checkout-errors, detector: error-rate-sequential, source: spans, where: { http.route: /checkout } }',
+          '    - { name: db, detector: latency-sequential, options: { metric: db.client.operation.duration, tolerance: 0.1 } }',
+          'server: { auth: { open: true } }',
+          '',
+        ].join('\n'),
+      );
+      expect(await run('validate', file)).toBe(0);
+      expect(stdout).toContain(
+        '  reads: checkout-errors ← requests (http.route=/checkout); db ← db.client.operation.duration\n',
+      );
+      expect(stdout).toContain('no points from either cohort in 12 looks');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('validate names the file, line, key and fix, and exits 2', async () => {
     const file = join(fixtures, 'invalid/VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR--plan.yaml');
     expect(await run('validate', file)).toBe(2);
