@@ -139,7 +139,7 @@ export async function decodeRecording(opts: DecodeOptions): Promise<{ store: Sam
             a = hashString(g.traceId, SEED_A);
             c = hashString(g.traceId, SEED_B);
           }
-          b.add(s.service, cohortCode(s.cohort), s.endUnixMs, s.durationMs, s.error, a, c);
+          b.add(s.service, cohortCode(s.cohort), s.endUnixMs, s.durationMs, s.error, a, c, s.indicators);
         }
       }
     } catch (e) {

@@ -15,7 +15,7 @@
  * bytes per request (SampleStore) plus the registry's O(analyses) state.
  */
 import type { AnalysisSettings } from '../analysis/analysis-registry.js';
-import { analysisSettings, metricAlphas } from '../analysis/settings.js';
+import { analysisSettings, indicatorsOf, metricAlphas } from '../analysis/settings.js';
 import type { LoadedConfig } from '../config/load.js';
 import { VigilError } from '../errors.js';
 import { cohortRulesOf } from '../ingest/cohort.js';
@@ -154,7 +154,7 @@ async function decodeTraffic(opts: BacktestOptions, tick: Tick): Promise<{ store
   opts.progress?.(`backtest: decoding ${opts.files.length} file(s)`);
   const { store, stats } = await decodeRecording({
     files: opts.files,
-    rules: cohortRulesOf(opts.loaded.config),
+    rules: cohortRulesOf(opts.loaded.config, indicatorsOf(opts.loaded).spans),
     ...(opts.onBadLine ? { onBadLine: opts.onBadLine } : {}),
     progress: (s) => tick(() => `backtest: decoded ${s.lines} lines, ${s.samples} requests`),
   });

@@ -168,6 +168,10 @@ export function runTrial(input: TrialInput): AnalysisRun[] {
       }
       s.durationMs = duration;
       s.error = error;
+      // the span indicators the request matched (where filters): injected regressions reach them with it
+      const set = store.indicatorSets[store.indicatorSet[i]!];
+      if (set === undefined) delete s.indicators;
+      else s.indicators = set as string[];
     }
     start = end;
     if (k > 0) registry.ingest(pool.slice(0, k));

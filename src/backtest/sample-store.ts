@@ -29,6 +29,10 @@ export interface SampleStore {
   readonly traceB: Uint32Array;
   /** Cumulative sample count at the end of each recorded trace line. */
   readonly lineEnds: Uint32Array;
+  /** The span indicators each request matched (RequestSample.indicators): an index into `indicatorSets`, 0 = none. */
+  readonly indicatorSet: Uint16Array;
+  /** The distinct indicator key lists of the recording (index 0: none); shared by every request that matched them. */
+  readonly indicatorSets: readonly (readonly string[] | undefined)[];
 }
 
 /** Appends samples column by column; capacity doubles as needed (amortised O(1) per sample). */
@@ -44,6 +48,9 @@ export class SampleStoreBuilder {
   private error = new Uint8Array(this.cap);
   private traceA = new Uint32Array(this.cap);
   private traceB = new Uint32Array(this.cap);
+  private indicatorSet = new Uint16Array(this.cap);
+  private readonly sets: (string[] | undefined)[] = [undefined];
+  private readonly setIndex = new Map<string, number>();
   private readonly lineEnds: number[] = [];
 
   get length(): number {
@@ -58,6 +65,7 @@ export class SampleStoreBuilder {
     error: boolean,
     traceA: number,
     traceB: number,
+    indicators?: readonly string[],
   ): void {
     if (this.n === this.cap) this.grow();
     let s = this.serviceIndex.get(service);
@@ -74,6 +82,20 @@ export class SampleStoreBuilder {
     this.error[i] = error ? 1 : 0;
     this.traceA[i] = traceA;
     this.traceB[i] = traceB;
+    this.indicatorSet[i] = indicators === undefined || indicators.length === 0 ? 0 : this.setOf(indicators);
+  }
+
+  /** The index of a key list in `indicatorSets` (interned: one array per distinct list, at most 65,535 lists). */
+  private setOf(keys: readonly string[]): number {
+    const id = keys.join('\u0000');
+    let k = this.setIndex.get(id);
+    if (k === undefined) {
+      if (this.sets.length > 0xffff) throw new Error('more than 65,535 distinct span indicator combinations');
+      k = this.sets.length;
+      this.sets.push([...keys]);
+      this.setIndex.set(id, k);
+    }
+    return k;
   }
 
   /** Drops samples added since `mark` (a line that turned out undecodable). */
@@ -98,12 +120,14 @@ export class SampleStoreBuilder {
       traceA: this.traceA.slice(0, n),
       traceB: this.traceB.slice(0, n),
       lineEnds: Uint32Array.from(this.lineEnds),
+      indicatorSet: this.indicatorSet.slice(0, n),
+      indicatorSets: [...this.sets],
     };
   }
 
   private grow(): void {
     this.cap *= 2;
-    const g = <T extends Uint32Array | Uint8Array | Float64Array>(a: T, make: (n: number) => T): T => {
+    const g = <T extends Uint32Array | Uint16Array | Uint8Array | Float64Array>(a: T, make: (n: number) => T): T => {
       const b = make(this.cap);
       b.set(a);
       return b;
@@ -114,6 +138,7 @@ export class SampleStoreBuilder {
     this.duration = g(this.duration, (n) => new Float64Array(n));
     this.error = g(this.error, (n) => new Uint8Array(n));
     this.traceA = g(this.traceA, (n) => new Uint32Array(n));
+    this.indicatorSet = g(this.indicatorSet, (n) => new Uint16Array(n));
     this.traceB = g(this.traceB, (n) => new Uint32Array(n));
   }
 }
