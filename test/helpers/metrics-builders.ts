@@ -72,3 +72,68 @@ function bucketCounts(rand: () => number, n: number, medianMs: number): number[]
 }
 
 export const add = (a: number[], b: number[]): number[] => a.map((x, i) => x + b[i]!);
+
+/** One point of a business counter or gauge at `end`, in the SDK's own data structures. */
+export interface BusinessPoint {
+  name: string;
+  kind: 'counter' | 'gauge' | 'updowncounter';
+  value: number;
+  attrs?: Attributes;
+}
+
+/**
+ * Hand-built ResourceMetrics of one instance's business and resource metrics at one time: monotonic sums (counters,
+ * cumulative from `start` or a delta over (prevEnd, end]), non-monotonic cumulative sums (UpDownCounters) and gauges,
+ * as the SDK's serializers would send them.
+ */
+export function businessMetrics(o: {
+  service: string;
+  version: string;
+  cohort?: string;
+  instance?: string;
+  temporality: 'cumulative' | 'delta';
+  start: number;
+  end: number;
+  points: BusinessPoint[];
+}): ResourceMetrics {
+  const hr = (ms: number): [number, number] => [Math.floor(ms / 1000), (ms % 1000) * 1e6];
+  const temporality = o.temporality === 'delta' ? AggregationTemporality.DELTA : AggregationTemporality.CUMULATIVE;
+  return {
+    resource: resourceFromAttributes({
+      'service.name': o.service,
+      'service.version': o.version,
+      ...(o.cohort ? { 'vigil.cohort': o.cohort } : {}),
+      ...(o.instance ? { 'service.instance.id': o.instance } : {}),
+    }),
+    scopeMetrics: [
+      {
+        scope: { name: '@shop/checkout', version: '1.0.0' },
+        metrics: o.points.map((p) => {
+          const dataPoints = [
+            { startTime: hr(o.start), endTime: hr(o.end), attributes: p.attrs ?? {}, value: p.value },
+          ];
+          const descriptor = {
+            name: p.name,
+            description: '',
+            unit: p.kind === 'gauge' ? 'By' : '{1}',
+            valueType: ValueType.DOUBLE,
+          };
+          if (p.kind === 'gauge')
+            return {
+              descriptor,
+              aggregationTemporality: AggregationTemporality.CUMULATIVE,
+              dataPointType: DataPointType.GAUGE,
+              dataPoints,
+            };
+          return {
+            descriptor,
+            aggregationTemporality: p.kind === 'updowncounter' ? AggregationTemporality.CUMULATIVE : temporality,
+            dataPointType: DataPointType.SUM,
+            isMonotonic: p.kind === 'counter',
+            dataPoints,
+          };
+        }),
+      },
+    ],
+  };
+}
