@@ -33,7 +33,8 @@ import {
 } from './otlp-json-values.js';
 
 /**
- * Decodes an OTLP/JSON ExportMetricsServiceRequest into the histogram points Vigil reads, with the same
+ * Decodes an OTLP/JSON ExportMetricsServiceRequest into the histogram points Vigil reads (and the Sum, Gauge and
+ * histogram points of the metrics `indicators` name: NumberDataPoint `asInt` / `asDouble`, Sum `isMonotonic`), with the same
  * meaning as the protobuf decoder (both feed MetricsAccumulator, so both encodings of a request give
  * deep-equal results). Quirks accepted (OTLP.md): lowerCamelCase and snake_case keys; 64-bit integers
  * (times, count, bucketCounts, zeroCount, intValue) as decimal strings or JSON numbers; enums

@@ -9,7 +9,8 @@ import { ProtoReader, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './proto-reader
 import { splitNanos } from './span-to-sample.js';
 
 /**
- * Decodes an OTLP ExportMetricsServiceRequest (protobuf) into the histogram points Vigil reads.
+ * Decodes an OTLP ExportMetricsServiceRequest (protobuf) into the histogram points Vigil reads, and the Sum, Gauge
+ * and histogram points of the metrics `indicators` name (metrics-accumulator.ts).
  *
  * Field numbers (opentelemetry-proto v1.x, metrics/v1/metrics.proto and collector/metrics/v1; checked
  * against the upstream file and the JS SDK's serializer):
