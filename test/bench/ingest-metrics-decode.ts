@@ -6,6 +6,7 @@
  *
  * Run: node --import tsx test/bench/ingest-metrics-decode.ts [rounds] [roundMs]
  */
+import { pathToFileURL } from 'node:url';
 import { JsonMetricsSerializer, ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AggregationTemporality, MeterProvider, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
@@ -68,13 +69,21 @@ export const BENCH_INDICATORS: MetricIndicatorSpec[] = [
   { key: 'db', kind: 'histogram', metric: 'db.client.operation.duration', where: {} },
 ];
 
+/** The benchmark request in both encodings (protobuf: the resources' messages concatenated, a valid request). */
+export async function benchRequest(): Promise<{ pb: Buffer; json: Buffer }> {
+  const all = await Promise.all(Array.from({ length: 20 }, (_, i) => resource(i)));
+  const pb = Buffer.concat(all.map((rm) => Buffer.from(ProtobufMetricsSerializer.serializeRequest(rm)!)));
+  const jsonParts = all.map(
+    (rm) =>
+      JSON.parse(Buffer.from(JsonMetricsSerializer.serializeRequest(rm)!).toString()) as { resourceMetrics: unknown[] },
+  );
+  return { pb, json: Buffer.from(JSON.stringify({ resourceMetrics: jsonParts.flatMap((p) => p.resourceMetrics) })) };
+}
+
 async function main(): Promise<void> {
   const rounds = Number(process.argv[2] ?? 15);
   const roundMs = Number(process.argv[3] ?? 300);
-  const all = await Promise.all(Array.from({ length: 20 }, (_, i) => resource(i)));
-  const pb = Buffer.concat(all.map((rm) => Buffer.from(ProtobufMetricsSerializer.serializeRequest(rm)!)));
-  const jsonParts = all.map((rm) => JSON.parse(Buffer.from(JsonMetricsSerializer.serializeRequest(rm)!).toString()));
-  const json = Buffer.from(JSON.stringify({ resourceMetrics: jsonParts.flatMap((p) => p.resourceMetrics) }));
+  const { pb, json } = await benchRequest();
   const rules = DEFAULT_COHORT_RULES;
   const compiled = compileMetricIndicators(BENCH_INDICATORS);
   const cases: { name: string; bytes: number; fn: () => unknown }[] = [
@@ -98,4 +107,4 @@ async function main(): Promise<void> {
   if (sink === Symbol.for('never')) console.log(sink);
 }
 
-await main();
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
