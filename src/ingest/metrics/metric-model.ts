@@ -128,10 +128,57 @@ export interface HistogramPoint extends HistogramPointValues {
   streamKey: string;
   cohort: CohortOrUnknown;
   error: boolean;
+  /**
+   * Keys of the histogram indicators (MetricsIngestOptions.indicators) whose `where` the point matches: its delta
+   * also goes to `batch.indicators[key]` of each. Absent when it matches none.
+   */
+  indicators?: string[];
+  /** The point feeds indicators only, not the service's requests (a histogram that is not a Vigil request metric). */
+  indicatorOnly?: true;
+}
+
+/** What the stream tracker reads of a point: its stream, times, temporality, count (or value) and buckets. */
+export interface TrackedPoint {
+  streamKey: string;
+  startMs: number;
+  startRem: number;
+  timeMs: number;
+  timeRem: number;
+  temporality: number;
+  /** A histogram's count; a counter's value (its total since start when cumulative, its increase when delta). */
+  count: number;
+  flags: number;
+  explicit?: ExplicitBuckets;
+  exponential?: ExponentialBuckets;
+}
+
+/**
+ * One number data point (OTLP NumberDataPoint of a Sum or Gauge) of a metric an indicator reads, after validation
+ * and the indicators' `where`: a `counter` (monotonic Sum) turned into deltas by the stream tracker, or a `gauge`
+ * (Gauge, or non-monotonic cumulative Sum: an UpDownCounter) whose value is a level.
+ */
+export interface NumberPoint extends TrackedPoint {
+  role: 'counter' | 'gauge';
+  resource: ResourceInfo;
+  scope: string;
+  metric: string;
+  unit: string;
+  /** Canonical point attribute set. */
+  attributes: string;
+  cohort: CohortOrUnknown;
+  /** Keys of the indicators (of this role and metric) whose `where` the point matches; never empty. */
+  indicators: string[];
+  /** Gauges: the `instances` cell, `instanceKey + '\n' + seriesKey` (INSTANCE_SERIES_SEPARATOR). */
+  cell?: string;
 }
 
 export interface DecodedMetrics {
   points: HistogramPoint[];
+  /** Counter and gauge points of the metrics indicators read; absent when there are none. */
+  numberPoints?: NumberPoint[];
+  /** Of `ignoredDataPoints`: points of a non-monotonic Sum with delta temporality a gauge indicator names (an
+   *  UpDownCounter exported as deltas has no level). Absent while 0. */
+  deltaUpDownPoints?: number;
   /** Every data point of every metric in the request. */
   dataPoints: number;
   /** Data points of metrics Vigil does not read (other names, types or units): accepted, ignored. */

@@ -1,6 +1,6 @@
 import type { LimitGuard } from '../../limits/limits.js';
 import { ProbationList } from '../../limits/limits.js';
-import type { ExplicitBuckets, ExponentialBuckets, HistogramPoint } from './metric-model.js';
+import type { ExplicitBuckets, ExponentialBuckets, HistogramPoint, TrackedPoint } from './metric-model.js';
 import { FLAG_NO_RECORDED_VALUE, TEMPORALITY_CUMULATIVE, compareTimes } from './metric-model.js';
 
 /**
@@ -20,6 +20,12 @@ import { FLAG_NO_RECORDED_VALUE, TEMPORALITY_CUMULATIVE, compareTimes } from './
  * - same start: count and buckets are subtracted; any decrease is a reset (the point is the delta).
  * A DELTA point is its own delta; one whose time is <= its stream's last time is a duplicate, dropped.
  *
+ * Counters (monotonic Sums: NumberPoint, `count` = the value) follow the same rules without buckets: same start →
+ * the difference of the values, a decrease or a new start → a reset. A non-integer value (a double counter) gives a
+ * non-integer delta, kept as it is. Gauge points (`level`) are levels, not deltas: only NO_RECORDED_VALUE and
+ * duplicates (time not newer than the stream's last) are dropped; they are tracked like delta streams (the same map
+ * and limit, untracked when it is full).
+ *
  * Memory: at most `guard.max` streams (limits.maxMetricStreams), each holding its last point's buckets and
  * its key (at most MAX_IDENTITY_CHARS: attributes.ts). The map is kept in least-recently-seen order (a stream
  * is re-inserted on every point), so expiring the streams idle for `staleAfterMs` is O(expired). When the map
@@ -30,9 +36,9 @@ import { FLAG_NO_RECORDED_VALUE, TEMPORALITY_CUMULATIVE, compareTimes } from './
  * duplicate detection, nothing else is lost).
  * Every operation is O(1) apart from the O(buckets) subtraction.
  */
-export interface HistogramDelta {
+export interface StreamDelta<P extends TrackedPoint = HistogramPoint> {
   /** The point the delta came from (resource, metric, cohort, error); its buckets are NOT the delta. */
-  point: HistogramPoint;
+  point: P;
   count: number;
   explicit?: ExplicitBuckets;
   exponential?: ExponentialBuckets;
@@ -43,6 +49,9 @@ export interface HistogramDelta {
   /** The point's own content (delta temporality, a fresh series, a reset), not a subtraction. */
   whole: boolean;
 }
+
+/** The delta of a histogram point. */
+export type HistogramDelta = StreamDelta<HistogramPoint>;
 
 export interface StreamCounters {
   baselines: number;
@@ -58,6 +67,10 @@ export interface StreamCounters {
   untrackedDeltas: number;
   /** Streams that had sent one point, forgotten to make room for a new stream. */
   evicted: number;
+  /** Gauge points passed (not NO_RECORDED_VALUE, not duplicates). */
+  levels: number;
+  /** Of `levels`: passed without duplicate detection because the map was full. */
+  untrackedLevels: number;
 }
 
 export interface StreamTrackerOptions {
@@ -93,6 +106,8 @@ export class StreamTracker {
     streamLimitDrops: 0,
     untrackedDeltas: 0,
     evicted: 0,
+    levels: 0,
+    untrackedLevels: 0,
   };
   private readonly streams = new Map<string, Stream>();
   /** The streams that have sent one point so far, least recently seen first. */
@@ -119,7 +134,7 @@ export class StreamTracker {
   }
 
   /** The delta a point contributes, or undefined (baseline, duplicate, skipped, dropped, empty). */
-  next(p: HistogramPoint, nowMs: number): HistogramDelta | undefined {
+  next<P extends TrackedPoint>(p: P, nowMs: number): StreamDelta<P> | undefined {
     if ((p.flags & FLAG_NO_RECORDED_VALUE) !== 0) {
       this.counters.noRecordedValue++;
       return undefined;
@@ -163,17 +178,38 @@ export class StreamTracker {
     return { ...diff, point: p, startUnixMs, endUnixMs: toMs(p.timeMs, p.timeRem), whole: false };
   }
 
-  private reset(p: HistogramPoint, nowMs: number): HistogramDelta | undefined {
+  /**
+   * Whether a gauge point is new: not flagged NO_RECORDED_VALUE and newer than its stream's last point (a retried
+   * export must not count twice). Its time is remembered like a delta stream's. O(1).
+   */
+  level(p: TrackedPoint, nowMs: number): boolean {
+    if ((p.flags & FLAG_NO_RECORDED_VALUE) !== 0) {
+      this.counters.noRecordedValue++;
+      return false;
+    }
+    const s = this.streams.get(p.streamKey);
+    if (s !== undefined && compareTimes(p.timeMs, p.timeRem, s.timeMs, s.timeRem) <= 0) {
+      this.counters.duplicates++;
+      return false;
+    }
+    if (s === undefined && this.streams.size >= this.opts.guard.max) this.evictOnce();
+    if (s === undefined && this.streams.size >= this.opts.guard.max) this.counters.untrackedLevels++;
+    else this.store(p, nowMs, false);
+    this.counters.levels++;
+    return true;
+  }
+
+  private reset<P extends TrackedPoint>(p: P, nowMs: number): StreamDelta<P> | undefined {
     this.counters.resets++;
     this.store(p, nowMs, true);
     return this.whole(p);
   }
 
   /** The point's own content as the delta (delta temporality, fresh series, reset). */
-  private whole(p: HistogramPoint): HistogramDelta | undefined {
+  private whole<P extends TrackedPoint>(p: P): StreamDelta<P> | undefined {
     if (p.count === 0) return undefined;
     this.counters.deltas++;
-    const d: HistogramDelta = {
+    const d: StreamDelta<P> = {
       point: p,
       count: p.count,
       startUnixMs: toMs(p.startMs, p.startRem),
@@ -195,7 +231,7 @@ export class StreamTracker {
   }
 
   /** Re-inserts the stream (least-recently-seen order); keeps buckets only for cumulative streams. */
-  private store(p: HistogramPoint, nowMs: number, buckets: boolean): void {
+  private store(p: TrackedPoint, nowMs: number, buckets: boolean): void {
     if (this.streams.delete(p.streamKey)) this.once.delete(p.streamKey);
     else this.once.touch(p.streamKey, true);
     const s: Stream = {
@@ -215,7 +251,7 @@ export class StreamTracker {
 type Diff = { count: number; explicit?: ExplicitBuckets; exponential?: ExponentialBuckets };
 
 /** cur - prev for two points of one stream with the same start: a diff, a decrease, or a layout change. */
-function subtract(cur: HistogramPoint, prev: Stream): Diff | 'decrease' | 'layout' {
+function subtract(cur: TrackedPoint, prev: Stream): Diff | 'decrease' | 'layout' {
   const count = cur.count - prev.count;
   if (cur.explicit !== undefined && prev.explicit !== undefined) {
     const e = subtractExplicit(cur.explicit, prev.explicit);

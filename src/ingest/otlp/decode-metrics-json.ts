@@ -12,7 +12,8 @@ import {
   canonString,
 } from '../metrics/attributes.js';
 import type { DecodedMetrics, ExponentialBuckets, MetricDataKind, ResourceInfo } from '../metrics/metric-model.js';
-import type { MetricContext, RawHistogramPoint } from '../metrics/metrics-accumulator.js';
+import type { MetricIndicators } from '../metrics/indicators.js';
+import type { MetricContext, RawHistogramPoint, RawNumberPoint } from '../metrics/metrics-accumulator.js';
 import { MetricsAccumulator } from '../metrics/metrics-accumulator.js';
 import type { Obj, Path } from './otlp-json-values.js';
 import {
@@ -27,11 +28,13 @@ import {
   nanos,
   obj,
   optDouble,
+  shown,
   u64,
 } from './otlp-json-values.js';
 
 /**
- * Decodes an OTLP/JSON ExportMetricsServiceRequest into the histogram points Vigil reads, with the same
+ * Decodes an OTLP/JSON ExportMetricsServiceRequest into the histogram points Vigil reads (and the Sum, Gauge and
+ * histogram points of the metrics `indicators` name: NumberDataPoint `asInt` / `asDouble`, Sum `isMonotonic`), with the same
  * meaning as the protobuf decoder (both feed MetricsAccumulator, so both encodings of a request give
  * deep-equal results). Quirks accepted (OTLP.md): lowerCamelCase and snake_case keys; 64-bit integers
  * (times, count, bucketCounts, zeroCount, intValue) as decimal strings or JSON numbers; enums
@@ -42,14 +45,18 @@ import {
  *
  * @throws VigilError VIGIL_ERR_INGEST_DECODE on invalid JSON or a field of the wrong type, naming its path.
  */
-export function decodeMetricsJson(body: Buffer | string, rules: CohortRules): DecodedMetrics {
+export function decodeMetricsJson(
+  body: Buffer | string,
+  rules: CohortRules,
+  indicators?: MetricIndicators,
+): DecodedMetrics {
   let root: unknown;
   try {
     root = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
   } catch (err) {
     throw jsonError(`invalid JSON: ${(err as Error).message}`, err);
   }
-  const d = new JsonDecoder(new MetricsAccumulator(rules));
+  const d = new JsonDecoder(new MetricsAccumulator(rules, indicators));
   d.request(root);
   return d.acc.result();
 }
@@ -124,6 +131,7 @@ class JsonDecoder {
             'AGGREGATION_TEMPORALITY_',
             () => `${dat}.aggregationTemporality`,
           );
+    const monotonic = kind === 'sum' && field(data, 'isMonotonic', 'is_monotonic') === true;
     const ctx = this.acc.metric(
       resource,
       scope,
@@ -131,6 +139,7 @@ class JsonDecoder {
       typeof unit === 'string' ? unit : '',
       kind,
       temporality,
+      monotonic,
     );
     const points = arr(field(data, 'dataPoints', 'data_points'), () => `${dat}.dataPoints`);
     for (let pi = 0; pi < points.length; pi++) {
@@ -140,8 +149,38 @@ class JsonDecoder {
       if (ctx === undefined) {
         nanos(field(p, 'timeUnixNano', 'time_unix_nano'), this.split, () => `${pat}.timeUnixNano`);
         this.acc.otherPoint(this.split[0] === 0 && this.split[1] === 0, resource);
-      } else this.histogramPoint(p, ctx, kind === 'exponential_histogram', pat);
+      } else if (kind === 'gauge' || kind === 'sum') this.numberPoint(p, ctx, pat);
+      else this.histogramPoint(p, ctx, kind === 'exponential_histogram', pat);
     }
+  }
+
+  /** A NumberDataPoint of a Sum or Gauge an indicator reads: asInt (int64, number or string) or asDouble. */
+  private numberPoint(p: Obj, ctx: MetricContext, at: string): void {
+    const w = this.split;
+    const raw: RawNumberPoint = {
+      attributes: this.attributes(p, at),
+      startMs: 0,
+      startRem: 0,
+      timeMs: 0,
+      timeRem: 0,
+      value: 0,
+      flags: int32(field(p, 'flags', 'flags'), () => `${at}.flags`) >>> 0,
+    };
+    nanos(field(p, 'startTimeUnixNano', 'start_time_unix_nano'), w, () => `${at}.startTimeUnixNano`);
+    raw.startMs = w[0];
+    raw.startRem = w[1];
+    nanos(field(p, 'timeUnixNano', 'time_unix_nano'), w, () => `${at}.timeUnixNano`);
+    raw.timeMs = w[0];
+    raw.timeRem = w[1];
+    const asDouble = field(p, 'asDouble', 'as_double');
+    const asInt = field(p, 'asInt', 'as_int');
+    if (asDouble !== undefined) raw.value = double(asDouble, () => `${at}.asDouble`);
+    else if (asInt !== undefined) {
+      const v = i64(asInt);
+      if (v === undefined) throw jsonError(`${at}.asInt must be a 64-bit integer, got ${shown(asInt)}`);
+      raw.value = v;
+    }
+    this.acc.numberPoint(raw, ctx);
   }
 
   private histogramPoint(p: Obj, ctx: MetricContext, exponential: boolean, at: string): void {

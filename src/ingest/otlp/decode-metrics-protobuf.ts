@@ -1,14 +1,16 @@
 import type { CohortRules } from '../cohort.js';
 import type { AttrEntry } from '../metrics/attributes.js';
 import type { DecodedMetrics, ExponentialBuckets, MetricDataKind, ResourceInfo } from '../metrics/metric-model.js';
-import type { MetricContext, RawHistogramPoint } from '../metrics/metrics-accumulator.js';
+import type { MetricIndicators } from '../metrics/indicators.js';
+import type { MetricContext, RawHistogramPoint, RawNumberPoint } from '../metrics/metrics-accumulator.js';
 import { MetricsAccumulator } from '../metrics/metrics-accumulator.js';
 import { ProtoValueReader, unsigned64, zigzag32 } from './decode-metrics-protobuf-values.js';
 import { ProtoReader, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './proto-reader.js';
 import { splitNanos } from './span-to-sample.js';
 
 /**
- * Decodes an OTLP ExportMetricsServiceRequest (protobuf) into the histogram points Vigil reads.
+ * Decodes an OTLP ExportMetricsServiceRequest (protobuf) into the histogram points Vigil reads, and the Sum, Gauge
+ * and histogram points of the metrics `indicators` name (metrics-accumulator.ts).
  *
  * Field numbers (opentelemetry-proto v1.x, metrics/v1/metrics.proto and collector/metrics/v1; checked
  * against the upstream file and the JS SDK's serializer):
@@ -31,20 +33,27 @@ import { splitNanos } from './span-to-sample.js';
  *            uint32 flags = 10; repeated Exemplar exemplars = 11; optional double min = 12;
  *            optional double max = 13; double zero_threshold = 14 }
  *   Buckets { sint32 offset = 1; repeated uint64 bucket_counts = 2 }
+ *   NumberDataPoint { repeated KeyValue attributes = 7; fixed64 start_time_unix_nano = 2; fixed64 time_unix_nano = 3;
+ *            oneof value { double as_double = 4; sfixed64 as_int = 6 }; repeated Exemplar exemplars = 5;
+ *            uint32 flags = 8 }
  *   KeyValue { string key = 1; AnyValue value = 2 }   ArrayValue / KeyValueList { repeated ... values = 1 }
  *   AnyValue { oneof: string 1, bool 2, int64 3, double 4, ArrayValue 5, KeyValueList 6, bytes 7 }
  *
  * Repeated scalars are accepted packed (length-delimited) and unpacked (one field per value). Messages
  * whose identity part may follow their content on the wire (resource, scope, a metric's name and
  * temporality) are scanned twice; all other fields are read in one pass and unknown fields skipped. Every
- * data point of every metric is counted (and rejected when its time is 0); only Vigil's histograms are
- * decoded in full. O(bytes).
+ * data point of every metric is counted (and rejected when its time is 0); only Vigil's histograms, and the
+ * metrics `indicators` name (Sums and Gauges too), are decoded in full. O(bytes).
  *
  * @throws VigilError VIGIL_ERR_INGEST_DECODE naming the offset and the field, on malformed input.
  */
-export function decodeMetricsProtobuf(buf: Uint8Array, rules: CohortRules): DecodedMetrics {
+export function decodeMetricsProtobuf(
+  buf: Uint8Array,
+  rules: CohortRules,
+  indicators?: MetricIndicators,
+): DecodedMetrics {
   const bytes = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  const d = new Decoder(new ProtoReader(bytes), new MetricsAccumulator(rules));
+  const d = new Decoder(new ProtoReader(bytes), new MetricsAccumulator(rules, indicators));
   d.request(bytes.length);
   return d.acc.result();
 }
@@ -205,6 +214,7 @@ class Decoder extends ProtoValueReader {
     if (kind === undefined) return;
     const where = `Metric.${kind}`;
     let temporality = 0;
+    let monotonic = false;
     if (kind !== 'gauge' && kind !== 'summary') {
       r.pos = dataStart;
       while (r.pos < dataEnd) {
@@ -212,10 +222,13 @@ class Decoder extends ProtoValueReader {
         if (tag >>> 3 === 2) {
           r.expect(tag, WIRE_VARINT, `${where}.aggregation_temporality`);
           temporality = r.varint32(dataEnd, `${where}.aggregation_temporality`) | 0;
+        } else if (tag >>> 3 === 3 && kind === 'sum') {
+          r.expect(tag, WIRE_VARINT, `${where}.is_monotonic`);
+          monotonic = r.varint32(dataEnd, `${where}.is_monotonic`) !== 0;
         } else r.skip(tag, dataEnd, where);
       }
     }
-    const ctx = this.acc.metric(resource, scope, name, unit, kind, temporality);
+    const ctx = this.acc.metric(resource, scope, name, unit, kind, temporality, monotonic);
     r.pos = dataStart;
     while (r.pos < dataEnd) {
       const tag = r.tag(dataEnd, where);
@@ -224,7 +237,8 @@ class Decoder extends ProtoValueReader {
         const e = r.lengthDelimited(dataEnd, `${where}.data_points`);
         if (ctx === undefined) this.otherPoint(e, kind, resource);
         else if (kind === 'histogram') this.histogramPoint(e, ctx);
-        else this.exponentialPoint(e, ctx);
+        else if (kind === 'exponential_histogram') this.exponentialPoint(e, ctx);
+        else this.numberPoint(e, ctx);
         r.pos = e;
       } else r.skip(tag, dataEnd, where);
     }
@@ -245,7 +259,50 @@ class Decoder extends ProtoValueReader {
     this.acc.otherPoint(zero, resource);
   }
 
-  private time(end: number, where: string, p: RawHistogramPoint, start: boolean): void {
+  /** A NumberDataPoint of a Sum or Gauge an indicator reads. */
+  private numberPoint(end: number, ctx: MetricContext): void {
+    const r = this.r;
+    const M = 'NumberDataPoint';
+    const p: RawNumberPoint = { attributes: [], startMs: 0, startRem: 0, timeMs: 0, timeRem: 0, value: 0, flags: 0 };
+    while (r.pos < end) {
+      const tag = r.tag(end, M);
+      switch (tag >>> 3) {
+        case 7: {
+          r.expect(tag, WIRE_LEN, `${M}.attributes`);
+          const e = r.lengthDelimited(end, `${M}.attributes`);
+          p.attributes.push(this.keyValue(e, 0));
+          r.pos = e;
+          break;
+        }
+        case 2:
+          r.expect(tag, WIRE_FIXED64, `${M}.start_time_unix_nano`);
+          this.time(end, `${M}.start_time_unix_nano`, p, true);
+          break;
+        case 3:
+          r.expect(tag, WIRE_FIXED64, `${M}.time_unix_nano`);
+          this.time(end, `${M}.time_unix_nano`, p, false);
+          break;
+        case 4:
+          r.expect(tag, WIRE_FIXED64, `${M}.as_double`);
+          p.value = r.double(end, `${M}.as_double`);
+          break;
+        case 6:
+          r.expect(tag, WIRE_FIXED64, `${M}.as_int`);
+          r.fixed64(end, `${M}.as_int`);
+          p.value = (r.hi | 0) * TWO_32 + r.lo;
+          break;
+        case 8:
+          r.expect(tag, WIRE_VARINT, `${M}.flags`);
+          p.flags = r.varint32(end, `${M}.flags`);
+          break;
+        default:
+          r.skip(tag, end, M);
+      }
+    }
+    this.acc.numberPoint(p, ctx);
+  }
+
+  private time(end: number, where: string, p: RawHistogramPoint | RawNumberPoint, start: boolean): void {
     const r = this.r;
     r.fixed64(end, where);
     splitNanos(r.hi, r.lo, this.split);

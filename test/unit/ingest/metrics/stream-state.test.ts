@@ -304,3 +304,40 @@ describe('StreamTracker: delta streams, expiry and limits', () => {
     expect(hits).toEqual([{ limit: 'metric-streams', max: 3 }]);
   });
 });
+
+describe('StreamTracker: counters and gauge levels', () => {
+  const num = (
+    key: string,
+    time: number,
+    value: number,
+    o: { start?: number; temporality?: number; flags?: number } = {},
+  ) => ({
+    streamKey: key,
+    startMs: o.start ?? S0,
+    startRem: 0,
+    timeMs: AGENT_START + time,
+    timeRem: 0,
+    temporality: o.temporality ?? 2,
+    count: value,
+    flags: o.flags ?? 0,
+  });
+
+  it('a counter without buckets: difference of values, non-integer kept, decrease is a reset', () => {
+    const t = tracker();
+    expect(t.next(num('c', 10_000, 2.5), 0)).toBeUndefined();
+    expect(t.next(num('c', 20_000, 4), 0)).toMatchObject({ count: 1.5, whole: false });
+    expect(t.next(num('c', 30_000, 1), 0)).toMatchObject({ count: 1, whole: true });
+    expect(t.counters).toMatchObject({ baselines: 1, deltas: 2, resets: 1 });
+  });
+
+  it('gauge levels: NO_RECORDED_VALUE and points not newer are dropped; past the limit they pass untracked', () => {
+    const t = tracker(1);
+    expect(t.level(num('g', 10_000, 0), 0)).toBe(true);
+    expect(t.level(num('g', 10_000, 5), 0)).toBe(false);
+    expect(t.level(num('g', 20_000, 5, { flags: 1 }), 0)).toBe(false);
+    expect(t.level(num('g', 20_000, 5), 0)).toBe(true);
+    expect(t.level(num('h', 20_000, 5), 0)).toBe(true); // 'g' has sent two points: 'h' is not tracked
+    expect(t.level(num('h', 20_000, 5), 0)).toBe(true);
+    expect(t.counters).toMatchObject({ levels: 4, untrackedLevels: 2, duplicates: 1, noRecordedValue: 1 });
+  });
+});
