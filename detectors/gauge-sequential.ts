@@ -35,6 +35,11 @@ import { brent } from './lib/root-finding.js';
  * borrows the other cohort's pooled within-look variance between instances s2_w as if all of it were a persistent
  * offset, Vc = s2_w sum_{i canary} (sum_j w_j / n_c,j)^2 (conservative for noise that does not persist). With one
  * instance in each cohort nothing estimates the variance: the detector stays inconclusive.
+ * FLOOR: each cohort's part is at least the variance of independent instance-looks, s2_w sum_j w_j^2 / n_j (s2_w
+ * its pooled within-look variance between instances, many degrees of freedom). The cluster sum rests on G clusters
+ * whatever the number of looks (about G - 1 degrees of freedom for ever): without the floor, 3 canary pods with
+ * plain look-to-look noise false-alarmed in 15% of A/A runs over 100 looks; with it, the cluster sum only adds
+ * what persistent offsets add. (CR1 alone is kept when it is larger: offsets that persist.)
  * Test (worse: higher): H0 canary mean <= r0 x baseline mean, r0 = 1 + tolerance; the one-sided normal mixture of
  * latency-sequential, log M = normalMixtureLogM(T(r0), V(r0), tau2, one-sided); `fail` when log M >= log(1/alpha)
  * after burn-in; `pass` when the mirrored mixture (-T(r0)) reaches it; p_t = min(p_{t-1}, 1/M_t).
@@ -99,6 +104,8 @@ export interface CohortClusters {
   /** Within-look sum of squared residuals and its degrees of freedom (sum n_j - 1). */
   ss: number;
   df: number;
+  /** sum_j w_j^2 / n_j: the variance factor of independent instance-looks. */
+  sumW2OverN: number;
   /** Instance-looks compared. */
   samples: number;
 }
@@ -120,7 +127,7 @@ export interface GaugeState {
 const EFFECT = 'level ratio canary/baseline (mean per instance, stratified by look)';
 
 function emptyClusters(): CohortClusters {
-  return { instances: {}, sumSqS: 0, sumSqC: 0, ss: 0, df: 0, samples: 0 };
+  return { instances: {}, sumSqS: 0, sumSqC: 0, ss: 0, df: 0, sumW2OverN: 0, samples: 0 };
 }
 
 /** Each instance's level in the look (sum over its series of sum/count), or why the cells cannot be used. */
@@ -154,15 +161,28 @@ function addCohort(c: CohortClusters, levels: Map<string, number>, w: number): {
     next.ss += e * e;
   }
   next.df += n - 1;
+  next.sumW2OverN += (w * w) / n;
   next.samples += n;
   return { next, mean };
 }
 
-/** Vc (or Vb): CR1 cluster sum, or, with one instance, the other cohort's within-look variance x sum c^2. */
-function clusterVariance(own: CohortClusters, other: CohortClusters): number | undefined {
+/** The cohort's pooled within-look variance between instances (the other cohort's when it has no df yet). */
+function withinVariance(own: CohortClusters, other: CohortClusters): number | undefined {
+  if (own.df > 0) return own.ss / own.df;
+  return other.df > 0 ? other.ss / other.df : undefined;
+}
+
+/**
+ * Vc (or Vb): the larger of the CR1 cluster sum (with one instance: the other cohort's within-look variance x
+ * sum c^2) and the variance of independent instance-looks, s2_w sum_j w_j^2 / n_j (the floor; see the file comment).
+ */
+function cohortVariance(own: CohortClusters, other: CohortClusters): number | undefined {
   const g = Object.keys(own.instances).length;
-  if (g >= 2) return (Math.max(0, own.sumSqS) * g) / (g - 1);
-  if (g === 1 && other.df > 0) return (other.ss / other.df) * Math.max(0, own.sumSqC);
+  const within = withinVariance(own, other);
+  if (within === undefined) return undefined;
+  const iid = within * own.sumW2OverN;
+  if (g >= 2) return Math.max((Math.max(0, own.sumSqS) * g) / (g - 1), iid);
+  if (g === 1 && other.df > 0) return Math.max((other.ss / other.df) * Math.max(0, own.sumSqC), iid);
   return undefined;
 }
 
@@ -170,8 +190,8 @@ function clusterVariance(own: CohortClusters, other: CohortClusters): number | u
 export function gaugeStatistic(
   s: GaugeState,
 ): { t: (r: number) => number; v: (r: number) => number; estimate?: number } | undefined {
-  const vc = clusterVariance(s.canary, s.baseline);
-  const vb = clusterVariance(s.baseline, s.canary);
+  const vc = cohortVariance(s.canary, s.baseline);
+  const vb = cohortVariance(s.baseline, s.canary);
   if (!(s.sumW > 0) || vc === undefined || vb === undefined) return undefined;
   const w2 = s.sumW * s.sumW;
   return {

@@ -12,7 +12,8 @@ and r0 = 1/(1 - tolerance); the estimate is inverted.
 
 gauge-sequential: T(r) = sum_j w_j (ybar_c - r ybar_b) / W, V(r) = sum over instances (clusters) of
 (sum_j a_ij(r) e_ij)^2 x G/(G-1) per cohort, with a_ij the coefficient of y_ij in T(r) and e_ij the residual from
-its cohort's look mean (a one-instance cohort: the other cohort's pooled within-look variance x (sum_j a_ij)^2);
+its cohort's look mean (a one-instance cohort: the other cohort's pooled within-look variance x (sum_j a_ij)^2),
+floored per cohort by the variance of independent instance-looks s2_w sum_j (w_j/W)^2 / n_j;
 log M = one-sided normal mixture (Howard et al. 2021) of d = +-T(r0), s2 = V(r0), tau2 = Howard's tuning.
 """
 
@@ -141,15 +142,20 @@ def gauge_stats(looks_so_far):
         return ss, df
     ssc, dfc = within([lc for lc, _ in compared])
     ssb, dfb = within([lb for _, lb in compared])
-    def part(cl, other_ss, other_df):
+    def part(cl, cohort_looks, own_ss, own_df, other_ss, other_df):
         G = len(cl)
+        s2w = own_ss / own_df if own_df > 0 else (other_ss / other_df if other_df > 0 else None)
+        if s2w is None:
+            return None
+        # floor: independent instance-looks, Var(sum_j w_j/W ybar_j) = s2w sum_j (w_j/W)^2 / n_j
+        iid = s2w * sum((w[j] / W) ** 2 / len(lv) for j, lv in enumerate(cohort_looks))
         if G >= 2:
-            return sum(sum(a * e for a, e in v) ** 2 for v in cl.values()) * G / (G - 1)
+            return max(sum(sum(a * e for a, e in v) ** 2 for v in cl.values()) * G / (G - 1), iid)
         if G == 1 and other_df > 0:
-            return other_ss / other_df * sum(sum(a for a, _ in v) ** 2 for v in cl.values())
+            return max(other_ss / other_df * sum(sum(a for a, _ in v) ** 2 for v in cl.values()), iid)
         return None
-    Vc = part(cc, ssb, dfb)
-    Vb = part(cb, ssc, dfc)
+    Vc = part(cc, [lc for lc, _ in compared], ssc, dfc, ssb, dfb)
+    Vb = part(cb, [lb for _, lb in compared], ssb, dfb, ssc, dfc)
     if Vc is None or Vb is None:
         return None
     T = lambda r: float(np.sum(w * (ybc - r * ybb)) / W)
