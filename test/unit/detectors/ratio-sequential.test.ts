@@ -5,7 +5,7 @@ import { createErrorRateSequential } from '../../../detectors/error-rate-sequent
 import { mixtureGrid } from '../../../detectors/lib/discrete-mixture.js';
 import { logSumExp } from '../../../detectors/lib/log-sum-exp.js';
 import type { Verdict } from '../../../src/contracts/detector.js';
-import { VigilError } from '../../../src/errors.js';
+import type { VigilError } from '../../../src/errors.js';
 import { batch, binomial, lookInput, rng } from '../../helpers/detectors.js';
 
 type Look = [canaryEvents: number, canaryExposures: number, baselineEvents: number, baselineExposures: number];
