@@ -2,35 +2,13 @@ import { z } from 'zod';
 import type { DetectorFactory, DetectorLookResult, LookInput, Phase } from '../src/contracts/detector.js';
 import { batchProblem } from './lib/batch-check.js';
 import type { DetectorMethods, SequentialEvaluation, VerdictWriter } from './lib/detector-kit.js';
-import {
-  alphaProblem,
-  defineDetector,
-  finiteOrUndefined,
-  sequentialPhase,
-  verdictWriter,
-  withEffect,
-} from './lib/detector-kit.js';
-import type { MixtureGrid, Stratum } from './lib/discrete-mixture.js';
-import {
-  lookLogLikelihoodRatio,
-  mantelHaenszelRatio,
-  mixtureBounds,
-  mixtureGrid,
-  stratifiedMixtureLogM,
-} from './lib/discrete-mixture.js';
+import { alphaProblem, defineDetector, sequentialPhase, verdictWriter, withEffect } from './lib/detector-kit.js';
+import type { Stratum } from './lib/discrete-mixture.js';
 import { formatBounds, formatCohortBurnIn, formatLooks, formatP, formatRatio, formatTolerance } from './lib/format.js';
-import { logSumExp } from './lib/log-sum-exp.js';
 import { alwaysValidPValue } from './lib/p-value.js';
+import type { RateCore, RateTest } from './lib/rate-test.js';
+import { rateTest } from './lib/rate-test.js';
 import type { BetLedger, BinomialStratum } from './lib/robust-looks.js';
-import {
-  BET_SCALES,
-  addLook,
-  binomialLookBets,
-  emptyLedger,
-  ledgerBounds,
-  ledgerLogM,
-  nullGrid,
-} from './lib/robust-looks.js';
 import { lookStrata, worstRoute } from './lib/route-strata.js';
 
 /**
@@ -128,30 +106,6 @@ export interface RouteTally {
 
 const EFFECT = 'error-rate ratio canary/baseline (failed requests / requests, stratified by look)';
 
-function addStratum(strata: Stratum[], s: Stratum): Stratum[] {
-  const i = strata.findIndex((t) => t.rho === s.rho);
-  if (i < 0) return [...strata, s];
-  const out = strata.slice();
-  const t = strata[i] as Stratum;
-  out[i] = { rho: t.rho, failures: t.failures + s.failures, canaryFailures: t.canaryFailures + s.canaryFailures };
-  return out;
-}
-
-/** The test's two e-values; estimate (finite), lower and upper (finite) once a look had failures. */
-function evaluate(state: ErrorRateState, grid: MixtureGrid, r0: number, alpha: number): SequentialEvaluation {
-  const logM = logSumExp(grid.logW.map((w, k) => w + (state.llr[k] as number)));
-  if (state.strata.length === 0) return { logM, passEvidence: 0 };
-  const estimate = mantelHaenszelRatio(state.strata);
-  const { lower, upper } = mixtureBounds(state.strata, grid, alpha, estimate);
-  return {
-    logM,
-    passEvidence: stratifiedMixtureLogM(state.strata, grid, r0, 'lower-alternatives'),
-    estimate: finiteOrUndefined(estimate),
-    lower,
-    upper: finiteOrUndefined(upper),
-  };
-}
-
 function countsText(s: ErrorRateState): string {
   return `canary ${s.canaryErrors}/${s.canaryRequests} vs baseline ${s.baselineErrors}/${s.baselineRequests}`;
 }
@@ -246,18 +200,30 @@ function lookProblem(input: LookInput, alpha: number): string | undefined {
   );
 }
 
-function robustMethods(name: string, opts: ErrorRateOptions, burnInSamples: number): DetectorMethods<ErrorRateState> {
-  const out = writerOf(name);
-  const r0 = 1 + opts.tolerance;
-  const grid = nullGrid(r0);
+/** The test's part of the state. */
+function coreOf(s: ErrorRateState): RateCore {
   return {
-    init: () => initialState([], { ledger: emptyLedger(grid), mh: { num: 0, den: 0 }, routes: {} }),
+    llr: s.llr,
+    strata: s.strata,
+    ...(s.ledger === undefined ? {} : { ledger: s.ledger }),
+    ...(s.mh === undefined ? {} : { mh: s.mh }),
+  };
+}
+
+function robustMethods(
+  name: string,
+  test: RateTest,
+  r0: number,
+  burnInSamples: number,
+): DetectorMethods<ErrorRateState> {
+  const out = writerOf(name);
+  return {
+    init: () => initialState([], { ...test.init(), routes: {} }),
     look(state: ErrorRateState, input: LookInput, alpha: number): DetectorLookResult<ErrorRateState> {
       const problem = lookProblem(input, alpha);
       if (problem !== undefined) return { state, verdict: out.errorVerdict(state, problem) };
       const { canary, baseline } = input.batch;
       const look = lookStrata(input.batch);
-      const mh = { ...(state.mh ?? { num: 0, den: 0 }) };
       const routes = { ...state.routes };
       const tally = (route: string): RouteTally => {
         const t = { ...(routes[route] ?? emptyTally()) };
@@ -271,11 +237,7 @@ function robustMethods(name: string, opts: ErrorRateOptions, burnInSamples: numb
         const x = pair.canary.errors;
         const m = x + pair.baseline.errors;
         const rho = nc / (nc + nb);
-        if (m > 0) {
-          strata.push({ rho, failures: m, canaryFailures: x });
-          mh.num += x * (1 - rho);
-          mh.den += (m - x) * rho;
-        }
+        if (m > 0) strata.push({ rho, failures: m, canaryFailures: x });
         if (pair.route === undefined) continue;
         const t = tally(pair.route);
         t.canaryRequests += nc;
@@ -288,22 +250,8 @@ function robustMethods(name: string, opts: ErrorRateOptions, burnInSamples: numb
       }
       for (const [route, n] of Object.entries(look.canaryOnly)) tally(route).canaryOnly += n;
       for (const [route, n] of Object.entries(look.baselineOnly)) tally(route).baselineOnly += n;
-      const ledger =
-        strata.length === 0
-          ? (state.ledger ?? emptyLedger(grid))
-          : addLook(state.ledger ?? emptyLedger(grid), grid, (logR, o) =>
-              binomialLookBets(strata, logR, BET_SCALES, o),
-            );
-      const logM = ledgerLogM(ledger.worse, grid.atR0);
-      const bounds = ledgerBounds(ledger, grid, alpha);
-      const estimate = mh.den > 0 ? mh.num / mh.den : undefined;
-      const e: SequentialEvaluation = {
-        logM,
-        passEvidence: ledgerLogM(ledger.better, grid.atR0),
-        estimate: finiteOrUndefined(estimate),
-        lower: bounds.lower,
-        upper: bounds.upper,
-      };
+      const core = test.add(coreOf(state), strata);
+      const e = test.evaluate(core, alpha);
       const next: ErrorRateState = {
         looks: state.looks + 1,
         canaryRequests: state.canaryRequests + canary.requests,
@@ -312,9 +260,9 @@ function robustMethods(name: string, opts: ErrorRateOptions, burnInSamples: numb
         baselineErrors: state.baselineErrors + baseline.errors,
         llr: state.llr,
         strata: state.strata,
-        pValue: alwaysValidPValue(state.pValue, logM),
-        ledger,
-        mh,
+        pValue: alwaysValidPValue(state.pValue, e.logM),
+        ...(core.ledger === undefined ? {} : { ledger: core.ledger }),
+        ...(core.mh === undefined ? {} : { mh: core.mh }),
         routes,
       };
       const burnIn = next.canaryRequests < burnInSamples || next.baselineRequests < burnInSamples;
@@ -333,38 +281,35 @@ function errorRateMethods(
   opts: ErrorRateOptions,
   burnInSamples: number,
 ): DetectorMethods<ErrorRateState> {
-  if (opts.combine === 'robust') return robustMethods(name, opts, burnInSamples);
-  const out = writerOf(name);
-  const grid = mixtureGrid(opts.grid, opts.priorScale);
   const r0 = 1 + opts.tolerance;
-  const alternatives = grid.logG.map((lg) => r0 * Math.exp(lg));
+  const test = rateTest(opts, r0);
+  if (opts.combine === 'robust') return robustMethods(name, test, r0, burnInSamples);
+  const out = writerOf(name);
 
   return {
-    init: () => initialState(alternatives.map(() => 0)),
+    init: () => initialState(test.init().llr),
     look(state: ErrorRateState, input: LookInput, alpha: number): DetectorLookResult<ErrorRateState> {
       const problem = lookProblem(input, alpha);
       if (problem !== undefined) return { state, verdict: out.errorVerdict(state, problem) };
       const { canary, baseline } = input.batch;
 
-      let { llr, strata } = state;
+      let core = coreOf(state);
       const m = canary.errors + baseline.errors;
       if (canary.requests > 0 && baseline.requests > 0 && m > 0) {
         const rho = canary.requests / (canary.requests + baseline.requests);
-        llr = llr.map((v, k) => v + lookLogLikelihoodRatio(rho, m, canary.errors, alternatives[k] as number, r0));
-        strata = addStratum(strata, { rho, failures: m, canaryFailures: canary.errors });
+        core = test.add(core, [{ rho, failures: m, canaryFailures: canary.errors }]);
       }
-      const partial: ErrorRateState = {
+      const e = test.evaluate(core, alpha);
+      const next: ErrorRateState = {
         looks: state.looks + 1,
         canaryRequests: state.canaryRequests + canary.requests,
         baselineRequests: state.baselineRequests + baseline.requests,
         canaryErrors: state.canaryErrors + canary.errors,
         baselineErrors: state.baselineErrors + baseline.errors,
-        llr,
-        strata,
-        pValue: state.pValue,
+        llr: core.llr,
+        strata: core.strata,
+        pValue: alwaysValidPValue(state.pValue, e.logM),
       };
-      const e = evaluate(partial, grid, r0, alpha);
-      const next: ErrorRateState = { ...partial, pValue: alwaysValidPValue(state.pValue, e.logM) };
 
       const burnIn = next.canaryRequests < burnInSamples || next.baselineRequests < burnInSamples;
       const phase = sequentialPhase(e, alpha, burnIn);

@@ -8,9 +8,11 @@ import type { SloGuardState } from '../../detectors/slo-guard.js';
 import { createSrm } from '../../detectors/srm.js';
 import type { SrmState } from '../../detectors/srm.js';
 import { createLatencyQuantile } from '../../detectors/latency-quantile.js';
+import { createRatioSequential } from '../../detectors/ratio-sequential.js';
+import { createGaugeSequential } from '../../detectors/gauge-sequential.js';
 import { addRequest, emptyBatch } from '../../src/evidence/cohort-batch.js';
 import { lookLogLikelihoodRatio, mixtureGrid } from '../../detectors/lib/discrete-mixture.js';
-import type { LookInput } from '../../src/contracts/detector.js';
+import type { Detector, LookInput } from '../../src/contracts/detector.js';
 import type { CohortBatch, LogMoments } from '../../src/contracts/evidence.js';
 import type { BenchCase, BenchSuite } from './harness.js';
 
@@ -98,6 +100,73 @@ function quantileLook(j: number): { c: CohortBatch; b: CohortBatch } {
     addRequest(c, 100 * Math.exp(0.5 * z + 0.002 * (j % 5)), false);
   }
   return { c, b };
+}
+
+/** Deterministic look j for ratio-sequential: ~2% conversion of ~1000 starts per cohort, the split drifting. */
+function ratioLook(j: number): { c: CohortBatch; b: CohortBatch } {
+  const { nc, nb } = errorLook(j);
+  const c = { ...cohort(0, 0, NO_LATENCY), ratio: { numerator: Math.round(nc * 0.02) + (j % 3), denominator: nc } };
+  const b = { ...cohort(0, 0, NO_LATENCY), ratio: { numerator: Math.round(nb * 0.02) + (j % 2), denominator: nb } };
+  return { c, b };
+}
+
+/** Deterministic look j for gauge-sequential: 3 canary and 10 baseline instances, two series each. */
+function gaugeLook(j: number): { c: CohortBatch; b: CohortBatch } {
+  const cells = (prefix: string, n: number): CohortBatch['instances'] =>
+    Object.fromEntries(
+      Array.from({ length: 2 * n }, (_, k) => [
+        `${prefix}${k >> 1}\npool-${k & 1}`,
+        { sum: 6 * (250 + 10 * ((k * 7 + j * 3) % 5)), count: 6 },
+      ]),
+    );
+  return {
+    c: { ...cohort(0, 0, NO_LATENCY), instances: cells('canary-', 3) },
+    b: { ...cohort(0, 0, NO_LATENCY), instances: cells('baseline-', 10) },
+  };
+}
+
+/** Issue 16's detectors at look `at`: state from real looks (both are O(1) / O(instances) per look). */
+function indicatorCases(at: number): BenchCase[] {
+  const cases: BenchCase[] = [];
+  const list: [string, Detector, (j: number) => { c: CohortBatch; b: CohortBatch }][] = [
+    [
+      'ratio-sequential (robust, worse lower)',
+      createRatioSequential(
+        'conversion',
+        { numerator: { metric: 'a' }, denominator: { metric: 'b' }, worse: 'lower' },
+        25,
+      ),
+      ratioLook,
+    ],
+    [
+      'ratio-sequential (independent, K=48)',
+      createRatioSequential(
+        'conversion',
+        { numerator: { metric: 'a' }, denominator: { metric: 'b' }, combine: 'independent' },
+        25,
+      ),
+      ratioLook,
+    ],
+    ['gauge-sequential (3 vs 10 instances)', createGaugeSequential('memory', { metric: 'm' }, 25), gaugeLook],
+  ];
+  for (const [label, d, lookOf] of list) {
+    let s = d.init();
+    for (let j = 1; j < at; j++) {
+      const { c, b } = lookOf(j);
+      s = d.look(s, input(j, c, b), 0.05).state;
+    }
+    const { c, b } = lookOf(at);
+    const inp = input(at, c, b);
+    const prior = s;
+    const slow = label.includes('independent');
+    cases.push({
+      name: `${label} at look ${at}`,
+      fn: () => d.look(prior, inp, 0.05),
+      iterations: slow && at >= 1000 ? 20 : slow && at >= 100 ? 200 : 2000,
+      warmup: 20,
+    });
+  }
+  return cases;
 }
 
 export const detectorsPerLook: BenchSuite = {
@@ -206,6 +275,7 @@ export const detectorsPerLook: BenchSuite = {
         iterations: 5000,
         warmup: 200,
       });
+      cases.push(...indicatorCases(at));
     }
     return cases;
   },

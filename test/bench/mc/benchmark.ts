@@ -110,14 +110,23 @@ export function renderMarkdown(r: BenchResult): string {
     "new-endpoint change only the canary's mix of unchanged routes (the batches carry the per-route breakdown), so",
     'they are healthy; canary-bursts is a regression (errors 2.8x on average). sticky-retries: a method sees every',
     'attempt as a request (span view) unless marked [per request] (each request once, its extra attempts as `retries`).',
+    'Issue-16 rows: conversions per checkout started (worse lower, tolerance 0) and memory per instance (worse higher,',
+    'tolerance 0; each instance keeps a uniform +-15% offset for the whole run, 3% look-to-look noise); the',
+    'spans/cohort/look column then says what one look holds. Only the issue-16 methods run on those rows.',
   ].join('\n');
+  const requestRows = r.scenarios.filter((s) => s.indicator === undefined);
   return [
-    markdownMatrix('Error-rate methods', r.scenarios, by('errors'), r.cells),
+    markdownMatrix('Error-rate methods', requestRows, by('errors'), r.cells),
     '',
-    markdownMatrix('Latency methods', r.scenarios, by('latency'), r.cells),
+    markdownMatrix('Latency methods', requestRows, by('latency'), r.cells),
     '',
-    markdownMatrix('Decision level (what rolls back)', r.scenarios, by('decision'), r.cells),
+    markdownMatrix('Decision level (what rolls back)', requestRows, by('decision'), r.cells),
     '',
+    ...(['ratio', 'gauge'] as const).flatMap((k) => {
+      const rows = r.scenarios.filter((s) => s.indicator?.kind === k);
+      const title = k === 'ratio' ? 'Business rate (issue 16)' : 'Resource level per instance (issue 16)';
+      return rows.length === 0 ? [] : [markdownMatrix(title, rows, by(k), r.cells), ''];
+    }),
     legend,
   ].join('\n');
 }

@@ -3,6 +3,8 @@ import { createErrorRateSequential } from '../../../detectors/error-rate-sequent
 import { createKayentaMannWhitney } from '../../../detectors/kayenta-mann-whitney.js';
 import { createLatencyQuantile } from '../../../detectors/latency-quantile.js';
 import { createLatencySequential } from '../../../detectors/latency-sequential.js';
+import { createGaugeSequential } from '../../../detectors/gauge-sequential.js';
+import { createRatioSequential } from '../../../detectors/ratio-sequential.js';
 import { howardTau2, normalMixtureLogM } from '../../../detectors/lib/normal-mixture.js';
 import { DEFAULT_METRICS } from '../../../src/config/schema.js';
 import type { Detector, LookInput } from '../../../src/contracts/detector.js';
@@ -28,7 +30,7 @@ export const MIN_SAMPLES = 25;
 /** One-sided 5% critical value of the standard normal. */
 const Z_CRIT = 1.6448536269514722;
 
-export type MetricKind = 'errors' | 'latency' | 'decision';
+export type MetricKind = 'errors' | 'latency' | 'decision' | 'ratio' | 'gauge';
 
 /**
  * What a method counts as one sample (simulate.ts gives it the look in that view):
@@ -231,6 +233,55 @@ function familyRun(extra: Record<string, unknown>): MethodRun {
   );
 }
 
+/** Issue 16: conversions per checkout started, a drop is worse (tolerance 0). */
+const CONVERSION = {
+  numerator: { metric: 'checkout.completed' },
+  denominator: { metric: 'checkout.started' },
+  worse: 'lower',
+} as const;
+export const RATIO_SCENARIOS = ['ratio-aa', 'conversion-10%'] as const;
+export const GAUGE_SCENARIOS = ['gauge-aa', 'memory+20%'] as const;
+/** A lower rate is the regression: the null holds while the canary's rate is at least the baseline's. */
+const conversionNull = (t: ScenarioTruth): boolean => (t.indicatorRatio ?? 1) >= 1;
+const memoryNull = (t: ScenarioTruth): boolean => (t.indicatorRatio ?? 1) <= 1;
+
+/** Issue 16's rows (run only in their own scenarios). */
+const INDICATOR_METHODS: readonly MethodSpec[] = [
+  {
+    id: 'vigil-ratio',
+    label: 'Vigil ratio-sequential (worse lower, tol 0)',
+    metric: 'ratio',
+    vigil: true,
+    isNull: conversionNull,
+    scenarios: RATIO_SCENARIOS,
+    create: () => detectorRun([{ d: createRatioSequential('conversion', CONVERSION, MIN_SAMPLES), alpha: ALPHA }]),
+  },
+  {
+    id: 'vigil-ratio-independent',
+    label: 'Vigil ratio-sequential, combine: independent',
+    metric: 'ratio',
+    vigil: true,
+    isNull: conversionNull,
+    scenarios: RATIO_SCENARIOS,
+    create: () =>
+      detectorRun([
+        { d: createRatioSequential('conversion', { ...CONVERSION, ...INDEPENDENT }, MIN_SAMPLES), alpha: ALPHA },
+      ]),
+  },
+  {
+    id: 'vigil-gauge',
+    label: 'Vigil gauge-sequential (worse higher, tol 0)',
+    metric: 'gauge',
+    vigil: true,
+    isNull: memoryNull,
+    scenarios: GAUGE_SCENARIOS,
+    create: () =>
+      detectorRun([
+        { d: createGaugeSequential('memory', { metric: 'process.memory.usage' }, MIN_SAMPLES), alpha: ALPHA },
+      ]),
+  },
+];
+
 export const METHODS: readonly MethodSpec[] = [
   {
     id: 'vigil-error-rate',
@@ -398,4 +449,5 @@ export const METHODS: readonly MethodSpec[] = [
     isNull: familyIsNull,
     create: () => familyRun(INDEPENDENT),
   },
+  ...INDICATOR_METHODS,
 ];

@@ -250,7 +250,32 @@ export function checkGoals(cells: ReadonlyMap<string, Cell>, methods: readonly M
     'latency+20%-lognormal',
     (m) => m.metric === 'decision',
   );
+  indicatorGoals(cells, goals);
   return goals;
+}
+
+/**
+ * Issue 16: the regression rows' detection figures, with floors that guard against a loss of power (not targets:
+ * these rows are hard by design). Conversion -10% at 2% base and 200 starts per look is ~4 conversions per cohort
+ * per look (a one-shot z-test on all 100 looks has ~25% power; measured ~0.2 at 1000 runs). Memory +20% with 3 canary
+ * instances whose persistent offsets (+-15%) are as large as the effect's uncertainty: measured ~0.38. The A/A rows
+ * are in the false-alarm goal above (every Vigil detector alone).
+ */
+function indicatorGoals(cells: ReadonlyMap<string, Cell>, goals: Goal[]): void {
+  const figures = (c: Cell): string =>
+    `power ${f3(c.rate)}, median ${looksText(c.medianLooks, 100)}, p95 ${looksText(c.p95Looks, 100)} (${c.runs} runs)`;
+  const conv = ['vigil-ratio', 'vigil-ratio-independent'].map((m) => get(cells, 'conversion-10%', m));
+  goals.push({
+    goal: 'conversion -10% (2% base, 200 starts per look): power by the horizon >= 0.15 for both combinations',
+    pass: conv.every((c) => c !== undefined && c.rate >= 0.15),
+    figures: conv.every((c) => c !== undefined) ? conv.map((c) => `${c.method}: ${figures(c)}`).join('; ') : 'not run',
+  });
+  const mem = get(cells, 'memory+20%', 'vigil-gauge');
+  goals.push({
+    goal: 'memory +20% with 3 vs 10 instances (+-15% persistent offsets): gauge-sequential power by the horizon >= 0.3',
+    pass: mem !== undefined && mem.rate >= 0.3,
+    figures: mem === undefined ? 'not run' : figures(mem),
+  });
 }
 
 export function goalsText(goals: readonly Goal[]): string {

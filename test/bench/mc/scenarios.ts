@@ -1,5 +1,6 @@
+import type { CohortBatch } from '../../../src/contracts/evidence.js';
 import type { LatencyDist, Rand } from './traffic.js';
-import { logNormal, pareto, scaled, tailOnly } from './traffic.js';
+import { binomial, gaussian, logNormal, pareto, scaled, tailOnly } from './traffic.js';
 
 /**
  * The benchmark's scenarios (issue 3): 100 looks each. A look is described by what each cohort serves:
@@ -63,6 +64,24 @@ export interface ScenarioTruth {
   p99Ratio: number;
   /** The canary is stochastically at most `stRatio` x the baseline (the latency-quantile null uses this). */
   stRatio: number;
+  /** Issue 16 rows: canary / baseline rate per exposure (ratio) or mean level per instance (gauge). */
+  indicatorRatio?: number;
+}
+
+/** What an issue-16 row adds to each cohort's batch of a look: `ratio` counts or gauge `instances`. */
+export type IndicatorEvidence = Pick<CohortBatch, 'ratio' | 'instances'>;
+
+/**
+ * Issue 16: the evidence of a business or resource indicator, drawn per look after the requests. `memo` is the
+ * replicate's own (empty at look 1): what persists across its looks, e.g. each instance's offset.
+ */
+export interface IndicatorPlan {
+  kind: 'ratio' | 'gauge';
+  draw(
+    look: number,
+    rand: Rand,
+    memo: Record<string, number[]>,
+  ): { canary: IndicatorEvidence; baseline: IndicatorEvidence };
 }
 
 export interface Scenario {
@@ -78,6 +97,8 @@ export interface Scenario {
   issue?: number;
   /** The look's plan; `rand` (the replicate's stream) draws what varies from look to look, e.g. a pod shock. */
   plan(look: number, rand: Rand): LookPlan;
+  /** Issue 16 rows: the indicator's evidence. Such a row is run only by the methods that list it (`scenarios`). */
+  indicator?: IndicatorPlan;
 }
 
 export const LOOKS = 100;
@@ -236,6 +257,72 @@ const NEW_ENDPOINT: Scenario = {
   }),
 };
 
+// issue 16: business and resource indicators (their own rows; the request methods do not run there)
+/** Checkout starts per cohort per look and the baseline's conversion. */
+export const RATIO_STARTS = 200;
+export const RATIO_BASE = 0.02;
+
+function conversionScenario(id: string, title: string, ratio: number): Scenario {
+  return {
+    id,
+    title,
+    traffic: `${RATIO_STARTS} starts, ${100 * RATIO_BASE}% conversion`,
+    looks: LOOKS,
+    truth: { ...NULL_TRUTH, indicatorRatio: ratio },
+    issue: 16,
+    plan: () => fixed(0, 0, BASE),
+    indicator: {
+      kind: 'ratio',
+      draw: (_look, rand) => ({
+        canary: { ratio: { numerator: binomial(rand, RATIO_STARTS, RATIO_BASE * ratio), denominator: RATIO_STARTS } },
+        baseline: { ratio: { numerator: binomial(rand, RATIO_STARTS, RATIO_BASE), denominator: RATIO_STARTS } },
+      }),
+    },
+  };
+}
+
+/** Gauge rows: instances per cohort, the level (MB), each instance's persistent offset (uniform +-) and look noise (sd). */
+export const GAUGE_PLAN = { canary: 3, baseline: 10, level: 500, offset: 0.15, noise: 0.03, pointsPerLook: 6 };
+
+function gaugeCells(
+  prefix: string,
+  offsets: readonly number[],
+  factor: number,
+  rand: Rand,
+): NonNullable<CohortBatch['instances']> {
+  const out: NonNullable<CohortBatch['instances']> = {};
+  offsets.forEach((o, i) => {
+    const level = GAUGE_PLAN.level * o * factor * (1 + GAUGE_PLAN.noise * gaussian(rand));
+    out[`${prefix}-${i}\n`] = { sum: GAUGE_PLAN.pointsPerLook * level, count: GAUGE_PLAN.pointsPerLook };
+  });
+  return out;
+}
+
+function memoryScenario(id: string, title: string, factor: number): Scenario {
+  const offsets = (rand: Rand, n: number): number[] =>
+    Array.from({ length: n }, () => 1 + GAUGE_PLAN.offset * (2 * rand() - 1));
+  return {
+    id,
+    title,
+    traffic: `${GAUGE_PLAN.canary} vs ${GAUGE_PLAN.baseline} instances`,
+    looks: LOOKS,
+    truth: { ...NULL_TRUTH, indicatorRatio: factor },
+    issue: 16,
+    plan: () => fixed(0, 0, BASE),
+    indicator: {
+      kind: 'gauge',
+      draw: (_look, rand, memo) => {
+        memo.canary ??= offsets(rand, GAUGE_PLAN.canary);
+        memo.baseline ??= offsets(rand, GAUGE_PLAN.baseline);
+        return {
+          canary: { instances: gaugeCells('canary', memo.canary, factor, rand) },
+          baseline: { instances: gaugeCells('baseline', memo.baseline, 1, rand) },
+        };
+      },
+    },
+  };
+}
+
 /** Every scenario of the default run, in table order. */
 export const SCENARIOS: readonly Scenario[] = [
   { id: 'aa', title: 'A/A', traffic: '1000', looks: LOOKS, truth: NULL_TRUTH, plan: () => fixed(1000, 0.01, BASE) },
@@ -342,6 +429,10 @@ export const SCENARIOS: readonly Scenario[] = [
   NEW_ENDPOINT,
   errorScenario(3, 13),
   latencyScenario(1.2, false, 13),
+  conversionScenario('ratio-aa', 'A/A conversion (2%, 200 starts per look per cohort)', 1),
+  conversionScenario('conversion-10%', 'conversion -10% (2% base, 200 starts per look per cohort)', 0.9),
+  memoryScenario('gauge-aa', 'A/A memory, 3 vs 10 instances with persistent offsets (+-15%)', 1),
+  memoryScenario('memory+20%', 'memory +20%, 3 vs 10 instances with persistent offsets (+-15%)', 1.2),
 ];
 
 /** The p99 multiplier of the base log-normal (for documentation and tests). */

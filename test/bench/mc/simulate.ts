@@ -56,7 +56,7 @@ function cohortTraffic(plan: LookPlan, cohort: 'canary' | 'baseline'): CohortTra
  * Draws look `look` of `scenario` from `rand`: the plan's own draws, the realised split, then the canary's batch
  * and the baseline's (the order the issue-3 scenarios always used, so their numbers do not move).
  */
-export function drawLook(scenario: Scenario, look: number, rand: Rand): LookViews {
+export function drawLook(scenario: Scenario, look: number, rand: Rand, memo: Record<string, number[]> = {}): LookViews {
   const plan = scenario.plan(look, rand);
   let nc: number;
   let nb: number;
@@ -69,6 +69,11 @@ export function drawLook(scenario: Scenario, look: number, rand: Rand): LookView
   }
   const canary = cohortViews(rand, nc, cohortTraffic(plan, 'canary'), plan.meanFailedAttempts);
   const baseline = cohortViews(rand, nb, cohortTraffic(plan, 'baseline'), plan.meanFailedAttempts);
+  if (scenario.indicator !== undefined) {
+    const extra = scenario.indicator.draw(look, rand, memo);
+    Object.assign(canary.span, extra.canary);
+    Object.assign(baseline.span, extra.baseline);
+  }
   const span: CohortPair = { canary: canary.span, baseline: baseline.span };
   const same = canary.request === canary.span && baseline.request === baseline.span;
   return { span, request: same ? span : { canary: canary.request, baseline: baseline.request } };
@@ -92,8 +97,9 @@ export function runReplicate(
   const totals: CohortPair = emptyPair();
   const requestTotals: CohortPair = emptyPair();
   const byRequest = methods.some((m) => unitOf(m) === 'request');
+  const memo: Record<string, number[]> = {};
   for (let look = 1; look <= scenario.looks && open > 0; look++) {
-    const views = drawLook(scenario, look, rand);
+    const views = drawLook(scenario, look, rand, memo);
     mergePair(totals, views.span);
     const base = { analysisId: `mc-${scenario.id}`, look, atUnixMs: 1_700_000_000_000 + look * 10_000 };
     const spanInput: LookInput = { ...base, batch: views.span, totals };
@@ -150,8 +156,8 @@ export function selectMethods(ids?: readonly string[]): MethodSpec[] {
 export function runTask(task: Task): TaskResult {
   const t0 = performance.now();
   const scenario = scenarioById(task.scenario);
-  const methods = selectMethods(task.methods).filter(
-    (m) => m.scenarios === undefined || m.scenarios.includes(scenario.id),
+  const methods = selectMethods(task.methods).filter((m) =>
+    m.scenarios === undefined ? scenario.indicator === undefined : m.scenarios.includes(scenario.id),
   );
   const alarms: (number | null)[][] = [];
   const methodMs = methods.map(() => 0);

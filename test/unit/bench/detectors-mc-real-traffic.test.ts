@@ -49,10 +49,10 @@ function expectRoutesAddUp(b: CohortBatch): void {
 
 describe('bench:detectors issue-13 rows', () => {
   it('registers every new row after the issue-3 rows, tagged issue 13, with the truth the issue gives', () => {
-    const ids = SCENARIOS.map((s) => s.id);
+    const ids = SCENARIOS.filter((s) => s.issue !== 16).map((s) => s.id); // issue 16's rows come last
     expect(ids.slice(-NEW_ROWS.length)).toEqual(NEW_ROWS);
     for (const id of NEW_ROWS) expect(scenarioById(id).issue).toBe(13);
-    expect(SCENARIOS.filter((s) => s.issue !== undefined).map((s) => s.id)).toEqual(NEW_ROWS);
+    expect(SCENARIOS.filter((s) => s.issue === 13).map((s) => s.id)).toEqual(NEW_ROWS);
     expect(BURST_RATIO).toBeCloseTo(0.8 * 1 + 0.2 * 10, 12);
     expect(scenarioById('canary-bursts').truth).toEqual({
       errorRatio: BURST_RATIO,
@@ -252,5 +252,27 @@ describe('bench:detectors issue-13 rows', () => {
       /^(PASS|FAIL) {2}each Vigil detector alone at alpha 0\.05, every healthy row \(rate <= 0\.050\): 20 cells/m,
     );
     expect(renderMarkdown(r)).toContain('| A/A per route, route mix differs');
+  });
+});
+
+describe('bench:detectors issue-16 rows', () => {
+  it('draw ratio counts and gauge instances; instance offsets persist within a replicate', () => {
+    const rand = seededRandom(5);
+    const memo: Record<string, number[]> = {};
+    const levels: number[][] = [];
+    for (let look = 1; look <= 3; look++) {
+      const v = drawLook(scenarioById('gauge-aa'), look, rand, memo);
+      expect(Object.keys(v.span.canary.instances!)).toHaveLength(3);
+      expect(Object.keys(v.span.baseline.instances!)).toHaveLength(10);
+      levels.push(Object.values(v.span.canary.instances!).map((c) => c.sum / c.count));
+    }
+    expect(memo.canary).toHaveLength(3);
+    // the same instance stays within its offset +- noise (3%), far tighter than the +-15% offsets
+    for (let i = 0; i < 3; i++) expect(Math.abs(levels[2]![i]! / levels[0]![i]! - 1)).toBeLessThan(0.15);
+    const r = drawLook(scenarioById('conversion-10%'), 1, rand).span;
+    expect(r.canary.ratio!.denominator).toBe(200);
+    expect(r.baseline.ratio!.numerator).toBeGreaterThanOrEqual(0);
+    expect(scenarioById('conversion-10%').truth.indicatorRatio).toBe(0.9);
+    expect(scenarioById('memory+20%').truth.indicatorRatio).toBe(1.2);
   });
 });

@@ -10,6 +10,8 @@ const minimal: Record<string, unknown> = {
   'kayenta-mann-whitney': {},
   srm: {},
   'slo-guard': { maxErrorRate: 0.01 },
+  'ratio-sequential': { numerator: { metric: 'checkout.completed' }, denominator: { metric: 'checkout.started' } },
+  'gauge-sequential': { metric: 'process.memory.usage' },
 };
 
 describe('BUILTIN_DETECTORS', () => {

@@ -4,6 +4,8 @@ import { createErrorRateSequential } from '../../../detectors/error-rate-sequent
 import { createKayentaMannWhitney } from '../../../detectors/kayenta-mann-whitney.js';
 import { createLatencyQuantile } from '../../../detectors/latency-quantile.js';
 import { createLatencySequential } from '../../../detectors/latency-sequential.js';
+import { createGaugeSequential } from '../../../detectors/gauge-sequential.js';
+import { createRatioSequential } from '../../../detectors/ratio-sequential.js';
 import { createSloGuard } from '../../../detectors/slo-guard.js';
 import { createSrm } from '../../../detectors/srm.js';
 
@@ -16,6 +18,14 @@ describe('detector thresholds', () => {
     expect(createKayentaMannWhitney('k', undefined, 20).threshold).toBe(1);
     expect(createKayentaMannWhitney('k', { allowedIncrease: 1.3 }, 20).threshold).toBe(1.3);
     expect(createKayentaMannWhitney('k', { direction: 'decrease' }, 20).threshold).toBeUndefined();
+  });
+
+  it('ratio and gauge detectors: 1 + tolerance when higher is worse, 1 - tolerance when lower is', () => {
+    const counters = { numerator: { metric: 'a' }, denominator: { metric: 'b' } };
+    expect(createRatioSequential('r', counters, 20).threshold).toBe(1);
+    expect(createRatioSequential('r', { ...counters, worse: 'lower', tolerance: 0.02 }, 20).threshold).toBe(0.98);
+    expect(createGaugeSequential('g', { metric: 'm', tolerance: 0.2 }, 20).threshold).toBe(1.2);
+    expect(createGaugeSequential('g', { metric: 'm', worse: 'lower', tolerance: 0.25 }, 20).threshold).toBe(0.75);
   });
 
   it('detectors without a ratio tolerance have none', () => {
