@@ -170,7 +170,7 @@ describe('business and resource metrics through the real OTel metrics SDK', () =
     expect(shop).toMatchObject({ outcome: 'rollback', canaryVersion: '2.0.0', baselineVersion: '1.0.0' });
     const conversion = shop!.verdicts.find((v) => v.metric === 'conversion')!;
     expect(conversion).toMatchObject({ phase: 'fail', detector: 'ratio-sequential', worse: 'lower' });
-    expect(conversion.upper).toBeLessThan(0.98);
+    expect(conversion.upper).toBeLessThanOrEqual(0.98); // the robust bounds sit on a grid of null ratios around 1 - tolerance
     expect(conversion.estimate).toBeGreaterThan(0.55);
     expect(conversion.estimate).toBeLessThan(0.85);
     expect(conversion.summary).toContain('lower is worse');
