@@ -51,13 +51,18 @@ describe('vigil CLI', () => {
           '    - { name: error-rate, detector: error-rate-sequential }',
           '    - { name: checkout-errors, detector: error-rate-sequential, source: spans, where: { http.route: /checkout } }',
           '    - { name: db, detector: latency-sequential, options: { metric: db.client.operation.duration, tolerance: 0.1 } }',
+          '    - name: conversion',
+          '      detector: ratio-sequential',
+          '      options: { numerator: { metric: checkout.completed }, denominator: { metric: checkout.started }, worse: lower }',
+          '    - { name: memory, detector: gauge-sequential, options: { metric: process.memory.usage, tolerance: 0.2 } }',
           'server: { auth: { open: true } }',
           '',
         ].join('\n'),
       );
       expect(await run('validate', file)).toBe(0);
       expect(stdout).toContain(
-        '  reads: checkout-errors ← requests (http.route=/checkout); db ← db.client.operation.duration\n',
+        '  reads: checkout-errors ← requests (http.route=/checkout); db ← db.client.operation.duration; ' +
+          'conversion ← checkout.completed per checkout.started; memory ← process.memory.usage\n',
       );
       expect(stdout).toContain('no points from either cohort in 12 looks');
     } finally {
