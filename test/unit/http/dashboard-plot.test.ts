@@ -20,6 +20,7 @@ import {
   plotsView,
   pValuePlot,
   timeAxis,
+  verdictsView,
 } from '../../../src/http/dashboard/client/views.js';
 
 /** Every node of a tree, depth first. */
@@ -253,6 +254,42 @@ describe('views', () => {
     // a metric without estimates gets no estimate plot
     const bare = looks.map((l) => ({ ...l, metrics: l.metrics.map(({ estimate: _e, ...m }) => m) }));
     expect(estimatePlot('error-rate', bare, timeAxis(bare, undefined))).toBeNull();
+  });
+
+  it('a metric where lower is worse: its threshold below 1, its card and the verdicts table say so', () => {
+    const looks = [1, 2, 3].map((i) =>
+      look(i, {
+        metrics: [
+          {
+            metric: 'conversion',
+            phase: 'inconclusive',
+            pValue: 0.2,
+            alpha: 0.025,
+            estimate: 0.9 - i / 20,
+            lower: 0.6,
+            upper: 0.99,
+            threshold: 0.98,
+          },
+        ],
+      }),
+    );
+    const card = estimatePlot('conversion', looks, timeAxis(looks, undefined), 'rate ratio canary/baseline', 'lower')!;
+    expect(text(find(card, (n) => n.t === 'h2')[0]!)).toContain('conversion (lower is worse)');
+    expect(text(card)).toContain('threshold (1 − tolerance)');
+    const svg = find(card, (n) => n.t === 'svg')[0]!;
+    expect(find(svg, cls('rule')).map(text)).toEqual(['no difference (1)', 'threshold 0.98']); // top down
+    const verdict = {
+      detector: 'ratio-sequential',
+      metric: 'conversion',
+      phase: 'fail' as const,
+      pValue: 0.003,
+      alpha: 0.025,
+      shadow: false,
+      worse: 'lower' as const,
+      samples: { baseline: 2000, canary: 2000 },
+      summary: 'conversion 0.70x baseline: lower is worse',
+    };
+    expect(text(verdictsView(snapshot({ verdicts: [verdict] })))).toContain('conversion (lower is worse)');
   });
 
   it('the p-value plot: one line per metric on a log axis, with its alpha', () => {
