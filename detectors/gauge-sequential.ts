@@ -11,6 +11,7 @@ import { INSTANCE_SERIES_SEPARATOR } from '../src/contracts/evidence.js';
 import type { DetectorMethods, SequentialEvaluation } from './lib/detector-kit.js';
 import { alphaProblem, defineDetector, sequentialPhase, verdictWriter, withEffect } from './lib/detector-kit.js';
 import { formatBounds, formatCohortBurnIn, formatLooks, formatP, formatRatio, formatTolerance } from './lib/format.js';
+import { logSumExp } from './lib/log-sum-exp.js';
 import { howardTau2, normalMixtureLogM } from './lib/normal-mixture.js';
 import { alwaysValidPValue } from './lib/p-value.js';
 import { brent } from './lib/root-finding.js';
@@ -40,30 +41,37 @@ import { brent } from './lib/root-finding.js';
  * whatever the number of looks (about G - 1 degrees of freedom for ever): without the floor, 3 canary pods with
  * plain look-to-look noise false-alarmed in 15% of A/A runs over 100 looks; with it, the cluster sum only adds
  * what persistent offsets add. (CR1 alone is kept when it is larger: offsets that persist.)
- * Test (worse: higher): H0 canary mean <= r0 x baseline mean, r0 = 1 + tolerance; the one-sided normal mixture of
- * latency-sequential, log M = normalMixtureLogM(T(r0), V(r0), tau2, one-sided); `fail` when log M >= log(1/alpha)
- * after burn-in; `pass` when the mirrored mixture (-T(r0)) reaches it; p_t = min(p_{t-1}, 1/M_t).
- * worse: lower mirrors it: H0 canary mean >= (1 - tolerance) x baseline mean, log M on -T(r0), r0 = 1 - tolerance.
+ * Test (worse: higher): H0 canary mean <= r0 x baseline mean, r0 = 1 + tolerance; a SCALE MIXTURE of the one-sided
+ * normal mixtures of latency-sequential: the equal-weight average over k = -2..2 of the mixtures with prior variance
+ * tau2 x 4^k (tau2 / 16 to 16 tau2),
+ *   log M = log( (1/5) sum_k exp(normalMixtureLogM(T(r0), V(r0), tau2 4^k, one-sided)) )  (log-sum-exp - log 5);
+ * an average of e-values (test martingales) is one, so Ville's bound holds as for a single tau2. `fail` when
+ * log M >= log(1/alpha) after burn-in; `pass` when the mirrored average (on -T(r0)) reaches it;
+ * p_t = min(p_{t-1}, 1/M_t). worse: lower mirrors it: H0 canary mean >= (1 - tolerance) x baseline mean, log M on
+ * -T(r0), r0 = 1 - tolerance.
  * tau2 = V_plan (2 ln(1/a) + ln(1 + 2 ln(1/a))) / nOpt, a = 2 alpha, V_plan = `planningVariance` (the variance of
  * one canary-minus-baseline pair of instance levels, metric units squared) or, once both cohorts reach the burn-in,
- * 2 x the pooled within-look variance between instances of both cohorts; fixed ONCE, kept in state.
+ * 2 x the pooled within-look variance between instances of both cohorts; fixed ONCE, kept in state (the four other
+ * scales are derived from it). Why several scales: tau2 is in the metric's units, and a canary level that grows
+ * many-fold (a leak left running) makes V(r0) outgrow a single tau2, whose evidence then fades; the wider scales keep
+ * it growing (measured: +5% per look, 3 vs 10 pods, 9-11% of runs never failed in 100 looks with one tau2; with five
+ * all 1000 failed within 20 looks). The average costs at most log 5 of evidence against its best single scale.
  * Estimate: r^ solving T(r^) = 0, the ratio of the look-weighted means sum w ybar_c / sum w ybar_b. Bounds: by
- * inverting the two mixtures over r (Brent's method): lower = the crossing of log M(T(r), V(r)) = log(1/alpha)
- * below r^, upper = the crossing of the mirrored one above r^ (the crossing nearest r^; left out when none within
- * 2^30 r^). One-sided at alpha each; `fail` and `pass` are decided on the mixtures at r0 directly.
+ * inverting the two averaged mixtures over r (Brent's method): lower = the crossing of log M(T(r), V(r)) =
+ * log(1/alpha) below r^, upper = the crossing of the mirrored one above r^ (the crossing nearest r^; left out when
+ * none within 2^30 r^). One-sided at alpha each; `fail` and `pass` are decided on the averaged mixtures at r0.
  *
- * Reference: Howard, Ramdas, McAuliffe & Sekhon, Ann. Statist. 2021 (one-sided normal mixture, tau2 tuning);
+ * Reference: Howard, Ramdas, McAuliffe & Sekhon, Ann. Statist. 2021 (one-sided normal mixture, tau2 tuning; mixtures
+ * of test martingales are test martingales);
  * Cameron & Miller, "A practitioner's guide to cluster-robust inference", J. Human Resources 2015 (few clusters).
  * Assumptions: ASYMPTOTIC, like latency-sequential: T is approximately normal and the plug-in V(r0) is consistent,
  * which needs MANY INSTANCES. Per-instance persistent offsets are handled by the cluster variance, but with few
  * instances (3 canary pods) that variance is estimated from few clusters: the level is approximate and the power
  * small (a persistent offset of one canary pod is indistinguishable from a regression until more pods report).
  * Instances of different cohorts are independent; levels are >= 0 for the ratio to mean anything.
- * Known limitation: tau2 is fixed once in the metric's units; a canary level that grows many-fold (a leak left running)
- * makes V(r0) outgrow tau2 and the evidence fades (measured: +5% per look, 3 vs 10 pods, 11% of runs never failed in
- * 100 looks, 84% within 20). A mixture over several tau2 would remove it.
  * Complexity: O(instances in the look) per look (per-instance running sums, sums of their squares updated
- * incrementally); O(instances ever seen) state; the bounds ~2 x 20-60 O(1) evaluations.
+ * incrementally) plus 2 x 5 O(1) mixture terms for fail / pass; O(instances ever seen) state; the bounds ~2 x 20-60
+ * evaluations of the averaged mixture, 5 O(1) terms each.
  */
 
 export const GAUGE_SEQUENTIAL = 'gauge-sequential';
@@ -204,6 +212,18 @@ export function gaugeStatistic(
   };
 }
 
+/** The prior scales of the mixture, as powers of 4 of the tuned tau2 (see the file comment). */
+export const GAUGE_TAU2_SCALES: readonly number[] = [-2, -1, 0, 1, 2].map((k) => 4 ** k);
+
+/**
+ * log of the equal-weight average of the one-sided normal mixtures at tau2 x 4^k, k = -2..2: log-sum-exp of the
+ * five log M minus log 5. An average of e-values (test martingales) is one, so the test stays valid.
+ */
+export function gaugeMixtureLogM(d: number, s2: number, tau2: number): number {
+  const logs = GAUGE_TAU2_SCALES.map((f) => normalMixtureLogM(d, s2, tau2 * f, 'one-sided'));
+  return logSumExp(logs) - Math.log(GAUGE_TAU2_SCALES.length);
+}
+
 /** Bounds on r by inverting the two mixtures from the estimate outwards (see the file comment). */
 function gaugeBounds(
   t: (r: number) => number,
@@ -214,8 +234,8 @@ function gaugeBounds(
 ): { lower?: number; upper?: number } {
   const bar = Math.log(1 / alpha);
   const out: { lower?: number; upper?: number } = {};
-  const worse = (r: number): number => normalMixtureLogM(t(r), v(r), tau2, 'one-sided') - bar;
-  const better = (r: number): number => normalMixtureLogM(-t(r), v(r), tau2, 'one-sided') - bar;
+  const worse = (r: number): number => gaugeMixtureLogM(t(r), v(r), tau2) - bar;
+  const better = (r: number): number => gaugeMixtureLogM(-t(r), v(r), tau2) - bar;
   if (est > 0 && worse(0) >= 0) out.lower = brent(worse, 0, est, est * 1e-12);
   let lo = est;
   for (let k = 1; k <= 30; k++) {
@@ -237,8 +257,8 @@ function evaluate(s: GaugeState, r0: number, worse: WorseDirection, alpha: numbe
   const s2 = stat.v(r0);
   if (!(s2 > 0)) return { logM: 0, passEvidence: 0 };
   const e: SequentialEvaluation = {
-    logM: normalMixtureLogM(sign * d, s2, s.tau2, 'one-sided'),
-    passEvidence: normalMixtureLogM(-sign * d, s2, s.tau2, 'one-sided'),
+    logM: gaugeMixtureLogM(sign * d, s2, s.tau2),
+    passEvidence: gaugeMixtureLogM(-sign * d, s2, s.tau2),
   };
   if (stat.estimate === undefined || !(stat.v(stat.estimate) > 0)) return e;
   return { ...e, estimate: stat.estimate, ...gaugeBounds(stat.t, stat.v, s.tau2, alpha, stat.estimate) };

@@ -14,8 +14,9 @@ gauge-sequential: T(r) = sum_j w_j (ybar_c - r ybar_b) / W, V(r) = sum over inst
 (sum_j a_ij(r) e_ij)^2 x G/(G-1) per cohort, with a_ij the coefficient of y_ij in T(r) and e_ij the residual from
 its cohort's look mean (a one-instance cohort: the other cohort's pooled within-look variance x (sum_j a_ij)^2),
 floored per cohort by the variance of independent instance-looks s2_w sum_j (w_j/W)^2 / n_j;
-log M = one-sided normal mixture (Howard et al. 2021) of d = +-T(r0), s2 = V(r0), tau2 = Howard's tuning.
-"""
+log M = log of the equal-weight average over k = -2..2 of the one-sided normal mixtures (Howard et al. 2021) of
+d = +-T(r0), s2 = V(r0), prior variance tau2 x 4^k (tau2 = Howard's tuning): logsumexp of the five minus log 5;
+the bounds are the roots in r of that averaged log M (and of its mirror) at log(1/alpha)."""
 
 import numpy as np
 from scipy.optimize import brentq
@@ -112,6 +113,11 @@ def nm_one_sided(d, s2, tau2):
             + norm.logcdf(np.sqrt(tau2) * d / np.sqrt(s2 * (s2 + tau2))))
 
 
+def nm_scales(d, s2, tau2):
+    """The equal-weight average of the one-sided mixtures at tau2 x 4^k, k = -2..2, on the log scale."""
+    return logsumexp([nm_one_sided(d, s2, tau2 * 4.0 ** k) for k in range(-2, 3)]) - np.log(5)
+
+
 def gauge_stats(looks_so_far):
     """T(r), V(r) as closures and the estimate, from an explicit list of (look, instance, cohort, y)."""
     compared = []
@@ -175,10 +181,10 @@ def gauge_path(looks, r0, sign, vplan, nopt, alpha=0.05):
             rows.append(None)
             continue
         T, V, est, _ = st
-        lm = nm_one_sided(sign * T(r0), V(r0), tau2)
+        lm = nm_scales(sign * T(r0), V(r0), tau2)
         p = min(p, np.exp(-lm), 1.0)
-        worse = lambda r: nm_one_sided(T(r), V(r), tau2) - bar
-        better = lambda r: nm_one_sided(-T(r), V(r), tau2) - bar
+        worse = lambda r: nm_scales(T(r), V(r), tau2) - bar
+        better = lambda r: nm_scales(-T(r), V(r), tau2) - bar
         lower = brentq(worse, 0, est, xtol=1e-14) if worse(0) >= 0 else None
         upper = None
         lo = est
