@@ -58,7 +58,7 @@ export interface ResolvedResource {
   /** The version is in its cut form (bounded-text.ts). */
   versionCut: boolean;
   /** With span indicators configured: them, and the resource's attribute values by role (a copy of its bag). */
-  spanIndicators?: { readonly compiled: readonly CompiledIndicator[]; readonly resource: readonly Scalar[] };
+  spanIndicators: { readonly compiled: readonly CompiledIndicator[]; readonly resource: readonly Scalar[] } | undefined;
 }
 
 /**
@@ -131,10 +131,10 @@ export function resolveResourceBag(compiled: CompiledRules, bag: AttrBag): Resol
   const labelsEnd = FIRST_POD_LABEL_ROLE + 2 * compiled.rules.podLabels.length;
   for (let role = FIRST_POD_LABEL_ROLE; role < labelsEnd; role++) labels.push(bag.str(role));
   const cohort = resolveResourceCohort(compiled.rules, service, version, bag.str(ROLE_COHORT), labels);
-  const resolved: ResolvedResource = { service, version, cohort, serviceTooLong, versionCut };
-  if (compiled.indicators !== undefined)
-    resolved.spanIndicators = { compiled: compiled.indicators, resource: bag.values.slice() };
-  return resolved;
+  // one object shape with or without span indicators (the decoders' reads of a resource stay monomorphic)
+  const spanIndicators =
+    compiled.indicators === undefined ? undefined : { compiled: compiled.indicators, resource: bag.values.slice() };
+  return { service, version, cohort, serviceTooLong, versionCut, spanIndicators };
 }
 
 /**
