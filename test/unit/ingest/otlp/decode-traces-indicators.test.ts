@@ -246,7 +246,7 @@ const read =
   (a: Attributes) =>
   (key: string): Scalar => {
     const v = a[key];
-    return Array.isArray(v) || v === null ? undefined : (v);
+    return Array.isArray(v) || v === null ? undefined : v;
   };
 
 describe('span indicators: property', () => {
