@@ -81,7 +81,7 @@ export type {
 /** A request the grouping counted, as a sample of the service and cohort of `s` (one object shape: routing stays
  *  monomorphic). */
 function requestOf(s: RequestSample, r: CountedRequest): RequestSample {
-  return {
+  const request: RequestSample = {
     service: s.service,
     route: r.route,
     version: r.version,
@@ -93,6 +93,8 @@ function requestOf(s: RequestSample, r: CountedRequest): RequestSample {
     traceKey: s.traceKey,
     retries: r.retries,
   };
+  if (r.indicators !== undefined) request.indicators = r.indicators;
+  return request;
 }
 
 export class AnalysisRegistry {
@@ -710,12 +712,13 @@ export class AnalysisRegistry {
     if (b !== undefined && p >= 0) {
       this.route(svc, requestOf(s, b.counted(p)), -1);
       const attempts = 1 + (s.retries ?? 0);
-      this.route(svc, requestOf(s, b.merge(p, s.endUnixMs, s.durationMs, s.error, s.route, s.version, attempts)));
+      const merged = b.merge(p, s.endUnixMs, s.durationMs, s.error, s.route, s.version, attempts, s.indicators);
+      this.route(svc, requestOf(s, merged));
       this.counters.retriedAttempts += attempts;
       this.retriesNow[canary ? 'canary' : 'baseline'] += attempts;
       return;
     }
-    traces.add(uid, look, key, s.endUnixMs, s.durationMs, s.error, s.retries ?? 0, s.route, s.version);
+    traces.add(uid, look, key, s.endUnixMs, s.durationMs, s.error, s.retries ?? 0, s.route, s.version, s.indicators);
     this.route(svc, s);
   }
 

@@ -19,7 +19,8 @@ import { historyHorizonIndex } from './event-clock.js';
 /**
  * Adds one request sample, or merges a pre-aggregated increment, into a cohort's batch. `route` is the sample's
  * route stratum key (routeKey), undefined when routes are not stratified. `weight` -1 takes a request sample
- * added before back (the request grouping: open-traces.ts); increments are only ever added.
+ * added before back (the request grouping: open-traces.ts); increments are only ever added. A sample with span
+ * indicators (RequestSample.indicators) also counts, the same way, in `b.indicators[key]` for each of its keys.
  */
 export function addEvidence(
   b: CohortBatch,
@@ -27,9 +28,37 @@ export function addEvidence(
   route?: string,
   weight: 1 | -1 = 1,
 ): void {
-  if ('batch' in s) mergeBatch(b, s.batch);
-  else if (weight > 0) addRequest(b, s.durationMs, s.error, route, s.retries);
+  if ('batch' in s) return mergeBatch(b, s.batch);
+  if (weight > 0) addRequest(b, s.durationMs, s.error, route, s.retries);
   else removeRequest(b, s.durationMs, s.error, route, s.retries);
+  if (s.indicators !== undefined) addIndicators(b, s, s.indicators, route, weight);
+}
+
+/**
+ * The indicator part of addEvidence: the request in `b.indicators[key]` for each key (created on first use); taken
+ * back with weight -1 (an indicator batch left without requests is removed, and so is an empty `indicators`).
+ */
+function addIndicators(
+  b: CohortBatch,
+  s: RequestSample,
+  keys: readonly string[],
+  route: string | undefined,
+  weight: 1 | -1,
+): void {
+  if (weight > 0) {
+    const all = (b.indicators ??= {});
+    for (const key of keys) addRequest((all[key] ??= emptyBatch()), s.durationMs, s.error, route, s.retries);
+    return;
+  }
+  const all = b.indicators;
+  if (all === undefined) return;
+  for (const key of keys) {
+    const ib = all[key];
+    if (ib === undefined) continue;
+    removeRequest(ib, s.durationMs, s.error, route, s.retries);
+    if (ib.requests <= 0) delete all[key];
+  }
+  if (Object.keys(all).length === 0) delete b.indicators;
 }
 
 /**

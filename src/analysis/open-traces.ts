@@ -3,8 +3,9 @@
  * request a user made, not each attempt at serving it. The attempts of one request are the request spans of the
  * same trace (RequestSample.traceKey), service and cohort that end in the same look; the registry counts them as
  * ONE request: failed when its last attempt (latest end) failed, lasting from the earliest start to the latest end
- * (what the caller waited, retries included), with the route and version of its last attempt and `retries` = the
- * attempts beyond the first (see AnalysisRegistry.routeAttempt).
+ * (what the caller waited, retries included), with the route and version of its last attempt, `retries` = the
+ * attempts beyond the first (see AnalysisRegistry.routeAttempt) and the span indicators of ANY of its attempts (the
+ * union of their RequestSample.indicators: a request that missed the cache on one attempt missed it).
  *
  * This table remembers, per service and open look, the requests counted so far, by (trace, cohort): when another
  * attempt of a trace ends in that look, the registry takes the counted request back and adds the merged one
@@ -44,6 +45,15 @@ export interface CountedRequest {
   retries: number;
   route: string | undefined;
   version: string;
+  /** The union of its attempts' span indicators (RequestSample.indicators); absent when none has any. */
+  indicators?: string[];
+}
+
+/** The keys of `a`, then those of `b` not in `a` (both short: an attempt matches a few indicators). */
+function union(a: readonly string[], b: readonly string[]): string[] {
+  const out = a.slice();
+  for (const k of b) if (!out.includes(k)) out.push(k);
+  return out;
 }
 
 /** `n` zeros in an array of unboxed doubles (PACKED_DOUBLE_ELEMENTS: nothing for the garbage collector to trace). */
@@ -63,6 +73,8 @@ export class TraceBucket {
   /** Entry positions + 1 (0: empty), linear probing on the key's low bits, at most half full. */
   private index: number[] = new Array<number>(16).fill(0);
   private mask = 15;
+  /** Span indicators by entry position, only for the requests that have some (none without span indicators). */
+  private indicators: Map<number, string[]> | undefined;
 
   /** A bucket of a service's look; with `spare` (a bucket of the service that has gone), its arrays are reused,
    *  emptied: in the steady state no look allocates (the garbage collector's work, measured, dominated otherwise). */
@@ -79,6 +91,7 @@ export class TraceBucket {
     spare.data = [];
     spare.refs = [];
     spare.index = [];
+    spare.indicators = undefined;
   }
 
   /** The position of the request of `key` (requestKey), or -1. */
@@ -99,8 +112,10 @@ export class TraceBucket {
     retries: number,
     route: string | undefined,
     version: string,
+    indicators?: readonly string[],
   ): void {
     const p = this.size++;
+    if (indicators !== undefined) (this.indicators ??= new Map<number, string[]>()).set(p, indicators.slice());
     if (p * STRIDE === this.data.length) this.grow();
     const d = this.data;
     const at = p * STRIDE;
@@ -119,7 +134,7 @@ export class TraceBucket {
     const d = this.data;
     const at = p * STRIDE;
     const f = d[at + 3]!;
-    return {
+    const counted: CountedRequest = {
       endUnixMs: d[at + 1]!,
       durationMs: d[at + 2]!,
       error: (f & ERROR) !== 0,
@@ -127,12 +142,16 @@ export class TraceBucket {
       route: this.refs[2 * p],
       version: this.refs[2 * p + 1]!,
     };
+    const indicators = this.indicators?.get(p);
+    if (indicators !== undefined) counted.indicators = indicators.slice();
+    return counted;
   }
 
   /**
    * Folds one more attempt (`attempts` > 1 when it already stands for several) into the request at `p`: the
    * latest end gives the outcome, route and version (a tie goes to the attempt that arrived last), the duration
-   * spans the earliest start to the latest end. Returns the merged request, as now counted.
+   * spans the earliest start to the latest end, the indicators are the union of both. Returns the merged request,
+   * as now counted.
    */
   merge(
     p: number,
@@ -142,7 +161,13 @@ export class TraceBucket {
     route: string | undefined,
     version: string,
     attempts: number,
+    indicators?: readonly string[],
   ): CountedRequest {
+    if (indicators !== undefined) {
+      const all = (this.indicators ??= new Map<number, string[]>());
+      const had = all.get(p);
+      all.set(p, had === undefined ? indicators.slice() : union(had, indicators));
+    }
     const d = this.data;
     const at = p * STRIDE;
     const end0 = d[at + 1]!;
@@ -167,9 +192,10 @@ export class TraceBucket {
     return this.data.length / STRIDE;
   }
 
-  /** Bytes held (8 a double or reference, as on a 64-bit Node without pointer compression). */
+  /** Bytes held (8 a double or reference, as on a 64-bit Node without pointer compression; ~64 per request with
+   *  indicators, a rough figure for the map entry and its array). */
   get bytes(): number {
-    return (this.data.length + this.refs.length + this.index.length) * 8;
+    return (this.data.length + this.refs.length + this.index.length) * 8 + (this.indicators?.size ?? 0) * 64;
   }
 
   private grow(): void {
@@ -233,6 +259,7 @@ export class OpenTraces {
     retries: number,
     route: string | undefined,
     version: string,
+    indicators?: readonly string[],
   ): void {
     while (this.size >= this.maxEntries && this.evictOldest());
     let b = this.bucket(uid, look);
@@ -246,7 +273,7 @@ export class OpenTraces {
       this.queue.push(b);
       this.last = b;
     }
-    b.add(key, endUnixMs, durationMs, error, retries, route, version);
+    b.add(key, endUnixMs, durationMs, error, retries, route, version, indicators);
     this.size++;
   }
 

@@ -7,7 +7,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { parseConfig } from '../../src/config/load.js';
-import type { RequestSample } from '../../src/contracts/index.js';
+import type { RequestSample, SpanIndicatorSpec } from '../../src/contracts/index.js';
 import { DEFAULT_COHORT_RULES } from '../../src/ingest/cohort.js';
 import { decodeTracesJson } from '../../src/ingest/otlp/decode-traces-json.js';
 import { decodeTracesProtobuf } from '../../src/ingest/otlp/decode-traces-protobuf.js';
@@ -47,7 +47,22 @@ function roundUs(fn: () => unknown, ms: number): number {
   return ((t - t0) * 1000) / n;
 }
 
-export function runDecode(opts: { spans: number; rounds: number; roundMs: number }): DecodeResult {
+/** Two span indicators as the decode bench configures them (`--decode-only`): a span attribute, and a span and a
+ *  resource attribute together. */
+export const BENCH_SPAN_INDICATORS: readonly SpanIndicatorSpec[] = [
+  { key: 'checkout', where: { 'http.route': '/api/checkout' } },
+  { key: 'prod-get', where: { 'http.request.method': 'GET', 'k8s.namespace.name': ['prod', 'staging'] } },
+];
+
+export function runDecode(opts: {
+  spans: number;
+  rounds: number;
+  roundMs: number;
+  /** Configured span indicators (CohortRules.spanIndicators); none by default. */
+  spanIndicators?: readonly SpanIndicatorSpec[];
+  /** Leave out the aggregation case (decoders only). */
+  decodersOnly?: boolean;
+}): DecodeResult {
   const resources = makeResources({
     services: fleet(25),
     spans: opts.spans,
@@ -58,7 +73,10 @@ export function runDecode(opts: { spans: number; rounds: number; roundMs: number
   const pb = encodeProtobuf(resources);
   const jsonText = encodeJson(resources);
   const json = Buffer.from(jsonText);
-  const rules = DEFAULT_COHORT_RULES;
+  const rules =
+    opts.spanIndicators === undefined
+      ? DEFAULT_COHORT_RULES
+      : { ...DEFAULT_COHORT_RULES, spanIndicators: opts.spanIndicators };
 
   // the comparison is only fair if every decoder reads the same request into the same samples
   const reference = decodeTracesProtobuf(pb, rules);
@@ -99,6 +117,7 @@ export function runDecode(opts: { spans: number; rounds: number; roundMs: number
       },
     },
   ];
+  if (opts.decodersOnly === true) cases.pop(); // the aggregation case
   for (const c of cases) roundUs(c.fn, 200); // warm-up (JIT)
   const perCase = cases.map(() => [] as number[]);
   for (let r = 0; r < opts.rounds; r++) cases.forEach((c, i) => perCase[i]!.push(roundUs(c.fn, opts.roundMs)));

@@ -38,14 +38,15 @@
  * --realtime, --realtime-only (that section alone: bench-results/ingest-realtime.json), --realtime-encoding
  * protobuf|json (default protobuf), --open-traces, --open-traces-only (that section alone:
  * bench-results/ingest-open-traces.json), --open-traces-rate S (simulated spans/s of event time, default 12,000),
- * --open-traces-entries N (for the memory measure, default 1,000,000). With --quick the real-time section runs 4 instances per cohort at
+ * --open-traces-entries N (for the memory measure, default 1,000,000), --decode-only (the decoders alone, without
+ * and with 2 span indicators configured: bench-results/ingest-decode.json). With --quick the real-time section runs 4 instances per cohort at
  * 10 requests/s with T = 30 s (same 5 s timers, same 15 s canary delay).
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runDecode, type DecodeResult } from './ingest-decode.js';
+import { BENCH_SPAN_INDICATORS, runDecode, type DecodeResult } from './ingest-decode.js';
 import { runDedupCost, type DedupCostResult } from './ingest-dedup.js';
 import { runOpenTracesCost, type OpenTracesCostResult } from './ingest-open-traces.js';
 import { runLoad, startAgentProcess, type AgentProcess, type LoadResult } from './ingest-load.js';
@@ -72,6 +73,7 @@ const { values: args } = parseArgs({
     'open-traces-only': { type: 'boolean', default: false },
     'open-traces-rate': { type: 'string', default: '12000' },
     'open-traces-entries': { type: 'string', default: '1000000' },
+    'decode-only': { type: 'boolean', default: false },
   },
 });
 const AGENT_NODE_ARGS = args['agent-node-args'].split(' ').filter((a) => a !== '');
@@ -557,7 +559,42 @@ async function realtimeSection(): Promise<RealtimeResult> {
   return r;
 }
 
+/** --decode-only: Vigil's decoders (and protobufjs for scale) without and with 2 span indicators configured. */
+async function decodeOnly(): Promise<void> {
+  const rows: Record<string, DecodeResult> = {};
+  for (const [name, spanIndicators] of [
+    ['no span indicators', undefined],
+    [`${BENCH_SPAN_INDICATORS.length} span indicators`, BENCH_SPAN_INDICATORS],
+  ] as const) {
+    const r = runDecode({
+      spans: SPANS,
+      rounds: args.quick ? 3 : 9,
+      roundMs: args.quick ? 200 : 500,
+      decodersOnly: true,
+      ...(spanIndicators === undefined ? {} : { spanIndicators }),
+    });
+    rows[name] = r;
+    console.log(`\n## decode only, ${name}\n`);
+    console.log(
+      table(
+        ['decoder', 'µs/request', 'spans/s', 'MB/s (own encoding)'],
+        r.rows.map((x) => [x.name, fmt(x.usPerRequest), fmt(x.spansPerSec), fmt(x.mbPerSec, 1)]),
+      ),
+    );
+  }
+  mkdirSync('bench-results', { recursive: true });
+  writeFileSync(
+    'bench-results/ingest-decode.json',
+    `${JSON.stringify({ suite: 'ingest-decode', node: process.version, date: new Date().toISOString(), loadavg: loadavg(), decode: rows }, null, 2)}\n`,
+  );
+  await Promise.resolve();
+}
+
 async function main(): Promise<void> {
+  if (args['decode-only']) {
+    await decodeOnly();
+    return;
+  }
   if (args['realtime-only']) {
     const r = await realtimeSection();
     mkdirSync('bench-results', { recursive: true });

@@ -40,6 +40,10 @@ export interface PackedTraces {
   key: Float64Array;
   /** traceKey; NaN = none */
   trace: Float64Array;
+  /** With span indicators: RequestSample.indicators as an index into `indicatorSets` (-1 = none); absent when no
+   *  sample has any. */
+  indicators?: Int32Array;
+  indicatorSets?: string[][];
 }
 
 const COHORTS: readonly CohortOrUnknown[] = ['baseline', 'canary', 'unknown'];
@@ -73,6 +77,7 @@ export function packTraces(d: DecodedTraces): PackedTraces {
     trace: new Float64Array(n),
   };
   copyCounts(d, p);
+  let setIndex: Map<string, number> | undefined;
   for (let i = 0; i < n; i++) {
     const s = d.samples[i]!;
     p.service[i] = intern(s.service);
@@ -84,8 +89,25 @@ export function packTraces(d: DecodedTraces): PackedTraces {
     p.duration[i] = s.durationMs;
     p.key[i] = s.spanKey ?? NaN;
     p.trace[i] = s.traceKey ?? NaN;
+    if (s.indicators !== undefined) packIndicators(p, i, s.indicators, (setIndex ??= new Map<string, number>()));
   }
   return p;
+}
+
+/** Packs sample i's indicators (the column and the table of distinct key lists are created on first use). */
+function packIndicators(p: PackedTraces, i: number, keys: readonly string[], index: Map<string, number>): void {
+  if (p.indicators === undefined) {
+    p.indicators = new Int32Array(p.end.length).fill(-1);
+    p.indicatorSets = [];
+  }
+  const joined = keys.join('\u0000');
+  let k = index.get(joined);
+  if (k === undefined) {
+    k = p.indicatorSets!.length;
+    p.indicatorSets!.push([...keys]);
+    index.set(joined, k);
+  }
+  p.indicators[i] = k;
 }
 
 export function unpackTraces(p: PackedTraces): DecodedTraces {
@@ -107,6 +129,8 @@ export function unpackTraces(p: PackedTraces): DecodedTraces {
       spanKey: Number.isNaN(key) ? undefined : key,
       traceKey: Number.isNaN(trace) ? undefined : trace,
     };
+    const k = p.indicators === undefined ? -1 : p.indicators[i]!;
+    if (k >= 0) samples[i]!.indicators = p.indicatorSets![k]!.slice();
   }
   const out: DecodedTraces = {
     samples,
@@ -127,9 +151,9 @@ function copyCounts(from: DecodedTraces | PackedTraces, to: DecodedTraces | Pack
 }
 
 export function packedTransferList(p: PackedTraces): ArrayBuffer[] {
-  return [p.service, p.route, p.version, p.cohort, p.error, p.end, p.duration, p.key, p.trace].map(
-    (a) => a.buffer as ArrayBuffer,
-  );
+  const columns = [p.service, p.route, p.version, p.cohort, p.error, p.end, p.duration, p.key, p.trace];
+  if (p.indicators !== undefined) columns.push(p.indicators);
+  return columns.map((a) => a.buffer as ArrayBuffer);
 }
 
 export interface DecodeJob {

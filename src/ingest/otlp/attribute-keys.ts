@@ -2,6 +2,8 @@ import type { Scalar } from '../../contracts/telemetry.js';
 import { DEFAULT_MAX_NAME_BYTES } from '../bounded-text.js';
 import type { CohortRules } from '../cohort.js';
 import { VERSION_KEYS } from '../cohort.js';
+import type { CompiledWhere } from '../where.js';
+import { compileWhere } from '../where.js';
 
 /**
  * The few attribute keys Vigil reads, compiled once per CohortRules so that decoders can recognise a key
@@ -22,6 +24,18 @@ export const ROLE_RPC_GRPC_STATUS = 8;
 export const ROLE_RPC_RESPONSE_STATUS = 9;
 /** Pod label i of the rules: role FIRST_POD_LABEL_ROLE + 2i (current key), + 2i + 1 (deprecated key). */
 export const FIRST_POD_LABEL_ROLE = 10;
+/**
+ * After the pod labels: one role per distinct attribute key of the span indicators' `where` (CohortRules.spanIndicators),
+ * in order of first use; a key Vigil reads anyway (`http.route`, `http.response.status_code`, the cohort attribute)
+ * gets its own role too, so its value is kept as sent (a `where` on a route longer than the limit never matches, where
+ * the route role keeps its cut form).
+ */
+
+/** One span indicator key, compiled: it matches when any of its `where`s does (a key configured twice is one). */
+export interface CompiledIndicator {
+  readonly key: string;
+  readonly wheres: readonly CompiledWhere[];
+}
 
 /** The roles whose value is kept cut when it is longer than the limit (bounded-text.ts); others drop it. */
 const CUT_ROLES =
@@ -38,6 +52,8 @@ export class CompiledRules {
   /** limits.maxNameLength: the longest string value kept (UTF-8 bytes). */
   readonly maxNameBytes: number;
   readonly byName: ReadonlyMap<string, readonly number[]>;
+  /** The span indicators, their `where` slots being roles; undefined when none is configured. */
+  readonly indicators: readonly CompiledIndicator[] | undefined;
   private readonly byLength: (ByteKey[] | undefined)[];
 
   constructor(rules: CohortRules) {
@@ -63,7 +79,28 @@ export class CompiledRules {
       add(`k8s.pod.label.${label}`, FIRST_POD_LABEL_ROLE + 2 * i);
       add(`k8s.pod.labels.${label}`, FIRST_POD_LABEL_ROLE + 2 * i + 1);
     });
-    this.roleCount = FIRST_POD_LABEL_ROLE + 2 * rules.podLabels.length;
+    let roleCount = FIRST_POD_LABEL_ROLE + 2 * rules.podLabels.length;
+    this.indicators = undefined;
+    const specs = rules.spanIndicators ?? [];
+    if (specs.length > 0) {
+      const whereRoles = new Map<string, number>();
+      const roleOf = (key: string): number => {
+        let role = whereRoles.get(key);
+        if (role === undefined) {
+          whereRoles.set(key, (role = roleCount++));
+          add(key, role);
+        }
+        return role;
+      };
+      const byKey = new Map<string, CompiledWhere[]>();
+      for (const spec of specs) {
+        const wheres = byKey.get(spec.key) ?? [];
+        wheres.push(compileWhere(spec.where, roleOf));
+        byKey.set(spec.key, wheres);
+      }
+      this.indicators = [...byKey].map(([key, wheres]) => ({ key, wheres }));
+    }
+    this.roleCount = roleCount;
     this.byName = names;
     this.byLength = [];
     for (const [name, roles] of names) {

@@ -1,7 +1,8 @@
-import type { CohortOrUnknown, DecodedTraces, RequestSample } from '../../contracts/telemetry.js';
+import type { CohortOrUnknown, DecodedTraces, RequestSample, Scalar } from '../../contracts/telemetry.js';
 import { DEFAULT_MAX_NAME_BYTES } from '../bounded-text.js';
 import { pickVersion, resolveResourceCohort, resolveSpanCohort, serviceName } from '../cohort.js';
-import type { AttrBag, CompiledRules } from './attribute-keys.js';
+import { matchesCompiled } from '../where.js';
+import type { AttrBag, CompiledIndicator, CompiledRules } from './attribute-keys.js';
 import {
   FIRST_POD_LABEL_ROLE,
   ROLE_COHORT,
@@ -30,6 +31,8 @@ import {
  * - Rejected (partial success): a zero start or end time, an end before the start, or a resource whose
  *   `service.name` is longer than limits.maxNameLength (bounded-text.ts; a longer version or route is cut,
  *   not rejected). Every span counts in exactly one of samples, nonRequestSpans, rejectedSpans.
+ * - Indicators (CohortRules.spanIndicators): the keys whose `where` the span's attributes, else its resource's, match
+ *   (where.ts), in configuration order; request spans only (other spans are no samples); absent when none matches.
  */
 export const SPAN_KIND_SERVER = 2;
 export const SPAN_KIND_CONSUMER = 5;
@@ -54,6 +57,8 @@ export interface ResolvedResource {
   serviceTooLong: boolean;
   /** The version is in its cut form (bounded-text.ts). */
   versionCut: boolean;
+  /** With span indicators configured: them, and the resource's attribute values by role (a copy of its bag). */
+  spanIndicators: { readonly compiled: readonly CompiledIndicator[]; readonly resource: readonly Scalar[] } | undefined;
 }
 
 /**
@@ -123,9 +128,33 @@ export function resolveResourceBag(compiled: CompiledRules, bag: AttrBag): Resol
     bag.long !== 0 &&
     bag.isLong(serviceVersion ? ROLE_SERVICE_VERSION : podAppVersion ? ROLE_POD_APP_VERSION : ROLE_POD_VERSION);
   const labels: (string | undefined)[] = [];
-  for (let role = FIRST_POD_LABEL_ROLE; role < compiled.roleCount; role++) labels.push(bag.str(role));
+  const labelsEnd = FIRST_POD_LABEL_ROLE + 2 * compiled.rules.podLabels.length;
+  for (let role = FIRST_POD_LABEL_ROLE; role < labelsEnd; role++) labels.push(bag.str(role));
   const cohort = resolveResourceCohort(compiled.rules, service, version, bag.str(ROLE_COHORT), labels);
-  return { service, version, cohort, serviceTooLong, versionCut };
+  // one object shape with or without span indicators (the decoders' reads of a resource stay monomorphic)
+  const spanIndicators =
+    compiled.indicators === undefined ? undefined : { compiled: compiled.indicators, resource: bag.values.slice() };
+  return { service, version, cohort, serviceTooLong, versionCut, spanIndicators };
+}
+
+/**
+ * The keys of the indicators whose `where` a span matches (its attribute values by role, else its resource's), in
+ * configuration order; undefined when none does. O(indicators x where keys).
+ */
+export function matchIndicators(
+  indicators: readonly CompiledIndicator[],
+  span: readonly Scalar[],
+  resource: readonly Scalar[],
+): string[] | undefined {
+  let keys: string[] | undefined;
+  for (const ind of indicators) {
+    for (const w of ind.wheres) {
+      if (!matchesCompiled(w, span, resource)) continue;
+      (keys ??= []).push(ind.key);
+      break;
+    }
+  }
+  return keys;
 }
 
 /** Whether the span name is needed as the route (so the protobuf decoder decodes it only then). */
@@ -194,7 +223,7 @@ export class TraceAccumulator {
     if (resource.versionCut) this.versionsCut++;
     const error = f.statusCode === STATUS_CODE_ERROR || (kind === SPAN_KIND_SERVER && isServerError(span));
     const cohort = resolveSpanCohort(span.str(ROLE_COHORT), resource.cohort);
-    this.samples.push({
+    const sample: RequestSample = {
       service: resource.service,
       route,
       version: resource.version,
@@ -204,7 +233,13 @@ export class TraceAccumulator {
       error,
       spanKey: f.spanKey,
       traceKey: f.traceKey,
-    });
+    };
+    const ind = resource.spanIndicators;
+    if (ind !== undefined) {
+      const keys = matchIndicators(ind.compiled, span.values, ind.resource);
+      if (keys !== undefined) sample.indicators = keys;
+    }
+    this.samples.push(sample);
   }
 
   result(): DecodedTraces {
