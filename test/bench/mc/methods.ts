@@ -240,7 +240,7 @@ const CONVERSION = {
   worse: 'lower',
 } as const;
 export const RATIO_SCENARIOS = ['ratio-aa', 'conversion-10%'] as const;
-export const GAUGE_SCENARIOS = ['gauge-aa', 'memory+20%'] as const;
+export const GAUGE_SCENARIOS = ['gauge-aa', 'memory+20%', 'memory-leak'] as const;
 /** A lower rate is the regression: the null holds while the canary's rate is at least the baseline's. */
 const conversionNull = (t: ScenarioTruth): boolean => (t.indicatorRatio ?? 1) >= 1;
 const memoryNull = (t: ScenarioTruth): boolean => (t.indicatorRatio ?? 1) <= 1;

@@ -276,6 +276,12 @@ function indicatorGoals(cells: ReadonlyMap<string, Cell>, goals: Goal[]): void {
     pass: mem !== undefined && mem.rate >= 0.3,
     figures: mem === undefined ? 'not run' : figures(mem),
   });
+  const leak = get(cells, 'memory-leak', 'vigil-gauge');
+  goals.push({
+    goal: 'memory leak +5% per look with 3 vs 10 instances: gauge-sequential catches it in 95% of runs within 20 looks',
+    pass: leak !== undefined && leak.rate >= 0.95 && leak.p95Looks !== null && leak.p95Looks <= 20,
+    figures: leak === undefined ? 'not run' : figures(leak),
+  });
 }
 
 export function goalsText(goals: readonly Goal[]): string {

@@ -298,7 +298,8 @@ function gaugeCells(
   return out;
 }
 
-function memoryScenario(id: string, title: string, factor: number): Scenario {
+/** `growth`: the canary's level is multiplied by it at every look (a leak: 1.05 = +5% per look). */
+function memoryScenario(id: string, title: string, factor: number, growth = 1): Scenario {
   const offsets = (rand: Rand, n: number): number[] =>
     Array.from({ length: n }, () => 1 + GAUGE_PLAN.offset * (2 * rand() - 1));
   return {
@@ -306,16 +307,16 @@ function memoryScenario(id: string, title: string, factor: number): Scenario {
     title,
     traffic: `${GAUGE_PLAN.canary} vs ${GAUGE_PLAN.baseline} instances`,
     looks: LOOKS,
-    truth: { ...NULL_TRUTH, indicatorRatio: factor },
+    truth: { ...NULL_TRUTH, indicatorRatio: factor * growth },
     issue: 16,
     plan: () => fixed(0, 0, BASE),
     indicator: {
       kind: 'gauge',
-      draw: (_look, rand, memo) => {
+      draw: (look, rand, memo) => {
         memo.canary ??= offsets(rand, GAUGE_PLAN.canary);
         memo.baseline ??= offsets(rand, GAUGE_PLAN.baseline);
         return {
-          canary: { instances: gaugeCells('canary', memo.canary, factor, rand) },
+          canary: { instances: gaugeCells('canary', memo.canary, factor * growth ** (look - 1), rand) },
           baseline: { instances: gaugeCells('baseline', memo.baseline, 1, rand) },
         };
       },
@@ -433,6 +434,7 @@ export const SCENARIOS: readonly Scenario[] = [
   conversionScenario('conversion-10%', 'conversion -10% (2% base, 200 starts per look per cohort)', 0.9),
   memoryScenario('gauge-aa', 'A/A memory, 3 vs 10 instances with persistent offsets (+-15%)', 1),
   memoryScenario('memory+20%', 'memory +20%, 3 vs 10 instances with persistent offsets (+-15%)', 1.2),
+  memoryScenario('memory-leak', 'memory leak +5% per look, 3 vs 10 instances with persistent offsets (+-15%)', 1, 1.05),
 ];
 
 /** The p99 multiplier of the base log-normal (for documentation and tests). */

@@ -9,7 +9,7 @@ import type { ServiceState } from '../../../src/analysis/analysis-types.js';
 import { addEvidence, keepPendingCanary } from '../../../src/analysis/open-buckets.js';
 import { OpenTraces, TraceBucket } from '../../../src/analysis/open-traces.js';
 import type { CohortBatch, Detector, RequestSample } from '../../../src/contracts/index.js';
-import { addRequest, emptyBatch, mergeBatch } from '../../../src/evidence/cohort-batch.js';
+import { addRequest, emptyBatch } from '../../../src/evidence/cohort-batch.js';
 
 const T0 = 1_767_225_600_000; // a multiple of the 10 s look
 
@@ -176,13 +176,6 @@ function registry() {
 const baseline = (endMs: number): RequestSample =>
   sample({ version: '1.0', cohort: 'baseline', endUnixMs: T0 + endMs, traceKey: 1e6 + endMs });
 
-/** Whether mergeBatch merges `indicators` (the lead's change to src/evidence/cohort-batch.ts). */
-const mergesIndicators = ((): boolean => {
-  const into = emptyBatch();
-  mergeBatch(into, { ...emptyBatch(), indicators: { k: direct([{ durationMs: 1, error: false }]) } });
-  return into.indicators?.k?.requests === 1;
-})();
-
 describe('request grouping (analysis.requestUnit trace) carries indicators', () => {
   // attempts of trace 7: failed without indicators, failed with `miss`, served with `checkout`; trace 8: one attempt
   const attempts = [
@@ -217,12 +210,9 @@ describe('request grouping (analysis.requestUnit trace) carries indicators', () 
     }
   });
 
-  it.skipIf(!mergesIndicators)(
-    'so does a canary waiting for its first baseline sample (needs mergeBatch of indicators)',
-    () => {
-      const canary = lookOne([1, 3, 0, 2], false);
-      expectSameEvidence(canary.indicators!.miss, direct([grouped]));
-      expectSameEvidence(canary.indicators!.checkout, direct([grouped, single]));
-    },
-  );
+  it('so does a canary waiting for its first baseline sample', () => {
+    const canary = lookOne([1, 3, 0, 2], false);
+    expectSameEvidence(canary.indicators!.miss, direct([grouped]));
+    expectSameEvidence(canary.indicators!.checkout, direct([grouped, single]));
+  });
 });
