@@ -393,13 +393,17 @@ export class LookRunner {
 
   private whyRunning(a: Analysis): string {
     const acting = a.verdicts.filter((v) => !v.shadow);
-    const burnIn = acting.some(
-      (v) => v.phase === 'inconclusive' && (v.samples.canary === 0 || v.samples.baseline === 0),
-    );
-    if (burnIn) return 'waiting for samples in both cohorts';
+    const waiting = (v: MetricVerdict): boolean =>
+      v.phase === 'inconclusive' && (v.samples.canary === 0 || v.samples.baseline === 0);
+    // every acting metric still without samples in a cohort; one that has evidence (a business metric of a service
+    // that sends no spans) is what the analysis is looking at
+    if (acting.length === 0 || acting.every(waiting)) return 'waiting for samples in both cohorts';
     const best = acting.reduce((m, v) => Math.min(m, v.pValue), 1);
-    return `no metric has failed yet (lowest p-value ${best.toPrecision(2)}); keeps looking every interval`;
+    const idle = acting.filter(waiting).map((v) => v.metric);
+    const note = idle.length === 0 ? '' : `; no samples in both cohorts yet for ${idle.join(', ')}`;
+    return `no metric has failed yet (lowest p-value ${best.toPrecision(2)}); keeps looking every interval${note}`;
   }
+
 }
 
 /** Why a paused analysis is running: who paused it and why, and what its last look would have decided. */

@@ -254,3 +254,39 @@ describe('mergeBatch of indicator evidence', () => {
     expect(a.instances?.['j\n']?.sum).toBe(5);
   });
 });
+
+describe('why a running analysis runs', () => {
+  const fixed = (name: string, samples: number, pValue: number): MetricSetup => ({
+    name,
+    shadow: false,
+    weight: 1,
+    detector: {
+      type: 'test-fixed',
+      name,
+      init: () => null,
+      look: (s) => ({
+        state: s,
+        verdict: {
+          detector: 'test-fixed',
+          metric: name,
+          phase: 'inconclusive',
+          pValue,
+          samples: { baseline: samples, canary: samples },
+          summary: '',
+        },
+      }),
+    },
+  });
+  const whyWith = (metrics: MetricSetup[]): string => {
+    const reg = new AnalysisRegistry(registrySettings(metrics), { onDecision: () => {} });
+    reg.ingest([span('baseline', 1000), span('canary', 2000), span('baseline', 11_000)]);
+    return reg.list()[0]!.why;
+  };
+
+  it('names the metrics still without samples while another one (a business metric) has evidence', () => {
+    expect(whyWith([fixed('error-rate', 0, 1), fixed('conversion', 400, 0.3)])).toBe(
+      'no metric has failed yet (lowest p-value 0.30); keeps looking every interval; no samples in both cohorts yet for error-rate',
+    );
+    expect(whyWith([fixed('error-rate', 0, 1), fixed('memory', 0, 1)])).toBe('waiting for samples in both cohorts');
+  });
+});
