@@ -279,17 +279,24 @@ export class MetricsAccumulator {
     }
   }
 
-  /** A histogram point of a Vigil metric: validated, given its meaning and identity, kept. O(attributes + buckets). */
-  histogramPoint(p: RawHistogramPoint, m: MetricContext): void {
+  /** Counts a data point of a metric Vigil reads; true when it is rejected whatever its kind (its resource's
+   *  service.name is too long, or its time is 0: counted). */
+  private refusedPoint(p: { timeMs: number; timeRem: number }, m: MetricContext): boolean {
     this.dataPoints++;
     if (m.resource.serviceTooLong === true) {
       this.serviceTooLong++;
-      return;
+      return true;
     }
     if (p.timeMs === 0 && p.timeRem === 0) {
       this.zeroTime++;
-      return;
+      return true;
     }
+    return false;
+  }
+
+  /** A histogram point of a Vigil metric: validated, given its meaning and identity, kept. O(attributes + buckets). */
+  histogramPoint(p: RawHistogramPoint, m: MetricContext): void {
+    if (this.refusedPoint(p, m)) return;
     if (m.temporality !== TEMPORALITY_DELTA && m.temporality !== TEMPORALITY_CUMULATIVE) {
       this.noTemporality++;
       return;
@@ -352,15 +359,7 @@ export class MetricsAccumulator {
 
   /** A number point (Sum, Gauge) of a metric an indicator reads (`m.role` set): validated, matched, kept. */
   numberPoint(p: RawNumberPoint, m: MetricContext): void {
-    this.dataPoints++;
-    if (m.resource.serviceTooLong === true) {
-      this.serviceTooLong++;
-      return;
-    }
-    if (p.timeMs === 0 && p.timeRem === 0) {
-      this.zeroTime++;
-      return;
-    }
+    if (this.refusedPoint(p, m)) return;
     if (m.kind === 'sum' && m.temporality !== TEMPORALITY_DELTA && m.temporality !== TEMPORALITY_CUMULATIVE) {
       this.noTemporality++;
       return;

@@ -266,22 +266,8 @@ class Decoder extends ProtoValueReader {
     const p: RawNumberPoint = { attributes: [], startMs: 0, startRem: 0, timeMs: 0, timeRem: 0, value: 0, flags: 0 };
     while (r.pos < end) {
       const tag = r.tag(end, M);
+      if (this.pointIdentityField(tag, end, M, p, 7)) continue;
       switch (tag >>> 3) {
-        case 7: {
-          r.expect(tag, WIRE_LEN, `${M}.attributes`);
-          const e = r.lengthDelimited(end, `${M}.attributes`);
-          p.attributes.push(this.keyValue(e, 0));
-          r.pos = e;
-          break;
-        }
-        case 2:
-          r.expect(tag, WIRE_FIXED64, `${M}.start_time_unix_nano`);
-          this.time(end, `${M}.start_time_unix_nano`, p, true);
-          break;
-        case 3:
-          r.expect(tag, WIRE_FIXED64, `${M}.time_unix_nano`);
-          this.time(end, `${M}.time_unix_nano`, p, false);
-          break;
         case 4:
           r.expect(tag, WIRE_FIXED64, `${M}.as_double`);
           p.value = r.double(end, `${M}.as_double`);
@@ -300,6 +286,40 @@ class Decoder extends ProtoValueReader {
       }
     }
     this.acc.numberPoint(p, ctx);
+  }
+
+  /**
+   * The fields every data point has, whatever its kind: attributes (field `attributes`: 7 on number points, 9 on
+   * histograms, 1 on exponential histograms), start_time_unix_nano (2) and time_unix_nano (3). Reads it and returns
+   * true, or returns false for any other field.
+   */
+  private pointIdentityField(
+    tag: number,
+    end: number,
+    M: string,
+    p: RawHistogramPoint | RawNumberPoint,
+    attributes: number,
+  ): boolean {
+    const r = this.r;
+    switch (tag >>> 3) {
+      case attributes: {
+        r.expect(tag, WIRE_LEN, `${M}.attributes`);
+        const e = r.lengthDelimited(end, `${M}.attributes`);
+        p.attributes.push(this.keyValue(e, 0));
+        r.pos = e;
+        return true;
+      }
+      case 2:
+        r.expect(tag, WIRE_FIXED64, `${M}.start_time_unix_nano`);
+        this.time(end, `${M}.start_time_unix_nano`, p, true);
+        return true;
+      case 3:
+        r.expect(tag, WIRE_FIXED64, `${M}.time_unix_nano`);
+        this.time(end, `${M}.time_unix_nano`, p, false);
+        return true;
+      default:
+        return false;
+    }
   }
 
   private time(end: number, where: string, p: RawHistogramPoint | RawNumberPoint, start: boolean): void {
@@ -357,22 +377,8 @@ class Decoder extends ProtoValueReader {
    */
   private commonPointField(tag: number, end: number, M: string, p: RawHistogramPoint, fields: PointFields): void {
     const r = this.r;
+    if (this.pointIdentityField(tag, end, M, p, fields.attributes)) return;
     switch (tag >>> 3) {
-      case fields.attributes: {
-        r.expect(tag, WIRE_LEN, `${M}.attributes`);
-        const e = r.lengthDelimited(end, `${M}.attributes`);
-        p.attributes.push(this.keyValue(e, 0));
-        r.pos = e;
-        break;
-      }
-      case 2:
-        r.expect(tag, WIRE_FIXED64, `${M}.start_time_unix_nano`);
-        this.time(end, `${M}.start_time_unix_nano`, p, true);
-        break;
-      case 3:
-        r.expect(tag, WIRE_FIXED64, `${M}.time_unix_nano`);
-        this.time(end, `${M}.time_unix_nano`, p, false);
-        break;
       case 4:
         r.expect(tag, WIRE_FIXED64, `${M}.count`);
         p.count = this.u64(end, `${M}.count`);
