@@ -15,6 +15,7 @@ import { logSumExp } from './lib/log-sum-exp.js';
 import { howardTau2, normalMixtureLogM } from './lib/normal-mixture.js';
 import { alwaysValidPValue } from './lib/p-value.js';
 import { brent } from './lib/root-finding.js';
+import { whereOption } from './lib/options.js';
 
 /**
  * `gauge-sequential`: is the canary's level of a resource (memory, CPU utilisation, connections, queue depth) per
@@ -76,14 +77,12 @@ import { brent } from './lib/root-finding.js';
 
 export const GAUGE_SEQUENTIAL = 'gauge-sequential';
 
-const scalar = z.union([z.string(), z.number(), z.boolean()]);
-
 const optionsSchema = z
   .strictObject({
     /** The OTLP gauge (or non-monotonic Sum) by name. */
     metric: z.string().min(1),
     /** Attribute filter on its points (or their resource). */
-    where: z.record(z.string(), z.union([scalar, z.array(scalar)])).optional(),
+    where: whereOption.optional(),
     /** Which direction of the level is a regression. */
     worse: z.enum(['higher', 'lower']).default('higher'),
     /** H0 (higher): canary mean <= (1 + tolerance) x baseline; (lower): canary mean >= (1 - tolerance) x baseline. */

@@ -5,9 +5,9 @@ import type {
   DetectorLookResult,
   LookInput,
   Phase,
-  Where,
   WorseDirection,
 } from '../src/contracts/detector.js';
+import { whereText } from '../src/contracts/detector.js';
 import type { CohortBatch, RatioCounts } from '../src/contracts/evidence.js';
 import type { DetectorMethods, SequentialEvaluation } from './lib/detector-kit.js';
 import { alphaProblem, defineDetector, sequentialPhase, verdictWriter, withEffect } from './lib/detector-kit.js';
@@ -15,6 +15,7 @@ import { formatBounds, formatCohortBurnIn, formatLooks, formatP, formatRatio, fo
 import { alwaysValidPValue } from './lib/p-value.js';
 import type { RateCore, RateTest } from './lib/rate-test.js';
 import { rateTest } from './lib/rate-test.js';
+import { whereOption } from './lib/options.js';
 
 /**
  * `ratio-sequential`: is the canary's rate of business events per exposure (conversions per checkout started,
@@ -50,12 +51,13 @@ import { rateTest } from './lib/rate-test.js';
 
 export const RATIO_SEQUENTIAL = 'ratio-sequential';
 
-const scalar = z.union([z.string(), z.number(), z.boolean()]);
-const whereSchema = z.record(z.string(), z.union([scalar, z.array(scalar)]));
-const selectorSchema = z.union([
-  z.strictObject({ metric: z.string().min(1), where: whereSchema.optional() }),
-  z.strictObject({ source: z.literal('spans'), where: whereSchema.optional() }),
-]);
+const selectorSchema = z.union(
+  [
+    z.strictObject({ metric: z.string().min(1), where: whereOption.optional() }),
+    z.strictObject({ source: z.literal('spans'), where: whereOption.optional() }),
+  ],
+  { error: 'expected { metric: <OTLP counter name>, where?: {...} } or { source: spans, where?: {...} }' },
+);
 
 const optionsSchema = z
   .strictObject({
@@ -93,13 +95,6 @@ export interface RatioState extends RateCore {
 }
 
 const EFFECT = 'rate ratio canary/baseline (numerator per denominator, stratified by look)';
-
-/** A `where` filter in short form: "http.route=/checkout,region=eu|us". */
-export function whereText(where: Where | undefined): string {
-  return Object.entries(where ?? {})
-    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.map(String).join('|') : String(v)}`)
-    .join(',');
-}
 
 /** What a selector counts, for summaries: "checkout.completed", "checkout.completed{region=eu}", "requests". */
 export function selectorLabel(s: CounterSelector): string {

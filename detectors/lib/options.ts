@@ -53,3 +53,13 @@ export const histogramMetricOption = z.string().min(1).optional();
 export function histogramReads(o: { metric?: string | undefined }): DetectorReads | undefined {
   return o.metric === undefined ? undefined : { kind: 'histogram', metric: o.metric };
 }
+
+const whereValue = z.union([z.string(), z.number(), z.boolean()]);
+
+/**
+ * A `where:` attribute filter (src/contracts/detector.ts `Where`): attribute keys to a value, or to a non-empty list
+ * of values (any of them). Shared by the config's `analysis.metrics[].where` and the detectors' own filters.
+ */
+export const whereOption = z
+  .record(z.string().min(1), z.union([whereValue, z.array(whereValue).min(1)]))
+  .refine((w) => Object.keys(w).length > 0, { message: 'where needs at least one attribute (or leave it out)' });

@@ -22,7 +22,7 @@ import type {
   SpanIndicatorSpec,
   Where,
 } from '../contracts/index.js';
-import { REQUEST_DURATION_METRICS } from '../contracts/index.js';
+import { REQUEST_DURATION_METRICS, whereText } from '../contracts/index.js';
 import { emptyBatch, emptyPair, mergeBatch } from '../evidence/cohort-batch.js';
 import type { EvidenceSource } from './evidence-source.js';
 import { selectEvidence } from './evidence-source.js';
@@ -60,14 +60,6 @@ export interface IndicatorSource {
 /** `a` and `b` both (a key in both: b wins; the config check refuses such a conflict before it gets here). */
 function andWhere(a: Where | undefined, b: Where | undefined): Where {
   return { ...a, ...b };
-}
-
-/** `where` in a short form for messages: `http.route=/checkout, cache.hit=false`. */
-export function whereText(where: Where | undefined): string {
-  const parts = Object.entries(where ?? {}).map(
-    ([k, v]) => `${k}=${Array.isArray(v) ? (v as unknown[]).map(String).join('|') : String(v)}`,
-  );
-  return parts.join(', ');
 }
 
 /** What a counter selector reads, for messages: `checkout.completed` or `request spans (cache.hit=false)`. */

@@ -403,7 +403,6 @@ export class LookRunner {
     const note = idle.length === 0 ? '' : `; no samples in both cohorts yet for ${idle.join(', ')}`;
     return `no metric has failed yet (lowest p-value ${best.toPrecision(2)}); keeps looking every interval${note}`;
   }
-
 }
 
 /** Why a paused analysis is running: who paused it and why, and what its last look would have decided. */

@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { formatDuration, parseDuration } from './duration.js';
+import { whereOption } from '../../detectors/lib/options.js';
 
 const S = 1000;
 const MIN = 60 * S;
@@ -89,13 +90,6 @@ const listen = (port: number) =>
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i, { message: 'names use letters, digits, ".", "_" and "-"' });
 
-const whereValue = z.union([z.string(), z.number(), z.boolean()]);
-
-/** `where:` (analysis.metrics[], ratio-sequential counters, gauge-sequential): src/contracts/detector.ts `Where`. */
-export const whereSchema = z
-  .record(z.string().min(1), z.union([whereValue, z.array(whereValue).min(1)]))
-  .refine((w) => Object.keys(w).length > 0, { message: 'where needs at least one attribute (or leave it out)' });
-
 export const metricSchema = z
   .object({
     name: name.meta({
@@ -122,7 +116,7 @@ export const metricSchema = z
       description:
         'Which telemetry the detector sees: `auto` (per look: the spans when both cohorts have spans, else the OTLP metric histograms), `spans`, `metrics`, or `both` (summed; only for fleets where each instance exports one or the other).',
     }),
-    where: whereSchema.optional().meta({
+    where: whereOption.optional().meta({
       description:
         'Attribute filter: only the requests (spans, request-duration histogram points) or data points whose attributes match every key (value, or any of a list) count for this metric, e.g. { http.route: /checkout }. Span or point attributes first, else resource attributes; values compare as text (false matches a boolean false).',
     }),

@@ -22,6 +22,13 @@ export interface LookInput {
  */
 export type Where = Readonly<Record<string, string | number | boolean | readonly (string | number | boolean)[]>>;
 
+/** `where` in a short form for messages: `http.route=/checkout, tier=gold|silver`; '' without a filter. */
+export function whereText(where: Where | undefined): string {
+  return Object.entries(where ?? {})
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? (v as readonly unknown[]).map(String).join('|') : String(v)}`)
+    .join(', ');
+}
+
 /** A counter a `ratio-sequential` detector reads: an OTLP monotonic Sum by name, or request spans (`source: spans`). */
 export type CounterSelector =
   { readonly metric: string; readonly where?: Where } | { readonly source: 'spans'; readonly where?: Where };

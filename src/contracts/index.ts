@@ -24,6 +24,7 @@ export type {
 } from './detector.js';
 export type { Outcome, MetricVerdict, Decision } from './decision.js';
 export { notificationIds } from './connector.js';
+export { whereText } from './detector.js';
 export type {
   RollbackTarget,
   ActionContext,

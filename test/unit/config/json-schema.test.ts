@@ -282,6 +282,7 @@ describe('the schema agrees with Vigil', () => {
     'VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR--plan.yaml',
     'VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR--rollout-plan.yaml',
     'VIGIL_ERR_DETECTOR_OPTIONS--negative-tolerance.yaml',
+    'VIGIL_ERR_DETECTOR_OPTIONS--ratio-without-denominator.yaml',
   ];
   const invalid = readdirSync(join(fixtures, 'invalid')).filter((f) => f.endsWith('.yaml'));
 

@@ -271,7 +271,7 @@ describe('ratio-sequential: options, reads, threshold, labels', () => {
   it('labels selectors for summaries', () => {
     expect(selectorLabel({ metric: 'checkout.completed' })).toBe('checkout.completed');
     expect(selectorLabel({ metric: 'payments', where: { status: ['failed', 'declined'], eu: true } })).toBe(
-      'payments{status=failed|declined,eu=true}',
+      'payments{status=failed|declined, eu=true}',
     );
     expect(selectorLabel({ source: 'spans' })).toBe('requests');
     expect(selectorLabel({ source: 'spans', where: { 'cache.hit': false } })).toBe('matching spans{cache.hit=false}');
