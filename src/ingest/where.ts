@@ -7,7 +7,7 @@ import type { Scalar } from '../contracts/telemetry.js';
  * the expected value's string form, or, for a list, any of them. String forms are `String(v)`: numbers as JavaScript
  * prints them (int 200 is "200", double 0.5 is "0.5", 2.0 is "2"), booleans "true" / "false"; so `cache.hit: false`
  * matches a boolean false and the string "false", `http.response.status_code: 200` an int 200 and the string "200".
- * An empty `where` matches everything; an empty list matches nothing (validation refuses it: `whereProblems`).
+ * An empty `where` matches everything; an empty list matches nothing (the config refuses it: detectors/lib/options.ts).
  * Values the decoders do not read (arrays, key-value lists, bytes) and values longer than limits.maxNameLength are
  * absent, so they never match.
  */
@@ -85,27 +85,4 @@ export function matchesCompiled(w: CompiledWhere, own: readonly Scalar[], resour
     if (!acceptsValue(accepted[i]!, v === undefined ? resource[slot] : v)) return false;
   }
   return true;
-}
-
-/**
- * What is wrong with a `where` as configured (for config validation): each problem names the key; empty when it is
- * valid. A value must be a string, a finite number or a boolean, or a non-empty list of those; a key must not be
- * empty.
- */
-export function whereProblems(where: unknown): string[] {
-  if (typeof where !== 'object' || where === null || Array.isArray(where))
-    return ['must be a map of attribute keys to values'];
-  const problems: string[] = [];
-  for (const [key, value] of Object.entries(where as Record<string, unknown>)) {
-    if (key === '') problems.push('an attribute key must not be empty');
-    if (Array.isArray(value)) {
-      if (value.length === 0) problems.push(`${key}: an empty list matches nothing`);
-      else if (!value.every(isWhereValue)) problems.push(`${key}: list members must be strings, numbers or booleans`);
-    } else if (!isWhereValue(value)) problems.push(`${key}: must be a string, a number, a boolean or a list of them`);
-  }
-  return problems;
-}
-
-function isWhereValue(v: unknown): v is WhereValue {
-  return typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Where } from '../../contracts/detector.js';
 import type { MetricIndicatorSpec } from '../../contracts/telemetry.js';
 import type { AttrEntry } from './attributes.js';
+import { acceptedTexts, acceptsValue } from '../where.js';
 import { attrValue, boundedIdentity, scalarString } from './attributes.js';
 
 /**
@@ -9,15 +9,15 @@ import { attrValue, boundedIdentity, scalarString } from './attributes.js';
  * Map lookup per Metric message, so a metric no indicator names costs what it cost before), each `where` compiled
  * to a list of (key, accepted string forms).
  *
- * `where` semantics (the same as src/ingest/where.ts for spans, CONTRACT-16): every key must be present, on the
- * data point's attributes first, else on the resource's, and its value's string form (String(v): numbers as JS
- * prints them, booleans "true" / "false") must equal String(expected), or one of a list. An attribute whose value
- * is not a scalar (array, key-value list, bytes) counts as absent there. An empty `where` matches every point.
+ * `where` semantics: src/ingest/where.ts (the one matcher of spans and points): every key present, on the data
+ * point's attributes first, else on the resource's, with one of the accepted string forms. An attribute whose
+ * value is not a scalar (array, key-value list, bytes) counts as absent there. An empty `where` matches every point.
  */
 export interface CompiledIndicator {
   key: string;
   kind: MetricIndicatorSpec['kind'];
-  where: readonly (readonly [string, ReadonlySet<string>])[];
+  /** Each key of `where` with its accepted string forms (src/ingest/where.ts `acceptedTexts`). */
+  where: readonly (readonly [string, readonly string[]])[];
 }
 
 export class MetricIndicators {
@@ -27,7 +27,7 @@ export class MetricIndicators {
     for (const s of specs) {
       let list = this.byMetric.get(s.metric);
       if (list === undefined) this.byMetric.set(s.metric, (list = []));
-      list.push({ key: s.key, kind: s.kind, where: compileWhere(s.where) });
+      list.push({ key: s.key, kind: s.kind, where: Object.entries(s.where).map(([k, v]) => [k, acceptedTexts(v)]) });
     }
   }
 
@@ -48,17 +48,6 @@ export function compileMetricIndicators(
   return specs === undefined || specs.length === 0 ? undefined : new MetricIndicators(specs);
 }
 
-function compileWhere(where: Where): [string, ReadonlySet<string>][] {
-  const out: [string, ReadonlySet<string>][] = [];
-  for (const [key, expected] of Object.entries(where)) {
-    const list: readonly (string | number | boolean)[] = Array.isArray(expected)
-      ? (expected as readonly (string | number | boolean)[])
-      : [expected as string | number | boolean];
-    out.push([key, new Set(list.map((v) => String(v)))]);
-  }
-  return out;
-}
-
 /** Whether a point matches a compiled `where` (point attributes first, else resource attributes). O(keys x attrs). */
 export function whereMatches(
   c: CompiledIndicator,
@@ -66,8 +55,8 @@ export function whereMatches(
   resource: readonly AttrEntry[],
 ): boolean {
   for (const [key, accepted] of c.where) {
-    const v = scalarString(attrValue(point, key)) ?? scalarString(attrValue(resource, key));
-    if (v === undefined || !accepted.has(v)) return false;
+    const own = attrValue(point, key);
+    if (!acceptsValue(accepted, own === undefined ? attrValue(resource, key) : own)) return false;
   }
   return true;
 }

@@ -8,7 +8,6 @@ import {
   matchesWhere,
   scalarText,
   spanThenResource,
-  whereProblems,
 } from '../../../src/ingest/where.js';
 
 const attrs =
@@ -77,19 +76,5 @@ describe('where', () => {
     expect(scalarText(-0)).toBe('0');
     expect(scalarText(1e21)).toBe('1e+21');
     expect(acceptsValue(['undefined'], undefined)).toBe(false);
-  });
-
-  it('whereProblems names what is wrong', () => {
-    expect(whereProblems({ a: 'x', b: 2, c: false, d: ['x', 1, true] })).toEqual([]);
-    expect(whereProblems({})).toEqual([]);
-    expect(whereProblems(['a'])).toEqual(['must be a map of attribute keys to values']);
-    expect(whereProblems(null)).toEqual(['must be a map of attribute keys to values']);
-    expect(whereProblems({ a: [], b: { c: 1 }, c: [[1]], d: Number.NaN, '': 'x' })).toEqual([
-      'a: an empty list matches nothing',
-      'b: must be a string, a number, a boolean or a list of them',
-      'c: list members must be strings, numbers or booleans',
-      'd: must be a string, a number, a boolean or a list of them',
-      'an attribute key must not be empty',
-    ]);
   });
 });
