@@ -21,6 +21,7 @@ import { createLogger, type Logger } from './logger.js';
 import { createAgent, type StopReport } from './main.js';
 import { BUILTIN_REGISTRIES } from './registries.js';
 import { runReplay } from './replay/run-replay.js';
+import { renderDrill, runDrill, type DrillTarget } from './drill/run-drill.js';
 import { DEFAULT_API_URL, localApiUrl, runOperator, runStatus } from './status.js';
 import { OPERATOR_ACTIONS, type OperatorAction } from './agent/operator.js';
 import { indicatorsOf } from './analysis/settings.js';
@@ -381,6 +382,49 @@ function addReplay(program: Command, _setCode: SetExitCode): void {
   );
 }
 
+/** `vigil drill`: a rollback rehearsed end to end, in this process (issue 17). */
+function addDrill(program: Command, setCode: SetExitCode): void {
+  after(
+    program
+      .command('drill')
+      .summary('Rehearse a rollback end to end: synthetic regression, real detectors, the plan against the connectors.')
+      .description(
+        "Rehearse a rollback of one service end to end, in this process (no running agent needed): synthetic telemetry of a regressed canary (a drill version, never a real one) goes through the real pipeline (cohort rules, looks, the configured detectors and decision engine, audit log, plan runner, connectors). --target drill (the default): every connector and notifier runs its health check, the plan runs as a dry run and no notification is posted: nothing real is touched. --target live: the plan really runs against the connectors as configured and the notifiers post, every event marked as a drill (CloudEvents extension vigildrill, chat titles [DRILL]): point a drill config at drill targets. The queue is always embedded (never the config's Redis) and the audit log temporary. Prints time to detect, time to decide, each plan step with its answer and time, and what failed with the fix. Exit 0 passed, 1 a check, the decision or a step failed, 2 bad usage or invalid config.",
+      )
+      .requiredOption('-c, --config <file>', 'YAML config file whose detectors, plans and connectors to rehearse')
+      .requiredOption(
+        '-s, --service <name>',
+        'the service whose rollback plan to rehearse (rollouts[].plan, else plan)',
+      )
+      .addOption(
+        new Option('-t, --target <target>', 'drill: dry runs; live: the plan really runs')
+          .choices(['drill', 'live'])
+          .default('drill'),
+      )
+      .option('--json', 'print the report as one JSON object')
+      .action(async (o: { config: string; service: string; target: DrillTarget; json?: boolean }) => {
+        const loaded = load(o.config);
+        const logger = createLogger({ level: process.env.VIGIL_LOG_LEVEL ?? 'warn', destination: process.stderr });
+        const report = await runDrill({
+          loaded,
+          registries: BUILTIN_REGISTRIES,
+          service: o.service,
+          target: o.target,
+          logger,
+          progress: err,
+        });
+        if (o.json) out(JSON.stringify(report));
+        else for (const line of renderDrill(report, loaded.config.analysis.interval)) out(line);
+        setCode(report.passed ? 0 : 1);
+      }),
+    examples([
+      ['rehearse with dry runs (touches nothing)', 'vigil drill --config vigil.yaml --service checkout'],
+      ['against drill targets, for real', 'vigil drill --config drill.yaml --service checkout --target live'],
+      ['for a scheduler (exit code, JSON)', 'vigil drill -c vigil.yaml -s checkout --json'],
+    ]),
+  );
+}
+
 /** `vigil backtest`: false rollbacks and detection delay of a config, on recorded traffic. */
 function addBacktest(program: Command, setCode: SetExitCode): void {
   after(
@@ -680,6 +724,7 @@ export async function main(argv: string[]): Promise<number> {
     addValidate,
     addReplay,
     addBacktest,
+    addDrill,
     addDemo,
     addConnectors,
     addStatus,

@@ -30,6 +30,8 @@ export interface CloudEvent<D> {
    * --send`: receivers and their routing filters can drop them without reading `data`.
    */
   vigiltest?: true;
+  /** CloudEvents extension attribute, present (true) only on the events of a rollback drill (`vigil drill`). */
+  vigildrill?: true;
   data: D;
 }
 
@@ -51,6 +53,8 @@ export interface DecisionEventData {
   dryRun: boolean;
   /** Present (true) only on a synthetic test decision (`vigil connectors test --send`): do not act on it. */
   test?: true;
+  /** Present (true) only on a rollback drill's decision (`vigil drill`): a rehearsal against drill targets. */
+  drill?: true;
   /** Present on a decision an operator took by hand: who, why (verbatim), the API token's name, when (wall clock). */
   manual?: Decision['manual'];
 }
@@ -111,6 +115,7 @@ export function decisionEventData(d: Decision): DecisionEventData {
   };
   if (d.route !== undefined) data.route = d.route;
   if (d.test === true) data.test = true;
+  if (d.drill === true) data.drill = true;
   if (d.manual !== undefined) data.manual = { ...d.manual };
   return data;
 }
@@ -120,7 +125,7 @@ function envelope<D>(
   id: string,
   subject: string,
   data: D,
-  opts: EventOptions & { test?: boolean },
+  opts: EventOptions & { test?: boolean; drill?: boolean },
 ): CloudEvent<D> {
   return {
     specversion: '1.0',
@@ -131,6 +136,7 @@ function envelope<D>(
     datacontenttype: 'application/json',
     subject,
     ...(opts.test === true ? { vigiltest: true as const } : {}),
+    ...(opts.drill === true ? { vigildrill: true as const } : {}),
     data,
   };
 }
@@ -140,6 +146,7 @@ export function rollbackEvent(decision: Decision, opts: EventOptions): CloudEven
   return envelope(ROLLBACK_EVENT_TYPE, decision.id, decision.service, decisionEventData(decision), {
     ...opts,
     test: decision.test,
+    drill: decision.drill,
   });
 }
 
@@ -180,7 +187,7 @@ function decisionNotificationEvent(
     `${n.decision.id}:${n.kind}`,
     n.decision.service,
     data,
-    { ...opts, test: n.decision.test },
+    { ...opts, test: n.decision.test, drill: n.decision.drill },
   );
 }
 

@@ -208,7 +208,7 @@ function byHand(d: Decision): string | undefined {
 
 function titleOf(d: Decision): string {
   const who = subjectOf(d);
-  const prefix = d.dryRun ? '[dry-run] ' : '';
+  const prefix = `${d.drill ? '[DRILL] ' : ''}${d.dryRun ? '[dry-run] ' : ''}`;
   const hand = byHand(d);
   switch (d.outcome) {
     case 'rollback':

@@ -37,6 +37,8 @@ export interface PipelineOptions {
   /** Cluster mode: the registry's decisions go here instead of straight to the dispatcher (src/agent/cluster-node.ts
    *  claims each in Redis, then calls `dispatch`). */
   decisionGate?: { decide(d: Decision): void; settled(): Promise<void> };
+  /** A rollback drill (`vigil drill`): every decision is marked `drill: true` before it is recorded and dispatched. */
+  drill?: boolean;
 }
 
 /** Who resumes a version and why (verbatim), the name of the API token used, the analysis it was decided in, and
@@ -119,7 +121,10 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     onLook: (e) => {
       for (const l of lookListeners) l(e);
     },
-    onDecision: (d) => (opts.decisionGate ? opts.decisionGate.decide(d) : dispatcher.dispatch(d)),
+    onDecision: (found) => {
+      const d: Decision = opts.drill ? { ...found, drill: true } : found;
+      return opts.decisionGate ? opts.decisionGate.decide(d) : dispatcher.dispatch(d);
+    },
   });
   const intake = createIntake({
     config,

@@ -32,6 +32,12 @@ export interface Decision {
    * decisions (webhooks) see it as `data.test: true` and the CloudEvents extension `vigiltest: true`.
    */
   test?: true;
+  /**
+   * A decision of a rollback drill (`vigil drill`): synthetic telemetry of a regressed canary went through the real
+   * pipeline under a drill version. Receivers see `data.drill: true` and the CloudEvents extension `vigildrill: true`;
+   * chat titles start with "[DRILL]"; recovery, the judge and the version history ignore it like a test decision.
+   */
+  drill?: true;
   /** Requests per cohort that arrived after their look had closed (not compared); present when any did. */
   late?: { baseline: number; canary: number };
   /** Share of each cohort's requests for the compared looks that were compared (compared / (compared + late));

@@ -107,6 +107,11 @@ function toUnfinished(t: Tracked): UnfinishedPlan | undefined {
   return t.loggedAt === undefined ? result : { ...result, loggedAt: t.loggedAt };
 }
 
+/** A decision no canary's fate depends on: a `vigil connectors test` decision or a rollback drill's. */
+export function synthetic(d: Decision): boolean {
+  return d.test === true || d.drill === true;
+}
+
 /**
  * The rollback plans of the entries that are not finished: for each `decision` entry with outcome `rollback`, a
  * non-empty plan and no `test` mark, the steps done are its `action` entries (by step index, not connector name;
@@ -125,8 +130,7 @@ export function unfinishedPlans(entries: readonly AuditEntry[]): UnfinishedPlan[
   for (const e of entries) {
     if (e.type === 'decision') {
       const decision = decisionOf(e);
-      if (!decision || decision.outcome !== 'rollback' || decision.plan.length === 0 || decision.test === true)
-        continue;
+      if (!decision || decision.outcome !== 'rollback' || decision.plan.length === 0 || synthetic(decision)) continue;
       const previous = byId.get(decision.id);
       if (previous) previous.stopped = true;
       const t: Tracked = {
@@ -184,7 +188,7 @@ export function versionHistory(entries: readonly AuditEntry[]): VersionHistory[]
       delete h.lastDecisionAt;
     } else if (e.type === 'decision') {
       const d = decisionOf(e);
-      if (!d || d.test === true) continue;
+      if (!d || synthetic(d)) continue;
       const h = of(d.service, d.canaryVersion);
       h.lastDecision = d;
       if (at === undefined) delete h.lastDecisionAt;

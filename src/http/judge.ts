@@ -22,6 +22,7 @@
  */
 import type { AnalysisSnapshot } from '../analysis/analysis-registry.js';
 import type { Decision, MetricVerdict, Outcome } from '../contracts/index.js';
+import { synthetic } from '../decide/audit-replay.js';
 
 export type JudgeVerdict = 'running' | 'pass' | 'fail' | 'unknown';
 
@@ -131,7 +132,7 @@ export function judge(
   const decision = newest(
     decisions.filter(
       (d) =>
-        matches(d) && d.test !== true && !listedVersions.has(d.canaryVersion) && !resumed(d.service, d.canaryVersion),
+        matches(d) && !synthetic(d) && !listedVersions.has(d.canaryVersion) && !resumed(d.service, d.canaryVersion),
     ),
     (d) => d.eventTimeUnixMs,
   );

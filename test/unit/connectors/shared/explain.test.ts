@@ -292,3 +292,12 @@ describe('business and resource metrics', () => {
     expect(describeVerdict(memory)).toContain('1.21 (bounds 1.08–1.35): higher is worse');
   });
 });
+
+describe('rollback drills', () => {
+  it('a drill decision says so first in every title', () => {
+    const d = rollbackDecision({ drill: true });
+    expect(explainDecision(d).title.startsWith('[DRILL] ')).toBe(true);
+    expect(explainDecision(rollbackDecision()).title).not.toContain('DRILL');
+    expect(explainDecision(rollbackDecision({ drill: true, dryRun: true })).title).toMatch(/^\[DRILL\] \[dry-run\] /);
+  });
+});

@@ -1,0 +1,128 @@
+/**
+ * `vigil drill` (issue 17) end to end, through the CLI: a synthetic regressed canary goes through the real pipeline
+ * and the plan runs against a real local HTTP receiver behind the `webhook` connector and notifier.
+ * - target drill: passes, and the receiver gets no request (nothing real is touched);
+ * - target live, receiver answers 200: passes, the event is marked as a drill (CloudEvents `vigildrill`);
+ * - target live, receiver answers 500: fails (exit 1), the report names the step, its error and the fix.
+ */
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli.js';
+
+interface Received {
+  method: string;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+let server: Server;
+let url = '';
+let status = 200;
+const received: Received[] = [];
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+    req.on('end', () => {
+      received.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
+      res.writeHead(status, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+beforeEach(() => {
+  received.length = 0;
+  status = 200;
+});
+
+function config(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-drill-test-'));
+  const file = join(dir, 'drill.yaml');
+  writeFileSync(
+    file,
+    `
+analysis: { interval: 10s, alpha: 0.01 }
+connectors:
+  - { name: drill-flag, type: webhook, options: { url: "${url}/flags/drill", timeoutMs: 2000 } }
+notifiers:
+  - { name: chat, type: webhook, options: { url: "${url}/chat", timeoutMs: 2000 } }
+rollouts:
+  - { service: checkout, plan: [drill-flag] }
+plan: []
+actions: { attempts: 2, backoff: 100ms }
+audit: { path: "${join(dir, 'audit.jsonl')}" }
+server: { auth: { open: true } }
+`,
+  );
+  return file;
+}
+
+/** Runs the CLI, capturing what it prints. */
+async function drill(...args: string[]): Promise<{ code: number; stdout: string }> {
+  const lines: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  const errWrite = process.stderr.write.bind(process.stderr);
+  process.stdout.write = (chunk: string | Uint8Array) => {
+    lines.push(String(chunk));
+    return true;
+  };
+  process.stderr.write = () => true;
+  try {
+    const code = await main(['node', 'vigil', 'drill', ...args]);
+    return { code, stdout: lines.join('') };
+  } finally {
+    process.stdout.write = write;
+    process.stderr.write = errWrite;
+  }
+}
+
+describe('vigil drill', () => {
+  it('target drill: the detectors decide, the plan dry-runs, and the receiver gets nothing', async () => {
+    const file = config();
+    const { code, stdout } = await drill('--config', file, '--service', 'checkout');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^drill checkout \(target drill: dry runs, nothing real touched\): PASSED in /);
+    expect(stdout).toMatch(/time to detect: \d+ looks \(\d+ s of telemetry at 10 s looks\): error-rate: /);
+    expect(stdout).toMatch(/time to decide: [\d.]+ s \(wall clock\): rollback \(d-[0-9a-f]+\)/);
+    expect(stdout).toMatch(/step 1 drill-flag \+\d+ ms: done \(dry run\)/);
+    expect(received).toEqual([]); // nothing real: no event, no chat message
+  });
+
+  it('target live: the plan really runs and its event says it is a drill', async () => {
+    const file = config();
+    const { code, stdout } = await drill('--config', file, '--service', 'checkout', '--target', 'live', '--json');
+    const report = JSON.parse(stdout);
+    expect(code).toBe(0);
+    expect(report).toMatchObject({ type: 'drill', service: 'checkout', target: 'live', passed: true, failures: [] });
+    expect(report.steps).toEqual([expect.objectContaining({ step: 0, connector: 'drill-flag', status: 'done' })]);
+    const event = received.find((r) => r.path === '/flags/drill');
+    expect(event).toBeDefined();
+    const body = JSON.parse(event!.body);
+    expect(body).toMatchObject({ type: 'dev.vigil.rollback', vigildrill: true, data: { drill: true } });
+    expect(body.data.canaryVersion).toMatch(/^vigil-drill-/);
+    // the notifier posted too, its events marked as a drill as well
+    const chat = received.filter((r) => r.path === '/chat').map((r) => JSON.parse(r.body));
+    expect(chat.length).toBeGreaterThan(0);
+    expect(chat.every((e) => e.vigildrill === true)).toBe(true);
+  });
+
+  it('target live against a receiver that answers 500: fails, naming the step, its error and the fix', async () => {
+    status = 500;
+    const file = config();
+    const { code, stdout } = await drill('--config', file, '--service', 'checkout', '--target', 'live');
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/^drill checkout \(target live: LIVE, the plan really ran\): FAILED in /);
+    expect(stdout).toMatch(/step 1 drill-flag( \+\d+ ms)?: FAILED: .*500/);
+    expect(stdout).toContain('failed: step 1 drill-flag failed: ');
+    expect(stdout).toContain('fix: vigil connectors test drill-flag');
+    expect(received.filter((r) => r.path === '/flags/drill').length).toBe(2); // actions.attempts
+  });
+});
