@@ -26,6 +26,7 @@ import type { AnalysisRegistry, LookEvent } from './analysis/analysis-registry.j
 import type { CohortIncrement, Decision, RequestSample } from './contracts/index.js';
 import type { AuditLog } from './decide/audit-log.js';
 import { buildApiApp, type ApiDeps } from './http/api-app.js';
+import { runDrill } from './drill/run-drill.js';
 import type { VigilMetrics } from './http/metrics.js';
 import type { CohortRules } from './ingest/cohort.js';
 import type { MetricsIngest } from './ingest/metrics-ingest.js';
@@ -100,6 +101,8 @@ function controlApi(
     },
     warnings: () => actions.health.problems(),
     operate: operatorFor(pipeline, node, opts.logger),
+    drill: (service, target) =>
+      runDrill({ loaded: opts.loaded, registries: opts.registries, service, target, logger: opts.logger }),
     ...(node ? { cluster: node } : {}),
   });
 }

@@ -17,6 +17,7 @@ import { queueStatsCollector } from './metrics.js';
 import { registerJudgeRoutes } from './judge-routes.js';
 import { knownDecision, registerReportRoutes } from './report-routes.js';
 import { registerOperatorRoutes } from './operator-routes.js';
+import { registerDrillRoutes } from './drill-routes.js';
 import { registerDashboardOpenRoutes, registerDashboardPages, type DashboardDeps } from './dashboard/routes.js';
 import { csrfRefusal, sessionOf } from './dashboard/session-auth.js';
 import { createLoginLimiter, createSessionStore, type SessionStore } from './dashboard/sessions.js';
@@ -87,6 +88,11 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
               (await fromOthers(deps, req, path, { method: 'POST', body })).answers.find((x) => x.status !== 404),
           }
         : {}),
+    });
+    registerDrillRoutes(api, {
+      audit: deps.audit,
+      callerName: (req) => callerOf(req).name,
+      ...(deps.drill ? { drill: (service, target) => deps.drill!(service, target) } : {}),
     });
     registerJudgeRoutes(api, {
       ...deps,

@@ -12,6 +12,7 @@ import type { VigilConfig } from '../config/schema.js';
 import type { OperateResult, Operator, OperatorAction } from '../agent/operator.js';
 import type { Scope } from './auth.js';
 import type { VigilMetrics } from './metrics.js';
+import type { DrillReport, DrillTarget } from '../drill/run-drill.js';
 
 export interface ApiDeps {
   logger: Logger;
@@ -34,6 +35,8 @@ export interface ApiDeps {
   cluster?: Pick<ClusterNode, 'replica' | 'status' | 'replicas' | 'claims'>;
   /** `server.api.publicUrl`: the base URL of the decision reports' commands and links. */
   publicUrl?: string;
+  /** Runs a rollback drill of a service in this process (`POST /api/v1/drills`, src/http/drill-routes.ts). */
+  drill?(service: string, target: DrillTarget): Promise<DrillReport>;
 }
 
 /** What a route of `/api/*` asks of its caller (fastify route `config`). */

@@ -6,12 +6,13 @@
  * - target live, receiver answers 500: fails (exit 1), the report names the step, its error and the fix.
  */
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli.js';
+import { startTestAgent } from '../helpers/test-agent.js';
 
 interface Received {
   method: string;
@@ -124,5 +125,45 @@ describe('vigil drill', () => {
     expect(stdout).toContain('failed: step 1 drill-flag failed: ');
     expect(stdout).toContain('fix: vigil connectors test drill-flag');
     expect(received.filter((r) => r.path === '/flags/drill').length).toBe(2); // actions.attempts
+  });
+});
+
+describe('drills through the API', () => {
+  it('POST /api/v1/drills runs a drill in the agent and records it; GET /api/v1/drills lists the last per service', async () => {
+    const { agent, apiUrl, dir } = await startTestAgent(
+      `
+connectors: [{ name: router, type: noop, options: { kind: traffic } }]
+plan: [router]
+server: { auth: { open: true } }
+`,
+      'drill-api',
+    );
+    try {
+      const post = (body: unknown) =>
+        fetch(`${apiUrl}/api/v1/drills`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      expect((await post({ service: 'checkout' })).status).toBe(400); // who and why are required
+      const res = await post({ service: 'checkout', by: 'alice', reason: 'monthly rollback drill' });
+      expect(res.status).toBe(200);
+      const report = (await res.json()) as { passed: boolean; target: string; steps: { connector: string }[] };
+      expect(report).toMatchObject({ passed: true, target: 'drill' });
+      expect(report.steps.map((s) => s.connector)).toEqual(['router']);
+      const entries = readFileSync(join(dir, 'audit.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      const drill = entries.find((e) => e.type === 'drill');
+      expect(drill).toMatchObject({ service: 'checkout', passed: true, by: 'alice', reason: 'monthly rollback drill' });
+      // the drill's own decision never reaches the agent's audit log, analyses or decisions
+      expect(entries.some((e) => e.type === 'decision')).toBe(false);
+      expect(agent.registry.list()).toEqual([]);
+      const listed = (await (await fetch(`${apiUrl}/api/v1/drills`)).json()) as { drills: { service: string }[] };
+      expect(listed.drills).toEqual([expect.objectContaining({ service: 'checkout', passed: true, by: 'alice' })]);
+    } finally {
+      await agent.stop();
+    }
   });
 });
