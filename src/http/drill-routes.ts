@@ -83,10 +83,17 @@ export function lastDrills(entries: readonly AuditEntry[]): DrillRecord[] {
 
 export function registerDrillRoutes(api: FastifyInstance, deps: DrillRouteDeps): void {
   let running: string | undefined;
-  api.get('/api/v1/drills', async () => {
-    const tail = await readAuditTail(deps.audit.path, { lines: (raw) => raw.includes('"type":"drill"') });
-    return { drills: lastDrills(tail.entries) };
-  });
+  // the audit log is read once (the dashboard asks every few seconds); this agent's later drills are added as they end
+  let known: Promise<AuditEntry[]> | undefined;
+  const drills = (): Promise<AuditEntry[]> =>
+    (known ??= readAuditTail(deps.audit.path, { lines: (raw) => raw.includes('"type":"drill"') }).then(
+      (t) => t.entries.filter((e) => e.type === 'drill'),
+      (e: unknown) => {
+        known = undefined; // read again next time
+        throw e;
+      },
+    ));
+  api.get('/api/v1/drills', async () => ({ drills: lastDrills(await drills()) }));
   api.post('/api/v1/drills', async (req, reply) => {
     const body = bodySchema.safeParse(req.body);
     if (!body.success)
@@ -109,6 +116,7 @@ export function registerDrillRoutes(api: FastifyInstance, deps: DrillRouteDeps):
         atUnixMs: (deps.nowMs ?? Date.now)(),
       });
       await deps.audit.append(record as unknown as AuditEntry);
+      (await drills()).push(record as unknown as AuditEntry);
       return report;
     } finally {
       running = undefined;

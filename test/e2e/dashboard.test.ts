@@ -366,6 +366,19 @@ plan: [flag-off, shift-traffic]
     await page.goBack();
   });
 
+  it('the list shows the last rollback drill of each service, recorded through the API', async () => {
+    const res = await fetch(`${started.apiUrl}/api/v1/drills`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ service: 'payments', by: 'alice', reason: 'weekly rollback drill' }),
+    });
+    expect(res.status).toBe(200);
+    await page.goto(started.apiUrl);
+    await expect
+      .poll(() => page.locator('#drills li').allInnerTexts(), { timeout: 10_000 })
+      .toEqual([expect.stringMatching(/^payments: last drill \d+ s ago, passed in [\d.]+ s$/)]);
+  });
+
   it('a read-only token sees the plots but no action buttons', async () => {
     const other = await browser.newContext();
     const viewer = await other.newPage();

@@ -55,7 +55,7 @@ export function listPage(ctx: PageContext): string {
     {
       attrs: ' data-page="list"',
       main: `<h1>Analyses</h1><p class="sub">Each canary against its baseline, newest first. <span class="live" id="live" role="status">loading…</span></p>
-${NOSCRIPT}<div id="analyses"></div>
+${NOSCRIPT}<div id="analyses"></div><div id="drills"></div>
 <footer>JSON: <a href="/api/v1/analyses">/api/v1/analyses</a> · <a href="/api/v1/decisions">/api/v1/decisions</a></footer>`,
     },
     ctx,

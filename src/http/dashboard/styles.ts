@@ -59,6 +59,9 @@ td { padding: 9px 10px; border-bottom: 1px solid var(--grid); vertical-align: to
 .badge.abandoned, .badge.inconclusive { color: var(--muted); background: #eaeef2; }
 .badge.paused { color: var(--paused); background: var(--paused-bg); border-color: #d4a72c; }
 .empty { padding: 28px; text-align: center; color: var(--muted); }
+.drills { list-style: none; padding: 0; margin: 12px 0; color: var(--muted); font-size: 13px; }
+.drills.empty { padding: 0; }
+.drills li { margin: 4px 0; }
 .head { display: flex; flex-wrap: wrap; align-items: baseline; gap: 10px 14px; }
 .head h1 { margin-right: 4px; }
 .facts { display: grid; grid-template-columns: repeat(auto-fill, minmax(160px, 1fr)); gap: 10px 18px; margin-top: 12px; }

@@ -21,6 +21,7 @@ import {
   pValuePlot,
   timeAxis,
   verdictsView,
+  drillsView,
 } from '../../../src/http/dashboard/client/views.js';
 
 /** Every node of a tree, depth first. */
@@ -290,6 +291,22 @@ describe('views', () => {
       summary: 'conversion 0.70x baseline: lower is worse',
     };
     expect(text(verdictsView(snapshot({ verdicts: [verdict] })))).toContain('conversion (lower is worse)');
+  });
+
+  it('the last rollback drill of each service, and nothing without one', () => {
+    const now = T + 3 * 86_400_000;
+    const view = drillsView(
+      [
+        { service: 'checkout', passed: true, durationMs: 41_000, atUnixMs: T, target: 'drill', failures: [] },
+        { service: 'cart', passed: false, durationMs: 2_500, atUnixMs: now - 60_000, target: 'live', failures: ['x'] },
+      ],
+      now,
+    );
+    expect(find(view, (n) => n.t === 'li').map(text)).toEqual([
+      'checkout: last drill 3 d ago, passed in 41.0 s',
+      'cart: last drill 1 min ago, FAILED in 2.5 s (live)',
+    ]);
+    expect(find(drillsView([], now), (n) => n.t === 'li')).toEqual([]);
   });
 
   it('the p-value plot: one line per metric on a log axis, with its alpha', () => {

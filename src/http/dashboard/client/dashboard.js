@@ -4,7 +4,7 @@
  * markup), and sends the manual actions. A request the session cookie authenticates carries the page's CSRF token
  * (<meta name="vigil-csrf">) in x-vigil-csrf; a 401 (the session ended) goes back to the login form.
  */
-import { listView, summaryView, plotsView, decisionView, verdictsView } from './views.js';
+import { listView, drillsView, summaryView, plotsView, decisionView, verdictsView } from './views.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.getAttribute('content') ?? '';
@@ -85,11 +85,13 @@ function poll(refresh) {
 
 function listPage() {
   poll(async () => {
-    const [{ analyses }, { decisions }] = await Promise.all([
+    const [{ analyses }, { decisions }, { drills }] = await Promise.all([
       getJson('/api/v1/analyses'),
       getJson('/api/v1/decisions'),
+      getJson('/api/v1/drills').catch(() => ({ drills: [] })),
     ]);
     show('analyses', listView(analyses, decisions, Date.now()));
+    show('drills', drillsView(drills, Date.now()));
   });
 }
 

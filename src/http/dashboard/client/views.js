@@ -74,6 +74,29 @@ export function listView(analyses, decisions, now) {
   );
 }
 
+/**
+ * The last rollback drill of each service (`GET /api/v1/drills`): "checkout: last drill 3 d ago, passed in 0.1 s";
+ * nothing when no drill was recorded.
+ * @param {{ service: string, passed: boolean, durationMs: number, atUnixMs: number, target: string, failures: string[] }[]} drills
+ * @param {number} now
+ */
+export function drillsView(drills, now) {
+  if (drills.length === 0) return h('div', { class: 'drills empty' });
+  return h(
+    'ul',
+    { class: 'drills' },
+    drills.map((d) =>
+      h(
+        'li',
+        { class: d.passed ? 'passed' : 'failed', title: d.failures.join('\n') },
+        `${d.service}: last drill ${ago(now - d.atUnixMs)} ago, `,
+        badge(d.passed ? 'promote' : 'rollback', d.passed ? 'passed' : 'FAILED'),
+        ` in ${(d.durationMs / 1000).toFixed(1)} s${d.target === 'live' ? ' (live)' : ''}`,
+      ),
+    ),
+  );
+}
+
 /** @param {Analysis} a @param {Decision | undefined} d @param {number} now */
 function listRow(a, d, now) {
   const late = a.late.canary + a.late.baseline > 0;
