@@ -567,6 +567,19 @@ function checkPlans(
   };
   checkPlan(substituted.plan, ['plan']);
   asList(substituted.rollouts).forEach((r, i) => checkPlan(asObject(r)?.plan, ['rollouts', i, 'plan']));
+  // a promotion plan moves the share through a connector of the same list
+  asList(substituted.rollouts).forEach((r, i) => {
+    const via = asObject(asObject(r)?.promote)?.via;
+    if (typeof via !== 'string' || planConnectorNames.has(via)) return;
+    const c = closest(via, [...planConnectorNames]);
+    add(
+      'VIGIL_ERR_CONFIG_UNKNOWN_CONNECTOR',
+      ['rollouts', i, 'promote', 'via'],
+      `promote.via names connector "${via}", which is not defined under connectors:`,
+      `${c ? `did you mean "${c}"? Otherwise, ` : ''}define it under connectors: (a traffic or flag connector)`,
+      CONNECTORS_DOC,
+    );
+  });
 }
 
 /**

@@ -344,6 +344,41 @@ const connectorSchema = z
   })
   .strict();
 
+/** `rollouts[].promote` (issue 17): the steps of a progressive rollout Vigil drives through a connector. */
+export const promotionSchema = z
+  .object({
+    via: z.string().min(1).meta({
+      description:
+        'The connector (under connectors:) that sets the canary share: a traffic connector (nginx, haproxy, gateway-api, istio) or a flag connector.',
+    }),
+    steps: z
+      .array(z.number().gt(0).max(100))
+      .min(1)
+      .refine((xs) => xs.every((x, i) => i === 0 || x > xs[i - 1]!), { message: 'steps must increase' })
+      .refine((xs) => xs[xs.length - 1] === 100, { message: 'the last step must be 100 (the whole traffic)' })
+      .meta({
+        description:
+          'Canary share of traffic at each step, in percent, increasing, ending at 100: [1, 5, 25, 50, 100].',
+      }),
+    minLooksPerStep: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(6)
+      .meta({
+        description: 'Looks at each share before the next step (and analysis.minSamples per cohort at that share).',
+      }),
+    approve: z.array(z.number().gt(0).max(100)).default([]).meta({
+      description: 'Steps (shares, each one of `steps`) that wait for a person to approve them (API, CLI, dashboard).',
+    }),
+  })
+  .strict()
+  .refine((p) => p.approve.every((a) => p.steps.includes(a)), {
+    message: 'every approve entry must be one of steps',
+    path: ['approve'],
+  });
+
 const rolloutSchema = z
   .object({
     service: z
@@ -364,6 +399,10 @@ const rolloutSchema = z
     baseline: z.enum(['required', 'none']).default('required').meta({
       description:
         '`none`: this service ships without a baseline cohort; its analysis starts with the first canary sample and only absolute metrics (slo-guard) can fail it; it is promoted at analysis.maxDuration.',
+    }),
+    promote: promotionSchema.optional().meta({
+      description:
+        'A promotion plan (docs/promotion.md): Vigil moves the canary share through these steps itself, through a traffic or flag connector, each step once the analysis has enough evidence at that share and no metric failed.',
     }),
   })
   .strict();

@@ -1,0 +1,104 @@
+/**
+ * Promotion plans (issue 17, `rollouts[].promote`): the pure rule that walks a canary through its shares. Given the
+ * plan, where the rollout stands and what the analysis's last look showed, it says what to do next; the agent does it
+ * (sets the share through the connector, records it, waits for a person). No clock, no I/O.
+ *
+ * - A step is left only when the analysis has run `minLooksPerStep` looks at that share, each cohort has at least
+ *   `minSamples` samples since the share was set, no acting metric failed (a failure is the decision engine's
+ *   rollback, never a step), and no acting verdict holds promotion (srm: the split does not follow the set share).
+ * - A step listed in `approve` waits for an approval recorded for that share before it is set.
+ * - A share that could not be set (connector error) holds the rollout where it is: it never advances past a share
+ *   that is not in place.
+ * - At the last step (100%), once its looks and samples are in, the rollout is complete: the agent promotes.
+ */
+import type { MetricVerdict } from '../contracts/index.js';
+
+export interface PromotionPlan {
+  via: string;
+  /** Canary shares in percent, increasing, ending at 100. */
+  steps: readonly number[];
+  minLooksPerStep: number;
+  /** Shares that wait for an approval. */
+  approve: readonly number[];
+}
+
+/** Where a rollout stands: the share in place (index into steps; -1 before the first is set). */
+export interface PromotionState {
+  step: number;
+  /** The analysis's look when the share in place was set. */
+  sinceLook: number;
+  /** Each cohort's samples (requests) at that look. */
+  samplesAtStep: { baseline: number; canary: number };
+  /** Shares approved (with who and why, kept by the agent). */
+  approved: readonly number[];
+  /** Set when the last attempt to set a share failed: the rollout holds until it is set. */
+  failed?: { share: number; error: string };
+}
+
+export interface LookFacts {
+  look: number;
+  /** Running totals per cohort. */
+  samples: { baseline: number; canary: number };
+  verdicts: readonly MetricVerdict[];
+}
+
+export type PromotionAction =
+  | { kind: 'set-share'; share: number; step: number }
+  | { kind: 'await-approval'; share: number; step: number }
+  | { kind: 'wait'; why: string }
+  | { kind: 'hold'; why: string }
+  | { kind: 'complete' };
+
+export function initialPromotion(): PromotionState {
+  return { step: -1, sinceLook: 0, samplesAtStep: { baseline: 0, canary: 0 }, approved: [] };
+}
+
+/** What to do after a look. O(verdicts). */
+export function nextPromotion(
+  plan: PromotionPlan,
+  state: PromotionState,
+  facts: LookFacts,
+  minSamples: number,
+): PromotionAction {
+  const acting = facts.verdicts.filter((v) => !v.shadow);
+  if (acting.some((v) => v.phase === 'fail')) return { kind: 'hold', why: 'a metric failed: the rollback plan runs' };
+  if (state.failed !== undefined)
+    return {
+      kind: 'hold',
+      why: `the share ${state.failed.share}% could not be set (${state.failed.error}): held at ${shareOf(plan, state)}`,
+    };
+  const next = state.step + 1;
+  if (state.step >= 0) {
+    const looks = facts.look - state.sinceLook;
+    const share = plan.steps[state.step]!;
+    if (looks < plan.minLooksPerStep)
+      return { kind: 'wait', why: `${looks} of ${plan.minLooksPerStep} looks at ${share}%` };
+    const canary = facts.samples.canary - state.samplesAtStep.canary;
+    const baseline = facts.samples.baseline - state.samplesAtStep.baseline;
+    // at 100% the baseline serves nothing more: only the canary's samples count there
+    const lacking = canary < minSamples || (share < 100 && baseline < minSamples);
+    if (lacking)
+      return {
+        kind: 'wait',
+        why: `${canary} canary and ${baseline} baseline samples at ${share}% (needs ${minSamples} per cohort)`,
+      };
+    const held = acting.find((v) => v.hold !== undefined);
+    if (held !== undefined) return { kind: 'hold', why: `${held.metric} holds promotion: ${held.hold!}` };
+    if (next >= plan.steps.length) return { kind: 'complete' };
+  }
+  const share = plan.steps[next]!;
+  if (plan.approve.includes(share) && !state.approved.includes(share))
+    return { kind: 'await-approval', share, step: next };
+  return { kind: 'set-share', share, step: next };
+}
+
+/** The state after a share was set at `facts`' look. */
+export function shareSet(state: PromotionState, step: number, facts: LookFacts): PromotionState {
+  const { failed: _failed, ...rest } = state;
+  return { ...rest, step, sinceLook: facts.look, samplesAtStep: { ...facts.samples } };
+}
+
+/** "5%" for the share in place, "no share set yet" before the first step. */
+function shareOf(plan: PromotionPlan, state: PromotionState): string {
+  return state.step < 0 ? 'no share set yet' : `${plan.steps[state.step]}%`;
+}
