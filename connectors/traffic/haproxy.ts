@@ -181,7 +181,10 @@ export const haproxyTrafficFactory: ConnectorFactory<HaproxyOptions> = {
       name,
       type: TYPE,
       kind: 'traffic',
-      apply: (ctx: ActionContext) => rollback(ctx),
+      async apply(ctx: ActionContext): Promise<ActionResult> {
+        const { changed, detail } = await rollback(ctx);
+        return { changed, detail };
+      },
       async setCanaryShare(percent: number, ctx: ActionContext): Promise<ActionResult> {
         const share = checkShare(TYPE, percent);
         if (share === 0) {
