@@ -66,7 +66,12 @@ export const noopConnectorFactory: ConnectorFactory<NoopConnectorOptions> = {
         ? {
             setCanaryShare(percent: number, ctx: ActionContext): Promise<ActionResult> {
               if (ctx.signal.aborted) return Promise.reject(abortedError('noop', ctx.signal));
-              const share = checkShare('noop', percent);
+              let share: number;
+              try {
+                share = checkShare('noop', percent);
+              } catch (e) {
+                return Promise.reject(e as Error);
+              }
               const was = shares.get(ctx.target.service) ?? 0;
               const changed = was !== share;
               const head = shareDetail(share, was);

@@ -40,21 +40,25 @@ function flagd(text: string): FlagdCore {
   return core;
 }
 
-connectorConformance('flagd (a real flag-definition file)', (t) => connector(fileURLToPath(t.url)), {
-  stateful: (): Promise<StatefulPeer> => {
-    const file = join(mkdtempSync(join(dir, 'conformance-')), 'flags.json');
-    return Promise.resolve({
-      url: pathToFileURL(file).href,
-      rollOut: () => {
-        writeFileSync(file, FIXTURE);
-        return Promise.resolve();
-      },
-      // The inode changes with every replacement, so a rewrite with the same bytes still shows.
-      snapshot: () => Promise.resolve(`${statSync(file).ino}:${readFileSync(file, 'utf8')}`),
-      close: () => Promise.resolve(),
-    });
+connectorConformance(
+  'flagd (a real flag-definition file)',
+  (t) => connector(fileURLToPath(t.url), { canaryVariant: 'canary' }),
+  {
+    stateful: (): Promise<StatefulPeer> => {
+      const file = join(mkdtempSync(join(dir, 'conformance-')), 'flags.json');
+      return Promise.resolve({
+        url: pathToFileURL(file).href,
+        rollOut: () => {
+          writeFileSync(file, FIXTURE);
+          return Promise.resolve();
+        },
+        // The inode changes with every replacement, so a rewrite with the same bytes still shows.
+        snapshot: () => Promise.resolve(`${statSync(file).ino}:${readFileSync(file, 'utf8')}`),
+        close: () => Promise.resolve(),
+      });
+    },
   },
-});
+);
 
 describe('flagd against the file flagd reads, evaluated with @openfeature/flagd-core', () => {
   let n = 0;
