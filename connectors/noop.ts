@@ -70,7 +70,7 @@ export const noopConnectorFactory: ConnectorFactory<NoopConnectorOptions> = {
               try {
                 share = checkShare('noop', percent);
               } catch (e) {
-                return Promise.reject(e);
+                return Promise.reject(e instanceof Error ? e : new Error(String(e)));
               }
               const was = shares.get(ctx.target.service) ?? 0;
               const changed = was !== share;
