@@ -100,7 +100,8 @@ function mappingShare(parsed: Directive[], t: Extract<NginxTarget, { kind: 'mapp
   }
   const pct = (d: Directive) => Number(d.words[0]!.value.replace(/%$/, ''));
   const was = buckets.reduce((sum, d) => sum + (d.words[1]!.value === t.canaryValue ? pct(d) : 0), 0);
-  const rest = 100 - buckets.reduce((sum, d) => sum + pct(d), 0);
+  // what `*` gets: whatever no percentage entry (ours or another value's) takes
+  const rest = 100 - entries.filter((d) => d.words[0]!.value !== '*').reduce((sum, d) => sum + pct(d), 0);
   const effective = Number(share.toFixed(2));
   const out: ShareEdit = {
     splices: [],
