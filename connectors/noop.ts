@@ -9,6 +9,7 @@ import type {
 } from '../src/contracts/connector.js';
 import { abortedError } from './shared/http.js';
 import { parseOptions } from './shared/options.js';
+import { checkShare, shareDetail } from './shared/share.js';
 
 const schema = z.strictObject({
   kind: z
@@ -35,6 +36,9 @@ function stateKey(t: RollbackTarget): string {
  * nothing. Memory: one short string per distinct target, until `close()`.
  * Options: `kind` (flag | traffic | deployer | webhook, default webhook; `action` is accepted as the old name
  * of webhook): the kind of step it stands in for, so every plan connector kind has a noop.
+ * Flag and traffic noops also have `setCanaryShare`: they remember the share (per service, until `close()`,
+ * 0 before the first call) and report `changed` when it differs; a dry run remembers nothing. Like a real traffic
+ * connector, `apply` of a traffic noop sets the remembered share to 0.
  */
 export const noopConnectorFactory: ConnectorFactory<NoopConnectorOptions> = {
   type: 'noop',
@@ -42,6 +46,7 @@ export const noopConnectorFactory: ConnectorFactory<NoopConnectorOptions> = {
   parse: (options) => parseOptions('noop', schema, options),
   create(name: string, options: NoopConnectorOptions): PlanConnector {
     const applied = new Set<string>();
+    const shares = new Map<string, number>();
     return {
       name,
       type: 'noop',
@@ -52,13 +57,41 @@ export const noopConnectorFactory: ConnectorFactory<NoopConnectorOptions> = {
         const what = `${t.service} canary ${t.canaryVersion} rolled back to baseline ${t.baselineVersion}`;
         if (ctx.dryRun) return Promise.resolve({ changed: false, detail: `dry-run: noop would record ${what}` });
         const key = stateKey(t);
+        if (options.kind === 'traffic') shares.set(t.service, 0);
         if (applied.has(key)) return Promise.resolve({ changed: false, detail: `noop: already recorded ${what}` });
         applied.add(key);
         return Promise.resolve({ changed: true, detail: `noop: recorded ${what}` });
       },
+      ...(options.kind === 'flag' || options.kind === 'traffic'
+        ? {
+            setCanaryShare(percent: number, ctx: ActionContext): Promise<ActionResult> {
+              if (ctx.signal.aborted) return Promise.reject(abortedError('noop', ctx.signal));
+              let share: number;
+              try {
+                share = checkShare('noop', percent);
+              } catch (e) {
+                return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+              }
+              const was = shares.get(ctx.target.service) ?? 0;
+              const changed = was !== share;
+              const head = shareDetail(share, was);
+              if (ctx.dryRun)
+                return Promise.resolve({
+                  changed,
+                  detail: `dry-run: ${head}: noop would ${changed ? 'record it' : 'keep it'}`,
+                });
+              shares.set(ctx.target.service, share);
+              return Promise.resolve({
+                changed,
+                detail: `${head}: noop ${changed ? 'recorded it' : 'already had it'}`,
+              });
+            },
+          }
+        : {}),
       healthCheck: () => Promise.resolve(),
       close: () => {
         applied.clear();
+        shares.clear();
         return Promise.resolve();
       },
     };

@@ -329,6 +329,8 @@ export async function runConnectorTest(o: ConnectorTestOptions): Promise<number>
   show(
     `${conn.kind === 'notifier' ? 'notifier' : `${conn.kind} connector`} ${conn.name} (type ${conn.type}) from ${o.loaded.file}`,
   );
+  if (conn.kind !== 'notifier' && conn.setCanaryShare)
+    show('  capability: setCanaryShare (promotion plans can set the canary share through it)');
   const healthy = await checkHealth(conn, o, show, fail);
   const decision = connectorTestDecision({
     nowMs: now(),

@@ -110,6 +110,8 @@ export interface FlagdFlag {
   variants: string[];
   state: unknown;
   hasTargeting: boolean;
+  /** The flag's `targeting` as parsed (undefined when absent). */
+  targeting: unknown;
 }
 
 /** Parses the document and returns the flag's facts; a permanent error names what is wrong and where. */
@@ -145,6 +147,7 @@ export function readFlag(text: string, path: string, flag: string): FlagdFlag {
     defaultVariant: dv,
     variants: Object.keys(f.variants),
     state: f.state,
+    targeting,
     hasTargeting: isRecord(targeting)
       ? Object.keys(targeting).length > 0
       : targeting !== undefined && targeting !== null,
@@ -157,12 +160,21 @@ export function readFlag(text: string, path: string, flag: string): FlagdFlag {
  * that the flag and the variant exist.
  */
 export function setDefaultVariant(text: string, path: string, flag: string, variant: string): string {
+  return setFlagMember(text, path, flag, 'defaultVariant', variant);
+}
+
+/**
+ * Returns `text` with `flags[flag][key]` set to `value` (JSON on one line), in place: the old value's bytes are
+ * replaced, or the member is inserted as the flag's first key with the indentation of the next key. Everything
+ * else stays byte for byte, and the result is checked to mean exactly the expected document.
+ */
+export function setFlagMember(text: string, path: string, flag: string, key: string, value: unknown): string {
   const root = new Locator(text).root();
   const flags = member(root, 'flags');
   const flagNode = flags ? member(flags.value, flag)?.value : undefined;
   if (!flagNode || flagNode.kind !== 'object') throw invalid(path, `defines no flag "${flag}"`);
-  const literal = JSON.stringify(variant);
-  const existing = member(flagNode, 'defaultVariant');
+  const literal = JSON.stringify(value);
+  const existing = member(flagNode, key);
   let next: string;
   if (existing) {
     next = text.slice(0, existing.value.start) + literal + text.slice(existing.value.end);
@@ -170,10 +182,10 @@ export function setDefaultVariant(text: string, path: string, flag: string, vari
     const first = flagNode.members[0];
     const at = first ? first.keyStart : flagNode.start + 1;
     const gap = first ? text.slice(flagNode.start + 1, first.keyStart) : '';
-    next = `${text.slice(0, at)}"defaultVariant": ${literal}${first ? `,${gap}` : ''}${text.slice(at)}`;
+    next = `${text.slice(0, at)}${JSON.stringify(key)}: ${literal}${first ? `,${gap}` : ''}${text.slice(at)}`;
   }
   const expected = JSON.parse(text) as { flags: Record<string, Record<string, unknown>> };
-  expected.flags[flag]!.defaultVariant = variant;
+  expected.flags[flag]![key] = value;
   if (!isDeepStrictEqual(JSON.parse(next), expected)) {
     throw invalid(
       path,
@@ -181,4 +193,43 @@ export function setDefaultVariant(text: string, path: string, flag: string, vari
     );
   }
   return next;
+}
+
+/** A flag's canary split: `{"fractional": [bucketBy?, [canary, w], [baseline, w]]}`. */
+export interface FractionalSplit {
+  /** The bucketing expression before the buckets (e.g. `{"var": "userId"}`), kept when the share changes. */
+  bucketBy?: unknown;
+  canary: number;
+  baseline: number;
+}
+
+/**
+ * Reads `targeting` as a two-bucket fractional split of exactly `canary` and `baseline` (either order, integer
+ * weights); undefined for anything else, which a share must not overwrite.
+ */
+export function readSplit(targeting: unknown, canary: string, baseline: string): FractionalSplit | undefined {
+  if (!isRecord(targeting) || Object.keys(targeting).length !== 1 || !Array.isArray(targeting.fractional))
+    return undefined;
+  const args = targeting.fractional as unknown[];
+  const bucketBy = args.length === 3 && !Array.isArray(args[0]) ? args[0] : undefined;
+  const buckets = bucketBy === undefined ? args : args.slice(1);
+  if (buckets.length !== 2) return undefined;
+  const weights = new Map<unknown, number>();
+  for (const b of buckets) {
+    if (!Array.isArray(b) || b.length !== 2 || !Number.isInteger(b[1])) return undefined;
+    weights.set(b[0], b[1] as number);
+  }
+  const c = weights.get(canary);
+  const bw = weights.get(baseline);
+  if (c === undefined || bw === undefined) return undefined;
+  return { ...(bucketBy === undefined ? {} : { bucketBy }), canary: c, baseline: bw };
+}
+
+/** The targeting that realises a split: canary first, then the baseline. */
+export function splitTargeting(split: FractionalSplit, canary: string, baseline: string): unknown {
+  const buckets = [
+    [canary, split.canary],
+    [baseline, split.baseline],
+  ];
+  return { fractional: split.bucketBy === undefined ? buckets : [split.bucketBy, ...buckets] };
 }

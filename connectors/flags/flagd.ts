@@ -7,7 +7,15 @@ import type { ActionContext, ActionResult, ConnectorFactory, PlanConnector } fro
 import { VigilError } from '../../src/errors.js';
 import { abortedError } from '../shared/http.js';
 import { parseOptions } from '../shared/options.js';
-import { readFlag, setDefaultVariant, type FlagdFlag } from './flagd-document.js';
+import {
+  readFlag,
+  readSplit,
+  setDefaultVariant,
+  setFlagMember,
+  splitTargeting,
+  type FlagdFlag,
+} from './flagd-document.js';
+import { checkShare, shareDetail, shareOf, shareWeights } from '../shared/share.js';
 import { keyOption } from './flag-options.js';
 import { applySetState, type StateSetter } from './set-state.js';
 
@@ -29,6 +37,10 @@ const schema = z.strictObject({
           : 'must be a string: a variant name',
     })
     .min(1, { error: 'must not be empty: a variant name' }),
+  canaryVariant: z
+    .string({ error: 'must be a string: the variant that serves the canary (for setCanaryShare)' })
+    .min(1, { error: 'must not be empty: a variant name' })
+    .optional(),
 });
 
 export type FlagdOptions = z.output<typeof schema>;
@@ -55,6 +67,10 @@ function fsError(err: unknown, what: string, signal: AbortSignal): VigilError {
     details: { vendor: VENDOR, errno: code },
     retryable: !PERMANENT_FS_CODES.has(code),
   });
+}
+
+function permanent(why: string): VigilError {
+  return new VigilError('VIGIL_ERR_CONNECTOR_FAILED', [`flagd: ${why}`], { details: { vendor: VENDOR } });
 }
 
 interface FlagdState {
@@ -117,6 +133,12 @@ async function atomicReplace(file: string, before: string, text: string, signal:
  * with targeting rules keeps them: they decide before defaultVariant for the contexts they match (the
  * result says so). Concurrent writers other than Vigil are detected just before the rename (retryable).
  * `healthCheck` reads the file, checks the flag and the variant, and that the directory is writable.
+ *
+ * With `canaryVariant` set, the connector also has `setCanaryShare(p)`: the flag's `targeting` becomes
+ * `{"fractional": [[canaryVariant, p·k], [variant, (100 − p)·k]]}` (flagd's fractional operation: integer
+ * weights, bucketed by flag key + targeting key; a bucketing expression already there is kept), written the
+ * same way. A targeting that is anything other than such a split is never overwritten (permanent error). A share
+ * equal to the current split's writes nothing. Share 0 keeps the split form with the canary at weight 0.
  */
 export const flagdFactory: ConnectorFactory<FlagdOptions> = {
   type: 'flagd',
@@ -172,11 +194,52 @@ export const flagdFactory: ConnectorFactory<FlagdOptions> = {
       },
     };
 
+    async function setCanaryShare(canary: string, percent: number, ctx: ActionContext): Promise<ActionResult> {
+      const share = checkShare(VENDOR, percent);
+      if (ctx.signal.aborted) throw abortedError(VENDOR, ctx.signal);
+      const s = await read(ctx.signal);
+      if (!s.flag.variants.includes(canary))
+        throw permanent(
+          `${where} has no variant "${canary}" (it has: ${s.flag.variants.join(', ')}): fix options.canaryVariant`,
+        );
+      const split = readSplit(s.flag.targeting, canary, o.variant);
+      if (s.flag.hasTargeting && !split)
+        throw permanent(
+          `${where} has targeting rules that are not a fractional split of "${canary}" and "${o.variant}": Vigil does not overwrite them with a canary share`,
+        );
+      const dv = s.flag.defaultVariant;
+      const was = split
+        ? shareOf(split.canary, split.baseline)
+        : dv === canary
+          ? 100
+          : dv === o.variant
+            ? 0
+            : undefined;
+      const want = shareWeights(share, 1_000_000);
+      const head = shareDetail(want.share, was);
+      const targeting = splitTargeting({ ...split, canary: want.canary, baseline: want.baseline }, canary, o.variant);
+      const what = `set targeting of ${where} to ${JSON.stringify(targeting)} (temp file + rename)`;
+      if (split && was !== undefined && Math.abs(was - want.share) < 1e-9)
+        return { changed: false, detail: `${head}: ${where} already splits ${JSON.stringify(s.flag.targeting)}` };
+      if (ctx.dryRun) return { changed: true, detail: `dry-run: ${head}: would ${what}` };
+      const next = setFlagMember(s.text, o.path, o.flag, 'targeting', targeting);
+      try {
+        await atomicReplace(s.file, s.text, next, ctx.signal);
+      } catch (err) {
+        throw fsError(err, `write ${o.path}`, ctx.signal);
+      }
+      return { changed: true, detail: `${head}: ${what}` };
+    }
+
+    const canary = o.canaryVariant;
     return {
       name,
       type: 'flagd',
       kind: 'flag',
       apply: (ctx: ActionContext): Promise<ActionResult> => applySetState(setter, ctx),
+      ...(canary === undefined
+        ? {}
+        : { setCanaryShare: (percent: number, ctx: ActionContext) => setCanaryShare(canary, percent, ctx) }),
       async healthCheck(ctx) {
         if (ctx.signal.aborted) throw abortedError(VENDOR, ctx.signal);
         const s = await read(ctx.signal);

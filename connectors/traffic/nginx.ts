@@ -8,7 +8,9 @@ import { runProcess } from '../shared/run-process.js';
 import { abortedError } from '../shared/http.js';
 import { parseOptions, timeoutMsOption } from '../shared/options.js';
 import { applySplices } from './nginx-config.js';
-import { type NginxTarget, rollbackEdit } from './nginx-rollback.js';
+import { type NginxTarget, type RollbackEdit, rollbackEdit } from './nginx-rollback.js';
+import { type ShareEdit, shareEdit } from './nginx-share.js';
+import { checkShare, shareDetail } from '../shared/share.js';
 import { withBindings } from '../shared/log.js';
 
 const TYPE = 'nginx';
@@ -114,6 +116,10 @@ async function writeAtomic(path: string, text: string, mode: number): Promise<vo
  * already rewritten and a retry reports `changed: false` without reloading: reload nginx by hand then.
  * Dry run reads, describes the edits and runs nothing. Health check: the file holds the named block and
  * servers, and `nginx -t` passes. Commands run without a shell, each with `timeoutMs`.
+ *
+ * `setCanaryShare(p)` rewrites the same file the same way (read, edit, write, nginx -t, reload, restore on
+ * failure; see `shareEdit`): upstream form `weight=` canary p·k / baseline (100 − p)·k, split_clients form
+ * `p% canary` and `* baseline`; 0 is exactly the rollback edit. The same share twice writes nothing.
  */
 export const nginxTrafficFactory: ConnectorFactory<NginxOptions> = {
   type: TYPE,
@@ -138,9 +144,11 @@ export const nginxTrafficFactory: ConnectorFactory<NginxOptions> = {
       }
     }
 
-    function edit(text: string) {
+    function edit(text: string): RollbackEdit;
+    function edit(text: string, share: number): ShareEdit;
+    function edit(text: string, share?: number): RollbackEdit | ShareEdit {
       try {
-        return rollbackEdit(text, target);
+        return share === undefined ? rollbackEdit(text, target) : shareEdit(text, target, share);
       } catch (e) {
         // NginxSyntaxError or NginxTargetError: the file or the options need an operator, not a retry.
         throw failed(`${o.includePath}: ${(e as Error).message}`, { cause: e });
@@ -151,6 +159,51 @@ export const nginxTrafficFactory: ConnectorFactory<NginxOptions> = {
     async function run(argv: readonly string[], signal: AbortSignal): Promise<{ ok: boolean; output: string }> {
       const r = await runProcess({ vendor: TYPE, argv, timeoutMs: o.timeoutMs, signal, maxOutputBytes: OUTPUT_BYTES });
       return { ok: r.exitCode === 0, output: r.output || `exit ${r.exitCode ?? r.exitSignal}` };
+    }
+
+    /**
+     * Writes `next` over the file read as `before` (unless someone changed it since), validates with nginx -t
+     * and reloads; on a failure the previous file is restored and the error says so.
+     */
+    async function commit(ctx: ActionContext, before: { text: string; mode: number }, next: string): Promise<void> {
+      if ((await read()).text !== before.text)
+        throw failed(`${o.includePath} changed while Vigil was editing it; retrying`, { retryable: true });
+      if (ctx.signal.aborted) throw abortedError(TYPE, ctx.signal);
+      try {
+        await writeAtomic(o.includePath, next, before.mode);
+      } catch (err) {
+        throw failed(`cannot write ${o.includePath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+          cause: err,
+        });
+      }
+      /** Puts the previous file back; the returned error says what happened, restore included. */
+      const undo = async (why: string, retryable: boolean, cause?: unknown): Promise<VigilError> => {
+        try {
+          await writeAtomic(o.includePath, before.text, before.mode);
+        } catch (err) {
+          return failed(
+            `${why}; restoring the previous ${o.includePath} FAILED too (${(err as NodeJS.ErrnoException).code ?? String(err)}): fix the file by hand`,
+            { cause: err },
+          );
+        }
+        withBindings(ctx.logger, { connector: name }).warn(
+          { file: o.includePath },
+          'nginx step failed: previous include file restored',
+        );
+        if (cause instanceof VigilError) return cause;
+        return failed(`${why}; the previous ${o.includePath} is restored`, { cause, retryable });
+      };
+      const step = async (argv: readonly string[], what: string, retryable: boolean): Promise<void> => {
+        let r: { ok: boolean; output: string };
+        try {
+          r = await run(argv, ctx.signal);
+        } catch (err) {
+          throw await undo(`${show(argv)} did not complete`, true, err);
+        }
+        if (!r.ok) throw await undo(`${show(argv)} ${what}: ${r.output}`, retryable);
+      };
+      await step(testCommand, `rejected the rewritten ${o.includePath}`, false);
+      await step(reloadCommand, 'failed', true);
     }
 
     return {
@@ -167,48 +220,28 @@ export const nginxTrafficFactory: ConnectorFactory<NginxOptions> = {
         const steps = `${e.changes.join('; ')}; then ${show(testCommand)} and ${show(reloadCommand)}`;
         if (ctx.dryRun) return { changed: false, detail: `dry-run: would rewrite ${o.includePath}: ${steps}` };
 
-        if ((await read()).text !== before.text)
-          throw failed(`${o.includePath} changed while Vigil was editing it; retrying`, { retryable: true });
-        if (ctx.signal.aborted) throw abortedError(TYPE, ctx.signal);
-        try {
-          await writeAtomic(o.includePath, next, before.mode);
-        } catch (err) {
-          throw failed(`cannot write ${o.includePath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
-            cause: err,
-          });
-        }
-        /** Puts the previous file back; the returned error says what happened, restore included. */
-        const undo = async (why: string, retryable: boolean, cause?: unknown): Promise<VigilError> => {
-          try {
-            await writeAtomic(o.includePath, before.text, before.mode);
-          } catch (err) {
-            return failed(
-              `${why}; restoring the previous ${o.includePath} FAILED too (${(err as NodeJS.ErrnoException).code ?? String(err)}): fix the file by hand`,
-              { cause: err },
-            );
-          }
-          withBindings(ctx.logger, { connector: name }).warn(
-            { file: o.includePath },
-            'nginx step failed: previous include file restored',
-          );
-          if (cause instanceof VigilError) return cause;
-          return failed(`${why}; the previous ${o.includePath} is restored`, { cause, retryable });
-        };
-        const step = async (argv: readonly string[], what: string, retryable: boolean): Promise<void> => {
-          let r: { ok: boolean; output: string };
-          try {
-            r = await run(argv, ctx.signal);
-          } catch (err) {
-            throw await undo(`${show(argv)} did not complete`, true, err);
-          }
-          if (!r.ok) throw await undo(`${show(argv)} ${what}: ${r.output}`, retryable);
-        };
-        await step(testCommand, `rejected the rewritten ${o.includePath}`, false);
-        await step(reloadCommand, 'failed', true);
+        await commit(ctx, before, next);
         withBindings(ctx.logger, { connector: name }).info({ file: o.includePath }, 'nginx rewritten and reloaded');
         return {
           changed: true,
           detail: `rewrote ${o.includePath}: ${e.changes.join('; ')}; ${show(testCommand)} passed; reloaded with ${show(reloadCommand)}`,
+        };
+      },
+      async setCanaryShare(percent: number, ctx: ActionContext): Promise<ActionResult> {
+        const share = checkShare(TYPE, percent);
+        if (ctx.signal.aborted) throw abortedError(TYPE, ctx.signal);
+        const before = await read();
+        const e = edit(before.text, share);
+        const head = shareDetail(e.share, e.was);
+        if (e.splices.length === 0)
+          return { changed: false, detail: `${head}: ${o.includePath} already has it (${e.found})` };
+        const steps = `${e.changes.join('; ')}; then ${show(testCommand)} and ${show(reloadCommand)}`;
+        if (ctx.dryRun) return { changed: true, detail: `dry-run: ${head}: would rewrite ${o.includePath}: ${steps}` };
+        await commit(ctx, before, applySplices(before.text, e.splices));
+        withBindings(ctx.logger, { connector: name }).info({ file: o.includePath, share: e.share }, 'canary share set');
+        return {
+          changed: true,
+          detail: `${head}: rewrote ${o.includePath}: ${e.changes.join('; ')}; ${show(testCommand)} passed; reloaded with ${show(reloadCommand)}`,
         };
       },
       async healthCheck(ctx): Promise<void> {

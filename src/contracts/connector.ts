@@ -45,7 +45,18 @@ export type PlanConnectorKind = 'flag' | 'traffic' | 'deployer' | 'webhook';
  */
 export interface PlanConnector<K extends PlanConnectorKind = PlanConnectorKind> extends ConnectorBase {
   readonly kind: K;
+  /** Rolls back: all traffic to the baseline (traffic), the flag to its baseline state (flag), … */
   apply(ctx: ActionContext): Promise<ActionResult>;
+  /**
+   * Optional capability of traffic and flag connectors, the foundation of promotion plans: SETS the canary's share
+   * of traffic (or of flag evaluations) to `percent`, 0–100, fractions allowed (2.5). A value outside [0, 100] or
+   * not finite throws VIGIL_ERR_CONNECTOR_FAILED, not retryable. Like `apply` it SETS, never toggles: setting the
+   * share it already has reports `changed: false` and writes nothing. A dry run reads, computes and describes,
+   * writes nothing, and `changed` says whether it WOULD change. `detail` starts with "canary share 25% (was 5%)".
+   * For traffic connectors the rollback is share 0: `setCanaryShare(0)` leaves the same state `apply` leaves (and
+   * `apply` after it reports `changed: false`). Connectors that cannot set a share do not define it.
+   */
+  setCanaryShare?(percent: number, ctx: ActionContext): Promise<ActionResult>;
 }
 
 /** The notifications about a decision: the decision itself, a plan step that failed for good, the completed plan. */

@@ -53,6 +53,7 @@ function config(): string {
       'connectors:',
       `  - { name: kill-flag, type: webhook, options: { url: "${receiver.url}/flags", secret: "hook-secret-123" } }`,
       '  - { name: nothing, type: noop }',
+      '  - { name: router, type: noop, options: { kind: traffic } }',
       'notifiers:',
       `  - { name: teams-ops, type: teams, options: { webhookUrl: "${receiver.url}/workflows/abc/invoke?api-version=1&sig=${SIG}" } }`,
       `  - { name: pager, type: pagerduty, options: { routingKey: "${ROUTING_KEY}", url: "${receiver.url}/v2/enqueue" } }`,
@@ -114,6 +115,15 @@ describe('vigil connectors test', () => {
     expect(stdout).toContain('"event_action": "resolve"');
     expect(stdout).toContain('"dedup_key": "vigil-connectors-test:v0.0.0-test-canary"');
     expect(receiver.requests).toHaveLength(0);
+  });
+
+  it('names the setCanaryShare capability of the connectors that declare it', async () => {
+    expect(await run('connectors', 'test', 'router', '--config', config())).toBe(0);
+    expect(stdout).toContain('traffic connector router (type noop) from');
+    expect(stdout).toContain('  capability: setCanaryShare (promotion plans can set the canary share through it)\n');
+    stdout = '';
+    expect(await run('connectors', 'test', 'nothing', '--config', config())).toBe(0);
+    expect(stdout).not.toContain('setCanaryShare');
   });
 
   it('dry-runs a plan connector: nothing is sent, nothing changes', async () => {
@@ -217,7 +227,7 @@ describe('vigil connectors test', () => {
   it('exits 2 for an unknown name (listing the known ones), a missing --config or an invalid config', async () => {
     expect(await run('connectors', 'test', 'kil-flag', '--config', config())).toBe(2);
     expect(stderr).toContain('no connector or notifier named "kil-flag"');
-    expect(stderr).toContain('connectors: kill-flag, nothing; notifiers: teams-ops, pager');
+    expect(stderr).toContain('connectors: kill-flag, nothing, router; notifiers: teams-ops, pager');
     expect(await run('connectors', 'test', 'kill-flag')).toBe(2);
     expect(stderr).toContain('--config');
     const bad = join(dir, 'bad.yaml');

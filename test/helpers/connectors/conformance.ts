@@ -272,6 +272,50 @@ export function connectorConformance(
     if (env.http && receiver) {
       httpFailureCases(receiver, env.http, (t, signal) => makeConnector(t).apply(actionContext(decision, { signal })));
     }
+
+    shareCases(() => makeConnector(target()), peer);
+  });
+}
+
+/**
+ * For connectors that declare `setCanaryShare` (the cases check at run time and pass trivially otherwise):
+ * invalid shares fail permanently and change nothing, setting a share SETS (the same share twice reports
+ * `changed: false` and changes nothing), a dry run says whether it would change and changes nothing.
+ */
+function shareCases(make: () => PlanConnector, peer: (() => StatefulPeer) | undefined): void {
+  const snapshot = () => (peer ? peer().snapshot() : Promise.resolve(''));
+
+  it('setCanaryShare, when declared: a share outside 0–100 or not finite fails permanently and changes nothing', async () => {
+    const c = make();
+    if (!c.setCanaryShare) return;
+    const before = await snapshot();
+    for (const bad of [-1, 100.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      const err = await rejection(c.setCanaryShare(bad, actionContext(rollbackDecision())));
+      expect([err.code, err.retryable]).toEqual(['VIGIL_ERR_CONNECTOR_FAILED', false]);
+    }
+    expect(await snapshot()).toBe(before);
+  });
+
+  it('setCanaryShare, when declared: SETS the share; the same share twice changes nothing; a dry run writes nothing', async () => {
+    const c = make();
+    if (!c.setCanaryShare) return;
+    for (const share of [25, 5]) {
+      const before = await snapshot();
+      const dry = await c.setCanaryShare(share, actionContext(rollbackDecision(), { dryRun: true }));
+      expect(dry.changed).toBe(true);
+      expect(dry.detail).toMatch(new RegExp(`^dry-run: canary share ${share}% \\(was `));
+      expect(await snapshot()).toBe(before);
+      const first = await c.setCanaryShare(share, actionContext(rollbackDecision()));
+      expect(first.changed).toBe(true);
+      expect(first.detail).toMatch(new RegExp(`^canary share ${share}% \\(was `));
+      const after = await snapshot();
+      if (peer) expect(after).not.toBe(before);
+      const again = await c.setCanaryShare(share, actionContext(rollbackDecision()));
+      expect(again.changed).toBe(false);
+      expect(again.detail).toMatch(new RegExp(`^canary share ${share}% \\(was ${share}%\\)`));
+      expect((await c.setCanaryShare(share, actionContext(rollbackDecision(), { dryRun: true }))).changed).toBe(false);
+      expect(await snapshot()).toBe(after);
+    }
   });
 }
 

@@ -40,21 +40,25 @@ function flagd(text: string): FlagdCore {
   return core;
 }
 
-connectorConformance('flagd (a real flag-definition file)', (t) => connector(fileURLToPath(t.url)), {
-  stateful: (): Promise<StatefulPeer> => {
-    const file = join(mkdtempSync(join(dir, 'conformance-')), 'flags.json');
-    return Promise.resolve({
-      url: pathToFileURL(file).href,
-      rollOut: () => {
-        writeFileSync(file, FIXTURE);
-        return Promise.resolve();
-      },
-      // The inode changes with every replacement, so a rewrite with the same bytes still shows.
-      snapshot: () => Promise.resolve(`${statSync(file).ino}:${readFileSync(file, 'utf8')}`),
-      close: () => Promise.resolve(),
-    });
+connectorConformance(
+  'flagd (a real flag-definition file)',
+  (t) => connector(fileURLToPath(t.url), { canaryVariant: 'canary' }),
+  {
+    stateful: (): Promise<StatefulPeer> => {
+      const file = join(mkdtempSync(join(dir, 'conformance-')), 'flags.json');
+      return Promise.resolve({
+        url: pathToFileURL(file).href,
+        rollOut: () => {
+          writeFileSync(file, FIXTURE);
+          return Promise.resolve();
+        },
+        // The inode changes with every replacement, so a rewrite with the same bytes still shows.
+        snapshot: () => Promise.resolve(`${statSync(file).ino}:${readFileSync(file, 'utf8')}`),
+        close: () => Promise.resolve(),
+      });
+    },
   },
-});
+);
 
 describe('flagd against the file flagd reads, evaluated with @openfeature/flagd-core', () => {
   let n = 0;
@@ -171,5 +175,107 @@ describe('flagd against the file flagd reads, evaluated with @openfeature/flagd-
     expect(statSync(file).mode & 0o777).toBe(0o640);
     expect(flagd(readFileSync(link, 'utf8')).resolveStringEvaluation('checkout-v2', 'x', {}).value).toBe('v1.7.3');
     expect(readdirSync(join(file, '..')).sort()).toEqual(['current.json', 'flags.json']);
+  });
+});
+
+describe('flagd setCanaryShare: a fractional split, evaluated with @openfeature/flagd-core', () => {
+  let n = 0;
+  let file = '';
+  beforeEach(() => {
+    file = join(mkdtempSync(join(dir, `share-${n++}-`)), 'flags.json');
+    writeFileSync(file, FIXTURE);
+  });
+  const sharer = (extra: Partial<FlagdOptions> = {}) => connector(file, { canaryVariant: 'canary', ...extra });
+  /** The fraction of 2,000 targeting keys that get `variant`. */
+  const fraction = (text: string, flag: string, variant: string) => {
+    const core = flagd(text);
+    let hits = 0;
+    for (let i = 0; i < 2_000; i++) {
+      const r = core.resolveStringEvaluation(flag, 'fallback', { targetingKey: `user-${i}` });
+      if (r.variant === variant) hits++;
+    }
+    return hits / 2_000;
+  };
+
+  it('after setCanaryShare(30), 2,000 targeting keys get the canary variant 30% ± 3% of the time', async () => {
+    const res = await sharer().setCanaryShare!(30, actionContext(rollbackDecision()));
+    expect(res).toEqual({
+      changed: true,
+      detail: `canary share 30% (was 100%): set targeting of flag "checkout-v2" in ${file} to {"fractional":[["canary",30],["baseline",70]]} (temp file + rename)`,
+    });
+    const text = readFileSync(file, 'utf8');
+    expect(JSON.parse(text)).toEqual({
+      ...JSON.parse(FIXTURE),
+      flags: {
+        ...(JSON.parse(FIXTURE) as { flags: object }).flags,
+        'checkout-v2': {
+          ...(JSON.parse(FIXTURE) as { flags: Record<string, object> }).flags['checkout-v2'],
+          targeting: {
+            fractional: [
+              ['canary', 30],
+              ['baseline', 70],
+            ],
+          },
+        },
+      },
+    });
+    const f = fraction(text, 'checkout-v2', 'canary');
+    console.info(`flagd observed canary fraction at 30%: ${f}`);
+    expect(Math.abs(f - 0.3)).toBeLessThanOrEqual(0.03);
+    // every other flag still evaluates as before
+    expect(flagd(text).resolveStringEvaluation('search-ranking', 'x', {})).toEqual(
+      flagd(FIXTURE).resolveStringEvaluation('search-ranking', 'x', {}),
+    );
+  });
+
+  it('5 → 25 → 100 → 0: each step moves the split; the same share twice and a dry run write nothing', async () => {
+    const c = sharer();
+    for (const [share, was] of [
+      [5, 100],
+      [25, 5],
+      [100, 25],
+      [0, 100],
+    ] as const) {
+      const before = readFileSync(file, 'utf8');
+      const dry = await c.setCanaryShare!(share, actionContext(rollbackDecision(), { dryRun: true }));
+      expect(dry.changed).toBe(true);
+      expect(dry.detail).toMatch(new RegExp(`^dry-run: canary share ${share}% \\(was ${was}%\\): would set targeting`));
+      expect(readFileSync(file, 'utf8')).toBe(before);
+      expect((await c.setCanaryShare!(share, actionContext(rollbackDecision()))).changed).toBe(true);
+      const after = readFileSync(file, 'utf8');
+      const ino = statSync(file).ino;
+      const f = fraction(after, 'checkout-v2', 'canary');
+      console.info(`flagd observed canary fraction at ${share}%: ${f}`);
+      expect(Math.abs(f - share / 100)).toBeLessThanOrEqual(0.03);
+      const again = await c.setCanaryShare!(share, actionContext(rollbackDecision()));
+      expect(again.changed).toBe(false);
+      expect(again.detail).toMatch(new RegExp(`^canary share ${share}% \\(was ${share}%\\): .* already splits`));
+      expect((await c.setCanaryShare!(share, actionContext(rollbackDecision(), { dryRun: true }))).changed).toBe(false);
+      expect([readFileSync(file, 'utf8'), statSync(file).ino]).toEqual([after, ino]);
+    }
+  });
+
+  it('keeps a bucketing expression already in the split', async () => {
+    const c = connector(file, { flag: 'pricing-experiment', variant: 'control', canaryVariant: 'treatment' });
+    const res = await c.setCanaryShare!(2.5, actionContext(rollbackDecision()));
+    expect(res.detail).toMatch(/^canary share 2\.5% \(was 50%\): /);
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { flags: Record<string, { targeting: unknown }> };
+    expect(doc.flags['pricing-experiment']!.targeting).toEqual({
+      fractional: [{ var: 'userId' }, ['treatment', 5], ['control', 195]],
+    });
+  });
+
+  it('never overwrites targeting rules that are not a canary split, and rejects a share outside 0–100', async () => {
+    const c = connector(file, { flag: 'search-ranking', variant: '2', canaryVariant: '10' });
+    const err = await rejection(c.setCanaryShare!(10, actionContext(rollbackDecision())));
+    expect([err.code, err.retryable]).toEqual(['VIGIL_ERR_CONNECTOR_FAILED', false]);
+    expect(err.message).toMatch(/has targeting rules that are not a fractional split of "10" and "2"/);
+    for (const bad of [-1, 100.01, Number.NaN]) {
+      const e = await rejection(sharer().setCanaryShare!(bad, actionContext(rollbackDecision())));
+      expect([e.code, e.retryable]).toEqual(['VIGIL_ERR_CONNECTOR_FAILED', false]);
+    }
+    expect(readFileSync(file, 'utf8')).toBe(FIXTURE);
+    // without canaryVariant the connector does not declare the capability
+    expect('setCanaryShare' in connector(file)).toBe(false);
   });
 });

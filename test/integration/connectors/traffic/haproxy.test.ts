@@ -15,6 +15,7 @@ import {
   type NamedBackend,
   type PeerProcess,
   findBinary,
+  fitsShare,
   freePort,
   namedBackend,
   startPeer,
@@ -207,5 +208,83 @@ describe('haproxy with a static algorithm (balance source)', () => {
     expect(res.changed).toBe(true);
     expect(await h.weights()).toEqual({ baseline: 100, canary: 0 });
     expect(await tally(h.url, 10)).toEqual({ baseline: 10 });
+  });
+});
+
+describe('haproxy setCanaryShare against a real haproxy', () => {
+  let h: Haproxy;
+  const observed: string[] = [];
+  beforeAll(async () => {
+    h = await startHaproxy();
+  });
+  afterAll(async () => {
+    console.info(`haproxy observed canary answers: ${observed.join('; ')}`);
+    await h.close();
+  });
+  beforeEach(async () => {
+    await h.cli('set weight checkout/baseline 100%');
+    await h.cli('set weight checkout/canary 100%');
+  });
+
+  it('5 → 25 → 100: the weights HAProxy reports and the traffic through it follow the share', async () => {
+    const c = connector(h.socket);
+    const steps: [number, { baseline: number; canary: number }, string][] = [
+      [5, { baseline: 95, canary: 5 }, 'canary share 5% (was 50%)'],
+      [25, { baseline: 75, canary: 25 }, 'canary share 25% (was 5%)'],
+      [100, { baseline: 0, canary: 100 }, 'canary share 100% (was 25%)'],
+      [2.5, { baseline: 195, canary: 5 }, 'canary share 2.5% (was 100%)'],
+    ];
+    for (const [share, weights, head] of steps) {
+      const res = await c.setCanaryShare!(share, actionContext(rollbackDecision()));
+      expect(res.changed).toBe(true);
+      expect(res.detail.startsWith(`${head}: sent "set weight checkout/baseline ${weights.baseline}; `)).toBe(true);
+      expect(await h.weights()).toEqual(weights);
+      const t = await tally(h.url, 200);
+      observed.push(`${share}%: ${t.canary ?? 0}/200`);
+      expect(fitsShare(t.canary ?? 0, 200, share), JSON.stringify(t)).toBe(true);
+    }
+  });
+
+  it('the same share twice sends nothing; a dry run reads, says it would change, and sends nothing', async () => {
+    const c = connector(h.socket);
+    const dry = await c.setCanaryShare!(25, actionContext(rollbackDecision(), { dryRun: true }));
+    expect(dry).toEqual({
+      changed: true,
+      detail: `dry-run: canary share 25% (was 50%): would send "set weight checkout/baseline 75; set weight checkout/canary 25" to backend checkout via ${h.socket} (now baseline=100, canary=100)`,
+    });
+    expect(await h.weights()).toEqual({ baseline: 100, canary: 100 });
+    expect((await c.setCanaryShare!(25, actionContext(rollbackDecision()))).changed).toBe(true);
+    expect(await c.setCanaryShare!(25, actionContext(rollbackDecision()))).toEqual({
+      changed: false,
+      detail: `canary share 25% (was 25%): backend checkout via ${h.socket} already has baseline=75, canary=25`,
+    });
+    expect((await c.setCanaryShare!(25, actionContext(rollbackDecision(), { dryRun: true }))).changed).toBe(false);
+    expect(await h.weights()).toEqual({ baseline: 75, canary: 25 });
+  });
+
+  it('setCanaryShare(0) leaves the weights apply leaves; apply after it changes nothing', async () => {
+    const c = connector(h.socket);
+    await c.setCanaryShare!(25, actionContext(rollbackDecision()));
+    await c.apply(actionContext(rollbackDecision()));
+    const applied = await h.weights();
+    await c.setCanaryShare!(25, actionContext(rollbackDecision()));
+    const zero = await c.setCanaryShare!(0, actionContext(rollbackDecision()));
+    expect(zero.changed).toBe(true);
+    expect(zero.detail).toMatch(/^canary share 0% \(was 25%\): sent "set weight checkout\/canary 0%"/);
+    expect(await h.weights()).toEqual(applied);
+    expect(applied).toEqual({ baseline: 75, canary: 0 });
+    expect((await c.apply(actionContext(rollbackDecision()))).changed).toBe(false);
+    expect((await c.setCanaryShare!(0, actionContext(rollbackDecision()))).changed).toBe(false);
+    expect(await tally(h.url, 20)).toEqual({ baseline: 20 });
+  });
+
+  it('rejects a share outside 0–100 or not finite, permanently, and sends nothing', async () => {
+    for (const bad of [-0.1, 101, Number.NaN]) {
+      const err = (await connector(h.socket).setCanaryShare!(bad, actionContext(rollbackDecision())).catch(
+        (e: unknown) => e,
+      )) as VigilError;
+      expect([err.code, err.retryable]).toEqual(['VIGIL_ERR_CONNECTOR_FAILED', false]);
+    }
+    expect(await h.weights()).toEqual({ baseline: 100, canary: 100 });
   });
 });

@@ -124,3 +124,12 @@ export async function startPeer(
   await peer.stop();
   throw new Error(`${bin} was not ready within ${timeoutMs} ms:\n${out}`);
 }
+
+/**
+ * Whether `hits` canary answers out of `n` requests fit a canary share of `percent`: within 4 standard deviations
+ * of the binomial mean (plus one for rounding), exact at 0% and 100%.
+ */
+export function fitsShare(hits: number, n: number, percent: number): boolean {
+  const p = percent / 100;
+  return Math.abs(hits - n * p) <= 4 * Math.sqrt(n * p * (1 - p)) + (p === 0 || p === 1 ? 0 : 1);
+}

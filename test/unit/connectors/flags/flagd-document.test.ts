@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { readFlag, setDefaultVariant } from '../../../../connectors/flags/flagd-document.js';
+import {
+  readFlag,
+  readSplit,
+  setDefaultVariant,
+  setFlagMember,
+  splitTargeting,
+} from '../../../../connectors/flags/flagd-document.js';
 import { VigilError } from '../../../../src/errors.js';
 
 const FIXTURE = readFileSync(new URL('../../../../fixtures/flags/flagd-flags.json', import.meta.url), 'utf8');
@@ -36,12 +42,14 @@ describe('readFlag', () => {
       variants: ['canary', 'baseline'],
       state: 'ENABLED',
       hasTargeting: false,
+      targeting: undefined,
     });
     expect(readFlag(FIXTURE, 'f.json', 'search-ranking')).toEqual({
       defaultVariant: '10',
       variants: ['2', '10'],
       state: 'ENABLED',
       hasTargeting: true,
+      targeting: { if: [{ ends_with: [{ var: 'email' }, '@beta.example.com'] }, '10', null] },
     });
     expect(readFlag(FIXTURE, 'f.json', 'pricing-experiment').defaultVariant).toBeUndefined();
     expect(readFlag(FIXTURE, 'f.json', 'new-banner').state).toBe('DISABLED');
@@ -163,5 +171,61 @@ describe('setDefaultVariant', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('canary splits', () => {
+  it('reads a two-bucket fractional split of exactly the canary and the baseline, with or without a bucketing key', () => {
+    expect(
+      readSplit(
+        {
+          fractional: [
+            ['c', 30],
+            ['b', 70],
+          ],
+        },
+        'c',
+        'b',
+      ),
+    ).toEqual({ canary: 30, baseline: 70 });
+    expect(readSplit({ fractional: [{ var: 'userId' }, ['b', 9], ['c', 1]] }, 'c', 'b')).toEqual({
+      bucketBy: { var: 'userId' },
+      canary: 1,
+      baseline: 9,
+    });
+    for (const other of [
+      undefined,
+      {
+        fractional: [
+          ['c', 30],
+          ['x', 70],
+        ],
+      },
+      {
+        fractional: [
+          ['c', 30],
+          ['b', 60],
+          ['x', 10],
+        ],
+      },
+      {
+        fractional: [
+          ['c', 2.5],
+          ['b', 97.5],
+        ],
+      },
+      { if: [true, 'c', 'b'] },
+    ])
+      expect(readSplit(other, 'c', 'b')).toBeUndefined();
+    expect(splitTargeting({ bucketBy: 'k', canary: 5, baseline: 95 }, 'c', 'b')).toEqual({
+      fractional: ['k', ['c', 5], ['b', 95]],
+    });
+  });
+
+  it('setFlagMember inserts or replaces one member and keeps every other byte', () => {
+    const next = setFlagMember(FIXTURE, 'f.json', 'checkout-v2', 'targeting', { fractional: [['canary', 1]] });
+    expect(next.replace('"targeting": {"fractional":[["canary",1]]},\n      ', '')).toBe(FIXTURE);
+    const again = setFlagMember(next, 'f.json', 'checkout-v2', 'targeting', { fractional: [['canary', 2]] });
+    expect(again).toBe(next.replace('[["canary",1]]', '[["canary",2]]'));
   });
 });
