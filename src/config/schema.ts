@@ -360,15 +360,9 @@ export const promotionSchema = z
         description:
           'Canary share of traffic at each step, in percent, increasing, ending at 100: [1, 5, 25, 50, 100].',
       }),
-    minLooksPerStep: z
-      .number()
-      .int()
-      .min(1)
-      .max(10_000)
-      .default(6)
-      .meta({
-        description: 'Looks at each share before the next step (and analysis.minSamples per cohort at that share).',
-      }),
+    minLooksPerStep: z.number().int().min(1).max(10_000).default(6).meta({
+      description: 'Looks at each share before the next step (and analysis.minSamples per cohort at that share).',
+    }),
     approve: z.array(z.number().gt(0).max(100)).default([]).meta({
       description: 'Steps (shares, each one of `steps`) that wait for a person to approve them (API, CLI, dashboard).',
     }),
