@@ -27,6 +27,7 @@ import type { CohortIncrement, Decision, RequestSample } from './contracts/index
 import type { AuditLog } from './decide/audit-log.js';
 import { buildApiApp, type ApiDeps } from './http/api-app.js';
 import { runDrill } from './drill/run-drill.js';
+import { createPromoter, type Promoter } from './agent/promoter.js';
 import type { VigilMetrics } from './http/metrics.js';
 import type { CohortRules } from './ingest/cohort.js';
 import type { MetricsIngest } from './ingest/metrics-ingest.js';
@@ -84,6 +85,7 @@ function controlApi(
   opts: AgentOptions,
   listening: () => boolean,
   node: ClusterNode | undefined,
+  promoter: Promoter,
 ): FastifyInstance {
   const { registry, audit, metrics, actions } = pipeline;
   return buildApiApp({
@@ -101,6 +103,7 @@ function controlApi(
     },
     warnings: () => actions.health.problems(),
     operate: operatorFor(pipeline, node, opts.logger),
+    approve: (id, who) => promoter.approve(id, who),
     drill: (service, target) =>
       runDrill({ loaded: opts.loaded, registries: opts.registries, service, target, logger: opts.logger }),
     ...(node ? { cluster: node } : {}),
@@ -184,6 +187,20 @@ function checkpointsOf(opts: AgentOptions, pipeline: Pipeline, node: ClusterNode
   return checkpoints;
 }
 
+/** Promotion plans (rollouts[].promote): the canary share moved step by step after the looks. */
+function promoterOf(opts: AgentOptions, pipeline: Pipeline, node: ClusterNode | undefined): Promoter {
+  const promoter = createPromoter({
+    config: opts.loaded.config,
+    connectors: pipeline.actions.connectors,
+    audit: pipeline.audit,
+    logger: opts.logger,
+    dryRun: pipeline.dryRun,
+    operate: operatorFor(pipeline, node, opts.logger),
+  });
+  pipeline.onLook((e) => promoter.onLook(e));
+  return promoter;
+}
+
 export function createAgent(opts: AgentOptions): Agent {
   const { loaded, logger } = opts;
   const { config } = loaded;
@@ -198,7 +215,8 @@ export function createAgent(opts: AgentOptions): Agent {
     ...(node ? { admit: (samples: readonly { service: string }[]) => node.admit(samples) } : {}),
   });
   let started = false;
-  const apiApp = controlApi(pipeline, opts, () => started, node);
+  const promoter = promoterOf(opts, pipeline, node);
+  const apiApp = controlApi(pipeline, opts, () => started, node, promoter);
   const checkpoints = checkpointsOf(opts, pipeline, node);
   let stopping: Promise<StopReport> | undefined;
   const shutdown = (timeoutMs = config.server.shutdownTimeout): Promise<StopReport> =>

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { LoadedConfig, Registries } from '../config/load.js';
 import { connectorHealth, type ConnectorHealth } from '../connectors-check.js';
 import { buildConnectors } from '../connectors-build.js';
-import type { ConnectorDeps } from '../contracts/index.js';
+import type { ConnectorDeps, PlanConnector } from '../contracts/index.js';
 import type { AuditLog } from '../decide/audit-log.js';
 import { reportLink } from '../decide/report.js';
 import { jobOutcomeMetrics, type VigilMetrics } from '../http/metrics.js';
@@ -36,6 +36,8 @@ export interface Actions {
   readonly actions: JobQueue<StepJob>;
   readonly notifications: JobQueue<NotifyJob>;
   readonly runner: PlanRunner;
+  /** The plan connectors of the config, by name (promotion plans set the canary share through one). */
+  readonly connectors: ReadonlyMap<string, PlanConnector>;
   /** With `queue.redis`: the PING and the log of Redis outages (src/agent/redis-health.ts), fed the queues' connection
    *  errors; the pipeline closes it last. */
   readonly redisHealth: RedisHealth | undefined;
@@ -100,6 +102,7 @@ export function createActions(opts: ActionsOptions): Actions {
   });
   return {
     actions,
+    connectors,
     notifications,
     runner,
     redisHealth,

@@ -81,6 +81,7 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
     });
     registerOperatorRoutes(api, {
       operate: (id, action, who) => deps.operate(id, action, who),
+      ...(deps.approve ? { approve: (id, who) => deps.approve!(id, who) } : {}),
       callerName: (req) => callerOf(req).name,
       ...(deps.cluster
         ? {

@@ -13,6 +13,7 @@ import type { OperateResult, Operator, OperatorAction } from '../agent/operator.
 import type { Scope } from './auth.js';
 import type { VigilMetrics } from './metrics.js';
 import type { DrillReport, DrillTarget } from '../drill/run-drill.js';
+import type { ApproveResult } from '../agent/promoter.js';
 
 export interface ApiDeps {
   logger: Logger;
@@ -35,6 +36,8 @@ export interface ApiDeps {
   cluster?: Pick<ClusterNode, 'replica' | 'status' | 'replicas' | 'claims'>;
   /** `server.api.publicUrl`: the base URL of the decision reports' commands and links. */
   publicUrl?: string;
+  /** Approves the step a promotion plan waits at (`POST /api/v1/analyses/:id/approve`, src/agent/promoter.ts). */
+  approve?(id: string, who: Operator): Promise<ApproveResult>;
   /** Runs a rollback drill of a service in this process (`POST /api/v1/drills`, src/http/drill-routes.ts). */
   drill?(service: string, target: DrillTarget): Promise<DrillReport>;
 }

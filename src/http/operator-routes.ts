@@ -8,6 +8,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { OPERATOR_ACTIONS, type OperateResult, type Operator, type OperatorAction } from '../agent/operator.js';
+import type { ApproveResult } from '../agent/promoter.js';
 
 /** Longest `by` and `reason` accepted (an audit entry, a chat message and a report carry them). */
 export const MAX_BY_CHARS = 200;
@@ -22,6 +23,8 @@ export interface OperatorRouteDeps {
   operate(id: string, action: OperatorAction, who: Operator): Promise<OperateResult>;
   /** The caller's token name (recorded with the action). */
   callerName(req: FastifyRequest): string;
+  /** Approves the step a promotion plan waits at (absent: no promotion plans here). */
+  approve?(id: string, who: Operator): Promise<ApproveResult>;
   /** Cluster mode: the same request to the other replicas; the first answer that is not 404, if any. */
   forward?(req: FastifyRequest, path: string, body: string): Promise<{ status: number; body: unknown } | undefined>;
 }
@@ -34,6 +37,7 @@ const WHAT: Record<OperatorAction, string> = {
 };
 
 export function registerOperatorRoutes(api: FastifyInstance, deps: OperatorRouteDeps): void {
+  registerApproveRoute(api, deps);
   for (const action of OPERATOR_ACTIONS) {
     api.post<{ Params: { id: string } }>(`/api/v1/analyses/:id/${action}`, async (req, reply) => {
       const body = bodySchema.safeParse(req.body);
@@ -55,4 +59,24 @@ export function registerOperatorRoutes(api: FastifyInstance, deps: OperatorRoute
       return done;
     });
   }
+}
+
+/** `POST /api/v1/analyses/:id/approve` (scope `operate`): lets a promotion plan set the share it waits at (docs/promotion.md). */
+function registerApproveRoute(api: FastifyInstance, deps: OperatorRouteDeps): void {
+  api.post<{ Params: { id: string } }>('/api/v1/analyses/:id/approve', async (req, reply) => {
+    const body = bodySchema.safeParse(req.body);
+    if (!body.success)
+      return reply.code(400).send({
+        error: 'bad request',
+        message:
+          'send JSON {"by": "<who>", "reason": "<why>"}: an approval lets the promotion plan set the share it waits at, recorded in the audit log with who and why',
+      });
+    const r = deps.approve
+      ? await deps.approve(req.params.id, { ...body.data, token: deps.callerName(req) })
+      : ({ status: 'unknown' } as const);
+    if (r.status === 'unknown')
+      return reply.code(404).send({ error: 'not found', message: `no promotion plan runs for ${req.params.id}` });
+    if (r.status === 'refused') return reply.code(409).send({ error: 'conflict', message: r.message });
+    return { approved: r.share, analysis: req.params.id };
+  });
 }
