@@ -43,13 +43,22 @@ function upstreamEdit(parsed: Directive[], t: Extract<NginxTarget, { kind: 'upst
     out.splices.push({ start: words[i - 1]!.end, end: w.end, text: '' });
     out.changes.push(`server ${t.baselineServer} in upstream ${t.upstream}: remove down`);
   });
+  out.found = upstreamFound(t, baseline, canary);
+  return out;
+}
+
+/** What an edit found in an upstream, for its detail: "upstream checkout: server 10.0.0.1:8080; server … down". */
+export function upstreamFound(
+  t: Extract<NginxTarget, { kind: 'upstream' }>,
+  baseline: Directive,
+  canary: Directive,
+): string {
   const show = (d: Directive) =>
     d.words
       .slice(1)
       .map((w) => w.value)
       .join(' ');
-  out.found = `upstream ${t.upstream}: server ${show(baseline)}; server ${show(canary)}`;
-  return out;
+  return `upstream ${t.upstream}: server ${show(baseline)}; server ${show(canary)}`;
 }
 
 function mappingEdit(parsed: Directive[], t: Extract<NginxTarget, { kind: 'mapping' }>): RollbackEdit {

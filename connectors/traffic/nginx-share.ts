@@ -1,5 +1,11 @@
 import { type Directive, type Token, findBlocks, parseNginx } from './nginx-config.js';
-import { type NginxTarget, type RollbackEdit, NginxTargetError, rollbackEdit } from './nginx-rollback.js';
+import {
+  type NginxTarget,
+  type RollbackEdit,
+  NginxTargetError,
+  rollbackEdit,
+  upstreamFound,
+} from './nginx-rollback.js';
 import { shareOf, shareWeights } from '../shared/share.js';
 
 /** The edits that set a share, and the share the file gave before (undefined: it sent nothing anywhere). */
@@ -67,12 +73,7 @@ function upstreamShare(parsed: Directive[], t: Extract<NginxTarget, { kind: 'ups
   };
   setServer(baseline, want.baseline, `server ${t.baselineServer} in upstream ${t.upstream}`, out);
   setServer(canary, want.canary, `server ${t.canaryServer} in upstream ${t.upstream}`, out);
-  const show = (d: Directive) =>
-    d.words
-      .slice(1)
-      .map((w) => w.value)
-      .join(' ');
-  out.found = `upstream ${t.upstream}: server ${show(baseline)}; server ${show(canary)}`;
+  out.found = upstreamFound(t, baseline, canary);
   return out;
 }
 
