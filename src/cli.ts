@@ -22,7 +22,7 @@ import { createAgent, type StopReport } from './main.js';
 import { BUILTIN_REGISTRIES } from './registries.js';
 import { runReplay } from './replay/run-replay.js';
 import { renderDrill, runDrill, type DrillTarget } from './drill/run-drill.js';
-import { DEFAULT_API_URL, localApiUrl, runOperator, runStatus } from './status.js';
+import { DEFAULT_API_URL, localApiUrl, runApprove, runOperator, runStatus } from './status.js';
 import { OPERATOR_ACTIONS, type OperatorAction } from './agent/operator.js';
 import { indicatorsOf } from './analysis/settings.js';
 import { MISSING_INDICATOR_LOOKS } from './analysis/look-runner.js';
@@ -684,6 +684,28 @@ function addOperatorVerbs(program: Command, setCode: SetExitCode): void {
       ]),
     );
   }
+  addApprove(program, setCode);
+}
+
+/** `vigil approve`: the gated step of a promotion plan (docs/promotion.md). */
+function addApprove(program: Command, setCode: SetExitCode): void {
+  after(
+    apiClientOptions(
+      program
+        .command('approve <analysis>')
+        .summary('Approve the step a promotion plan waits at (rollouts[].promote.approve).')
+        .description(
+          `Lets the promotion plan of an analysis set the canary share it waits at (a step listed in rollouts[].promote.approve). Recorded in the audit log with --by and --reason verbatim and the name of the token used; needs a token with the operate scope. Exit 1 when the plan is not waiting for an approval (409) or runs for no such analysis (404). ${WHERE_THE_API_IS}`,
+        )
+        .requiredOption('--by <who>', 'who approves (a person, recorded verbatim)')
+        .requiredOption('--reason <why>', 'why (recorded verbatim)'),
+    ).action(async (analysis: string, o: ApiClientOpts & { by: string; reason: string }) => {
+      const target = apiTarget(o, 'approve');
+      if (typeof target === 'number') return setCode(target);
+      setCode(await runApprove({ ...target, timeoutMs: o.timeout, out, err, analysis, by: o.by, reason: o.reason }));
+    }),
+    examples([['the 50% step of checkout', 'vigil approve checkout:1.4.2 --by alice --reason "error budget fine"']]),
+  );
 }
 
 /** `vigil report`: a decision's report from a running agent. */

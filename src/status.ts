@@ -254,3 +254,19 @@ export async function runOperator(o: OperatorCallOptions): Promise<number> {
   else o.out(`${subject}: ${o.action === 'pause' ? 'paused' : 'resumed'}, recorded in the audit log`);
   return 0;
 }
+
+/** `vigil approve ANALYSIS --by --reason`: lets a promotion plan set the share it waits at (docs/promotion.md). */
+export async function runApprove(o: Omit<OperatorCallOptions, 'action'>): Promise<number> {
+  const body = (await callApi(o, {
+    verb: 'approve',
+    path: `/api/v1/analyses/${encodeURIComponent(o.analysis)}/approve`,
+    method: 'POST',
+    body: { by: o.by, reason: o.reason },
+    scope: 'operate',
+  })) as { approved?: number } | undefined;
+  if (body === undefined) return 1;
+  o.out(
+    `analysis ${o.analysis}: ${body.approved ?? '?'}% approved, recorded in the audit log; the plan sets it at its next look`,
+  );
+  return 0;
+}

@@ -15,6 +15,7 @@ import type { Decision } from '../../src/contracts/index.js';
 import { seededRandom } from '../../src/seeded-random.js';
 import { auditEntries } from '../helpers/api-agent.js';
 import { startTestAgent } from '../helpers/test-agent.js';
+import { main } from '../../src/cli.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -60,6 +61,7 @@ async function run(canaryErrors: number, approveAt: (look: number) => boolean) {
   const rand = seededRandom(17);
   const T0 = Math.floor(Date.now() / 10_000) * 10_000 - 3_600_000;
   const approvals: number[] = [];
+  const approvalOutput: string[] = [];
   for (let look = 0; look < 40 && decisions.length === 0; look++) {
     for (const [d, errors] of [
       [baseline, 0.01],
@@ -76,23 +78,28 @@ async function run(canaryErrors: number, approveAt: (look: number) => boolean) {
     await started.agent.settle();
     await new Promise((resolve) => setTimeout(resolve, 20)); // the share is set between looks
     if (approveAt(look)) {
-      const res = await fetch(`${started.apiUrl}/api/v1/analyses/checkout:2.0/approve`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ by: 'alice', reason: 'error budget fine, go to half' }),
-      });
-      approvals.push(res.status);
+      // through the CLI, as an operator would
+      const lines: string[] = [];
+      const write = process.stdout.write.bind(process.stdout);
+      process.stdout.write = ((chunk: string | Uint8Array) => lines.push(String(chunk)) > 0);
+      try {
+        const args = ['approve', 'checkout:2.0', '--by', 'alice', '--reason', 'error budget fine, go to half'];
+        approvals.push(await main(['node', 'vigil', ...args, '--api', started.apiUrl]));
+      } finally {
+        process.stdout.write = write;
+      }
+      approvalOutput.push(...lines);
     }
   }
   await started.agent.settle();
   const audit = auditEntries(join(started.dir, 'audit.jsonl'));
-  return { decisions, audit, approvals };
+  return { decisions, audit, approvals, approvalOutput };
 }
 
 describe('promotion plans', () => {
   it('walks a healthy canary 10 → 50 → 100%, waits for the approval of 50%, then promotes', async () => {
     let asked = false;
-    const { decisions, audit, approvals } = await run(0.01, (look) => {
+    const { decisions, audit, approvals, approvalOutput } = await run(0.01, (look) => {
       // approve once the plan waits (after 10% has had its looks): ask a few looks in
       if (look < 6 || asked) return false;
       asked = true;
@@ -102,7 +109,8 @@ describe('promotion plans', () => {
     expect(steps.map((e) => e.share)).toEqual([10, 50, 100]);
     expect(steps[1]).toMatchObject({ analysis: 'checkout:2.0', changed: true });
     expect(String(steps[1]!.detail)).toContain('canary share 50% (was 10%)');
-    expect(approvals).toEqual([200]);
+    expect(approvals).toEqual([0]); // the CLI's exit code
+    expect(approvalOutput.join('')).toContain('analysis checkout:2.0: 50% approved, recorded in the audit log');
     expect(audit.find((e) => e.type === 'approve')).toMatchObject({
       analysis: 'checkout:2.0',
       share: 50,
