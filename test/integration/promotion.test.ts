@@ -81,7 +81,7 @@ async function run(canaryErrors: number, approveAt: (look: number) => boolean) {
       // through the CLI, as an operator would
       const lines: string[] = [];
       const write = process.stdout.write.bind(process.stdout);
-      process.stdout.write = ((chunk: string | Uint8Array) => lines.push(String(chunk)) > 0);
+      process.stdout.write = (chunk: string | Uint8Array) => lines.push(String(chunk)) > 0;
       try {
         const args = ['approve', 'checkout:2.0', '--by', 'alice', '--reason', 'error budget fine, go to half'];
         approvals.push(await main(['node', 'vigil', ...args, '--api', started.apiUrl]));
