@@ -82,6 +82,9 @@ export function createPromoter(deps: PromoterDeps): Promoter {
       const who = { by: 'promotion plan', reason: `every step done: ${r.plan.steps.join(' → ')}%`, token: 'vigil' };
       inFlight = inFlight
         .then(async () => void (await deps.operate(a.id, 'promote', who)))
+        .catch((err: unknown) =>
+          deps.logger.error({ analysis: a.id, err }, 'promotion: the promote after the last step failed'),
+        )
         .finally(() => (r.busy = false));
       return;
     }
@@ -94,10 +97,12 @@ export function createPromoter(deps: PromoterDeps): Promoter {
     onLook(e) {
       const plan = plans.get(e.analysis.service);
       if (plan === undefined) return;
-      if (e.analysis.phase !== 'running' || e.analysis.paused !== undefined) {
+      if (e.analysis.phase !== 'running') {
         rollouts.delete(e.analysis.id);
         return;
       }
+      // paused by an operator: the share stays where it is, the plan goes on from there once resumed
+      if (e.analysis.paused !== undefined) return;
       let r = rollouts.get(e.analysis.id);
       if (r === undefined) rollouts.set(e.analysis.id, (r = { plan, state: initialPromotion(), busy: false }));
       if (!r.busy) act(e, r);
