@@ -693,7 +693,7 @@ function addApprove(program: Command, setCode: SetExitCode): void {
     apiClientOptions(
       program
         .command('approve <analysis>')
-        .summary('Approve the step a promotion plan waits at (rollouts[].promote.approve).')
+        .summary('Approve the step a promotion plan waits at.')
         .description(
           `Lets the promotion plan of an analysis set the canary share it waits at (a step listed in rollouts[].promote.approve). Recorded in the audit log with --by and --reason verbatim and the name of the token used; needs a token with the operate scope. Exit 1 when the plan is not waiting for an approval (409) or runs for no such analysis (404). ${WHERE_THE_API_IS}`,
         )
