@@ -1,6 +1,6 @@
 /**
  * Rollback drills through the API (issue 17, docs/drills.md): `POST /api/v1/drills` (scope `operate`) runs a drill
- * of one service in the agent's process (its own pipeline: embedded queue, temporary audit log; src/drill/run-drill.ts)
+ * (target `drill` only: the agent's connectors are the production ones) of one service in the agent's process (its own pipeline: embedded queue, temporary audit log; src/drill/run-drill.ts)
  * and records the result in the agent's audit log as a `drill` entry, with who asked and why; `GET /api/v1/drills`
  * (scope `read`) lists the last drill of each service from the audit log, newest first. One drill at a time: 409
  * while one runs. For a schedule, call the endpoint from cron (or `vigil drill --json` where the config is).
@@ -23,7 +23,8 @@ export interface DrillRouteDeps {
 
 const bodySchema = z.object({
   service: z.string().trim().min(1).max(1_024),
-  target: z.enum(['drill', 'live']).default('drill'),
+  // the agent's connectors are the production ones: a live drill belongs on a drill config (`vigil drill --target live`)
+  target: z.literal('drill').default('drill'),
   by: z.string().trim().min(1).max(MAX_BY_CHARS),
   reason: z.string().trim().min(1).max(MAX_REASON_CHARS),
 });
@@ -99,7 +100,7 @@ export function registerDrillRoutes(api: FastifyInstance, deps: DrillRouteDeps):
     if (!body.success)
       return reply.code(400).send({
         error: 'bad request',
-        message: `send JSON {"service": "<name>", "target": "drill" | "live", "by": "<who>", "reason": "<why>"}: a rollback drill of the service (target drill: dry runs, nothing real touched), recorded in the audit log with who and why`,
+        message: `send JSON {"service": "<name>", "by": "<who>", "reason": "<why>"}: a rollback drill of the service (dry runs, nothing real touched), recorded in the audit log with who and why; a live drill runs against drill targets: vigil drill --config <drill config> --target live`,
       });
     if (deps.drill === undefined)
       return reply.code(501).send({ error: 'not implemented', message: 'this agent cannot run drills' });

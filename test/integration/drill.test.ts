@@ -146,6 +146,8 @@ server: { auth: { open: true } }
           body: JSON.stringify(body),
         });
       expect((await post({ service: 'checkout' })).status).toBe(400); // who and why are required
+      // the agent's connectors are the production ones: no live drill through the API
+      expect((await post({ service: 'checkout', target: 'live', by: 'alice', reason: 'x' })).status).toBe(400);
       const res = await post({ service: 'checkout', by: 'alice', reason: 'monthly rollback drill' });
       expect(res.status).toBe(200);
       const report = (await res.json()) as { passed: boolean; target: string; steps: { connector: string }[] };
