@@ -154,9 +154,19 @@ class JsonDecoder {
     }
   }
 
+  /** A data point's start_time_unix_nano and time_unix_nano, each as [whole ms, ns remainder], into `raw`. */
+  private times(p: Obj, raw: RawNumberPoint | RawHistogramPoint, at: string): void {
+    const w = this.split;
+    nanos(field(p, 'startTimeUnixNano', 'start_time_unix_nano'), w, () => `${at}.startTimeUnixNano`);
+    raw.startMs = w[0];
+    raw.startRem = w[1];
+    nanos(field(p, 'timeUnixNano', 'time_unix_nano'), w, () => `${at}.timeUnixNano`);
+    raw.timeMs = w[0];
+    raw.timeRem = w[1];
+  }
+
   /** A NumberDataPoint of a Sum or Gauge an indicator reads: asInt (int64, number or string) or asDouble. */
   private numberPoint(p: Obj, ctx: MetricContext, at: string): void {
-    const w = this.split;
     const raw: RawNumberPoint = {
       attributes: this.attributes(p, at),
       startMs: 0,
@@ -166,12 +176,7 @@ class JsonDecoder {
       value: 0,
       flags: int32(field(p, 'flags', 'flags'), () => `${at}.flags`) >>> 0,
     };
-    nanos(field(p, 'startTimeUnixNano', 'start_time_unix_nano'), w, () => `${at}.startTimeUnixNano`);
-    raw.startMs = w[0];
-    raw.startRem = w[1];
-    nanos(field(p, 'timeUnixNano', 'time_unix_nano'), w, () => `${at}.timeUnixNano`);
-    raw.timeMs = w[0];
-    raw.timeRem = w[1];
+    this.times(p, raw, at);
     const asDouble = field(p, 'asDouble', 'as_double');
     const asInt = field(p, 'asInt', 'as_int');
     if (asDouble !== undefined) raw.value = double(asDouble, () => `${at}.asDouble`);
@@ -184,7 +189,6 @@ class JsonDecoder {
   }
 
   private histogramPoint(p: Obj, ctx: MetricContext, exponential: boolean, at: string): void {
-    const w = this.split;
     const raw: RawHistogramPoint = {
       attributes: this.attributes(p, at),
       startMs: 0,
@@ -194,12 +198,7 @@ class JsonDecoder {
       count: 0,
       flags: 0,
     };
-    nanos(field(p, 'startTimeUnixNano', 'start_time_unix_nano'), w, () => `${at}.startTimeUnixNano`);
-    raw.startMs = w[0];
-    raw.startRem = w[1];
-    nanos(field(p, 'timeUnixNano', 'time_unix_nano'), w, () => `${at}.timeUnixNano`);
-    raw.timeMs = w[0];
-    raw.timeRem = w[1];
+    this.times(p, raw, at);
     raw.count = u64(field(p, 'count', 'count'), () => `${at}.count`);
     raw.flags = int32(field(p, 'flags', 'flags'), () => `${at}.flags`) >>> 0;
     const sum = optDouble(field(p, 'sum', 'sum'), () => `${at}.sum`);
