@@ -15,7 +15,7 @@ import { logSumExp } from './lib/log-sum-exp.js';
 import { howardTau2, normalMixtureLogM } from './lib/normal-mixture.js';
 import { alwaysValidPValue } from './lib/p-value.js';
 import { brent } from './lib/root-finding.js';
-import { whereOption } from './lib/options.js';
+import { directedThreshold, whereOption } from './lib/options.js';
 
 /**
  * `gauge-sequential`: is the canary's level of a resource (memory, CPU utilisation, connections, queue depth) per
@@ -321,7 +321,7 @@ function withLook(state: GaugeState, c: Map<string, number>, b: Map<string, numb
 }
 
 function gaugeMethods(name: string, opts: GaugeOptions, burnInSamples: number): DetectorMethods<GaugeState> {
-  const r0 = opts.worse === 'higher' ? 1 + opts.tolerance : 1 - opts.tolerance;
+  const r0 = directedThreshold(opts);
   const wording: Wording = { name, worse: opts.worse, tolerance: opts.tolerance, minSamples: burnInSamples };
   const out = verdictWriter<GaugeState>({ detector: GAUGE_SEQUENTIAL, metric: name, effect: EFFECT }, (s) => ({
     baseline: s.baseline.samples,
@@ -367,7 +367,7 @@ const definition = defineDetector({
   type: GAUGE_SEQUENTIAL,
   anytimeValid: true,
   options: optionsSchema,
-  threshold: (o) => (o.worse === 'lower' ? 1 - o.tolerance : 1 + o.tolerance),
+  threshold: directedThreshold,
   reads: (o) => ({ kind: 'gauge', metric: o.metric, ...(o.where === undefined ? {} : { where: o.where }) }),
   methods: gaugeMethods,
 });

@@ -15,7 +15,7 @@ import { formatBounds, formatCohortBurnIn, formatLooks, formatP, formatRatio, fo
 import { alwaysValidPValue } from './lib/p-value.js';
 import type { RateCore, RateTest } from './lib/rate-test.js';
 import { rateTest } from './lib/rate-test.js';
-import { whereOption } from './lib/options.js';
+import { directedThreshold, whereOption } from './lib/options.js';
 
 /**
  * `ratio-sequential`: is the canary's rate of business events per exposure (conversions per checkout started,
@@ -235,7 +235,7 @@ const definition = defineDetector({
   type: RATIO_SEQUENTIAL,
   anytimeValid: true,
   options: optionsSchema,
-  threshold: (o) => (o.worse === 'lower' ? 1 - o.tolerance : 1 + o.tolerance),
+  threshold: directedThreshold,
   reads: (o) => ({ kind: 'ratio', numerator: o.numerator, denominator: o.denominator }),
   methods: ratioMethods,
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { DetectorReads } from '../../src/contracts/detector.js';
+import type { DetectorReads, WorseDirection } from '../../src/contracts/detector.js';
 import { VigilError } from '../../src/errors.js';
 
 /**
@@ -63,3 +63,11 @@ const whereValue = z.union([z.string(), z.number(), z.boolean()]);
 export const whereOption = z
   .record(z.string().min(1), z.union([whereValue, z.array(whereValue).min(1)]))
   .refine((w) => Object.keys(w).length > 0, { message: 'where needs at least one attribute (or leave it out)' });
+
+/**
+ * The null ratio of a detector configured with a direction (`worse`) and a `tolerance`: 1 + tolerance when higher is
+ * worse, 1 - tolerance when lower is worse. Its Detector.threshold, and the r0 its test starts from.
+ */
+export function directedThreshold(o: { worse: WorseDirection; tolerance: number }): number {
+  return o.worse === 'lower' ? 1 - o.tolerance : 1 + o.tolerance;
+}
