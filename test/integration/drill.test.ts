@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli.js';
+import { runCli } from '../helpers/cli-run.js';
 import { startTestAgent } from '../helpers/test-agent.js';
 
 interface Received {
@@ -66,24 +66,8 @@ server: { auth: { open: true } }
   return file;
 }
 
-/** Runs the CLI, capturing what it prints. */
-async function drill(...args: string[]): Promise<{ code: number; stdout: string }> {
-  const lines: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  const errWrite = process.stderr.write.bind(process.stderr);
-  process.stdout.write = (chunk: string | Uint8Array) => {
-    lines.push(String(chunk));
-    return true;
-  };
-  process.stderr.write = () => true;
-  try {
-    const code = await main(['node', 'vigil', 'drill', ...args]);
-    return { code, stdout: lines.join('') };
-  } finally {
-    process.stdout.write = write;
-    process.stderr.write = errWrite;
-  }
-}
+/** `vigil drill …` in-process. */
+const drill = (...args: string[]) => runCli('drill', ...args);
 
 describe('vigil drill', () => {
   it('target drill: the detectors decide, the plan dry-runs, and the receiver gets nothing', async () => {

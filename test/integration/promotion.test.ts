@@ -14,8 +14,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Decision } from '../../src/contracts/index.js';
 import { seededRandom } from '../../src/seeded-random.js';
 import { auditEntries } from '../helpers/api-agent.js';
+import { runCli } from '../helpers/cli-run.js';
 import { startTestAgent } from '../helpers/test-agent.js';
-import { main } from '../../src/cli.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -79,16 +79,10 @@ async function run(canaryErrors: number, approveAt: (look: number) => boolean) {
     await new Promise((resolve) => setTimeout(resolve, 20)); // the share is set between looks
     if (approveAt(look)) {
       // through the CLI, as an operator would
-      const lines: string[] = [];
-      const write = process.stdout.write.bind(process.stdout);
-      process.stdout.write = (chunk: string | Uint8Array) => lines.push(String(chunk)) > 0;
-      try {
-        const args = ['approve', 'checkout:2.0', '--by', 'alice', '--reason', 'error budget fine, go to half'];
-        approvals.push(await main(['node', 'vigil', ...args, '--api', started.apiUrl]));
-      } finally {
-        process.stdout.write = write;
-      }
-      approvalOutput.push(...lines);
+      const args = ['approve', 'checkout:2.0', '--by', 'alice', '--reason', 'error budget fine, go to half'];
+      const r = await runCli(...args, '--api', started.apiUrl);
+      approvals.push(r.code);
+      approvalOutput.push(r.stdout);
     }
   }
   await started.agent.settle();
