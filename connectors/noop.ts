@@ -41,6 +41,7 @@ function stateKey(t: RollbackTarget): string {
  * connector, `apply` of a traffic noop sets the remembered share to 0.
  */
 export const noopConnectorFactory: ConnectorFactory<NoopConnectorOptions> = {
+  setsShare: (o) => o.kind === 'flag' || o.kind === 'traffic',
   type: 'noop',
   kind: 'webhook', // its default; `options.kind` picks the kind it stands in for
   parse: (options) => parseOptions('noop', schema, options),

@@ -16,7 +16,8 @@ import { bisect } from './lib/root-finding.js';
  *
  * Method: Lindon & Malek's Dirichlet-multinomial sequential test (lib/dirichlet-multinomial.ts) of each
  * look's request counts (baseline, canary) against the expected canary share theta0 =
- * `LookInput.expectedCanaryShare` (config / proxy weight) or else the option `expectedShare`; concentration
+ * `LookInput.expectedCanaryShare` (the share a promotion plan set for the look's window, else the config's) or else
+ * the option `expectedShare`; concentration
  * k = `concentration` (100). Two-sided: too few or too many canary requests. Consecutive looks with the same
  * expected share form a segment whose Bayes factor is the LM closed form on the segment's totals; when the
  * expected share changes (a ramp step) the segment is closed and the next one starts at 1. M_t = product of

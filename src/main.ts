@@ -192,10 +192,12 @@ function promoterOf(opts: AgentOptions, pipeline: Pipeline, node: ClusterNode | 
   const promoter = createPromoter({
     config: opts.loaded.config,
     connectors: pipeline.actions.connectors,
+    registry: pipeline.registry,
     audit: pipeline.audit,
     logger: opts.logger,
     dryRun: pipeline.dryRun,
     operate: operatorFor(pipeline, node, opts.logger),
+    notify: (n) => pipeline.actions.runner.notifyOperator(n),
   });
   pipeline.onLook((e) => promoter.onLook(e));
   return promoter;

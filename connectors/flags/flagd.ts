@@ -141,6 +141,7 @@ async function atomicReplace(file: string, before: string, text: string, signal:
  * equal to the current split's writes nothing. Share 0 keeps the split form with the canary at weight 0.
  */
 export const flagdFactory: ConnectorFactory<FlagdOptions> = {
+  setsShare: (o) => o.canaryVariant !== undefined,
   type: 'flagd',
   kind: 'flag',
   parse: (options) => parseOptions('flagd', schema, options),

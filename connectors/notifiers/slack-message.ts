@@ -91,6 +91,9 @@ const ICON: Record<string, string> = {
   'plan-completed': ':rewind:',
   pause: ':double_vertical_bar:',
   resume: ':arrow_forward:',
+  approve: ':ballot_box_with_check:',
+  'approval-needed': ':raising_hand:',
+  'promotion-held': ':octagonal_sign:',
 };
 
 function verdictBlocks(v: NotificationView): SlackBlock[] {

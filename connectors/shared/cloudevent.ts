@@ -67,7 +67,8 @@ export interface NotificationEventData extends DecisionEventData {
 }
 
 /**
- * The data of `dev.vigil.notification.operator`: an operator paused or resumed an analysis. Flat like a decision's
+ * The data of `dev.vigil.notification.operator`: an operator paused, resumed or approved, or the promotion plan asks
+ * for an approval or holds. Flat like a decision's
  * data (`analysis` is the analysis id): what was done, by whom, why (verbatim), with which API token (its name) and
  * when (wall clock), then the analysis as it stood after the action.
  */
@@ -87,6 +88,8 @@ export interface OperatorEventData {
   why: string;
   dryRun: boolean;
   link?: string;
+  /** The promotion plan's notifications (approve, approval-needed, promotion-held): OperatorNotification.promotion. */
+  promotion?: OperatorNotification['promotion'];
 }
 
 export interface EventOptions {
@@ -222,5 +225,6 @@ export function operatorEvent(
     dryRun: n.dryRun || opts.dryRun === true,
   };
   if (n.link !== undefined) data.link = n.link;
+  if (n.promotion !== undefined) data.promotion = { ...n.promotion };
   return envelope(`${NOTIFICATION_EVENT_TYPE_PREFIX}${n.kind}`, operatorEventId(n), a.service, data, opts);
 }

@@ -1,9 +1,5 @@
 import type { Decision, MetricVerdict } from '../../src/contracts/decision.js';
-import type {
-  DecisionNotification,
-  OperatorNotificationAction,
-  OperatorNotification,
-} from '../../src/contracts/connector.js';
+import type { DecisionNotification, OperatorNotification } from '../../src/contracts/connector.js';
 
 /**
  * Human explanations of decisions, shared by every notifier and the CLI. Pure functions of the decision:
@@ -294,13 +290,53 @@ export function explainNotification(n: DecisionNotification): Explanation {
   return { title, lines };
 }
 
-const DONE: Record<OperatorNotificationAction, string> = { pause: 'paused', resume: 'resumed' };
+/** "25%", or "no share yet" before the plan set its first. */
+const inPlace = (n: OperatorNotification): string =>
+  n.promotion?.inPlace == null ? 'no share yet' : `${n.promotion.inPlace}%`;
 
-/** What an operator's pause or resume means for the analysis, in one sentence. */
+/** What happened, after "checkout canary 1.2.3: " in the title. */
+function operatorHeadline(n: OperatorNotification): string {
+  const o = n.operator;
+  const share = n.promotion ? `${n.promotion.share}%` : 'the next step';
+  switch (o.action) {
+    case 'pause':
+      return `analysis paused by ${o.by}`;
+    case 'resume':
+      return `analysis resumed by ${o.by}`;
+    case 'approve':
+      return `promotion to ${share} approved by ${o.by}`;
+    case 'approval-needed':
+      return `promotion to ${share} waits for an approval`;
+    case 'promotion-held':
+      return `promotion HELD at ${inPlace(n)}: ${share} could not be set`;
+  }
+}
+
+/** What an action means for the analysis, in one sentence (two for a held promotion: what failed, what to do). */
 export function describeOperatorEffect(n: OperatorNotification): string {
   const a = n.analysis;
-  if (n.operator.action === 'pause')
-    return 'Looks still run and are shown; nothing is decided until the analysis is resumed.';
+  const share = n.promotion ? `${n.promotion.share}%` : 'the next step';
+  switch (n.operator.action) {
+    case 'pause':
+      return 'Looks still run and are shown; nothing is decided until the analysis is resumed.';
+    case 'approve':
+      return `The promotion plan sets the canary share to ${share} at its next look.`;
+    case 'approval-needed':
+      return (
+        `The canary stays at ${inPlace(n)} until someone approves ${share}: the dashboard's Approve, ` +
+        `\`vigil approve ${a.id} --by <who> --reason <why>\`, or POST /api/v1/analyses/${a.id}/approve.`
+      );
+    case 'promotion-held': {
+      const p = n.promotion;
+      const cause = p?.connector ? `Connector ${p.connector} failed: ${p.error ?? 'no detail recorded'}. ` : '';
+      return (
+        `${cause}The canary stays at ${inPlace(n)}: the plan tries ${share} again at each look and never goes past a ` +
+        'share that is not in place; fix the connector, or roll back by hand.'
+      );
+    }
+    case 'resume':
+      break;
+  }
   if (a.phase === 'running') return 'The pause is lifted: the next look decides as usual.';
   return (
     `The earlier decision (${a.phase}) stands; canary ${a.canaryVersion} can be analysed again: ` +
@@ -309,8 +345,8 @@ export function describeOperatorEffect(n: OperatorNotification): string {
 }
 
 /**
- * An operator's pause or resume: the title "checkout canary 1.2.3: analysis paused by alice" ("[dry-run] " first in
- * a dry run), then why (verbatim), who with which token and when, what it means, the analysis, and the link.
+ * An operator's action or the promotion plan's call: the title "checkout canary 1.2.3: analysis paused by alice"
+ * ("[dry-run] " first in a dry run), then why (verbatim), who with which token and when, what it means, the analysis, and the link.
  */
 export function explainOperator(n: OperatorNotification): Explanation {
   const { operator: o, analysis: a } = n;
@@ -322,5 +358,5 @@ export function explainOperator(n: OperatorNotification): Explanation {
     `${a.service}: canary ${a.canaryVersion} vs baseline ${a.baselineVersion}, look ${a.look}, analysis ${a.id}.`,
   ];
   if (n.link) lines.push(`Details: ${n.link}`);
-  return { title: `${prefix}${a.service} canary ${a.canaryVersion}: analysis ${DONE[o.action]} by ${o.by}`, lines };
+  return { title: `${prefix}${a.service} canary ${a.canaryVersion}: ${operatorHeadline(n)}`, lines };
 }

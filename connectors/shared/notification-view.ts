@@ -184,8 +184,16 @@ export function decisionView(n: DecisionNotification, opts: { dryRun: boolean; m
   return view;
 }
 
+const TONE: Record<OperatorNotification['operator']['action'], NotificationView['tone']> = {
+  pause: 'warning',
+  resume: 'neutral',
+  approve: 'good',
+  'approval-needed': 'warning',
+  'promotion-held': 'danger',
+};
+
 /**
- * The view of an operator's pause or resume: the title, what it means as the lead, By and Why, then service,
+ * The view of an operator's action or the promotion plan's call: the title, what it means as the lead, By and Why, then service,
  * versions, look and analysis as facts; no metrics, no plan. `dryRun` as for a decision. Pure; O(1).
  */
 export function operatorView(n: OperatorNotification, opts: { dryRun: boolean }): NotificationView {
@@ -194,7 +202,7 @@ export function operatorView(n: OperatorNotification, opts: { dryRun: boolean })
   const explained = explainOperator(note);
   const view: NotificationView = {
     title: explained.title,
-    tone: o.action === 'pause' ? 'warning' : 'neutral',
+    tone: TONE[o.action],
     reason: describeOperatorEffect(note),
     facts: [
       ...byHandFacts(o),

@@ -73,6 +73,7 @@ function failed(why: string, cause?: unknown): VigilError {
  * fails the step permanently. Runtime weights are lost on reload unless a `server-state-file` keeps them.
  */
 export const haproxyTrafficFactory: ConnectorFactory<HaproxyOptions> = {
+  setsShare: () => true,
   type: TYPE,
   kind: 'traffic',
   parse: (options) => parseOptions(TYPE, schema, options),

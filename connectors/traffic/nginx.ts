@@ -122,6 +122,7 @@ async function writeAtomic(path: string, text: string, mode: number): Promise<vo
  * `p% canary` and `* baseline`; 0 is exactly the rollback edit. The same share twice writes nothing.
  */
 export const nginxTrafficFactory: ConnectorFactory<NginxOptions> = {
+  setsShare: () => true,
   type: TYPE,
   kind: 'traffic',
   parse: (options) => parseOptions(TYPE, schema, options),

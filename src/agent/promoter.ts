@@ -3,112 +3,116 @@
  * service with a promotion plan, the pure rule (src/analysis/promotion.ts) says what to do, and this does it:
  * - `set-share`: the canary share is SET through the plan's connector (`setCanaryShare`, idempotent), recorded in the
  *   audit log (`promote-step`); a connector error holds the rollout where it is (`promote-step-failed`, logged at
- *   error) and the next look tries again: it never advances past a share that is not in place;
- * - `await-approval`: waits for `approve` (the API's `POST /api/v1/analyses/:id/approve`), recorded with who and why;
+ *   error, announced once as `promotion-held` by every notifier) and the next look tries again: it never advances past
+ *   a share that is not in place;
+ * - `await-approval`: announced once (`approval-needed`, with the analysis' link), then waits for `approve` (the API's
+ *   `POST /api/v1/analyses/:id/approve`, the CLI, the dashboard), recorded with who and why and announced;
  * - `complete`: the last step (100%) had its looks: the analysis is promoted (a decision by the promotion plan);
  * - a failing metric is the decision engine's: its rollback plan runs at once.
  * The analysis stays one analysis across the steps: the looks are stratified, so the moving split is already handled.
- * State is per analysis and in memory (a restart starts the plan again from its first share).
+ * Where a rollout stands is kept in the analysis (the registry's `keepPromotion`): checkpoints, restarts and cluster
+ * handovers carry it, and the srm guard is told each look's share from it. Only "a share is being set" is this
+ * process's.
  */
 import type { Logger } from 'pino';
-import type { LookEvent } from '../analysis/analysis-registry.js';
-import type { PromotionPlan, PromotionState } from '../analysis/promotion.js';
-import { initialPromotion, nextPromotion, shareSet } from '../analysis/promotion.js';
+import type { AnalysisRegistry, LookEvent } from '../analysis/analysis-registry.js';
+import type { PromotionPlan, PromotionRecord } from '../analysis/promotion.js';
+import { newPromotion, nextPromotion, promotionView, shareSet } from '../analysis/promotion.js';
 import type { VigilConfig } from '../config/schema.js';
-import type { ActionContext, Decision, PlanConnector } from '../contracts/index.js';
+import type { ActionContext, Decision, OperatorNotification, PlanConnector } from '../contracts/index.js';
 import type { AuditEntry } from '../decide/audit-replay.js';
 import type { OperateResult, Operator, OperatorAction } from './operator.js';
 
 export interface PromoterDeps {
   config: Readonly<VigilConfig>;
   connectors: ReadonlyMap<string, PlanConnector>;
+  registry: Pick<AnalysisRegistry, 'promotion' | 'keepPromotion' | 'get'>;
   audit: { append(entry: AuditEntry): Promise<void> };
   logger: Logger;
   dryRun: boolean;
   operate(id: string, action: OperatorAction, who: Operator): Promise<OperateResult>;
+  /** Announces an approval asked for, given, or a held step (the plan runner's `notifyOperator`). */
+  notify?(n: OperatorNotification): Promise<void>;
   now?: () => number;
 }
 
 export type ApproveResult =
   { status: 'done'; share: number } | { status: 'refused'; message: string } | { status: 'unknown' };
 
-interface Rollout {
-  plan: PromotionPlan;
-  state: PromotionState;
-  /** The share waiting for an approval, when one is awaited. */
-  awaiting?: number;
-  /** The last reason it did not move, logged when it changes. */
-  why?: string;
-  busy: boolean;
-}
-
 export interface Promoter {
   onLook(e: LookEvent): void;
   approve(id: string, who: Operator): Promise<ApproveResult>;
-  /** The share in place for a service's running analysis, in percent (undefined: none set). */
-  share(service: string): number | undefined;
-  /** Resolves when no share is being set. */
+  /** Resolves when no share is being set and no announcement is being enqueued. */
   settled(): Promise<void>;
 }
+
+/** Who the plan's own announcements are by. */
+const PLAN = { by: 'promotion plan', token: 'vigil' };
+
+type Announce = (
+  e: LookEvent['analysis'],
+  action: 'approve' | 'approval-needed' | 'promotion-held',
+  why: { reason: string; by?: string; token?: string },
+  promotion: NonNullable<OperatorNotification['promotion']>,
+) => Promise<void>;
 
 export function createPromoter(deps: PromoterDeps): Promoter {
   const plans = new Map<string, PromotionPlan>();
   for (const r of deps.config.rollouts) if (r.promote) plans.set(r.service, r.promote);
-  const rollouts = new Map<string, Rollout>();
-  const shares = new Map<string, number>();
+  const busy = new Set<string>();
   let inFlight: Promise<void> = Promise.resolve();
   const now = deps.now ?? Date.now;
   const minSamples = deps.config.analysis.minSamples;
+  const later = (id: string, work: () => Promise<void>): void => {
+    busy.add(id);
+    inFlight = inFlight.then(work).finally(() => busy.delete(id));
+  };
+  const announce = announcer(deps, now);
 
-  const act = (e: LookEvent, r: Rollout): void => {
+  const act = (e: LookEvent, plan: PromotionPlan, r: PromotionRecord): void => {
     const a = e.analysis;
     const facts = { look: a.look, samples: samplesOf(e), verdicts: a.verdicts };
     // a share that failed is tried again at the next look (the rule holds on it; the driver retries it)
     const { failed, ...state } = r.state;
+    if (failed && a.verdicts.some((v) => !v.shadow && v.phase === 'fail')) return;
     const action = failed
       ? { kind: 'set-share' as const, share: failed.share, step: r.state.step + 1 }
-      : nextPromotion(r.plan, state, facts, minSamples);
-    if (failed && action.kind === 'set-share' && a.verdicts.some((v) => !v.shadow && v.phase === 'fail')) return;
-    r.awaiting = action.kind === 'await-approval' ? action.share : undefined;
-    if (action.kind === 'set-share') {
-      r.busy = true;
-      inFlight = inFlight
-        .then(() => setShare(deps, shares, e, r, action.share, action.step))
-        .finally(() => (r.busy = false));
-      return;
-    }
+      : nextPromotion(plan, state, facts, minSamples);
+    if (action.kind === 'set-share')
+      return later(a.id, () => setShare({ ...deps, announce }, e, plan, action.share, action.step));
     if (action.kind === 'complete') {
-      r.busy = true;
-      const who = { by: 'promotion plan', reason: `every step done: ${r.plan.steps.join(' → ')}%`, token: 'vigil' };
-      inFlight = inFlight
-        .then(async () => void (await deps.operate(a.id, 'promote', who)))
-        .catch((err: unknown) =>
-          deps.logger.error({ analysis: a.id, err }, 'promotion: the promote after the last step failed'),
-        )
-        .finally(() => (r.busy = false));
-      return;
+      const who = { ...PLAN, reason: `every step done: ${plan.steps.join(' → ')}%` };
+      return later(a.id, async () => {
+        await deps.operate(a.id, 'promote', who).catch((err: unknown) => {
+          deps.logger.error({ analysis: a.id, err }, 'promotion: the promote after the last step failed');
+        });
+      });
     }
     const why = action.kind === 'await-approval' ? `waiting for an approval of ${action.share}%` : action.why;
     if (why !== r.why) deps.logger.info({ analysis: a.id, service: a.service }, `promotion: ${why}`);
-    r.why = why;
+    const awaiting = action.kind === 'await-approval' ? action.share : undefined;
+    const { awaiting: _was, ...rest } = r;
+    deps.registry.keepPromotion(a.id, { ...rest, why, ...(awaiting === undefined ? {} : { awaiting }) });
+    if (awaiting !== undefined && r.awaiting !== awaiting) {
+      const inPlace = promotionView(r).share;
+      const promotion = { share: awaiting, inPlace };
+      later(a.id, () =>
+        announce(a, 'approval-needed', { reason: `the plan waits for an approval of ${awaiting}%` }, promotion),
+      );
+    }
   };
 
   return {
     onLook(e) {
       const plan = plans.get(e.analysis.service);
-      if (plan === undefined) return;
-      if (e.analysis.phase !== 'running') {
-        rollouts.delete(e.analysis.id);
+      const { id } = e.analysis;
+      // decided: nothing more to move; paused by an operator: the share stays, the plan goes on once resumed
+      if (plan === undefined || e.analysis.phase !== 'running' || e.analysis.paused !== undefined || busy.has(id))
         return;
-      }
-      // paused by an operator: the share stays where it is, the plan goes on from there once resumed
-      if (e.analysis.paused !== undefined) return;
-      let r = rollouts.get(e.analysis.id);
-      if (r === undefined) rollouts.set(e.analysis.id, (r = { plan, state: initialPromotion(), busy: false }));
-      if (!r.busy) act(e, r);
+      act(e, plan, deps.registry.promotion(id) ?? newPromotion(plan));
     },
     async approve(id, who) {
-      const r = rollouts.get(id);
+      const r = deps.registry.promotion(id);
       if (r === undefined) return { status: 'unknown' };
       if (r.awaiting === undefined)
         return {
@@ -116,27 +120,53 @@ export function createPromoter(deps: PromoterDeps): Promoter {
           message: `${id} is not waiting for an approval (${r.why ?? 'nothing to approve'})`,
         };
       const share = r.awaiting;
-      await deps.audit.append({ type: 'approve', analysis: id, share, ...who, atUnixMs: now() });
-      r.state = { ...r.state, approved: [...r.state.approved, share] };
-      r.awaiting = undefined;
+      const { awaiting: _was, ...rest } = r;
+      const why = `${share}% approved by ${who.by}`;
+      // taken at once: a second approval meanwhile is refused, not recorded twice
+      deps.registry.keepPromotion(id, { ...rest, why, state: { ...r.state, approved: [...r.state.approved, share] } });
+      try {
+        await deps.audit.append({ type: 'approve', analysis: id, share, ...who, atUnixMs: now() });
+      } catch (err) {
+        deps.registry.keepPromotion(id, r); // not recorded: not approved
+        throw err;
+      }
+      const a = deps.registry.get(id);
+      if (a !== undefined) {
+        const promotion = { share, inPlace: promotionView(r).share };
+        inFlight = inFlight.then(() => announce(a, 'approve', who, promotion));
+      }
       return { status: 'done', share };
     },
-    share: (service) => shares.get(service),
     settled: () => inFlight,
   };
 }
 
-/** Sets a share through the plan's connector and records it; a failure holds the rollout (recorded, logged). */
+/** Announces the plan's calls (and an approval) through every notifier; a failure to enqueue is logged here. */
+function announcer(deps: PromoterDeps, now: () => number): Announce {
+  return async (a, action, why, promotion) => {
+    const operator = { action, ...PLAN, ...why, atUnixMs: now() };
+    const n: OperatorNotification = { kind: 'operator', operator, analysis: a, promotion, dryRun: deps.dryRun };
+    await deps
+      .notify?.(n)
+      .catch((err: unknown) =>
+        deps.logger.warn({ analysis: a.id, err }, `promotion: the ${action} announcement could not be enqueued`),
+      );
+  };
+}
+
+/**
+ * Sets a share through the plan's connector and records it (audit log, the analysis' record); a failure holds the
+ * rollout (recorded, logged, announced when the hold begins).
+ */
 async function setShare(
-  deps: PromoterDeps,
-  shares: Map<string, number>,
+  deps: PromoterDeps & { announce: Announce },
   e: LookEvent,
-  r: Rollout,
+  plan: PromotionPlan,
   share: number,
   step: number,
 ): Promise<void> {
   const a = e.analysis;
-  const connector = deps.connectors.get(r.plan.via);
+  const connector = deps.connectors.get(plan.via);
   const base = {
     analysis: a.id,
     service: a.service,
@@ -145,20 +175,31 @@ async function setShare(
     step,
     atUnixMs: (deps.now ?? Date.now)(),
   };
-  const log = deps.logger.child({ analysis: a.id, service: a.service, connector: r.plan.via });
+  const log = deps.logger.child({ analysis: a.id, service: a.service, connector: plan.via });
+  // the record as it is now (an approval may have come meanwhile)
+  const current = (): PromotionRecord => deps.registry.promotion(a.id) ?? newPromotion(plan);
   try {
     if (connector?.setCanaryShare === undefined)
-      throw new Error(`connector ${r.plan.via} cannot set a canary share (see docs/connectors.md)`);
+      throw new Error(`connector ${plan.via} cannot set a canary share (see docs/connectors.md)`);
     const res = await connector.setCanaryShare(share, contextOf(e, share, deps.dryRun, log));
-    await deps.audit.append({ type: 'promote-step', ...base, changed: res.changed, detail: res.detail });
-    r.state = shareSet(r.state, step, { look: a.look, samples: samplesOf(e), verdicts: a.verdicts });
-    shares.set(a.service, share);
+    await deps.audit.append({ type: 'promote-step', ...base, look: a.look, changed: res.changed, detail: res.detail });
+    const r = current();
+    const { awaiting: _a, why: _w, ...rest } = r;
+    const state = shareSet(r.state, step, { look: a.look, samples: samplesOf(e), verdicts: a.verdicts });
+    deps.registry.keepPromotion(a.id, { ...rest, state }, { percent: share, afterLook: a.look });
     log.info({ share, changed: res.changed }, `promotion: canary share ${share}%`);
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err);
-    r.state = { ...r.state, failed: { share, error } };
+    const r = current();
+    const first = r.state.failed?.share !== share; // a hold begins: announced once, not at every retry
+    const why = `held: the share ${share}% could not be set (${error})`;
+    deps.registry.keepPromotion(a.id, { ...r, why, state: { ...r.state, failed: { share, error } } });
     await deps.audit.append({ type: 'promote-step-failed', ...base, error }).catch(() => undefined);
     log.error({ share, error }, `promotion held: the canary share ${share}% could not be set`);
+    if (first) {
+      const promotion = { share, inPlace: promotionView(r).share, connector: plan.via, error };
+      await deps.announce(a, 'promotion-held', { reason: why }, promotion);
+    }
   }
 }
 

@@ -58,6 +58,7 @@ import { expire } from './expiry.js';
 import { lookPoints } from './look-history.js';
 import { decideAnalysis, LookRunner, snapshot } from './look-runner.js';
 import { isRefusal, manualDecision, pauseAnalysis, reconcilePause, unpauseAnalysis, type Refusal } from './manual.js';
+import type { PromotionRecord } from './promotion.js';
 export type { Refusal } from './manual.js';
 import { OpenTraces, requestKey, type CountedRequest } from './open-traces.js';
 
@@ -529,6 +530,33 @@ export class AnalysisRegistry {
     const out = done(true, decision);
     this.hooks.onDecision(decision);
     return out;
+  }
+
+  /** A running analysis' promotion record (promotion.ts), or undefined (no such running analysis, or no plan yet). */
+  promotion(id: string): Readonly<PromotionRecord> | undefined {
+    const found = this.find(id);
+    return found?.a.phase === 'running' ? found.a.promotion : undefined;
+  }
+
+  /**
+   * Keeps a running analysis' promotion record (the promoter's, after each look and each share set). With `share`:
+   * the share in place now, set after the look numbered `afterLook` (a ShareSpan: certain from the service's latest
+   * event time plus the allowed lateness). false: no such running analysis here.
+   */
+  keepPromotion(id: string, record: PromotionRecord, share?: { percent: number; afterLook: number }): boolean {
+    const found = this.find(id);
+    if (found === undefined || found.a.phase !== 'running') return false;
+    const { svc, a } = found;
+    const { intervalMs, allowedLatenessMs } = this.settings;
+    const shares = [...record.shares];
+    if (share !== undefined) {
+      const afterUnixMs = (a.startIndex + share.afterLook) * intervalMs;
+      const fromUnixMs = Math.max(afterUnixMs, svc.maxEndMs + allowedLatenessMs);
+      shares.push({ percent: share.percent, afterUnixMs, fromUnixMs });
+    }
+    a.promotion = { ...record, shares };
+    this.changeCount++;
+    return true;
   }
 
   /** A pause or unpause the audit log recorded after the last checkpoint (see manual.ts `reconcilePause`). */

@@ -8,6 +8,7 @@ import type { CohortBatch, CohortPair, Decision, Detector, MetricVerdict } from 
 import type { LimitHit, LimitName, LimitSettings } from '../limits/limits.js';
 import type { EvidenceSource } from './evidence-source.js';
 import type { Projection } from './indicators.js';
+import type { PromotionRecord } from './promotion.js';
 
 export interface MetricSetup {
   name: string;
@@ -118,6 +119,17 @@ export interface AnalysisSnapshot {
   /** Set while an operator holds the analysis's decisions (`POST /api/v1/analyses/:id/pause`): looks still run and
    *  are shown, nothing is decided until it is resumed. */
   paused?: OperatorNote;
+  /** Its promotion plan (rollouts[].promote): the shares, the one in place (null before the first), the one waiting
+   *  for an approval, the approved ones, and why it did not move at the last look. */
+  promotion?: PromotionView;
+}
+
+export interface PromotionView {
+  steps: number[];
+  share: number | null;
+  awaiting?: number;
+  approved: number[];
+  why?: string;
 }
 
 /** Who did something by hand, and why (verbatim), with the name of the API token used and when (wall clock). */
@@ -330,6 +342,8 @@ export interface Analysis {
   /** When an operator last paused it or lifted its pause (wall clock): the audit log's later entries win at a
    *  restart, older ones do not undo it. */
   operatedAtUnixMs?: number;
+  /** Its promotion plan's progress (rollouts[].promote), kept here so checkpoints and handovers carry it. */
+  promotion?: PromotionRecord;
 }
 
 /** A canary version's evidence before its analysis could start (no baseline yet), per look index. */

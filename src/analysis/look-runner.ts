@@ -30,6 +30,7 @@ import type { EvidenceSource } from './evidence-source.js';
 import { selectEvidence } from './evidence-source.js';
 import type { Projection } from './indicators.js';
 import { hasEvidence, projectLook } from './indicators.js';
+import { promotionView, windowShare } from './promotion.js';
 
 const NONE = Object.freeze({ baseline: 0, canary: 0 });
 
@@ -229,7 +230,11 @@ export class LookRunner {
     const own = this.metricInputs(a, spans, fromMetrics);
     a.look = index - a.startIndex + 1;
     const atUnixMs = (index + 1) * intervalMs;
-    const expected = this.settings.expectedCanaryShare?.(svc.name);
+    // the share the promotion plan set for this look's window (none while a change may have split it), else the config's
+    const configured = this.settings.expectedCanaryShare?.(svc.name);
+    const expected = a.promotion
+      ? windowShare(a.promotion.shares, index * intervalMs, atUnixMs, configured)
+      : configured;
     const input = {
       analysisId: a.id,
       look: a.look,
@@ -468,6 +473,7 @@ export function snapshot(
     verdicts: a.verdicts,
     ...(a.decision ? { decisionId: a.decision.id } : {}),
     ...(a.paused ? { paused: { ...a.paused } } : {}),
+    ...(a.promotion ? { promotion: promotionView(a.promotion) } : {}),
   };
 }
 

@@ -10,8 +10,13 @@
  * - A share that could not be set (connector error) holds the rollout where it is: it never advances past a share
  *   that is not in place.
  * - At the last step (100%), once its looks and samples are in, the rollout is complete: the agent promotes.
+ *
+ * Where a rollout stands is kept in the analysis itself (`Analysis.promotion`, a PromotionRecord), so a checkpoint, a
+ * restart and a cluster handover carry it. Each share set is a ShareSpan: the srm guard is told the share a look's
+ * window was served at (`windowShare`), and nothing for a window a change may have split.
  */
 import type { MetricVerdict } from '../contracts/index.js';
+import type { PromotionView } from './analysis-types.js';
 
 export interface PromotionPlan {
   via: string;
@@ -48,6 +53,70 @@ export type PromotionAction =
   | { kind: 'wait'; why: string }
   | { kind: 'hold'; why: string }
   | { kind: 'complete' };
+
+/**
+ * A canary share the plan set: the change happened after the look ending at `afterUnixMs` (requests before it were
+ * served at the earlier share) and is certain for requests ending from `fromUnixMs` on (the service's latest event
+ * time when the connector answered, plus the allowed lateness: what was still in flight then arrives within it).
+ */
+export interface ShareSpan {
+  percent: number;
+  afterUnixMs: number;
+  fromUnixMs: number;
+}
+
+/** A rollout as the analysis keeps it (plain data: checkpoints serialise it). */
+export interface PromotionRecord {
+  /** The plan's shares (what the dashboard shows as "step 2 of 5"). */
+  steps: readonly number[];
+  state: PromotionState;
+  /** The share waiting for an approval, while one is awaited. */
+  awaiting?: number;
+  /** Why it did not move at the last look ("1 of 6 looks at 5%"), absent once it moved. */
+  why?: string;
+  /** Every share set, oldest first (at most one per step: bounded by the plan). */
+  shares: ShareSpan[];
+}
+
+/** What the API and the dashboard show of a rollout. */
+export function promotionView(r: PromotionRecord): PromotionView {
+  const { step, approved } = r.state;
+  return {
+    steps: [...r.steps],
+    share: step < 0 ? null : (r.steps[step] ?? null),
+    ...(r.awaiting === undefined ? {} : { awaiting: r.awaiting }),
+    approved: [...approved],
+    ...(r.why === undefined ? {} : { why: r.why }),
+  };
+}
+
+/** The record of a plan before its first share. */
+export function newPromotion(plan: PromotionPlan): PromotionRecord {
+  return { steps: [...plan.steps], state: initialPromotion(), shares: [] };
+}
+
+/**
+ * The expected canary share (a fraction strictly between 0 and 1) of the requests of a look's window [startMs,
+ * endMs): the share set before the window started and not changed before it ended; `before` (the config's, or
+ * undefined) for a window that ended before the first change; undefined for a window a change may have split, and
+ * at 0% or 100% (nothing to test). O(shares).
+ */
+export function windowShare(
+  shares: readonly ShareSpan[],
+  startMs: number,
+  endMs: number,
+  before: number | undefined,
+): number | undefined {
+  for (let i = shares.length - 1; i >= 0; i--) {
+    const s = shares[i]!;
+    if (startMs < s.fromUnixMs) continue;
+    const next = shares[i + 1];
+    if (next !== undefined && endMs > next.afterUnixMs) return undefined;
+    return s.percent > 0 && s.percent < 100 ? s.percent / 100 : undefined;
+  }
+  const first = shares[0];
+  return first === undefined || endMs <= first.afterUnixMs ? before : undefined;
+}
 
 export function initialPromotion(): PromotionState {
   return { step: -1, sinceLook: 0, samplesAtStep: { baseline: 0, canary: 0 }, approved: [] };

@@ -2,7 +2,8 @@
  * The AnalysisRegistry settings of a config: the ONE place they are derived, for the agent (with its plans
  * and action mode) and for dry pipelines (backtest: no plans, dry-run), so a backtest measures the config
  * the agent would run. `expectedCanaryShare` is the config's (`rollouts[].expectedCanaryShare`), so a
- * sample-ratio guard sees what it would see in production.
+ * sample-ratio guard sees what it would see in production; a promotion plan's shares override it per look (the
+ * analysis' own record: look-runner.ts, promotion.ts `windowShare`).
  */
 import { createHash } from 'node:crypto';
 import type { LoadedConfig } from '../config/load.js';

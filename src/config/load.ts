@@ -437,7 +437,34 @@ function checkConnectors(
   );
   checkConnectorSection(ctx, 'notifiers', asList(substituted.notifiers), registries.notifiers);
   checkPlans(substituted, planConnectorNames, add);
+  checkPromotionVia(substituted, ctx);
   return ctx.connectorOptions;
+}
+
+/** A promotion plan's `via` can set a canary share (its factory says so for its options: flagd needs canaryVariant). */
+function checkPromotionVia(substituted: Record<string, unknown>, ctx: ConnectorCheck): void {
+  const types = new Map<string, string>();
+  for (const c of asList(substituted.connectors)) {
+    const name = asString(asObject(c)?.name);
+    const type = asString(asObject(c)?.type);
+    if (name !== undefined && type !== undefined) types.set(name, type);
+  }
+  asList(substituted.rollouts).forEach((r, i) => {
+    const via = asString(asObject(asObject(r)?.promote)?.via);
+    const type = via === undefined ? undefined : types.get(via);
+    const factory = type === undefined ? undefined : ctx.registries.planConnectors.get(type);
+    // an unknown connector or type, or options that did not parse, are reported on their own
+    if (via === undefined || factory === undefined || !ctx.connectorOptions.has(via)) return;
+    if (factory.setsShare?.(ctx.connectorOptions.get(via)) === true) return;
+    const flagd = type === 'flagd' ? ': give it options.canaryVariant (the variant that serves the canary)' : '';
+    ctx.add(
+      'VIGIL_ERR_CONFIG_INVALID',
+      ['rollouts', i, 'promote', 'via'],
+      `promote.via names connector "${via}" (type ${type}), which cannot set a canary share${flagd}`,
+      'use a connector that can: nginx, haproxy, flagd with canaryVariant, or noop of kind traffic or flag (docs/connectors.md "Canary share")',
+      CONNECTORS_DOC,
+    );
+  });
 }
 
 type ConnectorSection = 'connectors' | 'notifiers';

@@ -77,11 +77,13 @@ export interface DecisionNotification {
 }
 
 /**
- * What an operator did by hand to an analysis that is not a decision: `pause` (its looks still run, nothing is
- * decided until it is resumed) and `resume` (the pause lifted, or a decided version let be analysed again). Rollback
- * and promote by hand are decisions (`Decision.manual`) and go out as `decision` notifications.
+ * What happened to an analysis that is not a decision: an operator's `pause` (its looks still run, nothing is decided
+ * until it is resumed), `resume` (the pause lifted, or a decided version let be analysed again) or `approve` (a step of
+ * its promotion plan allowed); or its promotion plan's (issue 17) `approval-needed` (a step waits for a person) and
+ * `promotion-held` (a share could not be set: the rollout holds). Rollback and promote by hand are decisions
+ * (`Decision.manual`) and go out as `decision` notifications.
  */
-export type OperatorNotificationAction = 'pause' | 'resume';
+export type OperatorNotificationAction = 'pause' | 'resume' | 'approve' | 'approval-needed' | 'promotion-held';
 
 /** The analysis an operator acted on, as it stood after the action. */
 export interface OperatorNotificationAnalysis {
@@ -95,12 +97,18 @@ export interface OperatorNotificationAnalysis {
   why: string;
 }
 
-/** An operator paused or resumed an analysis (the API's `pause` / `resume`), after the audit log recorded it. */
+/**
+ * An operator paused, resumed or approved (the API's `pause` / `resume` / `approve`), after the audit log recorded it;
+ * or the promotion plan asks for an approval or holds (`by` is "promotion plan", `token` "vigil").
+ */
 export interface OperatorNotification {
   kind: 'operator';
   /** What was done, by whom, why (verbatim), with which API token (its name) and when (wall clock). */
   operator: NonNullable<Decision['manual']> & { action: OperatorNotificationAction };
   analysis: OperatorNotificationAnalysis;
+  /** For the promotion plan's notifications: the share approved, awaited or not set (percent), the share in place
+   *  (null before the first) and, when held, the connector and its error (no secrets). */
+  promotion?: { share: number; inPlace: number | null; connector?: string; error?: string };
   /** The analysis' decisions change nothing (actions.mode: dry-run); the plan runner's kill switch also applies. */
   dryRun: boolean;
   /** Link to the analysis in Vigil's API, when the API has a public URL configured. */
@@ -141,4 +149,7 @@ export interface ConnectorFactory<O = unknown> {
   readonly kind: AnyConnector['kind'];
   parse(options: unknown): O;
   create(name: string, options: O, deps: ConnectorDeps): AnyConnector;
+  /** Whether the connectors it creates with these (parsed) options have `setCanaryShare`: `vigil validate` refuses a
+   *  promotion plan's `via` that cannot move a share. Absent: never. */
+  setsShare?(options: O): boolean;
 }

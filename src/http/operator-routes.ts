@@ -71,9 +71,16 @@ function registerApproveRoute(api: FastifyInstance, deps: OperatorRouteDeps): vo
         message:
           'send JSON {"by": "<who>", "reason": "<why>"}: an approval lets the promotion plan set the share it waits at, recorded in the audit log with who and why',
       });
+    const { id } = req.params;
     const r = deps.approve
-      ? await deps.approve(req.params.id, { ...body.data, token: deps.callerName(req) })
+      ? await deps.approve(id, { ...body.data, token: deps.callerName(req) })
       : ({ status: 'unknown' } as const);
+    if (r.status === 'unknown' && deps.forward) {
+      // cluster mode: the replica that owns the service's analyses answers
+      const path = `/api/v1/analyses/${encodeURIComponent(id)}/approve`;
+      const answered = await deps.forward(req, path, JSON.stringify(body.data));
+      if (answered) return reply.code(answered.status).send(answered.body);
+    }
     if (r.status === 'unknown')
       return reply.code(404).send({ error: 'not found', message: `no promotion plan runs for ${req.params.id}` });
     if (r.status === 'refused') return reply.code(409).send({ error: 'conflict', message: r.message });

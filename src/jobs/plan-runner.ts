@@ -237,6 +237,7 @@ function operatorNotificationOf(n: OperatorNotification, link: string | undefine
     analysis: { id, service, canaryVersion, baselineVersion, look, phase, why },
     dryRun: n.dryRun,
     ...(link === undefined ? {} : { link }),
+    ...(n.promotion === undefined ? {} : { promotion: { ...n.promotion } }),
   };
 }
 

@@ -97,6 +97,8 @@ connectors:
   - { name: flag-off, type: noop, options: { kind: flag } }
   - { name: shift-traffic, type: noop, options: { kind: traffic } }
 plan: [flag-off, shift-traffic]
+rollouts:
+  - { service: promo, promote: { via: shift-traffic, steps: [10, 100], minLooksPerStep: 1, approve: [100] } }
 `,
       'dashboard',
     );
@@ -377,6 +379,42 @@ plan: [flag-off, shift-traffic]
     await expect
       .poll(() => page.locator('#drills li').allInnerTexts(), { timeout: 10_000 })
       .toEqual([expect.stringMatching(/^payments: last drill \d+ s ago, passed in [\d.]+ s$/)]);
+  });
+
+  it('a promotion plan waiting for an approval: its steps and banner on the page; Approve step records who and why', async () => {
+    const promo = generator('promo', 0.01, 7);
+    const emit = async (from: number, to: number) => {
+      for (let k = from; k < to; k++) await promo.emit(t0 + k * STEP, STEP, { baseline: PER_STEP, canary: PER_STEP });
+      await started.agent.settle();
+    };
+    const promotion = () => started.agent.registry.get('promo:1.1.0')?.promotion;
+    // 10% after the first look, then the 100% gate once 10% had its look and samples
+    await emit(0, 8);
+    await expect.poll(() => promotion()?.awaiting, { timeout: 10_000 }).toBe(100);
+    await page.goto(`${started.apiUrl}/analyses/${encodeURIComponent('promo:1.1.0')}`);
+    await expect
+      .poll(() => page.locator('#awaiting-banner').innerText(), { timeout: 10_000 })
+      .toContain('Waiting for an approval of 100%');
+    expect(await page.locator('#promotion li.step').allInnerTexts()).toEqual(['10%', '100% (approval?)']);
+    expect(await page.locator('#promotion li.step.current').innerText()).toBe('10%');
+    expect(await page.locator('#approve-button').isVisible()).toBe(true);
+    const reason = 'error budget fine at 10%: go to 100';
+    await page.fill('textarea[name="reason"]', reason);
+    await page.click('#approve-button');
+    await expect
+      .poll(() => page.locator('form.actions output').innerText())
+      .toBe('Done: 100% approved by alice; the plan sets it at its next look.');
+    const approvals = auditEntries(join(started.dir, 'audit.jsonl')).filter((e) => e.type === 'approve');
+    expect(approvals).toEqual([
+      expect.objectContaining({ analysis: 'promo:1.1.0', share: 100, by: 'alice', reason, token: 'alice' }),
+    ]);
+    await expect.poll(() => page.locator('#approve-button').isVisible()).toBe(false);
+    // the next looks set 100%: the page shows it in place, approved
+    await emit(8, 12);
+    await expect.poll(() => promotion()?.share, { timeout: 10_000 }).toBe(100);
+    await expect
+      .poll(() => page.locator('#promotion li.step.current').innerText(), { timeout: 10_000 })
+      .toBe('100% ✓ approved');
   });
 
   it('a read-only token sees the plots but no action buttons', async () => {

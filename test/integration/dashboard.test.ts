@@ -226,7 +226,9 @@ describe('writes authenticated by the cookie', () => {
     expect(actions).toContain('<input name="by" required maxlength="200" value="oncall-alice"');
     expect(
       [...actions.matchAll(/<button class="act[^"]*" type="submit" name="action" value="(\w+)"/g)].map((m) => m[1]),
-    ).toEqual(['pause', 'resume', 'rollback', 'promote']);
+    ).toEqual(['pause', 'resume', 'rollback', 'promote', 'approve']);
+    // the approval button shows only while a promotion plan waits for one (dashboard.js)
+    expect(actions).toMatch(/value="approve" id="approve-button" hidden/);
   });
 });
 

@@ -83,13 +83,13 @@ ${NOSCRIPT}<div id="summary"><section class="card"><h1>${esc(id)}</h1></section>
 
 function actions(ctx: PageContext): string {
   if (!ctx.caller.scopes.includes('operate'))
-    return `<section class="card" id="actions"><h2>Actions</h2><p class="small" id="read-only">Read only: ${ctx.open ? 'this API' : `the token ${esc(ctx.caller.name)}`} has the scopes [${esc(ctx.caller.scopes.join(', '))}]; pausing, resuming, rolling back or promoting needs <code>operate</code>.</p></section>`;
+    return `<section class="card" id="actions"><h2>Actions</h2><p class="small" id="read-only">Read only: ${ctx.open ? 'this API' : `the token ${esc(ctx.caller.name)}`} has the scopes [${esc(ctx.caller.scopes.join(', '))}]; pausing, resuming, rolling back, promoting or approving a promotion step needs <code>operate</code>.</p></section>`;
   const by = ctx.open ? '' : esc(ctx.caller.name);
   return `<section class="card" id="actions"><h2>Actions</h2>
 <form class="actions" id="actions-form" method="post">
 <label>by<input name="by" required maxlength="200" value="${by}" autocomplete="name"></label>
 <label>reason (recorded verbatim in the audit log)<textarea name="reason" required maxlength="2000" placeholder="why, for whoever reads the audit log"></textarea></label>
-<div class="buttons"><button class="act" type="submit" name="action" value="pause">Pause</button><button class="act" type="submit" name="action" value="resume">Resume</button><button class="act rollback" type="submit" name="action" value="rollback">Roll back</button><button class="act promote" type="submit" name="action" value="promote">Promote</button></div>
+<div class="buttons"><button class="act" type="submit" name="action" value="pause">Pause</button><button class="act" type="submit" name="action" value="resume">Resume</button><button class="act rollback" type="submit" name="action" value="rollback">Roll back</button><button class="act promote" type="submit" name="action" value="promote">Promote</button><button class="act approve" type="submit" name="action" value="approve" id="approve-button" hidden title="let the promotion plan set the share it waits at">Approve step</button></div>
 <output class="answer" role="status"></output>
 </form></section>`;
 }

@@ -71,6 +71,13 @@ td { padding: 9px 10px; border-bottom: 1px solid var(--grid); vertical-align: to
 .why-line { margin: 10px 0 0; color: var(--muted); }
 .banner { border-radius: 6px; padding: 8px 12px; margin-top: 12px; }
 .banner.paused { background: var(--paused-bg); color: #4d2d00; border: 1px solid #d4a72c; }
+.banner.awaiting { background: var(--paused-bg); color: #4d2d00; border: 1px solid #d4a72c; }
+.promotion { margin-top: 12px; }
+.promotion ol.steps { list-style: none; display: flex; flex-wrap: wrap; gap: 6px; padding: 0; margin: 6px 0; }
+.promotion .step { border: 1px solid var(--line); border-radius: 12px; padding: 1px 10px; font-size: 12px; color: var(--muted); }
+.promotion .step.done { background: #eef1f4; }
+.promotion .step.current { border-color: #1a7f37; color: #1a7f37; font-weight: 600; }
+.promotion .step.awaiting { border-color: #d4a72c; color: #4d2d00; font-weight: 600; }
 .plot { margin: 0 0 6px; }
 .plot h2 { display: flex; flex-wrap: wrap; align-items: baseline; gap: 4px 14px; }
 .plot h2 .small { font-weight: 400; }

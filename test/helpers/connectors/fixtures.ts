@@ -161,7 +161,7 @@ export function operatorNotification(
   overrides: {
     operator?: Partial<OperatorNotification['operator']>;
     analysis?: Partial<OperatorNotification['analysis']>;
-  } & Partial<Pick<OperatorNotification, 'dryRun' | 'link'>> = {},
+  } & Partial<Pick<OperatorNotification, 'dryRun' | 'link' | 'promotion'>> = {},
 ): OperatorNotification {
   const { operator, analysis, ...rest } = overrides;
   return {
@@ -183,13 +183,34 @@ export function operatorNotification(
   };
 }
 
-/** Every kind of notification: a decision's three, a rollback by hand, an operator's pause and resume. */
+/** The promotion plan's calls (issue 17): it waits for an approval of 50% at 25%, or could not set 50%. */
+export function promotionNotification(action: 'approval-needed' | 'promotion-held' | 'approve'): OperatorNotification {
+  const plan = { by: 'promotion plan', token: 'vigil' };
+  if (action === 'approve')
+    return operatorNotification({ operator: { action }, promotion: { share: 50, inPlace: 25 } });
+  if (action === 'approval-needed')
+    return operatorNotification({
+      operator: { action, ...plan, reason: 'the plan waits for an approval of 50%' },
+      analysis: { why: 'waiting for an approval of 50%' },
+      promotion: { share: 50, inPlace: 25 },
+    });
+  return operatorNotification({
+    operator: { action, ...plan, reason: 'held: the share 50% could not be set (nginx -t failed)' },
+    promotion: { share: 50, inPlace: 25, connector: 'router', error: 'nginx -t failed' },
+  });
+}
+
+/** Every kind of notification: a decision's three, a rollback by hand, an operator's pause, resume and approval, the
+ *  promotion plan's call for an approval and its hold. */
 export function everyKind(): Notification[] {
   return [
     ...everyNotification(),
     { kind: 'decision', decision: manualRollback() },
     operatorNotification(),
     operatorNotification({ operator: { action: 'resume' }, analysis: { phase: 'rollback' } }),
+    promotionNotification('approve'),
+    promotionNotification('approval-needed'),
+    promotionNotification('promotion-held'),
   ];
 }
 

@@ -4,6 +4,7 @@ import {
   nextPromotion,
   shareSet,
   type LookFacts,
+  windowShare,
   type PromotionPlan,
 } from '../../../src/analysis/promotion.js';
 import type { MetricVerdict } from '../../../src/contracts/index.js';
@@ -77,10 +78,17 @@ describe('promotion plans: the step rule', () => {
   });
 });
 
+/** Connectors that cannot set a share: a webhook, a deployer noop, a flagd flag without canaryVariant. */
+const OTHERS = [
+  '{ name: hook, type: webhook, options: { url: "http://127.0.0.1:9/hook" } }',
+  '{ name: deploy, type: noop, options: { kind: deployer } }',
+  '{ name: flag, type: flagd, options: { path: /tmp/flags.json, flag: checkout, variant: "off" } }',
+].join(', ');
+
 describe('rollouts[].promote in the config', () => {
   const load = (promote: string) =>
     parseConfig(
-      `connectors: [{ name: router, type: noop, options: { kind: traffic } }]\nplan: [router]\nrollouts:\n  - service: checkout\n    promote: ${promote}\n`,
+      `connectors: [{ name: router, type: noop, options: { kind: traffic } }, ${OTHERS}]\nplan: [router]\nrollouts:\n  - service: checkout\n    promote: ${promote}\n`,
       'p.yaml',
       BUILTIN_REGISTRIES,
       {},
@@ -98,6 +106,13 @@ describe('rollouts[].promote in the config', () => {
     ['{ via: router, steps: [5, 1, 100] }', 'rollouts[0].promote.steps', 'steps must increase'],
     ['{ via: router, steps: [5, 50] }', 'rollouts[0].promote.steps', 'the last step must be 100'],
     ['{ via: router, steps: [5, 100], approve: [50] }', 'rollouts[0].promote.approve', 'one of steps'],
+    [
+      '{ via: hook, steps: [5, 100] }',
+      'rollouts[0].promote.via',
+      '"hook" (type webhook), which cannot set a canary share',
+    ],
+    ['{ via: deploy, steps: [5, 100] }', 'rollouts[0].promote.via', 'use a connector that can: nginx, haproxy'],
+    ['{ via: flag, steps: [5, 100] }', 'rollouts[0].promote.via', 'give it options.canaryVariant'],
   ])('refuses %s, naming the key and the fix', (promote, key, message) => {
     expect(() => load(promote)).toThrow(message);
     try {
@@ -105,5 +120,35 @@ describe('rollouts[].promote in the config', () => {
     } catch (e) {
       expect(String((e as Error).message)).toContain(key);
     }
+  });
+});
+
+describe('windowShare: the share a look was served at, for the srm guard', () => {
+  // 5% set after the look ending at 100 s, certain from 103 s (latest event time 102 s + 1 s lateness); 25% after
+  // the look ending at 160 s, certain from 171 s
+  const shares = [
+    { percent: 5, afterUnixMs: 100_000, fromUnixMs: 103_000 },
+    { percent: 25, afterUnixMs: 160_000, fromUnixMs: 171_000 },
+  ];
+  it('before the first change: the config share (or none)', () => {
+    expect(windowShare(shares, 90_000, 100_000, 0.5)).toBe(0.5);
+    expect(windowShare(shares, 90_000, 100_000, undefined)).toBeUndefined();
+    expect(windowShare([], 0, 10_000, 0.2)).toBe(0.2);
+  });
+  it('a window a change may have split: none', () => {
+    expect(windowShare(shares, 100_000, 110_000, 0.5)).toBeUndefined(); // 5% set somewhere in [100 s, 103 s]
+    expect(windowShare(shares, 160_000, 170_000, 0.5)).toBeUndefined();
+    expect(windowShare(shares, 170_000, 180_000, 0.5)).toBeUndefined(); // starts before 25% is certain
+    expect(windowShare(shares, 150_000, 170_000, 0.5)).toBeUndefined(); // 25% set after 160 s
+  });
+  it('a window wholly at one share: that share as a fraction', () => {
+    expect(windowShare(shares, 110_000, 120_000, 0.5)).toBe(0.05);
+    expect(windowShare(shares, 150_000, 160_000, 0.5)).toBe(0.05);
+    expect(windowShare(shares, 180_000, 190_000, 0.5)).toBe(0.25);
+  });
+  it('0% and 100% leave nothing to test', () => {
+    const all = [...shares, { percent: 100, afterUnixMs: 200_000, fromUnixMs: 201_000 }];
+    expect(windowShare(all, 210_000, 220_000, 0.5)).toBeUndefined();
+    expect(windowShare([{ percent: 0, afterUnixMs: 0, fromUnixMs: 0 }], 10_000, 20_000, 0.5)).toBeUndefined();
   });
 });

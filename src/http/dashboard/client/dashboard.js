@@ -145,6 +145,9 @@ function analysisPage(id) {
     const steps = plan?.steps ?? [];
     document.title = `${a.service} ${a.canaryVersion} · Vigil`;
     show('summary', summaryView(a, Date.now()));
+    // the Approve button while a promotion plan waits for an approval of this running analysis
+    const approve = document.getElementById('approve-button');
+    if (approve) approve.hidden = !(a.phase === 'running' && a.promotion?.awaiting !== undefined);
     const key = `${looked}|${decision ? 'd' : ''}|${plan?.state ?? ''}|${steps.filter((p) => p.status !== 'not run').length}`;
     if (key !== drawn) show('plots', plotsView(a, looks, decision, steps));
     drawn = key;
@@ -155,7 +158,7 @@ function analysisPage(id) {
   if (form) form.addEventListener('submit', (ev) => act(ev, form, base, refresh));
 }
 
-const DONE = { pause: 'paused', resume: 'resumed', rollback: 'rolled back', promote: 'promoted' };
+const DONE = { pause: 'paused', resume: 'resumed', rollback: 'rolled back', promote: 'promoted', approve: 'approved' };
 
 /** Sends the action of the button pressed, with who and why, and shows the answer (409s too). */
 async function act(ev, form, base, refresh) {
@@ -181,7 +184,11 @@ async function act(ev, form, base, refresh) {
     if (res.ok) {
       out.className = 'answer ok';
       out.textContent =
-        body.changed === false ? `Nothing changed (already ${DONE[action]}).` : `Done: ${DONE[action]} by ${by}.`;
+        action === 'approve'
+          ? `Done: ${body.approved}% approved by ${by}; the plan sets it at its next look.`
+          : body.changed === false
+            ? `Nothing changed (already ${DONE[action]}).`
+            : `Done: ${DONE[action]} by ${by}.`;
       form.elements.reason.value = '';
     } else {
       out.className = 'answer error';

@@ -186,6 +186,44 @@ export function summaryView(a, now) {
           'Looks still run and are plotted; nothing is decided until it is resumed.',
         )
       : null,
+    promotionView(a),
+  );
+}
+
+/**
+ * The promotion plan's progress (rollouts[].promote): each share as a step (done, in place, waiting for an approval,
+ * to come), then why it did not move at the last look; a step waiting for an approval is a banner that says how to give
+ * it (the Approve button of the actions, or the CLI).
+ * @param {{ id: string, phase: string, promotion?: { steps: number[], share: number | null, awaiting?: number, approved: number[], why?: string } }} a
+ */
+export function promotionView(a) {
+  const p = a.promotion;
+  if (!p) return null;
+  const at = p.share === null ? -1 : p.steps.indexOf(p.share);
+  /** @param {number} share @param {number} i */
+  const step = (share, i) => {
+    const state = i < at ? 'done' : i === at ? 'current' : share === p.awaiting ? 'awaiting' : 'next';
+    const gate = p.approved.includes(share) ? ' ✓ approved' : share === p.awaiting ? ' (approval?)' : '';
+    return h('li', { class: `step ${state}`, 'data-share': String(share) }, `${share}%${gate}`);
+  };
+  return h(
+    'div',
+    { class: 'promotion', id: 'promotion' },
+    h('strong', {}, 'Promotion plan '),
+    h('span', { class: 'small' }, p.share === null ? 'no share set yet' : `canary share ${p.share}%`),
+    h('ol', { class: 'steps' }, p.steps.map(step)),
+    p.awaiting !== undefined && a.phase === 'running'
+      ? h(
+          'div',
+          { class: 'banner awaiting', id: 'awaiting-banner' },
+          h('strong', {}, `Waiting for an approval of ${p.awaiting}%`),
+          '. Approve below (with who and why), or ',
+          h('code', {}, `vigil approve ${a.id} --by <who> --reason <why>`),
+          '.',
+        )
+      : p.why && a.phase === 'running'
+        ? h('p', { class: 'small', id: 'promotion-why' }, p.why)
+        : null,
   );
 }
 

@@ -23,6 +23,7 @@ import {
   latencyInconclusive,
   manualRollback,
   operatorNotification,
+  promotionNotification,
   rollbackDecision,
   shadowFail,
 } from '../../../helpers/connectors/fixtures.js';
@@ -236,6 +237,29 @@ describe('actions by hand', () => {
     );
     expect(decided.lines[2]).toBe(
       'The earlier decision (promote) stands; canary v1.8.0 can be analysed again: a new analysis starts with its next requests.',
+    );
+  });
+
+  it("the promotion plan's calls: an approval asked for (and how to give it), given, and a held step", () => {
+    expect(explainOperator(promotionNotification('approval-needed'))).toEqual({
+      title: 'checkout canary v1.8.0: promotion to 50% waits for an approval',
+      lines: [
+        'Why: the plan waits for an approval of 50%',
+        'By: promotion plan (token vigil), at 2026-01-01T00:01:05.000Z.',
+        "The canary stays at 25% until someone approves 50%: the dashboard's Approve, " +
+          '`vigil approve checkout --by <who> --reason <why>`, or POST /api/v1/analyses/checkout/approve.',
+        'checkout: canary v1.8.0 vs baseline v1.7.3, look 7, analysis checkout.',
+        'Details: https://vigil.example.com/api/v1/analyses/checkout',
+      ],
+    });
+    const approved = explainOperator(promotionNotification('approve'));
+    expect(approved.title).toBe('checkout canary v1.8.0: promotion to 50% approved by alice');
+    expect(approved.lines[2]).toBe('The promotion plan sets the canary share to 50% at its next look.');
+    const held = explainOperator(promotionNotification('promotion-held'));
+    expect(held.title).toBe('checkout canary v1.8.0: promotion HELD at 25%: 50% could not be set');
+    expect(held.lines[2]).toBe(
+      'Connector router failed: nginx -t failed. The canary stays at 25%: the plan tries 50% again at each look and ' +
+        'never goes past a share that is not in place; fix the connector, or roll back by hand.',
     );
   });
 
