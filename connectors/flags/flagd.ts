@@ -14,6 +14,7 @@ import {
   setFlagMember,
   splitTargeting,
   type FlagdFlag,
+  type FractionalSplit,
 } from './flagd-document.js';
 import { checkShare, shareDetail, shareOf, shareWeights } from '../shared/share.js';
 import { keyOption } from './flag-options.js';
@@ -78,6 +79,8 @@ interface FlagdState {
   file: string;
   text: string;
   flag: FlagdFlag;
+  /** With `canaryVariant`: the flag's canary split (what `setCanaryShare` writes), when its targeting is one. */
+  split?: FractionalSplit;
 }
 
 /**
@@ -127,7 +130,9 @@ async function atomicReplace(file: string, before: string, text: string, signal:
 
 /**
  * The OpenFeature flagd flag-definition file: the rollback state is "flag `flag` has defaultVariant
- * `variant`" (the baseline's variant). The file is edited in place textually (flagd-document.ts: every
+ * `variant`" (the baseline's variant) and, with `canaryVariant`, a canary split in its targeting (the one
+ * `setCanaryShare` writes, e.g. left at 25% by a promotion plan) has the canary at weight 0, since the split
+ * decides before defaultVariant. The file is edited in place textually (flagd-document.ts: every
  * other byte stays as it was) and replaced atomically (temp file + rename), which flagd's file watcher
  * picks up. `variant` must be one of the flag's variants, otherwise the step fails permanently. A flag
  * with targeting rules keeps them: they decide before defaultVariant for the contexts they match (the
@@ -167,26 +172,46 @@ export const flagdFactory: ConnectorFactory<FlagdOptions> = {
           { details: { vendor: VENDOR } },
         );
       }
-      return { file, text, flag };
+      const split = o.canaryVariant === undefined ? undefined : readSplit(flag.targeting, o.canaryVariant, o.variant);
+      return { file, text, flag, ...(split === undefined ? {} : { split }) };
     }
+
+    /** The targeting a rollback writes: the split with the canary at 0 (as `setCanaryShare(0)`), when it has more. */
+    const zeroSplit = (s: FlagdState): unknown => {
+      if (s.split === undefined || s.split.canary === 0 || o.canaryVariant === undefined) return undefined;
+      const { canary, baseline } = shareWeights(0, 1_000_000);
+      return splitTargeting({ ...s.split, canary, baseline }, o.canaryVariant, o.variant);
+    };
 
     const setter: StateSetter<FlagdState> = {
       vendor: VENDOR,
       read: (ctx) => read(ctx.signal),
-      isSet: (s) => s.flag.defaultVariant === o.variant,
+      // a canary split a promotion plan left (setCanaryShare) is part of the rollback: its canary goes to 0
+      isSet: (s) => s.flag.defaultVariant === o.variant && zeroSplit(s) === undefined,
       describe: (s) =>
-        typeof s.flag.defaultVariant === 'string'
+        (typeof s.flag.defaultVariant === 'string'
           ? `${where} has defaultVariant "${s.flag.defaultVariant}"`
-          : `${where} has no defaultVariant`,
-      describeWrite: () => `set defaultVariant of ${where} to "${o.variant}" (temp file + rename)`,
+          : `${where} has no defaultVariant`) +
+        (s.split === undefined ? '' : ` and targeting ${JSON.stringify(s.flag.targeting)}`),
+      describeWrite: (s) => {
+        const zero = zeroSplit(s);
+        const edits = [
+          ...(s.flag.defaultVariant === o.variant ? [] : [`defaultVariant of ${where} to "${o.variant}"`]),
+          ...(zero === undefined ? [] : [`targeting of ${where} to ${JSON.stringify(zero)}`]),
+        ];
+        return `set ${edits.join(' and ')} (temp file + rename)`;
+      },
       caveat: (s) => {
         const notes: string[] = [];
-        if (s.flag.hasTargeting) notes.push('its targeting rules still decide for the contexts they match');
+        if (s.flag.hasTargeting && s.split === undefined)
+          notes.push('its targeting rules still decide for the contexts they match');
         if (s.flag.state === 'DISABLED') notes.push('the flag is DISABLED, so flagd does not serve it');
         return notes.length > 0 ? notes.join('; ') : undefined;
       },
       async write(s, ctx) {
-        const next = setDefaultVariant(s.text, o.path, o.flag, o.variant);
+        const zero = zeroSplit(s);
+        let next = s.flag.defaultVariant === o.variant ? s.text : setDefaultVariant(s.text, o.path, o.flag, o.variant);
+        if (zero !== undefined) next = setFlagMember(next, o.path, o.flag, 'targeting', zero);
         try {
           await atomicReplace(s.file, s.text, next, ctx.signal);
         } catch (err) {

@@ -12,11 +12,11 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { FlagdCore } from '@openfeature/flagd-core';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { type FlagdOptions, flagdFactory } from '../../../../connectors/flags/flagd.js';
 import { connectorConformance, type StatefulPeer } from '../../../helpers/connectors/conformance.js';
 import { actionContext, asPlan, deps, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
+import { flagdCore as flagd, variantHits } from '../../../helpers/flagd-core.js';
 import { rejection } from '../../../helpers/rejection.js';
 
 const FIXTURE = readFileSync(new URL('../../../../fixtures/flags/flagd-flags.json', import.meta.url), 'utf8');
@@ -31,13 +31,6 @@ function connector(path: string, extra: Partial<FlagdOptions> = {}) {
       deps,
     ),
   );
-}
-
-/** OpenFeature's own flagd evaluation engine, loaded with the file as flagd would load it. */
-function flagd(text: string): FlagdCore {
-  const core = new FlagdCore();
-  core.setConfigurations(text);
-  return core;
 }
 
 connectorConformance(
@@ -187,15 +180,7 @@ describe('flagd setCanaryShare: a fractional split, evaluated with @openfeature/
   });
   const sharer = (extra: Partial<FlagdOptions> = {}) => connector(file, { canaryVariant: 'canary', ...extra });
   /** The fraction of 2,000 targeting keys that get `variant`. */
-  const fraction = (text: string, flag: string, variant: string) => {
-    const core = flagd(text);
-    let hits = 0;
-    for (let i = 0; i < 2_000; i++) {
-      const r = core.resolveStringEvaluation(flag, 'fallback', { targetingKey: `user-${i}` });
-      if (r.variant === variant) hits++;
-    }
-    return hits / 2_000;
-  };
+  const fraction = (text: string, flag: string, variant: string) => variantHits(text, flag, variant) / 2_000;
 
   it('after setCanaryShare(30), 2,000 targeting keys get the canary variant 30% ± 3% of the time', async () => {
     const res = await sharer().setCanaryShare!(30, actionContext(rollbackDecision()));

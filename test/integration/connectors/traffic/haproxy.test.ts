@@ -1,90 +1,14 @@
 /**
- * The haproxy connector against a REAL haproxy (Debian package) with a `level admin` stats socket in a temp
- * directory, load-balancing two local backends that answer their names.
+ * The haproxy connector against a REAL haproxy (Debian package, `startHaproxy` in proxy-peers.ts) with a `level
+ * admin` stats socket in a temp directory, load-balancing two local backends that answer their names.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { haproxyTrafficFactory } from '../../../../connectors/traffic/haproxy.js';
-import { parseWeight, runtimeCommand } from '../../../../connectors/traffic/haproxy-runtime.js';
 import type { VigilError } from '../../../../src/errors.js';
 import { connectorConformance } from '../../../helpers/connectors/conformance.js';
 import { actionContext, asPlan, deps, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
-import {
-  type NamedBackend,
-  type PeerProcess,
-  findBinary,
-  fitsShare,
-  freePort,
-  namedBackend,
-  startPeer,
-  tally,
-} from './proxy-peers.js';
-
-interface Haproxy {
-  dir: string;
-  socket: string;
-  url: string;
-  baseline: NamedBackend;
-  canary: NamedBackend;
-  process: PeerProcess;
-  /** Runs one runtime API command (test side, independent of the connector). */
-  cli(command: string): Promise<string>;
-  weights(): Promise<{ baseline: number; canary: number }>;
-  close(): Promise<void>;
-}
-
-async function startHaproxy(opts: { balance?: string } = {}): Promise<Haproxy> {
-  const bin = findBinary('haproxy');
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-haproxy-'));
-  const socket = join(dir, 'admin.sock');
-  const [baseline, canary, port] = [await namedBackend('baseline'), await namedBackend('canary'), await freePort()];
-  writeFileSync(
-    join(dir, 'haproxy.cfg'),
-    [
-      'global',
-      `  stats socket ${socket} mode 600 level admin`,
-      `  stats socket ${join(dir, 'user.sock')} mode 600 level user`,
-      'defaults',
-      '  mode http',
-      '  timeout connect 2s',
-      '  timeout client 10s',
-      '  timeout server 10s',
-      'frontend fe',
-      `  bind 127.0.0.1:${port}`,
-      '  default_backend checkout',
-      'backend checkout',
-      `  balance ${opts.balance ?? 'roundrobin'}`,
-      `  server baseline 127.0.0.1:${baseline.port} weight 100`,
-      `  server canary 127.0.0.1:${canary.port} weight 100`,
-      '',
-    ].join('\n'),
-  );
-  const cli = (command: string) =>
-    runtimeCommand('test', { path: socket }, command, { signal: new AbortController().signal, timeoutMs: 5_000 });
-  const proc = await startPeer(
-    bin,
-    ['-f', join(dir, 'haproxy.cfg'), '-db'],
-    async () => (await cli('show cli level')).trim() === 'admin',
-  );
-  const weight = async (s: string) => parseWeight(await cli(`get weight checkout/${s}`))!.current;
-  return {
-    dir,
-    socket,
-    url: `http://127.0.0.1:${port}/`,
-    baseline,
-    canary,
-    process: proc,
-    cli,
-    weights: async () => ({ baseline: await weight('baseline'), canary: await weight('canary') }),
-    async close() {
-      await proc.stop();
-      await Promise.all([baseline.close(), canary.close()]);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+import { type Haproxy, fitsShare, startHaproxy, tally } from './proxy-peers.js';
 
 function connector(socket: string, extra: object = {}) {
   return asPlan(

@@ -1,134 +1,15 @@
 /**
- * The nginx connector against a REAL nginx (Debian package): a non-root-friendly configuration in a temp
- * directory (pid, error_log and temp paths inside it, `daemon off` as a child process, 127.0.0.1 on a free
- * port) proxying to two local backends that answer their names.
+ * The nginx connector against a REAL nginx (Debian package, `startNginx` in proxy-peers.ts): a non-root-friendly
+ * configuration in a temp directory proxying to two local backends that answer their names.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type NginxOptions, nginxTrafficFactory } from '../../../../connectors/traffic/nginx.js';
 import type { VigilError } from '../../../../src/errors.js';
 import { connectorConformance } from '../../../helpers/connectors/conformance.js';
 import { actionContext, asPlan, deps, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
-import {
-  type NamedBackend,
-  type PeerProcess,
-  findBinary,
-  fitsShare,
-  freePort,
-  namedBackend,
-  startPeer,
-  tally,
-  whoAnswers,
-} from './proxy-peers.js';
-
-interface Nginx {
-  dir: string;
-  bin: string;
-  conf: string;
-  include: string;
-  other: string;
-  url: string;
-  splitUrl: string;
-  baseline: NamedBackend;
-  canary: NamedBackend;
-  process: PeerProcess;
-  upstreamFile(): string;
-  /** Old workers that exited so far: one per completed reload (worker_processes 1). */
-  reloadsDone(): number;
-  waitForReloads(n: number): Promise<void>;
-  close(): Promise<void>;
-}
-
-async function startNginx(): Promise<Nginx> {
-  const bin = findBinary('nginx');
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-nginx-'));
-  const [baseline, canary, port, splitPort] = [
-    await namedBackend('baseline'),
-    await namedBackend('canary'),
-    await freePort(),
-    await freePort(),
-  ];
-  const include = join(dir, 'checkout-upstream.conf');
-  const other = join(dir, 'other.conf');
-  const conf = join(dir, 'nginx.conf');
-  mkdirSync(join(dir, 'tmp'));
-  const upstreamFile = () =>
-    [
-      '# managed by the deploy pipeline; Vigil rewrites it on rollback',
-      'upstream checkout {',
-      `    server 127.0.0.1:${baseline.port} weight=1 max_fails=0;  # baseline`,
-      `    server 127.0.0.1:${canary.port} weight=1 max_fails=0;  # canary`,
-      '}',
-      `upstream checkout_stable { server 127.0.0.1:${baseline.port}; }`,
-      `upstream checkout_canary { server 127.0.0.1:${canary.port}; }`,
-      'split_clients "${request_id}" $checkout_pool {',
-      '    50%   checkout_canary;',
-      '    *     checkout_stable;',
-      '}',
-      '',
-    ].join('\n');
-  writeFileSync(include, upstreamFile());
-  writeFileSync(other, "# other teams' settings\n");
-  writeFileSync(
-    conf,
-    [
-      'daemon off;',
-      'worker_processes 1;',
-      `pid ${join(dir, 'nginx.pid')};`,
-      `error_log ${join(dir, 'error.log')} notice;`,
-      'events { worker_connections 64; }',
-      'http {',
-      '    access_log off;',
-      ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `    ${t}_temp_path ${join(dir, 'tmp', t)};`),
-      `    include ${include};`,
-      `    include ${other};`,
-      `    server { listen 127.0.0.1:${port}; location / { proxy_pass http://checkout; } }`,
-      `    server { listen 127.0.0.1:${splitPort}; location / { proxy_pass http://$checkout_pool; } }`,
-      '}',
-      '',
-    ].join('\n'),
-  );
-  const url = `http://127.0.0.1:${port}/`;
-  const proc = await startPeer(bin, ['-c', conf, '-e', join(dir, 'error.log')], async () =>
-    ['baseline', 'canary'].includes(await whoAnswers(url)),
-  );
-  const log = () => {
-    try {
-      return readFileSync(join(dir, 'error.log'), 'utf8');
-    } catch {
-      return '';
-    }
-  };
-  const reloadsDone = () => (log().match(/worker process \d+ exited with code/g) ?? []).length;
-  return {
-    dir,
-    bin,
-    conf,
-    include,
-    other,
-    url,
-    splitUrl: `http://127.0.0.1:${splitPort}/`,
-    baseline,
-    canary,
-    process: proc,
-    upstreamFile,
-    reloadsDone,
-    async waitForReloads(n) {
-      const deadline = Date.now() + 10_000;
-      while (reloadsDone() < n) {
-        if (Date.now() > deadline) throw new Error(`nginx did not finish ${n} reloads:\n${log()}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    },
-    async close() {
-      await proc.stop();
-      await Promise.all([baseline.close(), canary.close()]);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+import { type Nginx, fitsShare, startNginx, tally } from './proxy-peers.js';
 
 function connector(n: Nginx, extra: Partial<NginxOptions> = {}) {
   return asPlan(
