@@ -200,6 +200,7 @@ function promoterOf(opts: AgentOptions, pipeline: Pipeline, node: ClusterNode | 
     notify: (n) => pipeline.actions.runner.notifyOperator(n),
   });
   pipeline.onLook((e) => promoter.onLook(e));
+  pipeline.addLookWork(promoter);
   return promoter;
 }
 

@@ -67,6 +67,11 @@ export interface Pipeline {
   /** Decisions made and not yet recorded in the audit log (a checkpoint keeps them). */
   readonly unrecordedDecisions: () => Decision[];
   readonly onLook: (listener: (e: LookEvent) => void) => void;
+  /**
+   * Work a look listener starts and finishes later (the promoter setting a share): `settle` waits for its `settled`,
+   * `close` calls its `close` (stop taking looks, finish what is under way) before the audit log closes.
+   */
+  readonly addLookWork: (work: LookWork) => void;
   /** Lets a rolled-back canary version be analysed again, and records who did it and why. */
   readonly resume: (service: string, version: string, who: Resumer) => Promise<boolean>;
   /**
@@ -91,6 +96,12 @@ export interface Pipeline {
   /** What `close()` has not finished yet, one sentence each: decisions not enqueued, jobs still running, the queues
    *  not closed. */
   readonly undone: () => string[];
+}
+
+/** See Pipeline.addLookWork. */
+export interface LookWork {
+  settled(): Promise<void>;
+  close(): Promise<void>;
 }
 
 export function createPipeline(opts: PipelineOptions): Pipeline {
@@ -137,7 +148,8 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
   actions.runner.start();
   const gate = opts.decisionGate;
   const durable = !!config.queue.redis;
-  const shutdown = pipelineShutdown({ registry, gate, dispatcher, actions, audit, redisHealth, durable });
+  const lookWork: LookWork[] = [];
+  const shutdown = pipelineShutdown({ registry, gate, dispatcher, actions, audit, redisHealth, durable, lookWork });
   let recovered: Promise<RecoveryReport> | undefined;
   return {
     dryRun,
@@ -151,6 +163,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     dispatched: () => dispatcher.dispatched(),
     unrecordedDecisions: () => dispatcher.unrecordedDecisions(),
     onLook: (l) => lookListeners.push(l),
+    addLookWork: (w) => lookWork.push(w),
     resume: resumeVersion(registry, audit),
     recover: (restored) =>
       (recovered ??= recoverFromAudit({
@@ -162,12 +175,6 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
         maxAgeMs: opts.recoverMaxAgeMs,
         ...analysesToReconcile(restored, registry, dispatcher),
       })),
-    async settle(timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      registry.runPendingLooks();
-      await gate?.settled();
-      await dispatcher.settle(deadline);
-    },
     redisHealth,
     ...shutdown,
   };
@@ -197,6 +204,7 @@ function analysesToReconcile(
 }
 
 /** `close`, `abort` and `undone` of the pipeline. */
+/** The pipeline's settle and shutdown. */
 function pipelineShutdown(parts: {
   registry: AnalysisRegistry;
   gate: PipelineOptions['decisionGate'];
@@ -205,13 +213,22 @@ function pipelineShutdown(parts: {
   audit: AuditLog;
   redisHealth: RedisHealth | undefined;
   durable: boolean;
-}): Pick<Pipeline, 'close' | 'abort' | 'undone'> {
-  const { registry, gate, dispatcher, actions, audit, redisHealth, durable } = parts;
+  lookWork: readonly LookWork[];
+}): Pick<Pipeline, 'settle' | 'close' | 'abort' | 'undone'> {
+  const { registry, gate, dispatcher, actions, audit, redisHealth, durable, lookWork } = parts;
   const closing = { started: false, done: false };
   return {
+    async settle(timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      registry.runPendingLooks();
+      await Promise.all(lookWork.map((w) => w.settled()));
+      await gate?.settled();
+      await dispatcher.settle(deadline);
+    },
     async close() {
       closing.started = true;
       registry.runPendingLooks(); // every closed look is run, and its decision recorded, before exit
+      await Promise.all(lookWork.map((w) => w.close())); // a share being set is recorded before the audit log closes
       await gate?.settled(); // cluster: claimed (or dropped) before the dispatcher is waited for
       await dispatcher.dispatched();
       await actions.close();

@@ -44,6 +44,8 @@ export interface Promoter {
   approve(id: string, who: Operator): Promise<ApproveResult>;
   /** Resolves when no share is being set and no announcement is being enqueued. */
   settled(): Promise<void>;
+  /** Takes no more looks; resolves once what is under way is done (the agent's shutdown, before the audit closes). */
+  close(): Promise<void>;
 }
 
 /** Who the plan's own announcements are by. */
@@ -60,6 +62,7 @@ export function createPromoter(deps: PromoterDeps): Promoter {
   const plans = new Map<string, PromotionPlan>();
   for (const r of deps.config.rollouts) if (r.promote) plans.set(r.service, r.promote);
   const busy = new Set<string>();
+  let closed = false;
   let inFlight: Promise<void> = Promise.resolve();
   const now = deps.now ?? Date.now;
   const minSamples = deps.config.analysis.minSamples;
@@ -107,38 +110,50 @@ export function createPromoter(deps: PromoterDeps): Promoter {
       const plan = plans.get(e.analysis.service);
       const { id } = e.analysis;
       // decided: nothing more to move; paused by an operator: the share stays, the plan goes on once resumed
-      if (plan === undefined || e.analysis.phase !== 'running' || e.analysis.paused !== undefined || busy.has(id))
-        return;
+      const idle = e.analysis.phase !== 'running' || e.analysis.paused !== undefined;
+      if (closed || plan === undefined || idle || busy.has(id)) return;
       act(e, plan, deps.registry.promotion(id) ?? newPromotion(plan));
     },
     async approve(id, who) {
-      const r = deps.registry.promotion(id);
-      if (r === undefined) return { status: 'unknown' };
-      if (r.awaiting === undefined)
-        return {
-          status: 'refused',
-          message: `${id} is not waiting for an approval (${r.why ?? 'nothing to approve'})`,
-        };
-      const share = r.awaiting;
-      const { awaiting: _was, ...rest } = r;
-      const why = `${share}% approved by ${who.by}`;
-      // taken at once: a second approval meanwhile is refused, not recorded twice
-      deps.registry.keepPromotion(id, { ...rest, why, state: { ...r.state, approved: [...r.state.approved, share] } });
-      try {
-        await deps.audit.append({ type: 'approve', analysis: id, share, ...who, atUnixMs: now() });
-      } catch (err) {
-        deps.registry.keepPromotion(id, r); // not recorded: not approved
-        throw err;
-      }
-      const a = deps.registry.get(id);
-      if (a !== undefined) {
-        const promotion = { share, inPlace: promotionView(r).share };
+      const r = await approveStep(deps, id, who, now);
+      const a = r.status === 'done' ? deps.registry.get(id) : undefined;
+      if (r.status === 'done' && a !== undefined) {
+        const promotion = { share: r.share, inPlace: r.inPlace };
         inFlight = inFlight.then(() => announce(a, 'approve', who, promotion));
       }
-      return { status: 'done', share };
+      return r.status === 'done' ? { status: 'done', share: r.share } : r;
     },
     settled: () => inFlight,
+    close: () => {
+      closed = true;
+      return inFlight;
+    },
   };
+}
+
+/** Records an approval of the share a rollout waits at (audit log, the analysis' record); the caller announces it. */
+async function approveStep(
+  deps: PromoterDeps,
+  id: string,
+  who: Operator,
+  now: () => number,
+): Promise<{ status: 'done'; share: number; inPlace: number | null } | Exclude<ApproveResult, { status: 'done' }>> {
+  const r = deps.registry.promotion(id);
+  if (r === undefined) return { status: 'unknown' };
+  if (r.awaiting === undefined)
+    return { status: 'refused', message: `${id} is not waiting for an approval (${r.why ?? 'nothing to approve'})` };
+  const share = r.awaiting;
+  const { awaiting: _was, ...rest } = r;
+  const why = `${share}% approved by ${who.by}`;
+  // taken at once: a second approval meanwhile is refused, not recorded twice
+  deps.registry.keepPromotion(id, { ...rest, why, state: { ...r.state, approved: [...r.state.approved, share] } });
+  try {
+    await deps.audit.append({ type: 'approve', analysis: id, share, ...who, atUnixMs: now() });
+  } catch (err) {
+    deps.registry.keepPromotion(id, r); // not recorded: not approved
+    throw err;
+  }
+  return { status: 'done', share, inPlace: promotionView(r).share };
 }
 
 /** Announces the plan's calls (and an approval) through every notifier; a failure to enqueue is logged here. */

@@ -2,10 +2,8 @@
  * Promotion plans through a running agent (issue 17): the driver the promotion tests share. A real agent
  * (startTestAgent) is fed real OTel SDK spans of two deployments of `checkout` (baseline 1.0, canary 2.0) over
  * OTLP/HTTP in synthetic time, one look at a time: 10 s of event time with 100 requests per cohort, the baseline at 1%
- * errors, the canary at what the test says for that look. After each look the agent is settled AND every canary share
- * the promotion plan started to set is set and recorded: the connectors are the built-in ones with their
- * `setCanaryShare` observed (each call counted and awaited, nothing changed), since the promoter sets a share after
- * the look, outside `agent.settle()`.
+ * errors, the canary at what the test says for that look. After each look the agent is settled: `agent.settle()` also
+ * waits for the shares the promotion plan started to set after the look, and their audit entries.
  */
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
@@ -13,9 +11,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Registries } from '../../src/config/load.js';
-import type { ActionContext, AnyConnector, ConnectorFactory, Decision } from '../../src/contracts/index.js';
-import { BUILTIN_REGISTRIES } from '../../src/registries.js';
+import type { Decision } from '../../src/contracts/index.js';
 import { seededRandom } from '../../src/seeded-random.js';
 import { auditEntries } from './api-agent.js';
 import { type StartedAgent, startTestAgent } from './test-agent.js';
@@ -51,39 +47,6 @@ export interface PromotionDrive {
 const LOOK_MS = 10_000;
 const PER_COHORT = 100;
 
-/** The built-in plug-ins, each plan connector's `setCanaryShare` counted and its calls kept until they settle. */
-function observedShares(base: Registries) {
-  const pending = new Set<Promise<unknown>>();
-  let calls = 0;
-  const observe = (c: AnyConnector): AnyConnector => {
-    if (c.kind === 'notifier' || c.setCanaryShare === undefined) return c;
-    const set = c.setCanaryShare.bind(c);
-    return {
-      ...c,
-      setCanaryShare(percent: number, ctx: ActionContext) {
-        calls++;
-        const p = set(percent, ctx);
-        pending.add(p);
-        void p.then(
-          () => pending.delete(p),
-          () => pending.delete(p),
-        );
-        return p;
-      },
-    };
-  };
-  const planConnectors = new Map<string, ConnectorFactory>();
-  for (const [type, f] of base.planConnectors)
-    planConnectors.set(type, { ...f, create: (name, options, deps) => observe(f.create(name, options, deps)) });
-  return {
-    registries: { ...base, planConnectors },
-    calls: () => calls,
-    async settled(): Promise<void> {
-      while (pending.size > 0) await Promise.allSettled([...pending]);
-    },
-  };
-}
-
 function deployment(url: string, version: string, cohort: string, cleanups: Cleanups) {
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({
@@ -103,18 +66,9 @@ function deployment(url: string, version: string, cohort: string, cleanups: Clea
   return { provider, tracer: provider.getTracer('@shop/http') };
 }
 
-async function until(what: string, ok: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 /** Starts an agent with `config` (after its audit log) and the two deployments; everything goes into `cleanups`. */
 export async function promotionDrive(config: string, name: string, cleanups: Cleanups): Promise<PromotionDrive> {
-  const shares = observedShares(BUILTIN_REGISTRIES);
-  const started = await startTestAgent(config, name, shares.registries);
+  const started = await startTestAgent(config, name);
   cleanups.push(async () => {
     await started.agent.stop();
     rmSync(started.dir, { recursive: true, force: true });
@@ -130,14 +84,7 @@ export async function promotionDrive(config: string, name: string, cleanups: Cle
   const auditPath = join(started.dir, 'audit.jsonl');
   // the log is created by its first entry
   const audit = () => (existsSync(auditPath) && statSync(auditPath).size > 0 ? auditEntries(auditPath) : []);
-  const stepsRecorded = () => audit().filter((e) => e.type === 'promote-step' || e.type === 'promote-step-failed');
-
-  /** Settles the agent, then waits for the shares the promoter set after the look, and for their audit entries. */
-  const settle = async () => {
-    await started.agent.settle();
-    await shares.settled();
-    await until('the promote-step entries', () => stepsRecorded().length >= shares.calls());
-  };
+  const settle = () => started.agent.settle();
 
   const look = async (n: number, canaryErrors: number) => {
     for (const [d, errors] of [

@@ -1,12 +1,11 @@
 /**
  * A real agent (createAgent) for integration tests: config text after an audit log in a fresh temporary
- * directory, every port ephemeral, started (the built-in plug-ins unless `registries` says otherwise). The caller
- * stops it (`agent.stop()`).
+ * directory, every port ephemeral, started. The caller stops it (`agent.stop()`).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig, type Registries } from '../../src/config/load.js';
+import { parseConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/logger.js';
 import { createAgent, type Agent } from '../../src/main.js';
 import { BUILTIN_REGISTRIES } from '../../src/registries.js';
@@ -21,21 +20,17 @@ export interface StartedAgent {
   apiUrl: string;
 }
 
-export async function startTestAgent(
-  config: string,
-  name = 'test',
-  registries: Registries = BUILTIN_REGISTRIES,
-): Promise<StartedAgent> {
+export async function startTestAgent(config: string, name = 'test'): Promise<StartedAgent> {
   const dir = mkdtempSync(join(tmpdir(), `vigil-${name}-`));
   const loaded = parseConfig(
     `audit: { path: "${join(dir, 'audit.jsonl')}" }\n${config}`,
     `${name}.yaml`,
-    registries,
+    BUILTIN_REGISTRIES,
     {},
   );
   const agent = createAgent({
     loaded,
-    registries,
+    registries: BUILTIN_REGISTRIES,
     logger: silentLogger(),
     ports: { otlpHttp: 0, otlpGrpc: 0, api: 0 },
   });
