@@ -1,0 +1,90 @@
+/**
+ * A step that cannot be applied holds and alerts, never advances (issue 17): the plan's router is the real flagd file
+ * connector, whose flag file is not there at first, so setting the first share fails. Each look tries again
+ * (`promote-step-failed` each time), the chat (a real HTTP receiver behind the `webhook` notifier) hears of the hold
+ * ONCE, with the connector and its error; once the file is there the share is set, and the 50% gate is announced with
+ * the link to the analysis' page where it can be approved. Real OTel SDK spans (test/helpers/promotion-drive.ts).
+ */
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { HttpPeer } from '../helpers/http-peer.js';
+import { type Cleanups, promotionDrive } from '../helpers/promotion-drive.js';
+
+const cleanups: Cleanups = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const FIXTURE = new URL('../../fixtures/flags/flagd-flags.json', import.meta.url);
+
+interface OperatorEvent {
+  type: string;
+  data: {
+    action: string;
+    by: string;
+    analysis: string;
+    link?: string;
+    promotion?: { share: number; inPlace: number | null; connector?: string; error?: string };
+  };
+}
+
+describe('a promotion step that cannot be applied', () => {
+  it('holds at each look, alerts once with the cause, goes on once the connector works, then asks for the approval', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-held-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const flags = join(dir, 'flags.json');
+    const chat = await HttpPeer.start();
+    cleanups.push(() => chat.close());
+    const drive = await promotionDrive(
+      `
+analysis: { interval: 10s, allowedLateness: 1s, minSamples: 25, maxDuration: 1h, alpha: 0.01 }
+connectors:
+  - name: router
+    type: flagd
+    options: { path: "${flags}", flag: checkout-v2, variant: baseline, canaryVariant: canary }
+notifiers: [{ name: chat, type: webhook, options: { url: "${chat.url}/chat", timeoutMs: 2000 } }]
+plan: [router]
+rollouts:
+  - service: checkout
+    promote: { via: router, steps: [10, 50, 100], minLooksPerStep: 2, approve: [50] }
+server: { auth: { open: true }, api: { publicUrl: "https://vigil.example.com/" } }
+`,
+      'promotion-held',
+      cleanups,
+    );
+    await drive.run({
+      canaryErrors: () => 0.01,
+      afterLook(look) {
+        if (look === 3) copyFileSync(FIXTURE, flags); // the operator fixes the connector's target
+      },
+      maxLooks: 10,
+    });
+    await drive.started.agent.settle();
+    const audit = drive.audit();
+    const failed = audit.filter((e) => e.type === 'promote-step-failed');
+    expect(failed.length).toBeGreaterThanOrEqual(2);
+    expect(failed.every((e) => e.share === 10 && String(e.error).includes(flags))).toBe(true);
+    // never past a share that is not in place: 10% is set only after the file is there, then the gate holds 50%
+    expect(drive.promoteSteps()).toEqual([10]);
+    expect(audit.findIndex((e) => e.type === 'promote-step')).toBeGreaterThan(audit.indexOf(failed.at(-1)!));
+    expect(drive.decisions).toEqual([]);
+    expect(drive.started.agent.registry.get('checkout:2.0')?.promotion).toMatchObject({
+      share: 10,
+      awaiting: 50,
+      why: 'waiting for an approval of 50%',
+    });
+
+    await expect.poll(() => chat.requests.length, { timeout: 10_000 }).toBe(2);
+    const events = chat.requests.map((r) => JSON.parse(r.text) as OperatorEvent);
+    expect(events.map((e) => [e.type, e.data.action, e.data.by])).toEqual([
+      ['dev.vigil.notification.operator', 'promotion-held', 'promotion plan'],
+      ['dev.vigil.notification.operator', 'approval-needed', 'promotion plan'],
+    ]);
+    expect(events[0]!.data.promotion).toMatchObject({ share: 10, inPlace: null, connector: 'router' });
+    expect(events[0]!.data.promotion!.error).toContain(flags);
+    expect(events[1]!.data.promotion).toEqual({ share: 50, inPlace: 10 });
+    expect(events[1]!.data.link).toBe('https://vigil.example.com/analyses/checkout%3A2.0');
+  }, 60_000);
+});
