@@ -74,7 +74,8 @@ export function createPromoter(deps: PromoterDeps): Promoter {
 
   const act = (e: LookEvent, plan: PromotionPlan, r: PromotionRecord): void => {
     const a = e.analysis;
-    const facts = { look: a.look, samples: samplesOf(e), verdicts: a.verdicts };
+    const gate = a.promotion?.gate;
+    const facts = { look: a.look, samples: samplesOf(e), verdicts: a.verdicts, ...(gate ? { gate } : {}) };
     // a share that failed is tried again at the next look (the rule holds on it; the driver retries it)
     const { failed, ...state } = r.state;
     if (failed && a.verdicts.some((v) => !v.shadow && v.phase === 'fail')) return;
@@ -90,6 +91,11 @@ export function createPromoter(deps: PromoterDeps): Promoter {
           deps.logger.error({ analysis: a.id, err }, 'promotion: the promote after the last step failed');
         });
       });
+    }
+    if (action.kind === 'restart-gate') {
+      deps.logger.warn({ analysis: a.id, service: a.service }, `promotion: ${action.why}`);
+      deps.registry.keepPromotion(a.id, { ...r, why: action.why, epoch: r.epoch + 1 });
+      return;
     }
     const why = action.kind === 'await-approval' ? `waiting for an approval of ${action.share}%` : action.why;
     if (why !== r.why) deps.logger.info({ analysis: a.id, service: a.service }, `promotion: ${why}`);
@@ -201,7 +207,7 @@ async function setShare(
     const r = current();
     const { awaiting: _a, why: _w, ...rest } = r;
     const state = shareSet(r.state, step, { look: a.look, samples: samplesOf(e), verdicts: a.verdicts });
-    deps.registry.keepPromotion(a.id, { ...rest, state }, { percent: share, afterLook: a.look });
+    deps.registry.keepPromotion(a.id, { ...rest, state, epoch: r.epoch + 1 }, { percent: share, afterLook: a.look });
     log.info({ share, changed: res.changed }, `promotion: canary share ${share}%`);
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err);

@@ -9,6 +9,7 @@ import type { LimitHit, LimitName, LimitSettings } from '../limits/limits.js';
 import type { EvidenceSource } from './evidence-source.js';
 import type { Projection } from './indicators.js';
 import type { PromotionRecord } from './promotion.js';
+import type { StepGate } from './step-gate.js';
 
 export interface MetricSetup {
   name: string;
@@ -62,6 +63,9 @@ export interface AnalysisSettings {
   metrics: readonly MetricSetup[];
   planFor(service: string): readonly string[];
   expectedCanaryShare?(service: string): number | undefined;
+  /** The service's promotion plan's shares (rollouts[].promote.steps; the agent's settings only): while its last share
+   *  is not in place, a look's promotion is held (the plan moves the share on, and promotes after its last step). */
+  promotionSteps?(service: string): readonly number[] | undefined;
   /** Services that ship without a baseline cohort: their analysis starts with the first canary sample
    *  (comparative metrics stay inconclusive; absolute ones such as slo-guard decide). */
   baselineFree?(service: string): boolean;
@@ -130,6 +134,8 @@ export interface PromotionView {
   awaiting?: number;
   approved: number[];
   why?: string;
+  /** The step gate: looks of the current step it has seen, and the acting metrics that look worse within it. */
+  gate?: { looks: number; worse: string[] };
 }
 
 /** Who did something by hand, and why (verbatim), with the name of the API token used and when (wall clock). */
@@ -344,6 +350,8 @@ export interface Analysis {
   operatedAtUnixMs?: number;
   /** Its promotion plan's progress (rollouts[].promote), kept here so checkpoints and handovers carry it. */
   promotion?: PromotionRecord;
+  /** Its promotion plan's step gate: the detectors on the current step's looks only (step-gate.ts). */
+  stepGate?: StepGate;
 }
 
 /** A canary version's evidence before its analysis could start (no baseline yet), per look index. */

@@ -31,6 +31,7 @@ import { selectEvidence } from './evidence-source.js';
 import type { Projection } from './indicators.js';
 import { hasEvidence, projectLook } from './indicators.js';
 import { promotionView, windowShare } from './promotion.js';
+import { runStepGate } from './step-gate.js';
 
 const NONE = Object.freeze({ baseline: 0, canary: 0 });
 
@@ -244,6 +245,8 @@ export class LookRunner {
       ...(expected === undefined ? {} : { expectedCanaryShare: expected }),
     };
     a.verdicts = this.runDetectors(a, input, own);
+    // a promotion plan's step gate: the same detectors on this step's looks only (step-gate.ts)
+    if (a.promotion) a.stepGate = runStepGate(a.stepGate, a.promotion.epoch, this.settings, a.alphas, input, own);
     const found = withCounts(this.decideLook(task, atUnixMs), a.totals, task.late);
     // paused by an operator: the look runs and is shown; what it would have decided waits for the resume
     const decision = a.paused ? null : found;
@@ -335,6 +338,8 @@ export class LookRunner {
         recentRollbacks: svc.rollbackTimes.length,
       },
     );
+    // a promotion plan whose last share is not in place yet moves the share on; it promotes after its last step
+    if (decision?.outcome === 'promote' && this.promotionPending(a)) decision = null;
     // A silent canary is abandoned rather than promoted: no evidence is not evidence of health.
     const silentMs = atUnixMs - task.lastCanaryMs;
     if (decision?.outcome !== 'rollback' && silentMs >= this.settings.silenceTimeoutMs) {
@@ -396,8 +401,18 @@ export class LookRunner {
     return { batch, totals: t.totals, ...(missing === undefined ? {} : { missing }) };
   }
 
+  /** Whether the service has a promotion plan whose last share is not in place. */
+  private promotionPending(a: Analysis): boolean {
+    const steps = this.settings.promotionSteps?.(a.service);
+    if (steps === undefined) return false;
+    const at = a.promotion?.state.step ?? -1;
+    return at < steps.length - 1;
+  }
+
   private whyRunning(a: Analysis): string {
     const acting = a.verdicts.filter((v) => !v.shadow);
+    if (this.promotionPending(a) && acting.length > 0 && acting.every((v) => v.phase === 'pass'))
+      return "every metric's bounds exclude harm: the promotion plan moves the share on, and promotes after its last step";
     const waiting = (v: MetricVerdict): boolean =>
       v.phase === 'inconclusive' && (v.samples.canary === 0 || v.samples.baseline === 0);
     // every acting metric still without samples in a cohort; one that has evidence (a business metric of a service
@@ -473,7 +488,7 @@ export function snapshot(
     verdicts: a.verdicts,
     ...(a.decision ? { decisionId: a.decision.id } : {}),
     ...(a.paused ? { paused: { ...a.paused } } : {}),
-    ...(a.promotion ? { promotion: promotionView(a.promotion) } : {}),
+    ...(a.promotion ? { promotion: promotionView(a.promotion, a.stepGate) } : {}),
   };
 }
 

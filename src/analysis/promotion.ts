@@ -17,6 +17,7 @@
  */
 import type { MetricVerdict } from '../contracts/index.js';
 import type { PromotionView } from './analysis-types.js';
+import { gateWorse, type StepGate } from './step-gate.js';
 
 export interface PromotionPlan {
   via: string;
@@ -45,6 +46,8 @@ export interface LookFacts {
   /** Running totals per cohort. */
   samples: { baseline: number; canary: number };
   verdicts: readonly MetricVerdict[];
+  /** The step gate (step-gate.ts): looks it has seen at the current share, and the metrics that look worse there. */
+  gate?: { looks: number; worse: readonly string[] };
 }
 
 export type PromotionAction =
@@ -52,6 +55,7 @@ export type PromotionAction =
   | { kind: 'await-approval'; share: number; step: number }
   | { kind: 'wait'; why: string }
   | { kind: 'hold'; why: string }
+  | { kind: 'restart-gate'; why: string }
   | { kind: 'complete' };
 
 /**
@@ -76,23 +80,27 @@ export interface PromotionRecord {
   why?: string;
   /** Every share set, oldest first (at most one per step: bounded by the plan). */
   shares: ShareSpan[];
+  /** Moves at each share set and each restart of the step gate: the gate's evidence is that epoch's (step-gate.ts). */
+  epoch: number;
 }
 
 /** What the API and the dashboard show of a rollout. */
-export function promotionView(r: PromotionRecord): PromotionView {
+export function promotionView(r: PromotionRecord, gate?: StepGate): PromotionView {
   const { step, approved } = r.state;
+  const current = gate !== undefined && gate.epoch === r.epoch;
   return {
     steps: [...r.steps],
     share: step < 0 ? null : (r.steps[step] ?? null),
     ...(r.awaiting === undefined ? {} : { awaiting: r.awaiting }),
     approved: [...approved],
     ...(r.why === undefined ? {} : { why: r.why }),
+    ...(current ? { gate: { looks: gate.looks, worse: gateWorse(gate) } } : {}),
   };
 }
 
 /** The record of a plan before its first share. */
 export function newPromotion(plan: PromotionPlan): PromotionRecord {
-  return { steps: [...plan.steps], state: initialPromotion(), shares: [] };
+  return { steps: [...plan.steps], state: initialPromotion(), shares: [], epoch: 0 };
 }
 
 /**
@@ -153,12 +161,38 @@ export function nextPromotion(
       };
     const held = acting.find((v) => v.hold !== undefined);
     if (held !== undefined) return { kind: 'hold', why: `${held.metric} holds promotion: ${held.hold!}` };
+    const gated = gateAction(plan, share, facts.gate);
+    if (gated !== undefined) return gated;
     if (next >= plan.steps.length) return { kind: 'complete' };
   }
   const share = plan.steps[next]!;
   if (plan.approve.includes(share) && !state.approved.includes(share))
     return { kind: 'await-approval', share, step: next };
   return { kind: 'set-share', share, step: next };
+}
+
+/**
+ * The step gate's say: hold while a metric looks worse within the step (restart the gate on fresh looks once that has
+ * lasted 2 x minLooksPerStep of its looks: a chance alarm costs one more step), wait until it has seen minLooksPerStep
+ * looks at this share; undefined when it lets the rollout go on (or there is none).
+ */
+function gateAction(plan: PromotionPlan, share: number, gate: LookFacts['gate']): PromotionAction | undefined {
+  if (gate === undefined) return undefined;
+  const min = plan.minLooksPerStep;
+  if (gate.worse.length > 0) {
+    const worse = gate.worse.join('; ');
+    if (gate.looks >= 2 * min)
+      return {
+        kind: 'restart-gate',
+        why: `${worse} within ${share}% for ${gate.looks} looks without a rollback: the step gate starts again on fresh looks`,
+      };
+    return {
+      kind: 'hold',
+      why: `looks worse within ${share}%: ${worse}; held here while the analysis gathers evidence`,
+    };
+  }
+  if (gate.looks < min) return { kind: 'wait', why: `the step gate has ${gate.looks} of ${min} looks at ${share}%` };
+  return undefined;
 }
 
 /** The state after a share was set at `facts`' look. */

@@ -73,6 +73,7 @@ export function analysisSettings(
     metrics: analysisMetrics(loaded),
     planFor: opts.plans ? (service) => rollouts.get(service)?.plan ?? config.plan : () => [],
     expectedCanaryShare: (service) => rollouts.get(service)?.expectedCanaryShare,
+    ...(opts.plans ? { promotionSteps: (service: string) => rollouts.get(service)?.promote?.steps } : {}),
     baselineFree: (service) => rollouts.get(service)?.baseline === 'none',
     dryRun: opts.dryRun ?? true,
     configHash: loaded.hash,

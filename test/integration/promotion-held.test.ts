@@ -88,3 +88,61 @@ server: { auth: { open: true }, api: { publicUrl: "https://vigil.example.com/" }
     expect(events[1]!.data.link).toBe('https://vigil.example.com/analyses/checkout%3A2.0');
   }, 60_000);
 });
+
+describe('a regression that starts at a later step, with the default detectors', () => {
+  it('the step gate holds the share where it shows, and the analysis rolls back there', async () => {
+    const drive = await promotionDrive(
+      `
+analysis: { interval: 10s, allowedLateness: 1s, minSamples: 25, maxDuration: 1h, alpha: 0.01 }
+connectors: [{ name: router, type: noop, options: { kind: traffic } }]
+plan: [router]
+rollouts:
+  - service: checkout
+    promote: { via: router, steps: [1, 5, 25, 50, 100], minLooksPerStep: 6 }
+server: { auth: { open: true } }
+`,
+      'promotion-gate',
+      cleanups,
+    );
+    const share = () => drive.promoteSteps().at(-1) ?? 0;
+    const held: string[] = [];
+    await drive.run({
+      // healthy at 1% and 5%; errors 30x once 25% is in place
+      canaryErrors: () => (share() >= 25 ? 0.3 : 0.01),
+      afterLook() {
+        const why = drive.started.agent.registry.get('checkout:2.0')?.promotion?.why;
+        if (why?.startsWith('looks worse within 25%')) held.push(why);
+      },
+      maxLooks: 60,
+    });
+    // the cumulative tests alone (robust bets, 12 healthy looks first) would have moved on to 50% before deciding
+    expect(drive.promoteSteps()).toEqual([1, 5, 25]);
+    expect(drive.decisions).toHaveLength(1);
+    expect(drive.decisions[0]).toMatchObject({ outcome: 'rollback', plan: ['router'] });
+    expect(drive.decisions[0]!.reason).toContain('error-rate');
+    expect(held.length).toBeGreaterThan(0);
+    expect(held[0]).toMatch(/^looks worse within 25%: error-rate \(error rate [\d.]+x baseline/);
+  }, 60_000);
+
+  it('a healthy canary is not held by the gate: it walks every step at minLooksPerStep and is promoted', async () => {
+    const drive = await promotionDrive(
+      `
+analysis: { interval: 10s, allowedLateness: 1s, minSamples: 25, maxDuration: 1h, alpha: 0.01 }
+connectors: [{ name: router, type: noop, options: { kind: traffic } }]
+plan: [router]
+rollouts:
+  - service: checkout
+    promote: { via: router, steps: [1, 5, 25, 50, 100], minLooksPerStep: 6 }
+server: { auth: { open: true } }
+`,
+      'promotion-gate-healthy',
+      cleanups,
+    );
+    await drive.run({ canaryErrors: () => 0.01, maxLooks: 60 });
+    expect(drive.promoteSteps()).toEqual([1, 5, 25, 50, 100]);
+    expect(drive.decisions).toHaveLength(1);
+    expect(drive.decisions[0]).toMatchObject({ outcome: 'promote', manual: { by: 'promotion plan' } });
+    // 1 look to the first share, 6 at each of the five: no held look
+    expect(drive.decisions[0]!.look).toBeLessThanOrEqual(1 + 5 * 6 + 1);
+  }, 60_000);
+});

@@ -8,19 +8,21 @@ import { deserialize, serialize } from 'node:v8';
 import { describe, expect, it } from 'vitest';
 import { AnalysisRegistry } from '../../../src/analysis/analysis-registry.js';
 import { newPromotion, shareSet } from '../../../src/analysis/promotion.js';
+import { GATE_ALPHA } from '../../../src/analysis/step-gate.js';
 import type { Detector, RequestSample } from '../../../src/contracts/index.js';
 import { oneMetric, registrySettings } from '../../helpers/registry-settings.js';
 
 const T0 = 1_767_225_600_000; // a multiple of the 10 s interval
 
-/** Records the expected canary share each look was given (null: none). */
+/** Records the expected canary share each look of the analysis was given (null: none); the step gate's looks (at
+ *  GATE_ALPHA) are not recorded. */
 function recorder(seen: (number | null)[]): Detector<null> {
   return {
     type: 'test',
     name: 'srm-like',
     init: () => null,
-    look: (_s, input) => {
-      seen.push(input.expectedCanaryShare ?? null);
+    look: (_s, input, alpha) => {
+      if (alpha !== GATE_ALPHA) seen.push(input.expectedCanaryShare ?? null);
       const samples = { baseline: input.totals.baseline.requests, canary: input.totals.canary.requests };
       return {
         state: null,
@@ -70,7 +72,66 @@ describe('the promotion record in the registry', () => {
     const restored = new AnalysisRegistry(settings, { onDecision: () => undefined });
     restored.importState(deserialize(serialize(reg.exportState())) as ReturnType<typeof reg.exportState>);
     expect(restored.promotion(a.id)).toEqual(reg.promotion(a.id));
-    expect(restored.get(a.id)!.promotion).toEqual({ steps: [5, 25, 100], share: 5, approved: [] });
+    // the step gate ran on the five looks at 5%, and found nothing worse
+    const shown = { steps: [5, 25, 100], share: 5, approved: [], gate: { looks: 5, worse: [] } };
+    expect(reg.get(a.id)!.promotion).toEqual(shown);
+    expect(restored.get(a.id)!.promotion).toEqual(shown);
     expect(reg.keepPromotion('cart:nope', r)).toBe(false);
+  });
+});
+
+describe("a promotion plan's analysis and the decision engine's promotion", () => {
+  /** Every look passes: the decision engine would promote at once. */
+  const passing: Detector<null> = {
+    type: 'test',
+    name: 'errors',
+    init: () => null,
+    look: (_s, input) => ({
+      state: null,
+      verdict: {
+        detector: 'test',
+        metric: 'errors',
+        phase: 'pass',
+        pValue: 1,
+        samples: { baseline: input.totals.baseline.requests, canary: input.totals.canary.requests },
+        summary: 'fine',
+      },
+    }),
+  };
+
+  it('is held while the last share is not in place (the share would stay where it is), then promotes', () => {
+    const decisions: string[] = [];
+    const settings = registrySettings(oneMetric(passing), { promotionSteps: () => PLAN.steps });
+    const reg = new AnalysisRegistry(settings, { onDecision: (d) => decisions.push(d.outcome) });
+    for (let i = 0; i < 4; i++) reg.ingest(look(i));
+    const a = reg.list()[0]!;
+    expect(decisions).toEqual([]);
+    expect(a.phase).toBe('running');
+    expect(a.why).toBe(
+      "every metric's bounds exclude harm: the promotion plan moves the share on, and promotes after its last step",
+    );
+    const facts = (look: number) => ({ look, samples: { baseline: 2, canary: 2 }, verdicts: [] });
+    const at25 = shareSet(newPromotion(PLAN).state, 1, facts(a.look));
+    reg.keepPromotion(a.id, { ...newPromotion(PLAN), state: at25 }, { percent: 25, afterLook: a.look });
+    for (let i = 4; i < 6; i++) reg.ingest(look(i));
+    expect(decisions).toEqual([]);
+    const at100 = shareSet(at25, 2, facts(reg.get(a.id)!.look));
+    reg.keepPromotion(
+      a.id,
+      { ...reg.promotion(a.id)!, state: at100 },
+      { percent: 100, afterLook: reg.get(a.id)!.look },
+    );
+    reg.ingest(look(6));
+    reg.ingest(look(7));
+    expect(decisions).toEqual(['promote']);
+  });
+
+  it('a service without a plan (or the backtest, which has no plans) promotes as before', () => {
+    const decisions: string[] = [];
+    const reg = new AnalysisRegistry(registrySettings(oneMetric(passing)), {
+      onDecision: (d) => decisions.push(d.outcome),
+    });
+    for (let i = 0; i < 3; i++) reg.ingest(look(i));
+    expect(decisions).toEqual(['promote']);
   });
 });

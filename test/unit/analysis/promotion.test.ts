@@ -152,3 +152,35 @@ describe('windowShare: the share a look was served at, for the srm guard', () =>
     expect(windowShare([{ percent: 0, afterUnixMs: 0, fromUnixMs: 0 }], 10_000, 20_000, 0.5)).toBeUndefined();
   });
 });
+
+describe('the step gate in the rule', () => {
+  // 5% in place since look 10 with 500 samples per cohort; look 20: 10 looks and 4000 samples since
+  const at5 = shareSet(initialPromotion(), 1, facts(10, 500, 500));
+  const look = (gate: LookFacts['gate']) => ({ ...facts(20, 4500, 4500), ...(gate ? { gate } : {}) });
+  const PLAN6 = { ...PLAN, approve: [] };
+  it('lets the rollout go on when nothing looks worse within the step and it saw minLooksPerStep looks', () => {
+    expect(nextPromotion(PLAN6, at5, look({ looks: 6, worse: [] }), 25)).toEqual({
+      kind: 'set-share',
+      share: 25,
+      step: 2,
+    });
+    expect(nextPromotion(PLAN6, at5, look(undefined), 25).kind).toBe('set-share');
+  });
+  it('waits until the gate saw minLooksPerStep looks (after a restart)', () => {
+    expect(nextPromotion(PLAN6, at5, look({ looks: 2, worse: [] }), 25)).toEqual({
+      kind: 'wait',
+      why: 'the step gate has 2 of 6 looks at 5%',
+    });
+  });
+  it('holds while a metric looks worse within the step, then restarts the gate after 2 x minLooksPerStep', () => {
+    const worse = ['error-rate (error rate 9x baseline)'];
+    expect(nextPromotion(PLAN6, at5, look({ looks: 7, worse }), 25)).toEqual({
+      kind: 'hold',
+      why: 'looks worse within 5%: error-rate (error rate 9x baseline); held here while the analysis gathers evidence',
+    });
+    expect(nextPromotion(PLAN6, at5, look({ looks: 12, worse }), 25)).toEqual({
+      kind: 'restart-gate',
+      why: 'error-rate (error rate 9x baseline) within 5% for 12 looks without a rollback: the step gate starts again on fresh looks',
+    });
+  });
+});

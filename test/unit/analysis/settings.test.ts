@@ -41,8 +41,10 @@ analysis:
     - { name: b, detector: probe, weight: 3, shadow: true, source: metrics }
 rollouts:
   - { service: checkout, plan: [hook], expectedCanaryShare: 0.2, baseline: none }
+  - { service: cart, promote: { via: router, steps: [5, 100] } }
 connectors:
   - { name: hook, type: noop }
+  - { name: router, type: noop, options: { kind: traffic } }
 plan: []
 `;
 
@@ -68,12 +70,15 @@ describe('analysis settings of a config', () => {
     const agent = analysisSettings(loaded, { plans: true, dryRun: false });
     expect(agent.planFor('checkout')).toEqual(['hook']);
     expect(agent.planFor('cart')).toEqual([]);
+    expect(agent.promotionSteps?.('cart')).toEqual([5, 100]);
+    expect(agent.promotionSteps?.('checkout')).toBeUndefined();
     expect(agent.dryRun).toBe(false);
     expect(agent.expectedCanaryShare?.('checkout')).toBe(0.2);
     expect(agent.baselineFree?.('checkout')).toBe(true);
     expect(agent.baselineFree?.('cart')).toBe(false);
     const dry = analysisSettings(loaded);
     expect(dry.planFor('checkout')).toEqual([]);
+    expect('promotionSteps' in dry).toBe(false); // a backtest promotes on the evidence alone
     expect(dry.dryRun).toBe(true);
     expect(dry.configHash).toBe(loaded.hash);
   });
