@@ -7,13 +7,17 @@
  *   50% awaited) and does not start it over (no second 10% step), and an approval given to it through the API is
  *   recorded;
  * - stopped again after that approval and before the 50% step: the approval is kept (50% is not awaited again), and
- *   the following looks set 50%, then 100%, then the plan promotes.
+ *   the following looks set 50%, then 100%, then the plan promotes;
+ * - stopped while the share its last look asked for is being set: the shutdown waits for it, and its last checkpoint
+ *   holds it (the next agent does not set it again).
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AnalysisSnapshot } from '../../src/analysis/analysis-registry.js';
+import { auditEntries, regressed } from '../helpers/api-agent.js';
 import { type Cleanups, type PromotionDrive, promotionDrive } from '../helpers/promotion-drive.js';
+import { startTestAgent } from '../helpers/test-agent.js';
 
 const cleanups: Cleanups = [];
 afterEach(async () => {
@@ -122,4 +126,33 @@ describe('a promotion plan across graceful restarts', () => {
     expect(first.decisions).toEqual([]);
     expect(second.decisions).toEqual([]);
   }, 90_000);
+
+  it('a share being set when the agent stops is in its last checkpoint: the next agent does not set it again', async () => {
+    // samples handed to the agent directly (no network): the stop below comes before their look has run
+    const config = `analysis: { interval: 10s, allowedLateness: 0s, minSamples: 20 }
+connectors: [{ name: router, type: noop, options: { kind: traffic } }]
+plan: [router]
+rollouts:
+  - service: cart
+    promote: { via: router, steps: [10, 50, 100], minLooksPerStep: 1 }
+`;
+    const first = await startTestAgent(config, 'promotion-stop');
+    cleanups.push(async () => {
+      await first.agent.stop();
+      rmSync(first.dir, { recursive: true, force: true });
+    });
+    first.agent.ingest(regressed(0, 100)); // cart 1 vs 2, healthy
+    first.agent.ingest(regressed(1, 100)); // closes look 0, the analysis's first: it asks for 10%
+    expect(await first.agent.shutdown()).toEqual({ timedOut: false, undone: [] });
+    const auditPath = join(first.dir, 'audit.jsonl');
+    const steps = () => auditEntries(auditPath).flatMap((e) => (e.type === 'promote-step' ? [e.share] : []));
+    expect(steps()).toEqual([10]); // the shutdown waited for it
+
+    const second = await startTestAgent(config, 'promotion-stop', first.dir);
+    cleanups.push(() => second.agent.stop());
+    expect(second.agent.registry.get('cart:2')?.promotion).toMatchObject({ share: 10, approved: [] });
+    second.agent.ingest(regressed(2, 100)); // closes look 1: its look at 10%, so 50% next
+    await second.agent.settle();
+    expect(steps()).toEqual([10, 50]); // not 10% again
+  }, 30_000);
 });
