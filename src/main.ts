@@ -223,7 +223,7 @@ export function createAgent(opts: AgentOptions): Agent {
   const checkpoints = checkpointsOf(opts, pipeline, node);
   let stopping: Promise<StopReport> | undefined;
   const shutdown = (timeoutMs = config.server.shutdownTimeout): Promise<StopReport> =>
-    (stopping ??= boundedStop({ receivers, pipeline, checkpoints, apiApp }, timeoutMs, () => {
+    (stopping ??= boundedStop({ receivers, pipeline, checkpoints, apiApp, promoter }, timeoutMs, () => {
       started = false;
       actions.stopHealthChecks();
     }));
@@ -299,19 +299,27 @@ async function restoreState(checkpoints: Checkpointer, pipeline: Pipeline, logge
 
 /** `Agent.stop`: the graceful shutdown, given up at `timeoutMs` (see the header). */
 async function boundedStop(
-  parts: { receivers: Receivers; pipeline: Pipeline; checkpoints: Checkpointer; apiApp: FastifyInstance },
+  parts: {
+    receivers: Receivers;
+    pipeline: Pipeline;
+    checkpoints: Checkpointer;
+    apiApp: FastifyInstance;
+    promoter: Pick<Promoter, 'close'>;
+  },
   timeoutMs: number,
   begin: () => void,
 ): Promise<StopReport> {
-  const { receivers, pipeline, checkpoints, apiApp } = parts;
+  const { receivers, pipeline, checkpoints, apiApp, promoter } = parts;
   let receiversClosed = false;
   begin();
   const graceful = (async () => {
     await receivers.close();
     receiversClosed = true;
     // pipeline.close() runs the closed looks before its first await, so the checkpoint taken next holds their
-    // outcome; it does not wait for the queues (a decision not yet recorded is in it: a restart records it)
-    await Promise.all([pipeline.close(), checkpoints.close()]);
+    // outcome; it does not wait for the queues (a decision not yet recorded is in it: a restart records it). The
+    // shares those looks started to set (the promoter's work, which pipeline.close() also waits for) are checkpointed
+    // again once set, so a restart does not set them again
+    await Promise.all([pipeline.close(), checkpoints.close(promoter.close())]);
     await apiApp.close();
   })();
   const reserveMs = Math.min(ABORT_RESERVE_MS, timeoutMs / 4);

@@ -79,8 +79,9 @@ export interface Checkpointer {
   start(): void;
   /** Checkpoints now (unless nothing changed since the last one). Never throws: a failure is logged and counted. */
   save(): Promise<void>;
-  /** Stops the timer, takes the last checkpoint, closes the store. */
-  close(): Promise<void>;
+  /** Stops the timer, takes the last checkpoint, closes the store. With `after` (the work the shutdown's last looks
+   *  started: a share being set), checkpoints again once it is done (unless `abort()` came first). */
+  close(after?: Promise<unknown>): Promise<void>;
   /** Gives up on the store at once (a shutdown past its deadline): a save waiting for it fails, `close()` resolves. */
   abort(): void;
   /** What the shutdown leaves unsaved: undefined once `close()` took the last checkpoint (or had nothing to save),
@@ -172,6 +173,9 @@ export function createCheckpointer(opts: CheckpointerOptions): Checkpointer {
   let queued: Promise<SaveOutcome> | undefined;
   let started = false;
   let final: SaveOutcome | 'pending' | undefined;
+  let aborted = false;
+  let giveUp: () => void = () => undefined;
+  const givenUp = new Promise<void>((r) => (giveUp = r));
   const asVoid = new WeakMap<Promise<SaveOutcome>, Promise<void>>();
 
   const saveQueued = (): Promise<SaveOutcome> => {
@@ -206,14 +210,21 @@ export function createCheckpointer(opts: CheckpointerOptions): Checkpointer {
       if (!shared) asVoid.set(outcome, (shared = outcome.then(() => undefined)));
       return shared; // saves that share a run share its promise
     },
-    async close() {
+    async close(after) {
       clearInterval(timer);
       final = 'pending';
       // an agent that never started has nothing of its own to keep
       final = started ? await saveQueued() : 'unchanged';
+      if (started && after !== undefined) {
+        // what the last looks started changes the state once done (their audit entries are written): saved too
+        await Promise.race([after.catch(() => undefined), givenUp]);
+        if (!aborted) final = await saveQueued();
+      }
       await store.close();
     },
     abort() {
+      aborted = true;
+      giveUp();
       clearInterval(timer);
       store.abort?.();
     },

@@ -3,7 +3,9 @@
  * (startTestAgent) is fed real OTel SDK spans of two deployments of `checkout` (baseline 1.0, canary 2.0) over
  * OTLP/HTTP in synthetic time, one look at a time: 10 s of event time with 100 requests per cohort, the baseline at 1%
  * errors, the canary at what the test says for that look. After each look the agent is settled: `agent.settle()` also
- * waits for the shares the promotion plan started to set after the look, and their audit entries.
+ * waits for the shares the promotion plan started to set after the look, and their audit entries. A drive can continue
+ * another after its agent stopped (`continues`): a new agent on the same audit log and checkpoint, the same synthetic
+ * clock, the looks numbered on.
  */
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
@@ -32,15 +34,23 @@ export interface DriveHooks {
   maxLooks?: number;
 }
 
+export interface DriveOptions {
+  /** A drive whose agent stopped: this one's agent starts again on its directory (audit log, checkpoint), and its
+   *  looks go on from the next one in the same synthetic time. */
+  continues?: PromotionDrive;
+}
+
 export interface PromotionDrive {
   started: StartedAgent;
+  /** The synthetic clock: look n's requests end in [t0 + n × 10 s, t0 + n × 10 s + 9.9 s]; `next` is the next look. */
+  readonly clock: { readonly t0: number; readonly next: number };
   /** The agent's decisions so far. */
   decisions: Decision[];
   /** The audit log's entries. */
   audit(): AuditRecord[];
   /** The shares of the audit log's `promote-step` entries, in order. */
   promoteSteps(): number[];
-  /** Runs looks until the first decision (and `looksAfterDecision` more), or `maxLooks`. */
+  /** Runs looks (from `clock.next`) until the first decision (and `looksAfterDecision` more), or `maxLooks`. */
   run(hooks: DriveHooks): Promise<void>;
 }
 
@@ -67,8 +77,13 @@ function deployment(url: string, version: string, cohort: string, cleanups: Clea
 }
 
 /** Starts an agent with `config` (after its audit log) and the two deployments; everything goes into `cleanups`. */
-export async function promotionDrive(config: string, name: string, cleanups: Cleanups): Promise<PromotionDrive> {
-  const started = await startTestAgent(config, name);
+export async function promotionDrive(
+  config: string,
+  name: string,
+  cleanups: Cleanups,
+  opts: DriveOptions = {},
+): Promise<PromotionDrive> {
+  const started = await startTestAgent(config, name, opts.continues?.started.dir);
   cleanups.push(async () => {
     await started.agent.stop();
     rmSync(started.dir, { recursive: true, force: true });
@@ -80,7 +95,10 @@ export async function promotionDrive(config: string, name: string, cleanups: Cle
     deployment(started.otlpHttpUrl, '2.0', 'canary', cleanups),
   ] as const;
   const rand = seededRandom(17);
-  const T0 = Math.floor(Date.now() / LOOK_MS) * LOOK_MS - 3_600_000;
+  const clock = {
+    t0: opts.continues?.clock.t0 ?? Math.floor(Date.now() / LOOK_MS) * LOOK_MS - 3_600_000,
+    next: opts.continues?.clock.next ?? 0,
+  };
   const auditPath = join(started.dir, 'audit.jsonl');
   // the log is created by its first entry
   const audit = () => (existsSync(auditPath) && statSync(auditPath).size > 0 ? auditEntries(auditPath) : []);
@@ -92,7 +110,7 @@ export async function promotionDrive(config: string, name: string, cleanups: Cle
       [cohorts[1], canaryErrors],
     ] as const) {
       for (let i = 0; i < PER_COHORT; i++) {
-        const end = T0 + n * LOOK_MS + i * 100;
+        const end = clock.t0 + n * LOOK_MS + i * 100;
         const s = d.tracer.startSpan('GET /cart', { kind: SpanKind.SERVER, startTime: end - 20 });
         if (rand() < errors) s.setStatus({ code: SpanStatusCode.ERROR });
         s.end(end);
@@ -104,14 +122,17 @@ export async function promotionDrive(config: string, name: string, cleanups: Cle
 
   return {
     started,
+    clock,
     decisions,
     audit,
     promoteSteps: () => audit().flatMap((e) => (e.type === 'promote-step' ? [e.share as number] : [])),
     async run(hooks) {
       let after = hooks.looksAfterDecision ?? 0;
-      for (let n = 0; n < (hooks.maxLooks ?? 40); n++) {
+      const until = clock.next + (hooks.maxLooks ?? 40);
+      for (let n = clock.next; n < until; n++) {
         if (decisions.length > 0 && after-- === 0) break;
         await look(n, await hooks.canaryErrors(n));
+        clock.next = n + 1;
         await hooks.afterLook?.(n);
       }
       await settle();

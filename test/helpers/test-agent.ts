@@ -1,6 +1,7 @@
 /**
  * A real agent (createAgent) for integration tests: config text after an audit log in a fresh temporary
- * directory, every port ephemeral, started. The caller stops it (`agent.stop()`).
+ * directory (or `dir`: an agent started again on another's audit log and checkpoint), every port ephemeral, started.
+ * The caller stops it (`agent.stop()`).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,8 +21,8 @@ export interface StartedAgent {
   apiUrl: string;
 }
 
-export async function startTestAgent(config: string, name = 'test'): Promise<StartedAgent> {
-  const dir = mkdtempSync(join(tmpdir(), `vigil-${name}-`));
+export async function startTestAgent(config: string, name = 'test', into?: string): Promise<StartedAgent> {
+  const dir = into ?? mkdtempSync(join(tmpdir(), `vigil-${name}-`));
   const loaded = parseConfig(
     `audit: { path: "${join(dir, 'audit.jsonl')}" }\n${config}`,
     `${name}.yaml`,

@@ -196,3 +196,58 @@ describe('checkpointer saves on a slow store', () => {
     expect(writes).toBe(2);
   });
 });
+
+describe('the last checkpoint at shutdown (close with the work the last looks started)', () => {
+  const memory = () => {
+    const saves: Buffer[] = [];
+    const store = {
+      where: 'memory',
+      load: async () => saves.at(-1),
+      save: async (b: Buffer) => void saves.push(b),
+      close: async () => {},
+    };
+    return { saves, store };
+  };
+  const registryWithState = () => {
+    const reg = fresh({ looks: [], decisions: [], list: [] });
+    reg.ingest(stream(42)[0]!.map((s) => ({ ...s })));
+    return reg;
+  };
+  const checkpointer = (registry: AnalysisRegistry, store: ReturnType<typeof memory>['store']) =>
+    createCheckpointer({ store, registry, unrecorded: () => [], intervalMs: 60_000, logger: silentLogger() });
+
+  it('saves at once, then again once that work is done: the last save holds what it changed', async () => {
+    const { saves, store } = memory();
+    const reg = registryWithState();
+    const cp = checkpointer(reg, store);
+    cp.start();
+    let done: () => void = () => {};
+    const work = new Promise<void>((r) => (done = r));
+    const closed = cp.close(work);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(saves).toHaveLength(1); // at once: the shutdown does not wait for the work to checkpoint
+    const before = reg.counters.samples;
+    reg.ingest(stream(42)[1]!.map((s) => ({ ...s }))); // the work changes the state (a share set)
+    const samples = reg.counters.samples;
+    expect(samples).toBeGreaterThan(before);
+    done();
+    await closed;
+    expect(saves).toHaveLength(2);
+    const restored = fresh({ looks: [], decisions: [], list: [] });
+    await checkpointer(restored, store).restore();
+    expect(restored.counters.samples).toBe(samples);
+    expect(cp.unsaved()).toBeUndefined();
+  });
+
+  it('abort() while the work hangs: close() resolves without a second save', async () => {
+    const { saves, store } = memory();
+    const cp = checkpointer(registryWithState(), store);
+    cp.start();
+    const closed = cp.close(new Promise<void>(() => {}));
+    await new Promise((r) => setTimeout(r, 20));
+    cp.abort();
+    await closed;
+    expect(saves).toHaveLength(1);
+    expect(cp.unsaved()).toBeUndefined(); // the save at once went through
+  });
+});
