@@ -103,7 +103,11 @@ function controlApi(
     },
     warnings: () => actions.health.problems(),
     operate: operatorFor(pipeline, node, opts.logger),
-    approve: (id, who) => promoter.approve(id, who),
+    approve: async (id, who) => {
+      const r = await promoter.approve(id, who);
+      if (r.status === 'done') await node?.checkpoint(); // cluster: the next owner sees the approval
+      return r;
+    },
     drill: (service, target) =>
       runDrill({ loaded: opts.loaded, registries: opts.registries, service, target, logger: opts.logger }),
     ...(node ? { cluster: node } : {}),

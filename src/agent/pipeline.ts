@@ -203,8 +203,7 @@ function analysesToReconcile(
   return { analyses: { registry, unrecorded: restored?.unrecorded ?? [], dispatch: (d) => dispatcher.dispatch(d) } };
 }
 
-/** `close`, `abort` and `undone` of the pipeline. */
-/** The pipeline's settle and shutdown. */
+/** `settle`, `close`, `abort` and `undone` of the pipeline. */
 function pipelineShutdown(parts: {
   registry: AnalysisRegistry;
   gate: PipelineOptions['decisionGate'];

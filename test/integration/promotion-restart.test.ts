@@ -80,6 +80,7 @@ describe('a promotion plan across graceful restarts', () => {
       awaiting: 50,
       approved: [],
       why: 'waiting for an approval of 50%',
+      gate: { looks: expect.any(Number) as number, worse: [] },
     });
     expect(first.promoteSteps()).toEqual([10]);
 
@@ -98,7 +99,13 @@ describe('a promotion plan across graceful restarts', () => {
     expect(await approved.json()).toEqual({ approved: 50, analysis: ID });
     expect((await approve(second, 'twice')).status).toBe(409); // nothing awaited any more
     const afterApproval = (await snapshot(second)).promotion;
-    expect(afterApproval).toEqual({ steps: [10, 50, 100], share: 10, approved: [50], why: '50% approved by alice' });
+    expect(afterApproval).toMatchObject({
+      steps: [10, 50, 100],
+      share: 10,
+      approved: [50],
+      why: '50% approved by alice',
+    });
+    expect(afterApproval?.awaiting).toBeUndefined();
 
     // restart 2, after the approval and before the look that sets 50%: the approval is kept
     const third = await restart(second);
