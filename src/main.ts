@@ -26,6 +26,7 @@ import type { AnalysisRegistry, LookEvent } from './analysis/analysis-registry.j
 import type { CohortIncrement, Decision, RequestSample } from './contracts/index.js';
 import type { AuditLog } from './decide/audit-log.js';
 import { buildApiApp, type ApiDeps } from './http/api-app.js';
+import { createDrills, createDrillSchedule, type Drills, type DrillSchedule } from './drill/drills.js';
 import { runDrill } from './drill/run-drill.js';
 import { createPromoter, type Promoter } from './agent/promoter.js';
 import type { VigilMetrics } from './http/metrics.js';
@@ -86,6 +87,7 @@ function controlApi(
   listening: () => boolean,
   node: ClusterNode | undefined,
   promoter: Promoter,
+  drills: Drills,
 ): FastifyInstance {
   const { registry, audit, metrics, actions } = pipeline;
   return buildApiApp({
@@ -108,8 +110,7 @@ function controlApi(
       if (r.status === 'done') await node?.checkpoint(); // cluster: the next owner sees the approval
       return r;
     },
-    drill: (service, target) =>
-      runDrill({ loaded: opts.loaded, registries: opts.registries, service, target, logger: opts.logger }),
+    drills,
     ...(node ? { cluster: node } : {}),
   });
 }
@@ -191,6 +192,36 @@ function checkpointsOf(opts: AgentOptions, pipeline: Pipeline, node: ClusterNode
   return checkpoints;
 }
 
+/**
+ * Rollback drills in this process (the API's, and `rollouts[].drill.every` once the agent listens): dry runs, recorded
+ * in the audit log. The schedule is not run in cluster mode (every replica would drill): call the API from cron there.
+ */
+function drillsOf(opts: AgentOptions, pipeline: Pipeline, node: ClusterNode | undefined) {
+  const { loaded, registries, logger } = opts;
+  const drills = createDrills({
+    audit: pipeline.audit,
+    drill: (service, target) => runDrill({ loaded, registries, service, target, logger }),
+  });
+  const schedule = new Map<string, number>();
+  for (const r of loaded.config.rollouts) if (r.drill) schedule.set(r.service, r.drill.every);
+  let running: DrillSchedule | undefined;
+  pipeline.addWork({ settled: () => Promise.resolve(), close: () => running?.close() ?? Promise.resolve() });
+  return {
+    drills,
+    start(): void {
+      if (schedule.size === 0) return;
+      if (node) {
+        logger.warn(
+          'rollouts[].drill: scheduled drills do not run in cluster mode; call POST /api/v1/drills from cron',
+        );
+        return;
+      }
+      running = createDrillSchedule({ drills, schedule, logger: logger.child({ component: 'drill-schedule' }) });
+      logger.info({ services: [...schedule.keys()] }, 'rollback drills scheduled');
+    },
+  };
+}
+
 /** Promotion plans (rollouts[].promote): the canary share moved step by step after the looks. */
 function promoterOf(opts: AgentOptions, pipeline: Pipeline, node: ClusterNode | undefined): Promoter {
   const promoter = createPromoter({
@@ -204,7 +235,7 @@ function promoterOf(opts: AgentOptions, pipeline: Pipeline, node: ClusterNode | 
     notify: (n) => pipeline.actions.runner.notifyOperator(n),
   });
   pipeline.onLook((e) => promoter.onLook(e));
-  pipeline.addLookWork(promoter);
+  pipeline.addWork(promoter);
   return promoter;
 }
 
@@ -223,7 +254,8 @@ export function createAgent(opts: AgentOptions): Agent {
   });
   let started = false;
   const promoter = promoterOf(opts, pipeline, node);
-  const apiApp = controlApi(pipeline, opts, () => started, node, promoter);
+  const drills = drillsOf(opts, pipeline, node);
+  const apiApp = controlApi(pipeline, opts, () => started, node, promoter, drills.drills);
   const checkpoints = checkpointsOf(opts, pipeline, node);
   let stopping: Promise<StopReport> | undefined;
   const shutdown = (timeoutMs = config.server.shutdownTimeout): Promise<StopReport> =>
@@ -260,27 +292,9 @@ export function createAgent(opts: AgentOptions): Agent {
       const { otlpHttpUrl, otlpGrpcAddress } = await receivers.listen();
       apiUrl ??= await listenApi();
       started = true;
-      for (const w of loaded.warnings) logger.warn(w);
-      const { auth } = config.server;
-      // `vigil serve` refuses this; an agent built otherwise fails closed rather than open
-      if (auth.tokens.length === 0 && !auth.open)
-        logger.warn(
-          'server.auth has no tokens and open is not true: /api/* and the dashboard answer 401 to every request',
-        );
       await actions.startHealthChecks();
-      logger.info(
-        {
-          otlpHttp: otlpHttpUrl,
-          otlpGrpc: otlpGrpcAddress,
-          api: apiUrl,
-          queueAdapter: config.queue.redis ? 'bullmq' : 'embedded',
-          ...(node ? { replica: node.replica } : {}),
-          dryRun: pipeline.dryRun,
-          config: loaded.file,
-          configHash: loaded.hash,
-        },
-        'vigil is listening',
-      );
+      drills.start();
+      announceListening(opts, pipeline, node, { otlpHttp: otlpHttpUrl, otlpGrpc: otlpGrpcAddress, api: apiUrl });
       return { otlpHttpUrl, otlpGrpcAddress, apiUrl };
     },
     shutdown,
@@ -288,6 +302,33 @@ export function createAgent(opts: AgentOptions): Agent {
       await shutdown();
     },
   };
+}
+
+/** The config's warnings, an API that would answer 401 to everything, and "vigil is listening" with where. */
+function announceListening(
+  opts: AgentOptions,
+  pipeline: Pipeline,
+  node: ClusterNode | undefined,
+  where: { otlpHttp: string; otlpGrpc: string; api: string },
+): void {
+  const { loaded, logger } = opts;
+  const { config } = loaded;
+  for (const w of loaded.warnings) logger.warn(w);
+  const { auth } = config.server;
+  // `vigil serve` refuses this; an agent built otherwise fails closed rather than open
+  if (auth.tokens.length === 0 && !auth.open)
+    logger.warn('server.auth has no tokens and open is not true: /api/* and the dashboard answer 401 to every request');
+  logger.info(
+    {
+      ...where,
+      queueAdapter: config.queue.redis ? 'bullmq' : 'embedded',
+      ...(node ? { replica: node.replica } : {}),
+      dryRun: pipeline.dryRun,
+      config: loaded.file,
+      configHash: loaded.hash,
+    },
+    'vigil is listening',
+  );
 }
 
 /** The analyses from their checkpoint, then what the audit log recorded after it; then checkpoints from now on. */

@@ -68,10 +68,11 @@ export interface Pipeline {
   readonly unrecordedDecisions: () => Decision[];
   readonly onLook: (listener: (e: LookEvent) => void) => void;
   /**
-   * Work a look listener starts and finishes later (the promoter setting a share): `settle` waits for its `settled`,
-   * `close` calls its `close` (stop taking looks, finish what is under way) before the audit log closes.
+   * Work that writes to the audit log on its own time (the promoter setting a share after a look, scheduled drills):
+   * `settle` waits for its `settled`, `close` calls its `close` (take nothing new, finish what is under way) before the
+   * audit log closes.
    */
-  readonly addLookWork: (work: LookWork) => void;
+  readonly addWork: (work: PipelineWork) => void;
   /** Lets a rolled-back canary version be analysed again, and records who did it and why. */
   readonly resume: (service: string, version: string, who: Resumer) => Promise<boolean>;
   /**
@@ -98,8 +99,8 @@ export interface Pipeline {
   readonly undone: () => string[];
 }
 
-/** See Pipeline.addLookWork. */
-export interface LookWork {
+/** See Pipeline.addWork. */
+export interface PipelineWork {
   settled(): Promise<void>;
   close(): Promise<void>;
 }
@@ -148,8 +149,8 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
   actions.runner.start();
   const gate = opts.decisionGate;
   const durable = !!config.queue.redis;
-  const lookWork: LookWork[] = [];
-  const shutdown = pipelineShutdown({ registry, gate, dispatcher, actions, audit, redisHealth, durable, lookWork });
+  const work: PipelineWork[] = [];
+  const shutdown = pipelineShutdown({ registry, gate, dispatcher, actions, audit, redisHealth, durable, work });
   let recovered: Promise<RecoveryReport> | undefined;
   return {
     dryRun,
@@ -163,7 +164,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     dispatched: () => dispatcher.dispatched(),
     unrecordedDecisions: () => dispatcher.unrecordedDecisions(),
     onLook: (l) => lookListeners.push(l),
-    addLookWork: (w) => lookWork.push(w),
+    addWork: (w) => work.push(w),
     resume: resumeVersion(registry, audit),
     recover: (restored) =>
       (recovered ??= recoverFromAudit({
@@ -212,22 +213,22 @@ function pipelineShutdown(parts: {
   audit: AuditLog;
   redisHealth: RedisHealth | undefined;
   durable: boolean;
-  lookWork: readonly LookWork[];
+  work: readonly PipelineWork[];
 }): Pick<Pipeline, 'settle' | 'close' | 'abort' | 'undone'> {
-  const { registry, gate, dispatcher, actions, audit, redisHealth, durable, lookWork } = parts;
+  const { registry, gate, dispatcher, actions, audit, redisHealth, durable, work } = parts;
   const closing = { started: false, done: false };
   return {
     async settle(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       registry.runPendingLooks();
-      await Promise.all(lookWork.map((w) => w.settled()));
+      await Promise.all(work.map((w) => w.settled()));
       await gate?.settled();
       await dispatcher.settle(deadline);
     },
     async close() {
       closing.started = true;
       registry.runPendingLooks(); // every closed look is run, and its decision recorded, before exit
-      await Promise.all(lookWork.map((w) => w.close())); // a share being set is recorded before the audit log closes
+      await Promise.all(work.map((w) => w.close())); // a share being set, a drill: recorded before the audit log closes
       await gate?.settled(); // cluster: claimed (or dropped) before the dispatcher is waited for
       await dispatcher.dispatched();
       await actions.close();

@@ -157,7 +157,7 @@ function closest(word: string, candidates: readonly string[]): string | undefine
 
 const OPTIONAL_KEYS: Record<string, string[]> = {
   'server.api': ['publicUrl'],
-  rollouts: ['plan', 'canaryVersion', 'expectedCanaryShare', 'baseline'],
+  rollouts: ['plan', 'canaryVersion', 'expectedCanaryShare', 'baseline', 'promote', 'drill'],
 };
 
 /** Keys the schema knows at a path, from the defaults (plus the optional ones without defaults). */

@@ -394,6 +394,24 @@ const rolloutSchema = z
       description:
         '`none`: this service ships without a baseline cohort; its analysis starts with the first canary sample and only absolute metrics (slo-guard) can fail it; it is promoted at analysis.maxDuration.',
     }),
+    drill: z
+      .object({
+        every: duration(
+          '7d',
+          "How often the agent rehearses this service's rollback (a dry-run drill, docs/drills.md).",
+          {
+            min: 10_000,
+            max: 366 * 86_400_000,
+            below: 'drills would run back to back',
+          },
+        ),
+      })
+      .strict()
+      .optional()
+      .meta({
+        description:
+          'Regular rollback drills run by the agent itself (dry runs: nothing real is touched), kept in the audit log and shown on the dashboard; not in cluster mode.',
+      }),
     promote: promotionSchema.optional().meta({
       description:
         'A promotion plan (docs/promotion.md): Vigil moves the canary share through these steps itself, through a traffic or flag connector, each step once the analysis has enough evidence at that share and no metric failed.',

@@ -91,9 +91,8 @@ export function buildApiApp(deps: ApiDeps): FastifyInstance {
         : {}),
     });
     registerDrillRoutes(api, {
-      audit: deps.audit,
       callerName: (req) => callerOf(req).name,
-      ...(deps.drill ? { drill: (service, target) => deps.drill!(service, target) } : {}),
+      ...(deps.drills ? { drills: deps.drills } : {}),
     });
     registerJudgeRoutes(api, {
       ...deps,

@@ -12,7 +12,7 @@ import type { VigilConfig } from '../config/schema.js';
 import type { OperateResult, Operator, OperatorAction } from '../agent/operator.js';
 import type { Scope } from './auth.js';
 import type { VigilMetrics } from './metrics.js';
-import type { DrillReport, DrillTarget } from '../drill/run-drill.js';
+import type { Drills } from '../drill/drills.js';
 import type { ApproveResult } from '../agent/promoter.js';
 
 export interface ApiDeps {
@@ -38,8 +38,8 @@ export interface ApiDeps {
   publicUrl?: string;
   /** Approves the step a promotion plan waits at (`POST /api/v1/analyses/:id/approve`, src/agent/promoter.ts). */
   approve?(id: string, who: Operator): Promise<ApproveResult>;
-  /** Runs a rollback drill of a service in this process (`POST /api/v1/drills`, src/http/drill-routes.ts). */
-  drill?(service: string, target: DrillTarget): Promise<DrillReport>;
+  /** Rollback drills in this process (`POST /api/v1/drills`, src/http/drill-routes.ts; src/drill/drills.ts). */
+  drills?: Drills;
 }
 
 /** What a route of `/api/*` asks of its caller (fastify route `config`). */

@@ -3,7 +3,8 @@
  * and the plan runs against a real local HTTP receiver behind the `webhook` connector and notifier.
  * - target drill: passes, and the receiver gets no request (nothing real is touched);
  * - target live, receiver answers 200: passes, the event is marked as a drill (CloudEvents `vigildrill`);
- * - target live, receiver answers 500: fails (exit 1), the report names the step, its error and the fix.
+ * - target live, receiver answers 500: fails (exit 1), the report names the step, its error and the fix;
+ * - the API's drills, and the agent's own schedule (`rollouts[].drill.every`).
  */
 import { createServer, type Server } from 'node:http';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,6 +12,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import { BUILTIN_REGISTRIES } from '../../src/registries.js';
 import { runCli } from '../helpers/cli-run.js';
 import { startTestAgent } from '../helpers/test-agent.js';
 
@@ -151,5 +154,51 @@ server: { auth: { open: true } }
     } finally {
       await agent.stop();
     }
+  });
+});
+
+describe('scheduled drills (rollouts[].drill.every)', () => {
+  it('the agent drills a service on its own schedule (dry runs: the webhook gets nothing), records and lists it', async () => {
+    const { agent, apiUrl, dir } = await startTestAgent(
+      `
+connectors: [{ name: hook, type: webhook, options: { url: "${url}/flags/checkout", timeoutMs: 2000 } }]
+plan: [hook]
+rollouts: [{ service: checkout, drill: { every: 10s } }]
+server: { auth: { open: true } }
+`,
+      'drill-schedule',
+    );
+    try {
+      const listed = async () =>
+        ((await (await fetch(`${apiUrl}/api/v1/drills`)).json()) as { drills: Record<string, unknown>[] }).drills;
+      // checked every second (a tenth of the period): the first drill is due at once, as none was recorded
+      await expect.poll(listed, { timeout: 20_000, interval: 250 }).toEqual([
+        expect.objectContaining({
+          service: 'checkout',
+          passed: true,
+          target: 'drill',
+          by: 'drill schedule',
+          reason: 'every 10s (rollouts[].drill.every)',
+          token: 'vigil',
+        }),
+      ]);
+      expect(received).toEqual([]); // the webhook is a dry run in a drill
+      // not due again before 10 s: still one drill in the audit log 3 s later
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      const drills = readFileSync(join(dir, 'audit.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((e) => e.type === 'drill');
+      expect(drills).toHaveLength(1);
+    } finally {
+      await agent.stop();
+    }
+  }, 40_000);
+
+  it('refuses a period under 10 s, naming the key', () => {
+    expect(() =>
+      parseConfig('rollouts: [{ service: checkout, drill: { every: 2s } }]\n', 'v.yaml', BUILTIN_REGISTRIES, {}),
+    ).toThrow(/rollouts\[0\]\.drill\.every.*must be at least 10s, got 2s: drills would run back to back/s);
   });
 });
