@@ -351,10 +351,13 @@ export function notifierConformance(
           expect(() => JSON.parse(r.text) as unknown).not.toThrow();
           for (const s of env.http!.secrets) expect(r.text).not.toContain(s);
           const note = notes[i]!;
-          if (note.kind === 'operator' || note.decision.manual) {
-            expect(r.text).toContain('alice'); // who did it, with which token
-            expect(r.text).toContain('ops-bot');
+          // who did it, with which token (the promotion plan's own calls: by "promotion plan", token vigil)
+          const who = note.kind === 'operator' ? note.operator : note.decision.manual;
+          if (who) {
+            expect(r.text).toContain(who.by);
+            expect(r.text).toContain(who.token);
           }
+          if (note.kind === 'operator' && note.promotion) expect(r.text).toContain(`${note.promotion.share}%`);
         });
       }
     });
