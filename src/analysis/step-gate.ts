@@ -7,13 +7,13 @@
  * starts at 25% after many healthy looks at 1–5% has to outweigh that history first: with the default `combine:
  * robust` bets (each look at most nearly doubles the evidence, healthy looks wear it down), errors 30x started at
  * look 15 were rolled back at look 24, after the plan had moved on to 50%. The gate sees the step alone: the same run
- * is held at 25% and rolled back there (test/integration/promotion.test.ts).
+ * is held at 25% and rolled back there (test/integration/promotion-held.test.ts; `npm run bench:promotion`).
  *
  * What it costs and why it is safe: the gate never rolls back and never promotes: it only holds. Its level is liberal
  * and not split over the metrics (a chance hold wastes time, never a release), and a hold that lasts (the promotion
  * rule's 2 x minLooksPerStep gate looks) restarts the gate on fresh looks, so a chance alarm costs one more step's
  * looks. The decisions stay the anytime-valid tests'. A weaker regression (errors 5x at 1%, 100 requests a look) may
- * need more looks than a step has: it is held, or rolled back, one step later.
+ * need more looks than a step has: 15 of 20 were rolled back at their step, 5 later (`npm run bench:promotion`).
  *
  * State: per analysis, O(metrics) detector states and running totals, reset when the promotion record's epoch
  * moves (a share set, a gate restart). Pure: no clock, no I/O; one more detector look per metric per look, for the

@@ -18,6 +18,26 @@ import { seededRandom } from '../../src/seeded-random.js';
 import { auditEntries } from './api-agent.js';
 import { type StartedAgent, startTestAgent } from './test-agent.js';
 
+/**
+ * The promotion tests' config: 10 s looks, 1 s lateness, minSamples 25, alpha 0.01, a `noop` traffic connector
+ * `router` as the plan and the rollback, and `checkout`'s promotion plan (`promote`, YAML flow text); `extra` is
+ * appended (server, queue, cluster, notifiers).
+ */
+export function promotionConfig(
+  promote = '{ via: router, steps: [10, 50, 100], minLooksPerStep: 2, approve: [50] }',
+  extra = 'server: { auth: { open: true } }',
+): string {
+  return `
+analysis: { interval: 10s, allowedLateness: 1s, minSamples: 25, maxDuration: 1h, alpha: 0.01 }
+connectors: [{ name: router, type: noop, options: { kind: traffic } }]
+plan: [router]
+rollouts:
+  - service: checkout
+    promote: ${promote}
+${extra}
+`;
+}
+
 /** What a test cleans up after itself (afterEach runs them in reverse). */
 export type Cleanups = (() => Promise<void>)[];
 
@@ -38,6 +58,8 @@ export interface DriveOptions {
   /** A drive whose agent stopped: this one's agent starts again on its directory (audit log, checkpoint), and its
    *  looks go on from the next one in the same synthetic time. */
   continues?: PromotionDrive;
+  /** The seed of the requests' errors (17). */
+  seed?: number;
 }
 
 export interface PromotionDrive {
@@ -94,7 +116,7 @@ export async function promotionDrive(
     deployment(started.otlpHttpUrl, '1.0', 'baseline', cleanups),
     deployment(started.otlpHttpUrl, '2.0', 'canary', cleanups),
   ] as const;
-  const rand = seededRandom(17);
+  const rand = seededRandom(opts.seed ?? 17);
   const clock = {
     t0: opts.continues?.clock.t0 ?? Math.floor(Date.now() / LOOK_MS) * LOOK_MS - 3_600_000,
     next: opts.continues?.clock.next ?? 0,

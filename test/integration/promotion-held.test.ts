@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpPeer } from '../helpers/http-peer.js';
-import { type Cleanups, promotionDrive } from '../helpers/promotion-drive.js';
+import { type Cleanups, promotionConfig, promotionDrive } from '../helpers/promotion-drive.js';
 
 const cleanups: Cleanups = [];
 afterEach(async () => {
@@ -89,21 +89,12 @@ server: { auth: { open: true }, api: { publicUrl: "https://vigil.example.com/" }
   }, 60_000);
 });
 
+/** The default detectors, five steps of 6 looks. */
+const FIVE_STEPS = promotionConfig('{ via: router, steps: [1, 5, 25, 50, 100], minLooksPerStep: 6 }');
+
 describe('a regression that starts at a later step, with the default detectors', () => {
   it('the step gate holds the share where it shows, and the analysis rolls back there', async () => {
-    const drive = await promotionDrive(
-      `
-analysis: { interval: 10s, allowedLateness: 1s, minSamples: 25, maxDuration: 1h, alpha: 0.01 }
-connectors: [{ name: router, type: noop, options: { kind: traffic } }]
-plan: [router]
-rollouts:
-  - service: checkout
-    promote: { via: router, steps: [1, 5, 25, 50, 100], minLooksPerStep: 6 }
-server: { auth: { open: true } }
-`,
-      'promotion-gate',
-      cleanups,
-    );
+    const drive = await promotionDrive(FIVE_STEPS, 'promotion-gate', cleanups);
     const share = () => drive.promoteSteps().at(-1) ?? 0;
     const held: string[] = [];
     await drive.run({
@@ -125,19 +116,7 @@ server: { auth: { open: true } }
   }, 60_000);
 
   it('a healthy canary is not held by the gate: it walks every step at minLooksPerStep and is promoted', async () => {
-    const drive = await promotionDrive(
-      `
-analysis: { interval: 10s, allowedLateness: 1s, minSamples: 25, maxDuration: 1h, alpha: 0.01 }
-connectors: [{ name: router, type: noop, options: { kind: traffic } }]
-plan: [router]
-rollouts:
-  - service: checkout
-    promote: { via: router, steps: [1, 5, 25, 50, 100], minLooksPerStep: 6 }
-server: { auth: { open: true } }
-`,
-      'promotion-gate-healthy',
-      cleanups,
-    );
+    const drive = await promotionDrive(FIVE_STEPS, 'promotion-gate-healthy', cleanups);
     await drive.run({ canaryErrors: () => 0.01, maxLooks: 60 });
     expect(drive.promoteSteps()).toEqual([1, 5, 25, 50, 100]);
     expect(drive.decisions).toHaveLength(1);

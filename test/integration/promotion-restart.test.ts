@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AnalysisSnapshot } from '../../src/analysis/analysis-registry.js';
 import { auditEntries, regressed } from '../helpers/api-agent.js';
-import { type Cleanups, type PromotionDrive, promotionDrive } from '../helpers/promotion-drive.js';
+import { type Cleanups, type PromotionDrive, promotionConfig, promotionDrive } from '../helpers/promotion-drive.js';
 import { startTestAgent } from '../helpers/test-agent.js';
 
 const cleanups: Cleanups = [];
@@ -24,15 +24,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-const CONFIG = `
-analysis: { interval: 10s, allowedLateness: 1s, minSamples: 25, maxDuration: 1h, alpha: 0.01 }
-connectors: [{ name: router, type: noop, options: { kind: traffic } }]
-plan: [router]
-rollouts:
-  - service: checkout
-    promote: { via: router, steps: [10, 50, 100], minLooksPerStep: 2, approve: [50] }
-server: { auth: { open: true } }
-`;
+const CONFIG = promotionConfig();
 
 const ID = 'checkout:2.0';
 const healthy = { canaryErrors: () => 0.01 };

@@ -8,22 +8,14 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli-run.js';
-import { type Cleanups, promotionDrive } from '../helpers/promotion-drive.js';
+import { type Cleanups, promotionConfig, promotionDrive } from '../helpers/promotion-drive.js';
 
 const cleanups: Cleanups = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-const CONFIG = `
-analysis: { interval: 10s, allowedLateness: 1s, minSamples: 25, maxDuration: 1h, alpha: 0.01 }
-connectors: [{ name: router, type: noop, options: { kind: traffic } }]
-plan: [router]
-rollouts:
-  - service: checkout
-    promote: { via: router, steps: [10, 50, 100], minLooksPerStep: 2, approve: [50] }
-server: { auth: { open: true } }
-`;
+const CONFIG = promotionConfig();
 
 async function run(canaryErrors: number, approveAt: (look: number) => boolean) {
   const drive = await promotionDrive(CONFIG, 'promotion', cleanups);

@@ -357,7 +357,9 @@ export function notifierConformance(
             expect(r.text).toContain(who.by);
             expect(r.text).toContain(who.token);
           }
-          if (note.kind === 'operator' && note.promotion) expect(r.text).toContain(`${note.promotion.share}%`);
+          // the share it is about: "50%" in a message, `"share":50` in an event
+          if (note.kind === 'operator' && note.promotion)
+            expect(r.text).toMatch(new RegExp(`\\b${note.promotion.share}(%|\\b)`));
         });
       }
     });

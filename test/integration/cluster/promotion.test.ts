@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { AnalysisSnapshot } from '../../../src/analysis/analysis-registry.js';
 import { auditEntries } from '../../helpers/api-agent.js';
-import { type Cleanups, promotionDrive } from '../../helpers/promotion-drive.js';
+import { type Cleanups, promotionConfig, promotionDrive } from '../../helpers/promotion-drive.js';
 import { startTestAgent } from '../../helpers/test-agent.js';
 
 const cleanups: Cleanups = [];
@@ -26,17 +26,12 @@ const ID = 'checkout:2.0';
 const healthy = { canaryErrors: () => 0.01 };
 
 function config(prefix: string): string {
-  return `
-server: { auth: { tokens: [ { name: release-bot, token: "${TOKEN}", scopes: [read, operate] } ] } }
+  return promotionConfig(
+    undefined,
+    `server: { auth: { tokens: [ { name: release-bot, token: "${TOKEN}", scopes: [read, operate] } ] } }
 queue: { redis: "${inject('redisUrl')}", prefix: "${prefix}" }
-cluster: { enabled: true, leaseTtl: 3s, handoverQuiet: 1m }
-analysis: { interval: 10s, allowedLateness: 1s, minSamples: 25, maxDuration: 1h, alpha: 0.01 }
-connectors: [{ name: router, type: noop, options: { kind: traffic } }]
-plan: [router]
-rollouts:
-  - service: checkout
-    promote: { via: router, steps: [10, 50, 100], minLooksPerStep: 2, approve: [50] }
-`;
+cluster: { enabled: true, leaseTtl: 3s, handoverQuiet: 1m }`,
+  );
 }
 
 /** The cluster's keys (queues, leases, checkpoints, decisions), deleted after the test. */

@@ -61,24 +61,30 @@ function records(last: () => LookEvent) {
   };
 }
 
+/** A traffic connector that records each share it sets; `fails()` true: this call throws as nginx -t would. */
+function recordingRouter(shares: number[], fails: () => boolean = () => false): PlanConnector {
+  return {
+    name: 'router',
+    type: 'test',
+    kind: 'traffic',
+    apply: async () => ({ changed: false, detail: '' }),
+    setCanaryShare: async (p) => {
+      if (fails()) throw new Error('nginx -t failed');
+      shares.push(p);
+      return { changed: true, detail: `canary share ${p}%` };
+    },
+  };
+}
+
 describe('the promotion driver', () => {
   it('keeps its place while an operator pauses the analysis, and a failing connector holds then retries', async () => {
     const shares: number[] = [];
     let failNext = 0;
-    const router: PlanConnector = {
-      name: 'router',
-      type: 'test',
-      kind: 'traffic',
-      apply: async () => ({ changed: false, detail: '' }),
-      setCanaryShare: async (p) => {
-        if (failNext > 0) {
-          failNext--;
-          throw new Error('nginx -t failed');
-        }
-        shares.push(p);
-        return { changed: true, detail: `canary share ${p}%` };
-      },
-    };
+    const router = recordingRouter(shares, () => {
+      if (failNext === 0) return false;
+      failNext--;
+      return true;
+    });
     const audit: Record<string, unknown>[] = [];
     const operated: string[] = [];
     const notes: OperatorNotification[] = [];
@@ -156,16 +162,7 @@ server: { auth: { open: true } }
 
   it('asks once, keeps the share while it waits, records and announces the approval, then sets the share', async () => {
     const shares: number[] = [];
-    const router: PlanConnector = {
-      name: 'router',
-      type: 'test',
-      kind: 'traffic',
-      apply: async () => ({ changed: false, detail: '' }),
-      setCanaryShare: async (p) => {
-        shares.push(p);
-        return { changed: true, detail: `canary share ${p}%` };
-      },
-    };
+    const router = recordingRouter(shares);
     const audit: Record<string, unknown>[] = [];
     const notes: OperatorNotification[] = [];
     let current = look(1);
