@@ -88,6 +88,7 @@ function controlApi(
   node: ClusterNode | undefined,
   promoter: Promoter,
   drills: Drills,
+  saveState: () => Promise<void>,
 ): FastifyInstance {
   const { registry, audit, metrics, actions } = pipeline;
   return buildApiApp({
@@ -107,7 +108,7 @@ function controlApi(
     operate: operatorFor(pipeline, node, opts.logger),
     approve: async (id, who) => {
       const r = await promoter.approve(id, who);
-      if (r.status === 'done') await node?.checkpoint(); // cluster: the next owner sees the approval
+      if (r.status === 'done') await saveState(); // a restart, or the next owner in a cluster, sees the approval
       return r;
     },
     drills,
@@ -147,13 +148,24 @@ function operatorFor(pipeline: Pipeline, node: ClusterNode | undefined, logger: 
 
 /** Cluster mode: the node stands where the single checkpoint would (each service is saved on its own, in Redis). */
 function clusterCheckpoints(node: ClusterNode, where: string): Checkpointer {
+  let aborted = false;
+  let giveUp: () => void = () => undefined;
+  const givenUp = new Promise<void>((resolve) => (giveUp = resolve));
   return {
     where,
     restore: async () => undefined,
     start: () => undefined,
     save: () => node.checkpoint(),
-    close: () => node.stop(),
-    abort: () => node.abort(),
+    async close(after) {
+      // the handover checkpoints what the shutdown's last looks started (a share being set) once it is done
+      if (after !== undefined) await Promise.race([after.catch(() => undefined), givenUp]);
+      if (!aborted) await node.stop();
+    },
+    abort() {
+      aborted = true;
+      giveUp();
+      node.abort();
+    },
     unsaved: () => undefined,
   };
 }
@@ -255,8 +267,16 @@ export function createAgent(opts: AgentOptions): Agent {
   let started = false;
   const promoter = promoterOf(opts, pipeline, node);
   const drills = drillsOf(opts, pipeline, node);
-  const apiApp = controlApi(pipeline, opts, () => started, node, promoter, drills.drills);
   const checkpoints = checkpointsOf(opts, pipeline, node);
+  const apiApp = controlApi(
+    pipeline,
+    opts,
+    () => started,
+    node,
+    promoter,
+    drills.drills,
+    () => checkpoints.save(),
+  );
   let stopping: Promise<StopReport> | undefined;
   const shutdown = (timeoutMs = config.server.shutdownTimeout): Promise<StopReport> =>
     (stopping ??= boundedStop({ receivers, pipeline, checkpoints, apiApp, promoter }, timeoutMs, () => {

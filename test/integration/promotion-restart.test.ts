@@ -155,3 +155,19 @@ rollouts:
     expect(steps()).toEqual([10, 50]); // not 10% again
   }, 30_000);
 });
+
+describe('an approval and a crash', () => {
+  it('an approval is checkpointed when it is given: an agent started after a crash (no final checkpoint) keeps it', async () => {
+    const first = await promotionDrive(CONFIG, 'promotion-crash', cleanups);
+    await untilAwaiting(first, 12);
+    expect((await approve(first, 'approved before the crash')).status).toBe(200);
+    // a crash: the first agent writes nothing more (it is not stopped before the next one reads its directory)
+    const stateDir = join(first.started.dir, 'vigil-state');
+    const files = readdirSync(stateDir);
+    expect(files.length).toBeGreaterThan(0);
+    const second = await startTestAgent(CONFIG, 'promotion-crash', first.started.dir);
+    cleanups.push(() => second.agent.stop());
+    expect(second.agent.registry.get(ID)?.promotion).toMatchObject({ share: 10, approved: [50] });
+    expect(second.agent.registry.get(ID)?.promotion?.awaiting).toBeUndefined();
+  }, 60_000);
+});
