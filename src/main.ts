@@ -213,6 +213,7 @@ function drillsOf(opts: AgentOptions, pipeline: Pipeline, node: ClusterNode | un
   const drills = createDrills({
     audit: pipeline.audit,
     drill: (service, target) => runDrill({ loaded, registries, service, target, logger }),
+    counted: (service, passed) => pipeline.metrics.drills.inc({ service, outcome: passed ? 'passed' : 'failed' }),
   });
   const schedule = new Map<string, number>();
   for (const r of loaded.config.rollouts) if (r.drill) schedule.set(r.service, r.drill.every);
@@ -245,8 +246,10 @@ function promoterOf(opts: AgentOptions, pipeline: Pipeline, node: ClusterNode | 
     dryRun: pipeline.dryRun,
     operate: operatorFor(pipeline, node, opts.logger),
     notify: (n) => pipeline.actions.runner.notifyOperator(n),
+    onShare: (a, percent) => pipeline.metrics.promotionShare.set({ service: a.service, analysis: a.id }, percent),
   });
   pipeline.onLook((e) => promoter.onLook(e));
+  pipeline.onDecision((d) => pipeline.metrics.promotionShare.remove({ service: d.service, analysis: d.analysis }));
   pipeline.addWork(promoter);
   return promoter;
 }

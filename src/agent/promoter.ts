@@ -33,6 +33,8 @@ export interface PromoterDeps {
   operate(id: string, action: OperatorAction, who: Operator): Promise<OperateResult>;
   /** Announces an approval asked for, given, or a held step (the plan runner's `notifyOperator`). */
   notify?(n: OperatorNotification): Promise<void>;
+  /** A share is in place for an analysis (`vigil_promotion_share_percent`). */
+  onShare?(analysis: { id: string; service: string }, percent: number): void;
   now?: () => number;
 }
 
@@ -208,6 +210,7 @@ async function setShare(
     const { awaiting: _a, why: _w, ...rest } = r;
     const state = shareSet(r.state, step, { look: a.look, samples: samplesOf(e), verdicts: a.verdicts });
     deps.registry.keepPromotion(a.id, { ...rest, state, epoch: r.epoch + 1 }, { percent: share, afterLook: a.look });
+    deps.onShare?.(a, share);
     log.info({ share, changed: res.changed }, `promotion: canary share ${share}%`);
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err);

@@ -78,6 +78,8 @@ export interface Drills {
 export interface DrillsDeps {
   audit: AuditLog;
   drill(service: string, target: DrillTarget): Promise<DrillReport>;
+  /** Counts each drill by service and outcome (`vigil_drills_total`). */
+  counted?(service: string, passed: boolean): void;
   now?: () => number;
 }
 
@@ -100,6 +102,7 @@ export function createDrills(deps: DrillsDeps): Drills {
       running = service;
       try {
         const report = await deps.drill(service, 'drill');
+        deps.counted?.(service, report.passed);
         const record = drillRecord(report, { ...who, atUnixMs: (deps.now ?? Date.now)() });
         await deps.audit.append(record as unknown as AuditEntry);
         (await drills()).push(record as unknown as AuditEntry);

@@ -45,6 +45,8 @@ export interface VigilMetrics {
   checkpoints: Counter<'outcome'>;
   checkpointSeconds: Histogram;
   checkpointBytes: Gauge;
+  drills: Counter<'service' | 'outcome'>;
+  promotionShare: Gauge<'service' | 'analysis'>;
   redisUp: Gauge;
   redisErrors: Counter<'client'>;
   clusterEvents: Counter<'event'>;
@@ -64,6 +66,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): VigilMet
     ...jobMetrics(r),
     ...limitMetrics(r),
     ...stateMetrics(r),
+    ...releaseMetrics(r),
     ...redisMetrics(r),
     ...clusterMetrics(r),
   };
@@ -100,6 +103,24 @@ function redisMetrics(r: Registry[]): Pick<VigilMetrics, 'redisUp' | 'redisError
       name: 'vigil_redis_errors_total',
       help: 'Redis errors by client: ping (a PING that failed or timed out), queue:<name> and worker:<name> (the BullMQ connections of the actions and notifications queues), state (the checkpoint store): alert on any increase',
       labelNames: ['client'],
+      registers: r,
+    }),
+  };
+}
+
+/** Rollback drills and promotion plans (issue 17: src/drill/drills.ts, src/agent/promoter.ts). */
+function releaseMetrics(r: Registry[]): Pick<VigilMetrics, 'drills' | 'promotionShare'> {
+  return {
+    drills: new Counter({
+      name: 'vigil_drills_total',
+      help: 'Rollback drills run in the agent (API or rollouts[].drill.every) by service and outcome (passed, failed): alert on failed',
+      labelNames: ['service', 'outcome'],
+      registers: r,
+    }),
+    promotionShare: new Gauge({
+      name: 'vigil_promotion_share_percent',
+      help: 'The canary share a promotion plan set for a running analysis (percent); the series goes once it is decided',
+      labelNames: ['service', 'analysis'],
       registers: r,
     }),
   };

@@ -183,6 +183,8 @@ server: { auth: { open: true } }
         }),
       ]);
       expect(received).toEqual([]); // the webhook is a dry run in a drill
+      const metrics = await (await fetch(`${apiUrl}/metrics`)).text();
+      expect(metrics).toContain('vigil_drills_total{service="checkout",outcome="passed"} 1');
       // not due again before 10 s: still one drill in the audit log 3 s later
       await new Promise((resolve) => setTimeout(resolve, 3_000));
       const drills = readFileSync(join(dir, 'audit.jsonl'), 'utf8')

@@ -76,6 +76,9 @@ server: { auth: { open: true }, api: { publicUrl: "https://vigil.example.com/" }
       why: 'waiting for an approval of 50%',
     });
 
+    const metrics = await (await fetch(`${drive.started.apiUrl}/metrics`)).text();
+    expect(metrics).toContain('vigil_promotion_share_percent{service="checkout",analysis="checkout:2.0"} 10');
+
     await expect.poll(() => chat.requests.length, { timeout: 10_000 }).toBe(2);
     const events = chat.requests.map((r) => JSON.parse(r.text) as OperatorEvent);
     expect(events.map((e) => [e.type, e.data.action, e.data.by])).toEqual([

@@ -32,13 +32,14 @@ async function run(canaryErrors: number, approveAt: (look: number) => boolean) {
       approvalOutput.push(r.stdout);
     },
   });
-  return { decisions: drive.decisions, audit: drive.audit(), approvals, approvalOutput };
+  const metrics = await (await fetch(`${drive.started.apiUrl}/metrics`)).text();
+  return { decisions: drive.decisions, audit: drive.audit(), approvals, approvalOutput, metrics };
 }
 
 describe('promotion plans', () => {
   it('walks a healthy canary 10 → 50 → 100%, waits for the approval of 50%, then promotes', async () => {
     let asked = false;
-    const { decisions, audit, approvals, approvalOutput } = await run(0.01, (look) => {
+    const { decisions, audit, approvals, approvalOutput, metrics } = await run(0.01, (look) => {
       // approve once the plan waits (after 10% has had its looks): ask a few looks in
       if (look < 6 || asked) return false;
       asked = true;
@@ -60,6 +61,9 @@ describe('promotion plans', () => {
     expect(audit.findIndex((e) => e.type === 'approve')).toBeLessThan(audit.indexOf(steps[1]!));
     expect(decisions).toHaveLength(1);
     expect(decisions[0]).toMatchObject({ outcome: 'promote', manual: { by: 'promotion plan' } });
+    // the share gauge of a decided analysis is gone
+    expect(metrics).toContain('# TYPE vigil_promotion_share_percent gauge');
+    expect(metrics).not.toContain('vigil_promotion_share_percent{');
   }, 60_000);
 
   it('rolls back a regressed canary at the step where it shows; no further share is set', async () => {
