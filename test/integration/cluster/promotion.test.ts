@@ -5,6 +5,9 @@
  * to the owner with the caller's token: recorded in the OWNER's audit log with who, why and the token's name, and the
  * owner sets the share it waited at, then goes on to 100% and promotes. An approval of an analysis no replica runs is
  * a 404.
+ * A graceful stop of the owner while a share is being set (samples handed to it directly close the look that asks for
+ * 10%, then it stops at once): the handover waits for the share, so its checkpoint carries it; replica two takes the
+ * service at its next request and sets 50% at its next look, not 10% again (one 10% step in both audit logs).
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
@@ -12,9 +15,11 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { AnalysisSnapshot } from '../../../src/analysis/analysis-registry.js';
-import { auditEntries } from '../../helpers/api-agent.js';
+import type { RequestSample } from '../../../src/contracts/index.js';
+import { auditEntries, regressed } from '../../helpers/api-agent.js';
 import { type Cleanups, promotionConfig, promotionDrive } from '../../helpers/promotion-drive.js';
-import { startTestAgent } from '../../helpers/test-agent.js';
+import { look, postTraces } from '../../helpers/serve-process.js';
+import { type StartedAgent, startTestAgent } from '../../helpers/test-agent.js';
 
 const cleanups: Cleanups = [];
 afterEach(async () => {
@@ -25,9 +30,9 @@ const TOKEN = 'cluster-pr0mote';
 const ID = 'checkout:2.0';
 const healthy = { canaryErrors: () => 0.01 };
 
-function config(prefix: string): string {
+function config(prefix: string, promote?: string): string {
   return promotionConfig(
-    undefined,
+    promote,
     `server: { auth: { tokens: [ { name: release-bot, token: "${TOKEN}", scopes: [read, operate] } ] } }
 queue: { redis: "${inject('redisUrl')}", prefix: "${prefix}" }
 cluster: { enabled: true, leaseTtl: 3s, handoverQuiet: 1m }`,
@@ -112,4 +117,45 @@ describe('a promotion plan in cluster mode', () => {
       expect(unknown.status).toBe(404);
     }
   }, 90_000);
+});
+
+/** Healthy requests of `checkout` (baseline 1, canary 2) at look `n`: as OTLP/HTTP JSON (admitted: the lease), or as
+ *  samples handed to the agent directly (no network, no admission). */
+const healthyLook = (n: number): string => look(n, { service: 'checkout', canaryErrorEvery: 100 });
+const healthySamples = (n: number): RequestSample[] => regressed(n, 100).map((s) => ({ ...s, service: 'checkout' }));
+
+/** The shares of the `promote-step` entries of a replica's audit log (none before its first entry). */
+function promoteSteps(s: StartedAgent): number[] {
+  const path = join(s.dir, 'audit.jsonl');
+  return existsSync(path)
+    ? auditEntries(path).flatMap((e) => (e.type === 'promote-step' ? [e.share as number] : []))
+    : [];
+}
+
+describe('a promotion plan across a graceful stop in cluster mode', () => {
+  it('a share being set when the owner stops is in its handover checkpoint: the next owner does not set it again', async () => {
+    const yaml = config(clusterPrefix(), '{ via: router, steps: [10, 50, 100], minLooksPerStep: 1 }');
+    const [one, two] = [await startTestAgent(yaml, 'cluster-stop-one'), await startTestAgent(yaml, 'cluster-stop-two')];
+    for (const s of [one, two])
+      cleanups.push(async () => {
+        await s.agent.stop();
+        rmSync(s.dir, { recursive: true, force: true });
+      });
+    const id = 'checkout:2';
+    expect(await postTraces(one.otlpHttpUrl, healthyLook(0))).toBe(200); // one takes the service's lease
+    expect(one.agent.registry.get(id)?.look).toBe(0);
+    one.agent.ingest(healthySamples(1)); // closes look 0, the analysis's first: the plan asks for 10%
+    expect(one.agent.registry.get(id)?.promotion).toBeUndefined(); // its look has not run yet: nothing set
+    expect(await one.agent.shutdown()).toEqual({ timedOut: false, undone: [] }); // at once, before the share is set
+    expect(promoteSteps(one)).toEqual([10]); // the stop waited for it
+    expect(one.agent.registry.hasService('checkout')).toBe(false); // handed over
+    expect(two.agent.registry.hasService('checkout')).toBe(false);
+
+    // the lease was released at the stop: two takes the service at its next request, from the handover checkpoint
+    expect(await postTraces(two.otlpHttpUrl, healthyLook(2))).toBe(200); // closes look 1: its look at 10%
+    await two.agent.settle();
+    // one promote-step for 10% in both audit logs: two, restored with 10% in place, set 50% (not 10% again)
+    expect({ one: promoteSteps(one), two: promoteSteps(two) }).toEqual({ one: [10], two: [50] });
+    expect(two.agent.registry.get(id)?.promotion).toMatchObject({ share: 50, approved: [] });
+  }, 30_000);
 });
