@@ -157,8 +157,12 @@ function clusterCheckpoints(node: ClusterNode, where: string): Checkpointer {
     start: () => undefined,
     save: () => node.checkpoint(),
     async close(after) {
-      // the handover checkpoints what the shutdown's last looks started (a share being set) once it is done
-      if (after !== undefined) await Promise.race([after.catch(() => undefined), givenUp]);
+      // the shutdown's last looks saved at once (kept even if the stop gives up below); then the handover checkpoints
+      // what they started (a share being set) once it is done
+      if (after !== undefined) {
+        await node.checkpoint();
+        await Promise.race([after.catch(() => undefined), givenUp]);
+      }
       if (!aborted) await node.stop();
     },
     abort() {
