@@ -79,8 +79,14 @@ function groups(route: HttpRoute, o: GatewayApiOptions): WeightedGroup[] {
  * patch, which proves the credentials may patch it without changing anything.
  * Options: kubeconfig/context (or in-cluster), namespace, route, baselineBackend, canaryBackend, apiVersion
  * (v1), timeoutMs (per request).
+ *
+ * `setCanaryShare(p)` (see `kubeWeightedRouteConnector`): in every rule with backendRefs to both Services,
+ * `weight` canary p·k and baseline (100 − p)·k with the smallest integer k (25% → 25/75, 2.5% → 5/195); other
+ * backendRefs keep their weights (the share is of the baseline + canary pair); 0 is exactly `apply`. One
+ * JSON patch with the same `test`s of the backendRefs' names; the same share twice sends no PATCH.
  */
 export const gatewayApiTrafficFactory: ConnectorFactory<GatewayApiOptions> = {
+  setsShare: () => true,
   type: TYPE,
   kind: 'traffic',
   parse: (options) => parseOptions(TYPE, schema, options),
@@ -90,6 +96,8 @@ export const gatewayApiTrafficFactory: ConnectorFactory<GatewayApiOptions> = {
       path: `/apis/gateway.networking.k8s.io/${o.apiVersion}/namespaces/${o.namespace}/httproutes/${o.route}`,
       where: `HTTPRoute ${o.namespace}/${o.route}`,
       baselineLabel: o.baselineBackend,
+      canaryLabel: o.canaryBackend,
+      groupNoun: 'rule',
       logField: 'route',
       groups: (route) => groups(route, o),
       notMentioned: `has no backendRef to Service ${o.baselineBackend} or ${o.canaryBackend}: check options.route and the backend names`,

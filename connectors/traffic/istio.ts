@@ -127,8 +127,16 @@ function groups(vs: VirtualService, o: Target): WeightedGroup[] {
  * Dry run GETs and describes the patch. Health check: GET, then an empty PATCH with `?dryRun=All`.
  * Options: kubeconfig/context (or in-cluster), namespace, virtualService, baselineHost, baselineSubset,
  * canaryHost, canarySubset, apiVersion (v1), timeoutMs.
+ *
+ * `setCanaryShare(p)` (see `kubeWeightedRouteConnector`): in every HTTP route with both destinations, `weight`
+ * canary p·k and baseline (100 − p)·k with the smallest integer k (25% → 25/75, 2.5% → 5/195: Istio reads
+ * weights as relative proportions); other destinations keep their weights (the share is of the baseline +
+ * canary pair); 0 is exactly `apply`. One JSON patch with the same `test`s of host and subset; the same share
+ * twice sends no PATCH. Istio before 1.15 wants a route's weights to add up to 100: there only whole shares of
+ * a route with just the two destinations pass its validation, which refuses the others (a permanent error).
  */
 export const istioTrafficFactory: ConnectorFactory<IstioOptions> = {
+  setsShare: () => true,
   type: TYPE,
   kind: 'traffic',
   parse: (options) => parseOptions(TYPE, schema, options),
@@ -142,6 +150,8 @@ export const istioTrafficFactory: ConnectorFactory<IstioOptions> = {
       path: `/apis/networking.istio.io/${options.apiVersion}/namespaces/${options.namespace}/virtualservices/${options.virtualService}`,
       where: `VirtualService ${options.namespace}/${options.virtualService}`,
       baselineLabel: label(o.baseline),
+      canaryLabel: label(o.canary),
+      groupNoun: 'HTTP route',
       logField: 'virtualService',
       groups: (vs) => groups(vs, o),
       notMentioned: `has no HTTP route to ${label(o.baseline)} or ${label(o.canary)}: check options.virtualService and the hosts and subsets`,

@@ -1,4 +1,5 @@
 import { VigilError } from '../../src/errors.js';
+import { type ShareWeights, shareOf } from '../shared/share.js';
 
 /** What a weighted destination is to a rollback: the baseline, the canary, or something else (untouched). */
 export type Role = 'baseline' | 'canary' | 'other';
@@ -50,4 +51,32 @@ export function describeMoves(labels: readonly string[], before: readonly number
     .map((label, i) => (before[i] === after[i] ? undefined : `${label} ${before[i]}→${after[i]}`))
     .filter((s): s is string => s !== undefined)
     .join(', ');
+}
+
+/** The canary's share (percent) of the weight a group gives the baseline and canary entries together, or
+ *  undefined when the group has neither or gives both 0 (no share to speak of). */
+export function pairShare(entries: readonly WeightedEntry[]): number | undefined {
+  const sum = (role: Role) => entries.reduce((s, e) => s + (e.role === role ? e.weight : 0), 0);
+  return shareOf(sum('canary'), sum('baseline'));
+}
+
+/**
+ * Sets the canary's share of the baseline + canary pair within one weighted group that has both: the first
+ * canary entry gets `want.canary`, the first baseline entry `want.baseline` (see `shareWeights`), the other
+ * canary and baseline entries 0, and other destinations keep their weights, so their part of the group's
+ * traffic moves only as much as the pair's total does. A group whose pair already gives `want.share` (within
+ * 1e-9, whatever its weights: 150/50 is 25%) is left as it is: the result is `undefined`. Also `undefined`
+ * for a group without both a baseline and a canary entry (the caller decides what that means).
+ */
+export function setPairShare(entries: readonly WeightedEntry[], want: ShareWeights): number[] | undefined {
+  const firstBaseline = entries.findIndex((e) => e.role === 'baseline');
+  const firstCanary = entries.findIndex((e) => e.role === 'canary');
+  if (firstBaseline < 0 || firstCanary < 0) return undefined;
+  const now = pairShare(entries);
+  if (now !== undefined && Math.abs(now - want.share) < 1e-9) return undefined;
+  return entries.map((e, i) => {
+    if (i === firstBaseline) return want.baseline;
+    if (i === firstCanary) return want.canary;
+    return e.role === 'other' ? e.weight : 0;
+  });
 }

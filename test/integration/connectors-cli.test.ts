@@ -16,6 +16,7 @@ import { VigilError } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
 import { BUILTIN_REGISTRIES } from '../../src/registries.js';
 import { HttpPeer } from '../helpers/http-peer.js';
+import { FakeKubeApi, writeKubeconfig } from '../helpers/connectors/kube-fake-api.js';
 
 const ROUTING_KEY = 'CLIROUTINGKEY0123456789abcdefABC';
 const SIG = 'sig-0f9e8d7c6b5a';
@@ -124,6 +125,64 @@ describe('vigil connectors test', () => {
     stdout = '';
     expect(await run('connectors', 'test', 'nothing', '--config', config())).toBe(0);
     expect(stdout).not.toContain('setCanaryShare');
+  });
+
+  it('names the capability for gateway-api and istio, whose health check and dry run pass against the API', async () => {
+    const api = await FakeKubeApi.start();
+    try {
+      const ns = '/namespaces/shop';
+      api.put(`/apis/gateway.networking.k8s.io/v1${ns}/httproutes/checkout`, {
+        spec: {
+          rules: [
+            {
+              backendRefs: [
+                { name: 's', weight: 90 },
+                { name: 'c', weight: 10 },
+              ],
+            },
+          ],
+        },
+      });
+      api.put(`/apis/networking.istio.io/v1${ns}/virtualservices/checkout`, {
+        spec: {
+          http: [
+            {
+              route: [
+                { destination: { host: 'h', subset: 's' }, weight: 90 },
+                { destination: { host: 'h', subset: 'c' }, weight: 10 },
+              ],
+            },
+          ],
+        },
+      });
+      const kubeconfig = writeKubeconfig(dir, api.url, api.token);
+      const file = join(dir, 'kube.yaml');
+      writeFileSync(
+        file,
+        [
+          'plan: [gw, mesh]',
+          'connectors:',
+          `  - { name: gw, type: gateway-api, options: { kubeconfig: "${kubeconfig}", namespace: shop, route: checkout, baselineBackend: s, canaryBackend: c } }`,
+          `  - { name: mesh, type: istio, options: { kubeconfig: "${kubeconfig}", namespace: shop, virtualService: checkout, baselineHost: h, baselineSubset: s, canarySubset: c } }`,
+          '',
+        ].join('\n'),
+      );
+      for (const [name, type] of [
+        ['gw', 'gateway-api'],
+        ['mesh', 'istio'],
+      ]) {
+        stdout = '';
+        expect(await run('connectors', 'test', name!, '--config', file)).toBe(0);
+        expect(stdout).toContain(`traffic connector ${name} (type ${type}) from`);
+        expect(stdout).toContain(
+          '  capability: setCanaryShare (promotion plans can set the canary share through it)\n',
+        );
+      }
+      // the health checks' server-side dry-run PATCHes, nothing else
+      expect(api.writes().map((r) => r.query.get('dryRun'))).toEqual(['All', 'All']);
+    } finally {
+      await api.close();
+    }
   });
 
   it('dry-runs a plan connector: nothing is sent, nothing changes', async () => {
