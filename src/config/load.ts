@@ -461,7 +461,7 @@ function checkPromotionVia(substituted: Record<string, unknown>, ctx: ConnectorC
       'VIGIL_ERR_CONFIG_INVALID',
       ['rollouts', i, 'promote', 'via'],
       `promote.via names connector "${via}" (type ${type}), which cannot set a canary share${flagd}`,
-      'use a connector that can: nginx, haproxy, flagd with canaryVariant, or noop of kind traffic or flag (docs/connectors.md "Canary share")',
+      'use a connector that can: nginx, haproxy, gateway-api, istio, flagd with canaryVariant, or noop of kind traffic or flag (docs/connectors.md "Canary share")',
       CONNECTORS_DOC,
     );
   });
