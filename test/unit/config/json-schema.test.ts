@@ -151,6 +151,7 @@ describe('schema/vigil.schema.json', () => {
       'ingest.bodyTimeout',
       'ingest.idleTimeout',
       'ingest.dedupHorizon',
+      'rollouts[].drill.every',
       'actions.stepTimeout',
       'actions.backoff',
       'actions.stormWindow',
