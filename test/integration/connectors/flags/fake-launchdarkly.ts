@@ -5,7 +5,10 @@
  *   `env` query keeps only that environment in `environments`)
  * - PATCH /api/v2/flags/{projectKey}/{featureFlagKey} with `Content-Type: application/json;
  *   domain-model=launchdarkly.semanticpatch` and {environmentKey, comment?, instructions: [...]}, where
- *   an instruction is {kind: "turnFlagOff"} or {kind: "updateFallthroughVariationOrRollout", variationId}
+ *   an instruction is {kind: "turnFlagOff"}, {kind: "updateFallthroughVariationOrRollout", variationId} or
+ *   {kind: "updateFallthroughVariationOrRollout", rolloutWeights, rolloutBucketBy?, rolloutContextKind?}
+ *   (rolloutWeights: variation _id → weight in thousandths of a percent, integers 0–100000 summing to exactly
+ *   100000; the flag then stores fallthrough.rollout {variations: [{variation, weight}], bucketBy?, contextKind?})
  *   ("Update feature flag", semantic patch). Without the domain-model parameter LaunchDarkly reads the body
  *   as a JSON patch and answers 400.
  * Both with `Authorization: <api key>` (401 otherwise). Answers follow the documented flag representation.
@@ -13,9 +16,15 @@
 import type { RecordedRequest } from '../../../helpers/http-peer.js';
 import { FakeVendor, jsonBody, type FakeReply } from './fake-vendor.js';
 
+export interface LdRollout {
+  variations: { variation: number; weight: number }[];
+  bucketBy?: string;
+  contextKind?: string;
+}
+
 export interface LdEnvState {
   on: boolean;
-  fallthrough: { variation?: number; rollout?: unknown };
+  fallthrough: { variation?: number; rollout?: LdRollout };
   offVariation: number;
   rules: unknown[];
 }
@@ -102,19 +111,51 @@ export class FakeLaunchDarkly {
     if (!env) return v.reject(req, 'environmentKey missing or unknown');
     if (!Array.isArray(body.instructions) || body.instructions.length === 0)
       return v.reject(req, 'instructions must be a non-empty array');
-    for (const ins of body.instructions as { kind?: unknown; variationId?: unknown }[]) {
+    for (const ins of body.instructions as Record<string, unknown>[]) {
       if (ins.kind === 'turnFlagOff' && Object.keys(ins).length === 1) {
         env.on = false;
-      } else if (ins.kind === 'updateFallthroughVariationOrRollout' && Object.keys(ins).length === 2) {
+      } else if (ins.kind === 'updateFallthroughVariationOrRollout' && Object.keys(ins).join() === 'kind,variationId') {
         const index = this.flag.variations.findIndex((x) => x._id === ins.variationId);
         if (index < 0) return v.reject(req, 'variationId is not a variation of the flag');
         env.fallthrough = { variation: index };
+      } else if (ins.kind === 'updateFallthroughVariationOrRollout' && 'rolloutWeights' in ins) {
+        const rollout = this.rollout(ins);
+        if (typeof rollout === 'string') return v.reject(req, rollout);
+        env.fallthrough = { rollout };
       } else {
         return v.reject(req, `unsupported instruction ${JSON.stringify(ins)}`);
       }
     }
     this.patches.push(body);
     return { status: 200, json: this.representation(body.environmentKey as string) };
+  }
+
+  /** The stored rollout of a rolloutWeights instruction, or why the instruction is not the documented shape. */
+  private rollout(ins: Record<string, unknown>): LdRollout | string {
+    const extra = Object.keys(ins).filter(
+      (k) => !['kind', 'rolloutWeights', 'rolloutBucketBy', 'rolloutContextKind'].includes(k),
+    );
+    if (extra.length > 0) return `unknown instruction fields ${extra.join(',')} next to rolloutWeights`;
+    const weights = ins.rolloutWeights;
+    if (typeof weights !== 'object' || weights === null || Array.isArray(weights))
+      return 'rolloutWeights must be an object of variation _id to weight';
+    const entries = Object.entries(weights as Record<string, unknown>);
+    for (const [id, w] of entries) {
+      if (!this.flag.variations.some((x) => x._id === id)) return `rolloutWeights: ${id} is not a variation _id`;
+      if (typeof w !== 'number' || !Number.isInteger(w) || w < 0 || w > 100_000)
+        return `rolloutWeights: ${id} must weigh an integer 0-100000 (thousandths of a percent)`;
+    }
+    const total = entries.reduce((sum, [, w]) => sum + (w as number), 0);
+    if (total !== 100_000) return `rolloutWeights must sum to 100000, got ${total}`;
+    for (const k of ['rolloutBucketBy', 'rolloutContextKind'])
+      if (k in ins && (typeof ins[k] !== 'string' || ins[k] === '')) return `${k} must be a non-empty string`;
+    return {
+      variations: this.flag.variations.flatMap((x, variation) =>
+        x._id in weights ? [{ variation, weight: (weights as Record<string, number>)[x._id]! }] : [],
+      ),
+      ...(typeof ins.rolloutBucketBy === 'string' ? { bucketBy: ins.rolloutBucketBy } : {}),
+      ...(typeof ins.rolloutContextKind === 'string' ? { contextKind: ins.rolloutContextKind } : {}),
+    };
   }
 
   /** The documented flag representation, `environments` filtered to `env` as the `env` query does. */

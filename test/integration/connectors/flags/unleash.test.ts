@@ -4,11 +4,17 @@ import { connectorConformance, type StatefulPeer } from '../../../helpers/connec
 import { actionContext, asPlan, deps, rollbackDecision } from '../../../helpers/connectors/fixtures.js';
 import { closedPortUrl } from '../../../helpers/http-peer.js';
 import { captureLogger } from './capture-logger.js';
-import { FakeUnleash } from './fake-unleash.js';
+import { defaultStrategies, FakeUnleash, rollout100 } from './fake-unleash.js';
 import { postgresReachable, startUnleash, type UnleashServer } from './unleash-server.js';
 import { rejection } from '../../../helpers/rejection.js';
 
 const TOKEN = '*:*.conformance-unleash-admin-3c9d7e';
+
+interface StoredStrategy {
+  id: string;
+  name: string;
+  parameters: Record<string, string>;
+}
 const FEATURE_PATH = '/api/admin/projects/default/features/checkout-v2';
 
 function connector(url: string, token: string, extra: Partial<UnleashOptions> = {}) {
@@ -38,10 +44,17 @@ connectorConformance(
         url: fake.url,
         rollOut: () => {
           fake.feature.environments.production = true;
+          fake.feature.strategies = defaultStrategies('checkout-v2', ['development', 'production']);
           return Promise.resolve();
         },
         snapshot: () =>
-          Promise.resolve(JSON.stringify({ envs: fake.feature.environments, writes: fake.vendor.writes().length })),
+          Promise.resolve(
+            JSON.stringify({
+              envs: fake.feature.environments,
+              strategies: fake.feature.strategies,
+              writes: fake.vendor.writes().length,
+            }),
+          ),
         close: () => fake.vendor.close(),
       };
     },
@@ -57,6 +70,7 @@ describe('unleash against a server that checks the documented requests', () => {
   beforeEach(() => {
     fake.vendor.reset();
     fake.feature.environments = { development: true, production: true };
+    fake.feature.strategies = defaultStrategies('checkout-v2', ['development', 'production']);
   });
 
   it('reads the feature, then disables it in the environment with one bodiless POST', async () => {
@@ -124,6 +138,153 @@ describe('unleash against a server that checks the documented requests', () => {
     expect(err.retryable).toBe(false);
     expect(err.message).toContain('has no environment "prod" in project "default" (it has: development, production)');
     expect(fake.vendor.writes()).toEqual([]);
+  });
+
+  const STRATEGY_PATH = `${FEATURE_PATH}/environments/production/strategies`;
+
+  it('setCanaryShare 5 → 25 → 100 patches only the rollout of the flexibleRollout strategy; the same share writes nothing', async () => {
+    const c = connector(fake.url, TOKEN);
+    const ctx = actionContext(rollbackDecision());
+    const details: string[] = [];
+    for (const [share, was] of [
+      [5, 100],
+      [25, 5],
+      [100, 25],
+    ] as const) {
+      fake.vendor.reset();
+      const res = await c.setCanaryShare!(share, ctx);
+      expect(res.changed).toBe(true);
+      details.push(res.detail);
+      expect(
+        res.detail.startsWith(
+          `canary share ${share}% (was ${was}%): set the rollout of the flexibleRollout strategy s-production`,
+        ),
+      ).toBe(true);
+      expect(fake.vendor.requests.map((r) => `${r.method} ${r.path} ${r.text}`)).toEqual([
+        `GET ${FEATURE_PATH} `,
+        `PATCH ${STRATEGY_PATH}/s-production [{"op":"add","path":"/parameters/rollout","value":"${share}"}]`,
+      ]);
+      expect(fake.feature.strategies.production).toEqual([
+        {
+          ...rollout100('checkout-v2', 's-production'),
+          parameters: { groupId: 'checkout-v2', rollout: String(share), stickiness: 'default' },
+        },
+      ]);
+      fake.vendor.reset();
+      const again = await c.setCanaryShare!(share, ctx);
+      expect(again).toEqual({
+        changed: false,
+        detail: `canary share ${share}% (was ${share}%): feature "checkout-v2" (project "default") in environment "production" is enabled with a flexibleRollout at ${share}%`,
+      });
+      expect(fake.vendor.writes()).toEqual([]);
+    }
+    expect(fake.vendor.violations).toEqual([]);
+    // development was never touched
+    expect(fake.feature.strategies.development![0]!.parameters.rollout).toBe('100');
+    expect(details[0]).toContain(`(PATCH ${fake.url}${STRATEGY_PATH}/s-production)`);
+  });
+
+  it('setCanaryShare dry run only reads and says what it would write', async () => {
+    const res = await connector(fake.url, TOKEN).setCanaryShare!(
+      25,
+      actionContext(rollbackDecision(), { dryRun: true }),
+    );
+    expect(res.changed).toBe(true);
+    expect(res.detail).toBe(
+      `dry-run: canary share 25% (was 100%): would set the rollout of the flexibleRollout strategy s-production of ` +
+        `feature "checkout-v2" (project "default") in environment "production" to 25% (PATCH ${fake.url}${STRATEGY_PATH}/s-production)`,
+    );
+    expect(fake.vendor.requests.map((r) => r.method)).toEqual(['GET']);
+    expect(fake.feature.strategies.production![0]!.parameters.rollout).toBe('100');
+  });
+
+  it('an environment without strategies gets a flexibleRollout; a disabled one is enabled only after the strategy is set', async () => {
+    fake.strategiesOf('production').length = 0;
+    fake.feature.environments.production = false;
+    const res = await connector(fake.url, TOKEN).setCanaryShare!(5, actionContext(rollbackDecision()));
+    expect(res.changed).toBe(true);
+    expect(res.detail).toMatch(
+      /^canary share 5% \(was 0%\): add a flexibleRollout strategy at 5% .*, then enable feature/,
+    );
+    expect(fake.vendor.violations).toEqual([]);
+    expect(fake.vendor.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      `GET ${FEATURE_PATH}`,
+      `POST ${STRATEGY_PATH}`,
+      `POST ${FEATURE_PATH}/environments/production/on`,
+    ]);
+    expect(JSON.parse(fake.vendor.requests[1]!.text)).toEqual({
+      name: 'flexibleRollout',
+      constraints: [],
+      parameters: { rollout: '5', stickiness: 'default', groupId: 'checkout-v2' },
+    });
+    expect(fake.vendor.requests[1]!.headers['content-type']).toBe('application/json');
+    expect(fake.vendor.requests[2]!.text).toBe('');
+    expect(fake.feature.environments.production).toBe(true);
+    expect(fake.strategiesOf('production').map((x) => x.parameters.rollout)).toEqual(['5']);
+  });
+
+  it('share 0 and the rollback both disable the environment: no canary exposure; each is a no-op after the other', async () => {
+    const c = connector(fake.url, TOKEN);
+    await c.setCanaryShare!(25, actionContext(rollbackDecision()));
+    const zero = await c.setCanaryShare!(0, actionContext(rollbackDecision()));
+    expect(zero).toEqual({
+      changed: true,
+      detail: `canary share 0% (was 25%): disable feature "checkout-v2" (project "default") in environment "production" (POST ${fake.url}${FEATURE_PATH}/environments/production/off)`,
+    });
+    expect(fake.feature.environments.production).toBe(false);
+    expect((await c.apply(actionContext(rollbackDecision()))).changed).toBe(false);
+    // a new share enables the environment again; the rollback then disables it
+    expect((await c.setCanaryShare!(10, actionContext(rollbackDecision()))).detail).toMatch(
+      /^canary share 10% \(was 0%\)/,
+    );
+    expect([fake.feature.environments.production, fake.strategiesOf('production')[0]!.parameters.rollout]).toEqual([
+      true,
+      '10',
+    ]);
+    expect((await c.apply(actionContext(rollbackDecision()))).changed).toBe(true);
+    expect(fake.feature.environments.production).toBe(false);
+    expect((await c.setCanaryShare!(0, actionContext(rollbackDecision()))).changed).toBe(false);
+    expect(fake.vendor.violations).toEqual([]);
+  });
+
+  it('a fraction is rounded to a whole percent (above 0 stays at least 1%) and the detail says so', async () => {
+    const c = connector(fake.url, TOKEN);
+    const res = await c.setCanaryShare!(2.5, actionContext(rollbackDecision()));
+    expect(res.detail).toMatch(/^canary share 3% \(was 100%\): .* \(2\.5% rounded to Unleash's whole percent\)$/);
+    await c.setCanaryShare!(0.2, actionContext(rollbackDecision()));
+    expect(fake.strategiesOf('production')[0]!.parameters.rollout).toBe('1');
+  });
+
+  it('strategies other than one plain flexibleRollout are never overwritten; a refused write is permanent', async () => {
+    const c = connector(fake.url, TOKEN);
+    fake.strategiesOf('production')[0]!.constraints = [{ contextName: 'userId', operator: 'IN', values: ['a'] }];
+    const err = await rejection(c.setCanaryShare!(25, actionContext(rollbackDecision())));
+    expect([err.code, err.retryable]).toEqual(['VIGIL_ERR_CONNECTOR_FAILED', false]);
+    expect(err.message).toContain(
+      'has strategies other than one flexibleRollout without constraints or segments (flexibleRollout)',
+    );
+    fake.strategiesOf('production')[0]!.constraints = [];
+    fake.strategiesOf('production').push({ ...rollout100('checkout-v2', 's-2'), name: 'default' });
+    expect((await rejection(c.setCanaryShare!(25, actionContext(rollbackDecision())))).message).toContain(
+      '(flexibleRollout, default)',
+    );
+    fake.strategiesOf('production')[1]!.disabled = true; // a disabled strategy is not evaluated: it does not count
+    fake.vendor.failNextWrite = {
+      status: 403,
+      json: { name: 'PermissionError', message: 'change requests are enabled' },
+    };
+    const denied = await rejection(c.setCanaryShare!(25, actionContext(rollbackDecision())));
+    expect([denied.code, denied.retryable]).toEqual(['VIGIL_ERR_CONNECTOR_HTTP_4XX', false]);
+    expect(denied.message).toContain('change requests are enabled');
+    expect(fake.strategiesOf('production')[0]!.parameters.rollout).toBe('100');
+    expect((await c.setCanaryShare!(25, actionContext(rollbackDecision()))).changed).toBe(true);
+    expect(fake.vendor.violations).toEqual([]);
+  });
+
+  it('declares the capability', () => {
+    expect(
+      unleashFactory.setsShare!(unleashFactory.parse({ url: fake.url, token: TOKEN, feature: 'f', environment: 'e' })),
+    ).toBe(true);
   });
 
   it('health check proves token and feature; a wrong token fails permanently without showing the token', async () => {
@@ -200,11 +361,30 @@ describe.runIf(pgUp)('unleash against a real unleash-server 7.5.1 on PostgreSQL'
     return res;
   }
 
-  /** Creates the feature with a 100% rollout in both environments and enables it there (a live canary). */
+  /** The strategies of the feature's environment, as the admin API stores them. */
+  async function strategies(name: string, env = 'production'): Promise<StoredStrategy[]> {
+    const res = await call('GET', `/api/admin/projects/default/features/${name}/environments/${env}/strategies`);
+    return (await res.json()) as StoredStrategy[];
+  }
+
+  /**
+   * Creates the feature with a 100% rollout in both environments (or puts an existing one's rollouts back at 100%,
+   * as a share a case set may have left them) and enables it there (a live canary).
+   */
   async function liveFeature(name: string): Promise<void> {
     const exists = await fetch(`${(await server()).url}/api/admin/projects/default/features/${name}`, {
       headers: { authorization: (await server()).adminToken },
     });
+    if (exists.status === 200) {
+      for (const env of ['development', 'production'])
+        for (const st of await strategies(name, env))
+          if (st.parameters.rollout !== '100')
+            await call(
+              'PATCH',
+              `/api/admin/projects/default/features/${name}/environments/${env}/strategies/${st.id}`,
+              [{ op: 'replace', path: '/parameters/rollout', value: '100' }],
+            );
+    }
     if (exists.status === 404) {
       await call('POST', '/api/admin/projects/default/features', { name, type: 'release' });
       for (const env of ['development', 'production']) {
@@ -216,6 +396,25 @@ describe.runIf(pgUp)('unleash against a real unleash-server 7.5.1 on PostgreSQL'
     }
     for (const env of ['development', 'production'])
       await call('POST', `/api/admin/projects/default/features/${name}/environments/${env}/on`);
+  }
+
+  /**
+   * Unleash's own evaluation (the admin playground runs the SDK's strategy code on the server): how many of 1000
+   * users (userId u0..u999, what stickiness `default` hashes) get the feature enabled in production.
+   */
+  async function enabledFor1000(name: string): Promise<number> {
+    const userId = Array.from({ length: 1000 }, (_, i) => `u${i}`).join(',');
+    const res = await call('POST', '/api/admin/playground/advanced', {
+      environments: ['production'],
+      projects: ['default'],
+      context: { appName: 'vigil-test', userId },
+    });
+    const body = (await res.json()) as {
+      features: { name: string; environments: Record<string, { isEnabled: boolean }[]> }[];
+    };
+    const evaluations = body.features.find((f) => f.name === name)!.environments.production!;
+    expect(evaluations).toHaveLength(1000);
+    return evaluations.filter((e) => e.isEnabled).length;
   }
 
   async function events(name: string): Promise<number[]> {
@@ -274,6 +473,64 @@ describe.runIf(pgUp)('unleash against a real unleash-server 7.5.1 on PostgreSQL'
     const second = await c.apply(actionContext(rollbackDecision()));
     expect(second.changed).toBe(false);
     expect(await events('payments-v3')).toEqual(before);
+  });
+
+  it("setCanaryShare 5 → 25 → 100: the strategy's rollout is p at the server and its evaluation follows; the rollback exposes nobody", async () => {
+    await liveFeature('search-v4');
+    const s = await server();
+    const c = connector(s.url, s.adminToken, { feature: 'search-v4' });
+    const [created] = await strategies('search-v4');
+    expect(await enabledFor1000('search-v4')).toBe(1000);
+    for (const [share, low, high] of [
+      [5, 25, 80],
+      [25, 200, 300],
+      [100, 1000, 1000],
+    ] as const) {
+      const res = await c.setCanaryShare!(share, actionContext(rollbackDecision()));
+      expect(res.changed).toBe(true);
+      const stored = await strategies('search-v4');
+      expect(stored).toHaveLength(1);
+      expect(stored[0]).toMatchObject({
+        id: created!.id,
+        name: 'flexibleRollout',
+        parameters: { rollout: String(share), stickiness: 'default', groupId: 'search-v4' },
+      });
+      const enabled = await enabledFor1000('search-v4');
+      expect(enabled).toBeGreaterThanOrEqual(low);
+      expect(enabled).toBeLessThanOrEqual(high);
+      const before = await events('search-v4');
+      expect((await c.setCanaryShare!(share, actionContext(rollbackDecision()))).changed).toBe(false);
+      expect((await c.setCanaryShare!(share, actionContext(rollbackDecision(), { dryRun: true }))).changed).toBe(false);
+      expect(await events('search-v4')).toEqual(before);
+    }
+    expect((await strategies('search-v4', 'development'))[0]!.parameters.rollout).toBe('100');
+    await c.setCanaryShare!(25, actionContext(rollbackDecision()));
+    expect((await c.apply(actionContext(rollbackDecision()))).changed).toBe(true);
+    expect(await enabledFor1000('search-v4')).toBe(0);
+    expect(await sdkSees('search-v4')).toBe(false);
+    expect((await c.setCanaryShare!(0, actionContext(rollbackDecision()))).changed).toBe(false);
+    // the next canary: a share enables the environment again, at that share only
+    const next = await c.setCanaryShare!(5, actionContext(rollbackDecision()));
+    expect(next.detail).toMatch(/^canary share 5% \(was 0%\): set the rollout .* then enable feature "search-v4"/);
+    const enabled = await enabledFor1000('search-v4');
+    expect(enabled).toBeGreaterThanOrEqual(25);
+    expect(enabled).toBeLessThanOrEqual(80);
+  });
+
+  it('a new feature without strategies gets a flexibleRollout at p through the admin API', async () => {
+    await call('POST', '/api/admin/projects/default/features', { name: 'cart-v5', type: 'release' });
+    const s = await server();
+    const c = connector(s.url, s.adminToken, { feature: 'cart-v5' });
+    const res = await c.setCanaryShare!(25, actionContext(rollbackDecision()));
+    expect(res.detail).toMatch(/^canary share 25% \(was 0%\): add a flexibleRollout strategy at 25%/);
+    const stored = await strategies('cart-v5');
+    expect(stored.map((x) => [x.name, x.parameters])).toEqual([
+      ['flexibleRollout', { rollout: '25', stickiness: 'default', groupId: 'cart-v5' }],
+    ]);
+    const enabled = await enabledFor1000('cart-v5');
+    expect(enabled).toBeGreaterThanOrEqual(200);
+    expect(enabled).toBeLessThanOrEqual(300);
+    expect((await c.setCanaryShare!(25, actionContext(rollbackDecision()))).changed).toBe(false);
   });
 
   it('a wrong token is refused permanently; an unknown environment names the real ones', async () => {
