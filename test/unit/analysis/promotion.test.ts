@@ -83,6 +83,7 @@ const OTHERS = [
   '{ name: hook, type: webhook, options: { url: "http://127.0.0.1:9/hook" } }',
   '{ name: deploy, type: noop, options: { kind: deployer } }',
   '{ name: flag, type: flagd, options: { path: /tmp/flags.json, flag: checkout, variant: "off" } }',
+  '{ name: ld, type: launchdarkly, options: { apiKey: k, project: p, flag: f, environment: e, variation: "off" } }',
 ].join(', ');
 
 describe('rollouts[].promote in the config', () => {
@@ -113,6 +114,7 @@ describe('rollouts[].promote in the config', () => {
     ],
     ['{ via: deploy, steps: [5, 100] }', 'rollouts[0].promote.via', 'use a connector that can: nginx, haproxy'],
     ['{ via: flag, steps: [5, 100] }', 'rollouts[0].promote.via', 'give it options.canaryVariant'],
+    ['{ via: ld, steps: [5, 100] }', 'rollouts[0].promote.via', 'give it options.canaryVariation'],
   ])('refuses %s, naming the key and the fix', (promote, key, message) => {
     expect(() => load(promote)).toThrow(message);
     try {
