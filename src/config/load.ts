@@ -456,13 +456,13 @@ function checkPromotionVia(substituted: Record<string, unknown>, ctx: ConnectorC
     // an unknown connector or type, or options that did not parse, are reported on their own
     if (via === undefined || factory === undefined || !ctx.connectorOptions.has(via)) return;
     if (factory.setsShare?.(ctx.connectorOptions.get(via)) === true) return;
-    const option = { flagd: 'canaryVariant', launchdarkly: 'canaryVariation' }[type ?? ''];
+    const option = { flagd: 'canaryVariant', launchdarkly: 'canaryVariation', flagsmith: 'canaryValue' }[type ?? ''];
     const flagd = option ? `: give it options.${option} (the one that serves the canary)` : '';
     ctx.add(
       'VIGIL_ERR_CONFIG_INVALID',
       ['rollouts', i, 'promote', 'via'],
       `promote.via names connector "${via}" (type ${type}), which cannot set a canary share${flagd}`,
-      'use a connector that can: nginx, haproxy, gateway-api, istio, flagd with canaryVariant, unleash, launchdarkly with canaryVariation, or noop of kind traffic or flag (docs/connectors.md "Canary share")',
+      'use a connector that can: nginx, haproxy, gateway-api, istio, flagd with canaryVariant, unleash, launchdarkly with canaryVariation, flagsmith with canaryValue, or noop of kind traffic or flag (docs/connectors.md "Canary share")',
       CONNECTORS_DOC,
     );
   });

@@ -84,6 +84,7 @@ const OTHERS = [
   '{ name: deploy, type: noop, options: { kind: deployer } }',
   '{ name: flag, type: flagd, options: { path: /tmp/flags.json, flag: checkout, variant: "off" } }',
   '{ name: ld, type: launchdarkly, options: { apiKey: k, project: p, flag: f, environment: e, variation: "off" } }',
+  '{ name: fs, type: flagsmith, options: { apiKey: k, environmentKey: e, feature: f } }',
 ].join(', ');
 
 describe('rollouts[].promote in the config', () => {
@@ -115,6 +116,7 @@ describe('rollouts[].promote in the config', () => {
     ['{ via: deploy, steps: [5, 100] }', 'rollouts[0].promote.via', 'use a connector that can: nginx, haproxy'],
     ['{ via: flag, steps: [5, 100] }', 'rollouts[0].promote.via', 'give it options.canaryVariant'],
     ['{ via: ld, steps: [5, 100] }', 'rollouts[0].promote.via', 'give it options.canaryVariation'],
+    ['{ via: fs, steps: [5, 100] }', 'rollouts[0].promote.via', 'give it options.canaryValue'],
   ])('refuses %s, naming the key and the fix', (promote, key, message) => {
     expect(() => load(promote)).toThrow(message);
     try {
