@@ -36,54 +36,57 @@ const WHAT: Record<OperatorAction, string> = {
   promote: 'a promotion by hand ends the analysis as passed',
 };
 
-export function registerOperatorRoutes(api: FastifyInstance, deps: OperatorRouteDeps): void {
-  registerApproveRoute(api, deps);
-  for (const action of OPERATOR_ACTIONS) {
-    api.post<{ Params: { id: string } }>(`/api/v1/analyses/:id/${action}`, async (req, reply) => {
-      const body = bodySchema.safeParse(req.body);
-      if (!body.success)
-        return reply.code(400).send({
-          error: 'bad request',
-          message: `send JSON {"by": "<who>", "reason": "<why>"} (each 1 to ${MAX_BY_CHARS} and ${MAX_REASON_CHARS} characters): ${WHAT[action]}, recorded in the audit log with who and why`,
-        });
-      const { id } = req.params;
-      const r = await deps.operate(id, action, { ...body.data, token: deps.callerName(req) });
-      if (r.status === 'unknown' && deps.forward) {
-        const path = `/api/v1/analyses/${encodeURIComponent(id)}/${action}`;
-        const answered = await deps.forward(req, path, JSON.stringify(body.data));
-        if (answered) return reply.code(answered.status).send(answered.body);
-      }
-      if (r.status === 'unknown') return reply.code(404).send({ error: 'not found', message: `no analysis ${id}` });
-      if (r.status === 'refused') return reply.code(409).send({ error: 'conflict', message: r.message });
-      const { status: _status, ...done } = r;
-      return done;
-    });
-  }
+/** What one verb on an analysis needs: its 400 text, how it runs, its 404 text and its 200 body. */
+interface AnalysisVerb<R> {
+  verb: string;
+  badRequest: string;
+  run(id: string, who: Operator): Promise<R | { status: 'unknown' } | { status: 'refused'; message: string }>;
+  notFound(id: string): string;
+  done(r: R, id: string): unknown;
 }
 
-/** `POST /api/v1/analyses/:id/approve` (scope `operate`): lets a promotion plan set the share it waits at (docs/promotion.md). */
-function registerApproveRoute(api: FastifyInstance, deps: OperatorRouteDeps): void {
-  api.post<{ Params: { id: string } }>('/api/v1/analyses/:id/approve', async (req, reply) => {
+/**
+ * `POST /api/v1/analyses/:id/<verb>` with `{by, reason}`: 400 without them; the verb run with the caller's token
+ * name; in cluster mode an analysis unknown here is asked of the other replicas (the one that holds it answers);
+ * 404 when none has it, 409 when the verb does not apply, else 200 with the verb's answer.
+ */
+function registerAnalysisVerb<R extends { status: 'done' }>(
+  api: FastifyInstance,
+  deps: OperatorRouteDeps,
+  v: AnalysisVerb<R>,
+): void {
+  api.post<{ Params: { id: string } }>(`/api/v1/analyses/:id/${v.verb}`, async (req, reply) => {
     const body = bodySchema.safeParse(req.body);
-    if (!body.success)
-      return reply.code(400).send({
-        error: 'bad request',
-        message:
-          'send JSON {"by": "<who>", "reason": "<why>"}: an approval lets the promotion plan set the share it waits at, recorded in the audit log with who and why',
-      });
+    if (!body.success) return reply.code(400).send({ error: 'bad request', message: v.badRequest });
     const { id } = req.params;
-    const r = deps.approve
-      ? await deps.approve(id, { ...body.data, token: deps.callerName(req) })
-      : ({ status: 'unknown' } as const);
+    const r = await v.run(id, { ...body.data, token: deps.callerName(req) });
     if (r.status === 'unknown' && deps.forward) {
-      // cluster mode: the replica that owns the service's analyses answers
-      const path = `/api/v1/analyses/${encodeURIComponent(id)}/approve`;
+      const path = `/api/v1/analyses/${encodeURIComponent(id)}/${v.verb}`;
       const answered = await deps.forward(req, path, JSON.stringify(body.data));
       if (answered) return reply.code(answered.status).send(answered.body);
     }
-    if (r.status === 'unknown')
-      return reply.code(404).send({ error: 'not found', message: `no promotion plan runs for ${req.params.id}` });
+    if (r.status === 'unknown') return reply.code(404).send({ error: 'not found', message: v.notFound(id) });
     if (r.status === 'refused') return reply.code(409).send({ error: 'conflict', message: r.message });
-    return { approved: r.share, analysis: req.params.id };
+    return v.done(r, id);
   });
+}
+
+export function registerOperatorRoutes(api: FastifyInstance, deps: OperatorRouteDeps): void {
+  // `POST /api/v1/analyses/:id/approve`: lets a promotion plan set the share it waits at (docs/promotion.md)
+  registerAnalysisVerb(api, deps, {
+    verb: 'approve',
+    badRequest:
+      'send JSON {"by": "<who>", "reason": "<why>"}: an approval lets the promotion plan set the share it waits at, recorded in the audit log with who and why',
+    run: (id, who) => (deps.approve ? deps.approve(id, who) : Promise.resolve({ status: 'unknown' as const })),
+    notFound: (id) => `no promotion plan runs for ${id}`,
+    done: (r: Extract<ApproveResult, { status: 'done' }>, id) => ({ approved: r.share, analysis: id }),
+  });
+  for (const action of OPERATOR_ACTIONS)
+    registerAnalysisVerb(api, deps, {
+      verb: action,
+      badRequest: `send JSON {"by": "<who>", "reason": "<why>"} (each 1 to ${MAX_BY_CHARS} and ${MAX_REASON_CHARS} characters): ${WHAT[action]}, recorded in the audit log with who and why`,
+      run: (id, who) => deps.operate(id, action, who),
+      notFound: (id) => `no analysis ${id}`,
+      done: ({ status: _status, ...done }: Extract<OperateResult, { status: 'done' }>) => done,
+    });
 }
