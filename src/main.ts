@@ -17,7 +17,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { createCheckpointer, createStateStore, type Checkpointer } from './agent/checkpoints.js';
+import { abortLatch, createCheckpointer, createStateStore, type Checkpointer } from './agent/checkpoints.js';
 import { createClusterNode, type ClusterNode } from './agent/cluster-node.js';
 import { createPipeline, type Pipeline, type PipelineOptions } from './agent/pipeline.js';
 import { operate, type OperatorDeps } from './agent/operator.js';
@@ -148,9 +148,7 @@ function operatorFor(pipeline: Pipeline, node: ClusterNode | undefined, logger: 
 
 /** Cluster mode: the node stands where the single checkpoint would (each service is saved on its own, in Redis). */
 function clusterCheckpoints(node: ClusterNode, where: string): Checkpointer {
-  let aborted = false;
-  let giveUp: () => void = () => undefined;
-  const givenUp = new Promise<void>((resolve) => (giveUp = resolve));
+  const latch = abortLatch();
   return {
     where,
     restore: async () => undefined,
@@ -159,15 +157,11 @@ function clusterCheckpoints(node: ClusterNode, where: string): Checkpointer {
     async close(after) {
       // the shutdown's last looks saved at once (kept even if the stop gives up below); then the handover checkpoints
       // what they started (a share being set) once it is done
-      if (after !== undefined) {
-        await node.checkpoint();
-        await Promise.race([after.catch(() => undefined), givenUp]);
-      }
-      if (!aborted) await node.stop();
+      if (after !== undefined) await node.checkpoint();
+      if (await latch.waitFor(after ?? Promise.resolve())) await node.stop();
     },
     abort() {
-      aborted = true;
-      giveUp();
+      latch.abort();
       node.abort();
     },
     unsaved: () => undefined,

@@ -163,6 +163,26 @@ function checkpointSaver(opts: CheckpointerOptions, log: Logger, now: () => numb
   return { saved, saveNow };
 }
 
+/**
+ * What a closing checkpointer waits for before its last save (the work the shutdown's last looks started), given up
+ * at once by `abort()` (a shutdown past its deadline). `waitFor` resolves true once `work` settled, false once aborted.
+ */
+export function abortLatch(): { waitFor(work: Promise<unknown>): Promise<boolean>; abort(): void } {
+  let aborted = false;
+  let giveUp: () => void = () => undefined;
+  const givenUp = new Promise<void>((resolve) => (giveUp = resolve));
+  return {
+    async waitFor(work) {
+      await Promise.race([work.catch(() => undefined), givenUp]);
+      return !aborted;
+    },
+    abort() {
+      aborted = true;
+      giveUp();
+    },
+  };
+}
+
 export function createCheckpointer(opts: CheckpointerOptions): Checkpointer {
   const { store, registry, logger } = opts;
   const now = opts.now ?? Date.now;
@@ -173,9 +193,7 @@ export function createCheckpointer(opts: CheckpointerOptions): Checkpointer {
   let queued: Promise<SaveOutcome> | undefined;
   let started = false;
   let final: SaveOutcome | 'pending' | undefined;
-  let aborted = false;
-  let giveUp: () => void = () => undefined;
-  const givenUp = new Promise<void>((r) => (giveUp = r));
+  const latch = abortLatch();
   const asVoid = new WeakMap<Promise<SaveOutcome>, Promise<void>>();
 
   const saveQueued = (): Promise<SaveOutcome> => {
@@ -217,14 +235,12 @@ export function createCheckpointer(opts: CheckpointerOptions): Checkpointer {
       final = started ? await saveQueued() : 'unchanged';
       if (started && after !== undefined) {
         // what the last looks started changes the state once done (their audit entries are written): saved too
-        await Promise.race([after.catch(() => undefined), givenUp]);
-        if (!aborted) final = await saveQueued();
+        if (await latch.waitFor(after)) final = await saveQueued();
       }
       await store.close();
     },
     abort() {
-      aborted = true;
-      giveUp();
+      latch.abort();
       clearInterval(timer);
       store.abort?.();
     },
