@@ -10,7 +10,7 @@ import type {
 import { VigilError } from '../../src/errors.js';
 import { abortedError } from '../shared/http.js';
 import { httpUrl, parseOptions, timeoutMsOption } from '../shared/options.js';
-import { checkShare, formatShare, shareDetail } from '../shared/share.js';
+import { checkShare, formatShare, roundedNote, shareDetail } from '../shared/share.js';
 import { credentialOption, keyOption } from './flag-options.js';
 import { applySetState, type StateSetter } from './set-state.js';
 import { joinUrl, logUrlOf, parseVendorJson, vendorRequest } from './vendor-http.js';
@@ -289,8 +289,7 @@ export const launchDarklyFactory: ConnectorFactory<LaunchDarklyOptions> = {
       const weight = share === 0 ? 0 : Math.max(1, Math.round(share * 1000));
       const want = weight / 1000;
       const head = shareDetail(want, shareNow(s, canary.index, baseline.index));
-      const rounded =
-        want === share ? '' : ` (${formatShare(share)} rounded to LaunchDarkly's thousandths of a percent)`;
+      const rounded = roundedNote(share, want, "LaunchDarkly's thousandths of a percent");
       const note = setter.caveat!(s);
       const tail = `${rounded}${note ? `; note: ${note}` : ''}`;
       const same = weight === 0 ? setter.isSet(s) : hasRollout(s, canary.index, baseline.index, weight);

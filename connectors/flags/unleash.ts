@@ -9,7 +9,7 @@ import type {
 import { VigilError } from '../../src/errors.js';
 import { abortedError } from '../shared/http.js';
 import { httpUrl, parseOptions, timeoutMsOption } from '../shared/options.js';
-import { checkShare, formatShare, shareDetail } from '../shared/share.js';
+import { checkShare, roundedNote, shareDetail } from '../shared/share.js';
 import { credentialOption, keyOption } from './flag-options.js';
 import { applySetState, type StateSetter } from './set-state.js';
 import { joinUrl, logUrlOf, parseVendorJson, vendorRequest } from './vendor-http.js';
@@ -231,7 +231,7 @@ export const unleashFactory: ConnectorFactory<UnleashOptions> = {
       }
       const was = !s.enabled ? 0 : s.strategies.length === 0 ? 100 : strategy && rolloutOf(strategy);
       const head = shareDetail(want, was);
-      const rounded = want === asked ? '' : ` (${formatShare(asked)} rounded to Unleash's whole percent)`;
+      const rounded = roundedNote(asked, want, "Unleash's whole percent");
       const writes = shareWrites(s, strategy, want);
       if (writes.length === 0) return { changed: false, detail: `${head}: ${describeShare(s, strategy)}${rounded}` };
       const todo = writes.map((w) => w.what).join(', then ');

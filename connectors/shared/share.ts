@@ -26,6 +26,11 @@ export function shareDetail(percent: number, was: number | undefined): string {
   return `canary share ${formatShare(percent)} (was ${was === undefined ? 'unknown' : formatShare(was)})`;
 }
 
+/** " (2.5% rounded to <to>)" when the share set is not the one asked for, else "": the tail of a share's detail. */
+export function roundedNote(asked: number, set: number, to: string): string {
+  return asked === set ? '' : ` (${formatShare(asked)} rounded to ${to})`;
+}
+
 /** Integer weights that realise a share: canary + baseline = total. */
 export interface ShareWeights {
   canary: number;

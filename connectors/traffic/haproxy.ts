@@ -12,7 +12,7 @@ import {
   runtimeCommand,
 } from './haproxy-runtime.js';
 import { withBindings } from '../shared/log.js';
-import { checkShare, formatShare, shareDetail, shareOf, shareWeights } from '../shared/share.js';
+import { checkShare, roundedNote, shareDetail, shareOf, shareWeights } from '../shared/share.js';
 
 const TYPE = 'haproxy';
 /** HAProxy server weights run from 0 to 256. */
@@ -154,7 +154,7 @@ export const haproxyTrafficFactory: ConnectorFactory<HaproxyOptions> = {
       const now = await readBoth(call);
       const head = shareDetail(want.share, shareOf(now.canary.current, now.base.current));
       const state = `${o.baselineServer}=${now.base.current}, ${o.canaryServer}=${now.canary.current}`;
-      const rounded = want.share === share ? '' : ` (${formatShare(share)} rounded to HAProxy's integer weights)`;
+      const rounded = roundedNote(share, want.share, "HAProxy's integer weights");
       if (now.base.current === want.baseline && now.canary.current === want.canary)
         return { changed: false, detail: `${head}: ${where} already has ${state}${rounded}` };
       const commands = [

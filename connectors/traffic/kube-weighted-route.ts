@@ -4,7 +4,7 @@ import { abortedError } from '../shared/http.js';
 import { KubeClient, PATCH_CONTENT_TYPE, type KubeConnection } from '../shared/kube-client.js';
 import { type WeightedEntry, describeMoves, moveWeights, pairShare, setPairShare } from './weights.js';
 import { withBindings } from '../shared/log.js';
-import { type ShareWeights, checkShare, formatShare, shareDetail, shareWeights } from '../shared/share.js';
+import { type ShareWeights, checkShare, roundedNote, shareDetail, shareWeights } from '../shared/share.js';
 
 /**
  * Pair weights end here: Gateway API caps a backendRef's weight at 1,000,000, and every share with up to four
@@ -192,10 +192,7 @@ export function kubeWeightedRouteConnector<R>(
       const { call, resource } = await read(ctx);
       const p = want ? sharePlan(resource, kind, want) : plan(resource, kind);
       const head = shareDetail(want?.share ?? 0, p.was);
-      const rounded =
-        want && want.share !== share
-          ? ` (${formatShare(share)} rounded to integer weights on a total of ${MAX_PAIR_TOTAL})`
-          : '';
+      const rounded = want ? roundedNote(share, want.share, `integer weights on a total of ${MAX_PAIR_TOTAL}`) : '';
       if (p.ops.length === 0) {
         const state = want ? `${kind.where} already gives it (${p.current.join('; ')})` : onBaseline(p);
         return { changed: false, detail: `${head}: ${state}${rounded}` };
