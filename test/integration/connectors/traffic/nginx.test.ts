@@ -165,123 +165,115 @@ describe('nginx against a real nginx', () => {
       /unknown directive/,
     );
   });
-});
 
-describe('nginx setCanaryShare against a real nginx', () => {
-  let n: Nginx;
-  beforeAll(async () => {
-    n = await startNginx();
-  });
-  afterAll(() => n.close());
-  beforeEach(() => {
-    writeFileSync(n.include, n.upstreamFile());
-    writeFileSync(n.other, "# other teams' settings\n");
-  });
-  const split = (c: Nginx) =>
-    connector(c, {
-      upstream: undefined,
-      baselineServer: undefined,
-      canaryServer: undefined,
-      variable: '$checkout_pool',
-      baselineValue: 'checkout_stable',
-      canaryValue: 'checkout_canary',
+  // the same nginx: each test starts from the upstream file and the other teams' settings (beforeEach above)
+  describe('setCanaryShare', () => {
+    const split = (c: Nginx) =>
+      connector(c, {
+        upstream: undefined,
+        baselineServer: undefined,
+        canaryServer: undefined,
+        variable: '$checkout_pool',
+        baselineValue: 'checkout_stable',
+        canaryValue: 'checkout_canary',
+      });
+
+    /** Sets a share, waits for nginx's reload, and sends 200 requests through it. */
+    async function step(c: ReturnType<typeof connector>, share: number, url: string) {
+      const reloads = n.reloadsDone();
+      const res = await c.setCanaryShare!(share, actionContext(rollbackDecision()));
+      expect(res.changed).toBe(true);
+      await n.waitForReloads(reloads + 1);
+      const t = await tally(url, 200);
+      observed.push(`${url === n.url ? 'upstream' : 'split_clients'} ${share}%: ${t.canary ?? 0}/200`);
+      expect(fitsShare(t.canary ?? 0, 200, share), JSON.stringify(t)).toBe(true);
+      return res;
+    }
+
+    it('upstream form: 5 → 25 → 100 rewrites weight= and the canary gets that share of the traffic', async () => {
+      const c = connector(n);
+      const b = `server 127.0.0.1:${n.baseline.port}`;
+      const k = `server 127.0.0.1:${n.canary.port}`;
+      const first = await step(c, 5, n.url);
+      expect(first.detail).toMatch(/^canary share 5% \(was 50%\): rewrote /);
+      expect(readFileSync(n.include, 'utf8')).toContain(
+        `${b} weight=95 max_fails=0;  # baseline\n    ${k} weight=5 max_fails=0;`,
+      );
+      await step(c, 25, n.url);
+      expect(readFileSync(n.include, 'utf8')).toContain(
+        `${b} weight=75 max_fails=0;  # baseline\n    ${k} weight=25 max_fails=0;`,
+      );
+      const full = await step(c, 100, n.url);
+      expect(full.detail).toMatch(/^canary share 100% \(was 25%\): /);
+      expect(readFileSync(n.include, 'utf8')).toContain(`${b} weight=75 max_fails=0 down;`);
+      // back from 100%: the baseline's down goes again
+      await step(c, 2.5, n.url);
+      expect(readFileSync(n.include, 'utf8')).toContain(
+        `${b} weight=195 max_fails=0;  # baseline\n    ${k} weight=5 max_fails=0;`,
+      );
     });
 
-  /** Sets a share, waits for nginx's reload, and sends 200 requests through it. */
-  async function step(c: ReturnType<typeof connector>, share: number, url: string) {
-    const reloads = n.reloadsDone();
-    const res = await c.setCanaryShare!(share, actionContext(rollbackDecision()));
-    expect(res.changed).toBe(true);
-    await n.waitForReloads(reloads + 1);
-    const t = await tally(url, 200);
-    observed.push(`${url === n.url ? 'upstream' : 'split_clients'} ${share}%: ${t.canary ?? 0}/200`);
-    expect(fitsShare(t.canary ?? 0, 200, share), JSON.stringify(t)).toBe(true);
-    return res;
-  }
+    it('split_clients form: 5 → 25 → 100 rewrites the percentage and the canary gets that share', async () => {
+      const c = split(n);
+      const first = await step(c, 5, n.splitUrl);
+      expect(first.detail).toMatch(
+        /^canary share 5% \(was 50%\): rewrote .*: split_clients \$checkout_pool: checkout_canary bucket 50% → 5%;/,
+      );
+      expect(readFileSync(n.include, 'utf8')).toContain('    5%   checkout_canary;\n    *     checkout_stable;');
+      await step(c, 25, n.splitUrl);
+      expect(readFileSync(n.include, 'utf8')).toContain('    25%   checkout_canary;\n    *     checkout_stable;');
+      await step(c, 100, n.splitUrl);
+      expect(readFileSync(n.include, 'utf8')).toContain('    100%   checkout_canary;\n    *     checkout_stable;');
+    });
 
-  it('upstream form: 5 → 25 → 100 rewrites weight= and the canary gets that share of the traffic', async () => {
-    const c = connector(n);
-    const b = `server 127.0.0.1:${n.baseline.port}`;
-    const k = `server 127.0.0.1:${n.canary.port}`;
-    const first = await step(c, 5, n.url);
-    expect(first.detail).toMatch(/^canary share 5% \(was 50%\): rewrote /);
-    expect(readFileSync(n.include, 'utf8')).toContain(
-      `${b} weight=95 max_fails=0;  # baseline\n    ${k} weight=5 max_fails=0;`,
-    );
-    await step(c, 25, n.url);
-    expect(readFileSync(n.include, 'utf8')).toContain(
-      `${b} weight=75 max_fails=0;  # baseline\n    ${k} weight=25 max_fails=0;`,
-    );
-    const full = await step(c, 100, n.url);
-    expect(full.detail).toMatch(/^canary share 100% \(was 25%\): /);
-    expect(readFileSync(n.include, 'utf8')).toContain(`${b} weight=75 max_fails=0 down;`);
-    // back from 100%: the baseline's down goes again
-    await step(c, 2.5, n.url);
-    expect(readFileSync(n.include, 'utf8')).toContain(
-      `${b} weight=195 max_fails=0;  # baseline\n    ${k} weight=5 max_fails=0;`,
-    );
-  });
+    it('the same share twice writes and reloads nothing; a dry run writes nothing and says whether it would change', async () => {
+      for (const c of [connector(n), split(n)]) {
+        writeFileSync(n.include, n.upstreamFile());
+        const reloads = n.reloadsDone();
+        const dry = await c.setCanaryShare!(25, actionContext(rollbackDecision(), { dryRun: true }));
+        expect(dry.changed).toBe(true);
+        expect(dry.detail).toMatch(/^dry-run: canary share 25% \(was 50%\): would rewrite /);
+        expect(readFileSync(n.include, 'utf8')).toBe(n.upstreamFile());
+        expect((await c.setCanaryShare!(25, actionContext(rollbackDecision()))).changed).toBe(true);
+        await n.waitForReloads(reloads + 1);
+        const after = readFileSync(n.include, 'utf8');
+        const again = await c.setCanaryShare!(25, actionContext(rollbackDecision()));
+        expect(again.changed).toBe(false);
+        expect(again.detail).toMatch(/^canary share 25% \(was 25%\): .* already has it/);
+        const dryAgain = await c.setCanaryShare!(25, actionContext(rollbackDecision(), { dryRun: true }));
+        expect(dryAgain.changed).toBe(false);
+        expect(readFileSync(n.include, 'utf8')).toBe(after);
+        expect(n.reloadsDone()).toBe(reloads + 1);
+      }
+    });
 
-  it('split_clients form: 5 → 25 → 100 rewrites the percentage and the canary gets that share', async () => {
-    const c = split(n);
-    const first = await step(c, 5, n.splitUrl);
-    expect(first.detail).toMatch(
-      /^canary share 5% \(was 50%\): rewrote .*: split_clients \$checkout_pool: checkout_canary bucket 50% → 5%;/,
-    );
-    expect(readFileSync(n.include, 'utf8')).toContain('    5%   checkout_canary;\n    *     checkout_stable;');
-    await step(c, 25, n.splitUrl);
-    expect(readFileSync(n.include, 'utf8')).toContain('    25%   checkout_canary;\n    *     checkout_stable;');
-    await step(c, 100, n.splitUrl);
-    expect(readFileSync(n.include, 'utf8')).toContain('    100%   checkout_canary;\n    *     checkout_stable;');
-  });
+    it('setCanaryShare(0) leaves exactly the file apply leaves, and apply after it changes nothing', async () => {
+      for (const make of [() => connector(n), () => split(n)]) {
+        writeFileSync(n.include, n.upstreamFile());
+        await make().setCanaryShare!(25, actionContext(rollbackDecision()));
+        const at25 = readFileSync(n.include, 'utf8');
+        await make().apply(actionContext(rollbackDecision()));
+        const applied = readFileSync(n.include, 'utf8');
+        writeFileSync(n.include, at25);
+        const zero = await make().setCanaryShare!(0, actionContext(rollbackDecision()));
+        expect(zero.detail).toMatch(/^canary share 0% \(was 25%\): /);
+        expect(readFileSync(n.include, 'utf8')).toBe(applied);
+        expect((await make().apply(actionContext(rollbackDecision()))).changed).toBe(false);
+        expect((await make().setCanaryShare!(0, actionContext(rollbackDecision()))).changed).toBe(false);
+      }
+      // nginx may merge reload signals that come in quick succession: wait until the last file is live
+      await expect.poll(() => tally(n.splitUrl, 20), { timeout: 10_000 }).toEqual({ baseline: 20 });
+    });
 
-  it('the same share twice writes and reloads nothing; a dry run writes nothing and says whether it would change', async () => {
-    for (const c of [connector(n), split(n)]) {
-      writeFileSync(n.include, n.upstreamFile());
-      const reloads = n.reloadsDone();
-      const dry = await c.setCanaryShare!(25, actionContext(rollbackDecision(), { dryRun: true }));
-      expect(dry.changed).toBe(true);
-      expect(dry.detail).toMatch(/^dry-run: canary share 25% \(was 50%\): would rewrite /);
+    it('rejects a share outside 0–100 or not finite, permanently, before reading anything', async () => {
+      for (const bad of [-1, 100.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+        const err = (await connector(n).setCanaryShare!(bad, actionContext(rollbackDecision())).catch(
+          (e: unknown) => e,
+        )) as VigilError;
+        expect([err.code, err.retryable]).toEqual(['VIGIL_ERR_CONNECTOR_FAILED', false]);
+      }
       expect(readFileSync(n.include, 'utf8')).toBe(n.upstreamFile());
-      expect((await c.setCanaryShare!(25, actionContext(rollbackDecision()))).changed).toBe(true);
-      await n.waitForReloads(reloads + 1);
-      const after = readFileSync(n.include, 'utf8');
-      const again = await c.setCanaryShare!(25, actionContext(rollbackDecision()));
-      expect(again.changed).toBe(false);
-      expect(again.detail).toMatch(/^canary share 25% \(was 25%\): .* already has it/);
-      const dryAgain = await c.setCanaryShare!(25, actionContext(rollbackDecision(), { dryRun: true }));
-      expect(dryAgain.changed).toBe(false);
-      expect(readFileSync(n.include, 'utf8')).toBe(after);
-      expect(n.reloadsDone()).toBe(reloads + 1);
-    }
-  });
-
-  it('setCanaryShare(0) leaves exactly the file apply leaves, and apply after it changes nothing', async () => {
-    for (const make of [() => connector(n), () => split(n)]) {
-      writeFileSync(n.include, n.upstreamFile());
-      await make().setCanaryShare!(25, actionContext(rollbackDecision()));
-      const at25 = readFileSync(n.include, 'utf8');
-      await make().apply(actionContext(rollbackDecision()));
-      const applied = readFileSync(n.include, 'utf8');
-      writeFileSync(n.include, at25);
-      const zero = await make().setCanaryShare!(0, actionContext(rollbackDecision()));
-      expect(zero.detail).toMatch(/^canary share 0% \(was 25%\): /);
-      expect(readFileSync(n.include, 'utf8')).toBe(applied);
-      expect((await make().apply(actionContext(rollbackDecision()))).changed).toBe(false);
-      expect((await make().setCanaryShare!(0, actionContext(rollbackDecision()))).changed).toBe(false);
-    }
-    // nginx may merge reload signals that come in quick succession: wait until the last file is live
-    await expect.poll(() => tally(n.splitUrl, 20), { timeout: 10_000 }).toEqual({ baseline: 20 });
-  });
-
-  it('rejects a share outside 0–100 or not finite, permanently, before reading anything', async () => {
-    for (const bad of [-1, 100.5, Number.NaN, Number.POSITIVE_INFINITY]) {
-      const err = (await connector(n).setCanaryShare!(bad, actionContext(rollbackDecision())).catch(
-        (e: unknown) => e,
-      )) as VigilError;
-      expect([err.code, err.retryable]).toEqual(['VIGIL_ERR_CONNECTOR_FAILED', false]);
-    }
-    expect(readFileSync(n.include, 'utf8')).toBe(n.upstreamFile());
+    });
   });
 });
 
