@@ -309,224 +309,214 @@ describe('gateway-api against a Kubernetes API that checks the PATCH', () => {
     expect(err.retryable).toBe(false);
     expect(err.message).toMatch(/cannot load kubeconfig .*nope\.yaml/);
   });
-});
 
-describe('gateway-api setCanaryShare against a Kubernetes API that checks the PATCH', () => {
-  let api: FakeKubeApi;
-  beforeAll(async () => {
-    api = await FakeKubeApi.start();
-  });
-  afterAll(() => api.close());
-  beforeEach(() => {
-    api.requests.length = 0;
-    api.beforePatch = undefined;
-  });
-  afterEach(() => api.delete(ROUTE_PATH));
-
-  /** The ops that set backendRef `j` of rule `i` (named `name`) to weight `w`. */
-  const set = (i: number, j: number, name: string, w: number) => [
-    { op: 'test', path: `/spec/rules/${i}/backendRefs/${j}/name`, value: name },
-    { op: 'add', path: `/spec/rules/${i}/backendRefs/${j}/weight`, value: w },
-  ];
-  const S = 'checkout-stable';
-  const C = 'checkout-canary';
-  /** A split with a third backend, a baseline-only rule, and a split on default weights (1 and 1). */
-  const live = () =>
-    route([
-      [
-        { name: S, port: 80, weight: 90 },
-        { name: C, port: 80, weight: 10 },
-        { name: 'checkout-shadow', port: 80, weight: 5 },
-      ],
-      [{ name: S, port: 80 }],
-      [
-        { name: C, port: 80 },
-        { name: S, port: 80 },
-      ],
-    ]);
-  const patches = () => api.writes().map((r) => [r.method, r.path, r.contentType, r.body]);
-
-  it('5% → 25% → 100% → 0%: one exact JSON patch per step, pair weights p·k / (100 − p)·k, other backends untouched', async () => {
-    api.put(ROUTE_PATH, live());
-    const c = connector(api.url, api.token);
-    const steps: [number, string, unknown[], (number | undefined)[][]][] = [
-      [
-        5,
-        'canary share 5% (was 10%): PATCHed HTTPRoute shop/checkout (application/json-patch+json): rule 0: checkout-stable 90→95, checkout-canary 10→5; rule 2: checkout-canary 1→5, checkout-stable 1→95',
-        [...set(0, 0, S, 95), ...set(0, 1, C, 5), ...set(2, 0, C, 5), ...set(2, 1, S, 95)],
-        [[95, 5, 5], [undefined], [5, 95]],
-      ],
-      [
-        25,
-        'canary share 25% (was 5%): PATCHed HTTPRoute shop/checkout (application/json-patch+json): rule 0: checkout-stable 95→75, checkout-canary 5→25; rule 2: checkout-canary 5→25, checkout-stable 95→75',
-        [...set(0, 0, S, 75), ...set(0, 1, C, 25), ...set(2, 0, C, 25), ...set(2, 1, S, 75)],
-        [[75, 25, 5], [undefined], [25, 75]],
-      ],
-      [
-        100,
-        'canary share 100% (was 25%): PATCHed HTTPRoute shop/checkout (application/json-patch+json): rule 0: checkout-stable 75→0, checkout-canary 25→100; rule 2: checkout-canary 25→100, checkout-stable 75→0',
-        [...set(0, 0, S, 0), ...set(0, 1, C, 100), ...set(2, 0, C, 100), ...set(2, 1, S, 0)],
-        [[0, 100, 5], [undefined], [100, 0]],
-      ],
-      [
-        0,
-        'canary share 0% (was 100%): PATCHed HTTPRoute shop/checkout (application/json-patch+json): rule 0: checkout-stable 0→100, checkout-canary 100→0; rule 2: checkout-canary 100→0, checkout-stable 0→100',
-        [...set(0, 0, S, 100), ...set(0, 1, C, 0), ...set(2, 0, C, 0), ...set(2, 1, S, 100)],
-        [[100, 0, 5], [undefined], [0, 100]],
-      ],
+  // the same fake Kubernetes API, cleared before and after each test (the hooks above)
+  describe('setCanaryShare', () => {
+    /** The ops that set backendRef `j` of rule `i` (named `name`) to weight `w`. */
+    const set = (i: number, j: number, name: string, w: number) => [
+      { op: 'test', path: `/spec/rules/${i}/backendRefs/${j}/name`, value: name },
+      { op: 'add', path: `/spec/rules/${i}/backendRefs/${j}/weight`, value: w },
     ];
-    for (const [share, detail, ops, after] of steps) {
-      api.requests.length = 0;
-      expect(await c.setCanaryShare!(share, actionContext(rollbackDecision()))).toEqual({ changed: true, detail });
-      expect(api.requests.map((r) => r.method)).toEqual(['GET', 'PATCH']);
-      expect(patches()).toEqual([['PATCH', ROUTE_PATH, 'application/json-patch+json', ops]]);
-      expect(weights(api)).toEqual(after);
-    }
-    api.requests.length = 0;
-    expect(await c.apply(actionContext(rollbackDecision()))).toEqual({
-      changed: false,
-      detail:
-        'HTTPRoute shop/checkout: all weight already on checkout-stable (rule 0: checkout-stable=100, checkout-canary=0; rule 1: checkout-stable=1; rule 2: checkout-canary=0, checkout-stable=100)',
-    });
-    expect(await c.setCanaryShare!(0, actionContext(rollbackDecision()))).toEqual({
-      changed: false,
-      detail:
-        'canary share 0% (was 0%): HTTPRoute shop/checkout: all weight already on checkout-stable (rule 0: checkout-stable=100, checkout-canary=0; rule 1: checkout-stable=1; rule 2: checkout-canary=0, checkout-stable=100)',
-    });
-    expect(api.writes()).toEqual([]);
-  });
-
-  it('share 0 sends exactly the patch apply sends and leaves exactly the route apply leaves; apply after it changes nothing', async () => {
-    const mid = route([
-      [
-        { name: S, weight: 65 },
-        { name: C, weight: 35 },
-        { name: 'checkout-shadow', weight: 5 },
-      ],
-      [
-        { name: C, weight: 3 },
-        { name: S, weight: 1 },
-        { name: C, weight: 2 },
-      ],
-    ]);
-    api.put(ROUTE_PATH, mid);
-    const c = connector(api.url, api.token);
-    expect((await c.apply(actionContext(rollbackDecision()))).changed).toBe(true);
-    const byApply = { patch: api.writes()[0]!.body, spec: api.object<typeof mid>(ROUTE_PATH)!.spec };
-    api.requests.length = 0;
-    api.put(ROUTE_PATH, mid);
-    const res = await c.setCanaryShare!(0, actionContext(rollbackDecision()));
-    expect(res.changed).toBe(true);
-    expect(res.detail).toMatch(/^canary share 0% \(was 35%\): PATCHed HTTPRoute shop\/checkout/);
-    expect(api.writes()[0]!.body).toEqual(byApply.patch);
-    expect(api.object<typeof mid>(ROUTE_PATH)!.spec).toEqual(byApply.spec);
-    expect(weights(api)).toEqual([
-      [100, 0, 5],
-      [0, 6, 0],
-    ]);
-    expect((await c.apply(actionContext(rollbackDecision()))).changed).toBe(false);
-    expect(api.writes()).toHaveLength(1);
-  });
-
-  it('the same share twice sends no PATCH; a pair that already gives the share (150/50) is not rewritten', async () => {
-    api.put(ROUTE_PATH, live());
-    const c = connector(api.url, api.token);
-    expect((await c.setCanaryShare!(25, actionContext(rollbackDecision()))).changed).toBe(true);
-    api.requests.length = 0;
-    expect(await c.setCanaryShare!(25, actionContext(rollbackDecision()))).toEqual({
-      changed: false,
-      detail:
-        'canary share 25% (was 25%): HTTPRoute shop/checkout already gives it (rule 0: checkout-stable=75, checkout-canary=25; rule 2: checkout-canary=25, checkout-stable=75)',
-    });
-    expect(api.requests.map((r) => r.method)).toEqual(['GET']);
-
-    api.put(
-      ROUTE_PATH,
+    const S = 'checkout-stable';
+    const C = 'checkout-canary';
+    /** A split with a third backend, a baseline-only rule, and a split on default weights (1 and 1). */
+    const live = () =>
       route([
         [
-          { name: S, weight: 150 },
-          { name: C, weight: 50 },
+          { name: S, port: 80, weight: 90 },
+          { name: C, port: 80, weight: 10 },
+          { name: 'checkout-shadow', port: 80, weight: 5 },
         ],
-      ]),
-    );
-    expect((await c.setCanaryShare!(25, actionContext(rollbackDecision()))).changed).toBe(false);
-    expect(api.writes()).toEqual([]);
-    expect(weights(api)).toEqual([[150, 50]]);
-  });
+        [{ name: S, port: 80 }],
+        [
+          { name: C, port: 80 },
+          { name: S, port: 80 },
+        ],
+      ]);
+    const patches = () => api.writes().map((r) => [r.method, r.path, r.contentType, r.body]);
 
-  it('a fractional share gets the smallest exact integer weights (2.5% → 5/195)', async () => {
-    api.put(ROUTE_PATH, live());
-    const res = await connector(api.url, api.token).setCanaryShare!(2.5, actionContext(rollbackDecision()));
-    expect(res.detail).toMatch(
-      /^canary share 2\.5% \(was 10%\): PATCHed .*checkout-stable 90→195, checkout-canary 10→5;/,
-    );
-    expect(weights(api)).toEqual([[195, 5, 5], [undefined], [5, 195]]);
-  });
-
-  it('dry run sends only the GET, says whether it would change, and changes nothing', async () => {
-    api.put(ROUTE_PATH, live());
-    const c = connector(api.url, api.token);
-    const before = api.object(ROUTE_PATH);
-    expect(await c.setCanaryShare!(25, actionContext(rollbackDecision(), { dryRun: true }))).toEqual({
-      changed: true,
-      detail:
-        'dry-run: canary share 25% (was 10%): would PATCH HTTPRoute shop/checkout (application/json-patch+json): rule 0: checkout-stable 90→75, checkout-canary 10→25; rule 2: checkout-canary 1→25, checkout-stable 1→75',
+    it('5% → 25% → 100% → 0%: one exact JSON patch per step, pair weights p·k / (100 − p)·k, other backends untouched', async () => {
+      api.put(ROUTE_PATH, live());
+      const c = connector(api.url, api.token);
+      const steps: [number, string, unknown[], (number | undefined)[][]][] = [
+        [
+          5,
+          'canary share 5% (was 10%): PATCHed HTTPRoute shop/checkout (application/json-patch+json): rule 0: checkout-stable 90→95, checkout-canary 10→5; rule 2: checkout-canary 1→5, checkout-stable 1→95',
+          [...set(0, 0, S, 95), ...set(0, 1, C, 5), ...set(2, 0, C, 5), ...set(2, 1, S, 95)],
+          [[95, 5, 5], [undefined], [5, 95]],
+        ],
+        [
+          25,
+          'canary share 25% (was 5%): PATCHed HTTPRoute shop/checkout (application/json-patch+json): rule 0: checkout-stable 95→75, checkout-canary 5→25; rule 2: checkout-canary 5→25, checkout-stable 95→75',
+          [...set(0, 0, S, 75), ...set(0, 1, C, 25), ...set(2, 0, C, 25), ...set(2, 1, S, 75)],
+          [[75, 25, 5], [undefined], [25, 75]],
+        ],
+        [
+          100,
+          'canary share 100% (was 25%): PATCHed HTTPRoute shop/checkout (application/json-patch+json): rule 0: checkout-stable 75→0, checkout-canary 25→100; rule 2: checkout-canary 25→100, checkout-stable 75→0',
+          [...set(0, 0, S, 0), ...set(0, 1, C, 100), ...set(2, 0, C, 100), ...set(2, 1, S, 0)],
+          [[0, 100, 5], [undefined], [100, 0]],
+        ],
+        [
+          0,
+          'canary share 0% (was 100%): PATCHed HTTPRoute shop/checkout (application/json-patch+json): rule 0: checkout-stable 0→100, checkout-canary 100→0; rule 2: checkout-canary 100→0, checkout-stable 0→100',
+          [...set(0, 0, S, 100), ...set(0, 1, C, 0), ...set(2, 0, C, 0), ...set(2, 1, S, 100)],
+          [[100, 0, 5], [undefined], [0, 100]],
+        ],
+      ];
+      for (const [share, detail, ops, after] of steps) {
+        api.requests.length = 0;
+        expect(await c.setCanaryShare!(share, actionContext(rollbackDecision()))).toEqual({ changed: true, detail });
+        expect(api.requests.map((r) => r.method)).toEqual(['GET', 'PATCH']);
+        expect(patches()).toEqual([['PATCH', ROUTE_PATH, 'application/json-patch+json', ops]]);
+        expect(weights(api)).toEqual(after);
+      }
+      api.requests.length = 0;
+      expect(await c.apply(actionContext(rollbackDecision()))).toEqual({
+        changed: false,
+        detail:
+          'HTTPRoute shop/checkout: all weight already on checkout-stable (rule 0: checkout-stable=100, checkout-canary=0; rule 1: checkout-stable=1; rule 2: checkout-canary=0, checkout-stable=100)',
+      });
+      expect(await c.setCanaryShare!(0, actionContext(rollbackDecision()))).toEqual({
+        changed: false,
+        detail:
+          'canary share 0% (was 0%): HTTPRoute shop/checkout: all weight already on checkout-stable (rule 0: checkout-stable=100, checkout-canary=0; rule 1: checkout-stable=1; rule 2: checkout-canary=0, checkout-stable=100)',
+      });
+      expect(api.writes()).toEqual([]);
     });
-    const zero = await c.setCanaryShare!(0, actionContext(rollbackDecision(), { dryRun: true }));
-    expect(zero.changed).toBe(true);
-    expect(zero.detail).toMatch(/^dry-run: canary share 0% \(was 10%\): would PATCH /);
-    expect(api.requests.map((r) => r.method)).toEqual(['GET', 'GET']);
-    expect(api.object(ROUTE_PATH)).toEqual(before);
 
-    await c.setCanaryShare!(25, actionContext(rollbackDecision()));
-    api.requests.length = 0;
-    const same = await c.setCanaryShare!(25, actionContext(rollbackDecision(), { dryRun: true }));
-    expect(same.changed).toBe(false);
-    expect(api.requests.map((r) => r.method)).toEqual(['GET']);
-  });
+    it('share 0 sends exactly the patch apply sends and leaves exactly the route apply leaves; apply after it changes nothing', async () => {
+      const mid = route([
+        [
+          { name: S, weight: 65 },
+          { name: C, weight: 35 },
+          { name: 'checkout-shadow', weight: 5 },
+        ],
+        [
+          { name: C, weight: 3 },
+          { name: S, weight: 1 },
+          { name: C, weight: 2 },
+        ],
+      ]);
+      api.put(ROUTE_PATH, mid);
+      const c = connector(api.url, api.token);
+      expect((await c.apply(actionContext(rollbackDecision()))).changed).toBe(true);
+      const byApply = { patch: api.writes()[0]!.body, spec: api.object<typeof mid>(ROUTE_PATH)!.spec };
+      api.requests.length = 0;
+      api.put(ROUTE_PATH, mid);
+      const res = await c.setCanaryShare!(0, actionContext(rollbackDecision()));
+      expect(res.changed).toBe(true);
+      expect(res.detail).toMatch(/^canary share 0% \(was 35%\): PATCHed HTTPRoute shop\/checkout/);
+      expect(api.writes()[0]!.body).toEqual(byApply.patch);
+      expect(api.object<typeof mid>(ROUTE_PATH)!.spec).toEqual(byApply.spec);
+      expect(weights(api)).toEqual([
+        [100, 0, 5],
+        [0, 6, 0],
+      ]);
+      expect((await c.apply(actionContext(rollbackDecision()))).changed).toBe(false);
+      expect(api.writes()).toHaveLength(1);
+    });
 
-  it('an invalid share fails permanently before any request', async () => {
-    api.put(ROUTE_PATH, live());
-    const c = connector(api.url, api.token);
-    for (const bad of [-1, 100.01, Number.NaN, Number.POSITIVE_INFINITY]) {
-      const err = await rejection(c.setCanaryShare!(bad, actionContext(rollbackDecision())));
+    it('the same share twice sends no PATCH; a pair that already gives the share (150/50) is not rewritten', async () => {
+      api.put(ROUTE_PATH, live());
+      const c = connector(api.url, api.token);
+      expect((await c.setCanaryShare!(25, actionContext(rollbackDecision()))).changed).toBe(true);
+      api.requests.length = 0;
+      expect(await c.setCanaryShare!(25, actionContext(rollbackDecision()))).toEqual({
+        changed: false,
+        detail:
+          'canary share 25% (was 25%): HTTPRoute shop/checkout already gives it (rule 0: checkout-stable=75, checkout-canary=25; rule 2: checkout-canary=25, checkout-stable=75)',
+      });
+      expect(api.requests.map((r) => r.method)).toEqual(['GET']);
+
+      api.put(
+        ROUTE_PATH,
+        route([
+          [
+            { name: S, weight: 150 },
+            { name: C, weight: 50 },
+          ],
+        ]),
+      );
+      expect((await c.setCanaryShare!(25, actionContext(rollbackDecision()))).changed).toBe(false);
+      expect(api.writes()).toEqual([]);
+      expect(weights(api)).toEqual([[150, 50]]);
+    });
+
+    it('a fractional share gets the smallest exact integer weights (2.5% → 5/195)', async () => {
+      api.put(ROUTE_PATH, live());
+      const res = await connector(api.url, api.token).setCanaryShare!(2.5, actionContext(rollbackDecision()));
+      expect(res.detail).toMatch(
+        /^canary share 2\.5% \(was 10%\): PATCHed .*checkout-stable 90→195, checkout-canary 10→5;/,
+      );
+      expect(weights(api)).toEqual([[195, 5, 5], [undefined], [5, 195]]);
+    });
+
+    it('dry run sends only the GET, says whether it would change, and changes nothing', async () => {
+      api.put(ROUTE_PATH, live());
+      const c = connector(api.url, api.token);
+      const before = api.object(ROUTE_PATH);
+      expect(await c.setCanaryShare!(25, actionContext(rollbackDecision(), { dryRun: true }))).toEqual({
+        changed: true,
+        detail:
+          'dry-run: canary share 25% (was 10%): would PATCH HTTPRoute shop/checkout (application/json-patch+json): rule 0: checkout-stable 90→75, checkout-canary 10→25; rule 2: checkout-canary 1→25, checkout-stable 1→75',
+      });
+      const zero = await c.setCanaryShare!(0, actionContext(rollbackDecision(), { dryRun: true }));
+      expect(zero.changed).toBe(true);
+      expect(zero.detail).toMatch(/^dry-run: canary share 0% \(was 10%\): would PATCH /);
+      expect(api.requests.map((r) => r.method)).toEqual(['GET', 'GET']);
+      expect(api.object(ROUTE_PATH)).toEqual(before);
+
+      await c.setCanaryShare!(25, actionContext(rollbackDecision()));
+      api.requests.length = 0;
+      const same = await c.setCanaryShare!(25, actionContext(rollbackDecision(), { dryRun: true }));
+      expect(same.changed).toBe(false);
+      expect(api.requests.map((r) => r.method)).toEqual(['GET']);
+    });
+
+    it('an invalid share fails permanently before any request', async () => {
+      api.put(ROUTE_PATH, live());
+      const c = connector(api.url, api.token);
+      for (const bad of [-1, 100.01, Number.NaN, Number.POSITIVE_INFINITY]) {
+        const err = await rejection(c.setCanaryShare!(bad, actionContext(rollbackDecision())));
+        expect([err.code, err.retryable]).toEqual(['VIGIL_ERR_CONNECTOR_FAILED', false]);
+        expect(err.message).toMatch(/gateway-api: a canary share must be a number of percent from 0 to 100/);
+      }
+      expect(api.requests).toEqual([]);
+    });
+
+    it('a route with no rule that has both backends cannot take a share (permanent, nothing sent)', async () => {
+      api.put(ROUTE_PATH, route([[{ name: S, weight: 1 }], [{ name: C, weight: 0 }]]));
+      const c = connector(api.url, api.token);
+      const err = await rejection(c.setCanaryShare!(10, actionContext(rollbackDecision())));
       expect([err.code, err.retryable]).toEqual(['VIGIL_ERR_CONNECTOR_FAILED', false]);
-      expect(err.message).toMatch(/gateway-api: a canary share must be a number of percent from 0 to 100/);
-    }
-    expect(api.requests).toEqual([]);
-  });
+      expect(err.message).toMatch(
+        /HTTPRoute shop\/checkout has no rule with both checkout-stable and checkout-canary as destinations/,
+      );
+      expect(api.writes()).toEqual([]);
+      expect((await c.setCanaryShare!(0, actionContext(rollbackDecision()))).changed).toBe(false);
+    });
 
-  it('a route with no rule that has both backends cannot take a share (permanent, nothing sent)', async () => {
-    api.put(ROUTE_PATH, route([[{ name: S, weight: 1 }], [{ name: C, weight: 0 }]]));
-    const c = connector(api.url, api.token);
-    const err = await rejection(c.setCanaryShare!(10, actionContext(rollbackDecision())));
-    expect([err.code, err.retryable]).toEqual(['VIGIL_ERR_CONNECTOR_FAILED', false]);
-    expect(err.message).toMatch(
-      /HTTPRoute shop\/checkout has no rule with both checkout-stable and checkout-canary as destinations/,
-    );
-    expect(api.writes()).toEqual([]);
-    expect((await c.setCanaryShare!(0, actionContext(rollbackDecision()))).changed).toBe(false);
-  });
+    it('a route reordered between the GET and the PATCH fails the test of identity (422) and is left alone', async () => {
+      api.put(ROUTE_PATH, live());
+      const reordered = route([
+        [
+          { name: C, weight: 10 },
+          { name: S, weight: 90 },
+        ],
+      ]);
+      api.beforePatch = (path) => api.put(path, reordered);
+      const err = await rejection(connector(api.url, api.token).setCanaryShare!(25, actionContext(rollbackDecision())));
+      expect([err.code, err.details.status, err.retryable]).toEqual(['VIGIL_ERR_CONNECTOR_HTTP_4XX', 422, false]);
+      expect(weights(api)).toEqual([[10, 90]]);
+    });
 
-  it('a route reordered between the GET and the PATCH fails the test of identity (422) and is left alone', async () => {
-    api.put(ROUTE_PATH, live());
-    const reordered = route([
-      [
-        { name: C, weight: 10 },
-        { name: S, weight: 90 },
-      ],
-    ]);
-    api.beforePatch = (path) => api.put(path, reordered);
-    const err = await rejection(connector(api.url, api.token).setCanaryShare!(25, actionContext(rollbackDecision())));
-    expect([err.code, err.details.status, err.retryable]).toEqual(['VIGIL_ERR_CONNECTOR_HTTP_4XX', 422, false]);
-    expect(weights(api)).toEqual([[10, 90]]);
-  });
-
-  it('declares the capability for validate', () => {
-    expect(
-      gatewayApiTrafficFactory.setsShare?.(
-        gatewayApiTrafficFactory.parse({ route: 'checkout', baselineBackend: S, canaryBackend: C }),
-      ),
-    ).toBe(true);
+    it('declares the capability for validate', () => {
+      expect(
+        gatewayApiTrafficFactory.setsShare?.(
+          gatewayApiTrafficFactory.parse({ route: 'checkout', baselineBackend: S, canaryBackend: C }),
+        ),
+      ).toBe(true);
+    });
   });
 });
