@@ -112,7 +112,7 @@ function optionValue(o: MvOption): string {
 }
 
 /** The option whose value is `wanted`; none or several is a configuration error. */
-export function resolveCanaryOption(options: readonly MvOption[], wanted: string, feature: string): MvOption {
+function resolveCanaryOption(options: readonly MvOption[], wanted: string, feature: string): MvOption {
   const found = options.filter((o) => optionValue(o) === wanted);
   if (found.length === 1) return found[0]!;
   const known = options.map((o) => `"${optionValue(o)}" (id ${o.id})`).join(', ') || 'none: it is not multivariate';

@@ -32,7 +32,7 @@ export interface DrillRecord {
   atUnixMs: number;
 }
 
-export function drillRecord(
+function drillRecord(
   r: DrillReport,
   who: { by: string; reason: string; token: string; atUnixMs: number },
 ): DrillRecord {
@@ -58,7 +58,7 @@ export function drillRecord(
 }
 
 /** The last drill of each service among the entries (newest first). */
-export function lastDrills(entries: readonly AuditEntry[]): DrillRecord[] {
+function lastDrills(entries: readonly AuditEntry[]): DrillRecord[] {
   const last = new Map<string, DrillRecord>();
   for (const e of entries)
     if (e.type === 'drill' && typeof e.service === 'string') last.set(e.service, e as unknown as DrillRecord);
